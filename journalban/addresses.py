@@ -1,0 +1,80 @@
+"""Addresses as journalban sees them: parsed strictly, normalised, never resolved.
+
+A log line names its peer as text an attacker may shape. Only canonical
+IPv4/IPv6 literals are accepted: host names are never resolved (their owner
+decides what they resolve to), non-canonical forms such as ``192.030.0.6`` are
+refused, IPv4-mapped IPv6 becomes IPv4, and zone ids are refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from typing import Final
+
+from journalban.errors import AddressError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_HEX_COLON: Final = frozenset("0123456789abcdefABCDEF:.")
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_address(text: str) -> IPAddress | None:
+    """The address ``text`` names, or None when it is not a valid IP literal.
+
+    Brackets around IPv6 are taken off; ``::ffff:a.b.c.d`` gives the IPv4 address.
+    """
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    if not text or len(text) > 45 or not _HEX_COLON.issuperset(text):
+        return None
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def looks_like_hostname(text: str) -> bool:
+    """True for text that is a DNS name rather than an address (never resolved)."""
+    return bool(text) and not _HEX_COLON.issuperset(text) and "." in text
+
+
+def parse_network(text: str) -> IPNetwork:
+    """A single address or a CIDR prefix given by a user (D-Bus, CLI, config).
+
+    Raises:
+        AddressError: the text is not an address or a prefix with host bits clear.
+    """
+    text = text.strip()
+    if "/" not in text:
+        addr = parse_address(text)
+        if addr is None:
+            raise AddressError(f"not an IP address: {text!r}")
+        return ipaddress.ip_network(addr)
+    base, _, plen = text.partition("/")
+    addr = parse_address(base)
+    if addr is None or not plen.isdigit():
+        raise AddressError(f"not an IP prefix: {text!r}")
+    try:
+        return ipaddress.ip_network(f"{addr}/{int(plen)}", strict=True)
+    except ValueError as exc:
+        raise AddressError(f"not an IP prefix: {text!r}: {exc}") from None
+
+
+def ban_network(addr: IPAddress, ipv6_prefix: int) -> IPNetwork:
+    """The network a failure from ``addr`` is counted and banned as."""
+    if isinstance(addr, ipaddress.IPv6Address) and ipv6_prefix < 128:
+        return ipaddress.IPv6Network((addr, ipv6_prefix), strict=False)
+    return ipaddress.ip_network(addr)
+
+
+def format_network(net: IPNetwork) -> str:
+    """A single address without its /32 or /128, a prefix with it."""
+    if net.prefixlen == net.max_prefixlen:
+        return str(net.network_address)
+    return str(net)

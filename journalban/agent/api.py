@@ -1,0 +1,127 @@
+"""What the running agent offers to its controllers (the D-Bus layer, tests).
+
+The bus layer converts D-Bus arguments and calls these; the core never
+imports the bus. Addresses are ``IPNetwork`` (a single address is a /32 or
+/128), times are epoch seconds, durations seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from journalban.addresses import IPNetwork
+from journalban.events import Ban
+
+
+@dataclass(frozen=True, slots=True)
+class JailInfo:
+    """A jail's configuration as controllers see it."""
+
+    name: str
+    enabled: bool
+    filter: str
+    sources: tuple[str, ...]  # journal match groups as "F=v F=v", or file globs
+    ports: tuple[str, ...]  # as configured: "ssh", "80", "8000-8100", "all"
+    protocols: tuple[str, ...]
+    maxretry: int
+    findtime: float
+    bantime: float | None  # None: permanent
+
+
+@dataclass(frozen=True, slots=True)
+class JailStatus:
+    """A jail's counters."""
+
+    currently_failed: int = 0
+    total_failed: int = 0
+    currently_banned: int = 0
+    total_banned: int = 0
+    dropped_packets: int = 0
+    dropped_bytes: int = 0
+    evicted: int = 0
+    lines_read: int = 0
+    lines_unreadable: int = 0
+    action_errors: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LineTest:
+    """The outcome of testing one line against a jail's filter."""
+
+    matched: bool
+    address: str = ""
+    captures: Mapping[str, str] = field(default_factory=dict)
+
+
+class AgentListener(Protocol):
+    """Receives what the agent does, as it happens (signals on the bus)."""
+
+    def banned(self, ban: Ban) -> None: ...
+
+    def unbanned(self, ban: Ban, reason: str) -> None: ...
+
+    def reloaded(self) -> None: ...
+
+    def status_changed(self, jails: Sequence[str]) -> None:
+        """Counters of these jails changed (coalesce before announcing)."""
+        ...
+
+
+class AgentControl(Protocol):
+    """The operations the D-Bus API maps onto.
+
+    Errors raised: ``NoSuchJail``, ``AddressError`` (invalid), ``AddressIgnored``,
+    ``NotBanned``, ``BackendError``, ``ConfigError`` (from reload).
+    """
+
+    version: str
+    backend_name: str
+    started_at: float
+
+    @property
+    def state(self) -> str:
+        """starting, running, reloading or degraded."""
+        ...
+
+    def jails(self) -> list[JailInfo]: ...
+
+    def jail_status(self, jail: str) -> JailStatus: ...
+
+    def list_bans(self, jail: str | None = None) -> list[Ban]: ...
+
+    def query_ban(self, network: IPNetwork) -> list[Ban]:
+        """Bans covering ``network`` (an address inside a banned prefix counts)."""
+        ...
+
+    async def ban(
+        self,
+        jail: str,
+        network: IPNetwork,
+        duration: float | None = None,
+        *,
+        permanent: bool = False,
+        comment: str = "",
+        force: bool = False,
+    ) -> Ban:
+        """Ban by hand; ``duration`` None is the jail's bantime. The expiry only grows."""
+        ...
+
+    async def unban(self, network: IPNetwork, jail: str | None = None, reason: str = "manual") -> int:
+        """Lift bans of ``network`` (in every jail when ``jail`` is None); how many."""
+        ...
+
+    async def unban_all(self, jail: str | None = None) -> int: ...
+
+    async def reload(self) -> None: ...
+
+    def test_line(self, jail: str, line: str) -> LineTest: ...
+
+    def ban_details(self, network: IPNetwork, jail: str) -> dict[str, object]:
+        """Failures, source and matched lines of an active ban (for ``manage`` callers)."""
+        ...
+
+    def subscribe(self, listener: AgentListener) -> Callable[[], None]:
+        """Register a listener; returns the function that removes it."""
+        ...

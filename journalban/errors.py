@@ -1,0 +1,70 @@
+"""The exceptions journalban raises, all under one root.
+
+    JournalbanError
+    ├── ConfigError          a configuration or filter file is wrong (carries file and line)
+    ├── FilterError          a filter's regex or sample is wrong (a ConfigError)
+    ├── AddressError         an address or prefix that cannot be parsed
+    │   └── AddressIgnored   a valid address that policy forbids banning
+    ├── NoSuchJail           a jail name that is not configured
+    ├── NotBanned            an unban of something not banned
+    ├── StateError           the SQLite state cannot be read or written
+    └── BackendError         the firewall refused a change (carries the netlink errno)
+"""
+
+from __future__ import annotations
+
+
+class JournalbanError(Exception):
+    """Root of every error journalban raises on purpose."""
+
+
+class ConfigError(JournalbanError):
+    """A configuration file is invalid; ``file`` and ``line`` say where."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        super().__init__(self.location_prefix() + message)
+
+    def location_prefix(self) -> str:
+        if self.file is None:
+            return ""
+        if self.line is None:
+            return f"{self.file}: "
+        return f"{self.file}:{self.line}: "
+
+
+class FilterError(ConfigError):
+    """A filter file is invalid: a regex that does not compile, a sample that fails."""
+
+
+class AddressError(JournalbanError, ValueError):
+    """An address or prefix that is not a valid IPv4/IPv6 address or network."""
+
+
+class AddressIgnored(AddressError):
+    """A valid address that must not be banned (ignored, local, own, too wide)."""
+
+
+class NoSuchJail(JournalbanError, KeyError):
+    """A jail name that is not configured."""
+
+    def __str__(self) -> str:
+        return f"no such jail: {self.args[0]}" if self.args else "no such jail"
+
+
+class NotBanned(JournalbanError):
+    """An unban of an address that is not banned."""
+
+
+class StateError(JournalbanError):
+    """The state database cannot be opened, read or written."""
+
+
+class BackendError(JournalbanError):
+    """The firewall backend failed; ``errno`` holds the kernel's answer when known."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        self.errno = errno
+        super().__init__(message if errno is None else f"{message} (errno {errno})")

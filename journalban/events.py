@@ -1,0 +1,93 @@
+"""What the stages hand each other.
+
+Raw input travels in batches (``LineBatch``); small objects exist only for
+what matched (``Failure``), what a jail concluded (``Offence``) and what
+policy decided (``Decision``). ``Ban`` is an active ban as stored and shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from journalban.addresses import IPAddress, IPNetwork, format_network
+
+
+@dataclass(frozen=True, slots=True)
+class LineBatch:
+    """Lines read from one source, with the source position after the last one.
+
+    ``times`` holds each line's time when the source knows it (the journal);
+    for files it is empty and the time is read from the line. ``prefixed``
+    says whether lines still carry their date and syslog prefix.
+    """
+
+    source: str
+    lines: Sequence[str]
+    position: str
+    times: Sequence[float] = ()
+    prefixed: bool = True
+    arrival: float = 0.0
+    unreadable: int = 0
+    truncated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One matched failure: who, when, and what line said so."""
+
+    address: IPAddress
+    time: float
+    line: str
+    regex: int
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Offence:
+    """A jail's conclusion: ``network`` failed ``failures`` times within findtime."""
+
+    jail: str
+    network: IPNetwork
+    time: float
+    failures: int
+    source: str
+    lines: tuple[str, ...] = ()
+
+
+class DecisionKind(Enum):
+    BAN = "ban"
+    UNBAN = "unban"
+    RESTORE = "restore"
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """An active ban. ``expires_at`` None means permanent."""
+
+    jail: str
+    network: IPNetwork
+    banned_at: float
+    expires_at: float | None
+    ban_count: int = 1
+    reason: str = ""
+    failures: int = 0
+    source: str = ""
+    lines: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def address(self) -> str:
+        return format_network(self.network)
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What policy decided about one ban; ``reason`` for unbans: expired, manual, flush."""
+
+    kind: DecisionKind
+    ban: Ban
+    reason: str = ""

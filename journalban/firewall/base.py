@@ -1,0 +1,129 @@
+"""The contract every firewall backend keeps.
+
+Backends are synchronous and called from a worker thread by the agent; each
+call is one batch. ``apply`` is idempotent: adding a ban that is there
+refreshes its timeout, removing one that is gone is not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from journalban.addresses import IPNetwork
+
+
+@dataclass(frozen=True, slots=True)
+class PortRange:
+    first: int
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
+class JailRules:
+    """What the firewall must know of a jail: which traffic its bans block."""
+
+    name: str
+    ports: tuple[PortRange, ...] = ()  # empty: all ports
+    protocols: tuple[str, ...] = ("tcp",)
+    all_ports: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BanEntry:
+    """One element in the firewall: ``expires_at`` is epoch seconds, None = permanent."""
+
+    jail: str
+    network: IPNetwork
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileReport:
+    added: tuple[BanEntry, ...] = ()
+    removed: tuple[BanEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JailCounters:
+    packets: int = 0
+    bytes: int = 0
+
+
+@dataclass(slots=True)
+class BackendStatus:
+    errors: int = 0
+    last_error: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class FirewallBackend(Protocol):
+    """A firewall that holds per-jail sets of banned addresses and prefixes."""
+
+    name: str
+
+    def setup(self, jails: Sequence[JailRules]) -> None:
+        """Create (or adapt, on reload) the table, sets and rules; keep existing bans.
+
+        Raises:
+            BackendError: the firewall refused.
+        """
+        ...
+
+    def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
+        """Add and remove bans in one batch; entries already expired at ``now`` are skipped.
+
+        Raises:
+            BackendError: the firewall refused the batch.
+        """
+        ...
+
+    def list(self, now: float) -> list[BanEntry]:
+        """The bans the firewall holds now, with their expiry as the kernel reports it."""
+        ...
+
+    def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
+        """Make the firewall hold exactly ``wanted``: add what is missing, drop the rest."""
+        ...
+
+    def intact(self) -> bool:
+        """False when the table or a set has disappeared (someone flushed the ruleset)."""
+        ...
+
+    def counters(self) -> dict[str, JailCounters]:
+        """Packets and bytes dropped per jail."""
+        ...
+
+    def teardown(self) -> None:
+        """Remove everything this backend created."""
+        ...
+
+
+def reconcile_diff(
+    current: Sequence[BanEntry], wanted: Sequence[BanEntry], now: float, slack: float = 2.0
+) -> tuple[list[BanEntry], list[BanEntry]]:
+    """What to add and what to remove so that ``current`` becomes ``wanted``.
+
+    A ban present with an expiry within ``slack`` seconds of the wanted one is
+    left alone; an expired wanted ban is neither added nor kept.
+    """
+    have = {(e.jail, e.network): e for e in current}
+    want = {
+        (e.jail, e.network): e
+        for e in wanted
+        if e.expires_at is None or e.expires_at > now
+    }
+    add: list[BanEntry] = []
+    for key, entry in want.items():
+        old = have.get(key)
+        if old is None or not _same_expiry(old.expires_at, entry.expires_at, slack):
+            add.append(entry)
+    remove = [e for key, e in have.items() if key not in want]
+    return add, remove
+
+
+def _same_expiry(a: float | None, b: float | None, slack: float) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= slack

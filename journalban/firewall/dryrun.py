@@ -1,0 +1,67 @@
+"""A backend that only logs and remembers: for trying journalban and for tests."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from journalban.addresses import format_network
+from journalban.firewall.base import (
+    BanEntry,
+    JailCounters,
+    JailRules,
+    ReconcileReport,
+    reconcile_diff,
+)
+
+log = logging.getLogger("journalban.firewall.dryrun")
+
+
+class DryRunBackend:
+    """Keeps bans in memory and logs what a real firewall would have done."""
+
+    name = "dry-run"
+
+    def __init__(self) -> None:
+        self.jails: dict[str, JailRules] = {}
+        self._bans: dict[tuple[str, object], BanEntry] = {}
+        self.batches = 0
+
+    def setup(self, jails: Sequence[JailRules]) -> None:
+        self.jails = {j.name: j for j in jails}
+        self._bans = {k: v for k, v in self._bans.items() if v.jail in self.jails}
+
+    def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
+        self.batches += 1
+        for entry in remove:
+            if self._bans.pop((entry.jail, entry.network), None) is not None:
+                log.info("dry-run: would unban %s in %s", format_network(entry.network), entry.jail)
+        for entry in add:
+            if entry.expires_at is not None and entry.expires_at <= now:
+                continue
+            self._bans[(entry.jail, entry.network)] = entry
+            log.info("dry-run: would ban %s in %s", format_network(entry.network), entry.jail)
+
+    def list(self, now: float) -> list[BanEntry]:
+        self._expire(now)
+        return list(self._bans.values())
+
+    def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
+        add, remove = reconcile_diff(self.list(now), wanted, now)
+        self.apply(add, remove, now)
+        return ReconcileReport(tuple(add), tuple(remove))
+
+    def intact(self) -> bool:
+        return True
+
+    def counters(self) -> dict[str, JailCounters]:
+        return {name: JailCounters() for name in self.jails}
+
+    def teardown(self) -> None:
+        self._bans.clear()
+        self.jails.clear()
+
+    def _expire(self, now: float) -> None:
+        gone = [k for k, e in self._bans.items() if e.expires_at is not None and e.expires_at <= now]
+        for key in gone:
+            del self._bans[key]

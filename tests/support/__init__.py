@@ -1,0 +1,1 @@
+"""Helpers that run the real parts of the system for tests."""
