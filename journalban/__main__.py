@@ -1,0 +1,5 @@
+import sys
+
+from journalban.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,54 @@
+"""The `journalban` command: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from journalban import __version__
+
+# Each module has ``register(subparsers)`` adding its subcommands; a subcommand
+# sets ``func`` (argparse.Namespace -> exit code) as its default.
+COMMAND_MODULES = (
+    "journalban.cli.regex",
+    "journalban.cli.checkconfig",
+    "journalban.cli.run",
+    "journalban.cli.client",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="journalban",
+        description="Ban the addresses behind authentication failures (journald, files, nftables).",
+    )
+    parser.add_argument("--version", action="version", version=f"journalban {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a command family not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
