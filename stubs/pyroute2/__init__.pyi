@@ -1,0 +1,1 @@
+# Only what journalban uses; add modules beside this file.
