@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 import subprocess
 import time
@@ -15,12 +16,16 @@ from support.real import need_tool
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 BOOT_ID = uuid.UUID("0f1e2d3c4b5a69788796a5b4c3d2e1f0").hex
 MACHINE_ID = uuid.UUID("11112222333344445555666677778888").hex
+# One boot for every writer of a test run, so the monotonic clock must keep
+# rising across writers too, as it does on a real machine: sd-journal orders
+# entries of different files from the same boot by it.
+_MONOTONIC_STEPS = itertools.count(1)
 
 
-def export_record(fields: Mapping[str, str | int], realtime_usec: int, seq: int) -> bytes:
-    """One entry in the journal export format."""
+def export_record(fields: Mapping[str, str | int | bytes], realtime_usec: int, seq: int) -> bytes:
+    """One entry in the journal export format; bytes values are written as they are."""
     out = bytearray()
-    base: dict[str, str | int] = {
+    base: dict[str, str | int | bytes] = {
         "__REALTIME_TIMESTAMP": realtime_usec,
         "__MONOTONIC_TIMESTAMP": 1_000_000 + seq,
         "_BOOT_ID": BOOT_ID,
@@ -29,8 +34,8 @@ def export_record(fields: Mapping[str, str | int], realtime_usec: int, seq: int)
     }
     base.update(fields)
     for key, value in base.items():
-        data = str(value).encode()
-        if b"\n" in data:
+        data = value if isinstance(value, bytes) else str(value).encode()
+        if b"\n" in data or isinstance(value, bytes):
             out += key.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
         else:
             out += key.encode() + b"=" + data + b"\n"
@@ -38,7 +43,9 @@ def export_record(fields: Mapping[str, str | int], realtime_usec: int, seq: int)
     return bytes(out)
 
 
-def sshd_fields(message: str, unit: str = "ssh.service", uid: int = 0, pid: int = 4242) -> dict[str, str | int]:
+def sshd_fields(
+    message: str, unit: str = "ssh.service", uid: int = 0, pid: int = 4242
+) -> dict[str, str | int]:
     return {
         "_SYSTEMD_UNIT": unit,
         "_UID": uid,
@@ -68,15 +75,17 @@ class JournalWriter:
         )
         self._seq = 0
 
-    def write(self, entries: Iterable[Mapping[str, str | int]], realtime: float | None = None) -> None:
+    def write(
+        self, entries: Iterable[Mapping[str, str | int | bytes]], realtime: float | None = None
+    ) -> None:
         """Append entries; each may carry its own __REALTIME_TIMESTAMP."""
         assert self._proc.stdin is not None
         buf = bytearray()
         for fields in entries:
-            self._seq += 1
+            self._seq = next(_MONOTONIC_STEPS)
             fields = dict(fields)
             rt = fields.pop("__REALTIME_TIMESTAMP", None)
-            usec = int(rt) if rt is not None else int((realtime or time.time()) * 1e6)
+            usec = int(rt) if isinstance(rt, int | str) else int((realtime or time.time()) * 1e6)
             buf += export_record(fields, usec, self._seq)
         self._proc.stdin.write(bytes(buf))
         self._proc.stdin.flush()
@@ -89,7 +98,7 @@ class JournalWriter:
         while time.monotonic() < deadline:
             if self.path.exists():
                 reader = journal.Reader(files=[str(self.path)])
-                n = sum(1 for _ in iter(reader._next, False))  # noqa: SLF001
+                n = sum(1 for _ in iter(reader._next, False))
                 reader.close()
                 if n >= count:
                     return
@@ -104,10 +113,18 @@ class JournalWriter:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        self._close_pipes()
 
     def kill(self) -> None:
         self._proc.kill()
         self._proc.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        # Unclosed pipes are ResourceWarnings, and warnings are errors in pytest.
+        for pipe in (self._proc.stdin, self._proc.stderr):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
 
     def __enter__(self) -> JournalWriter:
         return self
@@ -118,7 +135,11 @@ class JournalWriter:
         self.close()
 
 
-def write_journal(directory: Path, entries: Iterable[Mapping[str, str | int]], name: str = "remote.journal") -> Path:
+def write_journal(
+    directory: Path,
+    entries: Iterable[Mapping[str, str | int | bytes]],
+    name: str = "remote.journal",
+) -> Path:
     """Write entries into a journal file and close it."""
     with JournalWriter(directory, name) as writer:
         writer.write(entries)

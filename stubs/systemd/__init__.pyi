@@ -1,0 +1,1 @@
+# systemd-python: only the parts journalban uses.
