@@ -8,7 +8,8 @@
     ├── NoSuchJail           a jail name that is not configured
     ├── NotBanned            an unban of something not banned
     ├── StateError           the SQLite state cannot be read or written
-    └── BackendError         the firewall refused a change (carries the netlink errno)
+    ├── BackendError         the firewall refused a change (carries the netlink errno)
+    └── ActionError          an action (mail, command, shorewall) failed or timed out
 """
 
 from __future__ import annotations
@@ -68,3 +69,7 @@ class BackendError(JournalbanError):
     def __init__(self, message: str, errno: int | None = None) -> None:
         self.errno = errno
         super().__init__(message if errno is None else f"{message} (errno {errno})")
+
+
+class ActionError(JournalbanError):
+    """An action failed: a command exited non-zero or timed out, a mail was refused."""
