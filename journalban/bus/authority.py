@@ -1,0 +1,123 @@
+"""Who may call: polkit decides, with a root-only fallback when polkit is absent.
+
+Each call is checked for the caller's ``system-bus-name`` subject. The
+message's ALLOW_INTERACTIVE_AUTHORIZATION flag is passed on to polkit: a
+challenge the caller did not allow is answered with
+``InteractiveAuthorizationRequired``, a refusal with ``AccessDenied``. When
+polkitd is not on the bus, ``org.jailban.info`` stays open and everything else
+is allowed to uid 0 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Final
+
+from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from journalban.bus import contract
+
+_log = logging.getLogger(__name__)
+
+POLKIT_NAME: Final = "org.freedesktop.PolicyKit1"
+POLKIT_PATH: Final = "/org/freedesktop/PolicyKit1/Authority"
+POLKIT_INTERFACE: Final = "org.freedesktop.PolicyKit1.Authority"
+_ALLOW_USER_INTERACTION: Final = 1
+# Long enough for a person to type a password into an authentication agent.
+_POLKIT_TIMEOUT: Final = 120.0
+_POLKIT_ABSENT_ERRORS: Final = frozenset(
+    {
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        "org.freedesktop.DBus.Error.NameHasNoOwner",
+    }
+)
+
+
+class Authority:
+    """Answers "may the sender of this message do this action?" for one bus connection."""
+
+    def __init__(self, bus: MessageBus) -> None:
+        self._bus = bus
+
+    async def authorize(self, msg: Message, action: str | None) -> None:
+        """Return when the call may proceed.
+
+        Raises:
+            DBusError: AccessDenied or InteractiveAuthorizationRequired.
+        """
+        if action is None:
+            raise DBusError(contract.ACCESS_DENIED, f"{msg.interface}.{msg.member} is not allowed")
+        sender = msg.sender
+        if not sender:
+            raise DBusError(contract.ACCESS_DENIED, "the caller has no bus name")
+        interactive = bool(msg.flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION)
+        try:
+            authorized, challenge = await self._check_polkit(sender, action, interactive)
+        except _PolkitAbsent:
+            await self._authorize_without_polkit(sender, action)
+            return
+        if authorized:
+            return
+        if challenge and not interactive:
+            raise DBusError(
+                contract.INTERACTIVE_AUTH_REQUIRED,
+                f"{action} needs authentication; allow interactive authorization to be asked",
+            )
+        raise DBusError(contract.ACCESS_DENIED, f"not authorized for {action}")
+
+    async def _check_polkit(self, sender: str, action: str, interactive: bool) -> tuple[bool, bool]:
+        subject = ["system-bus-name", {"name": Variant("s", sender)}]
+        flags = _ALLOW_USER_INTERACTION if interactive else 0
+        request = Message(
+            destination=POLKIT_NAME,
+            path=POLKIT_PATH,
+            interface=POLKIT_INTERFACE,
+            member="CheckAuthorization",
+            signature="(sa{sv})sa{ss}us",
+            body=[subject, action, {}, flags, ""],
+            # polkit is not started on demand for a check (and cannot be on a private bus).
+            flags=MessageFlag.NO_AUTOSTART,
+        )
+        reply = await asyncio.wait_for(self._bus.call(request), _POLKIT_TIMEOUT)
+        if reply is None:
+            raise DBusError(contract.ACCESS_DENIED, "polkit gave no answer")
+        if reply.message_type == MessageType.ERROR:
+            if reply.error_name in _POLKIT_ABSENT_ERRORS:
+                raise _PolkitAbsent
+            _log.warning(
+                "polkit refused the check of %s: %s %s", action, reply.error_name, reply.body
+            )
+            raise DBusError(contract.ACCESS_DENIED, f"polkit could not check {action}")
+        authorized, challenge, _details = reply.body[0]
+        return bool(authorized), bool(challenge)
+
+    async def _authorize_without_polkit(self, sender: str, action: str) -> None:
+        if action == contract.ACTION_INFO:
+            return
+        uid = await self._caller_uid(sender)
+        if uid != 0:
+            raise DBusError(
+                contract.ACCESS_DENIED, f"polkit is not running: {action} is allowed to root only"
+            )
+
+    async def _caller_uid(self, sender: str) -> int | None:
+        reply = await self._bus.call(
+            Message(
+                destination="org.freedesktop.DBus",
+                path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus",
+                member="GetConnectionUnixUser",
+                signature="s",
+                body=[sender],
+            )
+        )
+        if reply is None or reply.message_type == MessageType.ERROR:
+            return None
+        uid: int = reply.body[0]
+        return uid
+
+
+class _PolkitAbsent(Exception):
+    """polkitd does not own its name on this bus."""

@@ -1,0 +1,237 @@
+"""Every incoming method call: authorise with polkit, then convert and delegate.
+
+dbus-fast's ``@dbus_method`` handlers never see the calling message, and a
+polkit check needs its sender and flags, so ``CallDispatcher.handle`` takes
+each method call first. Calls on our interfaces are answered here; calls on
+the standard interfaces (Properties, Introspectable, Peer, ObjectManager) are
+authorised and then handed back to dbus-fast, which answers them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+from journalban.agent.api import AgentControl
+from journalban.bus import contract, convert
+from journalban.bus.authority import Authority
+
+_log = logging.getLogger(__name__)
+
+Reply = tuple[str, list[Any]]  # out signature and body
+CallHandler = Callable[[Message, str | None], Awaitable[Reply]]  # (message, jail of the path)
+
+_BAN_OPTIONS = {"comment": "s", "permanent": "b", "force": "b"}
+
+
+class CallDispatcher:
+    """The bus connection's first message handler (``bus.add_message_handler(d.handle)``)."""
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        control: AgentControl,
+        authority: Authority,
+        jail_paths: Mapping[str, str],
+    ) -> None:
+        self._bus = bus
+        self._control = control
+        self._authority = authority
+        self._jail_paths = jail_paths  # object path -> jail name, kept current by the service
+        self._passthrough: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        m, j = contract.MANAGER_INTERFACE, contract.JAIL_INTERFACE
+        self._handlers: dict[tuple[str, str], tuple[str, CallHandler]] = {
+            (m, "Ban"): ("ssta{sv}", self._manager_ban),
+            (m, "Unban"): ("ss", self._manager_unban),
+            (m, "UnbanAll"): ("s", self._unban_all),
+            (m, "ListBans"): ("s", self._manager_list_bans),
+            (m, "QueryBan"): ("s", self._query_ban),
+            (m, "ListJails"): ("", self._list_jails),
+            (m, "GetStatus"): ("", self._manager_status),
+            (m, "Reload"): ("", self._reload),
+            (m, "TestLine"): ("ss", self._test_line),
+            (m, "GetBanDetails"): ("ss", self._ban_details),
+            (j, "Ban"): ("sta{sv}", self._jail_ban),
+            (j, "Unban"): ("s", self._jail_unban),
+            (j, "ListBans"): ("", self._jail_list_bans),
+            (j, "GetStatus"): ("", self._jail_status),
+        }
+
+    def handle(self, msg: Message) -> bool | None:
+        """Take a method call (True: it is ours now); pass anything else on."""
+        if msg.message_type != MessageType.METHOD_CALL:
+            return None
+        if id(msg) in self._passthrough:
+            return None  # authorised already: dbus-fast answers it
+        task = asyncio.get_running_loop().create_task(self._serve(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def _serve(self, msg: Message) -> None:
+        try:
+            reply = await self._answer(msg)
+        except Exception as exc:
+            reply = convert.to_dbus_error(exc)._as_message(msg)
+        if reply is not None and not msg.flags & MessageFlag.NO_REPLY_EXPECTED:
+            self._bus.send(reply)
+
+    async def _answer(self, msg: Message) -> Message | None:
+        member = msg.member or ""
+        interface = msg.interface or self._infer_interface(msg.path or "", member)
+        if interface in contract.STANDARD_INTERFACES:
+            await self._authority.authorize(msg, contract.action_for(interface, member))
+            self._pass_to_dbus_fast(msg)
+            return None
+        entry = self._handlers.get((interface, member))
+        action = contract.action_for(interface, member, force=_wants_force(msg))
+        if entry is None or action is None:
+            raise DBusError(contract.ACCESS_DENIED, f"{interface}.{member} is not allowed")
+        signature, handler = entry
+        if msg.signature != signature:
+            raise DBusError(
+                contract.INVALID_ARGS,
+                f"{member} takes ({signature}), not ({msg.signature})",
+            )
+        jail = None
+        if interface == contract.JAIL_INTERFACE:
+            jail = self._jail_paths.get(msg.path or "")
+            if jail is None:
+                raise DBusError(contract.NO_SUCH_JAIL, f"no jail at {msg.path}")
+        await self._authority.authorize(msg, action)
+        out_signature, body = await handler(msg, jail)
+        return Message.new_method_return(msg, out_signature, body)
+
+    def _infer_interface(self, path: str, member: str) -> str:
+        if path == contract.MANAGER_PATH and (contract.MANAGER_INTERFACE, member) in self._handlers:
+            return contract.MANAGER_INTERFACE
+        if path in self._jail_paths and (contract.JAIL_INTERFACE, member) in self._handlers:
+            return contract.JAIL_INTERFACE
+        for interface, name in contract.METHOD_ACTIONS:
+            if name == member and interface in contract.STANDARD_INTERFACES:
+                return interface
+        return ""
+
+    def _pass_to_dbus_fast(self, msg: Message) -> None:
+        # Re-enter dbus-fast's own dispatch; ``handle`` lets this one message through.
+        self._passthrough.add(id(msg))
+        try:
+            self._bus._process_message(msg)
+        finally:
+            self._passthrough.discard(id(msg))
+
+    # Manager1
+
+    async def _manager_ban(self, msg: Message, _jail: str | None) -> Reply:
+        jail, address, duration_usec, options = msg.body
+        await self._ban(jail, address, duration_usec, options)
+        return "", []
+
+    async def _ban(self, jail: str, address: str, duration_usec: int, options: Any) -> None:
+        opts = _ban_options(options)
+        network = convert.network_arg(address)
+        await self._control.ban(
+            jail,
+            network,
+            duration_usec / convert.USEC if duration_usec else None,
+            permanent=bool(opts.get("permanent", False)),
+            comment=str(opts.get("comment", "")),
+            force=bool(opts.get("force", False)),
+        )
+
+    async def _manager_unban(self, msg: Message, _jail: str | None) -> Reply:
+        address, jail = msg.body
+        lifted = await self._control.unban(convert.network_arg(address), convert.jail_arg(jail))
+        return "u", [convert.u32(lifted)]
+
+    async def _unban_all(self, msg: Message, _jail: str | None) -> Reply:
+        lifted = await self._control.unban_all(convert.jail_arg(msg.body[0]))
+        return "u", [convert.u32(lifted)]
+
+    async def _manager_list_bans(self, msg: Message, _jail: str | None) -> Reply:
+        bans = self._control.list_bans(convert.jail_arg(msg.body[0]))
+        return "a(ssttus)", [[convert.ban_struct(ban) for ban in bans]]
+
+    async def _query_ban(self, msg: Message, _jail: str | None) -> Reply:
+        bans = self._control.query_ban(convert.network_arg(msg.body[0]))
+        return "a(ssttus)", [[convert.ban_struct(ban) for ban in bans]]
+
+    async def _list_jails(self, _msg: Message, _jail: str | None) -> Reply:
+        jails = [[info.name, contract.jail_path(info.name)] for info in self._control.jails()]
+        return "a(so)", [jails]
+
+    async def _manager_status(self, _msg: Message, _jail: str | None) -> Reply:
+        return "a{sv}", [convert.manager_status(self._control)]
+
+    async def _reload(self, _msg: Message, _jail: str | None) -> Reply:
+        await self._control.reload()
+        return "", []
+
+    async def _test_line(self, msg: Message, _jail: str | None) -> Reply:
+        jail, line = msg.body
+        if len(line.encode(errors="replace")) > contract.MAX_TEST_LINE_BYTES:
+            raise DBusError(
+                contract.INVALID_ARGS,
+                f"line longer than {contract.MAX_TEST_LINE_BYTES} bytes",
+            )
+        result = self._control.test_line(jail, line)
+        captures = {key: Variant("s", value) for key, value in result.captures.items()}
+        return "bsa{sv}", [result.matched, result.address, captures]
+
+    async def _ban_details(self, msg: Message, _jail: str | None) -> Reply:
+        address, jail = msg.body
+        details = self._control.ban_details(convert.network_arg(address), jail)
+        return "a{sv}", [convert.variant_dict(details)]
+
+    # Jail1: the jail comes from the object path
+
+    async def _jail_ban(self, msg: Message, jail: str | None) -> Reply:
+        address, duration_usec, options = msg.body
+        await self._ban(jail or "", address, duration_usec, options)
+        return "", []
+
+    async def _jail_unban(self, msg: Message, jail: str | None) -> Reply:
+        lifted = await self._control.unban(convert.network_arg(msg.body[0]), jail or "")
+        return "u", [convert.u32(lifted)]
+
+    async def _jail_list_bans(self, _msg: Message, jail: str | None) -> Reply:
+        bans = self._control.list_bans(jail or "")
+        return "a(ssttus)", [[convert.ban_struct(ban) for ban in bans]]
+
+    async def _jail_status(self, _msg: Message, jail: str | None) -> Reply:
+        for info in self._control.jails():
+            if info.name == jail:
+                status = self._control.jail_status(info.name)
+                bans = self._control.list_bans(info.name)
+                return "a{sv}", [convert.jail_status_dict(info, status, bans)]
+        raise DBusError(contract.NO_SUCH_JAIL, f"no such jail: {jail}")
+
+
+def _ban_options(options: Any) -> dict[str, Any]:
+    """The ``a{sv}`` options of Ban, checked: unknown keys and wrong types are InvalidArgs."""
+    out: dict[str, Any] = {}
+    for key, variant in dict(options).items():
+        expected = _BAN_OPTIONS.get(key)
+        if expected is None:
+            raise DBusError(contract.INVALID_ARGS, f"unknown option {key!r}")
+        if not isinstance(variant, Variant) or variant.signature != expected:
+            raise DBusError(contract.INVALID_ARGS, f"option {key!r} must be of type {expected}")
+        out[key] = variant.value
+    return out
+
+
+def _wants_force(msg: Message) -> bool:
+    """Whether a Ban call asks for ``force`` (it then needs the manage action)."""
+    if msg.member != "Ban" or not msg.body:
+        return False
+    options = msg.body[-1]
+    if not isinstance(options, dict):
+        return False
+    force = options.get("force")
+    return isinstance(force, Variant) and force.signature == "b" and bool(force.value)

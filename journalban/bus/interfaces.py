@@ -1,0 +1,256 @@
+"""The exported interfaces: introspection data, properties and signals.
+
+Methods are declared here only so that introspection shows them; their calls
+never reach these bodies, because ``journalban.bus.dispatch`` takes every
+method call first (it needs the calling message for polkit). Should a call
+get here anyway it is refused, so the layer fails closed.
+"""
+
+# No `from __future__ import annotations`: dbus-fast reads the signatures from
+# the annotation objects.
+
+from typing import Annotated, Any
+
+from dbus_fast import DBusError, PropertyAccess
+from dbus_fast import introspection as intr
+from dbus_fast.annotations import (
+    DBusBool,
+    DBusDict,
+    DBusSignature,
+    DBusStr,
+    DBusUInt32,
+    DBusUInt64,
+)
+from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
+
+from journalban.agent.api import AgentControl
+from journalban.bus import contract, convert
+
+BanList = Annotated[list[Any], DBusSignature("a(ssttus)")]
+StrList = Annotated[list[str], DBusSignature("as")]
+
+# dbus-fast leaves out-arguments and signal arguments unnamed; these names
+# are part of the contract (clients and the XML in dbus/ show them).
+_OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
+    contract.MANAGER_INTERFACE: {
+        "Unban": ["lifted"],
+        "UnbanAll": ["lifted"],
+        "ListBans": ["bans"],
+        "QueryBan": ["bans"],
+        "ListJails": ["jails"],
+        "GetStatus": ["status"],
+        "TestLine": ["matched", "address", "captures"],
+        "GetBanDetails": ["details"],
+        "Banned": ["address", "jail", "expires_at_usec", "details"],
+        "Unbanned": ["address", "jail", "reason"],
+    },
+    contract.JAIL_INTERFACE: {
+        "Unban": ["lifted"],
+        "ListBans": ["bans"],
+        "GetStatus": ["status"],
+    },
+}
+
+
+def _refuse() -> DBusError:
+    return DBusError(contract.ACCESS_DENIED, "method calls are dispatched after authorization")
+
+
+def _name_args(interface: intr.Interface) -> intr.Interface:
+    names = _OUT_ARG_NAMES.get(interface.name, {})
+    members: list[tuple[str, list[intr.Arg]]] = [
+        *((m.name, m.out_args) for m in interface.methods),
+        *((s.name, s.args) for s in interface.signals),
+    ]
+    for member, args in members:
+        for arg, name in zip(args, names.get(member, []), strict=False):
+            arg.name = name
+    return interface
+
+
+class ManagerInterface(ServiceInterface):
+    """``org.jailban.Manager1`` at ``/org/jailban``."""
+
+    def __init__(self, control: AgentControl) -> None:
+        super().__init__(contract.MANAGER_INTERFACE)
+        self._control = control
+
+    def introspect(self) -> intr.Interface:
+        return _name_args(super().introspect())
+
+    @dbus_method()
+    def Ban(
+        self, jail: DBusStr, address: DBusStr, duration_usec: DBusUInt64, options: DBusDict
+    ) -> None:
+        raise _refuse()
+
+    @dbus_method()
+    def Unban(self, address: DBusStr, jail: DBusStr) -> DBusUInt32:
+        raise _refuse()
+
+    @dbus_method()
+    def UnbanAll(self, jail: DBusStr) -> DBusUInt32:
+        raise _refuse()
+
+    @dbus_method()
+    def ListBans(self, jail: DBusStr) -> BanList:
+        raise _refuse()
+
+    @dbus_method()
+    def QueryBan(self, address: DBusStr) -> BanList:
+        raise _refuse()
+
+    @dbus_method()
+    def ListJails(self) -> Annotated[list[Any], DBusSignature("a(so)")]:
+        raise _refuse()
+
+    @dbus_method()
+    def GetStatus(self) -> DBusDict:
+        raise _refuse()
+
+    @dbus_method()
+    def Reload(self) -> None:
+        raise _refuse()
+
+    @dbus_method()
+    def TestLine(
+        self, jail: DBusStr, line: DBusStr
+    ) -> Annotated[tuple[bool, str, dict[str, Any]], DBusSignature("bsa{sv}")]:
+        raise _refuse()
+
+    @dbus_method()
+    def GetBanDetails(self, address: DBusStr, jail: DBusStr) -> DBusDict:
+        raise _refuse()
+
+    @dbus_signal()
+    def Banned(
+        self, address: str, jail: str, expires_at_usec: int, details: dict[str, Any]
+    ) -> Annotated[tuple[str, str, int, dict[str, Any]], DBusSignature("ssta{sv}")]:
+        return address, jail, expires_at_usec, details
+
+    @dbus_signal()
+    def Unbanned(
+        self, address: str, jail: str, reason: str
+    ) -> Annotated[tuple[str, str, str], DBusSignature("sss")]:
+        return address, jail, reason
+
+    @dbus_signal()
+    def Reloaded(self) -> None:
+        return None
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Version(self) -> DBusStr:
+        return self._control.version
+
+    @dbus_property(access=PropertyAccess.READ)
+    def State(self) -> DBusStr:
+        return self._control.state
+
+    @dbus_property(access=PropertyAccess.READ)
+    def BannedCount(self) -> DBusUInt32:
+        return convert.u32(len(self._control.list_bans()))
+
+    def property_values(self) -> dict[str, Any]:
+        """Current values of the properties, for change announcements."""
+        return {
+            "Version": self._control.version,
+            "State": self._control.state,
+            "BannedCount": convert.u32(len(self._control.list_bans())),
+        }
+
+
+class JailInterface(ServiceInterface):
+    """``org.jailban.Jail1`` at ``/org/jailban/jail/<escaped name>``."""
+
+    def __init__(self, control: AgentControl, name: str) -> None:
+        super().__init__(contract.JAIL_INTERFACE)
+        self._control = control
+        self.jail_name = name
+
+    def introspect(self) -> intr.Interface:
+        return _name_args(super().introspect())
+
+    def property_values(self) -> dict[str, Any]:
+        """Current values of the properties (empty when the jail is gone)."""
+        for info in self._control.jails():
+            if info.name == self.jail_name:
+                return convert.jail_properties(info, self._control.jail_status(info.name))
+        return {}
+
+    def _value(self, name: str) -> Any:
+        values = self.property_values()
+        if not values:
+            raise DBusError(contract.NO_SUCH_JAIL, f"no such jail: {self.jail_name}")
+        return values[name]
+
+    @dbus_method()
+    def Ban(self, address: DBusStr, duration_usec: DBusUInt64, options: DBusDict) -> None:
+        raise _refuse()
+
+    @dbus_method()
+    def Unban(self, address: DBusStr) -> DBusUInt32:
+        raise _refuse()
+
+    @dbus_method()
+    def ListBans(self) -> BanList:
+        raise _refuse()
+
+    @dbus_method()
+    def GetStatus(self) -> DBusDict:
+        raise _refuse()
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Name(self) -> DBusStr:
+        return self.jail_name
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Enabled(self) -> DBusBool:
+        return bool(self._value("Enabled"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Filter(self) -> DBusStr:
+        return str(self._value("Filter"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Sources(self) -> StrList:
+        return list(self._value("Sources"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Ports(self) -> StrList:
+        return list(self._value("Ports"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def MaxRetry(self) -> DBusUInt32:
+        return int(self._value("MaxRetry"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def FindTimeUSec(self) -> DBusUInt64:
+        return int(self._value("FindTimeUSec"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def BanTimeUSec(self) -> DBusUInt64:
+        return int(self._value("BanTimeUSec"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def CurrentlyFailed(self) -> DBusUInt32:
+        return int(self._value("CurrentlyFailed"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def TotalFailed(self) -> DBusUInt64:
+        return int(self._value("TotalFailed"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def CurrentlyBanned(self) -> DBusUInt32:
+        return int(self._value("CurrentlyBanned"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def TotalBanned(self) -> DBusUInt64:
+        return int(self._value("TotalBanned"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def DroppedPackets(self) -> DBusUInt64:
+        return int(self._value("DroppedPackets"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def DroppedBytes(self) -> DBusUInt64:
+        return int(self._value("DroppedBytes"))
