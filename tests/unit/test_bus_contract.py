@@ -1,0 +1,205 @@
+"""The org.jailban contract as data: names, escaping, the action table, the shipped XML."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from dbus_fast import introspection as intr
+from support.fake_control import FakeControl
+from support.real import REPO
+
+from journalban import errors
+from journalban.bus import contract, convert
+from journalban.bus.interfaces import JailInterface, ManagerInterface
+from journalban.events import Ban
+
+DBUS_DIR = REPO / "dbus"
+
+# The signatures as issue 6 states them, written out independently of the code.
+MANAGER_CONTRACT = {
+    "Ban": ("ssta{sv}", ""),
+    "Unban": ("ss", "u"),
+    "UnbanAll": ("s", "u"),
+    "ListBans": ("s", "a(ssttus)"),
+    "QueryBan": ("s", "a(ssttus)"),
+    "ListJails": ("", "a(so)"),
+    "GetStatus": ("", "a{sv}"),
+    "Reload": ("", ""),
+    "TestLine": ("ss", "bsa{sv}"),
+    "GetBanDetails": ("ss", "a{sv}"),
+}
+JAIL_CONTRACT = {
+    "Ban": ("sta{sv}", ""),
+    "Unban": ("s", "u"),
+    "ListBans": ("", "a(ssttus)"),
+    "GetStatus": ("", "a{sv}"),
+}
+MANAGER_SIGNALS = {"Banned": "ssta{sv}", "Unbanned": "sss", "Reloaded": ""}
+MANAGER_PROPERTIES = {"Version": "s", "State": "s", "BannedCount": "u"}
+JAIL_PROPERTIES = {
+    "Name": "s",
+    "Enabled": "b",
+    "Filter": "s",
+    "Sources": "as",
+    "Ports": "as",
+    "MaxRetry": "u",
+    "FindTimeUSec": "t",
+    "BanTimeUSec": "t",
+    "CurrentlyFailed": "u",
+    "TotalFailed": "t",
+    "CurrentlyBanned": "u",
+    "TotalBanned": "t",
+    "DroppedPackets": "t",
+    "DroppedBytes": "t",
+}
+
+
+def shipped(name: str) -> intr.Interface:
+    node = intr.Node.parse((DBUS_DIR / f"{name}.xml").read_text())
+    (interface,) = node.interfaces
+    return interface
+
+
+def describe(interface: intr.Interface) -> dict[str, object]:
+    """Everything a client sees of an interface, in a comparable form."""
+    return {
+        "methods": {
+            m.name: (
+                [(a.name, a.signature) for a in m.in_args],
+                [(a.name, a.signature) for a in m.out_args],
+            )
+            for m in interface.methods
+        },
+        "signals": {s.name: [(a.name, a.signature) for a in s.args] for s in interface.signals},
+        "properties": {p.name: (p.signature, p.access.value) for p in interface.properties},
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("sshd", "sshd"),
+        ("web-auth", "web_2dauth"),
+        ("", "_"),
+        ("1st", "_31st"),
+        ("a1", "a1"),
+        ("a_b", "a_5fb"),
+        ("nginx.http", "nginx_2ehttp"),
+        ("jäil", "j_c3_a4il"),
+    ],
+)
+def test_jail_names_are_escaped_like_systemd_bus_label_escape(name: str, label: str) -> None:
+    assert contract.bus_label_escape(name) == label
+    assert contract.bus_label_unescape(label) == name
+    assert contract.jail_path(name) == "/org/jailban/jail/" + label
+
+
+def test_every_method_in_the_shipped_xml_has_an_action() -> None:
+    for name in (contract.MANAGER_INTERFACE, contract.JAIL_INTERFACE):
+        for method in shipped(name).methods:
+            assert (name, method.name) in contract.METHOD_ACTIONS, method.name
+
+
+def test_every_method_the_service_exports_has_an_action() -> None:
+    control = FakeControl()
+    for interface in (ManagerInterface(control), JailInterface(control, "sshd")):
+        for method in interface.introspect().methods:
+            assert (interface.name, method.name) in contract.METHOD_ACTIONS, method.name
+
+
+def test_actions_follow_the_issue() -> None:
+    m, j = contract.MANAGER_INTERFACE, contract.JAIL_INTERFACE
+    assert contract.action_for(m, "GetStatus") == "org.jailban.info"
+    assert contract.action_for(m, "TestLine") == "org.jailban.info"
+    assert contract.action_for(m, "Ban") == "org.jailban.ban"
+    assert contract.action_for(j, "Ban", force=True) == "org.jailban.manage"
+    assert contract.action_for(m, "UnbanAll") == "org.jailban.unban"
+    assert contract.action_for(m, "GetBanDetails") == "org.jailban.manage"
+    assert contract.action_for(m, "Reload") == "org.jailban.manage"
+    assert contract.action_for("org.freedesktop.DBus.Properties", "Get") == "org.jailban.info"
+
+
+def test_unmapped_members_have_no_action() -> None:
+    assert contract.action_for(contract.MANAGER_INTERFACE, "Shutdown") is None
+    assert contract.action_for("org.freedesktop.DBus.Properties", "Set") is None
+
+
+def test_shipped_xml_states_the_contract_of_the_issue() -> None:
+    for name, methods in (
+        (contract.MANAGER_INTERFACE, MANAGER_CONTRACT),
+        (contract.JAIL_INTERFACE, JAIL_CONTRACT),
+    ):
+        interface = shipped(name)
+        found = {
+            m.name: (
+                "".join(str(a.signature) for a in m.in_args),
+                "".join(str(a.signature) for a in m.out_args),
+            )
+            for m in interface.methods
+        }
+        assert found == methods
+    manager = shipped(contract.MANAGER_INTERFACE)
+    assert {s.name: s.signature for s in manager.signals} == MANAGER_SIGNALS
+    assert {p.name: p.signature for p in manager.properties} == MANAGER_PROPERTIES
+    assert {
+        p.name: p.signature for p in shipped(contract.JAIL_INTERFACE).properties
+    } == JAIL_PROPERTIES
+    test_line = next(m for m in manager.methods if m.name == "TestLine")
+    assert [a.name for a in test_line.out_args] == ["matched", "address", "captures"]
+
+
+def test_exported_interfaces_match_the_shipped_xml() -> None:
+    control = FakeControl()
+    assert describe(ManagerInterface(control).introspect()) == describe(
+        shipped(contract.MANAGER_INTERFACE)
+    )
+    assert describe(JailInterface(control, "sshd").introspect()) == describe(
+        shipped(contract.JAIL_INTERFACE)
+    )
+
+
+def test_a_ban_travels_as_ssttus_in_microseconds() -> None:
+    ban = Ban(
+        "sshd", ipaddress.ip_network("203.0.113.7"), 1000.5, None, ban_count=2, reason="manual"
+    )
+    assert convert.ban_struct(ban) == ["203.0.113.7", "sshd", 1_000_500_000, 0, 2, "manual"]
+
+
+def test_banned_details_never_carry_the_matched_lines() -> None:
+    ban = Ban(
+        "sshd",
+        ipaddress.ip_network("2001:db8::/64"),
+        1.0,
+        61.0,
+        failures=5,
+        source="journal",
+        lines=("Failed password for hunter2 from 2001:db8::1",),
+    )
+    details = convert.banned_details(ban)
+    assert details["failures"].signature == "u"
+    assert details["failures"].value == 5
+    assert details["source"].value == "journal"
+    assert "hunter2" not in repr(details)
+
+
+@pytest.mark.parametrize(
+    ("exc", "name"),
+    [
+        (errors.NoSuchJail("x"), "org.jailban.Error.NoSuchJail"),
+        (errors.AddressError("bad"), "org.jailban.Error.InvalidAddress"),
+        (errors.AddressIgnored("own"), "org.jailban.Error.AddressIgnored"),
+        (errors.NotBanned("no"), "org.jailban.Error.NotBanned"),
+        (errors.BackendError("nft", 1), "org.jailban.Error.BackendFailed"),
+        (errors.ConfigError("bad", "a.yaml", 3), "org.jailban.Error.ConfigInvalid"),
+        (errors.StateError("db"), "org.freedesktop.DBus.Error.Failed"),
+    ],
+)
+def test_agent_errors_become_named_dbus_errors(exc: Exception, name: str) -> None:
+    assert convert.to_dbus_error(exc).type == name
+
+
+def test_unexpected_errors_do_not_leak_their_text(caplog: pytest.LogCaptureFixture) -> None:
+    error = convert.to_dbus_error(RuntimeError("/secret/path"))
+    assert error.type == "org.freedesktop.DBus.Error.Failed"
+    assert "/secret/path" not in error.text
