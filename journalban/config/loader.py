@@ -1,0 +1,74 @@
+"""Find, read and merge the configuration files.
+
+The packaged default comes first, then ``/etc/journalban/journalban.yaml``
+(optional), then ``jail.d/*.yaml`` beside it in lexical order: mappings merge
+deeply, a later scalar or list replaces the earlier one.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+from journalban.config.schema import Config
+from journalban.config.validate import FilterCheck, build_config
+from journalban.config.yamlsource import Marks, deep_merge, load_yaml, load_yaml_text
+from journalban.errors import ConfigError
+
+ETC_DIR = Path("/etc/journalban")
+MAIN_FILE = ETC_DIR / "journalban.yaml"
+PACKAGED_NAME = "<packaged default>"
+
+
+def packaged_default_text() -> str:
+    return importlib.resources.files("journalban.data").joinpath("default.yaml").read_text("utf-8")
+
+
+def config_files(main: Path | None = None) -> list[Path]:
+    """The files that make up the configuration, in merge order (packaged default aside)."""
+    main = main or MAIN_FILE
+    files = [main] if main.exists() else []
+    dropins = main.parent / "jail.d"
+    if dropins.is_dir():
+        files.extend(sorted(p for p in dropins.glob("*.yaml") if p.is_file()))
+    return files
+
+
+def _as_mapping(data: Any, file: str) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of keys", file, 1)
+    return data
+
+
+def load_config(
+    main: Path | None = None,
+    *,
+    check_filter: FilterCheck | None = None,
+    packaged: bool = True,
+) -> Config:
+    """The validated configuration.
+
+    ``main`` replaces ``/etc/journalban/journalban.yaml`` (its ``jail.d/`` is read too).
+
+    Raises:
+        ConfigError: with the file and line of the problem.
+    """
+    data: dict[str, Any] = {}
+    marks = Marks()
+    read: list[str] = []
+    if packaged:
+        data, marks = load_yaml_text(packaged_default_text(), PACKAGED_NAME)
+        data = _as_mapping(data, PACKAGED_NAME)
+        read.append(PACKAGED_NAME)
+    if main is not None and not main.exists():
+        raise ConfigError("no such file", str(main))
+    for path in config_files(main):
+        more, more_marks = load_yaml(path)
+        deep_merge(data, _as_mapping(more, str(path)), marks, more_marks)
+        read.append(str(path))
+    config = build_config(data, marks, check_filter)
+    object.__setattr__(config, "files", tuple(read))
+    return config

@@ -1,0 +1,94 @@
+"""The configuration as frozen dataclasses, after validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from journalban.addresses import IPNetwork
+
+JournalGroup = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BantimeIncrement:
+    """Repeat offenders banned longer, from the ban history.
+
+    The n-th ban (n counted from 1) lasts ``bantime * factor**(n-1)``, or
+    ``bantime * multipliers[n-1]`` (the last multiplier repeats) when
+    multipliers are given, never more than ``maxtime``.
+    """
+
+    enabled: bool = False
+    factor: float = 2.0
+    multipliers: tuple[float, ...] = ()
+    maxtime: float | None = 7 * 86400.0
+    across_jails: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JailConfig:
+    name: str
+    enabled: bool = True
+    filter: str = ""
+    mode: str = "normal"
+    source: str = "journal"
+    files: tuple[str, ...] = ()
+    journal_match: tuple[JournalGroup, ...] | None = None
+    port: str = "all"
+    protocols: tuple[str, ...] = ("tcp",)
+    maxretry: int = 5
+    findtime: float = 600.0
+    bantime: float | None = 600.0
+    ignoreip: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    ignore_local_networks: bool = True
+    ipv6_prefix: int = 64
+    max_tracked: int = 100_000
+    increment: BantimeIncrement = field(default_factory=BantimeIncrement)
+    actions: tuple[Mapping[str, Any], ...] = ({"type": "firewall"},)
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    real_ip_header: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JournalConfig:
+    directory: str | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FirewallConfig:
+    backend: str = "nftables"
+    hook: str = "input"
+    priority: int = -10
+    verdict: str = "drop"
+    min_prefix_v4: int = 16
+    min_prefix_v6: int = 32
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecidiveConfig:
+    """The built-in jail fed by the agent's own ban decisions."""
+
+    enabled: bool = True
+    maxretry: int = 5
+    findtime: float = 86400.0
+    bantime: float | None = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    state_dir: str = "/var/lib/journalban"
+    journal: JournalConfig = field(default_factory=JournalConfig)
+    firewall: FirewallConfig = field(default_factory=FirewallConfig)
+    recidive: RecidiveConfig = field(default_factory=RecidiveConfig)
+    jails: Mapping[str, JailConfig] = field(default_factory=dict)
+    log_level: str = "info"
+    bus: bool = True
+    files: tuple[str, ...] = ()  # the files this configuration was read from
+
+    @property
+    def enabled_jails(self) -> list[JailConfig]:
+        return [j for j in self.jails.values() if j.enabled]

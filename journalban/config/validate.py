@@ -1,0 +1,353 @@
+"""Turn merged YAML data into a ``Config``, naming the file and line of every error."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from journalban.addresses import IPNetwork, parse_network
+from journalban.config.durations import parse_duration
+from journalban.config.schema import (
+    BantimeIncrement,
+    Config,
+    FirewallConfig,
+    JailConfig,
+    JournalConfig,
+    JournalGroup,
+    RecidiveConfig,
+)
+from journalban.config.yamlsource import KeyPath, Marks
+from journalban.errors import AddressError, ConfigError
+
+JAIL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+JOURNAL_FIELD = re.compile(r"[A-Z0-9_]+")
+PROTOCOLS = ("tcp", "udp", "udplite", "sctp")
+BACKENDS = ("nftables", "iptables-ipset", "shorewall", "hosts-deny", "dry-run")
+ACTION_TYPES = ("firewall", "mail", "command")
+
+# check_filter(filter_name, mode) raises ValueError when either is unknown.
+FilterCheck = Callable[[str, str], None]
+
+JAIL_KEYS = {
+    "enabled", "filter", "mode", "source", "files", "journal_match", "port", "protocol",
+    "maxretry", "findtime", "bantime", "ignoreip", "ignore_local_networks", "ipv6_prefix",
+    "max_tracked", "bantime_increment", "actions", "trusted_proxies", "real_ip_header",
+}  # fmt: skip
+TOP_KEYS = {"state_dir", "journal", "firewall", "defaults", "jails", "recidive", "logging", "bus"}
+
+
+class _Reader:
+    """Reads typed values out of one mapping, raising ConfigError at the right line."""
+
+    def __init__(self, data: Mapping[str, Any], marks: Marks, path: KeyPath, known: set[str]):
+        self.data, self.marks, self.path = data, marks, path
+        for key in data:
+            if key not in known:
+                raise marks.error((*path, key), f"unknown key {self._name(key)!r}")
+
+    def _name(self, key: str) -> str:
+        return ".".join(str(p) for p in (*self.path, key))
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return self.marks.error((*self.path, key), f"{self._name(key)}: {message}")
+
+    def get(self, key: str, default: Any, convert: Callable[[Any], Any]) -> Any:
+        if key not in self.data:
+            return default
+        try:
+            return convert(self.data[key])
+        except (ValueError, TypeError) as exc:
+            raise self.fail(key, str(exc)) from None
+
+    def section(self, key: str, known: set[str]) -> _Reader:
+        value = self.data.get(key, {})
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a mapping")
+        return _Reader(value, self.marks, (*self.path, key), known)
+
+
+def _bool(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"must be true or false, not {v!r}")
+    return v
+
+
+def _int_in(lo: int, hi: int) -> Callable[[Any], int]:
+    def convert(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"must be a whole number from {lo} to {hi}, not {v!r}")
+        return v
+
+    return convert
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(v: Any) -> str:
+        if v not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, not {v!r}")
+        return str(v)
+
+    return convert
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise ValueError(f"must be a non-empty string, not {v!r}")
+    return v
+
+
+def _opt_str(v: Any) -> str | None:
+    return None if v is None else _str(v)
+
+
+def _str_list(v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise ValueError("must be a list of strings")
+    return tuple(v)
+
+
+def _duration(v: Any) -> float:
+    result = parse_duration(v)
+    assert result is not None
+    return result
+
+
+def _bantime(v: Any) -> float | None:
+    return parse_duration(v, allow_permanent=True)
+
+
+def _networks(v: Any) -> tuple[IPNetwork, ...]:
+    out = []
+    for item in _str_list(v):
+        try:
+            out.append(parse_network(item))
+        except AddressError as exc:
+            raise ValueError(str(exc)) from None
+    return tuple(out)
+
+
+def _ignoreip(v: Any) -> tuple[str, ...]:
+    items = _str_list(v)
+    for item in items:
+        try:
+            parse_network(item)
+        except AddressError:
+            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", item):
+                raise ValueError(f"not an address, prefix or host name: {item!r}") from None
+    return items
+
+
+def check_port_spec(v: Any) -> str:
+    """Validate ssh | 22 | 80,443 | 8000-8100 | all; names resolve through /etc/services."""
+    text = str(v).strip() if isinstance(v, int | str) and not isinstance(v, bool) else ""
+    if text == "all":
+        return text
+    if not text:
+        raise ValueError(f"not a port list: {v!r}")
+    for part in text.split(","):
+        for end in part.strip().split("-", 1):
+            end = end.strip()
+            if end.isdigit():
+                if not 0 < int(end) < 65536:
+                    raise ValueError(f"port out of range: {end}")
+                continue
+            try:
+                socket.getservbyname(end)
+            except OSError:
+                raise ValueError(f"unknown port name {end!r} (not in /etc/services)") from None
+    return text
+
+
+def _protocols(v: Any) -> tuple[str, ...]:
+    items = tuple(p.strip() for p in str(v).split(",")) if isinstance(v, str) else _str_list(v)
+    for p in items:
+        if p not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {p!r} (use {', '.join(PROTOCOLS)})")
+    return items
+
+
+def _journal_match(v: Any) -> tuple[JournalGroup, ...]:
+    if not isinstance(v, list) or not v:
+        raise ValueError("must be a list of groups of FIELD=value conditions")
+    groups = []
+    for group in v:
+        conds = [group] if isinstance(group, str) else group
+        if isinstance(conds, Mapping):
+            conds = [f"{k}={val}" for k, val in conds.items()]
+        if not isinstance(conds, list) or not conds:
+            raise ValueError(f"a group must be FIELD=value conditions, not {group!r}")
+        pairs = []
+        for cond in conds:
+            field, sep, value = str(cond).partition("=")
+            if not sep or not JOURNAL_FIELD.fullmatch(field):
+                raise ValueError(f"not a FIELD=value condition: {cond!r}")
+            pairs.append((field, value))
+        groups.append(tuple(pairs))
+    return tuple(groups)
+
+
+def _actions(v: Any) -> tuple[Mapping[str, Any], ...]:
+    if not isinstance(v, list):
+        raise ValueError("must be a list of actions")
+    out = []
+    for item in v:
+        if isinstance(item, str):
+            item = {"type": item}
+        if not isinstance(item, Mapping) or item.get("type") not in ACTION_TYPES:
+            raise ValueError(f"each action needs a type: {', '.join(ACTION_TYPES)}")
+        out.append(dict(item))
+    return tuple(out)
+
+
+def _increment(r: _Reader) -> BantimeIncrement:
+    base = BantimeIncrement()
+
+    def factor(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 1:
+            raise ValueError(f"must be a number of at least 1, not {v!r}")
+        return float(v)
+
+    def multipliers(v: Any) -> tuple[float, ...]:
+        if isinstance(v, str):
+            v = v.split()
+        if not isinstance(v, list) or not v:
+            raise ValueError("must be a list of numbers")
+        try:
+            values = tuple(float(x) for x in v)
+        except (TypeError, ValueError):
+            raise ValueError("must be a list of numbers") from None
+        if any(x <= 0 for x in values):
+            raise ValueError("multipliers must be positive")
+        return values
+
+    return BantimeIncrement(
+        enabled=r.get("enabled", True, _bool),
+        factor=r.get("factor", base.factor, factor),
+        multipliers=r.get("multipliers", base.multipliers, multipliers),
+        maxtime=r.get("maxtime", base.maxtime, _bantime),
+        across_jails=r.get("across_jails", base.across_jails, _bool),
+    )
+
+
+def _jail(
+    name: str, data: Mapping[str, Any], marks: Marks, path: KeyPath, check: FilterCheck | None
+) -> JailConfig:
+    if not JAIL_NAME.fullmatch(name):
+        raise marks.error(path, f"bad jail name {name!r}: a letter, then letters, digits, - or _")
+    r = _Reader(data, marks, path, JAIL_KEYS)
+    d = JailConfig(name=name)
+    jail = JailConfig(
+        name=name,
+        enabled=r.get("enabled", True, _bool),
+        filter=r.get("filter", name, _str),
+        mode=r.get("mode", d.mode, _str),
+        source=r.get("source", d.source, _choice(("journal", "files"))),
+        files=r.get("files", d.files, _str_list),
+        journal_match=r.get("journal_match", None, _journal_match),
+        port=r.get("port", d.port, check_port_spec),
+        protocols=r.get("protocol", d.protocols, _protocols),
+        maxretry=r.get("maxretry", d.maxretry, _int_in(1, 1_000_000)),
+        findtime=r.get("findtime", d.findtime, _duration),
+        bantime=r.get("bantime", d.bantime, _bantime),
+        ignoreip=r.get("ignoreip", d.ignoreip, _ignoreip),
+        ignore_local_networks=r.get("ignore_local_networks", True, _bool),
+        ipv6_prefix=r.get("ipv6_prefix", d.ipv6_prefix, _int_in(1, 128)),
+        max_tracked=r.get("max_tracked", d.max_tracked, _int_in(1, 100_000_000)),
+        increment=_increment(
+            r.section(
+                "bantime_increment",
+                {"enabled", "factor", "multipliers", "maxtime", "across_jails"},
+            )
+        )
+        if "bantime_increment" in data
+        else d.increment,
+        actions=r.get("actions", d.actions, _actions),
+        trusted_proxies=r.get("trusted_proxies", (), _networks),
+        real_ip_header=r.get("real_ip_header", False, _bool),
+    )
+    if jail.source == "files" and not jail.files:
+        raise r.fail("files", "a jail with source: files needs files")
+    if check is not None:
+        try:
+            check(jail.filter, jail.mode)
+        except ValueError as exc:
+            key = "mode" if "mode" in str(exc) and "mode" in data else "filter"
+            raise r.fail(key, str(exc)) from None
+    return jail
+
+
+def build_config(
+    data: Mapping[str, Any], marks: Marks, check_filter: FilterCheck | None = None
+) -> Config:
+    """Validate merged configuration data.
+
+    Raises:
+        ConfigError: naming the file and line of the first problem.
+    """
+    top = _Reader(data, marks, (), TOP_KEYS)
+    journal = top.section("journal", {"directory", "namespace"})
+    fw = top.section(
+        "firewall",
+        {"backend", "hook", "priority", "verdict", "min_prefix_v4", "min_prefix_v6", *BACKENDS},
+    )
+    rec = top.section("recidive", {"enabled", "maxretry", "findtime", "bantime"})
+    logging_ = top.section("logging", {"level"})
+    backend = fw.get("backend", "nftables", _choice(BACKENDS))
+    settings = fw.data.get(backend) or {}
+    if not isinstance(settings, Mapping):
+        raise fw.fail(backend, "must be a mapping of settings")
+    defaults = data.get("defaults") or {}
+    if not isinstance(defaults, Mapping):
+        raise top.fail("defaults", "must be a mapping")
+    _Reader(defaults, marks, ("defaults",), JAIL_KEYS)
+    jails_data = data.get("jails") or {}
+    if not isinstance(jails_data, Mapping):
+        raise top.fail("jails", "must be a mapping of jail names to settings")
+    jails = {}
+    for name, jail_data in jails_data.items():
+        if jail_data is None:
+            jail_data = {}
+        if not isinstance(jail_data, Mapping):
+            raise marks.error(("jails", name), f"jail {name!r} must be a mapping")
+        merged = dict(defaults)
+        for key, value in jail_data.items():
+            base = merged.get(key)
+            merged[key] = {**base, **value} if isinstance(base, Mapping) and isinstance(value, Mapping) else value
+        jail_marks = Marks(dict(marks.where))
+        for key in defaults:
+            if key not in jail_data:
+                jail_marks.where[("jails", name, key)] = marks.locate(("defaults", key))  # type: ignore[assignment]
+        jails[name] = _jail(name, merged, jail_marks, ("jails", name), check_filter)
+    return Config(
+        state_dir=top.get("state_dir", "/var/lib/journalban", _str),
+        journal=JournalConfig(
+            directory=journal.get("directory", None, _opt_str),
+            namespace=journal.get("namespace", None, _opt_str),
+        ),
+        firewall=FirewallConfig(
+            backend=backend,
+            hook=fw.get("hook", "input", _choice(("input", "forward"))),
+            priority=fw.get("priority", -10, _int_in(-1000, 1000)),
+            verdict=fw.get("verdict", "drop", _choice(("drop", "reject"))),
+            min_prefix_v4=fw.get("min_prefix_v4", 16, _int_in(0, 32)),
+            min_prefix_v6=fw.get("min_prefix_v6", 32, _int_in(0, 128)),
+            settings=dict(settings),
+        ),
+        recidive=RecidiveConfig(
+            enabled=rec.get("enabled", True, _bool),
+            maxretry=rec.get("maxretry", 5, _int_in(1, 1000)),
+            findtime=rec.get("findtime", 86400.0, _duration),
+            bantime=rec.get("bantime", 7 * 86400.0, _bantime),
+        ),
+        jails=jails,
+        log_level=logging_.get(
+            "level", "info", _choice(("debug", "info", "notice", "warning", "error"))
+        ),
+        bus=top.get("bus", True, _bool),
+    )

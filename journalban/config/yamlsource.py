@@ -1,0 +1,117 @@
+"""YAML read with yaml.safe_load semantics, keeping the file and line of every value.
+
+Errors anywhere in journalban's configuration must name the file and line;
+``load_yaml`` returns plain data plus a ``Marks`` table from key paths to
+``(file, line)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from journalban.errors import ConfigError
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass
+class Marks:
+    """Where each value came from: key path -> (file, 1-based line)."""
+
+    where: dict[KeyPath, tuple[str, int]] = field(default_factory=dict)
+
+    def locate(self, path: KeyPath) -> tuple[str | None, int | None]:
+        """The file and line of ``path``, or of its nearest known parent."""
+        for n in range(len(path), -1, -1):
+            found = self.where.get(path[:n])
+            if found is not None:
+                return found
+        return None, None
+
+    def error(self, path: KeyPath, message: str) -> ConfigError:
+        file, line = self.locate(path)
+        return ConfigError(message, file, line)
+
+    def update(self, other: Marks) -> None:
+        self.where.update(other.where)
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct(node: yaml.Node, loader: _Loader, file: str, path: KeyPath, marks: Marks) -> Any:
+    marks.where[path] = (file, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                raise ConfigError(f"duplicate key {key!r}", file, key_node.start_mark.line + 1)
+            sub = (*path, key)
+            result[key] = _construct(value_node, loader, file, sub, marks)
+            marks.where[sub] = (file, key_node.start_mark.line + 1)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _construct(item, loader, file, (*path, i), marks) for i, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def load_yaml_text(text: str, file: str) -> tuple[Any, Marks]:
+    """Parse YAML text; the data and where each value came from.
+
+    Raises:
+        ConfigError: the text is not valid YAML (with the file and line).
+    """
+    marks = Marks()
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, marks
+        return _construct(node, loader, file, (), marks), marks
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+        raise ConfigError(f"invalid YAML: {exc.problem or exc}", file, line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file) from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: Path) -> tuple[Any, Marks]:
+    """Read and parse a YAML file. Raises: ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", str(path)) from None
+    return load_yaml_text(text, str(path))
+
+
+def deep_merge(
+    base: dict[str, Any], over: Mapping[str, Any], marks: Marks, over_marks: Marks, path: KeyPath = ()
+) -> dict[str, Any]:
+    """Merge ``over`` into ``base``: mappings merge, scalars and lists replace."""
+    for key, value in over.items():
+        sub = (*path, key)
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value, marks, over_marks, sub)
+            marks.where[sub] = over_marks.where.get(sub, marks.where.get(sub, ("", 0)))
+        else:
+            base[key] = value
+            for p in [p for p in marks.where if p[: len(sub)] == sub]:
+                del marks.where[p]
+            for p, loc in over_marks.where.items():
+                if p[: len(sub)] == sub:
+                    marks.where[p] = loc
+    return base
