@@ -1,0 +1,234 @@
+"""The nftables backend: the builder's messages sent in netlink transactions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Literal
+
+from journalban.addresses import IPNetwork
+from journalban.clock import Clock, SystemClock
+from journalban.errors import BackendError
+from journalban.firewall.base import (
+    BanEntry,
+    JailCounters,
+    JailRules,
+    ReconcileReport,
+)
+from journalban.firewall.nftables import builder
+from journalban.firewall.nftables.builder import SET_KINDS, NftOptions
+from journalban.firewall.nftables.elements import build_elements, network_elements
+from journalban.firewall.nftables.netlink import Message, NftSocket, is_missing
+from journalban.firewall.nftables.plan import INF, BanBook, ElementOp
+from journalban.firewall.nftables.prefixes import check_prefix
+from journalban.firewall.nftables.reader import read_counters, read_elements, read_table
+
+log = logging.getLogger("journalban.firewall.nftables")
+
+# Slack when comparing our expiries with the kernel's: its clock ticks in jiffies.
+KERNEL_SLACK = 2.0
+
+
+class NftablesBackend:
+    """Bans in the ``inet`` table of nf_tables, over one NETLINK_NETFILTER socket.
+
+    The socket is opened on first use, in the network namespace of the thread
+    that uses it first; all calls must then come from threads of that namespace.
+    """
+
+    name = "nftables"
+
+    def __init__(
+        self,
+        table: str = "journalban",
+        hook: Literal["input", "forward"] = "input",
+        priority: int = -10,
+        verdict: Literal["drop", "reject"] = "drop",
+        min_prefix_v4: int = 16,
+        min_prefix_v6: int = 32,
+        protected_networks: Sequence[IPNetwork] = (),
+        clock: Clock | None = None,
+    ) -> None:
+        if hook not in ("input", "forward"):
+            raise ValueError(f"hook must be input or forward, not {hook!r}")
+        if verdict not in ("drop", "reject"):
+            raise ValueError(f"verdict must be drop or reject, not {verdict!r}")
+        self.options = NftOptions(table, hook, priority, verdict)
+        self.min_prefix_v4 = min_prefix_v4
+        self.min_prefix_v6 = min_prefix_v6
+        self.protected_networks = tuple(protected_networks)
+        self._clock = clock or SystemClock()
+        self.jails: dict[str, JailRules] = {}
+        self._book = BanBook()
+        self._sock: NftSocket | None = None
+
+    @property
+    def sock(self) -> NftSocket:
+        if self._sock is None:
+            try:
+                self._sock = NftSocket()
+            except OSError as exc:
+                raise BackendError(
+                    f"cannot open a netfilter netlink socket: {exc}", exc.errno
+                ) from exc
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def setup(self, jails: Sequence[JailRules]) -> None:
+        """Create or adapt the table, keeping the bans already in the sets of kept jails.
+
+        Raises:
+            BackendError: the kernel refused, or a jail name cannot name a set.
+        """
+        try:
+            messages = builder.build_setup(jails, self.options, self._existing())
+        except ValueError as exc:
+            raise BackendError(str(exc)) from exc
+        self.sock.transact(messages)
+        self.jails = {j.name: j for j in jails}
+        self._book.clear()
+        self._reload_held(now=None)
+
+    def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
+        """Add and remove bans in one transaction (several for very large batches).
+
+        Raises:
+            AddressIgnored: a prefix is too wide or covers a protected address;
+                nothing was changed.
+            BackendError: the kernel refused the batch.
+        """
+        add = [e for e in add if e.jail in self.jails]
+        for entry in add:
+            if entry.network.prefixlen < entry.network.max_prefixlen or self.protected_networks:
+                check_prefix(
+                    entry.network, self.min_prefix_v4, self.min_prefix_v6, self.protected_networks
+                )
+        remove = [e for e in remove if e.jail in self.jails]
+        ops = self._book.plan(add, remove, now)
+        try:
+            self._send(ops, now)
+        except BackendError as exc:
+            if not is_missing(exc):
+                raise
+            # An element we meant to delete or refresh had just expired in the kernel:
+            # read what is really there and try once more.
+            log.debug("element gone before its deletion; resynchronising")
+            self._reload_held(now)
+            self._send(self._book.plan_all(now, slack=0.0), now)
+
+    def list(self, now: float) -> list[BanEntry]:
+        """The elements the kernel holds, as bans; a cut prefix shows as its pieces."""
+        self._reload_held(now)
+        out: list[BanEntry] = []
+        for (jail, _kind), held in self._book.held.items():
+            out.extend(
+                BanEntry(jail, net, None if exp == INF else exp) for net, exp in held.items()
+            )
+        return out
+
+    def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
+        """Make the kernel hold exactly the elements ``wanted`` needs."""
+        self._reload_held(now)
+        before = {
+            (jail, net): exp
+            for (jail, _), held in self._book.held.items()
+            for net, exp in held.items()
+        }
+        self._book.bans.clear()
+        self._book.plan([e for e in wanted if e.jail in self.jails], [], now)
+        ops = self._book.plan_all(now, slack=KERNEL_SLACK)
+        self._send(ops, now)
+        added_keys = {(op.jail, op.network) for op in ops if not op.delete}
+        added = tuple(e for e in wanted if (e.jail, e.network) in added_keys)
+        removed = tuple(
+            BanEntry(
+                op.jail,
+                op.network,
+                None
+                if before.get((op.jail, op.network)) == INF
+                else before.get((op.jail, op.network)),
+            )
+            for op in ops
+            if op.delete and (op.jail, op.network) not in added_keys
+        )
+        return ReconcileReport(added, removed)
+
+    def intact(self) -> bool:
+        """False when the table, a chain, a set or the base chain's rules are gone."""
+        try:
+            contents = read_table(self.sock, self.options.table)
+        except BackendError:
+            return False
+        if contents is None:
+            return False
+        wanted = builder.wanted_names(list(self.jails.values()), self.options)
+        if not (
+            wanted.chains <= contents.names.chains
+            and wanted.sets <= contents.names.sets
+            and wanted.counters <= contents.names.counters
+        ):
+            return False
+        return all(
+            contents.rules.get(builder.jail_chain_name(j), 0) == len(SET_KINDS) for j in self.jails
+        ) and (not self.jails or contents.rules.get(self.options.hook, 0) > 0)
+
+    def counters(self) -> dict[str, JailCounters]:
+        """Packets and bytes the jails' rules matched, IPv4 and IPv6 together."""
+        found = read_counters(self.sock, self.options.table)
+        return {name: found.get(name, JailCounters()) for name in self.jails}
+
+    def teardown(self) -> None:
+        """Delete the table and everything in it; no error when it is already gone."""
+        try:
+            self.sock.transact(builder.build_teardown(self.options))
+        except BackendError as exc:
+            if not is_missing(exc):
+                raise
+        self._book.clear()
+        self.jails.clear()
+
+    # --- internals -------------------------------------------------------------------
+
+    def _existing(self) -> builder.Existing | None:
+        contents = read_table(self.sock, self.options.table)
+        return None if contents is None else contents.names
+
+    def _reload_held(self, now: float | None) -> None:
+        """Read every jail set back from the kernel (the truth after a setup or a race)."""
+        at = self._clock.now() if now is None else now
+        self._book.held.clear()
+        for jail in self.jails:
+            for kind in SET_KINDS:
+                held = read_elements(
+                    self.sock, self.options.table, builder.set_name(jail, kind), at
+                )
+                self._book.held[(jail, kind)] = held
+                if now is None:
+                    self._book.bans[(jail, kind)] = dict(held)
+
+    def _send(self, ops: Sequence[ElementOp], now: float) -> None:
+        if not ops:
+            return
+        self.sock.transact(build_element_batch(self.options.table, ops, now))
+        self._book.commit(ops)
+
+
+def build_element_batch(table: str, ops: Sequence[ElementOp], now: float) -> list[Message]:
+    """Messages for ``ops``: per set, deletions first, then additions with their timeouts."""
+    grouped: dict[tuple[bool, str], list[bytes]] = {}
+    for op in ops:
+        name = builder.set_name(op.jail, op.kind)
+        if op.delete:
+            elements = network_elements(op.network, None)
+        else:
+            timeout = None if op.expiry == INF else max(1, int((op.expiry - now) * 1000))
+            elements = network_elements(op.network, timeout)
+        grouped.setdefault((not op.delete, name), []).extend(elements)
+    messages: list[Message] = []
+    for (adding, name), elements in sorted(grouped.items(), key=lambda kv: kv[0][0]):
+        messages += build_elements(table, name, elements, delete=not adding)
+    return messages

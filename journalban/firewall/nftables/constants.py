@@ -1,0 +1,119 @@
+"""The nf_tables numbers journalban uses, from the kernel's uapi nf_tables.h."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# enum nf_tables_msg_types
+NFT_MSG_NEWTABLE: Final = 0
+NFT_MSG_GETTABLE: Final = 1
+NFT_MSG_DELTABLE: Final = 2
+NFT_MSG_NEWCHAIN: Final = 3
+NFT_MSG_GETCHAIN: Final = 4
+NFT_MSG_DELCHAIN: Final = 5
+NFT_MSG_NEWRULE: Final = 6
+NFT_MSG_GETRULE: Final = 7
+NFT_MSG_DELRULE: Final = 8
+NFT_MSG_NEWSET: Final = 9
+NFT_MSG_GETSET: Final = 10
+NFT_MSG_DELSET: Final = 11
+NFT_MSG_NEWSETELEM: Final = 12
+NFT_MSG_GETSETELEM: Final = 13
+NFT_MSG_DELSETELEM: Final = 14
+NFT_MSG_NEWOBJ: Final = 18
+NFT_MSG_GETOBJ: Final = 19
+NFT_MSG_DELOBJ: Final = 20
+
+NLM_F_APPEND: Final = 0x800
+
+NFTA_LIST_ELEM: Final = 1
+NFTA_TABLE_NAME: Final = 1
+NFTA_CHAIN_TABLE: Final = 1
+NFTA_CHAIN_NAME: Final = 3
+NFTA_CHAIN_HOOK: Final = 4
+NFTA_CHAIN_POLICY: Final = 5
+NFTA_CHAIN_TYPE: Final = 7
+NFTA_HOOK_HOOKNUM: Final = 1
+NFTA_HOOK_PRIORITY: Final = 2
+NFTA_RULE_TABLE: Final = 1
+NFTA_RULE_CHAIN: Final = 2
+NFTA_RULE_EXPRESSIONS: Final = 4
+NFTA_EXPR_NAME: Final = 1
+NFTA_EXPR_DATA: Final = 2
+
+NFTA_SET_TABLE: Final = 1
+NFTA_SET_NAME: Final = 2
+NFTA_SET_FLAGS: Final = 3
+NFTA_SET_KEY_TYPE: Final = 4
+NFTA_SET_KEY_LEN: Final = 5
+NFTA_SET_ID: Final = 10
+NFT_SET_INTERVAL: Final = 0x4
+NFT_SET_TIMEOUT: Final = 0x10
+
+NFTA_SET_ELEM_KEY: Final = 1
+NFTA_SET_ELEM_FLAGS: Final = 3
+NFTA_SET_ELEM_TIMEOUT: Final = 4
+NFTA_SET_ELEM_EXPIRATION: Final = 5
+NFT_SET_ELEM_INTERVAL_END: Final = 0x1
+NFTA_SET_ELEM_LIST_TABLE: Final = 1
+NFTA_SET_ELEM_LIST_SET: Final = 2
+NFTA_SET_ELEM_LIST_ELEMENTS: Final = 3
+
+NFTA_DATA_VALUE: Final = 1
+NFTA_DATA_VERDICT: Final = 2
+NFTA_VERDICT_CODE: Final = 1
+NFTA_VERDICT_CHAIN: Final = 2
+
+NFTA_OBJ_TABLE: Final = 1
+NFTA_OBJ_NAME: Final = 2
+NFTA_OBJ_TYPE: Final = 3
+NFTA_OBJ_DATA: Final = 4
+NFT_OBJECT_COUNTER: Final = 1
+NFTA_COUNTER_BYTES: Final = 1
+NFTA_COUNTER_PACKETS: Final = 2
+
+# expression attributes
+NFTA_META_DREG: Final = 1
+NFTA_META_KEY: Final = 2
+NFT_META_NFPROTO: Final = 15
+NFT_META_L4PROTO: Final = 16
+NFTA_CMP_SREG: Final = 1
+NFTA_CMP_OP: Final = 2
+NFTA_CMP_DATA: Final = 3
+NFT_CMP_EQ: Final = 0
+NFTA_PAYLOAD_DREG: Final = 1
+NFTA_PAYLOAD_BASE: Final = 2
+NFTA_PAYLOAD_OFFSET: Final = 3
+NFTA_PAYLOAD_LEN: Final = 4
+NFT_PAYLOAD_NETWORK_HEADER: Final = 1
+NFT_PAYLOAD_TRANSPORT_HEADER: Final = 2
+NFTA_LOOKUP_SET: Final = 1
+NFTA_LOOKUP_SREG: Final = 2
+NFTA_OBJREF_IMM_TYPE: Final = 1
+NFTA_OBJREF_IMM_NAME: Final = 2
+NFTA_IMMEDIATE_DREG: Final = 1
+NFTA_IMMEDIATE_DATA: Final = 2
+NFTA_REJECT_TYPE: Final = 1
+NFTA_REJECT_ICMP_CODE: Final = 2
+NFT_REJECT_ICMPX_UNREACH: Final = 2
+NFT_REJECT_ICMPX_PORT_UNREACH: Final = 1
+
+NFT_REG_VERDICT: Final = 0
+NFT_REG_1: Final = 1
+NF_DROP: Final = 0
+NF_ACCEPT: Final = 1
+NFT_JUMP: Final = -3
+
+# netfilter hooks and families
+NF_INET_LOCAL_IN: Final = 1
+NF_INET_FORWARD: Final = 2
+NFPROTO_IPV4: Final = 2
+NFPROTO_IPV6: Final = 10
+
+# nft's data types, so that `nft list` prints the keys as addresses and ports
+TYPE_IPV4_ADDR: Final = 7
+TYPE_IPV6_ADDR: Final = 8
+TYPE_INET_SERVICE: Final = 13
+
+IP_PROTOCOLS: Final = {"tcp": 6, "udp": 17, "udplite": 136, "sctp": 132}
+HOOKS: Final = {"input": NF_INET_LOCAL_IN, "forward": NF_INET_FORWARD}

@@ -1,0 +1,146 @@
+"""What the kernel holds in our table, read through netlink dumps."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from journalban.addresses import IPNetwork
+from journalban.errors import BackendError
+from journalban.firewall.base import JailCounters
+from journalban.firewall.nftables import constants as c
+from journalban.firewall.nftables.builder import Existing
+from journalban.firewall.nftables.elements import key_range
+from journalban.firewall.nftables.netlink import (
+    NftSocket,
+    attr,
+    be32,
+    cstr,
+    decode,
+    is_missing,
+    iter_attrs,
+    text,
+)
+from journalban.firewall.nftables.plan import INF
+
+
+@dataclass(frozen=True, slots=True)
+class TableContents:
+    """Names in the table, and how many rules each chain holds."""
+
+    names: Existing
+    rules: dict[str, int]
+
+
+def read_table(sock: NftSocket, table: str) -> TableContents | None:
+    """The table's chains, sets, counters and rule counts; None when it is gone."""
+    try:
+        chains = sock.dump(c.NFT_MSG_GETCHAIN, attr(c.NFTA_CHAIN_TABLE, cstr(table)))
+        sets = sock.dump(c.NFT_MSG_GETSET, attr(c.NFTA_SET_TABLE, cstr(table)))
+        objs = sock.dump(
+            c.NFT_MSG_GETOBJ,
+            attr(c.NFTA_OBJ_TABLE, cstr(table)) + attr(c.NFTA_OBJ_TYPE, be32(c.NFT_OBJECT_COUNTER)),
+        )
+        rules = sock.dump(c.NFT_MSG_GETRULE, attr(c.NFTA_RULE_TABLE, cstr(table)))
+    except BackendError as exc:
+        if is_missing(exc):
+            return None
+        raise
+    # A dump filtered by table still lists other tables' objects on some kernels.
+    chain_names = _names_in(chains, c.NFTA_CHAIN_TABLE, c.NFTA_CHAIN_NAME, table)
+    set_names = _names_in(sets, c.NFTA_SET_TABLE, c.NFTA_SET_NAME, table)
+    counter_names = _names_in(objs, c.NFTA_OBJ_TABLE, c.NFTA_OBJ_NAME, table)
+    if not (chain_names or set_names or counter_names) and not _table_exists(sock, table):
+        return None
+    counts: dict[str, int] = {}
+    for body in rules:
+        found = decode(body)
+        if text(found.get(c.NFTA_RULE_TABLE, b"")) == table:
+            chain = text(found.get(c.NFTA_RULE_CHAIN, b""))
+            counts[chain] = counts.get(chain, 0) + 1
+    return TableContents(
+        Existing(frozenset(chain_names), frozenset(set_names), frozenset(counter_names)), counts
+    )
+
+
+def _table_exists(sock: NftSocket, table: str) -> bool:
+    bodies = sock.dump(c.NFT_MSG_GETTABLE)
+    return any(text(decode(b).get(c.NFTA_TABLE_NAME, b"")) == table for b in bodies)
+
+
+def _names_in(bodies: list[bytes], table_attr: int, name_attr: int, table: str) -> set[str]:
+    names = set()
+    for body in bodies:
+        found = decode(body)
+        if text(found.get(table_attr, b"")) == table:
+            names.add(text(found.get(name_attr, b"")))
+    return names
+
+
+def read_counters(sock: NftSocket, table: str) -> dict[str, JailCounters]:
+    """Packets and bytes of every named counter in the table."""
+    bodies = sock.dump(
+        c.NFT_MSG_GETOBJ,
+        attr(c.NFTA_OBJ_TABLE, cstr(table)) + attr(c.NFTA_OBJ_TYPE, be32(c.NFT_OBJECT_COUNTER)),
+    )
+    out: dict[str, JailCounters] = {}
+    for body in bodies:
+        found = decode(body)
+        if text(found.get(c.NFTA_OBJ_TABLE, b"")) != table:
+            continue
+        data = decode(found.get(c.NFTA_OBJ_DATA, b""))
+        out[text(found.get(c.NFTA_OBJ_NAME, b""))] = JailCounters(
+            packets=int.from_bytes(data.get(c.NFTA_COUNTER_PACKETS, b""), "big"),
+            bytes=int.from_bytes(data.get(c.NFTA_COUNTER_BYTES, b""), "big"),
+        )
+    return out
+
+
+def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dict[IPNetwork, float]:
+    """The set's elements with their expiry (``now`` plus what the kernel has left).
+
+    Interval sets come back as start and end elements; each range is turned back
+    into the prefixes that cover it.
+    """
+    bodies = sock.dump(
+        c.NFT_MSG_GETSETELEM,
+        attr(c.NFTA_SET_ELEM_LIST_TABLE, cstr(table))
+        + attr(c.NFTA_SET_ELEM_LIST_SET, cstr(set_name)),
+    )
+    raw: list[tuple[bytes, bool, float]] = []
+    for body in bodies:
+        for kind, elements in iter_attrs(body):
+            if kind != c.NFTA_SET_ELEM_LIST_ELEMENTS:
+                continue
+            for _, elem in iter_attrs(elements):
+                found = decode(elem)
+                key = decode(found.get(c.NFTA_SET_ELEM_KEY, b"")).get(c.NFTA_DATA_VALUE, b"")
+                flags = int.from_bytes(found.get(c.NFTA_SET_ELEM_FLAGS, b"\0"), "big")
+                left = found.get(c.NFTA_SET_ELEM_EXPIRATION)
+                expiry = INF if left is None else now + int.from_bytes(left, "big") / 1000
+                raw.append((key, bool(flags & c.NFT_SET_ELEM_INTERVAL_END), expiry))
+    if not _is_interval(set_name):
+        return {ipaddress.ip_network(ipaddress.ip_address(k)): e for k, _, e in raw}
+    return _ranges(raw)
+
+
+def _is_interval(set_name: str) -> bool:
+    return set_name.endswith(("-net4", "-net6"))
+
+
+def _ranges(raw: list[tuple[bytes, bool, float]]) -> dict[IPNetwork, float]:
+    out: dict[IPNetwork, float] = {}
+    ordered = sorted(raw, key=lambda r: (r[0], not r[1]))  # an end before a start at one key
+    for index, (key, is_end, expiry) in enumerate(ordered):
+        if is_end:
+            continue
+        end = None
+        for later_key, later_end, _ in ordered[index + 1 :]:
+            if later_end:
+                end = later_key
+                break
+            if later_key != key:
+                break
+        for net in key_range(key, end):
+            out[net] = expiry
+    return out
