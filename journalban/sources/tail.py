@@ -1,0 +1,146 @@
+"""Reading one open log file from an offset: whole lines only, bounded buffers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from journalban.sources.position import FileMark, head_hash
+
+# A longer line is cut here and the rest of it up to its newline dropped.
+MAX_LINE_BYTES = 64 * 1024
+
+
+@dataclass(slots=True)
+class Lines:
+    """Lines decoded from one read, with what had to be repaired."""
+
+    text: list[str] = field(default_factory=list)
+    unreadable: int = 0
+    truncated: int = 0
+
+
+def _cut(raw: bytes) -> bytes:
+    """The first MAX_LINE_BYTES of a line, not splitting a UTF-8 character."""
+    end = MAX_LINE_BYTES
+    while end > MAX_LINE_BYTES - 4 and (raw[end] & 0xC0) == 0x80:
+        end -= 1
+    return raw[:end]
+
+
+def decode_lines(block: bytes, into: Lines) -> None:
+    """Append the lines of ``block`` (newline-separated, no final newline)."""
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        lines = text.split("\n")
+        # Characters are at most 4 bytes: only a line this long can be too long.
+        if len(block) <= MAX_LINE_BYTES or max(map(len, lines)) <= MAX_LINE_BYTES // 4:
+            into.text.extend(lines)
+            return
+    for raw in block.split(b"\n"):
+        if len(raw) > MAX_LINE_BYTES:
+            raw = _cut(raw)
+            into.truncated += 1
+        try:
+            into.text.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            into.text.append(raw.decode("utf-8", "replace"))
+            into.unreadable += 1
+
+
+class TailedFile:
+    """One file generation (device+inode), read from ``offset`` on.
+
+    ``offset`` counts the bytes handed out as lines (or dropped as the tail of
+    an overlong line); an incomplete last line waits in a buffer of at most
+    MAX_LINE_BYTES until its newline arrives.
+    """
+
+    def __init__(self, path: str, fd: int, offset: int = 0, skipping: bool = False) -> None:
+        stat = os.fstat(fd)
+        self.path = path
+        self.fd = fd
+        self.device = stat.st_dev
+        self.inode = stat.st_ino
+        self.offset = offset
+        self.skipping = skipping
+        self.head: str | None = head_hash(fd) if offset else None
+        self.retired_at: float | None = None
+        self._partial = b""
+
+    @classmethod
+    def open(cls, path: str, offset: int = 0, skipping: bool = False) -> TailedFile | None:
+        """The file at ``path``, or None when it cannot be opened (gone, no access)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return None
+        return cls(path, fd, offset, skipping)
+
+    def same_file(self, stat: os.stat_result) -> bool:
+        return stat.st_dev == self.device and stat.st_ino == self.inode
+
+    def mark(self) -> FileMark:
+        return FileMark(self.path, self.device, self.inode, self.offset, self.head, self.skipping)
+
+    def rewritten(self) -> bool:
+        """Truncated (copytruncate) since the last read, even if it grew again."""
+        end = self.offset + len(self._partial)
+        if os.fstat(self.fd).st_size < end:
+            return True
+        return self.head is not None and end > 0 and head_hash(self.fd) != self.head
+
+    def restart(self) -> None:
+        """Read again from the start (the file was truncated)."""
+        self.offset = 0
+        self.skipping = False
+        self.head = None
+        self._partial = b""
+
+    def read(self, limit: int) -> Lines:
+        """The complete lines among the next ``limit`` bytes (none at the end of the file)."""
+        lines = Lines()
+        chunk = os.pread(self.fd, limit, self.offset + len(self._partial))
+        if not chunk:
+            return lines
+        data = self._partial + chunk if self._partial else chunk
+        self._partial = b""
+        if self.skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                self.offset += len(data)
+                return lines
+            self.offset += newline + 1
+            data = data[newline + 1 :]
+            self.skipping = False
+        last = data.rfind(b"\n")
+        if last >= 0:
+            decode_lines(data[:last], lines)
+            self.offset += last + 1
+        rest = data[last + 1 :]
+        if len(rest) > MAX_LINE_BYTES:
+            decode_lines(rest[: MAX_LINE_BYTES + 1], lines)  # the cut counts it
+            self.offset += len(rest)
+            self.skipping = True
+        else:
+            self._partial = rest
+        if self.head is None and self.offset:
+            self.head = head_hash(self.fd)
+        return lines
+
+    def flush(self) -> Lines:
+        """The incomplete last line as a line: nobody will finish it."""
+        lines = Lines()
+        if self._partial and not self.skipping:
+            decode_lines(self._partial, lines)
+            self.offset += len(self._partial)
+            self._partial = b""
+        return lines
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
