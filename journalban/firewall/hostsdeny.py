@@ -19,10 +19,7 @@ with removals, and every batch also drops what has expired by then.
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
@@ -31,6 +28,7 @@ from journalban.addresses import IPNetwork
 from journalban.errors import BackendError
 from journalban.firewall.base import BanEntry, JailCounters, JailRules, ReconcileReport
 from journalban.firewall.base import reconcile_diff as _diff
+from journalban.firewall.filestate import read_bans, replace_file, write_bans
 
 log = logging.getLogger("journalban.firewall.hostsdeny")
 
@@ -104,11 +102,11 @@ class HostsDenyBackend:
         problem = check_etc_hosts_deny(self.deny_file, self.etc_file)
         if problem:
             log.warning("%s", problem)
-        kept = [e for e in _read_state(self.state_file) if e.jail in self.jails]
+        kept = [e for e in read_bans(self.state_file) if e.jail in self.jails]
         self._write(kept)
 
     def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
-        bans = {(e.jail, e.network): e for e in _read_state(self.state_file)}
+        bans = {(e.jail, e.network): e for e in read_bans(self.state_file)}
         for entry in remove:
             bans.pop((entry.jail, entry.network), None)
         for entry in add:
@@ -125,7 +123,7 @@ class HostsDenyBackend:
             raise BackendError(f"cannot read {self.deny_file}: {exc}", exc.errno) from exc
         return [
             e
-            for e in _read_state(self.state_file)
+            for e in read_bans(self.state_file)
             if (e.expires_at is None or e.expires_at > now) and format_pattern(e.network) in listed
         ]
 
@@ -140,7 +138,7 @@ class HostsDenyBackend:
             text = self.deny_file.read_text(encoding="utf-8")
         except OSError:
             return False
-        return text == _render(_read_state(self.state_file))
+        return text == _render(read_bans(self.state_file))
 
     def counters(self) -> dict[str, JailCounters]:
         # libwrap counts nothing; the services log their refusals themselves.
@@ -153,45 +151,11 @@ class HostsDenyBackend:
 
     def _write(self, entries: Iterable[BanEntry]) -> None:
         ordered = sorted(entries, key=lambda e: (e.network.version, e.network, e.jail))
-        records = [[e.jail, str(e.network), e.expires_at] for e in ordered]
         # State first: a crash in between leaves a pattern file that intact() flags.
-        _replace(self.state_file, json.dumps(records, indent=0) + "\n")
-        _replace(self.deny_file, _render(ordered))
-
-
-def _read_state(state_file: Path) -> list[BanEntry]:
-    try:
-        records = json.loads(state_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError) as exc:
-        raise BackendError(f"cannot read {state_file}: {exc}") from exc
-    entries = []
-    for jail, network, expires in records:
-        entries.append(BanEntry(jail, ipaddress.ip_network(network), expires))
-    return entries
+        write_bans(self.state_file, ordered)
+        replace_file(self.deny_file, _render(ordered))
 
 
 def _render(entries: Iterable[BanEntry]) -> str:
     patterns = dict.fromkeys(format_pattern(e.network) for e in entries)
     return "".join(f"{p}\n" for p in patterns)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            # Services that drop privileges still read it; it holds no secret.
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise BackendError(f"cannot write {path}: {exc}", exc.errno) from exc

@@ -1,0 +1,69 @@
+"""Bans kept in a file of the state directory, for backends whose firewall cannot hold them.
+
+TCP wrappers and shorewall's dynamic blacklist know neither jails nor expiry
+times; the backend keeps them in a small JSON file beside what it writes,
+replaced atomically so that a crash leaves the old or the new file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from journalban.errors import BackendError
+from journalban.firewall.base import BanEntry
+
+
+def read_bans(state_file: Path) -> list[BanEntry]:
+    """The bans recorded in ``state_file`` (none when it does not exist).
+
+    Raises:
+        BackendError: the file cannot be read or parsed.
+    """
+    try:
+        records = json.loads(state_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"cannot read {state_file}: {exc}") from exc
+    try:
+        return [
+            BanEntry(str(jail), ipaddress.ip_network(network), expires)
+            for jail, network, expires in records
+        ]
+    except (TypeError, ValueError) as exc:
+        raise BackendError(f"{state_file}: not a list of bans: {exc}") from exc
+
+
+def write_bans(state_file: Path, entries: Iterable[BanEntry]) -> None:
+    """Record ``entries`` in ``state_file``, atomically.
+
+    Raises:
+        BackendError: the file cannot be written.
+    """
+    records = [[e.jail, str(e.network), e.expires_at] for e in entries]
+    replace_file(state_file, json.dumps(records, indent=0) + "\n")
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            # Services that drop privileges still read it; it holds no secret.
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise BackendError(f"cannot write {path}: {exc}", exc.errno) from exc
