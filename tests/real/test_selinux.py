@@ -1,0 +1,113 @@
+"""The SELinux module, built with the refpolicy devel Makefile and linked
+against the full reference policy in a throwaway store.
+
+The Makefile compiles the .te file but never checks the .fc file: only linking
+(semodule, into a copy of Debian's selinux-policy-default store, never the
+machine's own) resolves the types the file contexts name.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.real import REPO, missing_real, need_tool
+
+SELINUX_SOURCES = REPO / "selinux"
+DEVEL_MAKEFILE = Path("/usr/share/selinux/devel/Makefile")
+POLICY_STORE = Path("/var/lib/selinux/default")
+POLICY_CONFIG = Path("/etc/selinux")
+
+pytestmark = pytest.mark.real
+
+
+def _build(tmp_path: Path, distro: str | None = None, sources: Path = SELINUX_SOURCES) -> Path:
+    """Compile journalban.pp in a copy of the sources; returns the package."""
+    make = need_tool("make")
+    need_tool("checkmodule")
+    if not DEVEL_MAKEFILE.is_file():
+        missing_real(f"{DEVEL_MAKEFILE} is missing (package selinux-policy-dev)")
+    workdir = tmp_path / f"build-{distro or 'refpolicy'}"
+    shutil.copytree(sources, workdir, ignore=shutil.ignore_patterns("tmp", "*.pp"))
+    argv = [make, "-f", str(DEVEL_MAKEFILE), "journalban.pp"]
+    if distro:
+        argv.append(f"DISTRO={distro}")
+    result = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir / "journalban.pp"
+
+
+@pytest.fixture(scope="module")
+def throwaway_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A root holding a copy of the full policy store and its configuration."""
+    need_tool("semodule")
+    if not (POLICY_STORE / "active").is_dir():
+        missing_real(f"{POLICY_STORE} is missing (package selinux-policy-default)")
+    root = tmp_path_factory.mktemp("selinux-root")
+    shutil.copytree(POLICY_STORE, root / "var/lib/selinux/default", symlinks=True)
+    shutil.copytree(POLICY_CONFIG, root / "etc/selinux", symlinks=True)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _link(root: Path, package: Path) -> subprocess.CompletedProcess[str]:
+    semodule = need_tool("semodule")
+    return subprocess.run(
+        [semodule, "-p", str(root), "-s", "default", "-n", "-i", str(package)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_module_compiles_for_refpolicy(tmp_path: Path) -> None:
+    assert _build(tmp_path).stat().st_size > 0
+
+
+def test_module_compiles_with_fedora_branches(tmp_path: Path) -> None:
+    assert _build(tmp_path, distro="redhat").stat().st_size > 0
+
+
+def test_module_links_into_the_full_policy(tmp_path: Path, throwaway_root: Path) -> None:
+    result = _link(throwaway_root, _build(tmp_path))
+    assert result.returncode == 0, result.stderr
+    file_contexts = throwaway_root / "etc/selinux/default/contexts/files/file_contexts"
+    assert "journalban_var_lib_t" in file_contexts.read_text()
+    assert not (POLICY_STORE / "active/modules/400/journalban").exists()
+
+
+def test_module_with_fedora_branches_links_into_the_full_policy(
+    tmp_path: Path, throwaway_root: Path
+) -> None:
+    result = _link(throwaway_root, _build(tmp_path, distro="redhat"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_linking_catches_an_unknown_type_in_file_contexts(
+    tmp_path: Path, throwaway_root: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(SELINUX_SOURCES, broken, ignore=shutil.ignore_patterns("tmp", "*.pp"))
+    fc = broken / "journalban.fc"
+    fc.write_text(fc.read_text().replace("journalban_etc_t", "journalban_etcc_t"))
+    result = _link(throwaway_root, _build(tmp_path, sources=broken))
+    assert result.returncode != 0
+    assert "filecon" in result.stderr
+
+
+def test_default_policy_executes_nothing_but_its_interpreter() -> None:
+    """Outside the tunables, no rule lets the domain execve a program."""
+    te = (SELINUX_SOURCES / "journalban.te").read_text()
+    rules = "\n".join(line for line in te.splitlines() if not line.lstrip().startswith("#"))
+    unconditional = rules.split("tunable_policy(", 1)[0]
+    for forbidden in (
+        "corecmd_exec_",
+        "execute_no_trans",
+        "can_exec",
+        "mta_send_mail",
+        "_domtrans",
+    ):
+        assert forbidden not in unconditional
