@@ -70,7 +70,11 @@ def shorewall(tmp_path: Path) -> Iterator[Harness]:
         )
         path.chmod(0o755)
         tools[name] = str(path)
-    yield Harness(ShorewallBackend(tmp_path / "state", **tools))
+    yield Harness(
+        ShorewallBackend(
+            tmp_path / "state", shorewall=tools["shorewall"], shorewall6=tools["shorewall6"]
+        )
+    )
 
 
 @contextmanager
