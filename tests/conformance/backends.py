@@ -89,12 +89,15 @@ def iptables_ipset(tmp_path: Path) -> Iterator[Harness]:
 
 @contextmanager
 def nftables(tmp_path: Path) -> Iterator[Harness]:
-    # Slot for the nftables engineer: adjust construction if the backend needs arguments.
     from journalban.firewall.nftables import NftablesBackend
 
     need_tool("ip")
     with thread_namespace() as ns:
-        yield Harness(NftablesBackend(), call=ns.call, kernel_timeouts=True)
+        backend = NftablesBackend()
+        try:
+            yield Harness(backend, call=ns.call, kernel_timeouts=True)
+        finally:
+            ns.call(backend.close)  # its netlink socket lives in the namespace's thread
 
 
 BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Harness]]] = {
