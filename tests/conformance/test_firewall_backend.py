@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conformance.backends import BACKENDS, Harness
 
+from conformance.backends import BACKENDS, Harness
 from journalban.addresses import IPNetwork
 from journalban.firewall.base import BanEntry, JailRules, PortRange
 
