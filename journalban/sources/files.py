@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 
@@ -20,6 +21,8 @@ from journalban.sources.inotify import (
 from journalban.sources.position import FileMark, decode_marks, encode_marks, head_hash
 from journalban.sources.readback import readback_offset
 from journalban.sources.tail import Lines, TailedFile
+
+log = logging.getLogger(__name__)
 
 # One read burst of one file becomes one batch: about 7000 mail log lines.
 BURST_BYTES = 1 << 20
@@ -100,7 +103,13 @@ class FileSource:
     def _resume(self, position: str) -> None:
         """Reopen the files of a saved position, wherever rotation took them."""
         matching = set(self._matching_paths())
-        for mark in decode_marks(position):
+        try:
+            marks = decode_marks(position)
+        except ValueError as exc:
+            log.warning("%s: %s; reading back findtime instead", self.key, exc)
+            self._discover(first_start=True)
+            return
+        for mark in marks:
             found = _find_generation(mark)
             if found is None:
                 continue  # rotated away and gone: what it still held is lost
