@@ -108,7 +108,9 @@ class AgentControl(Protocol):
         """Ban by hand; ``duration`` None is the jail's bantime. The expiry only grows."""
         ...
 
-    async def unban(self, network: IPNetwork, jail: str | None = None, reason: str = "manual") -> int:
+    async def unban(
+        self, network: IPNetwork, jail: str | None = None, reason: str = "manual"
+    ) -> int:
         """Lift bans of ``network`` (in every jail when ``jail`` is None); how many."""
         ...
 

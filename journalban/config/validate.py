@@ -114,7 +114,8 @@ def _str_list(v: Any) -> tuple[str, ...]:
 
 def _duration(v: Any) -> float:
     result = parse_duration(v)
-    assert result is not None
+    if result is None:  # pragma: no cover - parse_duration returns None only for permanent
+        raise ValueError("must be a duration")
     return result
 
 
@@ -318,7 +319,11 @@ def build_config(
         merged = dict(defaults)
         for key, value in jail_data.items():
             base = merged.get(key)
-            merged[key] = {**base, **value} if isinstance(base, Mapping) and isinstance(value, Mapping) else value
+            merged[key] = (
+                {**base, **value}
+                if isinstance(base, Mapping) and isinstance(value, Mapping)
+                else value
+            )
         jail_marks = Marks(dict(marks.where))
         for key in defaults:
             if key not in jail_data:

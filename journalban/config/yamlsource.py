@@ -99,7 +99,11 @@ def load_yaml(path: Path) -> tuple[Any, Marks]:
 
 
 def deep_merge(
-    base: dict[str, Any], over: Mapping[str, Any], marks: Marks, over_marks: Marks, path: KeyPath = ()
+    base: dict[str, Any],
+    over: Mapping[str, Any],
+    marks: Marks,
+    over_marks: Marks,
+    path: KeyPath = (),
 ) -> dict[str, Any]:
     """Merge ``over`` into ``base``: mappings merge, scalars and lists replace."""
     for key, value in over.items():

@@ -42,7 +42,8 @@ FORMATS: tuple[_Format, ...] = (
     _Format("TAI64N", r"@(?P<tai>4[0-9a-f]{15})(?P<nano>[0-9a-f]{8})"),
     _Format(
         "ISO 8601",
-        r"(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})[T ]" + _HMS + _TZ,
+        # MySQL pads a one-digit hour with a second space: "2015-10-07  8:25:38".
+        r"(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?:T| {1,2})" + _HMS + _TZ,
     ),
     _Format("Syslog", _MON + r" {1,2}(?P<d>\d{1,2}) " + _HMS + r"(?: (?P<Y>\d{4})(?= ))?"),
     _Format(
@@ -55,6 +56,12 @@ FORMATS: tuple[_Format, ...] = (
     ),
     _Format("yyyy/mm/dd (nginx)", r"(?P<Y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2}) " + _HMS),
     _Format("yymmdd (MySQL)", r"(?P<y2>\d{2})(?P<m>\d{2})(?P<d>\d{2}) {1,2}" + _HMS),
+    # Linux audit records: the stamp sits inside the line and the whole line is
+    # the message, so the match is zero-width.
+    _Format(
+        "audit",
+        r"(?=(?:node=\S+ )?type=\w+ msg=audit\((?P<epoch>\d{9,10})(?:\.(?P<frac>\d{1,6}))?:\d+\))",
+    ),
     _Format("Epoch", r"(?P<epoch>1\d{9})(?:\.(?P<frac>\d{1,6}))?(?=[\s\]:])"),
     _Format(
         "dd/Mon/yyyy:HMS (Apache access)",
@@ -113,6 +120,7 @@ class DateReader:
 
     def _convert(self, fmt: _Format, m: re.Match[str]) -> DateMatch | None:
         g = m.groupdict()
+        t: float | None
         try:
             if g.get("tai") is not None:
                 t = int(g["tai"], 16) - TAI64_EPOCH + int(g["nano"], 16) / 1e9
@@ -134,7 +142,8 @@ class DateReader:
         h, mi, s = int(g["H"] or 0), int(g["M"] or 0), int(g["S"] or 0)
         if not (1 <= month <= 12 and 1 <= day <= 31 and h < 24 and mi < 60 and s < 61):
             return None
-        frac = float("0." + g["frac"]) if g.get("frac") else 0.0
+        frac_text = g.get("frac")
+        frac = float("0." + frac_text) if frac_text else 0.0
         year_text = g.get("Y")
         if year_text is not None:
             year = int(year_text)
@@ -144,7 +153,9 @@ class DateReader:
             return self._syslog_year(month, day, h, mi, s + frac)
         tz = g.get("tz")
         if tz is not None:
-            return calendar.timegm((year, month, day, h, mi, 0, 0, 0, 0)) - _tz_offset(tz) + s + frac
+            return (
+                calendar.timegm((year, month, day, h, mi, 0, 0, 0, 0)) - _tz_offset(tz) + s + frac
+            )
         return self._local(year, month, day, h, mi) + s + frac
 
     def _syslog_year(self, month: int, day: int, h: int, mi: int, sec: float) -> float:

@@ -8,6 +8,7 @@ Nothing is allocated for a line that misses.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
@@ -59,11 +60,19 @@ class CompiledFilter:
         chosen = fdef.regexes_for(self.mode)
         self.regexes = [(i, r.regex) for i, r in chosen]
         self.ignore = fdef.ignoreregex
-        self.idents = fdef.idents if check_idents else frozenset()
+        idents = fdef.idents if check_idents else frozenset()
+        self.idents = frozenset(i for i in idents if "*" not in i)
+        # Glob idents ("postfix*/smtpd"): multi-instance daemons choose their own syslog names.
+        globs = sorted(i for i in idents if "*" in i)
+        self.ident_globs = (
+            re.compile("|".join(fnmatch.translate(g) for g in globs)) if globs else None
+        )
         self.trusted = tuple(trusted_proxies)
         self.real_ip_header = real_ip_header
         self.prefilter = (
-            re.compile("|".join(re.escape(p) for p in sorted(set(fdef.prefilter), key=len, reverse=True)))
+            re.compile(
+                "|".join(re.escape(p) for p in sorted(set(fdef.prefilter), key=len, reverse=True))
+            )
             if fdef.prefilter
             else None
         )
@@ -81,10 +90,14 @@ class CompiledFilter:
             host = groups.get("host") or ""
             address = self._peer(host, groups)
             if address is None:
-                reason = "host name (never resolved)" if looks_like_hostname(host) else "invalid address"
+                reason = (
+                    "host name (never resolved)" if looks_like_hostname(host) else "invalid address"
+                )
                 return Outcome(MISSED, index, host=host, time=when, regex=number, reason=reason)
             captures = tuple((k, v) for k, v in groups.items() if v is not None)
-            return Outcome(MATCHED, index, address, host, groups.get("user"), when, number, "", captures)
+            return Outcome(
+                MATCHED, index, address, host, groups.get("user"), when, number, "", captures
+            )
         return Outcome(MISSED, index, time=when)
 
     def _peer(self, host: str, groups: dict[str, str | None]) -> IPAddress | None:
@@ -167,8 +180,17 @@ class LineMatcher:
             ident, rest = split_syslog(rest)
         return self._after_prefix(ident, rest, index, when)
 
-    def _after_prefix(self, ident: str | None, message: str, index: int, when: float | None) -> Outcome:
-        idents = self.filter.idents
-        if idents and ident is not None and ident not in idents:
-            return Outcome(MISSED, index, time=when, reason=f"ident {ident!r} not in filter's idents")
+    def _after_prefix(
+        self, ident: str | None, message: str, index: int, when: float | None
+    ) -> Outcome:
+        f = self.filter
+        if (
+            (f.idents or f.ident_globs)
+            and ident is not None
+            and ident not in f.idents
+            and (f.ident_globs is None or f.ident_globs.match(ident) is None)
+        ):
+            return Outcome(
+                MISSED, index, time=when, reason=f"ident {ident!r} not in filter's idents"
+            )
         return self.filter.match_message(message, index, when)

@@ -5,6 +5,7 @@ A filter file (YAML) holds:
     description: text
     journal_match:                 # groups OR-ed; conditions in a group AND-ed
       - [_SYSTEMD_UNIT=ssh.service, _UID=0]
+      - [_SYSTEMD_UNIT=postfix.service, _UID=@postfix]   # @NAME: that system user's uid
     idents: [sshd, sshd-session]   # syslog identifiers a file line must carry
     modes: [normal, ddos, aggressive]   # the first is the default
     prefilter: ["Failed ", "Invalid user "]   # a line without any of these is a miss
@@ -20,6 +21,7 @@ A filter file (YAML) holds:
 
 from __future__ import annotations
 
+import pwd
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,13 +84,26 @@ def _strings(value: Any, marks: Marks, path: KeyPath) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise FilterError(f"{'.'.join(map(str, path))}: must be a list of strings", *marks.locate(path))
+        raise FilterError(
+            f"{'.'.join(map(str, path))}: must be a list of strings", *marks.locate(path)
+        )
     return tuple(value)
+
+
+def _uid_of(value: str) -> str:
+    """``@postfix`` -> that user's uid: daemons such as postfix log as a system user whose
+    uid each installation allocates. Unknown users keep the text, which no entry carries."""
+    try:
+        return str(pwd.getpwnam(value[1:]).pw_uid)
+    except KeyError:
+        return value
 
 
 def _journal_match(value: Any, marks: Marks) -> tuple[tuple[tuple[str, str], ...], ...]:
     if not isinstance(value, list):
-        raise FilterError("journal_match: must be a list of groups", *marks.locate(("journal_match",)))
+        raise FilterError(
+            "journal_match: must be a list of groups", *marks.locate(("journal_match",))
+        )
     groups = []
     for i, group in enumerate(value):
         conds = _strings(group, marks, ("journal_match", i))
@@ -96,8 +111,10 @@ def _journal_match(value: Any, marks: Marks) -> tuple[tuple[tuple[str, str], ...
         for cond in conds:
             key, sep, val = cond.partition("=")
             if not sep or not JOURNAL_FIELD.fullmatch(key):
-                raise FilterError(f"not a FIELD=value condition: {cond!r}", *marks.locate(("journal_match", i)))
-            pairs.append((key, val))
+                raise FilterError(
+                    f"not a FIELD=value condition: {cond!r}", *marks.locate(("journal_match", i))
+                )
+            pairs.append((key, _uid_of(val) if key == "_UID" and val.startswith("@") else val))
         groups.append(tuple(pairs))
     return tuple(groups)
 
@@ -123,7 +140,9 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
         item_modes = frozenset(_strings(item.get("modes", list(modes)), marks, (*path, "modes")))
         if unknown := item_modes - set(modes):
             raise FilterError(f"failregex uses undeclared modes {sorted(unknown)}", f, line)
-        regexes.append(RegexDef(item["regex"], compile_failregex(item["regex"], f, line), item_modes, line))
+        regexes.append(
+            RegexDef(item["regex"], compile_failregex(item["regex"], f, line), item_modes, line)
+        )
     if not regexes:
         raise FilterError("a filter needs at least one failregex", file, 1)
     ignore = tuple(
@@ -140,7 +159,9 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
             Sample(
                 line=s["line"],
                 host=None if host is None else str(host),
-                modes=frozenset(_strings(s.get("modes", list(modes)), marks, ("samples", i, "modes"))),
+                modes=frozenset(
+                    _strings(s.get("modes", list(modes)), marks, ("samples", i, "modes"))
+                ),
                 user=None if s.get("user") is None else str(s["user"]),
                 time=None if s.get("time") is None else str(s["time"]),
                 ignored=bool(s.get("ignored", False)),
@@ -148,12 +169,18 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
             )
         )
     files_raw = data.get("files") or {}
-    files = {str(k): _strings(v, marks, ("files", k)) for k, v in files_raw.items()} if isinstance(files_raw, Mapping) else {}
+    files = (
+        {str(k): _strings(v, marks, ("files", k)) for k, v in files_raw.items()}
+        if isinstance(files_raw, Mapping)
+        else {}
+    )
     return FilterDef(
         name=name,
         file=file,
         description=str(data.get("description", "")),
-        journal_match=_journal_match(data["journal_match"], marks) if "journal_match" in data else (),
+        journal_match=_journal_match(data["journal_match"], marks)
+        if "journal_match" in data
+        else (),
         idents=frozenset(_strings(data.get("idents") or [], marks, ("idents",))),
         modes=modes,
         prefilter=_strings(data.get("prefilter") or [], marks, ("prefilter",)),

@@ -47,7 +47,9 @@ class FilterLibrary:
         except KeyError:
             raise ValueError(f"no such filter {name!r}") from None
         if mode not in fdef.modes:
-            raise ValueError(f"filter {name!r} has no mode {mode!r} (modes: {', '.join(fdef.modes)})")
+            raise ValueError(
+                f"filter {name!r} has no mode {mode!r} (modes: {', '.join(fdef.modes)})"
+            )
 
 
 def _packaged() -> importlib.resources.abc.Traversable:

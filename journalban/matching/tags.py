@@ -36,7 +36,9 @@ def expand(pattern: str) -> str:
     return out
 
 
-def compile_failregex(pattern: str, file: str | None = None, line: int | None = None) -> re.Pattern[str]:
+def compile_failregex(
+    pattern: str, file: str | None = None, line: int | None = None
+) -> re.Pattern[str]:
     """Compile a failregex; it must name the peer with <HOST> or <ADDR>.
 
     Raises:
@@ -47,7 +49,9 @@ def compile_failregex(pattern: str, file: str | None = None, line: int | None = 
     return compile_plain(expand(pattern), file, line)
 
 
-def compile_plain(pattern: str, file: str | None = None, line: int | None = None) -> re.Pattern[str]:
+def compile_plain(
+    pattern: str, file: str | None = None, line: int | None = None
+) -> re.Pattern[str]:
     try:
         return re.compile(expand(pattern))
     except re.error as exc:

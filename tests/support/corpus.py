@@ -95,7 +95,8 @@ def read_expectations(name: str, seen: set[str] | None = None) -> Iterator[Expec
             continue
         if not stripped:
             continue
-        for annotation in pending or [None]:
+        annotations: list[dict[str, Any] | None] = list(pending) or [None]
+        for annotation in annotations:
             for opts in option_sets:
                 yield Expectation(name, lineno, raw, {**file_opts, **opts}, annotation)
         pending = []
@@ -204,7 +205,9 @@ def _score(fdef: FilterDef, corpus_names: list[str]) -> FileScore:
                 )
                 continue
             if outcome.address != parse_address(str(expected_host(ann))):
-                result.wrong_host.append(f"{where}: got {outcome.address}, want {expected_host(ann)}")
+                result.wrong_host.append(
+                    f"{where}: got {outcome.address}, want {expected_host(ann)}"
+                )
                 continue
             result.found += 1
             want = ann.get("time")

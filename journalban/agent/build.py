@@ -1,0 +1,139 @@
+"""From a validated configuration to the parts of a running jail."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from journalban.addresses import IPNetwork
+from journalban.clock import Clock
+from journalban.config.schema import Config, JailConfig
+from journalban.decisions.engine import RECIDIVE
+from journalban.decisions.ignore import IgnoreList
+from journalban.firewall.base import JailRules
+from journalban.firewall.ports import parse_ports
+from journalban.firewall.registry import JailActions, create_jail_actions
+from journalban.matching.dates import DateReader
+from journalban.matching.engine import CompiledFilter, LineMatcher
+from journalban.matching.library import FilterLibrary
+from journalban.sources.base import Source
+from journalban.sources.files import FileSource
+from journalban.sources.journal import JournalSource
+
+log = logging.getLogger("journalban.agent")
+JOURNAL_DIRS = ("/run/log/journal", "/var/log/journal")
+
+
+@dataclass
+class JailParts:
+    """What one enabled jail runs with."""
+
+    config: JailConfig
+    compiled: CompiledFilter
+    rules: JailRules
+    actions: JailActions
+    ignore: IgnoreList
+
+    def matcher(self, clock: Clock) -> LineMatcher:
+        return LineMatcher(self.compiled, clock.now)
+
+
+def jail_rules(cfg: JailConfig) -> JailRules:
+    all_ports = cfg.port == "all"
+    ports = () if all_ports else parse_ports(cfg.port)
+    return JailRules(cfg.name, ports, cfg.protocols, all_ports)
+
+
+def recidive_rules() -> JailRules:
+    return JailRules(RECIDIVE, (), ("tcp", "udp", "udplite", "sctp"), True)
+
+
+def build_jails(
+    config: Config,
+    library: FilterLibrary,
+    clock: Clock,
+    interfaces: Sequence[tuple[IPNetwork, IPNetwork]],
+    hostnames: Mapping[str, list[str]],
+) -> dict[str, JailParts]:
+    """The enabled jails. Raises: ConfigError, FilterError."""
+    parts = {}
+    for cfg in config.enabled_jails:
+        fdef = library.load(cfg.filter)
+        compiled = CompiledFilter(
+            fdef,
+            cfg.mode,
+            trusted_proxies=cfg.trusted_proxies,
+            real_ip_header=cfg.real_ip_header,
+            check_idents=cfg.source == "files",
+        )
+        rules = jail_rules(cfg)
+        ignore = IgnoreList(
+            cfg.ignoreip,
+            ignore_local_networks=cfg.ignore_local_networks,
+            interfaces=interfaces,
+            hostnames=hostnames,
+        )
+        actions = create_jail_actions(list(cfg.actions), rules, clock)
+        parts[cfg.name] = JailParts(cfg, compiled, rules, actions, ignore)
+    return parts
+
+
+def journal_available(config: Config) -> bool:
+    if config.journal.directory is not None:
+        return Path(config.journal.directory).is_dir()
+    return any(os.path.isdir(d) for d in JOURNAL_DIRS)
+
+
+def build_sources(
+    parts: JailParts,
+    config: Config,
+    clock: Clock,
+    positions: Mapping[tuple[str, str], str],
+) -> list[Source]:
+    """The sources a jail reads, resuming from saved positions."""
+    cfg = parts.config
+    if cfg.source == "journal":
+        if not journal_available(config):
+            log.warning(
+                "jail %s reads the journal, but this host has no systemd journal "
+                "(no /run/log/journal or /var/log/journal); it stays idle: use source: files",
+                cfg.name,
+            )
+            return []
+        groups = cfg.journal_match or parts.compiled.fdef.journal_match
+        matches = [dict(g) for g in groups]
+        key = "journal"
+        return [
+            JournalSource(
+                key,
+                clock=clock,
+                findtime=cfg.findtime,
+                matches=matches,
+                position=positions.get((cfg.name, key)),
+                directory=config.journal.directory,
+                namespace=config.journal.namespace,
+            )
+        ]
+    reader = DateReader(clock.now)
+
+    def line_time(line: str) -> float | None:
+        found = reader.find(line)
+        return None if found is None else found.time
+
+    key = "files:" + ",".join(cfg.files)
+    return [
+        FileSource(
+            list(cfg.files),
+            clock=clock,
+            findtime=cfg.findtime,
+            line_time=line_time,
+            position=positions.get((cfg.name, key)),
+            key=key,
+        )
+    ]
+
+
+FilterCheck = Callable[[str, str], None]

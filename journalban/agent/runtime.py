@@ -1,0 +1,560 @@
+"""The long-running agent: one asyncio event loop, stages as tasks.
+
+Sources read batches; the decisions task (the only writer of ban state)
+matches them, decides, commits each batch's position, counters and bans in
+one SQLite transaction, and only then changes the firewall. A kill -9 at
+any point therefore loses no line, failure or ban and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from journalban import __version__
+from journalban.actions.runner import ActionRunner
+from journalban.addresses import IPNetwork
+from journalban.agent.api import AgentListener, JailInfo, JailStatus, LineTest
+from journalban.agent.build import JailParts, build_jails, build_sources, recidive_rules
+from journalban.agent.logs import EventLog, journal_sender
+from journalban.agent.notify import Notifier
+from journalban.clock import Clock, SystemClock
+from journalban.config.loader import load_config
+from journalban.config.schema import Config
+from journalban.decisions.engine import RECIDIVE, Changes, DecisionEngine
+from journalban.decisions.ignore import host_interfaces
+from journalban.errors import BackendError, JournalbanError, NoSuchJail
+from journalban.events import Ban, LineBatch
+from journalban.firewall.base import BanEntry, FirewallBackend, JailCounters
+from journalban.firewall.registry import create_backend
+from journalban.matching.engine import MATCHED, LineMatcher
+from journalban.matching.library import FilterLibrary
+from journalban.sources.base import Source
+from journalban.state.store import StateStore
+
+log = logging.getLogger("journalban.agent")
+INTEGRITY_INTERVAL = 2.0
+EXPIRY_INTERVAL = 1.0
+QUEUE_DEPTH = 4
+MAX_TEST_LINE = 65536
+
+
+class Agent:
+    """The running agent; implements ``journalban.agent.api.AgentControl``."""
+
+    def __init__(
+        self,
+        config_path: Path | None = None,
+        *,
+        clock: Clock | None = None,
+        library: FilterLibrary | None = None,
+        backend: FirewallBackend | None = None,
+        bus: bool | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.clock = clock or SystemClock()
+        self.library = library or FilterLibrary()
+        self.version = __version__
+        self.started_at = self.clock.now()
+        self._state = "starting"
+        self._backend_override = backend
+        self._bus_override = bus
+        self.config: Config = load_config(config_path, check_filter=self.library.check)
+        self.backend: FirewallBackend = backend or self._make_backend(self.config)
+        self.backend_name = self.backend.name
+        self.store = StateStore(Path(self.config.state_dir) / "state.sqlite")
+        self.decisions = DecisionEngine(
+            self.store, self.clock, self.config.recidive, check_prefix=self._check_prefix
+        )
+        self.events = EventLog(journal_sender())
+        self.notifier = Notifier()
+        self.runner = ActionRunner(clock=self.clock)
+        self.parts: dict[str, JailParts] = {}
+        self._listeners: list[AgentListener] = []
+        self._queue: asyncio.Queue[_BatchItem | _CallItem] = asyncio.Queue(QUEUE_DEPTH)
+        self._source_tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._sources: dict[str, list[Source]] = {}
+        self._matchers: dict[str, LineMatcher] = {}
+        self._stop = asyncio.Event()
+        self._group: asyncio.TaskGroup | None = None
+        self.ready = asyncio.Event()
+        self.degraded_reason = ""
+
+    # --- life cycle ------------------------------------------------------------
+
+    @staticmethod
+    def _make_backend(config: Config) -> FirewallBackend:
+        fw = config.firewall
+        settings: dict[str, object] = dict(fw.settings)
+        if fw.backend == "nftables":
+            settings.update(
+                hook=fw.hook, priority=fw.priority, verdict=fw.verdict,
+                min_prefix_v4=fw.min_prefix_v4, min_prefix_v6=fw.min_prefix_v6,
+            )  # fmt: skip
+        return create_backend(fw.backend, settings, Path(config.state_dir))
+
+    def _install(self, config: Config, interfaces: Sequence[tuple[IPNetwork, IPNetwork]]) -> None:
+        parts = build_jails(
+            config, self.library, self.clock, interfaces, self.store.known_hostnames()
+        )
+        self.config, self.parts = config, parts
+        self.decisions.recidive = config.recidive
+        self.decisions.configure(
+            {n: p.config for n, p in parts.items()}, {n: p.ignore for n, p in parts.items()}
+        )
+        self._matchers = {n: p.matcher(self.clock) for n, p in parts.items()}
+
+    def _all_rules(self) -> list[Any]:
+        rules = [p.rules for p in self.parts.values()]
+        if self.config.recidive.enabled:
+            rules.append(recidive_rules())
+        return rules
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT (or ``stop()``)."""
+        # pyroute2's IPRoute runs its own event loop: keep it off ours.
+        self._install(self.config, await asyncio.to_thread(host_interfaces))
+        await asyncio.to_thread(self.backend.setup, self._all_rules())
+        restored = self.decisions.load_bans()
+        await self._restore(restored)
+        self._state = "running"
+        self.notifier.ready(self._status_line())
+        log.info("journalban %s running: %d jails, %d bans restored, backend %s",
+                 self.version, len(self.parts), len(restored), self.backend.name)  # fmt: skip
+        self.ready.set()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+            loop.add_signal_handler(signal.SIGINT, self.stop)
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_logged())
+            )
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                group.create_task(self._decide_loop())
+                group.create_task(self._expiry_loop())
+                group.create_task(self._integrity_loop())
+                if self.notifier.watchdog_interval:
+                    group.create_task(self._watchdog_loop(self.notifier.watchdog_interval))
+                if self._bus_override if self._bus_override is not None else self.config.bus:
+                    group.create_task(self._bus_task())
+                self._start_sources()
+                await self._stop.wait()
+                raise _Stopped
+        except* _Stopped:
+            pass
+        finally:
+            self.notifier.stopping()
+            for sources in self._sources.values():
+                for src in sources:
+                    src.close()
+            self.runner.stop(timeout=5.0)
+            self.store.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _bus_task(self) -> None:
+        try:
+            from journalban.bus.service import run_bus_service
+        except ImportError as exc:  # pragma: no cover
+            log.warning("D-Bus control unavailable: %s", exc)
+            return
+        await run_bus_service(self)
+
+    def _start_sources(self) -> None:
+        if self._group is None:
+            return
+        positions = self.store.positions()
+        for name, part in self.parts.items():
+            if name in self._source_tasks:
+                continue
+            sources = build_sources(part, self.config, self.clock, positions)
+            self._sources[name] = sources
+            self._source_tasks[name] = [
+                self._group.create_task(self._read(name, src)) for src in sources
+            ]
+
+    def _stop_sources(self, names: Sequence[str]) -> None:
+        for name in names:
+            for task in self._source_tasks.pop(name, []):
+                task.cancel()
+            for src in self._sources.pop(name, []):
+                src.close()
+
+    async def _read(self, jail: str, source: Source) -> None:
+        try:
+            async for batch in source.batches():
+                await self._queue.put(_BatchItem(jail, batch))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("source %s of jail %s failed; the jail is degraded", source.key, jail)
+            self._state = "degraded"
+            self.degraded_reason = f"source {source.key} of {jail} failed"
+
+    # --- the decisions stage ---------------------------------------------------
+
+    async def _decide_loop(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _BatchItem):
+                if item.jail in self.parts:  # else a jail removed by a reload
+                    await self._handle_batch(item.jail, item.batch)
+                continue
+            try:
+                item.future.set_result(await item.call())
+            except Exception as exc:  # handed to the caller
+                item.future.set_exception(exc)
+
+    async def _handle_batch(self, jail: str, batch: LineBatch) -> None:
+        matcher = self._matchers[jail]
+        outcomes = [
+            o
+            for o in matcher.match_lines(batch.lines, batch.prefixed, batch.times)
+            if o.kind == MATCHED
+        ]
+        changes = self.decisions.process(jail, batch, outcomes)
+        await self._apply(changes)
+        if outcomes:
+            self._notify_status([jail])
+
+    async def _apply(self, changes: Changes) -> None:
+        """Commit, then change the firewall, then tell everyone."""
+        if not changes.commits:
+            return
+        await asyncio.to_thread(self.store.commit, changes.commits)
+        now = self.clock.now()
+        add = [self._entry(b) for b in changes.bans if self._uses_firewall(b.jail)]
+        remove = [self._entry(b) for b, _ in changes.unbans if self._uses_firewall(b.jail)]
+        if add or remove:
+            try:
+                await asyncio.to_thread(self.backend.apply, add, remove, now)
+            except BackendError as exc:
+                log.error(
+                    "firewall refused a batch (%s); retrying on the next integrity check", exc
+                )
+                self._state = "degraded"
+                self.degraded_reason = str(exc)
+        for ban in changes.bans:
+            self.events.event("ban", ban, now)
+            self._run_actions(ban, None)
+            for listener in list(self._listeners):
+                listener.banned(ban)
+        for ban, reason in changes.unbans:
+            self.events.event("unban", ban, now, reason)
+            self._run_actions(ban, reason)
+            for listener in list(self._listeners):
+                listener.unbanned(ban, reason)
+        if changes.bans or changes.unbans:
+            self._notify_status(
+                sorted({b.jail for b in changes.bans} | {b.jail for b, _ in changes.unbans})
+            )
+            self.notifier.status(self._status_line())
+
+    def _uses_firewall(self, jail: str) -> bool:
+        part = self.parts.get(jail)
+        return part is None or part.actions.firewall
+
+    def _run_actions(self, ban: Ban, unban_reason: str | None) -> None:
+        part = self.parts.get(ban.jail)
+        if part is None or not part.actions.actions:
+            return
+        if unban_reason is None:
+            self.runner.ban(ban.jail, part.actions.actions, ban)
+        else:
+            self.runner.unban(ban.jail, part.actions.actions, ban, unban_reason)
+
+    @staticmethod
+    def _entry(ban: Ban) -> BanEntry:
+        return BanEntry(ban.jail, ban.network, ban.expires_at)
+
+    async def _restore(self, bans: Sequence[Ban]) -> None:
+        now = self.clock.now()
+        wanted = [self._entry(b) for b in bans if self._uses_firewall(b.jail)]
+        report = await asyncio.to_thread(self.backend.reconcile, wanted, now)
+        added = {(e.jail, e.network) for e in report.added}
+        for ban in bans:
+            if (ban.jail, ban.network) in added:
+                self.events.event("restore", ban, now)
+        for entry in report.removed:
+            log.info(
+                "Removed %s from jail %s in the firewall: not an active ban",
+                entry.network,
+                entry.jail,
+            )
+
+    async def _expiry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(EXPIRY_INTERVAL)
+            await self._call(self._expire_once)
+
+    async def _expire_once(self) -> None:
+        await self._apply(self.decisions.expire())
+        now = self.clock.now()
+        for name, part in self.parts.items():
+            if part.actions.actions:
+                self.runner.flush_due(name, part.actions.actions, now)
+
+    async def _integrity_loop(self) -> None:
+        while True:
+            await asyncio.sleep(INTEGRITY_INTERVAL)
+            intact = await asyncio.to_thread(self.backend.intact)
+            if intact and self._state != "degraded":
+                continue
+            await self._call(self._recreate)
+
+    async def _recreate(self) -> None:
+        log.warning("the firewall lost journalban's table or sets; re-creating them")
+        try:
+            await asyncio.to_thread(self.backend.setup, self._all_rules())
+            await self._restore(self.decisions.list_bans())
+            if self._state == "degraded":
+                self._state = "running"
+        except BackendError as exc:
+            log.error("cannot re-create the firewall set-up: %s", exc)
+
+    async def _watchdog_loop(self, interval: float) -> None:
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``fn`` in the decisions task, in order with the batches."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_CallItem(fn, future))
+        return await future
+
+    # --- reload ----------------------------------------------------------------
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload()
+        except JournalbanError as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+
+    async def reload(self) -> None:
+        """Read the configuration again and swap it in; a broken one changes nothing.
+
+        Raises:
+            ConfigError: the new configuration is invalid (the old one keeps running).
+        """
+        self.notifier.reloading()
+        previous = self._state
+        self._state = "reloading"
+        try:
+            config = await asyncio.to_thread(
+                load_config, self.config_path, check_filter=self.library.check
+            )
+            await self._call(lambda: self._swap(config))
+        finally:
+            self._state = previous if previous != "reloading" else "running"
+            self.notifier.ready(self._status_line())
+        for listener in list(self._listeners):
+            listener.reloaded()
+
+    async def _swap(self, config: Config) -> None:
+        old = {n: p.config for n, p in self.parts.items()}
+        self._install(config, await asyncio.to_thread(host_interfaces))
+        changed = [n for n in old if n not in self.parts or old[n] != self.parts[n].config]
+        self._stop_sources(changed)
+        await asyncio.to_thread(self.backend.setup, self._all_rules())
+        gone = [
+            b for b in self.decisions.list_bans() if b.jail not in self.parts and b.jail != RECIDIVE
+        ]
+        if gone:
+            await self._apply(self.decisions._lift(gone, "flush"))
+        self._start_sources()
+        log.info("configuration reloaded: %d jails", len(self.parts))
+
+    # --- AgentControl ------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def _status_line(self) -> str:
+        return f"{len(self.parts)} jails, {len(self.decisions.bans)} bans"
+
+    def subscribe(self, listener: AgentListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _notify_status(self, jails: Sequence[str]) -> None:
+        for listener in list(self._listeners):
+            listener.status_changed(jails)
+
+    def jails(self) -> list[JailInfo]:
+        out = []
+        for name, part in self.parts.items():
+            cfg = part.config
+            if cfg.source == "journal":
+                groups = cfg.journal_match or part.compiled.fdef.journal_match
+                sources = tuple(" ".join(f"{k}={v}" for k, v in g) for g in groups)
+            else:
+                sources = cfg.files
+            out.append(
+                JailInfo(
+                    name,
+                    cfg.enabled,
+                    cfg.filter,
+                    sources,
+                    tuple(cfg.port.split(",")),
+                    cfg.protocols,
+                    cfg.maxretry,
+                    cfg.findtime,
+                    cfg.bantime,
+                )
+            )
+        if self.config.recidive.enabled:
+            rec = self.config.recidive
+            out.append(
+                JailInfo(
+                    RECIDIVE,
+                    True,
+                    RECIDIVE,
+                    ("journalban's own bans",),
+                    ("all",),
+                    ("tcp", "udp", "udplite", "sctp"),
+                    rec.maxretry,
+                    rec.findtime,
+                    rec.bantime,
+                )
+            )
+        return out
+
+    def _counters(self) -> dict[str, JailCounters]:
+        try:
+            return self.backend.counters()
+        except JournalbanError:
+            return {}
+
+    def jail_status(self, jail: str) -> JailStatus:
+        rt = self.decisions.jails.get(jail)
+        if rt is None and not (jail == RECIDIVE and self.config.recidive.enabled):
+            raise NoSuchJail(jail)
+        counters = self._counters().get(jail, JailCounters())
+        banned = len(self.decisions.list_bans(jail))
+        errors = self.runner.jail_stats().get(jail)
+        if rt is None:
+            total_banned = self.store.counters().get(RECIDIVE, (0, 0))[1]
+            return JailStatus(currently_banned=banned, total_banned=total_banned,
+                              dropped_packets=counters.packets, dropped_bytes=counters.bytes)  # fmt: skip
+        return JailStatus(
+            currently_failed=rt.counter.currently_failed,
+            total_failed=rt.total_failed,
+            currently_banned=banned,
+            total_banned=rt.total_banned,
+            dropped_packets=counters.packets,
+            dropped_bytes=counters.bytes,
+            evicted=rt.counter.evicted,
+            lines_read=rt.lines_read,
+            lines_unreadable=rt.lines_unreadable,
+            action_errors=errors.errors if errors is not None else 0,
+        )
+
+    def list_bans(self, jail: str | None = None) -> list[Ban]:
+        if jail is not None and jail not in self.parts and jail != RECIDIVE:
+            raise NoSuchJail(jail)
+        return self.decisions.list_bans(jail)
+
+    def query_ban(self, network: IPNetwork) -> list[Ban]:
+        return self.decisions.covering(network)
+
+    def _check_prefix(self, network: IPNetwork) -> None:
+        from journalban.firewall.nftables.prefixes import check_prefix
+
+        fw = self.config.firewall
+        check_prefix(network, fw.min_prefix_v4, fw.min_prefix_v6)
+
+    async def ban(
+        self,
+        jail: str,
+        network: IPNetwork,
+        duration: float | None = None,
+        *,
+        permanent: bool = False,
+        comment: str = "",
+        force: bool = False,
+    ) -> Ban:
+        async def do() -> Ban:
+            ban, changes = self.decisions.manual_ban(
+                jail, network, duration, permanent=permanent, comment=comment, force=force
+            )
+            await self._apply(changes)
+            return ban
+
+        result: Ban = await self._call(do)
+        return result
+
+    async def unban(
+        self, network: IPNetwork, jail: str | None = None, reason: str = "manual"
+    ) -> int:
+        async def do() -> int:
+            changes = self.decisions.unban(network, jail, reason)
+            await self._apply(changes)
+            return len(changes.unbans)
+
+        result: int = await self._call(do)
+        return result
+
+    async def unban_all(self, jail: str | None = None) -> int:
+        async def do() -> int:
+            changes = self.decisions.unban_all(jail)
+            await self._apply(changes)
+            return len(changes.unbans)
+
+        result: int = await self._call(do)
+        return result
+
+    def test_line(self, jail: str, line: str) -> LineTest:
+        part = self.parts.get(jail)
+        if part is None:
+            raise NoSuchJail(jail)
+        if len(line.encode()) > MAX_TEST_LINE:
+            raise ValueError("line longer than 64 KiB")
+        out = part.matcher(self.clock).match_line(line)
+        if out.kind != MATCHED or out.address is None:
+            return LineTest(False)
+        return LineTest(True, str(out.address), dict(out.captures))
+
+    def ban_details(self, network: IPNetwork, jail: str) -> dict[str, object]:
+        ban = self.decisions.bans.get((jail, network))
+        if ban is None:
+            if jail not in self.parts and jail != RECIDIVE:
+                raise NoSuchJail(jail)
+            from journalban.errors import NotBanned
+
+            raise NotBanned(f"{network} is not banned in {jail}")
+        return {
+            "failures": ban.failures,
+            "source": ban.source,
+            "lines": list(ban.lines),
+            "banned_at": ban.banned_at,
+            "expires_at": ban.expires_at,
+            "ban_count": ban.ban_count,
+            "reason": ban.reason,
+        }
+
+
+class _Stopped(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchItem:
+    jail: str
+    batch: LineBatch
+
+
+@dataclass(frozen=True, slots=True)
+class _CallItem:
+    call: Callable[[], Awaitable[Any]]
+    future: asyncio.Future[Any]

@@ -1,0 +1,334 @@
+"""Turning failures into ban decisions: the one writer of ban state.
+
+For each batch it counts the matched failures in the jail's counter, bans at
+``maxretry`` (from the time of the failure that tipped it: a ban decided
+while catching up a backlog is skipped if it would already have expired),
+feeds the built-in ``recidive`` jail with its own decisions, and returns one
+``BatchCommit`` for the state plus the bans to put into the firewall, which
+the agent does only after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from journalban.addresses import IPNetwork, ban_network
+from journalban.clock import Clock
+from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.policy import HISTORY_HORIZON, ban_length
+from journalban.errors import AddressIgnored, NoSuchJail, NotBanned
+from journalban.events import Ban, LineBatch
+from journalban.jails.counter import FailureCounter
+from journalban.matching.engine import MATCHED, Outcome
+from journalban.state.store import BatchCommit, StateStore
+
+RECIDIVE = "recidive"
+MAX_LINES_KEPT = 10
+
+
+@dataclass
+class JailRuntime:
+    """A jail's live state: its counter, ignore list and totals."""
+
+    config: JailConfig
+    counter: FailureCounter
+    ignore: IgnoreList
+    total_failed: int = 0
+    total_banned: int = 0
+    lines_read: int = 0
+    lines_unreadable: int = 0
+    ignored_failures: int = 0
+    latest_line: float = 0.0
+    recent_lines: dict[IPNetwork, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Changes:
+    """What one step decided: the commit and what to tell the firewall and listeners."""
+
+    commits: list[BatchCommit] = field(default_factory=list)
+    bans: list[Ban] = field(default_factory=list)
+    unbans: list[tuple[Ban, str]] = field(default_factory=list)
+
+    def extend(self, other: Changes) -> None:
+        self.commits += other.commits
+        self.bans += other.bans
+        self.unbans += other.unbans
+
+
+class DecisionEngine:
+    """Ban state for all jails; every change goes through here."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        clock: Clock,
+        recidive: RecidiveConfig,
+        *,
+        check_prefix: Callable[[IPNetwork], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.recidive = recidive
+        self.jails: dict[str, JailRuntime] = {}
+        self.bans: dict[tuple[str, IPNetwork], Ban] = {}
+        # Bans skipped while catching up: failures before their end were blocked.
+        self._virtual_until: dict[tuple[str, IPNetwork], float] = {}
+        self._check_prefix = check_prefix
+
+    # --- set-up --------------------------------------------------------------
+
+    def configure(self, jails: Mapping[str, JailConfig], ignores: Mapping[str, IgnoreList]) -> None:
+        """Install (or swap, on reload) the jails; counters of unchanged jails survive."""
+        counters = self.store.counters()
+        new: dict[str, JailRuntime] = {}
+        for name, cfg in jails.items():
+            old = self.jails.get(name)
+            if old is not None and (old.config.maxretry, old.config.findtime) == (
+                cfg.maxretry,
+                cfg.findtime,
+            ):
+                old.config, old.ignore = cfg, ignores[name]
+                old.counter.max_tracked = cfg.max_tracked
+                new[name] = old
+                continue
+            rt = JailRuntime(
+                cfg, FailureCounter(cfg.maxretry, cfg.findtime, cfg.max_tracked), ignores[name]
+            )
+            rt.counter.restore(self.store.pending_failures(name))
+            rt.total_failed, rt.total_banned = counters.get(name, (0, 0))
+            new[name] = rt
+        self.jails = new
+
+    def load_bans(self) -> list[Ban]:
+        """Active bans from the state (expired ones dropped); the caller restores them."""
+        now = self.clock.now()
+        self.bans = {(b.jail, b.network): b for b in self.store.active_bans() if not b.expired(now)}
+        return list(self.bans.values())
+
+    # --- failures ------------------------------------------------------------
+
+    def process(self, jail: str, batch: LineBatch, outcomes: Iterable[Outcome]) -> Changes:
+        """Count a batch's failures; the changes to commit and apply."""
+        rt = self.jails[jail]
+        now = self.clock.now()
+        commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
+        changes = Changes(commits=[commit])
+        rt.lines_read += len(batch.lines)
+        rt.lines_unreadable += batch.unreadable
+        cfg = rt.config
+        for out in outcomes:
+            if out.kind != MATCHED or out.address is None:
+                continue
+            when = out.time
+            if when is None and batch.times:
+                when = batch.times[out.index]
+            if when is None:
+                when = batch.arrival or now
+            when = min(when, now)
+            network = ban_network(out.address, cfg.ipv6_prefix)
+            if rt.ignore.why_ignored(network) is not None:
+                rt.ignored_failures += 1
+                continue
+            rt.latest_line = max(rt.latest_line, when)
+            if self._blocked_at(jail, network, when):
+                continue
+            rt.total_failed += 1
+            commit.failed_delta += 1
+            count, _ = rt.counter.add(network, when)
+            commit.new_failures.append((str(network), when))
+            kept = rt.recent_lines.setdefault(network, [])
+            kept.append(batch.lines[out.index])
+            del kept[:-MAX_LINES_KEPT]
+            if count >= cfg.maxretry:
+                self._decide_ban(rt, network, when, count, batch.source, commit, changes, now)
+        return changes
+
+    def _blocked_at(self, jail: str, network: IPNetwork, when: float) -> bool:
+        ban = self.bans.get((jail, network))
+        if (
+            ban is not None
+            and ban.banned_at <= when
+            and (ban.expires_at is None or when < ban.expires_at)
+        ):
+            return True
+        until = self._virtual_until.get((jail, network))
+        return until is not None and when < until
+
+    def _decide_ban(
+        self,
+        rt: JailRuntime,
+        network: IPNetwork,
+        when: float,
+        failures: int,
+        source: str,
+        commit: BatchCommit,
+        changes: Changes,
+        now: float,
+    ) -> None:
+        cfg = rt.config
+        rt.counter.clear(network)
+        commit.cleared.append(str(network))
+        lines = tuple(rt.recent_lines.pop(network, ()))
+        inc = cfg.increment
+        previous = len(
+            self.store.ban_times(
+                network, when - HISTORY_HORIZON, None if inc.across_jails else cfg.name
+            )
+        )
+        length = ban_length(cfg.bantime, inc, previous)
+        expires = None if length is None else when + length
+        ban = Ban(
+            cfg.name, network, when, expires, previous + 1, "failures", failures, source, lines
+        )
+        commit.history.append((ban, False))
+        if ban.expired(now):
+            self._virtual_until[(cfg.name, network)] = expires or now
+            return
+        commit.bans.append(ban)
+        commit.banned_delta += 1
+        rt.total_banned += 1
+        self.bans[(cfg.name, network)] = ban
+        changes.bans.append(ban)
+        self._feed_recidive(ban, changes, now)
+
+    def _feed_recidive(self, ban: Ban, changes: Changes, now: float) -> None:
+        rec = self.recidive
+        if not rec.enabled or ban.jail == RECIDIVE:
+            return
+        earlier = self.store.ban_times(ban.network, ban.banned_at - rec.findtime)
+        # This batch's own bans are not committed yet: count them too.
+        pending = sum(
+            1
+            for c in changes.commits
+            for b, manual in c.history
+            if not manual and b.network == ban.network and b.jail != RECIDIVE
+        )
+        if len(earlier) + pending < rec.maxretry:
+            return
+        if (RECIDIVE, ban.network) in self.bans:
+            return
+        expires = None if rec.bantime is None else ban.banned_at + rec.bantime
+        rban = Ban(
+            RECIDIVE,
+            ban.network,
+            ban.banned_at,
+            expires,
+            1,
+            "recidive",
+            len(earlier) + pending,
+            ban.jail,
+        )
+        if rban.expired(now):
+            return
+        commit = BatchCommit(jail=RECIDIVE, bans=[rban], history=[(rban, False)], banned_delta=1)
+        changes.commits.append(commit)
+        changes.bans.append(rban)
+        self.bans[(RECIDIVE, ban.network)] = rban
+
+    # --- by hand -------------------------------------------------------------
+
+    def manual_ban(
+        self,
+        jail: str,
+        network: IPNetwork,
+        duration: float | None,
+        *,
+        permanent: bool,
+        comment: str,
+        force: bool,
+    ) -> tuple[Ban, Changes]:
+        """Ban by hand. Raises: NoSuchJail, AddressIgnored."""
+        rt = self.jails.get(jail)
+        if rt is None and jail != RECIDIVE:
+            raise NoSuchJail(jail)
+        ignore = rt.ignore if rt is not None else next(iter(self.jails.values())).ignore
+        why = ignore.why_ignored(network, force=force)
+        if why is not None:
+            raise AddressIgnored(f"{network} is not banned: {why}")
+        if network.prefixlen < network.max_prefixlen and self._check_prefix is not None:
+            self._check_prefix(network)
+        now = self.clock.now()
+        if permanent:
+            expires: float | None = None
+        else:
+            if not duration:
+                duration = rt.config.bantime if rt is not None else self.recidive.bantime
+            expires = None if duration is None else now + duration
+        old = self.bans.get((jail, network))
+        if old is not None and (
+            old.expires_at is None or (expires is not None and old.expires_at >= expires)
+        ):
+            expires = old.expires_at
+        ban = Ban(
+            jail, network, old.banned_at if old else now, expires,
+            (old.ban_count + 1) if old else 1, comment or "manual", old.failures if old else 0,
+            "manual", old.lines if old else (),
+        )  # fmt: skip
+        self.bans[(jail, network)] = ban
+        commit = BatchCommit(
+            jail=jail, bans=[ban], history=[(ban, True)], banned_delta=0 if old else 1
+        )
+        if rt is not None and old is None:
+            rt.total_banned += 1
+        return ban, Changes(commits=[commit], bans=[ban])
+
+    def unban(self, network: IPNetwork, jail: str | None, reason: str) -> Changes:
+        """Lift the bans of exactly ``network``. Raises: NoSuchJail, NotBanned."""
+        if jail is not None and jail not in self.jails and jail != RECIDIVE:
+            raise NoSuchJail(jail)
+        lifted = [
+            b for (j, n), b in self.bans.items() if n == network and (jail is None or j == jail)
+        ]
+        if not lifted:
+            raise NotBanned(f"{network} is not banned" + (f" in {jail}" if jail else ""))
+        return self._lift(lifted, reason)
+
+    def unban_all(self, jail: str | None) -> Changes:
+        if jail is not None and jail not in self.jails and jail != RECIDIVE:
+            raise NoSuchJail(jail)
+        return self._lift(
+            [b for (j, _), b in self.bans.items() if jail is None or j == jail], "flush"
+        )
+
+    def expire(self) -> Changes:
+        now = self.clock.now()
+        gone = [b for b in self.bans.values() if b.expired(now)]
+        for key, until in list(self._virtual_until.items()):
+            if until <= now:
+                del self._virtual_until[key]
+        for rt in self.jails.values():
+            for net in rt.counter.expire(now):
+                rt.recent_lines.pop(net, None)
+        return self._lift(gone, "expired") if gone else Changes()
+
+    def _lift(self, bans: Sequence[Ban], reason: str) -> Changes:
+        changes = Changes()
+        for ban in bans:
+            self.bans.pop((ban.jail, ban.network), None)
+            changes.unbans.append((ban, reason))
+        if bans:
+            changes.commits.append(BatchCommit(jail=bans[0].jail, unbans=list(bans)))
+        return changes
+
+    # --- reading -------------------------------------------------------------
+
+    def list_bans(self, jail: str | None = None) -> list[Ban]:
+        now = self.clock.now()
+        return sorted(
+            (
+                b
+                for b in self.bans.values()
+                if (jail is None or b.jail == jail) and not b.expired(now)
+            ),
+            key=lambda b: (b.jail, b.banned_at),
+        )
+
+    def covering(self, network: IPNetwork) -> list[Ban]:
+        return [
+            b
+            for b in self.list_bans()
+            if b.network.version == network.version and network.subnet_of(b.network)  # type: ignore[arg-type]
+        ]

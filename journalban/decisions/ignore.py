@@ -1,0 +1,107 @@
+"""Addresses that are never banned.
+
+Always: the host's own addresses and loopback. By default also the on-link
+private, ULA and link-local networks (``ignore_local_networks``); public
+on-link prefixes never, since a hoster may put many tenants in one. Then the
+jail's ``ignoreip``: addresses, prefixes and host names, the names resolved
+in the background with their last known addresses kept in the state.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+from journalban.addresses import IPNetwork, parse_network
+from journalban.errors import AddressError
+
+log = logging.getLogger("journalban.decisions.ignore")
+
+LOOPBACK: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+LINK_LOCAL: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fe80::/10"),
+)
+
+
+def host_interfaces() -> list[tuple[IPNetwork, IPNetwork]]:
+    """(own address as /32 or /128, its on-link network) for every interface address."""
+    try:
+        from pyroute2 import IPRoute
+    except ImportError:  # pragma: no cover - pyroute2 is a dependency
+        return []
+    out = []
+    try:
+        ipr = IPRoute()
+        try:
+            for msg in ipr.get_addr():
+                addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+                if not addr:
+                    continue
+                own = ipaddress.ip_network(addr)
+                net = ipaddress.ip_network(f"{addr}/{msg['prefixlen']}", strict=False)
+                out.append((own, net))
+        finally:
+            ipr.close()
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read the host's addresses: %s", exc)
+    return out
+
+
+def _is_local_network(net: IPNetwork) -> bool:
+    if any(net.subnet_of(ll) for ll in LINK_LOCAL if ll.version == net.version):  # type: ignore[arg-type]
+        return True
+    return net.is_private and not net.is_global
+
+
+class IgnoreList:
+    """Decides whether an address or prefix must never be banned."""
+
+    def __init__(
+        self,
+        ignoreip: Sequence[str],
+        *,
+        ignore_local_networks: bool = True,
+        interfaces: Sequence[tuple[IPNetwork, IPNetwork]] = (),
+        hostnames: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        self.names: list[str] = []
+        configured: list[IPNetwork] = []
+        for item in ignoreip:
+            try:
+                configured.append(parse_network(item))
+            except AddressError:
+                self.names.append(item)
+        self.configured = configured
+        self.protected: list[IPNetwork] = list(LOOPBACK) + [own for own, _ in interfaces]
+        if ignore_local_networks:
+            self.protected += list(LINK_LOCAL)
+            self.protected += [net for _, net in interfaces if _is_local_network(net)]
+        self.resolved: list[IPNetwork] = []
+        self.update_hostnames(hostnames or {})
+
+    def update_hostnames(self, hostnames: Mapping[str, Iterable[str]]) -> None:
+        resolved = []
+        for name in self.names:
+            for text in hostnames.get(name, ()):
+                try:
+                    resolved.append(parse_network(text))
+                except AddressError:
+                    continue
+        self.resolved = resolved
+
+    def why_ignored(self, net: IPNetwork, *, force: bool = False) -> str | None:
+        """Why ``net`` must not be banned, or None. ``force`` overrides only ignoreip."""
+        if any(_overlaps(net, p) for p in self.protected):
+            return "the host's own, loopback or a local network"
+        if not force and any(_overlaps(net, p) for p in (*self.configured, *self.resolved)):
+            return "in ignoreip"
+        return None
+
+
+def _overlaps(a: IPNetwork, b: IPNetwork) -> bool:
+    return a.version == b.version and a.overlaps(b)

@@ -1,0 +1,242 @@
+"""SQLite state: active bans, ban history, source positions, pending failures.
+
+One writer (the decisions stage) commits each batch in one transaction: the
+batch's end position, the failure-count changes and the new bans. So a crash
+at any moment loses no line, failure or ban, and counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from journalban.addresses import IPNetwork, parse_network
+from journalban.errors import AddressError, StateError
+from journalban.events import Ban
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS bans (
+    jail TEXT NOT NULL, network TEXT NOT NULL, banned_at REAL NOT NULL,
+    expires_at REAL, ban_count INTEGER NOT NULL, reason TEXT NOT NULL,
+    failures INTEGER NOT NULL, source TEXT NOT NULL, lines TEXT NOT NULL,
+    PRIMARY KEY (jail, network)
+);
+CREATE TABLE IF NOT EXISTS history (
+    network TEXT NOT NULL, jail TEXT NOT NULL, banned_at REAL NOT NULL,
+    expires_at REAL, manual INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_network ON history (network, banned_at);
+CREATE TABLE IF NOT EXISTS positions (
+    jail TEXT NOT NULL, source TEXT NOT NULL, position TEXT NOT NULL,
+    PRIMARY KEY (jail, source)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    jail TEXT NOT NULL, network TEXT NOT NULL, time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failures_key ON failures (jail, network);
+CREATE TABLE IF NOT EXISTS counters (
+    jail TEXT PRIMARY KEY, total_failed INTEGER NOT NULL, total_banned INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hostnames (
+    name TEXT PRIMARY KEY, addresses TEXT NOT NULL, resolved_at REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class BatchCommit:
+    """Everything one batch changed, written in one transaction."""
+
+    jail: str
+    source: str = ""
+    position: str | None = None
+    new_failures: list[tuple[str, float]] = field(default_factory=list)  # (network, time)
+    cleared: list[str] = field(default_factory=list)  # networks whose failures are spent
+    bans: list[Ban] = field(default_factory=list)
+    unbans: list[Ban] = field(default_factory=list)
+    history: list[tuple[Ban, bool]] = field(default_factory=list)  # (ban, manual)
+    failed_delta: int = 0
+    banned_delta: int = 0
+
+
+def _net(text: str) -> IPNetwork:
+    return parse_network(text)
+
+
+def _key(net: IPNetwork) -> str:
+    return str(net)
+
+
+class StateStore:
+    """The agent's memory, in ``state_dir/state.sqlite``.
+
+    Raises:
+        StateError: the database cannot be opened or written.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"cannot open state database {path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- reading -------------------------------------------------------------
+
+    def active_bans(self) -> list[Ban]:
+        rows = self.db.execute(
+            "SELECT jail, network, banned_at, expires_at, ban_count, reason, failures, source, lines"
+            " FROM bans"
+        ).fetchall()
+        out = []
+        for jail, network, banned_at, expires_at, count, reason, failures, source, lines in rows:
+            try:
+                net = _net(network)
+            except AddressError:
+                continue
+            out.append(
+                Ban(
+                    jail,
+                    net,
+                    banned_at,
+                    expires_at,
+                    count,
+                    reason,
+                    failures,
+                    source,
+                    tuple(json.loads(lines)),
+                )
+            )
+        return out
+
+    def positions(self) -> dict[tuple[str, str], str]:
+        rows = self.db.execute("SELECT jail, source, position FROM positions").fetchall()
+        return {(j, s): p for j, s, p in rows}
+
+    def pending_failures(self, jail: str) -> list[tuple[IPNetwork, float]]:
+        rows = self.db.execute(
+            "SELECT network, time FROM failures WHERE jail = ? ORDER BY time", (jail,)
+        ).fetchall()
+        return [(_net(n), t) for n, t in rows]
+
+    def counters(self) -> dict[str, tuple[int, int]]:
+        rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()
+        return {j: (f, b) for j, f, b in rows}
+
+    def ban_times(self, network: IPNetwork, since: float, jail: str | None = None) -> list[float]:
+        """When ``network`` was banned (automatic bans only) since ``since``."""
+        if jail is None:
+            rows = self.db.execute(
+                "SELECT banned_at FROM history WHERE network = ? AND banned_at >= ? AND manual = 0"
+                " AND jail != 'recidive' ORDER BY banned_at",
+                (_key(network), since),
+            ).fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT banned_at FROM history WHERE network = ? AND jail = ? AND banned_at >= ?"
+                " AND manual = 0 ORDER BY banned_at",
+                (_key(network), jail, since),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def known_hostnames(self) -> dict[str, list[str]]:
+        rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()
+        return {n: json.loads(a) for n, a in rows}
+
+    # --- writing -------------------------------------------------------------
+
+    def commit(self, batches: Sequence[BatchCommit]) -> None:
+        """Write batches in one transaction. Raises: StateError."""
+        try:
+            with self._transaction() as cur:
+                for b in batches:
+                    self._write(cur, b)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot write state: {exc}") from None
+
+    def _write(self, cur: sqlite3.Cursor, b: BatchCommit) -> None:
+        if b.position is not None:
+            cur.execute(
+                "INSERT OR REPLACE INTO positions (jail, source, position) VALUES (?, ?, ?)",
+                (b.jail, b.source, b.position),
+            )
+        if b.cleared:
+            cur.executemany(
+                "DELETE FROM failures WHERE jail = ? AND network = ?",
+                ((b.jail, n) for n in b.cleared),
+            )
+        if b.new_failures:
+            cur.executemany(
+                "INSERT INTO failures (jail, network, time) VALUES (?, ?, ?)",
+                ((b.jail, n, t) for n, t in b.new_failures),
+            )
+        for ban in b.unbans:
+            cur.execute(
+                "DELETE FROM bans WHERE jail = ? AND network = ?", (ban.jail, _key(ban.network))
+            )
+        for ban in b.bans:
+            cur.execute(
+                "INSERT OR REPLACE INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    ban.jail, _key(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
+                    ban.reason, ban.failures, ban.source, json.dumps(list(ban.lines)),
+                ),
+            )  # fmt: skip
+        for ban, manual in b.history:
+            cur.execute(
+                "INSERT INTO history (network, jail, banned_at, expires_at, manual) VALUES (?, ?, ?, ?, ?)",
+                (_key(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual)),
+            )
+        if b.failed_delta or b.banned_delta:
+            cur.execute(
+                "INSERT INTO counters (jail, total_failed, total_banned) VALUES (?, ?, ?)"
+                " ON CONFLICT(jail) DO UPDATE SET total_failed = total_failed + excluded.total_failed,"
+                " total_banned = total_banned + excluded.total_banned",
+                (b.jail, b.failed_delta, b.banned_delta),
+            )
+
+    def prune(
+        self, now: float, keep_failures_since: dict[str, float], history_since: float
+    ) -> None:
+        """Forget failures older than each jail's findtime and history older than needed."""
+        with self._transaction() as cur:
+            for jail, since in keep_failures_since.items():
+                cur.execute("DELETE FROM failures WHERE jail = ? AND time < ?", (jail, since))
+            cur.execute("DELETE FROM history WHERE banned_at < ?", (history_since,))
+
+    def remember_hostname(self, name: str, addresses: Iterable[str], now: float) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO hostnames (name, addresses, resolved_at) VALUES (?, ?, ?)",
+                (name, json.dumps(sorted(addresses)), now),
+            )
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Cursor:
+        self.cur = self.db.cursor()
+        self.cur.execute("BEGIN IMMEDIATE")
+        return self.cur
+
+    def __exit__(self, et: object, ev: object, tb: object) -> None:
+        if et is None:
+            self.cur.execute("COMMIT")
+        else:
+            self.cur.execute("ROLLBACK")
+        self.cur.close()
