@@ -97,7 +97,12 @@ class JournalWriter:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.path.exists():
-                reader = journal.Reader(files=[str(self.path)])
+                try:
+                    reader = journal.Reader(files=[str(self.path)])
+                except OSError:
+                    # journal-remote has created the file but not yet its header (ENODATA).
+                    time.sleep(0.02)
+                    continue
                 n = sum(1 for _ in iter(reader._next, False))
                 reader.close()
                 if n >= count:
