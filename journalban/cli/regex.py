@@ -1,0 +1,246 @@
+"""`journalban regex LOG FILTER`: try a filter on a log before enabling a jail.
+
+LOG is a log file, a directory of journal files, ``journal`` (the system
+journal, through the filter's journal matches) or else one log line. FILTER is
+a filter file, a shipped filter's name or else one failregex (with <HOST>).
+Every input line is counted once: lines = ignored + matched + missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from journalban.cli.regexinput import Batch, read_file, read_journal
+from journalban.errors import ConfigError
+from journalban.matching.engine import IGNORED, MATCHED, CompiledFilter, LineMatcher
+from journalban.matching.filterdef import FilterDef, RegexDef, load_filter_file
+from journalban.matching.library import FilterLibrary
+from journalban.matching.tags import compile_failregex
+
+JOURNAL_DATES = "journal entry time"
+
+
+def register(sub: Any) -> None:
+    """Add the ``regex`` subcommand."""
+    p = sub.add_parser(
+        "regex",
+        help="test a filter against a log file, journal files or one line",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("log", metavar="LOG", help="log file, journal directory, 'journal', or a line")
+    p.add_argument("filter", metavar="FILTER", help="filter file, filter name, or a failregex")
+    p.add_argument("--mode", help="the filter's mode (default: its first)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--print-all-missed", action="store_true", help="print every missed line")
+    p.add_argument("--print-all-ignored", action="store_true", help="print every ignored line")
+    p.set_defaults(func=run)
+
+
+def resolve_filter(spec: str, library: FilterLibrary | None = None) -> FilterDef:
+    """A filter file, else a filter by name, else a literal failregex.
+
+    Raises:
+        ConfigError: a bad filter file, or a regex without <HOST> that does not compile.
+    """
+    path = Path(spec)
+    if path.is_file():
+        return load_filter_file(path)
+    library = library or FilterLibrary()
+    try:
+        return library.load(spec)
+    except KeyError:
+        pass
+    regex = compile_failregex(spec, "<command line>")
+    return FilterDef(
+        name="<command line>",
+        file="<command line>",
+        failregex=(RegexDef(spec, regex, frozenset({"normal"})),),
+    )
+
+
+@dataclass
+class Tally:
+    """What `journalban regex` found, ready to print or dump as JSON."""
+
+    lines: int = 0
+    matched: int = 0
+    ignored: int = 0
+    regex_hits: dict[int, int] = field(default_factory=dict)
+    matches: list[dict[str, Any]] = field(default_factory=list)
+    missed_lines: list[tuple[int, str, str]] = field(default_factory=list)
+    ignored_lines: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def missed(self) -> int:
+        return self.lines - self.matched - self.ignored
+
+
+def iso_time(when: float | None) -> str | None:
+    """Local time in ISO 8601 with its UTC offset."""
+    if when is None:
+        return None
+    return datetime.fromtimestamp(when).astimezone().isoformat()
+
+
+def scan(
+    matcher: LineMatcher,
+    batches: Any,
+    *,
+    keep_matches: bool,
+    keep_missed: bool,
+    keep_ignored: bool,
+) -> Tally:
+    """Run every batch through the matcher; only candidate lines cost more than a count."""
+    tally = Tally()
+    hits = tally.regex_hits
+    for lines, times in batches:
+        lines_: list[str] = lines
+        base = tally.lines
+        prefixed = not times
+        seen: dict[int, str] = {}
+        for o in matcher.match_lines(lines_, prefixed, times):
+            if o.kind == MATCHED:
+                tally.matched += 1
+                hits[o.regex] = hits.get(o.regex, 0) + 1
+                if keep_matches:
+                    tally.matches.append(
+                        {
+                            "line": base + o.index + 1,
+                            "host": str(o.address),
+                            "user": o.user,
+                            "time": iso_time(o.time),
+                            "regex": o.regex,
+                        }
+                    )
+                if keep_missed:
+                    seen[o.index] = ""
+            elif o.kind == IGNORED:
+                tally.ignored += 1
+                if keep_ignored:
+                    tally.ignored_lines.append((base + o.index + 1, lines_[o.index]))
+                if keep_missed:
+                    seen[o.index] = ""
+            elif keep_missed and o.reason:
+                seen[o.index] = o.reason
+        if keep_missed:
+            for i, line in enumerate(lines_):
+                reason = seen.get(i)
+                if reason is None or reason:
+                    tally.missed_lines.append((base + i + 1, line, reason or ""))
+        tally.lines += len(lines_)
+    return tally
+
+
+def _batches(log: str) -> tuple[str, Any]:
+    """A description of LOG and its batches (journal inputs need the filter: see run)."""
+    path = Path(log)
+    if path.is_file():
+        return f"log file {path}", read_file(path)
+    one: list[Batch] = [([log], [])]
+    return "one line", iter(one)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when the run completed (whatever matched), 1 on bad input."""
+    try:
+        fdef = resolve_filter(args.filter)
+        compiled = CompiledFilter(fdef, args.mode)
+    except (ConfigError, ValueError) as exc:
+        print(f"journalban regex: {exc}", file=sys.stderr)
+        return 1
+    path = Path(args.log)
+    if args.log == "journal":
+        source, batches = "the system journal", read_journal(None, fdef.journal_match)
+    elif path.is_dir():
+        source, batches = f"journal files in {path}", read_journal(path, fdef.journal_match)
+    else:
+        source, batches = _batches(args.log)
+    journal_input = args.log == "journal" or path.is_dir()
+    matcher = LineMatcher(compiled, time.time)
+    try:
+        tally = scan(
+            matcher,
+            batches,
+            keep_matches=args.json,
+            keep_missed=args.print_all_missed,
+            keep_ignored=args.print_all_ignored,
+        )
+    except OSError as exc:
+        print(f"journalban regex: cannot read {args.log}: {exc}", file=sys.stderr)
+        return 1
+    dates = (
+        {JOURNAL_DATES: tally.lines} if journal_input and tally.lines else dict(matcher.dates.hits)
+    )
+    if args.json:
+        json.dump(_as_json(tally, compiled, dates), sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    _print_human(sys.stdout, tally, compiled, dates, source, args)
+    return 0
+
+
+def _patterns(compiled: CompiledFilter) -> list[tuple[int, str]]:
+    return [(number, compiled.fdef.failregex[number].pattern) for number, _ in compiled.regexes]
+
+
+def _as_json(tally: Tally, compiled: CompiledFilter, dates: dict[str, int]) -> dict[str, Any]:
+    return {
+        "lines": tally.lines,
+        "matched": tally.matched,
+        "ignored": tally.ignored,
+        "missed": tally.missed,
+        "matches": tally.matches,
+        "regexes": [
+            {"pattern": pattern, "hits": tally.regex_hits.get(number, 0)}
+            for number, pattern in enumerate(r.pattern for r in compiled.fdef.failregex)
+        ],
+        "dates": [{"format": name, "hits": n} for name, n in dates.items()],
+    }
+
+
+def _print_human(
+    out: TextIO,
+    tally: Tally,
+    compiled: CompiledFilter,
+    dates: dict[str, int],
+    source: str,
+    args: argparse.Namespace,
+) -> None:
+    fdef = compiled.fdef
+    out.write(f"Filter: {fdef.name} ({fdef.file}), mode {compiled.mode}\n")
+    out.write(f"Input:  {source}\n\n")
+    out.write(f"Failregex: {tally.matched} matched\n")
+    for number, pattern in _patterns(compiled):
+        out.write(f"  {number:2d}) [{tally.regex_hits.get(number, 0)}] {pattern}\n")
+    out.write(f"Ignoreregex: {tally.ignored} ignored\n")
+    for ignore in fdef.ignoreregex:
+        out.write(f"      {ignore.pattern}\n")
+    out.write("Date formats:\n")
+    for name, n in sorted(dates.items(), key=lambda item: -item[1]):
+        out.write(f"      [{n}] {name}\n")
+    if not dates:
+        out.write("      none found\n")
+    out.write(
+        f"\nLines: {tally.lines} lines, {tally.ignored} ignored, "
+        f"{tally.matched} matched, {tally.missed} missed\n"
+    )
+    if args.print_all_ignored:
+        out.write(f"\nIgnored lines ({tally.ignored}):\n")
+        for number, line in tally.ignored_lines:
+            out.write(f"{number}: {line}\n")
+    elif tally.ignored:
+        out.write(f"\n{tally.ignored} ignored lines: see them with --print-all-ignored\n")
+    if args.print_all_missed:
+        out.write(f"\nMissed lines ({tally.missed}):\n")
+        for number, line, reason in tally.missed_lines:
+            out.write(f"{number}: {line}" + (f"  ({reason})\n" if reason else "\n"))
+    elif tally.missed:
+        out.write(f"{tally.missed} missed lines: see them with --print-all-missed\n")
