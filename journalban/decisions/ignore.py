@@ -52,10 +52,19 @@ def host_interfaces() -> list[tuple[IPNetwork, IPNetwork]]:
     return out
 
 
+# RFC 1918 and ULA: what "private" means here (ipaddress's is_private also
+# counts documentation and other special ranges, which may be routed publicly
+# in a lab or mean a real neighbour).
+PRIVATE: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("10.0.0.0/8"),
+    ipaddress.ip_network("172.16.0.0/12"),
+    ipaddress.ip_network("192.168.0.0/16"),
+    ipaddress.ip_network("fc00::/7"),
+)
+
+
 def _is_local_network(net: IPNetwork) -> bool:
-    if any(net.subnet_of(ll) for ll in LINK_LOCAL if ll.version == net.version):  # type: ignore[arg-type]
-        return True
-    return net.is_private and not net.is_global
+    return any(_overlaps(net, p) and net.prefixlen >= p.prefixlen for p in (*PRIVATE, *LINK_LOCAL))
 
 
 class IgnoreList:

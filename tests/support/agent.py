@@ -1,0 +1,122 @@
+"""Running the real agent (`journalban run`) as a process, for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+VENV_BIN = Path(sys.executable).parent
+JOURNALBAN = str(VENV_BIN / "journalban")
+
+
+def write_config(
+    path: Path, state: Path, *, journal_dir: Path | None = None, **extra: object
+) -> Path:
+    data: dict[str, object] = {"state_dir": str(state), "bus": False}
+    if journal_dir is not None:
+        data["journal"] = {"directory": str(journal_dir)}
+    data.update(extra)
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+class AgentProcess:
+    """`journalban run` in a child process (optionally wrapped, e.g. in unshare -n)."""
+
+    def __init__(self, config: Path, *, dry_run: bool = True, wrapper: Sequence[str] = ()) -> None:
+        argv = [*wrapper, JOURNALBAN, "run", "--config", str(config), "--no-bus"]
+        if dry_run:
+            argv.append("--dry-run")
+        self.log_path = config.with_suffix(f".{time.monotonic_ns()}.log")
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log:
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.log}")
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not logged in {timeout}s:\n{self.log}")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._log.close()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+class StateReader:
+    """Reads the agent's SQLite state from outside (WAL readers do not block it)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "state.sqlite"
+
+    def _query(self, sql: str) -> list[tuple[object, ...]]:
+        if not self.path.exists():
+            return []
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        try:
+            return db.execute(sql).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        finally:
+            db.close()
+
+    def bans(self) -> set[tuple[str, str]]:
+        return {(str(j), str(n)) for j, n in self._query("SELECT jail, network FROM bans")}
+
+    def position(self, jail: str) -> str | None:
+        rows = self._query(f"SELECT position FROM positions WHERE jail = '{jail}'")  # noqa: S608
+        return str(rows[0][0]) if rows else None
+
+    def total_failed(self, jail: str) -> int:
+        rows = self._query(f"SELECT total_failed FROM counters WHERE jail = '{jail}'")  # noqa: S608
+        return int(str(rows[0][0])) if rows else 0
+
+    def wait(self, predicate: object, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if callable(predicate) and predicate():
+                return
+            time.sleep(0.05)
+        raise AssertionError("state did not reach the expected condition")
+
+
+def last_cursor(journal_dir: Path) -> str:
+    from systemd import journal
+
+    reader = journal.Reader(path=str(journal_dir))
+    reader.seek_tail()
+    reader.get_previous()
+    cursor = reader._get_cursor()  # noqa: SLF001
+    reader.close()
+    return cursor
+
+
+def env_without_notify() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
