@@ -12,8 +12,10 @@ import re
 SYSLOG_PREFIX = re.compile(
     r"(?:(?:(?P<host>[^\s\[\]:]+) (?P<ident>[A-Za-z_][\w./@()-]*)(?:\[(?P<pid>\d+)\])?"
     r"|(?P<ident2>[A-Za-z_][\w./@()-]*)\[(?P<pid2>\d+)\]): "
-    # "[sshd]: msg"; but "[error] [client ...]" is Apache's own level field, not an ident.
-    r"|\[(?P<ident3>[A-Za-z_][\w./@-]*)\]:? (?!\[))"
+    # "[sshd]: msg"; but a log level ("[error] 2865#0: ..." in nginx, "[Warning]" in
+    # MySQL) or Apache's "[error] [client ...]" is the server's own field, not an ident.
+    r"|\[(?!(?i:emerg|alert|crit|critical|error|err|warn|warning|notice|note|info|debug)\])"
+    r"(?P<ident3>[A-Za-z_][\w./@-]*)\]:? (?!\[))"
     # Solaris adds a message id after the prefix.
     r"(?:\[ID \d+ [\w.]+\] )?"
     # Kernel-style uptime stamps some relays put in front of the message.
