@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -25,6 +26,8 @@ from journalban.firewall.nftables.reader import read_counters, read_elements, re
 
 log = logging.getLogger("journalban.firewall.nftables")
 
+# A read of the sets this recent (setup's, just before a restore) is not repeated.
+FRESH_READ = 1.0
 # Slack when comparing our expiries with the kernel's: its clock ticks in jiffies.
 KERNEL_SLACK = 2.0
 
@@ -61,6 +64,7 @@ class NftablesBackend:
         self.jails: dict[str, JailRules] = {}
         self._book = BanBook()
         self._sock: NftSocket | None = None
+        self._read_at = -math.inf
 
     @property
     def sock(self) -> NftSocket:
@@ -132,14 +136,14 @@ class NftablesBackend:
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
         """Make the kernel hold exactly the elements ``wanted`` needs."""
-        self._reload_held(now)
+        if self._clock.monotonic() - self._read_at > FRESH_READ:
+            self._reload_held(now)
         before = {
             (jail, net): exp
             for (jail, _), held in self._book.held.items()
             for net, exp in held.items()
         }
-        self._book.bans.clear()
-        self._book.plan([e for e in wanted if e.jail in self.jails], [], now)
+        self._book.record([e for e in wanted if e.jail in self.jails], now)
         ops = self._book.plan_all(now, slack=KERNEL_SLACK)
         self._send(ops, now)
         added_keys = {(op.jail, op.network) for op in ops if not op.delete}
@@ -200,6 +204,7 @@ class NftablesBackend:
     def _reload_held(self, now: float | None) -> None:
         """Read every jail set back from the kernel (the truth after a setup or a race)."""
         at = self._clock.now() if now is None else now
+        self._read_at = -math.inf
         self._book.held.clear()
         for jail in self.jails:
             for kind in SET_KINDS:
@@ -209,6 +214,7 @@ class NftablesBackend:
                 self._book.held[(jail, kind)] = held
                 if now is None:
                     self._book.bans[(jail, kind)] = dict(held)
+        self._read_at = self._clock.monotonic()
 
     def _send(self, ops: Sequence[ElementOp], now: float) -> None:
         if not ops:

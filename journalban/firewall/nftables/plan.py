@@ -100,6 +100,16 @@ class BanBook:
             for key in [k for k in table if k[0] not in keep]:
                 del table[key]
 
+    def record(self, entries: Iterable[BanEntry], now: float) -> None:
+        """Take ``entries`` as the bans, replacing all; ``plan_all`` then says what to send."""
+        self.bans.clear()
+        for entry in entries:
+            expiry = expiry_of(entry)
+            if expiry > now:
+                self.bans.setdefault((entry.jail, set_kind(entry.network)), {})[entry.network] = (
+                    expiry
+                )
+
     def plan(
         self, add: Iterable[BanEntry], remove: Iterable[BanEntry], now: float, slack: float = 0.0
     ) -> list[ElementOp]:

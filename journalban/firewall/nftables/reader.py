@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import struct
 from dataclasses import dataclass
 
 from journalban.addresses import IPNetwork
@@ -12,6 +13,7 @@ from journalban.firewall.nftables import constants as c
 from journalban.firewall.nftables.builder import Existing
 from journalban.firewall.nftables.elements import key_range
 from journalban.firewall.nftables.netlink import (
+    NLA_F_NESTED,
     NftSocket,
     attr,
     be32,
@@ -22,6 +24,10 @@ from journalban.firewall.nftables.netlink import (
     text,
 )
 from journalban.firewall.nftables.plan import INF
+
+_NLA = struct.Struct("=HH")
+_BE32 = struct.Struct(">I")
+_BE64 = struct.Struct(">Q")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +116,42 @@ def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dic
     raw: list[tuple[bytes, bool, float]] = []
     for body in bodies:
         for kind, elements in iter_attrs(body):
-            if kind != c.NFTA_SET_ELEM_LIST_ELEMENTS:
-                continue
-            for _, elem in iter_attrs(elements):
-                found = decode(elem)
-                key = decode(found.get(c.NFTA_SET_ELEM_KEY, b"")).get(c.NFTA_DATA_VALUE, b"")
-                flags = int.from_bytes(found.get(c.NFTA_SET_ELEM_FLAGS, b"\0"), "big")
-                left = found.get(c.NFTA_SET_ELEM_EXPIRATION)
-                expiry = INF if left is None else now + int.from_bytes(left, "big") / 1000
-                raw.append((key, bool(flags & c.NFT_SET_ELEM_INTERVAL_END), expiry))
+            if kind == c.NFTA_SET_ELEM_LIST_ELEMENTS:
+                _parse_elements(elements, now, raw)
     if not _is_interval(set_name):
-        return {ipaddress.ip_network(ipaddress.ip_address(k)): e for k, _, e in raw}
+        return {_host(k): e for k, _, e in raw}
     return _ranges(raw)
+
+
+def _host(key: bytes) -> IPNetwork:
+    # The int constructors are three times faster than ip_network(ip_address(...)).
+    if len(key) == 4:
+        return ipaddress.IPv4Network(int.from_bytes(key, "big"))
+    return ipaddress.IPv6Network(int.from_bytes(key, "big"))
+
+
+def _parse_elements(data: bytes, now: float, out: list[tuple[bytes, bool, float]]) -> None:
+    """Append (key, is interval end, expiry) per element; a flat walk, for 100k elements."""
+    pos, size = 0, len(data)
+    while pos + 4 <= size:
+        elem_len = _NLA.unpack_from(data, pos)[0]
+        if elem_len < 4:
+            break
+        p, stop = pos + 4, pos + elem_len
+        key, flags, expiry = b"", 0, INF
+        while p + 4 <= stop:
+            attr_len, kind = _NLA.unpack_from(data, p)
+            kind &= ~NLA_F_NESTED
+            if kind == c.NFTA_SET_ELEM_KEY:
+                value_len = _NLA.unpack_from(data, p + 4)[0]
+                key = data[p + 8 : p + 4 + value_len]
+            elif kind == c.NFTA_SET_ELEM_FLAGS:
+                flags = _BE32.unpack_from(data, p + 4)[0]
+            elif kind == c.NFTA_SET_ELEM_EXPIRATION:
+                expiry = now + _BE64.unpack_from(data, p + 4)[0] / 1000
+            p += (attr_len + 3) & ~3
+        out.append((key, bool(flags & c.NFT_SET_ELEM_INTERVAL_END), expiry))
+        pos += (elem_len + 3) & ~3
 
 
 def _is_interval(set_name: str) -> bool:
