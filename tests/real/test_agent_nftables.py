@@ -1,0 +1,80 @@
+"""The agent with its default backend, nftables, inside a network namespace of the test's own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from support.agent import AgentProcess, write_config
+from support.journal import JournalWriter, sshd_fields
+from support.real import need_root, need_tool
+
+
+def _nft(pid: int, *args: str) -> str:
+    return subprocess.run(
+        ["nsenter", "-t", str(pid), "-n", "nft", *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _set_elements(pid: int, name: str) -> set[str]:
+    try:
+        data: dict[str, Any] = json.loads(
+            _nft(pid, "-j", "list", "set", "inet", "journalban", name)
+        )
+    except subprocess.CalledProcessError:
+        return set()
+    out = set()
+    for item in data["nftables"]:
+        for elem in item.get("set", {}).get("elem", []):
+            value = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
+            if isinstance(value, dict) and "prefix" in value:
+                value = f"{value['prefix']['addr']}/{value['prefix']['len']}"
+            out.add(str(value))
+    return out
+
+
+def _wait(pred: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached")
+
+
+def test_agent_bans_in_nftables_and_recreates_after_a_flush(tmp_path: Path) -> None:
+    need_root()
+    need_tool("nft")
+    need_tool("unshare")
+    need_tool("nsenter")
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    state = tmp_path / "state"
+    cfg = write_config(
+        tmp_path / "c.yaml", state, journal_dir=jdir, jails={"sshd": {"maxretry": 2}}
+    )
+    with JournalWriter(jdir) as writer:
+        writer.write([sshd_fields("Server listening on :: port 22.")])
+        writer.wait_visible(1)
+        agent = AgentProcess(cfg, dry_run=False, wrapper=["unshare", "-n"])
+        try:
+            agent.wait_for_log("running:")
+            pid = agent.proc.pid
+            lines = [
+                "Failed password for root from 203.0.113.5 port 1 ssh2",
+                "Failed password for root from 2001:db8:5:6::77 port 1 ssh2",
+            ]
+            writer.write([sshd_fields(line) for line in lines * 2])
+            _wait(lambda: "203.0.113.5" in _set_elements(pid, "sshd-v4"))
+            _wait(lambda: "2001:db8:5:6::/64" in _set_elements(pid, "sshd-net6"))
+            # Another tool flushes the whole ruleset: the agent notices and restores.
+            _nft(pid, "flush", "ruleset")
+            _wait(lambda: "203.0.113.5" in _set_elements(pid, "sshd-v4"))
+            agent.wait_for_log("Restore ban of 203.0.113.5 in jail sshd")
+        finally:
+            agent.stop()
+    assert "Ban 203.0.113.5 in jail sshd for 10m" in agent.log
+    assert "Ban 2001:db8:5:6::/64 in jail sshd" in agent.log
