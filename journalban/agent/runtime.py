@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,18 +21,25 @@ from typing import Any
 from journalban import __version__
 from journalban.actions.runner import ActionRunner
 from journalban.addresses import IPNetwork
-from journalban.agent.api import AgentListener, JailInfo, JailStatus, LineTest
+from journalban.agent.api import AgentListener
 from journalban.agent.build import JailParts, build_jails, build_sources, recidive_rules
+from journalban.agent.housekeeping import (
+    ignore_names,
+    prune_state,
+    refresh_ignore_lists,
+    resolve_names,
+)
 from journalban.agent.logs import EventLog, journal_sender
 from journalban.agent.notify import Notifier
+from journalban.agent.queries import AgentQueries
 from journalban.clock import Clock, SystemClock
 from journalban.config.loader import load_config
 from journalban.config.schema import Config
 from journalban.decisions.engine import RECIDIVE, Changes, DecisionEngine
 from journalban.decisions.ignore import host_interfaces
-from journalban.errors import BackendError, JournalbanError, NoSuchJail
+from journalban.errors import BackendError, JournalbanError
 from journalban.events import Ban, LineBatch
-from journalban.firewall.base import BanEntry, FirewallBackend, JailCounters
+from journalban.firewall.base import BanEntry, FirewallBackend
 from journalban.firewall.registry import create_backend
 from journalban.matching.engine import MATCHED, LineMatcher
 from journalban.matching.library import FilterLibrary
@@ -42,10 +50,11 @@ log = logging.getLogger("journalban.agent")
 INTEGRITY_INTERVAL = 2.0
 EXPIRY_INTERVAL = 1.0
 QUEUE_DEPTH = 4
-MAX_TEST_LINE = 65536
+PRUNE_EVERY = 60  # expiry ticks
+RESOLVE_INTERVAL = 600.0
 
 
-class Agent:
+class Agent(AgentQueries):
     """The running agent; implements ``journalban.agent.api.AgentControl``."""
 
     def __init__(
@@ -141,6 +150,7 @@ class Agent:
                 group.create_task(self._decide_loop())
                 group.create_task(self._expiry_loop())
                 group.create_task(self._integrity_loop())
+                group.create_task(self._resolve_loop())
                 if self.notifier.watchdog_interval:
                     group.create_task(self._watchdog_loop(self.notifier.watchdog_interval))
                 if self._bus_override if self._bus_override is not None else self.config.bus:
@@ -292,9 +302,27 @@ class Agent:
             )
 
     async def _expiry_loop(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(EXPIRY_INTERVAL)
             await self._call(self._expire_once)
+            ticks += 1
+            if ticks % PRUNE_EVERY == 0:
+                await self._call(self._prune_once)
+
+    async def _prune_once(self) -> None:
+        await asyncio.to_thread(prune_state, self.decisions, self.clock.now())
+
+    async def _resolve_loop(self) -> None:
+        while True:
+            names = ignore_names(self.decisions)
+            if names:
+                found = await resolve_names(names)
+                await self._call(functools.partial(self._refresh_names, found))
+            await asyncio.sleep(RESOLVE_INTERVAL)
+
+    async def _refresh_names(self, found: dict[str, list[str]]) -> None:
+        refresh_ignore_lists(self.decisions, found, self.clock.now())
 
     async def _expire_once(self) -> None:
         await self._apply(self.decisions.expire())
@@ -391,83 +419,6 @@ class Agent:
         for listener in list(self._listeners):
             listener.status_changed(jails)
 
-    def jails(self) -> list[JailInfo]:
-        out = []
-        for name, part in self.parts.items():
-            cfg = part.config
-            if cfg.source == "journal":
-                groups = cfg.journal_match or part.compiled.fdef.journal_match
-                sources = tuple(" ".join(f"{k}={v}" for k, v in g) for g in groups)
-            else:
-                sources = cfg.files
-            out.append(
-                JailInfo(
-                    name,
-                    cfg.enabled,
-                    cfg.filter,
-                    sources,
-                    tuple(cfg.port.split(",")),
-                    cfg.protocols,
-                    cfg.maxretry,
-                    cfg.findtime,
-                    cfg.bantime,
-                )
-            )
-        if self.config.recidive.enabled:
-            rec = self.config.recidive
-            out.append(
-                JailInfo(
-                    RECIDIVE,
-                    True,
-                    RECIDIVE,
-                    ("journalban's own bans",),
-                    ("all",),
-                    ("tcp", "udp", "udplite", "sctp"),
-                    rec.maxretry,
-                    rec.findtime,
-                    rec.bantime,
-                )
-            )
-        return out
-
-    def _counters(self) -> dict[str, JailCounters]:
-        try:
-            return self.backend.counters()
-        except JournalbanError:
-            return {}
-
-    def jail_status(self, jail: str) -> JailStatus:
-        rt = self.decisions.jails.get(jail)
-        if rt is None and not (jail == RECIDIVE and self.config.recidive.enabled):
-            raise NoSuchJail(jail)
-        counters = self._counters().get(jail, JailCounters())
-        banned = len(self.decisions.list_bans(jail))
-        errors = self.runner.jail_stats().get(jail)
-        if rt is None:
-            total_banned = self.store.counters().get(RECIDIVE, (0, 0))[1]
-            return JailStatus(currently_banned=banned, total_banned=total_banned,
-                              dropped_packets=counters.packets, dropped_bytes=counters.bytes)  # fmt: skip
-        return JailStatus(
-            currently_failed=rt.counter.currently_failed,
-            total_failed=rt.total_failed,
-            currently_banned=banned,
-            total_banned=rt.total_banned,
-            dropped_packets=counters.packets,
-            dropped_bytes=counters.bytes,
-            evicted=rt.counter.evicted,
-            lines_read=rt.lines_read,
-            lines_unreadable=rt.lines_unreadable,
-            action_errors=errors.errors if errors is not None else 0,
-        )
-
-    def list_bans(self, jail: str | None = None) -> list[Ban]:
-        if jail is not None and jail not in self.parts and jail != RECIDIVE:
-            raise NoSuchJail(jail)
-        return self.decisions.list_bans(jail)
-
-    def query_ban(self, network: IPNetwork) -> list[Ban]:
-        return self.decisions.covering(network)
-
     def _check_prefix(self, network: IPNetwork) -> None:
         from journalban.firewall.nftables.prefixes import check_prefix
 
@@ -513,35 +464,6 @@ class Agent:
 
         result: int = await self._call(do)
         return result
-
-    def test_line(self, jail: str, line: str) -> LineTest:
-        part = self.parts.get(jail)
-        if part is None:
-            raise NoSuchJail(jail)
-        if len(line.encode()) > MAX_TEST_LINE:
-            raise ValueError("line longer than 64 KiB")
-        out = part.matcher(self.clock).match_line(line)
-        if out.kind != MATCHED or out.address is None:
-            return LineTest(False)
-        return LineTest(True, str(out.address), dict(out.captures))
-
-    def ban_details(self, network: IPNetwork, jail: str) -> dict[str, object]:
-        ban = self.decisions.bans.get((jail, network))
-        if ban is None:
-            if jail not in self.parts and jail != RECIDIVE:
-                raise NoSuchJail(jail)
-            from journalban.errors import NotBanned
-
-            raise NotBanned(f"{network} is not banned in {jail}")
-        return {
-            "failures": ban.failures,
-            "source": ban.source,
-            "lines": list(ban.lines),
-            "banned_at": ban.banned_at,
-            "expires_at": ban.expires_at,
-            "ban_count": ban.ban_count,
-            "reason": ban.reason,
-        }
 
 
 class _Stopped(Exception):
