@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 from journalban.firewall.base import BanEntry, JailRules, PortRange
 from journalban.firewall.nftables import NftablesBackend
@@ -41,18 +42,23 @@ def bans(count: int, now: float, offset: int = 0) -> list[BanEntry]:
     ]
 
 
-def timed(fn: object) -> float:
+def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
-    fn()  # type: ignore[operator]
+    fn()
     return time.perf_counter() - start
 
 
 def restore(count: int) -> tuple[float, float]:
     backend = NftablesBackend()
     wanted = bans(count, time.time())
-    empty = timed(lambda: (backend.setup([JAIL]), backend.reconcile(wanted, time.time())))
+
+    def start(b: NftablesBackend) -> None:
+        b.setup([JAIL])
+        b.reconcile(wanted, time.time())
+
+    empty = timed(lambda: start(backend))
     again = NftablesBackend()
-    held = timed(lambda: (again.setup([JAIL]), again.reconcile(wanted, time.time())))
+    held = timed(lambda: start(again))
     backend.teardown()
     backend.close()
     again.close()
@@ -65,7 +71,12 @@ def ban_rate(count: int, batch: int) -> float:
     now = time.time()
     entries = bans(count, now, offset=1 << 20)
     chunks = [entries[i : i + batch] for i in range(0, count, batch)]
-    elapsed = timed(lambda: [backend.apply(chunk, [], now) for chunk in chunks])
+
+    def send() -> None:
+        for chunk in chunks:
+            backend.apply(chunk, [], now)
+
+    elapsed = timed(send)
     backend.teardown()
     backend.close()
     return count / elapsed
