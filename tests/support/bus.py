@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import select
 import shutil
 import subprocess
 import tempfile
@@ -89,6 +90,7 @@ class PrivateBus:
         self.tmp = Path(tempfile.mkdtemp(prefix="jb-bus-"))
         self.address = ""
         self._processes: list[subprocess.Popen[bytes]] = []
+        self._log: BinaryIO | None = None
         self.log_path = self.tmp / "bus.log"
 
     def __enter__(self) -> PrivateBus:
@@ -116,7 +118,7 @@ class PrivateBus:
         shutil.copy(POLKIT_BUS_CONF, self.tmp / "system.d")
         config = self.tmp / "bus.conf"
         config.write_text(private_bus_config(SYSTEM_CONF.read_text(), self.tmp))
-        log = self.log_path.open("wb")
+        log = self._log = self.log_path.open("wb")
         daemon = subprocess.Popen(
             [self.dbus_daemon, f"--config-file={config}", "--nofork", "--print-address=1"],
             stdout=subprocess.PIPE,
@@ -183,6 +185,8 @@ class PrivateBus:
             if proc.stdout is not None:
                 proc.stdout.close()
         self._processes.clear()
+        if self._log is not None:
+            self._log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -233,3 +237,57 @@ def run_client(
         timeout=timeout,
         check=False,
     )
+
+
+class SignalMonitor:
+    """``gdbus monitor`` on org.jailban, as a client outside the service sees signals."""
+
+    def __init__(self, bus: PrivateBus, user: str | None = None) -> None:
+        # gdbus writes through stdio: unbuffer its lines, or signals arrive late.
+        argv = [
+            "stdbuf",
+            "-oL",
+            "gdbus",
+            "monitor",
+            "--address",
+            bus.address,
+            "--dest",
+            "org.jailban",
+        ]
+        self.proc = subprocess.Popen(as_user(user, argv), stdout=subprocess.PIPE, env=bus.env())
+        self.lines: list[str] = []
+        self._partial = b""
+        # gdbus says who owns the name once its match rule is in place, but it
+        # drops signals until its own GetNameOwner lookup has been answered
+        # (GLib filters on the owner it knows); give that lookup time.
+        self.wait_for("is owned by")
+        time.sleep(0.3)
+
+    def wait_for(self, text: str, timeout: float = 10.0) -> str:
+        """The first line (seen so far or arriving) containing ``text``."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            for line in self.lines[seen:]:
+                if text in line:
+                    return line
+            seen = len(self.lines)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no signal with {text!r}; saw {self.lines}")
+            ready, _, _ = select.select([fd], [], [], min(remaining, 0.1))
+            if ready:
+                # Raw reads: a buffered reader would hide lines from select().
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise AssertionError(f"gdbus monitor ended; saw {self.lines}")
+                *complete, self._partial = (self._partial + chunk).split(b"\n")
+                self.lines.extend(line.decode(errors="replace") for line in complete)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

@@ -19,9 +19,21 @@ import re
 import signal
 import sys
 
+from journalban.agent.api import JailInfo
 from journalban.bus.service import BusService
-from support.fake_control import FakeControl
+from support.fake_control import FakeControl, sample_jails
 
+RELOADED_JAIL = JailInfo(
+    name="postfix-sasl",
+    enabled=True,
+    filter="postfix-sasl",
+    sources=("_SYSTEMD_UNIT=postfix.service",),
+    ports=("smtp", "submission"),
+    protocols=("tcp",),
+    maxretry=3,
+    findtime=600.0,
+    bantime=7200.0,
+)
 _LINE = "Failed password for invalid user admin from 198.51.100.{} port 22 ssh2"
 _PATTERN = re.compile(r"Failed password for (?:invalid user )?(?P<user>\S+) from (?P<host>\S+)")
 
@@ -49,6 +61,8 @@ async def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     control = FakeControl()
+    # A Reload brings in one more jail, so tests see jail objects re-exported.
+    control.next_config = [*sample_jails(), RELOADED_JAIL]
     service = BusService(control, address=args.address, retry_interval=0.2)
     tasks = [asyncio.create_task(service.run())]
     if args.busy:
