@@ -118,19 +118,43 @@ class PrivateBus:
         shutil.copy(POLKIT_BUS_CONF, self.tmp / "system.d")
         config = self.tmp / "bus.conf"
         config.write_text(private_bus_config(SYSTEM_CONF.read_text(), self.tmp))
-        log = self._log = self.log_path.open("wb")
+        self._log = self.log_path.open("wb")
+        self.start_daemon()
+        if self.with_polkit:
+            self._start_polkitd(self._log)
+
+    def start_daemon(self) -> None:
+        """Start dbus-daemon on the socket (again, after ``stop_daemon``)."""
+        assert self._log is not None
         daemon = subprocess.Popen(
-            [self.dbus_daemon, f"--config-file={config}", "--nofork", "--print-address=1"],
+            [
+                self.dbus_daemon,
+                f"--config-file={self.tmp / 'bus.conf'}",
+                "--nofork",
+                "--print-address=1",
+            ],
             stdout=subprocess.PIPE,
-            stderr=log,
+            stderr=self._log,
         )
+        self._daemon = daemon
         self._processes.append(daemon)
         assert daemon.stdout is not None
         self.address = daemon.stdout.readline().decode().strip()
         if not self.address:
             raise RuntimeError(f"dbus-daemon did not start: {self.log()}")
-        if self.with_polkit:
-            self._start_polkitd(log)
+
+    def stop_daemon(self) -> None:
+        """Stop dbus-daemon as if the system bus went away (the socket stays configured)."""
+        self._daemon.terminate()
+        self._daemon.wait(5)
+        if self._daemon.stdout is not None:
+            self._daemon.stdout.close()
+        self._processes.remove(self._daemon)
+
+    @property
+    def socket_address(self) -> str:
+        """The address without the server's guid, which changes when the daemon restarts."""
+        return self.address.split(",guid=")[0]
 
     def _start_polkitd(self, log: BinaryIO) -> None:
         actions = self.tmp / "actions"
@@ -194,7 +218,7 @@ class ServiceProcess:
     """``support.bus_service`` (the real service over FakeControl) as ``user``."""
 
     def __init__(self, bus: PrivateBus, user: str | None = None, *, busy: bool = False) -> None:
-        argv = [PYTHON, "-m", "support.bus_service", "--address", bus.address]
+        argv = [PYTHON, "-m", "support.bus_service", "--address", bus.socket_address]
         if busy:
             argv.append("--busy")
         env = {**bus.env(), "PYTHONPATH": str(REPO / "tests"), "PYTHONDONTWRITEBYTECODE": "1"}
