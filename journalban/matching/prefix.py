@@ -10,7 +10,8 @@ import re
 
 # host and ident after the date: "host ident[pid]: " or "ident[pid]: " (no host).
 SYSLOG_PREFIX = re.compile(
-    r"(?:(?:(?P<host>[^\s\[\]:]+) (?P<ident>[A-Za-z_][\w./@()-]*)(?:\[(?P<pid>\d+)\])?"
+    # A host never starts with "(": lighttpd's "(mod_auth.c.791) digest: ..." is a message.
+    r"(?:(?:(?P<host>[^\s\[\]:(][^\s\[\]:]*) (?P<ident>[A-Za-z_][\w./@()-]*)(?:\[(?P<pid>\d+)\])?"
     r"|(?P<ident2>[A-Za-z_][\w./@()-]*)\[(?P<pid2>\d+)\]): "
     # "[sshd]: msg"; but a log level ("[error] 2865#0: ..." in nginx, "[Warning]" in
     # MySQL) or Apache's "[error] [client ...]" is the server's own field, not an ident.
