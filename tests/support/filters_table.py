@@ -11,8 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from journalban.matching.library import FilterLibrary  # noqa: E402
-from support.corpus import ALIASES, CORPUS, NO_CORPUS, FileScore, corpus_available, score  # noqa: E402
+from journalban.matching.library import FilterLibrary
+from support.corpus import ALIASES, CORPUS, NO_CORPUS, FileScore, corpus_available, score
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "filters.md"
 BEGIN = "<!-- BEGIN GENERATED: tests/support/filters_table.py -->"
