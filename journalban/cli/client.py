@@ -1,0 +1,160 @@
+"""The commands that drive a running agent over D-Bus (org.jailban).
+
+    journalban status [JAIL]                 the agent, or one jail, as a tree
+    journalban ban JAIL ADDRESS [--time 1h]  ban by hand (--permanent, --force)
+    journalban unban ADDRESS [JAIL]          lift bans (every jail when JAIL is left out)
+    journalban unban --all [JAIL]            lift every ban
+    journalban banned [ADDRESS]              active bans, or those covering ADDRESS
+    journalban stats                         per-jail counters
+    journalban reload                        reload the configuration
+
+Every command takes --json. They talk to the system bus, or to the bus in
+DBUS_SYSTEM_BUS_ADDRESS. Exit status: 0 done, 1 refused or failed, 3 the agent
+or the bus is not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from dbus_fast import Variant
+
+from journalban.cli import clientview as view
+from journalban.cli.busclient import AgentClient, ClientError
+from journalban.config.durations import parse_duration
+
+Command = Callable[[AgentClient, argparse.Namespace], Awaitable[tuple[Any, str]]]
+
+
+def register(sub: Any) -> None:
+    """Add the client subcommands: status, ban, unban, banned, stats, reload."""
+    p = _add(sub, "status", _status, "show the agent's or a jail's status")
+    p.add_argument("jail", nargs="?", metavar="JAIL")
+    p = _add(sub, "ban", _ban, "ban an address (or a CIDR prefix) in a jail")
+    p.add_argument("jail", metavar="JAIL")
+    p.add_argument("address", metavar="ADDRESS")
+    p.add_argument("--time", help="ban length: 600, 10m, 1h, 1d... (default: the jail's bantime)")
+    p.add_argument("--permanent", action="store_true", help="ban until unbanned by hand")
+    p.add_argument("--comment", default="", help="a note stored with the ban")
+    p.add_argument("--force", action="store_true", help="ban even an address in ignoreip")
+    p = _add(sub, "unban", _unban, "lift bans of an address, or every ban with --all")
+    p.add_argument("address", nargs="?", metavar="ADDRESS")
+    p.add_argument("jail", nargs="?", metavar="JAIL", help="only this jail (default: every jail)")
+    p.add_argument("--all", action="store_true", help="lift every ban (of JAIL, if given)")
+    p = _add(sub, "banned", _banned, "list active bans, or the bans covering ADDRESS")
+    p.add_argument("address", nargs="?", metavar="ADDRESS")
+    _add(sub, "stats", _stats, "per-jail counters: failures, bans, dropped packets")
+    _add(sub, "reload", _reload, "reload the configuration")
+
+
+def _add(sub: Any, name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=lambda args: run(command, args))
+    return parser
+
+
+def run(command: Command, args: argparse.Namespace) -> int:
+    """Run one client command; print its result, or a readable error on stderr."""
+
+    async def call() -> tuple[Any, str]:
+        async with AgentClient() as agent:
+            return await command(agent, args)
+
+    try:
+        data, text = asyncio.run(call())
+    except ClientError as exc:
+        if args.json:
+            json.dump({"error": exc.name or "error", "message": str(exc)}, sys.stderr)
+            sys.stderr.write("\n")
+        else:
+            print(f"journalban {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.json:
+        json.dump(data, sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    elif text:
+        print(text)
+    return 0
+
+
+async def _status(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
+    if args.jail is None:
+        (status,) = await agent.manager("GetStatus")
+        return status, view.overall_tree(status)
+    jails = dict(await _jail_paths(agent))
+    if args.jail not in jails:
+        raise ClientError(f"no such jail: {args.jail}", name="org.jailban.Error.NoSuchJail")
+    (status,) = await agent.call(jails[args.jail], "org.jailban.Jail1", "GetStatus")
+    return status, view.jail_tree(status)
+
+
+async def _jail_paths(agent: AgentClient) -> list[tuple[str, str]]:
+    (jails,) = await agent.manager("ListJails")
+    return [(name, path) for name, path in jails]
+
+
+async def _ban(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
+    duration_usec = 0
+    if args.time is not None:
+        try:
+            seconds = parse_duration(args.time)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from None
+        duration_usec = round((seconds or 0) * 1_000_000)
+        if duration_usec == 0:
+            raise ClientError("--time must be longer than 0 (use --permanent for no expiry)")
+    options: dict[str, Variant] = {}
+    if args.permanent:
+        options["permanent"] = Variant("b", True)
+    if args.comment:
+        options["comment"] = Variant("s", args.comment)
+    if args.force:
+        options["force"] = Variant("b", True)
+    await agent.manager("Ban", "ssta{sv}", [args.jail, args.address, duration_usec, options])
+    (found,) = await agent.manager("QueryBan", "s", [args.address])
+    bans = [view.ban_record(b) for b in found if b[1] == args.jail]
+    until = view.format_time(bans[0]["expires_at_usec"]) if bans else "?"
+    return bans, f"banned {args.address} in {args.jail} until {until}"
+
+
+async def _unban(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
+    if args.all:
+        # With --all the one positional names the jail: `unban --all sshd`.
+        jail = args.jail or args.address or ""
+        (lifted,) = await agent.manager("UnbanAll", "s", [jail])
+        where = f" in {jail}" if jail else ""
+        return {"lifted": lifted}, f"lifted {lifted} ban(s){where}"
+    if args.address is None:
+        raise ClientError("give an ADDRESS, or --all")
+    (lifted,) = await agent.manager("Unban", "ss", [args.address, args.jail or ""])
+    return {"lifted": lifted}, f"lifted {lifted} ban(s) of {args.address}"
+
+
+async def _banned(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
+    if args.address is None:
+        (found,) = await agent.manager("ListBans", "s", [""])
+    else:
+        (found,) = await agent.manager("QueryBan", "s", [args.address])
+    bans = [view.ban_record(b) for b in found]
+    if not bans:
+        return bans, "no bans" if args.address is None else f"{args.address} is not banned"
+    return bans, view.bans_table(bans)
+
+
+async def _stats(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
+    records = [
+        view.stats_record(await agent.jail_properties(name))
+        for name, _path in await _jail_paths(agent)
+    ]
+    return records, view.stats_table(records)
+
+
+async def _reload(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
+    await agent.manager("Reload")
+    return {"reloaded": True}, "reloaded"

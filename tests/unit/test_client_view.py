@@ -1,0 +1,64 @@
+"""How the client commands render what the agent answered."""
+
+from __future__ import annotations
+
+from dbus_fast import Variant
+
+from journalban.cli import clientview as view
+from journalban.cli.busclient import ClientError, _client_error, plain
+
+
+def test_jail_tree_shows_files_when_the_jail_reads_files() -> None:
+    tree = view.jail_tree(
+        {
+            "Name": "web",
+            "CurrentlyFailed": 2,
+            "TotalFailed": 9,
+            "Sources": ["/var/log/nginx/error.log"],
+            "CurrentlyBanned": 1,
+            "TotalBanned": 4,
+            "BannedAddresses": ["203.0.113.1"],
+        }
+    )
+    assert tree.splitlines() == [
+        "Status for the jail: web",
+        "|- Filter",
+        "|  |- Currently failed:\t2",
+        "|  |- Total failed:\t9",
+        "|  `- File list:\t/var/log/nginx/error.log",
+        "`- Actions",
+        "   |- Currently banned:\t1",
+        "   |- Total banned:\t4",
+        "   `- Banned IP list:\t203.0.113.1",
+    ]
+
+
+def test_permanent_bans_show_as_permanent() -> None:
+    record = view.ban_record(["203.0.113.1", "sshd", 1_000_000, 0, 1, "manual"])
+    assert "permanent" in view.bans_table([record]).splitlines()[1]
+
+
+def test_stats_rows_show_current_over_total() -> None:
+    record = view.stats_record(
+        {
+            "Name": "sshd",
+            "Sources": ["_SYSTEMD_UNIT=ssh.service"],
+            "CurrentlyFailed": 3,
+            "TotalFailed": 10,
+        }
+    )
+    row = view.stats_table([record]).splitlines()[1].split()
+    assert row == ["sshd", "journal", "3/10", "0/0", "0"]
+
+
+def test_missing_service_is_reported_as_not_running() -> None:
+    error = _client_error(
+        "org.freedesktop.DBus.Error.ServiceUnknown", "The name is not activatable"
+    )
+    assert isinstance(error, ClientError)
+    assert error.exit_code == 3
+    assert "not running" in str(error)
+
+
+def test_variants_are_unwrapped_for_json() -> None:
+    assert plain({"a": Variant("as", ["x"]), "b": [Variant("u", 1)]}) == {"a": ["x"], "b": [1]}
