@@ -1,0 +1,87 @@
+"""One regex for a line's head (date, separator, syslog prefix) per date format.
+
+Once a source's date format is known, a single match takes the date, the
+syslog prefix and the ident off a line, where the general path needs three
+matches and a format search. The date itself is converted only for lines
+that matched a failregex, and a conversion is reused for every line of the
+same hour (minutes and seconds are added back: clocks change on the hour).
+"""
+
+from __future__ import annotations
+
+import re
+
+from journalban.matching.dates import FORMATS, DateReader, _Format
+from journalban.matching.prefix import AFTER_DATE, SYSLOG_PREFIX
+
+_BY_NAME = {fmt.name: fmt for fmt in FORMATS}
+_CACHE_LIMIT = 8192
+
+
+class HeadReader:
+    """Reads line heads in the date format a source's ``DateReader`` settled on."""
+
+    def __init__(self, dates: DateReader) -> None:
+        self.dates = dates
+        self.format: _Format | None = None
+        self.regex: re.Pattern[str] | None = None
+        self._heads: dict[str, re.Pattern[str] | None] = {}
+        self._hours: dict[str, float] = {}
+
+    def settle(self, format_name: str) -> None:
+        """Use ``format_name`` for the lines that follow (after the general path found it)."""
+        if self.format is not None and self.format.name == format_name:
+            return
+        fmt = _BY_NAME.get(format_name)
+        self.format = fmt
+        if fmt is None or fmt.anywhere:
+            self.regex = None
+            return
+        if format_name not in self._heads:
+            self._heads[format_name] = _compile_head(fmt)
+        self.regex = self._heads[format_name]
+        self._hours.clear()
+
+    def time(self, m: re.Match[str]) -> float | None:
+        """The time of the date in head match ``m``; counts the format's hit."""
+        fmt = self.format
+        if fmt is None:
+            return None
+        dates = self.dates
+        groups = m.re.groupindex
+        if "M" not in groups or "S" not in groups or m.start("M") < 0 or m.start("S") < 0:
+            found = dates._convert(fmt, m)
+            return None if found is None else found.time
+        start, end = m.span("jbdate")
+        min_start, min_end = m.span("M")
+        sec_start, sec_end = m.span("S")
+        frac_end = m.end("frac")
+        line = m.string
+        key = line[start:min_start] + "|" + line[frac_end if frac_end >= 0 else sec_end : end]
+        frac = m.group("frac")
+        extra = float(int(line[min_start:min_end]) * 60 + int(line[sec_start:sec_end]))
+        if frac:
+            extra += float("0." + frac)
+        base = self._hours.get(key)
+        if base is None:
+            found = dates._convert(fmt, m)
+            if found is None:
+                return None
+            if len(self._hours) >= _CACHE_LIMIT:
+                self._hours.clear()
+            self._hours[key] = found.time - extra
+            return found.time
+        dates.hits[fmt.name] = dates.hits.get(fmt.name, 0) + 1
+        return base + extra
+
+
+def _compile_head(fmt: _Format) -> re.Pattern[str] | None:
+    # Atomic groups: the date and the separator match exactly as the general
+    # path's separate matches do, never giving characters back to the prefix.
+    pattern = (
+        f"(?P<jbdate>(?>{fmt.regex.pattern}))(?>{AFTER_DATE.pattern})(?:{SYSLOG_PREFIX.pattern})?"
+    )
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None

@@ -1,0 +1,119 @@
+"""Literal strings a regex cannot match without: the prefilter, derived per mode.
+
+For each failregex we find sets of strings such that every match contains
+one string of the set (``Failed ``; ``llegal user `` or ``nvalid user ``). A
+mode's prefilter is the union of one such set per regex of the mode, so a
+line holding none of them cannot match in that mode: scanning a batch for a
+few literals at C speed then skips most lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+# Products of alternatives grow fast; past this a set is not worth scanning for.
+MAX_SET = 32
+_ZERO_WIDTH = (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
+
+
+def _finite(items: Iterable[Any]) -> set[str] | None:
+    """Every string ``items`` can match, when that is a small set of literals."""
+    out = {""}
+    for op, av in items:
+        part = _finite_item(op, av)
+        if part is None:
+            return None
+        out = {a + b for a in out for b in part}
+        if len(out) > MAX_SET:
+            return None
+    return out
+
+
+def _finite_item(op: Any, av: Any) -> set[str] | None:
+    if op is sre.LITERAL:
+        return {chr(av)}
+    if op is sre.SUBPATTERN:
+        _, add_flags, del_flags, inner = av
+        return None if add_flags or del_flags else _finite(inner)
+    if op is sre.ATOMIC_GROUP:
+        return _finite(av)
+    if op is sre.BRANCH:
+        out: set[str] = set()
+        for branch in av[1]:
+            part = _finite(branch)
+            if part is None:
+                return None
+            out |= part
+        return out if len(out) <= MAX_SET else None
+    if op in _ZERO_WIDTH:
+        return {""}
+    return None
+
+
+def _required(items: Sequence[Any]) -> list[set[str]]:
+    """Sets of strings of which every match of ``items`` contains one."""
+    found: list[set[str]] = []
+    run = {""}
+    for op, av in items:
+        part = _finite_item(op, av)
+        if part is not None and len(run) * len(part) <= MAX_SET:
+            run = {a + b for a in run for b in part}
+            continue
+        found.append(run)
+        run = {""} if part is None else part
+        if part is not None:
+            continue
+        # A part that must match (not optional) still holds required strings.
+        if op is sre.SUBPATTERN and not av[1] and not av[2]:
+            found.extend(_required(av[3]))
+        elif op is sre.ATOMIC_GROUP:
+            found.extend(_required(av))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
+            found.extend(_required(av[2]))
+        elif op is sre.BRANCH:
+            choices = [best_set(_required(branch), ()) for branch in av[1]]
+            if all(choices):
+                union = set().union(*(c for c in choices if c))
+                if len(union) <= MAX_SET:
+                    found.append(union)
+    found.append(run)
+    return [s for s in found if s and "" not in s]
+
+
+def best_set(candidates: list[set[str]], hints: Sequence[str]) -> set[str] | None:
+    """The candidate most likely to be rare: one the filter's own prefilter names, then longest."""
+
+    def score(strings: set[str]) -> tuple[bool, int, int]:
+        hinted = all(any(h in s for h in hints) for s in strings)
+        return hinted, min(map(len, strings)), -len(strings)
+
+    return max(candidates, key=score) if candidates else None
+
+
+def required_literals(regex: re.Pattern[str], hints: Sequence[str] = ()) -> set[str] | None:
+    """Strings of which every match of ``regex`` contains one, or None when unknown."""
+    if regex.flags & re.IGNORECASE:
+        return None
+    try:
+        parsed = sre_parse.parse(regex.pattern, regex.flags)
+    except (re.error, RecursionError):
+        return None
+    return best_set(_required(list(parsed)), hints)
+
+
+def mode_literals(
+    regexes: Iterable[re.Pattern[str]], hints: Sequence[str] = ()
+) -> list[str] | None:
+    """The prefilter for a set of regexes: None when one of them has no required literal."""
+    union: set[str] = set()
+    for regex in regexes:
+        found = required_literals(regex, hints)
+        if found is None:
+            return None
+        union |= found
+    # A string holding another is found through the shorter one.
+    return sorted(s for s in union if not any(o != s and o in s for o in union))
