@@ -63,8 +63,13 @@ def load_config(
         data, marks = load_yaml_text(packaged_default_text(), PACKAGED_NAME)
         data = _as_mapping(data, PACKAGED_NAME)
         read.append(PACKAGED_NAME)
-    if main is not None and not main.exists():
-        raise ConfigError("no such file", str(main))
+    if main is not None:
+        try:
+            main.stat()
+        except FileNotFoundError:
+            raise ConfigError("no such file", str(main)) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read: {exc.strerror}", str(main)) from None
     for path in config_files(main):
         more, more_marks = load_yaml(path)
         deep_merge(data, _as_mapping(more, str(path)), marks, more_marks)

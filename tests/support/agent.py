@@ -31,13 +31,25 @@ def write_config(
 class AgentProcess:
     """`journalban run` in a child process (optionally wrapped, e.g. in unshare -n)."""
 
-    def __init__(self, config: Path, *, dry_run: bool = True, wrapper: Sequence[str] = ()) -> None:
-        argv = [*wrapper, JOURNALBAN, "run", "--config", str(config), "--no-bus"]
+    def __init__(
+        self,
+        config: Path,
+        *,
+        dry_run: bool = True,
+        wrapper: Sequence[str] = (),
+        bus_address: str | None = None,
+    ) -> None:
+        argv = [*wrapper, JOURNALBAN, "run", "--config", str(config)]
+        env = dict(os.environ)
+        if bus_address is None:
+            argv.append("--no-bus")
+        else:
+            env["DBUS_SYSTEM_BUS_ADDRESS"] = bus_address
         if dry_run:
             argv.append("--dry-run")
         self.log_path = config.with_suffix(f".{time.monotonic_ns()}.log")
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
 
     @property
     def log(self) -> str:
@@ -113,7 +125,7 @@ def last_cursor(journal_dir: Path) -> str:
     reader = journal.Reader(path=str(journal_dir))
     reader.seek_tail()
     reader.get_previous()
-    cursor = reader._get_cursor()  # noqa: SLF001
+    cursor = reader._get_cursor()
     reader.close()
     return cursor
 

@@ -1,0 +1,165 @@
+"""The real agent on a private system bus with polkitd: the D-Bus contract end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.agent import AgentProcess, StateReader, write_config
+from support.bus import PrivateBus, as_user, ensure_service_user, run_client
+from support.journal import JournalWriter, sshd_fields
+from support.real import REPO
+
+pytestmark = pytest.mark.real
+JOURNALBAN = [str(REPO / ".venv" / "bin" / "python"), "-m", "journalban"]
+MANAGER = ["org.jailban", "/org/jailban", "org.jailban.Manager1"]
+
+
+@dataclass
+class Setup:
+    bus: PrivateBus
+    agent: AgentProcess
+    writer: JournalWriter
+    state: Path
+    config: Path
+
+
+@pytest.fixture(scope="module", params=["root", "journalban"])
+def setup(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Setup]:
+    """The agent as root, and as the dedicated ``journalban`` user with CAP_NET_ADMIN."""
+    # Not under pytest's 0700 base directory: the journalban user reads its config here.
+    tmp = Path(tempfile.mkdtemp(prefix="jb-agent-dbus-"))
+    os.chmod(tmp, 0o755)  # noqa: S103
+    jdir = tmp / "journal"
+    jdir.mkdir()
+    state = tmp / "state"
+    wrapper: list[str] = []
+    if request.param == "journalban":
+        user = ensure_service_user()
+        state.mkdir()
+        os.chown(state, user.pw_uid, user.pw_gid)
+        wrapper = as_user("journalban", [], net_admin=True)
+    cfg = write_config(tmp / "journalban.yaml", state, journal_dir=jdir, bus=True,
+                       firewall={"backend": "dry-run"}, jails={"sshd": {"maxretry": 2}})  # fmt: skip
+    with PrivateBus() as bus, JournalWriter(jdir) as writer:
+        writer.write([sshd_fields("Server listening on :: port 22.")])
+        writer.wait_visible(1)
+        os.chmod(writer.path, 0o644)  # as systemd-journal group membership would allow
+        agent = AgentProcess(cfg, bus_address=bus.address, wrapper=wrapper)
+        try:
+            agent.wait_for_log("running:")
+            assert bus.wait_for_name("org.jailban"), agent.log
+            yield Setup(bus, agent, writer, state, cfg)
+        finally:
+            agent.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def busctl(s: Setup, *args: str, user: str | None = None) -> tuple[int, str, str]:
+    done = run_client(
+        s.bus, ["busctl", f"--address={s.bus.address}", "--json=short", *args], user=user
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_status_of_the_running_agent(setup: Setup) -> None:
+    code, out, err = busctl(setup, "call", *MANAGER, "GetStatus", user="nobody")
+    assert code == 0, err
+    status = json.loads(out)["data"][0]
+    assert status["State"]["data"] == "running"
+    assert status["Backend"]["data"] == "dry-run"
+    assert "sshd" in status["Jails"]["data"]
+
+
+def test_failures_in_the_journal_show_up_as_bans_on_the_bus(setup: Setup) -> None:
+    line = "Failed password for root from 203.0.113.90 port 22 ssh2"
+    setup.writer.write([sshd_fields(line)] * 2)
+    setup.agent.wait_for_log("Ban 203.0.113.90 in jail sshd")
+    code, out, err = busctl(setup, "call", *MANAGER, "QueryBan", "s", "203.0.113.90", user="nobody")
+    assert code == 0, err
+    bans = json.loads(out)["data"][0]
+    assert [(b[0], b[1], b[5]) for b in bans] == [("203.0.113.90", "sshd", "failures")]
+    code, out, _ = busctl(
+        setup,
+        "get-property",
+        "org.jailban",
+        "/org/jailban/jail/sshd",
+        "org.jailban.Jail1",
+        "TotalFailed",
+    )
+    assert json.loads(out)["data"] >= 2
+
+
+def test_cli_ban_and_unban_through_the_agent(setup: Setup) -> None:
+    banned = run_client(setup.bus, [*JOURNALBAN, "ban", "sshd", "198.51.100.44", "--time", "1h"])
+    assert banned.returncode == 0, banned.stderr
+    setup.agent.wait_for_log("Ban 198.51.100.44 in jail sshd for 1h")
+    assert ("sshd", "198.51.100.44/32") in StateReader(setup.state).bans()
+    lifted = run_client(setup.bus, [*JOURNALBAN, "unban", "198.51.100.44", "--json"])
+    assert lifted.returncode == 0, lifted.stderr
+    setup.agent.wait_for_log("Unban 198.51.100.44 in jail sshd (manual)")
+    assert ("sshd", "198.51.100.44/32") not in StateReader(setup.state).bans()
+
+
+def gdbus(s: Setup, method: str, *args: str, user: str | None = None) -> tuple[int, str]:
+    """gdbus names the D-Bus error in its message (busctl prints only the text)."""
+    argv = ["gdbus", "call", "--address", s.bus.address, "--dest", "org.jailban",
+            "--object-path", "/org/jailban", "--method", f"org.jailban.Manager1.{method}", *args]  # fmt: skip
+    done = run_client(s.bus, argv, user=user)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_unprivileged_caller_cannot_ban_but_may_ask(setup: Setup) -> None:
+    code, out = gdbus(setup, "Ban", "sshd", "198.51.100.45", "0", "{}", user="nobody")
+    assert code != 0
+    assert "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" in out
+    code, out = gdbus(setup, "ListBans", "", user="nobody")
+    assert code == 0, out
+
+
+def test_bad_arguments_get_named_errors(setup: Setup) -> None:
+    _, out = gdbus(setup, "Ban", "sshd", "999.1.1.1", "0", "{}")
+    assert "org.jailban.Error.InvalidAddress" in out
+    _, out = gdbus(setup, "Ban", "nope", "203.0.113.1", "0", "{}")
+    assert "org.jailban.Error.NoSuchJail" in out
+    _, out = gdbus(setup, "Ban", "sshd", "127.0.0.1", "0", "{'force': <true>}")
+    assert "org.jailban.Error.AddressIgnored" in out
+    _, out = gdbus(setup, "Unban", "203.0.113.250", "")
+    assert "org.jailban.Error.NotBanned" in out
+    _, out = gdbus(setup, "TestLine", "sshd", "x" * 70000)
+    assert "org.freedesktop.DBus.Error.InvalidArgs" in out
+
+
+def test_test_line_uses_the_jails_filter(setup: Setup) -> None:
+    code, out = gdbus(
+        setup,
+        "TestLine",
+        "sshd",
+        "Failed password for invalid user 192.0.2.1 from 203.0.113.8 port 22 ssh2",
+        user="nobody",
+    )
+    assert code == 0, out
+    assert out.startswith("(true, '203.0.113.8',")
+
+
+def test_reload_with_a_broken_configuration_is_refused(setup: Setup) -> None:
+    dropins = setup.config.parent / "jail.d"
+    dropins.mkdir(exist_ok=True)
+    broken = dropins / "90-broken.yaml"
+    broken.write_text("jails:\n  sshd:\n    bantime: soon\n")
+    try:
+        _, out = gdbus(setup, "Reload")
+        assert "org.jailban.Error.ConfigInvalid" in out
+        assert f"{broken}:3" in out
+    finally:
+        broken.unlink()
+    code, _, err = busctl(setup, "call", *MANAGER, "Reload")
+    assert code == 0, err
