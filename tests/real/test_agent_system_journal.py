@@ -45,5 +45,5 @@ def test_agent_reads_the_system_journal(tmp_path: Path) -> None:
             reader.wait(lambda: reader.total_failed("sshd") == 2)
         finally:
             agent.stop()
-    assert JOURNALBAN in agent.proc.args
+    assert JOURNALBAN in list(agent.proc.args)  # type: ignore[arg-type]
     assert "no systemd journal" not in agent.log
