@@ -1,15 +1,15 @@
 """The exceptions journalban raises, all under one root.
 
-    JournalbanError
-    ├── ConfigError          a configuration or filter file is wrong (carries file and line)
-    ├── FilterError          a filter's regex or sample is wrong (a ConfigError)
-    ├── AddressError         an address or prefix that cannot be parsed
-    │   └── AddressIgnored   a valid address that policy forbids banning
-    ├── NoSuchJail           a jail name that is not configured
-    ├── NotBanned            an unban of something not banned
-    ├── StateError           the SQLite state cannot be read or written
-    ├── BackendError         the firewall refused a change (carries the netlink errno)
-    └── ActionError          an action (mail, command, shorewall) failed or timed out
+JournalbanError
+├── ConfigError          a configuration or filter file is wrong (carries file and line)
+├── FilterError          a filter's regex or sample is wrong (a ConfigError)
+├── AddressError         an address or prefix that cannot be parsed
+│   └── AddressIgnored   a valid address that policy forbids banning
+├── NoSuchJail           a jail name that is not configured
+├── NotBanned            an unban of something not banned
+├── StateError           the SQLite state cannot be read or written
+├── BackendError         the firewall refused a change (carries the netlink errno)
+└── ActionError          an action (mail, command, shorewall) failed or timed out
 """
 
 from __future__ import annotations

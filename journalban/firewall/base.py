@@ -109,11 +109,7 @@ def reconcile_diff(
     left alone; an expired wanted ban is neither added nor kept.
     """
     have = {(e.jail, e.network): e for e in current}
-    want = {
-        (e.jail, e.network): e
-        for e in wanted
-        if e.expires_at is None or e.expires_at > now
-    }
+    want = {(e.jail, e.network): e for e in wanted if e.expires_at is None or e.expires_at > now}
     add: list[BanEntry] = []
     for key, entry in want.items():
         old = have.get(key)

@@ -62,6 +62,8 @@ class DryRunBackend:
         self.jails.clear()
 
     def _expire(self, now: float) -> None:
-        gone = [k for k, e in self._bans.items() if e.expires_at is not None and e.expires_at <= now]
+        gone = [
+            k for k, e in self._bans.items() if e.expires_at is not None and e.expires_at <= now
+        ]
         for key in gone:
             del self._bans[key]

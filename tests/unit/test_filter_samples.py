@@ -43,9 +43,15 @@ def test_filter_samples_hold_in_every_mode(name: str) -> None:
             elif want is None:
                 ok = kind != MATCHED
             else:
-                ok = kind == MATCHED and host == want and (sample.user is None or user == sample.user)
+                ok = (
+                    kind == MATCHED
+                    and host == want
+                    and (sample.user is None or user == sample.user)
+                )
             if not ok:
-                failures.append(f"line {sample.where} [{mode}]: got {host!r} ({kind}), want {want!r}")
+                failures.append(
+                    f"line {sample.where} [{mode}]: got {host!r} ({kind}), want {want!r}"
+                )
     assert not failures, "\n".join(failures)
 
 
