@@ -30,7 +30,13 @@ def _engine(
     cfg = JailConfig(name="sshd", **jail)  # type: ignore[arg-type]
     engine.configure(
         {"sshd": cfg},
-        {"sshd": IgnoreList(cfg.ignoreip, ignore_local_networks=cfg.ignore_local_networks, interfaces=[LAN, PUBLIC_ONLINK])},
+        {
+            "sshd": IgnoreList(
+                cfg.ignoreip,
+                ignore_local_networks=cfg.ignore_local_networks,
+                interfaces=[LAN, PUBLIC_ONLINK],
+            )
+        },
     )
     return engine
 
@@ -89,7 +95,9 @@ def test_local_networks_can_be_banned_when_the_admin_says_so(tmp_path: Path) -> 
 
 
 def test_ignoreip_addresses_and_prefixes(tmp_path: Path) -> None:
-    engine = _engine(tmp_path, FakeClock(NOW), maxretry=1, ignoreip=("203.0.113.0/24", "2001:db8::5"))
+    engine = _engine(
+        tmp_path, FakeClock(NOW), maxretry=1, ignoreip=("203.0.113.0/24", "2001:db8::5")
+    )
     assert _feed(engine, [("203.0.113.9", NOW), ("2001:db8::5", NOW)]) == []
     assert _feed(engine, [("203.0.114.9", NOW)]) == ["203.0.114.9"]
 
@@ -198,18 +206,28 @@ def test_manual_ban_expiry_only_grows(tmp_path: Path) -> None:
 def test_manual_ban_force_overrides_ignoreip_only(tmp_path: Path) -> None:
     engine = _engine(tmp_path, FakeClock(NOW), ignoreip=("203.0.113.0/24",))
     with pytest.raises(AddressIgnored):
-        engine.manual_ban("sshd", parse_network("203.0.113.5"), 0, permanent=False, comment="", force=False)
-    engine.manual_ban("sshd", parse_network("203.0.113.5"), 0, permanent=False, comment="", force=True)
+        engine.manual_ban(
+            "sshd", parse_network("203.0.113.5"), 0, permanent=False, comment="", force=False
+        )
+    engine.manual_ban(
+        "sshd", parse_network("203.0.113.5"), 0, permanent=False, comment="", force=True
+    )
     with pytest.raises(AddressIgnored):
-        engine.manual_ban("sshd", parse_network("192.168.1.10"), 0, permanent=False, comment="", force=True)
+        engine.manual_ban(
+            "sshd", parse_network("192.168.1.10"), 0, permanent=False, comment="", force=True
+        )
     with pytest.raises(AddressIgnored):
-        engine.manual_ban("sshd", parse_network("192.168.1.0/25"), 0, permanent=False, comment="", force=True)
+        engine.manual_ban(
+            "sshd", parse_network("192.168.1.0/25"), 0, permanent=False, comment="", force=True
+        )
 
 
 def test_unknown_jail_and_not_banned_are_named_errors(tmp_path: Path) -> None:
     engine = _engine(tmp_path, FakeClock(NOW))
     with pytest.raises(NoSuchJail):
-        engine.manual_ban("nope", parse_network("203.0.113.5"), 0, permanent=False, comment="", force=False)
+        engine.manual_ban(
+            "nope", parse_network("203.0.113.5"), 0, permanent=False, comment="", force=False
+        )
     with pytest.raises(NotBanned):
         engine.unban(parse_network("203.0.113.5"), None, "manual")
 
