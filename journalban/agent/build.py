@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journalban.addresses import IPNetwork
-from journalban.clock import Clock
+from journalban.clock import Clock, SystemClock
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE
 from journalban.decisions.ignore import IgnoreList
@@ -45,6 +45,15 @@ def jail_rules(cfg: JailConfig) -> JailRules:
     all_ports = cfg.port == "all"
     ports = () if all_ports else parse_ports(cfg.port)
     return JailRules(cfg.name, ports, cfg.protocols, all_ports)
+
+
+def check_jail_actions(cfg: JailConfig) -> None:
+    """Build a jail's ports and actions once, so that bad settings fail at load time.
+
+    Raises:
+        ValueError, ConfigError: a bad port or action setting.
+    """
+    create_jail_actions(list(cfg.actions), jail_rules(cfg), SystemClock())
 
 
 def recidive_rules() -> JailRules:

@@ -22,7 +22,13 @@ from journalban import __version__
 from journalban.actions.runner import ActionRunner
 from journalban.addresses import IPNetwork
 from journalban.agent.api import AgentListener
-from journalban.agent.build import JailParts, build_jails, build_sources, recidive_rules
+from journalban.agent.build import (
+    JailParts,
+    build_jails,
+    build_sources,
+    check_jail_actions,
+    recidive_rules,
+)
 from journalban.agent.housekeeping import (
     ignore_names,
     prune_state,
@@ -74,7 +80,9 @@ class Agent(AgentQueries):
         self._state = "starting"
         self._backend_override = backend
         self._bus_override = bus
-        self.config: Config = load_config(config_path, check_filter=self.library.check)
+        self.config: Config = load_config(
+            config_path, check_filter=self.library.check, check_actions=check_jail_actions
+        )
         self.backend: FirewallBackend = backend or self._make_backend(self.config)
         self.backend_name = self.backend.name
         self.store = StateStore(Path(self.config.state_dir) / "state.sqlite")
@@ -379,7 +387,10 @@ class Agent(AgentQueries):
         self._state = "reloading"
         try:
             config = await asyncio.to_thread(
-                load_config, self.config_path, check_filter=self.library.check
+                load_config,
+                self.config_path,
+                check_filter=self.library.check,
+                check_actions=check_jail_actions,
             )
             await self._call(lambda: self._swap(config))
         finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from journalban.config.schema import Config
-from journalban.config.validate import FilterCheck, build_config
+from journalban.config.validate import ActionsCheck, FilterCheck, build_config
 from journalban.config.yamlsource import Marks, deep_merge, load_yaml, load_yaml_text
 from journalban.errors import ConfigError
 
@@ -47,6 +47,7 @@ def load_config(
     main: Path | None = None,
     *,
     check_filter: FilterCheck | None = None,
+    check_actions: ActionsCheck | None = None,
     packaged: bool = True,
 ) -> Config:
     """The validated configuration.
@@ -74,6 +75,6 @@ def load_config(
         more, more_marks = load_yaml(path)
         deep_merge(data, _as_mapping(more, str(path)), marks, more_marks)
         read.append(str(path))
-    config = build_config(data, marks, check_filter)
+    config = build_config(data, marks, check_filter, check_actions)
     object.__setattr__(config, "files", tuple(read))
     return config

@@ -29,6 +29,8 @@ ACTION_TYPES = ("firewall", "mail", "command")
 
 # check_filter(filter_name, mode) raises ValueError when either is unknown.
 FilterCheck = Callable[[str, str], None]
+# check_actions(jail) raises ValueError (or ConfigError) when its actions: are wrong.
+ActionsCheck = Callable[[JailConfig], None]
 
 JAIL_KEYS = {
     "enabled", "filter", "mode", "source", "files", "journal_match", "port", "protocol",
@@ -237,7 +239,12 @@ def _increment(r: _Reader) -> BantimeIncrement:
 
 
 def _jail(
-    name: str, data: Mapping[str, Any], marks: Marks, path: KeyPath, check: FilterCheck | None
+    name: str,
+    data: Mapping[str, Any],
+    marks: Marks,
+    path: KeyPath,
+    check: FilterCheck | None,
+    check_actions: ActionsCheck | None = None,
 ) -> JailConfig:
     if not JAIL_NAME.fullmatch(name):
         raise marks.error(path, f"bad jail name {name!r}: a letter, then letters, digits, - or _")
@@ -280,11 +287,20 @@ def _jail(
         except ValueError as exc:
             key = "mode" if "mode" in str(exc) and "mode" in data else "filter"
             raise r.fail(key, str(exc)) from None
+    if check_actions is not None:
+        try:
+            check_actions(jail)
+        except (ValueError, ConfigError) as exc:
+            key = "actions" if "actions" in data else "port"
+            raise r.fail(key, getattr(exc, "message", str(exc))) from None
     return jail
 
 
 def build_config(
-    data: Mapping[str, Any], marks: Marks, check_filter: FilterCheck | None = None
+    data: Mapping[str, Any],
+    marks: Marks,
+    check_filter: FilterCheck | None = None,
+    check_actions: ActionsCheck | None = None,
 ) -> Config:
     """Validate merged configuration data.
 
@@ -328,7 +344,7 @@ def build_config(
         for key in defaults:
             if key not in jail_data:
                 jail_marks.where[("jails", name, key)] = marks.locate(("defaults", key))  # type: ignore[assignment]
-        jails[name] = _jail(name, merged, jail_marks, ("jails", name), check_filter)
+        jails[name] = _jail(name, merged, jail_marks, ("jails", name), check_filter, check_actions)
     return Config(
         state_dir=top.get("state_dir", "/var/lib/journalban", _str),
         journal=JournalConfig(

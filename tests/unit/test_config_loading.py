@@ -88,3 +88,23 @@ def test_errors_name_the_file_and_line(tmp_path: Path, text: str, line: int, mes
     with pytest.raises(ConfigError, match=message) as caught:
         load_config(_write(tmp_path / "journalban.yaml", "{}\n"), check_filter=CHECK)
     assert (caught.value.file, caught.value.line) == (str(dropin), line)
+
+
+def test_bad_action_settings_are_errors_with_file_and_line(tmp_path: Path) -> None:
+    from journalban.agent.build import check_jail_actions
+    from journalban.config.loader import load_config
+    from journalban.errors import ConfigError
+
+    main = tmp_path / "journalban.yaml"
+    main.write_text(
+        "jails:\n"
+        "  sshd:\n"
+        "    actions:\n"
+        "      - type: command\n"
+        "        ban: [/bin/echo, '{adress}']\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(main, check_actions=check_jail_actions)
+    assert info.value.file == str(main)
+    assert info.value.line == 3
+    assert "adress" in str(info.value)
