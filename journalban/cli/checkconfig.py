@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from journalban.agent.build import check_jail_actions
 from journalban.config.loader import (
     MAIN_FILE,
     PACKAGED_NAME,
@@ -156,7 +157,7 @@ def check(
     """Errors, warnings and the files read."""
     library = library or FilterLibrary()
     try:
-        config = load_config(main, check_filter=library.check)
+        config = load_config(main, check_filter=library.check, check_actions=check_jail_actions)
     except ConfigError as exc:
         return [Finding(exc.message, exc.file, exc.line)], [], []
     return [], find_warnings(config, merged_marks(main), library), list(config.files)
