@@ -19,12 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 
-from support.journal import JournalWriter, sshd_fields
-
 from journalban.clock import SystemClock
 from journalban.sources.base import Source
 from journalban.sources.files import FileSource
 from journalban.sources.journal import JournalSource
+from support.journal import JournalWriter, sshd_fields
 
 SSHD_GROUPS = [
     {"_SYSTEMD_UNIT": "ssh.service", "_UID": "0"},

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from journalban.firewall.base import FirewallBackend
 from support.real import need_tool
 from support.threadns import thread_namespace
-
-from journalban.firewall.base import FirewallBackend
 
 T = TypeVar("T")
 

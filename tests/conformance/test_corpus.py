@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from support.corpus import ALIASES, CORPUS, NO_CORPUS, FileScore, corpus_available, score
 
 from journalban.matching.library import FilterLibrary
+from support.corpus import ALIASES, CORPUS, NO_CORPUS, FileScore, corpus_available, score
 
 pytestmark = [
     pytest.mark.corpus,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support.corpus import corpus_available
 from support.filters_table import DOC, current_section, generated
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from support.journal import JournalWriter, sshd_fields
 
 from journalban.clock import FakeClock
 from journalban.events import LineBatch
 from journalban.sources.base import Source
 from journalban.sources.files import FileSource
 from journalban.sources.journal import JournalSource
+from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
 

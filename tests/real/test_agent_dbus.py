@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from support.agent import AgentProcess, StateReader, write_config
 from support.bus import PrivateBus, as_user, ensure_service_user, run_client
 from support.journal import JournalWriter, sshd_fields

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from dbus_fast import introspection as intr
+
 from support.bus import PrivateBus, ServiceProcess, SignalMonitor, run_client
 from support.real import REPO
 

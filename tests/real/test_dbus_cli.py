@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
 from support.bus import PrivateBus, ServiceProcess, run_client
 from support.real import REPO
 

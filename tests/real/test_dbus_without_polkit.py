@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
 from support.bus import PrivateBus, ServiceProcess, run_client
 
 pytestmark = pytest.mark.real

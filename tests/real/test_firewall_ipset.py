@@ -12,11 +12,11 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from support.real import need_tool
-from support.threadns import ThreadNamespace, thread_namespace
 
 from journalban.firewall.base import BanEntry, JailRules, PortRange
 from journalban.firewall.ipset import IptablesIpsetBackend
+from support.real import need_tool
+from support.threadns import ThreadNamespace, thread_namespace
 
 pytestmark = pytest.mark.real
 

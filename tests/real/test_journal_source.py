@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import pytest
-from support.journal import JournalWriter, sshd_fields
 
 from journalban.clock import FakeClock
 from journalban.events import LineBatch
 from journalban.sources.journal import JournalSource
+from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
 

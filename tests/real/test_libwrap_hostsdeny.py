@@ -7,10 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.real import need_tool
 
 from journalban.firewall.base import BanEntry, JailRules
 from journalban.firewall.hostsdeny import HostsDenyBackend, static_line
+from support.real import need_tool
 
 pytestmark = pytest.mark.real
 NOW = 1_700_000_000.0

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import pytest
-from support.real import need_root, need_tool
 
 from journalban.firewall.base import BanEntry, JailRules, PortRange
 from journalban.firewall.nftables import NftablesBackend
+from support.real import need_root, need_tool
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 

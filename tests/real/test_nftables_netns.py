@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.real import need_tool
-from support.threadns import ThreadNamespace, thread_namespace
 
 from journalban.firewall.base import BanEntry, JailRules, PortRange
 from journalban.firewall.nftables import NftablesBackend
+from support.real import need_tool
+from support.threadns import ThreadNamespace, thread_namespace
 
 pytestmark = pytest.mark.real
 

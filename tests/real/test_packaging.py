@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from support.real import REPO, missing_real, need_root, need_tool
 
 import journalban
+from support.real import REPO, missing_real, need_root, need_tool
 
 RECIPES = REPO / "docs" / "packaging"
 MAN_PAGES = sorted((REPO / "docs" / "man").glob("*.[0-9]"))

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from support.journal import JournalWriter, sshd_fields
-from support.real import missing_real, need_root, need_tool
 
 from journalban.cli.main import main
+from support.journal import JournalWriter, sshd_fields
+from support.real import missing_real, need_root, need_tool
 
 pytestmark = pytest.mark.real
 ENTRIES: list[dict[str, str | int]] = [

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from support.real import REPO, missing_real, need_tool
 
 SELINUX_SOURCES = REPO / "selinux"

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from support.real import REPO, missing_real, need_tool
 
 UNITS = REPO / "units"

@@ -6,13 +6,13 @@ import ipaddress
 
 import pytest
 from dbus_fast import introspection as intr
-from support.fake_control import FakeControl
-from support.real import REPO
 
 from journalban import errors
 from journalban.bus import contract, convert
 from journalban.bus.interfaces import JailInterface, ManagerInterface
 from journalban.events import Ban
+from support.fake_control import FakeControl
+from support.real import REPO
 
 DBUS_DIR = REPO / "dbus"
 
