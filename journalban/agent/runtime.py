@@ -56,6 +56,7 @@ log = logging.getLogger("journalban.agent")
 INTEGRITY_INTERVAL = 2.0
 EXPIRY_INTERVAL = 1.0
 QUEUE_DEPTH = 4
+SOURCE_RETRY = 5.0
 PRUNE_EVERY = 60  # expiry ticks
 RESOLVE_INTERVAL = 600.0
 
@@ -208,15 +209,37 @@ class Agent(AgentQueries):
                 src.close()
 
     async def _read(self, jail: str, source: Source) -> None:
-        try:
-            async for batch in source.batches():
-                await self._queue.put(_BatchItem(jail, batch))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("source %s of jail %s failed; the jail is degraded", source.key, jail)
-            self._state = "degraded"
-            self.degraded_reason = f"source {source.key} of {jail} failed"
+        """Hand a source's batches to the decisions task; restart the source if it fails."""
+        while True:
+            try:
+                async for batch in source.batches():
+                    await self._queue.put(_BatchItem(jail, batch))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("source %s of jail %s failed; restarting it", source.key, jail)
+                self._state = "degraded"
+                self.degraded_reason = f"source {source.key} of {jail} failed"
+            await asyncio.sleep(SOURCE_RETRY)
+            # Let the batches already queued be committed, then resume from there.
+            await self._call(_nothing)
+            source.close()
+            part = self.parts.get(jail)
+            if part is None:
+                return
+            fresh = [
+                s
+                for s in build_sources(part, self.config, self.clock, self.store.positions())
+                if s.key == source.key
+            ]
+            if not fresh:
+                return
+            source = fresh[0]
+            self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
+            self._sources[jail].append(source)
+            if self._state == "degraded" and self.degraded_reason.startswith("source"):
+                self._state = "running"
 
     # --- the decisions stage ---------------------------------------------------
 
@@ -475,6 +498,10 @@ class Agent(AgentQueries):
 
         result: int = await self._call(do)
         return result
+
+
+async def _nothing() -> None:
+    return None
 
 
 class _Stopped(Exception):
