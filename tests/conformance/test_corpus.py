@@ -31,12 +31,13 @@ def test_times_right_to_the_second(name: str) -> None:
     assert not result.wrong_times, "\n".join(result.wrong_times)
 
 
-@pytest.mark.parametrize("name", SCORED)
-def test_at_least_90_percent_found_per_file(name: str) -> None:
-    result = _score(name)
-    if result.scored < 10:
-        pytest.skip(f"{name}: only {result.scored} scored lines")
-    assert result.percent >= 90.0, "\n".join(result.missed + result.wrong_host)
+def test_at_least_90_percent_found_in_every_file_with_10_scored_lines() -> None:
+    results = [_score(n) for n in SCORED]
+    weak = [
+        f"{r.name}: {r.found}/{r.scored}" for r in results if r.scored >= 10 and r.percent < 90.0
+    ]
+    assert sum(r.scored >= 10 for r in results) >= 10
+    assert not weak, weak
 
 
 def test_at_least_97_percent_found_over_all_files() -> None:
