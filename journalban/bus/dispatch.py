@@ -79,8 +79,11 @@ class CallDispatcher:
             reply = await self._answer(msg)
         except Exception as exc:
             reply = convert.to_dbus_error(exc)._as_message(msg)
-        if reply is not None and not msg.flags & MessageFlag.NO_REPLY_EXPECTED:
-            self._bus.send(reply)
+        if reply is None or msg.flags & MessageFlag.NO_REPLY_EXPECTED:
+            return
+        if not self._bus.connected:
+            return  # the caller got NoReply from the bus when we went away
+        self._bus.send(reply)
 
     async def _answer(self, msg: Message) -> Message | None:
         member = msg.member or ""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,7 @@ class BusService:
 
     async def _serve_once(self) -> None:
         bus = await MessageBus(bus_address=self._address, bus_type=BusType.SYSTEM).connect()
+        tolerate_full_socket(bus)
         try:
             session = _Session(bus, ManagerInterface(self._control))
             self._session = session
@@ -172,6 +174,43 @@ class BusService:
     def status_changed(self, jails: Sequence[str]) -> None:
         """Counters changed; announced by the next flush."""
         self._dirty = True
+
+
+class _FullSocketWaits:
+    """A socket whose ``send`` reports a full buffer as nothing sent instead of raising.
+
+    dbus-fast's writer (5.2, as python-dbus-next before it, issue #153) takes the
+    ``BlockingIOError`` of a full socket buffer for a broken connection and
+    disconnects: a burst of Banned signals while dbus-daemon is busy then drops
+    the agent off the bus. Told "0 bytes sent", the writer keeps the message
+    and waits until the socket is writable, which is what it does after a
+    partial send.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        try:
+            return self._sock.send(data)
+        except BlockingIOError:
+            return 0
+
+    def sendmsg(self, buffers: Iterable[memoryview], ancdata: Iterable[Any] = ()) -> int:
+        try:
+            return self._sock.sendmsg(buffers, ancdata)
+        except BlockingIOError:
+            return 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def tolerate_full_socket(bus: MessageBus) -> None:
+    """Make ``bus`` wait for a full socket buffer to drain instead of disconnecting."""
+    writer = getattr(bus, "_writer", None)
+    if writer is not None and not isinstance(writer.sock, _FullSocketWaits):
+        writer.sock = _FullSocketWaits(writer.sock)
 
 
 async def run_bus_service(control: AgentControl, *, address: str | None = None) -> None:
