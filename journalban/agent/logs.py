@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from journalban.config.durations import format_duration
 from journalban.events import Ban
@@ -62,6 +62,14 @@ class EventLog:
 
     def __init__(self, sender: Sender | None = None) -> None:
         self.sender = sender
+
+    def events(self, kind: str, bans: Sequence[Ban], now: float) -> None:
+        """Many events at once (a restore at start): one log write for all of them."""
+        if self.sender is not None:
+            for ban in bans:
+                self.event(kind, ban, now)
+        elif bans:
+            log.info("\n".join(event_message(kind, ban, now) for ban in bans))
 
     def event(self, kind: str, ban: Ban, now: float, reason: str = "") -> str:
         text = event_message(kind, ban, now, reason)

@@ -85,7 +85,7 @@ class AgentQueries:
         if rt is None and not (jail == RECIDIVE and self.config.recidive.enabled):
             raise NoSuchJail(jail)
         counters = self._counters().get(jail, JailCounters())
-        banned = len(self.decisions.list_bans(jail))
+        banned = self.decisions.count_bans(jail)
         errors = self.runner.jail_stats().get(jail)
         if rt is None:
             total_banned = self.store.counters().get(RECIDIVE, (0, 0))[1]
@@ -132,7 +132,7 @@ class AgentQueries:
         return {
             "failures": ban.failures,
             "source": ban.source,
-            "lines": list(ban.lines),
+            "lines": list(ban.lines or self.store.ban_lines(jail, network)),
             "banned_at": ban.banned_at,
             "expires_at": ban.expires_at,
             "ban_count": ban.ban_count,

@@ -322,9 +322,7 @@ class Agent(AgentQueries):
         wanted = [self._entry(b) for b in bans if self._uses_firewall(b.jail)]
         report = await asyncio.to_thread(self.backend.reconcile, wanted, now)
         added = {(e.jail, e.network) for e in report.added}
-        for ban in bans:
-            if (ban.jail, ban.network) in added:
-                self.events.event("restore", ban, now)
+        self.events.events("restore", [b for b in bans if (b.jail, b.network) in added], now)
         for entry in report.removed:
             log.info(
                 "Removed %s from jail %s in the firewall: not an active ban",

@@ -10,6 +10,7 @@ the agent does only after the commit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -258,6 +259,9 @@ class DecisionEngine:
                 duration = rt.config.bantime if rt is not None else self.recidive.bantime
             expires = None if duration is None else now + duration
         old = self.bans.get((jail, network))
+        if old is not None and not old.lines:
+            # Restored bans come back without their lines: keep them in the state.
+            old = dataclasses.replace(old, lines=self.store.ban_lines(jail, network))
         if old is not None and (
             old.expires_at is None or (expires is not None and old.expires_at >= expires)
         ):
@@ -326,9 +330,28 @@ class DecisionEngine:
             key=lambda b: (b.jail, b.banned_at),
         )
 
+    def count_bans(self, jail: str | None = None) -> int:
+        """``len(list_bans(jail))`` without building and sorting the list."""
+        now = self.clock.now()
+        return sum(
+            1 for b in self.bans.values() if (jail is None or b.jail == jail) and not b.expired(now)
+        )
+
     def covering(self, network: IPNetwork) -> list[Ban]:
-        return [
-            b
-            for b in self.list_bans()
-            if b.network.version == network.version and network.subnet_of(b.network)  # type: ignore[arg-type]
+        """Active bans of ``network`` or of a prefix holding it, ordered as ``list_bans``.
+
+        Looks up each enclosing prefix instead of testing every ban: a D-Bus
+        QueryBan then costs the same with 20 bans or 20,000 (a scan took
+        about 70 ms of the event loop at 16,000 bans).
+        """
+        now = self.clock.now()
+        enclosing = [network.supernet(new_prefix=p) for p in range(network.prefixlen)]
+        enclosing.append(network)
+        jails = {jail for jail, _ in self.bans}
+        found = [
+            ban
+            for jail in jails
+            for net in enclosing
+            if (ban := self.bans.get((jail, net))) is not None and not ban.expired(now)
         ]
+        return sorted(found, key=lambda b: (b.jail, b.banned_at))
