@@ -1,0 +1,377 @@
+"""The real agent answering D-Bus while 1M journal entries stream in.
+
+    .venv/bin/python tests/benchmarks/bench_dbus_agent.py [--lines 1000000]
+        [--data /var/tmp/jb-bench-dbus] [--idle-rounds 3] [--pause 0.5] [--json OUT]
+
+Runs as root. A private system bus with polkitd (tests/support/bus.py), and
+``journalban run --dry-run`` on it with the sshd jail on a journal directory
+(maxretry 5, findtime 3d, bantime 3d: every failure of the corpus counts).
+The corpus is gen_sshd_corpus's 1M lines, re-dated to the last day, as
+journal export records (agent_corpus.py's fields), written once to a cached
+file. A second systemd-journal-remote then writes that file into the
+directory as fast as it can while the agent follows it.
+
+From this process (a separate client, dbus-fast, one connection as root,
+every call authorised by polkitd), rounds of 100 concurrent calls are fired
+before the stream (idle) and for as long as it lasts (load), ``--pause``
+seconds apart. Per 10 calls: 2 GetStatus, 1 ListBans(""), 2 QueryBan,
+Properties.Get of the sshd jail's TotalFailed and CurrentlyBanned,
+Properties.GetAll of the jail, and one Ban followed by its Unban (the pair
+is sequential; the other 90 calls are in flight together). Every call must
+be answered without error within the D-Bus default timeout (25 s).
+
+Reports p50/p99/max per round and overall, per method, and progress: how
+much of the export file journal-remote had read (from /proc/PID/fdinfo) and
+how many failures the agent had counted (TotalFailed, against its final
+value once the stream is fully read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dbus_fast import Message, MessageType, Variant
+from dbus_fast.aio import MessageBus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from agent_corpus import SPAN, dated_lines, journal_fields
+
+from support.agent import AgentProcess, write_config
+from support.bus import PrivateBus
+from support.journal import JOURNAL_REMOTE, JournalWriter, export_record, sshd_fields
+
+DEST = "org.jailban"
+MANAGER = ("/org/jailban", "org.jailban.Manager1")
+JAIL_PATH = "/org/jailban/jail/sshd"
+PROPS = "org.freedesktop.DBus.Properties"
+CONCURRENT = 100
+CALL_TIMEOUT = 25.0
+FIRST_SEQ = 1000  # after the JournalWriter's first entry: sd-journal orders one boot by it
+
+
+def _message(
+    path: str, interface: str, member: str, signature: str = "", body: list[Any] | None = None
+) -> Message:
+    return Message(
+        destination=DEST,
+        path=path,
+        interface=interface,
+        member=member,
+        signature=signature,
+        body=body or [],
+    )
+
+
+def read_call(i: int) -> tuple[str, Message]:
+    """The i-th read of a group of 8: (label, message)."""
+    calls: list[tuple[str, Message]] = [
+        ("GetStatus", _message(*MANAGER, "GetStatus")),
+        ("GetStatus", _message(*MANAGER, "GetStatus")),
+        ("ListBans", _message(*MANAGER, "ListBans", "s", [""])),
+        ("QueryBan", _message(*MANAGER, "QueryBan", "s", ["198.51.100.7"])),
+        ("QueryBan", _message(*MANAGER, "QueryBan", "s", ["2001:db8::/32"])),
+        ("Get TotalFailed", _message(JAIL_PATH, PROPS, "Get", "ss", ["org.jailban.Jail1", "TotalFailed"])),
+        ("Get CurrentlyBanned", _message(JAIL_PATH, PROPS, "Get", "ss", ["org.jailban.Jail1", "CurrentlyBanned"])),
+        ("GetAll jail", _message(JAIL_PATH, PROPS, "GetAll", "s", ["org.jailban.Jail1"])),
+    ]  # fmt: skip
+    return calls[i % len(calls)]
+
+
+@dataclass
+class Timing:
+    label: str
+    seconds: float
+    error: str = ""
+    value: Any = None
+
+
+async def timed(bus: MessageBus, label: str, msg: Message) -> Timing:
+    start = time.perf_counter()
+    try:
+        reply = await asyncio.wait_for(bus.call(msg), CALL_TIMEOUT)
+    except TimeoutError:
+        return Timing(label, time.perf_counter() - start, "timeout")
+    elapsed = time.perf_counter() - start
+    if reply is None or reply.message_type == MessageType.ERROR:
+        name = reply.error_name if reply is not None else "no reply"
+        return Timing(label, elapsed, f"{name}: {reply.body if reply else ''}")
+    value = reply.body[0] if reply.body else None
+    return Timing(label, elapsed, value=value.value if isinstance(value, Variant) else value)
+
+
+async def ban_unban(bus: MessageBus, address: str) -> list[Timing]:
+    empty: dict[str, Variant] = {}
+    ban = _message(*MANAGER, "Ban", "ssta{sv}", ["sshd", address, 3_600_000_000, empty])
+    first = await timed(bus, "Ban", ban)
+    second = await timed(bus, "Unban", _message(*MANAGER, "Unban", "ss", [address, "sshd"]))
+    return [first, second]
+
+
+async def one_round(bus: MessageBus, number: int) -> list[Timing]:
+    """100 calls: 90 reads in flight together, and 5 Ban-then-Unban pairs."""
+    reads = [timed(bus, *read_call(i)) for i in range(CONCURRENT - 10)]
+    pairs = [ban_unban(bus, f"198.18.{number % 250}.{k + 1}") for k in range(5)]
+    singles = asyncio.gather(*reads)
+    doubles = asyncio.gather(*pairs)
+    out: list[Timing] = list(await singles)
+    for pair in await doubles:
+        out.extend(pair)
+    return out
+
+
+@dataclass
+class Round:
+    phase: str
+    started: float  # seconds since the stream began (negative: idle, before it)
+    feed_fraction: float  # of the export file read by journal-remote when the round began
+    total_failed: int  # the largest TotalFailed a Get in the round returned
+    banned: int  # the largest CurrentlyBanned
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def feed_fraction(feeder: subprocess.Popen[bytes], size: int) -> float:
+    """How much of its input file journal-remote has read, from its file position."""
+    path = feeder.args[-1]  # type: ignore[index]
+    if feeder.poll() is not None:
+        return 1.0
+    fd_dir = Path(f"/proc/{feeder.pid}/fd")
+    try:
+        for fd in fd_dir.iterdir():
+            if os.readlink(fd) == str(path):
+                info = (Path(f"/proc/{feeder.pid}/fdinfo") / fd.name).read_text()
+                pos = int(info.split("pos:")[1].split()[0])
+                return pos / size
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
+def summarise(phase: str, started: float, fraction: float, timings: list[Timing]) -> Round:
+    ms = [t.seconds * 1000 for t in timings]
+    failed = [t.value for t in timings if t.label == "Get TotalFailed" and t.value is not None]
+    banned = [t.value for t in timings if t.label == "Get CurrentlyBanned" and t.value is not None]
+    return Round(
+        phase, started, fraction, max(failed, default=0), max(banned, default=0),
+        percentile(ms, 0.5), percentile(ms, 0.99), max(ms),
+        [f"{t.label}: {t.error}" for t in timings if t.error],
+    )  # fmt: skip
+
+
+async def run_rounds(
+    address: str,
+    idle_rounds: int,
+    pause: float,
+    start_feed: Callable[[], subprocess.Popen[bytes]],
+    export_size: int,
+) -> tuple[list[Round], dict[str, list[Timing]], float]:
+    """Idle rounds, rounds for as long as the feed runs, rounds once the agent caught up.
+
+    Returns the rounds, the timings of each phase, and the feed's wall time.
+    """
+    bus = await MessageBus(bus_address=address).connect()
+    idle: list[Timing] = []
+    load: list[Timing] = []
+    settled: list[Timing] = []
+    rounds: list[Round] = []
+    try:
+        for n in range(idle_rounds):
+            timings = await one_round(bus, n)
+            idle += timings
+            rounds.append(summarise("idle", -1.0, 0.0, timings))
+            await asyncio.sleep(pause)
+        feeder = start_feed()
+        began = time.monotonic()
+        n = idle_rounds
+        while feeder.poll() is None:
+            at = time.monotonic() - began
+            fraction = feed_fraction(feeder, export_size)
+            timings = await one_round(bus, n)
+            load += timings
+            rounds.append(summarise("load", at, fraction, timings))
+            print(_round_line(rounds[-1]), flush=True)
+            n += 1
+            await asyncio.sleep(pause)
+        feed_wall = time.monotonic() - began
+        await _wait_for_settled(bus)
+        for _ in range(idle_rounds):
+            # The stream is over: what is left is the cost of the bans it made.
+            timings = await one_round(bus, n)
+            settled += timings
+            rounds.append(summarise("after", time.monotonic() - began, 1.0, timings))
+            print(_round_line(rounds[-1]), flush=True)
+            n += 1
+            await asyncio.sleep(pause)
+        final = await timed(bus, "Get TotalFailed", read_call(5)[1])
+        rounds.append(summarise("final", time.monotonic() - began, 1.0, [final]))
+    finally:
+        bus.disconnect()
+    return rounds, {"idle": idle, "load": load, "after": settled}, feed_wall
+
+
+async def _wait_for_settled(bus: MessageBus, quiet: float = 3.0, limit: float = 600.0) -> None:
+    """Until the agent's TotalFailed stands still for ``quiet`` seconds."""
+    last, since, deadline = -1, time.monotonic(), time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = (await timed(bus, "Get TotalFailed", read_call(5)[1])).value
+        if value != last:
+            last, since = value, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        await asyncio.sleep(0.5)
+
+
+def _round_line(r: Round) -> str:
+    return (
+        f"{r.phase:5} t={r.started:6.1f}s feed {r.feed_fraction:6.1%} "
+        f"TotalFailed {r.total_failed:>7} bans {r.banned:>6} p50 {r.p50_ms:7.1f} p99 {r.p99_ms:7.1f} "
+        f"max {r.max_ms:7.1f} ms errors {len(r.errors)}"
+    )
+
+
+def ensure_export(data: Path, lines: int) -> tuple[Path, float]:
+    """The corpus as one export file (cached while it is recent); (path, corpus start)."""
+    meta_path = data / "export.json"
+    path = data / "corpus.export"
+    if meta_path.exists() and path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta["lines"] == lines and time.time() - meta["ends_at"] < 6 * 3600:
+            return path, meta["ends_at"] - SPAN
+    data.mkdir(parents=True, exist_ok=True)
+    ends_at = time.time() - 60
+    with path.open("wb") as out:
+        buf = bytearray()
+        for seq, (when, line) in enumerate(dated_lines(lines, ends_at), FIRST_SEQ):
+            fields = journal_fields(line, when)
+            usec = int(fields.pop("__REALTIME_TIMESTAMP"))
+            buf += export_record(fields, usec, seq)
+            if len(buf) > 1 << 20:
+                out.write(buf)
+                buf.clear()
+        out.write(buf)
+    meta_path.write_text(json.dumps({"lines": lines, "ends_at": ends_at}))
+    return path, ends_at - SPAN
+
+
+def describe(rounds: list[Round], phases: dict[str, list[Timing]]) -> dict[str, Any]:
+    def stats(timings: list[Timing]) -> dict[str, Any]:
+        ms = [t.seconds * 1000 for t in timings]
+        return {
+            "calls": len(ms),
+            "errors": sum(1 for t in timings if t.error),
+            "p50_ms": round(percentile(ms, 0.5), 1),
+            "p99_ms": round(percentile(ms, 0.99), 1),
+            "max_ms": round(max(ms), 1),
+        }
+
+    load = phases["load"]
+    labels = sorted({t.label for t in load})
+    return {
+        **{phase: stats(timings) for phase, timings in phases.items()},
+        "load_by_method": {k: stats([t for t in load if t.label == k]) for k in labels},
+        "final_total_failed": rounds[-1].total_failed,
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=Path("/var/tmp/jb-bench-dbus"))
+    parser.add_argument("--idle-rounds", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=0.5)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    t0 = time.monotonic()
+    export, corpus_start = ensure_export(args.data, args.lines)
+    size = export.stat().st_size
+    print(
+        f"export file {export} ({export.stat().st_size >> 20} MiB) in {time.monotonic() - t0:.0f}s"
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="jb-bench-dbus-"))
+    jdir, state = tmp / "journal", tmp / "state"
+    jail = {"maxretry": 5, "findtime": "3d", "bantime": "3d"}
+    cfg = write_config(tmp / "journalban.yaml", state, journal_dir=jdir, bus=True,
+                       firewall={"backend": "dry-run"}, jails={"sshd": jail})  # fmt: skip
+    feeders: list[subprocess.Popen[bytes]] = []
+
+    def start_feed() -> subprocess.Popen[bytes]:
+        argv = [JOURNAL_REMOTE, "-o", str(jdir / "stream.journal"), str(export)]
+        feeders.append(subprocess.Popen(argv, stderr=subprocess.DEVNULL))
+        return feeders[-1]
+
+    try:
+        with PrivateBus() as bus, JournalWriter(jdir) as writer:
+            # Before the corpus in both clocks, and within findtime.
+            first = sshd_fields("Server listening on :: port 22.")
+            first["__REALTIME_TIMESTAMP"] = int((corpus_start - 60) * 1e6)
+            writer.write([first])
+            writer.wait_visible(1)
+            agent = AgentProcess(cfg, bus_address=bus.address)
+            try:
+                agent.wait_for_log("running:")
+                if not bus.wait_for_name(DEST, timeout=20):
+                    raise RuntimeError(f"the agent did not take {DEST}:\n{agent.log}")
+                rounds, phases, feed_wall = asyncio.run(
+                    run_rounds(bus.address, args.idle_rounds, args.pause, start_feed, size)
+                )
+            finally:
+                for feeder in feeders:
+                    if feeder.poll() is None:
+                        feeder.kill()
+                    feeder.wait()
+                agent.stop()
+                shutil.copy(agent.log_path, args.data / "agent.log")
+                shutil.copy(bus.log_path, args.data / "bus.log")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    summary = describe(rounds, phases)
+    final = summary["final_total_failed"] or 1
+    summary.update(
+        date=datetime.now().strftime("%Y-%m-%d"),
+        machine=f"{_cpu_model()}, {os.cpu_count()} cores, "
+        f"{platform.platform()}, Python {platform.python_version()}",
+        loadavg=Path("/proc/loadavg").read_text().split()[:3],
+        lines=args.lines,
+        feed_wall_s=round(feed_wall, 1),
+        rounds=[asdict(r) for r in rounds],
+    )
+    for r in rounds:
+        if r.phase in ("load", "after"):
+            print(f"{_round_line(r)}  agent at {r.total_failed / final:6.1%} of failures")
+    print(json.dumps({k: v for k, v in summary.items() if k != "rounds"}, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()

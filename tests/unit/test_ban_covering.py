@@ -1,0 +1,81 @@
+"""QueryBan and the ban counts: answers from lookups, without scanning or sorting every ban."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from journalban.addresses import IPNetwork, parse_network
+from journalban.clock import FakeClock
+from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.decisions.engine import DecisionEngine
+from journalban.decisions.ignore import IgnoreList
+from journalban.events import Ban
+from journalban.state.store import StateStore
+
+NOW = 1_800_000_000.0
+BANS = [
+    ("sshd", "203.0.113.7", 3600.0),
+    ("sshd", "203.0.113.0/24", 3600.0),
+    ("sshd", "203.0.0.0/16", 10.0),  # runs out before the queries
+    ("web", "203.0.113.0/25", 3600.0),
+    ("web", "198.51.100.9", 3600.0),
+    ("sshd", "2001:db8:1:2::/64", 3600.0),
+    ("web", "2001:db8::/32", 3600.0),
+]
+QUERIES = [
+    "203.0.113.7",
+    "203.0.113.200",
+    "203.0.113.0/26",
+    "203.0.112.1",
+    "198.51.100.9",
+    "198.51.100.0/24",
+    "2001:db8:1:2::5",
+    "2001:db8:ffff::1",
+    "::ffff:203.0.113.7",
+]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> DecisionEngine:
+    clock = FakeClock(NOW)
+    engine = DecisionEngine(StateStore(tmp_path / "state.sqlite"), clock, RecidiveConfig())
+    configs = {name: JailConfig(name=name) for name in ("sshd", "web")}
+    engine.configure(configs, {name: IgnoreList(()) for name in configs})
+    for jail, network, duration in BANS:
+        engine.manual_ban(
+            jail, parse_network(network), duration, permanent=False, comment="", force=False
+        )
+        clock.advance(1.0)
+    clock.advance(60.0)
+    return engine
+
+
+def scanned(engine: DecisionEngine, network: IPNetwork) -> list[Ban]:
+    """The obvious answer: every active ban whose network holds ``network``."""
+    return [
+        b
+        for b in engine.list_bans()
+        if b.network.version == network.version and network.subnet_of(b.network)  # type: ignore[arg-type]
+    ]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_covering_finds_what_a_scan_of_every_ban_finds(engine: DecisionEngine, query: str) -> None:
+    network = parse_network(query)
+    assert engine.covering(network) == scanned(engine, network)
+
+
+def test_an_address_inside_banned_prefixes_of_two_jails(engine: DecisionEngine) -> None:
+    found = engine.covering(parse_network("203.0.113.7"))
+    assert [(b.jail, str(b.network)) for b in found] == [
+        ("sshd", "203.0.113.7/32"),
+        ("sshd", "203.0.113.0/24"),
+        ("web", "203.0.113.0/25"),
+    ]
+
+
+@pytest.mark.parametrize("jail", [None, "sshd", "web", "nope"])
+def test_count_bans_counts_what_list_bans_lists(engine: DecisionEngine, jail: str | None) -> None:
+    assert engine.count_bans(jail) == len([b for b in engine.list_bans() if jail in (None, b.jail)])
