@@ -91,6 +91,10 @@ class AgentControl(Protocol):
 
     def list_bans(self, jail: str | None = None) -> list[Ban]: ...
 
+    def banned_count(self) -> int:
+        """How many bans are active (without building the list)."""
+        ...
+
     def query_ban(self, network: IPNetwork) -> list[Ban]:
         """Bans covering ``network`` (an address inside a banned prefix counts)."""
         ...

@@ -104,6 +104,9 @@ class AgentQueries:
             action_errors=errors.errors if errors is not None else 0,
         )
 
+    def banned_count(self) -> int:
+        return self.decisions.count_bans()
+
     def list_bans(self, jail: str | None = None) -> list[Ban]:
         if jail is not None and jail not in self.parts and jail != RECIDIVE:
             raise NoSuchJail(jail)

@@ -105,7 +105,7 @@ def manager_status(control: AgentControl) -> dict[str, Variant]:
         "State": Variant("s", control.state),
         "Backend": Variant("s", control.backend_name),
         "Jails": Variant("as", [jail.name for jail in jails]),
-        "BannedCount": Variant("u", u32(len(control.list_bans()))),
+        "BannedCount": Variant("u", u32(control.banned_count())),
         "StartedAtUSec": Variant("t", usec(control.started_at)),
     }
 

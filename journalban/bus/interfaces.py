@@ -148,14 +148,14 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_property(access=PropertyAccess.READ)
     def BannedCount(self) -> DBusUInt32:
-        return convert.u32(len(self._control.list_bans()))
+        return convert.u32(self._control.banned_count())
 
     def property_values(self) -> dict[str, Any]:
         """Current values of the properties, for change announcements."""
         return {
             "Version": self._control.version,
             "State": self._control.state,
-            "BannedCount": convert.u32(len(self._control.list_bans())),
+            "BannedCount": convert.u32(self._control.banned_count()),
         }
 
 

@@ -11,10 +11,12 @@ the agent does only after the commit.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from journalban.addresses import IPNetwork, ban_network
+from journalban.addresses import IPAddress, IPNetwork, ban_network
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.ignore import IgnoreList
@@ -27,6 +29,8 @@ from journalban.state.store import BatchCommit, StateStore
 
 RECIDIVE = "recidive"
 MAX_LINES_KEPT = 10
+# Addresses whose network (and its text) are remembered; attackers come back.
+NETWORK_MEMO_SIZE = 65536
 
 
 @dataclass
@@ -43,6 +47,18 @@ class JailRuntime:
     ignored_failures: int = 0
     latest_line: float = 0.0
     recent_lines: dict[IPNetwork, list[str]] = field(default_factory=dict)
+    # address -> (network it is counted as, that network as text): building an
+    # ipaddress network costs several microseconds, and failures repeat addresses.
+    networks: dict[IPAddress, tuple[IPNetwork, str]] = field(default_factory=dict)
+
+    def network_of(self, address: IPAddress) -> tuple[IPNetwork, str]:
+        known = self.networks.get(address)
+        if known is None:
+            if len(self.networks) >= NETWORK_MEMO_SIZE:
+                self.networks.clear()
+            network = ban_network(address, self.config.ipv6_prefix)
+            known = self.networks[address] = (network, str(network))
+        return known
 
 
 @dataclass
@@ -52,11 +68,38 @@ class Changes:
     commits: list[BatchCommit] = field(default_factory=list)
     bans: list[Ban] = field(default_factory=list)
     unbans: list[tuple[Ban, str]] = field(default_factory=list)
+    # Automatic bans of each network in these commits' history, recidive's own aside.
+    pending_bans: dict[IPNetwork, int] = field(default_factory=dict, compare=False)
 
     def extend(self, other: Changes) -> None:
         self.commits += other.commits
         self.bans += other.bans
         self.unbans += other.unbans
+        for network, count in other.pending_bans.items():
+            self.pending_bans[network] = self.pending_bans.get(network, 0) + count
+
+
+class BanTable(dict[tuple[str, IPNetwork], Ban]):
+    """The active bans; ``version`` changes with every change, for caches of views."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.version = next(_VERSIONS)
+
+    def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
+        self.version = next(_VERSIONS)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
+        self.version = next(_VERSIONS)
+        super().__delitem__(key)
+
+    def pop(self, key: tuple[str, IPNetwork], default: Ban | None = None) -> Ban | None:  # type: ignore[override]
+        self.version = next(_VERSIONS)
+        return super().pop(key, default)
+
+
+_VERSIONS = itertools.count(1)
 
 
 class DecisionEngine:
@@ -74,10 +117,12 @@ class DecisionEngine:
         self.clock = clock
         self.recidive = recidive
         self.jails: dict[str, JailRuntime] = {}
-        self.bans: dict[tuple[str, IPNetwork], Ban] = {}
+        self.bans = BanTable()
         # Bans skipped while catching up: failures before their end were blocked.
         self._virtual_until: dict[tuple[str, IPNetwork], float] = {}
         self._check_prefix = check_prefix
+        self._sorted: list[Ban] = []
+        self._sorted_key: tuple[int, str | None] = (-1, None)
 
     # --- set-up --------------------------------------------------------------
 
@@ -92,6 +137,7 @@ class DecisionEngine:
                 cfg.findtime,
             ):
                 old.config, old.ignore = cfg, ignores[name]
+                old.networks.clear()  # ipv6_prefix may have changed
                 old.counter.max_tracked = cfg.max_tracked
                 new[name] = old
                 continue
@@ -106,7 +152,9 @@ class DecisionEngine:
     def load_bans(self) -> list[Ban]:
         """Active bans from the state (expired ones dropped); the caller restores them."""
         now = self.clock.now()
-        self.bans = {(b.jail, b.network): b for b in self.store.active_bans() if not b.expired(now)}
+        self.bans = BanTable(
+            ((b.jail, b.network), b) for b in self.store.active_bans() if not b.expired(now)
+        )
         return list(self.bans.values())
 
     # --- failures ------------------------------------------------------------
@@ -129,7 +177,7 @@ class DecisionEngine:
             if when is None:
                 when = batch.arrival or now
             when = min(when, now)
-            network = ban_network(out.address, cfg.ipv6_prefix)
+            network, network_text = rt.network_of(out.address)
             if rt.ignore.why_ignored(network) is not None:
                 rt.ignored_failures += 1
                 continue
@@ -139,7 +187,7 @@ class DecisionEngine:
             rt.total_failed += 1
             commit.failed_delta += 1
             count, _ = rt.counter.add(network, when)
-            commit.new_failures.append((str(network), when))
+            commit.new_failures.append((network_text, when))
             kept = rt.recent_lines.setdefault(network, [])
             kept.append(batch.lines[out.index])
             del kept[:-MAX_LINES_KEPT]
@@ -185,6 +233,8 @@ class DecisionEngine:
             cfg.name, network, when, expires, previous + 1, "failures", failures, source, lines
         )
         commit.history.append((ban, False))
+        if cfg.name != RECIDIVE:
+            changes.pending_bans[network] = changes.pending_bans.get(network, 0) + 1
         if ban.expired(now):
             self._virtual_until[(cfg.name, network)] = expires or now
             return
@@ -201,12 +251,7 @@ class DecisionEngine:
             return
         earlier = self.store.ban_times(ban.network, ban.banned_at - rec.findtime)
         # This batch's own bans are not committed yet: count them too.
-        pending = sum(
-            1
-            for c in changes.commits
-            for b, manual in c.history
-            if not manual and b.network == ban.network and b.jail != RECIDIVE
-        )
+        pending = changes.pending_bans.get(ban.network, 0)
         if len(earlier) + pending < rec.maxretry:
             return
         if (RECIDIVE, ban.network) in self.bans:
@@ -320,15 +365,16 @@ class DecisionEngine:
     # --- reading -------------------------------------------------------------
 
     def list_bans(self, jail: str | None = None) -> list[Ban]:
+        """Active bans, by jail then ban time; sorted once per change of the table."""
         now = self.clock.now()
-        return sorted(
-            (
-                b
-                for b in self.bans.values()
-                if (jail is None or b.jail == jail) and not b.expired(now)
-            ),
-            key=lambda b: (b.jail, b.banned_at),
-        )
+        key = (self.bans.version, jail)
+        if self._sorted_key != key:
+            self._sorted = sorted(
+                (b for b in self.bans.values() if jail is None or b.jail == jail),
+                key=lambda b: (b.jail, b.banned_at),
+            )
+            self._sorted_key = key
+        return [b for b in self._sorted if not b.expired(now)]
 
     def count_bans(self, jail: str | None = None) -> int:
         """``len(list_bans(jail))`` without building and sorting the list."""

@@ -92,6 +92,9 @@ class FakeControl:
         self._jail(jail)
         return self._status[jail]
 
+    def banned_count(self) -> int:
+        return len(self._bans)
+
     def list_bans(self, jail: str | None = None) -> list[Ban]:
         if jail is not None:
             self._jail(jail)
