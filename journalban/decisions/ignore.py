@@ -91,6 +91,8 @@ class IgnoreList:
             self.protected += list(LINK_LOCAL)
             self.protected += [net for _, net in interfaces if _is_local_network(net)]
         self.resolved: list[IPNetwork] = []
+        self._protected_ranges = _ranges(self.protected)
+        self._ignoreip_ranges = _ranges(self.configured)
         self.update_hostnames(hostnames or {})
 
     def update_hostnames(self, hostnames: Mapping[str, Iterable[str]]) -> None:
@@ -102,14 +104,30 @@ class IgnoreList:
                 except AddressError:
                     continue
         self.resolved = resolved
+        self._ignoreip_ranges = _ranges([*self.configured, *resolved])
 
     def why_ignored(self, net: IPNetwork, *, force: bool = False) -> str | None:
         """Why ``net`` must not be banned, or None. ``force`` overrides only ignoreip."""
-        if any(_overlaps(net, p) for p in self.protected):
-            return "the host's own, loopback or a local network"
-        if not force and any(_overlaps(net, p) for p in (*self.configured, *self.resolved)):
-            return "in ignoreip"
+        # Called for every failure: integer ranges, not ipaddress's overlaps() (10x slower).
+        low = int(net.network_address)
+        high = low | int(net.hostmask)
+        version = net.version
+        for v, first, last in self._protected_ranges:
+            if v == version and low <= last and first <= high:
+                return "the host's own, loopback or a local network"
+        if not force:
+            for v, first, last in self._ignoreip_ranges:
+                if v == version and low <= last and first <= high:
+                    return "in ignoreip"
         return None
+
+
+def _ranges(networks: Iterable[IPNetwork]) -> tuple[tuple[int, int, int], ...]:
+    """(version, first, last address as integers) of each network."""
+    return tuple(
+        (n.version, int(n.network_address), int(n.network_address) | int(n.hostmask))
+        for n in networks
+    )
 
 
 def _overlaps(a: IPNetwork, b: IPNetwork) -> bool:

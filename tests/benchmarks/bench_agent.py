@@ -1,0 +1,382 @@
+"""The running agent side by side with fail2ban-server, on one 1M-line sshd corpus.
+
+    .venv/bin/python tests/benchmarks/bench_agent.py [--lines 1000000] [--data DIR]
+        [--probes 200] [--only file,journal,latency] [--no-fail2ban] [--json OUT]
+
+Runs as root (fail2ban-server only inside ``unshare -n``). In one run:
+
+1. ``journalban run --dry-run`` with a jail on a file, and fail2ban-server
+   (pyinotify backend) on the same file. Both start on an empty file and the
+   corpus is then appended in one copy, so both read every line from the
+   start of the file (neither reads back by findtime).
+2. ``journalban run --dry-run`` with the sshd jail on journal files
+   (``journal.directory``), and fail2ban-server with
+   ``backend = systemd[journalpath=DIR]``. The corpus is there when they
+   start; both read it back by findtime, which covers all of it. The clock
+   starts when each logs that it is ready.
+3. Latency, journalban only: with the agent idle, single failures (maxretry
+   1) written through systemd-journal-remote with pauses; from the moment the
+   entry is visible to a reader of the directory until the ban is committed
+   to the state database, and until the agent logs it.
+
+Both jails count every failure (findtime 2d over a corpus of one day,
+maxretry 5, bantime 2d). journalban is done when the position it committed
+is the end of the corpus; fail2ban when its CPU time stops growing (its
+finish is the first sample at which its CPU time reached its final value,
+sampled every 50 ms). CPU seconds are the process's user+system time from
+/proc/PID/stat between those moments; peak RSS is VmHWM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from agent_corpus import Corpus, ensure_corpus
+from fail2ban_peer import Fail2banPeer
+
+from support.agent import AgentProcess, StateReader, last_cursor, write_config
+from support.journal import JournalWriter, sshd_fields
+
+MAXRETRY, FINDTIME, BANTIME = 5, "2d", "2d"
+TICK = os.sysconf("SC_CLK_TCK")
+IDLE_FOR = 3.0
+BANNED = "SELECT 1 FROM bans WHERE network IN (?, ?)"  # fail2ban is done when its CPU time stood still this long
+
+
+@dataclass
+class Run:
+    """One agent reading the corpus once."""
+
+    agent: str
+    source: str
+    lines: int
+    wall: float
+    cpu: float
+    cpu_total: float
+    peak_rss_mb: float
+    peak_anon_mb: float
+    failed: int
+    banned: int
+    load: str
+
+    @property
+    def rate(self) -> float:
+        return self.lines / self.wall
+
+
+class ProcessWatch:
+    """CPU time and memory of one process, from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_anon_kb = 0
+
+    def cpu(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+    def status_kb(self, name: str) -> int:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def sample(self) -> None:
+        self.peak_anon_kb = max(self.peak_anon_kb, self.status_kb("RssAnon"))
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float = 0.005) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(every)
+
+
+def logged_at(log: str, text: str) -> float:
+    """Wall time of the first log line containing ``text`` ("2026-11-21 13:58:42,356 ...")."""
+    for line in log.splitlines():
+        if text in line:
+            return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    raise ValueError(f"{text!r} not logged")
+
+
+def file_offset(position: str | None, path: Path) -> int:
+    if position is None:
+        return -1
+    marks = json.loads(position)["files"]
+    return max((m["off"] for m in marks if m["path"] == str(path)), default=-1)
+
+
+def journalban_run(
+    work: Path, corpus: Corpus, source: str, jails: Mapping[str, object], jail: str,
+    done: Callable[[StateReader], bool], before: Callable[[], None] = lambda: None,
+) -> Run:  # fmt: skip
+    """Start the agent, start the clock when it is ready, stop it when ``done``."""
+    state = work / "state"
+    extra: dict[str, object] = {"firewall": {"backend": "dry-run"}, "jails": jails}
+    journal_dir = corpus.journal if source == "journal" else None
+    cfg = write_config(work / "journalban.yaml", state, journal_dir=journal_dir, **extra)
+    agent = AgentProcess(cfg)
+    watch = ProcessWatch(agent.proc.pid)
+    reader = StateReader(state)
+    try:
+        wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
+        cpu0 = watch.cpu()
+        started = logged_at(agent.log, "running:")
+        before()  # a file jail: the corpus is appended now
+        if source == "file":
+            started = time.time()
+        while not done(reader):
+            watch.sample()
+            time.sleep(0.02)
+        finished = time.time()
+        cpu1 = watch.cpu()
+        hwm = watch.status_kb("VmHWM")
+        watch.sample()
+        rows = reader._query(
+            f"SELECT total_failed, total_banned FROM counters WHERE jail = '{jail}'"  # noqa: S608
+        )
+    finally:
+        agent.stop()
+    failed, banned = (int(str(rows[0][0])), int(str(rows[0][1]))) if rows else (0, 0)
+    return Run("journalban", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
+               hwm / 1024, watch.peak_anon_kb / 1024, failed, banned, load_average())  # fmt: skip
+
+
+def journalban_file(work: Path, corpus: Corpus) -> Run:
+    log = work / "log" / "auth.log"
+    log.parent.mkdir(parents=True)
+    log.touch()
+    jails = {
+        "sshd": {"enabled": False},
+        "ssh-file": {
+            "filter": "sshd", "source": "files", "files": [str(log)],
+            "maxretry": MAXRETRY, "findtime": FINDTIME, "bantime": BANTIME,
+        },
+    }  # fmt: skip
+    size = corpus.log.stat().st_size
+    return journalban_run(
+        work, corpus, "file", jails, "ssh-file",
+        lambda r: file_offset(r.position("ssh-file"), log) >= size,
+        lambda: append(corpus.log, log),
+    )  # fmt: skip
+
+
+def journalban_journal(work: Path, corpus: Corpus) -> Run:
+    end = last_cursor(corpus.journal)
+    jails = {"sshd": {"maxretry": MAXRETRY, "findtime": FINDTIME, "bantime": BANTIME}}
+    return journalban_run(
+        work, corpus, "journal", jails, "sshd", lambda r: r.position("sshd") == end
+    )
+
+
+def append(corpus_log: Path, log: Path) -> None:
+    with corpus_log.open("rb") as src, log.open("ab") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def fail2ban_run(work: Path, corpus: Corpus, source: str) -> Run:
+    """fail2ban-server on the corpus, timed from its jail start until its CPU time stops."""
+    log = work / "auth.log"
+    if source == "file":
+        log.touch()
+        peer = Fail2banPeer(work, logpath=log, maxretry=MAXRETRY, findtime=FINDTIME,
+                            bantime=BANTIME)  # fmt: skip
+    else:
+        peer = Fail2banPeer(work, journal_dir=corpus.journal, maxretry=MAXRETRY,
+                            findtime=FINDTIME, bantime=BANTIME)  # fmt: skip
+    watch = ProcessWatch(peer.proc.pid)
+    try:
+        wait_for(lambda: "Jail 'sshd' started" in peer.log, 60, "fail2ban did not start", 0.01)
+        if source == "file":
+            time.sleep(1.0)  # its inotify watch is in place
+            cpu0 = watch.cpu()
+            started = time.time()
+            append(corpus.log, log)
+        else:
+            cpu0 = watch.cpu()
+            started = logged_at(peer.log, "Jail 'sshd' started")
+        samples: list[tuple[float, float]] = []
+        while True:
+            samples.append((time.time(), watch.cpu()))
+            watch.sample()
+            idle = [c for t, c in samples if t >= samples[-1][0] - IDLE_FOR]
+            if samples[-1][0] - samples[0][0] > IDLE_FOR and idle[-1] - idle[0] < 0.02:
+                break
+            time.sleep(0.05)
+        cpu1 = samples[-1][1]
+        finished = next(t for t, c in samples if c >= cpu1 - 0.011)
+        hwm = watch.status_kb("VmHWM")
+        status = peer.status()
+    finally:
+        peer.stop()
+    return Run("fail2ban-server", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
+               hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
+               status.get("Total banned", -1), load_average())  # fmt: skip
+
+
+@dataclass
+class Latency:
+    probes: int
+    visible_to_commit_ms: list[float]
+    visible_to_log_ms: list[float]
+    load: str
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p * len(ordered)) - 1))]
+
+
+def latency(work: Path, probes: int) -> Latency:
+    """Idle agent, maxretry 1: entry visible to a reader -> ban committed / logged."""
+    from systemd import journal
+
+    jdir = work / "journal"
+    state = work / "state"
+    cfg = write_config(work / "journalban.yaml", state, journal_dir=jdir,
+                       firewall={"backend": "dry-run"},
+                       jails={"sshd": {"maxretry": 1, "findtime": "10m", "bantime": "10m"}})  # fmt: skip
+    commit_ms: list[float] = []
+    visible_wall: dict[str, float] = {}
+    with JournalWriter(jdir) as writer:
+        writer.write([sshd_fields("Server listening on 0.0.0.0 port 22.")])
+        writer.wait_visible(1)
+        agent = AgentProcess(cfg)
+        follower = journal.Reader(path=str(jdir))
+        follower.seek_tail()
+        follower.get_previous()
+        try:
+            wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
+            wait_for(lambda: (state / "state.sqlite").exists(), 10, "no state database")
+            db = sqlite3.connect(f"file:{state / 'state.sqlite'}?mode=ro", uri=True)
+            time.sleep(0.5)
+            for i in range(probes):
+                addr = f"203.0.{113 + i // 200}.{1 + i % 200}"
+                writer.write([sshd_fields(f"Failed password for root from {addr} port {i} ssh2")])
+                visible = banned = 0.0
+                deadline = time.perf_counter() + 10
+                while not banned:
+                    if time.perf_counter() > deadline:
+                        raise TimeoutError(f"no ban of {addr}:\n{agent.log[-2000:]}")
+                    now = time.perf_counter()
+                    if not visible:
+                        follower.process()
+                        if follower._next():
+                            visible = now
+                            visible_wall[addr] = time.time()
+                    elif db.execute(BANNED, (addr, f"{addr}/32")).fetchone():
+                        banned = now
+                    time.sleep(0.0002)
+                commit_ms.append((banned - visible) * 1000)
+                time.sleep(0.05)  # idle again
+            db.close()
+            wait_for(lambda: f"Ban {addr} in jail" in agent.log, 10, "last ban not logged")
+        finally:
+            follower.close()
+            agent.stop()
+    log_ms = [
+        (logged_at(agent.log, f"Ban {a} in jail") - t) * 1000 for a, t in visible_wall.items()
+    ]
+    return Latency(probes, commit_ms, log_ms, load_average())
+
+
+def machine() -> str:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), "unknown CPU",
+    )  # fmt: skip
+    return f"{platform.node()}: {model}, {os.cpu_count()} cores, Linux {platform.release()}"
+
+
+def report(runs: list[Run], lat: Latency | None) -> None:
+    print("| agent | source | lines | wall | lines/s | CPU s | lines per CPU s "
+          "| peak RSS (VmHWM) | peak RssAnon | failed | banned | load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        print(f"| {r.agent} | {r.source} | {r.lines:,} | {r.wall:.2f} s | {r.rate:,.0f} "
+              f"| {r.cpu:.2f} (total {r.cpu_total:.2f}) | {r.lines / r.cpu:,.0f} "
+              f"| {r.peak_rss_mb:.0f} MB | {r.peak_anon_mb:.0f} MB | {r.failed:,} | {r.banned:,} "
+              f"| {r.load} |")  # fmt: skip
+    for source, floor in (("file", 20), ("journal", 25)):
+        ours = [r for r in runs if r.source == source and r.agent == "journalban"]
+        peer = [r for r in runs if r.source == source and r.agent != "journalban"]
+        if ours and peer:
+            ratio = ours[0].rate / peer[0].rate
+            cpu_ratio = (ours[0].lines / ours[0].cpu) / (peer[0].lines / peer[0].cpu)
+            print(f"{source}: {ratio:.1f}x fail2ban-server's lines/s (floor {floor}x: "
+                  f"{'holds' if ratio >= floor else 'MISSED'}), {cpu_ratio:.1f}x per CPU second")  # fmt: skip
+    if lat is not None:
+        c, g = lat.visible_to_commit_ms, lat.visible_to_log_ms
+        print(f"latency over {lat.probes} probes (load {lat.load}): visible -> committed "
+              f"p50 {statistics.median(c):.1f} ms, p99 {percentile(c, 0.99):.1f} ms, "
+              f"max {max(c):.1f} ms; visible -> logged p50 {statistics.median(g):.1f} ms, "
+              f"p99 {percentile(g, 0.99):.1f} ms, max {max(g):.1f} ms (log stamps are whole ms)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=Path("/var/tmp/journalban-bench/agent"))
+    parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--only", default="file,journal,latency")
+    parser.add_argument("--no-fail2ban", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    print(machine(), "| load before:", load_average(), flush=True)
+    corpus = ensure_corpus(args.data / str(args.lines), args.lines)
+    print(f"corpus: {corpus.lines:,} lines, file {corpus.log.stat().st_size / 2**20:.0f} MB, "
+          f"journal {corpus.journal_bytes / 2**20:.0f} MB in {corpus.journal_files} files", flush=True)  # fmt: skip
+    runs: list[Run] = []
+    lat = None
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+        steps: list[tuple[str, Callable[[Path], Run]]] = []
+        for source in ("file", "journal"):
+            if source not in parts:
+                continue
+            ours = journalban_file if source == "file" else journalban_journal
+            steps.append((f"journalban-{source}", lambda w, f=ours: f(w, corpus)))  # type: ignore[misc]
+            if not args.no_fail2ban:
+                steps.append((f"fail2ban-{source}",
+                              lambda w, s=source: fail2ban_run(w, corpus, s)))  # type: ignore[misc]  # fmt: skip
+        for name, step in steps:
+            work = Path(tmp) / name
+            work.mkdir()
+            runs.append(step(work))
+            print(name, asdict(runs[-1]), flush=True)
+        if "latency" in parts:
+            work = Path(tmp) / "latency"
+            work.mkdir()
+            lat = latency(work, args.probes)
+    report(runs, lat)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "runs": [asdict(r) for r in runs],
+                                         "latency": asdict(lat) if lat else None}, indent=1))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
