@@ -19,7 +19,11 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command``, only the modules up to the one that defines it.
+
+    `journalban regex` must not pay for importing the agent's firewall and bus stacks.
+    """
     parser = argparse.ArgumentParser(
         prog="journalban",
         description="Ban the addresses behind authentication failures (journald, files, nftables).",
@@ -35,11 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command family not built yet
         module.register(sub)
+        if command is not None and command in sub.choices:
+            break
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

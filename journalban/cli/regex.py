@@ -17,8 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from journalban.cli.regexinput import Batch, read_file, read_journal
+from journalban.cli.regexinput import Batch, read_file, read_file_text, read_journal
 from journalban.errors import ConfigError
+from journalban.matching.counting import count_text
 from journalban.matching.engine import IGNORED, MATCHED, CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef, RegexDef, load_filter_file
 from journalban.matching.library import FilterLibrary
@@ -50,9 +51,8 @@ def resolve_filter(spec: str, library: FilterLibrary | None = None) -> FilterDef
     Raises:
         ConfigError: a bad filter file, or a regex without <HOST> that does not compile.
     """
-    path = Path(spec)
-    if path.is_file():
-        return load_filter_file(path)
+    if _is_file(Path(spec)):
+        return load_filter_file(Path(spec))
     library = library or FilterLibrary()
     try:
         return library.load(spec)
@@ -139,10 +139,36 @@ def scan(
     return tally
 
 
+def count_file(matcher: LineMatcher, path: Path) -> Tally:
+    """The summary's counts for a log file, without an object per line."""
+    tally = Tally()
+    for text in read_file_text(path):
+        matched, ignored = count_text(matcher, text, tally.regex_hits)
+        tally.matched += matched
+        tally.ignored += ignored
+        tally.lines += text.count("\n") + 1
+    return tally
+
+
+def _is_file(path: Path) -> bool:
+    # A line or a regex longer than a file name can be is not a file (ENAMETOOLONG).
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
 def _batches(log: str) -> tuple[str, Any]:
     """A description of LOG and its batches (journal inputs need the filter: see run)."""
     path = Path(log)
-    if path.is_file():
+    if _is_file(path):
         return f"log file {path}", read_file(path)
     one: list[Batch] = [([log], [])]
     return "one line", iter(one)
@@ -157,22 +183,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"journalban regex: {exc}", file=sys.stderr)
         return 1
     path = Path(args.log)
+    journal_input = args.log == "journal" or _is_dir(path)
     if args.log == "journal":
         source, batches = "the system journal", read_journal(None, fdef.journal_match)
-    elif path.is_dir():
+    elif journal_input:
         source, batches = f"journal files in {path}", read_journal(path, fdef.journal_match)
     else:
         source, batches = _batches(args.log)
-    journal_input = args.log == "journal" or path.is_dir()
     matcher = LineMatcher(compiled, time.time)
+    keep_lines = args.json or args.print_all_missed or args.print_all_ignored
     try:
-        tally = scan(
-            matcher,
-            batches,
-            keep_matches=args.json,
-            keep_missed=args.print_all_missed,
-            keep_ignored=args.print_all_ignored,
-        )
+        if not keep_lines and not journal_input and _is_file(path):
+            tally = count_file(matcher, path)
+        else:
+            tally = scan(
+                matcher,
+                batches,
+                keep_matches=args.json,
+                keep_missed=args.print_all_missed,
+                keep_ignored=args.print_all_ignored,
+            )
     except OSError as exc:
         print(f"journalban regex: cannot read {args.log}: {exc}", file=sys.stderr)
         return 1

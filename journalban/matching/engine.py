@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import add
 from typing import Final
 
 from journalban.addresses import IPAddress, IPNetwork, looks_like_hostname, parse_address
+from journalban.matching.alternation import combine, fuse
 from journalban.matching.dates import DateReader
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.heads import HeadReader
@@ -27,6 +28,7 @@ from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
 MATCHED: Final = 0
 IGNORED: Final = 1
 MISSED: Final = 2
+_IDENT_CACHE = 1024
 
 
 @dataclass(slots=True)
@@ -86,24 +88,41 @@ class CompiledFilter:
             if self.literals
             else None
         )
-        self._combined = _combine(self.regexes)
+        self._alternation = combine(self.regexes)
+        self._whole = re.compile(self._alternation.pattern) if self._alternation else None
+        self.branches = self._alternation.branches if self._alternation else {}
+
+    def fused(self, head: re.Pattern[str]) -> re.Pattern[str] | None:
+        """One regex for ``head`` followed by this mode's regexes, or None when unsafe."""
+        return None if self._alternation is None else fuse(head, self._alternation)
+
+    def ident_refused(self, ident: str) -> bool:
+        """True when a file line's syslog ``ident`` is not one of the filter's."""
+        return bool(
+            (self.idents or self.ident_globs)
+            and ident not in self.idents
+            and (self.ident_globs is None or self.ident_globs.match(ident) is None)
+        )
 
     def match_message(self, message: str, index: int = 0, when: float | None = None) -> Outcome:
         """Match one message (date and syslog prefix already taken off)."""
-        combined = self._combined
-        if combined is not None:
-            whole, names = combined
+        whole = self._whole
+        if whole is not None:
             m = whole.match(message)
             if m is None:
                 return Outcome(MISSED, index, time=when)
-            number, renamed = names[m.lastgroup]  # type: ignore[index]
-            groups = {name: m.group(inner) for inner, name in renamed}
-            return self._outcome(message, number, groups, index, when)
+            return self.outcome_of(m, message, index, when)
         for number, regex in self.regexes:
             m = regex.match(message)
             if m is not None:
                 return self._outcome(message, number, m.groupdict(), index, when)
         return Outcome(MISSED, index, time=when)
+
+    def outcome_of(self, m: re.Match[str], message: str, index: int, when: float | None) -> Outcome:
+        """The outcome of a match ``m`` of the alternation (its ``lastgroup`` names the regex)."""
+        branch = self.branches[m.lastgroup]  # type: ignore[index]
+        groups = {name: m.group(inner) for inner, name in branch.groups}
+        return self._outcome(message, branch.number, groups, index, when)
 
     def _outcome(
         self,
@@ -153,6 +172,35 @@ class LineMatcher:
         self.filter = compiled
         self.dates = DateReader(now)
         self.heads = HeadReader(self.dates)
+        self._fused_head: re.Pattern[str] | None = None
+        self._fused: re.Pattern[str] | None = None
+        self._fused_by_head: dict[str, re.Pattern[str] | None] = {}
+        self._refused: dict[str, bool] = {}
+
+    def fused_regex(self) -> re.Pattern[str] | None:
+        """The settled date format's head regex fused with the filter's regexes, if any.
+
+        It changes when the general path settles another date format.
+        """
+        head = self.heads.regex
+        if head is not self._fused_head:
+            self._fused_head = head
+            if head is None:
+                self._fused = None
+            else:
+                if head.pattern not in self._fused_by_head:
+                    self._fused_by_head[head.pattern] = self.filter.fused(head)
+                self._fused = self._fused_by_head[head.pattern]
+        return self._fused
+
+    def ident_refused(self, ident: str) -> bool:
+        """The filter's verdict on a syslog ident, remembered (a log holds few idents)."""
+        verdict = self._refused.get(ident)
+        if verdict is None:
+            if len(self._refused) >= _IDENT_CACHE:
+                self._refused.clear()
+            verdict = self._refused[ident] = self.filter.ident_refused(ident)
+        return verdict
 
     def candidates(self, lines: Sequence[str]) -> Iterator[int]:
         """Indexes of the lines the prefilter lets through, in order."""
@@ -166,32 +214,32 @@ class LineMatcher:
             pre = self.filter.prefilter
             yield from (i for i, line in enumerate(lines) if pre is None or pre.search(line))
             return
-        # ends[i]: the offset just past line i's newline. str.find runs at memchr
-        # speed, far faster than one regex alternation over the text.
-        ends = list(map(add, accumulate(map(len, lines)), range(1, len(lines) + 1)))
-        found: set[int] = set()
-        add_found = found.add
-        find = text.find
-        for literal in literals:
-            pos = find(literal)
-            while pos >= 0:
-                i = bisect_right(ends, pos)
-                add_found(i)
-                pos = find(literal, ends[i])
-        yield from sorted(found)
+        # ends[i]: the offset of line i's newline (or the text's end).
+        ends = list(map(add, accumulate(map(len, lines)), range(len(lines))))
+        found = line_ends(text, literals)
+        yield from (bisect_left(ends, end) for end in found)
 
     def match_lines(
         self, lines: Sequence[str], prefixed: bool = True, times: Sequence[float] = ()
     ) -> Iterator[Outcome]:
         """Outcomes for the candidate lines of a batch (every other line missed)."""
+        if prefixed:
+            match_line = self.match_line
+            for i in self.candidates(lines):
+                yield match_line(lines[i], i)
+            return
+        match_message = self.filter.match_message
         for i in self.candidates(lines):
-            if prefixed:
-                yield self.match_line(lines[i], i)
-            else:
-                yield self.filter.match_message(lines[i], i, times[i] if times else None)
+            yield match_message(lines[i], i, times[i] if times else None)
 
     def match_line(self, line: str, index: int = 0) -> Outcome:
         """Match a full log line: its date and syslog prefix are taken off first."""
+        fused = self._fused if self.heads.regex is self._fused_head else self.fused_regex()
+        if fused is not None:
+            m = fused.match(line)
+            if m is not None and (out := self.fused_outcome(m, index)) is not None:
+                return out
+            return self._match_line_slowly(line, index)
         head = self.heads.regex
         if head is not None and (m := head.match(line)) is not None:
             ident = m.group("ident") or m.group("ident2") or m.group("ident3")
@@ -203,6 +251,21 @@ class LineMatcher:
                 return out
             # Not a real date after all: the general path treats the line as undated.
         return self._match_line_slowly(line, index)
+
+    def fused_outcome(self, m: re.Match[str], index: int) -> Outcome | None:
+        """The outcome of a fused-regex match, or None when the general path must decide."""
+        ident = m.group("ident") or m.group("ident2") or m.group("ident3")
+        if ident is not None and self.ident_refused(ident):
+            return Outcome(MISSED, index, reason=f"ident {ident!r} not in filter's idents")
+        name = m.lastgroup
+        if name is None or name not in self.filter.branches:
+            return Outcome(MISSED, index)
+        out = self.filter.outcome_of(m, m.string[m.start(name) : m.endpos], index, None)
+        if out.kind == MISSED:
+            return out
+        out.time = self.heads.time(m)
+        # No time: not a real date after all; the general path treats the line as undated.
+        return out if out.time is not None else None
 
     def _match_line_slowly(self, line: str, index: int) -> Outcome:
         when: float | None = None
@@ -233,44 +296,30 @@ class LineMatcher:
     def _after_prefix(
         self, ident: str | None, message: str, index: int, when: float | None
     ) -> Outcome:
-        f = self.filter
-        if (
-            (f.idents or f.ident_globs)
-            and ident is not None
-            and ident not in f.idents
-            and (f.ident_globs is None or f.ident_globs.match(ident) is None)
-        ):
+        if ident is not None and self.ident_refused(ident):
             return Outcome(
                 MISSED, index, time=when, reason=f"ident {ident!r} not in filter's idents"
             )
         return self.filter.match_message(message, index, when)
 
 
-_GROUP_NAME = re.compile(r"\(\?P([<=])([A-Za-z_]\w*)([>)])")
-_NUMBERED_BACKREF = re.compile(r"\\[1-9]|\(\?\(\d")
-Combined = tuple[re.Pattern[str], dict[str, tuple[int, tuple[tuple[str, str], ...]]]]
+def line_ends(text: str, literals: Iterable[str]) -> list[int]:
+    """Offsets of the ends (the newline, or the text's end) of the lines holding a literal.
 
-
-def _combine(regexes: Sequence[tuple[int, re.Pattern[str]]]) -> Combined | None:
-    """One alternation of all regexes, tried in order in C instead of a Python loop.
-
-    Each regex's groups get a suffix so their names stay unique; the outer
-    group ``_rN`` closes last, so ``lastgroup`` names the regex that matched.
-    None when a regex cannot be embedded (global flags, numbered back-references).
+    One str.find pass per literal: each runs at C speed over the whole text,
+    and a line found once is skipped by the rest of that literal's pass.
     """
-    if len(regexes) < 2:
-        return None
-    parts = []
-    names: dict[str, tuple[int, tuple[tuple[str, str], ...]]] = {}
-    for k, (number, regex) in enumerate(regexes):
-        if regex.flags & ~re.UNICODE or _NUMBERED_BACKREF.search(regex.pattern):
-            return None
-        renamed = tuple((f"{name}__{k}", name) for name in regex.groupindex)
-        body = _GROUP_NAME.sub(rf"(?P\1\2__{k}\3", regex.pattern)
-        parts.append(f"(?P<_r{k}>{body})")
-        names[f"_r{k}"] = (number, renamed)
-    try:
-        whole = re.compile("|".join(parts))
-    except re.error:
-        return None
-    return whole, names
+    found: set[int] = set()
+    add_found = found.add
+    find = text.find
+    size = len(text)
+    for literal in literals:
+        pos = find(literal)
+        while pos >= 0:
+            end = find("\n", pos)
+            if end < 0:
+                add_found(size)
+                break
+            add_found(end)
+            pos = find(literal, end + 1)
+    return sorted(found)

@@ -27,6 +27,7 @@ class HeadReader:
         self.regex: re.Pattern[str] | None = None
         self._heads: dict[str, re.Pattern[str] | None] = {}
         self._hours: dict[str, float] = {}
+        self._spans: tuple[int, int, int, int] | None = None
 
     def settle(self, format_name: str) -> None:
         """Use ``format_name`` for the lines that follow (after the general path found it)."""
@@ -34,6 +35,7 @@ class HeadReader:
             return
         fmt = _BY_NAME.get(format_name)
         self.format = fmt
+        self._spans = None
         if fmt is None or fmt.anywhere:
             self.regex = None
             return
@@ -41,38 +43,52 @@ class HeadReader:
             self._heads[format_name] = _compile_head(fmt)
         self.regex = self._heads[format_name]
         self._hours.clear()
+        if self.regex is not None:
+            groups = self.regex.groupindex
+            if "M" in groups and "S" in groups:
+                # Group numbers, not names: a fused regex (heads first) numbers them alike.
+                spans = (groups["jbdate"], groups["M"], groups["S"], groups.get("frac", 0))
+                self._spans = spans
 
     def time(self, m: re.Match[str]) -> float | None:
-        """The time of the date in head match ``m``; counts the format's hit."""
+        """The time of the date in head match ``m``; counts the format's hit.
+
+        ``m`` may come from a longer regex that starts with the head regex.
+        """
         fmt = self.format
         if fmt is None:
             return None
-        dates = self.dates
-        groups = m.re.groupindex
-        if "M" not in groups or "S" not in groups or m.start("M") < 0 or m.start("S") < 0:
-            found = dates._convert(fmt, m)
-            return None if found is None else found.time
-        start, end = m.span("jbdate")
-        min_start, min_end = m.span("M")
-        sec_start, sec_end = m.span("S")
-        frac_end = m.end("frac")
+        spans = self._spans
+        if spans is None:
+            return self._convert(fmt, m)
+        date, minute, second, frac_group = spans
+        min_start, min_end = m.span(minute)
+        sec_start, sec_end = m.span(second)
+        if min_start < 0 or sec_start < 0:
+            return self._convert(fmt, m)
+        start, end = m.span(date)
+        frac_end = m.end(frac_group) if frac_group else -1
         line = m.string
+        # The date's text without minutes and seconds names its hour.
         key = line[start:min_start] + "|" + line[frac_end if frac_end >= 0 else sec_end : end]
-        frac = m.group("frac")
         extra = float(int(line[min_start:min_end]) * 60 + int(line[sec_start:sec_end]))
-        if frac:
-            extra += float("0." + frac)
+        if frac_end >= 0:
+            extra += float("0." + m.group(frac_group))
         base = self._hours.get(key)
         if base is None:
-            found = dates._convert(fmt, m)
+            found = self._convert(fmt, m)
             if found is None:
                 return None
             if len(self._hours) >= _CACHE_LIMIT:
                 self._hours.clear()
-            self._hours[key] = found.time - extra
-            return found.time
-        dates.hits[fmt.name] = dates.hits.get(fmt.name, 0) + 1
+            self._hours[key] = found - extra
+            return found
+        self.dates.hits[fmt.name] += 1  # set by the conversion that cached this hour
         return base + extra
+
+    def _convert(self, fmt: _Format, m: re.Match[str]) -> float | None:
+        found = self.dates._convert(fmt, m)
+        return None if found is None else found.time
 
 
 def _compile_head(fmt: _Format) -> re.Pattern[str] | None:

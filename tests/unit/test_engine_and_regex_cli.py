@@ -116,3 +116,54 @@ def test_human_summary_line_is_exact(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_regex_without_host_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["regex", FAIL, "Failed password"]) == 1
     assert "<HOST>" in capsys.readouterr().err
+
+
+IGNORING_FILTER = """\
+idents: [sshd]
+failregex: ['^Failed password for (?:invalid user )?<USER> from <HOST> port \\d+ ssh2$']
+ignoreregex: ['for root from']
+"""
+
+
+@pytest.mark.parametrize("filter_spec", ["sshd", "file with ignoreregex"])
+def test_summary_counts_match_the_per_line_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], filter_spec: str
+) -> None:
+    if filter_spec != "sshd":
+        (tmp_path / "f.yaml").write_text(IGNORING_FILTER)
+        filter_spec = str(tmp_path / "f.yaml")
+    lines = [
+        *MIXED_AUTH_LOG,
+        FAIL.replace("203.0.113.5", "999.1.1.1"),
+        FAIL.replace("203.0.113.5", "evil.example.com"),
+        FAIL.replace("root", "bob"),
+        "Failed password for root from 192.0.2.7 port 22 ssh2",
+        "2026-11-21T10:00:09+01:00 web1 sshd[5]: Invalid user x from 192.0.2.8 port 1",
+        FAIL.replace("Nov 21", "Nov 99"),
+        "<38>" + FAIL,
+        FAIL.replace("10:00:01", "10:00:01.250"),
+    ]
+    log = tmp_path / "auth.log"
+    log.write_bytes("\n".join(lines * 3).encode() + b"\n\xff Failed \xfe\n" + FAIL.encode())
+    code = main(["regex", str(log), filter_spec])
+    summary = capsys.readouterr().out
+    by_line = _run_json(capsys, str(log), filter_spec)
+    assert code == 0
+    assert by_line["matched"]
+    assert by_line["ignored"] or filter_spec == "sshd"
+    counts = [by_line[k] for k in ("lines", "ignored", "matched", "missed")]
+    assert "\nLines: {} lines, {} ignored, {} matched, {} missed\n".format(*counts) in summary
+    for regex in by_line["regexes"]:  # type: ignore[attr-defined]
+        # The summary lists the mode's regexes; JSON lists all, those of other modes with 0.
+        assert not regex["hits"] or f"[{regex['hits']}] {regex['pattern']}" in summary
+    for date in by_line["dates"]:  # type: ignore[attr-defined]
+        assert f"[{date['hits']}] {date['format']}" in summary
+
+
+def test_a_line_longer_than_a_file_name_is_read_as_a_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    long_line = FAIL.replace("for root", "for invalid user " + "x" * 300)
+    out = _run_json(capsys, long_line, "sshd")
+    assert (out["lines"], out["matched"]) == (1, 1)
+    assert out["matches"][0]["user"] == "x" * 300  # type: ignore[index]
