@@ -121,6 +121,12 @@ class DecisionEngine:
         # Bans skipped while catching up: failures before their end were blocked.
         self._virtual_until: dict[tuple[str, IPNetwork], float] = {}
         self._check_prefix = check_prefix
+        # Automatic bans decided by process() calls whose commit is still to come
+        # (the agent commits the batches queued behind each other in one
+        # transaction): network -> [(jail, banned_at)], forgotten once the store
+        # has committed since.
+        self._unsaved: dict[IPNetwork, list[tuple[str, float]]] = {}
+        self._unsaved_at = store.commit_count
         self._sorted: list[Ban] = []
         self._sorted_key: tuple[int, str | None] = (-1, None)
 
@@ -163,6 +169,9 @@ class DecisionEngine:
         """Count a batch's failures; the changes to commit and apply."""
         rt = self.jails[jail]
         now = self.clock.now()
+        if self.store.commit_count != self._unsaved_at:
+            self._unsaved.clear()
+            self._unsaved_at = self.store.commit_count
         commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
         changes = Changes(commits=[commit])
         rt.lines_read += len(batch.lines)
@@ -193,7 +202,21 @@ class DecisionEngine:
             del kept[:-MAX_LINES_KEPT]
             if count >= cfg.maxretry:
                 self._decide_ban(rt, network, when, count, batch.source, commit, changes, now)
+        for done in changes.commits:
+            for ban, manual in done.history:
+                if not manual:
+                    self._unsaved.setdefault(ban.network, []).append((ban.jail, ban.banned_at))
         return changes
+
+    def _ban_times(self, network: IPNetwork, since: float, jail: str | None = None) -> int:
+        """How often ``network`` was banned automatically since ``since``, committed or not."""
+        count = len(self.store.ban_times(network, since, jail))
+        for banned_jail, banned_at in self._unsaved.get(network, ()):
+            if banned_at >= since and (
+                banned_jail == jail if jail is not None else banned_jail != RECIDIVE
+            ):
+                count += 1
+        return count
 
     def _blocked_at(self, jail: str, network: IPNetwork, when: float) -> bool:
         ban = self.bans.get((jail, network))
@@ -222,10 +245,8 @@ class DecisionEngine:
         commit.cleared.append(str(network))
         lines = tuple(rt.recent_lines.pop(network, ()))
         inc = cfg.increment
-        previous = len(
-            self.store.ban_times(
-                network, when - HISTORY_HORIZON, None if inc.across_jails else cfg.name
-            )
+        previous = self._ban_times(
+            network, when - HISTORY_HORIZON, None if inc.across_jails else cfg.name
         )
         length = ban_length(cfg.bantime, inc, previous)
         expires = None if length is None else when + length
@@ -249,10 +270,10 @@ class DecisionEngine:
         rec = self.recidive
         if not rec.enabled or ban.jail == RECIDIVE:
             return
-        earlier = self.store.ban_times(ban.network, ban.banned_at - rec.findtime)
+        earlier = self._ban_times(ban.network, ban.banned_at - rec.findtime)
         # This batch's own bans are not committed yet: count them too.
         pending = changes.pending_bans.get(ban.network, 0)
-        if len(earlier) + pending < rec.maxretry:
+        if earlier + pending < rec.maxretry:
             return
         if (RECIDIVE, ban.network) in self.bans:
             return
@@ -264,7 +285,7 @@ class DecisionEngine:
             expires,
             1,
             "recidive",
-            len(earlier) + pending,
+            earlier + pending,
             ban.jail,
         )
         if rban.expired(now):

@@ -104,6 +104,7 @@ class StateStore:
             self.db.executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from None
+        self.commit_count = 0  # transactions of commit() so far
 
     def close(self) -> None:
         self.db.close()
@@ -186,6 +187,7 @@ class StateStore:
                     self._write(cur, b)
         except sqlite3.Error as exc:
             raise StateError(f"cannot write state: {exc}") from None
+        self.commit_count += 1
 
     def _write(self, cur: sqlite3.Cursor, b: BatchCommit) -> None:
         if b.position is not None:
