@@ -47,18 +47,28 @@ class JailRuntime:
     ignored_failures: int = 0
     latest_line: float = 0.0
     recent_lines: dict[IPNetwork, list[str]] = field(default_factory=dict)
-    # address -> (network it is counted as, that network as text): building an
-    # ipaddress network costs several microseconds, and failures repeat addresses.
-    networks: dict[IPAddress, tuple[IPNetwork, str]] = field(default_factory=dict)
+    # address -> (network it is counted as, that network as text, why it is
+    # ignored): building an ipaddress network costs several microseconds, and
+    # failures repeat addresses. Valid for ``networks_for`` (ignore list, generation).
+    networks: dict[IPAddress, tuple[IPNetwork, str, str | None]] = field(default_factory=dict)
+    networks_for: tuple[IgnoreList, int] | None = None
 
-    def network_of(self, address: IPAddress) -> tuple[IPNetwork, str]:
+    def network_of(self, address: IPAddress) -> tuple[IPNetwork, str, str | None]:
         known = self.networks.get(address)
         if known is None:
             if len(self.networks) >= NETWORK_MEMO_SIZE:
                 self.networks.clear()
             network = ban_network(address, self.config.ipv6_prefix)
-            known = self.networks[address] = (network, str(network))
+            why = self.ignore.why_ignored(network)
+            known = self.networks[address] = (network, str(network), why)
         return known
+
+    def check_networks(self) -> None:
+        """Forget the remembered networks if the ignore list changed since."""
+        now_for = (self.ignore, self.ignore.generation)
+        if self.networks_for != now_for:
+            self.networks.clear()
+            self.networks_for = now_for
 
 
 @dataclass
@@ -176,6 +186,7 @@ class DecisionEngine:
         changes = Changes(commits=[commit])
         rt.lines_read += len(batch.lines)
         rt.lines_unreadable += batch.unreadable
+        rt.check_networks()
         cfg = rt.config
         for out in outcomes:
             if out.kind != MATCHED or out.address is None:
@@ -186,8 +197,8 @@ class DecisionEngine:
             if when is None:
                 when = batch.arrival or now
             when = min(when, now)
-            network, network_text = rt.network_of(out.address)
-            if rt.ignore.why_ignored(network) is not None:
+            network, network_text, ignored = rt.network_of(out.address)
+            if ignored is not None:
                 rt.ignored_failures += 1
                 continue
             rt.latest_line = max(rt.latest_line, when)
@@ -226,6 +237,8 @@ class DecisionEngine:
             and (ban.expires_at is None or when < ban.expires_at)
         ):
             return True
+        if not self._virtual_until:
+            return False
         until = self._virtual_until.get((jail, network))
         return until is not None and when < until
 

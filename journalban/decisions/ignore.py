@@ -91,6 +91,7 @@ class IgnoreList:
             self.protected += list(LINK_LOCAL)
             self.protected += [net for _, net in interfaces if _is_local_network(net)]
         self.resolved: list[IPNetwork] = []
+        self.generation = 0  # changes when the answers may (host names resolved anew)
         self._protected_ranges = _ranges(self.protected)
         self._ignoreip_ranges = _ranges(self.configured)
         self.update_hostnames(hostnames or {})
@@ -105,6 +106,7 @@ class IgnoreList:
                     continue
         self.resolved = resolved
         self._ignoreip_ranges = _ranges([*self.configured, *resolved])
+        self.generation += 1
 
     def why_ignored(self, net: IPNetwork, *, force: bool = False) -> str | None:
         """Why ``net`` must not be banned, or None. ``force`` overrides only ignoreip."""

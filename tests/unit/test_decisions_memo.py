@@ -1,0 +1,49 @@
+"""The engine remembers each address's network and ignore verdict, but never a stale one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from journalban.addresses import parse_address
+from journalban.clock import FakeClock
+from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.decisions.engine import DecisionEngine
+from journalban.decisions.ignore import IgnoreList
+from journalban.events import LineBatch
+from journalban.matching.engine import MATCHED, Outcome
+from journalban.state.store import StateStore
+
+NOW = 1_800_000_000.0
+
+
+def _fail(engine: DecisionEngine, address: str) -> list[str]:
+    outcome = Outcome(MATCHED, 0, parse_address(address), address, None, NOW, 0)
+    batch = LineBatch("journal", [f"fail from {address}"], "cursor", prefixed=False)
+    changes = engine.process("sshd", batch, [outcome])
+    engine.store.commit(changes.commits)
+    return [b.address for b in changes.bans]
+
+
+def _engine(tmp_path: Path, ignore: IgnoreList) -> DecisionEngine:
+    engine = DecisionEngine(
+        StateStore(tmp_path / "state.sqlite"), FakeClock(NOW), RecidiveConfig(enabled=False)
+    )
+    engine.configure({"sshd": JailConfig(name="sshd", maxretry=2)}, {"sshd": ignore})
+    return engine
+
+
+def test_host_name_resolved_later_ignores_an_address_seen_before(tmp_path: Path) -> None:
+    ignore = IgnoreList(["office.example.org"])
+    engine = _engine(tmp_path, ignore)
+    assert _fail(engine, "203.0.113.7") == []
+    ignore.update_hostnames({"office.example.org": ["203.0.113.7"]})
+    assert _fail(engine, "203.0.113.7") == []
+    assert engine.jails["sshd"].ignored_failures == 1
+
+
+def test_new_ignore_list_on_reload_applies_to_addresses_seen_before(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, IgnoreList(["203.0.113.0/24"]))
+    assert _fail(engine, "203.0.113.7") == []
+    engine.configure({"sshd": JailConfig(name="sshd", maxretry=2)}, {"sshd": IgnoreList(())})
+    assert _fail(engine, "203.0.113.7") == []
+    assert _fail(engine, "203.0.113.7") == ["203.0.113.7"]
