@@ -18,6 +18,8 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+from journalban.matching.regexopt import compile_tuned
+
 _GROUP_NAME = re.compile(r"\(\?P([<=])([A-Za-z_]\w*)([>)])")
 _NUMBERED_BACKREF = re.compile(r"\\[1-9]|\(\?\(\d")
 _AT_START = (sre.AT_BEGINNING, sre.AT_BEGINNING_STRING, sre.AT_BEGINNING_LINE)
@@ -42,15 +44,27 @@ class Branch:
 
 @dataclass(frozen=True, slots=True)
 class Alternation:
-    """The alternation's pattern text; ``branches`` by the outer group names ``_rK``."""
+    """Each regex's embeddable text (``parts``); ``branches`` by outer group names ``_rK``."""
 
-    pattern: str
+    parts: tuple[str, ...]
     branches: dict[str, Branch]
     fusable: bool  # every regex keeps its meaning behind a head regex
+
+    @property
+    def pattern(self) -> str:
+        """The alternation of every regex."""
+        return "|".join(self.parts)
+
+    def subset(self, regexes: int) -> str:
+        """The alternation of the regexes whose positions are set in bit mask ``regexes``."""
+        return "|".join(part for k, part in enumerate(self.parts) if regexes >> k & 1)
 
 
 def combine(regexes: Sequence[tuple[int, re.Pattern[str]]]) -> Alternation | None:
     """One alternation of ``regexes`` (tried in order), or None when one cannot be embedded.
+
+    The alternation may still fail to compile (a conditional on a renamed group):
+    compile it with ``compile_quickly``, which says so with None.
 
     Each regex's groups get a suffix so their names stay unique; the outer
     group ``_rK`` closes last, so ``lastgroup`` names the regex that matched.
@@ -75,24 +89,32 @@ def combine(regexes: Sequence[tuple[int, re.Pattern[str]]]) -> Alternation | Non
         host = f"host__{k}" if "host" in regex.groupindex else None
         parts.append(f"(?P<_r{k}>{body})")
         branches[f"_r{k}"] = Branch(f"_r{k}", number, renamed, host)
-    pattern = "|".join(parts)
-    try:
-        re.compile(pattern)
-    except re.error:
-        return None
-    return Alternation(pattern, branches, fusable)
+    return Alternation(tuple(parts), branches, fusable)
 
 
-def fuse(head: re.Pattern[str], alternation: Alternation) -> re.Pattern[str] | None:
+def fuse(
+    head: re.Pattern[str], alternation: Alternation, regexes: int = -1
+) -> re.Pattern[str] | None:
     """``head`` then, optionally, the alternation: one match reads a line's head and message.
 
+    ``regexes`` (a bit mask of positions) leaves out regexes that cannot match.
     The head is atomic, so the message starts where the head alone would end;
     when no regex matches, the match still succeeds with the head alone.
     """
-    if not alternation.fusable:
+    if not alternation.fusable or head.pattern is None:
         return None
+    pattern = f"(?>{head.pattern})(?:{alternation.subset(regexes)})?"
+    return compile_quickly(pattern)
+
+
+def compile_quickly(pattern: str) -> re.Pattern[str] | None:
+    """The pattern compiled for speed (see regexopt), or plainly, or None when it is bad."""
     try:
-        return re.compile(f"(?>{head.pattern})(?:{alternation.pattern})?")
+        return compile_tuned(pattern)
+    except (re.error, RecursionError):
+        pass
+    try:
+        return re.compile(pattern)
     except re.error:
         return None
 

@@ -10,6 +10,7 @@ a line the fast path cannot decide alone takes the matcher's general path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from journalban.addresses import parse_address
@@ -28,31 +29,40 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
     rfind = text.rfind
     branches = f.branches
     ignore = f.ignore
-    time_of = matcher.heads.time
-    # Only the general path below settles a new date format, and with it a new fused regex.
-    fused = matcher.fused_regex()
-    for end in line_ends(text, f.literals):
+    check_idents = bool(f.idents or f.ident_globs)
+    counts = matcher.heads.counts
+    valid = _valid_hosts(matcher)
+    # Only the general path below settles a new date format, and with it new fused regexes.
+    fusing = matcher.fused_regex() is not None
+    fused_for = matcher.fused_for
+    found = line_ends(text, f.needles)
+    for end in sorted(found):
         start = rfind("\n", 0, end) + 1
+        fused = fused_for(found[end]) if fusing else None
         m = None if fused is None else fused.match(text, start, end)
         if m is not None:
             branch = branches.get(m.lastgroup or "")
             if branch is None:
                 continue  # the head alone matched: missed
-            ident = m.group("ident") or m.group("ident2") or m.group("ident3")
-            if ident is not None and matcher.ident_refused(ident):
-                continue
+            if check_idents:
+                ident = m.group("ident") or m.group("ident2") or m.group("ident3")
+                if ident is not None and matcher.ident_refused(ident):
+                    continue
             if ignore:
                 message = text[m.start(branch.group) : end]
                 if any(ign.search(message) for ign in ignore):
-                    if time_of(m) is not None:
+                    if counts(m):
                         ignored += 1
                         continue
                     m = None
             if m is not None:
-                host = m.group(branch.host) if branch.host else None
-                if parse_address(host or "") is None:
+                host = (m.group(branch.host) or "") if branch.host else ""
+                ok = valid.get(host)
+                if ok is None:
+                    ok = _remember(valid, host)
+                if not ok:
                     continue  # an invalid address or a host name: missed
-                if time_of(m) is not None:
+                if counts(m):
                     matched += 1
                     regex_hits[branch.number] = regex_hits.get(branch.number, 0) + 1
                     continue
@@ -63,8 +73,28 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
             regex_hits[out.regex] = regex_hits.get(out.regex, 0) + 1
         elif out.kind == IGNORED:
             ignored += 1
-        fused = matcher.fused_regex()
+        fusing = matcher.fused_regex() is not None
     return matched, ignored
+
+
+# A canonical dotted quad (no leading zeros, octets up to 255): exactly the IPv4
+# text parse_address accepts, checked without building an address object.
+_CANONICAL_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                             r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")  # fmt: skip
+_HOST_CACHE = 65536
+
+
+def _valid_hosts(matcher: LineMatcher) -> dict[str, bool]:
+    """Whether a host text is a valid address, remembered by the matcher (hosts repeat)."""
+    if len(matcher.valid_hosts) >= _HOST_CACHE:
+        matcher.valid_hosts.clear()
+    return matcher.valid_hosts
+
+
+def _remember(valid: dict[str, bool], host: str) -> bool:
+    ok = _CANONICAL_IPV4.fullmatch(host) is not None or parse_address(host) is not None
+    valid[host] = ok
+    return ok
 
 
 def _count(outcomes: Iterable[Outcome], regex_hits: dict[int, int]) -> tuple[int, int]:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import fnmatch
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import add
 from typing import Final
 
 from journalban.addresses import IPAddress, IPNetwork, looks_like_hostname, parse_address
-from journalban.matching.alternation import combine, fuse
+from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.dates import DateReader
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.heads import HeadReader
-from journalban.matching.literals import mode_literals
+from journalban.matching.literals import literal_covers, mode_literals, scan_needle
 from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
 
 MATCHED: Final = 0
@@ -88,13 +88,57 @@ class CompiledFilter:
             if self.literals
             else None
         )
+        # What the text scan looks for (parts of the literals), and per regex
+        # a bit mask of the needles of which a line it matches holds one.
+        needle_of = [scan_needle(literal) for literal in self.literals]
+        self.needles = tuple(dict.fromkeys(needle_of))
+        by_literal = literal_covers([r for _, r in self.regexes], self.literals, fdef.prefilter)
+        self.covers = (
+            None
+            if derived is None or by_literal is None
+            else [
+                sum(1 << self.needles.index(n) for i, n in enumerate(needle_of) if cover >> i & 1)
+                for cover in by_literal
+            ]
+        )
+        self._regex_masks: dict[int, int] = {}
         self._alternation = combine(self.regexes)
-        self._whole = re.compile(self._alternation.pattern) if self._alternation else None
+        self._whole_compiled = False
+        self._whole_regex: re.Pattern[str] | None = None
         self.branches = self._alternation.branches if self._alternation else {}
 
-    def fused(self, head: re.Pattern[str]) -> re.Pattern[str] | None:
-        """One regex for ``head`` followed by this mode's regexes, or None when unsafe."""
-        return None if self._alternation is None else fuse(head, self._alternation)
+    @property
+    def _whole(self) -> re.Pattern[str] | None:
+        # Compiled on first use: a file read through fused regexes never needs it.
+        if not self._whole_compiled:
+            self._whole_compiled = True
+            alternation = self._alternation
+            self._whole_regex = compile_quickly(alternation.pattern) if alternation else None
+            if self._whole_regex is None:
+                self._alternation = None  # it does not compile: the regexes one by one
+        return self._whole_regex
+
+    def fused(self, head: re.Pattern[str], regexes: int = -1) -> re.Pattern[str] | None:
+        """One regex for ``head`` followed by this mode's regexes, or None when unsafe.
+
+        ``regexes``: a bit mask of the regexes (by position) to keep.
+        """
+        if self._alternation is None:
+            return None
+        return fuse(head, self._alternation, regexes)
+
+    def regexes_needing(self, literals: int) -> int:
+        """Bit mask of the regexes (by position) a line holding ``literals`` may match.
+
+        ``literals`` is a bit mask of the ``needles`` a line holds; -1: unknown.
+        """
+        if self.covers is None or literals == -1:
+            return -1
+        found = self._regex_masks.get(literals)
+        if found is None:
+            found = sum(1 << k for k, cover in enumerate(self.covers) if cover & literals)
+            self._regex_masks[literals] = found
+        return found
 
     def ident_refused(self, ident: str) -> bool:
         """True when a file line's syslog ``ident`` is not one of the filter's."""
@@ -174,8 +218,11 @@ class LineMatcher:
         self.heads = HeadReader(self.dates)
         self._fused_head: re.Pattern[str] | None = None
         self._fused: re.Pattern[str] | None = None
-        self._fused_by_head: dict[str, re.Pattern[str] | None] = {}
+        self._fused_by_head: dict[str, dict[int, re.Pattern[str] | None]] = {}
+        self._by_literals: dict[int, re.Pattern[str] | None] = {}
         self._refused: dict[str, bool] = {}
+        # Host texts known to be (or not be) valid addresses, for counting.
+        self.valid_hosts: dict[str, bool] = {}
 
     def fused_regex(self) -> re.Pattern[str] | None:
         """The settled date format's head regex fused with the filter's regexes, if any.
@@ -185,13 +232,27 @@ class LineMatcher:
         head = self.heads.regex
         if head is not self._fused_head:
             self._fused_head = head
-            if head is None:
-                self._fused = None
-            else:
-                if head.pattern not in self._fused_by_head:
-                    self._fused_by_head[head.pattern] = self.filter.fused(head)
-                self._fused = self._fused_by_head[head.pattern]
+            self._by_literals = {}
+            self._fused = self.fused_for(-1)
         return self._fused
+
+    def fused_for(self, literals: int) -> re.Pattern[str] | None:
+        """``fused_regex`` without the regexes a line holding ``literals`` cannot match.
+
+        ``literals``: a bit mask of the filter's ``needles`` the line holds; -1: unknown.
+        """
+        by_literals = self._by_literals
+        if literals not in by_literals:
+            head = self._fused_head
+            if head is None:
+                by_literals[literals] = None
+            else:
+                regexes = self.filter.regexes_needing(literals)
+                by_regexes = self._fused_by_head.setdefault(head.pattern, {})
+                if regexes not in by_regexes:
+                    by_regexes[regexes] = self.filter.fused(head, regexes)
+                by_literals[literals] = by_regexes[regexes]
+        return by_literals[literals]
 
     def ident_refused(self, ident: str) -> bool:
         """The filter's verdict on a syslog ident, remembered (a log holds few idents)."""
@@ -216,8 +277,8 @@ class LineMatcher:
             return
         # ends[i]: the offset of line i's newline (or the text's end).
         ends = list(map(add, accumulate(map(len, lines)), range(len(lines))))
-        found = line_ends(text, literals)
-        yield from (bisect_left(ends, end) for end in found)
+        found = line_ends(text, self.filter.needles)
+        yield from (bisect_left(ends, end) for end in sorted(found))
 
     def match_lines(
         self, lines: Sequence[str], prefixed: bool = True, times: Sequence[float] = ()
@@ -303,23 +364,24 @@ class LineMatcher:
         return self.filter.match_message(message, index, when)
 
 
-def line_ends(text: str, literals: Iterable[str]) -> list[int]:
-    """Offsets of the ends (the newline, or the text's end) of the lines holding a literal.
+def line_ends(text: str, needles: Sequence[str]) -> dict[int, int]:
+    """The lines holding a needle: each line's end (its newline, or the text's end), with
+    a bit mask of the needles (by position) it holds.
 
-    One str.find pass per literal: each runs at C speed over the whole text,
-    and a line found once is skipped by the rest of that literal's pass.
+    One str.find pass per needle, at C speed over the whole text.
     """
-    found: set[int] = set()
-    add_found = found.add
+    found: dict[int, int] = {}
+    get = found.get
     find = text.find
     size = len(text)
-    for literal in literals:
-        pos = find(literal)
+    for bit, needle in enumerate(needles):
+        flag = 1 << bit
+        pos = find(needle)
         while pos >= 0:
             end = find("\n", pos)
             if end < 0:
-                add_found(size)
+                found[size] = get(size, 0) | flag
                 break
-            add_found(end)
-            pos = find(literal, end + 1)
-    return sorted(found)
+            found[end] = get(end, 0) | flag
+            pos = find(needle, end + 1)
+    return found

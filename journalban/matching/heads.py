@@ -86,6 +86,26 @@ class HeadReader:
         self.dates.hits[fmt.name] += 1  # set by the conversion that cached this hour
         return base + extra
 
+    def counts(self, m: re.Match[str]) -> bool:
+        """``time(m) is not None`` (counting the hit), cheaper when the hour is known."""
+        fmt = self.format
+        spans = self._spans
+        if fmt is None or spans is None:
+            return self.time(m) is not None
+        date, minute, second, frac_group = spans
+        min_start = m.start(minute)
+        sec_end = m.end(second)
+        if min_start < 0 or sec_end < 0:
+            return self.time(m) is not None
+        start, end = m.span(date)
+        frac_end = m.end(frac_group) if frac_group else -1
+        line = m.string
+        key = line[start:min_start] + "|" + line[frac_end if frac_end >= 0 else sec_end : end]
+        if key in self._hours:
+            self.dates.hits[fmt.name] += 1
+            return True
+        return self.time(m) is not None
+
     def _convert(self, fmt: _Format, m: re.Match[str]) -> float | None:
         found = self.dates._convert(fmt, m)
         return None if found is None else found.time

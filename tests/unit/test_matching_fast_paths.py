@@ -1,0 +1,76 @@
+"""The matching fast paths mean exactly what the plain regexes mean."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from journalban.matching.alternation import combine, fuse
+from journalban.matching.engine import CompiledFilter, LineMatcher
+from journalban.matching.library import FilterLibrary
+from journalban.matching.literals import scan_needle
+from journalban.matching.prefix import SYSLOG_PREFIX
+from journalban.matching.regexopt import compile_tuned
+
+SSHD = FilterLibrary(override_dir=None).load("sshd")
+HEAD = re.compile(rf"(?P<jbdate>\w+ \d+ [\d:]+) (?:{SYSLOG_PREFIX.pattern})?")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"a(?:bc)?(?P<x>b?c)", "abcbc"),
+        (r"a(?:bc)?(?P<x>b?c)", "abc"),
+        (r"(?:(?P<y>x)y)?x(?:y)?", "xyx"),
+        (r"(?:a|ab)?b$", "ab"),
+        (r"(?:(?P<u>.*) from )?(?P<h>\S+)$", "x from y from z"),
+    ],
+)
+def test_tuned_regex_matches_as_the_plain_one(pattern: str, text: str) -> None:
+    plain, tuned = re.compile(pattern).match(text), compile_tuned(pattern).match(text)
+    assert (plain and plain.groupdict(), plain and plain.span()) == (
+        tuned and tuned.groupdict(),
+        tuned and tuned.span(),
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"(?<=: )x <HOST>", r"\bx <HOST>", r"(?:^|y)x <HOST>", r"x(?<!foo x)<HOST>"],
+)
+def test_regexes_that_look_before_the_message_are_not_fused(pattern: str) -> None:
+    regex = re.compile(pattern.replace("<HOST>", r" (?P<host>\S+)"))
+    alternation = combine([(0, regex)])
+    assert alternation is not None
+    assert not alternation.fusable
+    assert fuse(HEAD, alternation) is None
+
+
+def test_lookbehind_after_enough_message_text_is_fused() -> None:
+    regex = re.compile(r"^Failed ssh1(?<=ssh1) (?P<host>\S+)$")
+    alternation = combine([(0, regex)])
+    assert alternation is not None
+    fused = fuse(HEAD, alternation)
+    assert fused is not None
+    m = fused.match("Nov 21 10:00:01 web1 sshd[7]: Failed ssh1 192.0.2.1")
+    assert m is not None
+    assert m.group("host__0") == "192.0.2.1"
+
+
+def test_a_needle_is_part_of_its_literal() -> None:
+    for literal in ("Failed ", "nvalid user ", "PAM: ", "Received disconnect from ", "x"):
+        assert scan_needle(literal) in literal
+
+
+def test_each_regex_is_covered_by_a_needle_its_matches_hold() -> None:
+    compiled = CompiledFilter(SSHD, "aggressive")
+    assert compiled.covers is not None
+    matcher = LineMatcher(compiled, lambda: 1_800_000_000.0)
+    for sample in SSHD.samples:
+        out = matcher.match_line(sample.line)
+        if out.regex < 0 or "aggressive" not in sample.modes:
+            continue
+        position = [number for number, _ in compiled.regexes].index(out.regex)
+        held = [n for n in compiled.needles if n in sample.line]
+        assert any(compiled.covers[position] >> compiled.needles.index(n) & 1 for n in held)
