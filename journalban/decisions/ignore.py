@@ -111,8 +111,9 @@ class IgnoreList:
     def why_ignored(self, net: IPNetwork, *, force: bool = False) -> str | None:
         """Why ``net`` must not be banned, or None. ``force`` overrides only ignoreip."""
         # Called for every failure: integer ranges, not ipaddress's overlaps() (10x slower).
+        # (prefix length arithmetic: ``hostmask`` would cache a dict on every network)
         low = int(net.network_address)
-        high = low | int(net.hostmask)
+        high = low | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
         version = net.version
         for v, first, last in self._protected_ranges:
             if v == version and low <= last and first <= high:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from bisect import insort
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from journalban.addresses import IPNetwork
@@ -20,7 +21,9 @@ class FailureCounter:
         self.findtime = findtime
         self.max_tracked = max_tracked
         self.evicted = 0
-        self._times: OrderedDict[IPNetwork, deque[float]] = OrderedDict()
+        # Lists, not deques: a network holds fewer than maxretry times, and an
+        # empty deque alone takes over 500 bytes (tens of thousands of networks).
+        self._times: OrderedDict[IPNetwork, list[float]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._times)
@@ -34,7 +37,7 @@ class FailureCounter:
         times, evicted = self._push(network, when)
         return len(times), evicted
 
-    def _push(self, network: IPNetwork, when: float) -> tuple[deque[float], list[str]]:
+    def _push(self, network: IPNetwork, when: float) -> tuple[list[float], list[str]]:
         evicted: list[str] = []
         times = self._times.get(network)
         if times is None:
@@ -42,20 +45,17 @@ class FailureCounter:
                 old, _ = self._times.popitem(last=False)
                 self.evicted += 1
                 evicted.append(str(old))
-            times = self._times[network] = deque()
+            times = self._times[network] = []
         else:
             self._times.move_to_end(network)
         # Lines may come out of order (several sources): keep the times sorted.
         if times and when < times[-1]:
-            times.append(when)
-            ordered = sorted(times)
-            times.clear()
-            times.extend(ordered)
+            insort(times, when)
         else:
             times.append(when)
-        latest = times[-1]
-        while times and times[0] <= latest - self.findtime:
-            times.popleft()
+        oldest = times[-1] - self.findtime
+        if times[0] <= oldest:
+            del times[: next((i for i, t in enumerate(times) if t > oldest), len(times))]
         return times, evicted
 
     def clear(self, network: IPNetwork) -> None:
