@@ -305,6 +305,7 @@ class Agent(AgentQueries):
         if not changes.commits:
             return
         await asyncio.to_thread(self.store.commit, changes.commits)
+        self.decisions.forget_lines(changes.bans)
         now = self.clock.now()
         add = [self._entry(b) for b in changes.bans if self._uses_firewall(b.jail)]
         remove = [self._entry(b) for b, _ in changes.unbans if self._uses_firewall(b.jail)]

@@ -219,6 +219,16 @@ class DecisionEngine:
                     self._unsaved.setdefault(ban.network, []).append((ban.jail, ban.banned_at))
         return changes
 
+    def forget_lines(self, committed: Iterable[Ban]) -> None:
+        """Keep committed bans without their lines: the state holds them (``ban_lines``).
+
+        Tens of thousands of bans would otherwise keep every matched line in memory.
+        """
+        for ban in committed:
+            key = (ban.jail, ban.network)
+            if ban.lines and self.bans.get(key) is ban:
+                self.bans[key] = dataclasses.replace(ban, lines=())
+
     def _ban_times(self, network: IPNetwork, since: float, jail: str | None = None) -> int:
         """How often ``network`` was banned automatically since ``since``, committed or not."""
         count = len(self.store.ban_times(network, since, jail))

@@ -1,4 +1,4 @@
-"""The engine remembers each address's network and ignore verdict, but never a stale one."""
+"""What the engine keeps in memory: networks and ignore verdicts (never stale), ban lines (not)."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def test_new_ignore_list_on_reload_applies_to_addresses_seen_before(tmp_path: Pa
     engine.configure({"sshd": JailConfig(name="sshd", maxretry=2)}, {"sshd": IgnoreList(())})
     assert _fail(engine, "203.0.113.7") == []
     assert _fail(engine, "203.0.113.7") == ["203.0.113.7"]
+
+
+def test_committed_bans_keep_their_lines_in_the_state_only(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, IgnoreList(()))
+    _fail(engine, "203.0.113.9")
+    outcome = Outcome(MATCHED, 0, parse_address("203.0.113.9"), "203.0.113.9", None, NOW, 0)
+    batch = LineBatch("journal", ["second fail from 203.0.113.9"], "cursor", prefixed=False)
+    changes = engine.process("sshd", batch, [outcome])
+    engine.store.commit(changes.commits)
+    engine.forget_lines(changes.bans)
+    (ban,) = changes.bans
+    assert ban.lines == ("fail from 203.0.113.9", "second fail from 203.0.113.9")
+    assert engine.bans[("sshd", ban.network)].lines == ()
+    assert engine.store.ban_lines("sshd", ban.network) == ban.lines
