@@ -188,6 +188,7 @@ class DecisionEngine:
         rt.lines_unreadable += batch.unreadable
         rt.check_networks()
         cfg = rt.config
+        spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
         for out in outcomes:
             if out.kind != MATCHED or out.address is None:
                 continue
@@ -213,6 +214,13 @@ class DecisionEngine:
             del kept[:-MAX_LINES_KEPT]
             if count >= cfg.maxretry:
                 self._decide_ban(rt, network, when, count, batch.source, commit, changes, now)
+                spent[network_text] = len(commit.new_failures)
+        if spent:
+            # The state deletes a cleared network's failures before it inserts the
+            # batch's: those of this batch that the ban used up must not be written.
+            commit.new_failures = [
+                f for i, f in enumerate(commit.new_failures) if i >= spent.get(f[0], 0)
+            ]
         for done in changes.commits:
             for ban, manual in done.history:
                 if not manual:

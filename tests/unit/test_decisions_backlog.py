@@ -1,4 +1,4 @@
-"""Batches decided back to back and committed together decide as one commit per batch would."""
+"""Batches decided back to back and committed together; what a batch leaves in the state."""
 
 from __future__ import annotations
 
@@ -57,3 +57,29 @@ def test_committed_bans_are_not_counted_twice(tmp_path: Path) -> None:
     engine.store.commit(_decide(engine, "sshd", "203.0.113.5", NOW - 10).commits)
     second = _decide(engine, "dovecot", "203.0.113.5", NOW - 5)
     assert [b.jail for b in second.bans] == ["dovecot"]
+
+
+def test_failures_that_led_to_a_ban_in_the_same_batch_are_not_left_pending(
+    tmp_path: Path,
+) -> None:
+    engine = _engine(tmp_path, RecidiveConfig(enabled=False), maxretry=2, bantime=60.0)
+    address = parse_address("203.0.113.5")
+    outcomes = [Outcome(MATCHED, i, address, "203.0.113.5", None, NOW - 10 + i, 0) for i in (0, 1)]
+    batch = LineBatch("journal:sshd", ["fail", "fail"], "cursor", prefixed=False)
+    changes = engine.process("sshd", batch, outcomes)
+    engine.store.commit(changes.commits)
+    assert [b.address for b in changes.bans] == ["203.0.113.5"]
+    # A restart must count what the running agent counts: nothing for this address.
+    assert engine.store.pending_failures("sshd") == []
+
+
+def test_failures_after_a_ban_ran_out_in_the_same_batch_stay_pending(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, RecidiveConfig(enabled=False), maxretry=2, bantime=60.0)
+    address = parse_address("203.0.113.5")
+    times = (NOW - 600, NOW - 599, NOW - 300)  # banned for 60 s, then one more failure
+    outcomes = [
+        Outcome(MATCHED, i, address, "203.0.113.5", None, t, 0) for i, t in enumerate(times)
+    ]
+    batch = LineBatch("journal:sshd", ["fail"] * 3, "cursor", prefixed=False)
+    engine.store.commit(engine.process("sshd", batch, outcomes).commits)
+    assert [t for _, t in engine.store.pending_failures("sshd")] == [NOW - 300]
