@@ -237,15 +237,11 @@ class DecisionEngine:
             if ban.lines and self.bans.get(key) is ban:
                 self.bans[key] = dataclasses.replace(ban, lines=())
 
-    def _ban_times(self, network: IPNetwork, since: float, jail: str | None = None) -> int:
-        """How often ``network`` was banned automatically since ``since``, committed or not."""
-        count = len(self.store.ban_times(network, since, jail))
-        for banned_jail, banned_at in self._unsaved.get(network, ()):
-            if banned_at >= since and (
-                banned_jail == jail if jail is not None else banned_jail != RECIDIVE
-            ):
-                count += 1
-        return count
+    def _history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
+        """(jail, banned_at) of the automatic bans of ``network`` since ``since``, committed or not."""
+        history = self.store.ban_history(network, since)
+        history += [(j, at) for j, at in self._unsaved.get(network, ()) if at >= since]
+        return history
 
     def _blocked_at(self, jail: str, network: IPNetwork, when: float) -> bool:
         ban = self.bans.get((jail, network))
@@ -276,8 +272,15 @@ class DecisionEngine:
         commit.cleared.append(str(network))
         lines = tuple(rt.recent_lines.pop(network, ()))
         inc = cfg.increment
-        previous = self._ban_times(
-            network, when - HISTORY_HORIZON, None if inc.across_jails else cfg.name
+        rec = self.recidive
+        # One read of the history serves the increment and recidive.
+        horizon = max(HISTORY_HORIZON, rec.findtime) if rec.enabled else HISTORY_HORIZON
+        history = self._history(network, when - horizon)
+        since = when - HISTORY_HORIZON
+        previous = sum(
+            1
+            for jail, at in history
+            if at >= since and (jail != RECIDIVE if inc.across_jails else jail == cfg.name)
         )
         length = ban_length(cfg.bantime, inc, previous)
         expires = None if length is None else when + length
@@ -295,13 +298,16 @@ class DecisionEngine:
         rt.total_banned += 1
         self.bans[(cfg.name, network)] = ban
         changes.bans.append(ban)
-        self._feed_recidive(ban, changes, now)
+        self._feed_recidive(ban, changes, now, history)
 
-    def _feed_recidive(self, ban: Ban, changes: Changes, now: float) -> None:
+    def _feed_recidive(
+        self, ban: Ban, changes: Changes, now: float, history: list[tuple[str, float]]
+    ) -> None:
         rec = self.recidive
         if not rec.enabled or ban.jail == RECIDIVE:
             return
-        earlier = self._ban_times(ban.network, ban.banned_at - rec.findtime)
+        since = ban.banned_at - rec.findtime
+        earlier = sum(1 for jail, at in history if jail != RECIDIVE and at >= since)
         # This batch's own bans are not committed yet: count them too.
         pending = changes.pending_bans.get(ban.network, 0)
         if earlier + pending < rec.maxretry:

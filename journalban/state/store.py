@@ -157,6 +157,15 @@ class StateStore:
         rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()
         return {j: (f, b) for j, f, b in rows}
 
+    def ban_history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
+        """(jail, banned_at) of the automatic bans of ``network`` since ``since``."""
+        rows = self.db.execute(
+            "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
+            " AND manual = 0",
+            (_key(network), since),
+        ).fetchall()
+        return [(str(jail), float(at)) for jail, at in rows]
+
     def ban_times(self, network: IPNetwork, since: float, jail: str | None = None) -> list[float]:
         """When ``network`` was banned (automatic bans only) since ``since``."""
         if jail is None:
