@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable
 
 from journalban.addresses import parse_address
-from journalban.matching.engine import IGNORED, MATCHED, LineMatcher, Outcome, line_ends
+from journalban.matching.engine import IGNORED, MATCHED, LineMatcher, Outcome
+from journalban.matching.literals import line_ends
 
 
 def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> tuple[int, int]:

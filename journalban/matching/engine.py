@@ -22,7 +22,7 @@ from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.dates import DateReader
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.heads import HeadReader
-from journalban.matching.literals import literal_covers, mode_literals, scan_needle
+from journalban.matching.literals import line_ends, literal_covers, mode_literals, scan_needle
 from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
 
 MATCHED: Final = 0
@@ -97,7 +97,12 @@ class CompiledFilter:
             None
             if derived is None or by_literal is None
             else [
-                sum(1 << self.needles.index(n) for i, n in enumerate(needle_of) if cover >> i & 1)
+                sum(
+                    1 << k
+                    for k in {
+                        self.needles.index(n) for i, n in enumerate(needle_of) if cover >> i & 1
+                    }
+                )
                 for cover in by_literal
             ]
         )
@@ -362,26 +367,3 @@ class LineMatcher:
                 MISSED, index, time=when, reason=f"ident {ident!r} not in filter's idents"
             )
         return self.filter.match_message(message, index, when)
-
-
-def line_ends(text: str, needles: Sequence[str]) -> dict[int, int]:
-    """The lines holding a needle: each line's end (its newline, or the text's end), with
-    a bit mask of the needles (by position) it holds.
-
-    One str.find pass per needle, at C speed over the whole text.
-    """
-    found: dict[int, int] = {}
-    get = found.get
-    find = text.find
-    size = len(text)
-    for bit, needle in enumerate(needles):
-        flag = 1 << bit
-        pos = find(needle)
-        while pos >= 0:
-            end = find("\n", pos)
-            if end < 0:
-                found[size] = get(size, 0) | flag
-                break
-            found[end] = get(end, 0) | flag
-            pos = find(needle, end + 1)
-    return found

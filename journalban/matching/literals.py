@@ -152,12 +152,35 @@ def scan_needle(literal: str) -> str:
     """A part of ``literal`` that str.find finds faster; a line holding the literal holds it.
 
     CPython searches for needles under 6 characters with a simple skip loop,
-    on log text about twice as fast as the two-way search it uses for
-    needles of 6 and more; long needles make up for it with long skips.
+    on log text about twice as fast as the two-way search it uses from 6 on;
+    a space, the commonest character in logs, slows either down.
     """
-    if 6 <= len(literal) <= 15:
-        for i in range(len(literal) - 4):
-            window = literal[i : i + 5]
-            if not any(c.isspace() for c in window):
-                return window
-    return literal
+    words = [w for w in literal.split() if len(w) >= 3]
+    if not words:
+        return literal
+    # The first word that has 5 characters, else the longest; cut to 5.
+    word = next((w for w in words if len(w) >= 5), max(words, key=len))
+    return word[:5]
+
+
+def line_ends(text: str, needles: Sequence[str]) -> dict[int, int]:
+    """The lines holding a needle: each line's end (its newline, or the text's end), with
+    a bit mask of the needles (by position) it holds.
+
+    One str.find pass per needle at C speed; a line found goes on to the next line.
+    """
+    found: dict[int, int] = {}
+    get = found.get
+    find = text.find
+    size = len(text)
+    for bit, needle in enumerate(needles):
+        flag = 1 << bit
+        pos = find(needle)
+        while pos >= 0:
+            end = find("\n", pos)
+            if end < 0:
+                found[size] = get(size, 0) | flag
+                break
+            found[end] = get(end, 0) | flag
+            pos = find(needle, end + 1)
+    return found

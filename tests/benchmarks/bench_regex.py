@@ -1,12 +1,13 @@
 """Matching speed: `journalban regex` against fail2ban-regex and sshguard's parser.
 
-    .venv/bin/python tests/benchmarks/bench_regex.py [--lines N] [--no-write]
+    .venv/bin/python tests/benchmarks/bench_regex.py [--lines N] [--runs R] [--no-write]
 
 Generates the sshd corpus (gen_sshd_corpus.py) once, runs the three on the
-same file in one run (wall-clock and peak RSS through /usr/bin/time -v, output
-to /dev/null), prints a table and writes it into docs/benchmarks.md under
-"## Matching (journalban regex)". Floor: 20x fail2ban-regex's speed, with
-lower peak memory.
+same file R times in turn (round robin, so a busy machine slows all three
+alike; wall-clock, CPU time and peak RSS through /usr/bin/time -v, output to
+/dev/null), prints a table of medians and writes it into docs/benchmarks.md
+under "## Matching (journalban regex)". Floor: 20x fail2ban-regex's speed,
+with lower peak memory.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,19 +31,30 @@ F2B_FILTER = "/etc/fail2ban/filter.d/sshd.conf"
 SSHG_PARSER = "/usr/libexec/sshguard/sshg-parser"
 
 
-def measure(argv: list[str], stdin: Path | None = None) -> tuple[float, int]:
-    """Wall-clock seconds and peak RSS (KiB) of one command."""
+class Run:
+    """One command's figures: wall-clock and CPU (user + system) seconds, peak RSS KiB."""
+
+    def __init__(self, wall: float, cpu: float, rss: int) -> None:
+        self.wall, self.cpu, self.rss = wall, cpu, rss
+
+
+def measure(argv: list[str], stdin: Path | None = None) -> Run:
+    """The figures of one run of a command."""
     with tempfile.NamedTemporaryFile("r") as report:
         with open(stdin or os.devnull, "rb") as inp, open(os.devnull, "wb") as out:
             subprocess.run(["/usr/bin/time", "-v", "-o", report.name, *argv],
                            stdin=inp, stdout=out, check=True)  # fmt: skip
         text = Path(report.name).read_text()
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", text)
+    user = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    system = re.search(r"System time \(seconds\): ([\d.]+)", text)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     assert wall is not None
+    assert user is not None
+    assert system is not None
     assert rss is not None
     seconds = int(wall[1] or 0) * 3600 + int(wall[2]) * 60 + float(wall[3])
-    return seconds, int(rss[1])
+    return Run(seconds, float(user[1]) + float(system[1]), int(rss[1]))
 
 
 def machine() -> str:
@@ -66,35 +79,51 @@ def write_section(body: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "auth.log"
         subprocess.run([sys.executable, str(Path(__file__).with_name("gen_sshd_corpus.py")),
                         str(corpus), "--lines", str(args.lines)], check=True)  # fmt: skip
-        rows: list[tuple[str, float, int]] = []
-        jb = [sys.executable, "-m", "journalban", "regex", str(corpus), "sshd"]
-        rows.append(("journalban regex FILE sshd", *measure(jb)))
+        commands: list[tuple[str, list[str], Path | None]] = [
+            ("journalban regex FILE sshd",
+             [sys.executable, "-m", "journalban", "regex", str(corpus), "sshd"], None),
+        ]  # fmt: skip
         if shutil.which("fail2ban-regex") and Path(F2B_FILTER).exists():
             f2b = ["fail2ban-regex", str(corpus), F2B_FILTER]
-            rows.append(("fail2ban-regex FILE sshd.conf", *measure(f2b)))
+            commands.append(("fail2ban-regex FILE sshd.conf", f2b, None))
         if os.access(SSHG_PARSER, os.X_OK):
-            rows.append(("sshg-parser < FILE", *measure([SSHG_PARSER], stdin=corpus)))
+            commands.append(("sshg-parser < FILE", [SSHG_PARSER], corpus))
+        runs: dict[str, list[Run]] = {name: [] for name, _, _ in commands}
+        for _ in range(args.runs):
+            for name, argv, stdin in commands:
+                runs[name].append(measure(argv, stdin))
     lines = [
         SECTION, "",
         f"{args.lines:,} lines of a generated sshd auth.log (tests/benchmarks/gen_sshd_corpus.py: "
         "about 15% failures, 46k addresses incl. IPv6, logins, sessions, disconnects, CRON, sudo), "
-        "run by tests/benchmarks/bench_regex.py; output to /dev/null.", "",
-        f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}. The machine was shared with "
-        "other jobs, so absolute times vary; the three run back to back in one run.", "",
-        "| command | wall-clock s | lines/s | peak RSS MiB | vs fail2ban-regex |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        f"run by tests/benchmarks/bench_regex.py; output to /dev/null. Each command ran {args.runs} "
+        "times, the three in turn; the table shows medians (wall-clock range in brackets). CPU is "
+        "user + system time: the machine is shared, so wall-clock time includes waiting for a core.",
+        "",
+        f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d')}.", "",
+        "| command | wall-clock s | CPU s | lines/s (wall) | peak RSS MiB | vs fail2ban-regex (wall) "
+        "| vs fail2ban-regex (CPU) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]  # fmt: skip
-    f2b_time = next((t for name, t, _ in rows if name.startswith("fail2ban")), None)
-    for name, seconds, rss in rows:
-        ratio = f"{f2b_time / seconds:.1f}x" if f2b_time else "-"
+    medians = {
+        name: Run(*(statistics.median(getattr(r, k) for r in rs) for k in ("wall", "cpu", "rss")))
+        for name, rs in runs.items()
+    }
+    base = next((run for name, run in medians.items() if name.startswith("fail2ban")), None)
+    for name, run in medians.items():
+        walls = [r.wall for r in runs[name]]
+        spread = f" ({min(walls):.2f}-{max(walls):.2f})" if len(walls) > 1 else ""
         lines.append(
-            f"| `{name}` | {seconds:.2f} | {args.lines / seconds:,.0f} | {rss / 1024:.0f} | {ratio} |"
+            f"| `{name}` | {run.wall:.2f}{spread} | {run.cpu:.2f} | {args.lines / run.wall:,.0f} "
+            f"| {run.rss / 1024:.0f} | {f'{base.wall / run.wall:.1f}x' if base else '-'} "
+            f"| {f'{base.cpu / run.cpu:.1f}x' if base else '-'} |"
         )
     body = "\n".join(lines) + "\n"
     print(body)

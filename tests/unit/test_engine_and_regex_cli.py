@@ -125,10 +125,12 @@ ignoreregex: ['for root from']
 """
 
 
-@pytest.mark.parametrize("filter_spec", ["sshd", "file with ignoreregex"])
+@pytest.mark.parametrize("filter_spec", ["sshd", "sshd --mode aggressive", "file with ignoreregex"])
 def test_summary_counts_match_the_per_line_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], filter_spec: str
 ) -> None:
+    options = ["--mode", "aggressive"] if "aggressive" in filter_spec else []
+    filter_spec = filter_spec.split()[0]
     if filter_spec != "sshd":
         (tmp_path / "f.yaml").write_text(IGNORING_FILTER)
         filter_spec = str(tmp_path / "f.yaml")
@@ -142,15 +144,18 @@ def test_summary_counts_match_the_per_line_path(
         FAIL.replace("Nov 21", "Nov 99"),
         "<38>" + FAIL,
         FAIL.replace("10:00:01", "10:00:01.250"),
+        "Nov 21 10:00:11 h sshd[1]: Connection closed by authenticating user r 192.0.2.9 port 4 [preauth]",
+        "Nov 21 10:00:12 h sshd[1]: Connection closed by 198.51.100.19 port 4949 [preauth]",
     ]
     log = tmp_path / "auth.log"
     log.write_bytes("\n".join(lines * 3).encode() + b"\n\xff Failed \xfe\n" + FAIL.encode())
-    code = main(["regex", str(log), filter_spec])
+    code = main(["regex", str(log), filter_spec, *options])
     summary = capsys.readouterr().out
-    by_line = _run_json(capsys, str(log), filter_spec)
+    by_line = _run_json(capsys, str(log), filter_spec, *options)
     assert code == 0
     assert by_line["matched"]
     assert by_line["ignored"] or filter_spec == "sshd"
+    assert "mode aggressive" in summary or not options
     counts = [by_line[k] for k in ("lines", "ignored", "matched", "missed")]
     assert "\nLines: {} lines, {} ignored, {} matched, {} missed\n".format(*counts) in summary
     for regex in by_line["regexes"]:  # type: ignore[attr-defined]
