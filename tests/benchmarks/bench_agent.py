@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import Corpus, ensure_corpus
-from fail2ban_peer import Fail2banPeer
+from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
 from support.agent import AgentProcess, StateReader, last_cursor, write_config
 from support.journal import JournalWriter, sshd_fields
@@ -364,6 +364,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     parts = set(args.only.split(","))
+    if not args.no_fail2ban and not os.path.exists(FAIL2BAN_SERVER):
+        sys.exit("fail2ban-server is missing: apt-get install fail2ban (see shared RECIPES: Peers)")
     print(machine(), "| load before:", load_average(), "| code:", code_version(), flush=True)
     corpus = ensure_corpus(args.data / str(args.lines), args.lines)
     print(f"corpus: {corpus.lines:,} lines, file {corpus.log.stat().st_size / 2**20:.0f} MB, "
