@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from journalban.addresses import parse_address
 from journalban.matching.engine import IGNORED, MATCHED, LineMatcher, Outcome
@@ -28,36 +29,47 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
         return _count(matcher.match_lines(text.split("\n")), regex_hits)
     matched = ignored = 0
     rfind = text.rfind
-    branches = f.branches
     ignore = f.ignore
     check_idents = bool(f.idents or f.ident_globs)
     counts = matcher.heads.counts
     valid = _valid_hosts(matcher)
-    # Only the general path below settles a new date format, and with it new fused regexes.
-    fusing = matcher.fused_regex() is not None
-    fused_for = matcher.fused_for
+    # Per needle mask: the fused regex, and by its regexes' group numbers (lastindex)
+    # the regex's number and its host group. Only the general path below settles
+    # a new date format, and with it new fused regexes: the table is then dropped.
+    tables: dict[int, _Fused] = {}
+    hits = [0] * len(f.fdef.failregex)
+    refused_idents: dict[str, bool] = {}
     found = line_ends(text, f.needles)
     for end in sorted(found):
         start = rfind("\n", 0, end) + 1
-        fused = fused_for(found[end]) if fusing else None
-        m = None if fused is None else fused.match(text, start, end)
+        mask = found[end]
+        fused = tables.get(mask)
+        if fused is None:
+            fused = tables[mask] = _fused(matcher, mask)
+        m = None if fused.regex is None else fused.regex.match(text, start, end)
         if m is not None:
-            branch = branches.get(m.lastgroup or "")
+            branch = fused.branches.get(m.lastindex)  # type: ignore[arg-type]
             if branch is None:
                 continue  # the head alone matched: missed
+            number, host_group, message_group = branch
             if check_idents:
-                ident = m.group("ident") or m.group("ident2") or m.group("ident3")
-                if ident is not None and matcher.ident_refused(ident):
-                    continue
+                a, b, c = m.group(*fused.idents)
+                ident = a or b or c
+                if ident is not None:
+                    refused = refused_idents.get(ident)
+                    if refused is None:
+                        refused = refused_idents[ident] = matcher.ident_refused(ident)
+                    if refused:
+                        continue
             if ignore:
-                message = text[m.start(branch.group) : end]
+                message = text[m.start(message_group) : end]
                 if any(ign.search(message) for ign in ignore):
                     if counts(m):
                         ignored += 1
                         continue
                     m = None
             if m is not None:
-                host = (m.group(branch.host) or "") if branch.host else ""
+                host = (m.group(host_group) or "") if host_group else ""
                 ok = valid.get(host)
                 if ok is None:
                     ok = _remember(valid, host)
@@ -65,7 +77,7 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
                     continue  # an invalid address or a host name: missed
                 if counts(m):
                     matched += 1
-                    regex_hits[branch.number] = regex_hits.get(branch.number, 0) + 1
+                    hits[number] += 1
                     continue
         # Not a date of the settled format after all, or no format settled yet.
         out = matcher.match_line(text[start:end])
@@ -74,8 +86,34 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
             regex_hits[out.regex] = regex_hits.get(out.regex, 0) + 1
         elif out.kind == IGNORED:
             ignored += 1
-        fusing = matcher.fused_regex() is not None
+        tables.clear()
+    for number, n in enumerate(hits):
+        if n:
+            regex_hits[number] = regex_hits.get(number, 0) + n
     return matched, ignored
+
+
+@dataclass(frozen=True, slots=True)
+class _Fused:
+    regex: re.Pattern[str] | None
+    # By the group number of a regex's outer group: (its number, host group, outer group).
+    branches: dict[int, tuple[int, int, int]]
+    idents: tuple[int, int, int]  # the head's ident groups
+
+
+def _fused(matcher: LineMatcher, needles: int) -> _Fused:
+    if matcher.fused_regex() is None:
+        return _Fused(None, {}, (0, 0, 0))
+    regex = matcher.fused_for(needles)
+    if regex is None:
+        return _Fused(None, {}, (0, 0, 0))
+    groups = regex.groupindex
+    branches = {
+        groups[b.group]: (b.number, groups[b.host] if b.host else 0, groups[b.group])
+        for b in matcher.filter.branches.values()
+        if b.group in groups
+    }
+    return _Fused(regex, branches, (groups["ident"], groups["ident2"], groups["ident3"]))
 
 
 # A canonical dotted quad (no leading zeros, octets up to 255): exactly the IPv4

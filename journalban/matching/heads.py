@@ -28,6 +28,8 @@ class HeadReader:
         self._heads: dict[str, re.Pattern[str] | None] = {}
         self._hours: dict[str, float] = {}
         self._spans: tuple[int, int, int, int] | None = None
+        # Hours (date text before the minutes) whose dates convert: a subset of _hours.
+        self._valid_hours: set[str] = set()
 
     def settle(self, format_name: str) -> None:
         """Use ``format_name`` for the lines that follow (after the general path found it)."""
@@ -43,6 +45,7 @@ class HeadReader:
             self._heads[format_name] = _compile_head(fmt)
         self.regex = self._heads[format_name]
         self._hours.clear()
+        self._valid_hours.clear()
         if self.regex is not None:
             groups = self.regex.groupindex
             if "M" in groups and "S" in groups:
@@ -81,29 +84,32 @@ class HeadReader:
                 return None
             if len(self._hours) >= _CACHE_LIMIT:
                 self._hours.clear()
+                self._valid_hours.clear()
             self._hours[key] = found - extra
             return found
         self.dates.hits[fmt.name] += 1  # set by the conversion that cached this hour
         return base + extra
 
     def counts(self, m: re.Match[str]) -> bool:
-        """``time(m) is not None`` (counting the hit), cheaper when the hour is known."""
-        fmt = self.format
+        """``time(m) is not None`` (counting the hit), cheaper for an hour seen before.
+
+        A date with nothing after its seconds whose hour converted before is valid
+        whatever its minutes and seconds, as in ``time``.
+        """
         spans = self._spans
-        if fmt is None or spans is None:
-            return self.time(m) is not None
-        date, minute, second, frac_group = spans
-        min_start = m.start(minute)
-        sec_end = m.end(second)
-        if min_start < 0 or sec_end < 0:
-            return self.time(m) is not None
-        start, end = m.span(date)
-        frac_end = m.end(frac_group) if frac_group else -1
-        line = m.string
-        key = line[start:min_start] + "|" + line[frac_end if frac_end >= 0 else sec_end : end]
-        if key in self._hours:
-            self.dates.hits[fmt.name] += 1
-            return True
+        if spans is not None:
+            date, minute, second, _ = spans
+            start, end = m.span(date)
+            min_start = m.start(minute)
+            if min_start >= 0 and m.end(second) == end:
+                hour = m.string[start:min_start]
+                if hour in self._valid_hours:
+                    self.dates.hits[self.format.name] += 1  # type: ignore[union-attr]
+                    return True
+                if self.time(m) is None:
+                    return False
+                self._valid_hours.add(hour)
+                return True
         return self.time(m) is not None
 
     def _convert(self, fmt: _Format, m: re.Match[str]) -> float | None:

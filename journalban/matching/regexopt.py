@@ -1,10 +1,11 @@
 """Compiling regexes in a form Python's engine runs faster, with the same meaning.
 
-The engine runs an optional group (``(?:X)?`` where X is more than one
-character) through its general repeat machinery, which costs several hundred
-machine instructions even when X fails at once; a two-way alternative
-``(?:X|)`` tries the same things in the same order (X first, then nothing)
-and is far cheaper. A fused line regex holds dozens of such groups.
+The engine runs a repeated group (``(?:X)?``, ``(?:X){2,7}`` where X is more
+than one character) through its general repeat machinery, which costs several
+hundred machine instructions even when X fails at once. A two-way alternative
+``(?:X|)`` tries the same things in the same order as ``(?:X)?`` (X first,
+then nothing), and ``XX(?:X){0,5}`` the same as ``(?:X){2,7}``; both are far
+cheaper. A fused line regex holds dozens of such groups.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
+_UNROLL = 4  # copies of a repeated group written out at most
 
 
 def compile_tuned(pattern: str) -> re.Pattern[str]:
@@ -32,7 +34,7 @@ def compile_tuned(pattern: str) -> re.Pattern[str]:
 
 
 def _tuned(sub: Any) -> Any:
-    out = []
+    out: list[tuple[Any, Any]] = []
     for op, av in sub.data:
         if op is sre.SUBPATTERN:
             group, add_flags, del_flags, body = av
@@ -46,6 +48,16 @@ def _tuned(sub: Any) -> Any:
                 # Greedy X? tries X, then the empty string: the same as X|(nothing).
                 out.append((sre.BRANCH, (None, [body, sre_parse.SubPattern(sub.state, [])])))
                 continue
+            if op is sre.MAX_REPEAT and 1 <= low <= _UNROLL and _unrollable(body):
+                # X{2,7} is XX(?:X){0,5}: the same choices, tried in the same order,
+                # and an address that is not IPv6 fails at once, not in the repeat machinery.
+                group = (sre.SUBPATTERN, (None, 0, 0, body))
+                rest = high if high == sre.MAXREPEAT else high - low
+                out.extend([group] * low)
+                if rest:
+                    tail = sre_parse.SubPattern(sub.state, [(op, (0, rest, body))])
+                    out.extend(_tuned(tail).data)
+                continue
             av = (low, high, body)
         elif op is sre.ATOMIC_GROUP:
             av = _tuned(av)
@@ -56,3 +68,28 @@ def _tuned(sub: Any) -> Any:
             av = (group, _tuned(yes), None if no is None else _tuned(no))
         out.append((op, av))
     return sre_parse.SubPattern(sub.state, out)
+
+
+def _unrollable(body: Any) -> bool:
+    """A repeated body that can be written out: more than one character, never empty, no
+    capturing group (a copy would need the same group twice)."""
+    return not sre_compile._simple(body) and body.getwidth()[0] >= 1 and not _captures(body.data)
+
+
+def _captures(items: Any) -> bool:
+    for op, av in items:
+        if op is sre.SUBPATTERN and (av[0] is not None or _captures(av[3])):
+            return True
+        if op is sre.BRANCH and any(_captures(b) for b in av[1]):
+            return True
+        if op in _REPEATS and _captures(av[2]):
+            return True
+        if op is sre.ATOMIC_GROUP and _captures(av):
+            return True
+        if op in (sre.ASSERT, sre.ASSERT_NOT) and _captures(av[1]):
+            return True
+        if op is sre.GROUPREF_EXISTS and (
+            _captures(av[1]) or (av[2] is not None and _captures(av[2]))
+        ):
+            return True
+    return False
