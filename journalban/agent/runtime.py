@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -29,12 +28,8 @@ from journalban.agent.build import (
     check_jail_actions,
     recidive_rules,
 )
-from journalban.agent.housekeeping import (
-    ignore_names,
-    prune_state,
-    refresh_ignore_lists,
-    resolve_names,
-)
+from journalban.agent.chores import AgentChores
+from journalban.agent.commands import AgentCommands
 from journalban.agent.logs import EventLog, journal_sender
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
@@ -53,16 +48,12 @@ from journalban.sources.base import Source
 from journalban.state.store import StateStore
 
 log = logging.getLogger("journalban.agent")
-INTEGRITY_INTERVAL = 2.0
-EXPIRY_INTERVAL = 1.0
 QUEUE_DEPTH = 4
 COMMIT_BATCHES = QUEUE_DEPTH + 1  # batches at most in one transaction
 SOURCE_RETRY = 5.0
-PRUNE_EVERY = 60  # expiry ticks
-RESOLVE_INTERVAL = 600.0
 
 
-class Agent(AgentQueries):
+class Agent(AgentQueries, AgentCommands, AgentChores):
     """The running agent; implements ``journalban.agent.api.AgentControl``."""
 
     def __init__(
@@ -364,59 +355,6 @@ class Agent(AgentQueries):
                 entry.jail,
             )
 
-    async def _expiry_loop(self) -> None:
-        ticks = 0
-        while True:
-            await asyncio.sleep(EXPIRY_INTERVAL)
-            await self._call(self._expire_once)
-            ticks += 1
-            if ticks % PRUNE_EVERY == 0:
-                await self._call(self._prune_once)
-
-    async def _prune_once(self) -> None:
-        await asyncio.to_thread(prune_state, self.decisions, self.clock.now())
-
-    async def _resolve_loop(self) -> None:
-        while True:
-            names = ignore_names(self.decisions)
-            if names:
-                found = await resolve_names(names)
-                await self._call(functools.partial(self._refresh_names, found))
-            await asyncio.sleep(RESOLVE_INTERVAL)
-
-    async def _refresh_names(self, found: dict[str, list[str]]) -> None:
-        refresh_ignore_lists(self.decisions, found, self.clock.now())
-
-    async def _expire_once(self) -> None:
-        await self._apply(self.decisions.expire())
-        now = self.clock.now()
-        for name, part in self.parts.items():
-            if part.actions.actions:
-                self.runner.flush_due(name, part.actions.actions, now)
-
-    async def _integrity_loop(self) -> None:
-        while True:
-            await asyncio.sleep(INTEGRITY_INTERVAL)
-            intact = await asyncio.to_thread(self.backend.intact)
-            if intact and self._state != "degraded":
-                continue
-            await self._call(self._recreate)
-
-    async def _recreate(self) -> None:
-        log.warning("the firewall lost journalban's table or sets; re-creating them")
-        try:
-            await asyncio.to_thread(self.backend.setup, self._all_rules())
-            await self._restore(self.decisions.list_bans())
-            if self._state == "degraded":
-                self._state = "running"
-        except BackendError as exc:
-            log.error("cannot re-create the firewall set-up: %s", exc)
-
-    async def _watchdog_loop(self, interval: float) -> None:
-        while True:
-            self.notifier.watchdog()
-            await asyncio.sleep(interval)
-
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` in the decisions task, in order with the batches."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -484,52 +422,6 @@ class Agent(AgentQueries):
     def _notify_status(self, jails: Sequence[str]) -> None:
         for listener in list(self._listeners):
             listener.status_changed(jails)
-
-    def _check_prefix(self, network: IPNetwork) -> None:
-        from journalban.firewall.nftables.prefixes import check_prefix
-
-        fw = self.config.firewall
-        check_prefix(network, fw.min_prefix_v4, fw.min_prefix_v6)
-
-    async def ban(
-        self,
-        jail: str,
-        network: IPNetwork,
-        duration: float | None = None,
-        *,
-        permanent: bool = False,
-        comment: str = "",
-        force: bool = False,
-    ) -> Ban:
-        async def do() -> Ban:
-            ban, changes = self.decisions.manual_ban(
-                jail, network, duration, permanent=permanent, comment=comment, force=force
-            )
-            await self._apply(changes)
-            return ban
-
-        result: Ban = await self._call(do)
-        return result
-
-    async def unban(
-        self, network: IPNetwork, jail: str | None = None, reason: str = "manual"
-    ) -> int:
-        async def do() -> int:
-            changes = self.decisions.unban(network, jail, reason)
-            await self._apply(changes)
-            return len(changes.unbans)
-
-        result: int = await self._call(do)
-        return result
-
-    async def unban_all(self, jail: str | None = None) -> int:
-        async def do() -> int:
-            changes = self.decisions.unban_all(jail)
-            await self._apply(changes)
-            return len(changes.unbans)
-
-        result: int = await self._call(do)
-        return result
 
 
 async def _nothing() -> None:
