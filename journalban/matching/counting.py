@@ -39,7 +39,7 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
     tables: dict[int, _Fused] = {}
     hits = [0] * len(f.fdef.failregex)
     refused_idents: dict[str, bool] = {}
-    found = line_ends(text, f.needles)
+    found = line_ends(text, f.scan)
     for end in sorted(found):
         start = rfind("\n", 0, end) + 1
         mask = found[end]

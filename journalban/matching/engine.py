@@ -22,7 +22,13 @@ from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.dates import DateReader
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.heads import HeadReader
-from journalban.matching.literals import line_ends, literal_covers, mode_literals, scan_needle
+from journalban.matching.literals import (
+    line_ends,
+    literal_covers,
+    mode_literals,
+    needles_for,
+    scan_needle,
+)
 from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
 
 MATCHED: Final = 0
@@ -91,7 +97,8 @@ class CompiledFilter:
         # What the text scan looks for (parts of the literals), and per regex
         # a bit mask of the needles of which a line it matches holds one.
         needle_of = [scan_needle(literal) for literal in self.literals]
-        self.needles = tuple(dict.fromkeys(needle_of))
+        self.scan = needles_for(self.literals)
+        self.needles = tuple(needle for needle, _ in self.scan)
         by_literal = literal_covers([r for _, r in self.regexes], self.literals, fdef.prefilter)
         self.covers = (
             None
@@ -282,7 +289,7 @@ class LineMatcher:
             return
         # ends[i]: the offset of line i's newline (or the text's end).
         ends = list(map(add, accumulate(map(len, lines)), range(len(lines))))
-        found = line_ends(text, self.filter.needles)
+        found = line_ends(text, self.filter.scan)
         yield from (bisect_left(ends, end) for end in sorted(found))
 
     def match_lines(

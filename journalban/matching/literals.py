@@ -149,7 +149,7 @@ def literal_covers(
 
 
 def scan_needle(literal: str) -> str:
-    """A part of ``literal`` that str.find finds faster; a line holding the literal holds it.
+    """A part of ``literal`` that str.find finds faster (hits are then checked for the literal).
 
     CPython searches for needles under 6 characters with a simple skip loop,
     on log text about twice as fast as the two-way search it uses from 6 on;
@@ -163,20 +163,48 @@ def scan_needle(literal: str) -> str:
     return word[:5]
 
 
-def line_ends(text: str, needles: Sequence[str]) -> dict[int, int]:
-    """The lines holding a needle: each line's end (its newline, or the text's end), with
-    a bit mask of the needles (by position) it holds.
+# A needle, and the literals it stands for with its offset in each; empty when the
+# needle is itself one of the literals (a hit needs no check).
+Needle = tuple[str, tuple[tuple[str, int], ...]]
 
-    One str.find pass per needle at C speed; a line found goes on to the next line.
+
+def needles_for(literals: Sequence[str]) -> list[Needle]:
+    """The scan needles of ``literals`` (see scan_needle), one per distinct needle."""
+    by_needle: dict[str, list[str]] = {}
+    for literal in literals:
+        by_needle.setdefault(scan_needle(literal), []).append(literal)
+    return [
+        (needle, () if needle in group else tuple((lit, lit.index(needle)) for lit in group))
+        for needle, group in by_needle.items()
+    ]
+
+
+def line_ends(text: str, needles: Sequence[Needle]) -> dict[int, int]:
+    """The lines holding a literal: each line's end (its newline, or the text's end), with
+    a bit mask of the needles (by position) through which they were found.
+
+    One str.find pass per needle at C speed; a hit of a needle shorter than its
+    literal counts where the literal is there, and a line found goes on to the next line.
     """
     found: dict[int, int] = {}
     get = found.get
     find = text.find
+    starts = text.startswith
     size = len(text)
-    for bit, needle in enumerate(needles):
+    for bit, (needle, literals) in enumerate(needles):
         flag = 1 << bit
+        literal, offset = literals[0] if len(literals) == 1 else ("", 0)
         pos = find(needle)
         while pos >= 0:
+            if literal:
+                if pos < offset or not starts(literal, pos - offset):
+                    pos = find(needle, pos + 1)
+                    continue
+            elif literals and not any(
+                pos >= off and starts(lit, pos - off) for lit, off in literals
+            ):
+                pos = find(needle, pos + 1)
+                continue
             end = find("\n", pos)
             if end < 0:
                 found[size] = get(size, 0) | flag

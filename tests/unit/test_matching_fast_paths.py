@@ -74,3 +74,11 @@ def test_each_regex_is_covered_by_a_needle_its_matches_hold() -> None:
         position = [number for number, _ in compiled.regexes].index(out.regex)
         held = [n for n in compiled.needles if n in sample.line]
         assert any(compiled.covers[position] >> compiled.needles.index(n) & 1 for n in held)
+
+
+def test_a_line_holding_a_needle_but_not_its_literal_is_no_candidate() -> None:
+    matcher = LineMatcher(CompiledFilter(SSHD), lambda: 1_800_000_000.0)
+    banner = "Nov 21 10:00:01 h sshd[1]: banner exchange: Connection from 192.0.2.1 port 1: invalid format"
+    invalid = "Nov 21 10:00:02 h sshd[1]: Invalid user x from 192.0.2.1 port 1"
+    assert "nvali" in matcher.filter.needles
+    assert list(matcher.candidates([banner, invalid, banner])) == [1]
