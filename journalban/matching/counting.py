@@ -102,8 +102,6 @@ class _Fused:
 
 
 def _fused(matcher: LineMatcher, needles: int) -> _Fused:
-    if matcher.fused_regex() is None:
-        return _Fused(None, {}, (0, 0, 0))
     regex = matcher.fused_for(needles)
     if regex is None:
         return _Fused(None, {}, (0, 0, 0))

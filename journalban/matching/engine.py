@@ -229,7 +229,6 @@ class LineMatcher:
         self.dates = DateReader(now)
         self.heads = HeadReader(self.dates)
         self._fused_head: re.Pattern[str] | None = None
-        self._fused: re.Pattern[str] | None = None
         self._fused_by_head: dict[str, dict[int, re.Pattern[str] | None]] = {}
         self._by_literals: dict[int, re.Pattern[str] | None] = {}
         self._refused: dict[str, bool] = {}
@@ -241,18 +240,17 @@ class LineMatcher:
 
         It changes when the general path settles another date format.
         """
-        head = self.heads.regex
-        if head is not self._fused_head:
-            self._fused_head = head
-            self._by_literals = {}
-            self._fused = self.fused_for(-1)
-        return self._fused
+        return self.fused_for(-1)
 
     def fused_for(self, literals: int) -> re.Pattern[str] | None:
         """``fused_regex`` without the regexes a line holding ``literals`` cannot match.
 
         ``literals``: a bit mask of the filter's ``needles`` the line holds; -1: unknown.
+        Each is compiled on first use.
         """
+        if self.heads.regex is not self._fused_head:
+            self._fused_head = self.heads.regex
+            self._by_literals = {}
         by_literals = self._by_literals
         if literals not in by_literals:
             head = self._fused_head
@@ -307,7 +305,7 @@ class LineMatcher:
 
     def match_line(self, line: str, index: int = 0) -> Outcome:
         """Match a full log line: its date and syslog prefix are taken off first."""
-        fused = self._fused if self.heads.regex is self._fused_head else self.fused_regex()
+        fused = self.fused_for(-1)
         if fused is not None:
             m = fused.match(line)
             if m is not None and (out := self.fused_outcome(m, index)) is not None:
