@@ -7,7 +7,7 @@ refreshes its timeout, removing one that is gone is not an error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -123,3 +123,20 @@ def _same_expiry(a: float | None, b: float | None, slack: float) -> bool:
     if a is None or b is None:
         return a is b
     return abs(a - b) <= slack
+
+
+DiffFunction = Callable[
+    [Sequence[BanEntry], Sequence[BanEntry], float], tuple[list[BanEntry], list[BanEntry]]
+]
+
+
+def reconcile_by_listing(
+    backend: FirewallBackend,
+    wanted: Sequence[BanEntry],
+    now: float,
+    diff: DiffFunction = reconcile_diff,
+) -> ReconcileReport:
+    """``reconcile`` for backends that can list their bans: list, diff, one apply."""
+    add, remove = diff(backend.list(now), wanted, now)
+    backend.apply(add, remove, now)
+    return ReconcileReport(tuple(add), tuple(remove))

@@ -11,7 +11,7 @@ from journalban.firewall.base import (
     JailCounters,
     JailRules,
     ReconcileReport,
-    reconcile_diff,
+    reconcile_by_listing,
 )
 
 log = logging.getLogger("journalban.firewall.dryrun")
@@ -47,9 +47,7 @@ class DryRunBackend:
         return list(self._bans.values())
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
-        add, remove = reconcile_diff(self.list(now), wanted, now)
-        self.apply(add, remove, now)
-        return ReconcileReport(tuple(add), tuple(remove))
+        return reconcile_by_listing(self, wanted, now)
 
     def intact(self) -> bool:
         return True

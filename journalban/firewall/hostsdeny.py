@@ -26,7 +26,13 @@ from typing import Final
 
 from journalban.addresses import IPNetwork
 from journalban.errors import BackendError
-from journalban.firewall.base import BanEntry, JailCounters, JailRules, ReconcileReport
+from journalban.firewall.base import (
+    BanEntry,
+    JailCounters,
+    JailRules,
+    ReconcileReport,
+    reconcile_by_listing,
+)
 from journalban.firewall.base import reconcile_diff as _diff
 from journalban.firewall.filestate import read_bans, replace_file, write_bans
 
@@ -128,9 +134,7 @@ class HostsDenyBackend:
         ]
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
-        add, remove = _diff(self.list(now), wanted, now)
-        self.apply(add, remove, now)
-        return ReconcileReport(tuple(add), tuple(remove))
+        return reconcile_by_listing(self, wanted, now, _diff)
 
     def intact(self) -> bool:
         """False when the pattern file no longer says what the state says."""

@@ -36,7 +36,7 @@ from journalban.firewall.base import (
     JailCounters,
     JailRules,
     ReconcileReport,
-    reconcile_diff,
+    reconcile_by_listing,
 )
 from journalban.firewall.ports import format_multiport
 
@@ -164,9 +164,7 @@ class IptablesIpsetBackend:
         return entries
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
-        add, remove = reconcile_diff(self.list(now), wanted, now)
-        self.apply(add, remove, now)
-        return ReconcileReport(tuple(add), tuple(remove))
+        return reconcile_by_listing(self, wanted, now)
 
     def intact(self) -> bool:
         try:

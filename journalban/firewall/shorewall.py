@@ -24,7 +24,7 @@ from journalban.firewall.base import (
     JailCounters,
     JailRules,
     ReconcileReport,
-    reconcile_diff,
+    reconcile_by_listing,
 )
 from journalban.firewall.filestate import read_bans, write_bans
 
@@ -80,9 +80,7 @@ class ShorewallBackend:
         return [e for e in read_bans(self.state_file) if e.expires_at is None or e.expires_at > now]
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
-        add, remove = reconcile_diff(self.list(now), wanted, now)
-        self.apply(add, remove, now)
-        return ReconcileReport(tuple(add), tuple(remove))
+        return reconcile_by_listing(self, wanted, now)
 
     def intact(self) -> bool:
         # Shorewall keeps its dynamic blacklist across restart and reload; we
