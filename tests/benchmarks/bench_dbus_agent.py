@@ -51,12 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import SPAN, dated_lines, journal_fields
+from bench_dbus import DEST, call
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus
 from support.journal import JOURNAL_REMOTE, JournalWriter, export_record, sshd_fields
 
-DEST = "org.jailban"
 MANAGER = ("/org/jailban", "org.jailban.Manager1")
 JAIL_PATH = "/org/jailban/jail/sshd"
 PROPS = "org.freedesktop.DBus.Properties"
@@ -65,30 +65,17 @@ CALL_TIMEOUT = 25.0
 FIRST_SEQ = 1000  # after the JournalWriter's first entry: sd-journal orders one boot by it
 
 
-def _message(
-    path: str, interface: str, member: str, signature: str = "", body: list[Any] | None = None
-) -> Message:
-    return Message(
-        destination=DEST,
-        path=path,
-        interface=interface,
-        member=member,
-        signature=signature,
-        body=body or [],
-    )
-
-
 def read_call(i: int) -> tuple[str, Message]:
     """The i-th read of a group of 8: (label, message)."""
     calls: list[tuple[str, Message]] = [
-        ("GetStatus", _message(*MANAGER, "GetStatus")),
-        ("GetStatus", _message(*MANAGER, "GetStatus")),
-        ("ListBans", _message(*MANAGER, "ListBans", "s", [""])),
-        ("QueryBan", _message(*MANAGER, "QueryBan", "s", ["198.51.100.7"])),
-        ("QueryBan", _message(*MANAGER, "QueryBan", "s", ["2001:db8::/32"])),
-        ("Get TotalFailed", _message(JAIL_PATH, PROPS, "Get", "ss", ["org.jailban.Jail1", "TotalFailed"])),
-        ("Get CurrentlyBanned", _message(JAIL_PATH, PROPS, "Get", "ss", ["org.jailban.Jail1", "CurrentlyBanned"])),
-        ("GetAll jail", _message(JAIL_PATH, PROPS, "GetAll", "s", ["org.jailban.Jail1"])),
+        ("GetStatus", call(*MANAGER, "GetStatus")),
+        ("GetStatus", call(*MANAGER, "GetStatus")),
+        ("ListBans", call(*MANAGER, "ListBans", "s", [""])),
+        ("QueryBan", call(*MANAGER, "QueryBan", "s", ["198.51.100.7"])),
+        ("QueryBan", call(*MANAGER, "QueryBan", "s", ["2001:db8::/32"])),
+        ("Get TotalFailed", call(JAIL_PATH, PROPS, "Get", "ss", ["org.jailban.Jail1", "TotalFailed"])),
+        ("Get CurrentlyBanned", call(JAIL_PATH, PROPS, "Get", "ss", ["org.jailban.Jail1", "CurrentlyBanned"])),
+        ("GetAll jail", call(JAIL_PATH, PROPS, "GetAll", "s", ["org.jailban.Jail1"])),
     ]  # fmt: skip
     return calls[i % len(calls)]
 
@@ -117,9 +104,9 @@ async def timed(bus: MessageBus, label: str, msg: Message) -> Timing:
 
 async def ban_unban(bus: MessageBus, address: str) -> list[Timing]:
     empty: dict[str, Variant] = {}
-    ban = _message(*MANAGER, "Ban", "ssta{sv}", ["sshd", address, 3_600_000_000, empty])
+    ban = call(*MANAGER, "Ban", "ssta{sv}", ["sshd", address, 3_600_000_000, empty])
     first = await timed(bus, "Ban", ban)
-    second = await timed(bus, "Unban", _message(*MANAGER, "Unban", "ss", [address, "sshd"]))
+    second = await timed(bus, "Unban", call(*MANAGER, "Unban", "ss", [address, "sshd"]))
     return [first, second]
 
 
