@@ -1,17 +1,16 @@
 """What the stages hand each other.
 
-Raw input travels in batches (``LineBatch``); small objects exist only for
-what matched (``Failure``), what a jail concluded (``Offence``) and what
-policy decided (``Decision``). ``Ban`` is an active ban as stored and shown.
+Raw input travels in batches (``LineBatch``); the matcher makes an object only
+for a line that matched (``journalban.matching.engine.Outcome``), and the
+decisions stage hands on ``Ban``: an active ban as stored and shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 
-from journalban.addresses import IPAddress, IPNetwork, format_network
+from journalban.addresses import IPNetwork, format_network
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,35 +33,6 @@ class LineBatch:
 
 
 @dataclass(frozen=True, slots=True)
-class Failure:
-    """One matched failure: who, when, and what line said so."""
-
-    address: IPAddress
-    time: float
-    line: str
-    regex: int
-    user: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Offence:
-    """A jail's conclusion: ``network`` failed ``failures`` times within findtime."""
-
-    jail: str
-    network: IPNetwork
-    time: float
-    failures: int
-    source: str
-    lines: tuple[str, ...] = ()
-
-
-class DecisionKind(Enum):
-    BAN = "ban"
-    UNBAN = "unban"
-    RESTORE = "restore"
-
-
-@dataclass(frozen=True, slots=True)
 class Ban:
     """An active ban. ``expires_at`` None means permanent."""
 
@@ -82,12 +52,3 @@ class Ban:
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What policy decided about one ban; ``reason`` for unbans: expired, manual, flush."""
-
-    kind: DecisionKind
-    ban: Ban
-    reason: str = ""

@@ -207,7 +207,7 @@ class DecisionEngine:
                 continue
             rt.total_failed += 1
             commit.failed_delta += 1
-            count, _ = rt.counter.add(network, when)
+            count = rt.counter.add(network, when)
             commit.new_failures.append((network_text, when))
             kept = rt.recent_lines.setdefault(network, [])
             kept.append(batch.lines[out.index])

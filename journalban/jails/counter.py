@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -32,19 +32,16 @@ class FailureCounter:
         for network, when in failures:
             self._push(network, when)
 
-    def add(self, network: IPNetwork, when: float) -> tuple[int, list[str]]:
-        """Record a failure; how many are within findtime, and networks evicted for room."""
-        times, evicted = self._push(network, when)
-        return len(times), evicted
+    def add(self, network: IPNetwork, when: float) -> int:
+        """Record a failure; how many of the network's failures are within findtime."""
+        return len(self._push(network, when))
 
-    def _push(self, network: IPNetwork, when: float) -> tuple[list[float], list[str]]:
-        evicted: list[str] = []
+    def _push(self, network: IPNetwork, when: float) -> list[float]:
         times = self._times.get(network)
         if times is None:
             while len(self._times) >= self.max_tracked:
-                old, _ = self._times.popitem(last=False)
+                self._times.popitem(last=False)
                 self.evicted += 1
-                evicted.append(str(old))
             times = self._times[network] = []
         else:
             self._times.move_to_end(network)
@@ -53,10 +50,8 @@ class FailureCounter:
             insort(times, when)
         else:
             times.append(when)
-        oldest = times[-1] - self.findtime
-        if times[0] <= oldest:
-            del times[: next((i for i, t in enumerate(times) if t > oldest), len(times))]
-        return times, evicted
+        del times[: bisect_right(times, times[-1] - self.findtime)]
+        return times
 
     def clear(self, network: IPNetwork) -> None:
         self._times.pop(network, None)
