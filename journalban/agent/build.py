@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +143,3 @@ def build_sources(
             key=key,
         )
     ]
-
-
-FilterCheck = Callable[[str, str], None]

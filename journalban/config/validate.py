@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from journalban.config.schema import (
 )
 from journalban.config.yamlsource import KeyPath, Marks
 from journalban.errors import AddressError, ConfigError
+from journalban.firewall.ports import parse_ports
 
 JAIL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 JOURNAL_FIELD = re.compile(r"[A-Z0-9_]+")
@@ -147,23 +147,14 @@ def _ignoreip(v: Any) -> tuple[str, ...]:
 
 
 def check_port_spec(v: Any) -> str:
-    """Validate ssh | 22 | 80,443 | 8000-8100 | all; names resolve through /etc/services."""
+    """Validate ssh | 22 | 80,443 | 8000-8100 | all with the firewall's own parser.
+
+    Names resolve through /etc/services. Raises: ValueError.
+    """
     text = str(v).strip() if isinstance(v, int | str) and not isinstance(v, bool) else ""
-    if text == "all":
-        return text
     if not text:
         raise ValueError(f"not a port list: {v!r}")
-    for part in text.split(","):
-        for end in part.strip().split("-", 1):
-            end = end.strip()
-            if end.isdigit():
-                if not 0 < int(end) < 65536:
-                    raise ValueError(f"port out of range: {end}")
-                continue
-            try:
-                socket.getservbyname(end)
-            except OSError:
-                raise ValueError(f"unknown port name {end!r} (not in /etc/services)") from None
+    parse_ports(text)
     return text
 
 
