@@ -8,6 +8,7 @@ from typing import Any
 
 from journalban.addresses import IPNetwork, parse_network
 from journalban.config.durations import parse_duration
+from journalban.config.journalmatch import parse_condition
 from journalban.config.schema import (
     BantimeIncrement,
     Config,
@@ -22,7 +23,6 @@ from journalban.errors import AddressError, ConfigError
 from journalban.firewall.ports import parse_ports
 
 JAIL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
-JOURNAL_FIELD = re.compile(r"[A-Z0-9_]+")
 PROTOCOLS = ("tcp", "udp", "udplite", "sctp")
 BACKENDS = ("nftables", "iptables-ipset", "shorewall", "hosts-deny", "dry-run")
 ACTION_TYPES = ("firewall", "mail", "command")
@@ -176,12 +176,7 @@ def _journal_match(v: Any) -> tuple[JournalGroup, ...]:
             conds = [f"{k}={val}" for k, val in conds.items()]
         if not isinstance(conds, list) or not conds:
             raise ValueError(f"a group must be FIELD=value conditions, not {group!r}")
-        pairs = []
-        for cond in conds:
-            field, sep, value = str(cond).partition("=")
-            if not sep or not JOURNAL_FIELD.fullmatch(field):
-                raise ValueError(f"not a FIELD=value condition: {cond!r}")
-            pairs.append((field, value))
+        pairs = [parse_condition(str(cond)) for cond in conds]
         groups.append(tuple(pairs))
     return tuple(groups)
 

@@ -21,18 +21,17 @@ A filter file (YAML) holds:
 
 from __future__ import annotations
 
-import pwd
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journalban.config.journalmatch import parse_condition
 from journalban.config.yamlsource import KeyPath, Marks, load_yaml, load_yaml_text
 from journalban.errors import FilterError
 from journalban.matching.tags import compile_failregex, compile_plain
 
-JOURNAL_FIELD = re.compile(r"[A-Z0-9_]+")
 FILTER_KEYS = {
     "description", "journal_match", "idents", "modes", "prefilter", "failregex",
     "ignoreregex", "samples", "files", "notes",
@@ -90,15 +89,6 @@ def _strings(value: Any, marks: Marks, path: KeyPath) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _uid_of(value: str) -> str:
-    """``@postfix`` -> that user's uid: daemons such as postfix log as a system user whose
-    uid each installation allocates. Unknown users keep the text, which no entry carries."""
-    try:
-        return str(pwd.getpwnam(value[1:]).pw_uid)
-    except KeyError:
-        return value
-
-
 def _journal_match(value: Any, marks: Marks) -> tuple[tuple[tuple[str, str], ...], ...]:
     if not isinstance(value, list):
         raise FilterError(
@@ -109,12 +99,10 @@ def _journal_match(value: Any, marks: Marks) -> tuple[tuple[tuple[str, str], ...
         conds = _strings(group, marks, ("journal_match", i))
         pairs = []
         for cond in conds:
-            key, sep, val = cond.partition("=")
-            if not sep or not JOURNAL_FIELD.fullmatch(key):
-                raise FilterError(
-                    f"not a FIELD=value condition: {cond!r}", *marks.locate(("journal_match", i))
-                )
-            pairs.append((key, _uid_of(val) if key == "_UID" and val.startswith("@") else val))
+            try:
+                pairs.append(parse_condition(cond))
+            except ValueError as exc:
+                raise FilterError(str(exc), *marks.locate(("journal_match", i))) from None
         groups.append(tuple(pairs))
     return tuple(groups)
 
