@@ -166,22 +166,6 @@ class StateStore:
         ).fetchall()
         return [(str(jail), float(at)) for jail, at in rows]
 
-    def ban_times(self, network: IPNetwork, since: float, jail: str | None = None) -> list[float]:
-        """When ``network`` was banned (automatic bans only) since ``since``."""
-        if jail is None:
-            rows = self.db.execute(
-                "SELECT banned_at FROM history WHERE network = ? AND banned_at >= ? AND manual = 0"
-                " AND jail != 'recidive' ORDER BY banned_at",
-                (_key(network), since),
-            ).fetchall()
-        else:
-            rows = self.db.execute(
-                "SELECT banned_at FROM history WHERE network = ? AND jail = ? AND banned_at >= ?"
-                " AND manual = 0 ORDER BY banned_at",
-                (_key(network), jail, since),
-            ).fetchall()
-        return [r[0] for r in rows]
-
     def known_hostnames(self) -> dict[str, list[str]]:
         rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()
         return {n: json.loads(a) for n, a in rows}

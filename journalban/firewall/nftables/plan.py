@@ -94,12 +94,6 @@ class BanBook:
         self.bans.clear()
         self.held.clear()
 
-    def drop_jails_except(self, jails: Iterable[str]) -> None:
-        keep = set(jails)
-        for table in (self.bans, self.held):
-            for key in [k for k in table if k[0] not in keep]:
-                del table[key]
-
     def record(self, entries: Iterable[BanEntry], now: float) -> None:
         """Take ``entries`` as the bans, replacing all; ``plan_all`` then says what to send."""
         self.bans.clear()
