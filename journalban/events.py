@@ -20,6 +20,11 @@ class LineBatch:
     ``times`` holds each line's time when the source knows it (the journal);
     for files it is empty and the time is read from the line. ``prefixed``
     says whether lines still carry their date and syslog prefix.
+
+    ``read`` is how many lines (entries) the batch stands for when the source
+    already left out those that cannot match (they hold none of the filter's
+    literals): ``lines`` then holds only the others. -1: ``lines`` holds every
+    line read.
     """
 
     source: str
@@ -30,6 +35,12 @@ class LineBatch:
     arrival: float = 0.0
     unreadable: int = 0
     truncated: int = 0
+    read: int = -1
+
+    @property
+    def count(self) -> int:
+        """The lines (entries) read from the source for this batch."""
+        return len(self.lines) if self.read < 0 else self.read
 
 
 @dataclass(frozen=True, slots=True)

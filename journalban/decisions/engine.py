@@ -184,7 +184,7 @@ class DecisionEngine:
             self._unsaved_at = self.store.commit_count
         commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
         changes = Changes(commits=[commit])
-        rt.lines_read += len(batch.lines)
+        rt.lines_read += batch.count
         rt.lines_unreadable += batch.unreadable
         rt.check_networks()
         cfg = rt.config
