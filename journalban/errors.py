@@ -9,6 +9,7 @@ JournalbanError
 ├── NotBanned            an unban of something not banned
 ├── StateError           the SQLite state cannot be read or written
 ├── BackendError         the firewall refused a change (carries the netlink errno)
+├── SourceError          a log source stopped working (its reader process died)
 └── ActionError          an action (mail, command, shorewall) failed or timed out
 """
 
@@ -73,3 +74,7 @@ class BackendError(JournalbanError):
 
 class ActionError(JournalbanError):
     """An action failed: a command exited non-zero or timed out, a mail was refused."""
+
+
+class SourceError(JournalbanError):
+    """A source cannot go on (its reader process died); the agent restarts it."""

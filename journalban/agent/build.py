@@ -124,6 +124,7 @@ def build_sources(
                 position=positions.get((cfg.name, key)),
                 directory=config.journal.directory,
                 namespace=config.journal.namespace,
+                prefilter=parts.compiled.literals,
             )
         ]
     reader = DateReader(clock.now)

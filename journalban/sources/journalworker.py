@@ -1,0 +1,267 @@
+"""The journal reader child: all sd-journal work of one JournalSource, in its own process.
+
+Reading the journal costs microseconds per entry inside libsystemd (each
+``_get`` walks the entry's items), more than matching and deciding together;
+in a child process it runs on the second core. ``JournalSource`` starts
+``python -m journalban.sources.journalworker``, writes one JSON request line
+on its stdin and keeps stdin open: EOF there (the parent closed the source or
+died) ends the child, and so does a failed write.
+
+Each frame on stdout is a 4-byte little-endian length and a ``marshal``
+tuple ``(cursor, read, unreadable, invalidations, messages, times)``: the
+cursor of the last entry read, how many entries that were, and the messages
+that hold one of the prefilter's literals with their times. This module
+imports only the standard library and systemd-python, so the child starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import re
+import select
+import signal
+import struct
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from systemd import journal
+
+FRAME_HEADER = struct.Struct("<I")
+# sd-journal keeps a mapping of every journal file it has read; a fresh reader
+# every so many entries keeps the child's resident memory to a few files.
+DEFAULT_REOPEN_EVERY = 150_000
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the parent asks for; see ``JournalSource`` for the meaning."""
+
+    matches: Sequence[Mapping[str, str]] = ()
+    directory: str | None = None
+    namespace: str | None = None
+    cursor: str | None = None
+    since_usec: int = 0
+    batch_size: int = 5000
+    prefilter: Sequence[str] = ()
+    reopen_every: int = DEFAULT_REOPEN_EVERY
+
+    def encode(self) -> bytes:
+        return json.dumps(self.__dict__).encode() + b"\n"
+
+    @classmethod
+    def decode(cls, line: bytes) -> Request:
+        return cls(**json.loads(line))
+
+
+@dataclass
+class Frame:
+    """One batch as it travels through the pipe."""
+
+    cursor: str
+    read: int
+    unreadable: int = 0
+    invalidations: int = 0
+    messages: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+    def encode(self) -> bytes:
+        body = marshal.dumps(
+            (self.cursor, self.read, self.unreadable, self.invalidations, self.messages, self.times)
+        )
+        return FRAME_HEADER.pack(len(body)) + body
+
+    @classmethod
+    def decode(cls, body: bytes) -> Frame:
+        cursor, read, unreadable, invalidations, messages, times = marshal.loads(body)  # noqa: S302 (our own child)
+        return cls(cursor, read, unreadable, invalidations, messages, times)
+
+
+def cursor_realtime_usec(cursor: str) -> int | None:
+    """The entry's wall-clock time (µs) written into a journal cursor, if present."""
+    for part in cursor.split(";"):
+        if part.startswith("t="):
+            try:
+                return int(part[2:], 16)
+            except ValueError:
+                return None
+    return None
+
+
+def literal_scan(literals: Sequence[str]) -> re.Pattern[bytes] | None:
+    """A bytes regex finding any literal in a raw MESSAGE; None hands out every entry.
+
+    Only ASCII literals: an ASCII byte survives decoding with errors="replace"
+    unchanged, so the raw bytes hold a literal exactly when the text does.
+    """
+    if not literals or not all(literal.isascii() for literal in literals):
+        return None
+    ordered = sorted({literal.encode() for literal in literals}, key=len, reverse=True)
+    if b"" in ordered:
+        return None  # an empty literal is in every message
+    return re.compile(b"|".join(re.escape(literal) for literal in ordered))
+
+
+class Follower:
+    """The blocking read loop of the child."""
+
+    def __init__(self, request: Request, stdin: int, stdout: int) -> None:
+        self.request = request
+        self.cursor = request.cursor
+        self.stdin = stdin
+        self.stdout = stdout
+        self.scan = literal_scan(request.prefilter)
+        self.invalidations = 0
+        self.reader = self._open()
+        self.read_since_open = 0
+
+    def _open(self) -> journal.Reader:
+        request = self.request
+        if request.directory is not None:
+            reader = journal.Reader(path=request.directory)
+        elif request.namespace is not None:
+            reader = journal.Reader(namespace=request.namespace)
+        else:
+            reader = journal.Reader(flags=journal.LOCAL_ONLY)
+        # sd_journal_get_fd() sets up the inotify watches: ask for it before
+        # the first read, so nothing appended after that read goes unnoticed.
+        reader.fileno()
+        for index, group in enumerate(request.matches):
+            if index:
+                reader.add_disjunction()
+            for name, value in group.items():
+                reader.add_match(f"{name}={value}")
+        return reader
+
+    def seek_start(self) -> None:
+        """Place the reader so that ``_next()`` returns the first entry to hand out."""
+        reader, cursor = self.reader, self.cursor
+        if cursor is None:
+            reader.seek_realtime(self.request.since_usec)
+            return
+        reader.seek_cursor(cursor)
+        if reader._next() and reader.test_cursor(cursor):
+            return  # on the entry handled last: the next _next() is new
+        # That entry is gone (vacuumed, or no longer matched): the oldest entry
+        # still there, skipping those older than it, which were handled before.
+        when = cursor_realtime_usec(cursor)
+        if when is None:
+            reader.seek_head()
+        else:
+            reader.seek_realtime(when)
+
+    def reposition(self) -> None:
+        """After files came or went, stand on the last entry handed out again."""
+        cursor = self.cursor
+        if cursor is None:
+            return
+        reader = self.reader
+        reader.seek_cursor(cursor)
+        if reader._next() and reader.test_cursor(cursor):
+            return
+        # Its file was removed: the next _next() goes to the first entry
+        # after where it stood.
+        reader.seek_cursor(cursor)
+
+    def reopen(self) -> None:
+        """A fresh reader where the old one stood: its file mappings are dropped."""
+        self.reader.close()
+        self.reader = self._open()
+        self.read_since_open = 0
+        self.seek_start()
+
+    def read_batch(self) -> Frame | None:
+        messages: list[str] = []
+        times: list[float] = []
+        unreadable = read = 0
+        reader = self.reader
+        next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
+        search = self.scan.search if self.scan is not None else None
+        limit = self.request.batch_size
+        while read < limit and next_entry():
+            read += 1
+            try:
+                raw = get("MESSAGE")
+            except KeyError:
+                continue  # no message, nothing to match; still moves the cursor
+            if search is not None and search(raw) is None:
+                continue  # holds no literal: no failregex can match it
+            try:
+                source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
+            except (KeyError, ValueError):
+                source_usec = realtime()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", "replace")
+                unreadable += 1
+            messages.append(text)
+            times.append(source_usec / 1e6)
+        if not read:
+            return None
+        self.cursor = reader._get_cursor()
+        self.read_since_open += read
+        return Frame(self.cursor, read, unreadable, self.invalidations, messages, times)
+
+    def send(self, frame: Frame) -> None:
+        """Write a frame whole; raises BrokenPipeError once the parent is gone."""
+        view = memoryview(frame.encode())
+        while view:
+            view = view[os.write(self.stdout, view) :]
+
+    def wait(self) -> bool:
+        """Sleep until the journal changes; False when the parent closed stdin."""
+        reader = self.reader
+        poller = select.poll()
+        poller.register(self.stdin, select.POLLIN)
+        poller.register(reader.fileno(), reader.get_events())
+        # sd_journal_get_timeout() asks for a timed wake only when its fd is
+        # not reliable (journal files on a network file system).
+        timeout_ms = reader.get_timeout_ms()
+        for fd, _ in poller.poll(None if timeout_ms < 0 else timeout_ms):
+            if fd == self.stdin and not os.read(self.stdin, 4096):
+                return False
+        if reader.process() == journal.INVALIDATE:
+            self.invalidations += 1
+            self.reposition()
+        return True
+
+    def run(self) -> None:
+        self.seek_start()
+        while True:
+            frame = self.read_batch()
+            if frame is not None:
+                self.send(frame)
+                if self.read_since_open >= self.request.reopen_every:
+                    self.reopen()
+            elif not self.wait():
+                return
+
+
+def main() -> int:
+    # The child lives as long as its parent's pipes: a signal meant for the
+    # agent (Ctrl-C in a terminal, systemd's SIGTERM to the whole unit) must
+    # not make it die first and look like a failed source.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(stdin, 65536)
+        if not chunk:
+            return 0
+        line += chunk
+    follower = Follower(Request.decode(line), stdin, stdout)
+    try:
+        follower.run()
+    except BrokenPipeError:
+        pass  # the parent stopped reading: nothing left to do
+    finally:
+        follower.reader.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
