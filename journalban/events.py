@@ -9,8 +9,45 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from journalban.addresses import IPNetwork, format_network
+
+# A failure as the matcher hands it to the decisions stage: the line, the
+# address text its filter captured (validated there, once per distinct text)
+# and the line's time (None: the batch's arrival).
+Hit = tuple[str, str, float | None]
+
+
+class JoinedLines(Sequence[str]):
+    """Lines kept as one text joined by newlines, as a file is read.
+
+    The matcher scans ``text`` in one piece; the lines are split out only if
+    somebody indexes them (the lines that matched are cut out of the text).
+    """
+
+    __slots__ = ("_count", "_lines", "text")
+
+    def __init__(self, text: str, count: int) -> None:
+        """``count`` lines in ``text``: ``text.count("\\n") + 1``, or 0 for no line."""
+        self.text = text
+        self._count = count
+        self._lines: list[str] | None = None
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if self._lines is None:
+            self._lines = self.text.split("\n") if self._count else []
+        return self._lines[index]
+
+    def __repr__(self) -> str:
+        return f"JoinedLines({self._count} lines)"
 
 
 @dataclass(frozen=True, slots=True)

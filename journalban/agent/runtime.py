@@ -42,7 +42,7 @@ from journalban.errors import BackendError, JournalbanError
 from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry, FirewallBackend
 from journalban.firewall.registry import create_backend
-from journalban.matching.engine import MATCHED, LineMatcher
+from journalban.matching.engine import LineMatcher
 from journalban.matching.library import FilterLibrary
 from journalban.sources.base import Source
 from journalban.state.store import StateStore
@@ -282,14 +282,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
 
     def _decide(self, jail: str, batch: LineBatch, changes: Changes) -> bool:
         """Match and decide one batch into ``changes``; True if a line matched."""
-        matcher = self._matchers[jail]
-        outcomes = [
-            o
-            for o in matcher.match_lines(batch.lines, batch.prefixed, batch.times)
-            if o.kind == MATCHED
-        ]
-        changes.extend(self.decisions.process(jail, batch, outcomes))
-        return bool(outcomes)
+        hits = self._matchers[jail].hits(batch)
+        changes.extend(self.decisions.process_hits(jail, batch, hits))
+        return bool(hits)
 
     async def _apply(self, changes: Changes) -> None:
         """Commit, then change the firewall, then tell everyone."""

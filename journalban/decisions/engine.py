@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from journalban.addresses import IPAddress, IPNetwork, ban_network
+from journalban.addresses import IPNetwork, ban_network, parse_address
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.errors import AddressIgnored, NoSuchJail, NotBanned
-from journalban.events import Ban, LineBatch
+from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.matching.engine import MATCHED, Outcome
 from journalban.state.store import BatchCommit, StateStore
@@ -38,7 +38,7 @@ class JailRuntime:
     """A jail's live state: its counter, ignore list and totals."""
 
     config: JailConfig
-    counter: FailureCounter
+    counter: FailureCounter[str]  # by network text
     ignore: IgnoreList
     total_failed: int = 0
     total_banned: int = 0
@@ -46,21 +46,28 @@ class JailRuntime:
     lines_unreadable: int = 0
     ignored_failures: int = 0
     latest_line: float = 0.0
-    recent_lines: dict[IPNetwork, list[str]] = field(default_factory=dict)
-    # address -> (network it is counted as, that network as text, why it is
-    # ignored): building an ipaddress network costs several microseconds, and
-    # failures repeat addresses. Valid for ``networks_for`` (ignore list, generation).
-    networks: dict[IPAddress, tuple[IPNetwork, str, str | None]] = field(default_factory=dict)
+    recent_lines: dict[str, list[str]] = field(default_factory=dict)  # by network text
+    # address text -> (network it is counted as, that network as text, why it is
+    # ignored), None for a text that is no address: parsing an address and
+    # building its network cost several microseconds, and failures repeat
+    # addresses. Valid for ``networks_for`` (ignore list, generation).
+    networks: dict[str, tuple[IPNetwork, str, str | None] | None] = field(default_factory=dict)
     networks_for: tuple[IgnoreList, int] | None = None
 
-    def network_of(self, address: IPAddress) -> tuple[IPNetwork, str, str | None]:
-        known = self.networks.get(address)
-        if known is None:
-            if len(self.networks) >= NETWORK_MEMO_SIZE:
-                self.networks.clear()
+    def network_of(self, host: str) -> tuple[IPNetwork, str, str | None] | None:
+        """(network counted as, its text, why it is ignored) for an address text; None if invalid."""
+        try:
+            return self.networks[host]
+        except KeyError:
+            pass
+        if len(self.networks) >= NETWORK_MEMO_SIZE:
+            self.networks.clear()
+        address = parse_address(host)
+        known: tuple[IPNetwork, str, str | None] | None = None
+        if address is not None:
             network = ban_network(address, self.config.ipv6_prefix)
-            why = self.ignore.why_ignored(network)
-            known = self.networks[address] = (network, str(network), why)
+            known = (network, str(network), self.ignore.why_ignored(network))
+        self.networks[host] = known
         return known
 
     def check_networks(self) -> None:
@@ -90,23 +97,42 @@ class Changes:
 
 
 class BanTable(dict[tuple[str, IPNetwork], Ban]):
-    """The active bans; ``version`` changes with every change, for caches of views."""
+    """The active bans; ``version`` changes with every change, for caches of views.
+
+    ``by_text`` holds the same bans by (jail, network text): the failure path
+    looks bans up by text, as hashing an ipaddress network costs a Python call.
+    """
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.version = next(_VERSIONS)
+        self.by_text: dict[tuple[str, str], Ban] = {(j, str(n)): b for (j, n), b in self.items()}
 
     def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
         self.version = next(_VERSIONS)
         super().__setitem__(key, value)
+        self.by_text[(key[0], str(key[1]))] = value
 
     def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
         self.version = next(_VERSIONS)
         super().__delitem__(key)
+        self.by_text.pop((key[0], str(key[1])), None)
 
     def pop(self, key: tuple[str, IPNetwork], default: Ban | None = None) -> Ban | None:  # type: ignore[override]
         self.version = next(_VERSIONS)
+        self.by_text.pop((key[0], str(key[1])), None)
         return super().pop(key, default)
+
+    def clear(self) -> None:
+        self.version = next(_VERSIONS)
+        self.by_text.clear()
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("BanTable: set bans one by one")
+
+    def setdefault(self, *args: Any) -> Ban:
+        raise NotImplementedError("BanTable: set bans one by one")
 
 
 _VERSIONS = itertools.count(1)
@@ -129,7 +155,7 @@ class DecisionEngine:
         self.jails: dict[str, JailRuntime] = {}
         self.bans = BanTable()
         # Bans skipped while catching up: failures before their end were blocked.
-        self._virtual_until: dict[tuple[str, IPNetwork], float] = {}
+        self._virtual_until: dict[tuple[str, str], float] = {}
         self._check_prefix = check_prefix
         # Automatic bans decided by process() calls whose commit is still to come
         # (the agent commits the batches queued behind each other in one
@@ -176,7 +202,24 @@ class DecisionEngine:
     # --- failures ------------------------------------------------------------
 
     def process(self, jail: str, batch: LineBatch, outcomes: Iterable[Outcome]) -> Changes:
-        """Count a batch's failures; the changes to commit and apply."""
+        """Count a batch's failures given as the matcher's outcomes (see ``process_hits``)."""
+        hits: list[Hit] = []
+        for out in outcomes:
+            if out.kind != MATCHED or out.address is None:
+                continue
+            when = out.time
+            if when is None and batch.times:
+                when = batch.times[out.index]
+            hits.append((batch.lines[out.index], str(out.address), when))
+        return self.process_hits(jail, batch, hits)
+
+    def process_hits(self, jail: str, batch: LineBatch, hits: Iterable[Hit]) -> Changes:
+        """Count a batch's failures; the changes to commit and apply.
+
+        ``hits``: (line, address text, the line's time or None) of each failure,
+        in the order of the lines; an address text that is not a valid address
+        counts nothing.
+        """
         rt = self.jails[jail]
         now = self.clock.now()
         if self.store.commit_count != self._unsaved_at:
@@ -187,40 +230,57 @@ class DecisionEngine:
         rt.lines_read += batch.count
         rt.lines_unreadable += batch.unreadable
         rt.check_networks()
-        cfg = rt.config
+        maxretry = rt.config.maxretry
+        default_time = min(batch.arrival or now, now)
+        network_of = rt.network_of
+        add = rt.counter.add
+        new_failures = commit.new_failures
+        recent = rt.recent_lines
+        banned = self.bans.by_text
+        latest = rt.latest_line
+        failed = 0
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
-        for out in outcomes:
-            if out.kind != MATCHED or out.address is None:
+        for line, host, when in hits:
+            known = network_of(host)
+            if known is None:
                 continue
-            when = out.time
-            if when is None and batch.times:
-                when = batch.times[out.index]
-            if when is None:
-                when = batch.arrival or now
-            when = min(when, now)
-            network, network_text, ignored = rt.network_of(out.address)
+            network, key, ignored = known
             if ignored is not None:
                 rt.ignored_failures += 1
                 continue
-            rt.latest_line = max(rt.latest_line, when)
-            if self._blocked_at(jail, network, when):
+            when = default_time if when is None else min(when, now)
+            if when > latest:
+                latest = when
+            ban = banned.get((jail, key))
+            if (
+                ban is not None
+                and ban.banned_at <= when
+                and (ban.expires_at is None or when < ban.expires_at)
+            ):
                 continue
-            rt.total_failed += 1
-            commit.failed_delta += 1
-            count = rt.counter.add(network, when)
-            commit.new_failures.append((network_text, when))
-            kept = rt.recent_lines.setdefault(network, [])
-            kept.append(batch.lines[out.index])
-            del kept[:-MAX_LINES_KEPT]
-            if count >= cfg.maxretry:
-                self._decide_ban(rt, network, when, count, batch.source, commit, changes, now)
-                spent[network_text] = len(commit.new_failures)
+            if self._virtual_until and self._virtually_banned(jail, key, when):
+                continue
+            failed += 1
+            count = add(key, when)
+            new_failures.append((key, when))
+            kept = recent.get(key)
+            if kept is None:
+                recent[key] = [line]
+            else:
+                kept.append(line)
+                if len(kept) > MAX_LINES_KEPT:
+                    del kept[0]
+            if count >= maxretry:
+                rt.latest_line = latest
+                self._decide_ban(rt, network, key, when, count, batch.source, commit, changes, now)
+                spent[key] = len(new_failures)
+        rt.latest_line = latest
+        rt.total_failed += failed
+        commit.failed_delta += failed
         if spent:
             # The state deletes a cleared network's failures before it inserts the
             # batch's: those of this batch that the ban used up must not be written.
-            commit.new_failures = [
-                f for i, f in enumerate(commit.new_failures) if i >= spent.get(f[0], 0)
-            ]
+            commit.new_failures = [f for i, f in enumerate(new_failures) if i >= spent.get(f[0], 0)]
         for done in changes.commits:
             for ban, manual in done.history:
                 if not manual:
@@ -243,23 +303,16 @@ class DecisionEngine:
         history += [(j, at) for j, at in self._unsaved.get(network, ()) if at >= since]
         return history
 
-    def _blocked_at(self, jail: str, network: IPNetwork, when: float) -> bool:
-        ban = self.bans.get((jail, network))
-        if (
-            ban is not None
-            and ban.banned_at <= when
-            and (ban.expires_at is None or when < ban.expires_at)
-        ):
-            return True
-        if not self._virtual_until:
-            return False
-        until = self._virtual_until.get((jail, network))
+    def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
+        """Within a ban that catching up skipped (it had expired before it was decided)."""
+        until = self._virtual_until.get((jail, key))
         return until is not None and when < until
 
     def _decide_ban(
         self,
         rt: JailRuntime,
         network: IPNetwork,
+        key: str,
         when: float,
         failures: int,
         source: str,
@@ -268,9 +321,9 @@ class DecisionEngine:
         now: float,
     ) -> None:
         cfg = rt.config
-        rt.counter.clear(network)
-        commit.cleared.append(str(network))
-        lines = tuple(rt.recent_lines.pop(network, ()))
+        rt.counter.clear(key)
+        commit.cleared.append(key)
+        lines = tuple(rt.recent_lines.pop(key, ()))
         inc = cfg.increment
         rec = self.recidive
         # One read of the history serves the increment and recidive.
@@ -291,7 +344,7 @@ class DecisionEngine:
         if cfg.name != RECIDIVE:
             changes.pending_bans[network] = changes.pending_bans.get(network, 0) + 1
         if ban.expired(now):
-            self._virtual_until[(cfg.name, network)] = expires or now
+            self._virtual_until[(cfg.name, key)] = expires or now
             return
         commit.bans.append(ban)
         commit.banned_delta += 1
@@ -407,8 +460,8 @@ class DecisionEngine:
             if until <= now:
                 del self._virtual_until[key]
         for rt in self.jails.values():
-            for net in rt.counter.expire(now):
-                rt.recent_lines.pop(net, None)
+            for network in rt.counter.expire(now):
+                rt.recent_lines.pop(network, None)
         return self._lift(gone, "expired") if gone else Changes()
 
     def _lift(self, bans: Sequence[Ban], reason: str) -> Changes:

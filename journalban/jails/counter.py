@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
+from typing import Generic, TypeVar
 
-from journalban.addresses import IPNetwork
+K = TypeVar("K", bound=Hashable)
 
 
-class FailureCounter:
+class FailureCounter(Generic[K]):
     """Failure times per network for one jail, bounded in how many networks it tracks.
+
+    Networks are keys of any hashable kind: the agent uses their text, which
+    hashes in C (an ipaddress network hashes in Python).
 
     When the cap is reached the network seen least recently is forgotten
     first; ``evicted`` counts those.
@@ -23,20 +27,20 @@ class FailureCounter:
         self.evicted = 0
         # Lists, not deques: a network holds fewer than maxretry times, and an
         # empty deque alone takes over 500 bytes (tens of thousands of networks).
-        self._times: OrderedDict[IPNetwork, list[float]] = OrderedDict()
+        self._times: OrderedDict[K, list[float]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._times)
 
-    def restore(self, failures: Iterable[tuple[IPNetwork, float]]) -> None:
+    def restore(self, failures: Iterable[tuple[K, float]]) -> None:
         for network, when in failures:
             self._push(network, when)
 
-    def add(self, network: IPNetwork, when: float) -> int:
+    def add(self, network: K, when: float) -> int:
         """Record a failure; how many of the network's failures are within findtime."""
         return len(self._push(network, when))
 
-    def _push(self, network: IPNetwork, when: float) -> list[float]:
+    def _push(self, network: K, when: float) -> list[float]:
         times = self._times.get(network)
         if times is None:
             while len(self._times) >= self.max_tracked:
@@ -53,10 +57,10 @@ class FailureCounter:
         del times[: bisect_right(times, times[-1] - self.findtime)]
         return times
 
-    def clear(self, network: IPNetwork) -> None:
+    def clear(self, network: K) -> None:
         self._times.pop(network, None)
 
-    def expire(self, now: float) -> list[IPNetwork]:
+    def expire(self, now: float) -> list[K]:
         """Forget networks whose last failure is older than findtime."""
         gone = [n for n, t in self._times.items() if not t or t[-1] <= now - self.findtime]
         for n in gone:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import fnmatch
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import add
 from typing import Final
 
 from journalban.addresses import IPAddress, IPNetwork, looks_like_hostname, parse_address
+from journalban.events import Hit, JoinedLines, LineBatch
 from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.dates import DateReader
 from journalban.matching.filterdef import FilterDef
@@ -289,6 +290,110 @@ class LineMatcher:
         ends = list(map(add, accumulate(map(len, lines)), range(len(lines))))
         found = line_ends(text, self.filter.scan)
         yield from (bisect_left(ends, end) for end in sorted(found))
+
+    def hits(self, batch: LineBatch) -> list[Hit]:
+        """The failures in a batch, for the agent: (line, address text, time or None).
+
+        The same failures as the MATCHED outcomes of ``match_lines``, without
+        building an outcome: the address is validated by the decisions stage
+        (once per distinct text), the line cut out only when it matched.
+        """
+        lines = batch.lines
+        if not lines:
+            return []
+        if self.filter.trusted or not self.filter.literals:
+            # Proxies to see through, or no prefilter: the general path.
+            return self._hits_of(lines, batch.prefixed, batch.times)
+        if not batch.prefixed:
+            every = batch.read >= 0  # the source left out the lines that cannot match
+            return self._message_hits(lines, batch.times, every)
+        if isinstance(lines, JoinedLines):
+            text = lines.text
+        else:
+            text = "\n".join(lines)
+            if text.count("\n") != len(lines) - 1:
+                return self._hits_of(lines, True, ())
+        return self._text_hits(text)
+
+    def _text_hits(self, text: str) -> list[Hit]:
+        """``hits`` for lines with a date and syslog prefix, joined by newlines."""
+        found = line_ends(text, self.filter.scan)
+        out: list[Hit] = []
+        rfind = text.rfind
+        branches = self.filter.branches
+        ignore = self.filter.ignore
+        heads = self.heads
+        fused_for = self.fused_for
+        refused = self.ident_refused
+        for end in sorted(found):
+            start = rfind("\n", 0, end) + 1
+            fused = fused_for(found[end])
+            if fused is None:
+                line = text[start:end]
+                self._hit_of(self.match_line(line), line, out)
+                continue
+            m = fused.match(text, start, end)
+            if m is not None:
+                ident = m.group("ident") or m.group("ident2") or m.group("ident3")
+                if ident is not None and refused(ident):
+                    continue
+                name = m.lastgroup
+                if name is None or (branch := branches.get(name)) is None:
+                    continue  # the head alone: no failregex matched
+                if ignore:
+                    message = text[m.start(name) : end]
+                    if any(ign.search(message) for ign in ignore):
+                        continue
+                host = m.group(branch.host) if branch.host is not None else None
+                if not host:
+                    continue
+                when = heads.time(m)
+                if when is not None:
+                    out.append((text[start:end], host, when))
+                    continue
+                # Not a real date after all: the general path treats the line as undated.
+            line = text[start:end]
+            self._hit_of(self._match_line_slowly(line, 0), line, out)
+        return out
+
+    def _message_hits(self, lines: Sequence[str], times: Sequence[float], every: bool) -> list[Hit]:
+        """``hits`` for bare messages (the journal); ``every``: all lines are candidates."""
+        compiled = self.filter
+        whole = compiled._whole
+        out: list[Hit] = []
+        indexes: Iterable[int] = range(len(lines)) if every else self.candidates(lines)
+        if whole is None:
+            for i in indexes:
+                when = times[i] if times else None
+                self._hit_of(compiled.match_message(lines[i], i, when), lines[i], out)
+            return out
+        branches = compiled.branches
+        ignore = compiled.ignore
+        for i in indexes:
+            message = lines[i]
+            m = whole.match(message)
+            if m is None:
+                continue
+            if ignore and any(ign.search(message) for ign in ignore):
+                continue
+            branch = branches[m.lastgroup]  # type: ignore[index]
+            host = m.group(branch.host) if branch.host is not None else None
+            if host:
+                out.append((message, host, times[i] if times else None))
+        return out
+
+    @staticmethod
+    def _hit_of(outcome: Outcome, line: str, into: list[Hit]) -> None:
+        if outcome.kind == MATCHED and outcome.address is not None:
+            into.append((line, str(outcome.address), outcome.time))
+
+    def _hits_of(self, lines: Sequence[str], prefixed: bool, times: Sequence[float]) -> list[Hit]:
+        out: list[Hit] = []
+        for o in self.match_lines(lines, prefixed, times):
+            if o.kind == MATCHED and o.address is not None:
+                when = o.time if o.time is not None else (times[o.index] if times else None)
+                out.append((lines[o.index], str(o.address), when))
+        return out
 
     def match_lines(
         self, lines: Sequence[str], prefixed: bool = True, times: Sequence[float] = ()

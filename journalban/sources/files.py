@@ -171,7 +171,7 @@ class FileSource:
         marks = [t.mark() for t in [*self._retired, *self._live.values()]]
         return LineBatch(
             source=self.key,
-            lines=lines.text,
+            lines=lines.joined(),
             position=encode_marks(marks, current=tailed.path),
             times=(),
             prefixed=True,
@@ -186,7 +186,7 @@ class FileSource:
         # A rotated file's tail comes before its successor's first lines.
         for tailed in list(self._retired):
             lines = tailed.read(self._burst_bytes)
-            if lines.text:
+            if lines:
                 yield self._batch(tailed, lines)
                 continue
             retired_at = tailed.retired_at or 0.0
@@ -194,11 +194,11 @@ class FileSource:
                 last = tailed.flush()
                 self._retired.remove(tailed)
                 tailed.close()
-                if last.text:
+                if last:
                     yield self._batch(tailed, last)
         for tailed in list(self._live.values()):
             lines = tailed.read(self._burst_bytes)
-            if lines.text:
+            if lines:
                 yield self._batch(tailed, lines)
 
     # -- waiting ----------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from journalban.events import JoinedLines
 from journalban.sources.position import FileMark, head_hash
 
 # A longer line is cut here and the rest of it up to its newline dropped.
@@ -13,11 +14,34 @@ MAX_LINE_BYTES = 64 * 1024
 
 @dataclass(slots=True)
 class Lines:
-    """Lines decoded from one read, with what had to be repaired."""
+    """Lines decoded from one read, with what had to be repaired.
 
-    text: list[str] = field(default_factory=list)
+    Kept as blocks of whole lines joined by newlines, as read: the matcher
+    scans a batch's text in one piece, so splitting it into lines only to
+    join them again would be wasted.
+    """
+
+    blocks: list[str] = field(default_factory=list)
+    count: int = 0
     unreadable: int = 0
     truncated: int = 0
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, block: str, count: int) -> None:
+        self.blocks.append(block)
+        self.count += count
+
+    def joined(self) -> JoinedLines:
+        """The lines as one batch text."""
+        text = self.blocks[0] if len(self.blocks) == 1 else "\n".join(self.blocks)
+        return JoinedLines(text, self.count)
+
+    @property
+    def text(self) -> list[str]:
+        """The lines, one by one."""
+        return list(self.joined())
 
 
 def _cut(raw: bytes) -> bytes:
@@ -35,20 +59,23 @@ def decode_lines(block: bytes, into: Lines) -> None:
     except UnicodeDecodeError:
         pass
     else:
-        lines = text.split("\n")
         # Characters are at most 4 bytes: only a line this long can be too long.
-        if len(block) <= MAX_LINE_BYTES or max(map(len, lines)) <= MAX_LINE_BYTES // 4:
-            into.text.extend(lines)
+        if len(block) <= MAX_LINE_BYTES or _longest_line(text) <= MAX_LINE_BYTES // 4:
+            into.add(text, text.count("\n") + 1)
             return
     for raw in block.split(b"\n"):
         if len(raw) > MAX_LINE_BYTES:
             raw = _cut(raw)
             into.truncated += 1
         try:
-            into.text.append(raw.decode("utf-8"))
+            into.add(raw.decode("utf-8"), 1)
         except UnicodeDecodeError:
-            into.text.append(raw.decode("utf-8", "replace"))
+            into.add(raw.decode("utf-8", "replace"), 1)
             into.unreadable += 1
+
+
+def _longest_line(text: str) -> int:
+    return max(map(len, text.split("\n")))
 
 
 class TailedFile:

@@ -3,6 +3,10 @@
 One writer (the decisions stage) commits each batch in one transaction: the
 batch's end position, the failure-count changes and the new bans. So a crash
 at any moment loses no line, failure or ban, and counts nothing twice.
+
+Pending failures are a log with one row per batch (the networks a ban
+cleared, then the batch's new failures), replayed in order at start: a row
+per failure cost more than matching the line did.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ CREATE TABLE IF NOT EXISTS positions (
     jail TEXT NOT NULL, source TEXT NOT NULL, position TEXT NOT NULL,
     PRIMARY KEY (jail, source)
 );
-CREATE TABLE IF NOT EXISTS failures (
-    jail TEXT NOT NULL, network TEXT NOT NULL, time REAL NOT NULL
+CREATE TABLE IF NOT EXISTS failure_log (
+    seq INTEGER PRIMARY KEY, jail TEXT NOT NULL, newest REAL NOT NULL,
+    cleared TEXT NOT NULL, failures TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS failures_key ON failures (jail, network);
+CREATE INDEX IF NOT EXISTS failure_log_jail ON failure_log (jail, seq);
 CREATE TABLE IF NOT EXISTS counters (
     jail TEXT PRIMARY KEY, total_failed INTEGER NOT NULL, total_banned INTEGER NOT NULL
 );
@@ -102,12 +107,33 @@ class StateStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from None
         self.commit_count = 0  # transactions of commit() so far
 
     def close(self) -> None:
         self.db.close()
+
+    def _migrate(self) -> None:
+        """Move pending failures of the one-row-per-failure table into the log."""
+        old = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'failures'"
+        ).fetchone()
+        if old is None:
+            return
+        with self._transaction() as cur:
+            rows = cur.execute("SELECT jail, network, time FROM failures ORDER BY time").fetchall()
+            by_jail: dict[str, list[tuple[str, float]]] = {}
+            for jail, network, when in rows:
+                by_jail.setdefault(jail, []).append((network, when))
+            for jail, failures in by_jail.items():
+                cur.execute(
+                    "INSERT INTO failure_log (jail, newest, cleared, failures)"
+                    " VALUES (?, ?, '[]', ?)",
+                    (jail, failures[-1][1], json.dumps(failures)),
+                )
+            cur.execute("DROP TABLE failures")
 
     # --- reading -------------------------------------------------------------
 
@@ -147,11 +173,20 @@ class StateStore:
         rows = self.db.execute("SELECT jail, source, position FROM positions").fetchall()
         return {(j, s): p for j, s, p in rows}
 
-    def pending_failures(self, jail: str) -> list[tuple[IPNetwork, float]]:
+    def pending_failures(self, jail: str) -> list[tuple[str, float]]:
+        """(network text, time) of the failures a jail counts, oldest first."""
         rows = self.db.execute(
-            "SELECT network, time FROM failures WHERE jail = ? ORDER BY time", (jail,)
+            "SELECT cleared, failures FROM failure_log WHERE jail = ? ORDER BY seq", (jail,)
         ).fetchall()
-        return [(_net(n), t) for n, t in rows]
+        times: dict[str, list[float]] = {}
+        for cleared, failures in rows:
+            for network in json.loads(cleared):
+                times.pop(network, None)
+            for network, when in json.loads(failures):
+                times.setdefault(network, []).append(float(when))
+        found = [(network, when) for network, spent in times.items() for when in spent]
+        found.sort(key=lambda f: f[1])
+        return found
 
     def counters(self) -> dict[str, tuple[int, int]]:
         rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()
@@ -188,15 +223,17 @@ class StateStore:
                 "INSERT OR REPLACE INTO positions (jail, source, position) VALUES (?, ?, ?)",
                 (b.jail, b.source, b.position),
             )
-        if b.cleared:
-            cur.executemany(
-                "DELETE FROM failures WHERE jail = ? AND network = ?",
-                ((b.jail, n) for n in b.cleared),
+        if b.cleared or b.new_failures:
+            # A cleared network's failures all came before the ban that cleared
+            # it, so ``newest`` covers them: pruning by it never drops a clear
+            # while failures it cleared are kept (see prune).
+            newest = max(
+                max((t for _, t in b.new_failures), default=0.0),
+                max((ban.banned_at for ban, _ in b.history), default=0.0),
             )
-        if b.new_failures:
-            cur.executemany(
-                "INSERT INTO failures (jail, network, time) VALUES (?, ?, ?)",
-                ((b.jail, n, t) for n, t in b.new_failures),
+            cur.execute(
+                "INSERT INTO failure_log (jail, newest, cleared, failures) VALUES (?, ?, ?, ?)",
+                (b.jail, newest, json.dumps(b.cleared), json.dumps(b.new_failures)),
             )
         for ban in b.unbans:
             cur.execute(
@@ -226,10 +263,19 @@ class StateStore:
     def prune(
         self, now: float, keep_failures_since: dict[str, float], history_since: float
     ) -> None:
-        """Forget failures older than each jail's findtime and history older than needed."""
+        """Forget failures older than each jail's findtime and history older than needed.
+
+        Only the oldest rows of the failure log go, up to the first row still
+        within findtime: a row clearing a network stays while older rows do.
+        """
         with self._transaction() as cur:
             for jail, since in keep_failures_since.items():
-                cur.execute("DELETE FROM failures WHERE jail = ? AND time < ?", (jail, since))
+                cur.execute(
+                    "DELETE FROM failure_log WHERE jail = ? AND seq < coalesce("
+                    "(SELECT min(seq) FROM failure_log WHERE jail = ? AND newest >= ?),"
+                    " (SELECT max(seq) + 1 FROM failure_log))",
+                    (jail, jail, since),
+                )
             cur.execute("DELETE FROM history WHERE banned_at < ?", (history_since,))
 
     def remember_hostname(self, name: str, addresses: Iterable[str], now: float) -> None:
