@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import socket
 from typing import Final
 
 from journalban.errors import AddressError
@@ -37,6 +38,21 @@ def parse_address(text: str) -> IPAddress | None:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return addr.ipv4_mapped
     return addr
+
+
+def ipv4_host_network(text: str) -> tuple[ipaddress.IPv4Network, str] | None:
+    """A dotted-quad IPv4 address as its /32 network and that network's text, or None.
+
+    The failure path's shortcut: inet_pton accepts exactly the four-decimal
+    form ``ipaddress`` does (no leading zeros, octets up to 255) at a tenth of
+    the cost; anything else (IPv6, brackets, junk) gives None, for the general path.
+    """
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        return None
+    network = ipaddress.IPv4Network((int.from_bytes(packed, "big"), 32))
+    return network, socket.inet_ntop(socket.AF_INET, packed) + "/32"
 
 
 def looks_like_hostname(text: str) -> bool:

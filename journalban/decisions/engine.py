@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from journalban.addresses import IPNetwork, ban_network, parse_address
+from journalban.addresses import IPNetwork, ban_network, ipv4_host_network, parse_address
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.ignore import IgnoreList
@@ -62,9 +62,11 @@ class JailRuntime:
             pass
         if len(self.networks) >= NETWORK_MEMO_SIZE:
             self.networks.clear()
-        address = parse_address(host)
         known: tuple[IPNetwork, str, str | None] | None = None
-        if address is not None:
+        fast = ipv4_host_network(host)
+        if fast is not None:
+            known = (fast[0], fast[1], self.ignore.why_ignored(fast[0]))
+        elif (address := parse_address(host)) is not None:
             network = ban_network(address, self.config.ipv6_prefix)
             known = (network, str(network), self.ignore.why_ignored(network))
         self.networks[host] = known

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 from systemd import journal
 
+from journalban.sources.journalfiles import file_groups, journal_files
+
 FRAME_HEADER = struct.Struct("<I")
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
@@ -114,12 +116,15 @@ class Follower:
         self.stdout = stdout
         self.scan = literal_scan(request.prefilter)
         self.invalidations = 0
+        self.files: list[str] | None = None  # those of the reader; None: every file
         self.reader = self._open()
         self.read_since_open = 0
 
     def _open(self) -> journal.Reader:
         request = self.request
-        if request.directory is not None:
+        if self.files is not None:
+            reader = journal.Reader(files=self.files)
+        elif request.directory is not None:
             reader = journal.Reader(path=request.directory)
         elif request.namespace is not None:
             reader = journal.Reader(namespace=request.namespace)
@@ -171,6 +176,51 @@ class Follower:
         self.reader = self._open()
         self.read_since_open = 0
         self.seek_start()
+
+    def catch_up(self) -> None:
+        """Read the backlog file group by file group, then stand where the directory reader goes on.
+
+        Raises:
+            BrokenPipeError: the parent is gone.
+        """
+        directory_reader = self.reader
+        if self.request.namespace is not None or not directory_reader._next():
+            return
+        first = directory_reader._get_cursor()
+        directory_reader.seek_cursor(first)  # its next _next() is that entry again
+        paths = journal_files(self.request.directory)
+        groups = [] if paths is None or len(paths) < 2 else file_groups(paths, first)
+        if not groups:
+            return
+        for index, group in enumerate(groups):
+            self.files = group
+            try:
+                self.reader = self._open()
+            except OSError:
+                continue  # vacuumed meanwhile: its entries are gone
+            self.read_since_open = 0
+            if index == 0:
+                self.reader.seek_cursor(first)
+            else:
+                self.reader.seek_head()
+            try:
+                self.drain()
+            except BrokenPipeError:
+                raise
+            except OSError:
+                break  # a reopen found its files vacuumed: the directory reader goes on
+            finally:
+                self.reader.close()
+        self.files = None
+        self.reader = directory_reader
+        self.reposition()
+
+    def drain(self) -> None:
+        """Hand out what the reader has, until it has nothing more."""
+        while (frame := self.read_batch()) is not None:
+            self.send(frame)
+            if self.read_since_open >= self.request.reopen_every:
+                self.reopen()
 
     def read_batch(self) -> Frame | None:
         messages: list[str] = []
@@ -230,13 +280,10 @@ class Follower:
 
     def run(self) -> None:
         self.seek_start()
+        self.catch_up()
         while True:
-            frame = self.read_batch()
-            if frame is not None:
-                self.send(frame)
-                if self.read_since_open >= self.request.reopen_every:
-                    self.reopen()
-            elif not self.wait():
+            self.drain()
+            if not self.wait():
                 return
 
 

@@ -111,6 +111,9 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from None
         self.commit_count = 0  # transactions of commit() so far
+        # Networks with a row in the history (a superset, read on first use):
+        # most networks banned have none, and a query per ban would say so slowly.
+        self._in_history: set[str] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -194,6 +197,11 @@ class StateStore:
 
     def ban_history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` since ``since``."""
+        if self._in_history is None:
+            rows = self.db.execute("SELECT DISTINCT network FROM history").fetchall()
+            self._in_history = {str(n) for (n,) in rows}
+        if _key(network) not in self._in_history:
+            return []
         rows = self.db.execute(
             "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
             " AND manual = 0",
@@ -248,6 +256,8 @@ class StateStore:
                 ),
             )  # fmt: skip
         for ban, manual in b.history:
+            if self._in_history is not None:
+                self._in_history.add(_key(ban.network))
             cur.execute(
                 "INSERT INTO history (network, jail, banned_at, expires_at, manual) VALUES (?, ?, ?, ?, ?)",
                 (_key(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual)),
