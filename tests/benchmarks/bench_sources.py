@@ -20,6 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 
 from journalban.clock import SystemClock
+from journalban.matching.engine import CompiledFilter
+from journalban.matching.library import FilterLibrary
 from journalban.sources.base import Source
 from journalban.sources.files import FileSource
 from journalban.sources.journal import JournalSource
@@ -83,28 +85,36 @@ def ensure_file(path: Path, lines: int) -> Path:
     return path
 
 
-async def drain(source: Source, lines: int) -> tuple[int, int]:
-    """(lines, batches) read until ``lines`` lines arrived."""
-    seen = batches = 0
+async def drain(source: Source, lines: int) -> tuple[int, int, int]:
+    """(lines read, lines handed out, batches) until ``lines`` lines were read."""
+    seen = handed = batches = 0
     async for batch in source.batches():
-        seen += len(batch.lines)
+        seen += batch.count
+        handed += len(batch.lines)
         batches += 1
         if seen >= lines:
             break
     source.close()
-    return seen, batches
+    return seen, handed, batches
 
 
 def measure(name: str, source: Source, lines: int) -> None:
+    """Wall time, CPU and peak RSS of this process and of its reader children."""
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
-    seen, batches = asyncio.run(drain(source, lines))
+    seen, handed, batches = asyncio.run(drain(source, lines))
     wall = time.perf_counter() - wall0
     cpu = time.process_time() - cpu0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child_cpu = children.ru_utime + children.ru_stime - children0.ru_utime - children0.ru_stime
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_rss = f", child peak RSS {children.ru_maxrss / 1024:.0f} MB" if child_cpu else ""
     print(
-        f"{name}: {seen} lines in {batches} batches, {wall:.2f} s wall, {cpu:.2f} s CPU, "
-        f"{seen / wall:,.0f} lines/s, peak RSS so far {rss_mb:.0f} MB"
+        f"{name}: {seen} lines read, {handed} handed out in {batches} batches, "
+        f"{wall:.2f} s wall, {cpu:.2f} s CPU here + {child_cpu:.2f} s in children, "
+        f"{seen / wall:,.0f} lines/s, peak RSS so far {rss_mb:.0f} MB{child_rss}",
+        flush=True,
     )
 
 
@@ -143,33 +153,55 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=Path("/var/tmp/journalban-bench"))
     parser.add_argument("--probes", type=int, default=200)
-    args = parser.parse_args()
-
-    journal_dir = ensure_journal(args.data / f"journal-{args.entries}", args.entries)
-    size_mb = sum(p.stat().st_size for p in journal_dir.glob("*.journal")) / 2**20
-    print(f"journal corpus: {args.entries} entries, {size_mb:.0f} MB in {journal_dir}")
-    measure(
-        "JournalSource",
-        JournalSource(
-            "journal:sshd",
-            clock=SystemClock(),
-            findtime=YEARS,
-            matches=SSHD_GROUPS,
-            directory=str(journal_dir),
-        ),
-        args.entries,
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        help="an existing journal directory to read (e.g. the agent bench's corpus), "
+        "all of whose entries are sshd's",
     )
+    parser.add_argument("--only", default="journal,file,latency")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
 
-    log = ensure_file(args.data / f"file-{args.entries}" / "auth.log", args.entries)
-    print(f"file corpus: {args.entries} lines, {log.stat().st_size / 2**20:.0f} MB")
+    if "journal" in only:
+        journal_dir = args.journal or ensure_journal(
+            args.data / f"journal-{args.entries}", args.entries
+        )
+        size_mb = sum(p.stat().st_size for p in journal_dir.glob("*.journal")) / 2**20
+        print(f"journal corpus: {args.entries} entries, {size_mb:.0f} MB in {journal_dir}")
+        literals = CompiledFilter(FilterLibrary(None).load("sshd"), "normal").literals
+        for name, prefilter in (("", ()), (" with the sshd prefilter", literals)):
+            measure(
+                "JournalSource" + name,
+                JournalSource(
+                    "journal:sshd",
+                    clock=SystemClock(),
+                    findtime=YEARS,
+                    matches=SSHD_GROUPS,
+                    directory=str(journal_dir),
+                    prefilter=prefilter,
+                ),
+                args.entries,
+            )
+    if "file" in only:
+        file_source(args.data, args.entries)
+    if "latency" in only:
+        latency(args.data, args.probes)
+
+
+def file_source(data: Path, entries: int) -> None:
+    log = ensure_file(data / f"file-{entries}" / "auth.log", entries)
+    print(f"file corpus: {entries} lines, {log.stat().st_size / 2**20:.0f} MB")
     measure(
         "FileSource",
         FileSource(str(log), clock=SystemClock(), findtime=YEARS, line_time=epoch_prefix),
-        args.entries,
+        entries,
     )
 
-    latency_dir = args.data / f"latency-{os.getpid()}"
-    delays = sorted(asyncio.run(journal_latency(latency_dir, args.probes)))
+
+def latency(data: Path, probes: int) -> None:
+    latency_dir = data / f"latency-{os.getpid()}"
+    delays = sorted(asyncio.run(journal_latency(latency_dir, probes)))
     for path in latency_dir.glob("*"):
         path.unlink()
     latency_dir.rmdir()
