@@ -124,6 +124,4 @@ def file_groups(paths: list[str], start: str) -> list[list[str]]:
             groups[-1].append(found)
         else:
             groups.append([found])
-    return [
-        [r.path for r in group] for group in groups if max(r.last for r in group) >= begin[1]
-    ]
+    return [[r.path for r in group] for group in groups if max(r.last for r in group) >= begin[1]]
