@@ -55,6 +55,21 @@ def ipv4_host_network(text: str) -> tuple[ipaddress.IPv4Network, str] | None:
     return network, socket.inet_ntop(socket.AF_INET, packed) + "/32"
 
 
+_TEXTS: dict[IPNetwork, str] = {}
+_TEXTS_LIMIT = 1 << 17
+
+
+def network_text(net: IPNetwork) -> str:
+    """``str(net)``, remembered: ipaddress formats in Python, several µs a call,
+    and the agent writes the same ban's network several times (state, history, logs)."""
+    text = _TEXTS.get(net)
+    if text is None:
+        if len(_TEXTS) >= _TEXTS_LIMIT:
+            _TEXTS.clear()
+        text = _TEXTS[net] = str(net)
+    return text
+
+
 def looks_like_hostname(text: str) -> bool:
     """True for text that is a DNS name rather than an address (never resolved)."""
     return bool(text) and not _HEX_COLON.issuperset(text) and "." in text

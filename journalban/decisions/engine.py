@@ -16,7 +16,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from journalban.addresses import IPNetwork, ban_network, ipv4_host_network, parse_address
+from journalban.addresses import (
+    IPNetwork,
+    ban_network,
+    ipv4_host_network,
+    network_text,
+    parse_address,
+)
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.ignore import IgnoreList
@@ -68,7 +74,7 @@ class JailRuntime:
             known = (fast[0], fast[1], self.ignore.why_ignored(fast[0]))
         elif (address := parse_address(host)) is not None:
             network = ban_network(address, self.config.ipv6_prefix)
-            known = (network, str(network), self.ignore.why_ignored(network))
+            known = (network, network_text(network), self.ignore.why_ignored(network))
         self.networks[host] = known
         return known
 
@@ -108,21 +114,23 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.version = next(_VERSIONS)
-        self.by_text: dict[tuple[str, str], Ban] = {(j, str(n)): b for (j, n), b in self.items()}
+        self.by_text: dict[tuple[str, str], Ban] = {
+            (j, network_text(n)): b for (j, n), b in self.items()
+        }
 
     def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
         self.version = next(_VERSIONS)
         super().__setitem__(key, value)
-        self.by_text[(key[0], str(key[1]))] = value
+        self.by_text[(key[0], network_text(key[1]))] = value
 
     def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
         self.version = next(_VERSIONS)
         super().__delitem__(key)
-        self.by_text.pop((key[0], str(key[1])), None)
+        self.by_text.pop((key[0], network_text(key[1])), None)
 
     def pop(self, key: tuple[str, IPNetwork], default: Ban | None = None) -> Ban | None:  # type: ignore[override]
         self.version = next(_VERSIONS)
-        self.by_text.pop((key[0], str(key[1])), None)
+        self.by_text.pop((key[0], network_text(key[1])), None)
         return super().pop(key, default)
 
     def clear(self) -> None:
@@ -297,7 +305,10 @@ class DecisionEngine:
         for ban in committed:
             key = (ban.jail, ban.network)
             if ban.lines and self.bans.get(key) is ban:
-                self.bans[key] = dataclasses.replace(ban, lines=())
+                self.bans[key] = Ban(
+                    ban.jail, ban.network, ban.banned_at, ban.expires_at, ban.ban_count,
+                    ban.reason, ban.failures, ban.source,
+                )  # fmt: skip
 
     def _history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` since ``since``, committed or not."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from journalban.addresses import IPNetwork, parse_network
+from journalban.addresses import IPNetwork, network_text, parse_network
 from journalban.errors import AddressError, StateError
 from journalban.events import Ban
 
@@ -89,7 +89,7 @@ def _net(text: str) -> IPNetwork:
 
 
 def _key(net: IPNetwork) -> str:
-    return str(net)
+    return network_text(net)
 
 
 class StateStore:
@@ -243,24 +243,33 @@ class StateStore:
                 "INSERT INTO failure_log (jail, newest, cleared, failures) VALUES (?, ?, ?, ?)",
                 (b.jail, newest, json.dumps(b.cleared), json.dumps(b.new_failures)),
             )
-        for ban in b.unbans:
-            cur.execute(
-                "DELETE FROM bans WHERE jail = ? AND network = ?", (ban.jail, _key(ban.network))
+        if b.unbans:
+            cur.executemany(
+                "DELETE FROM bans WHERE jail = ? AND network = ?",
+                [(ban.jail, _key(ban.network)) for ban in b.unbans],
             )
-        for ban in b.bans:
-            cur.execute(
+        if b.bans:
+            cur.executemany(
                 "INSERT OR REPLACE INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    ban.jail, _key(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
-                    ban.reason, ban.failures, ban.source, json.dumps(list(ban.lines)),
-                ),
+                [
+                    (
+                        ban.jail, _key(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
+                        ban.reason, ban.failures, ban.source, json.dumps(list(ban.lines)),
+                    )
+                    for ban in b.bans
+                ],
             )  # fmt: skip
-        for ban, manual in b.history:
+        if b.history:
+            rows = [
+                (_key(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual))
+                for ban, manual in b.history
+            ]
             if self._in_history is not None:
-                self._in_history.add(_key(ban.network))
-            cur.execute(
-                "INSERT INTO history (network, jail, banned_at, expires_at, manual) VALUES (?, ?, ?, ?, ?)",
-                (_key(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual)),
+                self._in_history.update(row[0] for row in rows)
+            cur.executemany(
+                "INSERT INTO history (network, jail, banned_at, expires_at, manual)"
+                " VALUES (?, ?, ?, ?, ?)",
+                rows,
             )
         if b.failed_delta or b.banned_delta:
             cur.execute(
