@@ -13,17 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import IO
 
 from journalban.clock import Clock
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.sources.journalworker import (
+    ABANDON,
+    DATA,
     DEFAULT_REOPEN_EVERY,
+    DEFAULT_SPLIT_AT,
     FRAME_HEADER,
+    HANDOVER,
+    SPLIT,
     Frame,
     Request,
     cursor_realtime_usec,
@@ -36,12 +41,57 @@ __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 DEFAULT_BATCH_SIZE = 5000
 WORKER = [sys.executable, "-m", "journalban.sources.journalworker"]
 PIPE_BYTES = 1 << 20  # a few frames in flight: the child reads on while the agent commits
+HELPER_BUFFER = 1 << 40  # no limit: a helper's frames wait whole until their turn
 
 
-def _pipes(child: subprocess.Popen[bytes]) -> tuple[IO[bytes], IO[bytes]]:
-    if child.stdin is None or child.stdout is None:
-        raise SourceError("journal reader started without pipes")
-    return child.stdin, child.stdout
+class _Child:
+    """A reader child process and the stream of its frames."""
+
+    def __init__(self, request: Request, buffer_limit: int) -> None:
+        self.process = subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        if self.process.stdin is None or self.process.stdout is None:
+            raise SourceError("journal reader started without pipes")
+        self._stdout = self.process.stdout
+        with contextlib.suppress(OSError):  # above fs.pipe-max-size without privileges
+            fcntl.fcntl(self._stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        # stdin stays open: its EOF tells the child that this side is gone.
+        self.process.stdin.write(request.encode())
+        self.process.stdin.flush()
+        self._limit = buffer_limit
+        self._transport: asyncio.BaseTransport | None = None
+        self._stream: asyncio.StreamReader | None = None
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        stream = self._stream = asyncio.StreamReader(limit=self._limit, loop=loop)
+        self._transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), self._stdout
+        )
+
+    async def frame(self) -> Frame | None:
+        """The next frame; None once the child has exited (or was stopped)."""
+        if self._stream is None:
+            return None
+        try:
+            header = await self._stream.readexactly(FRAME_HEADER.size)
+            body = await self._stream.readexactly(FRAME_HEADER.unpack(header)[0])
+        except asyncio.IncompleteReadError:
+            return None
+        return Frame.decode(body)
+
+    def stop(self) -> int:
+        """Kill and reap the child (it holds nothing that needs an orderly exit); its exit code."""
+        process = self.process
+        if process.poll() is None:
+            process.kill()
+        code = process.wait()
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):  # a pipe the dead child no longer reads
+                process.stdin.close()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        return code
 
 
 class JournalSource:
@@ -71,6 +121,7 @@ class JournalSource:
         batch_size: int = DEFAULT_BATCH_SIZE,
         prefilter: Sequence[str] = (),
         reopen_every: int = DEFAULT_REOPEN_EVERY,
+        split_at: int = DEFAULT_SPLIT_AT,
     ) -> None:
         self.key = key
         self._clock = clock
@@ -82,14 +133,15 @@ class JournalSource:
         self._batch_size = batch_size
         self._prefilter = tuple(prefilter)
         self._reopen_every = reopen_every
-        self._child: subprocess.Popen[bytes] | None = None
+        self._split_at = split_at
+        self._children: list[_Child] = []
         self._closed = False
         self.invalidations = 0
 
     @property
-    def child_pid(self) -> int | None:
-        """The reader child's pid while ``batches()`` runs (for tests and status)."""
-        return None if self._child is None else self._child.pid
+    def child_pids(self) -> list[int]:
+        """The reader children's pids while ``batches()`` runs (for tests and status)."""
+        return [child.process.pid for child in self._children]
 
     def _request(self) -> Request:
         since = self._clock.now() - self._findtime
@@ -102,17 +154,8 @@ class JournalSource:
             batch_size=self._batch_size,
             prefilter=self._prefilter,
             reopen_every=self._reopen_every,
+            split_at=self._split_at,
         )
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        child = subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        stdin, stdout = _pipes(child)
-        with contextlib.suppress(OSError):  # above fs.pipe-max-size without privileges
-            fcntl.fcntl(stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        # stdin stays open: its EOF tells the child that this side is gone.
-        stdin.write(self._request().encode())
-        stdin.flush()
-        return child
 
     def _batch(self, frame: Frame) -> LineBatch:
         self._cursor = frame.cursor
@@ -132,49 +175,60 @@ class JournalSource:
         """Batches of matching entries; waits on the child's pipe when caught up.
 
         Raises:
-            SourceError: the reader child died (the agent restarts the source
+            SourceError: a reader child died (the agent restarts the source
                 from the position it committed).
         """
         if self._closed:
             return
-        child = self._child = self._spawn()
-        loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader(limit=PIPE_BYTES, loop=loop)
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), _pipes(child)[1]
-        )
+        main = _Child(self._request(), PIPE_BYTES)
+        self._children = [main]
+        helper: _Child | None = None
+        current = main
         try:
+            await main.connect()
             while not self._closed:
-                try:
-                    header = await stream.readexactly(FRAME_HEADER.size)
-                    body = await stream.readexactly(FRAME_HEADER.unpack(header)[0])
-                except asyncio.IncompleteReadError:
-                    if self._closed:
-                        return
-                    raise SourceError(
-                        f"journal reader of {self.key} exited ({child.wait()})"
-                    ) from None
+                frame = await current.frame()
                 if self._closed:
                     return
-                yield self._batch(Frame.decode(body))
+                if frame is None:
+                    if current is main or helper is None:
+                        raise SourceError(f"journal reader of {self.key} exited ({main.stop()})")
+                    if (code := helper.stop()) != 0:
+                        raise SourceError(f"journal reader helper of {self.key} exited ({code})")
+                    current, helper = main, None
+                elif frame.kind == SPLIT:
+                    # Its frames wait in memory until their turn: the helper never stalls.
+                    helper = _Child(self._helper_request(frame.messages[0]), HELPER_BUFFER)
+                    self._children.append(helper)
+                    await helper.connect()
+                elif frame.kind == HANDOVER and helper is not None:
+                    current = helper
+                elif frame.kind == ABANDON and helper is not None:
+                    helper.stop()
+                    helper = None
+                elif frame.kind == DATA:
+                    yield self._batch(frame)
         finally:
-            transport.close()
-            self._stop(child)
+            self._stop_children()
 
-    def _stop(self, child: subprocess.Popen[bytes]) -> None:
-        """Kill and reap the child: it holds nothing that needs an orderly exit."""
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-        if child.stdin is not None:
-            with contextlib.suppress(OSError):  # a pipe the dead child no longer reads
-                child.stdin.close()
-        if self._child is child:
-            self._child = None
+    def _helper_request(self, groups: str) -> Request:
+        return Request(
+            matches=self._matches,
+            directory=self._directory,
+            namespace=self._namespace,
+            batch_size=self._batch_size,
+            prefilter=self._prefilter,
+            reopen_every=self._reopen_every,
+            groups=json.loads(groups),
+        )
+
+    def _stop_children(self) -> None:
+        for child in self._children:
+            child.stop()
+        self._children = []
 
     def close(self) -> None:
         """Stop following; a pending ``batches()`` ends instead of waiting."""
         self._closed = True
-        if self._child is not None:
-            # The pending read sees EOF; batches() closes the pipe transport.
-            self._stop(self._child)
+        # The pending read sees EOF; batches() then ends.
+        self._stop_children()

@@ -35,6 +35,11 @@ FRAME_HEADER = struct.Struct("<I")
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
 DEFAULT_REOPEN_EVERY = 150_000
+# A catch-up over archived files longer than this is split with a helper child
+# (the files after the middle), so that both cores read.
+DEFAULT_SPLIT_AT = 200_000
+DATA, SPLIT, HANDOVER, ABANDON = 0, 1, 2, 3  # frame kinds
+BYTES_PER_ENTRY = 512  # of journal file, about, for sshd's entries: sizes the split
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class Request:
     batch_size: int = 5000
     prefilter: Sequence[str] = ()
     reopen_every: int = DEFAULT_REOPEN_EVERY
+    split_at: int = DEFAULT_SPLIT_AT
+    # A helper reads these groups of files, from their first entry, and exits.
+    groups: Sequence[Sequence[str]] = ()
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"
@@ -60,7 +68,13 @@ class Request:
 
 @dataclass
 class Frame:
-    """One batch as it travels through the pipe."""
+    """One batch as it travels through the pipe.
+
+    Two other kinds steer the parent during a split catch-up: ``SPLIT`` (start
+    a helper for the groups of files in ``messages``, JSON) and ``HANDOVER``
+    (the helper's frames come next, then this child's again) or ``ABANDON``
+    (stop the helper and drop its frames: this child reads its files itself).
+    """
 
     cursor: str
     read: int
@@ -68,17 +82,26 @@ class Frame:
     invalidations: int = 0
     messages: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    kind: int = DATA
 
     def encode(self) -> bytes:
         body = marshal.dumps(
-            (self.cursor, self.read, self.unreadable, self.invalidations, self.messages, self.times)
+            (
+                self.kind,
+                self.cursor,
+                self.read,
+                self.unreadable,
+                self.invalidations,
+                self.messages,
+                self.times,
+            )
         )
         return FRAME_HEADER.pack(len(body)) + body
 
     @classmethod
     def decode(cls, body: bytes) -> Frame:
-        cursor, read, unreadable, invalidations, messages, times = marshal.loads(body)  # noqa: S302 (our own child)
-        return cls(cursor, read, unreadable, invalidations, messages, times)
+        kind, cursor, read, unreadable, invalidations, messages, times = marshal.loads(body)  # noqa: S302 (our own child)
+        return cls(cursor, read, unreadable, invalidations, messages, times, kind)
 
 
 def cursor_realtime_usec(cursor: str) -> int | None:
@@ -192,7 +215,10 @@ class Follower:
         groups = [] if paths is None or len(paths) < 2 else file_groups(paths, first)
         if not groups:
             return
-        for index, group in enumerate(groups):
+        mine, helper = split_groups(groups, self.request.split_at)
+        if helper:
+            self.send(Frame("", 0, kind=SPLIT, messages=[json.dumps(helper)]))
+        for index, group in enumerate(mine):
             self.files = group
             try:
                 self.reader = self._open()
@@ -208,12 +234,43 @@ class Follower:
             except BrokenPipeError:
                 raise
             except OSError:
-                break  # a reopen found its files vacuumed: the directory reader goes on
+                # A reopen found its files vacuumed: the directory reader goes
+                # on from here, through the helper's files too.
+                if helper:
+                    self.send(Frame("", 0, kind=ABANDON))
+                break
             finally:
                 self.reader.close()
+        else:
+            if helper:
+                self.send(Frame("", 0, kind=HANDOVER))
+                self.cursor = self.last_matching(helper) or self.cursor
         self.files = None
         self.reader = directory_reader
         self.reposition()
+
+    def last_matching(self, groups: Sequence[Sequence[str]]) -> str | None:
+        """The cursor of the last entry the helper hands out: where to read on after it."""
+        for group in reversed(groups):
+            self.files = list(group)
+            reader = self._open()
+            try:
+                reader.seek_tail()
+                if reader._previous():
+                    return reader._get_cursor()
+            finally:
+                reader.close()
+        return None
+
+    def help(self) -> None:
+        """A helper's whole life: its groups of archived files, in order, then exit."""
+        for group in self.request.groups:
+            self.files = list(group)
+            self.reader.close()
+            self.reader = self._open()
+            self.read_since_open = 0
+            self.reader.seek_head()
+            self.drain()
 
     def drain(self) -> None:
         """Hand out what the reader has, until it has nothing more."""
@@ -279,12 +336,36 @@ class Follower:
         return True
 
     def run(self) -> None:
+        if self.request.groups:
+            self.help()
+            return
         self.seek_start()
         self.catch_up()
         while True:
             self.drain()
             if not self.wait():
                 return
+
+
+def split_groups(groups: list[list[str]], split_at: int) -> tuple[list[list[str]], list[list[str]]]:
+    """The groups this child reads and those a helper reads (none for a short catch-up).
+
+    Split by size on disk, a stand-in for entries that needs no reading.
+    """
+    try:
+        sizes = [sum(os.path.getsize(path) for path in group) for group in groups]
+    except OSError:
+        return groups, []  # vacuumed meanwhile
+    total = sum(sizes)
+    if len(groups) < 2 or total < split_at * BYTES_PER_ENTRY:
+        return groups, []
+    taken = 0
+    for index, size in enumerate(sizes):
+        taken += size
+        if taken * 2 >= total:
+            cut = max(1, min(index + 1, len(groups) - 1))
+            return groups[:cut], groups[cut:]
+    return groups, []
 
 
 def main() -> int:

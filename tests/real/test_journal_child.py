@@ -125,7 +125,7 @@ def test_child_exits_when_the_source_is_closed_or_its_task_cancelled(tmp_path: P
             writer.wait_visible(2)
         closed = make_source(tmp_path)
         await anext(closed.batches())
-        pids = [closed.child_pid]
+        pids = [closed.child_pids[0]]
         closed.close()
         cancelled = make_source(tmp_path)
 
@@ -135,11 +135,11 @@ def test_child_exits_when_the_source_is_closed_or_its_task_cancelled(tmp_path: P
 
         task = asyncio.create_task(follow())
         await asyncio.sleep(0.5)  # read, then waiting on the journal
-        pids.append(cancelled.child_pid)
+        pids.append(cancelled.child_pids[0])
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        return [pid for pid in pids if pid is not None]
+        return pids
 
     pids = asyncio.run(scenario())
     assert len(pids) == 2
@@ -158,7 +158,7 @@ async def main():
                            matches=[{"_SYSTEMD_UNIT": "ssh.service"}], directory=sys.argv[1],
                            batch_size=3)
     async for batch in source.batches():
-        print(json.dumps([source.child_pid, batch.position, list(batch.lines)]), flush=True)
+        print(json.dumps([source.child_pids[0], batch.position, list(batch.lines)]), flush=True)
 
 asyncio.run(main())
 """
@@ -233,13 +233,21 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", str(mount)], check=True)
 
 
-def test_catch_up_over_rotated_files_gives_the_directory_order_once(small_fs: Path) -> None:
+@pytest.mark.parametrize("split_at", [10**9, 1], ids=["one child", "split with a helper"])
+def test_catch_up_over_rotated_files_gives_the_directory_order_once(
+    small_fs: Path, split_at: int
+) -> None:
     total = 6000
+    helpers: list[int] = []
 
     async def scenario(position: str | None, entries: int) -> list[LineBatch]:
-        source = make_source(small_fs, position=position, batch_size=700, reopen_every=1000)
+        source = make_source(
+            small_fs, position=position, batch_size=700, reopen_every=1000, split_at=split_at
+        )
         batches = source.batches()
-        got = await take_read(batches, entries, within=20)
+        got = [await anext(batches)]
+        helpers.append(len(source.child_pids) - 1)
+        got += await take_read(batches, entries - got[0].count, within=20)
         assert await stays_quiet(batches)
         source.close()
         return got
@@ -258,6 +266,8 @@ def test_catch_up_over_rotated_files_gives_the_directory_order_once(small_fs: Pa
     expected = [f"line {i}" for i in range(total)] + ["live 0", "live 1"]
     assert messages(everything) == expected
     assert messages(resumed) == expected[done:]
+    assert all(b.position for b in everything + resumed)
+    assert helpers == ([1, 1] if split_at == 1 else [0, 0])
 
 
 def wait_entries(directory: Path, count: int, within: float = 10.0) -> None:
