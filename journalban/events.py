@@ -73,6 +73,9 @@ class LineBatch:
     unreadable: int = 0
     truncated: int = 0
     read: int = -1
+    # The batch's failures when the source already matched its lines (a file
+    # jail's reader process): ``lines`` then holds just their lines.
+    hits: Sequence[Hit] | None = None
 
     @property
     def count(self) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journalban.addresses import IPNetwork
+from journalban.agent.fileworker import FileJob, FileWorkerSource
 from journalban.clock import Clock, SystemClock
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE
@@ -36,6 +37,7 @@ class JailParts:
     rules: JailRules
     actions: JailActions
     ignore: IgnoreList
+    filter_dir: Path | None = None  # the library's directory of local filters
 
     def matcher(self, clock: Clock) -> LineMatcher:
         return LineMatcher(self.compiled, clock.now)
@@ -86,7 +88,7 @@ def build_jails(
             hostnames=hostnames,
         )
         actions = create_jail_actions(list(cfg.actions), rules, clock)
-        parts[cfg.name] = JailParts(cfg, compiled, rules, actions, ignore)
+        parts[cfg.name] = JailParts(cfg, compiled, rules, actions, ignore, library.override_dir)
     return parts
 
 
@@ -127,20 +129,30 @@ def build_sources(
                 prefilter=parts.compiled.literals,
             )
         ]
+    key = "files:" + ",".join(cfg.files)
+    position = positions.get((cfg.name, key))
+    if type(clock) is SystemClock:
+        # Real time: the reading and matching can run in a child process (a
+        # fake clock cannot follow it there).
+        job = FileJob(
+            key, list(cfg.files), cfg.findtime, position, cfg.filter, cfg.mode,
+            str(parts.filter_dir) if parts.filter_dir is not None else None,
+            [str(n) for n in cfg.trusted_proxies], cfg.real_ip_header,
+        )  # fmt: skip
+        return [FileWorkerSource(job, clock)]
     reader = DateReader(clock.now)
 
     def line_time(line: str) -> float | None:
         found = reader.find(line)
         return None if found is None else found.time
 
-    key = "files:" + ",".join(cfg.files)
     return [
         FileSource(
             list(cfg.files),
             clock=clock,
             findtime=cfg.findtime,
             line_time=line_time,
-            position=positions.get((cfg.name, key)),
+            position=position,
             key=key,
         )
     ]

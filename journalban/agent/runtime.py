@@ -282,7 +282,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
 
     def _decide(self, jail: str, batch: LineBatch, changes: Changes) -> bool:
         """Match and decide one batch into ``changes``; True if a line matched."""
-        hits = self._matchers[jail].hits(batch)
+        hits = batch.hits if batch.hits is not None else self._matchers[jail].hits(batch)
         changes.extend(self.decisions.process_hits(jail, batch, hits))
         return bool(hits)
 
