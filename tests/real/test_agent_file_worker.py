@@ -1,0 +1,107 @@
+"""A file jail reads and matches in a child process: nothing lost, nothing twice, no orphan."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from support.agent import AgentProcess, StateReader, write_config
+
+STAMP = "%b %e %H:%M:%S"
+
+
+def _line(addr: str, n: int) -> str:
+    stamp = time.strftime(STAMP, time.localtime())
+    return f"{stamp} host sshd[{1000 + n}]: Failed password for root from {addr} port {n} ssh2\n"
+
+
+def _noise(n: int) -> str:
+    stamp = time.strftime(STAMP, time.localtime())
+    return f"{stamp} host sshd[{1000 + n}]: Accepted publickey for admin from 192.0.2.7 port {n}\n"
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _config(tmp_path: Path, log: Path) -> Path:
+    return write_config(
+        tmp_path / "journalban.yaml",
+        tmp_path / "state",
+        firewall={"backend": "dry-run"},
+        jails={
+            "sshd": {"enabled": False},
+            "ssh-files": {
+                "filter": "sshd", "source": "files", "files": [str(log)],
+                "maxretry": 1000, "findtime": "1d",
+            },
+        },
+    )  # fmt: skip
+
+
+def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    cfg = _config(tmp_path, log)
+    reader = StateReader(tmp_path / "state")
+    total = 60_000
+    agent = AgentProcess(cfg)
+    agent.wait_for_log("running:")
+    workers = _children(agent.proc.pid)
+    assert len(workers) == 1, "one reader child for the file jail"
+    with log.open("a") as f:
+        for n in range(total):
+            f.write(_line(f"203.0.113.{n % 200 + 1}", n) if n % 3 == 0 else _noise(n))
+    reader.wait(lambda: reader.total_failed("ssh-files") > 0)
+    agent.kill9()
+    counted = reader.total_failed("ssh-files")
+    assert 0 < counted < total // 3, "killed while the backlog was being read"
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(w) for w in workers), "the reader child outlived the agent"
+    restarted = AgentProcess(cfg)
+    try:
+        restarted.wait_for_log("running:")
+        workers = _children(restarted.proc.pid)
+        reader.wait(lambda: reader.total_failed("ssh-files") >= total // 3)
+        time.sleep(0.5)  # nothing more comes
+        assert reader.total_failed("ssh-files") == total // 3
+    finally:
+        assert restarted.stop() == 0
+    assert workers and not any(_alive(w) for w in workers), "stopping the agent stops its reader"
+
+
+def test_a_dead_reader_child_is_replaced_and_resumes_where_it_stood(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    cfg = _config(tmp_path, log)
+    reader = StateReader(tmp_path / "state")
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log("running:")
+        with log.open("a") as f:
+            f.writelines(_line("203.0.113.9", n) for n in range(10))
+        reader.wait(lambda: reader.total_failed("ssh-files") == 10)
+        (worker,) = _children(agent.proc.pid)
+        os.kill(worker, signal.SIGKILL)
+        agent.wait_for_log("failed; restarting it")
+        with log.open("a") as f:
+            f.writelines(_line("203.0.113.9", n) for n in range(10, 15))
+        reader.wait(lambda: reader.total_failed("ssh-files") >= 15, timeout=30)
+        time.sleep(0.5)
+        assert reader.total_failed("ssh-files") == 15
+        assert _children(agent.proc.pid) not in ([], [worker])
+    finally:
+        assert agent.stop() == 0
