@@ -80,7 +80,8 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path
         assert reader.total_failed("ssh-files") == total // 3
     finally:
         assert restarted.stop() == 0
-    assert workers and not any(_alive(w) for w in workers), "stopping the agent stops its reader"
+    assert workers
+    assert not any(_alive(w) for w in workers), "stopping the agent stops its reader"
 
 
 def test_a_dead_reader_child_is_replaced_and_resumes_where_it_stood(tmp_path: Path) -> None:
