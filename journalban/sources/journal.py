@@ -159,7 +159,8 @@ class JournalSource:
 
     def _batch(self, frame: Frame) -> LineBatch:
         self._cursor = frame.cursor
-        self.invalidations = frame.invalidations
+        # A helper counts none: the main child's count is the source's.
+        self.invalidations = max(self.invalidations, frame.invalidations)
         return LineBatch(
             source=self.key,
             lines=frame.messages,

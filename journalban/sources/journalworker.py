@@ -39,6 +39,9 @@ DEFAULT_REOPEN_EVERY = 150_000
 # (the files after the middle), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
 DATA, SPLIT, HANDOVER, ABANDON = 0, 1, 2, 3  # frame kinds
+# The helper's frames wait in the parent's memory: a split covers at most this
+# much journal file (about a million sshd entries, 10-40 MB of frames held).
+ROUND_BYTES = 512 << 20
 BYTES_PER_ENTRY = 512  # of journal file, about, for sshd's entries: sizes the split
 
 
@@ -215,18 +218,38 @@ class Follower:
         groups = [] if paths is None or len(paths) < 2 else file_groups(paths, first)
         if not groups:
             return
-        mine, helper = split_groups(groups, self.request.split_at)
-        if helper:
-            self.send(Frame("", 0, kind=SPLIT, messages=[json.dumps(helper)]))
-        for index, group in enumerate(mine):
-            self.files = group
+        start: str | None = first
+        for chunk in rounds(groups):
+            mine, helper = split_groups(chunk, self.request.split_at)
+            if helper:
+                self.send(Frame("", 0, kind=SPLIT, messages=[json.dumps(helper)]))
+            if not self.read_groups(mine, start):
+                if helper:
+                    self.send(Frame("", 0, kind=ABANDON))
+                break
+            start = None
+            if helper:
+                self.send(Frame("", 0, kind=HANDOVER))
+                self.cursor = self.last_matching(helper) or self.cursor
+        self.files = None
+        self.reader = directory_reader
+        self.reposition()
+
+    def read_groups(self, groups: Sequence[Sequence[str]], start: str | None) -> bool:
+        """Hand out the entries of groups of files, from the entry at ``start`` on.
+
+        False when a group's files were vacuumed while being read: the
+        directory reader must go on from the last entry handed out.
+        """
+        for index, group in enumerate(groups):
+            self.files = list(group)
             try:
                 self.reader = self._open()
             except OSError:
                 continue  # vacuumed meanwhile: its entries are gone
             self.read_since_open = 0
-            if index == 0:
-                self.reader.seek_cursor(first)
+            if index == 0 and start is not None:
+                self.reader.seek_cursor(start)
             else:
                 self.reader.seek_head()
             try:
@@ -234,20 +257,10 @@ class Follower:
             except BrokenPipeError:
                 raise
             except OSError:
-                # A reopen found its files vacuumed: the directory reader goes
-                # on from here, through the helper's files too.
-                if helper:
-                    self.send(Frame("", 0, kind=ABANDON))
-                break
+                return False  # a reopen found its files vacuumed
             finally:
                 self.reader.close()
-        else:
-            if helper:
-                self.send(Frame("", 0, kind=HANDOVER))
-                self.cursor = self.last_matching(helper) or self.cursor
-        self.files = None
-        self.reader = directory_reader
-        self.reposition()
+        return True
 
     def last_matching(self, groups: Sequence[Sequence[str]]) -> str | None:
         """The cursor of the last entry the helper hands out: where to read on after it."""
@@ -345,6 +358,23 @@ class Follower:
             self.drain()
             if not self.wait():
                 return
+
+
+def rounds(groups: list[list[str]]) -> list[list[list[str]]]:
+    """Consecutive runs of groups of about ``ROUND_BYTES`` each (a split per run)."""
+    found: list[list[list[str]]] = [[]]
+    size = 0
+    for group in groups:
+        try:
+            group_size = sum(os.path.getsize(path) for path in group)
+        except OSError:
+            group_size = 0  # vacuumed meanwhile: read_groups skips it
+        if found[-1] and size + group_size > ROUND_BYTES:
+            found.append([])
+            size = 0
+        found[-1].append(group)
+        size += group_size
+    return found
 
 
 def split_groups(groups: list[list[str]], split_at: int) -> tuple[list[list[str]], list[list[str]]]:
