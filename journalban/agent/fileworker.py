@@ -42,6 +42,9 @@ from journalban.sources.files import FileSource
 FRAME_HEADER = struct.Struct("<I")
 WORKER = [sys.executable, "-m", "journalban.agent.fileworker"]
 PIPE_BYTES = 1 << 20
+# Bytes read per batch: the agent holds a few batches at a time; smaller
+# bursts keep both processes' memory down at no measurable cost in speed.
+BURST_BYTES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ async def _serve(job: FileJob) -> None:
 
     source = FileSource(
         list(job.files), clock=clock, findtime=job.findtime, line_time=line_time,
-        position=job.position, key=job.key,
+        position=job.position, key=job.key, burst_bytes=BURST_BYTES,
     )  # fmt: skip
     loop = asyncio.get_running_loop()
     parent_gone: asyncio.Future[None] = loop.create_future()

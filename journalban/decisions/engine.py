@@ -22,6 +22,7 @@ from journalban.addresses import (
     ipv4_host_network,
     network_text,
     parse_address,
+    stored_network,
 )
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
@@ -53,28 +54,29 @@ class JailRuntime:
     ignored_failures: int = 0
     latest_line: float = 0.0
     recent_lines: dict[str, list[str]] = field(default_factory=dict)  # by network text
-    # address text -> (network it is counted as, that network as text, why it is
+    # address text -> (text of the network it is counted as, why it is
     # ignored), None for a text that is no address: parsing an address and
     # building its network cost several microseconds, and failures repeat
-    # addresses. Valid for ``networks_for`` (ignore list, generation).
-    networks: dict[str, tuple[IPNetwork, str, str | None] | None] = field(default_factory=dict)
+    # addresses. The network itself is built again for a ban (memory: tens of
+    # thousands of addresses). Valid for ``networks_for`` (ignore list, generation).
+    networks: dict[str, tuple[str, str | None] | None] = field(default_factory=dict)
     networks_for: tuple[IgnoreList, int] | None = None
 
-    def network_of(self, host: str) -> tuple[IPNetwork, str, str | None] | None:
-        """(network counted as, its text, why it is ignored) for an address text; None if invalid."""
+    def network_of(self, host: str) -> tuple[str, str | None] | None:
+        """(text of the network counted as, why it is ignored) for an address text; None if invalid."""
         try:
             return self.networks[host]
         except KeyError:
             pass
         if len(self.networks) >= NETWORK_MEMO_SIZE:
             self.networks.clear()
-        known: tuple[IPNetwork, str, str | None] | None = None
+        known: tuple[str, str | None] | None = None
         fast = ipv4_host_network(host)
         if fast is not None:
-            known = (fast[0], fast[1], self.ignore.why_ignored(fast[0]))
+            known = (fast[1], self.ignore.why_ignored(fast[0]))
         elif (address := parse_address(host)) is not None:
             network = ban_network(address, self.config.ipv6_prefix)
-            known = (network, network_text(network), self.ignore.why_ignored(network))
+            known = (network_text(network), self.ignore.why_ignored(network))
         self.networks[host] = known
         return known
 
@@ -254,7 +256,7 @@ class DecisionEngine:
             known = network_of(host)
             if known is None:
                 continue
-            network, key, ignored = known
+            key, ignored = known
             if ignored is not None:
                 rt.ignored_failures += 1
                 continue
@@ -282,7 +284,7 @@ class DecisionEngine:
                     del kept[0]
             if count >= maxretry:
                 rt.latest_line = latest
-                self._decide_ban(rt, network, key, when, count, batch.source, commit, changes, now)
+                self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)
         rt.latest_line = latest
         rt.total_failed += failed
@@ -324,7 +326,6 @@ class DecisionEngine:
     def _decide_ban(
         self,
         rt: JailRuntime,
-        network: IPNetwork,
         key: str,
         when: float,
         failures: int,
@@ -334,6 +335,7 @@ class DecisionEngine:
         now: float,
     ) -> None:
         cfg = rt.config
+        network = stored_network(key)
         rt.counter.clear(key)
         commit.cleared.append(key)
         lines = tuple(rt.recent_lines.pop(key, ()))

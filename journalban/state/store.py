@@ -11,15 +11,13 @@ per failure cost more than matching the line did.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from journalban.addresses import IPNetwork, network_text, parse_network
+from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError, StateError
 from journalban.events import Ban
 
@@ -67,25 +65,6 @@ class BatchCommit:
     history: list[tuple[Ban, bool]] = field(default_factory=list)  # (ban, manual)
     failed_delta: int = 0
     banned_delta: int = 0
-
-
-def _net(text: str) -> IPNetwork:
-    """A network as the state stores it ("a.b.c.d/32", "2001:db8::/64").
-
-    Our own data, read back in bulk at start (100k bans): inet_pton and an
-    integer are several times faster than ipaddress's string parsing.
-    """
-    addr, _, plen = text.partition("/")
-    try:
-        if ":" in addr:
-            return ipaddress.IPv6Network(
-                (int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big"), int(plen))
-            )
-        return ipaddress.IPv4Network(
-            (int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big"), int(plen))
-        )
-    except (OSError, ValueError):
-        return parse_network(text)
 
 
 def _key(net: IPNetwork) -> str:
@@ -149,7 +128,7 @@ class StateStore:
         out = []
         for jail, network, banned_at, expires_at, count, reason, failures, source in rows:
             try:
-                net = _net(network)
+                net = stored_network(network)
             except AddressError:
                 continue
             out.append(
