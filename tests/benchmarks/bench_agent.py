@@ -23,8 +23,10 @@ Both jails count every failure (findtime 2d over a corpus of one day,
 maxretry 5, bantime 2d). journalban is done when the position it committed
 is the end of the corpus; fail2ban when its CPU time stops growing (its
 finish is the first sample at which its CPU time reached its final value,
-sampled every 50 ms). CPU seconds are the process's user+system time from
-/proc/PID/stat between those moments; peak RSS is VmHWM.
+sampled every 50 ms). CPU seconds are the user+system time from /proc/PID/stat
+between those moments of the process and of its children (journalban reads
+and matches in child processes); peak RSS is VmHWM, summed over the process
+and its children (each child's own peak: the sum bounds the peak of the whole).
 """
 
 from __future__ import annotations
@@ -82,26 +84,74 @@ class Run:
 
 
 class ProcessWatch:
-    """CPU time and memory of one process, from /proc."""
+    """CPU time and memory of one process and its children (reader processes), from /proc."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_anon_kb = 0
+        self.child_hwm_kb: dict[int, int] = {}  # each child's VmHWM, last seen
+
+    def children(self) -> list[int]:
+        try:
+            tasks = os.listdir(f"/proc/{self.pid}/task")
+        except FileNotFoundError:
+            return []
+        found: list[int] = []
+        for task in tasks:
+            try:
+                with open(f"/proc/{self.pid}/task/{task}/children") as f:
+                    found += [int(p) for p in f.read().split()]
+            except FileNotFoundError:
+                pass
+        return found
+
+    @staticmethod
+    def _stat(pid: int) -> list[str]:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
 
     def cpu(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+        """User+system time of the process, its reaped children and its live children."""
+        fields = self._stat(self.pid)
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+        for child in self.children():
+            try:
+                child_fields = self._stat(child)
+            except FileNotFoundError:
+                continue
+            ticks += int(child_fields[11]) + int(child_fields[12])
+        return ticks / TICK
+
+    @staticmethod
+    def _status_kb(pid: int, name: str) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(name + ":"):
+                        return int(line.split()[1])
+        except FileNotFoundError:
+            pass
+        return 0
 
     def status_kb(self, name: str) -> int:
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith(name + ":"):
-                    return int(line.split()[1])
-        return 0
+        """``name`` (VmHWM, RssAnon) of the process plus that of its children.
+
+        For VmHWM, each child's peak as last seen: the sum bounds the peak of the whole.
+        """
+        total = self._status_kb(self.pid, name)
+        for child in self.children():
+            value = self._status_kb(child, name)
+            if name == "VmHWM":
+                self.child_hwm_kb[child] = max(value, self.child_hwm_kb.get(child, 0))
+            else:
+                total += value
+        if name == "VmHWM":
+            total += sum(self.child_hwm_kb.values())
+        return total
 
     def sample(self) -> None:
         self.peak_anon_kb = max(self.peak_anon_kb, self.status_kb("RssAnon"))
+        self.status_kb("VmHWM")
 
 
 def load_average() -> str:
