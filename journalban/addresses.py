@@ -40,8 +40,8 @@ def parse_address(text: str) -> IPAddress | None:
     return addr
 
 
-def ipv4_host_network(text: str) -> tuple[ipaddress.IPv4Network, str] | None:
-    """A dotted-quad IPv4 address as its /32 network and that network's text, or None.
+def ipv4_host_network(text: str) -> tuple[int, str] | None:
+    """A dotted-quad IPv4 address as an integer and the text of its /32 network, or None.
 
     The failure path's shortcut: inet_pton accepts exactly the four-decimal
     form ``ipaddress`` does (no leading zeros, octets up to 255) at a tenth of
@@ -51,8 +51,7 @@ def ipv4_host_network(text: str) -> tuple[ipaddress.IPv4Network, str] | None:
         packed = socket.inet_pton(socket.AF_INET, text)
     except OSError:
         return None
-    network = ipaddress.IPv4Network((int.from_bytes(packed, "big"), 32))
-    return network, socket.inet_ntop(socket.AF_INET, packed) + "/32"
+    return int.from_bytes(packed, "big"), socket.inet_ntop(socket.AF_INET, packed) + "/32"
 
 
 def stored_network(text: str) -> IPNetwork:

@@ -73,7 +73,7 @@ class JailRuntime:
         known: tuple[str, str | None] | None = None
         fast = ipv4_host_network(host)
         if fast is not None:
-            known = (fast[1], self.ignore.why_ignored(fast[0]))
+            known = (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
         elif (address := parse_address(host)) is not None:
             network = ban_network(address, self.config.ipv6_prefix)
             known = (network_text(network), self.ignore.why_ignored(network))

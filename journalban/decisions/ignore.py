@@ -114,7 +114,12 @@ class IgnoreList:
         # (prefix length arithmetic: ``hostmask`` would cache a dict on every network)
         low = int(net.network_address)
         high = low | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
-        version = net.version
+        return self.why_ignored_range(net.version, low, high, force=force)
+
+    def why_ignored_range(
+        self, version: int, low: int, high: int, *, force: bool = False
+    ) -> str | None:
+        """``why_ignored`` for the addresses ``low`` to ``high`` (integers) of IP ``version``."""
         for v, first, last in self._protected_ranges:
             if v == version and low <= last and first <= high:
                 return "the host's own, loopback or a local network"
