@@ -40,8 +40,9 @@ def parse_address(text: str) -> IPAddress | None:
     return addr
 
 
-def ipv4_host_network(text: str) -> tuple[int, str] | None:
-    """A dotted-quad IPv4 address as an integer and the text of its /32 network, or None.
+def ipv4_host_key(text: str) -> tuple[int, str] | None:
+    """A dotted-quad IPv4 address as an integer and the text of its /32 network (the
+    key it is counted and banned by), or None.
 
     The failure path's shortcut: inet_pton accepts exactly the four-decimal
     form ``ipaddress`` does (no leading zeros, octets up to 255) at a tenth of

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journalban.addresses import IPNetwork
-from journalban.agent.fileworker import FileJob, FileWorkerSource
+from journalban.agent.fileworker import FileJob, FileWorkerSource, dated_file_source
 from journalban.clock import Clock, SystemClock
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE
@@ -17,11 +17,9 @@ from journalban.decisions.ignore import IgnoreList
 from journalban.firewall.base import JailRules
 from journalban.firewall.ports import parse_ports
 from journalban.firewall.registry import JailActions, create_jail_actions
-from journalban.matching.dates import DateReader
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
 from journalban.sources.base import Source
-from journalban.sources.files import FileSource
 from journalban.sources.journal import JournalSource
 
 log = logging.getLogger("journalban.agent")
@@ -140,19 +138,4 @@ def build_sources(
             [str(n) for n in cfg.trusted_proxies], cfg.real_ip_header,
         )  # fmt: skip
         return [FileWorkerSource(job, clock)]
-    reader = DateReader(clock.now)
-
-    def line_time(line: str) -> float | None:
-        found = reader.find(line)
-        return None if found is None else found.time
-
-    return [
-        FileSource(
-            list(cfg.files),
-            clock=clock,
-            findtime=cfg.findtime,
-            line_time=line_time,
-            position=position,
-            key=key,
-        )
-    ]
+    return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

@@ -10,7 +10,7 @@ and counts nothing twice (the child starts again from the committed position).
 
 The request is one JSON line on the child's stdin, which then stays open:
 its EOF (the agent closed the source, or died) ends the child. Each frame on
-stdout is a 4-byte little-endian length and a ``marshal`` tuple
+stdout (``journalban.sources.frames``) is a ``marshal`` tuple
 ``(position, lines read, unreadable, truncated, lines, addresses, times)``
 of the batch's failures.
 """
@@ -18,13 +18,9 @@ of the batch's failures.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import json
 import marshal
 import os
-import struct
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
@@ -37,11 +33,13 @@ from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
+from journalban.sources.child import ChildProcess
+from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
+from journalban.sources.frames import pack_frame
 
-FRAME_HEADER = struct.Struct("<I")
 WORKER = [sys.executable, "-m", "journalban.agent.fileworker"]
-PIPE_BYTES = 1 << 20
+BUFFER_LIMIT = 1 << 16  # frames are read whole (readexactly): the pipe holds the backlog
 # Bytes read per batch: the agent holds a few batches at a time; smaller
 # bursts keep both processes' memory down at no measurable cost in speed.
 BURST_BYTES = 1 << 18
@@ -80,50 +78,21 @@ class FileWorkerSource:
         self.key = job.key
         self._job = job
         self._clock = clock
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
         self._closed = False
-
-    @property
-    def child_pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
 
     async def batches(self) -> AsyncIterator[LineBatch]:
         if self._closed:
             return
-        process = self._start()
-        assert process.stdout is not None  # noqa: S101 (set by _start)
-        loop = asyncio.get_running_loop()
-        stream = asyncio.StreamReader(loop=loop)
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), process.stdout
-        )
+        child = self._child = ChildProcess(WORKER, self._job.encode(), BUFFER_LIMIT)
         try:
-            while True:
-                try:
-                    header = await stream.readexactly(FRAME_HEADER.size)
-                    body = await stream.readexactly(FRAME_HEADER.unpack(header)[0])
-                except asyncio.IncompleteReadError:
-                    if self._closed:
-                        return
-                    raise SourceError(
-                        f"the reader of {self.key} exited (code {process.wait()})"
-                    ) from None
+            await child.connect()
+            while (body := await child.body()) is not None:
                 yield self._batch(body)
+            if not self._closed:
+                raise SourceError(f"the reader of {self.key} exited (code {child.stop()})")
         finally:
-            transport.close()
-            self._stop()
-
-    def _start(self) -> subprocess.Popen[bytes]:
-        process = self._process = subprocess.Popen(
-            WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        if process.stdin is None or process.stdout is None:
-            raise SourceError("file reader started without pipes")
-        with contextlib.suppress(OSError):  # over fs.pipe-max-size without privileges
-            fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        process.stdin.write(self._job.encode())
-        process.stdin.flush()
-        return process
+            child.stop()
 
     def _batch(self, body: bytes) -> LineBatch:
         position, read, unreadable, truncated, lines, hosts, times = marshal.loads(body)  # noqa: S302 (our own child)
@@ -139,22 +108,32 @@ class FileWorkerSource:
             hits=list(zip(lines, hosts, times, strict=True)),
         )
 
-    def _stop(self) -> None:
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdin is not None:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-
     def close(self) -> None:
         """Stop reading; a pending ``batches()`` ends."""
         self._closed = True
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()  # the pipe's EOF ends batches(), which reaps it
+        if self._child is not None:
+            self._child.stop()  # the pipe's EOF ends a pending batches()
+
+
+def dated_file_source(
+    files: Sequence[str],
+    clock: Clock,
+    findtime: float,
+    position: str | None,
+    key: str,
+    burst_bytes: int = FILE_BURST_BYTES,
+) -> FileSource:
+    """A ``FileSource`` that dates its lines (for reading back findtime) as the matcher does."""
+    dates = DateReader(clock.now)
+
+    def line_time(line: str) -> float | None:
+        found = dates.find(line)
+        return None if found is None else found.time
+
+    return FileSource(
+        list(files), clock=clock, findtime=findtime, line_time=line_time,
+        position=position, key=key, burst_bytes=burst_bytes,
+    )  # fmt: skip
 
 
 # --- the child ---------------------------------------------------------------
@@ -180,22 +159,15 @@ def _frame(batch: LineBatch, matcher: LineMatcher) -> bytes:
             [h[0] for h in hits], [h[1] for h in hits], [h[2] for h in hits],
         )
     )  # fmt: skip
-    return FRAME_HEADER.pack(len(body)) + body
+    return pack_frame(body)
 
 
 async def _serve(job: FileJob) -> None:
     clock = SystemClock()
     matcher = _matcher(job, clock)
-    dates = DateReader(clock.now)
-
-    def line_time(line: str) -> float | None:
-        found = dates.find(line)
-        return None if found is None else found.time
-
-    source = FileSource(
-        list(job.files), clock=clock, findtime=job.findtime, line_time=line_time,
-        position=job.position, key=job.key, burst_bytes=BURST_BYTES,
-    )  # fmt: skip
+    source = dated_file_source(
+        job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
+    )
     loop = asyncio.get_running_loop()
     parent_gone: asyncio.Future[None] = loop.create_future()
 

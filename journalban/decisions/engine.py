@@ -19,7 +19,7 @@ from typing import Any
 from journalban.addresses import (
     IPNetwork,
     ban_network,
-    ipv4_host_network,
+    ipv4_host_key,
     network_text,
     parse_address,
     stored_network,
@@ -31,7 +31,7 @@ from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.errors import AddressIgnored, NoSuchJail, NotBanned
 from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
-from journalban.matching.engine import MATCHED, Outcome
+from journalban.matching.engine import Outcome, outcome_hits
 from journalban.state.store import BatchCommit, StateStore
 
 RECIDIVE = "recidive"
@@ -71,7 +71,7 @@ class JailRuntime:
         if len(self.networks) >= NETWORK_MEMO_SIZE:
             self.networks.clear()
         known: tuple[str, str | None] | None = None
-        fast = ipv4_host_network(host)
+        fast = ipv4_host_key(host)
         if fast is not None:
             known = (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
         elif (address := parse_address(host)) is not None:
@@ -215,15 +215,7 @@ class DecisionEngine:
 
     def process(self, jail: str, batch: LineBatch, outcomes: Iterable[Outcome]) -> Changes:
         """Count a batch's failures given as the matcher's outcomes (see ``process_hits``)."""
-        hits: list[Hit] = []
-        for out in outcomes:
-            if out.kind != MATCHED or out.address is None:
-                continue
-            when = out.time
-            if when is None and batch.times:
-                when = batch.times[out.index]
-            hits.append((batch.lines[out.index], str(out.address), when))
-        return self.process_hits(jail, batch, hits)
+        return self.process_hits(jail, batch, outcome_hits(outcomes, batch.lines, batch.times))
 
     def process_hits(self, jail: str, batch: LineBatch, hits: Iterable[Hit]) -> Changes:
         """Count a batch's failures; the changes to commit and apply.
@@ -283,7 +275,6 @@ class DecisionEngine:
                 if len(kept) > MAX_LINES_KEPT:
                     del kept[0]
             if count >= maxretry:
-                rt.latest_line = latest
                 self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)
         rt.latest_line = latest

@@ -58,6 +58,18 @@ class Outcome:
     captures: tuple[tuple[str, str], ...] = ()
 
 
+def outcome_hits(
+    outcomes: Iterable[Outcome], lines: Sequence[str], times: Sequence[float] = ()
+) -> list[Hit]:
+    """The failures among ``outcomes`` of ``lines`` as the decisions stage takes them."""
+    out: list[Hit] = []
+    for o in outcomes:
+        if o.kind == MATCHED and o.address is not None:
+            when = o.time if o.time is not None else (times[o.index] if times else None)
+            out.append((lines[o.index], str(o.address), when))
+    return out
+
+
 class CompiledFilter:
     """A filter in one mode, ready to match messages."""
 
@@ -388,12 +400,7 @@ class LineMatcher:
             into.append((line, str(outcome.address), outcome.time))
 
     def _hits_of(self, lines: Sequence[str], prefixed: bool, times: Sequence[float]) -> list[Hit]:
-        out: list[Hit] = []
-        for o in self.match_lines(lines, prefixed, times):
-            if o.kind == MATCHED and o.address is not None:
-                when = o.time if o.time is not None else (times[o.index] if times else None)
-                out.append((lines[o.index], str(o.address), when))
-        return out
+        return outcome_hits(self.match_lines(lines, prefixed, times), lines, times)
 
     def match_lines(
         self, lines: Sequence[str], prefixed: bool = True, times: Sequence[float] = ()

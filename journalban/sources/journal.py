@@ -10,23 +10,19 @@ watches the journal's fd: no polling sleep on either side.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import fcntl
 import json
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 
 from journalban.clock import Clock
 from journalban.errors import SourceError
 from journalban.events import LineBatch
+from journalban.sources.child import PIPE_BYTES, ChildProcess
 from journalban.sources.journalworker import (
     ABANDON,
     DATA,
     DEFAULT_REOPEN_EVERY,
     DEFAULT_SPLIT_AT,
-    FRAME_HEADER,
     HANDOVER,
     SPLIT,
     Frame,
@@ -40,58 +36,7 @@ __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 # agent during a backlog, small enough (a few ms of reading) to keep it flowing.
 DEFAULT_BATCH_SIZE = 5000
 WORKER = [sys.executable, "-m", "journalban.sources.journalworker"]
-PIPE_BYTES = 1 << 20  # a few frames in flight: the child reads on while the agent commits
 HELPER_BUFFER = 1 << 40  # no limit: a helper's frames wait whole until their turn
-
-
-class _Child:
-    """A reader child process and the stream of its frames."""
-
-    def __init__(self, request: Request, buffer_limit: int) -> None:
-        self.process = subprocess.Popen(WORKER, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        if self.process.stdin is None or self.process.stdout is None:
-            raise SourceError("journal reader started without pipes")
-        self._stdout = self.process.stdout
-        with contextlib.suppress(OSError):  # above fs.pipe-max-size without privileges
-            fcntl.fcntl(self._stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        # stdin stays open: its EOF tells the child that this side is gone.
-        self.process.stdin.write(request.encode())
-        self.process.stdin.flush()
-        self._limit = buffer_limit
-        self._transport: asyncio.BaseTransport | None = None
-        self._stream: asyncio.StreamReader | None = None
-
-    async def connect(self) -> None:
-        loop = asyncio.get_running_loop()
-        stream = self._stream = asyncio.StreamReader(limit=self._limit, loop=loop)
-        self._transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), self._stdout
-        )
-
-    async def frame(self) -> Frame | None:
-        """The next frame; None once the child has exited (or was stopped)."""
-        if self._stream is None:
-            return None
-        try:
-            header = await self._stream.readexactly(FRAME_HEADER.size)
-            body = await self._stream.readexactly(FRAME_HEADER.unpack(header)[0])
-        except asyncio.IncompleteReadError:
-            return None
-        return Frame.decode(body)
-
-    def stop(self) -> int:
-        """Kill and reap the child (it holds nothing that needs an orderly exit); its exit code."""
-        process = self.process
-        if process.poll() is None:
-            process.kill()
-        code = process.wait()
-        if process.stdin is not None:
-            with contextlib.suppress(OSError):  # a pipe the dead child no longer reads
-                process.stdin.close()
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
-        return code
 
 
 class JournalSource:
@@ -134,7 +79,7 @@ class JournalSource:
         self._prefilter = tuple(prefilter)
         self._reopen_every = reopen_every
         self._split_at = split_at
-        self._children: list[_Child] = []
+        self._children: list[ChildProcess] = []
         self._closed = False
         self.invalidations = 0
 
@@ -181,14 +126,15 @@ class JournalSource:
         """
         if self._closed:
             return
-        main = _Child(self._request(), PIPE_BYTES)
+        main = ChildProcess(WORKER, self._request().encode(), PIPE_BYTES)
         self._children = [main]
-        helper: _Child | None = None
+        helper: ChildProcess | None = None
         current = main
         try:
             await main.connect()
             while not self._closed:
-                frame = await current.frame()
+                body = await current.body()
+                frame = None if body is None else Frame.decode(body)
                 if self._closed:
                     return
                 if frame is None:
@@ -199,7 +145,9 @@ class JournalSource:
                     current, helper = main, None
                 elif frame.kind == SPLIT:
                     # Its frames wait in memory until their turn: the helper never stalls.
-                    helper = _Child(self._helper_request(frame.messages[0]), HELPER_BUFFER)
+                    helper = ChildProcess(
+                        WORKER, self._helper_request(frame.messages[0]).encode(), HELPER_BUFFER
+                    )
                     self._children.append(helper)
                     await helper.connect()
                 elif frame.kind == HANDOVER and helper is not None:

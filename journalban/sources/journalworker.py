@@ -22,16 +22,15 @@ import os
 import re
 import select
 import signal
-import struct
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from systemd import journal
 
+from journalban.sources.frames import pack_frame
 from journalban.sources.journalfiles import file_groups, journal_files
 
-FRAME_HEADER = struct.Struct("<I")
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
 DEFAULT_REOPEN_EVERY = 150_000
@@ -99,7 +98,7 @@ class Frame:
                 self.times,
             )
         )
-        return FRAME_HEADER.pack(len(body)) + body
+        return pack_frame(body)
 
     @classmethod
     def decode(cls, body: bytes) -> Frame:

@@ -17,6 +17,7 @@ from test_journal_source import make_source, messages, sshd, stays_quiet
 
 from journalban.events import LineBatch
 from journalban.sources.journalfiles import file_groups, journal_files
+from support.agent import last_cursor
 from support.journal import JournalWriter, sshd_fields
 from support.real import need_root
 
@@ -30,15 +31,6 @@ MIXED = [
     "Invalid user bob from 192.0.2.2 port 22",
     "pam_unix(sshd:session): session opened for user alice",
 ]
-
-
-def last_cursor(directory: Path) -> str:
-    reader = journal.Reader(path=str(directory))
-    reader.seek_tail()
-    reader._previous()
-    cursor = reader._get_cursor()
-    reader.close()
-    return cursor
 
 
 async def take_read(

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from journalban.addresses import ban_network, ipv4_host_network, parse_address
+from journalban.addresses import ban_network, ipv4_host_key, parse_address
 from journalban.events import Hit, JoinedLines, LineBatch
 from journalban.matching.engine import MATCHED, CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef
@@ -110,4 +110,4 @@ def test_ipv4_shortcut_takes_exactly_the_dotted_quads_ipaddress_takes() -> None:
     ]  # fmt: skip
     texts += [".".join(str(rng.randrange(0, 300)) for _ in range(4)) for _ in range(2000)]
     for text in texts:
-        assert ipv4_host_network(text) == _general_network(text), text
+        assert ipv4_host_key(text) == _general_network(text), text
