@@ -70,11 +70,16 @@ def stored_network(text: str) -> IPNetwork:
             return ipaddress.IPv6Network(
                 (int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big"), int(plen))
             )
-        return ipaddress.IPv4Network(
-            (int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big"), int(plen))
+        prefix = int(plen)
+        net = ipaddress.IPv4Network(
+            (int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big"), prefix)
         )
     except (OSError, ValueError):
         return parse_network(text)
+    if plen == str(prefix):
+        # inet_pton took only the canonical dotted quad: the text is str(net).
+        _remember_text(net, text)
+    return net
 
 
 _TEXTS: dict[IPNetwork, str] = {}
@@ -86,10 +91,15 @@ def network_text(net: IPNetwork) -> str:
     and the agent writes the same ban's network several times (state, history, logs)."""
     text = _TEXTS.get(net)
     if text is None:
-        if len(_TEXTS) >= _TEXTS_LIMIT:
-            _TEXTS.clear()
-        text = _TEXTS[net] = str(net)
+        text = str(net)
+        _remember_text(net, text)
     return text
+
+
+def _remember_text(net: IPNetwork, text: str) -> None:
+    if len(_TEXTS) >= _TEXTS_LIMIT:
+        _TEXTS.clear()
+    _TEXTS[net] = text
 
 
 def looks_like_hostname(text: str) -> bool:

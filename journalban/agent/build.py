@@ -10,6 +10,7 @@ from pathlib import Path
 
 from journalban.addresses import IPNetwork
 from journalban.agent.fileworker import FileJob, FileWorkerSource, dated_file_source
+from journalban.agent.journalreader import WORKER as JOURNAL_READER
 from journalban.clock import Clock, SystemClock
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE
@@ -19,6 +20,7 @@ from journalban.firewall.ports import parse_ports
 from journalban.firewall.registry import JailActions, create_jail_actions
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
+from journalban.matching.spec import MatcherSpec
 from journalban.sources.base import Source
 from journalban.sources.journal import JournalSource
 
@@ -39,6 +41,18 @@ class JailParts:
 
     def matcher(self, clock: Clock) -> LineMatcher:
         return LineMatcher(self.compiled, clock.now)
+
+    def matcher_spec(self) -> MatcherSpec:
+        """How a reader child builds the same matcher."""
+        cfg = self.config
+        return MatcherSpec(
+            cfg.filter,
+            cfg.mode,
+            str(self.filter_dir) if self.filter_dir is not None else None,
+            [str(n) for n in cfg.trusted_proxies],
+            cfg.real_ip_header,
+            check_idents=cfg.source == "files",
+        )
 
 
 def jail_rules(cfg: JailConfig) -> JailRules:
@@ -125,6 +139,9 @@ def build_sources(
                 directory=config.journal.directory,
                 namespace=config.journal.namespace,
                 prefilter=parts.compiled.literals,
+                # The child matches too: the agent receives only the failures.
+                worker=JOURNAL_READER,
+                matcher=parts.matcher_spec().to_json(),
             )
         ]
     key = "files:" + ",".join(cfg.files)
@@ -132,10 +149,6 @@ def build_sources(
     if type(clock) is SystemClock:
         # Real time: the reading and matching can run in a child process (a
         # fake clock cannot follow it there).
-        job = FileJob(
-            key, list(cfg.files), cfg.findtime, position, cfg.filter, cfg.mode,
-            str(parts.filter_dir) if parts.filter_dir is not None else None,
-            [str(n) for n in cfg.trusted_proxies], cfg.real_ip_header,
-        )  # fmt: skip
+        job = FileJob(key, list(cfg.files), cfg.findtime, position, parts.matcher_spec())
         return [FileWorkerSource(job, clock)]
     return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

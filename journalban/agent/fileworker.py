@@ -24,15 +24,13 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from journalban.addresses import parse_network
 from journalban.clock import Clock, SystemClock
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
-from journalban.matching.engine import CompiledFilter, LineMatcher
-from journalban.matching.library import FilterLibrary
+from journalban.matching.engine import LineMatcher
+from journalban.matching.spec import MatcherSpec
 from journalban.sources.child import ChildProcess
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
@@ -47,24 +45,22 @@ BURST_BYTES = 1 << 18
 
 @dataclass(frozen=True)
 class FileJob:
-    """What the child reads and how it matches (see ``FileSource`` and ``CompiledFilter``)."""
+    """What the child reads (see ``FileSource``) and how it matches."""
 
     key: str
     files: Sequence[str]
     findtime: float
     position: str | None
-    filter: str
-    mode: str | None
-    override_dir: str | None
-    trusted_proxies: Sequence[str] = ()
-    real_ip_header: bool = False
+    matcher: MatcherSpec
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
 
     @classmethod
     def decode(cls, line: bytes) -> FileJob:
-        return cls(**json.loads(line))
+        data = json.loads(line)
+        data["matcher"] = MatcherSpec.from_json(data["matcher"])
+        return cls(**data)
 
 
 class FileWorkerSource:
@@ -139,18 +135,6 @@ def dated_file_source(
 # --- the child ---------------------------------------------------------------
 
 
-def _matcher(job: FileJob, clock: Clock) -> LineMatcher:
-    library = FilterLibrary(Path(job.override_dir) if job.override_dir else None)
-    compiled = CompiledFilter(
-        library.load(job.filter),
-        job.mode,
-        trusted_proxies=[parse_network(n) for n in job.trusted_proxies],
-        real_ip_header=job.real_ip_header,
-        check_idents=True,
-    )
-    return LineMatcher(compiled, clock.now)
-
-
 def _frame(batch: LineBatch, matcher: LineMatcher) -> bytes:
     hits = matcher.hits(batch)
     body = marshal.dumps(
@@ -164,7 +148,7 @@ def _frame(batch: LineBatch, matcher: LineMatcher) -> bytes:
 
 async def _serve(job: FileJob) -> None:
     clock = SystemClock()
-    matcher = _matcher(job, clock)
+    matcher = job.matcher.build(clock.now)
     source = dated_file_source(
         job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
     )

@@ -388,9 +388,15 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
             listener.reloaded()
 
     async def _swap(self, config: Config) -> None:
-        old = {n: p.config for n, p in self.parts.items()}
+        # A jail's reader children match with the filter they loaded: an edited
+        # filter file restarts them too (from the committed position).
+        old = {n: (p.config, p.compiled.fdef) for n, p in self.parts.items()}
         self._install(config, await asyncio.to_thread(host_interfaces))
-        changed = [n for n in old if n not in self.parts or old[n] != self.parts[n].config]
+        changed = [
+            n
+            for n in old
+            if n not in self.parts or old[n] != (self.parts[n].config, self.parts[n].compiled.fdef)
+        ]
         self._stop_sources(changed)
         await asyncio.to_thread(self.backend.setup, self._all_rules())
         gone = [

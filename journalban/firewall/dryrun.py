@@ -33,14 +33,21 @@ class DryRunBackend:
 
     def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
         self.batches += 1
+        unbanned: dict[str, list[str]] = {}
+        banned: dict[str, list[str]] = {}
         for entry in remove:
             if self._bans.pop((entry.jail, entry.network), None) is not None:
-                log.info("dry-run: would unban %s in %s", format_network(entry.network), entry.jail)
+                unbanned.setdefault(entry.jail, []).append(format_network(entry.network))
         for entry in add:
             if entry.expires_at is not None and entry.expires_at <= now:
                 continue
             self._bans[(entry.jail, entry.network)] = entry
-            log.info("dry-run: would ban %s in %s", format_network(entry.network), entry.jail)
+            banned.setdefault(entry.jail, []).append(format_network(entry.network))
+        # One line per jail and batch: a backlog bans thousands at once, and
+        # each ban has its own event line already.
+        for verb, found in (("unban", unbanned), ("ban", banned)):
+            for jail, addresses in found.items():
+                log.info("dry-run: would %s in %s: %s", verb, jail, " ".join(addresses))
 
     def list(self, now: float) -> list[BanEntry]:
         self._expire(now)

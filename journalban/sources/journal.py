@@ -5,7 +5,9 @@ and deciding together, so a child process (``journalworker``) does all the
 sd-journal work on the other core and hands over, in frames, only the entries
 that hold one of the filter's literals (the others cannot match), with the
 cursor of the last entry read. The event loop watches the pipe, the child
-watches the journal's fd: no polling sleep on either side.
+watches the journal's fd: no polling sleep on either side. Given a program
+that runs a finder of failures in the child (``worker`` and ``matcher``), the
+batches come with their failures already found (``LineBatch.hits``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from journalban.clock import Clock
 from journalban.errors import SourceError
@@ -50,7 +53,8 @@ class JournalSource:
     system journal. ``prefilter`` holds the filter's literals: every message
     a failregex can match holds one of them, and only those messages are
     handed out (``LineBatch.read`` counts every entry read). Empty hands out
-    every entry.
+    every entry. ``worker`` is the child's command line; ``matcher`` is handed
+    to it (see ``journalworker.main``).
     """
 
     def __init__(
@@ -67,6 +71,8 @@ class JournalSource:
         prefilter: Sequence[str] = (),
         reopen_every: int = DEFAULT_REOPEN_EVERY,
         split_at: int = DEFAULT_SPLIT_AT,
+        worker: Sequence[str] = WORKER,
+        matcher: Mapping[str, Any] | None = None,
     ) -> None:
         self.key = key
         self._clock = clock
@@ -79,6 +85,8 @@ class JournalSource:
         self._prefilter = tuple(prefilter)
         self._reopen_every = reopen_every
         self._split_at = split_at
+        self._worker = list(worker)
+        self._matcher = matcher
         self._children: list[ChildProcess] = []
         self._closed = False
         self.invalidations = 0
@@ -100,12 +108,16 @@ class JournalSource:
             prefilter=self._prefilter,
             reopen_every=self._reopen_every,
             split_at=self._split_at,
+            matcher=self._matcher,
         )
 
     def _batch(self, frame: Frame) -> LineBatch:
         self._cursor = frame.cursor
         # A helper counts none: the main child's count is the source's.
         self.invalidations = max(self.invalidations, frame.invalidations)
+        hits = None
+        if frame.hosts is not None:
+            hits = list(zip(frame.messages, frame.hosts, frame.times, strict=True))
         return LineBatch(
             source=self.key,
             lines=frame.messages,
@@ -115,6 +127,7 @@ class JournalSource:
             arrival=self._clock.now(),
             unreadable=frame.unreadable,
             read=frame.read,
+            hits=hits,
         )
 
     async def batches(self) -> AsyncIterator[LineBatch]:
@@ -126,7 +139,7 @@ class JournalSource:
         """
         if self._closed:
             return
-        main = ChildProcess(WORKER, self._request().encode(), PIPE_BYTES)
+        main = ChildProcess(self._worker, self._request().encode(), PIPE_BYTES)
         self._children = [main]
         helper: ChildProcess | None = None
         current = main
@@ -146,7 +159,9 @@ class JournalSource:
                 elif frame.kind == SPLIT:
                     # Its frames wait in memory until their turn: the helper never stalls.
                     helper = ChildProcess(
-                        WORKER, self._helper_request(frame.messages[0]).encode(), HELPER_BUFFER
+                        self._worker,
+                        self._helper_request(frame.messages[0]).encode(),
+                        HELPER_BUFFER,
                     )
                     self._children.append(helper)
                     await helper.connect()
@@ -169,6 +184,7 @@ class JournalSource:
             prefilter=self._prefilter,
             reopen_every=self._reopen_every,
             groups=json.loads(groups),
+            matcher=self._matcher,
         )
 
     def _stop_children(self) -> None:

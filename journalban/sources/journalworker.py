@@ -8,10 +8,16 @@ on its stdin and keeps stdin open: EOF there (the parent closed the source or
 died) ends the child, and so does a failed write.
 
 Each frame on stdout is a 4-byte little-endian length and a ``marshal``
-tuple ``(cursor, read, unreadable, invalidations, messages, times)``: the
-cursor of the last entry read, how many entries that were, and the messages
-that hold one of the prefilter's literals with their times. This module
-imports only the standard library and systemd-python, so the child starts fast.
+tuple ``(kind, cursor, read, unreadable, invalidations, messages, times, hosts)``:
+the cursor of the last entry read, how many entries that were, and the
+messages that hold one of the prefilter's literals with their times. This
+module imports only the standard library and systemd-python, so the child
+starts fast.
+
+A program that runs ``main(find_hits)`` with a finder of failures (the
+agent's ``journalban.agent.journalreader``, which builds the jail's matcher
+from ``Request.matcher``) hands out the failures instead: ``messages`` then
+holds only the lines that matched, ``hosts`` their address texts.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ import re
 import select
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from systemd import journal
 
@@ -43,6 +50,11 @@ DATA, SPLIT, HANDOVER, ABANDON = 0, 1, 2, 3  # frame kinds
 ROUND_BYTES = 512 << 20
 BYTES_PER_ENTRY = 512  # of journal file, about, for sshd's entries: sizes the split
 
+# (messages, times) of the candidates -> (lines, address texts, times) of the failures
+FindHits = Callable[[list[str], list[float]], tuple[list[str], list[str], list[float]]]
+# Request.matcher -> the finder
+MakeFinder = Callable[[Mapping[str, Any]], FindHits]
+
 
 @dataclass(frozen=True)
 class Request:
@@ -59,6 +71,8 @@ class Request:
     split_at: int = DEFAULT_SPLIT_AT
     # A helper reads these groups of files, from their first entry, and exits.
     groups: Sequence[Sequence[str]] = ()
+    # For the program's finder of failures (see ``main``); this module reads none of it.
+    matcher: Mapping[str, Any] | None = None
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"
@@ -85,6 +99,7 @@ class Frame:
     messages: list[str] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     kind: int = DATA
+    hosts: list[str] | None = None  # with a finder: the address text of each message
 
     def encode(self) -> bytes:
         body = marshal.dumps(
@@ -96,14 +111,15 @@ class Frame:
                 self.invalidations,
                 self.messages,
                 self.times,
+                self.hosts,
             )
         )
         return pack_frame(body)
 
     @classmethod
     def decode(cls, body: bytes) -> Frame:
-        kind, cursor, read, unreadable, invalidations, messages, times = marshal.loads(body)  # noqa: S302 (our own child)
-        return cls(cursor, read, unreadable, invalidations, messages, times, kind)
+        kind, cursor, read, unreadable, invalidations, messages, times, hosts = marshal.loads(body)  # noqa: S302 (our own child)
+        return cls(cursor, read, unreadable, invalidations, messages, times, kind, hosts)
 
 
 def cursor_realtime_usec(cursor: str) -> int | None:
@@ -125,7 +141,9 @@ def literal_scan(literals: Sequence[str]) -> re.Pattern[bytes] | None:
     """
     if not literals or not all(literal.isascii() for literal in literals):
         return None
-    ordered = sorted({literal.encode() for literal in literals}, key=len, reverse=True)
+    # A message holding a literal holds it without its outer blanks, and a
+    # pattern that starts with a blank is tried at every space (20% slower).
+    ordered = sorted({literal.strip().encode() for literal in literals}, key=len, reverse=True)
     if b"" in ordered:
         return None  # an empty literal is in every message
     return re.compile(b"|".join(re.escape(literal) for literal in ordered))
@@ -134,8 +152,11 @@ def literal_scan(literals: Sequence[str]) -> re.Pattern[bytes] | None:
 class Follower:
     """The blocking read loop of the child."""
 
-    def __init__(self, request: Request, stdin: int, stdout: int) -> None:
+    def __init__(
+        self, request: Request, stdin: int, stdout: int, find_hits: FindHits | None = None
+    ) -> None:
         self.request = request
+        self.find_hits = find_hits
         self.cursor = request.cursor
         self.stdin = stdin
         self.stdout = stdout
@@ -322,7 +343,10 @@ class Follower:
             return None
         self.cursor = reader._get_cursor()
         self.read_since_open += read
-        return Frame(self.cursor, read, unreadable, self.invalidations, messages, times)
+        if self.find_hits is None:
+            return Frame(self.cursor, read, unreadable, self.invalidations, messages, times)
+        lines, hosts, times = self.find_hits(messages, times)
+        return Frame(self.cursor, read, unreadable, self.invalidations, lines, times, hosts=hosts)
 
     def send(self, frame: Frame) -> None:
         """Write a frame whole; raises BrokenPipeError once the parent is gone."""
@@ -397,7 +421,8 @@ def split_groups(groups: list[list[str]], split_at: int) -> tuple[list[list[str]
     return groups, []
 
 
-def main() -> int:
+def main(make_finder: MakeFinder | None = None) -> int:
+    """The child's life; ``make_finder`` builds the finder of failures from ``Request.matcher``."""
     # The child lives as long as its parent's pipes: a signal meant for the
     # agent (Ctrl-C in a terminal, systemd's SIGTERM to the whole unit) must
     # not make it die first and look like a failed source.
@@ -410,7 +435,11 @@ def main() -> int:
         if not chunk:
             return 0
         line += chunk
-    follower = Follower(Request.decode(line), stdin, stdout)
+    request = Request.decode(line)
+    find_hits = None
+    if make_finder is not None and request.matcher is not None:
+        find_hits = make_finder(request.matcher)
+    follower = Follower(request, stdin, stdout, find_hits)
     try:
         follower.run()
     except BrokenPipeError:

@@ -13,7 +13,13 @@ import random
 
 import pytest
 
-from journalban.addresses import ban_network, ipv4_host_key, parse_address
+from journalban.addresses import (
+    ban_network,
+    ipv4_host_key,
+    network_text,
+    parse_address,
+    stored_network,
+)
 from journalban.events import Hit, JoinedLines, LineBatch
 from journalban.matching.engine import MATCHED, CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef
@@ -111,3 +117,14 @@ def test_ipv4_shortcut_takes_exactly_the_dotted_quads_ipaddress_takes() -> None:
     texts += [".".join(str(rng.randrange(0, 300)) for _ in range(4)) for _ in range(2000)]
     for text in texts:
         assert ipv4_host_key(text) == _general_network(text), text
+
+
+def test_a_stored_network_remembers_exactly_its_own_text() -> None:
+    # stored_network seeds network_text's memo from the text it was given:
+    # only a canonical text may be remembered, or bans would be keyed apart.
+    rng = random.Random(5)
+    texts = ["1.2.3.4/032", "1.2.3.4/ 32", "10.0.0.0/8", "2001:DB8::/64", "2001:db8::/64"]
+    texts += [f"{'.'.join(str(rng.randrange(0, 256)) for _ in range(4))}/32" for _ in range(500)]
+    for text in texts:
+        network = stored_network(text)
+        assert network_text(network) == str(network), text

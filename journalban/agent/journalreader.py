@@ -1,0 +1,46 @@
+"""The journal reader child with the jail's matcher inside.
+
+``python -m journalban.agent.journalreader`` is ``sources.journalworker``
+with a finder of failures: it builds the jail's ``LineMatcher`` from the
+request's ``matcher`` (a ``MatcherSpec``) and hands out only the failures of
+each batch, with the cursor and count of the entries read. The agent then
+only decides, while matching runs beside the reading on the other core.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from journalban.clock import SystemClock
+from journalban.events import LineBatch
+from journalban.matching.spec import MatcherSpec
+from journalban.sources import journalworker
+
+WORKER = [sys.executable, "-m", "journalban.agent.journalreader"]
+
+
+def finder(spec: Mapping[str, Any]) -> journalworker.FindHits:
+    """The failures among a batch's candidate messages, found by the jail's matcher."""
+    clock = SystemClock()
+    matcher = MatcherSpec.from_json(dict(spec)).build(clock.now)
+
+    def find_hits(
+        messages: list[str], times: list[float]
+    ) -> tuple[list[str], list[str], list[float]]:
+        batch = LineBatch("", messages, "", times, prefixed=False, read=len(messages))
+        hits = matcher.hits(batch)
+        now = clock.now()
+        return (
+            [line for line, _, _ in hits],
+            [host for _, host, _ in hits],
+            # A journal entry always has a time; ``now`` only stands in for the type.
+            [now if when is None else when for _, _, when in hits],
+        )
+
+    return find_hits
+
+
+if __name__ == "__main__":
+    sys.exit(journalworker.main(finder))

@@ -1,0 +1,47 @@
+"""What a reader child needs to build a jail's matcher: plain data, sent as JSON.
+
+The agent's reader children (files and journal) find the failures where they
+read; each builds the same ``LineMatcher`` the agent would, from the filter's
+name, mode and the jail's proxy settings, loading the filter from the same
+library (the built-in filters and the local directory the agent uses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from journalban.addresses import parse_network
+from journalban.matching.engine import CompiledFilter, LineMatcher
+from journalban.matching.library import FilterLibrary
+
+
+@dataclass(frozen=True)
+class MatcherSpec:
+    filter: str
+    mode: str | None
+    override_dir: str | None  # the library's directory of local filters
+    trusted_proxies: Sequence[str] = ()
+    real_ip_header: bool = False
+    check_idents: bool = True  # a file line's syslog ident must be one of the filter's
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MatcherSpec:
+        return cls(**data)
+
+    def build(self, now: Callable[[], float]) -> LineMatcher:
+        """The matcher, as the agent builds it. Raises: FilterError."""
+        library = FilterLibrary(Path(self.override_dir) if self.override_dir else None)
+        compiled = CompiledFilter(
+            library.load(self.filter),
+            self.mode,
+            trusted_proxies=[parse_network(n) for n in self.trusted_proxies],
+            real_ip_header=self.real_ip_header,
+            check_idents=self.check_idents,
+        )
+        return LineMatcher(compiled, now)

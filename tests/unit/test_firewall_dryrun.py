@@ -1,0 +1,41 @@
+"""The dry-run backend's log: what a real firewall would have done, one line per jail and batch."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+import pytest
+
+from journalban.firewall.base import BanEntry
+from journalban.firewall.dryrun import DryRunBackend
+
+NOW = 1_800_000_000.0
+
+
+def test_a_batch_is_logged_per_jail_with_every_address(caplog: pytest.LogCaptureFixture) -> None:
+    backend = DryRunBackend()
+    a = ipaddress.ip_network("192.0.2.1/32")
+    b = ipaddress.ip_network("2001:db8::/64")
+    c = ipaddress.ip_network("198.51.100.7/32")
+    with caplog.at_level(logging.INFO, logger="journalban.firewall.dryrun"):
+        backend.apply(
+            [
+                BanEntry("sshd", a, NOW + 60),
+                BanEntry("sshd", b, None),
+                BanEntry("dovecot", c, NOW + 60),
+                BanEntry("sshd", c, NOW - 1),  # expired already: nothing to do
+            ],
+            [],
+            NOW,
+        )
+        backend.apply([], [BanEntry("sshd", a, NOW + 60), BanEntry("sshd", c, None)], NOW)
+    assert caplog.messages == [
+        "dry-run: would ban in sshd: 192.0.2.1 2001:db8::/64",
+        "dry-run: would ban in dovecot: 198.51.100.7",
+        "dry-run: would unban in sshd: 192.0.2.1",
+    ]
+    assert {(e.jail, str(e.network)) for e in backend.list(NOW)} == {
+        ("sshd", "2001:db8::/64"),
+        ("dovecot", "198.51.100.7/32"),
+    }
