@@ -22,6 +22,7 @@ holds only the lines that matched, ``hosts`` their address texts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import marshal
 import os
@@ -239,8 +240,14 @@ class Follower:
         if not groups:
             return
         start: str | None = first
-        for chunk in rounds(groups):
-            mine, helper = split_groups(chunk, self.request.split_at)
+        chunks = rounds(groups)
+        # After the last round this child reads the files still written to as
+        # well: the helper takes more of that round, so that both end together.
+        grouped = {path for group in groups for path in group}
+        after = files_size([p for p in paths or () if p not in grouped])
+        for index, chunk in enumerate(chunks):
+            extra = after if index == len(chunks) - 1 else 0
+            mine, helper = split_groups(chunk, self.request.split_at, extra)
             if helper:
                 self.send(Frame("", 0, kind=SPLIT, messages=[json.dumps(helper)]))
             if not self.read_groups(mine, start):
@@ -400,10 +407,23 @@ def rounds(groups: list[list[str]]) -> list[list[list[str]]]:
     return found
 
 
-def split_groups(groups: list[list[str]], split_at: int) -> tuple[list[list[str]], list[list[str]]]:
+def files_size(paths: Sequence[str]) -> int:
+    """Bytes on disk of the files (those gone meanwhile count nothing)."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += os.path.getsize(path)
+    return total
+
+
+def split_groups(
+    groups: list[list[str]], split_at: int, extra: int = 0
+) -> tuple[list[list[str]], list[list[str]]]:
     """The groups this child reads and those a helper reads (none for a short catch-up).
 
-    Split by size on disk, a stand-in for entries that needs no reading.
+    Split by size on disk, a stand-in for entries that needs no reading, so
+    that both have about as much to read; ``extra``: bytes this child reads
+    after its groups.
     """
     try:
         sizes = [sum(os.path.getsize(path) for path in group) for group in groups]
@@ -412,13 +432,15 @@ def split_groups(groups: list[list[str]], split_at: int) -> tuple[list[list[str]
     total = sum(sizes)
     if len(groups) < 2 or total < split_at * BYTES_PER_ENTRY:
         return groups, []
-    taken = 0
-    for index, size in enumerate(sizes):
+    # The cut that leaves this child nearest to half of everything.
+    whole = total + extra
+    best, cut, taken = abs(2 * extra - whole), 0, 0
+    for index, size in enumerate(sizes, 1):
         taken += size
-        if taken * 2 >= total:
-            cut = max(1, min(index + 1, len(groups) - 1))
-            return groups[:cut], groups[cut:]
-    return groups, []
+        if (off := abs(2 * (taken + extra) - whole)) < best:
+            best, cut = off, index
+    cut = max(1, min(cut, len(groups) - 1))
+    return groups[:cut], groups[cut:]
 
 
 def main(make_finder: MakeFinder | None = None) -> int:
