@@ -166,7 +166,8 @@ class JournalSource:
                     self._children.append(helper)
                     await helper.connect()
                 elif frame.kind == HANDOVER and helper is not None:
-                    current = helper
+                    # The two take turns group by group, in the journal's order.
+                    current = helper if current is main else main
                 elif frame.kind == ABANDON and helper is not None:
                     helper.stop()
                     helper = None

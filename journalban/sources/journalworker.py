@@ -89,7 +89,9 @@ class Frame:
 
     Two other kinds steer the parent during a split catch-up: ``SPLIT`` (start
     a helper for the groups of files in ``messages``, JSON) and ``HANDOVER``
-    (the helper's frames come next, then this child's again) or ``ABANDON``
+    (from this child: the helper's frames of its next group come next; from
+    the helper: its group ended, this child's frames come next; the helper's
+    last group ends with its exit instead) or ``ABANDON``
     (stop the helper and drop its frames: this child reads its files itself).
     """
 
@@ -247,50 +249,63 @@ class Follower:
         after = files_size([p for p in paths or () if p not in grouped])
         for index, chunk in enumerate(chunks):
             extra = after if index == len(chunks) - 1 else 0
-            mine, helper = split_groups(chunk, self.request.split_at, extra)
-            if helper:
-                self.send(Frame("", 0, kind=SPLIT, messages=[json.dumps(helper)]))
-            if not self.read_groups(mine, start):
-                if helper:
-                    self.send(Frame("", 0, kind=ABANDON))
+            helps = share_groups(chunk, self.request.split_at, extra)
+            if not self.read_round(chunk, helps, start):
                 break
             start = None
-            if helper:
-                self.send(Frame("", 0, kind=HANDOVER))
-                self.cursor = self.last_matching(helper) or self.cursor
         self.files = None
         self.reader = directory_reader
         self.reposition()
 
-    def read_groups(self, groups: Sequence[Sequence[str]], start: str | None) -> bool:
-        """Hand out the entries of groups of files, from the entry at ``start`` on.
+    def read_round(
+        self, groups: Sequence[Sequence[str]], helps: Sequence[bool], start: str | None
+    ) -> bool:
+        """Hand out a round of groups of files, from the entry at ``start`` on.
 
-        False when a group's files were vacuumed while being read: the
-        directory reader must go on from the last entry handed out.
+        The helper reads the groups marked in ``helps`` (never the first),
+        this child the others; the groups alternate between the two, so that
+        the agent, taking them in order, always has one at hand while both
+        read. False when this child's files were vacuumed while being read:
+        the directory reader must go on from the last entry handed out.
         """
-        for index, group in enumerate(groups):
-            self.files = list(group)
-            try:
-                self.reader = self._open()
-            except OSError:
-                continue  # vacuumed meanwhile: its entries are gone
-            self.read_since_open = 0
-            if index == 0 and start is not None:
-                self.reader.seek_cursor(start)
-            else:
-                self.reader.seek_head()
-            try:
-                self.drain()
-            except BrokenPipeError:
-                raise
-            except OSError:
-                return False  # a reopen found its files vacuumed
-            finally:
-                self.reader.close()
+        helper = [group for group, helped in zip(groups, helps, strict=True) if helped]
+        if helper:
+            self.send(Frame("", 0, kind=SPLIT, messages=[json.dumps(helper)]))
+        for index, (group, helped) in enumerate(zip(groups, helps, strict=True)):
+            if helped:
+                self.send(Frame("", 0, kind=HANDOVER))
+                # Handed out by the helper: go on after its last entry.
+                self.cursor = self.last_matching([group]) or self.cursor
+            elif not self.read_group(group, start if index == 0 else None):
+                if helper:
+                    self.send(Frame("", 0, kind=ABANDON))
+                return False
+        return True
+
+    def read_group(self, group: Sequence[str], start: str | None) -> bool:
+        """Hand out the entries of one group of files (from the entry at ``start`` on)."""
+        self.files = list(group)
+        try:
+            self.reader = self._open()
+        except OSError:
+            return True  # vacuumed meanwhile: its entries are gone
+        self.read_since_open = 0
+        if start is not None:
+            self.reader.seek_cursor(start)
+        else:
+            self.reader.seek_head()
+        try:
+            self.drain()
+        except BrokenPipeError:
+            raise
+        except OSError:
+            return False  # a reopen found its files vacuumed
+        finally:
+            self.reader.close()
         return True
 
     def last_matching(self, groups: Sequence[Sequence[str]]) -> str | None:
-        """The cursor of the last entry the helper hands out: where to read on after it."""
+        """The cursor of the last entry of groups the helper reads: where to read on after them."""
         for group in reversed(groups):
             self.files = list(group)
             reader = self._open()
@@ -304,7 +319,9 @@ class Follower:
 
     def help(self) -> None:
         """A helper's whole life: its groups of archived files, in order, then exit."""
-        for group in self.request.groups:
+        for index, group in enumerate(self.request.groups):
+            if index:
+                self.send(Frame("", 0, kind=HANDOVER))  # back to the main child
             self.files = list(group)
             self.reader.close()
             self.reader = self._open()
@@ -398,7 +415,7 @@ def rounds(groups: list[list[str]]) -> list[list[list[str]]]:
         try:
             group_size = sum(os.path.getsize(path) for path in group)
         except OSError:
-            group_size = 0  # vacuumed meanwhile: read_groups skips it
+            group_size = 0  # vacuumed meanwhile: read_group skips it
         if found[-1] and size + group_size > ROUND_BYTES:
             found.append([])
             size = 0
@@ -416,31 +433,35 @@ def files_size(paths: Sequence[str]) -> int:
     return total
 
 
-def split_groups(
-    groups: list[list[str]], split_at: int, extra: int = 0
-) -> tuple[list[list[str]], list[list[str]]]:
-    """The groups this child reads and those a helper reads (none for a short catch-up).
+def share_groups(groups: list[list[str]], split_at: int, extra: int = 0) -> list[bool]:
+    """Which groups a helper reads (True), in order: none for a short catch-up.
 
-    Split by size on disk, a stand-in for entries that needs no reading, so
-    that both have about as much to read; ``extra``: bytes this child reads
-    after its groups.
+    Shared by size on disk, a stand-in for entries that needs no reading, so
+    that both have about as much to read (``extra``: bytes this child reads
+    after the groups); each group goes to the one less far through its share,
+    so that the two alternate. This child reads the first group.
     """
     try:
         sizes = [sum(os.path.getsize(path) for path in group) for group in groups]
     except OSError:
-        return groups, []  # vacuumed meanwhile
+        return [False] * len(groups)  # vacuumed meanwhile
     total = sum(sizes)
     if len(groups) < 2 or total < split_at * BYTES_PER_ENTRY:
-        return groups, []
-    # The cut that leaves this child nearest to half of everything.
-    whole = total + extra
-    best, cut, taken = abs(2 * extra - whole), 0, 0
-    for index, size in enumerate(sizes, 1):
-        taken += size
-        if (off := abs(2 * (taken + extra) - whole)) < best:
-            best, cut = off, index
-    cut = max(1, min(cut, len(groups) - 1))
-    return groups[:cut], groups[cut:]
+        return [False] * len(groups)
+    mine_share = max(1, (total + extra) / 2 - extra)
+    helper_share = max(1, total - mine_share)
+    mine = helped = 0
+    helps = [False]
+    mine += sizes[0]
+    for size in sizes[1:]:
+        helps.append(mine / mine_share > helped / helper_share)
+        if helps[-1]:
+            helped += size
+        else:
+            mine += size
+    if not any(helps):
+        helps[-1] = True
+    return helps
 
 
 def main(make_finder: MakeFinder | None = None) -> int:
