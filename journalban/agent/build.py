@@ -37,22 +37,10 @@ class JailParts:
     rules: JailRules
     actions: JailActions
     ignore: IgnoreList
-    filter_dir: Path | None = None  # the library's directory of local filters
+    spec: MatcherSpec  # how a reader child builds the same matcher
 
     def matcher(self, clock: Clock) -> LineMatcher:
         return LineMatcher(self.compiled, clock.now)
-
-    def matcher_spec(self) -> MatcherSpec:
-        """How a reader child builds the same matcher."""
-        cfg = self.config
-        return MatcherSpec(
-            cfg.filter,
-            cfg.mode,
-            str(self.filter_dir) if self.filter_dir is not None else None,
-            [str(n) for n in cfg.trusted_proxies],
-            cfg.real_ip_header,
-            check_idents=cfg.source == "files",
-        )
 
 
 def jail_rules(cfg: JailConfig) -> JailRules:
@@ -84,14 +72,15 @@ def build_jails(
     """The enabled jails. Raises: ConfigError, FilterError."""
     parts = {}
     for cfg in config.enabled_jails:
-        fdef = library.load(cfg.filter)
-        compiled = CompiledFilter(
-            fdef,
+        spec = MatcherSpec(
+            cfg.filter,
             cfg.mode,
-            trusted_proxies=cfg.trusted_proxies,
-            real_ip_header=cfg.real_ip_header,
+            str(library.override_dir) if library.override_dir is not None else None,
+            [str(n) for n in cfg.trusted_proxies],
+            cfg.real_ip_header,
             check_idents=cfg.source == "files",
         )
+        compiled = spec.compile(library.load(cfg.filter))
         rules = jail_rules(cfg)
         ignore = IgnoreList(
             cfg.ignoreip,
@@ -100,7 +89,7 @@ def build_jails(
             hostnames=hostnames,
         )
         actions = create_jail_actions(list(cfg.actions), rules, clock)
-        parts[cfg.name] = JailParts(cfg, compiled, rules, actions, ignore, library.override_dir)
+        parts[cfg.name] = JailParts(cfg, compiled, rules, actions, ignore, spec)
     return parts
 
 
@@ -141,7 +130,7 @@ def build_sources(
                 prefilter=parts.compiled.literals,
                 # The child matches too: the agent receives only the failures.
                 worker=JOURNAL_READER,
-                matcher=parts.matcher_spec().to_json(),
+                matcher=parts.spec.to_json(),
             )
         ]
     key = "files:" + ",".join(cfg.files)
@@ -149,6 +138,6 @@ def build_sources(
     if type(clock) is SystemClock:
         # Real time: the reading and matching can run in a child process (a
         # fake clock cannot follow it there).
-        job = FileJob(key, list(cfg.files), cfg.findtime, position, parts.matcher_spec())
+        job = FileJob(key, list(cfg.files), cfg.findtime, position, parts.spec)
         return [FileWorkerSource(job, clock)]
     return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

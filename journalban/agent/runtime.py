@@ -35,7 +35,7 @@ from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
 from journalban.clock import Clock, SystemClock
 from journalban.config.loader import load_config
-from journalban.config.schema import Config
+from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE, Changes, DecisionEngine
 from journalban.decisions.ignore import host_interfaces
 from journalban.errors import BackendError, JournalbanError
@@ -43,6 +43,7 @@ from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry, FirewallBackend
 from journalban.firewall.registry import create_backend
 from journalban.matching.engine import LineMatcher
+from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary
 from journalban.sources.base import Source
 from journalban.state.store import StateStore
@@ -390,13 +391,13 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
     async def _swap(self, config: Config) -> None:
         # A jail's reader children match with the filter they loaded: an edited
         # filter file restarts them too (from the committed position).
-        old = {n: (p.config, p.compiled.fdef) for n, p in self.parts.items()}
+        def read_with(name: str) -> tuple[JailConfig, FilterDef] | None:
+            part = self.parts.get(name)
+            return None if part is None else (part.config, part.compiled.fdef)
+
+        old = {n: read_with(n) for n in self.parts}
         self._install(config, await asyncio.to_thread(host_interfaces))
-        changed = [
-            n
-            for n in old
-            if n not in self.parts or old[n] != (self.parts[n].config, self.parts[n].compiled.fdef)
-        ]
+        changed = [n for n in old if read_with(n) != old[n]]
         self._stop_sources(changed)
         await asyncio.to_thread(self.backend.setup, self._all_rules())
         gone = [

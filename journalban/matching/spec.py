@@ -15,6 +15,7 @@ from typing import Any
 
 from journalban.addresses import parse_network
 from journalban.matching.engine import CompiledFilter, LineMatcher
+from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary
 
 
@@ -34,14 +35,17 @@ class MatcherSpec:
     def from_json(cls, data: dict[str, Any]) -> MatcherSpec:
         return cls(**data)
 
-    def build(self, now: Callable[[], float]) -> LineMatcher:
-        """The matcher, as the agent builds it. Raises: FilterError."""
-        library = FilterLibrary(Path(self.override_dir) if self.override_dir else None)
-        compiled = CompiledFilter(
-            library.load(self.filter),
+    def compile(self, fdef: FilterDef) -> CompiledFilter:
+        """The filter compiled for this jail (the agent's own, and each child's)."""
+        return CompiledFilter(
+            fdef,
             self.mode,
             trusted_proxies=[parse_network(n) for n in self.trusted_proxies],
             real_ip_header=self.real_ip_header,
             check_idents=self.check_idents,
         )
-        return LineMatcher(compiled, now)
+
+    def build(self, now: Callable[[], float]) -> LineMatcher:
+        """The matcher, in a reader child, loading the filter itself. Raises: FilterError."""
+        library = FilterLibrary(Path(self.override_dir) if self.override_dir else None)
+        return LineMatcher(self.compile(library.load(self.filter)), now)

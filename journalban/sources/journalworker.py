@@ -275,7 +275,7 @@ class Follower:
             if helped:
                 self.send(Frame("", 0, kind=HANDOVER))
                 # Handed out by the helper: go on after its last entry.
-                self.cursor = self.last_matching([group]) or self.cursor
+                self.cursor = self.last_cursor(group) or self.cursor
             elif not self.read_group(group, start if index == 0 else None):
                 if helper:
                     self.send(Frame("", 0, kind=ABANDON))
@@ -304,18 +304,15 @@ class Follower:
             self.reader.close()
         return True
 
-    def last_matching(self, groups: Sequence[Sequence[str]]) -> str | None:
-        """The cursor of the last entry of groups the helper reads: where to read on after them."""
-        for group in reversed(groups):
-            self.files = list(group)
-            reader = self._open()
-            try:
-                reader.seek_tail()
-                if reader._previous():
-                    return reader._get_cursor()
-            finally:
-                reader.close()
-        return None
+    def last_cursor(self, group: Sequence[str]) -> str | None:
+        """The cursor of the last entry of a group the helper reads: where to read on after it."""
+        self.files = list(group)
+        reader = self._open()
+        try:
+            reader.seek_tail()
+            return reader._get_cursor() if reader._previous() else None
+        finally:
+            reader.close()
 
     def help(self) -> None:
         """A helper's whole life: its groups of archived files, in order, then exit."""
@@ -412,10 +409,7 @@ def rounds(groups: list[list[str]]) -> list[list[list[str]]]:
     found: list[list[list[str]]] = [[]]
     size = 0
     for group in groups:
-        try:
-            group_size = sum(os.path.getsize(path) for path in group)
-        except OSError:
-            group_size = 0  # vacuumed meanwhile: read_group skips it
+        group_size = files_size(group)  # vacuumed meanwhile: read_group skips it
         if found[-1] and size + group_size > ROUND_BYTES:
             found.append([])
             size = 0
@@ -450,9 +444,7 @@ def share_groups(groups: list[list[str]], split_at: int, extra: int = 0) -> list
         return [False] * len(groups)
     mine_share = max(1, (total + extra) / 2 - extra)
     helper_share = max(1, total - mine_share)
-    mine = helped = 0
-    helps = [False]
-    mine += sizes[0]
+    mine, helped, helps = sizes[0], 0, [False]
     for size in sizes[1:]:
         helps.append(mine / mine_share > helped / helper_share)
         if helps[-1]:
