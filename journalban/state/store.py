@@ -20,6 +20,7 @@ from pathlib import Path
 from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError, StateError
 from journalban.events import Ban
+from journalban.state.private import make_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (
@@ -82,6 +83,7 @@ class StateStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(path)  # before SQLite creates it (and its -wal, -shm) by the umask
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
