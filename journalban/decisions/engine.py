@@ -18,7 +18,6 @@ from typing import Any
 
 from journalban.addresses import (
     IPNetwork,
-    ban_network,
     ipv4_host_key,
     network_text,
     parse_address,
@@ -75,8 +74,8 @@ class JailRuntime:
         if fast is not None:
             known = (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
         elif (address := parse_address(host)) is not None:
-            network = ban_network(address, self.config.ipv6_prefix)
-            known = (network_text(network), self.ignore.why_ignored(network))
+            network, why = self.ignore.counted_network(address, self.config.ipv6_prefix)
+            known = (network_text(network), why)
         self.networks[host] = known
         return known
 

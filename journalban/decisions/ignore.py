@@ -13,7 +13,8 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
-from journalban.addresses import IPNetwork, parse_network
+from journalban.addresses import IPAddress, IPNetwork, ban_network, parse_network
+from journalban.decisions.split import widest_clear_prefixlen
 from journalban.errors import AddressError
 
 log = logging.getLogger("journalban.decisions.ignore")
@@ -128,6 +129,30 @@ class IgnoreList:
                 if v == version and low <= last and first <= high:
                     return "in ignoreip"
         return None
+
+    def counted_network(self, address: IPAddress, prefixlen: int) -> tuple[IPNetwork, str | None]:
+        """The network failures from ``address`` are counted and banned as, and why
+        they are ignored (None: they are not).
+
+        The family's configured prefix (``prefixlen`` for IPv6, /32 for IPv4),
+        narrowed by the split rule (``decisions/split.py``) when it holds a
+        protected or ignoreip address: a neighbour in the host's own /64 is
+        counted as the widest prefix holding none of them, never ignored.
+        """
+        network = ban_network(address, prefixlen)
+        why = self.why_ignored(network)
+        if why is None or network.prefixlen == network.max_prefixlen:
+            return network, why
+        value = int(address)
+        plen = widest_clear_prefixlen(
+            address.version,
+            value,
+            network.prefixlen,
+            (*self._protected_ranges, *self._ignoreip_ranges),
+        )
+        if plen is None:
+            return network, self.why_ignored_range(address.version, value, value)
+        return ban_network(address, plen), None
 
 
 def _ranges(networks: Iterable[IPNetwork]) -> tuple[tuple[int, int, int], ...]:
