@@ -35,8 +35,9 @@ from journalban.sources.child import ChildProcess
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
 from journalban.sources.frames import pack_frame
+from journalban.sources.isolated import python_module
 
-WORKER = [sys.executable, "-m", "journalban.agent.fileworker"]
+WORKER = python_module("journalban.agent.fileworker")
 BUFFER_LIMIT = 1 << 16  # frames are read whole (readexactly): the pipe holds the backlog
 # Bytes read per batch: the agent holds a few batches at a time; smaller
 # bursts keep both processes' memory down at no measurable cost in speed.

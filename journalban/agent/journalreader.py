@@ -17,8 +17,9 @@ from journalban.clock import SystemClock
 from journalban.events import LineBatch
 from journalban.matching.spec import MatcherSpec
 from journalban.sources import journalworker
+from journalban.sources.isolated import python_module
 
-WORKER = [sys.executable, "-m", "journalban.agent.journalreader"]
+WORKER = python_module("journalban.agent.journalreader")
 
 
 def finder(spec: Mapping[str, Any]) -> journalworker.FindHits:

@@ -13,7 +13,6 @@ batches come with their failures already found (``LineBatch.hits``).
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +20,7 @@ from journalban.clock import Clock
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.sources.child import PIPE_BYTES, ChildProcess
+from journalban.sources.isolated import python_module
 from journalban.sources.journalworker import (
     ABANDON,
     DATA,
@@ -38,7 +38,7 @@ __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 # Entries read per frame: large enough to amortise a frame and a batch in the
 # agent during a backlog, small enough (a few ms of reading) to keep it flowing.
 DEFAULT_BATCH_SIZE = 5000
-WORKER = [sys.executable, "-m", "journalban.sources.journalworker"]
+WORKER = python_module("journalban.sources.journalworker")
 HELPER_BUFFER = 1 << 40  # no limit: a helper's frames wait whole until their turn
 
 

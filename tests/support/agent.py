@@ -38,6 +38,7 @@ class AgentProcess:
         dry_run: bool = True,
         wrapper: Sequence[str] = (),
         bus_address: str | None = None,
+        cwd: Path | None = None,
     ) -> None:
         argv = [*wrapper, JOURNALBAN, "run", "--config", str(config)]
         env = dict(os.environ)
@@ -49,7 +50,9 @@ class AgentProcess:
             argv.append("--dry-run")
         self.log_path = config.with_suffix(f".{time.monotonic_ns()}.log")
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd
+        )
 
     @property
     def log(self) -> str:
