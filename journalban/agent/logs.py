@@ -2,7 +2,8 @@
 
 Each ban, unban and restore is logged with a fixed message
 (``Ban 203.0.113.5 in jail sshd for 10m``) and the fields JOURNALBAN_EVENT,
-JOURNALBAN_JAIL and JOURNALBAN_ADDRESS when the journal is reachable.
+JOURNALBAN_JAIL and JOURNALBAN_ADDRESS when the journal is reachable. A dry
+run prefixes every line with ``[dry run]`` and adds JOURNALBAN_DRY_RUN=1.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from journalban.config.durations import format_duration
 from journalban.events import Ban
@@ -32,7 +34,11 @@ def journal_sender() -> Sender | None:
     return journal.send
 
 
-def setup_logging(level: str) -> None:
+DRY_RUN_PREFIX = "[dry run] "
+
+
+def setup_logging(level: str, *, dry_run: bool = False) -> None:
+    """Log to stderr at ``level``; a dry run's every line says that it is one."""
     numeric = {"debug": 10, "info": 20, "notice": 25, "warning": 30, "error": 40}[level]
     handler = logging.StreamHandler(sys.stderr)
     # Under systemd stderr goes to the journal, which adds its own time stamp.
@@ -41,6 +47,8 @@ def setup_logging(level: str) -> None:
         if os.environ.get("JOURNAL_STREAM")
         else "%(asctime)s %(levelname)s %(message)s"
     )
+    if dry_run:
+        fmt = fmt.replace("%(message)s", DRY_RUN_PREFIX + "%(message)s")
     handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger("journalban")
     root.handlers[:] = [handler]
@@ -52,38 +60,77 @@ def event_message(kind: str, ban: Ban, now: float, reason: str = "") -> str:
     """The fixed text of a ban event."""
     if kind == "unban":
         return f"Unban {ban.address} in jail {ban.jail}" + (f" ({reason})" if reason else "")
+    if kind == "ban":
+        # The length decided (bantime, maybe increased), not what is left of
+        # it a moment later: "for 2h", not "for 1h59m59s".
+        length = None if ban.expires_at is None else max(0.0, ban.expires_at - ban.banned_at)
+        return f"Ban {ban.address} in jail {ban.jail} for {format_duration(length)}"
     left = None if ban.expires_at is None else max(0.0, ban.expires_at - now)
-    verb = "Ban" if kind == "ban" else "Restore ban of"
-    return f"{verb} {ban.address} in jail {ban.jail} for {format_duration(left)}"
+    if left is not None and left >= 3600:
+        left = round(left / 60) * 60  # what is left, to the minute
+    return f"Restore ban of {ban.address} in jail {ban.jail} for {format_duration(left)}"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 jail``, ``2 jails``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def jails_phrase(jails: Iterable[str], recidive: bool) -> str:
+    """``2 jails (sshd, postfix), recidive fed by their bans``."""
+    names = sorted(jails)
+    text = counted(len(names), "jail") + (f" ({', '.join(names)})" if names else "")
+    return text + (", recidive fed by their bans" if recidive else "")
+
+
+def start_message(
+    version: str,
+    jails: Iterable[str],
+    recidive: bool,
+    restored: int,
+    backend: str,
+    dry_state: Path | None = None,
+) -> str:
+    """The line that says the agent runs, and with what; ``dry_state``: a dry run's state file."""
+    text = (
+        f"journalban {version} running: {jails_phrase(jails, recidive)}, "
+        f"{counted(restored, 'ban')} restored, backend {backend}"
+    )
+    if dry_state is not None:
+        text += (
+            f"; a dry run: no firewall is changed and no action runs, and its state "
+            f"({dry_state}) is kept apart from a real run's"
+        )
+    return text
 
 
 class EventLog:
     """Writes ban events to the log and, when it can, to the journal with fields."""
 
-    def __init__(self, sender: Sender | None = None) -> None:
+    def __init__(self, sender: Sender | None = None, *, dry_run: bool = False) -> None:
         self.sender = sender
+        self.dry_run = dry_run
 
     def events(self, kind: str, bans: Sequence[Ban], now: float) -> None:
-        """Many events at once (a restore at start): one log write for all of them."""
-        if self.sender is not None:
-            for ban in bans:
-                self.event(kind, ban, now)
-        elif bans:
-            log.info("\n".join(event_message(kind, ban, now) for ban in bans))
+        """Many events at once (a restore at start): one record each."""
+        for ban in bans:
+            self.event(kind, ban, now)
 
     def event(self, kind: str, ban: Ban, now: float, reason: str = "") -> str:
         text = event_message(kind, ban, now, reason)
         if self.sender is None:
             log.info(text)
             return text
+        fields = {"JOURNALBAN_DRY_RUN": "1"} if self.dry_run else {}
         try:
             self.sender(
-                MESSAGE=text,
+                MESSAGE=DRY_RUN_PREFIX + text if self.dry_run else text,
                 PRIORITY="5",
                 SYSLOG_IDENTIFIER="journalban",
                 JOURNALBAN_EVENT=kind,
                 JOURNALBAN_JAIL=ban.jail,
                 JOURNALBAN_ADDRESS=ban.address,
+                **fields,
             )
         except OSError:
             log.info(text)

@@ -30,7 +30,7 @@ from journalban.agent.build import (
 )
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
-from journalban.agent.logs import EventLog, journal_sender
+from journalban.agent.logs import EventLog, counted, jails_phrase, journal_sender, start_message
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
 from journalban.clock import Clock, SystemClock
@@ -41,11 +41,13 @@ from journalban.decisions.ignore import host_interfaces
 from journalban.errors import BackendError, JournalbanError
 from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry, FirewallBackend
+from journalban.firewall.dryrun import DryRunBackend
 from journalban.firewall.registry import create_backend
 from journalban.matching.engine import LineMatcher
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary
 from journalban.sources.base import Source
+from journalban.state.files import state_path
 from journalban.state.store import StateStore
 
 log = logging.getLogger("journalban.agent")
@@ -79,11 +81,14 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         )
         self.backend: FirewallBackend = backend or self._make_backend(self.config)
         self.backend_name = self.backend.name
-        self.store = StateStore(Path(self.config.state_dir) / "state.sqlite")
+        # A dry run keeps its state apart: its bans must never reach a real
+        # firewall at the next start, nor count as ban history.
+        self.dry_run = self.backend.name == DryRunBackend.name
+        self.store = StateStore(state_path(self.config.state_dir, dry_run=self.dry_run))
         self.decisions = DecisionEngine(
             self.store, self.clock, self.config.recidive, check_prefix=self._check_prefix
         )
-        self.events = EventLog(journal_sender())
+        self.events = EventLog(journal_sender(), dry_run=self.dry_run)
         self.notifier = Notifier()
         self.runner = ActionRunner(clock=self.clock)
         self.parts: dict[str, JailParts] = {}
@@ -136,8 +141,13 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         await self._restore(restored)
         self._state = "running"
         self.notifier.ready(self._status_line())
-        log.info("journalban %s running: %d jails, %d bans restored, backend %s",
-                 self.version, len(self.parts), len(restored), self.backend.name)  # fmt: skip
+        log.info(
+            "%s",
+            start_message(
+                self.version, self.parts, self.config.recidive.enabled, len(restored),
+                self.backend.name, self.store.path if self.dry_run else None,
+            ),
+        )  # fmt: skip
         self.ready.set()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -329,6 +339,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         part = self.parts.get(ban.jail)
         if part is None or not part.actions.actions:
             return
+        if self.dry_run:  # a command action could change a firewall too
+            verb = "ban" if unban_reason is None else "unban"
+            log.info("would run the %s actions of jail %s for %s", verb, ban.jail, ban.address)
+            return
         if unban_reason is None:
             self.runner.ban(ban.jail, part.actions.actions, ban)
         else:
@@ -406,7 +420,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         if gone:
             await self._apply(self.decisions._lift(gone, "flush"))
         self._start_sources()
-        log.info("configuration reloaded: %d jails", len(self.parts))
+        log.info(
+            "configuration reloaded: %s", jails_phrase(self.parts, self.config.recidive.enabled)
+        )
 
     # --- AgentControl ------------------------------------------------------------
 
@@ -415,7 +431,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         return self._state
 
     def _status_line(self) -> str:
-        return f"{len(self.parts)} jails, {len(self.decisions.bans)} bans"
+        return f"{counted(len(self.parts), 'jail')}, {counted(len(self.decisions.bans), 'ban')}"
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:
         self._listeners.append(listener)

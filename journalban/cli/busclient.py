@@ -130,9 +130,24 @@ def _client_error(name: str, text: str) -> ClientError:
             name=name,
             exit_code=EXIT_UNREACHABLE,
         )
+    if name == contract.ADDRESS_IGNORED:
+        return ClientError(_refused_ban(text), name=name)
     hint = _HINTS.get(name)
+    if hint and text.startswith(hint):
+        hint = None  # the agent's text says it already: "no such jail: nosuch"
     message = f"{hint}: {text}" if hint and text else hint or text or name
     return ClientError(message, name=name)
+
+
+def _refused_ban(text: str) -> str:
+    """Why the agent refused a ban, and what to do about it."""
+    if "wider than the minimum prefix" in text:
+        return f"too wide: {text} (firewall.min_prefix_v4 and min_prefix_v6 set the minimum)"
+    if text.endswith("in ignoreip"):
+        return f"address is ignored: {text} (--force bans it anyway)"
+    if "protected" in text or "own, loopback or a local network" in text:
+        return f"refused: {text} (the host's own, loopback and local addresses are never banned)"
+    return f"address is ignored: {text}" if text else "address is ignored"
 
 
 def plain(value: Any) -> Any:

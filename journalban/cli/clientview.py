@@ -57,12 +57,15 @@ def bans_table(bans: Sequence[dict[str, Any]]) -> str:
 def overall_tree(status: dict[str, Any]) -> str:
     """``journalban status``: the agent and its jails, as fail2ban-client shows them."""
     jails = status.get("Jails", [])
+    backend = status.get("Backend", "")
+    if backend == "dry-run":
+        backend += " (a dry run: nothing is banned in the firewall, no action runs)"
     return "\n".join(
         [
             "Status",
             f"|- Version:\t{status.get('Version', '')}",
             f"|- State:\t{status.get('State', '')}",
-            f"|- Backend:\t{status.get('Backend', '')}",
+            f"|- Backend:\t{backend}",
             f"|- Currently banned:\t{status.get('BannedCount', 0)}",
             f"|- Number of jails:\t{len(jails)}",
             f"`- Jail list:\t{', '.join(jails)}",

@@ -29,7 +29,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="main configuration file (default /etc/journalban/journalban.yaml)",
     )
     p.add_argument(
-        "--dry-run", action="store_true", help="log ban decisions instead of changing the firewall"
+        "--dry-run",
+        action="store_true",
+        help="log ban decisions instead of changing the firewall or running actions "
+        "(state kept apart: state.dry-run.sqlite)",
     )
     p.add_argument("--no-bus", action="store_true", help="do not offer the D-Bus API")
     p.add_argument("--log-level", choices=["debug", "info", "notice", "warning", "error"])
@@ -39,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from journalban.agent.logs import setup_logging
 
-    setup_logging(args.log_level or "info")
+    setup_logging(args.log_level or "info", dry_run=args.dry_run)
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, max(older, 20), oldest)
     try:
@@ -59,7 +62,6 @@ async def _main(args: argparse.Namespace) -> int:
 
     backend = DryRunBackend() if args.dry_run else None
     agent = Agent(args.config, backend=backend, bus=False if args.no_bus else None)
-    if not args.log_level:
-        setup_logging(agent.config.log_level)
+    setup_logging(args.log_level or agent.config.log_level, dry_run=agent.dry_run)
     await agent.run()
     return 0

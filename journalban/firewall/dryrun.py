@@ -44,10 +44,11 @@ class DryRunBackend:
             self._bans[(entry.jail, entry.network)] = entry
             banned.setdefault(entry.jail, []).append(format_network(entry.network))
         # One line per jail and batch: a backlog bans thousands at once, and
-        # each ban has its own event line already.
+        # each ban has its own event line already. (The agent's log says on
+        # every line that it runs dry.)
         for verb, found in (("unban", unbanned), ("ban", banned)):
             for jail, addresses in found.items():
-                log.info("dry-run: would %s in %s: %s", verb, jail, " ".join(addresses))
+                log.info("would %s in %s: %s", verb, jail, " ".join(addresses))
 
     def list(self, now: float) -> list[BanEntry]:
         self._expire(now)

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_corpus import Corpus, ensure_corpus
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
+from journalban.state.files import state_path
 from support.agent import AgentProcess, StateReader, last_cursor, write_config
 from support.journal import JournalWriter, sshd_fields
 
@@ -322,8 +323,9 @@ def latency(work: Path, probes: int) -> Latency:
         follower.get_previous()
         try:
             wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
-            wait_for(lambda: (state / "state.sqlite").exists(), 10, "no state database")
-            db = sqlite3.connect(f"file:{state / 'state.sqlite'}?mode=ro", uri=True)
+            db_path = state_path(state, dry_run=True)  # the dry-run backend keeps its own
+            wait_for(db_path.exists, 10, "no state database")
+            db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
             time.sleep(0.5)
             for i in range(probes):
                 addr = f"203.0.{113 + i // 200}.{1 + i % 200}"

@@ -41,7 +41,7 @@ def test_ready_status_watchdog_and_reloading(tmp_path: Path) -> None:
     )
     try:
         ready = _messages(sock, "READY=1")
-        assert any("STATUS=1 jails, 0 bans" in m for m in ready)
+        assert any("STATUS=1 jail, 0 bans" in m for m in ready)
         assert any("WATCHDOG=1" in m for m in _messages(sock, "WATCHDOG=1"))
         proc.send_signal(signal.SIGHUP)
         after = _messages(sock, "RELOADING=1")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from journalban.state.files import DRY_RUN_STATE_FILE, state_path
+
 VENV_BIN = Path(sys.executable).parent
 JOURNALBAN = str(VENV_BIN / "journalban")
 
@@ -88,8 +90,17 @@ class AgentProcess:
 class StateReader:
     """Reads the agent's SQLite state from outside (WAL readers do not block it)."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "state.sqlite"
+    def __init__(self, state_dir: Path, *, dry_run: bool | None = None) -> None:
+        self.state_dir = state_dir
+        self.dry_run = dry_run
+
+    @property
+    def path(self) -> Path:
+        """The real run's database, or the dry run's (by default whichever exists)."""
+        dry = self.dry_run
+        if dry is None:
+            dry = (self.state_dir / DRY_RUN_STATE_FILE).exists()
+        return state_path(self.state_dir, dry_run=dry)
 
     def _query(self, sql: str) -> list[tuple[object, ...]]:
         if not self.path.exists():
@@ -108,6 +119,9 @@ class StateReader:
     def position(self, jail: str) -> str | None:
         rows = self._query(f"SELECT position FROM positions WHERE jail = '{jail}'")  # noqa: S608
         return str(rows[0][0]) if rows else None
+
+    def history(self) -> list[tuple[str, str]]:
+        return [(str(n), str(j)) for n, j in self._query("SELECT network, jail FROM history")]
 
     def total_failed(self, jail: str) -> int:
         rows = self._query(f"SELECT total_failed FROM counters WHERE jail = '{jail}'")  # noqa: S608

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
+from pathlib import Path
 
-from journalban.agent.logs import EventLog, event_message
+import pytest
+
+from journalban.agent.logs import EventLog, event_message, setup_logging, start_message
 from journalban.events import Ban
 
 BAN = Ban("sshd", ipaddress.ip_network("203.0.113.5/32"), 1000.0, 1600.0)
@@ -36,3 +40,49 @@ def test_events_carry_journal_fields() -> None:
             "JOURNALBAN_ADDRESS": "203.0.113.5",
         }
     ]
+
+
+def test_ban_message_says_the_length_decided_not_what_is_left() -> None:
+    two_hours = Ban("sshd", ipaddress.ip_network("203.0.113.5/32"), 1000.0, 1000.0 + 7200)
+    assert event_message("ban", two_hours, 1000.4) == "Ban 203.0.113.5 in jail sshd for 2h"
+    restored = event_message("restore", two_hours, 1000.4)
+    assert restored == "Restore ban of 203.0.113.5 in jail sshd for 2h"
+
+
+def test_a_dry_run_marks_its_events(caplog: pytest.LogCaptureFixture) -> None:
+    sent: list[dict[str, str]] = []
+    EventLog(lambda **fields: sent.append(fields), dry_run=True).event("ban", BAN, 1000.0)
+    assert sent[0]["MESSAGE"] == "[dry run] Ban 203.0.113.5 in jail sshd for 10m"
+    assert sent[0]["JOURNALBAN_DRY_RUN"] == "1"
+
+
+def test_restored_bans_are_one_record_each(caplog: pytest.LogCaptureFixture) -> None:
+    other = Ban("sshd", ipaddress.ip_network("198.51.100.7/32"), 1000.0, 1600.0)
+    with caplog.at_level(logging.INFO, logger="journalban"):
+        EventLog(None).events("restore", [BAN, other], 1000.0)
+    assert caplog.messages == [
+        "Restore ban of 203.0.113.5 in jail sshd for 10m",
+        "Restore ban of 198.51.100.7 in jail sshd for 10m",
+    ]
+
+
+def test_start_message_names_the_jails_and_a_dry_run(tmp_path: Path) -> None:
+    one = start_message("1.0", ["sshd"], True, 1, "nftables")
+    assert one == (
+        "journalban 1.0 running: 1 jail (sshd), recidive fed by their bans, "
+        "1 ban restored, backend nftables"
+    )
+    dry = start_message("1.0", ["sshd", "postfix"], False, 0, "dry-run", tmp_path / "x.sqlite")
+    assert dry.startswith("journalban 1.0 running: 2 jails (postfix, sshd), 0 bans restored")
+    assert f"a dry run: no firewall is changed and no action runs, and its state ({tmp_path}" in dry
+
+
+def test_every_line_of_a_dry_run_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger("journalban")
+    saved = (root.handlers[:], root.level, root.propagate)
+    setup_logging("info", dry_run=True)
+    try:
+        logging.getLogger("journalban.agent").warning("source failed")
+    finally:
+        root.handlers[:], root.level, root.propagate = saved
+    assert "WARNING [dry run] source failed" in capsys.readouterr().err

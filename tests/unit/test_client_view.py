@@ -62,3 +62,31 @@ def test_missing_service_is_reported_as_not_running() -> None:
 
 def test_variants_are_unwrapped_for_json() -> None:
     assert plain({"a": Variant("as", ["x"]), "b": [Variant("u", 1)]}) == {"a": ["x"], "b": [1]}
+
+
+def test_no_doubled_prefix_in_errors() -> None:
+    error = _client_error("org.jailban.Error.NoSuchJail", "no such jail: nosuch")
+    assert str(error) == "no such jail: nosuch"
+
+
+def test_a_refused_ban_says_why_and_what_to_do() -> None:
+    wide = _client_error(
+        "org.jailban.Error.AddressIgnored", "10.0.0.0/8 is wider than the minimum prefix /16"
+    )
+    assert str(wide).startswith("too wide: 10.0.0.0/8 is wider than the minimum prefix /16")
+    ignored = _client_error(
+        "org.jailban.Error.AddressIgnored", "192.0.2.44/32 is not banned: in ignoreip"
+    )
+    assert "--force" in str(ignored)
+    local = _client_error(
+        "org.jailban.Error.AddressIgnored",
+        "127.0.0.1/32 is not banned: the host's own, loopback or a local network",
+    )
+    assert "--force" not in str(local)
+    assert str(local).startswith("refused: ")
+
+
+def test_status_says_when_the_agent_runs_dry() -> None:
+    tree = view.overall_tree({"Backend": "dry-run", "Jails": ["sshd"]})
+    assert "|- Backend:\tdry-run (a dry run: nothing is banned in the firewall" in tree
+    assert "dry run" not in view.overall_tree({"Backend": "nftables", "Jails": []})

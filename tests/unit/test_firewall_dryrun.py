@@ -31,9 +31,9 @@ def test_a_batch_is_logged_per_jail_with_every_address(caplog: pytest.LogCapture
         )
         backend.apply([], [BanEntry("sshd", a, NOW + 60), BanEntry("sshd", c, None)], NOW)
     assert caplog.messages == [
-        "dry-run: would ban in sshd: 192.0.2.1 2001:db8::/64",
-        "dry-run: would ban in dovecot: 198.51.100.7",
-        "dry-run: would unban in sshd: 192.0.2.1",
+        "would ban in sshd: 192.0.2.1 2001:db8::/64",
+        "would ban in dovecot: 198.51.100.7",
+        "would unban in sshd: 192.0.2.1",
     ]
     assert {(e.jail, str(e.network)) for e in backend.list(NOW)} == {
         ("sshd", "2001:db8::/64"),
