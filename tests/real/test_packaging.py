@@ -1,8 +1,12 @@
 """The sdist, the Arch and Fedora recipes, and the manual pages, with the real tools.
 
-The recipes' install steps are run for real against the unpacked sdist (with
-the Python build steps and the distribution's scriptlet macros stubbed out),
-so a file a recipe installs but the sdist lacks fails the install itself.
+docs/packaging/files.txt is the one list of what a package installs beside the
+Python package; every recipe is held to it exactly (paths, modes, config files):
+the PKGBUILD is built for real by makepkg from the sdist (as an unprivileged
+user, under fakeroot), and its package() alone is run too; the RPM spec is
+rendered by rpmspec -P with Fedora's path macros, its %build and %install run
+against the unpacked sdist (Python build steps and scriptlet macros stubbed,
+as Debian lacks Fedora's), and its %files lines are read against the list.
 """
 
 from __future__ import annotations
@@ -10,14 +14,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 import journalban
+from support import install
 from support.real import REPO, missing_real, need_root, need_tool
 
 RECIPES = REPO / "docs" / "packaging"
@@ -44,21 +52,8 @@ FEDORA_DEFINES = {
     "selinux_modules_install(s:p:)": ":",
     "selinux_modules_uninstall(s:p:)": ":",
 }
-# Where both recipes must put the files a distribution package is judged by.
-STANDARD_PLACES = [
-    "usr/lib/systemd/system/journalban.service",
-    "usr/lib/sysusers.d/journalban.conf",
-    "usr/lib/tmpfiles.d/journalban.conf",
-    "usr/share/dbus-1/system.d/org.jailban.conf",
-    "usr/share/dbus-1/system-services/org.jailban.service",
-    "usr/share/polkit-1/actions/org.jailban.policy",
-    "etc/journalban/journalban.yaml",
-    "usr/share/man/man8/journalban.8",
-    "usr/share/man/man5/journalban.yaml.5",
-    "usr/share/man/man5/journalban-filters.5",
-    "usr/share/journalban/units/dedicated-user/journalban.service",
-    "usr/share/journalban/units/dropins/inet.conf",
-]
+# What the %files lines name that the wheel, not docs/packaging/files.txt, brings.
+WHEEL_PROVIDED = {"/usr/bin/journalban"}
 
 pytestmark = pytest.mark.real
 
@@ -107,7 +102,7 @@ def _parsed_spec(buildroot: Path | None = None) -> str:
 def _spec_section(parsed: str, name: str) -> str:
     """The body of one %section of a parsed spec, up to the next section."""
     match = re.search(
-        rf"^%{re.escape(name)}(?: -\S.*)?\n(.*?)(?=^%(?:pre|post|preun|postun|posttrans|files|changelog|install|build|check)\b)",
+        rf"^%{re.escape(name)}(?: -\S[^\n]*)?\n(.*?)(?=^%(?:pre|post|preun|postun|posttrans|files|changelog|install|build|check)\b)",
         parsed,
         re.M | re.S,
     )
@@ -149,6 +144,67 @@ def _run_pkgbuild_package(sdist_tree: Path, pkgdir: Path) -> None:
 
 def _installed(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def _listed(kinds: frozenset[str] | set[str]) -> dict[str, int]:
+    """Listed files (not directories) of ``kinds``: relative path -> mode."""
+    return {e.relpath: e.mode for e in install.entries(kinds) if e.kind != "dir"}
+
+
+def _listed_dirs() -> list[str]:
+    return [e.relpath for e in install.entries({"dir"})]
+
+
+def _modes(root: Path, paths: Iterable[str]) -> dict[str, int]:
+    return {p: stat.S_IMODE((root / p).stat().st_mode) for p in paths}
+
+
+def _spec_files_section(parsed: str) -> list[str]:
+    """The lines of every %files section of a parsed spec."""
+    lines: list[str] = []
+    for name in ("files", "files selinux"):
+        lines += [ln.strip() for ln in _spec_section(parsed, name).splitlines() if ln.strip()]
+    return lines
+
+
+def _spec_files_entries(lines: list[str]) -> set[tuple[str, str]]:
+    """(kind, installed path) for what the %files lines claim, in the list's terms.
+
+    A directory line (``/usr/share/journalban/``) claims every listed file
+    under it; ``NAME*`` on a manual page claims NAME (rpm compresses it);
+    %doc and %license name files of the build directory, which rpm puts in
+    /usr/share/doc/NAME and /usr/share/licenses/NAME.
+    """
+    listed = install.entries()
+    claimed: set[tuple[str, str]] = set()
+    for line in lines:
+        words = line.split()
+        if words[0] == "%ghost" or line in WHEEL_PROVIDED:
+            continue
+        if words[0] in ("%doc", "%license"):
+            where = "doc" if words[0] == "%doc" else "licenses"
+            kind = words[0][1:]
+            claimed |= {(kind, f"/usr/share/{where}/journalban/{Path(w).name}") for w in words[1:]}
+            continue
+        if words[0] == "%dir":
+            claimed.add(("dir", words[1]))
+            continue
+        if words[0] == "%config(noreplace)":
+            claimed.add(("config", words[1]))
+            continue
+        assert len(words) == 1, line
+        assert not words[0].startswith("%"), line
+        path = words[0]
+        if path.endswith("/"):
+            under = [e for e in listed if e.path.startswith(path) and e.kind != "dir"]
+            assert under, f"{line} claims no listed file"
+            claimed |= {("file", e.path) for e in under}
+        elif path.endswith("*"):
+            assert path.startswith("/usr/share/man/"), f"only manual pages end in *: {line}"
+            claimed.add(("file", path[:-1]))
+        else:
+            claimed.add(("selinux" if "/selinux/" in path else "file", path))
+    return claimed
 
 
 def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Path) -> None:
@@ -197,14 +253,6 @@ def test_pkgbuild_parses_with_makepkg_as_an_unprivileged_user() -> None:
     assert "backup = etc/journalban/journalban.yaml" in result.stdout
 
 
-def test_pkgbuild_installs_every_file_from_the_sdist(sdist_tree: Path, tmp_path: Path) -> None:
-    pkgdir = tmp_path / "pkg"
-    _run_pkgbuild_package(sdist_tree, pkgdir)
-    installed = _installed(pkgdir)
-    for path in STANDARD_PLACES:
-        assert path in installed, path
-
-
 def test_spec_parses_with_fedora_paths_expanded() -> None:
     parsed = _parsed_spec()
     assert f"Version:        {journalban.__version__}" in parsed
@@ -214,34 +262,156 @@ def test_spec_parses_with_fedora_paths_expanded() -> None:
     assert "-selinux" in parsed or "%package        selinux" in parsed
 
 
-def test_spec_installs_every_file_from_the_sdist(sdist_tree: Path, tmp_path: Path) -> None:
-    buildroot = tmp_path / "buildroot"
-    parsed = _run_spec_build_and_install(sdist_tree, buildroot)
-    installed = _installed(buildroot)
-    for path in [*STANDARD_PLACES, "usr/share/selinux/packages/targeted/journalban.pp.bz2"]:
-        assert path in installed, path
-    for line in (
-        _spec_section(parsed, "files").splitlines()
-        + _spec_section(parsed, "files selinux").splitlines()
-    ):
-        if line.startswith("/") and "%" not in line:
-            path = line.split()[-1]
-            assert list(
-                buildroot.glob(path.lstrip("/") + ("*" if not path.endswith("/") else ""))
-            ), path
+def test_files_list_parses_and_names_existing_sources() -> None:
+    entries = install.entries()
+    assert {e.kind for e in entries} == install.KINDS
+    for entry in entries:
+        if entry.source is not None and entry.source != "selinux/journalban.pp.bz2":
+            assert (REPO / entry.source).is_file(), entry.source
 
 
-def test_recipes_install_the_same_files(sdist_tree: Path, tmp_path: Path) -> None:
+def test_files_list_rejects_a_malformed_line() -> None:
+    with pytest.raises(install.FilesListError, match=r"x\.txt:2: unknown kind 'unit'"):
+        install.parse("# comment\nunit 0644 a /b\n", "x.txt")
+    with pytest.raises(install.FilesListError, match="listed twice"):
+        install.parse("file 0644 a /b\nfile 0644 c /b\n")
+    with pytest.raises(install.FilesListError, match="not absolute"):
+        install.parse("file 0644 a b\n")
+
+
+def test_install_into_puts_the_listed_files_with_their_modes(tmp_path: Path) -> None:
+    done = install.install_into(tmp_path)
+    assert {e.kind for e in done} == install.NO_SELINUX
+    assert _installed(tmp_path) == set(_listed(install.NO_SELINUX))
+    assert _modes(tmp_path, _listed(install.NO_SELINUX)) == _listed(install.NO_SELINUX)
+    for directory in _listed_dirs():
+        assert (tmp_path / directory).is_dir(), directory
+    unit = tmp_path / "usr/lib/systemd/system/journalban.service"
+    assert unit.read_bytes() == (REPO / "units/journalban.service").read_bytes()
+
+
+def test_sdist_has_every_listed_source(sdist_tree: Path) -> None:
+    for entry in install.entries(install.NO_SELINUX - {"dir"}):
+        assert entry.source is not None
+        assert (sdist_tree / entry.source).is_file(), entry.source
+
+
+def test_pkgbuild_package_installs_exactly_the_shared_list(
+    sdist_tree: Path, tmp_path: Path
+) -> None:
     pkgdir = tmp_path / "pkg"
     _run_pkgbuild_package(sdist_tree, pkgdir)
+    listed = _listed(install.NO_SELINUX)
+    assert _installed(pkgdir) == set(listed)
+    assert _modes(pkgdir, listed) == listed
+    for directory in _listed_dirs():
+        assert (pkgdir / directory).is_dir(), directory
+
+
+def test_makepkg_builds_the_package_from_the_sdist_with_exactly_the_shared_list(
+    sdist_tree: Path, tmp_path: Path
+) -> None:
+    """makepkg (as nobody, under fakeroot) runs build() and package() for real."""
+    need_root()
+    makepkg = need_tool("makepkg")
+    setpriv = need_tool("setpriv")
+    need_tool("fakeroot")
+    need_tool("bsdtar")
+    with tempfile.TemporaryDirectory() as workdir:
+        work = Path(workdir)
+        # The sdist archive itself, as built by `python -m build --sdist`.
+        archive_name = f"{sdist_tree.name}.tar.gz"
+        shutil.copy(sdist_tree.parent / archive_name, work / archive_name)
+        shutil.copy(RECIPES / "PKGBUILD", work / "PKGBUILD")
+        # Arch's `python` is python 3 with build, installer, setuptools and
+        # wheel (makedepends); here that is this venv's interpreter.
+        (work / "bin").mkdir()
+        (work / "bin" / "python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+        (work / "bin" / "python").chmod(0o755)
+        for path in [work, *work.rglob("*")]:
+            os.chown(path, 65534, 65534)
+        result = subprocess.run(
+            [
+                setpriv,
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                makepkg,
+                "--nodeps",  # Arch's python-* packages are not in a pacman db here
+                "--noconfirm",
+                "--noprogressbar",
+            ],
+            cwd=work,
+            env={
+                "PATH": f"{work / 'bin'}:/usr/bin:/bin",
+                "HOME": workdir,
+                "PKGDEST": workdir,
+                "SRCDEST": workdir,
+                "BUILDDIR": str(work / "build"),
+                "PKGEXT": ".pkg.tar.gz",
+                "LANG": "C.UTF-8",
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        (package,) = work.glob(f"journalban-{journalban.__version__}-1-any.pkg.tar.gz")
+        with tarfile.open(package) as archive:
+            members = {m.name.rstrip("/"): m for m in archive.getmembers()}
+            pkginfo_file = archive.extractfile(".PKGINFO")
+            assert pkginfo_file is not None
+            pkginfo = set(pkginfo_file.read().decode().splitlines())
+    # The wheel lands under the interpreter's prefix (/usr on Arch, the venv here).
+    prefix = sys.prefix.lstrip("/") + "/"
+    python_files = {n for n in members if n.startswith(prefix)}
+    assert f"{prefix}bin/journalban" in python_files
+    assert any(n.endswith("site-packages/journalban/agent/__init__.py") for n in python_files)
+    files = {
+        n.removesuffix(".gz") if n.startswith("usr/share/man/") else n: m
+        for n, m in members.items()
+        if m.isfile() and n not in python_files and not n.startswith(".")
+    }
+    listed = _listed(install.NO_SELINUX)
+    assert set(files) == set(listed)
+    assert {n: m.mode for n, m in files.items()} == listed
+    assert all(m.uid == 0 and m.gid == 0 for m in files.values())
+    for directory in _listed_dirs():
+        assert members[directory].isdir(), directory
+    assert {ln.split(" = ")[1] for ln in pkginfo if ln.startswith("backup = ")} == {
+        e.relpath for e in install.entries({"config"})
+    }
+    assert "depend = iana-etc" in pkginfo
+
+
+def test_spec_installs_exactly_the_shared_list(sdist_tree: Path, tmp_path: Path) -> None:
     buildroot = tmp_path / "buildroot"
     _run_spec_build_and_install(sdist_tree, buildroot)
-    distro_specific = ("usr/share/selinux/", "usr/share/licenses/", "usr/share/doc/")
+    # %doc and %license files are copied by rpmbuild itself, not by %install.
+    listed = _listed(install.KINDS - {"doc", "license"})
+    assert _installed(buildroot) == set(listed)
+    assert _modes(buildroot, listed) == listed
+    for directory in _listed_dirs():
+        assert (buildroot / directory).is_dir(), directory
 
-    def common(paths: set[str]) -> set[str]:
-        return {p for p in paths if not p.startswith(distro_specific)}
 
-    assert common(_installed(pkgdir)) == common(_installed(buildroot))
+def test_spec_files_claim_exactly_the_shared_list() -> None:
+    lines = _spec_files_section(_parsed_spec())
+    claimed = _spec_files_entries(lines)
+    assert claimed == {(e.kind, e.path) for e in install.entries()}
+    assert "/usr/bin/journalban" in lines
+
+
+def test_packages_depend_on_what_provides_etc_services() -> None:
+    parsed = _parsed_spec()
+    assert re.search(r"^Requires:\s+/etc/services$", parsed, re.M)
+    result = subprocess.run(
+        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{depends[@]}}\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "iana-etc" in result.stdout.split()
 
 
 @pytest.mark.parametrize("page", MAN_PAGES, ids=[p.name for p in MAN_PAGES])
