@@ -1,7 +1,9 @@
 """Port specifications: the one place where "ssh", "22", "80,443", "8000-8100", "all" are parsed.
 
 Names resolve through /etc/services (``socket.getservbyname``, which reads it
-through NSS), never through the network. The result is a sorted tuple of
+through NSS), never through the network; where the system knows no such name
+(a minimal system has no /etc/services at all), through the built-in table of
+well-known names in ``firewall.services``. The result is a sorted tuple of
 non-overlapping ``PortRange`` values, because nftables refuses overlapping
 intervals in one set and iptables' multiport gains nothing from duplicates.
 An empty tuple means all ports.
@@ -15,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from journalban.firewall.base import PortRange
+from journalban.firewall.services import well_known_port
 
 ALL_PORTS: Final = "all"
 # multiport accepts at most 15 ports per rule, a range counting as two.
@@ -45,10 +48,10 @@ def parse_ports(spec: str | int | Sequence[str | int]) -> tuple[PortRange, ...]:
 
 
 def resolve_service(name: str) -> int:
-    """The port /etc/services gives ``name`` (tcp first, then udp).
+    """The port /etc/services gives ``name`` (tcp first, then udp), else the well-known one.
 
     Raises:
-        ValueError: ``name`` is not a service name known there.
+        ValueError: ``name`` is not a service name known there nor a well-known one.
     """
     if not _NAME.match(name):
         raise ValueError(f"not a port number or service name: {name!r}")
@@ -57,7 +60,13 @@ def resolve_service(name: str) -> int:
             return socket.getservbyname(name, proto)
         except OSError:
             continue
-    raise ValueError(f"unknown service name {name!r} (not in /etc/services)")
+    port = well_known_port(name)
+    if port is not None:
+        return port
+    raise ValueError(
+        f"unknown service name {name!r} (not in /etc/services nor a well-known name; "
+        "give the port number)"
+    )
 
 
 def merge_ranges(ranges: Iterable[PortRange]) -> tuple[PortRange, ...]:
