@@ -2,6 +2,7 @@
 
 JournalbanError
 ├── ConfigError          a configuration or filter file is wrong (carries file and line)
+│   └── ConfigErrors     several of them, found in one pass (``errors``)
 ├── FilterError          a filter's regex or sample is wrong (a ConfigError)
 ├── AddressError         an address or prefix that cannot be parsed
 │   └── AddressIgnored   a valid address that policy forbids banning
@@ -35,6 +36,34 @@ class ConfigError(JournalbanError):
         if self.line is None:
             return f"{self.file}: "
         return f"{self.file}:{self.line}: "
+
+
+class ConfigErrors(ConfigError):
+    """Every problem one pass over the configuration found, in order, duplicates dropped.
+
+    ``file``, ``line`` and ``message`` are the first one's; ``str()`` lists them all.
+    """
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        seen: set[tuple[str | None, int | None, str]] = set()
+        self.errors: list[ConfigError] = []
+        for error in errors:
+            for one in error.errors if isinstance(error, ConfigErrors) else [error]:
+                key = (one.file, one.line, one.message)
+                if key not in seen:
+                    seen.add(key)
+                    self.errors.append(one)
+        first = self.errors[0]
+        super().__init__(first.message, first.file, first.line)
+        self.args = ("\n".join(str(e) for e in self.errors),)
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def all_errors(exc: ConfigError) -> list[ConfigError]:
+    """Each problem a ``ConfigError`` stands for."""
+    return list(exc.errors) if isinstance(exc, ConfigErrors) else [exc]
 
 
 class FilterError(ConfigError):

@@ -38,7 +38,7 @@ from journalban.config.loader import load_config
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE, Changes, DecisionEngine
 from journalban.decisions.ignore import host_interfaces
-from journalban.errors import BackendError, JournalbanError
+from journalban.errors import BackendError, ConfigError, JournalbanError, all_errors
 from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry, FirewallBackend
 from journalban.firewall.dryrun import DryRunBackend
@@ -374,17 +374,28 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
     # --- reload ----------------------------------------------------------------
 
     async def _reload_logged(self) -> None:
-        try:
+        with contextlib.suppress(JournalbanError):  # reload() logged it
             await self.reload()
-        except JournalbanError as exc:
-            log.error("reload failed, keeping the running configuration: %s", exc)
 
     async def reload(self) -> None:
         """Read the configuration again and swap it in; a broken one changes nothing.
 
+        A failure is logged here, whoever asked (SIGHUP, D-Bus).
+
         Raises:
             ConfigError: the new configuration is invalid (the old one keeps running).
         """
+        try:
+            await self._reload()
+        except ConfigError as exc:
+            for error in all_errors(exc):
+                log.error("reload failed, keeping the running configuration: %s", error)
+            raise
+        except JournalbanError as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+            raise
+
+    async def _reload(self) -> None:
         self.notifier.reloading()
         previous = self._state
         self._state = "reloading"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from journalban.agent.build import check_jail_actions
+from journalban.cli.idlejails import idle_jail_warnings
 from journalban.config.loader import (
     MAIN_FILE,
     PACKAGED_NAME,
@@ -25,7 +26,7 @@ from journalban.config.loader import (
 )
 from journalban.config.schema import Config, JailConfig, JournalGroup
 from journalban.config.yamlsource import KeyPath, Marks, deep_merge, load_yaml, load_yaml_text
-from journalban.errors import ConfigError
+from journalban.errors import ConfigError, all_errors
 from journalban.matching.library import FilterLibrary
 
 # Files syslog writes: any local user can add lines to them with logger(1).
@@ -151,37 +152,63 @@ def find_warnings(config: Config, marks: Marks, library: FilterLibrary) -> list[
     return out
 
 
-def check(
-    main: Path | None, library: FilterLibrary | None = None
-) -> tuple[list[Finding], list[Finding], list[str]]:
-    """Errors, warnings and the files read."""
+def find_idle_jails(config: Config, marks: Marks, library: FilterLibrary) -> list[Finding]:
+    """Enabled jails that can never match on this host, where they are configured."""
+    return [
+        Finding(message, *marks.locate(path))
+        for path, message in idle_jail_warnings(config, library)
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ``check`` found: errors, warnings, the files read and the jails that will run."""
+
+    errors: list[Finding]
+    warnings: list[Finding]
+    files: list[str]
+    jails: list[str]
+
+
+def check(main: Path | None, library: FilterLibrary | None = None) -> Outcome:
+    """Every error of the configuration at ``main`` (one pass), or its warnings."""
     library = library or FilterLibrary()
     try:
         config = load_config(main, check_filter=library.check, check_actions=check_jail_actions)
     except ConfigError as exc:
-        return [Finding(exc.message, exc.file, exc.line)], [], []
-    return [], find_warnings(config, merged_marks(main), library), list(config.files)
+        errors = [Finding(e.message, e.file, e.line) for e in all_errors(exc)]
+        return Outcome(errors, [], [], [])
+    marks = merged_marks(main)
+    warnings = find_warnings(config, marks, library) + find_idle_jails(config, marks, library)
+    jails = [j.name for j in config.enabled_jails]
+    return Outcome([], warnings, list(config.files), jails)
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 1 when the configuration has an error, else 0 (warnings included)."""
-    errors, warnings, files = check(args.path)
+    found = check(args.path)
     if args.json:
         json.dump(
             {
-                "ok": not errors,
-                "files": files,
-                "errors": [asdict(e) for e in errors],
-                "warnings": [asdict(w) for w in warnings],
+                "ok": not found.errors,
+                "files": found.files,
+                "jails": found.jails,
+                "errors": [asdict(e) for e in found.errors],
+                "warnings": [asdict(w) for w in found.warnings],
             },
             sys.stdout,
         )
         sys.stdout.write("\n")
-    else:
-        for e in errors:
-            print(f"{e}", file=sys.stderr)
-        for w in warnings:
-            print(f"warning: {w}", file=sys.stderr)
-        if not errors:
-            print(f"configuration OK ({', '.join(files)})")
-    return 1 if errors else 0
+        return 1 if found.errors else 0
+    for e in found.errors:
+        print(f"error: {e}", file=sys.stderr)
+    for w in found.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if found.errors:
+        n = len(found.errors)
+        print(f"{n} error{'s' if n > 1 else ''}: the configuration is not valid", file=sys.stderr)
+        return 1
+    print(f"configuration OK ({', '.join(found.files)})")
+    running = ", ".join(found.jails) if found.jails else "none (enable one under jails:)"
+    print(f"jails that will run: {running}")
+    return 0

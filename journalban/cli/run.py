@@ -8,7 +8,7 @@ import gc
 import logging
 from pathlib import Path
 
-from journalban.errors import ConfigError, JournalbanError
+from journalban.errors import ConfigError, JournalbanError, all_errors
 
 log = logging.getLogger("journalban")
 
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_main(args))
     except ConfigError as exc:
-        log.error("configuration error: %s", exc)
+        for error in all_errors(exc):
+            log.error("configuration error: %s", error)
         return 78  # EX_CONFIG: systemd does not restart on a broken configuration
     except JournalbanError as exc:
         log.error("%s", exc)

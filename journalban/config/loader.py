@@ -14,7 +14,7 @@ from typing import Any
 from journalban.config.schema import Config
 from journalban.config.validate import ActionsCheck, FilterCheck, build_config
 from journalban.config.yamlsource import Marks, deep_merge, load_yaml, load_yaml_text
-from journalban.errors import ConfigError
+from journalban.errors import ConfigError, ConfigErrors
 
 ETC_DIR = Path("/etc/journalban")
 MAIN_FILE = ETC_DIR / "journalban.yaml"
@@ -55,7 +55,8 @@ def load_config(
     ``main`` replaces ``/etc/journalban/journalban.yaml`` (its ``jail.d/`` is read too).
 
     Raises:
-        ConfigError: with the file and line of the problem.
+        ConfigError: with the file and line of the problem; ``ConfigErrors``
+            (a ConfigError) lists every problem found, in file and line order.
     """
     data: dict[str, Any] = {}
     marks = Marks()
@@ -71,10 +72,21 @@ def load_config(
             raise ConfigError("no such file", str(main)) from None
         except OSError as exc:
             raise ConfigError(f"cannot read: {exc.strerror}", str(main)) from None
+    # A file that cannot be read is reported with the problems of the others.
+    errors: list[ConfigError] = []
     for path in config_files(main):
-        more, more_marks = load_yaml(path)
-        deep_merge(data, _as_mapping(more, str(path)), marks, more_marks)
+        try:
+            more, more_marks = load_yaml(path)
+            deep_merge(data, _as_mapping(more, str(path)), marks, more_marks)
+        except ConfigError as exc:
+            errors.append(exc)
         read.append(str(path))
-    config = build_config(data, marks, check_filter, check_actions)
+    try:
+        config = build_config(data, marks, check_filter, check_actions, errors)
+    except ConfigErrors as exc:
+        order = {name: i for i, name in enumerate(read)}
+        raise ConfigErrors(
+            sorted(exc.errors, key=lambda e: (order.get(e.file or "", -1), e.line or 0))
+        ) from None
     object.__setattr__(config, "files", tuple(read))
     return config

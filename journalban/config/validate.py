@@ -8,6 +8,14 @@ from typing import Any
 
 from journalban.addresses import IPNetwork, parse_network
 from journalban.config.durations import parse_duration
+from journalban.config.hints import (
+    RECIDIVE_JAIL,
+    duration_hint,
+    jail_filter_hint,
+    list_hint,
+    network_hint,
+    unknown_key,
+)
 from journalban.config.journalmatch import parse_condition
 from journalban.config.schema import (
     BantimeIncrement,
@@ -19,7 +27,7 @@ from journalban.config.schema import (
     RecidiveConfig,
 )
 from journalban.config.yamlsource import KeyPath, Marks
-from journalban.errors import AddressError, ConfigError
+from journalban.errors import AddressError, ConfigError, ConfigErrors
 from journalban.firewall.ports import parse_ports
 
 JAIL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
@@ -41,19 +49,39 @@ TOP_KEYS = {"state_dir", "journal", "firewall", "defaults", "jails", "recidive",
 
 
 class _Reader:
-    """Reads typed values out of one mapping, raising ConfigError at the right line."""
+    """Reads typed values out of one mapping; each problem is reported at its line.
 
-    def __init__(self, data: Mapping[str, Any], marks: Marks, path: KeyPath, known: set[str]):
+    Problems go to ``errors`` (shared by the whole configuration) and the
+    value falls back to its default, so that one run names every error.
+    Keys in ``inherited`` came from ``defaults:`` and are labelled so.
+    """
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        marks: Marks,
+        path: KeyPath,
+        known: set[str],
+        errors: list[ConfigError],
+        inherited: frozenset[str] = frozenset(),
+    ):
         self.data, self.marks, self.path = data, marks, path
+        self.errors, self.inherited = errors, inherited
         for key in data:
             if key not in known:
-                raise marks.error((*path, key), f"unknown key {self._name(key)!r}")
+                self.report(key, unknown_key(str(key), known))
 
     def _name(self, key: str) -> str:
+        if key in self.inherited:
+            return f"defaults.{key}"
         return ".".join(str(p) for p in (*self.path, key))
 
     def fail(self, key: str, message: str) -> ConfigError:
-        return self.marks.error((*self.path, key), f"{self._name(key)}: {message}")
+        where = ("defaults", key) if key in self.inherited else (*self.path, key)
+        return self.marks.error(where, f"{self._name(key)}: {message}")
+
+    def report(self, key: str, message: str) -> None:
+        self.errors.append(self.fail(key, message))
 
     def get(self, key: str, default: Any, convert: Callable[[Any], Any]) -> Any:
         if key not in self.data:
@@ -61,15 +89,18 @@ class _Reader:
         try:
             return convert(self.data[key])
         except (ValueError, TypeError) as exc:
-            raise self.fail(key, str(exc)) from None
+            self.report(key, str(exc))
+            return default
 
     def section(self, key: str, known: set[str]) -> _Reader:
         value = self.data.get(key, {})
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
-            raise self.fail(key, "must be a mapping")
-        return _Reader(value, self.marks, (*self.path, key), known)
+            self.report(key, "must be a mapping")
+            value = {}
+        path = ("defaults", key) if key in self.inherited else (*self.path, key)
+        return _Reader(value, self.marks, path, known, self.errors)
 
 
 def _bool(v: Any) -> bool:
@@ -122,25 +153,38 @@ def _duration(v: Any) -> float:
 
 
 def _bantime(v: Any) -> float | None:
+    hint = duration_hint(v)
+    if hint is not None:
+        raise ValueError(f"not a duration: {v!r} ({hint})")
     return parse_duration(v, allow_permanent=True)
+
+
+def _address_list(v: Any) -> tuple[str, ...]:
+    if isinstance(v, str) and (hint := list_hint(v)) is not None:
+        raise ValueError(hint)
+    return _str_list(v)
 
 
 def _networks(v: Any) -> tuple[IPNetwork, ...]:
     out = []
-    for item in _str_list(v):
+    for item in _address_list(v):
         try:
             out.append(parse_network(item))
         except AddressError as exc:
-            raise ValueError(str(exc)) from None
+            hint = network_hint(item)
+            raise ValueError(hint or str(exc)) from None
     return tuple(out)
 
 
 def _ignoreip(v: Any) -> tuple[str, ...]:
-    items = _str_list(v)
+    items = _address_list(v)
     for item in items:
         try:
             parse_network(item)
         except AddressError:
+            hint = network_hint(item)
+            if hint is not None:
+                raise ValueError(hint) from None
             if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", item):
                 raise ValueError(f"not an address, prefix or host name: {item!r}") from None
     return items
@@ -229,12 +273,22 @@ def _jail(
     data: Mapping[str, Any],
     marks: Marks,
     path: KeyPath,
+    errors: list[ConfigError],
     check: FilterCheck | None,
     check_actions: ActionsCheck | None = None,
-) -> JailConfig:
+    inherited: frozenset[str] = frozenset(),
+) -> JailConfig | None:
+    """A jail's configuration; None when its errors (in ``errors``) leave none to build."""
     if not JAIL_NAME.fullmatch(name):
-        raise marks.error(path, f"bad jail name {name!r}: a letter, then letters, digits, - or _")
-    r = _Reader(data, marks, path, JAIL_KEYS)
+        errors.append(
+            marks.error(path, f"bad jail name {name!r}: a letter, then letters, digits, - or _")
+        )
+        return None
+    if name == "recidive":
+        errors.append(marks.error(path, f"jails.recidive: {RECIDIVE_JAIL}"))
+        return None
+    found = len(errors)
+    r = _Reader(data, marks, path, JAIL_KEYS, errors, inherited)
     d = JailConfig(name=name)
     jail = JailConfig(
         name=name,
@@ -266,20 +320,21 @@ def _jail(
         real_ip_header=r.get("real_ip_header", False, _bool),
     )
     if jail.source == "files" and not jail.files:
-        raise r.fail("files", "a jail with source: files needs files")
+        r.report("files", "a jail with source: files needs files")
     if check is not None:
         try:
             check(jail.filter, jail.mode)
         except ValueError as exc:
             key = "mode" if "mode" in str(exc) and "mode" in data else "filter"
-            raise r.fail(key, str(exc)) from None
-    if check_actions is not None:
+            hint = jail_filter_hint(name) if "filter" not in data else None
+            r.report(key, f"{exc}; {hint}" if hint else str(exc))
+    if check_actions is not None and len(errors) == found:
         try:
             check_actions(jail)
         except (ValueError, ConfigError) as exc:
             key = "actions" if "actions" in data else "port"
-            raise r.fail(key, getattr(exc, "message", str(exc))) from None
-    return jail
+            r.report(key, getattr(exc, "message", str(exc)))
+    return jail if len(errors) == found else None
 
 
 def build_config(
@@ -287,13 +342,18 @@ def build_config(
     marks: Marks,
     check_filter: FilterCheck | None = None,
     check_actions: ActionsCheck | None = None,
+    errors: list[ConfigError] | None = None,
 ) -> Config:
     """Validate merged configuration data.
 
+    ``errors`` holds problems found before (such as a file that is not YAML):
+    every problem is reported together.
+
     Raises:
-        ConfigError: naming the file and line of the first problem.
+        ConfigErrors: naming the file and line of each problem, in file order.
     """
-    top = _Reader(data, marks, (), TOP_KEYS)
+    errors = [] if errors is None else errors
+    top = _Reader(data, marks, (), TOP_KEYS, errors)
     journal = top.section("journal", {"directory", "namespace"})
     fw = top.section(
         "firewall",
@@ -304,20 +364,25 @@ def build_config(
     backend = fw.get("backend", "nftables", _choice(BACKENDS))
     settings = fw.data.get(backend) or {}
     if not isinstance(settings, Mapping):
-        raise fw.fail(backend, "must be a mapping of settings")
+        fw.report(backend, "must be a mapping of settings")
+        settings = {}
     defaults = data.get("defaults") or {}
     if not isinstance(defaults, Mapping):
-        raise top.fail("defaults", "must be a mapping")
-    _Reader(defaults, marks, ("defaults",), JAIL_KEYS)
+        top.report("defaults", "must be a mapping")
+        defaults = {}
+    # Unknown keys under defaults: once, even with no jail to inherit them.
+    _Reader(defaults, marks, ("defaults",), JAIL_KEYS, errors)
     jails_data = data.get("jails") or {}
     if not isinstance(jails_data, Mapping):
-        raise top.fail("jails", "must be a mapping of jail names to settings")
+        top.report("jails", "must be a mapping of jail names to settings")
+        jails_data = {}
     jails = {}
     for name, jail_data in jails_data.items():
         if jail_data is None:
             jail_data = {}
         if not isinstance(jail_data, Mapping):
-            raise marks.error(("jails", name), f"jail {name!r} must be a mapping")
+            errors.append(marks.error(("jails", name), f"jail {name!r} must be a mapping"))
+            continue
         merged = dict(defaults)
         for key, value in jail_data.items():
             base = merged.get(key)
@@ -326,12 +391,13 @@ def build_config(
                 if isinstance(base, Mapping) and isinstance(value, Mapping)
                 else value
             )
-        jail_marks = Marks(dict(marks.where))
-        for key in defaults:
-            if key not in jail_data:
-                jail_marks.where[("jails", name, key)] = marks.locate(("defaults", key))  # type: ignore[assignment]
-        jails[name] = _jail(name, merged, jail_marks, ("jails", name), check_filter, check_actions)
-    return Config(
+        inherited = frozenset(k for k in defaults if k not in jail_data)
+        jail = _jail(
+            name, merged, marks, ("jails", name), errors, check_filter, check_actions, inherited
+        )
+        if jail is not None:
+            jails[name] = jail
+    config = Config(
         state_dir=top.get("state_dir", "/var/lib/journalban", _str),
         journal=JournalConfig(
             directory=journal.get("directory", None, _opt_str),
@@ -358,3 +424,6 @@ def build_config(
         ),
         bus=top.get("bus", True, _bool),
     )
+    if errors:
+        raise ConfigErrors(errors)
+    return config

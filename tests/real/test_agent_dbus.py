@@ -160,6 +160,13 @@ def test_reload_with_a_broken_configuration_is_refused(setup: Setup) -> None:
         _, out = gdbus(setup, "Reload")
         assert "org.jailban.Error.ConfigInvalid" in out
         assert f"{broken}:3" in out
+        # Logged as a SIGHUP reload is, and the old configuration still runs.
+        setup.agent.wait_for_log(
+            f"reload failed, keeping the running configuration: {broken}:3: jails.sshd.bantime"
+        )
+        code, out, err = busctl(setup, "get-property", *MANAGER[:3], "State")
+        assert code == 0, err
+        assert "running" in out
     finally:
         broken.unlink()
     code, _, err = busctl(setup, "call", *MANAGER, "Reload")
