@@ -9,6 +9,8 @@ from typing import NoReturn
 
 import pytest
 
+from support import tools
+
 REQUIRE_REAL = os.environ.get("JOURNALBAN_REQUIRE_REAL") == "1"
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -27,7 +29,17 @@ def need_root() -> None:
 
 
 def need_tool(path_or_name: str) -> str:
-    """The absolute path of a tool, or skip/fail when it is missing."""
+    """The absolute path of a tool, or skip/fail when it is missing.
+
+    Only the tools of ``support.tools.REQUIRED_TOOLS`` may be asked for: that
+    list is what the fresh-machine check proves scripts/setup --test installs.
+    """
+    if not tools.is_listed(path_or_name):
+        pytest.fail(
+            f"{path_or_name} is not in tests/support/tools.py REQUIRED_TOOLS: add it there "
+            "with its Debian package, and the package to scripts/setup's TEST_PACKAGES",
+            pytrace=False,
+        )
     found = path_or_name if os.path.isabs(path_or_name) else shutil.which(path_or_name)
     if not found or not os.access(found, os.X_OK):
         missing_real(f"{path_or_name} is not installed")

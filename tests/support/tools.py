@@ -1,0 +1,92 @@
+"""The one list of external tools the real-part tests run, and the Debian package of each.
+
+``support.real.need_tool`` accepts only a tool listed here, and
+tests/unit/test_required_tools.py finds every command line in the tests that
+starts with a tool, so a test cannot come to need a tool this list lacks. The
+fresh-machine check (tests/real/test_fresh_machine.py) runs ``scripts/setup
+--test`` in a new Debian 12 root and looks for every tool here: a tool whose
+package scripts/setup forgets fails there, even on a machine where someone
+installed it by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+_TOOLS: Final[dict[str, str]] = {
+    # namespaces, mounts, users
+    "unshare": "util-linux",
+    "setpriv": "util-linux",
+    "nsenter": "util-linux",
+    "mount": "mount",
+    "useradd": "passwd",
+    "umount": "mount",
+    # firewalls
+    "nft": "nftables",
+    "ip": "iproute2",
+    "ipset": "ipset",
+    "iptables": "iptables",
+    "ip6tables": "iptables",
+    "tcpdmatch": "tcpd",
+    # systemd, journal files, buses and polkit
+    "systemd-analyze": "systemd",
+    "systemd-tmpfiles": "systemd",
+    "systemd-sysusers": "systemd",
+    "busctl": "systemd",
+    "/lib/systemd/systemd-journal-remote": "systemd-journal-remote",
+    "dbus-daemon": "dbus-daemon",
+    "/usr/lib/polkit-1/polkitd": "polkitd",
+    "gdbus": "libglib2.0-bin",
+    # SELinux module, packaging recipes, manual pages
+    "checkmodule": "checkpolicy",
+    "semodule": "policycoreutils",
+    "make": "make",
+    "bzip2": "bzip2",
+    "rpmspec": "rpm",
+    "makepkg": "makepkg",
+    "fakeroot": "fakeroot",
+    "bsdtar": "libarchive-tools",
+    "man": "man-db",
+    # shells and archives the tests drive
+    "bash": "bash",
+    "sh": "dash",
+    "tar": "tar",
+    "stdbuf": "coreutils",
+}
+# Where a tool named on PATH may also be given by its absolute path.
+_BIN_DIRS: Final = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+# Tool (a name looked up on PATH, or an absolute path) -> the Debian package with it.
+REQUIRED_TOOLS: Final[Mapping[str, str]] = MappingProxyType(_TOOLS)
+
+# Python modules the tests import beyond journalban's own dependencies (the
+# `test` extra of pyproject.toml, installed by scripts/setup --test).
+REQUIRED_MODULES: Final = (
+    "journalban",
+    "systemd.journal",
+    "dbus_fast",
+    "pyroute2",
+    "yaml",
+    "pytest",
+    "mypy",
+    "ruff",
+    "aiosmtpd",
+    "build",
+    "installer",
+    "setuptools",
+    "wheel",
+)
+
+
+def is_listed(tool: str) -> bool:
+    """Whether ``tool`` (a name, or an absolute path) is a required tool.
+
+    ``/bin/sh`` is the listed ``sh``: a path in a standard bin directory counts
+    as its name.
+    """
+    if tool in _TOOLS:
+        return True
+    directory, _, name = tool.rpartition("/")
+    return directory in _BIN_DIRS and name in _TOOLS
