@@ -58,8 +58,9 @@ def check_jail_actions(cfg: JailConfig) -> None:
     create_jail_actions(list(cfg.actions), jail_rules(cfg), SystemClock())
 
 
-def recidive_rules() -> JailRules:
-    return JailRules(RECIDIVE, (), ("tcp", "udp", "udplite", "sctp"), True)
+def recidive_rules(name: str = RECIDIVE) -> JailRules:
+    """All ports of every protocol: recidive's rules (and the fleet's all-ports jail's)."""
+    return JailRules(name, (), ("tcp", "udp", "udplite", "sctp"), True)
 
 
 def build_jails(

@@ -64,7 +64,10 @@ def event_message(kind: str, ban: Ban, now: float, reason: str = "") -> str:
         # The length decided (bantime, maybe increased), not what is left of
         # it a moment later: "for 2h", not "for 1h59m59s".
         length = None if ban.expires_at is None else max(0.0, ban.expires_at - ban.banned_at)
-        return f"Ban {ban.address} in jail {ban.jail} for {format_duration(length)}"
+        text = f"Ban {ban.address} in jail {ban.jail} for {format_duration(length)}"
+        if ban.source.startswith("fleet:"):  # a remote ban names the host it came from
+            text += f" from fleet host {ban.source[6:]}"
+        return text
     left = None if ban.expires_at is None else max(0.0, ban.expires_at - now)
     if left is not None and left >= 3600:
         left = round(left / 60) * 60  # what is left, to the minute

@@ -30,10 +30,12 @@ from journalban.agent.build import (
 )
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
+from journalban.agent.fleetlink import AgentFleet
 from journalban.agent.logs import EventLog, counted, jails_phrase, journal_sender, start_message
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
 from journalban.clock import Clock, SystemClock
+from journalban.config.fleet import FLEET_JAIL
 from journalban.config.loader import load_config
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE, Changes, DecisionEngine
@@ -56,7 +58,7 @@ COMMIT_BATCHES = QUEUE_DEPTH + 1  # batches at most in one transaction
 SOURCE_RETRY = 5.0
 
 
-class Agent(AgentQueries, AgentCommands, AgentChores):
+class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
     """The running agent; implements ``journalban.agent.api.AgentControl``."""
 
     def __init__(
@@ -130,6 +132,8 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         rules = [p.rules for p in self.parts.values()]
         if self.config.recidive.enabled:
             rules.append(recidive_rules())
+        if self.config.fleet is not None and self.config.fleet.remote_all_ports:
+            rules.append(recidive_rules(FLEET_JAIL))
         return rules
 
     async def run(self) -> None:
@@ -138,6 +142,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         await asyncio.to_thread(self.backend.setup, self._all_rules())
         restored = self.decisions.load_bans()
+        self._fleet_prepare()
         await self._restore(restored)
         self._state = "running"
         self.notifier.ready(self._status_line())
@@ -167,6 +172,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
                     group.create_task(self._watchdog_loop(self.notifier.watchdog_interval))
                 if self._bus_override if self._bus_override is not None else self.config.bus:
                     group.create_task(self._bus_task())
+                group.create_task(self._fleet_task())
                 self._start_sources()
                 await self._stop.wait()
                 raise _Stopped
@@ -426,7 +432,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores):
         self._stop_sources(changed)
         await asyncio.to_thread(self.backend.setup, self._all_rules())
         gone = [
-            b for b in self.decisions.list_bans() if b.jail not in self.parts and b.jail != RECIDIVE
+            b
+            for b in self.decisions.list_bans()
+            if b.jail not in self.parts and b.jail not in (RECIDIVE, FLEET_JAIL)
         ]
         if gone:
             await self._apply(self.decisions._lift(gone, "flush"))

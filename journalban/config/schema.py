@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journalban.addresses import IPNetwork
+from journalban.config.fleet import FleetConfig
 
 JournalGroup = tuple[tuple[str, str], ...]
 
@@ -87,6 +88,7 @@ class Config:
     jails: Mapping[str, JailConfig] = field(default_factory=dict)
     log_level: str = "info"
     bus: bool = True
+    fleet: FleetConfig | None = None  # ban sharing; off when None
     files: tuple[str, ...] = ()  # the files this configuration was read from
 
     @property

@@ -16,6 +16,7 @@ from journalban.config.hints import (
     network_hint,
     unknown_key,
 )
+from journalban.config.fleet import parse_fleet
 from journalban.config.journalmatch import parse_condition
 from journalban.config.schema import (
     BantimeIncrement,
@@ -45,7 +46,9 @@ JAIL_KEYS = {
     "maxretry", "findtime", "bantime", "ignoreip", "ignore_local_networks", "ipv6_prefix",
     "max_tracked", "bantime_increment", "actions", "trusted_proxies", "real_ip_header",
 }  # fmt: skip
-TOP_KEYS = {"state_dir", "journal", "firewall", "defaults", "jails", "recidive", "logging", "bus"}
+TOP_KEYS = {
+    "state_dir", "journal", "firewall", "defaults", "jails", "recidive", "logging", "bus", "fleet",
+}  # fmt: skip
 
 
 class _Reader:
@@ -423,6 +426,7 @@ def build_config(
             "level", "info", _choice(("debug", "info", "notice", "warning", "error"))
         ),
         bus=top.get("bus", True, _bool),
+        fleet=parse_fleet(top, jails),
     )
     if errors:
         raise ConfigErrors(errors)

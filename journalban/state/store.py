@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError, StateError
@@ -68,6 +69,12 @@ class BatchCommit:
     banned_delta: int = 0
 
 
+class CommitWriter(Protocol):
+    """Writes an edge feature's rows in the same transaction as the batches (the fleet's outbox)."""
+
+    def write(self, cur: sqlite3.Cursor, batches: Sequence[BatchCommit]) -> None: ...
+
+
 def _key(net: IPNetwork) -> str:
     return network_text(net)
 
@@ -95,6 +102,7 @@ class StateStore:
         # Networks with a row in the history (a superset, read on first use):
         # most networks banned have none, and a query per ban would say so slowly.
         self._in_history: set[str] | None = None
+        self.writers: list[CommitWriter] = []
 
     def close(self) -> None:
         self.db.close()
@@ -202,6 +210,8 @@ class StateStore:
             with self._transaction() as cur:
                 for b in batches:
                     self._write(cur, b)
+                for writer in self.writers:
+                    writer.write(cur, batches)
         except sqlite3.Error as exc:
             raise StateError(f"cannot write state: {exc}") from None
         self.commit_count += 1

@@ -1,0 +1,1 @@
+"""Ban sharing across hosts over NATS JetStream (the ``fleet:`` section)."""

@@ -1,0 +1,172 @@
+"""The fleet's tables in the state database, written in the agent's own transactions.
+
+``FleetLedger.write`` is a ``CommitWriter`` of the state store: it runs inside
+the transaction that commits bans, so a ban to publish is in the outbox
+exactly when the ban is committed (a kill -9 loses neither or both), and the
+quorum reports and member addresses that a stretch of the stream taught are
+committed with that stretch's position. The publisher reads and empties the
+outbox through a connection of its own after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from journalban.addresses import network_text
+from journalban.config.fleet import FleetConfig
+from journalban.decisions.remote import FLEET_POSITION, is_remote
+from journalban.events import Ban
+from journalban.state.store import BatchCommit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS fleet_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, jail TEXT,
+    network TEXT NOT NULL, banned_at REAL NOT NULL, expires_at REAL, reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fleet_reports (
+    jail TEXT NOT NULL, network TEXT NOT NULL, origin TEXT NOT NULL, op TEXT NOT NULL,
+    at REAL NOT NULL, expires_at REAL, PRIMARY KEY (jail, network, origin)
+);
+CREATE TABLE IF NOT EXISTS fleet_members (host TEXT PRIMARY KEY, addresses TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    op: str
+    jail: str | None
+    network: str
+    banned_at: float
+    expires_at: float | None
+    reason: str
+
+
+# (op, jail, network text, banned_at, expires_at, reason)
+OutboxRow = tuple[str, str | None, str, float, float | None, str]
+# (jail, network text, origin, op, at, expires_at); op "" deletes the report.
+Report = tuple[str, str, str, str, float, float | None]
+
+
+class FleetLedger:
+    """The outbox, the quorum reports and the members, in ``state.sqlite``."""
+
+    def __init__(self, config: FleetConfig, path: Path) -> None:
+        self.config = config
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0,
+                                  check_same_thread=False)  # fmt: skip
+        self.db.execute("PRAGMA busy_timeout = 30000")
+        self.db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+        self._staged_outbox: list[OutboxRow] = []
+        # Learnt from the stream up to a sequence, written with the commit of that position.
+        self._staged: list[tuple[int, list[Report], dict[str, str]]] = []
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- inside the agent's transaction ------------------------------------------
+
+    def publishes(self, ban: Ban) -> bool:
+        if is_remote(ban):
+            return False
+        if ban.source == "manual":
+            return self.config.publish_manual
+        return self.config.shares(ban.jail)
+
+    def stage_unban(self, jail: str | None, network: str, at: float) -> None:
+        """An admin's fleet-wide unban, written to the outbox by the next commit."""
+        self._staged_outbox.append(("unban", jail, network, at, None, "unban"))
+
+    def stage_learnt(self, seq: int, reports: list[Report], members: dict[str, str]) -> None:
+        """Reports and members learnt from the stream up to ``seq`` (committed with it)."""
+        if reports or members:
+            self._staged.append((seq, reports, members))
+
+    def write(self, cur: sqlite3.Cursor, batches: Sequence[BatchCommit]) -> None:
+        rows: list[OutboxRow] = [
+            ("ban", ban.jail, network_text(ban.network), ban.banned_at, ban.expires_at, ban.reason)
+            for b in batches
+            for ban in b.bans
+            if self.publishes(ban)
+        ]
+        rows += self._staged_outbox
+        self._staged_outbox = []
+        if rows:
+            cur.executemany(
+                "INSERT INTO fleet_outbox (op, jail, network, banned_at, expires_at, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        position = max(
+            (int(b.position) for b in batches if b.jail == FLEET_POSITION and b.position),
+            default=None,
+        )
+        if position is not None and self._staged:
+            due = [s for s in self._staged if s[0] <= position]
+            self._staged = [s for s in self._staged if s[0] > position]
+            for _, reports, members in due:
+                self._write_learnt(cur, reports, members)
+
+    @staticmethod
+    def _write_learnt(cur: sqlite3.Cursor, reports: list[Report], members: dict[str, str]) -> None:
+        cur.executemany(
+            "DELETE FROM fleet_reports WHERE jail = ? AND network = ? AND origin = ?",
+            [r[:3] for r in reports if not r[3]],
+        )
+        cur.executemany(
+            "INSERT OR REPLACE INTO fleet_reports VALUES (?, ?, ?, ?, ?, ?)",
+            [r for r in reports if r[3]],
+        )
+        cur.executemany("INSERT OR REPLACE INTO fleet_members VALUES (?, ?)", list(members.items()))
+
+    # --- the publisher's and the consumer's own reads ------------------------------
+
+    def pending(self, limit: int) -> list[OutboxEntry]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, op, jail, network, banned_at, expires_at, reason FROM fleet_outbox"
+                " ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [OutboxEntry(*row) for row in rows]
+
+    def outbox_size(self) -> int:
+        with self._lock:
+            return int(self.db.execute("SELECT count(*) FROM fleet_outbox").fetchone()[0])
+
+    def done(self, ids: Sequence[int]) -> None:
+        """Forget entries published (or dropped as expired)."""
+        if not ids:
+            return
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("DELETE FROM fleet_outbox WHERE id = ?", [(i,) for i in ids])
+            self.db.execute("COMMIT")
+
+    def position(self) -> int:
+        """The stream sequence applied so far (0: none)."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT position FROM positions WHERE jail = ? AND source = ?",
+                (FLEET_POSITION, self.config.stream),
+            ).fetchone()
+        return int(row[0]) if row and str(row[0]).isdigit() else 0
+
+    def reports(self, since: float) -> list[Report]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT jail, network, origin, op, at, expires_at FROM fleet_reports WHERE at >= ?",
+                (since,),
+            ).fetchall()
+        return [(str(j), str(n), str(o), str(op), float(a), e) for j, n, o, op, a, e in rows]
+
+    def members(self) -> dict[str, list[str]]:
+        with self._lock:
+            rows = self.db.execute("SELECT host, addresses FROM fleet_members").fetchall()
+        return {str(h): list(json.loads(a)) for h, a in rows}

@@ -1,0 +1,319 @@
+"""The fleet task: publish the outbox, apply the stream, watch the clock.
+
+Runs as one more task of the agent's event loop when ``fleet:`` is
+configured. Publishing reads the outbox the agent's commits filled and
+forgets an entry only once the server stored it (a message id per entry lets
+the server drop a repeat after a crash). Applying follows the stream from
+the position committed with the last bans it caused, through ``FleetIntake``
+(trust, rate limits, quorum) and the agent's ``RemotePort`` (this host's
+rules, one commit with the new position). Nothing here raises past the loop:
+a lost server, a refused publish or a bad message is counted and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from journalban.addresses import stored_network
+from journalban.clock import Clock
+from journalban.config.fleet import FleetConfig
+from journalban.decisions.remote import RemoteOrder, RemotePort
+from journalban.events import Ban
+from journalban.fleet.intake import FleetIntake
+from journalban.fleet.ledger import FleetLedger, OutboxEntry
+from journalban.fleet.link import FleetLink, NatsMsg
+from journalban.fleet.messages import (
+    ban_subject,
+    encode_ban,
+    encode_member,
+    member_subject,
+    parse_reply,
+)
+
+log = logging.getLogger("journalban.fleet")
+PUBLISH_BATCH = 2000
+APPLY_BATCH = 5000
+RETRY = 1.0
+CLOCK_INTERVAL = 30.0
+STATUS_INTERVAL = 1.0
+STALL_AFTER = 5.0  # seconds behind the stream with nothing delivered: subscribe again
+
+
+@dataclass
+class FleetStatus:
+    """What ``journalban fleet`` and the D-Bus properties show."""
+
+    name: str
+    host: str
+    connected: bool = False
+    server: str = ""
+    published: int = 0
+    applied: int = 0
+    lifted: int = 0
+    position: int = 0
+    stream_last: int = 0
+    outbox: int = 0
+    clock_offset: float = 0.0
+    clock_ok: bool = True
+    last_error: str = ""
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.stream_last - self.position)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["lag"] = self.lag
+        return data
+
+
+class FleetService:
+    """Publisher and consumer of one host in one fleet."""
+
+    def __init__(
+        self,
+        config: FleetConfig,
+        port: RemotePort,
+        ledger: FleetLedger,
+        clock: Clock,
+        own_addresses: Sequence[str],
+    ) -> None:
+        self.config = config
+        self.port = port
+        self.ledger = ledger
+        self.clock = clock
+        self.own_addresses = sorted({*own_addresses, *config.addresses})
+        self.status = FleetStatus(config.name, config.host)
+        self.offset = 0.0  # this host's clock minus the server's, once it exceeds the bound
+        self._wake = asyncio.Event()
+        self._delivered = asyncio.Event()
+        self._queue: asyncio.Queue[NatsMsg] = asyncio.Queue(APPLY_BATCH * 4)
+        self.intake = FleetIntake(
+            config,
+            to_local=lambda t: t + self.offset,
+            now=clock.now,
+            members=ledger.members(),
+            reports=ledger.reports(clock.now() - config.quorum_window) if config.quorum > 1 else (),
+        )
+        self.status.position = ledger.position()
+
+    # --- what the agent calls ----------------------------------------------------
+
+    def wake(self) -> None:
+        """The outbox may have grown (called after a commit)."""
+        self._wake.set()
+
+    def banned(self, ban: Ban) -> None:
+        self._wake.set()
+
+    def unbanned(self, ban: Ban, reason: str) -> None:
+        pass
+
+    def reloaded(self) -> None:
+        pass
+
+    def status_changed(self, jails: Sequence[str]) -> None:
+        pass
+
+    def status_dict(self) -> dict[str, Any]:
+        self.status.skipped = dict(self.intake.counts)
+        return self.status.as_dict()
+
+    # --- the loop ------------------------------------------------------------------
+
+    def _event(self, kind: str, text: str) -> None:
+        if kind == "disconnected":
+            self.status.connected = False
+            log.warning("fleet %s: disconnected from the NATS servers", self.config.name)
+        elif kind == "reconnected":
+            self.status.connected = True
+            log.info("fleet %s: reconnected", self.config.name)
+        else:
+            self.status.last_error = text[:300]
+
+    async def run(self) -> None:
+        """Run until cancelled; reconnects after any failure."""
+        while True:
+            link: FleetLink | None = None
+            try:
+                link = await FleetLink.open(self.config, self._event)
+                self.status.connected = True
+                first, last = await link.ensure_stream()
+                log.info("fleet %s: connected to %s as %s (stream %s at %d)", self.config.name,
+                         link.server, self.config.host, self.config.stream, last)  # fmt: skip
+                await self._session(link, first, last)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.status.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                self.status.connected = False
+                log.warning("fleet %s: %s; retrying", self.config.name, self.status.last_error)
+            finally:
+                if link is not None:
+                    await link.close()
+            await asyncio.sleep(RETRY)
+
+    async def _session(self, link: FleetLink, first: int, last: int) -> None:
+        position = self.status.position
+        if last < position:
+            log.warning("fleet %s: the stream is behind this host's position %d (re-created?);"
+                        " reading it from the start", self.config.name, position)  # fmt: skip
+            position = 0
+        elif position + 1 < first:
+            log.warning("fleet %s: the stream was trimmed past this host's position %d;"
+                        " reconciling from its oldest message %d", self.config.name, position, first)  # fmt: skip
+        self.status.position = position
+        self.status.stream_last = last
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._publish_loop(link))
+            group.create_task(self._clock_loop(link))
+            if self.config.apply:
+                group.create_task(self._apply_loop())
+                group.create_task(self._follow_loop(link))
+
+    # --- publishing ------------------------------------------------------------------
+
+    async def _publish_loop(self, link: FleetLink) -> None:
+        while True:
+            entries = await asyncio.to_thread(self.ledger.pending, PUBLISH_BATCH)
+            if not entries:
+                self.status.outbox = 0
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.5)
+                continue
+            now = self.clock.now()
+            gone = [e.id for e in entries if _expired(e, now)]
+            live = [e for e in entries if not _expired(e, now)]
+            items = [self._message(e) for e in live]
+            try:
+                stored = await link.publish(items, wait=5.0) if items else []
+            except Exception as exc:
+                stored = []
+                self.status.last_error = f"publish: {type(exc).__name__}: {exc}"[:300]
+            # Only the entries before the first failure: a later state of a subject
+            # must never be overtaken by an earlier one published again.
+            ok = 0
+            while ok < len(stored) and stored[ok]:
+                ok += 1
+            done = gone + [e.id for e in live[:ok]]
+            await asyncio.to_thread(self.ledger.done, done)
+            self.status.published += ok
+            if ok < len(live):
+                self.status.outbox = await asyncio.to_thread(self.ledger.outbox_size)
+                await asyncio.sleep(RETRY)
+
+    def _message(self, e: OutboxEntry) -> tuple[str, bytes, str]:
+        network = stored_network(e.network)
+        subject = ban_subject(self.config.prefix, self.config.host, e.jail, network)
+        server = -self.offset  # local time to the server's
+        expires = None if e.expires_at is None else e.expires_at + server
+        body = encode_ban(e.op, e.banned_at + server, expires, e.reason)
+        return subject, body, f"{self.config.host}-{e.id}"
+
+    # --- the clock -------------------------------------------------------------------
+
+    async def _clock_loop(self, link: FleetLink) -> None:
+        """Announce this host's addresses; measure its clock against the server's."""
+        subject = member_subject(self.config.prefix, self.config.host)
+        body = encode_member(self.own_addresses[:64])
+        while True:
+            try:
+                sent = self.clock.now()
+                seq = await link.publish_one(subject, body)
+                back = self.clock.now()
+                server = await link.message_time(seq)
+                self._measured((sent + back) / 2 - server, back - sent)
+            except Exception as exc:
+                self.status.last_error = f"clock: {type(exc).__name__}: {exc}"[:300]
+            await asyncio.sleep(CLOCK_INTERVAL)
+
+    def _measured(self, offset: float, rtt: float) -> None:
+        self.status.clock_offset = round(offset, 3)
+        bound = self.config.max_clock_offset
+        if abs(offset) > bound + rtt:
+            if self.status.clock_ok:
+                log.warning("fleet %s: this host's clock is %.1f s off the server's; expiries"
+                            " are corrected by it", self.config.name, offset)  # fmt: skip
+            self.status.clock_ok = False
+            self.offset = offset
+        else:
+            self.status.clock_ok = True
+            self.offset = 0.0
+
+    # --- applying --------------------------------------------------------------------
+
+    async def _follow_loop(self, link: FleetLink) -> None:
+        """Keep a subscription from the applied position; subscribe again if it stalls."""
+
+        async def deliver(msg: NatsMsg) -> None:
+            self._delivered.set()
+            await self._queue.put(msg)
+
+        await link.follow(self.status.position, deliver)
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL)
+            try:
+                _, last = await link.ensure_stream()
+            except Exception as exc:
+                self.status.last_error = f"stream: {type(exc).__name__}: {exc}"[:300]
+                continue
+            self.status.stream_last = last
+            self.status.server = link.server
+            self.status.connected = bool(link.server)
+            self.status.outbox = await asyncio.to_thread(self.ledger.outbox_size)
+            if self.status.lag and self._queue.empty() and not self._delivered.is_set():
+                stalled_for = getattr(self, "_stalled", 0.0) + STATUS_INTERVAL
+                self._stalled = stalled_for
+                if stalled_for >= STALL_AFTER:
+                    log.info("fleet %s: delivery stalled %d behind; subscribing again",
+                             self.config.name, self.status.lag)  # fmt: skip
+                    self._stalled = 0.0
+                    await link.follow(self.status.position, deliver)
+            else:
+                self._stalled = 0.0
+            self._delivered.clear()
+
+    async def _apply_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < APPLY_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._apply(batch)
+
+    async def _apply(self, batch: list[NatsMsg]) -> None:
+        orders: list[RemoteOrder] = []
+        position = self.status.position
+        take = self.intake.take
+        for msg in batch:
+            where = parse_reply(msg.reply or "")
+            if where is None:
+                self.intake.count("malformed")
+                continue
+            seq, server_time = where
+            if seq <= position:
+                continue  # delivered again after a reset: applied already
+            position = seq
+            order = take(msg.subject, msg.data, server_time)
+            if order is not None:
+                orders.append(order)
+        if position == self.status.position:
+            return
+        learnt = self.intake.take_learnt()
+        self.ledger.stage_learnt(position, learnt.reports, learnt.members)
+        outcome = await self.port.apply_remote(orders, self.config.stream, position)
+        self.status.position = position
+        self.status.applied += outcome.applied
+        self.status.lifted += outcome.lifted
+        for why, n in outcome.refused.items():
+            self.intake.count(why, n)
+
+
+def _expired(entry: OutboxEntry, now: float) -> bool:
+    return entry.op == "ban" and entry.expires_at is not None and entry.expires_at <= now
