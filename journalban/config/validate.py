@@ -8,6 +8,7 @@ from typing import Any
 
 from journalban.addresses import IPNetwork, parse_network
 from journalban.config.durations import parse_duration
+from journalban.config.fleet import parse_fleet
 from journalban.config.hints import (
     RECIDIVE_JAIL,
     duration_hint,
@@ -16,7 +17,6 @@ from journalban.config.hints import (
     network_hint,
     unknown_key,
 )
-from journalban.config.fleet import parse_fleet
 from journalban.config.journalmatch import parse_condition
 from journalban.config.schema import (
     BantimeIncrement,
