@@ -49,6 +49,8 @@ _TOOLS: Final[dict[str, str]] = {
     "fakeroot": "fakeroot",
     "bsdtar": "libarchive-tools",
     "man": "man-db",
+    # the fleet's JetStream servers
+    "nats-server": "nats-server",
     # shells and archives the tests drive
     "bash": "bash",
     "sh": "dash",
@@ -77,6 +79,7 @@ REQUIRED_MODULES: Final = (
     "installer",
     "setuptools",
     "wheel",
+    "nats",
 )
 
 
