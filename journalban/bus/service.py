@@ -60,6 +60,7 @@ class BusService:
         self._jail_paths: dict[str, str] = {}  # path -> jail name, read by the dispatcher
         self._dirty = False
         self.connected = asyncio.Event()
+        self._said_unreachable = False
 
     async def run(self) -> None:
         """Serve until cancelled, reconnecting whenever the bus goes away."""
@@ -69,7 +70,15 @@ class BusService:
                 try:
                     await self._serve_once()
                 except (OSError, EOFError) as exc:
-                    _log.debug("system bus not reachable: %s", exc)
+                    # Once, not at every retry: the agent runs on without its API.
+                    if not self._said_unreachable:
+                        _log.warning(
+                            "the system bus is not reachable (%s): no D-Bus API (journalban "
+                            "status, ban, reload) until it is; the agent runs on and keeps "
+                            "trying (bus: false turns this off)",
+                            exc,
+                        )
+                        self._said_unreachable = True
                 except Exception:
                     _log.exception("D-Bus connection failed")
                 self.connected.clear()
@@ -94,6 +103,7 @@ class BusService:
                 _log.error("cannot own %s (%s); retrying", contract.BUS_NAME, reply.name)
                 return
             _log.info("serving %s on the system bus", contract.BUS_NAME)
+            self._said_unreachable = False
             self.connected.set()
             flusher = asyncio.create_task(self._flush_changes(session))
             try:

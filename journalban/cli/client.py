@@ -9,8 +9,9 @@
     journalban reload                        reload the configuration
 
 Every command takes --json. They talk to the system bus, or to the bus in
-DBUS_SYSTEM_BUS_ADDRESS. Exit status: 0 done, 1 refused or failed, 3 the agent
-or the bus is not there.
+DBUS_SYSTEM_BUS_ADDRESS. Exit status: 0 done, 1 refused or failed, 2 a usage
+error, 3 the agent or the bus is not there. Then status, banned and stats say
+so and show the state database instead, read-only (still exit 3).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from dbus_fast import Variant
 
 from journalban.cli import clientview as view
-from journalban.cli.busclient import AgentClient, ClientError
+from journalban.cli.busclient import EXIT_UNREACHABLE, AgentClient, ClientError
 from journalban.config.durations import parse_duration
 
 Command = Callable[[AgentClient, argparse.Namespace], Awaitable[tuple[Any, str]]]
@@ -35,6 +37,7 @@ def register(sub: Any) -> None:
     """Add the client subcommands: status, ban, unban, banned, stats, reload."""
     p = _add(sub, "status", _status, "show the agent's or a jail's status")
     p.add_argument("jail", nargs="?", metavar="JAIL")
+    _state_config(p)
     p = _add(sub, "ban", _ban, "ban an address (or a CIDR prefix) in a jail")
     p.add_argument("jail", metavar="JAIL")
     p.add_argument("address", metavar="ADDRESS")
@@ -48,8 +51,18 @@ def register(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="lift every ban (of JAIL, if given)")
     p = _add(sub, "banned", _banned, "list active bans, or the bans covering ADDRESS")
     p.add_argument("address", nargs="?", metavar="ADDRESS")
-    _add(sub, "stats", _stats, "per-jail counters: failures, bans, dropped packets")
+    _state_config(p)
+    _state_config(_add(sub, "stats", _stats, "per-jail counters: failures, bans, dropped packets"))
     _add(sub, "reload", _reload, "reload the configuration")
+
+
+def _state_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="configuration naming the state_dir read when the agent is not on the bus "
+        "(default /etc/journalban/journalban.yaml)",
+    )
 
 
 def _add(sub: Any, name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
@@ -69,18 +82,64 @@ def run(command: Command, args: argparse.Namespace) -> int:
     try:
         data, text = asyncio.run(call())
     except ClientError as exc:
-        if args.json:
-            json.dump({"error": exc.name or "error", "message": str(exc)}, sys.stderr)
-            sys.stderr.write("\n")
-        else:
-            print(f"journalban {args.command}: {exc}", file=sys.stderr)
+        if exc.exit_code == EXIT_UNREACHABLE and args.command in READS_STATE:
+            return _from_state(args, exc)
+        _error(args, exc.name or _kind(exc.exit_code), str(exc))
         return exc.exit_code
+    _show(args, data, text)
+    return 0
+
+
+# Commands that can answer from the state database when the agent is not on the bus.
+READS_STATE = ("status", "banned", "stats")
+
+
+def _kind(exit_code: int) -> str:
+    return "unreachable" if exit_code == EXIT_UNREACHABLE else "refused"
+
+
+def _error(args: argparse.Namespace, name: str, message: str, **more: str) -> None:
+    """An error on stderr: a line for people, or one JSON object (``error``, ``message``)."""
+    if args.json:
+        json.dump({"error": name, "message": message, **more}, sys.stderr)
+        sys.stderr.write("\n")
+    else:
+        print(f"journalban {args.command}: {message}", file=sys.stderr)
+
+
+def _show(args: argparse.Namespace, data: Any, text: str) -> None:
     if args.json:
         json.dump(data, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
     elif text:
         print(text)
-    return 0
+
+
+def _from_state(args: argparse.Namespace, unreachable: ClientError) -> int:
+    """Say plainly that the agent is not on the bus, then show its state database."""
+    from journalban.cli import offline
+    from journalban.errors import AddressError, NoSuchJail
+
+    try:
+        snapshot = offline.open_snapshot(args.config)
+        data, text = offline.answer(snapshot, args)
+    except offline.OfflineError as exc:
+        _error(args, "unreachable", f"{unreachable}; {exc}")
+        return EXIT_UNREACHABLE
+    except (NoSuchJail, AddressError) as exc:
+        _error(args, "unreachable", f"{unreachable}; and from the state database: {exc}")
+        return EXIT_UNREACHABLE
+    kind = "a dry run's state" if snapshot.dry_run else "the state database"
+    note = (
+        f"no answer over D-Bus ({unreachable}); showing {kind} {snapshot.path} instead, "
+        "read-only: what the agent last committed (an agent started with --no-bus or "
+        "bus: false has no D-Bus API)"
+    )
+    if snapshot.config_note:
+        note += f"; {snapshot.config_note}"
+    _error(args, "unreachable", note, state_database=str(snapshot.path))
+    _show(args, data, text)
+    return EXIT_UNREACHABLE
 
 
 async def _status(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
