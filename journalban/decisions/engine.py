@@ -25,6 +25,7 @@ from journalban.addresses import (
 )
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.decisions import trace
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.errors import AddressIgnored, NoSuchJail, NotBanned
@@ -185,10 +186,8 @@ class DecisionEngine:
         new: dict[str, JailRuntime] = {}
         for name, cfg in jails.items():
             old = self.jails.get(name)
-            if old is not None and (old.config.maxretry, old.config.findtime) == (
-                cfg.maxretry,
-                cfg.findtime,
-            ):
+            kept = old is not None and old.config.maxretry == cfg.maxretry
+            if old is not None and kept and old.config.findtime == cfg.findtime:
                 old.config, old.ignore = cfg, ignores[name]
                 old.networks.clear()  # ipv6_prefix may have changed
                 old.counter.max_tracked = cfg.max_tracked
@@ -241,7 +240,7 @@ class DecisionEngine:
         recent = rt.recent_lines
         banned = self.bans.by_text
         latest = rt.latest_line
-        failed = 0
+        failed, traced = 0, trace.tracing()
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
         for line, host, when in hits:
             known = network_of(host)
@@ -250,6 +249,8 @@ class DecisionEngine:
             key, ignored = known
             if ignored is not None:
                 rt.ignored_failures += 1
+                if traced:
+                    trace.ignored(jail, host, ignored)
                 continue
             when = default_time if when is None else min(when, now)
             if when > latest:
@@ -265,6 +266,8 @@ class DecisionEngine:
                 continue
             failed += 1
             count = add(key, when)
+            if traced:
+                trace.found(jail, host, count, maxretry)
             new_failures.append((key, when))
             kept = recent.get(key)
             if kept is None:
@@ -335,16 +338,15 @@ class DecisionEngine:
         horizon = max(HISTORY_HORIZON, rec.findtime) if rec.enabled else HISTORY_HORIZON
         history = self._history(network, when - horizon)
         since = when - HISTORY_HORIZON
-        previous = sum(
-            1
+        counts = (
+            jail != RECIDIVE if inc.across_jails else jail == cfg.name
             for jail, at in history
-            if at >= since and (jail != RECIDIVE if inc.across_jails else jail == cfg.name)
+            if at >= since
         )
+        previous = sum(counts)
         length = ban_length(cfg.bantime, inc, previous)
         expires = None if length is None else when + length
-        ban = Ban(
-            cfg.name, network, when, expires, previous + 1, "failures", failures, source, lines
-        )
+        ban = Ban(cfg.name, network, when, expires, previous + 1, "failures", failures, source, lines)  # fmt: skip
         commit.history.append((ban, False))
         if cfg.name != RECIDIVE:
             changes.pending_bans[network] = changes.pending_bans.get(network, 0) + 1
@@ -433,9 +435,7 @@ class DecisionEngine:
             "manual", old.lines if old else (),
         )  # fmt: skip
         self.bans[(jail, network)] = ban
-        commit = BatchCommit(
-            jail=jail, bans=[ban], history=[(ban, True)], banned_delta=0 if old else 1
-        )
+        commit = BatchCommit(jail=jail, bans=[ban], history=[(ban, True)], banned_delta=0 if old else 1)  # fmt: skip
         if rt is not None and old is None:
             rt.total_banned += 1
         return ban, Changes(commits=[commit], bans=[ban])
