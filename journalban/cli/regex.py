@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from journalban.cli.regexargs import check_filter_name, check_log
 from journalban.cli.regexinput import Batch, read_file, read_file_text, read_journal
 from journalban.errors import ConfigError
 from journalban.matching.counting import count_text
@@ -40,6 +41,7 @@ def register(sub: Any) -> None:
     p.add_argument("filter", metavar="FILTER", help="filter file, filter name, or a failregex")
     p.add_argument("--mode", help="the filter's mode (default: its first)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--print-all-matched", action="store_true", help="print every matched line")
     p.add_argument("--print-all-missed", action="store_true", help="print every missed line")
     p.add_argument("--print-all-ignored", action="store_true", help="print every ignored line")
     p.set_defaults(func=run)
@@ -54,6 +56,10 @@ def resolve_filter(spec: str, library: FilterLibrary | None = None) -> FilterDef
     if _is_file(Path(spec)):
         return load_filter_file(Path(spec))
     library = library or FilterLibrary()
+    try:
+        check_filter_name(spec, library)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         return library.load(spec)
     except KeyError:
@@ -97,6 +103,7 @@ def scan(
     keep_matches: bool,
     keep_missed: bool,
     keep_ignored: bool,
+    keep_text: bool = False,
 ) -> Tally:
     """Run every batch through the matcher; only candidate lines cost more than a count."""
     tally = Tally()
@@ -120,6 +127,8 @@ def scan(
                             "regex": o.regex,
                         }
                     )
+                    if keep_text:
+                        tally.matches[-1]["text"] = lines_[o.index]
                 if keep_missed:
                     seen[o.index] = ""
             elif o.kind == IGNORED:
@@ -182,6 +191,11 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"journalban regex: {exc}", file=sys.stderr)
         return 1
+    try:
+        check_log(args.log)
+    except ValueError as exc:
+        print(f"journalban regex: {exc}", file=sys.stderr)
+        return 1
     path = Path(args.log)
     journal_input = args.log == "journal" or _is_dir(path)
     if args.log == "journal":
@@ -191,7 +205,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         source, batches = _batches(args.log)
     matcher = LineMatcher(compiled, time.time)
-    keep_lines = args.json or args.print_all_missed or args.print_all_ignored
+    keep_lines = (
+        args.json or args.print_all_matched or args.print_all_missed or args.print_all_ignored
+    )
     try:
         if not keep_lines and not journal_input and _is_file(path):
             tally = count_file(matcher, path)
@@ -199,9 +215,10 @@ def run(args: argparse.Namespace) -> int:
             tally = scan(
                 matcher,
                 batches,
-                keep_matches=args.json,
+                keep_matches=args.json or args.print_all_matched,
                 keep_missed=args.print_all_missed,
                 keep_ignored=args.print_all_ignored,
+                keep_text=args.print_all_matched,
             )
     except OSError as exc:
         print(f"journalban regex: cannot read {args.log}: {exc}", file=sys.stderr)
@@ -210,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
         {JOURNAL_DATES: tally.lines} if journal_input and tally.lines else dict(matcher.dates.hits)
     )
     if args.json:
-        json.dump(_as_json(tally, compiled, dates), sys.stdout)
+        json.dump(_as_json(tally, compiled, dates, args), sys.stdout)
         sys.stdout.write("\n")
         return 0
     _print_human(sys.stdout, tally, compiled, dates, source, args)
@@ -221,19 +238,38 @@ def _patterns(compiled: CompiledFilter) -> list[tuple[int, str]]:
     return [(number, compiled.fdef.failregex[number].pattern) for number, _ in compiled.regexes]
 
 
-def _as_json(tally: Tally, compiled: CompiledFilter, dates: dict[str, int]) -> dict[str, Any]:
-    return {
+def _as_json(
+    tally: Tally, compiled: CompiledFilter, dates: dict[str, int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Everything the text shows; the --print-all-* lines too when asked for."""
+    active = {number for number, _ in compiled.regexes}
+    out: dict[str, Any] = {
+        "filter": compiled.fdef.name,
+        "mode": compiled.mode,
         "lines": tally.lines,
         "matched": tally.matched,
         "ignored": tally.ignored,
         "missed": tally.missed,
         "matches": tally.matches,
         "regexes": [
-            {"pattern": pattern, "hits": tally.regex_hits.get(number, 0)}
-            for number, pattern in enumerate(r.pattern for r in compiled.fdef.failregex)
+            {
+                "number": number,
+                "pattern": r.pattern,
+                "modes": sorted(r.modes),
+                "active": number in active,
+                "hits": tally.regex_hits.get(number, 0),
+            }
+            for number, r in enumerate(compiled.fdef.failregex)
         ],
         "dates": [{"format": name, "hits": n} for name, n in dates.items()],
     }
+    if args.print_all_missed:
+        out["missed_lines"] = [
+            {"line": n, "text": text, "reason": reason} for n, text, reason in tally.missed_lines
+        ]
+    if args.print_all_ignored:
+        out["ignored_lines"] = [{"line": n, "text": text} for n, text in tally.ignored_lines]
+    return out
 
 
 def _print_human(
@@ -262,6 +298,10 @@ def _print_human(
         f"\nLines: {tally.lines} lines, {tally.ignored} ignored, "
         f"{tally.matched} matched, {tally.missed} missed\n"
     )
+    if args.print_all_matched:
+        out.write(f"\nMatched lines ({tally.matched}):\n")
+        for match in tally.matches:
+            out.write(f"{match['line']}: {match['text']}\n")
     if args.print_all_ignored:
         out.write(f"\nIgnored lines ({tally.ignored}):\n")
         for number, line in tally.ignored_lines:

@@ -85,7 +85,9 @@ class CompiledFilter:
         self.fdef = fdef
         self.mode = mode or fdef.default_mode
         if self.mode not in fdef.modes:
-            raise ValueError(f"filter {fdef.name!r} has no mode {self.mode!r}")
+            raise ValueError(
+                f"filter {fdef.name!r} has no mode {self.mode!r} (modes: {', '.join(fdef.modes)})"
+            )
         chosen = fdef.regexes_for(self.mode)
         self.regexes = [(i, r.regex) for i, r in chosen]
         self.ignore = fdef.ignoreregex
