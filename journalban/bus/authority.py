@@ -6,6 +6,12 @@ challenge the caller did not allow is answered with
 ``InteractiveAuthorizationRequired``, a refusal with ``AccessDenied``. When
 polkitd is not on the bus, ``org.jailban.info`` stays open and everything else
 is allowed to uid 0 only.
+
+polkitd is D-Bus activated on a normal system: it is not running until
+somebody calls it. The check is therefore sent without NO_AUTOSTART, so the
+bus starts polkitd, and only a real absence counts as "no polkit": the name
+is not activatable (no polkit installed, or a private bus), or its activation
+failed.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ _POLKIT_ABSENT_ERRORS: Final = frozenset(
         "org.freedesktop.DBus.Error.NameHasNoOwner",
     }
 )
+# The bus could not start polkitd (org.freedesktop.DBus.Error.Spawn.Failed,
+# .Spawn.ChildExited, .Spawn.ServiceNotFound, ...).
+_ACTIVATION_FAILED_PREFIX: Final = "org.freedesktop.DBus.Error.Spawn."
 
 
 class Authority:
@@ -77,14 +86,14 @@ class Authority:
             member="CheckAuthorization",
             signature="(sa{sv})sa{ss}us",
             body=[subject, action, {}, flags, ""],
-            # polkit is not started on demand for a check (and cannot be on a private bus).
-            flags=MessageFlag.NO_AUTOSTART,
+            # No NO_AUTOSTART: the call starts polkitd when it is D-Bus activated.
         )
         reply = await asyncio.wait_for(self._bus.call(request), _POLKIT_TIMEOUT)
         if reply is None:
             raise DBusError(contract.ACCESS_DENIED, "polkit gave no answer")
         if reply.message_type == MessageType.ERROR:
-            if reply.error_name in _POLKIT_ABSENT_ERRORS:
+            if polkit_is_absent(reply.error_name):
+                _log.debug("no polkit on the bus: %s %s", reply.error_name, reply.body)
                 raise _PolkitAbsent
             _log.warning(
                 "polkit refused the check of %s: %s %s", action, reply.error_name, reply.body
@@ -119,5 +128,11 @@ class Authority:
         return uid
 
 
+def polkit_is_absent(error_name: str | None) -> bool:
+    """Whether a failed CheckAuthorization means there is no polkit to ask."""
+    name = error_name or ""
+    return name in _POLKIT_ABSENT_ERRORS or name.startswith(_ACTIVATION_FAILED_PREFIX)
+
+
 class _PolkitAbsent(Exception):
-    """polkitd does not own its name on this bus."""
+    """polkitd neither owns its name on this bus nor can be activated."""
