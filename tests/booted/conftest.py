@@ -18,7 +18,21 @@ from support.container import ATTACKERS4, ATTACKERS6, BootedHost, BootError, boo
 from support.real import missing_real, need_root, need_tool
 from support.rootfs import cached_root
 
-TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "mount", "ip", "nft", "sshpass", "ssh")
+TOOLS = (
+    "debootstrap",
+    "chroot",
+    "systemctl",
+    "systemd-sysusers",
+    "systemd-tmpfiles",
+    "systemd-nspawn",
+    "nsenter",
+    "mount",
+    "umount",
+    "ip",
+    "nft",
+    "sshpass",
+    "ssh",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

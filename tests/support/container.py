@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -339,7 +340,7 @@ class BootedHost:
             f"try:\n s.connect(({server!r},{port}));print('open')\n"
             "except OSError as e:\n print('closed',e)\n"
         )
-        out = self.in_attacker(["python3", "-c", script], timeout=timeout + 10).stdout
+        out = self.in_attacker([sys.executable, "-c", script], timeout=timeout + 10).stdout
         return out.startswith("open")
 
 

@@ -39,6 +39,13 @@ _TOOLS: Final[dict[str, str]] = {
     "dbus-daemon": "dbus-daemon",
     "/usr/lib/polkit-1/polkitd": "polkitd",
     "gdbus": "libglib2.0-bin",
+    # the booted tier (tests/booted): a Debian root, booted; a real ssh attacker
+    "debootstrap": "debootstrap",
+    "chroot": "coreutils",
+    "systemctl": "systemd",
+    "systemd-nspawn": "systemd-container",
+    "ssh": "openssh-client",
+    "sshpass": "sshpass",
     # SELinux module, packaging recipes, manual pages
     "checkmodule": "checkpolicy",
     "semodule": "policycoreutils",
