@@ -234,8 +234,10 @@ class FleetNet:
 async def _admin_call(action: Any, user: str, password: str, servers: list[str]) -> Any:
     import nats
 
+    # A host's user may use only its own inbox prefix (see host_permissions).
+    inbox = "_INBOX" if user == "admin" else f"_INBOX_{user}"
     nc = await nats.connect(servers=servers, user=user, password=password, connect_timeout=2,
-                            max_reconnect_attempts=1, allow_reconnect=False)  # fmt: skip
+                            inbox_prefix=inbox, max_reconnect_attempts=1)  # fmt: skip
     try:
         return await action(nc.jetstream(timeout=5))
     finally:
