@@ -68,9 +68,13 @@ def overall_tree(status: dict[str, Any]) -> str:
             f"|- Backend:\t{backend}",
             f"|- Currently banned:\t{status.get('BannedCount', 0)}",
             f"|- Number of jails:\t{len(jails)}",
-            f"`- Jail list:\t{', '.join(jails)}",
+            f"`- Jail list:\t{', '.join(_recidive_named(jails))}",
         ]
     )
+
+
+def _recidive_named(jails: Sequence[str]) -> list[str]:
+    return [j + " (fed by the other jails' bans)" if j == "recidive" else j for j in jails]
 
 
 def split_sources(sources: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -88,7 +92,9 @@ def jail_tree(status: dict[str, Any]) -> str:
         f"|  |- Currently failed:\t{status.get('CurrentlyFailed', 0)}",
         f"|  |- Total failed:\t{status.get('TotalFailed', 0)}",
     ]
-    if matches and files:
+    if list(status.get("Sources", [])) == [RECIDIVE_SOURCE]:
+        lines.append(f"|  `- Fed by:\t{RECIDIVE_SOURCE} (the other jails' ban decisions)")
+    elif matches and files:
         lines.append(f"|  |- Journal matches:\t{' + '.join(matches)}")
         lines.append(f"|  `- File list:\t{' '.join(files)}")
     elif files:
@@ -104,7 +110,13 @@ def jail_tree(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# What recidive reads: the agent's own ban decisions (JailInfo.sources of it).
+RECIDIVE_SOURCE = "journalban's own bans"
+
+
 def source_kind(sources: Sequence[str]) -> str:
+    if list(sources) == [RECIDIVE_SOURCE]:
+        return "bans"  # recidive: fed by the decisions, not by a log
     matches, files = split_sources(sources)
     if matches and files:
         return "journal+file"

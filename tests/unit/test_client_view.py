@@ -90,3 +90,12 @@ def test_status_says_when_the_agent_runs_dry() -> None:
     tree = view.overall_tree({"Backend": "dry-run", "Jails": ["sshd"]})
     assert "|- Backend:\tdry-run (a dry run: nothing is banned in the firewall" in tree
     assert "dry run" not in view.overall_tree({"Backend": "nftables", "Jails": []})
+
+
+def test_recidive_is_shown_as_fed_by_the_bans() -> None:
+    tree = view.overall_tree({"Backend": "nftables", "Jails": ["sshd", "recidive"]})
+    assert "`- Jail list:\tsshd, recidive (fed by the other jails' bans)" in tree
+    record = view.stats_record({"Name": "recidive", "Sources": ["journalban's own bans"]})
+    assert record["source"] == "bans"
+    jail = view.jail_tree({"Name": "recidive", "Sources": ["journalban's own bans"]})
+    assert "|  `- Fed by:\tjournalban's own bans (the other jails' ban decisions)" in jail
