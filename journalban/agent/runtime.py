@@ -427,6 +427,11 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
             return None if part is None else (part.config, part.compiled.fdef)
 
         old = {n: read_with(n) for n in self.parts}
+        if config.firewall.backend != self.config.firewall.backend:
+            # Above all from dry-run to a real one: no ban would reach the firewall.
+            log.warning("firewall.backend changed from %s to %s: it takes a restart "
+                        "(systemctl restart journalban); until then the agent goes on with %s",
+                        self.config.firewall.backend, config.firewall.backend, self.backend.name)  # fmt: skip
         self._install(config, await asyncio.to_thread(host_interfaces))
         changed = [n for n in old if read_with(n) != old[n]]
         self._stop_sources(changed)

@@ -56,7 +56,9 @@ class AgentClient:
             ).connect()
         except (OSError, EOFError) as exc:
             raise ClientError(
-                f"cannot connect to {where}: {exc}", exit_code=EXIT_UNREACHABLE
+                f"cannot connect to {where}: {exc} (the client commands need the system bus "
+                "and an agent on it: systemctl status journalban)",
+                exit_code=EXIT_UNREACHABLE,
             ) from None
         return self
 
@@ -126,7 +128,8 @@ class AgentClient:
 def _client_error(name: str, text: str) -> ClientError:
     if name in _NOT_RUNNING:
         return ClientError(
-            "journalban is not running (no org.jailban on the system bus)",
+            "journalban is not running (no org.jailban on the system bus): start it with "
+            "systemctl start journalban, or see its log (journalctl -u journalban)",
             name=name,
             exit_code=EXIT_UNREACHABLE,
         )

@@ -36,13 +36,18 @@ RENAMED: Final[dict[str, str]] = {
     "destemail": "give to: in a mail action (see docs/actions.md)",
     "sender": "give from: in a mail action (see docs/actions.md)",
     "mta": "a mail action sends by SMTP or sendmail: (see docs/actions.md)",
+    "chain": "fail2ban's chain is firewall.hook: here (input or forward, for every jail)",
+    "blocktype": "fail2ban's blocktype is firewall.verdict: here (drop or reject)",
+    "usedns": "names in log lines are never resolved here; remove it",
+    "logencoding": "not needed: invalid UTF-8 is replaced and counted; remove it",
+    "datepattern": "not needed: dates are recognised per source; remove it",
+    "dbpurgeage": "the history is kept as long as bantime_increment and recidive need it",
 }
 # fail2ban keys with no journalban equivalent.
 UNSUPPORTED: Final = frozenset(
     {
-        "rndtime", "usedns", "maxmatches", "maxlines", "logencoding", "datepattern",
-        "ignorecommand", "ignorecache", "dbpurgeage", "dbmaxmatches", "allowipv6",
-        "chain", "blocktype", "logtarget", "syslogsocket", "socket", "pidfile",
+        "rndtime", "maxmatches", "maxlines", "ignorecommand", "ignorecache", "dbmaxmatches",
+        "allowipv6", "logtarget", "syslogsocket", "socket", "pidfile",
     }
 )  # fmt: skip
 # fail2ban jail names whose filter is spelt differently here.
@@ -62,7 +67,7 @@ RECIDIVE_JAIL: Final = (
 def unknown_key(key: str, known: Iterable[str]) -> str:
     """Why ``key`` is not accepted, and what to write instead."""
     if key in RENAMED:
-        return f"unknown key; {RENAMED[key]}"
+        return f"not a journalban key; {RENAMED[key]}"
     if key in UNSUPPORTED:
         return f"fail2ban's {key} is not supported by journalban; remove it"
     close = similar(key, known)
