@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from journalban.addresses import IPNetwork
 from journalban.events import Ban
@@ -119,6 +119,17 @@ class AgentControl(Protocol):
         ...
 
     async def unban_all(self, jail: str | None = None) -> int: ...
+
+    async def unban_fleet(self, network: IPNetwork, jail: str | None = None) -> int:
+        """Lift ``network`` here and publish the unban to the fleet; how many lifted here.
+
+        Raises ``FleetUnavailable`` (a ``JournalbanError``) without a fleet.
+        """
+        ...
+
+    def fleet_status(self) -> dict[str, Any]:
+        """The fleet's status (``journalban.fleet.service.FleetStatus``); empty without one."""
+        ...
 
     async def reload(self) -> None: ...
 

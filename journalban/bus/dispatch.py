@@ -50,6 +50,7 @@ class CallDispatcher:
             (m, "Ban"): ("ssta{sv}", self._manager_ban),
             (m, "Unban"): ("ss", self._manager_unban),
             (m, "UnbanAll"): ("s", self._unban_all),
+            (m, "UnbanFleet"): ("ss", self._unban_fleet),
             (m, "ListBans"): ("s", self._manager_list_bans),
             (m, "QueryBan"): ("s", self._query_ban),
             (m, "ListJails"): ("", self._list_jails),
@@ -151,6 +152,12 @@ class CallDispatcher:
     async def _manager_unban(self, msg: Message, _jail: str | None) -> Reply:
         address, jail = msg.body
         lifted = await self._control.unban(convert.network_arg(address), convert.jail_arg(jail))
+        return "u", [convert.u32(lifted)]
+
+    async def _unban_fleet(self, msg: Message, _jail: str | None) -> Reply:
+        address, jail = msg.body
+        network = convert.network_arg(address)
+        lifted = await self._control.unban_fleet(network, convert.jail_arg(jail))
         return "u", [convert.u32(lifted)]
 
     async def _unban_all(self, msg: Message, _jail: str | None) -> Reply:

@@ -25,6 +25,7 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus
 
 from journalban.agent.api import AgentControl
 from journalban.bus import contract, convert
+from journalban.bus.fleetview import fleet_properties
 
 BanList = Annotated[list[Any], DBusSignature("a(ssttus)")]
 StrList = Annotated[list[str], DBusSignature("as")]
@@ -35,6 +36,7 @@ _OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
     contract.MANAGER_INTERFACE: {
         "Unban": ["lifted"],
         "UnbanAll": ["lifted"],
+        "UnbanFleet": ["lifted"],
         "ListBans": ["bans"],
         "QueryBan": ["bans"],
         "ListJails": ["jails"],
@@ -90,6 +92,10 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_method()
     def UnbanAll(self, jail: DBusStr) -> DBusUInt32:
+        raise _refuse()
+
+    @dbus_method()
+    def UnbanFleet(self, address: DBusStr, jail: DBusStr) -> DBusUInt32:
         raise _refuse()
 
     @dbus_method()
@@ -149,6 +155,10 @@ class ManagerInterface(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def BannedCount(self) -> DBusUInt32:
         return convert.u32(self._control.banned_count())
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Fleet(self) -> DBusDict:
+        return fleet_properties(self._control.fleet_status())
 
     def property_values(self) -> dict[str, Any]:
         """Current values of the properties, for change announcements."""

@@ -4,6 +4,7 @@
     journalban ban JAIL ADDRESS [--time 1h]  ban by hand (--permanent, --force)
     journalban unban ADDRESS [JAIL]          lift bans (every jail when JAIL is left out)
     journalban unban --all [JAIL]            lift every ban
+    journalban unban ADDRESS --fleet         lift it on every host of the fleet
     journalban banned [ADDRESS]              active bans, or those covering ADDRESS
     journalban stats                         per-jail counters
     journalban reload                        reload the configuration
@@ -49,6 +50,9 @@ def register(sub: Any) -> None:
     p.add_argument("address", nargs="?", metavar="ADDRESS")
     p.add_argument("jail", nargs="?", metavar="JAIL", help="only this jail (default: every jail)")
     p.add_argument("--all", action="store_true", help="lift every ban (of JAIL, if given)")
+    p.add_argument(
+        "--fleet", action="store_true", help="lift it on every host of the fleet, not only here"
+    )
     p = _add(sub, "banned", _banned, "list active bans, or the bans covering ADDRESS")
     p.add_argument("address", nargs="?", metavar="ADDRESS")
     _state_config(p)
@@ -183,6 +187,13 @@ async def _ban(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
 
 
 async def _unban(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
+    if args.fleet:
+        if args.all or args.address is None:
+            raise ClientError("--fleet lifts the bans of one ADDRESS (not --all)")
+        (lifted,) = await agent.manager("UnbanFleet", "ss", [args.address, args.jail or ""])
+        return {"lifted": lifted, "fleet": True}, (
+            f"lifted {lifted} ban(s) of {args.address} here; the unban is sent to the fleet"
+        )
     if args.all:
         # With --all the one positional names the jail: `unban --all sshd`.
         jail = args.jail or args.address or ""

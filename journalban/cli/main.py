@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "journalban.cli.checkconfig",
     "journalban.cli.run",
     "journalban.cli.client",
+    "journalban.cli.fleetcmd",
 )
 
 

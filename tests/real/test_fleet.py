@@ -5,6 +5,7 @@ each in its own network namespace with real nftables and real journal files.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import sqlite3
 import time
@@ -19,10 +20,13 @@ from nats.js.errors import NotFoundError
 from journalban.addresses import parse_network
 from journalban.fleet.messages import encode_ban, network_key
 from support.agent import AgentProcess, write_config
+from support.bus import PrivateBus, run_client
 from support.fleet import STREAM, FleetNet, fleet_net, wait_for
 from support.journal import JournalWriter, sshd_fields
+from support.real import REPO
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
+JOURNALBAN = [str(REPO / ".venv" / "bin" / "python"), "-m", "journalban"]
 
 HOSTS = ("a", "b", "c")
 # d has a user on the servers from the start and joins later.
@@ -35,6 +39,7 @@ class Host:
     config: Path
     state: Path
     writer: JournalWriter
+    bus: str | None = None
     agent: AgentProcess | None = None
 
     def history(self, network: str) -> int:
@@ -61,7 +66,9 @@ class Fleet:
         self.hosts: dict[str, Host] = {}
         self._stack = contextlib.ExitStack()
 
-    def add(self, name: str, **fleet: object) -> Host:
+    def add(
+        self, name: str, bus: str | None = None, fleet: dict[str, object] | None = None
+    ) -> Host:
         if name not in self.net.ns:
             self.net.add_host(name)
         d = self.root / name
@@ -73,16 +80,19 @@ class Fleet:
             d / "journalban.yaml", d / "state", journal_dir=d / "journal",
             jails={"sshd": {"maxretry": 2, "bantime": "1h", "ignoreip": ["198.51.100.250"]}},
             recidive={"enabled": False},
-            fleet=self.net.fleet_config(name, **fleet),
+            fleet=self.net.fleet_config(name, **(fleet or {})), bus=bus is not None,
         )  # fmt: skip
-        host = Host(name, cfg, d / "state", writer)
+        host = Host(name, cfg, d / "state", writer, bus=bus)
         self.hosts[name] = host
         return host
 
     def start(self, name: str) -> AgentProcess:
         host = self.hosts[name]
         host.agent = AgentProcess(
-            host.config, dry_run=False, wrapper=["ip", "netns", "exec", self.net.ns[name]]
+            host.config,
+            dry_run=False,
+            wrapper=["ip", "netns", "exec", self.net.ns[name]],
+            bus_address=host.bus,
         )
         host.agent.wait_for_log("running:")
         host.agent.wait_for_log("fleet prod: connected", timeout=30)
@@ -128,7 +138,7 @@ def test_a_ban_on_one_host_is_in_the_other_hosts_kernel_sets(fleet: Fleet) -> No
 
 def _all_start(fleet: Fleet, **per_host: dict[str, object]) -> None:
     for name in HOSTS:
-        fleet.add(name, **per_host.get(name, {}))
+        fleet.add(name, fleet=per_host.get(name))
         fleet.start(name)
 
 
@@ -253,3 +263,46 @@ def test_a_joining_host_catches_up_on_the_live_bans(fleet: Fleet) -> None:
     fleet.add("d")
     fleet.start("d")
     wait_for(lambda: set(addresses) <= fleet.kernel("d"), what="the live bans on the new host")
+
+
+def test_unban_fleet_lifts_fleet_bans_everywhere_and_fleet_shows_the_counts(
+    fleet: Fleet,
+) -> None:
+    with PrivateBus() as bus:
+        fleet.add("a", bus=bus.address)
+        fleet.start("a")
+        assert bus.wait_for_name("org.jailban")
+        for name in ("b", "c"):
+            fleet.add(name)
+            fleet.start(name)
+        fleet.hosts["a"].fail("203.0.113.60")
+        fleet.hosts["c"].fail("203.0.113.61")
+        for name in HOSTS:
+            wait_for(lambda n=name: {"203.0.113.60", "203.0.113.61"} <= fleet.kernel(n),
+                     what=f"the bans on {name}")  # fmt: skip
+        refused = run_client(bus, [*JOURNALBAN, "unban", "203.0.113.60", "--fleet"], user="nobody")
+        assert refused.returncode == 1
+        assert "203.0.113.60" in fleet.kernel("b")
+        done = run_client(bus, [*JOURNALBAN, "unban", "203.0.113.60", "--fleet"])
+        assert done.returncode == 0, done.stderr
+        assert "lifted 1 ban(s) of 203.0.113.60 here" in done.stdout
+        for name in HOSTS:
+            wait_for(lambda n=name: "203.0.113.60" not in fleet.kernel(n),
+                     what=f"the fleet unban on {name}")  # fmt: skip
+        # c banned .61 itself: a fleet unban lifts it on a and b, never c's own ban.
+        run_client(bus, [*JOURNALBAN, "unban", "203.0.113.61", "--fleet"])
+        wait_for(lambda: "203.0.113.61" not in fleet.kernel("b"), what="the unban on b")
+        time.sleep(1)
+        assert "203.0.113.61" in fleet.kernel("c")
+        assert "203.0.113.61" not in fleet.kernel("a")
+        status = json.loads(run_client(bus, [*JOURNALBAN, "fleet", "--json"]).stdout)
+        assert status["Connected"] is True
+        assert status["Host"] == "a"
+        assert status["Published"] >= 3  # a ban, two unbans
+        assert status["Applied"] >= 1
+        assert status["Outbox"] == 0
+        text = run_client(bus, [*JOURNALBAN, "fleet"]).stdout
+        assert text.startswith("Fleet prod, this host a: connected to ")
+        a = fleet.hosts["a"].agent
+        assert a is not None
+        a.stop()

@@ -75,6 +75,7 @@ class FakeControl:
         self.state_value = "running"
         self.next_config: list[JailInfo] | None = None
         self.reload_error: errors.ConfigError | None = None
+        self.fleet_unbans: list[tuple[str, str | None]] = []
 
     @property
     def state(self) -> str:
@@ -177,6 +178,18 @@ class FakeControl:
         for key in keys:
             self._lift(key, "flush")
         return len(keys)
+
+    async def unban_fleet(self, network: IPNetwork, jail: str | None = None) -> int:
+        """As a host of fleet ``prod``: lifts here (if banned) and remembers the publish."""
+        self.fleet_unbans.append((format_network(network), jail))
+        try:
+            return await self.unban(network, jail, "fleet")
+        except errors.NotBanned:
+            return 0
+
+    def fleet_status(self) -> dict[str, object]:
+        return {"name": "prod", "host": "web1", "connected": True, "published": 3,
+                "lag": 0, "skipped": {"rate_limited": 2}}  # fmt: skip
 
     def _lift(self, key: tuple[str, IPNetwork], reason: str) -> None:
         ban = self._bans.pop(key)

@@ -28,6 +28,7 @@ MANAGER_CONTRACT = {
     "Reload": ("", ""),
     "TestLine": ("ss", "bsa{sv}"),
     "GetBanDetails": ("ss", "a{sv}"),
+    "UnbanFleet": ("ss", "u"),  # issue 15
 }
 JAIL_CONTRACT = {
     "Ban": ("sta{sv}", ""),
@@ -36,7 +37,7 @@ JAIL_CONTRACT = {
     "GetStatus": ("", "a{sv}"),
 }
 MANAGER_SIGNALS = {"Banned": "ssta{sv}", "Unbanned": "sss", "Reloaded": ""}
-MANAGER_PROPERTIES = {"Version": "s", "State": "s", "BannedCount": "u"}
+MANAGER_PROPERTIES = {"Version": "s", "State": "s", "BannedCount": "u", "Fleet": "a{sv}"}
 JAIL_PROPERTIES = {
     "Name": "s",
     "Enabled": "b",
@@ -203,3 +204,15 @@ def test_unexpected_errors_do_not_leak_their_text(caplog: pytest.LogCaptureFixtu
     error = convert.to_dbus_error(RuntimeError("/secret/path"))
     assert error.type == "org.freedesktop.DBus.Error.Failed"
     assert "/secret/path" not in error.text
+
+
+def test_unban_fleet_needs_the_unban_action_and_fleet_shows_typed_status() -> None:
+    from journalban.bus.fleetview import fleet_properties
+
+    assert contract.action_for(contract.MANAGER_INTERFACE, "UnbanFleet") == "org.jailban.unban"
+    props = fleet_properties(FakeControl().fleet_status())
+    assert props["Connected"].signature == "b"
+    assert props["Published"].value == 3
+    assert props["Skipped"].signature == "a{st}"
+    assert props["Skipped"].value == {"rate_limited": 2}
+    assert fleet_properties({}) == {}
