@@ -13,10 +13,18 @@ A filter file (YAML) holds:
       - regex: '^Failed password for <USER> from <HOST> port \\d+$'
         modes: [normal, aggressive]   # default: every mode
     ignoreregex: []
+    attacker_fields:               # the text a remote client writes into these lines
+      user: the login name the client typed
+      agent: {about: the User-Agent header, escaped: '"\\'}  # or never: CHARS
     samples:
       - line: "..."                 # a full log line (date and prefix included)
         host: 203.0.113.5           # null: must not match
         modes: [aggressive]         # where this expectation holds (default: every mode)
+        fields: {user: root}        # where attacker_fields sit in this line (each copy of the text)
+
+Every ``attacker_fields`` entry is marked in at least one sample that matches;
+the injection suite (tests/adversarial) rewrites each marked field with
+look-alike addresses, separators and copies of the line's own tail.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from journalban.matching.tags import compile_failregex, compile_plain
 
 FILTER_KEYS = {
     "description", "journal_match", "idents", "modes", "prefilter", "failregex",
-    "ignoreregex", "samples", "files", "notes",
+    "ignoreregex", "samples", "files", "notes", "attacker_fields",
 }  # fmt: skip
 
 
@@ -55,6 +63,20 @@ class Sample:
     time: str | None = None
     ignored: bool = False
     where: int | None = None
+    # (attacker field name, its text in ``line``): where client text sits.
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AttackerField:
+    """Text a remote client writes into the filter's lines, and what the server
+    guarantees about it: characters it ``never`` writes there (it refuses or
+    strips them) and characters it writes ``escaped`` (as a backslash and the
+    character; a backslash as two)."""
+
+    about: str
+    never: str = ""
+    escaped: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +92,9 @@ class FilterDef:
     ignoreregex: tuple[re.Pattern[str], ...] = ()
     samples: tuple[Sample, ...] = ()
     files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # attacker field name -> what it is; None: the filter does not say (not allowed
+    # for shipped filters, see tests/adversarial/test_injection_fields.py).
+    attacker_fields: Mapping[str, AttackerField] | None = None
 
     @property
     def default_mode(self) -> str:
@@ -107,6 +132,75 @@ def _journal_match(value: Any, marks: Marks) -> tuple[tuple[tuple[str, str], ...
     return tuple(groups)
 
 
+def _attacker_fields(data: Mapping[str, Any], marks: Marks) -> dict[str, AttackerField] | None:
+    if "attacker_fields" not in data:
+        return None
+    value = data["attacker_fields"]
+    where = marks.locate(("attacker_fields",))
+    if not isinstance(value, Mapping):
+        raise FilterError("attacker_fields: must map each field name to what it holds", *where)
+    out = {}
+    for name, item in value.items():
+        at = marks.locate(("attacker_fields", name))
+        if isinstance(item, str):
+            item = {"about": item}
+        if (
+            not isinstance(item, Mapping)
+            or set(item) - {"about", "never", "escaped"}
+            or not all(isinstance(v, str) for v in item.values())
+            or not str(item.get("about", "")).strip()
+        ):
+            raise FilterError(
+                f"attacker_fields: {name}: a description, or {{about: TEXT, never: CHARS, "
+                "escaped: CHARS}}",
+                *at,
+            )
+        out[str(name)] = AttackerField(
+            item["about"], item.get("never", ""), item.get("escaped", "")
+        )
+    return out
+
+
+def _sample_fields(
+    sample: Mapping[str, Any],
+    line: str,
+    declared: Mapping[str, AttackerField] | None,
+    marks: Marks,
+    path: KeyPath,
+) -> tuple[tuple[str, str], ...]:
+    """A sample's ``fields``: each a declared attacker field and its text in the line
+    (every occurrence of the text is that field: a server may write it twice)."""
+    value = sample.get("fields")
+    if value is None:
+        return ()
+    where = marks.locate((*path, "fields"))
+    if not isinstance(value, Mapping):
+        raise FilterError("fields: must map attacker field names to their text", *where)
+    out = []
+    for name, text in value.items():
+        if declared is None or name not in declared:
+            raise FilterError(f"fields: {name!r} is not in attacker_fields", *where)
+        if not isinstance(text, str) or not text:
+            raise FilterError(f"fields: {name}: must be the field's text in the line", *where)
+        if text not in line:
+            raise FilterError(f"fields: {name}: {text!r} is not in the line", *where)
+        out.append((str(name), text))
+    return tuple(out)
+
+
+def _check_fields_marked(
+    declared: Mapping[str, AttackerField] | None, samples: list[Sample], marks: Marks
+) -> None:
+    if not declared:
+        return
+    marked = {name for s in samples if s.host is not None for name, _ in s.fields}
+    if missing := sorted(set(declared) - marked):
+        raise FilterError(
+            f"attacker_fields {missing} are marked (fields:) in no sample that matches",
+            *marks.locate(("attacker_fields",)),
+        )
+
+
 def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
     """Validate a filter's data. Raises: FilterError with file and line."""
     if not isinstance(data, Mapping):
@@ -137,6 +231,7 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
         compile_plain(p, *marks.locate(("ignoreregex", i)))
         for i, p in enumerate(_strings(data.get("ignoreregex") or [], marks, ("ignoreregex",)))
     )
+    declared = _attacker_fields(data, marks)
     samples = []
     for i, s in enumerate(data.get("samples") or []):
         f, line = marks.locate(("samples", i))
@@ -154,8 +249,10 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
                 time=None if s.get("time") is None else str(s["time"]),
                 ignored=bool(s.get("ignored", False)),
                 where=line,
+                fields=_sample_fields(s, s["line"], declared, marks, ("samples", i)),
             )
         )
+    _check_fields_marked(declared, samples, marks)
     files_raw = data.get("files") or {}
     files = (
         {str(k): _strings(v, marks, ("files", k)) for k, v in files_raw.items()}
@@ -176,6 +273,7 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
         ignoreregex=ignore,
         samples=tuple(samples),
         files=files,
+        attacker_fields=declared,
     )
 
 
