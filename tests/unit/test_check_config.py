@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from journalban.cli import idlejails
 from journalban.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def _host_has_a_journal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether this machine has a journal directory must not change the outcome."""
+    monkeypatch.setattr(idlejails, "journal_available", lambda config: True)
 
 
 def _config(tmp_path: Path, main_text: str, dropin: str | None = None) -> Path:
@@ -148,3 +155,14 @@ def test_warns_about_jails_that_can_never_match_and_lists_the_running_ones(
     captured = capsys.readouterr()
     assert "jails that will run: sshd, mail, web" in captured.out
     assert "warning: " in captured.err
+
+
+def test_warns_when_a_journal_jail_runs_on_a_host_without_a_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(idlejails, "journal_available", lambda config: False)
+    assert main(["check-config", str(_config(tmp_path, "{}\n")), "--json"]) == 0
+    messages = [w["message"] for w in json.loads(capsys.readouterr().out)["warnings"]]
+    assert messages == [
+        "jail sshd reads the journal, but this host has none: it stays idle (use source: files)"
+    ]
