@@ -95,7 +95,7 @@ def jail_filter_hint(jail: str) -> str | None:
 def duration_hint(value: object) -> str | None:
     """fail2ban's ``bantime = -1`` (a ban that never ends)."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-        return "fail2ban's -1 (a ban that never ends) is written permanent here"
+        return "fail2ban's -1, a ban that never ends, is written permanent here"
     return None
 
 

@@ -166,3 +166,24 @@ def test_warns_when_a_journal_jail_runs_on_a_host_without_a_journal(
     assert messages == [
         "jail sshd reads the journal, but this host has none: it stays idle (use source: files)"
     ]
+
+
+def test_the_agent_logs_every_error_and_exits_78(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+
+    root = logging.getLogger("journalban")
+    saved = (root.handlers[:], root.level, root.propagate)
+    try:
+        code = main(["run", "--config", str(_config(tmp_path, FAIL2BAN_HABITS)), "--no-bus"])
+    finally:
+        root.handlers[:], root.level, root.propagate = saved
+    assert code == 78
+    errors = [
+        line for line in capsys.readouterr().err.splitlines() if "configuration error" in line
+    ]
+    assert len(errors) == 10
+    assert errors[0].endswith(
+        "defaults.bantime: not a duration: -1 (fail2ban's -1, a ban that never ends, is written permanent here)"
+    )
