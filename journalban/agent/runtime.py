@@ -142,7 +142,11 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         await asyncio.to_thread(self.backend.setup, self._all_rules())
         restored = self.decisions.load_bans()
-        self._fleet_prepare()
+        if self.dry_run and self.config.fleet is not None:
+            log.warning("a dry run does not join fleet %s: what it published would be real bans "
+                        "on the other hosts", self.config.fleet.name)  # fmt: skip
+        else:
+            self._fleet_prepare()
         await self._restore(restored)
         self._state = "running"
         self.notifier.ready(self._status_line())

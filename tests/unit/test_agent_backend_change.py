@@ -44,3 +44,29 @@ def test_switching_from_dry_run_on_reload_warns_and_stays_dry(
         "firewall.backend changed from dry-run to nftables: it takes a restart" in m
         for m in caplog.messages
     )
+
+
+def test_a_dry_run_does_not_join_the_fleet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "journalban.yaml"
+    config.write_text(yaml.safe_dump({
+        "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
+        "firewall": {"backend": "dry-run"}, "jails": {"sshd": {"enabled": False}},
+        "fleet": {"servers": ["nats://127.0.0.1:1"], "name": "web"},
+    }))  # fmt: skip
+
+    async def scenario() -> Agent:
+        agent = Agent(config)
+        task = asyncio.create_task(agent.run())
+        await agent.ready.wait()
+        await asyncio.sleep(0.1)
+        agent.stop()
+        await task
+        return agent
+
+    with caplog.at_level(logging.WARNING, logger="journalban.agent"):
+        agent = asyncio.run(scenario())
+    assert agent.fleet is None
+    assert agent.fleet_status()["connected"] is False
+    assert "a dry run does not join fleet web" in caplog.text
