@@ -134,10 +134,17 @@ def _from_state(args: argparse.Namespace, unreachable: ClientError) -> int:
         _error(args, "unreachable", f"{unreachable}; and from the state database: {exc}")
         return EXIT_UNREACHABLE
     kind = "a dry run's state" if snapshot.dry_run else "the state database"
+    pids = offline.running_agents(args.config)
+    if pids:
+        why = (
+            f"journalban runs with this configuration (pid {', '.join(map(str, pids))}) but "
+            "not on the bus: started with --no-bus or bus: false, or on another bus"
+        )
+    else:
+        why = f"no answer over D-Bus ({unreachable})"
     note = (
-        f"no answer over D-Bus ({unreachable}); showing {kind} {snapshot.path} instead, "
-        "read-only: what the agent last committed (an agent started with --no-bus or "
-        "bus: false has no D-Bus API)"
+        f"{why}; showing {kind} {snapshot.path} instead, read-only: what the agent last "
+        "committed (an agent started with --no-bus or bus: false has no D-Bus API)"
     )
     if snapshot.config_note:
         note += f"; {snapshot.config_note}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -24,13 +25,45 @@ from journalban.agent.api import JailInfo, JailStatus
 from journalban.bus import convert
 from journalban.cli import clientview as view
 from journalban.cli.busclient import plain
-from journalban.config.loader import load_config
+from journalban.config.loader import MAIN_FILE, load_config
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE
 from journalban.errors import AddressError, ConfigError, JournalbanError, NoSuchJail
 from journalban.events import Ban
 from journalban.matching.library import FilterLibrary
 from journalban.state.files import DRY_RUN_STATE_FILE, STATE_FILE
+
+
+def running_agents(config: Path | None, proc: Path = Path("/proc")) -> list[int]:
+    """The process ids of ``journalban run`` with this configuration (None: the default)."""
+    wanted = (config or MAIN_FILE).absolute()
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = [
+                a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0")
+            ]
+            cwd = (entry / "cwd").readlink()
+        except OSError:
+            continue
+        names = [Path(a).name for a in argv]
+        if "run" not in names or "journalban" not in names[: names.index("run")]:
+            continue
+        given = _config_argument(argv[names.index("run") + 1 :])
+        if (MAIN_FILE if given is None else cwd / given).absolute() == wanted:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _config_argument(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 class OfflineError(JournalbanError):

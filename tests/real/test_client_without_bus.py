@@ -47,6 +47,12 @@ def test_status_banned_and_stats_read_the_state_of_a_no_bus_agent(tmp_path: Path
             writer.write([sshd_fields(f"Failed password for root from {ATTACKER} port 1 ssh2")] * 2)
             agent.wait_for_log(f"Ban {ATTACKER} in jail sshd")
             StateReader(state).wait(lambda: ("sshd", f"{ATTACKER}/32") in StateReader(state).bans())
+            running = _client(tmp_path, "status", "--config", str(cfg))
+            assert (
+                f"journalban runs with this configuration (pid {agent.proc.pid}) but not on the bus"
+                in running.stderr
+            )
+            assert "|- Currently banned:\t1" in running.stdout
         finally:
             agent.stop()
     before = _digest(state)
