@@ -76,6 +76,7 @@ class FleetIntake:
         for host, texts in members.items():
             self.members[host] = tuple(_networks(texts))
         self.members[config.host] = tuple(_networks(config.addresses))
+        self._member_ranges = _ranges(self.members)
         # (jail token, network text) -> origin -> (op, at, expires_at)
         self._reports: dict[tuple[str, str], dict[str, tuple[str, float, float | None]]] = {}
         for jail, net, origin, op, at, exp in reports:
@@ -98,6 +99,7 @@ class FleetIntake:
             return None
         if isinstance(msg, MemberMessage):
             self.members[msg.host] = msg.addresses
+            self._member_ranges = _ranges(self.members)
             self.learnt.members[msg.host] = json.dumps([str(n) for n in msg.addresses])
             self.count("members")
             return None
@@ -121,10 +123,12 @@ class FleetIntake:
         return self._quorum(msg)
 
     def _covers_member(self, network: IPNetwork) -> bool:
+        # Integers, not ipaddress's overlaps(): this runs for every message.
+        version = network.version
+        low = int(network.network_address)
+        high = low | ((1 << (network.max_prefixlen - network.prefixlen)) - 1)
         return any(
-            m.version == network.version and m.overlaps(network)
-            for nets in self.members.values()
-            for m in nets
+            v == version and low <= last and first <= high for v, first, last in self._member_ranges
         )
 
     def _order(self, msg: BanMessage) -> RemoteOrder:
@@ -152,6 +156,15 @@ class FleetIntake:
     def take_learnt(self) -> Learnt:
         learnt, self.learnt = self.learnt, Learnt()
         return learnt
+
+
+def _ranges(members: dict[str, tuple[IPNetwork, ...]]) -> tuple[tuple[int, int, int], ...]:
+    """(version, first, last address as integers) of every member network."""
+    return tuple(
+        (n.version, int(n.network_address), int(n.network_address) | int(n.hostmask))
+        for nets in members.values()
+        for n in nets
+    )
 
 
 def _networks(texts: Iterable[str]) -> list[IPNetwork]:

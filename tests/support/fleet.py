@@ -85,7 +85,10 @@ def netns(name: str, *argv: str, check: bool = True) -> subprocess.CompletedProc
 class FleetNet:
     """The hub namespace with the NATS servers and one namespace per host."""
 
-    def __init__(self, root: Path, hosts: Sequence[str], *, servers: int = 3) -> None:
+    def __init__(
+        self, root: Path, hosts: Sequence[str], *, servers: int = 3, later: Sequence[str] = ()
+    ) -> None:
+        """``later``: hosts with a user on the servers whose namespace ``add_host`` makes."""
         need_root()
         for tool in ("ip", "nft", "nats-server"):
             need_tool(tool)
@@ -98,6 +101,7 @@ class FleetNet:
         self.servers: list[subprocess.Popen[bytes] | None] = [None] * servers
         self._made: list[str] = []
         self.subnet = {h: i + 1 for i, h in enumerate(hosts)}
+        self.users = [*hosts, *later]
 
     def hub_address(self, host: str) -> str:
         return f"10.99.{self.subnet[host]}.1"
@@ -143,7 +147,7 @@ class FleetNet:
         store = self.root / f"nats{index + 1}"
         store.mkdir(parents=True, exist_ok=True)
         conf = self.root / f"nats{index + 1}.conf"
-        conf.write_text(server_config(index, store, self.hosts, cluster=self.server_count > 1))
+        conf.write_text(server_config(index, store, self.users, cluster=self.server_count > 1))
         with (self.root / f"nats{index + 1}.log").open("ab") as log:
             self.servers[index] = subprocess.Popen(
                 ["ip", "netns", "exec", self.hub, "nats-server", "-c", str(conf)],
@@ -276,8 +280,10 @@ def run_in_netns(ns: str, fn: Any, *args: Any) -> Any:
 
 
 @contextlib.contextmanager
-def fleet_net(root: Path, hosts: Sequence[str], servers: int = 3) -> Iterator[FleetNet]:
-    net = FleetNet(root, hosts, servers=servers)
+def fleet_net(
+    root: Path, hosts: Sequence[str], servers: int = 3, later: Sequence[str] = ()
+) -> Iterator[FleetNet]:
+    net = FleetNet(root, hosts, servers=servers, later=later)
     try:
         yield net.up()
     finally:

@@ -251,3 +251,30 @@ def test_check_config_names_the_line_of_a_bad_fleet_key(
     assert f"{path}:2: fleet.servers" in capsys.readouterr().err
     path.write_text("fleet:\n  servers: [nats://n1:4222]\n  name: prod\n  quorum: 2\n")
     assert main(["check-config", str(path)]) == 0
+
+
+class _NoPort:
+    async def apply_remote(self, orders: object, stream: str, seq: int) -> object:
+        raise AssertionError("not called")
+
+
+def test_a_clock_off_the_servers_is_reported_and_corrected(tmp_path: Path) -> None:
+    from journalban.fleet.ledger import OutboxEntry
+    from journalban.fleet.service import FleetService
+
+    store = StateStore(tmp_path / "state.sqlite")
+    service = FleetService(CFG, _NoPort(), FleetLedger(CFG, store.path), FakeClock(NOW), [])  # type: ignore[arg-type]
+    service._measured(0.4, 0.01)  # within max_clock_offset: no correction
+    assert service.status.clock_ok
+    assert service.offset == 0.0
+    service._measured(3600.0, 0.01)  # this host is an hour fast
+    assert not service.status.clock_ok
+    entry = OutboxEntry(1, "ban", "sshd", "203.0.113.5/32", NOW, NOW + 600, "failures")
+    subject, body, msg_id = service._message(entry)
+    assert subject == "journalban.prod.bans.b.sshd.203-0-113-5_32"
+    assert json.loads(body)["exp"] == NOW + 600 - 3600  # published in the servers' time
+    assert msg_id == "b-1"
+    order = service.intake.take(*_ban("a", "203.0.113.6", exp=NOW + 600 - 3600), NOW - 3600)
+    assert order is not None
+    assert order.expires_at == NOW + 600  # applied in this host's time
+    assert service.status_dict()["clock_offset"] == 3600.0
