@@ -136,7 +136,7 @@ def _client_error(name: str, text: str) -> ClientError:
     if name == contract.ADDRESS_IGNORED:
         return ClientError(_refused_ban(text), name=name)
     hint = _HINTS.get(name)
-    if hint and text.startswith(hint):
+    if hint and hint.lower() in text.lower():
         hint = None  # the agent's text says it already: "no such jail: nosuch"
     message = f"{hint}: {text}" if hint and text else hint or text or name
     return ClientError(message, name=name)

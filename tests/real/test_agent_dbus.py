@@ -171,3 +171,20 @@ def test_reload_with_a_broken_configuration_is_refused(setup: Setup) -> None:
         broken.unlink()
     code, _, err = busctl(setup, "call", *MANAGER, "Reload")
     assert code == 0, err
+
+
+def test_client_errors_say_what_is_wrong_once_and_what_to_do(setup: Setup) -> None:
+    def jb(*args: str) -> str:
+        done = run_client(setup.bus, [*JOURNALBAN, *args])
+        assert done.returncode == 1, done
+        return done.stderr.strip()
+
+    assert jb("ban", "nosuch", "203.0.113.60") == "journalban ban: no such jail: nosuch"
+    wide = jb("ban", "sshd", "10.0.0.0/8")
+    assert wide.startswith("journalban ban: too wide: 10.0.0.0/8 is wider than the minimum")
+    local = jb("ban", "sshd", "127.0.0.1")
+    assert local.startswith("journalban ban: refused: ")
+    assert "--force" not in local
+    assert jb("unban", "203.0.113.61").count("not banned") == 1
+    status = run_client(setup.bus, [*JOURNALBAN, "status"]).stdout
+    assert "|- Backend:\tdry-run (a dry run: nothing is banned in the firewall" in status
