@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Callable
+from pathlib import Path
 
 from journalban.agent.build import journal_available
+from journalban.cli.regexargs import has_journal_files
 from journalban.config.schema import Config, JailConfig, JournalGroup
 from journalban.config.yamlsource import KeyPath
 from journalban.errors import ConfigError
@@ -35,6 +37,10 @@ def idle_jail_warnings(
     """Where and why each enabled jail cannot match anything here."""
     out: list[Warning_] = []
     has_journal = journal_available(config)
+    directory = config.journal.directory
+    if has_journal and directory is not None and not has_journal_files(Path(directory)):
+        message = f"journal.directory {directory} holds no journal files (yet)"
+        out.append((("journal", "directory"), f"{message}: the journal jails read nothing"))
     for jail in config.enabled_jails:
         base: KeyPath = ("jails", jail.name)
         if jail.source == "files":

@@ -189,13 +189,11 @@ def run(args: argparse.Namespace) -> int:
         fdef = resolve_filter(args.filter)
         compiled = CompiledFilter(fdef, args.mode)
     except (ConfigError, ValueError) as exc:
-        print(f"journalban regex: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, str(exc))
     try:
         check_log(args.log)
     except ValueError as exc:
-        print(f"journalban regex: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, str(exc))
     path = Path(args.log)
     journal_input = args.log == "journal" or _is_dir(path)
     if args.log == "journal":
@@ -221,8 +219,7 @@ def run(args: argparse.Namespace) -> int:
                 keep_text=args.print_all_matched,
             )
     except OSError as exc:
-        print(f"journalban regex: cannot read {args.log}: {exc}", file=sys.stderr)
-        return 1
+        return _fail(args, f"cannot read {args.log}: {exc}")
     dates = (
         {JOURNAL_DATES: tally.lines} if journal_input and tally.lines else dict(matcher.dates.hits)
     )
@@ -232,6 +229,16 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_human(sys.stdout, tally, compiled, dates, source, args)
     return 0
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    """Bad input: a line on stderr (one JSON object with --json); exit 1."""
+    if args.json:
+        json.dump({"error": "bad input", "message": message}, sys.stderr)
+        sys.stderr.write("\n")
+    else:
+        print(f"journalban regex: {message}", file=sys.stderr)
+    return 1
 
 
 def _patterns(compiled: CompiledFilter) -> list[tuple[int, str]]:

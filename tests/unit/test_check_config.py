@@ -49,14 +49,14 @@ def test_warnings_for_what_a_local_user_can_write(
 ) -> None:
     path = _config(
         tmp_path,
-        "journal:\n  directory: /srv/journal\n"
+        f"journal:\n  directory: {tmp_path}\n"
         "jails:\n  sshd:\n    journal_match: [[SYSLOG_IDENTIFIER=sshd]]\n"
         "  ssh-files:\n    filter: sshd\n    source: files\n    files: [/var/log/auth.log]\n",
     )
     assert main(["check-config", str(path), "--json"]) == 0
     warnings = json.loads(capsys.readouterr().out)["warnings"]
     where = {(w["line"], w["message"].split(":")[0]) for w in warnings}
-    assert (2, "journal.directory /srv/journal") in where
+    assert (2, f"journal.directory {tmp_path}") in where
     assert (5, "jail sshd") in where  # the group pins no _UID
     assert (9, "jail ssh-files") in where  # auth.log is fed by syslog
     assert all(w["file"] == str(path) for w in warnings)
@@ -186,4 +186,18 @@ def test_the_agent_logs_every_error_and_exits_78(
     assert len(errors) == 10
     assert errors[0].endswith(
         "defaults.bantime: not a duration: -1 (fail2ban's -1, a ban that never ends, is written permanent here)"
+    )
+
+
+def test_warns_when_the_journal_directory_holds_no_journal_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "journal"
+    empty.mkdir()
+    path = _config(tmp_path, f"journal:\n  directory: {empty}\n")
+    assert main(["check-config", str(path), "--json"]) == 0
+    messages = [w["message"] for w in json.loads(capsys.readouterr().out)["warnings"]]
+    assert (
+        f"journal.directory {empty} holds no journal files (yet): the journal jails read nothing"
+        in messages
     )

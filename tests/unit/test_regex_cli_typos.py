@@ -74,3 +74,9 @@ def test_the_json_names_each_regexs_modes(capsys: pytest.CaptureFixture[str]) ->
     by_mode = {r["number"]: (r["modes"], r["active"]) for r in out["regexes"]}
     assert by_mode[0] == (["aggressive", "ddos", "extra", "normal"], True)
     assert any(not active and "normal" not in modes for modes, active in by_mode.values())
+
+
+def test_json_errors_are_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["regex", "auth.lgo", "sshd", "--json"]) == 1
+    error = json.loads(capsys.readouterr().err)
+    assert error["message"].startswith("no such file: auth.lgo")
