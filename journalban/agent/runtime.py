@@ -459,7 +459,8 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
         return self._state
 
     def _status_line(self) -> str:
-        return f"{counted(len(self.parts), 'jail')}, {counted(len(self.decisions.bans), 'ban')}"
+        line = f"{counted(len(self.parts), 'jail')}, {counted(len(self.decisions.bans), 'ban')}"
+        return line + (" (dry run: nothing banned in the firewall)" if self.dry_run else "")
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:
         self._listeners.append(listener)
