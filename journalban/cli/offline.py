@@ -115,6 +115,8 @@ class StateSnapshot:
         return "not on the bus"
 
     def _rows(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        if not os.access(self.path, os.R_OK):
+            raise OfflineError(f"cannot read {self.path}: only root may (the state is private)")
         try:
             db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
         except sqlite3.Error as exc:
