@@ -61,6 +61,7 @@ class BusService:
         self._dirty = False
         self.connected = asyncio.Event()
         self._said_unreachable = False
+        self._said_not_owner = False
 
     async def run(self) -> None:
         """Serve until cancelled, reconnecting whenever the bus goes away."""
@@ -100,10 +101,14 @@ class BusService:
             self._export_jails(session)
             reply = await bus.request_name(contract.BUS_NAME, NameFlag.DO_NOT_QUEUE)
             if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
-                _log.error("cannot own %s (%s); retrying", contract.BUS_NAME, reply.name)
+                if not self._said_not_owner:  # once, not at every retry
+                    _log.error("cannot own %s (%s): another journalban serves it; this one runs "
+                               "without a D-Bus API and keeps trying", contract.BUS_NAME,
+                               reply.name)  # fmt: skip
+                    self._said_not_owner = True
                 return
             _log.info("serving %s on the system bus", contract.BUS_NAME)
-            self._said_unreachable = False
+            self._said_unreachable = self._said_not_owner = False
             self.connected.set()
             flusher = asyncio.create_task(self._flush_changes(session))
             try:

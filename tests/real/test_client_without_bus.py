@@ -107,3 +107,25 @@ def test_an_agent_without_its_bus_says_so_once(tmp_path: Path) -> None:
     finally:
         agent.stop()
     assert agent.log.count("the system bus is not reachable") == 1, agent.log
+
+
+def test_a_second_agent_on_the_bus_says_once_that_it_cannot_own_the_name(tmp_path: Path) -> None:
+    from support.bus import PrivateBus
+
+    with PrivateBus(polkit=False) as bus:
+        agents = []
+        for name in ("first", "second"):
+            jdir = tmp_path / name / "j"
+            jdir.mkdir(parents=True)
+            cfg = write_config(tmp_path / name / "c.yaml", tmp_path / name / "state",
+                               journal_dir=jdir, bus=True)  # fmt: skip
+            agents.append(AgentProcess(cfg, bus_address=bus.address))
+            if name == "first":
+                agents[0].wait_for_log("serving org.jailban")
+        try:
+            agents[1].wait_for_log("cannot own org.jailban")
+            time.sleep(3.5)  # the service retries every second
+        finally:
+            for agent in agents:
+                agent.stop()
+    assert agents[1].log.count("cannot own org.jailban") == 1, agents[1].log
