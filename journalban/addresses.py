@@ -4,6 +4,12 @@ A log line names its peer as text an attacker may shape. Only canonical
 IPv4/IPv6 literals are accepted: host names are never resolved (their owner
 decides what they resolve to), non-canonical forms such as ``192.030.0.6`` are
 refused, IPv4-mapped IPv6 becomes IPv4, and zone ids are refused.
+
+Some valid addresses are never the peer of a connection (``NEVER_PEER``:
+unspecified, "this network", broadcast, multicast, discard-only): a log line,
+a D-Bus or CLI ban, a fleet order or a config entry naming one as a ban
+target is refused (``never_peer``). The full table of IANA's special-purpose
+blocks and what journalban does with each is in docs/special-addresses.md.
 """
 
 from __future__ import annotations
@@ -19,6 +25,37 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _HEX_COLON: Final = frozenset("0123456789abcdefABCDEF:.")
+
+# No packet ever comes from these: a line naming one as its peer is forged or
+# garbled, and a ban of one would block nothing real (multicast) or everything
+# (0.0.0.0/8 as a prefix). Why each, as the refusal says it.
+NEVER_PEER: Final[tuple[tuple[IPNetwork, str], ...]] = (
+    (ipaddress.IPv4Network("0.0.0.0/8"), "unspecified ('this network', 0.0.0.0/8)"),
+    (ipaddress.IPv4Network("224.0.0.0/4"), "multicast (224.0.0.0/4)"),
+    (ipaddress.IPv4Network("255.255.255.255/32"), "limited broadcast"),
+    (ipaddress.IPv6Network("::/128"), "unspecified (::)"),
+    (ipaddress.IPv6Network("100::/64"), "discard-only (100::/64)"),
+    (ipaddress.IPv6Network("ff00::/8"), "multicast (ff00::/8)"),
+)
+# (version, first, last, why) as integers, for the failure path.
+NEVER_PEER_RANGES: Final[tuple[tuple[int, int, int, str], ...]] = tuple(
+    (n.version, int(n.network_address), int(n.broadcast_address), why) for n, why in NEVER_PEER
+)
+
+
+def never_peer(item: IPAddress | IPNetwork) -> str | None:
+    """Why ``item`` (an address, or a prefix holding such addresses) can never be
+    the peer of a connection, or None when it can."""
+    if isinstance(item, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        low = high = int(item)
+    else:
+        low = int(item.network_address)
+        high = low | ((1 << (item.max_prefixlen - item.prefixlen)) - 1)
+    version = item.version
+    for v, first, last, why in NEVER_PEER_RANGES:
+        if v == version and low <= last and first <= high:
+            return why
+    return None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -129,9 +166,22 @@ def parse_network(text: str) -> IPNetwork:
         raise AddressError(f"not an IP prefix: {text!r}: {exc}") from None
 
 
+# IPv6 blocks that carry one IPv4 host per address (NAT64 translation, Teredo:
+# the client's IPv4 address and port in the last 48 bits): their /64 holds many
+# unrelated hosts (every NAT64-translated one, every client of a Teredo server),
+# so an address there is counted and banned alone.
+PER_ADDRESS_V6: Final[tuple[ipaddress.IPv6Network, ...]] = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("2001::/32"),
+)
+
+
 def ban_network(addr: IPAddress, ipv6_prefix: int) -> IPNetwork:
     """The network a failure from ``addr`` is counted and banned as."""
     if isinstance(addr, ipaddress.IPv6Address) and ipv6_prefix < 128:
+        if any(addr in block for block in PER_ADDRESS_V6):
+            return ipaddress.IPv6Network(addr)
         return ipaddress.IPv6Network((addr, ipv6_prefix), strict=False)
     return ipaddress.ip_network(addr)
 

@@ -5,7 +5,8 @@ JournalbanError
 │   └── ConfigErrors     several of them, found in one pass (``errors``)
 ├── FilterError          a filter's regex or sample is wrong (a ConfigError)
 ├── AddressError         an address or prefix that cannot be parsed
-│   └── AddressIgnored   a valid address that policy forbids banning
+│   ├── AddressIgnored   a valid address that policy forbids banning
+│   └── AddressNotPeer   an address that is never a peer (unspecified, broadcast, multicast)
 ├── NoSuchJail           a jail name that is not configured
 ├── NotBanned            an unban of something not banned
 ├── StateError           the SQLite state cannot be read or written
@@ -76,6 +77,12 @@ class AddressError(JournalbanError, ValueError):
 
 class AddressIgnored(AddressError):
     """A valid address that must not be banned (ignored, local, own, too wide)."""
+
+
+class AddressNotPeer(AddressError):
+    """An address that is never the peer of a connection (unspecified, "this
+    network", broadcast, multicast, discard-only), or a prefix holding one:
+    never banned, whatever ``force`` says."""
 
 
 class NoSuchJail(JournalbanError, KeyError):

@@ -176,6 +176,8 @@ def to_dbus_error(exc: BaseException) -> DBusError:
         return exc
     if isinstance(exc, errors.NoSuchJail):
         return DBusError(contract.NO_SUCH_JAIL, str(exc))
+    if isinstance(exc, errors.AddressNotPeer):
+        return DBusError(contract.NOT_A_PEER, str(exc))
     if isinstance(exc, errors.AddressIgnored):
         return DBusError(contract.ADDRESS_IGNORED, str(exc))
     if isinstance(exc, errors.AddressError):

@@ -25,6 +25,7 @@ _HINTS = {
     contract.NO_SUCH_JAIL: "no such jail",
     contract.INVALID_ADDRESS: "invalid address",
     contract.ADDRESS_IGNORED: "address is ignored",
+    contract.NOT_A_PEER: "never a peer (unspecified, broadcast or multicast): nothing to ban",
     contract.NOT_BANNED: "not banned",
     contract.BACKEND_FAILED: "the firewall refused the change",
     contract.CONFIG_INVALID: "the configuration is invalid; the old one stays in force",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from journalban.addresses import IPNetwork, parse_network
+from journalban.addresses import IPNetwork, never_peer, parse_network
 from journalban.config.durations import parse_duration
 from journalban.config.fleet import parse_fleet
 from journalban.config.hints import (
@@ -179,6 +179,20 @@ def _networks(v: Any) -> tuple[IPNetwork, ...]:
     return tuple(out)
 
 
+def _proxies(v: Any) -> tuple[IPNetwork, ...]:
+    """trusted_proxies: the proxies' own addresses. A prefix holding addresses that
+    are never a peer (0.0.0.0/0, a multicast range) would trust any client's
+    X-Forwarded-For, so it is refused."""
+    out = _networks(v)
+    for net in out:
+        if (why := never_peer(net)) is not None:
+            raise ValueError(
+                f"{net} holds addresses that are never a peer ({why}): name the proxies' "
+                "own addresses or prefixes"
+            )
+    return out
+
+
 def _ignoreip(v: Any) -> tuple[str, ...]:
     items = _address_list(v)
     for item in items:
@@ -319,7 +333,7 @@ def _jail(
         if "bantime_increment" in data
         else d.increment,
         actions=r.get("actions", d.actions, _actions),
-        trusted_proxies=r.get("trusted_proxies", (), _networks),
+        trusted_proxies=r.get("trusted_proxies", (), _proxies),
         real_ip_header=r.get("real_ip_header", False, _bool),
     )
     if jail.source == "files" and not jail.files:

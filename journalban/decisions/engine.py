@@ -28,7 +28,7 @@ from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions import trace
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
-from journalban.errors import AddressIgnored, NoSuchJail, NotBanned
+from journalban.errors import NoSuchJail, NotBanned
 from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.matching.engine import Outcome, outcome_hits
@@ -404,14 +404,12 @@ class DecisionEngine:
         comment: str,
         force: bool,
     ) -> tuple[Ban, Changes]:
-        """Ban by hand. Raises: NoSuchJail, AddressIgnored."""
+        """Ban by hand. Raises: NoSuchJail, AddressNotPeer, AddressIgnored."""
         rt = self.jails.get(jail)
         if rt is None and jail != RECIDIVE:
             raise NoSuchJail(jail)
         ignore = rt.ignore if rt is not None else next(iter(self.jails.values())).ignore
-        why = ignore.why_ignored(network, force=force)
-        if why is not None:
-            raise AddressIgnored(f"{network} is not banned: {why}")
+        ignore.check_bannable(network, force=force)
         if network.prefixlen < network.max_prefixlen and self._check_prefix is not None:
             self._check_prefix(network)
         now = self.clock.now()

@@ -13,9 +13,18 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
-from journalban.addresses import IPAddress, IPNetwork, ban_network, parse_network
+from journalban.addresses import (
+    NEVER_PEER_RANGES,
+    IPAddress,
+    IPNetwork,
+    ban_network,
+    never_peer,
+    parse_network,
+)
 from journalban.decisions.split import widest_clear_prefixlen
-from journalban.errors import AddressError
+from journalban.errors import AddressError, AddressIgnored, AddressNotPeer
+
+_NEVER_PEER = tuple((v, first, last) for v, first, last, _ in NEVER_PEER_RANGES)
 
 log = logging.getLogger("journalban.decisions.ignore")
 
@@ -121,6 +130,9 @@ class IgnoreList:
         self, version: int, low: int, high: int, *, force: bool = False
     ) -> str | None:
         """``why_ignored`` for the addresses ``low`` to ``high`` (integers) of IP ``version``."""
+        for v, first, last, why in NEVER_PEER_RANGES:
+            if v == version and low <= last and first <= high:
+                return f"never a peer: {why}"
         for v, first, last in self._protected_ranges:
             if v == version and low <= last and first <= high:
                 return "the host's own, loopback or a local network"
@@ -129,6 +141,18 @@ class IgnoreList:
                 if v == version and low <= last and first <= high:
                     return "in ignoreip"
         return None
+
+    def check_bannable(self, net: IPNetwork, *, force: bool = False) -> None:
+        """Refuse a ban of ``net`` by hand or from elsewhere.
+
+        Raises:
+            AddressNotPeer: ``net`` is or holds an address that is never a peer.
+            AddressIgnored: it is ignored (``force`` overrides only ignoreip).
+        """
+        if (why := never_peer(net)) is not None:
+            raise AddressNotPeer(f"{net} is never a peer ({why}): not banned")
+        if (why := self.why_ignored(net, force=force)) is not None:
+            raise AddressIgnored(f"{net} is not banned: {why}")
 
     def counted_network(self, address: IPAddress, prefixlen: int) -> tuple[IPNetwork, str | None]:
         """The network failures from ``address`` are counted and banned as, and why
@@ -148,7 +172,7 @@ class IgnoreList:
             address.version,
             value,
             network.prefixlen,
-            (*self._protected_ranges, *self._ignoreip_ranges),
+            (*_NEVER_PEER, *self._protected_ranges, *self._ignoreip_ranges),
         )
         if plen is None:
             return network, self.why_ignored_range(address.version, value, value)

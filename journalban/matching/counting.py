@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from journalban.addresses import parse_address
+from journalban.addresses import never_peer, parse_address
 from journalban.matching.engine import IGNORED, MATCHED, LineMatcher, Outcome
 from journalban.matching.literals import line_ends
 
@@ -114,10 +114,6 @@ def _fused(matcher: LineMatcher, needles: int) -> _Fused:
     return _Fused(regex, branches, (groups["ident"], groups["ident2"], groups["ident3"]))
 
 
-# A canonical dotted quad (no leading zeros, octets up to 255): exactly the IPv4
-# text parse_address accepts, checked without building an address object.
-_CANONICAL_IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
-                             r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")  # fmt: skip
 _HOST_CACHE = 65536
 
 
@@ -129,7 +125,8 @@ def _valid_hosts(matcher: LineMatcher) -> dict[str, bool]:
 
 
 def _remember(valid: dict[str, bool], host: str) -> bool:
-    ok = _CANONICAL_IPV4.fullmatch(host) is not None or parse_address(host) is not None
+    address = parse_address(host)
+    ok = address is not None and never_peer(address) is None
     valid[host] = ok
     return ok
 

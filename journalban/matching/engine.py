@@ -17,7 +17,13 @@ from itertools import accumulate
 from operator import add
 from typing import Final
 
-from journalban.addresses import IPAddress, IPNetwork, looks_like_hostname, parse_address
+from journalban.addresses import (
+    IPAddress,
+    IPNetwork,
+    looks_like_hostname,
+    never_peer,
+    parse_address,
+)
 from journalban.events import Hit, JoinedLines, LineBatch
 from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.dates import DateReader
@@ -212,6 +218,9 @@ class CompiledFilter:
             reason = (
                 "host name (never resolved)" if looks_like_hostname(host) else "invalid address"
             )
+            return Outcome(MISSED, index, host=host, time=when, regex=number, reason=reason)
+        if (why := never_peer(address)) is not None:
+            reason = f"never a peer: {why}"
             return Outcome(MISSED, index, host=host, time=when, regex=number, reason=reason)
         captures = tuple((k, v) for k, v in groups.items() if v is not None)
         return Outcome(

@@ -139,6 +139,34 @@ def test_bad_arguments_get_named_errors(setup: Setup) -> None:
     assert "org.freedesktop.DBus.Error.InvalidArgs" in out
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["0.0.0.0", "255.255.255.255", "224.0.0.1", "::", "ff02::1", "0.0.0.0/8", "ff00::/16"],
+)
+def test_addresses_that_are_never_a_peer_are_refused_by_name(setup: Setup, address: str) -> None:
+    """Issue 13, finding 9: unspecified, broadcast and multicast, even with force."""
+    _, out = gdbus(setup, "Ban", "sshd", address, "0", "{'force': <true>}")
+    assert "org.jailban.Error.NotAPeer" in out
+    cli = run_client(setup.bus, [*JOURNALBAN, "ban", "sshd", address, "--json"])
+    assert cli.returncode == 1
+    assert json.loads(cli.stderr)["error"] == "org.jailban.Error.NotAPeer"
+    plain = run_client(setup.bus, [*JOURNALBAN, "ban", "sshd", address])
+    assert "never a peer" in plain.stderr
+    assert "Traceback" not in plain.stderr
+
+
+def test_log_lines_naming_a_multicast_peer_ban_nothing(setup: Setup) -> None:
+    lines = [f"Failed password for root from {a} port 22 ssh2" for a in ("224.0.0.1", "ff02::1")]
+    setup.writer.write([sshd_fields(line) for line in lines * 3])
+    real = "Failed password for root from 203.0.113.91 port 22 ssh2"
+    setup.writer.write([sshd_fields(real)] * 2)  # a marker after them
+    setup.agent.wait_for_log("Ban 203.0.113.91 in jail sshd")
+    bans = {network for _, network in StateReader(setup.state).bans()}
+    assert not bans & {"224.0.0.1/32", "ff02::/64", "ff02::1/128"}, bans
+    _, out = gdbus(setup, "TestLine", "sshd", lines[0], user="nobody")
+    assert out.startswith("(false,"), out
+
+
 def test_test_line_uses_the_jails_filter(setup: Setup) -> None:
     code, out = gdbus(
         setup,

@@ -23,6 +23,16 @@ def _cell(items: list[str] | tuple[str, ...]) -> str:
     return "<br>".join(f"`{i}`" for i in items) if items else "—"
 
 
+_SPACES = {" ": "space", "\t": "tab", "\n": "newline"}
+
+
+def _chars(chars: str) -> str:
+    """Characters for a table cell: whitespace by name, the rest in one code span."""
+    named = [_SPACES[c] for c in chars if c in _SPACES]
+    rest = "".join(c for c in chars if c not in _SPACES).replace("|", "\\|")
+    return ", ".join(named + ([f"`{rest}`"] if rest else []))
+
+
 def filter_table(library: FilterLibrary) -> list[str]:
     out = [
         "## Filters at a glance",
@@ -43,6 +53,26 @@ def filter_table(library: FilterLibrary) -> list[str]:
     out.append(
         "— in a distribution column: the service logs to the journal only there (or has no default file)."
     )
+    out += [
+        "",
+        "## What clients write into each filter's lines",
+        "",
+        "Each filter's `attacker_fields` (see docs/filter-writing.md): the text a remote",
+        "client chooses, and what the server guarantees about it. The injection suite",
+        "(tests/adversarial/test_injection_fields.py) rewrites every one of them in every",
+        "mode and checks that only the real peer, or nothing, is reported.",
+        "",
+        "| filter | field | what it is | never written there | escaped |",
+        "|---|---|---|---|---|",
+    ]
+    for name in library.names():
+        fields = library.load(name).attacker_fields or {}
+        if not fields:
+            out.append(f"| `{name}` | **none declared** | | | |")
+        for field, info in fields.items():
+            never, escaped = _chars(info.never), _chars(info.escaped)
+            about = info.about.replace("|", "\\|")
+            out.append(f"| `{name}` | `{field}` | {about} | {never} | {escaped} |")
     return out
 
 
