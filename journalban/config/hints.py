@@ -87,9 +87,9 @@ def similar(word: str, choices: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
-def jail_filter_hint(jail: str) -> str | None:
-    """A hint when a jail named as in fail2ban has no filter of that name here."""
-    return FAIL2BAN_JAILS.get(jail)
+def jail_filter_hint(name: str) -> str | None:
+    """A hint when a fail2ban jail or filter name has no filter of that name here."""
+    return FAIL2BAN_JAILS.get(name)
 
 
 def duration_hint(value: object) -> str | None:

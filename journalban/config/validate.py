@@ -343,7 +343,7 @@ def _jail(
             check(jail.filter, jail.mode)
         except ValueError as exc:
             key = "mode" if "mode" in str(exc) and "mode" in data else "filter"
-            hint = jail_filter_hint(name) if "filter" not in data else None
+            hint = jail_filter_hint(jail.filter) if key == "filter" else None
             r.report(key, f"{exc}; {hint}" if hint else str(exc))
     if check_actions is not None and len(errors) == found:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from journalban.config.hints import network_hint, similar, unknown_key
 
 KNOWN = {"maxretry", "findtime", "bantime", "ignoreip", "port", "bantime_increment"}
@@ -30,3 +32,17 @@ def test_host_bits_are_named_with_the_prefix_meant() -> None:
         "2001:db8::1/64 has host bits set: write 2001:db8::/64"
     )
     assert network_hint("127.0.0.0/8") is None
+
+
+def test_a_fail2ban_filter_name_gets_its_equivalent(tmp_path: Path) -> None:
+    import pytest
+
+    from journalban.config.loader import load_config
+    from journalban.errors import ConfigError
+    from journalban.matching.library import FilterLibrary
+
+    main = tmp_path / "journalban.yaml"
+    main.write_text("jails:\n  mail:\n    filter: postfix-sasl\n")
+    with pytest.raises(ConfigError, match="filter: postfix with mode: auth here") as caught:
+        load_config(main, check_filter=FilterLibrary().check)
+    assert (caught.value.file, caught.value.line) == (str(main), 3)
