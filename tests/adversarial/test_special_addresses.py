@@ -30,6 +30,7 @@ from journalban.config.loader import load_config
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.remote import RemoteOrder, decide_remote
 from journalban.errors import AddressIgnored, AddressNotPeer, ConfigError
 from journalban.events import LineBatch
 from journalban.matching.engine import MATCHED, MISSED, CompiledFilter, LineMatcher
@@ -237,3 +238,13 @@ def test_ignore_lists_may_name_them(tmp_path: Path) -> None:
     path = _config(tmp_path, "    ignoreip: ['0.0.0.0/8', 'ff00::/8', '224.0.0.1']\n")
     config = load_config(path, check_filter=None)
     assert "ff00::/8" in config.jails["sshd"].ignoreip
+
+
+@pytest.mark.parametrize("network", ["224.0.0.1/32", "ff02::/64", "0.0.0.0/32", "::/128"])
+def test_a_fleet_order_for_an_address_never_a_peer_is_refused(tmp_path: Path, network: str) -> None:
+    engine = _engine(tmp_path)
+    order = RemoteOrder("ban", "sshd", ipaddress.ip_network(network), NOW, NOW + 600, "peer1")
+    changes, outcome = decide_remote(engine, [order], "S", 1)
+    assert changes.bans == []
+    assert outcome.applied == 0
+    assert sum(outcome.refused.values()) == 1
