@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,9 +72,13 @@ class OfflineError(JournalbanError):
 
 
 def _modified(path: Path) -> float:
-    """When the database was last written (its write-ahead log counts)."""
-    times = [p.stat().st_mtime for p in (path, Path(f"{path}-wal")) if p.exists()]
-    return max(times, default=0.0)
+    """When the database was last written (its write-ahead log counts, when it holds
+    anything: a reader may leave an empty one)."""
+    wal = Path(f"{path}-wal")
+    times = [path.stat().st_mtime]
+    if wal.exists() and wal.stat().st_size > 0:
+        times.append(wal.stat().st_mtime)
+    return max(times)
 
 
 def pick_database(config: Config) -> Path:
@@ -118,7 +123,8 @@ class StateSnapshot:
         if not os.access(self.path, os.R_OK):
             raise OfflineError(f"cannot read {self.path}: only root may (the state is private)")
         try:
-            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+            uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro"
+            db = sqlite3.connect(uri, uri=True, timeout=5)
         except sqlite3.Error as exc:
             raise OfflineError(f"cannot open {self.path} read-only: {exc}") from None
         try:

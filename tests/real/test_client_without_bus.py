@@ -76,6 +76,11 @@ def test_status_banned_and_stats_read_the_state_of_a_no_bus_agent(tmp_path: Path
     assert notice["error"] == "unreachable"
     assert notice["state_database"] == str(state / "state.dry-run.sqlite")
 
+    one = _client(tmp_path, "banned", ATTACKER, "--config", str(cfg))
+    assert one.stdout.splitlines()[1].split()[:2] == [ATTACKER, "sshd"]
+    other = _client(tmp_path, "banned", "198.51.100.9", "--config", str(cfg))
+    assert other.stdout.strip() == "198.51.100.9 is not banned"
+
     stats = _client(tmp_path, "stats", "--config", str(cfg))
     assert stats.stdout.splitlines()[1].split()[:4] == ["sshd", "journal", "0/2", "1/1"]
     assert _digest(state) == before  # read-only
