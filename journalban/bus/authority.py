@@ -5,7 +5,8 @@ message's ALLOW_INTERACTIVE_AUTHORIZATION flag is passed on to polkit: a
 challenge the caller did not allow is answered with
 ``InteractiveAuthorizationRequired``, a refusal with ``AccessDenied``. When
 polkitd is not on the bus, ``org.jailban.info`` stays open and everything else
-is allowed to uid 0 only.
+is allowed to uid 0 only. The agent's own user (the dedicated-user unit's
+``journalban``, whose ExecReload= calls Reload) is always allowed.
 
 polkitd is D-Bus activated on a normal system: it is not running until
 somebody calls it. The check is therefore sent without NO_AUTOSTART, so the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Final
 
 from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
@@ -47,8 +49,12 @@ _ACTIVATION_FAILED_PREFIX: Final = "org.freedesktop.DBus.Error.Spawn."
 class Authority:
     """Answers "may the sender of this message do this action?" for one bus connection."""
 
-    def __init__(self, bus: MessageBus) -> None:
+    def __init__(self, bus: MessageBus, own_uid: int | None = None) -> None:
         self._bus = bus
+        # The agent's own user (root, or journalban in the dedicated-user unit)
+        # may always call it: it holds the agent's powers anyway, and the unit's
+        # ExecReload= (`journalban reload`) runs as that user.
+        self._own_uid = os.geteuid() if own_uid is None else own_uid
 
     async def authorize(self, msg: Message, action: str | None) -> None:
         """Return when the call may proceed.
@@ -67,7 +73,7 @@ class Authority:
         except _PolkitAbsent:
             await self._authorize_without_polkit(sender, action)
             return
-        if authorized:
+        if authorized or await self._caller_uid(sender) == self._own_uid:
             return
         if challenge and not interactive:
             raise DBusError(
@@ -106,7 +112,7 @@ class Authority:
         if action == contract.ACTION_INFO:
             return
         uid = await self._caller_uid(sender)
-        if uid != 0:
+        if uid not in (0, self._own_uid):
             raise DBusError(
                 contract.ACCESS_DENIED, f"polkit is not running: {action} is allowed to root only"
             )

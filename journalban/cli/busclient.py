@@ -79,14 +79,22 @@ class AgentClient:
         member: str,
         signature: str = "",
         body: list[Any] | None = None,
+        *,
+        autostart: bool = True,
     ) -> list[Any]:
         """Call a method; its out arguments, with variants unwrapped.
+
+        ``autostart=False``: a stopped agent is not D-Bus activated by the call.
 
         Raises:
             ClientError: the agent answered with an error, or is not running.
         """
         if self._bus is None:
             raise ClientError("not connected", exit_code=EXIT_UNREACHABLE)
+        # Like busctl and systemctl: an authentication agent may ask for a password.
+        flags = MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION
+        if not autostart:
+            flags |= MessageFlag.NO_AUTOSTART
         reply = await self._bus.call(
             Message(
                 destination=contract.BUS_NAME,
@@ -95,8 +103,7 @@ class AgentClient:
                 member=member,
                 signature=signature,
                 body=body or [],
-                # Like busctl and systemctl: an authentication agent may ask for a password.
-                flags=MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION,
+                flags=flags,
             )
         )
         if reply is None:
@@ -106,11 +113,21 @@ class AgentClient:
         return [plain(value) for value in reply.body]
 
     async def manager(
-        self, member: str, signature: str = "", body: list[Any] | None = None
+        self,
+        member: str,
+        signature: str = "",
+        body: list[Any] | None = None,
+        *,
+        autostart: bool = True,
     ) -> list[Any]:
         """Call a method of ``org.jailban.Manager1``."""
         return await self.call(
-            contract.MANAGER_PATH, contract.MANAGER_INTERFACE, member, signature, body
+            contract.MANAGER_PATH,
+            contract.MANAGER_INTERFACE,
+            member,
+            signature,
+            body,
+            autostart=autostart,
         )
 
     async def jail_properties(self, jail: str) -> dict[str, Any]:

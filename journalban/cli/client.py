@@ -29,6 +29,7 @@ from dbus_fast import Variant
 
 from journalban.cli import clientview as view
 from journalban.cli.busclient import EXIT_UNREACHABLE, AgentClient, ClientError
+from journalban.cli.reloadsignal import reload_by_signal
 from journalban.config.durations import parse_duration
 
 Command = Callable[[AgentClient, argparse.Namespace], Awaitable[tuple[Any, str]]]
@@ -57,7 +58,13 @@ def register(sub: Any) -> None:
     p.add_argument("address", nargs="?", metavar="ADDRESS")
     _state_config(p)
     _state_config(_add(sub, "stats", _stats, "per-jail counters: failures, bans, dropped packets"))
-    _add(sub, "reload", _reload, "reload the configuration")
+    p = _add(sub, "reload", _reload, "reload the configuration")
+    p.add_argument(
+        "--pid",
+        type=int,
+        help="the agent's process ($MAINPID in the unit's ExecReload=): when the agent is "
+        "not on the bus, send it SIGHUP instead (its errors then go to the journal only)",
+    )
 
 
 def _state_config(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +95,8 @@ def run(command: Command, args: argparse.Namespace) -> int:
     except ClientError as exc:
         if exc.exit_code == EXIT_UNREACHABLE and args.command in READS_STATE:
             return _from_state(args, exc)
+        if exc.exit_code == EXIT_UNREACHABLE and getattr(args, "pid", None):
+            return reload_by_signal(args.pid, str(exc))
         _error(args, exc.name or _kind(exc.exit_code), str(exc))
         return exc.exit_code
     _show(args, data, text)
@@ -233,5 +242,6 @@ async def _stats(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str
 
 
 async def _reload(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
-    await agent.manager("Reload")
+    # Under systemd (--pid) the unit is running: activating it again would only wait.
+    await agent.manager("Reload", autostart=args.pid is None)
     return {"reloaded": True}, "reloaded"

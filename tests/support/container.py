@@ -10,6 +10,7 @@ attacker's. Nothing touches the machine's own network namespace or firewall.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shutil
@@ -37,6 +38,32 @@ INSIDE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "TERM"
 BOOT_TIMEOUT = 120.0
 
 
+EMITTER = """\
+import fcntl, os, subprocess, sys, time
+
+SPOOL = "/var/lib/booted-tier"
+if os.fork():
+    sys.exit(0)
+os.setsid()
+os.makedirs(SPOOL, exist_ok=True)
+lock = open(os.path.join(SPOOL, ".lock"), "w")
+try:
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+except OSError:
+    sys.exit(0)  # one emitter already runs (ssh.service restarted)
+while True:
+    for name in sorted(os.listdir(SPOOL)):
+        if name.endswith(".lines"):
+            path = os.path.join(SPOOL, name)
+            # A stream from this process of ssh.service: journald fills in
+            # _SYSTEMD_UNIT=ssh.service and _UID=0 itself, as for sshd's own lines.
+            with open(path) as f:
+                subprocess.run(["systemd-cat", "-t", "sshd", "-p", "info"], stdin=f, check=True)
+            os.rename(path, path[: -len(".lines")] + ".done")
+    time.sleep(0.05)
+"""
+
+
 class BootError(RuntimeError):
     """The container did not come up (its console log is attached)."""
 
@@ -59,6 +86,8 @@ class BootedHost:
         self._nspawn: subprocess.Popen[bytes] | None = None
         self.pid1 = 0
         self.boots = 0
+        self._emitted = 0
+        self._next_address = 0
 
     # --- set-up -------------------------------------------------------------
 
@@ -86,6 +115,13 @@ class BootedHost:
         install_packaged(self.root, build_wheel(self.workdir / "wheel"))
         (self.root / "etc/ssh/sshd_config.d/booted-tier.conf").write_text(
             f"Port 22\nPort {OTHER_PORT}\n"
+        )
+        # The tests write backlogs of thousands of lines: no rate limit may drop them.
+        self.write("/etc/systemd/journald.conf.d/booted-tier.conf", "[Journal]\nRateLimitBurst=0\n")
+        self.write("/usr/local/lib/booted-tier/emit.py", EMITTER)
+        self.write(
+            "/etc/systemd/system/ssh.service.d/booted-tier-emitter.conf",
+            "[Service]\nExecStartPost=/usr/bin/python3 /usr/local/lib/booted-tier/emit.py\n",
         )
         self._make_network()
 
@@ -274,6 +310,42 @@ class BootedHost:
             capture_output=True,
             text=True,
         ).stdout
+
+    def emit_sshd(self, lines: Sequence[str], timeout: float = 60.0) -> None:
+        """Log ``lines`` as sshd of ssh.service does (uid 0, identifier sshd), into journald.
+
+        A helper process in ssh.service (started by ExecStartPost=; Debian's
+        unit keeps it with KillMode=process) streams each spool file to
+        journald through systemd-cat: a hundred thousand lines in a second or
+        two, which real logins at two seconds each could not give.
+        """
+        self._emitted += 1
+        spool = self.root / "var/lib/booted-tier"
+        spool.mkdir(parents=True, exist_ok=True)
+        name = spool / f"{self._emitted:06d}"
+        name.with_suffix(".tmp").write_text("".join(f"{line}\n" for line in lines))
+        name.with_suffix(".tmp").rename(name.with_suffix(".lines"))
+        self.wait_for(
+            "the emitter to log the lines",
+            lambda: name.with_suffix(".done").exists(),
+            timeout,
+        )
+
+    def fresh_addresses(self, count: int) -> list[str]:
+        """Addresses no test has logged yet (100.64.0.0/10: neither private nor own)."""
+        first = self._next_address
+        self._next_address += count
+        base = int(ipaddress.IPv4Address("100.64.0.1"))
+        return [str(ipaddress.IPv4Address(base + n)) for n in range(first, first + count)]
+
+    def emit_failures(self, addresses: Sequence[str]) -> None:
+        """One sshd password failure per address, logged as sshd logs it."""
+        self.emit_sshd(
+            [
+                f"Failed password for invalid user u{n} from {address} port {1024 + n % 60000} ssh2"
+                for n, address in enumerate(addresses)
+            ]
+        )
 
     # --- the attacker --------------------------------------------------------
 

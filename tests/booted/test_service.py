@@ -1,0 +1,122 @@
+"""The service as systemd sees it: READY and STATUS, the watchdog, reload, stop.
+
+`systemctl reload` with a broken configuration must fail, and show the
+file:line error, while the old configuration keeps running: the unit's
+ExecReload= asks the agent over D-Bus (systemd 252 has no notify-reload).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from support.container import BootedHost
+
+UNIT = "journalban.service"
+JAIL_D = "/etc/journalban/jail.d"
+
+
+def _failures_total(host: BootedHost) -> int:
+    total = host.jail_stats("sshd")["failures_total"]
+    assert isinstance(total, int)
+    return total
+
+
+def _banned(host: BootedHost, address: str) -> bool:
+    return address in host.nft_elements()
+
+
+def test_ready_and_status_text(host: BootedHost) -> None:
+    assert host.show(UNIT, "Type") == "notify"
+    assert host.show(UNIT, "ActiveState") == "active"
+    status = host.show(UNIT, "StatusText")
+    match = re.fullmatch(r"(\d+) jails?, (\d+) bans?", status)
+    assert match, status
+    (address,) = host.fresh_addresses(1)
+    host.run("journalban", "ban", "sshd", address)
+    bans = int(match.group(2)) + 1
+    host.wait_for(
+        f"StatusText to count {bans} bans",
+        lambda: re.search(rf", {bans} bans?$", host.show(UNIT, "StatusText")) is not None,
+    )
+    host.run("journalban", "unban", address)
+
+
+def test_reload_with_a_broken_config_fails_with_file_and_line_and_keeps_the_old(
+    host: BootedHost,
+) -> None:
+    main_pid = host.show(UNIT, "MainPID")
+    host.write(f"{JAIL_D}/broken.yaml", "jails:\n  sshd:\n    maxretry: banana\n")
+    try:
+        reload = host.systemctl("reload", UNIT, check=False)
+        assert reload.returncode != 0, "systemctl reload must fail on a broken configuration"
+        status = host.systemctl("status", "--no-pager", "-n", "20", UNIT, check=False).stdout
+        assert "/etc/journalban/jail.d/broken.yaml:3: jails.sshd.maxretry" in status
+        assert host.show(UNIT, "ActiveState") == "active"
+        assert host.show(UNIT, "MainPID") == main_pid
+        # The old configuration (maxretry 3) still bans.
+        (address,) = host.fresh_addresses(1)
+        host.emit_failures([address] * 3)
+        host.wait_for(f"{address} banned by the old configuration", lambda: _banned(host, address))
+    finally:
+        host.remove(f"{JAIL_D}/broken.yaml")
+    assert host.systemctl("reload", UNIT, check=False).returncode == 0
+
+
+def test_reload_with_a_good_config_takes_effect(host: BootedHost) -> None:
+    host.write(f"{JAIL_D}/maxretry.yaml", "jails:\n  sshd:\n    maxretry: 2\n")
+    try:
+        host.systemctl("reload", UNIT)
+        (address,) = host.fresh_addresses(1)
+        host.emit_failures([address] * 2)
+        host.wait_for(f"{address} banned after 2 failures", lambda: _banned(host, address))
+    finally:
+        host.remove(f"{JAIL_D}/maxretry.yaml")
+        host.systemctl("reload", UNIT)
+
+
+def test_stop_lifts_no_ban(host: BootedHost) -> None:
+    (address,) = host.fresh_addresses(1)
+    host.run("journalban", "ban", "sshd", address, "--time", "1h")
+    host.systemctl("stop", UNIT)
+    try:
+        assert host.show(UNIT, "ActiveState") == "inactive"
+        assert _banned(host, address), "stopping the agent must leave its bans in the kernel"
+    finally:
+        host.systemctl("start", UNIT)
+    assert _banned(host, address)
+    assert address in host.run("journalban", "banned", address).stdout
+
+
+def test_watchdog_pings_while_catching_up_a_large_backlog(host: BootedHost) -> None:
+    dropin = "/etc/systemd/system/journalban.service.d/booted-watchdog.conf"
+    host.write(dropin, "[Service]\nWatchdogSec=1s\n")
+    host.systemctl("daemon-reload")
+    try:
+        host.systemctl("restart", UNIT)
+        assert host.show(UNIT, "WatchdogUSec") == "1s"
+        restarts = host.show(UNIT, "NRestarts")
+        host.systemctl("stop", UNIT)
+        before = _failures_total(host)
+        backlog = host.fresh_addresses(120_000)
+        host.emit_failures(backlog)
+        since = host.run("date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
+        started = time.monotonic()
+        host.systemctl("start", UNIT)
+        main_pid = host.show(UNIT, "MainPID")
+        host.wait_for(
+            "the backlog read",
+            lambda: _failures_total(host) == before + len(backlog),
+            timeout=180,
+        )
+        busy = time.monotonic() - started
+        assert busy > 2.0, f"caught up in {busy:.1f}s: too fast to show the watchdog pings"
+        assert host.show(UNIT, "MainPID") == main_pid
+        assert host.show(UNIT, "NRestarts") == restarts
+        log = host.journal("-u", UNIT, "--since", since, "-o", "cat")
+        assert "Watchdog timeout" not in log
+        assert "watchdog" not in host.show(UNIT, "Result")
+    finally:
+        host.remove(dropin)
+        host.systemctl("daemon-reload")
+        host.systemctl("restart", UNIT)
