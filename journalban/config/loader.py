@@ -86,7 +86,7 @@ def load_config(
     except ConfigErrors as exc:
         order = {name: i for i, name in enumerate(read)}
         raise ConfigErrors(
-            sorted(exc.errors, key=lambda e: (order.get(e.file or "", -1), e.line or 0))
+            sorted(exc.errors, key=lambda e: (order.get(e.file or "", len(order)), e.line or 0))
         ) from None
     object.__setattr__(config, "files", tuple(read))
     return config

@@ -345,6 +345,8 @@ def _jail(
             key = "mode" if "mode" in str(exc) and "mode" in data else "filter"
             hint = jail_filter_hint(jail.filter) if key == "filter" else None
             r.report(key, f"{exc}; {hint}" if hint else str(exc))
+        except ConfigError as exc:  # a broken filter file: its own file and line
+            errors.append(exc)
     if check_actions is not None and len(errors) == found:
         try:
             check_actions(jail)

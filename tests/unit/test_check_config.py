@@ -201,3 +201,18 @@ def test_warns_when_the_journal_directory_holds_no_journal_files(
         f"journal.directory {empty} holds no journal files (yet): the journal jails read nothing"
         in messages
     )
+
+
+def test_a_broken_filter_file_is_one_more_error_with_its_own_line(tmp_path: Path) -> None:
+    from journalban.config.loader import load_config
+    from journalban.errors import ConfigErrors
+    from journalban.matching.library import FilterLibrary
+
+    filters = tmp_path / "filters.d"
+    filters.mkdir()
+    (filters / "sshd.yaml").write_text('failregex:\n  - regex: "^broken (<HOST>"\n')
+    path = _config(tmp_path, "jails:\n  sshd:\n    maxretry: many\n")
+    with pytest.raises(ConfigErrors) as caught:
+        load_config(path, check_filter=FilterLibrary(filters).check)
+    where = [(e.file, e.line) for e in caught.value.errors]
+    assert where == [(str(path), 3), (str(filters / "sshd.yaml"), 2)]
