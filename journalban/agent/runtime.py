@@ -47,7 +47,7 @@ from journalban.firewall.dryrun import DryRunBackend
 from journalban.firewall.registry import create_backend
 from journalban.matching.engine import LineMatcher
 from journalban.matching.filterdef import FilterDef
-from journalban.matching.library import FilterLibrary
+from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.sources.base import Source
 from journalban.state.files import state_path
 from journalban.state.store import StateStore
@@ -72,7 +72,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
     ) -> None:
         self.config_path = config_path
         self.clock = clock or SystemClock()
-        self.library = library or FilterLibrary()
+        self.library = library or FilterLibrary(filters_dir_for(config_path))
         self.version = __version__
         self.started_at = self.clock.now()
         self._state = "starting"

@@ -27,7 +27,7 @@ from journalban.config.loader import (
 from journalban.config.schema import Config, JailConfig, JournalGroup
 from journalban.config.yamlsource import KeyPath, Marks, deep_merge, load_yaml, load_yaml_text
 from journalban.errors import ConfigError, all_errors
-from journalban.matching.library import FilterLibrary
+from journalban.matching.library import FilterLibrary, filters_dir_for
 
 # Files syslog writes: any local user can add lines to them with logger(1).
 SYSLOG_FED = (
@@ -70,7 +70,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "path", metavar="PATH", nargs="?", type=Path,
-        help=f"the main file to check (default {MAIN_FILE}); its jail.d/ is read too",
+        help=f"the main file to check (default {MAIN_FILE}); jail.d/ and filters.d/ beside it too",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
@@ -171,8 +171,11 @@ class Outcome:
 
 
 def check(main: Path | None, library: FilterLibrary | None = None) -> Outcome:
-    """Every error of the configuration at ``main`` (one pass), or its warnings."""
-    library = library or FilterLibrary()
+    """Every error of the configuration at ``main`` (one pass), or its warnings.
+
+    Filters are looked up in ``filters.d/`` beside ``main`` first.
+    """
+    library = library or FilterLibrary(filters_dir_for(main))
     try:
         config = load_config(main, check_filter=library.check, check_actions=check_jail_actions)
     except ConfigError as exc:

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "journalban.cli.run",
     "journalban.cli.client",
     "journalban.cli.fleetcmd",
+    "journalban.cli.importf2b",
 )
 
 

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--config",
         type=Path,
-        help="main configuration file (default /etc/journalban/journalban.yaml)",
+        help="main configuration file (default /etc/journalban/journalban.yaml); jail.d/ and filters.d/ beside it are read too",
     )
     p.add_argument(
         "--dry-run",

@@ -7,10 +7,16 @@ import importlib.resources
 import re
 from pathlib import Path
 
+from journalban.matching.aliases import ALIASES, alias_filter
 from journalban.matching.filterdef import FilterDef, load_filter_file, load_filter_text
 
 OVERRIDE_DIR = Path("/etc/journalban/filters.d")
 FILTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def filters_dir_for(main: Path | None) -> Path:
+    """The local filters of a configuration: ``filters.d/`` beside its main file."""
+    return OVERRIDE_DIR if main is None else main.parent / "filters.d"
 
 
 class FilterLibrary:
@@ -20,6 +26,7 @@ class FilterLibrary:
         self.override_dir = override_dir
 
     def names(self) -> list[str]:
+        """Every filter name, aliases left out."""
         names = {p.name[:-5] for p in _packaged().iterdir() if p.name.endswith(".yaml")}
         if self.override_dir is not None and self.override_dir.is_dir():
             names.update(p.stem for p in self.override_dir.glob("*.yaml"))
@@ -38,6 +45,9 @@ class FilterLibrary:
             local = self.override_dir / f"{name}.yaml"
             if local.is_file():
                 return load_filter_file(local, name)
+        if name in ALIASES:
+            target, mode = ALIASES[name]
+            return alias_filter(name, self.load(target), mode)
         return _load_packaged(name)
 
     def check(self, name: str, mode: str) -> None:
