@@ -15,7 +15,6 @@ ALIASES: dict[str, tuple[str, str]] = {
     "sshd-ddos": ("sshd", "ddos"),
     "dovecot-pop3imap": ("dovecot", "normal"),
     "sasl": ("postfix", "auth"),
-    "postfix-sasl": ("postfix", "auth"),
     "apache-scan": ("apache-botsearch", "normal"),
 }
 

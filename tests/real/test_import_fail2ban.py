@@ -246,7 +246,8 @@ def test_qmail_guide_jails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_bans_and_history_from_fail2bans_own_database(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    python = need_tool("/usr/bin/python3")
+    # fail2ban's own interpreter, as its tools start it.
+    python = Path(need_tool("fail2ban-regex")).read_text().splitlines()[0][2:].strip()
     src = _debian_copy(tmp_path, "[sshd]\nenabled = true\nbackend = systemd\n")
     db = tmp_path / "fail2ban.sqlite3"
     (src / "fail2ban.local").write_text(f"[Definition]\ndbfile = {db}\n")

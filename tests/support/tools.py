@@ -30,6 +30,7 @@ _TOOLS: Final[dict[str, str]] = {
     "iptables": "iptables",
     "ip6tables": "iptables",
     "tcpdmatch": "tcpd",
+    "fail2ban-regex": "fail2ban",
     # systemd, journal files, buses and polkit
     "systemd-analyze": "systemd",
     "systemd-tmpfiles": "systemd",

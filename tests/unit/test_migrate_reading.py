@@ -160,5 +160,5 @@ def test_old_names_are_aliases_that_say_what_they_map_to() -> None:
     assert ddos.modes == ("normal",)
     assert "'sshd' in mode 'ddos'" in ddos.description
     assert [r.pattern for r in ddos.failregex] == [r.pattern for _, r in sshd.regexes_for("ddos")]
-    for alias in ("dovecot-pop3imap", "sasl", "apache-scan", "postfix-sasl"):
+    for alias in ("dovecot-pop3imap", "sasl", "apache-scan"):
         assert "Alias of filter" in library.load(alias).description
