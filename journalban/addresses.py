@@ -43,6 +43,10 @@ NEVER_PEER_RANGES: Final[tuple[tuple[int, int, int, str], ...]] = tuple(
 )
 
 
+_NEVER_V4: Final = tuple((f, la, why) for v, f, la, why in NEVER_PEER_RANGES if v == 4)
+_NEVER_V6: Final = tuple((f, la, why) for v, f, la, why in NEVER_PEER_RANGES if v == 6)
+
+
 def never_peer(item: IPAddress | IPNetwork) -> str | None:
     """Why ``item`` (an address, or a prefix holding such addresses) can never be
     the peer of a connection, or None when it can."""
@@ -51,9 +55,9 @@ def never_peer(item: IPAddress | IPNetwork) -> str | None:
     else:
         low = int(item.network_address)
         high = low | ((1 << (item.max_prefixlen - item.prefixlen)) - 1)
-    version = item.version
-    for v, first, last, why in NEVER_PEER_RANGES:
-        if v == version and low <= last and first <= high:
+    ranges = _NEVER_V4 if item.version == 4 else _NEVER_V6
+    for first, last, why in ranges:
+        if low <= last and first <= high:
             return why
     return None
 
