@@ -8,6 +8,7 @@ names; nothing here lists journalban's keys.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from typing import Final
 
@@ -89,6 +90,11 @@ def similar(word: str, choices: Iterable[str]) -> str | None:
 
 def jail_filter_hint(name: str) -> str | None:
     """A hint when a fail2ban jail or filter name has no filter of that name here."""
+    options = re.fullmatch(r"([\w.-]+)\[(.*)\]", name)
+    if options is not None:  # fail2ban's filter = sshd[mode=aggressive]
+        mode = re.search(r"\bmode=([\w-]+)", options.group(2))
+        then = f" and mode: {mode.group(1)}" if mode else ""
+        return f"fail2ban's {name} is written filter: {options.group(1)}{then} here"
     return FAIL2BAN_JAILS.get(name)
 
 

@@ -342,7 +342,8 @@ def _jail(
         try:
             check(jail.filter, jail.mode)
         except ValueError as exc:
-            key = "mode" if "mode" in str(exc) and "mode" in data else "filter"
+            no_mode = "has no mode" in str(exc) and not str(exc).startswith("no such filter")
+            key = "mode" if no_mode and "mode" in data else "filter"
             hint = jail_filter_hint(jail.filter) if key == "filter" else None
             r.report(key, f"{exc}; {hint}" if hint else str(exc))
         except ConfigError as exc:  # a broken filter file: its own file and line

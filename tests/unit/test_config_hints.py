@@ -46,3 +46,27 @@ def test_a_fail2ban_filter_name_gets_its_equivalent(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="filter: postfix with mode: auth here") as caught:
         load_config(main, check_filter=FilterLibrary().check)
     assert (caught.value.file, caught.value.line) == (str(main), 3)
+
+
+def test_fail2ban_filter_options_are_spelt_as_keys() -> None:
+    from journalban.config.hints import jail_filter_hint
+
+    assert jail_filter_hint("sshd[mode=aggressive]") == (
+        "fail2ban's sshd[mode=aggressive] is written filter: sshd and mode: aggressive here"
+    )
+    assert jail_filter_hint("sshd") is None
+
+
+def test_filter_options_in_a_config_get_the_hint_at_the_filter_line(tmp_path: Path) -> None:
+    import pytest
+
+    from journalban.config.loader import load_config
+    from journalban.errors import ConfigError
+    from journalban.matching.library import FilterLibrary
+
+    main = tmp_path / "journalban.yaml"
+    main.write_text("jails:\n  sshd:\n    filter: sshd[mode=aggressive]\n")
+    with pytest.raises(
+        ConfigError, match=r"jails.sshd.filter: .*filter: sshd and mode: aggressive"
+    ):
+        load_config(main, check_filter=FilterLibrary().check)
