@@ -20,8 +20,9 @@ from collections.abc import Iterator
 import pytest
 
 from journalban.addresses import parse_address
+from journalban.errors import FilterError
 from journalban.matching.engine import MATCHED, CompiledFilter, LineMatcher
-from journalban.matching.filterdef import AttackerField, FilterDef, Sample
+from journalban.matching.filterdef import AttackerField, FilterDef, Sample, load_filter_text
 from journalban.matching.library import FilterLibrary
 
 LIBRARY = FilterLibrary(override_dir=None)
@@ -218,3 +219,43 @@ def test_client_text_never_names_the_banned_address(name: str) -> None:
                     )
     assert tried > 0 or not fdef.attacker_fields
     assert not escapes, f"{name}: {len(escapes)} injected lines:\n" + "\n".join(escapes[:15])
+
+
+_FILTER = """\
+failregex: ['^login failed for <USER> from <HOST>$']
+attacker_fields: {ATTACKER}
+samples:
+  - line: "login failed for bob from 203.0.113.5"
+    host: 203.0.113.5
+    fields: {FIELDS}
+"""
+
+
+@pytest.mark.parametrize(
+    ("attacker", "fields", "error"),
+    [
+        ("{user: ''}", "{user: bob}", "a description"),
+        ("{user: {about: x, colour: red}}", "{user: bob}", "a description"),
+        ("[user]", "{user: bob}", "must map each field"),
+        ("{user: the login}", "{agent: bob}", "'agent' is not in attacker_fields"),
+        ("{user: the login}", "{user: alice}", "'alice' is not in the line"),
+        ("{user: the login, agent: the User-Agent}", "{user: bob}", r"\['agent'\] are marked"),
+    ],
+)
+def test_attacker_fields_are_validated_with_file_and_line(
+    attacker: str, fields: str, error: str
+) -> None:
+    text = _FILTER.replace("{ATTACKER}", attacker).replace("{FIELDS}", fields)
+    with pytest.raises(FilterError, match=error) as info:
+        load_filter_text(text, "example", "example.yaml")
+    assert info.value.file == "example.yaml"
+    assert info.value.line is not None
+
+
+def test_a_declared_field_is_read_with_what_the_server_guarantees() -> None:
+    text = _FILTER.replace("{ATTACKER}", "{user: {about: the login, never: ':', escaped: '\"'}}")
+    fdef = load_filter_text(text.replace("{FIELDS}", "{user: bob}"), "example", "example.yaml")
+    assert fdef.attacker_fields == {"user": AttackerField("the login", ":", '"')}
+    assert fdef.samples[0].fields == (("user", "bob"),)
+    assert as_written(fdef.attacker_fields["user"], 'a"b') == 'a\\"b'
+    assert as_written(fdef.attacker_fields["user"], "a:b") is None
