@@ -196,6 +196,7 @@ def test_no_sample_uses_the_injected_addresses() -> None:
 def test_client_text_never_names_the_banned_address(name: str) -> None:
     fdef = LIBRARY.load(name)
     escapes: list[str] = []
+    vacuous: list[str] = []
     tried = 0
     for mode in fdef.modes:
         matcher = LineMatcher(CompiledFilter(fdef, mode), lambda: NOW)
@@ -207,18 +208,25 @@ def test_client_text_never_names_the_banned_address(name: str) -> None:
             cases = list(mutations(fdef, sample))
             tried += len(cases)
             found = matcher.match_lines([line for _, line in cases])
+            still = 0
             for out in found:
                 if out.kind != MATCHED or out.address is None:
                     continue
                 got = str(out.address)
+                still += got == real
                 if got not in allowed or got in INJECTED:
                     what, line = cases[out.index]
                     escapes.append(
                         f"[{mode}] sample line {sample.where}, {what}:\n    {line}\n"
                         f"    reported {got}, real peer {real}"
                     )
+            # The rewritten lines must still exercise the regexes: a marking that
+            # makes every line a miss would test nothing.
+            if real is not None and not still:
+                vacuous.append(f"[{mode}] sample line {sample.where}: no rewritten line matched")
     assert tried > 0 or not fdef.attacker_fields
     assert not escapes, f"{name}: {len(escapes)} injected lines:\n" + "\n".join(escapes[:15])
+    assert not vacuous, f"{name}: " + "\n".join(vacuous)
 
 
 _FILTER = """\
