@@ -74,6 +74,10 @@ def parse_network_key(key: str) -> IPNetwork:
     """Raises: Malformed."""
     if not _KEY.fullmatch(key):
         raise Malformed("malformed", f"not a network key: {key[:60]!r}")
+    return _key_network(key)
+
+
+def _key_network(key: str) -> IPNetwork:
     text = key.replace("-", ".").replace("_", "/")
     try:
         network = stored_network(text)
@@ -130,17 +134,17 @@ def decode(prefix: str, subject: str, data: bytes) -> BanMessage | MemberMessage
     Raises:
         Malformed: with ``kind`` "oversized" or "malformed".
     """
-    if not subject.startswith(prefix + "."):
-        raise Malformed("malformed", "a subject of another fleet")
-    tokens = subject[len(prefix) + 1 :].split(".")
-    if len(tokens) == 2 and tokens[0] == "members" and _HOST.fullmatch(tokens[1]):
-        return _member(tokens[1], _body(data))
-    if len(tokens) != 4 or tokens[0] != "bans" or not _HOST.fullmatch(tokens[1]):
+    # One regex for the whole subject: this runs for every message of the stream.
+    match = _ban_pattern(prefix).fullmatch(subject)
+    if match is None:
+        if not subject.startswith(prefix + "."):
+            raise Malformed("malformed", "a subject of another fleet")
+        tokens = subject[len(prefix) + 1 :].split(".")
+        if len(tokens) == 2 and tokens[0] == "members" and _HOST.fullmatch(tokens[1]):
+            return _member(tokens[1], _body(data))
         raise Malformed("malformed", f"not a ban subject: {subject[:120]!r}")
-    origin, jail_token, key = tokens[1], tokens[2], tokens[3]
-    if jail_token != ALL_JAILS and not _JAIL.fullmatch(jail_token):
-        raise Malformed("malformed", f"not a jail name: {jail_token[:40]!r}")
-    network = parse_network_key(key)
+    origin, jail_token, key = match.groups()
+    network = _key_network(key)
     body = _body(data)
     op = body.get("op")
     if op not in ("ban", "unban"):
@@ -154,6 +158,18 @@ def decode(prefix: str, subject: str, data: bytes) -> BanMessage | MemberMessage
     reason = _UNPRINTABLE.sub("?", why)[:MAX_REASON] if isinstance(why, str) else ""
     jail = None if jail_token == ALL_JAILS else jail_token
     return BanMessage(str(op), origin, jail, network, banned_at, expires_at, reason)
+
+
+_BAN_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _ban_pattern(prefix: str) -> re.Pattern[str]:
+    pattern = _BAN_PATTERNS.get(prefix)
+    if pattern is None:
+        pattern = _BAN_PATTERNS[prefix] = re.compile(
+            re.escape(prefix) + rf"\.bans\.({_HOST.pattern})\.(_|{_JAIL.pattern})\.({_KEY.pattern})"
+        )
+    return pattern
 
 
 def _member(host: str, body: dict[str, object]) -> MemberMessage:

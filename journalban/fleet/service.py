@@ -181,10 +181,10 @@ class FleetService:
 
     async def _publish_loop(self, link: FleetLink) -> None:
         while True:
+            self._wake.clear()  # before reading: a commit after the read wakes us again
             entries = await asyncio.to_thread(self.ledger.pending, PUBLISH_BATCH)
             if not entries:
                 self.status.outbox = 0
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), 0.5)
                 continue
@@ -215,7 +215,9 @@ class FleetService:
         server = -self.offset  # local time to the server's
         expires = None if e.expires_at is None else e.expires_at + server
         body = encode_ban(e.op, e.banned_at + server, expires, e.reason)
-        return subject, body, f"{self.config.host}-{e.id}"
+        # The entry's time too: ids start again at 1 in a state database made anew,
+        # and the server would drop those within its duplicate window.
+        return subject, body, f"{self.config.host}-{e.id}-{int(e.banned_at * 1000)}"
 
     # --- the clock -------------------------------------------------------------------
 

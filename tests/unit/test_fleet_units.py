@@ -273,8 +273,22 @@ def test_a_clock_off_the_servers_is_reported_and_corrected(tmp_path: Path) -> No
     subject, body, msg_id = service._message(entry)
     assert subject == "journalban.prod.bans.b.sshd.203-0-113-5_32"
     assert json.loads(body)["exp"] == NOW + 600 - 3600  # published in the servers' time
-    assert msg_id == "b-1"
+    assert msg_id == f"b-1-{int(NOW * 1000)}"
     order = service.intake.take(*_ban("a", "203.0.113.6", exp=NOW + 600 - 3600), NOW - 3600)
     assert order is not None
     assert order.expires_at == NOW + 600  # applied in this host's time
     assert service.status_dict()["clock_offset"] == 3600.0
+
+
+def test_unbans_need_the_quorum_and_have_their_own_rate() -> None:
+    cfg = FleetConfig(servers=CFG.servers, name="prod", host="b", quorum=2, unban_burst=1)
+    intake = _intake(cfg)
+    net = parse_network("203.0.113.5")
+    unban = encode_ban("unban", NOW, None, "unban")
+    assert intake.take(ban_subject(PREFIX, "a", "sshd", net), unban, NOW) is None
+    # a's second unban is over its unban rate, whatever its ban rate.
+    assert intake.take(ban_subject(PREFIX, "a", "sshd", net), unban, NOW) is None
+    assert intake.counts["rate_limited"] == 1
+    order = intake.take(ban_subject(PREFIX, "c", "sshd", net), unban, NOW)
+    assert order is not None
+    assert order.op == "unban"
