@@ -148,7 +148,11 @@ class FleetLink:
             ),
             cb=handler,
             manual_ack=True,
-            pending_msgs_limit=65536,
+            # Unbounded here, bounded by the server's flow control: nats-py drops a
+            # message over these limits after counting it as delivered, and an
+            # ordered consumer would then never deliver it again.
+            pending_msgs_limit=0,
+            pending_bytes_limit=0,
         )
 
     async def unfollow(self) -> None:

@@ -187,17 +187,17 @@ def _member(host: str, body: dict[str, object]) -> MemberMessage:
     return MemberMessage(host, tuple(networks))
 
 
-def parse_reply(reply: str) -> tuple[int, float] | None:
-    """(stream sequence, server time in seconds) from a JetStream delivery's reply subject."""
+def parse_reply(reply: str) -> tuple[int, int, float] | None:
+    """(stream sequence, consumer sequence, server time in seconds) of a JetStream delivery."""
     tokens = reply.split(".")
     # $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ns>.<pending>, or the
     # newer form with <domain>.<account hash> after ACK and a token at the end.
     if len(tokens) == 9:
-        seq, ns = tokens[5], tokens[7]
+        seq, cseq, ns = tokens[5], tokens[6], tokens[7]
     elif len(tokens) >= 11:
-        seq, ns = tokens[7], tokens[9]
+        seq, cseq, ns = tokens[7], tokens[8], tokens[9]
     else:
         return None
-    if not (seq.isdigit() and ns.isdigit()):
+    if not (seq.isdigit() and cseq.isdigit() and ns.isdigit()):
         return None
-    return int(seq), int(ns) / 1e9
+    return int(seq), int(cseq), int(ns) / 1e9

@@ -93,6 +93,9 @@ class FleetService:
         self.offset = 0.0  # this host's clock minus the server's, once it exceeds the bound
         self._wake = asyncio.Event()
         self._delivered = asyncio.Event()
+        self._resubscribe = asyncio.Event()
+        self._enqueued = 0  # the stream sequence of the last message queued to apply
+        self._cseq = 0  # the consumer sequence of the last delivery
         self._queue: asyncio.Queue[NatsMsg] = asyncio.Queue(APPLY_BATCH * 4)
         self.intake = FleetIntake(
             config,
@@ -256,16 +259,47 @@ class FleetService:
 
         async def deliver(msg: NatsMsg) -> None:
             self._delivered.set()
+            if self._resubscribe.is_set():
+                return  # after a gap: dropped until the subscription starts again
+            where = parse_reply(msg.reply or "")
+            if where is not None:
+                seq, cseq, _ = where
+                if cseq not in (1, self._cseq + 1):
+                    # A delivery went missing (the client dropped it): everything
+                    # after it waits for a subscription from the last one queued.
+                    self.intake.count("gaps")
+                    self._resubscribe.set()
+                    return
+                self._cseq = cseq
+                if seq <= self._enqueued:
+                    return  # delivered again after a reset
+                self._enqueued = seq
             await self._queue.put(msg)
 
-        await link.follow(self.status.position, deliver)
+        async def subscribe() -> None:
+            self._resubscribe.clear()
+            self._cseq = 0
+            await link.follow(self._enqueued, deliver)
+
+        self._enqueued = self.status.position
+        await subscribe()
         while True:
-            await asyncio.sleep(STATUS_INTERVAL)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resubscribe.wait(), STATUS_INTERVAL)
+            if self._resubscribe.is_set():
+                log.info("fleet %s: a delivery went missing after %d; subscribing again",
+                         self.config.name, self._enqueued)  # fmt: skip
+                await subscribe()
+                continue
             try:
                 _, last = await link.ensure_stream()
             except Exception as exc:
                 self.status.last_error = f"stream: {type(exc).__name__}: {exc}"[:300]
                 continue
+            if last < self.status.position:
+                raise StreamReset(
+                    f"the stream ends at {last}, before position {self.status.position}"
+                )
             self.status.stream_last = last
             self.status.server = link.server
             self.status.connected = bool(link.server)
@@ -277,7 +311,7 @@ class FleetService:
                     log.info("fleet %s: delivery stalled %d behind; subscribing again",
                              self.config.name, self.status.lag)  # fmt: skip
                     self._stalled = 0.0
-                    await link.follow(self.status.position, deliver)
+                    await subscribe()
             else:
                 self._stalled = 0.0
             self._delivered.clear()
@@ -298,7 +332,7 @@ class FleetService:
             if where is None:
                 self.intake.count("malformed")
                 continue
-            seq, server_time = where
+            seq, _, server_time = where
             if seq <= position:
                 continue  # delivered again after a reset: applied already
             position = seq
@@ -315,6 +349,10 @@ class FleetService:
         self.status.lifted += outcome.lifted
         for why, n in outcome.refused.items():
             self.intake.count(why, n)
+
+
+class StreamReset(Exception):
+    """The stream was deleted and made again: the session starts over (see ``_session``)."""
 
 
 def _expired(entry: OutboxEntry, now: float) -> bool:

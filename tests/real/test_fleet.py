@@ -306,3 +306,18 @@ def test_unban_fleet_lifts_fleet_bans_everywhere_and_fleet_shows_the_counts(
         a = fleet.hosts["a"].agent
         assert a is not None
         a.stop()
+
+
+def test_a_stream_made_anew_is_read_again_from_its_start(fleet: Fleet) -> None:
+    for name in ("a", "b"):
+        fleet.add(name)
+        fleet.start(name)
+    fleet.hosts["a"].fail("203.0.113.140")
+    wait_for(lambda: "203.0.113.140" in fleet.kernel("b"), what="the first ban on b")
+    fleet.net.admin(lambda js: js.delete_stream(STREAM))
+    fleet.net.create_stream()
+    b = fleet.hosts["b"].agent
+    assert b is not None
+    b.wait_for_log("reading it from the start", timeout=30)
+    fleet.hosts["a"].fail("203.0.113.141")
+    wait_for(lambda: "203.0.113.141" in fleet.kernel("b"), what="a ban in the new stream on b")

@@ -114,8 +114,8 @@ def test_injected_reason_is_made_printable() -> None:
 
 
 def test_reply_subject_gives_sequence_and_server_time() -> None:
-    assert parse_reply("$JS.ACK.S.c.1.42.7.1800000000500000000.0") == (42, 1_800_000_000.5)
-    assert parse_reply("$JS.ACK.d.h.S.c.1.43.7.1800000000000000000.0.tok") == (43, 1.8e9)
+    assert parse_reply("$JS.ACK.S.c.1.42.7.1800000000500000000.0") == (42, 7, 1_800_000_000.5)
+    assert parse_reply("$JS.ACK.d.h.S.c.1.43.8.1800000000000000000.0.tok") == (43, 8, 1.8e9)
     assert parse_reply("_INBOX.x") is None
 
 
