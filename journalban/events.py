@@ -14,9 +14,12 @@ from typing import overload
 from journalban.addresses import IPNetwork, format_network
 
 # A failure as the matcher hands it to the decisions stage: the line, the
-# address text its filter captured (validated there, once per distinct text)
-# and the line's time (None: the batch's arrival).
-Hit = tuple[str, str, float | None]
+# address text its filter captured (validated there, once per distinct text),
+# the line's time (None: the batch's arrival), the account it names (None:
+# none) and what the line means (FAILURE, or SUCCESS: an accepted login).
+Hit = tuple[str, str, float | None, str | None, int]
+FAILURE = 0
+SUCCESS = 1
 
 
 class JoinedLines(Sequence[str]):
@@ -96,6 +99,8 @@ class Ban:
     failures: int = 0
     source: str = ""
     lines: tuple[str, ...] = field(default=(), compare=False)
+    # The account a detector banned for (deny_user, account): for managers only.
+    account: str = field(default="", compare=False)
 
     @property
     def address(self) -> str:

@@ -80,6 +80,7 @@ def build_jails(
             [str(n) for n in cfg.trusted_proxies],
             cfg.real_ip_header,
             check_idents=cfg.source == "files",
+            successes=cfg.detectors.uses_known_good,
         )
         compiled = spec.compile(library.load(cfg.filter))
         rules = jail_rules(cfg)

@@ -92,7 +92,8 @@ class FileWorkerSource:
             child.stop()
 
     def _batch(self, body: bytes) -> LineBatch:
-        position, read, unreadable, truncated, lines, hosts, times = marshal.loads(body)  # noqa: S302 (our own child)
+        fields = marshal.loads(body)  # noqa: S302 (our own child)
+        position, read, unreadable, truncated, lines, hosts, times, users, marks = fields
         return LineBatch(
             source=self.key,
             lines=lines,
@@ -102,7 +103,7 @@ class FileWorkerSource:
             unreadable=unreadable,
             truncated=truncated,
             read=read,
-            hits=list(zip(lines, hosts, times, strict=True)),
+            hits=list(zip(lines, hosts, times, users, marks, strict=True)),
         )
 
     def close(self) -> None:
@@ -142,6 +143,7 @@ def _frame(batch: LineBatch, matcher: LineMatcher) -> bytes:
         (
             batch.position, batch.count, batch.unreadable, batch.truncated,
             [h[0] for h in hits], [h[1] for h in hits], [h[2] for h in hits],
+            [h[3] for h in hits], [h[4] for h in hits],
         )
     )  # fmt: skip
     return pack_frame(body)

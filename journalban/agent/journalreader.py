@@ -27,17 +27,17 @@ def finder(spec: Mapping[str, Any]) -> journalworker.FindHits:
     clock = SystemClock()
     matcher = MatcherSpec.from_json(dict(spec)).build(clock.now)
 
-    def find_hits(
-        messages: list[str], times: list[float]
-    ) -> tuple[list[str], list[str], list[float]]:
+    def find_hits(messages: list[str], times: list[float]) -> journalworker.FoundHits:
         batch = LineBatch("", messages, "", times, prefixed=False, read=len(messages))
         hits = matcher.hits(batch)
         now = clock.now()
         return (
-            [line for line, _, _ in hits],
-            [host for _, host, _ in hits],
+            [h[0] for h in hits],
+            [h[1] for h in hits],
             # A journal entry always has a time; ``now`` only stands in for the type.
-            [now if when is None else when for _, _, when in hits],
+            [now if h[2] is None else h[2] for h in hits],
+            [h[3] for h in hits],
+            [h[4] for h in hits],
         )
 
     return find_hits

@@ -16,6 +16,10 @@ from pathlib import Path
 
 from journalban.config.durations import format_duration
 from journalban.events import Ban
+from journalban.jails.detector import REASONS
+
+# The reasons a ban event names (a ban for failures, by hand or recidive says nothing more).
+DETECTOR_REASONS = frozenset(REASONS) - {"failures"}
 
 log = logging.getLogger("journalban")
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -67,11 +71,18 @@ def event_message(kind: str, ban: Ban, now: float, reason: str = "") -> str:
         text = f"Ban {ban.address} in jail {ban.jail} for {format_duration(length)}"
         if ban.source.startswith("fleet:"):  # a remote ban names the host it came from
             text += f" from fleet host {ban.source[6:]}"
-        return text
+        return text + _why(ban)
     left = None if ban.expires_at is None else max(0.0, ban.expires_at - now)
     if left is not None and left >= 3600:
         left = round(left / 60) * 60  # what is left, to the minute
-    return f"Restore ban of {ban.address} in jail {ban.jail} for {format_duration(left)}"
+    return f"Restore ban of {ban.address} in jail {ban.jail} for {format_duration(left)}{_why(ban)}"
+
+
+def _why(ban: Ban) -> str:
+    """`` (account: 'alice')``: a detector's reason and account (the agent's own log only)."""
+    if ban.reason not in DETECTOR_REASONS:
+        return ""
+    return f" ({ban.reason}" + (f": {ban.account!r})" if ban.account else ")")
 
 
 def counted(n: int, noun: str) -> str:
@@ -133,6 +144,8 @@ class EventLog:
                 JOURNALBAN_EVENT=kind,
                 JOURNALBAN_JAIL=ban.jail,
                 JOURNALBAN_ADDRESS=ban.address,
+                JOURNALBAN_REASON=ban.reason,
+                **({"JOURNALBAN_ACCOUNT": ban.account} if ban.account else {}),
                 **fields,
             )
         except OSError:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from journalban.addresses import IPNetwork
+from journalban.addresses import IPNetwork, network_text
 from journalban.agent.api import JailInfo, JailStatus, LineTest
 from journalban.decisions.engine import RECIDIVE
 from journalban.errors import JournalbanError, NoSuchJail, NotBanned
 from journalban.events import Ban
 from journalban.firewall.base import JailCounters
 from journalban.matching.engine import MATCHED
+from journalban.state.detection import ban_account
 
 if TYPE_CHECKING:
     from journalban.actions.runner import ActionRunner
@@ -140,4 +141,6 @@ class AgentQueries:
             "expires_at": ban.expires_at,
             "ban_count": ban.ban_count,
             "reason": ban.reason,
+            # The account a detector banned for: for managers only (often a mistyped password).
+            "account": ban.account or ban_account(self.store.db, jail, network_text(network)) or "",
         }

@@ -34,6 +34,7 @@ _DETAIL_SIGNATURES = {
     "ban_count": "u",
     "comment": "s",
     "reason": "s",
+    "account": "s",
 }
 
 
@@ -72,6 +73,7 @@ def banned_details(ban: Ban) -> dict[str, Variant]:
         "source": Variant("s", ban.source),
         "ban_count": Variant("u", u32(ban.ban_count)),
         "banned_at_usec": Variant("t", usec(ban.banned_at)),
+        "reason": Variant("s", ban.reason),  # a fixed class, never the account
     }
 
 

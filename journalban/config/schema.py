@@ -8,6 +8,7 @@ from typing import Any
 
 from journalban.addresses import IPNetwork
 from journalban.config.fleet import FleetConfig
+from journalban.config.detectors import DetectorsConfig
 
 JournalGroup = tuple[tuple[str, str], ...]
 
@@ -50,6 +51,7 @@ class JailConfig:
     actions: tuple[Mapping[str, Any], ...] = ({"type": "firewall"},)
     trusted_proxies: tuple[IPNetwork, ...] = ()
     real_ip_header: bool = False
+    detectors: DetectorsConfig = field(default_factory=DetectorsConfig)
 
 
 @dataclass(frozen=True, slots=True)

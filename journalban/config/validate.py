@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from journalban.addresses import IPNetwork, never_peer, parse_network
+from journalban.config.detectors import DETECTOR_KEYS, parse_detectors
 from journalban.config.durations import parse_duration
 from journalban.config.fleet import parse_fleet
 from journalban.config.hints import (
@@ -45,6 +46,7 @@ JAIL_KEYS = {
     "enabled", "filter", "mode", "source", "files", "journal_match", "port", "protocol",
     "maxretry", "findtime", "bantime", "ignoreip", "ignore_local_networks", "ipv6_prefix",
     "max_tracked", "bantime_increment", "actions", "trusted_proxies", "real_ip_header",
+    *DETECTOR_KEYS,
 }  # fmt: skip
 TOP_KEYS = {
     "state_dir", "journal", "firewall", "defaults", "jails", "recidive", "logging", "bus", "fleet",
@@ -335,6 +337,7 @@ def _jail(
         actions=r.get("actions", d.actions, _actions),
         trusted_proxies=r.get("trusted_proxies", (), _proxies),
         real_ip_header=r.get("real_ip_header", False, _bool),
+        detectors=parse_detectors(data, r.fail),
     )
     if jail.source == "files" and not jail.files:
         r.report("files", "a jail with source: files needs files")

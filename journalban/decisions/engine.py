@@ -11,147 +11,33 @@ the agent does only after the commit.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-from journalban.addresses import (
-    IPNetwork,
-    ipv4_host_key,
-    network_text,
-    parse_address,
-    stored_network,
-)
+from journalban.addresses import IPNetwork
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions import trace
+from journalban.decisions.banning import RECIDIVE, BanDeciding
+from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
-from journalban.decisions.policy import HISTORY_HORIZON, ban_length
+from journalban.decisions.reading import BanReading
+from journalban.decisions.runtime import MAX_LINES_KEPT, BanTable, Changes, JailRuntime
 from journalban.errors import NoSuchJail, NotBanned
 from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.matching.engine import Outcome, outcome_hits
+from journalban.state import detection
 from journalban.state.store import BatchCommit, StateStore
 
-RECIDIVE = "recidive"
-MAX_LINES_KEPT = 10
-# Addresses whose network (and its text) are remembered; attackers come back.
-NETWORK_MEMO_SIZE = 65536
+__all__ = ["RECIDIVE", "BanTable", "Changes", "DecisionEngine", "JailRuntime"]
 
 
-@dataclass
-class JailRuntime:
-    """A jail's live state: its counter, ignore list and totals."""
+class DecisionEngine(BanDeciding, BanReading):
+    """Ban state for all jails; every change goes through here.
 
-    config: JailConfig
-    counter: FailureCounter[str]  # by network text
-    ignore: IgnoreList
-    total_failed: int = 0
-    total_banned: int = 0
-    lines_read: int = 0
-    lines_unreadable: int = 0
-    ignored_failures: int = 0
-    latest_line: float = 0.0
-    recent_lines: dict[str, list[str]] = field(default_factory=dict)  # by network text
-    # address text -> (text of the network it is counted as, why it is
-    # ignored), None for a text that is no address: parsing an address and
-    # building its network cost several microseconds, and failures repeat
-    # addresses. The network itself is built again for a ban (memory: tens of
-    # thousands of addresses). Valid for ``networks_for`` (ignore list, generation).
-    networks: dict[str, tuple[str, str | None] | None] = field(default_factory=dict)
-    networks_for: tuple[IgnoreList, int] | None = None
-
-    def network_of(self, host: str) -> tuple[str, str | None] | None:
-        """(text of the network counted as, why it is ignored) for an address text; None if invalid."""
-        try:
-            return self.networks[host]
-        except KeyError:
-            pass
-        if len(self.networks) >= NETWORK_MEMO_SIZE:
-            self.networks.clear()
-        known: tuple[str, str | None] | None = None
-        fast = ipv4_host_key(host)
-        if fast is not None:
-            known = (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
-        elif (address := parse_address(host)) is not None:
-            network, why = self.ignore.counted_network(address, self.config.ipv6_prefix)
-            known = (network_text(network), why)
-        self.networks[host] = known
-        return known
-
-    def check_networks(self) -> None:
-        """Forget the remembered networks if the ignore list changed since."""
-        now_for = (self.ignore, self.ignore.generation)
-        if self.networks_for != now_for:
-            self.networks.clear()
-            self.networks_for = now_for
-
-
-@dataclass
-class Changes:
-    """What one step decided: the commit and what to tell the firewall and listeners."""
-
-    commits: list[BatchCommit] = field(default_factory=list)
-    bans: list[Ban] = field(default_factory=list)
-    unbans: list[tuple[Ban, str]] = field(default_factory=list)
-    # Automatic bans of each network in these commits' history, recidive's own aside.
-    pending_bans: dict[IPNetwork, int] = field(default_factory=dict, compare=False)
-
-    def extend(self, other: Changes) -> None:
-        self.commits += other.commits
-        self.bans += other.bans
-        self.unbans += other.unbans
-        for network, count in other.pending_bans.items():
-            self.pending_bans[network] = self.pending_bans.get(network, 0) + count
-
-
-class BanTable(dict[tuple[str, IPNetwork], Ban]):
-    """The active bans; ``version`` changes with every change, for caches of views.
-
-    ``by_text`` holds the same bans by (jail, network text): the failure path
-    looks bans up by text, as hashing an ipaddress network costs a Python call.
+    Deciding a ban (its length, recidive, detectors' verdicts) is in
+    ``decisions.banning``, reading bans in ``decisions.reading``.
     """
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.version = next(_VERSIONS)
-        self.by_text: dict[tuple[str, str], Ban] = {
-            (j, network_text(n)): b for (j, n), b in self.items()
-        }
-
-    def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
-        self.version = next(_VERSIONS)
-        super().__setitem__(key, value)
-        self.by_text[(key[0], network_text(key[1]))] = value
-
-    def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
-        self.version = next(_VERSIONS)
-        super().__delitem__(key)
-        self.by_text.pop((key[0], network_text(key[1])), None)
-
-    def pop(self, key: tuple[str, IPNetwork], default: Ban | None = None) -> Ban | None:  # type: ignore[override]
-        self.version = next(_VERSIONS)
-        self.by_text.pop((key[0], network_text(key[1])), None)
-        return super().pop(key, default)
-
-    def clear(self) -> None:
-        self.version = next(_VERSIONS)
-        self.by_text.clear()
-        super().clear()
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("BanTable: set bans one by one")
-
-    def setdefault(self, *args: Any) -> Ban:
-        raise NotImplementedError("BanTable: set bans one by one")
-
-
-_VERSIONS = itertools.count(1)
-
-
-class DecisionEngine:
-    """Ban state for all jails; every change goes through here."""
 
     def __init__(
         self,
@@ -186,11 +72,16 @@ class DecisionEngine:
         new: dict[str, JailRuntime] = {}
         for name, cfg in jails.items():
             old = self.jails.get(name)
-            kept = old is not None and old.config.maxretry == cfg.maxretry
-            if old is not None and kept and old.config.findtime == cfg.findtime:
+            if old is not None and (old.config.maxretry, old.config.findtime) == (
+                cfg.maxretry,
+                cfg.findtime,
+            ):
+                same_detectors = old.config.detectors == cfg.detectors
                 old.config, old.ignore = cfg, ignores[name]
                 old.networks.clear()  # ipv6_prefix may have changed
                 old.counter.max_tracked = cfg.max_tracked
+                if not same_detectors:
+                    old.detection = self._detection(cfg)
                 new[name] = old
                 continue
             rt = JailRuntime(
@@ -198,8 +89,17 @@ class DecisionEngine:
             )
             rt.counter.restore(self.store.pending_failures(name))
             rt.total_failed, rt.total_banned = counters.get(name, (0, 0))
+            rt.detection = self._detection(cfg)
             new[name] = rt
         self.jails = new
+
+    def _detection(self, cfg: JailConfig) -> JailDetection | None:
+        """A jail's detectors, restored from the state (None: it has none)."""
+        if not cfg.detectors.any:
+            return None
+        found = JailDetection(cfg.detectors, cfg.max_tracked)
+        found.restore(detection.read_rows(self.store.db, cfg.name), self.clock.now())
+        return found
 
     def load_bans(self) -> list[Ban]:
         """Active bans from the state (expired ones dropped); the caller restores them."""
@@ -242,17 +142,23 @@ class DecisionEngine:
         latest = rt.latest_line
         failed, traced = 0, trace.tracing()
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
-        for line, host, when in hits:
+        detecting = rt.detection
+        for line, host, when, user, mark in hits:
             known = network_of(host)
             if known is None:
                 continue
             key, ignored = known
             if ignored is not None:
-                rt.ignored_failures += 1
-                if traced:
-                    trace.ignored(jail, host, ignored)
+                if not mark:
+                    rt.ignored_failures += 1
+                    if traced:
+                        trace.ignored(jail, host, ignored)
                 continue
             when = default_time if when is None else min(when, now)
+            if mark:  # an accepted login
+                if detecting is not None:
+                    detecting.succeeded(key, user, when)
+                continue
             if when > latest:
                 latest = when
             ban = banned.get((jail, key))
@@ -276,9 +182,18 @@ class DecisionEngine:
                 kept.append(line)
                 if len(kept) > MAX_LINES_KEPT:
                     del kept[0]
+            if detecting is not None and (verdicts := detecting.observe(key, user, when)):
+                for network in self._apply_verdicts(
+                    rt, verdicts, when, batch.source, commit, changes, now
+                ):
+                    spent[network] = len(new_failures)
+                if (jail, key) in banned:
+                    continue
             if count >= maxretry:
                 self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)
+        if detecting is not None:
+            commit.detector_rows = detecting.rows()
         rt.latest_line = latest
         rt.total_failed += failed
         commit.failed_delta += failed
@@ -302,97 +217,8 @@ class DecisionEngine:
             if ban.lines and self.bans.get(key) is ban:
                 self.bans[key] = Ban(
                     ban.jail, ban.network, ban.banned_at, ban.expires_at, ban.ban_count,
-                    ban.reason, ban.failures, ban.source,
+                    ban.reason, ban.failures, ban.source, (), ban.account,
                 )  # fmt: skip
-
-    def _history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
-        """(jail, banned_at) of the automatic bans of ``network`` since ``since``, committed or not."""
-        history = self.store.ban_history(network, since)
-        history += [(j, at) for j, at in self._unsaved.get(network, ()) if at >= since]
-        return history
-
-    def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
-        """Within a ban that catching up skipped (it had expired before it was decided)."""
-        until = self._virtual_until.get((jail, key))
-        return until is not None and when < until
-
-    def _decide_ban(
-        self,
-        rt: JailRuntime,
-        key: str,
-        when: float,
-        failures: int,
-        source: str,
-        commit: BatchCommit,
-        changes: Changes,
-        now: float,
-    ) -> None:
-        cfg = rt.config
-        network = stored_network(key)
-        rt.counter.clear(key)
-        commit.cleared.append(key)
-        lines = tuple(rt.recent_lines.pop(key, ()))
-        inc = cfg.increment
-        rec = self.recidive
-        # One read of the history serves the increment and recidive.
-        horizon = max(HISTORY_HORIZON, rec.findtime) if rec.enabled else HISTORY_HORIZON
-        history = self._history(network, when - horizon)
-        since = when - HISTORY_HORIZON
-        counts = (
-            jail != RECIDIVE if inc.across_jails else jail == cfg.name
-            for jail, at in history
-            if at >= since
-        )
-        previous = sum(counts)
-        length = ban_length(cfg.bantime, inc, previous)
-        expires = None if length is None else when + length
-        ban = Ban(cfg.name, network, when, expires, previous + 1, "failures", failures, source, lines)  # fmt: skip
-        commit.history.append((ban, False))
-        if cfg.name != RECIDIVE:
-            changes.pending_bans[network] = changes.pending_bans.get(network, 0) + 1
-        if ban.expired(now):
-            self._virtual_until[(cfg.name, key)] = expires or now
-            return
-        commit.bans.append(ban)
-        commit.banned_delta += 1
-        rt.total_banned += 1
-        self.bans[(cfg.name, network)] = ban
-        changes.bans.append(ban)
-        self._feed_recidive(ban, changes, now, history)
-
-    def _feed_recidive(
-        self, ban: Ban, changes: Changes, now: float, history: list[tuple[str, float]]
-    ) -> None:
-        rec = self.recidive
-        if not rec.enabled or ban.jail == RECIDIVE:
-            return
-        since = ban.banned_at - rec.findtime
-        earlier = sum(1 for jail, at in history if jail != RECIDIVE and at >= since)
-        # This batch's own bans are not committed yet: count them too.
-        pending = changes.pending_bans.get(ban.network, 0)
-        if earlier + pending < rec.maxretry:
-            return
-        if (RECIDIVE, ban.network) in self.bans:
-            return
-        expires = None if rec.bantime is None else ban.banned_at + rec.bantime
-        rban = Ban(
-            RECIDIVE,
-            ban.network,
-            ban.banned_at,
-            expires,
-            1,
-            "recidive",
-            earlier + pending,
-            ban.jail,
-        )
-        if rban.expired(now):
-            return
-        commit = BatchCommit(jail=RECIDIVE, bans=[rban], history=[(rban, False)], banned_delta=1)
-        changes.commits.append(commit)
-        changes.bans.append(rban)
-        self.bans[(RECIDIVE, ban.network)] = rban
-
-    # --- by hand -------------------------------------------------------------
 
     def manual_ban(
         self,
@@ -433,7 +259,9 @@ class DecisionEngine:
             "manual", old.lines if old else (),
         )  # fmt: skip
         self.bans[(jail, network)] = ban
-        commit = BatchCommit(jail=jail, bans=[ban], history=[(ban, True)], banned_delta=0 if old else 1)  # fmt: skip
+        commit = BatchCommit(
+            jail=jail, bans=[ban], history=[(ban, True)], banned_delta=0 if old else 1
+        )
         if rt is not None and old is None:
             rt.total_banned += 1
         return ban, Changes(commits=[commit], bans=[ban])
@@ -477,41 +305,3 @@ class DecisionEngine:
         return changes
 
     # --- reading -------------------------------------------------------------
-
-    def list_bans(self, jail: str | None = None) -> list[Ban]:
-        """Active bans, by jail then ban time; sorted once per change of the table."""
-        now = self.clock.now()
-        key = (self.bans.version, jail)
-        if self._sorted_key != key:
-            self._sorted = sorted(
-                (b for b in self.bans.values() if jail is None or b.jail == jail),
-                key=lambda b: (b.jail, b.banned_at),
-            )
-            self._sorted_key = key
-        return [b for b in self._sorted if not b.expired(now)]
-
-    def count_bans(self, jail: str | None = None) -> int:
-        """``len(list_bans(jail))`` without building and sorting the list."""
-        now = self.clock.now()
-        return sum(
-            1 for b in self.bans.values() if (jail is None or b.jail == jail) and not b.expired(now)
-        )
-
-    def covering(self, network: IPNetwork) -> list[Ban]:
-        """Active bans of ``network`` or of a prefix holding it, ordered as ``list_bans``.
-
-        Looks up each enclosing prefix instead of testing every ban: a D-Bus
-        QueryBan then costs the same with 20 bans or 20,000 (a scan took
-        about 70 ms of the event loop at 16,000 bans).
-        """
-        now = self.clock.now()
-        enclosing = [network.supernet(new_prefix=p) for p in range(network.prefixlen)]
-        enclosing.append(network)
-        jails = {jail for jail, _ in self.bans}
-        found = [
-            ban
-            for jail in jails
-            for net in enclosing
-            if (ban := self.bans.get((jail, net))) is not None and not ban.expired(now)
-        ]
-        return sorted(found, key=lambda b: (b.jail, b.banned_at))

@@ -12,7 +12,7 @@ lookbehind) must be preceded by message characters it is sure to consume.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -40,6 +40,8 @@ class Branch:
     number: int  # index into the filter's failregex list
     groups: tuple[tuple[str, str], ...]  # (name in the alternation, the regex's own name)
     host: str | None  # the alternation's name of the regex's ``host`` group
+    user: str | None = None  # ... of its ``user`` group
+    mark: int = 0  # what a match means: FAILURE, or SUCCESS for a successregex (see events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +62,9 @@ class Alternation:
         return "|".join(part for k, part in enumerate(self.parts) if regexes >> k & 1)
 
 
-def combine(regexes: Sequence[tuple[int, re.Pattern[str]]]) -> Alternation | None:
+def combine(
+    regexes: Sequence[tuple[int, re.Pattern[str]]], marks: Mapping[int, int] | None = None
+) -> Alternation | None:
     """One alternation of ``regexes`` (tried in order), or None when one cannot be embedded.
 
     The alternation may still fail to compile (a conditional on a renamed group):
@@ -69,6 +73,7 @@ def combine(regexes: Sequence[tuple[int, re.Pattern[str]]]) -> Alternation | Non
     Each regex's groups get a suffix so their names stay unique; the outer
     group ``_rK`` closes last, so ``lastgroup`` names the regex that matched.
     A regex with global flags or numbered back-references cannot be embedded.
+    ``marks``: by regex number, what its match means (default: a failure).
     """
     if not regexes:
         return None
@@ -87,8 +92,10 @@ def combine(regexes: Sequence[tuple[int, re.Pattern[str]]]) -> Alternation | Non
             body = body[len(regex.pattern) - len(headless) :]
         renamed = tuple((f"{name}__{k}", name) for name in regex.groupindex)
         host = f"host__{k}" if "host" in regex.groupindex else None
+        user = f"user__{k}" if "user" in regex.groupindex else None
         parts.append(f"(?P<_r{k}>{body})")
-        branches[f"_r{k}"] = Branch(f"_r{k}", number, renamed, host)
+        mark = marks.get(number, 0) if marks is not None else 0
+        branches[f"_r{k}"] = Branch(f"_r{k}", number, renamed, host, user, mark)
     return Alternation(tuple(parts), branches, fusable)
 
 

@@ -24,7 +24,7 @@ from journalban.addresses import (
     never_peer,
     parse_address,
 )
-from journalban.events import Hit, JoinedLines, LineBatch
+from journalban.events import FAILURE, SUCCESS, Hit, JoinedLines, LineBatch
 from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.dates import DateReader
 from journalban.matching.filterdef import FilterDef
@@ -41,6 +41,7 @@ from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
 MATCHED: Final = 0
 IGNORED: Final = 1
 MISSED: Final = 2
+ACCEPTED: Final = 3  # a successregex matched: an accepted login
 _IDENT_CACHE = 1024
 
 
@@ -70,10 +71,14 @@ def outcome_hits(
     """The failures among ``outcomes`` of ``lines`` as the decisions stage takes them."""
     out: list[Hit] = []
     for o in outcomes:
-        if o.kind == MATCHED and o.address is not None:
+        if o.kind in _HIT_KINDS and o.address is not None:
             when = o.time if o.time is not None else (times[o.index] if times else None)
-            out.append((lines[o.index], str(o.address), when))
+            mark = FAILURE if o.kind == MATCHED else SUCCESS
+            out.append((lines[o.index], str(o.address), when, o.user, mark))
     return out
+
+
+_HIT_KINDS: Final = (MATCHED, ACCEPTED)
 
 
 class CompiledFilter:
@@ -87,7 +92,9 @@ class CompiledFilter:
         trusted_proxies: Sequence[IPNetwork] = (),
         real_ip_header: bool = False,
         check_idents: bool = True,
+        successes: bool = False,
     ) -> None:
+        """``successes``: also recognise the filter's successregex (ACCEPTED outcomes)."""
         self.fdef = fdef
         self.mode = mode or fdef.default_mode
         if self.mode not in fdef.modes:
@@ -96,6 +103,12 @@ class CompiledFilter:
             )
         chosen = fdef.regexes_for(self.mode)
         self.regexes = [(i, r.regex) for i, r in chosen]
+        # Success regexes are numbered after every failregex.
+        first = len(fdef.failregex)
+        self.success_numbers = frozenset(
+            range(first, first + len(fdef.successregex)) if successes else ()
+        )
+        self.regexes += [(first + j, r.regex) for j, r in enumerate(fdef.successregex) if successes]
         self.ignore = fdef.ignoreregex
         idents = fdef.idents if check_idents else frozenset()
         self.idents = frozenset(i for i in idents if "*" not in i)
@@ -108,8 +121,13 @@ class CompiledFilter:
         self.real_ip_header = real_ip_header
         derived = mode_literals([r for _, r in self.regexes], fdef.prefilter)
         # Literals derived from this mode's regexes are exact, and fewer than
-        # the filter's list in every mode but the widest; that list is the fallback.
-        self.literals: tuple[str, ...] = tuple(derived if derived is not None else fdef.prefilter)
+        # the filter's list in every mode but the widest; that list is the fallback
+        # (with no prefilter at all when the success regexes have no literal).
+        fallback = fdef.prefilter
+        if derived is None and self.success_numbers:
+            success_literals = mode_literals([r.regex for r in fdef.successregex], ())
+            fallback = fallback + tuple(success_literals) if success_literals else ()
+        self.literals: tuple[str, ...] = tuple(derived if derived is not None else fallback)
         self.prefilter = (
             re.compile("|".join(re.escape(p) for p in sorted(self.literals, key=len, reverse=True)))
             if self.literals
@@ -135,7 +153,9 @@ class CompiledFilter:
             ]
         )
         self._regex_masks: dict[int, int] = {}
-        self._alternation = combine(self.regexes)
+        self._alternation = combine(
+            self.regexes, dict.fromkeys(self.success_numbers, SUCCESS) or None
+        )
         self._whole_compiled = False
         self._whole_regex: re.Pattern[str] | None = None
         self.branches = self._alternation.branches if self._alternation else {}
@@ -209,7 +229,8 @@ class CompiledFilter:
         index: int,
         when: float | None,
     ) -> Outcome:
-        for ign in self.ignore:
+        success = number in self.success_numbers
+        for ign in () if success else self.ignore:
             if ign.search(message):
                 return Outcome(IGNORED, index, time=when, regex=number, reason="ignoreregex")
         host = groups.get("host") or ""
@@ -224,8 +245,9 @@ class CompiledFilter:
             return Outcome(MISSED, index, host=host, time=when, regex=number, reason=reason)
         captures = tuple((k, v) for k, v in groups.items() if v is not None)
         return Outcome(
-            MATCHED, index, address, host, groups.get("user"), when, number, "", captures
-        )
+            ACCEPTED if success else MATCHED,
+            index, address, host, groups.get("user"), when, number, "", captures,
+        )  # fmt: skip
 
     def _peer(self, host: str, groups: dict[str, str | None]) -> IPAddress | None:
         direct = parse_address(host)
@@ -363,7 +385,7 @@ class LineMatcher:
                 name = m.lastgroup
                 if name is None or (branch := branches.get(name)) is None:
                     continue  # the head alone: no failregex matched
-                if ignore:
+                if ignore and not branch.mark:
                     message = text[m.start(name) : end]
                     if any(ign.search(message) for ign in ignore):
                         continue
@@ -372,7 +394,8 @@ class LineMatcher:
                     continue
                 when = heads.time(m)
                 if when is not None:
-                    out.append((text[start:end], host, when))
+                    user = m.group(branch.user) if branch.user is not None else None
+                    out.append((text[start:end], host, when, user, branch.mark))
                     continue
                 # Not a real date after all: the general path treats the line as undated.
             line = text[start:end]
@@ -397,18 +420,20 @@ class LineMatcher:
             m = whole.match(message)
             if m is None:
                 continue
-            if ignore and any(ign.search(message) for ign in ignore):
-                continue
             branch = branches[m.lastgroup]  # type: ignore[index]
+            if ignore and not branch.mark and any(ign.search(message) for ign in ignore):
+                continue
             host = m.group(branch.host) if branch.host is not None else None
             if host:
-                out.append((message, host, times[i] if times else None))
+                user = m.group(branch.user) if branch.user is not None else None
+                out.append((message, host, times[i] if times else None, user, branch.mark))
         return out
 
     @staticmethod
     def _hit_of(outcome: Outcome, line: str, into: list[Hit]) -> None:
-        if outcome.kind == MATCHED and outcome.address is not None:
-            into.append((line, str(outcome.address), outcome.time))
+        if outcome.kind in _HIT_KINDS and outcome.address is not None:
+            mark = FAILURE if outcome.kind == MATCHED else SUCCESS
+            into.append((line, str(outcome.address), outcome.time, outcome.user, mark))
 
     def _hits_of(self, lines: Sequence[str], prefixed: bool, times: Sequence[float]) -> list[Hit]:
         return outcome_hits(self.match_lines(lines, prefixed, times), lines, times)

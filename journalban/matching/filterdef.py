@@ -16,6 +16,8 @@ A filter file (YAML) holds:
     attacker_fields:               # the text a remote client writes into these lines
       user: the login name the client typed
       agent: {about: the User-Agent header, escaped: '"\\'}  # or never: CHARS
+    successregex:                  # an accepted login (known-good pairs, see docs/detection.md)
+      - '^Accepted password for <USER> from <HOST> port \\d+'
     samples:
       - line: "..."                 # a full log line (date and prefix included)
         host: 203.0.113.5           # null: must not match
@@ -42,7 +44,7 @@ from journalban.matching.tags import compile_failregex, compile_plain
 
 FILTER_KEYS = {
     "description", "journal_match", "idents", "modes", "prefilter", "failregex",
-    "ignoreregex", "samples", "files", "notes", "attacker_fields",
+    "ignoreregex", "samples", "files", "notes", "attacker_fields", "successregex",
 }  # fmt: skip
 
 
@@ -77,6 +79,7 @@ class AttackerField:
     about: str
     never: str = ""
     escaped: str = ""
+    success: bool = False  # the line is an accepted login (a successregex matches it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class FilterDef:
     failregex: tuple[RegexDef, ...] = ()
     ignoreregex: tuple[re.Pattern[str], ...] = ()
     samples: tuple[Sample, ...] = ()
+    successregex: tuple[RegexDef, ...] = ()
     files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # attacker field name -> what it is; None: the filter does not say (not allowed
     # for shipped filters, see tests/adversarial/test_injection_fields.py).
@@ -227,6 +231,12 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
         )
     if not regexes:
         raise FilterError("a filter needs at least one failregex", file, 1)
+    successes = []
+    for i, pattern in enumerate(_strings(data.get("successregex") or [], marks, ("successregex",))):
+        f, line = marks.locate(("successregex", i))
+        successes.append(
+            RegexDef(pattern, compile_failregex(pattern, f, line), frozenset(modes), line)
+        )
     ignore = tuple(
         compile_plain(p, *marks.locate(("ignoreregex", i)))
         for i, p in enumerate(_strings(data.get("ignoreregex") or [], marks, ("ignoreregex",)))
@@ -250,6 +260,7 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
                 ignored=bool(s.get("ignored", False)),
                 where=line,
                 fields=_sample_fields(s, s["line"], declared, marks, ("samples", i)),
+                success=bool(s.get("success", False)),
             )
         )
     _check_fields_marked(declared, samples, marks)
@@ -274,6 +285,7 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
         samples=tuple(samples),
         files=files,
         attacker_fields=declared,
+        successregex=tuple(successes),
     )
 
 

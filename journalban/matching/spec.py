@@ -27,6 +27,7 @@ class MatcherSpec:
     trusted_proxies: Sequence[str] = ()
     real_ip_header: bool = False
     check_idents: bool = True  # a file line's syslog ident must be one of the filter's
+    successes: bool = False  # also find accepted logins (the jail remembers known-good pairs)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,6 +44,7 @@ class MatcherSpec:
             trusted_proxies=[parse_network(n) for n in self.trusted_proxies],
             real_ip_header=self.real_ip_header,
             check_idents=self.check_idents,
+            successes=self.successes,
         )
 
     def build(self, now: Callable[[], float]) -> LineMatcher:

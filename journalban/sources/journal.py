@@ -117,7 +117,9 @@ class JournalSource:
         self.invalidations = max(self.invalidations, frame.invalidations)
         hits = None
         if frame.hosts is not None:
-            hits = list(zip(frame.messages, frame.hosts, frame.times, strict=True))
+            users = frame.users if frame.users is not None else [None] * len(frame.hosts)
+            marks = frame.marks if frame.marks is not None else [0] * len(frame.hosts)
+            hits = list(zip(frame.messages, frame.hosts, frame.times, users, marks, strict=True))
         return LineBatch(
             source=self.key,
             lines=frame.messages,

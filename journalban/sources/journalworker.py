@@ -52,7 +52,9 @@ ROUND_BYTES = 512 << 20
 BYTES_PER_ENTRY = 512  # of journal file, about, for sshd's entries: sizes the split
 
 # (messages, times) of the candidates -> (lines, address texts, times) of the failures
-FindHits = Callable[[list[str], list[float]], tuple[list[str], list[str], list[float]]]
+# A batch's failures as lists: lines, address texts, times, accounts, marks (see events.Hit).
+FoundHits = tuple[list[str], list[str], list[float], list[str | None], list[int]]
+FindHits = Callable[[list[str], list[float]], FoundHits]
 # Request.matcher -> the finder
 MakeFinder = Callable[[Mapping[str, Any]], FindHits]
 
@@ -103,6 +105,8 @@ class Frame:
     times: list[float] = field(default_factory=list)
     kind: int = DATA
     hosts: list[str] | None = None  # with a finder: the address text of each message
+    users: list[str | None] | None = None  # ... the account it names
+    marks: list[int] | None = None  # ... what it means (events.FAILURE or SUCCESS)
 
     def encode(self) -> bytes:
         body = marshal.dumps(
@@ -115,14 +119,20 @@ class Frame:
                 self.messages,
                 self.times,
                 self.hosts,
+                self.users,
+                self.marks,
             )
         )
         return pack_frame(body)
 
     @classmethod
     def decode(cls, body: bytes) -> Frame:
-        kind, cursor, read, unreadable, invalidations, messages, times, hosts = marshal.loads(body)  # noqa: S302 (our own child)
-        return cls(cursor, read, unreadable, invalidations, messages, times, kind, hosts)
+        kind, cursor, read, unreadable, invalidations, messages, times, hosts, users, marks = (
+            marshal.loads(body)  # noqa: S302 (our own child)
+        )
+        return cls(
+            cursor, read, unreadable, invalidations, messages, times, kind, hosts, users, marks
+        )
 
 
 def cursor_realtime_usec(cursor: str) -> int | None:
@@ -366,8 +376,11 @@ class Follower:
         self.read_since_open += read
         if self.find_hits is None:
             return Frame(self.cursor, read, unreadable, self.invalidations, messages, times)
-        lines, hosts, times = self.find_hits(messages, times)
-        return Frame(self.cursor, read, unreadable, self.invalidations, lines, times, hosts=hosts)
+        lines, hosts, times, users, marks = self.find_hits(messages, times)
+        return Frame(
+            self.cursor, read, unreadable, self.invalidations, lines, times,
+            hosts=hosts, users=users, marks=marks,
+        )  # fmt: skip
 
     def send(self, frame: Frame) -> None:
         """Write a frame whole; raises BrokenPipeError once the parent is gone."""

@@ -22,6 +22,7 @@ from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError, StateError
 from journalban.events import Ban
 from journalban.state.private import make_private
+from journalban.state import detection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (
@@ -67,6 +68,9 @@ class BatchCommit:
     history: list[tuple[Ban, bool]] = field(default_factory=list)  # (ban, manual)
     failed_delta: int = 0
     banned_delta: int = 0
+    # Detector state rows changed (state.detection) and accounts behind bans.
+    detector_rows: list[detection.DetectorRow] = field(default_factory=list)
+    accounts: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class CommitWriter(Protocol):
@@ -95,6 +99,7 @@ class StateStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            self.db.executescript(detection.SCHEMA)
             self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from None
@@ -262,6 +267,10 @@ class StateStore:
                 " VALUES (?, ?, ?, ?, ?)",
                 rows,
             )
+        if b.detector_rows:
+            detection.write_rows(cur, b.jail, b.detector_rows)
+        if b.accounts:
+            detection.write_accounts(cur, b.accounts)
         if b.failed_delta or b.banned_delta:
             cur.execute(
                 "INSERT INTO counters (jail, total_failed, total_banned) VALUES (?, ?, ?)"

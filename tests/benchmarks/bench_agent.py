@@ -54,7 +54,7 @@ from agent_corpus import Corpus, ensure_corpus
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
 from journalban.state.files import state_path
-from support.agent import AgentProcess, StateReader, last_cursor, write_config
+from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
 from support.journal import JournalWriter, sshd_fields
 
 MAXRETRY, FINDTIME, BANTIME = 5, "2d", "2d"
@@ -239,7 +239,11 @@ def journalban_file(work: Path, corpus: Corpus) -> Run:
 
 def journalban_journal(work: Path, corpus: Corpus) -> Run:
     end = last_cursor(corpus.journal)
-    jails = {"sshd": {"maxretry": MAXRETRY, "findtime": FINDTIME, "bantime": BANTIME}}
+    jails = {
+        "sshd": {
+            "maxretry": MAXRETRY, "findtime": FINDTIME, "bantime": BANTIME, **PER_ADDRESS_ONLY,
+        }
+    }  # fmt: skip
     return journalban_run(
         work, corpus, "journal", jails, "sshd", lambda r: r.position("sshd") == end
     )

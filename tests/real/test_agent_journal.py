@@ -6,7 +6,7 @@ import random
 import time
 from pathlib import Path
 
-from support.agent import AgentProcess, StateReader, last_cursor, write_config
+from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
 from support.journal import JournalWriter, sshd_fields
 
 MAXRETRY = 3
@@ -94,7 +94,8 @@ def test_kill9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path)
     jdir.mkdir()
     state = tmp_path / "state"
     cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
-                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY})  # fmt: skip
+                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY},
+                       jails={"sshd": PER_ADDRESS_ONLY})  # fmt: skip
     entries, must_ban, failures = _stream(time.time(), banned=400, spared=400)
     half = len(entries) // 2
     reader = StateReader(state)

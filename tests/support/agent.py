@@ -14,6 +14,11 @@ from pathlib import Path
 import yaml
 
 from journalban.state.files import DRY_RUN_STATE_FILE, state_path
+# A jail's settings turning off the detectors the packaged sshd jail turns on:
+# for tests and benchmarks of the per-address count alone.
+PER_ADDRESS_ONLY: dict[str, object] = {
+    key: {"enabled": False} for key in ("slow", "subnet", "account", "attack_mode")
+}
 
 VENV_BIN = Path(sys.executable).parent
 JOURNALBAN = str(VENV_BIN / "journalban")

@@ -38,6 +38,7 @@ def test_events_carry_journal_fields() -> None:
             "JOURNALBAN_EVENT": "ban",
             "JOURNALBAN_JAIL": "sshd",
             "JOURNALBAN_ADDRESS": "203.0.113.5",
+            "JOURNALBAN_REASON": "",
         }
     ]
 
@@ -86,3 +87,21 @@ def test_every_line_of_a_dry_run_says_so(capsys: pytest.CaptureFixture[str]) -> 
     finally:
         root.handlers[:], root.level, root.propagate = saved
     assert "WARNING [dry run] source failed" in capsys.readouterr().err
+def test_a_detectors_ban_names_its_reason_and_account_in_the_agents_own_journal() -> None:
+    ban = Ban(
+        "sshd",
+        ipaddress.ip_network("203.0.113.5/32"),
+        1000.0,
+        1600.0,
+        1,
+        "account",
+        10,
+        "journal",
+        (),
+        "alice",
+    )
+    sent: list[dict[str, str]] = []
+    EventLog(lambda **fields: sent.append(fields)).event("ban", ban, 1000.0)
+    assert sent[0]["MESSAGE"] == "Ban 203.0.113.5 in jail sshd for 10m (account: 'alice')"
+    assert sent[0]["JOURNALBAN_REASON"] == "account"
+    assert sent[0]["JOURNALBAN_ACCOUNT"] == "alice"

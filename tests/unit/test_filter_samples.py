@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from journalban.addresses import parse_address
-from journalban.matching.engine import IGNORED, MATCHED, CompiledFilter, LineMatcher
+from journalban.matching.engine import ACCEPTED, IGNORED, MATCHED, CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary
 
@@ -14,7 +14,7 @@ NAMES = LIBRARY.names()
 
 
 def _matcher(fdef: FilterDef, mode: str) -> LineMatcher:
-    return LineMatcher(CompiledFilter(fdef, mode), lambda: 1_800_000_000.0)
+    return LineMatcher(CompiledFilter(fdef, mode, successes=True), lambda: 1_800_000_000.0)
 
 
 def _run(matcher: LineMatcher, line: str) -> tuple[int, str | None, int, str | None]:
@@ -40,6 +40,8 @@ def test_filter_samples_hold_in_every_mode(name: str) -> None:
             want = None if sample.host is None else str(parse_address(sample.host))
             if sample.ignored:
                 ok = kind == IGNORED
+            elif sample.success:
+                ok = kind == ACCEPTED and host == want and user == sample.user
             elif want is None:
                 ok = kind != MATCHED
             else:
@@ -68,6 +70,29 @@ def test_every_failregex_is_hit_by_a_sample(name: str) -> None:
                     hit.add(regex)
     unhit = [f"#{i}: {r.pattern}" for i, r in enumerate(fdef.failregex) if i not in hit]
     assert not unhit, "failregexes no sample hits:\n" + "\n".join(unhit)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_successregex_is_hit_by_a_sample(name: str) -> None:
+    fdef = LIBRARY.load(name)
+    first = len(fdef.failregex)
+    hit = {
+        regex - first
+        for sample in fdef.samples
+        if sample.success
+        for kind, _, regex, _ in [_run(_matcher(fdef, fdef.default_mode), sample.line)]
+        if kind == ACCEPTED
+    }
+    unhit = [r.pattern for i, r in enumerate(fdef.successregex) if i not in hit]
+    assert not unhit, "successregexes no sample hits:\n" + "\n".join(unhit)
+
+
+def test_success_lines_are_no_failures_without_successes() -> None:
+    fdef = LIBRARY.load("sshd")
+    matcher = LineMatcher(CompiledFilter(fdef), lambda: 1_800_000_000.0)
+    for sample in fdef.samples:
+        if sample.success:
+            assert _run(matcher, sample.line)[0] != MATCHED
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -37,7 +37,7 @@ def _general(fdef: FilterDef, mode: str, lines: list[str], prefixed: bool) -> li
     for o in matcher.match_lines(lines, prefixed, times):
         if o.kind == MATCHED and o.address is not None:
             when = o.time if o.time is not None else (times[o.index] if times else None)
-            found.append((lines[o.index], str(o.address), when))
+            found.append((lines[o.index], str(o.address), when, o.user, 0))
     return found
 
 
@@ -46,8 +46,8 @@ def _lean(fdef: FilterDef, mode: str, batch: LineBatch) -> list[Hit]:
     # The decisions stage validates the text (an invalid one counts nothing):
     # compare the addresses it gets to.
     return [
-        (line, str(address), when)
-        for line, host, when in hits
+        (line, str(address), when, user, mark)
+        for line, host, when, user, mark in hits
         if (address := parse_address(host)) is not None
     ]
 

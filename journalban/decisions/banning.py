@@ -1,0 +1,183 @@
+"""How a ban is decided: its length (the increment), recidive, and detectors' verdicts.
+
+A mixin of ``DecisionEngine``: the engine counts, this module bans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from journalban.addresses import IPNetwork, stored_network
+from journalban.config.detectors import JAIL_BANTIME
+from journalban.config.schema import RecidiveConfig
+from journalban.decisions.policy import HISTORY_HORIZON, ban_length
+from journalban.decisions.prefixes import subnet_prefix
+from journalban.decisions.runtime import BanTable, Changes, JailRuntime
+from journalban.events import Ban
+from journalban.jails.detector import ACCOUNT, FAILURES, SUBNET, Verdict
+from journalban.state.store import BatchCommit, StateStore
+
+if TYPE_CHECKING:
+    from journalban.clock import Clock
+
+RECIDIVE = "recidive"
+
+
+class BanDeciding:
+    """Deciding bans; needs the engine's store, recidive, bans and memories."""
+
+    store: StateStore
+    clock: Clock
+    recidive: RecidiveConfig
+    bans: BanTable
+    _virtual_until: dict[tuple[str, str], float]
+    _unsaved: dict[IPNetwork, list[tuple[str, float]]]
+    _check_prefix: Callable[[IPNetwork], None] | None
+
+    def _history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
+        """(jail, banned_at) of the automatic bans of ``network`` since ``since``, committed or not."""
+        history = self.store.ban_history(network, since)
+        history += [(j, at) for j, at in self._unsaved.get(network, ()) if at >= since]
+        return history
+
+    def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
+        """Within a ban that catching up skipped (it had expired before it was decided)."""
+        until = self._virtual_until.get((jail, key))
+        return until is not None and when < until
+
+    def _decide_ban(
+        self,
+        rt: JailRuntime,
+        key: str,
+        when: float,
+        failures: int,
+        source: str,
+        commit: BatchCommit,
+        changes: Changes,
+        now: float,
+        reason: str = FAILURES,
+        bantime: float | None = JAIL_BANTIME,
+        account: str | None = None,
+    ) -> None:
+        """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
+        cfg = rt.config
+        network = stored_network(key)
+        lines: tuple[str, ...] = ()
+        if reason != SUBNET:
+            # A network the jail counts by: its count is spent.
+            rt.counter.clear(key)
+            commit.cleared.append(key)
+            lines = tuple(rt.recent_lines.pop(key, ()))
+        inc = cfg.increment
+        rec = self.recidive
+        # One read of the history serves the increment and recidive.
+        horizon = max(HISTORY_HORIZON, rec.findtime) if rec.enabled else HISTORY_HORIZON
+        history = self._history(network, when - horizon)
+        since = when - HISTORY_HORIZON
+        previous = sum(
+            1
+            for jail, at in history
+            if at >= since and (jail != RECIDIVE if inc.across_jails else jail == cfg.name)
+        )
+        base = cfg.bantime if bantime == JAIL_BANTIME else bantime
+        length = ban_length(base, inc, previous)
+        expires = None if length is None else when + length
+        ban = Ban(
+            cfg.name, network, when, expires, previous + 1, reason, failures, source, lines,
+            account or "",
+        )  # fmt: skip
+        commit.history.append((ban, False))
+        if account:
+            commit.accounts.append((cfg.name, key, account))
+        if cfg.name != RECIDIVE:
+            changes.pending_bans[network] = changes.pending_bans.get(network, 0) + 1
+        if ban.expired(now):
+            self._virtual_until[(cfg.name, key)] = expires or now
+            return
+        commit.bans.append(ban)
+        commit.banned_delta += 1
+        rt.total_banned += 1
+        self.bans[(cfg.name, network)] = ban
+        changes.bans.append(ban)
+        self._feed_recidive(ban, changes, now, history)
+
+    def _feed_recidive(
+        self, ban: Ban, changes: Changes, now: float, history: list[tuple[str, float]]
+    ) -> None:
+        rec = self.recidive
+        if not rec.enabled or ban.jail == RECIDIVE:
+            return
+        since = ban.banned_at - rec.findtime
+        earlier = sum(1 for jail, at in history if jail != RECIDIVE and at >= since)
+        # This batch's own bans are not committed yet: count them too.
+        pending = changes.pending_bans.get(ban.network, 0)
+        if earlier + pending < rec.maxretry:
+            return
+        if (RECIDIVE, ban.network) in self.bans:
+            return
+        expires = None if rec.bantime is None else ban.banned_at + rec.bantime
+        rban = Ban(
+            RECIDIVE,
+            ban.network,
+            ban.banned_at,
+            expires,
+            1,
+            "recidive",
+            earlier + pending,
+            ban.jail,
+        )
+        if rban.expired(now):
+            return
+        commit = BatchCommit(jail=RECIDIVE, bans=[rban], history=[(rban, False)], banned_delta=1)
+        changes.commits.append(commit)
+        changes.bans.append(rban)
+        self.bans[(RECIDIVE, ban.network)] = rban
+
+    def _apply_verdicts(
+        self,
+        rt: JailRuntime,
+        verdicts: Sequence[Verdict],
+        when: float,
+        source: str,
+        commit: BatchCommit,
+        changes: Changes,
+        now: float,
+    ) -> list[str]:
+        """Ban what the detectors called for; the counted networks banned (their count is spent)."""
+        jail = rt.config.name
+        detection = rt.detection
+        banned = self.bans.by_text
+        spent: list[str] = []
+        for v in verdicts:
+            key = v.network
+            if v.reason == SUBNET:
+                narrowed = self._narrowed(rt, v)
+                if narrowed is None:
+                    continue
+                key = narrowed
+            elif (
+                v.reason == ACCOUNT
+                and detection is not None
+                and detection.spares(v.account, v.network, when)
+            ):
+                continue
+            ban = banned.get((jail, key))
+            if (
+                ban is not None
+                and ban.banned_at <= when
+                and (ban.expires_at is None or when < ban.expires_at)
+            ):
+                continue
+            if self._virtually_banned(jail, key, when):
+                continue
+            self._decide_ban(
+                rt, key, when, v.count, source, commit, changes, now, v.reason, v.bantime, v.account
+            )
+            if v.reason != SUBNET:
+                spent.append(key)
+        return spent
+
+    def _narrowed(self, rt: JailRuntime, v: Verdict) -> str | None:
+        """The prefix a subnet verdict may ban: narrowed by the split rule, or None."""
+        return subnet_prefix(rt, v, self._check_prefix)

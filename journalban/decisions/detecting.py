@@ -1,0 +1,80 @@
+"""A jail's detectors beyond the per-address count, and its known-good pairs.
+
+The decisions stage hands each failure (and each accepted login) of a jail
+to its ``JailDetection``; the detectors answer with verdicts, which the
+stage turns into bans (``decisions.banning``). The rows the detectors
+changed go into the batch's commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from journalban.config.detectors import DetectorsConfig
+from journalban.jails.account import AccountAttack
+from journalban.jails.attackmode import AttackMode
+from journalban.jails.denyusers import DenyUsers
+from journalban.jails.detector import Detector, Seen, Verdict
+from journalban.jails.knowngood import KnownGood
+from journalban.jails.slow import SlowWindow
+from journalban.jails.subnet import SubnetCrowd
+from journalban.state.detection import DetectorRow
+
+
+class JailDetection:
+    """The detectors a jail's configuration turns on, in a fixed order."""
+
+    def __init__(self, config: DetectorsConfig, max_tracked: int) -> None:
+        self.config = config
+        self.deny = DenyUsers(config.deny_users) if config.deny_users else None
+        self.slow = SlowWindow(config.slow, max_tracked) if config.slow else None
+        self.account = AccountAttack(config.account, max_tracked) if config.account else None
+        self.attack = AttackMode(config.attack_mode) if config.attack_mode else None
+        self.subnet = SubnetCrowd(config.subnet, max_tracked) if config.subnet else None
+        self.known_good = KnownGood(config.known_good) if config.uses_known_good else None
+        found = (self.deny, self.slow, self.account, self.attack, self.subnet)
+        self.detectors: list[Detector] = [d for d in found if d is not None]
+
+    def observe(self, key: str, user: str | None, when: float) -> list[Verdict]:
+        """The verdicts of every detector on one failure."""
+        good = self.known_good
+        seen = Seen(
+            key, user, when, good is not None and user is not None and good.holds(user, key, when)
+        )
+        verdicts: list[Verdict] = []
+        for detector in self.detectors:
+            verdicts += detector.observe(seen)
+        return verdicts
+
+    def succeeded(self, key: str, user: str | None, when: float) -> None:
+        """An accepted login of ``user`` from ``key``: a known-good pair."""
+        if self.known_good is not None and user:
+            self.known_good.add(user, key, when)
+
+    def spares(self, account: str | None, network: str, when: float) -> bool:
+        """Whether a crowd verdict on ``network`` must not ban it (a known-good pair)."""
+        good = self.known_good
+        if good is None:
+            return False
+        if account is not None:
+            return good.holds(account, network, when)
+        return False
+
+    def rows(self) -> list[DetectorRow]:
+        out: list[DetectorRow] = []
+        for detector in self.detectors:
+            out += [(detector.name, k, v) for k, v in detector.changes()]
+        if self.known_good is not None:
+            out += [(self.known_good.name, k, v) for k, v in self.known_good.changes()]
+        return out
+
+    def restore(self, rows: Mapping[str, Sequence[tuple[str, str]]], now: float) -> None:
+        for detector in self.detectors:
+            detector.restore(rows.get(detector.name, ()), now)
+        if self.known_good is not None:
+            self.known_good.restore(rows.get(self.known_good.name, ()), now)
+
+    @property
+    def tracked(self) -> int:
+        known = self.known_good.tracked if self.known_good is not None else 0
+        return sum(d.tracked for d in self.detectors) + known

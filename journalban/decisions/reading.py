@@ -1,0 +1,59 @@
+"""Reading the active bans: a mixin of ``DecisionEngine``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from journalban.addresses import IPNetwork
+from journalban.decisions.runtime import BanTable
+from journalban.events import Ban
+
+if TYPE_CHECKING:
+    from journalban.clock import Clock
+
+
+class BanReading:
+    """Lists and lookups of active bans; needs the engine's ``bans`` and ``clock``."""
+
+    bans: BanTable
+    clock: Clock
+    _sorted: list[Ban]
+    _sorted_key: tuple[int, str | None]
+
+    def list_bans(self, jail: str | None = None) -> list[Ban]:
+        """Active bans, by jail then ban time; sorted once per change of the table."""
+        now = self.clock.now()
+        key = (self.bans.version, jail)
+        if self._sorted_key != key:
+            self._sorted = sorted(
+                (b for b in self.bans.values() if jail is None or b.jail == jail),
+                key=lambda b: (b.jail, b.banned_at),
+            )
+            self._sorted_key = key
+        return [b for b in self._sorted if not b.expired(now)]
+
+    def count_bans(self, jail: str | None = None) -> int:
+        """``len(list_bans(jail))`` without building and sorting the list."""
+        now = self.clock.now()
+        return sum(
+            1 for b in self.bans.values() if (jail is None or b.jail == jail) and not b.expired(now)
+        )
+
+    def covering(self, network: IPNetwork) -> list[Ban]:
+        """Active bans of ``network`` or of a prefix holding it, ordered as ``list_bans``.
+
+        Looks up each enclosing prefix instead of testing every ban: a D-Bus
+        QueryBan then costs the same with 20 bans or 20,000 (a scan took
+        about 70 ms of the event loop at 16,000 bans).
+        """
+        now = self.clock.now()
+        enclosing = [network.supernet(new_prefix=p) for p in range(network.prefixlen)]
+        enclosing.append(network)
+        jails = {jail for jail, _ in self.bans}
+        found = [
+            ban
+            for jail in jails
+            for net in enclosing
+            if (ban := self.bans.get((jail, net))) is not None and not ban.expired(now)
+        ]
+        return sorted(found, key=lambda b: (b.jail, b.banned_at))

@@ -1,0 +1,135 @@
+"""A jail's live state and the tables the decisions stage keeps (see ``engine``)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from journalban.addresses import (
+    IPNetwork,
+    ipv4_host_key,
+    network_text,
+    parse_address,
+)
+from journalban.config.schema import JailConfig
+from journalban.decisions.detecting import JailDetection
+from journalban.decisions.ignore import IgnoreList
+from journalban.events import Ban
+from journalban.jails.counter import FailureCounter
+from journalban.state.store import BatchCommit
+
+MAX_LINES_KEPT = 10
+# Addresses whose network (and its text) are remembered; attackers come back.
+NETWORK_MEMO_SIZE = 65536
+
+
+@dataclass
+class JailRuntime:
+    """A jail's live state: its counter, ignore list and totals."""
+
+    config: JailConfig
+    counter: FailureCounter[str]  # by network text
+    ignore: IgnoreList
+    total_failed: int = 0
+    total_banned: int = 0
+    lines_read: int = 0
+    lines_unreadable: int = 0
+    ignored_failures: int = 0
+    latest_line: float = 0.0
+    detection: JailDetection | None = None  # the detectors beyond the per-address count
+    recent_lines: dict[str, list[str]] = field(default_factory=dict)  # by network text
+    # address text -> (text of the network it is counted as, why it is
+    # ignored), None for a text that is no address: parsing an address and
+    # building its network cost several microseconds, and failures repeat
+    # addresses. The network itself is built again for a ban (memory: tens of
+    # thousands of addresses). Valid for ``networks_for`` (ignore list, generation).
+    networks: dict[str, tuple[str, str | None] | None] = field(default_factory=dict)
+    networks_for: tuple[IgnoreList, int] | None = None
+
+    def network_of(self, host: str) -> tuple[str, str | None] | None:
+        """(text of the network counted as, why it is ignored) for an address text; None if invalid."""
+        try:
+            return self.networks[host]
+        except KeyError:
+            pass
+        if len(self.networks) >= NETWORK_MEMO_SIZE:
+            self.networks.clear()
+        known: tuple[str, str | None] | None = None
+        fast = ipv4_host_key(host)
+        if fast is not None:
+            known = (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
+        elif (address := parse_address(host)) is not None:
+            network, why = self.ignore.counted_network(address, self.config.ipv6_prefix)
+            known = (network_text(network), why)
+        self.networks[host] = known
+        return known
+
+    def check_networks(self) -> None:
+        """Forget the remembered networks if the ignore list changed since."""
+        now_for = (self.ignore, self.ignore.generation)
+        if self.networks_for != now_for:
+            self.networks.clear()
+            self.networks_for = now_for
+
+
+@dataclass
+class Changes:
+    """What one step decided: the commit and what to tell the firewall and listeners."""
+
+    commits: list[BatchCommit] = field(default_factory=list)
+    bans: list[Ban] = field(default_factory=list)
+    unbans: list[tuple[Ban, str]] = field(default_factory=list)
+    # Automatic bans of each network in these commits' history, recidive's own aside.
+    pending_bans: dict[IPNetwork, int] = field(default_factory=dict, compare=False)
+
+    def extend(self, other: Changes) -> None:
+        self.commits += other.commits
+        self.bans += other.bans
+        self.unbans += other.unbans
+        for network, count in other.pending_bans.items():
+            self.pending_bans[network] = self.pending_bans.get(network, 0) + count
+
+
+class BanTable(dict[tuple[str, IPNetwork], Ban]):
+    """The active bans; ``version`` changes with every change, for caches of views.
+
+    ``by_text`` holds the same bans by (jail, network text): the failure path
+    looks bans up by text, as hashing an ipaddress network costs a Python call.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.version = next(_VERSIONS)
+        self.by_text: dict[tuple[str, str], Ban] = {
+            (j, network_text(n)): b for (j, n), b in self.items()
+        }
+
+    def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
+        self.version = next(_VERSIONS)
+        super().__setitem__(key, value)
+        self.by_text[(key[0], network_text(key[1]))] = value
+
+    def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
+        self.version = next(_VERSIONS)
+        super().__delitem__(key)
+        self.by_text.pop((key[0], network_text(key[1])), None)
+
+    def pop(self, key: tuple[str, IPNetwork], default: Ban | None = None) -> Ban | None:  # type: ignore[override]
+        self.version = next(_VERSIONS)
+        self.by_text.pop((key[0], network_text(key[1])), None)
+        return super().pop(key, default)
+
+    def clear(self) -> None:
+        self.version = next(_VERSIONS)
+        self.by_text.clear()
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("BanTable: set bans one by one")
+
+    def setdefault(self, *args: Any) -> Ban:
+        raise NotImplementedError("BanTable: set bans one by one")
+
+
+_VERSIONS = itertools.count(1)

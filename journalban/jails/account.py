@@ -1,0 +1,90 @@
+"""``account``: one account failing from many distinct networks is under attack.
+
+Per account the networks it failed from within ``findtime`` (at most
+``addresses`` of them: reaching that many starts the attack). Under attack,
+for ``hold``: every network failing for the account is banned at its first
+failure, and those already seen too. Failures of known-good pairs neither
+count nor get banned. Bounded: at most ``max_tracked`` networks over all
+accounts (the accounts used least recently forgotten first).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from journalban.config.detectors import AccountConfig
+from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Row, Seen, Verdict
+from journalban.jails.tracked import Tracked
+
+
+class AccountAttack:
+    name = "account"
+
+    def __init__(self, config: AccountConfig, max_tracked: int) -> None:
+        self.config = config
+        self.ignored = frozenset(config.ignore_users)
+        # account -> {network: last failure}; at most ``addresses`` networks each.
+        self.seen: Tracked[dict[str, float]] = Tracked(max(1, max_tracked // config.addresses))
+        self.attacked: Tracked[float] = Tracked(max_tracked)  # account -> end of hold
+
+    @property
+    def tracked(self) -> int:
+        return len(self.seen) + len(self.attacked)
+
+    def under_attack(self, now: float) -> list[tuple[str, float, float]]:
+        """(account, since, until) of the accounts under attack at ``now``."""
+        hold = self.config.hold
+        return [(a, until - hold, until) for a, until in self.attacked.items() if until > now]
+
+    def attacked_until(self, account: str, now: float) -> float | None:
+        until = self.attacked.get(account[:ACCOUNT_MAX])
+        return until if until is not None and until > now else None
+
+    def end(self, account: str) -> bool:
+        """End an account's attack state (an admin's decision); False if it had none."""
+        found = account in self.attacked
+        self.attacked.drop(account)
+        self.seen.drop(account)
+        return found
+
+    def observe(self, seen: Seen) -> Sequence[Verdict]:
+        if seen.user is None or seen.known_good or seen.user in self.ignored:
+            return ()
+        account = seen.user[:ACCOUNT_MAX]
+        cfg = self.config
+        until = self.attacked.get(account)
+        if until is not None and seen.when < until:
+            return (Verdict(ACCOUNT, seen.key, 1, cfg.bantime, account),)
+        networks = self.seen.get(account)
+        if networks is None:
+            networks = {}
+        since = seen.when - cfg.findtime
+        for key in [k for k, t in networks.items() if t <= since]:
+            del networks[key]
+        networks[seen.key] = max(seen.when, networks.get(seen.key, 0.0))
+        if len(networks) < cfg.addresses:
+            self.seen.touch(account, networks)
+            return ()
+        self.seen.drop(account)
+        self.attacked.touch(account, seen.when + cfg.hold)
+        return tuple(Verdict(ACCOUNT, key, len(networks), cfg.bantime, account) for key in networks)
+
+    def banned(self, key: str) -> None:
+        pass
+
+    def changes(self) -> list[Row]:
+        return [("s:" + k, v) for k, v in self.seen.changes()] + [
+            ("a:" + k, v) for k, v in self.attacked.changes()
+        ]
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        for key, value in rows:
+            kind, account = key[:2], key[2:]
+            data = json.loads(value)
+            if kind == "a:" and data > now:
+                self.attacked.load(account, float(data))
+            elif kind == "s:":
+                networks = {k: t for k, t in data.items() if t > now - self.config.findtime}
+                if networks:
+                    self.seen.load(account, networks)

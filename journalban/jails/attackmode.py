@@ -1,0 +1,62 @@
+"""``attack_mode``: the jail's failure rate over all addresses.
+
+Above ``failures`` within ``findtime`` the jail is under attack for
+``hold``: any failing network is banned at its first failure (known-good
+pairs excepted). The rate is kept in buckets (``jails.buckets``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from journalban.config.detectors import AttackModeConfig
+from journalban.jails.buckets import BUCKETS, bucket_add
+from journalban.jails.detector import ATTACK_MODE, Row, Seen, Verdict
+
+
+class AttackMode:
+    name = "attack_mode"
+
+    def __init__(self, config: AttackModeConfig) -> None:
+        self.config = config
+        self.width = config.findtime / BUCKETS
+        self.pairs: list[int] = []
+        self.until = 0.0
+        self._dirty = False
+
+    @property
+    def tracked(self) -> int:
+        return 1
+
+    def active(self, now: float) -> bool:
+        return now < self.until
+
+    def end(self) -> None:
+        self.until = 0.0
+        self.pairs = []
+        self._dirty = True
+
+    def observe(self, seen: Seen) -> Sequence[Verdict]:
+        cfg = self.config
+        self._dirty = True
+        count = bucket_add(self.pairs, seen.when, self.width)
+        if seen.when >= self.until and count >= cfg.failures:
+            self.until = seen.when + cfg.hold
+            self.pairs = []
+        if seen.when < self.until and not seen.known_good:
+            return (Verdict(ATTACK_MODE, seen.key, 1, cfg.bantime),)
+        return ()
+
+    def banned(self, key: str) -> None:
+        pass
+
+    def changes(self) -> list[Row]:
+        if not self._dirty:
+            return []
+        self._dirty = False
+        return [("", json.dumps([self.until, self.pairs]))]
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        for _, value in rows:
+            self.until, self.pairs = json.loads(value)

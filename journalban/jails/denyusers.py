@@ -1,0 +1,38 @@
+"""``deny_users``: a failure naming a listed account bans at once."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Sequence
+
+from journalban.config.detectors import DenyUsersConfig
+from journalban.jails.detector import DENY_USER, Row, Seen, Verdict
+
+
+class DenyUsers:
+    """Case-sensitive globs of accounts no one may try (root, admin, ...). Keeps no state."""
+
+    name = "deny_users"
+
+    def __init__(self, config: DenyUsersConfig) -> None:
+        self.config = config
+        self._match = re.compile("|".join(fnmatch.translate(u) for u in config.users)).match
+
+    @property
+    def tracked(self) -> int:
+        return 0
+
+    def observe(self, seen: Seen) -> Sequence[Verdict]:
+        if seen.user is None or self._match(seen.user) is None:
+            return ()
+        return (Verdict(DENY_USER, seen.key, 1, self.config.bantime, seen.user),)
+
+    def banned(self, key: str) -> None:
+        pass
+
+    def changes(self) -> list[Row]:
+        return []
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        pass

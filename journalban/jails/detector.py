@@ -1,0 +1,83 @@
+"""The one shape of every detector beyond the per-address count.
+
+As CrowdSec's bucket types share one interface, each detector here (deny
+users, the slow window, subnets, accounts under attack, attack mode) is a
+``Detector``: it observes one failure at a time and answers with the bans it
+calls for (``Verdict``); it reports its state changes as rows for the state
+database (committed with the batch position) and is rebuilt from those rows
+after a restart. Detectors never ban themselves: the decisions stage does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+# Ban reasons: the fixed classes any local user may read (never an account name).
+FAILURES = "failures"
+SLOW = "slow"
+SUBNET = "subnet"
+ACCOUNT = "account"
+ATTACK_MODE = "attack_mode"
+DENY_USER = "deny_user"
+REASONS = (FAILURES, SLOW, SUBNET, ACCOUNT, ATTACK_MODE, DENY_USER)
+
+# An account name is attacker text: longer ones are cut before they are kept.
+ACCOUNT_MAX = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One failure as detectors see it."""
+
+    key: str  # the network counted as (an address, or an IPv6 prefix), as text
+    user: str | None  # the account named, if the filter captured one
+    when: float
+    known_good: bool = False  # (user, key) logged in before: never banned for the crowd's sake
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A ban a detector calls for."""
+
+    reason: str  # one of REASONS
+    network: str  # the network (text) to ban; for ``subnet`` the widest prefix allowed
+    count: int  # the failures (or distinct addresses) behind it
+    bantime: float | None  # config.detectors.JAIL_BANTIME: the jail's
+    account: str | None = None
+    members: tuple[str, ...] = ()  # subnet: the attacking networks inside ``network``
+
+
+# A state change: (key, value text), value None when the key is gone.
+Row = tuple[str, str | None]
+
+
+class Detector(Protocol):
+    """A counter of one kind for one jail."""
+
+    @property
+    def name(self) -> str:
+        """The configuration key and the state table's detector name."""
+        ...
+
+    @property
+    def tracked(self) -> int:
+        """How many keys (addresses, prefixes, accounts) it holds: bounded."""
+        ...
+
+    def observe(self, seen: Seen) -> Sequence[Verdict]:
+        """Count one failure; the bans it calls for (often none)."""
+        ...
+
+    def banned(self, key: str) -> None:
+        """``key`` was just banned: forget what counted towards it."""
+        ...
+
+    def changes(self) -> list[Row]:
+        """The state rows changed since the last call (then forgotten)."""
+        ...
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        """Rebuild from the stored rows (what ``changes`` returned, committed)."""
+        ...

@@ -1,0 +1,95 @@
+"""Known-good pairs: the (account, network) pairs that logged in.
+
+A filter's ``successregex`` finds accepted logins; each pair is remembered
+for ``keep`` (30 days by default), at most ``max_pairs`` of them (the least
+recently seen forgotten first). A failure of a known-good pair is never
+banned by ``account``, ``subnet`` or ``attack_mode``, and no prefix ban
+covers a known-good network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from journalban.config.detectors import KnownGoodConfig
+from journalban.jails.detector import ACCOUNT_MAX, Row
+from journalban.jails.tracked import Tracked
+
+SEP = "\x00"  # between account and network in a pair's key (neither can hold it)
+
+
+class KnownGood:
+    name = "known_good"
+
+    def __init__(self, config: KnownGoodConfig) -> None:
+        self.config = config
+        self.pairs: Tracked[float] = Tracked(config.max_pairs)  # "account\0network" -> last login
+        self._networks: dict[str, int] = {}  # network -> pairs holding it
+
+    @property
+    def tracked(self) -> int:
+        return len(self.pairs)
+
+    def add(self, account: str, network: str, when: float) -> None:
+        key = account[:ACCOUNT_MAX] + SEP + network
+        before = len(self.pairs)
+        old = self.pairs.get(key)
+        self.pairs.touch(key, max(when, old or 0.0))
+        if old is None:
+            self._networks[network] = self._networks.get(network, 0) + 1
+            if len(self.pairs) <= before:  # one was evicted: recount
+                self._recount()
+
+    def holds(self, account: str, network: str, now: float) -> bool:
+        last = self.pairs.get(account[:ACCOUNT_MAX] + SEP + network)
+        return last is not None and last > now - self.config.keep
+
+    def network_known(self, network: str) -> bool:
+        """Whether any account logged in from ``network``."""
+        return network in self._networks
+
+    @property
+    def networks(self) -> list[str]:
+        return list(self._networks)
+
+    def listing(self) -> list[tuple[str, str, float]]:
+        """(account, network, last login) of every pair."""
+        return [(*key.split(SEP, 1), when) for key, when in self.pairs.items()]  # type: ignore[misc]
+
+    def forget(self, account: str | None = None, network: str | None = None) -> int:
+        """Forget the pairs of an account or of a network; how many."""
+        gone = [
+            key
+            for key in self.pairs
+            if (account is not None and key.split(SEP, 1)[0] == account)
+            or (network is not None and key.split(SEP, 1)[1] == network)
+        ]
+        for key in gone:
+            self.pairs.drop(key)
+        if gone:
+            self._recount()
+        return len(gone)
+
+    def expire(self, now: float) -> None:
+        old = [k for k, when in self.pairs.items() if when <= now - self.config.keep]
+        for key in old:
+            self.pairs.drop(key)
+        if old:
+            self._recount()
+
+    def _recount(self) -> None:
+        self._networks = {}
+        for key in self.pairs:
+            network = key.split(SEP, 1)[1]
+            self._networks[network] = self._networks.get(network, 0) + 1
+
+    def changes(self) -> list[Row]:
+        return self.pairs.changes()
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        for key, value in rows:
+            when = float(json.loads(value))
+            if when > now - self.config.keep and SEP in key:
+                self.pairs.load(key, when)
+        self._recount()

@@ -1,0 +1,51 @@
+"""``slow``: a second, long window per address for low-and-slow attackers.
+
+Counts are bucketed (``jails.buckets``): a key holds at most 24 (bucket,
+count) pairs whatever its failures, never a time per failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from journalban.config.detectors import SlowConfig
+from journalban.jails.buckets import BUCKETS, bucket_add, bucket_newest
+from journalban.jails.detector import SLOW, Row, Seen, Verdict
+from journalban.jails.tracked import Tracked
+
+
+class SlowWindow:
+    name = "slow"
+
+    def __init__(self, config: SlowConfig, max_tracked: int) -> None:
+        self.config = config
+        self.width = config.findtime / BUCKETS
+        self.keys: Tracked[list[int]] = Tracked(max_tracked)
+
+    @property
+    def tracked(self) -> int:
+        return len(self.keys)
+
+    def observe(self, seen: Seen) -> Sequence[Verdict]:
+        pairs = self.keys.get(seen.key)
+        if pairs is None:
+            pairs = []
+        count = bucket_add(pairs, seen.when, self.width)
+        self.keys.touch(seen.key, pairs)
+        if count < self.config.maxretry:
+            return ()
+        self.keys.drop(seen.key)
+        return (Verdict(SLOW, seen.key, count, self.config.bantime),)
+
+    def banned(self, key: str) -> None:
+        pass  # a ban by another detector does not forgive the long window
+
+    def changes(self) -> list[Row]:
+        return self.keys.changes()
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        for key, value in rows:
+            pairs = json.loads(value)
+            if bucket_newest(pairs, self.width) > now - self.config.findtime:
+                self.keys.load(key, pairs)

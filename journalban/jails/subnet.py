@@ -1,0 +1,79 @@
+"""``subnet``: many distinct failing networks inside one prefix ban the prefix.
+
+Per prefix (``prefix4`` / ``prefix6``) the networks that failed in it within
+``findtime``, at most ``addresses`` of them (reaching that many calls for the
+ban). The decisions stage narrows the prefix with the split rule so that it
+never covers a protected or known-good network. Known-good failures do not
+count. Bounded: at most ``max_tracked`` networks over all prefixes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable, Sequence
+
+from journalban.config.detectors import SubnetConfig
+from journalban.jails.detector import SUBNET, Row, Seen, Verdict
+from journalban.jails.tracked import Tracked
+
+_PREFIX_MEMO = 65536
+
+
+class SubnetCrowd:
+    name = "subnet"
+
+    def __init__(self, config: SubnetConfig, max_tracked: int) -> None:
+        self.config = config
+        self.prefixes: Tracked[dict[str, float]] = Tracked(max(1, max_tracked // config.addresses))
+        self._prefix_of: dict[str, str] = {}
+
+    @property
+    def tracked(self) -> int:
+        return len(self.prefixes)
+
+    def prefix_of(self, key: str) -> str:
+        """The text of the configured prefix holding network ``key``."""
+        found = self._prefix_of.get(key)
+        if found is None:
+            net = ipaddress.ip_network(key, strict=False)
+            length = self.config.prefix4 if net.version == 4 else self.config.prefix6
+            if net.prefixlen > length:
+                net = net.supernet(new_prefix=length)
+            found = str(net)
+            if len(self._prefix_of) >= _PREFIX_MEMO:
+                self._prefix_of.clear()
+            self._prefix_of[key] = found
+        return found
+
+    def observe(self, seen: Seen) -> Sequence[Verdict]:
+        if seen.known_good:
+            return ()
+        cfg = self.config
+        prefix = self.prefix_of(seen.key)
+        networks = self.prefixes.get(prefix)
+        if networks is None:
+            networks = {}
+        since = seen.when - cfg.findtime
+        for key in [k for k, t in networks.items() if t <= since]:
+            del networks[key]
+        networks[seen.key] = max(seen.when, networks.get(seen.key, 0.0))
+        if len(networks) < cfg.addresses:
+            self.prefixes.touch(prefix, networks)
+            return ()
+        self.prefixes.drop(prefix)
+        return (Verdict(SUBNET, prefix, len(networks), cfg.bantime, None, tuple(networks)),)
+
+    def banned(self, key: str) -> None:
+        pass
+
+    def changes(self) -> list[Row]:
+        return self.prefixes.changes()
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        for key, value in rows:
+            networks = {
+                k: t for k, t in json.loads(value).items() if t > now - self.config.findtime
+            }
+            if networks:
+                self.prefixes.load(key, networks)

@@ -1,0 +1,73 @@
+"""A bounded map of per-key detector state that remembers what changed.
+
+Every detector keeps its keys (addresses, prefixes, accounts) in one of
+these: at most ``cap`` of them, the least recently used forgotten first (and
+``evicted`` counts them), and the keys changed or forgotten since the last
+``changes()`` reported as rows for the state database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+from journalban.jails.detector import Row
+
+V = TypeVar("V")
+
+
+class Tracked(Generic[V]):
+    def __init__(self, cap: int, encode: Callable[[V], Any] = lambda v: v) -> None:
+        self.cap = cap
+        self.evicted = 0
+        self._items: OrderedDict[str, V] = OrderedDict()
+        self._dirty: set[str] = set()
+        self._encode = encode
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def items(self) -> Iterator[tuple[str, V]]:
+        return iter(self._items.items())
+
+    def get(self, key: str) -> V | None:
+        return self._items.get(key)
+
+    def touch(self, key: str, value: V) -> V:
+        """Store ``value`` under ``key`` (most recently used); mark it changed."""
+        items = self._items
+        if key in items:
+            items.move_to_end(key)
+        else:
+            while len(items) >= self.cap:
+                gone, _ = items.popitem(last=False)
+                self._dirty.add(gone)
+                self.evicted += 1
+        items[key] = value
+        self._dirty.add(key)
+        return value
+
+    def drop(self, key: str) -> None:
+        if self._items.pop(key, None) is not None:
+            self._dirty.add(key)
+
+    def load(self, key: str, value: V) -> None:
+        """Put back a stored value without marking it changed."""
+        if len(self._items) < self.cap:
+            self._items[key] = value
+
+    def changes(self) -> list[Row]:
+        rows: list[Row] = []
+        for key in self._dirty:
+            value = self._items.get(key)
+            rows.append((key, None if value is None else json.dumps(self._encode(value))))
+        self._dirty.clear()
+        return rows

@@ -1,0 +1,260 @@
+"""Detectors beyond the per-address count, alone and in the decisions stage."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from journalban.clock import FakeClock
+from journalban.config.detectors import (
+    AccountConfig,
+    AttackModeConfig,
+    DenyUsersConfig,
+    DetectorsConfig,
+    SlowConfig,
+    SubnetConfig,
+)
+from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.config.validate import build_config
+from journalban.config.yamlsource import Marks
+from journalban.decisions.engine import DecisionEngine
+from journalban.decisions.ignore import IgnoreList
+from journalban.errors import ConfigError
+from journalban.events import FAILURE, SUCCESS, Hit, LineBatch
+from journalban.jails.account import AccountAttack
+from journalban.jails.attackmode import AttackMode
+from journalban.jails.buckets import BUCKETS
+from journalban.jails.denyusers import DenyUsers
+from journalban.jails.detector import Seen
+from journalban.jails.slow import SlowWindow
+from journalban.state.store import StateStore
+
+NOW = 1_800_000_000.0
+OWN = (ipaddress.ip_network("198.51.100.7/32"), ipaddress.ip_network("198.51.100.0/24"))
+
+
+# --- the detectors alone -------------------------------------------------------
+
+
+def test_deny_users_is_case_sensitive_with_globs() -> None:
+    deny = DenyUsers(DenyUsersConfig(("root", "ora*")))
+    assert deny.observe(Seen("203.0.113.5", "root", NOW))[0].reason == "deny_user"
+    assert deny.observe(Seen("203.0.113.5", "oracle2", NOW))
+    assert not deny.observe(Seen("203.0.113.5", "Root", NOW))
+    assert not deny.observe(Seen("203.0.113.5", None, NOW))
+
+
+def test_slow_window_bans_low_and_slow_within_the_long_window() -> None:
+    slow = SlowWindow(SlowConfig(maxretry=4, findtime=86400.0), 1000)
+    hours = [0, 5, 11, 17]
+    verdicts = [v for h in hours for v in slow.observe(Seen("203.0.113.5", None, NOW + h * 3600))]
+    assert [v.reason for v in verdicts] == ["slow"]
+
+
+def test_slow_window_forgets_failures_older_than_the_window() -> None:
+    slow = SlowWindow(SlowConfig(maxretry=3, findtime=86400.0), 1000)
+    for day in range(6):
+        assert not slow.observe(Seen("203.0.113.5", None, NOW + day * 86400 * 0.6))
+
+
+def test_slow_window_keeps_counts_not_timestamps() -> None:
+    slow = SlowWindow(SlowConfig(maxretry=100_000, findtime=86400.0), 1000)
+    for i in range(5000):
+        slow.observe(Seen("203.0.113.5", None, NOW + i * 17.0))
+    pairs = slow.keys.get("203.0.113.5")
+    assert pairs is not None
+    assert len(pairs) <= 2 * BUCKETS, "at most one (bucket, count) pair per bucket"
+
+
+def test_account_under_attack_bans_every_address_seen_and_then_each_first_failure() -> None:
+    account = AccountAttack(AccountConfig(addresses=3, findtime=3600.0, hold=600.0), 1000)
+    assert not account.observe(Seen("203.0.113.1", "alice", NOW))
+    assert not account.observe(Seen("198.51.100.9", "alice", NOW + 1, known_good=True))
+    assert not account.observe(Seen("203.0.113.2", "alice", NOW + 2))
+    started = account.observe(Seen("192.0.2.3", "alice", NOW + 3))
+    assert {v.network for v in started} == {"203.0.113.1", "203.0.113.2", "192.0.2.3"}
+    assert {v.reason for v in started} == {"account"}
+    assert account.observe(Seen("192.0.2.99", "alice", NOW + 4))[0].network == "192.0.2.99"
+    assert not account.observe(Seen("198.51.100.9", "alice", NOW + 5, known_good=True))
+    assert not account.observe(Seen("192.0.2.98", "alice", NOW + 700)), "hold is over"
+    assert [a for a, _, _ in account.under_attack(NOW + 10)] == ["alice"]
+
+
+def test_account_ignore_users_are_never_under_attack() -> None:
+    account = AccountAttack(AccountConfig(addresses=2, ignore_users=("backup",)), 1000)
+    for i in range(5):
+        assert not account.observe(Seen(f"203.0.113.{i + 1}", "backup", NOW + i))
+
+
+def test_attack_mode_bans_at_the_first_failure_above_the_rate() -> None:
+    mode = AttackMode(AttackModeConfig(failures=10, findtime=600.0, hold=300.0))
+    verdicts = [mode.observe(Seen(f"203.0.113.{i + 1}", None, NOW + i)) for i in range(12)]
+    assert [bool(v) for v in verdicts] == [False] * 9 + [True] * 3
+    assert not mode.observe(Seen("203.0.113.200", "alice", NOW + 20, known_good=True))
+    assert not mode.observe(Seen("203.0.113.201", None, NOW + 400)), "hold is over"
+
+
+# --- configuration ---------------------------------------------------------------
+
+
+def _jail(**keys: Any) -> JailConfig:
+    return build_config({"jails": {"sshd": keys}}, Marks({})).jails["sshd"]
+
+
+def test_detectors_are_on_when_present_and_not_disabled() -> None:
+    cfg = _jail(
+        deny_users=["root"], slow={"maxretry": 8, "findtime": "1d"}, subnet={"enabled": False},
+        account={"addresses": 10, "findtime": "1h", "hold": "1h", "ignore_users": ["backup"]},
+        attack_mode={"failures": 300, "findtime": "10m", "hold": "30m", "bantime": "2h"},
+    )  # fmt: skip
+    d = cfg.detectors
+    assert d.deny_users == DenyUsersConfig(("root",))
+    assert d.slow == SlowConfig(8, 86400.0)
+    assert d.subnet is None
+    assert d.account is not None
+    assert d.account.ignore_users == ("backup",)
+    assert d.attack_mode is not None
+    assert d.attack_mode.bantime == 7200.0
+    assert d.uses_known_good
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"slow": {"maxretry": 0}}, "slow"),
+        ({"slow": {"findtme": "1d"}}, "findtme"),
+        ({"subnet": {"prefix4": 40}}, "prefix4"),
+        ({"account": "yes"}, "account"),
+        ({"attack_mode": {"enabled": "no"}}, "enabled"),
+        ({"deny_users": [1, 2]}, "deny_users"),
+    ],
+)
+def test_bad_detector_settings_are_named(keys: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _jail(**keys)
+
+
+def test_the_default_sshd_jail_turns_on_what_spares_real_users() -> None:
+    from journalban.config.loader import load_config
+
+    cfg = load_config(None).jails["sshd"].detectors
+    assert cfg.slow is not None
+    assert cfg.account is not None
+    assert cfg.subnet is not None
+    assert cfg.attack_mode is not None
+    assert cfg.deny_users is None, "off by default: a real account's typo would be banned"
+
+
+# --- in the decisions stage ------------------------------------------------------
+
+
+def _engine(
+    store: StateStore, clock: FakeClock, detectors: DetectorsConfig, **jail: Any
+) -> DecisionEngine:
+    engine = DecisionEngine(store, clock, RecidiveConfig(enabled=False))
+    cfg = JailConfig(name="sshd", detectors=detectors, **jail)
+    engine.configure(
+        {"sshd": cfg},
+        {"sshd": IgnoreList(cfg.ignoreip, ignore_local_networks=True, interfaces=[OWN])},
+    )
+    return engine
+
+
+def _feed(engine: DecisionEngine, hits: list[Hit], position: str = "c") -> list[tuple[str, str]]:
+    batch = LineBatch("journal", [h[0] for h in hits], position, prefixed=False)
+    changes = engine.process_hits("sshd", batch, hits)
+    engine.store.commit(changes.commits)
+    engine.forget_lines(changes.bans)
+    return [(b.address, b.reason) for b in changes.bans]
+
+
+def _fail(address: str, when: float, user: str | None = "alice") -> Hit:
+    return (f"Failed password for {user} from {address}", address, when, user, FAILURE)
+
+
+def _login(address: str, when: float, user: str = "alice") -> Hit:
+    return (f"Accepted password for {user} from {address}", address, when, user, SUCCESS)
+
+
+def test_each_ban_says_why(tmp_path: Path) -> None:
+    detectors = DetectorsConfig(
+        deny_users=DenyUsersConfig(("root",)), slow=SlowConfig(maxretry=4, findtime=86400.0)
+    )
+    engine = _engine(
+        StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), detectors, maxretry=3, findtime=60.0
+    )
+    got = _feed(engine, [_fail("203.0.113.1", NOW - 50, "root")])
+    # 100 s apart: never 3 within findtime, 4 within the slow window
+    got += _feed(engine, [_fail("203.0.113.2", NOW - 100 * i) for i in range(4, 0, -1)])
+    got += _feed(engine, [_fail("203.0.113.3", NOW - 30 + i) for i in range(3)])
+    assert got == [
+        ("203.0.113.1", "deny_user"),
+        ("203.0.113.2", "slow"),
+        ("203.0.113.3", "failures"),
+    ]
+    ban = engine.bans.by_text[("sshd", "203.0.113.1/32")]
+    assert ban.account == "root"
+    assert engine.store.db.execute("SELECT account FROM ban_accounts").fetchall() == [("root",)]
+
+
+def test_a_real_users_known_good_address_survives_an_attack_on_its_account(tmp_path: Path) -> None:
+    detectors = DetectorsConfig(
+        account=AccountConfig(addresses=5, findtime=3600.0, hold=3600.0),
+        attack_mode=AttackModeConfig(failures=50, findtime=600.0, hold=600.0),
+        subnet=SubnetConfig(addresses=3, findtime=3600.0),
+    )
+    engine = _engine(
+        StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), detectors, maxretry=5, bantime=3600.0
+    )
+    _feed(engine, [_login("192.0.2.10", NOW - 3600)])
+    attack = [_fail(f"203.0.{113 + i % 2}.{i + 1}", NOW - 1000 + i) for i in range(60)]
+    typo = [_fail("192.0.2.10", NOW - 900), _fail("192.0.2.11", NOW - 890, "bob")]
+    banned = dict(_feed(engine, attack + typo))
+    assert "192.0.2.10" not in banned, "the known-good pair is never banned for the crowd"
+    assert banned["192.0.2.11"] == "attack_mode", "a new address during attack mode is"
+    assert "account" in banned.values()
+    assert any("/" in address for address in banned), "a prefix was banned"
+    for address, reason in banned.items():
+        if "/" in address:
+            assert reason == "subnet"
+            assert ipaddress.ip_address("192.0.2.10") not in ipaddress.ip_network(address)
+
+
+def test_prefix_ban_never_covers_a_protected_or_known_good_address(tmp_path: Path) -> None:
+    detectors = DetectorsConfig(subnet=SubnetConfig(prefix4=24, addresses=3, findtime=3600.0))
+    engine = _engine(
+        StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), detectors, maxretry=9, bantime=3600.0
+    )
+    _feed(engine, [_login("203.0.113.200", NOW - 500)])
+    banned = _feed(engine, [_fail(f"203.0.113.{i}", NOW - 100 + i) for i in (1, 2, 3)])
+    # the /24 holds the known-good 203.0.113.200: the widest clear prefix is the /25
+    assert banned == [("203.0.113.0/25", "subnet")]
+    banned = _feed(engine, [_fail(f"198.51.100.{i}", NOW - 50 + i) for i in (20, 30, 40)])
+    assert banned == [], "the host's own on-link network is never covered"
+
+
+def test_detector_state_survives_a_restart_with_the_position(tmp_path: Path) -> None:
+    detectors = DetectorsConfig(
+        slow=SlowConfig(maxretry=4, findtime=86400.0),
+        account=AccountConfig(addresses=3, findtime=3600.0, hold=3600.0),
+    )
+    clock = FakeClock(NOW)
+    path = tmp_path / "s.sqlite"
+    engine = _engine(StateStore(path), clock, detectors, maxretry=100, findtime=60.0)
+    _feed(engine, [_login("192.0.2.10", NOW - 4000, "carol")])
+    assert _feed(engine, [_fail("203.0.113.9", NOW - 300 * i, "x") for i in (3, 2, 1)]) == []
+    assert _feed(engine, [_fail(f"203.0.113.{i}", NOW - 200 + i, "carol") for i in (1, 2)]) == []
+    engine.store.close()
+    again = _engine(StateStore(path), clock, detectors, maxretry=100, findtime=60.0)
+    assert _feed(again, [_fail("203.0.113.9", NOW - 10, "x")]) == [("203.0.113.9", "slow")]
+    banned = _feed(
+        again, [_fail("203.0.113.3", NOW - 5, "carol"), _fail("192.0.2.10", NOW - 4, "carol")]
+    )
+    assert sorted(banned) == [
+        ("203.0.113.1", "account"),
+        ("203.0.113.2", "account"),
+        ("203.0.113.3", "account"),
+    ]
