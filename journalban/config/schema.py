@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from journalban.addresses import IPNetwork
-from journalban.config.fleet import FleetConfig
 from journalban.config.detectors import DetectorsConfig
+from journalban.config.fleet import FleetConfig
 
 JournalGroup = tuple[tuple[str, str], ...]
 

@@ -67,6 +67,7 @@ class Sample:
     where: int | None = None
     # (attacker field name, its text in ``line``): where client text sits.
     fields: tuple[tuple[str, str], ...] = ()
+    success: bool = False  # the line is an accepted login (a successregex matches it)
 
 
 @dataclass(frozen=True, slots=True)

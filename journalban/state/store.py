@@ -21,8 +21,8 @@ from typing import Protocol
 from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError, StateError
 from journalban.events import Ban
-from journalban.state.private import make_private
 from journalban.state import detection
+from journalban.state.private import make_private
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (

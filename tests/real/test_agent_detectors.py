@@ -31,7 +31,8 @@ def _failed(user: str, addr: str, n: int) -> str:
 
 
 def _reasons(state: Path) -> dict[str, str]:
-    db = sqlite3.connect(f"file:{state / 'state.sqlite'}?mode=ro", uri=True, timeout=5)
+    path = StateReader(state).path
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
         return {str(n): str(r) for n, r in db.execute("SELECT network, reason FROM bans")}
     finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from journalban.state.files import DRY_RUN_STATE_FILE, state_path
+
 # A jail's settings turning off the detectors the packaged sshd jail turns on:
 # for tests and benchmarks of the per-address count alone.
 PER_ADDRESS_ONLY: dict[str, object] = {

@@ -87,6 +87,8 @@ def test_every_line_of_a_dry_run_says_so(capsys: pytest.CaptureFixture[str]) -> 
     finally:
         root.handlers[:], root.level, root.propagate = saved
     assert "WARNING [dry run] source failed" in capsys.readouterr().err
+
+
 def test_a_detectors_ban_names_its_reason_and_account_in_the_agents_own_journal() -> None:
     ban = Ban(
         "sshd",
