@@ -130,7 +130,7 @@ def _engine(tmp_path: Path, **jail: object) -> DecisionEngine:
 def _fail(engine: DecisionEngine, host: str) -> list[str]:
     """One failure from ``host`` (as a filter's text), the networks it banned."""
     batch = LineBatch("journal", [f"fail from {host}"], "c1", prefixed=False)
-    changes = engine.process_hits("sshd", batch, [(batch.lines[0], host, NOW)])
+    changes = engine.process_hits("sshd", batch, [(batch.lines[0], host, NOW, None, 0)])
     engine.store.commit(changes.commits)
     return [str(b.network) for b in changes.bans]
 
