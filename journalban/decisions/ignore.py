@@ -18,13 +18,13 @@ from journalban.addresses import (
     IPAddress,
     IPNetwork,
     ban_network,
-    never_peer,
     parse_network,
 )
 from journalban.decisions.split import widest_clear_prefixlen
 from journalban.errors import AddressError, AddressIgnored, AddressNotPeer
 
 _NEVER_PEER = tuple((v, first, last) for v, first, last, _ in NEVER_PEER_RANGES)
+NEVER_A_PEER = "never a peer"
 
 log = logging.getLogger("journalban.decisions.ignore")
 
@@ -97,6 +97,13 @@ class IgnoreList:
                 self.names.append(item)
         self.configured = configured
         self.protected: list[IPNetwork] = list(LOOPBACK) + [own for own, _ in interfaces]
+        # The broadcast address of each on-link IPv4 network: no peer sends from it.
+        self.broadcasts: list[IPNetwork] = [
+            ipaddress.ip_network(net.broadcast_address)
+            for _, net in interfaces
+            if net.version == 4 and net.prefixlen <= 30
+        ]
+        self._broadcast_ranges = _ranges(self.broadcasts)
         if ignore_local_networks:
             self.protected += list(LINK_LOCAL)
             self.protected += [net for _, net in interfaces if _is_local_network(net)]
@@ -132,7 +139,11 @@ class IgnoreList:
         """``why_ignored`` for the addresses ``low`` to ``high`` (integers) of IP ``version``."""
         for v, first, last, why in NEVER_PEER_RANGES:
             if v == version and low <= last and first <= high:
-                return f"never a peer: {why}"
+                return f"{NEVER_A_PEER}: {why}"
+        if low == high:  # a prefix around it may be banned: no packet comes from it
+            for v, first, _ in self._broadcast_ranges:
+                if v == version and low == first:
+                    return f"{NEVER_A_PEER}: the broadcast address of an on-link network"
         for v, first, last in self._protected_ranges:
             if v == version and low <= last and first <= high:
                 return "the host's own, loopback or a local network"
@@ -149,9 +160,10 @@ class IgnoreList:
             AddressNotPeer: ``net`` is or holds an address that is never a peer.
             AddressIgnored: it is ignored (``force`` overrides only ignoreip).
         """
-        if (why := never_peer(net)) is not None:
-            raise AddressNotPeer(f"{net} is never a peer ({why}): not banned")
-        if (why := self.why_ignored(net, force=force)) is not None:
+        why = self.why_ignored(net, force=force)
+        if why is not None and why.startswith(NEVER_A_PEER):
+            raise AddressNotPeer(f"{net} is {why}: not banned")
+        if why is not None:
             raise AddressIgnored(f"{net} is not banned: {why}")
 
     def counted_network(self, address: IPAddress, prefixlen: int) -> tuple[IPNetwork, str | None]:

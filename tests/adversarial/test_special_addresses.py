@@ -248,3 +248,20 @@ def test_a_fleet_order_for_an_address_never_a_peer_is_refused(tmp_path: Path, ne
     assert changes.bans == []
     assert outcome.applied == 0
     assert sum(outcome.refused.values()) == 1
+
+
+def test_the_broadcast_address_of_an_on_link_network_is_never_a_peer(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    assert _fail(engine, "198.51.100.255") == []  # the host's public /24
+    assert _fail(engine, "198.51.100.254") == ["198.51.100.254/32"]  # a neighbour
+    with pytest.raises(AddressNotPeer, match="broadcast address of an on-link network"):
+        engine.manual_ban(
+            "sshd", ipaddress.ip_network("198.51.100.255"), None, permanent=False, comment="",
+            force=True,
+        )  # fmt: skip
+    # A prefix around it (not holding the host's own .7) holds real neighbours.
+    ban, _ = engine.manual_ban(
+        "sshd", ipaddress.ip_network("198.51.100.128/25"), None, permanent=False, comment="",
+        force=False,
+    )  # fmt: skip
+    assert str(ban.network) == "198.51.100.128/25"
