@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,7 +40,8 @@ BOOT_TIMEOUT = 120.0
 
 
 EMITTER = """\
-import fcntl, os, subprocess, sys, time
+import fcntl, os, sys, time
+from systemd import journal
 
 SPOOL = "/var/lib/booted-tier"
 if os.fork():
@@ -51,14 +53,23 @@ try:
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
 except OSError:
     sys.exit(0)  # one emitter already runs (ssh.service restarted)
+# One long-lived stream from this process of ssh.service, as sshd's own: journald
+# reads _SYSTEMD_UNIT and _UID from a process that is still there (a short-lived
+# writer such as systemd-cat may be gone before it looks, and its lines lose them).
+out = journal.stream("sshd")
 while True:
     for name in sorted(os.listdir(SPOOL)):
         if name.endswith(".lines"):
             path = os.path.join(SPOOL, name)
-            # A stream from this process of ssh.service: journald fills in
-            # _SYSTEMD_UNIT=ssh.service and _UID=0 itself, as for sshd's own lines.
             with open(path) as f:
-                subprocess.run(["systemd-cat", "-t", "sshd", "-p", "info"], stdin=f, check=True)
+                data = f.read()
+            try:
+                out.write(data)
+                out.flush()
+            except OSError:
+                out = journal.stream("sshd")
+                out.write(data)
+                out.flush()
             os.rename(path, path[: -len(".lines")] + ".done")
     time.sleep(0.05)
 """
@@ -126,6 +137,7 @@ class BootedHost:
         self._make_network()
 
     def _make_network(self) -> None:
+        _remove_stale_namespaces()
         _ip("netns", "add", self.server_ns)
         _ip("netns", "add", self.attacker_ns)
         _ip(
@@ -316,8 +328,8 @@ class BootedHost:
 
         A helper process in ssh.service (started by ExecStartPost=; Debian's
         unit keeps it with KillMode=process) streams each spool file to
-        journald through systemd-cat: a hundred thousand lines in a second or
-        two, which real logins at two seconds each could not give.
+        journald: a hundred thousand lines in a second or two, which real
+        logins at two seconds each could not give.
         """
         self._emitted += 1
         spool = self.root / "var/lib/booted-tier"
@@ -414,6 +426,15 @@ class BootedHost:
         )
         out = self.in_attacker([sys.executable, "-c", script], timeout=timeout + 10).stdout
         return out.startswith("open")
+
+
+def _remove_stale_namespaces() -> None:
+    """The namespaces of earlier sessions killed before their clean-up."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    for line in listed.stdout.splitlines():
+        match = re.match(r"(jb-(?:srv|att)-(\d+))\b", line)
+        if match and not Path(f"/proc/{match.group(2)}").exists():
+            subprocess.run(["ip", "netns", "del", match.group(1)], check=False)
 
 
 def _container_init(nspawn_pid: int) -> int:
