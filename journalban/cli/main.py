@@ -13,6 +13,7 @@ from journalban import __version__
 # sets ``func`` (argparse.Namespace -> exit code) as its default.
 COMMAND_MODULES = (
     "journalban.cli.regex",
+    "journalban.cli.replay",
     "journalban.cli.checkconfig",
     "journalban.cli.run",
     "journalban.cli.client",

@@ -34,13 +34,18 @@ class JailDetection:
         self.known_good = KnownGood(config.known_good) if config.uses_known_good else None
         found = (self.deny, self.slow, self.account, self.attack, self.subnet)
         self.detectors: list[Detector] = [d for d in found if d is not None]
+        self.persist = True  # False: nothing is kept (a replay), rows() reports none
 
     def observe(self, key: str, user: str | None, when: float) -> list[Verdict]:
         """The verdicts of every detector on one failure."""
         good = self.known_good
-        seen = Seen(
-            key, user, when, good is not None and user is not None and good.holds(user, key, when)
+        known = (
+            good is not None
+            and user is not None
+            and good.network_known(key)  # one lookup for most failures
+            and good.holds(user, key, when)
         )
+        seen = Seen(key, user, when, known)
         verdicts: list[Verdict] = []
         for detector in self.detectors:
             verdicts += detector.observe(seen)
@@ -61,6 +66,12 @@ class JailDetection:
         return False
 
     def rows(self) -> list[DetectorRow]:
+        if not self.persist:
+            for detector in self.detectors:
+                detector.discard_changes()
+            if self.known_good is not None:
+                self.known_good.discard_changes()
+            return []
         out: list[DetectorRow] = []
         for detector in self.detectors:
             out += [(detector.name, k, v) for k, v in detector.changes()]

@@ -183,12 +183,13 @@ class DecisionEngine(BanDeciding, BanReading):
                 if len(kept) > MAX_LINES_KEPT:
                     del kept[0]
             if detecting is not None and (verdicts := detecting.observe(key, user, when)):
-                for network in self._apply_verdicts(
+                by_detector = self._apply_verdicts(
                     rt, verdicts, when, batch.source, commit, changes, now
-                ):
+                )
+                for network in by_detector:
                     spent[network] = len(new_failures)
-                if (jail, key) in banned:
-                    continue
+                if key in by_detector:
+                    continue  # banned (its count spent) by a detector
             if count >= maxretry:
                 self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)

@@ -73,6 +73,10 @@ class AccountAttack:
     def banned(self, key: str) -> None:
         pass
 
+    def discard_changes(self) -> None:
+        self.seen.discard()
+        self.attacked.discard()
+
     def changes(self) -> list[Row]:
         return [("s:" + k, v) for k, v in self.seen.changes()] + [
             ("a:" + k, v) for k, v in self.attacked.changes()

@@ -51,6 +51,9 @@ class AttackMode:
     def banned(self, key: str) -> None:
         pass
 
+    def discard_changes(self) -> None:
+        self._dirty = False
+
     def changes(self) -> list[Row]:
         if not self._dirty:
             return []

@@ -31,6 +31,9 @@ class DenyUsers:
     def banned(self, key: str) -> None:
         pass
 
+    def discard_changes(self) -> None:
+        pass
+
     def changes(self) -> list[Row]:
         return []
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # Ban reasons: the fixed classes any local user may read (never an account name).
 FAILURES = "failures"
@@ -27,9 +27,8 @@ REASONS = (FAILURES, SLOW, SUBNET, ACCOUNT, ATTACK_MODE, DENY_USER)
 ACCOUNT_MAX = 128
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """One failure as detectors see it."""
+class Seen(NamedTuple):
+    """One failure as detectors see it (a tuple: one is built per failure)."""
 
     key: str  # the network counted as (an address, or an IPv6 prefix), as text
     user: str | None  # the account named, if the filter captured one
@@ -80,4 +79,8 @@ class Detector(Protocol):
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         """Rebuild from the stored rows (what ``changes`` returned, committed)."""
+        ...
+
+    def discard_changes(self) -> None:
+        """Forget what changed without encoding it (a replay keeps no state)."""
         ...

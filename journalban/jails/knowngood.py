@@ -84,6 +84,9 @@ class KnownGood:
             network = key.split(SEP, 1)[1]
             self._networks[network] = self._networks.get(network, 0) + 1
 
+    def discard_changes(self) -> None:
+        self.pairs.discard()
+
     def changes(self) -> list[Row]:
         return self.pairs.changes()
 

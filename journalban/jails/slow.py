@@ -41,6 +41,9 @@ class SlowWindow:
     def banned(self, key: str) -> None:
         pass  # a ban by another detector does not forgive the long window
 
+    def discard_changes(self) -> None:
+        self.keys.discard()
+
     def changes(self) -> list[Row]:
         return self.keys.changes()
 

@@ -74,6 +74,9 @@ class SubnetCrowd:
     def banned(self, key: str) -> None:
         pass
 
+    def discard_changes(self) -> None:
+        self.prefixes.discard()
+
     def changes(self) -> list[Row]:
         return self.prefixes.changes()
 

@@ -64,6 +64,9 @@ class Tracked(Generic[V]):
         if len(self._items) < self.cap:
             self._items[key] = value
 
+    def discard(self) -> None:
+        self._dirty.clear()
+
     def changes(self) -> list[Row]:
         rows: list[Row] = []
         for key in self._dirty:

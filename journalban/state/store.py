@@ -83,6 +83,10 @@ def _key(net: IPNetwork) -> str:
     return network_text(net)
 
 
+# A store in memory only (``journalban replay``: it reads and writes no state file).
+MEMORY = Path(":memory:")
+
+
 class StateStore:
     """The agent's memory, in ``state_dir/state.sqlite``.
 
@@ -93,8 +97,9 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            make_private(path)  # before SQLite creates it (and its -wal, -shm) by the umask
+            if path != MEMORY:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                make_private(path)  # before SQLite creates it (and its -wal, -shm) by the umask
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

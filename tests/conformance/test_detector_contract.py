@@ -56,6 +56,9 @@ class FakeDetector:
     def changes(self) -> list[Row]:
         return self.counts.changes()
 
+    def discard_changes(self) -> None:
+        self.counts.discard()
+
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         for key, value in rows:
             self.counts.load(key, json.loads(value))
@@ -127,6 +130,15 @@ def test_a_flood_of_distinct_keys_stays_within_the_bound(kind: str) -> None:
     _stored(detector.changes(), stored)
     assert detector.tracked <= CAP * 2
     assert len(stored) <= CAP * 2, "the state table holds no more than memory"
+
+
+@pytest.mark.parametrize("kind", MAKERS)
+def test_discarded_changes_are_not_reported(kind: str) -> None:
+    detector = MAKERS[kind]()
+    for seen in _traffic(50):
+        detector.observe(seen)
+    detector.discard_changes()
+    assert detector.changes() == []
 
 
 @pytest.mark.parametrize("kind", MAKERS)
