@@ -280,6 +280,11 @@ def test_unban_fleet_lifts_fleet_bans_everywhere_and_fleet_shows_the_counts(
         for name in HOSTS:
             wait_for(lambda n=name: {"203.0.113.60", "203.0.113.61"} <= fleet.kernel(n),
                      what=f"the bans on {name}")  # fmt: skip
+        # A remote ban shows its origin (the CLI and ListBans over D-Bus).
+        (shown,) = json.loads(
+            run_client(bus, [*JOURNALBAN, "banned", "203.0.113.61", "--json"]).stdout
+        )
+        assert shown["reason"].startswith("fleet c: ")
         refused = run_client(bus, [*JOURNALBAN, "unban", "203.0.113.60", "--fleet"], user="nobody")
         assert refused.returncode == 1
         assert "203.0.113.60" in fleet.kernel("b")

@@ -14,6 +14,7 @@ import errno as errno_codes
 import os
 import socket
 import struct
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final, Union
@@ -158,6 +159,10 @@ class NftSocket:
         self._sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         self._sock.settimeout(30.0)
         self._seq = int.from_bytes(os.urandom(2), "big") << 8
+        # One request and its answers at a time: the agent's integrity check and
+        # its bans run in different threads, and a dump reading a batch's acks
+        # (and dropping them as not its own) left the batch waiting 30 s.
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         self._sock.close()
@@ -172,8 +177,9 @@ class NftSocket:
         Raises:
             BackendError: the kernel refused a message; that batch changed nothing.
         """
-        for batch in split_batches(messages):
-            self._transact_one(batch)
+        with self._lock:
+            for batch in split_batches(messages):
+                self._transact_one(batch)
 
     def _transact_one(self, batch: Sequence[Message]) -> None:
         parts = [
@@ -221,6 +227,10 @@ class NftSocket:
         Raises:
             BackendError: the kernel answered with an error (ENOENT: no such table/set).
         """
+        with self._lock:
+            return self._dump(kind, payload, family)
+
+    def _dump(self, kind: int, payload: bytes, family: int) -> list[bytes]:
         seq = self._next_seq()
         msg_type = (NFNL_SUBSYS_NFTABLES << 8) | kind
         self._sock.sendall(
