@@ -12,7 +12,10 @@ JournalbanError
 ├── StateError           the SQLite state cannot be read or written
 ├── BackendError         the firewall refused a change (carries the netlink errno)
 ├── SourceError          a log source stopped working (its reader process died)
-└── ActionError          an action (mail, command, shorewall) failed or timed out
+├── ActionError          an action (mail, command, shorewall) failed or timed out
+└── LineTestError        a line to test (D-Bus TestLine) could not be matched
+    ├── LineTestTimeout  its matching ran past the time limit
+    └── RateLimited      its caller sent too many
 """
 
 from __future__ import annotations
@@ -114,3 +117,15 @@ class ActionError(JournalbanError):
 
 class SourceError(JournalbanError):
     """A source cannot go on (its reader process died); the agent restarts it."""
+
+
+class LineTestError(JournalbanError):
+    """A line sent to be tested (D-Bus ``TestLine``) could not be matched."""
+
+
+class LineTestTimeout(LineTestError):
+    """Matching the line took longer than the limit (its matcher process was killed)."""
+
+
+class RateLimited(LineTestError):
+    """The caller sent more lines to test than its rate allows."""

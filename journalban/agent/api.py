@@ -133,7 +133,13 @@ class AgentControl(Protocol):
 
     async def reload(self) -> None: ...
 
-    def test_line(self, jail: str, line: str) -> LineTest: ...
+    async def test_line(self, jail: str, line: str, caller: str = "") -> LineTest:
+        """``line`` through ``jail``'s filter, off the event loop and under a time limit.
+
+        ``caller`` names who asked (a uid) for the rate limit. Raises
+        ``LineTestTimeout``, ``RateLimited`` (``LineTestError``) besides ``NoSuchJail``.
+        """
+        ...
 
     def ban_details(self, network: IPNetwork, jail: str) -> dict[str, object]:
         """Failures, source and matched lines of an active ban (for ``manage`` callers)."""

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 from journalban.addresses import IPNetwork, network_text
 from journalban.agent.api import JailInfo, JailStatus, LineTest
 from journalban.decisions.engine import RECIDIVE
-from journalban.errors import JournalbanError, NoSuchJail, NotBanned
+from journalban.errors import JournalbanError, LineTestError, NoSuchJail, NotBanned
 from journalban.events import Ban
 from journalban.firewall.base import JailCounters
-from journalban.matching.engine import MATCHED
 from journalban.state.detection import ban_account
 
 if TYPE_CHECKING:
     from journalban.actions.runner import ActionRunner
     from journalban.agent.build import JailParts
+    from journalban.agent.linetest import LineTester
     from journalban.clock import Clock
     from journalban.config.schema import Config
     from journalban.decisions.engine import DecisionEngine
@@ -35,6 +35,7 @@ class AgentQueries:
     runner: ActionRunner
     store: StateStore
     clock: Clock
+    line_tester: LineTester
 
     def jails(self) -> list[JailInfo]:
         out = []
@@ -116,16 +117,13 @@ class AgentQueries:
     def query_ban(self, network: IPNetwork) -> list[Ban]:
         return self.decisions.covering(network)
 
-    def test_line(self, jail: str, line: str) -> LineTest:
+    async def test_line(self, jail: str, line: str, caller: str = "") -> LineTest:
         part = self.parts.get(jail)
         if part is None:
             raise NoSuchJail(jail)
-        if len(line.encode()) > MAX_TEST_LINE:
-            raise ValueError("line longer than 64 KiB")
-        out = part.matcher(self.clock).match_line(line)
-        if out.kind != MATCHED or out.address is None:
-            return LineTest(False)
-        return LineTest(True, str(out.address), dict(out.captures))
+        if len(line.encode(errors="replace")) > MAX_TEST_LINE:
+            raise LineTestError("line longer than 64 KiB")
+        return await self.line_tester.test(part.spec, line, caller)
 
     def ban_details(self, network: IPNetwork, jail: str) -> dict[str, object]:
         ban = self.decisions.bans.get((jail, network))

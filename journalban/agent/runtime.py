@@ -31,6 +31,7 @@ from journalban.agent.build import (
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
 from journalban.agent.fleetlink import AgentFleet
+from journalban.agent.linetest import LineTester
 from journalban.agent.logs import EventLog, counted, jails_phrase, journal_sender, start_message
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
@@ -93,6 +94,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
         self.events = EventLog(journal_sender(), dry_run=self.dry_run)
         self.notifier = Notifier()
         self.runner = ActionRunner(clock=self.clock)
+        self.line_tester = LineTester(self.clock)
         self.parts: dict[str, JailParts] = {}
         self._listeners: list[AgentListener] = []
         self._queue: asyncio.Queue[_BatchItem | _CallItem] = asyncio.Queue(QUEUE_DEPTH)
@@ -127,6 +129,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
             {n: p.config for n, p in parts.items()}, {n: p.ignore for n, p in parts.items()}
         )
         self._matchers = {n: p.matcher(self.clock) for n, p in parts.items()}
+        self.line_tester.forget()
 
     def _all_rules(self) -> list[Any]:
         rules = [p.rules for p in self.parts.values()]
@@ -188,6 +191,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
                 for src in sources:
                     src.close()
             self.runner.stop(timeout=5.0)
+            await self.line_tester.aclose()
             self.store.close()
 
     def stop(self) -> None:

@@ -73,7 +73,7 @@ class Authority:
         except _PolkitAbsent:
             await self._authorize_without_polkit(sender, action)
             return
-        if authorized or await self._caller_uid(sender) == self._own_uid:
+        if authorized or await self.caller_uid(sender) == self._own_uid:
             return
         if challenge and not interactive:
             raise DBusError(
@@ -111,13 +111,14 @@ class Authority:
     async def _authorize_without_polkit(self, sender: str, action: str) -> None:
         if action == contract.ACTION_INFO:
             return
-        uid = await self._caller_uid(sender)
+        uid = await self.caller_uid(sender)
         if uid not in (0, self._own_uid):
             raise DBusError(
                 contract.ACCESS_DENIED, f"polkit is not running: {action} is allowed to root only"
             )
 
-    async def _caller_uid(self, sender: str) -> int | None:
+    async def caller_uid(self, sender: str) -> int | None:
+        """The Unix uid behind a bus name (None when the bus does not say)."""
         reply = await self._bus.call(
             Message(
                 destination="org.freedesktop.DBus",

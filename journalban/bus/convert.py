@@ -190,6 +190,10 @@ def to_dbus_error(exc: BaseException) -> DBusError:
         return DBusError(contract.BACKEND_FAILED, str(exc))
     if isinstance(exc, errors.ConfigError):
         return DBusError(contract.CONFIG_INVALID, str(exc))
+    if isinstance(exc, errors.LineTestTimeout):
+        return DBusError(contract.TIMED_OUT, str(exc))
+    if isinstance(exc, errors.RateLimited):
+        return DBusError(contract.RATE_LIMITED, str(exc))
     if isinstance(exc, errors.JournalbanError):
         return DBusError(contract.FAILED, str(exc))
     # Never send a traceback or internals to a caller; the log has them.

@@ -190,7 +190,9 @@ class CallDispatcher:
                 contract.INVALID_ARGS,
                 f"line longer than {contract.MAX_TEST_LINE_BYTES} bytes",
             )
-        result = self._control.test_line(jail, line)
+        uid = await self._authority.caller_uid(msg.sender or "")
+        caller = f"uid {uid}" if uid is not None else f"name {msg.sender}"
+        result = await self._control.test_line(jail, line, caller)
         captures = {key: Variant("s", value) for key, value in result.captures.items()}
         return "bsa{sv}", [result.matched, result.address, captures]
 

@@ -230,7 +230,7 @@ class FakeControl:
         for listener in list(self._listeners):
             listener.reloaded()
 
-    def test_line(self, jail: str, line: str) -> LineTest:
+    async def test_line(self, jail: str, line: str, caller: str = "") -> LineTest:
         self._jail(jail)
         match = _HOST_RE.search(line) if "Failed password" in line else None
         if match is None:
