@@ -11,4 +11,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # The fresh-machine check takes minutes of apt and pip: start it now, in the
+    # background, when it is among the tests to run (after -k and -m chose).
+    if any(item.path.name == "test_fresh_machine.py" for item in session.items):
+        from support import fresh_root
+
+        fresh_root.start_in_background()
+
+
+def pytest_unconfigure() -> None:
+    from support import fresh_root
+
+    fresh_root.stop_background()

@@ -64,6 +64,9 @@ _TOOLS: Final[dict[str, str]] = {
     "sh": "dash",
     "tar": "tar",
     "stdbuf": "coreutils",
+    # the fresh-machine check (with debootstrap and chroot above)
+    "nice": "coreutils",
+    "git": "git",
 }
 # Where a tool named on PATH may also be given by its absolute path.
 _BIN_DIRS: Final = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
