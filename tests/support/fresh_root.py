@@ -20,6 +20,7 @@ rest of the suite runs meanwhile.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import itertools
@@ -164,6 +165,7 @@ def run_fresh_setup() -> FreshRun:
                 text=True,
                 timeout=TIMEOUT,
                 check=False,
+                preexec_fn=_die_with_parent,
             )
             output, returncode = result.stdout, result.returncode
         except subprocess.TimeoutExpired as exc:
@@ -198,6 +200,7 @@ def start_in_background() -> bool:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     _started.append(_Started(process, out))
     return True
@@ -275,6 +278,18 @@ def _debootstrap_version() -> str:
         return "absent"
     result = subprocess.run([found, "--version"], capture_output=True, text=True, check=False)
     return result.stdout.strip()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the parent dies (pytest killed, say).
+
+    The chain ends the whole run: pytest -> the background python -> unshare,
+    whose --kill-child then kills the namespace's first process and with it
+    every process in the namespace.
+    """
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 @contextmanager
