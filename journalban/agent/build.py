@@ -12,7 +12,7 @@ from journalban.addresses import IPNetwork
 from journalban.agent.fileworker import FileJob, FileWorkerSource, dated_file_source
 from journalban.agent.journalreader import WORKER as JOURNAL_READER
 from journalban.clock import Clock, SystemClock
-from journalban.config.schema import Config, JailConfig
+from journalban.config.schema import Config, JailConfig, JournalConfig
 from journalban.decisions.engine import RECIDIVE
 from journalban.decisions.ignore import IgnoreList
 from journalban.firewall.base import JailRules
@@ -95,10 +95,21 @@ def build_jails(
     return parts
 
 
-def journal_available(config: Config) -> bool:
-    if config.journal.directory is not None:
-        return Path(config.journal.directory).is_dir()
+def journal_available(config: Config, journal: JournalConfig | None = None) -> bool:
+    """Whether ``journal`` (default: the global one) can be read on this host."""
+    journal = config.journal if journal is None else journal
+    if journal.directory is not None:
+        return Path(journal.directory).is_dir()
     return any(os.path.isdir(d) for d in JOURNAL_DIRS)
+
+
+def journal_position_key(journal: JournalConfig) -> str:
+    """The state key of a jail's position in its own journal."""
+    if journal.namespace is not None:
+        return f"journal:namespace={journal.namespace}"
+    if journal.directory is not None:
+        return f"journal:directory={journal.directory}"
+    return "journal:system"
 
 
 def build_sources(
@@ -110,7 +121,8 @@ def build_sources(
     """The sources a jail reads, resuming from saved positions."""
     cfg = parts.config
     if cfg.source == "journal":
-        if not journal_available(config):
+        journal_cfg = config.journal_of(cfg)
+        if not journal_available(config, journal_cfg):
             log.warning(
                 "jail %s reads the journal, but this host has no systemd journal "
                 "(no /run/log/journal or /var/log/journal); it stays idle: use source: files",
@@ -119,7 +131,8 @@ def build_sources(
             return []
         groups = cfg.journal_match or parts.compiled.fdef.journal_match
         matches = [dict(g) for g in groups]
-        key = "journal"
+        # A jail's own journal keeps its own position (a cursor of another journal means nothing).
+        key = "journal" if cfg.journal is None else journal_position_key(journal_cfg)
         return [
             JournalSource(
                 key,
@@ -127,8 +140,8 @@ def build_sources(
                 findtime=cfg.findtime,
                 matches=matches,
                 position=positions.get((cfg.name, key)),
-                directory=config.journal.directory,
-                namespace=config.journal.namespace,
+                directory=journal_cfg.directory,
+                namespace=journal_cfg.namespace,
                 prefilter=parts.compiled.literals,
                 # The child matches too: the agent receives only the failures.
                 worker=JOURNAL_READER,

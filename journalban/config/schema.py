@@ -38,6 +38,8 @@ class JailConfig:
     source: str = "journal"
     files: tuple[str, ...] = ()
     journal_match: tuple[JournalGroup, ...] | None = None
+    # The jail's own journal (a namespace, or files in a directory); None: the global one.
+    journal: JournalConfig | None = None
     port: str = "all"
     protocols: tuple[str, ...] = ("tcp",)
     maxretry: int = 5
@@ -96,3 +98,7 @@ class Config:
     @property
     def enabled_jails(self) -> list[JailConfig]:
         return [j for j in self.jails.values() if j.enabled]
+
+    def journal_of(self, jail: JailConfig) -> JournalConfig:
+        """The journal a jail reads: its own ``journal`` setting, else the global one."""
+        return jail.journal if jail.journal is not None else self.journal

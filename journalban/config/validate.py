@@ -18,6 +18,7 @@ from journalban.config.hints import (
     network_hint,
     unknown_key,
 )
+from journalban.config.jailjournal import jail_journal
 from journalban.config.journalmatch import parse_condition
 from journalban.config.schema import (
     BantimeIncrement,
@@ -46,7 +47,7 @@ JAIL_KEYS = {
     "enabled", "filter", "mode", "source", "files", "journal_match", "port", "protocol",
     "maxretry", "findtime", "bantime", "ignoreip", "ignore_local_networks", "ipv6_prefix",
     "max_tracked", "bantime_increment", "actions", "trusted_proxies", "real_ip_header",
-    *DETECTOR_KEYS,
+    "journal", *DETECTOR_KEYS,
 }  # fmt: skip
 TOP_KEYS = {
     "state_dir", "journal", "firewall", "defaults", "jails", "recidive", "logging", "bus", "fleet",
@@ -317,6 +318,9 @@ def _jail(
         source=r.get("source", d.source, _choice(("journal", "files"))),
         files=r.get("files", d.files, _str_list),
         journal_match=r.get("journal_match", None, _journal_match),
+        journal=jail_journal(r.section("journal", {"directory", "namespace"}))
+        if "journal" in data
+        else None,
         port=r.get("port", d.port, check_port_spec),
         protocols=r.get("protocol", d.protocols, _protocols),
         maxretry=r.get("maxretry", d.maxretry, _int_in(1, 1_000_000)),
