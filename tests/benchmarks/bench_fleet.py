@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from journalban.fleet.messages import ban_subject, encode_ban
 from support.agent import AgentProcess, write_config
-from support.fleet import STREAM, FleetNet, fleet_net, wait_for
+from support.fleet import PER_ADDRESS_ONLY, STREAM, FleetNet, fleet_net, wait_for
 from support.journal import JournalWriter, sshd_fields
 
 ELEMENT = re.compile(r"add element inet journalban sshd-v4 \{ ([0-9.]+) ")
@@ -104,7 +104,8 @@ def agent(net: FleetNet, root: Path, name: str) -> tuple[AgentProcess, JournalWr
     writer.wait_visible(1)
     cfg = write_config(
         d / "journalban.yaml", d / "state", journal_dir=d / "journal",
-        jails={"sshd": {"maxretry": 2, "bantime": "1h"}}, recidive={"enabled": False},
+        jails={"sshd": {"maxretry": 2, "bantime": "1h", **PER_ADDRESS_ONLY}},
+        recidive={"enabled": False},
         fleet=net.fleet_config(name, **FAST),
     )  # fmt: skip
     proc = AgentProcess(cfg, dry_run=False, wrapper=["ip", "netns", "exec", net.ns[name]])

@@ -21,7 +21,7 @@ from journalban.addresses import parse_network
 from journalban.fleet.messages import encode_ban, network_key
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, run_client
-from support.fleet import STREAM, FleetNet, fleet_net, wait_for
+from support.fleet import PER_ADDRESS_ONLY, STREAM, FleetNet, fleet_net, wait_for
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO
 
@@ -78,7 +78,8 @@ class Fleet:
         writer.wait_visible(1)
         cfg = write_config(
             d / "journalban.yaml", d / "state", journal_dir=d / "journal",
-            jails={"sshd": {"maxretry": 2, "bantime": "1h", "ignoreip": ["198.51.100.250"]}},
+            jails={"sshd": {"maxretry": 2, "bantime": "1h", "ignoreip": ["198.51.100.250"],
+                            **PER_ADDRESS_ONLY}},
             recidive={"enabled": False},
             fleet=self.net.fleet_config(name, **(fleet or {})), bus=bus is not None,
         )  # fmt: skip
