@@ -16,7 +16,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +96,33 @@ def _write_journal(directory: Path, records: Iterator[tuple[float, str]]) -> Non
     for seq, (when, line) in enumerate(records, 1):
         fields = journal_fields(line, when)
         usec = int(fields.pop("__REALTIME_TIMESTAMP"))
+        buf += export_record(fields, usec, seq)
+        if len(buf) > 1 << 20:
+            proc.stdin.write(bytes(buf))
+            buf.clear()
+    proc.stdin.write(bytes(buf))
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise RuntimeError(f"systemd-journal-remote exited {proc.returncode}")
+
+
+def write_journal_records(directory: Path, entries: Iterable[tuple[float, str, int]]) -> None:
+    """sshd messages (time, message, pid) as journal files, through systemd-journal-remote."""
+    proc = subprocess.Popen(
+        [JOURNAL_REMOTE, "-o", str(directory / "remote.journal"), "-"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    buf = bytearray()
+    for seq, (when, message, pid) in enumerate(entries, 1):
+        usec = int(when * 1e6)
+        fields: dict[str, str | int] = {
+            "_SOURCE_REALTIME_TIMESTAMP": usec, "_TRANSPORT": "syslog",
+            "_SYSTEMD_UNIT": "ssh.service", "_UID": 0, "_GID": 0, "_COMM": "sshd",
+            "_HOSTNAME": "host", "PRIORITY": 6, "SYSLOG_FACILITY": 10,
+            "SYSLOG_IDENTIFIER": "sshd", "_PID": pid, "SYSLOG_PID": pid, "MESSAGE": message,
+        }  # fmt: skip
         buf += export_record(fields, usec, seq)
         if len(buf) > 1 << 20:
             proc.stdin.write(bytes(buf))
