@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from journalban.matching.library import FilterLibrary
@@ -33,6 +35,13 @@ def _chars(chars: str) -> str:
     return ", ".join(named + ([f"`{rest}`"] if rest else []))
 
 
+def _declared_groups(path: Path) -> list[str]:
+    """The journal match groups as the filter file writes them: ``_UID=@postfix`` stays
+    so (loading resolves it to the uid of this machine's user, when there is one)."""
+    data = yaml.safe_load(path.read_text()) or {}
+    return [" ".join(group) for group in data.get("journal_match") or []]
+
+
 def filter_table(library: FilterLibrary) -> list[str]:
     out = [
         "## Filters at a glance",
@@ -42,7 +51,7 @@ def filter_table(library: FilterLibrary) -> list[str]:
     ]
     for name in library.names():
         f = library.load(name)
-        groups = [" ".join(f"{k}={v}" for k, v in g) for g in f.journal_match]
+        groups = _declared_groups(Path(f.file))
         files = [_cell(f.files.get(d, ())) for d in ("debian", "fedora", "arch")]
         out.append(
             f"| `{name}` | {', '.join(f.modes)} | {_cell(groups)} | {_cell(sorted(f.idents))} | "
