@@ -120,6 +120,10 @@ def build_sources(
 ) -> list[Source]:
     """The sources a jail reads, resuming from saved positions."""
     cfg = parts.config
+    if cfg.name in config.enforcement.report_jails:
+        # Its failures come from a policy service's reports: reading the log
+        # as well would count each failure twice.
+        return []
     if cfg.source == "journal":
         journal_cfg = config.journal_of(cfg)
         if not journal_available(config, journal_cfg):

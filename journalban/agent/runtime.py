@@ -30,6 +30,7 @@ from journalban.agent.build import (
 )
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
+from journalban.agent.enforcelink import AgentEnforcement
 from journalban.agent.fleetlink import AgentFleet
 from journalban.agent.linetest import LineTester
 from journalban.agent.logs import EventLog, counted, jails_phrase, journal_sender, start_message
@@ -59,7 +60,7 @@ COMMIT_BATCHES = QUEUE_DEPTH + 1  # batches at most in one transaction
 SOURCE_RETRY = 5.0
 
 
-class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
+class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforcement):
     """The running agent; implements ``journalban.agent.api.AgentControl``."""
 
     def __init__(
@@ -180,6 +181,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
                 if self._bus_override if self._bus_override is not None else self.config.bus:
                     group.create_task(self._bus_task())
                 group.create_task(self._fleet_task())
+                group.create_task(self._enforce_task())
                 self._start_sources()
                 await self._stop.wait()
                 raise _Stopped
@@ -378,6 +380,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet):
                 entry.network,
                 entry.jail,
             )
+
+    async def feed(self, jail: str, batch: LineBatch) -> None:
+        """Queue failures a policy service reported for ``jail``, as its source would."""
+        await self._queue.put(_BatchItem(jail, batch))
 
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` in the decisions task, in order with the batches."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from journalban.addresses import IPNetwork
 from journalban.config.detectors import DetectorsConfig
+from journalban.config.enforcement import EnforcementConfig
 from journalban.config.fleet import FleetConfig
 
 JournalGroup = tuple[tuple[str, str], ...]
@@ -93,6 +94,7 @@ class Config:
     log_level: str = "info"
     bus: bool = True
     fleet: FleetConfig | None = None  # ban sharing; off when None
+    enforcement: EnforcementConfig = field(default_factory=EnforcementConfig)
     files: tuple[str, ...] = ()  # the files this configuration was read from
 
     @property

@@ -9,6 +9,7 @@ from typing import Any
 from journalban.addresses import IPNetwork, never_peer, parse_network
 from journalban.config.detectors import DETECTOR_KEYS, parse_detectors
 from journalban.config.durations import parse_duration
+from journalban.config.enforcement import parse_enforcement
 from journalban.config.fleet import parse_fleet
 from journalban.config.hints import (
     RECIDIVE_JAIL,
@@ -51,6 +52,7 @@ JAIL_KEYS = {
 }  # fmt: skip
 TOP_KEYS = {
     "state_dir", "journal", "firewall", "defaults", "jails", "recidive", "logging", "bus", "fleet",
+    "enforcement",
 }  # fmt: skip
 
 
@@ -451,6 +453,7 @@ def build_config(
         ),
         bus=top.get("bus", True, _bool),
         fleet=parse_fleet(top, jails),
+        enforcement=parse_enforcement(top, jails),
     )
     if errors:
         raise ConfigErrors(errors)

@@ -59,6 +59,12 @@ _TOOLS: Final[dict[str, str]] = {
     "man": "man-db",
     # the fleet's JetStream servers
     "nats-server": "nats-server",
+    # the daemons the enforcement points serve (tests/real/test_enforce_*)
+    "postfix": "postfix",
+    "dovecot": "dovecot-core",
+    "doveadm": "dovecot-core",
+    "/usr/lib/dovecot/imap-login": "dovecot-imapd",
+    "nginx": "nginx",
     # shells and archives the tests drive
     "bash": "bash",
     "sh": "dash",

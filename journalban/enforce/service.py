@@ -1,0 +1,122 @@
+"""The enforcement points as one service, fed with the agent's bans like a firewall.
+
+``EnforcementService`` is an ``AgentListener``: it takes the active bans once
+at start, then each ban and unban as the decisions stage commits them, into
+one ``BanTable`` the policy services answer from and into the deny-file
+backends. It never reaches into the decisions stage; failures that a policy
+service reports (Dovecot's) go back through ``FailureSink``, the way every
+source's batches go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from journalban.clock import Clock
+from journalban.config.enforcement import EnforcementConfig
+from journalban.enforce.bantable import BanTable
+from journalban.enforce.listen import remove_socket
+from journalban.events import Ban, LineBatch
+from journalban.firewall.base import BanEntry
+
+log = logging.getLogger("journalban.enforce")
+
+# Hands a batch of failures to the decisions stage as the jail's source would.
+FailureSink = Callable[[str, LineBatch], Awaitable[None]]
+
+
+class BanFeed(Protocol):
+    """What the service needs of the agent (``journalban.agent.api.AgentControl``)."""
+
+    def list_bans(self, jail: str | None = None) -> list[Ban]: ...
+
+    def subscribe(self, listener: Any) -> Callable[[], None]: ...
+
+
+class Point(Protocol):
+    """One running enforcement point."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def entry(ban: Ban) -> BanEntry:
+    return BanEntry(ban.jail, ban.network, ban.expires_at)
+
+
+class EnforcementService:
+    """Runs the configured points; ``run`` until cancelled."""
+
+    def __init__(self, config: EnforcementConfig, clock: Clock, sink: FailureSink) -> None:
+        self.config, self.clock, self.sink = config, clock, sink
+        self.table = BanTable()
+        self.points: dict[str, Point] = {}
+        self.web: list[Any] = []  # journalban.enforce.webfeed.WebDenyFeeder
+        self._feed: BanFeed | None = None
+        self.started = asyncio.Event()
+
+    def _build(self) -> None:
+        postfix = self.config.postfix
+        if postfix is not None:
+            from journalban.enforce.postfix import PostfixPolicyServer
+
+            self.points["postfix"] = PostfixPolicyServer(postfix, self.table, self.clock.now)
+        for name in self.config.points:
+            if name not in self.points:
+                log.error("enforcement point %s is not available in this version", name)
+
+    async def run(self, feed: BanFeed) -> None:
+        """Start every point (one that cannot start is logged and left off), then serve."""
+        self._build()
+        self._feed = feed
+        self._load(feed.list_bans())
+        unsubscribe = feed.subscribe(self)
+        started: list[Point] = []
+        try:
+            for name, point in self.points.items():
+                try:
+                    await point.start()
+                except (OSError, ValueError) as exc:
+                    log.error("enforcement point %s cannot start: %s; it stays off", name, exc)
+                    continue
+                started.append(point)
+                log.info("enforcement point %s started", name)
+            self.started.set()
+            await asyncio.Event().wait()
+        finally:
+            unsubscribe()
+            for point in started:
+                with contextlib.suppress(Exception):
+                    await point.close()
+            for where in (p.listen for p in (self.config.postfix, self.config.dovecot) if p):
+                remove_socket(where)
+
+    def _load(self, bans: Sequence[Ban]) -> None:
+        entries = [entry(b) for b in bans]
+        self.table.replace(entries)
+        for feeder in self.web:
+            feeder.replace(entries)
+
+    # --- AgentListener ---------------------------------------------------------
+
+    def banned(self, ban: Ban) -> None:
+        self.table.apply([entry(ban)], ())
+        for feeder in self.web:
+            feeder.change([entry(ban)], ())
+
+    def unbanned(self, ban: Ban, reason: str) -> None:
+        self.table.apply((), [entry(ban)])
+        for feeder in self.web:
+            feeder.change((), [entry(ban)])
+
+    def reloaded(self) -> None:
+        if self._feed is not None:
+            self._load(self._feed.list_bans())
+
+    def status_changed(self, jails: Sequence[str]) -> None:
+        pass
