@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "journalban.cli.run",
     "journalban.cli.client",
     "journalban.cli.fleetcmd",
+    "journalban.cli.fleetadmin",
     "journalban.cli.importf2b",
 )
 

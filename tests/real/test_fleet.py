@@ -21,7 +21,15 @@ from journalban.addresses import parse_network
 from journalban.fleet.messages import encode_ban, network_key
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, run_client
-from support.fleet import PER_ADDRESS_ONLY, STREAM, FleetNet, fleet_net, wait_for
+from support.fleet import (
+    ADMIN_PASSWORD,
+    PER_ADDRESS_ONLY,
+    STREAM,
+    FleetNet,
+    fleet_net,
+    netns,
+    wait_for,
+)
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO
 
@@ -327,3 +335,29 @@ def test_a_stream_made_anew_is_read_again_from_its_start(fleet: Fleet) -> None:
     b.wait_for_log("reading it from the start", timeout=30)
     fleet.hosts["a"].fail("203.0.113.141")
     wait_for(lambda: "203.0.113.141" in fleet.kernel("b"), what="a ban in the new stream on b")
+
+
+def test_the_administrator_purges_expired_bans_and_hosts_cannot(fleet: Fleet) -> None:
+    host = fleet.add("a")
+    net = fleet.net
+    now = time.time()
+    password = "pw-a"  # noqa: S105 - the test servers' (support.fleet)
+    subjects = {}
+    for name, exp in (("gone", now - 60), ("live", now + 3600)):
+        address = "203.0.113.150" if name == "gone" else "203.0.113.151"
+        subjects[name] = f"journalban.prod.bans.a.sshd.{network_key(parse_network(address))}"
+        body = encode_ban("ban", now - 120, exp, "test")
+        net.admin(
+            lambda js, s=subjects[name], b=body: _publish(js, s, b), user="a", password=password
+        )
+    with pytest.raises(Exception):  # noqa: B017, PT011 - a host may not delete a message
+        net.admin(lambda js: js.delete_msg(STREAM, 1), user="a", password=password)
+    admin_password = fleet.root / "admin.password"
+    admin_password.write_text(ADMIN_PASSWORD + "\n")
+    done = netns(net.ns["a"], *JOURNALBAN, "fleet-purge", "--config", str(host.config),
+                 "--user", "admin", "--password-file", str(admin_password), check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("deleted 1 expired ban(s)")
+    with pytest.raises(NotFoundError):
+        net.admin(lambda js: js.get_msg(STREAM, subject=subjects["gone"]))
+    assert net.admin(lambda js: js.get_msg(STREAM, subject=subjects["live"])).data

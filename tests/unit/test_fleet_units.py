@@ -292,3 +292,24 @@ def test_unbans_need_the_quorum_and_have_their_own_rate() -> None:
     order = intake.take(ban_subject(PREFIX, "c", "sshd", net), unban, NOW)
     assert order is not None
     assert order.op == "unban"
+
+
+def test_the_shipped_dropin_is_the_generated_one_and_names_the_servers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from journalban.cli.fleetadmin import EXAMPLE_SERVERS, dropin_text
+    from support.real import REPO
+
+    shipped = (REPO / "units" / "dropins" / "fleet.conf").read_text()
+    assert shipped == dropin_text(EXAMPLE_SERVERS)
+    path = tmp_path / "journalban.yaml"
+    path.write_text(
+        "fleet:\n  servers: [nats://127.0.0.1:4222, 'tls://[::1]:4223']\n  name: prod\n"
+    )
+    assert main(["fleet-dropin", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("IPAddressAllow=127.0.0.1 ::1\n")
+    assert "RestrictAddressFamilies=AF_INET AF_INET6\n" in out
+    path.write_text("{}\n")
+    assert main(["fleet-dropin", "--config", str(path)]) == 1
+    assert "no fleet: section" in capsys.readouterr().err
