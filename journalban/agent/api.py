@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from journalban.addresses import IPNetwork
 from journalban.events import Ban
+
+if TYPE_CHECKING:
+    from journalban.decisions.detectionview import DetectionView
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,4 +150,18 @@ class AgentControl(Protocol):
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:
         """Register a listener; returns the function that removes it."""
+        ...
+
+    @property
+    def detection_view(self) -> DetectionView:
+        """What the detectors know, read-only (known-good pairs, accounts under attack)."""
+        ...
+
+    async def forget_known_good(self, jail: str | None, what: str) -> int:
+        """Forget the known-good pairs of an account, or of an address or network
+        (every jail when ``jail`` is None); how many. Raises: NoSuchJail."""
+        ...
+
+    async def end_account_attack(self, jail: str | None, account: str) -> int:
+        """End an account's attack state (every jail when None); in how many jails."""
         ...

@@ -30,6 +30,7 @@ from journalban.agent.build import (
 )
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
+from journalban.agent.detection import AgentDetection
 from journalban.agent.enforcelink import AgentEnforcement
 from journalban.agent.fleetlink import AgentFleet
 from journalban.agent.linetest import LineTester
@@ -60,7 +61,7 @@ COMMIT_BATCHES = QUEUE_DEPTH + 1  # batches at most in one transaction
 SOURCE_RETRY = 5.0
 
 
-class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforcement):
+class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforcement, AgentDetection):
     """The running agent; implements ``journalban.agent.api.AgentControl``."""
 
     def __init__(

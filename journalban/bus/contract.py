@@ -66,6 +66,11 @@ METHOD_ACTIONS: Final[dict[tuple[str, str], str]] = {
     (MANAGER_INTERFACE, "Reload"): ACTION_MANAGE,
     (MANAGER_INTERFACE, "TestLine"): ACTION_INFO,
     (MANAGER_INTERFACE, "GetBanDetails"): ACTION_MANAGE,
+    # Account names: for managers only (docs/detection.md).
+    (MANAGER_INTERFACE, "ListKnownGood"): ACTION_MANAGE,
+    (MANAGER_INTERFACE, "ForgetKnownGood"): ACTION_MANAGE,
+    (MANAGER_INTERFACE, "ListAccountsUnderAttack"): ACTION_MANAGE,
+    (MANAGER_INTERFACE, "EndAccountAttack"): ACTION_MANAGE,
     (JAIL_INTERFACE, "Ban"): ACTION_BAN,
     (JAIL_INTERFACE, "Unban"): ACTION_UNBAN,
     (JAIL_INTERFACE, "ListBans"): ACTION_INFO,

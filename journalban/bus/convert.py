@@ -109,6 +109,11 @@ def manager_status(control: AgentControl) -> dict[str, Variant]:
         "Jails": Variant("as", [jail.name for jail in jails]),
         "BannedCount": Variant("u", u32(control.banned_count())),
         "StartedAtUSec": Variant("t", usec(control.started_at)),
+        # How many, never which (account names are for managers: ListAccountsUnderAttack).
+        "AccountsUnderAttack": Variant(
+            "u",
+            u32(sum(len(control.detection_view.accounts_under_attack(j.name)) for j in jails)),
+        ),
     }
 
 

@@ -58,6 +58,10 @@ class CallDispatcher:
             (m, "Reload"): ("", self._reload),
             (m, "TestLine"): ("ss", self._test_line),
             (m, "GetBanDetails"): ("ss", self._ban_details),
+            (m, "ListKnownGood"): ("s", self._list_known_good),
+            (m, "ForgetKnownGood"): ("ss", self._forget_known_good),
+            (m, "ListAccountsUnderAttack"): ("s", self._list_attacked),
+            (m, "EndAccountAttack"): ("ss", self._end_attack),
             (j, "Ban"): ("sta{sv}", self._jail_ban),
             (j, "Unban"): ("s", self._jail_unban),
             (j, "ListBans"): ("", self._jail_list_bans),
@@ -200,6 +204,42 @@ class CallDispatcher:
         address, jail = msg.body
         details = self._control.ban_details(convert.network_arg(address), jail)
         return "a{sv}", [convert.variant_dict(details)]
+
+    # Known-good pairs and accounts under attack (docs/detection.md): "" is every jail.
+
+    def _detection_jails(self, jail: str) -> list[str]:
+        names = [info.name for info in self._control.jails()]
+        if jail and jail not in names:
+            raise DBusError(contract.NO_SUCH_JAIL, f"no such jail: {jail}")
+        return [jail] if jail else names
+
+    async def _list_known_good(self, msg: Message, _jail: str | None) -> Reply:
+        view = self._control.detection_view
+        pairs = [
+            [jail, account, network, convert.usec(last)]
+            for jail in self._detection_jails(msg.body[0])
+            for account, network, last in view.known_good_pairs(jail)
+        ]
+        return "a(ssst)", [pairs]
+
+    async def _forget_known_good(self, msg: Message, _jail: str | None) -> Reply:
+        jail, what = msg.body
+        self._detection_jails(jail)
+        return "u", [convert.u32(await self._control.forget_known_good(jail or None, what))]
+
+    async def _list_attacked(self, msg: Message, _jail: str | None) -> Reply:
+        view = self._control.detection_view
+        accounts = [
+            [jail, account, convert.usec(since), convert.usec(until)]
+            for jail in self._detection_jails(msg.body[0])
+            for account, since, until in view.accounts_under_attack(jail)
+        ]
+        return "a(sstt)", [accounts]
+
+    async def _end_attack(self, msg: Message, _jail: str | None) -> Reply:
+        jail, account = msg.body
+        self._detection_jails(jail)
+        return "u", [convert.u32(await self._control.end_account_attack(jail or None, account))]
 
     # Jail1: the jail comes from the object path
 

@@ -43,6 +43,10 @@ _OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
         "GetStatus": ["status"],
         "TestLine": ["matched", "address", "captures"],
         "GetBanDetails": ["details"],
+        "ListKnownGood": ["pairs"],
+        "ForgetKnownGood": ["forgotten"],
+        "ListAccountsUnderAttack": ["accounts"],
+        "EndAccountAttack": ["ended"],
         "Banned": ["address", "jail", "expires_at_usec", "details"],
         "Unbanned": ["address", "jail", "reason"],
     },
@@ -116,6 +120,24 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_method()
     def Reload(self) -> None:
+        raise _refuse()
+
+    @dbus_method()
+    def ListKnownGood(self, jail: DBusStr) -> Annotated[list[Any], DBusSignature("a(ssst)")]:
+        raise _refuse()
+
+    @dbus_method()
+    def ForgetKnownGood(self, jail: DBusStr, what: DBusStr) -> DBusUInt32:
+        raise _refuse()
+
+    @dbus_method()
+    def ListAccountsUnderAttack(
+        self, jail: DBusStr
+    ) -> Annotated[list[Any], DBusSignature("a(sstt)")]:
+        raise _refuse()
+
+    @dbus_method()
+    def EndAccountAttack(self, jail: DBusStr, account: DBusStr) -> DBusUInt32:
         raise _refuse()
 
     @dbus_method()

@@ -67,6 +67,7 @@ def overall_tree(status: dict[str, Any]) -> str:
             f"|- State:\t{status.get('State', '')}",
             f"|- Backend:\t{backend}",
             f"|- Currently banned:\t{status.get('BannedCount', 0)}",
+            f"|- Accounts under attack:\t{status.get('AccountsUnderAttack', 0)}",
             f"|- Number of jails:\t{len(jails)}",
             f"`- Jail list:\t{', '.join(_recidive_named(jails))}",
         ]

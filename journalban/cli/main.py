@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "journalban.cli.checkconfig",
     "journalban.cli.run",
     "journalban.cli.client",
+    "journalban.cli.detectioncmd",
     "journalban.cli.fleetcmd",
     "journalban.cli.fleetadmin",
     "journalban.cli.importf2b",

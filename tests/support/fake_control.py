@@ -76,6 +76,7 @@ class FakeControl:
         self.next_config: list[JailInfo] | None = None
         self.reload_error: errors.ConfigError | None = None
         self.fleet_unbans: list[tuple[str, str | None]] = []
+        self._detection = FakeDetectionView()
 
     @property
     def state(self) -> str:
@@ -251,3 +252,47 @@ class FakeControl:
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
+
+    # --- known-good pairs and accounts under attack (a fake DetectionView) -----
+
+    @property
+    def detection_view(self) -> FakeDetectionView:
+        return self._detection
+
+    async def forget_known_good(self, jail: str | None, what: str) -> int:
+        if jail is not None:
+            self._jail(jail)
+        pairs = self._detection.pairs
+        gone = [p for p in pairs if (jail is None or p[0] == jail) and what in (p[1], p[2])]
+        for p in gone:
+            pairs.remove(p)
+        return len(gone)
+
+    async def end_account_attack(self, jail: str | None, account: str) -> int:
+        if jail is not None:
+            self._jail(jail)
+        attacked = self._detection.attacked
+        gone = [a for a in attacked if (jail is None or a[0] == jail) and a[1] == account]
+        for a in gone:
+            attacked.remove(a)
+        return len(gone)
+
+
+class FakeDetectionView:
+    """Known-good pairs (jail, account, network, last) and attacks (jail, account, since, until)."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[str, str, str, float]] = []
+        self.attacked: list[tuple[str, str, float, float]] = []
+
+    def account_under_attack(self, jail: str, account: str) -> float | None:
+        return next((u for j, a, _, u in self.attacked if (j, a) == (jail, account)), None)
+
+    def known_good(self, jail: str, account: str, address: str) -> bool:
+        return any((j, a) == (jail, account) and address in n for j, a, n, _ in self.pairs)
+
+    def known_good_pairs(self, jail: str) -> list[tuple[str, str, float]]:
+        return [(a, n, t) for j, a, n, t in self.pairs if j == jail]
+
+    def accounts_under_attack(self, jail: str) -> list[tuple[str, float, float]]:
+        return [(a, s, u) for j, a, s, u in self.attacked if j == jail]

@@ -29,6 +29,10 @@ MANAGER_CONTRACT = {
     "TestLine": ("ss", "bsa{sv}"),
     "GetBanDetails": ("ss", "a{sv}"),
     "UnbanFleet": ("ss", "u"),  # issue 15
+    "ListKnownGood": ("s", "a(ssst)"),  # issue 14
+    "ForgetKnownGood": ("ss", "u"),
+    "ListAccountsUnderAttack": ("s", "a(sstt)"),
+    "EndAccountAttack": ("ss", "u"),
 }
 JAIL_CONTRACT = {
     "Ban": ("sta{sv}", ""),
