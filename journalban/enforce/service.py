@@ -13,20 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from journalban.clock import Clock
 from journalban.config.enforcement import EnforcementConfig
 from journalban.enforce.bantable import BanTable
 from journalban.enforce.listen import remove_socket
-from journalban.events import Ban, LineBatch
+from journalban.enforce.reports import FailureSink
+from journalban.events import Ban
 from journalban.firewall.base import BanEntry
 
 log = logging.getLogger("journalban.enforce")
-
-# Hands a batch of failures to the decisions stage as the jail's source would.
-FailureSink = Callable[[str, LineBatch], Awaitable[None]]
 
 
 class BanFeed(Protocol):
@@ -66,6 +64,13 @@ class EnforcementService:
             from journalban.enforce.postfix import PostfixPolicyServer
 
             self.points["postfix"] = PostfixPolicyServer(postfix, self.table, self.clock.now)
+        dovecot = self.config.dovecot
+        if dovecot is not None:
+            from journalban.enforce.dovecot import DovecotPolicyServer
+
+            self.points["dovecot"] = DovecotPolicyServer(
+                dovecot, self.table, self.clock.now, self.sink
+            )
         for name in self.config.points:
             if name not in self.points:
                 log.error("enforcement point %s is not available in this version", name)

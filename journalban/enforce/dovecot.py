@@ -1,0 +1,155 @@
+"""Dovecot's authentication policy server (``auth_policy_server_url``).
+
+Dovecot POSTs a JSON object of its ``auth_policy_request_attributes``
+(by default ``login``, ``pwhash``, ``remote``, ``device_id``, ``protocol``,
+``session_id``) to ``URL?command=allow`` before it checks a password, and to
+``URL?command=report`` after, with ``success`` and ``policy_reject`` added.
+An ``allow`` for a ``remote`` banned in the configured jails is answered
+``{"status":-1,"msg":<fixed text>}`` (refused before authentication), any
+other ``{"status":0,"msg":""}``.
+
+A report is the reports jail's failure source, with no log parsing: a
+failure counts unless journalban refused it itself (``policy_reject``) or
+Dovecot says it was its own (``fail_type`` other than ``credentials`` or
+``account``, as Dovecot 2.4 sends: ``internal`` is a backend error); a
+success feeds the known-good pairs. Dovecot 2.3 sends no ``fail_type``: a
+backend error there looks like a failed password (see docs/enforcement.md).
+
+Every request must carry the shared secret in ``api_header`` (Dovecot's
+``auth_policy_server_api_header``); without it: 401, nothing counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import logging
+import os
+import stat
+from collections.abc import Callable
+from typing import Any
+
+from journalban.config.enforcement import DovecotPoint
+from journalban.enforce.bantable import BanTable
+from journalban.enforce.http import MAX_LINE, HttpError, Request, read_request, response
+from journalban.enforce.listen import Complaints, Gate, start_server
+from journalban.enforce.reports import FailureSink, ReportQueue, safe_text
+
+log = logging.getLogger("journalban.enforce")
+MAX_BODY = 16 * 1024
+COUNTED_FAIL_TYPES = ("credentials", "account")
+SOURCE = "dovecot-policy"
+
+
+def read_secret(path: str) -> str:
+    """The shared secret: the file's first line.
+
+    Raises:
+        OSError: unreadable; ValueError: empty.
+    """
+    info = os.stat(path)
+    if info.st_mode & (stat.S_IROTH | stat.S_IWOTH):
+        log.warning("%s is readable by every user: any local program could post reports", path)
+    with open(path, encoding="utf-8") as f:
+        secret = f.readline().strip()
+    if not secret:
+        raise ValueError(f"{path} holds no secret")
+    return secret
+
+
+class DovecotPolicyServer:
+    """Answers ``allow``, takes ``report``, from a ``BanTable``."""
+
+    def __init__(
+        self, point: DovecotPoint, table: BanTable, now: Callable[[], float], sink: FailureSink
+    ) -> None:
+        self.point, self.table, self.now = point, table, now
+        self.jails = frozenset(point.jails)
+        self.header = point.api_header.lower()
+        self.complain = Complaints(f"dovecot policy server {point.listen}")
+        self.reports = (
+            ReportQueue(point.reports, SOURCE, sink, now) if point.reports is not None else None
+        )
+        self.secret = b""
+        self.refused = 0
+        self.counted = 0
+        self._server: asyncio.Server | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Raises: OSError, ValueError (the secret file), OSError (the port)."""
+        self.secret = (await asyncio.to_thread(read_secret, self.point.secret_file)).encode()
+        gate = Gate(self.point.max_connections, self.complain, self._serve)
+        self._server = await start_server(
+            self.point.listen, gate, limit=self.point.max_connections, line_limit=MAX_LINE
+        )
+        if self.reports is not None:
+            self._flusher = asyncio.create_task(self.reports.run())
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._flusher is not None:
+            self._flusher.cancel()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                request = await read_request(reader, MAX_BODY)
+                if request is None:
+                    return
+                status, body = self.answer(request)
+            except HttpError as exc:
+                self.complain(f"{exc} (answered {exc.status})")
+                writer.write(response(exc.status, {"error": str(exc)}, keep_alive=False))
+                await writer.drain()
+                return
+            writer.write(response(status, body, request.keep_alive))
+            await writer.drain()
+            if not request.keep_alive:
+                return
+
+    def answer(self, request: Request) -> tuple[int, dict[str, Any]]:
+        """Status and JSON body for one request. Raises: HttpError."""
+        if request.method != "POST":
+            raise HttpError(405, f"method {request.method[:10]!r}: Dovecot POSTs")
+        given = request.headers.get(self.header, "").encode()
+        if not hmac.compare_digest(given, self.secret):
+            raise HttpError(401, f"a request without the right {self.point.api_header} secret")
+        command = request.query.get("command", [""])[0]
+        if command not in ("allow", "report"):
+            raise HttpError(404, f"unknown command {command[:20]!r}")
+        attrs = request.json_object()
+        remote = attrs.get("remote")
+        address = _address(remote)
+        if command == "allow":
+            if address is not None and self.table.banned_text(address, self.jails, self.now()):
+                self.refused += 1
+                return 200, {"status": -1, "msg": self.point.message}
+            return 200, {"status": 0, "msg": ""}
+        if address is not None and self.reports is not None:
+            self._report(self.reports, address, attrs)
+        return 200, {"status": 0, "msg": ""}
+
+    def _report(self, reports: ReportQueue, address: str, attrs: dict[str, Any]) -> None:
+        user = attrs.get("login", "")
+        what = f"protocol={safe_text(attrs.get('protocol'), 16)}"
+        if attrs.get("success") is True:
+            reports.success(address, user, what)
+        elif attrs.get("success") is False and attrs.get("policy_reject") is not True:
+            fail_type = attrs.get("fail_type")
+            if fail_type in (None, "", *COUNTED_FAIL_TYPES):
+                self.counted += 1
+                reports.failure(address, user, what)
+
+
+def _address(value: object) -> str | None:
+    """The client address Dovecot reported, or None (none, or not an address)."""
+    if not isinstance(value, str) or not value or len(value) > 64:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
