@@ -107,6 +107,16 @@ def _servers(v: Any) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _addresses(v: Any) -> tuple[Any, ...]:
+    from journalban.config import validate
+
+    networks: tuple[Any, ...] = validate._networks(v)
+    for network in networks:
+        if network.prefixlen != network.max_prefixlen:
+            raise ValueError(f"addresses, not prefixes: {network} (members announce addresses)")
+    return tuple(n.network_address for n in networks)
+
+
 def _rate(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 1e7:
         raise ValueError(f"must be a positive number (per second), not {v!r}")
@@ -162,7 +172,7 @@ def parse_fleet(top: _Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
         quorum=r.get("quorum", 1, v._int_in(1, 100)),
         quorum_window=r.get("quorum_window", 3600.0, _seconds),
         remote_all_ports=r.get("remote_all_ports", False, v._bool),
-        addresses=tuple(str(n) for n in r.get("addresses", (), v._networks)),
+        addresses=tuple(str(n) for n in r.get("addresses", (), _addresses)),
         ban_rate=r.get("ban_rate", 200.0, _rate),
         ban_burst=r.get("ban_burst", 20_000, v._int_in(1, 10_000_000)),
         unban_rate=r.get("unban_rate", 2.0, _rate),

@@ -153,6 +153,13 @@ class FleetIntake:
         self.count("quorum_pending")
         return None
 
+    def prune(self, before: float) -> None:
+        """Forget the reports made before ``before`` (outside the quorum window)."""
+        for key in [
+            k for k, r in self._reports.items() if all(at < before for _, at, _ in r.values())
+        ]:
+            del self._reports[key]
+
     def take_learnt(self) -> Learnt:
         learnt, self.learnt = self.learnt, Learnt()
         return learnt

@@ -166,6 +166,11 @@ class FleetLedger:
             ).fetchall()
         return [(str(j), str(n), str(o), str(op), float(a), e) for j, n, o, op, a, e in rows]
 
+    def prune_reports(self, before: float) -> None:
+        """Forget quorum reports older than the window (they count for nothing)."""
+        with self._lock:
+            self.db.execute("DELETE FROM fleet_reports WHERE at < ?", (before,))
+
     def members(self) -> dict[str, list[str]]:
         with self._lock:
             rows = self.db.execute("SELECT host, addresses FROM fleet_members").fetchall()

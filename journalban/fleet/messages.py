@@ -181,9 +181,14 @@ def _member(host: str, body: dict[str, object]) -> MemberMessage:
         if not isinstance(item, str) or len(item) > 50:
             raise Malformed("malformed", "an address is not a string")
         try:
-            networks.append(parse_network(item))
+            network = parse_network(item)
         except AddressError:
             raise Malformed("malformed", f"not an address: {item[:50]!r}") from None
+        # Single addresses only: a member announcing a prefix (0.0.0.0/0) would
+        # shield every address in it from every remote ban of the fleet.
+        if network.prefixlen != network.max_prefixlen:
+            raise Malformed("malformed", f"a member announces addresses, not {item!r}")
+        networks.append(network)
     return MemberMessage(host, tuple(networks))
 
 

@@ -237,6 +237,10 @@ class FleetService:
                 self._measured((sent + back) / 2 - server, back - sent)
             except Exception as exc:
                 self.status.last_error = f"clock: {type(exc).__name__}: {exc}"[:300]
+            if self.config.quorum > 1:
+                before = self.clock.now() - self.config.quorum_window
+                self.intake.prune(before)
+                await asyncio.to_thread(self.ledger.prune_reports, before)
             await asyncio.sleep(CLOCK_INTERVAL)
 
     def _measured(self, offset: float, rtt: float) -> None:

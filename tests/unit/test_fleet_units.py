@@ -94,6 +94,7 @@ def test_subject_and_body_round_trip_for_both_families() -> None:
         ),
         ("journalban.prod.members.a", b'{"v":1,"addresses":["not an address"]}', "malformed"),
         ("journalban.prod.members.a", b"[1]", "malformed"),
+        ("journalban.prod.members.a", b'{"v":1,"addresses":["0.0.0.0/0"]}', "malformed"),
     ],
 )
 def test_bad_messages_are_named_errors(subject: str, body: bytes, kind: str) -> None:
@@ -155,6 +156,10 @@ def test_quorum_counts_distinct_subject_origins() -> None:
     assert intake.take(*_ban("a", "203.0.113.5"), NOW) is None  # the same origin again
     assert intake.take(*_ban("c", "203.0.113.5"), NOW) is not None
     assert len(intake.take_learnt().reports) == 3
+    # Reports older than the window count for nothing and are forgotten.
+    assert intake.take(*_ban("a", "203.0.113.9"), NOW) is None
+    intake.prune(NOW + 1)
+    assert intake.take(*_ban("c", "203.0.113.9"), NOW + 2) is None
 
 
 def _engine(tmp_path: Path) -> DecisionEngine:
@@ -249,6 +254,11 @@ def test_check_config_names_the_line_of_a_bad_fleet_key(
     path.write_text("fleet:\n  servers: [http://n1]\n  name: prod\n")
     assert main(["check-config", str(path)]) == 1
     assert f"{path}:2: fleet.servers" in capsys.readouterr().err
+    path.write_text(
+        "fleet:\n  servers: [nats://n1:4222]\n  name: prod\n  addresses: [10.0.0.0/8]\n"
+    )
+    assert main(["check-config", str(path)]) == 1
+    assert f"{path}:4: fleet.addresses: addresses, not prefixes" in capsys.readouterr().err
     path.write_text("fleet:\n  servers: [nats://n1:4222]\n  name: prod\n  quorum: 2\n")
     assert main(["check-config", str(path)]) == 0
 
