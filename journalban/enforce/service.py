@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from journalban.clock import Clock
 from journalban.config.enforcement import EnforcementConfig
@@ -23,6 +23,9 @@ from journalban.enforce.listen import remove_socket
 from journalban.enforce.reports import FailureSink
 from journalban.events import Ban
 from journalban.firewall.base import BanEntry
+
+if TYPE_CHECKING:
+    from journalban.enforce.webfeed import WebDenyFeeder
 
 log = logging.getLogger("journalban.enforce")
 
@@ -54,7 +57,7 @@ class EnforcementService:
         self.config, self.clock, self.sink = config, clock, sink
         self.table = BanTable()
         self.points: dict[str, Point] = {}
-        self.web: list[Any] = []  # journalban.enforce.webfeed.WebDenyFeeder
+        self.web: list[WebDenyFeeder] = []
         self._feed: BanFeed | None = None
         self.started = asyncio.Event()
 
@@ -71,9 +74,12 @@ class EnforcementService:
             self.points["dovecot"] = DovecotPolicyServer(
                 dovecot, self.table, self.clock.now, self.sink
             )
-        for name in self.config.points:
-            if name not in self.points:
-                log.error("enforcement point %s is not available in this version", name)
+        for web in self.config.web:
+            from journalban.enforce.webfeed import WebDenyFeeder
+
+            feeder = WebDenyFeeder(web, self.clock)
+            self.web.append(feeder)
+            self.points[web.kind] = feeder
 
     async def run(self, feed: BanFeed) -> None:
         """Start every point (one that cannot start is logged and left off), then serve."""

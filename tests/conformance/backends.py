@@ -56,6 +56,20 @@ def hosts_deny(tmp_path: Path) -> Iterator[Harness]:
 
 
 @contextmanager
+def nginx_deny(tmp_path: Path) -> Iterator[Harness]:
+    from journalban.enforce.webdeny import WebDenyBackend
+
+    yield Harness(WebDenyBackend("nginx", tmp_path / "nginx-deny.conf"))
+
+
+@contextmanager
+def apache_deny(tmp_path: Path) -> Iterator[Harness]:
+    from journalban.enforce.webdeny import WebDenyBackend
+
+    yield Harness(WebDenyBackend("apache", tmp_path / "apache-deny.conf"))
+
+
+@contextmanager
 def shorewall(tmp_path: Path) -> Iterator[Harness]:
     """Shorewall with stand-in programs that accept drop/allow (a real one needs its config)."""
     from journalban.firewall.shorewall import ShorewallBackend
@@ -102,6 +116,8 @@ def nftables(tmp_path: Path) -> Iterator[Harness]:
 BACKENDS: dict[str, Callable[[Path], AbstractContextManager[Harness]]] = {
     "dry-run": dry_run,
     "hosts-deny": hosts_deny,
+    "nginx-deny": nginx_deny,
+    "apache-deny": apache_deny,
     "shorewall": shorewall,
     "iptables-ipset": iptables_ipset,
     "nftables": nftables,
