@@ -37,7 +37,7 @@ from journalban.fleet.messages import (
 
 log = logging.getLogger("journalban.fleet")
 PUBLISH_BATCH = 2000
-APPLY_BATCH = 5000
+APPLY_BATCH = 2000  # remote bans decided at once: the event loop waits for them
 RETRY = 1.0
 CLOCK_INTERVAL = 30.0
 STATUS_INTERVAL = 1.0
