@@ -323,3 +323,20 @@ def test_the_shipped_dropin_is_the_generated_one_and_names_the_servers(
     path.write_text("{}\n")
     assert main(["fleet-dropin", "--config", str(path)]) == 1
     assert "no fleet: section" in capsys.readouterr().err
+
+
+def test_the_core_never_imports_nats() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['nats'] = None\n"  # any import of nats fails
+        "import journalban.agent.runtime, journalban.cli.main, journalban.bus.service\n"
+        "import journalban.fleet.ledger, journalban.fleet.intake, journalban.cli.fleetadmin\n"
+        "from journalban.cli.main import build_parser; build_parser()\n"
+        "print('ok')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=False
+    )
+    assert done.stdout.strip() == "ok", done.stderr
