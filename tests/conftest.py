@@ -16,9 +16,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The fresh-machine check, started in the background below, is waited for
+    # last: the whole suite runs while it works.
+    items.sort(key=lambda item: item.path.name == "test_fresh_machine.py")
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # The fresh-machine check takes minutes of apt and pip: start it now, in the
     # background, when it is among the tests to run (after -k and -m chose).
+    if session.config.option.collectonly:
+        return
     if any(item.path.name == "test_fresh_machine.py" for item in session.items):
         from support import fresh_root
 

@@ -140,6 +140,7 @@ def run_fresh_setup() -> FreshRun:
     """Build (or reuse) the base, then run fresh_setup.sh on a copy of this checkout."""
     key = setup_key()
     base, base_seconds = base_root()
+    _link_machine_debs()
     with tempfile.TemporaryDirectory(prefix="journalban-fresh-", dir="/var/tmp") as workdir:
         work = Path(workdir)
         (work / "files").write_bytes(b"".join(f"{n}\0".encode() for n in _checkout_files()))
@@ -252,6 +253,21 @@ def _parse(run: FreshRun) -> FreshRun:
     for (name, start), (_, end) in itertools.pairwise(stamps):
         run.phases[name] = round(end - start, 1)
     return run
+
+
+def _link_machine_debs() -> None:
+    """The .deb files the machine's apt downloaded (for its own scripts/setup), linked
+    into the root's apt cache: a fresh CI machine then downloads them once, not twice.
+    apt checks each against the root's own package lists before using it."""
+    archives = CACHE / "apt-archives"
+    (archives / "partial").mkdir(parents=True, exist_ok=True)
+    for deb in Path("/var/cache/apt/archives").glob("*.deb"):
+        target = archives / deb.name
+        if not target.exists():
+            try:
+                os.link(deb, target)
+            except OSError:
+                return  # another file system: only downloads are saved, nothing lost
 
 
 def _checkout_files() -> list[str]:

@@ -17,7 +17,9 @@ set -euo pipefail
 base=$1 work=$2 checkout=$3 cache=$4
 root=$work/root
 
-mkdir -p "$work/mem" "$root" "$cache/apt-archives/partial" "$cache/pip"
+# pip's cache is the machine's own (scripts/setup on the machine filled it).
+pip_cache=${PIP_CACHE_DIR:-/root/.cache/pip}
+mkdir -p "$work/mem" "$root" "$cache/apt-archives/partial" "$pip_cache"
 mount --make-rprivate /
 # Everything written lives in memory and is gone with the namespace: nothing
 # to delete afterwards, and dpkg's syncs cost nothing.
@@ -31,11 +33,12 @@ mount --rbind /dev "$root/dev"
 mount -t tmpfs tmpfs "$root/run"
 mount -t tmpfs tmpfs "$root/tmp"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-# Downloads only (apt checks each .deb against the fresh package lists): the
-# installs themselves run from nothing every time.
+# Downloads only (apt checks each .deb against the fresh package lists; the
+# machine's own are linked in by fresh_root.py): the installs themselves run
+# from nothing every time.
 mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
 mkdir -p "$root/root/.cache/pip" "$root/src"
-mount --bind "$cache/pip" "$root/root/.cache/pip"
+mount --bind "$pip_cache" "$root/root/.cache/pip"
 tar -C "$checkout" --null -T "$work/files" -cf - | tar -xf - -C "$root/src"
 
 # What a machine has before any install step, its way out to the package
