@@ -81,10 +81,12 @@ class AgentClient:
         body: list[Any] | None = None,
         *,
         autostart: bool = True,
+        interactive: bool = True,
     ) -> list[Any]:
         """Call a method; its out arguments, with variants unwrapped.
 
         ``autostart=False``: a stopped agent is not D-Bus activated by the call.
+        ``interactive=False``: polkit answers at once, never asking for a password.
 
         Raises:
             ClientError: the agent answered with an error, or is not running.
@@ -92,7 +94,7 @@ class AgentClient:
         if self._bus is None:
             raise ClientError("not connected", exit_code=EXIT_UNREACHABLE)
         # Like busctl and systemctl: an authentication agent may ask for a password.
-        flags = MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION
+        flags = MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION if interactive else MessageFlag.NONE
         if not autostart:
             flags |= MessageFlag.NO_AUTOSTART
         reply = await self._bus.call(
@@ -119,6 +121,7 @@ class AgentClient:
         body: list[Any] | None = None,
         *,
         autostart: bool = True,
+        interactive: bool = True,
     ) -> list[Any]:
         """Call a method of ``org.jailban.Manager1``."""
         return await self.call(
@@ -128,6 +131,7 @@ class AgentClient:
             signature,
             body,
             autostart=autostart,
+            interactive=interactive,
         )
 
     async def jail_properties(self, jail: str) -> dict[str, Any]:

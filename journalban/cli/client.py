@@ -165,7 +165,21 @@ def _from_state(args: argparse.Namespace, unreachable: ClientError) -> int:
 async def _status(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
     if args.jail is None:
         (status,) = await agent.manager("GetStatus")
-        return status, view.overall_tree(status)
+        text = view.overall_tree(status)
+        if status.get("AccountsUnderAttack"):
+            # Which accounts: for managers only (never asking for a password to show them).
+            try:
+                (accounts,) = await agent.manager(
+                    "ListAccountsUnderAttack", "s", [""], interactive=False
+                )
+            except ClientError:
+                accounts = None
+            if accounts is not None:
+                status = {**status, "AccountsUnderAttackList": [[j, a] for j, a, _, _ in accounts]}
+                text += "\nAccounts under attack:\n" + "\n".join(
+                    f"  {j}: {a!r}" for j, a, _, _ in accounts
+                )
+        return status, text
     jails = dict(await _jail_paths(agent))
     if args.jail not in jails:
         raise ClientError(f"no such jail: {args.jail}", name="org.jailban.Error.NoSuchJail")

@@ -76,6 +76,11 @@ def test_managers_see_and_reset_known_good_pairs_and_attacks(tmp_path: Path) -> 
                 assert code == 0
                 assert status["AccountsUnderAttack"] == 1
                 assert "erin" not in json.dumps(status)
+                text = run_client(bus, [*JOURNALBAN, "status"], user="nobody").stdout
+                assert "Accounts under attack:\t1" in text
+                assert "erin" not in text
+                text = run_client(bus, [*JOURNALBAN, "status"]).stdout
+                assert "sshd: 'erin'" in text, "a manager's status names them"
                 code, _, err = _cli(bus, "under-attack", user="nobody")
                 assert code != 0
                 code, _, err = _cli(bus, "known-good", user="nobody")
