@@ -258,3 +258,30 @@ def test_detector_state_survives_a_restart_with_the_position(tmp_path: Path) -> 
         ("203.0.113.2", "account"),
         ("203.0.113.3", "account"),
     ]
+
+
+def test_ipv6_subnet_counts_distinct_prefixes_and_bans_the_48(tmp_path: Path) -> None:
+    detectors = DetectorsConfig(subnet=SubnetConfig(prefix6=48, addresses=3, findtime=3600.0))
+    engine = _engine(
+        StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), detectors, maxretry=9, bantime=3600.0
+    )
+    # Three addresses of one /64 are one network: no crowd yet.
+    same = [_fail(f"2001:db8:5:1::{i}", NOW - 100 + i) for i in (1, 2, 3)]
+    assert _feed(engine, same) == []
+    banned = _feed(engine, [_fail(f"2001:db8:5:{i}::9", NOW - 50 + i) for i in (2, 3)])
+    assert banned == [("2001:db8:5::/48", "subnet")]
+
+
+def test_ipv6_prefix_ban_is_narrowed_around_a_known_good_network(tmp_path: Path) -> None:
+    detectors = DetectorsConfig(subnet=SubnetConfig(prefix6=48, addresses=3, findtime=3600.0))
+    engine = _engine(
+        StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), detectors, maxretry=9, bantime=3600.0
+    )
+    _feed(engine, [_login("2001:db8:5:ff00::1", NOW - 500)])
+    banned = _feed(engine, [_fail(f"2001:db8:5:{i}::9", NOW - 50 + i) for i in (1, 2, 3)])
+    assert len(banned) == 1
+    prefix = ipaddress.ip_network(banned[0][0])
+    assert banned[0][1] == "subnet"
+    assert ipaddress.ip_address("2001:db8:5:1::9") in prefix
+    assert ipaddress.ip_address("2001:db8:5:ff00::1") not in prefix
+    assert prefix.prefixlen > 48
