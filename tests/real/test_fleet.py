@@ -153,7 +153,8 @@ def _all_start(fleet: Fleet, **per_host: dict[str, object]) -> None:
 
 def test_kill_9_while_bans_flow_leaves_exactly_the_expected_bans(fleet: Fleet) -> None:
     _all_start(fleet)
-    rng = random.Random(15)
+    seed = random.randrange(1 << 30)  # printed below when the test fails, to replay it
+    rng = random.Random(seed)
     expected: set[str] = set()
     for round_ in range(6):
         # Failures on a and b, while one of the three agents is killed at a random moment.
@@ -175,10 +176,10 @@ def test_kill_9_while_bans_flow_leaves_exactly_the_expected_bans(fleet: Fleet) -
         )
     time.sleep(2)  # anything applied twice would show now
     for name in HOSTS:
-        assert fleet.kernel(name) == expected, name
+        assert fleet.kernel(name) == expected, (name, seed)
         host = fleet.hosts[name]
         counts = {address: host.history(f"{address}/32") for address in expected}
-        assert set(counts.values()) == {1}, (name, counts)
+        assert set(counts.values()) == {1}, (name, seed, counts)
 
 
 def test_bans_wait_out_a_cluster_outage_and_survive_one_server_down(fleet: Fleet) -> None:
