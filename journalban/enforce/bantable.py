@@ -9,7 +9,7 @@ reaches the table.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from collections.abc import Collection, Iterable
 
 from journalban.addresses import IPAddress, IPNetwork
@@ -17,6 +17,26 @@ from journalban.firewall.base import BanEntry
 
 # (version, prefix length) -> network address as int -> jail -> expiry (None: permanent)
 _Index = dict[tuple[int, int], dict[int, dict[str, float | None]]]
+
+
+def parse_address(text: str) -> tuple[int, int] | None:
+    """(version, integer value) of an address as a client sent it (``[v6]`` too), or None.
+
+    An IPv4-mapped IPv6 address is its IPv4 address. inet_pton, not
+    ``ipaddress``: this runs for every policy request.
+    """
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].removesuffix("]")
+    try:
+        if ":" not in text:
+            return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text))
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, text))
+    except (OSError, ValueError):
+        return None
+    if value >> 32 == 0xFFFF:
+        return 4, value & 0xFFFFFFFF
+    return 6, value
 
 
 class BanTable:
@@ -45,9 +65,10 @@ class BanTable:
 
     def banned(self, address: IPAddress, jails: Collection[str], now: float) -> str | None:
         """The first of ``jails`` banning ``address`` (in a banned prefix too) at ``now``."""
-        version = address.version
+        return self._banned(address.version, int(address), jails, now)
+
+    def _banned(self, version: int, value: int, jails: Collection[str], now: float) -> str | None:
         bits = 32 if version == 4 else 128
-        value = int(address)
         for length in self._lengths[version]:
             held = self._index[(version, length)].get(value >> (bits - length) << (bits - length))
             if held is None:
@@ -59,13 +80,8 @@ class BanTable:
 
     def banned_text(self, text: str, jails: Collection[str], now: float) -> str | None:
         """``banned`` for an address as a client sent it; None for anything not an address."""
-        try:
-            address = ipaddress.ip_address(text.strip().removeprefix("[").removesuffix("]"))
-        except ValueError:
-            return None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return self.banned(address, jails, now)
+        parsed = parse_address(text)
+        return None if parsed is None else self._banned(*parsed, jails, now)
 
     def _add(self, jail: str, network: IPNetwork, expires: float | None) -> None:
         key = (network.version, network.prefixlen)

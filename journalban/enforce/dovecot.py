@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 import os
 import stat
@@ -31,15 +30,16 @@ from collections.abc import Callable
 from typing import Any
 
 from journalban.config.enforcement import DovecotPoint
-from journalban.enforce.bantable import BanTable
-from journalban.enforce.http import MAX_LINE, HttpError, Request, read_request, response
-from journalban.enforce.listen import Complaints, Gate, start_server
+from journalban.enforce.bantable import BanTable, parse_address
+from journalban.enforce.framing import Bounds, Complaints, Refusal, RequestServer
+from journalban.enforce.http import MAX_HEAD, HttpError, Request, response, take_request
 from journalban.enforce.reports import FailureSink, ReportQueue, safe_text
 
 log = logging.getLogger("journalban.enforce")
 MAX_BODY = 16 * 1024
 COUNTED_FAIL_TYPES = ("credentials", "account")
 SOURCE = "dovecot-policy"
+ALLOWED: dict[str, Any] = {"status": 0, "msg": ""}
 
 
 def read_secret(path: str) -> str:
@@ -72,44 +72,38 @@ class DovecotPolicyServer:
             ReportQueue(point.reports, SOURCE, sink, now) if point.reports is not None else None
         )
         self.secret = b""
+        self.refusal: dict[str, Any] = {"status": -1, "msg": point.message}
         self.refused = 0
         self.counted = 0
-        self._server: asyncio.Server | None = None
+        bounds = Bounds(
+            limit=point.max_connections, max_request=MAX_BODY + MAX_HEAD, idle_timeout=60.0
+        )
+        self.server = RequestServer(point.listen, self.take, self.complain, bounds)
         self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Raises: OSError, ValueError (the secret file), OSError (the port)."""
         self.secret = (await asyncio.to_thread(read_secret, self.point.secret_file)).encode()
-        gate = Gate(self.point.max_connections, self.complain, self._serve)
-        self._server = await start_server(
-            self.point.listen, gate, limit=self.point.max_connections, line_limit=MAX_LINE
-        )
+        await self.server.start()
         if self.reports is not None:
             self._flusher = asyncio.create_task(self.reports.run())
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        await self.server.close()
         if self._flusher is not None:
             self._flusher.cancel()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                request = await read_request(reader, MAX_BODY)
-                if request is None:
-                    return
-                status, body = self.answer(request)
-            except HttpError as exc:
-                self.complain(f"{exc} (answered {exc.status})")
-                writer.write(response(exc.status, {"error": str(exc)}, keep_alive=False))
-                await writer.drain()
-                return
-            writer.write(response(status, body, request.keep_alive))
-            await writer.drain()
-            if not request.keep_alive:
-                return
+    def take(self, buffer: bytearray) -> tuple[bytes, bool] | None:
+        """Answer the request at the front of ``buffer``. Raises: Refusal."""
+        try:
+            request = take_request(buffer, MAX_BODY)
+            if request is None:
+                return None
+            status, body = self.answer(request)
+        except HttpError as exc:
+            answer = response(exc.status, {"error": str(exc)}, keep_alive=False)
+            raise Refusal(f"{exc} (answered {exc.status})", answer) from None
+        return response(status, body, request.keep_alive), request.keep_alive
 
     def answer(self, request: Request) -> tuple[int, dict[str, Any]]:
         """Status and JSON body for one request. Raises: HttpError."""
@@ -122,13 +116,12 @@ class DovecotPolicyServer:
         if command not in ("allow", "report"):
             raise HttpError(404, f"unknown command {command[:20]!r}")
         attrs = request.json_object()
-        remote = attrs.get("remote")
-        address = _address(remote)
+        address = _address(attrs.get("remote"))
         if command == "allow":
             if address is not None and self.table.banned_text(address, self.jails, self.now()):
                 self.refused += 1
-                return 200, {"status": -1, "msg": self.point.message}
-            return 200, {"status": 0, "msg": ""}
+                return 200, self.refusal
+            return 200, ALLOWED
         if address is not None and self.reports is not None:
             self._report(self.reports, address, attrs)
         return 200, {"status": 0, "msg": ""}
@@ -149,7 +142,4 @@ def _address(value: object) -> str | None:
     """The client address Dovecot reported, or None (none, or not an address)."""
     if not isinstance(value, str) or not value or len(value) > 64:
         return None
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
+    return value if parse_address(value) is not None else None

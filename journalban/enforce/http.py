@@ -1,26 +1,25 @@
 """Just enough HTTP/1.1 for a policy server on loopback: bounded requests, keep-alive.
 
-Reads one request at a time from a stream: the request line, at most 50
-header lines, and a body of at most ``max_body`` bytes given by
-Content-Length (chunked bodies are refused: Dovecot's client sends a
-length). Anything else is an ``HttpError`` carrying the status to answer.
+``take_request`` cuts one request off the front of a connection's buffer:
+the request line, at most 50 header lines in 8 KiB, and a body of at most
+``max_body`` bytes given by Content-Length (chunked bodies are refused:
+Dovecot's client sends a length). Anything else is an ``HttpError``
+carrying the status to answer.
 """
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
-MAX_LINE = 8192
+MAX_HEAD = 8192
 MAX_HEADERS = 50
-REQUEST_TIMEOUT = 10.0
-IDLE_TIMEOUT = 60.0
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-           405: "Method Not Allowed", 408: "Request Timeout", 411: "Length Required",
-           413: "Content Too Large", 501: "Not Implemented"}  # fmt: skip
+           405: "Method Not Allowed", 411: "Length Required", 413: "Content Too Large",
+           431: "Request Header Fields Too Large", 501: "Not Implemented"}  # fmt: skip
 
 
 class HttpError(Exception):
@@ -54,50 +53,31 @@ class Request:
         return data
 
 
-async def read_request(reader: asyncio.StreamReader, max_body: int) -> Request | None:
-    """The next request; None when the client closed between requests.
+def take_request(buffer: bytearray, max_body: int) -> Request | None:
+    """The request at the front of ``buffer``, removed from it; None while incomplete.
 
     Raises:
-        HttpError: a malformed, oversized or too slow request.
+        HttpError: a malformed or oversized request.
     """
-    try:
-        line = await asyncio.wait_for(reader.readuntil(b"\n"), IDLE_TIMEOUT)
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            return None
-        raise HttpError(400, "connection closed in the request line") from None
-    except TimeoutError:
-        return None  # idle keep-alive connection: close it quietly
-    except asyncio.LimitOverrunError:
-        raise HttpError(400, "request line too long") from None
-    try:
-        return await asyncio.wait_for(_rest(reader, line, max_body), REQUEST_TIMEOUT)
-    except TimeoutError:
-        raise HttpError(408, "a client took too long to send its request") from None
-
-
-async def _rest(reader: asyncio.StreamReader, first: bytes, max_body: int) -> Request:
-    parts = first.decode("latin-1").strip().split(" ")
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buffer) > MAX_HEAD:
+            raise HttpError(431, f"a request head over {MAX_HEAD} bytes")
+        return None
+    if end > MAX_HEAD:
+        raise HttpError(431, f"a request head over {MAX_HEAD} bytes")
+    lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-        raise HttpError(400, f"not an HTTP/1.x request line: {first[:60]!r}")
-    method, target, _ = parts
+        raise HttpError(400, f"not an HTTP/1.x request line: {lines[0][:60]!r}")
+    if len(lines) > MAX_HEADERS + 1:
+        raise HttpError(431, f"more than {MAX_HEADERS} headers")
     headers: dict[str, str] = {}
-    for _ in range(MAX_HEADERS + 1):
-        try:
-            raw = await reader.readuntil(b"\n")
-        except asyncio.IncompleteReadError:
-            raise HttpError(400, "connection closed in the headers") from None
-        except asyncio.LimitOverrunError:
-            raise HttpError(400, "header line too long") from None
-        text = raw.decode("latin-1").strip()
-        if not text:
-            break
+    for text in lines[1:]:
         name, sep, value = text.partition(":")
         if not sep or not name or " " in name:
             raise HttpError(400, f"not a header line: {text[:60]!r}")
-        headers[name.strip().lower()] = value.strip()
-    else:
-        raise HttpError(400, f"more than {MAX_HEADERS} headers")
+        headers[name.lower()] = value.strip()
     if "transfer-encoding" in headers:
         raise HttpError(501, "chunked bodies are not taken; send Content-Length")
     length_text = headers.get("content-length", "0")
@@ -106,16 +86,28 @@ async def _rest(reader: asyncio.StreamReader, first: bytes, max_body: int) -> Re
     length = int(length_text)
     if length > max_body:
         raise HttpError(413, f"a body of {length} bytes (at most {max_body})")
-    try:
-        body = await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise HttpError(400, "connection closed in the body") from None
-    url = urlsplit(target)
-    return Request(method, url.path, parse_qs(url.query), headers, body)
+    start = end + 4
+    if len(buffer) < start + length:
+        return None
+    body = bytes(buffer[start : start + length])
+    del buffer[: start + length]
+    path, _, query = parts[1].partition("?")
+    return Request(parts[0], path, parse_qs(query), headers, body)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(status: int, payload: str, keep_alive: bool) -> bytes:
+    return _response(status, payload.encode(), keep_alive)
 
 
 def response(status: int, body: dict[str, Any], keep_alive: bool = True) -> bytes:
-    payload = json.dumps(body, separators=(",", ":")).encode()
+    """The whole HTTP response; the few answers a policy server repeats come from a cache."""
+    if len(body) <= 2 and all(isinstance(v, int | str) for v in body.values()):
+        return _cached(status, json.dumps(body, separators=(",", ":")), keep_alive)
+    return _response(status, json.dumps(body, separators=(",", ":")).encode(), keep_alive)
+
+
+def _response(status: int, payload: bytes, keep_alive: bool) -> bytes:
     head = (
         f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"

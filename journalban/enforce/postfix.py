@@ -17,18 +17,16 @@ disconnected; each is logged, at most once in 10 seconds.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Collection
 
 from journalban.config.enforcement import PostfixPoint
 from journalban.enforce.bantable import BanTable
-from journalban.enforce.listen import Complaints, Gate, start_server
+from journalban.enforce.framing import Bounds, Complaints, Refusal, RequestServer
 
 MAX_LINE = 4096
 MAX_ATTRIBUTES = 100
 MAX_REQUEST = 32 * 1024
-REQUEST_TIMEOUT = 10.0
-IDLE_TIMEOUT = 600.0
+DUNNO = b"action=DUNNO\n\n"
 
 
 class BadRequest(ValueError):
@@ -76,73 +74,36 @@ class PostfixPolicyServer:
         self.complain = Complaints(f"postfix policy service {point.listen}")
         self.answered = 0
         self.refused = 0
-        self._server: asyncio.Server | None = None
+        bounds = Bounds(limit=point.max_connections, max_request=MAX_REQUEST)
+        self.server = RequestServer(point.listen, self.take, self.complain, bounds)
 
     async def start(self) -> None:
         """Raises: OSError when the socket cannot be made."""
-        gate = Gate(self.point.max_connections, self.complain, self._serve)
-        self._server = await start_server(
-            self.point.listen, gate, limit=self.point.max_connections, line_limit=MAX_LINE
-        )
+        await self.server.start()
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        await self.server.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                lines = await self._read_request(reader)
-            except BadRequest as exc:
-                self.complain(f"bad request, connection closed: {exc}")
-                return
-            except TimeoutError:
-                self.complain("a client took too long; connection closed")
-                return
-            if lines is None:
-                return  # the client closed between requests
-            try:
-                attrs = parse_request(lines)
-            except BadRequest as exc:
-                self.complain(f"bad request, connection closed: {exc}")
-                return
-            answer = decide(attrs, self.table, self.point, self.jails, self.now())
-            self.answered += 1
-            if answer != "action=DUNNO":
-                self.refused += 1
-            writer.write(answer.encode() + b"\n\n")
-            await writer.drain()
-
-    async def _read_request(self, reader: asyncio.StreamReader) -> list[bytes] | None:
-        """The lines of the next request; None at a clean end of the connection.
-
-        Raises:
-            BadRequest, TimeoutError.
-        """
-        lines: list[bytes] = []
-        size = 0
-        loop = asyncio.get_running_loop()
-        deadline: float | None = None
-        while True:
-            timeout = IDLE_TIMEOUT if deadline is None else max(deadline - loop.time(), 0.0)
-            try:
-                raw = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
-            except asyncio.IncompleteReadError as exc:
-                if not lines and not exc.partial:
-                    return None
-                raise BadRequest("connection closed in the middle of a request") from None
-            except asyncio.LimitOverrunError:
-                raise BadRequest(f"a line longer than {MAX_LINE} bytes") from None
-            if deadline is None:
-                deadline = loop.time() + REQUEST_TIMEOUT
-            line = raw.rstrip(b"\n").removesuffix(b"\r")
-            if not line:
-                if not lines:
-                    raise BadRequest("an empty request")
-                return lines
-            size += len(raw)
-            lines.append(line)
-            if len(lines) > MAX_ATTRIBUTES or size > MAX_REQUEST:
-                raise BadRequest(f"a request over {MAX_ATTRIBUTES} lines or {MAX_REQUEST} bytes")
+    def take(self, buffer: bytearray) -> tuple[bytes, bool] | None:
+        """Answer the request at the front of ``buffer``. Raises: Refusal."""
+        end = buffer.find(b"\n\n")
+        if end < 0:
+            if len(buffer) - buffer.rfind(b"\n") > MAX_LINE:
+                raise Refusal(f"bad request: a line longer than {MAX_LINE} bytes")
+            return None
+        lines = bytes(buffer[:end]).split(b"\n")
+        del buffer[: end + 2]
+        if len(lines) > MAX_ATTRIBUTES or any(len(line) > MAX_LINE for line in lines):
+            raise Refusal(f"bad request: over {MAX_ATTRIBUTES} lines or a line over {MAX_LINE}")
+        if not lines[0]:
+            raise Refusal("bad request: an empty request")
+        try:
+            attrs = parse_request(lines)
+        except BadRequest as exc:
+            raise Refusal(f"bad request: {exc}") from None
+        self.answered += 1
+        answer = decide(attrs, self.table, self.point, self.jails, self.now())
+        if answer == "action=DUNNO":
+            return DUNNO, True
+        self.refused += 1
+        return answer.encode() + b"\n\n", True

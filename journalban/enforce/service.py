@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from journalban.clock import Clock
 from journalban.config.enforcement import EnforcementConfig
 from journalban.enforce.bantable import BanTable
-from journalban.enforce.listen import remove_socket
 from journalban.enforce.reports import FailureSink
 from journalban.events import Ban
 from journalban.firewall.base import BanEntry
@@ -104,8 +103,6 @@ class EnforcementService:
             for point in started:
                 with contextlib.suppress(Exception):
                     await point.close()
-            for where in (p.listen for p in (self.config.postfix, self.config.dovecot) if p):
-                remove_socket(where)
 
     def _load(self, bans: Sequence[Ban]) -> None:
         entries = [entry(b) for b in bans]

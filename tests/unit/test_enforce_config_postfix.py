@@ -149,12 +149,10 @@ def test_server_answers_several_requests_then_drops_a_bad_one() -> None:
     async def main() -> tuple[bytes, int]:
         table = BanTable()
         table.apply([BanEntry("postfix", net("192.0.2.7/32"), None)], ())
-        server = PostfixPolicyServer(POINT, table, lambda: NOW)
         point = PostfixPoint(Listen(None, "127.0.0.1", 0), ("postfix",))
-        server.point = point
+        server = PostfixPolicyServer(point, table, lambda: NOW)
         await server.start()
-        assert server._server is not None
-        port = server._server.sockets[0].getsockname()[1]
+        port = server.server.port
         req = b"request=smtpd_access_policy\nclient_address=%s\n\n"
         out = await _session(server, port, req % b"192.0.2.7" + req % b"192.0.2.9" + b"junk\n\n")
         await server.close()
