@@ -68,7 +68,7 @@ class BanDeciding:
             # A network the jail counts by: its count is spent.
             rt.counter.clear(key)
             commit.cleared.append(key)
-            lines = tuple(rt.recent_lines.pop(key, ()))
+            lines = tuple(rt.recent_lines.pop(key))
         inc = cfg.increment
         rec = self.recidive
         # One read of the history serves the increment and recidive.

@@ -21,7 +21,7 @@ from journalban.decisions.banning import RECIDIVE, BanDeciding
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.reading import BanReading
-from journalban.decisions.runtime import MAX_LINES_KEPT, BanTable, Changes, JailRuntime
+from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.errors import NoSuchJail, NotBanned
 from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
@@ -79,7 +79,7 @@ class DecisionEngine(BanDeciding, BanReading):
                 same_detectors = old.config.detectors == cfg.detectors
                 old.config, old.ignore = cfg, ignores[name]
                 old.networks.clear()  # ipv6_prefix may have changed
-                old.counter.max_tracked = cfg.max_tracked
+                old.counter.max_tracked = old.recent_lines.max_networks = cfg.max_tracked
                 if not same_detectors:
                     old.detection = self._detection(cfg)
                 new[name] = old
@@ -175,13 +175,7 @@ class DecisionEngine(BanDeciding, BanReading):
             if traced:
                 trace.found(jail, host, count, maxretry)
             new_failures.append((key, when))
-            kept = recent.get(key)
-            if kept is None:
-                recent[key] = [line]
-            else:
-                kept.append(line)
-                if len(kept) > MAX_LINES_KEPT:
-                    del kept[0]
+            recent.add(key, line)
             if detecting is not None and (verdicts := detecting.observe(key, user, when)):
                 by_detector = self._apply_verdicts(
                     rt, verdicts, when, batch.source, commit, changes, now
@@ -293,7 +287,7 @@ class DecisionEngine(BanDeciding, BanReading):
                 del self._virtual_until[key]
         for rt in self.jails.values():
             for network in rt.counter.expire(now):
-                rt.recent_lines.pop(network, None)
+                rt.recent_lines.pop(network)
         return self._lift(gone, "expired") if gone else Changes()
 
     def _lift(self, bans: Sequence[Ban], reason: str) -> Changes:

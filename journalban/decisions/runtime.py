@@ -15,11 +15,11 @@ from journalban.addresses import (
 from journalban.config.schema import JailConfig
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.recentlines import RecentLines
 from journalban.events import Ban
 from journalban.jails.counter import FailureCounter
 from journalban.state.store import BatchCommit
 
-MAX_LINES_KEPT = 10
 # Addresses whose network (and its text) are remembered; attackers come back.
 NETWORK_MEMO_SIZE = 65536
 
@@ -38,7 +38,7 @@ class JailRuntime:
     ignored_failures: int = 0
     latest_line: float = 0.0
     detection: JailDetection | None = None  # the detectors beyond the per-address count
-    recent_lines: dict[str, list[str]] = field(default_factory=dict)  # by network text
+    recent_lines: RecentLines = field(init=False)  # by network text, capped as ``counter``
     # address text -> (text of the network it is counted as, why it is
     # ignored), None for a text that is no address: parsing an address and
     # building its network cost several microseconds, and failures repeat
@@ -47,13 +47,16 @@ class JailRuntime:
     networks: dict[str, tuple[str, str | None] | None] = field(default_factory=dict)
     networks_for: tuple[IgnoreList, int] | None = None
 
+    def __post_init__(self) -> None:
+        self.recent_lines = RecentLines(self.counter.max_tracked)
+
     def network_of(self, host: str) -> tuple[str, str | None] | None:
         """(text of the network counted as, why it is ignored) for an address text; None if invalid."""
         try:
             return self.networks[host]
         except KeyError:
             pass
-        if len(self.networks) >= NETWORK_MEMO_SIZE:
+        if len(self.networks) >= min(NETWORK_MEMO_SIZE, self.counter.max_tracked):
             self.networks.clear()
         known: tuple[str, str | None] | None = None
         fast = ipv4_host_key(host)

@@ -1,0 +1,71 @@
+"""The last lines of each counted network, kept for its ban: bounded in networks and bytes.
+
+A ban carries the lines that caused it (``GetBanDetails``, the state). They
+are kept per network while it is counted, and a flood of distinct addresses
+must not make this grow without end: at most as many networks as the jail's
+failure counter tracks (``max_tracked``: the least recently seen forgotten
+first, as the counter forgets them), at most ``PER_NETWORK`` lines each, each
+cut to ``LINE_CHARS`` characters, and ``MAX_BYTES`` in all per jail.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+PER_NETWORK = 10
+LINE_CHARS = 2048  # a line is up to 64 KiB; what identifies a failure is at its start
+MAX_BYTES = 16 << 20  # per jail: lines of the networks seen least recently go first
+_CUT = " [...]"
+
+
+def _cost(line: str) -> int:
+    """Bytes a kept line takes at most (a non-ASCII str stores up to 4 bytes a character)."""
+    return len(line) if line.isascii() else 4 * len(line)
+
+
+class RecentLines:
+    """Lines per network text, least recently added network first."""
+
+    def __init__(self, max_networks: int, max_bytes: int = MAX_BYTES) -> None:
+        self.max_networks = max_networks
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.evicted = 0
+        self._lines: OrderedDict[str, list[str]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lines
+
+    def add(self, key: str, line: str) -> None:
+        if len(line) > LINE_CHARS:
+            line = line[: LINE_CHARS - len(_CUT)] + _CUT
+        lines = self._lines
+        kept = lines.get(key)
+        if kept is None:
+            kept = lines[key] = [line]
+        else:
+            lines.move_to_end(key)
+            kept.append(line)
+        self.bytes += len(line) if line.isascii() else 4 * len(line)
+        if len(kept) > PER_NETWORK:
+            self.bytes -= _cost(kept.pop(0))
+        if len(lines) > self.max_networks or self.bytes > self.max_bytes:
+            self._evict()
+
+    def _evict(self) -> None:
+        lines = self._lines
+        while len(lines) > self.max_networks or self.bytes > self.max_bytes:
+            _, gone = lines.popitem(last=False)
+            self.bytes -= sum(map(_cost, gone))
+            self.evicted += 1
+
+    def pop(self, key: str) -> list[str]:
+        """The network's lines, forgotten here (its ban or its expiry)."""
+        gone = self._lines.pop(key, None)
+        if gone is None:
+            return []
+        self.bytes -= sum(_cost(old) for old in gone)
+        return gone
