@@ -99,6 +99,17 @@ def test_a_call_starts_the_stopped_agent_through_its_dbus_alias(host: BootedHost
     assert bans.stdout.startswith("u ")
     assert host.show("journalban.service", "ActiveState") == "active"
     assert (
-        "Activating via systemd: service name='org.jailban' unit='journalban.service'"
+        "Activating via systemd: service name='org.jailban' unit='dbus-org.jailban.service'"
         in host.journal("-u", "dbus.service", "-o", "cat")
     )
+
+
+def test_a_disabled_agent_is_not_started_by_a_call(host: BootedHost) -> None:
+    host.systemctl("disable", "--now", "journalban.service")
+    try:
+        call = host.run("busctl", "get-property", *MANAGER, "BannedCount", check=False, timeout=90)
+        assert call.returncode != 0
+        assert host.show("journalban.service", "ActiveState") == "inactive"
+    finally:
+        host.systemctl("enable", "--now", "journalban.service")
+    assert host.show("journalban.service", "ActiveState") == "active"

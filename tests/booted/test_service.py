@@ -14,6 +14,10 @@ from support.container import BootedHost
 
 UNIT = "journalban.service"
 JAIL_D = "/etc/journalban/jail.d"
+# Short enough that catching up the backlog spans several periods; not 1 s:
+# on this shared 2-core machine at load 9 the agent's loop went over a second
+# between two pings and systemd killed it (the shipped unit has 60 s).
+WATCHDOG_SEC = 3
 
 
 def _failures_total(host: BootedHost) -> int:
@@ -90,27 +94,31 @@ def test_stop_lifts_no_ban(host: BootedHost) -> None:
 
 def test_watchdog_pings_while_catching_up_a_large_backlog(host: BootedHost) -> None:
     dropin = "/etc/systemd/system/journalban.service.d/booted-watchdog.conf"
-    host.write(dropin, "[Service]\nWatchdogSec=1s\n")
+    host.write(dropin, f"[Service]\nWatchdogSec={WATCHDOG_SEC}s\n")
     host.systemctl("daemon-reload")
     try:
         host.systemctl("restart", UNIT)
-        assert host.show(UNIT, "WatchdogUSec") == "1s"
+        assert host.show(UNIT, "WatchdogUSec") == f"{WATCHDOG_SEC}s"
         restarts = host.show(UNIT, "NRestarts")
         host.systemctl("stop", UNIT)
         before = _failures_total(host)
-        backlog = host.fresh_addresses(120_000)
+        backlog = host.fresh_addresses(200_000)
         host.emit_failures(backlog)
         since = host.run("date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
         started = time.monotonic()
         host.systemctl("start", UNIT)
         main_pid = host.show(UNIT, "MainPID")
-        host.wait_for(
-            "the backlog read",
-            lambda: _failures_total(host) == before + len(backlog),
-            timeout=180,
-        )
+        try:
+            host.wait_for(
+                "the backlog read",
+                lambda: _failures_total(host) == before + len(backlog),
+                timeout=180,
+            )
+        except AssertionError as exc:
+            log = host.journal("-u", UNIT, "--since", since, "-o", "short-monotonic")
+            raise AssertionError(f"{exc}\n{log[-4000:]}") from None
         busy = time.monotonic() - started
-        assert busy > 2.0, f"caught up in {busy:.1f}s: too fast to show the watchdog pings"
+        assert busy > 2 * WATCHDOG_SEC, f"caught up in {busy:.1f}s: too fast to show the pings"
         assert host.show(UNIT, "MainPID") == main_pid
         assert host.show(UNIT, "NRestarts") == restarts
         log = host.journal("-u", UNIT, "--since", since, "-o", "cat")

@@ -17,7 +17,8 @@ def test_activation_file_hands_activation_to_systemd() -> None:
     parser.read_string((DBUS_DIR / "org.jailban.service").read_text())
     section = parser["D-BUS Service"]
     assert section["Name"] == "org.jailban"
-    assert section["SystemdService"] == "journalban.service"
+    # The alias: only an enabled unit is activated.
+    assert section["SystemdService"] == "dbus-org.jailban.service"
     assert section["User"] == "root"
     assert section["Exec"].startswith("/")
 
