@@ -4,9 +4,9 @@ docs/packaging/files.txt is the one list of what a package installs beside the
 Python package; every recipe is held to it exactly (paths, modes, config files):
 the PKGBUILD is built for real by makepkg from the sdist (as an unprivileged
 user, under fakeroot), and its package() alone is run too; the RPM spec is
-rendered by rpmspec -P with Fedora's path macros, its %build and %install run
-against the unpacked sdist (Python build steps and scriptlet macros stubbed,
-as Debian lacks Fedora's), and its %files lines are read against the list.
+built for real by rpmbuild (Fedora's macros that Debian's rpm lacks defined
+here), rendered by rpmspec -P with its %build and %install run against the
+unpacked sdist, and its %files lines are read against the list.
 """
 
 from __future__ import annotations
@@ -382,6 +382,114 @@ def test_makepkg_builds_the_package_from_the_sdist_with_exactly_the_shared_list(
         e.relpath for e in install.entries({"config"})
     }
     assert "depend = iana-etc" in pkginfo
+
+
+def _rpmbuild_defines(topdir: Path) -> list[str]:
+    """Fedora's macros for a real rpmbuild on Debian: paths as Fedora sets them,
+    the pyproject macros done with this venv's build and installer, scriptlets none."""
+    py = sys.executable
+    save_files = topdir / "save-files.sh"
+    save_files.write_text(
+        "# %pyproject_save_files: the wheel's files as %files lines\n"
+        'cd "$1" && find usr/lib -path "*site-packages*" -type f | sed "s,^,/," > "$2"\n'
+    )
+    defines = {
+        **{k: v for k, v in FEDORA_DEFINES.items() if not k.startswith("pyproject")},
+        "_topdir": str(topdir),
+        "_docdir_fmt": "%%{NAME}",
+        "pyproject_files": str(topdir / "pyproject-files"),
+        "pyproject_wheel": f"{py} -m build --wheel --no-isolation --outdir dist .",
+        "pyproject_install": f"{py} -m installer --destdir=%{{buildroot}} --prefix=/usr dist/*.whl",
+        "pyproject_save_files()": f"sh {save_files} %{{buildroot}} {topdir / 'pyproject-files'}",
+        "pyproject_buildrequires": ":",
+    }
+    argv = []
+    for name, value in defines.items():
+        argv += ["--define", f"{name} {value}"]
+    return argv
+
+
+def _rpm_files(package: Path) -> dict[str, tuple[str, int]]:
+    """path -> (kind in the list's terms, permission bits) of one built RPM."""
+    result = subprocess.run(
+        ["rpm", "-qp", "--qf", "[%{FILENAMES}\t%{FILEMODES}\t%{FILEFLAGS:fflags}\n]", str(package)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    files: dict[str, tuple[str, int]] = {}
+    for line in result.stdout.splitlines():
+        path, mode_text, flags = line.split("\t")
+        mode = int(mode_text) & 0o177777
+        if stat.S_ISDIR(mode):
+            kind = "dir"
+        elif "g" in flags:
+            kind = "ghost"
+        elif "c" in flags:
+            kind = "config"
+        elif "d" in flags and not path.startswith("/usr/share/man/"):
+            kind = "doc"  # (rpm flags manual pages as documentation by itself)
+        elif "l" in flags:
+            kind = "license"
+        else:
+            kind = "selinux" if "/selinux/" in path else "file"
+        files[path] = (kind, stat.S_IMODE(mode))
+    return files
+
+
+def test_rpmbuild_builds_both_packages_with_exactly_the_shared_list(
+    sdist_tree: Path, tmp_path: Path
+) -> None:
+    """A real rpmbuild from the sdist: rpm itself refuses a file installed but not
+    in %files, or in %files but not installed; the packages hold exactly the list."""
+    rpmbuild = need_tool("rpmbuild")
+    need_tool("make")
+    need_tool("bzip2")
+    topdir = tmp_path / "rpmbuild"
+    (topdir / "SOURCES").mkdir(parents=True)
+    archive = f"{sdist_tree.name}.tar.gz"
+    shutil.copy(sdist_tree.parent / archive, topdir / "SOURCES" / archive)
+    result = subprocess.run(
+        [rpmbuild, "-bb", "--nodeps", *_rpmbuild_defines(topdir), str(RECIPES / "journalban.spec")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    version = journalban.__version__
+    main = _rpm_files(topdir / "RPMS" / "noarch" / f"journalban-{version}-1.noarch.rpm")
+    selinux = _rpm_files(topdir / "RPMS" / "noarch" / f"journalban-selinux-{version}-1.noarch.rpm")
+    # The wheel's files, and the directories rpm makes for %doc and %license.
+    assert main.pop("/usr/bin/journalban") == ("file", 0o755)
+    assert any(p.endswith("site-packages/journalban/__init__.py") for p in main)
+    made_by_rpm = {"/usr/share/doc/journalban", "/usr/share/licenses/journalban"}
+    listed_main = {(e.path, e.kind, e.mode) for e in install.entries(install.KINDS - {"selinux"})}
+    got_main = {
+        (p.removesuffix(".gz") if p.startswith("/usr/share/man/") else p, kind, mode)
+        for p, (kind, mode) in main.items()
+        if "site-packages" not in p and p not in made_by_rpm
+    }
+    # Directories the spec owns beyond the listed ones (the tree of /usr/share/journalban/).
+    owned_dirs = {(p, k, m) for p, k, m in got_main - listed_main if k == "dir"}
+    assert {p for p, _, _ in owned_dirs} <= {
+        "/usr/share/journalban",
+        "/usr/share/journalban/units",
+        "/usr/share/journalban/units/dedicated-user",
+        "/usr/share/journalban/units/dropins",
+    }
+    assert got_main - owned_dirs == listed_main
+    ghosts = {p for p, (kind, _) in selinux.items() if kind == "ghost"}
+    assert ghosts == {"/var/lib/selinux/targeted/active/modules/200/journalban"}
+    assert {(p, k, m) for p, (k, m) in selinux.items() if p not in ghosts} == {
+        (e.path, e.kind, e.mode) for e in install.entries({"selinux"})
+    }
+    requires = subprocess.run(
+        ["rpm", "-qRp", str(topdir / "RPMS" / "noarch" / f"journalban-{version}-1.noarch.rpm")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert "/etc/services" in requires
 
 
 def test_spec_installs_exactly_the_shared_list(sdist_tree: Path, tmp_path: Path) -> None:

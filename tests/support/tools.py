@@ -53,6 +53,7 @@ _TOOLS: Final[dict[str, str]] = {
     "make": "make",
     "bzip2": "bzip2",
     "rpmspec": "rpm",
+    "rpmbuild": "rpm",
     "makepkg": "makepkg",
     "fakeroot": "fakeroot",
     "bsdtar": "libarchive-tools",
