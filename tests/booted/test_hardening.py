@@ -238,3 +238,50 @@ def test_state_dir_dropin_lets_the_agent_keep_its_state_elsewhere(host: BootedHo
     with _configured(host, dropins=("state-dir.conf",), config=config):
         assert host.show(UNIT, "ActiveState") == "active"
         host.run("test", "-s", "/srv/journalban/state.sqlite")
+
+
+SENDMAIL_JAIL = """\
+jails:
+  sshd:
+    actions:
+      - type: firewall
+      - type: mail
+        from: journalban@booted.test
+        to: admin@booted.test
+        sendmail: true
+        lines: false
+        timeout: 5
+"""
+# A stand-in for an MTA's sendmail (none is in the container): it queues the
+# message in /var/spool/mqueue as Sendmail's would, one of the queues the
+# drop-in opens.
+STAND_IN_SENDMAIL = '#!/bin/sh\ncat > "/var/spool/mqueue/booted-$$.eml"\n'
+
+
+def test_sendmail_dropin_lets_the_mail_action_run_sendmail(host: BootedHost) -> None:
+    host.write("/usr/sbin/sendmail", STAND_IN_SENDMAIL, mode=0o755)
+    host.run("mkdir", "-p", "/var/spool/mqueue")
+    without, with_dropin = host.fresh_addresses(2)
+
+    def queued(address: str) -> bool:
+        found = host.run("grep", "-rl", address, "/var/spool/mqueue", check=False)
+        return found.returncode == 0
+
+    try:
+        with _configured(host, config=SENDMAIL_JAIL):
+            since = _now(host)
+            host.run("journalban", "ban", "sshd", without)
+            host.wait_for(
+                "the mail action's error",
+                lambda: (
+                    "sendmail" in _journal_since(host, since)
+                    and without in _journal_since(host, since)
+                ),
+                timeout=20,
+            )
+            assert not queued(without)
+        with _configured(host, dropins=("sendmail.conf",), config=SENDMAIL_JAIL):
+            host.run("journalban", "ban", "sshd", with_dropin)
+            host.wait_for(f"a queued mail about {with_dropin}", lambda: queued(with_dropin))
+    finally:
+        host.run("rm", "-rf", "/usr/sbin/sendmail", "/var/spool/mqueue")

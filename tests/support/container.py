@@ -237,7 +237,8 @@ class BootedHost:
         subprocess.run(["umount", str(self.root)], check=False, capture_output=True)
         for ns in (self.server_ns, self.attacker_ns):
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not os.path.ismount(self.root):  # never delete through a mount still in use
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def console_tail(self, lines: int = 60) -> str:
         try:
