@@ -54,6 +54,7 @@ _TOOLS: Final[dict[str, str]] = {
     "bzip2": "bzip2",
     "rpmspec": "rpm",
     "rpmbuild": "rpm",
+    "rpm": "rpm",
     "makepkg": "makepkg",
     "fakeroot": "fakeroot",
     "bsdtar": "libarchive-tools",
