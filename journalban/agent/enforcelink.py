@@ -41,4 +41,4 @@ class AgentEnforcement:
         from journalban.enforce.service import EnforcementService
 
         service = EnforcementService(cfg, self.clock, self.feed)
-        await service.run(self)  # type: ignore[arg-type]
+        await service.run(self, lambda: self.config.enforcement)  # type: ignore[arg-type]

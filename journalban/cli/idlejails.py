@@ -43,6 +43,8 @@ def idle_jail_warnings(
         out.append((("journal", "directory"), f"{message}: the journal jails read nothing"))
     for jail in config.enabled_jails:
         base: KeyPath = ("jails", jail.name)
+        if jail.name in config.enforcement.report_jails:
+            continue  # its failures come from a policy service's reports, not from a log
         if jail.source == "files":
             missing = [p for p in jail.files if not exists(p)]
             if missing and len(missing) == len(jail.files):

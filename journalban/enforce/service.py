@@ -58,6 +58,7 @@ class EnforcementService:
         self.points: dict[str, Point] = {}
         self.web: list[WebDenyFeeder] = []
         self._feed: BanFeed | None = None
+        self._configured: Callable[[], EnforcementConfig] | None = None
         self.started = asyncio.Event()
 
     def _build(self) -> None:
@@ -80,10 +81,16 @@ class EnforcementService:
             self.web.append(feeder)
             self.points[web.kind] = feeder
 
-    async def run(self, feed: BanFeed) -> None:
-        """Start every point (one that cannot start is logged and left off), then serve."""
+    async def run(
+        self, feed: BanFeed, configured: Callable[[], EnforcementConfig] | None = None
+    ) -> None:
+        """Start every point (one that cannot start is logged and left off), then serve.
+
+        ``configured`` gives the configuration after a reload: the points keep
+        theirs (a changed listen address or secret takes a restart), and say so.
+        """
         self._build()
-        self._feed = feed
+        self._feed, self._configured = feed, configured
         self._load(feed.list_bans())
         unsubscribe = feed.subscribe(self)
         started: list[Point] = []
@@ -125,6 +132,9 @@ class EnforcementService:
     def reloaded(self) -> None:
         if self._feed is not None:
             self._load(self._feed.list_bans())
+        if self._configured is not None and self._configured() != self.config:
+            log.warning("enforcement: changed; the points keep their settings until a restart "
+                        "(systemctl restart journalban)")  # fmt: skip
 
     def status_changed(self, jails: Sequence[str]) -> None:
         pass
