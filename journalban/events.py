@@ -79,6 +79,9 @@ class LineBatch:
     # The batch's failures when the source already matched its lines (a file
     # jail's reader process): ``lines`` then holds just their lines.
     hits: Sequence[Hit] | None = None
+    # Session rows the reader's session table changed with this batch
+    # (matching.sessions: key, value or None), committed with its position.
+    sessions: Sequence[tuple[str, str | None]] = ()
 
     @property
     def count(self) -> int:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from journalban.addresses import IPNetwork
 from journalban.agent.fileworker import FileJob, FileWorkerSource, dated_file_source
@@ -112,13 +113,22 @@ def journal_position_key(journal: JournalConfig) -> str:
     return "journal:system"
 
 
+# The journal field that keys a session: the daemon's process for one connection.
+SESSION_FIELD = "_PID"
+
+
 def build_sources(
     parts: JailParts,
     config: Config,
     clock: Clock,
     positions: Mapping[tuple[str, str], str],
+    sessions: Sequence[tuple[str, str]] = (),
 ) -> list[Source]:
-    """The sources a jail reads, resuming from saved positions."""
+    """The sources a jail reads, resuming from saved positions.
+
+    ``sessions``: the jail's stored session rows (matching.sessions), handed
+    to its journal reader child with the position they go with.
+    """
     cfg = parts.config
     if cfg.name in config.enforcement.report_jails:
         # Its failures come from a policy service's reports: reading the log
@@ -137,6 +147,14 @@ def build_sources(
         matches = [dict(g) for g in groups]
         # A jail's own journal keeps its own position (a cursor of another journal means nothing).
         key = "journal" if cfg.journal is None else journal_position_key(journal_cfg)
+        matcher: dict[str, Any] = parts.spec.to_json()
+        prefilter: tuple[str, ...] = parts.compiled.literals
+        rules = parts.compiled.fdef.sessions
+        if rules is not None:
+            # Session lines hold none of the failregexes' literals: let them through too.
+            literals = rules.literals
+            prefilter = () if literals is None or not prefilter else (*prefilter, *literals)
+            matcher["session_rows"] = [list(row) for row in sessions]
         return [
             JournalSource(
                 key,
@@ -146,10 +164,11 @@ def build_sources(
                 position=positions.get((cfg.name, key)),
                 directory=journal_cfg.directory,
                 namespace=journal_cfg.namespace,
-                prefilter=parts.compiled.literals,
+                prefilter=prefilter,
                 # The child matches too: the agent receives only the failures.
                 worker=JOURNAL_READER,
-                matcher=parts.spec.to_json(),
+                matcher=matcher,
+                session_field=None if rules is None else SESSION_FIELD,
             )
         ]
     key = "files:" + ",".join(cfg.files)

@@ -215,11 +215,19 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         for name, part in self.parts.items():
             if name in self._source_tasks:
                 continue
-            sources = build_sources(part, self.config, self.clock, positions)
+            sources = build_sources(
+                part, self.config, self.clock, positions, self._session_rows(name)
+            )
             self._sources[name] = sources
             self._source_tasks[name] = [
                 self._group.create_task(self._read(name, src)) for src in sources
             ]
+
+    def _session_rows(self, jail: str) -> list[tuple[str, str]]:
+        from journalban.decisions.engine import SESSIONS
+        from journalban.state.detection import read_rows
+
+        return read_rows(self.store.db, jail).get(SESSIONS, [])
 
     def _stop_sources(self, names: Sequence[str]) -> None:
         for name in names:
@@ -250,7 +258,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 return
             fresh = [
                 s
-                for s in build_sources(part, self.config, self.clock, self.store.positions())
+                for s in build_sources(
+                    part, self.config, self.clock, self.store.positions(), self._session_rows(jail)
+                )
                 if s.key == source.key
             ]
             if not fresh:

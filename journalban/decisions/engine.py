@@ -29,6 +29,8 @@ from journalban.matching.engine import Outcome, outcome_hits
 from journalban.state import detection
 from journalban.state.store import BatchCommit, StateStore
 
+SESSIONS = "sessions"  # the session table's rows among the detector rows (matching.sessions)
+
 __all__ = ["RECIDIVE", "BanTable", "Changes", "DecisionEngine", "JailRuntime"]
 
 
@@ -188,7 +190,9 @@ class DecisionEngine(BanDeciding, BanReading):
                 self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)
         if detecting is not None:
-            commit.detector_rows = detecting.rows()
+            commit.detector_rows += detecting.rows()
+        if batch.sessions:
+            commit.detector_rows += [(SESSIONS, k, v) for k, v in batch.sessions]
         rt.latest_line = latest
         rt.total_failed += failed
         commit.failed_delta += failed

@@ -40,11 +40,12 @@ from typing import Any
 from journalban.config.journalmatch import parse_condition
 from journalban.config.yamlsource import KeyPath, Marks, load_yaml, load_yaml_text
 from journalban.errors import FilterError
+from journalban.matching.sessions import SessionRules, parse_sessions
 from journalban.matching.tags import compile_failregex, compile_plain
 
 FILTER_KEYS = {
     "description", "journal_match", "idents", "modes", "prefilter", "failregex",
-    "ignoreregex", "samples", "files", "notes", "attacker_fields", "successregex",
+    "ignoreregex", "samples", "files", "notes", "attacker_fields", "successregex", "sessions",
 }  # fmt: skip
 
 
@@ -96,6 +97,7 @@ class FilterDef:
     ignoreregex: tuple[re.Pattern[str], ...] = ()
     samples: tuple[Sample, ...] = ()
     successregex: tuple[RegexDef, ...] = ()
+    sessions: SessionRules | None = None  # failures correlated by session (matching.sessions)
     files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # attacker field name -> what it is; None: the filter does not say (not allowed
     # for shipped filters, see tests/adversarial/test_injection_fields.py).
@@ -287,6 +289,7 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
         files=files,
         attacker_fields=declared,
         successregex=tuple(successes),
+        sessions=parse_sessions(data.get("sessions"), marks),
     )
 
 

@@ -73,6 +73,7 @@ class JournalSource:
         split_at: int = DEFAULT_SPLIT_AT,
         worker: Sequence[str] = WORKER,
         matcher: Mapping[str, Any] | None = None,
+        session_field: str | None = None,
     ) -> None:
         self.key = key
         self._clock = clock
@@ -87,6 +88,7 @@ class JournalSource:
         self._split_at = split_at
         self._worker = list(worker)
         self._matcher = matcher
+        self._session_field = session_field
         self._children: list[ChildProcess] = []
         self._closed = False
         self.invalidations = 0
@@ -109,6 +111,7 @@ class JournalSource:
             reopen_every=self._reopen_every,
             split_at=self._split_at,
             matcher=self._matcher,
+            session_field=self._session_field,
         )
 
     def _batch(self, frame: Frame) -> LineBatch:
@@ -130,6 +133,7 @@ class JournalSource:
             unreadable=frame.unreadable,
             read=frame.read,
             hits=hits,
+            sessions=frame.sessions or (),
         )
 
     async def batches(self) -> AsyncIterator[LineBatch]:
@@ -188,6 +192,7 @@ class JournalSource:
             reopen_every=self._reopen_every,
             groups=json.loads(groups),
             matcher=self._matcher,
+            session_field=self._session_field,
         )
 
     def _stop_children(self) -> None:

@@ -52,9 +52,13 @@ ROUND_BYTES = 512 << 20
 BYTES_PER_ENTRY = 512  # of journal file, about, for sshd's entries: sizes the split
 
 # (messages, times) of the candidates -> (lines, address texts, times) of the failures
-# A batch's failures as lists: lines, address texts, times, accounts, marks (see events.Hit).
-FoundHits = tuple[list[str], list[str], list[float], list[str | None], list[int]]
-FindHits = Callable[[list[str], list[float]], FoundHits]
+# A batch's failures as lists: lines, address texts, times, accounts, marks (see events.Hit),
+# and the session rows it changed (matching.sessions: key, value or None).
+FoundHits = tuple[
+    list[str], list[str], list[float], list[str | None], list[int], list[tuple[str, str | None]]
+]
+# (messages, times, each message's session key or None) -> what the finder found
+FindHits = Callable[[list[str], list[float], list[str | None]], FoundHits]
 # Request.matcher -> the finder
 MakeFinder = Callable[[Mapping[str, Any]], FindHits]
 
@@ -76,6 +80,9 @@ class Request:
     groups: Sequence[Sequence[str]] = ()
     # For the program's finder of failures (see ``main``); this module reads none of it.
     matcher: Mapping[str, Any] | None = None
+    # A field read from each candidate entry and handed to the finder: the
+    # session key of failures without an address (``_PID``; matching.sessions).
+    session_field: str | None = None
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"
@@ -107,6 +114,7 @@ class Frame:
     hosts: list[str] | None = None  # with a finder: the address text of each message
     users: list[str | None] | None = None  # ... the account it names
     marks: list[int] | None = None  # ... what it means (events.FAILURE or SUCCESS)
+    sessions: list[tuple[str, str | None]] | None = None  # session rows changed
 
     def encode(self) -> bytes:
         body = marshal.dumps(
@@ -121,18 +129,22 @@ class Frame:
                 self.hosts,
                 self.users,
                 self.marks,
+                self.sessions,
             )
         )
         return pack_frame(body)
 
     @classmethod
     def decode(cls, body: bytes) -> Frame:
+        fields = marshal.loads(body)  # noqa: S302 (our own child)
         kind, cursor, read, unreadable, invalidations, messages, times, hosts, users, marks = (
-            marshal.loads(body)  # noqa: S302 (our own child)
+            fields[:10]
         )
+        sessions = [tuple(row) for row in fields[10]] if fields[10] else None
         return cls(
-            cursor, read, unreadable, invalidations, messages, times, kind, hosts, users, marks
-        )
+            cursor, read, unreadable, invalidations, messages, times, kind, hosts, users, marks,
+            sessions,
+        )  # fmt: skip
 
 
 def cursor_realtime_usec(cursor: str) -> int | None:
@@ -351,6 +363,8 @@ class Follower:
         next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
         search = self.scan.search if self.scan is not None else None
         limit = self.request.batch_size
+        session_field = self.request.session_field
+        keys: list[str | None] = []
         while read < limit and next_entry():
             read += 1
             try:
@@ -370,16 +384,21 @@ class Follower:
                 unreadable += 1
             messages.append(text)
             times.append(source_usec / 1e6)
+            if session_field is not None:
+                try:
+                    keys.append(get(session_field).decode("ascii", "replace"))
+                except KeyError:
+                    keys.append(None)
         if not read:
             return None
         self.cursor = reader._get_cursor()
         self.read_since_open += read
         if self.find_hits is None:
             return Frame(self.cursor, read, unreadable, self.invalidations, messages, times)
-        lines, hosts, times, users, marks = self.find_hits(messages, times)
+        lines, hosts, times, users, marks, sessions = self.find_hits(messages, times, keys)
         return Frame(
             self.cursor, read, unreadable, self.invalidations, lines, times,
-            hosts=hosts, users=users, marks=marks,
+            hosts=hosts, users=users, marks=marks, sessions=sessions or None,
         )  # fmt: skip
 
     def send(self, frame: Frame) -> None:

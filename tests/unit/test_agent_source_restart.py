@@ -44,7 +44,11 @@ def test_failed_source_resumes_from_the_committed_position(
     seen_positions: list[Mapping[tuple[str, str], str]] = []
 
     def build(
-        part: Any, cfg: Any, clock: Any, positions: Mapping[tuple[str, str], str]
+        part: Any,
+        cfg: Any,
+        clock: Any,
+        positions: Mapping[tuple[str, str], str],
+        sessions: Any = (),
     ) -> list[ScriptedSource]:
         seen_positions.append(dict(positions))
         if len(seen_positions) == 1:

@@ -1,0 +1,155 @@
+"""Failures without an address, correlated with the address their session learned.
+
+Some failures name no address (sshd's "Disconnecting: Too many
+authentication failures" without "from", PAM lines with an empty rhost). A
+filter's ``sessions`` section marks which lines teach a session its address
+(sshd at LogLevel VERBOSE: "Connection from ADDRESS port ..."), which count
+as a failure of that address, and which end the session:
+
+    sessions:
+      teach: ['^Connection from <ADDR> port \\d+ on \\S+ port \\d+']
+      count: ['^Disconnecting: Too many authentication failures(?: \\[preauth\\])?$']
+      end: ['^Connection closed by ', '^Disconnected from ']
+
+The session is the journal's ``_PID`` of the entry (sshd handles each
+connection in a process of its own; journald records the pid and a client
+cannot forge it), never a field shared by every connection of a unit. The
+table is bounded (``MAX_SESSIONS``, least recently used forgotten first),
+forgets a session ``SESSION_TTL`` after it was taught, and its changes are
+committed with the batch position (``changes``), so it survives a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from journalban.addresses import parse_address
+from journalban.config.yamlsource import Marks
+from journalban.errors import FilterError
+from journalban.events import FAILURE, Hit
+from journalban.matching.literals import mode_literals
+from journalban.matching.tags import compile_failregex, compile_plain
+
+MAX_SESSIONS = 10_000
+SESSION_TTL = 3600.0
+KINDS = ("teach", "count", "end")
+
+
+@dataclass(frozen=True)
+class SessionRules:
+    teach: tuple[re.Pattern[str], ...]
+    count: tuple[re.Pattern[str], ...]
+    end: tuple[re.Pattern[str], ...]
+
+    @property
+    def literals(self) -> tuple[str, ...] | None:
+        """Literals one of which every session line holds (for the readers' prefilter);
+        None when a regex has none (then no prefilter may drop lines)."""
+        found = mode_literals([*self.teach, *self.count, *self.end], ())
+        return None if found is None else tuple(found)
+
+
+def parse_sessions(value: Any, marks: Marks) -> SessionRules | None:
+    """A filter's ``sessions`` section. Raises: FilterError with file and line."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - set(KINDS):
+        raise FilterError(
+            f"sessions: a mapping of {', '.join(KINDS)} to lists of regexes",
+            *marks.locate(("sessions",)),
+        )
+    compiled: dict[str, tuple[re.Pattern[str], ...]] = {}
+    for kind in KINDS:
+        items = value.get(kind) or []
+        if isinstance(items, str):
+            items = [items]
+        out = []
+        for i, pattern in enumerate(items):
+            where = marks.locate(("sessions", kind, i))
+            if not isinstance(pattern, str):
+                raise FilterError(f"sessions.{kind}: regexes are strings", *where)
+            out.append(
+                compile_failregex(pattern, *where)
+                if kind == "teach"
+                else compile_plain(pattern, *where)
+            )
+        compiled[kind] = tuple(out)
+    if not compiled["teach"] or not compiled["count"]:
+        raise FilterError("sessions: needs teach and count regexes", *marks.locate(("sessions",)))
+    return SessionRules(compiled["teach"], compiled["count"], compiled["end"])
+
+
+class SessionTable:
+    """Sessions by key (a pid): the address each learned, bounded and expiring."""
+
+    def __init__(
+        self, rules: SessionRules, max_sessions: int = MAX_SESSIONS, ttl: float = SESSION_TTL
+    ) -> None:
+        self.rules = rules
+        self.max_sessions = max_sessions
+        self.ttl = ttl
+        self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._dirty: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def feed(self, message: str, key: str, when: float) -> Hit | None:
+        """A failure of the session's address when ``message`` counts; else None."""
+        for regex in self.rules.count:
+            m = regex.match(message)
+            if m is not None:
+                found = self._sessions.get(key)
+                if found is None or when - found[1] > self.ttl:
+                    return None
+                return (message, found[0], when, m.groupdict().get("user"), FAILURE)
+        for regex in self.rules.teach:
+            m = regex.match(message)
+            if m is not None:
+                if parse_address(m.group("host")) is not None:
+                    self._teach(key, m.group("host"), when)
+                return None
+        for regex in self.rules.end:
+            if regex.match(message) is not None:
+                if self._sessions.pop(key, None) is not None:
+                    self._dirty.add(key)
+                return None
+        return None
+
+    def _teach(self, key: str, address: str, when: float) -> None:
+        sessions = self._sessions
+        if key in sessions:
+            sessions.move_to_end(key)
+        else:
+            while len(sessions) >= self.max_sessions:
+                gone, _ = sessions.popitem(last=False)
+                self._dirty.add(gone)
+            # The oldest are also the first to expire: forget those on the way.
+            while sessions:
+                first, (_, taught) = next(iter(sessions.items()))
+                if when - taught <= self.ttl:
+                    break
+                del sessions[first]
+                self._dirty.add(first)
+        sessions[key] = (address, when)
+        self._dirty.add(key)
+
+    def changes(self) -> list[tuple[str, str | None]]:
+        """(key, JSON [address, time] or None) of the sessions changed since the last call."""
+        rows = []
+        for key in self._dirty:
+            found = self._sessions.get(key)
+            rows.append((key, None if found is None else json.dumps(list(found))))
+        self._dirty.clear()
+        return rows
+
+    def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        for key, value in rows:
+            address, when = json.loads(value)
+            if now - when <= self.ttl and len(self._sessions) < self.max_sessions:
+                self._sessions[key] = (str(address), float(when))

@@ -1,0 +1,52 @@
+"""Session correlation in the running agent on journal files written by journal-remote.
+
+"Disconnecting: Too many authentication failures" names no address: the
+agent counts it for the address its connection's process (_PID) logged on
+"Connection from ...". The session table is committed with the cursor: a
+kill -9 between the two lines loses nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, write_config
+from support.journal import JournalWriter, sshd_fields
+
+COUNT = "Disconnecting: Too many authentication failures [preauth]"
+
+
+def _teach(address: str, pid: int) -> dict[str, str | int]:
+    return sshd_fields(
+        f'Connection from {address} port {pid} on 192.0.2.1 port 22 rdomain ""', pid=pid
+    )
+
+
+def test_failures_without_an_address_count_for_their_session_across_kill_9(tmp_path: Path) -> None:
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    state = tmp_path / "state"
+    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
+                       jails={"sshd": {**PER_ADDRESS_ONLY, "maxretry": 3, "bantime": "1h"}})  # fmt: skip
+    with JournalWriter(jdir) as writer:
+        # Three connections of one attacker and one of a bystander, each its own process.
+        writer.write([_teach("203.0.113.60", pid) for pid in (501, 502, 503)])
+        writer.write([_teach("198.51.100.61", 504)])
+        writer.write([sshd_fields(COUNT, pid=501), sshd_fields(COUNT, pid=502)])
+        writer.wait_visible(6)
+        agent = AgentProcess(cfg)
+        reader = StateReader(state)
+        agent.wait_for_log("running:")
+        reader.wait(lambda: reader.total_failed("sshd") == 2)
+        agent.kill9()
+        # After the restart: the third connection's count line, and one of a
+        # process that never said where it came from.
+        writer.write([sshd_fields(COUNT, pid=503), sshd_fields(COUNT, pid=599)])
+        again = AgentProcess(cfg)
+        try:
+            again.wait_for_log("running:")
+            reader.wait(lambda: reader.bans() == {("sshd", "203.0.113.60/32")})
+            reader.wait(lambda: reader.total_failed("sshd") == 3)
+        finally:
+            again.stop()
+    assert ("sshd", "198.51.100.61/32") not in reader.bans()
