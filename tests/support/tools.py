@@ -67,6 +67,7 @@ _TOOLS: Final[dict[str, str]] = {
     "doveadm": "dovecot-core",
     "/usr/lib/dovecot/imap-login": "dovecot-imapd",
     "nginx": "nginx",
+    "apache2": "apache2",
     # shells and archives the tests drive
     "bash": "bash",
     "sh": "dash",
