@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
-from collections.abc import Sequence
 
 from journalban import __version__
+
+# Not typing's: `journalban pam-check` runs once per login, and typing costs
+# more than the check itself (it imports re, collections, functools).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 # Each module has ``register(subparsers)`` adding its subcommands; a subcommand
 # sets ``func`` (argparse.Namespace -> exit code) as its default.
@@ -27,8 +32,11 @@ COMMAND_MODULES = (
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command``, only the modules up to the one that defines it.
 
-    `journalban regex` must not pay for importing the agent's firewall and bus stacks.
+    `journalban regex` must not pay for importing the agent's firewall and bus stacks,
+    nor `journalban pam-check` for argparse.
     """
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="journalban",
         description="Ban the addresses behind authentication failures (journald, files, nftables).",
@@ -52,6 +60,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv[0] if argv and not argv[0].startswith("-") else None
+    if command == "pam-check":  # once per login, from pam_exec: no parser, nothing more imported
+        from journalban.pamcheck import main as pam_check
+
+        return pam_check(argv[1:])
     parser = build_parser(command)
     args = parser.parse_args(argv)
     try:

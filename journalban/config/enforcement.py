@@ -9,6 +9,7 @@ Each key names one enforcement point, parsed by its own function in
                 jails: [dovecot], reports: dovecot}
       nginx:   {file: /var/lib/journalban/nginx-deny.conf, jails: [nginx-http-auth]}
       apache:  {file: /var/lib/journalban/apache-deny.conf, jails: [apache-auth]}
+      pam:     {listen: unix:/run/journalban/pam.sock, jails: [sshd], fail: open}
 
 Every problem is reported at its line, with the rest of the configuration's.
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 # What a refused client is told: fixed text, never a user name or a reason.
 DEFAULT_MESSAGE = "Access denied"
 MESSAGE = re.compile(r"[A-Za-z0-9 .,:;()/_+-]{1,200}")
+PAM_SOCKET = "/run/journalban/pam.sock"
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
@@ -83,6 +85,16 @@ class WebDenyPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class PamPoint:
+    """The PAM check (``journalban pam-check`` from ``pam_exec.so``); root callers only."""
+
+    listen: Listen
+    jails: tuple[str, ...]
+    fail: str = "open"  # or closed: what pam-check answers when the agent is unreachable
+    max_connections: int = 64
+
+
+@dataclass(frozen=True, slots=True)
 class EnforcementConfig:
     """The configured points by name; absent points are not in ``points``."""
 
@@ -97,6 +109,11 @@ class EnforcementConfig:
     def dovecot(self) -> DovecotPoint | None:
         point = self.points.get("dovecot")
         return point if isinstance(point, DovecotPoint) else None
+
+    @property
+    def pam(self) -> PamPoint | None:
+        point = self.points.get("pam")
+        return point if isinstance(point, PamPoint) else None
 
     @property
     def web(self) -> list[WebDenyPoint]:
@@ -256,6 +273,21 @@ def _web(kind: str) -> Callable[[_Reader, _Reader, Mapping[str, Any]], WebDenyPo
     return parse
 
 
+def parse_pam(top: _Reader, r: _Reader, jails: Mapping[str, Any]) -> PamPoint | None:
+    from journalban.config import validate as v
+
+    listen = r.get("listen", Listen(path=PAM_SOCKET), parse_listen)
+    if listen.path is None:
+        r.report("listen", "takes a unix socket only (unix:/run/journalban/pam.sock): "
+                 "its peer credentials tell a root caller from another")  # fmt: skip
+    return PamPoint(
+        listen=listen,
+        jails=_jails(r, jails),
+        fail=r.get("fail", "open", v._choice(("open", "closed"))),
+        max_connections=r.get("max_connections", 64, v._int_in(1, 10_000)),
+    )
+
+
 PointParser = Callable[["_Reader", "_Reader", Mapping[str, Any]], Any]
 # Each point's keys and parser; a new point adds one entry.
 POINT_PARSERS: dict[str, tuple[set[str], PointParser]] = {
@@ -264,6 +296,7 @@ POINT_PARSERS: dict[str, tuple[set[str], PointParser]] = {
         {"listen", "secret_file", "jails", "reports", "api_header", "message", "max_connections"},
         parse_dovecot,
     ),
+    "pam": ({"listen", "jails", "fail", "max_connections"}, parse_pam),
     "nginx": ({"file", "jails", "reload", "reload_interval"}, _web("nginx")),
     "apache": ({"file", "jails", "reload", "reload_interval"}, _web("apache")),
 }

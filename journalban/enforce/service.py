@@ -24,6 +24,7 @@ from journalban.events import Ban
 from journalban.firewall.base import BanEntry
 
 if TYPE_CHECKING:
+    from journalban.decisions.detectionview import DetectionView
     from journalban.enforce.webfeed import WebDenyFeeder
 
 log = logging.getLogger("journalban.enforce")
@@ -74,6 +75,11 @@ class EnforcementService:
             self.points["dovecot"] = DovecotPolicyServer(
                 dovecot, self.table, self.clock.now, self.sink
             )
+        pam = self.config.pam
+        if pam is not None:
+            from journalban.enforce.pam import PamPolicyServer
+
+            self.points["pam"] = PamPolicyServer(pam, self.table, self.clock.now, self._view)
         for web in self.config.web:
             from journalban.enforce.webfeed import WebDenyFeeder
 
@@ -110,6 +116,10 @@ class EnforcementService:
             for point in started:
                 with contextlib.suppress(Exception):
                     await point.close()
+
+    def _view(self) -> DetectionView | None:
+        """The detectors' read-only view (the agent's; None before ``run``)."""
+        return getattr(self._feed, "detection_view", None)
 
     def _load(self, bans: Sequence[Ban]) -> None:
         entries = [entry(b) for b in bans]
