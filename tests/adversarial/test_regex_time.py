@@ -1,7 +1,8 @@
 """Time suite: no filter regex backtracks its way through a crafted line.
 
-Every failregex and ignoreregex of every filter file (``filters/*.yaml``: a new
-filter is covered as soon as it exists), in every mode, runs over crafted
+Every failregex, ignoreregex, successregex and session regex of every filter
+file (``filters/*.yaml``: a new filter is covered as soon as it exists), and
+every mode's whole matcher, runs over crafted
 lines (``support.crafted``: prefixes of the filter's own samples padded with
 whitespace, separators, address pieces, the regex's own literals and copies
 of the sample's tail) of 1 KiB, and the slowest of each again at the 64 KiB

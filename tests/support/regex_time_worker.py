@@ -3,9 +3,10 @@
     PYTHONPATH=tests python -m support.regex_time_worker < request.json
 
 The request is one JSON line: ``{"filters": [path, ...], "small": N, "large": N,
-"top": K, "status": PATH}``. For every filter, every failregex alone (``match`` on the message,
-as the engine applies it), every ignoreregex (``search``) and the whole
-``LineMatcher`` of every mode (full lines: date, syslog prefix, the mode's
+"top": K, "status": PATH}``. For every filter, every failregex, successregex and session regex alone
+(``match`` on the message, as the engine applies them), every ignoreregex
+(``search``) and the whole ``LineMatcher`` of every mode (with the
+successregexes) (full lines: date, syslog prefix, the mode's
 alternation) are run over crafted lines of ``small`` characters; the ``top``
 slowest of each are run again at ``large`` characters. Before each match the
 child writes what it matches into the file ``status`` (mapped in memory: no
@@ -54,8 +55,22 @@ def targets(fdef: FilterDef) -> list[Target]:
         literals = tuple(regex_literals(ign.pattern))
         own = [m for m in messages if ign.search(m)] or messages
         out.append((f"ignoreregex[{j}]", ign.search, own[:SAMPLES_PER_REGEX], literals))
+    for i, rdef in enumerate(fdef.successregex):
+        literals = tuple(regex_literals(rdef.regex.pattern))
+        own = [m for m in messages if rdef.regex.match(m)] or messages
+        out.append((f"successregex[{i}]", rdef.regex.match, own[:SAMPLES_PER_REGEX], literals))
+    if fdef.sessions is not None:
+        rules = fdef.sessions
+        for kind, regexes in (("teach", rules.teach), ("count", rules.count), ("end", rules.end)):
+            for j, regex in enumerate(regexes):
+                literals = tuple(regex_literals(regex.pattern))
+                own = [m for m in messages if regex.match(m)] or messages
+                out.append(
+                    (f"sessions.{kind}[{j}]", regex.match, own[:SAMPLES_PER_REGEX], literals)
+                )
     for mode in fdef.modes:
-        matcher = LineMatcher(CompiledFilter(fdef, mode), lambda: NOW)
+        compiled = CompiledFilter(fdef, mode, successes=bool(fdef.successregex))
+        matcher = LineMatcher(compiled, lambda: NOW)
         out.append((f"matcher[{mode}]", matcher.match_line, representatives(matcher, lines), ()))
     return out
 
