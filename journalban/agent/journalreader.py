@@ -43,7 +43,7 @@ def finder(spec: Mapping[str, Any]) -> journalworker.FindHits:
         changed: list[tuple[str, str | None]] = []
         if table is not None and keys:
             for message, when, key in zip(messages, times, keys, strict=True):
-                if key is not None and (hit := table.feed(message, key, when)) is not None:
+                if (hit := table.feed(message, key, when)) is not None:
                     hits.append(hit)
             changed = table.changes()
         now = clock.now()

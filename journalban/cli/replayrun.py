@@ -21,8 +21,10 @@ from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList, host_interfaces
 from journalban.events import FAILURE, Ban, Hit, JoinedLines, LineBatch
+from journalban.matching.dates import DateReader
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
+from journalban.matching.sessions import SessionTable, file_session_hits
 from journalban.matching.spec import MatcherSpec
 from journalban.state.store import MEMORY, StateStore
 
@@ -33,8 +35,9 @@ SLICE_SECONDS = 300.0
 # How often (log time) expired bans are lifted and idle counters forgotten.
 EXPIRE_EVERY = 600.0
 
-# Batches of a source for one jail: (lines, each line's time or empty, prefixed).
-Batches = Iterator[tuple[Sequence[str], Sequence[float], bool]]
+# Batches of a source for one jail: (lines, each line's time or empty, prefixed,
+# each line's session key (the journal's _PID) or empty).
+Batches = Iterator[tuple[Sequence[str], Sequence[float], bool, Sequence[str | None]]]
 
 
 @dataclass
@@ -158,10 +161,29 @@ def _match_batches(
     """The child: each batch's line count and failures; an error's text; None at the end."""
     # Dates without a year are read as the latest such date not in the future.
     matcher = LineMatcher(part.compiled, time.time)
+    rules = part.compiled.fdef.sessions
+    table = None if rules is None else SessionTable(rules)
+    dates = DateReader(time.time)
+
+    def line_time(line: str) -> float | None:
+        found = dates.find(line)
+        return None if found is None else found.time
+
     try:
-        for lines, times, prefixed in batches_for(part):
+        for lines, times, prefixed, keys in batches_for(part):
             batch = LineBatch(part.config.name, lines, "", times, prefixed=prefixed)
-            send.send((len(lines), matcher.hits(batch)))
+            hits = matcher.hits(batch)
+            if table is not None and prefixed:
+                hits += file_session_hits(
+                    table, lines, line_time, matcher.ident_refused, time.time()
+                )
+            elif table is not None and keys:
+                for message, when, key in zip(lines, times, keys, strict=True):
+                    if (hit := table.feed(message, key, when)) is not None:
+                        hits.append(hit)
+            if table is not None:
+                table.changes()  # a replay keeps no state
+            send.send((len(lines), hits))
         send.send(None)
     except OSError as exc:
         send.send(f"cannot read the input: {exc}")
@@ -231,18 +253,44 @@ def file_batches(path: Path) -> Callable[[JailParts], Batches]:
 
     def batches(part: JailParts) -> Batches:
         for text in read_file_text(path):
-            yield JoinedLines(text, text.count("\n") + 1), (), True
+            yield JoinedLines(text, text.count("\n") + 1), (), True, ()
 
     return batches
 
 
 def journal_batches(directory: Path | None) -> Callable[[JailParts], Batches]:
-    """Journal entries through each jail's journal matches (``None``: the system journal)."""
-    from journalban.cli.regexinput import read_journal
+    """Journal entries through each jail's journal matches (``None``: the system journal),
+    with each entry's ``_PID`` (the session key of failures without an address)."""
+    from journalban.cli.regexinput import JOURNAL_BATCH, open_journal
 
     def batches(part: JailParts) -> Batches:
         groups = part.config.journal_match or part.compiled.fdef.journal_match
-        for lines, times in read_journal(directory, groups):
-            yield lines, times, False
+        reader = open_journal(directory, groups)
+        try:
+            next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
+            while True:
+                lines: list[str] = []
+                times: list[float] = []
+                keys: list[str | None] = []
+                while len(lines) < JOURNAL_BATCH and next_entry():
+                    try:
+                        raw = get("MESSAGE")
+                    except KeyError:
+                        raw = b""
+                    try:
+                        usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
+                    except (KeyError, ValueError):
+                        usec = realtime()
+                    try:
+                        keys.append(get("_PID").decode("ascii", "replace"))
+                    except KeyError:
+                        keys.append(None)
+                    lines.append(raw.decode("utf-8", "replace"))
+                    times.append(usec / 1e6)
+                if not lines:
+                    return
+                yield lines, times, False, keys
+        finally:
+            reader.close()
 
     return batches

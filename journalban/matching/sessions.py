@@ -24,14 +24,14 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from journalban.addresses import parse_address
 from journalban.config.yamlsource import Marks
 from journalban.errors import FilterError
-from journalban.events import FAILURE, Hit
+from journalban.events import FAILURE, Hit, JoinedLines
 from journalban.matching.literals import mode_literals
 from journalban.matching.tags import compile_failregex, compile_plain
 
@@ -99,11 +99,18 @@ class SessionTable:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def feed(self, message: str, key: str, when: float) -> Hit | None:
-        """A failure of the session's address when ``message`` counts; else None."""
+    def feed(self, message: str, key: str | None, when: float) -> Hit | None:
+        """A failure of the session's address when ``message`` counts; else None.
+
+        A regex's ``(?P<session>...)`` group, when it matched, is the session
+        key (a daemon's own id, such as a queue id) instead of ``key``.
+        """
         for regex in self.rules.count:
             m = regex.match(message)
             if m is not None:
+                key = _key(m, key)
+                if key is None:
+                    return None
                 found = self._sessions.get(key)
                 if found is None or when - found[1] > self.ttl:
                     return None
@@ -111,12 +118,15 @@ class SessionTable:
         for regex in self.rules.teach:
             m = regex.match(message)
             if m is not None:
-                if parse_address(m.group("host")) is not None:
+                key = _key(m, key)
+                if key is not None and parse_address(m.group("host")) is not None:
                     self._teach(key, m.group("host"), when)
                 return None
         for regex in self.rules.end:
-            if regex.match(message) is not None:
-                if self._sessions.pop(key, None) is not None:
+            m = regex.match(message)
+            if m is not None:
+                key = _key(m, key)
+                if key is not None and self._sessions.pop(key, None) is not None:
                     self._dirty.add(key)
                 return None
         return None
@@ -153,3 +163,51 @@ class SessionTable:
             address, when = json.loads(value)
             if now - when <= self.ttl and len(self._sessions) < self.max_sessions:
                 self._sessions[key] = (str(address), float(when))
+
+
+def _key(m: re.Match[str], key: str | None) -> str | None:
+    """The session key: the regex's ``session`` group if it captured one (as ``id:...``)."""
+    own = m.groupdict().get("session")
+    return key if not own else "id:" + own[:128]
+
+
+# A syslog line's tag: the daemon's ident and its process id ("sshd[1601]: ").
+SYSLOG_TAG = re.compile(r"(?P<ident>[\w./-]+)\[(?P<pid>\d+)\]: ")
+
+
+def file_session_hits(
+    table: SessionTable,
+    lines: Sequence[str],
+    line_time: Callable[[str], float | None],
+    ident_refused: Callable[[str], bool],
+    now: float,
+) -> list[Hit]:
+    """Correlated failures among syslog lines; the session is the line's ident and pid.
+
+    Only lines holding a session regex's literal are looked at (all of them
+    when the regexes have none).
+    """
+    literals = table.rules.literals
+    text = lines.text if isinstance(lines, JoinedLines) else "\n".join(lines)
+    if literals is None:
+        candidates: Iterable[str] = text.split("\n")
+    else:
+        scan = re.compile("|".join(re.escape(lit) for lit in literals))
+        found: dict[int, str] = {}
+        for m in scan.finditer(text):
+            start = text.rfind("\n", 0, m.start()) + 1
+            if start not in found:
+                end = text.find("\n", m.end())
+                found[start] = text[start : len(text) if end < 0 else end]
+        candidates = found.values()
+    out: list[Hit] = []
+    for line in candidates:
+        tag = SYSLOG_TAG.search(line)
+        if tag is None or ident_refused(tag.group("ident")):
+            continue
+        when = line_time(line)
+        key = f"{tag.group('ident')}[{tag.group('pid')}]"
+        hit = table.feed(line[tag.end() :], key, now if when is None else when)
+        if hit is not None:
+            out.append((line, hit[1], hit[2], hit[3], hit[4]))
+    return out

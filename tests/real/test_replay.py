@@ -165,3 +165,30 @@ def test_replay_of_the_system_journal(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     _check(json.loads(done.stdout), tmp_path)
+
+
+def test_replay_correlates_failures_without_an_address_by_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teach = 'Connection from 203.0.113.90 port {} on 192.0.2.1 port 22 rdomain ""'
+    count = "Disconnecting: Too many authentication failures [preauth]"
+    entries = [
+        {
+            **sshd_fields(teach.format(pid), pid=pid),
+            "__REALTIME_TIMESTAMP": int((START + pid) * 1e6),
+        }
+        for pid in (1, 2, 3)
+    ] + [
+        {**sshd_fields(count, pid=pid), "__REALTIME_TIMESTAMP": int((START + 10 + pid) * 1e6)}
+        for pid in (1, 2, 3, 4)
+    ]
+    with JournalWriter(tmp_path / "journal") as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+    assert (
+        main(["replay", str(tmp_path / "journal"), "--config", str(_config(tmp_path)), "--json"])
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["failures"] == 3, "pid 4 taught no address"
+    assert [(b["address"], b["reason"]) for b in out["bans"]] == [("203.0.113.90", "failures")]

@@ -55,3 +55,25 @@ def test_stored_rows_rebuild_the_table() -> None:
     again.restore(stored.items(), 101.0)
     assert again.feed(COUNT, "4242", 101.0) == (COUNT, "203.0.113.50", 101.0, None, FAILURE)
     assert again.feed(COUNT, "4243", 101.0) is None
+
+
+def test_a_daemons_own_session_id_keys_the_session() -> None:
+    from journalban.config.yamlsource import Marks
+    from journalban.matching.sessions import parse_sessions
+
+    rules = parse_sessions(
+        {
+            "teach": [r"^(?P<session>[0-9A-F]{6,}): client=\S*\[<ADDR>\]$"],
+            "count": [r"^(?P<session>[0-9A-F]{6,}): reject: too many bad recipients$"],
+            "end": [r"^(?P<session>[0-9A-F]{6,}): removed$"],
+        },
+        Marks({}),
+    )
+    assert rules is not None
+    table = SessionTable(rules)
+    table.feed("4F2A11C0899: client=mail.example[203.0.113.80]", None, 100.0)
+    hit = table.feed("4F2A11C0899: reject: too many bad recipients", "999", 101.0)
+    assert hit is not None
+    assert hit[1] == "203.0.113.80", "the queue id, not the process, is the session"
+    table.feed("4F2A11C0899: removed", None, 102.0)
+    assert table.feed("4F2A11C0899: reject: too many bad recipients", None, 103.0) is None
