@@ -176,6 +176,8 @@ def build_sources(
     if type(clock) is SystemClock:
         # Real time: the reading and matching can run in a child process (a
         # fake clock cannot follow it there).
-        job = FileJob(key, list(cfg.files), cfg.findtime, position, parts.spec)
+        job = FileJob(
+            key, list(cfg.files), cfg.findtime, position, parts.spec, [list(r) for r in sessions]
+        )
         return [FileWorkerSource(job, clock)]
     return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

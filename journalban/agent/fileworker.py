@@ -22,6 +22,7 @@ import json
 import marshal
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 
@@ -30,6 +31,7 @@ from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
 from journalban.matching.engine import LineMatcher
+from journalban.matching.sessions import SessionTable, file_session_hits
 from journalban.matching.spec import MatcherSpec
 from journalban.sources.child import ChildProcess
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
@@ -53,6 +55,8 @@ class FileJob:
     findtime: float
     position: str | None
     matcher: MatcherSpec
+    # Stored session rows (matching.sessions), committed with ``position``.
+    sessions: Sequence[Sequence[str]] = ()
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
@@ -93,7 +97,8 @@ class FileWorkerSource:
 
     def _batch(self, body: bytes) -> LineBatch:
         fields = marshal.loads(body)  # noqa: S302 (our own child)
-        position, read, unreadable, truncated, lines, hosts, times, users, marks = fields
+        position, read, unreadable, truncated, lines, hosts, times, users, marks = fields[:9]
+        sessions = [(str(k), v) for k, v in fields[9]]
         return LineBatch(
             source=self.key,
             lines=lines,
@@ -104,6 +109,7 @@ class FileWorkerSource:
             truncated=truncated,
             read=read,
             hits=list(zip(lines, hosts, times, users, marks, strict=True)),
+            sessions=sessions,
         )
 
     def close(self) -> None:
@@ -137,13 +143,27 @@ def dated_file_source(
 # --- the child ---------------------------------------------------------------
 
 
-def _frame(batch: LineBatch, matcher: LineMatcher) -> bytes:
+def _frame(
+    batch: LineBatch,
+    matcher: LineMatcher,
+    table: SessionTable | None = None,
+    dates: DateReader | None = None,
+) -> bytes:
     hits = matcher.hits(batch)
+    changed: list[tuple[str, str | None]] = []
+    if table is not None and dates is not None:
+
+        def line_time(line: str) -> float | None:
+            found = dates.find(line)
+            return None if found is None else found.time
+
+        hits += file_session_hits(table, batch.lines, line_time, matcher.ident_refused, time.time())
+        changed = table.changes()
     body = marshal.dumps(
         (
             batch.position, batch.count, batch.unreadable, batch.truncated,
             [h[0] for h in hits], [h[1] for h in hits], [h[2] for h in hits],
-            [h[3] for h in hits], [h[4] for h in hits],
+            [h[3] for h in hits], [h[4] for h in hits], changed,
         )
     )  # fmt: skip
     return pack_frame(body)
@@ -152,6 +172,11 @@ def _frame(batch: LineBatch, matcher: LineMatcher) -> bytes:
 async def _serve(job: FileJob) -> None:
     clock = SystemClock()
     matcher = job.matcher.build(clock.now)
+    table = None
+    if matcher.filter.fdef.sessions is not None:
+        table = SessionTable(matcher.filter.fdef.sessions)
+        table.restore([(str(k), str(v)) for k, v in job.sessions], clock.now())
+    dates = DateReader(clock.now)  # the session lines' times
     source = dated_file_source(
         job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
     )
@@ -172,7 +197,7 @@ async def _serve(job: FileJob) -> None:
     async def pump() -> None:
         out = sys.stdout.buffer
         async for batch in source.batches():
-            out.write(_frame(batch, matcher))  # blocks while the agent is behind
+            out.write(_frame(batch, matcher, table, dates))  # blocks while the agent is behind
             out.flush()
 
     task = asyncio.create_task(pump())

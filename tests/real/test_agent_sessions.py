@@ -50,3 +50,40 @@ def test_failures_without_an_address_count_for_their_session_across_kill_9(tmp_p
         finally:
             again.stop()
     assert ("sshd", "198.51.100.61/32") not in reader.bans()
+
+
+def _line(message: str, pid: int, ident: str = "sshd") -> str:
+    import time
+
+    return f"{time.strftime('%b %e %H:%M:%S')} host {ident}[{pid}]: {message}\n"
+
+
+def test_a_file_jails_sessions_are_its_lines_ident_and_pid_across_kill_9(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    state = tmp_path / "state"
+    cfg = write_config(
+        tmp_path / "c.yaml", state, firewall={"backend": "dry-run"},
+        jails={"sshd": {"enabled": False},
+               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
+                             "maxretry": 3, "bantime": "1h", **PER_ADDRESS_ONLY}},
+    )  # fmt: skip
+    agent = AgentProcess(cfg)
+    reader = StateReader(state)
+    agent.wait_for_log("running:")
+    with log.open("a") as f:
+        f.writelines(_line(f'Connection from 203.0.113.70 port {p} on 192.0.2.1 port 22 rdomain ""', p) for p in (701, 702, 703))  # fmt: skip
+        # Another daemon with the same pid teaches sshd's sessions nothing.
+        f.write(_line('Connection from 198.51.100.71 port 1 on 192.0.2.1 port 22 rdomain ""', 704, "other"))  # fmt: skip
+        f.writelines(_line(COUNT, p) for p in (701, 702))
+    reader.wait(lambda: reader.total_failed("ssh-files") == 2)
+    agent.kill9()
+    with log.open("a") as f:
+        f.writelines(_line(COUNT, p) for p in (703, 704))
+    again = AgentProcess(cfg)
+    try:
+        again.wait_for_log("running:")
+        reader.wait(lambda: reader.bans() == {("ssh-files", "203.0.113.70/32")})
+        reader.wait(lambda: reader.total_failed("ssh-files") == 3)
+    finally:
+        again.stop()
