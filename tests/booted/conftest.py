@@ -67,7 +67,7 @@ QUIET_DETECTORS = "/etc/journalban/jail.d/00-booted-tier-detectors.yaml"
 QUIET_TEXT = "jails:\n  sshd:\n" + "".join(
     f"    {d}: {{enabled: false}}\n" for d in ("slow", "subnet", "account", "attack_mode")
 )
-AS_SHIPPED = ("test_attack",)
+AS_SHIPPED = ("test_attack", "test_pam")
 
 
 @pytest.fixture(scope="module", autouse=True)
