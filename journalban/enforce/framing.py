@@ -6,6 +6,7 @@ the bytes as they arrive, with no task or await per line, which is what
 keeps the answers within a millisecond at thousands a second.
 
 Bounds every connection keeps: ``max_request`` bytes of unanswered input,
+about 64 KiB of answers its client has not read (reading stops until it does),
 ``request_timeout`` seconds from a request's first byte to its end,
 ``idle_timeout`` seconds between requests, and at most ``limit``
 connections per service (more are closed at once: a flood). A client that
@@ -58,6 +59,8 @@ class Complaints:
             self._held += 1
 
 
+WRITE_HIGH = 64 * 1024  # unread answers held for one connection, at most (about)
+
 # Consumes one request from the front of the buffer: (answer, keep the connection
 # open), or None while the request is incomplete. Raises Refusal.
 Take = Callable[[bytearray], tuple[bytes, bool] | None]
@@ -91,7 +94,18 @@ class _Connection(asyncio.Protocol):
             return
         service.open += 1
         self.counted = True
+        transport.set_write_buffer_limits(high=WRITE_HIGH)
         self._arm(service.bounds.idle_timeout, "idle")
+
+    def pause_writing(self) -> None:
+        # A client that sends requests without reading the answers: stop
+        # reading its requests until it does (answers never pile up).
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.counted:

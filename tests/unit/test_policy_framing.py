@@ -55,3 +55,26 @@ def test_slow_and_idle_clients_are_closed_and_a_flood_is_refused() -> None:
         assert complain.total >= 3
 
     asyncio.run(main())
+
+
+def test_a_client_that_never_reads_its_answers_is_not_answered_without_end() -> None:
+    async def main() -> int:
+        bounds = Bounds(limit=3, max_request=64, request_timeout=5, idle_timeout=5)
+        server = RequestServer(Listen(None, "127.0.0.1", 0), echo_line, Complaints("t"), bounds)
+        await server.start()
+        _reader, writer = await asyncio.open_connection("127.0.0.1", server.port, limit=1 << 20)
+        writer.transport.pause_reading()  # type: ignore[attr-defined]
+        sent = 0
+        try:
+            for _ in range(4000):  # 64 MiB of requests, answers never read
+                writer.write((b"y" * 60 + b"\n") * 256)
+                sent += 1
+                await asyncio.wait_for(writer.drain(), 0.5)
+        except TimeoutError:
+            pass
+        writer.transport.abort()
+        await server.close()
+        return sent
+
+    sent = asyncio.run(main())
+    assert sent < 4000, "the server stopped reading: the client's writes blocked"
