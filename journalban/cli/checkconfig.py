@@ -26,6 +26,7 @@ from journalban.config.loader import (
 )
 from journalban.config.schema import Config, JailConfig, JournalGroup
 from journalban.config.yamlsource import KeyPath, Marks, deep_merge, load_yaml, load_yaml_text
+from journalban.enforce.checks import enforcement_warnings
 from journalban.errors import ConfigError, all_errors
 from journalban.matching.library import FilterLibrary, filters_dir_for
 
@@ -183,6 +184,7 @@ def check(main: Path | None, library: FilterLibrary | None = None) -> Outcome:
         return Outcome(errors, [], [], [])
     marks = merged_marks(main)
     warnings = find_warnings(config, marks, library) + find_idle_jails(config, marks, library)
+    warnings += [Finding(m, *marks.locate(p)) for p, m in enforcement_warnings(config)]
     jails = [j.name for j in config.enabled_jails]
     return Outcome([], warnings, list(config.files), jails)
 

@@ -161,3 +161,27 @@ def test_server_answers_several_requests_then_drops_a_bad_one() -> None:
     out, complaints = asyncio.run(main())
     assert out == b"action=REJECT Access denied\n\naction=DUNNO\n\n"
     assert complaints == 1
+
+
+def test_check_config_warns_about_points_that_would_stay_off(tmp_path: Path) -> None:
+    from journalban.cli.checkconfig import check
+
+    secret = tmp_path / "secret"
+    secret.write_text("k\n")
+    secret.chmod(0o644)
+    path = tmp_path / "journalban.yaml"
+    path.write_text(JAILS + f"""
+enforcement:
+  postfix: {{listen: "unix:{tmp_path}/no-such-dir/journalban", jails: [postfix]}}
+  dovecot: {{listen: "127.0.0.1:10032", secret_file: {secret}, jails: [dovecot]}}
+  nginx: {{file: {tmp_path}/deny.conf, jails: [postfix], reload: [/no/such/nginx, -s, reload]}}
+  apache: {{file: {tmp_path}/a.conf, jails: [sshd, apache-auth]}}
+""")  # fmt: skip
+    found = [str(w) for w in check(path).warnings if "enforcement" in str(w) or ": " in str(w)]
+    text = "\n".join(found)
+    assert f"journalban.yaml:7: postfix: {tmp_path}/no-such-dir does not exist" in text
+    assert "journalban.yaml:8: dovecot:" in text
+    assert "is readable by every user" in text
+    assert "nginx: /no/such/nginx is not an executable program here" in text
+    assert "apache: jail apache-auth is not enabled: nothing to enforce" in text
+    assert "jail sshd is not enabled" not in text
