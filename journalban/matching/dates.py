@@ -62,6 +62,12 @@ FORMATS: tuple[_Format, ...] = (
         "audit",
         r"(?=(?:node=\S+ )?type=\w+ msg=audit\((?P<epoch>\d{9,10})(?:\.(?P<frac>\d{1,6}))?:\d+\))",
     ),
+    # Grafana's logfmt: "t=2020-10-19T17:44:33+0200 lvl=eror msg=...": the stamp is a
+    # field of the message, which stays whole, so the match is zero-width too.
+    _Format(
+        "logfmt t= (Grafana)",
+        r"(?=t=(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})T" + _HMS + _TZ + r" )",
+    ),
     _Format("Epoch", r"(?P<epoch>1\d{9})(?:\.(?P<frac>\d{1,6}))?(?=[\s\]:])"),
     _Format(
         "dd/Mon/yyyy:HMS (Apache access)",

@@ -18,6 +18,12 @@ _CODES = {
     "A": r"[A-Za-z]+", "p": r"[AaPp][Mm]", "j": r"\d{3}", "s": r"\d+",
 }  # fmt: skip
 _CODE = re.compile(r"%(ExY|Exy|[A-Za-z%])")
+# fail2ban's {DATE}: any of its templates; the usual ones here.
+ANY_DATE = (
+    r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[T ]\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:\s*(?:Z|[+-]\d{2}:?\d{2}))?"
+    r"|[A-Z][a-z]{2} +\d{1,2},? (?:\d{4} )?\d{1,2}:\d{2}:\d{2}"
+    r"|\d{1,2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?)"
+)
 _SPECIAL = {
     "epoch": r"\d{10}(?:\.\d+)?",
     "tai64n": r"@[0-9a-fA-F]{24}",
@@ -29,8 +35,9 @@ def date_regex(pattern: str) -> str | None:
     first = pattern.strip().split("\n")[0].strip()
     if first.startswith("{^LN-BEG}") and len(first) > len("{^LN-BEG}"):
         first = "^" + first[len("{^LN-BEG}") :]
-    if not first.startswith("^") or "{DATE}" in first or "{^LN-BEG}" in first:
+    if not first.startswith("^") or "{^LN-BEG}" in first:
         return None
+    first = first.replace("{DATE}", "\x00DATE\x00")
     body = first[1:]
     if body.lower() in _SPECIAL:
         return _SPECIAL[body.lower()]
@@ -47,7 +54,9 @@ def date_regex(pattern: str) -> str | None:
         out = _CODE.sub(code, body)
     except KeyError:
         return None
+    out = out.replace("\x00DATE\x00", ANY_DATE)
     out = re.sub(r"\(\?P<\w+>", "(?:", out)
+    out = re.sub(r"\((?!\?)", "(?:", out)
     out = re.sub(r"\(\?P=\w+\)", r"[-/.]", out)
     try:
         re.compile(out)

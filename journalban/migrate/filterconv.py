@@ -147,10 +147,12 @@ def convert_filter(reader: IniReader, name: str, params: Mapping[str, str]) -> C
         return out
     out.files = _lines(opts.pop("__files__", ""))
     prefregex = opts.get("prefregex", "").strip()
+    daemon = opts.get("_daemon", "").strip()
+    daemon = daemon if daemon not in ("", r"\S*", r"\S+") else ""
     for raw in _lines(opts.get("failregex", "")):
         full = _with_prefregex(prefregex, raw) if prefregex else raw
         try:
-            out.regexes.append(RegexOutcome(raw, convert_regex(full)))
+            out.regexes.append(RegexOutcome(raw, convert_regex(full, daemon or None)))
         except Refused as exc:
             out.regexes.append(RegexOutcome(raw, None, str(exc)))
     for raw in _lines(opts.get("ignoreregex", "")):
@@ -162,7 +164,7 @@ def convert_filter(reader: IniReader, name: str, params: Mapping[str, str]) -> C
     if skip_date is not None:
         for r in out.regexes:
             if r.converted is not None and r.converted.startswith("^"):
-                r.converted = rf"^(?:{skip_date})?\s*" + r.converted[1:]
+                r.converted = rf"^(?:{skip_date})? ?" + r.converted[1:]
     kept = [r.converted for r in out.regexes if r.converted]
     if not kept:
         out.reason = (

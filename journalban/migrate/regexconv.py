@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import re
 
+from journalban.errors import FilterError
+from journalban.matching.tags import compile_failregex
+
 # What fail2ban's __prefix_line expands to is replaced by this marker first.
 PREFIX_MARK = "\x00PREFIX\x00"
 # fail2ban cuts the date out of the line and leaves its brackets: "(?:\[\])".
@@ -30,17 +33,24 @@ _PLAIN_GROUPS = {"MLFID", "MLFFORGET", "MLFGAINED", "CONTENT"}
 _MULTILINE_TAGS = ("<SKIPLINES>", "\\n")
 # "(?:<F-NOFAIL>A</F-NOFAIL>|B)": the line fails only through B, so "(?:(?!A)B)".
 _NOFAIL_ALT = re.compile(r"\(\?:<F-NOFAIL>((?:(?!</F-NOFAIL>).)*)</F-NOFAIL>\|")
+# "Failed Login: ..." reads as host "Failed", ident "Login" to journalban's prefix
+# splitter, which takes it off: that start of the regex becomes optional.
+_SYSLOG_LOOKALIKE = re.compile(
+    r"^(\^(?:\[\\\]:\]\?:\?\\s\*)?)([A-Za-z][\w.-]* [A-Za-z_][\w.@-]*: )"
+)
 _LEADING_AMBIT = re.compile(r"^\^(?:\(\?:\\\[\\\]\)\??|\\\[\\\]\??)(?: +|\\s[+*]?)?")
 # One address of either family, as sendmail's "[IPv6:ADDR]" or "[ADDR]".
-_EITHER_FAMILY = re.compile(r"\(\?:(?:IPv6:)?<IP[46]>\|(?:IPv6:)?<IP[46]>\)")
-_LEADING_BLANK = re.compile(r"^\^(?: +|\\s\+|\\s(?![*?+{]))")
+_GLOBAL_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
+_V6_TAG = r"(?:\(\?:IPv6:\)\?|IPv6:)?"
+_EITHER_FAMILY = re.compile(rf"\(\?:{_V6_TAG}<IP[46]>\|{_V6_TAG}<IP[46]>\)")
+_LEADING_BLANK = re.compile(r"^\^(?::? +|:|\\s\+|\\s(?![*?+{]))")
 
 
 class Refused(ValueError):
     """A fail2ban regex that cannot keep its meaning in journalban."""
 
 
-def convert_regex(text: str) -> str:
+def convert_regex(text: str, daemon: str | None = None) -> str:
     """The journalban form of one fail2ban failregex.
 
     Raises:
@@ -58,8 +68,12 @@ def convert_regex(text: str) -> str:
         raise Refused("<CIDR>/<SUBNET>: a filter names one address, never a network")
     if not any(t in text for t in ("<HOST>", "<ADDR>", "<IP4>", "<IP6>")):
         raise Refused("names no address (<HOST>, <ADDR>, <IP4> or <IP6>)")
-    text = _EITHER_FAMILY.sub("<ADDR>", text)
-    out = _strip_prefix(text)
+    # A group named like a journalban tag ("(?P<USER>...)") would be read as the tag.
+    text = re.sub(
+        r"\(\?P([<=])([A-Z][A-Z0-9_]*)([>)])", lambda m: f"(?P{m[1]}{m[2].lower()}{m[3]}", text
+    )
+    text = _EITHER_FAMILY.sub("(?:IPv6:)?<ADDR>", text)
+    out = _strip_prefix(text, daemon)
     # The date's brackets at the start: journalban takes them off with the date.
     out = _LEADING_AMBIT.sub(r"^(?:\\[[^\\]]*\\])?\\s*", out, count=1)
     out = _DATE_AMBIT.sub(r"\\[[^\\]]*\\]", out)
@@ -67,18 +81,28 @@ def convert_regex(text: str) -> str:
     out = out.replace("<IP4>", r"(?=\d{1,3}\.\d)<ADDR>")
     out = out.replace("<IP6>", r"(?=\[?[0-9A-Fa-f]{0,4}:)<ADDR>")
     out = _FTAG.sub(_ftag, out)
+    # journalban's address tags are written for anchored regexes: the IPv6 form
+    # stops early inside "::ffff:1.2.3.4" unless something ends the address.
+    out = out.replace("<HOST>", r"<HOST>(?![.\w])").replace("<ADDR>", r"<ADDR>(?![.\w])")
     if out.count("<HOST>") + out.count("<ADDR>") > 1:
         raise Refused("names the address more than once (journalban reads one per line)")
+    # Global flags in the middle ("(?:(?i)expn|vrfy)") applied to the whole regex in
+    # the Pythons fail2ban was written for; Python 3.11 refuses them: scope them to it.
+    flags = "".join(sorted(set("".join(_GLOBAL_FLAGS.findall(out)))))
+    if flags:
+        out = _GLOBAL_FLAGS.sub("", out)
     if not out.startswith("^"):
         out = "^.*?" + out  # fail2ban searches anywhere in the line
-    # fail2ban leaves the blank after the date; journalban takes it off.
-    out = _LEADING_BLANK.sub(r"^\\s*", out, count=1)
+    # fail2ban leaves the blank (or colon) after the date; journalban takes it off.
+    out = _LEADING_BLANK.sub(r"^[\\]:]?:?\\s*", out, count=1)
+    out = _optional_group_blank(out)
+    out = _SYSLOG_LOOKALIKE.sub(r"\1(?:\2)?", out, count=1)
+    if flags:
+        out = f"(?{flags}:{out})"
     try:
-        from journalban.matching.tags import compile_failregex
-
         compile_failregex(out)
-    except Exception as exc:
-        raise Refused(f"does not compile in journalban: {exc}") from None
+    except FilterError as exc:
+        raise Refused(f"does not compile in journalban: {exc.message}") from None
     return out
 
 
@@ -91,10 +115,42 @@ def _ftag(m: re.Match[str]) -> str:
     return f"(?P<{name.lower()}>"
 
 
-def _strip_prefix(text: str) -> str:
-    """The regex without fail2ban's syslog prefix at its start."""
+def _optional_group_blank(regex: str) -> str:
+    """``^(?: A| B)? C`` as ``^(?: ?A| ?B)? ?C``: the blank after the date may be gone."""
+    if not regex.startswith("^(?:"):
+        return regex
+    depth, i = 0, 1
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        i += 1
+    if i + 2 >= len(regex) or regex[i + 1] != "?" or regex[i + 2] != " ":
+        return regex
+    group = regex[4:i]
+    if not group.startswith(" "):
+        return regex
+    group = re.sub(r"(^|\|) ", r"\1 ?", group)
+    return "^(?:" + group + ")? ?" + regex[i + 3 :]
+
+
+def _strip_prefix(text: str, daemon: str | None = None) -> str:
+    """The regex without fail2ban's syslog prefix at its start.
+
+    journalban takes ``host ident[pid]: `` off a line; a line it could not split
+    (``host proftpd[1] vhost ...``, no colon) still matches through an optional
+    prefix naming the filter's daemon.
+    """
     if PREFIX_MARK not in text:
         return text
+    loose = rf"(?:(?:\S+\s+)?(?:{daemon})(?:\[\d+\])?:?\s+)?" if daemon else ""
     anchored = re.match(r"\^((?:<F-MLFID>|\(\?:)*)" + re.escape(PREFIX_MARK), text)
     if anchored is None:
         # Somewhere else than at the start: keep the meaning with a loose prefix.
@@ -104,4 +160,4 @@ def _strip_prefix(text: str) -> str:
     if opened.startswith("<F-MLFID>") and rest.startswith("</F-MLFID>"):
         rest = rest[len("</F-MLFID>") :]
         opened = opened[len("<F-MLFID>") :]
-    return "^" + opened + rest
+    return "^" + opened + loose + rest

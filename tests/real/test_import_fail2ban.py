@@ -55,6 +55,8 @@ enabled = true
 enabled = true
 [asterisk]
 enabled = true
+[monit]
+enabled = true
 """
 
 
@@ -70,13 +72,14 @@ def test_debian_configuration_imports_and_checks(
     assert jails["sshd"]["settings"]["source"] == "journal"
     assert jails["sshd"]["settings"]["bantime_increment"] == {"enabled": True, "factor": 2.0}
     assert jails["postfix"]["mode"] == "more"
-    assert jails["asterisk"]["status"] == "converted"
-    assert jails["asterisk"]["filter"] == "f2b-asterisk"
+    assert (jails["asterisk"]["status"], jails["asterisk"]["filter"]) == ("shipped", "asterisk")
+    assert jails["monit"]["status"] == "converted"
+    assert jails["monit"]["filter"] == "f2b-monit"
     assert jails["recidive"]["status"] == "built-in"
     assert report["backend"] == "nftables"
     assert report["check"]["errors"] == []
     assert code in (0, 3)
-    assert (out / "filters.d" / "f2b-asterisk.yaml").is_file()
+    assert (out / "filters.d" / "f2b-monit.yaml").is_file()
     assert not (out / "filters.d" / "f2b-sshd.yaml").exists()
     # check-config reads jail.d/ and filters.d/ beside the given main file.
     assert main(["check-config", str(out / "journalban.yaml")]) == 0
