@@ -13,7 +13,9 @@ failure counts unless journalban refused it itself (``policy_reject``) or
 Dovecot says it was its own (``fail_type`` other than ``credentials`` or
 ``account``, as Dovecot 2.4 sends: ``internal`` is a backend error); a
 success feeds the known-good pairs. Dovecot 2.3 sends no ``fail_type``: a
-backend error there looks like a failed password (see docs/enforcement.md).
+backend error there looks like a failed password, told apart only when the
+password that failed is one that login succeeded with (``GoodPasswords``;
+see docs/enforcement.md).
 
 Every request must carry the shared secret in ``api_header`` (Dovecot's
 ``auth_policy_server_api_header``); without it: 401, nothing counted.
@@ -32,6 +34,7 @@ from typing import Any
 from journalban.config.enforcement import DovecotPoint
 from journalban.enforce.bantable import BanTable, parse_address
 from journalban.enforce.framing import Bounds, Complaints, Refusal, RequestServer
+from journalban.enforce.goodpasswords import GoodPasswords
 from journalban.enforce.http import MAX_HEAD, HttpError, Request, response, take_request
 from journalban.enforce.reports import FailureSink, ReportQueue, safe_text
 
@@ -75,6 +78,8 @@ class DovecotPolicyServer:
         self.refusal: dict[str, Any] = {"status": -1, "msg": point.message}
         self.refused = 0
         self.counted = 0
+        self.backend_errors = 0
+        self.good = GoodPasswords()
         bounds = Bounds(
             limit=point.max_connections, max_request=MAX_BODY + MAX_HEAD, idle_timeout=60.0
         )
@@ -127,15 +132,24 @@ class DovecotPolicyServer:
         return 200, {"status": 0, "msg": ""}
 
     def _report(self, reports: ReportQueue, address: str, attrs: dict[str, Any]) -> None:
-        user = attrs.get("login", "")
+        user = _text(attrs.get("login"))
+        pwhash = _text(attrs.get("pwhash"))
         what = f"protocol={safe_text(attrs.get('protocol'), 16)}"
         if attrs.get("success") is True:
+            self.good.accepted(user, pwhash)
             reports.success(address, user, what)
         elif attrs.get("success") is False and attrs.get("policy_reject") is not True:
-            fail_type = attrs.get("fail_type")
-            if fail_type in (None, "", *COUNTED_FAIL_TYPES):
-                self.counted += 1
-                reports.failure(address, user, what)
+            if attrs.get("fail_type") not in (None, "", *COUNTED_FAIL_TYPES):
+                return  # Dovecot 2.4 says it was its own (internal, expired, disabled)
+            if self.good.known(user, pwhash):
+                self.backend_errors += 1  # the right password failed: Dovecot's backend
+                return
+            self.counted += 1
+            reports.failure(address, user, what)
+
+
+def _text(value: object) -> str:
+    return value[:256] if isinstance(value, str) else ""
 
 
 def _address(value: object) -> str | None:

@@ -141,3 +141,23 @@ def test_a_report_flood_is_bounded(tmp_path: Path) -> None:
         queue.failure(f"198.51.100.{n % 250}", "x", "")
     assert len(queue._pending) == 100
     assert queue.dropped == 900
+
+
+def test_the_right_password_failing_is_a_backend_error_not_counted(tmp_path: Path) -> None:
+    s = server(tmp_path, [])
+    s.secret = b"k3y"
+    assert s.reports is not None
+
+    def report(pwhash: str, success: bool, remote: str = "198.51.100.1") -> None:
+        body = {"login": "alice", "pwhash": pwhash, "remote": remote, "success": success,
+                "policy_reject": False}  # fmt: skip
+        s.answer(post("report", body))
+
+    report("0821", False)  # never seen to succeed: counted
+    report("0821", True, "198.51.100.2")
+    report("0821", False, "198.51.100.3")  # Dovecot 2.3's backend error: the right password
+    report("0575", False, "198.51.100.3")  # a wrong one: counted
+    marks = [(h[1], h[4]) for h in s.reports._pending]
+    assert marks == [("198.51.100.1", FAILURE), ("198.51.100.2", SUCCESS),
+                     ("198.51.100.3", FAILURE)]  # fmt: skip
+    assert s.backend_errors == 1
