@@ -110,11 +110,16 @@ def manager_status(control: AgentControl) -> dict[str, Variant]:
         "BannedCount": Variant("u", u32(control.banned_count())),
         "StartedAtUSec": Variant("t", usec(control.started_at)),
         # How many, never which (account names are for managers: ListAccountsUnderAttack).
-        "AccountsUnderAttack": Variant(
-            "u",
-            u32(sum(len(control.detection_view.accounts_under_attack(j.name)) for j in jails)),
-        ),
+        "AccountsUnderAttack": Variant("u", u32(_accounts_under_attack(control, jails))),
     }
+
+
+def _accounts_under_attack(control: AgentControl, jails: list[JailInfo]) -> int:
+    # The offline view of the state database (cli.offline) has no detectors to ask.
+    view = getattr(control, "detection_view", None)
+    if view is None:
+        return 0
+    return sum(len(view.accounts_under_attack(j.name)) for j in jails)
 
 
 def jail_properties(info: JailInfo, status: JailStatus) -> dict[str, Any]:
