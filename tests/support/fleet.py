@@ -201,7 +201,17 @@ class FleetNet:
             max_age=30 * 86400, storage=StorageType.FILE,
             num_replicas=min(replicas, self.server_count), duplicate_window=120,
         )  # fmt: skip
-        self.admin(lambda js: js.add_stream(config))
+        # Right after start the cluster may not know all its JetStream peers yet
+        # ("no suitable peers for placement"): try again for a while.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.admin(lambda js: js.add_stream(config))
+                return
+            except Exception as exc:
+                if "no suitable peers" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def down(self) -> None:
         for i in range(self.server_count):
