@@ -34,6 +34,7 @@ MAN_PAGES = sorted((REPO / "docs" / "man").glob("*.[0-9]"))
 # scriptlet macros as no-ops (they only matter inside a real rpmbuild).
 FEDORA_DEFINES = {
     "_unitdir": "/usr/lib/systemd/system",
+    "_userunitdir": "/usr/lib/systemd/user",
     "_sysusersdir": "/usr/lib/sysusers.d",
     "_tmpfilesdir": "/usr/lib/tmpfiles.d",
     "_sharedstatedir": "/var/lib",
