@@ -88,3 +88,29 @@ def test_reports_ban_and_dovecot_refuses_the_banned_client_only(tmp_path: Path) 
         finally:
             agent.stop()
     assert "401" in agent.log or "secret" in agent.log
+
+
+def test_a_backend_outage_reported_by_dovecot_counts_no_failure(tmp_path: Path) -> None:
+    with net_pair() as pair:
+        _, user_address = pair.clients
+        agent = AgentProcess(agent_config(tmp_path), dry_run=False,
+                             wrapper=["ip", "netns", "exec", pair.server_ns])  # fmt: skip
+        state = StateReader(tmp_path / "state")
+        try:
+            agent.wait_for_log("enforcement point dovecot started")
+            root = tmp_path / "dovecot"
+            with running_dovecot(root, pair, PORT, SECRET, {"alice": "right-pw"}):
+                assert imap_login(pair, user_address, "alice", "right-pw").startswith("a OK")
+                (root / "etc" / "backend-down").write_text("")
+                for _ in range(4):  # above maxretry: a ban, were they counted
+                    reply = imap_login(pair, user_address, "alice", "right-pw")
+                    assert "[UNAVAILABLE]" in reply, reply
+                (root / "etc" / "backend-down").unlink()
+                time.sleep(1)  # the reports have arrived and been decided
+                assert state.total_failed("dovecot") == 0
+                assert not state.bans()
+                assert imap_login(pair, user_address, "alice", "right-pw").startswith("a OK")
+                assert imap_login(pair, user_address, "alice", "wrong").startswith("a NO")
+                state.wait(lambda: state.total_failed("dovecot") == 1)
+        finally:
+            agent.stop()

@@ -3,7 +3,9 @@
 ``dovecot -F`` runs in the server network namespace and a private mount
 namespace where the test's directories are bind-mounted over /etc/dovecot
 and /var/lib/dovecot (its base_dir inside): the machine's own Dovecot files are never
-read nor written. Users come from a passwd-file of the test's own.
+read nor written. Users come from a checkpassword program of the test's own,
+which answers as a broken backend (Dovecot's internal failure) while the file
+``backend-down`` exists in its configuration directory.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ s.close()
 """
 
 
+# A checkpassword passdb (fd 3: user NUL password NUL) that fails as a backend
+# error (exit 111, "temporary failure") while /etc/dovecot/backend-down exists.
+CHECKPASSWORD = """#!/usr/bin/python3
+import os, sys
+user, password = os.read(3, 1024).split(b"\\0")[:2]
+if os.path.exists("/etc/dovecot/backend-down"):
+    sys.exit(111)
+users = dict(line.split(":", 1) for line in open("/etc/dovecot/plain").read().split())
+if users.get(user.decode()) != password.decode():
+    sys.exit(1)
+os.environ["USER"] = user.decode()
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+
+
 def dovecot_conf(server: str, policy_port: int, secret: str) -> str:
     return f"""protocols = imap
 listen = {server}
@@ -47,8 +64,8 @@ auth_verbose = yes
 first_valid_uid = 1
 mail_location = maildir:/var/lib/dovecot/mail/%u
 passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u /etc/dovecot/users
+  driver = checkpassword
+  args = /etc/dovecot/checkpassword
 }}
 userdb {{
   driver = static
@@ -73,7 +90,9 @@ def running_dovecot(
         d.mkdir(parents=True)
     (lib / "mail").chmod(0o777)
     (etc / "dovecot.conf").write_text(dovecot_conf(pair.server, policy_port, secret))
-    (etc / "users").write_text("".join(f"{u}:{{PLAIN}}{p}::::::\n" for u, p in users.items()))
+    (etc / "plain").write_text("".join(f"{u}:{p}\n" for u, p in users.items()))
+    (etc / "checkpassword").write_text(CHECKPASSWORD)
+    (etc / "checkpassword").chmod(0o755)
     log = lib / "dovecot.log"
     script = (
         f"mount --bind {etc} /etc/dovecot && "
