@@ -59,10 +59,13 @@ class AccountAttack:
         networks = self.seen.get(account)
         if networks is None:
             networks = {}
-        since = seen.when - cfg.findtime
-        for key in [k for k, t in networks.items() if t <= since]:
-            del networks[key]
-        networks[seen.key] = max(seen.when, networks.get(seen.key, 0.0))
+        last = networks.get(seen.key)
+        networks[seen.key] = seen.when if last is None or seen.when > last else last
+        if len(networks) >= cfg.addresses:
+            # Older networks are forgotten only when they would make the count.
+            since = seen.when - cfg.findtime
+            for key in [k for k, t in networks.items() if t <= since]:
+                del networks[key]
         if len(networks) < cfg.addresses:
             self.seen.touch(account, networks)
             return ()
