@@ -78,3 +78,34 @@ def test_agent_bans_in_nftables_and_recreates_after_a_flush(tmp_path: Path) -> N
             agent.stop()
     assert "Ban 203.0.113.5 in jail sshd for 10m" in agent.log
     assert "Ban 2001:db8:5:6::/64 in jail sshd" in agent.log
+
+
+def test_a_subnet_ban_is_a_prefix_in_the_interval_set(tmp_path: Path) -> None:
+    """Five addresses failing once each in one /24 (the packaged sshd jail's subnet detector)."""
+    need_root()
+    need_tool("nft")
+    need_tool("unshare")
+    need_tool("nsenter")
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state", journal_dir=jdir)
+    with JournalWriter(jdir) as writer:
+        writer.write([sshd_fields("Server listening on :: port 22.")])
+        writer.wait_visible(1)
+        agent = AgentProcess(cfg, dry_run=False, wrapper=["unshare", "-n"])
+        try:
+            agent.wait_for_log("running:")
+            pid = agent.proc.pid
+            writer.write(
+                [
+                    sshd_fields(
+                        f"Failed password for invalid user u{i} from 198.51.100.{i} port 1 ssh2"
+                    )
+                    for i in (10, 20, 30, 40, 50)
+                ]
+            )
+            _wait(lambda: "198.51.100.0/24" in _set_elements(pid, "sshd-net4"))
+            assert not _set_elements(pid, "sshd-v4"), "no address was banned on its own"
+        finally:
+            agent.stop()
+    assert "Ban 198.51.100.0/24 in jail sshd for 1d (subnet)" in agent.log
