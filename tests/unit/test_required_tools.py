@@ -7,8 +7,11 @@ tool; these tests keep the list complete, so that check cannot miss a tool.
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import os
+import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,32 @@ def test_need_tool_refuses_an_unlisted_tool() -> None:
 def test_every_tool_names_its_debian_package() -> None:
     assert all(pkg and " " not in pkg for pkg in tools.REQUIRED_TOOLS.values())
     assert "makepkg" in tools.REQUIRED_TOOLS
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+
+
+def test_every_dependency_and_test_extra_has_a_required_module() -> None:
+    """The fresh-machine check imports REQUIRED_MODULES from the new venv: each of
+    journalban's dependencies and test extras must be among them (stub-only
+    packages such as types-PyYAML have no module)."""
+    project = tomllib.loads((TESTS.parent / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    providers = importlib.metadata.packages_distributions()
+    required_tops = {m.split(".")[0] for m in tools.REQUIRED_MODULES}
+    uncovered = []
+    for requirement in requirements:
+        name = _requirement_name(requirement)
+        if name.lower().startswith("types-"):
+            continue
+        wanted = re.sub(r"[-_.]+", "-", name).lower()
+        tops = {
+            top
+            for top, dists in providers.items()
+            if any(re.sub(r"[-_.]+", "-", d).lower() == wanted for d in dists)
+        }
+        assert tops, f"{name} is not installed in this venv"
+        if not tops & required_tops:
+            uncovered.append(f"{name} (modules {sorted(tops)})")
+    assert uncovered == []
