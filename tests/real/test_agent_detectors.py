@@ -73,12 +73,14 @@ def test_kill_9_mid_backlog_keeps_detector_state_exact(tmp_path: Path) -> None:
     lines.append(_failed("carol", "192.0.2.200", n + 2))  # carol's own known-good address
     total_failures = sum(1 for line in lines if "Failed password" in line)
     agent = AgentProcess(cfg, dry_run=False)
-    agent.wait_for_log("running:")
-    with log.open("a") as f:
-        f.writelines(lines)
     reader = StateReader(state)
-    reader.wait(lambda: reader.total_failed("ssh-files") > 0)
-    agent.kill9()
+    try:
+        agent.wait_for_log("running:")
+        with log.open("a") as f:
+            f.writelines(lines)
+        reader.wait(lambda: reader.total_failed("ssh-files") > 0)
+    finally:
+        agent.kill9()
     counted = reader.total_failed("ssh-files")
     assert 0 < counted < total_failures, "killed while the backlog was being read"
     restarted = AgentProcess(cfg, dry_run=False)
@@ -119,9 +121,11 @@ def test_account_attack_state_survives_kill_9_on_live_journal_files(tmp_path: Pa
         writer.wait_visible(6)
         agent = AgentProcess(cfg, dry_run=False)
         reader = StateReader(state)
-        agent.wait_for_log("running:")
-        reader.wait(lambda: reader.total_failed("sshd") == 5)
-        agent.kill9()
+        try:
+            agent.wait_for_log("running:")
+            reader.wait(lambda: reader.total_failed("sshd") == 5)
+        finally:
+            agent.kill9()
         writer.write([sshd_fields("Failed password for dave from 192.0.2.106 port 2 ssh2")])
         writer.write([sshd_fields("Failed password for dave from 192.0.2.200 port 3 ssh2")])
         writer.write([sshd_fields("Failed password for oracle from 203.0.113.77 port 4 ssh2")])

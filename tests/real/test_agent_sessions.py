@@ -36,9 +36,11 @@ def test_failures_without_an_address_count_for_their_session_across_kill_9(tmp_p
         writer.wait_visible(6)
         agent = AgentProcess(cfg)
         reader = StateReader(state)
-        agent.wait_for_log("running:")
-        reader.wait(lambda: reader.total_failed("sshd") == 2)
-        agent.kill9()
+        try:
+            agent.wait_for_log("running:")
+            reader.wait(lambda: reader.total_failed("sshd") == 2)
+        finally:
+            agent.kill9()
         # After the restart: the third connection's count line, and one of a
         # process that never said where it came from.
         writer.write([sshd_fields(COUNT, pid=503), sshd_fields(COUNT, pid=599)])
@@ -70,14 +72,16 @@ def test_a_file_jails_sessions_are_its_lines_ident_and_pid_across_kill_9(tmp_pat
     )  # fmt: skip
     agent = AgentProcess(cfg)
     reader = StateReader(state)
-    agent.wait_for_log("running:")
-    with log.open("a") as f:
-        f.writelines(_line(f'Connection from 203.0.113.70 port {p} on 192.0.2.1 port 22 rdomain ""', p) for p in (701, 702, 703))  # fmt: skip
-        # Another daemon with the same pid teaches sshd's sessions nothing.
-        f.write(_line('Connection from 198.51.100.71 port 1 on 192.0.2.1 port 22 rdomain ""', 704, "other"))  # fmt: skip
-        f.writelines(_line(COUNT, p) for p in (701, 702))
-    reader.wait(lambda: reader.total_failed("ssh-files") == 2)
-    agent.kill9()
+    try:
+        agent.wait_for_log("running:")
+        with log.open("a") as f:
+            f.writelines(_line(f'Connection from 203.0.113.70 port {p} on 192.0.2.1 port 22 rdomain ""', p) for p in (701, 702, 703))  # fmt: skip
+            # Another daemon with the same pid teaches sshd's sessions nothing.
+            f.write(_line('Connection from 198.51.100.71 port 1 on 192.0.2.1 port 22 rdomain ""', 704, "other"))  # fmt: skip
+            f.writelines(_line(COUNT, p) for p in (701, 702))
+        reader.wait(lambda: reader.total_failed("ssh-files") == 2)
+    finally:
+        agent.kill9()
     with log.open("a") as f:
         f.writelines(_line(COUNT, p) for p in (703, 704))
     again = AgentProcess(cfg)
