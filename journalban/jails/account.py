@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import AccountConfig
-from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Row, Seen, Verdict
+from journalban.jails.detector import ACCOUNT, Row, Seen, Verdict, account_key
 from journalban.jails.tracked import Tracked
 
 
@@ -38,7 +38,7 @@ class AccountAttack:
         return [(a, until - hold, until) for a, until in self.attacked.items() if until > now]
 
     def attacked_until(self, account: str, now: float) -> float | None:
-        until = self.attacked.get(account[:ACCOUNT_MAX])
+        until = self.attacked.get(account_key(account))
         return until if until is not None and until > now else None
 
     def end(self, account: str) -> bool:
@@ -51,7 +51,7 @@ class AccountAttack:
     def observe(self, seen: Seen) -> Sequence[Verdict]:
         if seen.user is None or seen.known_good or seen.user in self.ignored:
             return ()
-        account = seen.user[:ACCOUNT_MAX]
+        account = account_key(seen.user)
         cfg = self.config
         until = self.attacked.get(account)
         if until is not None and seen.when < until:

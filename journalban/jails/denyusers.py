@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import DenyUsersConfig
-from journalban.jails.detector import DENY_USER, Row, Seen, Verdict
+from journalban.jails.detector import DENY_USER, Row, Seen, Verdict, account_key
 
 
 class DenyUsers:
@@ -26,7 +26,7 @@ class DenyUsers:
     def observe(self, seen: Seen) -> Sequence[Verdict]:
         if seen.user is None or self._match(seen.user) is None:
             return ()
-        return (Verdict(DENY_USER, seen.key, 1, self.config.bantime, seen.user),)
+        return (Verdict(DENY_USER, seen.key, 1, self.config.bantime, account_key(seen.user)),)
 
     def banned(self, key: str) -> None:
         pass

@@ -27,6 +27,12 @@ REASONS = (FAILURES, SLOW, SUBNET, ACCOUNT, ATTACK_MODE, DENY_USER)
 ACCOUNT_MAX = 128
 
 
+def account_key(user: str) -> str:
+    """An account name as detectors keep it: cut to ``ACCOUNT_MAX`` characters, without
+    NUL (a D-Bus string cannot hold one, and known-good keys use it as separator)."""
+    return user[:ACCOUNT_MAX].replace("\x00", "\ufffd")
+
+
 class Seen(NamedTuple):
     """One failure as detectors see it (a tuple: one is built per failure)."""
 

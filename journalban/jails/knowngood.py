@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 
 from journalban.config.detectors import KnownGoodConfig
-from journalban.jails.detector import ACCOUNT_MAX, Row
+from journalban.jails.detector import Row, account_key
 from journalban.jails.tracked import Tracked
 
 SEP = "\x00"  # between account and network in a pair's key (neither can hold it)
@@ -32,7 +32,7 @@ class KnownGood:
         return len(self.pairs)
 
     def add(self, account: str, network: str, when: float) -> None:
-        key = account[:ACCOUNT_MAX] + SEP + network
+        key = account_key(account) + SEP + network
         before = len(self.pairs)
         old = self.pairs.get(key)
         self.pairs.touch(key, max(when, old or 0.0))
@@ -42,7 +42,7 @@ class KnownGood:
                 self._recount()
 
     def holds(self, account: str, network: str, now: float) -> bool:
-        last = self.pairs.get(account[:ACCOUNT_MAX] + SEP + network)
+        last = self.pairs.get(account_key(account) + SEP + network)
         return last is not None and last > now - self.config.keep
 
     def network_known(self, network: str) -> bool:

@@ -285,3 +285,17 @@ def test_ipv6_prefix_ban_is_narrowed_around_a_known_good_network(tmp_path: Path)
     assert ipaddress.ip_address("2001:db8:5:1::9") in prefix
     assert ipaddress.ip_address("2001:db8:5:ff00::1") not in prefix
     assert prefix.prefixlen > 48
+
+
+def test_account_names_are_kept_short_and_without_nul() -> None:
+    account = AccountAttack(AccountConfig(addresses=2, findtime=3600.0, hold=600.0), 1000)
+    name = "a\x00b" + "x" * 500
+    account.observe(Seen("203.0.113.1/32", name, NOW))
+    verdicts = account.observe(Seen("203.0.113.2/32", name, NOW + 1))
+    assert verdicts
+    kept = verdicts[0].account
+    assert kept is not None
+    assert "\x00" not in kept
+    assert len(kept) == 128
+    deny = DenyUsers(DenyUsersConfig(("a*",)))
+    assert "\x00" not in (deny.observe(Seen("203.0.113.3/32", name, NOW))[0].account or "")
