@@ -8,6 +8,7 @@ at RCPT with journalban's fixed text while a second address is accepted.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from support.agent import AgentProcess, write_config
 from support.netpair import net_pair
 from support.postfix import running_postfix, smtp_rcpt
+from support.real import need_tool
 
 pytestmark = pytest.mark.real
 MESSAGE = "Service unavailable, try later"
@@ -119,5 +121,36 @@ def test_bad_clients_on_the_socket_leave_the_service_answering(tmp_path: Path) -
         assert agent.proc.poll() is None
         assert "postfix policy service" in agent.log
         assert "bad request" in agent.log
+    finally:
+        agent.stop()
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "starts"), [("+net_admin", False), ("+net_admin,+dac_override", True)]
+)
+def test_the_socket_in_postfix_private_dir_needs_the_dropins_capability(
+    tmp_path: Path, capabilities: str, starts: bool
+) -> None:
+    """Postfix's private/ is the postfix user's, mode 0700: the unit's CAP_NET_ADMIN alone
+    cannot make the socket there; postfix-policy.conf's CAP_DAC_OVERRIDE can."""
+    setpriv = need_tool("setpriv")
+    private = tmp_path / "spool" / "private"
+    private.mkdir(parents=True)
+    shutil.chown(private, "postfix")
+    private.chmod(0o700)
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    wrapper = [setpriv, "--bounding-set", f"-all,{capabilities}", "--inh-caps", "-all", "--"]
+    agent = AgentProcess(agent_config(tmp_path, log, private / "journalban"), dry_run=False,
+                         wrapper=wrapper)  # fmt: skip
+    try:
+        agent.wait_for_log("running:")
+        if starts:
+            agent.wait_for_log("enforcement point postfix started")
+            assert ask(private / "journalban") == b"action=DUNNO\n\n"
+        else:
+            agent.wait_for_log("enforcement point postfix cannot start")
+            assert "Permission denied" in agent.log
+            assert agent.proc.poll() is None, "the agent runs on without the point"
     finally:
         agent.stop()
