@@ -48,6 +48,7 @@ class ConvertedFilter:
     notes: list[str] = field(default_factory=list)
     reason: str = ""  # why nothing was converted
     files: list[str] = field(default_factory=list)
+    problems: list[str] | None = None  # slow or injectable regexes; None: not checked yet
 
     @property
     def complete(self) -> bool:

@@ -36,7 +36,11 @@ class ImportResult:
     def complete(self) -> bool:
         used = {j.filter_file for j in self.plan.jails if j.enabled and j.filter_file}
         return (
-            all(j.status != "not converted" for j in self.plan.jails if j.enabled)
+            all(
+                j.status in ("shipped", "converted", "built-in")
+                for j in self.plan.jails
+                if j.enabled
+            )
             and all(self.plan.filters[k].complete for k in used)
             and not self.check_errors
         )

@@ -11,6 +11,7 @@ from journalban.errors import ConfigError
 from journalban.matching.aliases import ALIASES
 from journalban.matching.library import FilterLibrary
 from journalban.migrate.actionconv import plan_actions
+from journalban.migrate.checks import injectable, slow_regexes
 from journalban.migrate.filterconv import ConvertedFilter, convert_filter, journal_groups
 from journalban.migrate.inifile import IniFiles, IniReader
 from journalban.migrate.stock import filter_state
@@ -247,12 +248,36 @@ class JailConverter:
                 f"the admin changed fail2ban's {fname} filter ({why}): the converted copy "
                 f"{key} is used instead of journalban's {shipped[0]}"
             )
+        problems = self._check(converted) if result.enabled else []
+        if problems:
+            result.status = "converted, disabled"
+            result.settings["enabled"] = False
+            result.warnings += [f"written disabled: {p}" for p in problems]
         refused = [r for r in converted.regexes if not r.converted]
         if refused:
             result.warnings.append(
                 f"filter {fname}: {len(refused)} of {len(converted.regexes)} regexes left out"
             )
         self._journal(ini, jail, result, converted)
+
+    @staticmethod
+    def _check(converted: ConvertedFilter) -> list[str]:
+        """The converted filter's slow or injectable regexes (checked once per filter)."""
+        if converted.problems is None:
+            patterns = [str(r["regex"]) for r in (converted.data or {}).get("failregex", [])]
+            problems = [
+                f"regex #{i} may let client text choose the address (a free wildcard before "
+                f"it, nothing tying it to the end of the line): {p}"
+                for i, p in enumerate(patterns)
+                if injectable(p)
+            ]
+            problems += [
+                f"regex #{i} is slow on crafted lines (backtracking): {patterns[i]}"
+                for i in slow_regexes(patterns)
+            ]
+            converted.problems = problems
+            converted.notes += problems
+        return converted.problems
 
     def _shipped(self, fname: str, mode: str) -> tuple[str, str] | None:
         if fname in ALIASES and mode == "normal":

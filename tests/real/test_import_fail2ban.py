@@ -236,7 +236,13 @@ def test_qmail_guide_jails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert (mail["whois"], mail["lines"], mail["sendmail"]) == (True, True, True)
     assert jails["vpopmail"]["settings"]["bantime"] == 86400
     assert report["check"]["errors"] == []
-    assert code == 0
+    # The guide's "qlogenvelope: result=rejected .* remoteip=<HOST>" lets the HELO and
+    # sender (client text, before remoteip=) carry an address: written disabled, exit 3.
+    assert jails["qmail-smtp"]["status"] == "converted, disabled"
+    assert jails["qmail-smtp"]["settings"]["enabled"] is False
+    assert any("client text choose the address" in w for w in jails["qmail-smtp"]["warnings"])
+    assert jails["vpopmail"]["status"] == "converted"
+    assert code == 3
     # The converted filter finds what the admin's filter was for, read back from disk.
     code = main(
         ["regex", "@4000000059f5195c211f2234 qlogenvelope: result=rejected code=553 remoteip=95.140.112.191 remoteport=1",

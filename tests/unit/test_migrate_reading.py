@@ -178,3 +178,20 @@ def test_old_names_are_aliases_that_say_what_they_map_to() -> None:
     assert [r.pattern for r in ddos.failregex] == [r.pattern for _, r in sshd.regexes_for("ddos")]
     for alias in ("dovecot-pop3imap", "sasl", "apache-scan"):
         assert "Alias of filter" in library.load(alias).description
+
+
+def test_converted_regexes_that_let_client_text_move_the_address_are_found() -> None:
+    from journalban.migrate.checks import injectable
+
+    assert injectable(r"^.*?remoteip=<HOST>(?![.\w])")
+    assert injectable(r"^login (?P<user>.*) from <HOST> port \d+ .*$")
+    assert not injectable(r"^login (?P<user>.*) from <HOST>$")
+    assert not injectable(r"^<HOST> - (?P<user>.*)$")
+
+
+def test_a_backtracking_converted_regex_is_stopped_and_named() -> None:
+    from journalban.migrate.checks import slow_regexes
+
+    fast = r"^x from <HOST>$"
+    slow = r"^(?:\s*\S+\s*)*<HOST>$"
+    assert slow_regexes([fast, slow, fast], limit=1.0) == [1]
