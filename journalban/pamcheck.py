@@ -1,3 +1,4 @@
+#!/usr/bin/python3 -IS
 """``journalban pam-check``: may PAM go on with this login? Asked of the agent.
 
 Run by ``pam_exec.so`` (see docs/enforcement.md) once per login, so its
@@ -14,6 +15,10 @@ when the check fails closed. When the agent cannot be asked (no socket, no
 answer within the timeout, an answer that is not yes or no), the fail mode
 decides: the one the agent wrote beside its socket (``SOCKET.fail``, from
 ``enforcement.pam.fail``), else ``--fail`` (default ``open``).
+
+Packages also install this file as ``/usr/lib/journalban/pam-check``: run
+by its first line as ``python3 -IS`` (no site-packages: it needs none), the
+lightest pam_exec line.
 
 Exit codes: 0 go on, 1 refused (pam_exec turns any non-zero exit into a
 failure of the module), 2 bad arguments.
@@ -129,8 +134,6 @@ def parse_args(argv: Sequence[str]) -> tuple[str, str, float]:
     args = list(argv)
     while args:
         name = args.pop(0)
-        if name in ("-h", "--help"):
-            raise ValueError(USAGE)
         if name not in ("--socket", "--fail", "--timeout") or not args:
             raise ValueError(f"unknown or incomplete argument {name!r}\n{USAGE}")
         value = args.pop(0)
@@ -151,6 +154,9 @@ def parse_args(argv: Sequence[str]) -> tuple[str, str, float]:
 
 
 def main(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(USAGE)
+        return 0
     try:
         path, fail, timeout = parse_args(argv)
     except ValueError as exc:

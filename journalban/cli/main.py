@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "journalban.cli.fleetcmd",
     "journalban.cli.fleetadmin",
     "journalban.cli.importf2b",
+    "journalban.cli.pamcmd",
 )
 
 

@@ -12,8 +12,9 @@ to exit. Measured three ways:
   package installs (``from journalban.cli.main import main``), the checkout on
   ``sys.path`` as dist-packages would be;
 - the module file alone: ``/usr/bin/python3 -I -S`` running
-  ``journalban/pamcheck.py`` as a script (it imports nothing of journalban, so
-  it needs no site-packages; the lightest pam_exec line, docs/enforcement.md);
+  ``journalban/pamcheck.py`` as a script, as its first line runs the copy
+  packages install as ``/usr/lib/journalban/pam-check`` (it imports nothing of
+  journalban, so it needs no site-packages; the lightest pam_exec line);
 - venv: the editable install's ``.venv/bin/journalban`` (its path finder
   costs tens of milliseconds at start; no package installs it that way);
 - floor: ``/usr/bin/python3 -c pass``, the interpreter alone on this machine
@@ -125,7 +126,7 @@ def main() -> int:
         for name, argv in (
             ("packaged (/usr/bin/python3, console script)", [str(script)]),
             (
-                "the module file alone (python3 -I -S .../journalban/pamcheck.py)",
+                "/usr/lib/journalban/pam-check (python3 -IS journalban/pamcheck.py)",
                 ["/usr/bin/python3", "-I", "-S", str(REPO / "journalban/pamcheck.py")],
             ),
             ("venv (editable install)", [str(REPO / ".venv/bin/journalban")]),

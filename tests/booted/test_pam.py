@@ -1,6 +1,8 @@
 """The PAM check with the real sshd: pam_exec.so calling journalban pam-check.
 
-The container's sshd gets the two lines docs/enforcement.md gives, and the
+The container's sshd gets the two lines docs/enforcement.md gives (the
+``auth`` one through ``journalban pam-check``, the ``account`` one through the
+packaged helper ``/usr/lib/journalban/pam-check``), and the
 agent an ``enforcement: {pam: {jails: [sshd]}}`` drop-in. Real ssh logins
 (sshpass, the right password) come from the attacker's namespace:
 
@@ -27,7 +29,7 @@ from support.container import ATTACKERS4, OTHER_PORT, SERVER4, BootedHost
 PAM_FILE = "/etc/pam.d/sshd"
 PAM_LINES = (
     "auth     requisite  pam_exec.so quiet /usr/bin/journalban pam-check\n"
-    "account  requisite  pam_exec.so quiet /usr/bin/journalban pam-check\n"
+    "account  requisite  pam_exec.so quiet /usr/lib/journalban/pam-check\n"
 )
 DROPIN = "/etc/journalban/jail.d/booted-pam.yaml"
 PASSWORD = "correct horse 7"  # noqa: S105
