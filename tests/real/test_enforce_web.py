@@ -71,12 +71,23 @@ def test_banned_client_gets_403_another_200_and_a_flood_is_batched(
             assert http_status(pair, banned) == "403"
             assert http_status(pair, innocent) == "200"
             assert banned in deny.read_text()
+            # IPv6: the jail bans the client's /64 (ipv6_prefix), the other /64 is served.
+            banned6, innocent6 = pair.clients6
+            assert http_status(pair, banned6) == "200"
+            with log.open("a") as f:
+                f.write(failure(banned6, 2))
+            state.wait(lambda: ("web", "fd00:77:1::/64") in state.bans())
+            deadline = time.monotonic() + 15
+            while http_status(pair, banned6) != "403" and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert http_status(pair, banned6) == "403"
+            assert http_status(pair, innocent6) == "200"
             before = len(counter.read_text().splitlines())
             with log.open("a") as f:  # a flood: 300 addresses banned within a second
                 f.writelines(failure(f"198.51.{n // 250}.{n % 250 + 1}", n) for n in range(300))
-            state.wait(lambda: len(state.bans()) >= 301)
+            state.wait(lambda: len(state.bans()) >= 302)
             time.sleep(5)
-            assert len(WebDenyBackend(kind, deny).list(time.time())) == 301
+            assert len(WebDenyBackend(kind, deny).list(time.time())) == 302
             reloads = len(counter.read_text().splitlines()) - before
             assert 1 <= reloads <= 4, f"{reloads} reloads for a flood of 300 bans"
             assert http_status(pair, innocent) == "200"

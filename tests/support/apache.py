@@ -19,7 +19,7 @@ from support.real import need_tool
 MODULES = "/usr/lib/apache2/modules"
 
 
-def apache_conf(root: Path, server: str, deny_file: Path) -> str:
+def apache_conf(root: Path, server: str, server6: str, deny_file: Path) -> str:
     modules = "".join(
         f"LoadModule {name}_module {MODULES}/mod_{name}.so\n"
         for name in ("mpm_event", "authz_core", "authz_host", "status")
@@ -30,6 +30,7 @@ PidFile {root}/apache.pid
 ErrorLog {root}/error.log
 Mutex file:{root}
 Listen {server}:80
+Listen [{server6}]:80
 User www-data
 Group www-data
 <Location "/">
@@ -45,7 +46,7 @@ def running_apache(root: Path, pair: NetPair, deny_file: Path) -> Iterator[list[
     apache = need_tool("apache2")
     root.mkdir(parents=True)
     conf = root / "apache2.conf"
-    conf.write_text(apache_conf(root, pair.server, deny_file))
+    conf.write_text(apache_conf(root, pair.server, pair.server6, deny_file))
     out = (root / "apache.out").open("wb")
     proc = subprocess.Popen(
         pair.server_argv([apache, "-f", str(conf), "-DFOREGROUND"]),

@@ -1,7 +1,8 @@
 """Two network namespaces of the test's own joined by a veth pair: a server and its clients.
 
-The server side holds ``server`` (10.7x.y.1); the client side holds two
-addresses (.2 and .3), so one test has a banned client and an innocent one.
+The server side holds ``server`` (10.7x.y.1) and ``server6``; the client side
+holds two addresses of each family, so one test has a banned client and an
+innocent one.
 Nothing here touches the machine's own namespace but the names under
 /run/netns, removed at the end.
 """
@@ -24,6 +25,9 @@ class NetPair:
     client_ns: str
     server: str
     clients: tuple[str, str]
+    # IPv6 on the same link: the clients in two different /64s of one /32.
+    server6: str = "fd00:77::1"
+    clients6: tuple[str, str] = ("fd00:77:1::2", "fd00:77:2::2")
 
     def server_argv(self, argv: Sequence[str]) -> list[str]:
         return ["ip", "netns", "exec", self.server_ns, *argv]
@@ -65,6 +69,8 @@ def net_pair() -> Iterator[NetPair]:
         ):
             for addr in addrs:
                 _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
+            for addr6 in [pair.server6] if ns == pair.server_ns else list(pair.clients6):
+                _ip("-n", ns, "addr", "add", f"{addr6}/32", "dev", dev, "nodad")
             _ip("-n", ns, "link", "set", dev, "up")
             _ip("-n", ns, "link", "set", "lo", "up")
         yield pair

@@ -25,7 +25,7 @@ print(s.makefile("rb").readline().decode().split()[1])
 """
 
 
-def nginx_conf(root: Path, server: str, deny_file: Path) -> str:
+def nginx_conf(root: Path, server: str, server6: str, deny_file: Path) -> str:
     return f"""user root root;
 worker_processes 1;
 pid {root}/nginx.pid;
@@ -40,6 +40,7 @@ http {{
     scgi_temp_path {root}/tmp;
     server {{
         listen {server}:80;
+        listen [{server6}]:80;
         root {root}/www;
         location / {{
             include {deny_file};
@@ -57,7 +58,7 @@ def running_nginx(root: Path, pair: NetPair, deny_file: Path) -> Iterator[list[s
     (root / "tmp").mkdir()
     (root / "www" / "index.html").write_text("ok\n")
     conf = root / "nginx.conf"
-    conf.write_text(nginx_conf(root, pair.server, deny_file))
+    conf.write_text(nginx_conf(root, pair.server, pair.server6, deny_file))
     out = (root / "nginx.out").open("wb")
     proc = subprocess.Popen(
         pair.server_argv([nginx, "-c", str(conf), "-p", str(root), "-g", "daemon off;"]),
@@ -81,4 +82,6 @@ def running_nginx(root: Path, pair: NetPair, deny_file: Path) -> Iterator[list[s
 
 
 def http_status(pair: NetPair, source: str) -> str:
-    return pair.client_python(HTTP_GET, source, pair.server).strip()
+    """The HTTP status the server answers ``source`` (an IPv4 or IPv6 client address)."""
+    server = pair.server6 if ":" in source else pair.server
+    return pair.client_python(HTTP_GET, source, server).strip()
