@@ -20,6 +20,7 @@ from dbus_fast.aio import MessageBus
 from journalban.agent.api import AgentControl
 from journalban.bus import contract, convert
 from journalban.bus.authority import Authority
+from journalban.bus.paging import BanPages
 
 _log = logging.getLogger(__name__)
 
@@ -38,11 +39,13 @@ class CallDispatcher:
         control: AgentControl,
         authority: Authority,
         jail_paths: Mapping[str, str],
+        pages: BanPages | None = None,
     ) -> None:
         self._bus = bus
         self._control = control
         self._authority = authority
         self._jail_paths = jail_paths  # object path -> jail name, kept current by the service
+        self._pages = pages if pages is not None else BanPages(control)
         self._passthrough: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         m, j = contract.MANAGER_INTERFACE, contract.JAIL_INTERFACE
@@ -52,6 +55,7 @@ class CallDispatcher:
             (m, "UnbanAll"): ("s", self._unban_all),
             (m, "UnbanFleet"): ("ss", self._unban_fleet),
             (m, "ListBans"): ("s", self._manager_list_bans),
+            (m, "GetBans"): ("suu", self._get_bans),
             (m, "QueryBan"): ("s", self._query_ban),
             (m, "ListJails"): ("", self._list_jails),
             (m, "GetStatus"): ("", self._manager_status),
@@ -171,6 +175,11 @@ class CallDispatcher:
     async def _manager_list_bans(self, msg: Message, _jail: str | None) -> Reply:
         bans = self._control.list_bans(convert.jail_arg(msg.body[0]))
         return "a(ssttus)", [[convert.ban_struct(ban) for ban in bans]]
+
+    async def _get_bans(self, msg: Message, _jail: str | None) -> Reply:
+        jail, offset, limit = msg.body
+        total, generation, bans = self._pages.page(jail, offset, limit)
+        return "uta(ssttus)", [convert.u32(total), generation, bans]
 
     async def _query_ban(self, msg: Message, _jail: str | None) -> Reply:
         bans = self._control.query_ban(convert.network_arg(msg.body[0]))

@@ -26,6 +26,7 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus
 from journalban.agent.api import AgentControl
 from journalban.bus import contract, convert
 from journalban.bus.fleetview import fleet_properties
+from journalban.bus.paging import BanPages
 
 BanList = Annotated[list[Any], DBusSignature("a(ssttus)")]
 StrList = Annotated[list[str], DBusSignature("as")]
@@ -38,6 +39,7 @@ _OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
         "UnbanAll": ["lifted"],
         "UnbanFleet": ["lifted"],
         "ListBans": ["bans"],
+        "GetBans": ["total", "generation", "bans"],
         "QueryBan": ["bans"],
         "ListJails": ["jails"],
         "GetStatus": ["status"],
@@ -77,9 +79,10 @@ def _name_args(interface: intr.Interface) -> intr.Interface:
 class ManagerInterface(ServiceInterface):
     """``org.jailban.Manager1`` at ``/org/jailban``."""
 
-    def __init__(self, control: AgentControl) -> None:
+    def __init__(self, control: AgentControl, pages: BanPages | None = None) -> None:
         super().__init__(contract.MANAGER_INTERFACE)
         self._control = control
+        self.pages = pages if pages is not None else BanPages(control)
 
     def introspect(self) -> intr.Interface:
         return _name_args(super().introspect())
@@ -104,6 +107,12 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_method()
     def ListBans(self, jail: DBusStr) -> BanList:
+        raise _refuse()
+
+    @dbus_method()
+    def GetBans(
+        self, jail: DBusStr, offset: DBusUInt32, limit: DBusUInt32
+    ) -> Annotated[tuple[int, int, list[Any]], DBusSignature("uta(ssttus)")]:
         raise _refuse()
 
     @dbus_method()
@@ -179,6 +188,10 @@ class ManagerInterface(ServiceInterface):
         return convert.u32(self._control.banned_count())
 
     @dbus_property(access=PropertyAccess.READ)
+    def Generation(self) -> DBusUInt64:
+        return self.pages.generation
+
+    @dbus_property(access=PropertyAccess.READ)
     def Fleet(self) -> DBusDict:
         return fleet_properties(self._control.fleet_status())
 
@@ -188,6 +201,7 @@ class ManagerInterface(ServiceInterface):
             "Version": self._control.version,
             "State": self._control.state,
             "BannedCount": convert.u32(self._control.banned_count()),
+            "Generation": self.pages.generation,
         }
 
 

@@ -26,6 +26,7 @@ from journalban.bus import contract, convert
 from journalban.bus.authority import Authority
 from journalban.bus.dispatch import CallDispatcher
 from journalban.bus.interfaces import JailInterface, ManagerInterface
+from journalban.bus.paging import BanPages
 from journalban.events import Ban
 
 _log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class BusService:
         self._retry_interval = retry_interval
         self._coalesce_interval = coalesce_interval
         self._session: _Session | None = None
+        self.pages = BanPages(control)  # outlives a session: the generation never goes back
         self._jail_paths: dict[str, str] = {}  # path -> jail name, read by the dispatcher
         self._dirty = False
         self.connected = asyncio.Event()
@@ -92,9 +94,11 @@ class BusService:
         bus = await MessageBus(bus_address=self._address, bus_type=BusType.SYSTEM).connect()
         tolerate_full_socket(bus)
         try:
-            session = _Session(bus, ManagerInterface(self._control))
+            session = _Session(bus, ManagerInterface(self._control, self.pages))
             self._session = session
-            dispatcher = CallDispatcher(bus, self._control, Authority(bus), self._jail_paths)
+            dispatcher = CallDispatcher(
+                bus, self._control, Authority(bus), self._jail_paths, self.pages
+            )
             bus.add_message_handler(dispatcher.handle)
             bus.export(contract.MANAGER_PATH, session.manager)
             session.announced[contract.MANAGER_PATH] = session.manager.property_values()
@@ -168,6 +172,7 @@ class BusService:
     def banned(self, ban: Ban) -> None:
         """Announce a new or extended ban (details never hold the matched lines)."""
         self._dirty = True
+        self.pages.changed()
         if self._session is not None:
             self._session.manager.Banned(
                 ban.address, ban.jail, convert.usec(ban.expires_at), convert.banned_details(ban)
@@ -176,12 +181,14 @@ class BusService:
     def unbanned(self, ban: Ban, reason: str) -> None:
         """Announce a lifted ban; ``reason`` is expired, manual or flush."""
         self._dirty = True
+        self.pages.changed()
         if self._session is not None:
             self._session.manager.Unbanned(ban.address, ban.jail, reason)
 
     def reloaded(self) -> None:
         """Re-export the jails of the new configuration and announce the reload."""
         self._dirty = True
+        self.pages.changed()
         if self._session is not None:
             self._export_jails(self._session)
             self._session.manager.Reloaded()

@@ -7,7 +7,9 @@ actions name it as their owner.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -309,3 +311,51 @@ def test_reload_re_exports_jails_and_signals(bus: PrivateBus) -> None:
         bus, "get-property", DEST, "/org/jailban/jail/postfix_2dsasl", "org.jailban.Jail1", "Name"
     )
     assert name.stdout.strip() == 's "postfix-sasl"'
+
+
+def test_get_bans_pages_newest_first_and_the_generation_follows_changes(
+    bus: PrivateBus,
+) -> None:
+    def generation() -> int:
+        got = busctl(bus, "get-property", DEST, MANAGER, "org.jailban.Manager1", "Generation")
+        assert got.returncode == 0, got.stderr
+        kind, value = got.stdout.split()
+        assert kind == "t"
+        return int(value)
+
+    def get_bans(offset: int, limit: int, user: str | None = None) -> list[object]:
+        got = busctl(bus, "--json=short", "call", DEST, MANAGER, "org.jailban.Manager1",
+                     "GetBans", "suu", "sshd", str(offset), str(limit), user=user)  # fmt: skip
+        assert got.returncode == 0, got.stderr
+        data: list[object] = json.loads(got.stdout)["data"]
+        return data
+
+    monitor = SignalMonitor(bus, user="nobody")
+    try:
+        before = generation()
+        for last in (31, 32, 33):
+            ban = busctl(bus, "call", DEST, MANAGER, "org.jailban.Manager1", "Ban",
+                         "ssta{sv}", "sshd", f"203.0.113.{last}", "60000000", "0")  # fmt: skip
+            assert ban.returncode == 0, ban.stderr
+            time.sleep(0.01)  # distinct ban times
+        after = generation()
+        assert after >= before + 3
+        changed = monitor.wait_for("'Generation': <uint64")
+        assert "/org/jailban: org.freedesktop.DBus.Properties.PropertiesChanged" in changed
+    finally:
+        monitor.close()
+    total, page_generation, first = get_bans(0, 2, user="nobody")  # info: any local user
+    assert page_generation == after
+    assert isinstance(total, int)
+    assert total >= 3
+    assert isinstance(first, list)
+    assert [row[0] for row in first] == ["203.0.113.33", "203.0.113.32"]
+    _total, _gen, rest = get_bans(2, 1)
+    assert isinstance(rest, list)
+    assert [row[0] for row in rest] == ["203.0.113.31"]
+    missing = gdbus(bus, "org.jailban.Manager1.GetBans", "nope", "0", "10")
+    assert "org.jailban.Error.NoSuchJail" in missing.stderr
+    for last in (31, 32, 33):
+        busctl(bus, "call", DEST, MANAGER, "org.jailban.Manager1", "Unban", "ss",
+               f"203.0.113.{last}", "")  # fmt: skip
+    assert generation() >= after + 3

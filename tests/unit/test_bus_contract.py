@@ -21,6 +21,7 @@ MANAGER_CONTRACT = {
     "Ban": ("ssta{sv}", ""),
     "Unban": ("ss", "u"),
     "UnbanAll": ("s", "u"),
+    "GetBans": ("suu", "uta(ssttus)"),
     "ListBans": ("s", "a(ssttus)"),
     "QueryBan": ("s", "a(ssttus)"),
     "ListJails": ("", "a(so)"),
@@ -41,7 +42,13 @@ JAIL_CONTRACT = {
     "GetStatus": ("", "a{sv}"),
 }
 MANAGER_SIGNALS = {"Banned": "ssta{sv}", "Unbanned": "sss", "Reloaded": ""}
-MANAGER_PROPERTIES = {"Version": "s", "State": "s", "BannedCount": "u", "Fleet": "a{sv}"}
+MANAGER_PROPERTIES = {
+    "Version": "s",
+    "State": "s",
+    "BannedCount": "u",
+    "Generation": "t",
+    "Fleet": "a{sv}",
+}
 JAIL_PROPERTIES = {
     "Name": "s",
     "Enabled": "b",

@@ -1,0 +1,75 @@
+"""GetBans' pages and the ban table's generation, over the in-memory control."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import pytest
+
+from journalban import errors
+from journalban.bus.paging import MAX_PAGE, BanPages
+from journalban.bus.service import BusService
+from journalban.clock import FakeClock
+from support.fake_control import FakeControl
+
+
+def _banned(control: FakeControl, clock: FakeClock, count: int) -> None:
+    async def ban_all() -> None:
+        for i in range(count):
+            clock.advance(1.0)
+            await control.ban("sshd", ipaddress.ip_network(f"203.0.113.{i + 1}"), 600.0)
+
+    asyncio.run(ban_all())
+
+
+def test_pages_are_newest_first_and_cover_the_table_once() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    pages = BanPages(control)
+    _banned(control, clock, 25)
+    seen: list[str] = []
+    for offset in range(0, 30, 10):
+        total, _generation, bans = pages.page("", offset, 10)
+        assert total == 25
+        seen += [b[0] for b in bans]
+    assert seen == [f"203.0.113.{i}" for i in range(25, 0, -1)]
+    times = [b[2] for b in pages.page("sshd", 0, 100)[2]]
+    assert times == sorted(times, reverse=True)
+
+
+def test_a_page_past_the_end_is_empty_and_the_limit_is_capped() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    pages = BanPages(control)
+    _banned(control, clock, 3)
+    assert pages.page("", 3, 10)[0:1] == (3,)
+    assert pages.page("", 3, 10)[2] == []
+    assert pages.page("", 0, 0)[2] == []
+    assert len(pages.page("", 0, 2**32 - 1)[2]) == 3
+    assert MAX_PAGE == 10_000
+
+
+def test_unknown_jail_is_no_such_jail() -> None:
+    with pytest.raises(errors.NoSuchJail):
+        BanPages(FakeControl()).page("nope", 0, 10)
+
+
+def test_generation_changes_with_every_ban_and_unban_and_the_cache_follows() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    service = BusService(control)  # the agent's listener: it owns the generation
+    unsubscribe = control.subscribe(service)
+    try:
+        start = service.pages.generation
+        assert start == int(control.started_at * 1_000_000)
+        assert service.pages.page("", 0, 10)[0] == 0
+        _banned(control, clock, 2)
+        total, generation, _ = service.pages.page("", 0, 10)
+        assert (total, generation) == (2, start + 2)
+        asyncio.run(control.unban(ipaddress.ip_network("203.0.113.1"), None))
+        total, generation, bans = service.pages.page("", 0, 10)
+        assert (total, generation) == (1, start + 3)
+        assert [b[0] for b in bans] == ["203.0.113.2"]
+    finally:
+        unsubscribe()
