@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "journalban.cli.fleetadmin",
     "journalban.cli.importf2b",
     "journalban.cli.pamcmd",
+    "journalban.cli.watch",
 )
 
 
