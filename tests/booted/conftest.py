@@ -82,6 +82,7 @@ def detectors(request: pytest.FixtureRequest, host: BootedHost) -> None:
     else:
         host.remove(QUIET_DETECTORS)
     host.systemctl("reload", "journalban.service")
+    host.next_address_block()
 
 
 _v4 = itertools.count()

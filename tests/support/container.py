@@ -351,6 +351,14 @@ class BootedHost:
         base = int(ipaddress.IPv4Address("100.64.0.1"))
         return [str(ipaddress.IPv4Address(base + n)) for n in range(first, first + count)]
 
+    def next_address_block(self) -> None:
+        """Take the next fresh addresses from a new /16, which no earlier ban covers.
+
+        A detector turned back on (``subnet``, ``attack_mode``) reads the pending
+        failures of the addresses used so far and may ban whole prefixes of them.
+        """
+        self._next_address = (self._next_address // 65536 + 1) * 65536
+
     def emit_failures(self, addresses: Sequence[str]) -> None:
         """One sshd password failure per address, logged as sshd logs it."""
         self.emit_sshd(
