@@ -35,6 +35,11 @@ def register(sub: Any) -> None:
         "--state", type=Path, default=None,
         help="journalban's state database for --bans (default: state_dir/state.sqlite)",
     )  # fmt: skip
+    p.add_argument(
+        "--command-actions", action="store_true",
+        help="turn actions journalban has no equivalent for into command actions "
+        "(their actionban as an argv, no shell; refused when it needs one)",
+    )  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="write nothing, say what would be")
     p.add_argument("--force", action="store_true", help="replace files an earlier import wrote")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from journalban.migrate.report import as_json, as_text
 
     try:
-        result = importer.plan_import(args.source, args.out)
+        result = importer.plan_import(args.source, args.out, commands=args.command_actions)
         if args.bans:
             importer.read_bans(result)
     except ConfigError as exc:

@@ -10,6 +10,8 @@ action if they want it (journalban runs no shell).
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,8 +70,47 @@ def _mail(call: Call) -> dict[str, Any]:
     return action
 
 
-def plan_actions(calls: list[Call], reader: IniReader) -> ActionPlan:
-    """Map each fail2ban action of one jail."""
+# fail2ban's action tags -> journalban's command fields.
+_TAGS = {"ip": "address", "name": "jail", "port": "port", "protocol": "protocol",
+         "bantime": "bantime", "family": "family"}  # fmt: skip
+_SHELL = re.compile(r"[|;&<>`$()\\\n*?~]|\b(?:if|then|fi|for|do|done)\b")
+
+
+def command_action(call: Call, reader: IniReader) -> dict[str, Any]:
+    """A ``command`` action doing what a fail2ban action file's actionban/actionunban did.
+
+    Raises:
+        ValueError: no such action file, or a command that needs a shell (journalban
+            runs commands as an argv, never through a shell).
+    """
+    try:
+        ini = reader.read(f"action.d/{call.name}")
+    except ConfigError as exc:
+        raise ValueError(f"action {call.name}: {exc.message}") from None
+    out: dict[str, Any] = {"type": "command"}
+    for key, ours in (("actionban", "ban"), ("actionunban", "unban")):
+        try:
+            text = ini.raw("Definition", key).strip()
+        except KeyError:
+            continue
+        for tag, value in call.params.items():
+            text = text.replace(f"<{tag}>", value)
+        text = re.sub(
+            r"<(\w+)>", lambda m: "{" + _TAGS[m[1]] + "}" if m[1] in _TAGS else m[0], text
+        )
+        if _SHELL.search(text) or "<" in text or "%(" in text:
+            raise ValueError(
+                f"action {call.name}: {key} needs a shell or values journalban does not have: "
+                f"{text!r}"
+            )
+        out[ours] = shlex.split(text)
+    if "ban" not in out:
+        raise ValueError(f"action {call.name}: no actionban to run")
+    return out
+
+
+def plan_actions(calls: list[Call], reader: IniReader, commands: bool = False) -> ActionPlan:
+    """Map each fail2ban action of one jail; ``commands``: others become command actions."""
     plan = ActionPlan()
     for call in calls:
         backend = _firewall(call.name)
@@ -86,6 +127,17 @@ def plan_actions(calls: list[Call], reader: IniReader) -> ActionPlan:
         if call.name.startswith(MAIL_ACTIONS):
             plan.actions.append(_mail(call))
             continue
+        if commands:
+            try:
+                plan.actions.append(command_action(call, reader))
+                plan.notes.append(
+                    f"action {call.name}: a command action runs its actionban "
+                    f"{plan.actions[-1]['ban']} (no shell; needs the exec-actions.conf drop-in)"
+                )
+                continue
+            except ValueError as exc:
+                plan.dropped.append(f"{exc}; not converted")
+                continue
         plan.dropped.append(f"action {call.name}: not converted; {_show_command(call, reader)}")
     if plan.actions:
         plan.actions.insert(0, {"type": "firewall"})
@@ -100,5 +152,6 @@ def _show_command(call: Call, reader: IniReader) -> str:
         return "no action.d file to show"
     return (
         "journalban runs no action files; to keep it, write a command action "
-        f"(argv list, no shell) doing what its actionban did: {ban!r}"
+        f"(argv list, no shell) doing what its actionban did, or import with "
+        f"--command-actions: {ban!r}"
     )

@@ -98,7 +98,9 @@ def read_fail2ban_filter(reader: IniReader, name: str, params: Mapping[str, str]
     """
     ini = reader.read(f"filter.d/{name}")
     extra = {k.lower(): v for k, v in params.items()}
-    extra["__prefix_line"] = PREFIX_MARK
+    # common.conf's prefix becomes the marker; a filter extending it
+    # ("%(known/__prefix_line)s(?:\w{14,20}: )?") keeps its own part after it.
+    ini.defaults["__prefix_line"] = PREFIX_MARK
     combined: dict[str, str] = {}
     for opt in FILTER_OPTIONS:
         if ini.has("Definition", opt):
@@ -109,7 +111,6 @@ def read_fail2ban_filter(reader: IniReader, name: str, params: Mapping[str, str]
         init.setdefault(f"known/{opt}", value)
         init.setdefault(opt, value)
     combined.update(init)
-    combined["__prefix_line"] = PREFIX_MARK
     resolved = substitute_tags(combined, _Options(ini, combined, extra), ini)
     resolved["__files__"] = "\n".join(str(f) for f in ini.files)
     return resolved

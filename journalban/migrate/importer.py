@@ -51,11 +51,13 @@ def existing_targets(files: dict[Path, str]) -> list[Path]:
     return [p for p in files if p.exists() and p.name != "journalban.yaml"]
 
 
-def plan_import(source: Path, out: Path, sums: dict[str, str] | None = None) -> ImportResult:
+def plan_import(
+    source: Path, out: Path, sums: dict[str, str] | None = None, *, commands: bool = False
+) -> ImportResult:
     """Raises: ConfigError when ``source`` is not a readable fail2ban directory."""
     if not source.is_dir():
         raise ConfigError("not a directory", str(source))
-    converter = JailConverter(source, packaged_sums() if sums is None else sums)
+    converter = JailConverter(source, packaged_sums() if sums is None else sums, commands=commands)
     plan = converter.convert_all()
     return ImportResult(source, out, plan, plan_files(plan, source, out))
 

@@ -69,8 +69,14 @@ class JailConverter:
     """Converts the jails of one fail2ban directory."""
 
     def __init__(
-        self, root: Path, sums: dict[str, str], library: FilterLibrary | None = None
+        self,
+        root: Path,
+        sums: dict[str, str],
+        library: FilterLibrary | None = None,
+        *,
+        commands: bool = False,
     ) -> None:
+        self.commands = commands
         self.root = root
         self.reader = IniReader(root)
         self.sums = sums
@@ -147,7 +153,7 @@ class JailConverter:
             proto = v.strip().lower()
             s["protocol"] = "tcp,udp" if proto == "all" else proto
         if (v := self._get(ini, name, "action")) is not None and v.strip():
-            actions = plan_actions(action_calls(v), self.reader)
+            actions = plan_actions(action_calls(v), self.reader, self.commands)
             result.backend = actions.backend
             if actions.actions:
                 s["actions"] = actions.actions

@@ -180,6 +180,16 @@ def test_sme_server_template(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert any("signal-event fail2ban-ban" in w for w in jails["ssh"]["warnings"])
     assert report["check"]["errors"] == []
     assert code == 0
+    assert "actions" not in jails["ssh"]["settings"]  # not without --command-actions
+    # Opted in: the contrib's action file becomes a command action, shown in the report.
+    code, report = _import(capsys, str(src), "--out", str(out), "--force", "--command-actions")
+    jails = {j["name"]: j for j in report["jails"]}
+    assert jails["ssh"]["settings"]["actions"] == [
+        {"type": "firewall"},
+        {"type": "command", "ban": ["/sbin/e-smith/signal-event", "fail2ban-ban", "{address}"]},
+    ]
+    assert any("a command action runs" in w for w in jails["ssh"]["warnings"])
+    assert report["check"]["errors"] == []
 
 
 # The qmail guide's jail.local and its own filters (seeds/003), typed in.

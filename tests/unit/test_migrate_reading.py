@@ -195,3 +195,25 @@ def test_a_backtracking_converted_regex_is_stopped_and_named() -> None:
     fast = r"^x from <HOST>$"
     slow = r"^(?:\s*\S+\s*)*<HOST>$"
     assert slow_regexes([fast, slow, fast], limit=1.0) == [1]
+
+
+def test_an_action_needing_a_shell_is_not_made_a_command(tmp_path: Path) -> None:
+    from journalban.migrate.actionconv import command_action
+    from journalban.migrate.values import parse_call
+
+    root = _write(
+        tmp_path,
+        {
+            "action.d/plain.conf": "[Definition]\nactionban = /usr/bin/notify-ban <ip> <name>\n"
+            "actionunban = /usr/bin/notify-unban <ip>\n",
+            "action.d/piped.conf": "[Definition]\nactionban = echo <ip> | mail -s ban root\n",
+        },
+    )
+    reader = IniReader(root)
+    assert command_action(parse_call("plain"), reader) == {
+        "type": "command",
+        "ban": ["/usr/bin/notify-ban", "{address}", "{jail}"],
+        "unban": ["/usr/bin/notify-unban", "{address}"],
+    }
+    with pytest.raises(ValueError, match="needs a shell"):
+        command_action(parse_call("piped"), reader)
