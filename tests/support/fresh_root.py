@@ -136,12 +136,16 @@ def base_root() -> tuple[Path, float]:
         return path, time.monotonic() - started
 
 
-def run_fresh_setup() -> FreshRun:
-    """Build (or reuse) the base, then run fresh_setup.sh on a copy of this checkout."""
+def run_fresh_setup(work_parent: Path = Path("/var/tmp")) -> FreshRun:
+    """Build (or reuse) the base, then run fresh_setup.sh on a copy of this checkout.
+
+    Its small work directory is made in ``work_parent`` (the background run's
+    result directory, which ``stop_background`` removes even after a kill).
+    """
     key = setup_key()
     base, base_seconds = base_root()
     _link_machine_debs()
-    with tempfile.TemporaryDirectory(prefix="journalban-fresh-", dir="/var/tmp") as workdir:
+    with tempfile.TemporaryDirectory(prefix="journalban-fresh-", dir=work_parent) as workdir:
         work = Path(workdir)
         (work / "files").write_bytes(b"".join(f"{n}\0".encode() for n in _checkout_files()))
         (work / "tools.txt").write_text("".join(f"{t}\n" for t in tools.REQUIRED_TOOLS))
@@ -237,7 +241,7 @@ def result() -> FreshRun:
 
 def main(out: str) -> None:
     """Run and write the result as JSON (the background child's entry point)."""
-    run = run_fresh_setup()
+    run = run_fresh_setup(work_parent=Path(out).parent)
     Path(out).write_text(json.dumps(asdict(run)))
 
 
