@@ -477,6 +477,7 @@ def test_rpmbuild_builds_both_packages_with_exactly_the_shared_list(
         "/usr/share/journalban/units",
         "/usr/share/journalban/units/dedicated-user",
         "/usr/share/journalban/units/dropins",
+        "/usr/share/cockpit/journalban",  # the Cockpit page's folder
     }
     assert got_main - owned_dirs == listed_main
     ghosts = {p for p, (kind, _) in selinux.items() if kind == "ghost"}

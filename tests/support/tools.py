@@ -68,6 +68,10 @@ _TOOLS: Final[dict[str, str]] = {
     "/usr/lib/dovecot/imap-login": "dovecot-imapd",
     "nginx": "nginx",
     "apache2": "apache2",
+    # the web console (tests/real/test_cockpit_page.py): Cockpit and a browser
+    "/usr/lib/cockpit/cockpit-ws": "cockpit-ws",
+    "cockpit-bridge": "cockpit-bridge",
+    "chromium": "chromium",
     # shells and archives the tests drive
     "bash": "bash",
     "sh": "dash",
@@ -100,6 +104,7 @@ REQUIRED_MODULES: Final = (
     "setuptools",
     "wheel",
     "nats",
+    "playwright",
 )
 
 

@@ -1,0 +1,145 @@
+/* The live list of active bans: pages from GetBans, kept current by signals.
+ *
+ * A page of PAGE bans is read with GetBans (newest first). Banned and Unbanned
+ * change the page at once; when the Generation property moves past the
+ * generation the page was read at plus the signals applied since, a signal
+ * was missed (or a reload happened) and the page is read again. Nothing polls.
+ */
+"use strict";
+
+(function (jb) {
+    const PAGE = 100;
+
+    jb.BanList = function (canUnban) {
+        const self = this;
+        self.jail = "";
+        self.offset = 0;
+        self.total = 0;
+        self.generation = 0;
+        self.rows = []; // [address, jail, banned_at, expires_at, count, reason]
+        self.sortColumn = 2;
+        self.canUnban = canUnban;
+        let reading = null;
+
+        const body = document.querySelector("#bans tbody");
+        const filter = document.getElementById("list-filter");
+
+        self.read = function () {
+            const asked = [self.jail, self.offset];
+            reading = jb.call("GetBans", [self.jail, self.offset, PAGE]).then(reply => {
+                if (asked[0] !== self.jail || asked[1] !== self.offset) return; // the view moved on
+                self.total = reply[0];
+                self.generation = reply[1];
+                self.rows = reply[2];
+                document.getElementById("bans-error").textContent = "";
+                self.render();
+            }).catch(err => {
+                document.getElementById("bans-error").textContent = jb.errorText(err);
+            }).finally(() => { reading = null });
+            return reading;
+        };
+
+        self.banned = function (address, jail, expires, details) {
+            self.generation += 1;
+            if (self.jail && self.jail !== jail) return;
+            const index = self.rows.findIndex(r => r[0] === address && r[1] === jail);
+            const row = [address, jail, details.banned_at_usec ? details.banned_at_usec.v : Date.now() * 1000,
+                expires, details.ban_count ? details.ban_count.v : 1, details.reason ? details.reason.v : ""];
+            if (index >= 0) {
+                self.rows[index] = row;
+            } else {
+                self.total += 1;
+                if (self.offset === 0) {
+                    self.rows.unshift(row);
+                    if (self.rows.length > PAGE) self.rows.pop();
+                }
+            }
+            self.render();
+        };
+
+        self.unbanned = function (address, jail) {
+            self.generation += 1;
+            if (self.jail && self.jail !== jail) return;
+            const index = self.rows.findIndex(r => r[0] === address && r[1] === jail);
+            if (index >= 0) self.rows.splice(index, 1);
+            self.total = Math.max(0, self.total - 1);
+            self.render();
+        };
+
+        /* PropertiesChanged of Manager1: re-read only when signals were missed. */
+        self.generationIs = function (generation) {
+            if (generation !== self.generation && !reading) self.read();
+        };
+
+        self.render = function () {
+            const text = filter.value.trim().toLowerCase();
+            let rows = self.rows;
+            if (text) rows = rows.filter(r => (r[0] + " " + r[1] + " " + r[5]).toLowerCase().includes(text));
+            const col = self.sortColumn;
+            rows = rows.slice().sort((a, b) => {
+                if (typeof a[col] === "number") return b[col] - a[col];
+                return String(a[col]).localeCompare(String(b[col]));
+            });
+            const fresh = document.createDocumentFragment();
+            rows.forEach(r => {
+                const tr = document.createElement("tr");
+                tr.dataset.address = r[0];
+                tr.append(jb.element("td", r[0]), jb.element("td", r[1]), jb.element("td", r[5]),
+                          jb.element("td", jb.formatTime(r[2])), jb.element("td", jb.formatTime(r[3])),
+                          jb.element("td", r[4], "num"));
+                const cell = document.createElement("td");
+                if (self.canUnban) {
+                    const button = jb.element("button", "Unban", "unban");
+                    button.type = "button";
+                    button.addEventListener("click", () => {
+                        button.disabled = true;
+                        jb.call("Unban", [r[0], r[1]]).catch(err => {
+                            button.disabled = false;
+                            document.getElementById("bans-error").textContent = jb.errorText(err);
+                        });
+                    });
+                    cell.append(button);
+                }
+                tr.append(cell);
+                fresh.append(tr);
+            });
+            body.replaceChildren(fresh);
+            document.querySelectorAll("#bans th[data-sort]").forEach(th => {
+                th.classList.toggle("sorted", Number(th.dataset.sort) === col);
+            });
+            document.getElementById("ban-total").textContent = "(" + self.total + ")";
+            const last = Math.min(self.offset + PAGE, self.total);
+            document.getElementById("page-info").textContent = self.total
+                ? (self.offset + 1) + "–" + last + " of " + self.total : "no bans";
+            document.getElementById("prev-page").disabled = self.offset === 0;
+            document.getElementById("next-page").disabled = self.offset + PAGE >= self.total;
+            document.getElementById("unban-all").hidden = !(self.canUnban && self.jail);
+        };
+
+        filter.addEventListener("input", self.render);
+        document.getElementById("list-jail").addEventListener("change", ev => {
+            self.jail = ev.target.value;
+            self.offset = 0;
+            self.read();
+        });
+        document.getElementById("prev-page").addEventListener("click", () => {
+            self.offset = Math.max(0, self.offset - PAGE);
+            self.read();
+        });
+        document.getElementById("next-page").addEventListener("click", () => {
+            self.offset += PAGE;
+            self.read();
+        });
+        document.getElementById("unban-all").addEventListener("click", () => {
+            jb.call("UnbanAll", [self.jail]).catch(err => {
+                document.getElementById("bans-error").textContent = jb.errorText(err);
+            });
+        });
+        document.querySelectorAll("#bans th[data-sort]").forEach(th => {
+            th.addEventListener("click", () => {
+                self.sortColumn = Number(th.dataset.sort);
+                self.render();
+            });
+        });
+    };
+}(window.journalban));

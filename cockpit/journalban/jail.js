@@ -1,0 +1,64 @@
+/* A jail's page: its settings, its last bans with their lines, and "test a line". */
+"use strict";
+
+(function (jb) {
+    const SETTINGS = ["Name", "Enabled", "Filter", "Sources", "Ports", "MaxRetry", "FindTimeUSec", "BanTimeUSec",
+        "CurrentlyFailed", "TotalFailed", "CurrentlyBanned", "TotalBanned", "DroppedPackets"];
+
+    function shown(name, value) {
+        if (Array.isArray(value)) return value.join(", ");
+        if (name === "FindTimeUSec" || name === "BanTimeUSec") {
+            return value ? (value / 1e6) + " s" : "permanent";
+        }
+        return String(value);
+    }
+
+    jb.showJail = function (name, path, allowed) {
+        document.getElementById("jail-title").textContent = "Jail " + name;
+        const settings = document.querySelector("#jail-settings tbody");
+        settings.replaceChildren();
+        jb.call("GetAll", [jb.JAIL], path, "org.freedesktop.DBus.Properties").then(reply => {
+            const props = reply[0];
+            SETTINGS.forEach(key => {
+                if (!(key in props)) return;
+                const tr = document.createElement("tr");
+                tr.append(jb.element("th", key), jb.element("td", shown(key, props[key].v)));
+                settings.append(tr);
+            });
+        });
+        const bans = document.querySelector("#jail-bans tbody");
+        bans.replaceChildren();
+        jb.call("GetBans", [name, 0, 20]).then(reply => {
+            reply[2].forEach(r => {
+                const tr = document.createElement("tr");
+                const lines = document.createElement("td");
+                if (allowed["org.jailban.manage"]) {
+                    jb.call("GetBanDetails", [r[0], name]).then(details => {
+                        const d = details[0];
+                        const text = (d.lines ? d.lines.v : []).join("\n");
+                        const who = d.caller_uid ? "banned by uid " + d.caller_uid.v + "\n" : "";
+                        lines.append(jb.element("pre", who + (text || "(no lines: " + (d.source ? d.source.v : "") + ")")));
+                    }).catch(err => lines.append(jb.element("span", jb.errorText(err), "error")));
+                } else {
+                    lines.textContent = "only for administrators (org.jailban.manage)";
+                }
+                tr.append(jb.element("td", r[0]), jb.element("td", r[5]), jb.element("td", jb.formatTime(r[2])),
+                          jb.element("td", jb.formatTime(r[3])), lines);
+                bans.append(tr);
+            });
+        });
+        const form = document.getElementById("test-form");
+        form.onsubmit = ev => {
+            ev.preventDefault();
+            const out = document.getElementById("test-result");
+            out.textContent = "testing…";
+            jb.call("TestLine", [name, document.getElementById("test-line").value]).then(reply => {
+                const [matched, address, captures] = reply;
+                const parts = Object.keys(captures).map(k => k + "=" + captures[k].v);
+                out.textContent = matched
+                    ? "matched: address " + address + (parts.length ? "\n" + parts.join("\n") : "")
+                    : "no match";
+            }).catch(err => { out.textContent = jb.errorText(err) });
+        };
+    };
+}(window.journalban));

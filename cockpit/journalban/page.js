@@ -1,0 +1,170 @@
+/* The overview: agent state, jails, the live ban list; routes to a jail's page. */
+"use strict";
+
+(function (jb) {
+    let jails = {}; // path -> {name, props}
+    let list = null;
+    let allowed = {};
+    let subscriptions = [];
+
+    function $(id) { return document.getElementById(id) }
+
+    function showStopped() {
+        $("overview").hidden = true;
+        $("jail-page").hidden = true;
+        $("stopped").hidden = false;
+        $("agent-state").textContent = "Not running";
+        $("agent-state").className = "state stopped";
+        $("agent-version").textContent = "";
+        subscriptions.forEach(s => s.remove());
+        subscriptions = [];
+        if (jb.client) jb.client.close();
+    }
+
+    function renderJails() {
+        const body = document.querySelector("#jails tbody");
+        const fresh = document.createDocumentFragment();
+        Object.keys(jails).sort((a, b) => jails[a].name.localeCompare(jails[b].name)).forEach(path => {
+            const j = jails[path];
+            const p = j.props;
+            const value = key => (p[key] ? p[key].v : "");
+            const tr = document.createElement("tr");
+            const link = jb.element("a", j.name);
+            link.href = "#/jail/" + encodeURIComponent(j.name);
+            const nameCell = document.createElement("td");
+            nameCell.append(link);
+            tr.append(nameCell, jb.element("td", value("CurrentlyFailed"), "num"),
+                      jb.element("td", value("TotalFailed"), "num"), jb.element("td", value("CurrentlyBanned"), "num"),
+                      jb.element("td", value("TotalBanned"), "num"), jb.element("td", value("DroppedPackets"), "num"),
+                      jb.element("td", value("Enabled") === false ? "disabled" : ""));
+            fresh.append(tr);
+        });
+        body.replaceChildren(fresh);
+    }
+
+    function fillJailSelects() {
+        const names = Object.values(jails).map(j => j.name).sort();
+        [["list-jail", true], ["ban-jail", false]].forEach(([id, withAll]) => {
+            const select = $(id);
+            const current = select.value;
+            select.replaceChildren();
+            if (withAll) select.append(new Option("every jail", ""));
+            names.forEach(n => select.append(new Option(n, n)));
+            if ([...select.options].some(o => o.value === current)) select.value = current;
+        });
+    }
+
+    function readStatus() {
+        return jb.call("GetStatus").then(reply => {
+            const s = reply[0];
+            $("agent-version").textContent = "journalban " + s.Version.v;
+            $("agent-state").textContent = "Agent " + s.State.v + ", backend " + s.Backend.v;
+            $("agent-state").className = "state " + s.State.v;
+            const attacked = s.AccountsUnderAttack ? s.AccountsUnderAttack.v : 0;
+            const prefixes = list ? list.rows.filter(r => r[0].includes("/")).length : 0;
+            $("summary").textContent = s.BannedCount.v + " active bans; " + attacked +
+                " accounts under attack; " + prefixes + " banned prefixes on the page shown";
+        });
+    }
+
+    function readJails() {
+        return jb.call("ListJails").then(reply => {
+            const next = {};
+            return Promise.all(reply[0].map(([name, path]) =>
+                jb.call("GetAll", [jb.JAIL], path, "org.freedesktop.DBus.Properties").then(props => {
+                    next[path] = { name, props: props[0] };
+                }))).then(() => {
+                jails = next;
+                renderJails();
+                fillJailSelects();
+            });
+        });
+    }
+
+    function subscribe() {
+        const client = jb.connect();
+        subscriptions.push(client.subscribe({ interface: jb.MANAGER, path: jb.PATH }, (_p, _i, signal, args) => {
+            if (signal === "Banned") list.banned(args[0], args[1], args[2], args[3]);
+            else if (signal === "Unbanned") list.unbanned(args[0], args[1]);
+            else if (signal === "Reloaded") { readJails(); list.read() }
+            readStatus();
+        }));
+        subscriptions.push(client.subscribe(
+            { interface: "org.freedesktop.DBus.Properties", member: "PropertiesChanged", path_namespace: jb.PATH },
+            (path, _i, _s, args) => {
+                const [iface, changed] = args;
+                if (iface === jb.MANAGER && changed.Generation) list.generationIs(changed.Generation.v);
+                if (iface === jb.MANAGER && changed.State) readStatus();
+                if (iface === jb.JAIL && jails[path]) {
+                    Object.assign(jails[path].props, changed);
+                    renderJails();
+                }
+            }));
+    }
+
+    function route() {
+        const path = cockpit.location.path;
+        if (path[0] === "jail" && path[1]) {
+            const entry = Object.entries(jails).find(([, j]) => j.name === path[1]);
+            $("overview").hidden = true;
+            $("jail-page").hidden = false;
+            if (entry) jb.showJail(entry[1].name, entry[0], allowed);
+        } else {
+            $("jail-page").hidden = true;
+            $("overview").hidden = false;
+        }
+    }
+
+    function showRunning() {
+        $("stopped").hidden = true;
+        jb.permissions().then(perms => {
+            allowed = perms.allowed;
+            $("access").hidden = !perms.reason;
+            $("access").textContent = perms.reason;
+            document.querySelectorAll(".admin").forEach(el => { el.hidden = false });
+            if (!allowed["org.jailban.manage"]) $("reload").parentElement.hidden = true;
+            if (!allowed["org.jailban.ban"]) document.querySelector(".ban-form").hidden = true;
+            list = new jb.BanList(!!allowed["org.jailban.unban"]);
+            subscribe();
+            return Promise.all([readJails(), list.read()]);
+        }).then(() => {
+            readStatus();
+            route();
+            document.body.dataset.ready = "yes";
+        }).catch(err => {
+            $("agent-state").textContent = "Cannot talk to journalban: " + jb.errorText(err);
+        });
+    }
+
+    function presence(running) {
+        if (running) showRunning();
+        else showStopped();
+    }
+
+    document.addEventListener("DOMContentLoaded", () => {
+        $("start-agent").addEventListener("click", () => {
+            $("start-result").textContent = "";
+            jb.startAgent().catch(err => {
+                $("start-result").textContent = "systemd could not start journalban.service: " + jb.errorText(err);
+            });
+        });
+        $("reload").addEventListener("click", () => {
+            $("reload-result").textContent = "";
+            jb.call("Reload").then(() => { $("reload-result").textContent = "reloaded" })
+                    .catch(err => { $("reload-result").textContent = jb.errorText(err) });
+        });
+        $("ban-form").addEventListener("submit", ev => {
+            ev.preventDefault();
+            const minutes = Number($("ban-minutes").value) || 0;
+            jb.call("Ban", [$("ban-jail").value, $("ban-address").value.trim(),
+                minutes * 60 * 1000000, {}])
+                    .then(() => { $("ban-result").textContent = "banned" })
+                    .catch(err => { $("ban-result").textContent = jb.errorText(err) });
+        });
+        cockpit.addEventListener("locationchanged", route);
+        jb.watchPresence(presence);
+        jb.agentPresent().then(presence).catch(err => {
+            $("agent-state").textContent = "Cannot ask the system bus: " + jb.errorText(err);
+        });
+    });
+}(window.journalban));

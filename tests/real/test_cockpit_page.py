@@ -1,0 +1,212 @@
+"""The Cockpit page in a real browser (Debian's chromium, driven by Playwright) on the real agent.
+
+The agent reads journal files and bans in nftables inside a network namespace
+of the test's own, on a private system bus with polkitd deciding. Cockpit's
+``cockpit-ws --local-session`` serves the page from this checkout on
+127.0.0.1. Cockpit's Content-Security-Policy forbids the page-side
+evaluation behind Playwright's ``wait_for_function``, so the test polls the
+text of the page. Screenshots of each view go to docs/images/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.agent import AgentProcess, write_config
+from support.bus import PrivateBus
+from support.cockpit import CockpitWs
+from support.journal import JournalWriter, sshd_fields
+from support.real import REPO, missing_real, need_root, need_tool
+
+pytestmark = pytest.mark.real
+IMAGES = REPO / "docs" / "images"
+ATTACKER = "203.0.113.50"
+
+
+@dataclass
+class Setup:
+    bus: PrivateBus
+    agent: AgentProcess
+    writer: JournalWriter
+
+
+@pytest.fixture(scope="module")
+def setup() -> Iterator[Setup]:
+    need_root()
+    for tool in ("nft", "nsenter", "unshare", "chromium"):
+        need_tool(tool)
+    tmp = Path(tempfile.mkdtemp(prefix="jb-cockpit-agent-"))
+    jdir = tmp / "journal"
+    jdir.mkdir()
+    cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
+                       jails={"sshd": {"maxretry": 2}})  # fmt: skip
+    try:
+        with PrivateBus() as bus, JournalWriter(jdir) as writer:
+            writer.write([sshd_fields("Server listening on :: port 22.")])
+            writer.wait_visible(1)
+            agent = AgentProcess(
+                cfg, dry_run=False, wrapper=["unshare", "-n"], bus_address=bus.socket_address
+            )
+            try:
+                agent.wait_for_log("running:")
+                assert bus.wait_for_name("org.jailban"), agent.log
+                yield Setup(bus, agent, writer)
+            finally:
+                agent.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing_real("playwright is not installed (pip install -e .[test])")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def kernel_set(pid: int) -> set[str]:
+    done = subprocess.run(
+        ["nsenter", "-t", str(pid), "-n", "nft", "-j", "list", "set", "inet", "journalban", "sshd-v4"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return set()
+    out = set()
+    for item in json.loads(done.stdout)["nftables"]:
+        for elem in item.get("set", {}).get("elem", []):
+            value = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
+            out.add(str(value))
+    return out
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not reached in {timeout}s: {what}")
+
+
+def text(page: Any, selector: str) -> str:
+    try:
+        value: str = page.inner_text(selector, timeout=2000)
+    except Exception:  # not there yet (Playwright's own TimeoutError)
+        return ""
+    return value
+
+
+def open_page(browser: Any, ws: CockpitWs) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(ws.url)
+    wait_until(lambda: "Agent running" in text(page, "#agent-state"), "the page shows the agent")
+    return page
+
+
+def shot(page: Any, name: str) -> None:
+    IMAGES.mkdir(exist_ok=True)
+    page.screenshot(path=str(IMAGES / f"cockpit-{name}.png"), full_page=True)
+
+
+def test_a_ban_from_journal_failures_appears_live_and_unbanning_it_empties_the_kernel_set(
+    setup: Setup, browser: Any
+) -> None:
+    with CockpitWs(setup.bus) as ws:
+        page = open_page(browser, ws)
+        assert "sshd" in text(page, "#jails")
+        assert ATTACKER not in text(page, "#bans")
+        line = f"Failed password for root from {ATTACKER} port 4711 ssh2"
+        setup.writer.write([sshd_fields(line), sshd_fields(line)])
+        # No reload, no polling: the Banned signal puts it on the page.
+        wait_until(lambda: ATTACKER in text(page, "#bans"), "the ban appears on the page")
+        assert ATTACKER in kernel_set(setup.agent.proc.pid)
+        wait_until(lambda: "(1)" in text(page, "#ban-total"), "the total counts it")
+        shot(page, "overview")
+        page.click(f'#bans tr[data-address="{ATTACKER}"] button.unban')
+        wait_until(lambda: ATTACKER not in kernel_set(setup.agent.proc.pid), "the kernel set")
+        wait_until(lambda: ATTACKER not in text(page, "#bans"), "the row leaves the page")
+        page.close()
+
+
+def test_the_jail_page_shows_settings_lines_and_tests_a_line(setup: Setup, browser: Any) -> None:
+    address = "203.0.113.51"
+    line = f"Failed password for invalid user oracle from {address} port 22 ssh2"
+    setup.writer.write([sshd_fields(line), sshd_fields(line)])
+    with CockpitWs(setup.bus) as ws:
+        page = open_page(browser, ws)
+        wait_until(lambda: address in text(page, "#bans"), "the second ban")
+        page.click("#jails a >> text=sshd")
+        wait_until(lambda: "MaxRetry" in text(page, "#jail-settings"), "the jail's settings")
+        assert "2" in text(page, "#jail-settings")
+        # An administrator sees the lines the ban was made of (GetBanDetails).
+        wait_until(lambda: "invalid user oracle" in text(page, "#jail-bans"), "the ban's lines")
+        page.fill("#test-line", "Failed password for root from 198.51.100.77 port 22 ssh2")
+        page.click("#test-form button")
+        wait_until(lambda: "198.51.100.77" in text(page, "#test-result"), "TestLine's answer")
+        assert "matched" in text(page, "#test-result")
+        shot(page, "jail")
+        page.close()
+
+
+def test_an_unprivileged_user_gets_a_read_only_page_with_the_reason(
+    setup: Setup, browser: Any
+) -> None:
+    with CockpitWs(setup.bus, user="nobody") as ws:
+        page = open_page(browser, ws)
+        access = text(page, "#access")
+        assert "Read only" in access
+        assert "org.jailban.ban" in access
+        assert "uid 65534" in access
+        wait_until(lambda: "203.0.113.51" in text(page, "#bans"), "bans are readable")
+        assert page.query_selector_all("button.unban") == []
+        assert not page.is_visible("#ban-form")
+        assert not page.is_visible("#reload")
+        shot(page, "read-only")
+        page.click("#jails a >> text=sshd")
+        wait_until(lambda: "only for administrators" in text(page, "#jail-bans"), "no lines")
+        assert "oracle" not in text(page, "#jail-bans")
+        page.close()
+
+
+def test_a_stopped_agent_is_said_and_never_activated(setup: Setup, browser: Any) -> None:
+    with CockpitWs(setup.bus) as ws:
+        page = open_page(browser, ws)
+        setup.agent.stop()
+        wait_until(lambda: page.is_visible("#stopped"), "the page sees the agent go")
+        assert "not running" in text(page, "#stopped")
+        assert page.is_visible("#start-agent")
+        assert not setup.bus.has_name("org.jailban")
+        # Loading the page afresh asks the bus, and does not start the agent either.
+        again = open_stopped(browser, ws)
+        assert not setup.bus.has_name("org.jailban")
+        # The private bus has no systemd: StartUnit fails, and the page says why.
+        again.click("#start-agent")
+        wait_until(lambda: "not-found" in text(again, "#start-result"), "StartUnit's error")
+        assert "could not start journalban.service" in text(again, "#start-result")
+        shot(again, "stopped")
+        again.close()
+        page.close()
+
+
+def open_stopped(browser: Any, ws: CockpitWs) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 600})
+    page.goto(ws.url)
+    wait_until(lambda: page.is_visible("#stopped"), "the stopped view")
+    return page
