@@ -46,6 +46,7 @@ class JailStatus:
     evicted: int = 0
     lines_read: int = 0
     lines_unreadable: int = 0
+    lines_truncated: int = 0
     action_errors: int = 0
 
 

@@ -103,6 +103,7 @@ class AgentQueries:
             evicted=rt.counter.evicted,
             lines_read=rt.lines_read,
             lines_unreadable=rt.lines_unreadable,
+            lines_truncated=rt.lines_truncated,
             action_errors=errors.errors if errors is not None else 0,
         )
 

@@ -20,6 +20,7 @@ from typing import Any
 from journalban import __version__
 from journalban.actions.runner import ActionRunner
 from journalban.addresses import IPNetwork
+from journalban.agent import metricslink
 from journalban.agent.api import AgentListener
 from journalban.agent.build import (
     JailParts,
@@ -183,6 +184,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                     group.create_task(self._bus_task())
                 group.create_task(self._fleet_task())
                 group.create_task(self._enforce_task())
+                if metricslink.wanted(self.config, metrics_socket := metricslink.take_socket()):
+                    group.create_task(
+                        metricslink.run_metrics(self, self.clock, self.config, metrics_socket)
+                    )
                 self._start_sources()
                 await self._stop.wait()
                 raise _Stopped
@@ -335,7 +340,11 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         remove = [self._entry(b) for b, _ in changes.unbans if self._uses_firewall(b.jail)]
         if add or remove:
             try:
+                started = self.clock.monotonic()
                 await asyncio.to_thread(self.backend.apply, add, remove, now)
+                for listener in list(self._listeners):  # the metrics' apply latency
+                    if (applied := getattr(listener, "firewall_applied", None)) is not None:
+                        applied(self.clock.monotonic() - started)
             except BackendError as exc:
                 log.error(
                     "firewall refused a batch (%s); retrying on the next integrity check", exc

@@ -10,6 +10,7 @@ from journalban.addresses import IPNetwork
 from journalban.config.detectors import DetectorsConfig
 from journalban.config.enforcement import EnforcementConfig
 from journalban.config.fleet import FleetConfig
+from journalban.config.metrics import MetricsConfig
 
 JournalGroup = tuple[tuple[str, str], ...]
 
@@ -95,6 +96,7 @@ class Config:
     bus: bool = True
     fleet: FleetConfig | None = None  # ban sharing; off when None
     enforcement: EnforcementConfig = field(default_factory=EnforcementConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     files: tuple[str, ...] = ()  # the files this configuration was read from
 
     @property

@@ -21,6 +21,7 @@ from journalban.config.hints import (
 )
 from journalban.config.jailjournal import jail_journal
 from journalban.config.journalmatch import parse_condition
+from journalban.config.metrics import parse_metrics
 from journalban.config.schema import (
     BantimeIncrement,
     Config,
@@ -52,7 +53,7 @@ JAIL_KEYS = {
 }  # fmt: skip
 TOP_KEYS = {
     "state_dir", "journal", "firewall", "defaults", "jails", "recidive", "logging", "bus", "fleet",
-    "enforcement",
+    "enforcement", "metrics",
 }  # fmt: skip
 
 
@@ -454,6 +455,7 @@ def build_config(
         bus=top.get("bus", True, _bool),
         fleet=parse_fleet(top, jails),
         enforcement=parse_enforcement(top, jails),
+        metrics=parse_metrics(top),
     )
     if errors:
         raise ConfigErrors(errors)

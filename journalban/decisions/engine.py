@@ -131,8 +131,7 @@ class DecisionEngine(BanDeciding, BanReading):
             self._unsaved_at = self.store.commit_count
         commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
         changes = Changes(commits=[commit])
-        rt.lines_read += batch.count
-        rt.lines_unreadable += batch.unreadable
+        rt.count_lines(batch)
         rt.check_networks()
         maxretry = rt.config.maxretry
         default_time = min(batch.arrival or now, now)

@@ -16,7 +16,7 @@ from journalban.config.schema import JailConfig
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.recentlines import RecentLines
-from journalban.events import Ban
+from journalban.events import Ban, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.state.store import BatchCommit
 
@@ -35,6 +35,7 @@ class JailRuntime:
     total_banned: int = 0
     lines_read: int = 0
     lines_unreadable: int = 0
+    lines_truncated: int = 0  # cut at the line length limit (file sources)
     ignored_failures: int = 0
     latest_line: float = 0.0
     detection: JailDetection | None = None  # the detectors beyond the per-address count
@@ -49,6 +50,12 @@ class JailRuntime:
 
     def __post_init__(self) -> None:
         self.recent_lines = RecentLines(self.counter.max_tracked)
+
+    def count_lines(self, batch: LineBatch) -> None:
+        """Add a batch's lines to the jail's totals (read, unreadable, truncated)."""
+        self.lines_read += batch.count
+        self.lines_unreadable += batch.unreadable
+        self.lines_truncated += batch.truncated
 
     def network_of(self, host: str) -> tuple[str, str | None] | None:
         """(text of the network counted as, why it is ignored) for an address text; None if invalid."""

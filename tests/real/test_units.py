@@ -48,6 +48,8 @@ def _throwaway_root(tmp_path: Path, unit: Path, dropin: Path | None = None) -> P
     unit_dir = root / "usr/lib/systemd/system"
     shutil.copytree(SYSTEM_UNIT_DIR, unit_dir, symlinks=True)
     shutil.copy(unit, unit_dir / "journalban.service")
+    for socket_unit in UNITS.glob("*.socket"):  # what drop-ins may name in Sockets=
+        shutil.copy(socket_unit, unit_dir / socket_unit.name)
     for executable in _executables(unit):
         stub = root / executable.lstrip("/")
         stub.parent.mkdir(parents=True, exist_ok=True)
@@ -172,3 +174,19 @@ def test_tmpfiles_creates_the_state_directory(tmp_path: Path) -> None:
     state_dir = tmp_path / "var/lib/journalban"
     assert state_dir.is_dir()
     assert state_dir.stat().st_mode & 0o777 == 0o755
+
+
+def test_metrics_socket_verifies_and_hands_its_socket_to_the_agent(tmp_path: Path) -> None:
+    root = _throwaway_root(tmp_path, DEFAULT_UNITS["root"], UNITS / "dropins" / "metrics.conf")
+    socket_unit = root / "usr/lib/systemd/system/journalban-metrics.socket"
+    result = subprocess.run(
+        [need_tool("systemd-analyze"), "verify", "--man=no", f"--root={root}", str(socket_unit)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.stdout + result.stderr).strip() == ""
+    text = socket_unit.read_text()
+    # The name the agent looks for in LISTEN_FDNAMES, and only loopback by default.
+    assert "FileDescriptorName=metrics" in text
+    assert "IPAddressDeny=any" in text

@@ -47,6 +47,7 @@ class AgentProcess:
         wrapper: Sequence[str] = (),
         bus_address: str | None = None,
         cwd: Path | None = None,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         argv = [*wrapper, JOURNALBAN, "run", "--config", str(config)]
         env = dict(os.environ)
@@ -59,7 +60,7 @@ class AgentProcess:
         self.log_path = config.with_suffix(f".{time.monotonic_ns()}.log")
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd
+            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd, pass_fds=pass_fds
         )
 
     @property

@@ -61,6 +61,7 @@ _TOOLS: Final[dict[str, str]] = {
     "man": "man-db",
     # the fleet's JetStream servers
     "nats-server": "nats-server",
+    "promtool": "prometheus",
     # the daemons the enforcement points serve (tests/real/test_enforce_*)
     "postfix": "postfix",
     "dovecot": "dovecot-core",
@@ -105,6 +106,7 @@ REQUIRED_MODULES: Final = (
     "wheel",
     "nats",
     "playwright",
+    "prometheus_client",
 )
 
 
