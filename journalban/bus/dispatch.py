@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from dbus_fast.aio import MessageBus
 from journalban.agent.api import AgentControl
 from journalban.bus import contract, convert
 from journalban.bus.authority import Authority
+from journalban.bus.callstats import CALLS, STANDARD_MEMBERS
 from journalban.bus.paging import BanPages
 
 _log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class CallDispatcher:
             (j, "ListBans"): ("", self._jail_list_bans),
             (j, "GetStatus"): ("", self._jail_status),
         }
+        CALLS.known = frozenset({member for _, member in self._handlers} | STANDARD_MEMBERS)
 
     def handle(self, msg: Message) -> bool | None:
         """Take a method call (True: it is ours now); pass anything else on."""
@@ -84,10 +87,14 @@ class CallDispatcher:
         return True
 
     async def _serve(self, msg: Message) -> None:
+        started = time.monotonic()
+        outcome = "ok"
         try:
             reply = await self._answer(msg)
         except Exception as exc:
             reply = convert.to_dbus_error(exc)._as_message(msg)
+            outcome = "denied" if reply.error_name == contract.ACCESS_DENIED else "error"
+        CALLS.record(msg.member or "", outcome, time.monotonic() - started)
         if reply is None or msg.flags & MessageFlag.NO_REPLY_EXPECTED:
             return
         if not self._bus.connected:

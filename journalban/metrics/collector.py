@@ -48,6 +48,7 @@ class AgentCollector(Collector):
         )
         yield from self._jails(jails)
         yield from self._fleet()
+        yield from _bus_calls()
 
     def _jails(self, jails: list[JailInfo]) -> Iterator[Metric]:
         j = ["jail"]
@@ -129,3 +130,23 @@ class AgentCollector(Collector):
             "journalban_fleet_outbox", "Bans committed and not yet published",
             value=int(status.get("outbox", 0)),
         )  # fmt: skip
+
+
+def _bus_calls() -> Iterator[Metric]:
+    """The D-Bus layer's tally (by method, a fixed set; ``other`` for the rest)."""
+    from journalban.bus.callstats import CALLS  # stdlib only; empty without the bus
+
+    calls = CounterMetricFamily(
+        "journalban_dbus_calls", "D-Bus method calls answered, by method and outcome",
+        labels=["method", "outcome"],
+    )  # fmt: skip
+    for (method, outcome), count in sorted(CALLS.calls.items()):
+        calls.add_metric([method, outcome], count)
+    yield calls
+    seconds = CounterMetricFamily(
+        "journalban_dbus_call_seconds", "Time spent answering D-Bus calls, by method",
+        labels=["method"],
+    )  # fmt: skip
+    for method, total in sorted(CALLS.seconds.items()):
+        seconds.add_metric([method], total)
+    yield seconds

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from support.agent import AgentProcess, write_config
+from support.bus import PrivateBus, run_client
 from support.journal import JournalWriter, sshd_fields
-from support.real import need_tool
+from support.real import REPO, need_tool
 
 pytestmark = pytest.mark.real
 
@@ -37,6 +38,7 @@ class Setup:
     writer: JournalWriter
     url: str
     textfile: Path
+    bus: PrivateBus
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def setup() -> Iterator[Setup]:
     textfile.parent.mkdir()
     cfg = write_config(
         tmp / "journalban.yaml", tmp / "state", journal_dir=jdir,
-        firewall={"backend": "dry-run"}, jails={"sshd": {"maxretry": 2}},
+        firewall={"backend": "dry-run"}, jails={"sshd": {"maxretry": 2}}, bus=True,
         metrics={"textfile": str(textfile), "textfile_interval": "1s"},
     )  # fmt: skip
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -59,14 +61,18 @@ def setup() -> Iterator[Setup]:
     port = listener.getsockname()[1]
     os.environ["JB_FD"] = str(listener.fileno())
     try:
-        with JournalWriter(jdir) as writer:
+        with PrivateBus() as bus, JournalWriter(jdir) as writer:
             writer.write([sshd_fields("Server listening on :: port 22.")])
             writer.wait_visible(1)
-            agent = AgentProcess(cfg, wrapper=SOCKET_ACTIVATION, pass_fds=[listener.fileno()])
+            agent = AgentProcess(
+                cfg, wrapper=SOCKET_ACTIVATION, pass_fds=[listener.fileno()],
+                bus_address=bus.address,
+            )  # fmt: skip
             listener.close()  # the agent holds it now, as systemd would
             try:
                 agent.wait_for_log("running:")
-                yield Setup(agent, writer, f"http://127.0.0.1:{port}/metrics", textfile)
+                assert bus.wait_for_name("org.jailban"), agent.log
+                yield Setup(agent, writer, f"http://127.0.0.1:{port}/metrics", textfile, bus)
             finally:
                 agent.stop()
     finally:
@@ -146,5 +152,18 @@ def test_node_exporter_textfile_is_written_and_passes_promtool(setup: Setup) -> 
         time.sleep(0.2)
     text = setup.textfile.read_text()
     assert value(text, "journalban_jails") >= 1
+    checked = promtool_check(text)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_dbus_calls_are_counted_by_method_and_outcome(setup: Setup) -> None:
+    journalban = [str(REPO / ".venv" / "bin" / "python"), "-m", "journalban"]
+    assert run_client(setup.bus, [*journalban, "status"], user="nobody").returncode == 0
+    refused = run_client(setup.bus, [*journalban, "ban", "sshd", "203.0.113.81"], user="nobody")
+    assert refused.returncode == 1
+    text = scrape(setup.url)[1]
+    assert value(text, 'journalban_dbus_calls_total{method="GetStatus",outcome="ok"}') >= 1
+    assert value(text, 'journalban_dbus_calls_total{method="Ban",outcome="denied"}') == 1
+    assert value(text, 'journalban_dbus_call_seconds_total{method="GetStatus"}') > 0
     checked = promtool_check(text)
     assert checked.returncode == 0, checked.stdout + checked.stderr
