@@ -49,6 +49,7 @@ class ConvertedFilter:
     reason: str = ""  # why nothing was converted
     files: list[str] = field(default_factory=list)
     problems: list[str] | None = None  # slow or injectable regexes; None: not checked yet
+    agreement: str | None = None  # against fail2ban-regex on fail2ban's test log, when there
 
     @property
     def complete(self) -> bool:

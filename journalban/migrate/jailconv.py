@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from journalban.config.yamlsource import Marks
 from journalban.errors import ConfigError
 from journalban.matching.aliases import ALIASES
+from journalban.matching.filterdef import parse_filter
 from journalban.matching.library import FilterLibrary
 from journalban.migrate.actionconv import plan_actions
+from journalban.migrate.agreement import check_against_fail2ban
 from journalban.migrate.checks import injectable, slow_regexes
 from journalban.migrate.filterconv import ConvertedFilter, convert_filter, journal_groups
 from journalban.migrate.inifile import IniFiles, IniReader
@@ -255,6 +258,12 @@ class JailConverter:
                 f"{key} is used instead of journalban's {shipped[0]}"
             )
         problems = self._check(converted) if result.enabled else []
+        if result.enabled and converted.agreement is None:
+            converted.agreement = self._agreement(converted, fname, params)
+            if converted.agreement:
+                converted.notes.append(converted.agreement)
+        if result.enabled and converted.agreement:
+            result.warnings.append(f"filter {fname}: {converted.agreement}")
         if problems:
             result.status = "converted, disabled"
             result.settings["enabled"] = False
@@ -284,6 +293,25 @@ class JailConverter:
             converted.problems = problems
             converted.notes += problems
         return converted.problems
+
+    def _agreement(self, converted: ConvertedFilter, fname: str, params: dict[str, str]) -> str:
+        """What fail2ban-regex and the converted filter say on fail2ban's test log."""
+        try:
+            fdef = parse_filter(converted.data, Marks(), f"f2b-{fname}", "<converted>")
+        except ConfigError:
+            return ""
+        found = check_against_fail2ban(
+            fdef, self.root / "filter.d" / f"{fname}.conf", params, fname
+        )
+        if found is None:
+            return ""
+        text = (
+            f"agrees with fail2ban-regex on {found.agree} of {found.lines} lines of "
+            f"fail2ban's test log for {fname}"
+        )
+        if found.differ:
+            text += f" (first difference: {found.differ[0][:200]})"
+        return text
 
     def _shipped(self, fname: str, mode: str) -> tuple[str, str] | None:
         if fname in ALIASES and mode == "normal":

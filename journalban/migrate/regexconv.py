@@ -96,6 +96,10 @@ def convert_regex(text: str, daemon: str | None = None) -> str:
     # fail2ban leaves the blank (or colon) after the date; journalban takes it off.
     out = _LEADING_BLANK.sub(r"^[\\]:]?:?\\s*", out, count=1)
     out = _optional_group_blank(out)
+    out = _optional_head_colon(out)
+    # fail2ban cuts an audit record's epoch out of "msg=audit(EPOCH:SERIAL)";
+    # journalban reads the date there and leaves the record whole.
+    out = out.replace(r"audit\(:\d+\)", r"audit\((?:\d+(?:\.\d+)?)?:\d+\)")
     out = _SYSLOG_LOOKALIKE.sub(r"\1(?:\2)?", out, count=1)
     if flags:
         out = f"(?{flags}:{out})"
@@ -113,6 +117,51 @@ def _ftag(m: re.Match[str]) -> str:
     if name.upper() in _PLAIN_GROUPS:
         return "(?:"
     return f"(?P<{name.lower()}>"
+
+
+def _group_end(regex: str, start: int) -> int:
+    """The index of the ")" closing the group opened at ``start``, or -1."""
+    depth, i = 0, start
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            j = regex.find("]", i + 2)
+            if j < 0:
+                return -1
+            i = j + 1
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _optional_head_colon(regex: str) -> str:
+    r"""``^\s*(A)?(B)?: X`` as ``^\s*(A)?(B)?(?::\s)?X``.
+
+    Such a regex spells out its own optional head ending in ": " (a date in
+    brackets, "host ident:"); journalban has taken that head off with the date
+    and prefix, colon included.
+    """
+    i = 1
+    if regex.startswith(r"^\s*"):
+        i = 4
+    seen = False
+    while i < len(regex) and regex[i] == "(":
+        end = _group_end(regex, i)
+        if end < 0 or end + 1 >= len(regex) or regex[end + 1] != "?":
+            return regex
+        i, seen = end + 2, True
+    if seen and regex.startswith(": ", i):
+        return regex[:i] + r"(?::\s)?" + regex[i + 2 :]
+    return regex
 
 
 def _optional_group_blank(regex: str) -> str:

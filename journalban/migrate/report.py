@@ -40,6 +40,7 @@ def as_json(result: ImportResult, exit_code: int) -> dict[str, Any]:
                 "complete": f.complete,
                 "reason": f.reason,
                 "notes": f.notes,
+                "agreement_with_fail2ban": f.agreement or None,
                 "regexes": [
                     {"fail2ban": r.original, "journalban": r.converted, "reason": r.reason}
                     for r in f.regexes

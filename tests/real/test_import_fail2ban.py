@@ -80,6 +80,9 @@ def test_debian_configuration_imports_and_checks(
     assert report["check"]["errors"] == []
     assert code in (0, 3)
     assert (out / "filters.d" / "f2b-monit.yaml").is_file()
+    # Checked against fail2ban's own filter on the test log Debian ships with fail2ban.
+    monit = next(f for f in report["filters"] if f["name"] == "f2b-monit")
+    assert monit["agreement_with_fail2ban"].startswith("agrees with fail2ban-regex on ")
     assert not (out / "filters.d" / "f2b-sshd.yaml").exists()
     # check-config reads jail.d/ and filters.d/ beside the given main file.
     assert main(["check-config", str(out / "journalban.yaml")]) == 0
