@@ -107,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"journalban replay: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
-        json.dump(as_json(result), sys.stdout)
-        sys.stdout.write("\n")
+        # dumps: the C encoder (dump to a stream encodes in Python, 100k bans in seconds)
+        sys.stdout.write(json.dumps(as_json(result)) + "\n")
     else:
         print_summary(result)
     return 0

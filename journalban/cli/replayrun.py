@@ -19,7 +19,9 @@ from pathlib import Path
 from journalban.clock import FakeClock
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import DecisionEngine
+from journalban.addresses import IPNetwork
 from journalban.decisions.ignore import IgnoreList, host_interfaces
+from journalban.decisions.recentlines import RecentLines
 from journalban.events import FAILURE, Ban, Hit, JoinedLines, LineBatch
 from journalban.matching.dates import DateReader
 from journalban.matching.engine import CompiledFilter, LineMatcher
@@ -66,13 +68,14 @@ def replay(
     """
     clock = FakeClock(0.0)
     parts = replay_jails(config, jails, library or FilterLibrary())
-    engine = DecisionEngine(StateStore(MEMORY), clock, config.recidive)
+    engine = DecisionEngine(_ReplayStore(MEMORY), clock, config.recidive)
     engine.configure(
         {n: p.config for n, p in parts.items()}, {n: p.ignore for n, p in parts.items()}
     )
     for rt in engine.jails.values():
         if rt.detection is not None:
             rt.detection.persist = False
+        rt.recent_lines = _NoLines(0)
     result = ReplayResult()
     attacks: dict[tuple[str, str, float], float] = {}
     for name, part in parts.items():
@@ -193,6 +196,28 @@ def _match_batches(
 
 def _within(when: float, since: float | None, until: float | None) -> bool:
     return (since is None or when >= since) and (until is None or when < until)
+
+
+class _ReplayStore(StateStore):
+    """The in-memory state of a replay, which commits nothing: no ban history in it.
+
+    The engine answers the history (increments, recidive) from the bans it
+    decided and has not seen committed; asking the empty table costs a network's
+    text per ban.
+    """
+
+    def ban_history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
+        return []
+
+
+class _NoLines(RecentLines):
+    """A replay reports no ban's lines: keeping them would cost a call per failure."""
+
+    def add(self, key: str, line: str) -> None:
+        pass
+
+    def pop(self, key: str) -> list[str]:
+        return []
 
 
 class _JailRun:
