@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from journalban.addresses import IPNetwork
 from journalban.clock import FakeClock
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import DecisionEngine
-from journalban.addresses import IPNetwork
 from journalban.decisions.ignore import IgnoreList, host_interfaces
 from journalban.decisions.recentlines import RecentLines
 from journalban.events import FAILURE, Ban, Hit, JoinedLines, LineBatch
