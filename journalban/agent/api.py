@@ -15,6 +15,7 @@ from journalban.addresses import IPNetwork
 from journalban.events import Ban
 
 if TYPE_CHECKING:
+    from journalban.agent.callers import CommandRecord
     from journalban.decisions.detectionview import DetectionView
 
 
@@ -146,7 +147,14 @@ class AgentControl(Protocol):
         ...
 
     def ban_details(self, network: IPNetwork, jail: str) -> dict[str, object]:
-        """Failures, source and matched lines of an active ban (for ``manage`` callers)."""
+        """Failures, source and matched lines of an active ban (for ``manage`` callers).
+
+        A ban made by hand through D-Bus also names its caller (``caller_uid``, ``caller_name``).
+        """
+        ...
+
+    def recent_commands(self) -> list[CommandRecord]:
+        """The last commands D-Bus callers gave (who, what, when), oldest first."""
         ...
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:

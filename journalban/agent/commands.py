@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from journalban.addresses import IPNetwork
+from journalban.addresses import IPNetwork, format_network
 from journalban.events import Ban
 
 if TYPE_CHECKING:
+    from journalban.agent.logs import EventLog
+    from journalban.clock import Clock
     from journalban.config.schema import Config
     from journalban.decisions.engine import Changes, DecisionEngine
 
@@ -18,6 +20,8 @@ class AgentCommands:
 
     decisions: DecisionEngine
     config: Config
+    events: EventLog
+    clock: Clock
 
     if TYPE_CHECKING:  # provided by Agent
 
@@ -48,6 +52,7 @@ class AgentCommands:
             return ban
 
         result: Ban = await self._call(do)
+        self.events.command("ban", f"{format_network(network)} in {jail}", self.clock.now())
         return result
 
     async def unban(
@@ -59,6 +64,8 @@ class AgentCommands:
             return len(changes.unbans)
 
         result: int = await self._call(do)
+        where = f" in {jail}" if jail else ""
+        self.events.command("unban", f"{format_network(network)}{where}", self.clock.now())
         return result
 
     async def unban_all(self, jail: str | None = None) -> int:
@@ -68,4 +75,5 @@ class AgentCommands:
             return len(changes.unbans)
 
         result: int = await self._call(do)
+        self.events.command("unban_all", jail or "every jail", self.clock.now())
         return result

@@ -28,6 +28,7 @@ from journalban.state.store import BatchCommit
 
 if TYPE_CHECKING:
     from journalban.agent.api import AgentListener
+    from journalban.agent.logs import EventLog
     from journalban.clock import Clock
     from journalban.config.schema import Config
     from journalban.decisions.engine import Changes, DecisionEngine
@@ -49,6 +50,7 @@ class AgentFleet:
     store: StateStore
     clock: Clock
     decisions: DecisionEngine
+    events: EventLog
     _fleet_ledger: FleetLedger | None = None
     fleet: FleetService | None = None
 
@@ -123,6 +125,8 @@ class AgentFleet:
             return len(changes.unbans)
 
         lifted: int = await self._call(do)
+        where = f" in {jail}" if jail else ""
+        self.events.command("unban_fleet", f"{network_text(network)}{where}", self.clock.now())
         if self.fleet is not None:
             self.fleet.wake()
         return lifted

@@ -2,7 +2,9 @@
 
 Each ban, unban and restore is logged with a fixed message
 (``Ban 203.0.113.5 in jail sshd for 10m``) and the fields JOURNALBAN_EVENT,
-JOURNALBAN_JAIL and JOURNALBAN_ADDRESS when the journal is reachable. A dry
+JOURNALBAN_JAIL and JOURNALBAN_ADDRESS when the journal is reachable. What a
+D-Bus caller asked for also names the caller (``by uid 0 (:1.42)``,
+JOURNALBAN_CALLER_UID and JOURNALBAN_CALLER_NAME). A dry
 run prefixes every line with ``[dry run]`` and adds JOURNALBAN_DRY_RUN=1.
 """
 
@@ -14,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from journalban.agent.callers import CALLER, CommandLog
 from journalban.config.durations import format_duration
 from journalban.events import Ban
 from journalban.jails.detector import REASONS
@@ -124,6 +127,23 @@ class EventLog:
     def __init__(self, sender: Sender | None = None, *, dry_run: bool = False) -> None:
         self.sender = sender
         self.dry_run = dry_run
+        self.commands = CommandLog()
+
+    def command(self, kind: str, what: str, now: float) -> None:
+        """A caller's command (reload, unban_all, ...): remembered, and logged when it is a reload."""
+        self.commands.record(kind, what, now)
+        caller = CALLER.get()
+        if kind != "reload" or caller is None:
+            return
+        text = f"Reloaded, as asked by {caller}"
+        if self.sender is None:
+            log.info(text)
+            return
+        try:
+            self.sender(MESSAGE=text, PRIORITY="5", SYSLOG_IDENTIFIER="journalban",
+                        JOURNALBAN_EVENT="reload", **caller.journal_fields())  # fmt: skip
+        except OSError:
+            log.info(text)
 
     def events(self, kind: str, bans: Sequence[Ban], now: float) -> None:
         """Many events at once (a restore at start): one record each."""
@@ -132,6 +152,13 @@ class EventLog:
 
     def event(self, kind: str, ban: Ban, now: float, reason: str = "") -> str:
         text = event_message(kind, ban, now, reason)
+        caller = CALLER.get()
+        if kind == "ban":
+            self.commands.banned(ban.jail, ban.address)
+        elif kind == "unban":
+            self.commands.unbanned(ban.jail, ban.address)
+        if caller is not None and kind in ("ban", "unban"):
+            text += f" by {caller}"
         if self.sender is None:
             log.info(text)
             return text
@@ -146,6 +173,7 @@ class EventLog:
                 JOURNALBAN_ADDRESS=ban.address,
                 JOURNALBAN_REASON=ban.reason,
                 **({"JOURNALBAN_ACCOUNT": ban.account} if ban.account else {}),
+                **(caller.journal_fields() if caller is not None else {}),
                 **fields,
             )
         except OSError:

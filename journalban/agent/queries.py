@@ -15,7 +15,9 @@ from journalban.state.detection import ban_account
 if TYPE_CHECKING:
     from journalban.actions.runner import ActionRunner
     from journalban.agent.build import JailParts
+    from journalban.agent.callers import CommandRecord
     from journalban.agent.linetest import LineTester
+    from journalban.agent.logs import EventLog
     from journalban.clock import Clock
     from journalban.config.schema import Config
     from journalban.decisions.engine import DecisionEngine
@@ -36,6 +38,7 @@ class AgentQueries:
     store: StateStore
     clock: Clock
     line_tester: LineTester
+    events: EventLog
 
     def jails(self) -> list[JailInfo]:
         out = []
@@ -142,4 +145,20 @@ class AgentQueries:
             "reason": ban.reason,
             # The account a detector banned for: for managers only (often a mistyped password).
             "account": ban.account or ban_account(self.store.db, jail, network_text(network)) or "",
+            **_caller_details(self.events.commands.ban_caller(jail, ban.address)),
         }
+
+    def recent_commands(self) -> list[CommandRecord]:
+        return self.events.commands.recent()
+
+
+def _caller_details(caller: object) -> dict[str, object]:
+    """``caller_uid``/``caller_name`` of a ban made by hand through D-Bus (nothing otherwise)."""
+    from journalban.agent.callers import Caller
+
+    if not isinstance(caller, Caller):
+        return {}
+    out: dict[str, object] = {"caller_name": caller.bus_name}
+    if caller.uid is not None:
+        out["caller_uid"] = caller.uid
+    return out

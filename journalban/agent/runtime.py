@@ -29,6 +29,7 @@ from journalban.agent.build import (
     check_jail_actions,
     recidive_rules,
 )
+from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
 from journalban.agent.detection import AgentDetection
@@ -287,7 +288,8 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 carried = await self._handle_batches(item)
                 continue
             try:
-                item.future.set_result(await item.call())
+                with calling(item.caller):  # whose bans these are, for the log
+                    item.future.set_result(await item.call())
             except Exception as exc:  # handed to the caller
                 item.future.set_exception(exc)
 
@@ -408,7 +410,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` in the decisions task, in order with the batches."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_CallItem(fn, future))
+        await self._queue.put(_CallItem(fn, future, CALLER.get()))
         return await future
 
     # --- reload ----------------------------------------------------------------
@@ -427,6 +429,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         """
         try:
             await self._reload()
+            self.events.command("reload", "", self.clock.now())
         except ConfigError as exc:
             for error in all_errors(exc):
                 log.error("reload failed, keeping the running configuration: %s", error)
@@ -519,3 +522,4 @@ class _BatchItem:
 class _CallItem:
     call: Callable[[], Awaitable[Any]]
     future: asyncio.Future[Any]
+    caller: Caller | None = None

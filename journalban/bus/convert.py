@@ -35,6 +35,8 @@ _DETAIL_SIGNATURES = {
     "comment": "s",
     "reason": "s",
     "account": "s",
+    "caller_uid": "u",
+    "caller_name": "s",
 }
 
 

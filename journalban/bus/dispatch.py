@@ -19,6 +19,7 @@ from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from journalban.agent.api import AgentControl
+from journalban.agent.callers import Caller, calling
 from journalban.bus import contract, convert
 from journalban.bus.authority import Authority
 from journalban.bus.callstats import CALLS, STANDARD_MEMBERS
@@ -30,6 +31,8 @@ Reply = tuple[str, list[Any]]  # out signature and body
 CallHandler = Callable[[Message, str | None], Awaitable[Reply]]  # (message, jail of the path)
 
 _BAN_OPTIONS = {"comment": "s", "permanent": "b", "force": "b"}
+# The calls whose caller the agent records (journal entries, GetBanDetails, status).
+_COMMANDS = frozenset({"Ban", "Unban", "UnbanAll", "UnbanFleet", "Reload"})
 
 
 class CallDispatcher:
@@ -64,6 +67,7 @@ class CallDispatcher:
             (m, "Reload"): ("", self._reload),
             (m, "TestLine"): ("ss", self._test_line),
             (m, "GetBanDetails"): ("ss", self._ban_details),
+            (m, "ListRecentCommands"): ("", self._recent_commands),
             (m, "ListKnownGood"): ("s", self._list_known_good),
             (m, "ForgetKnownGood"): ("ss", self._forget_known_good),
             (m, "ListAccountsUnderAttack"): ("s", self._list_attacked),
@@ -124,7 +128,11 @@ class CallDispatcher:
             if jail is None:
                 raise DBusError(contract.NO_SUCH_JAIL, f"no jail at {msg.path}")
         await self._authority.authorize(msg, action)
-        out_signature, body = await handler(msg, jail)
+        caller = None
+        if member in _COMMANDS:
+            caller = Caller(await self._authority.caller_uid(msg.sender or ""), msg.sender or "")
+        with calling(caller):
+            out_signature, body = await handler(msg, jail)
         return Message.new_method_return(msg, out_signature, body)
 
     def _infer_interface(self, path: str, member: str) -> str:
@@ -220,6 +228,14 @@ class CallDispatcher:
         address, jail = msg.body
         details = self._control.ban_details(convert.network_arg(address), jail)
         return "a{sv}", [convert.variant_dict(details)]
+
+    async def _recent_commands(self, _msg: Message, _jail: str | None) -> Reply:
+        records = [
+            [convert.usec(r.at), r.kind, convert.u32(r.caller.uid if r.caller.uid is not None
+             else 0xFFFFFFFF), r.caller.bus_name, r.what]
+            for r in self._control.recent_commands()
+        ]  # fmt: skip
+        return "a(tsuss)", [records]
 
     # Known-good pairs and accounts under attack (docs/detection.md): "" is every jail.
 

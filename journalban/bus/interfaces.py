@@ -45,6 +45,7 @@ _OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
         "GetStatus": ["status"],
         "TestLine": ["matched", "address", "captures"],
         "GetBanDetails": ["details"],
+        "ListRecentCommands": ["commands"],
         "ListKnownGood": ["pairs"],
         "ForgetKnownGood": ["forgotten"],
         "ListAccountsUnderAttack": ["accounts"],
@@ -157,6 +158,10 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_method()
     def GetBanDetails(self, address: DBusStr, jail: DBusStr) -> DBusDict:
+        raise _refuse()
+
+    @dbus_method()
+    def ListRecentCommands(self) -> Annotated[list[Any], DBusSignature("a(tsuss)")]:
         raise _refuse()
 
     @dbus_signal()

@@ -179,12 +179,29 @@ async def _status(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, st
                 text += "\nAccounts under attack:\n" + "\n".join(
                     f"  {j}: {a!r}" for j, a, _, _ in accounts
                 )
+        commands = await _recent_commands(agent)
+        if commands:
+            status = {**status, "RecentCommands": commands}
+            text += "\n" + view.recent_commands_text(commands)
         return status, text
     jails = dict(await _jail_paths(agent))
     if args.jail not in jails:
         raise ClientError(f"no such jail: {args.jail}", name="org.jailban.Error.NoSuchJail")
     (status,) = await agent.call(jails[args.jail], "org.jailban.Jail1", "GetStatus")
     return status, view.jail_tree(status)
+
+
+async def _recent_commands(agent: AgentClient) -> list[dict[str, Any]]:
+    """Who did what lately (for managers; others, never asked for a password, see nothing)."""
+    try:
+        (records,) = await agent.manager("ListRecentCommands", interactive=False)
+    except ClientError:
+        return []
+    return [
+        {"time_usec": at, "command": kind, "uid": None if uid == 0xFFFFFFFF else uid,
+         "bus_name": name, "what": what}
+        for at, kind, uid, name, what in records[-view.RECENT_SHOWN :]
+    ]  # fmt: skip
 
 
 async def _jail_paths(agent: AgentClient) -> list[tuple[str, str]]:

@@ -150,3 +150,18 @@ def stats_table(records: Sequence[dict[str, Any]]) -> str:
         for r in records
     ]
     return table(("JAIL", "SOURCE", "FAILURES", "BANS", "DROPPED"), rows)
+
+
+RECENT_SHOWN = 5  # commands `journalban status` lists
+
+
+def recent_commands_text(commands: Sequence[dict[str, Any]]) -> str:
+    """``Recent commands:`` and one line each: when, what, on what, by whom."""
+    lines = ["Recent commands:"]
+    for c in commands:
+        who = f"uid {c['uid']}" if c["uid"] is not None else "unknown uid"
+        what = f" {c['what']}" if c["what"] else ""
+        lines.append(
+            f"  {format_time(c['time_usec'])}  {c['command']}{what}  by {who} ({c['bus_name']})"
+        )
+    return "\n".join(lines)

@@ -216,3 +216,34 @@ def test_client_errors_say_what_is_wrong_once_and_what_to_do(setup: Setup) -> No
     assert jb("unban", "203.0.113.61").count("not banned") == 1
     status = run_client(setup.bus, [*JOURNALBAN, "status"]).stdout
     assert "|- Backend:\tdry-run (a dry run: nothing is banned in the firewall" in status
+
+
+def test_who_did_what_is_in_the_log_ban_details_and_status(setup: Setup) -> None:
+    banned = run_client(setup.bus, [*JOURNALBAN, "ban", "sshd", "198.51.100.61", "--time", "1h"])
+    assert banned.returncode == 0, banned.stderr
+    setup.agent.wait_for_log("Ban 198.51.100.61 in jail sshd for 1h by uid 0 (:1.")
+    code, out, err = busctl(setup, "call", *MANAGER, "GetBanDetails", "ss", "198.51.100.61", "sshd")
+    assert code == 0, err
+    details = json.loads(out)["data"][0]
+    assert details["caller_uid"] == {"type": "u", "data": 0}
+    assert details["caller_name"]["data"].startswith(":1.")
+    # A ban the agent made itself names no caller.
+    line = "Failed password for root from 203.0.113.91 port 22 ssh2"
+    setup.writer.write([sshd_fields(line)] * 2)
+    setup.agent.wait_for_log("Ban 203.0.113.91 in jail sshd for")
+    code, out, err = busctl(setup, "call", *MANAGER, "GetBanDetails", "ss", "203.0.113.91", "sshd")
+    assert code == 0, err
+    assert "caller_uid" not in json.loads(out)["data"][0]
+    unbanned = run_client(setup.bus, [*JOURNALBAN, "unban", "198.51.100.61"])
+    assert unbanned.returncode == 0, unbanned.stderr
+    setup.agent.wait_for_log("Unban 198.51.100.61 in jail sshd (manual) by uid 0 (:1.")
+    status = run_client(setup.bus, [*JOURNALBAN, "status"])
+    assert status.returncode == 0, status.stderr
+    recent = status.stdout.split("Recent commands:")[1]
+    assert "ban 198.51.100.61 in sshd  by uid 0 (:1." in recent
+    assert "unban 198.51.100.61  by uid 0 (:1." in recent
+    assert "127.0.0.1" not in recent  # a refused ban is no command done
+    # Callers' uids and names are for managers: another user's status leaves them out.
+    other = run_client(setup.bus, [*JOURNALBAN, "status"], user="nobody")
+    assert other.returncode == 0, other.stderr
+    assert "Recent commands" not in other.stdout

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from journalban import errors
 from journalban.addresses import IPNetwork, format_network, parse_network
 from journalban.agent.api import AgentListener, JailInfo, JailStatus, LineTest
+from journalban.agent.callers import CommandLog, CommandRecord
 from journalban.clock import Clock, SystemClock
 from journalban.events import Ban
 
@@ -77,6 +78,7 @@ class FakeControl:
         self.reload_error: errors.ConfigError | None = None
         self.fleet_unbans: list[tuple[str, str | None]] = []
         self._detection = FakeDetectionView()
+        self.commands = CommandLog()
 
     @property
     def state(self) -> str:
@@ -144,6 +146,8 @@ class FakeControl:
         )
         self._bans[(jail, network)] = ban
         self._details[(jail, network)] = {"failures": 0, "source": "dbus", "comment": comment}
+        self.commands.record("ban", f"{format_network(network)} in {jail}", now)
+        self.commands.banned(jail, ban.address)
         self._bump(jail, banned=1)
         for listener in list(self._listeners):
             listener.banned(ban)
@@ -220,6 +224,7 @@ class FakeControl:
         self._lift((jail, parse_network(address)), "expired")
 
     async def reload(self) -> None:
+        self.commands.record("reload", "", self._clock.now())
         if self.reload_error is not None:
             raise self.reload_error
         self.state_value = "reloading"
@@ -247,7 +252,13 @@ class FakeControl:
         details = self._details.get((jail, network))
         if details is None:
             raise errors.NotBanned(f"{format_network(network)} is not banned in {jail}")
-        return {**details, "lines": ["Failed password for root from " + format_network(network)]}
+        caller = self.commands.ban_caller(jail, format_network(network))
+        who = {} if caller is None else {"caller_uid": caller.uid, "caller_name": caller.bus_name}
+        lines = ["Failed password for root from " + format_network(network)]
+        return {**details, "lines": lines, **who}
+
+    def recent_commands(self) -> list[CommandRecord]:
+        return self.commands.recent()
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:
         self._listeners.append(listener)
