@@ -142,3 +142,29 @@ def test_an_account_under_attack_takes_its_password_from_known_good_networks_onl
     host.run("journalban", "under-attack", "end", "alice", check=True)
     host.run("journalban", "unban", NEW, check=False)  # banned if the account detector did
     assert login(host, NEW, "alice") == 0, "the attack over, alice logs in from anywhere"
+
+
+def test_fail_closed_refuses_remote_logins_while_the_agent_is_down_never_local_ones(
+    host: BootedHost, pam: None
+) -> None:
+    host.write(DROPIN, "enforcement:\n  pam: {jails: [sshd], fail: closed}\n")
+    host.systemctl("restart", "journalban.service")
+    host.wait_for(
+        "the fail mode beside the socket",
+        lambda: host.run("cat", "/run/journalban/pam.sock.fail", check=False).stdout == "closed\n",
+    )
+    assert login(host, OTHER, "carol", OTHER_PORT) == 0, "the agent answers: carol in"
+    host.systemctl("stop", "journalban.service")
+    try:
+        assert login(host, OTHER, "carol", OTHER_PORT) != 0, "no answer: failing closed"
+        # A console login (pam_exec exports no PAM_RHOST) is never asked about.
+        console = host.run("env", "PAM_TYPE=auth", "PAM_SERVICE=login", "PAM_USER=carol",
+                           "PAM_TTY=tty1", "/usr/lib/journalban/pam-check", check=False)  # fmt: skip
+        assert console.returncode == 0
+        remote = host.run("env", "PAM_TYPE=auth", "PAM_SERVICE=sshd", "PAM_USER=carol",
+                          f"PAM_RHOST={OTHER}", "/usr/bin/journalban", "pam-check", check=False)  # fmt: skip
+        assert remote.returncode == 1
+        assert "failing closed" in remote.stderr
+    finally:
+        host.write(DROPIN, "enforcement:\n  pam: {jails: [sshd], fail: open}\n")
+        host.systemctl("start", "journalban.service")
