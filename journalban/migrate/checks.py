@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
+
+from journalban.sources.isolated import python_module
 
 LIMIT = 2.0  # seconds for all of one filter's regexes on the crafted lines
 _ADDRESS_TAG = re.compile(r"<HOST>|<ADDR>|\(\?P<host>")
@@ -53,7 +54,7 @@ def slow_regexes(patterns: list[str], limit: float = LIMIT) -> list[int]:
 def _probe(patterns: list[str], limit: float) -> int:
     """How many of ``patterns`` (in order) the child got through within ``limit``."""
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-m", "journalban.migrate.probe"],
+        python_module("journalban.migrate.probe"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
