@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from support.agent import AgentProcess, write_config
-from support.bus import PrivateBus
+from support.bus import PrivateBus, ServiceProcess
 from support.cockpit import CockpitWs
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO, missing_real, need_root, need_tool
@@ -120,9 +120,9 @@ def open_page(browser: Any, ws: CockpitWs) -> Any:
     return page
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     IMAGES.mkdir(exist_ok=True)
-    page.screenshot(path=str(IMAGES / f"cockpit-{name}.png"), full_page=True)
+    page.screenshot(path=str(IMAGES / f"cockpit-{name}.png"), full_page=full_page)
 
 
 def test_a_ban_from_journal_failures_appears_live_and_unbanning_it_empties_the_kernel_set(
@@ -185,6 +185,30 @@ def test_an_unprivileged_user_gets_a_read_only_page_with_the_reason(
         page.close()
 
 
+def test_ban_unban_all_and_reload_from_the_page(setup: Setup, browser: Any) -> None:
+    address = "198.51.100.200"
+    pid = setup.agent.proc.pid
+    with CockpitWs(setup.bus) as ws:
+        page = open_page(browser, ws)
+        page.select_option("#ban-jail", "sshd")
+        page.fill("#ban-address", address)
+        page.fill("#ban-minutes", "5")
+        page.click("#ban-form button")
+        wait_until(lambda: address in kernel_set(pid), "the page's ban in the kernel set")
+        wait_until(lambda: address in text(page, "#bans"), "the page's ban on the page")
+        # Who did it: the page's user (root here), in the agent's log.
+        setup.agent.wait_for_log(f"Ban {address} in jail sshd for 5m by uid 0 (:1.")
+        page.select_option("#list-jail", "sshd")
+        wait_until(lambda: page.is_visible("#unban-all"), "unban all offered for one jail")
+        page.click("#unban-all")
+        wait_until(lambda: not kernel_set(pid), "every sshd ban leaves the kernel set")
+        wait_until(lambda: "no bans" in text(page, "#page-info"), "the page empties")
+        page.click("#reload")
+        wait_until(lambda: "reloaded" in text(page, "#reload-result"), "the reload answered")
+        setup.agent.wait_for_log("Reloaded, as asked by uid 0 (:1.")
+        page.close()
+
+
 def test_a_stopped_agent_is_said_and_never_activated(setup: Setup, browser: Any) -> None:
     with CockpitWs(setup.bus) as ws:
         page = open_page(browser, ws)
@@ -210,3 +234,34 @@ def open_stopped(browser: Any, ws: CockpitWs) -> Any:
     page.goto(ws.url)
     wait_until(lambda: page.is_visible("#stopped"), "the stopped view")
     return page
+
+
+def test_a_hundred_thousand_bans_are_paged_not_loaded(browser: Any) -> None:
+    """The bus service over the in-memory control, holding 100,000 bans: the page shows 100."""
+    need_root()
+    with PrivateBus() as bus:
+        service = ServiceProcess(bus, bans=100_000)
+        try:
+            with CockpitWs(bus) as ws:
+                started = time.monotonic()
+                page = open_page(browser, ws)
+                wait_until(lambda: "1\u2013100 of 100000" in text(page, "#page-info"), "first page")
+                first_page = time.monotonic() - started
+                assert len(page.query_selector_all("#bans tbody tr")) == 100
+                started = time.monotonic()
+                page.click("#next-page")
+                wait_until(
+                    lambda: "101\u2013200 of 100000" in text(page, "#page-info"), "next page"
+                )
+                next_page = time.monotonic() - started
+                shot(page, "100k", full_page=False)
+                first_row = text(page, "#bans tbody tr td")
+                page.fill("#list-filter", first_row)
+                wait_until(lambda: len(page.query_selector_all("#bans tbody tr")) == 1, "filter")
+                assert first_row in text(page, "#bans")
+                print(f"100k bans: page shown {first_page:.2f} s, next page {next_page:.2f} s")
+                assert first_page < 10
+                assert next_page < 5
+                page.close()
+        finally:
+            service.stop()

@@ -217,10 +217,14 @@ class PrivateBus:
 class ServiceProcess:
     """``support.bus_service`` (the real service over FakeControl) as ``user``."""
 
-    def __init__(self, bus: PrivateBus, user: str | None = None, *, busy: bool = False) -> None:
+    def __init__(
+        self, bus: PrivateBus, user: str | None = None, *, busy: bool = False, bans: int = 0
+    ) -> None:
         argv = [PYTHON, "-m", "support.bus_service", "--address", bus.socket_address]
         if busy:
             argv.append("--busy")
+        if bans:
+            argv += ["--bans", str(bans)]
         env = {**bus.env(), "PYTHONPATH": str(REPO / "tests"), "PYTHONDONTWRITEBYTECODE": "1"}
         self.stderr_path = bus.tmp / f"service-{user or 'root'}.log"
         with self.stderr_path.open("wb") as err:

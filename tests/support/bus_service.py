@@ -1,9 +1,10 @@
 """Run the org.jailban service over a FakeControl, as its own process.
 
-    PYTHONPATH=tests python -m support.bus_service --address ADDR [--busy]
+    PYTHONPATH=tests python -m support.bus_service --address ADDR [--busy] [--bans N]
 
 The D-Bus tests start it under the uid they test (root or ``journalban``)
-with setpriv. It prints ``READY`` once it owns the name. ``--busy`` keeps the
+with setpriv. It prints ``READY`` once it owns the name. ``--bans N`` starts with N
+active bans. ``--busy`` keeps the
 event loop loaded the way an agent matching a stream of lines would be, with
 failures counted and bans made all the time (signals, PropertiesChanged).
 """
@@ -58,11 +59,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
     parser.add_argument("--busy", action="store_true")
+    parser.add_argument("--bans", type=int, default=0, help="active bans to start with")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     control = FakeControl()
     # A Reload brings in one more jail, so tests see jail objects re-exported.
     control.next_config = [*sample_jails(), RELOADED_JAIL]
+    first = int(ipaddress.ip_address("100.64.0.0"))
+    for i in range(args.bans):  # before the service listens: no signals for these
+        await control.ban("sshd", ipaddress.ip_network(first + i), 3600.0)
     service = BusService(control, address=args.address, retry_interval=0.2)
     tasks = [asyncio.create_task(service.run())]
     if args.busy:
