@@ -172,7 +172,7 @@ class BusService:
     def banned(self, ban: Ban) -> None:
         """Announce a new or extended ban (details never hold the matched lines)."""
         self._dirty = True
-        self.pages.changed()
+        self.pages.banned(ban)
         if self._session is not None:
             self._session.manager.Banned(
                 ban.address, ban.jail, convert.usec(ban.expires_at), convert.banned_details(ban)
@@ -181,7 +181,7 @@ class BusService:
     def unbanned(self, ban: Ban, reason: str) -> None:
         """Announce a lifted ban; ``reason`` is expired, manual or flush."""
         self._dirty = True
-        self.pages.changed()
+        self.pages.unbanned(ban)
         if self._session is not None:
             self._session.manager.Unbanned(ban.address, ban.jail, reason)
 

@@ -198,6 +198,10 @@ def test_ban_unban_all_and_reload_from_the_page(setup: Setup, browser: Any) -> N
         wait_until(lambda: address in text(page, "#bans"), "the page's ban on the page")
         # Who did it: the page's user (root here), in the agent's log.
         setup.agent.wait_for_log(f"Ban {address} in jail sshd for 5m by uid 0 (:1.")
+        page.click("#jails a >> text=sshd")
+        wait_until(lambda: "banned by uid 0" in text(page, "#jail-bans"), "the caller shown")
+        page.click("#back")
+        wait_until(lambda: page.is_visible("#overview"), "back to the overview")
         page.select_option("#list-jail", "sshd")
         wait_until(lambda: page.is_visible("#unban-all"), "unban all offered for one jail")
         page.click("#unban-all")

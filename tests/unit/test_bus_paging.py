@@ -73,3 +73,38 @@ def test_generation_changes_with_every_ban_and_unban_and_the_cache_follows() -> 
         assert [b[0] for b in bans] == ["203.0.113.2"]
     finally:
         unsubscribe()
+
+
+def test_the_order_kept_ban_by_ban_equals_a_fresh_sort() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    service = BusService(control)
+    unsubscribe = control.subscribe(service)
+    try:
+        _banned(control, clock, 30)
+        service.pages.page("", 0, 1)  # the order is built here, then kept by signals
+
+        async def churn() -> None:
+            for i in range(1, 31, 3):
+                await control.unban(ipaddress.ip_network(f"203.0.113.{i}"), None)
+            for i in (2, 5, 8):  # extended: same ban time, later expiry
+                clock.advance(1.0)
+                await control.ban("sshd", ipaddress.ip_network(f"203.0.113.{i}"), 7200.0)
+            clock.advance(1.0)
+            await control.ban("web-auth", ipaddress.ip_network("198.51.100.7"), 60.0)
+
+        asyncio.run(churn())
+        for jail in ("", "sshd", "web-auth"):
+            kept = service.pages.page(jail, 0, 100)
+            fresh = BanPages(control)
+            fresh.generation = kept[1]
+            assert kept == fresh.page(jail, 0, 100), jail
+        assert service.pages.page("web-auth", 0, 10)[2][0][0] == "198.51.100.7"
+        assert service.pages.page("", 0, 1)[2][0][0] == "198.51.100.7"
+        assert service.pages.page("", 0, 100)[0] == 21
+    finally:
+        unsubscribe()
+
+
+def test_a_jail_without_bans_is_an_empty_page_not_an_error() -> None:
+    assert BanPages(FakeControl()).page("web-auth", 0, 10)[0] == 0
