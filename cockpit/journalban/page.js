@@ -124,7 +124,10 @@
             document.querySelectorAll(".admin").forEach(el => { el.hidden = false });
             if (!allowed["org.jailban.manage"]) $("reload").parentElement.hidden = true;
             if (!allowed["org.jailban.ban"]) document.querySelector(".ban-form").hidden = true;
-            list = new jb.BanList(!!allowed["org.jailban.unban"]);
+            // One list for the page's life: its controls keep their listeners across agent restarts.
+            if (!list) list = new jb.BanList(false);
+            list.canUnban = !!allowed["org.jailban.unban"];
+            list.offset = 0;
             subscribe();
             return Promise.all([readJails(), list.read()]);
         }).then(() => {

@@ -38,6 +38,7 @@ class Setup:
     bus: PrivateBus
     agent: AgentProcess
     writer: JournalWriter
+    config: Path
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +58,14 @@ def setup() -> Iterator[Setup]:
             agent = AgentProcess(
                 cfg, dry_run=False, wrapper=["unshare", "-n"], bus_address=bus.socket_address
             )
+            setup = Setup(bus, agent, writer, cfg)  # a test may start another agent in it
             try:
                 agent.wait_for_log("running:")
                 assert bus.wait_for_name("org.jailban"), agent.log
-                yield Setup(bus, agent, writer)
+                yield setup
             finally:
                 agent.stop()
+                setup.agent.stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -229,6 +232,18 @@ def test_a_stopped_agent_is_said_and_never_activated(setup: Setup, browser: Any)
         wait_until(lambda: "not-found" in text(again, "#start-result"), "StartUnit's error")
         assert "could not start journalban.service" in text(again, "#start-result")
         shot(again, "stopped")
+        # The agent comes back (as systemd would start it): the open page fills in again
+        # by itself, and follows bans as before.
+        setup.agent = AgentProcess(setup.config, dry_run=False, wrapper=["unshare", "-n"],
+                                   bus_address=setup.bus.socket_address)  # fmt: skip
+        setup.agent.wait_for_log("running:")
+        wait_until(lambda: "Agent running" in text(again, "#agent-state"), "the agent is back")
+        assert not again.is_visible("#stopped")
+        line = "Failed password for root from 203.0.113.52 port 22 ssh2"
+        setup.writer.write([sshd_fields(line), sshd_fields(line)])
+        wait_until(lambda: "203.0.113.52" in text(again, "#bans"), "a ban after the restart")
+        again.click('#bans tr[data-address="203.0.113.52"] button.unban')
+        wait_until(lambda: "203.0.113.52" not in kernel_set(setup.agent.proc.pid), "unbanned")
         again.close()
         page.close()
 
