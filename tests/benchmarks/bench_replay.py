@@ -41,7 +41,7 @@ def flood_corpus(path: Path, lines: int, addresses: int, seed: int = 14) -> int:
     """Half the lines sshd failures from ``addresses`` distinct addresses; the failures."""
     rng = random.Random(seed)
     pool = [
-        f"{10 + i // 65536 % 200}.{i // 256 % 256}.{i % 256}.{rng.randint(1, 254)}"
+        f"{41 + i // 65536}.{i // 256 % 256}.{i % 256}.{rng.randint(1, 254)}"
         for i in range(addresses)
     ]
     rng.shuffle(pool)
@@ -51,7 +51,7 @@ def flood_corpus(path: Path, lines: int, addresses: int, seed: int = 14) -> int:
     failures = 0
     for n in range(lines):
         t = time.localtime(start + n * 0.2)
-        stamp = time.strftime("%b %d %H:%M:%S", t).replace(" 0", "  ", 1)
+        stamp = time.strftime("%b %e %H:%M:%S", t)
         pid = 1000 + n % 60000
         if n % 2 == 0:
             addr = pool[(n // 2) % addresses]
