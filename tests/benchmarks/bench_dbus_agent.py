@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import os
 import platform
@@ -53,6 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_corpus import SPAN, dated_lines, journal_fields
 from bench_dbus import DEST, call
 
+from journalban.events import Ban
+from journalban.state.files import state_path
+from journalban.state.store import BatchCommit, StateStore
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus
 from support.journal import JOURNAL_REMOTE, JournalWriter, export_record, sshd_fields
@@ -65,12 +69,21 @@ CALL_TIMEOUT = 25.0
 FIRST_SEQ = 1000  # after the JournalWriter's first entry: sd-journal orders one boot by it
 
 
+# --pages: a page of 100 bans (GetBans) in place of every ban at once (ListBans).
+PAGES = False
+
+
 def read_call(i: int) -> tuple[str, Message]:
     """The i-th read of a group of 8: (label, message)."""
+    listing = (
+        ("GetBans page", call(*MANAGER, "GetBans", "suu", ["", 0, 100]))
+        if PAGES
+        else ("ListBans", call(*MANAGER, "ListBans", "s", [""]))
+    )
     calls: list[tuple[str, Message]] = [
         ("GetStatus", call(*MANAGER, "GetStatus")),
         ("GetStatus", call(*MANAGER, "GetStatus")),
-        ("ListBans", call(*MANAGER, "ListBans", "s", [""])),
+        listing,
         ("QueryBan", call(*MANAGER, "QueryBan", "s", ["198.51.100.7"])),
         ("QueryBan", call(*MANAGER, "QueryBan", "s", ["2001:db8::/32"])),
         ("Get TotalFailed", call(JAIL_PATH, PROPS, "Get", "ss", ["org.jailban.Jail1", "TotalFailed"])),
@@ -263,6 +276,22 @@ def ensure_export(data: Path, lines: int) -> tuple[Path, float]:
     return path, ends_at - SPAN
 
 
+def seed_bans(state: Path, count: int) -> None:
+    """``count`` active bans of the sshd jail in the dry-run state, as a busy host keeps."""
+    state.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    bans = [
+        Ban("sshd", ipaddress.ip_network(f"45.{i >> 16}.{(i >> 8) & 255}.{i & 255}/32"),
+            now - 60, now + 3 * 86400, reason="failures", failures=5, source="journal")
+        for i in range(1, count + 1)
+    ]  # fmt: skip
+    store = StateStore(state_path(state, dry_run=True))
+    try:
+        store.commit([BatchCommit(jail="sshd", bans=bans, banned_delta=count)])
+    finally:
+        store.close()
+
+
 def describe(rounds: list[Round], phases: dict[str, list[Timing]]) -> dict[str, Any]:
     def stats(timings: list[Timing]) -> dict[str, Any]:
         ms = [t.seconds * 1000 for t in timings]
@@ -274,11 +303,13 @@ def describe(rounds: list[Round], phases: dict[str, list[Timing]]) -> dict[str, 
             "max_ms": round(max(ms), 1),
         }
 
-    load = phases["load"]
-    labels = sorted({t.label for t in load})
+    def by_method(timings: list[Timing]) -> dict[str, Any]:
+        labels = sorted({t.label for t in timings})
+        return {k: stats([t for t in timings if t.label == k]) for k in labels}
+
     return {
         **{phase: stats(timings) for phase, timings in phases.items()},
-        "load_by_method": {k: stats([t for t in load if t.label == k]) for k in labels},
+        **{f"{phase}_by_method": by_method(t) for phase, t in phases.items() if t},
         "final_total_failed": rounds[-1].total_failed,
     }
 
@@ -297,7 +328,18 @@ def main() -> None:
     parser.add_argument("--idle-rounds", type=int, default=3)
     parser.add_argument("--pause", type=float, default=0.5)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--seed-bans", type=int, default=0, help="active bans in the state before the agent starts"
+    )
+    parser.add_argument(
+        "--pages", action="store_true", help="read a page of 100 bans (GetBans) instead of ListBans"
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy record the agent during the stream, into this SVG"
+    )
     args = parser.parse_args()
+    global PAGES
+    PAGES = args.pages
     t0 = time.monotonic()
     export, corpus_start = ensure_export(args.data, args.lines)
     size = export.stat().st_size
@@ -311,9 +353,25 @@ def main() -> None:
                        firewall={"backend": "dry-run"}, jails={"sshd": jail})  # fmt: skip
     feeders: list[subprocess.Popen[bytes]] = []
 
+    profilers: list[subprocess.Popen[bytes]] = []
+
     def start_feed() -> subprocess.Popen[bytes]:
         argv = [JOURNAL_REMOTE, "-o", str(jdir / "stream.journal"), str(export)]
         feeders.append(subprocess.Popen(argv, stderr=subprocess.DEVNULL))
+        if args.profile is not None:
+            spy = [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-o",
+                str(args.profile),
+                "--pid",
+                str(agent.proc.pid),
+                "--duration",
+                "60",
+                "--rate",
+                "50",
+            ]
+            profilers.append(subprocess.Popen(spy, stdout=subprocess.DEVNULL))
         return feeders[-1]
 
     try:
@@ -323,15 +381,19 @@ def main() -> None:
             first["__REALTIME_TIMESTAMP"] = int((corpus_start - 60) * 1e6)
             writer.write([first])
             writer.wait_visible(1)
+            if args.seed_bans:
+                seed_bans(state, args.seed_bans)
             agent = AgentProcess(cfg, bus_address=bus.address)
             try:
-                agent.wait_for_log("running:")
+                agent.wait_for_log("running:", timeout=600)
                 if not bus.wait_for_name(DEST, timeout=20):
                     raise RuntimeError(f"the agent did not take {DEST}:\n{agent.log}")
                 rounds, phases, feed_wall = asyncio.run(
                     run_rounds(bus.address, args.idle_rounds, args.pause, start_feed, size)
                 )
             finally:
+                for profiler in profilers:
+                    profiler.wait(120)
                 for feeder in feeders:
                     if feeder.poll() is None:
                         feeder.kill()
@@ -349,6 +411,8 @@ def main() -> None:
         f"{platform.platform()}, Python {platform.python_version()}",
         loadavg=Path("/proc/loadavg").read_text().split()[:3],
         lines=args.lines,
+        seed_bans=args.seed_bans,
+        pages=args.pages,
         feed_wall_s=round(feed_wall, 1),
         rounds=[asdict(r) for r in rounds],
     )
