@@ -79,3 +79,19 @@ def test_an_address_inside_banned_prefixes_of_two_jails(engine: DecisionEngine) 
 @pytest.mark.parametrize("jail", [None, "sshd", "web", "nope"])
 def test_count_bans_counts_what_list_bans_lists(engine: DecisionEngine, jail: str | None) -> None:
     assert engine.count_bans(jail) == len([b for b in engine.list_bans() if jail in (None, b.jail)])
+
+
+def test_cached_count_follows_changes_and_expiry(engine: DecisionEngine) -> None:
+    clock = engine.clock
+    assert isinstance(clock, FakeClock)
+    before = engine.count_bans("sshd")
+    assert engine.count_bans("sshd") == before  # answered from the cache
+    engine.manual_ban(
+        "sshd", parse_network("192.0.2.1"), 30.0, permanent=False, comment="", force=False
+    )
+    assert engine.count_bans("sshd") == before + 1  # the table changed
+    clock.advance(31.0)  # the new ban runs out, nothing else changes the table
+    assert engine.count_bans("sshd") == before
+    clock.advance(3600.0)  # and so do the others
+    assert engine.count_bans("sshd") == 0
+    assert engine.count_bans() == len(engine.list_bans())
