@@ -72,7 +72,7 @@ class BanReading:
         now = self.clock.now()
         enclosing = [network.supernet(new_prefix=p) for p in range(network.prefixlen)]
         enclosing.append(network)
-        jails = {jail for jail, _ in self.bans}
+        jails = list(self.bans.per_jail)
         found = [
             ban
             for jail in jails
@@ -80,3 +80,8 @@ class BanReading:
             if (ban := self.bans.get((jail, net))) is not None and not ban.expired(now)
         ]
         return sorted(found, key=lambda b: (b.jail, b.banned_at))
+
+    def bans_of(self, network: IPNetwork, jail: str | None) -> list[Ban]:
+        """The bans of exactly ``network``, in ``jail`` or in every jail (lookups, no scan)."""
+        jails = list(self.bans.per_jail) if jail is None else [jail]
+        return [b for j in jails if (b := self.bans.get((j, network))) is not None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,25 +115,37 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.by_text: dict[tuple[str, str], Ban] = {
             (j, network_text(n)): b for (j, n), b in self.items()
         }
+        # Bans per jail: the jails holding bans without a scan of the table.
+        self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
 
     def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
         self.version = next(_VERSIONS)
+        if key not in self:
+            self.per_jail[key[0]] += 1
         super().__setitem__(key, value)
         self.by_text[(key[0], network_text(key[1]))] = value
 
     def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
         self.version = next(_VERSIONS)
         super().__delitem__(key)
-        self.by_text.pop((key[0], network_text(key[1])), None)
+        self._forget(key)
 
     def pop(self, key: tuple[str, IPNetwork], default: Ban | None = None) -> Ban | None:  # type: ignore[override]
         self.version = next(_VERSIONS)
-        self.by_text.pop((key[0], network_text(key[1])), None)
+        if key in self:
+            self._forget(key)
         return super().pop(key, default)
+
+    def _forget(self, key: tuple[str, IPNetwork]) -> None:
+        self.by_text.pop((key[0], network_text(key[1])), None)
+        self.per_jail[key[0]] -= 1
+        if not self.per_jail[key[0]]:
+            del self.per_jail[key[0]]
 
     def clear(self) -> None:
         self.version = next(_VERSIONS)
         self.by_text.clear()
+        self.per_jail.clear()
         super().clear()
 
     def update(self, *args: Any, **kwargs: Any) -> None:

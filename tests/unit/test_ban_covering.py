@@ -95,3 +95,18 @@ def test_cached_count_follows_changes_and_expiry(engine: DecisionEngine) -> None
     clock.advance(3600.0)  # and so do the others
     assert engine.count_bans("sshd") == 0
     assert engine.count_bans() == len(engine.list_bans())
+
+
+def test_per_jail_counts_follow_the_table(engine: DecisionEngine) -> None:
+    def by_jail() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for jail, _ in engine.bans:
+            counts[jail] = counts.get(jail, 0) + 1
+        return counts
+
+    assert dict(engine.bans.per_jail) == by_jail()
+    engine.unban(parse_network("198.51.100.9"), None, "manual")
+    assert dict(engine.bans.per_jail) == by_jail()
+    engine.unban_all("web")
+    assert "web" not in engine.bans.per_jail
+    assert dict(engine.bans.per_jail) == by_jail()
