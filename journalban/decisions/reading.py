@@ -43,6 +43,8 @@ class BanReading:
         reads it once per property.
         """
         now = self.clock.now()
+        if now < self.bans.next_expiry():  # nothing has run out: the table's own counts
+            return len(self.bans) if jail is None else self.bans.per_jail.get(jail, 0)
         counts: dict[str | None, tuple[int, int, float]] | None = getattr(self, "_counts", None)
         if counts is None:
             counts = self._counts = {}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import heapq
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,12 +119,18 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         }
         # Bans per jail: the jails holding bans without a scan of the table.
         self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
+        # (expires_at, key) of every ban set; entries of lifted or replaced bans
+        # are dropped when they reach the top.
+        self._expiries = [(b.expires_at, k) for k, b in self.items() if b.expires_at is not None]
+        heapq.heapify(self._expiries)
 
     def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
         self.version = next(_VERSIONS)
         if key not in self:
             self.per_jail[key[0]] += 1
         super().__setitem__(key, value)
+        if value.expires_at is not None:
+            heapq.heappush(self._expiries, (value.expires_at, key))
         self.by_text[(key[0], network_text(key[1]))] = value
 
     def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
@@ -142,10 +150,22 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         if not self.per_jail[key[0]]:
             del self.per_jail[key[0]]
 
+    def next_expiry(self) -> float:
+        """When the first of the bans runs out (inf: none does)."""
+        heap = self._expiries
+        while heap:
+            expires, key = heap[0]
+            ban = self.get(key)
+            if ban is not None and ban.expires_at == expires:
+                return expires
+            heapq.heappop(heap)
+        return math.inf
+
     def clear(self) -> None:
         self.version = next(_VERSIONS)
         self.by_text.clear()
         self.per_jail.clear()
+        self._expiries.clear()
         super().clear()
 
     def update(self, *args: Any, **kwargs: Any) -> None:

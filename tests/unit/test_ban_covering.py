@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,12 @@ def test_per_jail_counts_follow_the_table(engine: DecisionEngine) -> None:
     engine.unban_all("web")
     assert "web" not in engine.bans.per_jail
     assert dict(engine.bans.per_jail) == by_jail()
+
+
+def test_next_expiry_skips_lifted_and_extended_bans(engine: DecisionEngine) -> None:
+    active = [b.expires_at for b in engine.bans.values() if b.expires_at is not None]
+    assert engine.bans.next_expiry() == min(active)
+    first = min(engine.bans.values(), key=lambda b: b.expires_at or math.inf)
+    engine.unban(first.network, first.jail, "manual")
+    rest = [b.expires_at for b in engine.bans.values() if b.expires_at is not None]
+    assert engine.bans.next_expiry() == min(rest)
