@@ -121,7 +121,12 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
         # (expires_at, key) of every ban set; entries of lifted or replaced bans
         # are dropped when they reach the top.
-        self._expiries = [(b.expires_at, k) for k, b in self.items() if b.expires_at is not None]
+        # The middle item keeps networks of different versions from being compared.
+        self._expiries = [
+            (b.expires_at, n, k)
+            for n, (k, b) in enumerate(self.items())
+            if b.expires_at is not None
+        ]
         heapq.heapify(self._expiries)
 
     def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
@@ -130,7 +135,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             self.per_jail[key[0]] += 1
         super().__setitem__(key, value)
         if value.expires_at is not None:
-            heapq.heappush(self._expiries, (value.expires_at, key))
+            heapq.heappush(self._expiries, (value.expires_at, self.version, key))
         self.by_text[(key[0], network_text(key[1]))] = value
 
     def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
@@ -154,7 +159,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         """When the first of the bans runs out (inf: none does)."""
         heap = self._expiries
         while heap:
-            expires, key = heap[0]
+            expires, _, key = heap[0]
             ban = self.get(key)
             if ban is not None and ban.expires_at == expires:
                 return expires

@@ -12,6 +12,7 @@ from journalban.clock import FakeClock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.runtime import BanTable
 from journalban.events import Ban
 from journalban.state.store import StateStore
 
@@ -120,3 +121,11 @@ def test_next_expiry_skips_lifted_and_extended_bans(engine: DecisionEngine) -> N
     engine.unban(first.network, first.jail, "manual")
     rest = [b.expires_at for b in engine.bans.values() if b.expires_at is not None]
     assert engine.bans.next_expiry() == min(rest)
+
+
+def test_bans_of_both_versions_may_run_out_at_the_same_time() -> None:
+    table = BanTable()
+    for text in ("192.0.2.1", "2001:db8::/64", "192.0.2.2", "2001:db8:1::/64"):
+        table[("sshd", parse_network(text))] = Ban("sshd", parse_network(text), NOW, NOW + 60)
+    assert table.next_expiry() == NOW + 60
+    assert table.per_jail["sshd"] == 4
