@@ -38,6 +38,10 @@ _MATCHES = (
     f"arg0='{contract.BUS_NAME}'",
 )
 RETRY_SECONDS = 1.0
+_NO_OWNER = {
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+}
 
 
 def register(sub: Any) -> None:
@@ -138,7 +142,9 @@ async def _say_state(bus: MessageBus, emit: Emit, clock: Clock) -> None:
     if reply is None:
         return
     if reply.message_type == MessageType.ERROR:
-        emit(watchevents.state_event("stopped", clock.now()))
+        if reply.error_name in _NO_OWNER:
+            emit(watchevents.state_event("stopped", clock.now()))
+        # Any other error (refused, the agent busy starting): the signals still come.
     else:
         emit(watchevents.state_event(str(reply.body[0].value), clock.now()))
 

@@ -30,12 +30,13 @@ KEYS = {"event", "time", "jail", "address", "reason", "until", "origin", "state"
 class Watcher:
     """`journalban watch --json` as an unprivileged user; its events as they arrive."""
 
-    def __init__(self, bus: PrivateBus) -> None:
+    def __init__(self, bus: PrivateBus, user: str | None = "nobody") -> None:
         self.proc = subprocess.Popen(
-            as_user("nobody", [*JOURNALBAN, "watch", "--json"]),
+            as_user(user, [*JOURNALBAN, "watch", "--json"]),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=bus.env(),
+            # Without the server's guid, which changes when the bus restarts.
+            env={**bus.env(), "DBUS_SYSTEM_BUS_ADDRESS": bus.socket_address},
             cwd="/",
         )
         self.events: list[dict[str, Any]] = []
@@ -149,3 +150,30 @@ def test_watch_prints_bans_unbans_and_follows_a_restarted_agent(setup: Setup) ->
     finally:
         watcher.close()
         agent.stop()
+
+
+def test_watch_connects_again_when_the_bus_restarts(tmp_path: Path) -> None:
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    cfg = write_config(tmp_path / "journalban.yaml", tmp_path / "state", journal_dir=jdir,
+                       bus=True, firewall={"backend": "dry-run"})  # fmt: skip
+    # No polkitd (it would not come back with the bus): root reads, as the fallback allows.
+    with PrivateBus(polkit=False) as bus, JournalWriter(jdir) as writer:
+        writer.write([sshd_fields("Server listening on :: port 22.")])
+        writer.wait_visible(1)
+        agent = AgentProcess(cfg, bus_address=bus.socket_address)
+        watcher = Watcher(bus, user=None)
+        try:
+            agent.wait_for_log("running:")
+            watcher.wait_for(event="state", state="running")
+            seen = len(watcher.events)
+            bus.stop_daemon()
+            bus.start_daemon()
+            assert bus.wait_for_name("org.jailban", timeout=15), agent.log
+            watcher.wait_for(since=seen, event="state", state="running", timeout=15)
+            ban = run_client(bus, [*JOURNALBAN, "ban", "sshd", "203.0.113.72"])
+            assert ban.returncode == 0, ban.stderr
+            watcher.wait_for(since=seen, event="ban", address="203.0.113.72")
+        finally:
+            watcher.close()
+            agent.stop()
