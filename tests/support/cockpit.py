@@ -69,7 +69,22 @@ class CockpitWs:
         )
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                # A pid namespace of its own: the session bus each bridge
+                # starts (dbus-daemon --session) dies with cockpit-ws instead
+                # of outliving the test.
+                [
+                    "unshare",
+                    "-m",
+                    "--propagation",
+                    "private",
+                    "--pid",
+                    "--fork",
+                    "--kill-child",
+                    "--mount-proc",
+                    "sh",
+                    "-c",
+                    script,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
