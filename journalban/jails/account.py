@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import AccountConfig
 from journalban.jails.detector import ACCOUNT, Row, Seen, Verdict, account_key
+from journalban.jails.distinct import note_distinct
 from journalban.jails.tracked import Tracked
 
 
@@ -59,14 +60,7 @@ class AccountAttack:
         networks = self.seen.get(account)
         if networks is None:
             networks = {}
-        last = networks.get(seen.key)
-        networks[seen.key] = seen.when if last is None or seen.when > last else last
-        if len(networks) >= cfg.addresses:
-            # Older networks are forgotten only when they would make the count.
-            since = seen.when - cfg.findtime
-            for key in [k for k, t in networks.items() if t <= since]:
-                del networks[key]
-        if len(networks) < cfg.addresses:
+        if not note_distinct(networks, seen.key, seen.when, cfg.findtime, cfg.addresses):
             self.seen.touch(account, networks)
             return ()
         self.seen.drop(account)

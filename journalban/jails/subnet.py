@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import SubnetConfig
 from journalban.jails.detector import SUBNET, Row, Seen, Verdict
+from journalban.jails.distinct import note_distinct
 from journalban.jails.tracked import Tracked
 
 _PREFIX_MEMO = 65536
@@ -61,14 +62,7 @@ class SubnetCrowd:
         networks = self.prefixes.get(prefix)
         if networks is None:
             networks = {}
-        last = networks.get(seen.key)
-        networks[seen.key] = seen.when if last is None or seen.when > last else last
-        if len(networks) >= cfg.addresses:
-            # Older networks are forgotten only when they would make the count.
-            since = seen.when - cfg.findtime
-            for key in [k for k, t in networks.items() if t <= since]:
-                del networks[key]
-        if len(networks) < cfg.addresses:
+        if not note_distinct(networks, seen.key, seen.when, cfg.findtime, cfg.addresses):
             self.prefixes.touch(prefix, networks)
             return ()
         self.prefixes.drop(prefix)
