@@ -524,6 +524,66 @@ def test_packages_depend_on_what_provides_etc_services() -> None:
     assert "iana-etc" in result.stdout.split()
 
 
+# Each optional extra's requirement, as the distributions name it (Arch, Fedora).
+EXTRA_PACKAGES = {
+    "nats-py": ("python-nats-py", "python3dist(nats-py)"),
+    "prometheus-client": ("python-prometheus_client", "python3-prometheus_client"),
+}
+
+
+def _extras() -> dict[str, list[tuple[str, str]]]:
+    """pyproject's optional extras but the test one: extra -> [(name, lower bound)]."""
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    out: dict[str, list[tuple[str, str]]] = {}
+    for extra, reqs in extras.items():
+        if extra == "test":
+            continue
+        for req in reqs:
+            found = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*(?:>=\s*([0-9.]+))?", req)
+            assert found, f"{extra}: {req!r} is not of the form name or name>=version"
+            out.setdefault(extra, []).append((found[1].lower(), found[2] or ""))
+    return out
+
+
+def test_every_optional_extra_is_an_optional_dependency_of_both_packages() -> None:
+    optdepends = subprocess.run(
+        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{optdepends[@]}}\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    arch_optional = {line.split(":", 1)[0].strip() for line in optdepends}
+    parsed = _parsed_spec()
+    weak = dict(
+        (m[2].split()[0], m[2])
+        for m in re.finditer(r"^(Suggests|Recommends):\s+(.*)$", parsed, re.M)
+    )
+    hard = " ".join(re.findall(r"^Requires:\s+(.*)$", parsed, re.M))
+    extras = _extras()
+    assert "fleet" in extras
+    assert "metrics" in extras
+    for extra, reqs in extras.items():
+        for name, bound in reqs:
+            assert name in EXTRA_PACKAGES, f"extra {extra}: {name} has no distribution names here"
+            arch, rpm = EXTRA_PACKAGES[name]
+            assert arch in arch_optional, f"PKGBUILD optdepends lacks {arch} ({extra})"
+            assert rpm in weak, f"the spec neither suggests nor recommends {rpm} ({extra})"
+            if rpm.startswith("python3dist(") and bound:
+                assert weak[rpm].split()[1:] == [">=", bound], weak[rpm]
+            assert rpm not in hard, f"{rpm} must stay optional in the spec"
+    depends = subprocess.run(
+        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{depends[@]}}\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert not {arch for arch, _ in EXTRA_PACKAGES.values()} & set(depends)
+
+
 @pytest.mark.parametrize("page", MAN_PAGES, ids=[p.name for p in MAN_PAGES])
 def test_manual_page_renders_without_warnings(page: Path) -> None:
     man = need_tool("man")
