@@ -127,8 +127,13 @@ class BootedHost:
         (self.root / "etc/ssh/sshd_config.d/booted-tier.conf").write_text(
             f"Port 22\nPort {OTHER_PORT}\n"
         )
-        # The tests write backlogs of thousands of lines: no rate limit may drop them.
-        self.write("/etc/systemd/journald.conf.d/booted-tier.conf", "[Journal]\nRateLimitBurst=0\n")
+        # The tests write backlogs of up to 1.6M lines: no rate limit may drop
+        # them, and no size limit derived from the host's free disk may vacuum
+        # them before the agent has read them.
+        self.write(
+            "/etc/systemd/journald.conf.d/booted-tier.conf",
+            "[Journal]\nRateLimitBurst=0\nSystemMaxUse=6G\nSystemKeepFree=1G\n",
+        )
         self.write("/usr/local/lib/booted-tier/emit.py", EMITTER)
         self.write(
             "/etc/systemd/system/ssh.service.d/booted-tier-emitter.conf",
@@ -365,7 +370,8 @@ class BootedHost:
             [
                 f"Failed password for invalid user u{n} from {address} port {1024 + n % 60000} ssh2"
                 for n, address in enumerate(addresses)
-            ]
+            ],
+            timeout=60 + len(addresses) / 10_000,
         )
 
     # --- the attacker --------------------------------------------------------
