@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import random
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-START = time.mktime((2025, 11, 21, 0, 0, 0, 0, 0, -1))
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from corpus_log import SyslogLog, run_events
+
 USERS_TRIED = (
     "root", "admin", "test", "user", "oracle", "ubuntu", "postgres", "git", "guest", "ftpuser",
     "pi", "deploy", "support", "mysql", "hadoop", "nagios", "www-data", "minecraft", "steam",
@@ -28,14 +27,11 @@ REAL_USERS = ("alice", "bob", "carol", "deploy")
 Emit = Callable[[str, str], None]
 
 
-class Corpus:
-    """Writes syslog lines with a clock that moves forward a little per line."""
+class Corpus(SyslogLog):
+    """An Internet-facing sshd's auth.log: attackers' and clients' addresses."""
 
     def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.now = START
-        self.lines: list[str] = []
-        self.failures = 0
+        super().__init__(rng)
         v4 = [
             f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
             for _ in range(40_000)
@@ -46,17 +42,6 @@ class Corpus:
         ]
         self.attackers = v4 + v6
         self.clients = [f"198.51.100.{i}" for i in range(1, 40)] + ["2001:db8:cafe::10"]
-
-    def stamp(self) -> str:
-        self.now += self.rng.expovariate(1 / 2.5)
-        t = time.localtime(self.now)
-        return (
-            f"{MONTHS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-        )
-
-    def line(self, ident: str, message: str, *, failure: bool = False) -> None:
-        self.lines.append(f"{self.stamp()} web1 {ident}: {message}")
-        self.failures += failure
 
     def sshd(self) -> str:
         return f"sshd[{self.rng.randint(1000, 65000)}]"
@@ -171,17 +156,12 @@ EVENTS: tuple[tuple[Callable[[Corpus], None], float], ...] = (
 
 def generate(lines: int, seed: int = 20251121) -> Iterator[str]:
     """``lines`` log lines (the last event may be cut short)."""
-    c = Corpus(random.Random(seed))
-    events = [e for e, _ in EVENTS]
-    weights = [w for _, w in EVENTS]
-    made = 0
-    while made < lines:
-        for event in c.rng.choices(events, weights, k=1000):
-            event(c)
-        take = c.lines[: lines - made]
-        made += len(take)
-        yield from take
-        c.lines.clear()
+    return (line for line, _ in generate_flagged(lines, seed))
+
+
+def generate_flagged(lines: int, seed: int = 20251121) -> Iterator[tuple[str, bool]]:
+    """``generate``'s lines, each with whether sshd's filter (normal mode) counts it."""
+    return run_events(Corpus(random.Random(seed)), EVENTS, lines)
 
 
 def main() -> None:
