@@ -13,6 +13,10 @@ somebody calls it. The check is therefore sent without NO_AUTOSTART, so the
 bus starts polkitd, and only a real absence counts as "no polkit": the name
 is not activatable (no polkit installed, or a private bus), or its activation
 failed.
+
+Yes-answers for the read-only action are shared and kept for a few seconds
+per caller connection (``journalban.bus.authcache``), and forgotten when
+polkit announces a change.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
 from journalban.bus import contract
+from journalban.bus.authcache import AuthorizationCache
 
 _log = logging.getLogger(__name__)
 
@@ -44,13 +49,26 @@ _POLKIT_ABSENT_ERRORS: Final = frozenset(
 # The bus could not start polkitd (org.freedesktop.DBus.Error.Spawn.Failed,
 # .Spawn.ChildExited, .Spawn.ServiceNotFound, ...).
 _ACTIVATION_FAILED_PREFIX: Final = "org.freedesktop.DBus.Error.Spawn."
+# What makes kept answers stale: polkit's rules or authorizations changed, or polkitd came or went.
+_POLKIT_CHANGES: Final = (
+    f"type='signal',sender='{POLKIT_NAME}',path='{POLKIT_PATH}',"
+    f"interface='{POLKIT_INTERFACE}',member='Changed'",
+    "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+    f"member='NameOwnerChanged',arg0='{POLKIT_NAME}'",
+)
 
 
 class Authority:
     """Answers "may the sender of this message do this action?" for one bus connection."""
 
-    def __init__(self, bus: MessageBus, own_uid: int | None = None) -> None:
+    def __init__(
+        self,
+        bus: MessageBus,
+        own_uid: int | None = None,
+        cache: AuthorizationCache | None = None,
+    ) -> None:
         self._bus = bus
+        self.cache = cache if cache is not None else AuthorizationCache()
         # The agent's own user (root, or journalban in the dedicated-user unit)
         # may always call it: it holds the agent's powers anyway, and the unit's
         # ExecReload= (`journalban reload`) runs as that user.
@@ -69,7 +87,12 @@ class Authority:
             raise DBusError(contract.ACCESS_DENIED, "the caller has no bus name")
         interactive = bool(msg.flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION)
         try:
-            authorized, challenge = await self._check_polkit(sender, action, interactive)
+            if interactive:  # never shared: the caller may be asked for a password
+                authorized, challenge = await self._check_polkit(sender, action, True)
+            else:
+                authorized, challenge = await self.cache.check(
+                    sender, action, lambda: self._check_polkit(sender, action, False)
+                )
         except _PolkitAbsent:
             await self._authorize_without_polkit(sender, action)
             return
@@ -81,6 +104,36 @@ class Authority:
                 f"{action} needs authentication; allow interactive authorization to be asked",
             )
         raise DBusError(contract.ACCESS_DENIED, f"not authorized for {action}")
+
+    async def follow_polkit(self) -> None:
+        """Forget kept answers whenever polkit changes; call once the bus is connected."""
+        self._bus.add_message_handler(self._on_signal)
+        for rule in _POLKIT_CHANGES:
+            reply = await self._bus.call(
+                Message(
+                    destination="org.freedesktop.DBus",
+                    path="/org/freedesktop/DBus",
+                    interface="org.freedesktop.DBus",
+                    member="AddMatch",
+                    signature="s",
+                    body=[rule],
+                )
+            )
+            if reply is None or reply.message_type == MessageType.ERROR:
+                # Without the signal a kept answer could outlive a change of the rules.
+                _log.warning("cannot follow polkit's changes (%s): answers are not kept",
+                             reply.error_name if reply else "no reply")  # fmt: skip
+                self.cache.disable()
+                return
+
+    def _on_signal(self, msg: Message) -> None:
+        if msg.message_type != MessageType.SIGNAL:
+            return
+        if (msg.interface, msg.member) == (POLKIT_INTERFACE, "Changed") or (
+            msg.member == "NameOwnerChanged" and msg.body[:1] == [POLKIT_NAME]
+        ):
+            _log.debug("polkit changed (%s): kept answers forgotten", msg.member)
+            self.cache.clear()
 
     async def _check_polkit(self, sender: str, action: str, interactive: bool) -> tuple[bool, bool]:
         subject = ["system-bus-name", {"name": Variant("s", sender)}]

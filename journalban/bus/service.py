@@ -96,9 +96,9 @@ class BusService:
         try:
             session = _Session(bus, ManagerInterface(self._control, self.pages))
             self._session = session
-            dispatcher = CallDispatcher(
-                bus, self._control, Authority(bus), self._jail_paths, self.pages
-            )
+            authority = Authority(bus)
+            await authority.follow_polkit()  # before the first call can come
+            dispatcher = CallDispatcher(bus, self._control, authority, self._jail_paths, self.pages)
             bus.add_message_handler(dispatcher.handle)
             bus.export(contract.MANAGER_PATH, session.manager)
             session.announced[contract.MANAGER_PATH] = session.manager.property_values()

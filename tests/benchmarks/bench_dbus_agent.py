@@ -335,7 +335,7 @@ def main() -> None:
         "--pages", action="store_true", help="read a page of 100 bans (GetBans) instead of ListBans"
     )
     parser.add_argument(
-        "--profile", type=Path, help="py-spy record the agent during the stream, into this SVG"
+        "--profile", type=Path, help="py-spy record the agent during the stream, into this SVG (.txt: collapsed stacks)"
     )
     args = parser.parse_args()
     global PAGES
@@ -370,6 +370,8 @@ def main() -> None:
                 "60",
                 "--rate",
                 "50",
+                # profile.txt: collapsed stacks (one line per stack), for reading as text
+                *(["--format", "raw"] if args.profile.suffix == ".txt" else []),
             ]
             profilers.append(subprocess.Popen(spy, stdout=subprocess.DEVNULL))
         return feeders[-1]

@@ -156,12 +156,22 @@ class PrivateBus:
         """The address without the server's guid, which changes when the daemon restarts."""
         return self.address.split(",guid=")[0]
 
+    @property
+    def polkit_rules(self) -> Path:
+        """polkitd's /etc/polkit-1/rules.d (empty at start; polkitd follows its changes)."""
+        return self.tmp / "rules.d"
+
     def _start_polkitd(self, log: BinaryIO) -> None:
         actions = self.tmp / "actions"
         actions.mkdir()
         shutil.copy(REPO / "dbus" / "org.jailban.policy", actions)
+        rules = self.polkit_rules
+        rules.mkdir()
+        shutil.chown(rules, user="polkitd")
+        rules.chmod(0o700)
         script = (
             f'mount --bind "{actions}" /usr/share/polkit-1/actions && '
+            f'mount --bind "{rules}" /etc/polkit-1/rules.d && '
             f'exec env DBUS_SYSTEM_BUS_ADDRESS="{self.address}" {POLKITD} --no-debug'
         )
         polkitd = subprocess.Popen(
