@@ -335,7 +335,9 @@ def main() -> None:
         "--pages", action="store_true", help="read a page of 100 bans (GetBans) instead of ListBans"
     )
     parser.add_argument(
-        "--profile", type=Path, help="py-spy record the agent during the stream, into this SVG (.txt: collapsed stacks)"
+        "--profile",
+        type=Path,
+        help="py-spy record the agent during the stream, into this SVG (.txt: collapsed stacks)",
     )
     args = parser.parse_args()
     global PAGES
