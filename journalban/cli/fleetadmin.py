@@ -39,6 +39,7 @@ DROPIN_HEAD = """\
 # Opens: AF_INET and AF_INET6 sockets, to the listed addresses only
 # (IPAddressDeny=any stays in force for every other address).
 # Exposure (systemd-analyze security --offline=true): see docs/hardening.md.
+# SELinux (Fedora, with the journalban module): setsebool -P journalban_fleet on
 [Service]
 RestrictAddressFamilies=AF_INET AF_INET6
 """

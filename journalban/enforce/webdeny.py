@@ -129,4 +129,4 @@ class WebDenyBackend:
         kept = sorted(entries, key=lambda e: (e.network.version, e.network, e.jail))
         # State first: a crash in between leaves an include file that intact() flags.
         write_bans(self.state_file, kept)
-        replace_file(self.deny_file, self._render(kept))
+        replace_file(self.deny_file, self._render(kept), shared=True)

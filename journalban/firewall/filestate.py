@@ -16,6 +16,7 @@ from pathlib import Path
 
 from journalban.errors import BackendError
 from journalban.firewall.base import BanEntry
+from journalban.firewall.selabel import creating_like, ensure_labelled
 
 
 def read_bans(state_file: Path) -> list[BanEntry]:
@@ -49,11 +50,20 @@ def write_bans(state_file: Path, entries: Iterable[BanEntry]) -> None:
     replace_file(state_file, json.dumps(records, indent=0) + "\n")
 
 
-def replace_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+def replace_file(path: Path, text: str, *, shared: bool = False) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half.
+
+    The new file keeps the old one's SELinux label (see selabel). A ``shared``
+    file, one that other services read (hosts.deny, a web server's deny list),
+    is first created empty where missing, so that it gets the label the policy
+    gives its name, which the replacements then keep.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        if shared:
+            ensure_labelled(path)
+        with creating_like(path):
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)

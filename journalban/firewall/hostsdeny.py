@@ -157,7 +157,7 @@ class HostsDenyBackend:
         ordered = sorted(entries, key=lambda e: (e.network.version, e.network, e.jail))
         # State first: a crash in between leaves a pattern file that intact() flags.
         write_bans(self.state_file, ordered)
-        replace_file(self.deny_file, _render(ordered))
+        replace_file(self.deny_file, _render(ordered), shared=True)
 
 
 def _render(entries: Iterable[BanEntry]) -> str:

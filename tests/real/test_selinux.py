@@ -8,6 +8,7 @@ machine's own) resolves the types the file contexts name.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -118,3 +119,27 @@ def test_default_policy_executes_nothing_but_its_interpreter() -> None:
         "_domtrans",
     ):
         assert forbidden not in unconditional
+
+
+def test_every_boolean_is_documented_and_every_drop_in_names_one_that_exists() -> None:
+    """What a drop-in opens in the unit, an SELinux boolean opens in the module."""
+    te = (SELINUX_SOURCES / "journalban.te").read_text()
+    tunables = set(re.findall(r"^gen_tunable\((journalban_\w+), false\)$", te, re.M))
+    assert tunables, "no boolean found in journalban.te"
+    hardening = (REPO / "docs/hardening.md").read_text()
+    for tunable in tunables:
+        assert f"| `{tunable}` | off |" in hardening, f"{tunable} missing from docs/hardening.md"
+    named: set[str] = set()
+    for dropin in sorted((REPO / "units/dropins").glob("*.conf")):
+        booleans = re.findall(r"^# SELinux .*: setsebool -P (\w+) on$", dropin.read_text(), re.M)
+        assert set(booleans) <= tunables, f"{dropin.name} names a boolean the module lacks"
+        opens_network_or_exec = re.search(
+            r"^(RestrictAddressFamilies=.*AF_INET|NoExecPaths=$|Sockets=|ReadWritePaths=/var/spool)",
+            dropin.read_text(),
+            re.M,
+        )
+        if opens_network_or_exec:
+            assert booleans, f"{dropin.name} opens sockets or execution but names no boolean"
+        named.update(booleans)
+    # hosts.deny is read by other services: no drop-in of the agent opens it.
+    assert tunables - named == {"journalban_hosts_deny"}
