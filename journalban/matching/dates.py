@@ -2,7 +2,8 @@
 
 Formats: syslog (year inferred), RFC 3339 / ISO 8601, RFC 5424 (through ISO),
 TAI64N (daemontools: label = 2**62 + 10 + Unix seconds), Apache error and
-access logs, Roundcube, BIND, nginx, MySQL, vsftpd (ctime) and epoch seconds.
+access logs, Roundcube, BIND, nginx, MySQL, vsftpd (ctime), macOS ("Oct 27 2015
+12:35:40"), 3proxy (day first: "11-06-2013 02:09:40 +0300") and epoch seconds.
 Dates without a zone are local time.
 """
 
@@ -54,6 +55,10 @@ FORMATS: tuple[_Format, ...] = (
         "dd-Mon-yyyy (Roundcube, BIND)",
         r"(?P<d>\d{2})-" + _MON + r"-(?P<Y>\d{4}) " + _HMS + r"(?: (?P<tz>[+-]\d{4}))?",
     ),
+    # macOS (screensharingd): the year between the day and the time.
+    _Format("Mon dd yyyy (macOS)", _MON + r" {1,2}(?P<d>\d{1,2}) (?P<Y>\d{4}) " + _HMS),
+    # 3proxy: day first, its zone after the time.
+    _Format("dd-mm-yyyy (3proxy)", r"(?P<d>\d{2})-(?P<m>\d{2})-(?P<Y>\d{4}) " + _HMS + _TZ),
     _Format("yyyy/mm/dd (nginx)", r"(?P<Y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2}) " + _HMS),
     _Format("yymmdd (MySQL)", r"(?P<y2>\d{2})(?P<m>\d{2})(?P<d>\d{2}) {1,2}" + _HMS),
     # Linux audit records: the stamp sits inside the line and the whole line is

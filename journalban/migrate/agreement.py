@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from journalban.addresses import parse_address
-from journalban.matching.engine import MATCHED, CompiledFilter, LineMatcher
+from journalban.matching.engine import MATCHED, MISSED, CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef
 
 # Where fail2ban's test logs are installed (Debian, Fedora, Arch, pip).
@@ -35,6 +35,7 @@ class Agreement:
     agree: int = 0
     differ: list[str] = field(default_factory=list)
     other_address: list[str] = field(default_factory=list)  # both matched, not the same
+    unbannable: int = 0  # lines whose address journalban never bans (counted as found)
 
     @property
     def percent(self) -> float:
@@ -93,6 +94,11 @@ def compare(
         result.lines += 1
         outcome = matcher.match_line(line)
         ours = str(outcome.address) if outcome.kind == MATCHED and outcome.address else None
+        if outcome.kind == MISSED and outcome.reason.startswith("never a peer"):
+            # The regex found an address journalban never bans (0.0.0.0, multicast):
+            # the filter agrees when fail2ban found that same address.
+            ours = str(parse_address(outcome.host))
+            result.unbannable += 1
         their_text = theirs.get(line)
         their_addr = parse_address(their_text) if their_text else None
         want = str(their_addr) if their_addr is not None else None

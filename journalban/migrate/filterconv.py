@@ -18,7 +18,7 @@ from journalban.errors import ConfigError
 from journalban.migrate.datepat import date_regex
 from journalban.migrate.idents import daemon_idents
 from journalban.migrate.inifile import IniFiles, IniReader, substitute_tags
-from journalban.migrate.regexconv import PREFIX_MARK, Refused, convert_regex
+from journalban.migrate.regexconv import HOST_MARK, PREFIX_MARK, Refused, convert_regex
 
 FILTER_OPTIONS = (
     "failregex", "ignoreregex", "prefregex", "maxlines", "datepattern", "journalmatch", "_daemon",
@@ -102,6 +102,7 @@ def read_fail2ban_filter(reader: IniReader, name: str, params: Mapping[str, str]
     # common.conf's prefix becomes the marker; a filter extending it
     # ("%(known/__prefix_line)s(?:\w{14,20}: )?") keeps its own part after it.
     ini.defaults["__prefix_line"] = PREFIX_MARK
+    ini.defaults["__hostname"] = HOST_MARK
     combined: dict[str, str] = {}
     for opt in FILTER_OPTIONS:
         if ini.has("Definition", opt):
@@ -215,7 +216,7 @@ def _convert_ignore(raw: str) -> str:
     text = raw
     if text.startswith("^" + PREFIX_MARK):
         text = "^" + text[len("^" + PREFIX_MARK) :]
-    text = text.replace(PREFIX_MARK, r"(?:\S+ )?")
+    text = text.replace(PREFIX_MARK, r"(?:\S+ )?").replace(HOST_MARK, r"\S+")
     text = re.sub(r"<(/?)F-([A-Za-z][A-Za-z0-9_]*)>", lambda m: ")" if m.group(1) else "(?:", text)
     for tag in ("<HOST>", "<ADDR>", "<IP4>", "<IP6>"):
         text = text.replace(tag, r"\S+")

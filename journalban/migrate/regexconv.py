@@ -26,6 +26,8 @@ from journalban.matching.tags import compile_failregex
 
 # What fail2ban's __prefix_line expands to is replaced by this marker first.
 PREFIX_MARK = "\x00PREFIX\x00"
+# And common.conf's __hostname (a filter spelling out its own "host ident: " head) by this.
+HOST_MARK = "\x00HOSTNAME\x00"
 # fail2ban cuts the date out of the line and leaves its brackets: "(?:\[\])".
 _DATE_AMBIT = re.compile(r"\\\[\\\]")
 _FTAG = re.compile(r"<(/?)F-([A-Za-z][A-Za-z0-9_]*)>")
@@ -73,7 +75,7 @@ def convert_regex(text: str, daemon: str | None = None) -> str:
         r"\(\?P([<=])([A-Z][A-Z0-9_]*)([>)])", lambda m: f"(?P{m[1]}{m[2].lower()}{m[3]}", text
     )
     text = _EITHER_FAMILY.sub("(?:IPv6:)?<ADDR>", text)
-    out = _strip_prefix(text, daemon)
+    out = _own_syslog_head(_strip_prefix(text, daemon))
     # The date's brackets at the start: journalban takes them off with the date.
     out = _LEADING_AMBIT.sub(r"^(?:\\[[^\\]]*\\])?\\s*", out, count=1)
     out = _DATE_AMBIT.sub(r"\\[[^\\]]*\\]", out)
@@ -83,7 +85,8 @@ def convert_regex(text: str, daemon: str | None = None) -> str:
     out = _FTAG.sub(_ftag, out)
     # journalban's address tags are written for anchored regexes: the IPv6 form
     # stops early inside "::ffff:1.2.3.4" unless something ends the address.
-    out = out.replace("<HOST>", r"<HOST>(?![.\w])").replace("<ADDR>", r"<ADDR>(?![.\w])")
+    # A full stop after it ends a sentence ("from 1.2.3.4. AUTHENTICATE"), not the address.
+    out = out.replace("<HOST>", r"<HOST>(?!\.?\w)").replace("<ADDR>", r"<ADDR>(?!\.?\w)")
     if out.count("<HOST>") + out.count("<ADDR>") > 1:
         raise Refused("names the address more than once (journalban reads one per line)")
     # Global flags in the middle ("(?:(?i)expn|vrfy)") applied to the whole regex in
@@ -96,6 +99,13 @@ def convert_regex(text: str, daemon: str | None = None) -> str:
     # fail2ban leaves the blank (or colon) after the date; journalban takes it off.
     out = _LEADING_BLANK.sub(r"^[\\]:]?:?\\s*", out, count=1)
     out = _optional_group_blank(out)
+    # "^(?:\s+-)?": the blank after the date is gone, the dash may stay.
+    out = re.sub(r"^\^\(\?:\\s\+", r"^(?:\\s*", out, count=1)
+    # A zone after the time ("02:09:40 +0300"), left by fail2ban, is taken off with
+    # the date where journalban reads it.
+    after = r"^[\]:]?:?\s*"
+    if out.startswith(after + r"[+-]\d{4} "):
+        out = after + r"(?:[+-]\d{4} )?" + out[len(after) + len(r"[+-]\d{4} ") :]
     out = _optional_head_colon(out)
     # fail2ban cuts an audit record's epoch out of "msg=audit(EPOCH:SERIAL)";
     # journalban reads the date there and leaves the record whole.
@@ -188,6 +198,22 @@ def _optional_group_blank(regex: str) -> str:
         return regex
     group = re.sub(r"(^|\|) ", r"\1 ?", group)
     return "^(?:" + group + ")? ?" + regex[i + 3 :]
+
+
+def _own_syslog_head(regex: str) -> str:
+    r"""A regex spelling out its own syslog head in an optional group, as journalban sees it.
+
+    ``(<__hostname>\s*(?:roundcube:)?\s*(<\w+>)? IMAP Error)?: `` matched
+    "host roundcube: IMAP Error: " in fail2ban; journalban has taken "host
+    roundcube: " off, so the host name becomes optional and so does each blank
+    after an optional part of that group. Elsewhere the host name is any word.
+    """
+    at = regex.find("(" + HOST_MARK)
+    end = _group_end(regex, at) if at >= 0 else -1
+    if end > 0 and regex[end + 1 : end + 2] == "?":
+        body = regex[at + 1 + len(HOST_MARK) : end].replace(")? ", ")? ?")
+        regex = regex[:at] + r"((?:\S+)?" + body + regex[end:]
+    return regex.replace(HOST_MARK, r"\S+")
 
 
 def _strip_prefix(text: str, daemon: str | None = None) -> str:

@@ -49,6 +49,9 @@ def _utc(*fields: int) -> float:
         ("2026-11-21 10:13:00 H=(x) [203.0.113.5] x", _utc(2026, 11, 21, 9, 13, 0)),
         ("Sat Nov 21 10:11:12 2026 [pid 1] FAIL LOGIN", _utc(2026, 11, 21, 9, 11, 12)),
         ("1795770001 x", 1795770001.0),
+        ("Nov 21 2026 10:00:01 host screensharingd[1]: x", _utc(2026, 11, 21, 9, 0, 1)),
+        ("21-11-2026 10:00:01 +0300 PROXY.3128 00004 - x", _utc(2026, 11, 21, 7, 0, 1)),
+        ("21-11-2026 10:00:01 PROXY.3128 00004 - x", _utc(2026, 11, 21, 9, 0, 1)),
     ],
 )  # fmt: skip
 def test_every_date_format_reads_to_the_right_instant(line: str, utc: float) -> None:
