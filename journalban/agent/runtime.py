@@ -287,11 +287,16 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
             if isinstance(item, _BatchItem):
                 carried = await self._handle_batches(item)
                 continue
+            # A caller may have been cancelled meanwhile (the fleet's, by a reload).
             try:
                 with calling(item.caller):  # whose bans these are, for the log
-                    item.future.set_result(await item.call())
+                    result = await item.call()
             except Exception as exc:  # handed to the caller
-                item.future.set_exception(exc)
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            else:
+                if not item.future.done():
+                    item.future.set_result(result)
 
     async def _handle_batches(self, first: _BatchItem) -> _CallItem | None:
         """Decide on ``first`` and the batches queued behind it; commit them together.
@@ -450,6 +455,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 check_actions=check_jail_actions,
             )
             await self._call(lambda: self._swap(config))
+            await self._fleet_reload()
         finally:
             self._state = previous if previous != "reloading" else "running"
             self.notifier.ready(self._status_line())

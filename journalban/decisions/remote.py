@@ -10,6 +10,12 @@ configured, the expiry as sent. Remote bans carry ``source`` "fleet:<origin>"
 and are recorded as manual in the history, so that they neither count as this
 host's repeat offences nor feed recidive; a remote unban lifts only bans that
 came from the fleet.
+
+Each fleet ban held here is tied to the stream sequence of the latest message
+that carries it (``RemoteOutcome.held``, kept by the fleet's ledger): once the
+stream no longer holds that message (trimmed by ``max_age`` or a limit, or the
+stream made anew), ``lift_unheld`` lifts the ban, so that every host, behind
+or not, holds what a host joining now would read.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class RemoteOrder:
     expires_at: float | None
     origin: str
     reason: str = ""
+    seq: int = 0  # the stream sequence of the message
 
 
 @dataclass
@@ -46,6 +53,8 @@ class RemoteOutcome:
     applied: int = 0
     lifted: int = 0
     refused: dict[str, int] = field(default_factory=dict)
+    # (jail, network, seq): fleet bans held here and the message that carries each
+    held: list[tuple[str, IPNetwork, int]] = field(default_factory=list)
 
     def refuse(self, why: str) -> None:
         self.refused[why] = self.refused.get(why, 0) + 1
@@ -58,6 +67,18 @@ class RemotePort(Protocol):
         self, orders: Sequence[RemoteOrder], stream: str, seq: int
     ) -> RemoteOutcome:
         """Decide ``orders``, commit them with ``seq`` as the stream's position, apply them."""
+        ...
+
+    async def committed_position(self, stream: str) -> int:
+        """The stream position committed, once every change queued before is."""
+        ...
+
+    async def lift_unheld(self, stream: str, below: int) -> int:
+        """Lift the fleet bans whose message's sequence is below ``below``; how many."""
+        ...
+
+    async def forget_held(self, stream: str) -> None:
+        """The stream was made anew: no message of the old one carries a ban any longer."""
         ...
 
 
@@ -112,6 +133,7 @@ def decide_remote(
             or (order.expires_at is not None and old.expires_at >= order.expires_at)
         ):
             outcome.refuse("duplicate")
+            outcome.held.append((jail, order.network, order.seq))  # a later message carries it
             continue
         ban = Ban(
             jail, order.network, min(order.banned_at, now), order.expires_at, 1,
@@ -124,6 +146,7 @@ def decide_remote(
         engine.bans[(jail, order.network)] = ban
         changes.bans.append(ban)
         outcome.applied += 1
+        outcome.held.append((jail, order.network, order.seq))
     changes.commits.extend(commits.values())
     changes.commits.append(BatchCommit(jail=FLEET_POSITION, source=stream, position=str(seq)))
     return changes, outcome
@@ -150,3 +173,13 @@ def _unban(
         outcome.lifted += lifted
     else:
         outcome.refuse("not_banned")
+
+
+def lift_unheld(engine: DecisionEngine, held: Sequence[tuple[str, IPNetwork]]) -> Changes:
+    """Lift the fleet bans among ``held`` (jail, network): their message left the stream.
+
+    A ban held here that is no longer a fleet ban (this host banned it itself
+    since) stays.
+    """
+    gone = [ban for key in held if (ban := engine.bans.get(key)) is not None and is_remote(ban)]
+    return engine._lift(gone, "fleet: its message left the stream") if gone else Changes()

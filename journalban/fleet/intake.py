@@ -89,8 +89,10 @@ class FleetIntake:
     def member_networks(self) -> list[IPNetwork]:
         return [n for nets in self.members.values() for n in nets]
 
-    def take(self, subject: str, data: bytes, server_time: float) -> RemoteOrder | None:
-        """The order a message makes, or None (counted under the reason)."""
+    def take(
+        self, subject: str, data: bytes, server_time: float, seq: int = 0
+    ) -> RemoteOrder | None:
+        """The order the message at stream sequence ``seq`` makes, or None (counted)."""
         self.count("received")
         try:
             msg = decode(self.prefix, subject, data)
@@ -120,7 +122,7 @@ class FleetIntake:
         if msg.op == "ban" and self._covers_member(msg.network):
             self.count("member")
             return None
-        return self._quorum(msg)
+        return self._quorum(msg, seq)
 
     def _covers_member(self, network: IPNetwork) -> bool:
         # Integers, not ipaddress's overlaps(): this runs for every message.
@@ -131,17 +133,18 @@ class FleetIntake:
             v == version and low <= last and first <= high for v, first, last in self._member_ranges
         )
 
-    def _order(self, msg: BanMessage) -> RemoteOrder:
+    def _order(self, msg: BanMessage, seq: int) -> RemoteOrder:
         to_local = self.to_local
         expires = None if msg.expires_at is None else to_local(msg.expires_at)
         return RemoteOrder(
-            msg.op, msg.jail, msg.network, to_local(msg.banned_at), expires, msg.origin, msg.reason
-        )
+            msg.op, msg.jail, msg.network, to_local(msg.banned_at), expires, msg.origin,
+            msg.reason, seq,
+        )  # fmt: skip
 
-    def _quorum(self, msg: BanMessage) -> RemoteOrder | None:
+    def _quorum(self, msg: BanMessage, seq: int) -> RemoteOrder | None:
         if self.config.quorum <= 1:
-            return self._order(msg)
-        order = self._order(msg)
+            return self._order(msg, seq)
+        order = self._order(msg, seq)
         key = (msg.jail or "_", network_text(msg.network))
         reports = self._reports.setdefault(key, {})
         reports[msg.origin] = (msg.op, order.banned_at, order.expires_at)

@@ -4,8 +4,10 @@
 the transaction that commits bans, so a ban to publish is in the outbox
 exactly when the ban is committed (a kill -9 loses neither or both), and the
 quorum reports and member addresses that a stretch of the stream taught are
-committed with that stretch's position. The publisher reads and empties the
-outbox through a connection of its own after the commit.
+committed with that stretch's position, and so is the stream sequence of the
+message carrying each fleet ban held here (``fleet_held``: what tells which
+bans to lift once the stream no longer holds their message). The publisher
+reads and empties the outbox through a connection of its own after the commit.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from journalban.addresses import network_text
+from journalban.addresses import IPNetwork, network_text
 from journalban.config.fleet import FleetConfig
 from journalban.decisions.remote import FLEET_POSITION, is_remote
 from journalban.events import Ban
@@ -33,6 +35,10 @@ CREATE TABLE IF NOT EXISTS fleet_reports (
     at REAL NOT NULL, expires_at REAL, PRIMARY KEY (jail, network, origin)
 );
 CREATE TABLE IF NOT EXISTS fleet_members (host TEXT PRIMARY KEY, addresses TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fleet_held (
+    jail TEXT NOT NULL, network TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (jail, network)
+);
+CREATE INDEX IF NOT EXISTS fleet_held_seq ON fleet_held (seq);
 """
 
 
@@ -66,6 +72,10 @@ class FleetLedger:
         self._staged_outbox: list[OutboxRow] = []
         # Learnt from the stream up to a sequence, written with the commit of that position.
         self._staged: list[tuple[int, list[Report], dict[str, str]]] = []
+        # Fleet bans held and the sequence of their message; rows to forget; all to zero.
+        self._held: list[tuple[str, str, int]] = []
+        self._forget: list[tuple[str, str]] = []
+        self._reset_held = False
 
     def close(self) -> None:
         self.db.close()
@@ -88,6 +98,18 @@ class FleetLedger:
         if reports or members:
             self._staged.append((seq, reports, members))
 
+    def stage_held(self, held: Sequence[tuple[str, IPNetwork, int]]) -> None:
+        """Fleet bans held here with the sequence of their message (committed next)."""
+        self._held += [(jail, network_text(net), seq) for jail, net, seq in held]
+
+    def stage_forget(self, rows: Sequence[tuple[str, str]]) -> None:
+        """Rows of ``fleet_held`` that stand for no fleet ban any longer."""
+        self._forget += rows
+
+    def stage_reset_held(self) -> None:
+        """The stream was made anew: every held ban's message is gone (sequence 0)."""
+        self._reset_held = True
+
     def write(self, cur: sqlite3.Cursor, batches: Sequence[BatchCommit]) -> None:
         rows: list[OutboxRow] = [
             ("ban", ban.jail, network_text(ban.network), ban.banned_at, ban.expires_at, ban.reason)
@@ -103,6 +125,7 @@ class FleetLedger:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+        self._write_held(cur, batches)
         position = max(
             (int(b.position) for b in batches if b.jail == FLEET_POSITION and b.position),
             default=None,
@@ -112,6 +135,24 @@ class FleetLedger:
             self._staged = [s for s in self._staged if s[0] > position]
             for _, reports, members in due:
                 self._write_learnt(cur, reports, members)
+
+    def _write_held(self, cur: sqlite3.Cursor, batches: Sequence[BatchCommit]) -> None:
+        if self._reset_held:
+            cur.execute("UPDATE fleet_held SET seq = 0")
+            self._reset_held = False
+        gone = [
+            (ban.jail, network_text(ban.network))
+            for b in batches
+            for ban in b.unbans
+            if is_remote(ban)
+        ]
+        gone += self._forget
+        self._forget = []
+        if gone:
+            cur.executemany("DELETE FROM fleet_held WHERE jail = ? AND network = ?", gone)
+        if self._held:
+            cur.executemany("INSERT OR REPLACE INTO fleet_held VALUES (?, ?, ?)", self._held)
+            self._held = []
 
     @staticmethod
     def _write_learnt(cur: sqlite3.Cursor, reports: list[Report], members: dict[str, str]) -> None:
@@ -157,6 +198,14 @@ class FleetLedger:
                 (FLEET_POSITION, self.config.stream),
             ).fetchone()
         return int(row[0]) if row and str(row[0]).isdigit() else 0
+
+    def held_below(self, below: int) -> list[tuple[str, str]]:
+        """(jail, network) of the fleet bans whose message's sequence is below ``below``."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT jail, network FROM fleet_held WHERE seq < ?", (below,)
+            ).fetchall()
+        return [(str(j), str(n)) for j, n in rows]
 
     def reports(self, since: float) -> list[Report]:
         with self._lock:

@@ -97,6 +97,9 @@ class FleetService:
         self._enqueued = 0  # the stream sequence of the last message queued to apply
         self._cseq = 0  # the consumer sequence of the last delivery
         self._queue: asyncio.Queue[NatsMsg] = asyncio.Queue(APPLY_BATCH * 4)
+        # Lifting bans whose message left the stream: (below, read up to) when due.
+        self._trim: tuple[int, int] | None = None
+        self._held_below = 0
         self.intake = FleetIntake(
             config,
             to_local=lambda t: t + self.offset,
@@ -163,11 +166,14 @@ class FleetService:
             await asyncio.sleep(RETRY)
 
     async def _session(self, link: FleetLink, first: int, last: int) -> None:
-        position = self.status.position
+        # Committed, not remembered: an apply of the last session may have ended after it.
+        position = await self.port.committed_position(self.config.stream)
+        self._trim, self._held_below = None, 0
         if last < position:
             log.warning("fleet %s: the stream is behind this host's position %d (re-created?);"
                         " reading it from the start", self.config.name, position)  # fmt: skip
             position = 0
+            await self.port.forget_held(self.config.stream)  # its messages are all gone
         elif position + 1 < first:
             log.warning("fleet %s: the stream was trimmed past this host's position %d;"
                         " reconciling from its oldest message %d", self.config.name, position, first)  # fmt: skip
@@ -296,7 +302,7 @@ class FleetService:
                 await subscribe()
                 continue
             try:
-                _, last = await link.ensure_stream()
+                first, last = await link.ensure_stream()
             except Exception as exc:
                 self.status.last_error = f"stream: {type(exc).__name__}: {exc}"[:300]
                 continue
@@ -305,6 +311,7 @@ class FleetService:
                     f"the stream ends at {last}, before position {self.status.position}"
                 )
             self.status.stream_last = last
+            await self._reconcile(first, last)
             self.status.server = link.server
             self.status.connected = bool(link.server)
             self.status.outbox = await asyncio.to_thread(self.ledger.outbox_size)
@@ -319,6 +326,28 @@ class FleetService:
             else:
                 self._stalled = 0.0
             self._delivered.clear()
+
+    async def _reconcile(self, first: int, last: int) -> None:
+        """Lift the fleet bans whose message the stream no longer holds.
+
+        Everything below ``first`` left the stream (``max_age``, a limit, a
+        purge). A ban held here is tied to the latest message carrying it, so
+        once this host has read up to ``last`` (a later message would have
+        renewed the tie), a tie below ``first`` is a ban nobody carries any more:
+        a host joining now would not have it, and neither does this one.
+        """
+        below = first if 0 < first <= last else last + 1  # an empty stream holds nothing
+        if self._trim is None and below > self._held_below:
+            self._trim = (below, last)
+        if self._trim is None or self.status.position < self._trim[1]:
+            return
+        below = self._trim[0]
+        lifted = await self.port.lift_unheld(self.config.stream, below)
+        self._trim, self._held_below = None, below
+        if lifted:
+            self.status.lifted += lifted
+            log.info("fleet %s: lifted %d fleet ban(s) whose message left the stream"
+                     " (before sequence %d)", self.config.name, lifted, below)  # fmt: skip
 
     async def _apply_loop(self) -> None:
         while True:
@@ -340,7 +369,7 @@ class FleetService:
             if seq <= position:
                 continue  # delivered again after a reset: applied already
             position = seq
-            order = take(msg.subject, msg.data, server_time)
+            order = take(msg.subject, msg.data, server_time, seq)
             if order is not None:
                 orders.append(order)
         if position == self.status.position:

@@ -4,13 +4,10 @@ each in its own network namespace with real nftables and real journal files.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,113 +16,19 @@ from nats.js.errors import NotFoundError
 
 from journalban.addresses import parse_network
 from journalban.fleet.messages import encode_ban, network_key
-from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, run_client
-from support.fleet import (
-    ADMIN_PASSWORD,
-    PER_ADDRESS_ONLY,
-    STREAM,
-    FleetNet,
-    fleet_net,
-    netns,
-    wait_for,
-)
-from support.journal import JournalWriter, sshd_fields
+from support.fleet import ADMIN_PASSWORD, STREAM, netns, wait_for
+from support.fleet_hosts import HOSTS, Fleet, running_fleet
 from support.real import REPO
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
 JOURNALBAN = [str(REPO / ".venv" / "bin" / "python"), "-m", "journalban"]
 
-HOSTS = ("a", "b", "c")
-# d has a user on the servers from the start and joins later.
-NET_HOSTS = (*HOSTS, "d")
-
-
-@dataclass
-class Host:
-    name: str
-    config: Path
-    state: Path
-    writer: JournalWriter
-    bus: str | None = None
-    agent: AgentProcess | None = None
-
-    def history(self, network: str) -> int:
-        """How many times a ban of ``network`` was committed here (one row per apply)."""
-        db = sqlite3.connect(f"file:{self.state / 'state.sqlite'}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(
-                db.execute("SELECT count(*) FROM history WHERE network = ?", (network,)).fetchone()[
-                    0
-                ]
-            )
-        finally:
-            db.close()
-
-    def fail(self, address: str, times: int = 2) -> None:
-        line = f"Failed password for root from {address} port 22 ssh2"
-        self.writer.write([sshd_fields(line)] * times)
-
-
-class Fleet:
-    def __init__(self, net: FleetNet, root: Path) -> None:
-        self.net = net
-        self.root = root
-        self.hosts: dict[str, Host] = {}
-        self._stack = contextlib.ExitStack()
-
-    def add(
-        self, name: str, bus: str | None = None, fleet: dict[str, object] | None = None
-    ) -> Host:
-        if name not in self.net.ns:
-            self.net.add_host(name)
-        d = self.root / name
-        (d / "journal").mkdir(parents=True, exist_ok=True)
-        writer = self._stack.enter_context(JournalWriter(d / "journal"))
-        writer.write([sshd_fields("Server listening on :: port 22.")])
-        writer.wait_visible(1)
-        cfg = write_config(
-            d / "journalban.yaml", d / "state", journal_dir=d / "journal",
-            jails={"sshd": {"maxretry": 2, "bantime": "1h", "ignoreip": ["198.51.100.250"],
-                            **PER_ADDRESS_ONLY}},
-            recidive={"enabled": False},
-            fleet=self.net.fleet_config(name, **(fleet or {})), bus=bus is not None,
-        )  # fmt: skip
-        host = Host(name, cfg, d / "state", writer, bus=bus)
-        self.hosts[name] = host
-        return host
-
-    def start(self, name: str) -> AgentProcess:
-        host = self.hosts[name]
-        host.agent = AgentProcess(
-            host.config,
-            dry_run=False,
-            wrapper=["ip", "netns", "exec", self.net.ns[name]],
-            bus_address=host.bus,
-        )
-        host.agent.wait_for_log("running:")
-        host.agent.wait_for_log("fleet prod: connected", timeout=30)
-        return host.agent
-
-    def close(self) -> None:
-        for host in self.hosts.values():
-            if host.agent is not None and host.agent.proc.poll() is None:
-                host.agent.stop()
-        self._stack.close()
-
-    def kernel(self, name: str) -> set[str]:
-        return self.net.set_elements(name)
-
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    with fleet_net(tmp_path / "net", NET_HOSTS) as net:
-        net.create_stream()
-        f = Fleet(net, tmp_path)
-        try:
-            yield f
-        finally:
-            f.close()
+    with running_fleet(tmp_path) as f:
+        yield f
 
 
 def test_a_ban_on_one_host_is_in_the_other_hosts_kernel_sets(fleet: Fleet) -> None:
@@ -321,21 +224,6 @@ def test_unban_fleet_lifts_fleet_bans_everywhere_and_fleet_shows_the_counts(
         a = fleet.hosts["a"].agent
         assert a is not None
         a.stop()
-
-
-def test_a_stream_made_anew_is_read_again_from_its_start(fleet: Fleet) -> None:
-    for name in ("a", "b"):
-        fleet.add(name)
-        fleet.start(name)
-    fleet.hosts["a"].fail("203.0.113.140")
-    wait_for(lambda: "203.0.113.140" in fleet.kernel("b"), what="the first ban on b")
-    fleet.net.admin(lambda js: js.delete_stream(STREAM))
-    fleet.net.create_stream()
-    b = fleet.hosts["b"].agent
-    assert b is not None
-    b.wait_for_log("reading it from the start", timeout=30)
-    fleet.hosts["a"].fail("203.0.113.141")
-    wait_for(lambda: "203.0.113.141" in fleet.kernel("b"), what="a ban in the new stream on b")
 
 
 def test_the_administrator_purges_expired_bans_and_hosts_cannot(fleet: Fleet) -> None:
