@@ -16,6 +16,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "published": ("Published", "t"),
     "applied": ("Applied", "t"),
     "lifted": ("Lifted", "t"),
+    "withdrawn": ("Withdrawn", "t"),
+    "purged": ("Purged", "t"),
     "position": ("Position", "t"),
     "lag": ("Lag", "t"),
     "outbox": ("Outbox", "t"),

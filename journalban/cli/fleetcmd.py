@@ -56,6 +56,11 @@ def fleet_text(status: dict[str, Any]) -> str:
         f"  applied {status.get('Applied', 0)}, lifted {status.get('Lifted', 0)},"
         f" stream position {status.get('Position', 0)}, lag {status.get('Lag', 0)}",
     ]
+    if status.get("Withdrawn") or status.get("Purged"):
+        lines.append(
+            f"  withdrawn {status.get('Withdrawn', 0)} (their message left the stream),"
+            f" purged {status.get('Purged', 0)} expired from the stream"
+        )
     offset = float(status.get("ClockOffset", 0.0))
     clock = "agrees with" if status.get("ClockOk", True) else "DISAGREES with (corrected)"
     lines.append(f"  clock {clock} the servers' (offset {offset:+.3f} s)")

@@ -26,6 +26,7 @@ FLEET_KEYS = {
     "servers", "credentials", "user", "password_file", "tls", "name", "host", "share",
     "publish_manual", "apply", "quorum", "quorum_window", "remote_all_ports", "addresses",
     "ban_rate", "ban_burst", "unban_rate", "unban_burst", "max_clock_offset", "max_age",
+    "purge",
 }  # fmt: skip
 SCHEMES = ("nats", "tls")
 
@@ -35,6 +36,16 @@ class FleetTLS:
     ca: str | None = None
     cert: str | None = None
     key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPurge:
+    """This host also deletes the stream's expired bans, as the administrator's user."""
+
+    credentials: str | None = None
+    user: str | None = None
+    password_file: str | None = None
+    every: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,7 @@ class FleetConfig:
     unban_burst: int = 100
     max_clock_offset: float = 2.0
     max_age: float = 30 * 86400.0  # the stream keeps a ban message this long at most
+    purge: FleetPurge | None = None
 
     @property
     def stream(self) -> str:
@@ -152,6 +164,15 @@ def parse_fleet(top: _Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
                        t.get("key", None, v._opt_str))  # fmt: skip
         if (tls.cert is None) != (tls.key is None):
             r.report("tls", "cert and key go together")
+    purge = None
+    if r.data.get("purge") is not None:
+        pr = r.section("purge", {"credentials", "user", "password_file", "every"})
+        purge = FleetPurge(
+            pr.get("credentials", None, v._opt_str), pr.get("user", None, v._opt_str),
+            pr.get("password_file", None, v._opt_str), pr.get("every", 3600.0, _seconds),
+        )  # fmt: skip
+        if (purge.credentials is None) == (purge.user is None):
+            r.report("purge", "give the administrator's credentials or user/password_file")
     share = r.get("share", None, v._str_list)
     for jail in share or ():
         if jail not in jails:
@@ -179,6 +200,7 @@ def parse_fleet(top: _Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
         unban_burst=r.get("unban_burst", 100, v._int_in(1, 10_000_000)),
         max_clock_offset=r.get("max_clock_offset", 2.0, _seconds),
         max_age=r.get("max_age", 30 * 86400.0, _seconds),
+        purge=purge,
     )
     if config.remote_all_ports and FLEET_JAIL in jails:
         r.report("remote_all_ports", f"a jail named {FLEET_JAIL!r} is reserved for it")

@@ -17,11 +17,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from journalban.addresses import stored_network
 from journalban.clock import Clock
-from journalban.config.fleet import FleetConfig
+from journalban.config.fleet import FleetConfig, FleetPurge
 from journalban.decisions.remote import RemoteOrder, RemotePort
 from journalban.events import Ban
 from journalban.fleet.intake import FleetIntake
@@ -34,6 +35,7 @@ from journalban.fleet.messages import (
     member_subject,
     parse_reply,
 )
+from journalban.fleet.purge import purge_expired
 
 log = logging.getLogger("journalban.fleet")
 PUBLISH_BATCH = 2000
@@ -55,6 +57,8 @@ class FleetStatus:
     published: int = 0
     applied: int = 0
     lifted: int = 0
+    withdrawn: int = 0  # fleet bans lifted as their message left the stream
+    purged: int = 0  # expired bans this host deleted from the stream (fleet.purge)
     position: int = 0
     stream_last: int = 0
     outbox: int = 0
@@ -182,6 +186,8 @@ class FleetService:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._publish_loop(link))
             group.create_task(self._clock_loop(link))
+            if self.config.purge is not None:
+                group.create_task(self._purge_loop(self.config.purge))
             if self.config.apply:
                 group.create_task(self._apply_loop())
                 group.create_task(self._follow_loop(link))
@@ -261,6 +267,28 @@ class FleetService:
         else:
             self.status.clock_ok = True
             self.offset = 0.0
+
+    # --- the administrator's chore ----------------------------------------------------
+
+    async def _purge_loop(self, purge: FleetPurge) -> None:
+        """Delete the stream's expired bans every ``purge.every`` (``fleet.purge`` set)."""
+        while True:
+            try:
+                password = None
+                if purge.password_file:
+                    text = await asyncio.to_thread(Path(purge.password_file).read_text)
+                    password = text.strip()
+                creds = Path(purge.credentials) if purge.credentials else None
+                now = self.clock.now() - self.offset  # the servers' time, as bodies carry
+                deleted, _ = await purge_expired(self.config, purge.user, password, creds, now)
+                self.status.purged += deleted
+                if deleted:
+                    log.info("fleet %s: deleted %d expired ban(s) from the stream",
+                             self.config.name, deleted)  # fmt: skip
+            except Exception as exc:
+                self.status.last_error = f"purge: {type(exc).__name__}: {exc}"[:300]
+                log.warning("fleet %s: %s", self.config.name, self.status.last_error)
+            await asyncio.sleep(purge.every)
 
     # --- applying --------------------------------------------------------------------
 
@@ -345,7 +373,7 @@ class FleetService:
         lifted = await self.port.lift_unheld(self.config.stream, below)
         self._trim, self._held_below = None, below
         if lifted:
-            self.status.lifted += lifted
+            self.status.withdrawn += lifted
             log.info("fleet %s: lifted %d fleet ban(s) whose message left the stream"
                      " (before sequence %d)", self.config.name, lifted, below)  # fmt: skip
 

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nats.js.errors import NotFoundError
 
 from journalban.addresses import parse_network
-from journalban.fleet.messages import network_key
+from journalban.fleet.messages import encode_ban, network_key
 from support.bus import PrivateBus, run_client
-from support.fleet import STREAM, wait_for
+from support.fleet import ADMIN_PASSWORD, STREAM, wait_for
 from support.fleet_hosts import HOSTS, Fleet, running_fleet
 from support.real import REPO
 
@@ -156,3 +157,35 @@ def test_a_reload_joins_leaves_and_keeps_the_fleet_as_configured(fleet: Fleet) -
         assert {"203.0.113.180", "203.0.113.183"} <= fleet.kernel("b")
         assert agent.proc.poll() is None
         agent.stop()
+
+
+def test_a_host_given_the_admin_user_purges_expired_bans_by_itself(fleet: Fleet) -> None:
+    admin_password = fleet.root / "admin.password"
+    admin_password.write_text(ADMIN_PASSWORD + "\n")
+    purge = {"user": "admin", "password_file": str(admin_password), "every": "2s"}
+    fleet.add("a", fleet={"purge": purge})
+    agent = fleet.start("a")
+    now = time.time()
+    subjects = {}
+    for name, exp in (("gone", now - 60), ("live", now + 3600)):
+        address = "203.0.113.190" if name == "gone" else "203.0.113.191"
+        subjects[name] = f"journalban.prod.bans.b.sshd.{network_key(parse_network(address))}"
+        body = encode_ban("ban", now - 120, exp, "test")
+
+        async def publish(js: object, s: str = subjects[name], b: bytes = body) -> object:
+            return await js.publish(s, b, timeout=2)  # type: ignore[attr-defined]
+
+        fleet.net.admin(publish, user="b", password="pw-b")  # noqa: S106 - support.fleet's
+
+    def gone() -> bool:
+        try:
+            fleet.net.admin(lambda js: js.get_msg(STREAM, subject=subjects["gone"]))
+        except NotFoundError:
+            return True
+        return False
+
+    wait_for(gone, timeout=30, what="the expired ban deleted from the stream")
+    agent.wait_for_log("fleet prod: deleted 1 expired ban(s) from the stream")
+    assert fleet.net.admin(lambda js: js.get_msg(STREAM, subject=subjects["live"])).data
+    assert "203.0.113.191" in fleet.kernel("a")
+    assert "203.0.113.190" not in fleet.kernel("a")

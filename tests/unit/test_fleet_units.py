@@ -261,6 +261,9 @@ def test_check_config_names_the_line_of_a_bad_fleet_key(
     assert f"{path}:4: fleet.addresses: addresses, not prefixes" in capsys.readouterr().err
     path.write_text("fleet:\n  servers: [nats://n1:4222]\n  name: prod\n  quorum: 2\n")
     assert main(["check-config", str(path)]) == 0
+    path.write_text("fleet:\n  servers: [nats://n1:4222]\n  name: prod\n  purge: {every: 1h}\n")
+    assert main(["check-config", str(path)]) == 1
+    assert f"{path}:4: fleet.purge: give the administrator's" in capsys.readouterr().err
 
 
 class _NoPort:
