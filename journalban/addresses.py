@@ -96,11 +96,13 @@ def ipv4_host_key(text: str) -> tuple[int, str] | None:
     return int.from_bytes(packed, "big"), socket.inet_ntop(socket.AF_INET, packed) + "/32"
 
 
-def stored_network(text: str) -> IPNetwork:
+def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
     """A network from its own text ("a.b.c.d/32", "2001:db8::/64"), as the agent writes it.
 
     inet_pton and an integer are several times faster than ipaddress's
     string parsing (bans restored in bulk, networks rebuilt for bans).
+    ``remember``: keep the text for ``network_text`` (a caller that keeps the
+    text itself saves the network's hashing, a Python call).
 
     Raises:
         AddressError: not a network.
@@ -108,16 +110,19 @@ def stored_network(text: str) -> IPNetwork:
     addr, _, plen = text.partition("/")
     try:
         if ":" in addr:
-            return ipaddress.IPv6Network(
-                (int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big"), int(plen))
-            )
-        prefix = int(plen)
-        net = ipaddress.IPv4Network(
-            (int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big"), prefix)
-        )
+            value = int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big")
+            return ipaddress.IPv6Network(value if plen == "128" else (value, int(plen)))
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
+        if plen == "32":
+            net = ipaddress.IPv4Network(value)
+        else:
+            prefix = int(plen)
+            net = ipaddress.IPv4Network((value, prefix))
+            if plen != str(prefix):
+                return net
     except (OSError, ValueError):
         return parse_network(text)
-    if plen == str(prefix):
+    if remember:
         # inet_pton took only the canonical dotted quad: the text is str(net).
         _remember_text(net, text)
     return net

@@ -39,6 +39,7 @@ from journalban.agent.linetest import LineTester
 from journalban.agent.logs import EventLog, counted, jails_phrase, journal_sender, start_message
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
+from journalban.agent.restoring import Restored, log_restored, restore
 from journalban.clock import Clock, SystemClock
 from journalban.config.fleet import FLEET_JAIL
 from journalban.config.loader import load_config
@@ -147,14 +148,15 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         """Run until SIGTERM/SIGINT (or ``stop()``)."""
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
-        await asyncio.to_thread(self.backend.setup, self._all_rules())
+        # The bans first: setup's read of the sets is then fresh enough for the restore.
         restored = self.decisions.load_bans()
+        await asyncio.to_thread(self.backend.setup, self._all_rules())
         if self.dry_run and self.config.fleet is not None:
             log.warning("a dry run does not join fleet %s: what it published would be real bans "
                         "on the other hosts", self.config.fleet.name)  # fmt: skip
         else:
             self._fleet_prepare()
-        await self._restore(restored)
+        done = await self._restore_quietly(restored)
         self._state = "running"
         self.notifier.ready(self._status_line())
         log.info(
@@ -175,6 +177,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
+                group.create_task(log_restored(self.events, done))
                 group.create_task(self._decide_loop())
                 group.create_task(self._expiry_loop())
                 group.create_task(self._integrity_loop())
@@ -396,17 +399,11 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         return BanEntry(ban.jail, ban.network, ban.expires_at)
 
     async def _restore(self, bans: Sequence[Ban]) -> None:
-        now = self.clock.now()
-        wanted = [self._entry(b) for b in bans if self._uses_firewall(b.jail)]
-        report = await asyncio.to_thread(self.backend.reconcile, wanted, now)
-        added = {(e.jail, e.network) for e in report.added}
-        self.events.events("restore", [b for b in bans if (b.jail, b.network) in added], now)
-        for entry in report.removed:
-            log.info(
-                "Removed %s from jail %s in the firewall: not an active ban",
-                entry.network,
-                entry.jail,
-            )
+        await log_restored(self.events, await self._restore_quietly(bans))
+
+    async def _restore_quietly(self, bans: Sequence[Ban]) -> Restored:
+        uses = {jail: self._uses_firewall(jail) for jail in {b.jail for b in bans}}
+        return await restore(self.backend, [b for b in bans if uses[b.jail]], self.clock.now())
 
     async def feed(self, jail: str, batch: LineBatch) -> None:
         """Queue failures a policy service reported for ``jail``, as its source would."""

@@ -106,8 +106,11 @@ class DecisionEngine(BanDeciding, BanReading):
     def load_bans(self) -> list[Ban]:
         """Active bans from the state (expired ones dropped); the caller restores them."""
         now = self.clock.now()
+        texts: list[str] = []
+        stored = self.store.active_bans(texts)
+        kept = [(b, t) for b, t in zip(stored, texts, strict=True) if not b.expired(now)]
         self.bans = BanTable(
-            ((b.jail, b.network), b) for b in self.store.active_bans() if not b.expired(now)
+            (((b.jail, b.network), b) for b, _ in kept), texts=[t for _, t in kept]
         )
         return list(self.bans.values())
 

@@ -6,6 +6,7 @@ import collections
 import heapq
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,12 +112,16 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
     looks bans up by text, as hashing an ipaddress network costs a Python call.
     """
 
-    def __init__(self, *args: Any) -> None:
+    def __init__(self, *args: Any, texts: Sequence[str] | None = None) -> None:
+        """``texts``: the bans' network texts in the order given, when the caller has them."""
         super().__init__(*args)
         self.version = next(_VERSIONS)
-        self.by_text: dict[tuple[str, str], Ban] = {
-            (j, network_text(n)): b for (j, n), b in self.items()
-        }
+        if texts is not None and len(texts) == len(self):
+            self.by_text: dict[tuple[str, str], Ban] = {
+                (b.jail, t): b for b, t in zip(self.values(), texts, strict=True)
+            }
+        else:
+            self.by_text = {(j, network_text(n)): b for (j, n), b in self.items()}
         # Bans per jail: the jails holding bans without a scan of the table.
         self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
         # (expires_at, key) of every ban set; entries of lifted or replaced bans

@@ -139,8 +139,12 @@ class StateStore:
 
     # --- reading -------------------------------------------------------------
 
-    def active_bans(self) -> list[Ban]:
-        """Every stored ban, without its matched lines (``ban_lines`` reads those)."""
+    def active_bans(self, texts: list[str] | None = None) -> list[Ban]:
+        """Every stored ban, without its matched lines (``ban_lines`` reads those).
+
+        ``texts``, when given, receives each returned ban's network as text, in
+        order (the ban table indexes bans by it; 100,000 at a restore).
+        """
         rows = self.db.execute(
             "SELECT jail, network, banned_at, expires_at, ban_count, reason, failures, source"
             " FROM bans"
@@ -148,7 +152,7 @@ class StateStore:
         out = []
         for jail, network, banned_at, expires_at, count, reason, failures, source in rows:
             try:
-                net = stored_network(network)
+                net = stored_network(network, remember=texts is None)
             except AddressError:
                 continue
             out.append(
@@ -163,6 +167,10 @@ class StateStore:
                     source,
                 )
             )
+            if texts is not None:
+                # An IPv4 address inet_pton took is in canonical form: the text is str(net).
+                canonical = network.endswith("/32") and ":" not in network
+                texts.append(network if canonical else network_text(net))
         return out
 
     def ban_lines(self, jail: str, network: IPNetwork) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import pytest
 from journalban.addresses import IPNetwork
 from journalban.errors import AddressIgnored
 from journalban.firewall.base import BanEntry
-from journalban.firewall.nftables.plan import INF, BanBook, ElementOp, flatten
+from journalban.firewall.nftables.plan import INF, BanBook, ElementOp, flatten, network_of
 from journalban.firewall.nftables.prefixes import check_prefix
 
 NOW = 1_000_000.0
@@ -31,7 +31,11 @@ def applied(book: BanBook, add: list[BanEntry], remove: list[BanEntry] = ()) -> 
 
 
 def held(book: BanBook, kind: str) -> dict[IPNetwork, float]:
-    return dict(book.held.get(("sshd", kind), {}))  # type: ignore[arg-type]
+    version = 4 if kind in ("v4", "net4") else 6
+    return {
+        network_of(key, version): expiry
+        for key, expiry in book.held.get(("sshd", kind), {}).items()  # type: ignore[arg-type]
+    }
 
 
 def test_address_inside_a_banned_prefix_gets_no_element() -> None:

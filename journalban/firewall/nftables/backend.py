@@ -18,9 +18,16 @@ from journalban.firewall.base import (
 )
 from journalban.firewall.nftables import builder
 from journalban.firewall.nftables.builder import SET_KINDS, NftOptions
-from journalban.firewall.nftables.elements import build_elements, network_elements
+from journalban.firewall.nftables.elements import build_elements, element, network_elements
 from journalban.firewall.nftables.netlink import Message, NftSocket, is_missing
-from journalban.firewall.nftables.plan import INF, BanBook, ElementOp
+from journalban.firewall.nftables.plan import (
+    INF,
+    BanBook,
+    ElementOp,
+    key_of,
+    network_of,
+    version_of,
+)
 from journalban.firewall.nftables.prefixes import check_prefix
 from journalban.firewall.nftables.reader import read_counters, read_elements, read_table
 
@@ -30,6 +37,8 @@ log = logging.getLogger("journalban.firewall.nftables")
 FRESH_READ = 1.0
 # Slack when comparing our expiries with the kernel's: its clock ticks in jiffies.
 KERNEL_SLACK = 2.0
+# Element operations per netlink transaction stream (each counts its timeouts afresh).
+SEND_CHUNK = 20_000
 
 
 class NftablesBackend:
@@ -128,9 +137,11 @@ class NftablesBackend:
         """The elements the kernel holds, as bans; a cut prefix shows as its pieces."""
         self._reload_held(now)
         out: list[BanEntry] = []
-        for (jail, _kind), held in self._book.held.items():
+        for (jail, kind), held in self._book.held.items():
+            version = version_of(kind)
             out.extend(
-                BanEntry(jail, net, None if exp == INF else exp) for net, exp in held.items()
+                BanEntry(jail, network_of(key, version), None if exp == INF else exp)
+                for key, exp in held.items()
             )
         return out
 
@@ -138,26 +149,20 @@ class NftablesBackend:
         """Make the kernel hold exactly the elements ``wanted`` needs."""
         if self._clock.monotonic() - self._read_at > FRESH_READ:
             self._reload_held(now)
-        before = {
-            (jail, net): exp
-            for (jail, _), held in self._book.held.items()
-            for net, exp in held.items()
-        }
         self._book.record([e for e in wanted if e.jail in self.jails], now)
         ops = self._book.plan_all(now, slack=KERNEL_SLACK)
         self._send(ops, now)
-        added_keys = {(op.jail, op.network) for op in ops if not op.delete}
-        added = tuple(e for e in wanted if (e.jail, e.network) in added_keys)
+        added_keys = {(op.jail, op.key) for op in ops if not op.delete}
+        added = (
+            tuple(e for e in wanted if (e.jail, key_of(e.network)) in added_keys)
+            if added_keys
+            else ()
+        )
+        # A deleted element's op carries the expiry the kernel held.
         removed = tuple(
-            BanEntry(
-                op.jail,
-                op.network,
-                None
-                if before.get((op.jail, op.network)) == INF
-                else before.get((op.jail, op.network)),
-            )
+            BanEntry(op.jail, op.network, None if op.expiry == INF else op.expiry)
             for op in ops
-            if op.delete and (op.jail, op.network) not in added_keys
+            if op.delete and (op.jail, op.key) not in added_keys
         )
         return ReconcileReport(added, removed)
 
@@ -217,23 +222,38 @@ class NftablesBackend:
         self._read_at = self._clock.monotonic()
 
     def _send(self, ops: Sequence[ElementOp], now: float) -> None:
-        if not ops:
-            return
-        self.sock.transact(build_element_batch(self.options.table, ops, now))
-        self._book.commit(ops)
+        """Send ``ops`` a chunk at a time, each chunk's timeouts counted from when it is sent.
+
+        A 100k-element restore takes a while: timeouts all counted from ``now``
+        would leave the last elements expiring later than their bans, by as
+        long as the sending took (and the next restore would send them again).
+        """
+        started = self._clock.monotonic()
+        for first in range(0, len(ops), SEND_CHUNK):
+            chunk = ops[first : first + SEND_CHUNK]
+            at = now + max(0.0, self._clock.monotonic() - started)
+            self.sock.transact(build_element_batch(self.options.table, chunk, at))
+            self._book.commit(chunk)
 
 
 def build_element_batch(table: str, ops: Sequence[ElementOp], now: float) -> list[Message]:
     """Messages for ``ops``: per set, deletions first, then additions with their timeouts."""
     grouped: dict[tuple[bool, str], list[bytes]] = {}
+    names: dict[tuple[str, str], str] = {}
     for op in ops:
-        name = builder.set_name(op.jail, op.kind)
+        name = names.get((op.jail, op.kind))
+        if name is None:
+            name = names[(op.jail, op.kind)] = builder.set_name(op.jail, op.kind)
         if op.delete:
-            elements = network_elements(op.network, None)
+            timeout = None
         else:
             timeout = None if op.expiry == INF else max(1, int((op.expiry - now) * 1000))
-            elements = network_elements(op.network, timeout)
-        grouped.setdefault((not op.delete, name), []).extend(elements)
+        elements = grouped.setdefault((not op.delete, name), [])
+        address, length = op.key
+        if op.kind in ("v4", "v6"):
+            elements.append(element(address.to_bytes(length // 8, "big"), timeout))
+        else:
+            elements.extend(network_elements(op.network, timeout))
     messages: list[Message] = []
     for (adding, name), elements in sorted(grouped.items(), key=lambda kv: kv[0][0]):
         messages += build_elements(table, name, elements, delete=not adding)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from journalban.firewall.nftables.netlink import (
     iter_attrs,
     text,
 )
-from journalban.firewall.nftables.plan import INF
+from journalban.firewall.nftables.plan import INF, Key, key_of
 
 _NLA = struct.Struct("=HH")
 _BE32 = struct.Struct(">I")
@@ -102,8 +101,9 @@ def read_counters(sock: NftSocket, table: str) -> dict[str, JailCounters]:
     return out
 
 
-def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dict[IPNetwork, float]:
-    """The set's elements with their expiry (``now`` plus what the kernel has left).
+def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dict[Key, float]:
+    """The set's elements by (address, prefix length), with their expiry (``now``
+    plus what the kernel has left).
 
     Interval sets come back as start and end elements; each range is turned back
     into the prefixes that cover it.
@@ -119,15 +119,9 @@ def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dic
             if kind == c.NFTA_SET_ELEM_LIST_ELEMENTS:
                 _parse_elements(elements, now, raw)
     if not _is_interval(set_name):
-        return {_host(k): e for k, _, e in raw}
-    return _ranges(raw)
-
-
-def _host(key: bytes) -> IPNetwork:
-    # The int constructors are three times faster than ip_network(ip_address(...)).
-    if len(key) == 4:
-        return ipaddress.IPv4Network(int.from_bytes(key, "big"))
-    return ipaddress.IPv6Network(int.from_bytes(key, "big"))
+        from_bytes = int.from_bytes
+        return {(from_bytes(k, "big"), 8 * len(k)): e for k, _, e in raw}
+    return {key_of(n): e for n, e in _ranges(raw).items()}
 
 
 def _parse_elements(data: bytes, now: float, out: list[tuple[bytes, bool, float]]) -> None:

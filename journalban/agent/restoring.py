@@ -1,0 +1,52 @@
+"""Restoring the state's bans into the firewall, and the record of each restore.
+
+At start the kernel must hold every active ban before the agent says READY:
+that is what systemd orders the network behind. The one record per restored
+ban (``Restore ban of ...``; 100,000 of them after a large attack) is not: it
+is written after READY, a chunk at a time between the agent's other work, as
+writing it first held READY back by longer than the restore itself took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from journalban.agent.logs import EventLog
+from journalban.events import Ban
+from journalban.firewall.base import BanEntry, FirewallBackend, ReconcileReport
+
+log = logging.getLogger("journalban.agent")
+# Restore records written between two yields to the event loop.
+LOG_CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """What one restore did: the bans asked for and the backend's report."""
+
+    bans: Sequence[Ban]
+    report: ReconcileReport
+    now: float
+
+
+async def restore(backend: FirewallBackend, bans: Sequence[Ban], now: float) -> Restored:
+    """Make the firewall hold exactly ``bans`` (in a thread: netlink blocks)."""
+    wanted = [BanEntry(b.jail, b.network, b.expires_at) for b in bans]
+    report = await asyncio.to_thread(backend.reconcile, wanted, now)
+    return Restored(bans, report, now)
+
+
+async def log_restored(events: EventLog, restored: Restored) -> None:
+    """One record per ban the firewall was given, then one per element it dropped."""
+    added = {(e.jail, e.network) for e in restored.report.added}
+    logged = [b for b in restored.bans if (b.jail, b.network) in added]
+    for start in range(0, len(logged), LOG_CHUNK):
+        events.events("restore", logged[start : start + LOG_CHUNK], restored.now)
+        await asyncio.sleep(0)
+    for entry in restored.report.removed:
+        log.info(
+            "Removed %s from jail %s in the firewall: not an active ban", entry.network, entry.jail
+        )
