@@ -2,8 +2,8 @@
 
 Formats: syslog (year inferred), RFC 3339 / ISO 8601, RFC 5424 (through ISO),
 TAI64N (daemontools: label = 2**62 + 10 + Unix seconds), Apache error and
-access logs, Roundcube, BIND, nginx, MySQL, vsftpd (ctime), macOS ("Oct 27 2015
-12:35:40"), 3proxy (day first: "11-06-2013 02:09:40 +0300") and epoch seconds.
+access logs, Roundcube, BIND, nginx, MySQL, vsftpd (ctime), stunnel ("2011.11.21 14:29:16"), macOS ("Oct 27 2015
+12:35:40"), monit ("[CEST Aug  6 10:14:52]", as local time), 3proxy (day first: "11-06-2013 02:09:40 +0300") and epoch seconds.
 Dates without a zone are local time.
 """
 
@@ -55,6 +55,10 @@ FORMATS: tuple[_Format, ...] = (
         "dd-Mon-yyyy (Roundcube, BIND)",
         r"(?P<d>\d{2})-" + _MON + r"-(?P<Y>\d{4}) " + _HMS + r"(?: (?P<tz>[+-]\d{4}))?",
     ),
+    # stunnel: "2011.11.21 14:29:16".
+    _Format("yyyy.mm.dd (stunnel)", r"(?P<Y>\d{4})\.(?P<m>\d{2})\.(?P<d>\d{2}) " + _HMS),
+    # monit: "[PDT Apr 16 21:05:29]", a zone name first (read as local time).
+    _Format("[ZONE Mon dd HMS] (monit)", r"[A-Z]{2,5} " + _MON + r" {1,2}(?P<d>\d{1,2}) " + _HMS),
     # macOS (screensharingd): the year between the day and the time.
     _Format("Mon dd yyyy (macOS)", _MON + r" {1,2}(?P<d>\d{1,2}) (?P<Y>\d{4}) " + _HMS),
     # 3proxy: day first, its zone after the time.

@@ -76,7 +76,9 @@ def fail2ban_results(
     for row in proc.stdout.splitlines():
         ip, sep, msg = row.partition("\t")
         if sep:
-            for part in msg.split("\\n"):
+            # Several lines of one multi-line failure are joined by "\n"; a single line
+            # may hold those two characters itself ("Got error 'Primary script unknown\n'").
+            for part in (msg, *msg.split("\\n")):
                 found[part] = ip
     return found
 

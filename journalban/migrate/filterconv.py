@@ -16,6 +16,7 @@ from typing import Any
 
 from journalban.errors import ConfigError
 from journalban.migrate.datepat import date_regex
+from journalban.migrate.identhead import ident_like_head
 from journalban.migrate.idents import daemon_idents
 from journalban.migrate.inifile import IniFiles, IniReader, substitute_tags
 from journalban.migrate.regexconv import HOST_MARK, PREFIX_MARK, Refused, convert_regex
@@ -164,6 +165,10 @@ def convert_filter(reader: IniReader, name: str, params: Mapping[str, str]) -> C
             out.ignores.append(RegexOutcome(raw, _convert_ignore(raw)))
         except Refused as exc:
             out.ignores.append(RegexOutcome(raw, None, str(exc)))
+    own_heads = False
+    for r in out.regexes:
+        if r.converted is not None and (made := ident_like_head(r.converted, 1)) is not None:
+            r.converted, own_heads = made, True
     skip_date = date_regex(opts.get("datepattern", ""))
     if skip_date is not None:
         for r in out.regexes:
@@ -192,7 +197,12 @@ def convert_filter(reader: IniReader, name: str, params: Mapping[str, str]) -> C
         "ignoreregex": [r.converted for r in out.ignores if r.converted],
     }
     idents = daemon_idents(opts.get("_daemon", "")) if "_daemon" in opts else None
-    if idents:
+    if idents and own_heads:
+        out.notes.append(
+            "no idents: the service's own line head (a level or a name in brackets, "
+            '"NOTICE[12049]:") reads as a syslog ident to journalban'
+        )
+    elif idents:
         data["idents"] = idents
     elif PREFIX_MARK in opts.get("failregex", "") + prefregex:
         out.notes.append(

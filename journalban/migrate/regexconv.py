@@ -32,7 +32,8 @@ HOST_MARK = "\x00HOSTNAME\x00"
 _DATE_AMBIT = re.compile(r"\\\[\\\]")
 _FTAG = re.compile(r"<(/?)F-([A-Za-z][A-Za-z0-9_]*)>")
 _PLAIN_GROUPS = {"MLFID", "MLFFORGET", "MLFGAINED", "CONTENT"}
-_MULTILINE_TAGS = ("<SKIPLINES>", "\\n")
+# A newline: "\n" after an even number of backslashes ("\\n" is a backslash and an n).
+_NEWLINE = re.compile(r"(?<!\\)(?:\\\\)*\\n")
 # "(?:<F-NOFAIL>A</F-NOFAIL>|B)": the line fails only through B, so "(?:(?!A)B)".
 _NOFAIL_ALT = re.compile(r"\(\?:<F-NOFAIL>((?:(?!</F-NOFAIL>).)*)</F-NOFAIL>\|")
 # "Failed Login: ..." reads as host "Failed", ident "Login" to journalban's prefix
@@ -59,12 +60,14 @@ def convert_regex(text: str, daemon: str | None = None) -> str:
         Refused: with the reason, when its meaning cannot be kept.
     """
     text = _NOFAIL_ALT.sub(r"(?:(?!\1)", text)
+    while text.startswith("^^"):  # "^%(_pref_line)s" where _pref_line starts with "^" too
+        text = text[1:]
     if "<F-NOFAIL>" in text:
         raise Refused("<F-NOFAIL>: the line is not a failure by itself (multi-line context)")
     if "<F-MLFGAINED>" in text:
         raise Refused("<F-MLFGAINED>: a successful login (multi-line context), not a failure")
-    for tag in _MULTILINE_TAGS:
-        if tag in text:
+    for tag in ("<SKIPLINES>", "\\n"):
+        if tag in text if tag == "<SKIPLINES>" else _NEWLINE.search(text):
             raise Refused(f"{tag}: matches across several lines (journalban matches one line)")
     if "<CIDR>" in text or "<SUBNET>" in text:
         raise Refused("<CIDR>/<SUBNET>: a filter names one address, never a network")
@@ -154,7 +157,7 @@ def _group_end(regex: str, start: int) -> int:
 
 
 def _optional_head_colon(regex: str) -> str:
-    r"""``^\s*(A)?(B)?: X`` as ``^\s*(A)?(B)?(?::\s)?X``.
+    r"""``^\s*(A)?(B)?: X`` as ``^\s*(A)?(B)?(?::\s)?X`` (and ``(B)? X`` as ``(B)? ?X``).
 
     Such a regex spells out its own optional head ending in ": " (a date in
     brackets, "host ident:"); journalban has taken that head off with the date
@@ -171,6 +174,8 @@ def _optional_head_colon(regex: str) -> str:
         i, seen = end + 2, True
     if seen and regex.startswith(": ", i):
         return regex[:i] + r"(?::\s)?" + regex[i + 2 :]
+    if seen and regex.startswith(" ", i) and not regex.startswith(" ?", i):
+        return regex[:i] + " ?" + regex[i + 1 :]
     return regex
 
 

@@ -52,6 +52,8 @@ def _utc(*fields: int) -> float:
         ("Nov 21 2026 10:00:01 host screensharingd[1]: x", _utc(2026, 11, 21, 9, 0, 1)),
         ("21-11-2026 10:00:01 +0300 PROXY.3128 00004 - x", _utc(2026, 11, 21, 7, 0, 1)),
         ("21-11-2026 10:00:01 PROXY.3128 00004 - x", _utc(2026, 11, 21, 9, 0, 1)),
+        ("[CET Nov 21 10:00:01] error    : Warning: x", _utc(2026, 11, 21, 9, 0, 1)),
+        ("2026.11.21 10:00:01 LOG3[28228:1400]: SSL_accept x", _utc(2026, 11, 21, 9, 0, 1)),
     ],
 )  # fmt: skip
 def test_every_date_format_reads_to_the_right_instant(line: str, utc: float) -> None:

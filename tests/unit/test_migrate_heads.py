@@ -3,17 +3,21 @@ regexes matched against full lines through journalban's own date and prefix read
 
 from __future__ import annotations
 
+import pytest
+
 from journalban.config.yamlsource import Marks
 from journalban.matching.engine import MATCHED, CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef, parse_filter
 from journalban.migrate.agreement import compare
-from journalban.migrate.regexconv import HOST_MARK, PREFIX_MARK, convert_regex
+from journalban.migrate.identhead import ident_like_head
+from journalban.migrate.regexconv import HOST_MARK, PREFIX_MARK, Refused, convert_regex
 
 NOW = 1_800_000_000.0
 
 
 def _filter(*regexes: str) -> FilterDef:
-    data = {"failregex": [{"regex": convert_regex(r)} for r in regexes]}
+    converted = [convert_regex(r) for r in regexes]
+    data = {"failregex": [{"regex": ident_like_head(r, 1) or r} for r in converted]}
     return parse_filter(data, Marks(), "f2b-test", "<test>")
 
 
@@ -90,3 +94,42 @@ def test_an_address_journalban_never_bans_still_agrees_when_fail2ban_found_it() 
     assert len(a.differ) == 1
     assert "fail2ban None" in a.differ[0]
     assert not a.other_address
+
+
+def test_a_level_or_name_journalban_reads_as_an_ident_is_an_optional_head() -> None:
+    # Bitwarden's "[WRN]", ZNC's "[user]", Asterisk's "NOTICE[pid]:": journalban's
+    # splitter takes them for an ident, so the regex matches with or without them.
+    bitwarden = _filter(
+        r"^\s*\[(?:W(?:RN|arning)|Bit\.Core\.[^\]]+)\]\s+Failed login attempt\. <ADDR>$"
+    )
+    line = "2019-11-26 01:04:49.008 +08:00 [WRN] Failed login attempt. 192.168.0.16"
+    assert _host(bitwarden, line) == "192.168.0.16"
+    asterisk = _filter(
+        r"^(?:NOTICE|SECURITY|WARNING)(?:\s*\[\d+\]):?(?:\[C-[\da-f]*\])?:? [^:]+:\d* "
+        r"Registration from '[^']*' failed for '<HOST>(?::\d+)?' - Wrong password$"
+    )
+    for head in ("[Mar 27 10:06:14] NOTICE[566]: ", "[Mar 27 10:06:14] NOTICE[566][C-0000001a]: "):
+        text = (
+            head
+            + "chan_sip.c:28926 Registration from '<sip:1@x>' failed for '192.0.2.2:7998' - Wrong password"
+        )
+        assert _host(asterisk, text) == "192.0.2.2"
+    # exim's message id and SpamAssassin tag read as "host ident: ".
+    exim = _filter(r"^\S+ SA: Action: silently tossed message: \(host=(\S+ )?\[<HOST>\]\) for \S+$")
+    line = "2013-12-29 15:34:12 1VxHRO-000NiI-Ly SA: Action: silently tossed message: (host=x [188.76.45.72]) for me@x"
+    assert _host(exim, line) == "188.76.45.72"
+
+
+def test_a_bracketed_head_that_is_no_ident_stays_required() -> None:
+    # Apache's "[module:level]" (a colon), a look-ahead, a log level: left as they are.
+    assert ident_like_head(r"^\s*\[(:?error|(?!evasive)\S+:\S+)\] \[client <HOST>\]", 1) is None
+    assert ident_like_head(r"^\[WARN(?:ING)?\] \[?sofia_reg\.c:\d+\]? from <HOST>", 1) is None
+    assert ident_like_head(r"^(?:Host )?<HOST> failed", 1) is None
+
+
+def test_a_backslash_and_n_is_one_line_a_newline_is_several() -> None:
+    assert "unknown(?:\\\\n)?'" in convert_regex(
+        r"^error '[Pp]rimary script unknown(?:\\n)?' <HOST>"
+    )
+    with pytest.raises(Refused, match="several lines"):
+        convert_regex(r"^=INFO REPORT====\nI\(x\) from <HOST>")
