@@ -53,7 +53,8 @@ UNSUPPORTED: Final = frozenset(
 )  # fmt: skip
 # fail2ban jail names whose filter is spelt differently here.
 FAIL2BAN_JAILS: Final[dict[str, str]] = {
-    "postfix-sasl": "fail2ban's postfix-sasl is filter: postfix with mode: auth here",
+    "postfix-sasl": "fail2ban's postfix-sasl is filter: postfix with mode: auth here "
+    "(journalban import-fail2ban writes a postfix-sasl jail so)",
     "postfix-rbl": "fail2ban's postfix-rbl is filter: postfix with mode: rbl here",
     "sshd-ddos": "fail2ban's sshd-ddos is filter: sshd with mode: ddos here",
     "exim-spam": "fail2ban's exim-spam has no filter here; filter: exim covers "

@@ -90,6 +90,32 @@ def test_debian_configuration_imports_and_checks(
     assert "50-imported.yaml" in text
 
 
+def test_fail2bans_postfix_sasl_jail_keeps_its_name_with_postfix_in_auth_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Debian's jail.conf: [postfix-sasl] filter = postfix[mode=auth]. journalban has no
+    # filter of that name (check-config says so with a hint when a hand-written jail
+    # names it); the importer writes the jail under fail2ban's name with the filter spelt out.
+    src = _debian_copy(tmp_path, "[postfix-sasl]\nenabled = true\nbackend = systemd\n")
+    out = tmp_path / "journalban"
+    code, report = _import(capsys, str(src), "--out", str(out))
+    jail = next(j for j in report["jails"] if j["name"] == "postfix-sasl")
+    assert (jail["status"], jail["filter"], jail["mode"]) == ("shipped", "postfix", "auth")
+    assert report["check"]["errors"] == []
+    assert code == 0
+    written = (out / "jail.d" / "50-imported.yaml").read_text()
+    assert "  postfix-sasl:\n" in written
+    assert "    filter: postfix\n" in written
+    assert "    mode: auth\n" in written
+    assert main(["check-config", str(out / "journalban.yaml")]) == 0
+    assert "postfix-sasl" in capsys.readouterr().out
+    # The same jail typed by hand without a filter still gets check-config's hint.
+    hand = tmp_path / "hand.yaml"
+    hand.write_text("jails:\n  postfix-sasl:\n    enabled: true\n")
+    assert main(["check-config", str(hand)]) == 1
+    assert "filter: postfix with mode: auth here" in capsys.readouterr().err
+
+
 def test_dry_run_writes_nothing_and_files_are_not_replaced_without_force(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

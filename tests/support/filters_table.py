@@ -75,8 +75,13 @@ def filter_table(library: FilterLibrary) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for name in library.names():
-        fields = library.load(name).attacker_fields or {}
-        if not fields:
+        declared = library.load(name).attacker_fields
+        fields = declared or {}
+        if declared == {}:
+            out.append(
+                f"| `{name}` | none: no client text in its lines (both ends anchored) | | | |"
+            )
+        elif not fields:
             out.append(f"| `{name}` | **none declared** | | | |")
         for field, info in fields.items():
             never, escaped = _chars(info.never), _chars(info.escaped)
