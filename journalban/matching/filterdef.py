@@ -69,6 +69,9 @@ class Sample:
     # (attacker field name, its text in ``line``): where client text sits.
     fields: tuple[tuple[str, str], ...] = ()
     success: bool = False  # the line is an accepted login (a successregex matches it)
+    # The address the line counts for through its session (matching.sessions), the
+    # samples before it fed to the session table in order; None: it counts nothing.
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +199,21 @@ def _sample_fields(
 
 
 def _check_fields_marked(
-    declared: Mapping[str, AttackerField] | None, samples: list[Sample], marks: Marks
+    declared: Mapping[str, AttackerField] | None,
+    samples: list[Sample],
+    marks: Marks,
+    sessions: bool = False,
 ) -> None:
     if not declared:
         return
-    marked = {name for s in samples if s.host is not None for name, _ in s.fields}
+    # A session's lines name the address apart from the failure (matching.sessions):
+    # there a marked field anywhere in the sequence is exercised.
+    marked = {
+        name
+        for s in samples
+        if s.host is not None or s.session is not None or sessions
+        for name, _ in s.fields
+    }
     if missing := sorted(set(declared) - marked):
         raise FilterError(
             f"attacker_fields {missing} are marked (fields:) in no sample that matches",
@@ -232,8 +245,8 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
         regexes.append(
             RegexDef(item["regex"], compile_failregex(item["regex"], f, line), item_modes, line)
         )
-    if not regexes:
-        raise FilterError("a filter needs at least one failregex", file, 1)
+    if not regexes and not data.get("sessions"):
+        raise FilterError("a filter needs at least one failregex or a sessions section", file, 1)
     successes = []
     for i, pattern in enumerate(_strings(data.get("successregex") or [], marks, ("successregex",))):
         f, line = marks.locate(("successregex", i))
@@ -264,9 +277,10 @@ def parse_filter(data: Any, marks: Marks, name: str, file: str) -> FilterDef:
                 where=line,
                 fields=_sample_fields(s, s["line"], declared, marks, ("samples", i)),
                 success=bool(s.get("success", False)),
+                session=None if s.get("session") is None else str(s["session"]),
             )
         )
-    _check_fields_marked(declared, samples, marks)
+    _check_fields_marked(declared, samples, marks, sessions=bool(data.get("sessions")))
     files_raw = data.get("files") or {}
     files = (
         {str(k): _strings(v, marks, ("files", k)) for k, v in files_raw.items()}

@@ -1,0 +1,67 @@
+"""A filter's sessions are specified by its samples too: fed in order, each line
+counts for the address its ``session:`` names, or for none."""
+
+from __future__ import annotations
+
+import pytest
+
+from journalban.addresses import parse_address
+from journalban.matching.engine import MISSED, CompiledFilter, LineMatcher
+from journalban.matching.filterdef import FilterDef
+from journalban.matching.library import FilterLibrary
+from journalban.matching.sessions import SessionTable, file_session_hits
+
+LIBRARY = FilterLibrary(override_dir=None)
+WITH_SESSIONS = [n for n in LIBRARY.names() if LIBRARY.load(n).sessions is not None]
+NOW = 1_800_000_000.0
+
+
+def session_counts(fdef: FilterDef, lines: list[str]) -> list[str | None]:
+    """The address each line counts for through the session table, fed in order
+    (the file reader's way: the session is the line's ident and pid, or its
+    session group)."""
+    assert fdef.sessions is not None
+    table = SessionTable(fdef.sessions)
+    matcher = LineMatcher(CompiledFilter(fdef, fdef.default_mode), lambda: NOW)
+    out: list[str | None] = []
+    for line in lines:
+        hits = file_session_hits(table, [line], lambda _: NOW, matcher.ident_refused, NOW)
+        out.append(str(parse_address(hits[0][1])) if hits else None)
+    return out
+
+
+def test_some_shipped_filters_have_sessions() -> None:
+    assert {"sshd", "opensmtpd"} <= set(WITH_SESSIONS)
+
+
+@pytest.mark.parametrize("name", WITH_SESSIONS)
+def test_session_samples_count_for_their_session_only(name: str) -> None:
+    fdef = LIBRARY.load(name)
+    got = session_counts(fdef, [s.line for s in fdef.samples])
+    wrong = [
+        f"line {s.where}: counts for {g!r}, want {s.session!r}"
+        for s, g in zip(fdef.samples, got, strict=True)
+        if g != (None if s.session is None else str(parse_address(s.session)))
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("name", WITH_SESSIONS)
+def test_every_session_count_regex_is_hit_by_a_sample(name: str) -> None:
+    fdef = LIBRARY.load(name)
+    assert fdef.sessions is not None
+    counted = [s.line for s in fdef.samples if s.session is not None]
+    unhit = [
+        r.pattern
+        for r in fdef.sessions.count
+        if not any(r.match(line.split("]: ", 1)[-1]) for line in counted)
+    ]
+    assert not unhit, "session count regexes no sample with session: hits:\n" + "\n".join(unhit)
+
+
+def test_a_sessions_only_filter_needs_no_failregex() -> None:
+    fdef = LIBRARY.load("opensmtpd")
+    assert fdef.failregex == ()
+    line = "Dec  4 21:40:03 mx smtpd[1]: 5d86095f0a1e9dd7 smtp authentication user=a result=permfail"
+    matcher = LineMatcher(CompiledFilter(fdef, "normal"), lambda: NOW)
+    assert [o.kind for o in matcher.match_lines([line])] == [MISSED]
