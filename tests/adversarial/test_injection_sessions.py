@@ -12,14 +12,13 @@ sequence really taught, never for an injected one.
 from __future__ import annotations
 
 import pytest
+from test_injection_fields import INJECTED4, INJECTED6, as_written, payloads
 
 from journalban.addresses import parse_address
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef, Sample
 from journalban.matching.library import FilterLibrary
 from journalban.matching.sessions import SessionTable, file_session_hits
-
-from test_injection_fields import INJECTED4, INJECTED6, as_written, payloads
 
 LIBRARY = FilterLibrary(override_dir=None)
 WITH_SESSIONS = [n for n in LIBRARY.names() if LIBRARY.load(n).sessions is not None]
@@ -84,6 +83,8 @@ def test_client_text_never_chooses_a_sessions_address(name: str) -> None:
             lines += [o for o in originals[i + 1 :] if _session_line(fdef, o)]
             for address in _counted(fdef, lines):
                 if address not in taught:
-                    escapes.append(f"sample line {sample.where}: {rewritten}\n    counted {address}")
+                    escapes.append(
+                        f"sample line {sample.where}: {rewritten}\n    counted {address}"
+                    )
     assert tried > 0, f"{name}: no sample marks client text (fields:)"
     assert not escapes, f"{name}: {len(escapes)} injected lines:\n" + "\n".join(escapes[:10])

@@ -62,6 +62,8 @@ def test_every_session_count_regex_is_hit_by_a_sample(name: str) -> None:
 def test_a_sessions_only_filter_needs_no_failregex() -> None:
     fdef = LIBRARY.load("opensmtpd")
     assert fdef.failregex == ()
-    line = "Dec  4 21:40:03 mx smtpd[1]: 5d86095f0a1e9dd7 smtp authentication user=a result=permfail"
+    line = (
+        "Dec  4 21:40:03 mx smtpd[1]: 5d86095f0a1e9dd7 smtp authentication user=a result=permfail"
+    )
     matcher = LineMatcher(CompiledFilter(fdef, "normal"), lambda: NOW)
     assert [o.kind for o in matcher.match_lines([line])] == [MISSED]
