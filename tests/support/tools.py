@@ -69,6 +69,9 @@ _TOOLS: Final[dict[str, str]] = {
     "/usr/lib/dovecot/imap-login": "dovecot-imapd",
     "nginx": "nginx",
     "apache2": "apache2",
+    # OpenSMTPD conflicts with postfix: scripts/setup --test unpacks its package there
+    "/var/cache/journalban-tests/opensmtpd/usr/sbin/smtpd": "opensmtpd",
+    "rsyslogd": "rsyslog",
     # the web console (tests/real/test_cockpit_page.py): Cockpit and a browser
     "/usr/lib/cockpit/cockpit-ws": "cockpit-ws",
     "cockpit-bridge": "cockpit-bridge",
