@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from journalban.addresses import never_peer, parse_address
 from journalban.matching.engine import IGNORED, MATCHED, LineMatcher, Outcome
 from journalban.matching.literals import line_ends
+from journalban.matching.peertext import peer_text_ok
 
 
 def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> tuple[int, int]:
@@ -125,9 +125,7 @@ def _valid_hosts(matcher: LineMatcher) -> dict[str, bool]:
 
 
 def _remember(valid: dict[str, bool], host: str) -> bool:
-    address = parse_address(host)
-    ok = address is not None and never_peer(address) is None
-    valid[host] = ok
+    ok = valid[host] = peer_text_ok(host)
     return ok
 
 

@@ -23,6 +23,7 @@ import corpora_sshd
 import gen_sshd_corpus
 from corpus_log import distinct_addresses
 
+from journalban.cli.regex import count_file
 from journalban.matching.engine import MATCHED, CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
 
@@ -143,3 +144,15 @@ def test_mail_corpora_are_mostly_their_daemon_with_the_other_mixed_in(
     assert mine > 0.6 * len(flagged)
     assert any(i.startswith(other) for i in idents)
     assert 0.03 * len(flagged) < sum(flag for _, flag in flagged) < 0.2 * len(flagged)
+
+
+@pytest.mark.parametrize("name", sorted(corpora.CORPORA))
+def test_the_summary_path_counts_what_the_generator_marked(name: str, tmp_path: Path) -> None:
+    """`journalban regex`'s counting path (the benchmark's) on the written file."""
+    written = corpora.write_corpus(name, tmp_path / "log", LINES)
+    spec = corpora.CORPORA[name]
+    matcher = LineMatcher(CompiledFilter(FilterLibrary(None).load(spec.filter)), time.time)
+    tally = count_file(matcher, tmp_path / "log")
+    assert tally.lines == LINES
+    assert tally.matched == written.failures
+    assert sum(tally.regex_hits.values()) == written.failures
