@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS fleet_reports (
 CREATE TABLE IF NOT EXISTS fleet_members (host TEXT PRIMARY KEY, addresses TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fleet_held (
     jail TEXT NOT NULL, network TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (jail, network)
-);
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fleet_held_seq ON fleet_held (seq);
 """
 
@@ -51,6 +51,7 @@ class OutboxEntry:
     banned_at: float
     expires_at: float | None
     reason: str
+    sent_at: float | None = None  # when first handed to the servers (None: never)
 
 
 # (op, jail, network text, banned_at, expires_at, reason)
@@ -68,6 +69,9 @@ class FleetLedger:
                                   check_same_thread=False)  # fmt: skip
         self.db.execute("PRAGMA busy_timeout = 30000")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(fleet_outbox)")}
+        if "sent_at" not in columns:  # a state database from before it
+            self.db.execute("ALTER TABLE fleet_outbox ADD COLUMN sent_at REAL")
         self._lock = threading.Lock()
         self._staged_outbox: list[OutboxRow] = []
         # Learnt from the stream up to a sequence, written with the commit of that position.
@@ -171,8 +175,8 @@ class FleetLedger:
     def pending(self, limit: int) -> list[OutboxEntry]:
         with self._lock:
             rows = self.db.execute(
-                "SELECT id, op, jail, network, banned_at, expires_at, reason FROM fleet_outbox"
-                " ORDER BY id LIMIT ?",
+                "SELECT id, op, jail, network, banned_at, expires_at, reason, sent_at"
+                " FROM fleet_outbox ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
         return [OutboxEntry(*row) for row in rows]
@@ -180,6 +184,16 @@ class FleetLedger:
     def outbox_size(self) -> int:
         with self._lock:
             return int(self.db.execute("SELECT count(*) FROM fleet_outbox").fetchone()[0])
+
+    def mark_sent(self, entries: Sequence[OutboxEntry], at: float) -> None:
+        """Note the entries about to be handed to the servers for the first time."""
+        ids = [(at, e.id) for e in entries if e.sent_at is None]
+        if not ids:
+            return
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("UPDATE fleet_outbox SET sent_at = ? WHERE id = ?", ids)
+            self.db.execute("COMMIT")
 
     def done(self, ids: Sequence[int]) -> None:
         """Forget entries published (or dropped as expired)."""

@@ -129,6 +129,14 @@ class FleetLink:
         ack = await self.js.publish(subject, body)
         return int(ack.seq)
 
+    async def last_msg_id(self, subject: str) -> str | None:
+        """The ``Nats-Msg-Id`` of the last message of ``subject`` (None: no message)."""
+        try:
+            msg = await self.js.get_msg(self.config.stream, subject=subject)
+        except NotFoundError:
+            return None
+        return (msg.headers or {}).get("Nats-Msg-Id")
+
     async def message_time(self, seq: int) -> float:
         """The server's timestamp of a stored message."""
         msg = await self.js.get_msg(self.config.stream, seq)

@@ -36,6 +36,7 @@ from journalban.fleet.messages import (
     parse_reply,
 )
 from journalban.fleet.purge import purge_expired
+from journalban.fleet.resend import look_up
 
 log = logging.getLogger("journalban.fleet")
 PUBLISH_BATCH = 2000
@@ -208,6 +209,12 @@ class FleetService:
             live = [e for e in entries if not _expired(e, now)]
             items = [self._message(e) for e in live]
             try:
+                held = await look_up(live, items, link.last_msg_id, now)
+                if held:  # stored before a crash or a lost acknowledgement
+                    gone += [e.id for e in live if e.id in held]
+                    kept = [i for i, e in enumerate(live) if e.id not in held]
+                    live, items = [live[i] for i in kept], [items[i] for i in kept]
+                await asyncio.to_thread(self.ledger.mark_sent, live, now)
                 stored = await link.publish(items, wait=5.0) if items else []
             except Exception as exc:
                 stored = []

@@ -193,13 +193,13 @@ class FleetNet:
         return run_in_netns(self.hub, _admin_call, action, user, password,
                             [f"nats://127.0.0.1:{p}" for p in CLIENT_PORTS[: self.server_count]])  # fmt: skip
 
-    def create_stream(self, replicas: int = 3) -> None:
+    def create_stream(self, replicas: int = 3, duplicate_window: float = 120) -> None:
         from nats.js.api import StorageType, StreamConfig
 
         config = StreamConfig(
             name=STREAM, subjects=[f"journalban.{FLEET}.>"], max_msgs_per_subject=1,
             max_age=30 * 86400, storage=StorageType.FILE,
-            num_replicas=min(replicas, self.server_count), duplicate_window=120,
+            num_replicas=min(replicas, self.server_count), duplicate_window=duplicate_window,
         )  # fmt: skip
         # Right after start the cluster may not know all its JetStream peers yet
         # ("no suitable peers for placement"): try again for a while.

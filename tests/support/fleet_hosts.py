@@ -108,10 +108,12 @@ class Fleet:
 
 
 @contextlib.contextmanager
-def running_fleet(root: Path, hosts: tuple[str, ...] = NET_HOSTS) -> Iterator[Fleet]:
+def running_fleet(
+    root: Path, hosts: tuple[str, ...] = NET_HOSTS, duplicate_window: float = 120
+) -> Iterator[Fleet]:
     """The servers up with the stream made; hosts are added and started by the test."""
     with fleet_net(root / "net", hosts) as net:
-        net.create_stream()
+        net.create_stream(duplicate_window=duplicate_window)
         f = Fleet(net, root)
         try:
             yield f

@@ -1,7 +1,10 @@
-"""Fleet bans tied to the stream message carrying them, and lifted once it is gone."""
+"""Fleet bans tied to the stream message carrying them (lifted once it is gone), and
+outbox entries the servers stored before a crash (never published twice).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from journalban.addresses import parse_network
@@ -11,7 +14,8 @@ from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import Changes, DecisionEngine
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.remote import FLEET_POSITION, RemoteOrder, decide_remote, lift_unheld
-from journalban.fleet.ledger import FleetLedger
+from journalban.fleet.ledger import FleetLedger, OutboxEntry
+from journalban.fleet.resend import look_up, stored_already
 from journalban.state.store import BatchCommit, StateStore
 
 NOW = 1_800_000_000.0
@@ -85,3 +89,40 @@ def test_a_stream_made_anew_ties_no_ban_until_its_messages_carry_them(tmp_path: 
     _decide(engine, ledger, _order("203.0.113.2", 1))
     assert _lift(engine, ledger, 1) == ["203.0.113.1"]
     assert [b.address for b in engine.list_bans()] == ["203.0.113.2"]
+
+
+def _entry(id_: int, sent_at: float | None) -> OutboxEntry:
+    return OutboxEntry(id_, "ban", "sshd", "203.0.113.1/32", NOW, NOW + 60, "x", sent_at)
+
+
+def test_entries_stored_before_a_crash_are_found_by_their_subjects_last_id() -> None:
+    # 1 and 3 on subject s (a ban, then its unban), 2 on t, 4 on u never handed over.
+    entries = [_entry(1, NOW - 300), _entry(2, NOW - 300), _entry(3, NOW - 300), _entry(4, None)]
+    messages = [("s", b"", "m1"), ("t", b"", "m2"), ("s", b"", "m3"), ("u", b"", "m4")]
+    asked: list[str] = []
+
+    async def last_id(subject: str) -> str | None:
+        asked.append(subject)
+        return {"s": "m1", "t": "m2"}.get(subject)
+
+    # s holds 1 (3 was not stored yet: it goes out again), t holds 2; u is never asked.
+    assert asyncio.run(look_up(entries, messages, last_id, NOW)) == {1, 2}
+    assert sorted(asked) == ["s", "t"]
+    # The last message of s is 3: 1 is behind it, both stored.
+    assert stored_already(entries, messages, {"s": "m3", "t": None}) == {1, 3}
+    # Handed over within the servers' duplicate window: they drop a repeat themselves.
+    recent = [_entry(1, NOW - 5)]
+    assert asyncio.run(look_up(recent, messages[:1], last_id, NOW)) == set()
+
+
+def test_the_outbox_notes_the_first_hand_over(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.sqlite")
+    ledger = FleetLedger(CFG, store.path)
+    store.writers.append(ledger)
+    ledger.stage_unban("sshd", "203.0.113.1/32", NOW)
+    store.commit([BatchCommit(jail=FLEET_POSITION)])
+    (entry,) = ledger.pending(10)
+    assert entry.sent_at is None
+    ledger.mark_sent([entry], NOW)
+    ledger.mark_sent(ledger.pending(10), NOW + 50)  # a retry keeps the first time
+    assert [e.sent_at for e in ledger.pending(10)] == [NOW]
