@@ -95,9 +95,30 @@ class SessionTable:
         self.ttl = ttl
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._dirty: set[str] = set()
+        # A count or end regex keying sessions by its own group: any held session may match.
+        self._keyed_by_message = any(
+            "session" in regex.groupindex for regex in (*rules.count, *rules.end)
+        )
+        teach = mode_literals(list(rules.teach), ())
+        self._teach_literals = None if teach is None else tuple(teach)
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    def may_use(self, message: str, key: str | None) -> bool:
+        """False when ``feed(message, key, ...)`` would change nothing and find nothing:
+        it cannot teach (it holds no teach literal) and no session it could count or
+        end is held. Lets a reader skip the line's time and the regexes; most such
+        lines end sessions nobody taught ("Connection closed by ..." without VERBOSE)."""
+        sessions = self._sessions
+        if sessions and (self._keyed_by_message or key in sessions):
+            return True
+        teach = self._teach_literals
+        return teach is None or any(literal in message for literal in teach)
+
+    def holds_any(self, key: str | None) -> bool:
+        """True when a count or end line of session ``key`` could matter."""
+        return bool(self._sessions) and (self._keyed_by_message or key in self._sessions)
 
     def feed(self, message: str, key: str | None, when: float) -> Hit | None:
         """A failure of the session's address when ``message`` counts; else None.
@@ -205,9 +226,12 @@ def file_session_hits(
         tag = SYSLOG_TAG.search(line)
         if tag is None or ident_refused(tag.group("ident")):
             continue
-        when = line_time(line)
         key = f"{tag.group('ident')}[{tag.group('pid')}]"
-        hit = table.feed(line[tag.end() :], key, now if when is None else when)
+        message = line[tag.end() :]
+        if not table.may_use(message, key):
+            continue
+        when = line_time(line)
+        hit = table.feed(message, key, now if when is None else when)
         if hit is not None:
             out.append((line, hit[1], hit[2], hit[3], hit[4]))
     return out

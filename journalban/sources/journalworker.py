@@ -32,7 +32,7 @@ import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from systemd import journal
 
@@ -61,6 +61,22 @@ FoundHits = tuple[
 FindHits = Callable[[list[str], list[float], list[str | None]], FoundHits]
 # Request.matcher -> the finder
 MakeFinder = Callable[[Mapping[str, Any]], FindHits]
+
+
+class SessionGate(Protocol):
+    """The finder's say on each candidate of a jail with sessions (``Request.session_field``).
+
+    ``check(raw, get, field)`` tells whether to hand the message out and, if its
+    session matters, its session key (``field`` read through ``get``, the
+    reader's field getter, only then). A finder with sessions provides one as its ``gate`` attribute;
+    ``new_batch()`` is called before each batch.
+    """
+
+    def new_batch(self) -> None: ...
+
+    def check(
+        self, raw: bytes, get: Callable[[str], bytes], field: str
+    ) -> tuple[bool, str | None]: ...
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,8 @@ class Follower:
     ) -> None:
         self.request = request
         self.find_hits = find_hits
+        gate = getattr(find_hits, "gate", None)
+        self.gate: SessionGate | None = gate if request.session_field is not None else None
         self.cursor = request.cursor
         self.stdin = stdin
         self.stdout = stdout
@@ -365,6 +383,9 @@ class Follower:
         limit = self.request.batch_size
         session_field = self.request.session_field
         keys: list[str | None] = []
+        gate, field = self.gate, session_field or ""
+        if gate is not None:
+            gate.new_batch()
         while read < limit and next_entry():
             read += 1
             try:
@@ -373,6 +394,11 @@ class Follower:
                 continue  # no message, nothing to match; still moves the cursor
             if search is not None and search(raw) is None:
                 continue  # holds no literal: no failregex can match it
+            if gate is not None:
+                wanted, key = gate.check(raw, get, field)
+                if not wanted:
+                    continue  # only a session's line, and no such session is held
+                keys.append(key)
             try:
                 source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
             except (KeyError, ValueError):
@@ -384,7 +410,7 @@ class Follower:
                 unreadable += 1
             messages.append(text)
             times.append(source_usec / 1e6)
-            if session_field is not None:
+            if session_field is not None and gate is None:
                 try:
                     keys.append(get(session_field).decode("ascii", "replace"))
                 except KeyError:

@@ -46,6 +46,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,6 +62,17 @@ MAXRETRY, FINDTIME, BANTIME = 5, "2d", "2d"
 TICK = os.sysconf("SC_CLK_TCK")
 IDLE_FOR = 3.0
 BANNED = "SELECT 1 FROM bans WHERE network IN (?, ?)"  # fail2ban is done when its CPU time stood still this long
+
+
+class CorpusLike(Protocol):
+    """What the runs read of a corpus (agent_corpus.Corpus, corpus_files.CorpusFiles)."""
+
+    @property
+    def log(self) -> Path: ...
+    @property
+    def journal(self) -> Path: ...
+    @property
+    def lines(self) -> int: ...
 
 
 @dataclass
@@ -183,7 +195,7 @@ def file_offset(position: str | None, path: Path) -> int:
 
 
 def journalban_run(
-    work: Path, corpus: Corpus, source: str, jails: Mapping[str, object], jail: str,
+    work: Path, corpus: CorpusLike, source: str, jails: Mapping[str, object], jail: str,
     done: Callable[[StateReader], bool], before: Callable[[], None] = lambda: None,
 ) -> Run:  # fmt: skip
     """Start the agent, start the clock when it is ready, stop it when ``done``."""

@@ -26,7 +26,9 @@ actionunban =
 
 
 class Fail2banPeer:
-    """One fail2ban-server process with the sshd jail on ``logpath`` or a journal directory."""
+    """One fail2ban-server process with one jail (sshd unless told) on ``logpath`` or a
+    journal directory; ``journalmatch`` replaces the filter's (Debian's says sshd.service,
+    our corpora, like Debian 12, ssh.service)."""
 
     def __init__(
         self,
@@ -37,8 +39,11 @@ class Fail2banPeer:
         maxretry: int,
         findtime: str,
         bantime: str,
+        jail: str = "sshd",
+        journalmatch: str = "_SYSTEMD_UNIT=ssh.service + _UID=0",
     ) -> None:
         self.workdir = workdir
+        self.jail = jail
         conf = workdir / "conf"
         shutil.copytree("/etc/fail2ban", conf)
         for dropin in (conf / "jail.d").glob("*"):
@@ -53,16 +58,14 @@ class Fail2banPeer:
         )
         if journal_dir is not None:
             source = (
-                f"backend = systemd[journalpath={journal_dir}]\n"
-                # Debian's filter says sshd.service; our corpus (like Debian 12) says ssh.service.
-                "journalmatch = _SYSTEMD_UNIT=ssh.service + _UID=0\n"
+                f"backend = systemd[journalpath={journal_dir}]\njournalmatch = {journalmatch}\n"
             )
         else:
             source = f"backend = pyinotify\nlogpath = {logpath}\n"
         (conf / "jail.local").write_text(
             "[DEFAULT]\nbanaction = bench-noop\nbanaction_allports = bench-noop\n"
             "action = bench-noop\n\n"
-            "[sshd]\nenabled = true\nmode = normal\nport = ssh\n"
+            f"[{jail}]\nenabled = true\nmode = normal\nport = ssh\n"
             f"maxretry = {maxretry}\nfindtime = {findtime}\nbantime = {bantime}\n{source}"
         )
         self.conf = conf
@@ -79,9 +82,9 @@ class Fail2banPeer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def status(self) -> dict[str, int]:
-        """The sshd jail's counters from ``fail2ban-client status sshd`` (empty if not up)."""
+        """The jail's counters from ``fail2ban-client status JAIL`` (empty if not up)."""
         done = subprocess.run(
-            [FAIL2BAN_CLIENT, "-s", str(self.socket), "status", "sshd"],
+            [FAIL2BAN_CLIENT, "-s", str(self.socket), "status", self.jail],
             capture_output=True,
             text=True,
             timeout=30,

@@ -77,3 +77,86 @@ def test_a_daemons_own_session_id_keys_the_session() -> None:
     assert hit[1] == "203.0.113.80", "the queue id, not the process, is the session"
     table.feed("4F2A11C0899: removed", None, 102.0)
     assert table.feed("4F2A11C0899: reject: too many bad recipients", None, 103.0) is None
+
+
+END = "Connection closed by 203.0.113.50 port 40000 [preauth]"
+
+
+def test_a_line_that_can_neither_teach_nor_reach_a_held_session_is_of_no_use() -> None:
+    table = SessionTable(_rules())
+    assert not table.may_use(END, "4242")
+    assert not table.may_use(COUNT, "4242")
+    assert table.may_use(TEACH.format("203.0.113.50"), "4242")
+    table.feed(TEACH.format("203.0.113.50"), "4242", 100.0)
+    assert table.may_use(COUNT, "4242")
+    assert table.may_use(END, "4242")
+    assert not table.may_use(COUNT, "4243")
+
+
+FAILED = "Failed password for root from 198.51.100.9 port 22 ssh2"
+
+
+def _gated(entries: list[tuple[str, str]], batch: int = 50) -> tuple[list[object], list[str]]:
+    """What the table finds when the journal gate filters each batch before it is fed,
+    and the messages whose key the gate read."""
+    from journalban.agent.journalreader import Gate
+
+    table = SessionTable(_rules())
+    gate = Gate(table, ["Failed "])
+    found: list[object] = []
+    fetched: list[str] = []
+    for start in range(0, len(entries), batch):  # a batch is fed after it is read
+        gate.new_batch()
+        kept: list[tuple[int, str, str | None]] = []
+        for i, (message, pid) in enumerate(entries[start : start + batch], start):
+
+            def get(field: str, pid: str = pid, message: str = message) -> bytes:
+                assert field == "_PID"
+                fetched.append(message)
+                return pid.encode()
+
+            wanted, key = gate.check(message.encode(), get, "_PID")
+            if wanted:
+                kept.append((i, message, key))
+            else:
+                found.append(None)
+        found += [table.feed(message, key, 100.0 + i) for i, message, key in kept]
+    return found, fetched
+
+
+def _entries(teach_share: float, seed: int) -> list[tuple[str, str]]:
+    import random
+
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    for _ in range(3000):
+        pid = str(rng.randrange(40))
+        kind = rng.random()
+        if kind < teach_share:
+            message = TEACH.format(f"203.0.113.{pid}")
+        elif kind < 0.3:
+            message = COUNT
+        elif kind < 0.65:
+            message = END
+        elif kind < 0.7:  # holds the teach literal, teaches nothing
+            message = f"banner exchange: Connection from 198.51.100.{pid} port 1: invalid format"
+        else:
+            message = FAILED
+        out.append((message, pid))
+    return out
+
+
+def test_the_journal_gate_skips_only_what_the_table_could_not_use() -> None:
+    """Gated feeding finds exactly what feeding every message finds, over batches of
+    teach, count, end and failure lines of many sessions, in a seeded random order."""
+    for teach_share, seed in ((0.1, 7), (0.01, 8), (0.0, 9)):
+        entries = _entries(teach_share, seed)
+        every = SessionTable(_rules())
+        expected = [every.feed(m, k, 100.0 + i) for i, (m, k) in enumerate(entries)]
+        assert any(expected) == (teach_share > 0)
+        found, fetched = _gated(entries)
+        assert [h for h in found if h is not None] == [h for h in expected if h is not None]
+        assert len(found) == len(expected)
+        assert FAILED not in fetched, "a line without a session literal needs no key"
+        if teach_share == 0.0:
+            assert fetched == [], "nothing taught: count and end lines are skipped unread"

@@ -1,0 +1,382 @@
+"""The agent on its default configuration against fail2ban-server and sd-journal's own floor,
+on every corpus of corpora.py, from a file and from the journal, in one run.
+
+    .venv/bin/python tests/benchmarks/bench_agent_corpora.py [--corpora sshd,...]
+        [--lines 300000] [--repeat 2] [--only file,journal] [--no-fail2ban] [--json OUT]
+
+Runs as root (fail2ban-server only inside ``unshare -n``). Per corpus
+(corpus_files.py: the corpus re-dated to the day before, as a file and as
+journal files with each program's lines in its own unit):
+
+- **file**: ``journalban run --dry-run`` with the corpus's jail on the file
+  (``source: files``), then fail2ban-server (pyinotify) on it; both start on
+  an empty file and the corpus is appended in one copy.
+- **journal**: the minimal readers first: ``sdjournal_min`` (C:
+  ``sd_journal_next`` + ``sd_journal_get_data("MESSAGE")`` with the jail's
+  matches, nothing else) and the same two calls through systemd-python's
+  low-level ``_next``/``_get``; then ``journalban run --dry-run`` on the journal
+  directory, then fail2ban-server (``backend = systemd[journalpath=DIR]``,
+  journalmatch as journalban's first match group).
+
+journalban runs its **default configuration**: the packaged jail with the
+detectors it turns on (sshd: slow, subnet, account, attack_mode), recidive on;
+only the source, the dry-run backend and the three counting values both tools
+share are set (maxretry 5, findtime 2d, bantime 2d: every failure of the day
+counts in both). fail2ban-server: Debian's jail for the filter, mode normal, an
+action that runs nothing. Wall time, CPU and memory are measured as in
+bench_agent.py (whose runners this uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_agent import (
+    BANTIME,
+    FINDTIME,
+    IDLE_FOR,
+    MAXRETRY,
+    ProcessWatch,
+    Run,
+    append,
+    code_version,
+    file_offset,
+    journalban_run,
+    load_average,
+    logged_at,
+    machine,
+    median_run,
+    wait_for,
+)
+from corpora import CORPORA
+from corpus_files import CorpusFiles, ensure_files, postfix_uid
+from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
+
+HERE = Path(__file__).resolve().parent
+FLOOR_F2B = 30.0
+FLOOR_JOURNAL = 0.8
+
+
+@dataclass(frozen=True)
+class Jail:
+    """The jail reading a corpus: its name and its journal matches (groups ORed)."""
+
+    name: str
+    matches: tuple[tuple[str, ...], ...]
+
+    @property
+    def fail2ban_match(self) -> str:
+        return " + ".join(self.matches[0])
+
+
+def jail_for(corpus: str) -> Jail:
+    spec = CORPORA[corpus]
+    if spec.filter == "dovecot":
+        return Jail("dovecot", (("_SYSTEMD_UNIT=dovecot.service", "_UID=0"),))
+    if spec.filter == "postfix":
+        uid = postfix_uid()
+        return Jail(
+            "postfix",
+            (
+                ("_SYSTEMD_UNIT=postfix@-.service", f"_UID={uid}"),
+                ("_SYSTEMD_UNIT=postfix.service", f"_UID={uid}"),
+            ),
+        )
+    return Jail(
+        "sshd",
+        (("_SYSTEMD_UNIT=ssh.service", "_UID=0"), ("_SYSTEMD_UNIT=sshd.service", "_UID=0")),
+    )
+
+
+@dataclass
+class Floor:
+    """One minimal reader's pass over the jail's entries."""
+
+    reader: str
+    entries: int
+    seconds: float
+    load: str
+
+    @property
+    def rate(self) -> float:
+        return self.entries / self.seconds
+
+
+def build_min_reader(out: Path) -> Path:
+    binary = out / "sdjournal_min"
+    subprocess.run(
+        ["cc", "-O2", "-o", str(binary), str(HERE / "sdjournal_min.c"), "-lsystemd"], check=True
+    )
+    return binary
+
+
+def match_argv(jail: Jail) -> list[str]:
+    argv: list[str] = []
+    for index, group in enumerate(jail.matches):
+        if index:
+            argv.append("+")
+        argv += group
+    return argv
+
+
+def floor_c(binary: Path, files: CorpusFiles, jail: Jail) -> Floor:
+    out = subprocess.run(
+        [str(binary), str(files.journal), *match_argv(jail)],
+        capture_output=True, text=True, check=True, timeout=600,
+    ).stdout.split()  # fmt: skip
+    return Floor("sdjournal_min (C)", int(out[0]), float(out[3]), load_average())
+
+
+def floor_python(files: CorpusFiles, jail: Jail) -> Floor:
+    """The same two calls per entry through systemd-python's low-level methods."""
+    from systemd import journal
+
+    reader = journal.Reader(path=str(files.journal))
+    for index, group in enumerate(jail.matches):
+        if index:
+            reader.add_disjunction()
+        for match in group:
+            reader.add_match(match)
+    reader.seek_head()
+    entries = 0
+    next_entry, get = reader._next, reader._get
+    start = time.perf_counter()
+    while next_entry():
+        entries += 1
+        try:  # noqa: SIM105 (suppress() would cost more than the call measured)
+            get("MESSAGE")
+        except KeyError:
+            pass
+    seconds = time.perf_counter() - start
+    reader.close()
+    return Floor("systemd-python _next/_get", entries, seconds, load_average())
+
+
+def last_matching_cursor(files: CorpusFiles, jail: Jail) -> str:
+    """The cursor of the jail's last entry: where its reader ends."""
+    from systemd import journal
+
+    reader = journal.Reader(path=str(files.journal))
+    for index, group in enumerate(jail.matches):
+        if index:
+            reader.add_disjunction()
+        for match in group:
+            reader.add_match(match)
+    reader.seek_tail()
+    reader._previous()
+    cursor: str = reader._get_cursor()
+    reader.close()
+    return cursor
+
+
+def jails_config(jail: Jail, source: str, log: Path | None) -> dict[str, object]:
+    own: dict[str, object] = {"maxretry": MAXRETRY, "findtime": FINDTIME, "bantime": BANTIME}
+    if jail.name != "sshd":
+        own["enabled"] = True
+    if source == "file":
+        own.update(source="files", files=[str(log)])
+    jails: dict[str, object] = {jail.name: own}
+    if jail.name != "sshd":
+        jails["sshd"] = {"enabled": False}
+    return jails
+
+
+def journalban_file(work: Path, files: CorpusFiles, jail: Jail) -> Run:
+    log = work / "log" / "corpus.log"
+    log.parent.mkdir(parents=True)
+    log.touch()
+    size = files.log.stat().st_size
+    return journalban_run(
+        work, files, "file", jails_config(jail, "file", log), jail.name,
+        lambda r: file_offset(r.position(jail.name), log) >= size,
+        lambda: append(files.log, log),
+    )  # fmt: skip
+
+
+def journalban_journal(work: Path, files: CorpusFiles, jail: Jail, end: str) -> Run:
+    return journalban_run(
+        work, files, "journal", jails_config(jail, "journal", None), jail.name,
+        lambda r: r.position(jail.name) == end,
+    )  # fmt: skip
+
+
+def fail2ban(work: Path, files: CorpusFiles, jail: Jail, source: str) -> Run:
+    """fail2ban-server on the corpus, timed from its jail start until its CPU time stops."""
+    log = work / "corpus.log"
+    if source == "file":
+        log.touch()
+        peer = Fail2banPeer(work, logpath=log, maxretry=MAXRETRY, findtime=FINDTIME,
+                            bantime=BANTIME, jail=jail.name)  # fmt: skip
+    else:
+        peer = Fail2banPeer(work, journal_dir=files.journal, maxretry=MAXRETRY, findtime=FINDTIME,
+                            bantime=BANTIME, jail=jail.name, journalmatch=jail.fail2ban_match)  # fmt: skip
+    watch = ProcessWatch(peer.proc.pid)
+    started_text = f"Jail '{jail.name}' started"
+    try:
+        wait_for(lambda: started_text in peer.log, 60, "fail2ban did not start", 0.01)
+        if source == "file":
+            time.sleep(1.0)  # its inotify watch is in place
+            cpu0 = watch.cpu()
+            started = time.time()
+            append(files.log, log)
+        else:
+            cpu0 = watch.cpu()
+            started = logged_at(peer.log, started_text)
+        samples: list[tuple[float, float]] = []
+        while True:
+            samples.append((time.time(), watch.cpu()))
+            watch.sample()
+            idle = [c for t, c in samples if t >= samples[-1][0] - IDLE_FOR]
+            if samples[-1][0] - samples[0][0] > IDLE_FOR and idle[-1] - idle[0] < 0.02:
+                break
+            time.sleep(0.05)
+        cpu1 = samples[-1][1]
+        finished = next(t for t, c in samples if c >= cpu1 - 0.011)
+        hwm = watch.status_kb("VmHWM")
+        status = peer.status()
+    finally:
+        peer.stop()
+    return Run("fail2ban-server", source, files.lines, finished - started, cpu1 - cpu0, cpu1,
+               hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
+               status.get("Total banned", -1), load_average())  # fmt: skip
+
+
+@dataclass
+class CorpusResult:
+    corpus: str
+    lines: int
+    failures_marked: int
+    jail_entries: int
+    runs: list[Run]
+    floors: list[Floor]
+
+
+def bench_corpus(
+    name: str, lines: int, data: Path, tmp: Path, binary: Path | None, parts: set[str],
+    repeat: int, with_fail2ban: bool,
+) -> CorpusResult:  # fmt: skip
+    files = ensure_files(data / name / str(lines), name, lines)
+    jail = jail_for(name)
+    print(f"{name}: {files.lines:,} lines, {files.failures:,} failures marked, "
+          f"file {files.log.stat().st_size / 2**20:.0f} MB, journal "
+          f"{files.journal_bytes / 2**20:.0f} MB in {files.journal_files} files", flush=True)  # fmt: skip
+    runs: list[Run] = []
+    floors: list[Floor] = []
+    entries = 0
+
+    def step(label: str, fn: object) -> None:
+        work = tmp / f"{name}-{label}"
+        work.mkdir()
+        run = fn(work)  # type: ignore[operator]
+        runs.append(run)
+        print(f"  {label}: {run.wall:.2f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s, "
+              f"VmHWM {run.peak_rss_mb:.0f} MB, anon {run.peak_anon_mb:.0f} MB, "
+              f"failed {run.failed:,}, banned {run.banned:,}, load {run.load}", flush=True)  # fmt: skip
+
+    if "file" in parts:
+        for n in range(repeat):
+            step(f"journalban-file-{n}", lambda w: journalban_file(w, files, jail))
+        if with_fail2ban:
+            step("fail2ban-file", lambda w: fail2ban(w, files, jail, "file"))
+    if "journal" in parts:
+        end = last_matching_cursor(files, jail)
+        for n in range(repeat):
+            if binary is not None:
+                floors.append(floor_c(binary, files, jail))
+            floors.append(floor_python(files, jail))
+            step(f"journalban-journal-{n}", lambda w: journalban_journal(w, files, jail, end))
+        for f in floors:
+            print(f"  {f.reader}: {f.entries:,} entries in {f.seconds:.3f} s, "
+                  f"{f.rate:,.0f}/s, load {f.load}", flush=True)  # fmt: skip
+        entries = floors[0].entries if floors else 0
+        if with_fail2ban:
+            step("fail2ban-journal", lambda w: fail2ban(w, files, jail, "journal"))
+    return CorpusResult(name, files.lines, files.failures, entries, runs, floors)
+
+
+def summary(results: Sequence[CorpusResult]) -> list[str]:
+    out = ["| corpus | source | journalban lines/s (median) | fail2ban lines/s | ratio "
+           "| per CPU s | journalban VmHWM / anon | fail2ban VmHWM / anon | failures j / f2b "
+           "| bans j / f2b |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    floors = ["| corpus | jail entries | sdjournal_min (C) entries/s | systemd-python entries/s "
+              "| journalban entries/s (median) | vs C | vs Python |",
+              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for res in results:
+        for source in ("file", "journal"):
+            ours = median_run(
+                [r for r in res.runs if r.source == source and r.agent == "journalban"]
+            )
+            peer = median_run(
+                [r for r in res.runs if r.source == source and r.agent != "journalban"]
+            )
+            if ours is None:
+                continue
+            ratio = f"{ours.rate / peer.rate:.1f}x" if peer else "-"
+            per_cpu = (f"{(ours.lines / ours.cpu) / (peer.lines / peer.cpu):.1f}x"
+                       if peer else "-")  # fmt: skip
+            peer_rate = f"{peer.rate:,.0f}" if peer else "-"
+            peer_mem = f"{peer.peak_rss_mb:.0f} / {peer.peak_anon_mb:.0f} MB" if peer else "-"
+            peer_failed = f"{peer.failed:,}" if peer else "-"
+            peer_banned = f"{peer.banned:,}" if peer else "-"
+            out.append(
+                f"| {res.corpus} | {source} | {ours.rate:,.0f} | {peer_rate} | {ratio} | {per_cpu} "
+                f"| {ours.peak_rss_mb:.0f} / {ours.peak_anon_mb:.0f} MB | {peer_mem} "
+                f"| {ours.failed:,} / {peer_failed} | {ours.banned:,} / {peer_banned} |"
+            )
+            if source == "journal" and res.floors:
+                ours_rate = res.jail_entries / ours.wall
+                c = [f.rate for f in res.floors if f.reader.startswith("sdjournal")]
+                py = [f.rate for f in res.floors if f.reader.startswith("systemd-python")]
+                c_med = statistics.median(c) if c else 0.0
+                py_med = statistics.median(py) if py else 0.0
+                floors.append(
+                    f"| {res.corpus} | {res.jail_entries:,} | {c_med:,.0f} | {py_med:,.0f} "
+                    f"| {ours_rate:,.0f} | {ours_rate / c_med:.0%} | {ours_rate / py_med:.0%} |"
+                    if c_med and py_med else f"| {res.corpus} | - | - | - | - | - | - |"
+                )  # fmt: skip
+    return [*out, "", *floors]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpora", default="sshd,sshd-near-miss,sshd-flood,authlog-mixed,dovecot,postfix"
+    )
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--data", type=Path, default=Path("/var/tmp/journalban-bench/corpora"))
+    parser.add_argument("--only", default="file,journal")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-fail2ban", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with_fail2ban = not args.no_fail2ban
+    if with_fail2ban and not os.path.exists(FAIL2BAN_SERVER):
+        sys.exit("fail2ban-server is missing: apt-get install fail2ban (see shared RECIPES: Peers)")
+    print(machine(), "| load before:", load_average(), "| code:", code_version(), flush=True)
+    results: list[CorpusResult] = []
+    with tempfile.TemporaryDirectory(prefix="bench-corpora-") as tmp:
+        binary = build_min_reader(Path(tmp))
+        for name in args.corpora.split(","):
+            results.append(bench_corpus(name, args.lines, args.data, Path(tmp), binary,
+                                        set(args.only.split(",")), args.repeat, with_fail2ban))  # fmt: skip
+    print("load after:", load_average())
+    print("\n".join(summary(results)))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+
+
+if __name__ == "__main__":
+    main()

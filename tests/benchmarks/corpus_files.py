@@ -1,0 +1,156 @@
+"""A corpus of corpora.py, re-dated to the day before, as a syslog file and as journal files.
+
+The agent benchmarks need each corpus twice: as the file a jail with
+``source: files`` tails, and as journal files the same lines would be in, as
+journald stores a syslog message (MESSAGE without the prefix, the ident as
+SYSLOG_IDENTIFIER and _COMM, the pid). Every line is re-dated so that the
+corpus spans ``SPAN`` seconds and ends a minute before it is written: a jail
+with a longer findtime counts every failure. Each line goes to the unit its
+program runs in (sshd: ssh.service, Dovecot: dovecot.service, Postfix:
+postfix@-.service with the postfix user's uid, cron, logind...), so a jail's
+journal matches select its own lines, as on a real host.
+"""
+
+from __future__ import annotations
+
+import json
+import pwd
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpora import flagged_lines
+
+from support.journal import JOURNAL_REMOTE, export_record
+
+SPAN = 86400.0
+MAX_AGE = 6 * 3600.0  # a cached corpus older than this is written again
+SYSLOG = re.compile(r"^(\w{3} [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^:\[]+)(?:\[(\d+)\])?: (.*)$")
+
+
+def postfix_uid() -> int:
+    try:
+        return pwd.getpwnam("postfix").pw_uid
+    except KeyError:
+        return 107
+
+
+# ident (or its start) -> (unit, uid)
+UNITS: list[tuple[str, str, int]] = [
+    ("sshd", "ssh.service", 0),
+    ("postfix", "postfix@-.service", -1),  # the postfix user's
+    ("dovecot", "dovecot.service", 0),
+    ("auth", "dovecot.service", 0),  # Dovecot's auth process logs as "auth"
+    ("imap", "dovecot.service", 0),
+    ("pop3", "dovecot.service", 0),
+    ("CRON", "cron.service", 0),
+    ("systemd-logind", "systemd-logind.service", 0),
+    ("polkitd", "polkit.service", 998),
+    ("systemd", "user@1000.service", 1000),
+]
+
+
+def unit_of(ident: str) -> tuple[str, int]:
+    for start, unit, uid in UNITS:
+        if ident.startswith(start):
+            return unit, postfix_uid() if uid < 0 else uid
+    return "session-1.scope", 1000  # sudo, su, login: a user's session
+
+
+@dataclass(frozen=True)
+class CorpusFiles:
+    """One corpus as a syslog file and a directory of journal files."""
+
+    name: str
+    log: Path
+    journal: Path
+    lines: int
+    failures: int
+    ends_at: float
+    journal_files: int
+    journal_bytes: int
+
+
+def dated(name: str, lines: int, ends_at: float) -> Iterator[tuple[float, str, bool]]:
+    """(time, syslog line, a failure) with the corpus's text and a date from the last SPAN."""
+    step = SPAN / lines
+    first = ends_at - SPAN
+    stamps: dict[int, str] = {}
+    for i, (line, failure) in enumerate(flagged_lines(name, lines)):
+        when = first + i * step
+        second = int(when)
+        stamp = stamps.get(second)
+        if stamp is None:
+            stamps.clear()
+            stamp = stamps[second] = time.strftime("%b %e %H:%M:%S", time.localtime(second))
+        yield when, stamp + line[15:], failure
+
+
+def journal_fields(line: str, when: float) -> dict[str, str | int]:
+    found = SYSLOG.match(line)
+    if found is None:
+        raise ValueError(f"not a syslog line: {line!r}")
+    _, host, ident, pid, message = found.groups()
+    unit, uid = unit_of(ident)
+    usec = int(when * 1e6)
+    fields: dict[str, str | int] = {
+        "_SOURCE_REALTIME_TIMESTAMP": usec, "_TRANSPORT": "syslog", "_SYSTEMD_UNIT": unit,
+        "_UID": uid, "_GID": uid, "_COMM": ident.split("/")[-1][:15], "_HOSTNAME": host,
+        "PRIORITY": 6, "SYSLOG_FACILITY": 10, "SYSLOG_IDENTIFIER": ident, "MESSAGE": message,
+    }  # fmt: skip
+    if pid is not None:
+        fields["_PID"] = int(pid)
+        fields["SYSLOG_PID"] = int(pid)
+    return fields
+
+
+def _write_journal(directory: Path, name: str, lines: int, ends_at: float) -> None:
+    proc = subprocess.Popen(
+        [JOURNAL_REMOTE, "-o", str(directory / "remote.journal"), "-"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    buf = bytearray()
+    for seq, (when, line, _) in enumerate(dated(name, lines, ends_at), 1):
+        buf += export_record(journal_fields(line, when), int(when * 1e6), seq)
+        if len(buf) > 1 << 20:
+            proc.stdin.write(bytes(buf))
+            buf.clear()
+    proc.stdin.write(bytes(buf))
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise RuntimeError(f"systemd-journal-remote exited {proc.returncode}")
+
+
+def ensure_files(data: Path, name: str, lines: int) -> CorpusFiles:
+    """Corpus ``name`` in ``data`` (written again when missing or older than ``MAX_AGE``)."""
+    meta_path = data / "corpus.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta["lines"] == lines and time.time() - meta["ends_at"] < MAX_AGE:
+            return CorpusFiles(name, data / "corpus.log", data / "journal", **meta)
+    shutil.rmtree(data, ignore_errors=True)
+    journal = data / "journal"
+    journal.mkdir(parents=True)
+    ends_at = time.time() - 60
+    failures = 0
+    with (data / "corpus.log").open("w", encoding="utf-8") as out:
+        for _, line, failure in dated(name, lines, ends_at):
+            out.write(line + "\n")
+            failures += failure
+    _write_journal(journal, name, lines, ends_at)
+    files = list(journal.glob("*.journal"))
+    meta = {
+        "lines": lines,
+        "failures": failures,
+        "ends_at": ends_at,
+        "journal_files": len(files),
+        "journal_bytes": sum(f.stat().st_size for f in files),
+    }
+    meta_path.write_text(json.dumps(meta))
+    return CorpusFiles(name, data / "corpus.log", journal, **meta)
