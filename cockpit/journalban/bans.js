@@ -4,11 +4,20 @@
  * change the page at once; when the Generation property moves past the
  * generation the page was read at plus the signals applied since, a signal
  * was missed (or a reload happened) and the page is read again. Nothing polls.
+ *
+ * The filter box and the column headers ask the agent (FindBans): the match
+ * and the order are over every ban, not the page shown. While they are set,
+ * signals make the page read again (at most once a second) instead of
+ * placing the ban themselves.
  */
 "use strict";
 
 (function (jb) {
     const PAGE = 100;
+    const COLUMNS = ["address", "jail", "banned_at", "expires_at", "count", "reason"]; // row order
+    const DESCENDING_FIRST = ["banned_at", "expires_at", "count"];
+    const REREAD_MS = 1000;
+    const TYPING_MS = 300;
 
     jb.BanList = function (canUnban) {
         const self = this;
@@ -18,16 +27,37 @@
         self.generation = 0;
         self.rows = []; // [address, jail, banned_at, expires_at, count, reason]
         self.sortColumn = 2;
+        self.descending = true;
+        self.text = "";
         self.canUnban = canUnban;
         let reading = null;
+        let rereadTimer = null;
+        let typingTimer = null;
 
         const body = document.querySelector("#bans tbody");
         const filter = document.getElementById("list-filter");
 
+        /* GetBans's own order with nothing to match: the list follows signals itself. */
+        self.plain = function () {
+            return !self.text && self.sortColumn === 2 && self.descending;
+        };
+
+        function request() {
+            if (self.plain()) return jb.call("GetBans", [self.jail, self.offset, PAGE]);
+            const query = {
+                jail: { t: "s", v: self.jail },
+                text: { t: "s", v: self.text },
+                sort: { t: "s", v: COLUMNS[self.sortColumn] },
+                descending: { t: "b", v: self.descending },
+            };
+            return jb.call("FindBans", [query, self.offset, PAGE]);
+        }
+
         self.read = function () {
-            const asked = [self.jail, self.offset];
-            reading = jb.call("GetBans", [self.jail, self.offset, PAGE]).then(reply => {
-                if (asked[0] !== self.jail || asked[1] !== self.offset) return; // the view moved on
+            const asked = [self.jail, self.offset, self.text, self.sortColumn, self.descending].join("\u0000");
+            const current = () => [self.jail, self.offset, self.text, self.sortColumn, self.descending].join("\u0000");
+            reading = request().then(reply => {
+                if (asked !== current()) return; // the view moved on
                 self.total = reply[0];
                 self.generation = reply[1];
                 self.rows = reply[2];
@@ -39,8 +69,15 @@
             return reading;
         };
 
+        /* A search's page after a change: read again, at most once a second. */
+        function rereadSoon() {
+            if (rereadTimer) return;
+            rereadTimer = window.setTimeout(() => { rereadTimer = null; self.read() }, REREAD_MS);
+        }
+
         self.banned = function (address, jail, expires, details) {
             self.generation += 1;
+            if (!self.plain()) { rereadSoon(); return }
             if (self.jail && self.jail !== jail) return;
             const index = self.rows.findIndex(r => r[0] === address && r[1] === jail);
             const row = [address, jail, details.banned_at_usec ? details.banned_at_usec.v : Date.now() * 1000,
@@ -59,6 +96,7 @@
 
         self.unbanned = function (address, jail) {
             self.generation += 1;
+            if (!self.plain()) { rereadSoon(); return }
             if (self.jail && self.jail !== jail) return;
             const index = self.rows.findIndex(r => r[0] === address && r[1] === jail);
             if (index >= 0) self.rows.splice(index, 1);
@@ -72,14 +110,8 @@
         };
 
         self.render = function () {
-            const text = filter.value.trim().toLowerCase();
-            let rows = self.rows;
-            if (text) rows = rows.filter(r => (r[0] + " " + r[1] + " " + r[5]).toLowerCase().includes(text));
+            const rows = self.rows; // matched and ordered by the agent
             const col = self.sortColumn;
-            rows = rows.slice().sort((a, b) => {
-                if (typeof a[col] === "number") return b[col] - a[col];
-                return String(a[col]).localeCompare(String(b[col]));
-            });
             const fresh = document.createDocumentFragment();
             rows.forEach(r => {
                 const tr = document.createElement("tr");
@@ -106,6 +138,7 @@
             body.replaceChildren(fresh);
             document.querySelectorAll("#bans th[data-sort]").forEach(th => {
                 th.classList.toggle("sorted", Number(th.dataset.sort) === col);
+                th.classList.toggle("ascending", Number(th.dataset.sort) === col && !self.descending);
             });
             document.getElementById("ban-total").textContent = "(" + self.total + ")";
             const last = Math.min(self.offset + PAGE, self.total);
@@ -116,7 +149,14 @@
             document.getElementById("unban-all").hidden = !(self.canUnban && self.jail);
         };
 
-        filter.addEventListener("input", self.render);
+        filter.addEventListener("input", () => {
+            window.clearTimeout(typingTimer);
+            typingTimer = window.setTimeout(() => {
+                self.text = filter.value.trim();
+                self.offset = 0;
+                self.read();
+            }, TYPING_MS);
+        });
         document.getElementById("list-jail").addEventListener("change", ev => {
             self.jail = ev.target.value;
             self.offset = 0;
@@ -137,8 +177,15 @@
         });
         document.querySelectorAll("#bans th[data-sort]").forEach(th => {
             th.addEventListener("click", () => {
-                self.sortColumn = Number(th.dataset.sort);
-                self.render();
+                const col = Number(th.dataset.sort);
+                if (col === self.sortColumn) {
+                    self.descending = !self.descending; // a second click turns the order round
+                } else {
+                    self.sortColumn = col;
+                    self.descending = DESCENDING_FIRST.includes(COLUMNS[col]);
+                }
+                self.offset = 0;
+                self.read();
             });
         });
     };

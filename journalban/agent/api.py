@@ -96,6 +96,14 @@ class AgentControl(Protocol):
 
     def list_bans(self, jail: str | None = None) -> list[Ban]: ...
 
+    def active_bans(self) -> list[Ban]:
+        """Every ban held, in no order (GetBans sorts them itself, in slices).
+
+        Unlike ``list_bans`` it neither sorts nor filters: a ban that ran out
+        a moment ago is there until the expiry chore lifts it and says so.
+        """
+        ...
+
     def banned_count(self) -> int:
         """How many bans are active (without building the list)."""
         ...

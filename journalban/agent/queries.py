@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from journalban.actions.runner import ActionRunner
     from journalban.agent.build import JailParts
     from journalban.agent.callers import CommandRecord
+    from journalban.agent.callerstore import BanCallers
     from journalban.agent.linetest import LineTester
     from journalban.agent.logs import EventLog
     from journalban.clock import Clock
@@ -39,6 +40,7 @@ class AgentQueries:
     clock: Clock
     line_tester: LineTester
     events: EventLog
+    ban_callers: BanCallers
 
     def jails(self) -> list[JailInfo]:
         out = []
@@ -118,6 +120,9 @@ class AgentQueries:
             raise NoSuchJail(jail)
         return self.decisions.list_bans(jail)
 
+    def active_bans(self) -> list[Ban]:
+        return list(self.decisions.bans.values())
+
     def query_ban(self, network: IPNetwork) -> list[Ban]:
         return self.decisions.covering(network)
 
@@ -145,7 +150,10 @@ class AgentQueries:
             "reason": ban.reason,
             # The account a detector banned for: for managers only (often a mistyped password).
             "account": ban.account or ban_account(self.store.db, jail, network_text(network)) or "",
-            **_caller_details(self.events.commands.ban_caller(jail, ban.address)),
+            **_caller_details(
+                self.events.commands.ban_caller(jail, ban.address)
+                or self.ban_callers.caller(jail, network, ban.banned_at)
+            ),
         }
 
     def recent_commands(self) -> list[CommandRecord]:

@@ -9,6 +9,7 @@ any point therefore loses no line, failure or ban and counts nothing twice.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import signal
@@ -30,6 +31,7 @@ from journalban.agent.build import (
     recidive_rules,
 )
 from journalban.agent.callers import CALLER, Caller, calling
+from journalban.agent.callerstore import BanCallers
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
 from journalban.agent.detection import AgentDetection
@@ -62,6 +64,9 @@ log = logging.getLogger("journalban.agent")
 QUEUE_DEPTH = 4
 COMMIT_BATCHES = QUEUE_DEPTH + 1  # batches at most in one transaction
 SOURCE_RETRY = 5.0
+# Bans announced (log, actions, signals) between two turns of the event loop:
+# a flood's thousands of bans in one commit must not keep D-Bus callers waiting.
+ANNOUNCE_SLICE = 200
 
 
 class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforcement, AgentDetection):
@@ -93,6 +98,8 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         # firewall at the next start, nor count as ban history.
         self.dry_run = self.backend.name == DryRunBackend.name
         self.store = StateStore(state_path(self.config.state_dir, dry_run=self.dry_run))
+        self.ban_callers = BanCallers(self.store.db)  # who made manual bans, across restarts
+        self.store.writers.append(self.ban_callers)
         self.decisions = DecisionEngine(
             self.store, self.clock, self.config.recidive, check_prefix=self._check_prefix
         )
@@ -102,7 +109,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         self.line_tester = LineTester(self.clock)
         self.parts: dict[str, JailParts] = {}
         self._listeners: list[AgentListener] = []
-        self._queue: asyncio.Queue[_BatchItem | _CallItem] = asyncio.Queue(QUEUE_DEPTH)
+        self._queue: asyncio.Queue[_BatchItem | _CallItem | None] = asyncio.Queue(QUEUE_DEPTH)
+        # Calls wait here, ahead of queued batches: during a stream the queue is
+        # full of batches, and a D-Bus Ban waited behind all of them (over a second).
+        self._calls: collections.deque[_CallItem] = collections.deque()
         self._source_tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._sources: dict[str, list[Source]] = {}
         self._matchers: dict[str, LineMatcher] = {}
@@ -285,8 +295,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
     async def _decide_loop(self) -> None:
         carried: _CallItem | None = None
         while True:
-            item = carried or await self._queue.get()
+            item = carried or (self._calls.popleft() if self._calls else await self._queue.get())
             carried = None
+            if item is None:  # a call's wake-up: it is in self._calls
+                continue
             if isinstance(item, _BatchItem):
                 carried = await self._handle_batches(item)
                 continue
@@ -322,11 +334,13 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
             taken += 1
             await asyncio.sleep(0)  # the bus and the other tasks run between batches
             item = None
-            if taken < COMMIT_BATCHES and not self._queue.empty():
+            if self._calls:
+                carried = self._calls.popleft()  # run after this commit, before more batches
+            elif taken < COMMIT_BATCHES and not self._queue.empty():
                 queued = self._queue.get_nowait()
                 if isinstance(queued, _CallItem):
                     carried = queued
-                else:
+                elif queued is not None:
                     item = queued
         await self._apply(changes)
         if touched:
@@ -361,16 +375,20 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 )
                 self._state = "degraded"
                 self.degraded_reason = str(exc)
-        for ban in changes.bans:
+        for n, ban in enumerate(changes.bans, 1):
             self.events.event("ban", ban, now)
             self._run_actions(ban, None)
             for listener in list(self._listeners):
                 listener.banned(ban)
-        for ban, reason in changes.unbans:
+            if n % ANNOUNCE_SLICE == 0:
+                await asyncio.sleep(0)  # the bus is served between slices
+        for n, (ban, reason) in enumerate(changes.unbans, 1):
             self.events.event("unban", ban, now, reason)
             self._run_actions(ban, reason)
             for listener in list(self._listeners):
                 listener.unbanned(ban, reason)
+            if n % ANNOUNCE_SLICE == 0:
+                await asyncio.sleep(0)
         if changes.bans or changes.unbans:
             self._notify_status(
                 sorted({b.jail for b in changes.bans} | {b.jail for b, _ in changes.unbans})
@@ -410,9 +428,11 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         await self._queue.put(_BatchItem(jail, batch))
 
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``fn`` in the decisions task, in order with the batches."""
+        """Run ``fn`` in the decisions task, after the batches being decided, before queued ones."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_CallItem(fn, future, CALLER.get()))
+        self._calls.append(_CallItem(fn, future, CALLER.get()))
+        if not self._queue.full():  # else the decisions task is busy and looks at _calls next
+            self._queue.put_nowait(None)
         return await future
 
     # --- reload ----------------------------------------------------------------

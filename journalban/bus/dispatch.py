@@ -24,6 +24,7 @@ from journalban.bus import contract, convert
 from journalban.bus.authority import Authority
 from journalban.bus.callstats import CALLS, STANDARD_MEMBERS
 from journalban.bus.paging import BanPages
+from journalban.bus.search import BanSearch, Query
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class CallDispatcher:
         self._authority = authority
         self._jail_paths = jail_paths  # object path -> jail name, kept current by the service
         self._pages = pages if pages is not None else BanPages(control)
+        self._search = BanSearch(self._pages)
         self._passthrough: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         m, j = contract.MANAGER_INTERFACE, contract.JAIL_INTERFACE
@@ -61,6 +63,7 @@ class CallDispatcher:
             (m, "UnbanFleet"): ("ss", self._unban_fleet),
             (m, "ListBans"): ("s", self._manager_list_bans),
             (m, "GetBans"): ("suu", self._get_bans),
+            (m, "FindBans"): ("a{sv}uu", self._find_bans),
             (m, "QueryBan"): ("s", self._query_ban),
             (m, "ListJails"): ("", self._list_jails),
             (m, "GetStatus"): ("", self._manager_status),
@@ -193,7 +196,13 @@ class CallDispatcher:
 
     async def _get_bans(self, msg: Message, _jail: str | None) -> Reply:
         jail, offset, limit = msg.body
+        await self._pages.ready()  # the first after a start or reload waits for the order
         total, generation, bans = self._pages.page(jail, offset, limit)
+        return "uta(ssttus)", [convert.u32(total), generation, bans]
+
+    async def _find_bans(self, msg: Message, _jail: str | None) -> Reply:
+        query, offset, limit = msg.body
+        total, generation, bans = await self._search.find(Query(query), offset, limit)
         return "uta(ssttus)", [convert.u32(total), generation, bans]
 
     async def _query_ban(self, msg: Message, _jail: str | None) -> Reply:

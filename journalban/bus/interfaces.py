@@ -40,6 +40,7 @@ _OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
         "UnbanFleet": ["lifted"],
         "ListBans": ["bans"],
         "GetBans": ["total", "generation", "bans"],
+        "FindBans": ["total", "generation", "bans"],
         "QueryBan": ["bans"],
         "ListJails": ["jails"],
         "GetStatus": ["status"],
@@ -113,6 +114,12 @@ class ManagerInterface(ServiceInterface):
     @dbus_method()
     def GetBans(
         self, jail: DBusStr, offset: DBusUInt32, limit: DBusUInt32
+    ) -> Annotated[tuple[int, int, list[Any]], DBusSignature("uta(ssttus)")]:
+        raise _refuse()
+
+    @dbus_method()
+    def FindBans(
+        self, query: DBusDict, offset: DBusUInt32, limit: DBusUInt32
     ) -> Annotated[tuple[int, int, list[Any]], DBusSignature("uta(ssttus)")]:
         raise _refuse()
 

@@ -285,7 +285,7 @@ class DecisionEngine(BanDeciding, BanReading):
 
     def expire(self) -> Changes:
         now = self.clock.now()
-        gone = [b for b in self.bans.values() if b.expires_at is not None and b.expires_at <= now]
+        gone = self.bans.due(now)  # from the expiry heap: no scan of 100,000 bans a second
         for key, until in list(self._virtual_until.items()):
             if until <= now:
                 del self._virtual_until[key]

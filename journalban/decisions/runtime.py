@@ -171,6 +171,26 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             heapq.heappop(heap)
         return math.inf
 
+    def due(self, now: float) -> list[Ban]:
+        """The bans that have run out by ``now``, from the expiry heap's top (no scan).
+
+        Visits only heap entries due by ``now`` (a child is never due before
+        its parent), skipping those of lifted or replaced bans.
+        """
+        heap = self._expiries
+        found: dict[tuple[str, IPNetwork], Ban] = {}
+        stack = [0]
+        while stack:
+            i = stack.pop()
+            if i >= len(heap) or heap[i][0] > now:
+                continue
+            expires, _, key = heap[i]
+            ban = self.get(key)
+            if ban is not None and ban.expires_at == expires:
+                found[key] = ban
+            stack += (2 * i + 1, 2 * i + 2)
+        return list(found.values())
+
     def clear(self) -> None:
         self.version = next(_VERSIONS)
         self.by_text.clear()

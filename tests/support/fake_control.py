@@ -107,6 +107,9 @@ class FakeControl:
             key=lambda b: (b.jail, b.banned_at, b.address),
         )
 
+    def active_bans(self) -> list[Ban]:
+        return list(self._bans.values())
+
     def query_ban(self, network: IPNetwork) -> list[Ban]:
         return [
             b

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,38 @@ def test_bans_of_both_versions_may_run_out_at_the_same_time() -> None:
         table[("sshd", parse_network(text))] = Ban("sshd", parse_network(text), NOW, NOW + 60)
     assert table.next_expiry() == NOW + 60
     assert table.per_jail["sshd"] == 4
+
+
+def test_due_finds_exactly_the_bans_run_out_through_replacements_and_lifts() -> None:
+    rng = random.Random(16)
+    table = BanTable()
+    networks = [parse_network(f"198.51.100.{i}") for i in range(40)]
+    networks += [parse_network(f"2001:db8:{i:x}::/64") for i in range(40)]
+    for step in range(2000):
+        jail = rng.choice(["sshd", "web"])
+        net = rng.choice(networks)
+        if rng.random() < 0.25:
+            table.pop((jail, net), None)
+        else:
+            expires = None if rng.random() < 0.05 else NOW + rng.randrange(0, 200)
+            table[(jail, net)] = Ban(jail, net, NOW, expires)
+        if step % 50 == 0:
+            now = NOW + rng.randrange(0, 220)
+            scanned = {
+                k for k, b in table.items() if b.expires_at is not None and b.expires_at <= now
+            }
+            due = {(b.jail, b.network) for b in table.due(now)}
+            assert due == scanned
+            assert len(table.due(now)) == len(scanned)  # each once
+
+
+def test_count_bans_leaves_out_bans_run_out_before_the_chore_lifts_them(
+    engine: DecisionEngine,
+) -> None:
+    assert engine.bans.next_expiry() < engine.clock.now()  # the 10 s ban ran out, still held
+    for jail in (None, "sshd", "web", "nosuch"):
+        listed = [b for b in engine.list_bans() if jail in (None, b.jail)]
+        assert engine.count_bans(jail) == len(listed)
+    gone = engine.expire()
+    assert [b.address for b, _ in gone.unbans] == ["203.0.0.0/16"]
+    assert engine.count_bans("sshd") == len(engine.list_bans("sshd"))

@@ -22,6 +22,7 @@ MANAGER_CONTRACT = {
     "Unban": ("ss", "u"),
     "UnbanAll": ("s", "u"),
     "GetBans": ("suu", "uta(ssttus)"),
+    "FindBans": ("a{sv}uu", "uta(ssttus)"),
     "ListRecentCommands": ("", "a(tsuss)"),
     "ListBans": ("s", "a(ssttus)"),
     "QueryBan": ("s", "a(ssttus)"),

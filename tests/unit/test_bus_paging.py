@@ -108,3 +108,56 @@ def test_the_order_kept_ban_by_ban_equals_a_fresh_sort() -> None:
 
 def test_a_jail_without_bans_is_an_empty_page_not_an_error() -> None:
     assert BanPages(FakeControl()).page("web-auth", 0, 10)[0] == 0
+
+
+def test_order_built_in_slices_while_bans_come_and_go_equals_a_fresh_sort(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import journalban.bus.paging as paging
+
+    monkeypatch.setattr(paging, "BUILD_SLICE", 4)  # many turns of the loop for 40 bans
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    service = BusService(control)
+    unsubscribe = control.subscribe(service)
+    try:
+        _banned(control, clock, 40)
+
+        async def build_under_churn() -> list[int]:
+            build = asyncio.create_task(service.pages.ready())
+            turns = []
+            for i in range(1, 41, 4):
+                await asyncio.sleep(0)
+                turns.append(int(build.done()))
+                await control.unban(ipaddress.ip_network(f"203.0.113.{i}"), None)
+                clock.advance(1.0)
+                await control.ban("web-auth", ipaddress.ip_network(f"198.51.100.{i}"), 60.0)
+            await build
+            return turns
+
+        turns = asyncio.run(build_under_churn())
+        assert turns[0] == 0  # the build took turns: others ran between its slices
+        for jail in ("", "sshd", "web-auth"):
+            kept = service.pages.page(jail, 0, 100)
+            fresh = BanPages(control)
+            fresh.generation = kept[1]
+            assert kept == fresh.page(jail, 0, 100), jail
+        assert service.pages.page("", 0, 100)[0] == 40
+    finally:
+        unsubscribe()
+
+
+def test_a_reload_during_the_build_builds_again() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    pages = BanPages(control)
+    _banned(control, clock, 12)
+
+    async def reload_midway() -> None:
+        waiting = asyncio.create_task(pages.ready())
+        await asyncio.sleep(0)
+        pages.changed()
+        await waiting
+
+    asyncio.run(reload_midway())
+    assert pages.page("", 0, 100)[0] == 12
