@@ -9,10 +9,13 @@ directory, so a policy socket lives at ``<spool>/private/NAME``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,8 +56,18 @@ smtpd_banner = $myhostname ESMTP
 
 
 @contextmanager
-def running_postfix(root: Path, pair: NetPair, restriction: str) -> Iterator[Path]:
-    """Postfix listening on ``pair.server``:25; yields its queue directory (the chroot)."""
+def running_postfix(
+    root: Path,
+    pair: NetPair,
+    restriction: str,
+    main_extra: str = "",
+    etc_files: Mapping[str, str] | None = None,
+) -> Iterator[Path]:
+    """Postfix listening on ``pair.server``:25; yields its queue directory (the chroot).
+
+    ``main_extra``: lines added to main.cf; ``etc_files``: files written under
+    its /etc/postfix (e.g. ``sasl/smtpd.conf``).
+    """
     postfix = need_tool("postfix")
     need_tool("unshare")
     need_tool("mount")
@@ -67,7 +80,10 @@ def running_postfix(root: Path, pair: NetPair, restriction: str) -> Iterator[Pat
     for name in ("postfix-files.d", "dynamicmaps.cf.d"):
         if Path(f"/etc/postfix/{name}").is_dir():
             shutil.copytree(f"/etc/postfix/{name}", etc / name)
-    (etc / "main.cf").write_text(main_cf(pair.server, restriction))
+    (etc / "main.cf").write_text(main_cf(pair.server, restriction) + main_extra)
+    for name, text in (etc_files or {}).items():
+        (etc / name).parent.mkdir(parents=True, exist_ok=True)
+        (etc / name).write_text(text)
     log = (root / "postfix.log").open("wb")
     script = (
         f"mount --bind {etc} /etc/postfix && mount --bind {spool} /var/spool/postfix && "
@@ -86,13 +102,44 @@ def running_postfix(root: Path, pair: NetPair, restriction: str) -> Iterator[Pat
             time.sleep(0.1)
         yield spool
     finally:
+        master = _master_pid(data)
         proc.terminate()  # master stops its children on SIGTERM
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        # start-fg's master can outlive the command that started it: stop it by its pid.
+        if master is not None:
+            _stop(master)
         log.close()
+
+
+def _master_pid(data: Path) -> int | None:
+    """The master's pid, from its lock file in the data directory."""
+    try:
+        pid = int((data / "master.lock").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if "master" in _cmdline(pid) else None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while "master" in _cmdline(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if "master" in _cmdline(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def smtp_rcpt(pair: NetPair, source: str) -> str:

@@ -72,6 +72,7 @@ _TOOLS: Final[dict[str, str]] = {
     # OpenSMTPD conflicts with postfix: scripts/setup --test unpacks its package there
     "/var/cache/journalban-tests/opensmtpd/usr/sbin/smtpd": "opensmtpd",
     "rsyslogd": "rsyslog",
+    "saslauthd": "sasl2-bin",
     # the web console (tests/real/test_cockpit_page.py): Cockpit and a browser
     "/usr/lib/cockpit/cockpit-ws": "cockpit-ws",
     "cockpit-bridge": "cockpit-bridge",
