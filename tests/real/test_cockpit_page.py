@@ -11,9 +11,11 @@ text of the page. Screenshots of each view go to docs/images/.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -145,6 +147,41 @@ def test_a_ban_from_journal_failures_appears_live_and_unbanning_it_empties_the_k
         page.click(f'#bans tr[data-address="{ATTACKER}"] button.unban')
         wait_until(lambda: ATTACKER not in kernel_set(setup.agent.proc.pid), "the kernel set")
         wait_until(lambda: ATTACKER not in text(page, "#bans"), "the row leaves the page")
+        page.close()
+
+
+def test_the_page_reads_again_when_the_generation_shows_missed_signals(
+    setup: Setup, browser: Any
+) -> None:
+    """Banned signals lost on the way (dropped from Cockpit's WebSocket): the Generation in
+    the next PropertiesChanged is ahead of what the page applied, so it reads its page again."""
+    address = "203.0.113.53"
+    dropped: list[str] = []
+    dropping = threading.Event()
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            if dropping.is_set() and isinstance(message, str) and '"Banned"' in message:
+                dropped.append(message)
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+        ws.on_message(server.send)
+
+    with CockpitWs(setup.bus) as ws:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route_web_socket(re.compile(".*"), relay)
+        page.goto(ws.url)
+        wait_until(lambda: "Agent running" in text(page, "#agent-state"), "the page")
+        dropping.set()
+        line = f"Failed password for root from {address} port 4711 ssh2"
+        setup.writer.write([sshd_fields(line), sshd_fields(line)])
+        setup.agent.wait_for_log(f"Ban {address} in jail sshd")
+        wait_until(lambda: address in text(page, "#bans"), "the page read again")
+        assert any(address in m for m in dropped), "the Banned signal reached the page"
         page.close()
 
 
