@@ -4,7 +4,9 @@ Some failures name no address (sshd's "Disconnecting: Too many
 authentication failures" without "from", PAM lines with an empty rhost). A
 filter's ``sessions`` section marks which lines teach a session its address
 (sshd at LogLevel VERBOSE: "Connection from ADDRESS port ..."), which count
-as a failure of that address, and which end the session:
+as a failure of that address, which are an accepted login of that address
+(``success``, with a ``user`` group: a known-good pair, as a successregex
+gives) and which end the session:
 
     sessions:
       teach: ['^Connection from <ADDR> port \\d+ on \\S+ port \\d+']
@@ -31,13 +33,13 @@ from typing import Any
 from journalban.addresses import parse_address
 from journalban.config.yamlsource import Marks
 from journalban.errors import FilterError
-from journalban.events import FAILURE, Hit, JoinedLines
+from journalban.events import FAILURE, SUCCESS, Hit, JoinedLines
 from journalban.matching.literals import mode_literals
 from journalban.matching.tags import compile_failregex, compile_plain
 
 MAX_SESSIONS = 10_000
 SESSION_TTL = 3600.0
-KINDS = ("teach", "count", "end")
+KINDS = ("teach", "count", "end", "success")
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,13 @@ class SessionRules:
     teach: tuple[re.Pattern[str], ...]
     count: tuple[re.Pattern[str], ...]
     end: tuple[re.Pattern[str], ...]
+    success: tuple[re.Pattern[str], ...] = ()
 
     @property
     def literals(self) -> tuple[str, ...] | None:
         """Literals one of which every session line holds (for the readers' prefilter);
         None when a regex has none (then no prefilter may drop lines)."""
-        found = mode_literals([*self.teach, *self.count, *self.end], ())
+        found = mode_literals([*self.teach, *self.count, *self.end, *self.success], ())
         return None if found is None else tuple(found)
 
 
@@ -81,7 +84,13 @@ def parse_sessions(value: Any, marks: Marks) -> SessionRules | None:
         compiled[kind] = tuple(out)
     if not compiled["teach"] or not compiled["count"]:
         raise FilterError("sessions: needs teach and count regexes", *marks.locate(("sessions",)))
-    return SessionRules(compiled["teach"], compiled["count"], compiled["end"])
+    for i, regex in enumerate(compiled["success"]):
+        if "user" not in regex.groupindex:
+            raise FilterError(
+                "sessions.success: a regex needs a (?P<user>...) group (the account)",
+                *marks.locate(("sessions", "success", i)),
+            )
+    return SessionRules(compiled["teach"], compiled["count"], compiled["end"], compiled["success"])
 
 
 class SessionTable:
@@ -121,7 +130,8 @@ class SessionTable:
         return bool(self._sessions) and (self._keyed_by_message or key in self._sessions)
 
     def feed(self, message: str, key: str | None, when: float) -> Hit | None:
-        """A failure of the session's address when ``message`` counts; else None.
+        """A failure of the session's address when ``message`` counts, an
+        accepted login (marked SUCCESS) when it is a success line; else None.
 
         A regex's ``(?P<session>...)`` group, when it matched, is the session
         key (a daemon's own id, such as a queue id) instead of ``key``.
@@ -136,6 +146,14 @@ class SessionTable:
                 if found is None or when - found[1] > self.ttl:
                     return None
                 return (message, found[0], when, m.groupdict().get("user"), FAILURE)
+        for regex in self.rules.success:
+            m = regex.match(message)
+            if m is not None:
+                key, user = _key(m, key), m.group("user")
+                found = None if key is None else self._sessions.get(key)
+                if not user or found is None or when - found[1] > self.ttl:
+                    return None
+                return (message, found[0], when, user, SUCCESS)
         for regex in self.rules.teach:
             m = regex.match(message)
             if m is not None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from journalban.addresses import parse_address
+from journalban.events import FAILURE, SUCCESS, Hit
 from journalban.matching.engine import MISSED, CompiledFilter, LineMatcher
-from journalban.matching.filterdef import FilterDef
+from journalban.matching.filterdef import FilterDef, Sample
 from journalban.matching.library import FilterLibrary
 from journalban.matching.sessions import SessionTable, file_session_hits
 
@@ -16,18 +17,32 @@ WITH_SESSIONS = [n for n in LIBRARY.names() if LIBRARY.load(n).sessions is not N
 NOW = 1_800_000_000.0
 
 
-def session_counts(fdef: FilterDef, lines: list[str]) -> list[str | None]:
-    """The address each line counts for through the session table, fed in order
-    (the file reader's way: the session is the line's ident and pid, or its
-    session group)."""
+def session_counts(fdef: FilterDef, lines: list[str]) -> list[Hit | None]:
+    """What each line gives through the session table, fed in order (the file
+    reader's way: the session is the line's ident and pid, or its session group)."""
     assert fdef.sessions is not None
     table = SessionTable(fdef.sessions)
     matcher = LineMatcher(CompiledFilter(fdef, fdef.default_mode), lambda: NOW)
-    out: list[str | None] = []
+    out: list[Hit | None] = []
     for line in lines:
         hits = file_session_hits(table, [line], lambda _: NOW, matcher.ident_refused, NOW)
-        out.append(str(parse_address(hits[0][1])) if hits else None)
+        out.append(hits[0] if hits else None)
     return out
+
+
+def _want(sample: Sample) -> tuple[str, str | None, int] | None:
+    if sample.session is None:
+        return None
+    mark = SUCCESS if sample.success else FAILURE
+    return str(parse_address(sample.session)), sample.user, mark
+
+
+def _got(hit: Hit | None, sample: Sample) -> tuple[str, str | None, int] | None:
+    if hit is None:
+        return None
+    # A sample names the user only where it checks it.
+    user = hit[3] if sample.user is not None or sample.success else sample.user
+    return str(parse_address(hit[1])), user, hit[4]
 
 
 def test_some_shipped_filters_have_sessions() -> None:
@@ -39,9 +54,9 @@ def test_session_samples_count_for_their_session_only(name: str) -> None:
     fdef = LIBRARY.load(name)
     got = session_counts(fdef, [s.line for s in fdef.samples])
     wrong = [
-        f"line {s.where}: counts for {g!r}, want {s.session!r}"
+        f"line {s.where}: gives {_got(g, s)!r}, want {_want(s)!r}"
         for s, g in zip(fdef.samples, got, strict=True)
-        if g != (None if s.session is None else str(parse_address(s.session)))
+        if _got(g, s) != _want(s)
     ]
     assert not wrong, "\n".join(wrong)
 
@@ -53,10 +68,12 @@ def test_every_session_count_regex_is_hit_by_a_sample(name: str) -> None:
     counted = [s.line for s in fdef.samples if s.session is not None]
     unhit = [
         r.pattern
-        for r in fdef.sessions.count
+        for r in (*fdef.sessions.count, *fdef.sessions.success)
         if not any(r.match(line.split("]: ", 1)[-1]) for line in counted)
     ]
-    assert not unhit, "session count regexes no sample with session: hits:\n" + "\n".join(unhit)
+    assert not unhit, (
+        "session count and success regexes no sample with session: hits:\n" + "\n".join(unhit)
+    )
 
 
 def test_a_sessions_only_filter_needs_no_failregex() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from journalban.events import FAILURE
+import pytest
+
+from journalban.events import FAILURE, SUCCESS
 from journalban.matching.library import FilterLibrary
 from journalban.matching.sessions import SessionRules, SessionTable
 
@@ -160,3 +162,42 @@ def test_the_journal_gate_skips_only_what_the_table_could_not_use() -> None:
         assert FAILED not in fetched, "a line without a session literal needs no key"
         if teach_share == 0.0:
             assert fetched == [], "nothing taught: count and end lines are skipped unread"
+
+
+OPENSMTPD = FilterLibrary(None).load("opensmtpd").sessions
+SMTPD_TEACH = "5d86095f0a1e9dd7 smtp connected address=[2001:db8::41] host=mail.example.net"
+
+
+def test_a_success_line_is_an_accepted_login_of_the_sessions_address() -> None:
+    assert OPENSMTPD is not None
+    table = SessionTable(OPENSMTPD)
+    table.feed(SMTPD_TEACH, "29208", 100.0)
+    ok = "5d86095f0a1e9dd7 smtp authentication user=alice result=ok"
+    assert table.feed(ok, "29208", 101.0) == (ok, "2001:db8::41", 101.0, "alice", SUCCESS)
+    assert table.feed(ok.replace("5d86095f", "00000000"), "29208", 101.0) is None
+
+
+def test_one_process_many_sessions_each_counts_for_its_own_client() -> None:
+    assert OPENSMTPD is not None
+    table = SessionTable(OPENSMTPD)
+    table.feed(SMTPD_TEACH, "29208", 100.0)
+    table.feed(
+        "00000000000000aa smtp connected address=198.51.100.9 host=<unknown>", "29208", 100.0
+    )
+    fail = "{} smtp authentication user=root result=permfail"
+    hits = [
+        table.feed(fail.format(s), "29208", 101.0) for s in ("00000000000000aa", "5d86095f0a1e9dd7")
+    ]
+    assert [None if h is None else h[1] for h in hits] == ["198.51.100.9", "2001:db8::41"]
+
+
+def test_a_success_regex_must_name_the_account() -> None:
+    from journalban.config.yamlsource import Marks
+    from journalban.errors import FilterError
+    from journalban.matching.sessions import parse_sessions
+
+    with pytest.raises(FilterError, match="needs a"):
+        parse_sessions(
+            {"teach": ["^c <ADDR>$"], "count": ["^f$"], "success": ["^(?P<session>\\w+) ok$"]},
+            Marks({}),
+        )
