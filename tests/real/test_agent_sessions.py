@@ -3,7 +3,8 @@
 "Disconnecting: Too many authentication failures" names no address: the
 agent counts it for the address its connection's process (_PID) logged on
 "Connection from ...". The session table is committed with the cursor: a
-kill -9 between the two lines loses nothing.
+kill -9 between the two lines loses nothing. Where one process serves every
+connection (OpenSMTPD), the daemon's own session id keys the session instead.
 """
 
 from __future__ import annotations
@@ -91,3 +92,57 @@ def test_a_file_jails_sessions_are_its_lines_ident_and_pid_across_kill_9(tmp_pat
         reader.wait(lambda: reader.total_failed("ssh-files") == 3)
     finally:
         again.stop()
+
+
+def _smtpd(message: str) -> dict[str, str | int]:
+    # One smtpd process serves every connection: the same _PID for all sessions.
+    return {**sshd_fields(message, unit="opensmtpd.service", uid=64901, pid=29208),
+            "_COMM": "smtpd", "SYSLOG_IDENTIFIER": "smtpd"}  # fmt: skip
+
+
+def test_one_process_many_sessions_keyed_by_the_daemons_own_id_in_journal_files(
+    tmp_path: Path,
+) -> None:
+    """OpenSMTPD's lines in journal files: the session id, not the shared _PID, is the session."""
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    state = tmp_path / "state"
+    cfg = write_config(
+        tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
+        jails={"sshd": {"enabled": False},
+               "opensmtpd": {"enabled": True, "maxretry": 3, "bantime": "1h", "ignoreip": [],
+                             "journal_match": [["_SYSTEMD_UNIT=opensmtpd.service", "_UID=64901"]],
+                             **PER_ADDRESS_ONLY}},
+    )  # fmt: skip
+    attacker, user = "5d86094b46742409", "5d86095f0a1e9dd7"
+    fail = "{} smtp authentication user=root result=permfail"
+    with JournalWriter(jdir) as writer:
+        writer.write([
+            _smtpd(f"{attacker} smtp connected address=203.0.113.80 host=<unknown>"),
+            _smtpd(f"{user} smtp connected address=[2001:db8::81] host=mail.example.net"),
+            _smtpd(fail.format(attacker)),
+            _smtpd(f"{user} smtp authentication user=alice result=permfail"),
+            _smtpd(fail.format(attacker)),
+        ])  # fmt: skip
+        writer.wait_visible(5)
+        agent = AgentProcess(cfg)
+        reader = StateReader(state)
+        try:
+            agent.wait_for_log("running:")
+            reader.wait(lambda: reader.total_failed("opensmtpd") == 3)
+        finally:
+            agent.kill9()
+        writer.write([
+            _smtpd(f"{user} smtp authentication user=alice result=ok"),
+            _smtpd(f"{user} smtp disconnected reason=quit"),
+            _smtpd(fail.format(user)),  # after its end: counts for no one
+            _smtpd(fail.format(attacker)),
+        ])  # fmt: skip
+        again = AgentProcess(cfg)
+        try:
+            again.wait_for_log("running:")
+            reader.wait(lambda: reader.bans() == {("opensmtpd", "203.0.113.80/32")})
+            reader.wait(lambda: reader.total_failed("opensmtpd") == 4)
+        finally:
+            again.stop()
+    assert reader.total_failed("opensmtpd") == 4
