@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from journalban.addresses import parse_network
@@ -189,3 +190,24 @@ def test_a_host_given_the_admin_user_purges_expired_bans_by_itself(fleet: Fleet)
     assert fleet.net.admin(lambda js: js.get_msg(STREAM, subject=subjects["live"])).data
     assert "203.0.113.191" in fleet.kernel("a")
     assert "203.0.113.190" not in fleet.kernel("a")
+
+
+def test_bans_aged_out_of_the_stream_by_max_age_are_lifted(fleet: Fleet) -> None:
+    for name in ("a", "b"):
+        fleet.add(name)
+        fleet.start(name)
+    fleet.hosts["a"].fail("203.0.113.200")
+    wait_for(lambda: "203.0.113.200" in fleet.kernel("b"), what="the ban on b")
+    # The administrator shortens the stream's max_age: the ban's message ages out.
+    config = StreamConfig(
+        name=STREAM, subjects=["journalban.prod.>"], max_msgs_per_subject=1, max_age=3,
+        storage=StorageType.FILE, num_replicas=3, duplicate_window=1,
+    )  # fmt: skip
+    fleet.net.admin(lambda js: js.update_stream(config))
+    wait_for(lambda: "203.0.113.200" not in fleet.kernel("b"), timeout=30,
+             what="the aged-out ban lifted on b")  # fmt: skip
+    assert "203.0.113.200" in fleet.kernel("a")
+    b = fleet.hosts["b"].agent
+    assert b is not None
+    b.wait_for_log("fleet ban(s) whose message left the stream")
+    assert b.proc.poll() is None
