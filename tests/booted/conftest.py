@@ -96,6 +96,12 @@ def attacker4() -> str:
 
 
 @pytest.fixture
+def bystander4() -> str:
+    """A second unused IPv4 address of the attacker's namespace, one that is never banned."""
+    return ATTACKERS4[next(_v4)]
+
+
+@pytest.fixture
 def attacker6() -> str:
     """An IPv6 address, in a /64 of its own, no other test has used."""
     return ATTACKERS6[next(_v6)]

@@ -70,3 +70,19 @@ def test_failures_below_maxretry_are_counted_and_ban_nobody(
     )
     assert host.tcp_connects(attacker4, 22)
     assert attacker4 not in host.nft_elements()
+
+
+def test_the_shipped_config_runs_without_etc_services(host: BootedHost, attacker4: str) -> None:
+    """A minimal Debian has no /etc/services (netbase): the shipped jails' ports
+    are well-known names the agent knows without it."""
+    host.run("mv", "/etc/services", "/etc/services.booted-away")
+    try:
+        host.systemctl("restart", "journalban.service")
+        assert host.run("journalban", "check-config").returncode == 0
+        host.emit_failures([attacker4] * 3)
+        host.wait_for(f"{attacker4} banned", lambda: attacker4 in host.nft_elements())
+        assert not host.tcp_connects(attacker4, 22)
+        assert host.tcp_connects(attacker4, OTHER_PORT)
+    finally:
+        host.run("mv", "/etc/services.booted-away", "/etc/services")
+        host.systemctl("restart", "journalban.service")

@@ -8,7 +8,6 @@ holds) and works with it.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -16,11 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from support.container import BootedHost
+from support.dropins import JAIL_D, UNIT, configured, journal_since, now, phases
 
-UNIT = "journalban.service"
-DROPIN_DIR = "/etc/systemd/system/journalban.service.d"
-SHIPPED_DROPINS = "/usr/share/journalban/units/dropins"
-JAIL_D = "/etc/journalban/jail.d"
 EXPOSURE_LIMIT = 2.0
 
 
@@ -29,36 +25,6 @@ def _exposure(host: BootedHost) -> float:
     match = re.search(r"Overall exposure level for journalban\.service: (\d+\.\d+)", out)
     assert match, out
     return float(match.group(1))
-
-
-@contextlib.contextmanager
-def _configured(
-    host: BootedHost, *, dropins: tuple[str, ...] = (), config: str | None = None
-) -> Iterator[None]:
-    """The agent restarted with shipped drop-ins and a jail.d file; all undone after."""
-    for name in dropins:
-        text = (host.root / SHIPPED_DROPINS.lstrip("/") / name).read_text()
-        host.write(f"{DROPIN_DIR}/{name}", text)
-    if config is not None:
-        host.write(f"{JAIL_D}/booted-hardening.yaml", config)
-    host.systemctl("daemon-reload")
-    host.systemctl("restart", UNIT)
-    try:
-        yield
-    finally:
-        for name in dropins:
-            host.remove(f"{DROPIN_DIR}/{name}")
-        host.remove(f"{JAIL_D}/booted-hardening.yaml")
-        host.systemctl("daemon-reload")
-        host.systemctl("restart", UNIT)
-
-
-def _journal_since(host: BootedHost, since: str) -> str:
-    return host.journal("-u", UNIT, "--since", since, "-o", "cat")
-
-
-def _now(host: BootedHost) -> str:
-    return host.run("date", "+%Y-%m-%d %H:%M:%S").stdout.strip()
 
 
 def test_the_running_shipped_unit_scores_at_most_2(host: BootedHost) -> None:
@@ -108,11 +74,12 @@ def _command_jail(marker: str) -> str:
 
 def test_exec_actions_dropin_lets_command_actions_run(host: BootedHost) -> None:
     without, with_dropin = host.fresh_addresses(2)
-    with _configured(host, config=_command_jail("without")):
+    with phases(host) as phase:
+        phase(config=_command_jail("without"))
         host.run("journalban", "ban", "sshd", without)
         time.sleep(2)
         assert host.run("test", "-e", f"/run/journalban/without-{without}", check=False).returncode
-    with _configured(host, dropins=("exec-actions.conf",), config=_command_jail("with")):
+        phase(dropins=("exec-actions.conf",), config=_command_jail("with"))
         host.run("journalban", "ban", "sshd", with_dropin)
         host.wait_for(
             "the command action's file",
@@ -153,12 +120,13 @@ def test_read_any_log_dropin_reads_a_log_no_group_may_read(host: BootedHost) -> 
     host.run("sh", "-c", f": > {LOG} && chown nobody:nogroup {LOG} && chmod 0600 {LOG}")
     without, with_dropin = host.fresh_addresses(2)
     try:
-        with _configured(host, config=FILE_JAIL):
+        with phases(host) as phase:
+            phase(config=FILE_JAIL)
             _append(host, without, 2)
             time.sleep(3)
             assert host.jail_stats("applog")["failures_total"] == 0
             assert without not in host.nft_elements()
-        with _configured(host, dropins=("read-any-log.conf",), config=FILE_JAIL):
+            phase(dropins=("read-any-log.conf",), config=FILE_JAIL)
             _append(host, with_dropin, 2)
             host.wait_for(f"{with_dropin} banned", lambda: with_dropin in host.nft_elements())
     finally:
@@ -203,19 +171,20 @@ def test_inet_dropin_lets_the_mail_action_reach_smtp(host: BootedHost) -> None:
     def mailed(address: str) -> bool:
         return address in host.journal("-u", f"{SMTP_UNIT}.service", "-o", "cat")
 
-    with _configured(host, config=MAIL_JAIL):
-        since = _now(host)
+    with phases(host) as phase:
+        phase(config=MAIL_JAIL)
+        since = now(host)
         host.run("journalban", "ban", "sshd", without)
         host.wait_for(
             "the mail action's error",
             lambda: (
-                "mail" in _journal_since(host, since).lower()
-                and without in _journal_since(host, since)
+                "mail" in journal_since(host, since).lower()
+                and without in journal_since(host, since)
             ),
             timeout=20,
         )
         assert not mailed(without)
-    with _configured(host, dropins=("inet.conf",), config=MAIL_JAIL):
+        phase(dropins=("inet.conf",), config=MAIL_JAIL)
         host.run("journalban", "ban", "sshd", with_dropin)
         host.wait_for(f"a mail about {with_dropin}", lambda: mailed(with_dropin), timeout=30)
 
@@ -235,7 +204,7 @@ def test_state_dir_dropin_lets_the_agent_keep_its_state_elsewhere(host: BootedHo
         host.remove(f"{JAIL_D}/booted-hardening.yaml")
         host.systemctl("reset-failed", UNIT, check=False)
         host.systemctl("restart", UNIT)
-    with _configured(host, dropins=("state-dir.conf",), config=config):
+    with configured(host, dropins=("state-dir.conf",), config=config):
         assert host.show(UNIT, "ActiveState") == "active"
         host.run("test", "-s", "/srv/journalban/state.sqlite")
 
@@ -252,36 +221,40 @@ jails:
         lines: false
         timeout: 5
 """
-# A stand-in for an MTA's sendmail (none is in the container): it queues the
-# message in /var/spool/mqueue as Sendmail's would, one of the queues the
-# drop-in opens.
-STAND_IN_SENDMAIL = '#!/bin/sh\ncat > "/var/spool/mqueue/booted-$$.eml"\n'
+# Postfix's own sendmail (Postfix is in the container, not running): it hands
+# the message to the set-group-id postdrop, which writes it into maildrop/,
+# the one thing sendmail.conf's NoNewPrivileges=no is there for.
+MAILDROP = "/var/spool/postfix/maildrop"
 
 
 def test_sendmail_dropin_lets_the_mail_action_run_sendmail(host: BootedHost) -> None:
-    host.write("/usr/sbin/sendmail", STAND_IN_SENDMAIL, mode=0o755)
-    host.run("mkdir", "-p", "/var/spool/mqueue")
+    assert host.run("stat", "-c", "%A %G", "/usr/sbin/postdrop").stdout.split() == [
+        "-r-xr-sr-x",
+        "postdrop",
+    ]
     without, with_dropin = host.fresh_addresses(2)
 
     def queued(address: str) -> bool:
-        found = host.run("grep", "-rl", address, "/var/spool/mqueue", check=False)
+        found = host.run("grep", "-rl", address, MAILDROP, check=False)
         return found.returncode == 0
 
     try:
-        with _configured(host, config=SENDMAIL_JAIL):
-            since = _now(host)
+        # Programs may run (exec-actions.conf), but set-id ones get no privileges.
+        with phases(host) as phase:
+            phase(dropins=("exec-actions.conf",), config=SENDMAIL_JAIL)
+            since = now(host)
             host.run("journalban", "ban", "sshd", without)
             host.wait_for(
                 "the mail action's error",
                 lambda: (
-                    "sendmail" in _journal_since(host, since)
-                    and without in _journal_since(host, since)
+                    "sendmail" in journal_since(host, since)
+                    and without in journal_since(host, since)
                 ),
                 timeout=20,
             )
             assert not queued(without)
-        with _configured(host, dropins=("sendmail.conf",), config=SENDMAIL_JAIL):
+            phase(dropins=("sendmail.conf",), config=SENDMAIL_JAIL)
             host.run("journalban", "ban", "sshd", with_dropin)
             host.wait_for(f"a queued mail about {with_dropin}", lambda: queued(with_dropin))
     finally:
-        host.run("rm", "-rf", "/usr/sbin/sendmail", "/var/spool/mqueue")
+        host.run("find", MAILDROP, "-type", "f", "-delete")

@@ -30,6 +30,8 @@ SERVER4 = "192.0.2.1"
 SERVER6 = "2001:db8:1::1"
 # The attacker's namespace holds several addresses: each test attacks from its own.
 ATTACKERS4 = tuple(f"192.0.2.{n}" for n in range(10, 30))
+# Another host on the server's network, never an attacker (the fleet's NATS server).
+PEER4 = "192.0.2.42"
 # IPv6 is banned per /64: each attacker address in a /64 of its own.
 ATTACKERS6 = tuple(f"2001:db8:2:{n:x}::1" for n in range(1, 20))
 # The packaged sshd listens on 22 (the sshd jail's port) and on this one, which
@@ -161,7 +163,7 @@ class BootedHost:
         )
         for ns, dev, own4, own6, peer6 in (
             (self.server_ns, "srv0", [SERVER4], [SERVER6], "2001:db8:2::/48"),
-            (self.attacker_ns, "att0", list(ATTACKERS4), list(ATTACKERS6), "2001:db8:1::/64"),
+            (self.attacker_ns, "att0", [*ATTACKERS4, PEER4], list(ATTACKERS6), "2001:db8:1::/64"),
         ):
             for addr in own4:
                 _ip("-n", ns, "addr", "add", f"{addr}/24", "dev", dev)

@@ -55,6 +55,11 @@ PROVEN_BY: Final = (
     "tests/support/fresh_root.py",
 )
 TIMEOUT: Final = 1500.0
+# In the base's root directory once debootstrap finished.
+BASE_COMPLETE: Final = ".complete"
+# Downloaded .deb files, shared by every debootstrap and apt run of the tests.
+ARCHIVES: Final = CACHE / "apt-archives"
+MACHINE_ARCHIVES: Final = Path("/var/cache/apt/archives")
 
 
 @dataclass
@@ -119,18 +124,21 @@ def base_root() -> tuple[Path, float]:
     """The cached debootstrap base (built now if missing) and the seconds spent building it."""
     path = CACHE / f"fresh-base-{base_key()}"
     with _locked(CACHE / ".fresh-base.lock"):
-        if (path / ".complete").exists():
+        if (path / BASE_COMPLETE).exists():
             return path, 0.0
         started = time.monotonic()
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
+        # The .debs the machine's own apt downloaded, and those of earlier runs:
+        # debootstrap checks each against the mirror's lists before using it.
+        _link_machine_debs()
         subprocess.run(
-            ["debootstrap", *DEBOOTSTRAP_ARGS, str(tmp), MIRROR],
+            ["debootstrap", f"--cache-dir={ARCHIVES}", *DEBOOTSTRAP_ARGS, str(tmp), MIRROR],
             check=True,
             capture_output=True,
             timeout=900,
         )
-        (tmp / ".complete").write_text(base_key() + "\n")
+        (tmp / BASE_COMPLETE).write_text(base_key() + "\n")
         shutil.rmtree(path, ignore_errors=True)
         tmp.rename(path)
         return path, time.monotonic() - started
@@ -261,17 +269,39 @@ def _parse(run: FreshRun) -> FreshRun:
 
 def _link_machine_debs() -> None:
     """The .deb files the machine's apt downloaded (for its own scripts/setup), linked
-    into the root's apt cache: a fresh CI machine then downloads them once, not twice.
-    apt checks each against the root's own package lists before using it."""
-    archives = CACHE / "apt-archives"
+    into the tests' archive: a fresh CI machine then downloads them once, not twice.
+    apt and debootstrap check each against the root's own package lists before using it."""
+    (ARCHIVES / "partial").mkdir(parents=True, exist_ok=True)
+    _link_all(MACHINE_ARCHIVES, ARCHIVES)
+
+
+def lend_debs(archives: Path) -> None:
+    """Every .deb downloaded so far, linked into a root's own apt archive (``archives``).
+
+    Linked, not bind-mounted: each apt run keeps its own lock, so builds in
+    parallel do not wait on one another.
+    """
+    _link_machine_debs()
     (archives / "partial").mkdir(parents=True, exist_ok=True)
-    for deb in Path("/var/cache/apt/archives").glob("*.deb"):
-        target = archives / deb.name
-        if not target.exists():
-            try:
-                os.link(deb, target)
-            except OSError:
-                return  # another file system: only downloads are saved, nothing lost
+    _link_all(ARCHIVES, archives)
+
+
+def keep_debs(archives: Path) -> None:
+    """The .debs a root's apt downloaded, kept in the tests' archive for the next build."""
+    _link_all(archives, ARCHIVES)
+
+
+def _link_all(source: Path, target: Path) -> None:
+    for deb in source.glob("*.deb"):
+        dest = target / deb.name
+        if dest.exists():
+            continue
+        try:
+            os.link(deb, dest)
+        except FileExistsError:
+            continue  # linked by a build beside this one
+        except OSError:
+            return  # another file system: only downloads are saved, nothing lost
 
 
 def _checkout_files() -> list[str]:

@@ -22,14 +22,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from support import fresh_root
+
 CACHE = Path(os.environ.get("JOURNALBAN_TEST_CACHE", "/var/cache/journalban-tests"))
-SUITE = "bookworm"
-MIRROR = os.environ.get("JOURNALBAN_TEST_MIRROR", "http://deb.debian.org/debian")
-# debootstrap's own resolver cannot place polkitd: the rest comes through apt.
-DEBOOTSTRAP_INCLUDE = ("systemd", "systemd-sysv", "dbus", "python3")
+# On the fresh-machine check's debootstrap minbase (support.fresh_root.base_root).
+BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3")
 APT_PACKAGES = (
     "nftables",
     "iproute2",
@@ -41,11 +42,21 @@ APT_PACKAGES = (
     "openssh-server",
     "openssh-client",
     "sshpass",
+    # The daemons the shipped drop-ins exist for (tests/booted/test_dropins.py):
+    # shorewall.conf runs shorewall, postfix-policy.conf and loopback-policy.conf
+    # answer Postfix, web-deny.conf reloads nginx. Installed disabled: the tests
+    # start the one they need.
+    "shorewall",
+    "postfix",
+    "nginx",
 )
-# journalban's dependencies but systemd-python, which Debian's python3-systemd provides.
-PYTHON_DEPENDENCIES = ("dbus-fast", "pyroute2", "PyYAML")
+# Installed with their packages, kept from starting at boot.
+DISABLED_UNITS = ("shorewall.service", "postfix.service", "nginx.service")
+# journalban's dependencies but systemd-python, which Debian's python3-systemd
+# provides; then its fleet and metrics extras (nats-py, prometheus-client).
+PYTHON_DEPENDENCIES = ("dbus-fast", "pyroute2", "PyYAML", "nats-py", "prometheus-client")
 # Bumped when the recipe below changes in a way the key does not see.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 CHROOT_ENV = {
     "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
@@ -61,10 +72,10 @@ def python_pins() -> tuple[str, ...]:
 
 def cache_key() -> str:
     recipe = {
-        "suite": SUITE,
-        "mirror": MIRROR,
-        "include": DEBOOTSTRAP_INCLUDE,
+        "base": fresh_root.base_key(),
+        "include": BASE_PACKAGES,
         "apt": APT_PACKAGES,
+        "disabled": DISABLED_UNITS,
         "python": python_pins(),
         "version": RECIPE_VERSION,
     }
@@ -91,6 +102,30 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_background: list[threading.Thread] = []
+
+
+def start_in_background() -> bool:
+    """Build the root in a thread while the rest of the suite runs, unless it is cached.
+
+    The host fixture's ``cached_root()`` then waits on the build's lock; should
+    the background build fail, it builds again and reports the error.
+    """
+    if _background or os.geteuid() != 0 or not shutil.which("debootstrap"):
+        return False
+    if (CACHE / f"rootfs-{cache_key()}").is_dir():
+        return False
+    thread = threading.Thread(target=_build_quietly, name="booted-rootfs", daemon=True)
+    thread.start()
+    _background.append(thread)
+    return True
+
+
+def _build_quietly() -> None:
+    with contextlib.suppress(Exception):
+        cached_root()
 
 
 def cached_root() -> Path:
@@ -122,26 +157,38 @@ def cached_root() -> Path:
 
 def _build(root: Path) -> None:
     print(f"\n== building the booted tier's root file system in {root}", file=sys.stderr)
+    # The fresh-machine check's debootstrap base, shared: one debootstrap per machine.
+    base, _ = fresh_root.base_root()
     subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(DEBOOTSTRAP_INCLUDE)}",
-            SUITE,
-            str(root),
-            MIRROR,
-        ],
+        ["cp", "-a", "--reflink=auto", f"{base}/.", str(root)],
         check=True,
         capture_output=True,
         text=True,
     )
+    (root / fresh_root.BASE_COMPLETE).unlink()
     # No service may start inside the chroot while packages install.
     policy = root / "usr/sbin/policy-rc.d"
     policy.write_text("#!/bin/sh\nexit 101\n")
     policy.chmod(0o755)
-    chroot(root, "apt-get", "install", "-y", "-q", "--no-install-recommends", *APT_PACKAGES)
+    archives = root / "var/cache/apt/archives"
+    fresh_root.lend_debs(archives)
+    packages = (*BASE_PACKAGES, *APT_PACKAGES)
+    try:
+        _apt_install(root, packages)
+    except subprocess.CalledProcessError:
+        # The base's package lists are older than the mirror (a point release
+        # removed a version): read them again, once.
+        _in_root(root, "apt-get", "update", "-q")
+        _apt_install(root, packages)
+    fresh_root.keep_debs(archives)
     chroot(root, "apt-get", "clean")
     policy.unlink()
+    subprocess.run(
+        ["systemctl", f"--root={root}", "disable", *DISABLED_UNITS],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wheels = root / "root/deps"
     subprocess.run(
         [
@@ -175,3 +222,19 @@ def _build(root: Path) -> None:
     shutil.rmtree(wheels)
     # The journal kept across the container's reboots (one machine id per session).
     (root / "var/log/journal").mkdir(parents=True, exist_ok=True)
+
+
+def _apt_install(root: Path, packages: tuple[str, ...]) -> None:
+    _in_root(root, "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages)
+
+
+def _in_root(root: Path, *argv: str) -> None:
+    """``argv`` chrooted into ``root`` with /proc mounted, in a mount namespace of its own."""
+    script = 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"'
+    subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(root), *argv],
+        env=CHROOT_ENV,
+        check=True,
+        capture_output=True,
+        text=True,
+    )

@@ -43,6 +43,7 @@ _TOOLS: Final[dict[str, str]] = {
     # the booted tier (tests/booted): a Debian root, booted; a real ssh attacker
     "debootstrap": "debootstrap",
     "chroot": "coreutils",
+    "cp": "coreutils",
     "systemctl": "systemd",
     "systemd-nspawn": "systemd-container",
     "ssh": "openssh-client",
