@@ -10,8 +10,10 @@ writing it first held READY back by longer than the restore itself took.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from journalban.agent.logs import EventLog
@@ -35,10 +37,25 @@ class Restored:
     now: float
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection inside: a restore builds several objects per ban, all of
+    which live on, and the collector walked them again and again (a fifth of the
+    time loading 100,000 bans took). Objects freed meanwhile are freed as always."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 async def restore(backend: FirewallBackend, bans: Sequence[Ban], now: float) -> Restored:
     """Make the firewall hold exactly ``bans`` (in a thread: netlink blocks)."""
-    wanted = [BanEntry(b.jail, b.network, b.expires_at) for b in bans]
-    report = await asyncio.to_thread(backend.reconcile, wanted, now)
+    with collector_paused():
+        wanted = [BanEntry(b.jail, b.network, b.expires_at) for b in bans]
+        report = await asyncio.to_thread(backend.reconcile, wanted, now)
     return Restored(bans, report, now)
 
 

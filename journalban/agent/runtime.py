@@ -41,7 +41,7 @@ from journalban.agent.linetest import LineTester
 from journalban.agent.logs import EventLog, counted, jails_phrase, journal_sender, start_message
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
-from journalban.agent.restoring import Restored, log_restored, restore
+from journalban.agent.restoring import Restored, collector_paused, log_restored, restore
 from journalban.clock import Clock, SystemClock
 from journalban.config.fleet import FLEET_JAIL
 from journalban.config.loader import load_config
@@ -159,8 +159,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         # The bans first: setup's read of the sets is then fresh enough for the restore.
-        restored = self.decisions.load_bans()
-        await asyncio.to_thread(self.backend.setup, self._all_rules())
+        with collector_paused():
+            restored = self.decisions.load_bans()
+            await asyncio.to_thread(self.backend.setup, self._all_rules())
         if self.dry_run and self.config.fleet is not None:
             log.warning("a dry run does not join fleet %s: what it published would be real bans "
                         "on the other hosts", self.config.fleet.name)  # fmt: skip

@@ -107,3 +107,16 @@ def test_a_detectors_ban_names_its_reason_and_account_in_the_agents_own_journal(
     assert sent[0]["MESSAGE"] == "Ban 203.0.113.5 in jail sshd for 10m (account: 'alice')"
     assert sent[0]["JOURNALBAN_REASON"] == "account"
     assert sent[0]["JOURNALBAN_ACCOUNT"] == "alice"
+
+
+def test_time_formatted_once_a_second_reads_as_logging_writes_it() -> None:
+    from journalban.agent.logs import SecondFormatter
+
+    fmt = "%(asctime)s %(levelname)s %(message)s"
+    ours, theirs = SecondFormatter(fmt), logging.Formatter(fmt)
+    for created in (1_700_000_000.0, 1_700_000_000.4567, 1_700_000_000.9999, 1_700_000_001.001,
+                    1_700_000_061.5, 1_700_003_600.25):  # fmt: skip
+        record = logging.LogRecord("journalban", logging.INFO, __file__, 1, "Ban x", None, None)
+        record.created = created
+        record.msecs = (created - int(created)) * 1000
+        assert ours.format(record) == theirs.format(record)

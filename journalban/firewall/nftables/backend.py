@@ -149,15 +149,19 @@ class NftablesBackend:
         """Make the kernel hold exactly the elements ``wanted`` needs."""
         if self._clock.monotonic() - self._read_at > FRESH_READ:
             self._reload_held(now)
-        self._book.record([e for e in wanted if e.jail in self.jails], now)
+        held_any = any(self._book.held.values())
+        recorded = [e for e in wanted if e.jail in self.jails]
+        self._book.record(recorded, now)
         ops = self._book.plan_all(now, slack=KERNEL_SLACK)
         self._send(ops, now)
         added_keys = {(op.jail, op.key) for op in ops if not op.delete}
-        added = (
-            tuple(e for e in wanted if (e.jail, key_of(e.network)) in added_keys)
-            if added_keys
-            else ()
-        )
+        if not added_keys:
+            added: tuple[BanEntry, ...] = ()
+        elif not held_any and not self._book.has_prefixes():
+            # An empty table given only addresses: every ban still running got its element.
+            added = tuple(e for e in recorded if e.expires_at is None or e.expires_at > now)
+        else:
+            added = tuple(e for e in wanted if (e.jail, key_of(e.network)) in added_keys)
         # A deleted element's op carries the expiry the kernel held.
         removed = tuple(
             BanEntry(op.jail, op.network, None if op.expiry == INF else op.expiry)

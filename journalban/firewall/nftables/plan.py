@@ -133,6 +133,10 @@ class BanBook:
         self.bans.clear()
         self.held.clear()
 
+    def has_prefixes(self) -> bool:
+        """True when a recorded ban is a prefix (its elements may be cut into pieces)."""
+        return any(bans for (_, kind), bans in self.bans.items() if kind.startswith("net"))
+
     def record(self, entries: Iterable[BanEntry], now: float) -> None:
         """Take ``entries`` as the bans, replacing all; ``plan_all`` then says what to send."""
         self.bans.clear()
