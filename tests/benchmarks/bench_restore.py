@@ -67,10 +67,8 @@ def timed_runs(tmp: Path, runs: int, held: bool) -> list[tuple[float, int]]:
         ' echo "$start $end"; nft -j list set inet journalban sshd-v4 | grep -o \'"elem"\' | wc -l;'
         " kill $pid; wait;"
     )
-    if held:
-        script = f"{one} " + one * runs  # the first run fills the kernel's sets
-    else:
-        script = one
+    # Held: the first run fills the kernel's sets, untimed.
+    script = f"{one} " + one * runs if held else one
     results: list[tuple[float, int]] = []
     for _ in range(1 if held else runs):
         out = subprocess.run(
