@@ -105,6 +105,7 @@ class FleetService:
         # Lifting bans whose message left the stream: (below, read up to) when due.
         self._trim: tuple[int, int] | None = None
         self._held_below = 0
+        self._next_purge = 0.0  # monotonic time of the next purge (fleet.purge)
         self.intake = FleetIntake(
             config,
             to_local=lambda t: t + self.offset,
@@ -179,6 +180,9 @@ class FleetService:
                         " reading it from the start", self.config.name, position)  # fmt: skip
             position = 0
             await self.port.forget_held(self.config.stream)  # its messages are all gone
+        elif position == 0 and first > 1:
+            log.info("fleet %s: joining; reading the stream from its oldest message %d",
+                     self.config.name, first)  # fmt: skip
         elif position + 1 < first:
             log.warning("fleet %s: the stream was trimmed past this host's position %d;"
                         " reconciling from its oldest message %d", self.config.name, position, first)  # fmt: skip
@@ -278,8 +282,16 @@ class FleetService:
     # --- the administrator's chore ----------------------------------------------------
 
     async def _purge_loop(self, purge: FleetPurge) -> None:
-        """Delete the stream's expired bans every ``purge.every`` (``fleet.purge`` set)."""
+        """Delete the stream's expired bans every ``purge.every`` (``fleet.purge`` set).
+
+        The schedule outlives the session: a connection lost and found again
+        does not read the whole stream once more.
+        """
         while True:
+            wait = self._next_purge - self.clock.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next_purge = self.clock.monotonic() + purge.every
             try:
                 password = None
                 if purge.password_file:
@@ -295,7 +307,7 @@ class FleetService:
             except Exception as exc:
                 self.status.last_error = f"purge: {type(exc).__name__}: {exc}"[:300]
                 log.warning("fleet %s: %s", self.config.name, self.status.last_error)
-            await asyncio.sleep(purge.every)
+                self._next_purge = self.clock.monotonic() + min(purge.every, 60.0)
 
     # --- applying --------------------------------------------------------------------
 
