@@ -17,12 +17,11 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from journalban.addresses import stored_network
 from journalban.clock import Clock
-from journalban.config.fleet import FleetConfig, FleetPurge
+from journalban.config.fleet import FleetConfig
 from journalban.decisions.remote import RemoteOrder, RemotePort
 from journalban.events import Ban
 from journalban.fleet.intake import FleetIntake
@@ -35,7 +34,7 @@ from journalban.fleet.messages import (
     member_subject,
     parse_reply,
 )
-from journalban.fleet.purge import purge_expired
+from journalban.fleet.purge import PurgeSchedule
 from journalban.fleet.resend import look_up
 
 log = logging.getLogger("journalban.fleet")
@@ -105,7 +104,10 @@ class FleetService:
         # Lifting bans whose message left the stream: (below, read up to) when due.
         self._trim: tuple[int, int] | None = None
         self._held_below = 0
-        self._next_purge = 0.0  # monotonic time of the next purge (fleet.purge)
+        self._purge = None if config.purge is None else PurgeSchedule(
+            config, config.purge, clock, server_now=lambda: clock.now() - self.offset,
+            status=self.status,
+        )  # fmt: skip
         self.intake = FleetIntake(
             config,
             to_local=lambda t: t + self.offset,
@@ -191,8 +193,8 @@ class FleetService:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._publish_loop(link))
             group.create_task(self._clock_loop(link))
-            if self.config.purge is not None:
-                group.create_task(self._purge_loop(self.config.purge))
+            if self._purge is not None:
+                group.create_task(self._purge.run())
             if self.config.apply:
                 group.create_task(self._apply_loop())
                 group.create_task(self._follow_loop(link))
@@ -278,36 +280,6 @@ class FleetService:
         else:
             self.status.clock_ok = True
             self.offset = 0.0
-
-    # --- the administrator's chore ----------------------------------------------------
-
-    async def _purge_loop(self, purge: FleetPurge) -> None:
-        """Delete the stream's expired bans every ``purge.every`` (``fleet.purge`` set).
-
-        The schedule outlives the session: a connection lost and found again
-        does not read the whole stream once more.
-        """
-        while True:
-            wait = self._next_purge - self.clock.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._next_purge = self.clock.monotonic() + purge.every
-            try:
-                password = None
-                if purge.password_file:
-                    text = await asyncio.to_thread(Path(purge.password_file).read_text)
-                    password = text.strip()
-                creds = Path(purge.credentials) if purge.credentials else None
-                now = self.clock.now() - self.offset  # the servers' time, as bodies carry
-                deleted, _ = await purge_expired(self.config, purge.user, password, creds, now)
-                self.status.purged += deleted
-                if deleted:
-                    log.info("fleet %s: deleted %d expired ban(s) from the stream",
-                             self.config.name, deleted)  # fmt: skip
-            except Exception as exc:
-                self.status.last_error = f"purge: {type(exc).__name__}: {exc}"[:300]
-                log.warning("fleet %s: %s", self.config.name, self.status.last_error)
-                self._next_purge = self.clock.monotonic() + min(purge.every, 60.0)
 
     # --- applying --------------------------------------------------------------------
 
