@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from journalban.addresses import parse_address
+from journalban.errors import FilterError
 from journalban.events import FAILURE, SUCCESS, Hit
 from journalban.matching.engine import MISSED, CompiledFilter, LineMatcher
-from journalban.matching.filterdef import FilterDef, Sample
+from journalban.matching.filterdef import FilterDef, Sample, load_filter_text
 from journalban.matching.library import FilterLibrary
 from journalban.matching.sessions import SessionTable, file_session_hits
 
@@ -76,11 +77,31 @@ def test_every_session_count_regex_is_hit_by_a_sample(name: str) -> None:
     )
 
 
+SESSIONS_ONLY = """\
+sessions:
+  teach: ['^(?P<session>[0-9a-f]{4}) open <ADDR>$']
+  count: ['^(?P<session>[0-9a-f]{4}) bad password$']
+samples:
+  - line: "Mar  3 10:00:01 mx d[1]: 0a0b open 203.0.113.5"
+    host: null
+  - line: "Mar  3 10:00:02 mx d[1]: 0a0b bad password"
+    host: null
+    session: 203.0.113.5
+"""
+
+
 def test_a_sessions_only_filter_needs_no_failregex() -> None:
-    fdef = LIBRARY.load("opensmtpd")
+    fdef = load_filter_text(SESSIONS_ONLY, "d", "d.yaml")
     assert fdef.failregex == ()
-    line = (
-        "Dec  4 21:40:03 mx smtpd[1]: 5d86095f0a1e9dd7 smtp authentication user=a result=permfail"
-    )
+    line = fdef.samples[1].line
     matcher = LineMatcher(CompiledFilter(fdef, "normal"), lambda: NOW)
     assert [o.kind for o in matcher.match_lines([line])] == [MISSED]
+    assert [h and h[1] for h in session_counts(fdef, [s.line for s in fdef.samples])] == [
+        None,
+        "203.0.113.5",
+    ]
+
+
+def test_a_filter_needs_a_failregex_or_sessions() -> None:
+    with pytest.raises(FilterError, match="failregex or a sessions"):
+        load_filter_text("samples: []\n", "d", "d.yaml")
