@@ -296,6 +296,12 @@ def _print_human(
     out.write(f"Ignoreregex: {tally.ignored} ignored\n")
     for ignore in fdef.ignoreregex:
         out.write(f"      {ignore.pattern}\n")
+    if fdef.sessions is not None:
+        # Lines are matched one by one here; a session's lines only together.
+        out.write(
+            "Sessions: this filter also counts failures that name no address, through "
+            "their session; `journalban replay` shows those\n"
+        )
     out.write("Date formats:\n")
     for name, n in sorted(dates.items(), key=lambda item: -item[1]):
         out.write(f"      [{n}] {name}\n")

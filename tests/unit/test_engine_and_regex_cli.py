@@ -172,3 +172,15 @@ def test_a_line_longer_than_a_file_name_is_read_as_a_line(
     out = _run_json(capsys, long_line, "sshd")
     assert (out["lines"], out["matched"]) == (1, 1)
     assert out["matches"][0]["user"] == "x" * 300  # type: ignore[index]
+
+
+def test_regex_points_a_filter_with_sessions_to_replay(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = (
+        "Dec  4 21:40:03 mx smtpd[1]: 5d86095f0a1e9dd7 smtp authentication user=a result=permfail"
+    )
+    assert main(["regex", line, "opensmtpd"]) == 0
+    text = capsys.readouterr().out
+    assert "0 matched, 1 missed" in text
+    assert "through their session; `journalban replay` shows those" in text
