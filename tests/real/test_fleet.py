@@ -87,6 +87,9 @@ def test_kill_9_while_bans_flow_leaves_exactly_the_expected_bans(fleet: Fleet) -
 
 def test_bans_wait_out_a_cluster_outage_and_survive_one_server_down(fleet: Fleet) -> None:
     _all_start(fleet)
+    fleet.hosts["a"].fail("203.0.113.69")
+    for name in ("b", "c"):
+        wait_for(lambda n=name: "203.0.113.69" in fleet.kernel(n), what=f"a first ban on {name}")
     for i in range(3):
         fleet.net.stop_server(i)
     fleet.hosts["a"].fail("203.0.113.70")
@@ -110,6 +113,10 @@ def test_bans_wait_out_a_cluster_outage_and_survive_one_server_down(fleet: Fleet
         agent = fleet.hosts[name].agent
         assert agent is not None
         assert agent.proc.poll() is None
+        # The stream came back whole: nothing held before the outage was lifted.
+        assert "203.0.113.69" in fleet.kernel(name)
+        assert "left the stream" not in agent.log
+        assert "reading it from the start" not in agent.log
 
 
 async def _publish(js: Any, subject: str, body: bytes) -> Any:
