@@ -2,8 +2,10 @@
 
 Formats: syslog (year inferred), RFC 3339 / ISO 8601, RFC 5424 (through ISO),
 TAI64N (daemontools: label = 2**62 + 10 + Unix seconds), Apache error and
-access logs, Roundcube, BIND, nginx, MySQL, vsftpd (ctime), stunnel ("2011.11.21 14:29:16"), macOS ("Oct 27 2015
-12:35:40"), monit ("[CEST Aug  6 10:14:52]", as local time), 3proxy (day first: "11-06-2013 02:09:40 +0300") and epoch seconds.
+access logs, Roundcube, BIND, nginx, MySQL, vsftpd (ctime), stunnel
+("2011.11.21 14:29:16"), macOS ("Oct 27 2015 12:35:40"), monit ("[CEST Aug  6
+10:14:52]", as local time), 3proxy (day first: "11-06-2013 02:09:40 +0300"),
+MongoDB's JSON "$date" and epoch seconds.
 Dates without a zone are local time.
 """
 
@@ -76,6 +78,12 @@ FORMATS: tuple[_Format, ...] = (
     _Format(
         "logfmt t= (Grafana)",
         r"(?=t=(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})T" + _HMS + _TZ + r" )",
+    ),
+    # MongoDB 4.4+ writes JSON: '{"t":{"$date":"2021-03-04T10:00:00.000+00:00"},...':
+    # the whole line is the message, so the match is zero-width as well.
+    _Format(
+        "JSON $date (MongoDB)",
+        r'(?=\{"t":\{"\$date":"(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})T' + _HMS + _TZ + r'"\})',
     ),
     _Format("Epoch", r"(?P<epoch>1\d{9})(?:\.(?P<frac>\d{1,6}))?(?=[\s\]:])"),
     _Format(

@@ -54,6 +54,7 @@ def _utc(*fields: int) -> float:
         ("21-11-2026 10:00:01 PROXY.3128 00004 - x", _utc(2026, 11, 21, 9, 0, 1)),
         ("[CET Nov 21 10:00:01] error    : Warning: x", _utc(2026, 11, 21, 9, 0, 1)),
         ("2026.11.21 10:00:01 LOG3[28228:1400]: SSL_accept x", _utc(2026, 11, 21, 9, 0, 1)),
+        ('{"t":{"$date":"2026-11-21T10:00:01.250+01:00"},"s":"I"}', _utc(2026, 11, 21, 9, 0, 1) + 0.25),
     ],
 )  # fmt: skip
 def test_every_date_format_reads_to_the_right_instant(line: str, utc: float) -> None:
