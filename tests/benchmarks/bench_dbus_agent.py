@@ -71,6 +71,8 @@ FIRST_SEQ = 1000  # after the JournalWriter's first entry: sd-journal orders one
 
 # --pages: a page of 100 bans (GetBans) in place of every ban at once (ListBans).
 PAGES = False
+# --settle: seconds between the agent's start and the idle rounds.
+SETTLE = 0.0
 
 
 def read_call(i: int) -> tuple[str, Message]:
@@ -198,6 +200,7 @@ async def run_rounds(
     settled: list[Timing] = []
     rounds: list[Round] = []
     try:
+        await asyncio.sleep(SETTLE)  # the agent's start-up work (restore records) done
         for n in range(idle_rounds):
             timings = await one_round(bus, n)
             idle += timings
@@ -335,13 +338,21 @@ def main() -> None:
         "--pages", action="store_true", help="read a page of 100 bans (GetBans) instead of ListBans"
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds to wait after the agent's start before the idle rounds (after it restored"
+        " --seed-bans, it writes one record per ban, a slice at a time, for a few seconds)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="py-spy record the agent during the stream, into this SVG (.txt: collapsed stacks)",
     )
     args = parser.parse_args()
-    global PAGES
+    global PAGES, SETTLE
     PAGES = args.pages
+    SETTLE = args.settle
     t0 = time.monotonic()
     export, corpus_start = ensure_export(args.data, args.lines)
     size = export.stat().st_size
@@ -416,6 +427,7 @@ def main() -> None:
         loadavg=Path("/proc/loadavg").read_text().split()[:3],
         lines=args.lines,
         seed_bans=args.seed_bans,
+        settle_s=args.settle,
         pages=args.pages,
         feed_wall_s=round(feed_wall, 1),
         rounds=[asdict(r) for r in rounds],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import shutil
 import subprocess
 import tempfile
@@ -340,3 +341,52 @@ def test_a_hundred_thousand_bans_are_paged_not_loaded(browser: Any) -> None:
                 page.close()
         finally:
             service.stop()
+
+
+STANDIN_POLICY = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <policy user="root"><allow own="org.freedesktop.systemd1"/></policy>
+  <policy context="default"><allow send_destination="org.freedesktop.systemd1"/></policy>
+</busconfig>
+"""
+
+
+def test_the_start_button_asks_systemd_to_start_the_unit(setup: Setup, browser: Any) -> None:
+    """StartUnit beyond its error: a stand-in owns org.freedesktop.systemd1 on the private bus
+    (support/systemd_standin.py), takes the page's call, and the test starts the agent as
+    systemd would; the open page fills in."""
+    (setup.bus.tmp / "system.d" / "standin-systemd1.conf").write_text(STANDIN_POLICY)
+    reload = subprocess.run(
+        ["busctl", f"--address={setup.bus.address}", "call", "org.freedesktop.DBus",
+         "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert reload.returncode == 0, reload.stderr
+    setup.agent.stop()
+    env = {**setup.bus.env(), "PYTHONPATH": str(REPO / "tests"), "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = [str(REPO / ".venv" / "bin" / "python"), "-m", "support.systemd_standin",
+            "--address", setup.bus.socket_address]  # fmt: skip
+    standin = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    try:
+        assert standin.stdout is not None
+        assert standin.stdout.readline().strip() == "READY"
+        with CockpitWs(setup.bus) as ws:
+            page = open_stopped(browser, ws)
+            page.click("#start-agent")
+            ready, _, _ = select.select([standin.stdout], [], [], 20)
+            assert ready, "the page did not call StartUnit"
+            assert standin.stdout.readline().strip() == "START journalban.service replace uid=0"
+            assert not setup.bus.has_name("org.jailban")  # the page activated nothing itself
+            assert "could not start" not in text(page, "#start-result")
+            setup.agent = AgentProcess(setup.config, dry_run=False, wrapper=["unshare", "-n"],
+                                       bus_address=setup.bus.socket_address)  # fmt: skip
+            setup.agent.wait_for_log("running:")
+            wait_until(lambda: "Agent running" in text(page, "#agent-state"), "the page fills in")
+            assert not page.is_visible("#stopped")
+            page.close()
+    finally:
+        standin.terminate()
+        standin.wait(10)
+        if standin.stdout is not None:
+            standin.stdout.close()
