@@ -34,7 +34,7 @@ def test_at_least_80_percent_of_debians_filters_convert() -> None:
 
 
 def test_converted_filters_agree_with_fail2ban_on_most_test_lines() -> None:
-    # The floor: 95 % of the lines (914 of 961 today, 95.1 %).
+    # The floor: 95 % of the lines (916 of 961 today, 95.3 %).
     # docs/migrating-from-fail2ban.md lists the filters below 95 % and why.
     c = _census()
     agree, lines = c.lines()
