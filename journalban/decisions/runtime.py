@@ -13,6 +13,7 @@ from typing import Any
 from journalban.addresses import (
     IPNetwork,
     ipv4_host_key,
+    ipv6_prefix_key,
     network_text,
     parse_address,
 )
@@ -71,8 +72,11 @@ class JailRuntime:
             self.networks.clear()
         known: tuple[str, str | None] | None = None
         fast = ipv4_host_key(host)
+        six = None if fast is not None else ipv6_prefix_key(host, self.config.ipv6_prefix)
         if fast is not None:
             known = (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
+        elif six is not None and self.ignore.why_ignored_range(6, six[0], six[1]) is None:
+            known = (six[2], None)  # an ignored one may be narrowed: the general path
         elif (address := parse_address(host)) is not None:
             network, why = self.ignore.counted_network(address, self.config.ipv6_prefix)
             known = (network_text(network), why)

@@ -14,6 +14,7 @@ import json
 import socket
 from collections.abc import Iterable, Sequence
 
+from journalban.addresses import ipv6_prefix_key
 from journalban.config.detectors import SubnetConfig
 from journalban.jails.detector import SUBNET, Row, Seen, Verdict
 from journalban.jails.distinct import note_distinct
@@ -43,6 +44,12 @@ class SubnetCrowd:
             value = int.from_bytes(socket.inet_aton(key[:-3]), "big")
             mask = (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
             found = f"{socket.inet_ntoa((value & mask).to_bytes(4, 'big'))}/{length}"
+        if found is None and ":" in key:
+            # IPv6 in integers too (inet_pton/inet_ntop; see ipv6_prefix_key).
+            address, _, plen = key.partition("/")
+            if plen.isdigit() and int(plen) <= 128:
+                six = ipv6_prefix_key(address, min(int(plen), self.config.prefix6))
+                found = None if six is None else six[2]
         if found is None:
             net = ipaddress.ip_network(key, strict=False)
             length = self.config.prefix4 if net.version == 4 else self.config.prefix6
