@@ -146,3 +146,48 @@ def test_one_process_many_sessions_keyed_by_the_daemons_own_id_in_journal_files(
         finally:
             again.stop()
     assert reader.total_failed("opensmtpd") == 4
+
+
+def test_a_sessions_accepted_login_is_known_good_in_the_running_agent(tmp_path: Path) -> None:
+    """OpenSMTPD's "result=ok" names no address: its session's address and the
+    account become a known-good pair, which the account detector spares."""
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    state = tmp_path / "state"
+    cfg = write_config(
+        tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
+        jails={"sshd": {"enabled": False},
+               "opensmtpd": {"enabled": True, "maxretry": 100, "bantime": "1h", "ignoreip": [],
+                             "journal_match": [["_SYSTEMD_UNIT=opensmtpd.service", "_UID=64901"]],
+                             "account": {"addresses": 3, "findtime": "1h", "hold": "1h"}}},
+    )  # fmt: skip
+    own = "00000000000000a0"
+    entries = [
+        _smtpd(f"{own} smtp connected address=[2001:db8::81] host=<unknown>"),
+        _smtpd(f"{own} smtp authentication user=alice result=ok"),
+        _smtpd(f"{own} smtp disconnected reason=quit"),
+    ]
+    for n in range(3):  # three addresses guessing alice's password: alice is under attack
+        sid = f"00000000000000b{n}"
+        entries += [
+            _smtpd(f"{sid} smtp connected address=203.0.113.{90 + n} host=<unknown>"),
+            _smtpd(f"{sid} smtp authentication user=alice result=permfail"),
+        ]
+    # alice mistypes from her own network meanwhile: spared.
+    entries += [
+        _smtpd("00000000000000c0 smtp connected address=[2001:db8::82] host=<unknown>"),
+        _smtpd("00000000000000c0 smtp authentication user=alice result=permfail"),
+    ]
+    with JournalWriter(jdir) as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+        agent = AgentProcess(cfg)
+        reader = StateReader(state)
+        try:
+            agent.wait_for_log("running:")
+            reader.wait(lambda: reader.total_failed("opensmtpd") == 4)
+            attackers = {("opensmtpd", f"203.0.113.{90 + n}/32") for n in range(3)}
+            reader.wait(lambda: reader.bans() == attackers)
+        finally:
+            agent.stop()
+    assert reader.bans() == attackers, "alice's known-good network was banned"
