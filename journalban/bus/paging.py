@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import gc
 import heapq
 from typing import Final
 
@@ -152,6 +153,8 @@ class BanPages:
                 await asyncio.sleep(0)
         orders = self._orders = {"": every, **by_jail}
         self._keys = index
+        # Long-lived like the bans: out of the collector's walks (see agent/restoring.py).
+        gc.freeze()
         self._building = None
         missed, self._missed = self._missed, []
         for ban, banned in missed:  # told while the snapshot was sorted
