@@ -103,7 +103,9 @@ class AgentFleet:
         A changed section (or a changed password, credentials or TLS file it
         names) stops the fleet task and starts it again: a new connection and
         subscription, from the position committed. Fleet bans held stay (until
-        they expire, or their message leaves the stream); the outbox stays.
+        they expire, or their message leaves the stream), but for those of the
+        all-ports jail once ``remote_all_ports`` is off (its rules are gone);
+        the outbox stays.
         """
         new = None if self.dry_run else self.config.fleet
         if fleet_fingerprint(new) == self._fleet_running:
@@ -121,6 +123,10 @@ class AgentFleet:
             self._fleet_ledger, self.fleet, self._fleet_running = None, None, None
             if new is not None:
                 self._fleet_prepare()
+            if new is None or not new.remote_all_ports:  # its rules went with the reload
+                gone = [b for (jail, _), b in self.decisions.bans.items() if jail == FLEET_JAIL]
+                if gone:
+                    await self._apply(self.decisions._lift(gone, "flush"))
 
         await self._call(swap)
         if new is None:

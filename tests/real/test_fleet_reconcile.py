@@ -7,9 +7,12 @@ in their own network namespaces with real nftables and journal files.
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nats.js.api import StorageType, StreamConfig
@@ -211,3 +214,36 @@ def test_bans_aged_out_of_the_stream_by_max_age_are_lifted(fleet: Fleet) -> None
     assert b is not None
     b.wait_for_log("fleet ban(s) whose message left the stream")
     assert b.proc.poll() is None
+
+
+def test_a_reload_dropping_remote_all_ports_lifts_the_all_ports_bans(fleet: Fleet) -> None:
+    fleet.add("a")
+    fleet.start("a")
+    b = fleet.add("b", fleet={"remote_all_ports": True})
+    agent = fleet.start("b")
+    # A ban of a's in a jail b lacks: b holds it in its all-ports jail "fleet".
+    subject = f"journalban.prod.bans.a.dovecot.{network_key(parse_network('203.0.113.220'))}"
+    body = encode_ban("ban", time.time(), time.time() + 3600, "test")
+
+    async def publish(js: Any) -> Any:
+        return await js.publish(subject, body, timeout=2)
+
+    fleet.net.admin(publish, user="a", password="pw-a")  # noqa: S106 - support.fleet's
+    wait_for(lambda: "203.0.113.220" in fleet.net.set_elements("b", "fleet-v4"),
+             what="the all-ports ban on b")  # fmt: skip
+    fleet.configure("b", fleet.net.fleet_config("b"))  # remote_all_ports off
+    agent.proc.send_signal(signal.SIGHUP)
+    agent.wait_for_log("configuration changed, joining again")
+    wait_for(lambda: not _bans(b.state, "fleet"), what="the all-ports ban lifted from the state")
+    assert fleet.net.set_elements("b", "fleet-v4") == set()
+    assert "Unban 203.0.113.220 in jail fleet" in agent.log
+    assert agent.proc.poll() is None
+
+
+def _bans(state: Path, jail: str) -> list[str]:
+    db = sqlite3.connect(f"file:{state / 'state.sqlite'}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = db.execute("SELECT network FROM bans WHERE jail = ?", (jail,)).fetchall()
+    finally:
+        db.close()
+    return [str(r[0]) for r in rows]
