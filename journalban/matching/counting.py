@@ -31,14 +31,19 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
     rfind = text.rfind
     ignore = f.ignore
     check_idents = bool(f.idents or f.ident_globs)
-    counts = matcher.heads.counts
+    heads = matcher.heads
+    counts = heads.counts
     valid = _valid_hosts(matcher)
     # Per needle mask: the fused regex, and by its regexes' group numbers (lastindex)
     # the regex's number and its host group. Only the general path below settles
     # a new date format, and with it new fused regexes: the table is then dropped.
     tables: dict[int, _Fused] = {}
     hits = [0] * len(f.fdef.failregex)
-    refused_idents: dict[str, bool] = {}
+    # Idents seen and allowed: most lines of a log share a few.
+    allowed: set[str] = set()
+    # heads.counts inlined for a date whose hour converted before (see HeadReader.counts).
+    spans, hours = heads.fast_hours()
+    date_hits = 0
     found = line_ends(text, f.scan)
     for end in sorted(found):
         start = rfind("\n", 0, end) + 1
@@ -53,14 +58,12 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
                 continue  # the head alone matched: missed
             number, host_group, message_group = branch
             if check_idents:
-                a, b, c = m.group(*fused.idents)
-                ident = a or b or c
-                if ident is not None:
-                    refused = refused_idents.get(ident)
-                    if refused is None:
-                        refused = refused_idents[ident] = matcher.ident_refused(ident)
-                    if refused:
+                i1, i2, i3 = fused.idents
+                ident = m.group(i1) or m.group(i2) or m.group(i3)
+                if ident is not None and ident not in allowed:
+                    if matcher.ident_refused(ident):
                         continue
+                    allowed.add(ident)
             if ignore:
                 message = text[m.start(message_group) : end]
                 if any(ign.search(message) for ign in ignore):
@@ -75,11 +78,25 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
                     ok = _remember(valid, host)
                 if not ok:
                     continue  # an invalid address or a host name: missed
+                if spans is not None:
+                    date_start, date_end = m.span(spans[0])
+                    minute = m.start(spans[1])
+                    if (
+                        minute >= 0
+                        and m.end(spans[2]) == date_end
+                        and text[date_start:minute] in hours
+                    ):
+                        date_hits += 1
+                        matched += 1
+                        hits[number] += 1
+                        continue
                 if counts(m):
                     matched += 1
                     hits[number] += 1
                     continue
         # Not a date of the settled format after all, or no format settled yet.
+        heads.add_hits(date_hits)
+        date_hits = 0
         out = matcher.match_line(text[start:end])
         if out.kind == MATCHED:
             matched += 1
@@ -87,6 +104,8 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
         elif out.kind == IGNORED:
             ignored += 1
         tables.clear()
+        spans, hours = heads.fast_hours()
+    heads.add_hits(date_hits)
     for number, n in enumerate(hits):
         if n:
             regex_hits[number] = regex_hits.get(number, 0) + n

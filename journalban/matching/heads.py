@@ -112,6 +112,20 @@ class HeadReader:
                 return True
         return self.time(m) is not None
 
+    def fast_hours(self) -> tuple[tuple[int, int, int] | None, set[str]]:
+        """What ``counts`` reads to take its fast path: the date's, minute's and second's
+        group numbers (None: no fast path) and the hours known to convert.
+
+        A caller that counts a date through them must report it with ``add_hits``.
+        """
+        spans = self._spans
+        return (None if spans is None else spans[:3]), self._valid_hours
+
+    def add_hits(self, n: int) -> None:
+        """Count ``n`` dates of the settled format taken through ``fast_hours``."""
+        if n and self.format is not None:
+            self.dates.hits[self.format.name] += n
+
     def _convert(self, fmt: _Format, m: re.Match[str]) -> float | None:
         found = self.dates._convert(fmt, m)
         return None if found is None else found.time

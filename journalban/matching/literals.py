@@ -183,32 +183,82 @@ def line_ends(text: str, needles: Sequence[Needle]) -> dict[int, int]:
     """The lines holding a literal: each line's end (its newline, or the text's end), with
     a bit mask of the needles (by position) through which they were found.
 
-    One str.find pass per needle at C speed; a hit of a needle shorter than its
-    literal counts where the literal is there, and a line found goes on to the next line.
+    Per needle, str.find looks for its first occurrence (most needles occur in no
+    text: one pass at C speed). Where hits come densely, the rest of the text is
+    searched by a regex of the needle's literals followed by the rest of the line
+    (``_line_regex``): the engine skips to a literal in C and its match ends where
+    the line does, so a line found costs one list item instead of a loop of Python
+    around str.find; sparse hits (or literals without a common start) take that loop.
     """
     found: dict[int, int] = {}
     get = found.get
+    size = len(text)
+    for bit, needle in enumerate(needles):
+        flag = 1 << bit
+        first = text.find(needle[0])
+        if first < 0:
+            continue  # most needles, most texts: one pass at str.find's speed
+        # Hits that come densely are cheaper through the regex; a few, through str.find.
+        regex = _line_regex(needle)
+        second = text.find(needle[0], text.find("\n", first) % (size + 1) + 1)
+        if regex is not None and 0 <= second - first < size >> _DENSE:
+            start = text.rfind("\n", 0, first) + 1
+            ends = [m.end() for m in regex.finditer(text, start)]
+        else:
+            ends = _ends_by_find(text, needle, first)
+        if not found:
+            found = dict.fromkeys(ends, flag)
+            get = found.get
+            continue
+        for end in ends:
+            found[end] = get(end, 0) | flag
+    return found
+
+
+# Literals sharing a start shorter than this are searched with str.find instead.
+_MIN_PREFIX = 3
+# Hits closer than 1/2**_DENSE of the text (more than about 64 a text) count as dense.
+_DENSE = 6
+
+
+@functools.lru_cache(maxsize=512)
+def _line_regex(needle: Needle) -> re.Pattern[str] | None:
+    """``LITERALS[^\\n]*``: a needle's literals, then the rest of their line (None: no common start)."""
+    word, literals = needle
+    texts = sorted({lit for lit, _ in literals}) if literals else [word]
+    if any("\n" in t for t in texts):
+        return None
+    prefix = texts[0]
+    for other in texts[1:]:
+        while not other.startswith(prefix):
+            prefix = prefix[:-1]
+    if len(prefix) < min(_MIN_PREFIX, min(map(len, texts))):
+        return None
+    rests = [t[len(prefix) :] for t in texts]
+    alternatives = "" if "" in rests else "(?:" + "|".join(map(re.escape, rests)) + ")"
+    return re.compile(re.escape(prefix) + alternatives + "[^\n]*")
+
+
+def _ends_by_find(text: str, needle: Needle, pos: int) -> list[int]:
+    """The ends of the lines holding one of the needle's literals, by str.find from ``pos``
+    (the needle's first occurrence)."""
+    word, literals = needle
+    out: list[int] = []
     find = text.find
     starts = text.startswith
-    size = len(text)
-    for bit, (needle, literals) in enumerate(needles):
-        flag = 1 << bit
-        literal, offset = literals[0] if len(literals) == 1 else ("", 0)
-        pos = find(needle)
-        while pos >= 0:
-            if literal:
-                if pos < offset or not starts(literal, pos - offset):
-                    pos = find(needle, pos + 1)
-                    continue
-            elif literals and not any(
-                pos >= off and starts(lit, pos - off) for lit, off in literals
-            ):
-                pos = find(needle, pos + 1)
+    literal, offset = literals[0] if len(literals) == 1 else ("", 0)
+    while pos >= 0:
+        if literal:
+            if pos < offset or not starts(literal, pos - offset):
+                pos = find(word, pos + 1)
                 continue
-            end = find("\n", pos)
-            if end < 0:
-                found[size] = get(size, 0) | flag
-                break
-            found[end] = get(end, 0) | flag
-            pos = find(needle, end + 1)
-    return found
+        elif literals and not any(pos >= off and starts(lit, pos - off) for lit, off in literals):
+            pos = find(word, pos + 1)
+            continue
+        end = find("\n", pos)
+        if end < 0:
+            out.append(len(text))
+            break
+        out.append(end)
+        pos = find(word, end + 1)
+    return out

@@ -1,0 +1,60 @@
+"""line_ends (the literal scan behind `journalban regex` and the agent's file path) finds
+exactly the lines holding a literal, however dense or sparse the hits, by either search."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from journalban.matching.engine import CompiledFilter
+from journalban.matching.library import FilterLibrary
+from journalban.matching.literals import Needle, line_ends, needles_for
+
+
+def reference(text: str, needles: list[Needle]) -> dict[int, int]:
+    """Line by line: the end of each line holding a literal, with the needles' bits."""
+    out: dict[int, int] = {}
+    pos = 0
+    for line in text.split("\n"):
+        end = pos + len(line)
+        mask = 0
+        for bit, (needle, literals) in enumerate(needles):
+            if any(lit in line for lit in ([lit for lit, _ in literals] or [needle])):
+                mask |= 1 << bit
+        if mask:
+            out[end] = mask
+        pos = end + 1
+    return out
+
+
+WORDS = ("Failed ", "password ", "for ", "invalid ", "user ", "from ", "port ", "Received ",
+         "disconnect ", "reject: ", "RCPT ", "MAIL ", "auth ", "failed, ", "ssh2", "x", " ", "\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("density", [0.0, 0.01, 0.3, 0.9])
+def test_random_texts_give_the_reference_lines(density: float) -> None:
+    rng = random.Random(int(density * 100))
+    literals = ["Failed password for ", "nvalid user ", "Received disconnect from ",
+                "reject: RCPT from ", "reject: MAIL from ", "auth failed, ", "d user f"]  # fmt: skip
+    needles = needles_for(literals)
+    for _ in range(40):
+        parts = []
+        for _ in range(rng.randint(0, 3000)):
+            parts.append(
+                rng.choice(literals) if rng.random() < density * 0.1 else rng.choice(WORDS)
+            )
+        text = "".join(parts)
+        assert line_ends(text, needles) == reference(text, needles)
+
+
+@pytest.mark.parametrize("name", ["sshd", "dovecot", "postfix", "nginx-http-auth", "exim"])
+def test_filters_needles_on_their_sample_lines(name: str) -> None:
+    compiled = CompiledFilter(
+        FilterLibrary(None).load(name), "aggressive" if name == "sshd" else None
+    )
+    lines = [s.line for s in compiled.fdef.samples if "\n" not in s.line]
+    text = "\n".join(lines * 80)  # dense: the regex search; and one copy, sparse: str.find
+    assert line_ends(text, compiled.scan) == reference(text, list(compiled.scan))
+    one = "\n".join(["nothing here"] * 500 + lines[:1] + ["nor here"] * 500)
+    assert line_ends(one, compiled.scan) == reference(one, list(compiled.scan))
