@@ -72,6 +72,8 @@ _TOOLS: Final[dict[str, str]] = {
     "apache2": "apache2",
     # OpenSMTPD conflicts with postfix: scripts/setup --test unpacks its package there
     "/var/cache/journalban-tests/opensmtpd/usr/sbin/smtpd": "opensmtpd",
+    # slapd would configure and start a directory if installed: unpacked there too
+    "/var/cache/journalban-tests/slapd/usr/sbin/slapd": "slapd",
     "rsyslogd": "rsyslog",
     "saslauthd": "sasl2-bin",
     # the web console (tests/real/test_cockpit_page.py): Cockpit and a browser
