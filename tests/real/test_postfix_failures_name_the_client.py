@@ -6,8 +6,9 @@ Cyrus SASL and a real saslauthd, is sent wrong passwords and a relay probe.
 The one smtpd line about a failure that names no client is Cyrus SASL's own
 "SASL authentication failure: ...", which comes right before smtpd's line
 naming the client for the same attempt. The shipped postfix filter counts one
-failure per attempt, each for the real client; saslauthd's own lines (PAM's
-empty rhost) are not in Postfix's log at all.
+failure per attempt, each for the real client. saslauthd, which checked the
+passwords (its lines and PAM's, through a real rsyslogd), never names the
+client: why sendmail's saslauthd lines cannot be correlated either.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import base64
 import re
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from journalban.matching.engine import MATCHED, CompiledFilter, LineMatcher
@@ -23,6 +26,7 @@ from journalban.matching.library import FilterLibrary
 from support.netpair import net_pair
 from support.postfix import running_postfix
 from support.real import need_tool
+from support.syslog import dev_log_script, running_rsyslog
 
 SASL_MAIN = """smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = cyrus
@@ -51,35 +55,47 @@ def _plain(user: str, password: str) -> str:
     return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
 
 
-def test_every_postfix_failure_line_names_the_client(tmp_path: Path) -> None:
+@contextmanager
+def _running_saslauthd(tmp_path: Path, mux: Path) -> Iterator[Path]:
+    """saslauthd (PAM) on ``mux``, logging (it and PAM in it) through a real rsyslogd;
+    yields that log."""
     saslauthd = need_tool("saslauthd")
+    need_tool("unshare")
+    with running_rsyslog(tmp_path / "syslog") as (socket, log):
+        mux.mkdir(parents=True)
+        script = f"{dev_log_script(tmp_path / 'dev', socket)} && exec {saslauthd} -a pam -m {mux} -n 1 -d"
+        out = (tmp_path / "saslauthd.out").open("wb")
+        sasl = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+            # saslauthd ends by signalling its whole process group: its own.
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 20
+            while not (mux / "mux").exists():
+                assert time.monotonic() < deadline, "saslauthd did not start"
+                time.sleep(0.05)
+            yield log
+        finally:
+            sasl.terminate()
+            sasl.wait(timeout=20)
+            out.close()
+            time.sleep(0.5)  # rsyslogd writes what it received
+
+
+def test_every_postfix_failure_line_names_the_client(tmp_path: Path) -> None:
     root = tmp_path / "postfix"
     with net_pair() as pair:
         attacker = pair.clients[0]
-        with running_postfix(
-            root, pair, "permit", SASL_MAIN, {"sasl/smtpd.conf": SASL_CONF}
-        ) as spool:
-            mux = spool / "var/run/saslauthd"
-            mux.mkdir(parents=True)
-            out = (tmp_path / "saslauthd.out").open("wb")
-            sasl = subprocess.Popen(
-                [saslauthd, "-a", "pam", "-m", str(mux), "-n", "1", "-d"],
-                # saslauthd ends by signalling its whole process group: its own.
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-            try:
-                deadline = time.monotonic() + 20
-                while not (mux / "mux").exists():
-                    assert time.monotonic() < deadline, "saslauthd did not start"
-                    time.sleep(0.05)
-                replies = pair.client_python(
-                    CLIENT, attacker, pair.server,
-                    _plain("alice", "wrong"), _plain("admin", "123456"),
-                ).split()  # fmt: skip
-            finally:
-                sasl.terminate()
-                sasl.wait(timeout=20)
-                out.close()
+        with (
+            running_postfix(
+                root, pair, "permit", SASL_MAIN, {"sasl/smtpd.conf": SASL_CONF}
+            ) as spool,
+            _running_saslauthd(tmp_path, spool / "var/run/saslauthd") as sasl_log,
+        ):
+            replies = pair.client_python(
+                CLIENT, attacker, pair.server, _plain("alice", "wrong"), _plain("admin", "123456")
+            ).split()
             assert replies == ["535", "535", "454"], replies
             time.sleep(0.5)  # postlogd writes asynchronously
         text = (root / "postfix.log").read_text(errors="replace")
@@ -95,6 +111,16 @@ def test_every_postfix_failure_line_names_the_client(tmp_path: Path) -> None:
     for line in cyrus:
         after = smtpd[smtpd.index(line) + 1 :]
         assert any(f"[{attacker}]: SASL PLAIN authentication failed" in a for a in after[:3])
+    # saslauthd, which checked the passwords, never learnt the client: Cyrus SASL's
+    # request holds user, password, service and realm only (PAM's rhost is empty).
+    saslauthd_lines = [
+        line for line in sasl_log.read_text(errors="replace").splitlines() if "saslauthd[" in line
+    ]
+    failures = [line for line in saslauthd_lines if "failure" in line]
+    assert any("auth failure: [user=alice] [service=smtp]" in line for line in failures), failures
+    assert any(re.search(r"pam_unix\(smtp:auth\): authentication failure;.* rhost= ", line)
+               for line in failures), failures  # fmt: skip
+    assert not any(attacker in line for line in saslauthd_lines)
     # The shipped filter counts each attempt once, for the client: the SASL
     # failures in its auth mode, the relay probe in its normal mode.
     fdef = FilterLibrary(None).load("postfix")
