@@ -48,6 +48,7 @@ from journalban.agent.restoring import (
     log_restored,
     restore,
 )
+from journalban.agent.slicing import hit_slices
 from journalban.clock import Clock, SystemClock
 from journalban.config.fleet import FLEET_JAIL
 from journalban.config.loader import load_config
@@ -338,10 +339,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         taken = 0
         while item is not None:
             # (a jail removed by a reload is skipped)
-            if item.jail in self.parts and self._decide(item.jail, item.batch, changes):
+            if item.jail in self.parts and await self._decide(item.jail, item.batch, changes):
                 touched.add(item.jail)
             taken += 1
-            await asyncio.sleep(0)  # the bus and the other tasks run between batches
             item = None
             if self._calls:
                 carried = self._calls.popleft()  # run after this commit, before more batches
@@ -356,10 +356,16 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
             self._notify_status(sorted(touched))
         return carried
 
-    def _decide(self, jail: str, batch: LineBatch, changes: Changes) -> bool:
-        """Match and decide one batch into ``changes``; True if a line matched."""
-        hits = batch.hits if batch.hits is not None else self._matchers[jail].hits(batch)
-        changes.extend(self.decisions.process_hits(jail, batch, hits))
+    async def _decide(self, jail: str, batch: LineBatch, changes: Changes) -> bool:
+        """Match and decide one batch into ``changes``; True if a line matched.
+
+        The hits are decided in slices, the bus and the other tasks running between.
+        """
+        found = batch.hits if batch.hits is not None else self._matchers[jail].hits(batch)
+        hits = list(found)
+        for part in hit_slices(batch, hits):
+            changes.extend(self.decisions.process_hits(jail, part, part.hits or ()))
+            await asyncio.sleep(0)
         return bool(hits)
 
     async def _apply(self, changes: Changes) -> None:
