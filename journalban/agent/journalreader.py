@@ -108,7 +108,11 @@ class JailFinder:
         changed: list[tuple[str, str | None]] = []
         table = self.table
         if table is not None and keys:
+            # Without a key, a table keyed by process only can do nothing with a line.
+            keyless = table.keyed_by_message
             for message, when, key in zip(messages, times, keys, strict=True):
+                if key is None and not keyless:
+                    continue
                 if (hit := table.feed(message, key, when)) is not None:
                     hits.append(hit)
             changed = table.changes()

@@ -125,6 +125,11 @@ class SessionTable:
         teach = self._teach_literals
         return teach is None or any(literal in message for literal in teach)
 
+    @property
+    def keyed_by_message(self) -> bool:
+        """True when a count or end regex names its session itself (a keyless line may count)."""
+        return self._keyed_by_message
+
     def holds_any(self, key: str | None) -> bool:
         """True when a count or end line of session ``key`` could matter."""
         return bool(self._sessions) and (self._keyed_by_message or key in self._sessions)

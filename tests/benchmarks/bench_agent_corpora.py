@@ -30,6 +30,7 @@ bench_agent.py (whose runners this uses).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -64,6 +65,8 @@ from bench_agent import (
 from corpora import CORPORA
 from corpus_files import CorpusFiles, ensure_files, postfix_uid
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
+
+from support.agent import write_config
 
 HERE = Path(__file__).resolve().parent
 FLOOR_F2B = 30.0
@@ -163,6 +166,43 @@ def floor_python(files: CorpusFiles, jail: Jail) -> Floor:
     seconds = time.perf_counter() - start
     reader.close()
     return Floor("systemd-python _next/_get", entries, seconds, load_average())
+
+
+def floor_reader(files: CorpusFiles, jail: Jail, work: Path) -> Floor:
+    """journalban's own reader child code, in this process: the request the agent would
+    send for the jail, read to the end by one Follower (no helper: one core) with the
+    jail's finder (matching, sessions), nothing decided or committed."""
+    from journalban.agent.build import build_jails, build_sources, check_jail_actions
+    from journalban.agent.journalreader import finder
+    from journalban.clock import SystemClock
+    from journalban.config.loader import load_config
+    from journalban.matching.library import FilterLibrary, filters_dir_for
+    from journalban.sources.journal import JournalSource
+    from journalban.sources.journalworker import Follower
+
+    cfg_path = write_config(
+        work / "reader.yaml", work / "reader-state", journal_dir=files.journal,
+        firewall={"backend": "dry-run"}, jails=jails_config(jail, "journal", None),
+    )  # fmt: skip
+    library = FilterLibrary(filters_dir_for(cfg_path))
+    config = load_config(cfg_path, check_filter=library.check, check_actions=check_jail_actions)
+    clock = SystemClock()
+    parts = build_jails(config, library, clock, [], {})
+    (source,) = build_sources(parts[jail.name], config, clock, {})
+    assert isinstance(source, JournalSource)
+    request = dataclasses.replace(source._request(), split_at=1 << 62)
+    assert request.matcher is not None
+    sink = os.open(os.devnull, os.O_RDWR)
+    follower = Follower(request, sink, sink, finder(request.matcher))
+    follower.seek_start()
+    entries = 0
+    start = time.perf_counter()
+    while (frame := follower.read_batch()) is not None:
+        entries += frame.read
+    seconds = time.perf_counter() - start
+    follower.reader.close()
+    os.close(sink)
+    return Floor("journalban reader alone", entries, seconds, load_average())
 
 
 def last_matching_cursor(files: CorpusFiles, jail: Jail) -> str:
@@ -297,6 +337,9 @@ def bench_corpus(
             if binary is not None:
                 floors.append(floor_c(binary, files, jail))
             floors.append(floor_python(files, jail))
+            work = tmp / f"{name}-reader-{n}"
+            work.mkdir()
+            floors.append(floor_reader(files, jail, work))
             step(f"journalban-journal-{n}", lambda w: journalban_journal(w, files, jail, end))
         for f in floors:
             print(f"  {f.reader}: {f.entries:,} entries in {f.seconds:.3f} s, "
@@ -312,8 +355,9 @@ def summary(results: Sequence[CorpusResult]) -> list[str]:
            "| per CPU s | journalban VmHWM / anon | fail2ban VmHWM / anon | failures j / f2b "
            "| bans j / f2b |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     floors = ["| corpus | jail entries | sdjournal_min (C) entries/s | systemd-python entries/s "
-              "| journalban entries/s (median) | vs C | vs Python |",
-              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "| journalban's reader alone entries/s | journalban entries/s (median) | vs C "
+              "| vs Python | reader alone vs C |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for res in results:
         for source in ("file", "journal"):
             ours = median_run(
@@ -340,12 +384,15 @@ def summary(results: Sequence[CorpusResult]) -> list[str]:
                 ours_rate = res.jail_entries / ours.wall
                 c = [f.rate for f in res.floors if f.reader.startswith("sdjournal")]
                 py = [f.rate for f in res.floors if f.reader.startswith("systemd-python")]
+                alone = [f.rate for f in res.floors if f.reader.startswith("journalban")]
                 c_med = statistics.median(c) if c else 0.0
                 py_med = statistics.median(py) if py else 0.0
+                alone_med = statistics.median(alone) if alone else 0.0
                 floors.append(
                     f"| {res.corpus} | {res.jail_entries:,} | {c_med:,.0f} | {py_med:,.0f} "
-                    f"| {ours_rate:,.0f} | {ours_rate / c_med:.0%} | {ours_rate / py_med:.0%} |"
-                    if c_med and py_med else f"| {res.corpus} | - | - | - | - | - | - |"
+                    f"| {alone_med:,.0f} | {ours_rate:,.0f} | {ours_rate / c_med:.0%} "
+                    f"| {ours_rate / py_med:.0%} | {alone_med / c_med:.0%} |"
+                    if c_med and py_med else f"| {res.corpus} | - | - | - | - | - | - | - | - |"
                 )  # fmt: skip
     return [*out, "", *floors]
 

@@ -201,3 +201,16 @@ def test_a_success_regex_must_name_the_account() -> None:
             {"teach": ["^c <ADDR>$"], "count": ["^f$"], "success": ["^(?P<session>\\w+) ok$"]},
             Marks({}),
         )
+
+
+def test_a_line_without_a_session_key_changes_nothing_unless_the_regex_names_its_session() -> None:
+    """What the journal finder relies on to skip keyless lines of a table keyed by process."""
+    table = SessionTable(_rules())
+    assert not table.keyed_by_message
+    table.feed(TEACH.format("203.0.113.50"), "4242", 100.0)
+    table.changes()
+    for message in (TEACH.format("198.51.100.1"), COUNT, END, FAILED):
+        assert table.feed(message, None, 101.0) is None
+    assert table.changes() == []
+    assert len(table) == 1
+    assert table.feed(COUNT, "4242", 102.0) is not None
