@@ -511,11 +511,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         changed = [n for n in old if read_with(n) != old[n]]
         self._stop_sources(changed)
         await asyncio.to_thread(self.backend.setup, self._all_rules())
-        gone = [
-            b
-            for b in self.decisions.list_bans()
-            if b.jail not in self.parts and b.jail not in (RECIDIVE, FLEET_JAIL)
-        ]
+        # The fleet's all-ports jail is the fleet link's (it lifts those bans
+        # itself when the reload drops its rules); recidive's bans go with it.
+        kept = {FLEET_JAIL} | ({RECIDIVE} if self.config.recidive.enabled else set())
+        gone = [b for b in self.decisions.list_bans() if b.jail not in self.parts.keys() | kept]
         if gone:
             await self._apply(self.decisions._lift(gone, "flush"))
         self._start_sources()

@@ -233,8 +233,8 @@ class DecisionEngine(BanDeciding, BanReading):
     ) -> tuple[Ban, Changes]:
         """Ban by hand. Raises: NoSuchJail, AddressNotPeer, AddressIgnored."""
         rt = self.jails.get(jail)
-        if rt is None and jail != RECIDIVE:
-            raise NoSuchJail(jail)
+        if rt is None and (jail != RECIDIVE or not self.recidive.enabled or not self.jails):
+            raise NoSuchJail(jail)  # recidive checks its bans against a running jail's list
         ignore = rt.ignore if rt is not None else next(iter(self.jails.values())).ignore
         ignore.check_bannable(network, force=force)
         if network.prefixlen < network.max_prefixlen and self._check_prefix is not None:
