@@ -67,6 +67,8 @@ class Gate:
             return True, _key(get, field)
         if self._teaching or self._failure(raw) is not None:
             return True, _key(get, field)
+        if self.table.rules.late:
+            return True, _key(get, field)  # a count may wait for its teach line
         if not len(self.table):
             return False, None
         key = _key(get, field)
@@ -115,6 +117,7 @@ class JailFinder:
                     continue
                 if (hit := table.feed(message, key, when)) is not None:
                     hits.append(hit)
+                hits += table.released()
             changed = table.changes()
         now = self.clock.now()
         return (

@@ -184,6 +184,7 @@ def _match_batches(
                 for message, when, key in zip(lines, times, keys, strict=True):
                     if (hit := table.feed(message, key, when)) is not None:
                         hits.append(hit)
+                    hits += table.released()
             if table is not None:
                 table.changes()  # a replay keeps no state
             send.send((len(lines), hits))

@@ -34,6 +34,7 @@ from journalban.addresses import parse_address
 from journalban.config.yamlsource import Marks
 from journalban.errors import FilterError
 from journalban.events import FAILURE, SUCCESS, Hit, JoinedLines
+from journalban.matching.latecounts import MAX_LATE, LateCounts
 from journalban.matching.literals import mode_literals
 from journalban.matching.tags import compile_failregex, compile_plain
 
@@ -48,6 +49,7 @@ class SessionRules:
     count: tuple[re.Pattern[str], ...]
     end: tuple[re.Pattern[str], ...]
     success: tuple[re.Pattern[str], ...] = ()
+    late: float = 0.0  # seconds a count may wait for its session's teach line (latecounts)
 
     @property
     def literals(self) -> tuple[str, ...] | None:
@@ -61,9 +63,9 @@ def parse_sessions(value: Any, marks: Marks) -> SessionRules | None:
     """A filter's ``sessions`` section. Raises: FilterError with file and line."""
     if value is None:
         return None
-    if not isinstance(value, Mapping) or set(value) - set(KINDS):
+    if not isinstance(value, Mapping) or set(value) - {*KINDS, "late"}:
         raise FilterError(
-            f"sessions: a mapping of {', '.join(KINDS)} to lists of regexes",
+            f"sessions: a mapping of {', '.join(KINDS)} to lists of regexes (and late:)",
             *marks.locate(("sessions",)),
         )
     compiled: dict[str, tuple[re.Pattern[str], ...]] = {}
@@ -90,7 +92,26 @@ def parse_sessions(value: Any, marks: Marks) -> SessionRules | None:
                 "sessions.success: a regex needs a (?P<user>...) group (the account)",
                 *marks.locate(("sessions", "success", i)),
             )
-    return SessionRules(compiled["teach"], compiled["count"], compiled["end"], compiled["success"])
+    late = _late(value.get("late"), compiled["count"], marks)
+    return SessionRules(
+        compiled["teach"], compiled["count"], compiled["end"], compiled["success"], late
+    )
+
+
+def _late(value: Any, count: tuple[re.Pattern[str], ...], marks: Marks) -> float:
+    """``late: SECONDS`` (matching.latecounts): only for sessions the daemon numbers."""
+    if value is None:
+        return 0.0
+    where = marks.locate(("sessions", "late"))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_LATE:
+        raise FilterError(f"sessions.late: seconds, more than 0 and at most {MAX_LATE:g}", *where)
+    if not all("session" in regex.groupindex for regex in count):
+        raise FilterError(
+            "sessions.late: every count regex needs a (?P<session>...) group (a number the "
+            "daemon never reuses; a pid is reused, so a count could wait for another client)",
+            *where,
+        )
+    return float(value)
 
 
 class SessionTable:
@@ -104,6 +125,8 @@ class SessionTable:
         self.ttl = ttl
         self._sessions: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._dirty: set[str] = set()
+        self._late = LateCounts(rules.late) if rules.late else None
+        self._released: list[Hit] = []
         # A count or end regex keying sessions by its own group: any held session may match.
         self._keyed_by_message = any(
             "session" in regex.groupindex for regex in (*rules.count, *rules.end)
@@ -120,7 +143,7 @@ class SessionTable:
         end is held. Lets a reader skip the line's time and the regexes; most such
         lines end sessions nobody taught ("Connection closed by ..." without VERBOSE)."""
         sessions = self._sessions
-        if sessions and (self._keyed_by_message or key in sessions):
+        if self._late is not None or (sessions and (self._keyed_by_message or key in sessions)):
             return True
         teach = self._teach_literals
         return teach is None or any(literal in message for literal in teach)
@@ -132,6 +155,8 @@ class SessionTable:
 
     def holds_any(self, key: str | None) -> bool:
         """True when a count or end line of session ``key`` could matter."""
+        if self._late is not None:
+            return True  # a count may wait for its teach line
         return bool(self._sessions) and (self._keyed_by_message or key in self._sessions)
 
     def feed(self, message: str, key: str | None, when: float) -> Hit | None:
@@ -148,6 +173,8 @@ class SessionTable:
                 if key is None:
                     return None
                 found = self._sessions.get(key)
+                if found is None and self._late is not None and m.groupdict().get("session"):
+                    self._late.hold(key, message, when, m.groupdict().get("user"))
                 if found is None or when - found[1] > self.ttl:
                     return None
                 return (message, found[0], when, m.groupdict().get("user"), FAILURE)
@@ -165,6 +192,8 @@ class SessionTable:
                 key = _key(m, key)
                 if key is not None and parse_address(m.group("host")) is not None:
                     self._teach(key, m.group("host"), when)
+                    if self._late is not None:
+                        self._released += self._late.release(key, m.group("host"), when)
                 return None
         for regex in self.rules.end:
             m = regex.match(message)
@@ -174,6 +203,11 @@ class SessionTable:
                     self._dirty.add(key)
                 return None
         return None
+
+    def released(self) -> list[Hit]:
+        """The failures that waited for a teach line fed since the last call (``late``)."""
+        out, self._released = self._released, []
+        return out
 
     def _teach(self, key: str, address: str, when: float) -> None:
         sessions = self._sessions
@@ -257,4 +291,5 @@ def file_session_hits(
         hit = table.feed(message, key, now if when is None else when)
         if hit is not None:
             out.append((line, hit[1], hit[2], hit[3], hit[4]))
+        out += table.released()
     return out

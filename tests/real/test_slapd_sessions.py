@@ -11,9 +11,9 @@ address its connection's ACCEPT line named, and bans only the guesser.
 
 slapd logs ACCEPT from its listener thread and the bind's RESULT from a worker:
 a client that binds at once may see its first refusal logged before the ACCEPT
-line (seen here about once in ten connections), and such a refusal is not
-counted (sessions learn the address first; docs/filters.md). The clients pause
-after connecting so that the test checks the counting, not that race.
+line (seen here about once in ten connections). The filter's sessions wait
+(late: 5) for that line, so the guesser's three refusals count whatever the
+order; the typo's client pauses after connecting, the guesser does not.
 """
 
 from __future__ import annotations

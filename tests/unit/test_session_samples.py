@@ -24,10 +24,13 @@ def session_counts(fdef: FilterDef, lines: list[str]) -> list[Hit | None]:
     assert fdef.sessions is not None
     table = SessionTable(fdef.sessions)
     matcher = LineMatcher(CompiledFilter(fdef, fdef.default_mode), lambda: NOW)
-    out: list[Hit | None] = []
-    for line in lines:
-        hits = file_session_hits(table, [line], lambda _: NOW, matcher.ident_refused, NOW)
-        out.append(hits[0] if hits else None)
+    out: list[Hit | None] = [None] * len(lines)
+    for i, line in enumerate(lines):
+        for hit in file_session_hits(table, [line], lambda _: NOW, matcher.ident_refused, NOW):
+            # A count that waited for its teach line (sessions.late) comes out with the
+            # teach line: it belongs to the earlier line holding its message.
+            at = i if hit[0] == line else max(k for k in range(i) if hit[0] in lines[k])
+            out[at] = hit
     return out
 
 
