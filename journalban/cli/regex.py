@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from journalban.cli.regexargs import check_filter_name, check_log
-from journalban.cli.regexinput import Batch, read_file, read_file_text, read_journal
+from journalban.cli.regexinput import (
+    CHUNK_BYTES,
+    Batch,
+    read_file,
+    read_file_text,
+    read_journal,
+)
+from journalban.cli.regexjobs import add_counts, count_parts, first_part, jobs_for
 from journalban.errors import ConfigError
 from journalban.matching.counting import count_text
 from journalban.matching.engine import IGNORED, MATCHED, CompiledFilter, LineMatcher
@@ -148,15 +155,44 @@ def scan(
     return tally
 
 
-def count_file(matcher: LineMatcher, path: Path) -> Tally:
-    """The summary's counts for a log file, without an object per line."""
-    tally = Tally()
-    for text in read_file_text(path):
-        matched, ignored = count_text(matcher, text, tally.regex_hits)
-        tally.matched += matched
-        tally.ignored += ignored
-        tally.lines += text.count("\n") + 1
-    return tally
+def count_file(matcher: LineMatcher, path: Path, jobs: int | None = None) -> Tally:
+    """The summary's counts for a log file, without an object per line.
+
+    ``jobs``: processes counting parts of the file at once (default: one per
+    CPU for a big file, see regexjobs); the counts are the same.
+    """
+    jobs = jobs_for(path.stat().st_size) if jobs is None else jobs
+    counts = None
+    if jobs > 1:
+        # The first MiB here first: the children start with the date format settled.
+        head = first_part(path, CHUNK_BYTES)
+        counts = _count_range(matcher, path, 0, head)
+        add_counts(counts, count_parts(matcher, path, jobs, _count_range, head))
+        if len(matcher.dates.hits) > 1:
+            # Several date formats: which one reads a line depends on the lines before.
+            matcher.dates.forget()
+            matcher.heads.forget()
+            counts = None
+    if counts is None:
+        counts = _count_range(matcher, path, 0, None)
+    return Tally(counts["lines"], counts["matched"], counts["ignored"], counts["regex_hits"])
+
+
+def _count_range(matcher: LineMatcher, path: Path, start: int, stop: int | None) -> dict[str, Any]:
+    """The counts of one part of a file; "dates": the date format hits it added."""
+    before = dict(matcher.dates.hits)
+    lines = matched = ignored = 0
+    regex_hits: dict[int, int] = {}
+    for text in read_file_text(path, start, stop):
+        m, i = count_text(matcher, text, regex_hits)
+        matched += m
+        ignored += i
+        lines += text.count("\n") + 1
+    dates = {
+        k: n - before.get(k, 0) for k, n in matcher.dates.hits.items() if n != before.get(k, 0)
+    }
+    return {"lines": lines, "matched": matched, "ignored": ignored,
+            "regex_hits": regex_hits, "dates": dates}  # fmt: skip
 
 
 def _is_file(path: Path) -> bool:

@@ -62,19 +62,24 @@ def read_file(path: Path) -> Iterator[Batch]:
         yield text.split("\n"), []
 
 
-def read_file_text(path: Path) -> Iterator[str]:
+def read_file_text(path: Path, start: int = 0, stop: int | None = None) -> Iterator[str]:
     """The file's text in chunks of whole lines, each without its last newline.
 
     A chunk's lines are ``chunk.split("\n")``; a file ending in a newline has no
     empty last line. UTF-8, undecodable bytes replaced (a cut at a newline
-    never splits a character).
+    never splits a character). ``start`` and ``stop``: a part of the file, from
+    and to the start of a line (no progress bar is shown for a part).
     """
     size = path.stat().st_size
-    progress = Progress(size, size >= PROGRESS_BYTES)
+    whole = start == 0 and stop is None
+    progress = Progress(size, whole and size >= PROGRESS_BYTES)
+    left = (size if stop is None else stop) - start
     done = 0
     tail = b""
     with path.open("rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
+        f.seek(start)
+        while left > 0 and (chunk := f.read(min(CHUNK_BYTES, left))):
+            left -= len(chunk)
             done += len(chunk)
             data = tail + chunk
             cut = data.rfind(b"\n")

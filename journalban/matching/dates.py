@@ -115,6 +115,11 @@ class DateReader:
         self.hits: dict[str, int] = {}
         self._local_cache: dict[tuple[int, int, int, int, int], float] = {}
 
+    def forget(self) -> None:
+        """Start over: no format won yet, no hits counted."""
+        self._cached = None
+        self.hits.clear()
+
     def find(self, line: str) -> DateMatch | None:
         """The first date at the start of ``line`` (or, for some formats, inside it)."""
         fmt = self._cached

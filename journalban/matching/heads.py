@@ -124,7 +124,13 @@ class HeadReader:
     def add_hits(self, n: int) -> None:
         """Count ``n`` dates of the settled format taken through ``fast_hours``."""
         if n and self.format is not None:
-            self.dates.hits[self.format.name] += n
+            name = self.format.name
+            self.dates.hits[name] = self.dates.hits.get(name, 0) + n
+
+    def forget(self) -> None:
+        """Forget the hours converted (with the DateReader's ``forget``)."""
+        self._hours.clear()
+        self._valid_hours.clear()
 
     def _convert(self, fmt: _Format, m: re.Match[str]) -> float | None:
         found = self.dates._convert(fmt, m)
