@@ -73,13 +73,13 @@ def read_file_text(path: Path, start: int = 0, stop: int | None = None) -> Itera
     size = path.stat().st_size
     whole = start == 0 and stop is None
     progress = Progress(size, whole and size >= PROGRESS_BYTES)
-    left = (size if stop is None else stop) - start
+    left = -1 if stop is None else stop - start  # -1: to the end, as the file grows
     done = 0
     tail = b""
     with path.open("rb") as f:
         f.seek(start)
-        while left > 0 and (chunk := f.read(min(CHUNK_BYTES, left))):
-            left -= len(chunk)
+        while left and (chunk := f.read(CHUNK_BYTES if left < 0 else min(CHUNK_BYTES, left))):
+            left -= len(chunk) if left > 0 else 0
             done += len(chunk)
             data = tail + chunk
             cut = data.rfind(b"\n")
