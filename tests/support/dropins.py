@@ -36,9 +36,11 @@ class Phases:
         dropins: tuple[str, ...] = (),
         config: str | None = None,
         texts: dict[str, str] | None = None,
+        check: bool = True,
     ) -> None:
         """Exactly these shipped ``dropins`` (``texts``: by name, edited as their
-        comments tell the administrator to) and this jail.d ``config``, then a restart."""
+        comments tell the administrator to) and this jail.d ``config``, then a
+        restart (which must succeed when ``check``)."""
         wanted = {name: shipped(self.host, name) for name in dropins} | (texts or {})
         for name in self.installed - set(wanted):
             self.host.remove(f"{DROPIN_DIR}/{name}")
@@ -50,7 +52,9 @@ class Phases:
         else:
             self.host.write(CONFIG, config)
         self.host.systemctl("daemon-reload")
-        self.host.systemctl("restart", UNIT)
+        # A phase before may have left the unit failed, past its start limit.
+        self.host.systemctl("reset-failed", UNIT, check=False)
+        self.host.systemctl("restart", UNIT, check=check)
 
 
 @contextlib.contextmanager
