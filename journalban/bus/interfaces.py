@@ -9,6 +9,7 @@ get here anyway it is refused, so the layer fails closed.
 # No `from __future__ import annotations`: dbus-fast reads the signatures from
 # the annotation objects.
 
+import asyncio
 from typing import Annotated, Any
 
 from dbus_fast import DBusError, PropertyAccess
@@ -224,16 +225,35 @@ class JailInterface(ServiceInterface):
         super().__init__(contract.JAIL_INTERFACE)
         self._control = control
         self.jail_name = name
+        self._this_turn: dict[str, Any] | None = None
 
     def introspect(self) -> intr.Interface:
         return _name_args(super().introspect())
 
     def property_values(self) -> dict[str, Any]:
-        """Current values of the properties (empty when the jail is gone)."""
+        """Current values of the properties (empty when the jail is gone).
+
+        Built once per turn of the event loop: nothing changes within one, and
+        dbus-fast reads a ``GetAll`` property by property, each of which built
+        them all (with nftables, a netlink dump of the counters each).
+        """
+        if self._this_turn is not None:
+            return self._this_turn
+        values: dict[str, Any] = {}
         for info in self._control.jails():
             if info.name == self.jail_name:
-                return convert.jail_properties(info, self._control.jail_status(info.name))
-        return {}
+                values = convert.jail_properties(info, self._control.jail_status(info.name))
+                break
+        try:
+            asyncio.get_running_loop().call_soon(self.end_turn)
+        except RuntimeError:  # no loop running: nothing to keep them for
+            return values
+        self._this_turn = values
+        return values
+
+    def end_turn(self) -> None:
+        """Forget the values built this turn (the agent said something changed)."""
+        self._this_turn = None
 
     def _value(self, name: str) -> Any:
         values = self.property_values()

@@ -174,11 +174,18 @@ class BusService:
                 session.announced[path] = values
                 obj.emit_properties_changed(changed)
 
+    def _changed(self) -> None:
+        """Something a property shows changed: announce it, and build the values again."""
+        self._dirty = True
+        if self._session is not None:
+            for jail in self._session.jails.values():
+                jail.end_turn()
+
     # AgentListener
 
     def banned(self, ban: Ban) -> None:
         """Announce a new or extended ban (details never hold the matched lines)."""
-        self._dirty = True
+        self._changed()
         self.pages.banned(ban)
         if self._session is not None:
             self._session.manager.Banned(
@@ -187,14 +194,14 @@ class BusService:
 
     def unbanned(self, ban: Ban, reason: str) -> None:
         """Announce a lifted ban; ``reason`` is expired, manual or flush."""
-        self._dirty = True
+        self._changed()
         self.pages.unbanned(ban)
         if self._session is not None:
             self._session.manager.Unbanned(ban.address, ban.jail, reason)
 
     def reloaded(self) -> None:
         """Re-export the jails of the new configuration and announce the reload."""
-        self._dirty = True
+        self._changed()
         self.pages.changed()
         if self._session is not None:
             self._warm_pages()
@@ -203,7 +210,7 @@ class BusService:
 
     def status_changed(self, jails: Sequence[str]) -> None:
         """Counters changed; announced by the next flush."""
-        self._dirty = True
+        self._changed()
 
 
 class _FullSocketWaits:
