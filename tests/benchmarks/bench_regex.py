@@ -61,6 +61,8 @@ file of 32 MiB or more is counted by one process per usable CPU (at most 8), eac
 part cut at line starts, after the first MiB is read in the process; the counts are
 those of one pass (tests/unit/test_regex_jobs.py). The CPU column is the sum of the
 processes' time: it shows the single-core speed; the wall clock is what the user waits.
+Peak RSS is /usr/bin/time's: the largest single process; journalban's two processes
+each hold about that much, so together about twice the figure shown.
 
 Where the time went, per corpus of 1M lines (CPU seconds of the counting in one process,
 on this machine under load 6-10 from the other engineers, so only the proportions are
