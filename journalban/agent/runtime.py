@@ -167,7 +167,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         # The bans first: setup's read of the sets is then fresh enough for the restore.
-        with collector_paused():
+        with collector_paused(freeze=True):
             restored = self.decisions.load_bans()
             await asyncio.to_thread(self.backend.setup, self._all_rules())
         if self.dry_run and self.config.fleet is not None:
@@ -175,7 +175,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                         "on the other hosts", self.config.fleet.name)  # fmt: skip
         else:
             self._fleet_prepare()
-        done = await self._restore_quietly(restored)
+        done = await self._restore_quietly(restored, at_start=True)
         keep_out_of_collections()
         self._state = "running"
         self.notifier.ready(self._status_line())
@@ -434,9 +434,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
     async def _restore(self, bans: Sequence[Ban]) -> None:
         await log_restored(self.events, await self._restore_quietly(bans))
 
-    async def _restore_quietly(self, bans: Sequence[Ban]) -> Restored:
+    async def _restore_quietly(self, bans: Sequence[Ban], at_start: bool = False) -> Restored:
         uses = {jail: self._uses_firewall(jail) for jail in {b.jail for b in bans}}
-        return await restore(self.backend, [b for b in bans if uses[b.jail]], self.clock.now())
+        kept = [b for b in bans if uses[b.jail]]
+        return await restore(self.backend, kept, self.clock.now(), at_start=at_start)
 
     async def feed(self, jail: str, batch: LineBatch) -> None:
         """Queue failures a policy service reported for ``jail``, as its source would."""

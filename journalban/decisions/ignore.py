@@ -20,6 +20,7 @@ from journalban.addresses import (
     ban_network,
     parse_network,
 )
+from journalban.decisions.hostaddrs import interface_addresses
 from journalban.decisions.split import widest_clear_prefixlen
 from journalban.errors import AddressError, AddressIgnored, AddressNotPeer
 
@@ -41,24 +42,19 @@ LINK_LOCAL: tuple[IPNetwork, ...] = (
 def host_interfaces() -> list[tuple[IPNetwork, IPNetwork]]:
     """(own address as /32 or /128, its on-link network) for every interface address."""
     try:
-        from pyroute2 import IPRoute
-    except ImportError:  # pragma: no cover - pyroute2 is a dependency
+        found = interface_addresses()
+    except OSError as exc:
+        log.warning("cannot read the host's addresses: %s", exc)
         return []
     out = []
-    try:
-        ipr = IPRoute()
+    for addr, prefixlen in found:
         try:
-            for msg in ipr.get_addr():
-                addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-                if not addr:
-                    continue
-                own = ipaddress.ip_network(addr)
-                net = ipaddress.ip_network(f"{addr}/{msg['prefixlen']}", strict=False)
-                out.append((own, net))
-        finally:
-            ipr.close()
-    except (OSError, ValueError) as exc:
-        log.warning("cannot read the host's addresses: %s", exc)
+            own = ipaddress.ip_network(addr)
+            net = ipaddress.ip_network(f"{addr}/{prefixlen}", strict=False)
+        except ValueError as exc:
+            log.warning("cannot read the host's addresses: %s", exc)
+            continue
+        out.append((own, net))
     return out
 
 

@@ -1,0 +1,93 @@
+"""The host's own interface addresses, read with one rtnetlink dump (RTM_GETADDR).
+
+The agent reads them once at start (and at a reload) to protect its own
+addresses and on-link networks. pyroute2 did it, but importing pyroute2 costs
+about 60 ms of CPU at every start, a twentieth of restoring 100,000 bans; the
+dump is a request and a walk over ``ifaddrmsg`` records.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from typing import Final
+
+NETLINK_ROUTE: Final = 0
+RTM_NEWADDR: Final = 20
+RTM_GETADDR: Final = 22
+NLM_F_REQUEST: Final = 0x1
+NLM_F_DUMP: Final = 0x300
+NLMSG_ERROR: Final = 2
+NLMSG_DONE: Final = 3
+IFA_ADDRESS: Final = 1
+IFA_LOCAL: Final = 2
+NLA_TYPE_MASK: Final = 0x3FFF
+
+_NLMSGHDR: Final = struct.Struct("=IHHII")
+_IFADDRMSG: Final = struct.Struct("=BBBBI")
+_NLA: Final = struct.Struct("=HH")
+_ERRNO: Final = struct.Struct("=i")
+
+
+def interface_addresses() -> list[tuple[str, int]]:
+    """(address, prefix length) of every IPv4 and IPv6 address of every interface,
+    the local address of a point-to-point link rather than its peer's.
+
+    Raises:
+        OSError: the kernel refused the dump (or no netlink here).
+    """
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        sock.settimeout(5.0)
+        seq = 1
+        body = _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        header = _NLMSGHDR.pack(
+            _NLMSGHDR.size + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
+        )
+        sock.sendto(header + body, (0, 0))
+        found: list[tuple[str, int]] = []
+        while True:
+            data = sock.recv(1 << 16)
+            if not data:
+                return found
+            if _parse(data, seq, found):
+                return found
+
+
+def _parse(data: bytes, seq: int, found: list[tuple[str, int]]) -> bool:
+    """Append the addresses in one datagram; True at the end of the dump."""
+    offset = 0
+    while offset + _NLMSGHDR.size <= len(data):
+        length, kind, _flags, got_seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+        if length < _NLMSGHDR.size:
+            return True
+        if got_seq == seq:
+            if kind == NLMSG_DONE:
+                return True
+            if kind == NLMSG_ERROR:
+                code = -_ERRNO.unpack_from(data, offset + _NLMSGHDR.size)[0]
+                if code:
+                    raise OSError(code, f"address dump refused: {os.strerror(code)}")
+                return True
+            if kind == RTM_NEWADDR:
+                _address(data, offset + _NLMSGHDR.size, offset + length, found)
+        offset += (length + 3) & ~3
+    return False
+
+
+def _address(data: bytes, start: int, end: int, found: list[tuple[str, int]]) -> None:
+    family, prefixlen, _flags, _scope, _index = _IFADDRMSG.unpack_from(data, start)
+    if family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    attrs: dict[int, bytes] = {}
+    pos = start + _IFADDRMSG.size
+    while pos + _NLA.size <= end:
+        length, kind = _NLA.unpack_from(data, pos)
+        if length < _NLA.size:
+            break
+        attrs[kind & NLA_TYPE_MASK] = data[pos + _NLA.size : pos + length]
+        pos += (length + 3) & ~3
+    raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+    if raw and len(raw) == (4 if family == socket.AF_INET else 16):
+        found.append((socket.inet_ntop(family, raw), prefixlen))
