@@ -43,15 +43,16 @@ APT_PACKAGES = (
     "openssh-client",
     "sshpass",
     # The daemons the shipped drop-ins exist for (tests/booted/test_dropins.py):
-    # shorewall.conf runs shorewall, postfix-policy.conf and loopback-policy.conf
+    # shorewall.conf runs shorewall (and shorewall6 for IPv6 bans), postfix-policy.conf and loopback-policy.conf
     # answer Postfix, web-deny.conf reloads nginx. Installed disabled: the tests
     # start the one they need.
     "shorewall",
+    "shorewall6",
     "postfix",
     "nginx",
 )
 # Installed with their packages, kept from starting at boot.
-DISABLED_UNITS = ("shorewall.service", "postfix.service", "nginx.service")
+DISABLED_UNITS = ("shorewall.service", "shorewall6.service", "postfix.service", "nginx.service")
 # journalban's dependencies but systemd-python, which Debian's python3-systemd
 # provides; then its fleet and metrics extras (nats-py, prometheus-client).
 PYTHON_DEPENDENCIES = ("dbus-fast", "pyroute2", "PyYAML", "nats-py", "prometheus-client")
