@@ -7,6 +7,8 @@ import importlib.resources
 import re
 from pathlib import Path
 
+import yaml
+
 from journalban.matching.aliases import ALIASES, alias_filter
 from journalban.matching.filterdef import FilterDef, load_filter_file, load_filter_text
 
@@ -51,15 +53,26 @@ class FilterLibrary:
         return _load_packaged(name)
 
     def check(self, name: str, mode: str) -> None:
-        """Raises ValueError when the filter or its mode does not exist (for config checks)."""
+        """Raises ValueError when the filter or its mode does not exist (for config checks).
+
+        A packaged filter is checked against the modes its file declares: its
+        regexes are compiled when a jail uses it (compiling all 69 to check a
+        configuration whose jails are mostly disabled cost 0.08 s of every start).
+        """
         try:
-            fdef = self.load(name)
+            modes = self._modes(name)
         except KeyError:
             raise ValueError(f"no such filter {name!r}") from None
-        if mode not in fdef.modes:
-            raise ValueError(
-                f"filter {name!r} has no mode {mode!r} (modes: {', '.join(fdef.modes)})"
-            )
+        if mode not in modes:
+            raise ValueError(f"filter {name!r} has no mode {mode!r} (modes: {', '.join(modes)})")
+
+    def _modes(self, name: str) -> tuple[str, ...]:
+        if not FILTER_NAME.fullmatch(name):
+            raise KeyError(name)
+        local = None if self.override_dir is None else self.override_dir / f"{name}.yaml"
+        if name in ALIASES or (local is not None and local.is_file()):
+            return self.load(name).modes
+        return _packaged_modes(name)
 
 
 def _packaged() -> importlib.resources.abc.Traversable:
@@ -72,3 +85,18 @@ def _load_packaged(name: str) -> FilterDef:
     if not resource.is_file():
         raise KeyError(name)
     return load_filter_text(resource.read_text("utf-8"), name, f"filters/{name}.yaml")
+
+
+@functools.lru_cache(maxsize=128)
+def _packaged_modes(name: str) -> tuple[str, ...]:
+    """A packaged filter's declared modes, from its YAML alone (``modes``, default normal)."""
+    resource = _packaged().joinpath(f"{name}.yaml")
+    if not resource.is_file():
+        raise KeyError(name)
+    # libyaml's safe loader when PyYAML has it (safe_load is the pure-Python one).
+    safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    data = yaml.load(resource.read_text("utf-8"), Loader=safe)  # noqa: S506 (a safe loader)
+    modes = data.get("modes", ["normal"]) if isinstance(data, dict) else None
+    if not isinstance(modes, list) or not modes or not all(isinstance(m, str) for m in modes):
+        return _load_packaged(name).modes  # the full parse says what is wrong
+    return tuple(modes)

@@ -112,3 +112,27 @@ def test_the_subnet_detectors_prefix_texts_are_unchanged() -> None:
             if expected.prefixlen > prefix6:
                 expected = expected.supernet(new_prefix=prefix6)
             assert crowd.prefix_of(key) == str(expected), key
+
+
+def test_restored_ipv4_hosts_are_networks_like_any_other() -> None:
+    """stored_network builds /32 networks without ipaddress's parsing: every
+    observable property must be the constructor's (seeded random values and edges)."""
+    import pickle
+
+    from journalban.addresses import _host_v4, stored_network
+
+    rng = random.Random(11)
+    values = [0, 1, 0xFFFFFFFF, 0x7F000001, *(rng.randrange(1 << 32) for _ in range(20_000))]
+    for value in values:
+        ours, theirs = _host_v4(value), ipaddress.IPv4Network(value)
+        assert type(ours) is type(theirs)
+        assert ours == theirs
+        assert hash(ours) == hash(theirs)
+        assert str(ours) == str(theirs)
+        assert vars(ours).keys() == vars(theirs).keys()
+        assert list(ours.hosts()) == list(theirs.hosts())
+        assert ours.supernet(new_prefix=24) == theirs.supernet(new_prefix=24)
+        assert ours.subnet_of(theirs.supernet(new_prefix=8))
+        assert pickle.loads(pickle.dumps(ours)) == theirs  # noqa: S301 (our own bytes)
+        assert stored_network(str(theirs), remember=False) == theirs
+        assert {ours: 1}[theirs] == 1
