@@ -166,10 +166,14 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         """Run until SIGTERM/SIGINT (or ``stop()``)."""
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
-        # The bans first: setup's read of the sets is then fresh enough for the restore.
+        # The firewall is set up (its sets read back: netlink waits, in a thread) while the
+        # bans load; the read is then fresh enough for the restore.
         with collector_paused(freeze=True):
+            setup = asyncio.get_running_loop().run_in_executor(
+                None, self.backend.setup, self._all_rules()
+            )
             restored = self.decisions.load_bans()
-            await asyncio.to_thread(self.backend.setup, self._all_rules())
+            await setup
         if self.dry_run and self.config.fleet is not None:
             log.warning("a dry run does not join fleet %s: what it published would be real bans "
                         "on the other hosts", self.config.fleet.name)  # fmt: skip
