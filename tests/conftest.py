@@ -16,7 +16,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-_beside: list[str] = []  # the booted tier's tests, run by a pytest of their own
+# Groups of tests run by a pytest of their own beside the rest
+# (support/booted_beside.py): label -> their node ids.
+_beside: dict[str, list[str]] = {}
+BOOTED_TIER = "booted tier"
+REGEX_SUITES = "regex suites"
 
 
 @pytest.hookimpl(trylast=True)  # after -k and -m chose
@@ -25,13 +29,16 @@ def pytest_collection_modifyitems(
 ) -> None:
     from support import booted_beside
 
-    # The booted tier mostly waits: beside other tests it runs in a pytest of
-    # its own started right after collection (support/booted_beside.py).
-    booted = [item for item in items if _booted(item)]
-    if booted_beside.wanted(config, items, booted):
-        _beside.extend(item.nodeid for item in booted)
-        items[:] = [item for item in items if not _booted(item)]
-        items.append(booted_beside.BootedTier.from_parent(session, name="booted-tier"))
+    # The booted tier mostly waits, the regex suites keep a core busy: beside
+    # other tests each runs in a pytest of its own started right after
+    # collection (support/booted_beside.py).
+    beside = [item for item in items if _group(item) is not None]
+    if booted_beside.wanted(config, items, beside):
+        for item in beside:
+            _beside.setdefault(_group(item) or "", []).append(item.nodeid)
+        items[:] = [item for item in items if _group(item) is None]
+        for label in _beside:
+            items.append(booted_beside.BootedTier.from_parent(session, name=label))
     # The fresh-machine check, started in the background below, is waited for
     # last: the whole suite runs while it works. The booted tier comes just
     # before it: its root file system, when not cached, is built meanwhile too.
@@ -40,6 +47,17 @@ def pytest_collection_modifyitems(
 
 def _booted(item: pytest.Item) -> bool:
     return item.path.parent.name == "booted" and item.path.parent.parent.name == "tests"
+
+
+def _group(item: pytest.Item) -> str | None:
+    if _booted(item):
+        return BOOTED_TIER
+    if item.path.parent.parent.name == "tests" and item.path.parent.name in (
+        "adversarial",
+        "conformance",
+    ):
+        return REGEX_SUITES
+    return None
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -52,8 +70,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if _beside:
         from support import booted_beside
 
-        booted_beside.start(_beside)
-    elif any(_booted(item) for item in session.items):
+        for label, nodeids in _beside.items():
+            booted_beside.start(label, nodeids)
+    if BOOTED_TIER not in _beside and any(_booted(item) for item in session.items):
         from support import rootfs
 
         rootfs.start_in_background()

@@ -1,12 +1,15 @@
-"""The booted tier run beside the rest of the suite, by a pytest of its own.
+"""The booted tier, and the CPU-bound regex suites, run beside the rest of the suite.
 
 The tier spends its minutes waiting (a container's boot, sshd's two-second
-delay per failed login, agent restarts, journald), so when a session
-collects both the tier and other tests, the tier's tests are taken out of it
-right after collection and run by a second pytest started at once; one item,
-run last but the fresh-machine check, waits for that run and fails with its
-report when it fails. A session of the tier alone (``pytest tests/booted``)
-runs it as usual, and so does any session with JOURNALBAN_BOOTED_BESIDE=0.
+delay per failed login, agent restarts, journald); the adversarial and
+conformance suites keep one core busy matching while the rest of the suite
+mostly waits on daemons, namespaces and buses (the whole suite used 0.7 of
+the machine's 2 cores). So when a session collects one of these groups and
+other tests, the group's tests are taken out of it right after collection and
+run by a pytest of their own started at once; one item per group, run last
+but the fresh-machine check, waits for that run and fails with its report
+when it fails. A session of such a group alone (``pytest tests/booted``) runs
+it as usual, and so does any session with JOURNALBAN_BOOTED_BESIDE=0.
 """
 
 from __future__ import annotations
@@ -28,15 +31,16 @@ from support.real import REPO
 TIMEOUT = 3600.0
 
 
-def wanted(config: pytest.Config, items: list[pytest.Item], booted: list[pytest.Item]) -> bool:
-    """Whether to run ``booted`` beside the rest: both kinds collected, and not told otherwise."""
+def wanted(config: pytest.Config, items: list[pytest.Item], beside: list[pytest.Item]) -> bool:
+    """Whether to run ``beside`` apart from the rest: both kinds collected, not told otherwise."""
     if os.environ.get("JOURNALBAN_BOOTED_BESIDE") == "0" or config.option.collectonly:
         return False
-    return bool(booted) and len(booted) < len(items)
+    return bool(beside) and len(beside) < len(items)
 
 
 @dataclass
 class _Run:
+    label: str
     process: subprocess.Popen[bytes]
     log: Path
     count: int
@@ -46,9 +50,9 @@ class _Run:
 _runs: list[_Run] = []
 
 
-def start(nodeids: list[str]) -> None:
-    """Start the second pytest on ``nodeids`` (the tier's tests this session selected)."""
-    log = Path(tempfile.mkdtemp(prefix="journalban-booted-")) / "pytest.log"
+def start(label: str, nodeids: list[str]) -> None:
+    """Start a pytest of its own on ``nodeids`` (a group's tests this session selected)."""
+    log = Path(tempfile.mkdtemp(prefix="journalban-beside-")) / "pytest.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-ra", "-p", "no:cacheprovider",
@@ -59,7 +63,7 @@ def start(nodeids: list[str]) -> None:
             stderr=subprocess.STDOUT,
             env=os.environ | {"JOURNALBAN_BOOTED_BESIDE": "0"},
         )  # fmt: skip
-    _runs.append(_Run(process, log, len(nodeids)))
+    _runs.append(_Run(label, process, log, len(nodeids)))
 
 
 def stop() -> None:
@@ -78,32 +82,32 @@ def stop() -> None:
 
 def summary() -> list[str]:
     """What the tier's own pytest reported, for the end of this session's report."""
-    return [f"booted tier, run beside: {run.outcome}" for run in _runs if run.outcome]
+    return [f"{run.label}, run beside: {run.outcome}" for run in _runs if run.outcome]
 
 
 class BootedTier(pytest.Item):
-    """Waits for the tier's own pytest and fails with its report when it failed."""
+    """Waits for a group's own pytest and fails with its report when it failed."""
 
     def runtest(self) -> None:
-        (run,) = _runs
+        (run,) = [run for run in _runs if run.label == self.name]
         started = time.monotonic()
         try:
             returncode = run.process.wait(TIMEOUT)
         except subprocess.TimeoutExpired:
             stop()
-            pytest.fail(f"the booted tier ran over {TIMEOUT:.0f}s; its log: {run.log}")
+            pytest.fail(f"the {run.label} ran over {TIMEOUT:.0f}s; its log: {run.log}")
         text = run.log.read_text(errors="replace")
         waited = time.monotonic() - started
         run.outcome = f"{_last_line(text)}; waited {waited:.0f} s for it at the end; log {run.log}"
         if returncode != 0:
             pytest.fail(
-                f"the booted tier ({run.count} tests, its own pytest; log {run.log}) "
+                f"the {run.label} ({run.count} tests, its own pytest; log {run.log}) "
                 f"exited {returncode}:\n{_report(text)}",
                 pytrace=False,
             )
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return REPO / "tests/booted", 0, "the booted tier (run beside the suite)"
+        return REPO / "tests", 0, f"the {self.name} (run beside the suite)"
 
 
 def _report(text: str) -> str:
