@@ -10,7 +10,10 @@ private bus, and where ``/usr/share/cockpit`` also holds the repository's
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -121,9 +124,24 @@ class CockpitWs:
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            # cockpit-ws is the first process of its pid namespace: killing it
+            # ends the namespace. unshare's --kill-child does not reach it once
+            # it runs as another user (the kernel clears the parent-death
+            # signal on a change of credentials), and unshare forwards no
+            # SIGTERM: each run left a cockpit-ws behind.
+            for pid in _children(self.proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self.proc.terminate()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
