@@ -109,16 +109,7 @@ class Authority:
         """Forget kept answers whenever polkit changes; call once the bus is connected."""
         self._bus.add_message_handler(self._on_signal)
         for rule in _POLKIT_CHANGES:
-            reply = await self._bus.call(
-                Message(
-                    destination="org.freedesktop.DBus",
-                    path="/org/freedesktop/DBus",
-                    interface="org.freedesktop.DBus",
-                    member="AddMatch",
-                    signature="s",
-                    body=[rule],
-                )
-            )
+            reply = await self._ask_bus("AddMatch", rule)
             if reply is None or reply.message_type == MessageType.ERROR:
                 # Without the signal a kept answer could outlive a change of the rules.
                 _log.warning("cannot follow polkit's changes (%s): answers are not kept",
@@ -172,20 +163,24 @@ class Authority:
 
     async def caller_uid(self, sender: str) -> int | None:
         """The Unix uid behind a bus name (None when the bus does not say)."""
-        reply = await self._bus.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="GetConnectionUnixUser",
-                signature="s",
-                body=[sender],
-            )
-        )
+        reply = await self._ask_bus("GetConnectionUnixUser", sender)
         if reply is None or reply.message_type == MessageType.ERROR:
             return None
         uid: int = reply.body[0]
         return uid
+
+    async def _ask_bus(self, member: str, argument: str) -> Message | None:
+        """Call ``member`` of the bus daemon itself with one string argument."""
+        return await self._bus.call(
+            Message(
+                destination="org.freedesktop.DBus",
+                path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus",
+                member=member,
+                signature="s",
+                body=[argument],
+            )
+        )
 
 
 def polkit_is_absent(error_name: str | None) -> bool:
