@@ -32,6 +32,7 @@ from journalban.agent.build import (
 )
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.callerstore import BanCallers
+from journalban.agent.calltrace import TRACE, CallTrace, mark, tracing
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
 from journalban.agent.detection import AgentDetection
@@ -318,7 +319,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 continue
             # A caller may have been cancelled meanwhile (the fleet's, by a reload).
             try:
-                with calling(item.caller):  # whose bans these are, for the log
+                # whose bans these are, for the log; the call's stages, when traced
+                with calling(item.caller), tracing(item.trace):
+                    mark("started")
                     result = await item.call()
             except Exception as exc:  # handed to the caller
                 if not item.future.done():
@@ -355,7 +358,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                     carried = queued
                 elif queued is not None:
                     item = queued
+        self._mark_waiting("group decided", carried)
         await self._apply(changes)
+        self._mark_waiting("group announced", carried)
         if touched:
             self._notify_status(sorted(touched))
         return carried
@@ -376,7 +381,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         """Commit, then change the firewall, then tell everyone."""
         if not changes.commits:
             return
+        mark("commit")
         await asyncio.to_thread(self.store.commit, changes.commits)
+        mark("committed")
+        self._mark_waiting("group committed")
         self.decisions.forget_lines(changes.bans)
         now = self.clock.now()
         add = [self._entry(b) for b in changes.bans if self._uses_firewall(b.jail)]
@@ -447,10 +455,17 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         """Queue failures a policy service reported for ``jail``, as its source would."""
         await self._queue.put(_BatchItem(jail, batch))
 
+    def _mark_waiting(self, stage: str, carried: _CallItem | None = None) -> None:
+        """Stamp ``stage`` on the traced calls waiting for the decisions task."""
+        for item in (carried, *self._calls):
+            if item is not None and item.trace is not None:
+                item.trace.mark(stage)
+
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Run ``fn`` in the decisions task, after the batches being decided, before queued ones."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._calls.append(_CallItem(fn, future, CALLER.get()))
+        mark("queued")
+        self._calls.append(_CallItem(fn, future, CALLER.get(), TRACE.get()))
         if not self._queue.full():  # else the decisions task is busy and looks at _calls next
             self._queue.put_nowait(None)
         return await future
@@ -565,3 +580,4 @@ class _CallItem:
     call: Callable[[], Awaitable[Any]]
     future: asyncio.Future[Any]
     caller: Caller | None = None
+    trace: CallTrace | None = None

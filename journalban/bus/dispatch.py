@@ -20,6 +20,7 @@ from dbus_fast.aio import MessageBus
 
 from journalban.agent.api import AgentControl
 from journalban.agent.callers import Caller, calling
+from journalban.agent.calltrace import CallTrace, TraceLog, mark, tracing
 from journalban.bus import contract, convert
 from journalban.bus.authority import Authority
 from journalban.bus.callstats import CALLS, STANDARD_MEMBERS
@@ -55,6 +56,7 @@ class CallDispatcher:
         self._search = BanSearch(self._pages)
         self._passthrough: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._traces = TraceLog()  # JOURNALBAN_CALL_TRACE: each call's stages, for benchmarks
         m, j = contract.MANAGER_INTERFACE, contract.JAIL_INTERFACE
         self._handlers: dict[tuple[str, str], tuple[str, CallHandler]] = {
             (m, "Ban"): ("ssta{sv}", self._manager_ban),
@@ -88,31 +90,36 @@ class CallDispatcher:
             return None
         if id(msg) in self._passthrough:
             return None  # authorised already: dbus-fast answers it
-        task = asyncio.get_running_loop().create_task(self._serve(msg))
+        trace = self._traces.start(msg.sender or "", msg.serial, msg.member or "")
+        task = asyncio.get_running_loop().create_task(self._serve(msg, trace))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _serve(self, msg: Message) -> None:
+    async def _serve(self, msg: Message, trace: CallTrace | None = None) -> None:
         started = time.monotonic()
         outcome = "ok"
-        try:
-            reply = await self._answer(msg)
-        except Exception as exc:
-            reply = convert.to_dbus_error(exc)._as_message(msg)
-            outcome = "denied" if reply.error_name == contract.ACCESS_DENIED else "error"
+        with tracing(trace):
+            mark("serving")
+            try:
+                reply = await self._answer(msg)
+            except Exception as exc:
+                reply = convert.to_dbus_error(exc)._as_message(msg)
+                outcome = "denied" if reply.error_name == contract.ACCESS_DENIED else "error"
+            mark("handled")
         CALLS.record(msg.member or "", outcome, time.monotonic() - started)
-        if reply is None or msg.flags & MessageFlag.NO_REPLY_EXPECTED:
-            return
-        if not self._bus.connected:
-            return  # the caller got NoReply from the bus when we went away
-        self._bus.send(reply)
+        if reply is not None and not msg.flags & MessageFlag.NO_REPLY_EXPECTED:
+            if not self._bus.connected:
+                return  # the caller got NoReply from the bus when we went away
+            self._bus.send(reply)
+        self._traces.finish(trace)
 
     async def _answer(self, msg: Message) -> Message | None:
         member = msg.member or ""
         interface = msg.interface or self._infer_interface(msg.path or "", member)
         if interface in contract.STANDARD_INTERFACES:
             await self._authority.authorize(msg, contract.action_for(interface, member))
+            mark("authorised")
             self._pass_to_dbus_fast(msg)
             return None
         entry = self._handlers.get((interface, member))
@@ -131,9 +138,11 @@ class CallDispatcher:
             if jail is None:
                 raise DBusError(contract.NO_SUCH_JAIL, f"no jail at {msg.path}")
         await self._authority.authorize(msg, action)
+        mark("authorised")
         caller = None
         if member in _COMMANDS:
             caller = Caller(await self._authority.caller_uid(msg.sender or ""), msg.sender or "")
+            mark("caller known")
         with calling(caller):
             out_signature, body = await handler(msg, jail)
         return Message.new_method_return(msg, out_signature, body)

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import SPAN, dated_lines, journal_fields
 from bench_dbus import DEST, call
+from dbus_stages import floors, read_traces, report, stages
 
 from journalban.events import Ban
 from journalban.state.files import state_path
@@ -101,20 +102,25 @@ class Timing:
     seconds: float
     error: str = ""
     value: Any = None
+    serial: int = 0  # the call's serial on the client's connection, to find the agent's trace
+    sent: float = 0.0  # time.monotonic() when the call was sent (the agent's clock too)
 
 
 async def timed(bus: MessageBus, label: str, msg: Message) -> Timing:
+    sent = time.monotonic()
     start = time.perf_counter()
     try:
         reply = await asyncio.wait_for(bus.call(msg), CALL_TIMEOUT)
     except TimeoutError:
-        return Timing(label, time.perf_counter() - start, "timeout")
+        return Timing(label, time.perf_counter() - start, "timeout", serial=msg.serial, sent=sent)
     elapsed = time.perf_counter() - start
     if reply is None or reply.message_type == MessageType.ERROR:
         name = reply.error_name if reply is not None else "no reply"
-        return Timing(label, elapsed, f"{name}: {reply.body if reply else ''}")
+        return Timing(label, elapsed, f"{name}: {reply.body if reply else ''}",
+                      serial=msg.serial, sent=sent)  # fmt: skip
     value = reply.body[0] if reply.body else None
-    return Timing(label, elapsed, value=value.value if isinstance(value, Variant) else value)
+    value = value.value if isinstance(value, Variant) else value
+    return Timing(label, elapsed, value=value, serial=msg.serial, sent=sent)
 
 
 async def ban_unban(bus: MessageBus, address: str) -> list[Timing]:
@@ -189,12 +195,14 @@ async def run_rounds(
     pause: float,
     start_feed: Callable[[], subprocess.Popen[bytes]],
     export_size: int,
-) -> tuple[list[Round], dict[str, list[Timing]], float]:
+) -> tuple[list[Round], dict[str, list[Timing]], float, str]:
     """Idle rounds, rounds for as long as the feed runs, rounds once the agent caught up.
 
-    Returns the rounds, the timings of each phase, and the feed's wall time.
+    Returns the rounds, the timings of each phase, the feed's wall time and
+    the client's unique bus name.
     """
     bus = await MessageBus(bus_address=address).connect()
+    client = bus.unique_name or ""
     idle: list[Timing] = []
     load: list[Timing] = []
     settled: list[Timing] = []
@@ -232,7 +240,7 @@ async def run_rounds(
         rounds.append(summarise("final", time.monotonic() - began, 1.0, [final]))
     finally:
         bus.disconnect()
-    return rounds, {"idle": idle, "load": load, "after": settled}, feed_wall
+    return rounds, {"idle": idle, "load": load, "after": settled}, feed_wall, client
 
 
 async def _wait_for_settled(bus: MessageBus, quiet: float = 3.0, limit: float = 600.0) -> None:
@@ -365,6 +373,8 @@ def main() -> None:
     cfg = write_config(tmp / "journalban.yaml", state, journal_dir=jdir, bus=True,
                        firewall={"backend": "dry-run"}, jails={"sshd": jail})  # fmt: skip
     feeders: list[subprocess.Popen[bytes]] = []
+    trace_path = tmp / "calls.jsonl"
+    os.environ["JOURNALBAN_CALL_TRACE"] = str(trace_path)  # the agent's stages of each call
 
     profilers: list[subprocess.Popen[bytes]] = []
 
@@ -403,7 +413,7 @@ def main() -> None:
                 agent.wait_for_log("running:", timeout=600)
                 if not bus.wait_for_name(DEST, timeout=20):
                     raise RuntimeError(f"the agent did not take {DEST}:\n{agent.log}")
-                rounds, phases, feed_wall = asyncio.run(
+                rounds, phases, feed_wall, client = asyncio.run(
                     run_rounds(bus.address, args.idle_rounds, args.pause, start_feed, size)
                 )
             finally:
@@ -416,9 +426,12 @@ def main() -> None:
                 agent.stop()
                 shutil.copy(agent.log_path, args.data / "agent.log")
                 shutil.copy(bus.log_path, args.data / "bus.log")
+        traces = read_traces(trace_path, client)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     summary = describe(rounds, phases)
+    summary["floors"] = floors(phases)
+    summary["stages"] = stages(phases, traces)
     final = summary["final_total_failed"] or 1
     summary.update(
         date=datetime.now().strftime("%Y-%m-%d"),
@@ -436,6 +449,7 @@ def main() -> None:
         if r.phase in ("load", "after"):
             print(f"{_round_line(r)}  agent at {r.total_failed / final:6.1%} of failures")
     print(json.dumps({k: v for k, v in summary.items() if k != "rounds"}, indent=1))
+    print("\n".join(report(summary["floors"], summary["stages"])))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 

@@ -1,0 +1,75 @@
+"""JOURNALBAN_CALL_TRACE: the real agent stamps each D-Bus call's stages, in order."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.agent import AgentProcess, write_config
+from support.bus import PrivateBus, run_client
+from support.journal import JournalWriter, sshd_fields
+
+pytestmark = pytest.mark.real
+MANAGER = ["org.jailban", "/org/jailban", "org.jailban.Manager1"]
+
+
+@pytest.fixture(scope="module")
+def traced() -> Iterator[tuple[PrivateBus, AgentProcess, Path]]:
+    tmp = Path(tempfile.mkdtemp(prefix="jb-call-trace-"))
+    jdir, trace = tmp / "journal", tmp / "calls.jsonl"
+    cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
+                       firewall={"backend": "dry-run"}, jails={"sshd": {}})  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp, PrivateBus() as bus, JournalWriter(jdir) as writer:
+        mp.setenv("JOURNALBAN_CALL_TRACE", str(trace))
+        writer.write([sshd_fields("Server listening on :: port 22.")])
+        writer.wait_visible(1)
+        agent = AgentProcess(cfg, bus_address=bus.address)
+        try:
+            agent.wait_for_log("running:")
+            assert bus.wait_for_name("org.jailban"), agent.log
+            yield bus, agent, trace
+        finally:
+            agent.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def busctl(bus: PrivateBus, *args: str) -> None:
+    done = run_client(bus, ["busctl", f"--address={bus.address}", "call", *MANAGER, *args])
+    assert done.returncode == 0, done.stderr
+
+
+def traces(path: Path, member: str) -> list[dict[str, float]]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r["marks"] for r in records if r["member"] == member]
+
+
+def in_order(marks: dict[str, float], *stages: str) -> bool:
+    times = [marks[s] for s in stages]
+    return times == sorted(times)
+
+
+def test_a_read_is_stamped_from_receipt_to_reply(
+    traced: tuple[PrivateBus, AgentProcess, Path],
+) -> None:
+    bus, _agent, path = traced
+    busctl(bus, "GetStatus")
+    (marks,) = traces(path, "GetStatus")
+    assert in_order(marks, "received", "serving", "authorised", "handled", "replied")
+    assert "queued" not in marks  # a read never waits for the decisions task
+
+
+def test_a_ban_is_stamped_through_the_decisions_task_and_its_commit(
+    traced: tuple[PrivateBus, AgentProcess, Path],
+) -> None:
+    bus, agent, path = traced
+    busctl(bus, "Ban", "ssta{sv}", "sshd", "198.51.100.61", "3600000000", "0")
+    agent.wait_for_log("Ban 198.51.100.61 in jail sshd")
+    (marks,) = traces(path, "Ban")
+    stages = ("received", "authorised", "caller known", "queued", "started", "commit",
+              "committed", "handled", "replied")  # fmt: skip
+    assert in_order(marks, *stages)
