@@ -2,137 +2,30 @@
 
 ``python -m journalban.agent.journalreader`` is ``sources.journalworker``
 with a finder of failures: it builds the jail's ``LineMatcher`` from the
-request's ``matcher`` (a ``MatcherSpec``) and hands out only the failures of
-each batch, with the cursor and count of the entries read. The agent then
-only decides, while matching runs beside the reading on the other core.
+request's ``matcher`` (a ``MatcherSpec``, see ``journalfinder``) and hands out
+only the failures of each batch, with the cursor and count of the entries
+read. The agent then only decides, while matching runs beside the reading on
+the other core. The matcher is imported and built after the child has asked
+for its helper (``journalworker.main``), so that the helper starts as early
+as the child can know it is needed.
 """
 
 from __future__ import annotations
 
-import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from journalban.clock import SystemClock
-from journalban.events import LineBatch
-from journalban.matching.literals import mode_literals
-from journalban.matching.sessions import SessionTable
-from journalban.matching.spec import MatcherSpec
 from journalban.sources import journalworker
 from journalban.sources.isolated import python_module
-from journalban.sources.journalworker import literal_scan
 
 WORKER = python_module("journalban.agent.journalreader")
 
 
-class Gate:
-    """Which candidates a jail with sessions hands to its table (``journalworker.SessionGate``).
-
-    A message holding a session literal but no failure literal is a count or
-    end line unless it teaches (a teach regex matches it): it matters only to a
-    session the table holds, so without one the child skips it before reading
-    its time and key (most sshd lines of that kind close connections nobody
-    taught). A teach line in the batch turns skipping off until the next
-    batch, as the table learns it only when the batch is matched.
-    """
-
-    def __init__(self, table: SessionTable, failure_literals: Sequence[str]) -> None:
-        self.table = table
-        rules = table.rules
-        failure = literal_scan(failure_literals) if failure_literals else None
-        session = rules.literals
-        teach = mode_literals(list(rules.teach), ())
-        self._failure = None if failure is None else failure.search
-        self._session = None if not session else _search(literal_scan(session))
-        self._teach = None if not teach else _search(literal_scan(teach))
-        self._teaching = False
-
-    def _teaches(self, raw: bytes) -> bool:
-        # The literal is found anywhere ("banner exchange: Connection from ..."); the
-        # regexes say whether the line teaches.
-        text = raw.decode("utf-8", "replace")
-        return any(regex.match(text) is not None for regex in self.table.rules.teach)
-
-    def new_batch(self) -> None:
-        self._teaching = False
-
-    def check(self, raw: bytes, get: Callable[[str], bytes], field: str) -> tuple[bool, str | None]:
-        if self._session is None or self._teach is None or self._failure is None:
-            return True, _key(get, field)  # a regex without literals: no telling
-        if self._session(raw) is None:
-            return True, None  # no session regex can match it
-        if self._teach(raw) is not None and self._teaches(raw):
-            self._teaching = True
-            return True, _key(get, field)
-        if self._teaching or self._failure(raw) is not None:
-            return True, _key(get, field)
-        if self.table.rules.late:
-            return True, _key(get, field)  # a count may wait for its teach line
-        if not len(self.table):
-            return False, None
-        key = _key(get, field)
-        return self.table.holds_any(key), key
-
-
-def _key(get: Callable[[str], bytes], field: str) -> str | None:
-    try:
-        return get(field).decode("ascii", "replace")
-    except KeyError:
-        return None
-
-
-def _search(scan: re.Pattern[bytes] | None) -> Callable[[bytes], re.Match[bytes] | None] | None:
-    return None if scan is None else scan.search
-
-
-class JailFinder:
-    """The failures among a batch's candidate messages, found by the jail's matcher."""
-
-    def __init__(self, spec: Mapping[str, Any]) -> None:
-        self.clock = SystemClock()
-        data = dict(spec)
-        stored = data.pop("session_rows", None) or []
-        self.matcher = MatcherSpec.from_json(data).build(self.clock.now)
-        rules = self.matcher.filter.fdef.sessions
-        self.table: SessionTable | None = None
-        self.gate: Gate | None = None
-        if rules is not None:
-            self.table = SessionTable(rules)
-            self.table.restore(stored, self.clock.now())
-            self.gate = Gate(self.table, self.matcher.filter.literals or ())
-
-    def __call__(
-        self, messages: list[str], times: list[float], keys: list[str | None]
-    ) -> journalworker.FoundHits:
-        batch = LineBatch("", messages, "", times, prefixed=False, read=len(messages))
-        hits = self.matcher.hits(batch)
-        changed: list[tuple[str, str | None]] = []
-        table = self.table
-        if table is not None and keys:
-            # Without a key, a table keyed by process only can do nothing with a line.
-            keyless = table.keyed_by_message
-            for message, when, key in zip(messages, times, keys, strict=True):
-                if key is None and not keyless:
-                    continue
-                if (hit := table.feed(message, key, when)) is not None:
-                    hits.append(hit)
-                hits += table.released()
-            changed = table.changes()
-        now = self.clock.now()
-        return (
-            [h[0] for h in hits],
-            [h[1] for h in hits],
-            # A journal entry always has a time; ``now`` only stands in for the type.
-            [now if h[2] is None else h[2] for h in hits],
-            [h[3] for h in hits],
-            [h[4] for h in hits],
-            changed,
-        )
-
-
 def finder(spec: Mapping[str, Any]) -> journalworker.FindHits:
     """The jail's finder of failures (with its session gate, when the filter has sessions)."""
+    from journalban.agent.journalfinder import JailFinder
+
     return JailFinder(spec)
 
 

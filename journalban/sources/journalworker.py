@@ -26,7 +26,6 @@ import contextlib
 import json
 import marshal
 import os
-import re
 import select
 import signal
 import sys
@@ -38,6 +37,7 @@ from systemd import journal
 
 from journalban.sources.frames import pack_frame
 from journalban.sources.journalfiles import file_groups, journal_files
+from journalban.sources.literalscan import literal_scan
 
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
@@ -174,32 +174,23 @@ def cursor_realtime_usec(cursor: str) -> int | None:
     return None
 
 
-def literal_scan(literals: Sequence[str]) -> re.Pattern[bytes] | None:
-    """A bytes regex finding any literal in a raw MESSAGE; None hands out every entry.
-
-    Only ASCII literals: an ASCII byte survives decoding with errors="replace"
-    unchanged, so the raw bytes hold a literal exactly when the text does.
-    """
-    if not literals or not all(literal.isascii() for literal in literals):
-        return None
-    # A message holding a literal holds it without its outer blanks, and a
-    # pattern that starts with a blank is tried at every space (20% slower).
-    ordered = sorted({literal.strip().encode() for literal in literals}, key=len, reverse=True)
-    if b"" in ordered:
-        return None  # an empty literal is in every message
-    return re.compile(b"|".join(re.escape(literal) for literal in ordered))
-
-
 class Follower:
     """The blocking read loop of the child."""
 
     def __init__(
-        self, request: Request, stdin: int, stdout: int, find_hits: FindHits | None = None
+        self,
+        request: Request,
+        stdin: int,
+        stdout: int,
+        find_hits: FindHits | None = None,
+        make_finder: Callable[[], FindHits] | None = None,
     ) -> None:
         self.request = request
-        self.find_hits = find_hits
-        gate = getattr(find_hits, "gate", None)
-        self.gate: SessionGate | None = gate if request.session_field is not None else None
+        self.find_hits: FindHits | None = None
+        self.gate: SessionGate | None = None
+        self._set_finder(find_hits)
+        # Built at the first batch: a split catch-up asks for its helper first.
+        self.make_finder = make_finder
         self.cursor = request.cursor
         self.stdin = stdin
         self.stdout = stdout
@@ -208,6 +199,11 @@ class Follower:
         self.files: list[str] | None = None  # those of the reader; None: every file
         self.reader = self._open()
         self.read_since_open = 0
+
+    def _set_finder(self, find_hits: FindHits | None) -> None:
+        self.find_hits = find_hits
+        gate = getattr(find_hits, "gate", None)
+        self.gate = gate if self.request.session_field is not None else None
 
     def _open(self) -> journal.Reader:
         request = self.request
@@ -374,6 +370,9 @@ class Follower:
                 self.reopen()
 
     def read_batch(self) -> Frame | None:
+        if self.make_finder is not None:
+            self._set_finder(self.make_finder())
+            self.make_finder = None
         messages: list[str] = []
         times: list[float] = []
         unreadable = read = 0
@@ -529,10 +528,14 @@ def main(make_finder: MakeFinder | None = None) -> int:
             return 0
         line += chunk
     request = Request.decode(line)
-    find_hits = None
-    if make_finder is not None and request.matcher is not None:
-        find_hits = make_finder(request.matcher)
-    follower = Follower(request, stdin, stdout, find_hits)
+    matcher = request.matcher
+    build = None
+    if make_finder is not None and matcher is not None:
+
+        def build() -> FindHits:
+            return make_finder(matcher)
+
+    follower = Follower(request, stdin, stdout, make_finder=build)
     try:
         follower.run()
     except BrokenPipeError:

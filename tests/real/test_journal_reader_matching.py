@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,12 +12,14 @@ import pytest
 from test_journal_child import make_cursor_of_first, small_fs, take_read, wait_entries
 from test_journal_source import make_source, stays_quiet
 
-from journalban.agent.journalreader import WORKER
+from journalban.agent.journalreader import WORKER, finder
 from journalban.events import Hit, LineBatch
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
+from journalban.sources.frames import FRAME_HEADER
 from journalban.sources.journalfiles import file_groups, journal_files
+from journalban.sources.journalworker import DATA, SPLIT, FindHits, Follower, Frame, Request
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
@@ -107,3 +110,50 @@ def test_a_split_catch_up_matches_in_both_children(small_fs: Path) -> None:
     assert len(expected) > total // 3
     assert helpers == 1
     assert source_hits(got) == expected
+
+
+def test_the_helper_is_asked_for_before_the_matcher_is_built(small_fs: Path) -> None:
+    """The child's SPLIT goes out first; the matcher (imports, regexes) is built after it,
+    while the helper starts, and finds the same failures."""
+    total = 4000
+    messages = [MESSAGES[i % len(MESSAGES)].replace(" 22", f" {i}") for i in range(total)]
+    with JournalWriter(small_fs) as writer:
+        writer.write([entry(i, m) for i, m in enumerate(messages)])
+        wait_entries(small_fs, total)
+    request = Request(
+        directory=str(small_fs), prefilter=LITERALS, batch_size=700, split_at=1,
+        matcher=SPEC.to_json(),
+    )  # fmt: skip
+    out = small_fs.parent / "frames"
+    written_before: list[list[int]] = []
+
+    def make() -> FindHits:
+        written_before.append([frame.kind for frame in frames_in(out.read_bytes())])
+        return finder(SPEC.to_json())
+
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        follower = Follower(request, fd, fd, make_finder=make)
+        follower.seek_start()
+        follower.catch_up()  # this child's groups; the helper's are handed over
+        follower.reader.close()
+    finally:
+        os.close(fd)
+    assert written_before == [[SPLIT]]
+    frames = frames_in(out.read_bytes())
+    mine = [f for f in frames if f.kind == DATA]
+    assert all(f.hosts is not None for f in mine)
+    # Its own share's failures are the agent's own, in order; the helper has the rest.
+    found = [hit for f in mine for hit in zip(f.messages, f.hosts or [], strict=True)]
+    expected = iter([(h[0], h[1]) for h in expected_hits(messages)])
+    assert all(hit in expected for hit in found)  # a subsequence: consumed in order
+    assert 0 < len(found) < len(expected_hits(messages))
+
+
+def frames_in(data: bytes) -> list[Frame]:
+    frames = []
+    while data:
+        (size,) = FRAME_HEADER.unpack(data[: FRAME_HEADER.size])
+        frames.append(Frame.decode(data[FRAME_HEADER.size : FRAME_HEADER.size + size]))
+        data = data[FRAME_HEADER.size + size :]
+    return frames

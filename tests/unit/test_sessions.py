@@ -101,7 +101,7 @@ FAILED = "Failed password for root from 198.51.100.9 port 22 ssh2"
 def _gated(entries: list[tuple[str, str]], batch: int = 50) -> tuple[list[object], list[str]]:
     """What the table finds when the journal gate filters each batch before it is fed,
     and the messages whose key the gate read."""
-    from journalban.agent.journalreader import Gate
+    from journalban.agent.journalfinder import Gate
 
     table = SessionTable(_rules())
     gate = Gate(table, ["Failed "])

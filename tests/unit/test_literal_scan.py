@@ -1,0 +1,98 @@
+"""The journal child's prefilter (sources.literalscan) finds exactly the messages holding a literal.
+
+Each literal is searched from its rarest byte with a lookbehind for the bytes
+before it; the pattern must agree with a plain substring test on every
+packaged filter's literals (every mode, session literals included, as the
+agent asks for them), on the filters' own samples and on messages built to
+trip it: the literal at the very start and end of a message (the lookbehind
+at offset 0), cut short on either side, with its pivot byte changed, and
+overlapping repetitions.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from journalban.matching.library import FilterLibrary
+from journalban.matching.spec import MatcherSpec
+from journalban.sources.literalscan import literal_scan, pivoted
+
+
+def _holds(message: bytes, literals: list[bytes]) -> bool:
+    return any(literal in message for literal in literals)
+
+
+def _agent_literals(name: str, mode: str) -> list[str]:
+    """The prefilter the agent sends for a journal jail of this filter (agent.build)."""
+    fdef = FilterLibrary(None).load(name)
+    literals = list(MatcherSpec(name, mode, None).compile(fdef).literals)
+    if fdef.sessions is not None and literals:
+        session = fdef.sessions.literals
+        if session is None:
+            return []
+        literals += session
+    return literals
+
+
+def _tricky(literal: bytes, rng: random.Random) -> list[bytes]:
+    words = [b"", b"x", b"sshd[12]: ", b"from 203.0.113.5 port 22", bytes(range(1, 40))]
+    cases = [literal, literal + literal, literal[1:], literal[:-1], literal[::-1]]
+    for at in range(len(literal)):
+        changed = bytearray(literal)
+        changed[at] = (changed[at] + 1) % 128
+        cases.append(bytes(changed))
+    cases += [rng.choice(words) + case + rng.choice(words) for case in list(cases)]
+    # Half of it, then the whole: the lookbehind must not stop at the first half.
+    cases.append(literal[: len(literal) // 2] + literal)
+    return cases
+
+
+def _filters() -> list[tuple[str, str]]:
+    library = FilterLibrary(None)
+    return [(name, mode) for name in library.names() for mode in library.load(name).modes]
+
+
+@pytest.mark.parametrize(("name", "mode"), _filters())
+def test_scan_agrees_with_substring_test_on_every_filter(name: str, mode: str) -> None:
+    literals = _agent_literals(name, mode)
+    scan = literal_scan(literals)
+    if scan is None:
+        assert not literals or any(not lit.strip() or not lit.isascii() for lit in literals)
+        return
+    wanted = [lit.strip().encode() for lit in literals]
+    rng = random.Random(name)
+    fdef = FilterLibrary(None).load(name)
+    messages = [s.line.encode("utf-8", "replace") for s in fdef.samples]
+    for literal in wanted:
+        messages += _tricky(literal, rng)
+        others = rng.sample(wanted, min(3, len(wanted)))
+        messages.append(b" ".join(o[: len(o) - 1] for o in others))
+    found = 0
+    for message in messages:
+        holds = _holds(message, wanted)
+        assert (scan.search(message) is not None) == holds, (name, mode, message)
+        found += holds
+    assert found >= len(wanted)  # every literal was found at least in itself
+
+
+def test_pivot_is_the_rarest_byte_and_the_pattern_is_the_literal() -> None:
+    # 'j' and 'R' are both rarer than any listed byte: the first of them is taken.
+    assert pivoted(b"reject: RCPT from") == b"j(?<=rej)ect:" + re.escape(b" RCPT from")
+    assert pivoted(b"too many errors after") == b"y(?<=too\\ many)" + re.escape(b" errors after")
+    # A literal starting with its rarest byte needs no lookbehind.
+    assert pivoted(b"Failed ") == b"Failed\\ "
+    for literal in (b"Failed ", b"reject: RCPT from", b"too many errors after", b"a"):
+        regex = re.compile(pivoted(literal))
+        # The match starts at the pivot: it is found in the literal, in no part of it.
+        assert regex.search(literal) is not None
+        assert regex.search(literal[:-1]) is None
+        assert regex.search(literal[1:]) is None
+
+
+def test_no_scan_without_usable_literals() -> None:
+    assert literal_scan([]) is None
+    assert literal_scan(["ok", "  "]) is None  # a blank literal is in every message
+    assert literal_scan(["caf\u00e9"]) is None  # non-ASCII: decoding could differ
