@@ -5,6 +5,11 @@ that is what systemd orders the network behind. The one record per restored
 ban (``Restore ban of ...``; 100,000 of them after a large attack) is not: it
 is written after READY, a chunk at a time between the agent's other work, as
 writing it first held READY back by longer than the restore itself took.
+
+A backend that restores straight from the state's rows (``StoredRestorer``:
+nftables) is given them before READY; the ``Ban`` objects and the ban table,
+which only the agent's own work uses (every task of which starts after them),
+are built from the same rows right after READY: a third of a start's time.
 """
 
 from __future__ import annotations
@@ -13,12 +18,19 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from journalban.agent.logs import EventLog
 from journalban.events import Ban
-from journalban.firewall.base import BanEntry, FirewallBackend, ReconcileReport
+from journalban.firewall.base import (
+    BanEntry,
+    FirewallBackend,
+    ReconcileReport,
+    StoredReport,
+    StoredRestorer,
+)
+from journalban.state.banrows import BanRow
 
 log = logging.getLogger("journalban.agent")
 # Restore records written between two yields to the event loop: 250 take
@@ -34,6 +46,15 @@ class Restored:
 
     bans: Sequence[Ban]
     report: ReconcileReport
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRestored:
+    """What a restore from the state's rows did: the bans given elements, those dropped."""
+
+    logged: Sequence[Ban]
+    removed: Sequence[BanEntry]
     now: float
 
 
@@ -82,14 +103,43 @@ async def restore(
     return Restored(bans, report, now)
 
 
-async def log_restored(events: EventLog, restored: Restored) -> None:
+def stored_restorer(backend: FirewallBackend) -> StoredRestorer | None:
+    """The backend, when it restores from the state's rows."""
+    return backend if isinstance(backend, StoredRestorer) else None
+
+
+async def restore_rows(
+    restorer: StoredRestorer, rows: Sequence[BanRow], uses: Callable[[str], bool], now: float
+) -> StoredReport:
+    """Give the firewall the running bans of ``rows`` whose jail ``uses`` it (in a thread)."""
+    with collector_paused():
+        used = {jail: uses(jail) for jail in {row[0] for row in rows}}
+        wanted = [(row[0], row[1], row[3]) for row in rows if used[row[0]]]
+        return await asyncio.to_thread(restorer.restore_stored, wanted, now)
+
+
+def stored_restored(
+    by_text: Mapping[tuple[str, str], Ban], report: StoredReport, now: float
+) -> StoredRestored:
+    """The bans (of the ban table, by jail and network text) the report says were added."""
+    whole, added = report.whole, report.added
+    logged = [b for key, b in by_text.items() if key[0] in whole or key in added]
+    return StoredRestored(logged, report.removed, now)
+
+
+async def log_restored(events: EventLog, restored: Restored | StoredRestored) -> None:
     """One record per ban the firewall was given, then one per element it dropped."""
-    added = {(e.jail, e.network) for e in restored.report.added}
-    logged = [b for b in restored.bans if (b.jail, b.network) in added]
+    removed: Sequence[BanEntry]
+    if isinstance(restored, Restored):
+        added = {(e.jail, e.network) for e in restored.report.added}
+        logged = [b for b in restored.bans if (b.jail, b.network) in added]
+        removed = restored.report.removed
+    else:
+        logged, removed = list(restored.logged), restored.removed
     for start in range(0, len(logged), LOG_CHUNK):
         events.events("restore", logged[start : start + LOG_CHUNK], restored.now)
         await asyncio.sleep(0)
-    for entry in restored.report.removed:
+    for entry in removed:
         log.info(
             "Removed %s from jail %s in the firewall: not an active ban", entry.network, entry.jail
         )

@@ -44,10 +44,14 @@ from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
 from journalban.agent.restoring import (
     Restored,
+    StoredRestored,
     collector_paused,
     keep_out_of_collections,
     log_restored,
     restore,
+    restore_rows,
+    stored_restored,
+    stored_restorer,
 )
 from journalban.agent.slicing import hit_slices
 from journalban.clock import Clock, SystemClock
@@ -65,6 +69,7 @@ from journalban.matching.engine import LineMatcher
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.sources.base import Source
+from journalban.state.banrows import running_rows
 from journalban.state.files import state_path
 from journalban.state.store import StateStore
 
@@ -169,28 +174,43 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         # The firewall is set up (its sets read back: netlink waits, in a thread) while the
         # bans load; the read is then fresh enough for the restore.
+        restorer, rows = stored_restorer(self.backend), None
         with collector_paused(freeze=True):
             setup = asyncio.get_running_loop().run_in_executor(
                 None, self.backend.setup, self._all_rules()
             )
-            restored = self.decisions.load_bans()
+            if restorer is None:
+                restored = self.decisions.load_bans()
+            else:  # the bans themselves are built after READY (see agent.restoring)
+                rows = running_rows(self.store.db, self.clock.now())
             await setup
         if self.dry_run and self.config.fleet is not None:
             log.warning("a dry run does not join fleet %s: what it published would be real bans "
                         "on the other hosts", self.config.fleet.name)  # fmt: skip
         else:
             self._fleet_prepare()
-        done = await self._restore_quietly(restored, at_start=True)
+        done: Restored | StoredRestored
+        if restorer is None or rows is None:
+            done = await self._restore_quietly(restored, at_start=True)
+            count = len(restored)
+        else:
+            now = self.clock.now()
+            report = await restore_rows(restorer, rows, self._uses_firewall, now)
+            count = len(rows)
         keep_out_of_collections()
         self._state = "running"
-        self.notifier.ready(self._status_line())
+        self.notifier.ready(self._status_line(count))
         log.info(
             "%s",
             start_message(
-                self.version, self.parts, self.config.recidive.enabled, len(restored),
+                self.version, self.parts, self.config.recidive.enabled, count,
                 self.backend.name, self.store.path if self.dry_run else None,
             ),
         )  # fmt: skip
+        if rows is not None:
+            with collector_paused(freeze=True):
+                self.decisions.load_bans(rows)
+                done = stored_restored(self.decisions.bans.by_text, report, now)
         self.ready.set()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -548,8 +568,10 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
     def state(self) -> str:
         return self._state
 
-    def _status_line(self) -> str:
-        line = f"{counted(len(self.parts), 'jail')}, {counted(len(self.decisions.bans), 'ban')}"
+    def _status_line(self, bans: int | None = None) -> str:
+        """``bans``: their number, before the ban table holds them (the start)."""
+        bans = len(self.decisions.bans) if bans is None else bans
+        line = f"{counted(len(self.parts), 'jail')}, {counted(bans, 'ban')}"
         return line + (" (dry run: nothing banned in the firewall)" if self.dry_run else "")
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:

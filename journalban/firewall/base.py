@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from journalban.addresses import IPNetwork
 
@@ -42,6 +42,21 @@ class BanEntry:
 @dataclass(frozen=True, slots=True)
 class ReconcileReport:
     added: tuple[BanEntry, ...] = ()
+    removed: tuple[BanEntry, ...] = ()
+
+
+# A ban as the state stores it: (jail, network text, expiry; None: permanent).
+StoredBan = tuple[str, str, "float | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    """What ``restore_stored`` did. ``whole``: jails every ban of which was added (a new
+    table: no list of 100,000 bans is built); ``added``: the other bans added, as (jail,
+    network text); ``removed``: as ``ReconcileReport.removed``."""
+
+    whole: frozenset[str] = frozenset()
+    added: frozenset[tuple[str, str]] = frozenset()
     removed: tuple[BanEntry, ...] = ()
 
 
@@ -97,6 +112,16 @@ class FirewallBackend(Protocol):
 
     def teardown(self) -> None:
         """Remove everything this backend created."""
+        ...
+
+
+@runtime_checkable
+class StoredRestorer(Protocol):
+    """A backend that restores bans straight from the state's rows, with no network object
+    per ban (the agent's start: the kernel holds every ban sooner)."""
+
+    def restore_stored(self, wanted: Sequence[StoredBan], now: float) -> StoredReport:
+        """``reconcile`` for bans as stored; a network text that is not one is skipped."""
         ...
 
 

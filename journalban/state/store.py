@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from journalban.addresses import IPNetwork, network_text, stored_network
-from journalban.errors import AddressError, StateError
+from journalban.addresses import IPNetwork, network_text
+from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import detection
+from journalban.state import banrows, detection
 from journalban.state.private import make_private
 
 SCHEMA = """
@@ -145,33 +145,7 @@ class StateStore:
         ``texts``, when given, receives each returned ban's network as text, in
         order (the ban table indexes bans by it; 100,000 at a restore).
         """
-        rows = self.db.execute(
-            "SELECT jail, network, banned_at, expires_at, ban_count, reason, failures, source"
-            " FROM bans"
-        ).fetchall()
-        out = []
-        for jail, network, banned_at, expires_at, count, reason, failures, source in rows:
-            try:
-                net = stored_network(network, remember=texts is None)
-            except AddressError:
-                continue
-            out.append(
-                Ban(
-                    jail,
-                    net,
-                    banned_at,
-                    expires_at,
-                    count,
-                    reason,
-                    failures,
-                    source,
-                )
-            )
-            if texts is not None:
-                # An IPv4 address inet_pton took is in canonical form: the text is str(net).
-                canonical = network.endswith("/32") and ":" not in network
-                texts.append(network if canonical else network_text(net))
-        return out
+        return banrows.bans_of(self.db.execute(banrows.SELECT_BANS).fetchall(), texts)
 
     def ban_lines(self, jail: str, network: IPNetwork) -> tuple[str, ...]:
         row = self.db.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from itertools import groupby
 from typing import Literal
 
 from journalban.addresses import IPNetwork
@@ -15,10 +16,16 @@ from journalban.firewall.base import (
     JailCounters,
     JailRules,
     ReconcileReport,
+    StoredBan,
+    StoredReport,
 )
 from journalban.firewall.nftables import builder
-from journalban.firewall.nftables.builder import SET_KINDS, NftOptions
-from journalban.firewall.nftables.elements import build_elements, element, network_elements
+from journalban.firewall.nftables.builder import SET_KINDS, NftOptions, SetKind
+from journalban.firewall.nftables.elements import (
+    address_elements,
+    build_elements,
+    network_elements,
+)
 from journalban.firewall.nftables.netlink import Message, NftSocket, is_missing
 from journalban.firewall.nftables.plan import (
     INF,
@@ -26,10 +33,12 @@ from journalban.firewall.nftables.plan import (
     ElementOp,
     key_of,
     network_of,
+    set_and_verb,
     version_of,
 )
 from journalban.firewall.nftables.prefixes import check_prefix
 from journalban.firewall.nftables.reader import read_counters, read_elements, read_table
+from journalban.firewall.nftables.stored import book_of, key_text
 
 log = logging.getLogger("journalban.firewall.nftables")
 
@@ -170,6 +179,28 @@ class NftablesBackend:
         )
         return ReconcileReport(added, removed)
 
+    def restore_stored(self, wanted: Sequence[StoredBan], now: float) -> StoredReport:
+        """``reconcile`` for the bans as the state stores them (the agent's start)."""
+        if self._clock.monotonic() - self._read_at > FRESH_READ:
+            self._reload_held(now)
+        held_any = any(self._book.held.values())
+        self._book.take(book_of(wanted, self.jails, now))
+        ops = self._book.plan_all(now, slack=KERNEL_SLACK)
+        self._send(ops, now)
+        if not held_any and not self._book.has_prefixes():
+            # An empty table given only addresses: every ban still running got its element.
+            return StoredReport(whole=frozenset(jail for jail, _ in self._book.bans))
+        added = [op for op in ops if not op.delete]
+        added_keys = {(op.jail, op.key) for op in added}
+        return StoredReport(
+            added=frozenset((op.jail, key_text(op.kind, op.key)) for op in added),
+            removed=tuple(
+                BanEntry(op.jail, op.network, None if op.expiry == INF else op.expiry)
+                for op in ops
+                if op.delete and (op.jail, op.key) not in added_keys
+            ),
+        )
+
     def intact(self) -> bool:
         """False when the table, a chain, a set or the base chain's rules are gone."""
         try:
@@ -242,23 +273,32 @@ class NftablesBackend:
 
 def build_element_batch(table: str, ops: Sequence[ElementOp], now: float) -> list[Message]:
     """Messages for ``ops``: per set, deletions first, then additions with their timeouts."""
-    grouped: dict[tuple[bool, str], list[bytes]] = {}
-    names: dict[tuple[str, str], str] = {}
-    for op in ops:
-        name = names.get((op.jail, op.kind))
-        if name is None:
-            name = names[(op.jail, op.kind)] = builder.set_name(op.jail, op.kind)
-        if op.delete:
-            timeout = None
-        else:
-            timeout = None if op.expiry == INF else max(1, int((op.expiry - now) * 1000))
-        elements = grouped.setdefault((not op.delete, name), [])
-        address, length = op.key
-        if op.kind in ("v4", "v6"):
-            elements.append(element(address.to_bytes(length // 8, "big"), timeout))
-        else:
-            elements.extend(network_elements(op.network, timeout))
+    grouped: dict[tuple[bool, str, SetKind], list[ElementOp]] = {}
+    for (jail, kind, delete), run in groupby(ops, key=set_and_verb):
+        grouped.setdefault((not delete, jail, kind), []).extend(run)
     messages: list[Message] = []
-    for (adding, name), elements in sorted(grouped.items(), key=lambda kv: kv[0][0]):
-        messages += build_elements(table, name, elements, delete=not adding)
+    for (adding, jail, kind), group in sorted(grouped.items(), key=lambda kv: kv[0][0]):
+        if kind in ("v4", "v6"):
+            width = 4 if kind == "v4" else 16
+            if adding:
+                elements = address_elements(
+                    width,
+                    [
+                        (
+                            op.key[0],
+                            None if op.expiry == INF else max(1, int((op.expiry - now) * 1000)),
+                        )
+                        for op in group
+                    ],
+                )
+            else:
+                elements = address_elements(width, [(op.key[0], None) for op in group])
+        else:
+            elements = []
+            for op in group:
+                timeout = None
+                if adding and op.expiry != INF:
+                    timeout = max(1, int((op.expiry - now) * 1000))
+                elements += network_elements(op.network, timeout)
+        messages += build_elements(table, builder.set_name(jail, kind), elements, delete=not adding)
     return messages

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+import struct
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 from journalban.addresses import IPNetwork
 from journalban.firewall.nftables import constants as c
@@ -60,6 +63,38 @@ _LIST_ELEM_TIMEOUT_HEAD = {
 _TIMEOUT_HEAD = _nla_head(12, c.NFTA_SET_ELEM_TIMEOUT)
 
 
+# A single address's element packed in one call: the list element's and the key's
+# headers, the address, and (with a timeout) the timeout's header and value;
+# concatenating the pieces cost twice as much (100,000 elements at a restore).
+_HEAD = len(_LIST_ELEM_HEAD[4] + _KEY_HEAD[4])  # the same for both widths, with or without timeout
+_V4_TIMED = struct.Struct(f">{_HEAD}sI{len(_TIMEOUT_HEAD)}sQ")
+_V4_PLAIN = struct.Struct(f">{_HEAD}sI")
+_V6_TIMED = struct.Struct(f">{_HEAD}sQQ{len(_TIMEOUT_HEAD)}sQ")
+_V6_PLAIN = struct.Struct(f">{_HEAD}sQQ")
+_LOW64 = (1 << 64) - 1
+
+
+def address_elements(width: int, keys: Iterable[tuple[int, int | None]]) -> list[bytes]:
+    """Elements of single addresses of ``width`` bytes (4 or 16): (address, timeout in ms or
+    None) each; ``element`` for each, in fewer calls."""
+    if width == 4:
+        timed, plain = _V4_TIMED.pack, _V4_PLAIN.pack
+        thead = _LIST_ELEM_TIMEOUT_HEAD[4] + _KEY_HEAD[4]
+        phead = _LIST_ELEM_HEAD[4] + _KEY_HEAD[4]
+        return [
+            plain(phead, a) if t is None else timed(thead, a, _TIMEOUT_HEAD, t) for a, t in keys
+        ]
+    t6, p6 = _V6_TIMED.pack, _V6_PLAIN.pack
+    thead6 = _LIST_ELEM_TIMEOUT_HEAD[16] + _KEY_HEAD[16]
+    phead6 = _LIST_ELEM_HEAD[16] + _KEY_HEAD[16]
+    return [
+        p6(phead6, a >> 64, a & _LOW64)
+        if t is None
+        else t6(thead6, a >> 64, a & _LOW64, _TIMEOUT_HEAD, t)
+        for a, t in keys
+    ]
+
+
 def network_elements(network: IPNetwork, timeout_ms: int | None) -> list[bytes]:
     """The element(s) for one ban: a key, or an interval's start and end for a prefix."""
     key = network.network_address.packed
@@ -77,17 +112,15 @@ def build_elements(
 ) -> list[Message]:
     """Element messages for one set, each as large as one netlink attribute allows."""
     kind = c.NFT_MSG_DELSETELEM if delete else c.NFT_MSG_NEWSETELEM
+    # Each message takes the most elements whose sizes add up to MAX_ATTR_PAYLOAD (one
+    # that is larger alone); the cuts found by bisection on the running total.
+    ends = list(accumulate(map(len, elements)))
     msgs: list[Message] = []
-    chunk: list[bytes] = []
-    size = 0
-    for elem in elements:
-        if chunk and size + len(elem) > MAX_ATTR_PAYLOAD:
-            msgs.append(element_message(kind, table, set_name, chunk))
-            chunk, size = [], 0
-        chunk.append(elem)
-        size += len(elem)
-    if chunk:
-        msgs.append(element_message(kind, table, set_name, chunk))
+    start, base = 0, 0
+    while start < len(elements):
+        stop = max(start + 1, bisect_right(ends, base + MAX_ATTR_PAYLOAD, lo=start))
+        msgs.append(element_message(kind, table, set_name, elements[start:stop]))
+        base, start = ends[stop - 1], stop
     return msgs
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Iterable, Mapping
+from itertools import groupby
+from operator import itemgetter
 from typing import NamedTuple
 
 from journalban.addresses import IPNetwork
@@ -48,6 +50,12 @@ class ElementOp(NamedTuple):
     @property
     def network(self) -> IPNetwork:
         return network_of(self.key, version_of(self.kind))
+
+
+# ``ElementOp(...)`` runs a Python ``__new__``; the tuple's own is in C (a restore makes 100,000).
+_new_op = tuple.__new__
+# An op's set and verb, for grouping runs of ops (in C).
+set_and_verb = itemgetter(0, 1, 4)
 
 
 def key_of(network: IPNetwork) -> Key:
@@ -151,6 +159,10 @@ class BanBook:
                     found = bans[set_key] = {}
                 found[int(net.network_address), net.prefixlen] = expiry
 
+    def take(self, bans: dict[SetKey, dict[Key, float]]) -> None:
+        """Take ``bans`` (per set, running bans only) as the bans, replacing all; like ``record``."""
+        self.bans = bans
+
     def plan(
         self, add: Iterable[BanEntry], remove: Iterable[BanEntry], now: float, slack: float = 0.0
     ) -> list[ElementOp]:
@@ -183,8 +195,9 @@ class BanBook:
         ops: list[ElementOp] = []
         for family in families:
             ops += self._plan_family(family, set(), True, now, slack)
-        ops.sort(key=lambda op: not op.delete)
-        return ops
+        # Deletes first, each kind in its order (a stable sort on ``not op.delete``, without
+        # a Python call per op).
+        return [op for op in ops if op.delete] + [op for op in ops if not op.delete]
 
     def _plan_family(
         self,
@@ -234,12 +247,13 @@ class BanBook:
 
     def commit(self, ops: Iterable[ElementOp]) -> None:
         """The kernel accepted ``ops``: record them as held."""
-        for op in ops:
-            held = self.held.setdefault((op.jail, op.kind), {})
-            if op.delete:
-                held.pop(op.key, None)
+        for (jail, kind, delete), run in groupby(ops, key=set_and_verb):
+            held = self.held.setdefault((jail, kind), {})
+            if delete:
+                for op in run:
+                    held.pop(op.key, None)
             else:
-                held[op.key] = op.expiry
+                held.update([(op.key, op.expiry) for op in run])
 
 
 def _covered(
@@ -260,17 +274,19 @@ def _diff(
     now: float,
     slack: float,
 ) -> list[ElementOp]:
+    if not held:  # an empty set (a restore into a new table): every ban is added
+        return [_new_op(ElementOp, (jail, kind, key, want, False)) for key, want in wanted.items()]
     ops: list[ElementOp] = []
     for key, have in held.items():
         if have <= now:
             continue  # expired in the kernel already: deleting it would fail
         want = wanted.get(key)
         if want is None or not _same(have, want, slack):
-            ops.append(ElementOp(jail, kind, key, have, True))
+            ops.append(_new_op(ElementOp, (jail, kind, key, have, True)))
     for key, want in wanted.items():
         had = held.get(key)
         if had is None or had <= now or not _same(had, want, slack):
-            ops.append(ElementOp(jail, kind, key, want))
+            ops.append(_new_op(ElementOp, (jail, kind, key, want, False)))
     return ops
 
 

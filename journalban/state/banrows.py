@@ -1,0 +1,63 @@
+"""The state's ban rows, and bans built from them.
+
+At start the agent reads the rows of the running bans once: the firewall is
+given them as they are (jail, network text, expiry) and the kernel holds
+every ban before READY; the ``Ban`` objects and their networks, a third of a
+100,000-ban start, are built from the same rows after it.
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from collections.abc import Iterable
+
+from journalban.addresses import IPNetwork, host_v4_network, network_text, stored_network
+from journalban.errors import AddressError
+from journalban.events import Ban
+
+# (jail, network, banned_at, expires_at, ban_count, reason, failures, source)
+BanRow = tuple[str, str, float, "float | None", int, str, int, str]
+SELECT_BANS = (
+    "SELECT jail, network, banned_at, expires_at, ban_count, reason, failures, source FROM bans"
+)
+
+
+def running_rows(db: sqlite3.Connection, now: float) -> list[BanRow]:
+    """The rows of the bans still running at ``now`` (``Ban.expired`` is false)."""
+    rows: list[BanRow] = db.execute(
+        SELECT_BANS + " WHERE expires_at IS NULL OR expires_at > ?", (now,)
+    ).fetchall()
+    return rows
+
+
+def bans_of(rows: Iterable[BanRow], texts: list[str] | None = None) -> list[Ban]:
+    """A ``Ban`` per row whose network is one (others are skipped), without matched lines.
+
+    ``texts``, when given, receives each returned ban's network as text, in order.
+    """
+    out: list[Ban] = []
+    pton, from_bytes, af_inet, host = (
+        socket.inet_pton,
+        int.from_bytes,
+        socket.AF_INET,
+        host_v4_network,
+    )
+    for jail, network, banned_at, expires_at, count, reason, failures, source in rows:
+        net: IPNetwork | None = None
+        if network.endswith("/32"):
+            try:  # inet_pton takes only the canonical dotted quad: the text is str(net)
+                net = host(from_bytes(pton(af_inet, network[:-3]), "big"))
+                text = network
+            except OSError:
+                pass  # an IPv6 /32, or not an address: the general way below
+        if net is None:
+            try:
+                net = stored_network(network, remember=texts is None)
+            except AddressError:
+                continue
+            text = network_text(net) if texts is not None else network
+        out.append(Ban(jail, net, banned_at, expires_at, count, reason, failures, source))
+        if texts is not None:
+            texts.append(text)
+    return out

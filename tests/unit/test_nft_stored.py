@@ -1,0 +1,159 @@
+"""The restore from stored rows: keys straight from network texts, elements packed in one call.
+
+Each fast path is checked against the general one it stands for: ``book_of``
+against ``BanBook.record`` on ``BanEntry`` objects, ``address_elements``
+against ``element``, and the element messages against those built one
+element at a time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+
+from journalban.addresses import network_text
+from journalban.firewall.base import BanEntry
+from journalban.firewall.nftables import builder
+from journalban.firewall.nftables.backend import build_element_batch
+from journalban.firewall.nftables.constants import NFT_MSG_DELSETELEM, NFT_MSG_NEWSETELEM
+from journalban.firewall.nftables.elements import (
+    address_elements,
+    element,
+    element_message,
+    network_elements,
+)
+from journalban.firewall.nftables.netlink import MAX_ATTR_PAYLOAD, Message
+from journalban.firewall.nftables.plan import INF, BanBook, ElementOp, key_of, kind_of
+from journalban.firewall.nftables.stored import book_of, key_text
+
+NOW = 1_000_000.0
+STORED = [
+    ("sshd", "192.0.2.1/32", NOW + 600),
+    ("sshd", "192.0.2.2/32", None),
+    ("sshd", "192.0.2.3/32", NOW - 1),  # expired
+    ("sshd", "192.0.2.4/32", NOW),  # expires now: not running
+    ("sshd", "2001:db8::5/128", NOW + 60),
+    ("sshd", "2001:db8::/32", NOW + 60),  # an IPv6 /32: not the IPv4 shortcut
+    ("sshd", "198.51.100.0/24", NOW + 900),
+    ("sshd", "2001:db8:1::/64", None),
+    ("sshd", "not-an-address/32", NOW + 60),  # skipped, as the state's reader does
+    ("sshd", "256.1.1.1/32", NOW + 60),
+    ("sshd", "010.1.1.1/32", NOW + 60),  # not canonical: the general parser decides
+    ("web", "203.0.113.9/32", NOW + 60),
+    ("gone", "203.0.113.10/32", NOW + 60),  # a jail without sets
+]
+
+
+def _entries(stored: list[tuple[str, str, float | None]]) -> list[BanEntry]:
+    out = []
+    for jail, text, expires in stored:
+        try:
+            network = ipaddress.ip_network(text)
+        except ValueError:
+            continue
+        out.append(BanEntry(jail, network, expires))
+    return out
+
+
+def test_book_of_stored_bans_is_what_record_makes_of_the_same_bans() -> None:
+    jails = {"sshd", "web"}
+    book = BanBook()
+    book.record([e for e in _entries(STORED) if e.jail in jails], NOW)
+    assert book_of(STORED, jails, NOW) == book.bans
+    assert book.bans[("sshd", "v4")] == {
+        (int(ipaddress.IPv4Address("192.0.2.1")), 32): NOW + 600,
+        (int(ipaddress.IPv4Address("192.0.2.2")), 32): INF,
+    }
+
+
+def test_key_text_is_the_network_text_the_state_writes() -> None:
+    for text in ("192.0.2.1/32", "198.51.100.0/24", "2001:db8::5/128", "2001:db8:1::/64"):
+        network = ipaddress.ip_network(text)
+        assert key_text(kind_of(network), key_of(network)) == network_text(network) == text
+
+
+def test_address_elements_are_the_elements_one_at_a_time() -> None:
+    rng = random.Random(7)
+    for width in (4, 16):
+        keys = [(rng.getrandbits(8 * width), rng.choice([None, rng.getrandbits(40) + 1]))]
+        keys += [(0, None), ((1 << (8 * width)) - 1, 1)]
+        keys += [(rng.getrandbits(8 * width), rng.getrandbits(30)) for _ in range(200)]
+        assert address_elements(width, keys) == [
+            element(a.to_bytes(width, "big"), t) for a, t in keys
+        ]
+
+
+def _one_at_a_time(table: str, ops: list[ElementOp], now: float) -> list[Message]:
+    """The element messages as built before the fast path: element by element."""
+    grouped: dict[tuple[bool, str], list[bytes]] = {}
+    for op in ops:
+        timeout = None
+        if not op.delete and op.expiry != INF:
+            timeout = max(1, int((op.expiry - now) * 1000))
+        found = grouped.setdefault((not op.delete, builder.set_name(op.jail, op.kind)), [])
+        if op.kind in ("v4", "v6"):
+            found.append(element(op.key[0].to_bytes(op.key[1] // 8, "big"), timeout))
+        else:
+            found += network_elements(op.network, timeout)
+    messages = []
+    for (adding, name), elements in sorted(grouped.items(), key=lambda kv: kv[0][0]):
+        kind = NFT_MSG_NEWSETELEM if adding else NFT_MSG_DELSETELEM
+        chunk: list[bytes] = []
+        for elem in elements:
+            if chunk and sum(map(len, chunk)) + len(elem) > MAX_ATTR_PAYLOAD:
+                messages.append(element_message(kind, table, name, chunk))
+                chunk = []
+            chunk.append(elem)
+        if chunk:
+            messages.append(element_message(kind, table, name, chunk))
+    return messages
+
+
+def test_element_messages_are_those_built_one_element_at_a_time() -> None:
+    rng = random.Random(3)
+    ops = []
+    for i in range(6000):  # several messages per set (60,000 bytes each)
+        expiry = rng.choice([INF, NOW + rng.randint(1, 10**6), NOW - 5])
+        ops.append(ElementOp("sshd", "v4", (rng.getrandbits(32), 32), expiry, i % 7 == 0))
+    for i in range(700):
+        ops.append(ElementOp("web", "v6", (rng.getrandbits(128), 128), NOW + i, i % 5 == 0))
+    for text in ("198.51.100.0/24", "255.255.255.0/24", "2001:db8:1::/64"):
+        network = ipaddress.ip_network(text)
+        ops.append(ElementOp("sshd", kind_of(network), key_of(network), NOW + 60))
+        ops.append(ElementOp("sshd", kind_of(network), key_of(network), NOW + 60, True))
+    ops.sort(key=lambda op: not op.delete)
+    got = build_element_batch("journalban", ops, NOW)
+    want = _one_at_a_time("journalban", ops, NOW)
+    assert len(got) > 4
+    assert [(m.kind, m.flags, m.payload) for m in got] == [
+        (m.kind, m.flags, m.payload) for m in want
+    ]
+
+
+def test_commit_records_deletes_and_adds_per_set() -> None:
+    book = BanBook()
+    book.held[("sshd", "v4")] = {(1, 32): NOW + 5, (2, 32): NOW + 5}
+    book.commit([
+        ElementOp("sshd", "v4", (1, 32), NOW + 5, True),
+        ElementOp("sshd", "v4", (3, 32), NOW + 9),
+        ElementOp("sshd", "v4", (1, 32), NOW + 7),
+        ElementOp("web", "v6", (4, 128), INF),
+        ElementOp("sshd", "v4", (2, 32), NOW + 5, True),
+    ])  # fmt: skip
+    assert book.held == {
+        ("sshd", "v4"): {(1, 32): NOW + 7, (3, 32): NOW + 9},
+        ("web", "v6"): {(4, 128): INF},
+    }
+
+
+def test_plan_all_sends_deletes_first_in_their_order() -> None:
+    book = BanBook()
+    book.held[("sshd", "v4")] = {(1, 32): NOW + 5, (2, 32): NOW + 5}
+    book.take({("sshd", "v4"): {(2, 32): NOW + 500, (3, 32): NOW + 9}})
+    ops = book.plan_all(NOW, slack=2.0)
+    assert [(op.key, op.delete) for op in ops] == [
+        ((1, 32), True),
+        ((2, 32), True),
+        ((2, 32), False),
+        ((3, 32), False),
+    ]
