@@ -60,6 +60,7 @@ from journalban.config.loader import load_config
 from journalban.config.schema import Config, JailConfig
 from journalban.decisions.engine import RECIDIVE, Changes, DecisionEngine
 from journalban.decisions.ignore import host_interfaces
+from journalban.decisions.rowbatch import collect_detector_rows
 from journalban.errors import BackendError, ConfigError, JournalbanError, all_errors
 from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry, FirewallBackend
@@ -379,6 +380,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 elif queued is not None:
                     item = queued
         self._mark_waiting("group decided", carried)
+        collect_detector_rows(self.decisions, changes)
         await self._apply(changes)
         self._mark_waiting("group announced", carried)
         if touched:

@@ -35,6 +35,8 @@ class JailDetection:
         found = (self.deny, self.slow, self.account, self.attack, self.subnet)
         self.detectors: list[Detector] = [d for d in found if d is not None]
         self.persist = True  # False: nothing is kept (a replay), rows() reports none
+        # True: the engine leaves the rows to decisions.rowbatch (once per commit).
+        self.deferred = False
 
     def observe(self, key: str, user: str | None, when: float) -> list[Verdict]:
         """The verdicts of every detector on one failure."""

@@ -194,7 +194,7 @@ class DecisionEngine(BanDeciding, BanReading):
             if count >= maxretry:
                 self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)
-        if detecting is not None:
+        if detecting is not None and not detecting.deferred:  # else: decisions.rowbatch
             commit.detector_rows += detecting.rows()
         if batch.sessions:
             commit.detector_rows += [(SESSIONS, k, v) for k, v in batch.sessions]

@@ -379,12 +379,12 @@ class LineMatcher:
                 continue
             m = fused.match(text, start, end)
             if m is not None:
+                name = m.lastgroup
+                if name is None or (branch := branches.get(name)) is None:
+                    continue  # the head alone, a near miss: no failregex matched, no text cut
                 ident = m.group("ident") or m.group("ident2") or m.group("ident3")
                 if ident is not None and refused(ident):
                     continue
-                name = m.lastgroup
-                if name is None or (branch := branches.get(name)) is None:
-                    continue  # the head alone: no failregex matched
                 if ignore and not branch.mark:
                     message = text[m.start(name) : end]
                     if any(ign.search(message) for ign in ignore):

@@ -148,6 +148,17 @@ class SessionTable:
         teach = self._teach_literals
         return teach is None or any(literal in message for literal in teach)
 
+    def idle_for(self, text: str) -> bool:
+        """True when no line of ``text`` can change the table or find anything: no
+        session is held (nor a count waiting, ``late``) and no line can teach (the text
+        holds no teach literal). A reader then skips the batch's session lines whole:
+        without VERBOSE logging sshd's ends ("Connection closed by ...") are a third of
+        its lines, and none of them needs a look."""
+        teach = self._teach_literals
+        if self._late is not None or self._sessions or teach is None:
+            return False
+        return not any(literal in text for literal in teach)
+
     @property
     def keyed_by_message(self) -> bool:
         """True when a count or end regex names its session itself (a keyless line may count)."""
@@ -267,6 +278,8 @@ def file_session_hits(
     """
     literals = table.rules.literals
     text = lines.text if isinstance(lines, JoinedLines) else "\n".join(lines)
+    if table.idle_for(text):
+        return []
     if literals is None:
         candidates: Iterable[str] = text.split("\n")
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,9 +114,13 @@ class StateStore:
         # most networks banned have none, and a query per ban would say so slowly.
         self._in_history: set[str] | None = None
         self.writers: list[CommitWriter] = []
+        # Held by commit() and close(): a stop cancels the agent's wait for a commit,
+        # not the commit's thread, and closing the connection under it crashed the process.
+        self._writing = threading.Lock()
 
     def close(self) -> None:
-        self.db.close()
+        with self._writing:
+            self.db.close()
 
     def _migrate(self) -> None:
         """Move pending failures of the one-row-per-failure table into the log."""
@@ -199,7 +204,7 @@ class StateStore:
     def commit(self, batches: Sequence[BatchCommit]) -> None:
         """Write batches in one transaction. Raises: StateError."""
         try:
-            with self._transaction() as cur:
+            with self._writing, self._transaction() as cur:
                 for b in batches:
                     self._write(cur, b)
                 for writer in self.writers:
