@@ -280,6 +280,12 @@ def ban_network(addr: IPAddress, ipv6_prefix: int) -> IPNetwork:
     return ipaddress.ip_network(addr)
 
 
+def is_prefix(net: IPNetwork) -> bool:
+    """Whether a ban of ``net`` covers more than one peer: an IPv4 network wider
+    than one address, an IPv6 one wider than the /64 a peer is banned as by default."""
+    return net.prefixlen < (32 if net.version == 4 else 64)
+
+
 def format_network(net: IPNetwork) -> str:
     """A single address without its /32 or /128, a prefix with it."""
     if net.prefixlen == net.max_prefixlen:

@@ -63,6 +63,20 @@ window.journalban = window.journalban || {};
                 .finally(() => systemd.close());
     };
 
+    /* What to say when StartUnit fails: systemd asks polkit (org.freedesktop.systemd1.manage-units)
+     * and answers AccessDenied (or InteractiveAuthorizationRequired) when polkit says no. */
+    const REFUSED = ["org.freedesktop.DBus.Error.AccessDenied", "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"];
+
+    jb.startRefusal = function (err) {
+        const detail = "systemd could not start journalban.service: " + jb.errorText(err);
+        if (!err || !REFUSED.includes(err.name)) return Promise.resolve(detail);
+        return cockpit.user().then(user =>
+            "Not allowed: polkit does not allow " + (user.name || "this user") + " (uid " + user.id +
+            ") to start journalban.service (org.freedesktop.systemd1.manage-units). " +
+            "Turn on administrative access, or ask an administrator. (" + detail + ")",
+        () => detail);
+    };
+
     /* The client for org.jailban; made only once the name has an owner. */
     jb.client = null;
 

@@ -61,9 +61,10 @@
             $("agent-state").textContent = "Agent " + s.State.v + ", backend " + s.Backend.v;
             $("agent-state").className = "state " + s.State.v;
             const attacked = s.AccountsUnderAttack ? s.AccountsUnderAttack.v : 0;
-            const prefixes = list ? list.rows.filter(r => r[0].includes("/")).length : 0;
-            $("summary").textContent = s.BannedCount.v + " active bans; " + attacked +
-                " accounts under attack; " + prefixes + " banned prefixes on the page shown";
+            // Counted by the agent over every ban (an agent older than BannedPrefixCount: not shown).
+            const prefixes = s.BannedPrefixCount ? ", " + s.BannedPrefixCount.v + " of them prefixes" : "";
+            $("summary").textContent = s.BannedCount.v + " active bans" + prefixes + "; " + attacked +
+                " accounts under attack";
         });
     }
 
@@ -148,7 +149,7 @@
         $("start-agent").addEventListener("click", () => {
             $("start-result").textContent = "";
             jb.startAgent().catch(err => {
-                $("start-result").textContent = "systemd could not start journalban.service: " + jb.errorText(err);
+                jb.startRefusal(err).then(text => { $("start-result").textContent = text });
             });
         });
         $("reload").addEventListener("click", () => {

@@ -108,6 +108,10 @@ class AgentControl(Protocol):
         """How many bans are active (without building the list)."""
         ...
 
+    def banned_prefix_count(self) -> int:
+        """How many active bans are of prefixes (``addresses.is_prefix``), without a scan."""
+        ...
+
     def query_ban(self, network: IPNetwork) -> list[Ban]:
         """Bans covering ``network`` (an address inside a banned prefix counts)."""
         ...

@@ -115,6 +115,9 @@ class AgentQueries:
     def banned_count(self) -> int:
         return self.decisions.count_bans()
 
+    def banned_prefix_count(self) -> int:
+        return self.decisions.count_prefix_bans()
+
     def list_bans(self, jail: str | None = None) -> list[Ban]:
         if jail is not None and jail not in self.parts and jail != RECIDIVE:
             raise NoSuchJail(jail)

@@ -110,6 +110,7 @@ def manager_status(control: AgentControl) -> dict[str, Variant]:
         "Backend": Variant("s", control.backend_name),
         "Jails": Variant("as", [jail.name for jail in jails]),
         "BannedCount": Variant("u", u32(control.banned_count())),
+        "BannedPrefixCount": Variant("u", u32(control.banned_prefix_count())),
         "StartedAtUSec": Variant("t", usec(control.started_at)),
         # How many, never which (account names are for managers: ListAccountsUnderAttack).
         "AccountsUnderAttack": Variant("u", u32(_accounts_under_attack(control, jails))),

@@ -201,6 +201,10 @@ class ManagerInterface(ServiceInterface):
         return convert.u32(self._control.banned_count())
 
     @dbus_property(access=PropertyAccess.READ)
+    def BannedPrefixCount(self) -> DBusUInt32:
+        return convert.u32(self._control.banned_prefix_count())
+
+    @dbus_property(access=PropertyAccess.READ)
     def Generation(self) -> DBusUInt64:
         return self.pages.generation
 
@@ -214,6 +218,7 @@ class ManagerInterface(ServiceInterface):
             "Version": self._control.version,
             "State": self._control.state,
             "BannedCount": convert.u32(self._control.banned_count()),
+            "BannedPrefixCount": convert.u32(self._control.banned_prefix_count()),
             "Generation": self.pages.generation,
         }
 

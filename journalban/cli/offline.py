@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from journalban import __version__
-from journalban.addresses import IPNetwork, parse_network, stored_network
+from journalban.addresses import IPNetwork, is_prefix, parse_network, stored_network
 from journalban.agent.api import JailInfo, JailStatus
 from journalban.bus import convert
 from journalban.cli import clientview as view
@@ -212,6 +212,9 @@ class StateSnapshot:
 
     def banned_count(self, jail: str | None = None) -> int:
         return len(self.list_bans(jail))
+
+    def banned_prefix_count(self) -> int:
+        return sum(1 for b in self._bans() if is_prefix(b.network))
 
     def query_ban(self, network: IPNetwork) -> list[Ban]:
         return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from journalban.addresses import IPNetwork
+from journalban.addresses import IPNetwork, is_prefix
 from journalban.decisions.runtime import BanTable
 from journalban.events import Ban
 
@@ -47,6 +47,15 @@ class BanReading:
             return held
         due = self.bans.due(now)
         return held - sum(1 for b in due if jail is None or b.jail == jail)
+
+    def count_prefix_bans(self) -> int:
+        """How many active bans are of prefixes (``addresses.is_prefix``), as ``count_bans``:
+        the table's own count, less those run out and waiting for the expiry chore."""
+        now = self.clock.now()
+        held = self.bans.prefixes
+        if not held or now < self.bans.next_expiry():
+            return held
+        return held - sum(1 for b in self.bans.due(now) if is_prefix(b.network))
 
     def covering(self, network: IPNetwork) -> list[Ban]:
         """Active bans of ``network`` or of a prefix holding it, ordered as ``list_bans``.

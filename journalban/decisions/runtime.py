@@ -14,6 +14,7 @@ from journalban.addresses import (
     IPNetwork,
     ipv4_host_key,
     ipv6_prefix_key,
+    is_prefix,
     network_text,
     parse_address,
 )
@@ -128,6 +129,8 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             self.by_text = {(j, network_text(n)): b for (j, n), b in self.items()}
         # Bans per jail: the jails holding bans without a scan of the table.
         self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
+        # Bans of prefixes (addresses.is_prefix), for a count of them without a scan.
+        self.prefixes = sum(1 for _, n in self if is_prefix(n))
         # (expires_at, key) of every ban set; entries of lifted or replaced bans
         # are dropped when they reach the top.
         # The middle item keeps networks of different versions from being compared.
@@ -142,6 +145,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.version = next(_VERSIONS)
         if key not in self:
             self.per_jail[key[0]] += 1
+            self.prefixes += is_prefix(key[1])
         super().__setitem__(key, value)
         if value.expires_at is not None:
             heapq.heappush(self._expiries, (value.expires_at, self.version, key))
@@ -161,6 +165,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
     def _forget(self, key: tuple[str, IPNetwork]) -> None:
         self.by_text.pop((key[0], network_text(key[1])), None)
         self.per_jail[key[0]] -= 1
+        self.prefixes -= is_prefix(key[1])
         if not self.per_jail[key[0]]:
             del self.per_jail[key[0]]
 
@@ -199,6 +204,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.version = next(_VERSIONS)
         self.by_text.clear()
         self.per_jail.clear()
+        self.prefixes = 0
         self._expiries.clear()
         super().clear()
 

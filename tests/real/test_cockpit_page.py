@@ -269,7 +269,7 @@ def test_a_stopped_agent_is_said_and_never_activated(setup: Setup, browser: Any)
         again.click("#start-agent")
         wait_until(lambda: "not-found" in text(again, "#start-result"), "StartUnit's error")
         assert "could not start journalban.service" in text(again, "#start-result")
-        shot(again, "stopped")
+        # (docs/images/cockpit-stopped.png is the booted tier's: real systemd, polkit refusing.)
         # The agent comes back (as systemd would start it): the open page fills in again
         # by itself, and follows bans as before.
         setup.agent = AgentProcess(setup.config, dry_run=False, wrapper=["unshare", "-n"],

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from journalban import errors
-from journalban.addresses import IPNetwork, format_network, parse_network
+from journalban.addresses import IPNetwork, format_network, is_prefix, parse_network
 from journalban.agent.api import AgentListener, JailInfo, JailStatus, LineTest
 from journalban.agent.callers import CommandLog, CommandRecord
 from journalban.clock import Clock, SystemClock
@@ -98,6 +98,9 @@ class FakeControl:
 
     def banned_count(self) -> int:
         return len(self._bans)
+
+    def banned_prefix_count(self) -> int:
+        return sum(1 for b in self._bans.values() if is_prefix(b.network))
 
     def list_bans(self, jail: str | None = None) -> list[Ban]:
         if jail is not None:

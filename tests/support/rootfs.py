@@ -50,9 +50,19 @@ APT_PACKAGES = (
     "shorewall6",
     "postfix",
     "nginx",
+    # Cockpit's web server and bridge: the page against the real systemd and
+    # polkit, with a real login (tests/booted/test_cockpit.py).
+    "cockpit-ws",
+    "cockpit-bridge",
 )
 # Installed with their packages, kept from starting at boot.
-DISABLED_UNITS = ("shorewall.service", "shorewall6.service", "postfix.service", "nginx.service")
+DISABLED_UNITS = (
+    "shorewall.service",
+    "shorewall6.service",
+    "postfix.service",
+    "nginx.service",
+    "cockpit.socket",
+)
 # journalban's dependencies but systemd-python, which Debian's python3-systemd
 # provides; then its fleet and metrics extras (nats-py, prometheus-client).
 PYTHON_DEPENDENCIES = ("dbus-fast", "pyroute2", "PyYAML", "nats-py", "prometheus-client")

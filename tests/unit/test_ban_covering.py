@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from journalban.addresses import IPNetwork, parse_network
+from journalban.addresses import IPNetwork, is_prefix, parse_network
 from journalban.clock import FakeClock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import DecisionEngine
@@ -165,3 +165,42 @@ def test_count_bans_leaves_out_bans_run_out_before_the_chore_lifts_them(
     gone = engine.expire()
     assert [b.address for b, _ in gone.unbans] == ["203.0.0.0/16"]
     assert engine.count_bans("sshd") == len(engine.list_bans("sshd"))
+
+
+def prefixes_listed(engine: DecisionEngine) -> list[str]:
+    return sorted(b.address for b in engine.list_bans() if is_prefix(b.network))
+
+
+def test_prefix_count_is_what_a_scan_of_every_ban_finds(engine: DecisionEngine) -> None:
+    # An IPv6 /64 is one peer, as the jails ban it; the /16 ran out and waits for the chore.
+    assert prefixes_listed(engine) == ["2001:db8::/32", "203.0.113.0/24", "203.0.113.0/25"]
+    assert engine.count_prefix_bans() == 3
+    assert engine.bans.prefixes == 4  # held until the expiry chore lifts the /16
+    engine.expire()
+    assert engine.bans.prefixes == engine.count_prefix_bans() == 3
+    engine.unban(parse_network("203.0.113.0/24"), "sshd", "manual")
+    assert engine.count_prefix_bans() == len(prefixes_listed(engine)) == 2
+    engine.unban_all("web")
+    assert engine.count_prefix_bans() == 0
+    engine.manual_ban(
+        "sshd", parse_network("192.0.2.0/28"), None, permanent=True, comment="", force=False
+    )
+    assert engine.count_prefix_bans() == 1
+
+
+def test_prefix_count_follows_sets_replacements_lifts_and_clears() -> None:
+    rng = random.Random(19)
+    table = BanTable()
+    networks = [parse_network(t) for t in ("198.51.100.1", "198.51.100.0/24", "2001:db8::/64",
+                                           "2001:db8::/48", "2001:db8::1", "10.0.0.0/8")]  # fmt: skip
+    for step in range(1000):
+        key = (rng.choice(["sshd", "web"]), rng.choice(networks))
+        if rng.random() < 0.3:
+            table.pop(key, None)
+        else:
+            table[key] = Ban(key[0], key[1], NOW, NOW + 60)
+        assert table.prefixes == sum(1 for _, n in table if is_prefix(n)), step
+    rebuilt = BanTable(table.items())
+    assert rebuilt.prefixes == table.prefixes
+    table.clear()
+    assert table.prefixes == 0

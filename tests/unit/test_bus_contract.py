@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import pytest
+from dbus_fast import Variant
 from dbus_fast import introspection as intr
 
 from journalban import errors
@@ -48,6 +50,7 @@ MANAGER_PROPERTIES = {
     "Version": "s",
     "State": "s",
     "BannedCount": "u",
+    "BannedPrefixCount": "u",
     "Generation": "t",
     "Fleet": "a{sv}",
 }
@@ -229,3 +232,18 @@ def test_unban_fleet_needs_the_unban_action_and_fleet_shows_typed_status() -> No
     assert props["Skipped"].signature == "a{st}"
     assert props["Skipped"].value == {"rate_limited": 2}
     assert fleet_properties({}) == {}
+
+
+def test_status_and_the_manager_property_count_prefix_bans_apart() -> None:
+    control = FakeControl()
+
+    async def ban_some() -> None:
+        for text in ("203.0.113.5", "203.0.113.0/24", "2001:db8:5::/64", "2001:db8::/48"):
+            await control.ban("sshd", ipaddress.ip_network(text), 600.0)
+
+    asyncio.run(ban_some())
+    status = convert.manager_status(control)
+    assert status["BannedCount"] == Variant("u", 4)
+    # An IPv6 /64 is one peer (what the jails ban an IPv6 address as), not a prefix.
+    assert status["BannedPrefixCount"] == Variant("u", 2)
+    assert ManagerInterface(control).property_values()["BannedPrefixCount"] == 2
