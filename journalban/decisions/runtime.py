@@ -129,8 +129,9 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             self.by_text = {(j, network_text(n)): b for (j, n), b in self.items()}
         # Bans per jail: the jails holding bans without a scan of the table.
         self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
-        # Bans of prefixes (addresses.is_prefix), for a count of them without a scan.
-        self.prefixes = sum(1 for _, n in self if is_prefix(n))
+        # Bans of prefixes (addresses.is_prefix), for a count of them without a scan;
+        # counted on the first read (not in a restore's way), kept from then on.
+        self._prefixes: int | None = None
         # (expires_at, key) of every ban set; entries of lifted or replaced bans
         # are dropped when they reach the top.
         # The middle item keeps networks of different versions from being compared.
@@ -145,7 +146,8 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.version = next(_VERSIONS)
         if key not in self:
             self.per_jail[key[0]] += 1
-            self.prefixes += is_prefix(key[1])
+            if self._prefixes is not None:
+                self._prefixes += is_prefix(key[1])
         super().__setitem__(key, value)
         if value.expires_at is not None:
             heapq.heappush(self._expiries, (value.expires_at, self.version, key))
@@ -165,9 +167,17 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
     def _forget(self, key: tuple[str, IPNetwork]) -> None:
         self.by_text.pop((key[0], network_text(key[1])), None)
         self.per_jail[key[0]] -= 1
-        self.prefixes -= is_prefix(key[1])
+        if self._prefixes is not None:
+            self._prefixes -= is_prefix(key[1])
         if not self.per_jail[key[0]]:
             del self.per_jail[key[0]]
+
+    @property
+    def prefixes(self) -> int:
+        """How many bans held are of prefixes (``addresses.is_prefix``)."""
+        if self._prefixes is None:
+            self._prefixes = sum(1 for _, n in self if is_prefix(n))
+        return self._prefixes
 
     def next_expiry(self) -> float:
         """When the first of the bans runs out (inf: none does)."""
@@ -204,7 +214,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.version = next(_VERSIONS)
         self.by_text.clear()
         self.per_jail.clear()
-        self.prefixes = 0
+        self._prefixes = 0
         self._expiries.clear()
         super().clear()
 

@@ -202,5 +202,11 @@ def test_prefix_count_follows_sets_replacements_lifts_and_clears() -> None:
         assert table.prefixes == sum(1 for _, n in table if is_prefix(n)), step
     rebuilt = BanTable(table.items())
     assert rebuilt.prefixes == table.prefixes
+    counted_late = BanTable()  # the first read counts; changes before it are not counted twice
+    counted_late[("sshd", networks[1])] = Ban("sshd", networks[1], NOW, None)
+    counted_late[("sshd", networks[0])] = Ban("sshd", networks[0], NOW, None)
+    assert counted_late.prefixes == 1
+    counted_late.pop(("sshd", networks[1]))
+    assert counted_late.prefixes == 0
     table.clear()
     assert table.prefixes == 0
