@@ -27,10 +27,10 @@ from journalban.firewall.base import (
     BanEntry,
     FirewallBackend,
     ReconcileReport,
+    StoredBan,
     StoredReport,
     StoredRestorer,
 )
-from journalban.state.banrows import BanRow
 
 log = logging.getLogger("journalban.agent")
 # Restore records written between two yields to the event loop: 250 take
@@ -109,12 +109,12 @@ def stored_restorer(backend: FirewallBackend) -> StoredRestorer | None:
 
 
 async def restore_rows(
-    restorer: StoredRestorer, rows: Sequence[BanRow], uses: Callable[[str], bool], now: float
+    restorer: StoredRestorer, rows: Sequence[StoredBan], uses: Callable[[str], bool], now: float
 ) -> StoredReport:
-    """Give the firewall the running bans of ``rows`` whose jail ``uses`` it (in a thread)."""
+    """Give the firewall the bans of ``rows`` whose jail ``uses`` it (in a thread)."""
     with collector_paused():
         used = {jail: uses(jail) for jail in {row[0] for row in rows}}
-        wanted = [(row[0], row[1], row[3]) for row in rows if used[row[0]]]
+        wanted = rows if all(used.values()) else [row for row in rows if used[row[0]]]
         return await asyncio.to_thread(restorer.restore_stored, wanted, now)
 
 

@@ -70,7 +70,7 @@ from journalban.matching.engine import LineMatcher
 from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.sources.base import Source
-from journalban.state.banrows import running_rows
+from journalban.state.banrows import one_read, running_stored
 from journalban.state.files import state_path
 from journalban.state.store import StateStore
 
@@ -176,42 +176,44 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         # The firewall is set up (its sets read back: netlink waits, in a thread) while the
         # bans load; the read is then fresh enough for the restore.
         restorer, rows = stored_restorer(self.backend), None
-        with collector_paused(freeze=True):
-            setup = asyncio.get_running_loop().run_in_executor(
-                None, self.backend.setup, self._all_rules()
-            )
-            if restorer is None:
-                restored = self.decisions.load_bans()
-            else:  # the bans themselves are built after READY (see agent.restoring)
-                rows = running_rows(self.store.db, self.clock.now())
-            await setup
-        if self.dry_run and self.config.fleet is not None:
-            log.warning("a dry run does not join fleet %s: what it published would be real bans "
-                        "on the other hosts", self.config.fleet.name)  # fmt: skip
-        else:
-            self._fleet_prepare()
-        done: Restored | StoredRestored
-        if restorer is None or rows is None:
-            done = await self._restore_quietly(restored, at_start=True)
-            count = len(restored)
-        else:
-            now = self.clock.now()
-            report = await restore_rows(restorer, rows, self._uses_firewall, now)
-            count = len(rows)
-        keep_out_of_collections()
-        self._state = "running"
-        self.notifier.ready(self._status_line(count))
-        log.info(
-            "%s",
-            start_message(
-                self.version, self.parts, self.config.recidive.enabled, count,
-                self.backend.name, self.store.path if self.dry_run else None,
-            ),
-        )  # fmt: skip
-        if rows is not None:
+        with contextlib.ExitStack() as reading:
             with collector_paused(freeze=True):
-                self.decisions.load_bans(rows)
-                done = stored_restored(self.decisions.bans.by_text, report, now)
+                setup = asyncio.get_running_loop().run_in_executor(
+                    None, self.backend.setup, self._all_rules()
+                )
+                if restorer is None:
+                    restored = self.decisions.load_bans()
+                else:  # the bans themselves are read after READY, in the same read
+                    reading.enter_context(one_read(self.store.db))
+                    rows = running_stored(self.store.db, self.clock.now())
+                await setup
+            if self.dry_run and self.config.fleet is not None:
+                log.warning("a dry run does not join fleet %s: what it published would be real "
+                            "bans on the other hosts", self.config.fleet.name)  # fmt: skip
+            else:
+                self._fleet_prepare()
+            done: Restored | StoredRestored
+            if restorer is None or rows is None:
+                done = await self._restore_quietly(restored, at_start=True)
+                count = len(restored)
+            else:
+                now = self.clock.now()
+                report = await restore_rows(restorer, rows, self._uses_firewall, now)
+                count = len(rows)
+            keep_out_of_collections()
+            self._state = "running"
+            self.notifier.ready(self._status_line(count))
+            log.info(
+                "%s",
+                start_message(
+                    self.version, self.parts, self.config.recidive.enabled, count,
+                    self.backend.name, self.store.path if self.dry_run else None,
+                ),
+            )  # fmt: skip
+            if rows is not None:
+                with collector_paused(freeze=True):
+                    self.decisions.load_bans()
+                    done = stored_restored(self.decisions.bans.by_text, report, now)
         self.ready.set()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError):

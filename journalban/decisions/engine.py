@@ -27,7 +27,6 @@ from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.matching.engine import Outcome, outcome_hits
 from journalban.state import detection
-from journalban.state.banrows import BanRow, bans_of
 from journalban.state.store import BatchCommit, StateStore
 
 SESSIONS = "sessions"  # the session table's rows among the detector rows (matching.sessions)
@@ -104,13 +103,11 @@ class DecisionEngine(BanDeciding, BanReading):
         found.restore(detection.read_rows(self.store.db, cfg.name), self.clock.now())
         return found
 
-    def load_bans(self, rows: Sequence[BanRow] | None = None) -> list[Ban]:
-        """Active bans from the state (expired ones dropped); the caller restores them.
-
-        ``rows``: the state's ban rows, when the caller has read them (``banrows``)."""
+    def load_bans(self) -> list[Ban]:
+        """Active bans from the state (expired ones dropped); the caller restores them."""
         now = self.clock.now()
         texts: list[str] = []
-        stored = self.store.active_bans(texts) if rows is None else bans_of(rows, texts)
+        stored = self.store.active_bans(texts)
         kept = [(b, t) for b, t in zip(stored, texts, strict=True) if not b.expired(now)]
         self.bans = BanTable(
             (((b.jail, b.network), b) for b, _ in kept), texts=[t for _, t in kept]

@@ -1,20 +1,22 @@
 """The state's ban rows, and bans built from them.
 
-At start the agent reads the rows of the running bans once: the firewall is
-given them as they are (jail, network text, expiry) and the kernel holds
-every ban before READY; the ``Ban`` objects and their networks, a third of a
-100,000-ban start, are built from the same rows after it.
+At start the firewall is given the running bans as stored (jail, network
+text, expiry: ``running_stored``) and the kernel holds every ban before
+READY; the ``Ban`` objects and their networks, a third of a 100,000-ban
+start, are read and built after it, inside the same read (``one_read``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from journalban.addresses import IPNetwork, host_v4_network, network_text, stored_network
 from journalban.errors import AddressError
 from journalban.events import Ban
+from journalban.firewall.base import StoredBan
 
 # (jail, network, banned_at, expires_at, ban_count, reason, failures, source)
 BanRow = tuple[str, str, float, "float | None", int, str, int, str]
@@ -23,12 +25,26 @@ SELECT_BANS = (
 )
 
 
-def running_rows(db: sqlite3.Connection, now: float) -> list[BanRow]:
-    """The rows of the bans still running at ``now`` (``Ban.expired`` is false)."""
-    rows: list[BanRow] = db.execute(
-        SELECT_BANS + " WHERE expires_at IS NULL OR expires_at > ?", (now,)
+def running_stored(db: sqlite3.Connection, now: float) -> list[StoredBan]:
+    """(jail, network text, expiry) of the bans still running at ``now`` (not ``expired``)."""
+    rows: list[StoredBan] = db.execute(
+        "SELECT jail, network, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ?",
+        (now,),
     ).fetchall()
     return rows
+
+
+@contextlib.contextmanager
+def one_read(db: sqlite3.Connection) -> Iterator[None]:
+    """Every read inside sees the same state (one read transaction; WAL lets writers on)."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
 
 
 def bans_of(rows: Iterable[BanRow], texts: list[str] | None = None) -> list[Ban]:
