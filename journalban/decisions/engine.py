@@ -107,11 +107,8 @@ class DecisionEngine(BanDeciding, BanReading):
         """Active bans from the state (expired ones dropped); the caller restores them."""
         now = self.clock.now()
         texts: list[str] = []
-        stored = self.store.active_bans(texts)
-        kept = [(b, t) for b, t in zip(stored, texts, strict=True) if not b.expired(now)]
-        self.bans = BanTable(
-            (((b.jail, b.network), b) for b, _ in kept), texts=[t for _, t in kept]
-        )
+        stored = self.store.active_bans(texts, running_at=now)
+        self.bans = BanTable((((b.jail, b.network), b) for b in stored), texts=texts)
         return list(self.bans.values())
 
     # --- failures ------------------------------------------------------------

@@ -23,14 +23,16 @@ BanRow = tuple[str, str, float, "float | None", int, str, int, str]
 SELECT_BANS = (
     "SELECT jail, network, banned_at, expires_at, ban_count, reason, failures, source FROM bans"
 )
+# The bans not ``expired`` at the time given.
+SELECT_RUNNING = SELECT_BANS + " WHERE expires_at IS NULL OR expires_at > ?"
+SELECT_RUNNING_STORED = (
+    "SELECT jail, network, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ?"
+)
 
 
 def running_stored(db: sqlite3.Connection, now: float) -> list[StoredBan]:
     """(jail, network text, expiry) of the bans still running at ``now`` (not ``expired``)."""
-    rows: list[StoredBan] = db.execute(
-        "SELECT jail, network, expires_at FROM bans WHERE expires_at IS NULL OR expires_at > ?",
-        (now,),
-    ).fetchall()
+    rows: list[StoredBan] = db.execute(SELECT_RUNNING_STORED, (now,)).fetchall()
     return rows
 
 

@@ -144,13 +144,20 @@ class StateStore:
 
     # --- reading -------------------------------------------------------------
 
-    def active_bans(self, texts: list[str] | None = None) -> list[Ban]:
+    def active_bans(
+        self, texts: list[str] | None = None, running_at: float | None = None
+    ) -> list[Ban]:
         """Every stored ban, without its matched lines (``ban_lines`` reads those).
 
         ``texts``, when given, receives each returned ban's network as text, in
         order (the ban table indexes bans by it; 100,000 at a restore).
+        ``running_at``: only the bans still running then (not ``expired``).
         """
-        return banrows.bans_of(self.db.execute(banrows.SELECT_BANS).fetchall(), texts)
+        if running_at is None:
+            rows = self.db.execute(banrows.SELECT_BANS).fetchall()
+        else:
+            rows = self.db.execute(banrows.SELECT_RUNNING, (running_at,)).fetchall()
+        return banrows.bans_of(rows, texts)
 
     def ban_lines(self, jail: str, network: IPNetwork) -> tuple[str, ...]:
         row = self.db.execute(
