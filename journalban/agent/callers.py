@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Final
@@ -68,12 +68,21 @@ class CommandLog:
     def __init__(self, size: int = RECENT_COMMANDS) -> None:
         self._recent: deque[CommandRecord] = deque(maxlen=size)
         self._ban_callers: dict[tuple[str, str], Caller] = {}  # (jail, address) -> caller
+        # Told of each command recorded (the agent keeps them in its state: commandstore).
+        self.on_record: Callable[[CommandRecord], None] | None = None
+
+    def restore(self, records: Iterable[CommandRecord]) -> None:
+        """The commands kept from before a restart, oldest first (before any new one)."""
+        self._recent.extend(records)
 
     def record(self, kind: str, what: str, now: float) -> None:
         """Note a command of the current caller (nothing when the agent acts on its own)."""
         caller = CALLER.get()
         if caller is not None:
-            self._recent.append(CommandRecord(now, kind, caller, what))
+            record = CommandRecord(now, kind, caller, what)
+            self._recent.append(record)
+            if self.on_record is not None:
+                self.on_record(record)
 
     def banned(self, jail: str, address: str) -> None:
         """A ban was made or extended: by the current caller, or by the agent (forgets)."""

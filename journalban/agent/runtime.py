@@ -35,6 +35,7 @@ from journalban.agent.callerstore import BanCallers
 from journalban.agent.calltrace import TRACE, CallTrace, mark, tracing
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
+from journalban.agent.commandstore import CommandStore
 from journalban.agent.detection import AgentDetection
 from journalban.agent.enforcelink import AgentEnforcement
 from journalban.agent.fleetlink import AgentFleet
@@ -119,6 +120,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
             self.store, self.clock, self.config.recidive, check_prefix=self._check_prefix
         )
         self.events = EventLog(journal_sender(), dry_run=self.dry_run)
+        self.command_store = CommandStore(self.store)  # the last commands, across restarts
+        self.events.commands.restore(self.command_store.load())
+        self.events.commands.on_record = self.command_store.recorded
         self.notifier = Notifier()
         self.runner = ActionRunner(clock=self.clock)
         self.line_tester = LineTester(self.clock)
@@ -252,6 +256,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                     src.close()
             self.runner.stop(timeout=5.0)
             await self.line_tester.aclose()
+            self.command_store.flush()
             self.store.close()
 
     def stop(self) -> None:

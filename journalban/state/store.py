@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -219,6 +219,15 @@ class StateStore:
         except sqlite3.Error as exc:
             raise StateError(f"cannot write state: {exc}") from None
         self.commit_count += 1
+
+    def write_apart(self, write: Callable[[sqlite3.Cursor], None]) -> None:
+        """One transaction of an edge feature's own rows, never beside a commit (and not
+        counted as one). Raises: StateError."""
+        try:
+            with self._writing, self._transaction() as cur:
+                write(cur)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot write state: {exc}") from None
 
     def _write(self, cur: sqlite3.Cursor, b: BatchCommit) -> None:
         if b.position is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from support.agent import AgentProcess, write_config
+from support.agent import AgentProcess, StateReader, write_config
 from support.bus import PrivateBus, run_client
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO
@@ -147,3 +147,49 @@ def test_manual_ban_caller_and_pages_survive_a_restart(setup: Setup) -> None:
     setup.restart()
     details = busctl(setup, "call", *MANAGER, "GetBanDetails", "ss", "198.51.100.61", "sshd")[0]
     assert "caller_uid" not in details
+
+
+def recent(s: Setup) -> list[list[Any]]:
+    records: list[list[Any]] = busctl(s, "call", *MANAGER, "ListRecentCommands")[0]
+    return records
+
+
+def test_recent_commands_survive_a_restart_and_a_kill(setup: Setup) -> None:
+    ban(setup, "198.51.100.71", 30)
+    unbanned = run_client(setup.bus, [*JOURNALBAN, "unban", "198.51.100.71"])
+    assert unbanned.returncode == 0, unbanned.stderr
+    reloaded = run_client(setup.bus, [*JOURNALBAN, "reload"])
+    assert reloaded.returncode == 0, reloaded.stderr
+    before = recent(setup)
+    assert [r[1] for r in before[-3:]] == ["ban", "unban", "reload"]
+    assert before[-3][4] == "198.51.100.71 in sshd"
+    assert all(r[2] == 0 and r[3].startswith(":1.") for r in before[-3:])
+
+    setup.restart()
+    assert recent(setup) == before  # oldest first, the same times, callers and targets
+    status = run_client(setup.bus, [*JOURNALBAN, "status"])
+    assert status.returncode == 0, status.stderr
+    shown = status.stdout.split("Recent commands:")[1]
+    assert "unban 198.51.100.71  by uid 0 (:1." in shown
+    assert "reload" in shown
+
+    # A command just answered is kept even when the agent is killed right after.
+    ban(setup, "198.51.100.72", 30)
+    setup.agent.wait_for_log("Ban 198.51.100.72 in jail sshd for 30m by uid 0 (:1.")
+    # Written in a small transaction of its own, in a worker thread, just after the reply.
+    state = StateReader(setup.config.parent / "state")
+    state.wait(
+        lambda: ("198.51.100.72 in sshd",) in state._query("SELECT what FROM recent_commands")
+    )
+    setup.agent.kill9()
+    setup.restart()
+    after = recent(setup)
+    assert after[:-1] == before[-(len(after) - 1) :]
+    assert after[-1][1:2] + after[-1][4:] == ["ban", "198.51.100.72 in sshd"]
+    # Only the last 20 are kept, in the state as in memory.
+    for n in range(25):
+        ban(setup, f"198.51.100.{100 + n}", 30)
+    newest = recent(setup)
+    assert len(newest) == 20
+    setup.restart()
+    assert recent(setup) == newest
