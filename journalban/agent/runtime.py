@@ -41,6 +41,7 @@ from journalban.agent.enforcelink import AgentEnforcement
 from journalban.agent.fleetlink import AgentFleet
 from journalban.agent.linetest import LineTester
 from journalban.agent.logs import EventLog, counted, jails_phrase, journal_sender, start_message
+from journalban.agent.news import News, NewsQueue, news_of
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
 from journalban.agent.restoring import (
@@ -132,6 +133,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         # Calls wait here, ahead of queued batches: during a stream the queue is
         # full of batches, and a D-Bus Ban waited behind all of them (over a second).
         self._calls: collections.deque[_CallItem] = collections.deque()
+        self._news = NewsQueue()  # a group's bans, committed, announced after the calls waiting
         self._source_tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._sources: dict[str, list[Source]] = {}
         self._matchers: dict[str, LineMatcher] = {}
@@ -251,6 +253,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
             pass
         finally:
             self.notifier.stopping()
+            self._announce(self._news.take(len(self._news)))  # committed: log them, run actions
             for sources in self._sources.values():
                 for src in sources:
                     src.close()
@@ -336,27 +339,45 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
     # --- the decisions stage ---------------------------------------------------
 
     async def _decide_loop(self) -> None:
-        carried: _CallItem | None = None
         while True:
-            item = carried or (self._calls.popleft() if self._calls else await self._queue.get())
-            carried = None
+            item = self._calls.popleft() if self._calls else await self._queue.get()
             if item is None:  # a call's wake-up: it is in self._calls
                 continue
             if isinstance(item, _BatchItem):
                 carried = await self._handle_batches(item)
+                if carried is not None:
+                    await self._run_call(carried)
+                await self._announce_news()
                 continue
-            # A caller may have been cancelled meanwhile (the fleet's, by a reload).
-            try:
-                # whose bans these are, for the log; the call's stages, when traced
-                with calling(item.caller), tracing(item.trace):
-                    mark("started")
-                    result = await item.call()
-            except Exception as exc:  # handed to the caller
-                if not item.future.done():
-                    item.future.set_exception(exc)
-            else:
-                if not item.future.done():
-                    item.future.set_result(result)
+            await self._run_call(item)
+
+    async def _run_call(self, item: _CallItem) -> None:
+        # A caller may have been cancelled meanwhile (the fleet's, by a reload).
+        try:
+            # whose bans these are, for the log; the call's stages, when traced
+            with calling(item.caller), tracing(item.trace):
+                mark("started")
+                result = await item.call()
+        except Exception as exc:  # handed to the caller
+            if not item.future.done():
+                item.future.set_exception(exc)
+        else:
+            if not item.future.done():
+                item.future.set_result(result)
+
+    async def _announce_news(self) -> None:
+        """Announce the stream's committed news a slice at a time, the calls waiting first."""
+        jails: set[str] = set()
+        while self._news:
+            while self._calls:
+                await self._run_call(self._calls.popleft())
+            news = self._news.take(ANNOUNCE_SLICE)
+            self._announce(news)
+            jails.update(item.ban.jail for item in news)
+            await asyncio.sleep(0)  # the bus is served between slices
+        if jails:
+            self._notify_status(sorted(jails))
+            self.notifier.status(self._status_line())
 
     async def _handle_batches(self, first: _BatchItem) -> _CallItem | None:
         """Decide on ``first`` and the batches queued behind it; commit them together.
@@ -365,7 +386,8 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         transaction for all of them writes the state's index pages once, not
         once per batch (a commit costs milliseconds); the outcome is the same,
         as the engine counts the bans decided but not yet committed. Stops
-        before a queued call, which is returned to run after the commit.
+        before a queued call, which is returned to run after the commit and
+        before the group's bans are announced (left in ``_news``).
         """
         changes = Changes()
         touched: set[str] = set()
@@ -388,8 +410,7 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                     item = queued
         self._mark_waiting("group decided", carried)
         collect_detector_rows(self.decisions, changes)
-        await self._apply(changes)
-        self._mark_waiting("group announced", carried)
+        await self._apply(changes, defer=True)
         if touched:
             self._notify_status(sorted(touched))
         return carried
@@ -406,8 +427,12 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
             await asyncio.sleep(0)
         return bool(hits)
 
-    async def _apply(self, changes: Changes) -> None:
-        """Commit, then change the firewall, then tell everyone."""
+    async def _apply(self, changes: Changes, *, defer: bool = False) -> None:
+        """Commit, then change the firewall, then tell everyone.
+
+        ``defer``: leave the telling to ``_announce_news`` (a group of batches, so
+        that the calls waiting run first).
+        """
         if not changes.commits:
             return
         mark("commit")
@@ -431,25 +456,34 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 )
                 self._state = "degraded"
                 self.degraded_reason = str(exc)
-        for n, ban in enumerate(changes.bans, 1):
-            self.events.event("ban", ban, now)
-            self._run_actions(ban, None)
-            for listener in list(self._listeners):
-                listener.banned(ban)
-            if n % ANNOUNCE_SLICE == 0:
+        news = news_of(changes.bans, changes.unbans, now, CALLER.get())
+        if defer:
+            self._news.defer(news)
+            return
+        self._announce(self._news.take_before(news))  # a ban's earlier news first
+        for start in range(0, len(news), ANNOUNCE_SLICE):
+            if start:
                 await asyncio.sleep(0)  # the bus is served between slices
-        for n, (ban, reason) in enumerate(changes.unbans, 1):
-            self.events.event("unban", ban, now, reason)
-            self._run_actions(ban, reason)
-            for listener in list(self._listeners):
-                listener.unbanned(ban, reason)
-            if n % ANNOUNCE_SLICE == 0:
-                await asyncio.sleep(0)
-        if changes.bans or changes.unbans:
-            self._notify_status(
-                sorted({b.jail for b in changes.bans} | {b.jail for b, _ in changes.unbans})
-            )
+            self._announce(news[start : start + ANNOUNCE_SLICE])
+        if news:
+            self._notify_status(sorted({item.ban.jail for item in news}))
             self.notifier.status(self._status_line())
+
+    def _announce(self, news: Sequence[News]) -> None:
+        """Log, run the actions of and tell the listeners about committed bans and unbans."""
+        for item in news:
+            ban, reason = item.ban, item.unban_reason
+            with calling(item.caller):  # a stream's ban announced during a call is not the caller's
+                if reason is None:
+                    self.events.event("ban", ban, item.at)
+                else:
+                    self.events.event("unban", ban, item.at, reason)
+                self._run_actions(ban, reason)
+                for listener in list(self._listeners):
+                    if reason is None:
+                        listener.banned(ban)
+                    else:
+                        listener.unbanned(ban, reason)
 
     def _uses_firewall(self, jail: str) -> bool:
         part = self.parts.get(jail)

@@ -30,7 +30,6 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("wait decisions", "queued", "started"),  # behind the batches being decided
     ("..group decided", "queued", "group decided"),
     ("..group committed", "queued", "group committed"),
-    ("..group announced", "queued", "group announced"),
     ("decide", "started", "commit"),
     ("commit", "commit", "committed"),
     ("announce", "committed", "handled"),
