@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,8 +45,14 @@ def busctl(bus: PrivateBus, *args: str) -> None:
 
 
 def traces(path: Path, member: str) -> list[dict[str, float]]:
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    return [r["marks"] for r in records if r["member"] == member]
+    """The marks of ``member``'s calls (the line is written just after the reply is sent)."""
+    deadline = time.monotonic() + 10
+    while True:
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        found = [r["marks"] for r in records if r["member"] == member]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def in_order(marks: dict[str, float], *stages: str) -> bool:
