@@ -36,6 +36,7 @@ from journalban.errors import FilterError
 from journalban.events import FAILURE, SUCCESS, Hit, JoinedLines
 from journalban.matching.latecounts import MAX_LATE, LateCounts
 from journalban.matching.literals import mode_literals
+from journalban.matching.sessionlines import session_lines
 from journalban.matching.tags import compile_failregex, compile_plain
 
 MAX_SESSIONS = 10_000
@@ -148,14 +149,22 @@ class SessionTable:
         teach = self._teach_literals
         return teach is None or any(literal in message for literal in teach)
 
+    @property
+    def idle(self) -> bool:
+        """True while no line but a teaching one can change the table or find anything:
+        no session is held and no count waits (``late``)."""
+        return self._late is None and not self._sessions
+
+    @property
+    def teach_literals(self) -> tuple[str, ...] | None:
+        """Literals one of which every teaching line holds (None: the regexes have none)."""
+        return self._teach_literals
+
     def idle_for(self, text: str) -> bool:
-        """True when no line of ``text`` can change the table or find anything: no
-        session is held (nor a count waiting, ``late``) and no line can teach (the text
-        holds no teach literal). A reader then skips the batch's session lines whole:
-        without VERBOSE logging sshd's ends ("Connection closed by ...") are a third of
-        its lines, and none of them needs a look."""
+        """True when no line of ``text`` can change the table or find anything: it is
+        ``idle`` and no line can teach (the text holds no teach literal)."""
         teach = self._teach_literals
-        if self._late is not None or self._sessions or teach is None:
+        if not self.idle or teach is None:
             return False
         return not any(literal in text for literal in teach)
 
@@ -283,14 +292,7 @@ def file_session_hits(
     if literals is None:
         candidates: Iterable[str] = text.split("\n")
     else:
-        scan = re.compile("|".join(re.escape(lit) for lit in literals))
-        found: dict[int, str] = {}
-        for m in scan.finditer(text):
-            start = text.rfind("\n", 0, m.start()) + 1
-            if start not in found:
-                end = text.find("\n", m.end())
-                found[start] = text[start : len(text) if end < 0 else end]
-        candidates = found.values()
+        candidates = session_lines(table, text, literals)
     out: list[Hit] = []
     for line in candidates:
         tag = SYSLOG_TAG.search(line)

@@ -1,7 +1,8 @@
-"""The file reader skips a batch's session lines only when none of them could matter.
+"""The file reader skips session lines only when none of them could matter.
 
-``SessionTable.idle_for``: no session held, no count waiting and no teach
-literal in the batch. Batch by batch over sshd logs with and without VERBOSE
+While the table is idle (no session held, no count waiting) only a line
+holding a teach literal is looked at (``matching.sessionlines``), and a batch
+without one not at all (``SessionTable.idle_for``). Batch by batch over sshd logs with and without VERBOSE
 lines, the file path finds the same failures and leaves the same table rows
 as when it looks at every session line.
 """
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from journalban.matching.library import FilterLibrary
-from journalban.matching.sessions import SessionTable, file_session_hits
+from journalban.matching.sessionlines import session_lines
+from journalban.matching.sessions import SessionRules, SessionTable, file_session_hits
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
@@ -25,10 +27,18 @@ NOW = 1_764_000_000.0
 BATCH = 400
 
 
-def _rules() -> SessionTable:
+def _rules() -> SessionRules:
     rules = FilterLibrary().load("sshd").sessions
     assert rules is not None
-    return SessionTable(rules)
+    return rules
+
+
+class _LooksAtEverything(SessionTable):
+    """A table never idle: the reader looks at every session line, as before the skip."""
+
+    @property
+    def idle(self) -> bool:
+        return False
 
 
 def _verbose(lines: list[str], seed: int) -> list[str]:
@@ -51,10 +61,8 @@ def _verbose(lines: list[str], seed: int) -> list[str]:
     return out
 
 
-def _run(lines: list[str], skip: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[object], ...]:
-    table = _rules()
-    if not skip:
-        monkeypatch.setattr(table, "idle_for", lambda text: False)
+def _run(lines: list[str], skip: bool) -> tuple[list[object], ...]:
+    table = SessionTable(_rules()) if skip else _LooksAtEverything(_rules())
     hits: list[object] = []
     rows: list[object] = []
     for start in range(0, len(lines), BATCH):
@@ -66,15 +74,12 @@ def _run(lines: list[str], skip: bool, monkeypatch: pytest.MonkeyPatch) -> tuple
 
 @pytest.mark.parametrize("name", ["sshd", "sshd-near-miss"])
 @pytest.mark.parametrize("verbose", [False, True])
-def test_skipping_idle_batches_finds_the_same_failures_and_rows(
-    name: str, verbose: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_skipping_idle_batches_finds_the_same_failures_and_rows(name: str, verbose: bool) -> None:
     lines = [line for line, _ in corpora.flagged_lines(name, 20_000)]
     if verbose:
         lines = _verbose(lines, 7)
-    with monkeypatch.context() as m:
-        every = _run(lines, False, m)
-    skipping = _run(lines, True, monkeypatch)
+    every = _run(lines, False)
+    skipping = _run(lines, True)
     assert skipping == every
     if verbose:
         assert every[0], "the VERBOSE lines count failures"
@@ -82,7 +87,7 @@ def test_skipping_idle_batches_finds_the_same_failures_and_rows(
 
 
 def test_a_held_session_or_a_teach_line_turns_the_skip_off() -> None:
-    table = _rules()
+    table = SessionTable(_rules())
     closed = "Nov 21 10:00:01 host sshd[7]: Connection closed by 203.0.113.9 port 4242 [preauth]"
     assert table.idle_for(closed)
     teach = (
@@ -92,3 +97,21 @@ def test_a_held_session_or_a_teach_line_turns_the_skip_off() -> None:
     file_session_hits(table, [teach], lambda _line: NOW, lambda _ident: False, NOW)
     assert len(table) == 1
     assert not table.idle_for(closed)
+
+
+def test_while_idle_only_lines_holding_a_teach_literal_are_cut_out() -> None:
+    rules = _rules()
+    assert rules.literals is not None
+    head = "Nov 21 10:00:00 host sshd[7]: "
+    text = "\n".join(
+        [
+            head + "Connection closed by 203.0.113.9 port 4242 [preauth]",
+            head + "banner exchange: Connection from 203.0.113.9 port 4242: invalid format",
+            head + "Accepted publickey for alice from 198.51.100.4 port 2222 ssh2",
+            head + "Disconnected from 203.0.113.9 port 4242",
+        ]
+    )
+    idle = SessionTable(rules)
+    assert list(session_lines(idle, text, rules.literals)) == [text.split("\n")[1]]
+    every = list(session_lines(_LooksAtEverything(rules), text, rules.literals))
+    assert every == [text.split("\n")[i] for i in (0, 1, 3)]

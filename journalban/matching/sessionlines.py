@@ -1,0 +1,49 @@
+"""The lines of a syslog text a file reader's session table must look at, in order.
+
+A line matters if it holds a session regex's literal, and, while the table is
+idle (no session held, no count waiting), only if it holds a teach literal:
+any other line could neither teach, count nor end anything. sshd without
+VERBOSE logging teaches nothing, yet a third of its lines hold an ``end``
+literal ("Connection closed by ...") and one in fifty a teach literal inside
+another message ("banner exchange: Connection from ..."): while idle the scan
+jumps from one teach literal to the next with ``str.find``, and a line it
+passes over is neither cut out nor looked at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+
+class _Table(Protocol):
+    @property
+    def idle(self) -> bool: ...
+
+    @property
+    def teach_literals(self) -> tuple[str, ...] | None: ...
+
+
+def session_lines(table: _Table, text: str, literals: Sequence[str]) -> Iterator[str]:
+    """The lines of ``text`` holding one of ``literals`` that ``table`` may use, each once,
+    in order; lazily, as the table's state after each line decides what may follow."""
+    scan = re.compile("|".join(re.escape(lit) for lit in literals))
+    teach = table.teach_literals
+    size = len(text)
+    pos = 0
+    while pos < size:
+        if teach is not None and table.idle:
+            found = [i for lit in teach if (i := text.find(lit, pos)) >= 0]
+            if not found:
+                return
+            pos = text.rfind("\n", 0, min(found)) + 1
+        m = scan.search(text, pos)
+        if m is None:
+            return
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        if end < 0:
+            end = size
+        yield text[start:end]
+        pos = end + 1
