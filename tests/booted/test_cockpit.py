@@ -5,8 +5,8 @@ on port 9090, ``cockpit-session`` logging the user in through PAM); Debian's
 chromium, driven by Playwright from outside, joins the container's network
 namespace (a wrapper around it: Playwright talks to the browser over a pipe)
 and logs in at 127.0.0.1:9090, as an administrator
-(``jbadmin``, whom a polkit rule allows journalban's actions and starting
-journalban.service) or as an ordinary user (``jbuser``, no rule). The page is
+(``cpadmin``, whom a polkit rule allows journalban's actions and starting
+journalban.service) or as an ordinary user (``cpuser``, no rule). The page is
 the one the packages install to /usr/share/cockpit/journalban/.
 """
 
@@ -23,8 +23,8 @@ import pytest
 from support.container import BootedHost
 from support.real import REPO, missing_real, need_tool
 
-ADMIN = "jbadmin"
-USER = "jbuser"
+ADMIN = "cpadmin"
+USER = "cpuser"
 PASSWORDS = {ADMIN: "admin-Pw-1", USER: "user-Pw-1"}  # throwaway users of the container
 RULE = "/etc/polkit-1/rules.d/50-journalban-cockpit-test.rules"
 # The administrators' rule: journalban's actions, and starting/stopping its unit (the
