@@ -239,6 +239,10 @@ def test_ban_unban_all_and_reload_from_the_page(setup: Setup, browser: Any) -> N
         wait_until(lambda: address in text(page, "#bans"), "the page's ban on the page")
         # Who did it: the page's user (root here), in the agent's log.
         setup.agent.wait_for_log(f"Ban {address} in jail sshd for 5m by uid 0 (:1.")
+        # A prefix from the same form: the summary counts it (the agent's BannedPrefixCount).
+        page.fill("#ban-address", "198.51.100.192/26")
+        page.click("#ban-form button")
+        wait_until(lambda: ", 1 of them prefixes;" in text(page, "#summary"), "the prefix counted")
         page.click("#jails a >> text=sshd")
         wait_until(lambda: "banned by uid 0" in text(page, "#jail-bans"), "the caller shown")
         page.click("#back")
@@ -248,6 +252,7 @@ def test_ban_unban_all_and_reload_from_the_page(setup: Setup, browser: Any) -> N
         page.click("#unban-all")
         wait_until(lambda: not kernel_set(pid), "every sshd ban leaves the kernel set")
         wait_until(lambda: "no bans" in text(page, "#page-info"), "the page empties")
+        wait_until(lambda: ", 0 of them prefixes;" in text(page, "#summary"), "no prefix left")
         page.click("#reload")
         wait_until(lambda: "reloaded" in text(page, "#reload-result"), "the reload answered")
         setup.agent.wait_for_log("Reloaded, as asked by uid 0 (:1.")
