@@ -1,8 +1,8 @@
 """The jail's finder of failures inside the journal reader child (``agent.journalreader``).
 
-Imported by the child only once it has asked for its helper (the split of a
-long catch-up): building the matcher imports most of ``matching``, and the
-helper starts meanwhile.
+Imported by the child only when it needs the finder (``journalreader.finder``):
+the child's own start-up then imports only the standard library and
+systemd-python.
 """
 
 from __future__ import annotations

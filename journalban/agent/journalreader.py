@@ -5,9 +5,9 @@ with a finder of failures: it builds the jail's ``LineMatcher`` from the
 request's ``matcher`` (a ``MatcherSpec``, see ``journalfinder``) and hands out
 only the failures of each batch, with the cursor and count of the entries
 read. The agent then only decides, while matching runs beside the reading on
-the other core. The matcher is imported and built after the child has asked
-for its helper (``journalworker.main``), so that the helper starts as early
-as the child can know it is needed.
+the other core. The matcher is imported and built when the child first
+reads, or right before it forks the helper of a split catch-up
+(``journalworker.read_round``), which then reads with it at once.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import subprocess
 from collections.abc import Sequence
+from typing import IO
 
 from journalban.errors import SourceError
 from journalban.sources.frames import FRAME_HEADER
@@ -21,19 +22,14 @@ from journalban.sources.frames import FRAME_HEADER
 PIPE_BYTES = 1 << 20  # a few frames in flight: the child reads on while the agent commits
 
 
-class ChildProcess:
-    """A reader child process and the stream of its frames."""
+class FrameStream:
+    """Frames read from a pipe: a child's stdout, or a pipe its forked helper writes."""
 
-    def __init__(self, argv: Sequence[str], request: bytes, buffer_limit: int) -> None:
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        if self.process.stdin is None or self.process.stdout is None:
-            raise SourceError("reader child started without pipes")
-        self._stdout = self.process.stdout
+    def __init__(self, pipe: IO[bytes], buffer_limit: int, pid: int) -> None:
+        self.pid = pid
+        self._pipe = pipe
         with contextlib.suppress(OSError):  # above fs.pipe-max-size without privileges
-            fcntl.fcntl(self._stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        # stdin stays open: its EOF tells the child that this side is gone.
-        self.process.stdin.write(request)
-        self.process.stdin.flush()
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         self._limit = buffer_limit
         self._transport: asyncio.BaseTransport | None = None
         self._stream: asyncio.StreamReader | None = None
@@ -42,11 +38,11 @@ class ChildProcess:
         loop = asyncio.get_running_loop()
         stream = self._stream = asyncio.StreamReader(limit=self._limit, loop=loop)
         self._transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), self._stdout
+            lambda: asyncio.StreamReaderProtocol(stream, loop=loop), self._pipe
         )
 
     async def body(self) -> bytes | None:
-        """The next frame's body; None once the child has exited (or was stopped)."""
+        """The next frame's body; None once the writer has ended (or was stopped)."""
         if self._stream is None:
             return None
         try:
@@ -54,6 +50,31 @@ class ChildProcess:
             return await self._stream.readexactly(FRAME_HEADER.unpack(header)[0])
         except asyncio.IncompleteReadError:
             return None
+
+    def close(self) -> None:
+        """Stop reading: the writer's next write fails, which ends it."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        else:
+            self._pipe.close()
+
+
+class ChildProcess(FrameStream):
+    """A reader child process and the stream of its frames."""
+
+    def __init__(
+        self, argv: Sequence[str], request: bytes, buffer_limit: int, pass_fds: Sequence[int] = ()
+    ) -> None:
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=pass_fds
+        )
+        if self.process.stdin is None or self.process.stdout is None:
+            raise SourceError("reader child started without pipes")
+        super().__init__(self.process.stdout, buffer_limit, self.process.pid)
+        # stdin stays open: its EOF tells the child that this side is gone.
+        self.process.stdin.write(request)
+        self.process.stdin.flush()
 
     def stop(self) -> int:
         """Kill and reap the child (it holds nothing that needs an orderly exit); its exit code."""
@@ -64,7 +85,5 @@ class ChildProcess:
         if process.stdin is not None:
             with contextlib.suppress(OSError):  # a pipe the dead child no longer reads
                 process.stdin.close()
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        self.close()
         return code

@@ -12,20 +12,22 @@ batches come with their failures already found (``LineBatch.hits``).
 
 from __future__ import annotations
 
-import json
+import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from journalban.clock import Clock
 from journalban.errors import SourceError
 from journalban.events import LineBatch
-from journalban.sources.child import PIPE_BYTES, ChildProcess
+from journalban.sources.child import PIPE_BYTES, ChildProcess, FrameStream
 from journalban.sources.isolated import python_module
+from journalban.sources.journalhelper import receive_helper_pipe
 from journalban.sources.journalworker import (
     ABANDON,
     DATA,
     DEFAULT_REOPEN_EVERY,
     DEFAULT_SPLIT_AT,
+    DONE,
     HANDOVER,
     SPLIT,
     Frame,
@@ -89,16 +91,16 @@ class JournalSource:
         self._worker = list(worker)
         self._matcher = matcher
         self._session_field = session_field
-        self._children: list[ChildProcess] = []
+        self._children: list[FrameStream] = []
         self._closed = False
         self.invalidations = 0
 
     @property
     def child_pids(self) -> list[int]:
         """The reader children's pids while ``batches()`` runs (for tests and status)."""
-        return [child.process.pid for child in self._children]
+        return [child.pid for child in self._children]
 
-    def _request(self) -> Request:
+    def _request(self, helper_socket: int | None = None) -> Request:
         since = self._clock.now() - self._findtime
         return Request(
             matches=self._matches,
@@ -112,6 +114,7 @@ class JournalSource:
             split_at=self._split_at,
             matcher=self._matcher,
             session_field=self._session_field,
+            helper_socket=helper_socket,
         )
 
     def _batch(self, frame: Frame) -> LineBatch:
@@ -145,10 +148,17 @@ class JournalSource:
         """
         if self._closed:
             return
-        main = ChildProcess(self._worker, self._request().encode(), PIPE_BYTES)
+        # The child hands the pipes of the helpers it forks over this socket.
+        channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            request = self._request(theirs.fileno()).encode()
+            main = ChildProcess(self._worker, request, PIPE_BYTES, pass_fds=(theirs.fileno(),))
+        finally:
+            theirs.close()
+        channel.setblocking(False)  # a helper's pipe is sent before its SPLIT frame
         self._children = [main]
-        helper: ChildProcess | None = None
-        current = main
+        helper: FrameStream | None = None
+        current: FrameStream = main
         try:
             await main.connect()
             while not self._closed:
@@ -159,45 +169,32 @@ class JournalSource:
                 if frame is None:
                     if current is main or helper is None:
                         raise SourceError(f"journal reader of {self.key} exited ({main.stop()})")
-                    if (code := helper.stop()) != 0:
-                        raise SourceError(f"journal reader helper of {self.key} exited ({code})")
-                    current, helper = main, None
-                elif frame.kind == SPLIT:
+                    raise SourceError(f"journal reader helper of {self.key} ended before its share")
+                if frame.kind == SPLIT:
                     # Its frames wait in memory until their turn: the helper never stalls.
-                    helper = ChildProcess(
-                        self._worker,
-                        self._helper_request(frame.messages[0]).encode(),
-                        HELPER_BUFFER,
-                    )
+                    pipe = receive_helper_pipe(channel)
+                    helper = FrameStream(pipe, HELPER_BUFFER, int(frame.messages[0]))
                     self._children.append(helper)
                     await helper.connect()
                 elif frame.kind == HANDOVER and helper is not None:
                     # The two take turns group by group, in the journal's order.
                     current = helper if current is main else main
-                elif frame.kind == ABANDON and helper is not None:
-                    helper.stop()
-                    helper = None
+                elif frame.kind in (ABANDON, DONE) and helper is not None:
+                    helper.close()  # done, or its files are read by the child itself
+                    self._children.remove(helper)
+                    current, helper = main, None
                 elif frame.kind == DATA:
                     yield self._batch(frame)
         finally:
+            channel.close()
             self._stop_children()
-
-    def _helper_request(self, groups: str) -> Request:
-        return Request(
-            matches=self._matches,
-            directory=self._directory,
-            namespace=self._namespace,
-            batch_size=self._batch_size,
-            prefilter=self._prefilter,
-            reopen_every=self._reopen_every,
-            groups=json.loads(groups),
-            matcher=self._matcher,
-            session_field=self._session_field,
-        )
 
     def _stop_children(self) -> None:
         for child in self._children:
-            child.stop()
+            if isinstance(child, ChildProcess):
+                child.stop()
+            else:
+                child.close()  # a forked helper: its next write fails, which ends it
         self._children = []
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ import marshal
 import os
 import select
 import signal
+import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,15 +38,16 @@ from systemd import journal
 
 from journalban.sources.frames import pack_frame
 from journalban.sources.journalfiles import file_groups, journal_files
+from journalban.sources.journalhelper import fork_helper
 from journalban.sources.literalscan import literal_scan
 
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
 DEFAULT_REOPEN_EVERY = 150_000
-# A catch-up over archived files longer than this is split with a helper child
-# (the files after the middle), so that both cores read.
+# A catch-up over archived files longer than this is split with a helper
+# (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
-DATA, SPLIT, HANDOVER, ABANDON = 0, 1, 2, 3  # frame kinds
+DATA, SPLIT, HANDOVER, ABANDON, DONE = 0, 1, 2, 3, 4  # frame kinds
 # The helper's frames wait in the parent's memory: a split covers at most this
 # much journal file (about a million sshd entries, 10-40 MB of frames held).
 ROUND_BYTES = 512 << 20
@@ -92,8 +94,9 @@ class Request:
     prefilter: Sequence[str] = ()
     reopen_every: int = DEFAULT_REOPEN_EVERY
     split_at: int = DEFAULT_SPLIT_AT
-    # A helper reads these groups of files, from their first entry, and exits.
-    groups: Sequence[Sequence[str]] = ()
+    # The fd of a Unix socket to the agent: a split catch-up's helper is forked
+    # and its pipe handed over there (journalhelper). None: no helper.
+    helper_socket: int | None = None
     # For the program's finder of failures (see ``main``); this module reads none of it.
     matcher: Mapping[str, Any] | None = None
     # A field read from each candidate entry and handed to the finder: the
@@ -112,12 +115,14 @@ class Request:
 class Frame:
     """One batch as it travels through the pipe.
 
-    Two other kinds steer the parent during a split catch-up: ``SPLIT`` (start
-    a helper for the groups of files in ``messages``, JSON) and ``HANDOVER``
-    (from this child: the helper's frames of its next group come next; from
-    the helper: its group ended, this child's frames come next; the helper's
-    last group ends with its exit instead) or ``ABANDON``
-    (stop the helper and drop its frames: this child reads its files itself).
+    Other kinds steer the parent during a split catch-up: ``SPLIT`` (this
+    child forked a helper, pid in ``messages``, and sent its pipe over
+    ``Request.helper_socket``: read its frames too), ``HANDOVER`` (from this
+    child: the helper's frames of its next group come next; from the helper:
+    its group ended, this child's frames come next), ``DONE`` (from the
+    helper: its last group ended, this child's frames come next; an end of
+    its pipe without it is a failure) and ``ABANDON`` (from this child: stop
+    the helper and drop its frames, this child reads its files itself).
     """
 
     cursor: str
@@ -189,8 +194,12 @@ class Follower:
         self.find_hits: FindHits | None = None
         self.gate: SessionGate | None = None
         self._set_finder(find_hits)
-        # Built at the first batch: a split catch-up asks for its helper first.
+        # Builds the finder when the first batch is read, or before a helper is forked.
         self.make_finder = make_finder
+        self.finder_used = False
+        self.channel = None
+        if request.helper_socket is not None:
+            self.channel = socket.socket(fileno=request.helper_socket)
         self.cursor = request.cursor
         self.stdin = stdin
         self.stdout = stdout
@@ -199,6 +208,14 @@ class Follower:
         self.files: list[str] | None = None  # those of the reader; None: every file
         self.reader = self._open()
         self.read_since_open = 0
+
+    def ensure_finder(self, fresh: bool = False) -> None:
+        """Build the finder, if not yet built (``fresh``: again, if it has read)."""
+        if self.make_finder is not None and (
+            self.find_hits is None or (fresh and self.finder_used)
+        ):
+            self._set_finder(self.make_finder())
+            self.finder_used = False
 
     def _set_finder(self, find_hits: FindHits | None) -> None:
         self.find_hits = find_hits
@@ -286,6 +303,8 @@ class Follower:
         for index, chunk in enumerate(chunks):
             extra = after if index == len(chunks) - 1 else 0
             helps = share_groups(chunk, self.request.split_at, extra)
+            if self.channel is None:
+                helps = [False] * len(chunk)  # no way to hand a helper's pipe over
             if not self.read_round(chunk, helps, start):
                 break
             start = None
@@ -305,8 +324,11 @@ class Follower:
         the directory reader must go on from the last entry handed out.
         """
         helper = [group for group, helped in zip(groups, helps, strict=True) if helped]
-        if helper:
-            self.send(Frame("", 0, kind=SPLIT, messages=[json.dumps(helper)]))
+        if helper and self.channel is not None:
+            # Forked with the matcher built and unused: it starts as a new child would.
+            self.ensure_finder(fresh=True)
+            pid = fork_helper(self.channel, self.stdout, lambda out: self.help(helper, out))
+            self.send(Frame("", 0, kind=SPLIT, messages=[str(pid)]))
         for index, (group, helped) in enumerate(zip(groups, helps, strict=True)):
             if helped:
                 self.send(Frame("", 0, kind=HANDOVER))
@@ -350,9 +372,10 @@ class Follower:
         finally:
             reader.close()
 
-    def help(self) -> None:
-        """A helper's whole life: its groups of archived files, in order, then exit."""
-        for index, group in enumerate(self.request.groups):
+    def help(self, groups: Sequence[Sequence[str]], out: int) -> None:
+        """A forked helper's whole life: its groups of archived files, in order, on ``out``."""
+        self.stdout = out
+        for index, group in enumerate(groups):
             if index:
                 self.send(Frame("", 0, kind=HANDOVER))  # back to the main child
             self.files = list(group)
@@ -361,6 +384,7 @@ class Follower:
             self.read_since_open = 0
             self.reader.seek_head()
             self.drain()
+        self.send(Frame("", 0, kind=DONE))
 
     def drain(self) -> None:
         """Hand out what the reader has, until it has nothing more."""
@@ -370,9 +394,9 @@ class Follower:
                 self.reopen()
 
     def read_batch(self) -> Frame | None:
-        if self.make_finder is not None:
-            self._set_finder(self.make_finder())
-            self.make_finder = None
+        if self.find_hits is None and self.make_finder is not None:
+            self.ensure_finder()
+        self.finder_used = True
         messages: list[str] = []
         times: list[float] = []
         unreadable = read = 0
@@ -449,10 +473,13 @@ class Follower:
             self.reposition()
         return True
 
+    def close(self) -> None:
+        """Close the reader and the socket to the agent."""
+        self.reader.close()
+        if self.channel is not None:
+            self.channel.close()
+
     def run(self) -> None:
-        if self.request.groups:
-            self.help()
-            return
         self.seek_start()
         self.catch_up()
         while True:
@@ -520,6 +547,7 @@ def main(make_finder: MakeFinder | None = None) -> int:
     # not make it die first and look like a failed source.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the forked helpers
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     line = b""
     while not line.endswith(b"\n"):
@@ -541,7 +569,7 @@ def main(make_finder: MakeFinder | None = None) -> int:
     except BrokenPipeError:
         pass  # the parent stopped reading: nothing left to do
     finally:
-        follower.reader.close()
+        follower.close()
     return 0
 
 

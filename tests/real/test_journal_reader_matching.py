@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,17 @@ from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
 from journalban.sources.frames import FRAME_HEADER
 from journalban.sources.journalfiles import file_groups, journal_files
-from journalban.sources.journalworker import DATA, SPLIT, FindHits, Follower, Frame, Request
+from journalban.sources.journalhelper import receive_helper_pipe
+from journalban.sources.journalworker import (
+    DATA,
+    DONE,
+    HANDOVER,
+    SPLIT,
+    FindHits,
+    Follower,
+    Frame,
+    Request,
+)
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
@@ -112,23 +123,25 @@ def test_a_split_catch_up_matches_in_both_children(small_fs: Path) -> None:
     assert source_hits(got) == expected
 
 
-def test_the_helper_is_asked_for_before_the_matcher_is_built(small_fs: Path) -> None:
-    """The child's SPLIT goes out first; the matcher (imports, regexes) is built after it,
-    while the helper starts, and finds the same failures."""
+def test_the_forked_helper_reads_with_the_matcher_built_once(small_fs: Path) -> None:
+    """The child builds its matcher before it forks the helper (which inherits it) and hands
+    the helper's pipe over the socket; taken in turns, the two give the agent's own hits."""
     total = 4000
     messages = [MESSAGES[i % len(MESSAGES)].replace(" 22", f" {i}") for i in range(total)]
     with JournalWriter(small_fs) as writer:
         writer.write([entry(i, m) for i, m in enumerate(messages)])
         wait_entries(small_fs, total)
+    agent_end, child_end = socket.socketpair()
     request = Request(
         directory=str(small_fs), prefilter=LITERALS, batch_size=700, split_at=1,
-        matcher=SPEC.to_json(),
+        matcher=SPEC.to_json(), helper_socket=child_end.fileno(),
     )  # fmt: skip
     out = small_fs.parent / "frames"
-    written_before: list[list[int]] = []
+    built = small_fs.parent / "built"
 
     def make() -> FindHits:
-        written_before.append([frame.kind for frame in frames_in(out.read_bytes())])
+        with built.open("a") as f:
+            f.write(f"{os.getpid()}\n")
         return finder(SPEC.to_json())
 
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
@@ -136,18 +149,43 @@ def test_the_helper_is_asked_for_before_the_matcher_is_built(small_fs: Path) -> 
         follower = Follower(request, fd, fd, make_finder=make)
         follower.seek_start()
         follower.catch_up()  # this child's groups; the helper's are handed over
-        follower.reader.close()
+        follower.drain()  # then the files still written to
+        follower.close()  # its socket object closes the child's end
+        child_end.detach()
     finally:
         os.close(fd)
-    assert written_before == [[SPLIT]]
-    frames = frames_in(out.read_bytes())
-    mine = [f for f in frames if f.kind == DATA]
-    assert all(f.hosts is not None for f in mine)
-    # Its own share's failures are the agent's own, in order; the helper has the rest.
-    found = [hit for f in mine for hit in zip(f.messages, f.hosts or [], strict=True)]
-    expected = iter([(h[0], h[1]) for h in expected_hits(messages)])
-    assert all(hit in expected for hit in found)  # a subsequence: consumed in order
-    assert 0 < len(found) < len(expected_hits(messages))
+    mine = frames_in(out.read_bytes())
+    assert mine[0].kind == SPLIT
+    helper_pid = int(mine[0].messages[0])
+    with receive_helper_pipe(agent_end) as pipe:
+        theirs = frames_in(pipe.read())  # to its end: the helper has exited
+    agent_end.close()
+    assert theirs[-1].kind == DONE
+    assert built.read_text().split() == [str(os.getpid())]  # once, here, before the fork
+    assert helper_pid != os.getpid()
+    # The agent's turns: this child's frames up to a HANDOVER, then the helper's, and so on.
+    hits: list[tuple[str, str]] = []
+    helper_frames = 0
+    for turn, frame in _turns(mine[1:], theirs):
+        if frame.kind == DATA:
+            hits += zip(frame.messages, frame.hosts or [], strict=True)
+            helper_frames += turn
+    assert helper_frames
+    assert hits == [(h[0], h[1]) for h in expected_hits(messages)]
+
+
+def _turns(mine: list[Frame], theirs: list[Frame]) -> list[tuple[int, Frame]]:
+    """(0 for this child, 1 for the helper, frame) in the order the agent takes them."""
+    streams = [iter(mine), iter(theirs)]
+    current = 0
+    taken: list[tuple[int, Frame]] = []
+    while (frame := next(streams[current], None)) is not None:
+        taken.append((current, frame))
+        if frame.kind == HANDOVER:
+            current = 1 - current
+        elif frame.kind == DONE:
+            current = 0
+    return taken
 
 
 def frames_in(data: bytes) -> list[Frame]:
