@@ -160,9 +160,9 @@ def test_the_forked_helper_reads_with_the_matcher_built_once(small_fs: Path) -> 
     with receive_helper_pipe(agent_end) as pipe:
         theirs = frames_in(pipe.read())  # to its end: the helper has exited
     agent_end.close()
+    assert os.waitpid(helper_pid, 0)[1] == 0  # forked from this process: reaped here
     assert theirs[-1].kind == DONE
     assert built.read_text().split() == [str(os.getpid())]  # once, here, before the fork
-    assert helper_pid != os.getpid()
     # The agent's turns: this child's frames up to a HANDOVER, then the helper's, and so on.
     hits: list[tuple[str, str]] = []
     helper_frames = 0
