@@ -288,6 +288,7 @@ def is_prefix(net: IPNetwork) -> bool:
 
 def format_network(net: IPNetwork) -> str:
     """A single address without its /32 or /128, a prefix with it."""
+    text = network_text(net)  # remembered: str() formats in Python (each ban is logged)
     if net.prefixlen == net.max_prefixlen:
-        return str(net.network_address)
-    return str(net)
+        return text[: text.rindex("/")]  # str(net) is "<network_address>/<prefixlen>"
+    return text

@@ -213,10 +213,10 @@ class DecisionEngine(BanDeciding, BanReading):
         for ban in committed:
             key = (ban.jail, ban.network)
             if ban.lines and self.bans.get(key) is ban:
-                self.bans[key] = Ban(
+                self.bans.replace(key, Ban(
                     ban.jail, ban.network, ban.banned_at, ban.expires_at, ban.ban_count,
                     ban.reason, ban.failures, ban.source, (), ban.account,
-                )  # fmt: skip
+                ))  # fmt: skip
 
     def manual_ban(
         self,

@@ -153,6 +153,14 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             heapq.heappush(self._expiries, (value.expires_at, self.version, key))
         self.by_text[(key[0], network_text(key[1]))] = value
 
+    def replace(self, key: tuple[str, IPNetwork], value: Ban) -> None:
+        """``value`` in place of the ban held under ``key``, with the same network and
+        expiry (a committed ban kept without its lines): its expiry entry stays valid,
+        so none is added (two per ban made the heap twice the bans)."""
+        self.version = next(_VERSIONS)
+        super().__setitem__(key, value)
+        self.by_text[(key[0], network_text(key[1]))] = value
+
     def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
         self.version = next(_VERSIONS)
         super().__delitem__(key)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from journalban.config.detectors import AccountConfig
 from journalban.jails.detector import ACCOUNT, Row, Seen, Verdict, account_key
 from journalban.jails.distinct import note_distinct
+from journalban.jails.rowtext import times_text
 from journalban.jails.tracked import Tracked
 
 
@@ -26,7 +27,9 @@ class AccountAttack:
         self.config = config
         self.ignored = frozenset(config.ignore_users)
         # account -> {network: last failure}; at most ``addresses`` networks each.
-        self.seen: Tracked[dict[str, float]] = Tracked(max(1, max_tracked // config.addresses))
+        self.seen: Tracked[dict[str, float]] = Tracked(
+            max(1, max_tracked // config.addresses), text=times_text
+        )
         self.attacked: Tracked[float] = Tracked(max_tracked)  # account -> end of hold
 
     @property

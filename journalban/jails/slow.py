@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from journalban.config.detectors import SlowConfig
 from journalban.jails.buckets import BUCKETS, bucket_add, bucket_newest
 from journalban.jails.detector import SLOW, Row, Seen, Verdict
+from journalban.jails.rowtext import ints_text
 from journalban.jails.tracked import Tracked
 
 
@@ -21,7 +22,7 @@ class SlowWindow:
     def __init__(self, config: SlowConfig, max_tracked: int) -> None:
         self.config = config
         self.width = config.findtime / BUCKETS
-        self.keys: Tracked[list[int]] = Tracked(max_tracked)
+        self.keys: Tracked[list[int]] = Tracked(max_tracked, text=ints_text)
 
     @property
     def tracked(self) -> int:

@@ -18,6 +18,7 @@ from journalban.addresses import ipv6_prefix_key
 from journalban.config.detectors import SubnetConfig
 from journalban.jails.detector import SUBNET, Row, Seen, Verdict
 from journalban.jails.distinct import note_distinct
+from journalban.jails.rowtext import times_text
 from journalban.jails.tracked import Tracked
 
 _PREFIX_MEMO = 65536
@@ -28,7 +29,9 @@ class SubnetCrowd:
 
     def __init__(self, config: SubnetConfig, max_tracked: int) -> None:
         self.config = config
-        self.prefixes: Tracked[dict[str, float]] = Tracked(max(1, max_tracked // config.addresses))
+        self.prefixes: Tracked[dict[str, float]] = Tracked(
+            max(1, max_tracked // config.addresses), text=times_text
+        )
         self._prefix_of: dict[str, str] = {}
 
     @property

@@ -19,12 +19,20 @@ V = TypeVar("V")
 
 
 class Tracked(Generic[V]):
-    def __init__(self, cap: int, encode: Callable[[V], Any] = lambda v: v) -> None:
+    def __init__(
+        self,
+        cap: int,
+        encode: Callable[[V], Any] = lambda v: v,
+        text: Callable[[V], str] | None = None,
+    ) -> None:
+        """``encode``: the value as JSON data; ``text``: the value's JSON text at once
+        (``jails.rowtext``), instead of ``json.dumps(encode(value))``."""
         self.cap = cap
         self.evicted = 0
         self._items: OrderedDict[str, V] = OrderedDict()
         self._dirty: set[str] = set()
         self._encode = encode
+        self._text: Callable[[V], str] = text or (lambda v: json.dumps(encode(v)))
 
     def __len__(self) -> int:
         return len(self._items)
@@ -68,9 +76,10 @@ class Tracked(Generic[V]):
         self._dirty.clear()
 
     def changes(self) -> list[Row]:
+        items, text = self._items, self._text
         rows: list[Row] = []
         for key in self._dirty:
-            value = self._items.get(key)
-            rows.append((key, None if value is None else json.dumps(self._encode(value))))
+            value = items.get(key)
+            rows.append((key, None if value is None else text(value)))
         self._dirty.clear()
         return rows

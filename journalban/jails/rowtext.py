@@ -1,0 +1,32 @@
+"""Detector values as the JSON text of their state rows, without ``json.dumps``.
+
+Every failure changes a row or two (an address's buckets, a prefix's
+networks) and each is encoded at the next commit: ``json.dumps`` costs a
+Python call chain per value, more than the value's text. These give the same
+text as ``json.dumps`` for the two shapes detectors keep (checked against it
+in tests/unit/test_row_text.py), and hand anything else to it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+
+def ints_text(values: list[int]) -> str:
+    """``json.dumps(values)`` for a list of ints (the buckets' flat pairs)."""
+    return "[" + ", ".join(map(str, values)) + "]"
+
+
+def times_text(times: dict[str, float]) -> str:
+    """``json.dumps(times)`` for network texts and finite times (an account's or a prefix's
+    networks). Network texts need no escaping; any other key goes through ``json.dumps``."""
+    parts = []
+    for key, when in times.items():
+        if not _PLAIN.issuperset(key) or not math.isfinite(when):
+            return json.dumps(times)
+        parts.append(f'"{key}": {when!r}')
+    return "{" + ", ".join(parts) + "}"
+
+
+_PLAIN = frozenset("0123456789abcdefABCDEF.:/")

@@ -1,0 +1,48 @@
+"""Detector rows' text without json.dumps (jails.rowtext) is json.dumps's text, byte for byte.
+
+The state database holds these texts: a difference would change what a
+restart reads back (and tests/unit/test_decisions_corpus_fixed.py's hashes).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+from journalban.jails.rowtext import ints_text, times_text
+
+
+def test_bucket_pairs_as_json_dumps_writes_them() -> None:
+    rng = random.Random(5)
+    for n in range(300):
+        values = [rng.randint(-(10**12), 10**12) for _ in range(n % 49)]
+        assert ints_text(values) == json.dumps(values)
+
+
+def test_networks_and_times_as_json_dumps_writes_them() -> None:
+    rng = random.Random(6)
+    for n in range(300):
+        times: dict[str, float] = {}
+        for i in range(n % 23):
+            if rng.random() < 0.5:
+                key = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{i}.{rng.randint(0, 255)}/32"
+            else:
+                key = f"2001:db8:{rng.randint(0, 0xFFFF):x}:{i:x}::/64"
+            times[key] = rng.choice(
+                [rng.uniform(1e9, 2e9), float(rng.randint(1, 2 * 10**9)), 1e16 + i, 0.1 * i]
+            )
+        assert times_text(times) == json.dumps(times)
+
+
+def test_any_other_key_or_time_is_left_to_json_dumps() -> None:
+    odd: list[dict[str, float]] = [
+        {'a"b': 1.0},
+        {"back\\slash": 2.5},
+        {"ünïcode/32": 3.0},
+        {"192.0.2.1/32": float("inf")},
+        {"192.0.2.1/32": float("nan")},
+        {"192.0.2.1/32": 7},  # an int time (a value read back from JSON)
+        {},
+    ]
+    for times in odd:
+        assert times_text(times) == json.dumps(times)
