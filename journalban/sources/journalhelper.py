@@ -13,8 +13,8 @@ before it writes the ``SPLIT`` frame that tells the agent to take it.
 The helper ends its share with a ``DONE`` frame; an end of its pipe without
 one is a failure (the agent restarts the source from its committed cursor).
 It ends when the agent closes the read end (its next write fails), as the
-child does. The child ignores ``SIGCHLD`` (``journalworker.main``), so the
-kernel reaps its helpers. Standard library only.
+child does. The child reaps its helpers on ``SIGCHLD`` (``journalworker.main``),
+so that their CPU time adds up in its own. Standard library only.
 """
 
 from __future__ import annotations

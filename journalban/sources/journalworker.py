@@ -540,6 +540,13 @@ def share_groups(groups: list[list[str]], split_at: int, extra: int = 0) -> list
     return helps
 
 
+def reap_helpers(_signum: int, _frame: object) -> None:
+    """Reap the forked helpers that ended (waited for, their CPU time counts as this child's)."""
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
 def main(make_finder: MakeFinder | None = None) -> int:
     """The child's life; ``make_finder`` builds the finder of failures from ``Request.matcher``."""
     # The child lives as long as its parent's pipes: a signal meant for the
@@ -547,7 +554,7 @@ def main(make_finder: MakeFinder | None = None) -> int:
     # not make it die first and look like a failed source.
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the forked helpers
+    signal.signal(signal.SIGCHLD, reap_helpers)
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     line = b""
     while not line.endswith(b"\n"):

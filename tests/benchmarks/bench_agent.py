@@ -105,17 +105,23 @@ class ProcessWatch:
         self.child_hwm_kb: dict[int, int] = {}  # each child's VmHWM, last seen
 
     def children(self) -> list[int]:
-        try:
-            tasks = os.listdir(f"/proc/{self.pid}/task")
-        except FileNotFoundError:
-            return []
+        """Every live descendant: reader children and the helpers they fork."""
         found: list[int] = []
-        for task in tasks:
+        parents = [self.pid]
+        while parents:
+            pid = parents.pop()
             try:
-                with open(f"/proc/{self.pid}/task/{task}/children") as f:
-                    found += [int(p) for p in f.read().split()]
+                tasks = os.listdir(f"/proc/{pid}/task")
             except FileNotFoundError:
-                pass
+                continue
+            for task in tasks:
+                try:
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        kids = [int(p) for p in f.read().split()]
+                except FileNotFoundError:
+                    continue
+                found += kids
+                parents += kids
         return found
 
     @staticmethod
@@ -124,15 +130,15 @@ class ProcessWatch:
             return f.read().rsplit(")", 1)[1].split()
 
     def cpu(self) -> float:
-        """User+system time of the process, its reaped children and its live children."""
-        fields = self._stat(self.pid)
-        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
-        for child in self.children():
+        """User+system time of the process and its live descendants, each with its reaped
+        children's (a reader child reaps the helpers it forks)."""
+        ticks = 0
+        for pid in [self.pid, *self.children()]:
             try:
-                child_fields = self._stat(child)
+                fields = self._stat(pid)
             except FileNotFoundError:
                 continue
-            ticks += int(child_fields[11]) + int(child_fields[12])
+            ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
         return ticks / TICK
 
     @staticmethod
