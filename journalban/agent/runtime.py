@@ -207,6 +207,16 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 report = await restore_rows(restorer, rows, self._uses_firewall, now)
                 count = len(rows)
             keep_out_of_collections()
+            # Before READY and the "running" line: a signal sent once they are seen must
+            # not meet the default action (death). It waits for the loop's next turn,
+            # after the ban table.
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGTERM, self.stop)
+                loop.add_signal_handler(signal.SIGINT, self.stop)
+                loop.add_signal_handler(
+                    signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_logged())
+                )
             self._state = "running"
             self.notifier.ready(self._status_line(count))
             log.info(
@@ -221,13 +231,6 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                     self.decisions.load_bans()
                     done = stored_restored(self.decisions.bans.by_text, report, now)
         self.ready.set()
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGTERM, self.stop)
-            loop.add_signal_handler(signal.SIGINT, self.stop)
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_logged())
-            )
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
