@@ -91,7 +91,7 @@ window.journalban = window.journalban || {};
     /* In-argument signatures, so no call waits for introspection. */
     const SIGNATURES = {
         Ban: "ssta{sv}", Unban: "ss", UnbanAll: "s", GetBans: "suu", GetStatus: "", ListJails: "",
-        Reload: "", GetBanDetails: "ss", TestLine: "ss", GetAll: "s",
+        Reload: "", GetBanDetails: "ss", TestLine: "ss", GetAll: "s", ListRecentFailures: "s",
     };
 
     jb.call = function (method, args, path, iface) {

@@ -1,4 +1,4 @@
-/* A jail's page: its settings, its last bans with their lines, and "test a line". */
+/* A jail's page: its settings, its last failures and bans with their lines, and "test a line". */
 "use strict";
 
 (function (jb) {
@@ -13,7 +13,49 @@
         return String(value);
     }
 
+    const REREAD_MS = 1000;
+    let shownJail = null;
+    let allowedNow = {};
+    let rereadTimer = null;
+
+    /* The networks with failures counted and no ban yet (ListRecentFailures: lines hold
+     * user names, so for org.jailban.manage only). */
+    function readFailures(name) {
+        const body = document.querySelector("#jail-failures tbody");
+        const note = document.getElementById("jail-failures-note");
+        if (!allowedNow["org.jailban.manage"]) {
+            body.replaceChildren();
+            note.textContent = "only for administrators (org.jailban.manage)";
+            return;
+        }
+        jb.call("ListRecentFailures", [name]).then(reply => {
+            if (shownJail !== name) return;
+            const fresh = document.createDocumentFragment();
+            reply[0].forEach(([address, failures, last, lines]) => {
+                const tr = document.createElement("tr");
+                const cell = document.createElement("td");
+                cell.append(jb.element("pre", lines.join("\n")));
+                tr.append(jb.element("td", address), jb.element("td", failures, "num"),
+                          jb.element("td", jb.formatTime(last)), cell);
+                fresh.append(tr);
+            });
+            body.replaceChildren(fresh);
+            note.textContent = reply[0].length ? "" : "no failures counted now";
+        }).catch(err => { note.textContent = jb.errorText(err) });
+    }
+
+    /* The shown jail's counters changed (PropertiesChanged): read its failures again, at most once a second. */
+    jb.jailChanged = function (name) {
+        if (name !== shownJail || rereadTimer) return;
+        rereadTimer = window.setTimeout(() => { rereadTimer = null; readFailures(name) }, REREAD_MS);
+    };
+
+    jb.hideJail = function () { shownJail = null };
+
     jb.showJail = function (name, path, allowed) {
+        shownJail = name;
+        allowedNow = allowed;
+        readFailures(name);
         document.getElementById("jail-title").textContent = "Jail " + name;
         const settings = document.querySelector("#jail-settings tbody");
         settings.replaceChildren();

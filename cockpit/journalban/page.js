@@ -99,6 +99,7 @@
                 if (iface === jb.JAIL && jails[path]) {
                     Object.assign(jails[path].props, changed);
                     renderJails();
+                    if (changed.CurrentlyFailed || changed.TotalFailed) jb.jailChanged(jails[path].name);
                 }
             }));
     }
@@ -111,6 +112,7 @@
             $("jail-page").hidden = false;
             if (entry) jb.showJail(entry[1].name, entry[0], allowed);
         } else {
+            jb.hideJail();
             $("jail-page").hidden = true;
             $("overview").hidden = false;
         }

@@ -52,6 +52,17 @@ class JailStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RecentFailure:
+    """A network with failures counted and no ban yet: how many within findtime, the
+    last one's time, and the lines kept for it (user names: for ``manage`` callers)."""
+
+    network: str
+    failures: int
+    last_at: float
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class LineTest:
     """The outcome of testing one line against a jail's filter."""
 
@@ -167,6 +178,11 @@ class AgentControl(Protocol):
 
     def recent_commands(self) -> list[CommandRecord]:
         """The last commands D-Bus callers gave (who, what, when), oldest first."""
+        ...
+
+    def recent_failures(self, jail: str) -> list[RecentFailure]:
+        """The networks with failures most recently counted in ``jail`` and no ban yet,
+        newest first (at most ``RECENT_FAILURES``). Raises: NoSuchJail."""
         ...
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:

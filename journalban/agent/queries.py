@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from journalban.addresses import IPNetwork, network_text
-from journalban.agent.api import JailInfo, JailStatus, LineTest
+from journalban.agent.api import JailInfo, JailStatus, LineTest, RecentFailure
 from journalban.decisions.engine import RECIDIVE
+from journalban.decisions.failureview import recent_failures
 from journalban.errors import JournalbanError, LineTestError, NoSuchJail, NotBanned
 from journalban.events import Ban
 from journalban.firewall.base import JailCounters
@@ -161,6 +162,14 @@ class AgentQueries:
 
     def recent_commands(self) -> list[CommandRecord]:
         return self.events.commands.recent()
+
+    def recent_failures(self, jail: str) -> list[RecentFailure]:
+        rt = self.decisions.jails.get(jail)
+        if rt is None:
+            if jail == RECIDIVE and self.config.recidive.enabled:
+                return []  # recidive counts bans, not lines
+            raise NoSuchJail(jail)
+        return [RecentFailure(*row) for row in recent_failures(rt, self.clock.now())]
 
 
 def _caller_details(caller: object) -> dict[str, object]:

@@ -70,6 +70,8 @@ METHOD_ACTIONS: Final[dict[tuple[str, str], str]] = {
     (MANAGER_INTERFACE, "GetBanDetails"): ACTION_MANAGE,
     # Who did what: uids and bus names of callers, for managers only.
     (MANAGER_INTERFACE, "ListRecentCommands"): ACTION_MANAGE,
+    # The lines behind failures hold user names (often passwords typed as user names).
+    (MANAGER_INTERFACE, "ListRecentFailures"): ACTION_MANAGE,
     # Account names: for managers only (docs/detection.md).
     (MANAGER_INTERFACE, "ListKnownGood"): ACTION_MANAGE,
     (MANAGER_INTERFACE, "ForgetKnownGood"): ACTION_MANAGE,

@@ -73,6 +73,7 @@ class CallDispatcher:
             (m, "TestLine"): ("ss", self._test_line),
             (m, "GetBanDetails"): ("ss", self._ban_details),
             (m, "ListRecentCommands"): ("", self._recent_commands),
+            (m, "ListRecentFailures"): ("s", self._recent_failures),
             (m, "ListKnownGood"): ("s", self._list_known_good),
             (m, "ForgetKnownGood"): ("ss", self._forget_known_good),
             (m, "ListAccountsUnderAttack"): ("s", self._list_attacked),
@@ -254,6 +255,13 @@ class CallDispatcher:
             for r in self._control.recent_commands()
         ]  # fmt: skip
         return "a(tsuss)", [records]
+
+    async def _recent_failures(self, msg: Message, _jail: str | None) -> Reply:
+        failures = [
+            [f.network, convert.u32(f.failures), convert.usec(f.last_at), list(f.lines)]
+            for f in self._control.recent_failures(msg.body[0])
+        ]
+        return "a(sutas)", [failures]
 
     # Known-good pairs and accounts under attack (docs/detection.md): "" is every jail.
 

@@ -48,6 +48,7 @@ _OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
         "TestLine": ["matched", "address", "captures"],
         "GetBanDetails": ["details"],
         "ListRecentCommands": ["commands"],
+        "ListRecentFailures": ["failures"],
         "ListKnownGood": ["pairs"],
         "ForgetKnownGood": ["forgotten"],
         "ListAccountsUnderAttack": ["accounts"],
@@ -170,6 +171,10 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_method()
     def ListRecentCommands(self) -> Annotated[list[Any], DBusSignature("a(tsuss)")]:
+        raise _refuse()
+
+    @dbus_method()
+    def ListRecentFailures(self, jail: DBusStr) -> Annotated[list[Any], DBusSignature("a(sutas)")]:
         raise _refuse()
 
     @dbus_signal()

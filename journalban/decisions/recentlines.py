@@ -62,6 +62,10 @@ class RecentLines:
             self.bytes -= sum(map(_cost, gone))
             self.evicted += 1
 
+    def lines_of(self, key: str) -> list[str]:
+        """The network's lines kept so far (a copy; nothing is forgotten)."""
+        return list(self._lines.get(key, ()))
+
     def pop(self, key: str) -> list[str]:
         """The network's lines, forgotten here (its ban or its expiry)."""
         gone = self._lines.pop(key, None)

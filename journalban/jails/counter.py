@@ -57,6 +57,15 @@ class FailureCounter(Generic[K]):
         del times[: bisect_right(times, times[-1] - self.findtime)]
         return times
 
+    def newest(self, limit: int) -> list[tuple[K, list[float]]]:
+        """The ``limit`` networks seen most recently, newest first, with their failure times."""
+        out: list[tuple[K, list[float]]] = []
+        for network in reversed(self._times):
+            if len(out) >= limit:
+                break
+            out.append((network, list(self._times[network])))
+        return out
+
     def clear(self, network: K) -> None:
         self._times.pop(network, None)
 

@@ -198,6 +198,14 @@ def test_the_jail_page_shows_settings_lines_and_tests_a_line(setup: Setup, brows
         assert "2" in text(page, "#jail-settings")
         # An administrator sees the lines the ban was made of (GetBanDetails).
         wait_until(lambda: "invalid user oracle" in text(page, "#jail-bans"), "the ban's lines")
+        # A failure below maxretry while the page is open: the jail's CurrentlyFailed
+        # changes, and the page reads its last failures again (ListRecentFailures).
+        pending = "Failed password for invalid user scott from 203.0.113.60 port 22 ssh2"
+        setup.writer.write([sshd_fields(pending)])
+        wait_until(lambda: "invalid user scott" in text(page, "#jail-failures"), "the failure")
+        row = text(page, "#jail-failures tbody tr")
+        assert "203.0.113.60" in row
+        assert "\t1\t" in row  # one failure within findtime
         page.fill("#test-line", "Failed password for root from 198.51.100.77 port 22 ssh2")
         page.click("#test-form button")
         wait_until(lambda: "198.51.100.77" in text(page, "#test-result"), "TestLine's answer")
@@ -223,6 +231,8 @@ def test_an_unprivileged_user_gets_a_read_only_page_with_the_reason(
         page.click("#jails a >> text=sshd")
         wait_until(lambda: "only for administrators" in text(page, "#jail-bans"), "no lines")
         assert "oracle" not in text(page, "#jail-bans")
+        assert "only for administrators" in text(page, "#jail-failures-note")
+        assert "scott" not in text(page, "#jail-failures")
         page.close()
 
 

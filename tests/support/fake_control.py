@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from journalban import errors
 from journalban.addresses import IPNetwork, format_network, is_prefix, parse_network
-from journalban.agent.api import AgentListener, JailInfo, JailStatus, LineTest
+from journalban.agent.api import AgentListener, JailInfo, JailStatus, LineTest, RecentFailure
 from journalban.agent.callers import CommandLog, CommandRecord
 from journalban.clock import Clock, SystemClock
 from journalban.events import Ban
@@ -78,6 +78,9 @@ class FakeControl:
         self.reload_error: errors.ConfigError | None = None
         self.fleet_unbans: list[tuple[str, str | None]] = []
         self._detection = FakeDetectionView()
+        self.failures: dict[
+            str, list[RecentFailure]
+        ] = {}  # jail -> its recent failures, newest first
         self.commands = CommandLog()
 
     @property
@@ -265,6 +268,10 @@ class FakeControl:
 
     def recent_commands(self) -> list[CommandRecord]:
         return self.commands.recent()
+
+    def recent_failures(self, jail: str) -> list[RecentFailure]:
+        self._jail(jail)
+        return list(self.failures.get(jail, []))
 
     def subscribe(self, listener: AgentListener) -> Callable[[], None]:
         self._listeners.append(listener)

@@ -26,6 +26,7 @@ MANAGER_CONTRACT = {
     "GetBans": ("suu", "uta(ssttus)"),
     "FindBans": ("a{sv}uu", "uta(ssttus)"),
     "ListRecentCommands": ("", "a(tsuss)"),
+    "ListRecentFailures": ("s", "a(sutas)"),
     "ListBans": ("s", "a(ssttus)"),
     "QueryBan": ("s", "a(ssttus)"),
     "ListJails": ("", "a(so)"),
@@ -134,6 +135,7 @@ def test_actions_follow_the_issue() -> None:
     assert contract.action_for(m, "UnbanAll") == "org.jailban.unban"
     assert contract.action_for(m, "GetBanDetails") == "org.jailban.manage"
     assert contract.action_for(m, "Reload") == "org.jailban.manage"
+    assert contract.action_for(m, "ListRecentFailures") == "org.jailban.manage"  # user names
     assert contract.action_for("org.freedesktop.DBus.Properties", "Get") == "org.jailban.info"
 
 
