@@ -23,6 +23,7 @@ from journalban.firewall.nftables.netlink import (
     text,
 )
 from journalban.firewall.nftables.plan import INF, Key, key_of
+from journalban.firewall.nftables.uniform import uniform_elements
 
 _NLA = struct.Struct("=HH")
 _BE32 = struct.Struct(">I")
@@ -114,13 +115,21 @@ def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dic
         + attr(c.NFTA_SET_ELEM_LIST_SET, cstr(set_name)),
     )
     raw: list[tuple[bytes, bool, float]] = []
+    interval = _is_interval(set_name)
+    found: dict[Key, float] = {}
     for body in bodies:
         for kind, elements in iter_attrs(body):
-            if kind == c.NFTA_SET_ELEM_LIST_ELEMENTS:
+            if kind != c.NFTA_SET_ELEM_LIST_ELEMENTS:
+                continue
+            alike = None if interval else uniform_elements(elements, now)
+            if alike is None:
                 _parse_elements(elements, now, raw)
-    if not _is_interval(set_name):
+            else:
+                found.update(alike)
+    if not interval:
         from_bytes = int.from_bytes
-        return {(from_bytes(k, "big"), 8 * len(k)): e for k, _, e in raw}
+        found.update({(from_bytes(k, "big"), 8 * len(k)): e for k, _, e in raw})
+        return found
     return {key_of(n): e for n, e in _ranges(raw).items()}
 
 
