@@ -218,13 +218,19 @@ def test_an_administrator_starts_the_stopped_agent_through_systemd(
 
 
 @pytest.mark.usefixtures("cockpit")
-def test_real_sshd_failures_appear_live_and_the_administrator_unbans_from_the_page(
+def test_real_sshd_failures_and_the_ban_appear_live_and_the_administrator_unbans_it(
     host: BootedHost, browser: Any, attacker4: str
 ) -> None:
     page = log_in(browser, ADMIN)
     wait_until(lambda: shown(page) == "running", "the running view")
     assert attacker4 not in text(page, "#bans")
-    for _ in range(3):  # the shipped sshd jail: maxretry 3
+    # The first failure, below maxretry: on the jail's page with sshd's own line.
+    page.click("#jails a >> text=sshd")
+    assert host.ssh_attempt(attacker4, "root") != 0
+    wait_until(lambda: attacker4 in text(page, "#jail-failures"), "the failure on the jail page")
+    assert f"Failed password for root from {attacker4} port " in text(page, "#jail-failures")
+    page.click("#back")
+    for _ in range(2):  # the shipped sshd jail: maxretry 3
         if attacker4 in host.nft_elements():
             break
         assert host.ssh_attempt(attacker4, "root") != 0
