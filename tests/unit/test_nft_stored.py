@@ -157,3 +157,30 @@ def test_plan_all_sends_deletes_first_in_their_order() -> None:
         ((2, 32), False),
         ((3, 32), False),
     ]
+
+
+def _same(a: float, b: float, slack: float) -> bool:
+    if a == INF or b == INF:
+        return a == b
+    return abs(a - b) <= slack
+
+
+def test_the_diff_is_the_one_of_expiries_within_the_slack() -> None:
+    """``_diff`` (its comparison written out) against the rule it states, on random books."""
+    from journalban.firewall.nftables.plan import _diff
+
+    rng = random.Random(11)
+    values = [INF, NOW - 1, NOW, NOW + 1, NOW + 2, NOW + 2.5, NOW + 3, NOW + 60]
+    for _ in range(300):
+        held = {(rng.randrange(20), 32): rng.choice(values) for _ in range(rng.randrange(12))}
+        wanted = {(rng.randrange(20), 32): rng.choice(values) for _ in range(rng.randrange(12))}
+        want_ops = [
+            ElementOp("sshd", "v4", k, have, True)
+            for k, have in held.items()
+            if have > NOW and (k not in wanted or not _same(have, wanted[k], 2.0))
+        ] + [
+            ElementOp("sshd", "v4", k, want)
+            for k, want in wanted.items()
+            if k not in held or held[k] <= NOW or not _same(held[k], want, 2.0)
+        ]
+        assert _diff("sshd", "v4", held, wanted, NOW, 2.0) == want_ops

@@ -56,6 +56,7 @@ class ElementOp(NamedTuple):
 _new_op = tuple.__new__
 # An op's set and verb, for grouping runs of ops (in C).
 set_and_verb = itemgetter(0, 1, 4)
+_KEY, _EXPIRY = itemgetter(2), itemgetter(3)
 
 
 def key_of(network: IPNetwork) -> Key:
@@ -253,7 +254,8 @@ class BanBook:
                 for op in run:
                     held.pop(op.key, None)
             else:
-                held.update([(op.key, op.expiry) for op in run])
+                added = list(run)
+                held.update(zip(map(_KEY, added), map(_EXPIRY, added), strict=True))
 
 
 def _covered(
@@ -276,21 +278,23 @@ def _diff(
 ) -> list[ElementOp]:
     if not held:  # an empty set (a restore into a new table): every ban is added
         return [_new_op(ElementOp, (jail, kind, key, want, False)) for key, want in wanted.items()]
+    # Two expiries are the same when equal (both permanent) or both finite and within
+    # ``slack``; written out, as a call per comparison was a third of a restart's diff.
     ops: list[ElementOp] = []
     for key, have in held.items():
         if have <= now:
             continue  # expired in the kernel already: deleting it would fail
         want = wanted.get(key)
-        if want is None or not _same(have, want, slack):
+        if want is None or not (
+            have == want or (have != INF and want != INF and abs(have - want) <= slack)
+        ):
             ops.append(_new_op(ElementOp, (jail, kind, key, have, True)))
     for key, want in wanted.items():
         had = held.get(key)
-        if had is None or had <= now or not _same(had, want, slack):
+        if (
+            had is None
+            or had <= now
+            or not (had == want or (had != INF and want != INF and abs(had - want) <= slack))
+        ):
             ops.append(_new_op(ElementOp, (jail, kind, key, want, False)))
     return ops
-
-
-def _same(a: float, b: float, slack: float) -> bool:
-    if a == INF or b == INF:
-        return a == b
-    return abs(a - b) <= slack
