@@ -100,34 +100,78 @@ def ipv4_host_key(text: str) -> tuple[int, str] | None:
 _ALL_V6: Final = (1 << 128) - 1
 
 
+class _HostV4(ipaddress.IPv4Network):
+    """An ``IPv4Network`` /32 that knows its hash: ipaddress computes it in Python at
+    each dict lookup, and a ban's network is looked up some twenty times (the ban
+    table, its text, the history, recidive's counts, the state rows, the log). Equal
+    to, hashing as and printing as the ``IPv4Network`` it stands for; a copy or a
+    pickle of it is a plain one."""
+
+    _hash: int
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"IPv4Network({str(self)!r})"
+
+    def __reduce__(self) -> tuple[type[ipaddress.IPv4Network], tuple[str]]:
+        return ipaddress.IPv4Network, (str(self),)
+
+
+class _HashedV6(ipaddress.IPv6Network):
+    """An ``IPv6Network`` that knows its hash, as ``_HostV4`` (the bans' /64s)."""
+
+    _hash: int
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"IPv6Network({str(self)!r})"
+
+    def __reduce__(self) -> tuple[type[ipaddress.IPv6Network], tuple[str]]:
+        return ipaddress.IPv6Network, (str(self),)
+
+
+def _hashed_v6(spec: int | tuple[int, int]) -> ipaddress.IPv6Network:
+    net = _HashedV6(spec)
+    net._hash = ipaddress.IPv6Network.__hash__(net)
+    return net
+
+
 def _host_v4_maker() -> Callable[[int], ipaddress.IPv4Network] | None:
     """``IPv4Network(value)`` for a /32 without ipaddress's argument parsing: the
     objects are filled as this Python's ``__init__`` fills them (checked here on
     sample values against the real constructor; None, and the constructor is
-    used, when they differ). Restoring 100,000 bans builds 100,000 of them, and
-    the constructor was a third of reading the state."""
+    used, when they differ), their hash computed once (``_HostV4``). Restoring
+    100,000 bans builds 100,000 of them, and the constructor was a third of
+    reading the state."""
     address_type, network_type = ipaddress.IPv4Address, ipaddress.IPv4Network
     new = object.__new__
     mask = network_type(0).netmask
+    all_ones = int(mask)
 
     def make(value: int) -> ipaddress.IPv4Network:
         address = new(address_type)
         address._ip = value  # type: ignore[attr-defined]
-        net = new(network_type)
+        net = new(_HostV4)
         fields = net.__dict__  # filled in place: a third faster than update(**)
         fields["network_address"] = address
         fields["netmask"] = mask
         fields["_prefixlen"] = 32
         fields["hosts"] = lambda: [address_type(value)]
+        fields["_hash"] = hash(value ^ all_ones)
         return net
 
     try:
         for value in (0, 1, 0x0A000001, 0xC0000201, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF):
             ours, theirs = make(value), network_type(value)
             same = (
-                vars(ours).keys() == vars(theirs).keys()
+                vars(ours).keys() - {"_hash"} == vars(theirs).keys()
                 and ours == theirs
-                and hash(ours) == hash(theirs)
+                and theirs == ours
+                and hash(ours) == hash(theirs) == network_type.__hash__(ours)
                 and str(ours) == str(theirs)
                 and repr(ours) == repr(theirs)
                 and list(ours.hosts()) == list(theirs.hosts())
@@ -191,7 +235,7 @@ def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
     try:
         if ":" in addr:
             value = int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big")
-            return ipaddress.IPv6Network(value if plen == "128" else (value, int(plen)))
+            return _hashed_v6(value if plen == "128" else (value, int(plen)))
         value = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
         if plen == "32":
             net = _host_v4(value)
