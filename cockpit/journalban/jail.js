@@ -44,9 +44,24 @@
         }).catch(err => { note.textContent = jb.errorText(err) });
     }
 
-    /* The shown jail's counters changed (PropertiesChanged): read its failures again, at most once a second. */
-    jb.jailChanged = function (name) {
-        if (name !== shownJail || rereadTimer) return;
+    function renderSettings(props) {
+        const settings = document.querySelector("#jail-settings tbody");
+        const fresh = document.createDocumentFragment();
+        SETTINGS.forEach(key => {
+            if (!(key in props)) return;
+            const tr = document.createElement("tr");
+            tr.append(jb.element("th", key), jb.element("td", shown(key, props[key].v)));
+            fresh.append(tr);
+        });
+        settings.replaceChildren(fresh);
+    }
+
+    /* The shown jail's properties changed (PropertiesChanged, ``props`` as they are now):
+     * its settings follow, and its failures are read again, at most once a second. */
+    jb.jailChanged = function (name, props, failuresChanged) {
+        if (name !== shownJail) return;
+        renderSettings(props);
+        if (!failuresChanged || rereadTimer) return;
         rereadTimer = window.setTimeout(() => { rereadTimer = null; readFailures(name) }, REREAD_MS);
     };
 
@@ -57,16 +72,9 @@
         allowedNow = allowed;
         readFailures(name);
         document.getElementById("jail-title").textContent = "Jail " + name;
-        const settings = document.querySelector("#jail-settings tbody");
-        settings.replaceChildren();
+        document.querySelector("#jail-settings tbody").replaceChildren();
         jb.call("GetAll", [jb.JAIL], path, "org.freedesktop.DBus.Properties").then(reply => {
-            const props = reply[0];
-            SETTINGS.forEach(key => {
-                if (!(key in props)) return;
-                const tr = document.createElement("tr");
-                tr.append(jb.element("th", key), jb.element("td", shown(key, props[key].v)));
-                settings.append(tr);
-            });
+            if (shownJail === name) renderSettings(reply[0]);
         });
         const bans = document.querySelector("#jail-bans tbody");
         bans.replaceChildren();

@@ -99,7 +99,8 @@
                 if (iface === jb.JAIL && jails[path]) {
                     Object.assign(jails[path].props, changed);
                     renderJails();
-                    if (changed.CurrentlyFailed || changed.TotalFailed) jb.jailChanged(jails[path].name);
+                    jb.jailChanged(jails[path].name, jails[path].props,
+                                   !!(changed.CurrentlyFailed || changed.TotalFailed));
                 }
             }));
     }

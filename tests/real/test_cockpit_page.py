@@ -206,6 +206,8 @@ def test_the_jail_page_shows_settings_lines_and_tests_a_line(setup: Setup, brows
         row = text(page, "#jail-failures tbody tr")
         assert "203.0.113.60" in row
         assert "\t1\t" in row  # one failure within findtime
+        # The settings follow the jail's PropertiesChanged too.
+        wait_until(lambda: "CurrentlyFailed\t1" in text(page, "#jail-settings"), "counters")
         page.fill("#test-line", "Failed password for root from 198.51.100.77 port 22 ssh2")
         page.click("#test-form button")
         wait_until(lambda: "198.51.100.77" in text(page, "#test-result"), "TestLine's answer")
