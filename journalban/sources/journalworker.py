@@ -26,6 +26,7 @@ import contextlib
 import json
 import marshal
 import os
+import re
 import select
 import signal
 import socket
@@ -39,7 +40,7 @@ from systemd import journal
 from journalban.sources.frames import pack_frame
 from journalban.sources.journalfiles import file_groups, journal_files
 from journalban.sources.journalhelper import fork_helper
-from journalban.sources.literalscan import literal_scan
+from journalban.sources.literalscan import literal_scan, sample_messages
 
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
@@ -203,11 +204,22 @@ class Follower:
         self.cursor = request.cursor
         self.stdin = stdin
         self.stdout = stdout
-        self.scan = literal_scan(request.prefilter)
         self.invalidations = 0
         self.files: list[str] | None = None  # those of the reader; None: every file
         self.reader = self._open()
         self.read_since_open = 0
+        self.scan = self._tuned_scan()
+
+    def _tuned_scan(self) -> re.Pattern[bytes] | None:
+        """The prefilter, its pivots chosen by the journal's own last messages."""
+        if literal_scan(self.request.prefilter) is None:
+            return None
+        reader = self._open()
+        try:
+            sample = sample_messages(reader)
+        finally:
+            reader.close()
+        return literal_scan(self.request.prefilter, sample)
 
     def ensure_finder(self, fresh: bool = False) -> None:
         """Build the finder, if not yet built (``fresh``: again, if it has read)."""

@@ -18,7 +18,7 @@ import pytest
 
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
-from journalban.sources.literalscan import literal_scan, pivoted
+from journalban.sources.literalscan import literal_scan, pivoted, pivots
 
 
 def _holds(message: bytes, literals: list[bytes]) -> bool:
@@ -78,18 +78,43 @@ def test_scan_agrees_with_substring_test_on_every_filter(name: str, mode: str) -
     assert found >= len(wanted)  # every literal was found at least in itself
 
 
-def test_pivot_is_the_rarest_byte_and_the_pattern_is_the_literal() -> None:
-    # 'j' and 'R' are both rarer than any listed byte: the first of them is taken.
-    assert pivoted(b"reject: RCPT from") == b"j(?<=rej)ect:" + re.escape(b" RCPT from")
-    assert pivoted(b"too many errors after") == b"y(?<=too\\ many)" + re.escape(b" errors after")
-    # A literal starting with its rarest byte needs no lookbehind.
-    assert pivoted(b"Failed ") == b"Failed\\ "
+def test_pivots_cover_every_literal_with_bytes_rare_in_the_sample() -> None:
+    literals = [b"reject: RCPT from", b"reject: HELO from", b"too many errors after"]
+    # 'j' stands for both "reject" literals; 'y' is the rarest byte of the third here.
+    sample = (
+        b"connect from mail.example.org[203.0.113.5]\n"
+        b"warning: hostname 203-0-113-5.example.net does not resolve to address 203.0.113.5\n"
+        b"disconnect from mail.example.org[203.0.113.5] ehlo=1 mail=1 rcpt=1 data=1 quit=1\n"
+    ) * 20
+    at = pivots(literals, sample)
+    assert {literal[at[literal]] for literal in literals} == {ord("j"), ord("y")}
+    # Without a sample, by COMMON_BYTES: a capital is rarer than any letter listed.
+    assert pivots([b"Failed "], b"") == {b"Failed ": 0}
+    assert pivoted(b"reject: RCPT from", 2) == b"j(?<=rej)ect:" + re.escape(b" RCPT from")
     for literal in (b"Failed ", b"reject: RCPT from", b"too many errors after", b"a"):
-        regex = re.compile(pivoted(literal))
-        # The match starts at the pivot: it is found in the literal, in no part of it.
-        assert regex.search(literal) is not None
-        assert regex.search(literal[:-1]) is None
-        assert regex.search(literal[1:]) is None
+        for offset in range(len(literal)):
+            regex = re.compile(pivoted(literal, offset))
+            # The match starts at the pivot: it is found in the literal, in no part of it.
+            assert regex.search(literal) is not None
+            assert regex.search(literal[:-1]) is None
+            assert regex.search(literal[1:]) is None
+
+
+@pytest.mark.parametrize(("name", "mode"), _filters())
+def test_a_scan_tuned_by_a_sample_finds_the_same_messages(name: str, mode: str) -> None:
+    literals = _agent_literals(name, mode)
+    wanted = [lit.strip().encode() for lit in literals]
+    if literal_scan(literals) is None:
+        return
+    rng = random.Random(name + mode)
+    fdef = FilterLibrary(None).load(name)
+    messages = [s.line.encode("utf-8", "replace") for s in fdef.samples]
+    messages += [case for literal in wanted for case in _tricky(literal, rng)]
+    # Sampled from messages of their own kind (the filter's samples), as the child does.
+    scan = literal_scan(literals, b"\n".join(messages[:50]))
+    assert scan is not None
+    for message in messages:
+        assert (scan.search(message) is not None) == _holds(message, wanted), message
 
 
 def test_no_scan_without_usable_literals() -> None:
