@@ -11,11 +11,10 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from journalban.actions.base import Action
 from journalban.actions.command import DEFAULT_TIMEOUT, CommandAction
-from journalban.actions.mail import SENDMAIL, MailAction, MailSettings
 from journalban.clock import Clock
 from journalban.errors import ConfigError
 from journalban.firewall.base import FirewallBackend, JailRules
@@ -23,6 +22,9 @@ from journalban.firewall.dryrun import DryRunBackend
 from journalban.firewall.hostsdeny import HostsDenyBackend
 from journalban.firewall.ports import format_ports
 from journalban.firewall.shorewall import ShorewallBackend
+
+if TYPE_CHECKING:
+    from journalban.actions.mail import MailAction
 
 BACKENDS: Final = ("nftables", "iptables-ipset", "shorewall", "hosts-deny", "dry-run")
 ACTION_TYPES: Final = ("firewall", "mail", "command")
@@ -161,6 +163,9 @@ _MAIL_KEYS: Final = frozenset(
 
 
 def _mail(spec: Mapping[str, object], clock: Clock, where: str) -> MailAction:
+    # Imported when a jail mails: smtplib and email cost every start 7 ms otherwise.
+    from journalban.actions.mail import SENDMAIL, MailAction, MailSettings
+
     _only_keys(spec, _MAIL_KEYS, where)
     recipients = spec.get("to")
     if isinstance(recipients, str):
