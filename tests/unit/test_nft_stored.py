@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import random
 
+import pytest
+
 from journalban.addresses import network_text
 from journalban.firewall.base import BanEntry
 from journalban.firewall.nftables import builder
@@ -184,3 +186,43 @@ def test_the_diff_is_the_one_of_expiries_within_the_slack() -> None:
             if k not in held or held[k] <= NOW or not _same(held[k], want, 2.0)
         ]
         assert _diff("sshd", "v4", held, wanted, NOW, 2.0) == want_ops
+
+
+class _Socket:
+    """Takes element batches as the kernel would, refusing the ``refuse``-th (from 0)."""
+
+    def __init__(self, refuse: int = -1) -> None:
+        self.refuse, self.sent = refuse, 0
+
+    def transact(self, messages: list[Message]) -> None:
+        if self.sent == self.refuse:
+            from journalban.errors import BackendError
+
+            raise BackendError("refused", 22)
+        self.sent += 1
+
+    def close(self) -> None:
+        pass
+
+
+def test_chunks_are_sent_in_turn_and_a_refused_one_stops_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from journalban.errors import BackendError
+    from journalban.firewall.nftables import backend as backend_module
+    from journalban.firewall.nftables.backend import NftablesBackend
+
+    monkeypatch.setattr(backend_module, "SEND_CHUNK", 10)
+    ops = [ElementOp("sshd", "v4", (i, 32), NOW + 60) for i in range(45)]  # five chunks
+    whole = NftablesBackend()
+    whole._sock = _Socket()  # type: ignore[assignment]
+    whole._send(ops, NOW)
+    assert whole._sock.sent == 5  # type: ignore[union-attr]
+    assert whole._book.held[("sshd", "v4")] == {(i, 32): NOW + 60 for i in range(45)}
+
+    cut = NftablesBackend()
+    cut._sock = _Socket(refuse=2)  # type: ignore[assignment]
+    with pytest.raises(BackendError):
+        cut._send(ops, NOW)
+    assert cut._sock.sent == 2  # type: ignore[union-attr]  # nothing after the refused chunk
+    assert cut._book.held[("sshd", "v4")] == {(i, 32): NOW + 60 for i in range(20)}

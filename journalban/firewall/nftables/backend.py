@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import groupby
 from typing import Literal
 
@@ -257,18 +258,35 @@ class NftablesBackend:
         self._read_at = self._clock.monotonic()
 
     def _send(self, ops: Sequence[ElementOp], now: float) -> None:
-        """Send ``ops`` a chunk at a time, each chunk's timeouts counted from when it is sent.
+        """Send ``ops`` a chunk at a time, each chunk's timeouts counted from when it is
+        packed, as the one before it is sent (20,000 elements: some 15 ms).
 
         A 100k-element restore takes a while: timeouts all counted from ``now``
         would leave the last elements expiring later than their bans, by as
         long as the sending took (and the next restore would send them again).
         """
         started = self._clock.monotonic()
-        for first in range(0, len(ops), SEND_CHUNK):
-            chunk = ops[first : first + SEND_CHUNK]
+        if len(ops) <= SEND_CHUNK:
             at = now + max(0.0, self._clock.monotonic() - started)
-            self.sock.transact(build_element_batch(self.options.table, chunk, at))
-            self._book.commit(chunk)
+            self.sock.transact(build_element_batch(self.options.table, ops, at))
+            self._book.commit(ops)
+            return
+        # Several chunks: the next one is packed while the kernel takes the last (its
+        # netlink call lets go of the GIL), in a thread of its own; each is sent only
+        # once the one before it was taken, and recorded only once taken itself.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nft-send") as sender:
+            sending: tuple[Sequence[ElementOp], Future[None]] | None = None
+            for first in range(0, len(ops), SEND_CHUNK):
+                chunk = ops[first : first + SEND_CHUNK]
+                at = now + max(0.0, self._clock.monotonic() - started)
+                messages = build_element_batch(self.options.table, chunk, at)
+                if sending is not None:
+                    sending[1].result()
+                    self._book.commit(sending[0])
+                sending = (chunk, sender.submit(self.sock.transact, messages))
+            if sending is not None:
+                sending[1].result()
+                self._book.commit(sending[0])
 
 
 def build_element_batch(table: str, ops: Sequence[ElementOp], now: float) -> list[Message]:
