@@ -90,6 +90,8 @@ class Run:
     failed: int
     banned: int
     load: str
+    peak_pss_mb: float = 0.0  # Pss summed over the process tree, highest sample
+    peak_pss_anon_mb: float = 0.0  # its anonymous part (Pss_Anon)
 
     @property
     def rate(self) -> float:
@@ -103,6 +105,11 @@ class ProcessWatch:
         self.pid = pid
         self.peak_anon_kb = 0
         self.child_hwm_kb: dict[int, int] = {}  # each child's VmHWM, last seen
+        # Proportional set size summed over the tree at each sample, highest seen: a page
+        # shared by n processes counts 1/n in each (the interpreter and libraries mapped
+        # by the agent and its children, a forked helper's copy-on-write pages count once).
+        self.peak_pss_kb = 0
+        self.peak_pss_anon_kb = 0
 
     def children(self) -> list[int]:
         """Every live descendant: reader children and the helpers they fork."""
@@ -168,9 +175,36 @@ class ProcessWatch:
             total += sum(self.child_hwm_kb.values())
         return total
 
+    @staticmethod
+    def _rollup_kb(pid: int) -> tuple[int, int]:
+        """(Pss, Pss_Anon) of one process from /proc/PID/smaps_rollup; (0, 0) once it is gone."""
+        pss = pss_anon = 0
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss = int(line.split()[1])
+                    elif line.startswith("Pss_Anon:"):
+                        pss_anon = int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        return pss, pss_anon
+
+    def pss_kb(self) -> tuple[int, int]:
+        """(Pss, Pss_Anon) summed over the process and its live descendants, now."""
+        pss = pss_anon = 0
+        for pid in [self.pid, *self.children()]:
+            one, anon = self._rollup_kb(pid)
+            pss += one
+            pss_anon += anon
+        return pss, pss_anon
+
     def sample(self) -> None:
         self.peak_anon_kb = max(self.peak_anon_kb, self.status_kb("RssAnon"))
         self.status_kb("VmHWM")
+        pss, pss_anon = self.pss_kb()
+        self.peak_pss_kb = max(self.peak_pss_kb, pss)
+        self.peak_pss_anon_kb = max(self.peak_pss_anon_kb, pss_anon)
 
 
 def load_average() -> str:
@@ -233,7 +267,8 @@ def journalban_run(
         agent.stop()
     failed, banned = (int(str(rows[0][0])), int(str(rows[0][1]))) if rows else (0, 0)
     return Run("journalban", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
-               hwm / 1024, watch.peak_anon_kb / 1024, failed, banned, load_average())  # fmt: skip
+               hwm / 1024, watch.peak_anon_kb / 1024, failed, banned, load_average(),
+               watch.peak_pss_kb / 1024, watch.peak_pss_anon_kb / 1024)  # fmt: skip
 
 
 def journalban_file(work: Path, corpus: Corpus) -> Run:
@@ -309,7 +344,8 @@ def fail2ban_run(work: Path, corpus: Corpus, source: str) -> Run:
         peer.stop()
     return Run("fail2ban-server", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
-               status.get("Total banned", -1), load_average())  # fmt: skip
+               status.get("Total banned", -1), load_average(), watch.peak_pss_kb / 1024,
+               watch.peak_pss_anon_kb / 1024)  # fmt: skip
 
 
 @dataclass
@@ -404,12 +440,14 @@ def median_run(runs: list[Run]) -> Run | None:
 
 def report(runs: list[Run], lat: Latency | None) -> None:
     print("| agent | source | lines | wall | lines/s | CPU s | lines per CPU s "
-          "| peak RSS (VmHWM) | peak RssAnon | failed | banned | load |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| peak RSS (VmHWM) | peak RssAnon | peak Pss / Pss_Anon | failed | banned "
+          "| load |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(f"| {r.agent} | {r.source} | {r.lines:,} | {r.wall:.2f} s | {r.rate:,.0f} "
               f"| {r.cpu:.2f} (total {r.cpu_total:.2f}) | {r.lines / r.cpu:,.0f} "
-              f"| {r.peak_rss_mb:.0f} MB | {r.peak_anon_mb:.0f} MB | {r.failed:,} | {r.banned:,} "
+              f"| {r.peak_rss_mb:.0f} MB | {r.peak_anon_mb:.0f} MB "
+              f"| {r.peak_pss_mb:.0f} / {r.peak_pss_anon_mb:.0f} MB | {r.failed:,} | {r.banned:,} "
               f"| {r.load} |")  # fmt: skip
     for source, floor in (("file", 20), ("journal", 25)):
         ours = median_run([r for r in runs if r.source == source and r.agent == "journalban"])

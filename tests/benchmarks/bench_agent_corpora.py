@@ -291,7 +291,8 @@ def fail2ban(work: Path, files: CorpusFiles, jail: Jail, source: str) -> Run:
         peer.stop()
     return Run("fail2ban-server", source, files.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
-               status.get("Total banned", -1), load_average())  # fmt: skip
+               status.get("Total banned", -1), load_average(), watch.peak_pss_kb / 1024,
+               watch.peak_pss_anon_kb / 1024)  # fmt: skip
 
 
 @dataclass
@@ -324,6 +325,7 @@ def bench_corpus(
         runs.append(run)
         print(f"  {label}: {run.wall:.2f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s, "
               f"VmHWM {run.peak_rss_mb:.0f} MB, anon {run.peak_anon_mb:.0f} MB, "
+              f"Pss {run.peak_pss_mb:.0f} MB, Pss_Anon {run.peak_pss_anon_mb:.0f} MB, "
               f"failed {run.failed:,}, banned {run.banned:,}, load {run.load}", flush=True)  # fmt: skip
 
     if "file" in parts:
@@ -394,7 +396,39 @@ def summary(results: Sequence[CorpusResult]) -> list[str]:
                     f"| {ours_rate / py_med:.0%} | {alone_med / c_med:.0%} |"
                     if c_med and py_med else f"| {res.corpus} | - | - | - | - | - | - | - | - |"
                 )  # fmt: skip
-    return [*out, "", *floors]
+    return [*out, "", *floors, "", *memory_table(results)]
+
+
+MEMORY = ("peak_pss_mb", "peak_pss_anon_mb", "peak_rss_mb", "peak_anon_mb")
+
+
+def memory_table(results: Sequence[CorpusResult]) -> list[str]:
+    """Each tool's highest figures over its runs of a corpus and source, side by side.
+
+    Pss (proportional set size summed over the process tree: a page shared by n
+    processes counts 1/n in each) is the figure "less memory" is judged on; VmHWM
+    (each process's own peak, summed: shared pages count once per process) and
+    RssAnon are shown beside it.
+    """
+    out = ["| corpus | source | journalban Pss / Pss_Anon | fail2ban Pss / Pss_Anon "
+           "| journalban VmHWM (sum) / RssAnon | fail2ban VmHWM / RssAnon "
+           "| less memory (Pss) |", "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    for res in results:
+        for source in ("file", "journal"):
+            ours = [r for r in res.runs if r.source == source and r.agent == "journalban"]
+            peer = [r for r in res.runs if r.source == source and r.agent != "journalban"]
+            if not ours:
+                continue
+            o = [max(getattr(r, k) for r in ours) for k in MEMORY]
+            p = [max(getattr(r, k) for r in peer) for k in MEMORY] if peer else None
+            verdict = "-" if p is None else (
+                f"yes ({o[0] / p[0]:.2f}x)" if o[0] < p[0] else f"NO ({o[0] / p[0]:.2f}x)"
+            )  # fmt: skip
+            peer_pss = f"{p[0]:.0f} / {p[1]:.0f} MB" if p else "-"
+            peer_hwm = f"{p[2]:.0f} / {p[3]:.0f} MB" if p else "-"
+            out.append(f"| {res.corpus} | {source} | {o[0]:.0f} / {o[1]:.0f} MB | {peer_pss} "
+                       f"| {o[2]:.0f} / {o[3]:.0f} MB | {peer_hwm} | {verdict} |")  # fmt: skip
+    return out
 
 
 def main() -> None:
