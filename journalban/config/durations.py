@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -35,6 +36,7 @@ def parse_duration(value: object, *, allow_permanent: bool = False) -> float | N
     raise ValueError(f"not a duration: {value!r} (use {forms})")
 
 
+@functools.lru_cache(maxsize=1024)  # every ban's log line names its length, mostly the same
 def format_duration(seconds: float | None) -> str:
     """The shortest exact form: 600 -> 10m, 5400 -> 1h30m, None -> permanent."""
     if seconds is None:

@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Protocol
 
@@ -258,7 +259,7 @@ class StateStore:
                 [
                     (
                         ban.jail, _key(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
-                        ban.reason, ban.failures, ban.source, json.dumps(list(ban.lines)),
+                        ban.reason, ban.failures, ban.source, _lines_text(ban.lines),
                     )
                     for ban in b.bans
                 ],
@@ -314,6 +315,12 @@ class StateStore:
 
     def _transaction(self) -> _Tx:
         return _Tx(self.db)
+
+
+def _lines_text(lines: Sequence[str]) -> str:
+    """``json.dumps(list(lines))``, each line escaped by the function json.dumps uses for
+    it (ensure_ascii), without its encoder's set-up per ban (tests/unit/test_row_text.py)."""
+    return "[" + ", ".join(map(encode_basestring_ascii, lines)) + "]"
 
 
 class _Tx:

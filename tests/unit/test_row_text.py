@@ -46,3 +46,17 @@ def test_any_other_key_or_time_is_left_to_json_dumps() -> None:
     ]
     for times in odd:
         assert times_text(times) == json.dumps(times)
+
+
+def test_a_bans_lines_as_json_dumps_writes_them() -> None:
+    """Attacker text: quotes, backslashes, control characters, non-ASCII, lone surrogates."""
+    from journalban.state.store import _lines_text
+
+    rng = random.Random(8)
+    alphabet = 'ab "\\\n\t\x00\x1f\x7fé€😀\udcff/:[],'
+    for n in range(300):
+        lines = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(n % 12)
+        ]
+        assert _lines_text(lines) == json.dumps(lines)
+        assert _lines_text(tuple(lines)) == json.dumps(list(lines))
