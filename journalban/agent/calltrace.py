@@ -10,12 +10,21 @@ A benchmark matches the lines to its own calls by (sender, serial) and so
 sees how long a call waited before the agent read it, for polkit, for the
 decisions task, for its commit, and to be written back.
 
+The same file then also gets the pauses a call cannot see the cause of:
+``{"gc": generation, "at": t, "seconds": d}`` for each collection of the
+garbage collector over ``PAUSE`` seconds, and ``{"stall": d, "at": t, "cpu": c}``
+when the event loop came back to a 10 ms timer more than ``PAUSE`` late,
+with the CPU time its thread had meanwhile (near ``d``: a long step of some
+task; near 0: the process was not given a core, or waited for the GIL).
+
 Off (the default) it costs one context-variable lookup per stage.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import json
 import os
 import time
@@ -24,6 +33,8 @@ from contextvars import ContextVar
 from typing import IO, Final
 
 ENV: Final = "JOURNALBAN_CALL_TRACE"
+PAUSE: Final = 0.02  # seconds: shorter collections and loop delays are not written
+TICK: Final = 0.01
 
 
 class CallTrace:
@@ -73,8 +84,11 @@ class TraceLog:
         if path is None:
             path = os.environ.get(ENV) or None
         self._out: IO[str] | None = None
+        self._gc_started = 0.0
+        self._watcher: asyncio.Task[None] | None = None
         if path is not None:
             self._out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            gc.callbacks.append(self._on_gc)
 
     @property
     def enabled(self) -> bool:
@@ -89,7 +103,54 @@ class TraceLog:
             trace.mark("replied")
             self._out.write(trace.as_json() + "\n")
 
+    @contextlib.contextmanager
+    def timed(self, kind: str, **fields: float) -> Iterator[None]:
+        """Write how long the body (one of the agent's own steps, ``kind``) took, when tracing."""
+        started = time.monotonic()
+        yield
+        if self._out is not None:
+            step = {kind: time.monotonic() - started, "at": started, **fields}
+            self._out.write(json.dumps(step) + "\n")
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        now = time.monotonic()
+        if phase == "start":
+            self._gc_started = now
+        elif self._out is not None and now - self._gc_started > PAUSE:
+            pause = {"gc": info["generation"], "at": self._gc_started,
+                     "seconds": now - self._gc_started}  # fmt: skip
+            self._out.write(json.dumps(pause) + "\n")
+
+    def start_watching(self) -> None:
+        """Watch the running event loop for stalls, once per process (when tracing)."""
+        if self._out is not None and self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch_loop())
+
+    async def _watch_loop(self) -> None:
+        while self._out is not None:
+            before, cpu = time.monotonic(), time.thread_time()
+            await asyncio.sleep(TICK)
+            late = time.monotonic() - before - TICK
+            if late > PAUSE and self._out is not None:
+                # cpu: the loop's own thread's CPU time meanwhile (near ``late``: a long step;
+                # near 0: the process waited for a core, or for the GIL)
+                stall = {"stall": late, "at": before + TICK, "cpu": time.thread_time() - cpu}
+                self._out.write(json.dumps(stall) + "\n")
+
     def close(self) -> None:
         if self._out is not None:
+            with contextlib.suppress(ValueError):
+                gc.callbacks.remove(self._on_gc)
             self._out.close()
             self._out = None
+
+
+_PROCESS_LOG: TraceLog | None = None
+
+
+def trace_log() -> TraceLog:
+    """The process's trace log (one file, one collector hook, one loop watcher)."""
+    global _PROCESS_LOG
+    if _PROCESS_LOG is None:
+        _PROCESS_LOG = TraceLog()
+    return _PROCESS_LOG

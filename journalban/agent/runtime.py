@@ -32,7 +32,7 @@ from journalban.agent.build import (
 )
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.callerstore import BanCallers
-from journalban.agent.calltrace import TRACE, CallTrace, mark, tracing
+from journalban.agent.calltrace import TRACE, CallTrace, mark, trace_log, tracing
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
 from journalban.agent.commandstore import CommandStore
@@ -439,7 +439,8 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
         if not changes.commits:
             return
         mark("commit")
-        await asyncio.to_thread(self.store.commit, changes.commits)
+        with trace_log().timed("commit", bans=len(changes.bans), commits=len(changes.commits)):
+            await asyncio.to_thread(self.store.commit, changes.commits)
         mark("committed")
         self._mark_waiting("group committed")
         self.decisions.forget_lines(changes.bans)

@@ -20,7 +20,7 @@ from dbus_fast.aio import MessageBus
 
 from journalban.agent.api import AgentControl
 from journalban.agent.callers import Caller, calling
-from journalban.agent.calltrace import CallTrace, TraceLog, mark, tracing
+from journalban.agent.calltrace import CallTrace, mark, trace_log, tracing
 from journalban.bus import contract, convert
 from journalban.bus.authority import Authority
 from journalban.bus.callstats import CALLS, STANDARD_MEMBERS
@@ -56,7 +56,8 @@ class CallDispatcher:
         self._search = BanSearch(self._pages)
         self._passthrough: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._traces = TraceLog()  # JOURNALBAN_CALL_TRACE: each call's stages, for benchmarks
+        self._traces = trace_log()  # JOURNALBAN_CALL_TRACE: each call's stages, for benchmarks
+        self._traces.start_watching()
         m, j = contract.MANAGER_INTERFACE, contract.JAIL_INTERFACE
         self._handlers: dict[tuple[str, str], tuple[str, CallHandler]] = {
             (m, "Ban"): ("ssta{sv}", self._manager_ban),

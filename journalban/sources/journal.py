@@ -28,6 +28,7 @@ from journalban.sources.journalworker import (
     DEFAULT_REOPEN_EVERY,
     DEFAULT_SPLIT_AT,
     DONE,
+    FRAME_GAP,
     HANDOVER,
     SPLIT,
     Frame,
@@ -76,6 +77,7 @@ class JournalSource:
         worker: Sequence[str] = WORKER,
         matcher: Mapping[str, Any] | None = None,
         session_field: str | None = None,
+        frame_gap: float = FRAME_GAP,
     ) -> None:
         self.key = key
         self._clock = clock
@@ -92,6 +94,7 @@ class JournalSource:
         self._matcher = matcher
         self._session_field = session_field
         self._children: list[FrameStream] = []
+        self._frame_gap = frame_gap
         self._closed = False
         self.invalidations = 0
 
@@ -115,6 +118,7 @@ class JournalSource:
             matcher=self._matcher,
             session_field=self._session_field,
             helper_socket=helper_socket,
+            frame_gap=self._frame_gap,
         )
 
     def _batch(self, frame: Frame) -> LineBatch:

@@ -31,6 +31,7 @@ import select
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -49,6 +50,12 @@ DEFAULT_REOPEN_EVERY = 150_000
 # (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
 DATA, SPLIT, HANDOVER, ABANDON, DONE = 0, 1, 2, 3, 4  # frame kinds
+# Following live, a frame at most every FRAME_GAP seconds: journal-remote or a
+# busy journald appends entries a few at a time, and a frame per wake-up (about
+# 7 entries each in bench_dbus_agent's 1M-line stream) cost the agent a batch,
+# a decision pass and a commit each, half its CPU and half the reader's. An
+# entry after a quiet spell is still sent at once; only the next ones gather.
+FRAME_GAP = 0.02
 # The helper's frames wait in the parent's memory: a split covers at most this
 # much journal file (about a million sshd entries, 10-40 MB of frames held).
 ROUND_BYTES = 512 << 20
@@ -94,6 +101,7 @@ class Request:
     batch_size: int = 5000
     prefilter: Sequence[str] = ()
     reopen_every: int = DEFAULT_REOPEN_EVERY
+    frame_gap: float = FRAME_GAP  # seconds between frames while following (0: none)
     split_at: int = DEFAULT_SPLIT_AT
     # The fd of a Unix socket to the agent: a split catch-up's helper is forked
     # and its pipe handed over there (journalhelper). None: no helper.
@@ -208,6 +216,7 @@ class Follower:
         self.files: list[str] | None = None  # those of the reader; None: every file
         self.reader = self._open()
         self.read_since_open = 0
+        self.sent_at = 0.0  # time.monotonic() of the last frame of entries
         self.scan = self._tuned_scan()
 
     def _tuned_scan(self) -> re.Pattern[bytes] | None:
@@ -402,8 +411,24 @@ class Follower:
         """Hand out what the reader has, until it has nothing more."""
         while (frame := self.read_batch()) is not None:
             self.send(frame)
+            self.sent_at = time.monotonic()
             if self.read_since_open >= self.request.reopen_every:
                 self.reopen()
+
+    def pace(self) -> bool:
+        """Let a live stream's entries gather for ``FRAME_GAP`` after the last frame sent.
+
+        False when the parent closed stdin meanwhile.
+        """
+        left = self.request.frame_gap - (time.monotonic() - self.sent_at)
+        if left <= 0:
+            return True
+        poller = select.poll()
+        poller.register(self.stdin, select.POLLIN)
+        for fd, _ in poller.poll(left * 1000):
+            if fd == self.stdin and not os.read(self.stdin, 4096):
+                return False
+        return True
 
     def read_batch(self) -> Frame | None:
         if self.find_hits is None and self.make_finder is not None:
@@ -496,7 +521,7 @@ class Follower:
         self.catch_up()
         while True:
             self.drain()
-            if not self.wait():
+            if not self.wait() or not self.pace():
                 return
 
 

@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import SPAN, dated_lines, journal_fields
 from bench_dbus import DEST, call
-from dbus_stages import floors, read_traces, report, stages
+from dbus_stages import floors, pauses_by_phase, read_traces, report, stages
 
 from journalban.events import Ban
 from journalban.state.files import state_path
@@ -325,6 +325,27 @@ def describe(rounds: list[Round], phases: dict[str, list[Timing]]) -> dict[str, 
     }
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of ``pid`` and of its live children (the reader processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def of(stat: str) -> float:
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+    out = {"agent": of(Path(f"/proc/{pid}/stat").read_text()), "readers": 0.0}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # ppid
+            out["readers"] += of(stat)
+    return out
+
+
 def _cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -378,7 +399,10 @@ def main() -> None:
 
     profilers: list[subprocess.Popen[bytes]] = []
 
+    cpu: dict[str, dict[str, float]] = {}
+
     def start_feed() -> subprocess.Popen[bytes]:
+        cpu["stream start"] = cpu_seconds(agent.proc.pid)
         argv = [JOURNAL_REMOTE, "-o", str(jdir / "stream.journal"), str(export)]
         feeders.append(subprocess.Popen(argv, stderr=subprocess.DEVNULL))
         if args.profile is not None:
@@ -416,6 +440,7 @@ def main() -> None:
                 rounds, phases, feed_wall, client = asyncio.run(
                     run_rounds(bus.address, args.idle_rounds, args.pause, start_feed, size)
                 )
+                cpu["end"] = cpu_seconds(agent.proc.pid)
             finally:
                 for profiler in profilers:
                     profiler.wait(120)
@@ -426,12 +451,15 @@ def main() -> None:
                 agent.stop()
                 shutil.copy(agent.log_path, args.data / "agent.log")
                 shutil.copy(bus.log_path, args.data / "bus.log")
-        traces = read_traces(trace_path, client)
+        traces, pauses = read_traces(trace_path, client)
+        if trace_path.exists():
+            shutil.copy(trace_path, args.data / "calls.jsonl")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     summary = describe(rounds, phases)
     summary["floors"] = floors(phases)
     summary["stages"] = stages(phases, traces)
+    summary["pauses"] = pauses_by_phase(phases, pauses)
     final = summary["final_total_failed"] or 1
     summary.update(
         date=datetime.now().strftime("%Y-%m-%d"),
@@ -443,13 +471,17 @@ def main() -> None:
         settle_s=args.settle,
         pages=args.pages,
         feed_wall_s=round(feed_wall, 1),
+        # CPU seconds from the stream's start to the end of the after rounds
+        cpu_s={k: round(cpu["end"][k] - cpu["stream start"][k], 2) for k in cpu["end"]},
         rounds=[asdict(r) for r in rounds],
     )
     for r in rounds:
         if r.phase in ("load", "after"):
             print(f"{_round_line(r)}  agent at {r.total_failed / final:6.1%} of failures")
     print(json.dumps({k: v for k, v in summary.items() if k != "rounds"}, indent=1))
-    print("\n".join(report(summary["floors"], summary["stages"])))
+    print("\n".join(report(summary["floors"], summary["stages"], summary["pauses"])))
+    print(f"CPU seconds from the stream's start to the end: {summary['cpu_s']}, feed "
+          f"{summary['feed_wall_s']} s, load average {' '.join(summary['loadavg'])}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 

@@ -85,16 +85,59 @@ def floors(phases: Mapping[str, Sequence[CallTiming]]) -> dict[str, Any]:
     return out
 
 
-def read_traces(path: Path, sender: str) -> dict[int, dict[str, float]]:
-    """The agent's stage marks of ``sender``'s calls, by serial."""
+def read_traces(
+    path: Path, sender: str
+) -> tuple[dict[int, dict[str, float]], list[dict[str, Any]]]:
+    """The agent's stage marks of ``sender``'s calls, by serial; and its pauses (gc, stalls)."""
     marks: dict[int, dict[str, float]] = {}
+    pauses: list[dict[str, Any]] = []
     if not path.exists():
-        return marks
+        return marks, pauses
     for line in path.read_text().splitlines():
         record = json.loads(line)
-        if record["sender"] == sender:
+        if "marks" not in record:
+            pauses.append(record)
+        elif record["sender"] == sender:
             marks[record["serial"]] = record["marks"]
-    return marks
+    return marks, pauses
+
+
+def pauses_by_phase(
+    phases: Mapping[str, Sequence[CallTiming]], pauses: Sequence[Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Per phase (from its first call sent to its last answered): the agent's pauses over 20 ms.
+
+    ``gc``: collections (count, longest, summed, per generation); ``stalls``: the loop
+    late to a 10 ms timer (count, longest, summed).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for phase, timings in phases.items():
+        if not timings:
+            continue
+        begin = min(t.sent for t in timings)
+        end = max(t.sent + t.seconds for t in timings)
+        inside = [p for p in pauses if begin <= p["at"] <= end]
+        gcs = [p for p in inside if "gc" in p]
+        commits = sorted(p["commit"] * 1000 for p in inside if "commit" in p)
+        stalls = [p["stall"] * 1000 for p in inside if "stall" in p]
+        stall_cpu = [p.get("cpu", 0.0) * 1000 for p in inside if "stall" in p]
+        out[phase] = {
+            "seconds": round(end - begin, 1),
+            "gc": len(gcs),
+            "gc_max_ms": round(max((p["seconds"] * 1000 for p in gcs), default=0.0), 1),
+            "gc_sum_ms": round(sum(p["seconds"] * 1000 for p in gcs), 1),
+            "gc_generations": sorted({p["gc"] for p in gcs}),
+            "stalls": len(stalls),
+            "stall_max_ms": round(max(stalls, default=0.0), 1),
+            "stall_sum_ms": round(sum(stalls), 1),
+            # the loop thread's CPU during them: the rest it waited for a core or the GIL
+            "stall_cpu_ms": round(sum(stall_cpu), 1),
+            # the decisions task's commits (a thread), wall time
+            "commits": len(commits),
+            "commit_p50_ms": round(percentile(commits, 0.5), 1) if commits else 0.0,
+            "commit_p99_ms": round(percentile(commits, 0.99), 1) if commits else 0.0,
+        }
+    return out
 
 
 def stages(
@@ -121,7 +164,9 @@ def stages(
     return out
 
 
-def report(verdict: Mapping[str, Any], per_stage: Mapping[str, Any]) -> Iterable[str]:
+def report(
+    verdict: Mapping[str, Any], per_stage: Mapping[str, Any], pauses: Mapping[str, Any]
+) -> Iterable[str]:
     """Lines for a person: the floors per phase, then where the time went."""
     yield f"floors: reads p99 < {READ_FLOOR_MS:.0f} ms, Ban/Unban p99 < {POLKIT_FLOOR_MS:.0f} ms"
     for phase, row in verdict.items():
@@ -136,3 +181,12 @@ def report(verdict: Mapping[str, Any], per_stage: Mapping[str, Any]) -> Iterable
         for cls, spans in classes.items():
             parts = "  ".join(f"{k} {v[0]:.1f}/{v[1]:.1f}" for k, v in spans.items())
             yield f"  {phase:5} {cls:6} {parts}"
+    yield "the agent's pauses over 20 ms (collector; event loop late to a 10 ms timer):"
+    for phase, p in pauses.items():
+        yield (
+            f"  {phase:5} {p['seconds']:5.1f}s  gc {p['gc']} (max {p['gc_max_ms']} ms, sum "
+            f"{p['gc_sum_ms']} ms, generations {p['gc_generations']})  stalls {p['stalls']} "
+            f"(max {p['stall_max_ms']} ms, sum {p['stall_sum_ms']} ms, of which the loop's CPU "
+            f"{p['stall_cpu_ms']} ms)  commits {p['commits']} (p50 {p['commit_p50_ms']} ms, "
+            f"p99 {p['commit_p99_ms']} ms)"
+        )
