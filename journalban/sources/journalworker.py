@@ -407,13 +407,21 @@ class Follower:
             self.drain()
         self.send(Frame("", 0, kind=DONE))
 
-    def drain(self) -> None:
-        """Hand out what the reader has, until it has nothing more."""
+    def drain(self, live: bool = False) -> None:
+        """Hand out what the reader has, until it has nothing more.
+
+        ``live`` (following): stop after a frame short of a batch, which reached
+        the end; what was appended meanwhile waits for the next wake-up and gap.
+        Not after a reopen: the fresh reader watches the files only from its
+        first wait, so it reads on until it finds nothing.
+        """
         while (frame := self.read_batch()) is not None:
             self.send(frame)
             self.sent_at = time.monotonic()
             if self.read_since_open >= self.request.reopen_every:
                 self.reopen()
+            elif live and frame.read < self.request.batch_size:
+                return
 
     def pace(self) -> bool:
         """Let a live stream's entries gather for ``FRAME_GAP`` after the last frame sent.
@@ -519,10 +527,11 @@ class Follower:
     def run(self) -> None:
         self.seek_start()
         self.catch_up()
+        self.drain()
         while True:
-            self.drain()
             if not self.wait() or not self.pace():
                 return
+            self.drain(live=True)
 
 
 def rounds(groups: list[list[str]]) -> list[list[list[str]]]:

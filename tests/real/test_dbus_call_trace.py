@@ -49,7 +49,7 @@ def traces(path: Path, member: str) -> list[dict[str, float]]:
     deadline = time.monotonic() + 10
     while True:
         records = [json.loads(line) for line in path.read_text().splitlines()]
-        found = [r["marks"] for r in records if r["member"] == member]
+        found = [r["marks"] for r in records if r.get("member") == member]
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
@@ -80,3 +80,8 @@ def test_a_ban_is_stamped_through_the_decisions_task_and_its_commit(
     stages = ("received", "authorised", "caller known", "queued", "started", "commit",
               "committed", "handled", "replied")  # fmt: skip
     assert in_order(marks, *stages)
+    # The agent's own steps are written beside the calls: the Ban's commit, its wall time.
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    commits = [r for r in records if "commit" in r and r["bans"] == 1]
+    assert commits
+    assert all(0 <= r["commit"] < 60 for r in commits)
