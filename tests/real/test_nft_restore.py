@@ -107,6 +107,82 @@ def test_restore_into_a_table_holding_some_bans_changes_only_the_difference(
     assert set(held(ns.run, "sshd-net6")) == {"2001:db8:1::/64"}
 
 
+def test_restore_from_stored_rows_changes_only_the_difference_and_says_which(
+    ns: ThreadNamespace,
+) -> None:
+    """The agent's start: the same restore as above, given the state's rows as they are."""
+    now = time.time()
+    first = NftablesBackend()
+    ns.call(lambda: first.setup([SSH]))
+    ns.call(
+        lambda: first.apply(
+            [
+                BanEntry("sshd", net("192.0.2.1/32"), now + 600),
+                BanEntry("sshd", net("192.0.2.2/32"), now + 60),  # to be lengthened
+                BanEntry("sshd", net("192.0.2.3/32"), now + 600),  # no longer a ban
+                BanEntry("sshd", net("2001:db8::5/128"), None),
+                BanEntry("sshd", net("198.51.100.0/24"), now + 900),
+            ],
+            [],
+            now,
+        )
+    )
+    ns.call(first.close)
+    later = time.time()
+    stored: list[tuple[str, str, float | None]] = [
+        ("sshd", "192.0.2.1/32", now + 600),
+        ("sshd", "192.0.2.2/32", later + 3000),
+        ("sshd", "192.0.2.4/32", later + 1200),  # new
+        ("sshd", "192.0.2.9/32", later - 5),  # ran out: not sent
+        ("sshd", "2001:db8::5/128", None),
+        ("sshd", "198.51.100.0/24", now + 900),
+        ("sshd", "2001:db8:1::/64", later + 300),  # new prefix
+        ("gone", "192.0.2.7/32", later + 300),  # a jail without sets
+    ]
+    second = NftablesBackend()
+    ns.call(lambda: second.setup([SSH]))
+    report = ns.call(lambda: second.restore_stored(stored, later))
+    assert report.whole == frozenset()
+    assert report.added == {
+        ("sshd", "192.0.2.2/32"),
+        ("sshd", "192.0.2.4/32"),
+        ("sshd", "2001:db8:1::/64"),
+    }
+    (removed,) = report.removed
+    assert (removed.jail, removed.network) == ("sshd", net("192.0.2.3/32"))
+    v4 = held(ns.run, "sshd-v4")
+    assert set(v4) == {"192.0.2.1", "192.0.2.2", "192.0.2.4"}
+    assert 2990 <= (v4["192.0.2.2"] or 0) <= 3000
+    assert held(ns.run, "sshd-v6") == {"2001:db8::5": None}
+    assert set(held(ns.run, "sshd-net4")) == {"198.51.100.0/24"}
+    assert set(held(ns.run, "sshd-net6")) == {"2001:db8:1::/64"}
+    # A start after it finds every ban held: nothing sent, nothing to record.
+    third = NftablesBackend()
+    ns.call(lambda: third.setup([SSH]))
+    again = ns.call(lambda: third.restore_stored(stored, time.time()))
+    ns.call(third.close)
+    ns.call(second.close)
+    assert (again.whole, again.added, again.removed) == (frozenset(), frozenset(), ())
+
+
+def test_restore_from_stored_rows_into_an_empty_table_names_the_jails_whole(
+    ns: ThreadNamespace,
+) -> None:
+    now = time.time()
+    backend = NftablesBackend()
+    ns.call(lambda: backend.setup([SSH, JailRules("web")]))
+    stored: list[tuple[str, str, float | None]] = [
+        ("sshd", f"10.9.0.{i}/32", now + 600) for i in range(1, 200)
+    ]
+    stored.append(("sshd", "2001:db8::9/128", None))
+    report = ns.call(lambda: backend.restore_stored(stored, now))
+    ns.call(backend.close)
+    assert report.whole == {"sshd"}  # "web" has no bans
+    assert (report.added, report.removed) == (frozenset(), ())
+    assert len(held(ns.run, "sshd-v4")) == 199
+    assert held(ns.run, "sshd-v6") == {"2001:db8::9": None}
+
+
 class _SlowClock:
     """Real wall time; a monotonic clock that jumps 100 s at every reading,
     as if each chunk of a restore took that long to send."""
