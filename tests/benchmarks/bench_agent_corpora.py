@@ -41,6 +41,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,6 +68,9 @@ from corpus_files import CorpusFiles, ensure_files, postfix_uid
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
 from support.agent import write_config
+
+if TYPE_CHECKING:
+    from journalban.sources.journalworker import Request
 
 HERE = Path(__file__).resolve().parent
 FLOOR_F2B = 30.0
@@ -168,17 +172,14 @@ def floor_python(files: CorpusFiles, jail: Jail) -> Floor:
     return Floor("systemd-python _next/_get", entries, seconds, load_average())
 
 
-def floor_reader(files: CorpusFiles, jail: Jail, work: Path) -> Floor:
-    """journalban's own reader child code, in this process: the request the agent would
-    send for the jail, read to the end by one Follower (no helper: one core) with the
-    jail's finder (matching, sessions), nothing decided or committed."""
+def reader_request(files: CorpusFiles, jail: Jail, work: Path) -> Request:
+    """The request the agent sends its journal reader for the jail (default configuration),
+    with no split (one reader, one core)."""
     from journalban.agent.build import build_jails, build_sources, check_jail_actions
-    from journalban.agent.journalreader import finder
     from journalban.clock import SystemClock
     from journalban.config.loader import load_config
     from journalban.matching.library import FilterLibrary, filters_dir_for
     from journalban.sources.journal import JournalSource
-    from journalban.sources.journalworker import Follower
 
     cfg_path = write_config(
         work / "reader.yaml", work / "reader-state", journal_dir=files.journal,
@@ -191,6 +192,18 @@ def floor_reader(files: CorpusFiles, jail: Jail, work: Path) -> Floor:
     (source,) = build_sources(parts[jail.name], config, clock, {})
     assert isinstance(source, JournalSource)
     request = dataclasses.replace(source._request(), split_at=1 << 62)
+    assert request.matcher is not None
+    return request
+
+
+def floor_reader(files: CorpusFiles, jail: Jail, work: Path) -> Floor:
+    """journalban's own reader child code, in this process: the request the agent would
+    send for the jail, read to the end by one Follower (no helper: one core) with the
+    jail's finder (matching, sessions), nothing decided or committed."""
+    from journalban.agent.journalreader import finder
+    from journalban.sources.journalworker import Follower
+
+    request = reader_request(files, jail, work)
     assert request.matcher is not None
     sink = os.open(os.devnull, os.O_RDWR)
     follower = Follower(request, sink, sink, finder(request.matcher))
