@@ -7,9 +7,11 @@ is written after READY, a chunk at a time between the agent's other work, as
 writing it first held READY back by longer than the restore itself took.
 
 A backend that restores straight from the state's rows (``StoredRestorer``:
-nftables) is given them before READY; the ``Ban`` objects and the ban table,
-which only the agent's own work uses (every task of which starts after them),
-are built from the same rows right after READY: a third of a start's time.
+nftables) is given (jail, network, expiry) of each running ban before READY;
+the ``Ban`` objects and the ban table, which only the agent's own work uses
+(every task of which starts after them), are read and built right after
+READY, in the same SQLite read (``state.banrows.one_read``): a third of a
+start's time.
 """
 
 from __future__ import annotations
