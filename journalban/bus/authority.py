@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import OrderedDict
 from typing import Final
 
 from dbus_fast import DBusError, Message, MessageFlag, MessageType, Variant
@@ -40,6 +41,7 @@ POLKIT_INTERFACE: Final = "org.freedesktop.PolicyKit1.Authority"
 _ALLOW_USER_INTERACTION: Final = 1
 # Long enough for a person to type a password into an authentication agent.
 _POLKIT_TIMEOUT: Final = 120.0
+_KEPT_UIDS: Final = 4096  # callers' uids remembered (the most recent)
 _POLKIT_ABSENT_ERRORS: Final = frozenset(
     {
         "org.freedesktop.DBus.Error.ServiceUnknown",
@@ -73,6 +75,9 @@ class Authority:
         # may always call it: it holds the agent's powers anyway, and the unit's
         # ExecReload= (`journalban reload`) runs as that user.
         self._own_uid = os.geteuid() if own_uid is None else own_uid
+        # A connection's uid never changes and the bus never reuses a unique name:
+        # asked once per caller, not at every Ban (a round trip to dbus-daemon).
+        self._uids: OrderedDict[str, int] = OrderedDict()
 
     async def authorize(self, msg: Message, action: str | None) -> None:
         """Return when the call may proceed.
@@ -163,10 +168,18 @@ class Authority:
 
     async def caller_uid(self, sender: str) -> int | None:
         """The Unix uid behind a bus name (None when the bus does not say)."""
+        known = self._uids.get(sender)
+        if known is not None:
+            self._uids.move_to_end(sender)
+            return known
         reply = await self._ask_bus("GetConnectionUnixUser", sender)
         if reply is None or reply.message_type == MessageType.ERROR:
             return None
         uid: int = reply.body[0]
+        if sender.startswith(":"):  # a unique name: well-known names change owners
+            self._uids[sender] = uid
+            while len(self._uids) > _KEPT_UIDS:
+                self._uids.popitem(last=False)
         return uid
 
     async def _ask_bus(self, member: str, argument: str) -> Message | None:
