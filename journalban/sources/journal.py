@@ -152,14 +152,7 @@ class JournalSource:
         """
         if self._closed:
             return
-        # The child hands the pipes of the helpers it forks over this socket.
-        channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            request = self._request(theirs.fileno()).encode()
-            main = ChildProcess(self._worker, request, PIPE_BYTES, pass_fds=(theirs.fileno(),))
-        finally:
-            theirs.close()
-        channel.setblocking(False)  # a helper's pipe is sent before its SPLIT frame
+        channel, main = self._start_child()
         self._children = [main]
         helper: FrameStream | None = None
         current: FrameStream = main
@@ -174,7 +167,7 @@ class JournalSource:
                     if current is main or helper is None:
                         raise SourceError(f"journal reader of {self.key} exited ({main.stop()})")
                     raise SourceError(f"journal reader helper of {self.key} ended before its share")
-                if frame.kind == SPLIT:
+                if frame.kind == SPLIT and channel is not None:
                     # Its frames wait in memory until their turn: the helper never stalls.
                     pipe = receive_helper_pipe(channel)
                     helper = FrameStream(pipe, HELPER_BUFFER, int(frame.messages[0]))
@@ -190,8 +183,27 @@ class JournalSource:
                 elif frame.kind == DATA:
                     yield self._batch(frame)
         finally:
-            channel.close()
+            if channel is not None:
+                channel.close()
             self._stop_children()
+
+    def _start_child(self) -> tuple[socket.socket | None, ChildProcess]:
+        """The reader child, and the socket over which it hands the pipes of the helpers it
+        forks (None: no socket to be had, it reads every file itself)."""
+        try:
+            channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:
+            return None, ChildProcess(self._worker, self._request().encode(), PIPE_BYTES)
+        try:
+            request = self._request(theirs.fileno()).encode()
+            main = ChildProcess(self._worker, request, PIPE_BYTES, pass_fds=(theirs.fileno(),))
+        except BaseException:
+            channel.close()
+            raise
+        finally:
+            theirs.close()
+        channel.setblocking(False)  # a helper's pipe is sent before its SPLIT frame
+        return channel, main
 
     def _stop_children(self) -> None:
         for child in self._children:

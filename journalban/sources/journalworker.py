@@ -348,8 +348,12 @@ class Follower:
         if helper and self.channel is not None:
             # Forked with the matcher built and unused: it starts as a new child would.
             self.ensure_finder(fresh=True)
-            pid = fork_helper(self.channel, self.stdout, lambda out: self.help(helper, out))
-            self.send(Frame("", 0, kind=SPLIT, messages=[str(pid)]))
+            try:
+                pid = fork_helper(self.channel, self.stdout, lambda out: self.help(helper, out))
+            except OSError:  # no fork, no pipe (limits, a sandbox): this child reads them all
+                helper, helps = [], [False] * len(groups)
+            else:
+                self.send(Frame("", 0, kind=SPLIT, messages=[str(pid)]))
         for index, (group, helped) in enumerate(zip(groups, helps, strict=True)):
             if helped:
                 self.send(Frame("", 0, kind=HANDOVER))

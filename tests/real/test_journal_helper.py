@@ -3,27 +3,31 @@
 A helper that dies before its share is read is a failed source: the agent
 restarts it from the position it committed, and every entry is still handed
 out once. A source closed while its helper is blocked on a full pipe leaves no
-helper behind. The helper is made to block by not running the event loop
+helper behind. A child that cannot fork reads every group itself. The helper is made to block by not running the event loop
 for a while: its share (2 KB messages) is larger than its pipe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import random
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from test_journal_child import gone, small_fs, wait_entries
+from test_journal_reader_matching import frames_in
 from test_journal_source import make_source, messages, stays_quiet
 
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.sources.journal import JournalSource
+from journalban.sources.journalworker import DATA, Follower, Request
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
@@ -120,3 +124,33 @@ def test_closing_the_source_ends_a_blocked_helper(small_fs: Path) -> None:
     main, helper = asyncio.run(scenario())
     assert gone(main)
     assert gone(helper)  # its write failed once the agent's end was closed
+
+
+def test_a_child_that_cannot_fork_reads_every_group_itself(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_corpus(small_fs)
+
+    def no_fork() -> int:
+        raise BlockingIOError(errno.EAGAIN, "fork refused")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    agent_end, child_end = socket.socketpair()
+    request = Request(directory=str(small_fs), split_at=1, helper_socket=child_end.fileno())
+    out = small_fs.parent / "frames"
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        follower = Follower(request, fd, fd)
+        follower.seek_start()
+        follower.catch_up()
+        follower.drain()
+        follower.close()
+        child_end.detach()
+    finally:
+        os.close(fd)
+        agent_end.close()
+    frames = frames_in(out.read_bytes())
+    assert {frame.kind for frame in frames} == {DATA}  # no SPLIT, no HANDOVER
+    numbers = [int(m.split()[1]) for frame in frames for m in frame.messages]
+    assert numbers == sorted(numbers)
+    assert set(numbers) == set(range(TOTAL))
