@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import dataclass
 
@@ -25,7 +26,10 @@ from journalban.firewall.nftables.netlink import (
 from journalban.firewall.nftables.plan import INF, Key, key_of
 from journalban.firewall.nftables.uniform import uniform_elements
 
+log = logging.getLogger("journalban.firewall.nftables")
 _NLA = struct.Struct("=HH")
+# Dumps of a set of single addresses tried before its elements are taken as read.
+DUMP_TRIES = 4
 _BE32 = struct.Struct(">I")
 _BE64 = struct.Struct(">Q")
 
@@ -108,15 +112,35 @@ def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dic
 
     Interval sets come back as start and end elements; each range is turned back
     into the prefixes that cover it.
+
+    A set of single addresses is a hash table, dumped a message at a time, each
+    message walking it from its start past those already sent: while the kernel
+    grows the table (just after 100,000 elements went in), the order changes
+    between messages and the dump repeats some elements and skips as many (1,591
+    of 100,000 seen here). A dump with repeats is read again (``DUMP_TRIES``).
     """
+    interval = _is_interval(set_name)
+    for _ in range(DUMP_TRIES):
+        found, dumped = _read_elements_once(sock, table, set_name, now, interval)
+        if interval or dumped == len(found):
+            break
+        log.debug("set %s dumped %d elements, %d of them distinct: reading it again",
+                  set_name, dumped, len(found))  # fmt: skip
+    return found
+
+
+def _read_elements_once(
+    sock: NftSocket, table: str, set_name: str, now: float, interval: bool
+) -> tuple[dict[Key, float], int]:
+    """One dump of the set: its elements, and how many the dump held (with repeats)."""
     bodies = sock.dump(
         c.NFT_MSG_GETSETELEM,
         attr(c.NFTA_SET_ELEM_LIST_TABLE, cstr(table))
         + attr(c.NFTA_SET_ELEM_LIST_SET, cstr(set_name)),
     )
     raw: list[tuple[bytes, bool, float]] = []
-    interval = _is_interval(set_name)
     found: dict[Key, float] = {}
+    dumped = 0
     for body in bodies:
         for kind, elements in iter_attrs(body):
             if kind != c.NFTA_SET_ELEM_LIST_ELEMENTS:
@@ -126,11 +150,12 @@ def read_elements(sock: NftSocket, table: str, set_name: str, now: float) -> dic
                 _parse_elements(elements, now, raw)
             else:
                 found.update(alike)
+                dumped += len(alike)
     if not interval:
         from_bytes = int.from_bytes
         found.update({(from_bytes(k, "big"), 8 * len(k)): e for k, _, e in raw})
-        return found
-    return {key_of(n): e for n, e in _ranges(raw).items()}
+        return found, dumped + len(raw)
+    return {key_of(n): e for n, e in _ranges(raw).items()}, len(raw)
 
 
 def _parse_elements(data: bytes, now: float, out: list[tuple[bytes, bool, float]]) -> None:
