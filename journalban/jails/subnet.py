@@ -32,7 +32,10 @@ class SubnetCrowd:
         self.prefixes: Tracked[dict[str, float]] = Tracked(
             max(1, max_tracked // config.addresses), text=times_text
         )
-        self._prefix_of: dict[str, str] = {}
+        self._prefix_of: dict[str, str] = {}  # IPv6 and the other forms (IPv4: cut as text)
+        # An octet-aligned IPv4 prefix is the address's first octets: (how many, the tail).
+        octets = config.prefix4 // 8 if config.prefix4 in (8, 16, 24) else 0
+        self._v4_cut = (octets, ".0" * (4 - octets) + f"/{config.prefix4}")
 
     @property
     def tracked(self) -> int:
@@ -40,6 +43,13 @@ class SubnetCrowd:
 
     def prefix_of(self, key: str) -> str:
         """The text of the configured prefix holding network ``key``."""
+        if key.endswith("/32"):
+            octets, tail = self._v4_cut
+            if octets:
+                # The agent's IPv4 keys are canonical dotted quads (inet_ntop, str()):
+                # the prefix is their first octets as text, no memo (a flood's distinct
+                # addresses filled it: 65536 entries, about 8 MB, mostly used once).
+                return ".".join(key[:-3].split(".", octets)[:octets]) + tail
         found = self._prefix_of.get(key)
         if found is None and key.endswith("/32"):
             # IPv4 in integers: building an ipaddress network costs ~10 µs a key.

@@ -139,3 +139,15 @@ def test_restored_ipv4_hosts_are_networks_like_any_other() -> None:
         assert pickle.loads(pickle.dumps(ours)) == theirs  # noqa: S301 (our own bytes)
         assert stored_network(str(theirs), remember=False) == theirs
         assert {ours: 1}[theirs] == 1
+
+
+def test_the_subnet_detectors_ipv4_prefix_texts_are_unchanged() -> None:
+    """Octet-aligned prefixes are cut from the key's text; others computed; all as ipaddress."""
+    rng = random.Random(12)
+    keys = ["0.0.0.0/32", "255.255.255.255/32", "10.0.0.1/32", "192.0.2.200/32"]
+    keys += [f"{ipaddress.IPv4Address(rng.getrandbits(32))}/32" for _ in range(3000)]
+    for prefix4 in (8, 12, 16, 20, 24, 30, 32):
+        crowd = SubnetCrowd(SubnetConfig(prefix4=prefix4), 1000)
+        for key in keys:
+            expected = ipaddress.ip_network(key).supernet(new_prefix=prefix4)
+            assert crowd.prefix_of(key) == str(expected), (prefix4, key)
