@@ -281,20 +281,24 @@ def _diff(
     # Two expiries are the same when equal (both permanent) or both finite and within
     # ``slack``; written out, as a call per comparison was a third of a restart's diff.
     ops: list[ElementOp] = []
+    renew: set[Key] = set()  # held, but run out in the kernel or with another expiry
     for key, have in held.items():
         if have <= now:
-            continue  # expired in the kernel already: deleting it would fail
+            renew.add(key)  # expired in the kernel already: deleting it would fail
+            continue
         want = wanted.get(key)
-        if want is None or not (
-            have == want or (have != INF and want != INF and abs(have - want) <= slack)
-        ):
+        if want is None:
             ops.append(_new_op(ElementOp, (jail, kind, key, have, True)))
-    for key, want in wanted.items():
-        had = held.get(key)
-        if (
-            had is None
-            or had <= now
-            or not (had == want or (had != INF and want != INF and abs(had - want) <= slack))
-        ):
-            ops.append(_new_op(ElementOp, (jail, kind, key, want, False)))
+        elif not (have == want or (have != INF and want != INF and abs(have - want) <= slack)):
+            ops.append(_new_op(ElementOp, (jail, kind, key, have, True)))
+            renew.add(key)
+    # Added: what is not held, or held as above; a restart that finds every ban held
+    # (the usual case) does not walk the bans a second time.
+    needed = (wanted.keys() - held.keys()) | renew
+    if needed:
+        ops += [
+            _new_op(ElementOp, (jail, kind, key, want, False))
+            for key, want in wanted.items()
+            if key in needed
+        ]
     return ops
