@@ -92,6 +92,7 @@ class Run:
     load: str
     peak_pss_mb: float = 0.0  # Pss summed over the process tree, highest sample
     peak_pss_anon_mb: float = 0.0  # its anonymous part (Pss_Anon)
+    readers_cpu: float = 0.0  # of ``cpu``: the reader children's (and their helpers')
 
     @property
     def rate(self) -> float:
@@ -136,11 +137,12 @@ class ProcessWatch:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()
 
-    def cpu(self) -> float:
+    def cpu(self, descendants_only: bool = False) -> float:
         """User+system time of the process and its live descendants, each with its reaped
-        children's (a reader child reaps the helpers it forks)."""
+        children's (a reader child reaps the helpers it forks); ``descendants_only``:
+        theirs alone."""
         ticks = 0
-        for pid in [self.pid, *self.children()]:
+        for pid in [*([] if descendants_only else [self.pid]), *self.children()]:
             try:
                 fields = self._stat(pid)
             except FileNotFoundError:
@@ -248,7 +250,7 @@ def journalban_run(
     reader = StateReader(state)
     try:
         wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
-        cpu0 = watch.cpu()
+        cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
         started = logged_at(agent.log, "running:")
         before()  # a file jail: the corpus is appended now
         if source == "file":
@@ -257,7 +259,7 @@ def journalban_run(
             watch.sample()
             time.sleep(0.02)
         finished = time.time()
-        cpu1 = watch.cpu()
+        cpu1, readers1 = watch.cpu(), watch.cpu(descendants_only=True)
         hwm = watch.status_kb("VmHWM")
         watch.sample()
         rows = reader._query(
@@ -268,7 +270,8 @@ def journalban_run(
     failed, banned = (int(str(rows[0][0])), int(str(rows[0][1]))) if rows else (0, 0)
     return Run("journalban", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, failed, banned, load_average(),
-               watch.peak_pss_kb / 1024, watch.peak_pss_anon_kb / 1024)  # fmt: skip
+               watch.peak_pss_kb / 1024, watch.peak_pss_anon_kb / 1024,
+               readers1 - readers0)  # fmt: skip
 
 
 def journalban_file(work: Path, corpus: Corpus) -> Run:

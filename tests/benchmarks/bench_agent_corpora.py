@@ -336,7 +336,8 @@ def bench_corpus(
         work.mkdir()
         run = fn(work)  # type: ignore[operator]
         runs.append(run)
-        print(f"  {label}: {run.wall:.2f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s, "
+        readers = f" (readers {run.readers_cpu:.2f} s)" if run.readers_cpu else ""
+        print(f"  {label}: {run.wall:.2f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s{readers}, "
               f"VmHWM {run.peak_rss_mb:.0f} MB, anon {run.peak_anon_mb:.0f} MB, "
               f"Pss {run.peak_pss_mb:.0f} MB, Pss_Anon {run.peak_pss_anon_mb:.0f} MB, "
               f"failed {run.failed:,}, banned {run.banned:,}, load {run.load}", flush=True)  # fmt: skip
