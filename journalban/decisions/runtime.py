@@ -65,6 +65,11 @@ class JailRuntime:
 
     def network_of(self, host: str) -> tuple[str, str | None] | None:
         """(text of the network counted as, why it is ignored) for an address text; None if invalid."""
+        fast = ipv4_host_key(host)
+        if fast is not None:
+            # Not remembered: inet_pton/inet_ntop and an integer range cost less than a
+            # memo a flood of distinct addresses keeps full (65536 entries, ~13 MB).
+            return (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
         try:
             return self.networks[host]
         except KeyError:
@@ -72,11 +77,8 @@ class JailRuntime:
         if len(self.networks) >= min(NETWORK_MEMO_SIZE, self.counter.max_tracked):
             self.networks.clear()
         known: tuple[str, str | None] | None = None
-        fast = ipv4_host_key(host)
-        six = None if fast is not None else ipv6_prefix_key(host, self.config.ipv6_prefix)
-        if fast is not None:
-            known = (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
-        elif six is not None and self.ignore.why_ignored_range(6, six[0], six[1]) is None:
+        six = ipv6_prefix_key(host, self.config.ipv6_prefix)
+        if six is not None and self.ignore.why_ignored_range(6, six[0], six[1]) is None:
             known = (six[2], None)  # an ignored one may be narrowed: the general path
         elif (address := parse_address(host)) is not None:
             network, why = self.ignore.counted_network(address, self.config.ipv6_prefix)
