@@ -23,7 +23,20 @@ be answered without error within the D-Bus default timeout (25 s).
 Reports p50/p99/max per round and overall, per method, and progress: how
 much of the export file journal-remote had read (from /proc/PID/fdinfo) and
 how many failures the agent had counted (TotalFailed, against its final
-value once the stream is fully read).
+value once the stream is fully read). Then, at the end (dbus_stages.py):
+
+- ``floors``: per phase (idle, load, after) the worst per-method p99 of the
+  reads (GetStatus, QueryBan, Get/GetAll of the jail, the page of 100) against
+  50 ms, Ban's and Unban's p99 against 150 ms, calls answered, MET or NOT MET;
+- ``stages``: where each class of call spent its time, p50/p99 per stage, from
+  the agent's own timestamps (it runs with ``JOURNALBAN_CALL_TRACE``,
+  journalban/agent/calltrace.py): to the agent, polkit, caller uid, waiting
+  for the decisions task, commit, announcing, back to the client;
+- the agent's pauses per phase (collections, its loop late to a 10 ms timer
+  and how much of that was its own CPU, its commits) and the CPU seconds of
+  the agent and of its reader children from the stream's start to the end.
+
+The trace is kept in ``--data``/calls.jsonl, the agent's log in agent.log.
 """
 
 from __future__ import annotations
