@@ -3,8 +3,11 @@
 The real ``Agent`` (default configuration: the sshd jail's detectors, recidive
 on; dry-run backend; a fake clock) reads three benchmark corpora (60,000
 lines each of ``sshd``, ``sshd-flood`` and ``sshd-near-miss``, dated to end at
-a fixed time) and the fixed replay corpus that calls on every detector
-(tests/unit/test_replay_decisions_fixed.py), and the whole state database at
+a fixed time; findtime 2 days, so every line is read) and the fixed replay
+corpus that calls on every detector (tests/unit/test_replay_decisions_fixed.py;
+with the packaged findtime the agent reads back its last minutes, where the
+botnets, an account under attack and the deny-listed account are), and the
+whole state database at
 the end (bans, ban history, detector rows, accounts, the failure log,
 counters, positions: what a restart starts from) is hashed. ``EXPECTED`` was
 computed on main at bda8dc7, before the changes to the ban path, the detector
