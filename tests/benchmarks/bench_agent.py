@@ -26,7 +26,10 @@ finish is the first sample at which its CPU time reached its final value,
 sampled every 50 ms). CPU seconds are the user+system time from /proc/PID/stat
 between those moments of the process and of its children (journalban reads
 and matches in child processes); peak RSS is VmHWM, summed over the process
-and its children (each child's own peak: the sum bounds the peak of the whole).
+and its children (each child's own peak: the sum bounds the peak of the whole,
+counting the pages they share once per process); peak RssAnon, Pss and Pss_Anon
+are the highest sums over the tree of the samples taken while it runs (Pss from
+/proc/PID/smaps_rollup: a page shared by n processes counts 1/n in each).
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ only the source, the dry-run backend and the three counting values both tools
 share are set (maxretry 5, findtime 2d, bantime 2d: every failure of the day
 counts in both). fail2ban-server: Debian's jail for the filter, mode normal, an
 action that runs nothing. Wall time, CPU and memory are measured as in
-bench_agent.py (whose runners this uses).
+bench_agent.py (whose runners this uses); the memory table (``memory_table``)
+puts each tool's highest Pss, Pss_Anon, VmHWM and RssAnon side by side and
+judges "less memory" on Pss_Anon (docs/benchmarks.md says why).
 """
 
 from __future__ import annotations
@@ -419,14 +421,16 @@ MEMORY = ("peak_pss_mb", "peak_pss_anon_mb", "peak_rss_mb", "peak_anon_mb")
 def memory_table(results: Sequence[CorpusResult]) -> list[str]:
     """Each tool's highest figures over its runs of a corpus and source, side by side.
 
-    Pss (proportional set size summed over the process tree: a page shared by n
-    processes counts 1/n in each) is the figure "less memory" is judged on; VmHWM
-    (each process's own peak, summed: shared pages count once per process) and
-    RssAnon are shown beside it.
+    "Less memory" is judged on Pss_Anon: the anonymous part of the proportional set
+    size summed over the process tree (a page shared by n processes counts 1/n in
+    each), the memory the kernel cannot take back (no swap). Pss adds the
+    file-backed pages (libraries, the journal files sd-journal maps: clean page
+    cache); VmHWM (each process's own peak, summed: shared pages count once per
+    process) and RssAnon are shown beside them.
     """
     out = ["| corpus | source | journalban Pss / Pss_Anon | fail2ban Pss / Pss_Anon "
            "| journalban VmHWM (sum) / RssAnon | fail2ban VmHWM / RssAnon "
-           "| less memory (Pss) |", "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+           "| less memory (Pss_Anon) |", "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
     for res in results:
         for source in ("file", "journal"):
             ours = [r for r in res.runs if r.source == source and r.agent == "journalban"]
@@ -436,7 +440,7 @@ def memory_table(results: Sequence[CorpusResult]) -> list[str]:
             o = [max(getattr(r, k) for r in ours) for k in MEMORY]
             p = [max(getattr(r, k) for r in peer) for k in MEMORY] if peer else None
             verdict = "-" if p is None else (
-                f"yes ({o[0] / p[0]:.2f}x)" if o[0] < p[0] else f"NO ({o[0] / p[0]:.2f}x)"
+                f"yes ({o[1] / p[1]:.2f}x)" if o[1] < p[1] else f"NO ({o[1] / p[1]:.2f}x)"
             )  # fmt: skip
             peer_pss = f"{p[0]:.0f} / {p[1]:.0f} MB" if p else "-"
             peer_hwm = f"{p[2]:.0f} / {p[3]:.0f} MB" if p else "-"
