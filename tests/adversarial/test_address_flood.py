@@ -96,10 +96,10 @@ def test_lines_kept_are_bounded_in_bytes(tmp_path: Path) -> None:
     recent = engine.jails["sshd"].recent_lines
     assert recent.bytes <= MAX_BYTES
     assert recent.bytes == sum(
-        len(line) for key in list(recent._lines) for line in recent._lines[key]
+        len(line) for key in list(recent._lines) for line in recent.lines_of(key)
     )
-    assert all(len(line) <= LINE_CHARS for lines in recent._lines.values() for line in lines)
-    assert recent._lines[ipv4(7) + "/32"] == ["again"] * PER_NETWORK
+    assert all(len(line) <= LINE_CHARS for key in recent._lines for line in recent.lines_of(key))
+    assert recent.lines_of(ipv4(7) + "/32") == ["again"] * PER_NETWORK
     assert recent.evicted > 0
 
 
