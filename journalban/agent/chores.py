@@ -15,6 +15,8 @@ from journalban.agent.housekeeping import (
     resolve_names,
 )
 from journalban.errors import BackendError
+from journalban.state.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
+from journalban.state.checkpoint import Checkpointer
 
 if TYPE_CHECKING:
     from journalban.actions.runner import ActionRunner
@@ -49,6 +51,20 @@ class AgentChores:
         async def _apply(self, changes: Changes) -> None: ...
         async def _restore(self, bans: Sequence[Ban]) -> None: ...
         def _all_rules(self) -> list[JailRules]: ...
+
+    async def _checkpoint_loop(self, checkpointer: Checkpointer) -> None:
+        """The state's WAL checkpoints, beside the commits rather than inside one."""
+        running: asyncio.Future[tuple[int, int]] | None = None
+        try:
+            while True:
+                await asyncio.sleep(CHECKPOINT_INTERVAL)
+                running = asyncio.ensure_future(asyncio.to_thread(checkpointer.checkpoint))
+                await asyncio.shield(running)
+        finally:
+            if running is not None and not running.done():  # its thread still uses it
+                running.add_done_callback(lambda _: checkpointer.close())
+            else:
+                checkpointer.close()
 
     async def _expiry_loop(self) -> None:
         ticks = 0

@@ -73,8 +73,9 @@ from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.sources.base import Source
 from journalban.state.banrows import one_read, running_stored
+from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.files import state_path
-from journalban.state.store import StateStore
+from journalban.state.store import MEMORY, StateStore
 
 log = logging.getLogger("journalban.agent")
 QUEUE_DEPTH = 4
@@ -237,6 +238,9 @@ class Agent(AgentQueries, AgentCommands, AgentChores, AgentFleet, AgentEnforceme
                 group.create_task(log_restored(self.events, done))
                 group.create_task(self._decide_loop())
                 group.create_task(self._expiry_loop())
+                if self.store.path != MEMORY:  # checkpoints off the commits (state/checkpoint.py)
+                    detach(self.store.db)
+                    group.create_task(self._checkpoint_loop(Checkpointer(self.store.path)))
                 group.create_task(self._integrity_loop())
                 group.create_task(self._resolve_loop())
                 if self.notifier.watchdog_interval:
