@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import sqlite3
 import time
 from pathlib import Path
 
+import yaml
+
+from journalban.agent.runtime import Agent
 from journalban.events import Ban
+from journalban.state.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.store import BatchCommit, StateStore
 
@@ -51,3 +57,43 @@ def test_a_store_left_alone_checkpoints_inside_its_commits(tmp_path: Path) -> No
     assert log_pages < 1000 + 500  # the log was reset by an automatic checkpoint
     checkpointer.close()
     store.close()
+
+
+def test_the_agent_checkpoints_its_state_beside_its_commits(tmp_path: Path) -> None:
+    (tmp_path / "auth.log").write_text("")
+    config = tmp_path / "journalban.yaml"
+    config.write_text(yaml.safe_dump({
+        "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
+        "firewall": {"backend": "dry-run"},
+        "jails": {"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")]}},
+    }))  # fmt: skip
+
+    def in_database_file(path: Path) -> bool:
+        # immutable=1 reads the database file alone, not the write-ahead log
+        db = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            rows = db.execute("SELECT 1 FROM bans WHERE network = '192.0.2.77/32'").fetchall()
+        except sqlite3.OperationalError:  # not even the tables there yet
+            return False
+        finally:
+            db.close()
+        return bool(rows)
+
+    async def scenario() -> tuple[int, bool, bool]:
+        agent = Agent(config)
+        task = asyncio.create_task(agent.run())
+        await agent.ready.wait()
+        await asyncio.sleep(0)  # the task group started
+        autocheckpoint = agent.store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        await agent.ban("sshd", ipaddress.ip_network("192.0.2.77"), 3600.0)
+        right_after = in_database_file(agent.store.path)
+        await asyncio.sleep(CHECKPOINT_INTERVAL * 2.5)
+        later = in_database_file(agent.store.path)
+        agent.stop()
+        await task
+        return autocheckpoint, right_after, later
+
+    autocheckpoint, right_after, later = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert autocheckpoint == 0
+    assert not right_after  # committed to the log only
+    assert later  # copied into the database file by the checkpointer
