@@ -47,6 +47,7 @@ import ipaddress
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -359,6 +360,12 @@ def cpu_seconds(pid: int) -> dict[str, float]:
     return out
 
 
+def _reaped_cpu() -> float:
+    """CPU seconds of this process's children reaped so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -416,6 +423,7 @@ def main() -> None:
 
     def start_feed() -> subprocess.Popen[bytes]:
         cpu["stream start"] = cpu_seconds(agent.proc.pid)
+        cpu["stream start"]["journal-remote"] = _reaped_cpu()
         argv = [JOURNAL_REMOTE, "-o", str(jdir / "stream.journal"), str(export)]
         feeders.append(subprocess.Popen(argv, stderr=subprocess.DEVNULL))
         if args.profile is not None:
@@ -454,6 +462,8 @@ def main() -> None:
                     run_rounds(bus.address, args.idle_rounds, args.pause, start_feed, size)
                 )
                 cpu["end"] = cpu_seconds(agent.proc.pid)
+                # the feeder is the one child reaped meanwhile: the load generator's own CPU
+                cpu["end"]["journal-remote"] = _reaped_cpu()
             finally:
                 for profiler in profilers:
                     profiler.wait(120)
