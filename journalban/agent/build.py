@@ -177,7 +177,8 @@ def build_sources(
         # Real time: the reading and matching can run in a child process (a
         # fake clock cannot follow it there).
         job = FileJob(
-            key, list(cfg.files), cfg.findtime, position, parts.spec, [list(r) for r in sessions]
-        )
+            key, list(cfg.files), cfg.findtime, position, parts.spec,
+            [list(r) for r in sessions], FileJob.pickled(parts.compiled.fdef),
+        )  # fmt: skip
         return [FileWorkerSource(job, clock)]
     return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

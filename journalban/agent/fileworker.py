@@ -18,9 +18,11 @@ of the batch's failures.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import marshal
 import os
+import pickle
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -31,6 +33,7 @@ from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
 from journalban.matching.engine import LineMatcher
+from journalban.matching.filterdef import FilterDef
 from journalban.matching.sessions import SessionTable, file_session_hits
 from journalban.matching.spec import MatcherSpec
 from journalban.sources.child import ChildProcess
@@ -57,9 +60,17 @@ class FileJob:
     matcher: MatcherSpec
     # Stored session rows (matching.sessions), committed with ``position``.
     sessions: Sequence[Sequence[str]] = ()
+    # The agent's own FilterDef of the jail, pickled (base64): the child then neither
+    # reads nor parses the filter's YAML, nor imports PyYAML (1.8 MB of its memory).
+    # Written by the agent on the child's stdin, which only the agent holds.
+    filter_def: str | None = None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
+
+    @staticmethod
+    def pickled(fdef: FilterDef) -> str:
+        return base64.b64encode(pickle.dumps(fdef)).decode()
 
     @classmethod
     def decode(cls, line: bytes) -> FileJob:
@@ -171,7 +182,11 @@ def _frame(
 
 async def _serve(job: FileJob) -> None:
     clock = SystemClock()
-    matcher = job.matcher.build(clock.now)
+    if job.filter_def is None:
+        matcher = job.matcher.build(clock.now)
+    else:
+        fdef = pickle.loads(base64.b64decode(job.filter_def))  # noqa: S301 (from the agent)
+        matcher = LineMatcher(job.matcher.compile(fdef), clock.now)
     table = None
     if matcher.filter.fdef.sessions is not None:
         table = SessionTable(matcher.filter.fdef.sessions)

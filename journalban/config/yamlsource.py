@@ -7,14 +7,17 @@ Errors anywhere in journalban's configuration must name the file and line;
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from journalban.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
 
 KeyPath = tuple[str | int, ...]
 
@@ -41,13 +44,29 @@ class Marks:
         self.where.update(other.where)
 
 
-# libyaml's parser when PyYAML has it (Debian's does): the same nodes and marks,
-# several times faster than the Python one (the configuration loads ~60 filters).
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    pass
+@functools.cache
+def _yaml() -> ModuleType:
+    """PyYAML, imported when YAML is first read: a file reader child, which gets its
+    filter already parsed, never imports it (1.2 MB of its memory)."""
+    import yaml
+
+    return yaml
 
 
-def _construct(node: yaml.Node, loader: _Loader, file: str, path: KeyPath, marks: Marks) -> Any:
+@functools.cache
+def _loader() -> type[Any]:
+    # libyaml's parser when PyYAML has it (Debian's does): the same nodes and marks,
+    # several times faster than the Python one (the configuration loads ~60 filters).
+    yaml = _yaml()
+
+    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    return _Loader
+
+
+def _construct(node: yaml.Node, loader: Any, file: str, path: KeyPath, marks: Marks) -> Any:
+    yaml = _yaml()
     marks.where[path] = (file, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
@@ -76,7 +95,8 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, Marks]:
         ConfigError: the text is not valid YAML (with the file and line).
     """
     marks = Marks()
-    loader = _Loader(text)
+    yaml = _yaml()
+    loader = _loader()(text)
     try:
         node = loader.get_single_node()
         if node is None:

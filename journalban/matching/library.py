@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import re
 from pathlib import Path
-
-import yaml
+from typing import TYPE_CHECKING
 
 from journalban.matching.aliases import ALIASES, alias_filter
 from journalban.matching.filterdef import FilterDef, load_filter_file, load_filter_text
 
 OVERRIDE_DIR = Path("/etc/journalban/filters.d")
 FILTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+if TYPE_CHECKING:
+    import importlib.resources.abc
 
 
 def filters_dir_for(main: Path | None) -> Path:
@@ -76,6 +77,8 @@ class FilterLibrary:
 
 
 def _packaged() -> importlib.resources.abc.Traversable:
+    import importlib.resources  # when a packaged filter is first read (not in a file reader child)
+
     return importlib.resources.files("journalban._filters")
 
 
@@ -93,6 +96,8 @@ def _packaged_modes(name: str) -> tuple[str, ...]:
     resource = _packaged().joinpath(f"{name}.yaml")
     if not resource.is_file():
         raise KeyError(name)
+    import yaml
+
     # libyaml's safe loader when PyYAML has it (safe_load is the pure-Python one).
     safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     data = yaml.load(resource.read_text("utf-8"), Loader=safe)  # noqa: S506 (a safe loader)

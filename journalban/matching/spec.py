@@ -16,7 +16,6 @@ from typing import Any
 from journalban.addresses import parse_network
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef
-from journalban.matching.library import FilterLibrary
 
 
 @dataclass(frozen=True)
@@ -49,5 +48,7 @@ class MatcherSpec:
 
     def build(self, now: Callable[[], float]) -> LineMatcher:
         """The matcher, in a reader child, loading the filter itself. Raises: FilterError."""
+        from journalban.matching.library import FilterLibrary  # YAML: not for a file child
+
         library = FilterLibrary(Path(self.override_dir) if self.override_dir else None)
         return LineMatcher(self.compile(library.load(self.filter)), now)
