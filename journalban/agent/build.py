@@ -21,7 +21,7 @@ from journalban.firewall.ports import parse_ports
 from journalban.firewall.registry import JailActions, create_jail_actions
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
-from journalban.matching.spec import MatcherSpec
+from journalban.matching.spec import MatcherSpec, pickle_filter
 from journalban.sources.base import Source
 from journalban.sources.journal import JournalSource
 
@@ -148,6 +148,7 @@ def build_sources(
         # A jail's own journal keeps its own position (a cursor of another journal means nothing).
         key = "journal" if cfg.journal is None else journal_position_key(journal_cfg)
         matcher: dict[str, Any] = parts.spec.to_json()
+        matcher["filter_def"] = pickle_filter(parts.compiled.fdef)  # no YAML in the child
         prefilter: tuple[str, ...] = parts.compiled.literals
         rules = parts.compiled.fdef.sessions
         if rules is not None:
@@ -178,7 +179,7 @@ def build_sources(
         # fake clock cannot follow it there).
         job = FileJob(
             key, list(cfg.files), cfg.findtime, position, parts.spec,
-            [list(r) for r in sessions], FileJob.pickled(parts.compiled.fdef),
+            [list(r) for r in sessions], pickle_filter(parts.compiled.fdef),
         )  # fmt: skip
         return [FileWorkerSource(job, clock)]
     return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

@@ -18,11 +18,9 @@ of the batch's failures.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import marshal
 import os
-import pickle
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -33,9 +31,8 @@ from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
 from journalban.matching.engine import LineMatcher
-from journalban.matching.filterdef import FilterDef
 from journalban.matching.sessions import SessionTable, file_session_hits
-from journalban.matching.spec import MatcherSpec
+from journalban.matching.spec import MatcherSpec, unpickle_filter
 from journalban.sources.child import ChildProcess
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
@@ -60,17 +57,12 @@ class FileJob:
     matcher: MatcherSpec
     # Stored session rows (matching.sessions), committed with ``position``.
     sessions: Sequence[Sequence[str]] = ()
-    # The agent's own FilterDef of the jail, pickled (base64): the child then neither
-    # reads nor parses the filter's YAML, nor imports PyYAML (1.8 MB of its memory).
-    # Written by the agent on the child's stdin, which only the agent holds.
+    # The agent's own FilterDef of the jail (``spec.pickle_filter``): the child then
+    # neither reads nor parses the filter's YAML, nor imports PyYAML.
     filter_def: str | None = None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
-
-    @staticmethod
-    def pickled(fdef: FilterDef) -> str:
-        return base64.b64encode(pickle.dumps(fdef)).decode()
 
     @classmethod
     def decode(cls, line: bytes) -> FileJob:
@@ -185,7 +177,7 @@ async def _serve(job: FileJob) -> None:
     if job.filter_def is None:
         matcher = job.matcher.build(clock.now)
     else:
-        fdef = pickle.loads(base64.b64decode(job.filter_def))  # noqa: S301 (from the agent)
+        fdef = unpickle_filter(job.filter_def)
         matcher = LineMatcher(job.matcher.compile(fdef), clock.now)
     table = None
     if matcher.filter.fdef.sessions is not None:

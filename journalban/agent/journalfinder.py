@@ -13,9 +13,10 @@ from typing import Any
 
 from journalban.clock import SystemClock
 from journalban.events import LineBatch
+from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import mode_literals
 from journalban.matching.sessions import SessionTable
-from journalban.matching.spec import MatcherSpec
+from journalban.matching.spec import MatcherSpec, unpickle_filter
 from journalban.sources import journalworker
 from journalban.sources.literalscan import literal_scan
 
@@ -87,7 +88,12 @@ class JailFinder:
         self.clock = SystemClock()
         data = dict(spec)
         stored = data.pop("session_rows", None) or []
-        self.matcher = MatcherSpec.from_json(data).build(self.clock.now)
+        fdef = data.pop("filter_def", None)
+        wanted = MatcherSpec.from_json(data)
+        if fdef is None:
+            self.matcher = wanted.build(self.clock.now)
+        else:  # the agent's own definition: no YAML read or imported here
+            self.matcher = LineMatcher(wanted.compile(unpickle_filter(fdef)), self.clock.now)
         rules = self.matcher.filter.fdef.sessions
         self.table: SessionTable | None = None
         self.gate: Gate | None = None

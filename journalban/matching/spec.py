@@ -8,6 +8,8 @@ library (the built-in filters and the local directory the agent uses).
 
 from __future__ import annotations
 
+import base64
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,3 +54,17 @@ class MatcherSpec:
 
         library = FilterLibrary(Path(self.override_dir) if self.override_dir else None)
         return LineMatcher(self.compile(library.load(self.filter)), now)
+
+
+def pickle_filter(fdef: FilterDef) -> str:
+    """The agent's FilterDef for a reader child (base64 of a pickle, in its JSON request):
+    the child then neither reads the filter's YAML nor imports PyYAML (1 MB of its memory).
+    Only the agent writes a child's request (its stdin)."""
+    return base64.b64encode(pickle.dumps(fdef)).decode()
+
+
+def unpickle_filter(text: str) -> FilterDef:
+    fdef = pickle.loads(base64.b64decode(text))  # noqa: S301 (the agent's own, see above)
+    if not isinstance(fdef, FilterDef):
+        raise TypeError(f"not a filter definition: {type(fdef).__name__}")
+    return fdef

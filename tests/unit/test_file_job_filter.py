@@ -7,13 +7,16 @@ The child then builds the same matcher without reading YAML or importing PyYAML
 from __future__ import annotations
 
 import base64
+import json
 import pickle
 import subprocess
 import sys
 
+import pytest
+
 from journalban.agent.fileworker import FileJob
 from journalban.matching.library import FilterLibrary
-from journalban.matching.spec import MatcherSpec
+from journalban.matching.spec import MatcherSpec, pickle_filter, unpickle_filter
 
 
 def test_every_packaged_filter_reaches_the_child_unchanged() -> None:
@@ -23,11 +26,11 @@ def test_every_packaged_filter_reaches_the_child_unchanged() -> None:
     for name in names:
         fdef = library.load(name)
         spec = MatcherSpec(name, None, None)
-        job = FileJob("files:/x", ["/x"], 60.0, None, spec, (), FileJob.pickled(fdef))
+        job = FileJob("files:/x", ["/x"], 60.0, None, spec, (), pickle_filter(fdef))
         back = FileJob.decode(job.encode())
         assert back.filter_def is not None
         assert back.filter_def == job.filter_def
-        assert pickle.loads(base64.b64decode(back.filter_def)) == fdef  # noqa: S301
+        assert unpickle_filter(back.filter_def) == fdef
 
 
 def test_a_job_without_the_definition_still_decodes() -> None:
@@ -46,3 +49,29 @@ def test_the_file_reader_child_imports_no_yaml() -> None:
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_something_else_pickled_is_refused() -> None:
+    with pytest.raises(TypeError):
+        unpickle_filter(base64.b64encode(pickle.dumps({"filter": "sshd"})).decode())
+
+
+JOURNAL_CHILD = """
+import json, sys, time
+from journalban.agent.journalfinder import JailFinder
+finder = JailFinder(json.loads(sys.stdin.read()))
+found = finder(["Failed password for root from 203.0.113.7 port 22 ssh2"], [time.time()], [None])
+print(json.dumps({"hosts": found[1], "yaml": sorted(m for m in sys.modules if "yaml" in m)}))
+"""
+
+
+def test_a_journal_reader_built_from_the_definition_finds_failures_without_yaml() -> None:
+    spec = MatcherSpec("sshd", None, None).to_json()
+    spec["filter_def"] = pickle_filter(FilterLibrary(None).load("sshd"))
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", JOURNAL_CHILD], input=json.dumps(spec),
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    result = json.loads(out)
+    assert result["hosts"] == ["203.0.113.7"]
+    assert result["yaml"] == ["journalban.config.yamlsource"]  # the module, not PyYAML
