@@ -18,8 +18,9 @@ from pathlib import Path
 import yaml
 
 from journalban.agent.callers import CALLER, Caller, calling
+from journalban.agent.deciding import ANNOUNCE_SLICE
 from journalban.agent.news import News, NewsQueue
-from journalban.agent.runtime import ANNOUNCE_SLICE, Agent
+from journalban.agent.runtime import Agent
 from journalban.events import Ban, LineBatch
 from support.agent import StateReader
 

@@ -1,0 +1,282 @@
+"""The decisions stage of ``Agent``: one task, the only writer of ban state.
+
+It takes the sources' batches and the callers' calls from one queue (calls
+first), decides, commits each group of batches in one SQLite transaction,
+then changes the firewall, then announces: logs, actions, listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from journalban.agent.callers import CALLER, Caller, calling
+from journalban.agent.calltrace import TRACE, CallTrace, mark, trace_log, tracing
+from journalban.agent.news import News, NewsQueue, news_of
+from journalban.agent.restoring import Restored, log_restored, restore
+from journalban.agent.slicing import hit_slices
+from journalban.decisions.engine import Changes
+from journalban.decisions.rowbatch import collect_detector_rows
+from journalban.errors import BackendError
+from journalban.events import Ban, LineBatch
+from journalban.firewall.base import BanEntry
+
+if TYPE_CHECKING:
+    from journalban.actions.runner import ActionRunner
+    from journalban.agent.api import AgentListener
+    from journalban.agent.build import JailParts
+    from journalban.agent.logs import EventLog
+    from journalban.agent.notify import Notifier
+    from journalban.clock import Clock
+    from journalban.decisions.engine import DecisionEngine
+    from journalban.firewall.base import FirewallBackend
+    from journalban.matching.engine import LineMatcher
+    from journalban.state.store import StateStore
+
+log = logging.getLogger("journalban.agent")
+QUEUE_DEPTH = 4
+COMMIT_BATCHES = QUEUE_DEPTH + 1  # batches at most in one transaction
+# Bans announced (log, actions, signals) between two turns of the event loop:
+# a flood's thousands of bans in one commit must not keep D-Bus callers waiting
+# (a ban costs about 0.25 ms here: the signal, the GetBans order, the log).
+ANNOUNCE_SLICE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    jail: str
+    batch: LineBatch
+
+
+@dataclass(frozen=True, slots=True)
+class CallItem:
+    call: Callable[[], Awaitable[Any]]
+    future: asyncio.Future[Any]
+    caller: Caller | None = None
+    trace: CallTrace | None = None
+
+
+class AgentDeciding:
+    """The decisions task of ``Agent``, and how calls and batches reach it."""
+
+    decisions: DecisionEngine
+    store: StateStore
+    backend: FirewallBackend
+    clock: Clock
+    parts: dict[str, JailParts]
+    runner: ActionRunner
+    notifier: Notifier
+    events: EventLog
+    dry_run: bool
+    degraded_reason: str
+    _state: str
+    _listeners: list[AgentListener]
+    _matchers: dict[str, LineMatcher]
+    _queue: asyncio.Queue[BatchItem | CallItem | None]
+    _calls: collections.deque[CallItem]
+    _news: NewsQueue
+
+    if TYPE_CHECKING:  # provided by Agent
+
+        def _notify_status(self, jails: Sequence[str]) -> None: ...
+        def _status_line(self, bans: int | None = None) -> str: ...
+
+    async def _decide_loop(self) -> None:
+        while True:
+            item = self._calls.popleft() if self._calls else await self._queue.get()
+            if item is None:  # a call's wake-up: it is in self._calls
+                continue
+            if isinstance(item, BatchItem):
+                carried = await self._handle_batches(item)
+                if carried is not None:
+                    await self._run_call(carried)
+                await self._announce_news()
+                continue
+            await self._run_call(item)
+
+    async def _run_call(self, item: CallItem) -> None:
+        # A caller may have been cancelled meanwhile (the fleet's, by a reload).
+        try:
+            # whose bans these are, for the log; the call's stages, when traced
+            with calling(item.caller), tracing(item.trace):
+                mark("started")
+                result = await item.call()
+        except Exception as exc:  # handed to the caller
+            if not item.future.done():
+                item.future.set_exception(exc)
+        else:
+            if not item.future.done():
+                item.future.set_result(result)
+
+    async def _announce_news(self) -> None:
+        """Announce the stream's committed news a slice at a time, the calls waiting first."""
+        jails: set[str] = set()
+        while self._news:
+            while self._calls:
+                await self._run_call(self._calls.popleft())
+            news = self._news.take(ANNOUNCE_SLICE)
+            self._announce(news)
+            jails.update(item.ban.jail for item in news)
+            await asyncio.sleep(0)  # the bus is served between slices
+        if jails:
+            self._notify_status(sorted(jails))
+            self.notifier.status(self._status_line())
+
+    async def _handle_batches(self, first: BatchItem) -> CallItem | None:
+        """Decide on ``first`` and the batches queued behind it; commit them together.
+
+        During a backlog the sources queue batches while a commit runs. One
+        transaction for all of them writes the state's index pages once, not
+        once per batch (a commit costs milliseconds); the outcome is the same,
+        as the engine counts the bans decided but not yet committed. Stops
+        before a queued call, which is returned to run after the commit and
+        before the group's bans are announced (left in ``_news``).
+        """
+        changes = Changes()
+        touched: set[str] = set()
+        carried: CallItem | None = None
+        item: BatchItem | None = first
+        taken = 0
+        while item is not None:
+            # (a jail removed by a reload is skipped)
+            if item.jail in self.parts and await self._decide(item.jail, item.batch, changes):
+                touched.add(item.jail)
+            taken += 1
+            item = None
+            if self._calls:
+                carried = self._calls.popleft()  # run after this commit, before more batches
+            elif taken < COMMIT_BATCHES and not self._queue.empty():
+                queued = self._queue.get_nowait()
+                if isinstance(queued, CallItem):
+                    carried = queued
+                elif queued is not None:
+                    item = queued
+        self._mark_waiting("group decided", carried)
+        collect_detector_rows(self.decisions, changes)
+        await self._apply(changes, defer=True)
+        if touched:
+            self._notify_status(sorted(touched))
+        return carried
+
+    async def _decide(self, jail: str, batch: LineBatch, changes: Changes) -> bool:
+        """Match and decide one batch into ``changes``; True if a line matched.
+
+        The hits are decided in slices, the bus and the other tasks running between.
+        """
+        found = batch.hits if batch.hits is not None else self._matchers[jail].hits(batch)
+        hits = list(found)
+        for part in hit_slices(batch, hits):
+            changes.extend(self.decisions.process_hits(jail, part, part.hits or ()))
+            await asyncio.sleep(0)
+        return bool(hits)
+
+    async def _apply(self, changes: Changes, *, defer: bool = False) -> None:
+        """Commit, then change the firewall, then tell everyone.
+
+        ``defer``: leave the telling to ``_announce_news`` (a group of batches, so
+        that the calls waiting run first).
+        """
+        if not changes.commits:
+            return
+        mark("commit")
+        with trace_log().timed("commit", bans=len(changes.bans), commits=len(changes.commits)):
+            await asyncio.to_thread(self.store.commit, changes.commits)
+        mark("committed")
+        self._mark_waiting("group committed")
+        self.decisions.forget_lines(changes.bans)
+        now = self.clock.now()
+        add = [self._entry(b) for b in changes.bans if self._uses_firewall(b.jail)]
+        remove = [self._entry(b) for b, _ in changes.unbans if self._uses_firewall(b.jail)]
+        if add or remove:
+            try:
+                started = self.clock.monotonic()
+                await asyncio.to_thread(self.backend.apply, add, remove, now)
+                for listener in list(self._listeners):  # the metrics' apply latency
+                    if (applied := getattr(listener, "firewall_applied", None)) is not None:
+                        applied(self.clock.monotonic() - started)
+            except BackendError as exc:
+                log.error(
+                    "firewall refused a batch (%s); retrying on the next integrity check", exc
+                )
+                self._state = "degraded"
+                self.degraded_reason = str(exc)
+        news = news_of(changes.bans, changes.unbans, now, CALLER.get())
+        if defer:
+            self._news.defer(news)
+            return
+        self._announce(self._news.take_before(news))  # a ban's earlier news first
+        for start in range(0, len(news), ANNOUNCE_SLICE):
+            if start:
+                await asyncio.sleep(0)  # the bus is served between slices
+            self._announce(news[start : start + ANNOUNCE_SLICE])
+        if news:
+            self._notify_status(sorted({item.ban.jail for item in news}))
+            self.notifier.status(self._status_line())
+
+    def _announce(self, news: Sequence[News]) -> None:
+        """Log, run the actions of and tell the listeners about committed bans and unbans."""
+        for item in news:
+            ban, reason = item.ban, item.unban_reason
+            with calling(item.caller):  # a stream's ban announced during a call is not the caller's
+                if reason is None:
+                    self.events.event("ban", ban, item.at)
+                else:
+                    self.events.event("unban", ban, item.at, reason)
+                self._run_actions(ban, reason)
+                for listener in list(self._listeners):
+                    if reason is None:
+                        listener.banned(ban)
+                    else:
+                        listener.unbanned(ban, reason)
+
+    def _uses_firewall(self, jail: str) -> bool:
+        part = self.parts.get(jail)
+        return part is None or part.actions.firewall
+
+    def _run_actions(self, ban: Ban, unban_reason: str | None) -> None:
+        part = self.parts.get(ban.jail)
+        if part is None or not part.actions.actions:
+            return
+        if self.dry_run:  # a command action could change a firewall too
+            verb = "ban" if unban_reason is None else "unban"
+            log.info("would run the %s actions of jail %s for %s", verb, ban.jail, ban.address)
+            return
+        if unban_reason is None:
+            self.runner.ban(ban.jail, part.actions.actions, ban)
+        else:
+            self.runner.unban(ban.jail, part.actions.actions, ban, unban_reason)
+
+    @staticmethod
+    def _entry(ban: Ban) -> BanEntry:
+        return BanEntry(ban.jail, ban.network, ban.expires_at)
+
+    async def _restore(self, bans: Sequence[Ban]) -> None:
+        await log_restored(self.events, await self._restore_quietly(bans))
+
+    async def _restore_quietly(self, bans: Sequence[Ban], at_start: bool = False) -> Restored:
+        uses = {jail: self._uses_firewall(jail) for jail in {b.jail for b in bans}}
+        kept = [b for b in bans if uses[b.jail]]
+        return await restore(self.backend, kept, self.clock.now(), at_start=at_start)
+
+    async def feed(self, jail: str, batch: LineBatch) -> None:
+        """Queue failures a policy service reported for ``jail``, as its source would."""
+        await self._queue.put(BatchItem(jail, batch))
+
+    def _mark_waiting(self, stage: str, carried: CallItem | None = None) -> None:
+        """Stamp ``stage`` on the traced calls waiting for the decisions task."""
+        for item in (carried, *self._calls):
+            if item is not None and item.trace is not None:
+                item.trace.mark(stage)
+
+    async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``fn`` in the decisions task, after the batches being decided, before queued ones."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        mark("queued")
+        self._calls.append(CallItem(fn, future, CALLER.get(), TRACE.get()))
+        if not self._queue.full():  # else the decisions task is busy and looks at _calls next
+            self._queue.put_nowait(None)
+        return await future
