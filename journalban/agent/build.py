@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from journalban.addresses import IPNetwork
-from journalban.agent.fileworker import FileJob, FileWorkerSource, dated_file_source
+from journalban.agent.filereader import FileJob, dated_file_source
+from journalban.agent.fileworker import FileWorkerSource
 from journalban.agent.journalreader import WORKER as JOURNAL_READER
 from journalban.clock import Clock, SystemClock
 from journalban.config.schema import Config, JailConfig, JournalConfig

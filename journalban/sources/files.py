@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import glob
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from journalban.clock import Clock
 from journalban.events import LineBatch
@@ -22,7 +22,14 @@ from journalban.sources.position import FileMark, decode_marks, encode_marks, he
 from journalban.sources.readback import readback_offset
 from journalban.sources.tail import Lines, TailedFile
 
+if TYPE_CHECKING:
+    import asyncio
+
 log = logging.getLogger(__name__)
+
+# ``FileSource.blocking_batches``'s wait: block until the descriptor (inotify's, or
+# None) is readable or the timeout (None: none) passes; False to stop reading.
+Wait = Callable[[int | None, float | None], bool]
 
 # One read burst of one file becomes one batch: about 7000 mail log lines.
 BURST_BYTES = 1 << 20
@@ -229,20 +236,27 @@ class FileSource:
         except InotifyUnavailable:
             self._inotify = None
 
+    def _timeout(self) -> float | None:
+        """How long to wait for a watched directory's change before looking anyway."""
+        inotify = self._inotify
+        if inotify is None:
+            return self._poll_interval
+        timeout = None if self._watch_directories(inotify) else self._rescan_interval
+        if self._retired:
+            # Late writes to a rotated file notify nothing we watch by name.
+            timeout = min(timeout or self._poll_interval, self._poll_interval)
+        return timeout
+
     async def _wait(self) -> None:
         """Until a watched directory changes, or the next timed look is due."""
+        import asyncio  # not in the file reader child, which reads without a loop
+
         loop = asyncio.get_running_loop()
         wakeup: asyncio.Future[None] = loop.create_future()
         self._wakeup = wakeup
         inotify = self._inotify
-        timeout: float | None
-        if inotify is None:
-            timeout = self._poll_interval
-        else:
-            timeout = None if self._watch_directories(inotify) else self._rescan_interval
-            if self._retired:
-                # Late writes to a rotated file notify nothing we watch by name.
-                timeout = min(timeout or self._poll_interval, self._poll_interval)
+        timeout = self._timeout()
+        if inotify is not None:
 
             def ready() -> None:
                 if not wakeup.done():
@@ -267,6 +281,8 @@ class FileSource:
 
     async def batches(self) -> AsyncIterator[LineBatch]:
         """Batches of new lines, one per file per read burst, forever."""
+        import asyncio
+
         if self._closed:
             return
         self._open_inotify()
@@ -289,6 +305,41 @@ class FileSource:
                 if produced:
                     continue
                 await self._wait()
+                self._discover()
+        finally:
+            self._release()
+
+    def blocking_batches(self, wait: Wait) -> Iterator[LineBatch]:
+        """``batches`` without an event loop (the file reader child, which then imports no
+        asyncio): between rounds that found nothing, ``wait`` blocks (see ``Wait``)."""
+        if self._closed:
+            return
+        self._open_inotify()
+        if self._inotify is not None:
+            self._watch_directories(self._inotify)
+        try:
+            if self._position is None:
+                self._discover(first_start=True)
+            else:
+                self._resume(self._position)
+                self._discover()  # files that appeared while we were stopped
+            while not self._closed:
+                produced = False
+                for batch in self._round():
+                    yield batch
+                    produced = True
+                    if self._closed:
+                        return
+                if produced:
+                    continue
+                inotify = self._inotify
+                try:
+                    go_on = wait(None if inotify is None else inotify.fd, self._timeout())
+                finally:
+                    if inotify is not None:
+                        self._drain_events(inotify)
+                if not go_on:
+                    return
                 self._discover()
         finally:
             self._release()

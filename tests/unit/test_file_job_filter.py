@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from journalban.agent.fileworker import FileJob
+from journalban.agent.filereader import FileJob
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec, pickle_filter, unpickle_filter
 
@@ -39,10 +39,10 @@ def test_a_job_without_the_definition_still_decodes() -> None:
     assert FileJob.decode(job.encode()).filter_def is None
 
 
-def test_the_file_reader_child_imports_no_yaml() -> None:
+def test_the_file_reader_child_imports_neither_yaml_nor_asyncio() -> None:
     code = (
-        "import sys, journalban.agent.fileworker; "
-        "print(sorted(m for m in sys.modules if m == 'yaml' or m.startswith('yaml.')"
+        "import sys, journalban.agent.filereader; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('yaml', 'asyncio', 'ssl')"
         " or m == 'importlib.resources'))"
     )
     out = subprocess.run(
