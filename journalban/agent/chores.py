@@ -61,10 +61,9 @@ class AgentChores:
                 running = asyncio.ensure_future(asyncio.to_thread(checkpointer.checkpoint))
                 await asyncio.shield(running)
         finally:
-            if running is not None and not running.done():  # its thread still uses it
-                running.add_done_callback(lambda _: checkpointer.close())
-            else:
-                checkpointer.close()
+            # Waits for a checkpoint still running in its thread: cancelling
+            # ``running`` (as asyncio.run does at its end) does not stop that thread.
+            checkpointer.close()
 
     async def _expiry_loop(self) -> None:
         ticks = 0

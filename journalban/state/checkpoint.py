@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Final
 
@@ -38,15 +39,30 @@ class Checkpointer:
 
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        # A checkpoint runs in a worker thread, and cancelling the task that
+        # awaits it does not stop that thread: closing the connection under a
+        # running checkpoint crashed the interpreter (a test's agent stopping).
+        self._lock = threading.Lock()
+        self._closed = False
 
     def checkpoint(self) -> tuple[int, int]:
-        """One passive checkpoint (blocking: run it in a thread); (log pages, pages copied)."""
-        try:
-            row = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        except sqlite3.Error as exc:  # busy or locked: the next one catches up
-            log.debug("state checkpoint skipped: %s", exc)
-            return 0, 0
+        """One passive checkpoint (blocking: run it in a thread); (log pages, pages copied).
+
+        After ``close`` it does nothing and returns (0, 0).
+        """
+        with self._lock:
+            if self._closed:
+                return 0, 0
+            try:
+                row = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error as exc:  # busy or locked: the next one catches up
+                log.debug("state checkpoint skipped: %s", exc)
+                return 0, 0
         return int(row[1]), int(row[2])
 
     def close(self) -> None:
-        self._db.close()
+        """Close the connection, once any checkpoint running in another thread is done."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()

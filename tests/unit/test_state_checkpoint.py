@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -97,3 +98,52 @@ def test_the_agent_checkpoints_its_state_beside_its_commits(tmp_path: Path) -> N
     assert autocheckpoint == 0
     assert not right_after  # committed to the log only
     assert later  # copied into the database file by the checkpointer
+
+
+class _SlowConnection:
+    """The checkpointer's connection, its checkpoint held until ``release`` is set."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.closed_during_checkpoint = False
+        self.in_checkpoint = False
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        self.in_checkpoint = True
+        self.entered.set()
+        self.release.wait(5)
+        try:
+            return self.db.execute(sql)
+        finally:
+            self.in_checkpoint = False
+
+    def close(self) -> None:
+        self.closed_during_checkpoint = self.in_checkpoint
+        self.db.close()
+
+
+def test_close_waits_for_a_checkpoint_running_in_its_thread(tmp_path: Path) -> None:
+    # The agent's task awaiting a checkpoint can be cancelled (asyncio.run's end does it)
+    # while the worker thread is still inside SQLite: closing then crashed the interpreter.
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    detach(store.db)
+    _commit_bans(store, 100, 2)
+    checkpointer = Checkpointer(path)
+    slow = _SlowConnection(checkpointer._db)
+    checkpointer._db = slow  # type: ignore[assignment]
+    worker = threading.Thread(target=checkpointer.checkpoint)
+    worker.start()
+    assert slow.entered.wait(5)
+    closer = threading.Thread(target=checkpointer.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive()  # close waits for the checkpoint
+    slow.release.set()
+    worker.join(5)
+    closer.join(5)
+    assert not slow.closed_during_checkpoint
+    assert checkpointer.checkpoint() == (0, 0)  # closed: nothing more, no error
+    store.close()
