@@ -121,6 +121,10 @@ enforcement:
     try:
         _wait("the agent to start", lambda: "running: 1 jail (app)" in agent_log.read_text(),
               agent_log)  # fmt: skip
+        # The enforcement points start once the agent runs (after READY), not before it.
+        _wait("the policy service to listen",
+              lambda: "enforcement point postfix started" in agent_log.read_text(),
+              agent_log)  # fmt: skip
         status = Path(f"/proc/{agent.pid}/status").read_text()
         assert f"Uid:\t{nobody.pw_uid}\t{nobody.pw_uid}" in status
         assert "CapEff:\t0000000000000000" in status
