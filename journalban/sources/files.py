@@ -289,11 +289,7 @@ class FileSource:
         if self._inotify is not None:
             self._watch_directories(self._inotify)
         try:
-            if self._position is None:
-                self._discover(first_start=True)
-            else:
-                self._resume(self._position)
-                self._discover()  # files that appeared while we were stopped
+            self._start_reading()
             while not self._closed:
                 produced = False
                 for batch in self._round():
@@ -318,11 +314,7 @@ class FileSource:
         if self._inotify is not None:
             self._watch_directories(self._inotify)
         try:
-            if self._position is None:
-                self._discover(first_start=True)
-            else:
-                self._resume(self._position)
-                self._discover()  # files that appeared while we were stopped
+            self._start_reading()
             while not self._closed:
                 produced = False
                 for batch in self._round():
@@ -343,6 +335,14 @@ class FileSource:
                 self._discover()
         finally:
             self._release()
+
+    def _start_reading(self) -> None:
+        """Find the files: from the committed position if there is one, else first start."""
+        if self._position is None:
+            self._discover(first_start=True)
+        else:
+            self._resume(self._position)
+            self._discover()  # files that appeared while we were stopped
 
     def _release(self) -> None:
         for tailed in [*self._live.values(), *self._retired]:
