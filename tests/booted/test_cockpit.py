@@ -13,13 +13,16 @@ the one the packages install to /usr/share/cockpit/journalban/.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from support.cockpit import text
+from support.cockpit import wait_until as wait_a_while
 from support.container import BootedHost
 from support.real import REPO, missing_real, need_tool
 
@@ -87,21 +90,8 @@ def browser(host: BootedHost, tmp_path_factory: pytest.TempPathFactory) -> Itera
             launched.close()
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not reached in {timeout}s: {what}")
-
-
-def text(page: Any, selector: str) -> str:
-    try:
-        value: str = page.inner_text(selector, timeout=2000)
-    except Exception:  # not there yet (Playwright's own TimeoutError)
-        return ""
-    return value
+# The booted host is slower than a private bus: a longer wait for each step.
+wait_until = functools.partial(wait_a_while, timeout=30.0)
 
 
 def log_in(browser: Any, user: str) -> Any:

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ import pytest
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, ServiceProcess
-from support.cockpit import CockpitWs
+from support.cockpit import CockpitWs, text, wait_until
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO, missing_real, need_root, need_tool
 
@@ -63,8 +63,7 @@ def setup() -> Iterator[Setup]:
             )
             setup = Setup(bus, agent, writer, cfg)  # a test may start another agent in it
             try:
-                agent.wait_for_log("running:")
-                assert bus.wait_for_name("org.jailban"), agent.log
+                agent.wait_serving(bus)
                 yield setup
             finally:
                 agent.stop()
@@ -100,23 +99,6 @@ def kernel_set(pid: int) -> set[str]:
             value = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
             out.add(str(value))
     return out
-
-
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not reached in {timeout}s: {what}")
-
-
-def text(page: Any, selector: str) -> str:
-    try:
-        value: str = page.inner_text(selector, timeout=2000)
-    except Exception:  # not there yet (Playwright's own TimeoutError)
-        return ""
-    return value
 
 
 def open_page(browser: Any, ws: CockpitWs) -> Any:

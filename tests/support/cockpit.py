@@ -20,8 +20,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from support.bus import PrivateBus, as_user
 from support.real import REPO, need_root, need_tool
@@ -145,3 +147,22 @@ def _children(pid: int) -> list[int]:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return []
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not reached in {timeout}s: {what}")
+
+
+def text(page: Any, selector: str) -> str:
+    """A Playwright page's text at ``selector``, or "" while it is not there yet."""
+    try:
+        value: str = page.inner_text(selector, timeout=2000)
+    except Exception:  # not there yet (Playwright's own TimeoutError)
+        return ""
+    return value
