@@ -56,8 +56,7 @@ def setup(
         os.chmod(writer.path, 0o644)  # as systemd-journal group membership would allow
         agent = AgentProcess(cfg, bus_address=bus.address, wrapper=wrapper)
         try:
-            agent.wait_for_log("running:")
-            assert bus.wait_for_name("org.jailban"), agent.log
+            agent.wait_serving(bus)
             yield Setup(bus, agent, writer, state, cfg)
         finally:
             agent.stop()

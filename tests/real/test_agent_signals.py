@@ -42,8 +42,7 @@ def setup() -> Iterator[Setup]:
         writer.wait_visible(1)
         agent = AgentProcess(cfg, bus_address=bus.address)
         try:
-            agent.wait_for_log("running:")
-            assert bus.wait_for_name("org.jailban"), agent.log
+            agent.wait_serving(bus)
             yield Setup(bus, agent, writer, cfg)
         finally:
             agent.stop()

@@ -31,8 +31,7 @@ def traced() -> Iterator[tuple[PrivateBus, AgentProcess, Path]]:
         writer.wait_visible(1)
         agent = AgentProcess(cfg, bus_address=bus.address)
         try:
-            agent.wait_for_log("running:")
-            assert bus.wait_for_name("org.jailban"), agent.log
+            agent.wait_serving(bus)
             yield bus, agent, trace
         finally:
             agent.stop()

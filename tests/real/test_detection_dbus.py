@@ -35,8 +35,7 @@ def _cli(bus: PrivateBus, *args: str, user: str | None = None) -> tuple[int, Any
 
 def _agent(cfg: Path, bus: PrivateBus) -> AgentProcess:
     agent = AgentProcess(cfg, bus_address=bus.address)
-    agent.wait_for_log("running:")
-    assert bus.wait_for_name("org.jailban"), agent.log
+    agent.wait_serving(bus)
     return agent
 
 

@@ -70,8 +70,7 @@ def setup() -> Iterator[Setup]:
             )  # fmt: skip
             listener.close()  # the agent holds it now, as systemd would
             try:
-                agent.wait_for_log("running:")
-                assert bus.wait_for_name("org.jailban"), agent.log
+                agent.wait_serving(bus)
                 yield Setup(agent, writer, f"http://127.0.0.1:{port}/metrics", textfile, bus)
             finally:
                 agent.stop()

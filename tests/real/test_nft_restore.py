@@ -58,10 +58,8 @@ def held(run: Any, set_name: str) -> dict[str, float | None]:
     return found
 
 
-def test_restore_into_a_table_holding_some_bans_changes_only_the_difference(
-    ns: ThreadNamespace,
-) -> None:
-    now = time.time()
+def _held_before_the_restart(ns: ThreadNamespace, now: float) -> BanEntry:
+    """What a first agent left in the kernel; returns its ban the restart keeps as it is."""
     first = NftablesBackend()
     ns.call(lambda: first.setup([SSH]))
     kept = BanEntry("sshd", net("192.0.2.1/32"), now + 600)
@@ -79,6 +77,14 @@ def test_restore_into_a_table_holding_some_bans_changes_only_the_difference(
         )
     )
     ns.call(first.close)
+    return kept
+
+
+def test_restore_into_a_table_holding_some_bans_changes_only_the_difference(
+    ns: ThreadNamespace,
+) -> None:
+    now = time.time()
+    kept = _held_before_the_restart(ns, now)
     # The agent starts again: a new backend, the same kernel table.
     later = time.time()
     wanted = [
@@ -112,22 +118,7 @@ def test_restore_from_stored_rows_changes_only_the_difference_and_says_which(
 ) -> None:
     """The agent's start: the same restore as above, given the state's rows as they are."""
     now = time.time()
-    first = NftablesBackend()
-    ns.call(lambda: first.setup([SSH]))
-    ns.call(
-        lambda: first.apply(
-            [
-                BanEntry("sshd", net("192.0.2.1/32"), now + 600),
-                BanEntry("sshd", net("192.0.2.2/32"), now + 60),  # to be lengthened
-                BanEntry("sshd", net("192.0.2.3/32"), now + 600),  # no longer a ban
-                BanEntry("sshd", net("2001:db8::5/128"), None),
-                BanEntry("sshd", net("198.51.100.0/24"), now + 900),
-            ],
-            [],
-            now,
-        )
-    )
-    ns.call(first.close)
+    _held_before_the_restart(ns, now)
     later = time.time()
     stored: list[tuple[str, str, float | None]] = [
         ("sshd", "192.0.2.1/32", now + 600),

@@ -10,10 +10,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from journalban.state.files import DRY_RUN_STATE_FILE, state_path
+
+if TYPE_CHECKING:
+    from support.bus import PrivateBus
 
 # A jail's settings turning off the detectors the packaged sshd jail turns on:
 # for tests and benchmarks of the per-address count alone.
@@ -76,6 +80,11 @@ class AgentProcess:
                 raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.log}")
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not logged in {timeout}s:\n{self.log}")
+
+    def wait_serving(self, bus: PrivateBus) -> None:
+        """Until the agent runs and owns ``org.jailban`` on ``bus``."""
+        self.wait_for_log("running:")
+        assert bus.wait_for_name("org.jailban"), self.log
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
