@@ -65,7 +65,7 @@ from bench_agent import (
     median_run,
     wait_for,
 )
-from corpora import CORPORA
+from corpora import CORPORA, add_corpus_arguments
 from corpus_files import CorpusFiles, ensure_files, postfix_uid
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
@@ -451,11 +451,7 @@ def memory_table(results: Sequence[CorpusResult]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--corpora", default="sshd,sshd-near-miss,sshd-flood,authlog-mixed,dovecot,postfix"
-    )
-    parser.add_argument("--lines", type=int, default=300_000)
-    parser.add_argument("--data", type=Path, default=Path("/var/tmp/journalban-bench/corpora"))
+    add_corpus_arguments(parser)
     parser.add_argument("--only", default="file,journal")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-fail2ban", action="store_true")

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_agent import ProcessWatch, append, file_offset, wait_for
 from bench_agent_corpora import jail_for, jails_config
+from corpora import add_corpus_arguments
 from corpus_files import ensure_files
 
 from support.agent import VENV_BIN, AgentProcess, StateReader, write_config
@@ -107,9 +108,7 @@ def one(name: str, lines: int, data: Path, frames: int, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpora", default="sshd,sshd-near-miss,sshd-flood")
-    parser.add_argument("--lines", type=int, default=300_000)
-    parser.add_argument("--data", type=Path, default=Path("/var/tmp/journalban-bench/corpora"))
+    add_corpus_arguments(parser, "sshd,sshd-near-miss,sshd-flood")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "bench-memory")
     args = parser.parse_args()

@@ -138,5 +138,15 @@ def main() -> None:
     )
 
 
+CORPUS_CACHE = Path("/var/tmp/journalban-bench/corpora")
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, corpora: str = ",".join(CORPORA)) -> None:
+    """The agent benchmarks' shared options: --corpora (names, commas), --lines, --data."""
+    parser.add_argument("--corpora", default=corpora)
+    parser.add_argument("--lines", type=int, default=300_000)
+    parser.add_argument("--data", type=Path, default=CORPUS_CACHE)
+
+
 if __name__ == "__main__":
     main()

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_agent_corpora import jail_for, reader_request
+from corpora import add_corpus_arguments
 from corpus_files import ensure_files
 from systemd import journal
 
@@ -111,11 +112,7 @@ def best(repeat: int, run: Callable[..., int], *args: object) -> tuple[float, in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--corpora", default="sshd,sshd-near-miss,sshd-flood,authlog-mixed,dovecot,postfix"
-    )
-    parser.add_argument("--lines", type=int, default=300_000)
-    parser.add_argument("--data", type=Path, default=Path("/var/tmp/journalban-bench/corpora"))
+    add_corpus_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print("| corpus | jail entries | candidates | handed out | raw | scan | candidates "

@@ -15,14 +15,12 @@ import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.deciding import ANNOUNCE_SLICE
 from journalban.agent.news import News, NewsQueue
 from journalban.agent.runtime import Agent
 from journalban.events import Ban, LineBatch
-from support.agent import StateReader
+from support.agent import StateReader, write_config
 
 STREAM = [f"198.51.{i // 250}.{i % 250 + 1}" for i in range(400)]
 MANUAL = "203.0.113.9"
@@ -80,14 +78,11 @@ class Recorder:
 
 def _config(tmp_path: Path) -> Path:
     (tmp_path / "auth.log").write_text("")
-    config = tmp_path / "journalban.yaml"
-    config.write_text(yaml.safe_dump({
-        "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
-        "firewall": {"backend": "dry-run"},
-        "jails": {"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")],
-                           "maxretry": 1}},
-    }))  # fmt: skip
-    return config
+    return write_config(
+        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
+        firewall={"backend": "dry-run"},
+        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")], "maxretry": 1}},
+    )  # fmt: skip
 
 
 def test_a_call_is_answered_and_announced_before_the_streams_bans(tmp_path: Path) -> None:
