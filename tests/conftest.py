@@ -9,6 +9,7 @@ so CI cannot go green having tested nothing real.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,12 @@ def pytest_unconfigure() -> None:
 
     booted_beside.stop()
     fresh_root.stop_background()
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_outlives_its_test() -> Iterator[None]:
+    """A test that failed before stopping its agent must not leave it (or its log) to the next."""
+    yield
+    from support import agent
+
+    agent.stop_leftovers()

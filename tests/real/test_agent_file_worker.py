@@ -27,6 +27,14 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _reader_children(pid: int) -> list[int]:
+    """The agent's reader children, once it started them (they come up just after "running:")."""
+    deadline = time.monotonic() + 10
+    while not (children := _children(pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return children
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -58,7 +66,7 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path
     total = 60_000
     agent = AgentProcess(cfg)
     agent.wait_for_log("running:")
-    workers = _children(agent.proc.pid)
+    workers = _reader_children(agent.proc.pid)
     assert len(workers) == 1, "one reader child for the file jail"
     with log.open("a") as f:
         for n in range(total):
@@ -74,7 +82,7 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path
     restarted = AgentProcess(cfg)
     try:
         restarted.wait_for_log("running:")
-        workers = _children(restarted.proc.pid)
+        workers = _reader_children(restarted.proc.pid)
         reader.wait(lambda: reader.total_failed("ssh-files") >= total // 3)
         time.sleep(0.5)  # nothing more comes
         assert reader.total_failed("ssh-files") == total // 3
@@ -95,7 +103,7 @@ def test_a_dead_reader_child_is_replaced_and_resumes_where_it_stood(tmp_path: Pa
         with log.open("a") as f:
             f.writelines(_line("203.0.113.9", n) for n in range(10))
         reader.wait(lambda: reader.total_failed("ssh-files") == 10)
-        (worker,) = _children(agent.proc.pid)
+        (worker,) = _reader_children(agent.proc.pid)
         os.kill(worker, signal.SIGKILL)
         agent.wait_for_log("failed; restarting it")
         with log.open("a") as f:

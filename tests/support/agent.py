@@ -40,8 +40,25 @@ def write_config(
     return path
 
 
+_started: list[AgentProcess] = []
+
+
+def stop_leftovers() -> None:
+    """Kill agents a failed test left running and close their logs (tests/conftest.py)."""
+    while _started:
+        agent = _started.pop()
+        if agent.proc.poll() is None:
+            agent.proc.kill()
+            agent.proc.wait()
+        agent._log.close()
+
+
 class AgentProcess:
-    """`journalban run` in a child process (optionally wrapped, e.g. in unshare -n)."""
+    """`journalban run` in a child process (optionally wrapped, e.g. in unshare -n).
+
+    An agent a test leaves running (an assertion failed before its ``stop()``)
+    is killed after the test, so it never outlives it.
+    """
 
     def __init__(
         self,
@@ -66,6 +83,7 @@ class AgentProcess:
         self.proc = subprocess.Popen(
             argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=cwd, pass_fds=pass_fds
         )
+        _started.append(self)
 
     @property
     def log(self) -> str:
