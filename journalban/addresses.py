@@ -235,22 +235,32 @@ def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
         AddressError: not a network.
     """
     addr, _, plen = text.partition("/")
+    net: IPNetwork
     try:
         if ":" in addr:
-            value = int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big")
-            return _hashed_v6(value if plen == "128" else (value, int(plen)))
-        value = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
-        if plen == "32":
-            net = _host_v4(value)
-        else:
-            prefix = int(plen)
-            net = ipaddress.IPv4Network((value, prefix))
-            if plen != str(prefix):
+            packed = socket.inet_pton(socket.AF_INET6, addr)
+            value = int.from_bytes(packed, "big")
+            net = _hashed_v6(value if plen == "128" else (value, int(plen)))
+            # inet_ntop prints what ipaddress prints, dotted IPv4 tails aside: a text it
+            # prints back unchanged is str(net), as the agent's own keys are (a ban's
+            # network text is then not formatted again for its history read and rows).
+            canonical = "." not in addr and plen == str(net.prefixlen)
+            if not canonical or socket.inet_ntop(socket.AF_INET6, packed) != addr:
                 return net
+        else:
+            value = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
+            if plen == "32":
+                net = _host_v4(value)
+            else:
+                prefix = int(plen)
+                net = ipaddress.IPv4Network((value, prefix))
+                if plen != str(prefix):
+                    return net
     except (OSError, ValueError):
         return parse_network(text)
     if remember:
-        # inet_pton took only the canonical dotted quad: the text is str(net).
+        # inet_pton took only the canonical dotted quad (IPv6: checked above): the
+        # text is str(net).
         _remember_text(net, text)
     return net
 
