@@ -107,13 +107,19 @@ def file_groups(paths: list[str], start: str) -> list[list[str]]:
     is not known to give the directory's order (files of several
     sequence-number sources, a cursor from another source).
     """
+    return [[r.path for r in group] for group in catch_up_groups(paths, start)[0]]
+
+
+def catch_up_groups(paths: list[str], start: str) -> tuple[list[list[FileRange]], int]:
+    """``file_groups`` with each file's range, and how many entries come after the groups
+    (those of the files still written to, by sequence numbers, when the groups were found)."""
     begin = cursor_seqnum(start)
     try:
         ranges = [(r, archived(r.path)) for r in map(file_range, paths) if r is not None]
     except OSError:
-        return []  # vacuumed meanwhile, or unreadable: the directory reader knows best
+        return [], 0  # vacuumed meanwhile, or unreadable: the directory reader knows best
     if begin is None or any(r.seqnum_id != begin[0] for r, _ in ranges):
-        return []
+        return [], 0
     live = min((r.first for r, done in ranges if not done), default=None)
     ranges.sort(key=lambda pair: pair[0].first)
     groups: list[list[FileRange]] = []
@@ -124,4 +130,6 @@ def file_groups(paths: list[str], start: str) -> list[list[str]]:
             groups[-1].append(found)
         else:
             groups.append([found])
-    return [[r.path for r in group] for group in groups if max(r.last for r in group) >= begin[1]]
+    groups = [group for group in groups if max(r.last for r in group) >= begin[1]]
+    after = 0 if live is None else max(r.last for r, _ in ranges) - max(live, begin[1]) + 1
+    return groups, max(0, after)

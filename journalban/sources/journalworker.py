@@ -39,8 +39,14 @@ from typing import Any, Protocol
 from systemd import journal
 
 from journalban.sources.frames import pack_frame
-from journalban.sources.journalfiles import file_groups, journal_files
+from journalban.sources.journalfiles import (
+    FileRange,
+    catch_up_groups,
+    cursor_seqnum,
+    journal_files,
+)
 from journalban.sources.journalhelper import fork_helper
+from journalban.sources.journalsplit import Part, find_cut, parts_of, rounds, seqnum_cursor
 from journalban.sources.literalscan import literal_scan, sample_messages
 
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
@@ -56,10 +62,6 @@ DATA, SPLIT, HANDOVER, ABANDON, DONE = 0, 1, 2, 3, 4  # frame kinds
 # a decision pass and a commit each, half its CPU and half the reader's. An
 # entry after a quiet spell is still sent at once; only the next ones gather.
 FRAME_GAP = 0.02
-# The helper's frames wait in the parent's memory: a split covers at most this
-# much journal file (about a million sshd entries, 10-40 MB of frames held).
-ROUND_BYTES = 512 << 20
-BYTES_PER_ENTRY = 512  # of journal file, about, for sshd's entries: sizes the split
 
 # (messages, times) of the candidates -> (lines, address texts, times) of the failures
 # A batch's failures as lists: lines, address texts, times, accounts, marks (see events.Hit),
@@ -216,6 +218,8 @@ class Follower:
         self.files: list[str] | None = None  # those of the reader; None: every file
         self.reader = self._open()
         self.read_since_open = 0
+        self.stop: str | None = None  # the cursor of the first entry not to read (stop_before)
+        self.stop_usec: int | None = None  # ... its time: only entries as late are compared
         self.sent_at = 0.0  # time.monotonic() of the last frame of entries
         self.scan = self._tuned_scan()
 
@@ -312,71 +316,83 @@ class Follower:
         first = directory_reader._get_cursor()
         directory_reader.seek_cursor(first)  # its next _next() is that entry again
         paths = journal_files(self.request.directory)
-        groups = [] if paths is None or len(paths) < 2 else file_groups(paths, first)
-        if not groups:
+        groups, live = ([], 0) if paths is None or len(paths) < 2 else catch_up_groups(paths, first)
+        begin = cursor_seqnum(first)
+        if not groups or begin is None:
             return
         start: str | None = first
         chunks = rounds(groups)
-        # After the last round this child reads the files still written to as
-        # well: the helper takes more of that round, so that both end together.
-        grouped = {path for group in groups for path in group}
-        after = files_size([p for p in paths or () if p not in grouped])
         for index, chunk in enumerate(chunks):
-            extra = after if index == len(chunks) - 1 else 0
-            helps = share_groups(chunk, self.request.split_at, extra)
-            if self.channel is None:
-                helps = [False] * len(chunk)  # no way to hand a helper's pipe over
-            if not self.read_round(chunk, helps, start):
+            # After the last round this child reads the files still written to
+            # as well: the helper takes more of that round, so that both end together.
+            after = live if index == len(chunks) - 1 else 0
+            cut = None
+            if self.channel is not None:  # else no way to hand a helper's pipe over
+                cut = find_cut(chunk, begin[1], after, self.request.split_at)
+            at = None if cut is None else self.first_from(chunk[cut.index], begin[0], cut.seqnum)
+            if not self.read_round(parts_of(chunk, start, cut, at)):
                 break
             start = None
         self.files = None
         self.reader = directory_reader
         self.reposition()
 
-    def read_round(
-        self, groups: Sequence[Sequence[str]], helps: Sequence[bool], start: str | None
-    ) -> bool:
-        """Hand out a round of groups of files, from the entry at ``start`` on.
+    def first_from(self, group: Sequence[FileRange], seqnum_id: str, seqnum: int) -> str | None:
+        """The cursor of the jail's first entry in ``group`` at or after sequence number ``seqnum``."""
+        self.files = [r.path for r in group]
+        try:
+            reader = self._open()
+        except OSError:
+            return None  # vacuumed meanwhile: read_group skips it
+        try:
+            reader.seek_cursor(seqnum_cursor(seqnum_id, seqnum))
+            return reader._get_cursor() if reader._next() else None
+        finally:
+            reader.close()
 
-        The helper reads the groups marked in ``helps`` (never the first),
-        this child the others; the groups alternate between the two, so that
-        the agent, taking them in order, always has one at hand while both
-        read. False when this child's files were vacuumed while being read:
-        the directory reader must go on from the last entry handed out.
+    def read_round(self, parts: Sequence[Part]) -> bool:
+        """Hand out a round of parts of groups of files, in order.
+
+        The helper reads the parts marked ``helped``, this child the others,
+        each handing over to the other where the next part is not its own, so
+        that the agent, taking them in order, has one at hand while both read.
+        False when this child's files were vacuumed while being read: the
+        directory reader must go on from the last entry handed out.
         """
-        helper = [group for group, helped in zip(groups, helps, strict=True) if helped]
+        helper = [part for part in parts if part.helped]
         if helper and self.channel is not None:
             # Forked with the matcher built and unused: it starts as a new child would.
             self.ensure_finder(fresh=True)
             try:
                 pid = fork_helper(self.channel, self.stdout, lambda out: self.help(helper, out))
             except OSError:  # no fork, no pipe (limits, a sandbox): this child reads them all
-                helper, helps = [], [False] * len(groups)
+                helper, parts = [], [Part(p.files, False, p.start, p.stop) for p in parts]
             else:
                 self.send(Frame("", 0, kind=SPLIT, messages=[str(pid)]))
-        for index, (group, helped) in enumerate(zip(groups, helps, strict=True)):
-            if helped:
+        for part in parts:
+            if part.helped:
                 self.send(Frame("", 0, kind=HANDOVER))
                 # Handed out by the helper: go on after its last entry.
-                self.cursor = self.last_cursor(group) or self.cursor
-            elif not self.read_group(group, start if index == 0 else None):
+                self.cursor = self.last_cursor(part.files) or self.cursor
+            elif not self.read_group(part):
                 if helper:
                     self.send(Frame("", 0, kind=ABANDON))
                 return False
         return True
 
-    def read_group(self, group: Sequence[str], start: str | None) -> bool:
-        """Hand out the entries of one group of files (from the entry at ``start`` on)."""
-        self.files = list(group)
+    def read_group(self, part: Part) -> bool:
+        """Hand out the entries of one part of a group of files."""
+        self.files = list(part.files)
         try:
             self.reader = self._open()
         except OSError:
             return True  # vacuumed meanwhile: its entries are gone
         self.read_since_open = 0
-        if start is not None:
-            self.reader.seek_cursor(start)
+        if part.start is not None:
+            self.reader.seek_cursor(part.start)
         else:
             self.reader.seek_head()
+        self.stop_before(part.stop)
         try:
             self.drain()
         except BrokenPipeError:
@@ -385,11 +401,17 @@ class Follower:
             return False  # a reopen found its files vacuumed
         finally:
             self.reader.close()
+            self.stop_before(None)
         return True
 
-    def last_cursor(self, group: Sequence[str]) -> str | None:
+    def stop_before(self, cursor: str | None) -> None:
+        """Hand out no entry from the one at ``cursor`` on (None: read to the end)."""
+        self.stop = cursor
+        self.stop_usec = None if cursor is None else cursor_realtime_usec(cursor) or 0
+
+    def last_cursor(self, files: Sequence[str]) -> str | None:
         """The cursor of the last entry of a group the helper reads: where to read on after it."""
-        self.files = list(group)
+        self.files = list(files)
         reader = self._open()
         try:
             reader.seek_tail()
@@ -397,18 +419,15 @@ class Follower:
         finally:
             reader.close()
 
-    def help(self, groups: Sequence[Sequence[str]], out: int) -> None:
-        """A forked helper's whole life: its groups of archived files, in order, on ``out``."""
+    def help(self, parts: Sequence[Part], out: int) -> None:
+        """A forked helper's whole life: its parts of archived files, in order, on ``out``."""
         self.stdout = out
-        for index, group in enumerate(groups):
+        self.reader.close()
+        for index, part in enumerate(parts):
             if index:
                 self.send(Frame("", 0, kind=HANDOVER))  # back to the main child
-            self.files = list(group)
-            self.reader.close()
-            self.reader = self._open()
-            self.read_since_open = 0
-            self.reader.seek_head()
-            self.drain()
+            if not self.read_group(part):
+                raise OSError(f"journal files vacuumed while the helper read them: {part.files}")
         self.send(Frame("", 0, kind=DONE))
 
     def drain(self, live: bool = False) -> None:
@@ -458,7 +477,10 @@ class Follower:
         gate, field = self.gate, session_field or ""
         if gate is not None:
             gate.new_batch()
+        stop_usec = self.stop_usec
         while read < limit and next_entry():
+            if stop_usec is not None and realtime() >= stop_usec and self._at_stop():
+                break
             read += 1
             try:
                 raw = get("MESSAGE")
@@ -499,6 +521,15 @@ class Follower:
             hosts=hosts, users=users, marks=marks, sessions=sessions or None,
         )  # fmt: skip
 
+    def _at_stop(self) -> bool:
+        """Whether the entry just reached is the first not to read; if so, step back onto the
+        last one read (its cursor is the batch's)."""
+        reader = self.reader
+        if self.stop is None or not reader.test_cursor(self.stop):
+            return False
+        reader._previous()
+        return True
+
     def send(self, frame: Frame) -> None:
         """Write a frame whole; raises BrokenPipeError once the parent is gone."""
         view = memoryview(frame.encode())
@@ -536,58 +567,6 @@ class Follower:
             if not self.wait() or not self.pace():
                 return
             self.drain(live=True)
-
-
-def rounds(groups: list[list[str]]) -> list[list[list[str]]]:
-    """Consecutive runs of groups of about ``ROUND_BYTES`` each (a split per run)."""
-    found: list[list[list[str]]] = [[]]
-    size = 0
-    for group in groups:
-        group_size = files_size(group)  # vacuumed meanwhile: read_group skips it
-        if found[-1] and size + group_size > ROUND_BYTES:
-            found.append([])
-            size = 0
-        found[-1].append(group)
-        size += group_size
-    return found
-
-
-def files_size(paths: Sequence[str]) -> int:
-    """Bytes on disk of the files (those gone meanwhile count nothing)."""
-    total = 0
-    for path in paths:
-        with contextlib.suppress(OSError):
-            total += os.path.getsize(path)
-    return total
-
-
-def share_groups(groups: list[list[str]], split_at: int, extra: int = 0) -> list[bool]:
-    """Which groups a helper reads (True), in order: none for a short catch-up.
-
-    Shared by size on disk, a stand-in for entries that needs no reading, so
-    that both have about as much to read (``extra``: bytes this child reads
-    after the groups); each group goes to the one less far through its share,
-    so that the two alternate. This child reads the first group.
-    """
-    try:
-        sizes = [sum(os.path.getsize(path) for path in group) for group in groups]
-    except OSError:
-        return [False] * len(groups)  # vacuumed meanwhile
-    total = sum(sizes)
-    if len(groups) < 2 or total < split_at * BYTES_PER_ENTRY:
-        return [False] * len(groups)
-    mine_share = max(1, (total + extra) / 2 - extra)
-    helper_share = max(1, total - mine_share)
-    mine, helped, helps = sizes[0], 0, [False]
-    for size in sizes[1:]:
-        helps.append(mine / mine_share > helped / helper_share)
-        if helps[-1]:
-            helped += size
-        else:
-            mine += size
-    if not any(helps):
-        helps[-1] = True
-    return helps
 
 
 def reap_helpers(_signum: int, _frame: object) -> None:
