@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,9 +98,36 @@ def pytest_unconfigure() -> None:
     fresh_root.stop_background()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture(autouse=True)
-def _no_agent_outlives_its_test() -> Iterator[None]:
-    """A test that failed before stopping its agent must not leave it (or its log) to the next."""
+def _no_agent_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that failed before stopping its agent must not leave it (or its log) to the next.
+
+    Only after a failure, and only the agents started since this fixture's set-up:
+    those of module-scoped fixtures are set up before it, and a test may start the
+    module's next agent (a restart) for the tests after it. The rest are stopped
+    at the end of their module (``_no_agent_outlives_its_module``).
+    """
+    from support import agent
+
+    spare = agent.started()
+    yield
+    if request.node.stash.get(_FAILED, False):
+        agent.stop_leftovers(spare)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_agent_outlives_its_module() -> Iterator[None]:
     yield
     from support import agent
 

@@ -43,14 +43,24 @@ def write_config(
 _started: list[AgentProcess] = []
 
 
-def stop_leftovers() -> None:
-    """Kill agents a failed test left running and close their logs (tests/conftest.py)."""
-    while _started:
-        agent = _started.pop()
+def started() -> frozenset[int]:
+    """The agents started so far (ids), to spare them in ``stop_leftovers``."""
+    return frozenset(id(agent) for agent in _started)
+
+
+def stop_leftovers(spare: frozenset[int] = frozenset()) -> None:
+    """Kill agents a failed test left running and close their logs (tests/conftest.py).
+
+    ``spare``: agents started before the test, by fixtures of a wider scope (a
+    module's agent serves its next tests; its fixture stops it).
+    """
+    kept = [agent for agent in _started if id(agent) in spare and agent.proc.poll() is None]
+    for agent in [agent for agent in _started if id(agent) not in spare]:
         if agent.proc.poll() is None:
             agent.proc.kill()
             agent.proc.wait()
         agent._log.close()
+    _started[:] = kept
 
 
 class AgentProcess:
