@@ -11,7 +11,7 @@ a line the fast path cannot decide alone takes the matcher's general path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from journalban.matching.engine import IGNORED, MATCHED, LineMatcher, Outcome
@@ -43,15 +43,16 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
     allowed: set[str] = set()
     # heads.counts inlined for a date whose hour converted before (see HeadReader.counts).
     spans, hours = heads.fast_hours()
+    date_group, minute_group, second_group = spans or (0, 0, 0)
     date_hits = 0
     found = line_ends(text, f.scan)
-    for end in sorted(found):
+    for end, mask in sorted(found.items()):
         start = rfind("\n", 0, end) + 1
-        mask = found[end]
         fused = tables.get(mask)
         if fused is None:
             fused = tables[mask] = _fused(matcher, mask)
-        m = None if fused.regex is None else fused.regex.match(text, start, end)
+        match = fused.match
+        m = None if match is None else match(text, start, end)
         if m is not None:
             branch = fused.branches.get(m.lastindex)  # type: ignore[arg-type]
             if branch is None:
@@ -59,7 +60,7 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
             number, host_group, message_group = branch
             if check_idents:
                 i1, i2, i3 = fused.idents
-                ident = m.group(i1) or m.group(i2) or m.group(i3)
+                ident = m[i1] or m[i2] or m[i3]
                 if ident is not None and ident not in allowed:
                     if matcher.ident_refused(ident):
                         continue
@@ -72,22 +73,21 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
                         continue
                     m = None
             if m is not None:
-                host = (m.group(host_group) or "") if host_group else ""
+                host = (m[host_group] or "") if host_group else ""
                 ok = valid.get(host)
                 if ok is None:
                     ok = _remember(valid, host)
                 if not ok:
                     continue  # an invalid address or a host name: missed
-                if spans is not None:
-                    date_start, date_end = m.span(spans[0])
-                    minute = m.start(spans[1])
+                if date_group:
+                    date_start, date_end = m.span(date_group)
+                    minute = m.start(minute_group)
                     if (
                         minute >= 0
-                        and m.end(spans[2]) == date_end
+                        and m.end(second_group) == date_end
                         and text[date_start:minute] in hours
                     ):
                         date_hits += 1
-                        matched += 1
                         hits[number] += 1
                         continue
                 if counts(m):
@@ -96,6 +96,7 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
                     continue
         # Not a date of the settled format after all, or no format settled yet.
         heads.add_hits(date_hits)
+        matched += date_hits
         date_hits = 0
         out = matcher.match_line(text[start:end])
         if out.kind == MATCHED:
@@ -105,7 +106,9 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
             ignored += 1
         tables.clear()
         spans, hours = heads.fast_hours()
+        date_group, minute_group, second_group = spans or (0, 0, 0)
     heads.add_hits(date_hits)
+    matched += date_hits
     for number, n in enumerate(hits):
         if n:
             regex_hits[number] = regex_hits.get(number, 0) + n
@@ -114,7 +117,7 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
 
 @dataclass(frozen=True, slots=True)
 class _Fused:
-    regex: re.Pattern[str] | None
+    match: Callable[[str, int, int], re.Match[str] | None] | None  # the fused regex's
     # By the group number of a regex's outer group: (its number, host group, outer group).
     branches: dict[int, tuple[int, int, int]]
     idents: tuple[int, int, int]  # the head's ident groups
@@ -130,7 +133,7 @@ def _fused(matcher: LineMatcher, needles: int) -> _Fused:
         for b in matcher.filter.branches.values()
         if b.group in groups
     }
-    return _Fused(regex, branches, (groups["ident"], groups["ident2"], groups["ident3"]))
+    return _Fused(regex.match, branches, (groups["ident"], groups["ident2"], groups["ident3"]))
 
 
 _HOST_CACHE = 65536
