@@ -29,5 +29,10 @@ def finder(spec: Mapping[str, Any]) -> journalworker.FindHits:
     return JailFinder(spec)
 
 
+def warm_up() -> None:
+    """The finder's imports, done while a child started ahead waits for its request."""
+    import journalban.agent.journalfinder  # noqa: F401
+
+
 if __name__ == "__main__":
-    sys.exit(journalworker.main(finder))
+    sys.exit(journalworker.main(finder, warm_up))

@@ -70,6 +70,7 @@ from journalban.firewall.registry import create_backend
 from journalban.matching.engine import LineMatcher
 from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.sources.base import Source
+from journalban.sources.journal import stop_ahead
 from journalban.state.banrows import one_read, running_stored
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.files import state_path
@@ -181,6 +182,8 @@ class Agent(
         """Run until SIGTERM/SIGINT (or ``stop()``)."""
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
+        if not any(part.config.source == "journal" for part in self.parts.values()):
+            stop_ahead()  # the journal reader child started ahead (cli.run) has nothing to read
         # The firewall is set up (its sets read back: netlink waits, in a thread) while the
         # bans load; the read is then fresh enough for the restore.
         restorer, rows = stored_restorer(self.backend), None
@@ -295,6 +298,9 @@ class Agent(
             self._source_tasks[name] = [
                 self._group.create_task(self._read(name, src)) for src in sources
             ]
+        # A reader child started ahead (cli.run) that no source took: ended after
+        # the tasks above made their first step (each source takes one there).
+        asyncio.get_running_loop().call_soon(stop_ahead)
 
     def _session_rows(self, jail: str) -> list[tuple[str, str]]:
         from journalban.decisions.engine import SESSIONS

@@ -66,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from journalban.pamcheck import main as pam_check
 
         return pam_check(argv[1:])
+    if command == "run" and not {"-h", "--help"} & set(argv):
+        from journalban.cli.run import start_reader_ahead
+
+        start_reader_ahead()  # its start-up overlaps the agent's
     parser = build_parser(command)
     args = parser.parse_args(argv)
     try:

@@ -39,7 +39,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
+def start_reader_ahead() -> None:
+    """Start a journal reader child first thing (``cli.main``, before the parser's imports).
+
+    It starts its interpreter and imports while the agent does, then waits for
+    its request (``sources.journal.start_ahead``). Most configurations read
+    the journal; in one that does not, the agent ends it at READY.
+    """
+    from journalban.agent.journalreader import WORKER
+    from journalban.sources.journal import start_ahead
+
+    start_ahead(WORKER)
+
+
 def run(args: argparse.Namespace) -> int:
+    from journalban.sources.journal import stop_ahead
+
+    try:
+        return _run(args)
+    finally:
+        stop_ahead()  # the agent failed before READY: no child left waiting
+
+
+def _run(args: argparse.Namespace) -> int:
     from journalban.agent.logs import setup_logging
 
     setup_logging(args.log_level or "info", dry_run=args.dry_run)

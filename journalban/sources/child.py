@@ -64,7 +64,11 @@ class ChildProcess(FrameStream):
     """A reader child process and the stream of its frames."""
 
     def __init__(
-        self, argv: Sequence[str], request: bytes, buffer_limit: int, pass_fds: Sequence[int] = ()
+        self,
+        argv: Sequence[str],
+        request: bytes | None,
+        buffer_limit: int,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=pass_fds
@@ -72,8 +76,18 @@ class ChildProcess(FrameStream):
         if self.process.stdin is None or self.process.stdout is None:
             raise SourceError("reader child started without pipes")
         super().__init__(self.process.stdout, buffer_limit, self.process.pid)
-        # stdin stays open: its EOF tells the child that this side is gone.
-        self.process.stdin.write(request)
+        if request is not None:  # else later (tell): a child started ahead of its request
+            self.tell(request)
+
+    def tell(self, data: bytes) -> None:
+        """Write to the child's stdin, which stays open: its EOF tells the child this side is gone.
+
+        Raises:
+            OSError: the child is gone.
+        """
+        if self.process.stdin is None:
+            raise BrokenPipeError("reader child without stdin")
+        self.process.stdin.write(data)
         self.process.stdin.flush()
 
     def stop(self) -> int:

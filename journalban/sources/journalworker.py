@@ -576,8 +576,13 @@ def reap_helpers(_signum: int, _frame: object) -> None:
             pass
 
 
-def main(make_finder: MakeFinder | None = None) -> int:
-    """The child's life; ``make_finder`` builds the finder of failures from ``Request.matcher``."""
+def main(make_finder: MakeFinder | None = None, warm_up: Callable[[], object] | None = None) -> int:
+    """The child's life; ``make_finder`` builds the finder of failures from ``Request.matcher``.
+
+    ``warm_up`` (the finder's imports) runs first when no request is waiting:
+    a child started ahead of its source (``sources.journal.start_ahead``)
+    imports while the agent starts, not after it is ready.
+    """
     # The child lives as long as its parent's pipes: a signal meant for the
     # agent (Ctrl-C in a terminal, systemd's SIGTERM to the whole unit) must
     # not make it die first and look like a failed source.
@@ -585,6 +590,8 @@ def main(make_finder: MakeFinder | None = None) -> int:
         signal.signal(signum, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, reap_helpers)
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    if warm_up is not None and not select.select([stdin], [], [], 0)[0]:
+        warm_up()
     line = b""
     while not line.endswith(b"\n"):
         chunk = os.read(stdin, 65536)
