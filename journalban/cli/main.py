@@ -29,10 +29,30 @@ COMMAND_MODULES = (
     "journalban.cli.pamcmd",
     "journalban.cli.watch",
 )
+# The module of each command: `journalban run` imports the agent's module alone, not
+# regex's, replay's and check-config's before it (the agent's memory: issue 19).
+# tests/unit/test_cli_commands.py checks it against every module's own commands.
+MODULE_OF = {
+    "regex": "journalban.cli.regex",
+    "replay": "journalban.cli.replay",
+    "check-config": "journalban.cli.checkconfig",
+    "run": "journalban.cli.run",
+    **dict.fromkeys(
+        ("status", "ban", "unban", "banned", "stats", "reload"), "journalban.cli.client"
+    ),
+    "known-good": "journalban.cli.detectioncmd",
+    "under-attack": "journalban.cli.detectioncmd",
+    "fleet": "journalban.cli.fleetcmd",
+    "fleet-dropin": "journalban.cli.fleetadmin",
+    "fleet-purge": "journalban.cli.fleetadmin",
+    "import-fail2ban": "journalban.cli.importf2b",
+    "pam-check": "journalban.cli.pamcmd",
+    "watch": "journalban.cli.watch",
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``command``, only the modules up to the one that defines it.
+    """The parser; with ``command``, only the module that defines it.
 
     `journalban regex` must not pay for importing the agent's firewall and bus stacks,
     nor `journalban pam-check` for argparse.
@@ -46,7 +66,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"journalban {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    own = MODULE_OF.get(command) if command is not None else None
+    for name in COMMAND_MODULES if own is None else (own,):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

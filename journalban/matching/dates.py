@@ -11,13 +11,19 @@ Dates without a zone are local time.
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+# calendar.month_abbr in the C locale (the agent never sets LC_TIME); calendar itself
+# (with locale and datetime, 0.75 MB) is imported only for a date with a zone.
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
 _MON = "(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _DOW = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _HMS = r"(?P<H>\d{1,2}):(?P<M>\d{2}):(?P<S>\d{2})(?:[.,](?P<frac>\d{1,9}))?"
@@ -181,6 +187,8 @@ class DateReader:
             return self._syslog_year(month, day, h, mi, s + frac)
         tz = g.get("tz")
         if tz is not None:
+            import calendar
+
             return (
                 calendar.timegm((year, month, day, h, mi, 0, 0, 0, 0)) - _tz_offset(tz) + s + frac
             )

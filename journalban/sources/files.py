@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -25,7 +24,6 @@ from journalban.sources.tail import Lines, TailedFile
 if TYPE_CHECKING:
     import asyncio
 
-log = logging.getLogger(__name__)
 
 # ``FileSource.blocking_batches``'s wait: block until the descriptor (inotify's, or
 # None) is readable or the timeout (None: none) passes; False to stop reading.
@@ -113,7 +111,12 @@ class FileSource:
         try:
             marks = decode_marks(position)
         except ValueError as exc:
-            log.warning("%s: %s; reading back findtime instead", self.key, exc)
+            # logging only here: the file reader child does without it (1.1 MB).
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "%s: %s; reading back findtime instead", self.key, exc
+            )
             self._discover(first_start=True)
             return
         for mark in marks:

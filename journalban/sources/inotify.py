@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import struct
 
@@ -43,8 +42,9 @@ class InotifyUnavailable(OSError):
 
 
 def _libc() -> ctypes.CDLL:
-    name = ctypes.util.find_library("c") or "libc.so.6"
-    return ctypes.CDLL(name, use_errno=True)
+    # The process's own symbols, libc's among them: ctypes.util.find_library would
+    # import shutil, subprocess, tempfile, bz2 and lzma (2 MB in each reader child).
+    return ctypes.CDLL(None, use_errno=True)
 
 
 class Inotify:

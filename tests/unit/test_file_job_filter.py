@@ -51,6 +51,22 @@ def test_the_file_reader_child_imports_neither_yaml_nor_asyncio() -> None:
     assert out.strip() == "[]"
 
 
+def test_the_file_reader_child_leaves_out_what_it_does_not_use() -> None:
+    # Each of these cost 0.5-2 MB in every reader child (issue 19): ctypes.util's
+    # find_library (shutil, subprocess, tempfile, bz2, lzma), logging, hashlib's
+    # OpenSSL, calendar (locale, datetime) and socket.py.
+    heavy = ("logging", "ctypes.util", "subprocess", "tempfile", "shutil", "hashlib",
+             "calendar", "socket", "datetime")  # fmt: skip
+    code = (
+        "import sys, journalban.agent.filereader; "
+        f"print(sorted(m for m in sys.modules if m in {heavy!r}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
 def test_something_else_pickled_is_refused() -> None:
     with pytest.raises(TypeError):
         unpickle_filter(base64.b64encode(pickle.dumps({"filter": "sshd"})).decode())

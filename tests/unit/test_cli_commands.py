@@ -1,0 +1,44 @@
+"""`journalban COMMAND` imports the module of that command only (cli.main.MODULE_OF)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+
+from journalban.cli.main import COMMAND_MODULES, MODULE_OF, build_parser
+
+
+def _own_commands(name: str) -> list[str]:
+    sub = argparse.ArgumentParser().add_subparsers()
+    importlib.import_module(name).register(sub)
+    return list(sub.choices)
+
+
+def test_every_command_is_mapped_to_the_module_that_registers_it() -> None:
+    registered = {cmd: name for name in COMMAND_MODULES for cmd in _own_commands(name)}
+    assert registered == MODULE_OF
+
+
+def test_a_command_alone_parses_as_in_the_whole_parser() -> None:
+    whole = build_parser()
+    for argv in (["run", "--dry-run", "--no-bus"], ["regex", "x", "sshd"], ["status"]):
+        alone = vars(build_parser(argv[0]).parse_args(argv))
+        full = vars(whole.parse_args(argv))
+        # The same handler (some are built per parser: compare their code).
+        assert getattr(alone.pop("func"), "__code__", None) is getattr(
+            full.pop("func"), "__code__", None
+        )
+        assert alone == full
+
+
+def test_run_imports_no_other_command() -> None:
+    code = (
+        "import sys; from journalban.cli.main import build_parser; build_parser('run'); "
+        "print(sorted(m for m in sys.modules if m.startswith('journalban.cli.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['journalban.cli.main', 'journalban.cli.run']"
