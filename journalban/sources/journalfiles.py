@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from systemd import journal
-
 MACHINE_DIR = re.compile(r"^[0-9a-f]{32}(\..+)?$")
 SYSTEM_DIRS = ("/run/log/journal", "/var/log/journal")
 
@@ -81,6 +79,8 @@ def file_range(path: str) -> FileRange | None:
     Raises:
         OSError: the file is gone or cannot be read.
     """
+    from systemd import journal  # only here: see journalworker
+
     reader = journal.Reader(files=[path])
     try:
         reader.seek_head()

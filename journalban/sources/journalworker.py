@@ -34,9 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from systemd import journal
+from typing import TYPE_CHECKING, Any, Protocol
 
 from journalban.sources.frames import pack_frame
 from journalban.sources.journalfiles import (
@@ -48,6 +46,13 @@ from journalban.sources.journalfiles import (
 from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalsplit import Part, find_cut, parts_of, rounds, seqnum_cursor
 from journalban.sources.literalscan import literal_scan, sample_messages
+
+# systemd.journal (with logging, uuid, platform, datetime) only where a journal is
+# opened: the agent imports this module's constants and Request, not the reader.
+if TYPE_CHECKING:
+    from systemd import journal
+
+_INVALIDATE = 2  # systemd.journal.INVALIDATE (SD_JOURNAL_INVALIDATE)
 
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
@@ -248,6 +253,8 @@ class Follower:
         self.gate = gate if self.request.session_field is not None else None
 
     def _open(self) -> journal.Reader:
+        from systemd import journal
+
         request = self.request
         if self.files is not None:
             reader = journal.Reader(files=self.files)
@@ -548,7 +555,7 @@ class Follower:
         for fd, _ in poller.poll(None if timeout_ms < 0 else timeout_ms):
             if fd == self.stdin and not os.read(self.stdin, 4096):
                 return False
-        if reader.process() == journal.INVALIDATE:
+        if reader.process() == _INVALIDATE:
             self.invalidations += 1
             self.reposition()
         return True

@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from systemd import journal
+if TYPE_CHECKING:
+    from systemd import journal
 
 # Bytes of log messages from the most common on; any byte not here (capitals,
 # most punctuation) is rarer than all of them. A rough English and log order:

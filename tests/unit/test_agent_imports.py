@@ -1,0 +1,32 @@
+"""What the agent imports at start that it does not use costs memory for its whole life
+(issue 19): the journal reader's systemd.journal stays in the reader child."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from journalban.sources import journalworker
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", f"{code}; import sys; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return set(out.split())
+
+
+def test_the_agent_side_of_a_journal_source_does_not_import_the_reader() -> None:
+    loaded = _modules_after(
+        "import journalban.cli.run, journalban.agent.runtime, journalban.sources.journal, "
+        "journalban.agent.journalreader, journalban.agent.build"
+    )
+    assert "journalban.sources.journalworker" in loaded  # its constants and Request
+    assert {"systemd.journal", "uuid", "platform"} & loaded == set()
+
+
+def test_the_invalidate_constant_is_sd_journal_s() -> None:
+    from systemd import journal
+
+    assert journalworker._INVALIDATE == journal.INVALIDATE
