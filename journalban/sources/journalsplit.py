@@ -1,15 +1,17 @@
 """How a catch-up over archived journal files is shared between the reader child and its helper.
 
 Both read at once, one per core (``journalworker.read_round``), and the agent
-takes their frames in the journal's order. The catch-up's wall time is the
-longer of the two shares, so they must be equal in *entries*: the child reads
-from the start up to a cut, the helper from the cut to the end of the
-archived files, and the child then reads on in the files still written to
-(``live``). The cut falls inside a file where it must (a catch-up of one
-archived file is shared too): entries are counted by their sequence numbers,
-which need no reading, and the cut is the first of the jail's entries at or
-after the sequence number that halves the work (``Part.stop`` for the child,
-``Part.start`` for the helper). Standard library only (the child imports it).
+takes their frames in the journal's order, one reader's turn after the
+other's. The shares are equal in *entries*, counted by sequence numbers (no
+reading): the child reads its turns and then the files still written to
+(``live``), the helper the rest. Each reader's share is cut into several turns
+that alternate (``TURNS``), so that the agent decides one turn while the
+other reader reads on, instead of finding one reader's whole share waiting
+when the other's ends (a tail of its deciding on one core while the other
+idles). Turns start and stop at sequence numbers (``Part``): a seqnum-only
+cursor, at which sd-journal seeks to the jail's first entry at or after it,
+so cuts fall inside files where they must and both readers agree on them
+without reading. Standard library only (the child imports it).
 """
 
 from __future__ import annotations
@@ -41,12 +43,10 @@ class Part:
     stop: str | None = None
 
 
-@dataclass(frozen=True)
-class Cut:
-    """Where the helper's share of a round begins: group ``index``, from sequence number ``seqnum``."""
-
-    index: int
-    seqnum: int
+# Turns per reader in a split round: more keep the agent busier while both
+# read; each costs a reader opened and a handover (about a millisecond).
+TURNS = 4
+TURN_ENTRIES = 20_000  # at least, per turn
 
 
 def group_entries(group: Sequence[FileRange], begin: int) -> int:
@@ -55,24 +55,58 @@ def group_entries(group: Sequence[FileRange], begin: int) -> int:
     return max(0, max(r.last for r in group) - first + 1)
 
 
-def find_cut(
-    groups: Sequence[Sequence[FileRange]], begin: int, live: int, split_at: int
-) -> Cut | None:
-    """Where the helper starts so that both read as many entries; None: not worth a helper.
-
-    ``begin``: the sequence number of the first entry to hand out; ``live``:
-    the entries this reader reads after the groups (files still written to).
-    """
-    counts = [group_entries(group, begin) for group in groups]
-    total = sum(counts)
+def turns(total: int, live: int, split_at: int) -> list[tuple[int, int, bool]]:
+    """The round's turns as (from, to, helped) offsets in its ``total`` entries; one unhelped
+    turn when not worth a helper. ``live``: the entries the child reads after the round."""
     if total < max(split_at, 2):
-        return None
-    mine = max(0, (total - live) // 2)  # this reader's share of the groups
-    for index, (group, count) in enumerate(zip(groups, counts, strict=True)):
-        if mine < count:
-            return Cut(index, max(min(r.first for r in group), begin) + mine)
-        mine -= count
-    return None
+        return [(0, total, False)]
+    mine = max(0, (total - live) // 2)
+    count = max(1, min(TURNS, total // (2 * TURN_ENTRIES)))
+    found: list[tuple[int, int, bool]] = []
+    at = 0
+    for index in range(1, count + 1):
+        ends = ((index * mine + (index - 1) * (total - mine)) // count, index * total // count)
+        for end, helped in zip(ends, (False, True), strict=True):
+            if end > at and found and found[-1][2] == helped:
+                found[-1] = (found[-1][0], end, helped)  # the other reader has no turn between
+            elif end > at:
+                found.append((at, end, helped))
+            at = max(at, end)
+    return found
+
+
+def parts_of(
+    groups: Sequence[Sequence[FileRange]],
+    begin: tuple[str, int],
+    start: str | None,
+    live: int,
+    split_at: int,
+) -> list[Part]:
+    """The round's parts in the journal's order, each within one group of files.
+
+    ``begin``: the sequence-number source and number of the round's first
+    entry, ``start`` its cursor (None: the first group's head).
+    """
+    seqnum_id, first = begin
+    counts = [group_entries(group, first) for group in groups]
+    parts: list[Part] = []
+    for lo, hi, helped in turns(sum(counts), live, split_at):
+        offset = 0
+        for index, (group, count) in enumerate(zip(groups, counts, strict=True)):
+            low, high = max(lo, offset), min(hi, offset + count)
+            if low < high:
+                head = max(min(r.first for r in group), first)
+                begins = seqnum_cursor(seqnum_id, head + low - offset) if low > offset else None
+                if begins is None and index == 0:
+                    begins = start
+                ends = (
+                    seqnum_cursor(seqnum_id, head + high - offset)
+                    if high < offset + count
+                    else None
+                )
+                parts.append(Part(tuple(r.path for r in group), helped, begins, ends))
+            offset += count
+    return parts
 
 
 def rounds(groups: list[list[FileRange]]) -> list[list[list[FileRange]]]:
@@ -101,27 +135,3 @@ def files_size(paths: Sequence[str]) -> int:
 def seqnum_cursor(seqnum_id: str, seqnum: int) -> str:
     """A cursor of a sequence number alone: sd-journal seeks to the first entry at or after it."""
     return f"s={seqnum_id};i={seqnum:x}"
-
-
-def parts_of(
-    groups: Sequence[Sequence[FileRange]], start: str | None, cut: Cut | None, at: str | None
-) -> list[Part]:
-    """The round's parts in order: the child's up to the cut, then the helper's.
-
-    ``at``: the cursor of the jail's first entry at or after the cut's
-    sequence number in its group (None: there is none, the helper starts with
-    the next group). The first part seeks to ``start``.
-    """
-    parts: list[Part] = []
-    for index, group in enumerate(groups):
-        files = tuple(r.path for r in group)
-        first = start if index == 0 else None
-        if cut is None or index < cut.index:
-            parts.append(Part(files, False, first))
-        elif index > cut.index:
-            parts.append(Part(files, True, first))
-        elif at is None:  # nothing of the jail's from the cut on in this group
-            parts.append(Part(files, False, first))
-        else:  # the child's part may be empty (the cut is at its start): it stops at once
-            parts += [Part(files, False, first, at), Part(files, True, at)]
-    return parts

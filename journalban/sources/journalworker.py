@@ -37,14 +37,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from journalban.sources.frames import pack_frame
-from journalban.sources.journalfiles import (
-    FileRange,
-    catch_up_groups,
-    cursor_seqnum,
-    journal_files,
-)
+from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
 from journalban.sources.journalhelper import fork_helper
-from journalban.sources.journalsplit import Part, find_cut, parts_of, rounds, seqnum_cursor
+from journalban.sources.journalsplit import Part, parts_of, rounds
 from journalban.sources.literalscan import literal_scan, sample_messages
 
 # systemd.journal (with logging, uuid, platform, datetime) only where a journal is
@@ -329,33 +324,18 @@ class Follower:
             return
         start: str | None = first
         chunks = rounds(groups)
+        # No way to hand a helper's pipe over: this child reads every part itself.
+        split_at = self.request.split_at if self.channel is not None else 1 << 62
         for index, chunk in enumerate(chunks):
             # After the last round this child reads the files still written to
             # as well: the helper takes more of that round, so that both end together.
             after = live if index == len(chunks) - 1 else 0
-            cut = None
-            if self.channel is not None:  # else no way to hand a helper's pipe over
-                cut = find_cut(chunk, begin[1], after, self.request.split_at)
-            at = None if cut is None else self.first_from(chunk[cut.index], begin[0], cut.seqnum)
-            if not self.read_round(parts_of(chunk, start, cut, at)):
+            if not self.read_round(parts_of(chunk, begin, start, after, split_at)):
                 break
             start = None
         self.files = None
         self.reader = directory_reader
         self.reposition()
-
-    def first_from(self, group: Sequence[FileRange], seqnum_id: str, seqnum: int) -> str | None:
-        """The cursor of the jail's first entry in ``group`` at or after sequence number ``seqnum``."""
-        self.files = [r.path for r in group]
-        try:
-            reader = self._open()
-        except OSError:
-            return None  # vacuumed meanwhile: read_group skips it
-        try:
-            reader.seek_cursor(seqnum_cursor(seqnum_id, seqnum))
-            return reader._get_cursor() if reader._next() else None
-        finally:
-            reader.close()
 
     def read_round(self, parts: Sequence[Part]) -> bool:
         """Hand out a round of parts of groups of files, in order.
@@ -380,7 +360,7 @@ class Follower:
             if part.helped:
                 self.send(Frame("", 0, kind=HANDOVER))
                 # Handed out by the helper: go on after its last entry.
-                self.cursor = self.last_cursor(part.files) or self.cursor
+                self.cursor = self.last_cursor(part) or self.cursor
             elif not self.read_group(part):
                 if helper:
                     self.send(Frame("", 0, kind=ABANDON))
@@ -395,11 +375,11 @@ class Follower:
         except OSError:
             return True  # vacuumed meanwhile: its entries are gone
         self.read_since_open = 0
+        self.stop_before(None if part.stop is None else self.resolved(part.stop))
         if part.start is not None:
             self.reader.seek_cursor(part.start)
         else:
             self.reader.seek_head()
-        self.stop_before(part.stop)
         try:
             self.drain()
         except BrokenPipeError:
@@ -416,11 +396,22 @@ class Follower:
         self.stop = cursor
         self.stop_usec = None if cursor is None else cursor_realtime_usec(cursor) or 0
 
-    def last_cursor(self, files: Sequence[str]) -> str | None:
-        """The cursor of the last entry of a group the helper reads: where to read on after it."""
-        self.files = list(files)
+    def resolved(self, stop: str) -> str | None:
+        """The full cursor of the reader's first entry at or after ``stop`` (a seqnum-only
+        cursor: both readers find the same entry); None: there is none."""
+        reader = self.reader
+        reader.seek_cursor(stop)
+        return reader._get_cursor() if reader._next() else None
+
+    def last_cursor(self, part: Part) -> str | None:
+        """The cursor of the last entry of a part the helper reads: where to read on after it."""
+        self.files = list(part.files)
         reader = self._open()
         try:
+            if part.stop is not None:
+                reader.seek_cursor(part.stop)
+                if reader._next():  # on the entry after the part: the one before is its last
+                    return reader._get_cursor() if reader._previous() else None
             reader.seek_tail()
             return reader._get_cursor() if reader._previous() else None
         finally:

@@ -18,10 +18,10 @@ from test_journal_child import make_cursor_of_first, small_fs, wait_entries
 from test_journal_reader_matching import _turns, frames_in
 from test_journal_source import SSHD_GROUPS
 
-from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
+from journalban.sources import journalsplit
+from journalban.sources.journalfiles import catch_up_groups, journal_files
 from journalban.sources.journalhelper import receive_helper_pipe
-from journalban.sources.journalsplit import Cut, parts_of
-from journalban.sources.journalworker import DATA, DONE, SPLIT, Follower, Frame, Request
+from journalban.sources.journalworker import DATA, DONE, HANDOVER, SPLIT, Follower, Frame, Request
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
@@ -102,28 +102,23 @@ def test_the_catch_up_is_cut_inside_a_file_and_read_once_in_order(small_fs: Path
     assert abs(child - helper) < 0.15 * (child + helper)
 
 
-def test_a_cut_in_the_middle_of_one_file_between_entries_of_another_uid(small_fs: Path) -> None:
+@pytest.mark.parametrize("turn_entries", [300, 700])
+def test_many_turns_cut_files_between_entries_of_another_uid(
+    small_fs: Path, turn_entries: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Turns of a few hundred entries: cuts in every file, on entries of either uid."""
+    monkeypatch.setattr(journalsplit, "TURN_ENTRIES", turn_entries)
+    monkeypatch.setattr(journalsplit, "TURNS", 8)
     write_corpus(small_fs)
-    paths = journal_files(str(small_fs))
-    assert paths is not None
-    first = make_cursor_of_first(small_fs)
-    groups, _ = catch_up_groups(paths, first)
-    group = groups[0]
-    begin = cursor_seqnum(first)
-    assert begin is not None
-    middle = (group[0].first + group[0].last) // 2
-    # The cut's sequence number on another uid's entry, then on the jail's: both are exact.
-    for seqnum in (middle, middle + 1, middle + 2):
 
-        def read(follower: Follower, seqnum: int = seqnum) -> None:
-            at = follower.first_from(group, begin[0], seqnum)
-            assert at is not None
-            parts = parts_of([group], first, Cut(0, seqnum), at)
-            assert [p.helped for p in parts] == [False, True]
-            follower.read_round(parts)
+    def read(follower: Follower) -> None:
+        follower.catch_up()
+        follower.drain()
 
-        mine, theirs = run_child(small_fs, read)
-        messages, read_by = taken_in_turns(mine, theirs)
-        assert all(read_by)
-        numbers = [int(m.split()[1]) for m in messages]
-        assert messages == [f"line {i}" for i in range(numbers[-1] + 1) if i % 3 != 2]
+    mine, theirs = run_child(small_fs, read)
+    messages, read_by = taken_in_turns(mine, theirs)
+    assert messages == expected()
+    child, helper = read_by
+    assert abs(child - helper) < 0.15 * (child + helper)
+    # The helper's turns: several, each handed back to the child.
+    assert sum(1 for f in theirs if f.kind == HANDOVER) >= 2

@@ -1,14 +1,15 @@
-"""How a catch-up is shared between the reader child and its helper: by entries, both ending together.
+"""How a catch-up is shared between the reader child and its helper: by entries, in alternating turns.
 
-The child reads from the start up to a cut, the helper from the cut to the
-end of the archived groups, and the child then the files still written to;
-the cut may fall inside a file (on real files: tests/real/test_journal_split_cut.py).
+The child reads its turns and then the files still written to, the helper the
+rest; both shares are equal in entries, and the turns cut files where they
+must (on real files: tests/real/test_journal_split_cut.py).
 """
 
 from __future__ import annotations
 
+from journalban.sources import journalsplit
 from journalban.sources.journalfiles import FileRange
-from journalban.sources.journalsplit import Cut, Part, find_cut, parts_of
+from journalban.sources.journalsplit import Part, parts_of, seqnum_cursor, turns
 
 SOURCE = "0" * 32
 
@@ -17,56 +18,63 @@ def groups_of(*ranges: tuple[int, int]) -> list[list[FileRange]]:
     return [[FileRange(f"system@{i}.journal", SOURCE, a, b)] for i, (a, b) in enumerate(ranges)]
 
 
-def test_the_cut_halves_the_entries_even_inside_one_file() -> None:
-    assert find_cut(groups_of((1, 1000)), 1, 0, split_at=1) == Cut(0, 501)
-    assert find_cut(groups_of((1, 1000), (1001, 2000)), 1, 0, split_at=1) == Cut(1, 1001)
-    # Three files of different sizes: 3000 entries, 1500 each.
-    assert find_cut(groups_of((1, 1000), (1001, 1200), (1201, 3000)), 1, 0, 1) == Cut(2, 1501)
+def shares(found: list[tuple[int, int, bool]]) -> tuple[int, int]:
+    return (
+        sum(b - a for a, b, helped in found if not helped),
+        sum(b - a for a, b, helped in found if helped),
+    )
 
 
-def test_the_helper_reads_more_when_this_child_reads_on_after_the_groups() -> None:
-    # 4000 archived entries and 1000 in the file still written to: 1500 + 1000 and 2500.
-    assert find_cut(groups_of((1, 2000), (2001, 4000)), 1, 1000, 1) == Cut(0, 1501)
-    # However much comes after, the helper reads at most every archived entry.
-    assert find_cut(groups_of((1, 2000), (2001, 4000)), 1, 10**6, 1) == Cut(0, 1)
+def test_the_turns_alternate_cover_everything_once_and_halve_it() -> None:
+    found = turns(200_000, 0, split_at=1)
+    assert [helped for _, _, helped in found] == [False, True] * journalsplit.TURNS
+    assert [a for a, _, _ in found[1:]] == [b for _, b, _ in found[:-1]]
+    assert (found[0][0], found[-1][1]) == (0, 200_000)
+    assert shares(found) == (100_000, 100_000)
 
 
-def test_entries_before_the_start_count_nothing() -> None:
-    # Resuming at 1801: 200 + 1000 entries left, 600 each.
-    assert find_cut(groups_of((1, 2000), (2001, 3000)), 1801, 0, 1) == Cut(1, 2401)
+def test_the_helper_reads_more_when_this_child_reads_on_after_the_round() -> None:
+    # 200,000 entries in the round and 40,000 after it: 80,000 + 40,000 and 120,000.
+    assert shares(turns(200_000, 40_000, split_at=1)) == (80_000, 120_000)
+    # However much comes after, the helper reads at most the whole round.
+    assert turns(200_000, 10**6, split_at=1) == [(0, 200_000, True)]
+
+
+def test_short_turns_are_fewer() -> None:
+    assert turns(1000, 0, split_at=1) == [(0, 500, False), (500, 1000, True)]
 
 
 def test_a_short_catch_up_is_not_shared() -> None:
-    assert find_cut(groups_of((1, 1000), (1001, 2000)), 1, 0, split_at=10**6) is None
-    assert find_cut(groups_of((1, 1)), 1, 0, split_at=1) is None
+    assert turns(1000, 0, split_at=10**6) == [(0, 1000, False)]
+    assert turns(1, 0, split_at=1) == [(0, 1, False)]
 
 
-def test_the_parts_in_order_the_child_up_to_the_cut_the_helper_after() -> None:
-    groups = groups_of((1, 1000), (1001, 2000), (2001, 3000))
-    files = [tuple(r.path for r in group) for group in groups]
-    assert parts_of(groups, "START", Cut(1, 1501), "AT") == [
+def test_parts_are_cut_inside_files_at_sequence_numbers() -> None:
+    groups = groups_of((1, 600), (601, 1000))
+    files = [(f"system@{i}.journal",) for i in range(2)]
+    # 1000 entries: the child's first 500, the helper's 500 (one turn each: a short round).
+    assert parts_of(groups, (SOURCE, 1), "START", 0, split_at=1) == [
+        Part(files[0], False, "START", seqnum_cursor(SOURCE, 501)),
+        Part(files[0], True, seqnum_cursor(SOURCE, 501)),
+        Part(files[1], True),
+    ]
+
+
+def test_parts_count_from_the_start() -> None:
+    # Resuming at 801: 200 + 100 entries and 100 after them: the child 100, the helper 200.
+    groups = groups_of((1, 1000), (1001, 1100))
+    files = [(f"system@{i}.journal",) for i in range(2)]
+    assert parts_of(groups, (SOURCE, 801), "START", 100, split_at=1) == [
+        Part(files[0], False, "START", seqnum_cursor(SOURCE, 901)),
+        Part(files[0], True, seqnum_cursor(SOURCE, 901)),
+        Part(files[1], True),
+    ]
+
+
+def test_unshared_parts_are_the_groups_whole() -> None:
+    groups = groups_of((1, 600), (601, 1000))
+    files = [(f"system@{i}.journal",) for i in range(2)]
+    assert parts_of(groups, (SOURCE, 1), "START", 0, split_at=10**6) == [
         Part(files[0], False, "START"),
-        Part(files[1], False, None, "AT"),
-        Part(files[1], True, "AT"),
-        Part(files[2], True),
-    ]
-    # The cut in the first group: the child's part starts at the start and stops at the cut.
-    assert parts_of(groups, "START", Cut(0, 500), "AT")[:2] == [
-        Part(files[0], False, "START", "AT"),
-        Part(files[0], True, "AT"),
-    ]
-
-
-def test_no_entry_of_the_jail_after_the_cut_leaves_that_group_to_the_child() -> None:
-    groups = groups_of((1, 1000), (1001, 2000), (2001, 3000))
-    files = [tuple(r.path for r in group) for group in groups]
-    assert parts_of(groups, None, Cut(1, 1501), None) == [
-        Part(files[0]),
-        Part(files[1]),
-        Part(files[2], True),
-    ]
-    assert parts_of(groups, "START", None, None) == [
-        Part(files[0], False, "START"),
-        Part(files[1]),
-        Part(files[2]),
+        Part(files[1], False),
     ]
