@@ -7,7 +7,6 @@ names; nothing here lists journalban's keys.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Final
@@ -85,6 +84,8 @@ def similar(word: str, choices: Iterable[str]) -> str | None:
     plain = word.replace("_", "").replace("-", "").replace(".", "").lower()
     if plain in squeezed:
         return squeezed[plain]
+    import difflib  # only for a hint (0.2 MB the agent would keep)
+
     found = difflib.get_close_matches(word, options, n=1, cutoff=0.75)
     return found[0] if found else None
 

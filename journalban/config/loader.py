@@ -7,7 +7,6 @@ deeply, a later scalar or list replaces the earlier one.
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from journalban.config.schema import Config
 from journalban.config.validate import ActionsCheck, FilterCheck, build_config
 from journalban.config.yamlsource import Marks, deep_merge, load_yaml, load_yaml_text
 from journalban.errors import ConfigError, ConfigErrors
+from journalban.resources import package_files
 
 ETC_DIR = Path("/etc/journalban")
 MAIN_FILE = ETC_DIR / "journalban.yaml"
@@ -22,7 +22,7 @@ PACKAGED_NAME = "<packaged default>"
 
 
 def packaged_default_text() -> str:
-    return importlib.resources.files("journalban.data").joinpath("default.yaml").read_text("utf-8")
+    return package_files("journalban.data").joinpath("default.yaml").read_text("utf-8")
 
 
 def config_files(main: Path | None = None) -> list[Path]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -62,6 +61,8 @@ def replace_file(path: Path, text: str, *, shared: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if shared:
             ensure_labelled(path)
+        import tempfile  # only when a file is written (0.2 MB the agent would keep)
+
         with creating_like(path):
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:

@@ -77,9 +77,9 @@ class FilterLibrary:
 
 
 def _packaged() -> importlib.resources.abc.Traversable:
-    import importlib.resources  # when a packaged filter is first read (not in a file reader child)
+    from journalban.resources import package_files  # not in a reader child
 
-    return importlib.resources.files("journalban._filters")
+    return package_files("journalban._filters")
 
 
 @functools.lru_cache(maxsize=128)

@@ -30,3 +30,28 @@ def test_the_invalidate_constant_is_sd_journal_s() -> None:
     from systemd import journal
 
     assert journalworker._INVALIDATE == journal.INVALIDATE
+
+
+def test_reading_the_default_configuration_and_a_filter_imports_no_zipfile() -> None:
+    loaded = _modules_after(
+        "import journalban.cli.run, journalban.agent.runtime; "
+        "from journalban.config.loader import packaged_default_text; packaged_default_text(); "
+        "from journalban.matching.library import FilterLibrary; FilterLibrary().load('sshd')"
+    )
+    assert {"zipfile", "importlib.resources", "difflib", "tempfile", "shutil"} & loaded == set()
+
+
+def test_package_files_are_importlib_resources_files() -> None:
+    import importlib.resources
+
+    from journalban.resources import package_files
+
+    for package in ("journalban.data", "journalban._filters"):
+        ours, theirs = package_files(package), importlib.resources.files(package)
+        names = sorted(p.name for p in ours.iterdir() if p.name.endswith(".yaml"))
+        assert names == sorted(p.name for p in theirs.iterdir() if p.name.endswith(".yaml"))
+        assert names
+        for name in names:
+            assert ours.joinpath(name).read_text("utf-8") == theirs.joinpath(name).read_text(
+                "utf-8"
+            )
