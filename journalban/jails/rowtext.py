@@ -14,8 +14,9 @@ import math
 
 
 def ints_text(values: list[int]) -> str:
-    """``json.dumps(values)`` for a list of ints (the buckets' flat pairs)."""
-    return "[" + ", ".join(map(str, values)) + "]"
+    """``json.dumps(values)`` for a list of ints (the buckets' flat pairs): a list's
+    ``str`` is that text for ints (``int.__repr__``, ", " between), a third faster."""
+    return str(values)
 
 
 def times_text(times: dict[str, float]) -> str:
