@@ -79,9 +79,9 @@ def file_range(path: str) -> FileRange | None:
     Raises:
         OSError: the file is gone or cannot be read.
     """
-    from systemd import journal  # only here: see journalworker
+    from journalban.sources.sdreader import open_reader  # only here: see journalworker
 
-    reader = journal.Reader(files=[path])
+    reader = open_reader(files=[path])
     try:
         reader.seek_head()
         if not reader._next():

@@ -42,12 +42,12 @@ from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalsplit import Part, parts_of, rounds
 from journalban.sources.literalscan import literal_scan, sample_messages
 
-# systemd.journal (with logging, uuid, platform, datetime) only where a journal is
-# opened: the agent imports this module's constants and Request, not the reader.
+# sd-journal (sources.sdreader) only where a journal is opened: the agent imports
+# this module's constants and Request, not the reader.
 if TYPE_CHECKING:
-    from systemd import journal
+    from journalban.sources.sdreader import Reader
 
-_INVALIDATE = 2  # systemd.journal.INVALIDATE (SD_JOURNAL_INVALIDATE)
+_INVALIDATE = 2  # sd-journal's SD_JOURNAL_INVALIDATE
 
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
@@ -247,18 +247,11 @@ class Follower:
         gate = getattr(find_hits, "gate", None)
         self.gate = gate if self.request.session_field is not None else None
 
-    def _open(self) -> journal.Reader:
-        from systemd import journal
+    def _open(self) -> Reader:
+        from journalban.sources.sdreader import open_reader
 
         request = self.request
-        if self.files is not None:
-            reader = journal.Reader(files=self.files)
-        elif request.directory is not None:
-            reader = journal.Reader(path=request.directory)
-        elif request.namespace is not None:
-            reader = journal.Reader(namespace=request.namespace)
-        else:
-            reader = journal.Reader(flags=journal.LOCAL_ONLY)
+        reader = open_reader(files=self.files, path=request.directory, namespace=request.namespace)
         # sd_journal_get_fd() sets up the inotify watches: ask for it before
         # the first read, so nothing appended after that read goes unnoticed.
         reader.fileno()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from systemd import journal
+    from journalban.sources.sdreader import Reader
 
 # Bytes of log messages from the most common on; any byte not here (capitals,
 # most punctuation) is rarer than all of them. A rough English and log order:
@@ -99,7 +99,7 @@ def literal_scan(literals: Sequence[str], sample: bytes = b"") -> re.Pattern[byt
     return re.compile(b"|".join(pivoted(literal, at[literal]) for literal in ordered))
 
 
-def sample_messages(reader: journal.Reader, entries: int = SAMPLE_ENTRIES) -> bytes:
+def sample_messages(reader: Reader, entries: int = SAMPLE_ENTRIES) -> bytes:
     """The MESSAGE bytes of the reader's last ``entries`` entries (it is left at its tail)."""
     reader.seek_tail()
     found: list[bytes] = []

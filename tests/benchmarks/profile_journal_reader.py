@@ -36,15 +36,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_agent_corpora import jail_for, reader_request
 from corpora import add_corpus_arguments
 from corpus_files import ensure_files
-from systemd import journal
 
 from journalban.agent.journalreader import finder
 from journalban.sources.journalworker import Follower, Request
 from journalban.sources.literalscan import literal_scan, sample_messages
+from journalban.sources.sdreader import Reader, open_reader
 
 
-def opened(request: Request) -> journal.Reader:
-    reader = journal.Reader(path=request.directory)
+def opened(request: Request) -> Reader:
+    # The reader child's own (sources.sdreader), as the child opens it.
+    reader = open_reader(path=request.directory)
     for index, group in enumerate(request.matches):
         if index:
             reader.add_disjunction()

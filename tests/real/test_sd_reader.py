@@ -1,0 +1,69 @@
+"""The reader child's sd-journal reader (sources.sdreader) reads what systemd.journal.Reader
+reads: the same entries, in the same order, for a directory and for files, with matches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from systemd import journal
+
+from journalban.sources.sdreader import INVALIDATE, open_reader
+from support.journal import sshd_fields, write_journal
+
+pytestmark = pytest.mark.real
+
+
+def _cursors(reader: Any, matches: list[str]) -> list[tuple[str, bytes]]:
+    for match in matches:
+        reader.add_match(match)
+    reader.seek_head()
+    out = []
+    while reader._next():
+        out.append((reader._get_cursor(), reader._get("MESSAGE")))
+    reader.close()
+    return out
+
+
+def test_the_same_entries_as_journal_reader(tmp_path: Path) -> None:
+    entries = [
+        sshd_fields(f"Failed password for root from 203.0.113.{i} port 22 ssh2", pid=100 + i)
+        for i in range(40)
+    ] + [sshd_fields("cron line", unit="cron.service", pid=7) for _ in range(5)]
+    path = write_journal(tmp_path / "j", entries)
+    for matches in ([], ["_SYSTEMD_UNIT=ssh.service", "_UID=0"]):
+        theirs = _cursors(journal.Reader(path=str(tmp_path / "j")), matches)
+        assert len(theirs) == (45 if not matches else 40)
+        assert _cursors(open_reader(path=str(tmp_path / "j")), matches) == theirs
+        assert _cursors(open_reader(files=[str(path)]), matches) == theirs
+        assert _cursors(journal.Reader(files=[str(path)]), matches) == theirs
+
+
+def test_seeking_by_time_takes_integer_microseconds(tmp_path: Path) -> None:
+    entries = [sshd_fields(f"line {i}") for i in range(3)]
+    write_journal(tmp_path / "j", entries)
+    reader = open_reader(path=str(tmp_path / "j"))
+    reader.seek_head()
+    assert reader._next()
+    first = reader._get_realtime()
+    reader.seek_realtime(first + 1)
+    assert reader._next()
+    assert reader._get_realtime() > first
+    reader.close()
+    assert INVALIDATE == journal.INVALIDATE
+
+
+def test_the_reader_child_does_not_import_systemd_journal() -> None:
+    code = (
+        "import sys, journalban.agent.journalreader as r; r.warm_up(); "
+        "import journalban.sources.sdreader; "
+        "print(sorted(m for m in sys.modules if m in "
+        "('systemd.journal', 'logging', 'uuid', 'platform')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
