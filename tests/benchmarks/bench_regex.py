@@ -102,6 +102,30 @@ What is left is Python's regex engine and str.find doing their work once per can
 line and once per needle: on one core, dovecot's eight passes and sshd-flood's 520k
 matched lines stay above a twentieth of fail2ban-regex's time; the parts counted at once
 on two cores bring the wall clock under it.
+
+Third round, sshd-flood (issue 19: 19.95x at 60cbac3). A py-spy profile of one process
+on it (2.9 s of CPU): the fused regex 46%, the literal scan 20% (the dense needles'
+finditer 11%, the absent needles' str.find passes 6%), host validation 7%, the rest the
+Python around each of the 887k candidate lines. Per needle mask, the regex cost most on
+the 202k `Received disconnect ... :11: Bye Bye [preauth]` lines: 1.9 us each, more than
+a matched failure, because regex 8 learns only after the address and port that the
+reason is not 3 or 14, and then tries every other reading of the address (IPv6 repeat
+counts, the host-name alternative). Changed (064aafb), results identical on every corpus
+(counts, and tests/unit/test_benchmark_corpora.py line by line), the adversarial and
+conformance suites: regexes 8 and 8b say first, by a lookahead over the rest of the line,
+which reason the tail must hold (0.26 us a line; tests/unit/test_sshd_disconnect_regex.py
+checks the same matches and captures as without it on generated lines); the counting loop
+calls the fused regex's bound match, reads groups by subscript, unpacks the date's groups
+once per text and walks (end, mask) pairs. CPU of one process per corpus of 1M lines,
+before (c6ce799) -> after (064aafb), A/B in the same minutes at load 5-7: sshd 1.11 ->
+1.00 s, sshd-near-miss 1.20 -> 1.06, sshd-flood 2.74-2.95 -> 2.51-2.60, authlog-mixed
+0.85 -> 0.79, dovecot 1.05 -> 1.03, postfix 0.77 -> 0.72. Tried and not kept: a host
+memo of 256k or 1M texts instead of 64k (no faster on sshd-flood, peak RSS 31 -> 47 MB);
+scan needles picked for rare last characters (as many passes got slower as faster).
+What is left on sshd-flood is the regex engine's own work (head 0.47 us, regex 0 0.7 us
+a line) and about 1 us of Python per candidate line; at about 2.5 s of CPU, the two
+processes' wall clock is near 1.35 s on a quiet machine, 23x the 30.7 s of
+fail2ban-regex at 60cbac3: the 24x aimed at is not reached by these changes alone.
 """
 
 
