@@ -3,8 +3,9 @@
 ``JOURNALBAN_CALL_TRACE=/path/file.jsonl`` in the agent's environment makes
 the bus layer and the decisions task stamp each method call at its stages
 (received, authorised, caller known, queued for the decisions task, started
-there, committed, handled, reply queued) on ``time.monotonic()``, the clock a
-client on the same machine reads too, and append one JSON line per call:
+there, committed, handled, reply queued, reply written to the socket) on
+``time.monotonic()``, the clock a client on the same machine reads too, and
+append one JSON line per call:
 ``{"sender": ..., "serial": ..., "member": ..., "marks": {"received": t, ...}}``.
 A benchmark matches the lines to its own calls by (sender, serial) and so
 sees how long a call waited before the agent read it, for polkit, for the
@@ -23,6 +24,7 @@ Off (the default) it costs one context-variable lookup per stage.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import gc
 import json
@@ -30,11 +32,12 @@ import os
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import IO, Final
+from typing import IO, Any, Final
 
 ENV: Final = "JOURNALBAN_CALL_TRACE"
 PAUSE: Final = 0.02  # seconds: shorter collections and loop delays are not written
 TICK: Final = 0.01
+FLUSH_TICKS: Final = 100  # the trace file is flushed about once a second
 
 
 class CallTrace:
@@ -87,7 +90,10 @@ class TraceLog:
         self._gc_started = 0.0
         self._watcher: asyncio.Task[None] | None = None
         if path is not None:
-            self._out = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            # Block-buffered, flushed by the loop watcher every second: a write per call
+            # (line buffering) was a system call per traced call in the agent's loop.
+            self._out = open(path, "a", encoding="utf-8")  # noqa: SIM115
+            atexit.register(self.close)
             gc.callbacks.append(self._on_gc)
 
     @property
@@ -98,9 +104,17 @@ class TraceLog:
         """A new trace for a call just received (None when tracing is off)."""
         return CallTrace(sender, serial, member) if self._out is not None else None
 
-    def finish(self, trace: CallTrace | None) -> None:
+    def finish(self, trace: CallTrace | None, stage: str = "replied", done: Any = None) -> None:
+        """Stamp ``stage`` (the reply queued, or written to the socket) and write the trace.
+
+        ``done``: the future of the reply's write, whose result (``bus.writer``) is
+        when it was written (its done-callbacks run later, at the loop's next turn).
+        """
         if trace is not None and self._out is not None:
-            trace.mark("replied")
+            at = None if done is None or done.cancelled() or done.exception() else done.result()
+            if isinstance(at, float):
+                trace.marks.setdefault(stage, at)
+            trace.mark(stage)
             self._out.write(trace.as_json() + "\n")
 
     @contextlib.contextmanager
@@ -127,9 +141,13 @@ class TraceLog:
             self._watcher = asyncio.get_running_loop().create_task(self._watch_loop())
 
     async def _watch_loop(self) -> None:
+        ticks = 0
         while self._out is not None:
             before, cpu = time.monotonic(), time.thread_time()
             await asyncio.sleep(TICK)
+            ticks += 1
+            if ticks % FLUSH_TICKS == 0 and self._out is not None:
+                self._out.flush()
             late = time.monotonic() - before - TICK
             if late > PAUSE and self._out is not None:
                 # cpu: the loop's own thread's CPU time meanwhile (near ``late``: a long step;

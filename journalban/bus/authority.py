@@ -110,6 +110,17 @@ class Authority:
             )
         raise DBusError(contract.ACCESS_DENIED, f"not authorized for {action}")
 
+    def allowed_now(self, msg: Message, action: str) -> bool:
+        """Whether a kept yes lets this call proceed at once (``authorize`` would not wait).
+
+        Only for a call that does not allow interactive authorization (polkit is
+        then asked every time); near its end the yes is renewed in the background.
+        """
+        sender = msg.sender
+        if not sender or msg.flags & MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION:
+            return False
+        return self.cache.use(sender, action, lambda: self._check_polkit(sender, action, False))
+
     async def follow_polkit(self) -> None:
         """Forget kept answers whenever polkit changes; call once the bus is connected."""
         self._bus.add_message_handler(self._on_signal)

@@ -114,6 +114,11 @@ class BanPages:
             self._building = None
             self._missed = []
 
+    @property
+    def is_ready(self) -> bool:
+        """Whether the order is built (``page`` answers without building it)."""
+        return self._orders is not None
+
     async def ready(self) -> None:
         """Build the order if it is not (in slices; callers meanwhile wait, the loop does not)."""
         while self._orders is None:

@@ -209,6 +209,7 @@ async def run_rounds(
     pause: float,
     start_feed: Callable[[], subprocess.Popen[bytes]],
     export_size: int,
+    on_idle: Callable[[str], None] = lambda _: None,
 ) -> tuple[list[Round], dict[str, list[Timing]], float, str]:
     """Idle rounds, rounds for as long as the feed runs, rounds once the agent caught up.
 
@@ -223,11 +224,13 @@ async def run_rounds(
     rounds: list[Round] = []
     try:
         await asyncio.sleep(SETTLE)  # the agent's start-up work (restore records) done
+        on_idle("idle start")
         for n in range(idle_rounds):
             timings = await one_round(bus, n)
             idle += timings
             rounds.append(summarise("idle", -1.0, 0.0, timings))
             await asyncio.sleep(pause)
+        on_idle("idle end")
         feeder = start_feed()
         began = time.monotonic()
         n = idle_rounds
@@ -421,6 +424,9 @@ def main() -> None:
 
     cpu: dict[str, dict[str, float]] = {}
 
+    def on_idle(mark: str) -> None:
+        cpu[mark] = cpu_seconds(agent.proc.pid)
+
     def start_feed() -> subprocess.Popen[bytes]:
         cpu["stream start"] = cpu_seconds(agent.proc.pid)
         cpu["stream start"]["journal-remote"] = _reaped_cpu()
@@ -459,7 +465,7 @@ def main() -> None:
                 if not bus.wait_for_name(DEST, timeout=20):
                     raise RuntimeError(f"the agent did not take {DEST}:\n{agent.log}")
                 rounds, phases, feed_wall, client = asyncio.run(
-                    run_rounds(bus.address, args.idle_rounds, args.pause, start_feed, size)
+                    run_rounds(bus.address, args.idle_rounds, args.pause, start_feed, size, on_idle)
                 )
                 cpu["end"] = cpu_seconds(agent.proc.pid)
                 # the feeder is the one child reaped meanwhile: the load generator's own CPU
@@ -496,6 +502,14 @@ def main() -> None:
         feed_wall_s=round(feed_wall, 1),
         # CPU seconds from the stream's start to the end of the after rounds
         cpu_s={k: round(cpu["end"][k] - cpu["stream start"][k], 2) for k in cpu["end"]},
+        # the agent's CPU per call while idle (rounds and the pauses between them): the cost
+        # of a call that a shared machine's load does not distort as it does wall time
+        idle_agent_cpu_ms_per_call=round(
+            (cpu["idle end"]["agent"] - cpu["idle start"]["agent"])
+            * 1000
+            / max(1, len(phases["idle"])),
+            3,
+        ),
         rounds=[asdict(r) for r in rounds],
     )
     for r in rounds:
@@ -505,6 +519,7 @@ def main() -> None:
     print("\n".join(report(summary["floors"], summary["stages"], summary["pauses"])))
     print(f"CPU seconds from the stream's start to the end: {summary['cpu_s']}, feed "
           f"{summary['feed_wall_s']} s, load average {' '.join(summary['loadavg'])}")  # fmt: skip
+    print(f"agent CPU per call idle: {summary['idle_agent_cpu_ms_per_call']} ms")
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))
 

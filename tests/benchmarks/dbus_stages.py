@@ -35,6 +35,8 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("announce", "committed", "handled"),
     ("handle", "authorised", "handled"),  # the whole of it, after polkit
     ("to client", "replied", "answered"),
+    ("..to socket", "replied", "written"),  # the agent's writer putting it in the socket
+    ("..bus to client", "written", "answered"),  # dbus-daemon, and the client's loop reading it
 )
 
 

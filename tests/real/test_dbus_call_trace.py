@@ -65,7 +65,7 @@ def test_a_read_is_stamped_from_receipt_to_reply(
     bus, _agent, path = traced
     busctl(bus, "GetStatus")
     (marks,) = traces(path, "GetStatus")
-    assert in_order(marks, "received", "serving", "authorised", "handled", "replied")
+    assert in_order(marks, "received", "serving", "authorised", "handled", "replied", "written")
     assert "queued" not in marks  # a read never waits for the decisions task
 
 
@@ -77,7 +77,7 @@ def test_a_ban_is_stamped_through_the_decisions_task_and_its_commit(
     agent.wait_for_log("Ban 198.51.100.61 in jail sshd")
     (marks,) = traces(path, "Ban")
     stages = ("received", "authorised", "caller known", "queued", "started", "commit",
-              "committed", "handled", "replied")  # fmt: skip
+              "committed", "handled", "replied", "written")  # fmt: skip
     assert in_order(marks, *stages)
     # The agent's own steps are written beside the calls: the Ban's commit, its wall time.
     records = [json.loads(line) for line in path.read_text().splitlines()]

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from journalban.bus import contract
-from journalban.bus.authcache import AuthorizationCache, Check
+from journalban.bus.authcache import RENEW, AuthorizationCache, Check
 
 
 class FakePolkit:
@@ -145,3 +145,82 @@ def test_entries_are_bounded() -> None:
     asyncio.run(scenario(cache))
     kept = [n for n in range(10) if cache.allowed(f":1.{n}", contract.ACTION_INFO)]
     assert kept == [6, 7, 8, 9]
+
+
+async def _kept(cache: AuthorizationCache, polkit: FakePolkit) -> None:
+    polkit.release.set()
+    await cache.check(":1.5", contract.ACTION_INFO, polkit.ask)
+    polkit.release.clear()
+
+
+def test_a_yes_used_near_its_end_is_renewed_while_calls_go_on() -> None:
+    async def scenario() -> list[object]:
+        clock = Clock()
+        cache, polkit = AuthorizationCache(ttl=5.0, clock=clock), FakePolkit()
+        await _kept(cache, polkit)
+        seen: list[object] = [cache.use(":1.5", contract.ACTION_INFO, polkit.ask), polkit.asked]
+        clock.now += 5.0 - RENEW / 2  # in the last RENEW seconds: renewed, not waited for
+        uses = [cache.use(":1.5", contract.ACTION_INFO, polkit.ask) for _ in range(90)]
+        await asyncio.sleep(0)
+        seen += [all(uses), polkit.asked]  # one renewal for the 90
+        asked_at = clock.now
+        clock.now += RENEW / 4  # the answer comes a moment later
+        polkit.release.set()
+        await asyncio.sleep(0.01)
+        clock.now = asked_at + 5.0 - 0.01  # kept from the renewal's question on
+        seen.append(cache.allowed(":1.5", contract.ACTION_INFO))
+        clock.now = asked_at + 5.0
+        seen.append(cache.allowed(":1.5", contract.ACTION_INFO))
+        return seen
+
+    assert asyncio.run(scenario()) == [True, 1, True, 2, True, False]
+
+
+@pytest.mark.parametrize("answer", [(False, False), (True, True)])
+def test_a_renewal_that_hears_no_drops_the_yes_at_once(answer: Check) -> None:
+    async def scenario() -> bool:
+        clock = Clock()
+        cache, polkit = AuthorizationCache(ttl=5.0, clock=clock), FakePolkit()
+        await _kept(cache, polkit)
+        clock.now += 5.0 - RENEW / 2
+        polkit.answer = answer  # a rule changed, and polkit did not say so
+        assert cache.use(":1.5", contract.ACTION_INFO, polkit.ask)
+        polkit.release.set()
+        await asyncio.sleep(0.01)
+        return cache.allowed(":1.5", contract.ACTION_INFO)
+
+    assert asyncio.run(scenario()) is False
+
+
+def test_a_renewal_asked_before_polkit_changed_is_not_kept() -> None:
+    async def scenario() -> bool:
+        clock = Clock()
+        cache, polkit = AuthorizationCache(ttl=5.0, clock=clock), FakePolkit()
+        await _kept(cache, polkit)
+        clock.now += 5.0 - RENEW / 2
+        assert cache.use(":1.5", contract.ACTION_INFO, polkit.ask)
+        await asyncio.sleep(0)
+        cache.clear()
+        polkit.release.set()
+        await asyncio.sleep(0.01)
+        return cache.allowed(":1.5", contract.ACTION_INFO)
+
+    assert asyncio.run(scenario()) is False
+
+
+def test_a_failed_renewal_leaves_the_yes_to_run_out() -> None:
+    async def failing() -> Check:
+        raise OSError("the bus went away")
+
+    async def scenario() -> tuple[bool, bool]:
+        clock = Clock()
+        cache, polkit = AuthorizationCache(ttl=5.0, clock=clock), FakePolkit()
+        await _kept(cache, polkit)
+        clock.now += 5.0 - RENEW / 2
+        assert cache.use(":1.5", contract.ACTION_INFO, failing)
+        await asyncio.sleep(0.01)
+        held = cache.allowed(":1.5", contract.ACTION_INFO)
+        clock.now += RENEW
+        return held, cache.allowed(":1.5", contract.ACTION_INFO)
+
+    assert asyncio.run(scenario()) == (True, False)
