@@ -28,6 +28,7 @@ from journalban.cli.regexinput import (
 from journalban.cli.regexjobs import add_counts, count_parts, first_part, jobs_for
 from journalban.errors import ConfigError
 from journalban.matching.counting import count_text
+from journalban.matching.denselines import Density
 from journalban.matching.engine import IGNORED, MATCHED, CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef, RegexDef, load_filter_file
 from journalban.matching.library import FilterLibrary
@@ -183,11 +184,13 @@ def _count_range(matcher: LineMatcher, path: Path, start: int, stop: int | None)
     before = dict(matcher.dates.hits)
     lines = matched = ignored = 0
     regex_hits: dict[int, int] = {}
+    density = Density()
     for text in read_file_text(path, start, stop):
-        m, i = count_text(matcher, text, regex_hits)
+        density.lines = text.count("\n") + 1
+        m, i = count_text(matcher, text, regex_hits, density)
         matched += m
         ignored += i
-        lines += text.count("\n") + 1
+        lines += density.lines
     dates = {
         k: n - before.get(k, 0) for k, n in matcher.dates.hits.items() if n != before.get(k, 0)
     }

@@ -14,19 +14,37 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from journalban.matching.denselines import Density, count_lines
 from journalban.matching.engine import IGNORED, MATCHED, LineMatcher, Outcome
 from journalban.matching.literals import line_ends
 from journalban.matching.peertext import peer_text_ok
 
 
-def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> tuple[int, int]:
+def count_text(
+    matcher: LineMatcher,
+    text: str,
+    regex_hits: dict[int, int],
+    density: Density | None = None,
+) -> tuple[int, int]:
     """Matched and ignored lines of ``text``; adds each matched line's regex to ``regex_hits``.
 
     Date format hits are counted in ``matcher.dates.hits`` as ``match_lines`` counts them.
+    ``density``: the same object for the texts of one file, which then take
+    ``denselines.count_lines`` where most lines hold a literal (the same counts).
     """
     f = matcher.filter
     if not f.literals or f.trusted:
         return _count(matcher.match_lines(text.split("\n")), regex_hits)
+    # Literals derived from the regexes themselves (covers): every regex's match holds one.
+    sound = f.covers is not None
+    if density is not None and sound and density.dense():
+        dense_hits = [0] * len(f.fdef.failregex)
+        found_dense = count_lines(matcher, text, regex_hits, dense_hits)
+        if found_dense is not None:
+            for number, n in enumerate(dense_hits):
+                if n:
+                    regex_hits[number] = regex_hits.get(number, 0) + n
+            return found_dense
     matched = ignored = 0
     rfind = text.rfind
     ignore = f.ignore
@@ -46,6 +64,8 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
     date_group, minute_group, second_group = spans or (0, 0, 0)
     date_hits = 0
     found = line_ends(text, f.scan)
+    if density is not None:
+        density.measured(len(found))
     for end, mask in sorted(found.items()):
         start = rfind("\n", 0, end) + 1
         fused = tables.get(mask)
@@ -117,7 +137,7 @@ def count_text(matcher: LineMatcher, text: str, regex_hits: dict[int, int]) -> t
 
 @dataclass(frozen=True, slots=True)
 class _Fused:
-    match: Callable[[str, int, int], re.Match[str] | None] | None  # the fused regex's
+    match: Callable[..., re.Match[str] | None] | None  # the fused regex's
     # By the group number of a regex's outer group: (its number, host group, outer group).
     branches: dict[int, tuple[int, int, int]]
     idents: tuple[int, int, int]  # the head's ident groups
