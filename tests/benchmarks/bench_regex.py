@@ -122,10 +122,20 @@ before (c6ce799) -> after (064aafb), A/B in the same minutes at load 5-7: sshd 1
 0.85 -> 0.79, dovecot 1.05 -> 1.03, postfix 0.77 -> 0.72. Tried and not kept: a host
 memo of 256k or 1M texts instead of 64k (no faster on sshd-flood, peak RSS 31 -> 47 MB);
 scan needles picked for rare last characters (as many passes got slower as faster).
-What is left on sshd-flood is the regex engine's own work (head 0.47 us, regex 0 0.7 us
-a line) and about 1 us of Python per candidate line; at about 2.5 s of CPU, the two
-processes' wall clock is near 1.35 s on a quiet machine, 23x the 30.7 s of
-fail2ban-regex at 60cbac3: the 24x aimed at is not reached by these changes alone.
+Then (97329e8, `matching/denselines.py`): where most lines of a text hold a
+literal (the share the scan measured last, >= 1/2, measured again every 16th text), every
+line is matched by the fused regex of all the mode's regexes through map(), without the
+literal scan and the Python around each candidate: the same counts (a regex a mask's
+fused regex leaves out cannot match a line lacking its literals; a line without a literal
+matches the head alone; a line whose head does not match goes to the general path only
+when it holds a literal; tests/unit/test_dense_lines.py compares both ways on every
+corpus and on crafted lines). Only sshd-flood (89% of its lines hold a literal) takes it;
+at 25-35% (sshd, sshd-near-miss) it was slower (1.09 -> 1.41 s on sshd), so they keep the
+scan. `journalban regex` on sshd-flood, both processes, A/B in the same minutes at load
+3.5-3.8: CPU 2.9-3.2 -> 2.15-2.2 s (c6ce799 -> this), peak RSS 32 MB either way; at
+60cbac3's quiet-machine proportions (1.54 s wall for 2.87 s of CPU) that is about 1.15 s,
+26-27x fail2ban-regex's 30.7 s. What is left there is the regex engine's own work (the
+head 0.47 us, regex 0 0.7 us a line) and about 0.5 us of Python per matched line.
 """
 
 
