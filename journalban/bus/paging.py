@@ -33,6 +33,9 @@ from journalban.events import Ban
 MAX_PAGE: Final = 10_000
 # Bans keyed, sorted or merged between two turns of the event loop while the order is built.
 BUILD_SLICE: Final = 5_000
+# Pages kept as answered, for the generation they were cut from (a console's first page,
+# asked by many clients or again and again between two bans, is built once).
+KEPT_PAGES: Final = 16
 
 # (-banned_at, jail, IP version, address as a number, prefix length): newest
 # first, then stable; numbers, as formatting 100,000 addresses as text costs
@@ -81,6 +84,9 @@ class BanPages:
         self._keys: dict[tuple[str, IPNetwork], _SortKey] = {}  # (jail, network) -> its key
         self._building: asyncio.Task[None] | None = None
         self._missed: list[tuple[Ban, bool]] = []  # (ban, banned) told while building
+        self._kept: dict[tuple[str, int, int], tuple[int, int, list[convert.BanStruct]]] = {}
+        self._kept_generation = -1
+        self._kept_orders: dict[str, _Order] | None = None  # the order they were cut from
 
     def banned(self, ban: Ban) -> None:
         """A ban was made or extended."""
@@ -210,6 +216,18 @@ class BanPages:
         Raises:
             NoSuchJail: ``jail`` is not configured.
         """
+        limit = min(limit, MAX_PAGE)
         order = self._order(jail)
-        window = order.bans[offset : offset + min(limit, MAX_PAGE)]
-        return len(order.bans), self.generation, [convert.ban_struct(b) for b in window]
+        if self._kept_generation != self.generation or self._kept_orders is not self._orders:
+            self._kept.clear()  # a ban, an unban, a reload, or the order built anew
+            self._kept_generation, self._kept_orders = self.generation, self._orders
+        key = (jail, offset, limit)
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        window = order.bans[offset : offset + limit]
+        page = len(order.bans), self.generation, [convert.ban_struct(b) for b in window]
+        if len(self._kept) >= KEPT_PAGES:
+            self._kept.clear()
+        self._kept[key] = page
+        return page

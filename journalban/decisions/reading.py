@@ -65,7 +65,11 @@ class BanReading:
         about 70 ms of the event loop at 16,000 bans).
         """
         now = self.clock.now()
-        enclosing = [network.supernet(new_prefix=p) for p in range(network.prefixlen)]
+        held = self.bans.lengths  # only prefix lengths some ban has (often one or two)
+        version = network.version
+        enclosing = [
+            network.supernet(new_prefix=p) for p in range(network.prefixlen) if (version, p) in held
+        ]
         enclosing.append(network)
         jails = list(self.bans.per_jail)
         found = [

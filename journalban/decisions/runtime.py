@@ -134,6 +134,9 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         # Bans of prefixes (addresses.is_prefix), for a count of them without a scan;
         # counted on the first read (not in a restore's way), kept from then on.
         self._prefixes: int | None = None
+        # Bans per (IP version, prefix length), counted on the first read as _prefixes:
+        # a QueryBan looks up only the enclosing prefixes of lengths some ban has.
+        self._lengths: collections.Counter[tuple[int, int]] | None = None
         # (expires_at, key) of every ban set; entries of lifted or replaced bans
         # are dropped when they reach the top.
         # The middle item keeps networks of different versions from being compared.
@@ -150,6 +153,8 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             self.per_jail[key[0]] += 1
             if self._prefixes is not None:
                 self._prefixes += is_prefix(key[1])
+            if self._lengths is not None:
+                self._lengths[(key[1].version, key[1].prefixlen)] += 1
         super().__setitem__(key, value)
         if value.expires_at is not None:
             heapq.heappush(self._expiries, (value.expires_at, self.version, key))
@@ -179,6 +184,11 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.per_jail[key[0]] -= 1
         if self._prefixes is not None:
             self._prefixes -= is_prefix(key[1])
+        if self._lengths is not None:
+            length = (key[1].version, key[1].prefixlen)
+            self._lengths[length] -= 1
+            if not self._lengths[length]:
+                del self._lengths[length]
         if not self.per_jail[key[0]]:
             del self.per_jail[key[0]]
 
@@ -188,6 +198,13 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         if self._prefixes is None:
             self._prefixes = sum(1 for _, n in self if is_prefix(n))
         return self._prefixes
+
+    @property
+    def lengths(self) -> collections.Counter[tuple[int, int]]:
+        """Bans held per (IP version, prefix length)."""
+        if self._lengths is None:
+            self._lengths = collections.Counter((n.version, n.prefixlen) for _, n in self)
+        return self._lengths
 
     def next_expiry(self) -> float:
         """When the first of the bans runs out (inf: none does)."""
@@ -225,6 +242,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self.by_text.clear()
         self.per_jail.clear()
         self._prefixes = 0
+        self._lengths = collections.Counter()
         self._expiries.clear()
         super().clear()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 import random
 from pathlib import Path
@@ -210,3 +211,38 @@ def test_prefix_count_follows_sets_replacements_lifts_and_clears() -> None:
     assert counted_late.prefixes == 0
     table.clear()
     assert table.prefixes == 0
+
+
+def test_prefix_lengths_follow_sets_lifts_and_clears() -> None:
+    # covering() looks up only the prefix lengths some ban has: the count must never miss one.
+    rng = random.Random(16)
+    table = BanTable()
+    networks = [parse_network(t) for t in ("198.51.100.1", "198.51.100.0/24", "2001:db8::/64",
+                                           "2001:db8::/48", "2001:db8::1", "10.0.0.0/8")]  # fmt: skip
+    for step in range(1000):
+        key = (rng.choice(["sshd", "web"]), rng.choice(networks))
+        if rng.random() < 0.3:
+            table.pop(key, None)
+        elif rng.random() < 0.1 and key in table:
+            del table[key]
+        else:
+            table[key] = Ban(key[0], key[1], NOW, NOW + 60)
+        expected = collections.Counter((n.version, n.prefixlen) for _, n in table)
+        assert table.lengths == expected, step
+    table.clear()
+    assert not table.lengths
+
+
+def test_covering_still_finds_every_enclosing_ban_as_prefixes_come_and_go(
+    engine: DecisionEngine,
+) -> None:
+    engine.unban(parse_network("203.0.113.0/24"), "sshd", "manual")
+    for query in QUERIES:
+        network = parse_network(query)
+        assert engine.covering(network) == scanned(engine, network), query
+    engine.manual_ban(
+        "web", parse_network("203.0.0.0/12"), 600.0, permanent=False, comment="", force=False
+    )
+    found = engine.covering(parse_network("203.0.113.7"))
+    assert ("web", "203.0.0.0/12") in [(b.jail, b.address) for b in found]
+    assert found == scanned(engine, parse_network("203.0.113.7"))

@@ -8,7 +8,7 @@ import ipaddress
 import pytest
 
 from journalban import errors
-from journalban.bus.paging import MAX_PAGE, BanPages
+from journalban.bus.paging import KEPT_PAGES, MAX_PAGE, BanPages
 from journalban.bus.service import BusService
 from journalban.clock import FakeClock
 from support.fake_control import FakeControl
@@ -161,3 +161,30 @@ def test_a_reload_during_the_build_builds_again() -> None:
 
     asyncio.run(reload_midway())
     assert pages.page("", 0, 100)[0] == 12
+
+
+def test_a_page_is_built_once_per_generation_and_kept_pages_are_bounded() -> None:
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    service = BusService(control)
+    unsubscribe = control.subscribe(service)
+    try:
+        _banned(control, clock, 30)
+        pages = service.pages
+        first = pages.page("", 0, 10)
+        assert pages.page("", 0, 10) is first  # the same answer, not built again
+        assert pages.page("sshd", 0, 10) is not first
+        asyncio.run(control.ban("sshd", ipaddress.ip_network("198.51.100.1"), 600.0))
+        again = pages.page("", 0, 10)  # a ban: the kept pages were of an older table
+        assert again is not first
+        assert again[1] == first[1] + 1
+        assert again[2][0][0] == "198.51.100.1"
+        for offset in range(3 * KEPT_PAGES):
+            pages.page("", offset, 5)
+        assert len(pages._kept) <= KEPT_PAGES
+        kept = pages.page("", 0, 10)
+        service.reloaded()  # the order is built again: nothing kept survives
+        assert pages.page("", 0, 10) is not kept
+        assert pages.page("", 0, 10)[2] == kept[2]
+    finally:
+        unsubscribe()
