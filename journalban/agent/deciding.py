@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.calltrace import TRACE, CallTrace, mark, trace_log, tracing
 from journalban.agent.news import News, NewsQueue, news_of
-from journalban.agent.overlap import CommitOverlap
 from journalban.agent.restoring import Restored, log_restored, restore
 from journalban.agent.slicing import hit_slices
 from journalban.decisions.engine import Changes
@@ -61,7 +60,7 @@ class CallItem:
     trace: CallTrace | None = None
 
 
-class AgentDeciding(CommitOverlap):
+class AgentDeciding:
     """The decisions task of ``Agent``, and how calls and batches reach it."""
 
     decisions: DecisionEngine
@@ -87,26 +86,19 @@ class AgentDeciding(CommitOverlap):
         def _status_line(self, bans: int | None = None) -> str: ...
 
     async def _decide_loop(self) -> None:
-        try:
-            while True:
-                item = self._calls.popleft() if self._calls else await self._next_item()
-                if item is None:  # a call's wake-up (it is in self._calls), or a commit landed
-                    await self._announce_news()
-                    continue
-                if isinstance(item, BatchItem):
-                    carried = await self._handle_batches(item)
-                    if carried is not None:
-                        await self._run_call(carried)
-                    await self._announce_news()
-                    continue
-                await self._run_call(item)
-                await self._announce_news()  # a commit that landed before it
-        finally:
-            self.decisions.unsaved.close()
+        while True:
+            item = self._calls.popleft() if self._calls else await self._queue.get()
+            if item is None:  # a call's wake-up: it is in self._calls
+                continue
+            if isinstance(item, BatchItem):
+                carried = await self._handle_batches(item)
+                if carried is not None:
+                    await self._run_call(carried)
+                await self._announce_news()
+                continue
+            await self._run_call(item)
 
     async def _run_call(self, item: CallItem) -> None:
-        # After the running commit: a call's own commit never runs beside it.
-        await self._land()
         # A caller may have been cancelled meanwhile (the fleet's, by a reload).
         try:
             # whose bans these are, for the log; the call's stages, when traced
@@ -165,11 +157,7 @@ class AgentDeciding(CommitOverlap):
                     item = queued
         self._mark_waiting("group decided", carried)
         collect_detector_rows(self.decisions, changes)
-        await self._land()  # the group before, if its commit still runs
-        if carried is None and self._can_overlap(changes):
-            self._launch(changes)  # committed while the next group is decided (agent.overlap)
-        else:
-            await self._apply(changes, defer=True)
+        await self._apply(changes, defer=True)
         if touched:
             self._notify_status(sorted(touched))
         return carried
@@ -184,7 +172,6 @@ class AgentDeciding(CommitOverlap):
         for part in hit_slices(batch, hits):
             changes.extend(self.decisions.process_hits(jail, part, part.hits or ()))
             await asyncio.sleep(0)
-            await self._land_if_done()
         return bool(hits)
 
     async def _apply(self, changes: Changes, *, defer: bool = False) -> None:
@@ -198,10 +185,6 @@ class AgentDeciding(CommitOverlap):
         mark("commit")
         with trace_log().timed("commit", bans=len(changes.bans), commits=len(changes.commits)):
             await asyncio.to_thread(self.store.commit, changes.commits)
-        await self._after_commit(changes, defer=defer)
-
-    async def _after_commit(self, changes: Changes, *, defer: bool = False) -> None:
-        """What follows a commit: the firewall, then the news (see ``_apply``)."""
         mark("committed")
         self._mark_waiting("group committed")
         self.decisions.forget_lines(changes.bans)

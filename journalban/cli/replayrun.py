@@ -10,7 +10,6 @@ memory), and touches no firewall: the result is the list of decisions.
 from __future__ import annotations
 
 import multiprocessing
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -208,9 +207,7 @@ class _ReplayStore(StateStore):
     text per ban.
     """
 
-    def ban_history(
-        self, network: IPNetwork, since: float, reader: sqlite3.Connection | None = None
-    ) -> list[tuple[str, float]]:
+    def ban_history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
         return []
 
 

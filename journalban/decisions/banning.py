@@ -14,7 +14,6 @@ from journalban.config.schema import RecidiveConfig
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
-from journalban.decisions.unsaved import UnsavedBans
 from journalban.events import Ban
 from journalban.jails.detector import ACCOUNT, FAILURES, SUBNET, Verdict
 from journalban.state.store import BatchCommit, StateStore
@@ -33,13 +32,13 @@ class BanDeciding:
     recidive: RecidiveConfig
     bans: BanTable
     _virtual_until: dict[tuple[str, str], float]
-    unsaved: UnsavedBans
+    _unsaved: dict[IPNetwork, list[tuple[str, float]]]
     _check_prefix: Callable[[IPNetwork], None] | None
 
     def _history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` since ``since``, committed or not."""
-        history = self.store.ban_history(network, since, self.unsaved.reader)
-        history += self.unsaved.of(network, since)
+        history = self.store.ban_history(network, since)
+        history += [(j, at) for j, at in self._unsaved.get(network, ()) if at >= since]
         return history
 
     def _virtually_banned(self, jail: str, key: str, when: float) -> bool:

@@ -22,7 +22,6 @@ from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.reading import BanReading
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
-from journalban.decisions.unsaved import UnsavedBans
 from journalban.errors import NoSuchJail, NotBanned
 from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
@@ -58,8 +57,12 @@ class DecisionEngine(BanDeciding, BanReading):
         # Bans skipped while catching up: failures before their end were blocked.
         self._virtual_until: dict[tuple[str, str], float] = {}
         self._check_prefix = check_prefix
-        # Automatic bans decided whose commit is still to come (or is running).
-        self.unsaved = UnsavedBans(store)
+        # Automatic bans decided by process() calls whose commit is still to come
+        # (the agent commits the batches queued behind each other in one
+        # transaction): network -> [(jail, banned_at)], forgotten once the store
+        # has committed since.
+        self._unsaved: dict[IPNetwork, list[tuple[str, float]]] = {}
+        self._unsaved_at = store.commit_count
         self._sorted: list[Ban] = []
         self._sorted_key: tuple[int, str | None] = (-1, None)
 
@@ -123,7 +126,9 @@ class DecisionEngine(BanDeciding, BanReading):
         """
         rt = self.jails[jail]
         now = self.clock.now()
-        self.unsaved.sync()
+        if self.store.commit_count != self._unsaved_at:
+            self._unsaved.clear()
+            self._unsaved_at = self.store.commit_count
         commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
         changes = Changes(commits=[commit])
         rt.count_lines(batch)
@@ -194,7 +199,10 @@ class DecisionEngine(BanDeciding, BanReading):
             # The state deletes a cleared network's failures before it inserts the
             # batch's: those of this batch that the ban used up must not be written.
             commit.new_failures = [f for i, f in enumerate(new_failures) if i >= spent.get(f[0], 0)]
-        self.unsaved.add(changes.commits)
+        for done in changes.commits:
+            for ban, manual in done.history:
+                if not manual:
+                    self._unsaved.setdefault(ban.network, []).append((ban.jail, ban.banned_at))
         return changes
 
     def forget_lines(self, committed: Iterable[Ban]) -> None:

@@ -198,28 +198,19 @@ class StateStore:
         rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()
         return {j: (f, b) for j, f, b in rows}
 
-    def ban_history(
-        self, network: IPNetwork, since: float, reader: sqlite3.Connection | None = None
-    ) -> list[tuple[str, float]]:
-        """(jail, banned_at) of the automatic bans of ``network`` since ``since``;
-        ``reader``: read there (a snapshot, state.snapshot), not from the store's connection."""
-        key = _key(network)
-        if key not in self.index_history():
-            return []
-        db = self.db if reader is None else reader
-        rows = db.execute(
-            "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
-            " AND manual = 0",
-            (key, since),
-        ).fetchall()
-        return [(str(jail), float(at)) for jail, at in rows]
-
-    def index_history(self) -> set[str]:
-        """The networks the history holds, read once (then kept by each commit)."""
+    def ban_history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
+        """(jail, banned_at) of the automatic bans of ``network`` since ``since``."""
         if self._in_history is None:
             rows = self.db.execute("SELECT DISTINCT network FROM history").fetchall()
             self._in_history = {str(n) for (n,) in rows}
-        return self._in_history
+        if _key(network) not in self._in_history:
+            return []
+        rows = self.db.execute(
+            "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
+            " AND manual = 0",
+            (_key(network), since),
+        ).fetchall()
+        return [(str(jail), float(at)) for jail, at in rows]
 
     def known_hostnames(self) -> dict[str, list[str]]:
         rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()
