@@ -33,6 +33,8 @@ from journalban.events import Ban
 MAX_PAGE: Final = 10_000
 # Bans keyed, sorted or merged between two turns of the event loop while the order is built.
 BUILD_SLICE: Final = 5_000
+# Newest bans gathered before the rest of an order is moved to make room for them.
+HEAD: Final = 2048
 # Pages kept as answered, for the generation they were cut from (a console's first page,
 # asked by many clients or again and again between two bans, is built once).
 KEPT_PAGES: Final = 16
@@ -49,7 +51,15 @@ def _key(ban: Ban) -> _SortKey:
 
 
 class _Order:
-    """Bans in newest-first order, with their sort keys beside them for bisection."""
+    """Bans in newest-first order, with their sort keys beside them for bisection.
+
+    A new ban is the newest, so it goes first; inserted at the front of a list
+    of 100,000 that moved the whole list, twice per order (keys and bans) and
+    for two orders (all jails, its jail): about 0.2 ms a ban, half of what
+    announcing one cost under the 1M-line stream. So the newest go to a short
+    ``head`` list before the rest (every key in it sorts before every key of
+    ``bans``), merged into it once it holds ``HEAD`` bans.
+    """
 
     def __init__(self, bans: list[Ban], keys: list[_SortKey] | None = None) -> None:
         if keys is None:  # not given in order: sort them
@@ -58,18 +68,44 @@ class _Order:
             bans, keys = [bans[i] for i in order], [keys[i] for i in order]
         self.bans = bans
         self.keys = keys
+        self.head_bans: list[Ban] = []
+        self.head_keys: list[_SortKey] = []
+
+    def __len__(self) -> int:
+        return len(self.head_bans) + len(self.bans)
 
     def add(self, ban: Ban) -> None:
         key = _key(ban)
-        at = bisect.bisect_left(self.keys, key)
-        self.keys.insert(at, key)
-        self.bans.insert(at, ban)
+        keys, bans = self.keys, self.bans
+        if not keys or key < keys[0]:
+            keys, bans = self.head_keys, self.head_bans
+        at = bisect.bisect_left(keys, key)
+        keys.insert(at, key)
+        bans.insert(at, ban)
+        if len(self.head_keys) >= HEAD:
+            self.keys = self.head_keys + self.keys
+            self.bans = self.head_bans + self.bans
+            self.head_keys, self.head_bans = [], []
 
     def remove(self, key: _SortKey) -> None:
-        at = bisect.bisect_left(self.keys, key)
-        if at < len(self.keys) and self.keys[at] == key:
-            del self.keys[at]
-            del self.bans[at]
+        keys, bans = self.keys, self.bans
+        if self.head_keys and key <= self.head_keys[-1]:
+            keys, bans = self.head_keys, self.head_bans
+        at = bisect.bisect_left(keys, key)
+        if at < len(keys) and keys[at] == key:
+            del keys[at]
+            del bans[at]
+
+    def window(self, offset: int, limit: int) -> list[Ban]:
+        """The bans from ``offset`` on, at most ``limit`` of them."""
+        head = self.head_bans
+        if offset >= len(head):
+            return self.bans[offset - len(head) : offset - len(head) + limit]
+        part = head[offset : offset + limit]
+        return part + self.bans[: limit - len(part)] if len(part) < limit else part
+
+    def every_ban(self) -> list[Ban]:
+        return self.head_bans + self.bans
 
 
 class BanPages:
@@ -101,7 +137,10 @@ class BanPages:
     def _insert(self, orders: dict[str, _Order], ban: Ban) -> None:
         self._keys[(ban.jail, ban.network)] = _key(ban)
         orders[""].add(ban)
-        orders.setdefault(ban.jail, _Order([])).add(ban)
+        order = orders.get(ban.jail)
+        if order is None:
+            order = orders[ban.jail] = _Order([])
+        order.add(ban)
 
     def unbanned(self, ban: Ban) -> None:
         """A ban was lifted."""
@@ -208,7 +247,7 @@ class BanPages:
         Raises:
             NoSuchJail: ``jail`` is not configured.
         """
-        return list(self._order(jail).bans)
+        return self._order(jail).every_ban()
 
     def page(self, jail: str, offset: int, limit: int) -> tuple[int, int, list[convert.BanStruct]]:
         """(total, generation, bans[offset:offset+limit]) of ``jail`` ("" every jail).
@@ -225,8 +264,8 @@ class BanPages:
         kept = self._kept.get(key)
         if kept is not None:
             return kept
-        window = order.bans[offset : offset + limit]
-        page = len(order.bans), self.generation, [convert.ban_struct(b) for b in window]
+        window = order.window(offset, limit)
+        page = len(order), self.generation, [convert.ban_struct(b) for b in window]
         if len(self._kept) >= KEPT_PAGES:
             self._kept.clear()
         self._kept[key] = page

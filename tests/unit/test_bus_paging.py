@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import random
 
 import pytest
 
 from journalban import errors
+from journalban.bus import paging
 from journalban.bus.paging import KEPT_PAGES, MAX_PAGE, BanPages
 from journalban.bus.service import BusService
 from journalban.clock import FakeClock
@@ -186,5 +189,51 @@ def test_a_page_is_built_once_per_generation_and_kept_pages_are_bounded() -> Non
         service.reloaded()  # the order is built again: nothing kept survives
         assert pages.page("", 0, 10) is not kept
         assert pages.page("", 0, 10)[2] == kept[2]
+    finally:
+        unsubscribe()
+
+
+def test_the_newest_bans_gathered_ahead_keep_the_order_of_a_fresh_sort(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A short head of the newest bans (merged into the rest at HEAD): through bans, older
+    # bans, extensions and lifts, every page is the one a fresh sort of the table gives.
+    monkeypatch.setattr(paging, "HEAD", 8)
+    rng = random.Random(16)
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    service = BusService(control)
+    unsubscribe = control.subscribe(service)
+    try:
+        _banned(control, clock, 20)
+        service.pages.page("", 0, 1)  # built: kept from here by the announcements
+
+        async def churn() -> None:
+            for step in range(300):
+                network = ipaddress.ip_network(f"203.0.{rng.randrange(4)}.{rng.randrange(40)}")
+                if rng.random() < 0.3:
+                    with contextlib.suppress(errors.NotBanned):
+                        await control.unban(network, None)
+                else:
+                    clock.advance(rng.choice([0.0, 1.0, 1.0, 2.0]))
+                    jail = rng.choice(["sshd", "web-auth"])
+                    await control.ban(jail, network, 3600.0)
+                if step % 25 == 0:
+                    check()
+
+        def check() -> None:
+            fresh = BanPages(control)
+            fresh.generation = service.pages.generation
+            for jail in ("", "sshd", "web-auth"):
+                total = fresh.page(jail, 0, 1)[0]
+                for offset, limit in ((0, 5), (3, 9), (7, 4), (0, total + 3), (total - 2, 5)):
+                    offset = max(offset, 0)
+                    assert service.pages.page(jail, offset, limit) == fresh.page(
+                        jail, offset, limit
+                    ), (jail, offset, limit)
+                assert service.pages.newest_first(jail) == fresh.newest_first(jail)
+
+        asyncio.run(churn())
+        check()
     finally:
         unsubscribe()
