@@ -12,8 +12,8 @@ sees how long a call waited before the agent read it, for polkit, for the
 decisions task, for its commit, and to be written back.
 
 The same file then also gets the pauses a call cannot see the cause of:
-``{"gc": generation, "at": t, "seconds": d}`` for each collection of the
-garbage collector over ``PAUSE`` seconds, and ``{"stall": d, "at": t, "cpu": c}``
+``{"gc": generation, "at": t, "seconds": d, "cpu": c}`` for each collection of
+the garbage collector over ``PAUSE`` seconds (``c``: its thread's CPU time in it), and ``{"stall": d, "at": t, "cpu": c}``
 when the event loop came back to a 10 ms timer more than ``PAUSE`` late,
 with the CPU time its thread had meanwhile (near ``d``: a long step of some
 task; near 0: the process was not given a core, or waited for the GIL).
@@ -88,6 +88,7 @@ class TraceLog:
             path = os.environ.get(ENV) or None
         self._out: IO[str] | None = None
         self._gc_started = 0.0
+        self._gc_cpu = 0.0
         self._watcher: asyncio.Task[None] | None = None
         if path is not None:
             # Block-buffered, flushed by the loop watcher every second: a write per call
@@ -129,10 +130,11 @@ class TraceLog:
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         now = time.monotonic()
         if phase == "start":
-            self._gc_started = now
+            self._gc_started, self._gc_cpu = now, time.thread_time()
         elif self._out is not None and now - self._gc_started > PAUSE:
             pause = {"gc": info["generation"], "at": self._gc_started,
-                     "seconds": now - self._gc_started}  # fmt: skip
+                     "seconds": now - self._gc_started,
+                     "cpu": time.thread_time() - self._gc_cpu}  # fmt: skip
             self._out.write(json.dumps(pause) + "\n")
 
     def start_watching(self) -> None:

@@ -129,6 +129,7 @@ def pauses_by_phase(
             "gc_max_ms": round(max((p["seconds"] * 1000 for p in gcs), default=0.0), 1),
             "gc_sum_ms": round(sum(p["seconds"] * 1000 for p in gcs), 1),
             "gc_generations": sorted({p["gc"] for p in gcs}),
+            "gc_cpu_ms": round(sum(p.get("cpu", 0.0) * 1000 for p in gcs), 1),
             "stalls": len(stalls),
             "stall_max_ms": round(max(stalls, default=0.0), 1),
             "stall_sum_ms": round(sum(stalls), 1),
@@ -187,7 +188,8 @@ def report(
     for phase, p in pauses.items():
         yield (
             f"  {phase:5} {p['seconds']:5.1f}s  gc {p['gc']} (max {p['gc_max_ms']} ms, sum "
-            f"{p['gc_sum_ms']} ms, generations {p['gc_generations']})  stalls {p['stalls']} "
+            f"{p['gc_sum_ms']} ms, of which CPU {p.get('gc_cpu_ms', 0.0)} ms, generations "
+            f"{p['gc_generations']})  stalls {p['stalls']} "
             f"(max {p['stall_max_ms']} ms, sum {p['stall_sum_ms']} ms, of which the loop's CPU "
             f"{p['stall_cpu_ms']} ms)  commits {p['commits']} (p50 {p['commit_p50_ms']} ms, "
             f"p99 {p['commit_p99_ms']} ms)"
