@@ -44,7 +44,10 @@ class Part:
 
 
 # Turns per reader in a split round: more keep the agent busier while both
-# read; each costs a reader opened and a handover (about a millisecond).
+# read; each costs a reader opened and a handover (about a millisecond). A
+# jail with sessions takes one turn each: each reader keeps its own session
+# table, so a session taught before a handover and counted after it is missed
+# by the other reader (the fewer handovers, the fewer such sessions).
 TURNS = 4
 TURN_ENTRIES = 20_000  # at least, per turn
 
@@ -55,13 +58,14 @@ def group_entries(group: Sequence[FileRange], begin: int) -> int:
     return max(0, max(r.last for r in group) - first + 1)
 
 
-def turns(total: int, live: int, split_at: int) -> list[tuple[int, int, bool]]:
+def turns(total: int, live: int, split_at: int, most: int = TURNS) -> list[tuple[int, int, bool]]:
     """The round's turns as (from, to, helped) offsets in its ``total`` entries; one unhelped
-    turn when not worth a helper. ``live``: the entries the child reads after the round."""
+    turn when not worth a helper. ``live``: the entries the child reads after the round;
+    ``most``: turns per reader at most."""
     if total < max(split_at, 2):
         return [(0, total, False)]
     mine = max(0, (total - live) // 2)
-    count = max(1, min(TURNS, total // (2 * TURN_ENTRIES)))
+    count = max(1, min(most, total // (2 * TURN_ENTRIES)))
     found: list[tuple[int, int, bool]] = []
     at = 0
     for index in range(1, count + 1):
@@ -81,16 +85,18 @@ def parts_of(
     start: str | None,
     live: int,
     split_at: int,
+    most: int = TURNS,
 ) -> list[Part]:
     """The round's parts in the journal's order, each within one group of files.
 
     ``begin``: the sequence-number source and number of the round's first
-    entry, ``start`` its cursor (None: the first group's head).
+    entry, ``start`` its cursor (None: the first group's head); ``most``:
+    turns per reader at most.
     """
     seqnum_id, first = begin
     counts = [group_entries(group, first) for group in groups]
     parts: list[Part] = []
-    for lo, hi, helped in turns(sum(counts), live, split_at):
+    for lo, hi, helped in turns(sum(counts), live, split_at, most):
         offset = 0
         for index, (group, count) in enumerate(zip(groups, counts, strict=True)):
             low, high = max(lo, offset), min(hi, offset + count)

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from journalban.sources.frames import pack_frame
 from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
 from journalban.sources.journalhelper import fork_helper
-from journalban.sources.journalsplit import Part, parts_of, rounds
+from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds
 from journalban.sources.literalscan import literal_scan, sample_messages
 
 # sd-journal (sources.sdreader) only where a journal is opened: the agent imports
@@ -323,7 +323,8 @@ class Follower:
             # After the last round this child reads the files still written to
             # as well: the helper takes more of that round, so that both end together.
             after = live if index == len(chunks) - 1 else 0
-            if not self.read_round(parts_of(chunk, begin, start, after, split_at)):
+            most = 1 if self.request.session_field is not None else TURNS
+            if not self.read_round(parts_of(chunk, begin, start, after, split_at, most)):
                 break
             start = None
         self.files = None

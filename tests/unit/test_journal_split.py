@@ -78,3 +78,8 @@ def test_unshared_parts_are_the_groups_whole() -> None:
         Part(files[0], False, "START"),
         Part(files[1], False),
     ]
+
+
+def test_a_jail_with_sessions_takes_one_turn_each() -> None:
+    # Each reader keeps its own session table: the fewer handovers, the fewer sessions cut.
+    assert turns(200_000, 0, split_at=1, most=1) == [(0, 100_000, False), (100_000, 200_000, True)]
