@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from journalban.addresses import format_network
+from journalban.addresses import IPNetwork, format_network
 from journalban.firewall.base import (
     BanEntry,
     JailCounters,
@@ -24,24 +24,32 @@ class DryRunBackend:
 
     def __init__(self) -> None:
         self.jails: dict[str, JailRules] = {}
-        self._bans: dict[tuple[str, object], BanEntry] = {}
+        # Per jail, each network's expiry: what a firewall holds, and no more (the
+        # agent's memory with this backend is measured against fail2ban-server's:
+        # a BanEntry and a (jail, network) key kept per ban cost 110 bytes; issue 19).
+        self._bans: dict[str, dict[IPNetwork, float | None]] = {}
         self.batches = 0
 
     def setup(self, jails: Sequence[JailRules]) -> None:
         self.jails = {j.name: j for j in jails}
-        self._bans = {k: v for k, v in self._bans.items() if v.jail in self.jails}
+        self._bans = {jail: bans for jail, bans in self._bans.items() if jail in self.jails}
 
     def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
         self.batches += 1
         unbanned: dict[str, list[str]] = {}
         banned: dict[str, list[str]] = {}
         for entry in remove:
-            if self._bans.pop((entry.jail, entry.network), None) is not None:
+            held = self._bans.get(entry.jail)
+            if held is not None and entry.network in held:
+                del held[entry.network]
                 unbanned.setdefault(entry.jail, []).append(format_network(entry.network))
         for entry in add:
             if entry.expires_at is not None and entry.expires_at <= now:
                 continue
-            self._bans[(entry.jail, entry.network)] = entry
+            held = self._bans.get(entry.jail)
+            if held is None:
+                held = self._bans[entry.jail] = {}
+            held[entry.network] = entry.expires_at
             banned.setdefault(entry.jail, []).append(format_network(entry.network))
         # One line per jail and batch: a backlog bans thousands at once, and
         # each ban has its own event line already. (The agent's log says on
@@ -52,7 +60,11 @@ class DryRunBackend:
 
     def list(self, now: float) -> list[BanEntry]:
         self._expire(now)
-        return list(self._bans.values())
+        return [
+            BanEntry(jail, network, expires_at)
+            for jail, held in self._bans.items()
+            for network, expires_at in held.items()
+        ]
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
         return reconcile_by_listing(self, wanted, now)
@@ -68,8 +80,7 @@ class DryRunBackend:
         self.jails.clear()
 
     def _expire(self, now: float) -> None:
-        gone = [
-            k for k, e in self._bans.items() if e.expires_at is not None and e.expires_at <= now
-        ]
-        for key in gone:
-            del self._bans[key]
+        for held in self._bans.values():
+            gone = [n for n, expires in held.items() if expires is not None and expires <= now]
+            for network in gone:
+                del held[network]

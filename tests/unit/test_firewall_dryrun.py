@@ -39,3 +39,23 @@ def test_a_batch_is_logged_per_jail_with_every_address(caplog: pytest.LogCapture
         ("sshd", "2001:db8::/64"),
         ("dovecot", "198.51.100.7/32"),
     }
+
+
+def test_it_holds_what_a_firewall_holds_and_not_the_entries_it_was_given(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = DryRunBackend()
+    a = ipaddress.ip_network("192.0.2.1/32")
+    b = ipaddress.ip_network("2001:db8::/64")
+    given = [BanEntry("sshd", a, NOW + 60), BanEntry("sshd", b, None), BanEntry("pam", a, NOW + 5)]
+    backend.apply(given, [], NOW)
+    assert sorted(backend.list(NOW), key=repr) == sorted(given, key=repr)
+    assert all(kept is not entry for kept in backend.list(NOW) for entry in given)
+    assert backend.list(NOW + 10) == [given[0], given[1]]  # pam's expired
+    with caplog.at_level(logging.INFO, logger="journalban.firewall.dryrun"):
+        # A permanent ban is removed like another; one never applied is not logged.
+        backend.apply([], [BanEntry("sshd", b, None), BanEntry("sshd", a.supernet(8), None)], NOW)
+    assert backend.list(NOW) == [given[0]]
+    assert [r.getMessage() for r in caplog.records] == ["would unban in sshd: 2001:db8::/64"]
+    backend.setup([])  # no jail left: nothing held
+    assert backend.list(NOW) == []
