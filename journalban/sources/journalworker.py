@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from journalban.sources.frames import pack_frame
 from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
 from journalban.sources.journalhelper import fork_helper
+from journalban.sources.journalprime import prime
 from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds
 from journalban.sources.literalscan import literal_scan, sample_messages
 
@@ -218,6 +219,8 @@ class Follower:
         self.files: list[str] | None = None  # those of the reader; None: every file
         self.reader = self._open()
         self.read_since_open = 0
+        self.archived: list[str] = []  # the catch-up's archived files (journalprime)
+        self.after_helper = False  # the next part comes after the helper's: prime it
         self.stop: str | None = None  # the cursor of the first entry not to read (stop_before)
         self.stop_usec: int | None = None  # ... its time: only entries as late are compared
         self.sent_at = 0.0  # time.monotonic() of the last frame of entries
@@ -317,6 +320,7 @@ class Follower:
             return
         start: str | None = first
         chunks = rounds(groups)
+        self.archived = [r.path for group in groups for r in group]
         # No way to hand a helper's pipe over: this child reads every part itself.
         split_at = self.request.split_at if self.channel is not None else 1 << 62
         for index, chunk in enumerate(chunks):
@@ -327,6 +331,10 @@ class Follower:
             if not self.read_round(parts_of(chunk, begin, start, after, split_at, most)):
                 break
             start = None
+        else:
+            if self.after_helper:  # the files still written to come after the helper's share
+                prime(self, self.archived, None)
+        self.after_helper = False
         self.files = None
         self.reader = directory_reader
         self.reposition()
@@ -355,7 +363,11 @@ class Follower:
                 self.send(Frame("", 0, kind=HANDOVER))
                 # Handed out by the helper: go on after its last entry.
                 self.cursor = self.last_cursor(part) or self.cursor
-            elif not self.read_group(part):
+                self.after_helper = True
+                continue
+            if self.after_helper:  # sessions the helper's share taught
+                self.after_helper = not self.prime_before(part)
+            if not self.read_group(part):
                 if helper:
                     self.send(Frame("", 0, kind=ABANDON))
                 return False
@@ -411,11 +423,36 @@ class Follower:
         finally:
             reader.close()
 
+    def prime_before(self, part: Part) -> bool:
+        """Teach the session table what the entries before ``part`` taught (``journalprime``);
+        False when the part is empty (the next one is primed instead)."""
+        if self.gate is None:
+            return True  # no sessions
+        self.files = list(part.files)
+        try:
+            reader = self._open()
+        except OSError:
+            return False  # vacuumed meanwhile: read_group skips it
+        try:
+            if part.start is not None:
+                reader.seek_cursor(part.start)
+            else:
+                reader.seek_head()
+            first = reader._get_cursor() if reader._next() else None
+        finally:
+            reader.close()
+        if first is not None:
+            prime(self, self.archived, first)
+        return first is not None
+
     def help(self, parts: Sequence[Part], out: int) -> None:
         """A forked helper's whole life: its parts of archived files, in order, on ``out``."""
         self.stdout = out
         self.reader.close()
+        self.after_helper = True  # its first part comes after the child's
         for index, part in enumerate(parts):
+            if self.after_helper:
+                self.after_helper = not self.prime_before(part)
             if index:
                 self.send(Frame("", 0, kind=HANDOVER))  # back to the main child
             if not self.read_group(part):
