@@ -69,6 +69,19 @@ class Gate:
         key = _key(get, field)
         return self.table.holds_any(key), key
 
+    def learn(
+        self, raw: bytes, get: Callable[[str], bytes], field: str, when: Callable[[], float]
+    ) -> None:
+        table = self.table
+        if self._session is not None and self._session(raw) is None:
+            return  # no session regex can match it: the finder feeds no such line either
+        key = _key(get, field)
+        if key is None and not table.keyed_by_message:
+            return
+        table.feed(raw.decode("utf-8", "replace"), key, when())
+        table.released()
+        table.changes()
+
 
 def _key(get: Callable[[str], bytes], field: str) -> str | None:
     try:

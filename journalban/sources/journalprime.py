@@ -50,26 +50,40 @@ def window_start(reader: Any, first: str | None) -> str | None:
 def prime(follower: Follower, files: Sequence[str], first: str | None) -> None:
     """Teach ``follower``'s session table the window before ``first`` in ``files`` (archived).
 
-    Nothing is handed out and the follower's reader, cursor and stop are as before.
+    Only the lines holding a session literal are fed to the table (as the
+    finder feeds them), with their time and session key; nothing is handed
+    out and the follower's reader is left as it was.
     """
-    if follower.gate is None or follower.find_hits is None or not files:
+    gate, field = follower.gate, follower.request.session_field
+    if gate is None or field is None or not files:
         return
-    saved = (follower.reader, follower.files, follower.cursor, follower.read_since_open)
-    stop = follower.stop
-    follower.files = list(files)
     try:
-        follower.reader = follower._open()
+        reader = follower.open_files(files)
     except OSError:  # vacuumed meanwhile
-        follower.reader, follower.files, follower.cursor, follower.read_since_open = saved
         return
     try:
-        begin = window_start(follower.reader, first)
-        if begin is not None:
-            follower.reader.seek_cursor(begin)
-            follower.stop_before(first)
-            while follower.read_batch() is not None:
-                pass  # the finder's table learns; the hits were handed out by the other reader
+        begin = window_start(reader, first)
+        if begin is None:
+            return
+        reader.seek_cursor(begin)
+        from journalban.sources.journalworker import cursor_realtime_usec  # (imports this)
+
+        stop, stop_usec = first or "", None if first is None else cursor_realtime_usec(first) or 0
+        next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
+
+        def when() -> float:
+            try:
+                return int(get("_SOURCE_REALTIME_TIMESTAMP")) / 1e6
+            except (KeyError, ValueError):
+                return realtime() / 1e6
+
+        while next_entry():
+            if stop_usec is not None and realtime() >= stop_usec and reader.test_cursor(stop):
+                break
+            try:
+                raw = get("MESSAGE")
+            except KeyError:
+                continue
+            gate.learn(raw, get, field, when)
     finally:
-        follower.reader.close()
-        follower.reader, follower.files, follower.cursor, follower.read_since_open = saved
-        follower.stop_before(stop)
+        reader.close()

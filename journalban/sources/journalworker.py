@@ -91,6 +91,12 @@ class SessionGate(Protocol):
         self, raw: bytes, get: Callable[[str], bytes], field: str
     ) -> tuple[bool, str | None]: ...
 
+    def learn(
+        self, raw: bytes, get: Callable[[str], bytes], field: str, when: Callable[[], float]
+    ) -> None:
+        """Feed a line read before a handover to the table (``journalprime``); nothing is
+        handed out, the rows it changes are not reported (the other reader reports them)."""
+
 
 @dataclass(frozen=True)
 class Request:
@@ -249,6 +255,14 @@ class Follower:
         self.find_hits = find_hits
         gate = getattr(find_hits, "gate", None)
         self.gate = gate if self.request.session_field is not None else None
+
+    def open_files(self, files: Sequence[str]) -> Reader:
+        """A reader of ``files`` with the jail's matches (this reader's own files unchanged)."""
+        mine, self.files = self.files, list(files)
+        try:
+            return self._open()
+        finally:
+            self.files = mine
 
     def _open(self) -> Reader:
         from journalban.sources.sdreader import open_reader
