@@ -17,12 +17,12 @@ from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import mode_literals
 from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import MatcherSpec, unpickle_filter
-from journalban.sources import journalworker
+from journalban.sources import journalwire
 from journalban.sources.literalscan import literal_scan
 
 
 class Gate:
-    """Which candidates a jail with sessions hands to its table (``journalworker.SessionGate``).
+    """Which candidates a jail with sessions hands to its table (``journalwire.SessionGate``).
 
     A message holding a session literal but no failure literal is a count or
     end line unless it teaches (a teach regex matches it): it matters only to a
@@ -117,7 +117,7 @@ class JailFinder:
 
     def __call__(
         self, messages: list[str], times: list[float], keys: list[str | None]
-    ) -> journalworker.FoundHits:
+    ) -> journalwire.FoundHits:
         batch = LineBatch("", messages, "", times, prefixed=False, read=len(messages))
         hits = self.matcher.hits(batch)
         changed: list[tuple[str, str | None]] = []

@@ -16,13 +16,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from journalban.sources import journalworker
+from journalban.sources import journalwire, journalworker
 from journalban.sources.isolated import python_module
 
 WORKER = python_module("journalban.agent.journalreader")
 
 
-def finder(spec: Mapping[str, Any]) -> journalworker.FindHits:
+def finder(spec: Mapping[str, Any]) -> journalwire.FindHits:
     """The jail's finder of failures (with its session gate, when the filter has sessions)."""
     from journalban.agent.journalfinder import JailFinder
 

@@ -23,7 +23,7 @@ from journalban.events import LineBatch
 from journalban.sources.child import PIPE_BYTES, ChildProcess, FrameStream
 from journalban.sources.isolated import python_module
 from journalban.sources.journalhelper import receive_helper_pipe
-from journalban.sources.journalworker import (
+from journalban.sources.journalwire import (
     ABANDON,
     DATA,
     DEFAULT_REOPEN_EVERY,

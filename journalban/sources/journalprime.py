@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from journalban.sources.journalwire import cursor_realtime_usec
+
 if TYPE_CHECKING:
     from journalban.sources.journalworker import Follower
 
@@ -66,8 +68,6 @@ def prime(follower: Follower, files: Sequence[str], first: str | None) -> None:
         if begin is None:
             return
         reader.seek_cursor(begin)
-        from journalban.sources.journalworker import cursor_realtime_usec  # (imports this)
-
         stop, stop_usec = first or "", None if first is None else cursor_realtime_usec(first) or 0
         next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
 

@@ -72,7 +72,7 @@ from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 from support.agent import write_config
 
 if TYPE_CHECKING:
-    from journalban.sources.journalworker import Request
+    from journalban.sources.journalwire import Request
 
 HERE = Path(__file__).resolve().parent
 FLOOR_F2B = 30.0

@@ -38,7 +38,8 @@ from corpora import add_corpus_arguments
 from corpus_files import ensure_files
 
 from journalban.agent.journalreader import finder
-from journalban.sources.journalworker import Follower, Request
+from journalban.sources.journalwire import Request
+from journalban.sources.journalworker import Follower
 from journalban.sources.literalscan import literal_scan, sample_messages
 from journalban.sources.sdreader import Reader, open_reader
 

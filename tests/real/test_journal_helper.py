@@ -27,7 +27,8 @@ from test_journal_source import make_source, messages, stays_quiet
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.sources.journal import JournalSource
-from journalban.sources.journalworker import DATA, Follower, Request
+from journalban.sources.journalwire import DATA, Request
+from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real

@@ -17,7 +17,7 @@ import pytest
 from test_journal_source import make_source
 
 from journalban.events import LineBatch
-from journalban.sources.journalworker import FRAME_GAP
+from journalban.sources.journalwire import FRAME_GAP
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real

@@ -21,16 +21,8 @@ from journalban.matching.spec import MatcherSpec
 from journalban.sources.frames import FRAME_HEADER
 from journalban.sources.journalfiles import file_groups, journal_files
 from journalban.sources.journalhelper import receive_helper_pipe
-from journalban.sources.journalworker import (
-    DATA,
-    DONE,
-    HANDOVER,
-    SPLIT,
-    FindHits,
-    Follower,
-    Frame,
-    Request,
-)
+from journalban.sources.journalwire import DATA, DONE, HANDOVER, SPLIT, FindHits, Frame, Request
+from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real

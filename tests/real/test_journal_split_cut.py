@@ -21,7 +21,8 @@ from test_journal_source import SSHD_GROUPS
 from journalban.sources import journalsplit
 from journalban.sources.journalfiles import catch_up_groups, journal_files
 from journalban.sources.journalhelper import receive_helper_pipe
-from journalban.sources.journalworker import DATA, DONE, HANDOVER, SPLIT, Follower, Frame, Request
+from journalban.sources.journalwire import DATA, DONE, HANDOVER, SPLIT, Frame, Request
+from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real

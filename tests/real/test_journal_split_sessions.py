@@ -24,7 +24,8 @@ from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
 from journalban.sources import journalworker
 from journalban.sources.journalhelper import receive_helper_pipe
-from journalban.sources.journalworker import DATA, SPLIT, Follower, Request
+from journalban.sources.journalwire import DATA, SPLIT, Request
+from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real

@@ -1,0 +1,165 @@
+"""What the journal reader child and the agent say to each other.
+
+The request the agent writes on the child's stdin (``Request``, one JSON
+line), the frames the child writes back (``Frame``: a 4-byte length and a
+``marshal`` tuple; the kinds ``DATA``, ``SPLIT``, ``HANDOVER``, ``ABANDON``,
+``DONE``), and the shapes of the finder a program hands to
+``journalworker.main``. The reader itself is ``journalworker``; this module
+imports only the standard library, so the agent imports it without sd-journal.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from journalban.sources.frames import pack_frame
+
+# sd-journal keeps a mapping of every journal file it has read; a fresh reader
+# every so many entries keeps the child's resident memory to a few files.
+DEFAULT_REOPEN_EVERY = 150_000
+# A catch-up over archived files longer than this is split with a helper
+# (journalhelper: a fork of this child), so that both cores read.
+DEFAULT_SPLIT_AT = 200_000
+DATA, SPLIT, HANDOVER, ABANDON, DONE = 0, 1, 2, 3, 4  # frame kinds
+# Following live, a frame at most every FRAME_GAP seconds: journal-remote or a
+# busy journald appends entries a few at a time, and a frame per wake-up (about
+# 7 entries each in bench_dbus_agent's 1M-line stream) cost the agent a batch,
+# a decision pass and a commit each, half its CPU and half the reader's. An
+# entry after a quiet spell is still sent at once; only the next ones gather.
+FRAME_GAP = 0.02
+
+# (messages, times) of the candidates -> (lines, address texts, times) of the failures
+# A batch's failures as lists: lines, address texts, times, accounts, marks (see events.Hit),
+# and the session rows it changed (matching.sessions: key, value or None).
+FoundHits = tuple[
+    list[str], list[str], list[float], list[str | None], list[int], list[tuple[str, str | None]]
+]
+# (messages, times, each message's session key or None) -> what the finder found
+FindHits = Callable[[list[str], list[float], list[str | None]], FoundHits]
+# Request.matcher -> the finder
+MakeFinder = Callable[[Mapping[str, Any]], FindHits]
+
+
+class SessionGate(Protocol):
+    """The finder's say on each candidate of a jail with sessions (``Request.session_field``).
+
+    ``check(raw, get, field)`` tells whether to hand the message out and, if its
+    session matters, its session key (``field`` read through ``get``, the
+    reader's field getter, only then). A finder with sessions provides one as its ``gate`` attribute;
+    ``new_batch()`` is called before each batch.
+    """
+
+    def new_batch(self) -> None: ...
+
+    def check(
+        self, raw: bytes, get: Callable[[str], bytes], field: str
+    ) -> tuple[bool, str | None]: ...
+
+    def learn(
+        self, raw: bytes, get: Callable[[str], bytes], field: str, when: Callable[[], float]
+    ) -> None:
+        """Feed a line read before a handover to the table (``journalprime``); nothing is
+        handed out, the rows it changes are not reported (the other reader reports them)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the parent asks for; see ``JournalSource`` for the meaning."""
+
+    matches: Sequence[Mapping[str, str]] = ()
+    directory: str | None = None
+    namespace: str | None = None
+    cursor: str | None = None
+    since_usec: int = 0
+    batch_size: int = 5000
+    prefilter: Sequence[str] = ()
+    reopen_every: int = DEFAULT_REOPEN_EVERY
+    frame_gap: float = FRAME_GAP  # seconds between frames while following (0: none)
+    split_at: int = DEFAULT_SPLIT_AT
+    # The fd of a Unix socket to the agent: a split catch-up's helper is forked
+    # and its pipe handed over there (journalhelper). None: no helper.
+    helper_socket: int | None = None
+    # For the program's finder of failures (see ``main``); this module reads none of it.
+    matcher: Mapping[str, Any] | None = None
+    # A field read from each candidate entry and handed to the finder: the
+    # session key of failures without an address (``_PID``; matching.sessions).
+    session_field: str | None = None
+
+    def encode(self) -> bytes:
+        return json.dumps(self.__dict__).encode() + b"\n"
+
+    @classmethod
+    def decode(cls, line: bytes) -> Request:
+        return cls(**json.loads(line))
+
+
+@dataclass
+class Frame:
+    """One batch as it travels through the pipe.
+
+    Other kinds steer the parent during a split catch-up: ``SPLIT`` (this
+    child forked a helper, pid in ``messages``, and sent its pipe over
+    ``Request.helper_socket``: read its frames too), ``HANDOVER`` (from this
+    child: the helper's frames of its next group come next; from the helper:
+    its group ended, this child's frames come next), ``DONE`` (from the
+    helper: its last group ended, this child's frames come next; an end of
+    its pipe without it is a failure) and ``ABANDON`` (from this child: stop
+    the helper and drop its frames, this child reads its files itself).
+    """
+
+    cursor: str
+    read: int
+    unreadable: int = 0
+    invalidations: int = 0
+    messages: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    kind: int = DATA
+    hosts: list[str] | None = None  # with a finder: the address text of each message
+    users: list[str | None] | None = None  # ... the account it names
+    marks: list[int] | None = None  # ... what it means (events.FAILURE or SUCCESS)
+    sessions: list[tuple[str, str | None]] | None = None  # session rows changed
+
+    def encode(self) -> bytes:
+        body = marshal.dumps(
+            (
+                self.kind,
+                self.cursor,
+                self.read,
+                self.unreadable,
+                self.invalidations,
+                self.messages,
+                self.times,
+                self.hosts,
+                self.users,
+                self.marks,
+                self.sessions,
+            )
+        )
+        return pack_frame(body)
+
+    @classmethod
+    def decode(cls, body: bytes) -> Frame:
+        fields = marshal.loads(body)  # noqa: S302 (our own child)
+        kind, cursor, read, unreadable, invalidations, messages, times, hosts, users, marks = (
+            fields[:10]
+        )
+        sessions = [tuple(row) for row in fields[10]] if fields[10] else None
+        return cls(
+            cursor, read, unreadable, invalidations, messages, times, kind, hosts, users, marks,
+            sessions,
+        )  # fmt: skip
+
+
+def cursor_realtime_usec(cursor: str) -> int | None:
+    """The entry's wall-clock time (µs) written into a journal cursor, if present."""
+    for part in cursor.split(";"):
+        if part.startswith("t="):
+            try:
+                return int(part[2:], 16)
+            except ValueError:
+                return None
+    return None
