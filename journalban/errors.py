@@ -11,6 +11,7 @@ JournalbanError
 ├── NotBanned            an unban of something not banned
 ├── StateError           the SQLite state cannot be read or written
 ├── BackendError         the firewall refused a change (carries the netlink errno)
+│   └── DumpInterrupted  a netlink dump was interrupted (NLM_F_DUMP_INTR) at every attempt
 ├── SourceError          a log source stopped working (its reader process died)
 ├── ActionError          an action (mail, command, shorewall) failed or timed out
 └── LineTestError        a line to test (D-Bus TestLine) could not be matched
@@ -109,6 +110,10 @@ class BackendError(JournalbanError):
     def __init__(self, message: str, errno: int | None = None) -> None:
         self.errno = errno
         super().__init__(message if errno is None else f"{message} (errno {errno})")
+
+
+class DumpInterrupted(BackendError):
+    """A netlink dump came back marked inconsistent (NLM_F_DUMP_INTR) every time it was asked."""
 
 
 class ActionError(JournalbanError):

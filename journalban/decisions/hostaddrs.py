@@ -8,10 +8,13 @@ dump is a request and a walk over ``ifaddrmsg`` records.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import struct
-from typing import Final
+from typing import Final, Protocol
+
+from journalban.netlinkdump import NLM_F_DUMP_INTR, done_error, retried
 
 NETLINK_ROUTE: Final = 0
 RTM_NEWADDR: Final = 20
@@ -30,43 +33,73 @@ _NLA: Final = struct.Struct("=HH")
 _ERRNO: Final = struct.Struct("=i")
 
 
+class DumpSocket(Protocol):
+    """What one address dump needs of a netlink socket."""
+
+    def sendto(self, data: bytes, address: tuple[int, int], /) -> int: ...
+
+    def recv(self, size: int, /) -> bytes: ...
+
+
 def interface_addresses() -> list[tuple[str, int]]:
     """(address, prefix length) of every IPv4 and IPv6 address of every interface,
     the local address of a point-to-point link rather than its peer's.
 
+    A dump the kernel marks interrupted (an address came or went while it was
+    read) is read again (``netlinkdump.retried``).
+
     Raises:
         OSError: the kernel refused the dump (or no netlink here).
+        DumpInterrupted: every attempt was interrupted.
     """
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
         sock.bind((0, 0))
         sock.settimeout(5.0)
-        seq = 1
-        body = _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-        header = _NLMSGHDR.pack(
-            _NLMSGHDR.size + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
-        )
-        sock.sendto(header + body, (0, 0))
-        found: list[tuple[str, int]] = []
-        while True:
-            data = sock.recv(1 << 16)
-            if not data:
-                return found
-            if _parse(data, seq, found):
-                return found
+        return dump_addresses(sock)
 
 
-def _parse(data: bytes, seq: int, found: list[tuple[str, int]]) -> bool:
-    """Append the addresses in one datagram; True at the end of the dump."""
+def dump_addresses(sock: DumpSocket) -> list[tuple[str, int]]:
+    """The addresses of one RTM_GETADDR dump on ``sock``, asked again while interrupted."""
+    seqs = iter(range(1, 1 << 31))
+    return retried(lambda: _dump_once(sock, next(seqs)), "the host's address dump")
+
+
+def _dump_once(sock: DumpSocket, seq: int) -> tuple[list[tuple[str, int]], bool]:
+    body = _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+    header = _NLMSGHDR.pack(
+        _NLMSGHDR.size + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, 0
+    )
+    sock.sendto(header + body, (0, 0))
+    found: list[tuple[str, int]] = []
+    state = [False]  # interrupted
+    while True:
+        data = sock.recv(1 << 16)
+        if not data:
+            raise OSError(errno.EIO, "address dump ended without NLMSG_DONE")
+        if _parse(data, seq, found, state):
+            return found, state[0]
+
+
+def _parse(data: bytes, seq: int, found: list[tuple[str, int]], state: list[bool]) -> bool:
+    """Append the addresses in one datagram; True at the end of the dump.
+
+    ``state[0]`` becomes True when a message of the dump carries NLM_F_DUMP_INTR.
+    """
     offset = 0
     while offset + _NLMSGHDR.size <= len(data):
-        length, kind, _flags, got_seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+        length, kind, flags, got_seq, _pid = _NLMSGHDR.unpack_from(data, offset)
         if length < _NLMSGHDR.size:
-            return True
+            raise OSError(errno.EPROTO, "address dump: a malformed netlink message")
         if got_seq == seq:
+            if flags & NLM_F_DUMP_INTR:
+                state[0] = True
+            payload = data[offset + _NLMSGHDR.size : offset + length]
             if kind == NLMSG_DONE:
+                if code := done_error(payload):
+                    raise OSError(code, f"address dump failed: {os.strerror(code)}")
                 return True
             if kind == NLMSG_ERROR:
-                code = -_ERRNO.unpack_from(data, offset + _NLMSGHDR.size)[0]
+                code = -_ERRNO.unpack_from(payload)[0]
                 if code:
                     raise OSError(code, f"address dump refused: {os.strerror(code)}")
                 return True

@@ -22,7 +22,7 @@ from journalban.addresses import (
 )
 from journalban.decisions.hostaddrs import interface_addresses
 from journalban.decisions.split import widest_clear_prefixlen
-from journalban.errors import AddressError, AddressIgnored, AddressNotPeer
+from journalban.errors import AddressError, AddressIgnored, AddressNotPeer, DumpInterrupted
 
 _NEVER_PEER = tuple((v, first, last) for v, first, last, _ in NEVER_PEER_RANGES)
 NEVER_A_PEER = "never a peer"
@@ -43,7 +43,7 @@ def host_interfaces() -> list[tuple[IPNetwork, IPNetwork]]:
     """(own address as /32 or /128, its on-link network) for every interface address."""
     try:
         found = interface_addresses()
-    except OSError as exc:
+    except (OSError, DumpInterrupted) as exc:
         log.warning("cannot read the host's addresses: %s", exc)
         return []
     out = []

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Final, Union
 
 from journalban.errors import BackendError
+from journalban.netlinkdump import NLM_F_DUMP_INTR, done_error, retried
 
 NETLINK_NETFILTER: Final = 12
 NFNL_SUBSYS_NFTABLES: Final = 10
@@ -224,29 +225,41 @@ class NftSocket:
     def dump(self, kind: int, payload: bytes = b"", family: int = NFPROTO_INET) -> list[bytes]:
         """The bodies (after nfgenmsg) of every message a GET dump returns.
 
+        A dump the kernel marks interrupted (NLM_F_DUMP_INTR: the ruleset changed
+        while it was read) is asked for again (``netlinkdump.retried``).
+
         Raises:
             BackendError: the kernel answered with an error (ENOENT: no such table/set).
+            DumpInterrupted: every attempt was interrupted.
         """
         with self._lock:
-            return self._dump(kind, payload, family)
+            return retried(
+                lambda: self._dump(kind, payload, family), f"nf_tables dump (message type {kind})"
+            )
 
-    def _dump(self, kind: int, payload: bytes, family: int) -> list[bytes]:
+    def _dump(self, kind: int, payload: bytes, family: int) -> tuple[list[bytes], bool]:
         seq = self._next_seq()
         msg_type = (NFNL_SUBSYS_NFTABLES << 8) | kind
         self._sock.sendall(
             _header(msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, family, 0, len(payload)) + payload
         )
         bodies: list[bytes] = []
+        interrupted = False
         while True:
-            for msg_type, _flags, got_seq, body in self._receive():
+            for msg_type, flags, got_seq, body in self._receive():
                 if got_seq != seq:
                     continue
+                interrupted |= bool(flags & NLM_F_DUMP_INTR)
                 if msg_type == NLMSG_DONE:
-                    return bodies
+                    if code := done_error(body):
+                        raise BackendError(
+                            f"nf_tables dump {kind} failed: {os.strerror(code)}", code
+                        )
+                    return bodies, interrupted
                 if msg_type == NLMSG_ERROR:
                     code = -_ERRNO.unpack_from(body)[0]
                     if code == 0:
-                        return bodies
+                        return bodies, interrupted
                     raise BackendError(f"nf_tables dump {kind} failed: {os.strerror(code)}", code)
                 bodies.append(body[_NFGENMSG.size :])
 
