@@ -147,7 +147,7 @@ class BanDeciding:
         """Ban what the detectors called for; the counted networks banned (their count is spent)."""
         jail = rt.config.name
         detection = rt.detection
-        banned = self.bans.by_text
+        banned = self.bans.texts_of(jail)
         spent: list[str] = []
         for v in verdicts:
             key = v.network
@@ -162,7 +162,7 @@ class BanDeciding:
                 and detection.spares(v.account, v.network, when)
             ):
                 continue
-            ban = banned.get((jail, key))
+            ban = banned.get(key)
             if (
                 ban is not None
                 and ban.banned_at <= when

@@ -139,7 +139,7 @@ class DecisionEngine(BanDeciding, BanReading):
         add = rt.counter.add
         new_failures = commit.new_failures
         recent = rt.recent_lines
-        banned = self.bans.by_text
+        banned = self.bans.texts_of(jail)
         latest = rt.latest_line
         failed, traced = 0, trace.tracing()
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
@@ -162,7 +162,7 @@ class DecisionEngine(BanDeciding, BanReading):
                 continue
             if when > latest:
                 latest = when
-            ban = banned.get((jail, key))
+            ban = banned.get(key)
             if (
                 ban is not None
                 and ban.banned_at <= when

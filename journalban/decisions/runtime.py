@@ -115,20 +115,21 @@ class Changes:
 class BanTable(dict[tuple[str, IPNetwork], Ban]):
     """The active bans; ``version`` changes with every change, for caches of views.
 
-    ``by_text`` holds the same bans by (jail, network text): the failure path
+    ``texts_of(jail)`` holds the same bans by network text: the failure path
     looks bans up by text, as hashing an ipaddress network costs a Python call.
+    One dict per jail, not one keyed by (jail, text): a key tuple was 64 bytes a ban.
+    ``by_text`` shows them by (jail, network text).
     """
 
     def __init__(self, *args: Any, texts: Sequence[str] | None = None) -> None:
         """``texts``: the bans' network texts in the order given, when the caller has them."""
         super().__init__(*args)
         self.version = next(_VERSIONS)
-        if texts is not None and len(texts) == len(self):
-            self.by_text: dict[tuple[str, str], Ban] = {
-                (b.jail, t): b for b, t in zip(self.values(), texts, strict=True)
-            }
-        else:
-            self.by_text = {(j, network_text(n)): b for (j, n), b in self.items()}
+        self._texts: dict[str, dict[str, Ban]] = {}
+        if texts is None or len(texts) != len(self):
+            texts = [network_text(n) for _, n in self]
+        for (jail, _), ban, text in zip(self, self.values(), texts, strict=True):
+            self.texts_of(jail)[text] = ban
         # Bans per jail: the jails holding bans without a scan of the table.
         self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
         # Bans of prefixes (addresses.is_prefix), for a count of them without a scan;
@@ -158,7 +159,19 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         super().__setitem__(key, value)
         if value.expires_at is not None:
             heapq.heappush(self._expiries, (value.expires_at, self.version, key))
-        self.by_text[(key[0], network_text(key[1]))] = value
+        self.texts_of(key[0])[network_text(key[1])] = value
+
+    def texts_of(self, jail: str) -> dict[str, Ban]:
+        """The jail's bans by network text (the same dict for the jail's whole life)."""
+        texts = self._texts.get(jail)
+        if texts is None:
+            texts = self._texts[jail] = {}
+        return texts
+
+    @property
+    def by_text(self) -> dict[tuple[str, str], Ban]:
+        """The bans by (jail, network text), built when asked (a restore's log, tests)."""
+        return {(j, t): b for j, texts in self._texts.items() for t, b in texts.items()}
 
     def replace(self, key: tuple[str, IPNetwork], value: Ban) -> None:
         """``value`` in place of the ban held under ``key``, with the same network and
@@ -166,7 +179,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         so none is added (two per ban made the heap twice the bans)."""
         self.version = next(_VERSIONS)
         super().__setitem__(key, value)
-        self.by_text[(key[0], network_text(key[1]))] = value
+        self.texts_of(key[0])[network_text(key[1])] = value
 
     def __delitem__(self, key: tuple[str, IPNetwork]) -> None:
         self.version = next(_VERSIONS)
@@ -180,7 +193,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         return super().pop(key, default)
 
     def _forget(self, key: tuple[str, IPNetwork]) -> None:
-        self.by_text.pop((key[0], network_text(key[1])), None)
+        self.texts_of(key[0]).pop(network_text(key[1]), None)
         self.per_jail[key[0]] -= 1
         if self._prefixes is not None:
             self._prefixes -= is_prefix(key[1])
@@ -239,7 +252,8 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
 
     def clear(self) -> None:
         self.version = next(_VERSIONS)
-        self.by_text.clear()
+        for texts in self._texts.values():
+            texts.clear()  # in place: a step may hold its jail's dict
         self.per_jail.clear()
         self._prefixes = 0
         self._lengths = collections.Counter()
