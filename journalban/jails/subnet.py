@@ -23,14 +23,25 @@ from journalban.jails.tracked import Tracked
 
 _PREFIX_MEMO = 65536
 
+# A prefix's networks: a prefix where one network failed (most of them) keeps
+# (network, time), a dict only from the second: a dict of one is 184 bytes, the pair 56.
+Networks = dict[str, float] | tuple[str, float]
+
+
+def networks_text(networks: Networks) -> str:
+    """The state row's text: the dict's JSON whichever form is kept."""
+    if isinstance(networks, tuple):
+        return times_text({networks[0]: networks[1]})
+    return times_text(networks)
+
 
 class SubnetCrowd:
     name = "subnet"
 
     def __init__(self, config: SubnetConfig, max_tracked: int) -> None:
         self.config = config
-        self.prefixes: Tracked[dict[str, float]] = Tracked(
-            max(1, max_tracked // config.addresses), text=times_text
+        self.prefixes: Tracked[Networks] = Tracked(
+            max(1, max_tracked // config.addresses), text=networks_text
         )
         self._prefix_of: dict[str, str] = {}  # IPv6 and the other forms (IPv4: cut as text)
         # An octet-aligned IPv4 prefix is the address's first octets: (how many, the tail).
@@ -79,11 +90,17 @@ class SubnetCrowd:
             return ()
         cfg = self.config
         prefix = self.prefix_of(seen.key)
-        networks = self.prefixes.get(prefix)
-        if networks is None:
-            networks = {}
+        kept = self.prefixes.get(prefix)
+        if kept is None:
+            networks: dict[str, float] = {}
+        elif isinstance(kept, tuple):
+            networks = {kept[0]: kept[1]}
+        else:
+            networks = kept
         if not note_distinct(networks, seen.key, seen.when, cfg.findtime, cfg.addresses):
-            self.prefixes.touch(prefix, networks)
+            self.prefixes.touch(
+                prefix, next(iter(networks.items())) if len(networks) == 1 else networks
+            )
             return ()
         self.prefixes.drop(prefix)
         return (Verdict(SUBNET, prefix, len(networks), cfg.bantime, None, tuple(networks)),)
