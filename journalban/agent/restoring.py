@@ -145,3 +145,13 @@ async def log_restored(events: EventLog, restored: Restored | StoredRestored) ->
         log.info(
             "Removed %s from jail %s in the firewall: not an active ban", entry.network, entry.jail
         )
+
+
+def log_unreadable(skipped: int) -> None:
+    """The named warning for stored bans whose jail or network could not be read."""
+    if skipped:
+        log.warning(
+            "unreadable stored bans: %d stored ban(s) could not be read and were skipped "
+            "(a damaged jail or network in the state file); the others are restored",
+            skipped,
+        )

@@ -54,6 +54,7 @@ from journalban.agent.restoring import (
     collector_paused,
     keep_out_of_collections,
     log_restored,
+    log_unreadable,
     restore_rows,
     stored_restored,
     stored_restorer,
@@ -74,6 +75,7 @@ from journalban.sources.journal import stop_ahead
 from journalban.state.banrows import one_read, running_stored
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.files import state_path
+from journalban.state.rowcheck import readable_rows
 from journalban.state.store import MEMORY, StateStore
 
 log = logging.getLogger("journalban.agent")
@@ -186,13 +188,14 @@ class Agent(
             stop_ahead()  # the journal reader child started ahead (cli.run) has nothing to read
         # The firewall is set up (its sets read back: netlink waits, in a thread) while the
         # bans load; the read is then fresh enough for the restore.
-        restorer, rows = stored_restorer(self.backend), None
+        restorer, rows, skipped = stored_restorer(self.backend), None, 0
         with contextlib.ExitStack() as reading:
             with collector_paused(freeze=True):
                 setup = asyncio.get_running_loop().run_in_executor(
                     None, self.backend.setup, self._all_rules()
                 )
                 if restorer is None:
+                    skipped = readable_rows(running_stored(self.store.db, self.clock.now()))[1]
                     restored = self.decisions.load_bans()
                 else:  # the bans themselves are read after READY, in the same read
                     reading.enter_context(one_read(self.store.db))
@@ -209,8 +212,9 @@ class Agent(
                 count = len(restored)
             else:
                 now = self.clock.now()
-                report = await restore_rows(restorer, rows, self._uses_firewall, now)
-                count = len(rows)
+                usable, skipped = readable_rows(rows)
+                report = await restore_rows(restorer, usable, self._uses_firewall, now)
+                count = len(usable)
             keep_out_of_collections()
             # Before READY and the "running" line: a signal sent once they are seen must
             # not meet the default action (death). It waits for the loop's next turn,
@@ -223,6 +227,7 @@ class Agent(
                     signal.SIGHUP, lambda: asyncio.ensure_future(self._reload_logged())
                 )
             self._state = "running"
+            log_unreadable(skipped)
             self.notifier.ready(self._status_line(count))
             log.info(
                 "%s",

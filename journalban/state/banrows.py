@@ -17,6 +17,7 @@ from journalban.addresses import IPNetwork, host_v4_network, network_text, store
 from journalban.errors import AddressError
 from journalban.events import Ban
 from journalban.firewall.base import StoredBan
+from journalban.state.rowcheck import readable_jail
 
 # (jail, network, banned_at, expires_at, ban_count, reason, failures, source)
 BanRow = tuple[str, str, float, "float | None", int, str, int, str]
@@ -50,7 +51,8 @@ def one_read(db: sqlite3.Connection) -> Iterator[None]:
 
 
 def bans_of(rows: Iterable[BanRow], texts: list[str] | None = None) -> list[Ban]:
-    """A ``Ban`` per row whose network is one (others are skipped), without matched lines.
+    """A ``Ban`` per row whose jail and network can be read (others are skipped), without
+    matched lines.
 
     ``texts``, when given, receives each returned ban's network as text, in order.
     """
@@ -61,19 +63,25 @@ def bans_of(rows: Iterable[BanRow], texts: list[str] | None = None) -> list[Ban]
         socket.AF_INET,
         host_v4_network,
     )
+    jails: dict[object, bool] = {}  # a jail damaged in the file: its rows are skipped
     for jail, network, banned_at, expires_at, count, reason, failures, source in rows:
+        good = jails.get(jail)
+        if good is None:
+            good = jails[jail] = readable_jail(jail)
+        if not good:
+            continue
         net: IPNetwork | None = None
-        if network.endswith("/32"):
-            try:  # inet_pton takes only the canonical dotted quad: the text is str(net)
+        try:  # inet_pton takes only the canonical dotted quad: the text is str(net)
+            if network[-3:] == "/32":
                 net = host(from_bytes(pton(af_inet, network[:-3]), "big"))
                 text = network
-            except OSError:
-                pass  # an IPv6 /32, or not an address: the general way below
+        except (OSError, TypeError):
+            pass  # an IPv6 /32, or not an address: the general way below
         if net is None:
             try:
                 net = stored_network(network, remember=texts is None)
-            except AddressError:
-                continue
+            except (AddressError, TypeError, AttributeError):
+                continue  # not a network (rowcheck.readable_rows counts these rows)
             text = network_text(net) if texts is not None else network
         out.append(Ban(jail, net, banned_at, expires_at, count, reason, failures, source))
         if texts is not None:
