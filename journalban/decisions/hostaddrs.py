@@ -61,10 +61,11 @@ def interface_addresses() -> list[tuple[str, int]]:
 def dump_addresses(sock: DumpSocket) -> list[tuple[str, int]]:
     """The addresses of one RTM_GETADDR dump on ``sock``, asked again while interrupted."""
     seqs = iter(range(1, 1 << 31))
-    return retried(lambda: _dump_once(sock, next(seqs)), "the host's address dump")
+    return retried(lambda: dump_once(sock, next(seqs)), "the host's address dump")
 
 
-def _dump_once(sock: DumpSocket, seq: int) -> tuple[list[tuple[str, int]], bool]:
+def dump_once(sock: DumpSocket, seq: int) -> tuple[list[tuple[str, int]], bool]:
+    """One dump read to its NLMSG_DONE: its addresses, and whether it was interrupted."""
     body = _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
     header = _NLMSGHDR.pack(
         _NLMSGHDR.size + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq, 0

@@ -1,0 +1,93 @@
+"""A real kernel's interrupted address dump: the flag is seen, and no partial list is used.
+
+In a network namespace of the test's own, ``ip`` adds and deletes an address
+on one interface as fast as it can while the agent's address dump reads the
+600 addresses of another (several datagrams): the kernel marks dumps that
+saw a change with NLM_F_DUMP_INTR. The crafted-stream tests of the retry are
+in tests/unit/test_netlink_dump_intr.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from journalban.decisions import hostaddrs
+from journalban.errors import DumpInterrupted
+from support.real import need_tool
+from support.threadns import ThreadNamespace, thread_namespace
+
+pytestmark = pytest.mark.real
+
+STABLE = {f"10.9.{i // 250}.{i % 250 + 1}" for i in range(600)}
+
+
+@pytest.fixture
+def churning(tmp_path: Path) -> Iterator[ThreadNamespace]:
+    """A namespace whose d0 holds STABLE while d1's address comes and goes."""
+    need_tool("ip")
+    with thread_namespace() as ns:
+        ns.run("ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+        ns.run("ip", "link", "set", "d0", "up")
+        ns.run("ip", "link", "set", "d1", "up")
+        stable = tmp_path / "stable.batch"
+        stable.write_text("".join(f"address add {a}/24 dev d0\n" for a in sorted(STABLE)))
+        ns.run("ip", "-batch", str(stable))
+        churn = tmp_path / "churn.batch"
+        churn.write_text(
+            "address add 172.31.0.1/24 dev d1\naddress del 172.31.0.1/24 dev d1\n" * 50_000
+        )
+        proc = ns.call(
+            lambda: subprocess.Popen(
+                ["ip", "-force", "-batch", str(churn)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        try:
+            yield ns
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_kernel_s_interrupted_dumps_are_seen(churning: ThreadNamespace) -> None:
+    def dumps_until_interrupted() -> tuple[int, int]:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, hostaddrs.NETLINK_ROUTE) as sock:
+            sock.bind((0, 0))
+            sock.settimeout(5.0)
+            deadline, seq = time.monotonic() + 20, 0
+            while time.monotonic() < deadline:
+                seq += 1
+                found, interrupted = hostaddrs.dump_once(sock, seq)
+                if interrupted:
+                    return seq, len(found)
+        raise AssertionError("no interrupted dump in 20 s of address changes")
+
+    _, found = churning.call(dumps_until_interrupted)
+    assert found > 0  # the interrupted dump was still read to its NLMSG_DONE
+
+
+def test_a_dump_under_changes_is_whole_or_a_named_error(churning: ThreadNamespace) -> None:
+    def reads() -> tuple[list[list[str]], int]:
+        whole: list[list[str]] = []
+        refused = 0
+        deadline = time.monotonic() + 20
+        while len(whole) < 10 and time.monotonic() < deadline:
+            try:
+                whole.append([a for a, _ in hostaddrs.interface_addresses()])
+            except DumpInterrupted:
+                refused += 1
+        return whole, refused
+
+    whole, refused = churning.call(reads, timeout=60)
+    assert whole, f"every read interrupted ({refused})"
+    for found in whole:
+        stable = [a for a in found if a.startswith("10.9.")]
+        assert len(stable) == len(STABLE)
+        assert set(stable) == STABLE
