@@ -1,14 +1,17 @@
-"""A real kernel's interrupted address dump: the flag is seen, and no partial list is used.
+"""A real kernel's interrupted dumps: the flag is seen, and no partial result is used.
 
 In a network namespace of the test's own, ``ip`` adds and deletes an address
 on one interface as fast as it can while the agent's address dump reads the
-600 addresses of another (several datagrams): the kernel marks dumps that
-saw a change with NLM_F_DUMP_INTR. The crafted-stream tests of the retry are
-in tests/unit/test_netlink_dump_intr.py.
+600 addresses of another (several datagrams); and ``nft`` adds and deletes a
+set element (one commit each) while an nf_tables rule dump reads 3,000 rules.
+The kernel marks dumps that saw a change with NLM_F_DUMP_INTR. The
+crafted-stream tests of the retry are in tests/unit/test_netlink_dump_intr.py.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -19,6 +22,8 @@ import pytest
 
 from journalban.decisions import hostaddrs
 from journalban.errors import DumpInterrupted
+from journalban.firewall.nftables import constants as c
+from journalban.firewall.nftables.netlink import NftSocket, decode, text
 from support.real import need_tool
 from support.threadns import ThreadNamespace, thread_namespace
 
@@ -91,3 +96,79 @@ def test_a_dump_under_changes_is_whole_or_a_named_error(churning: ThreadNamespac
         stable = [a for a in found if a.startswith("10.9.")]
         assert len(stable) == len(STABLE)
         assert set(stable) == STABLE
+
+
+RULES = 3000
+
+
+@pytest.fixture
+def committing(tmp_path: Path) -> Iterator[ThreadNamespace]:
+    """A namespace whose table ``other`` holds RULES rules while commits go on."""
+    need_tool("nft")
+    with thread_namespace() as ns:
+        ruleset = tmp_path / "other.nft"
+        rules = "".join(
+            f"  ip saddr 10.1.{i // 250}.{i % 250 + 1} counter accept\n" for i in range(RULES)
+        )
+        ruleset.write_text(
+            "table inet other {\n set s { type ipv4_addr; }\n chain c {\n" + rules + " }\n}\n"
+        )
+        ns.run("nft", "-f", str(ruleset))
+        loop = (
+            "while :; do nft add element inet other s '{ 10.0.0.1 }'; "
+            "nft delete element inet other s '{ 10.0.0.1 }'; done"
+        )
+        proc = ns.call(
+            lambda: subprocess.Popen(
+                ["sh", "-c", loop],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        try:
+            yield ns
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)  # the loop's session: sh and its nft
+            proc.wait()
+
+
+def _rules_of_other(bodies: list[bytes]) -> int:
+    return sum(text(decode(b).get(c.NFTA_RULE_TABLE, b"")) == "other" for b in bodies)
+
+
+def test_the_kernel_s_interrupted_nft_dumps_are_seen(committing: ThreadNamespace) -> None:
+    def dumps_until_interrupted() -> int:
+        sock = NftSocket()
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                bodies, interrupted = sock.dump_once(c.NFT_MSG_GETRULE)
+                if interrupted:
+                    return len(bodies)
+        finally:
+            sock.close()
+        raise AssertionError("no interrupted rule dump in 30 s of commits")
+
+    assert committing.call(dumps_until_interrupted) > 0
+
+
+def test_an_nft_dump_under_commits_is_whole_or_a_named_error(committing: ThreadNamespace) -> None:
+    def reads() -> tuple[list[int], int]:
+        sock = NftSocket()
+        whole: list[int] = []
+        refused = 0
+        try:
+            deadline = time.monotonic() + 30
+            while len(whole) < 10 and time.monotonic() < deadline:
+                try:
+                    whole.append(_rules_of_other(sock.dump(c.NFT_MSG_GETRULE)))
+                except DumpInterrupted:
+                    refused += 1
+        finally:
+            sock.close()
+        return whole, refused
+
+    whole, refused = committing.call(reads, timeout=90)
+    assert whole, f"every read interrupted ({refused})"
+    assert whole == [RULES] * len(whole)

@@ -234,10 +234,18 @@ class NftSocket:
         """
         with self._lock:
             return retried(
-                lambda: self._dump(kind, payload, family), f"nf_tables dump (message type {kind})"
+                lambda: self.dump_once(kind, payload, family),
+                f"nf_tables dump (message type {kind})",
             )
 
-    def _dump(self, kind: int, payload: bytes, family: int) -> tuple[list[bytes], bool]:
+    def dump_once(
+        self, kind: int, payload: bytes = b"", family: int = NFPROTO_INET
+    ) -> tuple[list[bytes], bool]:
+        """One dump read to its NLMSG_DONE: its bodies, and whether it was interrupted."""
+        with self._lock:
+            return self._dump_once(kind, payload, family)
+
+    def _dump_once(self, kind: int, payload: bytes, family: int) -> tuple[list[bytes], bool]:
         seq = self._next_seq()
         msg_type = (NFNL_SUBSYS_NFTABLES << 8) | kind
         self._sock.sendall(
