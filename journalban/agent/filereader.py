@@ -33,6 +33,7 @@ from journalban.matching.spec import MatcherSpec, unpickle_filter
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
 from journalban.sources.frames import pack_frame
+from journalban.sources.heaptrim import HeapTrim
 
 # Bytes read per batch: the agent holds a few batches at a time; smaller
 # bursts keep both processes' memory down at no measurable cost in speed.
@@ -128,8 +129,11 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
         job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
     )
 
+    trim = HeapTrim()
+
     def wait(fd: int | None, timeout: float | None) -> bool:
         """Until the files change or ``timeout``; False once the agent is gone."""
+        trim.idle()  # caught up: the bursts' freed pages go back
         fds = [stdin] if fd is None else [stdin, fd]
         ready, _, _ = select.select(fds, [], [], timeout)
         return stdin not in ready or os.read(stdin, 4096) != b""
@@ -137,6 +141,7 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
     for batch in source.blocking_batches(wait):
         out.write(_frame(batch, matcher, table, dates))  # blocks while the agent is behind
         out.flush()
+        trim.read(batch.count)
 
 
 def main() -> None:
