@@ -39,6 +39,7 @@ from journalban.firewall.base import (
     reconcile_by_listing,
 )
 from journalban.firewall.ports import format_multiport
+from journalban.netlinkdump import NLM_F_DUMP_INTR, retried
 
 CHAIN: Final = "journalban"
 SET_PREFIX: Final = "jban-"
@@ -157,7 +158,7 @@ class IptablesIpsetBackend:
             for jail in self.jails:
                 for version, _ in _FAMILIES:
                     name = set_name(jail, version)
-                    messages = _netlink_call(lambda n=name: list(ipset.list(n)))
+                    messages = _listed(ipset, f"ipset dump of {name}", name)
                     for network, timeout in _members(messages):
                         expires = None if timeout == 0 else now + timeout
                         entries.append(BanEntry(jail, network, expires))
@@ -261,9 +262,20 @@ def _netlink_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise BackendError(f"ipset refused {args[:2]}: {exc}", exc.code) from exc
 
 
+def _listed(ipset: IPSet, what: str, *args: Any, **kwargs: Any) -> list[Any]:
+    """The messages of one ``ipset.list`` dump, asked again while the kernel marks it
+    interrupted (``netlinkdump.retried``: pyroute2 reads past NLM_F_DUMP_INTR)."""
+
+    def once() -> tuple[list[Any], bool]:
+        messages: list[Any] = _netlink_call(lambda: list(ipset.list(*args, **kwargs)))
+        return messages, any(m["header"]["flags"] & NLM_F_DUMP_INTR for m in messages)
+
+    return retried(once, what)
+
+
 def _our_sets(ipset: IPSet) -> list[str]:
     # The kernel's "ipset list -n": names only, not every member of every set.
-    messages = _netlink_call(lambda: list(ipset.list(flags=_LIST_SETNAME)))
+    messages = _listed(ipset, "ipset dump of the set names", flags=_LIST_SETNAME)
     names: list[str] = []
     for msg in messages:
         name = msg.get_attr("IPSET_ATTR_SETNAME")

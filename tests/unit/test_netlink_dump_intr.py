@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from journalban.decisions.hostaddrs import (
     dump_addresses,
 )
 from journalban.errors import BackendError, DumpInterrupted
+from journalban.firewall import ipset
 from journalban.firewall.nftables.netlink import NftSocket, attr, is_missing
 from journalban.netlinkdump import DUMP_ATTEMPTS, NLM_F_DUMP_INTR
 
@@ -192,3 +194,32 @@ def test_the_agent_warns_and_goes_on_when_its_addresses_stay_unreadable(
     with caplog.at_level(logging.WARNING):
         assert ignore.host_interfaces() == []
     assert any("cannot read the host's addresses" in r.getMessage() for r in caplog.records)
+
+
+class IpsetMessage(dict[str, Any]):
+    """What the ipset backend reads of a pyroute2 message: its header."""
+
+    def __init__(self, flags: int) -> None:
+        super().__init__(header={"flags": flags})
+
+
+class ScriptedIpset:
+    """pyroute2's IPSet.list, answering each call with the next scripted dump."""
+
+    def __init__(self, dumps: Sequence[list[IpsetMessage]]) -> None:
+        self.dumps = list(dumps)
+        self.calls = 0
+
+    def list(self, *args: object, **kwargs: object) -> list[IpsetMessage]:
+        self.calls += 1
+        return self.dumps.pop(0)
+
+
+def test_an_interrupted_ipset_dump_is_read_again() -> None:
+    clean = [IpsetMessage(NLM_F_MULTI), IpsetMessage(NLM_F_MULTI)]
+    fake = ScriptedIpset([[IpsetMessage(NLM_F_MULTI | NLM_F_DUMP_INTR)], clean])
+    assert ipset._listed(fake, "ipset dump of jban-sshd-4", "jban-sshd-4") == clean  # type: ignore[arg-type]
+    assert fake.calls == 2
+    always = ScriptedIpset([[IpsetMessage(NLM_F_MULTI | NLM_F_DUMP_INTR)]] * DUMP_ATTEMPTS)
+    with pytest.raises(DumpInterrupted, match="ipset dump of jban-sshd-4 was interrupted"):
+        ipset._listed(always, "ipset dump of jban-sshd-4", "jban-sshd-4")  # type: ignore[arg-type]
