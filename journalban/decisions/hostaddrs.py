@@ -14,6 +14,7 @@ import socket
 import struct
 from typing import Final, Protocol
 
+from journalban.errors import DumpInterrupted
 from journalban.netlinkdump import NLM_F_DUMP_INTR, done_error, retried
 
 NETLINK_ROUTE: Final = 0
@@ -50,7 +51,7 @@ def interface_addresses() -> list[tuple[str, int]]:
 
     Raises:
         OSError: the kernel refused the dump (or no netlink here).
-        DumpInterrupted: every attempt was interrupted.
+        AddressDumpInterrupted: every attempt was interrupted (``seen``: what they read).
     """
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
         sock.bind((0, 0))
@@ -58,10 +59,39 @@ def interface_addresses() -> list[tuple[str, int]]:
         return dump_addresses(sock)
 
 
+class AddressDumpInterrupted(DumpInterrupted):
+    """Every address dump was interrupted; ``seen`` holds every address any of them read.
+
+    The agent protects its own addresses: an address an interrupted dump
+    showed is one the host had a moment ago, so protecting all of them errs
+    on the safe side (never banning an own address), where no list at all
+    would protect none.
+    """
+
+    def __init__(self, message: str, errno: int | None, seen: list[tuple[str, int]]) -> None:
+        super().__init__(message, errno)
+        self.seen = seen
+
+
 def dump_addresses(sock: DumpSocket) -> list[tuple[str, int]]:
-    """The addresses of one RTM_GETADDR dump on ``sock``, asked again while interrupted."""
+    """The addresses of one RTM_GETADDR dump on ``sock``, asked again while interrupted.
+
+    Raises:
+        AddressDumpInterrupted: every attempt was interrupted (with what they read).
+    """
     seqs = iter(range(1, 1 << 31))
-    return retried(lambda: dump_once(sock, next(seqs)), "the host's address dump")
+    seen: dict[tuple[str, int], None] = {}
+
+    def once() -> tuple[list[tuple[str, int]], bool]:
+        found, interrupted = dump_once(sock, next(seqs))
+        if interrupted:
+            seen.update(dict.fromkeys(found))
+        return found, interrupted
+
+    try:
+        return retried(once, "the host's address dump")
+    except DumpInterrupted as exc:
+        raise AddressDumpInterrupted(str(exc), exc.errno, list(seen)) from None
 
 
 def dump_once(sock: DumpSocket, seq: int) -> tuple[list[tuple[str, int]], bool]:

@@ -20,7 +20,7 @@ from journalban.addresses import (
     ban_network,
     parse_network,
 )
-from journalban.decisions.hostaddrs import interface_addresses
+from journalban.decisions.hostaddrs import AddressDumpInterrupted, interface_addresses
 from journalban.decisions.split import widest_clear_prefixlen
 from journalban.errors import AddressError, AddressIgnored, AddressNotPeer, DumpInterrupted
 
@@ -43,6 +43,11 @@ def host_interfaces() -> list[tuple[IPNetwork, IPNetwork]]:
     """(own address as /32 or /128, its on-link network) for every interface address."""
     try:
         found = interface_addresses()
+    except AddressDumpInterrupted as exc:
+        # Addresses kept changing: protect every address any of the reads showed.
+        log.warning("cannot read the host's addresses whole: %s; protecting the %d "
+                    "addresses the interrupted reads showed", exc, len(exc.seen))  # fmt: skip
+        found = exc.seen
     except (OSError, DumpInterrupted) as exc:
         log.warning("cannot read the host's addresses: %s", exc)
         return []

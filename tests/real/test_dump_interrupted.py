@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from journalban.decisions import hostaddrs
+from journalban.decisions import hostaddrs, ignore
 from journalban.errors import DumpInterrupted
 from journalban.firewall.nftables import constants as c
 from journalban.firewall.nftables.netlink import NftSocket, decode, text
@@ -96,6 +96,20 @@ def test_a_dump_under_changes_is_whole_or_a_named_error(churning: ThreadNamespac
         stable = [a for a in found if a.startswith("10.9.")]
         assert len(stable) == len(STABLE)
         assert set(stable) == STABLE
+
+
+def test_the_agent_s_own_addresses_under_changes_keep_every_stable_one(
+    churning: ThreadNamespace,
+) -> None:
+    # Whole or interrupted every time, what the agent protects holds every address
+    # the host kept meanwhile (interrupted reads together: ignore.host_interfaces).
+    def reads() -> list[set[str]]:
+        return [
+            {str(own.network_address) for own, _ in ignore.host_interfaces()} for _ in range(20)
+        ]
+
+    for own in churning.call(reads, timeout=60):
+        assert own >= STABLE, sorted(STABLE - own)[:5]
 
 
 RULES = 3000

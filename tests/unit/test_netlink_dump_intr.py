@@ -24,6 +24,7 @@ from journalban.decisions.hostaddrs import (
     NLMSG_DONE,
     NLMSG_ERROR,
     RTM_NEWADDR,
+    AddressDumpInterrupted,
     dump_addresses,
 )
 from journalban.errors import BackendError, DumpInterrupted
@@ -168,11 +169,15 @@ def test_an_interrupted_address_dump_is_read_again() -> None:
     assert len(kernel.requests) == 2
 
 
-def test_an_address_dump_interrupted_every_time_is_a_named_error() -> None:
-    kernel = ScriptedKernel([addr_dump([("192.0.2.1", 24)], intr_at=0)] * DUMP_ATTEMPTS)
-    with pytest.raises(DumpInterrupted, match="the host's address dump was interrupted"):
+def test_an_address_dump_interrupted_every_time_is_a_named_error_with_what_it_read() -> None:
+    # Each interrupted read missed another address: together they saw all three.
+    reads = [[("192.0.2.1", 24), ("2001:db8::1", 64)], [("198.51.100.7", 24), ("192.0.2.1", 24)]]
+    kernel = ScriptedKernel([addr_dump(reads[n % 2], intr_at=0) for n in range(DUMP_ATTEMPTS)])
+    with pytest.raises(DumpInterrupted, match="the host's address dump was interrupted") as err:
         dump_addresses(kernel)
     assert len(kernel.requests) == DUMP_ATTEMPTS
+    assert isinstance(err.value, AddressDumpInterrupted)
+    assert sorted(err.value.seen) == sorted({*reads[0], *reads[1]})
 
 
 def test_an_address_dump_error_is_never_an_empty_result() -> None:
@@ -187,13 +192,29 @@ def test_an_address_dump_error_is_never_an_empty_result() -> None:
 def test_the_agent_warns_and_goes_on_when_its_addresses_stay_unreadable(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def always_interrupted() -> list[tuple[str, int]]:
-        return dump_addresses(ScriptedKernel([addr_dump([("192.0.2.1", 24)], 0)] * DUMP_ATTEMPTS))
+    def refused() -> list[tuple[str, int]]:
+        return dump_addresses(ScriptedKernel([[error(errno.EPERM)]]))
 
-    monkeypatch.setattr(ignore, "interface_addresses", always_interrupted)
+    monkeypatch.setattr(ignore, "interface_addresses", refused)
     with caplog.at_level(logging.WARNING):
         assert ignore.host_interfaces() == []
     assert any("cannot read the host's addresses" in r.getMessage() for r in caplog.records)
+
+
+def test_the_agent_protects_every_address_its_interrupted_reads_showed(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    reads = [[("192.0.2.1", 24)], [("192.0.2.1", 24), ("2001:db8::1", 64)]]
+
+    def always_interrupted() -> list[tuple[str, int]]:
+        dumps = [addr_dump(reads[n % 2], 0) for n in range(DUMP_ATTEMPTS)]
+        return dump_addresses(ScriptedKernel(dumps))
+
+    monkeypatch.setattr(ignore, "interface_addresses", always_interrupted)
+    with caplog.at_level(logging.WARNING):
+        own = [str(addr) for addr, _ in ignore.host_interfaces()]
+    assert sorted(own) == ["192.0.2.1/32", "2001:db8::1/128"]
+    assert any("protecting the 2 addresses" in r.getMessage() for r in caplog.records)
 
 
 class IpsetMessage(dict[str, Any]):
