@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import math
 import re
 import shlex
@@ -30,7 +31,7 @@ from pyroute2.ipset import IPSet
 from pyroute2.netlink.exceptions import NetlinkError
 
 from journalban.addresses import IPNetwork
-from journalban.errors import BackendError
+from journalban.errors import BackendError, DumpInterrupted
 from journalban.firewall.base import (
     BanEntry,
     JailCounters,
@@ -40,6 +41,8 @@ from journalban.firewall.base import (
 )
 from journalban.firewall.ports import format_multiport
 from journalban.netlinkdump import NLM_F_DUMP_INTR, retried
+
+log = logging.getLogger("journalban.firewall.ipset")
 
 CHAIN: Final = "journalban"
 SET_PREFIX: Final = "jban-"
@@ -171,6 +174,11 @@ class IptablesIpsetBackend:
         try:
             with self._netlink() as ipset:
                 present = set(_our_sets(ipset))
+        except DumpInterrupted:
+            # The sets kept changing while they were listed: nothing is known to be
+            # missing, so no re-creation now; the next check lists them again.
+            log.info("integrity check skipped: the sets kept changing while they were listed")
+            return True
         except BackendError:
             return False
         if any(set_name(j, v) not in present for j in self.jails for v, _ in _FAMILIES):

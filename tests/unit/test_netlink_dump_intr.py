@@ -8,12 +8,13 @@ each kind runs in tests/real (test_nftables_netns.py, test_host_addresses.py).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import socket
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -244,3 +245,35 @@ def test_an_interrupted_ipset_dump_is_read_again() -> None:
     always = ScriptedIpset([[IpsetMessage(NLM_F_MULTI | NLM_F_DUMP_INTR)]] * DUMP_ATTEMPTS)
     with pytest.raises(DumpInterrupted, match="ipset dump of jban-sshd-4 was interrupted"):
         ipset._listed(always, "ipset dump of jban-sshd-4", "jban-sshd-4")  # type: ignore[arg-type]
+
+
+def test_an_integrity_check_the_kernel_keeps_interrupting_recreates_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # intact() False makes the agent re-create the table and restore every ban
+    # (agent/chores.py); a ruleset that only kept changing is not a lost one.
+    from journalban.firewall.nftables import backend as nft_backend
+
+    def interrupted(*_: object) -> object:
+        raise DumpInterrupted("the rule dump was interrupted 5 times in a row", errno.EINTR)
+
+    def refused(*_: object) -> object:
+        raise BackendError("refused", errno.EPERM)
+
+    monkeypatch.setattr(nft_backend.NftablesBackend, "sock", property(lambda self: None))
+    nft = nft_backend.NftablesBackend()
+    monkeypatch.setattr(nft_backend, "read_table", interrupted)
+    assert nft.intact()
+    monkeypatch.setattr(nft_backend, "read_table", refused)
+    assert not nft.intact()
+
+    @contextlib.contextmanager
+    def no_socket(self: object) -> Iterator[None]:
+        yield None
+
+    monkeypatch.setattr(ipset.IptablesIpsetBackend, "_netlink", no_socket)
+    sets = ipset.IptablesIpsetBackend()
+    monkeypatch.setattr(ipset, "_our_sets", interrupted)
+    assert sets.intact()
+    monkeypatch.setattr(ipset, "_our_sets", refused)
+    assert not sets.intact()

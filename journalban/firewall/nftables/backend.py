@@ -11,7 +11,7 @@ from typing import Literal
 
 from journalban.addresses import IPNetwork
 from journalban.clock import Clock, SystemClock
-from journalban.errors import BackendError
+from journalban.errors import BackendError, DumpInterrupted
 from journalban.firewall.base import (
     BanEntry,
     JailCounters,
@@ -206,6 +206,11 @@ class NftablesBackend:
         """False when the table, a chain, a set or the base chain's rules are gone."""
         try:
             contents = read_table(self.sock, self.options.table)
+        except DumpInterrupted:
+            # The ruleset kept changing while it was read: nothing is known to be
+            # missing, so no re-creation now; the next check reads it again.
+            log.info("integrity check skipped: the ruleset kept changing while it was read")
+            return True
         except BackendError:
             return False
         if contents is None:
