@@ -32,7 +32,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import IO, Final
+from typing import IO, Any, Final
 
 ENV: Final = "JOURNALBAN_CALL_TRACE"
 PAUSE: Final = 0.02  # seconds: shorter collections and loop delays are not written
@@ -105,10 +105,16 @@ class TraceLog:
         """A new trace for a call just received (None when tracing is off)."""
         return CallTrace(sender, serial, member) if self._out is not None else None
 
-    def finish(self, trace: CallTrace | None, stage: str = "replied") -> None:
-        """Stamp ``stage`` and write the trace: the reply queued, or written to the socket
-        (stamped by the write's done-callback, which runs at the loop's next turn)."""
+    def finish(self, trace: CallTrace | None, stage: str = "replied", done: Any = None) -> None:
+        """Stamp ``stage`` (the reply queued, or written to the socket) and write the trace.
+
+        ``done``: the future of the reply's write, whose result (``bus.writer``) is
+        when it was written (its done-callbacks run later, at the loop's next turn).
+        """
         if trace is not None and self._out is not None:
+            at = None if done is None or done.cancelled() or done.exception() else done.result()
+            if isinstance(at, float):
+                trace.marks.setdefault(stage, at)
             trace.mark(stage)
             self._out.write(trace.as_json() + "\n")
 

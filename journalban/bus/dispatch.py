@@ -168,7 +168,7 @@ class CallDispatcher:
             written = self._bus.send(reply)
             if trace is not None:  # finished once the reply is in the socket
                 trace.mark("replied")
-                written.add_done_callback(lambda _: self._traces.finish(trace, "written"))
+                written.add_done_callback(lambda done: self._traces.finish(trace, "written", done))
                 return
         self._traces.finish(trace)
 

@@ -27,6 +27,7 @@ from journalban.bus.authority import Authority
 from journalban.bus.dispatch import CallDispatcher
 from journalban.bus.interfaces import JailInterface, ManagerInterface
 from journalban.bus.paging import BanPages
+from journalban.bus.writer import gather_writes
 from journalban.events import Ban
 
 _log = logging.getLogger(__name__)
@@ -93,7 +94,8 @@ class BusService:
 
     async def _serve_once(self) -> None:
         bus = await MessageBus(bus_address=self._address, bus_type=BusType.SYSTEM).connect()
-        tolerate_full_socket(bus)
+        if not gather_writes(bus):
+            tolerate_full_socket(bus)
         try:
             session = _Session(bus, ManagerInterface(self._control, self.pages))
             self._session = session
