@@ -288,23 +288,15 @@ class FileSource:
 
         if self._closed:
             return
-        self._open_inotify()
-        if self._inotify is not None:
-            self._watch_directories(self._inotify)
+        self._open_watches()
         try:
-            self._start_reading()
-            while not self._closed:
-                produced = False
-                for batch in self._round():
+            for batch in self._rounds():
+                if batch is None:
+                    await self._wait()
+                    self._discover()
+                else:
                     yield batch
-                    produced = True
                     await asyncio.sleep(0)
-                    if self._closed:
-                        return
-                if produced:
-                    continue
-                await self._wait()
-                self._discover()
         finally:
             self._release()
 
@@ -313,19 +305,11 @@ class FileSource:
         asyncio): between rounds that found nothing, ``wait`` blocks (see ``Wait``)."""
         if self._closed:
             return
-        self._open_inotify()
-        if self._inotify is not None:
-            self._watch_directories(self._inotify)
+        self._open_watches()
         try:
-            self._start_reading()
-            while not self._closed:
-                produced = False
-                for batch in self._round():
+            for batch in self._rounds():
+                if batch is not None:
                     yield batch
-                    produced = True
-                    if self._closed:
-                        return
-                if produced:
                     continue
                 inotify = self._inotify
                 try:
@@ -338,6 +322,26 @@ class FileSource:
                 self._discover()
         finally:
             self._release()
+
+    def _open_watches(self) -> None:
+        self._open_inotify()
+        if self._inotify is not None:
+            self._watch_directories(self._inotify)
+
+    def _rounds(self) -> Iterator[LineBatch | None]:
+        """The reading ``batches`` and ``blocking_batches`` share: each round's batches,
+        then None after a round that found nothing (their cue to wait and look again);
+        it ends once the source is closed."""
+        self._start_reading()
+        while not self._closed:
+            produced = False
+            for batch in self._round():
+                yield batch
+                produced = True
+                if self._closed:
+                    return
+            if not produced:
+                yield None
 
     def _start_reading(self) -> None:
         """Find the files: from the committed position if there is one, else first start."""
