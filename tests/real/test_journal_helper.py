@@ -14,22 +14,20 @@ import errno
 import os
 import random
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from test_journal_child import gone, small_fs, wait_entries
-from test_journal_reader_matching import frames_in
 from test_journal_source import make_source, messages, stays_quiet
 
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.sources.journal import JournalSource
 from journalban.sources.journalwire import DATA, Request
-from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
+from support.readerchild import run_child
 
 pytestmark = pytest.mark.real
 __all__ = ["small_fs"]  # a fixture used here
@@ -136,21 +134,9 @@ def test_a_child_that_cannot_fork_reads_every_group_itself(
         raise BlockingIOError(errno.EAGAIN, "fork refused")
 
     monkeypatch.setattr(os, "fork", no_fork)
-    agent_end, child_end = socket.socketpair()
-    request = Request(directory=str(small_fs), split_at=1, helper_socket=child_end.fileno())
-    out = small_fs.parent / "frames"
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        follower = Follower(request, fd, fd)
-        follower.seek_start()
-        follower.catch_up()
-        follower.drain()
-        follower.close()
-        child_end.detach()
-    finally:
-        os.close(fd)
-        agent_end.close()
-    frames = frames_in(out.read_bytes())
+    run = run_child(Request(directory=str(small_fs), split_at=1), small_fs.parent / "frames")
+    assert run.helper_status is None  # no helper: the child read it all itself
+    frames = run.mine
     assert {frame.kind for frame in frames} == {DATA}  # no SPLIT, no HANDOVER
     numbers = [int(m.split()[1]) for frame in frames for m in frame.messages]
     assert numbers == sorted(numbers)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,12 +17,10 @@ from journalban.events import Hit, LineBatch
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
-from journalban.sources.frames import FRAME_HEADER
 from journalban.sources.journalfiles import file_groups, journal_files
-from journalban.sources.journalhelper import receive_helper_pipe
-from journalban.sources.journalwire import DATA, DONE, HANDOVER, SPLIT, FindHits, Frame, Request
-from journalban.sources.journalworker import Follower
+from journalban.sources.journalwire import DATA, DONE, FindHits, Request
 from support.journal import JournalWriter, sshd_fields
+from support.readerchild import run_child, turns
 
 pytestmark = pytest.mark.real
 __all__ = ["small_fs"]  # a fixture used here
@@ -123,12 +120,10 @@ def test_the_forked_helper_reads_with_the_matcher_built_once(small_fs: Path) -> 
     with JournalWriter(small_fs) as writer:
         writer.write([entry(i, m) for i, m in enumerate(messages)])
         wait_entries(small_fs, total)
-    agent_end, child_end = socket.socketpair()
     request = Request(
         directory=str(small_fs), prefilter=LITERALS, batch_size=700, split_at=1,
-        matcher=SPEC.to_json(), helper_socket=child_end.fileno(),
+        matcher=SPEC.to_json(),
     )  # fmt: skip
-    out = small_fs.parent / "frames"
     built = small_fs.parent / "built"
 
     def make() -> FindHits:
@@ -136,54 +131,16 @@ def test_the_forked_helper_reads_with_the_matcher_built_once(small_fs: Path) -> 
             f.write(f"{os.getpid()}\n")
         return finder(SPEC.to_json())
 
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        follower = Follower(request, fd, fd, make_finder=make)
-        follower.seek_start()
-        follower.catch_up()  # this child's groups; the helper's are handed over
-        follower.drain()  # then the files still written to
-        follower.close()  # its socket object closes the child's end
-        child_end.detach()
-    finally:
-        os.close(fd)
-    mine = frames_in(out.read_bytes())
-    assert mine[0].kind == SPLIT
-    helper_pid = int(mine[0].messages[0])
-    with receive_helper_pipe(agent_end) as pipe:
-        theirs = frames_in(pipe.read())  # to its end: the helper has exited
-    agent_end.close()
-    assert os.waitpid(helper_pid, 0)[1] == 0  # forked from this process: reaped here
-    assert theirs[-1].kind == DONE
+    run = run_child(request, small_fs.parent / "frames", make_finder=make)
+    assert run.helper_status == 0  # a helper was forked, and reaped here
+    assert run.theirs[-1].kind == DONE
     assert built.read_text().split() == [str(os.getpid())]  # once, here, before the fork
     # The agent's turns: this child's frames up to a HANDOVER, then the helper's, and so on.
     hits: list[tuple[str, str]] = []
     helper_frames = 0
-    for turn, frame in _turns(mine[1:], theirs):
+    for turn, frame in turns(run.mine, run.theirs):
         if frame.kind == DATA:
             hits += zip(frame.messages, frame.hosts or [], strict=True)
             helper_frames += turn
     assert helper_frames
     assert hits == [(h[0], h[1]) for h in expected_hits(messages)]
-
-
-def _turns(mine: list[Frame], theirs: list[Frame]) -> list[tuple[int, Frame]]:
-    """(0 for this child, 1 for the helper, frame) in the order the agent takes them."""
-    streams = [iter(mine), iter(theirs)]
-    current = 0
-    taken: list[tuple[int, Frame]] = []
-    while (frame := next(streams[current], None)) is not None:
-        taken.append((current, frame))
-        if frame.kind == HANDOVER:
-            current = 1 - current
-        elif frame.kind == DONE:
-            current = 0
-    return taken
-
-
-def frames_in(data: bytes) -> list[Frame]:
-    frames = []
-    while data:
-        (size,) = FRAME_HEADER.unpack(data[: FRAME_HEADER.size])
-        frames.append(Frame.decode(data[FRAME_HEADER.size : FRAME_HEADER.size + size]))
-        data = data[FRAME_HEADER.size + size :]
-    return frames

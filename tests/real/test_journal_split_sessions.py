@@ -9,13 +9,10 @@ single reader finds it.
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
 import pytest
 from test_journal_child import small_fs, wait_entries
-from test_journal_reader_matching import _turns, frames_in
 from test_journal_source import SSHD_GROUPS
 
 from journalban.agent.journalreader import finder
@@ -23,10 +20,9 @@ from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
 from journalban.sources import journalworker
-from journalban.sources.journalhelper import receive_helper_pipe
-from journalban.sources.journalwire import DATA, SPLIT, Request
-from journalban.sources.journalworker import Follower
+from journalban.sources.journalwire import DATA, Request
 from support.journal import JournalWriter, sshd_fields
+from support.readerchild import run_child, turns
 
 pytestmark = pytest.mark.real
 __all__ = ["small_fs"]  # a fixture used here
@@ -59,34 +55,17 @@ def hits_read(directory: Path, split_at: int) -> tuple[list[tuple[str, str]], bo
     assert rules is not None
     assert rules.literals is not None
     literals = (*CompiledFilter(FilterLibrary(None).load("sshd"), None).literals, *rules.literals)
-    agent_end, child_end = socket.socketpair()
     request = Request(
         matches=SSHD_GROUPS, directory=str(directory), prefilter=literals, batch_size=300,
         split_at=split_at, matcher=SPEC.to_json(), session_field="_PID",
-        helper_socket=child_end.fileno(),
     )  # fmt: skip
-    out = directory.parent / f"frames-{split_at}"
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    try:
-        follower = Follower(request, fd, fd, make_finder=lambda: finder(SPEC.to_json()))
-        follower.seek_start()
-        follower.catch_up()
-        follower.drain()
-        follower.close()
-        child_end.detach()
-    finally:
-        os.close(fd)
-    mine = frames_in(out.read_bytes())
-    split = bool(mine) and mine[0].kind == SPLIT
-    theirs = []
-    if split:
-        with receive_helper_pipe(agent_end) as pipe:
-            theirs = frames_in(pipe.read())
-        os.waitpid(int(mine[0].messages[0]), 0)
-        mine = mine[1:]
-    agent_end.close()
+    run = run_child(
+        request, directory.parent / f"frames-{split_at}",
+        make_finder=lambda: finder(SPEC.to_json()),
+    )  # fmt: skip
+    split = run.helper_status is not None
     hits: list[tuple[str, str]] = []
-    for _, frame in _turns(mine, theirs):
+    for _, frame in turns(run.mine, run.theirs):
         if frame.kind == DATA:
             hits += zip(frame.messages, frame.hosts or [], strict=True)
     return hits, split
