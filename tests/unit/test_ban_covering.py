@@ -189,11 +189,15 @@ def test_prefix_count_is_what_a_scan_of_every_ban_finds(engine: DecisionEngine) 
     assert engine.count_prefix_bans() == 1
 
 
+# Hosts and prefixes of both versions, for the random churn of a table.
+MIXED_NETWORKS = ("198.51.100.1", "198.51.100.0/24", "2001:db8::/64", "2001:db8::/48",
+                  "2001:db8::1", "10.0.0.0/8")  # fmt: skip
+
+
 def test_prefix_count_follows_sets_replacements_lifts_and_clears() -> None:
     rng = random.Random(19)
     table = BanTable()
-    networks = [parse_network(t) for t in ("198.51.100.1", "198.51.100.0/24", "2001:db8::/64",
-                                           "2001:db8::/48", "2001:db8::1", "10.0.0.0/8")]  # fmt: skip
+    networks = [parse_network(t) for t in MIXED_NETWORKS]
     for step in range(1000):
         key = (rng.choice(["sshd", "web"]), rng.choice(networks))
         if rng.random() < 0.3:
@@ -217,8 +221,7 @@ def test_prefix_lengths_follow_sets_lifts_and_clears() -> None:
     # covering() looks up only the prefix lengths some ban has: the count must never miss one.
     rng = random.Random(16)
     table = BanTable()
-    networks = [parse_network(t) for t in ("198.51.100.1", "198.51.100.0/24", "2001:db8::/64",
-                                           "2001:db8::/48", "2001:db8::1", "10.0.0.0/8")]  # fmt: skip
+    networks = [parse_network(t) for t in MIXED_NETWORKS]
     for step in range(1000):
         key = (rng.choice(["sshd", "web"]), rng.choice(networks))
         if rng.random() < 0.3:

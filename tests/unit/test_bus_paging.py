@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 import random
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,6 +16,20 @@ from journalban.bus.paging import KEPT_PAGES, MAX_PAGE, BanPages
 from journalban.bus.service import BusService
 from journalban.clock import FakeClock
 from support.fake_control import FakeControl
+
+
+@contextlib.contextmanager
+def _listening() -> Iterator[tuple[FakeClock, FakeControl, BusService]]:
+    """The in-memory control with the agent's bus listener subscribed: it owns the
+    generation and keeps the order from the announcements."""
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    service = BusService(control)
+    unsubscribe = control.subscribe(service)
+    try:
+        yield clock, control, service
+    finally:
+        unsubscribe()
 
 
 def _banned(control: FakeControl, clock: FakeClock, count: int) -> None:
@@ -59,11 +74,7 @@ def test_unknown_jail_is_no_such_jail() -> None:
 
 
 def test_generation_changes_with_every_ban_and_unban_and_the_cache_follows() -> None:
-    clock = FakeClock(1_700_000_000.0)
-    control = FakeControl(clock=clock)
-    service = BusService(control)  # the agent's listener: it owns the generation
-    unsubscribe = control.subscribe(service)
-    try:
+    with _listening() as (clock, control, service):
         start = service.pages.generation
         assert start == int(control.started_at * 1_000_000)
         assert service.pages.page("", 0, 10)[0] == 0
@@ -74,16 +85,10 @@ def test_generation_changes_with_every_ban_and_unban_and_the_cache_follows() -> 
         total, generation, bans = service.pages.page("", 0, 10)
         assert (total, generation) == (1, start + 3)
         assert [b[0] for b in bans] == ["203.0.113.2"]
-    finally:
-        unsubscribe()
 
 
 def test_the_order_kept_ban_by_ban_equals_a_fresh_sort() -> None:
-    clock = FakeClock(1_700_000_000.0)
-    control = FakeControl(clock=clock)
-    service = BusService(control)
-    unsubscribe = control.subscribe(service)
-    try:
+    with _listening() as (clock, control, service):
         _banned(control, clock, 30)
         service.pages.page("", 0, 1)  # the order is built here, then kept by signals
 
@@ -105,8 +110,6 @@ def test_the_order_kept_ban_by_ban_equals_a_fresh_sort() -> None:
         assert service.pages.page("web-auth", 0, 10)[2][0][0] == "198.51.100.7"
         assert service.pages.page("", 0, 1)[2][0][0] == "198.51.100.7"
         assert service.pages.page("", 0, 100)[0] == 21
-    finally:
-        unsubscribe()
 
 
 def test_a_jail_without_bans_is_an_empty_page_not_an_error() -> None:
@@ -119,11 +122,7 @@ def test_order_built_in_slices_while_bans_come_and_go_equals_a_fresh_sort(
     import journalban.bus.paging as paging
 
     monkeypatch.setattr(paging, "BUILD_SLICE", 4)  # many turns of the loop for 40 bans
-    clock = FakeClock(1_700_000_000.0)
-    control = FakeControl(clock=clock)
-    service = BusService(control)
-    unsubscribe = control.subscribe(service)
-    try:
+    with _listening() as (clock, control, service):
         _banned(control, clock, 40)
 
         async def build_under_churn() -> list[int]:
@@ -146,8 +145,6 @@ def test_order_built_in_slices_while_bans_come_and_go_equals_a_fresh_sort(
             fresh.generation = kept[1]
             assert kept == fresh.page(jail, 0, 100), jail
         assert service.pages.page("", 0, 100)[0] == 40
-    finally:
-        unsubscribe()
 
 
 def test_a_reload_during_the_build_builds_again() -> None:
@@ -167,11 +164,7 @@ def test_a_reload_during_the_build_builds_again() -> None:
 
 
 def test_a_page_is_built_once_per_generation_and_kept_pages_are_bounded() -> None:
-    clock = FakeClock(1_700_000_000.0)
-    control = FakeControl(clock=clock)
-    service = BusService(control)
-    unsubscribe = control.subscribe(service)
-    try:
+    with _listening() as (clock, control, service):
         _banned(control, clock, 30)
         pages = service.pages
         first = pages.page("", 0, 10)
@@ -189,8 +182,6 @@ def test_a_page_is_built_once_per_generation_and_kept_pages_are_bounded() -> Non
         service.reloaded()  # the order is built again: nothing kept survives
         assert pages.page("", 0, 10) is not kept
         assert pages.page("", 0, 10)[2] == kept[2]
-    finally:
-        unsubscribe()
 
 
 def test_the_newest_bans_gathered_ahead_keep_the_order_of_a_fresh_sort(
@@ -200,11 +191,7 @@ def test_the_newest_bans_gathered_ahead_keep_the_order_of_a_fresh_sort(
     # bans, extensions and lifts, every page is the one a fresh sort of the table gives.
     monkeypatch.setattr(paging, "HEAD", 8)
     rng = random.Random(16)
-    clock = FakeClock(1_700_000_000.0)
-    control = FakeControl(clock=clock)
-    service = BusService(control)
-    unsubscribe = control.subscribe(service)
-    try:
+    with _listening() as (clock, control, service):
         _banned(control, clock, 20)
         service.pages.page("", 0, 1)  # built: kept from here by the announcements
 
@@ -235,5 +222,3 @@ def test_the_newest_bans_gathered_ahead_keep_the_order_of_a_fresh_sort(
 
         asyncio.run(churn())
         check()
-    finally:
-        unsubscribe()
