@@ -20,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 import corpora
+from test_engine_and_regex_cli import FAIL, MIXED_AUTH_LOG
 
 from journalban.matching import denselines
 from journalban.matching.counting import count_text
@@ -29,15 +30,8 @@ from journalban.matching.filterdef import FilterDef, load_filter_file
 from journalban.matching.library import FilterLibrary
 
 NOW = 1_795_000_000.0  # 2026-11-18: the corpora's "Nov 21" is this year's
-FAIL = "Nov 21 10:00:01 web1 sshd[1201]: Failed password for root from 203.0.113.5 port 40122 ssh2"
 CRAFTED = [
-    "Nov 21 10:00:00 web1 CRON[99]: pam_unix(cron:session): session opened for user root(uid=0)",
-    FAIL,
-    "Nov 21 10:00:02 web1 sudo[7]: Failed password for root from 192.0.2.99 port 22 ssh2",
-    "Nov 21 10:00:03 web1 sshd[1202]: Accepted publickey for alice from 198.51.100.2 port 2 ssh2",
-    "Nov 21 10:00:04 web1 sshd[1203]: Failed password for invalid user x from 192.0.2.1 port 22 ssh2"
-    " from 203.0.113.51 port 40000 ssh2",
-    "Nov 21 10:00:05 web1 sshd-session[1204]: Invalid user oracle from 2001:db8::5 port 51122",
+    *MIXED_AUTH_LOG,
     FAIL.replace("203.0.113.5", "999.1.1.1"),
     FAIL.replace("203.0.113.5", "evil.example.com"),
     FAIL.replace("203.0.113.5", "127.0.0.1"),
