@@ -3,22 +3,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from journalban.sources import journalworker
-
-
-def _modules_after(code: str) -> set[str]:
-    out = subprocess.run(
-        [sys.executable, "-I", "-c", f"{code}; import sys; print(' '.join(sys.modules))"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    return set(out.split())
+from support.imports import modules_after
 
 
 def test_the_agent_side_of_a_journal_source_does_not_import_the_reader() -> None:
-    loaded = _modules_after(
+    loaded = modules_after(
         "import journalban.cli.run, journalban.agent.runtime, journalban.sources.journal, "
         "journalban.agent.journalreader, journalban.agent.build"
     )
@@ -33,7 +23,7 @@ def test_the_invalidate_constant_is_sd_journal_s() -> None:
 
 
 def test_reading_the_default_configuration_and_a_filter_imports_no_zipfile() -> None:
-    loaded = _modules_after(
+    loaded = modules_after(
         "import journalban.cli.run, journalban.agent.runtime; "
         "from journalban.config.loader import packaged_default_text; packaged_default_text(); "
         "from journalban.matching.library import FilterLibrary; FilterLibrary().load('sshd')"

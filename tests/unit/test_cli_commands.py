@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import subprocess
-import sys
 
 from journalban.cli.main import COMMAND_MODULES, MODULE_OF, build_parser
+from support.imports import modules_after
 
 
 def _own_commands(name: str) -> list[str]:
@@ -34,11 +33,6 @@ def test_a_command_alone_parses_as_in_the_whole_parser() -> None:
 
 
 def test_run_imports_no_other_command() -> None:
-    code = (
-        "import sys; from journalban.cli.main import build_parser; build_parser('run'); "
-        "print(sorted(m for m in sys.modules if m.startswith('journalban.cli.')))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "['journalban.cli.main', 'journalban.cli.run']"
+    loaded = modules_after("from journalban.cli.main import build_parser; build_parser('run')")
+    commands = {m for m in loaded if m.startswith("journalban.cli.")}
+    assert commands == {"journalban.cli.main", "journalban.cli.run"}
