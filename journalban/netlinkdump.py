@@ -19,6 +19,8 @@ from typing import Final, TypeVar
 from journalban.errors import DumpInterrupted
 
 NLM_F_DUMP_INTR: Final = 0x10
+NLMSG_ERROR: Final = 2
+NLMSG_DONE: Final = 3
 DUMP_ATTEMPTS: Final = 5
 _ERRNO: Final = struct.Struct("=i")
 
@@ -27,12 +29,22 @@ log = logging.getLogger("journalban.netlinkdump")
 T = TypeVar("T")
 
 
-def done_error(body: bytes) -> int:
-    """The errno an NLMSG_DONE reports (its payload is the dump's int status), 0 when none."""
-    if len(body) < _ERRNO.size:
-        return 0
-    status: int = _ERRNO.unpack_from(body)[0]
-    return -status if status < 0 else 0
+def dump_end(msg_type: int, body: bytes) -> int | None:
+    """Whether a message of a dump ends it: None when it does not, 0 when the dump ended
+    well, else the errno it failed with. An error is never an empty result.
+
+    An NLMSG_DONE's payload is the dump's int status (negative: the errno), an
+    NLMSG_ERROR's starts with the negative errno (0: an acknowledgement).
+    """
+    if msg_type == NLMSG_DONE:
+        if len(body) < _ERRNO.size:
+            return 0
+        status: int = _ERRNO.unpack_from(body)[0]
+        return -status if status < 0 else 0
+    if msg_type == NLMSG_ERROR:
+        code: int = -_ERRNO.unpack_from(body)[0]
+        return code
+    return None
 
 
 def retried(dump_once: Callable[[], tuple[T, bool]], what: str) -> T:

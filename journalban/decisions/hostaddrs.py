@@ -15,15 +15,13 @@ import struct
 from typing import Final, Protocol
 
 from journalban.errors import DumpInterrupted
-from journalban.netlinkdump import NLM_F_DUMP_INTR, done_error, retried
+from journalban.netlinkdump import NLM_F_DUMP_INTR, NLMSG_DONE, dump_end, retried
 
 NETLINK_ROUTE: Final = 0
 RTM_NEWADDR: Final = 20
 RTM_GETADDR: Final = 22
 NLM_F_REQUEST: Final = 0x1
 NLM_F_DUMP: Final = 0x300
-NLMSG_ERROR: Final = 2
-NLMSG_DONE: Final = 3
 IFA_ADDRESS: Final = 1
 IFA_LOCAL: Final = 2
 NLA_TYPE_MASK: Final = 0x3FFF
@@ -31,7 +29,6 @@ NLA_TYPE_MASK: Final = 0x3FFF
 _NLMSGHDR: Final = struct.Struct("=IHHII")
 _IFADDRMSG: Final = struct.Struct("=BBBBI")
 _NLA: Final = struct.Struct("=HH")
-_ERRNO: Final = struct.Struct("=i")
 
 
 class DumpSocket(Protocol):
@@ -124,15 +121,11 @@ def _parse(data: bytes, seq: int, found: list[tuple[str, int]], state: list[bool
         if got_seq == seq:
             if flags & NLM_F_DUMP_INTR:
                 state[0] = True
-            payload = data[offset + _NLMSGHDR.size : offset + length]
-            if kind == NLMSG_DONE:
-                if code := done_error(payload):
-                    raise OSError(code, f"address dump failed: {os.strerror(code)}")
-                return True
-            if kind == NLMSG_ERROR:
-                code = -_ERRNO.unpack_from(payload)[0]
+            code = dump_end(kind, data[offset + _NLMSGHDR.size : offset + length])
+            if code is not None:
                 if code:
-                    raise OSError(code, f"address dump refused: {os.strerror(code)}")
+                    done = "failed" if kind == NLMSG_DONE else "refused"
+                    raise OSError(code, f"address dump {done}: {os.strerror(code)}")
                 return True
             if kind == RTM_NEWADDR:
                 _address(data, offset + _NLMSGHDR.size, offset + length, found)

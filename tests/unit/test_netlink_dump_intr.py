@@ -22,8 +22,6 @@ import pytest
 from journalban.decisions import ignore
 from journalban.decisions.hostaddrs import (
     IFA_LOCAL,
-    NLMSG_DONE,
-    NLMSG_ERROR,
     RTM_NEWADDR,
     AddressDumpInterrupted,
     dump_addresses,
@@ -31,7 +29,7 @@ from journalban.decisions.hostaddrs import (
 from journalban.errors import BackendError, DumpInterrupted
 from journalban.firewall import ipset
 from journalban.firewall.nftables.netlink import NftSocket, attr, is_missing
-from journalban.netlinkdump import DUMP_ATTEMPTS, NLM_F_DUMP_INTR
+from journalban.netlinkdump import DUMP_ATTEMPTS, NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR
 
 HDR = struct.Struct("=IHHII")
 NLM_F_MULTI = 0x2

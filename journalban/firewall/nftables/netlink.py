@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from typing import Final, Union
 
 from journalban.errors import BackendError
-from journalban.netlinkdump import NLM_F_DUMP_INTR, done_error, retried
+from journalban.netlinkdump import NLM_F_DUMP_INTR, NLMSG_ERROR, dump_end, retried
 
 NETLINK_NETFILTER: Final = 12
 NFNL_SUBSYS_NFTABLES: Final = 10
 NFNL_MSG_BATCH_BEGIN: Final = 0x10
 NFNL_MSG_BATCH_END: Final = 0x11
-NLMSG_ERROR: Final = 2
-NLMSG_DONE: Final = 3
 NLM_F_REQUEST: Final = 0x1
 NLM_F_MULTI: Final = 0x2
 NLM_F_ACK: Final = 0x4
@@ -258,17 +256,13 @@ class NftSocket:
                 if got_seq != seq:
                     continue
                 interrupted |= bool(flags & NLM_F_DUMP_INTR)
-                if msg_type == NLMSG_DONE:
-                    if code := done_error(body):
+                code = dump_end(msg_type, body)
+                if code is not None:
+                    if code:
                         raise BackendError(
                             f"nf_tables dump {kind} failed: {os.strerror(code)}", code
                         )
                     return bodies, interrupted
-                if msg_type == NLMSG_ERROR:
-                    code = -_ERRNO.unpack_from(body)[0]
-                    if code == 0:
-                        return bodies, interrupted
-                    raise BackendError(f"nf_tables dump {kind} failed: {os.strerror(code)}", code)
                 bodies.append(body[_NFGENMSG.size :])
 
     def _receive(self) -> Iterator[tuple[int, int, int, bytes]]:
