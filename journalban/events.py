@@ -1,7 +1,7 @@
 """What the stages hand each other.
 
 Raw input travels in batches (``LineBatch``); the matcher makes an object only
-for a line that matched (``journalban.matching.engine.Outcome``), and the
+for a line that matched (``journalban.matching.compiled.Outcome``), and the
 decisions stage hands on ``Ban``: an active ban as stored and shown.
 """
 
