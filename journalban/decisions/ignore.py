@@ -21,6 +21,7 @@ from journalban.addresses import (
     parse_network,
 )
 from journalban.decisions.hostaddrs import AddressDumpInterrupted, interface_addresses
+from journalban.decisions.pointverdict import HostVerdicts, PointVerdicts, ranked
 from journalban.decisions.split import widest_clear_prefixlen
 from journalban.errors import AddressError, AddressIgnored, AddressNotPeer, DumpInterrupted
 
@@ -125,6 +126,14 @@ class IgnoreList:
         self.resolved = resolved
         self._ignoreip_ranges = _ranges([*self.configured, *resolved])
         self.generation += 1
+        # why_ignored_range of one address, flattened (and its IPv4 texts remembered)
+        self.points = PointVerdicts(ranked((
+            *((((v, f, la),), f"{NEVER_A_PEER}: {why}") for v, f, la, why in NEVER_PEER_RANGES),
+            (self._broadcast_ranges, f"{NEVER_A_PEER}: the broadcast address of an on-link network"),
+            (self._protected_ranges, "the host's own, loopback or a local network"),
+            (self._ignoreip_ranges, "in ignoreip"),
+        )))  # fmt: skip
+        self.hosts = HostVerdicts(self.points)
 
     def why_ignored(self, net: IPNetwork, *, force: bool = False) -> str | None:
         """Why ``net`` must not be banned, or None. ``force`` overrides only ignoreip."""
@@ -138,6 +147,14 @@ class IgnoreList:
         self, version: int, low: int, high: int, *, force: bool = False
     ) -> str | None:
         """``why_ignored`` for the addresses ``low`` to ``high`` (integers) of IP ``version``."""
+        if low == high and not force:
+            return self.points.why(version, low)
+        return self.why_by_ranges(version, low, high, force=force)
+
+    def why_by_ranges(
+        self, version: int, low: int, high: int, *, force: bool = False
+    ) -> str | None:
+        """``why_ignored_range`` walking the ranges in order (``points`` flattens them)."""
         for v, first, last, why in NEVER_PEER_RANGES:
             if v == version and low <= last and first <= high:
                 return f"{NEVER_A_PEER}: {why}"

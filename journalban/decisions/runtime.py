@@ -12,7 +12,6 @@ from typing import Any
 
 from journalban.addresses import (
     IPNetwork,
-    ipv4_host_key,
     ipv6_prefix_key,
     is_prefix,
     network_text,
@@ -65,11 +64,9 @@ class JailRuntime:
 
     def network_of(self, host: str) -> tuple[str, str | None] | None:
         """(text of the network counted as, why it is ignored) for an address text; None if invalid."""
-        fast = ipv4_host_key(host)
+        fast = self.ignore.hosts.v4(host)  # the last 1,024 IPv4 texts remembered, no more
         if fast is not None:
-            # Not remembered: inet_pton/inet_ntop and an integer range cost less than a
-            # memo a flood of distinct addresses keeps full (65536 entries, ~13 MB).
-            return (fast[1], self.ignore.why_ignored_range(4, fast[0], fast[0]))
+            return fast
         try:
             return self.networks[host]
         except KeyError:

@@ -1,0 +1,105 @@
+"""Why one address must never be banned, in one bisection: the failure path's verdict.
+
+``IgnoreList.why_ignored_range`` walks its range lists in order (never a
+peer, an on-link broadcast address, the host's own and local networks,
+ignoreip) for every failure: a dozen Python comparisons per range. For one
+address the answer depends only on where it falls among the ranges'
+boundaries, so the ranges are flattened once, when the list is built or its
+host names are resolved anew, into disjoint segments per IP version, each
+with the reason the first matching range in that order gives (``PointVerdicts``).
+
+Failures repeat addresses: ``HostVerdicts`` keeps the last ``HOST_MEMO`` IPv4
+address texts' (network text, reason), cleared whole when full. Both belong
+to one ``IgnoreList`` and are rebuilt with its ranges: a reload or an
+address change builds new ignore lists, so nothing outlives the ranges it
+was computed from.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from journalban.addresses import ipv4_host_key
+
+# IPv4 address texts remembered per ignore list: attackers' failures come in
+# bursts (70-80% of the sshd corpora's failures hit a memo this size; a
+# larger one gains a few points and costs memory in a flood of distinct ones).
+HOST_MEMO: Final = 1024
+
+# (version, first, last, reason) in the order the checks are made.
+Ranked = tuple[int, int, int, str]
+
+
+class PointVerdicts:
+    """Per IP version, the sorted starts of disjoint segments and each one's reason."""
+
+    def __init__(self, ranked: Sequence[Ranked]) -> None:
+        self._starts: dict[int, list[int]] = {}
+        self._reasons: dict[int, list[str | None]] = {}
+        for version in (4, 6):
+            mine = [(first, last, rank) for rank, (v, first, last, _) in enumerate(ranked)
+                    if v == version and first <= last]  # fmt: skip
+            starts, reasons = _segments(mine, [r[3] for r in ranked])
+            self._starts[version], self._reasons[version] = starts, reasons
+
+    def why(self, version: int, value: int) -> str | None:
+        """The reason of the first range holding address ``value``, or None."""
+        i = bisect_right(self._starts[version], value) - 1
+        return None if i < 0 else self._reasons[version][i]
+
+
+def _segments(
+    ranges: Sequence[tuple[int, int, int]], reasons: Sequence[str]
+) -> tuple[list[int], list[str | None]]:
+    """Sweep the ranges' boundaries; at each, the reason of the lowest rank still open."""
+    events: dict[int, list[tuple[int, bool]]] = {}
+    for first, last, rank in ranges:
+        events.setdefault(first, []).append((rank, True))
+        events.setdefault(last + 1, []).append((rank, False))
+    open_ranks: list[int] = []  # a heap; a rank whose range ended leaves it when on top
+    ended: set[int] = set()
+    starts: list[int] = []
+    out: list[str | None] = []
+    for point in sorted(events):
+        for rank, opens in events[point]:
+            if opens:
+                heapq.heappush(open_ranks, rank)
+            else:
+                ended.add(rank)
+        while open_ranks and open_ranks[0] in ended:
+            heapq.heappop(open_ranks)
+        reason = reasons[open_ranks[0]] if open_ranks else None
+        if not out or out[-1] != reason:
+            starts.append(point)
+            out.append(reason)
+    return starts, out
+
+
+class HostVerdicts:
+    """(network text, reason) of IPv4 address texts, from ``PointVerdicts``, remembered."""
+
+    def __init__(self, points: PointVerdicts) -> None:
+        self._points = points
+        self._known: dict[str, tuple[str, str | None]] = {}
+
+    def v4(self, host: str) -> tuple[str, str | None] | None:
+        """For a dotted-quad ``host``: its /32's text and why it is ignored; else None."""
+        found = self._known.get(host)
+        if found is not None:
+            return found
+        fast = ipv4_host_key(host)
+        if fast is None:
+            return None
+        known = self._known
+        if len(known) >= HOST_MEMO:
+            known.clear()
+        found = known[host] = (fast[1], self._points.why(4, fast[0]))
+        return found
+
+
+def ranked(groups: Iterable[tuple[Iterable[tuple[int, int, int]], str]]) -> list[Ranked]:
+    """(version, first, last) ranges of each (ranges, reason) group, in order."""
+    return [(v, first, last, reason) for ranges, reason in groups for v, first, last in ranges]
