@@ -51,15 +51,47 @@ MODULE_OF = {
 }
 
 
+def terminal_columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it (``COLUMNS``, stdout's
+    terminal, else 80), without importing shutil (and with it bz2 and lzma: 0.3 MB of the
+    agent's memory for its whole life, issue 19)."""
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+            columns = 0
+    return columns or 80
+
+
+def _parser_class() -> type[argparse.ArgumentParser]:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """An ArgumentParser whose help formatters are given the width: argparse's own
+        would import shutil for it, and builds one for every argument added. Subcommands'
+        parsers are of this class too (``add_subparsers`` takes the parent's)."""
+
+        def _get_formatter(self) -> argparse.HelpFormatter:
+            # Every formatter class of argparse takes the width (its protocol names prog alone).
+            width = terminal_columns() - 2
+            return self.formatter_class(prog=self.prog, width=width)  # type: ignore[call-arg]
+
+    return Parser
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command``, only the module that defines it.
 
     `journalban regex` must not pay for importing the agent's firewall and bus stacks,
     nor `journalban pam-check` for argparse.
     """
-    import argparse
-
-    parser = argparse.ArgumentParser(
+    parser = _parser_class()(
         prog="journalban",
         description="Ban the addresses behind authentication failures (journald, files, nftables).",
     )
@@ -88,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return pam_check(argv[1:])
     if command == "run" and not {"-h", "--help"} & set(argv):
+        from journalban.lazyssl import defer_ssl
+
+        defer_ssl()  # OpenSSL's 1 MB only if a fleet link over TLS needs it
         from journalban.cli.run import start_reader_ahead
 
         start_reader_ahead()  # its start-up overlaps the agent's

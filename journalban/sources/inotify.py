@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 IN_MODIFY = 0x00000002
 IN_ATTRIB = 0x00000004
@@ -44,6 +47,10 @@ class InotifyUnavailable(OSError):
 def _libc() -> ctypes.CDLL:
     # The process's own symbols, libc's among them: ctypes.util.find_library would
     # import shutil, subprocess, tempfile, bz2 and lzma (2 MB in each reader child).
+    # ctypes itself when first needed: the agent imports this module (its file jails'
+    # types) and reads no file itself (0.3 MB of its memory).
+    import ctypes
+
     return ctypes.CDLL(None, use_errno=True)
 
 
@@ -55,6 +62,8 @@ class Inotify:
     """
 
     def __init__(self) -> None:
+        import ctypes
+
         try:
             libc = _libc()
             self._add_watch = libc.inotify_add_watch
@@ -80,6 +89,8 @@ class Inotify:
         """
         wd = self._add_watch(self.fd, os.fsencode(path), mask)
         if wd < 0:
+            import ctypes  # imported by __init__
+
             errno = ctypes.get_errno()
             raise OSError(errno, os.strerror(errno), path)
         return int(wd)

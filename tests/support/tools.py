@@ -88,6 +88,8 @@ _TOOLS: Final[dict[str, str]] = {
     # the fresh-machine check (with debootstrap and chroot above)
     "nice": "coreutils",
     "git": "git",
+    # a self-signed certificate for a real TLS handshake (tests/unit/test_lazy_ssl.py)
+    "openssl": "openssl",
 }
 # Where a tool named on PATH may also be given by its absolute path.
 _BIN_DIRS: Final = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
