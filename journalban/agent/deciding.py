@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.calltrace import TRACE, CallTrace, mark, trace_log, tracing
-from journalban.agent.news import News, NewsQueue, news_of
+from journalban.agent.news import News, NewsQueue, news_of, news_runs
 from journalban.agent.restoring import Restored, log_restored, restore
 from journalban.agent.slicing import hit_slices
 from journalban.decisions.engine import Changes
@@ -218,20 +218,25 @@ class AgentDeciding:
             self.notifier.status(self._status_line())
 
     def _announce(self, news: Sequence[News]) -> None:
-        """Log, run the actions of and tell the listeners about committed bans and unbans."""
-        for item in news:
-            ban, reason = item.ban, item.unban_reason
-            with calling(item.caller):  # a stream's ban announced during a call is not the caller's
+        """Log, run the actions of and tell the listeners about committed bans and
+        unbans, a run at a time (``news_runs``; its lines logged together, one each)."""
+        for run in news_runs(news):
+            first = run[0]
+            reason = first.unban_reason
+            bans = [item.ban for item in run]
+            with calling(first.caller):  # a stream's ban announced during a call is not the caller's
                 if reason is None:
-                    self.events.event("ban", ban, item.at)
+                    self.events.events("ban", bans, first.at)
                 else:
-                    self.events.event("unban", ban, item.at, reason)
-                self._run_actions(ban, reason)
+                    self.events.events("unban", bans, first.at, reason)
+                for ban in bans:
+                    self._run_actions(ban, reason)
                 for listener in list(self._listeners):
-                    if reason is None:
-                        listener.banned(ban)
-                    else:
-                        listener.unbanned(ban, reason)
+                    for ban in bans:
+                        if reason is None:
+                            listener.banned(ban)
+                        else:
+                            listener.unbanned(ban, reason)
 
     def _uses_firewall(self, jail: str) -> bool:
         part = self.parts.get(jail)

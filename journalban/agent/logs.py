@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from journalban.agent.bulklog import log_lines
 from journalban.agent.callers import CALLER, CommandLog
 from journalban.config.durations import format_duration
 from journalban.events import Ban
@@ -165,23 +166,21 @@ class EventLog:
         except OSError:
             log.info(text)
 
-    def events(self, kind: str, bans: Sequence[Ban], now: float) -> None:
-        """Many events at once (a restore at start): one record each."""
-        for ban in bans:
-            self.event(kind, ban, now)
+    def events(self, kind: str, bans: Sequence[Ban], now: float, reason: str = "") -> None:
+        """Many events at once (a restore at start, a group's bans): one line each,
+        written together (``bulklog``) when there is no journal to send fields to."""
+        if self.sender is not None:
+            for ban in bans:
+                self.event(kind, ban, now, reason)
+            return
+        log_lines(log, logging.INFO, [self._noted(kind, ban, now, reason) for ban in bans])
 
     def event(self, kind: str, ban: Ban, now: float, reason: str = "") -> str:
-        text = event_message(kind, ban, now, reason)
-        caller = CALLER.get()
-        if kind == "ban":
-            self.commands.banned(ban.jail, ban.address)
-        elif kind == "unban":
-            self.commands.unbanned(ban.jail, ban.address)
-        if caller is not None and kind in ("ban", "unban"):
-            text += f" by {caller}"
+        text = self._noted(kind, ban, now, reason)
         if self.sender is None:
             log.info(text)
             return text
+        caller = CALLER.get()
         fields = {"JOURNALBAN_DRY_RUN": "1"} if self.dry_run else {}
         try:
             self.sender(
@@ -198,4 +197,16 @@ class EventLog:
             )
         except OSError:
             log.info(text)
+        return text
+
+    def _noted(self, kind: str, ban: Ban, now: float, reason: str) -> str:
+        """The event's text, its caller named; who made the ban noted (``CommandLog``)."""
+        text = event_message(kind, ban, now, reason)
+        caller = CALLER.get()
+        if kind == "ban":
+            self.commands.banned(ban.jail, ban.address)
+        elif kind == "unban":
+            self.commands.unbanned(ban.jail, ban.address)
+        if caller is not None and kind in ("ban", "unban"):
+            text += f" by {caller}"
         return text

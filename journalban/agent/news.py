@@ -18,7 +18,7 @@ always after its commit: nothing is announced that is not durable.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from journalban.addresses import IPNetwork
@@ -76,3 +76,19 @@ class NewsQueue:
         if first:
             self._queued = deque(item for item in self._queued if item.key not in keys)
         return first
+
+
+def news_runs(news: Sequence[News]) -> Iterator[list[News]]:
+    """``news`` cut into runs announced together: consecutive bans (or consecutive
+    unbans of one reason) of the same caller at the same time, in their order."""
+    run: list[News] = []
+    last: tuple[object, ...] = ()
+    for item in news:
+        kind = (item.caller, item.unban_reason, item.at)
+        if run and kind != last:
+            yield run
+            run = []
+        run.append(item)
+        last = kind
+    if run:
+        yield run
