@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 # Stands for the message in the one formatted record (no log message holds a NUL).
 _MARK = "\x00journalban-line\x00"
@@ -58,7 +59,9 @@ def _handlers(logger: logging.Logger, level: int) -> list[logging.Handler] | Non
     return found or None
 
 
-def _write(handler: logging.StreamHandler[object], record: logging.LogRecord, lines: Sequence[str]) -> None:
+def _write(
+    handler: logging.StreamHandler[Any], record: logging.LogRecord, lines: Sequence[str]
+) -> None:
     try:
         text = handler.format(record)
         if text.count(_MARK) != 1:
@@ -69,11 +72,11 @@ def _write(handler: logging.StreamHandler[object], record: logging.LogRecord, li
         tail += handler.terminator
         data = "".join([head + line + tail for line in lines])
         with handler.lock or _NO_LOCK:
-            handler.stream.write(data)  # type: ignore[attr-defined]
+            handler.stream.write(data)
             handler.flush()
     except RecursionError:  # as StreamHandler.emit
         raise
-    except Exception:  # noqa: BLE001 - a logging error never stops the agent
+    except Exception:  # a logging error never stops the agent
         handler.handleError(record)
 
 

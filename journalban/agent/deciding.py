@@ -224,7 +224,8 @@ class AgentDeciding:
             first = run[0]
             reason = first.unban_reason
             bans = [item.ban for item in run]
-            with calling(first.caller):  # a stream's ban announced during a call is not the caller's
+            # (a stream's ban announced during a call is not the caller's)
+            with calling(first.caller):
                 if reason is None:
                     self.events.events("ban", bans, first.at)
                 else:

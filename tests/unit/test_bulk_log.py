@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from journalban.addresses import stored_network
 from journalban.agent.bulklog import log_lines
 from journalban.agent.logs import DRY_RUN_PREFIX, EventLog, SecondFormatter
 from journalban.events import Ban
-from journalban.addresses import stored_network
 
 LINES = [
     "Ban 203.0.113.5 in jail sshd for 2d (account: 'root')",
@@ -61,7 +61,8 @@ def test_the_time_stamp_is_written_on_every_line(logger: logging.Logger) -> None
     log_lines(logger, logging.INFO, LINES[:2])
     written = out.getvalue().splitlines()
     assert [w[24:] for w in written] == [f"INFO {line}" for line in LINES[:2]]
-    assert written[0][:23] == written[1][:23] and written[0][4] == "-"
+    assert written[0][:23] == written[1][:23]
+    assert written[0][4] == "-"
 
 
 def test_below_the_level_nothing_is_written(logger: logging.Logger) -> None:
@@ -121,8 +122,18 @@ def test_the_event_log_writes_a_group_of_bans_one_line_each(logger: logging.Logg
     agent_log.setLevel(logging.INFO)
     try:
         bans = [
-            Ban("sshd", stored_network(text), 1000.0, 1000.0 + 172_800, 1, "account",
-                3, "files", (), "root")  # fmt: skip
+            Ban(
+                "sshd",
+                stored_network(text),
+                1000.0,
+                173_800.0,
+                1,
+                "account",
+                3,
+                "files",
+                (),
+                "root",
+            )
             for text in ("203.0.113.5/32", "2001:db8::/64", "198.51.100.0/24")
         ]
         events = EventLog(None)
