@@ -14,7 +14,7 @@ from typing import Any
 from journalban.clock import SystemClock
 from journalban.events import LineBatch
 from journalban.matching.engine import LineMatcher
-from journalban.matching.literals import mode_literals
+from journalban.matching.literals import leading_literals, mode_literals
 from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import MatcherSpec, unpickle_filter
 from journalban.sources import journalwire
@@ -30,11 +30,21 @@ class Gate:
     its time and key (most sshd lines of that kind close connections nobody
     taught). A teach line in the batch turns skipping off until the next
     batch, as the table learns it only when the batch is matched.
+
+    Every session regex is tried with ``match``, at the message's start: when
+    each starts with literals (``prefixes``: sshd's ``Connection closed by ``...),
+    a message is a session line only if it starts with one, which
+    ``bytes.startswith`` tells at the cost of a call; a message holding a
+    session literal further on cannot change the table, and is handed out
+    (without a key) or not as its failure literals say. A reader then scans
+    a message for the failure literals only when it is not a session line
+    (``failure_literals``, ``check_session``).
     """
 
     def __init__(self, table: SessionTable, failure_literals: Sequence[str]) -> None:
         self.table = table
         rules = table.rules
+        self.failure_literals = tuple(failure_literals)
         failure = literal_scan(failure_literals) if failure_literals else None
         session = rules.literals
         teach = mode_literals(list(rules.teach), ())
@@ -42,6 +52,21 @@ class Gate:
         self._session = None if not session else _search(literal_scan(session))
         self._teach = None if not teach else _search(literal_scan(teach))
         self._teaching = False
+        # The session and teaching regexes' starts (None: a regex may start otherwise).
+        self.prefixes: tuple[bytes, ...] | None = None
+        self._teach_prefixes: tuple[bytes, ...] = ()
+        starts = leading_literals([*rules.teach, *rules.count, *rules.end, *rules.success])
+        teach_starts = leading_literals(rules.teach)
+        if (
+            self._failure is not None
+            and self._session is not None
+            and self._teach is not None
+            and starts
+            and teach_starts
+            and all(s.isascii() for s in (*starts, *teach_starts))
+        ):
+            self.prefixes = tuple(s.encode() for s in starts)
+            self._teach_prefixes = tuple(s.encode() for s in teach_starts)
 
     def _teaches(self, raw: bytes) -> bool:
         # The literal is found anywhere ("banner exchange: Connection from ..."); the
@@ -53,6 +78,10 @@ class Gate:
         self._teaching = False
 
     def check(self, raw: bytes, get: Callable[[str], bytes], field: str) -> tuple[bool, str | None]:
+        if self.prefixes is not None:
+            if not raw.startswith(self.prefixes):
+                return True, None  # no session regex can match it
+            return self.check_session(raw, get, field)
         if self._session is None or self._teach is None or self._failure is None:
             return True, _key(get, field)  # a regex without literals: no telling
         if self._session(raw) is None:
@@ -69,11 +98,31 @@ class Gate:
         key = _key(get, field)
         return self.table.holds_any(key), key
 
+    def check_session(
+        self, raw: bytes, get: Callable[[str], bytes], field: str
+    ) -> tuple[bool, str | None]:
+        """``check`` of a message starting with one of ``prefixes`` (set: not None)."""
+        if raw.startswith(self._teach_prefixes) and self._teaches(raw):
+            self._teaching = True
+            return True, _key(get, field)
+        failure = self._failure  # not None where prefixes are set
+        if self._teaching or (failure is not None and failure(raw) is not None):
+            return True, _key(get, field)
+        if self.table.rules.late:
+            return True, _key(get, field)  # a count may wait for its teach line
+        if not len(self.table):
+            return False, None
+        key = _key(get, field)
+        return self.table.holds_any(key), key
+
     def learn(
         self, raw: bytes, get: Callable[[str], bytes], field: str, when: Callable[[], float]
     ) -> None:
         table = self.table
-        if self._session is not None and self._session(raw) is None:
+        if self.prefixes is not None:
+            if not raw.startswith(self.prefixes):
+                return  # no session regex can match it
+        elif self._session is not None and self._session(raw) is None:
             return  # no session regex can match it: the finder feeds no such line either
         key = _key(get, field)
         if key is None and not table.keyed_by_message:

@@ -262,3 +262,40 @@ def _ends_by_find(text: str, needle: Needle, pos: int) -> list[int]:
         out.append(end)
         pos = find(word, end + 1)
     return out
+
+
+def leading_literals(regexes: Iterable[re.Pattern[str]]) -> tuple[str, ...] | None:
+    """Strings one of which every string a ``regex.match`` of one of ``regexes`` matches
+    starts with; None when a regex may start otherwise (or case-insensitively).
+
+    A message starting with none of them cannot ``match`` any of the regexes: a
+    reader tests that with ``bytes.startswith`` instead of scanning the whole message.
+    """
+    out: set[str] = set()
+    for regex in regexes:
+        found = _leading_for(regex.pattern, regex.flags)
+        if found is None:
+            return None
+        out |= found
+    return tuple(sorted(out))
+
+
+@functools.lru_cache(maxsize=256)
+def _leading_for(pattern: str, flags: int) -> frozenset[str] | None:
+    try:
+        parsed = sre_parse.parse(pattern, flags)
+    except (re.error, RecursionError):
+        return None
+    if (flags | parsed.state.flags) & re.IGNORECASE:
+        return None
+    starts = {""}
+    for op, av in parsed:
+        # Zero-width items (``^``, lookarounds) are {""}: the start goes on after them.
+        part = _finite_item(op, av)
+        if part is None:
+            break
+        longer = {a + b for a in starts for b in part}
+        if len(longer) > MAX_SET:
+            break
+        starts = longer
+    return None if "" in starts else frozenset(starts)

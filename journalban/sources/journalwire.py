@@ -51,9 +51,21 @@ class SessionGate(Protocol):
     session matters, its session key (``field`` read through ``get``, the
     reader's field getter, only then). A finder with sessions provides one as its ``gate`` attribute;
     ``new_batch()`` is called before each batch.
+
+    ``prefixes``, when not None: every session line starts with one of them; a
+    reader may then take as candidates only the messages starting with one
+    (``check_session`` decides on those) and those holding one of
+    ``failure_literals``.
     """
 
+    prefixes: tuple[bytes, ...] | None
+    failure_literals: tuple[str, ...]
+
     def new_batch(self) -> None: ...
+
+    def check_session(
+        self, raw: bytes, get: Callable[[str], bytes], field: str
+    ) -> tuple[bool, str | None]: ...
 
     def check(
         self, raw: bytes, get: Callable[[str], bytes], field: str

@@ -91,7 +91,13 @@ class Follower:
         self.stop: str | None = None  # the cursor of the first entry not to read (stop_before)
         self.stop_usec: int | None = None  # ... its time: only entries as late are compared
         self.sent_at = 0.0  # time.monotonic() of the last frame of entries
+        self.sample = b""  # the journal's last messages (literalscan), for the session split
         self.scan = self._tuned_scan()
+        # A jail whose session lines start with literals (SessionGate.prefixes): those
+        # prefixes, and the scan for its failure literals alone (_session_split).
+        self.split: tuple[tuple[bytes, ...], Callable[[bytes], object]] | None = None
+        self._split_scans: dict[tuple[str, ...], Callable[[bytes], object] | None] = {}
+        self._set_split()
 
     def _tuned_scan(self) -> re.Pattern[bytes] | None:
         """The prefilter, its pivots chosen by the journal's own last messages."""
@@ -102,6 +108,8 @@ class Follower:
             sample = sample_messages(reader)
         finally:
             reader.close()
+        if self.request.session_field is not None:
+            self.sample = sample
         return literal_scan(self.request.prefilter, sample)
 
     def ensure_finder(self, fresh: bool = False) -> None:
@@ -116,6 +124,29 @@ class Follower:
         self.find_hits = find_hits
         gate = getattr(find_hits, "gate", None)
         self.gate = gate if self.request.session_field is not None else None
+        if hasattr(self, "split"):
+            self._set_split()
+
+    def _set_split(self) -> None:
+        """Split the prefilter where the gate allows (``SessionGate.prefixes``): a message is
+        a candidate when it starts with a session regex's literal (the gate then decides on
+        it) or holds a failure literal; the others (a session literal further on) could
+        change nothing. Only when the prefilter is exactly those two sets of literals."""
+        gate, self.split = self.gate, None
+        prefixes = None if gate is None else gate.prefixes
+        if gate is None or prefixes is None or self.scan is None:
+            return
+        failure = gate.failure_literals
+        if failure not in self._split_scans:
+            session = getattr(getattr(gate, "table", None), "rules", None)
+            literals = None if session is None else session.literals
+            wanted = {lit.strip() for lit in self.request.prefilter}
+            same = literals is not None and wanted == {lit.strip() for lit in (*failure, *literals)}
+            scan = literal_scan(failure, self.sample) if same else None
+            self._split_scans[failure] = None if scan is None else scan.search
+        search = self._split_scans[failure]
+        if search is not None:
+            self.split = (prefixes, search)
 
     def open_files(self, files: Sequence[str]) -> Reader:
         """A reader of ``files`` with the jail's matches (this reader's own files unchanged)."""
@@ -379,8 +410,13 @@ class Follower:
         session_field = self.request.session_field
         keys: list[str | None] = []
         gate, field = self.gate, session_field or ""
+        split = None
         if gate is not None:
             gate.new_batch()
+            split = self.split
+            if split is not None:
+                prefixes, failure = split
+                check_session = gate.check_session
         stop_usec = self.stop_usec
         while read < limit and next_entry():
             if stop_usec is not None and realtime() >= stop_usec and self._at_stop():
@@ -390,13 +426,24 @@ class Follower:
                 raw = get("MESSAGE")
             except KeyError:
                 continue  # no message, nothing to match; still moves the cursor
-            if search is not None and search(raw) is None:
-                continue  # holds no literal: no failregex can match it
-            if gate is not None:
-                wanted, key = gate.check(raw, get, field)
-                if not wanted:
-                    continue  # only a session's line, and no such session is held
+            if split is not None:
+                if raw.startswith(prefixes):
+                    wanted, key = check_session(raw, get, field)
+                    if not wanted:
+                        continue  # only a session's line, and no such session is held
+                elif failure(raw) is None:
+                    continue  # neither a session line nor a failure literal
+                else:
+                    key = None
                 keys.append(key)
+            else:
+                if search is not None and search(raw) is None:
+                    continue  # holds no literal: no failregex can match it
+                if gate is not None:
+                    wanted, key = gate.check(raw, get, field)
+                    if not wanted:
+                        continue  # only a session's line, and no such session is held
+                    keys.append(key)
             try:
                 source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
             except (KeyError, ValueError):

@@ -98,13 +98,25 @@ def test_a_line_that_can_neither_teach_nor_reach_a_held_session_is_of_no_use() -
 FAILED = "Failed password for root from 198.51.100.9 port 22 ssh2"
 
 
-def _gated(entries: list[tuple[str, str]], batch: int = 50) -> tuple[list[object], list[str]]:
+def _gated(
+    entries: list[tuple[str, str]], batch: int = 50, way: str = "check"
+) -> tuple[list[object], list[str]]:
     """What the table finds when the journal gate filters each batch before it is fed,
-    and the messages whose key the gate read."""
+    and the messages whose key the gate read. ``way``: ``check`` (the gate on every
+    candidate), ``split`` (as the reader child takes candidates with ``prefixes``: the
+    session lines through ``check_session``, the others by their failure literals) or
+    ``scan`` (the gate without prefixes: its literal scans)."""
     from journalban.agent.journalfinder import Gate
+    from journalban.sources.literalscan import literal_scan
 
     table = SessionTable(_rules())
     gate = Gate(table, ["Failed "])
+    prefixes = gate.prefixes
+    assert prefixes is not None, "sshd's session regexes all start with literals"
+    failure = literal_scan(gate.failure_literals)
+    assert failure is not None
+    if way == "scan":
+        gate.prefixes = None
     found: list[object] = []
     fetched: list[str] = []
     for start in range(0, len(entries), batch):  # a batch is fed after it is read
@@ -117,7 +129,13 @@ def _gated(entries: list[tuple[str, str]], batch: int = 50) -> tuple[list[object
                 fetched.append(message)
                 return pid.encode()
 
-            wanted, key = gate.check(message.encode(), get, "_PID")
+            raw = message.encode()
+            if way != "split":
+                wanted, key = gate.check(raw, get, "_PID")
+            elif raw.startswith(prefixes):
+                wanted, key = gate.check_session(raw, get, "_PID")
+            else:
+                wanted, key = failure.search(raw) is not None, None
             if wanted:
                 kept.append((i, message, key))
             else:
@@ -142,6 +160,8 @@ def _entries(teach_share: float, seed: int) -> list[tuple[str, str]]:
             message = END
         elif kind < 0.7:  # holds the teach literal, teaches nothing
             message = f"banner exchange: Connection from 198.51.100.{pid} port 1: invalid format"
+        elif kind < 0.75:  # holds an end literal further on, ends nothing
+            message = "error: kex_exchange_identification: Connection closed by remote host"
         else:
             message = FAILED
         out.append((message, pid))
@@ -156,12 +176,45 @@ def test_the_journal_gate_skips_only_what_the_table_could_not_use() -> None:
         every = SessionTable(_rules())
         expected = [every.feed(m, k, 100.0 + i) for i, (m, k) in enumerate(entries)]
         assert any(expected) == (teach_share > 0)
-        found, fetched = _gated(entries)
-        assert [h for h in found if h is not None] == [h for h in expected if h is not None]
-        assert len(found) == len(expected)
-        assert FAILED not in fetched, "a line without a session literal needs no key"
-        if teach_share == 0.0:
-            assert fetched == [], "nothing taught: count and end lines are skipped unread"
+        for way in ("check", "split", "scan"):
+            found, fetched = _gated(entries, way=way)
+            assert [h for h in found if h is not None] == [h for h in expected if h is not None]
+            assert len(found) == len(expected)
+            assert FAILED not in fetched, "a line without a session literal needs no key"
+            if teach_share == 0.0:
+                assert fetched == [], "nothing taught: count and end lines are skipped unread"
+
+
+def test_session_lines_are_told_by_the_start_their_regexes_match() -> None:
+    """leading_literals: what every match of a regex starts with, or None when unknown;
+    the gate's prefixes only where every session regex has one."""
+    import re
+
+    from journalban.agent.journalfinder import Gate
+    from journalban.matching.literals import leading_literals
+
+    def starts(*patterns: str) -> tuple[str, ...] | None:
+        return leading_literals([re.compile(p) for p in patterns])
+
+    assert starts(r"^Connection closed by ", r"^Disconnected from ") == (
+        "Connection closed by ",
+        "Disconnected from ",
+    )
+    assert starts(r"^(?:a|bc)d\d+") == ("ad", "bcd")
+    assert starts(r"(?=x)abc?") == ("ab",)
+    assert starts(r"(a)|b") == ("a", "b")
+    assert starts(r"^Too many(?: for (?P<user>\S+))?$") == ("Too many",)
+    for unknown in (r"(?i)abc", r"\w+abc", r"a?bc", r"(?:x)*y", r"^.*closed", r"(a)|\d"):
+        assert starts(unknown) is None, unknown
+    assert starts(r"^abc", r"\w+") is None
+    assert Gate(SessionTable(_rules()), ["Failed "]).prefixes == (
+        b"Connection closed by ",
+        b"Connection from ",
+        b"Disconnected from ",
+        b"Disconnecting: Too many authentication failures",
+    )
+    anywhere = SessionRules((re.compile(r"(?P<host>\S+) connected"),), (), (re.compile("^bye"),))
+    assert Gate(SessionTable(anywhere), ["Failed "]).prefixes is None
 
 
 OPENSMTPD = FilterLibrary(None).load("opensmtpd").sessions
