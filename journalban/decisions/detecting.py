@@ -34,24 +34,31 @@ class JailDetection:
         self.known_good = KnownGood(config.known_good) if config.uses_known_good else None
         found = (self.deny, self.slow, self.account, self.attack, self.subnet)
         self.detectors: list[Detector] = [d for d in found if d is not None]
+        self._observers = [d.observe for d in self.detectors]  # bound once, not per failure
+        self._good_networks = self.known_good.network_known if self.known_good else None
         self.persist = True  # False: nothing is kept (a replay), rows() reports none
         # True: the engine leaves the rows to decisions.rowbatch (once per commit).
         self.deferred = False
 
-    def observe(self, key: str, user: str | None, when: float) -> list[Verdict]:
-        """The verdicts of every detector on one failure."""
-        good = self.known_good
+    def observe(self, key: str, user: str | None, when: float) -> Sequence[Verdict]:
+        """The verdicts of every detector on one failure (most often none: no list made)."""
         known = (
-            good is not None
-            and user is not None
-            and good.network_known(key)  # one lookup for most failures
-            and good.holds(user, key, when)
+            user is not None
+            and (network_known := self._good_networks) is not None
+            and network_known(key)  # one lookup for most failures
+            and self.known_good is not None
+            and self.known_good.holds(user, key, when)
         )
         seen = Seen(key, user, when, known)
-        verdicts: list[Verdict] = []
-        for detector in self.detectors:
-            verdicts += detector.observe(seen)
-        return verdicts
+        verdicts: list[Verdict] | None = None
+        for observe in self._observers:
+            found = observe(seen)
+            if found:
+                if verdicts is None:
+                    verdicts = list(found)
+                else:
+                    verdicts += found
+        return () if verdicts is None else verdicts
 
     def succeeded(self, key: str, user: str | None, when: float) -> None:
         """An accepted login of ``user`` from ``key``: a known-good pair."""

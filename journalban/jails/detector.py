@@ -11,7 +11,6 @@ after a restart. Detectors never ban themselves: the decisions stage does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 # Ban reasons: the fixed classes any local user may read (never an account name).
@@ -42,13 +41,14 @@ class Seen(NamedTuple):
     known_good: bool = False  # (user, key) logged in before: never banned for the crowd's sake
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """A ban a detector calls for."""
+class Verdict(NamedTuple):
+    """A ban a detector calls for (a tuple: a flood's attack mode makes one per failure,
+    and a frozen dataclass's ``__init__`` cost four times a tuple's)."""
 
     reason: str  # one of REASONS
     network: str  # the network (text) to ban; for ``subnet`` the widest prefix allowed
-    count: int  # the failures (or distinct addresses) behind it
+    # the failures (or distinct addresses) behind it (a field: it hides tuple.count)
+    count: int  # type: ignore[assignment]
     bantime: float | None  # config.detectors.JAIL_BANTIME: the jail's
     account: str | None = None
     members: tuple[str, ...] = ()  # subnet: the attacking networks inside ``network``

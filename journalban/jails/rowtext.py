@@ -30,4 +30,11 @@ def times_text(times: dict[str, float]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+def time_text(key: str, when: float) -> str:
+    """``times_text({key: when})``, without the dict (a prefix where one network failed)."""
+    if not _PLAIN.issuperset(key) or not math.isfinite(when):
+        return json.dumps({key: when})
+    return f'{{"{key}": {when!r}}}'
+
+
 _PLAIN = frozenset("0123456789abcdefABCDEF.:/")

@@ -30,9 +30,11 @@ class SlowWindow:
 
     def observe(self, seen: Seen) -> Sequence[Verdict]:
         pairs = self.keys.get(seen.key)
-        if pairs is None:
-            pairs = []
-        count = bucket_add(pairs, seen.when, self.width)
+        if pairs is None:  # an address's first failure: its one bucket
+            pairs = [int(seen.when // self.width), 1]
+            count = 1
+        else:
+            count = bucket_add(pairs, seen.when, self.width)
         self.keys.touch(seen.key, pairs)
         if count < self.config.maxretry:
             return ()

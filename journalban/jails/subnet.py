@@ -18,7 +18,7 @@ from journalban.addresses import ipv6_prefix_key
 from journalban.config.detectors import SubnetConfig
 from journalban.jails.detector import SUBNET, Row, Seen, Verdict
 from journalban.jails.distinct import note_distinct
-from journalban.jails.rowtext import times_text
+from journalban.jails.rowtext import time_text, times_text
 from journalban.jails.tracked import Tracked
 
 _PREFIX_MEMO = 65536
@@ -31,7 +31,7 @@ Networks = dict[str, float] | tuple[str, float]
 def networks_text(networks: Networks) -> str:
     """The state row's text: the dict's JSON whichever form is kept."""
     if isinstance(networks, tuple):
-        return times_text({networks[0]: networks[1]})
+        return time_text(*networks)
     return times_text(networks)
 
 
@@ -56,6 +56,8 @@ class SubnetCrowd:
         """The text of the configured prefix holding network ``key``."""
         if key.endswith("/32"):
             octets, tail = self._v4_cut
+            if octets == 3:  # the default /24: all but the last octet
+                return key[: key.rfind(".")] + tail
             if octets:
                 # The agent's IPv4 keys are canonical dotted quads (inet_ntop, str()):
                 # the prefix is their first octets as text, no memo (a flood's distinct
@@ -89,11 +91,18 @@ class SubnetCrowd:
         if seen.known_good:
             return ()
         cfg = self.config
-        prefix = self.prefix_of(seen.key)
+        key, when = seen.key, seen.when
+        prefix = self.prefix_of(key)
         kept = self.prefixes.get(prefix)
         if kept is None:
+            if cfg.addresses > 1:  # (always, as configured) one network is not a crowd
+                self.prefixes.touch(prefix, (key, when))
+                return ()
             networks: dict[str, float] = {}
         elif isinstance(kept, tuple):
+            if kept[0] == key and cfg.addresses > 1:  # the prefix's one network again
+                self.prefixes.touch(prefix, (key, when if when > kept[1] else kept[1]))
+                return ()
             networks = {kept[0]: kept[1]}
         else:
             networks = kept

@@ -56,22 +56,25 @@ class Tracked(Generic[V]):
     def touch(self, key: str, value: V) -> V:
         """Store ``value`` under ``key`` (most recently used); mark it changed."""
         items = self._items
-        if key in items:
-            if isinstance(items, OrderedDict):
-                items.move_to_end(key)
-            else:
-                del items[key]
-        elif len(items) >= self.cap:
-            if not isinstance(items, OrderedDict):
-                items = self._items = OrderedDict(items)
-                self.get = items.get
-            while len(items) >= self.cap:
-                gone, _ = items.popitem(last=False)
-                self._dirty.add(gone)
-                self.evicted += 1
+        # Taken out and put back at the end (no value is None): the use order, in a
+        # plain dict and an OrderedDict alike, one lookup for a key already there.
+        if items.pop(key, None) is None and len(items) >= self.cap:
+            items = self._make_room()
         items[key] = value
         self._dirty.add(key)
         return value
+
+    def _make_room(self) -> dict[str, V]:
+        """Forget the least recently used keys until one more fits (an OrderedDict from now on)."""
+        items = self._items
+        if not isinstance(items, OrderedDict):
+            items = self._items = OrderedDict(items)
+            self.get = items.get
+        while len(items) >= self.cap:
+            gone, _ = items.popitem(last=False)
+            self._dirty.add(gone)
+            self.evicted += 1
+        return items
 
     def drop(self, key: str) -> None:
         if self._items.pop(key, None) is not None:

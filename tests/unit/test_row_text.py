@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 
-from journalban.jails.rowtext import ints_text, times_text
+from journalban.jails.rowtext import ints_text, time_text, times_text
 
 
 def test_bucket_pairs_as_json_dumps_writes_them() -> None:
@@ -32,6 +32,8 @@ def test_networks_and_times_as_json_dumps_writes_them() -> None:
                 [rng.uniform(1e9, 2e9), float(rng.randint(1, 2 * 10**9)), 1e16 + i, 0.1 * i]
             )
         assert times_text(times) == json.dumps(times)
+        for key, when in times.items():  # a prefix where one network failed
+            assert time_text(key, when) == json.dumps({key: when})
 
 
 def test_any_other_key_or_time_is_left_to_json_dumps() -> None:
@@ -46,6 +48,8 @@ def test_any_other_key_or_time_is_left_to_json_dumps() -> None:
     ]
     for times in odd:
         assert times_text(times) == json.dumps(times)
+        for key, when in times.items():
+            assert time_text(key, when) == json.dumps({key: when})
 
 
 def test_a_bans_lines_as_json_dumps_writes_them() -> None:
