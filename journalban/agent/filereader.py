@@ -1,6 +1,6 @@
 """The file jail's reader child: reads and matches the jail's files, sends the failures.
 
-``python -m journalban.agent.filereader``, started by ``fileworker.FileWorkerSource``
+``python -I -m journalban.agent.readerchild file``, started by ``fileworker.FileWorkerSource``
 (which says what runs where and why). The request is one JSON line (``FileJob``)
 on stdin, which then stays open: its EOF (the agent closed the source, or died)
 ends the child. Each frame on stdout (``journalban.sources.frames``) is a
@@ -153,7 +153,3 @@ def main() -> None:
         pass  # the agent is gone
     except KeyboardInterrupt:
         pass
-
-
-if __name__ == "__main__":
-    main()

@@ -3,7 +3,7 @@
 For a busy log file, finding the failures (scanning for the filter's
 literals, the regexes, the dates) costs more than deciding on them. A file
 jail therefore runs its ``FileSource`` and its ``LineMatcher`` in a child,
-``python -m journalban.agent.filereader``, and the agent receives only the
+``python -I -m journalban.agent.readerchild file``, and the agent receives only the
 failures, with the position after each batch; it commits positions, counts
 and bans as for any other source, so a crash of either side loses nothing
 and counts nothing twice (the child starts again from the committed position).
@@ -24,7 +24,7 @@ from journalban.events import LineBatch
 from journalban.sources.child import ChildProcess
 from journalban.sources.isolated import python_module
 
-WORKER = python_module("journalban.agent.filereader")
+WORKER = [*python_module("journalban.agent.readerchild"), "file"]
 BUFFER_LIMIT = 1 << 16  # frames are read whole (readexactly): the pipe holds the backlog
 
 

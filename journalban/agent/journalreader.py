@@ -1,6 +1,6 @@
 """The journal reader child with the jail's matcher inside.
 
-``python -m journalban.agent.journalreader`` is ``sources.journalworker``
+``python -I -m journalban.agent.readerchild journal`` is ``sources.journalworker``
 with a finder of failures: it builds the jail's ``LineMatcher`` from the
 request's ``matcher`` (a ``MatcherSpec``, see ``journalfinder``) and hands out
 only the failures of each batch, with the cursor and count of the entries
@@ -12,14 +12,13 @@ reads, or right before it forks the helper of a split catch-up
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
-from journalban.sources import journalwire, journalworker
+from journalban.sources import journalwire
 from journalban.sources.isolated import python_module
 
-WORKER = python_module("journalban.agent.journalreader")
+WORKER = [*python_module("journalban.agent.readerchild"), "journal"]
 
 
 def finder(spec: Mapping[str, Any]) -> journalwire.FindHits:
@@ -32,7 +31,3 @@ def finder(spec: Mapping[str, Any]) -> journalwire.FindHits:
 def warm_up() -> None:
     """The finder's imports, done while a child started ahead waits for its request."""
     import journalban.agent.journalfinder  # noqa: F401
-
-
-if __name__ == "__main__":
-    sys.exit(journalworker.main(finder, warm_up))

@@ -34,6 +34,8 @@ _YEAR_SECONDS = 86400 * 366
 
 @dataclass(frozen=True)
 class DateMatch:
+    """A date found in a line: its time, where it stands, and the format that read it."""
+
     time: float
     start: int
     end: int

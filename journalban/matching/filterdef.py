@@ -51,6 +51,8 @@ FILTER_KEYS = {
 
 @dataclass(frozen=True, slots=True)
 class RegexDef:
+    """One failregex or successregex: its text, compiled, the modes it belongs to, its line."""
+
     pattern: str
     regex: re.Pattern[str]
     modes: frozenset[str]
@@ -59,6 +61,8 @@ class RegexDef:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
+    """A sample line of a filter and what the filter must find in it."""
+
     line: str
     host: str | None
     modes: frozenset[str]
@@ -89,6 +93,8 @@ class AttackerField:
 
 @dataclass(frozen=True, slots=True)
 class FilterDef:
+    """A filter as loaded from its YAML file (see the format above)."""
+
     name: str
     file: str
     description: str = ""

@@ -46,6 +46,9 @@ KINDS = ("teach", "count", "end", "success")
 
 @dataclass(frozen=True)
 class SessionRules:
+    """A filter's session lines: those that teach a session's address, count a failure for
+    it, end it, or are its accepted login."""
+
     teach: tuple[re.Pattern[str], ...]
     count: tuple[re.Pattern[str], ...]
     end: tuple[re.Pattern[str], ...]

@@ -22,6 +22,8 @@ from journalban.matching.filterdef import FilterDef
 
 @dataclass(frozen=True)
 class MatcherSpec:
+    """What a reader child builds the jail's matcher from (see the module)."""
+
     filter: str
     mode: str | None
     override_dir: str | None  # the library's directory of local filters

@@ -16,7 +16,7 @@ from pathlib import Path
 from support.agent import AgentProcess, StateReader, last_cursor, write_config
 from support.journal import JournalWriter, sshd_fields
 
-READER = "journalban.agent.journalreader"
+READER = "journalban.agent.readerchild\x00journal"
 TICK = os.sysconf("SC_CLK_TCK")
 
 

@@ -12,8 +12,13 @@ def test_the_agent_side_of_a_journal_source_does_not_import_the_reader() -> None
         "import journalban.cli.run, journalban.agent.runtime, journalban.sources.journal, "
         "journalban.agent.journalreader, journalban.agent.build"
     )
-    assert "journalban.sources.journalworker" in loaded  # its constants and Request
-    assert {"systemd.journal", "uuid", "platform"} & loaded == set()
+    assert "journalban.sources.journalwire" in loaded  # its constants and Request
+    assert {
+        "systemd.journal",
+        "uuid",
+        "platform",
+        "journalban.sources.journalworker",
+    } & loaded == set()
 
 
 def test_the_invalidate_constant_is_sd_journal_s() -> None:
