@@ -140,9 +140,60 @@ class _HashedV6(ipaddress.IPv6Network):
 
 
 def _hashed_v6(spec: int | tuple[int, int]) -> ipaddress.IPv6Network:
+    if _v6_prefix is not None and type(spec) is tuple and 0 <= spec[1] < 127:
+        return _v6_prefix(*spec)
     net = _HashedV6(spec)
     net._hash = ipaddress.IPv6Network.__hash__(net)
     return net
+
+
+def _v6_prefix_maker() -> Callable[[int, int], ipaddress.IPv6Network] | None:
+    """``_HashedV6((value, prefixlen))`` for a prefix shorter than /127 (a ban's /64)
+    without ipaddress's argument parsing, filled as this Python's ``__init__`` fills
+    it (checked here against the constructor, as ``_host_v4_maker``). Raises
+    ValueError, as the constructor, when ``value`` has host bits set."""
+    address_type, network_type = ipaddress.IPv6Address, ipaddress.IPv6Network
+    new = object.__new__
+    masks = [(m, int(m)) for m in (network_type((0, n)).netmask for n in range(127))]
+
+    def make(value: int, prefixlen: int) -> ipaddress.IPv6Network:
+        mask, bits = masks[prefixlen]
+        if value & bits != value or value >> 128:
+            raise ValueError(f"{value:x}/{prefixlen} has host bits set")
+        address = new(address_type)
+        address._ip = value  # type: ignore[attr-defined]
+        address._scope_id = None  # type: ignore[attr-defined]
+        net = new(_HashedV6)
+        net.network_address = address
+        net.netmask = mask
+        net._prefixlen = prefixlen  # type: ignore[attr-defined]
+        net._hash = hash(value ^ bits)
+        return net
+
+    try:
+        for value, plen in ((0, 0), (1 << 64, 64), (0x20010DB8 << 96, 32), (0xFE80 << 112, 10),
+                            (((1 << 126) - 1) << 2, 126), (((1 << 64) - 1) << 64, 64)):  # fmt: skip
+            ours, theirs = make(value, plen), network_type((value, plen))
+            same = (
+                vars(ours).keys() == vars(theirs).keys() | {"_hash"}
+                and ours.network_address._scope_id is theirs.network_address._scope_id  # type: ignore[attr-defined]
+                and ours == theirs
+                and theirs == ours
+                and hash(ours) == hash(theirs) == network_type.__hash__(ours)
+                and str(ours) == str(theirs)
+                and ours.broadcast_address == theirs.broadcast_address
+                and ours.hostmask == theirs.hostmask
+                and ours.num_addresses == theirs.num_addresses
+                and ours.network_address.packed == theirs.network_address.packed
+            )
+            if not same:
+                return None
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return make
+
+
+_v6_prefix = _v6_prefix_maker()
 
 
 def _host_v4_maker() -> Callable[[int], ipaddress.IPv4Network] | None:

@@ -111,3 +111,12 @@ class Ban:
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
+
+
+def lineless(ban: Ban) -> Ban:
+    """``ban`` without its matched lines (what the ban table keeps of a ban: the state
+    holds its lines)."""
+    return Ban(
+        ban.jail, ban.network, ban.banned_at, ban.expires_at, ban.ban_count, ban.reason,
+        ban.failures, ban.source, (), ban.account,
+    )  # fmt: skip

@@ -95,6 +95,11 @@ class CommandLog:
     def unbanned(self, jail: str, address: str) -> None:
         self._ban_callers.pop((jail, address), None)
 
+    @property
+    def holds_callers(self) -> bool:
+        """Whether a manual ban's caller is remembered (else an agent's ban forgets none)."""
+        return bool(self._ban_callers)
+
     def ban_caller(self, jail: str, address: str) -> Caller | None:
         """Who made the active ban by hand (None: the agent, or a caller before a restart)."""
         return self._ban_callers.get((jail, address))

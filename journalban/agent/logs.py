@@ -203,10 +203,11 @@ class EventLog:
         """The event's text, its caller named; who made the ban noted (``CommandLog``)."""
         text = event_message(kind, ban, now, reason)
         caller = CALLER.get()
-        if kind == "ban":
-            self.commands.banned(ban.jail, ban.address)
-        elif kind == "unban":
-            self.commands.unbanned(ban.jail, ban.address)
-        if caller is not None and kind in ("ban", "unban"):
-            text += f" by {caller}"
-        return text
+        if kind not in ("ban", "unban"):
+            return text
+        if caller is not None or self.commands.holds_callers:
+            if kind == "ban":
+                self.commands.banned(ban.jail, ban.address)
+            else:
+                self.commands.unbanned(ban.jail, ban.address)
+        return text if caller is None else f"{text} by {caller}"

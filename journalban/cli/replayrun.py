@@ -207,7 +207,9 @@ class _ReplayStore(StateStore):
     text per ban.
     """
 
-    def ban_history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
+    def ban_history(
+        self, network: IPNetwork, since: float, text: str | None = None
+    ) -> list[tuple[str, float]]:
         return []
 
 

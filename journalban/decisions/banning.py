@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from journalban.addresses import IPNetwork, stored_network
+from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.config.detectors import JAIL_BANTIME
 from journalban.config.schema import RecidiveConfig
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
-from journalban.events import Ban
+from journalban.events import Ban, lineless
 from journalban.jails.detector import ACCOUNT, FAILURES, SUBNET, Verdict
 from journalban.state.store import BatchCommit, StateStore
 
@@ -35,10 +35,13 @@ class BanDeciding:
     _unsaved: dict[IPNetwork, list[tuple[str, float]]]
     _check_prefix: Callable[[IPNetwork], None] | None
 
-    def _history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
-        """(jail, banned_at) of the automatic bans of ``network`` since ``since``, committed or not."""
-        history = self.store.ban_history(network, since)
-        history += [(j, at) for j, at in self._unsaved.get(network, ()) if at >= since]
+    def _history(self, network: IPNetwork, since: float, text: str) -> list[tuple[str, float]]:
+        """(jail, banned_at) of the automatic bans of ``network`` (``text``: its
+        ``network_text``) since ``since``, committed or not."""
+        history = self.store.ban_history(network, since, text)
+        unsaved = self._unsaved.get(network)
+        if unsaved:
+            history += [(j, at) for j, at in unsaved if at >= since]
         return history
 
     def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
@@ -63,6 +66,7 @@ class BanDeciding:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
         cfg = rt.config
         network = stored_network(key)
+        text = network_text(network)  # remembered by stored_network when it is ``key``
         lines: tuple[str, ...] = ()
         if reason != SUBNET:
             # A network the jail counts by: its count is spent.
@@ -73,7 +77,7 @@ class BanDeciding:
         rec = self.recidive
         # One read of the history serves the increment and recidive.
         horizon = max(HISTORY_HORIZON, rec.findtime) if rec.enabled else HISTORY_HORIZON
-        history = self._history(network, when - horizon)
+        history = self._history(network, when - horizon, text)
         since = when - HISTORY_HORIZON
         previous = sum(
             1
@@ -98,7 +102,8 @@ class BanDeciding:
         commit.bans.append(ban)
         commit.banned_delta += 1
         rt.total_banned += 1
-        self.bans[(cfg.name, network)] = ban
+        # The table keeps the ban without its lines: the state holds them once committed.
+        self.bans.put((cfg.name, network), lineless(ban) if lines else ban, text)
         changes.bans.append(ban)
         self._feed_recidive(ban, changes, now, history)
 

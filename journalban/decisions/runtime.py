@@ -146,6 +146,10 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         heapq.heapify(self._expiries)
 
     def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
+        self.put(key, value, network_text(key[1]))
+
+    def put(self, key: tuple[str, IPNetwork], value: Ban, text: str) -> None:
+        """``self[key] = value``, the network's text (``network_text``) given by the caller."""
         self.version = next(_VERSIONS)
         if key not in self:
             self.per_jail[key[0]] += 1
@@ -156,7 +160,10 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         super().__setitem__(key, value)
         if value.expires_at is not None:
             heapq.heappush(self._expiries, (value.expires_at, self.version, key))
-        self.texts_of(key[0])[network_text(key[1])] = value
+        texts = self._texts.get(key[0])
+        if texts is None:
+            texts = self._texts[key[0]] = {}
+        texts[text] = value
 
     def texts_of(self, jail: str) -> dict[str, Ban]:
         """The jail's bans by network text (the same dict for the jail's whole life)."""

@@ -200,17 +200,22 @@ class StateStore:
         rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()
         return {j: (f, b) for j, f, b in rows}
 
-    def ban_history(self, network: IPNetwork, since: float) -> list[tuple[str, float]]:
-        """(jail, banned_at) of the automatic bans of ``network`` since ``since``."""
+    def ban_history(
+        self, network: IPNetwork, since: float, text: str | None = None
+    ) -> list[tuple[str, float]]:
+        """(jail, banned_at) of the automatic bans of ``network`` (its ``network_text``
+        when the caller has it) since ``since``."""
         if self._in_history is None:
             rows = self.db.execute("SELECT DISTINCT network FROM history").fetchall()
             self._in_history = dict.fromkeys(str(n) for (n,) in rows)
-        if _key(network) not in self._in_history:
+        if text is None:
+            text = _key(network)
+        if text not in self._in_history:
             return []
         rows = self.db.execute(
             "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
             " AND manual = 0",
-            (_key(network), since),
+            (text, since),
         ).fetchall()
         return [(str(jail), float(at)) for jail, at in rows]
 

@@ -61,3 +61,27 @@ def test_committed_bans_keep_their_lines_in_the_state_only(tmp_path: Path) -> No
     assert ban.lines == ("fail from 203.0.113.9", "second fail from 203.0.113.9")
     assert engine.bans[("sshd", ban.network)].lines == ()
     assert engine.store.ban_lines("sshd", ban.network) == ban.lines
+
+
+def test_the_table_holds_a_decided_ban_without_its_lines_from_the_start(tmp_path: Path) -> None:
+    """The commit and the news carry the lines; the table never copies a ban to drop them."""
+    engine = _engine(tmp_path, IgnoreList(()))
+    _fail(engine, "203.0.113.9")
+    outcome = Outcome(MATCHED, 0, parse_address("203.0.113.9"), "203.0.113.9", None, NOW, 0)
+    batch = LineBatch("journal", ["second fail from 203.0.113.9"], "cursor", prefixed=False)
+    changes = engine.process("sshd", batch, [outcome])
+    (ban,) = changes.bans
+    held = engine.bans[("sshd", ban.network)]
+    assert held.lines == ()
+    assert held == ban
+    assert (held.account, held.reason, held.failures) == (ban.account, ban.reason, ban.failures)
+    assert engine.bans.texts_of("sshd")["203.0.113.9/32"] is held
+    assert [b.lines for c in changes.commits for b in c.bans] == [ban.lines]
+    engine.store.commit(changes.commits)
+    engine.forget_lines(changes.bans)
+    assert engine.bans[("sshd", ban.network)] is held
+    # A ban by hand of the same network later keeps the lines, read from the state.
+    manual, _ = engine.manual_ban(
+        "sshd", ban.network, None, permanent=True, comment="", force=False
+    )
+    assert manual.lines == ban.lines == ("fail from 203.0.113.9", "second fail from 203.0.113.9")
