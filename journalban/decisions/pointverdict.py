@@ -88,7 +88,7 @@ class HostVerdicts:
     def v4(self, host: str) -> tuple[str, str | None] | None:
         """For a dotted-quad ``host``: its /32's text and why it is ignored; else None."""
         found = self._known.get(host)
-        if found is not None:
+        if found is not None or ":" in host:  # (IPv6: not here; inet_pton would raise)
             return found
         fast = ipv4_host_key(host)
         if fast is None:

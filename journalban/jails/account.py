@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from journalban.config.detectors import AccountConfig
 from journalban.jails.detector import ACCOUNT, Row, Seen, Verdict, account_key
 from journalban.jails.distinct import note_distinct
-from journalban.jails.rowtext import times_text
+from journalban.jails.rowtext import number_text, times_text
 from journalban.jails.tracked import Tracked
 
 
@@ -30,7 +30,8 @@ class AccountAttack:
         self.seen: Tracked[dict[str, float]] = Tracked(
             max(1, max_tracked // config.addresses), text=times_text
         )
-        self.attacked: Tracked[float] = Tracked(max_tracked)  # account -> end of hold
+        # account -> end of hold
+        self.attacked: Tracked[float] = Tracked(max_tracked, text=number_text)
 
     @property
     def tracked(self) -> int:

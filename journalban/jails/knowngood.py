@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from journalban.config.detectors import KnownGoodConfig
 from journalban.jails.detector import Row, account_key
+from journalban.jails.rowtext import number_text
 from journalban.jails.tracked import Tracked
 
 SEP = "\x00"  # between account and network in a pair's key (neither can hold it)
@@ -24,7 +25,8 @@ class KnownGood:
 
     def __init__(self, config: KnownGoodConfig) -> None:
         self.config = config
-        self.pairs: Tracked[float] = Tracked(config.max_pairs)  # "account\0network" -> last login
+        # "account\0network" -> last login
+        self.pairs: Tracked[float] = Tracked(config.max_pairs, text=number_text)
         self._networks: dict[str, int] = {}  # network -> pairs holding it
 
     @property

@@ -30,6 +30,13 @@ def times_text(times: dict[str, float]) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
+def number_text(value: float) -> str:
+    """``json.dumps(value)`` for a finite float or an int: its ``repr`` (a time, an end of hold)."""
+    if type(value) in (float, int) and math.isfinite(value):
+        return repr(value)
+    return json.dumps(value)
+
+
 def time_text(key: str, when: float) -> str:
     """``times_text({key: when})``, without the dict (a prefix where one network failed)."""
     if not _PLAIN.issuperset(key) or not math.isfinite(when):

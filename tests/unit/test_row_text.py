@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 
-from journalban.jails.rowtext import ints_text, time_text, times_text
+from journalban.jails.rowtext import ints_text, number_text, time_text, times_text
 
 
 def test_bucket_pairs_as_json_dumps_writes_them() -> None:
@@ -64,3 +64,13 @@ def test_a_bans_lines_as_json_dumps_writes_them() -> None:
         ]
         assert _lines_text(lines) == json.dumps(lines)
         assert _lines_text(tuple(lines)) == json.dumps(list(lines))
+
+
+def test_a_time_as_json_dumps_writes_it() -> None:
+    """Known-good pairs' last logins and accounts' ends of hold."""
+    rng = random.Random(9)
+    values: list[float] = [rng.uniform(1e9, 2e9) for _ in range(300)]
+    values += [0.0, -0.0, 1e16, 1e-7, 5e-324, 7, 0, -3, float(2**60), 1.5e300]
+    values += [float("inf"), float("-inf"), float("nan"), True]
+    for value in values:
+        assert number_text(value) == json.dumps(value), value
