@@ -35,13 +35,16 @@ class KnownGood:
 
     def add(self, account: str, network: str, when: float) -> None:
         key = account_key(account) + SEP + network
-        before = len(self.pairs)
-        old = self.pairs.get(key)
-        self.pairs.touch(key, max(when, old or 0.0))
-        if old is None:
-            self._networks[network] = self._networks.get(network, 0) + 1
-            if len(self.pairs) <= before:  # one was evicted: recount
-                self._recount()
+        pairs = self.pairs
+        old = pairs.get(key)
+        if old is not None:  # a pair seen before (most logins): max(when, old), no builtin call
+            pairs.touch(key, old if old > when else when)
+            return
+        before = len(pairs)
+        pairs.touch(key, 0.0 if when < 0.0 else when)
+        self._networks[network] = self._networks.get(network, 0) + 1
+        if len(pairs) <= before:  # one was evicted: recount
+            self._recount()
 
     def holds(self, account: str, network: str, now: float) -> bool:
         last = self.pairs.get(account_key(account) + SEP + network)
