@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import IO
 
+from journalban.agent.filesplit import CatchUp
 from journalban.clock import Clock, SystemClock
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
@@ -86,30 +87,45 @@ def dated_file_source(
     )  # fmt: skip
 
 
-def _frame(
+def _body(
     batch: LineBatch,
     matcher: LineMatcher,
     table: SessionTable | None = None,
     dates: DateReader | None = None,
 ) -> bytes:
-    hits = matcher.hits(batch)
-    changed: list[tuple[str, str | None]] = []
-    if table is not None and dates is not None:
+    """The frame body of ``batch``: its failures, found here unless a split's helper did."""
+    if batch.hits is not None:  # matched by the helper (agent.filesplit)
+        hits = list(batch.hits)
+        changed = list(batch.sessions)
+    else:
+        hits = matcher.hits(batch)
+        changed = []
+        if table is not None and dates is not None:
 
-        def line_time(line: str) -> float | None:
-            found = dates.find(line)
-            return None if found is None else found.time
+            def line_time(line: str) -> float | None:
+                found = dates.find(line)
+                return None if found is None else found.time
 
-        hits += file_session_hits(table, batch.lines, line_time, matcher.ident_refused, time.time())
-        changed = table.changes()
-    body = marshal.dumps(
+            hits += file_session_hits(
+                table, batch.lines, line_time, matcher.ident_refused, time.time()
+            )
+            changed = table.changes()
+    return marshal.dumps(
         (
             batch.position, batch.count, batch.unreadable, batch.truncated,
             [h[0] for h in hits], [h[1] for h in hits], [h[2] for h in hits],
             [h[3] for h in hits], [h[4] for h in hits], changed,
         )
     )  # fmt: skip
-    return pack_frame(body)
+
+
+def _frame(
+    batch: LineBatch,
+    matcher: LineMatcher,
+    table: SessionTable | None = None,
+    dates: DateReader | None = None,
+) -> bytes:
+    return pack_frame(_body(batch, matcher, table, dates))
 
 
 def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
@@ -129,6 +145,8 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
         job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
     )
 
+    # A large backlog is matched on two cores (the child and a helper it forks).
+    source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table, BURST_BYTES)
     trim = HeapTrim()
 
     def wait(fd: int | None, timeout: float | None) -> bool:
@@ -139,7 +157,7 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
         return stdin not in ready or os.read(stdin, 4096) != b""
 
     for batch in source.blocking_batches(wait):
-        out.write(_frame(batch, matcher, table, dates))  # blocks while the agent is behind
+        out.write(_frame(batch, matcher, table, dates))
         out.flush()
         trim.read(batch.count)
 

@@ -32,6 +32,11 @@ Wait = Callable[[int | None, float | None], bool]
 # One read burst of one file becomes one batch: about 7000 mail log lines.
 BURST_BYTES = 1 << 20
 
+# ``FileSource.splitter``: the batches of a live file's backlog when it reads
+# them another way (the file reader child: on two cores, ``agent.filesplit``),
+# leaving the file standing after the last; None to read it burst by burst.
+Splitter = Callable[["FileSource", TailedFile], Iterator[LineBatch] | None]
+
 
 def _find_generation(mark: FileMark) -> tuple[str, int] | None:
     """Where the file of ``mark`` is now (its path, or a rotated name beside it)."""
@@ -92,6 +97,7 @@ class FileSource:
         self._watched: dict[str, int] = {}
         self._wakeup: asyncio.Future[None] | None = None
         self._closed = False
+        self.splitter: Splitter | None = None
 
     @property
     def uses_inotify(self) -> bool:
@@ -177,7 +183,8 @@ class FileSource:
 
     # -- reading ----------------------------------------------------------
 
-    def _batch(self, tailed: TailedFile, lines: Lines) -> LineBatch:
+    def batch_of(self, tailed: TailedFile, lines: Lines) -> LineBatch:
+        """The batch of ``lines`` just read from ``tailed``, with the position after them."""
         marks = [t.mark() for t in [*self._retired, *self._live.values()]]
         return LineBatch(
             source=self.key,
@@ -197,7 +204,7 @@ class FileSource:
         for tailed in list(self._retired):
             lines = tailed.read(self._burst_bytes)
             if lines:
-                yield self._batch(tailed, lines)
+                yield self.batch_of(tailed, lines)
                 continue
             retired_at = tailed.retired_at or 0.0
             if self._clock.monotonic() - retired_at >= self._retire_after:
@@ -205,11 +212,19 @@ class FileSource:
                 self._retired.remove(tailed)
                 tailed.close()
                 if last:
-                    yield self._batch(tailed, last)
+                    yield self.batch_of(tailed, last)
         for tailed in list(self._live.values()):
+            split = None if self.splitter is None else self.splitter(self, tailed)
+            if split is not None:
+                handed = False
+                for batch in split:
+                    handed = True
+                    yield batch
+                if handed:
+                    continue  # (else read on here, as without a split)
             lines = tailed.read(self._burst_bytes)
             if lines:
-                yield self._batch(tailed, lines)
+                yield self.batch_of(tailed, lines)
 
     # -- waiting ----------------------------------------------------------
 

@@ -128,6 +128,17 @@ class TailedFile:
             return True
         return self.head is not None and end > 0 and head_hash(self.fd) != self.head
 
+    @property
+    def pending(self) -> int:
+        """Bytes read past ``offset`` and held: the start of a line not yet complete."""
+        return len(self._partial)
+
+    def stand_at(self, offset: int, skipping: bool = False) -> None:
+        """Go on from ``offset`` (read elsewhere up to there), nothing held."""
+        self.offset, self.skipping, self._partial = offset, skipping, b""
+        if self.head is None and offset:
+            self.head = head_hash(self.fd)
+
     def restart(self) -> None:
         """Read again from the start (the file was truncated)."""
         self.offset = 0

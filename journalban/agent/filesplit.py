@@ -1,0 +1,332 @@
+"""A large backlog of one file matched on two cores: the reader child and a helper it forks.
+
+The file reader child (``filereader``) reads a file in bursts and matches each
+burst; on one core that is about 1 µs per line, so a catch-up of a few hundred
+thousand lines (a first start on a busy log, or an agent that was stopped)
+waits on it while the other core idles. When a live file holds at least
+``SPLIT_AT`` unread bytes, the child cuts them at line starts into turns and
+forks a helper (everything imported, the matcher built: it reads within a
+millisecond). The turns alternate, child, helper, child...: each reads and
+matches its own turns, and the helper writes the frames of its turns to a
+pipe of its own, which the child hands on to the agent in turn, after the
+frames of its own turn before. So the agent receives the same frames in the
+file's order as from one reader (only the burst boundaries differ), with
+the position after each: a crash anywhere resumes from the last position
+the agent committed, as always.
+
+Kept identical to one reader: the helper starts with the child's matcher and
+session table as they were at the fork. A jail with sessions is split only
+when its table holds no session and no line of the backlog holds a literal
+of a teaching line (then no reader's table changes). The matcher's date
+format is the one settled at the fork (or settled by each reader on its
+own first line): one format per file, as in every real log.
+
+If the helper fails, or the file shrinks meanwhile (a copytruncate), the
+split ends at the last frame handed on, and the child reads on alone from
+there as without a split (its rotation checks see the truncation), and
+splits no more.
+Standard library only, as the rest of the child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import itertools
+import marshal
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from journalban.events import LineBatch
+from journalban.matching.sessions import SessionTable
+from journalban.sources.files import FileSource
+from journalban.sources.frames import FRAME_HEADER, pack_frame
+from journalban.sources.tail import MAX_LINE_BYTES, TailedFile
+
+# Unread bytes of one file from which a second process pays: below, one
+# reader matches them in well under 0.1 s, and no process is forked.
+SPLIT_AT = 8 << 20
+# Bytes one split covers at most (a larger backlog is split again after it).
+ROUND_BYTES = 64 << 20
+# Bytes per turn: the helper runs at most about a pipe's worth of frames
+# ahead (``PIPE_BYTES``, kernel memory, not the child's), so turns are short.
+TURN_BYTES = 4 << 20
+PIPE_BYTES = 1 << 20
+# The helper reads and matches in smaller bursts (less of its own memory, about
+# 1 MB), and sends one frame per ``burst`` bytes of them, as the child does.
+HELPER_BURST = 64 << 10
+# The end of one of the helper's turns in its pipe (a frame has a body).
+TURN_END = pack_frame(b"")
+
+# A batch's frame body (``filereader._body``), with its failures found.
+Body = Callable[[LineBatch], bytes]
+
+
+class SplitEnded(Exception):
+    """The split cannot go on as planned (the helper failed, the file shrank)."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Bytes ``[start, end)`` of the backlog, read by the helper when ``helped``."""
+
+    start: int
+    end: int
+    helped: bool
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def line_start_after(fd: int, at: int, limit: int) -> int | None:
+    """The offset just after the first newline at or after ``at`` (before ``limit``)."""
+    window = os.pread(fd, min(2 * MAX_LINE_BYTES, max(0, limit - at)), at)
+    newline = window.find(b"\n")
+    return None if newline < 0 else at + newline + 1
+
+
+def plan_turns(fd: int, start: int, end: int, turn_bytes: int = TURN_BYTES) -> list[Turn]:
+    """``[start, end)`` (both line starts) cut at line starts into alternating turns."""
+    count = max(2, (end - start) // turn_bytes)
+    count += count % 2  # the child and the helper, the same number each
+    cuts = [start]
+    for index in range(1, count):
+        found = line_start_after(fd, start + (end - start) * index // count, end)
+        if found is not None and cuts[-1] < found < end:
+            cuts.append(found)
+    cuts.append(end)
+    return [Turn(a, b, n % 2 == 1) for n, (a, b) in enumerate(itertools.pairwise(cuts))]
+
+
+def sessions_allow(table: SessionTable | None, fd: int, start: int, end: int) -> bool:
+    """True when splitting cannot change what the session table finds (see the module)."""
+    if table is None:
+        return True
+    literals = table.teach_literals
+    if not table.idle or literals is None:
+        return False
+    needles = [literal.encode() for literal in literals]
+    overlap = max((len(n) for n in needles), default=1) - 1
+    at = start
+    while at < end:
+        chunk = os.pread(fd, min(1 << 20, end - at) + overlap, at)
+        if any(needle in chunk for needle in needles):
+            return False
+        if not chunk:
+            break
+        at += 1 << 20
+    return True
+
+
+def line_start_before(fd: int, at: int, floor: int) -> int | None:
+    """The offset just after the last newline before ``at`` (after ``floor``)."""
+    low = max(floor, at - 2 * MAX_LINE_BYTES)
+    newline = os.pread(fd, at - low, low).rfind(b"\n")
+    return None if newline < 0 else low + newline + 1
+
+
+def turn_batches(
+    source: FileSource, tailed: TailedFile, turn: Turn, burst: int
+) -> Iterator[LineBatch]:
+    """The batches of one turn, read from its start to its end, burst by burst.
+
+    Raises:
+        SplitEnded: the file no longer holds the turn's bytes.
+    """
+    tailed.stand_at(turn.start)
+    while tailed.offset < turn.end:
+        left = turn.end - tailed.offset - tailed.pending
+        if left <= 0:
+            raise SplitEnded("the turn ends inside a line: the file changed")
+        before = (tailed.offset, tailed.pending)
+        lines = tailed.read(min(burst, left))
+        if lines:
+            yield source.batch_of(tailed, lines)
+        elif (tailed.offset, tailed.pending) == before:
+            raise SplitEnded("the file is shorter than when the split began")
+
+
+class CatchUp:
+    """``FileSource.splitter`` of the file reader child: splits a large backlog (see module).
+
+    ``body`` is a batch's frame body (``filereader``), made in whichever process read it.
+    """
+
+    def __init__(
+        self,
+        body: Body,
+        table: SessionTable | None,
+        burst: int,
+        split_at: int = SPLIT_AT,
+        turn_bytes: int = TURN_BYTES,
+    ) -> None:
+        self._body = body
+        self._table = table
+        self._burst = burst
+        self._split_at = split_at
+        self._turn_bytes = turn_bytes
+        self._cpus = usable_cpus()
+        self.splits = 0  # splits begun
+        self.ended_early = False  # a split ended early: this child splits no more
+
+    def __call__(self, source: FileSource, tailed: TailedFile) -> Iterator[LineBatch] | None:
+        """The batches of a split of ``tailed``'s backlog; None when not worth one."""
+        if self._cpus < 2 or self.ended_early or tailed.skipping:
+            return None  # (a held partial line is read again from ``offset``, a line start)
+        start = tailed.offset
+        size = os.fstat(tailed.fd).st_size
+        if size - start < self._split_at:
+            return None
+        end = line_start_before(tailed.fd, min(size, start + ROUND_BYTES), start)
+        if end is None or end - start < self._split_at:
+            return None
+        if not sessions_allow(self._table, tailed.fd, start, end):
+            return None
+        turns = plan_turns(tailed.fd, start, end, self._turn_bytes)
+        if len(turns) < 2:
+            return None
+        return self._split(source, tailed, turns)
+
+    def _split(
+        self, source: FileSource, tailed: TailedFile, turns: list[Turn]
+    ) -> Iterator[LineBatch]:
+        read_end, write_end = os.pipe()
+        with contextlib.suppress(OSError):  # above fs.pipe-max-size without privileges
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        gc.freeze()  # the helper's collections would copy every page they visit
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            gc.unfreeze()
+            return
+        if pid == 0:  # pragma: no cover (the helper: seen through its frames)
+            os.close(read_end)
+            _helper(write_end, source, tailed, turns, self._body, self._burst)
+        gc.unfreeze()
+        os.close(write_end)
+        self.splits += 1
+        done = False
+        pipe = os.fdopen(read_end, "rb")
+        try:
+            for turn in turns:
+                if turn.helped:
+                    yield from _helper_turn(pipe, source.key, tailed)
+                else:
+                    yield from turn_batches(source, tailed, turn, self._burst)
+            done = True
+        except SplitEnded:
+            # ``tailed`` stands after the last batch handed on: read on from there, alone
+            # (a helper failing again and again would cost a fork per turn).
+            self.ended_early = True
+        finally:
+            pipe.close()
+            if not done:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _helper_turn(pipe: IO[bytes], key: str, tailed: TailedFile) -> Iterator[LineBatch]:
+    """The batches of one of the helper's turns, from its pipe; ``tailed`` follows them.
+
+    Raises:
+        SplitEnded: the helper ended before the end of its turn.
+    """
+    while True:
+        header = pipe.read(FRAME_HEADER.size)
+        if len(header) < FRAME_HEADER.size:
+            raise SplitEnded("the helper ended early")
+        (size,) = FRAME_HEADER.unpack(header)
+        if size == 0:
+            return
+        message = pipe.read(size)
+        if len(message) < size:
+            raise SplitEnded("the helper ended early")
+        offset, skipping, body = marshal.loads(message)  # noqa: S302 (our own helper)
+        tailed.stand_at(offset, skipping)
+        yield batch_of_body(key, body)
+
+
+def merge_bodies(bodies: list[bytes]) -> bytes:
+    """One frame body for consecutive ``bodies``: the last position, counts summed, the
+    failures and session rows in order."""
+    if len(bodies) == 1:
+        return bodies[0]
+    fields = [marshal.loads(body) for body in bodies]  # noqa: S302 (our own bodies)
+    counts = [sum(f[i] for f in fields) for i in (1, 2, 3)]
+    lists = [[item for f in fields for item in f[i]] for i in range(4, 10)]
+    return marshal.dumps((fields[-1][0], *counts, *lists))
+
+
+def batch_of_body(key: str, body: bytes) -> LineBatch:
+    """A batch matched elsewhere, from its frame body (``filereader``'s layout)."""
+    fields = marshal.loads(body)  # noqa: S302 (our own helper)
+    position, read, unreadable, truncated, lines, hosts, times, users, marks, changed = fields
+    return LineBatch(
+        source=key,
+        lines=lines,
+        position=position,
+        prefixed=True,
+        unreadable=unreadable,
+        truncated=truncated,
+        read=read,
+        hits=list(zip(lines, hosts, times, users, marks, strict=True)),
+        sessions=[(str(k), v) for k, v in changed],
+    )
+
+
+def _helper(
+    out_fd: int, source: FileSource, tailed: TailedFile, turns: list[Turn], body: Body, burst: int
+) -> None:  # pragma: no cover (runs in the forked helper)
+    """Read and match the helped turns, write their frames and turn ends; never returns."""
+    code = 1
+    try:
+        gc.disable()  # short-lived: what it frees by reference counting is enough
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)  # the agent sees the child's stdout end when the child ends
+        os.dup2(null, 1)
+        os.close(null)
+        with os.fdopen(out_fd, "wb") as out:
+
+            def send(bodies: list[bytes]) -> None:
+                merged = merge_bodies(bodies)
+                out.write(pack_frame(marshal.dumps((tailed.offset, tailed.skipping, merged))))
+                out.flush()
+                bodies.clear()
+
+            for turn in turns:
+                if not turn.helped:
+                    continue
+                bodies: list[bytes] = []
+                sent = tailed.offset
+                for batch in turn_batches(source, tailed, turn, HELPER_BURST):
+                    bodies.append(body(batch))
+                    if tailed.offset - sent >= burst:
+                        send(bodies)
+                        sent = tailed.offset
+                if bodies:
+                    send(bodies)
+                out.write(TURN_END)
+                out.flush()
+        code = 0
+    except (BrokenPipeError, SplitEnded):
+        code = 0  # the child stopped reading us, or reads on alone
+    except BaseException:
+        import traceback  # only here: the child does without it
+
+        traceback.print_exc()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)

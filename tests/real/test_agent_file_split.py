@@ -1,0 +1,144 @@
+"""The real agent matching a large file backlog on two cores (``agent.filesplit``).
+
+A backlog of 8 MiB or more is read by the file reader child and a helper it
+forks, taking turns. Killed with ``-9`` while both read, the agent, its child
+and the helper all end; started again, it resumes from the position it
+committed: every failure counted exactly once. Small appends to a live log
+fork no helper.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from journalban.agent.filesplit import SPLIT_AT, usable_cpus
+from support.agent import AgentProcess, StateReader, write_config
+
+STAMP = "%b %e %H:%M:%S"
+
+pytestmark = pytest.mark.skipif(usable_cpus() < 2, reason="a split needs two usable CPUs")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _poll(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, what
+        time.sleep(0.002)
+
+
+def _backlog(bytes_wanted: int) -> tuple[str, int]:
+    """sshd lines dated now, a third of them failures from 200 addresses; the failures."""
+    stamp = time.strftime(STAMP, time.localtime())
+    lines: list[str] = []
+    size = failures = n = 0
+    while size < bytes_wanted:
+        if n % 3 == 0:
+            addr = f"203.0.113.{n % 200 + 1}"
+            line = f"{stamp} host sshd[{1000 + n % 30000}]: Failed password for root from {addr} port {n % 60000} ssh2\n"
+            failures += 1
+        else:
+            line = f"{stamp} host sshd[{1000 + n % 30000}]: Accepted publickey for admin from 192.0.2.7 port {n % 60000} ssh2: ED25519 SHA256:abcdefghijklmnop\n"
+        lines.append(line)
+        size += len(line)
+        n += 1
+    return "".join(lines), failures
+
+
+def _config(tmp_path: Path, log: Path) -> Path:
+    return write_config(
+        tmp_path / "journalban.yaml",
+        tmp_path / "state",
+        firewall={"backend": "dry-run"},
+        jails={
+            "sshd": {"enabled": False},
+            "ssh-files": {
+                "filter": "sshd", "source": "files", "files": [str(log)],
+                "maxretry": 1_000_000, "findtime": "1d",
+            },
+        },
+    )  # fmt: skip
+
+
+def _reader_child(agent: AgentProcess) -> int:
+    _poll(lambda: _children(agent.proc.pid), 10, "no reader child")
+    (child,) = _children(agent.proc.pid)
+    return child
+
+
+def test_kill_9_during_a_split_catch_up_counts_every_failure_once(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    cfg = _config(tmp_path, log)
+    reader = StateReader(tmp_path / "state")
+    text, failures = _backlog(3 * SPLIT_AT)
+    agent = AgentProcess(cfg)
+    helpers: list[int] = []
+    try:
+        agent.wait_for_log("running:")
+        child = _reader_child(agent)
+        with log.open("a") as f:
+            f.write(text)
+
+        def both_reading_and_some_committed() -> bool:
+            helpers.extend(h for h in _children(child) if h not in helpers)
+            return bool(helpers) and _alive(helpers[0]) and reader.total_failed("ssh-files") > 0
+
+        _poll(both_reading_and_some_committed, 30, "no helper seen while the backlog was read")
+    finally:
+        agent.kill9()
+    counted = reader.total_failed("ssh-files")
+    assert 0 < counted < failures, "killed in the middle of the catch-up"
+    _poll(lambda: not _alive(child) and not _alive(helpers[0]), 10, "the child or helper lived on")
+
+    restarted = AgentProcess(cfg)
+    try:
+        restarted.wait_for_log("running:")
+        _poll(lambda: reader.total_failed("ssh-files") >= failures, 60, "the rest was not read")
+        time.sleep(0.5)  # nothing more comes
+        assert reader.total_failed("ssh-files") == failures
+    finally:
+        assert restarted.stop() == 0
+
+
+def test_small_appends_to_a_live_log_fork_no_helper(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    cfg = _config(tmp_path, log)
+    reader = StateReader(tmp_path / "state")
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log("running:")
+        child = _reader_child(agent)
+        total = 0
+        for _ in range(20):
+            text, failures = _backlog(64 << 10)
+            with log.open("a") as f:
+                f.write(text)
+            total += failures
+            _poll(
+                lambda w=total: reader.total_failed("ssh-files") >= w, 10, "an append not counted"
+            )
+            assert _children(child) == [], "no helper for a small append"
+        assert reader.total_failed("ssh-files") == total
+        assert os.path.getsize(log) < SPLIT_AT
+    finally:
+        assert agent.stop() == 0
