@@ -27,6 +27,32 @@ from journalban.sources.isolated import python_module
 WORKER = [*python_module("journalban.agent.readerchild"), "file"]
 BUFFER_LIMIT = 1 << 16  # frames are read whole (readexactly): the pipe holds the backlog
 
+# Children started before their source (``start_ahead``), waiting for their request.
+_AHEAD: list[ChildProcess] = []
+
+
+def start_ahead(count: int) -> None:
+    """Start ``count`` file reader children now, for the first file sources to take.
+
+    The agent calls it once its configuration is loaded, with its file jails'
+    number: a child's interpreter and imports (0.04-0.2 s, more on a busy
+    machine) then run on the other core while the agent opens its state,
+    restores its bans and sets up the firewall, instead of after READY, when
+    a file jail's first lines wait for it. It waits for its request on stdin.
+    One no source took is ended by ``stop_ahead``.
+    """
+    for _ in range(count):
+        try:
+            _AHEAD.append(ChildProcess(WORKER, None, BUFFER_LIMIT))
+        except OSError:
+            return  # each source starts its own
+
+
+def stop_ahead() -> None:
+    """End the children started ahead that no source took."""
+    while _AHEAD:
+        _AHEAD.pop().stop()
+
 
 class FileWorkerSource:
     """A file jail's source whose batches come with their failures already found.
@@ -45,7 +71,7 @@ class FileWorkerSource:
     async def batches(self) -> AsyncIterator[LineBatch]:
         if self._closed:
             return
-        child = self._child = ChildProcess(WORKER, self._job.encode(), BUFFER_LIMIT)
+        child = self._child = _started(self._job)
         try:
             await child.connect()
             while (body := await child.body()) is not None:
@@ -55,7 +81,7 @@ class FileWorkerSource:
         finally:
             child.stop()
 
-    def _batch(self, body: bytes) -> LineBatch:
+    def _batch(self, body: bytes) -> LineBatch:  # (see filereader's frames)
         fields = marshal.loads(body)  # noqa: S302 (our own child)
         position, read, unreadable, truncated, lines, hosts, times, users, marks = fields[:9]
         sessions = [(str(k), v) for k, v in fields[9]]
@@ -77,3 +103,16 @@ class FileWorkerSource:
         self._closed = True
         if self._child is not None:
             self._child.stop()  # the pipe's EOF ends a pending batches()
+
+
+def _started(job: FileJob) -> ChildProcess:
+    """A child started ahead, told ``job``; else a new one."""
+    while _AHEAD:
+        child = _AHEAD.pop(0)
+        try:
+            child.tell(job.encode())
+        except OSError:
+            child.stop()  # died while it waited: take the next, or start one
+            continue
+        return child
+    return ChildProcess(WORKER, job.encode(), BUFFER_LIMIT)

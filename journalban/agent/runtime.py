@@ -41,6 +41,8 @@ from journalban.agent.deciding import (
 )
 from journalban.agent.detection import AgentDetection
 from journalban.agent.enforcelink import AgentEnforcement
+from journalban.agent.fileworker import start_ahead as start_file_readers
+from journalban.agent.fileworker import stop_ahead as stop_file_readers
 from journalban.agent.fleetlink import AgentFleet
 from journalban.agent.linetest import LineTester
 from journalban.agent.logs import EventLog, counted, journal_sender, start_message
@@ -182,6 +184,9 @@ class Agent(
 
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT (or ``stop()``)."""
+        if type(self.clock) is SystemClock:  # (a fake clock reads files in process)
+            # The file jails' reader children start now, while the agent starts.
+            start_file_readers(sum(j.source == "files" for j in self.config.enabled_jails))
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         if not any(part.config.source == "journal" for part in self.parts.values()):
@@ -306,6 +311,7 @@ class Agent(
         # A reader child started ahead (cli.run) that no source took: ended after
         # the tasks above made their first step (each source takes one there).
         asyncio.get_running_loop().call_soon(stop_ahead)
+        asyncio.get_running_loop().call_soon(stop_file_readers)
 
     def _session_rows(self, jail: str) -> list[tuple[str, str]]:
         from journalban.decisions.engine import SESSIONS

@@ -58,12 +58,14 @@ def start_reader_ahead() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from journalban.agent.fileworker import stop_ahead as stop_file_readers
     from journalban.sources.journal import stop_ahead
 
     try:
         return _run(args)
     finally:
         stop_ahead()  # the agent failed before READY: no child left waiting
+        stop_file_readers()
 
 
 def _run(args: argparse.Namespace) -> int:
