@@ -20,6 +20,8 @@ from journalban.errors import SourceError
 from journalban.sources.frames import FRAME_HEADER
 
 PIPE_BYTES = 1 << 20  # a few frames in flight: the child reads on while the agent commits
+# The most one read of a pipe by asyncio takes (``_UnixReadPipeTransport.max_size``).
+READ_BYTES = 256 << 10
 
 
 class FrameStream:
@@ -33,6 +35,18 @@ class FrameStream:
         self._limit = buffer_limit
         self._transport: asyncio.BaseTransport | None = None
         self._stream: asyncio.StreamReader | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Bytes read from the pipe and not yet taken as frames (in this process's memory)."""
+        return len(getattr(self._stream, "_buffer", b""))
+
+    @property
+    def most_waiting(self) -> int:
+        """The most ``waiting`` can be, unless one frame is longer: asyncio's reader stops
+        reading the pipe once more than twice its limit waits, and the read that took it
+        there brought ``READ_BYTES`` at most (a longer frame is read whole)."""
+        return 2 * self._limit + READ_BYTES
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()

@@ -20,7 +20,7 @@ from typing import Any
 from journalban.clock import Clock
 from journalban.errors import SourceError
 from journalban.events import LineBatch
-from journalban.sources.child import PIPE_BYTES, ChildProcess, FrameStream
+from journalban.sources.child import ChildProcess, FrameStream
 from journalban.sources.isolated import python_module
 from journalban.sources.journalhelper import receive_helper_pipe
 from journalban.sources.journalwire import (
@@ -43,7 +43,15 @@ __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 # agent during a backlog, small enough (a few ms of reading) to keep it flowing.
 DEFAULT_BATCH_SIZE = 5000
 WORKER = python_module("journalban.sources.journalworker")
-HELPER_BUFFER = 1 << 40  # no limit: a helper's frames wait whole until their turn
+# The limit of each reader's stream (the child's, and the helper's of a split catch-up):
+# of its frames, 2 x 128 KiB and one read at most wait in the agent's memory
+# (``FrameStream.most_waiting``: 512 KiB), beyond what its pipe holds in the kernel
+# (``PIPE_BYTES``); the reader, its pipe full, waits in its write until the agent takes
+# its frames. Nothing is dropped: each frame is read whole, in order, in its turn. A
+# helper's frames wait for their turn: with no bound a split catch-up held up to 6.5 MB
+# of them in the agent on sshd-flood, 2.6 MB on sshd-near-miss (docs/benchmarks.md,
+# "Memory, fifth round").
+STREAM_LIMIT = 128 << 10
 
 
 @dataclass
@@ -78,7 +86,7 @@ def start_ahead(worker: Sequence[str] = WORKER) -> None:
     try:
         their_fd = None if theirs is None else theirs.fileno()
         passed = () if their_fd is None else (their_fd,)
-        child = ChildProcess(worker, None, PIPE_BYTES, pass_fds=passed)
+        child = ChildProcess(worker, None, STREAM_LIMIT, pass_fds=passed)
     except OSError:
         if channel is not None:
             channel.close()
@@ -154,6 +162,11 @@ class JournalSource:
         self.invalidations = 0
 
     @property
+    def waiting(self) -> list[int]:
+        """The bytes of frames each reader has waiting in memory (for tests and status)."""
+        return [child.waiting for child in self._children]
+
+    @property
     def child_pids(self) -> list[int]:
         """The reader children's pids while ``batches()`` runs (for tests and status)."""
         return [child.pid for child in self._children]
@@ -223,9 +236,9 @@ class JournalSource:
                         raise SourceError(f"journal reader of {self.key} exited ({main.stop()})")
                     raise SourceError(f"journal reader helper of {self.key} ended before its share")
                 if frame.kind == SPLIT and channel is not None:
-                    # Its frames wait in memory until their turn: the helper never stalls.
+                    # Its frames wait for their turn, most_waiting bytes of them in memory.
                     pipe = receive_helper_pipe(channel)
-                    helper = FrameStream(pipe, HELPER_BUFFER, int(frame.messages[0]))
+                    helper = FrameStream(pipe, STREAM_LIMIT, int(frame.messages[0]))
                     self._children.append(helper)
                     await helper.connect()
                 elif frame.kind == HANDOVER and helper is not None:
@@ -259,10 +272,10 @@ class JournalSource:
         try:
             channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         except OSError:
-            return None, ChildProcess(self._worker, self._request().encode(), PIPE_BYTES)
+            return None, ChildProcess(self._worker, self._request().encode(), STREAM_LIMIT)
         try:
             request = self._request(theirs.fileno()).encode()
-            main = ChildProcess(self._worker, request, PIPE_BYTES, pass_fds=(theirs.fileno(),))
+            main = ChildProcess(self._worker, request, STREAM_LIMIT, pass_fds=(theirs.fileno(),))
         except BaseException:
             channel.close()
             raise

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from journalban.sources.journalfiles import FileRange
 
-# The helper's frames wait in the parent's memory: a split covers at most this
-# much journal file (about a million sshd entries, 10-40 MB of frames held).
+# A split covers at most this much journal file (about a million sshd entries). (The
+# helper's frames that wait for their turn are bounded in the agent's memory by its
+# stream, sources.journal.STREAM_LIMIT, and beyond it wait in the helper's pipe.)
 ROUND_BYTES = 512 << 20
 
 
