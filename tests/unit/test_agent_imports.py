@@ -50,3 +50,14 @@ def test_package_files_are_importlib_resources_files() -> None:
             assert ours.joinpath(name).read_text("utf-8") == theirs.joinpath(name).read_text(
                 "utf-8"
             )
+
+
+def test_the_filter_travels_to_the_children_without_pickle_py() -> None:
+    """pickle.py (0.26 MB with its tables) is not imported: its C implementation does it."""
+    loaded = modules_after(
+        "import journalban.cli.run, journalban.agent.runtime, journalban.agent.build; "
+        "import journalban.agent.journalreader as r; r.warm_up(); "
+        "import journalban.agent.filereader, journalban.sources.sdreader"
+    )
+    assert "_pickle" in loaded
+    assert "pickle" not in loaded
