@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from journalban.clock import SystemClock
-from journalban.events import LineBatch
+from journalban.events import Hit, LineBatch
 from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import leading_literals, mode_literals
 from journalban.matching.sessions import SessionTable
@@ -163,12 +163,28 @@ class JailFinder:
             self.table = SessionTable(rules)
             self.table.restore(stored, self.clock.now())
             self.gate = Gate(self.table, self.matcher.filter.literals or ())
+        # One message at a time, while the reader stands on its entry (journalbatch).
+        try:
+            self.match_one: tuple[Any, Any] | None = self.matcher.message_hit()
+        except LookupError:
+            self.match_one = None  # the batch call matches
+        self.feeds_keyless = self.table is not None and self.table.keyed_by_message
 
     def __call__(
         self, messages: list[str], times: list[float], keys: list[str | None]
     ) -> journalwire.FoundHits:
         batch = LineBatch("", messages, "", times, prefixed=False, read=len(messages))
-        hits = self.matcher.hits(batch)
+        return self.with_hits(self.matcher.hits(batch), messages, times, keys)
+
+    def with_hits(
+        self,
+        hits: list[Hit],
+        messages: list[str],
+        times: list[float],
+        keys: list[str | None],
+    ) -> journalwire.FoundHits:
+        """``hits`` (the batch's failures, found by ``match_one`` or ``hits``) and what the
+        session table finds in ``messages`` (with their times and keys)."""
         changed: list[tuple[str, str | None]] = []
         table = self.table
         if table is not None and keys:

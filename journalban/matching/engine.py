@@ -45,6 +45,10 @@ __all__ = [
 _IDENT_CACHE = 1024
 
 
+# A message's failure: (address text, account, mark), or None (LineMatcher.message_hit)
+MessageHit = tuple[str, str | None, int] | None
+
+
 class LineMatcher:
     """Matches the lines of one source against one compiled filter."""
 
@@ -206,6 +210,38 @@ class LineMatcher:
                 user = m.group(branch.user) if branch.user is not None else None
                 out.append((message, host, times[i] if times else None, user, branch.mark))
         return out
+
+    def message_hit(
+        self,
+    ) -> tuple[Callable[[str], re.Match[str] | None], Callable[[re.Match[str], str], MessageHit]]:
+        """One bare message's failure, as ``hits`` finds it in a batch of bare messages that
+        are all candidates (the journal reader's), in two steps: ``match(message)`` (a miss
+        costs only that call) and, for a match ``m``, ``hit_of(m, message)``: (address text,
+        account, mark), or None.
+
+        Mirrors ``_message_hits`` line for line.
+
+        Raises:
+            LookupError: ``hits`` takes its general path here (trusted proxies, no
+                literals, regexes that do not compile as one alternation): match batches.
+        """
+        compiled = self.filter
+        whole = None if compiled.trusted or not compiled.literals else compiled._whole
+        if whole is None:
+            raise LookupError("no single alternation: match batches with hits()")
+        branches, ignore = compiled.branches, compiled.ignore
+
+        def hit_of(m: re.Match[str], message: str) -> MessageHit:
+            branch = branches[m.lastgroup]  # type: ignore[index]
+            if ignore and not branch.mark and any(ign.search(message) for ign in ignore):
+                return None
+            host = m.group(branch.host) if branch.host is not None else None
+            if not host:
+                return None
+            user = m.group(branch.user) if branch.user is not None else None
+            return host, user, branch.mark
+
+        return whole.match, hit_of
 
     @staticmethod
     def _hit_of(outcome: Outcome, line: str, into: list[Hit]) -> None:

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from journalban.sources.journalbatch import read_batch
 from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
 from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalprime import prime
@@ -397,82 +398,10 @@ class Follower:
         return True
 
     def read_batch(self) -> Frame | None:
-        if self.find_hits is None and self.make_finder is not None:
-            self.ensure_finder()
-        self.finder_used = True
-        messages: list[str] = []
-        times: list[float] = []
-        unreadable = read = 0
-        reader = self.reader
-        next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
-        search = self.scan.search if self.scan is not None else None
-        limit = self.request.batch_size
-        session_field = self.request.session_field
-        keys: list[str | None] = []
-        gate, field = self.gate, session_field or ""
-        split = None
-        if gate is not None:
-            gate.new_batch()
-            split = self.split
-            if split is not None:
-                prefixes, failure = split
-                check_session = gate.check_session
-        stop_usec = self.stop_usec
-        while read < limit and next_entry():
-            if stop_usec is not None and realtime() >= stop_usec and self._at_stop():
-                break
-            read += 1
-            try:
-                raw = get("MESSAGE")
-            except KeyError:
-                continue  # no message, nothing to match; still moves the cursor
-            if split is not None:
-                if raw.startswith(prefixes):
-                    wanted, key = check_session(raw, get, field)
-                    if not wanted:
-                        continue  # only a session's line, and no such session is held
-                elif failure(raw) is None:
-                    continue  # neither a session line nor a failure literal
-                else:
-                    key = None
-                keys.append(key)
-            else:
-                if search is not None and search(raw) is None:
-                    continue  # holds no literal: no failregex can match it
-                if gate is not None:
-                    wanted, key = gate.check(raw, get, field)
-                    if not wanted:
-                        continue  # only a session's line, and no such session is held
-                    keys.append(key)
-            try:
-                source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
-            except (KeyError, ValueError):
-                source_usec = realtime()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", "replace")
-                unreadable += 1
-            messages.append(text)
-            times.append(source_usec / 1e6)
-            if session_field is not None and gate is None:
-                try:
-                    keys.append(get(session_field).decode("ascii", "replace"))
-                except KeyError:
-                    keys.append(None)
-        if not read:
-            return None
-        self.cursor = reader._get_cursor()
-        self.read_since_open += read
-        if self.find_hits is None:
-            return Frame(self.cursor, read, unreadable, self.invalidations, messages, times)
-        lines, hosts, times, users, marks, sessions = self.find_hits(messages, times, keys)
-        return Frame(
-            self.cursor, read, unreadable, self.invalidations, lines, times,
-            hosts=hosts, users=users, marks=marks, sessions=sessions or None,
-        )  # fmt: skip
+        """The next batch of entries as a frame (``journalbatch``); None: none was read."""
+        return read_batch(self)
 
-    def _at_stop(self) -> bool:
+    def at_stop(self) -> bool:
         """Whether the entry just reached is the first not to read; if so, step back onto the
         last one read (its cursor is the batch's)."""
         reader = self.reader

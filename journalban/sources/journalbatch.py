@@ -1,0 +1,134 @@
+"""One batch of the journal reader child: the loop over its entries (``Follower.read_batch``).
+
+Per entry the jail's matches select: ``_next()``, ``MESSAGE``, the literal
+prefilter (and a jail's session gate); per candidate its text and, for what
+is handed on, the entry's source time (``_SOURCE_REALTIME_TIMESTAMP``: a
+second walk of the entry's fields inside libsystemd).
+
+A finder that matches one message at a time (its ``match_one``: a regex's
+``match`` and what makes a hit of a match, ``LineMatcher.message_hit``) is
+asked while the reader stands on the entry, so
+that the time is read only for a message it finds, or one its session table
+needs (a session key); its batch call (``with_hits``) then gets the
+failures found so and those messages, and adds what the session table
+finds. The frame holds the same hits, in the same order, as the batch call
+on every candidate: the failures in the order of their entries, then the
+session table's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from journalban.sources.journalwire import Frame
+
+if TYPE_CHECKING:
+    from journalban.sources.journalworker import Follower
+
+# (line, address text, time, account, mark): a failure found while reading
+Found = tuple[str, str, float | None, str | None, int]
+
+
+def read_batch(follower: Follower) -> Frame | None:
+    """Up to ``batch_size`` entries from where the reader stands; None when it had none."""
+    if follower.find_hits is None and follower.make_finder is not None:
+        follower.ensure_finder()
+    follower.finder_used = True
+    find_hits = follower.find_hits
+    messages: list[str] = []
+    times: list[float] = []
+    found: list[Found] = []
+    unreadable = read = 0
+    reader = follower.reader
+    next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
+    search = follower.scan.search if follower.scan is not None else None
+    limit = follower.request.batch_size
+    session_field = follower.request.session_field
+    keys: list[str | None] = []
+    gate, field = follower.gate, session_field or ""
+    split = None
+    if gate is not None:
+        gate.new_batch()
+        split = follower.split
+        if split is not None:
+            prefixes, failure = split
+            check_session = gate.check_session
+    one = getattr(find_hits, "match_one", None)
+    if session_field is not None and gate is None:
+        one = None  # every candidate's key goes to the finder's table
+    match = hit_of = None
+    if one is not None:
+        match, hit_of = one
+    # Messages the session table takes whatever their key: a table keyed by its
+    # messages' own session ids takes keyless lines too.
+    every = gate is not None and bool(getattr(find_hits, "feeds_keyless", True))
+    key: str | None = None  # stays None without a gate
+    stop_usec = follower.stop_usec
+    while read < limit and next_entry():
+        if stop_usec is not None and realtime() >= stop_usec and follower.at_stop():
+            break
+        read += 1
+        try:
+            raw = get("MESSAGE")
+        except KeyError:
+            continue  # no message, nothing to match; still moves the cursor
+        if split is not None:
+            if raw.startswith(prefixes):
+                wanted, key = check_session(raw, get, field)
+                if not wanted:
+                    continue  # only a session's line, and no such session is held
+            elif failure(raw) is None:
+                continue  # neither a session line nor a failure literal
+            else:
+                key = None
+        else:
+            if search is not None and search(raw) is None:
+                continue  # holds no literal: no failregex can match it
+            if gate is not None:
+                wanted, key = gate.check(raw, get, field)
+                if not wanted:
+                    continue  # only a session's line, and no such session is held
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            unreadable += 1
+        if match is not None:
+            m = match(text)
+            if m is None and key is None and not every:
+                continue  # no failure, nothing for the session table: no time needed
+        try:
+            source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
+        except (KeyError, ValueError):
+            source_usec = realtime()
+        if hit_of is not None:
+            if m is not None and (hit := hit_of(m, text)) is not None:
+                found.append((text, hit[0], source_usec / 1e6, hit[1], hit[2]))
+            if key is None and not every:
+                continue
+        messages.append(text)
+        times.append(source_usec / 1e6)
+        if gate is not None:
+            keys.append(key)
+        elif session_field is not None:
+            try:
+                keys.append(get(session_field).decode("ascii", "replace"))
+            except KeyError:
+                keys.append(None)
+    if not read:
+        return None
+    follower.cursor = reader._get_cursor()
+    follower.read_since_open += read
+    cursor, invalidations = follower.cursor, follower.invalidations
+    if find_hits is None:
+        return Frame(cursor, read, unreadable, invalidations, messages, times)
+    if one is not None:
+        lines, hosts, times, users, marks, sessions = find_hits.with_hits(  # type: ignore[attr-defined]
+            found, messages, times, keys
+        )
+    else:
+        lines, hosts, times, users, marks, sessions = find_hits(messages, times, keys)
+    return Frame(
+        cursor, read, unreadable, invalidations, lines, times,
+        hosts=hosts, users=users, marks=marks, sessions=sessions or None,
+    )  # fmt: skip
