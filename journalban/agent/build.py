@@ -11,7 +11,7 @@ from typing import Any
 
 from journalban.addresses import IPNetwork
 from journalban.agent.filereader import FileJob, dated_file_source
-from journalban.agent.fileworker import FileWorkerSource
+from journalban.agent.fileworker import FileWorkerSource, split_pays
 from journalban.agent.journalreader import WORKER as JOURNAL_READER
 from journalban.clock import Clock, SystemClock
 from journalban.config.schema import Config, JailConfig, JournalConfig
@@ -181,6 +181,7 @@ def build_sources(
         job = FileJob(
             key, list(cfg.files), cfg.findtime, position, parts.spec,
             [list(r) for r in sessions], pickle_filter(parts.compiled.fdef),
+            split=split_pays(cfg),
         )  # fmt: skip
         return [FileWorkerSource(job, clock)]
     return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

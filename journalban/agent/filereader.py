@@ -55,6 +55,10 @@ class FileJob:
     # The agent's own FilterDef of the jail (``spec.pickle_filter``): the child then
     # neither reads nor parses the filter's YAML, nor imports PyYAML.
     filter_def: str | None = None
+    # A large backlog may be matched on two cores (``agent.filesplit``): worth a
+    # second process only when reading and matching, not the agent's deciding,
+    # bound the catch-up (``fileworker.split_pays``).
+    split: bool = True
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
@@ -145,8 +149,8 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
         job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
     )
 
-    # A large backlog is matched on two cores (the child and a helper it forks).
-    source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table, BURST_BYTES)
+    if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
+        source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table, BURST_BYTES)
     trim = HeapTrim()
 
     def wait(fd: int | None, timeout: float | None) -> bool:

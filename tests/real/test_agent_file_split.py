@@ -9,6 +9,7 @@ fork no helper.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -140,5 +141,38 @@ def test_small_appends_to_a_live_log_fork_no_helper(tmp_path: Path) -> None:
             assert _children(child) == [], "no helper for a small append"
         assert reader.total_failed("ssh-files") == total
         assert os.path.getsize(log) < SPLIT_AT
+    finally:
+        assert agent.stop() == 0
+
+
+def test_a_jail_with_detectors_reads_its_backlog_with_one_process(tmp_path: Path) -> None:
+    """The packaged sshd jail (slow, subnet, account, attack_mode): deciding bounds it."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    cfg = write_config(
+        tmp_path / "journalban.yaml",
+        tmp_path / "state",
+        firewall={"backend": "dry-run"},
+        jails={"sshd": {"source": "files", "files": [str(log)], "maxretry": 1_000_000}},
+    )
+    reader = StateReader(tmp_path / "state")
+    text, _ = _backlog(2 * SPLIT_AT)
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log("running:")
+        child = _reader_child(agent)
+        with log.open("a") as f:
+            f.write(text)
+        size = os.path.getsize(log)
+        helpers: set[int] = set()
+
+        def caught_up() -> bool:
+            helpers.update(_children(child))
+            position = reader.position("sshd")
+            return position is not None and json.loads(position)["files"][0]["off"] == size
+
+        _poll(caught_up, 60, "the backlog was not read")
+        assert not helpers, "no helper for a jail whose deciding bounds the catch-up"
+        assert reader.total_failed("sshd") > 0
     finally:
         assert agent.stop() == 0

@@ -215,3 +215,12 @@ def test_every_corpus_splits_the_same(tmp_path: Path, name: str) -> None:
     assert splits == (0 if any(t.encode() in data for t in literals) else 1)
     assert _hits(one)
     _assert_same(log, split, one)
+
+
+def test_only_a_jail_without_detectors_splits() -> None:
+    from journalban.agent.fileworker import split_pays
+    from journalban.config.loader import load_config
+
+    config = load_config(None)
+    assert split_pays(config.jails["postfix"])
+    assert not split_pays(config.jails["sshd"]), "the packaged sshd jail has detectors"
