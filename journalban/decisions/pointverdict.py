@@ -78,25 +78,24 @@ def _segments(
     return starts, out
 
 
-class HostVerdicts:
-    """(network text, reason) of IPv4 address texts, from ``PointVerdicts``, remembered."""
+class HostVerdicts(dict[str, "tuple[str, str | None] | None"]):
+    """(network text, reason) of IPv4 address texts, from ``PointVerdicts``, remembered:
+    ``hosts[text]``, None for any other text (not remembered). A dict, so that a text
+    seen before costs one lookup in C and no Python call."""
 
     def __init__(self, points: PointVerdicts) -> None:
+        super().__init__()
         self._points = points
-        self._known: dict[str, tuple[str, str | None]] = {}
 
-    def v4(self, host: str) -> tuple[str, str | None] | None:
-        """For a dotted-quad ``host``: its /32's text and why it is ignored; else None."""
-        found = self._known.get(host)
-        if found is not None or ":" in host:  # (IPv6: not here; inet_pton would raise)
-            return found
+    def __missing__(self, host: str) -> tuple[str, str | None] | None:
+        if ":" in host:  # IPv6: not here (inet_pton would raise)
+            return None
         fast = ipv4_host_key(host)
         if fast is None:
             return None
-        known = self._known
-        if len(known) >= HOST_MEMO:
-            known.clear()
-        found = known[host] = (fast[1], self._points.why(4, fast[0]))
+        if len(self) >= HOST_MEMO:
+            self.clear()
+        found = self[host] = (fast[1], self._points.why(4, fast[0]))
         return found
 
 

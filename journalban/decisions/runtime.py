@@ -64,7 +64,7 @@ class JailRuntime:
 
     def network_of(self, host: str) -> tuple[str, str | None] | None:
         """(text of the network counted as, why it is ignored) for an address text; None if invalid."""
-        fast = self.ignore.hosts.v4(host)  # the last 1,024 IPv4 texts remembered, no more
+        fast = self.ignore.hosts[host]  # the last 1,024 IPv4 texts remembered, no more
         if fast is not None:
             return fast
         if host in self.networks:  # (a miss raised KeyError: a flood's IPv6 misses often)

@@ -38,6 +38,10 @@ class FailureCounter(Generic[K]):
 
     def add(self, network: K, when: float) -> int:
         """Record a failure; how many of the network's failures are within findtime."""
+        times = self._times
+        if network not in times and len(times) < self.max_tracked and self.findtime > 0:
+            times[network] = [when]  # a network's first failure (most of them): no window cut
+            return 1
         return len(self._push(network, when))
 
     def _push(self, network: K, when: float) -> list[float]:

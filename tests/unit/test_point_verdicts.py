@@ -67,7 +67,7 @@ def test_every_reason_is_kept() -> None:
     ignore = IgnoreList(
         ["203.0.113.0/24"], interfaces=[(own, ipaddress.ip_network("192.168.1.0/24"))]
     )
-    why = {a: ignore.hosts.v4(a) for a in
+    why = {a: ignore.hosts[a] for a in
            ("0.1.2.3", "192.168.1.255", "192.168.1.10", "127.0.0.1", "203.0.113.5", "198.51.100.1")}  # fmt: skip
     assert why["0.1.2.3"] == ("0.1.2.3/32", "never a peer: unspecified ('this network', 0.0.0.0/8)")
     assert why["192.168.1.255"] == (
@@ -77,15 +77,17 @@ def test_every_reason_is_kept() -> None:
     assert why["127.0.0.1"] == ("127.0.0.1/32", "the host's own, loopback or a local network")
     assert why["203.0.113.5"] == ("203.0.113.5/32", "in ignoreip")
     assert why["198.51.100.1"] == ("198.51.100.1/32", None)
-    assert ignore.hosts.v4("2001:db8::1") is None  # not IPv4: the general path
-    assert ignore.hosts.v4("010.1.2.3") is None  # not canonical
+    assert ignore.hosts["2001:db8::1"] is None  # not IPv4: the general path
+    assert ignore.hosts["010.1.2.3"] is None  # not canonical
+    assert "2001:db8::1" not in ignore.hosts  # neither is kept
+    assert "010.1.2.3" not in ignore.hosts
 
 
 def test_the_remembered_texts_stay_bounded() -> None:
     ignore = IgnoreList(())
     for i in range(3 * HOST_MEMO + 7):
-        assert ignore.hosts.v4(f"198.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}") is not None
-        assert len(ignore.hosts._known) <= HOST_MEMO
+        assert ignore.hosts[f"198.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"] is not None
+        assert len(ignore.hosts) <= HOST_MEMO
 
 
 def _fail(engine: DecisionEngine, address: str) -> list[str]:
