@@ -150,7 +150,7 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
     )
 
     if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
-        source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table, BURST_BYTES)
+        source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table)
     trim = HeapTrim()
 
     def wait(fd: int | None, timeout: float | None) -> bool:

@@ -57,9 +57,12 @@ ROUND_BYTES = 64 << 20
 # ahead (``PIPE_BYTES``, kernel memory, not the child's), so turns are short.
 TURN_BYTES = 4 << 20
 PIPE_BYTES = 1 << 20
-# The helper reads and matches in smaller bursts (less of its own memory, about
-# 1 MB), and sends one frame per ``burst`` bytes of them, as the child does.
-HELPER_BURST = 64 << 10
+# During a split both readers read and match in bursts of READ_BURST (the
+# helper's own memory: about 1 MB less than with 256 KiB, at a few percent more
+# CPU per line) and send one frame per FRAME_BYTES, the child's frame without
+# a split (larger frames cost the agent about as much, with more memory).
+READ_BURST = 128 << 10
+FRAME_BYTES = 256 << 10
 # The end of one of the helper's turns in its pipe (a frame has a body).
 TURN_END = pack_frame(b"")
 
@@ -155,23 +158,50 @@ def turn_batches(
             raise SplitEnded("the file is shorter than when the split began")
 
 
+def matched_turn(
+    source: FileSource, tailed: TailedFile, turn: Turn, body: Body, frame_bytes: int
+) -> Iterator[bytes]:
+    """The frame bodies of one turn, read and matched in ``READ_BURST`` bursts, one per
+    ``frame_bytes`` read; ``tailed`` stands after each one's last line when it comes.
+
+    Raises:
+        SplitEnded: as ``turn_batches``, after the body of what was read before.
+    """
+    bodies: list[bytes] = []
+    sent = turn.start
+    try:
+        for batch in turn_batches(source, tailed, turn, READ_BURST):
+            bodies.append(body(batch))
+            if tailed.offset - sent >= frame_bytes:
+                yield merge_bodies(bodies)
+                bodies.clear()
+                sent = tailed.offset
+    except SplitEnded:
+        if bodies:
+            yield merge_bodies(bodies)
+        raise
+    if bodies:
+        yield merge_bodies(bodies)
+
+
 class CatchUp:
     """``FileSource.splitter`` of the file reader child: splits a large backlog (see module).
 
-    ``body`` is a batch's frame body (``filereader``), made in whichever process read it.
+    ``body`` is a batch's frame body (``filereader``), made in whichever process read it;
+    both readers send one frame per ``frame_bytes`` of their turns.
     """
 
     def __init__(
         self,
         body: Body,
         table: SessionTable | None,
-        burst: int,
+        frame_bytes: int = FRAME_BYTES,
         split_at: int = SPLIT_AT,
         turn_bytes: int = TURN_BYTES,
     ) -> None:
         self._body = body
         self._table = table
-        self._burst = burst
+        self._frame_bytes = frame_bytes
         self._split_at = split_at
         self._turn_bytes = turn_bytes
         self._cpus = usable_cpus()
@@ -212,7 +242,7 @@ class CatchUp:
             return
         if pid == 0:  # pragma: no cover (the helper: seen through its frames)
             os.close(read_end)
-            _helper(write_end, source, tailed, turns, self._body, self._burst)
+            _helper(write_end, source, tailed, turns, self._body, self._frame_bytes)
         gc.unfreeze()
         os.close(write_end)
         self.splits += 1
@@ -223,7 +253,8 @@ class CatchUp:
                 if turn.helped:
                     yield from _helper_turn(pipe, source.key, tailed)
                 else:
-                    yield from turn_batches(source, tailed, turn, self._burst)
+                    for merged in matched_turn(source, tailed, turn, self._body, self._frame_bytes):
+                        yield batch_of_body(source.key, merged)
             done = True
         except SplitEnded:
             # ``tailed`` stands after the last batch handed on: read on from there, alone
@@ -288,7 +319,12 @@ def batch_of_body(key: str, body: bytes) -> LineBatch:
 
 
 def _helper(
-    out_fd: int, source: FileSource, tailed: TailedFile, turns: list[Turn], body: Body, burst: int
+    out_fd: int,
+    source: FileSource,
+    tailed: TailedFile,
+    turns: list[Turn],
+    body: Body,
+    frame_bytes: int,
 ) -> None:  # pragma: no cover (runs in the forked helper)
     """Read and match the helped turns, write their frames and turn ends; never returns."""
     code = 1
@@ -299,25 +335,12 @@ def _helper(
         os.dup2(null, 1)
         os.close(null)
         with os.fdopen(out_fd, "wb") as out:
-
-            def send(bodies: list[bytes]) -> None:
-                merged = merge_bodies(bodies)
-                out.write(pack_frame(marshal.dumps((tailed.offset, tailed.skipping, merged))))
-                out.flush()
-                bodies.clear()
-
             for turn in turns:
                 if not turn.helped:
                     continue
-                bodies: list[bytes] = []
-                sent = tailed.offset
-                for batch in turn_batches(source, tailed, turn, HELPER_BURST):
-                    bodies.append(body(batch))
-                    if tailed.offset - sent >= burst:
-                        send(bodies)
-                        sent = tailed.offset
-                if bodies:
-                    send(bodies)
+                for merged in matched_turn(source, tailed, turn, body, frame_bytes):
+                    out.write(pack_frame(marshal.dumps((tailed.offset, tailed.skipping, merged))))
+                    out.flush()
                 out.write(TURN_END)
                 out.flush()
         code = 0
