@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import IO
 
-from journalban.agent.filesplit import CatchUp
+from journalban.agent.filesplit import CatchUp, MatchedBatch
 from journalban.clock import Clock, SystemClock
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
@@ -97,23 +97,19 @@ def _body(
     table: SessionTable | None = None,
     dates: DateReader | None = None,
 ) -> bytes:
-    """The frame body of ``batch``: its failures, found here unless a split's helper did."""
-    if batch.hits is not None:  # matched by the helper (agent.filesplit)
-        hits = list(batch.hits)
-        changed = list(batch.sessions)
-    else:
-        hits = matcher.hits(batch)
-        changed = []
-        if table is not None and dates is not None:
+    """The frame body of ``batch``: its failures (matched already in a split's turn)."""
+    if isinstance(batch, MatchedBatch):
+        return batch.body
+    hits = matcher.hits(batch)
+    changed: list[tuple[str, str | None]] = []
+    if table is not None and dates is not None:
 
-            def line_time(line: str) -> float | None:
-                found = dates.find(line)
-                return None if found is None else found.time
+        def line_time(line: str) -> float | None:
+            found = dates.find(line)
+            return None if found is None else found.time
 
-            hits += file_session_hits(
-                table, batch.lines, line_time, matcher.ident_refused, time.time()
-            )
-            changed = table.changes()
+        hits += file_session_hits(table, batch.lines, line_time, matcher.ident_refused, time.time())
+        changed = table.changes()
     return marshal.dumps(
         (
             batch.position, batch.count, batch.unreadable, batch.truncated,

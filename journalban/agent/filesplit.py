@@ -37,6 +37,7 @@ import itertools
 import marshal
 import os
 import signal
+import struct
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ from journalban.sources.files import FileSource
 from journalban.sources.frames import FRAME_HEADER, pack_frame
 from journalban.sources.tail import MAX_LINE_BYTES, TailedFile
 
+# ``JOURNALBAN_FILE_SPLIT`` in the agent's environment: ``never`` (one reader
+# always), ``always`` (split whatever the load: tests), else ``auto``.
+SPLIT_ENV = "JOURNALBAN_FILE_SPLIT"
 # Unread bytes of one file from which a second process pays: below, one
 # reader matches them in well under 0.1 s, and no process is forked.
 SPLIT_AT = 8 << 20
@@ -57,14 +61,16 @@ ROUND_BYTES = 64 << 20
 # ahead (``PIPE_BYTES``, kernel memory, not the child's), so turns are short.
 TURN_BYTES = 4 << 20
 PIPE_BYTES = 1 << 20
-# During a split both readers read and match in bursts of READ_BURST (the
-# helper's own memory: about 1 MB less than with 256 KiB, at a few percent more
-# CPU per line) and send one frame per FRAME_BYTES, the child's frame without
-# a split (larger frames cost the agent about as much, with more memory).
-READ_BURST = 128 << 10
+# During a split both readers read, match and send a frame per 256 KiB, as the
+# child without a split. (Bursts of 64 KiB merged into such frames saved the
+# helper about 1 MB and cost dovecot's readers about 10% more CPU.)
+READ_BURST = 256 << 10
 FRAME_BYTES = 256 << 10
 # The end of one of the helper's turns in its pipe (a frame has a body).
 TURN_END = pack_frame(b"")
+# Ahead of each frame body in the helper's pipe: the offset after it, whether
+# that is inside an overlong line's dropped tail, and the lines it stands for.
+HELPER_HEAD = struct.Struct("<Q?Q")
 
 # A batch's frame body (``filereader._body``), with its failures found.
 Body = Callable[[LineBatch], bytes]
@@ -88,6 +94,19 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def core_free(cpus: int) -> bool:
+    """False when, besides this process, as many tasks as ``cpus`` are runnable right now
+    (``/proc/loadavg``'s running count): the helper would wait for a core, and the
+    child for the helper at each turn (on a host at load 5-6, a split read postfix's
+    backlog slower than one reader)."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            running = int(f.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return True
+    return running - 1 < cpus
 
 
 def line_start_after(fd: int, at: int, limit: int) -> int | None:
@@ -159,29 +178,46 @@ def turn_batches(
 
 
 def matched_turn(
-    source: FileSource, tailed: TailedFile, turn: Turn, body: Body, frame_bytes: int
-) -> Iterator[bytes]:
-    """The frame bodies of one turn, read and matched in ``READ_BURST`` bursts, one per
-    ``frame_bytes`` read; ``tailed`` stands after each one's last line when it comes.
+    source: FileSource,
+    tailed: TailedFile,
+    turn: Turn,
+    body: Body,
+    frame_bytes: int,
+    read_burst: int = READ_BURST,
+) -> Iterator[tuple[bytes, int]]:
+    """The frame bodies of one turn and the lines each stands for, read and matched in
+    ``read_burst`` bursts, one per ``frame_bytes`` read; ``tailed`` stands after each
+    one's last line when it comes.
 
     Raises:
         SplitEnded: as ``turn_batches``, after the body of what was read before.
     """
     bodies: list[bytes] = []
+    lines = 0
     sent = turn.start
     try:
-        for batch in turn_batches(source, tailed, turn, READ_BURST):
+        for batch in turn_batches(source, tailed, turn, read_burst):
             bodies.append(body(batch))
+            lines += batch.count
             if tailed.offset - sent >= frame_bytes:
-                yield merge_bodies(bodies)
+                yield merge_bodies(bodies), lines
                 bodies.clear()
-                sent = tailed.offset
+                lines, sent = 0, tailed.offset
     except SplitEnded:
         if bodies:
-            yield merge_bodies(bodies)
+            yield merge_bodies(bodies), lines
         raise
     if bodies:
-        yield merge_bodies(bodies)
+        yield merge_bodies(bodies), lines
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedBatch(LineBatch):
+    """A batch of a split, already matched: ``body`` is its frame body, handed on as it is
+    (``filereader``), which holds its position, failures and counts; ``read`` the lines
+    it stands for."""
+
+    body: bytes = b""
 
 
 class CatchUp:
@@ -198,19 +234,22 @@ class CatchUp:
         frame_bytes: int = FRAME_BYTES,
         split_at: int = SPLIT_AT,
         turn_bytes: int = TURN_BYTES,
+        read_burst: int = READ_BURST,
     ) -> None:
         self._body = body
         self._table = table
         self._frame_bytes = frame_bytes
+        self._read_burst = read_burst
         self._split_at = split_at
         self._turn_bytes = turn_bytes
         self._cpus = usable_cpus()
+        self._mode = os.environ.get(SPLIT_ENV, "auto")
         self.splits = 0  # splits begun
         self.ended_early = False  # a split ended early: this child splits no more
 
     def __call__(self, source: FileSource, tailed: TailedFile) -> Iterator[LineBatch] | None:
         """The batches of a split of ``tailed``'s backlog; None when not worth one."""
-        if self._cpus < 2 or self.ended_early or tailed.skipping:
+        if self._cpus < 2 or self.ended_early or tailed.skipping or self._mode == "never":
             return None  # (a held partial line is read again from ``offset``, a line start)
         start = tailed.offset
         size = os.fstat(tailed.fd).st_size
@@ -219,6 +258,8 @@ class CatchUp:
         end = line_start_before(tailed.fd, min(size, start + ROUND_BYTES), start)
         if end is None or end - start < self._split_at:
             return None
+        if self._mode != "always" and not core_free(self._cpus):
+            return None  # asked again at the next burst
         if not sessions_allow(self._table, tailed.fd, start, end):
             return None
         turns = plan_turns(tailed.fd, start, end, self._turn_bytes)
@@ -242,7 +283,9 @@ class CatchUp:
             return
         if pid == 0:  # pragma: no cover (the helper: seen through its frames)
             os.close(read_end)
-            _helper(write_end, source, tailed, turns, self._body, self._frame_bytes)
+            _helper(
+                write_end, source, tailed, turns, self._body, self._frame_bytes, self._read_burst
+            )
         gc.unfreeze()
         os.close(write_end)
         self.splits += 1
@@ -253,8 +296,10 @@ class CatchUp:
                 if turn.helped:
                     yield from _helper_turn(pipe, source.key, tailed)
                 else:
-                    for merged in matched_turn(source, tailed, turn, self._body, self._frame_bytes):
-                        yield batch_of_body(source.key, merged)
+                    for merged, lines in matched_turn(
+                        source, tailed, turn, self._body, self._frame_bytes, self._read_burst
+                    ):
+                        yield MatchedBatch(source.key, (), "", read=lines, body=merged)
             done = True
         except SplitEnded:
             # ``tailed`` stands after the last batch handed on: read on from there, alone
@@ -285,9 +330,9 @@ def _helper_turn(pipe: IO[bytes], key: str, tailed: TailedFile) -> Iterator[Line
         message = pipe.read(size)
         if len(message) < size:
             raise SplitEnded("the helper ended early")
-        offset, skipping, body = marshal.loads(message)  # noqa: S302 (our own helper)
-        tailed.stand_at(offset, skipping)
-        yield batch_of_body(key, body)
+        offset, skipping, lines = HELPER_HEAD.unpack_from(message)
+        tailed.stand_at(offset, bool(skipping))
+        yield MatchedBatch(key, (), "", read=lines, body=message[HELPER_HEAD.size :])
 
 
 def merge_bodies(bodies: list[bytes]) -> bytes:
@@ -301,23 +346,6 @@ def merge_bodies(bodies: list[bytes]) -> bytes:
     return marshal.dumps((fields[-1][0], *counts, *lists))
 
 
-def batch_of_body(key: str, body: bytes) -> LineBatch:
-    """A batch matched elsewhere, from its frame body (``filereader``'s layout)."""
-    fields = marshal.loads(body)  # noqa: S302 (our own helper)
-    position, read, unreadable, truncated, lines, hosts, times, users, marks, changed = fields
-    return LineBatch(
-        source=key,
-        lines=lines,
-        position=position,
-        prefixed=True,
-        unreadable=unreadable,
-        truncated=truncated,
-        read=read,
-        hits=list(zip(lines, hosts, times, users, marks, strict=True)),
-        sessions=[(str(k), v) for k, v in changed],
-    )
-
-
 def _helper(
     out_fd: int,
     source: FileSource,
@@ -325,6 +353,7 @@ def _helper(
     turns: list[Turn],
     body: Body,
     frame_bytes: int,
+    read_burst: int,
 ) -> None:  # pragma: no cover (runs in the forked helper)
     """Read and match the helped turns, write their frames and turn ends; never returns."""
     code = 1
@@ -338,8 +367,11 @@ def _helper(
             for turn in turns:
                 if not turn.helped:
                     continue
-                for merged in matched_turn(source, tailed, turn, body, frame_bytes):
-                    out.write(pack_frame(marshal.dumps((tailed.offset, tailed.skipping, merged))))
+                for merged, lines in matched_turn(
+                    source, tailed, turn, body, frame_bytes, read_burst
+                ):
+                    head = HELPER_HEAD.pack(tailed.offset, tailed.skipping, lines)
+                    out.write(FRAME_HEADER.pack(len(head) + len(merged)) + head + merged)
                     out.flush()
                 out.write(TURN_END)
                 out.flush()

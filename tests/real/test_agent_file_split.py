@@ -16,12 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from journalban.agent.filesplit import SPLIT_AT, usable_cpus
+from journalban.agent.filesplit import SPLIT_AT, SPLIT_ENV, usable_cpus
 from support.agent import AgentProcess, StateReader, write_config
 
 STAMP = "%b %e %H:%M:%S"
 
 pytestmark = pytest.mark.skipif(usable_cpus() < 2, reason="a split needs two usable CPUs")
+
+
+@pytest.fixture(autouse=True)
+def _split_whatever_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agents started here split on a busy machine too (their children inherit it)."""
+    monkeypatch.setenv(SPLIT_ENV, "always")
 
 
 def _children(pid: int) -> list[int]:

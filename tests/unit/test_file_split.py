@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from journalban.agent.filereader import _body, dated_file_source
-from journalban.agent.filesplit import CatchUp, plan_turns
+from journalban.agent.filesplit import SPLIT_ENV, CatchUp, core_free, plan_turns
 from journalban.clock import SystemClock
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
@@ -36,6 +36,14 @@ import itertools
 import corpora
 
 BURST = 64 << 10
+
+
+@pytest.fixture(autouse=True)
+def _split_whatever_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests split on a busy machine too (``core_free`` would say no)."""
+    monkeypatch.setenv(SPLIT_ENV, "always")
+
+
 YEARS = 10 * 365 * 86400.0
 
 
@@ -51,6 +59,7 @@ def _read(
     split_at: int | None,
     wrap: Callable[[Callable[[LineBatch], bytes]], Callable[[LineBatch], bytes]] = lambda b: b,
     filter_name: str = "sshd",
+    read_burst: int = BURST,
 ) -> tuple[list[tuple[object, ...]], int]:
     """The frame bodies of every batch until caught up, and the splits begun."""
     clock = SystemClock()
@@ -63,7 +72,10 @@ def _read(
     def body(batch: LineBatch) -> bytes:
         return _body(batch, matcher, table, dates)
 
-    catch_up = CatchUp(wrap(body), table, 4 * BURST, split_at or 0, turn_bytes=512 << 10)
+    # Frames of 256 KiB; bursts of 64 KiB merged into them unless ``read_burst`` says else.
+    catch_up = CatchUp(
+        wrap(body), table, 4 * BURST, split_at or 0, turn_bytes=512 << 10, read_burst=read_burst
+    )
     if split_at is not None:
         source.splitter = catch_up
     batches = source.blocking_batches(lambda _fd, _t: False)
@@ -169,7 +181,8 @@ def test_a_file_cut_short_during_the_split_ends_it_and_reads_on(tmp_path: Path) 
     source.splitter = catch_up
     offsets = []
     for batch in source.blocking_batches(lambda _fd, _t: False):
-        offsets.append(json.loads(batch.position)["files"][0]["off"])
+        position = marshal.loads(body(batch))[0]  # noqa: S302 (our own bodies)
+        offsets.append(json.loads(position)["files"][0]["off"])
         if len(offsets) == 1:
             os.truncate(log, size // 2)  # copytruncate-like, while both read
     assert catch_up.splits == 1
@@ -200,13 +213,14 @@ def test_turns_alternate_and_cut_at_line_starts(tmp_path: Path) -> None:
         assert data[after.start - 1 : after.start] == b"\n"
 
 
+@pytest.mark.parametrize("read_burst", [BURST, 4 * BURST])
 @pytest.mark.parametrize("name", sorted(corpora.CORPORA))
-def test_every_corpus_splits_the_same(tmp_path: Path, name: str) -> None:
+def test_every_corpus_splits_the_same(tmp_path: Path, name: str, read_burst: int) -> None:
     log = tmp_path / "corpus.log"
     _write(log, name, 20_000)
     filter_name = corpora.CORPORA[name].filter
     one, _ = _read(log, None, filter_name=filter_name)
-    split, splits = _read(log, 256 << 10, filter_name=filter_name)
+    split, splits = _read(log, 256 << 10, filter_name=filter_name, read_burst=read_burst)
     # sshd's VERBOSE lines ("Connection from ...", in two corpora) may teach a session:
     # such a backlog is read by one reader.
     rules = MatcherSpec(filter_name, None, None).build(time.time).filter.fdef.sessions
@@ -224,3 +238,19 @@ def test_only_a_jail_without_detectors_splits() -> None:
     config = load_config(None)
     assert split_pays(config.jails["postfix"])
     assert not split_pays(config.jails["sshd"]), "the packaged sshd jail has detectors"
+
+
+def test_a_busy_machine_or_never_keeps_one_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert core_free(1 << 20), "never a million runnable tasks"
+    assert not core_free(0), "this process itself runs"
+    log = tmp_path / "auth.log"
+    _write(log, "sshd-near-miss", 30_000)
+    monkeypatch.setenv(SPLIT_ENV, "never")
+    _, splits = _read(log, 256 << 10)
+    assert splits == 0
+    monkeypatch.setenv(SPLIT_ENV, "auto")
+    monkeypatch.setattr("journalban.agent.filesplit.core_free", lambda _cpus: False)
+    _, splits = _read(log, 256 << 10)
+    assert splits == 0
