@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from operator import itemgetter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
@@ -287,6 +288,7 @@ class StateStore:
             ]
             if self._in_history is not None:
                 self._in_history.update((row[0], None) for row in rows)
+            rows.sort(key=_first)  # in the index order, as detection.write_rows
             cur.executemany(
                 "INSERT INTO history (network, jail, banned_at, expires_at, manual)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -331,6 +333,9 @@ class StateStore:
 
     def _transaction(self) -> _Tx:
         return _Tx(self.db)
+
+
+_first = itemgetter(0)
 
 
 def _lines_text(lines: Sequence[str]) -> str:
