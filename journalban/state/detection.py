@@ -11,8 +11,8 @@ the detectors do in memory (bounded, see docs/detection.md).
 from __future__ import annotations
 
 import sqlite3
-from operator import itemgetter
 from collections.abc import Sequence
+from operator import itemgetter
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS detector_state (

@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from operator import itemgetter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
+from operator import itemgetter
 from pathlib import Path
 from typing import Protocol
 
