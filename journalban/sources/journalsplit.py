@@ -46,9 +46,10 @@ class Part:
 
 # Turns per reader in a split round: more keep the agent busier while both
 # read; each costs a reader opened and a handover (about a millisecond). A
-# jail with sessions takes one turn each: each reader keeps its own session
-# table, so a session taught before a handover and counted after it is missed
-# by the other reader (the fewer handovers, the fewer such sessions).
+# jail with sessions takes one turn each, the helper's first (``turns``): each
+# reader keeps its own session table, so a session taught before a handover and
+# counted after it is missed by the other reader (the fewer handovers, the fewer
+# such sessions).
 TURNS = 4
 TURN_ENTRIES = 20_000  # at least, per turn
 
@@ -66,6 +67,15 @@ def turns(total: int, live: int, split_at: int, most: int = TURNS) -> list[tuple
     if total < max(split_at, 2):
         return [(0, total, False)]
     mine = max(0, (total - live) // 2)
+    if most == 1:
+        # One turn each (a jail with sessions): the helper's first, then this child's,
+        # which reads on into the files still written to. The helper then ends once its
+        # share is read, not once the agent has taken it (its frames beyond the agent's
+        # bound wait in its pipe: it would live to the end of the catch-up, 6 MB of the
+        # tree's peak on sshd-near-miss), and this child's session table runs on from its
+        # turn into those files.
+        theirs = total - mine
+        return [(0, theirs, True), (theirs, total, False)] if mine else [(0, total, True)]
     count = max(1, min(most, total // (2 * TURN_ENTRIES)))
     found: list[tuple[int, int, bool]] = []
     at = 0

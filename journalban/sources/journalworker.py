@@ -259,8 +259,11 @@ class Follower:
         if helper and self.channel is not None:
             # Forked with the matcher built and unused: it starts as a new child would.
             self.ensure_finder(fresh=True)
+            first = parts[0].helped  # the helper's part opens the round
             try:
-                pid = fork_helper(self.channel, self.stdout, lambda out: self.help(helper, out))
+                pid = fork_helper(
+                    self.channel, self.stdout, lambda out: self.help(helper, out, first)
+                )
             except OSError:  # no fork, no pipe (limits, a sandbox): this child reads them all
                 helper, parts = [], [Part(p.files, False, p.start, p.stop) for p in parts]
             else:
@@ -352,11 +355,16 @@ class Follower:
             prime(self, self.archived, first)
         return first is not None
 
-    def help(self, parts: Sequence[Part], out: int) -> None:
-        """A forked helper's whole life: its parts of archived files, in order, on ``out``."""
+    def help(self, parts: Sequence[Part], out: int, first: bool = False) -> None:
+        """A forked helper's whole life: its parts of archived files, in order, on ``out``.
+
+        ``first``: its first part opens the round (the session table it was forked with is
+        the one to read it with); else the child's part comes before it, and its table is
+        taught the entries before it first.
+        """
         self.stdout = out
         self.reader.close()
-        self.after_helper = True  # its first part comes after the child's
+        self.after_helper = not first
         for index, part in enumerate(parts):
             if self.after_helper:
                 self.after_helper = not self.prime_before(part)

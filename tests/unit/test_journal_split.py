@@ -80,6 +80,11 @@ def test_unshared_parts_are_the_groups_whole() -> None:
     ]
 
 
-def test_a_jail_with_sessions_takes_one_turn_each() -> None:
+def test_a_jail_with_sessions_takes_one_turn_each_the_helper_s_first() -> None:
     # Each reader keeps its own session table: the fewer handovers, the fewer sessions cut.
-    assert turns(200_000, 0, split_at=1, most=1) == [(0, 100_000, False), (100_000, 200_000, True)]
+    # The helper's turn first: it ends once it has read it (its memory with it), and this
+    # child reads on from its own turn into the files still written to.
+    assert turns(200_000, 0, split_at=1, most=1) == [(0, 100_000, True), (100_000, 200_000, False)]
+    assert shares(turns(200_000, 40_000, split_at=1, most=1)) == (80_000, 120_000)
+    assert turns(200_000, 10**6, split_at=1, most=1) == [(0, 200_000, True)]
+    assert turns(1000, 0, split_at=10**6, most=1) == [(0, 1000, False)]
