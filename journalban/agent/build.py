@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from journalban.addresses import IPNetwork
-from journalban.agent.filereader import FileJob, dated_file_source
-from journalban.agent.fileworker import FileWorkerSource, split_pays
 from journalban.agent.journalreader import WORKER as JOURNAL_READER
 from journalban.clock import Clock, SystemClock
 from journalban.config.schema import Config, JailConfig, JournalConfig
@@ -173,6 +171,11 @@ def build_sources(
                 session_field=None if rules is None else SESSION_FIELD,
             )
         ]
+    # The file reader child's module (with its file reading and splitting) only for
+    # a file jail: a journal-only agent does not import it (0.5 MB of its memory).
+    from journalban.agent.filereader import FileJob, dated_file_source
+    from journalban.agent.fileworker import FileWorkerSource, split_pays
+
     key = "files:" + ",".join(cfg.files)
     position = positions.get((cfg.name, key))
     if type(clock) is SystemClock:

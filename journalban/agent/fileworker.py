@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import marshal
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
-from journalban.agent.filereader import FileJob
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.sources.child import ChildProcess
 from journalban.sources.isolated import python_module
+
+if TYPE_CHECKING:  # the child's module (its matching and file reading): only for file jails
+    from journalban.agent.filereader import FileJob
 
 WORKER = [*python_module("journalban.agent.readerchild"), "file"]
 BUFFER_LIMIT = 1 << 16  # frames are read whole (readexactly): the pipe holds the backlog

@@ -61,3 +61,11 @@ def test_the_filter_travels_to_the_children_without_pickle_py() -> None:
     )
     assert "_pickle" in loaded
     assert "pickle" not in loaded
+
+
+def test_a_journal_only_agent_does_not_import_the_file_reader_child() -> None:
+    loaded = modules_after(
+        "import journalban.cli.run, journalban.agent.runtime, journalban.agent.build, "
+        "journalban.sources.journal"
+    )
+    assert {"journalban.agent.filereader", "journalban.agent.filesplit"} & loaded == set()
