@@ -22,6 +22,7 @@ class AttackMode:
         self.config = config
         self.width = config.findtime / BUCKETS
         self.pairs: list[int] = []
+        self._count = 0  # what bucket_add last counted in ``pairs``; 0: count again
         self.until = 0.0
         self._dirty = False
 
@@ -35,15 +36,24 @@ class AttackMode:
     def end(self) -> None:
         self.until = 0.0
         self.pairs = []
+        self._count = 0
         self._dirty = True
 
     def observe(self, seen: Seen) -> Sequence[Verdict]:
         cfg = self.config
         self._dirty = True
-        count = bucket_add(self.pairs, seen.when, self.width)
+        pairs, current = self.pairs, int(seen.when // self.width)
+        if self._count and pairs[-2] == current and pairs[0] > current - BUCKETS:
+            # The newest bucket again, none aged out: the window's count is one more
+            # (bucket_add sums every bucket, for each failure of the jail).
+            pairs[-1] += 1
+            count = self._count = self._count + 1
+        else:
+            count = self._count = bucket_add(pairs, seen.when, self.width)
         if seen.when >= self.until and count >= cfg.failures:
             self.until = seen.when + cfg.hold
             self.pairs = []
+            self._count = 0
         if seen.when < self.until and not seen.known_good:
             return (Verdict(ATTACK_MODE, seen.key, 1, cfg.bantime),)
         return ()
@@ -63,3 +73,4 @@ class AttackMode:
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         for _, value in rows:
             self.until, self.pairs = json.loads(value)
+            self._count = 0
