@@ -90,6 +90,16 @@ def _key(net: IPNetwork) -> str:
 MEMORY = Path(":memory:")
 # SQLite's page cache of the state connection, KiB (see Store.__init__).
 CACHE_KIB = 512
+# ... and FLOOD_CACHE_KIB for the rest of the run once a commit writes FLOOD_ROWS
+# rows or more (a flood's thousands of bans: a ban, history and account row each,
+# and the detectors' rows) into a state of FLOOD_STATE_BYTES or more (tens of
+# thousands of bans): the inserts' index pages then stay cached between the rows
+# of a commit and from one commit to the next. sshd-flood in-process: the commits'
+# CPU 1.77 -> 1.34-1.40 s for 55,000 bans, for 3.5 MiB more at most; the other
+# corpora's states (4-9 MB at their end: sshd only at its very end) hardly reach it.
+FLOOD_CACHE_KIB = 4096
+FLOOD_ROWS = 4000
+FLOOD_STATE_BYTES = 8 << 20
 
 
 class StateStore:
@@ -121,6 +131,7 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from None
         self.commit_count = 0  # transactions of commit() so far
+        self.flood_cache = False  # the page cache grown to FLOOD_CACHE_KIB
         # Networks with a row in the history (a superset, read on first use):
         # most networks banned have none, and a query per ban would say so slowly.
         # A dict's keys, not a set: a set grows its table fourfold (5,311 networks:
@@ -229,6 +240,8 @@ class StateStore:
     def commit(self, batches: Sequence[BatchCommit]) -> None:
         """Write batches in one transaction. Raises: StateError."""
         try:
+            if not self.flood_cache and _rows(batches) >= FLOOD_ROWS:
+                self._grow_cache()
             with self._writing, self._transaction() as cur:
                 for b in batches:
                     self._write(cur, b)
@@ -237,6 +250,15 @@ class StateStore:
         except sqlite3.Error as exc:
             raise StateError(f"cannot write state: {exc}") from None
         self.commit_count += 1
+
+    def _grow_cache(self) -> None:
+        """The flood's page cache (FLOOD_CACHE_KIB), when the state is large enough."""
+        with self._writing:
+            (pages,) = self.db.execute("PRAGMA page_count").fetchone()
+            (size,) = self.db.execute("PRAGMA page_size").fetchone()
+            if pages * size >= FLOOD_STATE_BYTES:
+                self.db.execute(f"PRAGMA cache_size=-{FLOOD_CACHE_KIB}")
+                self.flood_cache = True
 
     def write_apart(self, write: Callable[[sqlite3.Cursor], None]) -> None:
         """One transaction of an edge feature's own rows, never beside a commit (and not
@@ -336,6 +358,13 @@ class StateStore:
 
 
 _first = itemgetter(0)
+
+
+def _rows(batches: Sequence[BatchCommit]) -> int:
+    """About how many rows the batches write."""
+    return sum(
+        len(b.bans) + len(b.history) + len(b.accounts) + len(b.detector_rows) for b in batches
+    )
 
 
 def _lines_text(lines: Sequence[str]) -> str:
