@@ -189,8 +189,8 @@ class AgentDeciding:
         self._mark_waiting("group committed")
         self.decisions.forget_lines(changes.bans)
         now = self.clock.now()
-        add = [self._entry(b) for b in changes.bans if self._uses_firewall(b.jail)]
-        remove = [self._entry(b) for b, _ in changes.unbans if self._uses_firewall(b.jail)]
+        add = self._entries(changes.bans)
+        remove = self._entries([b for b, _ in changes.unbans])
         if add or remove:
             try:
                 started = self.clock.monotonic()
@@ -256,9 +256,18 @@ class AgentDeciding:
         else:
             self.runner.unban(ban.jail, part.actions.actions, ban, unban_reason)
 
-    @staticmethod
-    def _entry(ban: Ban) -> BanEntry:
-        return BanEntry(ban.jail, ban.network, ban.expires_at)
+    def _entries(self, bans: Sequence[Ban]) -> list[BanEntry]:
+        """The firewall's entries of the bans of jails that use it (each jail asked once)."""
+        uses: dict[str, bool] = {}
+        found = []
+        for ban in bans:
+            jail = ban.jail
+            use = uses.get(jail)
+            if use is None:
+                use = uses[jail] = self._uses_firewall(jail)
+            if use:
+                found.append(BanEntry(jail, ban.network, ban.expires_at))
+        return found
 
     async def _restore(self, bans: Sequence[Ban]) -> None:
         await log_restored(self.events, await self._restore_quietly(bans))

@@ -79,11 +79,13 @@ class BanDeciding:
         horizon = max(HISTORY_HORIZON, rec.findtime) if rec.enabled else HISTORY_HORIZON
         history = self._history(network, when - horizon, text)
         since = when - HISTORY_HORIZON
-        previous = sum(
-            1
-            for jail, at in history
-            if at >= since and (jail != RECIDIVE if inc.across_jails else jail == cfg.name)
-        )
+        previous = 0
+        if history:  # (most networks banned have none: no generator for them)
+            previous = sum(
+                1
+                for jail, at in history
+                if at >= since and (jail != RECIDIVE if inc.across_jails else jail == cfg.name)
+            )
         base = cfg.bantime if bantime == JAIL_BANTIME else bantime
         length = ban_length(base, inc, previous)
         expires = None if length is None else when + length
@@ -114,7 +116,9 @@ class BanDeciding:
         if not rec.enabled or ban.jail == RECIDIVE:
             return
         since = ban.banned_at - rec.findtime
-        earlier = sum(1 for jail, at in history if jail != RECIDIVE and at >= since)
+        earlier = 0
+        if history:
+            earlier = sum(1 for jail, at in history if jail != RECIDIVE and at >= since)
         # This batch's own bans are not committed yet: count them too.
         pending = changes.pending_bans.get(ban.network, 0)
         if earlier + pending < rec.maxretry:
