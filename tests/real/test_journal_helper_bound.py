@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from systemd import journal
-from test_journal_child import small_fs
+from test_journal_child import gone, small_fs
 from test_journal_helper import TOTAL, line, write_corpus
 from test_journal_source import make_source, messages, stays_quiet
 
@@ -99,3 +99,42 @@ def test_a_slow_agent_holds_a_bounded_part_of_the_helper_s_frames_and_loses_none
     share = sum(len(line(i)) for i in range(TOTAL // 2, TOTAL))
     assert share > PIPE_BYTES + most
     assert highest[helper] > 2 * STREAM_LIMIT
+
+
+def test_with_sessions_the_helper_reads_first_and_is_gone_during_the_child_s_turn(
+    small_fs: Path,
+) -> None:
+    """A jail with sessions takes one turn per reader, the helper's first
+    (journalsplit.turns): the helper ends once its share is read and handed out, and
+    does not wait, blocked, while the agent takes the other share (its memory with it).
+    Past 60% of the lines (the cut is near 54%: the child's share and the live file's
+    entries after it) the helper is gone; with the child's share first, the helper's
+    frames from there on (2.4 MB) are more than its pipe and the bound hold, and it was
+    still there, blocked in its write."""
+    write_corpus(small_fs)
+
+    async def scenario() -> tuple[list[LineBatch], bool]:
+        source = make_source(
+            small_fs, batch_size=20, split_at=1, findtime=10**9, session_field="_PID"
+        )
+        batches = source.batches()
+        got = [await anext(batches)]
+        _, helper = source.child_pids  # the catch-up was split
+        gone_after_cut = True
+        async with asyncio.timeout(60):
+            while not line_numbers(got[-1:]) or line_numbers(got[-1:])[-1] < TOTAL - 1:
+                await asyncio.sleep(0.002)  # a slow agent
+                got.append(await anext(batches))
+                last = line_numbers(got[-1:])
+                if gone_after_cut and last and last[0] >= 3 * TOTAL // 5:
+                    gone_after_cut = await asyncio.to_thread(gone, helper, 1.0)
+        assert await stays_quiet(batches)
+        source.close()
+        return got, gone_after_cut
+
+    got, gone_after_cut = asyncio.run(scenario())
+    numbers = line_numbers(got)
+    assert numbers == sorted(numbers)
+    assert set(numbers) == set(range(TOTAL))
+    assert line_numbers(got[:1])[0] == 0  # the helper's half came first
+    assert gone_after_cut
