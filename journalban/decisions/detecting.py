@@ -20,6 +20,8 @@ from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow
 
+_new_seen = tuple.__new__
+
 
 class JailDetection:
     """The detectors a jail's configuration turns on, in a fixed order."""
@@ -49,7 +51,8 @@ class JailDetection:
             and self.known_good is not None
             and self.known_good.holds(user, key, when)
         )
-        seen = Seen(key, user, when, known)
+        # Seen's own __new__ is a Python function; the tuple's is not (one per failure).
+        seen = _new_seen(Seen, (key, user, when, known))
         verdicts: list[Verdict] | None = None
         for observe in self._observers:
             found = observe(seen)
