@@ -25,7 +25,10 @@ If the helper fails, or the file shrinks meanwhile (a copytruncate), the
 split ends at the last frame handed on, and the child reads on alone from
 there as without a split (its rotation checks see the truncation), and
 splits no more.
-Standard library only, as the rest of the child.
+
+Worth it only with a core free for the helper (``core_free``) and a jail
+whose deciding does not bound the catch-up (``fileworker.split_pays``).
+Nothing beyond the standard library and the child's own modules.
 """
 
 from __future__ import annotations
