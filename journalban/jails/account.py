@@ -14,10 +14,12 @@ import json
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import AccountConfig
-from journalban.jails.detector import ACCOUNT, Row, Seen, Verdict, account_key
+from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Row, Seen, Verdict, account_key
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import number_text, times_text
 from journalban.jails.tracked import Tracked
+
+_new_verdict = tuple.__new__
 
 
 class AccountAttack:
@@ -54,21 +56,23 @@ class AccountAttack:
         return found
 
     def observe(self, seen: Seen) -> Sequence[Verdict]:
-        if seen.user is None or seen.known_good or seen.user in self.ignored:
+        key, user, when, known_good = seen
+        if user is None or known_good or user in self.ignored:
             return ()
-        account = account_key(seen.user)
+        # account_key without its call for the usual name (short, no NUL): the same text
+        account = user if len(user) <= ACCOUNT_MAX and "\x00" not in user else account_key(user)
         cfg = self.config
         until = self.attacked.get(account)
-        if until is not None and seen.when < until:
-            return (Verdict(ACCOUNT, seen.key, 1, cfg.bantime, account),)
+        if until is not None and when < until:  # (a tuple built in C: one per failure here)
+            return (_new_verdict(Verdict, (ACCOUNT, key, 1, cfg.bantime, account, ())),)
         networks = self.seen.get(account)
         if networks is None:
             networks = {}
-        if not note_distinct(networks, seen.key, seen.when, cfg.findtime, cfg.addresses):
+        if not note_distinct(networks, key, when, cfg.findtime, cfg.addresses):
             self.seen.touch(account, networks)
             return ()
         self.seen.drop(account)
-        self.attacked.touch(account, seen.when + cfg.hold)
+        self.attacked.touch(account, when + cfg.hold)
         return tuple(Verdict(ACCOUNT, key, len(networks), cfg.bantime, account) for key in networks)
 
     def banned(self, key: str) -> None:

@@ -14,6 +14,8 @@ from journalban.config.detectors import AttackModeConfig
 from journalban.jails.buckets import BUCKETS, bucket_add
 from journalban.jails.detector import ATTACK_MODE, Row, Seen, Verdict
 
+_new_verdict = tuple.__new__
+
 
 class AttackMode:
     name = "attack_mode"
@@ -55,7 +57,8 @@ class AttackMode:
             self.pairs = []
             self._count = 0
         if seen.when < self.until and not seen.known_good:
-            return (Verdict(ATTACK_MODE, seen.key, 1, cfg.bantime),)
+            # (a tuple built in C: one per failure while the jail is under attack)
+            return (_new_verdict(Verdict, (ATTACK_MODE, seen.key, 1, cfg.bantime, None, ())),)
         return ()
 
     def banned(self, key: str) -> None:
