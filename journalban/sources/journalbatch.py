@@ -42,6 +42,9 @@ def read_batch(follower: Follower) -> Frame | None:
     reader = follower.reader
     next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
     search = follower.scan.search if follower.scan is not None else None
+    look = follower.first_look
+    if look is not None:
+        table, first = look
     limit = follower.request.batch_size
     session_field = follower.request.session_field
     keys: list[str | None] = []
@@ -82,6 +85,8 @@ def read_batch(follower: Follower) -> Frame | None:
             else:
                 key = None
         else:
+            if look is not None and first(raw.translate(table)) is None:
+                continue  # holds no literal (the first look is sure of that)
             if search is not None and search(raw) is None:
                 continue  # holds no literal: no failregex can match it
             if gate is not None:

@@ -49,7 +49,7 @@ from journalban.sources.journalwire import (
     SessionGate,
     cursor_realtime_usec,
 )
-from journalban.sources.literalscan import literal_scan, sample_messages
+from journalban.sources.literalscan import first_look, literal_scan, sample_messages, sparse
 
 # sd-journal (sources.sdreader) only where a journal is opened: the agent imports
 # journalwire's constants and Request, not the reader.
@@ -93,6 +93,8 @@ class Follower:
         self.stop_usec: int | None = None  # ... its time: only entries as late are compared
         self.sent_at = 0.0  # time.monotonic() of the last frame of entries
         self.sample = b""  # the journal's last messages (literalscan), for the session split
+        # literalscan.first_look where few messages hold a literal: (table, search).
+        self.first_look: tuple[bytes, Callable[[bytes], object]] | None = None
         self.scan = self._tuned_scan()
         # A jail whose session lines start with literals (SessionGate.prefixes): those
         # prefixes, and the scan for its failure literals alone (_session_split).
@@ -111,7 +113,10 @@ class Follower:
             reader.close()
         if self.request.session_field is not None:
             self.sample = sample
-        return literal_scan(self.request.prefilter, sample)
+        scan = literal_scan(self.request.prefilter, sample)
+        if scan is not None and sparse(scan, sample):
+            self.first_look = first_look(self.request.prefilter, sample)
+        return scan
 
     def ensure_finder(self, fresh: bool = False) -> None:
         """Build the finder, if not yet built (``fresh``: again, if it has read)."""

@@ -18,7 +18,7 @@ import pytest
 
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
-from journalban.sources.literalscan import literal_scan, pivoted, pivots
+from journalban.sources.literalscan import first_look, literal_scan, pivoted, pivots, sparse
 
 
 def _holds(message: bytes, literals: list[bytes]) -> bool:
@@ -121,3 +121,51 @@ def test_no_scan_without_usable_literals() -> None:
     assert literal_scan([]) is None
     assert literal_scan(["ok", "  "]) is None  # a blank literal is in every message
     assert literal_scan(["caf\u00e9"]) is None  # non-ASCII: decoding could differ
+
+
+@pytest.mark.parametrize(("name", "mode"), _filters())
+def test_the_first_look_misses_no_message_holding_a_literal(name: str, mode: str) -> None:
+    """first_look (pivot bytes translated to one, each literal searched from it) finds every
+    message the exact scan finds, untuned and tuned by a sample; the reader asks the exact
+    scan only of what it finds, so the candidates are the same."""
+    literals = _agent_literals(name, mode)
+    wanted = [lit.strip().encode() for lit in literals]
+    if literal_scan(literals) is None:
+        assert first_look(literals) is None
+        return
+    rng = random.Random("first" + name + mode)
+    fdef = FilterLibrary(None).load(name)
+    messages = [s.line.encode("utf-8", "replace") for s in fdef.samples]
+    messages += [case for literal in wanted for case in _tricky(literal, rng)]
+    messages += [b"\x00" + m + b"\x00" for m in messages[:20]]  # the stand-in byte itself
+    for sample in (b"", b"\n".join(messages[:50])):
+        look = first_look(literals, sample)
+        if look is None:  # one pivot serves every literal: the exact scan alone
+            at = pivots(sorted({w for w in wanted}, key=len, reverse=True), sample)
+            assert len({literal[at[literal]] for literal in at}) == 1
+            continue
+        table, search = look
+        found = 0
+        for message in messages:
+            if _holds(message, wanted):
+                assert search(message.translate(table)) is not None, message
+                found += 1
+        assert found >= len(wanted)
+
+
+def test_the_first_look_serves_where_few_messages_hold_a_literal() -> None:
+    literals = ["reject: RCPT from ", "too many errors after "]
+    scan = literal_scan(literals)
+    assert scan is not None
+    quiet = b"\n".join(
+        [b"connect from mail.example.org[203.0.113.5]"] * 9 + [b"reject: RCPT from x"]
+    )
+    busy = b"\n".join([b"reject: RCPT from x", b"connect from y"])
+    assert sparse(scan, quiet)
+    assert not sparse(scan, busy)
+    assert not sparse(scan, b"")
+    look = first_look(literals, quiet)
+    assert look is not None
+    table, search = look
+    assert search(b"x reject: RCPT from y".translate(table)) is not None
+    assert search(b"connect from mail.example.org".translate(table)) is None
