@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.calltrace import TRACE, CallTrace, mark, trace_log, tracing
-from journalban.agent.news import News, NewsQueue, news_of, news_runs
+from journalban.agent.news import News, NewsQueue, news_of, news_runs, tell
 from journalban.agent.restoring import Restored, log_restored, restore
 from journalban.agent.slicing import hit_slices
 from journalban.decisions.engine import Changes
@@ -233,11 +233,7 @@ class AgentDeciding:
                 for ban in bans:
                     self._run_actions(ban, reason)
                 for listener in list(self._listeners):
-                    for ban in bans:
-                        if reason is None:
-                            listener.banned(ban)
-                        else:
-                            listener.unbanned(ban, reason)
+                    tell(listener, bans, reason)
 
     def _uses_firewall(self, jail: str) -> bool:
         part = self.parts.get(jail)

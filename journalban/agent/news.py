@@ -20,10 +20,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from journalban.addresses import IPNetwork
 from journalban.agent.callers import Caller
 from journalban.events import Ban
+
+if TYPE_CHECKING:
+    from journalban.agent.api import AgentListener
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +96,19 @@ def news_runs(news: Sequence[News]) -> Iterator[list[News]]:
         last = kind
     if run:
         yield run
+
+
+def tell(listener: AgentListener, bans: Sequence[Ban], unban_reason: str | None) -> None:
+    """Tell ``listener`` about a run of bans (or unbans): the whole run at once when it
+    takes one (an optional ``banned_all(bans)``: a table applied once, a property
+    announced once), else ban by ban."""
+    if unban_reason is not None:
+        for ban in bans:
+            listener.unbanned(ban, unban_reason)
+        return
+    banned_all = getattr(listener, "banned_all", None)
+    if banned_all is not None:
+        banned_all(bans)
+        return
+    for ban in bans:
+        listener.banned(ban)

@@ -194,6 +194,18 @@ class BusService:
                 ban.address, ban.jail, convert.usec(ban.expires_at), convert.banned_details(ban)
             )
 
+    def banned_all(self, bans: Sequence[Ban]) -> None:
+        """Announce a run of bans: a Banned signal each, the properties changed once."""
+        self._changed()
+        for ban in bans:
+            self.pages.banned(ban)
+        if self._session is not None:
+            signal = self._session.manager.Banned
+            for ban in bans:
+                signal(
+                    ban.address, ban.jail, convert.usec(ban.expires_at), convert.banned_details(ban)
+                )
+
     def unbanned(self, ban: Ban, reason: str) -> None:
         """Announce a lifted ban; ``reason`` is expired, manual or flush."""
         self._changed()

@@ -134,6 +134,13 @@ class EnforcementService:
         for feeder in self.web:
             feeder.change([entry(ban)], ())
 
+    def banned_all(self, bans: Sequence[Ban]) -> None:
+        """A run of bans: the table and each feeder changed once."""
+        entries = [entry(b) for b in bans]
+        self.table.apply(entries, ())
+        for feeder in self.web:
+            feeder.change(entries, ())
+
     def unbanned(self, ban: Ban, reason: str) -> None:
         self.table.apply((), [entry(ban)])
         for feeder in self.web:

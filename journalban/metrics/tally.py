@@ -72,6 +72,18 @@ class EventTally:
             # A ban from failures: banned_at is the log time of the deciding failure.
             self.detection.labels(ban.jail).observe(max(0.0, self._clock.now() - ban.banned_at))
 
+    def banned_all(self, bans: Sequence[Ban]) -> None:
+        """A run of bans: each (jail, reason) counted once, each detection time observed."""
+        counts: dict[tuple[str, str], int] = {}
+        now = self._clock.now()
+        for ban in bans:
+            reason = reason_class(ban)
+            counts[(ban.jail, reason)] = counts.get((ban.jail, reason), 0) + 1
+            if reason not in ("manual", "fleet"):
+                self.detection.labels(ban.jail).observe(max(0.0, now - ban.banned_at))
+        for (jail, reason), count in counts.items():
+            self.decisions.labels(jail, reason).inc(count)
+
     def unbanned(self, ban: Ban, reason: str) -> None:
         self.unbans.labels(ban.jail, reason if reason in UNBAN_REASONS else "other").inc()
 
