@@ -89,10 +89,10 @@ class Tracked(Generic[V]):
         self._dirty.clear()
 
     def changes(self) -> list[Row]:
-        items, text = self._items, self._text
-        rows: list[Row] = []
-        for key in self._dirty:
-            value = items.get(key)
-            rows.append((key, None if value is None else text(value)))
+        get, text = self._items.get, self._text
+        # (a comprehension: a row per changed key per commit, tens of thousands on a backlog)
+        rows: list[Row] = [
+            (key, None if (value := get(key)) is None else text(value)) for key in self._dirty
+        ]
         self._dirty.clear()
         return rows
