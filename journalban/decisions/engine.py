@@ -283,9 +283,9 @@ class DecisionEngine(BanDeciding, BanReading):
     def expire(self) -> Changes:
         now = self.clock.now()
         gone = self.bans.due(now)  # from the expiry heap: no scan of 100,000 bans a second
-        for key, until in list(self._virtual_until.items()):
-            if until <= now:
-                del self._virtual_until[key]
+        for (jail, key), until in list(self._virtual_until.items()):  # by the lines read
+            if jail not in self.jails or until <= self.jails[jail].latest_line:
+                del self._virtual_until[(jail, key)]
         for rt in self.jails.values():
             for network in rt.counter.expire(now):
                 rt.recent_lines.pop(network)

@@ -164,6 +164,32 @@ def test_ban_decided_while_catching_up_is_skipped_when_already_expired(tmp_path:
     assert engine.list_bans()[0].banned_at == NOW - 90
 
 
+def test_a_backlog_ban_already_over_holds_through_expiry_chores(tmp_path: Path) -> None:
+    """The expiry chore runs every second while a backlog is read: a ban that was over
+    before it was decided (virtual) must keep its failures from counting until the
+    lines read pass its end, however many chores ran in between (it was dropped at the
+    first chore, so how much of a backlog it held depended on the reading speed)."""
+    clock = FakeClock(NOW)
+    engine = _engine(tmp_path, clock, maxretry=2, bantime=600.0)
+    jail = engine.jails["sshd"]
+    old = NOW - 3600
+    assert _feed(engine, [("203.0.113.5", old), ("203.0.113.5", old + 1)]) == []
+    assert jail.total_failed == 2
+    for step in range(3):
+        clock.advance(1)
+        engine.store.commit(engine.expire().commits)
+        _feed(engine, [("203.0.113.5", old + 100 + step)])
+    assert jail.total_failed == 2  # inside the ban: not counted
+    # Once the lines read are past the ban's end, the address counts anew.
+    _feed(engine, [("203.0.113.6", old + 700)])
+    engine.store.commit(engine.expire().commits)
+    _feed(engine, [("203.0.113.5", old + 800)])
+    assert jail.total_failed == 4
+    assert _feed(engine, [("203.0.113.5", NOW - 10), ("203.0.113.5", NOW - 5)]) == [
+        "203.0.113.5"
+    ]
+
+
 def test_recidive_is_fed_by_the_agents_own_bans(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
     rec = RecidiveConfig(enabled=True, maxretry=3, findtime=86400.0, bantime=604800.0)
