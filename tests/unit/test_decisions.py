@@ -185,9 +185,7 @@ def test_a_backlog_ban_already_over_holds_through_expiry_chores(tmp_path: Path) 
     engine.store.commit(engine.expire().commits)
     _feed(engine, [("203.0.113.5", old + 800)])
     assert jail.total_failed == 4
-    assert _feed(engine, [("203.0.113.5", NOW - 10), ("203.0.113.5", NOW - 5)]) == [
-        "203.0.113.5"
-    ]
+    assert _feed(engine, [("203.0.113.5", NOW - 10), ("203.0.113.5", NOW - 5)]) == ["203.0.113.5"]
 
 
 def test_recidive_is_fed_by_the_agents_own_bans(tmp_path: Path) -> None:
