@@ -147,6 +147,31 @@ def _hashed_v6(spec: int | tuple[int, int]) -> ipaddress.IPv6Network:
     return net
 
 
+def _made_alike(
+    ours: IPNetwork,
+    theirs: IPNetwork,
+    network_type: type[IPNetwork],
+    unset: frozenset[str] = frozenset(),
+) -> bool:
+    """A fast maker's network (``ours``) is the one ``network_type``'s constructor made
+    (``theirs``) in every way the agent reads it: attributes (but ``_hash``, and the
+    ``unset`` ones ours gets from its class), equality both ways, hash, texts, masks."""
+    return (
+        vars(ours).keys() | unset == vars(theirs).keys() | {"_hash"}
+        and getattr(ours.network_address, "_scope_id", None)
+        is getattr(theirs.network_address, "_scope_id", None)
+        and ours == theirs
+        and theirs == ours
+        and hash(ours) == hash(theirs) == network_type.__hash__(ours)  # type: ignore[arg-type]
+        and str(ours) == str(theirs)
+        and repr(ours) == repr(theirs)
+        and ours.broadcast_address == theirs.broadcast_address
+        and ours.hostmask == theirs.hostmask
+        and ours.num_addresses == theirs.num_addresses
+        and ours.network_address.packed == theirs.network_address.packed
+    )
+
+
 def _v6_prefix_maker() -> Callable[[int, int], ipaddress.IPv6Network] | None:
     """``_HashedV6((value, prefixlen))`` for a prefix shorter than /127 (a ban's /64)
     without ipaddress's argument parsing, filled as this Python's ``__init__`` fills
@@ -173,20 +198,7 @@ def _v6_prefix_maker() -> Callable[[int, int], ipaddress.IPv6Network] | None:
     try:
         for value, plen in ((0, 0), (1 << 64, 64), (0x20010DB8 << 96, 32), (0xFE80 << 112, 10),
                             (((1 << 126) - 1) << 2, 126), (((1 << 64) - 1) << 64, 64)):  # fmt: skip
-            ours, theirs = make(value, plen), network_type((value, plen))
-            same = (
-                vars(ours).keys() == vars(theirs).keys() | {"_hash"}
-                and ours.network_address._scope_id is theirs.network_address._scope_id  # type: ignore[attr-defined]
-                and ours == theirs
-                and theirs == ours
-                and hash(ours) == hash(theirs) == network_type.__hash__(ours)
-                and str(ours) == str(theirs)
-                and ours.broadcast_address == theirs.broadcast_address
-                and ours.hostmask == theirs.hostmask
-                and ours.num_addresses == theirs.num_addresses
-                and ours.network_address.packed == theirs.network_address.packed
-            )
-            if not same:
+            if not _made_alike(make(value, plen), network_type((value, plen)), network_type):
                 return None
     except (AttributeError, TypeError, ValueError):
         return None
@@ -224,20 +236,10 @@ def _host_v4_maker() -> Callable[[int], ipaddress.IPv4Network] | None:
     try:
         for value in (0, 1, 0x0A000001, 0xC0000201, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF):
             ours, theirs = make(value), network_type(value)
-            same = (
-                vars(ours).keys() | {"hosts"} == vars(theirs).keys() | {"_hash"}
-                and ours == theirs
-                and theirs == ours
-                and hash(ours) == hash(theirs) == network_type.__hash__(ours)
-                and str(ours) == str(theirs)
-                and repr(ours) == repr(theirs)
-                and list(ours.hosts()) == list(theirs.hosts())
-                and ours.broadcast_address == theirs.broadcast_address
-                and ours.hostmask == theirs.hostmask
-                and ours.num_addresses == theirs.num_addresses
-                and ours.network_address.packed == theirs.network_address.packed
-            )
-            if not same:
+            # (a /32's hosts() is a method of _HostV4, not set per object)
+            if not _made_alike(ours, theirs, network_type, frozenset({"hosts"})) or list(
+                ours.hosts()
+            ) != list(theirs.hosts()):
                 return None
     except (AttributeError, TypeError):
         return None

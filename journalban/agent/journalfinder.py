@@ -89,14 +89,7 @@ class Gate:
         if self._teach(raw) is not None and self._teaches(raw):
             self._teaching = True
             return True, _key(get, field)
-        if self._teaching or self._failure(raw) is not None:
-            return True, _key(get, field)
-        if self.table.rules.late:
-            return True, _key(get, field)  # a count may wait for its teach line
-        if not len(self.table):
-            return False, None
-        key = _key(get, field)
-        return self.table.holds_any(key), key
+        return self._counts(raw, get, field)
 
     def check_session(
         self, raw: bytes, get: Callable[[str], bytes], field: str
@@ -105,7 +98,14 @@ class Gate:
         if raw.startswith(self._teach_prefixes) and self._teaches(raw):
             self._teaching = True
             return True, _key(get, field)
-        failure = self._failure  # not None where prefixes are set
+        return self._counts(raw, get, field)
+
+    def _counts(
+        self, raw: bytes, get: Callable[[str], bytes], field: str
+    ) -> tuple[bool, str | None]:
+        """``check`` of a session message that does not teach: wanted when the batch
+        teaches, it may fail or count later, or the table holds its session."""
+        failure = self._failure  # not None here: both callers checked
         if self._teaching or (failure is not None and failure(raw) is not None):
             return True, _key(get, field)
         if self.table.rules.late:

@@ -18,6 +18,7 @@ import pytest
 
 from journalban.agent.filesplit import SPLIT_AT, SPLIT_ENV, usable_cpus
 from support.agent import AgentProcess, StateReader, write_config
+from support.procs import child_pids, pid_alive
 
 STAMP = "%b %e %H:%M:%S"
 
@@ -28,21 +29,6 @@ pytestmark = pytest.mark.skipif(usable_cpus() < 2, reason="a split needs two usa
 def _split_whatever_the_load(monkeypatch: pytest.MonkeyPatch) -> None:
     """The agents started here split on a busy machine too (their children inherit it)."""
     monkeypatch.setenv(SPLIT_ENV, "always")
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _poll(check: object, timeout: float, what: str) -> None:
@@ -86,8 +72,8 @@ def _config(tmp_path: Path, log: Path) -> Path:
 
 
 def _reader_child(agent: AgentProcess) -> int:
-    _poll(lambda: _children(agent.proc.pid), 10, "no reader child")
-    (child,) = _children(agent.proc.pid)
+    _poll(lambda: child_pids(agent.proc.pid), 10, "no reader child")
+    (child,) = child_pids(agent.proc.pid)
     return child
 
 
@@ -106,15 +92,19 @@ def test_kill_9_during_a_split_catch_up_counts_every_failure_once(tmp_path: Path
             f.write(text)
 
         def both_reading_and_some_committed() -> bool:
-            helpers.extend(h for h in _children(child) if h not in helpers)
-            return bool(helpers) and _alive(helpers[0]) and reader.total_failed("ssh-files") > 0
+            helpers.extend(h for h in child_pids(child) if h not in helpers)
+            return bool(helpers) and pid_alive(helpers[0]) and reader.total_failed("ssh-files") > 0
 
         _poll(both_reading_and_some_committed, 30, "no helper seen while the backlog was read")
     finally:
         agent.kill9()
     counted = reader.total_failed("ssh-files")
     assert 0 < counted < failures, "killed in the middle of the catch-up"
-    _poll(lambda: not _alive(child) and not _alive(helpers[0]), 10, "the child or helper lived on")
+    _poll(
+        lambda: not pid_alive(child) and not pid_alive(helpers[0]),
+        10,
+        "the child or helper lived on",
+    )
 
     restarted = AgentProcess(cfg)
     try:
@@ -144,7 +134,7 @@ def test_small_appends_to_a_live_log_fork_no_helper(tmp_path: Path) -> None:
             _poll(
                 lambda w=total: reader.total_failed("ssh-files") >= w, 10, "an append not counted"
             )
-            assert _children(child) == [], "no helper for a small append"
+            assert child_pids(child) == [], "no helper for a small append"
         assert reader.total_failed("ssh-files") == total
         assert os.path.getsize(log) < SPLIT_AT
     finally:
@@ -173,7 +163,7 @@ def test_a_jail_with_detectors_reads_its_backlog_with_one_process(tmp_path: Path
         helpers: set[int] = set()
 
         def caught_up() -> bool:
-            helpers.update(_children(child))
+            helpers.update(child_pids(child))
             position = reader.position("sshd")
             return position is not None and json.loads(position)["files"][0]["off"] == size
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from support.agent import AgentProcess, StateReader, write_config
+from support.procs import child_pids, pid_alive
 
 STAMP = "%b %e %H:%M:%S"
 
@@ -22,25 +23,12 @@ def _noise(n: int) -> str:
     return f"{stamp} host sshd[{1000 + n}]: Accepted publickey for admin from 192.0.2.7 port {n}\n"
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-
 def _reader_children(pid: int) -> list[int]:
     """The agent's reader children, once it started them (they come up just after "running:")."""
     deadline = time.monotonic() + 10
-    while not (children := _children(pid)) and time.monotonic() < deadline:
+    while not (children := child_pids(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return children
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _config(tmp_path: Path, log: Path) -> Path:
@@ -76,9 +64,9 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path
     counted = reader.total_failed("ssh-files")
     assert 0 < counted < total // 3, "killed while the backlog was being read"
     deadline = time.monotonic() + 5
-    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+    while any(pid_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(w) for w in workers), "the reader child outlived the agent"
+    assert not any(pid_alive(w) for w in workers), "the reader child outlived the agent"
     restarted = AgentProcess(cfg)
     try:
         restarted.wait_for_log("running:")
@@ -89,7 +77,7 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path
     finally:
         assert restarted.stop() == 0
     assert workers
-    assert not any(_alive(w) for w in workers), "stopping the agent stops its reader"
+    assert not any(pid_alive(w) for w in workers), "stopping the agent stops its reader"
 
 
 def test_a_dead_reader_child_is_replaced_and_resumes_where_it_stood(tmp_path: Path) -> None:
@@ -111,6 +99,6 @@ def test_a_dead_reader_child_is_replaced_and_resumes_where_it_stood(tmp_path: Pa
         reader.wait(lambda: reader.total_failed("ssh-files") >= 15, timeout=30)
         time.sleep(0.5)
         assert reader.total_failed("ssh-files") == 15
-        assert _children(agent.proc.pid) not in ([], [worker])
+        assert child_pids(agent.proc.pid) not in ([], [worker])
     finally:
         assert agent.stop() == 0

@@ -16,23 +16,9 @@ from journalban.agent.filereader import FileJob
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec, pickle_filter
 from support.agent import AgentProcess, StateReader, write_config
+from support.procs import child_pids, pid_alive
 
 STAMP = "%b %e %H:%M:%S"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
 
 
 def test_a_source_takes_a_child_started_ahead_and_the_rest_are_ended(tmp_path: Path) -> None:
@@ -50,7 +36,7 @@ def test_a_source_takes_a_child_started_ahead_and_the_rest_are_ended(tmp_path: P
         assert taken.process.pid == ahead[0], "the first child started ahead is taken"
         fileworker.stop_ahead()
         assert not fileworker._AHEAD
-        assert not _alive(ahead[1]), "the child no source took is ended"
+        assert not pid_alive(ahead[1]), "the child no source took is ended"
         assert taken.process.poll() is None, "the taken child reads on"
     finally:
         taken.stop()
@@ -74,7 +60,7 @@ def test_two_file_jails_each_read_by_a_child_started_ahead(tmp_path: Path) -> No
     agent = AgentProcess(cfg)
     try:
         agent.wait_for_log("running:")
-        children = _children(agent.proc.pid)
+        children = child_pids(agent.proc.pid)
         assert len(children) == 2, "one reader child per file jail, no spare"
         stamp = time.strftime(STAMP, time.localtime())
         for n, log in enumerate(logs):
@@ -85,10 +71,10 @@ def test_two_file_jails_each_read_by_a_child_started_ahead(tmp_path: Path) -> No
                         f"from 203.0.113.{n + 1} port {k} ssh2\n"
                     )
         reader.wait(lambda: [reader.total_failed(f"files-{n}") for n in (0, 1)] == [3, 4])
-        assert sorted(_children(agent.proc.pid)) == sorted(children), "the same children read"
+        assert sorted(child_pids(agent.proc.pid)) == sorted(children), "the same children read"
     finally:
         assert agent.stop() == 0
     deadline = time.monotonic() + 5
-    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+    while any(pid_alive(c) for c in children) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not any(_alive(c) for c in children)
+    assert not any(pid_alive(c) for c in children)

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from support.bus import PrivateBus, as_user
+from support.procs import child_pids
 from support.real import REPO, need_root, need_tool
 
 COCKPIT_WS = "/usr/lib/cockpit/cockpit-ws"
@@ -131,7 +132,7 @@ class CockpitWs:
             # it runs as another user (the kernel clears the parent-death
             # signal on a change of credentials), and unshare forwards no
             # SIGTERM: each run left a cockpit-ws behind.
-            for pid in _children(self.proc.pid):
+            for pid in child_pids(self.proc.pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             self.proc.terminate()
@@ -140,13 +141,6 @@ class CockpitWs:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:

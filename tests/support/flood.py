@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from support.agent import AgentProcess, StateReader, write_config
+from support.procs import child_pids
 
 JAIL = "ssh-file"
 
@@ -50,14 +51,6 @@ def _status_kb(pid: int, name: str) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    try:
-        return [int(p) for p in path.read_text().split()]
-    except OSError:
-        return []
-
-
 def run_flood(work: Path, v4: int, v6: int, timeout: float = 600.0) -> dict[str, Any]:
     """Run the agent over ``v4`` IPv4 and ``v6`` IPv6 failure lines; its figures."""
     log = work / "auth.log"
@@ -79,7 +72,7 @@ def run_flood(work: Path, v4: int, v6: int, timeout: float = 600.0) -> dict[str,
         size = log.stat().st_size
         start = time.monotonic()
         while True:
-            for child in _children(agent.proc.pid):
+            for child in child_pids(agent.proc.pid):
                 child_hwm[child] = max(child_hwm.get(child, 0), _status_kb(child, "VmHWM"))
             position = reader.position(JAIL)
             offsets = [m["off"] for m in json.loads(position)["files"]] if position else []
