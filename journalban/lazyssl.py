@@ -25,14 +25,18 @@ if TYPE_CHECKING:
 
 # asyncio's modules that import ssl at their top (Python 3.11).
 ASYNCIO_SSL_USERS = ("asyncio.base_events", "asyncio.selector_events", "asyncio.sslproto")
+# The Pythons whose asyncio that list was read from and a TLS round was tested on
+# (tests/unit/test_lazy_ssl.py); any other imports ssl with asyncio, as it would.
+CHECKED_ON = ((3, 11),)
 
 
 def defer_ssl() -> None:
     """Import asyncio without ssl; ssl is given to it when first imported by anyone.
 
-    Nothing is done when asyncio or ssl is already imported.
+    Nothing is done when asyncio or ssl is already imported, or on a Python whose
+    asyncio this was not checked against (``CHECKED_ON``).
     """
-    if "asyncio" in sys.modules or "ssl" in sys.modules:
+    if "asyncio" in sys.modules or "ssl" in sys.modules or sys.version_info[:2] not in CHECKED_ON:
         return
     sys.modules["ssl"] = None  # type: ignore[assignment]  # import ssl: ImportError
     try:

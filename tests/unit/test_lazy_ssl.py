@@ -89,3 +89,11 @@ def test_nothing_is_deferred_once_ssl_is_imported() -> None:
         "from asyncio import sslproto; assert sslproto.ssl is ssl"
     )
     assert "ssl" in loaded
+
+
+def test_a_python_it_was_not_checked_on_imports_ssl_with_asyncio() -> None:
+    loaded = modules_after(
+        "import journalban.lazyssl as lazy; lazy.CHECKED_ON = (); lazy.defer_ssl(); "
+        "import asyncio; from asyncio import sslproto; assert sslproto.ssl is not None"
+    )
+    assert "ssl" in loaded
