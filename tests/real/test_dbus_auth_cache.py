@@ -106,6 +106,9 @@ def caller(bus: PrivateBus) -> Iterator[Caller]:
         client.close()
 
 
+SETTLE = 0.5  # seconds without another Changed: polkitd is done with a change
+
+
 class PolkitWatch:
     """polkitd's Changed signal, seen from a connection of the test's own."""
 
@@ -139,11 +142,23 @@ class PolkitWatch:
         return client
 
     def change(self, act: object) -> None:
-        """Run ``act`` (a rules file written or removed) and wait for polkitd's Changed."""
+        """Run ``act`` (a rules file written or removed) and wait for polkitd's Changed,
+        then until none has come for ``SETTLE`` seconds: polkitd may signal one change
+        more than once (a file created, then written), and a late Changed of this
+        change must not pass for the next one's (a CI run saw the call after a rule's
+        removal refused: the unlink's wait had taken the write's second Changed; a
+        write gives one or two here). One still unread from before is read first."""
+        self.loop.run_until_complete(asyncio.sleep(0.1))  # a Changed still unread: read now
         self.changed.clear()
         assert callable(act)
         act()
         self.loop.run_until_complete(asyncio.wait_for(self.changed.wait(), 20))
+        while True:
+            self.changed.clear()
+            try:
+                self.loop.run_until_complete(asyncio.wait_for(self.changed.wait(), SETTLE))
+            except TimeoutError:
+                return
 
     def close(self) -> None:
         self.client.disconnect()
