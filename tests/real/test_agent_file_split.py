@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from journalban.agent.filesplit import SPLIT_AT, SPLIT_ENV, usable_cpus
-from support.agent import AgentProcess, StateReader, write_config
+from support.agent import AgentProcess, StateReader, file_jail_config, write_config
 from support.procs import child_pids, pid_alive
 
 STAMP = "%b %e %H:%M:%S"
@@ -56,21 +56,6 @@ def _backlog(bytes_wanted: int) -> tuple[str, int]:
     return "".join(lines), failures
 
 
-def _config(tmp_path: Path, log: Path) -> Path:
-    return write_config(
-        tmp_path / "journalban.yaml",
-        tmp_path / "state",
-        firewall={"backend": "dry-run"},
-        jails={
-            "sshd": {"enabled": False},
-            "ssh-files": {
-                "filter": "sshd", "source": "files", "files": [str(log)],
-                "maxretry": 1_000_000, "findtime": "1d",
-            },
-        },
-    )  # fmt: skip
-
-
 def _reader_child(agent: AgentProcess) -> int:
     _poll(lambda: child_pids(agent.proc.pid), 10, "no reader child")
     (child,) = child_pids(agent.proc.pid)
@@ -80,7 +65,7 @@ def _reader_child(agent: AgentProcess) -> int:
 def test_kill_9_during_a_split_catch_up_counts_every_failure_once(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_text("")
-    cfg = _config(tmp_path, log)
+    cfg = file_jail_config(tmp_path, log, maxretry=1_000_000)
     reader = StateReader(tmp_path / "state")
     text, failures = _backlog(3 * SPLIT_AT)
     agent = AgentProcess(cfg)
@@ -119,7 +104,7 @@ def test_kill_9_during_a_split_catch_up_counts_every_failure_once(tmp_path: Path
 def test_small_appends_to_a_live_log_fork_no_helper(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_text("")
-    cfg = _config(tmp_path, log)
+    cfg = file_jail_config(tmp_path, log, maxretry=1_000_000)
     reader = StateReader(tmp_path / "state")
     agent = AgentProcess(cfg)
     try:

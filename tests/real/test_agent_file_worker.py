@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from support.agent import AgentProcess, StateReader, write_config
+from support.agent import AgentProcess, StateReader, file_jail_config
 from support.procs import child_pids, pid_alive
 
 STAMP = "%b %e %H:%M:%S"
@@ -31,25 +31,10 @@ def _reader_children(pid: int) -> list[int]:
     return children
 
 
-def _config(tmp_path: Path, log: Path) -> Path:
-    return write_config(
-        tmp_path / "journalban.yaml",
-        tmp_path / "state",
-        firewall={"backend": "dry-run"},
-        jails={
-            "sshd": {"enabled": False},
-            "ssh-files": {
-                "filter": "sshd", "source": "files", "files": [str(log)],
-                "maxretry": 1000, "findtime": "1d",
-            },
-        },
-    )  # fmt: skip
-
-
 def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_text("")
-    cfg = _config(tmp_path, log)
+    cfg = file_jail_config(tmp_path, log, maxretry=1000)
     reader = StateReader(tmp_path / "state")
     total = 60_000
     agent = AgentProcess(cfg)
@@ -83,7 +68,7 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path
 def test_a_dead_reader_child_is_replaced_and_resumes_where_it_stood(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
     log.write_text("")
-    cfg = _config(tmp_path, log)
+    cfg = file_jail_config(tmp_path, log, maxretry=1000)
     reader = StateReader(tmp_path / "state")
     agent = AgentProcess(cfg)
     try:

@@ -40,6 +40,23 @@ def write_config(
     return path
 
 
+def file_jail_config(tmp_path: Path, log: Path, maxretry: int) -> Path:
+    """A dry-run agent whose one jail, ``ssh-files``, reads sshd's ``log`` (findtime
+    1d): the file reader child's real tests."""
+    return write_config(
+        tmp_path / "journalban.yaml",
+        tmp_path / "state",
+        firewall={"backend": "dry-run"},
+        jails={
+            "sshd": {"enabled": False},
+            "ssh-files": {
+                "filter": "sshd", "source": "files", "files": [str(log)],
+                "maxretry": maxretry, "findtime": "1d",
+            },
+        },
+    )  # fmt: skip
+
+
 _started: list[AgentProcess] = []
 
 

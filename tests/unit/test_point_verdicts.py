@@ -7,17 +7,11 @@ import ipaddress
 import random
 from pathlib import Path
 
-from journalban.addresses import IPNetwork, parse_address
-from journalban.clock import FakeClock
-from journalban.config.schema import JailConfig, RecidiveConfig
-from journalban.decisions.engine import DecisionEngine
+from journalban.addresses import IPNetwork
+from journalban.config.schema import JailConfig
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.pointverdict import HOST_MEMO
-from journalban.events import LineBatch
-from journalban.matching.engine import MATCHED, Outcome
-from journalban.state.store import StateStore
-
-NOW = 1_800_000_000.0
+from support.deciding import fail, sshd_engine
 
 
 def _random_network(rng: random.Random, version: int) -> IPNetwork:
@@ -90,23 +84,12 @@ def test_the_remembered_texts_stay_bounded() -> None:
         assert len(ignore.hosts) <= HOST_MEMO
 
 
-def _fail(engine: DecisionEngine, address: str) -> list[str]:
-    outcome = Outcome(MATCHED, 0, parse_address(address), address, None, NOW, 0)
-    batch = LineBatch("journal", [f"fail from {address}"], "cursor", prefixed=False)
-    changes = engine.process("sshd", batch, [outcome])
-    engine.store.commit(changes.commits)
-    return [b.address for b in changes.bans]
-
-
 def test_an_address_remembered_as_bannable_is_never_banned_once_it_is_the_hosts_own(
     tmp_path: Path,
 ) -> None:
-    engine = DecisionEngine(
-        StateStore(tmp_path / "state.sqlite"), FakeClock(NOW), RecidiveConfig(enabled=False)
-    )
+    engine = sshd_engine(tmp_path, IgnoreList(()))
     jails = {"sshd": JailConfig(name="sshd", maxretry=2)}
-    engine.configure(jails, {"sshd": IgnoreList(())})
-    assert _fail(engine, "203.0.113.7") == []  # counted: its verdict is remembered
+    assert fail(engine, "203.0.113.7") == []  # counted: its verdict is remembered
     assert engine.jails["sshd"].network_of("203.0.113.7") == ("203.0.113.7/32", None)
     # The host takes the address (a reload builds the ignore lists from its addresses anew).
     own = ipaddress.ip_network("203.0.113.7/32")
@@ -117,20 +100,17 @@ def test_an_address_remembered_as_bannable_is_never_banned_once_it_is_the_hosts_
         "203.0.113.7/32", "the host's own, loopback or a local network"
     )  # fmt: skip
     for _ in range(5):
-        assert _fail(engine, "203.0.113.7") == []
+        assert fail(engine, "203.0.113.7") == []
     assert engine.jails["sshd"].ignored_failures == 5
     assert engine.list_bans() == []
 
 
 def test_a_host_name_resolved_later_is_ignored_though_remembered(tmp_path: Path) -> None:
     ignore = IgnoreList(["office.example.org"])
-    engine = DecisionEngine(
-        StateStore(tmp_path / "state.sqlite"), FakeClock(NOW), RecidiveConfig(enabled=False)
-    )
-    engine.configure({"sshd": JailConfig(name="sshd", maxretry=2)}, {"sshd": ignore})
-    assert _fail(engine, "203.0.113.8") == []
+    engine = sshd_engine(tmp_path, ignore)
+    assert fail(engine, "203.0.113.8") == []
     ignore.update_hostnames({"office.example.org": ["203.0.113.0/28"]})
     assert engine.jails["sshd"].network_of("203.0.113.8") == ("203.0.113.8/32", "in ignoreip")
     for _ in range(5):
-        assert _fail(engine, "203.0.113.8") == []
+        assert fail(engine, "203.0.113.8") == []
     assert engine.list_bans() == []

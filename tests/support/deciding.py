@@ -1,0 +1,41 @@
+"""A decision engine with one sshd jail, fed one failure at a time (the unit tests of
+the failure path's memos and verdicts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from journalban.addresses import parse_address
+from journalban.clock import FakeClock
+from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.decisions.engine import DecisionEngine
+from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.runtime import Changes
+from journalban.events import LineBatch
+from journalban.matching.engine import MATCHED, Outcome
+from journalban.state.store import StateStore
+
+NOW = 1_800_000_000.0
+
+
+def sshd_engine(tmp_path: Path, ignore: IgnoreList) -> DecisionEngine:
+    """An engine at ``NOW`` (recidive off) whose jail sshd bans at 2 failures."""
+    engine = DecisionEngine(
+        StateStore(tmp_path / "state.sqlite"), FakeClock(NOW), RecidiveConfig(enabled=False)
+    )
+    engine.configure({"sshd": JailConfig(name="sshd", maxretry=2)}, {"sshd": ignore})
+    return engine
+
+
+def failure(engine: DecisionEngine, address: str, line: str | None = None) -> Changes:
+    """One failure of ``address`` at ``NOW`` in jail sshd, decided, not committed."""
+    outcome = Outcome(MATCHED, 0, parse_address(address), address, None, NOW, 0)
+    batch = LineBatch("journal", [line or f"fail from {address}"], "cursor", prefixed=False)
+    return engine.process("sshd", batch, [outcome])
+
+
+def fail(engine: DecisionEngine, address: str) -> list[str]:
+    """``failure``, committed; the addresses it banned."""
+    changes = failure(engine, address)
+    engine.store.commit(changes.commits)
+    return [b.address for b in changes.bans]
