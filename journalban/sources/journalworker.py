@@ -29,13 +29,14 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.sources.journalbatch import read_batch
 from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
 from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalprime import prime
+from journalban.sources.journalprune import groups_in
 from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds
 from journalban.sources.journalwire import (
     ABANDON,
@@ -85,6 +86,8 @@ class Follower:
         self.stdout = stdout
         self.invalidations = 0
         self.files: list[str] | None = None  # those of the reader; None: every file
+        # By archived files: the match groups selecting anything there (journalprune).
+        self._groups: dict[tuple[str, ...], list[Mapping[str, str]]] = {}
         self.reader = self._open()
         self.read_since_open = 0
         self.archived: list[str] = []  # the catch-up's archived files (journalprime)
@@ -170,7 +173,13 @@ class Follower:
         # sd_journal_get_fd() sets up the inotify watches: ask for it before
         # the first read, so nothing appended after that read goes unnoticed.
         reader.fileno()
-        for index, group in enumerate(request.matches):
+        groups: Sequence[Mapping[str, str]] = request.matches
+        if self.files is not None and len(groups) > 1:
+            key = tuple(self.files)
+            if key not in self._groups:
+                self._groups[key] = groups_in(key, groups)
+            groups = self._groups[key]
+        for index, group in enumerate(groups):
             if index:
                 reader.add_disjunction()
             for name, value in group.items():
