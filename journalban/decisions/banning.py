@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.config.detectors import JAIL_BANTIME
 from journalban.config.schema import RecidiveConfig
+from journalban.decisions.banmaker import lineless, new_ban
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
-from journalban.events import Ban, lineless
+from journalban.events import Ban
 from journalban.jails.detector import ACCOUNT, FAILURES, SUBNET, Verdict
 from journalban.state.store import BatchCommit, StateStore
 
@@ -32,17 +33,32 @@ class BanDeciding:
     recidive: RecidiveConfig
     bans: BanTable
     _virtual_until: dict[tuple[str, str], float]
-    _unsaved: dict[IPNetwork, list[tuple[str, float]]]
+    # By network text (it hashes in C; an ipaddress network's hash is a Python call).
+    _unsaved: dict[str, list[tuple[str, float]]]
+    # (network text, jail, banned_at) of the automatic bans decided by the running
+    # process() call: they join ``_unsaved`` when it ends (``_keep_decided``).
+    _decided: list[tuple[str, str, float]]
     _check_prefix: Callable[[IPNetwork], None] | None
 
     def _history(self, network: IPNetwork, since: float, text: str) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` (``text``: its
         ``network_text``) since ``since``, committed or not."""
         history = self.store.ban_history(network, since, text)
-        unsaved = self._unsaved.get(network)
+        unsaved = self._unsaved.get(text)
         if unsaved:
             history += [(j, at) for j, at in unsaved if at >= since]
         return history
+
+    def _keep_decided(self) -> None:
+        """The bans the process() call decided, as not yet committed (``_history``)."""
+        unsaved = self._unsaved
+        for text, jail, at in self._decided:
+            found = unsaved.get(text)
+            if found is None:
+                unsaved[text] = [(jail, at)]
+            else:
+                found.append((jail, at))
+        self._decided.clear()
 
     def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
         """Within a ban that catching up skipped (it had expired before it was decided)."""
@@ -65,6 +81,7 @@ class BanDeciding:
     ) -> None:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
         cfg = rt.config
+        jail = cfg.name
         network = stored_network(key)
         text = network_text(network)  # remembered by stored_network when it is ``key``
         lines: tuple[str, ...] = ()
@@ -83,35 +100,39 @@ class BanDeciding:
         if history:  # (most networks banned have none: no generator for them)
             previous = sum(
                 1
-                for jail, at in history
-                if at >= since and (jail != RECIDIVE if inc.across_jails else jail == cfg.name)
+                for j, at in history
+                if at >= since and (j != RECIDIVE if inc.across_jails else j == jail)
             )
         base = cfg.bantime if bantime == JAIL_BANTIME else bantime
         length = ban_length(base, inc, previous)
         expires = None if length is None else when + length
-        ban = Ban(
-            cfg.name, network, when, expires, previous + 1, reason, failures, source, lines,
+        ban = new_ban(
+            jail, network, when, expires, previous + 1, reason, failures, source, lines,
             account or "",
         )  # fmt: skip
         commit.history.append((ban, False))
+        self._decided.append((text, jail, when))
         if account:
-            commit.accounts.append((cfg.name, key, account))
-        if cfg.name != RECIDIVE:
-            changes.pending_bans[network] = changes.pending_bans.get(network, 0) + 1
-        if ban.expired(now):
-            self._virtual_until[(cfg.name, key)] = expires or now
+            commit.accounts.append((jail, key, account))
+        if jail != RECIDIVE:
+            pending = changes.pending_bans
+            pending[text] = pending.get(text, 0) + 1
+        if expires is not None and expires <= now:  # (Ban.expired)
+            self._virtual_until[(jail, key)] = expires or now
             return
         commit.bans.append(ban)
         commit.banned_delta += 1
         rt.total_banned += 1
         # The table keeps the ban without its lines: the state holds them once committed.
-        self.bans.put((cfg.name, network), lineless(ban) if lines else ban, text)
+        self.bans.put((jail, network), lineless(ban) if lines else ban, text)
         changes.bans.append(ban)
-        self._feed_recidive(ban, changes, now, history)
+        if rec.enabled and jail != RECIDIVE:
+            self._feed_recidive(ban, text, changes, now, history)
 
     def _feed_recidive(
-        self, ban: Ban, changes: Changes, now: float, history: list[tuple[str, float]]
+        self, ban: Ban, text: str, changes: Changes, now: float, history: list[tuple[str, float]]
     ) -> None:
+        """Ban ``ban``'s network (``text``: its ``network_text``) in recidive if it is due."""
         rec = self.recidive
         if not rec.enabled or ban.jail == RECIDIVE:
             return
@@ -120,10 +141,10 @@ class BanDeciding:
         if history:
             earlier = sum(1 for jail, at in history if jail != RECIDIVE and at >= since)
         # This batch's own bans are not committed yet: count them too.
-        pending = changes.pending_bans.get(ban.network, 0)
+        pending = changes.pending_bans.get(text, 0)
         if earlier + pending < rec.maxretry:
             return
-        if (RECIDIVE, ban.network) in self.bans:
+        if text in self.bans.texts_of(RECIDIVE):  # (RECIDIVE, network) in self.bans, by text
             return
         expires = None if rec.bantime is None else ban.banned_at + rec.bantime
         rban = Ban(
@@ -139,9 +160,10 @@ class BanDeciding:
         if rban.expired(now):
             return
         commit = BatchCommit(jail=RECIDIVE, bans=[rban], history=[(rban, False)], banned_delta=1)
+        self._decided.append((text, RECIDIVE, rban.banned_at))
         changes.commits.append(commit)
         changes.bans.append(rban)
-        self.bans[(RECIDIVE, ban.network)] = rban
+        self.bans.put((RECIDIVE, ban.network), rban, text)
 
     def _apply_verdicts(
         self,

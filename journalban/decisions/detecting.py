@@ -71,11 +71,10 @@ class JailDetection:
     def spares(self, account: str | None, network: str, when: float) -> bool:
         """Whether a crowd verdict on ``network`` must not ban it (a known-good pair)."""
         good = self.known_good
-        if good is None:
+        if good is None or account is None:
             return False
-        if account is not None:
-            return good.holds(account, network, when)
-        return False
+        # (no pair holds a network no account logged in from: one lookup for most verdicts)
+        return good.network_known(network) and good.holds(account, network, when)
 
     def rows(self) -> list[DetectorRow]:
         if not self.persist:

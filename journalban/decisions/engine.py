@@ -59,9 +59,10 @@ class DecisionEngine(BanDeciding, BanReading):
         self._check_prefix = check_prefix
         # Automatic bans decided by process() calls whose commit is still to come
         # (the agent commits the batches queued behind each other in one
-        # transaction): network -> [(jail, banned_at)], forgotten once the store
-        # has committed since.
-        self._unsaved: dict[IPNetwork, list[tuple[str, float]]] = {}
+        # transaction): network text -> [(jail, banned_at)], forgotten once the
+        # store has committed since.
+        self._unsaved: dict[str, list[tuple[str, float]]] = {}
+        self._decided: list[tuple[str, str, float]] = []
         self._unsaved_at = store.commit_count
         self._sorted: list[Ban] = []
         self._sorted_key: tuple[int, str | None] = (-1, None)
@@ -129,13 +130,14 @@ class DecisionEngine(BanDeciding, BanReading):
         if self.store.commit_count != self._unsaved_at:
             self._unsaved.clear()
             self._unsaved_at = self.store.commit_count
+        self._decided.clear()
         commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
         changes = Changes(commits=[commit])
         rt.count_lines(batch)
         rt.check_networks()
         maxretry = rt.config.maxretry
         default_time = min(batch.arrival or now, now)
-        network_of = rt.network_of
+        network_of, hosts = rt.network_beyond_hosts, rt.ignore.hosts  # (network_of, in two)
         add = rt.counter.add
         new_failures = commit.new_failures
         recent = rt.recent_lines
@@ -145,8 +147,7 @@ class DecisionEngine(BanDeciding, BanReading):
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
         detecting = rt.detection
         for line, host, when, user, mark in hits:
-            known = network_of(host)
-            if known is None:
+            if (known := hosts[host]) is None and (known := network_of(host)) is None:
                 continue
             key, ignored = known
             if ignored is not None:
@@ -199,10 +200,7 @@ class DecisionEngine(BanDeciding, BanReading):
             # The state deletes a cleared network's failures before it inserts the
             # batch's: those of this batch that the ban used up must not be written.
             commit.new_failures = [f for i, f in enumerate(new_failures) if i >= spent.get(f[0], 0)]
-        for done in changes.commits:
-            for ban, manual in done.history:
-                if not manual:
-                    self._unsaved.setdefault(ban.network, []).append((ban.jail, ban.banned_at))
+        self._keep_decided()
         return changes
 
     def forget_lines(self, committed: Iterable[Ban]) -> None:

@@ -67,6 +67,11 @@ class JailRuntime:
         fast = self.ignore.hosts[host]  # the last 1,024 IPv4 texts remembered, no more
         if fast is not None:
             return fast
+        return self.network_beyond_hosts(host)
+
+    def network_beyond_hosts(self, host: str) -> tuple[str, str | None] | None:
+        """``network_of`` for a text ``ignore.hosts`` does not remember (the failure
+        path looks it up there first, in C)."""
         if host in self.networks:  # (a miss raised KeyError: a flood's IPv6 misses often)
             return self.networks[host]
         if len(self.networks) >= min(NETWORK_MEMO_SIZE, self.counter.max_tracked):
@@ -96,15 +101,16 @@ class Changes:
     commits: list[BatchCommit] = field(default_factory=list)
     bans: list[Ban] = field(default_factory=list)
     unbans: list[tuple[Ban, str]] = field(default_factory=list)
-    # Automatic bans of each network in these commits' history, recidive's own aside.
-    pending_bans: dict[IPNetwork, int] = field(default_factory=dict, compare=False)
+    # Automatic bans of each network (by text) in these commits' history, recidive's own aside.
+    pending_bans: dict[str, int] = field(default_factory=dict, compare=False)
 
     def extend(self, other: Changes) -> None:
         self.commits += other.commits
         self.bans += other.bans
         self.unbans += other.unbans
-        for network, count in other.pending_bans.items():
-            self.pending_bans[network] = self.pending_bans.get(network, 0) + count
+        pending = self.pending_bans
+        for text, count in other.pending_bans.items():
+            pending[text] = pending.get(text, 0) + count
 
 
 class BanTable(dict[tuple[str, IPNetwork], Ban]):
@@ -149,13 +155,14 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
     def put(self, key: tuple[str, IPNetwork], value: Ban, text: str) -> None:
         """``self[key] = value``, the network's text (``network_text``) given by the caller."""
         self.version = next(_VERSIONS)
-        if key not in self:
+        held = len(self)
+        super().__setitem__(key, value)  # (one hash of the key: a network's is a Python call)
+        if len(self) != held:  # a new key
             self.per_jail[key[0]] += 1
             if self._prefixes is not None:
                 self._prefixes += is_prefix(key[1])
             if self._lengths is not None:
                 self._lengths[(key[1].version, key[1].prefixlen)] += 1
-        super().__setitem__(key, value)
         if value.expires_at is not None:
             heapq.heappush(self._expiries, (value.expires_at, self.version, key))
         texts = self._texts.get(key[0])

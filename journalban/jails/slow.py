@@ -12,7 +12,6 @@ from collections.abc import Iterable, Sequence
 from journalban.config.detectors import SlowConfig
 from journalban.jails.buckets import BUCKETS, bucket_add, bucket_newest
 from journalban.jails.detector import SLOW, Row, Seen, Verdict
-from journalban.jails.rowtext import ints_text
 from journalban.jails.tracked import Tracked
 
 
@@ -22,7 +21,8 @@ class SlowWindow:
     def __init__(self, config: SlowConfig, max_tracked: int) -> None:
         self.config = config
         self.width = config.findtime / BUCKETS
-        self.keys: Tracked[list[int]] = Tracked(max_tracked, text=ints_text)
+        # (rowtext.ints_text is str: given itself, no Python call per row)
+        self.keys: Tracked[list[int]] = Tracked(max_tracked, text=str)
 
     @property
     def tracked(self) -> int:
