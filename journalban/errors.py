@@ -10,6 +10,7 @@ JournalbanError
 ├── NoSuchJail           a jail name that is not configured
 ├── NotBanned            an unban of something not banned
 ├── StateError           the SQLite state cannot be read or written
+│   └── StateFormatError a state file of a later format than this version reads
 ├── BackendError         the firewall refused a change (carries the netlink errno)
 │   └── DumpInterrupted  a netlink dump was interrupted (NLM_F_DUMP_INTR) at every attempt
 ├── SourceError          a log source stopped working (its reader process died)
@@ -102,6 +103,10 @@ class NotBanned(JournalbanError):
 
 class StateError(JournalbanError):
     """The state database cannot be opened, read or written."""
+
+
+class StateFormatError(StateError):
+    """The state database is in a later format than this version reads (left untouched)."""
 
 
 class BackendError(JournalbanError):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from journalban.addresses import IPNetwork, network_text
+from journalban.addresses import IPNetwork
 from journalban.agent.api import JailInfo, JailStatus, LineTest, RecentFailure
 from journalban.decisions.engine import RECIDIVE
 from journalban.decisions.failureview import recent_failures
 from journalban.errors import JournalbanError, LineTestError, NoSuchJail, NotBanned
 from journalban.events import Ban
 from journalban.firewall.base import JailCounters
-from journalban.state.detection import ban_account
 
 if TYPE_CHECKING:
     from journalban.actions.runner import ActionRunner
@@ -153,7 +152,7 @@ class AgentQueries:
             "ban_count": ban.ban_count,
             "reason": ban.reason,
             # The account a detector banned for: for managers only (often a mistyped password).
-            "account": ban.account or ban_account(self.store.db, jail, network_text(network)) or "",
+            "account": ban.account or self.store.ban_account(jail, network) or "",
             **_caller_details(
                 self.events.commands.ban_caller(jail, ban.address)
                 or self.ban_callers.caller(jail, network, ban.banned_at)

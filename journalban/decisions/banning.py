@@ -112,8 +112,6 @@ class BanDeciding:
         )  # fmt: skip
         commit.history.append((ban, False))
         self._decided.append((text, jail, when))
-        if account:
-            commit.accounts.append((jail, key, account))
         if jail != RECIDIVE:
             pending = changes.pending_bans
             pending[text] = pending.get(text, 0) + 1

@@ -1,4 +1,5 @@
-"""The detectors' state and known-good pairs, in the agent's state database.
+"""The detectors' state and known-good pairs, in the agent's state database
+(``detector_state``, state.schema).
 
 One row per key a detector holds (an address's buckets, a prefix's or an
 account's networks, an account under attack, a known-good pair), written by
@@ -14,21 +15,9 @@ import sqlite3
 from collections.abc import Sequence
 from operator import itemgetter
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS detector_state (
-    jail TEXT NOT NULL, detector TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (jail, detector, key)
-);
-CREATE TABLE IF NOT EXISTS ban_accounts (
-    jail TEXT NOT NULL, network TEXT NOT NULL, account TEXT NOT NULL,
-    PRIMARY KEY (jail, network)
-);
-"""
-
 # (detector, key, value or None: the key is gone)
 DetectorRow = tuple[str, str, str | None]
 _detector_key = itemgetter(1, 2)  # of a row as written: (jail, detector, key, ...)
-_jail_network = itemgetter(0, 1)
 
 
 def write_rows(cur: sqlite3.Cursor, jail: str, rows: Sequence[DetectorRow]) -> None:
@@ -49,12 +38,6 @@ def write_rows(cur: sqlite3.Cursor, jail: str, rows: Sequence[DetectorRow]) -> N
         cur.executemany("INSERT OR REPLACE INTO detector_state VALUES (?, ?, ?, ?)", kept)
 
 
-def write_accounts(cur: sqlite3.Cursor, accounts: Sequence[tuple[str, str, str]]) -> None:
-    """Remember the account behind bans: (jail, network text, account)."""
-    ordered = sorted(accounts, key=_jail_network)  # in the key's order, as write_rows
-    cur.executemany("INSERT OR REPLACE INTO ban_accounts VALUES (?, ?, ?)", ordered)
-
-
 def read_rows(db: sqlite3.Connection, jail: str) -> dict[str, list[tuple[str, str]]]:
     """A jail's rows by detector: (key, value)."""
     found: dict[str, list[tuple[str, str]]] = {}
@@ -63,18 +46,3 @@ def read_rows(db: sqlite3.Connection, jail: str) -> dict[str, list[tuple[str, st
     ):
         found.setdefault(str(detector), []).append((str(key), str(value)))
     return found
-
-
-def ban_account(db: sqlite3.Connection, jail: str, network: str) -> str | None:
-    row = db.execute(
-        "SELECT account FROM ban_accounts WHERE jail = ? AND network = ?", (jail, network)
-    ).fetchone()
-    return None if row is None else str(row[0])
-
-
-def prune_accounts(db: sqlite3.Connection) -> None:
-    """Forget the accounts of bans that are gone."""
-    db.execute(
-        "DELETE FROM ban_accounts WHERE NOT EXISTS (SELECT 1 FROM bans"
-        " WHERE bans.jail = ban_accounts.jail AND bans.network = ban_accounts.network)"
-    )

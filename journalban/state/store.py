@@ -24,37 +24,8 @@ from typing import Protocol
 from journalban.addresses import IPNetwork, network_text
 from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import banrows, detection
+from journalban.state import banrows, detection, schema
 from journalban.state.private import make_private
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS bans (
-    jail TEXT NOT NULL, network TEXT NOT NULL, banned_at REAL NOT NULL,
-    expires_at REAL, ban_count INTEGER NOT NULL, reason TEXT NOT NULL,
-    failures INTEGER NOT NULL, source TEXT NOT NULL, lines TEXT NOT NULL,
-    PRIMARY KEY (jail, network)
-);
-CREATE TABLE IF NOT EXISTS history (
-    network TEXT NOT NULL, jail TEXT NOT NULL, banned_at REAL NOT NULL,
-    expires_at REAL, manual INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS history_network ON history (network, banned_at);
-CREATE TABLE IF NOT EXISTS positions (
-    jail TEXT NOT NULL, source TEXT NOT NULL, position TEXT NOT NULL,
-    PRIMARY KEY (jail, source)
-);
-CREATE TABLE IF NOT EXISTS failure_log (
-    seq INTEGER PRIMARY KEY, jail TEXT NOT NULL, newest REAL NOT NULL,
-    cleared TEXT NOT NULL, failures TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS failure_log_jail ON failure_log (jail, seq);
-CREATE TABLE IF NOT EXISTS counters (
-    jail TEXT PRIMARY KEY, total_failed INTEGER NOT NULL, total_banned INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS hostnames (
-    name TEXT PRIMARY KEY, addresses TEXT NOT NULL, resolved_at REAL NOT NULL
-);
-"""
 
 
 @dataclass
@@ -71,9 +42,8 @@ class BatchCommit:
     history: list[tuple[Ban, bool]] = field(default_factory=list)  # (ban, manual)
     failed_delta: int = 0
     banned_delta: int = 0
-    # Detector state rows changed (state.detection) and accounts behind bans.
+    # Detector state rows changed (state.detection).
     detector_rows: list[detection.DetectorRow] = field(default_factory=list)
-    accounts: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class CommitWriter(Protocol):
@@ -91,7 +61,7 @@ MEMORY = Path(":memory:")
 # SQLite's page cache of the state connection, KiB (see Store.__init__).
 CACHE_KIB = 512
 # ... and FLOOD_CACHE_KIB for the rest of the run once a commit writes FLOOD_ROWS
-# rows or more (a flood's thousands of bans: a ban, history and account row each,
+# rows or more (a flood's thousands of bans: a ban and a history row each,
 # and the detectors' rows) into a state of FLOOD_STATE_BYTES or more (tens of
 # thousands of bans): the inserts' index pages then stay cached between the rows
 # of a commit and from one commit to the next. sshd-flood in-process: the commits'
@@ -107,6 +77,7 @@ class StateStore:
 
     Raises:
         StateError: the database cannot be opened or written.
+        StateFormatError: it is in a later format than this version reads (untouched).
     """
 
     def __init__(self, path: Path) -> None:
@@ -116,20 +87,15 @@ class StateStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 make_private(path)  # before SQLite creates it (and its -wal, -shm) by the umask
             self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            # SQLite's page cache, per connection: 2 MiB by default, all of it in use
-            # after a few thousand bans. Reads are the restore's one scan of the table
-            # and writes add rows and touch a few index pages: 512 KiB takes 1-2 MiB
-            # off the agent's peak (sshd and sshd-flood from a file) for ~3% more CPU
-            # in SQLite's inserts (50k bans: +13 ms); the pages it no longer keeps are
-            # still in the kernel's cache.
-            self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            self.db.executescript(SCHEMA)
-            self.db.executescript(detection.SCHEMA)
-            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from None
+        try:
+            self._prepare()
+        except BaseException as exc:
+            self.db.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StateError(f"cannot open state database {path}: {exc}") from None
+            raise
         self.commit_count = 0  # transactions of commit() so far
         self.flood_cache = False  # the page cache grown to FLOOD_CACHE_KIB
         # Networks with a row in the history (a superset, read on first use):
@@ -146,25 +112,19 @@ class StateStore:
         with self._writing:
             self.db.close()
 
-    def _migrate(self) -> None:
-        """Move pending failures of the one-row-per-failure table into the log."""
-        old = self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'failures'"
-        ).fetchone()
-        if old is None:
-            return
-        with self._transaction() as cur:
-            rows = cur.execute("SELECT jail, network, time FROM failures ORDER BY time").fetchall()
-            by_jail: dict[str, list[tuple[str, float]]] = {}
-            for jail, network, when in rows:
-                by_jail.setdefault(jail, []).append((network, when))
-            for jail, failures in by_jail.items():
-                cur.execute(
-                    "INSERT INTO failure_log (jail, newest, cleared, failures)"
-                    " VALUES (?, ?, '[]', ?)",
-                    (jail, failures[-1][1], json.dumps(failures)),
-                )
-            cur.execute("DROP TABLE failures")
+    def _prepare(self) -> None:
+        """Raises: StateFormatError (a later format: refused before any write), sqlite3.Error."""
+        schema.check_version(self.db, self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        # SQLite's page cache, per connection: 2 MiB by default, all of it in use
+        # after a few thousand bans. Reads are the restore's one scan of the table
+        # and writes add rows and touch a few index pages: 512 KiB takes 1-2 MiB
+        # off the agent's peak (sshd and sshd-flood from a file) for ~3% more CPU
+        # in SQLite's inserts (50k bans: +13 ms); the pages it no longer keeps are
+        # still in the kernel's cache.
+        self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        schema.prepare(self.db, self.path)
 
     # --- reading -------------------------------------------------------------
 
@@ -188,6 +148,13 @@ class StateStore:
             "SELECT lines FROM bans WHERE jail = ? AND network = ?", (jail, _key(network))
         ).fetchone()
         return tuple(json.loads(row[0])) if row else ()
+
+    def ban_account(self, jail: str, network: IPNetwork) -> str | None:
+        """The account a detector banned ``network`` for, if it is banned and had one."""
+        row = self.db.execute(
+            "SELECT account FROM bans WHERE jail = ? AND network = ?", (jail, _key(network))
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def positions(self) -> dict[tuple[str, str], str]:
         rows = self.db.execute("SELECT jail, source, position FROM positions").fetchall()
@@ -294,11 +261,12 @@ class StateStore:
             )
         if b.bans:
             cur.executemany(
-                "INSERT OR REPLACE INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         ban.jail, _key(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
                         ban.reason, ban.failures, ban.source, _lines_text(ban.lines),
+                        ban.account or None,
                     )
                     for ban in b.bans
                 ],
@@ -318,8 +286,6 @@ class StateStore:
             )
         if b.detector_rows:
             detection.write_rows(cur, b.jail, b.detector_rows)
-        if b.accounts:
-            detection.write_accounts(cur, b.accounts)
         if b.failed_delta or b.banned_delta:
             cur.execute(
                 "INSERT INTO counters (jail, total_failed, total_banned) VALUES (?, ?, ?)"
@@ -362,9 +328,7 @@ _first = itemgetter(0)
 
 def _rows(batches: Sequence[BatchCommit]) -> int:
     """About how many rows the batches write."""
-    return sum(
-        len(b.bans) + len(b.history) + len(b.accounts) + len(b.detector_rows) for b in batches
-    )
+    return sum(len(b.bans) + len(b.history) + len(b.detector_rows) for b in batches)
 
 
 def _lines_text(lines: Sequence[str]) -> str:

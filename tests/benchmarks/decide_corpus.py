@@ -10,8 +10,10 @@ a minute after the corpus's last line: the file is read in-process
 (``dated_file_source``, as the agent does with a clock it cannot hand to a
 reader child), matched, decided, committed and logged by the agent's own
 code. Prints the CPU seconds of the run and a digest of everything the state
-database holds at its end (bans, history, detector rows, accounts, failures,
-counters, positions): what a restart starts from. ``state_digest`` is what
+database holds at its end (bans with their accounts, history, detector rows,
+failures, counters, positions): what a restart starts from, and the digest of
+the same rows as state format 0 held them (``FORMAT_0``: a ``ban_accounts``
+table beside the bans), which the hashes recorded before format 1 compare to. ``state_digest`` is what
 tests/unit/test_decisions_corpus_fixed.py compares before and after a change.
 """
 
@@ -44,15 +46,24 @@ from journalban.state.files import DRY_RUN_STATE_FILE
 # Where every corpus ends, fixed so that the same corpus gives the same state.
 ENDS_AT = 1_764_000_000.0
 DAYS2 = 2 * 86_400
-# Tables and the columns that say what was decided (sequence numbers and row ids aside).
+# What each table says was decided (sequence numbers and row ids aside), as queries.
+# The state format 1 (journalban/state/schema.py) made a ban's account a column of its
+# ban row: the hash of these rows changed with it, on purpose.
 TABLES = {
-    "bans": "*",
-    "history": "network, jail, banned_at, expires_at, manual",
-    "detector_state": "*",
-    "ban_accounts": "*",
-    "counters": "*",
-    "positions": "jail, source",
-    "failure_log": "jail, newest, cleared, failures",
+    "bans": "SELECT * FROM bans",
+    "history": "SELECT network, jail, banned_at, expires_at, manual FROM history",
+    "detector_state": "SELECT * FROM detector_state",
+    "counters": "SELECT * FROM counters",
+    "positions": "SELECT jail, source FROM positions",
+    "failure_log": "SELECT jail, newest, cleared, failures FROM failure_log",
+}
+# The same state as the rows format 0 held (a ``ban_accounts`` table beside the bans):
+# its hash is the one recorded before format 1, when the decisions are the same.
+FORMAT_0 = {
+    **TABLES,
+    "bans": "SELECT jail, network, banned_at, expires_at, ban_count, reason, failures,"
+    " source, lines FROM bans",
+    "ban_accounts": "SELECT jail, network, account FROM bans WHERE account IS NOT NULL",
 }
 
 
@@ -126,15 +137,13 @@ def run_config(config: dict[str, object], jail: str, log: Path, work: Path, now:
     return asyncio.run(scenario())
 
 
-def state_rows(state: Path) -> dict[str, list[list[object]]]:
+def state_rows(state: Path, tables: dict[str, str] = TABLES) -> dict[str, list[list[object]]]:
+    """Every table's rows (``tables``: a name and its query each), sorted."""
     db = sqlite3.connect(state / DRY_RUN_STATE_FILE)
     try:
         return {
-            table: sorted(
-                [list(r) for r in db.execute(f"SELECT {cols} FROM {table}")],  # noqa: S608
-                key=repr,
-            )
-            for table, cols in TABLES.items()
+            table: sorted([list(r) for r in db.execute(query)], key=repr)
+            for table, query in tables.items()
         }
     finally:
         db.close()
@@ -170,9 +179,11 @@ def main() -> None:
         else:
             cpu = run_agent(args.corpus, log, work)
         rows = state_rows(work / "state")
+        old = state_digest(state_rows(work / "state", FORMAT_0), log)[:16]
         reasons = collections.Counter(str(r[5]) for r in rows["bans"])
         print(f"{args.corpus} {args.lines}: CPU {cpu:.2f} s, bans {dict(reasons)}, "
-              f"counters {rows['counters']}, state {state_digest(rows, log)[:16]}", flush=True)  # fmt: skip
+              f"counters {rows['counters']}, state {state_digest(rows, log)[:16]}"
+              f" (as format 0: {old})", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def _setup(tmp_path: Path) -> Path:
         Ban("elsewhere", parse_network("192.0.2.9"), now, now + 600, 1, "failures", 3, "f"),
     ])])  # fmt: skip
     store.db.execute(
-        "INSERT INTO bans VALUES ('files-ssh', 'not-a-network/32', ?, ?, 1, 'failures', 1, 'f', '[]')",
+        "INSERT INTO bans VALUES"
+        " ('files-ssh', 'not-a-network/32', ?, ?, 1, 'failures', 1, 'f', '[]', NULL)",
         (now, now + 600),
     )
     store.close()

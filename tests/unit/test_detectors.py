@@ -197,7 +197,8 @@ def test_each_ban_says_why(tmp_path: Path) -> None:
     ]
     ban = engine.bans.by_text[("sshd", "203.0.113.1/32")]
     assert ban.account == "root"
-    assert engine.store.db.execute("SELECT account FROM ban_accounts").fetchall() == [("root",)]
+    rows = engine.store.db.execute("SELECT network FROM bans WHERE account = 'root'").fetchall()
+    assert rows == [("203.0.113.1/32",)]
 
 
 def test_a_real_users_known_good_address_survives_an_attack_on_its_account(tmp_path: Path) -> None:

@@ -1,17 +1,17 @@
-"""Rows written in their index's key order (state.detection, StateStore) leave the
-tables as rows written in the order given: the last row of a key wins."""
+"""Rows written in their index's key order (state.detection) leave the table as rows
+written in the order given: the last row of a key wins."""
 
 from __future__ import annotations
 
 import random
 import sqlite3
 
-from journalban.state import detection
+from journalban.state import detection, schema
 
 
 def _db() -> sqlite3.Connection:
     db = sqlite3.connect(":memory:", isolation_level=None)
-    db.executescript(detection.SCHEMA)
+    db.execute(schema.DETECTOR_STATE)
     return db
 
 
@@ -40,13 +40,3 @@ def test_detector_rows_end_as_written_in_order() -> None:
         assert ours.execute(query).fetchall() == theirs.execute(query).fetchall()
     assert ours.execute("SELECT count(*) FROM detector_state").fetchone()[0] > 100
     assert detection.read_rows(ours, "sshd") == detection.read_rows(theirs, "sshd")
-
-
-def test_the_last_account_of_a_network_wins() -> None:
-    db = _db()
-    accounts = [("sshd", "203.0.113.9/32", "root"), ("sshd", "192.0.2.1/32", "admin"),
-                ("sshd", "203.0.113.9/32", "oracle"), ("imap", "203.0.113.9/32", "bob")]  # fmt: skip
-    detection.write_accounts(db.cursor(), accounts)
-    assert detection.ban_account(db, "sshd", "203.0.113.9/32") == "oracle"
-    assert detection.ban_account(db, "imap", "203.0.113.9/32") == "bob"
-    assert detection.ban_account(db, "sshd", "192.0.2.1/32") == "admin"
