@@ -26,8 +26,8 @@ from journalban.matching.filterdef import FilterDef
 from journalban.matching.literals import (
     literal_covers,
     mode_literals,
+    needle_index,
     needles_for,
-    scan_needle,
 )
 
 MATCHED: Final = 0
@@ -126,20 +126,15 @@ class CompiledFilter:
         )
         # What the text scan looks for (parts of the literals), and per regex
         # a bit mask of the needles of which a line it matches holds one.
-        needle_of = [scan_needle(literal) for literal in self.literals]
         self.scan = needles_for(self.literals)
+        needle_of = [needle_index(self.scan, literal) for literal in self.literals]
         self.needles = tuple(needle for needle, _ in self.scan)
         by_literal = literal_covers([r for _, r in self.regexes], self.literals, fdef.prefilter)
         self.covers = (
             None
             if derived is None or by_literal is None
             else [
-                sum(
-                    1 << k
-                    for k in {
-                        self.needles.index(n) for i, n in enumerate(needle_of) if cover >> i & 1
-                    }
-                )
+                sum(1 << k for k in {needle_of[i] for i in range(len(needle_of)) if cover >> i & 1})
                 for cover in by_literal
             ]
         )

@@ -27,6 +27,9 @@ class HeadReader:
         self.regex: re.Pattern[str] | None = None
         self._heads: dict[str, re.Pattern[str] | None] = {}
         self._hours: dict[str, float] = {}
+        # The time of a minute's first second (the date's text before its seconds), for the
+        # dates that end with their seconds: a subset of what _hours gives.
+        self._minutes: dict[str, float] = {}
         self._spans: tuple[int, int, int, int] | None = None
         # Hours (date text before the minutes) whose dates convert: a subset of _hours.
         self._valid_hours: set[str] = set()
@@ -45,6 +48,7 @@ class HeadReader:
             self._heads[format_name] = _compile_head(fmt)
         self.regex = self._heads[format_name]
         self._hours.clear()
+        self._minutes.clear()
         self._valid_hours.clear()
         if self.regex is not None:
             groups = self.regex.groupindex
@@ -64,6 +68,29 @@ class HeadReader:
         spans = self._spans
         if spans is None:
             return self._convert(fmt, m)
+        date, _, second, frac_group = spans
+        # A date that ends with its seconds, in a minute seen before: its minute's time
+        # and the seconds (whole numbers of seconds: the sum is the same float).
+        sec_start, sec_end = m.span(second)
+        minute = None
+        if sec_end == m.end(date) and sec_start > 0 and (not frac_group or m.end(frac_group) < 0):
+            line = m.string
+            minute = line[m.start(date) : sec_start]
+            base = self._minutes.get(minute)
+            if base is not None:
+                self.dates.hits[fmt.name] += 1
+                return base + int(line[sec_start:sec_end])
+        found = self._hour_time(fmt, m, spans)
+        if minute is not None and found is not None and found.is_integer():
+            if len(self._minutes) >= _CACHE_LIMIT:
+                self._minutes.clear()
+            self._minutes[minute] = found - int(m.string[sec_start:sec_end])
+        return found
+
+    def _hour_time(
+        self, fmt: _Format, m: re.Match[str], spans: tuple[int, int, int, int]
+    ) -> float | None:
+        """``time`` through the cache of hours (the minutes and seconds added back)."""
         date, minute, second, frac_group = spans
         min_start, min_end = m.span(minute)
         sec_start, sec_end = m.span(second)
@@ -84,6 +111,7 @@ class HeadReader:
                 return None
             if len(self._hours) >= _CACHE_LIMIT:
                 self._hours.clear()
+                self._minutes.clear()
                 self._valid_hours.clear()
             self._hours[key] = found - extra
             return found
@@ -130,6 +158,7 @@ class HeadReader:
     def forget(self) -> None:
         """Forget the hours converted (with the DateReader's ``forget``)."""
         self._hours.clear()
+        self._minutes.clear()
         self._valid_hours.clear()
 
     def _convert(self, fmt: _Format, m: re.Match[str]) -> float | None:

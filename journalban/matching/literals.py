@@ -149,11 +149,11 @@ def literal_covers(
 
 
 def scan_needle(literal: str) -> str:
-    """A part of ``literal`` that str.find finds faster (hits are then checked for the literal).
+    """The part of ``literal`` that groups it with others in one scan (``needles_for``).
 
-    CPython searches for needles under 6 characters with a simple skip loop,
-    on log text about twice as fast as the two-way search it uses from 6 on;
-    a space, the commonest character in logs, slows either down.
+    The first word of 5 characters (else the longest), cut to 5: literals
+    sharing it (``reject: RCPT from ``, ``reject: MAIL from ``) are found in
+    one pass, their needle then widened to all they share.
     """
     words = [w for w in literal.split() if len(w) >= 3]
     if not words:
@@ -169,14 +169,56 @@ Needle = tuple[str, tuple[tuple[str, int], ...]]
 
 
 def needles_for(literals: Sequence[str]) -> list[Needle]:
-    """The scan needles of ``literals`` (see scan_needle), one per distinct needle."""
+    """The scan needles of ``literals``: one per group of literals sharing a ``scan_needle``,
+    widened to the longest text around it they all hold alike, without outer blanks.
+
+    ``str.find`` searches a needle of 6 characters or more by the two-way
+    algorithm, whose skips grow with the needle: on the mail corpora one pass
+    for ``Password mismatch`` costs about half of one for ``Passw`` (dovecot's
+    whole scan 143 -> 121 ms, postfix's 57 -> 47 ms for 40 MB; the sshd
+    corpora the same within 3%).
+    """
     by_needle: dict[str, list[str]] = {}
     for literal in literals:
         by_needle.setdefault(scan_needle(literal), []).append(literal)
-    return [
-        (needle, () if needle in group else tuple((lit, lit.index(needle)) for lit in group))
-        for needle, group in by_needle.items()
-    ]
+    out: list[Needle] = []
+    for short, group in by_needle.items():
+        needle = _widened(short, group)
+        out.append(
+            (needle, () if needle in group else tuple((lit, lit.index(needle)) for lit in group))
+        )
+    return out
+
+
+def _widened(needle: str, group: Sequence[str]) -> str:
+    """``needle`` grown by the characters every literal of ``group`` has beside its first
+    occurrence of it, outer blanks left off (the commonest character slows a search)."""
+    at = [lit.index(needle) for lit in group]
+    before = 0
+    while (
+        all(a > before for a in at)
+        and len({lit[a - before - 1] for lit, a in zip(group, at, strict=True)}) == 1
+    ):
+        before += 1
+    after = len(needle)
+    while all(a + after < len(lit) for lit, a in zip(group, at, strict=True)) and (
+        len({lit[a + after] for lit, a in zip(group, at, strict=True)}) == 1
+    ):
+        after += 1
+    widened = group[0][at[0] - before : at[0] + after].strip()
+    return widened or needle
+
+
+def needle_index(scan: Sequence[Needle], literal: str) -> int:
+    """The position in ``scan`` of the needle through which ``literal`` is found.
+
+    Raises:
+        ValueError: ``literal`` is not one of the literals ``scan`` was made of.
+    """
+    for position, (needle, group) in enumerate(scan):
+        if any(lit == literal for lit, _ in group) if group else needle == literal:
+            return position
+    raise ValueError(f"{literal!r} is none of the scan's literals")
 
 
 def line_ends(text: str, needles: Sequence[Needle]) -> dict[int, int]:

@@ -9,7 +9,7 @@ import pytest
 from journalban.matching.alternation import combine, fuse
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
-from journalban.matching.literals import scan_needle
+from journalban.matching.literals import needles_for, scan_needle
 from journalban.matching.prefix import SYSLOG_PREFIX
 from journalban.matching.regexopt import compile_tuned
 
@@ -78,7 +78,16 @@ def test_each_regex_is_covered_by_a_needle_its_matches_hold() -> None:
 
 def test_a_line_holding_a_needle_but_not_its_literal_is_no_candidate() -> None:
     matcher = LineMatcher(CompiledFilter(SSHD), lambda: 1_800_000_000.0)
-    banner = "Nov 21 10:00:01 h sshd[1]: banner exchange: Connection from 192.0.2.1 port 1: invalid format"
+    # The literal "nvalid user " is searched without its blank.
+    banner = "Nov 21 10:00:01 h sshd[1]: banner exchange: Connection from 192.0.2.1: invalid user"
     invalid = "Nov 21 10:00:02 h sshd[1]: Invalid user x from 192.0.2.1 port 1"
-    assert "nvali" in matcher.filter.needles
+    assert "nvalid user" in matcher.filter.needles
+    assert "nvalid user" not in matcher.filter.literals
     assert list(matcher.candidates([banner, invalid, banner])) == [1]
+
+
+def test_a_needle_is_widened_to_what_its_literals_share() -> None:
+    scan = dict(needles_for(["reject: RCPT from ", "reject: MAIL from ", "auth failed, ", "x"]))
+    assert scan["reject:"] == (("reject: RCPT from ", 0), ("reject: MAIL from ", 0))
+    assert scan["auth failed,"] == (("auth failed, ", 0),)
+    assert scan["x"] == ()
