@@ -219,8 +219,8 @@ class _NoLines(RecentLines):
     def add(self, key: str, line: str) -> None:
         pass
 
-    def pop(self, key: str) -> list[str]:
-        return []
+    def pop(self, key: str) -> tuple[str, ...]:
+        return ()
 
 
 class _JailRun:

@@ -89,11 +89,13 @@ class BanDeciding:
             # A network the jail counts by: its count is spent.
             rt.counter.clear(key)
             commit.cleared.append(key)
-            lines = tuple(rt.recent_lines.pop(key))
+            lines = rt.recent_lines.pop(key)
         inc = cfg.increment
         rec = self.recidive
         # One read of the history serves the increment and recidive.
-        horizon = max(HISTORY_HORIZON, rec.findtime) if rec.enabled else HISTORY_HORIZON
+        horizon = (
+            rec.findtime if rec.enabled and rec.findtime > HISTORY_HORIZON else HISTORY_HORIZON
+        )
         history = self._history(network, when - horizon, text)
         since = when - HISTORY_HORIZON
         previous = 0
@@ -104,7 +106,8 @@ class BanDeciding:
                 if at >= since and (j != RECIDIVE if inc.across_jails else j == jail)
             )
         base = cfg.bantime if bantime == JAIL_BANTIME else bantime
-        length = ban_length(base, inc, previous)
+        # (ban_length's first answers, without its call: a first ban, most of them)
+        length = base if base is None or not previous else ban_length(base, inc, previous)
         expires = None if length is None else when + length
         ban = new_ban(
             jail, network, when, expires, previous + 1, reason, failures, source, lines,
@@ -198,7 +201,7 @@ class BanDeciding:
                 and (ban.expires_at is None or when < ban.expires_at)
             ):
                 continue
-            if self._virtually_banned(jail, key, when):
+            if self._virtual_until and self._virtually_banned(jail, key, when):
                 continue
             self._decide_ban(
                 rt, key, when, v.count, source, commit, changes, now, v.reason, v.bantime, v.account

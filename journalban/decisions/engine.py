@@ -156,7 +156,7 @@ class DecisionEngine(BanDeciding, BanReading):
                     if traced:
                         trace.ignored(jail, host, ignored)
                 continue
-            when = default_time if when is None else min(when, now)
+            when = default_time if when is None else now if now < when else when  # (min())
             if mark:  # an accepted login
                 if detecting is not None:
                     detecting.succeeded(key, user, when)

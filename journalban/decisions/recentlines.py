@@ -81,10 +81,13 @@ class RecentLines:
             return []
         return [kept] if isinstance(kept, str) else list(kept)
 
-    def pop(self, key: str) -> list[str]:
-        """The network's lines, forgotten here (its ban or its expiry)."""
+    def pop(self, key: str) -> tuple[str, ...]:
+        """The network's lines, forgotten here (its ban or its expiry): a ban's ``lines``."""
         gone = self._lines.pop(key, None)
         if gone is None:
-            return []
-        self.bytes -= _costs(gone)
-        return [gone] if isinstance(gone, str) else gone
+            return ()
+        if isinstance(gone, str):  # (a network banned at its first failure: a flood's)
+            self.bytes -= len(gone) if gone.isascii() else 4 * len(gone)
+            return (gone,)
+        self.bytes -= sum(map(_cost, gone))
+        return tuple(gone)

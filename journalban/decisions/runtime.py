@@ -156,7 +156,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         """``self[key] = value``, the network's text (``network_text``) given by the caller."""
         self.version = next(_VERSIONS)
         held = len(self)
-        super().__setitem__(key, value)  # (one hash of the key: a network's is a Python call)
+        dict.__setitem__(self, key, value)  # (one hash of the key: a network's is a Python call)
         if len(self) != held:  # a new key
             self.per_jail[key[0]] += 1
             if self._prefixes is not None:

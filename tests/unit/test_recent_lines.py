@@ -14,18 +14,18 @@ def test_one_line_then_more_read_back_in_order() -> None:
     recent.add("192.0.2.1/32", "third")
     assert recent.lines_of("192.0.2.1/32") == ["first", "second", "third"]
     assert recent.bytes == len("first") + len("second") + len("third")
-    assert recent.pop("192.0.2.1/32") == ["first", "second", "third"]
-    assert recent.pop("192.0.2.1/32") == []
+    assert recent.pop("192.0.2.1/32") == ("first", "second", "third")  # a ban's lines
+    assert recent.pop("192.0.2.1/32") == ()
     assert recent.bytes == 0
     assert len(recent) == 0
 
 
-def test_a_single_line_popped_is_a_list_and_its_bytes_go() -> None:
+def test_a_single_line_popped_is_a_tuple_and_its_bytes_go() -> None:
     recent = RecentLines(max_networks=10)
     recent.add("192.0.2.1/32", "héllo")  # non-ASCII: counted at 4 bytes a character
     assert recent.bytes == 4 * len("héllo")
     got = recent.pop("192.0.2.1/32")
-    assert got == ["héllo"]
+    assert got == ("héllo",)
     assert recent.bytes == 0
 
 
