@@ -17,6 +17,7 @@ from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import leading_literals, mode_literals
 from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import MatcherSpec, unpickle_filter
+from journalban.matching.starts import message_starts
 from journalban.sources import journalwire
 from journalban.sources.literalscan import literal_scan
 
@@ -52,9 +53,12 @@ class Gate:
         self._session = None if not session else _search(literal_scan(session))
         self._teach = None if not teach else _search(literal_scan(teach))
         self._teaching = False
+        # The finder's failure starts (use_starts): tested instead of the failure literals.
+        self._starts: tuple[bytes, ...] | None = None
+        self._overlap = True  # a session line may start with one of them
         # The session and teaching regexes' starts (None: a regex may start otherwise).
         self.prefixes: tuple[bytes, ...] | None = None
-        self._teach_prefixes: tuple[bytes, ...] = ()
+        self.teach_prefixes: tuple[bytes, ...] = ()  # the teaching regexes' starts
         starts = leading_literals([*rules.teach, *rules.count, *rules.end, *rules.success])
         teach_starts = leading_literals(rules.teach)
         if (
@@ -66,7 +70,7 @@ class Gate:
             and all(s.isascii() for s in (*starts, *teach_starts))
         ):
             self.prefixes = tuple(s.encode() for s in starts)
-            self._teach_prefixes = tuple(s.encode() for s in teach_starts)
+            self.teach_prefixes = tuple(s.encode() for s in teach_starts)
 
     def _teaches(self, raw: bytes) -> bool:
         # The literal is found anywhere ("banner exchange: Connection from ..."); the
@@ -76,6 +80,22 @@ class Gate:
 
     def new_batch(self) -> None:
         self._teaching = False
+
+    def use_starts(self, starts: tuple[bytes, ...]) -> None:
+        """Failures are found only by ``match`` of regexes every match of which starts with
+        one of ``starts`` (``JailFinder.starts``): a line starting with none cannot fail,
+        whatever failure literal it holds further on."""
+        self._starts = starts
+        prefixes = self.prefixes
+        self._overlap = prefixes is None or any(
+            s.startswith(p) or p.startswith(s) for s in starts for p in prefixes
+        )
+
+    def quiet(self) -> bool:
+        """Whether, until a line starting with one of ``teach_prefixes`` is checked, every
+        other session line is of no use (``check_session`` would say so): the table holds
+        no session and no count waits, and no session line can fail (``use_starts``)."""
+        return self._starts is not None and not self._overlap and self.table.idle
 
     def check(self, raw: bytes, get: Callable[[str], bytes], field: str) -> tuple[bool, str | None]:
         if self.prefixes is not None:
@@ -95,18 +115,24 @@ class Gate:
         self, raw: bytes, get: Callable[[str], bytes], field: str
     ) -> tuple[bool, str | None]:
         """``check`` of a message starting with one of ``prefixes`` (set: not None)."""
-        if raw.startswith(self._teach_prefixes) and self._teaches(raw):
+        if raw.startswith(self.teach_prefixes) and self._teaches(raw):
             self._teaching = True
             return True, _key(get, field)
-        return self._counts(raw, get, field)
+        return self._counts(raw, get, field, self._overlap)
 
     def _counts(
-        self, raw: bytes, get: Callable[[str], bytes], field: str
+        self, raw: bytes, get: Callable[[str], bytes], field: str, may_fail: bool = True
     ) -> tuple[bool, str | None]:
         """``check`` of a session message that does not teach: wanted when the batch
-        teaches, it may fail or count later, or the table holds its session."""
-        failure = self._failure  # not None here: both callers checked
-        if self._teaching or (failure is not None and failure(raw) is not None):
+        teaches, it may fail or count later, or the table holds its session.
+        ``may_fail`` False: it starts with none of the failure starts (``use_starts``)."""
+        if self._teaching:
+            return True, _key(get, field)
+        starts = self._starts
+        if starts is not None:
+            if may_fail and raw.startswith(starts):
+                return True, _key(get, field)
+        elif (failure := self._failure) is not None and failure(raw) is not None:
             return True, _key(get, field)
         if self.table.rules.late:
             return True, _key(get, field)  # a count may wait for its teach line
@@ -169,6 +195,16 @@ class JailFinder:
         except LookupError:
             self.match_one = None  # the batch call matches
         self.feeds_keyless = self.table is not None and self.table.keyed_by_message
+        # How a message must start for match_one to find it (matching.starts), where only
+        # match_one finds failures: the reader then tests a candidate's start, not its
+        # literals (journalbatch); None: the literals decide.
+        self.starts: tuple[bytes, ...] | None = None
+        if self.match_one is not None and not self.feeds_keyless:
+            found = message_starts(regex for _, regex in self.matcher.filter.regexes)
+            if found and all(start.isascii() for start in found):
+                self.starts = tuple(start.encode() for start in found)
+        if self.gate is not None and self.starts is not None:
+            self.gate.use_starts(self.starts)
 
     def __call__(
         self, messages: list[str], times: list[float], keys: list[str | None]

@@ -1,7 +1,9 @@
 """One batch of the journal reader child: the loop over its entries (``Follower.read_batch``).
 
 Per entry the jail's matches select: ``_next()``, ``MESSAGE``, the literal
-prefilter (and a jail's session gate); per candidate its text and, for what
+prefilter (and a jail's session gate), or, where a message's start tells a
+candidate, the route of starts (``journalroute``: no scan, and session lines
+skipped while the gate is ``quiet``); per candidate its text and, for what
 is handed on, the entry's source time (``_SOURCE_REALTIME_TIMESTAMP``: a
 second walk of the entry's fields inside libsystemd).
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from journalban.sources.journalroute import FAILURE, SESSION
 from journalban.sources.journalwire import Frame
 
 if TYPE_CHECKING:
@@ -49,13 +52,17 @@ def read_batch(follower: Follower) -> Frame | None:
     session_field = follower.request.session_field
     keys: list[str | None] = []
     gate, field = follower.gate, session_field or ""
-    split = None
+    split = route = None
     if gate is not None:
         gate.new_batch()
         split = follower.split
         if split is not None:
-            prefixes, failure = split
+            prefixes, failure, route = split
             check_session = gate.check_session
+            if route is not None:
+                firsts, starting = route.firsts, route.match
+                # Session lines of no use skipped unasked, until a teaching line is seen.
+                quiet = gate.quiet()
     one = getattr(find_hits, "match_one", None)
     if session_field is not None and gate is None:
         one = None  # every candidate's key goes to the finder's table
@@ -65,6 +72,8 @@ def read_batch(follower: Follower) -> Frame | None:
     # Messages the session table takes whatever their key: a table keyed by its
     # messages' own session ids takes keyless lines too.
     every = gate is not None and bool(getattr(find_hits, "feeds_keyless", True))
+    if one is None or every:
+        route = None  # a candidate not starting as a failure may still be one
     key: str | None = None  # stays None without a gate
     stop_usec = follower.stop_usec
     while read < limit and next_entry():
@@ -75,7 +84,20 @@ def read_batch(follower: Follower) -> Frame | None:
             raw = get("MESSAGE")
         except KeyError:
             continue  # no message, nothing to match; still moves the cursor
-        if split is not None:
+        if route is not None:
+            if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
+                continue  # starts with neither a session prefix nor a failure's start
+            kind = start.lastindex
+            if kind == FAILURE:
+                key = None
+            elif kind == SESSION and quiet:
+                continue  # no session held, none taught in this batch yet: of no use
+            else:
+                quiet = False  # a teaching line may turn teaching on
+                wanted, key = check_session(raw, get, field)
+                if not wanted:
+                    continue  # only a session's line, and no such session is held
+        elif split is not None:
             if raw.startswith(prefixes):
                 wanted, key = check_session(raw, get, field)
                 if not wanted:

@@ -55,13 +55,18 @@ class SessionGate(Protocol):
     ``prefixes``, when not None: every session line starts with one of them; a
     reader may then take as candidates only the messages starting with one
     (``check_session`` decides on those) and those holding one of
-    ``failure_literals``.
+    ``failure_literals``. ``teach_prefixes``: those every teaching line starts with;
+    while ``quiet()`` (asked before a batch) holds, a session line starting with none
+    of them is of no use until one starting with one of them was checked.
     """
 
     prefixes: tuple[bytes, ...] | None
+    teach_prefixes: tuple[bytes, ...]
     failure_literals: tuple[str, ...]
 
     def new_batch(self) -> None: ...
+
+    def quiet(self) -> bool: ...
 
     def check_session(
         self, raw: bytes, get: Callable[[str], bytes], field: str

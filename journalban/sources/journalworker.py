@@ -37,6 +37,7 @@ from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, jour
 from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalprime import prime
 from journalban.sources.journalprune import groups_in
+from journalban.sources.journalroute import Route, route_for
 from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds
 from journalban.sources.journalwire import (
     ABANDON,
@@ -58,6 +59,9 @@ if TYPE_CHECKING:
     from journalban.sources.sdreader import Reader
 
 _INVALIDATE = 2  # sd-journal's SD_JOURNAL_INVALIDATE
+# Session prefixes, the failure literals' scan, and the route of those prefixes and
+# the finder's failure starts (None: the prefixes and the scan decide).
+Split = tuple[tuple[bytes, ...], Callable[[bytes], object], Route | None]
 
 
 class Follower:
@@ -101,7 +105,7 @@ class Follower:
         self.scan = self._tuned_scan()
         # A jail whose session lines start with literals (SessionGate.prefixes): those
         # prefixes, and the scan for its failure literals alone (_session_split).
-        self.split: tuple[tuple[bytes, ...], Callable[[bytes], object]] | None = None
+        self.split: Split | None = None
         self._split_scans: dict[tuple[str, ...], Callable[[bytes], object] | None] = {}
         self._set_split()
 
@@ -154,8 +158,13 @@ class Follower:
             scan = literal_scan(failure, self.sample) if same else None
             self._split_scans[failure] = None if scan is None else scan.search
         search = self._split_scans[failure]
-        if search is not None:
-            self.split = (prefixes, search)
+        if search is None:
+            return
+        # The finder's failure starts (JailFinder.starts), where it has them: a message
+        # starting with neither them nor a session prefix is no candidate (journalroute).
+        starts = getattr(self.find_hits, "starts", None)
+        route = None if starts is None else route_for(prefixes, gate.teach_prefixes, starts)
+        self.split = (prefixes, search, route)
 
     def open_files(self, files: Sequence[str]) -> Reader:
         """A reader of ``files`` with the jail's matches (this reader's own files unchanged)."""

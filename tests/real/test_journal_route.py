@@ -1,0 +1,154 @@
+"""The reader child's route (sources.journalroute): a message's start tells a jail's
+candidates, and the frames are those the literal scan gives, on real journal files.
+
+sshd's failures are found only by ``match`` of regexes that start with literals
+(``JailFinder.starts``), and its session lines start with literals (the gate's
+prefixes): the child skips a message starting with neither, and a session line
+while no session is held and none was taught in the batch (``SessionGate.quiet``).
+Read here three ways over the same entries (taught sessions, their counts and ends,
+failures, near misses holding a failure literal further on, forged and unreadable
+messages, in a seeded random order) and in batches of several sizes: with the
+route, with the literal scan of the split prefilter, with the gate on every
+candidate. Every frame must be the same, but for how many of the messages handed to
+matching were not UTF-8 (``Frame.unreadable``): the route hands out fewer, so a message
+starting as no candidate does not count there.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from test_journal_child import wait_entries
+from test_journal_source import SSHD_GROUPS
+
+from journalban.agent.journalreader import finder
+from journalban.matching.engine import CompiledFilter
+from journalban.matching.library import FilterLibrary
+from journalban.matching.spec import MatcherSpec
+from journalban.sources.journalwire import Frame, Request
+from journalban.sources.journalworker import Follower
+from support.journal import JournalWriter, sshd_fields
+
+pytestmark = pytest.mark.real
+
+
+def _messages(rng: random.Random, k: int) -> list[tuple[bytes | str, int]]:
+    """One connection's lines (message, pid)."""
+    pid = 20_000 + k
+    address = f"198.51.100.{k % 250 + 1}"
+    other = f"2001:db8::{k:x}"
+    out: list[tuple[bytes | str, int]] = []
+    if rng.random() < 0.5:  # taught at LogLevel VERBOSE, then counted without an address
+        out.append((f"Connection from {address} port {40000 + k} on 192.0.2.1 port 22", pid))
+        out.append(("Disconnecting: Too many authentication failures [preauth]", pid))
+    choices: list[bytes | str] = [
+        f"Failed password for root from {address} port 22 ssh2",
+        f"Failed password for invalid user admin from {other} port 22 ssh2",
+        f"Invalid user oracle from {address} port 41000",
+        f"error: PAM: Authentication failure for root from {address}",
+        f"Accepted publickey for alice from {address} port 22 ssh2",
+        # Near misses: a failure literal, but not where a failure starts.
+        f"Failed publickey for bob from {address} port 22 ssh2",
+        f"Received disconnect from {address} port 22:11: disconnected by user",
+        "error: kex_exchange_identification: Connection closed by remote host",
+        f"Connection closed by invalid user admin {address} port 22 [preauth]",
+        f"Disconnected from authenticating user root {address} port 22 [preauth]",
+        f"Connection reset by {address} port 22 [preauth]",
+        f"pam_unix(sshd:auth): authentication failure; rhost={address}",
+        # Forged: a failure's words after a start that is not one.
+        f"Connection from 6.6.6.6 Failed password for root from {address} port 22 ssh2",
+        f"User root from {address} not allowed because not listed in AllowUsers",
+        f"Failed password for root from {address} port 22 ssh2".encode() + b"\xff\xfe",
+        b"Failed \xff password for root from " + address.encode(),
+        b"\xffFailed password for root from " + address.encode(),
+        "F",
+        "",
+    ]
+    out += [(rng.choice(choices), pid) for _ in range(rng.randrange(1, 4))]
+    out.append((f"Connection closed by {address} port {40000 + k} [preauth]", pid))
+    return out
+
+
+def corpus(seed: int) -> list[dict[str, str | int | bytes]]:
+    rng = random.Random(seed)
+    lines = [line for k in range(250) for line in _messages(rng, k)]
+    by_pid: dict[int, list[bytes | str]] = {}
+    for message, pid in lines:  # each connection's lines, in their order
+        by_pid.setdefault(pid, []).append(message)
+    rng.shuffle(lines)  # connections overlap; each keeps its own lines' order
+    ordered: list[dict[str, str | int | bytes]] = []
+    for _, pid in lines:
+        fields: dict[str, str | int | bytes] = {**sshd_fields("", pid=pid)}
+        fields["MESSAGE"] = by_pid[pid].pop(0)
+        ordered.append(fields)
+    return ordered
+
+
+SPEC = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
+
+
+def frames(directory: Path, batch: int, way: str) -> list[Frame]:
+    """Every frame one reader hands out over the directory: ``way`` route, scan or gate."""
+    fdef = FilterLibrary(None).load("sshd")
+    assert fdef.sessions is not None
+    assert fdef.sessions.literals is not None
+    literals = (*CompiledFilter(fdef, None, successes=True).literals, *fdef.sessions.literals)
+    request = Request(
+        matches=SSHD_GROUPS, directory=str(directory), prefilter=literals, batch_size=batch,
+        matcher=SPEC.to_json(), session_field="_PID",
+    )  # fmt: skip
+    sink = os.open(os.devnull, os.O_RDWR)
+    follower = Follower(request, sink, sink, finder(SPEC.to_json()))
+    assert follower.split is not None
+    assert follower.split[2] is not None, "the route applies"
+    if way == "scan":
+        follower.split = (*follower.split[:2], None)
+    elif way == "gate":
+        follower.split = None
+    follower.seek_start()
+    out = []
+    while (frame := follower.read_batch()) is not None:
+        out.append(Frame.decode(frame.encode()[4:]))  # as the agent gets it
+    follower.close()
+    os.close(sink)
+    return out
+
+
+def _unreadable_candidate(message: str | int | bytes) -> bool:
+    if not isinstance(message, bytes):
+        return False
+    try:
+        message.decode()
+    except UnicodeDecodeError:
+        return message.startswith(b"Failed password")  # a failure's start
+    return False
+
+
+def test_the_route_hands_out_what_the_literal_scan_does(tmp_path: Path) -> None:
+    entries = corpus(19)
+    with JournalWriter(tmp_path) as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+    wait_entries(tmp_path, len(entries))
+    unreadable = sum(_unreadable_candidate(entry["MESSAGE"]) for entry in entries)
+    for batch in (1, 7, 64, 5000):
+        routed = frames(tmp_path, batch, "route")
+        assert sum(frame.unreadable for frame in routed) == unreadable
+        for way in ("scan", "gate"):
+            other = frames(tmp_path, batch, way)
+            assert sum(frame.unreadable for frame in other) > unreadable  # "\xffFailed ..."
+            for frame in other:
+                frame.unreadable = 0
+            assert [replace(frame, unreadable=0) for frame in routed] == other, (batch, way)
+    hits = [line for frame in routed for line in frame.messages]
+    assert sum(frame.read for frame in routed) == len(entries)
+    # Failures by address, accepted logins, and counts of taught sessions all came out.
+    assert any(line.startswith("Failed password") for line in hits)
+    assert any(line.startswith("Accepted ") for line in hits)
+    assert any(line.startswith("Disconnecting: Too many") for line in hits)
+    assert not any(line.startswith(("Failed publickey", "Connection from 6.6")) for line in hits)
+    assert any(frame.sessions for frame in routed)
