@@ -51,59 +51,80 @@ CREATE TABLE IF NOT EXISTS ban_accounts (
 """
 
 NOW = 1_800_000_000.0
-# (jail, network, banned_at, expires_at, ban_count, reason, failures, source, lines), in
-# the order written: the rowid order, which is the restore's.
-BANS = [
-    ("sshd", "203.0.113.9/32", NOW - 50, NOW + 3550, 1, "deny_user", 1, "journal",
-     json.dumps(["Failed password for oracle from 203.0.113.9"])),
-    ("sshd", "198.51.100.0/24", NOW - 40, NOW + 3560, 1, "subnet", 3, "journal", "[]"),
-    ("imap", "2001:db8:7::/64", NOW - 30, None, 2, "account", 4, "files:/var/log/mail.log",
-     json.dumps(["auth failed, user=<bob>, rip=2001:db8:7::5"])),
-    ("sshd", "192.0.2.1/32", NOW - 20, NOW + 580, 3, "failures", 5, "journal",
-     json.dumps([f"Failed password for x from 192.0.2.1 port {p}" for p in range(5)])),
-]  # fmt: skip
-ACCOUNTS = [
-    ("sshd", "203.0.113.9/32", "oracle"),
-    ("imap", "2001:db8:7::/64", "bob"),
-    ("sshd", "192.0.2.200/32", "root"),  # a virtual ban's: no ban row
-]
-HISTORY = [
-    ("203.0.113.9/32", "sshd", NOW - 50, NOW + 3550, 0),
-    ("198.51.100.0/24", "sshd", NOW - 40, NOW + 3560, 0),
-    ("2001:db8:7::/64", "imap", NOW - 86_400, NOW - 80_000, 0),
-    ("2001:db8:7::/64", "imap", NOW - 30, None, 0),
-    ("192.0.2.1/32", "sshd", NOW - 20, NOW + 580, 1),
-    ("192.0.2.200/32", "sshd", NOW - 7200, NOW - 3600, 0),
-]
-DETECTOR_ROWS = [
-    ("sshd", "slow", "203.0.113.77/32", "[[1799990000, 2]]"),
-    ("sshd", "account", "alice", '{"nets": ["203.0.113.5/32"], "until": 0}'),
-    ("sshd", "known_good", "carol 192.0.2.10", "1799996400.0"),
-    ("imap", "subnet", "2001:db8:9::/64", '["2001:db8:9::1"]'),
-]
-FAILURES = [["203.0.113.77/32", NOW - 100.0], ["203.0.113.78/32", NOW - 90.0]]
-POSITIONS = [("sshd", "journal", "s=abc;i=1f"), ("imap", "files:/var/log/mail.log", "{}")]
-COUNTERS = [("sshd", 42, 3), ("imap", 7, 1)]
-HOSTNAMES = [("mx.example.org", '["192.0.2.25"]', NOW - 10)]
 
 
-def write_v0(path: Path) -> None:
-    """A format 0 state file at ``path``, as the agent left it (WAL mode)."""
+def rows_at(now: float) -> dict[str, list[tuple[object, ...]]]:
+    """Every table's rows of the file, its bans running at ``now``. ``bans`` in the order
+    written: the rowid order, which is the restore's."""
+    lines = [f"Failed password for x from 192.0.2.1 port {p}" for p in range(5)]
+    return {
+        # (jail, network, banned_at, expires_at, ban_count, reason, failures, source, lines)
+        "bans": [
+            ("sshd", "203.0.113.9/32", now - 50, now + 3550, 1, "deny_user", 1, "journal",
+             json.dumps(["Failed password for oracle from 203.0.113.9"])),
+            ("sshd", "198.51.100.0/24", now - 40, now + 3560, 1, "subnet", 3, "journal", "[]"),
+            ("imap", "2001:db8:7::/64", now - 30, None, 2, "account", 4,
+             "files:/var/log/mail.log", json.dumps(["auth failed, user=<bob>, rip=2001:db8:7::5"])),
+            ("sshd", "192.0.2.1/32", now - 20, now + 580, 3, "failures", 5, "journal",
+             json.dumps(lines)),
+        ],
+        "ban_accounts": [
+            ("sshd", "203.0.113.9/32", "oracle"),
+            ("imap", "2001:db8:7::/64", "bob"),
+            ("sshd", "192.0.2.200/32", "root"),  # a virtual ban's: no ban row
+        ],
+        "history": [
+            ("203.0.113.9/32", "sshd", now - 50, now + 3550, 0),
+            ("198.51.100.0/24", "sshd", now - 40, now + 3560, 0),
+            ("2001:db8:7::/64", "imap", now - 86_400, now - 80_000, 0),
+            ("2001:db8:7::/64", "imap", now - 30, None, 0),
+            ("192.0.2.1/32", "sshd", now - 20, now + 580, 1),
+            ("192.0.2.200/32", "sshd", now - 7200, now - 3600, 0),
+        ],
+        "detector_state": [  # in the shapes the detectors write (jails/)
+            ("sshd", "slow", "203.0.113.77/32", f"[{int((now - 10_000) // 3600)}, 2]"),
+            ("sshd", "account", "a:alice", str(now - 100.0)),
+            ("sshd", "subnet", "203.0.113.0/24", json.dumps({"203.0.113.5/32": now - 200.0})),
+            ("imap", "subnet", "2001:db8:9::/64", json.dumps({"2001:db8:9::1/128": now - 300.0})),
+        ],
+        "failures": [("203.0.113.77/32", now - 100.0), ("203.0.113.78/32", now - 90.0)],
+        "positions": [("ssh-old", "files:/var/log/auth.log", "{}"),
+                      ("imap", "files:/var/log/mail.log", "{}")],
+        "counters": [("sshd", 42, 3), ("imap", 7, 1)],
+        "hostnames": [("mx.example.org", '["192.0.2.25"]', now - 10)],
+    }  # fmt: skip
+
+
+_AT_NOW = rows_at(NOW)
+BANS = _AT_NOW["bans"]
+ACCOUNTS = _AT_NOW["ban_accounts"]
+HISTORY = _AT_NOW["history"]
+DETECTOR_ROWS = _AT_NOW["detector_state"]
+FAILURES = _AT_NOW["failures"]
+POSITIONS = _AT_NOW["positions"]
+COUNTERS = _AT_NOW["counters"]
+HOSTNAMES = _AT_NOW["hostnames"]
+
+
+def write_v0(path: Path, now: float = NOW) -> None:
+    """A format 0 state file at ``path`` (``rows_at(now)``), as the agent left it (WAL mode)."""
+    rows = rows_at(now)
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.executescript(SCHEMA_V0)
     db.execute("BEGIN")
-    db.executemany("INSERT INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", BANS)
-    db.executemany("INSERT INTO ban_accounts VALUES (?, ?, ?)", ACCOUNTS)
-    db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?)", HISTORY)
-    db.executemany("INSERT INTO detector_state VALUES (?, ?, ?, ?)", DETECTOR_ROWS)
+    db.executemany("INSERT INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["bans"])
+    db.executemany("INSERT INTO ban_accounts VALUES (?, ?, ?)", rows["ban_accounts"])
+    db.executemany("INSERT INTO history VALUES (?, ?, ?, ?, ?)", rows["history"])
+    db.executemany("INSERT INTO detector_state VALUES (?, ?, ?, ?)", rows["detector_state"])
+    failures = [list(f) for f in rows["failures"]]
     db.execute(
         "INSERT INTO failure_log (jail, newest, cleared, failures) VALUES (?, ?, ?, ?)",
-        ("sshd", NOW - 90.0, "[]", json.dumps(FAILURES)),
+        ("sshd", max(float(str(f[1])) for f in failures), "[]", json.dumps(failures)),
     )
-    db.executemany("INSERT INTO positions VALUES (?, ?, ?)", POSITIONS)
-    db.executemany("INSERT INTO counters VALUES (?, ?, ?)", COUNTERS)
-    db.executemany("INSERT INTO hostnames VALUES (?, ?, ?)", HOSTNAMES)
+    db.executemany("INSERT INTO positions VALUES (?, ?, ?)", rows["positions"])
+    db.executemany("INSERT INTO counters VALUES (?, ?, ?)", rows["counters"])
+    db.executemany("INSERT INTO hostnames VALUES (?, ?, ?)", rows["hostnames"])
     db.execute("COMMIT")
     db.close()
 

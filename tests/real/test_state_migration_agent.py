@@ -1,0 +1,82 @@
+"""A real agent started on a state file of format 0 (written by the version before,
+with the schema SQL of tests/support/state_v0.py): it migrates the file, restores
+every running ban into nftables (in a network namespace of the test's own), runs,
+and leaves the file in format 1 with each ban's account in its row."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from journalban.state import schema
+from support.agent import AgentProcess, write_config
+from support.real import need_root, need_tool
+from support.state_v0 import write_v0
+
+pytestmark = pytest.mark.real
+
+
+def _elements(holder: int, family: str) -> set[str]:
+    listed = subprocess.run(
+        ["nsenter", "-t", str(holder), "-n", "nft", "-j", "list", "set", "inet", "journalban",
+         f"sshd-{family}"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    found: set[str] = set()
+    for item in json.loads(listed)["nftables"]:
+        for elem in item.get("set", {}).get("elem", []):
+            value = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
+            if isinstance(value, dict) and "prefix" in value:
+                value = f"{value['prefix']['addr']}/{value['prefix']['len']}"
+            found.add(str(value))
+    return found
+
+
+def test_the_agent_migrates_a_format_0_state_and_restores_its_bans(tmp_path: Path) -> None:
+    need_root()
+    for tool in ("nft", "unshare", "nsenter"):
+        need_tool(tool)
+    state, journal = tmp_path / "state", tmp_path / "j"
+    state.mkdir()
+    journal.mkdir()
+    write_v0(state / "state.sqlite", time.time())
+    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=journal, recidive={"enabled": False})
+    holder = subprocess.Popen(["unshare", "-n", "sleep", "600"])
+    try:
+        time.sleep(0.2)
+        agent = AgentProcess(cfg, dry_run=False, wrapper=["nsenter", "-t", str(holder.pid), "-n"])
+        try:
+            agent.wait_for_log("running:", timeout=60)
+            deadline = time.monotonic() + 20
+            while agent.log.count("Restore ban of") < 3 and time.monotonic() < deadline:
+                assert agent.proc.poll() is None, agent.log
+                time.sleep(0.05)
+            v4, net4 = _elements(holder.pid, "v4"), _elements(holder.pid, "net4")
+            assert agent.proc.poll() is None, agent.log
+            assert "Traceback" not in agent.log
+        finally:
+            assert agent.stop() == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert {"203.0.113.9", "192.0.2.1"} <= v4, v4
+    assert any(e.startswith("198.51.100.0") for e in net4), net4
+    db = sqlite3.connect(state / "state.sqlite")
+    try:
+        assert schema.version_of(db) == schema.VERSION
+        accounts = db.execute("SELECT jail, network, account FROM bans ORDER BY rowid").fetchall()
+        tables = {str(n) for (n,) in db.execute("SELECT name FROM sqlite_master")}
+    finally:
+        db.close()
+    assert accounts == [
+        ("sshd", "203.0.113.9/32", "oracle"),
+        ("sshd", "198.51.100.0/24", None),
+        ("imap", "2001:db8:7::/64", "bob"),
+        ("sshd", "192.0.2.1/32", None),
+    ]
+    assert "ban_accounts" not in tables
