@@ -34,7 +34,9 @@ class Tracked(Generic[V]):
         # then on, whose oldest key is taken without walking the deleted entries
         # before it. An OrderedDict's links cost about 20 bytes a key more.
         self._items: dict[str, V] = {}
-        self._dirty: set[str] = set()
+        # The keys changed since the last changes(), with their value (None: gone): a
+        # commit's rows then need no lookup in the (large) map, key by key.
+        self._dirty: dict[str, V | None] = {}
         self._encode = encode
         self._text: Callable[[V], str] = text or (lambda v: json.dumps(encode(v)))
         # The value under a key, or None: the dict's own get (a lookup per failure per
@@ -61,7 +63,7 @@ class Tracked(Generic[V]):
         if items.pop(key, None) is None and len(items) >= self.cap:
             items = self._make_room()
         items[key] = value
-        self._dirty.add(key)
+        self._dirty[key] = value
         return value
 
     def _make_room(self) -> dict[str, V]:
@@ -72,27 +74,29 @@ class Tracked(Generic[V]):
             self.get = items.get
         while len(items) >= self.cap:
             gone, _ = items.popitem(last=False)
-            self._dirty.add(gone)
+            self._dirty[gone] = None
             self.evicted += 1
         return items
 
     def drop(self, key: str) -> None:
         if self._items.pop(key, None) is not None:
-            self._dirty.add(key)
+            self._dirty[key] = None
 
     def load(self, key: str, value: V) -> None:
         """Put back a stored value without marking it changed."""
         if len(self._items) < self.cap:
             self._items[key] = value
+            if key in self._dirty:  # (a row reports the value held at changes())
+                self._dirty[key] = value
 
     def discard(self) -> None:
         self._dirty.clear()
 
     def changes(self) -> list[Row]:
-        get, text = self._items.get, self._text
+        text = self._text
         # (a comprehension: a row per changed key per commit, tens of thousands on a backlog)
         rows: list[Row] = [
-            (key, None if (value := get(key)) is None else text(value)) for key in self._dirty
+            (key, None if value is None else text(value)) for key, value in self._dirty.items()
         ]
         self._dirty.clear()
         return rows

@@ -54,3 +54,22 @@ def test_the_same_order_evictions_and_rows_before_and_after_the_cap() -> None:
                 model.dirty.clear()
         assert tracked.evicted == model.evicted
         assert (tracked.evicted > 0) == (cap < 60)
+
+
+def test_a_row_shows_the_value_as_it_is_at_changes() -> None:
+    """Rows come from the changed values kept beside the map (no lookup per key): a
+    value changed in place after its touch, or replaced, dropped or evicted, is
+    reported as the map holds it when the rows are taken."""
+    tracked: Tracked[list[int]] = Tracked(2, text=str)
+    pairs = [1, 1]
+    tracked.touch("a", pairs)
+    pairs += [2, 1]  # (slow's buckets grow in place)
+    tracked.touch("b", [5, 1])
+    tracked.touch("b", [6, 1])
+    tracked.touch("c", [7, 1])  # evicts a
+    assert sorted(tracked.changes()) == [("a", None), ("b", "[6, 1]"), ("c", "[7, 1]")]
+    tracked.touch("b", pairs)
+    pairs.append(3)
+    tracked.drop("c")
+    assert sorted(tracked.changes()) == [("b", "[1, 1, 2, 1, 3]"), ("c", None)]
+    assert tracked.changes() == []
