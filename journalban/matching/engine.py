@@ -146,18 +146,28 @@ class LineMatcher:
         """``hits`` for lines with a date and syslog prefix, joined by newlines."""
         found = line_ends(text, self.filter.scan)
         out: list[Hit] = []
+        append = out.append
         rfind = text.rfind
         branches = self.filter.branches
         ignore = self.filter.ignore
-        heads = self.heads
+        time_of = self.heads.time
         fused_for = self.fused_for
+        verdicts = self._refused
         refused = self.ident_refused
+        # Each needle mask's fused regex, as fused_for gives it until the general path
+        # settles another date format (the dict is then emptied).
+        by_mask: dict[int, re.Pattern[str] | None] = {}
         for end in sorted(found):
             start = rfind("\n", 0, end) + 1
-            fused = fused_for(found[end])
+            mask = found[end]
+            if mask in by_mask:
+                fused = by_mask[mask]
+            else:
+                fused = by_mask[mask] = fused_for(mask)
             if fused is None:
                 line = text[start:end]
                 self._hit_of(self.match_line(line), line, out)
+                by_mask.clear()
                 continue
             m = fused.match(text, start, end)
             if m is not None:
@@ -165,8 +175,10 @@ class LineMatcher:
                 if name is None or (branch := branches.get(name)) is None:
                     continue  # the head alone, a near miss: no failregex matched, no text cut
                 ident = m.group("ident") or m.group("ident2") or m.group("ident3")
-                if ident is not None and refused(ident):
-                    continue
+                if ident is not None:
+                    verdict = verdicts.get(ident)
+                    if verdict if verdict is not None else refused(ident):
+                        continue
                 if ignore and not branch.mark:
                     message = text[m.start(name) : end]
                     if any(ign.search(message) for ign in ignore):
@@ -174,14 +186,15 @@ class LineMatcher:
                 host = m.group(branch.host) if branch.host is not None else None
                 if not host:
                     continue
-                when = heads.time(m)
+                when = time_of(m)
                 if when is not None:
                     user = m.group(branch.user) if branch.user is not None else None
-                    out.append((text[start:end], host, when, user, branch.mark))
+                    append((text[start:end], host, when, user, branch.mark))
                     continue
                 # Not a real date after all: the general path treats the line as undated.
             line = text[start:end]
             self._hit_of(self._match_line_slowly(line, 0), line, out)
+            by_mask.clear()
         return out
 
     def _message_hits(self, lines: Sequence[str], times: Sequence[float], every: bool) -> list[Hit]:
