@@ -173,3 +173,24 @@ def test_a_new_file_is_made_in_this_format(tmp_path: Path) -> None:
     assert "ban_accounts" not in tables
     assert "account TEXT" in tables["bans"]
     store.close()
+
+
+def test_an_early_file_without_the_later_tables_migrates(tmp_path: Path) -> None:
+    """A file of an early version: bans and history only, failures one row each (the
+    table before the failure log), no detector_state and no ban_accounts."""
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(state_v0.SCHEMA_V0.split(";")[0])  # bans, as format 0 made it
+    db.execute("CREATE TABLE failures (jail TEXT NOT NULL, network TEXT NOT NULL, time REAL)")
+    db.execute("INSERT INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", state_v0.BANS[0])
+    db.executemany("INSERT INTO failures VALUES ('sshd', ?, ?)", [f for f in state_v0.FAILURES])
+    db.close()
+    store = StateStore(path)
+    assert schema.version_of(store.db) == schema.VERSION
+    assert [network_text(b.network) for b in store.active_bans()] == ["203.0.113.9/32"]
+    assert store.ban_account("sshd", _net("203.0.113.9/32")) is None
+    assert store.pending_failures("sshd") == [tuple(f) for f in state_v0.FAILURES]
+    tables = {str(n) for (n,) in store.db.execute("SELECT name FROM sqlite_master")}
+    assert {"detector_state", "failure_log", "history"} <= tables
+    assert not {"failures", "ban_accounts"} & tables
+    store.close()
