@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from journalban.sources.journalroute import FAILURE, SESSION
+from journalban.sources.journalroute import FAILURE
 from journalban.sources.journalwire import Frame
 
 if TYPE_CHECKING:
@@ -60,9 +60,11 @@ def read_batch(follower: Follower) -> Frame | None:
             prefixes, failure, route = split
             check_session = gate.check_session
             if route is not None:
-                firsts, starting = route.firsts, route.match
                 # Session lines of no use skipped unasked, until a teaching line is seen.
-                quiet = gate.quiet()
+                if gate.quiet():
+                    firsts, starting = route.quiet_firsts, route.quiet_match
+                else:
+                    firsts, starting = route.firsts, route.match
     one = getattr(find_hits, "match_one", None)
     if session_field is not None and gate is None:
         one = None  # every candidate's key goes to the finder's table
@@ -87,13 +89,11 @@ def read_batch(follower: Follower) -> Frame | None:
         if route is not None:
             if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
                 continue  # starts with neither a session prefix nor a failure's start
-            kind = start.lastindex
-            if kind == FAILURE:
+            if start.lastindex == FAILURE:
                 key = None
-            elif kind == SESSION and quiet:
-                continue  # no session held, none taught in this batch yet: of no use
             else:
-                quiet = False  # a teaching line may turn teaching on
+                # A teaching line may turn teaching on: every session line matters after it.
+                firsts, starting = route.firsts, route.match
                 wanted, key = check_session(raw, get, field)
                 if not wanted:
                     continue  # only a session's line, and no such session is held

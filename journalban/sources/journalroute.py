@@ -65,10 +65,14 @@ def _common_prefix(strings: list[bytes]) -> bytes:
 @dataclass(frozen=True)
 class Route:
     """``firsts[raw[0]]`` false: no candidate; else ``match(raw)``: None, or a match whose
-    ``lastindex`` is ``TEACH``, ``SESSION`` or ``FAILURE``."""
+    ``lastindex`` is ``TEACH``, ``SESSION`` or ``FAILURE``. ``quiet_firsts`` and
+    ``quiet_match`` the same without the session lines that do not teach (``TEACH`` or
+    ``FAILURE``): what a reader asks while they are of no use (``SessionGate.quiet``)."""
 
     firsts: tuple[bool, ...]
     match: Callable[[bytes], re.Match[bytes] | None]
+    quiet_firsts: tuple[bool, ...]
+    quiet_match: Callable[[bytes], re.Match[bytes] | None]
 
 
 def route_for(
@@ -79,6 +83,10 @@ def route_for(
     if not prefixes or not teach or not starts or b"" in (*prefixes, *teach, *starts):
         return None
     others = [prefix for prefix in prefixes if not prefix.startswith(tuple(teach))]
-    trees = [prefix_tree(teach), prefix_tree(others) if others else b"(?!)", prefix_tree(starts)]
-    pattern = b"|".join(b"(" + tree + b")" for tree in trees)
-    return Route(first_bytes((*prefixes, *starts)), re.compile(pattern).match)
+    never = b"(?!)"  # keeps the groups' numbers
+    trees = [prefix_tree(teach), prefix_tree(others) if others else never, prefix_tree(starts)]
+    every = re.compile(b"|".join(b"(" + tree + b")" for tree in trees))
+    quiet = re.compile(b"|".join(b"(" + tree + b")" for tree in (trees[0], never, trees[2])))
+    return Route(
+        first_bytes((*prefixes, *starts)), every.match, first_bytes((*teach, *starts)), quiet.match
+    )

@@ -105,6 +105,9 @@ def test_the_route_tells_each_message_as_startswith_does_in_order() -> None:
         m = route.match(raw) if raw and route.firsts[raw[0]] else None
         assert (None if m is None else m.lastindex) == expected, raw
         kinds.add(expected)
+        # Quiet: the session lines that do not teach are no candidates (none fails).
+        m = route.quiet_match(raw) if raw and route.quiet_firsts[raw[0]] else None
+        assert (None if m is None else m.lastindex) == (None if expected == SESSION else expected)
     assert kinds == {TEACH, SESSION, FAILURE, None}
 
 
