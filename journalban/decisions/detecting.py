@@ -18,7 +18,7 @@ from journalban.jails.detector import Detector, Seen, Verdict
 from journalban.jails.knowngood import KnownGood
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
-from journalban.state.detection import DetectorRow
+from journalban.state.detection import DetectorRow, restore_rows
 
 _new_seen = tuple.__new__
 
@@ -90,11 +90,19 @@ class JailDetection:
             out += [(self.known_good.name, k, v) for k, v in self.known_good.changes()]
         return out
 
-    def restore(self, rows: Mapping[str, Sequence[tuple[str, str]]], now: float) -> None:
-        for detector in self.detectors:
-            detector.restore(rows.get(detector.name, ()), now)
-        if self.known_good is not None:
-            self.known_good.restore(rows.get(self.known_good.name, ()), now)
+    def restore(
+        self, rows: Mapping[str, Sequence[tuple[str, str]]], now: float, jail: str = ""
+    ) -> int:
+        """Rebuild every detector from its stored rows; how many could not be read (skipped)."""
+        skipped = sum(
+            restore_rows(d.restore, rows.get(d.name, ()), now, f"jail {jail} detector {d.name}")
+            for d in self.detectors
+        )
+        good = self.known_good
+        if good is not None:
+            where = f"jail {jail} {good.name}"
+            skipped += restore_rows(good.restore, rows.get(good.name, ()), now, where)
+        return skipped
 
     @property
     def tracked(self) -> int:

@@ -101,7 +101,7 @@ class DecisionEngine(BanDeciding, BanReading):
         if not cfg.detectors.any:
             return None
         found = JailDetection(cfg.detectors, cfg.max_tracked)
-        found.restore(detection.read_rows(self.store.db, cfg.name), self.clock.now())
+        found.restore(detection.read_rows(self.store.db, cfg.name), self.clock.now(), cfg.name)
         return found
 
     def load_bans(self) -> list[Ban]:

@@ -11,23 +11,29 @@ the detectors do in memory (bounded, see docs/detection.md).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
+
+log = logging.getLogger("journalban.state")
 
 # (detector, key, value or None: the key is gone)
 DetectorRow = tuple[str, str, str | None]
 _detector_key = itemgetter(1, 2)  # of a row as written: (jail, detector, key, ...)
+# What a detector's restore raises on a value it cannot read (not JSON, or not the
+# shape it wrote): a file damaged by hand or by a disk.
+UNREADABLE = (ValueError, TypeError, LookupError, AttributeError)
 
 
 def write_rows(cur: sqlite3.Cursor, jail: str, rows: Sequence[DetectorRow]) -> None:
     """Replace and delete a jail's detector rows (inside the caller's transaction)."""
     gone = [(jail, d, k) for d, k, v in rows if v is None]
     kept = [(jail, d, k, v) for d, k, v in rows if v is not None]
-    # In the key's order: a flood's thousands of rows then touch the key's index
-    # page by page rather than at random (a fifth less of SQLite's CPU for them,
-    # with its 512 KiB cache). Sorted stably, so the last row of a key still wins;
-    # the rows are read back through the same index (read_rows), in its order.
+    # In the key's order: a flood's thousands of rows then touch the table's B-tree
+    # (keyed by it: WITHOUT ROWID) page by page rather than at random (a fifth less
+    # of SQLite's CPU for them, with its 512 KiB cache). Sorted stably, so the last
+    # row of a key still wins; the rows are read back in the key's order (read_rows).
     gone.sort(key=_detector_key)
     kept.sort(key=_detector_key)
     if gone:
@@ -46,3 +52,31 @@ def read_rows(db: sqlite3.Connection, jail: str) -> dict[str, list[tuple[str, st
     ):
         found.setdefault(str(detector), []).append((str(key), str(value)))
     return found
+
+
+def restore_rows(
+    restore: Callable[[Sequence[tuple[str, str]], float], None],
+    rows: Sequence[tuple[str, str]],
+    now: float,
+    where: str,
+) -> int:
+    """Hand a detector's stored ``rows`` to its ``restore``; when a row cannot be read,
+    hand them one at a time and skip those (warned, with ``where``: jail and detector).
+    How many rows were skipped. The agent starts with the rest: a damaged row costs
+    what it held, never the start."""
+    try:
+        restore(rows, now)
+        return 0
+    except UNREADABLE:
+        pass
+    skipped = 0
+    for row in rows:  # a detector loads a key whole or not at all: loading twice is harmless
+        try:
+            restore((row,), now)
+        except UNREADABLE:
+            skipped += 1
+    log.warning(
+        "unreadable detector rows: %d stored row(s) of %s could not be read and were skipped",
+        skipped, where,
+    )  # fmt: skip
+    return skipped

@@ -37,14 +37,14 @@ def _elements(holder: int, family: str) -> set[str]:
     return found
 
 
-def test_the_agent_migrates_a_format_0_state_and_restores_its_bans(tmp_path: Path) -> None:
+def _run(tmp_path: Path, state: Path) -> tuple[str, set[str], set[str]]:
+    """Start a real agent (nftables in a namespace of the test's own) on ``state``; its log
+    and the sshd sets' elements once it restored, then stop it."""
     need_root()
     for tool in ("nft", "unshare", "nsenter"):
         need_tool(tool)
-    state, journal = tmp_path / "state", tmp_path / "j"
-    state.mkdir()
+    journal = tmp_path / "j"
     journal.mkdir()
-    write_v0(state / "state.sqlite", time.time())
     cfg = write_config(tmp_path / "c.yaml", state, journal_dir=journal, recidive={"enabled": False})
     holder = subprocess.Popen(["unshare", "-n", "sleep", "600"])
     try:
@@ -61,9 +61,17 @@ def test_the_agent_migrates_a_format_0_state_and_restores_its_bans(tmp_path: Pat
             assert "Traceback" not in agent.log
         finally:
             assert agent.stop() == 0
+        return agent.log, v4, net4
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_agent_migrates_a_format_0_state_and_restores_its_bans(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    write_v0(state / "state.sqlite", time.time())
+    _, v4, net4 = _run(tmp_path, state)
     assert {"203.0.113.9", "192.0.2.1"} <= v4, v4
     assert any(e.startswith("198.51.100.0") for e in net4), net4
     db = sqlite3.connect(state / "state.sqlite")
@@ -80,3 +88,17 @@ def test_the_agent_migrates_a_format_0_state_and_restores_its_bans(tmp_path: Pat
         ("sshd", "192.0.2.1/32", None),
     ]
     assert "ban_accounts" not in tables
+
+
+def test_a_damaged_detector_row_does_not_stop_the_agent(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    write_v0(state / "state.sqlite", time.time())
+    db = sqlite3.connect(state / "state.sqlite")
+    with db:
+        damaged = db.execute("UPDATE detector_state SET value = 'not json' WHERE detector = 'slow'")
+        assert damaged.rowcount == 1
+    db.close()
+    log, v4, _ = _run(tmp_path, state)
+    assert "1 stored row(s) of jail sshd detector slow could not be read and were skipped" in log
+    assert {"203.0.113.9", "192.0.2.1"} <= v4, v4
