@@ -21,6 +21,16 @@ def test_overlong_line_is_cut_without_splitting_a_character() -> None:
     assert (lines.truncated, lines.unreadable) == (1, 0)
 
 
+@pytest.mark.parametrize(
+    "block", ["one", "a\nb", "\n\n", "é\n\u2028x\r\n\U0001f600\n", "x\n" * 5000 + "end"]
+)
+def test_a_block_counts_its_lines(block: str) -> None:
+    lines = Lines()
+    decode_lines(block.encode(), lines)
+    assert lines.count == block.count("\n") + 1
+    assert lines.text == block.split("\n")
+
+
 def test_invalid_bytes_are_replaced_per_line() -> None:
     lines = Lines()
     decode_lines(b"fine\nbad \xc3\x28 byte\nfine again", lines)
