@@ -148,6 +148,8 @@ class Gate:
         if self.prefixes is not None:
             if not raw.startswith(self.prefixes):
                 return  # no session regex can match it
+            if table.idle and not raw.startswith(self.teach_prefixes):
+                return  # no session held, no count waiting, and it teaches none
         elif self._session is not None and self._session(raw) is None:
             return  # no session regex can match it: the finder feeds no such line either
         key = _key(get, field)

@@ -267,3 +267,37 @@ def test_a_line_without_a_session_key_changes_nothing_unless_the_regex_names_its
     assert table.changes() == []
     assert len(table) == 1
     assert table.feed(COUNT, "4242", 102.0) is not None
+
+
+def test_priming_teaches_what_feeding_every_line_teaches_reading_fewer_keys() -> None:
+    """Gate.learn (journalprime: the hour before a handover) leaves the table as feeding
+    every line would; while it holds no session, a line that cannot teach is not looked at
+    further (no key read)."""
+    from journalban.agent.journalfinder import Gate
+
+    for teach_share, seed in ((0.1, 3), (0.0, 4)):
+        entries = _entries(teach_share, seed)
+        every = SessionTable(_rules())
+        for i, (message, pid) in enumerate(entries):
+            every.feed(message, pid, 100.0 + i)
+        primed = SessionTable(_rules())
+        gate = Gate(primed, ["Failed "])
+        fetched: list[str] = []
+        for i, (message, pid) in enumerate(entries):
+
+            def get(
+                field: str, pid: str = pid, message: str = message, fetched: list[str] = fetched
+            ) -> bytes:
+                fetched.append(message)
+                return pid.encode()
+
+            gate.learn(message.encode(), get, "_PID", lambda i=i: 100.0 + i)
+        later = len(entries) + 100.0
+        counts = [(COUNT, str(pid)) for pid in range(40)]
+        assert [primed.feed(m, k, later) for m, k in counts] == [
+            every.feed(m, k, later) for m, k in counts
+        ]
+        if teach_share:
+            assert any(every.feed(m, k, later) for m, k in counts)
+        else:
+            assert fetched == [], "nothing taught: no line's key is read"
