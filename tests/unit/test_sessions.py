@@ -291,7 +291,10 @@ def test_priming_teaches_what_feeding_every_line_teaches_reading_fewer_keys() ->
                 fetched.append(message)
                 return pid.encode()
 
-            gate.learn(message.encode(), get, "_PID", lambda i=i: 100.0 + i)
+            def when(i: int = i) -> float:
+                return 100.0 + i
+
+            gate.learn(message.encode(), get, "_PID", when)
         later = len(entries) + 100.0
         counts = [(COUNT, str(pid)) for pid in range(40)]
         assert [primed.feed(m, k, later) for m, k in counts] == [
