@@ -81,7 +81,7 @@ class HeadReader:
                 self.dates.hits[fmt.name] += 1
                 return base + int(line[sec_start:sec_end])
         found = self._hour_time(fmt, m, spans)
-        if minute is not None and found is not None and found.is_integer():
+        if minute is not None and found is not None and found % 1 == 0:
             if len(self._minutes) >= _CACHE_LIMIT:
                 self._minutes.clear()
             self._minutes[minute] = found - int(m.string[sec_start:sec_end])
