@@ -137,7 +137,8 @@ class DecisionEngine(BanDeciding, BanReading):
         rt.check_networks()
         maxretry = rt.config.maxretry
         default_time = min(batch.arrival or now, now)
-        network_of, hosts = rt.network_beyond_hosts, rt.ignore.hosts  # (network_of, in two)
+        # network_of's two memos first, each one lookup in C (IPv4 texts, then IPv6 and junk)
+        network_of, hosts, networks = rt.network_of, rt.ignore.hosts, rt.networks
         add = rt.counter.add
         new_failures = commit.new_failures
         recent = rt.recent_lines
@@ -147,7 +148,7 @@ class DecisionEngine(BanDeciding, BanReading):
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
         detecting = rt.detection
         for line, host, when, user, mark in hits:
-            if (known := hosts[host]) is None and (known := network_of(host)) is None:
+            if (known := hosts.get(host) or networks.get(host) or network_of(host)) is None:
                 continue
             key, ignored = known
             if ignored is not None:

@@ -67,11 +67,6 @@ class JailRuntime:
         fast = self.ignore.hosts[host]  # the last 1,024 IPv4 texts remembered, no more
         if fast is not None:
             return fast
-        return self.network_beyond_hosts(host)
-
-    def network_beyond_hosts(self, host: str) -> tuple[str, str | None] | None:
-        """``network_of`` for a text ``ignore.hosts`` does not remember (the failure
-        path looks it up there first, in C)."""
         if host in self.networks:  # (a miss raised KeyError: a flood's IPv6 misses often)
             return self.networks[host]
         if len(self.networks) >= min(NETWORK_MEMO_SIZE, self.counter.max_tracked):
