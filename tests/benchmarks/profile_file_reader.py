@@ -1,0 +1,124 @@
+"""Where the file reader child's CPU goes per line, stage by stage, on each corpus.
+
+    .venv/bin/python tests/benchmarks/profile_file_reader.py [--corpora dovecot,...] [--repeat 3]
+
+One file reader in this process (``filereader``'s own source and frame bodies,
+no split: one core) over a copy of the corpus's log (corpus_files.py), with
+the job the agent sends for the corpus's jail on its default configuration
+(bench_agent_corpora.py's, from a file); CPU seconds (``time.process_time``,
+the best of ``--repeat``) of three loops, each doing what the one before did
+and more:
+
+- **read**: the bursts of 256 KiB decoded into lines (``FileSource``);
+- **scan**: and the literal scan of each burst (``line_ends``);
+- **match**: the frame bodies (``filereader._body``): the candidates matched,
+  their dates, the failures' fields, marshalled.
+
+Printed per corpus as microseconds per line, each stage's own share, and a
+digest of the frames' hits (everything but the position, which names the
+temporary file): the same digest before and after a change means the same
+failures, addresses, times, users and marks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import hashlib
+import marshal
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_agent_corpora import jail_for, jails_config
+from corpora import add_corpus_arguments
+from corpus_files import ensure_files
+
+from journalban.agent.filereader import BURST_BYTES, FileJob, _body, dated_file_source
+from journalban.clock import SystemClock
+from journalban.matching.engine import LineMatcher
+from journalban.matching.literals import line_ends
+from journalban.matching.spec import unpickle_filter
+from support.agent import write_config
+
+
+def file_job(log: Path, corpus: str, work: Path) -> FileJob:
+    """The job the agent sends its file reader child for the corpus's jail, on ``log``."""
+    from journalban.agent.build import build_jails, build_sources, check_jail_actions
+    from journalban.agent.fileworker import FileWorkerSource
+    from journalban.config.loader import load_config
+    from journalban.matching.library import FilterLibrary, filters_dir_for
+
+    jail = jail_for(corpus)
+    cfg_path = write_config(
+        work / "reader.yaml", work / "reader-state", firewall={"backend": "dry-run"},
+        jails=jails_config(jail, "file", log),
+    )  # fmt: skip
+    library = FilterLibrary(filters_dir_for(cfg_path))
+    config = load_config(cfg_path, check_filter=library.check, check_actions=check_jail_actions)
+    clock = SystemClock()
+    parts = build_jails(config, library, clock, [], {})
+    (source,) = build_sources(parts[jail.name], config, clock, {})
+    assert isinstance(source, FileWorkerSource)
+    return dataclasses.replace(source._job, split=False)
+
+
+def run(job: FileJob, stage: str) -> tuple[int, str]:
+    """One pass over the file to ``stage``: the lines read, and the hits' digest."""
+    clock = SystemClock()
+    assert job.filter_def is not None
+    matcher = LineMatcher(job.matcher.compile(unpickle_filter(job.filter_def)), clock.now)
+    source = dated_file_source(
+        job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
+    )
+    digest = hashlib.sha256()
+    lines = 0
+    for batch in source.blocking_batches(lambda fd, timeout: False):
+        lines += batch.count
+        if stage == "scan":
+            line_ends(batch.lines.text, matcher.filter.scan)  # type: ignore[attr-defined]
+        elif stage == "match":
+            digest.update(marshal.dumps(marshal.loads(_body(batch, matcher))[1:]))  # noqa: S302
+    return lines, digest.hexdigest()[:16]
+
+
+def best(repeat: int, stage: Callable[[], tuple[int, str]]) -> tuple[float, int, str]:
+    times: list[float] = []
+    lines, digest = 0, ""
+    for _ in range(repeat):
+        start = time.process_time()
+        lines, digest = stage()
+        times.append(time.process_time() - start)
+    return min(times), lines, digest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_corpus_arguments(parser)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print("| corpus | lines | read | scan | match | total µs/line | hits digest |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name in args.corpora.split(","):
+        files = ensure_files(args.data / name / str(args.lines), name, args.lines)
+        with tempfile.TemporaryDirectory() as work:
+            log = Path(work) / "corpus.log"
+            shutil.copy(files.log, log)
+            job = file_job(log, name, Path(work))
+            t_read, lines, _ = best(args.repeat, functools.partial(run, job, "read"))
+            t_scan, _, _ = best(args.repeat, functools.partial(run, job, "scan"))
+            t_match, _, digest = best(args.repeat, functools.partial(run, job, "match"))
+        shares = (t_read, t_scan - t_read, t_match - t_scan, t_match)
+        cells = " | ".join(f"{t * 1e6 / lines:.2f}" for t in shares)
+        print(f"| {name} | {lines:,} | {cells} | {digest} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
