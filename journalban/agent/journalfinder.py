@@ -17,8 +17,9 @@ from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import leading_literals, mode_literals
 from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import MatcherSpec, unpickle_filter
-from journalban.matching.starts import message_starts
+from journalban.matching.starts import start_classes
 from journalban.sources import journalwire
+from journalban.sources.journalroute import StartClass
 from journalban.sources.literalscan import literal_scan
 
 
@@ -199,14 +200,27 @@ class JailFinder:
         self.feeds_keyless = self.table is not None and self.table.keyed_by_message
         # How a message must start for match_one to find it (matching.starts), where only
         # match_one finds failures: the reader then tests a candidate's start, not its
-        # literals (journalbatch); None: the literals decide.
+        # literals (journalbatch); None: the literals decide. By class of starts, the
+        # match of the messages starting so: the alternation of the regexes they may match.
         self.starts: tuple[bytes, ...] | None = None
+        self.start_classes: tuple[StartClass, ...] | None = None
         if self.match_one is not None and not self.feeds_keyless:
-            found = message_starts(regex for _, regex in self.matcher.filter.regexes)
-            if found and all(start.isascii() for start in found):
-                self.starts = tuple(start.encode() for start in found)
+            self._set_starts(self.match_one[0])
         if self.gate is not None and self.starts is not None:
             self.gate.use_starts(self.starts)
+
+    def _set_starts(self, whole: Callable[[str], re.Match[str] | None]) -> None:
+        compiled = self.matcher.filter
+        classes = start_classes([regex for _, regex in compiled.regexes])
+        if not classes or not all(s.isascii() for starts, _ in classes for s in starts):
+            return
+        self.starts = tuple(s.encode() for starts, _ in classes for s in starts)
+        found = []
+        for starts, regexes in classes:
+            alternation = compiled.alternation_of(regexes)
+            match = whole if alternation is None else alternation.match
+            found.append((tuple(s.encode() for s in starts), match))
+        self.start_classes = tuple(found)
 
     def __call__(
         self, messages: list[str], times: list[float], keys: list[str | None]

@@ -166,6 +166,14 @@ class CompiledFilter:
             return None
         return fuse(head, self._alternation, regexes)
 
+    def alternation_of(self, regexes: int) -> re.Pattern[str] | None:
+        """The alternation of the regexes (by position) in bit mask ``regexes``, compiled as
+        ``_whole`` is, with the same group names (None: no alternation, or it does not
+        compile). Where no other regex can match a message, it finds what ``_whole`` finds."""
+        if self._whole is None or self._alternation is None:
+            return None
+        return compile_quickly(self._alternation.subset(regexes))
+
     def regexes_needing(self, literals: int) -> int:
         """Bit mask of the regexes (by position) a line holding ``literals`` may match.
 

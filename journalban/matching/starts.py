@@ -12,6 +12,10 @@ for bob`` lines, which hold the prefilter's ``Failed `` but match nothing,
 are told by their start.
 
 Only a necessary condition: a message starting with one may still not match.
+``start_classes`` also tells which regexes a message starting so may match: the
+alternation of those alone finds the same match, without trying the others
+(a 'Failed password' line is not tried against the 'Accepted' and 'PAM: '
+regexes; sshd: 14 classes, about a third of the matching's instructions).
 """
 
 from __future__ import annotations
@@ -44,6 +48,25 @@ def message_starts(regexes: Iterable[re.Pattern[str]]) -> tuple[str, ...] | None
         found |= starts
     # A message starting with a longer one starts with the shorter too.
     return tuple(sorted(s for s in found if not any(o != s and s.startswith(o) for o in found)))
+
+
+def start_classes(regexes: Sequence[re.Pattern[str]]) -> list[tuple[tuple[str, ...], int]] | None:
+    """``message_starts`` grouped by the regexes (a bit mask by position) a message starting
+    with each may match: a regex none of whose own starts is a prefix of the message's or
+    has it as a prefix cannot match it. None where ``message_starts`` is."""
+    found = message_starts(regexes)
+    if found is None:
+        return None
+    own = [_starts_for(regex.pattern, regex.flags) or frozenset() for regex in regexes]
+    classes: dict[int, list[str]] = {}
+    for start in found:
+        mask = sum(
+            1 << k
+            for k, starts in enumerate(own)
+            if any(s.startswith(start) or start.startswith(s) for s in starts)
+        )
+        classes.setdefault(mask, []).append(start)
+    return [(tuple(starts), mask) for mask, starts in classes.items()]
 
 
 @functools.lru_cache(maxsize=256)

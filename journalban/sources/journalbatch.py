@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from journalban.sources.journalroute import FAILURE
 from journalban.sources.journalwire import Frame
 
 if TYPE_CHECKING:
@@ -68,14 +67,17 @@ def read_batch(follower: Follower) -> Frame | None:
     one = getattr(find_hits, "match_one", None)
     if session_field is not None and gate is None:
         one = None  # every candidate's key goes to the finder's table
-    match = hit_of = None
+    match = whole = hit_of = None
     if one is not None:
         match, hit_of = one
+        whole = match
     # Messages the session table takes whatever their key: a table keyed by its
     # messages' own session ids takes keyless lines too.
     every = gate is not None and bool(getattr(find_hits, "feeds_keyless", True))
     if one is None or every:
         route = None  # a candidate not starting as a failure may still be one
+    elif route is not None:
+        matchers = route.matchers
     key: str | None = None  # stays None without a gate
     stop_usec = follower.stop_usec
     while read < limit and next_entry():
@@ -89,9 +91,11 @@ def read_batch(follower: Follower) -> Frame | None:
         if route is not None:
             if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
                 continue  # starts with neither a session prefix nor a failure's start
-            if start.lastindex == FAILURE:
+            # Its start's group: a failure's, matched by the regexes such a start may match.
+            if (match := matchers[start.lastindex or 0]) is not None:
                 key = None
             else:
+                match = whole
                 # A teaching line may turn teaching on: every session line matters after it.
                 firsts, starting = route.firsts, route.match
                 wanted, key = check_session(raw, get, field)

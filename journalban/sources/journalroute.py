@@ -7,12 +7,14 @@ literals (``SessionGate.prefixes``: ``Connection closed by ``...) can tell a
 candidate by its first bytes: a message starting with neither cannot change
 a session or fail, whatever literal it holds further on. ``Route`` tests
 that in two steps: its first byte, in a table (about a tenth of the cost of a
-call; most of the mail and auth corpora's other lines stop there), then one
-``re.match`` of every start at once, laid out as a tree of their common
-prefixes, which also says whether a session prefix or a failure start
-matched (``TEACH``, ``SESSION``, ``FAILURE``, tried in that order: a message
-starting with a session prefix and a failure start is a session line, as
-when ``bytes.startswith(prefixes)`` was tested first).
+call; sshd's ``pam_unix`` lines stop there), then one ``re.match`` of every
+start at once, laid out as a tree of their common prefixes with an empty group
+at each start's end: the match's ``lastindex`` names the start, and so whether
+it is a teaching line's, another session line's or a failure's, and for a
+failure the match of its class of starts (``matching.starts.start_classes``):
+the alternation of only the regexes that may match a message starting so.
+Only where no start of one kind is a prefix of one of another (sshd's are
+not), so that a message starts with one start at most.
 
 Standard library only: the reader child imports it.
 """
@@ -22,10 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
-# The route's ``lastindex``: which kind of start matched (a teaching line's, another
-# session line's, a failure's).
-TEACH, SESSION, FAILURE = 1, 2, 3
+TEACH, SESSION, FAILURE = 1, 2, 3  # what a start begins: a teaching line, another session line...
+# A class of failure starts and the match of the messages starting with one of them.
+StartClass = tuple[Sequence[bytes], Callable[[str], "re.Match[str] | None"]]
 
 
 def first_bytes(starts: Iterable[bytes]) -> tuple[bool, ...]:
@@ -34,23 +37,29 @@ def first_bytes(starts: Iterable[bytes]) -> tuple[bool, ...]:
     return tuple(byte in firsts for byte in range(256))
 
 
-def prefix_tree(starts: Iterable[bytes]) -> bytes:
-    """A regex matching exactly the strings starting with one of ``starts``: alternatives
-    grouped by their common prefixes (``re`` skips a branch by its first byte)."""
-    found = set(starts)
-    if b"" in found:
-        return b""
+def prefix_tree(
+    starts: Iterable[bytes], leaves: list[bytes], shut: frozenset[bytes] = frozenset()
+) -> bytes:
+    """A regex matching exactly the strings starting with one of ``starts`` (none a prefix of
+    another, none empty), alternatives grouped by their common prefixes (``re`` skips a
+    branch by its first byte), an empty group closing each start, appended to ``leaves``
+    in the order of the groups. A start in ``shut`` never matches (its group is kept)."""
     groups: dict[bytes, list[bytes]] = {}
-    for start in found:
+    for start in set(starts):
         groups.setdefault(start[:1], []).append(start)
     parts = []
     for _, group in sorted(groups.items()):
+        if len(group) == 1:
+            (start,) = group
+            leaves.append(start)
+            parts.append((b"(?!)" if start in shut else re.escape(start)) + b"()")
+            continue
         common = _common_prefix(group)
-        rests = {start[len(common) :] for start in group}
-        if b"" in rests:  # one is the common prefix itself: it is enough
-            parts.append(re.escape(common))
-        else:
-            parts.append(re.escape(common) + b"(?:" + prefix_tree(rests) + b")")
+        rests = [start[len(common) :] for start in group]
+        inner: list[bytes] = []
+        tree = prefix_tree(rests, inner, frozenset(s[len(common) :] for s in group if s in shut))
+        leaves += [common + rest for rest in inner]
+        parts.append(re.escape(common) + b"(?:" + tree + b")")
     return b"|".join(parts)
 
 
@@ -62,31 +71,52 @@ def _common_prefix(strings: list[bytes]) -> bytes:
     return first[:size]
 
 
+def _prefix_free(strings: Iterable[bytes]) -> bool:
+    ordered = sorted(set(strings))  # a string and one starting with it sort side by side
+    return all(ordered) and not any(b.startswith(a) for a, b in pairwise(ordered))
+
+
+def _shortest(strings: Iterable[bytes]) -> list[bytes]:
+    """``strings`` without those starting with another (a message starting with the longer
+    starts with the shorter)."""
+    found = set(strings)
+    return [s for s in found if not any(o != s and s.startswith(o) for o in found)]
+
+
 @dataclass(frozen=True)
 class Route:
     """``firsts[raw[0]]`` false: no candidate; else ``match(raw)``: None, or a match whose
-    ``lastindex`` is ``TEACH``, ``SESSION`` or ``FAILURE``. ``quiet_firsts`` and
-    ``quiet_match`` the same without the session lines that do not teach (``TEACH`` or
-    ``FAILURE``): what a reader asks while they are of no use (``SessionGate.quiet``)."""
+    ``lastindex`` (never 0) indexes ``kinds`` (``TEACH``, ``SESSION``, ``FAILURE``) and
+    ``matchers`` (a failure start's class's match; None for a session line's).
+    ``quiet_firsts`` and ``quiet_match`` the same without the session lines that do not
+    teach: what a reader asks while they are of no use (``SessionGate.quiet``)."""
 
     firsts: tuple[bool, ...]
     match: Callable[[bytes], re.Match[bytes] | None]
     quiet_firsts: tuple[bool, ...]
     quiet_match: Callable[[bytes], re.Match[bytes] | None]
+    kinds: tuple[int, ...]
+    matchers: tuple[Callable[[str], re.Match[str] | None] | None, ...]
 
 
 def route_for(
-    prefixes: Sequence[bytes], teach: Sequence[bytes], starts: Sequence[bytes]
+    prefixes: Sequence[bytes], teach: Sequence[bytes], classes: Sequence[StartClass]
 ) -> Route | None:
     """The route of a jail's session prefixes (``teach``: those of its teaching lines) and
-    failure starts; None where one is empty."""
-    if not prefixes or not teach or not starts or b"" in (*prefixes, *teach, *starts):
+    classes of failure starts (``JailFinder.start_classes``); None where one is empty or a
+    start of one kind is a prefix of one of another."""
+    teaching = _shortest(teach)
+    others = _shortest(p for p in prefixes if not p.startswith(tuple(teaching)))
+    failing = {start: match for group, match in classes for start in group}
+    every = [*teaching, *others, *failing]
+    if not teaching or not failing or not _prefix_free(every):
         return None
-    others = [prefix for prefix in prefixes if not prefix.startswith(tuple(teach))]
-    never = b"(?!)"  # keeps the groups' numbers
-    trees = [prefix_tree(teach), prefix_tree(others) if others else never, prefix_tree(starts)]
-    every = re.compile(b"|".join(b"(" + tree + b")" for tree in trees))
-    quiet = re.compile(b"|".join(b"(" + tree + b")" for tree in (trees[0], never, trees[2])))
+    leaves: list[bytes] = []
+    tree = prefix_tree(every, leaves)
+    quiet = prefix_tree(every, [], frozenset(others))  # the same groups, in the same order
+    kinds = [TEACH if s in teaching else SESSION if s in others else FAILURE for s in leaves]
     return Route(
-        first_bytes((*prefixes, *starts)), every.match, first_bytes((*teach, *starts)), quiet.match
-    )
+        first_bytes(every), re.compile(tree).match,
+        first_bytes((*teaching, *failing)), re.compile(quiet).match,
+        (0, *kinds), (None, *(failing.get(s) for s in leaves)),
+    )  # fmt: skip

@@ -160,10 +160,10 @@ class Follower:
         search = self._split_scans[failure]
         if search is None:
             return
-        # The finder's failure starts (JailFinder.starts), where it has them: a message
+        # The finder's failure starts (JailFinder.start_classes), where it has them: a message
         # starting with neither them nor a session prefix is no candidate (journalroute).
-        starts = getattr(self.find_hits, "starts", None)
-        route = None if starts is None else route_for(prefixes, gate.teach_prefixes, starts)
+        classes = getattr(self.find_hits, "start_classes", None)
+        route = None if classes is None else route_for(prefixes, gate.teach_prefixes, classes)
         self.split = (prefixes, search, route)
 
     def open_files(self, files: Sequence[str]) -> Reader:

@@ -13,7 +13,7 @@ from journalban.agent.journalfinder import Gate
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.sessions import SessionTable
-from journalban.matching.starts import message_starts
+from journalban.matching.starts import message_starts, start_classes
 from journalban.sources.journalroute import FAILURE, SESSION, TEACH, prefix_tree, route_for
 from support.bare_messages import bare_messages
 
@@ -77,15 +77,56 @@ def test_every_match_starts_with_a_start(name: str, mode: str) -> None:
             assert count > 100, "sshd's samples and corpus lines match"
 
 
+@pytest.mark.parametrize(("name", "mode"), _cases())
+def test_the_alternation_of_a_starts_class_finds_what_the_whole_finds(name: str, mode: str) -> None:
+    fdef = FilterLibrary(None).load(name)
+    messages = list(bare_messages())
+    for successes in (False, True):
+        compiled = CompiledFilter(fdef, mode, successes=successes)
+        classes = start_classes([regex for _, regex in compiled.regexes])
+        whole = compiled._whole
+        if classes is None or whole is None:
+            continue
+        assert len({s for starts, _ in classes for s in starts}) == sum(len(s) for s, _ in classes)
+        alternations = {}
+        for _, mask in classes:
+            alternation = compiled.alternation_of(mask)
+            assert alternation is not None
+            alternations[mask] = alternation.match
+        tried = messages + [s + m for starts, _ in classes for s in starts for m in messages[:50]]
+        for message in tried:
+            expected = whole.match(message)
+            found = [(starts, mask) for starts, mask in classes if message.startswith(starts)]
+            assert len(found) <= 1, "a message starts with one start at most"
+            if not found:
+                assert expected is None, (name, mode, message)
+                continue
+            got = alternations[found[0][1]](message)
+            if expected is None or got is None:
+                assert expected is got, (name, mode, message)
+                continue
+            assert got.lastgroup == expected.lastgroup
+            assert got.span() == expected.span()
+            branch = compiled.branches[got.lastgroup]  # type: ignore[index]
+            assert [got.group(inner) for inner, _ in branch.groups] == [
+                expected.group(inner) for inner, _ in branch.groups
+            ]
+
+
 def test_the_route_tells_each_message_as_startswith_does_in_order() -> None:
     fdef = FilterLibrary(None).load("sshd")
     assert fdef.sessions is not None
     gate = Gate(SessionTable(fdef.sessions), ["Failed "])
     assert gate.prefixes is not None
-    found = message_starts(r for _, r in CompiledFilter(fdef, None, successes=True).regexes)
-    assert found is not None
-    failure = tuple(s.encode() for s in found)
-    route = route_for(gate.prefixes, gate.teach_prefixes, failure)
+    classes = start_classes([r for _, r in CompiledFilter(fdef, None, successes=True).regexes])
+    assert classes is not None
+    encoded = [tuple(s.encode() for s in starts) for starts, _ in classes]
+    failure = tuple(s for starts in encoded for s in starts)
+    # A stand-in match per class, to tell which class the route picked.
+    stand_ins = [re.compile(f"(?!){k}").match for k in range(len(classes))]
+    route = route_for(
+        gate.prefixes, gate.teach_prefixes, list(zip(encoded, stand_ins, strict=True))
+    )
     assert route is not None
     rng = random.Random(5)
     raws = [m.encode() for m in bare_messages()]
@@ -103,19 +144,44 @@ def test_the_route_tells_each_message_as_startswith_does_in_order() -> None:
         else:
             expected = None
         m = route.match(raw) if raw and route.firsts[raw[0]] else None
-        assert (None if m is None else m.lastindex) == expected, raw
+        leaf = None if m is None else m.lastindex
+        assert (None if leaf is None else route.kinds[leaf]) == expected, raw
+        if leaf is not None:  # a failure start's class, or none for a session line
+            k = [k for k, starts in enumerate(encoded) if raw.startswith(starts)]
+            assert route.matchers[leaf] is (None if expected != FAILURE else stand_ins[k[0]])
         kinds.add(expected)
         # Quiet: the session lines that do not teach are no candidates (none fails).
-        m = route.quiet_match(raw) if raw and route.quiet_firsts[raw[0]] else None
-        assert (None if m is None else m.lastindex) == (None if expected == SESSION else expected)
+        q = route.quiet_match(raw) if raw and route.quiet_firsts[raw[0]] else None
+        assert (None if q is None else q.lastindex) == (None if expected == SESSION else leaf)
     assert kinds == {TEACH, SESSION, FAILURE, None}
 
 
-def test_the_prefix_tree_matches_exactly_what_starts_with_a_start() -> None:
+def test_no_route_where_a_start_of_one_kind_begins_one_of_another() -> None:
+    never = re.compile("(?!)").match
+    assert route_for([b"Connection "], [b"Connection from "], [([b"Failed "], never)]) is None
+    assert route_for([b"Disc"], [b"Conn"], [([b"Disconnected"], never)]) is None
+    assert route_for([b"Disc"], [b"Conn"], [([b"Failed"], never)]) is not None
+
+
+def test_the_prefix_tree_names_the_start_a_text_begins_with() -> None:
     rng = random.Random(11)
     for _ in range(200):
-        starts = {bytes(rng.choice(b"ab(.") for _ in range(rng.randrange(1, 5))) for _ in range(6)}
-        tree = re.compile(prefix_tree(starts))
+        drawn = {bytes(rng.choice(b"ab(.") for _ in range(rng.randrange(1, 5))) for _ in range(6)}
+        starts = [s for s in drawn if not any(o != s and s.startswith(o) for o in drawn)]
+        shut = frozenset(rng.sample(starts, rng.randrange(len(starts))))
+        leaves: list[bytes] = []
+        tree = re.compile(prefix_tree(starts, leaves))
+        closed = re.compile(prefix_tree(starts, [], shut))
+        assert sorted(leaves) == sorted(starts)
         for _ in range(50):
             text = bytes(rng.choice(b"ab(.") for _ in range(rng.randrange(0, 7)))
-            assert (tree.match(text) is not None) == text.startswith(tuple(starts)), (starts, text)
+            begun = [s for s in starts if text.startswith(s)]
+            m = tree.match(text)
+            assert (None if m is None or m.lastindex is None else leaves[m.lastindex - 1]) == (
+                begun[0] if begun else None
+            ), (starts, text)
+            m = closed.match(text)
+            open_ = [s for s in begun if s not in shut]
+            assert (None if m is None or m.lastindex is None else leaves[m.lastindex - 1]) == (
+                open_[0] if open_ else None
+            ), (starts, shut, text)
