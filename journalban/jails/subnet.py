@@ -20,6 +20,7 @@ from journalban.jails.detector import SUBNET, Row, Seen, Verdict
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import time_text, times_text
 from journalban.jails.tracked import Tracked
+from journalban.jails.v6text import prefix_of_v6_64
 
 _PREFIX_MEMO = 65536
 
@@ -47,6 +48,9 @@ class SubnetCrowd:
         # An octet-aligned IPv4 prefix is the address's first octets: (how many, the tail).
         octets = config.prefix4 // 8 if config.prefix4 in (8, 16, 24) else 0
         self._v4_cut = (octets, ".0" * (4 - octets) + f"/{config.prefix4}")
+        # A group-aligned IPv6 prefix of a /64 key: its first groups as text (v6text).
+        self._v6_groups = config.prefix6 // 16 if config.prefix6 in (16, 32, 48, 64) else 0
+        self._v6_tail = f"::/{config.prefix6}"
 
     @property
     def tracked(self) -> int:
@@ -63,6 +67,10 @@ class SubnetCrowd:
                 # the prefix is their first octets as text, no memo (a flood's distinct
                 # addresses filled it: 65536 entries, about 8 MB, mostly used once).
                 return ".".join(key[:-3].split(".", octets)[:octets]) + tail
+        if self._v6_groups and key.endswith("::/64"):  # the agent's IPv6 keys (ipv6_prefix 64)
+            cut = prefix_of_v6_64(key, self._v6_groups)
+            if cut is not None:  # (no memo: a flood's /64s are mostly distinct)
+                return cut + self._v6_tail
         found = self._prefix_of.get(key)
         if found is None and key.endswith("/32"):
             # IPv4 in integers: building an ipaddress network costs ~10 µs a key.
