@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from journalban.addresses import IPNetwork
 from journalban.agent.callers import Caller
@@ -30,9 +29,10 @@ if TYPE_CHECKING:
     from journalban.agent.api import AgentListener
 
 
-@dataclass(frozen=True, slots=True)
-class News:
-    """A committed ban (``unban_reason`` None) or unban, to be announced."""
+class News(NamedTuple):
+    """A committed ban (``unban_reason`` None) or unban, to be announced (a tuple: a
+    flood's commit makes one per ban, and a frozen dataclass's ``__init__`` cost
+    several times a tuple's)."""
 
     ban: Ban
     unban_reason: str | None
@@ -44,12 +44,16 @@ class News:
         return self.ban.jail, self.ban.network
 
 
+_new_news = tuple.__new__
+
+
 def news_of(
     bans: Iterable[Ban], unbans: Iterable[tuple[Ban, str]], at: float, caller: Caller | None
 ) -> list[News]:
     """A commit's news in the order it is announced: its bans, then its unbans."""
-    return [News(b, None, at, caller) for b in bans] + [
-        News(b, reason, at, caller) for b, reason in unbans
+    # (tuple.__new__: a NamedTuple's own __new__ is a Python function)
+    return [_new_news(News, (b, None, at, caller)) for b in bans] + [
+        _new_news(News, (b, reason, at, caller)) for b, reason in unbans
     ]
 
 
