@@ -12,6 +12,7 @@ batches come with their failures already found (``LineBatch.hits``).
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,9 +36,12 @@ from journalban.sources.journalwire import (
     Frame,
     Request,
     cursor_realtime_usec,
+    is_cursor,
 )
 
 __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
+
+log = logging.getLogger("journalban.sources")
 
 # Entries read per frame: large enough to amortise a frame and a batch in the
 # agent during a backlog, small enough (a few ms of reading) to keep it flowing.
@@ -146,6 +150,13 @@ class JournalSource:
         self._clock = clock
         self._findtime = findtime
         self._matches = [dict(group) for group in matches]
+        if position is not None and not is_cursor(position):
+            # A damaged or hand-edited state file: the reader could not seek to it
+            # (sd-journal refuses it at every start), so read back as on a first start.
+            log.warning("the position stored for %s, %r, cannot be read as a journal cursor: "
+                        "reading back %s from the last findtime instead",
+                        key, position[:120], key)  # fmt: skip
+            position = None
         self._cursor = position
         self._directory = directory
         self._namespace = namespace

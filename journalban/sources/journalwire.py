@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -169,6 +170,22 @@ class Frame:
             cursor, read, unreadable, invalidations, messages, times, kind, hosts, users, marks,
             sessions,
         )  # fmt: skip
+
+
+# A cursor as sd_journal_get_cursor() writes it: the only kind the agent stores.
+_CURSOR = re.compile(
+    r"s=[0-9a-f]{32};i=[0-9a-f]{1,16};b=[0-9a-f]{32};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16};"
+    r"x=[0-9a-f]{1,16}"
+)
+
+
+def is_cursor(text: str) -> bool:
+    """Whether a stored position has the shape of a cursor sd-journal wrote.
+
+    A position that does not (a damaged or hand-edited state file) would make
+    ``sd_journal_seek_cursor`` fail with EINVAL in the reader at every start.
+    """
+    return _CURSOR.fullmatch(text) is not None
 
 
 def cursor_realtime_usec(cursor: str) -> int | None:

@@ -50,6 +50,7 @@ from journalban.sources.journalwire import (
     Request,
     SessionGate,
     cursor_realtime_usec,
+    is_cursor,
 )
 from journalban.sources.literalscan import first_look, literal_scan, sample_messages, sparse
 
@@ -198,6 +199,8 @@ class Follower:
     def seek_start(self) -> None:
         """Place the reader so that ``_next()`` returns the first entry to hand out."""
         reader, cursor = self.reader, self.cursor
+        if cursor is not None and not is_cursor(cursor):
+            cursor = self.cursor = None  # the agent warned and sends none (JournalSource)
         if cursor is None:
             reader.seek_realtime(self.request.since_usec)
             return

@@ -255,9 +255,11 @@ def journalban_run(
         wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
         cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
         started = logged_at(agent.log, "running:")
-        before()  # a file jail: the corpus is appended now
         if source == "file":
+            # The clock starts before the append, as fail2ban's does: the agent
+            # reads while the corpus is being copied, and that time is its own.
             started = time.time()
+        before()  # a file jail: the corpus is appended now
         while not done(reader):
             watch.sample()
             time.sleep(0.02)
