@@ -44,6 +44,7 @@ class AgentChores:
     runner: ActionRunner
     notifier: Notifier
     _state: str
+    degraded_reason: str
 
     if TYPE_CHECKING:  # provided by Agent
 
@@ -99,16 +100,24 @@ class AgentChores:
         while True:
             await asyncio.sleep(INTEGRITY_INTERVAL)
             intact = await asyncio.to_thread(self.backend.intact)
-            if intact and self._state != "degraded":
+            if intact and not self._firewall_degraded():
                 continue
-            await self._call(self._recreate)
+            await self._call(functools.partial(self._recreate, intact))
 
-    async def _recreate(self) -> None:
-        log.warning("the firewall lost journalban's table or sets; re-creating them")
+    def _firewall_degraded(self) -> bool:
+        """Degraded by the firewall (a refused batch), not by a source that failed: a
+        source is restarted by its own task and the firewall has nothing to redo."""
+        return self._state == "degraded" and not self.degraded_reason.startswith("source ")
+
+    async def _recreate(self, intact: bool = False) -> None:
+        if intact:
+            log.warning("the firewall refused a batch before: setting up its table and bans again")
+        else:
+            log.warning("the firewall lost journalban's table or sets; re-creating them")
         try:
             await asyncio.to_thread(self.backend.setup, self._all_rules())
             await self._restore(self.decisions.list_bans())
-            if self._state == "degraded":
+            if self._firewall_degraded():
                 self._state = "running"
         except BackendError as exc:
             log.error("cannot re-create the firewall set-up: %s", exc)
