@@ -98,6 +98,7 @@ def test_a_lost_table_is_re_created_even_while_a_source_is_down(
     with caplog.at_level(logging.WARNING, logger="journalban.agent"):
         run_checks(agent, 3, monkeypatch)
     assert agent.backend.setups >= 1  # type: ignore[attr-defined]
-    assert agent.restores == agent.backend.setups  # type: ignore[attr-defined]
+    # Each set-up is followed by its restore (the task may be cancelled between the two).
+    assert agent.restores in (agent.backend.setups, agent.backend.setups - 1)  # type: ignore[attr-defined]
     assert agent._state == "degraded"  # still the source's to clear
     assert "lost journalban's table" in caplog.text
