@@ -17,6 +17,7 @@ from journalban.config.detectors import AccountConfig
 from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Row, Seen, Verdict, account_key
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import number_text, times_text
+from journalban.jails.rowvalues import DamagedRow, finite_time, network_times
 from journalban.jails.tracked import Tracked
 
 _new_verdict = tuple.__new__
@@ -90,10 +91,17 @@ class AccountAttack:
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         for key, value in rows:
             kind, account = key[:2], key[2:]
-            data = json.loads(value)
-            if kind == "a:" and data > now:
-                self.attacked.load(account, float(data))
+            if account != account_key(account):  # a name the detector never keeps
+                raise DamagedRow(f"not an account's key: {key!r:.80}")
+            data = json.loads(value)  # (jails.rowvalues: else skipped, counted)
+            if kind == "a:":
+                until = finite_time(data)
+                if until > now:
+                    self.attacked.load(account, until)
             elif kind == "s:":
-                networks = {k: t for k, t in data.items() if t > now - self.config.findtime}
+                since = now - self.config.findtime
+                networks = {k: t for k, t in network_times(data).items() if t > since}
                 if networks:
                     self.seen.load(account, networks)
+            else:
+                raise DamagedRow(f"not an account's key: {key!r:.80}")

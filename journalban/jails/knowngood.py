@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from journalban.config.detectors import KnownGoodConfig
 from journalban.jails.detector import Row, account_key
 from journalban.jails.rowtext import number_text
+from journalban.jails.rowvalues import DamagedRow, finite_time, network_text
 from journalban.jails.tracked import Tracked
 
 SEP = "\x00"  # between account and network in a pair's key (neither can hold it)
@@ -96,8 +97,17 @@ class KnownGood:
         return self.pairs.changes()
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        pairs, counts = self.pairs, self._networks
         for key, value in rows:
-            when = float(json.loads(value))
-            if when > now - self.config.keep and SEP in key:
-                self.pairs.load(key, when)
-        self._recount()
+            account, sep, network = key.partition(SEP)
+            if not sep or account != account_key(account):
+                raise DamagedRow(f"not a known-good pair's key: {key!r:.80}")
+            network_text(network)  # (jails.rowvalues: else skipped, counted)
+            when = finite_time(json.loads(value))
+            if when > now - self.config.keep:
+                # Counted as loaded, not recounted: restore_rows hands damaged rows'
+                # neighbours one at a time (a recount each would be quadratic).
+                new = key not in pairs
+                pairs.load(key, when)
+                if new and key in pairs:
+                    counts[network] = counts.get(network, 0) + 1

@@ -19,6 +19,7 @@ from journalban.config.detectors import SubnetConfig
 from journalban.jails.detector import SUBNET, Row, Seen, Verdict
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import time_text, times_text
+from journalban.jails.rowvalues import network_times
 from journalban.jails.tracked import Tracked
 from journalban.jails.v6text import prefix_of_v6_64
 
@@ -132,9 +133,11 @@ class SubnetCrowd:
         return self.prefixes.changes()
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        since = now - self.config.findtime
         for key, value in rows:
-            networks = {
-                k: t for k, t in json.loads(value).items() if t > now - self.config.findtime
-            }
-            if networks:
-                self.prefixes.load(key, networks)
+            networks = {k: t for k, t in json.loads(value).items() if t > since}
+            if networks:  # (most of a flood's prefixes are past findtime: dropped unchecked)
+                # jails.rowvalues: networks no ban can be made of, or times that are not
+                # finite, make the row skipped and counted. A key that is no prefix is never
+                # reached by a failure's prefix: it is left to the cap.
+                self.prefixes.load(key, network_times(networks))

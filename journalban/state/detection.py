@@ -22,8 +22,10 @@ log = logging.getLogger("journalban.state")
 DetectorRow = tuple[str, str, str | None]
 _detector_key = itemgetter(1, 2)  # of a row as written: (jail, detector, key, ...)
 # What a detector's restore raises on a value it cannot read (not JSON, or not the
-# shape it wrote): a file damaged by hand or by a disk.
-UNREADABLE = (ValueError, TypeError, LookupError, AttributeError)
+# shape it wrote, or not the types and ranges: jails.rowvalues.DamagedRow is a ValueError):
+# a file damaged by hand or by a disk. JSON nested past the interpreter's recursion limit
+# raises RecursionError; a number too large for a float, OverflowError.
+UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, RecursionError, OverflowError)
 
 
 def write_rows(cur: sqlite3.Cursor, jail: str, rows: Sequence[DetectorRow]) -> None:

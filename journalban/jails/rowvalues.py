@@ -1,0 +1,101 @@
+"""What a detector's stored row must hold, checked as the detector is restored from it.
+
+A row of the right shape can still hold what no detector writes (a hand, a
+disk): a bucket list of strings, NaN or negative counts, an end of hold that
+is text or NaN, networks that are no network text. Loaded, such a value raised
+TypeError or ValueError later, in the middle of a batch being decided, or made
+the detector misbehave quietly (a NaN end of attack mode never starts one
+again, an infinite one bans every failing address for ever, a network that is
+no text is never banned). Each check raises ``DamagedRow``, a ValueError:
+``state.detection.restore_rows`` counts and skips the row with the warning it
+gives a row that is not JSON (tests/unit/test_detector_row_values.py).
+
+The checks cost a type test per number and ``inet_pton`` per IPv4 address:
+the restore of a flood's 80,000 rows takes no measurably longer (docs/detection.md).
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+
+from journalban.addresses import stored_network
+from journalban.errors import AddressError
+
+
+class DamagedRow(ValueError):
+    """A stored detector value of the right shape holding what its detector never writes."""
+
+
+def bucket_list(value: object, *, empty: bool = False) -> list[int]:
+    """``value`` when it is a bucket list as ``jails.buckets`` keeps it: ints in (bucket,
+    count) pairs, buckets increasing, counts at least 1 (``empty``: no pair at all is
+    allowed too, as attack mode's after it started). Not bounded in length: failures out
+    of order keep newer buckets than the window of the one counted (jails.buckets)."""
+    if type(value) is list and len(value) == 2:  # one bucket (most keys): no set, no sort
+        bucket, count = value
+        if type(bucket) is int and type(count) is int and count >= 1:
+            return value
+    if type(value) is not list or len(value) % 2:
+        raise DamagedRow(f"not a bucket list: {value!r:.80}")
+    if not value:
+        if empty:
+            return value
+        raise DamagedRow("an empty bucket list")
+    if {*map(type, value)} != _INT:  # (bool is not int here: true/false are no count)
+        raise DamagedRow(f"a bucket list holding other than integers: {value!r:.80}")
+    if min(value[1::2]) < 1:
+        raise DamagedRow(f"a bucket count below 1: {value!r:.80}")
+    buckets = value[::2]
+    if sorted({*buckets}) != buckets:
+        raise DamagedRow(f"buckets not in increasing order: {value!r:.80}")
+    return value
+
+
+def finite_time(value: object) -> float:
+    """``value`` as a time (or an end of hold): a JSON number, finite (no bool, no text)."""
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+    elif type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            pass
+    raise DamagedRow(f"not a finite time: {value!r:.80}")
+
+
+def network_text(text: object) -> str:
+    """``text`` when it is a network as the agent writes it ("a.b.c.d/32", "2001:db8::/64")."""
+    if type(text) is str:
+        tail = text[-3:]
+        try:  # the agent's own keys (nearly every network) checked in C
+            if tail == "/32":
+                socket.inet_pton(socket.AF_INET, text[:-3])
+                return text
+            if tail == "/64" and socket.inet_pton(socket.AF_INET6, text[:-3])[8:] == _ZERO64:
+                return text
+        except OSError:
+            pass  # an IPv6 /32, or not an address: the general way below
+        try:
+            stored_network(text, remember=False)
+            return text
+        except (AddressError, ValueError):
+            pass
+    raise DamagedRow(f"not a network: {text!r:.80}")
+
+
+def network_times(value: object) -> dict[str, float]:
+    """``value`` when it is {network text: finite time} (an account's or a prefix's networks)."""
+    if type(value) is not dict:
+        raise DamagedRow(f"not a map of networks: {value!r:.80}")
+    for network, when in value.items():
+        network_text(network)
+        if type(when) is not float or not -_INF < when < _INF:  # (NaN is not between)
+            value[network] = finite_time(when)  # an int is a time too; anything else raises
+    return value
+
+
+_INT = {int}
+_INF = math.inf
+_ZERO64 = bytes(8)  # a /64's host half
