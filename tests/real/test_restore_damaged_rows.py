@@ -1,5 +1,6 @@
 """A state file whose ban rows were damaged by hand: the agent restores the others, counts
-only those in "N bans restored", names how many it skipped, and runs on.
+only those in "N bans restored", names how many it skipped, and runs on. So with detector
+rows of the right shape and the wrong types: skipped, named, and the agent decides on.
 
 Two ways of restoring: nftables straight from the state's rows (in a network
 namespace of the test's own), and a backend given ``Ban`` objects
@@ -21,7 +22,7 @@ import pytest
 
 from journalban.events import Ban
 from journalban.state.store import BatchCommit, StateStore
-from support.agent import AgentProcess, write_config
+from support.agent import AgentProcess, StateReader, write_config
 from support.real import need_root, need_tool
 
 pytestmark = pytest.mark.real
@@ -137,3 +138,99 @@ def test_a_backend_given_bans_counts_only_the_readable_rows(tmp_path: Path) -> N
     assert all(f"11.0.0.{i}\n" in denied for i in range(1, GOOD_V4 + 1))
     assert not any(f"11.0.0.{i}" in denied for i in range(100, 100 + len(DAMAGES)))
     assert row_count(state) == GOOD + len(DAMAGES)
+
+
+# A detector row of the right shape holding the wrong types (jails/rowvalues.py): before
+# they were checked, attack mode's ["x", 5] raised TypeError at the jail's first failure.
+DAMAGED_DETECTOR_ROWS = [
+    ("attack_mode", "", '["x", 5]'),
+    ("slow", "203.0.113.70/32", '["x", 1]'),
+]
+SLOW_MAXRETRY = 6  # above the jail's maxretry (3)
+
+
+def _sshd_line(message: str, n: int) -> str:
+    stamp = time.strftime("%b %e %H:%M:%S", time.localtime())
+    return f"{stamp} host sshd[{1000 + n}]: {message}\n"
+
+
+def test_a_detector_row_of_the_wrong_types_is_skipped_and_the_agent_decides_on(
+    tmp_path: Path,
+) -> None:
+    """A real agent (nftables in a namespace of the test's own) on a state file holding a
+    good slow row and detector rows of the wrong types: it starts, names the skipped rows,
+    and the failures read afterwards ban as they should (slow from the restored row, the
+    per-address count, attack mode and the damaged row's address counting afresh)."""
+    need_root()
+    for tool in ("nft", "unshare", "nsenter"):
+        need_tool(tool)
+    state, log = tmp_path / "state", tmp_path / "auth.log"
+    state.mkdir()
+    log.write_text("")
+    store = StateStore(state / "state.sqlite")
+    bucket = int(time.time() // 3600)  # slow's findtime 1d: a bucket is an hour
+    store.db.executemany(
+        "INSERT INTO detector_state VALUES ('ssh-files', ?, ?, ?)",
+        [("slow", "203.0.113.50/32", json.dumps([bucket, SLOW_MAXRETRY - 1])),
+         *DAMAGED_DETECTOR_ROWS],
+    )  # fmt: skip
+    store.close()
+    cfg = write_config(
+        tmp_path / "c.yaml", state, recidive={"enabled": False},
+        jails={"sshd": {"enabled": False},
+               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
+                             "maxretry": 3, "findtime": "1h", "bantime": "1h",
+                             "slow": {"maxretry": SLOW_MAXRETRY, "findtime": "1d"},
+                             "attack_mode": {"failures": 1000, "findtime": "10m", "hold": "30m"}}},
+    )  # fmt: skip
+    holder = subprocess.Popen(["unshare", "-n", "sleep", "600"])
+    try:
+        time.sleep(0.2)
+        agent = AgentProcess(cfg, dry_run=False, wrapper=["nsenter", "-t", str(holder.pid), "-n"])
+        try:
+            agent.wait_for_log("running:", timeout=60)
+            for name in ("attack_mode", "slow"):
+                assert (
+                    f"unreadable detector rows: 1 stored row(s) of jail ssh-files detector {name} "
+                    "could not be read and were skipped" in agent.log
+                ), agent.log
+            lines = [_sshd_line("Failed password for root from 203.0.113.50 port 1 ssh2", 0)]
+            lines += [
+                _sshd_line(f"Failed password for root from 203.0.113.60 port {n} ssh2", n)
+                for n in range(1, 4)
+            ]  # the per-address count: maxretry 3
+            lines += [
+                _sshd_line(f"Failed password for root from 203.0.113.70 port {n} ssh2", n)
+                for n in range(4, 6)
+            ]  # the damaged slow row's address: 2 failures of 6 (slow) and of 3: no ban
+            with log.open("a") as f:
+                f.writelines(lines)
+            reader = StateReader(state, dry_run=False)
+            wanted = {("ssh-files", "203.0.113.50/32"), ("ssh-files", "203.0.113.60/32")}
+            reader.wait(lambda: wanted <= reader.bans() and reader.total_failed("ssh-files") >= 6)
+            time.sleep(0.5)  # (anything more it would ban is decided in the same batch)
+            assert reader.bans() == wanted, agent.log
+            assert agent.proc.poll() is None, agent.log
+            assert "Traceback" not in agent.log
+            listed = subprocess.run(
+                ["nsenter", "-t", str(holder.pid), "-n", "nft", "-j", "list", "set", "inet",
+                 "journalban", "ssh-files-v4"],
+                capture_output=True, text=True, check=True, timeout=30,
+            ).stdout  # fmt: skip
+        finally:
+            assert agent.stop() == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    elements = {
+        str(elem["elem"]["val"] if isinstance(elem, dict) else elem)
+        for item in json.loads(listed)["nftables"]
+        for elem in item.get("set", {}).get("elem", [])
+    }
+    assert elements == {"203.0.113.50", "203.0.113.60"}
+    db = sqlite3.connect(state / "state.sqlite")
+    try:
+        reasons = dict(db.execute("SELECT network, reason FROM bans").fetchall())
+    finally:
+        db.close()
+    assert reasons == {"203.0.113.50/32": "slow", "203.0.113.60/32": "failures"}
