@@ -10,14 +10,13 @@ accounts (the accounts used least recently forgotten first).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import AccountConfig
 from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Row, Seen, Verdict, account_key
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import number_text, times_text
-from journalban.jails.rowvalues import DamagedRow, finite_time, network_times
+from journalban.jails.rowvalues import DamagedRow, finite_time, json_value, network_times
 from journalban.jails.tracked import Tracked
 
 _new_verdict = tuple.__new__
@@ -93,7 +92,7 @@ class AccountAttack:
             kind, account = key[:2], key[2:]
             if account != account_key(account):  # a name the detector never keeps
                 raise DamagedRow(f"not an account's key: {key!r:.80}")
-            data = json.loads(value)  # (jails.rowvalues: else skipped, counted)
+            data = json_value(value)  # (jails.rowvalues: else skipped, counted)
             if kind == "a:":
                 until = finite_time(data)
                 if until > now:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from journalban.config.detectors import AttackModeConfig
 from journalban.jails.buckets import BUCKETS, bucket_add
 from journalban.jails.detector import ATTACK_MODE, Row, Seen, Verdict
-from journalban.jails.rowvalues import bucket_list, finite_time
+from journalban.jails.rowvalues import bucket_list, finite_time, json_value
 
 _new_verdict = tuple.__new__
 
@@ -76,7 +76,7 @@ class AttackMode:
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         for _, value in rows:
-            until, pairs = json.loads(value)
+            until, pairs = json_value(value)
             # (jails.rowvalues: a NaN end never starts attack mode again, an infinite one
             # never ends it; such a row is skipped and counted, the state left as it was)
             self.until, self.pairs = finite_time(until), bucket_list(pairs, empty=True)

@@ -9,13 +9,12 @@ covers a known-good network.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from journalban.config.detectors import KnownGoodConfig
 from journalban.jails.detector import Row, account_key
 from journalban.jails.rowtext import number_text
-from journalban.jails.rowvalues import DamagedRow, finite_time, network_text
+from journalban.jails.rowvalues import DamagedRow, finite_time, json_value, network_text
 from journalban.jails.tracked import Tracked
 
 SEP = "\x00"  # between account and network in a pair's key (neither can hold it)
@@ -103,7 +102,7 @@ class KnownGood:
             if not sep or account != account_key(account):
                 raise DamagedRow(f"not a known-good pair's key: {key!r:.80}")
             network_text(network)  # (jails.rowvalues: else skipped, counted)
-            when = finite_time(json.loads(value))
+            when = finite_time(json_value(value))
             if when > now - self.config.keep:
                 # Counted as loaded, not recounted: restore_rows hands damaged rows'
                 # neighbours one at a time (a recount each would be quadratic).

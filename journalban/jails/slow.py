@@ -6,13 +6,12 @@ count) pairs whatever its failures, never a time per failure.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import SlowConfig
 from journalban.jails.buckets import BUCKETS, bucket_add
 from journalban.jails.detector import SLOW, Row, Seen, Verdict
-from journalban.jails.rowvalues import bucket_list
+from journalban.jails.rowvalues import bucket_list, json_value
 from journalban.jails.tracked import Tracked
 
 
@@ -54,6 +53,6 @@ class SlowWindow:
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         since, width, load = now - self.config.findtime, self.width, self.keys.load
         for key, value in rows:
-            pairs = bucket_list(json.loads(value))  # (jails.rowvalues: else skipped, counted)
+            pairs = bucket_list(json_value(value))  # (jails.rowvalues: else skipped, counted)
             if (pairs[-2] + 1) * width > since:  # bucket_newest, inline: a flood's 60,000 rows
                 load(key, pairs)

@@ -10,7 +10,6 @@ count. Bounded: at most ``max_tracked`` networks over all prefixes.
 from __future__ import annotations
 
 import ipaddress
-import json
 import socket
 from collections.abc import Iterable, Sequence
 
@@ -19,7 +18,7 @@ from journalban.config.detectors import SubnetConfig
 from journalban.jails.detector import SUBNET, Row, Seen, Verdict
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import time_text, times_text
-from journalban.jails.rowvalues import network_times
+from journalban.jails.rowvalues import json_value, network_times
 from journalban.jails.tracked import Tracked
 from journalban.jails.v6text import prefix_of_v6_64
 
@@ -135,7 +134,7 @@ class SubnetCrowd:
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         since = now - self.config.findtime
         for key, value in rows:
-            networks = {k: t for k, t in json.loads(value).items() if t > since}
+            networks = {k: t for k, t in json_value(value).items() if t > since}
             if networks:  # (most of a flood's prefixes are past findtime: dropped unchecked)
                 # jails.rowvalues: networks no ban can be made of, or times that are not
                 # finite, make the row skipped and counted. A key that is no prefix is never

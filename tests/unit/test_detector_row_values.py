@@ -25,6 +25,7 @@ from journalban.decisions.detecting import JailDetection
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList
 from journalban.jails.detector import ACCOUNT, SLOW, SUBNET, Seen, Verdict
+from journalban.jails.rowvalues import json_value
 from journalban.state.store import StateStore
 
 NOW = 1_800_000_000.0
@@ -233,3 +234,22 @@ def test_the_rows_detectors_write_are_all_read_back(
         detection.attack.until, detection.attack.pairs,
     )  # fmt: skip
     engine.store.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[489992, 1]", '{"198.51.100.1/32": 1800000000.0}', "1800000000.5", "NaN", "-Infinity",
+     ' [1, 2] ', "\t5\n", '"a"', "[1, 2", "[1] x", "", "x", "\ufeff[1]", "[1,]", '{"a": 1,}',
+     "1e999", "[" * 50_000 + "]" * 50_000],
+)  # fmt: skip
+def test_json_value_reads_what_json_loads_reads(text: str) -> None:
+    """The rows' decoder takes the C scanner's short way: the same values, the same errors."""
+    try:
+        expected: object = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        with pytest.raises(type(error)):
+            json_value(text)
+        return
+    found = json_value(text)
+    assert repr(found) == repr(expected)  # (repr: NaN is not equal to itself)
+    assert type(found) is type(expected)
