@@ -315,9 +315,12 @@ class Agent(
 
     def _session_rows(self, jail: str) -> list[tuple[str, str]]:
         from journalban.decisions.engine import SESSIONS
-        from journalban.state.detection import read_rows
+        from journalban.matching.sessions import session_value
+        from journalban.state.detection import read_rows, readable_rows
 
-        return read_rows(self.store.db, jail).get(SESSIONS, [])
+        # Checked here: a row the reader child could not read stopped it at every restart.
+        rows = read_rows(self.store.db, jail).get(SESSIONS, [])
+        return readable_rows(session_value, rows, f"jail {jail} sessions")
 
     def _stop_sources(self, names: Sequence[str]) -> None:
         for name in names:

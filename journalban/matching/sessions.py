@@ -24,6 +24,7 @@ committed with the batch position (``changes``), so it survives a restart.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -260,10 +261,32 @@ class SessionTable:
         return rows
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        """Rebuild from stored rows (the agent hands only those ``session_value`` reads)."""
         for key, value in rows:
-            address, when = json.loads(value)
+            address, when = session_value(value)
             if now - when <= self.ttl and len(self._sessions) < self.max_sessions:
-                self._sessions[key] = (str(address), float(when))
+                self._sessions[key] = (address, when)
+
+
+def session_value(value: str) -> tuple[str, float]:
+    """A stored session's (address, time), as ``changes`` wrote them: the JSON of an
+    address a session line taught and a finite time.
+
+    Raises:
+        ValueError: not JSON, or not such a pair (a row damaged by hand or by a disk: the
+            agent skips it and counts it, state.detection.readable_rows).
+    """
+    found = json.loads(value)
+    if type(found) is list and len(found) == 2:
+        address, when = found
+        if (
+            type(address) is str
+            and type(when) in (float, int)
+            and math.isfinite(when)
+            and parse_address(address) is not None
+        ):
+            return address, float(when)
+    raise ValueError(f"not a session's address and time: {value!r:.80}")
 
 
 def _key(m: re.Match[str], key: str | None) -> str | None:

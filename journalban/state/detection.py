@@ -82,3 +82,23 @@ def restore_rows(
         skipped, where,
     )  # fmt: skip
     return skipped
+
+
+def readable_rows(
+    read: Callable[[str], object], rows: Sequence[tuple[str, str]], where: str
+) -> list[tuple[str, str]]:
+    """The ``rows`` whose value ``read`` takes without raising; the others skipped, with the
+    warning ``restore_rows`` gives (rows read in another process: a reader child's)."""
+    kept = []
+    for row in rows:
+        try:
+            read(row[1])
+        except UNREADABLE:
+            continue
+        kept.append(row)
+    if len(kept) < len(rows):
+        log.warning(
+            "unreadable detector rows: %d stored row(s) of %s could not be read and were "
+            "skipped", len(rows) - len(kept), where,
+        )  # fmt: skip
+    return kept

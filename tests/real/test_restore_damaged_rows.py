@@ -234,3 +234,48 @@ def test_a_detector_row_of_the_wrong_types_is_skipped_and_the_agent_decides_on(
     finally:
         db.close()
     assert reasons == {"203.0.113.50/32": "slow", "203.0.113.60/32": "failures"}
+
+
+def test_a_damaged_session_row_is_skipped_and_the_reader_reads_on(tmp_path: Path) -> None:
+    """The session rows (the address each sshd process learned, kept with the detector rows)
+    are read by the agent and handed to its file reader child: one the child could not read
+    stopped it at every restart, and the jail never banned again. The agent skips and counts
+    it; the good row's session still counts its failures for its address."""
+    state, log = tmp_path / "state", tmp_path / "auth.log"
+    state.mkdir()
+    log.write_text("")
+    store = StateStore(state / "state.sqlite")
+    store.db.executemany(
+        "INSERT INTO detector_state VALUES ('ssh-files', 'sessions', ?, ?)",
+        [("sshd[4242]", json.dumps(["203.0.113.80", time.time() - 5])),
+         ("sshd[5]", "not json"), ("sshd[6]", json.dumps(["not-an-address", time.time()])),
+         ("sshd[7]", json.dumps(["203.0.113.81", "now"]))],
+    )  # fmt: skip
+    store.close()
+    cfg = write_config(
+        tmp_path / "c.yaml", state, recidive={"enabled": False},
+        firewall={"backend": "hosts-deny"},
+        jails={"sshd": {"enabled": False},
+               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
+                             "maxretry": 3}},
+    )  # fmt: skip
+    agent = AgentProcess(cfg, dry_run=False)
+    try:
+        agent.wait_for_log("running:", timeout=60)
+        assert (
+            "unreadable detector rows: 3 stored row(s) of jail ssh-files sessions could not be "
+            "read and were skipped" in agent.log
+        ), agent.log
+        with log.open("a") as f:  # sshd[4242]'s session learned its address before the restart
+            f.writelines(
+                _sshd_line("Disconnecting: Too many authentication failures [preauth]", 3242)
+                for _ in range(3)
+            )
+        reader = StateReader(state, dry_run=False)
+        reader.wait(lambda: ("ssh-files", "203.0.113.80/32") in reader.bans())
+        assert agent.proc.poll() is None, agent.log
+        assert "Traceback" not in agent.log
+        assert "failed; restarting it" not in agent.log
+    finally:
+        assert agent.stop() == 0
+    assert "203.0.113.80\n" in (state / "hosts.deny").read_text()

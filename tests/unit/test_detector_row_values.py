@@ -26,6 +26,9 @@ from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList
 from journalban.jails.detector import ACCOUNT, SLOW, SUBNET, Seen, Verdict
 from journalban.jails.rowvalues import json_value
+from journalban.matching.library import FilterLibrary
+from journalban.matching.sessions import SessionTable, session_value
+from journalban.state.detection import readable_rows
 from journalban.state.store import StateStore
 
 NOW = 1_800_000_000.0
@@ -253,3 +256,38 @@ def test_json_value_reads_what_json_loads_reads(text: str) -> None:
     found = json_value(text)
     assert repr(found) == repr(expected)  # (repr: NaN is not equal to itself)
     assert type(found) is type(expected)
+
+
+def test_session_rows_are_checked_before_a_reader_child_gets_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What a session table writes is read back; a damaged row is skipped and counted by
+    the agent (the reader child that restores them never sees it)."""
+    rules = FilterLibrary(override_dir=None).load("sshd").sessions
+    assert rules is not None
+    table = SessionTable(rules)
+    table.feed("Connection from 203.0.113.5 port 22 on 10.0.0.1 port 22", "sshd[1]", NOW)
+    table.feed("Connection from 2001:db8::5 port 22 on 10.0.0.1 port 22", "sshd[2]", NOW)
+    written = [(k, v) for k, v in table.changes() if v is not None]
+    assert len(written) == 2
+    damaged = [
+        ("sshd[3]", "not json"),
+        ("sshd[4]", json.dumps(["not-an-address", NOW])),
+        ("sshd[5]", json.dumps(["203.0.113.6", "now"])),
+        ("sshd[6]", '["203.0.113.7", NaN]'),
+        ("sshd[7]", json.dumps(["203.0.113.8", NOW, 1])),
+        ("sshd[8]", json.dumps({"203.0.113.9": NOW})),
+    ]
+    with caplog.at_level(logging.WARNING, logger="journalban.state"):
+        kept = readable_rows(session_value, [*written, *damaged], "jail sshd sessions")
+    assert kept == written
+    assert _warned(caplog) == [
+        "unreadable detector rows: 6 stored row(s) of jail sshd sessions could not be read "
+        "and were skipped"
+    ]
+    restored = SessionTable(rules)
+    restored.restore(kept, NOW)
+    assert restored.changes() == []  # (loaded, not changed)
+    assert sorted(restored._sessions.items()) == [
+        ("sshd[1]", ("203.0.113.5", NOW)), ("sshd[2]", ("2001:db8::5", NOW)),
+    ]  # fmt: skip
