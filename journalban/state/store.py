@@ -24,7 +24,7 @@ from typing import Protocol
 from journalban.addresses import IPNetwork, network_text
 from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import banrows, detection, schema
+from journalban.state import banrows, detection, failurerows, schema
 from journalban.state.private import make_private
 
 
@@ -165,15 +165,7 @@ class StateStore:
         rows = self.db.execute(
             "SELECT cleared, failures FROM failure_log WHERE jail = ? ORDER BY seq", (jail,)
         ).fetchall()
-        times: dict[str, list[float]] = {}
-        for cleared, failures in rows:
-            for network in json.loads(cleared):
-                times.pop(network, None)
-            for network, when in json.loads(failures):
-                times.setdefault(network, []).append(float(when))
-        found = [(network, when) for network, spent in times.items() for when in spent]
-        found.sort(key=lambda f: f[1])
-        return found
+        return failurerows.pending_failures(rows, jail)  # (a damaged row skipped, counted)
 
     def counters(self) -> dict[str, tuple[int, int]]:
         rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()

@@ -262,10 +262,11 @@ def test_a_damaged_session_row_is_skipped_and_the_reader_reads_on(tmp_path: Path
     agent = AgentProcess(cfg, dry_run=False)
     try:
         agent.wait_for_log("running:", timeout=60)
-        assert (
+        # (read as the jail's source starts: that may log after the start line)
+        agent.wait_for_log(
             "unreadable detector rows: 3 stored row(s) of jail ssh-files sessions could not be "
-            "read and were skipped" in agent.log
-        ), agent.log
+            "read and were skipped"
+        )
         with log.open("a") as f:  # sshd[4242]'s session learned its address before the restart
             f.writelines(
                 _sshd_line("Disconnecting: Too many authentication failures [preauth]", 3242)
@@ -279,3 +280,45 @@ def test_a_damaged_session_row_is_skipped_and_the_reader_reads_on(tmp_path: Path
     finally:
         assert agent.stop() == 0
     assert "203.0.113.80\n" in (state / "hosts.deny").read_text()
+
+
+def test_a_damaged_failure_log_row_does_not_stop_the_agent(tmp_path: Path) -> None:
+    """A failure_log row (the failures a batch counted) that is not JSON stopped the agent
+    at start (exit 1). Now it is skipped and counted; the readable row's failures are
+    restored, and the next failure of their address bans it."""
+    state, log = tmp_path / "state", tmp_path / "auth.log"
+    state.mkdir()
+    log.write_text("")
+    now = time.time()
+    store = StateStore(state / "state.sqlite")
+    store.db.executemany(
+        "INSERT INTO failure_log (jail, newest, cleared, failures) VALUES ('ssh-files', ?, ?, ?)",
+        [(now - 60, "[]", json.dumps([["203.0.113.90/32", now - 60], ["203.0.113.90/32", now - 50]])),
+         (now - 40, "[]", "not json"),
+         (now - 30, "[]", json.dumps([["203.0.113.91/32", "a minute ago"]]))],
+    )  # fmt: skip
+    store.db.commit()
+    store.close()
+    cfg = write_config(
+        tmp_path / "c.yaml", state, recidive={"enabled": False},
+        firewall={"backend": "hosts-deny"},
+        jails={"sshd": {"enabled": False},
+               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
+                             "maxretry": 3, "findtime": "1h"}},
+    )  # fmt: skip
+    agent = AgentProcess(cfg, dry_run=False)
+    try:
+        agent.wait_for_log("running:", timeout=60)
+        assert (
+            "unreadable failure rows: 2 stored list(s) of jail ssh-files's failure log could "
+            "not be read and were skipped" in agent.log
+        ), agent.log
+        with log.open("a") as f:
+            f.write(_sshd_line("Failed password for root from 203.0.113.90 port 1 ssh2", 1))
+        reader = StateReader(state, dry_run=False)
+        reader.wait(lambda: ("ssh-files", "203.0.113.90/32") in reader.bans())
+        assert agent.proc.poll() is None, agent.log
+        assert "Traceback" not in agent.log
+    finally:
+        assert agent.stop() == 0
+    assert "203.0.113.90\n" in (state / "hosts.deny").read_text()
