@@ -12,6 +12,7 @@ per failure cost more than matching the line did.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -24,8 +25,10 @@ from typing import Protocol
 from journalban.addresses import IPNetwork, network_text
 from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import banrows, detection, failurerows, schema
+from journalban.state import banrows, detection, failurerows, plainrows, schema
 from journalban.state.private import make_private
+
+log = logging.getLogger("journalban.state")
 
 
 @dataclass
@@ -97,6 +100,7 @@ class StateStore:
                 raise StateError(f"cannot open state database {path}: {exc}") from None
             raise
         self.commit_count = 0  # transactions of commit() so far
+        self._warned: dict[str, int] = {}  # table -> damaged rows warned of (plainrows)
         self.flood_cache = False  # the page cache grown to FLOOD_CACHE_KIB
         # Networks with a row in the history (a superset, read on first use):
         # most networks banned have none, and a query per ban would say so slowly.
@@ -169,7 +173,9 @@ class StateStore:
 
     def counters(self) -> dict[str, tuple[int, int]]:
         rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()
-        return {j: (f, b) for j, f, b in rows}
+        found, skipped = plainrows.counters(rows)
+        self._warn_skipped("counters", skipped)
+        return found
 
     def ban_history(
         self, network: IPNetwork, since: float, text: str | None = None
@@ -192,7 +198,18 @@ class StateStore:
 
     def known_hostnames(self) -> dict[str, list[str]]:
         rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()
-        return {n: json.loads(a) for n, a in rows}
+        found, skipped = plainrows.hostnames(rows)
+        self._warn_skipped("hostnames", skipped)
+        return found
+
+    def _warn_skipped(self, table: str, skipped: int) -> None:
+        """Warn of the damaged rows of ``table`` once (the counters are read by every query)."""
+        if skipped and self._warned.get(table) != skipped:
+            self._warned[table] = skipped
+            log.warning(
+                "unreadable state rows: %d stored row(s) of table %s could not be read and "
+                "were skipped", skipped, table,
+            )  # fmt: skip
 
     # --- writing -------------------------------------------------------------
 

@@ -322,3 +322,44 @@ def test_a_damaged_failure_log_row_does_not_stop_the_agent(tmp_path: Path) -> No
     finally:
         assert agent.stop() == 0
     assert "203.0.113.90\n" in (state / "hosts.deny").read_text()
+
+
+def test_damaged_counters_and_hostnames_do_not_stop_the_agent(tmp_path: Path) -> None:
+    """A jail's counters that are text made its next batch raise TypeError (the agent stopped
+    deciding); a host name's addresses that are not JSON stopped the start (exit 1). Both are
+    skipped and counted; the agent bans, and counts on from zero."""
+    state, log = tmp_path / "state", tmp_path / "auth.log"
+    state.mkdir()
+    log.write_text("")
+    store = StateStore(state / "state.sqlite")
+    store.db.execute("INSERT INTO counters VALUES ('ssh-files', 'abc', 0)")
+    store.db.execute("INSERT INTO hostnames VALUES ('example.org', 'not json', 1.0)")
+    store.db.commit()
+    store.close()
+    cfg = write_config(
+        tmp_path / "c.yaml", state, recidive={"enabled": False},
+        firewall={"backend": "hosts-deny"},
+        jails={"sshd": {"enabled": False},
+               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
+                             "maxretry": 2}},
+    )  # fmt: skip
+    agent = AgentProcess(cfg, dry_run=False)
+    try:
+        agent.wait_for_log("running:", timeout=60)
+        for table in ("counters", "hostnames"):
+            agent.wait_for_log(
+                f"unreadable state rows: 1 stored row(s) of table {table} could not be read "
+                "and were skipped"
+            )
+        with log.open("a") as f:
+            f.writelines(
+                _sshd_line(f"Failed password for root from 203.0.113.95 port {n} ssh2", n)
+                for n in range(2)
+            )
+        reader = StateReader(state, dry_run=False)
+        reader.wait(lambda: ("ssh-files", "203.0.113.95/32") in reader.bans())
+        reader.wait(lambda: reader.total_failed("ssh-files") == 2)
+        assert agent.proc.poll() is None, agent.log
+        assert "Traceback" not in agent.log
+    finally:
+        assert agent.stop() == 0

@@ -1,0 +1,53 @@
+"""The state's small tables read back at start, a row damaged in the file skipped and counted.
+
+SQLite keeps whatever a hand (or a disk) wrote into a column, whatever its
+declared type: a jail's counters that are text, a host name's addresses that
+are not JSON. Read back as they were, the first raised TypeError at the
+jail's next batch (the agent stopped deciding), the second stopped the start.
+Each reader here returns the rows it can use and how many it skipped; the
+store warns of those once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from journalban.state.detection import UNREADABLE
+
+
+def counters(
+    rows: Iterable[tuple[object, object, object]],
+) -> tuple[dict[str, tuple[int, int]], int]:
+    """Each jail's (total failed, total banned): whole numbers, not negative."""
+    found: dict[str, tuple[int, int]] = {}
+    skipped = 0
+    for jail, failed, banned in rows:
+        if type(jail) is str and _count(failed) and _count(banned):
+            found[jail] = (failed, banned)  # type: ignore[assignment]  # (checked: ints)
+        else:
+            skipped += 1
+    return found, skipped
+
+
+def hostnames(rows: Iterable[tuple[object, object]]) -> tuple[dict[str, list[str]], int]:
+    """Each resolved host name's addresses: a JSON list of texts."""
+    found: dict[str, list[str]] = {}
+    skipped = 0
+    for name, text in rows:
+        try:
+            addresses = json.loads(text)  # type: ignore[arg-type]  # (not text: TypeError)
+        except UNREADABLE:
+            addresses = None
+        if type(name) is str and type(addresses) is list and not {*map(type, addresses)} - _STR:
+            found[name] = addresses
+        else:
+            skipped += 1
+    return found, skipped
+
+
+def _count(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+_STR = {str}

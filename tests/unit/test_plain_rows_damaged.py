@@ -1,0 +1,73 @@
+"""The state's counters and resolved host names damaged in the file (by hand, by a disk):
+skipped and counted in one warning, the other rows read (state/plainrows.py). Before, a
+counter that was text raised TypeError at the jail's next batch, and a host name's
+addresses that were not JSON stopped the start. Real SQLite files, damaged with SQLite."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from journalban.addresses import parse_address
+from journalban.clock import FakeClock
+from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.decisions.engine import DecisionEngine
+from journalban.decisions.ignore import IgnoreList
+from journalban.events import LineBatch
+from journalban.matching.engine import MATCHED, Outcome
+from journalban.state.store import StateStore
+
+NOW = 1_800_000_000.0
+
+
+def test_damaged_counters_and_hostnames_are_skipped_and_counted_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    store.db.executemany(
+        "INSERT INTO counters VALUES (?, ?, ?)",
+        [("sshd", 40, 3), ("dovecot", "abc", 0), ("postfix", 5, -1), ("nginx", 1.5, 0),
+         (b"\xff", 1, 1)],
+    )  # fmt: skip
+    store.db.executemany(
+        "INSERT INTO hostnames VALUES (?, ?, ?)",
+        [("good.example", '["192.0.2.1", "2001:db8::1"]', NOW), ("bad.example", "not json", NOW),
+         ("text.example", '"192.0.2.2"', NOW), ("ints.example", "[1, 2]", NOW)],
+    )  # fmt: skip
+    store.db.commit()
+    with caplog.at_level(logging.WARNING, logger="journalban.state"):
+        assert store.counters() == {"sshd": (40, 3)}
+        assert store.counters() == {"sshd": (40, 3)}  # (read by every query: warned once)
+        assert store.known_hostnames() == {"good.example": ["192.0.2.1", "2001:db8::1"]}
+    assert [r.getMessage() for r in caplog.records] == [
+        "unreadable state rows: 4 stored row(s) of table counters could not be read and were "
+        "skipped",
+        "unreadable state rows: 3 stored row(s) of table hostnames could not be read and were "
+        "skipped",
+    ]
+    store.close()
+
+
+def test_a_jail_whose_counters_were_damaged_decides_and_counts_on(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    store.db.execute("INSERT INTO counters VALUES ('sshd', 'abc', 0)")
+    store.db.commit()
+    store.close()
+    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
+    cfg = JailConfig(name="sshd", maxretry=2)
+    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    hits = [("203.0.113.5", NOW - 2), ("203.0.113.5", NOW - 1)]
+    outcomes = [
+        Outcome(MATCHED, i, parse_address(a), a, None, t, 0) for i, (a, t) in enumerate(hits)
+    ]
+    lines = [f"fail from {a}" for a, _ in hits]
+    changes = engine.process("sshd", LineBatch("journal", lines, "c1", prefixed=False), outcomes)
+    engine.store.commit(changes.commits)  # (the batch raised TypeError on the counter)
+    assert [b.address for b in changes.bans] == ["203.0.113.5"]
+    rt = engine.jails["sshd"]
+    assert (rt.total_failed, rt.total_banned) == (2, 1)
+    engine.store.close()
