@@ -2,8 +2,9 @@
 
 SQLite keeps whatever a hand (or a disk) wrote into a column, whatever its
 declared type: a jail's counters that are text, a host name's addresses that
-are not JSON. Read back as they were, the first raised TypeError at the
-jail's next batch (the agent stopped deciding), the second stopped the start.
+are not JSON, a past ban's time that is text. Read back as they were, the
+first raised TypeError at the jail's next batch (the agent stopped deciding),
+the second stopped the start, the third raised ValueError deciding a ban.
 Each reader here returns the rows it can use and how many it skipped; the
 store warns of those once.
 """
@@ -11,6 +12,7 @@ store warns of those once.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 
 from journalban.state.detection import UNREADABLE
@@ -46,8 +48,23 @@ def hostnames(rows: Iterable[tuple[object, object]]) -> tuple[dict[str, list[str
     return found, skipped
 
 
+def history(rows: Iterable[tuple[object, object]]) -> tuple[list[tuple[str, float]], int]:
+    """(jail, banned_at) of a network's past bans: a finite time (SQLite's text sorts after
+    every number, so a banned_at that is text met every ``banned_at >= since``)."""
+    found: list[tuple[str, float]] = []
+    skipped = 0
+    for jail, at in rows:
+        if type(at) in _NUMBER and -_INF < at < _INF:  # type: ignore[operator]
+            found.append((str(jail), float(at)))  # type: ignore[arg-type]
+        else:
+            skipped += 1
+    return found, skipped
+
+
 def _count(value: object) -> bool:
     return type(value) is int and value >= 0
 
 
 _STR = {str}
+_NUMBER = (float, int)
+_INF = math.inf

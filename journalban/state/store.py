@@ -194,7 +194,9 @@ class StateStore:
             " AND manual = 0",
             (text, since),
         ).fetchall()
-        return [(str(jail), float(at)) for jail, at in rows]
+        found, skipped = plainrows.history(rows)
+        self._warn_skipped("history", skipped)
+        return found
 
     def known_hostnames(self) -> dict[str, list[str]]:
         rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from journalban.addresses import parse_address
+from journalban.addresses import parse_address, parse_network
 from journalban.clock import FakeClock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import DecisionEngine
@@ -70,4 +70,41 @@ def test_a_jail_whose_counters_were_damaged_decides_and_counts_on(tmp_path: Path
     assert [b.address for b in changes.bans] == ["203.0.113.5"]
     rt = engine.jails["sshd"]
     assert (rt.total_failed, rt.total_banned) == (2, 1)
+    engine.store.close()
+
+
+def test_a_damaged_ban_history_row_is_skipped_when_a_ban_reads_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every ban reads its network's past bans (the increment, recidive): a banned_at that is
+    text (SQLite sorts text after every number: it met ``banned_at >= since``) raised
+    ValueError in the middle of the batch; an infinite one counted as a ban for ever."""
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    store.db.executemany(
+        "INSERT INTO history (network, jail, banned_at, expires_at, manual) VALUES (?, ?, ?, ?, 0)",
+        [("203.0.113.5/32", "sshd", "abc", None), ("203.0.113.5/32", "sshd", 1e999, None),
+         ("203.0.113.5/32", "sshd", NOW - 3600, NOW - 3000)],
+    )  # fmt: skip
+    store.db.commit()
+    store.close()
+    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
+    cfg = JailConfig(name="sshd", maxretry=1, bantime=600.0)
+    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    hits = [("203.0.113.5", NOW - 1)]
+    outcomes = [
+        Outcome(MATCHED, i, parse_address(a), a, None, t, 0) for i, (a, t) in enumerate(hits)
+    ]
+    with caplog.at_level(logging.WARNING, logger="journalban.state"):
+        changes = engine.process(
+            "sshd", LineBatch("journal", ["fail"], "c1", prefixed=False), outcomes
+        )
+    engine.store.commit(changes.commits)
+    assert [b.address for b in changes.bans] == ["203.0.113.5"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "unreadable state rows: 2 stored row(s) of table history could not be read and were skipped"
+    ]
+    assert engine.store.ban_history(parse_network("203.0.113.5/32"), NOW - 7200) == [
+        ("sshd", NOW - 3600), ("sshd", NOW - 1),
+    ]  # fmt: skip
     engine.store.close()
