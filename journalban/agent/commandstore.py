@@ -49,9 +49,20 @@ class CommandStore:
             (self._size,),
         ).fetchall()
         out = []
+        skipped = 0
         for at, kind, uid, name, what in reversed(rows):
-            caller = Caller(None if uid is None else int(uid), str(name))
+            # A row damaged by hand or by a disk (a time or a uid that is no number)
+            # stopped the agent's start: skipped, and counted below.
+            if type(at) not in (float, int) or not (uid is None or type(uid) is int):
+                skipped += 1
+                continue
+            caller = Caller(uid, str(name))
             out.append(CommandRecord(float(at), str(kind), caller, str(what)))
+        if skipped:
+            log.warning(
+                "unreadable state rows: %d stored row(s) of table recent_commands could not "
+                "be read and were skipped", skipped,
+            )  # fmt: skip
         return out
 
     def recorded(self, record: CommandRecord) -> None:

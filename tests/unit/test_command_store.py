@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
+
+import pytest
 
 from journalban.agent.callers import Caller, CommandLog, calling
 from journalban.agent.commandstore import CommandStore
@@ -63,4 +66,29 @@ def test_workers_flushing_at_once_write_each_command_once(tmp_path: Path) -> Non
     for w in workers:
         w.join()
     assert [r.what for r in kept.load()] == [f"198.51.100.{n}" for n in range(10)]
+    store.close()
+
+
+def test_a_damaged_command_row_is_skipped_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A time or a uid that is no number (by hand, by a disk) stopped the agent's start
+    (float()/int() at load): the row is skipped, counted, the others kept."""
+    store, commands, _ = opened(tmp_path / "state.sqlite")
+    with calling(Caller(0, ":1.5")):
+        commands.record("ban", "198.51.100.1 in sshd", 100.0)
+        commands.record("reload", "", 101.0)
+    store.db.execute("UPDATE recent_commands SET at = 'yesterday' WHERE kind = 'ban'")
+    store.db.execute(
+        "INSERT INTO recent_commands (at, kind, uid, bus_name, what) "
+        "VALUES (102.0, 'unban', 'root', ':1.7', 'x')"
+    )
+    store.close()
+    with caplog.at_level(logging.WARNING, logger="journalban.agent.commandstore"):
+        store, again, _ = opened(tmp_path / "state.sqlite")
+    assert [(r.kind, r.at) for r in again.recent()] == [("reload", 101.0)]
+    assert [r.getMessage() for r in caplog.records] == [
+        "unreadable state rows: 2 stored row(s) of table recent_commands could not be read "
+        "and were skipped"
+    ]
     store.close()
