@@ -12,7 +12,8 @@ reads and empties the outbox through a connection of its own after the commit.
 
 from __future__ import annotations
 
-import json
+import logging
+import math
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,10 @@ from journalban.addresses import IPNetwork, network_text
 from journalban.config.fleet import FleetConfig
 from journalban.decisions.remote import FLEET_POSITION, is_remote
 from journalban.events import Ban
+from journalban.state import plainrows
 from journalban.state.store import BatchCommit
+
+log = logging.getLogger("journalban.fleet")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fleet_outbox (
@@ -227,7 +231,14 @@ class FleetLedger:
                 "SELECT jail, network, origin, op, at, expires_at FROM fleet_reports WHERE at >= ?",
                 (since,),
             ).fetchall()
-        return [(str(j), str(n), str(o), str(op), float(a), e) for j, n, o, op, a, e in rows]
+        found: list[Report] = []
+        for jail, net, origin, op, at, exp in rows:
+            if _report_ok(jail, net, origin, op, at, exp):
+                found.append(
+                    (jail, net, origin, op, float(at), None if exp is None else float(exp))
+                )
+        _warn_skipped("fleet_reports", len(rows) - len(found))
+        return found
 
     def prune_reports(self, before: float) -> None:
         """Forget quorum reports older than the window (they count for nothing)."""
@@ -237,4 +248,30 @@ class FleetLedger:
     def members(self) -> dict[str, list[str]]:
         with self._lock:
             rows = self.db.execute("SELECT host, addresses FROM fleet_members").fetchall()
-        return {str(h): list(json.loads(a)) for h, a in rows}
+        found, skipped = plainrows.hostnames(rows)  # the same shape: a name, a JSON list of texts
+        _warn_skipped("fleet_members", skipped)
+        return found
+
+
+def _report_ok(*row: object) -> bool:
+    """A stored quorum report as the ledger writes it: texts, an operation, finite times.
+
+    SQLite keeps whatever a hand or a disk wrote into a column; a time that is text met
+    ``at >= since`` (text sorts after every number) and then stopped the fleet's start.
+    """
+    jail, net, origin, op, at, exp = row
+    texts = type(jail) is str and type(net) is str and type(origin) is str
+    return texts and op in _OPS and _finite(at) and (exp is None or _finite(exp))
+
+
+def _finite(value: object) -> bool:
+    return type(value) in (float, int) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+def _warn_skipped(table: str, skipped: int) -> None:
+    if skipped:
+        log.warning("unreadable state rows: %d stored row(s) of table %s could not be read "
+                    "and were skipped", skipped, table)  # fmt: skip
+
+
+_OPS = ("ban", "unban")
