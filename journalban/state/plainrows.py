@@ -48,6 +48,17 @@ def hostnames(rows: Iterable[tuple[object, object]]) -> tuple[dict[str, list[str
     return found, skipped
 
 
+def text_list(text: object) -> tuple[tuple[str, ...], int]:
+    """A ban's matched lines: a JSON list of texts (else none, and one row skipped)."""
+    try:
+        lines = json.loads(text)  # type: ignore[arg-type]  # (not text: TypeError)
+    except UNREADABLE:
+        return (), 1
+    if type(lines) is list and not {*map(type, lines)} - _STR:
+        return tuple(lines), 0
+    return (), 1
+
+
 def history(rows: Iterable[tuple[object, object]]) -> tuple[list[tuple[str, float]], int]:
     """(jail, banned_at) of a network's past bans: a finite time (SQLite's text sorts after
     every number, so a banned_at that is text met every ``banned_at >= since``)."""

@@ -151,7 +151,11 @@ class StateStore:
         row = self.db.execute(
             "SELECT lines FROM bans WHERE jail = ? AND network = ?", (jail, _key(network))
         ).fetchone()
-        return tuple(json.loads(row[0])) if row else ()
+        if not row:
+            return ()
+        lines, skipped = plainrows.text_list(row[0])
+        self._warn_skipped("bans (lines)", skipped)
+        return lines
 
     def ban_account(self, jail: str, network: IPNetwork) -> str | None:
         """The account a detector banned ``network`` for, if it is banned and had one."""

@@ -108,3 +108,39 @@ def test_a_damaged_ban_history_row_is_skipped_when_a_ban_reads_it(
         ("sshd", NOW - 3600), ("sshd", NOW - 1),
     ]  # fmt: skip
     engine.store.close()
+
+
+@pytest.mark.parametrize("damaged", ["not json", '"one line"', "[1, 2]", '{"a": 1}'])
+def test_a_ban_whose_stored_lines_were_damaged_is_banned_again_by_hand(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damaged: str
+) -> None:
+    """A ban restored at start comes back without its lines; a manual ban of the same network
+    (and GetBanDetails) read them from its row. Lines that were not a JSON list of texts
+    raised there (JSONDecodeError, or TypeError for a number): the call failed."""
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    cfg = JailConfig(name="sshd", maxretry=1, bantime=600.0)
+    engine = DecisionEngine(store, FakeClock(NOW), RecidiveConfig(enabled=False))
+    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    hits = [("203.0.113.5", NOW - 1)]
+    outcomes = [
+        Outcome(MATCHED, i, parse_address(a), a, None, t, 0) for i, (a, t) in enumerate(hits)
+    ]
+    changes = engine.process("sshd", LineBatch("journal", ["fail"], "c1", prefixed=False), outcomes)
+    store.commit(changes.commits)
+    network = parse_network("203.0.113.5")
+    assert store.ban_lines("sshd", network) == ("fail",)
+    store.db.execute("UPDATE bans SET lines = ?", (damaged,))
+    store.db.commit()
+    store.close()
+    again = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
+    again.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    again.load_bans()
+    with caplog.at_level(logging.WARNING, logger="journalban.state"):
+        ban, made = again.manual_ban(
+            "sshd", network, 3600.0, permanent=False, comment="by hand", force=False
+        )
+    again.store.commit(made.commits)
+    assert (ban.network, ban.lines, ban.expires_at) == (network, (), NOW + 3600.0)
+    assert "1 stored row(s) of table bans (lines)" in caplog.text
+    again.store.close()
