@@ -237,7 +237,7 @@ class FleetLedger:
                 found.append(
                     (jail, net, origin, op, float(at), None if exp is None else float(exp))
                 )
-        _warn_skipped("fleet_reports", len(rows) - len(found))
+        plainrows.warn_skipped(log, "fleet_reports", len(rows) - len(found))
         return found
 
     def prune_reports(self, before: float) -> None:
@@ -249,7 +249,7 @@ class FleetLedger:
         with self._lock:
             rows = self.db.execute("SELECT host, addresses FROM fleet_members").fetchall()
         found, skipped = plainrows.hostnames(rows)  # the same shape: a name, a JSON list of texts
-        _warn_skipped("fleet_members", skipped)
+        plainrows.warn_skipped(log, "fleet_members", skipped)
         return found
 
 
@@ -266,12 +266,6 @@ def _report_ok(*row: object) -> bool:
 
 def _finite(value: object) -> bool:
     return type(value) in (float, int) and math.isfinite(value)  # type: ignore[arg-type]
-
-
-def _warn_skipped(table: str, skipped: int) -> None:
-    if skipped:
-        log.warning("unreadable state rows: %d stored row(s) of table %s could not be read "
-                    "and were skipped", skipped, table)  # fmt: skip
 
 
 _OPS = ("ban", "unban")

@@ -12,10 +12,18 @@ store warns of those once.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 
 from journalban.state.detection import UNREADABLE
+
+
+def warn_skipped(log: logging.Logger, table: str, skipped: int) -> None:
+    """The one warning of the rows of ``table`` that were skipped (none: no warning)."""
+    if skipped:
+        log.warning("unreadable state rows: %d stored row(s) of table %s could not be read "
+                    "and were skipped", skipped, table)  # fmt: skip
 
 
 def counters(

@@ -212,10 +212,7 @@ class StateStore:
         """Warn of the damaged rows of ``table`` once (the counters are read by every query)."""
         if skipped and self._warned.get(table) != skipped:
             self._warned[table] = skipped
-            log.warning(
-                "unreadable state rows: %d stored row(s) of table %s could not be read and "
-                "were skipped", skipped, table,
-            )  # fmt: skip
+            plainrows.warn_skipped(log, table, skipped)
 
     # --- writing -------------------------------------------------------------
 
