@@ -18,13 +18,17 @@ from journalban.state.store import StateStore
 NOW = 1_800_000_000.0
 
 
+def jail_engine(path: Path, cfg: JailConfig, ignore: IgnoreList | None = None) -> DecisionEngine:
+    """An engine at ``NOW`` (recidive off) on the state file ``path``, with the one jail
+    ``cfg`` (ignoring ``ignore``, by default the jail's own ignoreip)."""
+    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
+    engine.configure({cfg.name: cfg}, {cfg.name: ignore or IgnoreList(cfg.ignoreip)})
+    return engine
+
+
 def sshd_engine(tmp_path: Path, ignore: IgnoreList) -> DecisionEngine:
     """An engine at ``NOW`` (recidive off) whose jail sshd bans at 2 failures."""
-    engine = DecisionEngine(
-        StateStore(tmp_path / "state.sqlite"), FakeClock(NOW), RecidiveConfig(enabled=False)
-    )
-    engine.configure({"sshd": JailConfig(name="sshd", maxretry=2)}, {"sshd": ignore})
-    return engine
+    return jail_engine(tmp_path / "state.sqlite", JailConfig(name="sshd", maxretry=2), ignore)
 
 
 def failure(engine: DecisionEngine, address: str, line: str | None = None) -> Changes:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from journalban.clock import FakeClock
 from journalban.config.detectors import (
     AccountConfig,
     AttackModeConfig,
@@ -20,16 +19,16 @@ from journalban.config.detectors import (
     SlowConfig,
     SubnetConfig,
 )
-from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.config.schema import JailConfig
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.engine import DecisionEngine
-from journalban.decisions.ignore import IgnoreList
 from journalban.jails.detector import ACCOUNT, SLOW, SUBNET, Seen, Verdict
 from journalban.jails.rowvalues import json_value
 from journalban.matching.library import FilterLibrary
 from journalban.matching.sessions import SessionTable, session_value
 from journalban.state.detection import readable_rows
 from journalban.state.store import StateStore
+from support.deciding import jail_engine
 
 NOW = 1_800_000_000.0
 DETECTORS = DetectorsConfig(
@@ -108,9 +107,8 @@ def _store(path: Path, rows: list[tuple[str, str, str]]) -> None:
 
 
 def _detection(path: Path) -> tuple[DecisionEngine, JailDetection]:
-    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
     cfg = JailConfig(name="sshd", detectors=DETECTORS)
-    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    engine = jail_engine(path, cfg)
     detection = engine.jails["sshd"].detection
     assert detection is not None
     return engine, detection

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from journalban.clock import FakeClock
 from journalban.config.detectors import AccountConfig, DetectorsConfig, SlowConfig
-from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.config.schema import JailConfig
 from journalban.decisions.engine import DecisionEngine
-from journalban.decisions.ignore import IgnoreList
 from journalban.state.store import StateStore
+from support.deciding import jail_engine
 
 NOW = 1_800_000_000.0
 DETECTORS = DetectorsConfig(
@@ -34,10 +33,7 @@ ROWS = [
 
 
 def _engine(path: Path) -> DecisionEngine:
-    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
-    cfg = JailConfig(name="sshd", detectors=DETECTORS)
-    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
-    return engine
+    return jail_engine(path, JailConfig(name="sshd", detectors=DETECTORS))
 
 
 def test_damaged_detector_rows_are_skipped_and_the_rest_restored(

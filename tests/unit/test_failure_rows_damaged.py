@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from journalban.clock import FakeClock
-from journalban.config.schema import JailConfig, RecidiveConfig
+from journalban.config.schema import JailConfig
 from journalban.decisions.engine import DecisionEngine
-from journalban.decisions.ignore import IgnoreList
 from journalban.state.store import StateStore
+from support.deciding import jail_engine
 
 NOW = 1_800_000_000.0
 
@@ -43,10 +42,7 @@ SKIPPED = 8  # lists: 7 failure lists and 1 cleared list
 
 
 def _engine(path: Path) -> DecisionEngine:
-    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
-    cfg = JailConfig(name="sshd", maxretry=3, findtime=600.0)
-    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
-    return engine
+    return jail_engine(path, JailConfig(name="sshd", maxretry=3, findtime=600.0))
 
 
 def test_damaged_failure_rows_are_skipped_and_the_rest_restored(

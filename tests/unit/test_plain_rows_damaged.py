@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from journalban.addresses import parse_address, parse_network
-from journalban.clock import FakeClock
-from journalban.config.schema import JailConfig, RecidiveConfig
-from journalban.decisions.engine import DecisionEngine
-from journalban.decisions.ignore import IgnoreList
+from journalban.config.schema import JailConfig
 from journalban.events import LineBatch
 from journalban.matching.engine import MATCHED, Outcome
 from journalban.state.store import StateStore
+from support.deciding import failure, jail_engine
 
 NOW = 1_800_000_000.0
 
@@ -57,9 +55,8 @@ def test_a_jail_whose_counters_were_damaged_decides_and_counts_on(tmp_path: Path
     store.db.execute("INSERT INTO counters VALUES ('sshd', 'abc', 0)")
     store.db.commit()
     store.close()
-    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
     cfg = JailConfig(name="sshd", maxretry=2)
-    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    engine = jail_engine(path, cfg)
     hits = [("203.0.113.5", NOW - 2), ("203.0.113.5", NOW - 1)]
     outcomes = [
         Outcome(MATCHED, i, parse_address(a), a, None, t, 0) for i, (a, t) in enumerate(hits)
@@ -88,9 +85,8 @@ def test_a_damaged_ban_history_row_is_skipped_when_a_ban_reads_it(
     )  # fmt: skip
     store.db.commit()
     store.close()
-    engine = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
     cfg = JailConfig(name="sshd", maxretry=1, bantime=600.0)
-    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    engine = jail_engine(path, cfg)
     hits = [("203.0.113.5", NOW - 1)]
     outcomes = [
         Outcome(MATCHED, i, parse_address(a), a, None, t, 0) for i, (a, t) in enumerate(hits)
@@ -118,23 +114,16 @@ def test_a_ban_whose_stored_lines_were_damaged_is_banned_again_by_hand(
     (and GetBanDetails) read them from its row. Lines that were not a JSON list of texts
     raised there (JSONDecodeError, or TypeError for a number): the call failed."""
     path = tmp_path / "state.sqlite"
-    store = StateStore(path)
     cfg = JailConfig(name="sshd", maxretry=1, bantime=600.0)
-    engine = DecisionEngine(store, FakeClock(NOW), RecidiveConfig(enabled=False))
-    engine.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
-    hits = [("203.0.113.5", NOW - 1)]
-    outcomes = [
-        Outcome(MATCHED, i, parse_address(a), a, None, t, 0) for i, (a, t) in enumerate(hits)
-    ]
-    changes = engine.process("sshd", LineBatch("journal", ["fail"], "c1", prefixed=False), outcomes)
-    store.commit(changes.commits)
+    engine = jail_engine(path, cfg)
+    store = engine.store
+    store.commit(failure(engine, "203.0.113.5", "fail").commits)
     network = parse_network("203.0.113.5")
     assert store.ban_lines("sshd", network) == ("fail",)
     store.db.execute("UPDATE bans SET lines = ?", (damaged,))
     store.db.commit()
     store.close()
-    again = DecisionEngine(StateStore(path), FakeClock(NOW), RecidiveConfig(enabled=False))
-    again.configure({"sshd": cfg}, {"sshd": IgnoreList(cfg.ignoreip)})
+    again = jail_engine(path, cfg)
     again.load_bans()
     with caplog.at_level(logging.WARNING, logger="journalban.state"):
         ban, made = again.manual_ban(
