@@ -149,6 +149,17 @@ DAMAGED_DETECTOR_ROWS = [
 SLOW_MAXRETRY = 6  # above the jail's maxretry (3)
 
 
+def _file_jail(tmp_path: Path, state: Path, log: Path, **own: object) -> Path:
+    """A real agent's config (hosts-deny, no recidive) whose one jail, ``ssh-files``, reads
+    sshd's ``log`` with ``own`` settings."""
+    jail = {"filter": "sshd", "source": "files", "files": [str(log)], **own}
+    return write_config(
+        tmp_path / "c.yaml", state, recidive={"enabled": False},
+        firewall={"backend": "hosts-deny"},
+        jails={"sshd": {"enabled": False}, "ssh-files": jail},
+    )  # fmt: skip
+
+
 def _sshd_line(message: str, n: int) -> str:
     stamp = time.strftime("%b %e %H:%M:%S", time.localtime())
     return f"{stamp} host sshd[{1000 + n}]: {message}\n"
@@ -252,13 +263,7 @@ def test_a_damaged_session_row_is_skipped_and_the_reader_reads_on(tmp_path: Path
          ("sshd[7]", json.dumps(["203.0.113.81", "now"]))],
     )  # fmt: skip
     store.close()
-    cfg = write_config(
-        tmp_path / "c.yaml", state, recidive={"enabled": False},
-        firewall={"backend": "hosts-deny"},
-        jails={"sshd": {"enabled": False},
-               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
-                             "maxretry": 3}},
-    )  # fmt: skip
+    cfg = _file_jail(tmp_path, state, log, maxretry=3)
     agent = AgentProcess(cfg, dry_run=False)
     try:
         agent.wait_for_log("running:", timeout=60)
@@ -299,13 +304,7 @@ def test_a_damaged_failure_log_row_does_not_stop_the_agent(tmp_path: Path) -> No
     )  # fmt: skip
     store.db.commit()
     store.close()
-    cfg = write_config(
-        tmp_path / "c.yaml", state, recidive={"enabled": False},
-        firewall={"backend": "hosts-deny"},
-        jails={"sshd": {"enabled": False},
-               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
-                             "maxretry": 3, "findtime": "1h"}},
-    )  # fmt: skip
+    cfg = _file_jail(tmp_path, state, log, maxretry=3, findtime="1h")
     agent = AgentProcess(cfg, dry_run=False)
     try:
         agent.wait_for_log("running:", timeout=60)
@@ -336,13 +335,7 @@ def test_damaged_counters_and_hostnames_do_not_stop_the_agent(tmp_path: Path) ->
     store.db.execute("INSERT INTO hostnames VALUES ('example.org', 'not json', 1.0)")
     store.db.commit()
     store.close()
-    cfg = write_config(
-        tmp_path / "c.yaml", state, recidive={"enabled": False},
-        firewall={"backend": "hosts-deny"},
-        jails={"sshd": {"enabled": False},
-               "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
-                             "maxretry": 2}},
-    )  # fmt: skip
+    cfg = _file_jail(tmp_path, state, log, maxretry=2)
     agent = AgentProcess(cfg, dry_run=False)
     try:
         agent.wait_for_log("running:", timeout=60)
