@@ -109,7 +109,7 @@ class AgentChores:
         source is restarted by its own task and the firewall has nothing to redo."""
         return self._state == "degraded" and not self.degraded_reason.startswith("source ")
 
-    async def _recreate(self, intact: bool = False) -> None:
+    async def _recreate(self, intact: bool) -> None:
         if intact:
             log.warning("the firewall refused a batch before: setting up its table and bans again")
         else:
