@@ -41,17 +41,25 @@ def weight(byte: int, counts: dict[int, int] | None) -> int:
     return 0 if found < 0 else len(COMMON_BYTES) - found
 
 
-def pivots(literals: Sequence[bytes], sample: bytes = b"") -> dict[bytes, int]:
+def pivots(
+    literals: Sequence[bytes], sample: bytes = b"", counts: dict[int, int] | None = None
+) -> dict[bytes, int]:
     """Each literal's pivot (an offset in it): together, bytes as rare as can be.
 
     ``re`` stops wherever a message holds any of the pivot bytes, so what counts is
     how often all of them together occur: a greedy cover picks the byte that stands
     for the most literals not yet covered per occurrence in ``sample`` (by
-    ``COMMON_BYTES`` without one), until every literal holds a picked byte.
+    ``COMMON_BYTES`` without one), until every literal holds a picked byte. ``counts``:
+    the sample's byte counts found so far (filled here): a second scan of the same
+    sample counts no byte twice (34 passes over 120 KB for dovecot's literals).
     """
-    counts = None
     if sample:
-        counts = {byte: sample.count(byte) for byte in set(b"".join(literals))}
+        if counts is None:
+            counts = {}
+        for byte in set(b"".join(literals)) - counts.keys():
+            counts[byte] = sample.count(byte)
+    else:
+        counts = None
     uncovered = set(literals)
     picked: list[int] = []
     while uncovered:
@@ -80,10 +88,13 @@ def pivoted(literal: bytes, at: int) -> bytes:
     return head + behind + re.escape(literal[at + 1 :])
 
 
-def literal_scan(literals: Sequence[str], sample: bytes = b"") -> re.Pattern[bytes] | None:
+def literal_scan(
+    literals: Sequence[str], sample: bytes = b"", counts: dict[int, int] | None = None
+) -> re.Pattern[bytes] | None:
     """A bytes regex finding any literal in a raw MESSAGE; None hands out every entry.
 
-    ``sample``: messages like those to be scanned, which tell the rarest bytes.
+    ``sample``: messages like those to be scanned, which tell the rarest bytes
+    (``counts``: its byte counts, shared with other scans of it, see ``pivots``).
 
     Only ASCII literals: an ASCII byte survives decoding with errors="replace"
     unchanged, so the raw bytes hold a literal exactly when the text does.
@@ -95,7 +106,7 @@ def literal_scan(literals: Sequence[str], sample: bytes = b"") -> re.Pattern[byt
     ordered = sorted({literal.strip().encode() for literal in literals}, key=len, reverse=True)
     if b"" in ordered:
         return None  # an empty literal is in every message
-    at = pivots(ordered, sample)
+    at = pivots(ordered, sample, counts)
     return re.compile(b"|".join(pivoted(literal, at[literal]) for literal in ordered))
 
 
@@ -124,7 +135,7 @@ def sparse(scan: re.Pattern[bytes], sample: bytes) -> bool:
 
 
 def first_look(
-    literals: Sequence[str], sample: bytes = b""
+    literals: Sequence[str], sample: bytes = b"", counts: dict[int, int] | None = None
 ) -> tuple[bytes, Callable[[bytes], re.Match[bytes] | None]] | None:
     """A cheaper first look at a message: ``(table, search)``, where
     ``search(raw.translate(table))`` is None only when ``raw`` holds none of the
@@ -144,7 +155,7 @@ def first_look(
     ordered = sorted({literal.strip().encode() for literal in literals}, key=len, reverse=True)
     if b"" in ordered:
         return None
-    at = pivots(ordered, sample)
+    at = pivots(ordered, sample, counts)
     stops = {literal[at[literal]] for literal in ordered}
     if len(stops) < 2:
         return None

@@ -123,6 +123,32 @@ def test_no_scan_without_usable_literals() -> None:
     assert literal_scan(["caf\u00e9"]) is None  # non-ASCII: decoding could differ
 
 
+def test_scans_of_one_sample_count_its_bytes_once_alike() -> None:
+    """The reader child tunes its exact scan and its first look by one sample: the byte
+    counts the first finds are shared with the second (``counts``), with the same pivots,
+    patterns and table as each counting alone."""
+    literals = ["reject: RCPT from ", "too many errors after ", "improper command pipelining"]
+    sample = b"\n".join(
+        [b"connect from mail.example.org[203.0.113.5]", b"reject: RCPT from x"] * 30
+    )
+    counts: dict[int, int] = {}
+    scan = literal_scan(literals, sample, counts)
+    assert counts == {byte: sample.count(byte) for byte in set("".join(literals).encode())}
+    alone = literal_scan(literals, sample)
+    assert scan is not None
+    assert alone is not None
+    assert scan.pattern == alone.pattern
+    filled = dict(counts)
+    shared, fresh = first_look(literals, sample, counts), first_look(literals, sample)
+    assert counts == filled  # nothing counted again
+    assert shared is not None
+    assert fresh is not None
+    assert shared[0] == fresh[0]
+    for message in [*sample.split(b"\n"), b"x too many errors after y", b"improper"]:
+        seen = message.translate(shared[0])
+        assert (shared[1](seen) is None) == (fresh[1](seen) is None), message
+
+
 @pytest.mark.parametrize(("name", "mode"), _filters())
 def test_the_first_look_misses_no_message_holding_a_literal(name: str, mode: str) -> None:
     """first_look (pivot bytes translated to one, each literal searched from it) finds every
