@@ -2,7 +2,8 @@
 
 It takes the sources' batches and the callers' calls from one queue (calls
 first), decides, commits each group of batches in one SQLite transaction,
-then changes the firewall, then announces: logs, actions, listeners.
+then changes the firewall, then announces: logs, actions, listeners. A group
+commits while the next is decided (agent.committing); calls run after it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from journalban.agent.callers import CALLER, Caller, calling
-from journalban.agent.calltrace import TRACE, CallTrace, mark, trace_log, tracing
-from journalban.agent.news import News, NewsQueue, news_of, news_runs, tell
+from journalban.agent.calltrace import TRACE, CallTrace, mark, tracing
+from journalban.agent.committing import AgentCommitting
+from journalban.agent.news import News, NewsQueue, news_runs, tell
 from journalban.agent.restoring import Restored, log_restored, restore
 from journalban.agent.slicing import hit_slices
 from journalban.decisions.engine import Changes
 from journalban.decisions.rowbatch import collect_detector_rows
-from journalban.errors import BackendError
 from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry
 
@@ -60,7 +61,7 @@ class CallItem:
     trace: CallTrace | None = None
 
 
-class AgentDeciding:
+class AgentDeciding(AgentCommitting):
     """The decisions task of ``Agent``, and how calls and batches reach it."""
 
     decisions: DecisionEngine
@@ -87,8 +88,18 @@ class AgentDeciding:
 
     async def _decide_loop(self) -> None:
         while True:
-            item = self._calls.popleft() if self._calls else await self._queue.get()
-            if item is None:  # a call's wake-up: it is in self._calls
+            if self._flight is not None and self._flight.done():
+                await self._settle()  # (a failed commit raises here)
+                await self._announce_news()
+            if self._calls:
+                item: BatchItem | CallItem | None = self._calls.popleft()
+            else:
+                self._idle = True
+                try:
+                    item = await self._queue.get()
+                finally:
+                    self._idle = False
+            if item is None:  # a wake-up: a call is in self._calls, or a group landed
                 continue
             if isinstance(item, BatchItem):
                 carried = await self._handle_batches(item)
@@ -99,6 +110,7 @@ class AgentDeciding:
             await self._run_call(item)
 
     async def _run_call(self, item: CallItem) -> None:
+        await self._settle()  # a call sees the batches decided before it committed
         # A caller may have been cancelled meanwhile (the fleet's, by a reload).
         try:
             # whose bans these are, for the log; the call's stages, when traced
@@ -132,9 +144,11 @@ class AgentDeciding:
         During a backlog the sources queue batches while a commit runs. One
         transaction for all of them writes the state's index pages once, not
         once per batch (a commit costs milliseconds); the outcome is the same,
-        as the engine counts the bans decided but not yet committed. Stops
-        before a queued call, which is returned to run after the commit and
-        before the group's bans are announced (left in ``_news``).
+        as the engine counts the bans decided but not yet committed. The group
+        is decided while the one before commits, and handed to the store once
+        that one has landed (``AgentCommitting``). Stops before a queued call,
+        which is returned to run after the commits and before the group's bans
+        are announced (left in ``_news``).
         """
         changes = Changes()
         touched: set[str] = set()
@@ -157,9 +171,9 @@ class AgentDeciding:
                     item = queued
         self._mark_waiting("group decided", carried)
         collect_detector_rows(self.decisions, changes)
-        await self._apply(changes, defer=True)
-        if touched:
-            self._notify_status(sorted(touched))
+        await self._settle()  # the group before lands first
+        if changes.commits:
+            self._launch(changes, sorted(touched))
         return carried
 
     async def _decide(self, jail: str, batch: LineBatch, changes: Changes) -> bool:
@@ -175,36 +189,17 @@ class AgentDeciding:
         return bool(hits)
 
     async def _apply(self, changes: Changes, *, defer: bool = False) -> None:
-        """Commit, then change the firewall, then tell everyone.
+        """Commit (after the group in flight), then change the firewall, then tell everyone.
 
-        ``defer``: leave the telling to ``_announce_news`` (a group of batches, so
-        that the calls waiting run first).
+        ``defer``: leave the telling to ``_announce_news`` (so that the calls waiting
+        run first).
         """
         if not changes.commits:
             return
-        mark("commit")
-        with trace_log().timed("commit", bans=len(changes.bans), commits=len(changes.commits)):
-            await asyncio.to_thread(self.store.commit, changes.commits)
-        mark("committed")
-        self._mark_waiting("group committed")
-        self.decisions.forget_lines(changes.bans)
-        now = self.clock.now()
-        add = self._entries(changes.bans)
-        remove = self._entries([b for b, _ in changes.unbans])
-        if add or remove:
-            try:
-                started = self.clock.monotonic()
-                await asyncio.to_thread(self.backend.apply, add, remove, now)
-                for listener in list(self._listeners):  # the metrics' apply latency
-                    if (applied := getattr(listener, "firewall_applied", None)) is not None:
-                        applied(self.clock.monotonic() - started)
-            except BackendError as exc:
-                log.error(
-                    "firewall refused a batch (%s); retrying on the next integrity check", exc
-                )
-                self._state = "degraded"
-                self.degraded_reason = str(exc)
-        news = news_of(changes.bans, changes.unbans, now, CALLER.get())
+        await self._settle()
+        self.decisions.seal()
+        await self._commit(changes)
+        news = await self._after_commit(changes)
         if defer:
             self._news.defer(news)
             return

@@ -274,6 +274,7 @@ class Agent(
             pass
         finally:
             self.notifier.stopping()
+            await self._land_at_stop()  # the group committing: committed, in the firewall
             self._announce(self._news.take(len(self._news)))  # committed: log them, run actions
             for sources in self._sources.values():
                 for src in sources:

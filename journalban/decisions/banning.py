@@ -15,6 +15,7 @@ from journalban.decisions.banmaker import lineless, new_ban
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
+from journalban.decisions.unsaved import UnsavedBans, committed_history
 from journalban.events import Ban
 from journalban.jails.detector import ACCOUNT, FAILURES, SUBNET, Verdict
 from journalban.state.store import BatchCommit, StateStore
@@ -33,8 +34,7 @@ class BanDeciding:
     recidive: RecidiveConfig
     bans: BanTable
     _virtual_until: dict[tuple[str, str], float]
-    # By network text (it hashes in C; an ipaddress network's hash is a Python call).
-    _unsaved: dict[str, list[tuple[str, float]]]
+    _unsaved: UnsavedBans
     # (network text, jail, banned_at) of the automatic bans decided by the running
     # process() call: they join ``_unsaved`` when it ends (``_keep_decided``).
     _decided: list[tuple[str, str, float]]
@@ -43,22 +43,21 @@ class BanDeciding:
     def _history(self, network: IPNetwork, since: float, text: str) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` (``text``: its
         ``network_text``) since ``since``, committed or not."""
-        history = self.store.ban_history(network, since, text)
-        unsaved = self._unsaved.get(text)
+        committed, history = committed_history(self.store, network, since, text)
+        unsaved = self._unsaved.of(text, committed)
         if unsaved:
             history += [(j, at) for j, at in unsaved if at >= since]
         return history
 
     def _keep_decided(self) -> None:
         """The bans the process() call decided, as not yet committed (``_history``)."""
-        unsaved = self._unsaved
-        for text, jail, at in self._decided:
-            found = unsaved.get(text)
-            if found is None:
-                unsaved[text] = [(jail, at)]
-            else:
-                found.append((jail, at))
+        self._unsaved.keep(self._decided)
         self._decided.clear()
+
+    def seal(self) -> None:
+        """The bans decided so far are written by the store's next commit, which the
+        caller starts now (none running): the engine may decide on while it runs."""
+        self._unsaved.seal(self.store.commit_count + 1)
 
     def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
         """Within a ban that catching up skipped (it had expired before it was decided)."""

@@ -22,6 +22,7 @@ from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.reading import BanReading
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
+from journalban.decisions.unsaved import UnsavedBans
 from journalban.errors import NoSuchJail, NotBanned
 from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
@@ -58,12 +59,10 @@ class DecisionEngine(BanDeciding, BanReading):
         self._virtual_until: dict[tuple[str, str], float] = {}
         self._check_prefix = check_prefix
         # Automatic bans decided by process() calls whose commit is still to come
-        # (the agent commits the batches queued behind each other in one
-        # transaction): network text -> [(jail, banned_at)], forgotten once the
-        # store has committed since.
-        self._unsaved: dict[str, list[tuple[str, float]]] = {}
+        # (the agent commits a group of batches in one transaction, and decides
+        # the next group while it runs): decisions.unsaved.
+        self._unsaved = UnsavedBans(store.commit_count)
         self._decided: list[tuple[str, str, float]] = []
-        self._unsaved_at = store.commit_count
         self._sorted: list[Ban] = []
         self._sorted_key: tuple[int, str | None] = (-1, None)
 
@@ -127,9 +126,7 @@ class DecisionEngine(BanDeciding, BanReading):
         """
         rt = self.jails[jail]
         now = self.clock.now()
-        if self.store.commit_count != self._unsaved_at:
-            self._unsaved.clear()
-            self._unsaved_at = self.store.commit_count
+        self._unsaved.catch_up(self.store.commit_count)
         self._decided.clear()
         commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
         changes = Changes(commits=[commit])

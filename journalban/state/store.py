@@ -186,18 +186,23 @@ class StateStore:
     ) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` (its ``network_text``
         when the caller has it) since ``since``."""
-        if self._in_history is None:
-            rows = self.db.execute("SELECT DISTINCT network FROM history").fetchall()
-            self._in_history = dict.fromkeys(str(n) for (n,) in rows)
         if text is None:
             text = _key(network)
-        if text not in self._in_history:
+        if self._in_history is not None and text not in self._in_history:
             return []
-        rows = self.db.execute(
-            "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
-            " AND manual = 0",
-            (text, since),
-        ).fetchall()
+        # Under the commit's lock: the agent reads while its last commit runs in a
+        # thread, and this connection would see that transaction's rows half written.
+        with self._writing:
+            if self._in_history is None:
+                rows = self.db.execute("SELECT DISTINCT network FROM history").fetchall()
+                self._in_history = dict.fromkeys(str(n) for (n,) in rows)
+                if text not in self._in_history:
+                    return []
+            rows = self.db.execute(
+                "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
+                " AND manual = 0",
+                (text, since),
+            ).fetchall()
         found, skipped = plainrows.history(rows)
         self._warn_skipped("history", skipped)
         return found
@@ -221,14 +226,15 @@ class StateStore:
         try:
             if not self.flood_cache and _rows(batches) >= FLOOD_ROWS:
                 self._grow_cache()
-            with self._writing, self._transaction() as cur:
-                for b in batches:
-                    self._write(cur, b)
-                for writer in self.writers:
-                    writer.write(cur, batches)
+            with self._writing:
+                with self._transaction() as cur:
+                    for b in batches:
+                        self._write(cur, b)
+                    for writer in self.writers:
+                        writer.write(cur, batches)
+                self.commit_count += 1  # under the lock: a history read sees both or neither
         except sqlite3.Error as exc:
             raise StateError(f"cannot write state: {exc}") from None
-        self.commit_count += 1
 
     def _grow_cache(self) -> None:
         """The flood's page cache (FLOOD_CACHE_KIB), when the state is large enough."""

@@ -1,0 +1,90 @@
+"""The automatic bans decided but not yet committed, by the commit that holds them.
+
+A ban's length and recidive count the network's earlier bans: the state's
+history plus the bans decided since, not yet in it. The agent decides the
+next group of batches while the last one commits in a thread (agent.committing),
+so "not yet in it" is more than "since the last commit": each group's bans
+are *sealed* when the group is handed to the store, with the number of the
+store's commit that will write them, and count until the store's
+``commit_count`` reaches that number. A history read is paired with the
+commit count it saw (``committed_history``), so a commit landing meanwhile
+counts a ban neither twice nor not at all.
+
+Callers that never seal (the engine driven directly, one commit per change:
+the tests, ``journalban replay``) keep the old rule: every commit writes all
+the bans decided before it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from journalban.addresses import IPNetwork
+    from journalban.state.store import StateStore
+
+# By network text (it hashes in C): [(jail, banned_at)].
+Decided = dict[str, list[tuple[str, float]]]
+
+
+class UnsavedBans:
+    """The open group's decided bans, and the sealed groups whose commit has not landed."""
+
+    __slots__ = ("_open_since", "_sealed", "open")
+
+    def __init__(self, committed: int) -> None:
+        self.open: Decided = {}
+        self._sealed: list[tuple[int, Decided]] = []  # (commit number, its bans), in order
+        self._open_since = committed  # the commit count when ``open`` began (unsealed use)
+
+    def keep(self, decided: list[tuple[str, str, float]]) -> None:
+        """Add (network text, jail, banned_at) of bans just decided to the open group."""
+        unsaved = self.open
+        for text, jail, at in decided:
+            found = unsaved.get(text)
+            if found is None:
+                unsaved[text] = [(jail, at)]
+            else:
+                found.append((jail, at))
+
+    def seal(self, number: int) -> None:
+        """The open group's bans are written by the store's commit ``number`` (the next one:
+        the caller commits nothing else before it)."""
+        if self.open:
+            self._sealed.append((number, self.open))
+        self.open = {}
+        self._open_since = number
+
+    def catch_up(self, committed: int) -> None:
+        """Forget the bans the store has committed (``committed``: its commit count)."""
+        sealed = self._sealed
+        while sealed and sealed[0][0] <= committed:
+            del sealed[0]
+        if committed > self._open_since:  # committed without a seal: the open group too
+            self.open.clear()
+            self._open_since = committed
+
+    def of(self, text: str, committed: int) -> list[tuple[str, float]]:
+        """(jail, banned_at) of ``text``'s bans not in the state as of commit ``committed``."""
+        found: list[tuple[str, float]] = []
+        for number, bans in self._sealed:
+            if number > committed and (more := bans.get(text)):
+                found += more
+        if committed <= self._open_since and (more := self.open.get(text)):
+            found += more
+        return found
+
+
+def committed_history(
+    store: StateStore, network: IPNetwork, since: float, text: str
+) -> tuple[int, list[tuple[str, float]]]:
+    """``store.ban_history`` and the commit count it is the history of.
+
+    A read is retried if a commit landed during it (once at most: the agent has
+    one commit in flight, and hands no other to the store while it decides).
+    """
+    while True:
+        before = store.commit_count
+        history = store.ban_history(network, since, text)
+        if store.commit_count == before:
+            return before, history
