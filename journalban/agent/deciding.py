@@ -2,8 +2,8 @@
 
 It takes the sources' batches and the callers' calls from one queue (calls
 first), decides, commits each group of batches in one SQLite transaction,
-then changes the firewall, then announces: logs, actions, listeners. A group
-commits while the next is decided (agent.committing); calls run after it.
+then changes the firewall, then announces: logs, actions, listeners. A group can
+commit while the next is decided (agent.committing); calls run after it.
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ class AgentDeciding(AgentCommitting):
         transaction for all of them writes the state's index pages once, not
         once per batch (a commit costs milliseconds); the outcome is the same,
         as the engine counts the bans decided but not yet committed. The group
-        is decided while the one before commits, and handed to the store once
-        that one has landed (``AgentCommitting``). Stops before a queued call,
+        may be decided while the one before commits, and is handed to the store
+        once that one has landed (``AgentCommitting``). Stops before a queued call,
         which is returned to run after the commits and before the group's bans
         are announced (left in ``_news``).
         """
@@ -171,9 +171,8 @@ class AgentDeciding(AgentCommitting):
                     item = queued
         self._mark_waiting("group decided", carried)
         collect_detector_rows(self.decisions, changes)
-        await self._settle()  # the group before lands first
         if changes.commits:
-            self._launch(changes, sorted(touched))
+            await self._hand_over(changes, sorted(touched))
         return carried
 
     async def _decide(self, jail: str, batch: LineBatch, changes: Changes) -> bool:

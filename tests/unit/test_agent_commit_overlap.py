@@ -1,6 +1,8 @@
 """The decisions task decides the next group while the last one commits, in order.
 
-The agent runs in-process (dry-run, its real SQLite state) with the store's
+``committing.OVERLAP`` on (off by default: it measured slower on the benchmark
+machine; the last test checks the default order). The agent runs in-process
+(dry-run, its real SQLite state) with the store's
 commit held at a gate in its worker thread. While group 1 is held: group 2 is
 decided, and nothing of group 1 reaches the firewall or the listeners; a call
 waits. Released, group 1 lands (firewall, news), then group 2, then the call
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from journalban.agent import committing
 from journalban.agent.runtime import Agent
 from journalban.errors import StateError
 from journalban.events import Ban, LineBatch
@@ -29,6 +32,11 @@ from support.agent import StateReader, write_config
 GROUP1 = [f"198.51.100.{i}" for i in range(1, 4)]
 GROUP2 = [f"203.0.113.{i}" for i in range(1, 4)]
 DEADLINE = 20.0
+
+
+@pytest.fixture
+def overlap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(committing, "OVERLAP", True)
 
 
 class GatedStore:
@@ -114,7 +122,7 @@ def _decided(agent: Agent, addresses: Sequence[str]) -> bool:
 
 
 def test_the_next_group_is_decided_while_the_last_commits_and_lands_after_it(
-    tmp_path: Path,
+    tmp_path: Path, overlap: None
 ) -> None:
     reader = StateReader(tmp_path / "state", dry_run=True)
     in_call: dict[str, object] = {}
@@ -163,7 +171,7 @@ def test_the_next_group_is_decided_while_the_last_commits_and_lands_after_it(
     )
 
 
-def test_a_stop_waits_for_the_group_in_flight_and_applies_it(tmp_path: Path) -> None:
+def test_a_stop_waits_for_the_group_in_flight_and_applies_it(tmp_path: Path, overlap: None) -> None:
     reader = StateReader(tmp_path / "state", dry_run=True)
 
     async def scenario() -> Seen:
@@ -190,7 +198,9 @@ def test_a_stop_waits_for_the_group_in_flight_and_applies_it(tmp_path: Path) -> 
     assert sorted(seen.of("applied")) == sorted(seen.of("announced")) == sorted(GROUP1)
 
 
-def test_a_failed_commit_in_flight_stops_the_agent_with_its_error(tmp_path: Path) -> None:
+def test_a_failed_commit_in_flight_stops_the_agent_with_its_error(
+    tmp_path: Path, overlap: None
+) -> None:
     async def scenario() -> None:
         agent = Agent(_config(tmp_path))
         task = asyncio.create_task(agent.run())
@@ -204,3 +214,26 @@ def test_a_failed_commit_in_flight_stops_the_agent_with_its_error(tmp_path: Path
     with pytest.raises(ExceptionGroup) as raised:
         asyncio.run(asyncio.wait_for(scenario(), 60))
     assert raised.group_contains(StateError)
+
+
+def test_by_default_a_group_lands_before_the_next_is_decided(tmp_path: Path) -> None:
+    assert committing.OVERLAP is False
+
+    async def scenario() -> Seen:
+        agent = Agent(_config(tmp_path))
+        task = asyncio.create_task(agent.run())
+        await agent.ready.wait()
+        gated, seen = GatedStore(agent), Seen(agent)
+        await agent.feed("sshd", _batch(agent, GROUP1, "1"))
+        await _until(gated.entered.is_set)
+        await agent.feed("sshd", _batch(agent, GROUP2, "2"))
+        await asyncio.sleep(0.3)
+        assert not _decided(agent, GROUP2)  # waits for group 1 to land
+        gated.gate.set()
+        await _until(lambda: len(seen.of("announced")) == len(GROUP1 + GROUP2))
+        agent.stop()
+        await task
+        return seen
+
+    seen = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert seen.of("applied") == seen.of("announced") == GROUP1 + GROUP2
