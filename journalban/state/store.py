@@ -17,15 +17,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring_ascii
-from operator import itemgetter
 from pathlib import Path
 from typing import Protocol
 
 from journalban.addresses import IPNetwork, network_text
 from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import banrows, detection, failurerows, plainrows, schema
+from journalban.state import banrows, commitrows, detection, failurerows, plainrows, schema
+from journalban.state.commitrows import HistoryRows
 from journalban.state.private import make_private
 
 log = logging.getLogger("journalban.state")
@@ -128,6 +127,11 @@ class StateStore:
         # in SQLite's inserts (50k bans: +13 ms); the pages it no longer keeps are
         # still in the kernel's cache.
         self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        # A statement writing many rows (state.bulk) keeps the pages it changes in a
+        # statement journal, to undo it alone: past 64 KiB SQLite wrote that to a temporary
+        # file (sshd-flood: 370 MB of writes more than the rows' own); in memory it is a
+        # copy of each page the statement changes, freed when it ends.
+        self.db.execute("PRAGMA temp_store=MEMORY")
         schema.prepare(self.db, self.path)
 
     # --- reading -------------------------------------------------------------
@@ -228,8 +232,12 @@ class StateStore:
                 self._grow_cache()
             with self._writing:
                 with self._transaction() as cur:
+                    rows = HistoryRows()
                     for b in batches:
-                        self._write(cur, b)
+                        self._write(cur, b, rows)
+                    history = rows.write(cur)
+                    if history and self._in_history is not None:
+                        self._in_history.update((row[0], None) for row in history)
                     for writer in self.writers:
                         writer.write(cur, batches)
                 self.commit_count += 1  # under the lock: a history read sees both or neither
@@ -254,7 +262,9 @@ class StateStore:
         except sqlite3.Error as exc:
             raise StateError(f"cannot write state: {exc}") from None
 
-    def _write(self, cur: sqlite3.Cursor, b: BatchCommit) -> None:
+    def _write(self, cur: sqlite3.Cursor, b: BatchCommit, history: HistoryRows) -> None:
+        """Write batch ``b``; its history rows go into ``history``, written by the commit
+        (state.commitrows)."""
         if b.position is not None:
             cur.execute(
                 "INSERT OR REPLACE INTO positions (jail, source, position) VALUES (?, ?, ?)",
@@ -278,30 +288,9 @@ class StateStore:
                 [(ban.jail, _key(ban.network)) for ban in b.unbans],
             )
         if b.bans:
-            cur.executemany(
-                "INSERT OR REPLACE INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        ban.jail, _key(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
-                        ban.reason, ban.failures, ban.source, _lines_text(ban.lines),
-                        ban.account or None,
-                    )
-                    for ban in b.bans
-                ],
-            )  # fmt: skip
+            commitrows.write_bans(cur, b.bans)
         if b.history:
-            rows = [
-                (_key(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual))
-                for ban, manual in b.history
-            ]
-            if self._in_history is not None:
-                self._in_history.update((row[0], None) for row in rows)
-            rows.sort(key=_first)  # in the index order, as detection.write_rows
-            cur.executemany(
-                "INSERT INTO history (network, jail, banned_at, expires_at, manual)"
-                " VALUES (?, ?, ?, ?, ?)",
-                rows,
-            )
+            history.add(b.history)
         if b.detector_rows:
             detection.write_rows(cur, b.jail, b.detector_rows)
         if b.failed_delta or b.banned_delta:
@@ -341,18 +330,9 @@ class StateStore:
         return _Tx(self.db)
 
 
-_first = itemgetter(0)
-
-
 def _rows(batches: Sequence[BatchCommit]) -> int:
     """About how many rows the batches write."""
     return sum(len(b.bans) + len(b.history) + len(b.detector_rows) for b in batches)
-
-
-def _lines_text(lines: Sequence[str]) -> str:
-    """``json.dumps(list(lines))``, each line escaped by the function json.dumps uses for
-    it (ensure_ascii), without its encoder's set-up per ban (tests/unit/test_row_text.py)."""
-    return "[" + ", ".join(map(encode_basestring_ascii, lines)) + "]"
 
 
 class _Tx:

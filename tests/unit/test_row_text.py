@@ -54,7 +54,7 @@ def test_any_other_key_or_time_is_left_to_json_dumps() -> None:
 
 def test_a_bans_lines_as_json_dumps_writes_them() -> None:
     """Attacker text: quotes, backslashes, control characters, non-ASCII, lone surrogates."""
-    from journalban.state.store import _lines_text
+    from journalban.state.commitrows import lines_text as _lines_text
 
     rng = random.Random(8)
     alphabet = 'ab "\\\n\t\x00\x1f\x7fé€😀\udcff/:[],'

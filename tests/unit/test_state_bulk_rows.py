@@ -1,0 +1,128 @@
+"""A commit's rows in few statements (state.bulk, state.commitrows) leave the state as the
+same rows written a statement per row and a transaction per batch: the same rows in every
+table, the bans in the same rowid order (the restore's), the last row of a key winning."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from journalban.addresses import host_v4_network
+from journalban.events import Ban
+from journalban.state import bulk, schema
+from journalban.state.store import BatchCommit, StateStore
+
+
+def _table() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.execute(schema.DETECTOR_STATE)
+    return db
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 8, 511, 512, 513, 1300])
+def test_bulk_insert_writes_the_rows_one_by_one_would(count: int) -> None:
+    rng = random.Random(count)
+    # Keys repeat: an INSERT OR REPLACE keeps the last row of each, in either way.
+    rows = [("sshd", "slow", f"k{rng.randrange(count or 1)}", f"[{n}]") for n in range(count)]
+    ours, theirs = _table(), _table()
+    bulk.insert(ours.cursor(), "INSERT OR REPLACE INTO detector_state", 4,
+                [x for row in rows for x in row])  # fmt: skip
+    theirs.executemany("INSERT OR REPLACE INTO detector_state VALUES (?, ?, ?, ?)", rows)
+    query = "SELECT * FROM detector_state ORDER BY key"
+    assert ours.execute(query).fetchall() == theirs.execute(query).fetchall()
+    assert len(ours.execute(query).fetchall()) == len({row[2] for row in rows})
+
+
+@pytest.mark.parametrize("count", [1, 3, 512, 600])
+def test_bulk_delete_deletes_exactly_the_keys_given(count: int) -> None:
+    db = _table()
+    db.executemany("INSERT INTO detector_state VALUES ('sshd', ?, ?, '1')",
+                   [(d, f"k{n}") for d in ("slow", "subnet") for n in range(2 * count)])  # fmt: skip
+    bulk.delete(db.cursor(), "DELETE FROM detector_state WHERE jail = ? AND detector = ? AND key IN",
+                ("sshd", "slow"), [f"k{n}" for n in range(0, 2 * count, 2)])  # fmt: skip
+    left = db.execute("SELECT detector, key FROM detector_state").fetchall()
+    assert sorted(left) == sorted(
+        [("slow", f"k{n}") for n in range(1, 2 * count, 2)]
+        + [("subnet", f"k{n}") for n in range(2 * count)]
+    )
+
+
+def test_the_statements_are_made_once_per_size() -> None:
+    a = bulk.statement("INSERT INTO t", 3, 64)
+    assert a is bulk.statement("INSERT INTO t", 3, 64)
+    assert a.count("?") == 192
+    assert (
+        bulk.statement("DELETE FROM t WHERE k IN", 0, 4) == "DELETE FROM t WHERE k IN (?, ?, ?, ?)"
+    )
+
+
+def _ban(n: int, at: float, lines: tuple[str, ...] = ("a line",), account: str = "") -> Ban:
+    net = host_v4_network(0xC6336400 + n)  # 198.51.100.n
+    return Ban("sshd", net, at, at + 600, 1, "failures", 5, "journal", lines, account)
+
+
+def _batches(rng: random.Random, count: int) -> list[BatchCommit]:
+    """Batches that ban, ban again, unban and write detector rows, the same networks often."""
+    out = []
+    for n in range(count):
+        at = 1_800_000_000.0 + n
+        bans = [_ban(rng.randrange(40), at, (f"line {n}",), rng.choice(["", "root"]))
+                for _ in range(rng.randrange(0, 12))]  # fmt: skip
+        unbans = [_ban(rng.randrange(40), at) for _ in range(rng.randrange(0, 4))]
+        rows = [(rng.choice(["slow", "subnet"]), f"k{rng.randrange(30)}",
+                 None if rng.random() < 0.3 else f"[{n}]") for _ in range(rng.randrange(0, 20))]  # fmt: skip
+        out.append(BatchCommit(
+            "sshd", source="journal", position=f"c{n}", new_failures=[(f"198.51.100.{n % 7}/32", at)],
+            bans=bans, unbans=unbans, history=[(b, rng.random() < 0.1) for b in bans],
+            failed_delta=3, banned_delta=len(bans), detector_rows=rows,
+        ))  # fmt: skip
+    return out
+
+
+def _state(store: StateStore) -> dict[str, list[tuple[object, ...]]]:
+    queries = {
+        "bans": "SELECT * FROM bans ORDER BY rowid",  # the rowid order: the restore's
+        "history": "SELECT network, jail, banned_at, expires_at, manual FROM history",
+        "detector_state": "SELECT * FROM detector_state",
+        "counters": "SELECT * FROM counters",
+        "positions": "SELECT * FROM positions",
+        "failure_log": "SELECT jail, newest, cleared, failures FROM failure_log ORDER BY seq",
+    }
+    rows = {t: store.db.execute(q).fetchall() for t, q in queries.items()}
+    rows["history"].sort(key=repr)
+    rows["detector_state"].sort()
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_commit_of_many_batches_ends_as_a_transaction_per_batch(
+    tmp_path: Path, seed: int
+) -> None:
+    batches = _batches(random.Random(seed), 40)
+    ours, theirs = StateStore(tmp_path / "ours.sqlite"), StateStore(tmp_path / "theirs.sqlite")
+    for start in range(0, len(batches), 8):
+        ours.commit(batches[start : start + 8])
+    for b in batches:
+        theirs.commit([b])
+    assert _state(ours) == _state(theirs)
+    assert len(_state(ours)["bans"]) > 5
+    # The history's networks are known (the store reads them once, then adds each commit's).
+    for b in batches:
+        for ban, manual in b.history:
+            found = ours.ban_history(ban.network, 0.0)
+            assert manual or (ban.jail, ban.banned_at) in found
+    ours.close()
+    theirs.close()
+
+
+def test_a_ban_and_its_unban_in_one_commit_leave_no_row(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.sqlite")
+    first, again = _ban(1, 1_800_000_000.0), _ban(1, 1_800_000_100.0)
+    store.commit([BatchCommit("sshd", bans=[first]), BatchCommit("sshd", unbans=[first])])
+    assert store.active_bans() == []
+    store.commit([BatchCommit("sshd", unbans=[first]), BatchCommit("sshd", bans=[again])])
+    assert store.active_bans() == [again]
+    store.close()
