@@ -40,6 +40,7 @@ from journalban.agent.deciding import (
     CallItem,
 )
 from journalban.agent.detection import AgentDetection
+from journalban.agent.earlysources import close_unstarted, prepared_sources
 from journalban.agent.enforcelink import AgentEnforcement
 from journalban.agent.fileworker import start_ahead as start_file_readers
 from journalban.agent.fileworker import stop_ahead as stop_file_readers
@@ -143,6 +144,7 @@ class Agent(
         self._news = NewsQueue()  # a group's bans, committed, announced after the calls waiting
         self._source_tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._sources: dict[str, list[Source]] = {}
+        self._early: dict[str, list[Source]] = {}  # built before READY (agent.earlysources)
         self._matchers: dict[str, LineMatcher] = {}
         self._stop = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
@@ -189,6 +191,10 @@ class Agent(
             start_file_readers(sum(j.source == "files" for j in self.config.enabled_jails))
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
+        # Journal reader children prepare while the firewall is set up and the bans restored.
+        self._early = prepared_sources(
+            self.parts, self.config, self.clock, self.store.positions(), self._session_rows
+        )
         if not any(part.config.source == "journal" for part in self.parts.values()):
             stop_ahead()  # the journal reader child started ahead (cli.run) has nothing to read
         # The firewall is set up (its sets read back: netlink waits, in a thread) while the
@@ -274,6 +280,7 @@ class Agent(
             pass
         finally:
             self.notifier.stopping()
+            close_unstarted(self._early)
             await self._land_at_stop()  # the group committing: committed, in the firewall
             self._announce(self._news.take(len(self._news)))  # committed: log them, run actions
             for sources in self._sources.values():
@@ -302,9 +309,11 @@ class Agent(
         for name, part in self.parts.items():
             if name in self._source_tasks:
                 continue
-            sources = build_sources(
-                part, self.config, self.clock, positions, self._session_rows(name)
-            )
+            sources = self._early.pop(name, None)
+            if sources is None:
+                sources = build_sources(
+                    part, self.config, self.clock, positions, self._session_rows(name)
+                )
             self._sources[name] = sources
             self._source_tasks[name] = [
                 self._group.create_task(self._read(name, src)) for src in sources

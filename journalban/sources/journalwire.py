@@ -26,6 +26,7 @@ DEFAULT_REOPEN_EVERY = 150_000
 # (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
 DATA, SPLIT, HANDOVER, ABANDON, DONE = 0, 1, 2, 3, 4  # frame kinds
+GO = b"go\n"  # after a request that holds (``Request.hold``): read from now on
 # Following live, a frame at most every FRAME_GAP seconds: journal-remote or a
 # busy journald appends entries a few at a time, and a frame per wake-up (about
 # 7 entries each in bench_dbus_agent's 1M-line stream) cost the agent a batch,
@@ -106,6 +107,9 @@ class Request:
     # A field read from each candidate entry and handed to the finder: the
     # session key of failures without an address (``_PID``; matching.sessions).
     session_field: str | None = None
+    # Sent before the agent is ready (``JournalSource.prepare``): open the journal and
+    # build the finder, then read nothing until a ``GO`` line follows on stdin.
+    hold: bool = False
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"

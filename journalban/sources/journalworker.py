@@ -493,6 +493,17 @@ def reap_helpers(_signum: int, _frame: object) -> None:
             pass
 
 
+def read_line(fd: int, buffered: bytes = b"") -> tuple[bytes | None, bytes]:
+    """The next line of ``fd`` after ``buffered`` (None at EOF), and what was read after it."""
+    while b"\n" not in buffered:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return None, b""
+        buffered += chunk
+    line, _, rest = buffered.partition(b"\n")
+    return line + b"\n", rest
+
+
 def main(make_finder: MakeFinder | None = None, warm_up: Callable[[], object] | None = None) -> int:
     """The child's life; ``make_finder`` builds the finder of failures from ``Request.matcher``.
 
@@ -509,12 +520,9 @@ def main(make_finder: MakeFinder | None = None, warm_up: Callable[[], object] | 
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     if warm_up is not None and not select.select([stdin], [], [], 0)[0]:
         warm_up()
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = os.read(stdin, 65536)
-        if not chunk:
-            return 0
-        line += chunk
+    line, rest = read_line(stdin)
+    if line is None:
+        return 0
     request = Request.decode(line)
     matcher = request.matcher
     build = None
@@ -531,6 +539,12 @@ def main(make_finder: MakeFinder | None = None, warm_up: Callable[[], object] | 
 
     follower = Follower(request, stdin, stdout, make_finder=build)
     try:
+        if request.hold:
+            # Ready before the agent is: the journal is open (the prefilter tuned), the
+            # finder built; the agent's GO comes when it is ready (or EOF: it is gone).
+            follower.ensure_finder()
+            if read_line(stdin, rest)[0] is None:
+                return 0
         follower.run()
     except BrokenPipeError:
         pass  # the parent stopped reading: nothing left to do

@@ -1,0 +1,49 @@
+"""The jails' sources built before the agent is ready, so that journal reader children prepare.
+
+A journal jail's reader child is started first thing (``sources.journal.start_ahead``)
+and imports while the agent starts. Given its request only when the source
+started, after READY, it then opened the journal, tuned its prefilter (the
+journal's last 1,000 messages) and built the jail's finder: 20-35 ms before
+its first entry and before a split catch-up's helper was forked (issue 19,
+``docs/benchmarks.md``). The sources are now built once the jails are, and
+each journal source tells its child the request at once
+(``JournalSource.prepare``); the child does all that while the agent sets up
+its firewall and restores its bans, and reads nothing until the source starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from journalban.agent.build import JailParts, build_sources
+from journalban.clock import Clock
+from journalban.config.schema import Config
+from journalban.sources.base import Source
+
+
+def prepared_sources(
+    parts: Mapping[str, JailParts],
+    config: Config,
+    clock: Clock,
+    positions: Mapping[tuple[str, str], str],
+    session_rows: Callable[[str], Sequence[tuple[str, str]]],
+) -> dict[str, list[Source]]:
+    """The journal jails' sources, as ``build_sources`` makes them, told their request
+    (``prepare``); the other jails' are built when they start, as before."""
+    found: dict[str, list[Source]] = {}
+    for name, part in parts.items():
+        if part.config.source != "journal":
+            continue
+        sources = found[name] = build_sources(part, config, clock, positions, session_rows(name))
+        for source in sources:
+            prepare = getattr(source, "prepare", None)
+            if prepare is not None:
+                prepare()
+    return found
+
+
+def close_unstarted(early: Mapping[str, Sequence[Source]]) -> None:
+    """Close the sources built before READY that never started (their children end)."""
+    for sources in early.values():
+        for source in sources:
+            source.close()
