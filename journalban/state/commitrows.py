@@ -1,23 +1,38 @@
-"""A commit's ban and history rows, in few statements (state.bulk).
+"""A commit's rows, gathered over its batches and written in few statements (state.bulk).
 
-A batch's bans go in as the batch comes (a ban's row must exist before a
-later batch's unban deletes it, and their rowids, the restore's order, are
-the ones a statement per ban gave them); the history rows of all the
-commit's batches go last, in their index's order: its pages are then walked
-once per commit, not once per batch.
+A group of batches (a flood's thousands of bans) wrote each batch's rows on
+their own, a statement per row, and a position, a failure-log row and a
+counters row per batch. Here, inside the same transaction:
+
+- bans go in ``bulk`` statements as soon as a full one is gathered, the rest
+  before the next unban (a ban's row must exist before a later batch's unban
+  deletes it) or at the end: in the batches' order, so their rowids, the
+  restore's order, are the ones a statement per ban gave them;
+- the history rows of all the batches go last, in their index's order (its
+  pages walked once per commit, not once per batch);
+- failure-log rows in the batches' order (their ``seq``, the replay's order,
+  as before); each source's last position only (a batch's position replaced
+  the one before it in the same transaction); each jail's counters added up.
+
+The tables end as the batches written one by one left them
+(tests/unit/test_state_bulk_rows.py).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import chain
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from journalban.addresses import network_text
-from journalban.events import Ban
-from journalban.state import bulk
+from journalban.state import bulk, detection
+
+if TYPE_CHECKING:
+    from journalban.state.store import BatchCommit
 
 # (network, jail, banned_at, expires_at, manual)
 HistoryRow = tuple[str, str, float, "float | None", int]
@@ -26,41 +41,99 @@ HistoryRow = tuple[str, str, float, "float | None", int]
 BAN_COLUMNS = 10
 INSERT_BANS = "INSERT OR REPLACE INTO bans"
 INSERT_HISTORY = "INSERT INTO history (network, jail, banned_at, expires_at, manual)"
+INSERT_FAILURES = "INSERT INTO failure_log (jail, newest, cleared, failures)"
+INSERT_POSITIONS = "INSERT OR REPLACE INTO positions (jail, source, position)"
+ADD_COUNTERS = (
+    "INSERT INTO counters (jail, total_failed, total_banned) VALUES (?, ?, ?)"
+    " ON CONFLICT(jail) DO UPDATE SET total_failed = total_failed + excluded.total_failed,"
+    " total_banned = total_banned + excluded.total_banned"
+)
+DELETE_BAN = "DELETE FROM bans WHERE jail = ? AND network = ?"
 _first = itemgetter(0)
+_second = itemgetter(1)
 _flat = chain.from_iterable
 
 
-def write_bans(cur: sqlite3.Cursor, bans: Sequence[Ban]) -> None:
-    rows = [
-        (
-            ban.jail, network_text(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
-            ban.reason, ban.failures, ban.source, lines_text(ban.lines), ban.account or None,
-        )
-        for ban in bans
-    ]  # fmt: skip
-    bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, list(_flat(rows)))
+class CommitRows:
+    """The rows of one commit's batches (``add`` each, then ``write``), in its transaction."""
 
-
-class HistoryRows:
-    """The history rows of one commit's batches, not yet written."""
-
-    __slots__ = ("rows",)
+    __slots__ = ("bans", "counters", "failures", "history", "positions")
 
     def __init__(self) -> None:
-        self.rows: list[HistoryRow] = []
+        self.bans: list[object] = []  # the columns of bans not yet written, row after row
+        self.history: list[HistoryRow] = []
+        self.failures: list[object] = []  # failure_log's columns, row after row
+        self.positions: dict[tuple[str, str], str] = {}
+        self.counters: dict[str, list[int]] = {}  # jail: [failed, banned] to add
 
-    def add(self, history: Iterable[tuple[Ban, bool]]) -> None:
-        self.rows += [
-            (network_text(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual))
-            for ban, manual in history
-        ]
+    def add(self, cur: sqlite3.Cursor, b: BatchCommit) -> None:
+        """Batch ``b``'s rows: written now (unbans, detector rows, full statements of bans)
+        or at ``write``."""
+        if b.position is not None:
+            self.positions[b.jail, b.source] = b.position
+        if b.cleared or b.new_failures:
+            # A cleared network's failures all came before the ban that cleared
+            # it, so ``newest`` covers them: pruning by it never drops a clear
+            # while failures it cleared are kept (StateStore.prune).
+            newest = max(
+                max(map(_second, b.new_failures), default=0.0),
+                max((ban.banned_at for ban, _ in b.history), default=0.0),
+            )
+            self.failures += (b.jail, newest, json.dumps(b.cleared), json.dumps(b.new_failures))
+        if b.unbans:
+            self.write_bans(cur)  # the earlier batches' bans before these unbans
+            cur.executemany(DELETE_BAN, [(ban.jail, network_text(ban.network)) for ban in b.unbans])
+        if b.bans:
+            self.bans += _flat([
+                (
+                    ban.jail, network_text(ban.network), ban.banned_at, ban.expires_at,
+                    ban.ban_count, ban.reason, ban.failures, ban.source, lines_text(ban.lines),
+                    ban.account or None,
+                )
+                for ban in b.bans
+            ])  # fmt: skip
+            if len(self.bans) >= bulk.MOST_ROWS * BAN_COLUMNS:
+                self._write_full_bans(cur)
+        if b.history:
+            self.history += [
+                (network_text(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual))
+                for ban, manual in b.history
+            ]
+        if b.detector_rows:
+            detection.write_rows(cur, b.jail, b.detector_rows)
+        if b.failed_delta or b.banned_delta:
+            counts = self.counters.setdefault(b.jail, [0, 0])
+            counts[0] += b.failed_delta
+            counts[1] += b.banned_delta
+
+    def _write_full_bans(self, cur: sqlite3.Cursor) -> None:
+        """The bans that fill whole statements of ``MOST_ROWS``; the rest wait for more."""
+        values = self.bans
+        full = len(values) - len(values) % (bulk.MOST_ROWS * BAN_COLUMNS)
+        bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, values[:full])
+        del values[:full]
+
+    def write_bans(self, cur: sqlite3.Cursor) -> None:
+        """Every ban gathered so far."""
+        if self.bans:
+            bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, self.bans)
+            self.bans = []
 
     def write(self, cur: sqlite3.Cursor) -> list[HistoryRow]:
-        """Write the rows gathered; they are returned (the store remembers their networks)."""
-        rows = self.rows
+        """Everything gathered and not yet written; the history rows are returned (the
+        store remembers their networks)."""
+        self.write_bans(cur)
+        rows = self.history
         if rows:
             rows.sort(key=_first)  # in the index's order (stable: as detection.write_rows)
             bulk.insert(cur, INSERT_HISTORY, 5, list(_flat(rows)))
+        if self.failures:
+            bulk.insert(cur, INSERT_FAILURES, 4, self.failures)
+        if self.positions:
+            values = [(j, s, p) for (j, s), p in self.positions.items()]
+            bulk.insert(cur, INSERT_POSITIONS, 3, list(_flat(values)))
+        for jail, (failed, banned) in self.counters.items():
+            cur.execute(ADD_COUNTERS, (jail, failed, banned))
         return rows
 
 

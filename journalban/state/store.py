@@ -23,8 +23,8 @@ from typing import Protocol
 from journalban.addresses import IPNetwork, network_text
 from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import banrows, commitrows, detection, failurerows, plainrows, schema
-from journalban.state.commitrows import HistoryRows
+from journalban.state import banrows, detection, failurerows, plainrows, schema
+from journalban.state.commitrows import CommitRows
 from journalban.state.private import make_private
 
 log = logging.getLogger("journalban.state")
@@ -232,9 +232,9 @@ class StateStore:
                 self._grow_cache()
             with self._writing:
                 with self._transaction() as cur:
-                    rows = HistoryRows()
+                    rows = CommitRows()  # (state.commitrows: few statements for many rows)
                     for b in batches:
-                        self._write(cur, b, rows)
+                        rows.add(cur, b)
                     history = rows.write(cur)
                     if history and self._in_history is not None:
                         self._in_history.update((row[0], None) for row in history)
@@ -261,45 +261,6 @@ class StateStore:
                 write(cur)
         except sqlite3.Error as exc:
             raise StateError(f"cannot write state: {exc}") from None
-
-    def _write(self, cur: sqlite3.Cursor, b: BatchCommit, history: HistoryRows) -> None:
-        """Write batch ``b``; its history rows go into ``history``, written by the commit
-        (state.commitrows)."""
-        if b.position is not None:
-            cur.execute(
-                "INSERT OR REPLACE INTO positions (jail, source, position) VALUES (?, ?, ?)",
-                (b.jail, b.source, b.position),
-            )
-        if b.cleared or b.new_failures:
-            # A cleared network's failures all came before the ban that cleared
-            # it, so ``newest`` covers them: pruning by it never drops a clear
-            # while failures it cleared are kept (see prune).
-            newest = max(
-                max((t for _, t in b.new_failures), default=0.0),
-                max((ban.banned_at for ban, _ in b.history), default=0.0),
-            )
-            cur.execute(
-                "INSERT INTO failure_log (jail, newest, cleared, failures) VALUES (?, ?, ?, ?)",
-                (b.jail, newest, json.dumps(b.cleared), json.dumps(b.new_failures)),
-            )
-        if b.unbans:
-            cur.executemany(
-                "DELETE FROM bans WHERE jail = ? AND network = ?",
-                [(ban.jail, _key(ban.network)) for ban in b.unbans],
-            )
-        if b.bans:
-            commitrows.write_bans(cur, b.bans)
-        if b.history:
-            history.add(b.history)
-        if b.detector_rows:
-            detection.write_rows(cur, b.jail, b.detector_rows)
-        if b.failed_delta or b.banned_delta:
-            cur.execute(
-                "INSERT INTO counters (jail, total_failed, total_banned) VALUES (?, ?, ?)"
-                " ON CONFLICT(jail) DO UPDATE SET total_failed = total_failed + excluded.total_failed,"
-                " total_banned = total_banned + excluded.total_banned",
-                (b.jail, b.failed_delta, b.banned_delta),
-            )
 
     def prune(
         self, now: float, keep_failures_since: dict[str, float], history_since: float
