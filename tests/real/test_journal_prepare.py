@@ -131,3 +131,56 @@ def test_a_child_whose_agent_goes_before_saying_go_ends_without_reading(tmp_path
             assert process.wait(timeout=10) == 0
             assert process.stdout is not None
             assert process.stdout.read() == b""  # not one frame
+
+
+def test_the_agent_prepares_its_journal_reader_before_it_is_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent tells the child started ahead its request before READY (the agent still
+    starting), and that child is the jail's reader once the source starts."""
+    from journalban.agent.journalreader import WORKER
+    from journalban.agent.runtime import Agent
+    from journalban.firewall.dryrun import DryRunBackend
+    from support.agent import write_config
+
+    journal_dir = tmp_path / "journal"
+    config = write_config(
+        tmp_path / "journalban.yaml", tmp_path / "state", journal_dir=journal_dir,
+        recidive={"enabled": False}, jails={"sshd": {"maxretry": 1000}},
+    )  # fmt: skip
+    states: list[str] = []
+    prepare = journal.JournalSource.prepare
+
+    def recorded(source: journal.JournalSource) -> None:
+        states.append(agent.state)
+        prepare(source)
+
+    monkeypatch.setattr(journal.JournalSource, "prepare", recorded)
+
+    async def scenario(writer: JournalWriter) -> tuple[list[int], int]:
+        task = asyncio.create_task(agent.run())
+        await agent.ready.wait()
+        writer.write([sshd_fields("Failed password for root from 203.0.113.9 port 22 ssh2")])
+        jail = agent.decisions.jails["sshd"]
+        for _ in range(500):
+            if jail.total_failed == 1:
+                break
+            await asyncio.sleep(0.01)
+        pids = [pid for src in agent._sources["sshd"] for pid in src.child_pids]  # type: ignore[attr-defined]
+        agent.stop()
+        await task
+        return pids, jail.total_failed
+
+    with JournalWriter(journal_dir) as writer:
+        writer.write([sshd_fields("Server listening on :: port 22.")])
+        writer.wait_visible(1)
+        journal.start_ahead(WORKER)
+        ahead = journal._AHEAD[0].child.pid
+        try:
+            agent = Agent(config, backend=DryRunBackend())
+            pids, failed = asyncio.run(scenario(writer))
+        finally:
+            journal.stop_ahead()
+    assert states == ["starting"]  # told before READY
+    assert pids == [ahead]  # the prepared child reads
+    assert failed == 1
