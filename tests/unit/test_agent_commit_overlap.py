@@ -93,12 +93,13 @@ class Seen:
         return [address for k, address in self.events if k == kind]
 
 
-def _config(tmp_path: Path) -> Path:
+def _config(tmp_path: Path, maxretry: int = 1) -> Path:
     (tmp_path / "auth.log").write_text("")
     return write_config(
         tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
         firewall={"backend": "dry-run"},
-        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")], "maxretry": 1}},
+        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")],
+                        "maxretry": maxretry}},
     )  # fmt: skip
 
 
@@ -169,6 +170,34 @@ def test_the_next_group_is_decided_while_the_last_commits_and_lands_after_it(
     assert max(order.index(f"applied:{a}") for a in GROUP1) < min(
         order.index(f"applied:{a}") for a in GROUP2
     )
+
+
+def test_a_held_group_is_not_changed_by_deciding_the_same_addresses_again(
+    tmp_path: Path, overlap: None
+) -> None:
+    """Group 1 counts a failure of each address, group 2 (decided while group 1 is held)
+    bans them: their counts are spent, their lines and detectors' rows change."""
+    reader = StateReader(tmp_path / "state", dry_run=True)
+
+    async def scenario() -> GatedStore:
+        agent = Agent(_config(tmp_path, maxretry=2))
+        task = asyncio.create_task(agent.run())
+        await agent.ready.wait()
+        gated, seen = GatedStore(agent), Seen(agent)
+        await agent.feed("sshd", _batch(agent, GROUP1, "1"))
+        await _until(gated.entered.is_set)
+        await agent.feed("sshd", _batch(agent, GROUP1, "2"))
+        await _until(lambda: _decided(agent, GROUP1))
+        gated.gate.set()
+        await _until(lambda: len(seen.of("announced")) == len(GROUP1))
+        agent.stop()
+        await task
+        return gated
+
+    gated = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert gated.positions == [["1"], ["2"]]
+    assert gated.changed_while_held == []
+    assert reader.bans() == {("sshd", f"{a}/32") for a in GROUP1}
 
 
 def test_a_stop_waits_for_the_group_in_flight_and_applies_it(tmp_path: Path, overlap: None) -> None:
