@@ -4,7 +4,9 @@ A group of batches (a flood's thousands of bans) wrote each batch's rows on
 their own, a statement per row, and a position, a failure-log row and a
 counters row per batch. Here, inside the same transaction:
 
-- bans go in ``bulk`` statements as soon as a full one is gathered, the rest
+- unbans at once, a statement per jail and up to ``bulk.MOST_ROWS``
+  networks (an expiry's thousands);
+- bans in ``bulk`` statements as soon as a full one is gathered, the rest
   before the next unban (a ban's row must exist before a later batch's unban
   deletes it) or at the end: in the batches' order, so their rowids, the
   restore's order, are the ones a statement per ban gave them;
@@ -48,7 +50,7 @@ ADD_COUNTERS = (
     " ON CONFLICT(jail) DO UPDATE SET total_failed = total_failed + excluded.total_failed,"
     " total_banned = total_banned + excluded.total_banned"
 )
-DELETE_BAN = "DELETE FROM bans WHERE jail = ? AND network = ?"
+DELETE_BANS = "DELETE FROM bans WHERE jail = ? AND network IN"
 _first = itemgetter(0)
 _second = itemgetter(1)
 _flat = chain.from_iterable
@@ -82,7 +84,11 @@ class CommitRows:
             self.failures += (b.jail, newest, json.dumps(b.cleared), json.dumps(b.new_failures))
         if b.unbans:
             self.write_bans(cur)  # the earlier batches' bans before these unbans
-            cur.executemany(DELETE_BAN, [(ban.jail, network_text(ban.network)) for ban in b.unbans])
+            by_jail: dict[str, list[str]] = {}
+            for ban in b.unbans:
+                by_jail.setdefault(ban.jail, []).append(network_text(ban.network))
+            for jail, networks in by_jail.items():
+                bulk.delete(cur, DELETE_BANS, (jail,), networks)
         if b.bans:
             self.bans += _flat([
                 (

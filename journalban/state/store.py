@@ -127,12 +127,13 @@ class StateStore:
         # in SQLite's inserts (50k bans: +13 ms); the pages it no longer keeps are
         # still in the kernel's cache.
         self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        schema.prepare(self.db, self.path)  # (a migration's temporary data as before)
         # A statement writing many rows (state.bulk) keeps the pages it changes in a
         # statement journal, to undo it alone: past 64 KiB SQLite wrote that to a temporary
         # file (sshd-flood: 370 MB of writes more than the rows' own); in memory it is a
-        # copy of each page the statement changes, freed when it ends.
+        # copy of each page the statement changes (64 rows: a few hundred KiB), freed when
+        # it ends. No query of this connection sorts or groups beyond an index.
         self.db.execute("PRAGMA temp_store=MEMORY")
-        schema.prepare(self.db, self.path)
 
     # --- reading -------------------------------------------------------------
 
