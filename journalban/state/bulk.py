@@ -22,12 +22,16 @@ from collections.abc import Sequence
 # (3.32 and later) a row may have 63 columns. A statement is prepared once per
 # size and table (sqlite3 keeps 128 per connection).
 MOST_ROWS = 64
-_texts: dict[tuple[str, int, int], str] = {}
+_texts: dict[tuple[str, int, int, int], str] = {}
 
 
-def insert(cur: sqlite3.Cursor, head: str, width: int, values: Sequence[object]) -> None:
+def insert(
+    cur: sqlite3.Cursor, head: str, width: int, values: Sequence[object],
+    fixed: Sequence[object] = (),
+) -> None:  # fmt: skip
     """``head`` (``INSERT ... INTO table``) with ``values``: the rows' columns one after
-    the other, ``width`` to a row, in as few statements as the sizes allow."""
+    the other, ``width`` to a row, in as few statements as the sizes allow. ``fixed``: the
+    first columns' values, the same in every row, bound once per statement (``?1``, ...)."""
     rows = len(values) // width
     start = 0
     size = MOST_ROWS
@@ -35,7 +39,8 @@ def insert(cur: sqlite3.Cursor, head: str, width: int, values: Sequence[object])
         while size > rows:
             size >>= 1
         end = start + size * width
-        cur.execute(statement(head, width, size), values[start:end])
+        text = statement(head, width, size, len(fixed))
+        cur.execute(text, [*fixed, *values[start:end]] if fixed else values[start:end])
         start = end
         rows -= size
 
@@ -54,17 +59,26 @@ def delete(cur: sqlite3.Cursor, head: str, fixed: Sequence[object], keys: Sequen
         rows -= size
 
 
-def statement(head: str, width: int, rows: int) -> str:
-    """``head VALUES`` and ``rows`` groups of ``width`` parameters, or (``width`` 0) ``head``
-    and a list of ``rows`` parameters; the same text object each time (the statement
-    cache hashes it once)."""
-    key = (head, width, rows)
+def statement(head: str, width: int, rows: int, fixed: int = 0) -> str:
+    """``head VALUES`` and ``rows`` groups of ``width`` parameters, each after the ``fixed``
+    ones (numbered: ``?1`` ... in every group), or (``width`` 0) ``head`` and a list of
+    ``rows`` parameters; the same text object each time (the statement cache hashes it
+    once)."""
+    key = (head, width, rows, fixed)
     text = _texts.get(key)
     if text is None:
-        if width:
+        if not width:
+            text = f"{head} (" + ", ".join("?" * rows) + ")"
+        elif not fixed:
             group = "(" + ", ".join("?" * width) + ")"
             text = f"{head} VALUES " + ", ".join([group] * rows)
         else:
-            text = f"{head} (" + ", ".join("?" * rows) + ")"
+            first = [f"?{n}" for n in range(1, fixed + 1)]
+            groups = (
+                "(" + ", ".join(first + [f"?{fixed + row * width + n}" for n in range(1, width + 1)])
+                + ")"
+                for row in range(rows)
+            )  # fmt: skip
+            text = f"{head} VALUES " + ", ".join(groups)
         _texts[key] = text
     return text

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 
 from journalban.state import bulk
@@ -25,6 +25,7 @@ log = logging.getLogger("journalban.state")
 DetectorRow = tuple[str, str, str | None]
 _detector = itemgetter(0)
 _key = itemgetter(1)
+_key_value = itemgetter(1, 2)
 DELETE = "DELETE FROM detector_state WHERE jail = ? AND detector = ? AND key IN"
 # What a detector's restore raises on a value it cannot read (not JSON, or not the
 # shape it wrote, or not the types and ranges: jails.rowvalues.DamagedRow is a ValueError):
@@ -49,11 +50,10 @@ def write_rows(cur: sqlite3.Cursor, jail: str, rows: Sequence[DetectorRow]) -> N
         found.sort(key=_detector)
     for detector, keys in groupby(gone, _detector):  # (state.bulk: a statement per many keys)
         bulk.delete(cur, DELETE, (jail, detector), list(map(_key, keys)))
-    if kept:
-        values: list[object] = [jail] * (4 * len(kept))
-        # The columns into their places: (jail, detector, key, value) row after row.
-        values[1::4], values[2::4], values[3::4] = zip(*kept, strict=True)
-        bulk.insert(cur, "INSERT OR REPLACE INTO detector_state", 4, values)
+    for detector, run in groupby(kept, _detector):
+        # (key, value) row after row; the jail and the detector bound once per statement.
+        values: list[object] = [*chain.from_iterable(map(_key_value, run))]
+        bulk.insert(cur, "INSERT OR REPLACE INTO detector_state", 2, values, (jail, detector))
 
 
 def read_rows(db: sqlite3.Connection, jail: str) -> dict[str, list[tuple[str, str]]]:

@@ -38,6 +38,19 @@ def test_bulk_insert_writes_the_rows_one_by_one_would(count: int) -> None:
     assert len(ours.execute(query).fetchall()) == len({row[2] for row in rows})
 
 
+@pytest.mark.parametrize("count", [1, 7, 64, 65, 200])
+def test_bulk_insert_binds_the_fixed_columns_once_per_statement(count: int) -> None:
+    rows = [("sshd", "subnet", f"k{n % 50}", f"[{n}]") for n in range(count)]
+    ours, theirs = _table(), _table()
+    bulk.insert(ours.cursor(), "INSERT OR REPLACE INTO detector_state", 2,
+                [x for row in rows for x in row[2:]], ("sshd", "subnet"))  # fmt: skip
+    theirs.executemany("INSERT OR REPLACE INTO detector_state VALUES (?, ?, ?, ?)", rows)
+    query = "SELECT * FROM detector_state ORDER BY key"
+    assert ours.execute(query).fetchall() == theirs.execute(query).fetchall()
+    text = bulk.statement("INSERT INTO t", 2, 2, 2)
+    assert text == "INSERT INTO t VALUES (?1, ?2, ?3, ?4), (?1, ?2, ?5, ?6)"
+
+
 @pytest.mark.parametrize("count", [1, 3, 512, 600])
 def test_bulk_delete_deletes_exactly_the_keys_given(count: int) -> None:
     db = _table()
