@@ -29,6 +29,7 @@ import collections
 import gc
 import logging
 import pickle
+import shutil
 import sys
 import tempfile
 import threading
@@ -81,6 +82,7 @@ def capture(name: str, lines: int, work: Path) -> None:
     finally:
         StateStore.commit = original  # type: ignore[method-assign]
     rows = decide_corpus.state_rows(run / "state")
+    shutil.rmtree(run)
     print(f"{name} {lines}: agent CPU {cpu:.2f} s, commit thread CPU {spent[0]:.3f} s "
           f"({len(groups)} commits), state {decide_corpus.state_digest(rows, log)[:16]}")  # fmt: skip
     (base / "commits.pickle").write_bytes(pickle.dumps(groups))
