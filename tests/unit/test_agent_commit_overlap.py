@@ -117,6 +117,20 @@ async def _until(what: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _hold_group1(
+    agent: Agent, second: Sequence[str]
+) -> tuple[asyncio.Task[None], GatedStore, Seen]:
+    """Start ``agent``; feed GROUP1 (position 1), which its commit holds at the gate,
+    then ``second`` (position 2). The agent's task, the gated store, what is seen."""
+    task = asyncio.create_task(agent.run())
+    await agent.ready.wait()
+    gated, seen = GatedStore(agent), Seen(agent)
+    await agent.feed("sshd", _batch(agent, GROUP1, "1"))
+    await _until(gated.entered.is_set)
+    await agent.feed("sshd", _batch(agent, second, "2"))
+    return task, gated, seen
+
+
 def _decided(agent: Agent, addresses: Sequence[str]) -> bool:
     banned = {b.address for b in agent.decisions.list_bans("sshd")}
     return all(a in banned for a in addresses)
@@ -130,12 +144,7 @@ def test_the_next_group_is_decided_while_the_last_commits_and_lands_after_it(
 
     async def scenario() -> tuple[GatedStore, Seen]:
         agent = Agent(_config(tmp_path))
-        task = asyncio.create_task(agent.run())
-        await agent.ready.wait()
-        gated, seen = GatedStore(agent), Seen(agent)
-        await agent.feed("sshd", _batch(agent, GROUP1, "1"))
-        await _until(gated.entered.is_set)
-        await agent.feed("sshd", _batch(agent, GROUP2, "2"))
+        task, gated, seen = await _hold_group1(agent, GROUP2)
         await _until(lambda: _decided(agent, GROUP2))  # decided while group 1 is held
         await asyncio.sleep(0.2)
         assert seen.events == []  # nothing of group 1 before its commit
@@ -181,12 +190,7 @@ def test_a_held_group_is_not_changed_by_deciding_the_same_addresses_again(
 
     async def scenario() -> GatedStore:
         agent = Agent(_config(tmp_path, maxretry=2))
-        task = asyncio.create_task(agent.run())
-        await agent.ready.wait()
-        gated, seen = GatedStore(agent), Seen(agent)
-        await agent.feed("sshd", _batch(agent, GROUP1, "1"))
-        await _until(gated.entered.is_set)
-        await agent.feed("sshd", _batch(agent, GROUP1, "2"))
+        task, gated, seen = await _hold_group1(agent, GROUP1)
         await _until(lambda: _decided(agent, GROUP1))
         gated.gate.set()
         await _until(lambda: len(seen.of("announced")) == len(GROUP1))
@@ -205,12 +209,7 @@ def test_a_stop_waits_for_the_group_in_flight_and_applies_it(tmp_path: Path, ove
 
     async def scenario() -> Seen:
         agent = Agent(_config(tmp_path))
-        task = asyncio.create_task(agent.run())
-        await agent.ready.wait()
-        gated, seen = GatedStore(agent), Seen(agent)
-        await agent.feed("sshd", _batch(agent, GROUP1, "1"))
-        await _until(gated.entered.is_set)
-        await agent.feed("sshd", _batch(agent, GROUP2, "2"))
+        task, gated, seen = await _hold_group1(agent, GROUP2)
         await _until(lambda: _decided(agent, GROUP2))
         agent.stop()
         await asyncio.sleep(0.2)
@@ -250,12 +249,7 @@ def test_by_default_a_group_lands_before_the_next_is_decided(tmp_path: Path) -> 
 
     async def scenario() -> Seen:
         agent = Agent(_config(tmp_path))
-        task = asyncio.create_task(agent.run())
-        await agent.ready.wait()
-        gated, seen = GatedStore(agent), Seen(agent)
-        await agent.feed("sshd", _batch(agent, GROUP1, "1"))
-        await _until(gated.entered.is_set)
-        await agent.feed("sshd", _batch(agent, GROUP2, "2"))
+        task, gated, seen = await _hold_group1(agent, GROUP2)
         await asyncio.sleep(0.3)
         assert not _decided(agent, GROUP2)  # waits for group 1 to land
         gated.gate.set()
