@@ -6,14 +6,12 @@ that holds none of the host's addresses; the host's own address never is."""
 from __future__ import annotations
 
 import ipaddress
-import json
-import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 from support.agent import AgentProcess, write_config
 from support.journal import JournalWriter, sshd_fields
+from support.nftset import set_elements
 from support.real import need_root, need_tool
 
 OWN = "2001:db8:1::1"
@@ -22,24 +20,6 @@ SETUP = (
     "ip link set lo up && ip link add d0 type veth peer name d1 && "
     f'ip -6 addr add {OWN}/64 dev d0 nodad && ip link set d0 up && ip link set d1 up && exec "$@"'
 )
-
-
-def _elements(pid: int, name: str) -> set[str]:
-    done = subprocess.run(
-        ["nsenter", "-t", str(pid), "-n", "nft", "-j", "list", "set", "inet", "journalban", name],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        return set()
-    out = set()
-    for item in json.loads(done.stdout)["nftables"]:
-        for elem in item.get("set", {}).get("elem", []):
-            value: Any = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
-            if isinstance(value, dict) and "prefix" in value:
-                value = f"{value['prefix']['addr']}/{value['prefix']['len']}"
-            out.add(str(value))
-    return out
 
 
 def test_neighbours_in_the_hosts_own_64_are_banned_and_the_host_never(tmp_path: Path) -> None:
@@ -66,10 +46,14 @@ def test_neighbours_in_the_hosts_own_64_are_banned_and_the_host_never(tmp_path: 
             writer.write([sshd_fields(line) for line in own + neighbour])
             agent.wait_for_log("Ban 2001:db8:1:0:8000::/65 in jail sshd")
             deadline = time.monotonic() + 15
-            while "2001:db8:1:0:8000::/65" not in _elements(agent.proc.pid, "sshd-net6"):
+            while "2001:db8:1:0:8000::/65" not in set_elements(
+                agent.proc.pid, "sshd-net6", missing_ok=True
+            ):
                 assert time.monotonic() < deadline, agent.log
                 time.sleep(0.1)
-            banned = _elements(agent.proc.pid, "sshd-net6") | _elements(agent.proc.pid, "sshd-v6")
+            banned = set_elements(agent.proc.pid, "sshd-net6", missing_ok=True) | set_elements(
+                agent.proc.pid, "sshd-v6", missing_ok=True
+            )
         finally:
             agent.stop()
     host = ipaddress.ip_network(OWN)

@@ -10,7 +10,6 @@ text of the page. Screenshots of each view go to docs/images/.
 
 from __future__ import annotations
 
-import json
 import re
 import select
 import shutil
@@ -29,6 +28,7 @@ from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, ServiceProcess
 from support.cockpit import CockpitWs, text, wait_until
 from support.journal import JournalWriter, sshd_fields
+from support.nftset import set_elements
 from support.real import REPO, missing_real, need_root, need_tool
 
 pytestmark = pytest.mark.real
@@ -87,18 +87,7 @@ def browser() -> Iterator[Any]:
 
 
 def kernel_set(pid: int) -> set[str]:
-    done = subprocess.run(
-        ["nsenter", "-t", str(pid), "-n", "nft", "-j", "list", "set", "inet", "journalban", "sshd-v4"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        return set()
-    out = set()
-    for item in json.loads(done.stdout)["nftables"]:
-        for elem in item.get("set", {}).get("elem", []):
-            value = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
-            out.add(str(value))
-    return out
+    return set_elements(pid, "sshd-v4", missing_ok=True)
 
 
 def open_page(browser: Any, ws: CockpitWs) -> Any:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from test_agent_nftables import _set_elements, _wait
+from test_agent_nftables import _wait
 
 from journalban.state.files import STATE_FILE, state_path
 from support.agent import AgentProcess, StateReader, write_config
 from support.journal import JournalWriter, sshd_fields
+from support.nftset import set_elements
 from support.real import need_root, need_tool
 
 ATTACKER = "203.0.113.5"
@@ -58,17 +59,17 @@ def test_real_run_after_a_dry_run_restores_nothing_and_counts_no_history(tmp_pat
             pid = real.proc.pid
             assert "0 bans restored, backend nftables" in real.log
             assert "Restore ban" not in real.log
-            assert _set_elements(pid, "sshd-v4") == set()
-            assert _set_elements(pid, "recidive-v4") == set()
+            assert set_elements(pid, "sshd-v4", missing_ok=True) == set()
+            assert set_elements(pid, "recidive-v4", missing_ok=True) == set()
             reader = StateReader(state, dry_run=False)
             assert reader.bans() == set()
             assert reader.history() == []
             # A real failure now is a first offence: no longer ban, no recidive
             # (had the dry run's ban counted, this would be the second).
             writer.write([sshd_fields(FAILED)] * 2)
-            _wait(lambda: ATTACKER in _set_elements(pid, "sshd-v4"))
+            _wait(lambda: ATTACKER in set_elements(pid, "sshd-v4", missing_ok=True))
             real.wait_for_log(f"Ban {ATTACKER} in jail sshd for 10m")
-            assert _set_elements(pid, "recidive-v4") == set()
+            assert set_elements(pid, "recidive-v4", missing_ok=True) == set()
             assert reader.history() == [(f"{ATTACKER}/32", "sshd")]
         finally:
             real.stop()

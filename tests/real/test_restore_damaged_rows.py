@@ -23,6 +23,7 @@ import pytest
 from journalban.events import Ban
 from journalban.state.store import BatchCommit, StateStore
 from support.agent import AgentProcess, StateReader, write_config
+from support.nftset import set_elements
 from support.real import need_root, need_tool
 
 pytestmark = pytest.mark.real
@@ -101,18 +102,9 @@ def test_nftables_restores_the_readable_rows_and_counts_only_them(tmp_path: Path
         agent = AgentProcess(cfg, dry_run=False, wrapper=["nsenter", "-t", str(holder.pid), "-n"])
         try:
             check_start(agent)
-            listed = subprocess.run(
-                ["nsenter", "-t", str(holder.pid), "-n", "nft", "-j", "list", "set", "inet",
-                 "journalban", "sshd-v4"],
-                capture_output=True, text=True, check=True, timeout=30,
-            ).stdout  # fmt: skip
+            elements = set_elements(holder.pid, "sshd-v4")
         finally:
             assert agent.stop() == 0
-        elements = {
-            str(elem["elem"]["val"] if isinstance(elem, dict) else elem)
-            for item in json.loads(listed)["nftables"]
-            for elem in item.get("set", {}).get("elem", [])
-        }
         assert elements == {f"11.0.0.{i}" for i in range(1, GOOD_V4 + 1)}
     finally:
         holder.kill()
@@ -223,21 +215,12 @@ def test_a_detector_row_of_the_wrong_types_is_skipped_and_the_agent_decides_on(
             assert reader.bans() == wanted, agent.log
             assert agent.proc.poll() is None, agent.log
             assert "Traceback" not in agent.log
-            listed = subprocess.run(
-                ["nsenter", "-t", str(holder.pid), "-n", "nft", "-j", "list", "set", "inet",
-                 "journalban", "ssh-files-v4"],
-                capture_output=True, text=True, check=True, timeout=30,
-            ).stdout  # fmt: skip
+            elements = set_elements(holder.pid, "ssh-files-v4")
         finally:
             assert agent.stop() == 0
     finally:
         holder.kill()
         holder.wait()
-    elements = {
-        str(elem["elem"]["val"] if isinstance(elem, dict) else elem)
-        for item in json.loads(listed)["nftables"]
-        for elem in item.get("set", {}).get("elem", [])
-    }
     assert elements == {"203.0.113.50", "203.0.113.60"}
     db = sqlite3.connect(state / "state.sqlite")
     try:

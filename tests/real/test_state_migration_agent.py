@@ -5,7 +5,6 @@ and leaves the file in format 1 with each ban's account in its row."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import subprocess
 import time
@@ -15,26 +14,11 @@ import pytest
 
 from journalban.state import schema
 from support.agent import AgentProcess, write_config
+from support.nftset import set_elements
 from support.real import need_root, need_tool
 from support.state_v0 import write_v0
 
 pytestmark = pytest.mark.real
-
-
-def _elements(holder: int, family: str) -> set[str]:
-    listed = subprocess.run(
-        ["nsenter", "-t", str(holder), "-n", "nft", "-j", "list", "set", "inet", "journalban",
-         f"sshd-{family}"],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout  # fmt: skip
-    found: set[str] = set()
-    for item in json.loads(listed)["nftables"]:
-        for elem in item.get("set", {}).get("elem", []):
-            value = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
-            if isinstance(value, dict) and "prefix" in value:
-                value = f"{value['prefix']['addr']}/{value['prefix']['len']}"
-            found.add(str(value))
-    return found
 
 
 def _run(tmp_path: Path, state: Path) -> tuple[str, set[str], set[str]]:
@@ -56,7 +40,7 @@ def _run(tmp_path: Path, state: Path) -> tuple[str, set[str], set[str]]:
             while agent.log.count("Restore ban of") < 3 and time.monotonic() < deadline:
                 assert agent.proc.poll() is None, agent.log
                 time.sleep(0.05)
-            v4, net4 = _elements(holder.pid, "v4"), _elements(holder.pid, "net4")
+            v4, net4 = set_elements(holder.pid, "sshd-v4"), set_elements(holder.pid, "sshd-net4")
             assert agent.proc.poll() is None, agent.log
             assert "Traceback" not in agent.log
         finally:
