@@ -72,6 +72,7 @@ from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 from support.agent import write_config
 
 if TYPE_CHECKING:
+    from journalban.sources.base import Source
     from journalban.sources.journalwire import Request
 
 HERE = Path(__file__).resolve().parent
@@ -174,24 +175,33 @@ def floor_python(files: CorpusFiles, jail: Jail) -> Floor:
     return Floor("systemd-python _next/_get", entries, seconds, load_average())
 
 
-def reader_request(files: CorpusFiles, jail: Jail, work: Path) -> Request:
-    """The request the agent sends its journal reader for the jail (default configuration),
-    with no split (one reader, one core)."""
+def jail_source(work: Path, jail: Jail, kind: str, log: Path | None = None,
+                journal_dir: Path | None = None) -> Source:  # fmt: skip
+    """The source the agent builds for the corpus's jail on its default configuration:
+    ``kind`` "file" (on ``log``) or "journal" (on ``journal_dir``)."""
     from journalban.agent.build import build_jails, build_sources, check_jail_actions
     from journalban.clock import SystemClock
     from journalban.config.loader import load_config
     from journalban.matching.library import FilterLibrary, filters_dir_for
-    from journalban.sources.journal import JournalSource
 
     cfg_path = write_config(
-        work / "reader.yaml", work / "reader-state", journal_dir=files.journal,
-        firewall={"backend": "dry-run"}, jails=jails_config(jail, "journal", None),
+        work / "reader.yaml", work / "reader-state", journal_dir=journal_dir,
+        firewall={"backend": "dry-run"}, jails=jails_config(jail, kind, log),
     )  # fmt: skip
     library = FilterLibrary(filters_dir_for(cfg_path))
     config = load_config(cfg_path, check_filter=library.check, check_actions=check_jail_actions)
     clock = SystemClock()
     parts = build_jails(config, library, clock, [], {})
     (source,) = build_sources(parts[jail.name], config, clock, {})
+    return source
+
+
+def reader_request(files: CorpusFiles, jail: Jail, work: Path) -> Request:
+    """The request the agent sends its journal reader for the jail (default configuration),
+    with no split (one reader, one core)."""
+    from journalban.sources.journal import JournalSource
+
+    source = jail_source(work, jail, "journal", journal_dir=files.journal)
     assert isinstance(source, JournalSource)
     request = dataclasses.replace(source._request(), split_at=1 << 62)
     assert request.matcher is not None

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_agent_corpora import jail_for, jails_config
+from bench_agent_corpora import jail_for, jail_source
 from corpora import add_corpus_arguments
 from corpus_files import ensure_files
 
@@ -46,26 +46,13 @@ from journalban.clock import SystemClock
 from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import line_ends
 from journalban.matching.spec import unpickle_filter
-from support.agent import write_config
 
 
 def file_job(log: Path, corpus: str, work: Path) -> FileJob:
     """The job the agent sends its file reader child for the corpus's jail, on ``log``."""
-    from journalban.agent.build import build_jails, build_sources, check_jail_actions
     from journalban.agent.fileworker import FileWorkerSource
-    from journalban.config.loader import load_config
-    from journalban.matching.library import FilterLibrary, filters_dir_for
 
-    jail = jail_for(corpus)
-    cfg_path = write_config(
-        work / "reader.yaml", work / "reader-state", firewall={"backend": "dry-run"},
-        jails=jails_config(jail, "file", log),
-    )  # fmt: skip
-    library = FilterLibrary(filters_dir_for(cfg_path))
-    config = load_config(cfg_path, check_filter=library.check, check_actions=check_jail_actions)
-    clock = SystemClock()
-    parts = build_jails(config, library, clock, [], {})
-    (source,) = build_sources(parts[jail.name], config, clock, {})
+    source = jail_source(work, jail_for(corpus), "file", log)
     assert isinstance(source, FileWorkerSource)
     return dataclasses.replace(source._job, split=False)
 
