@@ -62,6 +62,8 @@ def _key(net: IPNetwork) -> str:
 MEMORY = Path(":memory:")
 # SQLite's page cache of the state connection, KiB (see Store.__init__).
 CACHE_KIB = 512
+# ... and of the connection the callers' reads use (``_reader``): a row at a time.
+READER_CACHE_KIB = 128
 # ... and FLOOD_CACHE_KIB for the rest of the run once a commit writes FLOOD_ROWS
 # rows or more (a flood's thousands of bans: a ban and a history row each,
 # and the detectors' rows) into a state of FLOOD_STATE_BYTES or more (tens of
@@ -110,10 +112,36 @@ class StateStore:
         # Held by commit() and close(): a stop cancels the agent's wait for a commit,
         # not the commit's thread, and closing the connection under it crashed the process.
         self._writing = threading.Lock()
+        # Opened at the first read through it (see ``_read``).
+        self._reading: sqlite3.Connection | None = None
 
     def close(self) -> None:
         with self._writing:
+            if self._reading is not None:
+                self._reading.close()
+                self._reading = None
             self.db.close()
+
+    def _read(self) -> sqlite3.Connection:
+        """The connection of the reads the agent serves to its callers (D-Bus).
+
+        Not ``db``: the agent's commit runs in a thread on ``db``, and a read on
+        the same connection meanwhile saw the rows of that transaction, before it
+        committed or rolled back. A second, read-only connection reads the state
+        as last committed (WAL: it never waits for the writer, nor the writer for
+        it). A state in memory has only ``db`` (nothing commits beside its reads).
+
+        Raises: sqlite3.Error.
+        """
+        if self._reading is None:
+            if self.path == MEMORY:
+                return self.db
+            uri = self.path.resolve().as_uri() + "?mode=ro"
+            reading = sqlite3.connect(uri, uri=True, isolation_level=None,
+                                      check_same_thread=False)  # fmt: skip
+            reading.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+            self._reading = reading
+        return self._reading
 
     def _prepare(self) -> None:
         """Raises: StateFormatError (a later format: refused before any write), sqlite3.Error."""
@@ -153,9 +181,10 @@ class StateStore:
         return banrows.bans_of(rows, texts)
 
     def ban_lines(self, jail: str, network: IPNetwork) -> tuple[str, ...]:
-        row = self.db.execute(
+        """The matched lines stored with a committed ban. Raises: StateError."""
+        row = self._fetch_one(
             "SELECT lines FROM bans WHERE jail = ? AND network = ?", (jail, _key(network))
-        ).fetchone()
+        )
         if not row:
             return ()
         lines, skipped = plainrows.text_list(row[0])
@@ -163,11 +192,20 @@ class StateStore:
         return lines
 
     def ban_account(self, jail: str, network: IPNetwork) -> str | None:
-        """The account a detector banned ``network`` for, if it is banned and had one."""
-        row = self.db.execute(
+        """The account a detector banned ``network`` for, if its ban is committed and had
+        one. Raises: StateError."""
+        row = self._fetch_one(
             "SELECT account FROM bans WHERE jail = ? AND network = ?", (jail, _key(network))
-        ).fetchone()
+        )
         return None if row is None or row[0] is None else str(row[0])
+
+    def _fetch_one(self, query: str, args: tuple[object, ...]) -> tuple[object, ...] | None:
+        """One row of a caller's read (``_read``). Raises: StateError."""
+        try:
+            row: tuple[object, ...] | None = self._read().execute(query, args).fetchone()
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot read state: {exc}") from None
+        return row
 
     def positions(self) -> dict[tuple[str, str], str]:
         rows = self.db.execute("SELECT jail, source, position FROM positions").fetchall()
@@ -181,7 +219,15 @@ class StateStore:
         return failurerows.pending_failures(rows, jail)  # (a damaged row skipped, counted)
 
     def counters(self) -> dict[str, tuple[int, int]]:
-        rows = self.db.execute("SELECT jail, total_failed, total_banned FROM counters").fetchall()
+        """Each jail's committed (failed, banned) totals. Raises: StateError."""
+        try:
+            rows = (
+                self._read()
+                .execute("SELECT jail, total_failed, total_banned FROM counters")
+                .fetchall()
+            )
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot read state: {exc}") from None
         found, skipped = plainrows.counters(rows)
         self._warn_skipped("counters", skipped)
         return found
