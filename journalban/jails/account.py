@@ -93,8 +93,8 @@ class AccountAttack:
             if account != account_key(account):  # a name the detector never keeps
                 raise DamagedRow(f"not an account's key: {key!r:.80}")
             data = json_value(value)  # (jails.rowvalues: else skipped, counted)
-            if kind == "a:":
-                until = finite_time(data)
+            if kind == "a:":  # (an end beyond a hold from now: a hold from now; see AttackMode)
+                until = min(finite_time(data), now + self.config.hold)
                 if until > now:
                     self.attacked.load(account, until)
             elif kind == "s:":

@@ -79,5 +79,8 @@ class AttackMode:
             until, pairs = json_value(value)
             # (jails.rowvalues: a NaN end never starts attack mode again, an infinite one
             # never ends it; such a row is skipped and counted, the state left as it was)
-            self.until, self.pairs = finite_time(until), bucket_list(pairs, empty=True)
+            # An end further than ``hold`` from now (a far-off one, or a hold configured
+            # shorter since) ends a hold from now.
+            end = min(finite_time(until), now + self.config.hold)
+            self.until, self.pairs = end, bucket_list(pairs, empty=True)
             self._count = 0

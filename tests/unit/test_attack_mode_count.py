@@ -52,6 +52,9 @@ def test_the_same_verdicts_and_rows_as_summing_every_bucket() -> None:
                 assert json.loads(text) == [reference.until, reference.pairs]
                 mode = AttackMode(config)
                 mode.restore([(key, text)], when)
+                # (an end further than a hold from the restore, as when this walk went
+                # back in time, is cut to a hold from it: test_detector_hold_bounds.py)
+                reference.until = min(reference.until, when + config.hold)
             if step == 1500:
                 mode.end()
                 reference.until, reference.pairs = 0.0, []
