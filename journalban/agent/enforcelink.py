@@ -12,6 +12,8 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import asyncio
+
     from journalban.clock import Clock
     from journalban.config.schema import Config
     from journalban.events import LineBatch
@@ -29,6 +31,7 @@ class AgentEnforcement:
     if TYPE_CHECKING:  # provided by Agent
 
         async def feed(self, jail: str, batch: LineBatch) -> None: ...
+        def serving(self, started: asyncio.Event) -> None: ...
 
     async def _enforce_task(self) -> None:
         cfg = self.config.enforcement
@@ -41,4 +44,5 @@ class AgentEnforcement:
         from journalban.enforce.service import EnforcementService
 
         service = EnforcementService(cfg, self.clock, self.feed)
+        self.serving(service.started)  # READY once the points listen (agent.readiness)
         await service.run(self, lambda: self.config.enforcement)  # type: ignore[arg-type]

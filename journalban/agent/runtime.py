@@ -50,6 +50,7 @@ from journalban.agent.logs import EventLog, counted, journal_sender, start_messa
 from journalban.agent.news import NewsQueue
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
+from journalban.agent.readiness import AgentReadiness
 from journalban.agent.reloading import AgentReloading
 from journalban.agent.restoring import (
     Restored,
@@ -94,6 +95,7 @@ class Agent(
     AgentFleet,
     AgentEnforcement,
     AgentDetection,
+    AgentReadiness,
 ):
     """The running agent; implements ``journalban.agent.api.AgentControl``."""
 
@@ -149,6 +151,7 @@ class Agent(
         self._stop = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
         self.ready = asyncio.Event()
+        self._serving: list[asyncio.Event] = []  # READY waits for these (agent.readiness)
         self.degraded_reason = ""
 
     # --- life cycle ------------------------------------------------------------
@@ -239,7 +242,7 @@ class Agent(
                 )
             self._state = "running"
             log_unreadable(skipped)
-            self.notifier.ready(self._status_line(count))
+            ready_status = self._status_line(count)  # told once the API serves (_tell_ready)
             log.info(
                 "%s",
                 start_message(
@@ -274,6 +277,7 @@ class Agent(
                         metricslink.run_metrics(self, self.clock, self.config, metrics_socket)
                     )
                 self._start_sources()
+                group.create_task(self._tell_ready(ready_status))
                 await self._stop.wait()
                 raise _Stopped
         except* _Stopped:
@@ -296,11 +300,13 @@ class Agent(
 
     async def _bus_task(self) -> None:
         try:
-            from journalban.bus.service import run_bus_service
+            from journalban.bus.service import BusService
         except ImportError as exc:  # pragma: no cover
             log.warning("D-Bus control unavailable: %s", exc)
             return
-        await run_bus_service(self)
+        service = BusService(self)
+        self.serving(service.tried)  # READY once org.jailban is ours, or could not be
+        await service.run()
 
     def _start_sources(self) -> None:
         if self._group is None:

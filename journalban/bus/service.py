@@ -64,6 +64,8 @@ class BusService:
         self._dirty = False
         self._warming: asyncio.Task[None] | None = None  # GetBans's order, built ahead
         self.connected = asyncio.Event()
+        # Set once the first attempt to serve ended, serving or not (agent.readiness).
+        self.tried = asyncio.Event()
         self._said_unreachable = False
         self._said_not_owner = False
 
@@ -86,6 +88,7 @@ class BusService:
                         self._said_unreachable = True
                 except Exception:
                     _log.exception("D-Bus connection failed")
+                self.tried.set()
                 self.connected.clear()
                 await asyncio.sleep(self._retry_interval)
         finally:
@@ -113,10 +116,12 @@ class BusService:
                                "without a D-Bus API and keeps trying", contract.BUS_NAME,
                                reply.name)  # fmt: skip
                     self._said_not_owner = True
+                self.tried.set()
                 return
             _log.info("serving %s on the system bus", contract.BUS_NAME)
             self._said_unreachable = self._said_not_owner = False
             self.connected.set()
+            self.tried.set()
             self._warm_pages()
             flusher = asyncio.create_task(self._flush_changes(session))
             try:

@@ -1,0 +1,53 @@
+"""When the agent tells systemd READY: once the parts others reach it by are serving.
+
+``systemctl start journalban`` returns at READY=1, and whatever runs next (a
+script's ``journalban status``, a unit ordered after it, Postfix asking its
+policy service) reaches the agent through ``org.jailban`` on the system bus or
+an enforcement point's socket. Told before those served, it found "journalban
+is not running" or a refused connection. The bus service and the enforcement
+service each hand in an event set once they serve or their first attempt
+failed (logged by them: the agent then runs without that part and keeps
+trying); READY waits for those, ``READY_WAIT`` seconds at most. The sources
+read meanwhile: waiting delays the announcement, never the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from journalban.agent.notify import Notifier
+
+log = logging.getLogger("journalban.agent")
+
+# At most this long after the "running" line; then READY regardless (systemd's
+# start timeout is 90 s by default, and a bus that hangs must not fail the unit).
+READY_WAIT = 5.0
+
+
+class AgentReadiness:
+    """READY=1 of ``Agent``, after its serving parts (``serving``) have started."""
+
+    notifier: Notifier
+    _serving: list[asyncio.Event]
+
+    def serving(self, started: asyncio.Event) -> None:
+        """Hold READY until ``started`` is set (or ``READY_WAIT`` has passed)."""
+        self._serving.append(started)
+
+    async def _tell_ready(self, status: str) -> None:
+        await asyncio.sleep(0)  # the serving parts' tasks, created before, hand theirs in
+        waits = [asyncio.create_task(event.wait()) for event in self._serving]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=READY_WAIT)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if pending:
+                log.warning("READY told to systemd after %.0f s, before all of the D-Bus "
+                            "API and the enforcement points served", READY_WAIT)  # fmt: skip
+        self.notifier.ready(status)
