@@ -80,7 +80,8 @@ def test_only_the_directory_reader_watches_the_files(
     assert handed_out(run.mine, run.theirs) == [f"line {i}" for i in range(TOTAL)]
     directory = [count for some, count in seen if not some]
     parts = [count for some, count in seen if some]
-    assert directory and set(directory) == {before + 1}  # the directory reader watches
+    assert directory  # opened, and reopened every REQUEST.reopen_every entries
+    assert set(directory) == {before + 1}  # the directory reader watches
     assert len(parts) >= 2  # this child's turns and the helper's last cursors
     assert set(parts) == {before + 1}  # none of them added an instance
 
@@ -93,7 +94,7 @@ def test_entries_appended_during_a_split_are_handed_out_and_wake_the_directory_r
         wait_entries(small_fs, TOTAL)
         original = Follower.read_group
         parent = os.getpid()
-        appended = []
+        appended: list[tuple[str, ...]] = []
 
         def appending(self: Follower, part: Part) -> bool:
             # Before this child's last part (it reads into the file still written to).
