@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
+from journalban.cpus import usable_cpus
 from journalban.events import LineBatch
 from journalban.matching.sessions import SessionTable
 from journalban.sources.files import FileSource
@@ -90,13 +91,6 @@ class Turn:
     start: int
     end: int
     helped: bool
-
-
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def core_free(cpus: int) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from journalban.cpus import usable_cpus
 from journalban.matching.engine import LineMatcher
 
 # Below this a file is counted faster than processes are forked and joined.
@@ -33,11 +34,7 @@ def jobs_for(size: int) -> int:
     """How many processes count a file of ``size`` bytes."""
     if size < MIN_BYTES:
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_JOBS, size // (MIN_BYTES // 2)))
+    return max(1, min(usable_cpus(), MAX_JOBS, size // (MIN_BYTES // 2)))
 
 
 def cut_points(path: Path, parts: int, start: int = 0) -> list[int]:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from journalban.cpus import usable_cpus
 from journalban.sources.journalbatch import read_batch
 from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
 from journalban.sources.journalhelper import fork_helper
@@ -262,8 +263,10 @@ class Follower:
         start: str | None = first
         chunks = rounds(groups)
         self.archived = [r.path for group in groups for r in group]
-        # No way to hand a helper's pipe over: this child reads every part itself.
-        split_at = self.request.split_at if self.channel is not None else 1 << 62
+        # No way to hand a helper's pipe over, or no second CPU to run it on
+        # (journalban.cpus: a quota counts): this child reads every part itself.
+        alone = self.channel is None or usable_cpus() < 2
+        split_at = 1 << 62 if alone else self.request.split_at
         for index, chunk in enumerate(chunks):
             # After the last round this child reads the files still written to
             # as well: the helper takes more of that round, so that both end together.

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from journalban.agent.filesplit import SPLIT_AT, SPLIT_ENV, usable_cpus
+from journalban.agent.filesplit import SPLIT_AT, SPLIT_ENV
+from journalban.cpus import usable_cpus
 from support.agent import AgentProcess, StateReader, file_jail_config, write_config
+from support.cgroup import cpu_quota
+from support.cgroup import wrapper as cgroup_wrapper
 from support.procs import child_pids, pid_alive
 
 STAMP = "%b %e %H:%M:%S"
@@ -157,3 +160,31 @@ def test_a_jail_with_detectors_reads_its_backlog_with_one_process(tmp_path: Path
         assert reader.total_failed("sshd") > 0
     finally:
         assert agent.stop() == 0
+
+
+def test_a_cpu_quota_of_one_cpu_reads_the_backlog_with_one_process(tmp_path: Path) -> None:
+    """An agent in a cgroup allowed one CPU's time (``CPUQuota=100%`` on a larger host):
+    the reader child forks no helper (journalban.cpus), and every failure is counted."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    cfg = file_jail_config(tmp_path, log, maxretry=1_000_000)
+    reader = StateReader(tmp_path / "state")
+    text, failures = _backlog(2 * SPLIT_AT)
+    with cpu_quota(1.0, "filesplit") as group:
+        agent = AgentProcess(cfg, wrapper=cgroup_wrapper(group))
+        try:
+            agent.wait_for_log("running:")
+            child = _reader_child(agent)
+            with log.open("a") as f:
+                f.write(text)
+            helpers: set[int] = set()
+
+            def all_counted() -> bool:
+                helpers.update(child_pids(child))
+                return reader.total_failed("ssh-files") >= failures
+
+            _poll(all_counted, 60, "the backlog was not read")
+            assert helpers == set(), "a helper was forked under a quota of one CPU"
+            assert reader.total_failed("ssh-files") == failures
+        finally:
+            assert agent.stop() == 0
