@@ -67,14 +67,11 @@ class Inotify:
         try:
             libc = _libc()
             self._add_watch = libc.inotify_add_watch
-            self._rm_watch = libc.inotify_rm_watch
             init = libc.inotify_init1
         except (OSError, AttributeError) as exc:
             raise InotifyUnavailable(f"no inotify in the C library: {exc}") from exc
         self._add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
         self._add_watch.restype = ctypes.c_int
-        self._rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
-        self._rm_watch.restype = ctypes.c_int
         fd = init(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             errno = ctypes.get_errno()
@@ -94,9 +91,6 @@ class Inotify:
             errno = ctypes.get_errno()
             raise OSError(errno, os.strerror(errno), path)
         return int(wd)
-
-    def unwatch(self, wd: int) -> None:
-        self._rm_watch(self.fd, wd)
 
     def read_events(self) -> list[tuple[int, int, str]]:
         """Pending events as (watch descriptor, mask, file name); empty when none."""
