@@ -1,4 +1,4 @@
-"""The jails' sources built before the agent is ready, so that journal reader children prepare.
+"""The jails' sources built before the agent is ready, so that their reader children prepare.
 
 A journal jail's reader child is started first thing (``sources.journal.start_ahead``)
 and imports while the agent starts. Given its request only when the source
@@ -9,6 +9,11 @@ its first entry and before a split catch-up's helper was forked (issue 19,
 each journal source tells its child the request at once
 (``JournalSource.prepare``); the child does all that while the agent sets up
 its firewall and restores its bans, and reads nothing until the source starts.
+
+A file jail's reader child (``agent.fileworker.start_ahead``) is told its job
+the same way (``FileWorkerSource.prepare``): it builds the jail's matcher, 25-30
+ms that came between READY and its first frame (issue 19, timeline), and reads
+nothing until the source starts.
 """
 
 from __future__ import annotations
@@ -28,11 +33,11 @@ def prepared_sources(
     positions: Mapping[tuple[str, str], str],
     session_rows: Callable[[str], Sequence[tuple[str, str]]],
 ) -> dict[str, list[Source]]:
-    """The journal jails' sources, as ``build_sources`` makes them, told their request
-    (``prepare``); the other jails' are built when they start, as before."""
+    """The journal and file jails' sources, as ``build_sources`` makes them, told their
+    request (``prepare``); the other jails' are built when they start, as before."""
     found: dict[str, list[Source]] = {}
     for name, part in parts.items():
-        if part.config.source != "journal":
+        if part.config.source not in ("journal", "files"):
             continue
         sources = found[name] = build_sources(part, config, clock, positions, session_rows(name))
         for source in sources:

@@ -20,7 +20,7 @@ import os
 import select
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import IO
 
@@ -33,7 +33,7 @@ from journalban.matching.sessions import SessionTable, file_session_hits
 from journalban.matching.spec import MatcherSpec, unpickle_filter
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
-from journalban.sources.frames import pack_frame
+from journalban.sources.frames import GO, pack_frame
 from journalban.sources.heaptrim import HeapTrim
 
 # Bytes read per batch: the agent holds a few batches at a time; smaller
@@ -59,6 +59,9 @@ class FileJob:
     # second process only when reading and matching, not the agent's deciding,
     # bound the catch-up (``fileworker.split_pays``).
     split: bool = True
+    # Told before the agent is ready (``FileWorkerSource.prepare``): build the matcher,
+    # then read nothing until a ``GO`` line follows on stdin.
+    hold: bool = False
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
@@ -128,8 +131,12 @@ def _frame(
     return pack_frame(_body(batch, matcher, table, dates))
 
 
-def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
-    """Read and match until the agent is gone (EOF on ``stdin``) or the pipe breaks."""
+def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lambda: True) -> None:
+    """Read and match until the agent is gone (EOF on ``stdin``) or the pipe breaks.
+
+    ``go``: called once the matcher is built, before anything is read; False ends the
+    child (a job that holds: the agent's ``GO`` line, or its EOF).
+    """
     clock = SystemClock()
     if job.filter_def is None:
         matcher = job.matcher.build(clock.now)
@@ -148,6 +155,8 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
     if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
         source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table)
     trim = HeapTrim()
+    if not go():
+        return
 
     def wait(fd: int | None, timeout: float | None) -> bool:
         """Until the files change or ``timeout``; False once the agent is gone."""
@@ -165,8 +174,13 @@ def serve(job: FileJob, stdin: int, out: IO[bytes]) -> None:
 def main() -> None:
     stdin = sys.stdin.buffer
     job = FileJob.decode(stdin.readline())
+
+    def go() -> bool:
+        # (the same buffered reader as the job's line: the agent may have written both)
+        return not job.hold or stdin.readline() == GO
+
     try:
-        serve(job, stdin.fileno(), sys.stdout.buffer)
+        serve(job, stdin.fileno(), sys.stdout.buffer, go)
     except BrokenPipeError:
         pass  # the agent is gone
     except KeyboardInterrupt:

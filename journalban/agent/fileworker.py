@@ -14,6 +14,7 @@ The request (``filereader.FileJob``) and the frames are described in
 
 from __future__ import annotations
 
+import dataclasses
 import marshal
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from journalban.config.schema import JailConfig
 from journalban.errors import SourceError
 from journalban.events import LineBatch
 from journalban.sources.child import ChildProcess
+from journalban.sources.frames import GO
 from journalban.sources.isolated import python_module
 
 if TYPE_CHECKING:  # the child's module (its matching and file reading): only for file jails
@@ -83,12 +85,28 @@ class FileWorkerSource:
         self._job = job
         self._clock = clock
         self._child: ChildProcess | None = None
+        self._prepared: ChildProcess | None = None  # told its job, holding (``prepare``)
         self._closed = False
+
+    def prepare(self) -> None:
+        """Tell a child started ahead (``start_ahead``) its job now, before the agent is
+        ready: it builds the jail's matcher meanwhile (25-30 ms that came after READY,
+        before its first frame), and reads nothing until ``batches()`` says go
+        (``FileJob.hold``). Without such a child, nothing: ``batches`` starts one."""
+        if self._prepared is not None or self._closed or not _AHEAD:
+            return
+        child = _AHEAD.pop(0)
+        try:
+            child.tell(dataclasses.replace(self._job, hold=True).encode())
+        except OSError:  # it died waiting: batches() starts another
+            child.stop()
+            return
+        self._prepared = child
 
     async def batches(self) -> AsyncIterator[LineBatch]:
         if self._closed:
             return
-        child = self._child = _started(self._job)
+        child = self._child = self._go() or _started(self._job)
         try:
             await child.connect()
             while (body := await child.body()) is not None:
@@ -115,9 +133,24 @@ class FileWorkerSource:
             sessions=sessions,
         )
 
+    def _go(self) -> ChildProcess | None:
+        """The child told its job in ``prepare``, told to read now; None: there is none."""
+        child, self._prepared = self._prepared, None
+        if child is None:
+            return None
+        try:
+            child.tell(GO)
+        except OSError:  # it died waiting: start another
+            child.stop()
+            return None
+        return child
+
     def close(self) -> None:
         """Stop reading; a pending ``batches()`` ends."""
         self._closed = True
+        if self._prepared is not None:  # told its job, never started
+            self._prepared.stop()
+            self._prepared = None
         if self._child is not None:
             self._child.stop()  # the pipe's EOF ends a pending batches()
 

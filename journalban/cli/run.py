@@ -91,7 +91,9 @@ async def _main(args: argparse.Namespace) -> int:
     from journalban.firewall.dryrun import DryRunBackend
 
     backend = DryRunBackend() if args.dry_run else None
-    agent = Agent(args.config, backend=backend, bus=False if args.no_bus else None)
+    agent = Agent(
+        args.config, backend=backend, bus=False if args.no_bus else None, readers_ahead=True
+    )
     setup_logging(args.log_level or agent.config.log_level, dry_run=agent.dry_run)
     await agent.run()
     return 0

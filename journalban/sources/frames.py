@@ -8,6 +8,9 @@ from __future__ import annotations
 import struct
 
 FRAME_HEADER = struct.Struct("<I")
+# On a reader child's stdin after a request that holds (told before the agent is ready:
+# ``Request.hold``, ``FileJob.hold``): read from now on.
+GO = b"go\n"
 
 
 def pack_frame(body: bytes) -> bytes:

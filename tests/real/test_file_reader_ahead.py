@@ -3,16 +3,22 @@
 The agent starts one per file jail as it starts running, before READY, so
 that their interpreters and imports are done when the first lines come;
 each source takes one and tells it its request, and one no source took is
-ended.
+ended. The agent tells it the request before READY (``FileWorkerSource.prepare``):
+it builds the jail's matcher and reads nothing until its source starts.
 """
 
 from __future__ import annotations
 
+import asyncio
+import select
 import time
 from pathlib import Path
 
 from journalban.agent import fileworker
 from journalban.agent.filereader import FileJob
+from journalban.agent.fileworker import FileWorkerSource
+from journalban.clock import SystemClock
+from journalban.events import LineBatch
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec, pickle_filter
 from support.agent import AgentProcess, StateReader, write_config
@@ -78,3 +84,67 @@ def test_two_file_jails_each_read_by_a_child_started_ahead(tmp_path: Path) -> No
     while any(pid_alive(c) for c in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(pid_alive(c) for c in children)
+
+
+def _job(log: Path) -> FileJob:
+    return FileJob(
+        f"files:{log}", [str(log)], 86400.0, None, MatcherSpec("sshd", None, None), (),
+        pickle_filter(FilterLibrary(None).load("sshd")),
+    )  # fmt: skip
+
+
+def _failures(log: Path, count: int) -> None:
+    stamp = time.strftime(STAMP, time.localtime())
+    with log.open("a") as f:
+        for k in range(count):
+            f.write(f"{stamp} host sshd[{100 + k}]: Failed password for root "
+                    f"from 203.0.113.7 port {k} ssh2\n")  # fmt: skip
+
+
+def test_a_prepared_child_reads_nothing_until_its_source_starts(tmp_path: Path) -> None:
+    """Told its job before READY (``prepare``), the child builds its matcher and holds;
+    the lines already there are read once the source starts, and every failure counts."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    _failures(log, 3)
+    fileworker.start_ahead(1)
+    ahead = fileworker._AHEAD[0].process
+    source = FileWorkerSource(_job(log), SystemClock())
+    source.prepare()
+    try:
+        assert not fileworker._AHEAD, "the source took the child started ahead"
+        assert ahead.stdout is not None
+        # Held: no frame, though the file holds three failures.
+        assert select.select([ahead.stdout], [], [], 0.5)[0] == []
+        _failures(log, 2)
+
+        async def first_batches() -> list[LineBatch]:
+            got: list[LineBatch] = []
+            batches = source.batches()
+            async with asyncio.timeout(10):
+                while sum(len(b.hits or ()) for b in got) < 5:
+                    got.append(await anext(batches))
+            return got
+
+        got = asyncio.run(first_batches())
+        assert [h[1] for b in got for h in b.hits or ()] == ["203.0.113.7"] * 5
+        assert source._child is not None
+        assert source._child.process.pid == ahead.pid, "the prepared child read them"
+    finally:
+        source.close()
+    assert not pid_alive(ahead.pid)
+
+
+def test_a_prepared_child_whose_source_never_starts_is_ended(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    fileworker.start_ahead(1)
+    ahead = fileworker._AHEAD[0].process
+    source = FileWorkerSource(_job(log), SystemClock())
+    source.prepare()
+    assert pid_alive(ahead.pid)
+    source.close()  # (close_unstarted, at the agent's stop)
+    deadline = time.monotonic() + 5
+    while pid_alive(ahead.pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not pid_alive(ahead.pid)
