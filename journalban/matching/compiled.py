@@ -23,6 +23,7 @@ from journalban.addresses import (
 from journalban.events import FAILURE, SUCCESS, Hit
 from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.filterdef import FilterDef
+from journalban.matching.guards import start_guard
 from journalban.matching.literals import (
     literal_covers,
     mode_literals,
@@ -139,6 +140,7 @@ class CompiledFilter:
             ]
         )
         self._regex_masks: dict[int, int] = {}
+        self._guards: dict[int, re.Pattern[str] | None] = {}
         self._alternation = combine(
             self.regexes, dict.fromkeys(self.success_numbers, SUCCESS) or None
         )
@@ -186,6 +188,14 @@ class CompiledFilter:
             found = sum(1 << k for k, cover in enumerate(self.covers) if cover & literals)
             self._regex_masks[literals] = found
         return found
+
+    def start_guard(self, regexes: int) -> re.Pattern[str] | None:
+        """``guards.start_guard`` of the regexes (by position) in bit mask ``regexes``
+        (-1: all), built once per mask: its search finds every line they may match."""
+        if regexes not in self._guards:
+            chosen = [r for k, (_, r) in enumerate(self.regexes) if regexes >> k & 1]
+            self._guards[regexes] = start_guard(chosen) if chosen else None
+        return self._guards[regexes]
 
     def ident_refused(self, ident: str) -> bool:
         """True when a file line's syslog ``ident`` is not one of the filter's."""

@@ -27,6 +27,7 @@ from journalban.matching.compiled import (
     outcome_hits,
 )
 from journalban.matching.dates import DateReader
+from journalban.matching.guards import Guard, Guards
 from journalban.matching.heads import HeadReader
 from journalban.matching.literals import line_ends
 from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
@@ -60,6 +61,7 @@ class LineMatcher:
         self._fused_by_head: dict[str, dict[int, re.Pattern[str] | None]] = {}
         self._by_literals: dict[int, re.Pattern[str] | None] = {}
         self._refused: dict[str, bool] = {}
+        self.guards = Guards(compiled)  # the file lines' first test (_text_hits)
         # Host texts known to be (or not be) valid addresses, for counting.
         self.valid_hosts: dict[str, bool] = {}
 
@@ -155,20 +157,26 @@ class LineMatcher:
         verdicts = self._refused
         refused = self.ident_refused
         # Each needle mask's fused regex, as fused_for gives it until the general path
-        # settles another date format (the dict is then emptied).
-        by_mask: dict[int, re.Pattern[str] | None] = {}
+        # settles another date format (the dict is then emptied), and the search that
+        # finds every line its regexes may match (CompiledFilter.start_guard), if any.
+        by_mask: dict[int, tuple[re.Pattern[str] | None, Guard]] = {}
+        guard_of = self.guards.for_mask
         for end in sorted(found):
             start = rfind("\n", 0, end) + 1
             mask = found[end]
             if mask in by_mask:
-                fused = by_mask[mask]
+                fused, guard = by_mask[mask]
             else:
-                fused = by_mask[mask] = fused_for(mask)
+                fused = fused_for(mask)
+                guard = None if fused is None else guard_of(mask)
+                by_mask[mask] = fused, guard
             if fused is None:
                 line = text[start:end]
                 self._hit_of(self.match_line(line), line, out)
                 by_mask.clear()
                 continue
+            if guard is not None and guard(text, start, end) is None:
+                continue  # holds no start of a regex it may match: none matches it
             m = fused.match(text, start, end)
             if m is not None:
                 name = m.lastgroup

@@ -1,0 +1,107 @@
+"""A candidate file line's first test: it holds a start of a regex it may match.
+
+A file line the literal scan finds is matched by a fused regex (``alternation.fuse``):
+the line's head (date, host, ident: most of the cost of a miss) and then the regexes
+its literals leave (``CompiledFilter.regexes_needing``). Every one of those is tried
+with ``match`` at the message's start, so a line one of them matches holds one of
+that regex's starts (``matching.starts``) somewhere. On sshd's near-miss lines
+(``Failed publickey for bob``: the literal ``Failed `` but no start of a regex that
+needs it, ``Failed password``, ``Failed publickey for invalid user ``...) a search for
+those starts fails at a fraction of the head's cost, and the line is a miss without
+its fused match.
+
+Only where the starts share a literal prefix (sshd's ``Failed ``): the search then
+skips to that prefix in C (sre's literal prefix search) and tries the rest of the
+starts only there; a search of starts beginning with different characters tests
+every character of the line and costs as much as the match it would save.
+
+A necessary condition only: a line it finds may still match nothing. Where it tells
+few misses (sshd's ``Accepted `` lines, nearly all logins) the search is a cost on
+every line; ``Guards`` tries each mask's guard on its first lines and keeps it only
+where it tells enough misses (the same hits either way). A line it tells is not read
+by the general path either (which a line the settled head does not match takes, and
+which may settle another date format): no failregex can match it, and the next line
+that may match settles the format as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from journalban.matching.starts import message_starts
+
+if TYPE_CHECKING:
+    from journalban.matching.compiled import CompiledFilter
+
+# The starts' common prefix must be at least this long for the search to be cheap.
+MIN_PREFIX = 4
+
+
+def start_guard(regexes: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """A regex whose ``search`` finds a line any of ``regexes`` may match (by ``match`` at
+    the start of a message that is part of the line); None where there is no cheap one:
+    a regex that may start otherwise, starts without a common prefix of ``MIN_PREFIX``
+    characters."""
+    starts = message_starts(regexes)
+    if not starts:
+        return None
+    first, last = min(starts), max(starts)  # the others share what these two share
+    size = 0
+    while size < len(first) and first[size] == last[size]:
+        size += 1
+    common = first[:size]
+    if len(common) < MIN_PREFIX:
+        return None
+    # None of the starts begins with another (message_starts): each rest is empty only
+    # where the start is alone.
+    rests = "|".join(sorted(re.escape(start[len(common) :]) for start in starts))
+    return re.compile(re.escape(common) + (f"(?:{rests})" if rests else ""))
+
+
+# A search that finds every line a fused regex's regexes may match (None: no such test)
+Guard = Callable[[str, int, int], "re.Match[str] | None"] | None
+# A guard is tried on the first TRIAL lines of its needle mask, then kept where at least
+# 1/KEEP_RATIO of them were misses it told: such a miss saves the fused match, about four
+# times the search's cost, and a line it lets through pays both.
+TRIAL = 64
+KEEP_RATIO = 4
+
+
+class Guards:
+    """Per needle mask (a bit mask of the ``needles`` a line holds), the guard of the regexes
+    such a line may match (``CompiledFilter.start_guard``), judged on its first lines."""
+
+    def __init__(self, compiled: CompiledFilter) -> None:
+        self._compiled = compiled
+        self._decided: dict[int, Guard] = {}
+        self._trials: dict[int, Guard] = {}
+
+    def for_mask(self, mask: int) -> Guard:
+        """The mask's guard: on trial (the search, counting what it tells) until decided."""
+        if mask in self._decided:
+            return self._decided[mask]
+        if mask not in self._trials:
+            compiled = self._compiled
+            found = compiled.start_guard(compiled.regexes_needing(mask))
+            if found is None:
+                self._decided[mask] = None
+                return None
+            self._trials[mask] = self._trial(mask, found.search)
+        return self._trials[mask]
+
+    def _trial(self, mask: int, search: Callable[[str, int, int], re.Match[str] | None]) -> Guard:
+        counts = [0, 0]  # lines tested, misses told
+        decided = self._decided
+
+        def trial(text: str, start: int, end: int) -> re.Match[str] | None:
+            found = search(text, start, end)
+            counts[0] += 1
+            if found is None:
+                counts[1] += 1
+            if counts[0] >= TRIAL:
+                decided[mask] = search if counts[1] * KEEP_RATIO >= counts[0] else None
+            return found
+
+        return trial

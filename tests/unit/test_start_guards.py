@@ -1,0 +1,112 @@
+"""matching.guards: the file lines' first test (a start of a regex they may match, searched
+before the fused match), checked against the regexes on every packaged filter and mode,
+and the same hits with and without it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from journalban.events import LineBatch
+from journalban.matching.engine import CompiledFilter, LineMatcher
+from journalban.matching.guards import TRIAL, Guards, start_guard
+from journalban.matching.library import FilterLibrary
+from support.bare_messages import bare_messages
+
+HEAD = "Dec  4 09:07:24 web1 sshd[41235]: "
+NOW = 1796461644.0
+
+
+def guard(*patterns: str) -> str | None:
+    found = start_guard([re.compile(p) for p in patterns])
+    return None if found is None else found.pattern
+
+
+def test_a_guard_is_the_starts_after_their_common_prefix() -> None:
+    assert guard(r"^Failed (?:password|none) for", r"^Failed publickey for invalid user ") == (
+        r"Failed\ (?:none\ for|password\ for|publickey\ for\ invalid\ user\ )"
+    )
+    assert guard(r"^Accepted password for ") == r"Accepted\ password\ for\ "
+    # Starts without a common prefix of MIN_PREFIX characters: the search would test every
+    # character; a regex that may start with anything: no test at all.
+    assert guard(r"^(?:error: )?Received disconnect") is None
+    assert guard(r"^Fai", r"^Faile") is None
+    assert guard(r"^Failed ", r"^\w+ failed") is None
+
+
+def _cases() -> list[tuple[str, str]]:
+    library = FilterLibrary(None)
+    return [(name, mode) for name in library.names() for mode in library.load(name).modes]
+
+
+@pytest.mark.parametrize(("name", "mode"), _cases())
+def test_a_guard_finds_every_line_its_regexes_match(name: str, mode: str) -> None:
+    fdef = FilterLibrary(None).load(name)
+    messages = list(bare_messages())
+    for successes in (False, True):
+        compiled = CompiledFilter(fdef, mode, successes=successes)
+        regexes = [regex for _, regex in compiled.regexes]
+        # Every regex alone, each needle's regexes, and all of them.
+        masks = {1 << k for k in range(len(regexes))} | {-1}
+        masks |= {compiled.regexes_needing(1 << bit) for bit in range(len(compiled.needles))}
+        for mask in masks:
+            found = compiled.start_guard(mask)
+            if found is None:
+                continue
+            chosen = [r for k, r in enumerate(regexes) if mask >> k & 1]
+            for message in messages:
+                if any(regex.match(message) for regex in chosen):
+                    for line in (message, HEAD + message, "<38>" + HEAD + message):
+                        assert found.search(line, 0, len(line)), (name, mode, mask, line)
+
+
+def _lines(messages: list[str]) -> list[str]:
+    return [HEAD + message for message in messages]
+
+
+def _hits(lines: list[str], guarded: bool) -> list[tuple[object, ...]]:
+    matcher = LineMatcher(
+        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
+    )
+    if not guarded:
+        matcher.guards.for_mask = lambda mask: None  # type: ignore[method-assign]
+    out: list[tuple[object, ...]] = []
+    for at in range(0, len(lines), 50):  # several batches: guards decided in one, used later
+        out += matcher.hits(LineBatch("f", lines[at : at + 50], "0"))
+    return out
+
+
+def test_near_misses_are_told_by_the_guard_and_the_hits_are_the_same() -> None:
+    near = "Failed publickey for bob from 198.51.100.{} port 40122 ssh2: RSA SHA256:AbCdEf0123"
+    failing = "Failed password for invalid user admin from 203.0.113.{} port 22 ssh2"
+    odd = "Failed publickey for invalid user x from 203.0.113.{} port 22 ssh2: RSA SHA256:Ab"
+    lines = _lines(
+        [(near if k % 3 else failing if k % 2 else odd).format(k % 250) for k in range(600)]
+    )
+    with_guard, without = _hits(lines, True), _hits(lines, False)
+    assert with_guard == without
+    assert len(with_guard) == 200  # every third line fails, and only those
+    compiled = CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True)
+    guards = Guards(compiled)
+    mask = 1 << compiled.needles.index("Failed")
+    test = guards.for_mask(mask)
+    assert test is not None
+    for k in range(TRIAL):
+        test(lines[k], 0, len(lines[k]))
+    assert guards.for_mask(mask) is not None  # two thirds told: kept
+
+
+def test_a_guard_that_tells_no_miss_is_dropped_after_its_trial() -> None:
+    lines = _lines(
+        [f"Accepted publickey for bob from 198.51.100.{k % 250} port 22 ssh2" for k in range(300)]
+    )
+    assert _hits(lines, True) == _hits(lines, False)
+    compiled = CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True)
+    guards = Guards(compiled)
+    mask = 1 << compiled.needles.index("Accepted")
+    test = guards.for_mask(mask)
+    assert test is not None
+    for line in lines[:TRIAL]:
+        assert test(line, 0, len(line)) is not None
+    assert guards.for_mask(mask) is None  # it told none: no search from now on
