@@ -23,7 +23,7 @@ from journalban.addresses import (
 from journalban.events import FAILURE, SUCCESS, Hit
 from journalban.matching.alternation import combine, compile_quickly, fuse
 from journalban.matching.filterdef import FilterDef
-from journalban.matching.guards import start_guard
+from journalban.matching.guards import Guard, line_guard
 from journalban.matching.literals import (
     literal_covers,
     mode_literals,
@@ -140,7 +140,7 @@ class CompiledFilter:
             ]
         )
         self._regex_masks: dict[int, int] = {}
-        self._guards: dict[int, re.Pattern[str] | None] = {}
+        self._guards: dict[int, Guard] = {}
         self._alternation = combine(
             self.regexes, dict.fromkeys(self.success_numbers, SUCCESS) or None
         )
@@ -189,12 +189,12 @@ class CompiledFilter:
             self._regex_masks[literals] = found
         return found
 
-    def start_guard(self, regexes: int) -> re.Pattern[str] | None:
-        """``guards.start_guard`` of the regexes (by position) in bit mask ``regexes``
-        (-1: all), built once per mask: its search finds every line they may match."""
+    def line_guard(self, regexes: int) -> Guard:
+        """``guards.line_guard`` of the regexes (by position) in bit mask ``regexes`` (-1:
+        all), built once per mask: a test every line they may match passes (None: none)."""
         if regexes not in self._guards:
             chosen = [r for k, (_, r) in enumerate(self.regexes) if regexes >> k & 1]
-            self._guards[regexes] = start_guard(chosen) if chosen else None
+            self._guards[regexes] = line_guard(chosen, self.literals) if chosen else None
         return self._guards[regexes]
 
     def ident_refused(self, ident: str) -> bool:

@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from journalban.matching.literals import required_sets
 from journalban.matching.starts import message_starts
 
 if TYPE_CHECKING:
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 
 # The starts' common prefix must be at least this long for the search to be cheap.
 MIN_PREFIX = 4
+# Required strings searched with str.find: at most this many, each this long at least.
+MAX_FINDS = 3
+MIN_FIND = 3
+# A test every line a fused regex's regexes may match passes (None: it passed none)
+Guard = Callable[[str, int, int], object] | None
 
 
 def start_guard(regexes: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
@@ -60,8 +66,55 @@ def start_guard(regexes: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
     return re.compile(re.escape(common) + (f"(?:{rests})" if rests else ""))
 
 
-# A search that finds every line a fused regex's regexes may match (None: no such test)
-Guard = Callable[[str, int, int], "re.Match[str] | None"] | None
+def literal_guard(
+    regexes: Sequence[re.Pattern[str]], literals: Sequence[str]
+) -> tuple[str, ...] | None:
+    """Strings one of which every line any of ``regexes`` matches holds, beyond the filter's
+    ``literals`` (which the scan found already), for ``str.find``: per regex, the set of
+    required strings (``literals.required_sets``) of ``MIN_FIND`` characters or more, none
+    part of a literal, with the longest shortest string (sshd's reason 3 or 14 of a
+    ``Received disconnect``: ``3: `` or ``14: ``). None where a regex has none, or they
+    are more than ``MAX_FINDS`` (each costs a search of the line)."""
+    found: set[str] = set()
+    for regex in regexes:
+        choices = [
+            strings
+            for strings in required_sets(regex)
+            if min(map(len, strings)) >= MIN_FIND
+            and not any(s in literal for s in strings for literal in literals)
+        ]
+        if not choices:
+            return None
+        found |= max(choices, key=lambda strings: (min(map(len, strings)), -len(strings)))
+    if not found or len(found) > MAX_FINDS:
+        return None
+    return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
+def finds(strings: Sequence[str]) -> Callable[[str, int, int], bool | None]:
+    """A guard: whether ``text[start:end]`` holds one of ``strings`` (None: it holds none)."""
+
+    def holds(text: str, start: int, end: int) -> bool | None:
+        find = text.find
+        for string in strings:
+            if find(string, start, end) >= 0:
+                return True
+        return None
+
+    return holds
+
+
+def line_guard(regexes: Sequence[re.Pattern[str]], literals: Sequence[str]) -> Guard:
+    """The cheapest test found that every line one of ``regexes`` may match passes: the
+    search of their starts (``start_guard``), else of their required strings
+    (``literal_guard``); None: none."""
+    search = start_guard(regexes)
+    if search is not None:
+        return search.search
+    strings = literal_guard(regexes, literals)
+    return None if strings is None else finds(strings)
+
+
 # A guard is tried on the first TRIAL lines of its needle mask, then kept where at least
 # 1/KEEP_RATIO of them were misses it told: such a miss saves the fused match, about four
 # times the search's cost, and a line it lets through pays both.
@@ -71,7 +124,7 @@ KEEP_RATIO = 4
 
 class Guards:
     """Per needle mask (a bit mask of the ``needles`` a line holds), the guard of the regexes
-    such a line may match (``CompiledFilter.start_guard``), judged on its first lines."""
+    such a line may match (``CompiledFilter.line_guard``), judged on its first lines."""
 
     def __init__(self, compiled: CompiledFilter) -> None:
         self._compiled = compiled
@@ -84,18 +137,18 @@ class Guards:
             return self._decided[mask]
         if mask not in self._trials:
             compiled = self._compiled
-            found = compiled.start_guard(compiled.regexes_needing(mask))
+            found = compiled.line_guard(compiled.regexes_needing(mask))
             if found is None:
                 self._decided[mask] = None
                 return None
-            self._trials[mask] = self._trial(mask, found.search)
+            self._trials[mask] = self._trial(mask, found)
         return self._trials[mask]
 
-    def _trial(self, mask: int, search: Callable[[str, int, int], re.Match[str] | None]) -> Guard:
+    def _trial(self, mask: int, search: Callable[[str, int, int], object]) -> Guard:
         counts = [0, 0]  # lines tested, misses told
         decided = self._decided
 
-        def trial(text: str, start: int, end: int) -> re.Match[str] | None:
+        def trial(text: str, start: int, end: int) -> object:
             found = search(text, start, end)
             counts[0] += 1
             if found is None:

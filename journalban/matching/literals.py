@@ -114,6 +114,19 @@ def _required_for(pattern: str, flags: int, hints: tuple[str, ...]) -> frozenset
     return None if found is None else frozenset(found)
 
 
+@functools.lru_cache(maxsize=256)
+def required_sets(regex: re.Pattern[str]) -> tuple[frozenset[str], ...]:
+    """Every set of strings ``_required`` finds: each match of ``regex`` holds one string
+    of each set (none where it is unknown, or the regex is case-insensitive)."""
+    if regex.flags & re.IGNORECASE:
+        return ()
+    try:
+        parsed = sre_parse.parse(regex.pattern, regex.flags)
+    except (re.error, RecursionError):
+        return ()
+    return tuple(frozenset(found) for found in _required(list(parsed)))
+
+
 def mode_literals(
     regexes: Iterable[re.Pattern[str]], hints: Sequence[str] = ()
 ) -> list[str] | None:

@@ -1,6 +1,6 @@
-"""matching.guards: the file lines' first test (a start of a regex they may match, searched
-before the fused match), checked against the regexes on every packaged filter and mode,
-and the same hits with and without it."""
+"""matching.guards: the file lines' first test (a start of a regex they may match, or a
+string it requires, searched before the fused match), checked against the regexes on every
+packaged filter and mode, and the same hits with and without it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from journalban.events import LineBatch
 from journalban.matching.engine import CompiledFilter, LineMatcher
-from journalban.matching.guards import TRIAL, Guards, start_guard
+from journalban.matching.guards import TRIAL, Guards, literal_guard, start_guard
 from journalban.matching.library import FilterLibrary
 from support.bare_messages import bare_messages
 
@@ -35,6 +35,19 @@ def test_a_guard_is_the_starts_after_their_common_prefix() -> None:
     assert guard(r"^Failed ", r"^\w+ failed") is None
 
 
+def test_else_a_guard_is_a_few_strings_each_match_holds_beyond_the_literals() -> None:
+    def strings(literals: tuple[str, ...], *patterns: str) -> tuple[str, ...] | None:
+        return literal_guard([re.compile(p) for p in patterns], literals)
+
+    disconnect = r"^(?:error: )?Received disconnect from (?=.*: ?(?:3|14): )\S+(?: port \d+)?: ?(?:3|14): .*$"
+    # The literal the scan found and what it holds (" from ") tell nothing more; ":" is short.
+    assert strings(("Received disconnect from ",), disconnect) == ("14: ", "3: ")
+    assert strings(("Failed ",), r"^Failed \S+ for ", r"^Failed \S+ by ") == (" for ", " by ")
+    assert strings(("x",), r"^.*$") is None  # no required string
+    assert strings(("Failed ",), r"^Failed \w+") is None  # only the literal itself
+    assert strings(("a",), r"^a bbb", r"^a ccc", r"^a ddd", r"^a eee") is None  # too many
+
+
 def _cases() -> list[tuple[str, str]]:
     library = FilterLibrary(None)
     return [(name, mode) for name in library.names() for mode in library.load(name).modes]
@@ -51,14 +64,16 @@ def test_a_guard_finds_every_line_its_regexes_match(name: str, mode: str) -> Non
         masks = {1 << k for k in range(len(regexes))} | {-1}
         masks |= {compiled.regexes_needing(1 << bit) for bit in range(len(compiled.needles))}
         for mask in masks:
-            found = compiled.start_guard(mask)
+            found = compiled.line_guard(mask)
             if found is None:
                 continue
             chosen = [r for k, r in enumerate(regexes) if mask >> k & 1]
             for message in messages:
                 if any(regex.match(message) for regex in chosen):
                     for line in (message, HEAD + message, "<38>" + HEAD + message):
-                        assert found.search(line, 0, len(line)), (name, mode, mask, line)
+                        text = f"x\n{line}\ny"  # a line inside a text, as the scan finds it
+                        at = text.index(line)
+                        assert found(text, at, at + len(line)) is not None, (name, mode, mask, line)
 
 
 def _lines(messages: list[str]) -> list[str]:
@@ -81,8 +96,10 @@ def test_near_misses_are_told_by_the_guard_and_the_hits_are_the_same() -> None:
     near = "Failed publickey for bob from 198.51.100.{} port 40122 ssh2: RSA SHA256:AbCdEf0123"
     failing = "Failed password for invalid user admin from 203.0.113.{} port 22 ssh2"
     odd = "Failed publickey for invalid user x from 203.0.113.{} port 22 ssh2: RSA SHA256:Ab"
+    reason = "Received disconnect from 198.51.100.{} port 4411:11: Bye Bye [preauth]"
     lines = _lines(
         [(near if k % 3 else failing if k % 2 else odd).format(k % 250) for k in range(600)]
+        + [reason.format(k % 250) for k in range(100)]
     )
     with_guard, without = _hits(lines, True), _hits(lines, False)
     assert with_guard == without
@@ -95,6 +112,12 @@ def test_near_misses_are_told_by_the_guard_and_the_hits_are_the_same() -> None:
     for k in range(TRIAL):
         test(lines[k], 0, len(lines[k]))
     assert guards.for_mask(mask) is not None  # two thirds told: kept
+    mask = 1 << compiled.needles.index("Received disconnect from")
+    test = guards.for_mask(mask)
+    assert test is not None
+    for line in lines[-TRIAL:]:
+        assert test(line, 0, len(line)) is None  # reason 11, not 3 or 14
+    assert guards.for_mask(mask) is not None
 
 
 def test_a_guard_that_tells_no_miss_is_dropped_after_its_trial() -> None:
