@@ -105,9 +105,10 @@ def sleep_reason(chain: list[str], state: str) -> str:
     return "."
 
 
-def parse(script: str, root: int) -> tuple[dict[int, Task], list[tuple[float, float]]]:
-    """Tasks of ``root``'s tree with their state spans; and the machine's busy spans."""
-    tasks: dict[int, Task] = {root: Task(root, "agent", 0)}
+def parse(script: str, root: int, bench: int) -> tuple[dict[int, Task], list[tuple[float, float]]]:
+    """Tasks of ``root``'s tree with their state spans (and the benchmark's own main
+    thread, ``bench``); and the machine's busy spans."""
+    tasks: dict[int, Task] = {root: Task(root, "agent", 0), bench: Task(bench, "benchmark", 0)}
     busy: dict[int, float] = {}  # cpu -> since when a non-idle task runs on it
     busy_spans: list[tuple[float, float]] = []
     lines = script.splitlines()
@@ -124,7 +125,9 @@ def parse(script: str, root: int) -> tuple[dict[int, Task], list[tuple[float, fl
         cpu, at, event, rest = int(found[4]), float(found[5]), found[6], found[7]
         if event == "sched:sched_process_fork":
             fork = FORK.search(rest)
-            if fork and int(found[3]) in tasks:
+            pid = int(found[3])
+            parent = tasks.get(pid)  # the agent's tree, not the benchmark's own children
+            if fork and (pid == root or (parent is not None and parent.parent != 0)):
                 child = int(fork[3])
                 tasks[child] = Task(child, fork[2], int(found[3]), "w", at)
         elif event == "sched:sched_process_exit":
@@ -170,6 +173,8 @@ def overlap(spans: list[tuple[float, float, str]], lo: float, hi: float) -> dict
 def role(task: Task, tasks: dict[int, Task], root: int) -> str:
     if task.tid == root:
         return "agent"
+    if task.parent == 0:
+        return "benchmark"  # its polls of the state and samples of memory
     parent = tasks.get(task.parent)
     if task.parent == root:
         return "agent thread" if task.comm.startswith(("asyncio", "journalban")) else "reader child"
@@ -183,7 +188,9 @@ def report(tasks: dict[int, Task], busy: list[tuple[float, float]], root: int,
     wall = stop - start
     machine_cpu = sum(max(0.0, min(b, stop) - max(a, start)) for a, b in busy)
     live = [t for t in tasks.values() if overlap(t.spans, start, stop).get("R", 0) > 0]
-    tree_cpu = sum(overlap(t.spans, start, stop).get("R", 0) for t in live)
+    tree_cpu = sum(
+        overlap(t.spans, start, stop).get("R", 0) for t in live if t.parent or t.tid == root
+    )
     print(f"wall {wall * 1e3:.0f} ms; tree CPU {tree_cpu * 1e3:.0f} ms, machine CPU "
           f"{machine_cpu * 1e3:.0f} ms (others {1e3 * (machine_cpu - tree_cpu):.0f}); "
           f"cores idle {1e3 * (2 * wall - machine_cpu):.0f} core-ms")  # fmt: skip
@@ -195,11 +202,22 @@ def report(tasks: dict[int, Task], busy: list[tuple[float, float]], root: int,
         last = max((min(b, stop) for a, b, s in task.spans if s == "R" and b > start), default=0)
         if name in ("reader child", "helper"):
             readers_end = max(readers_end, last)
+        if name == "benchmark":
+            first = "-"  # (it runs throughout)
         first = f"{1e3 * (min(ran) - start):+.0f}" if ran else "-"
         parts = ", ".join(f"{NAMES[s]} {1e3 * v:.0f}" for s, v in sorted(shares.items(),
                           key=lambda kv: -kv[1]) if v >= 0.0005)  # fmt: skip
         print(f"  {name:13} {task.comm[:15]:15} [{task.tid}] first run {first} ms, last "
               f"{1e3 * (last - start):.0f} ms: {parts} (ms)")  # fmt: skip
+    tree_end = max(
+        (min(b, stop) for t in live if t.parent != 0 or t.tid == root
+         for a, b, s in t.spans if s == "R" and a < stop),
+        default=start,
+    )  # fmt: skip
+    bench = [t for t in live if t.parent == 0 and t.tid != root]
+    bench_cpu = sum(overlap(t.spans, start, stop).get("R", 0) for t in bench)
+    print(f"  the tree last ran at {1e3 * (tree_end - start):.0f} ms: the benchmark saw the end "
+          f"{1e3 * (stop - tree_end):.0f} ms later; its own CPU in the run {1e3 * bench_cpu:.0f} ms")  # fmt: skip
     agent = tasks[root]
     if readers_end:
         tail = overlap(agent.spans, readers_end, stop)
@@ -234,13 +252,14 @@ def report(tasks: dict[int, Task], busy: list[tuple[float, float]], root: int,
             at += step
 
 
-def run_once(name: str, source: str, bin_ms: float, lanes: bool) -> None:
+def run_once(name: str, source: str, bin_ms: float, lanes: bool, sample: bool) -> None:
     files = ensure_files(DATA / name / "300000", name, 300000)
     jail = corpora_bench.jail_for(name)
     end = corpora_bench.last_matching_cursor(files, jail) if source == "journal" else None
     seen: dict[str, object] = {}
     original = getattr(bench_agent, "AgentProcess")  # noqa: B009 (replaced for the run)
     original_append = getattr(corpora_bench, "append")  # noqa: B009
+    sample_memory = bench_agent.ProcessWatch.sample
 
     class Watched(original):  # type: ignore[misc,valid-type]
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -259,6 +278,8 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool) -> None:
         )  # fmt: skip
         time.sleep(0.5)  # perf's events are on
         setattr(bench_agent, "AgentProcess", Watched)  # noqa: B010 (its runner starts it)
+        if not sample:  # what the benchmark's samples of memory cost the run (not its figures)
+            setattr(bench_agent.ProcessWatch, "sample", lambda _self: None)  # noqa: B010
         setattr(corpora_bench, "append", append)  # noqa: B010
         try:
             work = Path(tmp) / "work"
@@ -269,6 +290,7 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool) -> None:
                 run = corpora_bench.journalban_file(work, files, jail)
         finally:
             setattr(bench_agent, "AgentProcess", original)  # noqa: B010
+            setattr(bench_agent.ProcessWatch, "sample", sample_memory)  # noqa: B010
             setattr(corpora_bench, "append", original_append)  # noqa: B010
             time.sleep(0.2)
             perf.send_signal(signal.SIGINT)
@@ -285,7 +307,7 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool) -> None:
         ).stdout  # fmt: skip
     print(f"{name} {source}: wall {run.wall:.3f} s, CPU {run.cpu:.2f} s (readers "
           f"{run.readers_cpu:.2f}), failed {run.failed:,}, banned {run.banned:,}, load {run.load}")  # fmt: skip
-    tasks, busy = parse(script, agent.proc.pid)  # type: ignore[attr-defined]
+    tasks, busy = parse(script, agent.proc.pid, os.getpid())  # type: ignore[attr-defined]
     report(tasks, busy, agent.proc.pid, start, stop, bin_ms, lanes)  # type: ignore[attr-defined]
 
 
@@ -296,11 +318,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--bin", type=float, default=10.0, help="ms per row of --lanes")
     parser.add_argument("--lanes", action="store_true")
+    parser.add_argument(
+        "--no-memory-samples", action="store_true",
+        help="skip the benchmark's memory samples between its polls (to see what they cost; "
+        "the benchmark itself always takes them)",
+    )  # fmt: skip
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (perf sched record, the agent's nftables-free dry run as root)")
     for _ in range(args.runs):
-        run_once(args.corpus, args.source, args.bin, args.lanes)
+        run_once(args.corpus, args.source, args.bin, args.lanes, not args.no_memory_samples)
 
 
 if __name__ == "__main__":
