@@ -81,17 +81,14 @@ class Task:
     since: float = 0.0
     spans: list[tuple[float, float, str]] = field(default_factory=list)
     exited: float | None = None
-    blocked: dict[str, float] = field(default_factory=dict)  # uninterruptible: where
-    long_blocks: list[tuple[float, float, str]] = field(default_factory=list)  # D over 2 ms
+    blocked: list[tuple[float, float, str]] = field(default_factory=list)  # D: where
 
     def enter(self, at: float, state: str) -> None:
         if self.state != "?":
             state_now, _, why = self.state.partition("|")
             self.spans.append((self.since, at, state_now))
             if why:
-                self.blocked[why] = self.blocked.get(why, 0.0) + at - self.since
-                if at - self.since > 0.002:
-                    self.long_blocks.append((self.since, at, why))
+                self.blocked.append((self.since, at, why))
         self.state, self.since = state, at
 
 
@@ -229,14 +226,20 @@ def report(tasks: dict[int, Task], busy: list[tuple[float, float]], root: int,
             "  other sleeps, most seen:", "; ".join(f"{k} x{n}" for k, n in UNKNOWN.most_common(4))
         )
     for task in sorted(live, key=lambda t: t.tid):
-        for why, secs in sorted(task.blocked.items(), key=lambda kv: -kv[1])[:3]:
+        where: dict[str, float] = {}
+        long = []
+        for a, b, why in task.blocked:
+            a, b = max(a, start), min(b, stop)
+            if b > a:
+                where[why] = where.get(why, 0.0) + b - a
+                if b - a > 0.002:
+                    long.append(f"{1e3 * (a - start):.0f}+{1e3 * (b - a):.0f}")
+        for why, secs in sorted(where.items(), key=lambda kv: -kv[1])[:3]:
             print(
                 f"  {role(task, tasks, root)} [{task.tid}] uninterruptible {1e3 * secs:.0f} ms in {why}"
             )
-        spans = [f"{1e3 * (a - start):.0f}+{1e3 * (b - a):.0f}" for a, b, _ in task.long_blocks
-                 if start <= b and a <= stop]  # fmt: skip
-        if spans:
-            print(f"    blocked over 2 ms at (ms from start + length): {', '.join(spans)}")
+        if long:
+            print(f"    blocked over 2 ms at (ms from start + length): {', '.join(long)}")
     if lanes:
         order = sorted(live, key=lambda t: t.tid)
         print("  ms    " + " ".join(f"{role(t, tasks, root)[:8]:>8}" for t in order))
