@@ -132,8 +132,8 @@ def parse(script: str, root: int, bench: int) -> tuple[dict[int, Task], list[tup
             if task is not None:
                 task.exited = at
         elif event in ("sched:sched_waking", "sched:sched_wakeup", "sched:sched_wakeup_new"):
-            pid = re.search(r" pid=(\d+)", rest)
-            task = tasks.get(int(pid[1])) if pid else None
+            woken = re.search(r" pid=(\d+)", rest)
+            task = tasks.get(int(woken[1])) if woken else None
             if task is not None and task.state[0] not in ("R", "w"):
                 task.enter(at, "w")
         elif event == "sched:sched_switch":
