@@ -43,7 +43,13 @@ class BanDeciding:
     def _history(self, network: IPNetwork, since: float, text: str) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` (``text``: its
         ``network_text``) since ``since``, committed or not."""
-        committed, history = committed_history(self.store, network, since, text)
+        store = self.store
+        committed = store.commit_count
+        known = store.history_networks
+        if known is not None and text not in known:  # (most networks banned: no read)
+            history: list[tuple[str, float]] = []
+        else:
+            committed, history = committed_history(store, network, since, text)
         unsaved = self._unsaved.of(text, committed)
         if unsaved:
             history += [(j, at) for j, at in unsaved if at >= since]

@@ -19,6 +19,7 @@ from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions import trace
 from journalban.decisions.banning import RECIDIVE, BanDeciding
 from journalban.decisions.detecting import JailDetection
+from journalban.decisions.forgetting import forget_committed_lines
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.reading import BanReading
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
@@ -206,13 +207,7 @@ class DecisionEngine(BanDeciding, BanReading):
 
         Tens of thousands of bans would otherwise keep every matched line in memory.
         """
-        for ban in committed:
-            key = (ban.jail, ban.network)
-            if ban.lines and self.bans.get(key) is ban:
-                self.bans.replace(key, Ban(
-                    ban.jail, ban.network, ban.banned_at, ban.expires_at, ban.ban_count,
-                    ban.reason, ban.failures, ban.source, (), ban.account,
-                ))  # fmt: skip
+        forget_committed_lines(self.bans, committed)
 
     def manual_ban(
         self,

@@ -20,14 +20,18 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from socket import AF_INET, inet_pton
 from typing import Final
 
 from journalban.addresses import ipv4_host_key
+from journalban.decisions.hostkeys import v4_text_is_canonical
 
 # IPv4 address texts remembered per ignore list: attackers' failures come in
 # bursts (70-80% of the sshd corpora's failures hit a memo this size; a
 # larger one gains a few points and costs memory in a flood of distinct ones).
 HOST_MEMO: Final = 1024
+# Whether this C library's inet_pton takes only the text inet_ntop prints (hostkeys).
+_CANONICAL: Final = v4_text_is_canonical()
 
 # (version, first, last, reason) in the order the checks are made.
 Ranked = tuple[int, int, int, str]
@@ -49,6 +53,10 @@ class PointVerdicts:
         """The reason of the first range holding address ``value``, or None."""
         i = bisect_right(self._starts[version], value) - 1
         return None if i < 0 else self._reasons[version][i]
+
+    def segments(self, version: int) -> tuple[list[int], list[str | None]]:
+        """The version's segment starts and reasons (``why`` is a bisection of them)."""
+        return self._starts[version], self._reasons[version]
 
 
 def _segments(
@@ -86,16 +94,28 @@ class HostVerdicts(dict[str, "tuple[str, str | None] | None"]):
     def __init__(self, points: PointVerdicts) -> None:
         super().__init__()
         self._points = points
+        self._starts, self._reasons = points.segments(4)
 
     def __missing__(self, host: str) -> tuple[str, str | None] | None:
+        # (a miss is most failures of a flood or a scan: ipv4_host_key and PointVerdicts.why
+        # inlined, and the text itself is the /32's, as inet_pton took it: hostkeys)
         if ":" in host:  # IPv6: not here (inet_pton would raise)
             return None
-        fast = ipv4_host_key(host)
-        if fast is None:
-            return None
+        if not _CANONICAL:
+            fast = ipv4_host_key(host)
+            if fast is None:
+                return None
+            value, key = fast
+        else:
+            try:
+                value = int.from_bytes(inet_pton(AF_INET, host), "big")
+            except (OSError, ValueError):  # not a dotted quad (a NUL: ValueError)
+                return None
+            key = host + "/32"
         if len(self) >= HOST_MEMO:
             self.clear()
-        found = self[host] = (fast[1], self._points.why(4, fast[0]))
+        i = bisect_right(self._starts, value) - 1
+        found = self[host] = (key, None if i < 0 else self._reasons[i])
         return found
 
 

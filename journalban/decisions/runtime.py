@@ -143,8 +143,13 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             if b.expires_at is not None
         ]
         heapq.heapify(self._expiries)
+        # The bans set with their matched lines (``__setitem__``: a manual or a fleet's ban;
+        # the agent's own are put without them), until their commit (decisions.forgetting).
+        self.lined: list[Ban] = []
 
     def __setitem__(self, key: tuple[str, IPNetwork], value: Ban) -> None:
+        if value.lines:
+            self.lined.append(value)
         self.put(key, value, network_text(key[1]))
 
     def put(self, key: tuple[str, IPNetwork], value: Ban, text: str) -> None:

@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -257,6 +257,13 @@ class StateStore:
         found, skipped = plainrows.history(rows)
         self._warn_skipped("history", skipped)
         return found
+
+    @property
+    def history_networks(self) -> Container[str] | None:
+        """The networks' texts with a row in the history, a superset (None until the first
+        ``ban_history`` read): a network not in it has no history, as of ``commit_count``
+        read before (a commit adds its networks before it counts itself)."""
+        return self._in_history
 
     def known_hostnames(self) -> dict[str, list[str]]:
         rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()
