@@ -27,7 +27,7 @@ from journalban.matching.compiled import (
     outcome_hits,
 )
 from journalban.matching.dates import DateReader
-from journalban.matching.guards import Guard, Guards
+from journalban.matching.guards import Guards
 from journalban.matching.heads import HeadReader
 from journalban.matching.literals import line_ends
 from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
@@ -157,26 +157,27 @@ class LineMatcher:
         verdicts = self._refused
         refused = self.ident_refused
         # Each needle mask's fused regex, as fused_for gives it until the general path
-        # settles another date format (the dict is then emptied), and the search that
-        # finds every line its regexes may match (CompiledFilter.start_guard), if any.
-        by_mask: dict[int, tuple[re.Pattern[str] | None, Guard]] = {}
+        # settles another date format (the dict is then emptied); and, for the masks that
+        # have one, a test every line its regexes may match passes (Guards.for_mask).
+        by_mask: dict[int, re.Pattern[str] | None] = {}
+        guarded: dict[int, Callable[[str, int, int], object]] = {}
         guard_of = self.guards.for_mask
         for end in sorted(found):
             start = rfind("\n", 0, end) + 1
             mask = found[end]
             if mask in by_mask:
-                fused, guard = by_mask[mask]
+                fused = by_mask[mask]
             else:
-                fused = fused_for(mask)
-                guard = None if fused is None else guard_of(mask)
-                by_mask[mask] = fused, guard
+                fused = by_mask[mask] = fused_for(mask)
+                if fused is not None and (guard := guard_of(mask)) is not None:
+                    guarded[mask] = guard
             if fused is None:
                 line = text[start:end]
                 self._hit_of(self.match_line(line), line, out)
                 by_mask.clear()
                 continue
-            if guard is not None and guard(text, start, end) is None:
-                continue  # holds no start of a regex it may match: none matches it
+            if guarded and mask in guarded and guarded[mask](text, start, end) is None:
+                continue  # passes no test of a regex it may match: none matches it
             m = fused.match(text, start, end)
             if m is not None:
                 name = m.lastgroup

@@ -101,28 +101,34 @@ def required_literals(regex: re.Pattern[str], hints: Sequence[str] = ()) -> set[
     return None if found is None else set(found)
 
 
+@functools.lru_cache(maxsize=512)
+def parsed_pattern(pattern: str, flags: int) -> Any:
+    """sre's parse of ``pattern`` (None: it does not parse), shared by the analyses of a
+    filter's regexes here and in ``matching.starts``: the parse is most of their cost.
+    Read only."""
+    try:
+        return sre_parse.parse(pattern, flags)
+    except (re.error, RecursionError):
+        return None
+
+
 @functools.lru_cache(maxsize=1024)
 def _required_for(pattern: str, flags: int, hints: tuple[str, ...]) -> frozenset[str] | None:
     # Cached: a filter's prefilter and its per-regex covers parse the same regexes.
-    if flags & re.IGNORECASE:
-        return None
-    try:
-        parsed = sre_parse.parse(pattern, flags)
-    except (re.error, RecursionError):
-        return None
-    found = best_set(_required(list(parsed)), hints)
+    found = best_set([set(s) for s in _required_sets_for(pattern, flags)], hints)
     return None if found is None else frozenset(found)
 
 
-@functools.lru_cache(maxsize=256)
 def required_sets(regex: re.Pattern[str]) -> tuple[frozenset[str], ...]:
     """Every set of strings ``_required`` finds: each match of ``regex`` holds one string
     of each set (none where it is unknown, or the regex is case-insensitive)."""
-    if regex.flags & re.IGNORECASE:
-        return ()
-    try:
-        parsed = sre_parse.parse(regex.pattern, regex.flags)
-    except (re.error, RecursionError):
+    return _required_sets_for(regex.pattern, regex.flags)
+
+
+@functools.lru_cache(maxsize=512)
+def _required_sets_for(pattern: str, flags: int) -> tuple[frozenset[str], ...]:
+    parsed = None if flags & re.IGNORECASE else parsed_pattern(pattern, flags)
+    if parsed is None:
         return ()
     return tuple(frozenset(found) for found in _required(list(parsed)))
 
@@ -337,9 +343,8 @@ def leading_literals(regexes: Iterable[re.Pattern[str]]) -> tuple[str, ...] | No
 
 @functools.lru_cache(maxsize=256)
 def _leading_for(pattern: str, flags: int) -> frozenset[str] | None:
-    try:
-        parsed = sre_parse.parse(pattern, flags)
-    except (re.error, RecursionError):
+    parsed = parsed_pattern(pattern, flags)
+    if parsed is None:
         return None
     if (flags | parsed.state.flags) & re.IGNORECASE:
         return None

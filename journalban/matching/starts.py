@@ -24,8 +24,9 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
+
+from journalban.matching.literals import parsed_pattern
 
 # More starts than this for one regex: the shorter ones already found serve.
 MAX_STARTS = 32
@@ -71,9 +72,8 @@ def start_classes(regexes: Sequence[re.Pattern[str]]) -> list[tuple[tuple[str, .
 
 @functools.lru_cache(maxsize=256)
 def _starts_for(pattern: str, flags: int) -> frozenset[str] | None:
-    try:
-        parsed = sre_parse.parse(pattern, flags)
-    except (re.error, RecursionError):
+    parsed = parsed_pattern(pattern, flags)
+    if parsed is None:
         return None
     if (flags | parsed.state.flags) & re.IGNORECASE:
         return None
