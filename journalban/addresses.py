@@ -405,6 +405,8 @@ def is_prefix(net: IPNetwork) -> bool:
 def format_network(net: IPNetwork) -> str:
     """A single address without its /32 or /128, a prefix with it."""
     text = network_text(net)  # remembered: str() formats in Python (each ban is logged)
-    if net.prefixlen == net.max_prefixlen:
-        return text[: text.rindex("/")]  # str(net) is "<network_address>/<prefixlen>"
+    # str(net) is "<network_address>/<prefixlen>", an IPv6 one with a colon: a single
+    # address by its text (ipaddress's prefixlen and max_prefixlen are Python properties)
+    if text.endswith("/128") or (text.endswith("/32") and ":" not in text):
+        return text[: text.rindex("/")]
     return text
