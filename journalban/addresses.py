@@ -93,7 +93,7 @@ def ipv4_host_key(text: str) -> tuple[int, str] | None:
     """
     try:
         packed = socket.inet_pton(socket.AF_INET, text)
-    except OSError:
+    except (OSError, ValueError):  # (a NUL in the text: ValueError)
         return None
     return int.from_bytes(packed, "big"), socket.inet_ntop(socket.AF_INET, packed) + "/32"
 
