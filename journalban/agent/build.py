@@ -23,6 +23,7 @@ from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec, pickle_filter
 from journalban.sources.base import Source
 from journalban.sources.journal import JournalSource
+from journalban.sources.journalsplit import SPLIT_MOST_HITS
 
 log = logging.getLogger("journalban.agent")
 JOURNAL_DIRS = ("/run/log/journal", "/var/log/journal")
@@ -169,6 +170,9 @@ def build_sources(
                 worker=JOURNAL_READER,
                 matcher=matcher,
                 session_field=None if rules is None else SESSION_FIELD,
+                # With detectors the agent's deciding may bound a catch-up: split it
+                # only where the reading does (journalsplit.split_pays).
+                split_most_hits=SPLIT_MOST_HITS if cfg.detectors.any else None,
             )
         ]
     # The file reader child's module (with its file reading and splitting) only for

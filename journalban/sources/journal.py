@@ -147,6 +147,7 @@ class JournalSource:
         matcher: Mapping[str, Any] | None = None,
         session_field: str | None = None,
         frame_gap: float = FRAME_GAP,
+        split_most_hits: float | None = None,
     ) -> None:
         self.key = key
         self._clock = clock
@@ -166,6 +167,7 @@ class JournalSource:
         self._prefilter = tuple(prefilter)
         self._reopen_every = reopen_every
         self._split_at = split_at
+        self._split_most_hits = split_most_hits
         self._worker = list(worker)
         self._matcher = matcher
         self._session_field = session_field
@@ -220,6 +222,7 @@ class JournalSource:
             prefilter=self._prefilter,
             reopen_every=self._reopen_every,
             split_at=self._split_at,
+            split_most_hits=self._split_most_hits,
             matcher=self._matcher,
             session_field=self._session_field,
             helper_socket=helper_socket,

@@ -110,6 +110,11 @@ class Request:
     # Sent before the agent is ready (``JournalSource.prepare``): open the journal and
     # build the finder, then read nothing until a ``GO`` line follows on stdin.
     hold: bool = False
+    # A jail whose deciding costs the agent more per failure (detectors): a catch-up
+    # is split only when the first entries (``journalsplit.PROBE_ENTRIES``), read
+    # by this child alone, handed out at most this share of them (``split_pays``).
+    # None: split by ``split_at`` alone.
+    split_most_hits: float | None = None
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"

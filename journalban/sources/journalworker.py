@@ -38,6 +38,7 @@ from journalban.sources.journalbatch import read_batch
 from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
 from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalprime import prime
+from journalban.sources.journalprobe import probe, probing
 from journalban.sources.journalprune import groups_in
 from journalban.sources.journalroute import Route, route_for
 from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds
@@ -98,6 +99,7 @@ class Follower:
         self.reader = self._open()
         self.read_since_open = 0
         self.archived: list[str] = []  # the catch-up's archived files (journalprime)
+        self.probed = False  # the catch-up's first entries were read to decide its split
         self.after_helper = False  # the next part comes after the helper's: prime it
         self.stop: str | None = None  # the cursor of the first entry not to read (stop_before)
         self.stop_usec: int | None = None  # ... its time: only entries as late are compared
@@ -260,6 +262,10 @@ class Follower:
         begin = cursor_seqnum(first)
         if not groups or begin is None:
             return
+        if probing(self, groups, begin[1]):
+            if probe(self):
+                self.catch_up()  # split from where the probe stopped
+            return  # else this child reads on alone: the agent's deciding bounds it
         start: str | None = first
         chunks = rounds(groups)
         self.archived = [r.path for group in groups for r in group]
@@ -295,7 +301,9 @@ class Follower:
         helper = [part for part in parts if part.helped]
         if helper and self.channel is not None:
             # Forked with the matcher built and unused: it starts as a new child would.
-            self.ensure_finder(fresh=True)
+            # After a probe, with the finder as the probe left it: the helper's part may
+            # come right after it, and its session table must hold what the probe taught.
+            self.ensure_finder(fresh=not self.probed)
             first = parts[0].helped  # the helper's part opens the round
             try:
                 pid = fork_helper(

@@ -75,10 +75,12 @@ def run_child(
     mine = frames_in(out.read_bytes())
     theirs: list[Frame] = []
     status = None
-    if mine and mine[0].kind == SPLIT:
+    # The SPLIT frame opens the split (after the frames of a probe, journalprobe).
+    split = next((i for i, frame in enumerate(mine) if frame.kind == SPLIT), None)
+    if split is not None:
         with receive_helper_pipe(agent_end) as pipe:
             theirs = frames_in(pipe.read())  # to its end: the helper has exited
-        status = os.waitpid(int(mine[0].messages[0]), 0)[1]  # forked from here: reaped here
-        mine = mine[1:]
+        status = os.waitpid(int(mine[split].messages[0]), 0)[1]  # forked here: reaped here
+        mine = mine[:split] + mine[split + 1 :]
     agent_end.close()
     return ChildRun(mine, theirs, status)

@@ -88,3 +88,13 @@ def test_a_jail_with_sessions_takes_one_turn_each_the_helper_s_first() -> None:
     assert shares(turns(200_000, 40_000, split_at=1, most=1)) == (80_000, 120_000)
     assert turns(200_000, 10**6, split_at=1, most=1) == [(0, 200_000, True)]
     assert turns(1000, 0, split_at=10**6, most=1) == [(0, 1000, False)]
+
+
+def test_a_split_with_detectors_pays_only_where_few_entries_are_handed_out() -> None:
+    most = journalsplit.SPLIT_MOST_HITS
+    # sshd-near-miss hands out about an eighth of its entries: the reading bounds it.
+    assert journalsplit.split_pays(10_000, 1_250, most)
+    # sshd and authlog-mixed about a third: the agent's deciding bounds it.
+    assert not journalsplit.split_pays(10_000, 3_000, most)
+    assert journalsplit.split_pays(10_000, int(most * 10_000), most)  # at the bound
+    assert not journalsplit.split_pays(0, 0, most)  # nothing read: nothing to split

@@ -1,0 +1,60 @@
+"""Whether a catch-up of a jail with detectors is split: its first entries read alone.
+
+A split catch-up (``journalsplit``) puts a helper beside the reader child so
+that both cores read. That pays where the reading bounds the catch-up; with
+detectors on, the agent's deciding may bound it instead (it spends more per
+failure than a reader per entry), and a helper then only takes a core from
+the agent. For such a jail (``Request.split_most_hits``) the child first hands
+out ``PROBE_ENTRIES`` entries alone, counting the failures among them, and
+splits the rest only where few enough were failures (``split_pays``); else it
+reads on alone, as below ``split_at``. The probe's entries are handed out like
+any others, in order, and the finder keeps what they taught its session
+table: a helper forked after them starts from that table (``read_round``).
+Standard library only (the reader child imports it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from journalban.sources.journalfiles import FileRange
+from journalban.sources.journalsplit import PROBE_ENTRIES, group_entries, split_pays
+
+if TYPE_CHECKING:
+    from journalban.sources.journalworker import Follower
+
+
+def probing(follower: Follower, groups: Sequence[Sequence[FileRange]], begin: int) -> bool:
+    """Whether ``follower`` reads the catch-up's first entries alone before splitting it:
+    once, for a jail that asks (``split_most_hits``) and archived files long enough to
+    split (``groups`` from sequence number ``begin``: ``journalsplit.turns``'s bound)."""
+    request = follower.request
+    if request.split_most_hits is None or follower.probed or follower.channel is None:
+        return False
+    total = sum(group_entries(group, begin) for group in groups)
+    return total >= max(request.split_at, 2)
+
+
+def probe(follower: Follower) -> bool:
+    """Hand out the catch-up's first ``PROBE_ENTRIES`` entries (or what there is); whether
+    a split pays for the rest.
+
+    Raises:
+        BrokenPipeError: the parent is gone.
+    """
+    follower.probed = True
+    most = follower.request.split_most_hits
+    read = handed = 0
+    while read < PROBE_ENTRIES:
+        frame = follower.read_batch()
+        if frame is None:
+            return False  # the catch-up is read: nothing is left to split
+        follower.send(frame)
+        follower.sent_at = time.monotonic()
+        read += frame.read
+        handed += len(frame.messages)
+        if follower.read_since_open >= follower.request.reopen_every:
+            follower.reopen()
+    return most is not None and split_pays(read, handed, most)

@@ -1,0 +1,88 @@
+"""A jail with detectors splits its catch-up only where the reading bounds it (journalprobe).
+
+The reader child first hands out the catch-up's first entries alone and
+counts how many it handed out: where they are many (the agent's deciding
+bounds the catch-up, and a helper would only take its core) it reads on alone,
+else it splits the rest. Either way every entry is handed out once, in the
+directory's order, and a session taught during the probe counts in the
+helper's share after it. On real journal files from journal-remote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_journal_split_sessions as sessions_test
+from test_journal_child import small_fs, wait_entries
+from test_journal_source import SSHD_GROUPS
+from test_journal_split_sessions import corpus, hits_read
+
+from journalban.sources import journalprobe
+from journalban.sources.journalwire import DATA, Request
+from support.journal import JournalWriter, sshd_fields
+from support.readerchild import ChildRun, run_child, turns
+
+pytestmark = pytest.mark.real
+__all__ = ["small_fs"]  # a fixture used here
+
+TOTAL = 6000
+PROBE = 700  # entries read alone first (the module's 10,000, scaled to the corpus)
+
+
+def read(directory: Path, most_hits: float | None) -> tuple[list[str], bool]:
+    """What the child (and a helper, if it forked one) hand out, in the agent's order."""
+    request = Request(
+        matches=SSHD_GROUPS, directory=str(directory), batch_size=300, reopen_every=1000,
+        split_at=1, split_most_hits=most_hits,
+    )  # fmt: skip
+    run = run_child(request, directory.parent / f"frames-{most_hits}")
+    messages = [m for _, f in turns(run.mine, run.theirs) if f.kind == DATA for m in f.messages]
+    return messages, run.helper_status is not None
+
+
+@pytest.fixture
+def probe_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(journalprobe, "PROBE_ENTRIES", PROBE)
+
+
+@pytest.mark.usefixtures("probe_size")
+def test_many_handed_out_keeps_one_reader_few_splits(small_fs: Path) -> None:
+    with JournalWriter(small_fs) as writer:
+        writer.write([sshd_fields(f"line {i}") for i in range(TOTAL)])
+        wait_entries(small_fs, TOTAL)
+    expected = [f"line {i}" for i in range(TOTAL)]
+    # Without a prefilter or finder every entry is handed out: a share of 1.
+    alone, split = read(small_fs, 0.5)
+    assert not split, "the agent's deciding would bound it: no helper"
+    assert alone == expected
+    shared, split = read(small_fs, 1.0)
+    assert split, "within the bound: the rest is split after the probe"
+    assert shared == expected
+    unprobed, split = read(small_fs, None)
+    assert split
+    assert unprobed == expected
+
+
+@pytest.mark.usefixtures("probe_size")
+def test_a_session_taught_in_the_probe_counts_in_the_helper_s_share(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = corpus()
+    with JournalWriter(small_fs) as writer:
+        writer.write(entries)
+        wait_entries(small_fs, len(entries))
+    alone, split = hits_read(small_fs, 10**9)
+    assert not split
+    original = run_child  # (hits_read calls it through its own module)
+
+    def probing_run(request: Request, out: Path, **kwargs: Any) -> ChildRun:
+        # hits_read's request, with the probe asked for (a hit in 25 entries: it splits)
+        return original(dataclasses.replace(request, split_most_hits=0.5), out, **kwargs)
+
+    monkeypatch.setattr(sessions_test, "run_child", probing_run)
+    probed, split = hits_read(small_fs, 1)
+    assert split
+    assert sorted(probed) == sorted(alone)
