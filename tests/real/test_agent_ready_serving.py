@@ -59,27 +59,44 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
 @contextlib.contextmanager
 def _slow_bus(bus: PrivateBus, path: Path, delay: float) -> Iterator[str]:
     """A bus address whose connections reach ``bus`` only after ``delay`` (a busy
-    dbus-daemon, as at boot): the agent's bus connection takes that long."""
+    dbus-daemon, as at boot): the agent's bus connection takes that long. Every socket
+    it made is closed at the end, its threads joined."""
     real = bus.address.removeprefix("unix:path=").split(",")[0]
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
     server.listen()
+    made: list[socket.socket] = []
+    threads: list[threading.Thread] = []
 
     def serve() -> None:
         with contextlib.suppress(OSError):
             while True:
                 client, _ = server.accept()
+                made.append(client)
                 time.sleep(delay)
                 upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                made.append(upstream)
                 upstream.connect(real)
                 for a, b in ((client, upstream), (upstream, client)):
-                    threading.Thread(target=_pipe, args=(a, b), daemon=True).start()
+                    thread = threading.Thread(target=_pipe, args=(a, b), daemon=True)
+                    threads.append(thread)
+                    thread.start()
 
-    threading.Thread(target=serve, daemon=True).start()
+    accepting = threading.Thread(target=serve, daemon=True)
+    accepting.start()
     try:
         yield f"unix:path={path}"
     finally:
+        server.shutdown(socket.SHUT_RDWR)
         server.close()
+        accepting.join(5)
+        for sock in made:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(5)
+        for sock in made:
+            sock.close()
 
 
 def test_ready_comes_once_org_jailban_is_owned(
