@@ -27,8 +27,7 @@ that may match settles the format as before.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from itertools import pairwise
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.matching.literals import required_sets
@@ -39,10 +38,8 @@ if TYPE_CHECKING:
 
 # The starts' common prefix must be at least this long for the search to be cheap.
 MIN_PREFIX = 4
-# Required strings searched with str.find: at most this many, each this long at least,
-# and at most MAX_PAIR in the two sets of a regex's ordered pair.
-MAX_FINDS = 6
-MAX_PAIR = 3
+# Required strings searched with str.find: at most this many, each this long at least.
+MAX_FINDS = 3
 MIN_FIND = 3
 # A test every line a fused regex's regexes may match passes (None: it passed none)
 Guard = Callable[[str, int, int], object] | None
@@ -69,72 +66,39 @@ def start_guard(regexes: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
     return re.compile(re.escape(common) + (f"(?:{rests})" if rests else ""))
 
 
-# A regex's test by str.find: one of ``first``, or (``then`` not empty) one of ``first`` and
-# after it one of ``then``.
-Test = tuple[tuple[str, ...], tuple[str, ...]]
-
-
 def literal_guard(
     regexes: Sequence[re.Pattern[str]], literals: Sequence[str]
-) -> tuple[Test, ...] | None:
-    """What every line one of ``regexes`` matches holds beyond the filter's ``literals``
-    (which the scan found already), as tests for ``str.find``. Per regex, of its required
-    strings (``literals.required_sets``: sets of which each match holds one string, in
-    the order they occur) of ``MIN_FIND`` characters or more: the set none of whose
-    strings is part of a literal, with the longest shortest string (sshd's reason 3 or 14
-    of a ``Received disconnect``: ``3: `` or ``14: ``); else two sets in a row, the
-    second's string found after the first's (sshd's ``[Ii]nvalid user <USER> from``:
-    ``nvalid user `` then `` from ``, which ``Disconnected from invalid user x`` does not
-    hold). None where a regex has neither, or they are more than ``MAX_FINDS`` strings
-    (each costs a search of the line)."""
-    singles: set[str] = set()
-    pairs: set[Test] = set()
+) -> tuple[str, ...] | None:
+    """Strings one of which every line any of ``regexes`` matches holds, beyond the filter's
+    ``literals`` (which the scan found already), for ``str.find``: per regex, the set of
+    required strings (``literals.required_sets``) of ``MIN_FIND`` characters or more, none
+    part of a literal, with the longest shortest string (sshd's reason 3 or 14 of a
+    ``Received disconnect``: ``3: `` or ``14: ``). None where a regex has none, or they
+    are more than ``MAX_FINDS`` (each costs a search of the line)."""
+    found: set[str] = set()
     for regex in regexes:
-        sets = [strings for strings in required_sets(regex) if min(map(len, strings)) >= MIN_FIND]
         choices = [
             strings
-            for strings in sets
-            if not any(s in literal for s in strings for literal in literals)
+            for strings in required_sets(regex)
+            if min(map(len, strings)) >= MIN_FIND
+            and not any(s in literal for s in strings for literal in literals)
         ]
-        if choices:
-            singles |= max(choices, key=lambda strings: (min(map(len, strings)), -len(strings)))
-            continue
-        pair = next(((a, b) for a, b in pairwise(sets) if len(a) + len(b) <= MAX_PAIR), None)
-        if pair is None:
+        if not choices:
             return None
-        pairs.add((_ordered(pair[0]), _ordered(pair[1])))
-    tests = ([(_ordered(singles), ())] if singles else []) + sorted(pairs)
-    if not tests or sum(len(a) + len(b) for a, b in tests) > MAX_FINDS:
+        found |= max(choices, key=lambda strings: (min(map(len, strings)), -len(strings)))
+    if not found or len(found) > MAX_FINDS:
         return None
-    return tuple(tests)
+    return tuple(sorted(found, key=lambda s: (-len(s), s)))
 
 
-def _ordered(strings: Iterable[str]) -> tuple[str, ...]:
-    return tuple(sorted(strings, key=lambda s: (-len(s), s)))
-
-
-def finds(tests: Sequence[Test]) -> Callable[[str, int, int], bool | None]:
-    """A guard: whether ``text[start:end]`` passes one of ``tests`` (None: it passes none).
-    A pair's second string is looked for after the earliest end of one of its first: a
-    match holding them in that order holds the second after that end too."""
+def finds(strings: Sequence[str]) -> Callable[[str, int, int], bool | None]:
+    """A guard: whether ``text[start:end]`` holds one of ``strings`` (None: it holds none)."""
 
     def holds(text: str, start: int, end: int) -> bool | None:
         find = text.find
-        for first, then in tests:
-            if not then:
-                for string in first:
-                    if find(string, start, end) >= 0:
-                        return True
-                continue
-            after = end + 1
-            for string in first:
-                at = find(string, start, end)
-                if at >= 0 and at + len(string) < after:
-                    after = at + len(string)
-            if after <= end:
-                for string in then:
-                    if find(string, after, end) >= 0:
-                        return True
+        for string in strings:
+            if find(string, start, end) >= 0:
+                return True
         return None
 
     return holds
@@ -147,8 +111,8 @@ def line_guard(regexes: Sequence[re.Pattern[str]], literals: Sequence[str]) -> G
     search = start_guard(regexes)
     if search is not None:
         return search.search
-    tests = literal_guard(regexes, literals)
-    return None if tests is None else finds(tests)
+    strings = literal_guard(regexes, literals)
+    return None if strings is None else finds(strings)
 
 
 # A guard is tried on the first TRIAL lines of its needle mask, then kept where at least
