@@ -9,6 +9,11 @@ service each hand in an event set once they serve or their first attempt
 failed (logged by them: the agent then runs without that part and keeps
 trying); READY waits for those, ``READY_WAIT`` seconds at most. The sources
 read meanwhile: waiting delays the announcement, never the work.
+
+Without such parts (``bus: false``, no enforcement point, or a dry run's) READY
+is told where it always was, once the firewall holds every ban: before the
+agent's own table of them is built (0.4 s for 100,000 bans), which READY after
+the serving parts waits for too (they start once it is built).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from journalban.agent.notify import Notifier
+    from journalban.config.schema import Config
 
 log = logging.getLogger("journalban.agent")
 
@@ -32,7 +38,16 @@ class AgentReadiness:
     """READY=1 of ``Agent``, after its serving parts (``serving``) have started."""
 
     notifier: Notifier
+    config: Config
+    dry_run: bool
     _serving: list[asyncio.Event]
+
+    def _serves(self, bus: bool | None) -> bool:
+        """Whether this configuration has a part READY waits for (``bus``: the agent's
+        override of ``config.bus``, None: none)."""
+        if bus if bus is not None else self.config.bus:
+            return True
+        return bool(self.config.enforcement.points) and not self.dry_run
 
     def serving(self, started: asyncio.Event) -> None:
         """Hold READY until ``started`` is set (or ``READY_WAIT`` has passed)."""

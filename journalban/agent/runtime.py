@@ -255,7 +255,11 @@ class Agent(
                 )
             self._state = "running"
             log_unreadable(skipped)
-            ready_status = self._status_line(count)  # told once the API serves (_tell_ready)
+            # READY now, or once the D-Bus API and the enforcement points serve (readiness)
+            ready_status: str | None = self._status_line(count)
+            if not self._serves(self._bus_override):
+                self.notifier.ready(self._status_line(count))
+                ready_status = None
             log.info(
                 "%s",
                 start_message(
@@ -290,7 +294,8 @@ class Agent(
                         metricslink.run_metrics(self, self.clock, self.config, metrics_socket)
                     )
                 self._start_sources()
-                group.create_task(self._tell_ready(ready_status))
+                if ready_status is not None:
+                    group.create_task(self._tell_ready(ready_status))
                 await self._stop.wait()
                 raise _Stopped
         except* _Stopped:
