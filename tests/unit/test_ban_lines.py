@@ -3,17 +3,16 @@ text ``event_message`` gives, ban by ban; ``format_network`` by the network's te
 
 from __future__ import annotations
 
-import io
 import ipaddress
-import logging
 import random
 
 from journalban.addresses import IPNetwork, format_network, network_text, stored_network
 from journalban.agent import banlines
 from journalban.agent.banlines import ban_message
 from journalban.agent.callers import Caller, calling
-from journalban.agent.logs import EventLog, SecondFormatter, event_message
+from journalban.agent.logs import EventLog, event_message
 from journalban.events import Ban
+from support.agentlog import agent_log
 
 REASONS = ["failures", "account", "subnet", "slow", "attack_mode", "manual", "recidive", "x"]
 ACCOUNTS = ["", "root", "o'brien", 'say "hi"', "ünïcode", "a\\b", "tab\there"]
@@ -63,18 +62,8 @@ def test_the_remembered_rests_stay_bounded() -> None:
 
 
 def _logged(events: EventLog, bans: list[Ban]) -> list[str]:
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(SecondFormatter("%(message)s"))
-    agent_log = logging.getLogger("journalban")
-    saved = agent_log.handlers[:], agent_log.propagate, agent_log.level
-    agent_log.handlers[:], agent_log.propagate = [handler], False
-    agent_log.setLevel(logging.INFO)
-    try:
+    with agent_log() as out:
         events.events("ban", bans, 1.7e9)
-    finally:
-        agent_log.handlers[:], agent_log.propagate = saved[0], saved[1]
-        agent_log.setLevel(saved[2])
     return out.getvalue().splitlines()
 
 

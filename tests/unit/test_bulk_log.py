@@ -12,6 +12,7 @@ from journalban.addresses import stored_network
 from journalban.agent.bulklog import log_lines
 from journalban.agent.logs import DRY_RUN_PREFIX, EventLog, SecondFormatter
 from journalban.events import Ban
+from support.agentlog import agent_log
 
 LINES = [
     "Ban 203.0.113.5 in jail sshd for 2d (account: 'root')",
@@ -113,14 +114,7 @@ def test_records_reach_the_parents_handlers_as_logging_sends_them(
 
 
 def test_the_event_log_writes_a_group_of_bans_one_line_each(logger: logging.Logger) -> None:
-    out = io.StringIO()
-    handler = logging.StreamHandler(out)
-    handler.setFormatter(SecondFormatter("%(message)s"))
-    agent_log = logging.getLogger("journalban")
-    saved = agent_log.handlers[:], agent_log.propagate, agent_log.level
-    agent_log.handlers[:], agent_log.propagate = [handler], False
-    agent_log.setLevel(logging.INFO)
-    try:
+    with agent_log() as out:
         bans = [
             Ban(
                 "sshd",
@@ -149,6 +143,3 @@ def test_the_event_log_writes_a_group_of_bans_one_line_each(logger: logging.Logg
             "Ban 2001:db8::/64 in jail sshd for 2d (account: 'root')",
             "Ban 198.51.100.0/24 in jail sshd for 2d (account: 'root')",
         ]
-    finally:
-        agent_log.handlers[:], agent_log.propagate = saved[0], saved[1]
-        agent_log.setLevel(saved[2])
