@@ -301,9 +301,11 @@ class Follower:
         helper = [part for part in parts if part.helped]
         if helper and self.channel is not None:
             # Forked with the matcher built and unused: it starts as a new child would.
-            # After a probe, with the finder as the probe left it: the helper's part may
-            # come right after it, and its session table must hold what the probe taught.
-            self.ensure_finder(fresh=not self.probed)
+            # After a probe, or for a jail with sessions, with the finder as this child
+            # left it: the helper's part may come right after what the probe or the round
+            # before read (its part opens the round: ``journalsplit.turns``), and its
+            # session table must hold what that taught, as one reader's would.
+            self.ensure_finder(fresh=not self.probed and self.request.session_field is None)
             first = parts[0].helped  # the helper's part opens the round
             try:
                 pid = fork_helper(

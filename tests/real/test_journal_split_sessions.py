@@ -19,7 +19,7 @@ from journalban.agent.journalreader import finder
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
-from journalban.sources import journalworker
+from journalban.sources import journalsplit, journalworker
 from journalban.sources.journalwire import DATA, Request
 from support.journal import JournalWriter, sshd_fields
 from support.readerchild import run_child, turns
@@ -49,8 +49,9 @@ def corpus() -> list[dict[str, str | int]]:
     return entries
 
 
-def hits_read(directory: Path, split_at: int) -> tuple[list[tuple[str, str]], bool]:
-    """The hits (line, address) a reader child (and its helper) hand out, in the agent's order."""
+def hits_read(directory: Path, split_at: int) -> tuple[list[tuple[str, str]], int]:
+    """The hits (line, address) a reader child (and its helpers) hand out, in the agent's
+    order, and how many helpers it forked (one per round of a split catch-up)."""
     rules = FilterLibrary(None).load("sshd").sessions
     assert rules is not None
     assert rules.literals is not None
@@ -63,7 +64,7 @@ def hits_read(directory: Path, split_at: int) -> tuple[list[tuple[str, str]], bo
         request, directory.parent / f"frames-{split_at}",
         make_finder=lambda: finder(SPEC.to_json()),
     )  # fmt: skip
-    split = run.helper_status is not None
+    split = run.helpers
     hits: list[tuple[str, str]] = []
     for _, frame in turns(run.mine, run.theirs):
         if frame.kind == DATA:
@@ -89,3 +90,22 @@ def test_a_session_taught_before_the_cut_counts_after_it(
     monkeypatch.setattr(journalworker, "prime", lambda *_: None)
     unprimed, _ = hits_read(small_fs, 1)
     assert len(unprimed) < len(alone)
+
+
+def test_a_session_taught_in_one_round_counts_in_the_next_helper_s_share(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catch-up of several rounds (``journalsplit.ROUND_BYTES`` of files each; 512 MiB
+    in the agent, one group of this file system's 512 KB files here): each round's helper
+    reads the round's first share, forked with the child's session table as the round
+    before left it, as one reader would have it there (not a table built afresh)."""
+    entries = corpus()
+    with JournalWriter(small_fs) as writer:
+        writer.write(entries)
+        wait_entries(small_fs, len(entries))
+    alone, split = hits_read(small_fs, 10**9)
+    assert not split
+    monkeypatch.setattr(journalsplit, "ROUND_BYTES", 1)  # a round per group of files
+    shared, split = hits_read(small_fs, 1)
+    assert split >= 2, "the catch-up was split in rounds"
+    assert sorted(shared) == sorted(alone)

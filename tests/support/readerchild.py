@@ -49,7 +49,8 @@ def turns(mine: list[Frame], theirs: list[Frame]) -> list[tuple[int, Frame]]:
 class ChildRun:
     mine: list[Frame]  # the child's frames, its SPLIT frame left out
     theirs: list[Frame]  # the helper's frames ([] when it forked none)
-    helper_status: int | None  # the helper's wait status; None: no helper was forked
+    helper_status: int | None  # the (last) helper's wait status; None: no helper was forked
+    helpers: int = 0  # how many were forked (one per round of a split catch-up)
 
 
 def run_child(
@@ -72,15 +73,20 @@ def run_child(
         child_end.detach()
     finally:
         os.close(fd)
-    mine = frames_in(out.read_bytes())
+    frames = frames_in(out.read_bytes())
     theirs: list[Frame] = []
     status = None
-    # The SPLIT frame opens the split (after the frames of a probe, journalprobe).
-    split = next((i for i, frame in enumerate(mine) if frame.kind == SPLIT), None)
-    if split is not None:
+    helpers = 0
+    # A SPLIT frame opens each round's split (the first after the frames of a probe,
+    # journalprobe); each helper's pipe comes over the socket in that order, and its
+    # frames end with DONE, which hands the turn back to this child (``turns``).
+    for frame in frames:
+        if frame.kind != SPLIT:
+            continue
         with receive_helper_pipe(agent_end) as pipe:
-            theirs = frames_in(pipe.read())  # to its end: the helper has exited
-        status = os.waitpid(int(mine[split].messages[0]), 0)[1]  # forked here: reaped here
-        mine = mine[:split] + mine[split + 1 :]
+            theirs += frames_in(pipe.read())  # to its end: the helper has exited
+        status = os.waitpid(int(frame.messages[0]), 0)[1]  # forked here: reaped here
+        helpers += 1
     agent_end.close()
-    return ChildRun(mine, theirs, status)
+    mine = [frame for frame in frames if frame.kind != SPLIT]
+    return ChildRun(mine, theirs, status, helpers)
