@@ -256,10 +256,12 @@ class Agent(
             self._state = "running"
             log_unreadable(skipped)
             # READY now, or once the D-Bus API and the enforcement points serve (readiness)
-            ready_status: str | None = self._status_line(count)
-            if not self._serves(self._bus_override):
-                self.notifier.ready(self._status_line(count))
-                ready_status = None
+            status = self._status_line(count)
+            ready_status: str | None = None  # told once they serve (_tell_ready)
+            if self._serves(self._bus_override):
+                ready_status = status
+            else:
+                self.notifier.ready(status)
             log.info(
                 "%s",
                 start_message(
