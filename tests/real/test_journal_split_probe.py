@@ -18,7 +18,7 @@ import pytest
 import test_journal_split_sessions as sessions_test
 from test_journal_child import small_fs, wait_entries
 from test_journal_source import SSHD_GROUPS
-from test_journal_split_sessions import corpus, hits_read
+from test_journal_split_sessions import hits_read, written_and_read_alone
 
 from journalban.sources import journalprobe
 from journalban.sources.journalwire import DATA, Request
@@ -70,12 +70,7 @@ def test_many_handed_out_keeps_one_reader_few_splits(small_fs: Path) -> None:
 def test_a_session_taught_in_the_probe_counts_in_the_helper_s_share(
     small_fs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entries = corpus()
-    with JournalWriter(small_fs) as writer:
-        writer.write(entries)
-        wait_entries(small_fs, len(entries))
-    alone, split = hits_read(small_fs, 10**9)
-    assert not split
+    alone = written_and_read_alone(small_fs)
     original = run_child  # (hits_read calls it through its own module)
 
     def probing_run(request: Request, out: Path, **kwargs: Any) -> ChildRun:

@@ -72,15 +72,21 @@ def hits_read(directory: Path, split_at: int) -> tuple[list[tuple[str, str]], in
     return hits, split
 
 
+def written_and_read_alone(directory: Path) -> list[tuple[str, str]]:
+    """The corpus written to ``directory``; its hits as one reader child hands them out."""
+    entries = corpus()
+    with JournalWriter(directory) as writer:
+        writer.write(entries)
+        wait_entries(directory, len(entries))
+    alone, split = hits_read(directory, 10**9)
+    assert not split
+    return alone
+
+
 def test_a_session_taught_before_the_cut_counts_after_it(
     small_fs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entries = corpus()
-    with JournalWriter(small_fs) as writer:
-        writer.write(entries)
-        wait_entries(small_fs, len(entries))
-    alone, split = hits_read(small_fs, 10**9)
-    assert not split
+    alone = written_and_read_alone(small_fs)
     assert len(alone) == SESSIONS  # every session's count, with its taught address
     shared, split = hits_read(small_fs, 1)
     assert split
@@ -99,12 +105,7 @@ def test_a_session_taught_in_one_round_counts_in_the_next_helper_s_share(
     in the agent, one group of this file system's 512 KB files here): each round's helper
     reads the round's first share, forked with the child's session table as the round
     before left it, as one reader would have it there (not a table built afresh)."""
-    entries = corpus()
-    with JournalWriter(small_fs) as writer:
-        writer.write(entries)
-        wait_entries(small_fs, len(entries))
-    alone, split = hits_read(small_fs, 10**9)
-    assert not split
+    alone = written_and_read_alone(small_fs)
     monkeypatch.setattr(journalsplit, "ROUND_BYTES", 1)  # a round per group of files
     shared, split = hits_read(small_fs, 1)
     assert split >= 2, "the catch-up was split in rounds"
