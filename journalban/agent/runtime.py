@@ -25,7 +25,6 @@ from journalban.agent.api import AgentListener
 from journalban.agent.build import (
     JailParts,
     build_jails,
-    build_sources,
     check_jail_actions,
     recidive_rules,
 )
@@ -42,8 +41,6 @@ from journalban.agent.deciding import (
 from journalban.agent.detection import AgentDetection
 from journalban.agent.earlysources import close_unstarted, prepared_sources
 from journalban.agent.enforcelink import AgentEnforcement
-from journalban.agent.fileworker import start_ahead as start_file_readers
-from journalban.agent.fileworker import stop_ahead as stop_file_readers
 from journalban.agent.fleetlink import AgentFleet
 from journalban.agent.linetest import LineTester
 from journalban.agent.logs import EventLog, counted, journal_sender, start_message
@@ -63,6 +60,7 @@ from journalban.agent.restoring import (
     stored_restored,
     stored_restorer,
 )
+from journalban.agent.sourcing import AgentSources
 from journalban.clock import Clock, SystemClock
 from journalban.config.fleet import FLEET_JAIL
 from journalban.config.loader import load_config
@@ -83,7 +81,6 @@ from journalban.state.rowcheck import readable_rows
 from journalban.state.store import MEMORY, StateStore
 
 log = logging.getLogger("journalban.agent")
-SOURCE_RETRY = 5.0
 
 
 class Agent(
@@ -96,6 +93,7 @@ class Agent(
     AgentEnforcement,
     AgentDetection,
     AgentReadiness,
+    AgentSources,
 ):
     """The running agent; implements ``journalban.agent.api.AgentControl``."""
 
@@ -192,15 +190,6 @@ class Agent(
         if self.config.fleet is not None and self.config.fleet.remote_all_ports:
             rules.append(recidive_rules(FLEET_JAIL))
         return rules
-
-    def _readers_ahead(self) -> None:
-        """Start the file jails' reader children (once), while the agent starts: their
-        interpreter, imports and matcher (told their job before READY: earlysources) take
-        40-70 ms, and the state, the decisions and the firewall's set-up run meanwhile."""
-        if self._readers_started or type(self.clock) is not SystemClock:
-            return  # (a fake clock reads files in process)
-        self._readers_started = True
-        start_file_readers(sum(j.source == "files" for j in self.config.enabled_jails))
 
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT (or ``stop()``)."""
@@ -328,78 +317,6 @@ class Agent(
         self.serving(service.tried)  # READY once org.jailban is ours, or could not be
         await service.run()
 
-    def _start_sources(self) -> None:
-        if self._group is None:
-            return
-        positions = self.store.positions()
-        for name, part in self.parts.items():
-            if name in self._source_tasks:
-                continue
-            sources = self._early.pop(name, None)
-            if sources is None:
-                sources = build_sources(
-                    part, self.config, self.clock, positions, self._session_rows(name)
-                )
-            self._sources[name] = sources
-            self._source_tasks[name] = [
-                self._group.create_task(self._read(name, src)) for src in sources
-            ]
-        # A reader child started ahead (cli.run) that no source took: ended after
-        # the tasks above made their first step (each source takes one there).
-        asyncio.get_running_loop().call_soon(stop_ahead)
-        asyncio.get_running_loop().call_soon(stop_file_readers)
-
-    def _session_rows(self, jail: str) -> list[tuple[str, str]]:
-        from journalban.decisions.engine import SESSIONS
-        from journalban.matching.sessions import session_value
-        from journalban.state.detection import read_rows, readable_rows
-
-        # Checked here: a row the reader child could not read stopped it at every restart.
-        rows = read_rows(self.store.db, jail).get(SESSIONS, [])
-        return readable_rows(session_value, rows, f"jail {jail} sessions")
-
-    def _stop_sources(self, names: Sequence[str]) -> None:
-        for name in names:
-            for task in self._source_tasks.pop(name, []):
-                task.cancel()
-            for src in self._sources.pop(name, []):
-                src.close()
-
-    async def _read(self, jail: str, source: Source) -> None:
-        """Hand a source's batches to the decisions task; restart the source if it fails."""
-        while True:
-            try:
-                async for batch in source.batches():
-                    await self._queue.put(BatchItem(jail, batch))
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("source %s of jail %s failed; restarting it", source.key, jail)
-                self._state = "degraded"
-                self.degraded_reason = f"source {source.key} of {jail} failed"
-            await asyncio.sleep(SOURCE_RETRY)
-            # Let the batches already queued be committed, then resume from there.
-            await self._call(_nothing)
-            source.close()
-            part = self.parts.get(jail)
-            if part is None:
-                return
-            fresh = [
-                s
-                for s in build_sources(
-                    part, self.config, self.clock, self.store.positions(), self._session_rows(jail)
-                )
-                if s.key == source.key
-            ]
-            if not fresh:
-                return
-            source = fresh[0]
-            self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
-            self._sources[jail].append(source)
-            if self._state == "degraded" and self.degraded_reason.startswith("source"):
-                self._state = "running"
-
     # --- AgentControl ------------------------------------------------------------
 
     @property
@@ -419,10 +336,6 @@ class Agent(
     def _notify_status(self, jails: Sequence[str]) -> None:
         for listener in list(self._listeners):
             listener.status_changed(jails)
-
-
-async def _nothing() -> None:
-    return None
 
 
 class _Stopped(Exception):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from journalban.agent import earlysources, runtime
+from journalban.agent import earlysources, runtime, sourcing
 from journalban.events import LineBatch
 from journalban.firewall.dryrun import DryRunBackend
 
@@ -55,9 +55,9 @@ def test_failed_source_resumes_from_the_committed_position(
             return [ScriptedSource("k", [LINE.format(1)], "p1", fail=True)]
         return [ScriptedSource("k", [LINE.format(2)], "p2", fail=False)]
 
-    monkeypatch.setattr(runtime, "build_sources", build)
+    monkeypatch.setattr(sourcing, "build_sources", build)
     monkeypatch.setattr(earlysources, "build_sources", build)  # a file jail's, before READY
-    monkeypatch.setattr(runtime, "SOURCE_RETRY", 0.01)
+    monkeypatch.setattr(sourcing, "SOURCE_RETRY", 0.01)
 
     async def scenario() -> tuple[int, str]:
         agent = runtime.Agent(config, backend=DryRunBackend())

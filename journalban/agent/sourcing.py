@@ -1,0 +1,137 @@
+"""The agent's sources: started per jail, their batches queued for the decisions task.
+
+Each source runs as a task of the agent's task group and puts its batches on
+the decisions task's queue. A source that fails is logged, the agent marked
+degraded, and, once what it queued is committed, the source is built again
+from the committed positions: nothing is read twice or skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from journalban.agent.build import build_sources
+from journalban.agent.deciding import BatchItem, CallItem
+from journalban.agent.fileworker import start_ahead as start_file_readers
+from journalban.agent.fileworker import stop_ahead as stop_file_readers
+from journalban.clock import SystemClock
+from journalban.sources.journal import stop_ahead
+
+if TYPE_CHECKING:
+    from journalban.agent.build import JailParts
+    from journalban.clock import Clock
+    from journalban.config.schema import Config
+    from journalban.sources.base import Source
+    from journalban.state.store import StateStore
+
+log = logging.getLogger("journalban.agent")
+SOURCE_RETRY = 5.0
+
+
+class AgentSources:
+    """The sources of ``Agent``'s jails: started, restarted when they fail, stopped."""
+
+    clock: Clock
+    config: Config
+    parts: dict[str, JailParts]
+    store: StateStore
+    _readers_started: bool
+    _group: asyncio.TaskGroup | None
+    _queue: asyncio.Queue[BatchItem | CallItem | None]
+    _source_tasks: dict[str, list[asyncio.Task[None]]]
+    _sources: dict[str, list[Source]]
+    _early: dict[str, list[Source]]
+    _state: str
+    degraded_reason: str
+
+    if TYPE_CHECKING:  # provided by Agent
+
+        async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any: ...
+
+    def _readers_ahead(self) -> None:
+        """Start the file jails' reader children (once), while the agent starts: their
+        interpreter, imports and matcher (told their job before READY: earlysources) take
+        40-70 ms, and the state, the decisions and the firewall's set-up run meanwhile."""
+        if self._readers_started or type(self.clock) is not SystemClock:
+            return  # (a fake clock reads files in process)
+        self._readers_started = True
+        start_file_readers(sum(j.source == "files" for j in self.config.enabled_jails))
+
+    def _start_sources(self) -> None:
+        if self._group is None:
+            return
+        positions = self.store.positions()
+        for name, part in self.parts.items():
+            if name in self._source_tasks:
+                continue
+            sources = self._early.pop(name, None)
+            if sources is None:
+                sources = build_sources(
+                    part, self.config, self.clock, positions, self._session_rows(name)
+                )
+            self._sources[name] = sources
+            self._source_tasks[name] = [
+                self._group.create_task(self._read(name, src)) for src in sources
+            ]
+        # A reader child started ahead (cli.run) that no source took: ended after
+        # the tasks above made their first step (each source takes one there).
+        asyncio.get_running_loop().call_soon(stop_ahead)
+        asyncio.get_running_loop().call_soon(stop_file_readers)
+
+    def _session_rows(self, jail: str) -> list[tuple[str, str]]:
+        from journalban.decisions.engine import SESSIONS
+        from journalban.matching.sessions import session_value
+        from journalban.state.detection import read_rows, readable_rows
+
+        # Checked here: a row the reader child could not read stopped it at every restart.
+        rows = read_rows(self.store.db, jail).get(SESSIONS, [])
+        return readable_rows(session_value, rows, f"jail {jail} sessions")
+
+    def _stop_sources(self, names: Sequence[str]) -> None:
+        for name in names:
+            for task in self._source_tasks.pop(name, []):
+                task.cancel()
+            for src in self._sources.pop(name, []):
+                src.close()
+
+    async def _read(self, jail: str, source: Source) -> None:
+        """Hand a source's batches to the decisions task; restart the source if it fails."""
+        while True:
+            try:
+                async for batch in source.batches():
+                    await self._queue.put(BatchItem(jail, batch))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("source %s of jail %s failed; restarting it", source.key, jail)
+                self._state = "degraded"
+                self.degraded_reason = f"source {source.key} of {jail} failed"
+            await asyncio.sleep(SOURCE_RETRY)
+            # Let the batches already queued be committed, then resume from there.
+            await self._call(_nothing)
+            source.close()
+            part = self.parts.get(jail)
+            if part is None:
+                return
+            fresh = [
+                s
+                for s in build_sources(
+                    part, self.config, self.clock, self.store.positions(), self._session_rows(jail)
+                )
+                if s.key == source.key
+            ]
+            if not fresh:
+                return
+            source = fresh[0]
+            self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
+            self._sources[jail].append(source)
+            if self._state == "degraded" and self.degraded_reason.startswith("source"):
+                self._state = "running"
+
+
+async def _nothing() -> None:
+    return None
