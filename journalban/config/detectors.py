@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from journalban.config.values import bantime_value, boolean, duration_value, int_in, text_list
+
 # A detector's own bantime when it sets none: the jail's.
 JAIL_BANTIME = -1.0
 
@@ -107,13 +109,6 @@ def parse_detectors(
     Raises:
         ConfigError: through ``fail``.
     """
-    from journalban.config.validate import (  # validate imports this module: import when called
-        _bantime,
-        _bool,
-        _duration,
-        _int_in,
-        _str_list,
-    )
 
     def section(key: str, known: set[str]) -> dict[str, Any] | None:
         value = data.get(key)
@@ -125,7 +120,7 @@ def parse_detectors(
             if name not in known | {"enabled", "bantime"}:
                 raise fail(key, f"unknown key {key}.{name!r}")
         try:
-            if "enabled" in value and not _bool(value["enabled"]):
+            if "enabled" in value and not boolean(value["enabled"]):
                 return None
         except ValueError as exc:
             raise fail(key, f"enabled {exc}") from None
@@ -149,21 +144,21 @@ def parse_detectors(
             raise fail(key, f"{name} {exc}") from None
 
     def bantime(key: str, values: Mapping[str, Any]) -> float | None:
-        return get(key, values, "bantime", JAIL_BANTIME, _bantime)  # type: ignore[no-any-return]
+        return get(key, values, "bantime", JAIL_BANTIME, bantime_value)  # type: ignore[no-any-return]
 
     deny = None
     raw_deny = data.get("deny_users")
     if isinstance(raw_deny, list | str):
-        users = get("deny_users", {"users": raw_deny}, "users", (), _str_list)
+        users = get("deny_users", {"users": raw_deny}, "users", (), text_list)
         deny = DenyUsersConfig(users) if users else None
     elif (d := section("deny_users", {"users"})) is not None:
-        users = get("deny_users", d, "users", (), _str_list)
+        users = get("deny_users", d, "users", (), text_list)
         deny = DenyUsersConfig(users, bantime("deny_users", d)) if users else None
     slow = None
     if (s := section("slow", {"maxretry", "findtime"})) is not None:
         slow = SlowConfig(
-            get("slow", s, "maxretry", slow_d.maxretry, _int_in(1, 1_000_000)),
-            get("slow", s, "findtime", slow_d.findtime, _duration),
+            get("slow", s, "maxretry", slow_d.maxretry, int_in(1, 1_000_000)),
+            get("slow", s, "findtime", slow_d.findtime, duration_value),
             bantime("slow", s),
         )
         if slow.findtime <= 0:
@@ -171,27 +166,27 @@ def parse_detectors(
     subnet = None
     if (n := section("subnet", {"prefix4", "prefix6", "addresses", "findtime"})) is not None:
         subnet = SubnetConfig(
-            get("subnet", n, "prefix4", subnet_d.prefix4, _int_in(8, 32)),
-            get("subnet", n, "prefix6", subnet_d.prefix6, _int_in(16, 128)),
-            get("subnet", n, "addresses", subnet_d.addresses, _int_in(2, 1_000_000)),
-            get("subnet", n, "findtime", subnet_d.findtime, _duration),
+            get("subnet", n, "prefix4", subnet_d.prefix4, int_in(8, 32)),
+            get("subnet", n, "prefix6", subnet_d.prefix6, int_in(16, 128)),
+            get("subnet", n, "addresses", subnet_d.addresses, int_in(2, 1_000_000)),
+            get("subnet", n, "findtime", subnet_d.findtime, duration_value),
             bantime("subnet", n),
         )
     account = None
     if (a := section("account", {"addresses", "findtime", "hold", "ignore_users"})) is not None:
         account = AccountConfig(
-            get("account", a, "addresses", account_d.addresses, _int_in(2, 1_000_000)),
-            get("account", a, "findtime", account_d.findtime, _duration),
-            get("account", a, "hold", account_d.hold, _duration),
-            get("account", a, "ignore_users", (), _str_list),
+            get("account", a, "addresses", account_d.addresses, int_in(2, 1_000_000)),
+            get("account", a, "findtime", account_d.findtime, duration_value),
+            get("account", a, "hold", account_d.hold, duration_value),
+            get("account", a, "ignore_users", (), text_list),
             bantime("account", a),
         )
     attack = None
     if (m := section("attack_mode", {"failures", "findtime", "hold"})) is not None:
         attack = AttackModeConfig(
-            get("attack_mode", m, "failures", attack_d.failures, _int_in(2, 100_000_000)),
-            get("attack_mode", m, "findtime", attack_d.findtime, _duration),
-            get("attack_mode", m, "hold", attack_d.hold, _duration),
+            get("attack_mode", m, "failures", attack_d.failures, int_in(2, 100_000_000)),
+            get("attack_mode", m, "findtime", attack_d.findtime, duration_value),
+            get("attack_mode", m, "hold", attack_d.hold, duration_value),
             bantime("attack_mode", m),
         )
         if attack.findtime <= 0:
@@ -203,8 +198,8 @@ def parse_detectors(
             if name not in {"keep", "max_pairs"}:
                 raise fail("known_good", f"unknown key known_good.{name!r}")
         known = KnownGoodConfig(
-            get("known_good", k, "keep", known.keep, _duration),
-            get("known_good", k, "max_pairs", known.max_pairs, _int_in(1, 10_000_000)),
+            get("known_good", k, "keep", known.keep, duration_value),
+            get("known_good", k, "max_pairs", known.max_pairs, int_in(1, 10_000_000)),
         )
     elif data.get("known_good") is not None:
         raise fail("known_good", "must be a mapping")

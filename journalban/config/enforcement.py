@@ -20,12 +20,10 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from journalban.config.durations import parse_duration
-
-if TYPE_CHECKING:
-    from journalban.config.validate import _Reader
+from journalban.config.values import Reader, choice, int_in, nonempty, opt_text, text_list
 
 # What a refused client is told: fixed text, never a user name or a reason.
 DEFAULT_MESSAGE = "Access denied"
@@ -178,53 +176,48 @@ def _seconds(v: Any) -> float:
     return result
 
 
-def _jails(r: _Reader, jails: Mapping[str, Any]) -> tuple[str, ...]:
-    from journalban.config import validate as v
+def _jails(r: Reader, jails: Mapping[str, Any]) -> tuple[str, ...]:
     from journalban.decisions.engine import RECIDIVE
 
     if "jails" not in r.data:
         r.report("jails", "name the jails whose bans this point enforces")
         return ()
-    names: tuple[str, ...] = r.get("jails", (), v._str_list)
+    names: tuple[str, ...] = r.get("jails", (), text_list)
     for name in names:
         if name not in jails and name != RECIDIVE:
             r.report("jails", f"no such jail: {name!r}")
     return names
 
 
-def _required(r: _Reader, top: _Reader, name: str, keys: tuple[str, ...]) -> bool:
+def _required(r: Reader, top: Reader, name: str, keys: tuple[str, ...]) -> bool:
     missing = [key for key in keys if key not in r.data]
     for key in missing:
         top.report(name, f"enforcement.{name}.{key} is required")
     return not missing
 
 
-def parse_postfix(top: _Reader, r: _Reader, jails: Mapping[str, Any]) -> PostfixPoint | None:
-    from journalban.config import validate as v
-
+def parse_postfix(top: Reader, r: Reader, jails: Mapping[str, Any]) -> PostfixPoint | None:
     if not _required(r, top, "postfix", ("listen",)):
         return None
     return PostfixPoint(
         listen=r.get("listen", Listen(), parse_listen),
         jails=_jails(r, jails),
-        action=r.get("action", "reject", v._choice(("reject", "defer"))).upper(),
+        action=r.get("action", "reject", choice(("reject", "defer"))).upper(),
         message=r.get("message", DEFAULT_MESSAGE, _message),
-        max_connections=r.get("max_connections", 256, v._int_in(1, 10_000)),
+        max_connections=r.get("max_connections", 256, int_in(1, 10_000)),
     )
 
 
-def parse_dovecot(top: _Reader, r: _Reader, jails: Mapping[str, Any]) -> DovecotPoint | None:
-    from journalban.config import validate as v
-
+def parse_dovecot(top: Reader, r: Reader, jails: Mapping[str, Any]) -> DovecotPoint | None:
     if not _required(r, top, "dovecot", ("listen", "secret_file")):
         return None
-    secret_file = r.get("secret_file", "", v._str)
+    secret_file = r.get("secret_file", "", nonempty)
     if secret_file and not secret_file.startswith("/"):
         r.report("secret_file", f"must be an absolute path, not {secret_file!r}")
-    header = r.get("api_header", "X-API-Key", v._str)
+    header = r.get("api_header", "X-API-Key", nonempty)
     if not HEADER_NAME.fullmatch(header):
         r.report("api_header", f"must be an HTTP header name (letters, digits, -), not {header!r}")
-    reports = r.get("reports", None, v._opt_str)
+    reports = r.get("reports", None, opt_text)
     if reports is not None:
         _check_reports(r, reports, jails)
     return DovecotPoint(
@@ -234,11 +227,11 @@ def parse_dovecot(top: _Reader, r: _Reader, jails: Mapping[str, Any]) -> Dovecot
         reports=reports,
         api_header=header,
         message=r.get("message", DEFAULT_MESSAGE, _message),
-        max_connections=r.get("max_connections", 256, v._int_in(1, 10_000)),
+        max_connections=r.get("max_connections", 256, int_in(1, 10_000)),
     )
 
 
-def _check_reports(r: _Reader, reports: str, jails: Mapping[str, Any]) -> None:
+def _check_reports(r: Reader, reports: str, jails: Mapping[str, Any]) -> None:
     """The reports jail reads no log; another jail reading Dovecot's log would count twice."""
     jail = jails.get(reports)
     if jail is None:
@@ -253,13 +246,11 @@ def _check_reports(r: _Reader, reports: str, jails: Mapping[str, Any]) -> None:
             )
 
 
-def _web(kind: str) -> Callable[[_Reader, _Reader, Mapping[str, Any]], WebDenyPoint | None]:
-    def parse(top: _Reader, r: _Reader, jails: Mapping[str, Any]) -> WebDenyPoint | None:
-        from journalban.config import validate as v
-
+def _web(kind: str) -> Callable[[Reader, Reader, Mapping[str, Any]], WebDenyPoint | None]:
+    def parse(top: Reader, r: Reader, jails: Mapping[str, Any]) -> WebDenyPoint | None:
         if not _required(r, top, kind, ("file",)):
             return None
-        path = r.get("file", "", v._str)
+        path = r.get("file", "", nonempty)
         if path and not path.startswith("/"):
             r.report("file", f"must be an absolute path, not {path!r}")
         return WebDenyPoint(
@@ -273,9 +264,7 @@ def _web(kind: str) -> Callable[[_Reader, _Reader, Mapping[str, Any]], WebDenyPo
     return parse
 
 
-def parse_pam(top: _Reader, r: _Reader, jails: Mapping[str, Any]) -> PamPoint | None:
-    from journalban.config import validate as v
-
+def parse_pam(top: Reader, r: Reader, jails: Mapping[str, Any]) -> PamPoint | None:
     listen = r.get("listen", Listen(path=PAM_SOCKET), parse_listen)
     if listen.path is None:
         r.report("listen", "takes a unix socket only (unix:/run/journalban/pam.sock): "
@@ -283,12 +272,12 @@ def parse_pam(top: _Reader, r: _Reader, jails: Mapping[str, Any]) -> PamPoint | 
     return PamPoint(
         listen=listen,
         jails=_jails(r, jails),
-        fail=r.get("fail", "open", v._choice(("open", "closed"))),
-        max_connections=r.get("max_connections", 64, v._int_in(1, 10_000)),
+        fail=r.get("fail", "open", choice(("open", "closed"))),
+        max_connections=r.get("max_connections", 64, int_in(1, 10_000)),
     )
 
 
-PointParser = Callable[["_Reader", "_Reader", Mapping[str, Any]], Any]
+PointParser = Callable[["Reader", "Reader", Mapping[str, Any]], Any]
 # Each point's keys and parser; a new point adds one entry.
 POINT_PARSERS: dict[str, tuple[set[str], PointParser]] = {
     "postfix": ({"listen", "jails", "action", "message", "max_connections"}, parse_postfix),
@@ -302,7 +291,7 @@ POINT_PARSERS: dict[str, tuple[set[str], PointParser]] = {
 }
 
 
-def parse_enforcement(top: _Reader, jails: Mapping[str, Any]) -> EnforcementConfig:
+def parse_enforcement(top: Reader, jails: Mapping[str, Any]) -> EnforcementConfig:
     """The ``enforcement:`` section of the top-level reader (empty when absent).
 
     Each problem goes to the reader's errors, at its line (all reported together).

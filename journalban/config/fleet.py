@@ -10,13 +10,11 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from journalban.config.durations import parse_duration
-
-if TYPE_CHECKING:
-    from journalban.config.validate import _Reader
+from journalban.config.values import Reader, boolean, int_in, network_list, opt_text, text_list
 
 FLEET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The jail a remote ban lands in when this host lacks its jail and
@@ -120,9 +118,7 @@ def _servers(v: Any) -> tuple[str, ...]:
 
 
 def _addresses(v: Any) -> tuple[Any, ...]:
-    from journalban.config import validate
-
-    networks: tuple[Any, ...] = validate._networks(v)
+    networks: tuple[Any, ...] = network_list(v)
     for network in networks:
         if network.prefixlen != network.max_prefixlen:
             raise ValueError(f"addresses, not prefixes: {network} (members announce addresses)")
@@ -142,12 +138,11 @@ def _seconds(v: Any) -> float:
     return result
 
 
-def parse_fleet(top: _Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
+def parse_fleet(top: Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
     """The ``fleet:`` section of the top-level reader, or None when absent.
 
     Each problem goes to the reader's errors, at its line (all reported together).
     """
-    from journalban.config import validate as v
 
     if top.data.get("fleet") is None:
         return None
@@ -160,20 +155,20 @@ def parse_fleet(top: _Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
     tls = None
     if r.data.get("tls") is not None:
         t = r.section("tls", {"ca", "cert", "key"})
-        tls = FleetTLS(t.get("ca", None, v._opt_str), t.get("cert", None, v._opt_str),
-                       t.get("key", None, v._opt_str))  # fmt: skip
+        tls = FleetTLS(t.get("ca", None, opt_text), t.get("cert", None, opt_text),
+                       t.get("key", None, opt_text))  # fmt: skip
         if (tls.cert is None) != (tls.key is None):
             r.report("tls", "cert and key go together")
     purge = None
     if r.data.get("purge") is not None:
         pr = r.section("purge", {"credentials", "user", "password_file", "every"})
         purge = FleetPurge(
-            pr.get("credentials", None, v._opt_str), pr.get("user", None, v._opt_str),
-            pr.get("password_file", None, v._opt_str), pr.get("every", 3600.0, _seconds),
+            pr.get("credentials", None, opt_text), pr.get("user", None, opt_text),
+            pr.get("password_file", None, opt_text), pr.get("every", 3600.0, _seconds),
         )  # fmt: skip
         if (purge.credentials is None) == (purge.user is None):
             r.report("purge", "give the administrator's credentials or user/password_file")
-    share = r.get("share", None, v._str_list)
+    share = r.get("share", None, text_list)
     for jail in share or ():
         if jail not in jails:
             r.report("share", f"no such jail: {jail!r}")
@@ -183,21 +178,21 @@ def parse_fleet(top: _Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
         servers=r.get("servers", (), _servers),
         name=r.get("name", "", _token("fleet.name")),
         host=r.get("host", None, _token("fleet.host")) or default_host(),
-        credentials=r.get("credentials", None, v._opt_str),
-        user=r.get("user", None, v._opt_str),
-        password_file=r.get("password_file", None, v._opt_str),
+        credentials=r.get("credentials", None, opt_text),
+        user=r.get("user", None, opt_text),
+        password_file=r.get("password_file", None, opt_text),
         tls=tls,
         share=share,
-        publish_manual=r.get("publish_manual", False, v._bool),
-        apply=r.get("apply", True, v._bool),
-        quorum=r.get("quorum", 1, v._int_in(1, 100)),
+        publish_manual=r.get("publish_manual", False, boolean),
+        apply=r.get("apply", True, boolean),
+        quorum=r.get("quorum", 1, int_in(1, 100)),
         quorum_window=r.get("quorum_window", 3600.0, _seconds),
-        remote_all_ports=r.get("remote_all_ports", False, v._bool),
+        remote_all_ports=r.get("remote_all_ports", False, boolean),
         addresses=tuple(str(n) for n in r.get("addresses", (), _addresses)),
         ban_rate=r.get("ban_rate", 200.0, _rate),
-        ban_burst=r.get("ban_burst", 20_000, v._int_in(1, 10_000_000)),
+        ban_burst=r.get("ban_burst", 20_000, int_in(1, 10_000_000)),
         unban_rate=r.get("unban_rate", 2.0, _rate),
-        unban_burst=r.get("unban_burst", 100, v._int_in(1, 10_000_000)),
+        unban_burst=r.get("unban_burst", 100, int_in(1, 10_000_000)),
         max_clock_offset=r.get("max_clock_offset", 2.0, _seconds),
         max_age=r.get("max_age", 30 * 86400.0, _seconds),
         purge=purge,

@@ -9,10 +9,8 @@ textfile collector instead, every ``textfile_interval``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from journalban.config.validate import _Reader
+from journalban.config.values import Reader, duration_value, opt_text
 
 METRICS_KEYS = {"textfile", "textfile_interval"}
 
@@ -23,17 +21,15 @@ class MetricsConfig:
     textfile_interval: float = 15.0
 
 
-def parse_metrics(top: _Reader) -> MetricsConfig:
+def parse_metrics(top: Reader) -> MetricsConfig:
     """The ``metrics:`` section of the top-level reader (defaults when absent)."""
-    from journalban.config import validate as v
-
     if top.data.get("metrics") is None:
         return MetricsConfig()
     r = top.section("metrics", METRICS_KEYS)
-    textfile = r.get("textfile", None, v._opt_str)
+    textfile = r.get("textfile", None, opt_text)
     if textfile is not None and not (textfile.startswith("/") and textfile.endswith(".prom")):
         r.report("textfile", "an absolute path ending in .prom (node_exporter reads only those)")
-    interval = r.get("textfile_interval", 15.0, v._duration)
+    interval = r.get("textfile_interval", 15.0, duration_value)
     if interval < 1:
         r.report("textfile_interval", "at least 1 second")
     return MetricsConfig(textfile, max(interval, 1.0))

@@ -6,18 +6,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from journalban.addresses import IPNetwork, never_peer, parse_network
 from journalban.config.detectors import DETECTOR_KEYS, parse_detectors
-from journalban.config.durations import parse_duration
 from journalban.config.enforcement import parse_enforcement
 from journalban.config.fleet import parse_fleet
 from journalban.config.hints import (
     RECIDIVE_JAIL,
-    duration_hint,
     jail_filter_hint,
-    list_hint,
-    network_hint,
-    unknown_key,
 )
 from journalban.config.jailjournal import jail_journal
 from journalban.config.journalmatch import parse_condition
@@ -31,8 +25,21 @@ from journalban.config.schema import (
     JournalGroup,
     RecidiveConfig,
 )
+from journalban.config.values import (
+    Reader,
+    bantime_value,
+    boolean,
+    choice,
+    duration_value,
+    ignore_list,
+    int_in,
+    nonempty,
+    opt_text,
+    proxy_list,
+    text_list,
+)
 from journalban.config.yamlsource import KeyPath, Marks
-from journalban.errors import AddressError, ConfigError, ConfigErrors
+from journalban.errors import ConfigError, ConfigErrors
 from journalban.firewall.ports import parse_ports
 
 JAIL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
@@ -57,162 +64,6 @@ TOP_KEYS = {
 }  # fmt: skip
 
 
-class _Reader:
-    """Reads typed values out of one mapping; each problem is reported at its line.
-
-    Problems go to ``errors`` (shared by the whole configuration) and the
-    value falls back to its default, so that one run names every error.
-    Keys in ``inherited`` came from ``defaults:`` and are labelled so.
-    """
-
-    def __init__(
-        self,
-        data: Mapping[str, Any],
-        marks: Marks,
-        path: KeyPath,
-        known: set[str],
-        errors: list[ConfigError],
-        inherited: frozenset[str] = frozenset(),
-    ):
-        self.data, self.marks, self.path = data, marks, path
-        self.errors, self.inherited = errors, inherited
-        for key in data:
-            if key not in known:
-                self.report(key, unknown_key(str(key), known))
-
-    def _name(self, key: str) -> str:
-        if key in self.inherited:
-            return f"defaults.{key}"
-        return ".".join(str(p) for p in (*self.path, key))
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        where = ("defaults", key) if key in self.inherited else (*self.path, key)
-        return self.marks.error(where, f"{self._name(key)}: {message}")
-
-    def report(self, key: str, message: str) -> None:
-        self.errors.append(self.fail(key, message))
-
-    def get(self, key: str, default: Any, convert: Callable[[Any], Any]) -> Any:
-        if key not in self.data:
-            return default
-        try:
-            return convert(self.data[key])
-        except (ValueError, TypeError) as exc:
-            self.report(key, str(exc))
-            return default
-
-    def section(self, key: str, known: set[str]) -> _Reader:
-        value = self.data.get(key, {})
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            self.report(key, "must be a mapping")
-            value = {}
-        path = ("defaults", key) if key in self.inherited else (*self.path, key)
-        return _Reader(value, self.marks, path, known, self.errors)
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError(f"must be true or false, not {v!r}")
-    return v
-
-
-def _int_in(lo: int, hi: int) -> Callable[[Any], int]:
-    def convert(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(f"must be a whole number from {lo} to {hi}, not {v!r}")
-        return v
-
-    return convert
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def convert(v: Any) -> str:
-        if v not in options:
-            raise ValueError(f"must be one of {', '.join(options)}, not {v!r}")
-        return str(v)
-
-    return convert
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str) or not v:
-        raise ValueError(f"must be a non-empty string, not {v!r}")
-    return v
-
-
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else _str(v)
-
-
-def _str_list(v: Any) -> tuple[str, ...]:
-    if isinstance(v, str):
-        v = [v]
-    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-        raise ValueError("must be a list of strings")
-    return tuple(v)
-
-
-def _duration(v: Any) -> float:
-    result = parse_duration(v)
-    if result is None:  # pragma: no cover - parse_duration returns None only for permanent
-        raise ValueError("must be a duration")
-    return result
-
-
-def _bantime(v: Any) -> float | None:
-    hint = duration_hint(v)
-    if hint is not None:
-        raise ValueError(f"not a duration: {v!r} ({hint})")
-    return parse_duration(v, allow_permanent=True)
-
-
-def _address_list(v: Any) -> tuple[str, ...]:
-    if isinstance(v, str) and (hint := list_hint(v)) is not None:
-        raise ValueError(hint)
-    return _str_list(v)
-
-
-def _networks(v: Any) -> tuple[IPNetwork, ...]:
-    out = []
-    for item in _address_list(v):
-        try:
-            out.append(parse_network(item))
-        except AddressError as exc:
-            hint = network_hint(item)
-            raise ValueError(hint or str(exc)) from None
-    return tuple(out)
-
-
-def _proxies(v: Any) -> tuple[IPNetwork, ...]:
-    """trusted_proxies: the proxies' own addresses. A prefix holding addresses that
-    are never a peer (0.0.0.0/0, a multicast range) would trust any client's
-    X-Forwarded-For, so it is refused."""
-    out = _networks(v)
-    for net in out:
-        if (why := never_peer(net)) is not None:
-            raise ValueError(
-                f"{net} holds addresses that are never a peer ({why}): name the proxies' "
-                "own addresses or prefixes"
-            )
-    return out
-
-
-def _ignoreip(v: Any) -> tuple[str, ...]:
-    items = _address_list(v)
-    for item in items:
-        try:
-            parse_network(item)
-        except AddressError:
-            hint = network_hint(item)
-            if hint is not None:
-                raise ValueError(hint) from None
-            if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", item):
-                raise ValueError(f"not an address, prefix or host name: {item!r}") from None
-    return items
-
-
 def check_port_spec(v: Any) -> str:
     """Validate ssh | 22 | 80,443 | 8000-8100 | all with the firewall's own parser.
 
@@ -226,7 +77,7 @@ def check_port_spec(v: Any) -> str:
 
 
 def _protocols(v: Any) -> tuple[str, ...]:
-    items = tuple(p.strip() for p in str(v).split(",")) if isinstance(v, str) else _str_list(v)
+    items = tuple(p.strip() for p in str(v).split(",")) if isinstance(v, str) else text_list(v)
     for p in items:
         if p not in PROTOCOLS:
             raise ValueError(f"unknown protocol {p!r} (use {', '.join(PROTOCOLS)})")
@@ -261,7 +112,7 @@ def _actions(v: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(out)
 
 
-def _increment(r: _Reader) -> BantimeIncrement:
+def _increment(r: Reader) -> BantimeIncrement:
     base = BantimeIncrement()
 
     def factor(v: Any) -> float:
@@ -283,11 +134,11 @@ def _increment(r: _Reader) -> BantimeIncrement:
         return values
 
     return BantimeIncrement(
-        enabled=r.get("enabled", True, _bool),
+        enabled=r.get("enabled", True, boolean),
         factor=r.get("factor", base.factor, factor),
         multipliers=r.get("multipliers", base.multipliers, multipliers),
-        maxtime=r.get("maxtime", base.maxtime, _bantime),
-        across_jails=r.get("across_jails", base.across_jails, _bool),
+        maxtime=r.get("maxtime", base.maxtime, bantime_value),
+        across_jails=r.get("across_jails", base.across_jails, boolean),
     )
 
 
@@ -311,28 +162,28 @@ def _jail(
         errors.append(marks.error(path, f"jails.recidive: {RECIDIVE_JAIL}"))
         return None
     found = len(errors)
-    r = _Reader(data, marks, path, JAIL_KEYS, errors, inherited)
+    r = Reader(data, marks, path, JAIL_KEYS, errors, inherited)
     d = JailConfig(name=name)
     jail = JailConfig(
         name=name,
-        enabled=r.get("enabled", True, _bool),
-        filter=r.get("filter", name, _str),
-        mode=r.get("mode", d.mode, _str),
-        source=r.get("source", d.source, _choice(("journal", "files"))),
-        files=r.get("files", d.files, _str_list),
+        enabled=r.get("enabled", True, boolean),
+        filter=r.get("filter", name, nonempty),
+        mode=r.get("mode", d.mode, nonempty),
+        source=r.get("source", d.source, choice(("journal", "files"))),
+        files=r.get("files", d.files, text_list),
         journal_match=r.get("journal_match", None, _journal_match),
         journal=jail_journal(r.section("journal", {"directory", "namespace"}))
         if "journal" in data
         else None,
         port=r.get("port", d.port, check_port_spec),
         protocols=r.get("protocol", d.protocols, _protocols),
-        maxretry=r.get("maxretry", d.maxretry, _int_in(1, 1_000_000)),
-        findtime=r.get("findtime", d.findtime, _duration),
-        bantime=r.get("bantime", d.bantime, _bantime),
-        ignoreip=r.get("ignoreip", d.ignoreip, _ignoreip),
-        ignore_local_networks=r.get("ignore_local_networks", True, _bool),
-        ipv6_prefix=r.get("ipv6_prefix", d.ipv6_prefix, _int_in(1, 128)),
-        max_tracked=r.get("max_tracked", d.max_tracked, _int_in(1, 100_000_000)),
+        maxretry=r.get("maxretry", d.maxretry, int_in(1, 1_000_000)),
+        findtime=r.get("findtime", d.findtime, duration_value),
+        bantime=r.get("bantime", d.bantime, bantime_value),
+        ignoreip=r.get("ignoreip", d.ignoreip, ignore_list),
+        ignore_local_networks=r.get("ignore_local_networks", True, boolean),
+        ipv6_prefix=r.get("ipv6_prefix", d.ipv6_prefix, int_in(1, 128)),
+        max_tracked=r.get("max_tracked", d.max_tracked, int_in(1, 100_000_000)),
         increment=_increment(
             r.section(
                 "bantime_increment",
@@ -342,8 +193,8 @@ def _jail(
         if "bantime_increment" in data
         else d.increment,
         actions=r.get("actions", d.actions, _actions),
-        trusted_proxies=r.get("trusted_proxies", (), _proxies),
-        real_ip_header=r.get("real_ip_header", False, _bool),
+        trusted_proxies=r.get("trusted_proxies", (), proxy_list),
+        real_ip_header=r.get("real_ip_header", False, boolean),
         detectors=parse_detectors(data, r.fail),
     )
     if jail.source == "files" and not jail.files:
@@ -383,7 +234,7 @@ def build_config(
         ConfigErrors: naming the file and line of each problem, in file order.
     """
     errors = [] if errors is None else errors
-    top = _Reader(data, marks, (), TOP_KEYS, errors)
+    top = Reader(data, marks, (), TOP_KEYS, errors)
     journal = top.section("journal", {"directory", "namespace"})
     fw = top.section(
         "firewall",
@@ -391,7 +242,7 @@ def build_config(
     )
     rec = top.section("recidive", {"enabled", "maxretry", "findtime", "bantime"})
     logging_ = top.section("logging", {"level"})
-    backend = fw.get("backend", "nftables", _choice(BACKENDS))
+    backend = fw.get("backend", "nftables", choice(BACKENDS))
     settings = fw.data.get(backend) or {}
     if not isinstance(settings, Mapping):
         fw.report(backend, "must be a mapping of settings")
@@ -401,7 +252,7 @@ def build_config(
         top.report("defaults", "must be a mapping")
         defaults = {}
     # Unknown keys under defaults: once, even with no jail to inherit them.
-    _Reader(defaults, marks, ("defaults",), JAIL_KEYS, errors)
+    Reader(defaults, marks, ("defaults",), JAIL_KEYS, errors)
     jails_data = data.get("jails") or {}
     if not isinstance(jails_data, Mapping):
         top.report("jails", "must be a mapping of jail names to settings")
@@ -428,31 +279,31 @@ def build_config(
         if jail is not None:
             jails[name] = jail
     config = Config(
-        state_dir=top.get("state_dir", "/var/lib/journalban", _str),
+        state_dir=top.get("state_dir", "/var/lib/journalban", nonempty),
         journal=JournalConfig(
-            directory=journal.get("directory", None, _opt_str),
-            namespace=journal.get("namespace", None, _opt_str),
+            directory=journal.get("directory", None, opt_text),
+            namespace=journal.get("namespace", None, opt_text),
         ),
         firewall=FirewallConfig(
             backend=backend,
-            hook=fw.get("hook", "input", _choice(("input", "forward"))),
-            priority=fw.get("priority", -10, _int_in(-1000, 1000)),
-            verdict=fw.get("verdict", "drop", _choice(("drop", "reject"))),
-            min_prefix_v4=fw.get("min_prefix_v4", 16, _int_in(0, 32)),
-            min_prefix_v6=fw.get("min_prefix_v6", 32, _int_in(0, 128)),
+            hook=fw.get("hook", "input", choice(("input", "forward"))),
+            priority=fw.get("priority", -10, int_in(-1000, 1000)),
+            verdict=fw.get("verdict", "drop", choice(("drop", "reject"))),
+            min_prefix_v4=fw.get("min_prefix_v4", 16, int_in(0, 32)),
+            min_prefix_v6=fw.get("min_prefix_v6", 32, int_in(0, 128)),
             settings=dict(settings),
         ),
         recidive=RecidiveConfig(
-            enabled=rec.get("enabled", True, _bool),
-            maxretry=rec.get("maxretry", 5, _int_in(1, 1000)),
-            findtime=rec.get("findtime", 86400.0, _duration),
-            bantime=rec.get("bantime", 7 * 86400.0, _bantime),
+            enabled=rec.get("enabled", True, boolean),
+            maxretry=rec.get("maxretry", 5, int_in(1, 1000)),
+            findtime=rec.get("findtime", 86400.0, duration_value),
+            bantime=rec.get("bantime", 7 * 86400.0, bantime_value),
         ),
         jails=jails,
         log_level=logging_.get(
-            "level", "info", _choice(("debug", "info", "notice", "warning", "error"))
+            "level", "info", choice(("debug", "info", "notice", "warning", "error"))
         ),
-        bus=top.get("bus", True, _bool),
+        bus=top.get("bus", True, boolean),
         fleet=parse_fleet(top, jails),
         enforcement=parse_enforcement(top, jails),
         metrics=parse_metrics(top),
