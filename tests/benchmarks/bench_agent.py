@@ -21,14 +21,21 @@ Runs as root (fail2ban-server only inside ``unshare -n``). In one run:
 
 Both jails count every failure (findtime 2d over a corpus of one day,
 maxretry 5, bantime 2d). journalban is done when the position it committed
-is the end of the corpus; fail2ban when its CPU time stops growing (its
-finish is the first sample at which its CPU time reached its final value,
-sampled every 50 ms). CPU seconds are the user+system time from /proc/PID/stat
-between those moments of the process and of its children (journalban reads
-and matches in child processes); peak RSS is VmHWM, summed over the process
-and its children (each child's own peak: the sum bounds the peak of the whole,
-counting the pages they share once per process); peak RssAnon, Pss and Pss_Anon
-are the highest sums over the tree of the samples taken while it runs (Pss from
+is the end of the corpus, looked at each time it writes its state database
+(an inotify watch; bench_watch.CommitWatch); fail2ban when its CPU time stops
+growing (its finish is the first sample at which its CPU time reached its
+final value, sampled every 10 ms; bench_watch.cpu_standstill). A file run
+appends the corpus with a kernel copy (bench_watch.append). CPU seconds are
+the user+system time from /proc/PID/stat between those moments of the process
+and of its children (journalban reads and matches in child processes).
+
+Memory is taken in runs of its own (``--memory-runs``, one per tool and source),
+never in a timed one: a sample reads smaps_rollup of every process of the tree
+(and holds its mmap lock), work of the benchmark on the tools' cores. In a
+memory run, every 20 ms for both tools: peak RSS is VmHWM, summed over the
+process and its children (each child's own peak: the sum bounds the peak of
+the whole, counting the pages they share once per process); peak RssAnon, Pss
+and Pss_Anon are the highest sums over the tree of the samples (Pss from
 /proc/PID/smaps_rollup: a page shared by n processes counts 1/n in each).
 """
 
@@ -38,7 +45,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -55,6 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import Corpus, ensure_corpus
+from bench_watch import MEMORY_POLL, CommitWatch, append, cpu_standstill, wait_gone
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
 from journalban.state.files import state_path
@@ -63,8 +70,7 @@ from support.journal import JournalWriter, sshd_fields
 
 MAXRETRY, FINDTIME, BANTIME = 5, "2d", "2d"
 TICK = os.sysconf("SC_CLK_TCK")
-IDLE_FOR = 3.0
-BANNED = "SELECT 1 FROM bans WHERE network IN (?, ?)"  # fail2ban is done when its CPU time stood still this long
+BANNED = "SELECT 1 FROM bans WHERE network IN (?, ?)"
 
 
 class CorpusLike(Protocol):
@@ -96,6 +102,9 @@ class Run:
     peak_pss_mb: float = 0.0  # Pss summed over the process tree, highest sample
     peak_pss_anon_mb: float = 0.0  # its anonymous part (Pss_Anon)
     readers_cpu: float = 0.0  # of ``cpu``: the reader children's (and their helpers')
+    # A memory run: memory sampled while it ran; its time is not a timed run's (the
+    # samples are the benchmark's work on the same cores). A timed run samples none.
+    memory: bool = False
 
     @property
     def rate(self) -> float:
@@ -239,11 +248,20 @@ def file_offset(position: str | None, path: Path) -> int:
     return max((m["off"] for m in marks if m["path"] == str(path)), default=-1)
 
 
+class Positions(Protocol):
+    """Where an agent's jails stand (support.agent.StateReader, bench_watch.CommitWatch)."""
+
+    def position(self, jail: str) -> str | None: ...
+
+
 def journalban_run(
     work: Path, corpus: CorpusLike, source: str, jails: Mapping[str, object], jail: str,
-    done: Callable[[StateReader], bool], before: Callable[[], None] = lambda: None,
+    done: Callable[[Positions], bool], before: Callable[[], object] = lambda: None,
+    memory: bool = False,
 ) -> Run:  # fmt: skip
-    """Start the agent, start the clock when it is ready, stop it when ``done``."""
+    """Start the agent, start the clock when it is ready, stop it when ``done``: looked at
+    each time the agent writes its state database (bench_watch.CommitWatch). ``memory``:
+    a memory run, the tree's memory sampled every ``MEMORY_POLL`` s meanwhile."""
     state = work / "state"
     extra: dict[str, object] = {"firewall": {"backend": "dry-run"}, "jails": jails}
     journal_dir = corpus.journal if source == "journal" else None
@@ -251,35 +269,44 @@ def journalban_run(
     agent = AgentProcess(cfg)
     watch = ProcessWatch(agent.proc.pid)
     reader = StateReader(state)
+    tree: list[int] = []
     try:
         wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
         cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
         started = logged_at(agent.log, "running:")
-        if source == "file":
-            # The clock starts before the append, as fail2ban's does: the agent
-            # reads while the corpus is being copied, and that time is its own.
-            started = time.time()
-        before()  # a file jail: the corpus is appended now
-        while not done(reader):
-            watch.sample()
-            time.sleep(0.02)
-        finished = time.time()
+        with CommitWatch(state, state_path(state, dry_run=True)) as commits:
+            if source == "file":
+                # The clock starts before the append, as fail2ban's does: the agent
+                # reads while the corpus is being copied, and that time is its own.
+                started = time.time()
+            before()  # a file jail: the corpus is appended now
+            sampled = float("-inf")
+            while not done(commits):
+                if memory and time.monotonic() - sampled >= MEMORY_POLL:
+                    watch.sample()
+                    sampled = time.monotonic()
+                commits.wait(MEMORY_POLL if memory else 1.0)
+            finished = time.time()
         cpu1, readers1 = watch.cpu(), watch.cpu(descendants_only=True)
-        hwm = watch.status_kb("VmHWM")
-        watch.sample()
+        tree = [agent.proc.pid, *watch.children()]
+        hwm = 0
+        if memory:
+            hwm = watch.status_kb("VmHWM")
+            watch.sample()
         rows = reader._query(
             f"SELECT total_failed, total_banned FROM counters WHERE jail = '{jail}'"  # noqa: S608
         )
     finally:
         agent.stop()
+        wait_gone(tree)  # nothing of it runs beside the next measurement
     failed, banned = (int(str(rows[0][0])), int(str(rows[0][1]))) if rows else (0, 0)
     return Run("journalban", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, failed, banned, load_average(),
                watch.peak_pss_kb / 1024, watch.peak_pss_anon_kb / 1024,
-               readers1 - readers0)  # fmt: skip
+               readers1 - readers0, memory)  # fmt: skip
 
 
-def journalban_file(work: Path, corpus: Corpus) -> Run:
+def journalban_file(work: Path, corpus: Corpus, memory: bool = False) -> Run:
     log = work / "log" / "auth.log"
     log.parent.mkdir(parents=True)
     log.touch()
@@ -294,11 +321,11 @@ def journalban_file(work: Path, corpus: Corpus) -> Run:
     return journalban_run(
         work, corpus, "file", jails, "ssh-file",
         lambda r: file_offset(r.position("ssh-file"), log) >= size,
-        lambda: append(corpus.log, log),
+        lambda: append(corpus.log, log), memory,
     )  # fmt: skip
 
 
-def journalban_journal(work: Path, corpus: Corpus) -> Run:
+def journalban_journal(work: Path, corpus: Corpus, memory: bool = False) -> Run:
     end = last_cursor(corpus.journal)
     jails = {
         "sshd": {
@@ -306,16 +333,12 @@ def journalban_journal(work: Path, corpus: Corpus) -> Run:
         }
     }  # fmt: skip
     return journalban_run(
-        work, corpus, "journal", jails, "sshd", lambda r: r.position("sshd") == end
-    )
+        work, corpus, "journal", jails, "sshd", lambda r: r.position("sshd") == end,
+        memory=memory,
+    )  # fmt: skip
 
 
-def append(corpus_log: Path, log: Path) -> None:
-    with corpus_log.open("rb") as src, log.open("ab") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-
-
-def fail2ban_run(work: Path, corpus: Corpus, source: str) -> Run:
+def fail2ban_run(work: Path, corpus: Corpus, source: str, memory: bool = False) -> Run:
     """fail2ban-server on the corpus, timed from its jail start until its CPU time stops."""
     log = work / "auth.log"
     if source == "file":
@@ -325,9 +348,20 @@ def fail2ban_run(work: Path, corpus: Corpus, source: str) -> Run:
     else:
         peer = Fail2banPeer(work, journal_dir=corpus.journal, maxretry=MAXRETRY,
                             findtime=FINDTIME, bantime=BANTIME)  # fmt: skip
+    return fail2ban_timed(peer, corpus, source, log, memory)
+
+
+def fail2ban_timed(
+    peer: Fail2banPeer, corpus: CorpusLike, source: str, log: Path, memory: bool
+) -> Run:
+    """Time a started fail2ban-server: from its jail start (journal) or from before the
+    corpus is appended to ``log`` (file) until its CPU time stops (``cpu_standstill``,
+    memory sampled beside in a ``memory`` run); then stop it."""
     watch = ProcessWatch(peer.proc.pid)
+    started_text = f"Jail '{peer.jail}' started"
+    tree: list[int] = []
     try:
-        wait_for(lambda: "Jail 'sshd' started" in peer.log, 60, "fail2ban did not start", 0.01)
+        wait_for(lambda: started_text in peer.log, 60, "fail2ban did not start", 0.01)
         if source == "file":
             time.sleep(1.0)  # its inotify watch is in place
             cpu0 = watch.cpu()
@@ -335,25 +369,18 @@ def fail2ban_run(work: Path, corpus: Corpus, source: str) -> Run:
             append(corpus.log, log)
         else:
             cpu0 = watch.cpu()
-            started = logged_at(peer.log, "Jail 'sshd' started")
-        samples: list[tuple[float, float]] = []
-        while True:
-            samples.append((time.time(), watch.cpu()))
-            watch.sample()
-            idle = [c for t, c in samples if t >= samples[-1][0] - IDLE_FOR]
-            if samples[-1][0] - samples[0][0] > IDLE_FOR and idle[-1] - idle[0] < 0.02:
-                break
-            time.sleep(0.05)
-        cpu1 = samples[-1][1]
-        finished = next(t for t, c in samples if c >= cpu1 - 0.011)
-        hwm = watch.status_kb("VmHWM")
+            started = logged_at(peer.log, started_text)
+        finished, cpu1 = cpu_standstill(watch.cpu, sample=watch.sample if memory else None)
+        hwm = watch.status_kb("VmHWM") if memory else 0
+        tree = [peer.proc.pid, *watch.children()]
         status = peer.status()
     finally:
         peer.stop()
+        wait_gone(tree)
     return Run("fail2ban-server", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
                status.get("Total banned", -1), load_average(), watch.peak_pss_kb / 1024,
-               watch.peak_pss_anon_kb / 1024)  # fmt: skip
+               watch.peak_pss_anon_kb / 1024, 0.0, memory)  # fmt: skip
 
 
 @dataclass
@@ -442,17 +469,20 @@ def code_version() -> str:
 
 
 def median_run(runs: list[Run]) -> Run | None:
-    """The run of median throughput (the machine is shared: single runs are noisy)."""
-    return sorted(runs, key=lambda r: r.rate)[len(runs) // 2] if runs else None
+    """The timed run of median throughput (the machine is shared: single runs are noisy);
+    memory runs are left out."""
+    timed = sorted((r for r in runs if not r.memory), key=lambda r: r.rate)
+    return timed[len(timed) // 2] if timed else None
 
 
 def report(runs: list[Run], lat: Latency | None) -> None:
-    print("| agent | source | lines | wall | lines/s | CPU s | lines per CPU s "
+    print("| agent | run | source | lines | wall | lines/s | CPU s | lines per CPU s "
           "| peak RSS (VmHWM) | peak RssAnon | peak Pss / Pss_Anon | failed | banned "
           "| load |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
-        print(f"| {r.agent} | {r.source} | {r.lines:,} | {r.wall:.2f} s | {r.rate:,.0f} "
+        kind = "memory" if r.memory else "timed"
+        print(f"| {r.agent} | {kind} | {r.source} | {r.lines:,} | {r.wall:.2f} s | {r.rate:,.0f} "
               f"| {r.cpu:.2f} (total {r.cpu_total:.2f}) | {r.lines / r.cpu:,.0f} "
               f"| {r.peak_rss_mb:.0f} MB | {r.peak_anon_mb:.0f} MB "
               f"| {r.peak_pss_mb:.0f} / {r.peak_pss_anon_mb:.0f} MB | {r.failed:,} | {r.banned:,} "
@@ -481,6 +511,8 @@ def main() -> None:
     parser.add_argument("--only", default="file,journal,latency")
     parser.add_argument("--no-fail2ban", action="store_true")
     parser.add_argument("--repeat", type=int, default=3, help="runs of journalban per source")
+    parser.add_argument("--memory-runs", type=int, default=1,
+                        help="memory runs of each tool per source (timed runs sample no memory)")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -500,9 +532,15 @@ def main() -> None:
             ours = journalban_file if source == "file" else journalban_journal
             for n in range(args.repeat):
                 steps.append((f"journalban-{source}-{n}", lambda w, f=ours: f(w, corpus)))  # type: ignore[misc]
+            for n in range(args.memory_runs):
+                steps.append((f"journalban-{source}-memory-{n}",
+                              lambda w, f=ours: f(w, corpus, True)))  # type: ignore[misc]  # fmt: skip
             if not args.no_fail2ban:
                 steps.append((f"fail2ban-{source}",
                               lambda w, s=source: fail2ban_run(w, corpus, s)))  # type: ignore[misc]  # fmt: skip
+                for n in range(args.memory_runs):
+                    steps.append((f"fail2ban-{source}-memory-{n}",
+                                  lambda w, s=source: fail2ban_run(w, corpus, s, True)))  # type: ignore[misc]  # fmt: skip
         for name, step in steps:
             work = Path(tmp) / name
             work.mkdir()

@@ -51,20 +51,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_agent import (
     BANTIME,
     FINDTIME,
-    IDLE_FOR,
     MAXRETRY,
-    ProcessWatch,
     Run,
-    append,
     code_version,
+    fail2ban_timed,
     file_offset,
     journalban_run,
     load_average,
-    logged_at,
     machine,
     median_run,
-    wait_for,
 )
+from bench_watch import append
 from corpora import CORPORA, add_corpus_arguments
 from corpus_files import CorpusFiles, ensure_files, postfix_uid
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
@@ -259,7 +256,7 @@ def jails_config(jail: Jail, source: str, log: Path | None) -> dict[str, object]
     return jails
 
 
-def journalban_file(work: Path, files: CorpusFiles, jail: Jail) -> Run:
+def journalban_file(work: Path, files: CorpusFiles, jail: Jail, memory: bool = False) -> Run:
     log = work / "log" / "corpus.log"
     log.parent.mkdir(parents=True)
     log.touch()
@@ -267,18 +264,20 @@ def journalban_file(work: Path, files: CorpusFiles, jail: Jail) -> Run:
     return journalban_run(
         work, files, "file", jails_config(jail, "file", log), jail.name,
         lambda r: file_offset(r.position(jail.name), log) >= size,
-        lambda: append(files.log, log),
+        lambda: append(files.log, log), memory,
     )  # fmt: skip
 
 
-def journalban_journal(work: Path, files: CorpusFiles, jail: Jail, end: str) -> Run:
+def journalban_journal(
+    work: Path, files: CorpusFiles, jail: Jail, end: str, memory: bool = False
+) -> Run:
     return journalban_run(
         work, files, "journal", jails_config(jail, "journal", None), jail.name,
-        lambda r: r.position(jail.name) == end,
+        lambda r: r.position(jail.name) == end, memory=memory,
     )  # fmt: skip
 
 
-def fail2ban(work: Path, files: CorpusFiles, jail: Jail, source: str) -> Run:
+def fail2ban(work: Path, files: CorpusFiles, jail: Jail, source: str, memory: bool = False) -> Run:
     """fail2ban-server on the corpus, timed from its jail start until its CPU time stops."""
     log = work / "corpus.log"
     if source == "file":
@@ -288,36 +287,7 @@ def fail2ban(work: Path, files: CorpusFiles, jail: Jail, source: str) -> Run:
     else:
         peer = Fail2banPeer(work, journal_dir=files.journal, maxretry=MAXRETRY, findtime=FINDTIME,
                             bantime=BANTIME, jail=jail.name, journalmatch=jail.fail2ban_match)  # fmt: skip
-    watch = ProcessWatch(peer.proc.pid)
-    started_text = f"Jail '{jail.name}' started"
-    try:
-        wait_for(lambda: started_text in peer.log, 60, "fail2ban did not start", 0.01)
-        if source == "file":
-            time.sleep(1.0)  # its inotify watch is in place
-            cpu0 = watch.cpu()
-            started = time.time()
-            append(files.log, log)
-        else:
-            cpu0 = watch.cpu()
-            started = logged_at(peer.log, started_text)
-        samples: list[tuple[float, float]] = []
-        while True:
-            samples.append((time.time(), watch.cpu()))
-            watch.sample()
-            idle = [c for t, c in samples if t >= samples[-1][0] - IDLE_FOR]
-            if samples[-1][0] - samples[0][0] > IDLE_FOR and idle[-1] - idle[0] < 0.02:
-                break
-            time.sleep(0.05)
-        cpu1 = samples[-1][1]
-        finished = next(t for t, c in samples if c >= cpu1 - 0.011)
-        hwm = watch.status_kb("VmHWM")
-        status = peer.status()
-    finally:
-        peer.stop()
-    return Run("fail2ban-server", source, files.lines, finished - started, cpu1 - cpu0, cpu1,
-               hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
-               status.get("Total banned", -1), load_average(), watch.peak_pss_kb / 1024,
-               watch.peak_pss_anon_kb / 1024)  # fmt: skip
+    return fail2ban_timed(peer, files, source, log, memory)
 
 
 @dataclass
@@ -332,7 +302,7 @@ class CorpusResult:
 
 def bench_corpus(
     name: str, lines: int, data: Path, tmp: Path, binary: Path | None, parts: set[str],
-    repeat: int, with_fail2ban: bool,
+    repeat: int, with_fail2ban: bool, memory_runs: int = 1,
 ) -> CorpusResult:  # fmt: skip
     files = ensure_files(data / name / str(lines), name, lines)
     jail = jail_for(name)
@@ -348,17 +318,17 @@ def bench_corpus(
         work.mkdir()
         run = fn(work)  # type: ignore[operator]
         runs.append(run)
-        readers = f" (readers {run.readers_cpu:.2f} s)" if run.readers_cpu else ""
-        print(f"  {label}: {run.wall:.2f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s{readers}, "
-              f"VmHWM {run.peak_rss_mb:.0f} MB, anon {run.peak_anon_mb:.0f} MB, "
-              f"Pss {run.peak_pss_mb:.0f} MB, Pss_Anon {run.peak_pss_anon_mb:.0f} MB, "
-              f"failed {run.failed:,}, banned {run.banned:,}, load {run.load}", flush=True)  # fmt: skip
+        print(f"  {label}: {step_text(run)}", flush=True)
 
     if "file" in parts:
         for n in range(repeat):
             step(f"journalban-file-{n}", lambda w: journalban_file(w, files, jail))
+        for n in range(memory_runs):
+            step(f"journalban-file-memory-{n}", lambda w: journalban_file(w, files, jail, True))
         if with_fail2ban:
             step("fail2ban-file", lambda w: fail2ban(w, files, jail, "file"))
+            for n in range(memory_runs):
+                step(f"fail2ban-file-memory-{n}", lambda w: fail2ban(w, files, jail, "file", True))
     if "journal" in parts:
         end = last_matching_cursor(files, jail)
         for n in range(repeat):
@@ -369,13 +339,30 @@ def bench_corpus(
             work.mkdir()
             floors.append(floor_reader(files, jail, work))
             step(f"journalban-journal-{n}", lambda w: journalban_journal(w, files, jail, end))
+        for n in range(memory_runs):
+            step(f"journalban-journal-memory-{n}",
+                 lambda w: journalban_journal(w, files, jail, end, True))  # fmt: skip
         for f in floors:
             print(f"  {f.reader}: {f.entries:,} entries in {f.seconds:.3f} s, "
                   f"{f.rate:,.0f}/s, load {f.load}", flush=True)  # fmt: skip
         entries = floors[0].entries if floors else 0
         if with_fail2ban:
             step("fail2ban-journal", lambda w: fail2ban(w, files, jail, "journal"))
+            for n in range(memory_runs):
+                step(f"fail2ban-journal-memory-{n}",
+                     lambda w: fail2ban(w, files, jail, "journal", True))  # fmt: skip
     return CorpusResult(name, files.lines, files.failures, entries, runs, floors)
+
+
+def step_text(run: Run) -> str:
+    """One run's figures: a timed run's time and CPU, a memory run's memory."""
+    readers = f" (readers {run.readers_cpu:.2f} s)" if run.readers_cpu else ""
+    counts = f"failed {run.failed:,}, banned {run.banned:,}, load {run.load}"
+    if run.memory:
+        return (f"memory run ({run.wall:.2f} s, not timed): VmHWM {run.peak_rss_mb:.0f} MB, "
+                f"anon {run.peak_anon_mb:.0f} MB, Pss {run.peak_pss_mb:.0f} MB, "
+                f"Pss_Anon {run.peak_pss_anon_mb:.0f} MB, {counts}")  # fmt: skip
+    return f"{run.wall:.3f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s{readers}, {counts}"
 
 
 def summary(results: Sequence[CorpusResult]) -> list[str]:
@@ -400,12 +387,13 @@ def summary(results: Sequence[CorpusResult]) -> list[str]:
             per_cpu = (f"{(ours.lines / ours.cpu) / (peer.lines / peer.cpu):.1f}x"
                        if peer else "-")  # fmt: skip
             peer_rate = f"{peer.rate:,.0f}" if peer else "-"
-            peer_mem = f"{peer.peak_rss_mb:.0f} / {peer.peak_anon_mb:.0f} MB" if peer else "-"
+            ours_mem = peaks(res.runs, source, True)
+            peer_mem = peaks(res.runs, source, False)
             peer_failed = f"{peer.failed:,}" if peer else "-"
             peer_banned = f"{peer.banned:,}" if peer else "-"
             out.append(
                 f"| {res.corpus} | {source} | {ours.rate:,.0f} | {peer_rate} | {ratio} | {per_cpu} "
-                f"| {ours.peak_rss_mb:.0f} / {ours.peak_anon_mb:.0f} MB | {peer_mem} "
+                f"| {mem_text(ours_mem, 2)} | {mem_text(peer_mem, 2)} "
                 f"| {ours.failed:,} / {peer_failed} | {ours.banned:,} / {peer_banned} |"
             )
             if source == "journal" and res.floors:
@@ -428,9 +416,22 @@ def summary(results: Sequence[CorpusResult]) -> list[str]:
 MEMORY = ("peak_pss_mb", "peak_pss_anon_mb", "peak_rss_mb", "peak_anon_mb")
 
 
-def memory_table(results: Sequence[CorpusResult]) -> list[str]:
-    """Each tool's highest figures over its runs of a corpus and source, side by side.
+def peaks(runs: Sequence[Run], source: str, ours: bool) -> list[float] | None:
+    """The highest of each ``MEMORY`` figure over one tool's memory runs of a source."""
+    mine = [r for r in runs if r.memory and r.source == source
+            and (r.agent == "journalban") == ours]  # fmt: skip
+    return [max(getattr(r, k) for r in mine) for k in MEMORY] if mine else None
 
+
+def mem_text(figures: list[float] | None, at: int) -> str:
+    return f"{figures[at]:.0f} / {figures[at + 1]:.0f} MB" if figures else "-"
+
+
+def memory_table(results: Sequence[CorpusResult]) -> list[str]:
+    """Each tool's highest figures over its memory runs of a corpus, side by side.
+
+    Memory comes from runs of its own (``Run.memory``), each tool sampled the
+    same way, never from the timed runs (whose figures are time and CPU).
     "Less memory" is judged on Pss_Anon: the anonymous part of the proportional set
     size summed over the process tree (a page shared by n processes counts 1/n in
     each), the memory the kernel cannot take back (no swap). Pss adds the
@@ -443,19 +444,15 @@ def memory_table(results: Sequence[CorpusResult]) -> list[str]:
            "| less memory (Pss_Anon) |", "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
     for res in results:
         for source in ("file", "journal"):
-            ours = [r for r in res.runs if r.source == source and r.agent == "journalban"]
-            peer = [r for r in res.runs if r.source == source and r.agent != "journalban"]
-            if not ours:
+            o = peaks(res.runs, source, True)
+            p = peaks(res.runs, source, False)
+            if o is None:
                 continue
-            o = [max(getattr(r, k) for r in ours) for k in MEMORY]
-            p = [max(getattr(r, k) for r in peer) for k in MEMORY] if peer else None
             verdict = "-" if p is None else (
                 f"yes ({o[1] / p[1]:.2f}x)" if o[1] < p[1] else f"NO ({o[1] / p[1]:.2f}x)"
             )  # fmt: skip
-            peer_pss = f"{p[0]:.0f} / {p[1]:.0f} MB" if p else "-"
-            peer_hwm = f"{p[2]:.0f} / {p[3]:.0f} MB" if p else "-"
-            out.append(f"| {res.corpus} | {source} | {o[0]:.0f} / {o[1]:.0f} MB | {peer_pss} "
-                       f"| {o[2]:.0f} / {o[3]:.0f} MB | {peer_hwm} | {verdict} |")  # fmt: skip
+            out.append(f"| {res.corpus} | {source} | {mem_text(o, 0)} | {mem_text(p, 0)} "
+                       f"| {mem_text(o, 2)} | {mem_text(p, 2)} | {verdict} |")  # fmt: skip
     return out
 
 
@@ -465,6 +462,8 @@ def main() -> None:
     parser.add_argument("--only", default="file,journal")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-fail2ban", action="store_true")
+    parser.add_argument("--memory-runs", type=int, default=1,
+                        help="memory runs of each tool per source (timed runs sample no memory)")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with_fail2ban = not args.no_fail2ban
@@ -476,7 +475,8 @@ def main() -> None:
         binary = build_min_reader(Path(tmp))
         for name in args.corpora.split(","):
             results.append(bench_corpus(name, args.lines, args.data, Path(tmp), binary,
-                                        set(args.only.split(",")), args.repeat, with_fail2ban))  # fmt: skip
+                                        set(args.only.split(",")), args.repeat, with_fail2ban,
+                                        args.memory_runs))  # fmt: skip
     print("load after:", load_average())
     print("\n".join(summary(results)))
     if args.json:

@@ -27,8 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_agent import ProcessWatch, append, file_offset, wait_for
+from bench_agent import ProcessWatch, file_offset, wait_for
 from bench_agent_corpora import jail_for, jails_config
+from bench_watch import append
 from corpora import add_corpus_arguments
 from corpus_files import ensure_files
 

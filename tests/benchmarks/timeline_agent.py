@@ -5,8 +5,8 @@
 
 Runs ``bench_agent_corpora``'s own runner (``journalban_file`` or
 ``journalban_journal``: the same clock, started and stopped as the benchmark
-does) under ``perf sched record`` (system-wide scheduler events on the
-monotonic clock, with kernel call chains), then tells for every process and
+does; a timed run, no memory samples unless ``--memory-samples``) under
+``perf sched record`` (system-wide scheduler events on the monotonic clock, with kernel call chains), then tells for every process and
 thread of the agent's tree (the agent, its commit thread, the reader child and
 the helper it forks) how its time between the benchmark's start and stop was
 spent: running, runnable but without a core, or asleep and on what (a full
@@ -262,7 +262,6 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool, sample: bool) -
     seen: dict[str, object] = {}
     original = getattr(bench_agent, "AgentProcess")  # noqa: B009 (replaced for the run)
     original_append = getattr(corpora_bench, "append")  # noqa: B009
-    sample_memory = bench_agent.ProcessWatch.sample
 
     class Watched(original):  # type: ignore[misc,valid-type]
         def __init__(self, *args: object, **kwargs: object) -> None:
@@ -281,19 +280,16 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool, sample: bool) -
         )  # fmt: skip
         time.sleep(0.5)  # perf's events are on
         setattr(bench_agent, "AgentProcess", Watched)  # noqa: B010 (its runner starts it)
-        if not sample:  # what the benchmark's samples of memory cost the run (not its figures)
-            setattr(bench_agent.ProcessWatch, "sample", lambda _self: None)  # noqa: B010
         setattr(corpora_bench, "append", append)  # noqa: B010
         try:
             work = Path(tmp) / "work"
             work.mkdir()
             if source == "journal":
-                run = corpora_bench.journalban_journal(work, files, jail, str(end))
+                run = corpora_bench.journalban_journal(work, files, jail, str(end), sample)
             else:
-                run = corpora_bench.journalban_file(work, files, jail)
+                run = corpora_bench.journalban_file(work, files, jail, sample)
         finally:
             setattr(bench_agent, "AgentProcess", original)  # noqa: B010
-            setattr(bench_agent.ProcessWatch, "sample", sample_memory)  # noqa: B010
             setattr(corpora_bench, "append", original_append)  # noqa: B010
             time.sleep(0.2)
             perf.send_signal(signal.SIGINT)
@@ -322,15 +318,15 @@ def main() -> None:
     parser.add_argument("--bin", type=float, default=10.0, help="ms per row of --lanes")
     parser.add_argument("--lanes", action="store_true")
     parser.add_argument(
-        "--no-memory-samples", action="store_true",
-        help="skip the benchmark's memory samples between its polls (to see what they cost; "
-        "the benchmark itself always takes them)",
+        "--memory-samples", action="store_true",
+        help="a memory run: the benchmark samples the tree's memory meanwhile (to see what "
+        "the samples cost; the benchmark's timed runs take none)",
     )  # fmt: skip
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (perf sched record, the agent's nftables-free dry run as root)")
     for _ in range(args.runs):
-        run_once(args.corpus, args.source, args.bin, args.lanes, not args.no_memory_samples)
+        run_once(args.corpus, args.source, args.bin, args.lanes, args.memory_samples)
 
 
 if __name__ == "__main__":

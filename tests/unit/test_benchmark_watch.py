@@ -1,0 +1,156 @@
+"""bench_watch: how the agent benchmarks feed a tool and see it finish.
+
+The kernel copy appends every byte after what the log held; the commit watch
+sleeps until a real SQLite database in WAL mode is written by another process
+and then reads the committed position (no timer: it looks only after writes);
+the CPU standstill finds the first sample that reached the final CPU time; a
+stopped process is waited for until it is gone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+
+from bench_watch import IDLE_FOR, CommitWatch, append, cpu_standstill, wait_gone
+
+
+def test_append_copies_every_byte_after_what_the_log_held(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.log"
+    block = bytes(range(256)) * 4096  # 1 MiB, every byte value
+    corpus.write_bytes(block * 5 + b"tail without a newline")
+    log = tmp_path / "log"
+    log.write_bytes(b"already there\n")
+    assert append(corpus, log) == corpus.stat().st_size
+    assert log.read_bytes() == b"already there\n" + corpus.read_bytes()
+    assert append(corpus, log) == corpus.stat().st_size  # and again, after it
+    assert log.read_bytes() == b"already there\n" + corpus.read_bytes() * 2
+
+
+def test_append_of_an_empty_corpus_changes_nothing(tmp_path: Path) -> None:
+    corpus = tmp_path / "empty"
+    corpus.touch()
+    log = tmp_path / "log"
+    log.write_bytes(b"x")
+    assert append(corpus, log) == 0
+    assert log.read_bytes() == b"x"
+
+
+WRITER = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+for n in range(1, 6):
+    time.sleep(0.1)
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * 50)  # several pages
+    db.execute("UPDATE positions SET position = ? WHERE jail = 'j'", (str(n),))
+    db.execute("COMMIT")
+    print(time.time(), flush=True)
+"""
+
+
+def test_commit_watch_reads_the_position_after_each_write_and_only_then(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    path = state / "state.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE positions (jail TEXT PRIMARY KEY, position TEXT)")
+    db.execute("CREATE TABLE filler (data BLOB)")
+    db.execute("INSERT INTO positions VALUES ('j', '0')")
+    with CommitWatch(state, path) as watch:
+        assert watch.position("j") == "0"
+        assert watch.position("other") is None
+        writer = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        timeouts = 0
+        try:
+            deadline = time.monotonic() + 30
+            while watch.position("j") != "5":
+                assert time.monotonic() < deadline, "the last commit was not seen"
+                timeouts += not watch.wait(1.0)
+            seen = time.time()
+            assert writer.stdout is not None
+            committed = [float(line) for line in writer.stdout.read().split()]
+        finally:
+            writer.kill()
+            writer.wait()
+            assert writer.stdout is not None
+            writer.stdout.close()
+    db.close()
+    assert len(committed) == 5
+    assert seen >= committed[-1] - 0.05  # not before the writer's own clock said so
+    # About 0.5 s of waiting: it looked after the writes, not on a timer (a 20 ms
+    # poll would have looked some 25 times).
+    assert 1 <= watch.wakes <= 5 * 30
+    assert watch.looks == 2 + watch.wakes + timeouts + 1
+
+
+def test_commit_watch_times_out_without_writes(tmp_path: Path) -> None:
+    with CommitWatch(tmp_path, tmp_path / "missing.db") as watch:
+        assert watch.position("j") is None  # no database yet
+        began = time.monotonic()
+        assert watch.wait(0.05) is False
+        assert time.monotonic() - began >= 0.04
+
+
+class FakeClock:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_cpu_standstill_finds_the_first_sample_at_the_final_cpu_time() -> None:
+    clock = FakeClock()
+    start = clock.now
+
+    def cpu() -> float:  # one core busy for 1.234 s, then a 10 ms tick of idle chores at 2 s
+        t = clock.now - start
+        return min(t, 1.234) + (0.01 if t >= 2.0 else 0.0)
+
+    samples: list[float] = []
+    finished, final = cpu_standstill(
+        cpu, every=0.01, sample=lambda: samples.append(clock.now), sample_every=0.02,
+        clock=clock.time, sleep=clock.sleep,
+    )  # fmt: skip
+    assert abs(final - 1.244) < 1e-9
+    # The busy part ended at 1.234 s: the first sample within 11 ms of the final value.
+    assert 1.22 <= finished - start <= 1.25
+    assert clock.now - finished >= IDLE_FOR - 0.02  # it waited out a whole standstill
+    gaps = {round(b - a, 3) for a, b in itertools.pairwise(samples)}
+    assert gaps == {0.02}  # memory sampled at its own cadence
+
+
+def test_cpu_standstill_of_a_tool_that_never_ran() -> None:
+    clock = FakeClock()
+    start = clock.now
+    finished, final = cpu_standstill(lambda: 0.5, clock=clock.time, sleep=clock.sleep)
+    assert (finished, final) == (start, 0.5)
+
+
+def test_wait_gone_waits_for_a_stopping_process_and_tells_a_running_one() -> None:
+    quick = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert wait_gone([quick.pid], timeout=15) == []  # gone or a zombie
+        assert wait_gone([slow.pid], timeout=0.1) == [slow.pid]
+        assert wait_gone([os.getpid() + 10_000_000]) == []  # never was
+    finally:
+        slow.kill()
+        slow.wait()
+        quick.wait()
