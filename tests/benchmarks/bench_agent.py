@@ -153,14 +153,34 @@ class ProcessWatch:
         """User+system time of the process and its live descendants, each with its reaped
         children's (a reader child reaps the helpers it forks); ``descendants_only``:
         theirs alone."""
+        return self._seconds([*([] if descendants_only else [self.pid]), *self.children()])
+
+    def _seconds(self, pids: list[int]) -> float:
         ticks = 0
-        for pid in [*([] if descendants_only else [self.pid]), *self.children()]:
+        for pid in pids:
             try:
                 fields = self._stat(pid)
             except FileNotFoundError:
                 continue
             ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
         return ticks / TICK
+
+    def tree_cpu(self, refresh: int = 10) -> Callable[[], float]:
+        """``cpu`` for a sampler called every few ms: the tree's processes are looked up
+        again every ``refresh`` calls (the lookup is four fifths of a call's cost). A child
+        reaped meanwhile is in its parent's cutime; one born meanwhile counts from the
+        next lookup on."""
+        pids: list[int] = []
+        calls = 0
+
+        def cpu() -> float:
+            nonlocal pids, calls
+            if calls % refresh == 0:
+                pids = [self.pid, *self.children()]
+            calls += 1
+            return self._seconds(pids)
+
+        return cpu
 
     @staticmethod
     def _status_kb(pid: int, name: str) -> int:
@@ -370,7 +390,7 @@ def fail2ban_timed(
         else:
             cpu0 = watch.cpu()
             started = logged_at(peer.log, started_text)
-        finished, cpu1 = cpu_standstill(watch.cpu, sample=watch.sample if memory else None)
+        finished, cpu1 = cpu_standstill(watch.tree_cpu(), sample=watch.sample if memory else None)
         hwm = watch.status_kb("VmHWM") if memory else 0
         tree = [peer.proc.pid, *watch.children()]
         status = peer.status()

@@ -154,3 +154,47 @@ def test_wait_gone_waits_for_a_stopping_process_and_tells_a_running_one() -> Non
         slow.kill()
         slow.wait()
         quick.wait()
+
+
+BURNER = """
+import os, sys, time
+pid = os.fork()
+if pid == 0:
+    while time.process_time() < 0.3:  # a child that runs 0.3 s of CPU, then exits
+        pass
+    os._exit(0)
+print(pid, flush=True)
+os.waitpid(pid, 0)  # reaped: its CPU moves to this process's cutime
+print("reaped", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_tree_cpu_counts_a_child_while_it_runs_and_after_it_is_reaped() -> None:
+    from bench_agent import ProcessWatch
+
+    with subprocess.Popen(
+        [sys.executable, "-c", BURNER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as proc:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        try:
+            child = int(proc.stdout.readline())
+            watch = ProcessWatch(proc.pid)
+            cpu = watch.tree_cpu(refresh=3)
+            seen = [cpu()]
+            deadline = time.monotonic() + 30
+            while not wait_gone([child], timeout=0):
+                assert time.monotonic() < deadline, "the child did not end"
+                seen.append(cpu())
+                time.sleep(0.01)
+            assert proc.stdout.readline().strip() == "reaped"
+            for _ in range(5):
+                seen.append(cpu())
+            assert seen == sorted(seen)  # it never went back when the child was reaped
+            assert seen[-1] >= 0.29  # the child's CPU, now in the parent's cutime
+            assert abs(seen[-1] - watch.cpu()) < 1e-9  # as the full lookup has it
+        finally:
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            proc.wait(timeout=30)
