@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,21 @@ from journalban.config.fleet import FleetConfig
 DUPLICATE_WINDOW = 120.0  # seconds the server remembers a Nats-Msg-Id
 
 NatsMsg = Msg
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """The fleet stream's first and last sequence, as one server answered them.
+
+    ``led`` is False when the answer came from a server whose copy of the
+    stream has no leader: after a restart such a server answers with its own
+    copy, which may be behind what the others stored while it was down. Only
+    a led answer tells where the stream ends.
+    """
+
+    first: int
+    last: int
+    led: bool
 
 
 def connect_options(config: FleetConfig, on_event: Callable[[str, str], None]) -> dict[str, Any]:
@@ -92,8 +108,8 @@ class FleetLink:
         with contextlib.suppress(Exception):  # closing a broken connection
             await self.nc.close()
 
-    async def ensure_stream(self) -> tuple[int, int]:
-        """(first, last sequence) of the fleet's stream, created if missing and allowed."""
+    async def ensure_stream(self) -> StreamState:
+        """The fleet's stream as this server sees it, created if missing and allowed."""
         name = self.config.stream
         try:
             info = await self.js.stream_info(name)
@@ -109,8 +125,10 @@ class FleetLink:
                     duplicate_window=DUPLICATE_WINDOW,
                 )
             )
-        state = info.state
-        return int(state.first_seq), int(state.last_seq)
+        state, cluster = info.state, info.cluster
+        # A single server names itself leader; a clustered copy without a leader names none.
+        led = cluster is None or bool(cluster.leader)
+        return StreamState(int(state.first_seq), int(state.last_seq), led)
 
     async def publish(self, items: list[tuple[str, bytes, str]], wait: float) -> list[bool]:
         """Publish (subject, body, message id) items; whether each was stored in ``wait`` s."""

@@ -27,7 +27,7 @@ from journalban.fleet.link import connect_options
 from journalban.fleet.messages import BanMessage, Malformed, decode
 
 if TYPE_CHECKING:
-    from journalban.fleet.service import FleetStatus
+    from journalban.fleet.status import FleetStatus
 
 IDLE = 2.0  # seconds without a delivery: the stream was read
 RETRY = 60.0  # seconds before a failed automatic purge is tried again (at most)

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from journalban.addresses import stored_network
@@ -26,7 +25,7 @@ from journalban.decisions.remote import RemoteOrder, RemotePort
 from journalban.events import Ban
 from journalban.fleet.intake import FleetIntake
 from journalban.fleet.ledger import FleetLedger, OutboxEntry
-from journalban.fleet.link import FleetLink, NatsMsg
+from journalban.fleet.link import FleetLink, NatsMsg, StreamState
 from journalban.fleet.messages import (
     ban_subject,
     encode_ban,
@@ -36,6 +35,7 @@ from journalban.fleet.messages import (
 )
 from journalban.fleet.purge import PurgeSchedule
 from journalban.fleet.resend import look_up
+from journalban.fleet.status import FleetStatus
 
 log = logging.getLogger("journalban.fleet")
 PUBLISH_BATCH = 2000
@@ -44,37 +44,6 @@ RETRY = 1.0
 CLOCK_INTERVAL = 30.0
 STATUS_INTERVAL = 1.0
 STALL_AFTER = 5.0  # seconds behind the stream with nothing delivered: subscribe again
-
-
-@dataclass
-class FleetStatus:
-    """What ``journalban fleet`` and the D-Bus properties show."""
-
-    name: str
-    host: str
-    connected: bool = False
-    server: str = ""
-    published: int = 0
-    applied: int = 0
-    lifted: int = 0
-    withdrawn: int = 0  # fleet bans lifted as their message left the stream
-    purged: int = 0  # expired bans this host deleted from the stream (fleet.purge)
-    position: int = 0
-    stream_last: int = 0
-    outbox: int = 0
-    clock_offset: float = 0.0
-    clock_ok: bool = True
-    last_error: str = ""
-    skipped: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def lag(self) -> int:
-        return max(0, self.stream_last - self.position)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["lag"] = self.lag
-        return data
 
 
 class FleetService:
@@ -98,6 +67,10 @@ class FleetService:
         self._wake = asyncio.Event()
         self._delivered = asyncio.Event()
         self._resubscribe = asyncio.Event()
+        # Set on every reconnect: the servers may have lost the consumer (an
+        # ordered consumer is one server's, in memory) or restored it without its state.
+        self._reconnected = asyncio.Event()
+        self._leaderless = False  # the last answer about the stream came without a leader
         self._enqueued = 0  # the stream sequence of the last message queued to apply
         self._cseq = 0  # the consumer sequence of the last delivery
         self._queue: asyncio.Queue[NatsMsg] = asyncio.Queue(APPLY_BATCH * 4)
@@ -147,6 +120,7 @@ class FleetService:
             log.warning("fleet %s: disconnected from the NATS servers", self.config.name)
         elif kind == "reconnected":
             self.status.connected = True
+            self._reconnected.set()
             log.info("fleet %s: reconnected", self.config.name)
         else:
             self.status.last_error = text[:300]
@@ -158,13 +132,18 @@ class FleetService:
             try:
                 link = await FleetLink.open(self.config, self._event)
                 self.status.connected = True
-                first, last = await link.ensure_stream()
+                stream = await link.ensure_stream()
+                while not self._led(stream):  # a copy that may be behind: not the stream
+                    await asyncio.sleep(STATUS_INTERVAL)
+                    stream = await link.ensure_stream()
                 log.info("fleet %s: connected to %s as %s (stream %s at %d)", self.config.name,
-                         link.server, self.config.host, self.config.stream, last)  # fmt: skip
-                await self._session(link, first, last)
+                         link.server, self.config.host, self.config.stream, stream.last)  # fmt: skip
+                await self._session(link, stream.first, stream.last)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                while isinstance(exc, ExceptionGroup):  # a task of the session: name its error
+                    exc = exc.exceptions[0]
                 self.status.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 self.status.connected = False
                 log.warning("fleet %s: %s; retrying", self.config.name, self.status.last_error)
@@ -172,6 +151,16 @@ class FleetService:
                 if link is not None:
                     await link.close()
             await asyncio.sleep(RETRY)
+
+    def _led(self, stream: StreamState) -> bool:
+        """Whether ``stream`` tells where the stream ends; says once when it does not."""
+        if not stream.led and not self._leaderless:
+            log.warning("fleet %s: the stream has no leader (the servers answer with their own"
+                        " copy, which may be behind); waiting for one", self.config.name)  # fmt: skip
+        elif stream.led and self._leaderless:
+            log.info("fleet %s: the stream has a leader again", self.config.name)
+        self._leaderless = not stream.led
+        return stream.led
 
     async def _session(self, link: FleetLink, first: int, last: int) -> None:
         # Committed, not remembered: an apply of the last session may have ended after it.
@@ -311,6 +300,7 @@ class FleetService:
             await link.follow(self._enqueued, deliver)
 
         self._enqueued = self.status.position
+        self._reconnected.clear()  # a new connection: subscribing now
         await subscribe()
         while True:
             with contextlib.suppress(TimeoutError):
@@ -321,10 +311,18 @@ class FleetService:
                 await subscribe()
                 continue
             try:
-                first, last = await link.ensure_stream()
+                stream = await link.ensure_stream()
             except Exception as exc:
                 self.status.last_error = f"stream: {type(exc).__name__}: {exc}"[:300]
                 continue
+            if not self._led(stream):
+                continue
+            if self._reconnected.is_set():  # and the stream answers again
+                self._reconnected.clear()
+                log.info("fleet %s: reconnected; following the stream again after %d",
+                         self.config.name, self._enqueued)  # fmt: skip
+                await subscribe()
+            first, last = stream.first, stream.last
             if last < self.status.position:
                 raise StreamReset(
                     f"the stream ends at {last}, before position {self.status.position}"
