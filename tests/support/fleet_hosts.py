@@ -106,6 +106,17 @@ class Fleet:
     def kernel(self, name: str) -> set[str]:
         return self.net.set_elements(name)
 
+    def digest(self, lines: int = 80) -> str:
+        """The last lines of every agent's and server's log: what a failed wait needs."""
+        out = []
+        logs = sorted(self.root.glob("*/journalban.*.log")) + sorted(
+            self.net.root.glob("nats*.log")
+        )
+        for path in logs:
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {path.relative_to(self.root)}\n" + "\n".join(tail))
+        return "\n".join(out)
+
 
 @contextlib.contextmanager
 def running_fleet(
@@ -118,4 +129,6 @@ def running_fleet(
         try:
             yield f
         finally:
+            # Shown by pytest only when the test failed (its captured teardown output).
+            print(f.digest())
             f.close()
