@@ -5,6 +5,7 @@ A mixin of ``DecisionEngine``: the engine counts, this module bans.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -33,7 +34,10 @@ class BanDeciding:
     clock: Clock
     recidive: RecidiveConfig
     bans: BanTable
-    _virtual_until: dict[tuple[str, str], float]
+    # (jail, network key) -> (since, until): failures in that span do not count, until the
+    # lines read pass its end (``_virtually_banned``, ``_forget_virtual``).
+    _virtual: dict[tuple[str, str], tuple[float, float]]
+    jails: dict[str, JailRuntime]
     _unsaved: UnsavedBans
     # (network text, jail, banned_at) of the automatic bans decided by the running
     # process() call: they join ``_unsaved`` when it ends (``_keep_decided``).
@@ -66,9 +70,30 @@ class BanDeciding:
         self._unsaved.seal(self.store.commit_count + 1)
 
     def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
-        """Within a ban that catching up skipped (it had expired before it was decided)."""
-        until = self._virtual_until.get((jail, key))
-        return until is not None and when < until
+        """Within a ban that catching up skipped (it had expired before it was decided), or
+        one the expiry chore lifted before the lines read passed its end (``_forget_virtual``)."""
+        span = self._virtual.get((jail, key))
+        return span is not None and span[0] <= when < span[1]
+
+    def _forget_virtual(self, lifted: Sequence[Ban]) -> None:
+        """Drop the virtual bans the lines read have passed; keep the bans the expiry chore
+        lifts (``lifted``: their end passed by the clock) as virtual ones while the lines
+        read are still before their end.
+
+        A backlog is read by its own times, the chore runs by the clock (every second): a
+        ban decided while catching up may end by the clock before the reading reaches its
+        end. Lifted then, the failures of its span read after that counted, as many as the
+        chore happened to run before them, and with them the bans they led to. Held so,
+        they do not count, as if it still stood, however soon the chore ran.
+        """
+        virtual, jails = self._virtual, self.jails
+        for (jail, key), (_, until) in list(virtual.items()):  # by the lines read
+            if jail not in jails or until <= jails[jail].latest_line:
+                del virtual[(jail, key)]
+        for ban in lifted:
+            rt = jails.get(ban.jail)
+            if rt is not None and ban.expires_at is not None and ban.expires_at > rt.latest_line:
+                virtual[(ban.jail, network_text(ban.network))] = (ban.banned_at, ban.expires_at)
 
     def _decide_ban(
         self,
@@ -124,7 +149,8 @@ class BanDeciding:
             pending = changes.pending_bans
             pending[text] = pending.get(text, 0) + 1
         if expires is not None and expires <= now:  # (Ban.expired)
-            self._virtual_until[(jail, key)] = expires or now
+            # Any failure before its end (the reading has passed its start) does not count.
+            self._virtual[(jail, key)] = (-math.inf, expires or now)
             return
         commit.bans.append(ban)
         commit.banned_delta += 1
@@ -206,7 +232,7 @@ class BanDeciding:
                 and (ban.expires_at is None or when < ban.expires_at)
             ):
                 continue
-            if self._virtual_until and self._virtually_banned(jail, key, when):
+            if self._virtual and self._virtually_banned(jail, key, when):
                 continue
             self._decide_ban(
                 rt, key, when, v.count, source, commit, changes, now, v.reason, v.bantime, v.account

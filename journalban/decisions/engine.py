@@ -56,8 +56,8 @@ class DecisionEngine(BanDeciding, BanReading):
         self.recidive = recidive
         self.jails: dict[str, JailRuntime] = {}
         self.bans = BanTable()
-        # Bans skipped while catching up: failures before their end were blocked.
-        self._virtual_until: dict[tuple[str, str], float] = {}
+        # Bans skipped while catching up, or lifted before the lines read passed their end.
+        self._virtual: dict[tuple[str, str], tuple[float, float]] = {}
         self._check_prefix = check_prefix
         # Automatic bans decided by process() calls whose commit is still to come
         # (the agent commits a group of batches in one transaction, and decides
@@ -169,7 +169,7 @@ class DecisionEngine(BanDeciding, BanReading):
                 and (ban.expires_at is None or when < ban.expires_at)
             ):
                 continue
-            if self._virtual_until and self._virtually_banned(jail, key, when):
+            if self._virtual and self._virtually_banned(jail, key, when):
                 continue
             failed += 1
             count = add(key, when)
@@ -274,9 +274,7 @@ class DecisionEngine(BanDeciding, BanReading):
     def expire(self) -> Changes:
         now = self.clock.now()
         gone = self.bans.due(now)  # from the expiry heap: no scan of 100,000 bans a second
-        for (jail, key), until in list(self._virtual_until.items()):  # by the lines read
-            if jail not in self.jails or until <= self.jails[jail].latest_line:
-                del self._virtual_until[(jail, key)]
+        self._forget_virtual(gone)
         for rt in self.jails.values():
             for network in rt.counter.expire(now):
                 rt.recent_lines.pop(network)

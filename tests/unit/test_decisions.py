@@ -188,6 +188,43 @@ def test_a_backlog_ban_already_over_holds_through_expiry_chores(tmp_path: Path) 
     assert _feed(engine, [("203.0.113.5", NOW - 10), ("203.0.113.5", NOW - 5)]) == ["203.0.113.5"]
 
 
+def test_a_backlog_ban_lifted_by_the_clock_holds_until_the_lines_read_pass_its_end(
+    tmp_path: Path,
+) -> None:
+    """A ban decided while catching up that ends, by the clock, before the reading reaches
+    its end: the expiry chore lifts it (the firewall drops it), but the failures of its span
+    read after that must not count, as when no chore ran before them (they counted before,
+    so a catch-up's failures and bans depended on when the chore ran: on the load)."""
+    old = NOW - 595  # its ban (600 s) ends 6 s after NOW
+
+    def catch_up(chores: int) -> tuple[int, int, list[str]]:
+        clock = FakeClock(NOW)
+        engine = _engine(tmp_path / str(chores), clock, maxretry=2, bantime=600.0)
+        assert _feed(engine, [("203.0.113.5", old), ("203.0.113.5", old + 1)]) == ["203.0.113.5"]
+        for _ in range(chores):
+            clock.advance(5)
+            engine.store.commit(engine.expire().commits)
+        later = _feed(engine, [("203.0.113.5", old + 100), ("203.0.113.5", old + 200)])
+        jail = engine.jails["sshd"]
+        return jail.total_failed, jail.total_banned, later
+
+    assert catch_up(0) == (2, 1, [])
+    assert catch_up(3) == (2, 1, [])  # lifted at the second chore: still no count
+    # Past its end (by the lines read) the address counts anew.
+    clock = FakeClock(NOW)
+    engine = _engine(tmp_path / "past", clock, maxretry=2, bantime=600.0)
+    _feed(engine, [("203.0.113.5", old), ("203.0.113.5", old + 1)])
+    clock.advance(10)
+    engine.store.commit(engine.expire().commits)
+    assert engine.list_bans() == []
+    assert _feed(engine, [("203.0.113.5", old + 300)]) == []  # inside: not counted
+    _feed(engine, [("203.0.113.6", old + 700)])  # the lines read pass its end
+    engine.store.commit(engine.expire().commits)
+    assert _feed(engine, [("203.0.113.5", old + 650), ("203.0.113.5", old + 710)]) == [
+        "203.0.113.5"
+    ]
+
+
 def test_recidive_is_fed_by_the_agents_own_bans(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
     rec = RecidiveConfig(enabled=True, maxretry=3, findtime=86400.0, bantime=604800.0)

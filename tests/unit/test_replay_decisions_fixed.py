@@ -8,6 +8,14 @@ for attack mode, a deny-listed account, and real users who log in (known-good
 pairs) and mistype. The decisions, with their times as epoch seconds, are
 hashed; ``EXPECTED`` was computed by the replay before the speed work
 (commit 950ff9c on main) and any change to what replay decides changes it.
+Changed once since, on purpose: a ban the expiry lifts before the lines read
+pass its end holds its span as a virtual ban (``BanDeciding._forget_virtual``).
+The replay lifts bans by its clock, set to the end of the slice of lines it is
+about to decide (up to 300 s ahead of them), so the failures of a slice inside
+a ban that ended within it counted; they no longer do, as in the agent (the
+same 8,208 failure lines; 6 failures inside such bans no longer count, and with
+them the account detector's inputs: 44 of the 3,044 bans, all ``account``, move
+in time or go, 3,043 bans).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import yaml
 from journalban.cli.main import main
 
 START = 1_764_000_000.0  # 2025-11-24T16:00:00Z
-EXPECTED = "75576b615a2c827f80f481e3939974a05c725f8e3dd3c299053058f145dbeb86"
+EXPECTED = "1c72ca96165b369c405ec8198ce14ed79715fc3d8ce64d90f9658ab584eb408d"
 
 
 def _stamp(when: float) -> str:
