@@ -25,7 +25,8 @@ is the end of the corpus, looked at each time it writes its state database
 (an inotify watch; bench_watch.CommitWatch); fail2ban when its CPU time stops
 growing (its finish is the first sample at which its CPU time reached its
 final value, sampled every 10 ms; bench_watch.cpu_standstill). A file run
-appends the corpus with a kernel copy (bench_watch.append). CPU seconds are
+appends the corpus with a kernel copy (bench_watch.append); the corpus is read
+into the page cache before either tool starts (bench_watch.warm). CPU seconds are
 the user+system time from /proc/PID/stat between those moments of the process
 and of its children (journalban reads and matches in child processes).
 
@@ -61,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import Corpus, ensure_corpus
-from bench_watch import MEMORY_POLL, CommitWatch, append, cpu_standstill, wait_gone
+from bench_watch import MEMORY_POLL, CommitWatch, append, cpu_standstill, wait_gone, warm
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
 from journalban.state.files import state_path
@@ -286,6 +287,7 @@ def journalban_run(
     extra: dict[str, object] = {"firewall": {"backend": "dry-run"}, "jails": jails}
     journal_dir = corpus.journal if source == "journal" else None
     cfg = write_config(work / "journalban.yaml", state, journal_dir=journal_dir, **extra)
+    warm([corpus.log if source == "file" else corpus.journal])
     agent = AgentProcess(cfg)
     watch = ProcessWatch(agent.proc.pid)
     reader = StateReader(state)
@@ -361,6 +363,7 @@ def journalban_journal(work: Path, corpus: Corpus, memory: bool = False) -> Run:
 def fail2ban_run(work: Path, corpus: Corpus, source: str, memory: bool = False) -> Run:
     """fail2ban-server on the corpus, timed from its jail start until its CPU time stops."""
     log = work / "auth.log"
+    warm([corpus.log if source == "file" else corpus.journal])
     if source == "file":
         log.touch()
         peer = Fail2banPeer(work, logpath=log, maxretry=MAXRETRY, findtime=FINDTIME,

@@ -61,7 +61,7 @@ from bench_agent import (
     machine,
     median_run,
 )
-from bench_watch import append
+from bench_watch import append, warm
 from corpora import CORPORA, add_corpus_arguments
 from corpus_files import CorpusFiles, ensure_files, postfix_uid
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
@@ -280,6 +280,7 @@ def journalban_journal(
 def fail2ban(work: Path, files: CorpusFiles, jail: Jail, source: str, memory: bool = False) -> Run:
     """fail2ban-server on the corpus, timed from its jail start until its CPU time stops."""
     log = work / "corpus.log"
+    warm([files.log if source == "file" else files.journal])
     if source == "file":
         log.touch()
         peer = Fail2banPeer(work, logpath=log, maxretry=MAXRETRY, findtime=FINDTIME,
@@ -332,6 +333,7 @@ def bench_corpus(
     if "journal" in parts:
         end = last_matching_cursor(files, jail)
         for n in range(repeat):
+            warm([files.journal])  # as before each tool's run
             if binary is not None:
                 floors.append(floor_c(binary, files, jail))
             floors.append(floor_python(files, jail))

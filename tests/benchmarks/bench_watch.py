@@ -14,6 +14,8 @@ as they can inside the timed window (bench_agent.py, bench_agent_corpora.py).
   before), the same rule and cadence for both tools wherever it is applied.
 - ``wait_gone``: the processes of a stopped tool are gone before the next
   measurement starts (the minimal readers time themselves alone).
+- ``warm``: the corpus (its file, or its journal files) is read into the page
+  cache before each tool starts and before the minimal readers, the same for all.
 
 Memory (``ProcessWatch.sample``: smaps_rollup of every process of the tree) is
 taken only in a run of its own, never in a timed one (docs/benchmarks.md).
@@ -60,6 +62,25 @@ def append(corpus_log: Path, log: Path) -> int:
                 break  # the corpus shrank: what was there is copied
             copied += n
         return os.lseek(dst.fileno(), 0, os.SEEK_CUR) - offset
+
+
+def warm(paths: Iterable[Path]) -> int:
+    """Read ``paths`` (files, and the files in directories) into the page cache, in the
+    kernel (to /dev/null), before a clock starts: neither tool's time holds the disk
+    reads of a corpus the page cache had let go. The bytes read."""
+    read = 0
+    sink = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for path in paths:
+            for one in sorted(path.iterdir()) if path.is_dir() else [path]:
+                if not one.is_file():
+                    continue
+                with one.open("rb") as f:
+                    while read_now := os.sendfile(sink, f.fileno(), None, 1 << 30):
+                        read += read_now
+    finally:
+        os.close(sink)
+    return read
 
 
 def _copy_file_range(src: int, dst: int, count: int) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
-from bench_watch import IDLE_FOR, CommitWatch, append, cpu_standstill, wait_gone
+from bench_watch import IDLE_FOR, CommitWatch, append, cpu_standstill, wait_gone, warm
 
 
 def test_append_copies_every_byte_after_what_the_log_held(tmp_path: Path) -> None:
@@ -41,6 +41,18 @@ def test_append_of_an_empty_corpus_changes_nothing(tmp_path: Path) -> None:
     log.write_bytes(b"x")
     assert append(corpus, log) == 0
     assert log.read_bytes() == b"x"
+
+
+def test_warm_reads_every_byte_of_files_and_of_the_files_in_a_directory(tmp_path: Path) -> None:
+    log = tmp_path / "corpus.log"
+    log.write_bytes(b"x" * 3_000_000)
+    journal = tmp_path / "journal"
+    (journal / "nested").mkdir(parents=True)  # not descended into: the files beside it are
+    (journal / "a.journal").write_bytes(b"a" * 100)
+    (journal / "b.journal").write_bytes(b"")
+    (journal / "nested" / "c.journal").write_bytes(b"c" * 7)
+    assert warm([log, journal]) == 3_000_000 + 100
+    assert log.read_bytes() == b"x" * 3_000_000  # read, not changed
 
 
 WRITER = """
