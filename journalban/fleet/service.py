@@ -291,7 +291,11 @@ class FleetService:
                 self._cseq = cseq
                 if seq <= self._enqueued:
                     return  # delivered again after a reset
+                # Counted once queued: a new subscription cancels this one's task
+                # while it waits for room, and must ask for this message again.
+                await self._queue.put(msg)
                 self._enqueued = seq
+                return
             await self._queue.put(msg)
 
         async def subscribe() -> None:

@@ -1,0 +1,99 @@
+"""The follow loop against a fake link: where a new subscription starts.
+
+The real link's tests are tests/real/test_fleet*.py (a real nats-server
+cluster); this one holds the apply queue full, which takes more messages than a
+real test should wait for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from journalban.clock import FakeClock
+from journalban.config.fleet import FleetConfig
+from journalban.fleet.ledger import FleetLedger
+from journalban.fleet.link import StreamState
+from journalban.fleet.service import APPLY_BATCH, FleetService
+from journalban.state.store import StateStore
+
+NOW = 1_800_000_000.0
+CFG = FleetConfig(servers=("nats://127.0.0.1:4222",), name="prod", host="b")
+Handler = Callable[["_Msg"], Awaitable[None]]
+
+
+class _Msg:
+    """What the follow loop reads of a JetStream delivery."""
+
+    def __init__(self, seq: int, cseq: int) -> None:
+        self.subject = "journalban.prod.bans.a.sshd.203-0-113-5_32"
+        self.data = b"{}"
+        self.reply = f"$JS.ACK.JOURNALBAN_prod.C.1.{seq}.{cseq}.{int(NOW * 1e9)}.0"
+
+
+class _Link:
+    """Subscriptions as nats-py makes them: one delivery task each, cancelled by the next."""
+
+    server = "127.0.0.1:4222"
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+        self.follows: list[int] = []
+        self._handler: Handler | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def follow(self, after: int, handler: Handler) -> None:
+        if self._task is not None:
+            self._task.cancel()  # unsubscribing stops the old subscription's task
+        self.follows.append(after)
+        self._handler = handler
+
+    async def ensure_stream(self) -> StreamState:
+        return StreamState(1, self.last, True)
+
+    def deliver(self, msgs: list[_Msg]) -> None:
+        handler = self._handler
+        assert handler is not None
+
+        async def run() -> None:
+            for msg in msgs:
+                await handler(msg)
+
+        self._task = asyncio.create_task(run())
+
+
+class _NoPort:
+    async def apply_remote(self, orders: object, stream: str, seq: int) -> object:
+        raise AssertionError("not called")
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not reached in 10 s")
+
+
+def test_a_delivery_waiting_for_room_is_asked_for_again_after_a_reconnect(tmp_path: Path) -> None:
+    held = APPLY_BATCH * 4  # what the apply queue holds; nothing applies in this test
+
+    async def scenario() -> list[int]:
+        store = StateStore(tmp_path / "state.sqlite")
+        service = FleetService(CFG, _NoPort(), FleetLedger(CFG, store.path), FakeClock(NOW), [])  # type: ignore[arg-type]
+        link = _Link(last=held + 10)
+        loop = asyncio.create_task(service._follow_loop(link))  # type: ignore[arg-type]
+        try:
+            await _until(lambda: link.follows == [0])
+            link.deliver([_Msg(seq, seq) for seq in range(1, held + 2)])
+            await _until(service._queue.full)
+            await asyncio.sleep(0.05)  # the delivery after them waits for room
+            service._event("reconnected", "")
+            await _until(lambda: len(link.follows) == 2)
+            return link.follows
+        finally:
+            loop.cancel()
+
+    # The last one never reached the queue: the new subscription starts with it.
+    assert asyncio.run(scenario()) == [0, held]
