@@ -44,6 +44,10 @@ RETRY = 1.0
 CLOCK_INTERVAL = 30.0
 STATUS_INTERVAL = 1.0
 STALL_AFTER = 5.0  # seconds behind the stream with nothing delivered: subscribe again
+# Seconds without an answer about the stream from its leader through this
+# connection: connect again (to a server picked at random) rather than stay on
+# one that cannot reach the rest of the cluster.
+NO_STREAM_AFTER = 30.0
 
 
 class FleetService:
@@ -132,8 +136,9 @@ class FleetService:
             try:
                 link = await FleetLink.open(self.config, self._event)
                 self.status.connected = True
-                stream = await link.ensure_stream()
+                stream, since = await link.ensure_stream(), _now()
                 while not self._led(stream):  # a copy that may be behind: not the stream
+                    _no_stream_since(since)
                     await asyncio.sleep(STATUS_INTERVAL)
                     stream = await link.ensure_stream()
                 log.info("fleet %s: connected to %s as %s (stream %s at %d)", self.config.name,
@@ -306,6 +311,7 @@ class FleetService:
         self._enqueued = self.status.position
         self._reconnected.clear()  # a new connection: subscribing now
         await subscribe()
+        answered = _now()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._resubscribe.wait(), STATUS_INTERVAL)
@@ -318,9 +324,12 @@ class FleetService:
                 stream = await link.ensure_stream()
             except Exception as exc:
                 self.status.last_error = f"stream: {type(exc).__name__}: {exc}"[:300]
+                _no_stream_since(answered)
                 continue
             if not self._led(stream):
+                _no_stream_since(answered)
                 continue
+            answered = _now()
             if self._reconnected.is_set():  # and the stream answers again
                 self._reconnected.clear()
                 log.info("fleet %s: reconnected; following the stream again after %d",
@@ -407,6 +416,20 @@ class FleetService:
 
 class StreamReset(Exception):
     """The stream was deleted and made again: the session starts over (see ``_session``)."""
+
+
+class NoStream(Exception):
+    """No answer about the stream from its leader: the session starts over, connecting again."""
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+def _no_stream_since(since: float) -> None:
+    """Raises: NoStream once ``NO_STREAM_AFTER`` seconds passed since ``since`` (``_now``)."""
+    if _now() - since > NO_STREAM_AFTER:
+        raise NoStream(f"no answer about the stream from its leader in {NO_STREAM_AFTER:.0f} s")
 
 
 def _expired(entry: OutboxEntry, now: float) -> bool:

@@ -1,4 +1,4 @@
-"""The follow loop against a fake link: where a new subscription starts.
+"""The follow loop against a fake link: where a new subscription starts, when it gives up.
 
 The real link's tests are tests/real/test_fleet*.py (a real nats-server
 cluster); this one holds the apply queue full, which takes more messages than a
@@ -11,11 +11,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
+
 from journalban.clock import FakeClock
 from journalban.config.fleet import FleetConfig
+from journalban.fleet import service as service_module
 from journalban.fleet.ledger import FleetLedger
 from journalban.fleet.link import StreamState
-from journalban.fleet.service import APPLY_BATCH, FleetService
+from journalban.fleet.service import APPLY_BATCH, FleetService, NoStream
 from journalban.state.store import StateStore
 
 NOW = 1_800_000_000.0
@@ -97,3 +100,34 @@ def test_a_delivery_waiting_for_room_is_asked_for_again_after_a_reconnect(tmp_pa
 
     # The last one never reached the queue: the new subscription starts with it.
     assert asyncio.run(scenario()) == [0, held]
+
+
+class _Unanswered(_Link):
+    """A server that cannot reach the stream's leader: requests time out, or its copy answers."""
+
+    def __init__(self, copy_answers: bool) -> None:
+        super().__init__(last=5)
+        self.copy_answers = copy_answers
+
+    async def ensure_stream(self) -> StreamState:
+        if self.copy_answers:
+            return StreamState(1, self.last, False)
+        raise TimeoutError("nats: timeout")
+
+
+@pytest.mark.parametrize("copy_answers", [False, True])
+def test_a_connection_without_the_streams_leader_is_given_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy_answers: bool
+) -> None:
+    monkeypatch.setattr(service_module, "NO_STREAM_AFTER", 0.5)
+
+    async def scenario() -> None:
+        store = StateStore(tmp_path / "state.sqlite")
+        service = FleetService(CFG, _NoPort(), FleetLedger(CFG, store.path), FakeClock(NOW), [])  # type: ignore[arg-type]
+        link = _Unanswered(copy_answers)
+        async with asyncio.timeout(10):
+            await service._follow_loop(link)  # type: ignore[arg-type]
+
+    # The session ends (run() connects again, to a server picked at random).
+    with pytest.raises(NoStream, match="no answer about the stream from its leader"):
+        asyncio.run(scenario())
