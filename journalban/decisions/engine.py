@@ -276,7 +276,9 @@ class DecisionEngine(BanDeciding, BanReading):
         gone = self.bans.due(now)  # from the expiry heap: no scan of 100,000 bans a second
         self._forget_virtual(gone)
         for rt in self.jails.values():
-            for network in rt.counter.expire(now):
+            # By the lines read, as the counts themselves: a backlog older than findtime
+            # keeps its counts across the chores that run while it is read.
+            for network in rt.counter.expire(min(now, rt.latest_line)):
                 rt.recent_lines.pop(network)
         return self._lift(gone, "expired") if gone else Changes()
 

@@ -225,6 +225,29 @@ def test_a_backlog_ban_lifted_by_the_clock_holds_until_the_lines_read_pass_its_e
     ]
 
 
+def test_a_backlog_older_than_findtime_keeps_its_counts_across_expiry_chores(
+    tmp_path: Path,
+) -> None:
+    """Counts are kept by the lines' times; the expiry chore runs by the clock. A backlog
+    two hours old with findtime 10m: an address's three failures within two minutes ban
+    it however many chores ran between them (each chore forgot every count whose last
+    failure was findtime before the clock, all of the backlog's, so whether it was banned
+    depended on the reading speed)."""
+    clock = FakeClock(NOW)
+    engine = _engine(tmp_path, clock, maxretry=3, findtime=600.0, bantime=86400.0)
+    old = NOW - 7200
+    assert _feed(engine, [("203.0.113.5", old), ("203.0.113.5", old + 60)]) == []
+    clock.advance(1)
+    engine.store.commit(engine.expire().commits)
+    assert _feed(engine, [("203.0.113.5", old + 120)]) == ["203.0.113.5"]
+    # Counts past findtime (by the lines read) are still forgotten.
+    assert _feed(engine, [("203.0.113.6", old + 200), ("203.0.113.6", old + 300)]) == []
+    _feed(engine, [("203.0.113.7", old + 1000)])
+    clock.advance(1)
+    engine.store.commit(engine.expire().commits)
+    assert engine.jails["sshd"].counter.newest(10) == [("203.0.113.7/32", [old + 1000])]
+
+
 def test_recidive_is_fed_by_the_agents_own_bans(tmp_path: Path) -> None:
     clock = FakeClock(NOW)
     rec = RecidiveConfig(enabled=True, maxretry=3, findtime=86400.0, bantime=604800.0)
