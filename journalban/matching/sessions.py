@@ -261,10 +261,20 @@ class SessionTable:
         return rows
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
-        """Rebuild from stored rows (the agent hands only those ``session_value`` reads)."""
-        for key, value in rows:
-            address, when = session_value(value)
-            if now - when <= self.ttl and len(self._sessions) < self.max_sessions:
+        """Rebuild from stored rows (the agent hands only those ``session_value`` reads).
+
+        A session is kept while within ``ttl`` of the newest stored (at most ``now``), the
+        newest ``max_sessions`` of them, oldest first: a restart reads on from where it
+        stopped, and the lines there are as old as that session, however long ago by the
+        clock (a restart in a backlog forgot every session the lines read next counted on).
+        """
+        found = sorted((when, key, address) for key, (address, when) in
+                       ((key, session_value(value)) for key, value in rows))  # fmt: skip
+        if not found:
+            return
+        since = min(now, found[-1][0]) - self.ttl
+        for when, key, address in found[-self.max_sessions :]:
+            if when >= since:
                 self._sessions[key] = (address, when)
 
 

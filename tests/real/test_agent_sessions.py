@@ -55,6 +55,40 @@ def test_failures_without_an_address_count_for_their_session_across_kill_9(tmp_p
     assert ("sshd", "198.51.100.61/32") not in reader.bans()
 
 
+def test_a_backlogs_sessions_count_across_a_restart_in_it(tmp_path: Path) -> None:
+    """The lines of a backlog two hours old (logged then, received now): the restarted
+    agent reads on from its position, where the sessions it stored are as old as the
+    lines; they counted only within ttl of the clock, so all were dropped."""
+    import time
+
+    def logged(fields: dict[str, str | int], when: float) -> dict[str, str | int]:
+        return {**fields, "_SOURCE_REALTIME_TIMESTAMP": int(when * 1e6)}
+
+    jdir = tmp_path / "journal"
+    state = tmp_path / "state"
+    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
+                       jails={"sshd": {**PER_ADDRESS_ONLY, "maxretry": 2, "bantime": "1d"}})  # fmt: skip
+    start = time.time() - 7200
+    reader = StateReader(state)
+    with JournalWriter(jdir) as writer:
+        writer.write([logged(_teach("203.0.113.60", pid), start + pid - 500) for pid in (501, 502)])
+        writer.write([logged(sshd_fields(COUNT, pid=501), start + 10)])
+        writer.wait_visible(3)
+        agent = AgentProcess(cfg)
+        try:
+            reader.wait(lambda: reader.total_failed("sshd") == 1)
+        finally:
+            agent.stop()
+        writer.write([logged(sshd_fields(COUNT, pid=502), start + 20)])
+        again = AgentProcess(cfg)
+        try:
+            again.wait_for_log("running:")
+            reader.wait(lambda: reader.total_failed("sshd") == 2)
+            reader.wait(lambda: reader.bans() == {("sshd", "203.0.113.60/32")})
+        finally:
+            again.stop()
+
+
 def _line(message: str, pid: int, ident: str = "sshd") -> str:
     import time
 

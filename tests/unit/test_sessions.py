@@ -59,6 +59,32 @@ def test_stored_rows_rebuild_the_table() -> None:
     assert again.feed(COUNT, "4243", 101.0) is None
 
 
+def test_stored_rows_are_kept_by_the_newest_session_not_by_the_clock() -> None:
+    """A restart in a backlog two hours old reads on from where it stopped: the sessions
+    stored there count for its next lines (they were all dropped, being older than ttl by
+    the clock); one older than ttl before the newest stored is dropped, and at most
+    ``max_sessions`` are kept, the newest."""
+    stored = [
+        ("4241", '["203.0.113.49", 1000.0]'),
+        ("4243", '["203.0.113.51", 5100.0]'),
+        ("4242", '["203.0.113.50", 5000.0]'),
+    ]
+    again = SessionTable(_rules(), ttl=3600.0)
+    again.restore(stored, 5100.0 + 7200)
+    assert len(again) == 2
+    assert again.feed(COUNT, "4242", 5200.0) == (COUNT, "203.0.113.50", 5200.0, None, FAILURE)
+    assert again.feed(COUNT, "4241", 5200.0) is None
+    bounded = SessionTable(_rules(), max_sessions=1, ttl=3600.0)
+    bounded.restore(stored, 5100.0 + 7200)
+    assert bounded.feed(COUNT, "4243", 5200.0) == (COUNT, "203.0.113.51", 5200.0, None, FAILURE)
+    assert len(bounded) == 1
+    # A clock before the newest stored: within ttl of the clock, as before.
+    early = SessionTable(_rules(), ttl=3600.0)
+    early.restore(stored, 4700.0)
+    assert len(early) == 2
+    assert early.feed(COUNT, "4241", 4700.0) is None
+
+
 def test_a_daemons_own_session_id_keys_the_session() -> None:
     from journalban.config.yamlsource import Marks
     from journalban.matching.sessions import parse_sessions
