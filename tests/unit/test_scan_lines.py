@@ -58,3 +58,31 @@ def test_filters_needles_on_their_sample_lines(name: str) -> None:
     assert line_ends(text, compiled.scan) == reference(text, list(compiled.scan))
     one = "\n".join(["nothing here"] * 500 + lines[:1] + ["nor here"] * 500)
     assert line_ends(one, compiled.scan) == reference(one, list(compiled.scan))
+
+
+@pytest.mark.parametrize("gap", [300, 1500, 2600, 5000, 40000])
+@pytest.mark.parametrize("size", [1000, 9000, 300_000])
+def test_long_needles_at_every_density_give_the_reference_lines(gap: int, size: int) -> None:
+    """A needle of 12 characters or more takes the line regex only where its hits come
+    more than one per 2 KiB (counted from its first), str.find's loop otherwise: both
+    searches, the same lines."""
+    from journalban.matching.literals import _dense
+
+    rng = random.Random(gap + size)
+    literals = [":auth): authentication failure; logname=", "auth failed, ", "unknown user"]
+    needles = needles_for(literals)
+    filler = "Dec  5 16:00:00 mail dovecot: imap(bob): Info: Connection closed in=0 out=1"
+    lines: list[str] = []
+    length = 0
+    while length < size:
+        if length // gap != (length + len(filler) + 1) // gap:  # each literal in turn
+            literal = literals[len(lines) % len(literals)]
+            lines.append(filler[:30] + literal + " user=<x>, rip=192.0.2.7")
+        else:
+            lines.append(filler + "x" * rng.randint(0, 40))
+        length += len(lines[-1]) + 1
+    text = "\n".join(lines)
+    assert line_ends(text, needles) == reference(text, needles)
+    if size == 300_000:  # each literal's hits come 3 x gap apart
+        dense = {_dense(text, word, text.find(word), len(text)) for word, _ in needles}
+        assert dense == ({True} if gap == 300 else {False}), (gap, dense)
