@@ -180,11 +180,13 @@ def test_a_file_cut_short_during_the_split_ends_it_and_reads_on(tmp_path: Path) 
     catch_up = CatchUp(body, None, BURST, 256 << 10, turn_bytes=128 << 10)
     source.splitter = catch_up
     offsets = []
+    cut = False
     for batch in source.blocking_batches(lambda _fd, _t: False):
         position = marshal.loads(body(batch))[0]  # noqa: S302 (our own bodies)
         offsets.append(json.loads(position)["files"][0]["off"])
-        if len(offsets) == 1:
+        if catch_up.splits and not cut:  # (the first burst is read alone: see GROWING)
             os.truncate(log, size // 2)  # copytruncate-like, while both read
+            cut = True
     assert catch_up.splits == 1
     assert catch_up.ended_early
     assert offsets[0] < size // 2
@@ -254,3 +256,61 @@ def test_a_busy_machine_or_never_keeps_one_reader(
     monkeypatch.setattr("journalban.agent.filesplit.core_free", lambda _cpus: False)
     _, splits = _read(log, 256 << 10)
     assert splits == 0
+
+
+def test_a_file_written_fast_is_split_once_it_stops_growing(tmp_path: Path) -> None:
+    """A log written faster than it is read (copied in one go) is split once, over all of
+    it, when it stops growing; split at once, the first split would cover only what was
+    there and a second fork would follow for the rest."""
+    log = tmp_path / "auth.log"
+    _write(log, "sshd-near-miss", 80_000)
+    data = log.read_bytes()
+    cuts = [0, data.index(b"\n", 400 << 10) + 1]
+    for _ in range(3):
+        cuts.append(data.index(b"\n", cuts[-1] + (2 << 20)) + 1)
+    cuts.append(len(data))
+    log.write_bytes(data[: cuts[1]])
+    pieces = [data[a:b] for a, b in itertools.pairwise(cuts[1:])]
+    clock = SystemClock()
+    matcher = MatcherSpec("sshd", None, None).build(clock.now)
+    dates = DateReader(clock.now)
+    source = dated_file_source([str(log)], clock, YEARS, None, "k", burst_bytes=BURST)
+
+    def body(batch: LineBatch) -> bytes:
+        return _body(batch, matcher, None, dates)
+
+    catch_up = CatchUp(body, None, 4 * BURST, 256 << 10, turn_bytes=512 << 10)
+    source.splitter = catch_up
+    split = []
+    for batch in source.blocking_batches(lambda _fd, _t: False):
+        split.append(marshal.loads(body(batch)))  # noqa: S302 (our own bodies)
+        if pieces:  # the writer: 2 MiB after each burst read
+            with log.open("ab") as f:
+                f.write(pieces.pop(0))
+    assert not pieces, "the whole log was written while it was read"
+    assert catch_up.splits == 1
+    one, _ = _read(log, None)
+    _assert_same(log, split, one)
+
+
+def test_a_real_time_policy_leaves_the_helper_a_core() -> None:
+    """Under SCHED_RR (``chrt -r``) the helper takes its core from normal tasks: free."""
+    import subprocess
+
+    code = (
+        "import os\n"
+        "from journalban.agent.filesplit import core_free\n"
+        "try:\n"
+        "    os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))\n"
+        "except PermissionError:\n"
+        "    raise SystemExit(3)\n"
+        "print(core_free(0))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode == 3:
+        from support.real import missing_real
+
+        missing_real("setting SCHED_RR needs CAP_SYS_NICE")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True", "no task of the normal policy holds its core"
+    assert not core_free(0), "under the normal policy this process itself runs"
