@@ -11,12 +11,19 @@ accounts (the accounts used least recently forgotten first).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 
 from journalban.config.detectors import AccountConfig
 from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Row, Seen, Verdict, account_key
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import number_text, times_text
-from journalban.jails.rowvalues import DamagedRow, finite_time, json_value, network_times
+from journalban.jails.rowvalues import (
+    DamagedRow,
+    finite_time,
+    json_value,
+    network_times,
+    newest_at_most,
+)
 from journalban.jails.tracked import Tracked
 
 _new_verdict = tuple.__new__
@@ -88,19 +95,31 @@ class AccountAttack:
         ]
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
+        """Keep what counts after the newest stored time (at most ``now``): a network's
+        latest failure, an attack's start. The lines read on from the committed position
+        are as old as those (a backlog); ``observe`` judges by the lines' times."""
+        hold = self.config.hold
+        attacked: list[tuple[str, float]] = []
+        seen: list[tuple[str, dict[str, float]]] = []
         for key, value in rows:
             kind, account = key[:2], key[2:]
             if account != account_key(account):  # a name the detector never keeps
                 raise DamagedRow(f"not an account's key: {key!r:.80}")
             data = json_value(value)  # (jails.rowvalues: else skipped, counted)
             if kind == "a:":  # (an end beyond a hold from now: a hold from now; see AttackMode)
-                until = min(finite_time(data), now + self.config.hold)
-                if until > now:
-                    self.attacked.load(account, until)
+                attacked.append((account, min(finite_time(data), now + hold)))
             elif kind == "s:":
-                since = now - self.config.findtime
-                networks = {k: t for k, t in network_times(data).items() if t > since}
-                if networks:
-                    self.seen.load(account, networks)
+                seen.append((account, network_times(data)))
             else:
                 raise DamagedRow(f"not an account's key: {key!r:.80}")
+        at = newest_at_most(
+            now, chain((t for _, n in seen for t in n.values()), (u - hold for _, u in attacked))
+        )
+        for account, until in attacked:
+            if until > at:
+                self.attacked.load(account, until)
+        since = at - self.config.findtime
+        for account, found in seen:
+            networks = {k: t for k, t in found.items() if t > since}
+            if networks:
+                self.seen.load(account, networks)

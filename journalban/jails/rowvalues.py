@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from journalban.addresses import stored_network
@@ -111,6 +111,15 @@ def network_times(value: object) -> dict[str, float]:
         if type(when) is not float or not -_INF < when < _INF:  # (NaN is not between)
             value[network] = finite_time(when)  # an int is a time too; anything else raises
     return value
+
+
+def newest_at_most(now: float, times: Iterable[float]) -> float:
+    """The newest of a detector's stored ``times``, at most ``now`` (``now`` for none): what
+    a restore keeps is judged from it. The agent reads on from the position committed with
+    those rows, and the lines there are as old as they are (a backlog: a restart while
+    catching up, a start after a downtime), however old by the clock. (A NaN newest: ``now``.)"""
+    newest = max(times, default=now)
+    return newest if newest < now else now
 
 
 _INT = {int}

@@ -14,6 +14,8 @@ from journalban.jails.detector import SLOW, Row, Seen, Verdict
 from journalban.jails.rowvalues import bucket_list, json_value
 from journalban.jails.tracked import Tracked
 
+_INF = float("inf")
+
 
 class SlowWindow:
     name = "slow"
@@ -51,8 +53,23 @@ class SlowWindow:
         return self.keys.changes()
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
-        since, width, load = now - self.config.findtime, self.width, self.keys.load
+        """Keep the keys with a bucket within ``findtime`` of the newest stored bucket's end
+        (at most ``now``): the lines read on from the committed position are as old as
+        those (a backlog), and ``bucket_add`` ages buckets by the lines' times."""
+        width, findtime = self.width, self.config.findtime
+        newest, since = -_INF, -_INF  # (so far: a row left behind then is left for good)
+        keys: list[str] = []
+        found: list[list[int]] = []
         for key, value in rows:
             pairs = bucket_list(json_value(value))  # (jails.rowvalues: else skipped, counted)
-            if (pairs[-2] + 1) * width > since:  # bucket_newest, inline: a flood's 60,000 rows
+            end = (pairs[-2] + 1) * width  # bucket_newest, inline: a flood's 60,000 rows
+            if end > newest:
+                newest = end
+                since = (end if end < now else now) - findtime
+            if end > since:
+                keys.append(key)
+                found.append(pairs)
+        load = self.keys.load
+        for key, pairs in zip(keys, found, strict=True):
+            if (pairs[-2] + 1) * width > since:
                 load(key, pairs)

@@ -23,6 +23,7 @@ from journalban.jails.tracked import Tracked
 from journalban.jails.v6text import prefix_of_v6_64
 
 _PREFIX_MEMO = 65536
+_INF = float("inf")
 
 # A prefix's networks: a prefix where one network failed (most of them) keeps
 # (network, time), a dict only from the second: a dict of one is 184 bytes, the pair 56.
@@ -132,10 +133,25 @@ class SubnetCrowd:
         return self.prefixes.changes()
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
-        since = now - self.config.findtime
+        """Keep the networks within ``findtime`` of the newest stored (at most ``now``): the
+        lines read on from the committed position are as old as those (a backlog), and
+        ``note_distinct`` counts by the lines' times, however old by the clock."""
+        findtime = self.config.findtime
+        newest, since = -_INF, -_INF  # (so far: a row left behind then is left for good)
+        keys: list[str] = []
+        found: list[dict[str, float]] = []
         for key, value in rows:
-            networks = {k: t for k, t in json_value(value).items() if t > since}
-            if networks:  # (most of a flood's prefixes are past findtime: dropped unchecked)
+            data = json_value(value)
+            last = max(data.values(), default=-_INF)
+            if last > newest:
+                newest = last
+                since = (last if last < now else now) - findtime
+            if last > since:  # (most of a flood's prefixes are past findtime: dropped unchecked)
+                keys.append(key)
+                found.append(data)
+        for key, data in zip(keys, found, strict=True):
+            networks = {k: t for k, t in data.items() if t > since}
+            if networks:
                 # jails.rowvalues: networks no ban can be made of, or times that are not
                 # finite, make the row skipped and counted. A key that is no prefix is never
                 # reached by a failure's prefix: it is left to the cap.
