@@ -51,7 +51,8 @@ _AHEAD: list[ChildProcess] = []
 
 
 def start_ahead(count: int) -> None:
-    """Start ``count`` file reader children now, for the first file sources to take.
+    """Start file reader children now until ``count`` wait, for the first file sources
+    to take.
 
     The agent calls it once its configuration is loaded, with its file jails'
     number: a child's interpreter and imports (0.04-0.2 s, more on a busy
@@ -60,7 +61,7 @@ def start_ahead(count: int) -> None:
     a file jail's first lines wait for it. It waits for its request on stdin.
     One no source took is ended by ``stop_ahead``.
     """
-    for _ in range(count):
+    for _ in range(count - len(_AHEAD)):
         try:
             _AHEAD.append(ChildProcess(WORKER, None, BUFFER_LIMIT))
         except OSError:

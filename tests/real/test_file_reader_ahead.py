@@ -148,3 +148,44 @@ def test_a_prepared_child_whose_source_never_starts_is_ended(tmp_path: Path) -> 
     while pid_alive(ahead.pid) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not pid_alive(ahead.pid)
+
+
+def test_a_files_source_in_the_configuration_starts_a_child_before_it_is_loaded(
+    tmp_path: Path,
+) -> None:
+    """``journalban run`` starts a file reader child from the configuration's text, before
+    loading it (``cli.run.start_file_reader_ahead``): a files source in the main file or
+    a drop-in starts one, none without; the agent's own start tops up to one per file
+    jail (``start_ahead``), and the children no source takes are ended."""
+    from journalban.cli.run import start_file_reader_ahead
+
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    journal_only = write_config(tmp_path / "a" / "journalban.yaml", tmp_path / "state")
+    files = {"filter": "sshd", "source": "files", "files": [str(tmp_path / "x.log")]}
+    with_files = write_config(
+        tmp_path / "b" / "journalban.yaml", tmp_path / "state", jails={"x": files}
+    )
+    dropin_dir = tmp_path / "c" / "jail.d"
+    dropin_dir.mkdir(parents=True)
+    in_dropin = write_config(tmp_path / "c" / "journalban.yaml", tmp_path / "state")
+    (dropin_dir / "x.yaml").write_text('jails:\n  x:\n    source: "files"\n    files: [/x]\n')
+    try:
+        start_file_reader_ahead(journal_only)
+        assert not fileworker._AHEAD, "no files source, no child"
+        start_file_reader_ahead(tmp_path / "missing" / "journalban.yaml")
+        assert not fileworker._AHEAD
+        for cfg in (with_files, in_dropin):
+            start_file_reader_ahead(cfg)
+            assert len(fileworker._AHEAD) == 1, cfg
+            first = fileworker._AHEAD[0].process.pid
+            fileworker.start_ahead(2)  # the agent's own, once the configuration is loaded
+            assert len(fileworker._AHEAD) == 2
+            assert fileworker._AHEAD[0].process.pid == first, "topped up, not started anew"
+            fileworker.start_ahead(1)
+            assert len(fileworker._AHEAD) == 2
+            pids = [c.process.pid for c in fileworker._AHEAD]
+            fileworker.stop_ahead()
+            assert not any(pid_alive(p) for p in pids)
+    finally:
+        fileworker.stop_ahead()
