@@ -36,6 +36,7 @@ from journalban.fleet.messages import (
 from journalban.fleet.purge import PurgeSchedule
 from journalban.fleet.resend import look_up
 from journalban.fleet.status import FleetStatus
+from journalban.fleet.tasks import run_until_one_fails
 
 log = logging.getLogger("journalban.fleet")
 PUBLISH_BATCH = 2000
@@ -147,8 +148,6 @@ class FleetService:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                while isinstance(exc, ExceptionGroup):  # a task of the session: name its error
-                    exc = exc.exceptions[0]
                 self.status.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 self.status.connected = False
                 log.warning("fleet %s: %s; retrying", self.config.name, self.status.last_error)
@@ -184,14 +183,12 @@ class FleetService:
                         " reconciling from its oldest message %d", self.config.name, position, first)  # fmt: skip
         self.status.position = position
         self.status.stream_last = last
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._publish_loop(link))
-            group.create_task(self._clock_loop(link))
-            if self._purge is not None:
-                group.create_task(self._purge.run())
-            if self.config.apply:
-                group.create_task(self._apply_loop())
-                group.create_task(self._follow_loop(link))
+        loops = [self._publish_loop(link), self._clock_loop(link)]
+        if self._purge is not None:
+            loops.append(self._purge.run())
+        if self.config.apply:
+            loops += [self._apply_loop(), self._follow_loop(link)]
+        await run_until_one_fails(loops)
 
     # --- publishing ------------------------------------------------------------------
 

@@ -131,3 +131,49 @@ def test_a_connection_without_the_streams_leader_is_given_up(
     # The session ends (run() connects again, to a server picked at random).
     with pytest.raises(NoStream, match="no answer about the stream from its leader"):
         asyncio.run(scenario())
+
+
+class _RaceLink(_Link):
+    """The member message's acknowledgement and the refusal of the subscription land
+    together (one read of the socket), as they did after a cluster outage."""
+
+    def __init__(self) -> None:
+        super().__init__(last=0)
+        self.ack: asyncio.Future[int] | None = None
+        self.published = 0
+
+    async def publish_one(self, subject: str, body: bytes) -> int:
+        self.published += 1
+        self.ack = asyncio.get_running_loop().create_future()
+        # as nats-py waits for every reply (Python 3.11's wait_for)
+        return await asyncio.wait_for(self.ack, 5)
+
+    async def message_time(self, seq: int) -> float:
+        return NOW
+
+    async def follow(self, after: int, handler: Handler) -> None:
+        await _until(lambda: self.ack is not None)
+        assert self.ack is not None
+        self.ack.set_result(7)
+        raise RuntimeError("JetStream system temporarily unavailable")
+
+
+class _Port:
+    async def committed_position(self, stream: str) -> int:
+        return 0
+
+
+def test_a_session_ends_when_a_loop_swallowed_its_cancellation(tmp_path: Path) -> None:
+    async def scenario() -> BaseException | None:
+        store = StateStore(tmp_path / "state.sqlite")
+        service = FleetService(CFG, _Port(), FleetLedger(CFG, store.path), FakeClock(NOW), [])  # type: ignore[arg-type]
+        session = asyncio.create_task(service._session(_RaceLink(), 0, 0))  # type: ignore[arg-type]
+        done, _ = await asyncio.wait({session}, timeout=10)
+        # (asyncio.run cancels what is left: every task, the swallowing loop too)
+        assert done, "the session did not end: its clock loop went on"
+        return session.exception()
+
+    # The session ends with the subscription's error (run() connects again).
+    error = asyncio.run(scenario())
+    assert isinstance(error, RuntimeError)
+    assert "temporarily unavailable" in str(error)
