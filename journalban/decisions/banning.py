@@ -5,6 +5,7 @@ A mixin of ``DecisionEngine``: the engine counts, this module bans.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -17,8 +18,10 @@ from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.decisions.unsaved import UnsavedBans, committed_history
+from journalban.errors import AddressError
 from journalban.events import Ban
-from journalban.jails.detector import ACCOUNT, FAILURES, SUBNET, Verdict
+from journalban.jails.detector import ACCOUNT, FAILURES, REASONS, SUBNET, Verdict
+from journalban.state.banrows import ended_unread
 from journalban.state.store import BatchCommit, StateStore
 
 if TYPE_CHECKING:
@@ -68,6 +71,27 @@ class BanDeciding:
         """The bans decided so far are written by the store's next commit, which the
         caller starts now (none running): the engine may decide on while it runs."""
         self._unsaved.seal(self.store.commit_count + 1)
+
+    def load_bans(self) -> list[Ban]:
+        """Active bans from the state (expired ones dropped); the caller restores them.
+
+        A ban that ended by the clock while the agent was down, after the newest line time
+        stored for its jail, is held as a virtual ban over its span (``_forget_virtual``
+        drops it once the lines read pass its end): the agent reads on from its stored
+        position, and the failures of that span read next did not count for an agent left
+        running (the ban stood, or was held so when the chore lifted it). It is no running
+        ban: not in the table, the firewall, ListBans or the counts.
+        """
+        now = self.clock.now()
+        texts: list[str] = []
+        stored = self.store.active_bans(texts, running_at=now)
+        self.bans = BanTable((((b.jail, b.network), b) for b in stored), texts=texts)
+        jails, virtual = self.jails, self._virtual
+        for jail, text, since, until in ended_unread(self.store.db, now, REASONS):
+            if jail in jails and until > jails[jail].latest_line:
+                with contextlib.suppress(AddressError):
+                    virtual[(jail, network_text(stored_network(text)))] = (since, until)
+        return list(self.bans.values())
 
     def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
         """Within a ban that catching up skipped (it had expired before it was decided), or

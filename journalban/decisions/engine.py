@@ -104,14 +104,6 @@ class DecisionEngine(BanDeciding, BanReading):
         found.restore(detection.read_rows(self.store.db, cfg.name), self.clock.now(), cfg.name)
         return found
 
-    def load_bans(self) -> list[Ban]:
-        """Active bans from the state (expired ones dropped); the caller restores them."""
-        now = self.clock.now()
-        texts: list[str] = []
-        stored = self.store.active_bans(texts, running_at=now)
-        self.bans = BanTable((((b.jail, b.network), b) for b in stored), texts=texts)
-        return list(self.bans.values())
-
     # --- failures ------------------------------------------------------------
 
     def process(self, jail: str, batch: LineBatch, outcomes: Iterable[Outcome]) -> Changes:

@@ -9,6 +9,8 @@ start, are read and built after it, inside the same read (``one_read``).
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -86,4 +88,44 @@ def bans_of(rows: Iterable[BanRow], texts: list[str] | None = None) -> list[Ban]
         out.append(Ban(jail, net, banned_at, expires_at, count, reason, failures, source))
         if texts is not None:
             texts.append(text)
+    return out
+
+
+# The newest line time each jail's stored rows show: its newest counted failure or
+# automatic ban (a ban's ``banned_at`` is its line's time; a manual one's is the clock's).
+SELECT_SEEN = (
+    "SELECT jail, max(newest) FROM failure_log GROUP BY jail UNION ALL "
+    "SELECT jail, max(banned_at) FROM bans WHERE source != 'manual' AND reason IN "
+    "(SELECT value FROM json_each(?)) GROUP BY jail"
+)
+SELECT_ENDED = "SELECT jail, network, banned_at, expires_at FROM bans WHERE expires_at <= ?"
+
+
+def ended_unread(
+    db: sqlite3.Connection, now: float, reasons: Iterable[str]
+) -> list[tuple[str, str, float, float]]:
+    """(jail, network text, banned_at, expires_at) of the bans ended at ``now`` whose end is
+    after the newest line time the state stored for their jail (``SELECT_SEEN``: its
+    failures, its bans for one of ``reasons``, the automatic ones).
+
+    The state keeps no time of the position it reads on from; that newest time is at most
+    the position's (the lines read next are not older), so every ban whose end the lines
+    read next may not have passed is here (and a few whose end they had passed: they only
+    hold a line older than the position, until the lines read pass their end). Damaged
+    rows are skipped."""
+    ended = db.execute(SELECT_ENDED, (now,)).fetchall()
+    if not ended:  # (most starts: no second read of every ban)
+        return []
+    seen: dict[str, float] = {}
+    for jail, at in db.execute(SELECT_SEEN, (json.dumps(list(reasons)),)):
+        if isinstance(at, (int, float)) and at > seen.get(jail, -math.inf):
+            seen[jail] = at
+    out: list[tuple[str, str, float, float]] = []
+    for jail, network, banned_at, expires_at in ended:
+        if not (isinstance(jail, str) and isinstance(network, str)):
+            continue
+        if not (isinstance(banned_at, (int, float)) and isinstance(expires_at, (int, float))):
+            continue
+        if expires_at > seen.get(jail, -math.inf):
+            out.append((jail, network, float(banned_at), float(expires_at)))
     return out

@@ -92,3 +92,45 @@ def test_a_backlog_older_than_findtime_keeps_its_counts_across_chores(tmp_path: 
         finally:
             agent.stop()
     assert reader.bans() == {("sshd", f"{ADDRESS}/32")}
+
+
+def test_a_ban_ended_while_the_agent_was_down_keeps_its_span(tmp_path: Path) -> None:
+    """A ban decided, the agent stopped, more failures of that address logged within the
+    ban's span while it is down, its end passed by the clock, the agent restarted: they
+    were read while the ban stood for an agent left running, and must not count (the
+    restart dropped the ended ban and counted them, banning again). The firewall (the
+    dry run's) is never given the ended ban."""
+    bantime = 15.0
+    jdir = tmp_path / "journal"
+    cfg = config(tmp_path, findtime="1h", bantime=f"{bantime:.0f}s", maxretry=2)
+    reader = StateReader(tmp_path / "state")
+    start = time.time()
+    with JournalWriter(jdir) as writer:
+        writer.write([failure(ADDRESS, start, 1000), failure(ADDRESS, start + 0.5, 1001)])
+        writer.wait_visible(2)
+        agent = AgentProcess(cfg)
+        try:
+            reader.wait(lambda: reader.bans() == {("sshd", f"{ADDRESS}/32")}, timeout=30)
+        finally:
+            agent.stop()
+        assert time.time() < start + 0.5 + bantime - 3, "the ban must still run when stopped"
+        assert reader.total_failed("sshd") == 2
+        now = time.time()
+        writer.write([failure(ADDRESS, now, 1002), failure(ADDRESS, now + 0.5, 1003),
+                      failure("198.51.100.7", now + 1, 1004)])  # fmt: skip
+        writer.wait_visible(5)
+        end = last_cursor(jdir)
+        time.sleep(max(0.0, start + 0.5 + bantime + 1 - time.time()))  # its end passes
+        again = AgentProcess(cfg)
+        try:
+            again.wait_for_log("running:")
+            reader.wait(lambda: reader.position("sshd") == end, timeout=30)
+            time.sleep(1.5)  # an expiry chore runs
+        finally:
+            again.stop()
+    assert reader.total_failed("sshd") == 3  # the other address's; none inside the ban
+    assert [network for network, _ in reader.history()] == [f"{ADDRESS}/32"]
+    assert f"Restore ban of {ADDRESS}" not in again.log
+    assert f"Ban {ADDRESS}" not in again.log
+    assert f"would ban in sshd: {ADDRESS}" in agent.log
+    assert "would ban" not in again.log  # the dry run's firewall: given nothing
