@@ -12,6 +12,8 @@ from journalban.decisions.policy import HISTORY_HORIZON
 
 log = logging.getLogger("journalban.agent")
 RESOLVE_TIMEOUT = 5.0
+# Ban rows that ended this long ago by the clock may go (prune_state).
+ENDED_GRACE = 60.0
 
 
 async def resolve_names(names: Iterable[str]) -> dict[str, list[str]]:
@@ -52,13 +54,21 @@ def refresh_ignore_lists(
 
 
 def prune_state(decisions: DecisionEngine, now: float) -> None:
-    """Drop failures that can no longer count and history nothing reads any more."""
-    keep = {}
+    """Drop failures that can no longer count, history nothing reads any more, and the
+    rows of bans that ended long enough ago by the clock and by the lines read.
+
+    A ban the expiry chore lifts loses its row then; one that ended while the agent was
+    down keeps it (its span may still hold the backlog read next: ``load_bans``) until
+    the lines read pass its end. ``ENDED_GRACE`` leaves a ban that just ended to the
+    chore, which lifts it within a second.
+    """
+    keep, ended = {}, {}
     for name, rt in decisions.jails.items():
         if rt.latest_line:
             keep[name] = rt.latest_line - rt.config.findtime
+            ended[name] = min(now - ENDED_GRACE, rt.latest_line)
     horizon = max(HISTORY_HORIZON, decisions.recidive.findtime)
-    decisions.store.prune(now, keep, now - horizon)
+    decisions.store.prune(now, keep, now - horizon, ended)
 
 
 def ignore_names(decisions: DecisionEngine) -> set[str]:

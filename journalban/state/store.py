@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -317,14 +317,25 @@ class StateStore:
             raise StateError(f"cannot write state: {exc}") from None
 
     def prune(
-        self, now: float, keep_failures_since: dict[str, float], history_since: float
+        self,
+        now: float,
+        keep_failures_since: dict[str, float],
+        history_since: float,
+        ended_before: Mapping[str, float] | None = None,
     ) -> None:
         """Forget failures older than each jail's findtime and history older than needed.
 
         Only the oldest rows of the failure log go, up to the first row still
         within findtime: a row clearing a network stays while older rows do.
+        ``ended_before``: per jail, the ban rows that ended before it go (bans that
+        ended while the agent was down, which the expiry chore never lifts).
         """
         with self._transaction() as cur:
+            for jail, before in (ended_before or {}).items():
+                cur.execute(
+                    "DELETE FROM bans WHERE jail = ? AND expires_at IS NOT NULL AND expires_at < ?",
+                    (jail, before),
+                )
             for jail, since in keep_failures_since.items():
                 cur.execute(
                     "DELETE FROM failure_log WHERE jail = ? AND seq < coalesce("

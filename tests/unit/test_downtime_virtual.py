@@ -97,3 +97,48 @@ def test_a_damaged_ended_row_is_skipped(tmp_path: Path) -> None:
     again, _ = _restarted(tmp_path, NOW + 600)
     assert again.load_bans() == []
     assert again._virtual == {("sshd", f"{ADDRESS}/32"): (NOW - 1, NOW + 59)}
+
+
+def _ban_rows(engine: DecisionEngine) -> list[str]:
+    return [str(r[0]) for r in engine.store.db.execute("SELECT network FROM bans ORDER BY 1")]
+
+
+def test_the_row_of_a_ban_ended_during_a_downtime_goes_once_the_lines_pass_it(
+    tmp_path: Path,
+) -> None:
+    """The expiry chore never lifts such a ban (it is not in the table), so its row stayed
+    for good, one more at each restart: the prune drops it once the lines read passed its
+    end, not before (a restart then would not hold its span any more)."""
+    from journalban.agent.housekeeping import ENDED_GRACE, prune_state
+
+    first, _ = _restarted(tmp_path, NOW)
+    assert _feed(first, [(ADDRESS, NOW - 2), (ADDRESS, NOW - 1)]) == [ADDRESS]
+    again, _ = _restarted(tmp_path, NOW + 600)
+    again.load_bans()
+    assert _feed(again, [("198.51.100.9", NOW + 30)]) == []  # inside its span
+    prune_state(again, NOW + 600)
+    assert _ban_rows(again) == [f"{ADDRESS}/32"], "kept: the lines read are inside its span"
+    assert _feed(again, [("198.51.100.9", NOW + 70)]) == []  # past its end (NOW + 59)
+    prune_state(again, NOW + 59 + ENDED_GRACE / 2)
+    assert _ban_rows(again) == [f"{ADDRESS}/32"], "kept: just ended by the clock"
+    prune_state(again, NOW + 600)
+    assert _ban_rows(again) == []
+    # and it holds no span at the next restart either
+    third, _ = _restarted(tmp_path, NOW + 700)
+    assert third.load_bans() == []
+    assert third._virtual == {}
+
+
+def test_the_prune_keeps_running_and_permanent_ban_rows(tmp_path: Path) -> None:
+    from journalban.agent.housekeeping import prune_state
+
+    engine, clock = _restarted(tmp_path, NOW)
+    assert _feed(engine, [(ADDRESS, NOW - 2), (ADDRESS, NOW - 1)]) == [ADDRESS]
+    _, changes = engine.manual_ban(
+        "sshd", parse_network("198.51.100.9"), None, permanent=True, comment="", force=False
+    )
+    engine.store.commit(changes.commits)
+    clock.advance(30)
+    assert _feed(engine, [("192.0.2.1", NOW + 30)]) == []
+    prune_state(engine, NOW + 30)
+    assert _ban_rows(engine) == ["198.51.100.9/32", f"{ADDRESS}/32"]
