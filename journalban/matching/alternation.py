@@ -18,6 +18,7 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+from journalban.matching.literals import parsed_pattern
 from journalban.matching.regexopt import compile_tuned
 
 _GROUP_NAME = re.compile(r"\(\?P([<=])([A-Za-z_]\w*)([>)])")
@@ -129,9 +130,9 @@ def compile_quickly(pattern: str) -> re.Pattern[str] | None:
 def _without_anchor(regex: re.Pattern[str]) -> str | None:
     """The regex's text without a leading ``^``, when it means the same behind a head."""
     text = regex.pattern
-    try:
-        parsed = sre_parse.parse(text, regex.flags)
-    except (re.error, RecursionError):
+    # The parse the filter's literal and start analyses made of the same regex (cached).
+    parsed = parsed_pattern(text, regex.flags)
+    if parsed is None:
         return None
     items = list(parsed)
     if items and items[0] == (sre.AT, sre.AT_BEGINNING):

@@ -9,7 +9,7 @@ import pytest
 from journalban.matching.alternation import combine, fuse
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
-from journalban.matching.literals import needles_for, scan_needle
+from journalban.matching.literals import needles_for, parsed_pattern, required_literals, scan_needle
 from journalban.matching.prefix import SYSLOG_PREFIX
 from journalban.matching.regexopt import compile_tuned
 
@@ -91,3 +91,16 @@ def test_a_needle_is_widened_to_what_its_literals_share() -> None:
     assert scan["reject:"] == (("reject: RCPT from ", 0), ("reject: MAIL from ", 0))
     assert scan["auth failed,"] == (("auth failed, ", 0),)
     assert scan["x"] == ()
+
+
+def test_the_alternation_reuses_the_parse_of_the_literal_analysis() -> None:
+    # Issue 19: the journal reader child parsed each regex once for its literals and
+    # again for the alternation; one parse per (pattern, flags) now serves both.
+    regex = re.compile(r"^Refused (?P<user>\w+) from (?P<host>\S+) tag-5f1c")
+    assert required_literals(regex) is not None
+    before = parsed_pattern.cache_info()
+    alternation = combine([(0, regex)])
+    after = parsed_pattern.cache_info()
+    assert alternation is not None
+    assert alternation.fusable
+    assert (after.misses, after.hits) == (before.misses, before.hits + 1)
