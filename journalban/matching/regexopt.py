@@ -93,3 +93,21 @@ def _captures(items: Any) -> bool:
         ):
             return True
     return False
+
+
+def compile_parsed(pattern: str, flags: int, tree: Any) -> re.Pattern[str]:
+    """``re.compile(pattern, flags)`` from ``tree``, sre's parse of that same pattern and
+    flags (read only: compiling does not change it), so that a regex compiled and analysed
+    is parsed once. The same object as re.compile's (equal code, groups and flags), bar
+    re's cache."""
+    import _sre  # type: ignore[import-not-found]
+
+    code = sre_compile._code(tree, flags)
+    state = tree.state
+    indexgroup: list[str | None] = [None] * state.groups
+    for name, index in state.groupdict.items():
+        indexgroup[index] = name
+    compiled: re.Pattern[str] = _sre.compile(
+        pattern, flags | state.flags, code, state.groups - 1, state.groupdict, tuple(indexgroup)
+    )
+    return compiled

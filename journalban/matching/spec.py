@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import _pickle  # pickle's own C implementation: pickle.py with its tables is 0.26 MB more
 import base64
+import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 from journalban.addresses import parse_network
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.filterdef import FilterDef
+from journalban.matching.literals import parsed_pattern
+from journalban.matching.regexopt import compile_parsed
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,27 @@ def pickle_filter(fdef: FilterDef) -> str:
     return base64.b64encode(_pickle.dumps(fdef)).decode()
 
 
+class _Unpickler(_pickle.Unpickler):
+    """Compiles the filter's regexes from the parses its analyses share (one parse each)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("re", "_compile"):
+            return _compile_shared
+        return super().find_class(module, name)
+
+
+def _compile_shared(pattern: Any, flags: int) -> Any:
+    # What unpickling a re.Pattern calls (re._compile), with the parse literals caches.
+    if isinstance(pattern, str) and not flags & re.DEBUG:
+        tree = parsed_pattern(pattern, flags)
+        if tree is not None:
+            return compile_parsed(pattern, flags, tree)
+    return re.compile(pattern, flags)
+
+
 def unpickle_filter(text: str) -> FilterDef:
-    fdef = _pickle.loads(base64.b64decode(text))  # the agent's own request (see above)
+    # the agent's own request (see above)
+    fdef = _Unpickler(io.BytesIO(base64.b64decode(text))).load()
     if not isinstance(fdef, FilterDef):
         raise TypeError(f"not a filter definition: {type(fdef).__name__}")
     return fdef

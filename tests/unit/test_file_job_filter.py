@@ -7,8 +7,10 @@ The child then builds the same matcher without reading YAML or importing PyYAML
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import pickle
+import re
 import subprocess
 import sys
 
@@ -79,3 +81,33 @@ def test_a_journal_reader_built_from_the_definition_finds_failures_without_yaml(
     result = json.loads(out)
     assert result["hosts"] == ["203.0.113.7"]
     assert result["yaml"] == ["journalban.config.yamlsource"]  # the module, not PyYAML
+
+
+def _patterns(value: object) -> list[re.Pattern[str]]:
+    if isinstance(value, re.Pattern):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [p for item in value for p in _patterns(item)]
+    return []
+
+
+def test_the_regexes_compiled_from_the_shared_parse_are_re_compiles_own() -> None:
+    # Issue 19: the child compiles the filter's regexes from the parses its analyses
+    # share (literals.parsed_pattern); the result must be what re.compile makes.
+    library = FilterLibrary(None)
+    compared = 0
+    for name in library.names():
+        fdef = library.load(name)
+        theirs = _patterns(unpickle_filter(pickle_filter(fdef)))
+        ours = _patterns(fdef)
+        assert len(theirs) == len(ours)
+        for mine, sent in zip(ours, theirs, strict=True):
+            assert sent == mine  # the same pattern, flags and compiled code
+            assert (sent.groups, sent.groupindex) == (mine.groups, mine.groupindex)
+            assert sent is not mine
+            compared += 1
+    assert compared > 100
