@@ -83,7 +83,10 @@ def _compile_shared(pattern: Any, flags: int) -> Any:
     if isinstance(pattern, str) and not flags & re.DEBUG:
         tree = parsed_pattern(pattern, flags)
         if tree is not None:
-            return compile_parsed(pattern, flags, tree)
+            try:
+                return compile_parsed(pattern, flags, tree)
+            except (TypeError, ValueError, AttributeError, RuntimeError):
+                pass  # sre's internals differ (another Python): re.compile's own way
     return re.compile(pattern, flags)
 
 

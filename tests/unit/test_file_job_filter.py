@@ -123,3 +123,21 @@ def test_the_journal_child_drops_the_shared_parses_once_its_finder_is_built() ->
     assert parsed_pattern.cache_info().currsize == 0
     found = built(["Failed password for root from 203.0.113.9 port 22 ssh2"], [1.0e9], [None])
     assert found[1] == ["203.0.113.9"]
+
+
+def test_an_unpickled_filter_falls_back_to_re_compile_when_sre_differs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a Python whose sre internals differ (their signature), the child still compiles
+    every regex, by re.compile itself, rather than failing to start."""
+    from journalban.matching import spec
+
+    def differs(*_args: object) -> object:
+        raise TypeError("compile() takes exactly 5 arguments (6 given)")
+
+    fdef = FilterLibrary(None).load("sshd")
+    parsed_pattern.cache_clear()
+    monkeypatch.setattr(spec, "compile_parsed", differs)
+    again = _patterns(unpickle_filter(pickle_filter(fdef)))
+    assert again == _patterns(fdef)
+    assert again
