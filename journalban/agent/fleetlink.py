@@ -85,6 +85,7 @@ class AgentFleet:
         self._fleet_job = asyncio.current_task()
         try:
             from journalban.fleet.service import FleetService
+            from journalban.fleet.tasks import run_stoppable
         except ImportError as exc:
             log.error("fleet %s is configured but nats-py is missing (install journalban[fleet]):"
                       " %s; bans are kept in the outbox", cfg.name, exc)  # fmt: skip
@@ -93,7 +94,7 @@ class AgentFleet:
         self.fleet = service = FleetService(cfg, self, self._fleet_ledger, self.clock, own)
         unsubscribe = self.subscribe(service)
         try:
-            await service.run()
+            await run_stoppable(service.run())  # stops however a reply met its cancellation
         finally:
             unsubscribe()
 

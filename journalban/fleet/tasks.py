@@ -42,3 +42,20 @@ async def _stop(tasks: Sequence[asyncio.Task[None]]) -> None:
         for task in pending:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=RECANCEL)
+
+
+async def run_stoppable(loop: Coroutine[Any, Any, None]) -> None:
+    """Run ``loop`` as a task of its own; when the caller is cancelled, cancel it again
+    every ``RECANCEL`` s until it stops, then end cancelled.
+
+    For the fleet task as a whole: its waits on the servers (outside a session) meet the
+    same lost cancellation, and the agent's stop and a reload's rejoin, which cancel it
+    once and wait for it, waited for ever.
+    """
+    task = asyncio.create_task(loop)
+    try:
+        await asyncio.wait({task})  # (wait does not cancel the task when we are)
+    except asyncio.CancelledError:
+        await _stop([task])
+        raise
+    task.result()
