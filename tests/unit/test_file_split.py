@@ -28,6 +28,7 @@ from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
 from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import MatcherSpec
+from journalban.sources.files import FileSource
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
@@ -81,6 +82,19 @@ def _read(
     batches = source.blocking_batches(lambda _fd, _t: False)
     bodies = [marshal.loads(body(b)) for b in batches]  # noqa: S302 (our own bodies)
     return bodies, catch_up.splits
+
+
+def _sshd_source(log: Path) -> tuple[FileSource, Callable[[LineBatch], bytes]]:
+    """A file source of ``log`` and the reader child's frame body of sshd's hits (no sessions)."""
+    clock = SystemClock()
+    matcher = MatcherSpec("sshd", None, None).build(clock.now)
+    dates = DateReader(clock.now)
+    source = dated_file_source([str(log)], clock, YEARS, None, "k", burst_bytes=BURST)
+
+    def body(batch: LineBatch) -> bytes:
+        return _body(batch, matcher, None, dates)
+
+    return source, body
 
 
 def _hits(bodies: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
@@ -169,14 +183,7 @@ def test_a_file_cut_short_during_the_split_ends_it_and_reads_on(tmp_path: Path) 
     log = tmp_path / "auth.log"
     _write(log, "sshd-near-miss", 30_000)
     size = log.stat().st_size
-    clock = SystemClock()
-    matcher = MatcherSpec("sshd", None, None).build(clock.now)
-    dates = DateReader(clock.now)
-    source = dated_file_source([str(log)], clock, YEARS, None, "k", burst_bytes=BURST)
-
-    def body(batch: LineBatch) -> bytes:
-        return _body(batch, matcher, None, dates)
-
+    source, body = _sshd_source(log)
     catch_up = CatchUp(body, None, BURST, 256 << 10, turn_bytes=128 << 10)
     source.splitter = catch_up
     offsets = []
@@ -271,14 +278,7 @@ def test_a_file_written_fast_is_split_once_it_stops_growing(tmp_path: Path) -> N
     cuts.append(len(data))
     log.write_bytes(data[: cuts[1]])
     pieces = [data[a:b] for a, b in itertools.pairwise(cuts[1:])]
-    clock = SystemClock()
-    matcher = MatcherSpec("sshd", None, None).build(clock.now)
-    dates = DateReader(clock.now)
-    source = dated_file_source([str(log)], clock, YEARS, None, "k", burst_bytes=BURST)
-
-    def body(batch: LineBatch) -> bytes:
-        return _body(batch, matcher, None, dates)
-
+    source, body = _sshd_source(log)
     catch_up = CatchUp(body, None, 4 * BURST, 256 << 10, turn_bytes=512 << 10)
     source.splitter = catch_up
     split = []
