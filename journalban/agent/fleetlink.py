@@ -85,7 +85,7 @@ class AgentFleet:
         self._fleet_job = asyncio.current_task()
         try:
             from journalban.fleet.service import FleetService
-            from journalban.fleet.tasks import run_stoppable
+            from journalban.fleet.tasks import run_until_one_fails
         except ImportError as exc:
             log.error("fleet %s is configured but nats-py is missing (install journalban[fleet]):"
                       " %s; bans are kept in the outbox", cfg.name, exc)  # fmt: skip
@@ -94,7 +94,7 @@ class AgentFleet:
         self.fleet = service = FleetService(cfg, self, self._fleet_ledger, self.clock, own)
         unsubscribe = self.subscribe(service)
         try:
-            await run_stoppable(service.run())  # stops however a reply met its cancellation
+            await run_until_one_fails([service.run()])  # stops however a reply met its cancellation
         finally:
             unsubscribe()
 

@@ -22,6 +22,10 @@ RECANCEL = 0.5  # seconds between the cancellations of a loop that did not stop
 async def run_until_one_fails(loops: Sequence[Coroutine[Any, Any, None]]) -> None:
     """Run ``loops`` as tasks; when one raises (or the caller is cancelled), stop the others.
 
+    With one loop, what runs it stops it by cancelling once: the fleet task as a whole
+    (the agent's stop, a reload's rejoin) meets the same lost cancellation in its waits
+    outside a session.
+
     Raises:
         the first exception a loop raised (in the order given), once all have stopped.
     """
@@ -42,20 +46,3 @@ async def _stop(tasks: Sequence[asyncio.Task[None]]) -> None:
         for task in pending:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=RECANCEL)
-
-
-async def run_stoppable(loop: Coroutine[Any, Any, None]) -> None:
-    """Run ``loop`` as a task of its own; when the caller is cancelled, cancel it again
-    every ``RECANCEL`` s until it stops, then end cancelled.
-
-    For the fleet task as a whole: its waits on the servers (outside a session) meet the
-    same lost cancellation, and the agent's stop and a reload's rejoin, which cancel it
-    once and wait for it, waited for ever.
-    """
-    task = asyncio.create_task(loop)
-    try:
-        await asyncio.wait({task})  # (wait does not cancel the task when we are)
-    except asyncio.CancelledError:
-        await _stop([task])
-        raise
-    task.result()

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from journalban.fleet import tasks
-from journalban.fleet.tasks import run_stoppable
+from journalban.fleet.tasks import run_until_one_fails
 
 
 async def _swallows_one_cancellation(state: dict[str, int]) -> None:
@@ -26,7 +26,7 @@ async def _swallows_one_cancellation(state: dict[str, int]) -> None:
 def test_a_loop_that_loses_its_cancellation_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> tuple[bool, int]:
         state: dict[str, int] = {}
-        outer = asyncio.create_task(run_stoppable(_swallows_one_cancellation(state)))
+        outer = asyncio.create_task(run_until_one_fails([_swallows_one_cancellation(state)]))
         await asyncio.sleep(0.05)
         outer.cancel()  # once, as the agent's TaskGroup and a reload do
         done, _ = await asyncio.wait({outer}, timeout=5.0)
@@ -39,7 +39,7 @@ def test_a_loop_that_loses_its_cancellation_is_stopped(monkeypatch: pytest.Monke
 
 
 def test_without_it_such_a_loop_outlives_its_cancellation() -> None:
-    """What run_stoppable is for: the same loop awaited directly ignores one cancel."""
+    """What run_until_one_fails is for: the same loop awaited directly ignores one cancel."""
 
     async def scenario() -> bool:
         state: dict[str, int] = {}
@@ -62,7 +62,7 @@ def test_a_failing_loop_raises_its_error() -> None:
 
     async def scenario() -> str:
         try:
-            await run_stoppable(fails())
+            await run_until_one_fails([fails()])
         except RuntimeError as exc:
             return str(exc)
         return "no error"
