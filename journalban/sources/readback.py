@@ -7,6 +7,7 @@ finds it while reading a few windows, not the whole file.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from journalban.sources.base import LineTimeReader
 
@@ -22,16 +23,27 @@ class _DatedFile:
         self.size = size
         self.line_time = line_time
 
-    def lines(self, start: int) -> list[tuple[int, float | None]]:
-        """(offset, time) of the complete lines in the window from line start ``start``."""
+    def lines(self, start: int) -> Iterator[tuple[int, float | None]]:
+        """(offset, time) of the complete lines in the window from line start ``start``,
+        each dated as it is taken (a search looks at few of a window's 400-odd lines)."""
         window = os.pread(self.fd, min(PROBE_BYTES, self.size - start), start)
-        found: list[tuple[int, float | None]] = []
         position = 0
         while (newline := window.find(b"\n", position)) >= 0:
             text = window[position:newline].decode("utf-8", "replace")
-            found.append((start + position, self.line_time(text)))
+            yield start + position, self.line_time(text)
             position = newline + 1
-        return found
+
+    def last_dated(self, start: int) -> float | None:
+        """The time of the last dated complete line in the window from line start ``start``."""
+        window = os.pread(self.fd, min(PROBE_BYTES, self.size - start), start)
+        end = window.rfind(b"\n")
+        while end >= 0:
+            begin = window.rfind(b"\n", 0, end) + 1
+            when = self.line_time(window[begin:end].decode("utf-8", "replace"))
+            if when is not None:
+                return when
+            end = begin - 1
+        return None
 
     def line_start(self, position: int) -> int:
         """The first line start at or after ``position`` (``size`` if there is none)."""
@@ -61,9 +73,8 @@ def readback_offset(fd: int, size: int, cutoff: float, line_time: LineTimeReader
     A file whose lines carry no date the reader understands starts at its end.
     """
     dated = _DatedFile(fd, size, line_time)
-    tail = dated.lines(dated.line_start(max(0, size - PROBE_BYTES)))
-    last = [when for _, when in tail if when is not None]
-    if not last or last[-1] < cutoff:
+    last = dated.last_dated(dated.line_start(max(0, size - PROBE_BYTES)))
+    if last is None or last < cutoff:
         return size
     first = dated.first_dated(0)
     if first is None or first[1] >= cutoff:
@@ -80,11 +91,12 @@ def readback_offset(fd: int, size: int, cutoff: float, line_time: LineTimeReader
             high = probe[0]
     position = low
     while position < size:
-        lines = dated.lines(position)
-        if not lines:
-            break
-        for offset, when in lines:
+        last = -1
+        for offset, when in dated.lines(position):
             if when is not None and when >= cutoff:
                 return offset
-        position = dated.line_start(lines[-1][0] + 1)
+            last = offset
+        if last < 0:
+            break
+        position = dated.line_start(last + 1)
     return dated.line_start(high)

@@ -88,3 +88,25 @@ def test_readback_skips_everything_when_all_is_old(tmp_path: Path) -> None:
     fd, size = dated_file(tmp_path, [10, 20, 30])
     assert readback_offset(fd, size, 100.0, epoch) == size
     os.close(fd)
+
+
+def test_readback_dates_few_lines(tmp_path: Path) -> None:
+    """A search dates the lines it looks at, not every line of each 64 KiB window: the
+    tail's last dated line from the end, a probe's first dated line from its start."""
+    fd, size = dated_file(tmp_path, [*range(1000, 101_000), None, None])  # about 1 MB
+    looked: list[str] = []
+
+    def counted(line: str) -> float | None:
+        looked.append(line)
+        return epoch(line)
+
+    for cutoff, first in ((70_000.5, b"70001 line\n"), (500.0, b"1000 line\n")):
+        looked.clear()
+        offset = readback_offset(fd, size, cutoff, counted)
+        assert os.pread(fd, len(first), offset) == first
+        # each probe's first line, the tail's last three, the last window up to the answer
+        assert len(looked) < 6_000 if cutoff > 1000 else len(looked) == 4
+    looked.clear()
+    assert readback_offset(fd, size, 200_000.0, counted) == size  # all older
+    assert looked == ["undated line", "undated line", "100999 line"]
+    os.close(fd)
