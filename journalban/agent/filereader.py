@@ -14,6 +14,7 @@ agent sends its own FilterDef): 3.5 MB less than the asyncio child it replaces.
 
 from __future__ import annotations
 
+import gc
 import json
 import marshal
 import os
@@ -155,7 +156,14 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
     if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
         source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table)
     trim = HeapTrim()
+    source.open_watches()
+    # What the child has built to read with (modules, the jail's matcher) lives as long
+    # as it: out of the collector's passes from now on, as in the journal child. A full
+    # pass over it came in the first burst, among the regexes compiled there (dovecot:
+    # 15 -> 7.5 ms), and every few hundred bursts after.
+    gc.freeze()
     if not go():
+        source.close()
         return
 
     def wait(fd: int | None, timeout: float | None) -> bool:

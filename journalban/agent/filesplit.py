@@ -292,20 +292,25 @@ class CatchUp:
         read_end, write_end = os.pipe()
         with contextlib.suppress(OSError):  # above fs.pipe-max-size without privileges
             fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        gc.freeze()  # the helper's collections would copy every page they visit
+        # The helper's collections would copy every page they visit. (What the child froze
+        # before it read, ``filereader.serve``, stays frozen after the fork.)
+        thaw = not gc.get_freeze_count()
+        gc.freeze()
         try:
             pid = os.fork()
         except OSError:
             os.close(read_end)
             os.close(write_end)
-            gc.unfreeze()
+            if thaw:
+                gc.unfreeze()
             return
         if pid == 0:  # pragma: no cover (the helper: seen through its frames)
             os.close(read_end)
             _helper(
                 write_end, source, tailed, turns, self._body, self._frame_bytes, self._read_burst
             )
-        gc.unfreeze()
+        if thaw:
+            gc.unfreeze()
         os.close(write_end)
         self.splits += 1
         done = False

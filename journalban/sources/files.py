@@ -303,7 +303,7 @@ class FileSource:
 
         if self._closed:
             return
-        self._open_watches()
+        self.open_watches()
         try:
             for batch in self._rounds():
                 if batch is None:
@@ -320,7 +320,7 @@ class FileSource:
         asyncio): between rounds that found nothing, ``wait`` blocks (see ``Wait``)."""
         if self._closed:
             return
-        self._open_watches()
+        self.open_watches()
         try:
             for batch in self._rounds():
                 if batch is not None:
@@ -338,8 +338,12 @@ class FileSource:
         finally:
             self._release()
 
-    def _open_watches(self) -> None:
-        self._open_inotify()
+    def open_watches(self) -> None:
+        """Open the inotify instance and watch the files' directories, once (the reading
+        does it first): the file reader child does it while it waits for the agent's
+        ``GO`` (ctypes' import and the instance, 1-2 ms that came before its first read)."""
+        if self._inotify is None:
+            self._open_inotify()
         if self._inotify is not None:
             self._watch_directories(self._inotify)
 
