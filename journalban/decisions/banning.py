@@ -18,6 +18,7 @@ from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.decisions.unsaved import UnsavedBans, committed_history
+from journalban.decisions.virtual import VirtualBans
 from journalban.errors import AddressError
 from journalban.events import Ban
 from journalban.jails.detector import ACCOUNT, FAILURES, REASONS, SUBNET, Verdict
@@ -39,7 +40,7 @@ class BanDeciding:
     bans: BanTable
     # (jail, network key) -> (since, until): failures in that span do not count, until the
     # lines read pass its end (``_virtually_banned``, ``_forget_virtual``).
-    _virtual: dict[tuple[str, str], tuple[float, float]]
+    _virtual: VirtualBans
     jails: dict[str, JailRuntime]
     _unsaved: UnsavedBans
     # (network text, jail, banned_at) of the automatic bans decided by the running
@@ -96,8 +97,7 @@ class BanDeciding:
     def _virtually_banned(self, jail: str, key: str, when: float) -> bool:
         """Within a ban that catching up skipped (it had expired before it was decided), or
         one the expiry chore lifted before the lines read passed its end (``_forget_virtual``)."""
-        span = self._virtual.get((jail, key))
-        return span is not None and span[0] <= when < span[1]
+        return self._virtual.holds(jail, key, when)
 
     def _forget_virtual(self, lifted: Sequence[Ban]) -> None:
         """Drop the virtual bans the lines read have passed; keep the bans the expiry chore
@@ -169,9 +169,10 @@ class BanDeciding:
         )  # fmt: skip
         commit.history.append((ban, False))
         self._decided.append((text, jail, when))
+        pending = 0
         if jail != RECIDIVE:
-            pending = changes.pending_bans
-            pending[text] = pending.get(text, 0) + 1
+            bans_now = changes.pending_bans
+            pending = bans_now[text] = bans_now.get(text, 0) + 1
         if expires is not None and expires <= now:  # (Ban.expired)
             # Any failure before its end (the reading has passed its start) does not count.
             self._virtual[(jail, key)] = (-math.inf, expires or now)
@@ -182,7 +183,8 @@ class BanDeciding:
         # The table keeps the ban without its lines: the state holds them once committed.
         self.bans.put((jail, network), lineless(ban) if lines else ban, text)
         changes.bans.append(ban)
-        if rec.enabled and jail != RECIDIVE:
+        # (no history and fewer bans in this step than recidive's count: nothing to feed)
+        if rec.enabled and jail != RECIDIVE and (history or pending >= rec.maxretry):
             self._feed_recidive(ban, text, changes, now, history)
 
     def _feed_recidive(
@@ -235,18 +237,17 @@ class BanDeciding:
         jail = rt.config.name
         detection = rt.detection
         banned = self.bans.texts_of(jail)
+        virtual = self._virtual.of(jail)
         spent: list[str] = []
         for v in verdicts:
-            key = v.network
-            if v.reason == SUBNET:
+            reason, key, count, bantime, account, _ = v  # (one unpacking, no attribute reads)
+            if reason == SUBNET:
                 narrowed = self._narrowed(rt, v)
                 if narrowed is None:
                     continue
                 key = narrowed
             elif (
-                v.reason == ACCOUNT
-                and detection is not None
-                and detection.spares(v.account, v.network, when)
+                reason == ACCOUNT and detection is not None and detection.spares(account, key, when)
             ):
                 continue
             ban = banned.get(key)
@@ -256,12 +257,12 @@ class BanDeciding:
                 and (ban.expires_at is None or when < ban.expires_at)
             ):
                 continue
-            if self._virtual and self._virtually_banned(jail, key, when):
-                continue
+            if virtual and (span := virtual.get(key)) is not None and span[0] <= when < span[1]:
+                continue  # (_virtually_banned, inline)
             self._decide_ban(
-                rt, key, when, v.count, source, commit, changes, now, v.reason, v.bantime, v.account
+                rt, key, when, count, source, commit, changes, now, reason, bantime, account
             )
-            if v.reason != SUBNET:
+            if reason != SUBNET:
                 spent.append(key)
         return spent
 

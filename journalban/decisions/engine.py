@@ -24,6 +24,7 @@ from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.reading import BanReading
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.decisions.unsaved import UnsavedBans
+from journalban.decisions.virtual import VirtualBans
 from journalban.errors import NoSuchJail, NotBanned
 from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
@@ -57,7 +58,7 @@ class DecisionEngine(BanDeciding, BanReading):
         self.jails: dict[str, JailRuntime] = {}
         self.bans = BanTable()
         # Bans skipped while catching up, or lifted before the lines read passed their end.
-        self._virtual: dict[tuple[str, str], tuple[float, float]] = {}
+        self._virtual = VirtualBans()
         self._check_prefix = check_prefix
         # Automatic bans decided by process() calls whose commit is still to come
         # (the agent commits a group of batches in one transaction, and decides
@@ -129,9 +130,8 @@ class DecisionEngine(BanDeciding, BanReading):
         default_time = min(batch.arrival or now, now)
         # network_of's two memos first, each one lookup in C (IPv4 texts, then IPv6 and junk)
         network_of, hosts, networks = rt.network_of, rt.ignore.hosts, rt.networks
-        add = rt.counter.add
-        new_failures = commit.new_failures
-        recent = rt.recent_lines
+        add, new_failures, recent = rt.counter.add, commit.new_failures, rt.recent_lines
+        virtual = self._virtual.of(jail)  # network text -> (since, until): banning.VirtualBans
         banned = self.bans.texts_of(jail)
         latest = rt.latest_line
         failed, traced = 0, trace.tracing()
@@ -161,8 +161,8 @@ class DecisionEngine(BanDeciding, BanReading):
                 and (ban.expires_at is None or when < ban.expires_at)
             ):
                 continue
-            if self._virtual and self._virtually_banned(jail, key, when):
-                continue
+            if virtual and (span := virtual.get(key)) is not None and span[0] <= when < span[1]:
+                continue  # (BanDeciding._virtually_banned, inline)
             failed += 1
             count = add(key, when)
             if traced:

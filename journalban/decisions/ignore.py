@@ -147,8 +147,11 @@ class IgnoreList:
         self, version: int, low: int, high: int, *, force: bool = False
     ) -> str | None:
         """``why_ignored`` for the addresses ``low`` to ``high`` (integers) of IP ``version``."""
-        if low == high and not force:
-            return self.points.why(version, low)
+        if not force:
+            if low == high:
+                return self.points.why(version, low)
+            if self.points.clear(version, low, high):  # (a bisection, not a walk of the ranges)
+                return None
         return self.why_by_ranges(version, low, high, force=force)
 
     def why_by_ranges(

@@ -54,6 +54,16 @@ class PointVerdicts:
         i = bisect_right(self._starts[version], value) - 1
         return None if i < 0 else self._reasons[version][i]
 
+    def clear(self, version: int, low: int, high: int) -> bool:
+        """Whether no range holds any address from ``low`` to ``high``: they fall in one
+        segment without a reason (a failure's IPv6 prefix, most often; else the caller
+        walks the ranges, which tell a range's reason apart from a point's)."""
+        starts = self._starts[version]
+        i = bisect_right(starts, low)
+        return (i == 0 or self._reasons[version][i - 1] is None) and (
+            i == len(starts) or starts[i] > high
+        )
+
     def segments(self, version: int) -> tuple[list[int], list[str | None]]:
         """The version's segment starts and reasons (``why`` is a bisection of them)."""
         return self._starts[version], self._reasons[version]

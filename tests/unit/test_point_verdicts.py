@@ -114,3 +114,39 @@ def test_a_host_name_resolved_later_is_ignored_though_remembered(tmp_path: Path)
     for _ in range(5):
         assert fail(engine, "203.0.113.8") == []
     assert engine.list_bans() == []
+
+
+def test_a_range_clear_of_every_range_is_told_by_one_bisection() -> None:
+    """``why_ignored_range`` of a prefix: the answer of the ranges walked in order, whether
+    the segments show it clear (no walk) or not; clear exactly when the walk finds none."""
+    rng = random.Random(1919)
+    seen_clear = seen_held = 0
+    for _ in range(200):
+        interfaces = []
+        for _ in range(rng.randrange(0, 4)):
+            net = _random_network(rng, rng.choice([4, 6]))
+            interfaces.append((ipaddress.ip_network(net.network_address), net))
+        ignoreip = [str(_random_network(rng, rng.choice([4, 6]))) for _ in range(rng.randrange(6))]
+        ignore = IgnoreList(
+            ignoreip, ignore_local_networks=rng.random() < 0.5, interfaces=interfaces
+        )
+        for version in (4, 6):
+            bits = 32 if version == 4 else 128
+            for low in _probes(rng, ignore, version):
+                for size in (1, 2, 8, 64, rng.randrange(1, bits)):
+                    high = min(low | ((1 << size) - 1), (1 << bits) - 1)
+                    expected = ignore.why_by_ranges(version, low, high)
+                    assert ignore.why_ignored_range(version, low, high) == expected
+                    assert ignore.points.clear(version, low, high) == (
+                        expected is None
+                        and not any(
+                            v == version and low <= first <= high
+                            for v, first, _ in ignore._broadcast_ranges
+                        )
+                    ), (version, low, high)
+                    if expected is None:
+                        seen_clear += 1
+                    else:
+                        seen_held += 1
+    assert seen_clear > 1000
+    assert seen_held > 100
