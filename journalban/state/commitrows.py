@@ -10,6 +10,8 @@ counters row per batch. Here, inside the same transaction:
   before the next unban (a ban's row must exist before a later batch's unban
   deletes it) or at the end: in the batches' order, so their rowids, the
   restore's order, are the ones a statement per ban gave them;
+- the detectors' rows of all the batches, a log row per jail and detector
+  (state.detectorlog);
 - the history rows of all the batches go last, in their index's order (its
   pages walked once per commit, not once per batch);
 - failure-log rows in the batches' order (their ``seq``, the replay's order,
@@ -31,7 +33,8 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from journalban.addresses import network_text
-from journalban.state import bulk, detection
+from journalban.state import bulk, detectorlog
+from journalban.state.detectorlog import DetectorLog
 
 if TYPE_CHECKING:
     from journalban.state.store import BatchCommit
@@ -59,7 +62,7 @@ _flat = chain.from_iterable
 class CommitRows:
     """The rows of one commit's batches (``add`` each, then ``write``), in its transaction."""
 
-    __slots__ = ("bans", "counters", "failures", "history", "positions")
+    __slots__ = ("bans", "counters", "detector_rows", "failures", "history", "positions")
 
     def __init__(self) -> None:
         self.bans: list[object] = []  # the columns of bans not yet written, row after row
@@ -67,10 +70,11 @@ class CommitRows:
         self.failures: list[object] = []  # failure_log's columns, row after row
         self.positions: dict[tuple[str, str], str] = {}
         self.counters: dict[str, list[int]] = {}  # jail: [failed, banned] to add
+        # jail: detector: key: value (None: gone), the batches' rows in order
+        self.detector_rows: dict[str, dict[str, dict[str, str | None]]] = {}
 
     def add(self, cur: sqlite3.Cursor, b: BatchCommit) -> None:
-        """Batch ``b``'s rows: written now (unbans, detector rows, full statements of bans)
-        or at ``write``."""
+        """Batch ``b``'s rows: written now (unbans, full statements of bans) or at ``write``."""
         if b.position is not None:
             self.positions[b.jail, b.source] = b.position
         if b.cleared or b.new_failures:
@@ -106,7 +110,7 @@ class CommitRows:
                 for ban, manual in b.history
             ]
         if b.detector_rows:
-            detection.write_rows(cur, b.jail, b.detector_rows)
+            detectorlog.gather(self.detector_rows.setdefault(b.jail, {}), b.detector_rows)
         if b.failed_delta or b.banned_delta:
             counts = self.counters.setdefault(b.jail, [0, 0])
             counts[0] += b.failed_delta
@@ -125,10 +129,12 @@ class CommitRows:
             bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, self.bans)
             self.bans = []
 
-    def write(self, cur: sqlite3.Cursor) -> list[HistoryRow]:
+    def write(self, cur: sqlite3.Cursor, detectors: DetectorLog) -> list[HistoryRow]:
         """Everything gathered and not yet written; the history rows are returned (the
         store remembers their networks)."""
         self.write_bans(cur)
+        for jail, changed in self.detector_rows.items():
+            detectors.write(cur, jail, changed)
         rows = self.history
         if rows:
             rows.sort(key=_first)  # in the index's order (stable: as detection.write_rows)

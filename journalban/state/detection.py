@@ -5,8 +5,9 @@ One row per key a detector holds (an address's buckets, a prefix's or an
 account's networks, an account under attack, a known-good pair), written by
 ``StateStore.commit`` in the same transaction as the batch position that
 changed it, so a kill -9 loses and doubles nothing. Rows are replaced whole
-and deleted when their key is forgotten: the table holds no more keys than
-the detectors do in memory (bounded, see docs/detection.md).
+and deleted when their key is forgotten: the state holds no more keys than
+the detectors do in memory (bounded, see docs/detection.md). They are stored
+as a log of each commit's changes (state.detectorlog), read back as rows.
 """
 
 from __future__ import annotations
@@ -14,19 +15,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from itertools import chain, groupby
-from operator import itemgetter
 
-from journalban.state import bulk
+from journalban.state import detectorlog
 
 log = logging.getLogger("journalban.state")
 
 # (detector, key, value or None: the key is gone)
-DetectorRow = tuple[str, str, str | None]
-_detector = itemgetter(0)
-_key = itemgetter(1)
-_key_value = itemgetter(1, 2)
-DELETE = "DELETE FROM detector_state WHERE jail = ? AND detector = ? AND key IN"
+DetectorRow = detectorlog.Row
 # What a detector's restore raises on a value it cannot read (not JSON, or not the
 # shape it wrote, or not the types and ranges: jails.rowvalues.DamagedRow is a ValueError):
 # a file damaged by hand or by a disk. JSON nested past the interpreter's recursion limit
@@ -34,36 +29,9 @@ DELETE = "DELETE FROM detector_state WHERE jail = ? AND detector = ? AND key IN"
 UNREADABLE = (ValueError, TypeError, LookupError, AttributeError, RecursionError, OverflowError)
 
 
-def write_rows(cur: sqlite3.Cursor, jail: str, rows: Sequence[DetectorRow]) -> None:
-    """Replace and delete a jail's detector rows (inside the caller's transaction)."""
-    gone = [row for row in rows if row[2] is None]
-    kept = [row for row in rows if row[2] is not None]
-    # In the key's order: a flood's thousands of rows then touch the table's B-tree
-    # (keyed by it: WITHOUT ROWID) page by page rather than at random (a fifth less
-    # of SQLite's CPU for them, with its 512 KiB cache). Sorted stably, so the last
-    # row of a key still wins; the rows are read back in the key's order (read_rows).
-    # By key, then by detector: two sorts of texts (compared as such, no tuple made per
-    # row) in the order one sort by (detector, key) gives; the rows most often come
-    # grouped by detector already (DetectingJail.rows), which the second sort finds.
-    for found in (gone, kept):
-        found.sort(key=_key)
-        found.sort(key=_detector)
-    for detector, keys in groupby(gone, _detector):  # (state.bulk: a statement per many keys)
-        bulk.delete(cur, DELETE, (jail, detector), list(map(_key, keys)))
-    for detector, run in groupby(kept, _detector):
-        # (key, value) row after row; the jail and the detector bound once per statement.
-        values: list[object] = [*chain.from_iterable(map(_key_value, run))]
-        bulk.insert(cur, "INSERT OR REPLACE INTO detector_state", 2, values, (jail, detector))
-
-
 def read_rows(db: sqlite3.Connection, jail: str) -> dict[str, list[tuple[str, str]]]:
-    """A jail's rows by detector: (key, value)."""
-    found: dict[str, list[tuple[str, str]]] = {}
-    for detector, key, value in db.execute(
-        "SELECT detector, key, value FROM detector_state WHERE jail = ?", (jail,)
-    ):
-        found.setdefault(str(detector), []).append((str(key), str(value)))
-    return found
+    """A jail's rows by detector: (key, value), in the key's order (state.detectorlog)."""
+    return detectorlog.read_rows(db, jail)
 
 
 def restore_rows(

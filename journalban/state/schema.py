@@ -7,10 +7,14 @@ as it was, readable by the version that wrote it; opening it again is then a
 no-op. A file of a later format is refused with ``StateFormatError`` before
 anything is written to it: this version would not know what its rows mean.
 
-Format 1 (this one): a ban's account is a column of its ``bans`` row (NULL
-when no detector banned for an account), written and deleted with the ban;
-format 0 kept it in a ``ban_accounts`` table whose rows were never deleted
-(nor the rows of bans already over when a catch-up decided them).
+Format 1: a ban's account is a column of its ``bans`` row (NULL when no
+detector banned for an account), written and deleted with the ban; format 0
+kept it in a ``ban_accounts`` table whose rows were never deleted (nor the
+rows of bans already over when a catch-up decided them).
+
+Format 2 (this one): the detectors' changes are logged, a row per commit and
+detector (``detector_log``, state.detectorlog), not a row per key; the rows a
+format 1 file holds in ``detector_state`` stay there and are read under the log.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Final
 
 from journalban.errors import StateFormatError
 
-VERSION: Final = 1
+VERSION: Final = 2
 
 BANS: Final = """CREATE TABLE IF NOT EXISTS bans (
     jail TEXT NOT NULL, network TEXT NOT NULL, banned_at REAL NOT NULL,
@@ -59,10 +63,22 @@ DETECTOR_STATE: Final = """CREATE TABLE IF NOT EXISTS detector_state (
     PRIMARY KEY (jail, detector, key)
 ) WITHOUT ROWID"""
 
+# The detectors' changes, a JSON object of keys and values (null: gone) per commit and
+# detector; ``whole``: every key the detector held (the rows before it no longer count).
+DETECTOR_LOG: Final = """CREATE TABLE IF NOT EXISTS detector_log (
+    seq INTEGER PRIMARY KEY, jail TEXT NOT NULL, detector TEXT NOT NULL,
+    whole INTEGER NOT NULL, entries INTEGER NOT NULL, changes TEXT NOT NULL
+)"""
+DETECTOR_LOG_INDEX: Final = (
+    "CREATE INDEX IF NOT EXISTS detector_log_jail ON detector_log (jail, detector, seq)"
+)
+
 TABLES: Final = (
     BANS, HISTORY, HISTORY_INDEX, POSITIONS, FAILURE_LOG, FAILURE_LOG_INDEX, COUNTERS,
-    HOSTNAMES, DETECTOR_STATE,
+    HOSTNAMES, DETECTOR_STATE, DETECTOR_LOG, DETECTOR_LOG_INDEX,
 )  # fmt: skip
+# The tables format 1 did not have.
+V2_TABLES: Final = (DETECTOR_LOG, DETECTOR_LOG_INDEX)
 
 # Format 0's tables that format 1 changed, as format 0 created them: a file of an
 # early version may lack any of them, so they are made (empty) before the migration.
@@ -114,11 +130,14 @@ def prepare(db: sqlite3.Connection, path: object) -> None:
     cur.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have prepared it between the look and the lock.
-        if check_version(db, path) != VERSION:
-            if _table(cur, "bans"):
-                migrate_v0(cur)
-            else:
+        version = check_version(db, path)
+        if version != VERSION:
+            if not _table(cur, "bans"):
                 create(cur)
+            else:
+                if version == 0:
+                    migrate_v0(cur)
+                migrate_v1(cur)
             cur.execute(f"PRAGMA user_version = {VERSION}")
     except BaseException:
         cur.execute("ROLLBACK")
@@ -136,7 +155,7 @@ def migrate_v0(cur: sqlite3.Cursor) -> None:
     """Format 0 -> 1, inside the caller's transaction. Every step keeps every row."""
     # The tables format 0 had and a file of an early version may lack, as format 0 made them.
     for statement in TABLES:
-        if statement not in (BANS, DETECTOR_STATE):
+        if statement not in (BANS, DETECTOR_STATE, *V2_TABLES):
             cur.execute(statement)
     for statement in (V0_BANS, V0_DETECTOR_STATE, V0_BAN_ACCOUNTS):
         cur.execute(statement)
@@ -184,6 +203,13 @@ def _detector_state_without_rowid(cur: sqlite3.Cursor) -> None:
 
 
 STEPS = [_failures_into_log, _accounts_into_bans, _detector_state_without_rowid]
+
+
+def migrate_v1(cur: sqlite3.Cursor) -> None:
+    """Format 1 -> 2, inside the caller's transaction: the detectors' log beside their rows
+    (read under it, state.detectorlog; a detector's first whole row replaces them)."""
+    for statement in V2_TABLES:
+        cur.execute(statement)
 
 
 def _table(cur: sqlite3.Cursor, name: str) -> bool:

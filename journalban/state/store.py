@@ -25,6 +25,7 @@ from journalban.errors import StateError
 from journalban.events import Ban
 from journalban.state import banrows, detection, failurerows, plainrows, schema
 from journalban.state.commitrows import CommitRows
+from journalban.state.detectorlog import DetectorLog
 from journalban.state.private import make_private
 
 log = logging.getLogger("journalban.state")
@@ -109,6 +110,7 @@ class StateStore:
         # 512 KiB, as a dict 101 KiB).
         self._in_history: dict[str, None] | None = None
         self.writers: list[CommitWriter] = []
+        self.detectors = DetectorLog()  # (the sizes of the detectors' logged rows)
         # Held by commit() and close(): a stop cancels the agent's wait for a commit,
         # not the commit's thread, and closing the connection under it crashed the process.
         self._writing = threading.Lock()
@@ -289,14 +291,17 @@ class StateStore:
                     rows = CommitRows()  # (state.commitrows: few statements for many rows)
                     for b in batches:
                         rows.add(cur, b)
-                    history = rows.write(cur)
+                    history = rows.write(cur, self.detectors)
                     if history and self._in_history is not None:
                         self._in_history.update((row[0], None) for row in history)
                     for writer in self.writers:
                         writer.write(cur, batches)
                 self.commit_count += 1  # under the lock: a history read sees both or neither
-        except sqlite3.Error as exc:
-            raise StateError(f"cannot write state: {exc}") from None
+        except BaseException as exc:
+            self.detectors.forget()  # (rolled back: the sizes it counted were not written)
+            if isinstance(exc, sqlite3.Error):
+                raise StateError(f"cannot write state: {exc}") from None
+            raise
 
     def _grow_cache(self) -> None:
         """The flood's page cache (FLOOD_CACHE_KIB), when the state is large enough."""

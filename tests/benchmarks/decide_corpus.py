@@ -41,6 +41,7 @@ from corpus_files import dated
 from journalban.agent import chores
 from journalban.agent.runtime import Agent
 from journalban.clock import FakeClock
+from journalban.state.detectorlog import all_rows
 from journalban.state.files import DRY_RUN_STATE_FILE
 
 # Where every corpus ends, fixed so that the same corpus gives the same state.
@@ -48,11 +49,14 @@ ENDS_AT = 1_764_000_000.0
 DAYS2 = 2 * 86_400
 # What each table says was decided (sequence numbers and row ids aside), as queries.
 # The state format 1 (journalban/state/schema.py) made a ban's account a column of its
-# ban row: the hash of these rows changed with it, on purpose.
+# ban row: the hash of these rows changed with it, on purpose. ``DETECTOR_ROWS``: the
+# detectors' rows as format 1 held them in ``detector_state`` (format 2 logs them:
+# state.detectorlog reads them back), so the hash is the same.
+DETECTOR_ROWS = "detector rows"
 TABLES = {
     "bans": "SELECT * FROM bans",
     "history": "SELECT network, jail, banned_at, expires_at, manual FROM history",
-    "detector_state": "SELECT * FROM detector_state",
+    "detector_state": DETECTOR_ROWS,
     "counters": "SELECT * FROM counters",
     "positions": "SELECT jail, source FROM positions",
     "failure_log": "SELECT jail, newest, cleared, failures FROM failure_log",
@@ -142,7 +146,10 @@ def state_rows(state: Path, tables: dict[str, str] = TABLES) -> dict[str, list[l
     db = sqlite3.connect(state / DRY_RUN_STATE_FILE)
     try:
         return {
-            table: sorted([list(r) for r in db.execute(query)], key=repr)
+            table: sorted(
+                [list(r) for r in (all_rows(db) if query == DETECTOR_ROWS else db.execute(query))],
+                key=repr,
+            )
             for table, query in tables.items()
         }
     finally:

@@ -1,5 +1,6 @@
 """State files of format 0 (before formats were numbered: a ``ban_accounts`` table)
-open under format 1 with every row, in one transaction; a later format is refused.
+and of format 1 (a detector row per key) open in this format with every row, in one
+transaction; a later format is refused.
 
 Real SQLite files throughout; the format 0 file is written by the schema SQL of
 the version before (tests/support/state_v0.py).
@@ -20,7 +21,7 @@ import pytest
 from journalban.addresses import network_text
 from journalban.errors import StateError, StateFormatError
 from journalban.events import Ban
-from journalban.state import detection, schema
+from journalban.state import detection, detectorlog, schema
 from journalban.state.store import BatchCommit, StateStore
 from support import state_v0
 from support.state_v0 import NOW, read_v0, write_v0
@@ -194,3 +195,58 @@ def test_an_early_file_without_the_later_tables_migrates(tmp_path: Path) -> None
     assert {"detector_state", "failure_log", "history"} <= tables
     assert not {"failures", "ban_accounts"} & tables
     store.close()
+
+
+def test_a_format_1_file_opens_with_its_detector_rows_under_the_log(tmp_path: Path) -> None:
+    """Format 1's tables (this format's, without the detectors' log) and rows: the detector
+    rows stay in their table and are read as they were, then under the log's changes."""
+    path = tmp_path / "state.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in schema.TABLES:
+        if statement not in schema.V2_TABLES:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    ban = ("sshd", "203.0.113.9/32", NOW, NOW + 600, 1, "account", 5, "journal", "[]", "oracle")
+    db.execute("INSERT INTO bans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ban)
+    db.executemany("INSERT INTO detector_state VALUES (?, ?, ?, ?)", state_v0.DETECTOR_ROWS)
+    db.close()
+    store = StateStore(path)
+    assert schema.version_of(store.db) == schema.VERSION
+    assert [network_text(b.network) for b in store.active_bans()] == ["203.0.113.9/32"]
+    assert store.ban_account("sshd", _net("203.0.113.9/32")) == "oracle"
+    found = {(j, d, k, v) for j in ("sshd", "imap")
+             for d, rows in detection.read_rows(store.db, j).items() for k, v in rows}  # fmt: skip
+    assert found == set(state_v0.DETECTOR_ROWS)
+    jail, detector, key = (str(c) for c in state_v0.DETECTOR_ROWS[0][:3])
+    gone_and_new: list[detection.DetectorRow] = [(detector, key, None), (detector, "k2", "[2]")]
+    store.commit([BatchCommit(jail, detector_rows=gone_and_new)])
+    store.close()
+    again = StateStore(path)
+    found = {(j, d, k, v) for j in ("sshd", "imap")
+             for d, rows in detection.read_rows(again.db, j).items() for k, v in rows}  # fmt: skip
+    assert found == set(state_v0.DETECTOR_ROWS[1:]) | {(jail, detector, "k2", "[2]")}
+    assert again.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    again.close()
+
+
+def test_a_format_2_file_goes_back_to_format_1_with_its_detector_rows(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    rows: list[detection.DetectorRow] = [
+        (str(d), str(k), str(v)) for j, d, k, v in state_v0.DETECTOR_ROWS if j == "sshd"
+    ]
+    store.commit([BatchCommit("sshd", detector_rows=rows)])
+    store.commit([BatchCommit("sshd", detector_rows=[(rows[0][0], rows[0][1], None)])])
+    before = detectorlog.all_rows(store.db)
+    store.close()
+    detectorlog.downgrade(str(path))
+    assert _version(path) == 1
+    db = sqlite3.connect(path)
+    assert sorted(db.execute("SELECT * FROM detector_state")) == sorted(before)
+    assert len(before) == len(rows) - 1
+    tables = {str(n) for (n,) in db.execute("SELECT name FROM sqlite_master")}
+    assert "detector_log" not in tables
+    db.close()
+    again = StateStore(path)  # and up again
+    assert sorted(detectorlog.all_rows(again.db)) == sorted(before)
+    again.close()

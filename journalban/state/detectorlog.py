@@ -1,0 +1,219 @@
+"""The detectors' rows as a log of packed changes (state format 2, ``detector_log``).
+
+A detector reports each key it changed as a row (an address's buckets, a
+prefix's networks...). Format 1 stored a row per key in ``detector_state``,
+keyed by (jail, detector, key): a flood's commit inserted and deleted
+thousands of random keys in that B-tree, with the pages they dirtied (about
+half of the commits' CPU on sshd-flood). Here a commit writes one row per
+(jail, detector) it changed: its keys and values (null: the key is gone) as
+one JSON object, appended in ``seq`` order. When the entries logged since a
+detector's last whole row outnumber the keys it held then (and
+``MIN_LOGGED``), or its rows pass ``MOST_ROWS``, the commit writes a whole
+row (every key it holds: the one before it, and the changes since, applied)
+and deletes the rows it replaces. The writes cost at most about twice the
+changes' own JSON, and a read at most about twice the state.
+
+``detector_state`` is still read: rows a format 1 file holds, under the log
+(a whole row replaces them; the first one also deletes them). The detectors
+read back ``read_rows``: each key's last value, in the key's order, as
+format 1 gave them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Sequence
+from operator import itemgetter
+
+log = logging.getLogger("journalban.state")
+
+# (detector, key, value or None: the key is gone): state.detection.DetectorRow
+Row = tuple[str, str, "str | None"]
+# A whole row is written once the entries logged since the last one pass RATIO times the
+# keys it held (and MIN_LOGGED): the whole rows' writes are then at most 1 / RATIO of the
+# changes' own (amortized), and a read takes at most 1 + RATIO times the keys held.
+RATIO = 4
+MIN_LOGGED = 4096
+# Rows logged since the last whole row (at most): a state of few keys changed by many
+# small commits is packed too.
+MOST_ROWS = 256
+INSERT = "INSERT INTO detector_log (jail, detector, whole, entries, changes) VALUES (?, ?, ?, ?, ?)"
+_first = itemgetter(0)
+# A jail's rows (False) or one detector's (True).
+_SELECT_ROWS = {
+    False: "SELECT detector, key, value FROM detector_state WHERE jail = ?",
+    True: "SELECT detector, key, value FROM detector_state WHERE jail = ? AND detector = ?",
+}
+_SELECT_LOG = {
+    False: "SELECT detector, whole, changes FROM detector_log WHERE jail = ? ORDER BY seq",
+    True: "SELECT detector, whole, changes FROM detector_log WHERE jail = ? AND detector = ?"
+    " ORDER BY seq",
+}
+_NONE = type(None)
+
+
+class DetectorLog:
+    """The writes of one state connection: each (jail, detector)'s sizes, to tell when a
+    whole row is due. A guide only: wrong sizes (after a rollback) cost time, not rows."""
+
+    __slots__ = ("sizes",)
+
+    def __init__(self) -> None:
+        # (jail, detector): [keys of the last whole row, entries logged since, rows since]
+        self.sizes: dict[tuple[str, str], list[int]] = {}
+
+    def forget(self) -> None:
+        """After a rolled-back transaction: the sizes are read again when needed."""
+        self.sizes.clear()
+
+    def write(
+        self, cur: sqlite3.Cursor, jail: str, changes: dict[str, dict[str, str | None]]
+    ) -> None:
+        """A jail's ``changes`` (``gather``), inside the caller's transaction: a log row per
+        detector, and a whole row when one is due."""
+        for detector, found in changes.items():
+            size = self.sizes.get((jail, detector))
+            if size is None:
+                size = self.sizes[jail, detector] = _sizes(cur, jail, detector)
+            cur.execute(INSERT, (jail, detector, 0, len(found), json.dumps(found)))
+            size[1] += len(found)
+            size[2] += 1
+            if (size[1] > MIN_LOGGED and size[1] > RATIO * size[0]) or size[2] > MOST_ROWS:
+                size[:] = [_write_whole(cur, jail, detector), 0, 0]
+
+
+def gather(changes: dict[str, dict[str, str | None]], rows: Sequence[Row]) -> None:
+    """Add a batch's ``rows`` to ``changes`` (detector: key: value), as format 1 wrote
+    them: the batch's deleted keys first, then its written ones (a key both deleted and
+    written in one batch keeps its value), the last row of a key winning."""
+    for deleted in (True, False):
+        for detector, key, value in rows:
+            if (value is None) is deleted:
+                found = changes.get(detector)
+                if found is None:
+                    found = changes[detector] = {}
+                found[key] = value
+
+
+def _sizes(cur: sqlite3.Cursor, jail: str, detector: str) -> list[int]:
+    (keys,) = cur.execute(
+        "SELECT count(*) FROM detector_state WHERE jail = ? AND detector = ?", (jail, detector)
+    ).fetchone()
+    logged = rows = 0
+    for whole, entries in cur.execute(
+        "SELECT whole, entries FROM detector_log WHERE jail = ? AND detector = ? ORDER BY seq",
+        (jail, detector),
+    ):
+        if whole:
+            keys, logged, rows = entries, 0, 0
+        else:
+            logged += entries if type(entries) is int else 0
+            rows += 1
+    return [keys if type(keys) is int else 0, logged, rows]
+
+
+def _write_whole(cur: sqlite3.Cursor, jail: str, detector: str) -> int:
+    """The detector's every key as one row, the rows it replaces deleted; its keys."""
+    held = _held(cur, jail, detector).get(detector, {})
+    kept = {key: value for key, value in held.items() if value is not None}
+    cur.execute(INSERT, (jail, detector, 1, len(kept), json.dumps(kept)))
+    seq = cur.lastrowid
+    cur.execute(
+        "DELETE FROM detector_log WHERE jail = ? AND detector = ? AND seq < ?",
+        (jail, detector, seq),
+    )
+    cur.execute("DELETE FROM detector_state WHERE jail = ? AND detector = ?", (jail, detector))
+    return len(kept)
+
+
+def read_rows(
+    db: sqlite3.Connection | sqlite3.Cursor, jail: str
+) -> dict[str, list[tuple[str, str]]]:
+    """A jail's rows by detector: (key, value), in the key's order (a detector without
+    any: none)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for detector, held in _held(db, jail).items():
+        rows = [(key, value) for key, value in held.items() if value is not None]
+        if rows:
+            rows.sort(key=_first)
+            found[detector] = rows
+    return found
+
+
+def all_rows(db: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
+    """Every jail's rows (jail, detector, key, value): the table format 1 held."""
+    jails = db.execute(
+        "SELECT jail FROM detector_state UNION SELECT jail FROM detector_log"
+    ).fetchall()
+    return [
+        (str(jail), detector, key, value)
+        for (jail,) in jails
+        for detector, rows in read_rows(db, str(jail)).items()
+        for key, value in rows
+    ]
+
+
+def downgrade(path: str) -> None:
+    """The state file at ``path`` back to format 1 (for a version before format 2, the agent
+    stopped): every detector's rows a row per key in ``detector_state``, the log dropped.
+    One transaction. Raises: sqlite3.Error."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version == 2:
+                rows = all_rows(db)
+                db.execute("DELETE FROM detector_state")
+                db.executemany("INSERT INTO detector_state VALUES (?, ?, ?, ?)", rows)
+                db.execute("DROP TABLE detector_log")
+                db.execute("PRAGMA user_version = 1")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
+def _held(
+    db: sqlite3.Connection | sqlite3.Cursor, jail: str, detector: str | None = None
+) -> dict[str, dict[str, str | None]]:
+    """Each detector's keys and values (None: gone) from the rows of format 1 and the log
+    after them; a log row that cannot be read is skipped, with a warning."""
+    one = detector is not None
+    args = (jail, detector) if one else (jail,)
+    held: dict[str, dict[str, str | None]] = {}
+    for name, key, value in db.execute(_SELECT_ROWS[one], args):
+        found = held.get(name)
+        if found is None:
+            found = held.setdefault(str(name), {})  # (str: a name damaged by hand)
+        found[str(key)] = str(value)
+    skipped = 0
+    for name, whole, text in db.execute(_SELECT_LOG[one], args):
+        try:
+            changes = _changes(text)
+        except (ValueError, TypeError, RecursionError):
+            skipped += 1
+            continue
+        name = str(name)
+        if whole or name not in held:
+            held[name] = changes
+        else:
+            held[name].update(changes)
+    if skipped:
+        log.warning(
+            "unreadable detector rows: %d logged row(s) of jail %s could not be read and "
+            "were skipped", skipped, jail,
+        )  # fmt: skip
+    return held
+
+
+def _changes(text: object) -> dict[str, str | None]:
+    """A log row's keys and values: a JSON object of texts and nulls."""
+    found = json.loads(text)  # type: ignore[arg-type]  # (not text: TypeError)
+    if type(found) is not dict or {*map(type, found.values())} - {str, _NONE}:
+        raise ValueError(f"not a detector log row: {text!r:.80}")
+    return found
