@@ -18,7 +18,9 @@ from journalban.decisions.ignore import IgnoreList
 from journalban.firewall.base import JailRules
 from journalban.firewall.ports import parse_ports
 from journalban.firewall.registry import JailActions, create_jail_actions
+from journalban.matching.compiled import journal_prefilter
 from journalban.matching.engine import CompiledFilter, LineMatcher
+from journalban.matching.filterdef import FilterDef
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec, pickle_filter
 from journalban.sources.base import Source
@@ -74,15 +76,7 @@ def build_jails(
     """The enabled jails. Raises: ConfigError, FilterError."""
     parts = {}
     for cfg in config.enabled_jails:
-        spec = MatcherSpec(
-            cfg.filter,
-            cfg.mode,
-            str(library.override_dir) if library.override_dir is not None else None,
-            [str(n) for n in cfg.trusted_proxies],
-            cfg.real_ip_header,
-            check_idents=cfg.source == "files",
-            successes=cfg.detectors.uses_known_good,
-        )
+        spec = matcher_spec(cfg, library)
         compiled = spec.compile(library.load(cfg.filter))
         rules = jail_rules(cfg)
         ignore = IgnoreList(
@@ -94,6 +88,19 @@ def build_jails(
         actions = create_jail_actions(list(cfg.actions), rules, clock)
         parts[cfg.name] = JailParts(cfg, compiled, rules, actions, ignore, spec)
     return parts
+
+
+def matcher_spec(cfg: JailConfig, library: FilterLibrary) -> MatcherSpec:
+    """How the jail's matcher is built, by the agent and by its reader children."""
+    return MatcherSpec(
+        cfg.filter,
+        cfg.mode,
+        str(library.override_dir) if library.override_dir is not None else None,
+        [str(n) for n in cfg.trusted_proxies],
+        cfg.real_ip_header,
+        check_idents=cfg.source == "files",
+        successes=cfg.detectors.uses_known_good,
+    )
 
 
 def journal_available(config: Config, journal: JournalConfig | None = None) -> bool:
@@ -117,6 +124,57 @@ def journal_position_key(journal: JournalConfig) -> str:
 SESSION_FIELD = "_PID"
 
 
+def journal_sources(
+    cfg: JailConfig,
+    config: Config,
+    clock: Clock,
+    positions: Mapping[tuple[str, str], str],
+    sessions: Sequence[tuple[str, str]],
+    spec: MatcherSpec,
+    fdef: FilterDef,
+    prefilter: tuple[str, ...] | None,
+) -> list[Source]:
+    """A journal jail's source (none where the host has no journal); ``prefilter`` None:
+    the reader child takes its finder's (``journal_prefilter``), so that the agent need
+    not compile the filter before it tells the child its request (``agent.earlysources``)."""
+    journal_cfg = config.journal_of(cfg)
+    if not journal_available(config, journal_cfg):
+        log.warning(
+            "jail %s reads the journal, but this host has no systemd journal "
+            "(no /run/log/journal or /var/log/journal); it stays idle: use source: files",
+            cfg.name,
+        )
+        return []
+    groups = cfg.journal_match or fdef.journal_match
+    matches = [dict(g) for g in groups]
+    # A jail's own journal keeps its own position (a cursor of another journal means nothing).
+    key = "journal" if cfg.journal is None else journal_position_key(journal_cfg)
+    matcher: dict[str, Any] = spec.to_json()
+    matcher["filter_def"] = pickle_filter(fdef)  # no YAML in the child
+    rules = fdef.sessions
+    if rules is not None:
+        matcher["session_rows"] = [list(row) for row in sessions]
+    return [
+        JournalSource(
+            key,
+            clock=clock,
+            findtime=cfg.findtime,
+            matches=matches,
+            position=positions.get((cfg.name, key)),
+            directory=journal_cfg.directory,
+            namespace=journal_cfg.namespace,
+            prefilter=prefilter,
+            # The child matches too: the agent receives only the failures.
+            worker=JOURNAL_READER,
+            matcher=matcher,
+            session_field=None if rules is None else SESSION_FIELD,
+            # With detectors the agent's deciding may bound a catch-up: split it
+            # only where the reading does (journalsplit.split_pays).
+            split_most_hits=SPLIT_MOST_HITS if cfg.detectors.any else None,
+        )
+    ]
+
+
 def build_sources(
     parts: JailParts,
     config: Config,
@@ -135,46 +193,11 @@ def build_sources(
         # as well would count each failure twice.
         return []
     if cfg.source == "journal":
-        journal_cfg = config.journal_of(cfg)
-        if not journal_available(config, journal_cfg):
-            log.warning(
-                "jail %s reads the journal, but this host has no systemd journal "
-                "(no /run/log/journal or /var/log/journal); it stays idle: use source: files",
-                cfg.name,
-            )
-            return []
-        groups = cfg.journal_match or parts.compiled.fdef.journal_match
-        matches = [dict(g) for g in groups]
-        # A jail's own journal keeps its own position (a cursor of another journal means nothing).
-        key = "journal" if cfg.journal is None else journal_position_key(journal_cfg)
-        matcher: dict[str, Any] = parts.spec.to_json()
-        matcher["filter_def"] = pickle_filter(parts.compiled.fdef)  # no YAML in the child
-        prefilter: tuple[str, ...] = parts.compiled.literals
-        rules = parts.compiled.fdef.sessions
-        if rules is not None:
-            # Session lines hold none of the failregexes' literals: let them through too.
-            literals = rules.literals
-            prefilter = () if literals is None or not prefilter else (*prefilter, *literals)
-            matcher["session_rows"] = [list(row) for row in sessions]
-        return [
-            JournalSource(
-                key,
-                clock=clock,
-                findtime=cfg.findtime,
-                matches=matches,
-                position=positions.get((cfg.name, key)),
-                directory=journal_cfg.directory,
-                namespace=journal_cfg.namespace,
-                prefilter=prefilter,
-                # The child matches too: the agent receives only the failures.
-                worker=JOURNAL_READER,
-                matcher=matcher,
-                session_field=None if rules is None else SESSION_FIELD,
-                # With detectors the agent's deciding may bound a catch-up: split it
-                # only where the reading does (journalsplit.split_pays).
-                split_most_hits=SPLIT_MOST_HITS if cfg.detectors.any else None,
-            )
-        ]
+        compiled = parts.compiled
+        return journal_sources(
+            cfg, config, clock, positions, sessions, parts.spec, compiled.fdef,
+            journal_prefilter(compiled),
+        )  # fmt: skip
     # The file reader child's module (with its file reading and splitting) only for
     # a file jail: a journal-only agent does not import it (0.5 MB of its memory).
     from journalban.agent.filereader import FileJob, dated_file_source

@@ -13,6 +13,7 @@ from typing import Any
 
 from journalban.clock import SystemClock
 from journalban.events import Hit, LineBatch
+from journalban.matching.compiled import journal_prefilter
 from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import leading_literals, mode_literals
 from journalban.matching.sessions import SessionTable
@@ -185,6 +186,8 @@ class JailFinder:
             self.matcher = wanted.build(self.clock.now)
         else:  # the agent's own definition: no YAML read or imported here
             self.matcher = LineMatcher(wanted.compile(unpickle_filter(fdef)), self.clock.now)
+        # What the reader hands on, where the agent left it to this finder.
+        self.prefilter = journal_prefilter(self.matcher.filter)
         rules = self.matcher.filter.fdef.sessions
         self.table: SessionTable | None = None
         self.gate: Gate | None = None

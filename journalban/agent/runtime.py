@@ -39,7 +39,7 @@ from journalban.agent.deciding import (
     CallItem,
 )
 from journalban.agent.detection import AgentDetection
-from journalban.agent.earlysources import close_unstarted, prepared_sources
+from journalban.agent.earlysources import close_unstarted, journal_sources_ahead, prepared_sources
 from journalban.agent.enforcelink import AgentEnforcement
 from journalban.agent.fleetlink import AgentFleet
 from journalban.agent.linetest import LineTester
@@ -129,6 +129,11 @@ class Agent(
         # firewall at the next start, nor count as ban history.
         self.dry_run = self.backend.name == DryRunBackend.name
         self.store = StateStore(state_path(self.config.state_dir, dry_run=self.dry_run))
+        self._early: dict[str, list[Source]] = {}  # built before READY (agent.earlysources)
+        if readers_ahead:  # the journal's reader child prepares while the agent builds on
+            self._early = journal_sources_ahead(
+                self.config, self.library, self.clock, self.store.positions(), self._session_rows
+            )
         self.ban_callers = BanCallers(self.store.db)  # who made manual bans, across restarts
         self.store.writers.append(self.ban_callers)
         self.decisions = DecisionEngine(
@@ -150,7 +155,6 @@ class Agent(
         self._news = NewsQueue()  # a group's bans, committed, announced after the calls waiting
         self._source_tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._sources: dict[str, list[Source]] = {}
-        self._early: dict[str, list[Source]] = {}  # built before READY (agent.earlysources)
         self._matchers: dict[str, LineMatcher] = {}
         self._stop = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
@@ -197,8 +201,11 @@ class Agent(
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         # Journal reader children prepare while the firewall is set up and the bans restored.
-        self._early = prepared_sources(
-            self.parts, self.config, self.clock, self.store.positions(), self._session_rows
+        later = {name: part for name, part in self.parts.items() if name not in self._early}
+        self._early.update(
+            prepared_sources(
+                later, self.config, self.clock, self.store.positions(), self._session_rows
+            )
         )
         if not any(part.config.source == "journal" for part in self.parts.values()):
             stop_ahead()  # the journal reader child started ahead (cli.run) has nothing to read

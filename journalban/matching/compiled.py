@@ -283,3 +283,16 @@ class CompiledFilter:
             if not any(addr in n for n in self.trusted):
                 return addr
         return direct
+
+
+def journal_prefilter(compiled: CompiledFilter) -> tuple[str, ...]:
+    """The literals for which a journal reader child hands a message on: the filter's,
+    and its session rules' (session lines hold none of the failregexes' literals);
+    empty: every message. The agent's (``agent.build``) and the child's own, from its
+    finder (``Request.prefilter_from_finder``), are this one."""
+    prefilter = compiled.literals
+    rules = compiled.fdef.sessions
+    if rules is None:
+        return prefilter
+    literals = rules.literals
+    return () if literals is None or not prefilter else (*prefilter, *literals)

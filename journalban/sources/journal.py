@@ -125,7 +125,7 @@ class JournalSource:
     system journal. ``prefilter`` holds the filter's literals: every message
     a failregex can match holds one of them, and only those messages are
     handed out (``LineBatch.read`` counts every entry read). Empty hands out
-    every entry. ``worker`` is the child's command line; ``matcher`` is handed
+    every entry; None: the child's finder's (``Request.prefilter_from_finder``). ``worker`` is the child's command line; ``matcher`` is handed
     to it (see ``journalworker.main``).
     """
 
@@ -140,7 +140,7 @@ class JournalSource:
         directory: str | None = None,
         namespace: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        prefilter: Sequence[str] = (),
+        prefilter: Sequence[str] | None = (),
         reopen_every: int = DEFAULT_REOPEN_EVERY,
         split_at: int = DEFAULT_SPLIT_AT,
         worker: Sequence[str] = WORKER,
@@ -164,7 +164,7 @@ class JournalSource:
         self._directory = directory
         self._namespace = namespace
         self._batch_size = batch_size
-        self._prefilter = tuple(prefilter)
+        self._prefilter = None if prefilter is None else tuple(prefilter)
         self._reopen_every = reopen_every
         self._split_at = split_at
         self._split_most_hits = split_most_hits
@@ -219,7 +219,8 @@ class JournalSource:
             cursor=self._cursor,
             since_usec=max(0, int(since * 1e6)),
             batch_size=self._batch_size,
-            prefilter=self._prefilter,
+            prefilter=self._prefilter or (),
+            prefilter_from_finder=self._prefilter is None,
             reopen_every=self._reopen_every,
             split_at=self._split_at,
             split_most_hits=self._split_most_hits,

@@ -107,6 +107,9 @@ class Request:
     # A field read from each candidate entry and handed to the finder: the
     # session key of failures without an address (``_PID``; matching.sessions).
     session_field: str | None = None
+    # ``prefilter`` is the finder's (its ``prefilter``, built first): the agent sent the
+    # request before it compiled the jail's filter (``agent.earlysources``).
+    prefilter_from_finder: bool = False
     # Sent before the agent is ready (``JournalSource.prepare``): open the journal and
     # build the finder, then read nothing until a ``GO`` line follows on stdin.
     hold: bool = False

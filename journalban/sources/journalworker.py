@@ -22,6 +22,7 @@ holds only the lines that matched, ``hosts`` their address texts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import re
@@ -555,7 +556,14 @@ def main(make_finder: MakeFinder | None = None, warm_up: Callable[[], object] | 
                 gc.freeze()
             return found
 
-    follower = Follower(request, stdin, stdout, make_finder=build)
+    found = None
+    if request.prefilter_from_finder and build is not None:
+        # The literals are the finder's: built before the journal is opened and the
+        # prefilter tuned with them.
+        found = build()
+        prefilter = tuple(getattr(found, "prefilter", ()))
+        request = dataclasses.replace(request, prefilter=prefilter, prefilter_from_finder=False)
+    follower = Follower(request, stdin, stdout, find_hits=found, make_finder=build)
     try:
         if request.hold:
             # Ready before the agent is: the journal is open (the prefilter tuned), the

@@ -184,3 +184,62 @@ def test_the_agent_prepares_its_journal_reader_before_it_is_ready(
     assert states == ["starting"]  # told before READY
     assert pids == [ahead]  # the prepared child reads
     assert failed == 1
+
+
+def test_journalban_run_tells_the_request_before_the_agent_builds_its_jails(
+    tmp_path: Path,
+) -> None:
+    """With ``readers_ahead`` (``journalban run``) the journal jail's request goes out from the
+    agent's constructor, before the agent has compiled the jail's filter: the child takes its
+    finder's prefilter (``Request.prefilter_from_finder``) and, once the source starts,
+    counts every failure and not the forged line of another uid."""
+    from journalban.agent.journalreader import WORKER
+    from journalban.agent.runtime import Agent
+    from journalban.firewall.dryrun import DryRunBackend
+    from support.agent import write_config
+
+    journal_dir = tmp_path / "journal"
+    config = write_config(
+        tmp_path / "journalban.yaml", tmp_path / "state", journal_dir=journal_dir,
+        recidive={"enabled": False}, jails={"sshd": {"maxretry": 1000}},
+    )  # fmt: skip
+    lines = [
+        sshd_fields("Server listening on :: port 22."),
+        sshd_fields("Failed password for root from 203.0.113.9 port 22 ssh2"),
+        sshd_fields("Failed password for root from 192.0.2.66 port 22 ssh2", uid=1000),
+        sshd_fields("Invalid user admin from 203.0.113.10 port 4022"),
+        sshd_fields("Accepted publickey for alice from 198.51.100.7 port 50000 ssh2"),
+    ]
+
+    async def scenario() -> tuple[list[int], int]:
+        task = asyncio.create_task(agent.run())
+        await agent.ready.wait()
+        jail = agent.decisions.jails["sshd"]
+        for _ in range(500):
+            if jail.total_failed == 2:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # (the forged line would come after)
+        pids = [pid for src in agent._sources["sshd"] for pid in src.child_pids]  # type: ignore[attr-defined]
+        agent.stop()
+        await task
+        return pids, jail.total_failed
+
+    with JournalWriter(journal_dir) as writer:
+        writer.write(lines)
+        writer.wait_visible(len(lines))
+        journal.start_ahead(WORKER)
+        ahead = journal._AHEAD[0].child.pid
+        try:
+            agent = Agent(config, backend=DryRunBackend(), readers_ahead=True)
+            assert journal._AHEAD == []  # told in the constructor
+            assert agent.parts == {}  # before any jail (its filter) was built
+            (source,) = agent._early["sshd"]
+            assert isinstance(source, journal.JournalSource)
+            assert source._prepared is not None
+            assert source._request().prefilter_from_finder
+            pids, failed = asyncio.run(scenario())
+        finally:
+            journal.stop_ahead()
+    assert pids == [ahead]  # the child told first reads
+    assert failed == 2
