@@ -97,6 +97,7 @@ class Follower:
         self.files: list[str] | None = None  # those of the reader; None: every file
         # By archived files: the match groups selecting anything there (journalprune).
         self._groups: dict[tuple[str, ...], list[Mapping[str, str]]] = {}
+        self.held: list[int] = []  # inotify instances of readers reopened, closed when idle
         self.reader = self._open()
         self.read_since_open = 0
         self.archived: list[str] = []  # the catch-up's archived files (journalprime)
@@ -242,6 +243,13 @@ class Follower:
 
     def reopen(self) -> None:
         """A fresh reader where the old one stood: its file mappings are dropped."""
+        if self.files is None:
+            # The directory reader watches the journal: closing its inotify instance waits
+            # for the kernel to free the watches (fsnotify_destroy_group, 10-60 ms: a
+            # stall every ``reopen_every`` entries of a catch-up). A copy of its descriptor
+            # keeps the instance until this child is idle (``release``).
+            with contextlib.suppress(OSError):
+                self.held.append(os.dup(self.reader.fileno()))
         self.reader.close()
         self.reader = self._open()
         self.read_since_open = 0
@@ -412,6 +420,9 @@ class Follower:
         """
         self.stdout = out
         self.reader.close()
+        for fd in self.held:  # the child's copies keep them: no wait here
+            os.close(fd)
+        self.held = []
         self.after_helper = not first
         for index, part in enumerate(parts):
             if self.after_helper:
@@ -472,8 +483,14 @@ class Follower:
         while view:
             view = view[os.write(self.stdout, view) :]
 
+    def release(self) -> None:
+        """Close the inotify instances ``reopen`` held (this child has nothing to read)."""
+        while self.held:
+            os.close(self.held.pop())
+
     def wait(self) -> bool:
         """Sleep until the journal changes; False when the parent closed stdin."""
+        self.release()
         reader = self.reader
         poller = select.poll()
         poller.register(self.stdin, select.POLLIN)
@@ -492,6 +509,7 @@ class Follower:
     def close(self) -> None:
         """Close the reader and the socket to the agent."""
         self.reader.close()
+        self.release()
         if self.channel is not None:
             self.channel.close()
 
