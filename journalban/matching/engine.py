@@ -162,6 +162,11 @@ class LineMatcher:
         by_mask: dict[int, re.Pattern[str] | None] = {}
         guarded: dict[int, Callable[[str, int, int], object]] = {}
         guard_of = self.guards.for_mask
+        # ``heads.time``'s first step, here (a call and its lookups less a failure): a date
+        # ending with its seconds in a minute seen before; counted once per text (``dated``).
+        heads = self.heads
+        (dg, sg, fg), minutes = heads.minute_cache()
+        dated = 0
         for end in sorted(found):
             start = rfind("\n", 0, end) + 1
             mask = found[end]
@@ -173,8 +178,11 @@ class LineMatcher:
                     guarded[mask] = guard
             if fused is None:
                 line = text[start:end]
+                heads.add_hits(dated)  # (before the general path may settle another format)
                 self._hit_of(self.match_line(line), line, out)
                 by_mask.clear()
+                (dg, sg, fg), minutes = heads.minute_cache()
+                dated = 0
                 continue
             if guarded and mask in guarded and guarded[mask](text, start, end) is None:
                 continue  # passes no test of a regex it may match: none matches it
@@ -195,15 +203,28 @@ class LineMatcher:
                 host = m.group(branch.host) if branch.host is not None else None
                 if not host:
                     continue
-                when = time_of(m)
+                when = None
+                if dg:
+                    s0, s1 = m.span(sg)
+                    if s1 == m.end(dg) and s0 > 0 and (not fg or m.end(fg) < 0):
+                        base = minutes.get(text[m.start(dg) : s0])
+                        if base is not None:
+                            when = base + int(text[s0:s1])
+                            dated += 1
+                if when is None:
+                    when = time_of(m)
                 if when is not None:
                     user = m.group(branch.user) if branch.user is not None else None
                     append((text[start:end], host, when, user, branch.mark))
                     continue
                 # Not a real date after all: the general path treats the line as undated.
             line = text[start:end]
+            heads.add_hits(dated)
             self._hit_of(self._match_line_slowly(line, 0), line, out)
             by_mask.clear()
+            (dg, sg, fg), minutes = heads.minute_cache()
+            dated = 0
+        heads.add_hits(dated)
         return out
 
     def _message_hits(self, lines: Sequence[str], times: Sequence[float], every: bool) -> list[Hit]:

@@ -149,6 +149,16 @@ class HeadReader:
         spans = self._spans
         return (None if spans is None else spans[:3]), self._valid_hours
 
+    def minute_cache(self) -> tuple[tuple[int, int, int], dict[str, float]]:
+        """What ``time`` reads first: the date's, seconds' and fraction's group numbers
+        ((0, 0, 0): none) and the time of each minute seen (the date's text before its
+        seconds). A date with nothing after its seconds, in a minute found there, is that
+        time plus its seconds; a caller that dates a match so counts it with ``add_hits``.
+        """
+        spans = self._spans
+        groups = (0, 0, 0) if spans is None else (spans[0], spans[2], spans[3])
+        return groups, self._minutes
+
     def add_hits(self, n: int) -> None:
         """Count ``n`` dates of the settled format taken through ``fast_hours``."""
         if n and self.format is not None:

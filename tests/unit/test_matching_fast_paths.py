@@ -104,3 +104,41 @@ def test_the_alternation_reuses_the_parse_of_the_literal_analysis() -> None:
     assert alternation is not None
     assert alternation.fusable
     assert (after.misses, after.hits) == (before.misses, before.hits + 1)
+
+
+def test_file_hits_date_a_minute_seen_before_without_the_head_reader() -> None:
+    """``_text_hits`` dates a failure in a minute seen before itself (``minute_cache``):
+    the same times and date counts as ``HeadReader.time``, which is asked once a minute."""
+    import time as clock
+
+    from journalban.events import LineBatch
+
+    def text(minutes: int) -> str:
+        base = clock.mktime((2026, 12, 5, 10, 0, 0, 0, 0, -1))
+        out = []
+        for k in range(minutes * 30):
+            stamp = clock.strftime("%b %e %H:%M:%S", clock.localtime(base + 2 * k))
+            out.append(f"{stamp} host sshd[{k}]: Failed password for root from 192.0.2.{k % 250}")
+            out.append(f"{stamp} host sshd[{k}]: Failed password for bob from 198.51.100.1 [x]")
+        return "\n".join(out)
+
+    matcher = LineMatcher(CompiledFilter(FilterLibrary(None).load("sshd"), "normal"), lambda: 1.8e9)
+    asked: list[float | None] = []
+    time_of = matcher.heads.time
+
+    def counted(m: re.Match[str]) -> float | None:
+        asked.append(found := time_of(m))
+        return found
+
+    matcher.heads.time = counted  # type: ignore[method-assign]
+    batch = LineBatch("f", text(3).split("\n"), "", prefixed=True)
+    hits = matcher.hits(batch)
+    expected = LineMatcher(
+        CompiledFilter(FilterLibrary(None).load("sshd"), "normal"), lambda: 1.8e9
+    )
+    lines = text(3).split("\n")
+    slow = [expected.match_line(line) for line in lines]
+    assert [h[2] for h in hits] == [o.time for o in slow if o.address is not None]
+    assert len(hits) == 90  # (the second line of each pair is a near miss)
+    assert len(asked) <= 4  # the first failure of each minute (and the general path's first)
+    assert sum(matcher.dates.hits.values()) == sum(expected.dates.hits.values())
