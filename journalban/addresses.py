@@ -324,6 +324,32 @@ def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
     return net
 
 
+def stored_network_text(text: str) -> tuple[IPNetwork, str]:
+    """``stored_network(text)`` and its ``network_text``, for a ban the agent decides.
+
+    An "a.b.c.d/32" text that inet_pton takes is the network's own text, as
+    ``stored_network`` holds (it remembers it): its /32 is built and the text
+    remembered here without a call to either, nor a hash of the network in Python.
+    Any other text goes the general way.
+
+    Raises:
+        AddressError: not a network.
+    """
+    if text.endswith("/32") and ":" not in text:
+        try:
+            value = int.from_bytes(socket.inet_pton(socket.AF_INET, text[:-3]), "big")
+        except (OSError, ValueError):
+            pass
+        else:
+            host = _host_v4(value)
+            if len(_TEXTS) >= _TEXTS_LIMIT:  # (_remember_text, inline)
+                _TEXTS.clear()
+            _TEXTS[host] = text
+            return host, text
+    net = stored_network(text)
+    return net, network_text(net)
+
+
 _TEXTS: dict[IPNetwork, str] = {}
 _TEXTS_LIMIT = 1 << 17
 

@@ -18,6 +18,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from journalban import events
 from journalban.addresses import IPNetwork, stored_network
 from journalban.events import Ban
 
@@ -28,6 +29,10 @@ FIELDS = (
 
 BanMaker = Callable[
     [str, IPNetwork, float, "float | None", int, str, int, str, "tuple[str, ...]", str], Ban
+]
+PairMaker = Callable[
+    [str, IPNetwork, float, "float | None", int, str, int, str, "tuple[str, ...]", str],
+    tuple[Ban, Ban],
 ]
 
 
@@ -40,8 +45,9 @@ def _alike(ours: Ban, theirs: Ban) -> bool:
     )
 
 
-def _ban_maker() -> BanMaker | None:
-    """``Ban(...)`` (every field given, in order) by the slots' own setters, or None."""
+def _ban_maker() -> tuple[BanMaker, PairMaker] | None:
+    """``Ban(...)`` (every field given, in order) by the slots' own setters, and the pair
+    of it and its ``lineless`` copy in one call; or None."""
     if tuple(f.name for f in dataclasses.fields(Ban)) != FIELDS or hasattr(Ban, "__post_init__"):
         return None
     setters: list[Any] = []
@@ -78,20 +84,81 @@ def _ban_maker() -> BanMaker | None:
         s_acct(ban, account)
         return ban
 
+    def pair(
+        jail: str,
+        network: IPNetwork,
+        banned_at: float,
+        expires_at: float | None,
+        ban_count: int,
+        reason: str,
+        failures: int,
+        source: str,
+        lines: tuple[str, ...],
+        account: str,
+    ) -> tuple[Ban, Ban]:
+        ban: Ban = new(Ban)
+        bare: Ban = new(Ban)
+        s_jail(ban, jail)
+        s_jail(bare, jail)
+        s_net(ban, network)
+        s_net(bare, network)
+        s_at(ban, banned_at)
+        s_at(bare, banned_at)
+        s_exp(ban, expires_at)
+        s_exp(bare, expires_at)
+        s_count(ban, ban_count)
+        s_count(bare, ban_count)
+        s_reason(ban, reason)
+        s_reason(bare, reason)
+        s_fail(ban, failures)
+        s_fail(bare, failures)
+        s_src(ban, source)
+        s_src(bare, source)
+        s_lines(ban, lines)
+        s_lines(bare, ())
+        s_acct(ban, account)
+        s_acct(bare, account)
+        return ban, bare
+
     samples = (
         ("sshd", stored_network("192.0.2.1/32"), 1.5, 2.5, 1, "failures", 5, "files:x", ("a",), ""),
         ("web", stored_network("2001:db8::/64"), 0.0, None, 3, "account", 0, "", (), "root"),
     )
     try:
         for args in samples:
-            if not _alike(make(*args), Ban(*args)):
+            ban, bare = pair(*args)
+            if not (
+                _alike(make(*args), Ban(*args))
+                and _alike(ban, Ban(*args))
+                and _alike(bare, events.lineless(Ban(*args)))
+            ):
                 return None
     except (AttributeError, TypeError):
         return None
-    return make
+    return make, pair
 
 
-new_ban: BanMaker = _ban_maker() or Ban
+def _dataclass_pair(
+    jail: str,
+    network: IPNetwork,
+    banned_at: float,
+    expires_at: float | None,
+    ban_count: int,
+    reason: str,
+    failures: int,
+    source: str,
+    lines: tuple[str, ...],
+    account: str,
+) -> tuple[Ban, Ban]:
+    ban = Ban(jail, network, banned_at, expires_at, ban_count, reason, failures, source, lines,
+              account)  # fmt: skip
+    return ban, events.lineless(ban)
+
+
+_makers = _ban_maker()
+new_ban: BanMaker = Ban if _makers is None else _makers[0]
+# (a ban decided, and what the ban table keeps of it: ``events.lineless``)
+new_ban_pair: PairMaker = _dataclass_pair if _makers is None else _makers[1]
 
 
 def lineless(ban: Ban) -> Ban:

@@ -10,10 +10,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from journalban.addresses import IPNetwork, network_text, stored_network
+from journalban.addresses import IPNetwork, network_text, stored_network, stored_network_text
 from journalban.config.detectors import JAIL_BANTIME
 from journalban.config.schema import RecidiveConfig
-from journalban.decisions.banmaker import lineless, new_ban
+from journalban.decisions.banmaker import new_ban, new_ban_pair
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
@@ -136,8 +136,7 @@ class BanDeciding:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
         cfg = rt.config
         jail = cfg.name
-        network = stored_network(key)
-        text = network_text(network)  # remembered by stored_network when it is ``key``
+        network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
         lines: tuple[str, ...] = ()
         if reason != SUBNET:
             # A network the jail counts by: its count is spent.
@@ -163,25 +162,29 @@ class BanDeciding:
         # (ban_length's first answers, without its call: a first ban, most of them)
         length = base if base is None or not previous else ban_length(base, inc, previous)
         expires = None if length is None else when + length
-        ban = new_ban(
-            jail, network, when, expires, previous + 1, reason, failures, source, lines,
-            account or "",
-        )  # fmt: skip
+        args = (jail, network, when, expires, previous + 1, reason, failures, source, lines,
+                account or "")  # fmt: skip
+        expired = expires is not None and expires <= now  # (Ban.expired)
+        if lines and not expired:
+            # The table keeps the ban without its lines (``kept``, built in the same call):
+            # the state holds them once committed.
+            ban, kept = new_ban_pair(*args)
+        else:
+            ban = kept = new_ban(*args)
         commit.history.append((ban, False))
         self._decided.append((text, jail, when))
         pending = 0
         if jail != RECIDIVE:
             bans_now = changes.pending_bans
             pending = bans_now[text] = bans_now.get(text, 0) + 1
-        if expires is not None and expires <= now:  # (Ban.expired)
+        if expired:
             # Any failure before its end (the reading has passed its start) does not count.
             self._virtual[(jail, key)] = (-math.inf, expires or now)
             return
         commit.bans.append(ban)
         commit.banned_delta += 1
         rt.total_banned += 1
-        # The table keeps the ban without its lines: the state holds them once committed.
-        self.bans.put((jail, network), lineless(ban) if lines else ban, text)
+        self.bans.put((jail, network), kept, text)
         changes.bans.append(ban)
         # (no history and fewer bans in this step than recidive's count: nothing to feed)
         if rec.enabled and jail != RECIDIVE and (history or pending >= rec.maxretry):

@@ -43,23 +43,24 @@ class AttackMode:
         self._dirty = True
 
     def observe(self, seen: Seen) -> Sequence[Verdict]:
-        cfg = self.config
+        key, _, when, known_good = seen  # (one unpacking: a call per failure of the jail)
         self._dirty = True
-        pairs, current = self.pairs, int(seen.when // self.width)
-        if self._count and pairs[-2] == current and pairs[0] > current - BUCKETS:
+        pairs, current = self.pairs, int(when // self.width)
+        if (count := self._count) and pairs[-2] == current and pairs[0] > current - BUCKETS:
             # The newest bucket again, none aged out: the window's count is one more
             # (bucket_add sums every bucket, for each failure of the jail).
             pairs[-1] += 1
-            count = self._count = self._count + 1
+            count = self._count = count + 1
         else:
-            count = self._count = bucket_add(pairs, seen.when, self.width)
-        if seen.when >= self.until and count >= cfg.failures:
-            self.until = seen.when + cfg.hold
+            count = self._count = bucket_add(pairs, when, self.width)
+        until = self.until
+        if when >= until and count >= self.config.failures:
+            until = self.until = when + self.config.hold
             self.pairs = []
             self._count = 0
-        if seen.when < self.until and not seen.known_good:
+        if when < until and not known_good:
             # (a tuple built in C: one per failure while the jail is under attack)
-            return (_new_verdict(Verdict, (ATTACK_MODE, seen.key, 1, cfg.bantime, None, ())),)
+            return (_new_verdict(Verdict, (ATTACK_MODE, key, 1, self.config.bantime, None, ())),)
         return ()
 
     def banned(self, key: str) -> None:

@@ -9,7 +9,7 @@ covers a known-good network.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from journalban.config.detectors import KnownGoodConfig
 from journalban.jails.detector import Row, account_key
@@ -28,6 +28,9 @@ class KnownGood:
         # "account\0network" -> last login
         self.pairs: Tracked[float] = Tracked(config.max_pairs, text=number_text)
         self._networks: dict[str, int] = {}  # network -> pairs holding it
+        # Whether any account logged in from a network: the dict's own lookup (a failure's
+        # first question, asked in C), never replaced (``_recount`` refills it in place).
+        self.network_known: Callable[[str], bool] = self._networks.__contains__
 
     @property
     def tracked(self) -> int:
@@ -49,10 +52,6 @@ class KnownGood:
     def holds(self, account: str, network: str, now: float) -> bool:
         last = self.pairs.get(account_key(account) + SEP + network)
         return last is not None and last > now - self.config.keep
-
-    def network_known(self, network: str) -> bool:
-        """Whether any account logged in from ``network``."""
-        return network in self._networks
 
     @property
     def networks(self) -> list[str]:
@@ -84,10 +83,11 @@ class KnownGood:
             self._recount()
 
     def _recount(self) -> None:
-        self._networks = {}
+        networks = self._networks
+        networks.clear()  # in place: network_known is this dict's own __contains__
         for key in self.pairs:
             network = key.split(SEP, 1)[1]
-            self._networks[network] = self._networks.get(network, 0) + 1
+            networks[network] = networks.get(network, 0) + 1
 
     def discard_changes(self) -> None:
         self.pairs.discard()

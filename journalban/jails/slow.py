@@ -31,17 +31,19 @@ class SlowWindow:
         return len(self.keys)
 
     def observe(self, seen: Seen) -> Sequence[Verdict]:
-        pairs = self.keys.get(seen.key)
+        key, _, when, _ = seen
+        keys = self.keys
+        pairs = keys.get(key)
         if pairs is None:  # an address's first failure: its one bucket
-            pairs = [int(seen.when // self.width), 1]
+            pairs = [int(when // self.width), 1]
             count = 1
         else:
-            count = bucket_add(pairs, seen.when, self.width)
-        self.keys.touch(seen.key, pairs)
+            count = bucket_add(pairs, when, self.width)
+        keys.touch(key, pairs)
         if count < self.config.maxretry:
             return ()
-        self.keys.drop(seen.key)
-        return (Verdict(SLOW, seen.key, count, self.config.bantime),)
+        keys.drop(key)
+        return (Verdict(SLOW, key, count, self.config.bantime),)
 
     def banned(self, key: str) -> None:
         pass  # a ban by another detector does not forgive the long window

@@ -97,11 +97,15 @@ class SubnetCrowd:
         return found
 
     def observe(self, seen: Seen) -> Sequence[Verdict]:
-        if seen.known_good:
+        key, _, when, known_good = seen
+        if known_good:
             return ()
         cfg = self.config
-        key, when = seen.key, seen.when
-        prefix = self.prefix_of(key)
+        octets, tail = self._v4_cut
+        if octets == 3 and key.endswith("/32"):  # (prefix_of's first answer, without its call)
+            prefix = key[: key.rfind(".")] + tail
+        else:
+            prefix = self.prefix_of(key)
         kept = self.prefixes.get(prefix)
         if kept is None:
             if cfg.addresses > 1:  # (always, as configured) one network is not a crowd
@@ -115,7 +119,7 @@ class SubnetCrowd:
             networks = {kept[0]: kept[1]}
         else:
             networks = kept
-        if not note_distinct(networks, seen.key, seen.when, cfg.findtime, cfg.addresses):
+        if not note_distinct(networks, key, when, cfg.findtime, cfg.addresses):
             self.prefixes.touch(
                 prefix, next(iter(networks.items())) if len(networks) == 1 else networks
             )

@@ -61,7 +61,13 @@ class Tracked(Generic[V]):
         # Taken out and put back at the end (no value is None): the use order, in a
         # plain dict and an OrderedDict alike, one lookup for a key already there.
         if items.pop(key, None) is None and len(items) >= self.cap:
-            items = self._make_room()
+            if type(items) is OrderedDict and len(items) == self.cap:
+                # One key out for one in (a full map's every new key): no call
+                gone, _ = items.popitem(False)
+                self._dirty[gone] = None
+                self.evicted += 1
+            else:
+                items = self._make_room()
         items[key] = value
         self._dirty[key] = value
         return value

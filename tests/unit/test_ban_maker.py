@@ -58,3 +58,22 @@ def test_a_different_ban_shape_falls_back_to_the_dataclass(monkeypatch: pytest.M
     monkeypatch.setattr(banmaker, "FIELDS", (*banmaker.FIELDS, "extra"))
     assert banmaker._ban_maker() is None
     assert parse_network("192.0.2.7") == stored_network("192.0.2.7/32")
+
+
+@pytest.mark.parametrize("args", _args())
+def test_a_pair_is_the_ban_and_its_lineless_copy(args: tuple[object, ...]) -> None:
+    ban, kept = banmaker.new_ban_pair(*args)  # type: ignore[arg-type]
+    theirs = Ban(*args)  # type: ignore[arg-type]
+    assert banmaker.new_ban_pair is not banmaker._dataclass_pair  # the fast one, here
+    for ours, expected in ((ban, theirs), (kept, events.lineless(theirs))):
+        assert type(ours) is Ban
+        assert dataclasses.astuple(ours) == dataclasses.astuple(expected)
+        assert repr(ours) == repr(expected)
+        assert hash(ours) == hash(expected)
+    assert ban is not kept
+
+
+def test_the_dataclass_pair_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    for args in _args():
+        ours = banmaker._dataclass_pair(*args)  # type: ignore[arg-type]
+        assert ours == banmaker.new_ban_pair(*args)  # type: ignore[arg-type]

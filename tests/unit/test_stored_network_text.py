@@ -1,0 +1,54 @@
+"""``stored_network_text`` (a decided ban's network and its text) gives what
+``stored_network`` and ``network_text`` give, for every text, the agent's keys or not."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+
+import pytest
+
+from journalban import addresses
+from journalban.addresses import network_text, stored_network, stored_network_text
+from journalban.errors import AddressError
+
+LOOSE = [
+    "1.2.3.4/32", "01.2.3.4/32", "1.2.3.04/32", "0x1.2.3.4/32", "1.2.3/32", "1.2.3.4 /32",
+    " 1.2.3.4/32", "1.2.3.4/032", "1.2.3.4/5/32", "256.1.1.1/32", "1.2.3.4/31", "1.2.3.0/24",
+    "1.2.3.\u0664/32", "1.2.3.4\x00/32", "/32", "::ffff:1.2.3.4/32", "2001:db8::/32",
+    "2001:db8::1/128", "2001:db8:0:1::/64", "2001:DB8:0:1::/64", "::/0", "0.0.0.0/32",
+    "255.255.255.255/32", "1.2.3.4",
+]  # fmt: skip
+
+
+def _texts() -> list[str]:
+    rng = random.Random(32)
+    found = list(LOOSE)
+    for _ in range(2000):
+        found.append(".".join(str(rng.randrange(256)) for _ in range(4)) + "/32")
+        found.append(str(ipaddress.IPv6Network((rng.getrandbits(64) << 64, 64))))
+    return found
+
+
+def test_the_network_and_text_stored_network_gives() -> None:
+    for text in _texts():
+        try:
+            expected = stored_network(text)
+        except AddressError:
+            with pytest.raises(AddressError):
+                stored_network_text(text)
+            continue
+        addresses._TEXTS.clear()
+        net, shown = stored_network_text(text)
+        assert net == expected, text
+        assert type(net) is type(expected), text
+        assert shown == network_text(expected) == str(expected), text
+        assert addresses._TEXTS.get(net) == shown  # remembered for the ban's later rows
+
+
+def test_a_full_memo_is_cleared_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(addresses, "_TEXTS_LIMIT", 3)
+    addresses._TEXTS.clear()
+    for n in range(10):
+        stored_network_text(f"192.0.2.{n}/32")
+        assert len(addresses._TEXTS) <= 3
