@@ -6,7 +6,7 @@ keyed by (jail, detector, key): a flood's commit inserted and deleted
 thousands of random keys in that B-tree, with the pages they dirtied (about
 half of the commits' CPU on sshd-flood). Here a commit writes one row per
 (jail, detector) it changed: its keys and values (null: the key is gone) as
-one JSON object, appended in ``seq`` order. When the entries logged since a
+one JSON list, appended in ``seq`` order. When the entries logged since a
 detector's last whole row outnumber the keys it held then (and
 ``MIN_LOGGED``), or its rows pass ``MOST_ROWS``, the commit writes a whole
 row (every key it holds: the one before it, and the changes since, applied)
@@ -25,6 +25,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Sequence
+from itertools import chain
 from operator import itemgetter
 
 log = logging.getLogger("journalban.state")
@@ -41,6 +42,9 @@ MIN_LOGGED = 4096
 MOST_ROWS = 256
 INSERT = "INSERT INTO detector_log (jail, detector, whole, entries, changes) VALUES (?, ?, ?, ?, ?)"
 _first = itemgetter(0)
+_flat = chain.from_iterable
+_STR = {str}
+_STR_NONE = {str, type(None)}
 # A jail's rows (False) or one detector's (True).
 _SELECT_ROWS = {
     False: "SELECT detector, key, value FROM detector_state WHERE jail = ?",
@@ -51,7 +55,6 @@ _SELECT_LOG = {
     True: "SELECT detector, whole, changes FROM detector_log WHERE jail = ? AND detector = ?"
     " ORDER BY seq",
 }
-_NONE = type(None)
 
 
 class DetectorLog:
@@ -77,7 +80,7 @@ class DetectorLog:
             size = self.sizes.get((jail, detector))
             if size is None:
                 size = self.sizes[jail, detector] = _sizes(cur, jail, detector)
-            cur.execute(INSERT, (jail, detector, 0, len(found), json.dumps(found)))
+            cur.execute(INSERT, (jail, detector, 0, len(found), _text(found)))
             size[1] += len(found)
             size[2] += 1
             if (size[1] > MIN_LOGGED and size[1] > RATIO * size[0]) or size[2] > MOST_ROWS:
@@ -118,7 +121,7 @@ def _write_whole(cur: sqlite3.Cursor, jail: str, detector: str) -> int:
     """The detector's every key as one row, the rows it replaces deleted; its keys."""
     held = _held(cur, jail, detector).get(detector, {})
     kept = {key: value for key, value in held.items() if value is not None}
-    cur.execute(INSERT, (jail, detector, 1, len(kept), json.dumps(kept)))
+    cur.execute(INSERT, (jail, detector, 1, len(kept), _text(kept)))
     seq = cur.lastrowid
     cur.execute(
         "DELETE FROM detector_log WHERE jail = ? AND detector = ? AND seq < ?",
@@ -211,9 +214,22 @@ def _held(
     return held
 
 
+def _text(changes: dict[str, str | None]) -> str:
+    """``changes`` as a JSON list of keys and values in turn: ``[key, value, ...]``.
+
+    Not a JSON object: json's encoder makes the list of a dict's (key, value) tuples
+    first, a flood's tens of thousands of them alive at once, and the interpreter's
+    collector, counting them, ran its full collections of the agent's millions of
+    objects (10 times the encoding's own CPU in a replay of sshd-flood's commits)."""
+    return json.dumps([*_flat(changes.items())])
+
+
 def _changes(text: object) -> dict[str, str | None]:
-    """A log row's keys and values: a JSON object of texts and nulls."""
+    """A log row's keys and values (``_text``)."""
     found = json.loads(text)  # type: ignore[arg-type]  # (not text: TypeError)
-    if type(found) is not dict or {*map(type, found.values())} - {str, _NONE}:
+    if type(found) is not list or len(found) % 2:
         raise ValueError(f"not a detector log row: {text!r:.80}")
-    return found
+    keys, values = found[::2], found[1::2]
+    if {*map(type, keys)} - _STR or {*map(type, values)} - _STR_NONE:
+        raise ValueError(f"not a detector log row: {text!r:.80}")
+    return dict(zip(keys, values, strict=True))

@@ -63,7 +63,7 @@ DETECTOR_STATE: Final = """CREATE TABLE IF NOT EXISTS detector_state (
     PRIMARY KEY (jail, detector, key)
 ) WITHOUT ROWID"""
 
-# The detectors' changes, a JSON object of keys and values (null: gone) per commit and
+# The detectors' changes, a JSON list of keys and values in turn (null: gone) per commit and
 # detector; ``whole``: every key the detector held (the rows before it no longer count).
 DETECTOR_LOG: Final = """CREATE TABLE IF NOT EXISTS detector_log (
     seq INTEGER PRIMARY KEY, jail TEXT NOT NULL, detector TEXT NOT NULL,

@@ -120,12 +120,12 @@ def test_a_damaged_log_row_is_skipped_with_a_warning(
     store = StateStore(tmp_path / "state.sqlite")
     store.commit([BatchCommit("sshd", detector_rows=[("slow", "192.0.2.1/32", "[1, 1]")])])
     store.commit([BatchCommit("sshd", detector_rows=[("slow", "192.0.2.2/32", "[2, 1]")])])
-    for damaged in ("not json", "[1, 2]", '{"192.0.2.9/32": 5}', 5):
+    for damaged in ("not json", '["192.0.2.9/32"]', '["192.0.2.9/32", 5]', 5, '{"a": "b"}'):
         store.db.execute("INSERT INTO detector_log (jail, detector, whole, entries, changes)"
                          " VALUES ('sshd', 'slow', 0, 1, ?)", (damaged,))  # fmt: skip
     store.db.execute("UPDATE detector_log SET changes = 'x' WHERE seq = 1")
     with caplog.at_level(logging.WARNING, logger="journalban.state"):
         found = detection.read_rows(store.db, "sshd")
     assert found == {"slow": [("192.0.2.2/32", "[2, 1]")]}
-    assert "5 logged row(s) of jail sshd could not be read" in caplog.text
+    assert "6 logged row(s) of jail sshd could not be read" in caplog.text
     store.close()
