@@ -7,11 +7,10 @@ thousands of random keys in that B-tree, with the pages they dirtied (about
 half of the commits' CPU on sshd-flood). Here a commit writes one row per
 (jail, detector) it changed: its keys and values (null: the key is gone) as
 one JSON list, appended in ``seq`` order. When the entries logged since a
-detector's last whole row outnumber the keys it held then (and
+detector's last whole row pass ``RATIO`` times the keys it held then (and
 ``MIN_LOGGED``), or its rows pass ``MOST_ROWS``, the commit writes a whole
 row (every key it holds: the one before it, and the changes since, applied)
-and deletes the rows it replaces. The writes cost at most about twice the
-changes' own JSON, and a read at most about twice the state.
+and deletes the rows it replaces.
 
 ``detector_state`` is still read: rows a format 1 file holds, under the log
 (a whole row replaces them; the first one also deletes them). The detectors
@@ -24,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
 
@@ -34,9 +33,13 @@ log = logging.getLogger("journalban.state")
 Row = tuple[str, str, "str | None"]
 # A whole row is written once the entries logged since the last one pass RATIO times the
 # keys it held (and MIN_LOGGED): the whole rows' writes are then at most 1 / RATIO of the
-# changes' own (amortized), and a read takes at most 1 + RATIO times the keys held.
-RATIO = 4
-MIN_LOGGED = 4096
+# changes' own (amortized), and a read takes at most 1 + RATIO times the keys held (a
+# flood's 60,000 keys: about 0.1 s at a start). A whole row of a flood's tens of thousands
+# of keys costs the commits more than its own CPU (it reads and frees thousands of pages
+# through the page cache the bans' and history's indexes use): replayed sshd-flood
+# commits 3,833 M instructions with 4 and 4,096, 3,648 M with these (sshd 813 -> 748 M).
+RATIO = 8
+MIN_LOGGED = 16384
 # Rows logged since the last whole row (at most): a state of few keys changed by many
 # small commits is packed too.
 MOST_ROWS = 256
@@ -91,13 +94,21 @@ def gather(changes: dict[str, dict[str, str | None]], rows: Sequence[Row]) -> No
     """Add a batch's ``rows`` to ``changes`` (detector: key: value), as format 1 wrote
     them: the batch's deleted keys first, then its written ones (a key both deleted and
     written in one batch keeps its value), the last row of a key winning."""
-    for deleted in (True, False):
-        for detector, key, value in rows:
-            if (value is None) is deleted:
-                found = changes.get(detector)
-                if found is None:
-                    found = changes[detector] = {}
-                found[key] = value
+    batch: dict[str, dict[str, str | None]] = {}
+    for detector, key, value in rows:
+        found = batch.get(detector)
+        if found is None:
+            found = batch[detector] = {}
+        if value is None:
+            found.setdefault(key, None)  # (a value the batch wrote stays)
+        else:
+            found[key] = value
+    for detector, found in batch.items():
+        into = changes.get(detector)
+        if into is None:
+            changes[detector] = found
+        else:
+            into.update(found)
 
 
 def _sizes(cur: sqlite3.Cursor, jail: str, detector: str) -> list[int]:
@@ -120,15 +131,14 @@ def _sizes(cur: sqlite3.Cursor, jail: str, detector: str) -> list[int]:
 def _write_whole(cur: sqlite3.Cursor, jail: str, detector: str) -> int:
     """The detector's every key as one row, the rows it replaces deleted; its keys."""
     held = _held(cur, jail, detector).get(detector, {})
-    kept = {key: value for key, value in held.items() if value is not None}
-    cur.execute(INSERT, (jail, detector, 1, len(kept), _text(kept)))
+    cur.execute(INSERT, (jail, detector, 1, len(held), _text(held)))
     seq = cur.lastrowid
     cur.execute(
         "DELETE FROM detector_log WHERE jail = ? AND detector = ? AND seq < ?",
         (jail, detector, seq),
     )
     cur.execute("DELETE FROM detector_state WHERE jail = ? AND detector = ?", (jail, detector))
-    return len(kept)
+    return len(held)
 
 
 def read_rows(
@@ -138,7 +148,7 @@ def read_rows(
     any: none)."""
     found: dict[str, list[tuple[str, str]]] = {}
     for detector, held in _held(db, jail).items():
-        rows = [(key, value) for key, value in held.items() if value is not None]
+        rows: list[tuple[str, str]] = [*held.items()]  # type: ignore[list-item]  # (no None)
         if rows:
             rows.sort(key=_first)
             found[detector] = rows
@@ -184,8 +194,9 @@ def downgrade(path: str) -> None:
 def _held(
     db: sqlite3.Connection | sqlite3.Cursor, jail: str, detector: str | None = None
 ) -> dict[str, dict[str, str | None]]:
-    """Each detector's keys and values (None: gone) from the rows of format 1 and the log
-    after them; a log row that cannot be read is skipped, with a warning."""
+    """Each detector's keys and values from the rows of format 1 and the log after them (a
+    key gone is not there: no value is None); a log row that cannot be read is skipped,
+    with a warning."""
     one = detector is not None
     args = (jail, detector) if one else (jail,)
     held: dict[str, dict[str, str | None]] = {}
@@ -203,9 +214,12 @@ def _held(
             continue
         name = str(name)
         if whole or name not in held:
-            held[name] = changes
+            held[name] = found = changes
         else:
-            held[name].update(changes)
+            found = held[name]
+            found.update(changes)
+        for key in [key for key, value in changes.items() if value is None]:
+            del found[key]  # (gone: a flood's churned keys not held until the end)
     if skipped:
         log.warning(
             "unreadable detector rows: %d logged row(s) of jail %s could not be read and "
@@ -214,7 +228,7 @@ def _held(
     return held
 
 
-def _text(changes: dict[str, str | None]) -> str:
+def _text(changes: Mapping[str, str | None]) -> str:
     """``changes`` as a JSON list of keys and values in turn: ``[key, value, ...]``.
 
     Not a JSON object: json's encoder makes the list of a dict's (key, value) tuples
