@@ -91,8 +91,9 @@ def corpus(seed: int) -> list[dict[str, str | int | bytes]]:
 SPEC = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
 
 
-def frames(directory: Path, batch: int, way: str) -> list[Frame]:
-    """Every frame one reader hands out over the directory: ``way`` route, scan or gate."""
+def frames(directory: Path, batch: int, way: str, given: bool = True) -> list[Frame]:
+    """Every frame one reader hands out over the directory: ``way`` route, scan or gate;
+    ``given``: the finder given to the reader, else built after its scans (a held child's)."""
     fdef = FilterLibrary(None).load("sshd")
     assert fdef.sessions is not None
     assert fdef.sessions.literals is not None
@@ -102,7 +103,11 @@ def frames(directory: Path, batch: int, way: str) -> list[Frame]:
         matcher=SPEC.to_json(), session_field="_PID",
     )  # fmt: skip
     sink = os.open(os.devnull, os.O_RDWR)
-    follower = Follower(request, sink, sink, finder(SPEC.to_json()))
+    if given:
+        follower = Follower(request, sink, sink, finder(SPEC.to_json()))
+    else:
+        follower = Follower(request, sink, sink, make_finder=lambda: finder(SPEC.to_json()))
+        follower.ensure_finder()
     assert follower.split is not None
     assert follower.split[2] is not None, "the route applies"
     if way == "scan":
@@ -152,3 +157,30 @@ def test_the_route_hands_out_what_the_literal_scan_does(tmp_path: Path) -> None:
     assert any(line.startswith("Disconnecting: Too many") for line in hits)
     assert not any(line.startswith(("Failed publickey", "Connection from 6.6")) for line in hits)
     assert any(frame.sessions for frame in routed)
+
+
+def test_a_reader_given_its_routed_finder_tunes_no_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the finder up front (the child's own prefilter, ``Request.prefilter_from_finder``),
+    a reader whose route tells the candidates reads no sample of the journal to tune scans it
+    does not ask (7 ms of its start on sshd's jail), and hands out the frames of a reader
+    whose finder came after its tuned scans."""
+    from journalban.sources import journalworker
+    from journalban.sources.literalscan import sample_messages as sample
+
+    entries = corpus(23)
+    with JournalWriter(tmp_path) as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+    wait_entries(tmp_path, len(entries))
+    tuned = frames(tmp_path, 64, "route", given=False)
+    sampled: list[int] = []
+
+    def counted(reader: object, entries: int = 1000) -> bytes:
+        sampled.append(entries)
+        return sample(reader, entries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(journalworker, "sample_messages", counted)
+    assert frames(tmp_path, 64, "route") == tuned
+    assert sampled == []
