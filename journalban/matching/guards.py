@@ -146,6 +146,12 @@ class Guards:
             self._trials[mask] = self._trial(mask, found)
         return self._trials[mask]
 
+    def kept_start(self, mask: int) -> re.Pattern[str] | None:
+        """The search of starts (``start_guard``) kept for ``mask`` after its trial, if any:
+        a line holding none of its matches can match no regex ``mask`` leaves."""
+        owner = getattr(self._decided.get(mask), "__self__", None)
+        return owner if isinstance(owner, re.Pattern) else None
+
     def _trial(self, mask: int, search: Callable[[str, int, int], object]) -> Guard:
         counts = [0, 0]  # lines tested, misses told
         decided = self._decided

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -240,7 +240,9 @@ def needle_index(scan: Sequence[Needle], literal: str) -> int:
     raise ValueError(f"{literal!r} is none of the scan's literals")
 
 
-def line_ends(text: str, needles: Sequence[Needle]) -> dict[int, int]:
+def line_ends(
+    text: str, needles: Sequence[Needle], lines_of: Mapping[int, re.Pattern[str]] | None = None
+) -> dict[int, int]:
     """The lines holding a literal: each line's end (its newline, or the text's end), with
     a bit mask of the needles (by position) through which they were found.
 
@@ -250,6 +252,11 @@ def line_ends(text: str, needles: Sequence[Needle]) -> dict[int, int]:
     (``_line_regex``): the engine skips to a literal in C and its match ends where
     the line does, so a line found costs one list item instead of a loop of Python
     around str.find; sparse hits (or literals without a common start) take that loop.
+
+    ``lines_of``: per needle (by position), a regex ``X[^\n]*`` to take instead of its
+    line regex where its hits are dense, whose every match holds the needle: the lines
+    holding the needle that it does not find go without the needle's bit (``X``: a
+    guard's search of starts, which such a line fails, ``engine._text_hits``).
     """
     found: dict[int, int] = {}
     get = found.get
@@ -261,6 +268,8 @@ def line_ends(text: str, needles: Sequence[Needle]) -> dict[int, int]:
             continue  # most needles, most texts: one pass at str.find's speed
         # Hits that come densely are cheaper through the regex; a few, through str.find.
         regex = _line_regex(needle)
+        if regex is not None and lines_of and bit in lines_of:
+            regex = lines_of[bit]
         if regex is not None and _dense(text, needle[0], first, size):
             start = text.rfind("\n", 0, first) + 1
             ends = [m.end() for m in regex.finditer(text, start)]

@@ -133,3 +133,39 @@ def test_a_guard_that_tells_no_miss_is_dropped_after_its_trial() -> None:
     for line in lines[:TRIAL]:
         assert test(line, 0, len(line)) is not None
     assert guards.for_mask(mask) is None  # it told none: no search from now on
+
+
+def test_a_kept_search_of_starts_leaves_its_near_misses_in_the_scan() -> None:
+    """Once a needle's lone mask kept its search of starts, the scan takes that search for
+    the needle's dense lines: a ``Failed publickey for bob`` line holds ``Failed`` but no
+    start, so it is no candidate at all; the hits are the same as without guards."""
+    from journalban.matching.literals import line_ends
+
+    near = "Failed publickey for bob from 198.51.100.{} port 40122 ssh2: RSA SHA256:AbCdEf0123"
+    failing = "Failed password for invalid user admin from 203.0.113.{} port 22 ssh2"
+    other = "Failed password for root from 192.0.2.{} port 22 ssh2"
+    lines = _lines(
+        [(near if k % 4 else failing if k % 8 else other).format(k % 250) for k in range(800)]
+    )
+    matcher = LineMatcher(
+        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
+    )
+    assert matcher._guarded_lines() == {}  # nothing kept before a trial
+    hits = []
+    for at in range(0, len(lines), 100):
+        hits += matcher.hits(LineBatch("f", lines[at : at + 100], "0"))
+    assert hits == _hits(lines, False)
+    assert len(hits) == 200
+    bit = matcher.filter.needles.index("Failed")
+    searches = matcher._guarded_lines()
+    assert set(searches) == {bit}
+    text = "\n".join(lines[:100])
+    plain, guarded = (
+        line_ends(text, matcher.filter.scan),
+        line_ends(text, matcher.filter.scan, searches),
+    )
+    assert len(plain) == 100
+    assert sorted(guarded) == sorted(
+        end for end in plain if "publickey" not in text[text.rfind("\n", 0, end) + 1 : end]
+    )
+    assert len(guarded) == 25
