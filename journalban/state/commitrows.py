@@ -45,7 +45,9 @@ HistoryRow = tuple[str, str, float, "float | None", int]
 # lines, account): schema.BANS's columns in their order.
 BAN_COLUMNS = 10
 INSERT_BANS = "INSERT OR REPLACE INTO bans"
-INSERT_HISTORY = "INSERT INTO history (network, jail, banned_at, expires_at, manual)"
+# OR FAIL: no statement journal (a copy of each page a statement of many rows changes,
+# to undo that statement alone): a failure rolls back the whole commit anyway (_Tx).
+INSERT_HISTORY = "INSERT OR FAIL INTO history (network, jail, banned_at, expires_at, manual)"
 INSERT_FAILURES = "INSERT INTO failure_log (jail, newest, cleared, failures)"
 INSERT_POSITIONS = "INSERT OR REPLACE INTO positions (jail, source, position)"
 ADD_COUNTERS = (

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from journalban.addresses import host_v4_network
+from journalban.errors import StateError
+from journalban.events import Ban
 from journalban.state import detection, detectorlog, schema
 from journalban.state.store import BatchCommit, StateStore
 
@@ -128,4 +131,34 @@ def test_a_damaged_log_row_is_skipped_with_a_warning(
         found = detection.read_rows(store.db, "sshd")
     assert found == {"slow": [("192.0.2.2/32", "[2, 1]")]}
     assert "6 logged row(s) of jail sshd could not be read" in caplog.text
+    store.close()
+
+
+def test_a_failed_commit_leaves_nothing_of_itself(tmp_path: Path) -> None:
+    """A row that fails in the middle of a commit (here the 41st history row, after 40 in
+    the same statement and the detectors' log rows) rolls back the whole transaction: the
+    history's statement keeps no row (OR FAIL), the log no row, and the next commit is
+    written and read back as if the failed one had never been (the log's sizes forgotten)."""
+    store = StateStore(tmp_path / "state.sqlite")
+    good: list[detection.DetectorRow] = [
+        ("slow", f"192.0.2.{n}/32", f"[{n}, 1]") for n in range(50)
+    ]
+    store.commit([BatchCommit("sshd", "files:x", "p1", detector_rows=good[:10])])
+    at = 1_800_000_000.0
+    bans = [Ban("sshd", host_v4_network(0xC0000200 + n), at, at + 60, 1, "failures", 5, "x")
+            for n in range(40)]  # fmt: skip
+    broken = Ban("sshd", host_v4_network(0xC00002FF), None, None, 1, "failures", 5, "x")  # type: ignore[arg-type]
+    failing = BatchCommit(
+        "sshd", "files:x", "p2", history=[*((b, False) for b in bans), (broken, False)],
+        detector_rows=good[10:40],
+    )  # fmt: skip
+    with pytest.raises(StateError):
+        store.commit([failing])
+    assert store.db.execute("SELECT count(*) FROM history").fetchone() == (0,)
+    assert store.positions() == {("sshd", "files:x"): "p1"}
+    assert sorted(detectorlog.all_rows(store.db)) == sorted(("sshd", *r) for r in good[:10])
+    store.commit([BatchCommit("sshd", "files:x", "p3", detector_rows=good[40:])])
+    assert sorted(detectorlog.all_rows(store.db)) == sorted(
+        ("sshd", *r) for r in good[:10] + good[40:]
+    )
     store.close()
