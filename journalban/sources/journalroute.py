@@ -87,7 +87,9 @@ def _shortest(strings: Iterable[bytes]) -> list[bytes]:
 class Route:
     """``firsts[raw[0]]`` false: no candidate; else ``match(raw)``: None, or a match whose
     ``lastindex`` (never 0) indexes ``kinds`` (``TEACH``, ``SESSION``, ``FAILURE``) and
-    ``matchers`` (a failure start's class's match; None for a session line's).
+    ``matchers`` (a failure start's class's match; None for a session line's). A match
+    with a ``bind(matchers, index)`` method is told its slots: it may put another
+    callable there (a class's alternation compiled at its first message).
     ``quiet_firsts`` and ``quiet_match`` the same without the session lines that do not
     teach: what a reader asks while they are of no use (``SessionGate.quiet``)."""
 
@@ -96,7 +98,7 @@ class Route:
     quiet_firsts: tuple[bool, ...]
     quiet_match: Callable[[bytes], re.Match[bytes] | None]
     kinds: tuple[int, ...]
-    matchers: tuple[Callable[[str], re.Match[str] | None] | None, ...]
+    matchers: list[Callable[[str], re.Match[str] | None] | None]
 
 
 def route_for(
@@ -115,8 +117,12 @@ def route_for(
     tree = prefix_tree(every, leaves)
     quiet = prefix_tree(every, [], frozenset(others))  # the same groups, in the same order
     kinds = [TEACH if s in teaching else SESSION if s in others else FAILURE for s in leaves]
+    matchers = [None, *(failing.get(s) for s in leaves)]
+    for index, match in enumerate(matchers):
+        if (bind := getattr(match, "bind", None)) is not None:
+            bind(matchers, index)
     return Route(
         first_bytes(every), re.compile(tree).match,
         first_bytes((*teaching, *failing)), re.compile(quiet).match,
-        (0, *kinds), (None, *(failing.get(s) for s in leaves)),
+        (0, *kinds), matchers,
     )  # fmt: skip

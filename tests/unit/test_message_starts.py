@@ -185,3 +185,45 @@ def test_the_prefix_tree_names_the_start_a_text_begins_with() -> None:
             assert (None if m is None or m.lastindex is None else leaves[m.lastindex - 1]) == (
                 open_[0] if open_ else None
             ), (starts, shut, text)
+
+
+def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> None:
+    """The finder's classes of starts compile their alternation at their first message
+    (``ClassMatch``): until then the route's slots hold them, after it the compiled match;
+    what they find is the eager alternation's."""
+    from journalban.agent.journalfinder import ClassMatch, JailFinder
+    from journalban.matching.spec import MatcherSpec, pickle_filter
+
+    fdef = FilterLibrary().load("sshd")
+    spec = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
+    finder = JailFinder({**spec.to_json(), "filter_def": pickle_filter(fdef)})
+    assert finder.start_classes is not None
+    assert finder.gate is not None
+    assert finder.gate.prefixes is not None
+    route = route_for(finder.gate.prefixes, finder.gate.teach_prefixes, finder.start_classes)
+    assert route is not None
+    slots = [k for k, kind in enumerate(route.kinds) if kind == FAILURE]
+    assert all(isinstance(route.matchers[k], ClassMatch) for k in slots)  # none compiled
+    compiled = finder.matcher.filter
+    eager = {
+        starts: compiled.alternation_of(regexes)
+        for starts, regexes in start_classes([r for _, r in compiled.regexes]) or ()
+    }
+    message = "Failed password for root from 203.0.113.9 port 22 ssh2"
+    m = route.match(message.encode())
+    assert m is not None
+    assert m.lastindex in slots
+    lazy = route.matchers[m.lastindex]
+    assert lazy is not None
+    found = lazy(message)
+    assert not isinstance(route.matchers[m.lastindex], ClassMatch)  # compiled, in its place
+    (alternation,) = [a for starts, a in eager.items() if message.startswith(starts)]
+    assert alternation is not None
+    expected = alternation.match(message)
+    assert found is not None
+    assert expected is not None
+    assert found.groupdict() == expected.groupdict()
+    assert found.lastgroup == expected.lastgroup
+    others = [k for k in slots if route.matchers[k] is not route.matchers[m.lastindex]]
+    assert others
+    assert all(isinstance(route.matchers[k], ClassMatch) for k in others)
