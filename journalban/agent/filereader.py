@@ -5,8 +5,7 @@
 on stdin, which then stays open: its EOF (the agent closed the source, or died)
 ends the child. Each frame on stdout (``journalban.sources.frames``) is a
 ``marshal`` tuple ``(position, lines read, unreadable, truncated, lines,
-addresses, times, users, marks, session changes)`` of the failures of one
-batch, or of a few consecutive batches of a backlog (``Frames``).
+addresses, times, users, marks, session changes)`` of the batch's failures.
 
 It reads without an event loop (``FileSource.blocking_batches``, waiting in
 ``select`` on inotify and stdin) and imports neither asyncio nor PyYAML (the
@@ -15,7 +14,6 @@ agent sends its own FilterDef): 3.5 MB less than the asyncio child it replaces.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import json
 import marshal
@@ -27,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import IO
 
-from journalban.agent.filesplit import CatchUp, Fields, MatchedBatch, merge_fields
+from journalban.agent.filesplit import CatchUp, MatchedBatch
 from journalban.clock import Clock, SystemClock
 from journalban.events import LineBatch
 from journalban.matching.dates import DateReader
@@ -42,12 +40,6 @@ from journalban.sources.heaptrim import HeapTrim
 # Bytes read per batch: the agent holds a few batches at a time; smaller
 # bursts keep both processes' memory down at no measurable cost in speed.
 BURST_BYTES = 1 << 18
-# Bursts of a backlog in one frame at most (``Frames``): 1 MiB of the file, and
-# failures: the agent holds a few frames in its queue (sshd-flood's 1,250 a burst
-# merged four at a time: 18 MB more at its peak).
-MERGE_BURSTS = 4
-MERGE_HITS = 1024
-FIONREAD = 0x541B  # termios.FIONREAD (Linux): the bytes waiting in a pipe
 
 
 @dataclass(frozen=True)
@@ -112,16 +104,6 @@ def _body(
     """The frame body of ``batch``: its failures (matched already in a split's turn)."""
     if isinstance(batch, MatchedBatch):
         return batch.body
-    return marshal.dumps(_fields(batch, matcher, table, dates))
-
-
-def _fields(
-    batch: LineBatch,
-    matcher: LineMatcher,
-    table: SessionTable | None = None,
-    dates: DateReader | None = None,
-) -> Fields:
-    """What the frame body of ``batch`` holds (see the module), before ``marshal``."""
     hits = matcher.hits(batch)
     changed: list[tuple[str, str | None]] = []
     if table is not None and dates is not None:
@@ -132,65 +114,22 @@ def _fields(
 
         hits += file_session_hits(table, batch.lines, line_time, matcher.ident_refused, time.time())
         changed = table.changes()
-    return (
-        batch.position, batch.count, batch.unreadable, batch.truncated,
-        [h[0] for h in hits], [h[1] for h in hits], [h[2] for h in hits],
-        [h[3] for h in hits], [h[4] for h in hits], changed,
+    return marshal.dumps(
+        (
+            batch.position, batch.count, batch.unreadable, batch.truncated,
+            [h[0] for h in hits], [h[1] for h in hits], [h[2] for h in hits],
+            [h[3] for h in hits], [h[4] for h in hits], changed,
+        )
     )  # fmt: skip
 
 
-class Frames:
-    """The child's frames on ``out``. While the agent has not read the last one (its pipe
-    holds it), the bursts of a backlog (a burst that filled its read,
-    ``FileSource.behind``) go up to ``MERGE_BURSTS`` at a time, with ``MERGE_HITS``
-    failures at most, into one frame.
-
-    The agent decides and commits a frame, or the few queued behind it, as one group:
-    behind the child (the sshd jail's detectors, a ban-heavy log), it paid that per
-    256 KiB burst, and larger frames let it catch up (from a file, issue 19: sshd's
-    agent 0.47 -> 0.42 s of CPU, wall 0.50 -> 0.45 s; authlog-mixed's wall 0.31 ->
-    0.285 s). Keeping up, it takes each frame as it comes, as before, and holds no
-    more at a time (sshd-near-miss: the same frames and memory). A burst that ends the
-    backlog, or a wait for the files, sends what is held (``flush``) at once: a live
-    log's appends come one short burst at a time.
-    """
-
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-        self._held: list[Fields] = []
-        self._hits = 0  # held
-
-    def add(self, fields: Fields, more: bool) -> None:
-        """A burst's fields; ``more``: it filled its read, more lines are likely there."""
-        hits = len(fields[4])
-        if self._held and self._hits + hits > MERGE_HITS:
-            self.flush()
-        self._held.append(fields)
-        self._hits += hits
-        if not more or len(self._held) >= MERGE_BURSTS or not self._unread():
-            self.flush()
-
-    def _unread(self) -> int:
-        """Bytes of frames written and not yet read by the agent (its pipe's)."""
-        try:
-            answer = fcntl.ioctl(self._out.fileno(), FIONREAD, b"\0\0\0\0")
-        except (OSError, ValueError):
-            return 0
-        return int.from_bytes(answer, sys.byteorder)
-
-    def add_body(self, body: bytes) -> None:
-        """A frame body made already (a split's), after what is held."""
-        self.flush()
-        self._write(body)
-
-    def flush(self) -> None:
-        if self._held:
-            held, self._held, self._hits = self._held, [], 0
-            self._write(marshal.dumps(held[0] if len(held) == 1 else merge_fields(held)))
-
-    def _write(self, body: bytes) -> None:
-        self._out.write(pack_frame(body))
-        self._out.flush()
+def _frame(
+    batch: LineBatch,
+    matcher: LineMatcher,
+    table: SessionTable | None = None,
+    dates: DateReader | None = None,
+) -> bytes:
+    return pack_frame(_body(batch, matcher, table, dates))
 
 
 def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lambda: True) -> None:
@@ -227,21 +166,16 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
         source.close()
         return
 
-    frames = Frames(out)
-
     def wait(fd: int | None, timeout: float | None) -> bool:
         """Until the files change or ``timeout``; False once the agent is gone."""
-        frames.flush()
         trim.idle()  # caught up: the bursts' freed pages go back
         fds = [stdin] if fd is None else [stdin, fd]
         ready, _, _ = select.select(fds, [], [], timeout)
         return stdin not in ready or os.read(stdin, 4096) != b""
 
     for batch in source.blocking_batches(wait):
-        if isinstance(batch, MatchedBatch):
-            frames.add_body(batch.body)
-        else:
-            frames.add(_fields(batch, matcher, table, dates), source.behind)
+        out.write(_frame(batch, matcher, table, dates))
+        out.flush()
         trim.read(batch.count)
 
 

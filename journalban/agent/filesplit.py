@@ -44,7 +44,7 @@ import struct
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from journalban.cpus import usable_cpus
 from journalban.events import LineBatch
@@ -83,8 +83,6 @@ HELPER_HEAD = struct.Struct("<Q?Q")
 
 # A batch's frame body (``filereader._body``), with its failures found.
 Body = Callable[[LineBatch], bytes]
-# What a frame body holds, before ``marshal`` (``filereader``'s module docstring).
-Fields = tuple[Any, ...]
 
 
 _REALTIME = (os.SCHED_FIFO, os.SCHED_RR)
@@ -366,14 +364,10 @@ def merge_bodies(bodies: list[bytes]) -> bytes:
     failures and session rows in order."""
     if len(bodies) == 1:
         return bodies[0]
-    return marshal.dumps(merge_fields([marshal.loads(body) for body in bodies]))  # noqa: S302
-
-
-def merge_fields(fields: list[Fields]) -> Fields:
-    """``merge_bodies`` of the bodies' fields, before ``marshal``."""
+    fields = [marshal.loads(body) for body in bodies]  # noqa: S302 (our own bodies)
     counts = [sum(f[i] for f in fields) for i in (1, 2, 3)]
     lists = [[item for f in fields for item in f[i]] for i in range(4, 10)]
-    return (fields[-1][0], *counts, *lists)
+    return marshal.dumps((fields[-1][0], *counts, *lists))
 
 
 def _helper(

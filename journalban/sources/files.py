@@ -98,8 +98,6 @@ class FileSource:
         self._wakeup: asyncio.Future[None] | None = None
         self._closed = False
         self.splitter: Splitter | None = None
-        # The last batch's read filled its burst: the file likely holds more right now.
-        self.behind = False
 
     @property
     def uses_inotify(self) -> bool:
@@ -206,7 +204,6 @@ class FileSource:
         for tailed in list(self._retired):
             lines = tailed.read(self._burst_bytes)
             if lines:
-                self.behind = tailed.filled
                 yield self.batch_of(tailed, lines)
                 continue
             retired_at = tailed.retired_at or 0.0
@@ -215,7 +212,6 @@ class FileSource:
                 self._retired.remove(tailed)
                 tailed.close()
                 if last:
-                    self.behind = False
                     yield self.batch_of(tailed, last)
         for tailed in list(self._live.values()):
             split = None if self.splitter is None else self.splitter(self, tailed)
@@ -228,7 +224,6 @@ class FileSource:
                     continue  # (else read on here, as without a split)
             lines = tailed.read(self._burst_bytes)
             if lines:
-                self.behind = tailed.filled
                 yield self.batch_of(tailed, lines)
 
     # -- waiting ----------------------------------------------------------

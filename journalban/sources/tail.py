@@ -110,7 +110,6 @@ class TailedFile:
         self.skipping = skipping
         self.head: str | None = head_hash(fd) if offset else None
         self.retired_at: float | None = None
-        self.filled = False  # the last read filled its limit: more is likely there
         self._partial = b""
 
     @classmethod
@@ -157,7 +156,6 @@ class TailedFile:
         """The complete lines among the next ``limit`` bytes (none at the end of the file)."""
         lines = Lines()
         chunk = os.pread(self.fd, limit, self.offset + len(self._partial))
-        self.filled = len(chunk) >= limit
         if not chunk:
             return lines
         data = self._partial + chunk if self._partial else chunk
