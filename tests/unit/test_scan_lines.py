@@ -86,3 +86,25 @@ def test_long_needles_at_every_density_give_the_reference_lines(gap: int, size: 
     if size == 300_000:  # each literal's hits come 3 x gap apart
         dense = {_dense(text, word, text.find(word), len(text)) for word, _ in needles}
         assert dense == ({True} if gap == 300 else {False}), (gap, dense)
+
+
+def test_a_short_needle_is_first_looked_for_by_its_rarest_part() -> None:
+    """A needle shorter than 12 characters whose last character is common is looked for by
+    a part ending at its rarest character (``_probe``): absent, the needle is; present,
+    the needle is searched from just before it, and its first occurrence is the same."""
+    from journalban.matching.literals import _probe
+
+    assert _probe("llegal user") == ("lleg", 0)
+    assert _probe("PAM:") == ("PAM", 0)
+    assert _probe("Failed") == ("Failed", -1)  # its rarest character comes first
+    assert _probe("maximum authentication attempts exceeded for")[1] == -1  # long: two-way
+    literals = ["llegal user ", "PAM: ", "Failed "]
+    needles = needles_for(literals)
+    rng = random.Random(7)
+    parts = ["lleg", "llegal", "llegal use", "PAM", "PA", "AM:", "Failed", "x ", " ", "\n"]
+    for _ in range(50):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 400)))
+        if rng.random() < 0.5:
+            at = rng.randint(0, len(text))
+            text = text[:at] + rng.choice(literals) + text[at:]
+        assert line_ends(text, needles) == reference(text, needles)
