@@ -77,3 +77,20 @@ def test_the_dataclass_pair_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None
     for args in _args():
         ours = banmaker._dataclass_pair(*args)  # type: ignore[arg-type]
         assert ours == banmaker.new_ban_pair(*args)  # type: ignore[arg-type]
+
+
+def test_a_made_ban_is_a_ban_through_and_through() -> None:
+    """Filled as the writable twin, then made a Ban: nothing of the twin is left."""
+    import gc
+    import sys
+
+    for args in _args():
+        ours, theirs = banmaker.new_ban(*args), Ban(*args)  # type: ignore[arg-type]
+        assert type(ours) is Ban
+        assert not isinstance(ours, banmaker._BanDraft)
+        assert sys.getsizeof(ours) == sys.getsizeof(theirs)
+        assert gc.is_tracked(ours) == gc.is_tracked(theirs)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            ours.lines = ()  # type: ignore[misc]
+        assert dataclasses.replace(ours, lines=()) == events.lineless(theirs)
+    assert banmaker._BanDraft.__slots__ == Ban.__slots__
