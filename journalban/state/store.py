@@ -297,6 +297,8 @@ class StateStore:
                     for writer in self.writers:
                         writer.write(cur, batches)
                 self.commit_count += 1  # under the lock: a history read sees both or neither
+            del rows, history  # (freed before the heap's trim)
+            self.detectors.trim()
         except BaseException as exc:
             self.detectors.forget()  # (rolled back: the sizes it counted were not written)
             if isinstance(exc, sqlite3.Error):

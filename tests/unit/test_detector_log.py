@@ -162,3 +162,23 @@ def test_a_failed_commit_leaves_nothing_of_itself(tmp_path: Path) -> None:
         ("sshd", *r) for r in good[:10] + good[40:]
     )
     store.close()
+
+
+def test_the_heap_is_trimmed_after_a_floods_commit_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(detectorlog, "_malloc_trim", lambda: trims.append)
+    store = StateStore(tmp_path / "state.sqlite")
+    few: list[detection.DetectorRow] = [("slow", f"192.0.2.{n}/32", "[1, 1]") for n in range(200)]
+    store.commit([BatchCommit("sshd", detector_rows=few)])
+    assert trims == []
+    flood: list[detection.DetectorRow] = [
+        ("slow", f"10.{n >> 16}.{(n >> 8) & 255}.{n & 255}/32", "[1, 1]")
+        for n in range(detectorlog.TRIM_ENTRIES)
+    ]
+    store.commit([BatchCommit("sshd", detector_rows=flood)])
+    assert trims == [0]
+    store.commit([BatchCommit("sshd", detector_rows=few)])
+    assert trims == [0], "counted anew from the trim"
+    store.close()
