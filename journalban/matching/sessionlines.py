@@ -1,13 +1,15 @@
 """The lines of a syslog text a file reader's session table must look at, in order.
 
 A line matters if it holds a session regex's literal, and, while the table is
-idle (no session held, no count waiting), only if it holds a teach literal:
+idle (no session held, no count waiting), only if it could teach (it holds one
+of the table's ``teach_marks``, a teach regex's start right after the tag):
 any other line could neither teach, count nor end anything. sshd without
 VERBOSE logging teaches nothing, yet a third of its lines hold an ``end``
-literal ("Connection closed by ...") and one in fifty a teach literal inside
-another message ("banner exchange: Connection from ..."): while idle the scan
-jumps from one teach literal to the next with ``str.find``, and a line it
-passes over is neither cut out nor looked at.
+literal ("Connection closed by ...") and one in fifty its teach literal inside
+another message ("banner exchange: Connection from ...", no mark): while idle
+the scan jumps from one mark to the next with ``str.find``, and a line it
+passes over is neither cut out nor looked at; a text without a mark costs one
+``str.find`` pass per mark.
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ class _Table(Protocol):
     def idle(self) -> bool: ...
 
     @property
-    def teach_literals(self) -> tuple[str, ...] | None: ...
+    def teach_marks(self) -> tuple[str, ...] | None: ...
 
 
 def session_lines(table: _Table, text: str, literals: Sequence[str]) -> Iterator[str]:
     """The lines of ``text`` holding one of ``literals`` that ``table`` may use, each once,
     in order; lazily, as the table's state after each line decides what may follow."""
     scan = re.compile("|".join(re.escape(lit) for lit in literals))
-    teach = table.teach_literals
+    teach = table.teach_marks
     size = len(text)
     pos = 0
     while pos < size:

@@ -12,12 +12,16 @@ and more:
 - **read**: the bursts of 256 KiB decoded into lines (``FileSource``);
 - **scan**: and the literal scan of each burst (``line_ends``);
 - **match**: the frame bodies (``filereader._body``): the candidates matched,
-  their dates, the failures' fields, marshalled.
+  their dates, the failures' fields, marshalled;
+- **sessions**: and the jail's session table, as the child keeps it (its
+  correlated failures and stored changes in the bodies; the same as match
+  where the filter has no sessions).
 
 Printed per corpus as microseconds per line, each stage's own share, and a
 digest of the frames' hits (everything but the position, which names the
 temporary file): the same digest before and after a change means the same
-failures, addresses, times, users and marks.
+failures, addresses, times, users and marks; the sessions digest, the same
+with the session table's hits and changes.
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from corpus_files import ensure_files
 
 from journalban.agent.filereader import BURST_BYTES, FileJob, _body, dated_file_source
 from journalban.clock import SystemClock
+from journalban.matching.dates import DateReader
 from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import line_ends
+from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import unpickle_filter
 
 
@@ -65,14 +71,19 @@ def run(job: FileJob, stage: str) -> tuple[int, str]:
     source = dated_file_source(
         job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
     )
+    table = None
+    if stage == "sessions" and matcher.filter.fdef.sessions is not None:
+        table = SessionTable(matcher.filter.fdef.sessions)
+    dates = DateReader(clock.now)
     digest = hashlib.sha256()
     lines = 0
     for batch in source.blocking_batches(lambda fd, timeout: False):
         lines += batch.count
         if stage == "scan":
             line_ends(batch.lines.text, matcher.filter.scan)  # type: ignore[attr-defined]
-        elif stage == "match":
-            digest.update(marshal.dumps(marshal.loads(_body(batch, matcher))[1:]))  # noqa: S302
+        elif stage in ("match", "sessions"):
+            body = _body(batch, matcher, table, dates)
+            digest.update(marshal.dumps(marshal.loads(body)[1:]))  # noqa: S302
     return lines, digest.hexdigest()[:16]
 
 
@@ -91,8 +102,8 @@ def main() -> None:
     add_corpus_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    print("| corpus | lines | read | scan | match | total µs/line | hits digest |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| corpus | lines | read | scan | match | sessions | total µs/line | hits | sessions |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---|")
     for name in args.corpora.split(","):
         files = ensure_files(args.data / name / str(args.lines), name, args.lines)
         with tempfile.TemporaryDirectory() as work:
@@ -102,9 +113,10 @@ def main() -> None:
             t_read, lines, _ = best(args.repeat, functools.partial(run, job, "read"))
             t_scan, _, _ = best(args.repeat, functools.partial(run, job, "scan"))
             t_match, _, digest = best(args.repeat, functools.partial(run, job, "match"))
-        shares = (t_read, t_scan - t_read, t_match - t_scan, t_match)
+            t_all, _, both = best(args.repeat, functools.partial(run, job, "sessions"))
+        shares = (t_read, t_scan - t_read, t_match - t_scan, t_all - t_match, t_all)
         cells = " | ".join(f"{t * 1e6 / lines:.2f}" for t in shares)
-        print(f"| {name} | {lines:,} | {cells} | {digest} |", flush=True)
+        print(f"| {name} | {lines:,} | {cells} | {digest} | {both} |", flush=True)
 
 
 if __name__ == "__main__":
