@@ -335,11 +335,19 @@ def _syslog_marks(
     teach: Sequence[re.Pattern[str]], literals: tuple[str, ...] | None
 ) -> tuple[str, ...] | None:
     """``SessionTable.teach_marks``: ``TAG_END`` and each start the teach regexes' matches
-    begin with (its trailing blanks left off), else the teach literals."""
+    begin with (its trailing blanks left off) where each such mark holds a teach
+    literal (it is as rare: sshd's, not slapd's ``]: conn=``), else the teach literals
+    without their outer blanks (a line holding a literal holds it stripped)."""
+    if literals is None:
+        return None
+    bare = tuple(sorted({literal.strip() or literal for literal in literals}))
     starts = leading_literals(teach)
     if starts is None:
-        return literals
-    return tuple(sorted({TAG_END + start.rstrip() for start in starts}))
+        return bare
+    marks = tuple(sorted({TAG_END + start.rstrip() for start in starts}))
+    if not all(any(literal in mark for literal in bare) for mark in marks):
+        return bare
+    return marks
 
 
 def file_session_hits(

@@ -197,3 +197,19 @@ def test_while_idle_a_line_no_teach_regex_matches_is_neither_dated_nor_fed() -> 
     assert dated == []
     assert table.idle_for(banner)
     assert not table.idle_for(head + "Connection from 203.0.113.9 port 1 on 10.0.0.1 port 22")
+
+
+@pytest.mark.parametrize(
+    ("name", "marks"),
+    [
+        ("sshd", ("]: Connection from",)),
+        ("mongodb-auth", ("]: [initandlisten] connection accepted from",)),
+        # A start holding no teach literal would be commoner than the literal: not a mark.
+        ("slapd", ("ACCEPT from IP=",)),
+        ("opensmtpd", ("smtp connected address=",)),
+    ],
+)
+def test_the_teach_marks_hold_a_teach_literal(name: str, marks: tuple[str, ...]) -> None:
+    rules = FilterLibrary().load(name).sessions
+    assert rules is not None
+    assert SessionTable(rules).teach_marks == marks
