@@ -16,6 +16,10 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+from journalban.matching.memfind import _probe, ascii_text, first_index
+
+__all__ = ["_probe"]  # read by test_scan_lines
+
 # Products of alternatives grow fast; past this a set is not worth scanning for.
 MAX_SET = 32
 _ZERO_WIDTH = (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
@@ -261,16 +265,11 @@ def line_ends(
     found: dict[int, int] = {}
     get = found.get
     size = len(text)
+    raw = ascii_text(text) if len(needles) > 1 else None
     for bit, needle in enumerate(needles):
         flag = 1 << bit
         word = needle[0]
-        probe, at = _probe(word)
-        if at < 0:
-            first = text.find(word)
-        else:  # the first occurrence of the probe is at or after the word's first's
-            first = text.find(probe)
-            if first >= 0:
-                first = text.find(word, max(0, first - at))
+        first = first_index(text, raw, word)
         if first < 0:
             continue  # most needles, most texts: one pass at str.find's speed
         # Hits that come densely are cheaper through the regex; a few, through str.find.
@@ -302,40 +301,6 @@ _DENSE = 6
 _LONG = 12
 _GAP = 2048
 _PROBE = 8192
-
-
-# Characters of log text from the most common on (a rough order: it only steers the
-# speed); any other (capitals, most punctuation) is rarer than all of them.
-_COMMON = " etaoinsrhldcu.0123456789mpfgywb,v:-k/=[]()"
-# A probe is this long: str.find skips ahead by about its length where its last
-# character is not in the text.
-_PROBE_CHARS = 4
-
-
-@functools.lru_cache(maxsize=512)
-def _probe(word: str) -> tuple[str, int]:
-    """A part of ``word`` that ``str.find`` passes over a text faster where ``word`` is
-    absent, and its offset in ``word``; (word, -1): none.
-
-    ``str.find`` (the default search, and two-way's shift table) tests the character
-    under the needle's last one and skips when it is not in the needle: a common last
-    character (``llegal user``'s ``r``, ``PAM:``'s ``:``) stops it at most places. The
-    probe ends at the rarest character of the word (``lleg``, ``PAM``): absent, it says
-    the word is absent after one faster pass (sshd-near-miss's 35 MB: 12.2 -> 6.3 ms and
-    6.8 -> 4.7 ms); present, the word is searched from just before it. Only for words
-    shorter than ``_LONG`` (two-way skips far enough on longer ones)."""
-    if len(word) >= _LONG or len(word) < _PROBE_CHARS - 1:
-        return word, -1
-
-    def rarity(c: str) -> int:
-        found = _COMMON.find(c)
-        return len(_COMMON) if found < 0 else found
-
-    end = max(range(2, len(word)), key=lambda k: (rarity(word[k]), -k))
-    if rarity(word[end]) <= rarity(word[-1]) or word[end] == " ":
-        return word, -1
-    begin = max(0, end + 1 - _PROBE_CHARS)
-    return word[begin : end + 1], begin
 
 
 def _dense(text: str, word: str, first: int, size: int) -> bool:

@@ -7,9 +7,9 @@ any other line could neither teach, count nor end anything. sshd without
 VERBOSE logging teaches nothing, yet a third of its lines hold an ``end``
 literal ("Connection closed by ...") and one in fifty its teach literal inside
 another message ("banner exchange: Connection from ...", no mark): while idle
-the scan jumps from one mark to the next with ``str.find``, and a line it
-passes over is neither cut out nor looked at; a text without a mark costs one
-``str.find`` pass per mark.
+the scan jumps from one mark to the next (``memmem`` in an ASCII text, see
+``memfind``), and a line it passes over is neither cut out nor looked at; a
+text without a mark costs one pass per mark.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from typing import Protocol
+
+from journalban.matching.memfind import ascii_text
 
 
 class _Table(Protocol):
@@ -33,10 +35,12 @@ def session_lines(table: _Table, text: str, literals: Sequence[str]) -> Iterator
     scan = re.compile("|".join(re.escape(lit) for lit in literals))
     teach = table.teach_marks
     size = len(text)
+    raw = None if teach is None else ascii_text(text)
+    find = text.find if raw is None else raw.find
     pos = 0
     while pos < size:
         if teach is not None and table.idle:
-            found = [i for lit in teach if (i := text.find(lit, pos)) >= 0]
+            found = [i for lit in teach if (i := find(lit, pos)) >= 0]
             if not found:
                 return
             pos = text.rfind("\n", 0, min(found)) + 1

@@ -108,3 +108,39 @@ def test_a_short_needle_is_first_looked_for_by_its_rarest_part() -> None:
             at = rng.randint(0, len(text))
             text = text[:at] + rng.choice(literals) + text[at:]
         assert line_ends(text, needles) == reference(text, needles)
+
+
+def test_a_long_needle_is_first_found_by_memmem_in_an_ascii_text() -> None:
+    """In an ASCII text a needle of 8 characters or more is looked for by the C library's
+    ``memmem`` over the text's bytes (``memfind``): the same first occurrence as
+    ``str.find``, wherever it is and however near misses crowd it; a text that is not
+    ASCII keeps to ``str.find``, and the lines found are those of the reference."""
+    from journalban.matching.memfind import ascii_text, first_index
+
+    assert ascii_text("caf\u00e9 not allowed because") is None
+    words = ["not allowed because", "refused connect from", "llegal user", "PAM:", "Failed"]
+    parts = ["not allowed", "because", "refused conn", "llegal", " user", "\x00", "\n", "é"]
+    rng = random.Random(11)
+    for _ in range(300):
+        text = "".join(rng.choice(parts[:-1]) for _ in range(rng.randint(0, 200)))
+        for word in rng.sample(words, rng.randint(0, 2)):
+            at = rng.randint(0, len(text))
+            text = text[:at] + word + text[at:]
+        if rng.random() < 0.1:
+            text += parts[-1]  # not ASCII
+        raw = ascii_text(text)
+        assert (raw is None) == (not text.isascii())
+        for word in words:
+            assert first_index(text, raw, word) == text.find(word), (word, text)
+            if raw is not None:
+                start = rng.randint(0, len(text))
+                assert raw.find(word, start) == text.find(word, start), (word, start, text)
+    assert ascii_text("x" * 100) is not None  # memmem is there (glibc)
+    literals = ["not allowed because ", "refused connect from ", "llegal user ", "PAM: "]
+    needles = needles_for(literals)
+    for _ in range(50):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 400)))
+        for literal in rng.sample(literals, rng.randint(0, 3)):
+            at = rng.randint(0, len(text))
+            text = text[:at] + literal + text[at:]
+        assert line_ends(text, needles) == reference(text, needles)
