@@ -253,7 +253,7 @@ def line_ends(
     Per needle, str.find looks for its first occurrence (most needles occur in no
     text: one pass at C speed). Where hits come densely, the rest of the text is
     searched by a regex of the needle's literals followed by the rest of the line
-    (``_line_regex``): the engine skips to a literal in C and its match ends where
+    (``line_regex``): the engine skips to a literal in C and its match ends where
     the line does, so a line found costs one list item instead of a loop of Python
     around str.find; sparse hits (or literals without a common start) take that loop.
 
@@ -273,7 +273,7 @@ def line_ends(
         if first < 0:
             continue  # most needles, most texts: one pass at str.find's speed
         # Hits that come densely are cheaper through the regex; a few, through str.find.
-        regex = _line_regex(needle)
+        regex = line_regex(needle)
         if regex is not None and lines_of and bit in lines_of:
             regex = lines_of[bit]
         if regex is not None and _dense(text, needle[0], first, size):
@@ -315,7 +315,7 @@ def _dense(text: str, word: str, first: int, size: int) -> bool:
 
 
 @functools.lru_cache(maxsize=512)
-def _line_regex(needle: Needle) -> re.Pattern[str] | None:
+def line_regex(needle: Needle) -> re.Pattern[str] | None:
     """``LITERALS[^\\n]*``: a needle's literals, then the rest of their line (None: no common start)."""
     word, literals = needle
     texts = sorted({lit for lit, _ in literals}) if literals else [word]

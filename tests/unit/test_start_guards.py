@@ -169,3 +169,62 @@ def test_a_kept_search_of_starts_leaves_its_near_misses_in_the_scan() -> None:
         end for end in plain if "publickey" not in text[text.rfind("\n", 0, end) + 1 : end]
     )
     assert len(guarded) == 25
+
+
+def test_kept_strings_leave_their_near_misses_in_the_scan() -> None:
+    """Once ``Received disconnect``'s lone mask kept its strings (reason ``3: `` or
+    ``14: ``, which each of its regexes holds after the needle), the scan looks for them
+    after the needle: a reason-11 line is no candidate. Crafted lines holding the reason
+    before the needle, in the user, the host or another needle's line find the same
+    hits as without guards."""
+    from journalban.matching.literals import line_ends
+
+    crafted = [
+        "Received disconnect from 198.51.100.{} port 4411:11: Bye Bye [preauth]",
+        "Received disconnect from 203.0.113.{} port 4411:3: Auth fail [preauth]",
+        "Received disconnect from 203.0.113.{}: 14: No supported authentication methods",
+        "error: Received disconnect from 203.0.113.{} port 22:3: x",
+        "3: Received disconnect from 198.51.100.{} port 4411:11: Bye Bye",
+        "14: x Received disconnect from 198.51.100.{} port 4411:11: Bye",
+        "Failed password for 3: Received disconnect from 198.51.100.{} port 22 ssh2",
+        "Received disconnect from 198.51.100.{}:11: by 14:",
+        "Received disconnect from 198.51.100.{}:11: Received disconnect from 1.2.3.4:3: x",
+    ]
+    lines = _lines(
+        [crafted[0].format(k % 250) for k in range(300)]
+        + [crafted[k % len(crafted)].format(k % 250) for k in range(900)]
+    )
+    matcher = LineMatcher(
+        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
+    )
+    hits = []
+    for at in range(0, len(lines), 100):
+        hits += matcher.hits(LineBatch("f", lines[at : at + 100], "0"))
+    assert hits == _hits(lines, False)
+    assert len(hits) == 4 * 100  # crafted 1, 2, 3 and the Failed line (its user holds 3: )
+    assert all(
+        str(hit[1]).startswith("203.0.113.") or str(hit[0]).find("Failed password for 3: ") > 0
+        for hit in hits
+    )
+    bit = matcher.filter.needles.index("Received disconnect from")
+    searches = matcher._guarded_lines()
+    assert bit in searches
+    text = "\n".join(lines[:300])
+    assert line_ends(text, matcher.filter.scan, searches) == {}  # reason 11: none
+    assert len(line_ends(text, matcher.filter.scan)) == 300
+
+
+def test_strings_are_looked_for_after_the_needle_only_where_every_regex_holds_them_there() -> None:
+    from journalban.matching.guards import _after
+
+    texts, strings = ["Received disconnect from"], ["14: ", "3: "]
+    after = re.compile(
+        r"^(?:error: )?Received disconnect from (?P<h>\S+)(?: port \d+)?: ?(?:3|14): "
+    )
+    assert _after(after, texts, strings)
+    before = re.compile(r"^(?:3|14): Received disconnect from (?P<h>\S+)")
+    assert not _after(before, texts, strings)
+    assert not _after(
+        re.compile(r"^Received disconnect from (?P<h>\S+) (?:3|15): "), texts, strings
+    )
+    assert not _after(re.compile(r"(?i)^Received disconnect from \S+: 3: "), texts, strings)
