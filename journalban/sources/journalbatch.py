@@ -3,7 +3,7 @@
 Per entry the jail's matches select: ``_next()``, ``MESSAGE``, the literal
 prefilter (and a jail's session gate), or, where a message's start tells a
 candidate, the route of starts (``journalroute``: no scan, and session lines
-skipped while the gate is ``quiet``); per candidate its text and, for what
+skipped while the gate is ``quiet``; its own loop, ``journalrouted``); per candidate its text and, for what
 is handed on, the entry's source time (``_SOURCE_REALTIME_TIMESTAMP``: a
 second walk of the entry's fields inside libsystemd).
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from journalban.sources.journalrouted import read_routed
 from journalban.sources.journalwire import Frame
 
 if TYPE_CHECKING:
@@ -58,28 +59,30 @@ def read_batch(follower: Follower) -> Frame | None:
         if split is not None:
             prefixes, failure, route = split
             check_session = gate.check_session
-            if route is not None:
-                # Session lines of no use skipped unasked, until a teaching line is seen.
-                if gate.quiet():
-                    firsts, starting = route.quiet_firsts, route.quiet_match
-                else:
-                    firsts, starting = route.firsts, route.match
     one = getattr(find_hits, "match_one", None)
     if session_field is not None and gate is None:
         one = None  # every candidate's key goes to the finder's table
-    match = whole = hit_of = None
+    match = hit_of = None
     if one is not None:
         match, hit_of = one
-        whole = match
     # Messages the session table takes whatever their key: a table keyed by its
     # messages' own session ids takes keyless lines too.
     every = gate is not None and bool(getattr(find_hits, "feeds_keyless", True))
-    if one is None or every:
-        route = None  # a candidate not starting as a failure may still be one
-    elif route is not None:
-        matchers = route.matchers
-    key: str | None = None  # stays None without a gate
     stop_usec = follower.stop_usec
+    if (
+        route is not None
+        and gate is not None
+        and match is not None
+        and hit_of is not None
+        and not every
+    ):
+        # Candidates told by their start alone (journalrouted); else a candidate not
+        # starting as a failure may still be one.
+        read, unreadable, found, messages, times, keys = read_routed(
+            reader, route, gate, match, hit_of, limit, field, follower.at_stop, stop_usec
+        )
+        limit = 0  # nothing more to read below
+    key: str | None = None  # stays None without a gate
     while read < limit and next_entry():
         if stop_usec is not None and realtime() >= stop_usec and follower.at_stop():
             break
@@ -88,20 +91,7 @@ def read_batch(follower: Follower) -> Frame | None:
             raw = get("MESSAGE")
         except KeyError:
             continue  # no message, nothing to match; still moves the cursor
-        if route is not None:
-            if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
-                continue  # starts with neither a session prefix nor a failure's start
-            # Its start's group: a failure's, matched by the regexes such a start may match.
-            if (match := matchers[start.lastindex or 0]) is not None:
-                key = None
-            else:
-                match = whole
-                # A teaching line may turn teaching on: every session line matters after it.
-                firsts, starting = route.firsts, route.match
-                wanted, key = check_session(raw, get, field)
-                if not wanted:
-                    continue  # only a session's line, and no such session is held
-        elif split is not None:
+        if split is not None:
             if raw.startswith(prefixes):
                 wanted, key = check_session(raw, get, field)
                 if not wanted:

@@ -20,6 +20,7 @@ import os
 import random
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_journal_child import wait_entries
@@ -91,9 +92,12 @@ def corpus(seed: int) -> list[dict[str, str | int | bytes]]:
 SPEC = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
 
 
-def frames(directory: Path, batch: int, way: str, given: bool = True) -> list[Frame]:
+def frames(
+    directory: Path, batch: int, way: str, given: bool = True, stop: str | None = None
+) -> list[Frame]:
     """Every frame one reader hands out over the directory: ``way`` route, scan or gate;
-    ``given``: the finder given to the reader, else built after its scans (a held child's)."""
+    ``given``: the finder given to the reader, else built after its scans (a held child's);
+    ``stop``: the cursor of the first entry not to hand out (``Follower.stop_before``)."""
     fdef = FilterLibrary(None).load("sshd")
     assert fdef.sessions is not None
     assert fdef.sessions.literals is not None
@@ -115,12 +119,18 @@ def frames(directory: Path, batch: int, way: str, given: bool = True) -> list[Fr
     elif way == "gate":
         follower.split = None
     follower.seek_start()
+    follower.stop_before(stop)
     out = []
     while (frame := follower.read_batch()) is not None:
         out.append(Frame.decode(frame.encode()[4:]))  # as the agent gets it
     follower.close()
     os.close(sink)
     return out
+
+
+def readable(found: list[Frame]) -> list[Frame]:
+    """The frames but for how many messages were not UTF-8 (the route counts fewer)."""
+    return [replace(frame, unreadable=0) for frame in found]
 
 
 def _unreadable_candidate(message: str | int | bytes) -> bool:
@@ -184,3 +194,38 @@ def test_a_reader_given_its_routed_finder_tunes_no_scan(
     monkeypatch.setattr(journalworker, "sample_messages", counted)
     assert frames(tmp_path, 64, "route") == tuned
     assert sampled == []
+
+
+def test_the_routed_loop_reads_the_routed_batches_and_stops_where_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The route's batches are read by their own loop (``journalrouted``), which hands out
+    what the literal scan's does, and honours a stop (a split's part ends before an entry)."""
+    from journalban.sources import journalbatch, journalrouted
+
+    entries = corpus(29)
+    with JournalWriter(tmp_path) as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+    wait_entries(tmp_path, len(entries))
+    calls: list[int] = []
+    routed_loop = journalrouted.read_routed
+
+    def counted(*args: Any) -> Any:
+        calls.append(args[5])  # the batch's limit
+        return routed_loop(*args)
+
+    monkeypatch.setattr(journalbatch, "read_routed", counted)
+    cursors = [frame.cursor for frame in frames(tmp_path, 1, "scan")]
+    stop = cursors[len(cursors) // 2]  # the first entry not to hand out
+    for batch in (1, 7, 5000):
+        calls.clear()
+        assert readable(frames(tmp_path, batch, "route")) == readable(
+            frames(tmp_path, batch, "scan")
+        )
+        assert calls
+        assert all(limit == batch for limit in calls)
+        routed = frames(tmp_path, batch, "route", stop=stop)
+        assert readable(routed) == readable(frames(tmp_path, batch, "scan", stop=stop))
+        assert sum(frame.read for frame in routed) == len(cursors) // 2
+        assert routed[-1].cursor == cursors[len(cursors) // 2 - 1]

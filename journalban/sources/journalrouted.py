@@ -1,0 +1,92 @@
+"""The reader child's loop over a batch where a jail's candidates are told by their start.
+
+``journalbatch.read_batch`` hands the batch here when the finder matches one message at
+a time and its route (``journalroute``) decides (sshd's jail): the loop then does only
+what that case needs per entry (``_next()``, ``MESSAGE``, the start's table and match),
+and per hit its match, the entry's source time and the hit itself, with no test of the
+other cases on every entry. It finds what ``read_batch``'s general loop would: the
+same failures, messages, times and keys in the same order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from journalban.sources.journalbatch import Found
+    from journalban.sources.journalroute import Route
+    from journalban.sources.journalwire import SessionGate
+    from journalban.sources.sdreader import Reader
+
+Match = Callable[[str], "re.Match[str] | None"]
+HitOf = Callable[["re.Match[str]", str], "tuple[str, str | None, int] | None"]
+# read, unreadable, the failures found, and the session lines: messages, times, keys
+Routed = tuple[int, int, list["Found"], list[str], list[float], list["str | None"]]
+
+
+def read_routed(
+    reader: Reader,
+    route: Route,
+    gate: SessionGate,
+    whole: Match,
+    hit_of: HitOf,
+    limit: int,
+    field: str,
+    at_stop: Callable[[], bool],
+    stop_usec: int | None,
+) -> Routed:
+    """Up to ``limit`` entries from where ``reader`` stands (``at_stop``: the first not to
+    read was reached, with ``stop_usec`` its time)."""
+    next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
+    check_session, matchers = gate.check_session, route.matchers
+    # Session lines of no use skipped unasked, until a teaching line is seen.
+    if gate.quiet():
+        firsts, starting = route.quiet_firsts, route.quiet_match
+    else:
+        firsts, starting = route.firsts, route.match
+    found: list[Found] = []
+    messages: list[str] = []
+    times: list[float] = []
+    keys: list[str | None] = []
+    unreadable = read = 0
+    while read < limit and next_entry():
+        if stop_usec is not None and realtime() >= stop_usec and at_stop():
+            break
+        read += 1
+        try:
+            raw = get("MESSAGE")
+        except KeyError:
+            continue  # no message, nothing to match; still moves the cursor
+        if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
+            continue  # starts with neither a session prefix nor a failure's start
+        # Its start's group: a failure's, matched by the regexes such a start may match.
+        match = matchers[start.lastindex or 0]
+        key = None
+        if match is None:
+            match = whole
+            # A teaching line may turn teaching on: every session line matters after it.
+            firsts, starting = route.firsts, route.match
+            wanted, key = check_session(raw, get, field)
+            if not wanted:
+                continue  # only a session's line, and no such session is held
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            text = raw.decode("utf-8", "replace")
+            unreadable += 1
+        m = match(text)
+        if m is None and key is None:
+            continue  # no failure, nothing for the session table: no time needed
+        try:
+            when = int(get("_SOURCE_REALTIME_TIMESTAMP")) / 1e6
+        except (KeyError, ValueError):
+            when = realtime() / 1e6
+        if m is not None and (hit := hit_of(m, text)) is not None:
+            found.append((text, hit[0], when, hit[1], hit[2]))
+        if key is not None:
+            messages.append(text)
+            times.append(when)
+            keys.append(key)
+    return read, unreadable, found, messages, times, keys
