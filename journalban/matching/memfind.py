@@ -52,7 +52,10 @@ class AsciiText:
         self._memmem = memmem
 
     def find(self, needle: str, start: int = 0) -> int:
-        """``text.find(needle, start)`` (``start`` at most the text's length)."""
+        """``text.find(needle, start)`` for ``start`` from 0 to the text's length; -1
+        outside (memmem must never be given a length that wraps around)."""
+        if not 0 <= start <= self._size:
+            return -1
         # The bytes live in self._raw while memmem reads them.
         at = self._memmem(self._base + start, self._size - start, _encoded(needle), len(needle))
         return -1 if at is None else at - self._base

@@ -144,3 +144,17 @@ def test_a_long_needle_is_first_found_by_memmem_in_an_ascii_text() -> None:
             at = rng.randint(0, len(text))
             text = text[:at] + literal + text[at:]
         assert line_ends(text, needles) == reference(text, needles)
+
+
+def test_memmem_is_never_given_a_start_outside_the_text() -> None:
+    """A start past the text's end (or before it) finds nothing instead of handing
+    ``memmem`` a length that wraps around to read beyond the text's bytes."""
+    from journalban.matching.memfind import ascii_text
+
+    raw = ascii_text("Failed password for root from 192.0.2.1")
+    assert raw is not None
+    assert raw.find("192.0.2.1", 0) == 30
+    assert raw.find("192.0.2.1", 39) == -1
+    for start in (40, 41, 10**6, -1, -(10**6)):
+        assert raw.find("192.0.2.1", start) == -1
+        assert raw.find("root", start) == -1
