@@ -144,16 +144,15 @@ class LineMatcher:
                 return self._hits_of(lines, True, ())
         return self._text_hits(text)
 
-    def _guarded_lines(self) -> dict[int, re.Pattern[str]]:
-        """Per needle whose mask alone kept its guard (``Guards.lines_of``): a search of
-        the lines a regex the needle leaves may match, then the rest of the line, for the
-        scan (``line_ends``'s ``lines_of``). A line holding the needle that it does not
-        find need not carry the needle's bit: alone, it is no candidate (sshd-near-miss:
-        46,062 ``Failed publickey for <user>`` lines and 39,462 ``Received disconnect``
-        lines of reason 11 left in C)."""
-        out: dict[int, re.Pattern[str]] = {}
-        for bit, needle in enumerate(self.filter.scan):
-            lines = self.guards.lines_of(bit, needle)
+    def _guarded_lines(self) -> dict[int, re.Pattern[str] | tuple[str, ...]]:
+        """Per needle whose mask alone kept its guard (``Guards.lines_of``): what a line
+        holding the needle must hold too to carry its bit in the scan (``line_ends``'
+        ``lines_of``); without, it is no candidate alone (sshd-near-miss: 46,062 ``Failed
+        publickey for <user>`` lines and 39,462 ``Received disconnect`` lines of reason 11
+        left in C)."""
+        out: dict[int, re.Pattern[str] | tuple[str, ...]] = {}
+        for bit in range(len(self.filter.scan)):
+            lines = self.guards.lines_of(bit)
             if lines is not None:
                 out[bit] = lines
         return out

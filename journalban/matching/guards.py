@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from journalban.matching.literals import Needle, line_regex, required_sets
+from journalban.matching.literals import required_sets
 from journalban.matching.starts import message_starts
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ class Guards:
         self._compiled = compiled
         self._decided: dict[int, Guard] = {}
         self._trials: dict[int, Guard] = {}
-        self._lines: dict[tuple[int, str], re.Pattern[str] | None] = {}
+        self._lines: dict[int, re.Pattern[str] | tuple[str, ...] | None] = {}
 
     def for_mask(self, mask: int) -> Guard:
         """The mask's guard: on trial (the search, counting what it tells) until decided."""
@@ -147,39 +147,31 @@ class Guards:
             self._trials[mask] = self._trial(mask, found)
         return self._trials[mask]
 
-    def lines_of(self, bit: int, needle: Needle) -> re.Pattern[str] | None:
+    def lines_of(self, bit: int) -> re.Pattern[str] | tuple[str, ...] | None:
         """For the scan (``line_ends``' ``lines_of``), once the lone mask of needle ``bit``
-        kept its guard: a regex ``X[^\n]*`` whose matches hold the needle, finding every
-        line a regex the needle leaves may match. The kept search of starts, then the rest
-        of the line; or, for kept strings (``literal_guard``: sshd's ``3: `` or ``14: ``
-        of a ``Received disconnect``), the needle's line regex with a lookahead for them,
-        where each of the regexes holds them after the needle (``_after``)."""
+        kept its guard: the kept search of starts, then the rest of the line (a regex whose
+        matches hold the needle), or the kept strings (``literal_guard``: sshd's ``3: `` or
+        ``14: `` of a ``Received disconnect``), one of which a line must hold as well. A
+        line holding the needle that fails the guard can match no regex the needle
+        leaves: it need not carry the needle's bit (and keeps its other needles')."""
         mask = 1 << bit
         guard = self._decided.get(mask)
         if guard is None:
             return None
-        owner = getattr(guard, "__self__", None)
-        key = (mask, owner.pattern if isinstance(owner, re.Pattern) else "")
-        if key not in self._lines:
-            self._lines[key] = self._lines_of(mask, owner, needle)
-        return self._lines[key]
+        if mask not in self._lines:
+            self._lines[mask] = self._lines_of(mask, getattr(guard, "__self__", None))
+        return self._lines[mask]
 
-    def _lines_of(self, mask: int, owner: object, needle: Needle) -> re.Pattern[str] | None:
+    def _lines_of(self, mask: int, owner: object) -> re.Pattern[str] | tuple[str, ...] | None:
         if isinstance(owner, re.Pattern):
             return None if "\n" in owner.pattern else re.compile(f"(?:{owner.pattern})[^\n]*")
         compiled = self._compiled
         regexes = compiled.regexes_needing(mask)
         chosen = [r for k, (_, r) in enumerate(compiled.regexes) if regexes >> k & 1]
         strings = literal_guard(chosen, compiled.literals) if chosen else None
-        base = line_regex(needle)
-        if strings is None or base is None or any("\n" in s for s in strings):
+        if strings is None or any("\n" in s for s in strings):
             return None
-        texts = [lit for lit, _ in needle[1]] if needle[1] else [needle[0]]
-        if not all(_after(regex, texts, strings) for regex in chosen):
-            return None
-        head = base.pattern.removesuffix("[^\n]*")
-        alternatives = "|".join(map(re.escape, strings))
-        return re.compile(f"{head}(?=[^\n]*?(?:{alternatives}))[^\n]*")
+        return strings
 
     def _trial(self, mask: int, search: Callable[[str, int, int], object]) -> Guard:
         counts = [0, 0]  # lines tested, misses told
@@ -195,16 +187,3 @@ class Guards:
             return found
 
         return trial
-
-
-def _after(regex: re.Pattern[str], texts: Sequence[str], strings: Sequence[str]) -> bool:
-    """Whether every match of ``regex`` holds one of ``texts`` and, after it, one of
-    ``strings``: its required sets (in the order of the pattern, ``literals._required``)
-    hold a set of which every string holds one of ``texts``, and a later one all of
-    whose strings are ``strings``."""
-    sets = required_sets(regex)
-    first = next(
-        (i for i, found in enumerate(sets) if all(any(t in s for t in texts) for s in found)),
-        None,
-    )
-    return first is not None and any(found <= set(strings) for found in sets[first + 1 :])

@@ -16,7 +16,7 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from journalban.matching.memfind import _probe, ascii_text, first_index
+from journalban.matching.memfind import _probe, ascii_text, first_index, lines_holding
 
 __all__ = ["_probe"]  # read by test_scan_lines
 
@@ -245,7 +245,9 @@ def needle_index(scan: Sequence[Needle], literal: str) -> int:
 
 
 def line_ends(
-    text: str, needles: Sequence[Needle], lines_of: Mapping[int, re.Pattern[str]] | None = None
+    text: str,
+    needles: Sequence[Needle],
+    lines_of: Mapping[int, re.Pattern[str] | tuple[str, ...]] | None = None,
 ) -> dict[int, int]:
     """The lines holding a literal: each line's end (its newline, or the text's end), with
     a bit mask of the needles (by position) through which they were found.
@@ -253,14 +255,16 @@ def line_ends(
     Per needle, str.find looks for its first occurrence (most needles occur in no
     text: one pass at C speed). Where hits come densely, the rest of the text is
     searched by a regex of the needle's literals followed by the rest of the line
-    (``line_regex``): the engine skips to a literal in C and its match ends where
+    (``_line_regex``): the engine skips to a literal in C and its match ends where
     the line does, so a line found costs one list item instead of a loop of Python
     around str.find; sparse hits (or literals without a common start) take that loop.
 
     ``lines_of``: per needle (by position), a regex ``X[^\n]*`` to take instead of its
     line regex where its hits are dense, whose every match holds the needle: the lines
     holding the needle that it does not find go without the needle's bit (``X``: a
-    guard's search of starts, which such a line fails, ``engine._text_hits``).
+    guard's search of starts, which such a line fails, ``engine._text_hits``); or strings
+    (a guard's ``literal_guard``), one of which a line must hold as well to carry the
+    needle's bit: looked for first where they are rare (``memfind.lines_holding``).
     """
     found: dict[int, int] = {}
     get = found.get
@@ -272,11 +276,18 @@ def line_ends(
         first = first_index(text, raw, word)
         if first < 0:
             continue  # most needles, most texts: one pass at str.find's speed
+        kept = lines_of.get(bit) if lines_of else None
+        held = None
+        if isinstance(kept, tuple):  # the lines holding one of these strings as well
+            texts = [lit for lit, _ in needle[1]] if needle[1] else [word]
+            held = lines_holding(text, raw, texts, kept, text.rfind("\n", 0, first) + 1)
         # Hits that come densely are cheaper through the regex; a few, through str.find.
-        regex = line_regex(needle)
-        if regex is not None and lines_of and bit in lines_of:
-            regex = lines_of[bit]
-        if regex is not None and _dense(text, needle[0], first, size):
+        regex = _line_regex(needle)
+        if regex is not None and isinstance(kept, re.Pattern):
+            regex = kept
+        if held is not None:
+            ends = held
+        elif regex is not None and _dense(text, needle[0], first, size):
             start = text.rfind("\n", 0, first) + 1
             ends = [m.end() for m in regex.finditer(text, start)]
         else:
@@ -315,7 +326,7 @@ def _dense(text: str, word: str, first: int, size: int) -> bool:
 
 
 @functools.lru_cache(maxsize=512)
-def line_regex(needle: Needle) -> re.Pattern[str] | None:
+def _line_regex(needle: Needle) -> re.Pattern[str] | None:
     """``LITERALS[^\\n]*``: a needle's literals, then the rest of their line (None: no common start)."""
     word, literals = needle
     texts = sorted({lit for lit, _ in literals}) if literals else [word]

@@ -173,10 +173,10 @@ def test_a_kept_search_of_starts_leaves_its_near_misses_in_the_scan() -> None:
 
 def test_kept_strings_leave_their_near_misses_in_the_scan() -> None:
     """Once ``Received disconnect``'s lone mask kept its strings (reason ``3: `` or
-    ``14: ``, which each of its regexes holds after the needle), the scan looks for them
-    after the needle: a reason-11 line is no candidate. Crafted lines holding the reason
-    before the needle, in the user, the host or another needle's line find the same
-    hits as without guards."""
+    ``14: ``, one of which each of its regexes holds), the scan looks for them and the
+    needle in their lines: a reason-11 line is no candidate. Crafted lines holding the
+    reason before the needle, in the user, in another needle's line find the same hits
+    as without guards; strings too common for the scan leave it to the loop."""
     from journalban.matching.literals import line_ends
 
     crafted = [
@@ -210,21 +210,24 @@ def test_kept_strings_leave_their_near_misses_in_the_scan() -> None:
     searches = matcher._guarded_lines()
     assert bit in searches
     text = "\n".join(lines[:300])
+    assert searches[bit] == ("14: ", "3: ")
     assert line_ends(text, matcher.filter.scan, searches) == {}  # reason 11: none
     assert len(line_ends(text, matcher.filter.scan)) == 300
-
-
-def test_strings_are_looked_for_after_the_needle_only_where_every_regex_holds_them_there() -> None:
-    from journalban.matching.guards import _after
-
-    texts, strings = ["Received disconnect from"], ["14: ", "3: "]
-    after = re.compile(
-        r"^(?:error: )?Received disconnect from (?P<h>\S+)(?: port \d+)?: ?(?:3|14): "
+    text = "\n".join(lines[:300] + lines[300 : 300 + len(crafted)])  # each crafted line once
+    plain = line_ends(text, matcher.filter.scan)
+    kept = {}
+    for end, mask in plain.items():
+        line = text[text.rfind("\n", 0, end) + 1 : end]
+        if "3: " in line or "14: " in line:
+            kept[end] = mask
+        elif mask != 1 << bit:
+            kept[end] = mask & ~(1 << bit)
+    assert line_ends(text, matcher.filter.scan, searches) == kept
+    assert len(kept) == len(crafted) - 2  # out: the reason-11 lines and "...:11: by 14:"
+    # A text full of the strings: past one in 1,024 characters they are left to the loop.
+    dense = "\n".join(
+        HEAD + f"x 3: y Received disconnect from 10.0.0.{k % 250}:11: z" for k in range(300)
     )
-    assert _after(after, texts, strings)
-    before = re.compile(r"^(?:3|14): Received disconnect from (?P<h>\S+)")
-    assert not _after(before, texts, strings)
-    assert not _after(
-        re.compile(r"^Received disconnect from (?P<h>\S+) (?:3|15): "), texts, strings
-    )
-    assert not _after(re.compile(r"(?i)^Received disconnect from \S+: 3: "), texts, strings)
+    plain = line_ends(dense, matcher.filter.scan)
+    assert line_ends(dense, matcher.filter.scan, searches) == plain
+    assert len(plain) == 300
