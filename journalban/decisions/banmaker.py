@@ -112,30 +112,13 @@ def _ban_maker() -> tuple[BanMaker, PairMaker] | None:
         lines: tuple[str, ...],
         account: str,
     ) -> tuple[Ban, Ban]:
-        ban = new(_BanDraft)
-        ban.jail = jail
-        ban.network = network
-        ban.banned_at = banned_at
-        ban.expires_at = expires_at
-        ban.ban_count = ban_count
-        ban.reason = reason
-        ban.failures = failures
-        ban.source = source
-        ban.lines = lines
-        ban.account = account
-        bare = new(_BanDraft)
-        bare.jail = jail
-        bare.network = network
-        bare.banned_at = banned_at
-        bare.expires_at = expires_at
-        bare.ban_count = ban_count
-        bare.reason = reason
-        bare.failures = failures
-        bare.source = source
-        bare.lines = ()
-        bare.account = account
-        ban.__class__ = bare.__class__ = Ban  # type: ignore[assignment]
-        return ban, bare  # type: ignore[return-value]
+        # (one call more than filling both here: about 50 ns a ban, for one filling)
+        return (
+            make(jail, network, banned_at, expires_at, ban_count, reason, failures, source,
+                 lines, account),
+            make(jail, network, banned_at, expires_at, ban_count, reason, failures, source,
+                 (), account),
+        )  # fmt: skip
 
     samples = (
         ("sshd", stored_network("192.0.2.1/32"), 1.5, 2.5, 1, "failures", 5, "files:x", ("a",), ""),
