@@ -19,6 +19,7 @@ import pytest
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
 from journalban.sources.literalscan import first_look, literal_scan, pivoted, pivots, sparse
+from support.filter_modes import every_filter_mode
 
 
 def _holds(message: bytes, literals: list[bytes]) -> bool:
@@ -50,12 +51,7 @@ def _tricky(literal: bytes, rng: random.Random) -> list[bytes]:
     return cases
 
 
-def _filters() -> list[tuple[str, str]]:
-    library = FilterLibrary(None)
-    return [(name, mode) for name in library.names() for mode in library.load(name).modes]
-
-
-@pytest.mark.parametrize(("name", "mode"), _filters())
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
 def test_scan_agrees_with_substring_test_on_every_filter(name: str, mode: str) -> None:
     literals = _agent_literals(name, mode)
     scan = literal_scan(literals)
@@ -100,7 +96,7 @@ def test_pivots_cover_every_literal_with_bytes_rare_in_the_sample() -> None:
             assert regex.search(literal[1:]) is None
 
 
-@pytest.mark.parametrize(("name", "mode"), _filters())
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
 def test_a_scan_tuned_by_a_sample_finds_the_same_messages(name: str, mode: str) -> None:
     literals = _agent_literals(name, mode)
     wanted = [lit.strip().encode() for lit in literals]
@@ -149,7 +145,7 @@ def test_scans_of_one_sample_count_its_bytes_once_alike() -> None:
         assert (shared[1](seen) is None) == (fresh[1](seen) is None), message
 
 
-@pytest.mark.parametrize(("name", "mode"), _filters())
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
 def test_the_first_look_misses_no_message_holding_a_literal(name: str, mode: str) -> None:
     """first_look (pivot bytes translated to one, each literal searched from it) finds every
     message the exact scan finds, untuned and tuned by a sample; the reader asks the exact

@@ -10,16 +10,12 @@ from journalban.events import Hit, LineBatch
 from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.library import FilterLibrary
 from support.bare_messages import bare_messages
+from support.filter_modes import every_filter_mode
 
 MESSAGES = list(bare_messages())
 
 
-def _cases() -> list[tuple[str, str]]:
-    library = FilterLibrary(None)
-    return [(name, mode) for name in library.names() for mode in library.load(name).modes]
-
-
-@pytest.mark.parametrize(("name", "mode"), _cases())
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
 def test_one_message_at_a_time_finds_what_the_batch_finds(name: str, mode: str) -> None:
     fdef = FilterLibrary(None).load(name)
     for successes in (False, True):

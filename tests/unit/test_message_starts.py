@@ -16,6 +16,7 @@ from journalban.matching.sessions import SessionTable
 from journalban.matching.starts import message_starts, start_classes
 from journalban.sources.journalroute import FAILURE, SESSION, TEACH, prefix_tree, route_for
 from support.bare_messages import bare_messages
+from support.filter_modes import every_filter_mode
 
 
 def starts(*patterns: str) -> tuple[str, ...] | None:
@@ -45,12 +46,7 @@ def test_starts_go_on_through_optional_groups_classes_and_partial_branches() -> 
     assert starts(r"^x[abcdefgh][abcdefgh]") == tuple(f"x{c}" for c in "abcdefgh")
 
 
-def _cases() -> list[tuple[str, str]]:
-    library = FilterLibrary(None)
-    return [(name, mode) for name in library.names() for mode in library.load(name).modes]
-
-
-@pytest.mark.parametrize(("name", "mode"), _cases())
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
 def test_every_match_starts_with_a_start(name: str, mode: str) -> None:
     fdef = FilterLibrary(None).load(name)
     messages = list(bare_messages())
@@ -77,7 +73,7 @@ def test_every_match_starts_with_a_start(name: str, mode: str) -> None:
             assert count > 100, "sshd's samples and corpus lines match"
 
 
-@pytest.mark.parametrize(("name", "mode"), _cases())
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
 def test_the_alternation_of_a_starts_class_finds_what_the_whole_finds(name: str, mode: str) -> None:
     fdef = FilterLibrary(None).load(name)
     messages = list(bare_messages())

@@ -13,6 +13,7 @@ from journalban.matching.engine import CompiledFilter, LineMatcher
 from journalban.matching.guards import TRIAL, Guards, literal_guard, start_guard
 from journalban.matching.library import FilterLibrary
 from support.bare_messages import bare_messages
+from support.filter_modes import every_filter_mode
 
 HEAD = "Dec  4 09:07:24 web1 sshd[41235]: "
 NOW = 1796461644.0
@@ -48,12 +49,7 @@ def test_else_a_guard_is_a_few_strings_each_match_holds_beyond_the_literals() ->
     assert strings(("a",), r"^a bbb", r"^a ccc", r"^a ddd", r"^a eee") is None  # too many
 
 
-def _cases() -> list[tuple[str, str]]:
-    library = FilterLibrary(None)
-    return [(name, mode) for name in library.names() for mode in library.load(name).modes]
-
-
-@pytest.mark.parametrize(("name", "mode"), _cases())
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
 def test_a_guard_finds_every_line_its_regexes_match(name: str, mode: str) -> None:
     fdef = FilterLibrary(None).load(name)
     messages = list(bare_messages())
