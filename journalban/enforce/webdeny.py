@@ -26,7 +26,7 @@ from journalban.firewall.base import (
     ReconcileReport,
     reconcile_by_listing,
 )
-from journalban.firewall.filestate import read_bans, replace_file, write_bans
+from journalban.firewall.filestate import applied, read_bans, replace_file, unexpired, write_bans
 
 HEADER = "# Written by journalban: each change replaces this file. Do not edit.\n"
 APACHE_PER_LINE = 50  # addresses on one Require line
@@ -79,12 +79,7 @@ class WebDenyBackend:
         self._write(e for e in read_bans(self.state_file) if e.jail in self.jails)
 
     def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
-        bans = {(e.jail, e.network): e for e in read_bans(self.state_file)}
-        for entry in remove:
-            bans.pop((entry.jail, entry.network), None)
-        for entry in add:
-            bans[(entry.jail, entry.network)] = entry
-        self._write(e for e in bans.values() if e.expires_at is None or e.expires_at > now)
+        self._write(applied(self.state_file, add, remove, now))
 
     def list(self, now: float) -> list[BanEntry]:
         """The bans the include file holds, with jail and expiry from the state beside it."""
@@ -97,8 +92,8 @@ class WebDenyBackend:
         listed = set(text.replace(";", " ").split())
         return [
             e
-            for e in read_bans(self.state_file)
-            if (e.expires_at is None or e.expires_at > now) and network_text(e.network) in listed
+            for e in unexpired(read_bans(self.state_file), now)
+            if network_text(e.network) in listed
         ]
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:

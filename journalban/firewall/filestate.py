@@ -39,6 +39,30 @@ def read_bans(state_file: Path) -> list[BanEntry]:
         raise BackendError(f"{state_file}: not a list of bans: {exc}") from exc
 
 
+def unexpired(entries: Iterable[BanEntry], now: float) -> list[BanEntry]:
+    """``entries`` but those expired by ``now`` (a permanent one never is)."""
+    return [e for e in entries if e.expires_at is None or e.expires_at > now]
+
+
+def applied(
+    state_file: Path, add: Iterable[BanEntry], remove: Iterable[BanEntry], now: float
+) -> list[BanEntry]:
+    """The bans of ``state_file`` once ``remove`` is taken out and ``add`` put in.
+
+    One ban per jail and network (an added one replaces the recorded one);
+    those expired by ``now`` are left out.
+
+    Raises:
+        BackendError: the file cannot be read or parsed.
+    """
+    bans = {(e.jail, e.network): e for e in read_bans(state_file)}
+    for entry in remove:
+        bans.pop((entry.jail, entry.network), None)
+    for entry in add:
+        bans[(entry.jail, entry.network)] = entry
+    return unexpired(bans.values(), now)
+
+
 def write_bans(state_file: Path, entries: Iterable[BanEntry]) -> None:
     """Record ``entries`` in ``state_file``, atomically.
 

@@ -34,7 +34,7 @@ from journalban.firewall.base import (
     reconcile_by_listing,
 )
 from journalban.firewall.base import reconcile_diff as _diff
-from journalban.firewall.filestate import read_bans, replace_file, write_bans
+from journalban.firewall.filestate import applied, read_bans, replace_file, unexpired, write_bans
 
 log = logging.getLogger("journalban.firewall.hostsdeny")
 
@@ -112,12 +112,7 @@ class HostsDenyBackend:
         self._write(kept)
 
     def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
-        bans = {(e.jail, e.network): e for e in read_bans(self.state_file)}
-        for entry in remove:
-            bans.pop((entry.jail, entry.network), None)
-        for entry in add:
-            bans[(entry.jail, entry.network)] = entry
-        self._write(e for e in bans.values() if e.expires_at is None or e.expires_at > now)
+        self._write(applied(self.state_file, add, remove, now))
 
     def list(self, now: float) -> list[BanEntry]:
         """The bans the pattern file holds, with jail and expiry from the state beside it."""
@@ -129,8 +124,8 @@ class HostsDenyBackend:
             raise BackendError(f"cannot read {self.deny_file}: {exc}", exc.errno) from exc
         return [
             e
-            for e in read_bans(self.state_file)
-            if (e.expires_at is None or e.expires_at > now) and format_pattern(e.network) in listed
+            for e in unexpired(read_bans(self.state_file), now)
+            if format_pattern(e.network) in listed
         ]
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:

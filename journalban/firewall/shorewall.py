@@ -26,7 +26,7 @@ from journalban.firewall.base import (
     ReconcileReport,
     reconcile_by_listing,
 )
-from journalban.firewall.filestate import read_bans, write_bans
+from journalban.firewall.filestate import read_bans, unexpired, write_bans
 
 STATE_FILE: Final = "shorewall.json"
 COMMAND_TIMEOUT: Final = 60.0
@@ -77,7 +77,7 @@ class ShorewallBackend:
         write_bans(self.state_file, bans.values())
 
     def list(self, now: float) -> list[BanEntry]:
-        return [e for e in read_bans(self.state_file) if e.expires_at is None or e.expires_at > now]
+        return unexpired(read_bans(self.state_file), now)
 
     def reconcile(self, wanted: Sequence[BanEntry], now: float) -> ReconcileReport:
         return reconcile_by_listing(self, wanted, now)
