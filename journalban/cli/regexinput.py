@@ -125,25 +125,7 @@ def read_journal(directory: Path | None, groups: JournalGroups) -> Iterator[Batc
     progress = Progress(None, True)
     read = 0
     try:
-        # The low-level calls read only the two fields we need; get_next()
-        # would decode every field of every entry.
-        next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
-        while True:
-            lines: list[str] = []
-            times: list[float] = []
-            while len(lines) < JOURNAL_BATCH and next_entry():
-                try:
-                    raw = get("MESSAGE")
-                except KeyError:
-                    raw = b""
-                try:
-                    usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
-                except (KeyError, ValueError):
-                    usec = realtime()
-                lines.append(raw.decode("utf-8", "replace"))
-                times.append(usec / 1e6)
-            if not lines:
-                break
+        for lines, times, _ in entry_batches(reader):
             read += len(lines)
             if read >= PROGRESS_ENTRIES:
                 progress.update(read, "entries")
@@ -151,3 +133,41 @@ def read_journal(directory: Path | None, groups: JournalGroups) -> Iterator[Batc
     finally:
         reader.close()
         progress.finish()
+
+
+def entry_batches(
+    reader: journal.Reader, *, pid: bool = False
+) -> Iterator[tuple[list[str], list[float], list[str | None]]]:
+    """``reader``'s entries from where it stands, ``JOURNAL_BATCH`` at a time.
+
+    Each batch: the MESSAGEs (an entry without one gives an empty line), their
+    times (the sender's _SOURCE_REALTIME_TIMESTAMP when present, else the
+    journal's) and, with ``pid``, their ``_PID``s (None for an entry without
+    one; without ``pid`` that list stays empty).
+    """
+    # The low-level calls read only the fields we need; get_next() would
+    # decode every field of every entry.
+    next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
+    while True:
+        lines: list[str] = []
+        times: list[float] = []
+        keys: list[str | None] = []
+        while len(lines) < JOURNAL_BATCH and next_entry():
+            try:
+                raw = get("MESSAGE")
+            except KeyError:
+                raw = b""
+            try:
+                usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
+            except (KeyError, ValueError):
+                usec = realtime()
+            if pid:
+                try:
+                    keys.append(get("_PID").decode("ascii", "replace"))
+                except KeyError:
+                    keys.append(None)
+            lines.append(raw.decode("utf-8", "replace"))
+            times.append(usec / 1e6)
+        if not lines:
+            return
+        yield lines, times, keys

@@ -289,34 +289,13 @@ def file_batches(path: Path) -> Callable[[JailParts], Batches]:
 def journal_batches(directory: Path | None) -> Callable[[JailParts], Batches]:
     """Journal entries through each jail's journal matches (``None``: the system journal),
     with each entry's ``_PID`` (the session key of failures without an address)."""
-    from journalban.cli.regexinput import JOURNAL_BATCH, open_journal
+    from journalban.cli.regexinput import entry_batches, open_journal
 
     def batches(part: JailParts) -> Batches:
         groups = part.config.journal_match or part.compiled.fdef.journal_match
         reader = open_journal(directory, groups)
         try:
-            next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
-            while True:
-                lines: list[str] = []
-                times: list[float] = []
-                keys: list[str | None] = []
-                while len(lines) < JOURNAL_BATCH and next_entry():
-                    try:
-                        raw = get("MESSAGE")
-                    except KeyError:
-                        raw = b""
-                    try:
-                        usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
-                    except (KeyError, ValueError):
-                        usec = realtime()
-                    try:
-                        keys.append(get("_PID").decode("ascii", "replace"))
-                    except KeyError:
-                        keys.append(None)
-                    lines.append(raw.decode("utf-8", "replace"))
-                    times.append(usec / 1e6)
-                if not lines:
-                    return
+            for lines, times, keys in entry_batches(reader, pid=True):
                 yield lines, times, False, keys
         finally:
             reader.close()
