@@ -14,6 +14,7 @@ import pytest
 
 from support.agent import AgentProcess, StateReader, write_config
 from support.bus import PrivateBus, as_user, ensure_service_user, run_client
+from support.busagent import bus_with_journal, serving
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO
 
@@ -50,17 +51,14 @@ def setup(
         wrapper = as_user("journalban", [], net_admin=True)
     cfg = write_config(tmp / "journalban.yaml", state, journal_dir=jdir, bus=True,
                        firewall={"backend": "dry-run"}, jails={"sshd": {"maxretry": 2}})  # fmt: skip
-    with PrivateBus() as bus, JournalWriter(jdir) as writer:
-        writer.write([sshd_fields("Server listening on :: port 22.")])
-        writer.wait_visible(1)
-        os.chmod(writer.path, 0o644)  # as systemd-journal group membership would allow
-        agent = AgentProcess(cfg, bus_address=bus.address, wrapper=wrapper)
-        try:
-            agent.wait_serving(bus)
+    try:
+        with (
+            bus_with_journal(jdir, readable=True) as (bus, writer),
+            serving(AgentProcess(cfg, bus_address=bus.address, wrapper=wrapper), bus) as agent,
+        ):
             yield Setup(bus, agent, writer, state, cfg)
-        finally:
-            agent.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def busctl(s: Setup, *args: str, user: str | None = None) -> tuple[int, str, str]:

@@ -15,6 +15,7 @@ import pytest
 
 from support.agent import AgentProcess, StateReader, write_config
 from support.bus import PrivateBus, run_client
+from support.busagent import bus_with_journal
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO
 
@@ -33,8 +34,7 @@ class Setup:
     def restart(self) -> None:
         self.agent.stop()
         self.agent = AgentProcess(self.config, bus_address=self.bus.address)
-        self.agent.wait_for_log("running:")
-        assert self.bus.wait_for_name("org.jailban"), self.agent.log
+        self.agent.wait_serving(self.bus)
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +45,13 @@ def setup() -> Iterator[Setup]:
     cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
                        firewall={"backend": "dry-run"}, jails={"sshd": {"maxretry": 2}})  # fmt: skip
     try:
-        with PrivateBus() as bus, JournalWriter(jdir) as writer:
-            writer.write([sshd_fields("Server listening on :: port 22.")])
-            writer.wait_visible(1)
+        with bus_with_journal(jdir) as (bus, writer):
             s = Setup(bus, AgentProcess(cfg, bus_address=bus.address), writer, cfg)
             try:
-                s.agent.wait_for_log("running:")
-                assert bus.wait_for_name("org.jailban"), s.agent.log
+                s.agent.wait_serving(bus)
                 yield s
             finally:
-                s.agent.stop()
+                s.agent.stop()  # (a test may have started another in its place)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -15,6 +15,7 @@ import pytest
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, SignalMonitor, run_client
+from support.busagent import bus_with_journal, serving
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
@@ -37,16 +38,14 @@ def setup() -> Iterator[Setup]:
     jail = {"maxretry": 2, "bantime": "1h"}
     cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
                        firewall={"backend": "dry-run"}, jails={"sshd": jail})  # fmt: skip
-    with PrivateBus() as bus, JournalWriter(jdir) as writer:
-        writer.write([sshd_fields("Server listening on :: port 22.")])
-        writer.wait_visible(1)
-        agent = AgentProcess(cfg, bus_address=bus.address)
-        try:
-            agent.wait_serving(bus)
+    try:
+        with (
+            bus_with_journal(jdir) as (bus, writer),
+            serving(AgentProcess(cfg, bus_address=bus.address), bus) as agent,
+        ):
             yield Setup(bus, agent, writer, cfg)
-        finally:
-            agent.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import pytest
 from journalban.agent.linetest import TIME_LIMIT
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, as_user, run_client
+from support.busagent import bus_with_journal, serving
 from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
@@ -61,16 +62,14 @@ def setup() -> Iterator[Setup]:
         jails={"sshd": {"maxretry": 2},
                "slow": {"filter": "slow", "source": "files", "files": [str(tmp / "slow.log")]}},
     )  # fmt: skip
-    with PrivateBus() as bus, JournalWriter(jdir) as writer:
-        writer.write([sshd_fields("Server listening on :: port 22.")])
-        writer.wait_visible(1)
-        agent = AgentProcess(cfg, bus_address=bus.address)
-        try:
-            agent.wait_serving(bus)
+    try:
+        with (
+            bus_with_journal(jdir) as (bus, writer),
+            serving(AgentProcess(cfg, bus_address=bus.address), bus) as agent,
+        ):
             yield Setup(bus, agent, writer)
-        finally:
-            agent.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _test_line(s: Setup, jail: str, line: str, user: str | None) -> list[str]:

@@ -15,7 +15,8 @@ import pytest
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, run_client
-from support.journal import JournalWriter, sshd_fields
+from support.busagent import bus_with_journal
+from support.journal import sshd_fields
 from support.state_v0 import write_v0
 
 pytestmark = pytest.mark.real
@@ -49,9 +50,7 @@ def test_a_bans_account_comes_from_its_row_before_and_after_a_restart(tmp_path: 
         firewall={"backend": "dry-run"}, recidive={"enabled": False},
         jails={"sshd": {"deny_users": ["oracle", "root"]}},
     )  # fmt: skip
-    with PrivateBus() as bus, JournalWriter(jdir) as writer:
-        writer.write([sshd_fields("Server listening on :: port 22.")])
-        writer.wait_visible(1)
+    with bus_with_journal(jdir) as (bus, writer):
         agent = AgentProcess(cfg, bus_address=bus.address)
         try:
             agent.wait_serving(bus)

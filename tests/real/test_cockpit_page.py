@@ -26,6 +26,7 @@ import pytest
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, ServiceProcess
+from support.busagent import bus_with_journal
 from support.cockpit import CockpitWs, text, wait_until
 from support.journal import JournalWriter, sshd_fields
 from support.nftset import set_elements
@@ -55,9 +56,7 @@ def setup() -> Iterator[Setup]:
     cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
                        jails={"sshd": {"maxretry": 2}})  # fmt: skip
     try:
-        with PrivateBus() as bus, JournalWriter(jdir) as writer:
-            writer.write([sshd_fields("Server listening on :: port 22.")])
-            writer.wait_visible(1)
+        with bus_with_journal(jdir) as (bus, writer):
             agent = AgentProcess(
                 cfg, dry_run=False, wrapper=["unshare", "-n"], bus_address=bus.socket_address
             )

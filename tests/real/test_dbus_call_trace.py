@@ -13,7 +13,7 @@ import pytest
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, run_client
-from support.journal import JournalWriter, sshd_fields
+from support.busagent import bus_with_journal, serving
 
 pytestmark = pytest.mark.real
 MANAGER = ["org.jailban", "/org/jailban", "org.jailban.Manager1"]
@@ -25,17 +25,13 @@ def traced() -> Iterator[tuple[PrivateBus, AgentProcess, Path]]:
     jdir, trace = tmp / "journal", tmp / "calls.jsonl"
     cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
                        firewall={"backend": "dry-run"}, jails={"sshd": {}})  # fmt: skip
-    with pytest.MonkeyPatch.context() as mp, PrivateBus() as bus, JournalWriter(jdir) as writer:
-        mp.setenv("JOURNALBAN_CALL_TRACE", str(trace))
-        writer.write([sshd_fields("Server listening on :: port 22.")])
-        writer.wait_visible(1)
-        agent = AgentProcess(cfg, bus_address=bus.address)
-        try:
-            agent.wait_serving(bus)
-            yield bus, agent, trace
-        finally:
-            agent.stop()
-            shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        with pytest.MonkeyPatch.context() as mp, bus_with_journal(jdir) as (bus, _):
+            mp.setenv("JOURNALBAN_CALL_TRACE", str(trace))
+            with serving(AgentProcess(cfg, bus_address=bus.address), bus) as agent:
+                yield bus, agent, trace
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def busctl(bus: PrivateBus, *args: str) -> None:

@@ -20,7 +20,8 @@ import pytest
 
 from support.agent import AgentProcess, StateReader, write_config
 from support.bus import PrivateBus, run_client
-from support.journal import JournalWriter, sshd_fields
+from support.busagent import bus_with_journal
+from support.journal import sshd_fields
 from support.real import REPO
 
 pytestmark = pytest.mark.real
@@ -49,16 +50,10 @@ def test_managers_see_and_reset_known_good_pairs_and_attacks(tmp_path: Path) -> 
     cfg = write_config(tmp / "journalban.yaml", state, journal_dir=jdir, bus=True,
                        firewall={"backend": "dry-run"}, jails={"sshd": jail})  # fmt: skip
     try:
-        with PrivateBus() as bus, JournalWriter(jdir) as writer:
-            writer.write([sshd_fields("Accepted password for erin from 198.51.100.20 port 1 ssh2")])
-            writer.write(
-                [
-                    sshd_fields(f"Failed password for erin from 203.0.113.{i} port 2 ssh2")
-                    for i in range(1, 5)
-                ]
-            )
-            writer.wait_visible(5)
-            os.chmod(writer.path, 0o644)
+        first = ["Accepted password for erin from 198.51.100.20 port 1 ssh2"] + [
+            f"Failed password for erin from 203.0.113.{i} port 2 ssh2" for i in range(1, 5)
+        ]
+        with bus_with_journal(jdir, first=first, readable=True) as (bus, writer):
             agent = _agent(cfg, bus)
             try:
                 reader = StateReader(state)

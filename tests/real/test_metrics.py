@@ -19,6 +19,7 @@ import pytest
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, run_client
+from support.busagent import bus_with_journal
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO, need_tool
 
@@ -61,9 +62,7 @@ def setup() -> Iterator[Setup]:
     port = listener.getsockname()[1]
     os.environ["JB_FD"] = str(listener.fileno())
     try:
-        with PrivateBus() as bus, JournalWriter(jdir) as writer:
-            writer.write([sshd_fields("Server listening on :: port 22.")])
-            writer.wait_visible(1)
+        with bus_with_journal(jdir) as (bus, writer):
             agent = AgentProcess(
                 cfg, wrapper=SOCKET_ACTIVATION, pass_fds=[listener.fileno()],
                 bus_address=bus.address,

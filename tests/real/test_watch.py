@@ -19,6 +19,7 @@ import pytest
 
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus, as_user, run_client
+from support.busagent import bus_with_journal
 from support.journal import JournalWriter, sshd_fields
 from support.real import REPO
 
@@ -94,9 +95,7 @@ def setup() -> Iterator[Setup]:
     cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
                        firewall={"backend": "dry-run"}, jails={"sshd": {"maxretry": 2}})  # fmt: skip
     try:
-        with PrivateBus() as bus, JournalWriter(jdir) as writer:
-            writer.write([sshd_fields("Server listening on :: port 22.")])
-            writer.wait_visible(1)
+        with bus_with_journal(jdir) as (bus, writer):
             yield Setup(bus, writer, cfg)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -105,8 +104,7 @@ def setup() -> Iterator[Setup]:
 def start_agent(s: Setup) -> AgentProcess:
     agent = AgentProcess(s.config, bus_address=s.bus.address)
     try:
-        agent.wait_for_log("running:")
-        assert s.bus.wait_for_name("org.jailban"), agent.log
+        agent.wait_serving(s.bus)
     except BaseException:
         agent.stop()
         raise
@@ -158,9 +156,7 @@ def test_watch_connects_again_when_the_bus_restarts(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "journalban.yaml", tmp_path / "state", journal_dir=jdir,
                        bus=True, firewall={"backend": "dry-run"})  # fmt: skip
     # No polkitd (it would not come back with the bus): root reads, as the fallback allows.
-    with PrivateBus(polkit=False) as bus, JournalWriter(jdir) as writer:
-        writer.write([sshd_fields("Server listening on :: port 22.")])
-        writer.wait_visible(1)
+    with bus_with_journal(jdir, polkit=False) as (bus, _):
         agent = AgentProcess(cfg, bus_address=bus.socket_address)
         watcher = Watcher(bus, user=None)
         try:
