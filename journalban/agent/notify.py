@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
 
 log = logging.getLogger("journalban.agent")
 
@@ -44,3 +47,33 @@ class Notifier:
 
     def watchdog(self) -> None:
         self._send("WATCHDOG=1")
+
+    @contextlib.contextmanager
+    def pinging(self, most: float = 120.0) -> Iterator[None]:
+        """WATCHDOG=1 from a thread while the block runs, for at most ``most`` seconds.
+
+        For a step of known end that holds the event loop after READY, so that the
+        watchdog loop cannot ping across it: building the ban table of a large
+        state (about 6 s a million bans here) must not outlast a short
+        WatchdogSec=. Past ``most`` the pings stop: a step that long is a hang,
+        which the watchdog is there to end.
+        """
+        interval = self.watchdog_interval
+        if not self.enabled or interval is None:
+            yield
+            return
+        done = threading.Event()
+
+        def ping() -> None:
+            deadline = time.monotonic() + most
+            while not done.wait(interval) and time.monotonic() < deadline:
+                self.watchdog()
+
+        self.watchdog()
+        thread = threading.Thread(target=ping, name="watchdog-ping", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()

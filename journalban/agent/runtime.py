@@ -265,8 +265,8 @@ class Agent(
                     self.backend.name, self.store.path if self.dry_run else None,
                 ),
             )  # fmt: skip
-            if rows is not None:
-                with collector_paused(freeze=True):
+            if rows is not None:  # (a large table outlasts a short WatchdogSec=: pinged)
+                with collector_paused(freeze=True), self.notifier.pinging():
                     self.decisions.load_bans()
                     done = stored_restored(self.decisions.bans.by_text, report, now)
         self.ready.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import os
 import signal
 import socket
@@ -9,7 +11,10 @@ import subprocess
 import time
 from pathlib import Path
 
+from journalban.events import Ban
+from journalban.state.store import BatchCommit, StateStore
 from support.agent import JOURNALBAN, write_config
+from support.real import need_root, need_tool
 
 
 def _messages(sock: socket.socket, until: str, timeout: float = 20.0) -> list[str]:
@@ -53,6 +58,59 @@ def test_ready_status_watchdog_and_reloading(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert any("STOPPING=1" in m for m in _messages(sock, "STOPPING=1"))
         assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sock.close()
+
+
+def test_the_watchdog_is_pinged_while_a_large_ban_table_is_built(tmp_path: Path) -> None:
+    """200,000 stored bans: the ban table is built after READY (nftables restores from the
+    rows first), longer than WatchdogSec=; the pings go on meanwhile, none missed."""
+    need_root()
+    need_tool("unshare")
+    now = time.time()
+    state = tmp_path / "state"
+    state.mkdir()
+    base = int(ipaddress.IPv4Address("11.0.0.0"))
+    store = StateStore(state / "state.sqlite")
+    store.commit([BatchCommit(jail="sshd", bans=[
+        Ban("sshd", ipaddress.IPv4Network(base + i), now, now + 3600, 1, "failures")
+        for i in range(200_000)
+    ])])  # fmt: skip
+    store.close()
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(0.02)
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir)
+    watchdog_usec = 300_000  # pings every 0.15 s; the table takes about 1 s here
+    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": str(watchdog_usec)}
+    with (tmp_path / "agent.log").open("wb") as log:
+        proc = subprocess.Popen(
+            ["unshare", "-n", JOURNALBAN, "run", "--config", str(cfg), "--no-bus"],
+            env=env, stderr=log,
+        )  # fmt: skip
+    try:
+        _messages(sock, "READY=1", timeout=60)
+        ready = time.monotonic()
+        # (WATCHDOG_PID is unset: the pid under unshare is the agent's own)
+        stamps = [ready]
+        while time.monotonic() < ready + 4:
+            try:
+                message = sock.recv(4096).decode()
+            except TimeoutError:
+                continue
+            if "WATCHDOG=1" in message:
+                stamps.append(time.monotonic())
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        assert len(stamps) > 10, stamps
+        assert max(gaps) < watchdog_usec / 1e6, f"a gap of {max(gaps):.2f} s without a ping"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, (tmp_path / "agent.log").read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
