@@ -14,13 +14,11 @@ from journalban.config.detectors import DetectorsConfig
 from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
-from journalban.jails.detector import Detector, Seen, Verdict
+from journalban.jails.detector import Detector, Verdict
 from journalban.jails.knowngood import KnownGood
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow, restore_rows
-
-_new_seen = tuple.__new__
 
 
 class JailDetection:
@@ -51,8 +49,7 @@ class JailDetection:
             and self.known_good is not None
             and self.known_good.holds(user, key, when)
         )
-        # Seen's own __new__ is a Python function; the tuple's is not (one per failure).
-        seen = _new_seen(Seen, (key, user, when, known))
+        seen = (key, user, when, known)  # (jails.detector.Failure: a plain tuple)
         verdicts: list[Verdict] | None = None
         for observe in self._observers:
             found = observe(seen)

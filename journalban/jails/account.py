@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from itertools import chain
 
 from journalban.config.detectors import AccountConfig
-from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Row, Seen, Verdict, account_key
+from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Failure, Row, Verdict, account_key
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import number_text, times_text
 from journalban.jails.rowvalues import (
@@ -62,7 +62,7 @@ class AccountAttack:
         self.seen.drop(account)
         return found
 
-    def observe(self, seen: Seen) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[Verdict]:
         key, user, when, known_good = seen
         if user is None or known_good or user in self.ignored:
             return ()

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import AttackModeConfig
 from journalban.jails.buckets import BUCKETS, bucket_add
-from journalban.jails.detector import ATTACK_MODE, Row, Seen, Verdict
+from journalban.jails.detector import ATTACK_MODE, Failure, Row, Verdict
 from journalban.jails.rowvalues import bucket_list, finite_time, json_value
 
 _new_verdict = tuple.__new__
@@ -42,7 +42,7 @@ class AttackMode:
         self._count = 0
         self._dirty = True
 
-    def observe(self, seen: Seen) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[Verdict]:
         key, _, when, known_good = seen  # (one unpacking: a call per failure of the jail)
         self._dirty = True
         pairs, current = self.pairs, int(when // self.width)

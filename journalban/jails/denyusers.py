@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import DenyUsersConfig
-from journalban.jails.detector import DENY_USER, Row, Seen, Verdict, account_key
+from journalban.jails.detector import DENY_USER, Failure, Row, Verdict, account_key
 
 
 class DenyUsers:
@@ -23,10 +23,11 @@ class DenyUsers:
     def tracked(self) -> int:
         return 0
 
-    def observe(self, seen: Seen) -> Sequence[Verdict]:
-        if seen.user is None or self._match(seen.user) is None:
+    def observe(self, seen: Failure) -> Sequence[Verdict]:
+        key, user, _, _ = seen
+        if user is None or self._match(user) is None:
             return ()
-        return (Verdict(DENY_USER, seen.key, 1, self.config.bantime, account_key(seen.user)),)
+        return (Verdict(DENY_USER, key, 1, self.config.bantime, account_key(user)),)
 
     def banned(self, key: str) -> None:
         pass

@@ -33,12 +33,18 @@ def account_key(user: str) -> str:
 
 
 class Seen(NamedTuple):
-    """One failure as detectors see it (a tuple: one is built per failure)."""
+    """One failure as detectors see it: the fields of a ``Failure``, named."""
 
     key: str  # the network counted as (an address, or an IPv6 prefix), as text
     user: str | None  # the account named, if the filter captured one
     when: float
     known_good: bool = False  # (user, key) logged in before: never banned for the crowd's sake
+
+
+# What ``Detector.observe`` is handed: (key, user, when, known_good), ``Seen``'s fields. The
+# engine hands a plain tuple (one per failure): built without a call, and unpacked by each
+# detector in place (a tuple subclass, as ``Seen``, is unpacked through an iterator).
+Failure = tuple[str, str | None, float, bool]
 
 
 class Verdict(NamedTuple):
@@ -71,7 +77,7 @@ class Detector(Protocol):
         """How many keys (addresses, prefixes, accounts) it holds: bounded."""
         ...
 
-    def observe(self, seen: Seen) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[Verdict]:
         """Count one failure; the bans it calls for (often none)."""
         ...
 

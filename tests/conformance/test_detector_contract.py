@@ -22,7 +22,7 @@ from journalban.config.detectors import (
 from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
-from journalban.jails.detector import FAILURES, REASONS, Detector, Row, Seen, Verdict
+from journalban.jails.detector import FAILURES, REASONS, Detector, Failure, Row, Seen, Verdict
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.jails.tracked import Tracked
@@ -43,12 +43,13 @@ class FakeDetector:
     def tracked(self) -> int:
         return len(self.counts)
 
-    def observe(self, seen: Seen) -> Sequence[Verdict]:
-        count = self.counts.touch(seen.key, (self.counts.get(seen.key) or 0) + 1)
+    def observe(self, seen: Failure) -> Sequence[Verdict]:
+        key = seen[0]
+        count = self.counts.touch(key, (self.counts.get(key) or 0) + 1)
         if count < 3:
             return ()
-        self.counts.drop(seen.key)
-        return (Verdict(FAILURES, seen.key, count, -1.0),)
+        self.counts.drop(key)
+        return (Verdict(FAILURES, key, count, -1.0),)
 
     def banned(self, key: str) -> None:
         self.counts.drop(key)
