@@ -18,7 +18,7 @@ from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.decisions.unsaved import UnsavedBans, committed_history
-from journalban.decisions.virtual import VirtualBans
+from journalban.decisions.virtual import Span, VirtualBans
 from journalban.errors import AddressError
 from journalban.events import Ban
 from journalban.jails.detector import ACCOUNT, FAILURES, REASONS, SUBNET, Verdict
@@ -235,12 +235,17 @@ class BanDeciding:
         commit: BatchCommit,
         changes: Changes,
         now: float,
+        banned: dict[str, Ban],
+        virtual: dict[str, Span],
     ) -> list[str]:
-        """Ban what the detectors called for; the counted networks banned (their count is spent)."""
-        jail = rt.config.name
+        """Ban what the detectors called for; the counted networks banned (their count is spent).
+
+        ``banned``, ``virtual``: the jail's bans and virtual bans by network text
+        (``BanTable.texts_of``, ``VirtualBans.of``), as the caller holds them.
+        """
         detection = rt.detection
-        banned = self.bans.texts_of(jail)
-        virtual = self._virtual.of(jail)
+        # (no known-good pair holds a network no account logged in from: one lookup in C)
+        good_networks = detection.good_networks if detection is not None else None
         spent: list[str] = []
         for v in verdicts:
             reason, key, count, bantime, account, _ = v  # (one unpacking, no attribute reads)
@@ -250,7 +255,11 @@ class BanDeciding:
                     continue
                 key = narrowed
             elif (
-                reason == ACCOUNT and detection is not None and detection.spares(account, key, when)
+                reason == ACCOUNT
+                and good_networks is not None
+                and good_networks(key)
+                and detection is not None
+                and detection.spares(account, key, when)
             ):
                 continue
             ban = banned.get(key)

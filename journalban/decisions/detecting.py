@@ -35,30 +35,30 @@ class JailDetection:
         found = (self.deny, self.slow, self.account, self.attack, self.subnet)
         self.detectors: list[Detector] = [d for d in found if d is not None]
         self._observers = [d.observe for d in self.detectors]  # bound once, not per failure
-        self._good_networks = self.known_good.network_known if self.known_good else None
+        # Whether any account logged in from a network (the known-good pairs' dict's own
+        # ``__contains__``), None without them: a failure's and a verdict's first question.
+        self.good_networks = self.known_good.network_known if self.known_good else None
         self.persist = True  # False: nothing is kept (a replay), rows() reports none
         # True: the engine leaves the rows to decisions.rowbatch (once per commit).
         self.deferred = False
 
     def observe(self, key: str, user: str | None, when: float) -> Sequence[Verdict]:
-        """The verdicts of every detector on one failure (most often none: no list made)."""
+        """The verdicts of every detector on one failure (most often none; a detector's
+        own verdicts when it is the only one calling for a ban: no list made)."""
         known = (
             user is not None
-            and (network_known := self._good_networks) is not None
+            and (network_known := self.good_networks) is not None
             and network_known(key)  # one lookup for most failures
             and self.known_good is not None
             and self.known_good.holds(user, key, when)
         )
         seen = (key, user, when, known)  # (jails.detector.Failure: a plain tuple)
-        verdicts: list[Verdict] | None = None
+        verdicts: Sequence[Verdict] = ()
         for observe in self._observers:
             found = observe(seen)
             if found:
-                if verdicts is None:
-                    verdicts = list(found)
-                else:
-                    verdicts += found
-        return () if verdicts is None else verdicts
+                verdicts = [*verdicts, *found] if verdicts else found
+        return verdicts
 
     def succeeded(self, key: str, user: str | None, when: float) -> None:
         """An accepted login of ``user`` from ``key``: a known-good pair."""

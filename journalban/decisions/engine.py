@@ -171,7 +171,7 @@ class DecisionEngine(BanDeciding, BanReading):
             recent.add(key, line)
             if detecting is not None and (verdicts := detecting.observe(key, user, when)):
                 by_detector = self._apply_verdicts(
-                    rt, verdicts, when, batch.source, commit, changes, now
+                    rt, verdicts, when, batch.source, commit, changes, now, banned, virtual
                 )
                 for network in by_detector:
                     spent[network] = len(new_failures)
