@@ -103,6 +103,8 @@ class Run:
     peak_pss_mb: float = 0.0  # Pss summed over the process tree, highest sample
     peak_pss_anon_mb: float = 0.0  # its anonymous part (Pss_Anon)
     readers_cpu: float = 0.0  # of ``cpu``: the reader children's (and their helpers')
+    own_cpu: float = 0.0  # the benchmark process's own CPU inside the window (its copy, its looks)
+    looks: int = 0  # its looks inside the window: position reads, or CPU samples
     # A memory run: memory sampled while it ran; its time is not a timed run's (the
     # samples are the benchmark's work on the same cores). A timed run samples none.
     memory: bool = False
@@ -294,6 +296,7 @@ def journalban_run(
     tree: list[int] = []
     try:
         wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
+        own0 = time.process_time()  # journal: from the ready line seen (up to 5 ms after it)
         cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
         started = logged_at(agent.log, "running:")
         with CommitWatch(state, state_path(state, dry_run=True)) as commits:
@@ -301,6 +304,7 @@ def journalban_run(
                 # The clock starts before the append, as fail2ban's does: the agent
                 # reads while the corpus is being copied, and that time is its own.
                 started = time.time()
+                own0 = time.process_time()
             before()  # a file jail: the corpus is appended now
             sampled = float("-inf")
             while not done(commits):
@@ -309,6 +313,7 @@ def journalban_run(
                     sampled = time.monotonic()
                 commits.wait(MEMORY_POLL if memory else 1.0)
             finished = time.time()
+            own = time.process_time() - own0
         cpu1, readers1 = watch.cpu(), watch.cpu(descendants_only=True)
         tree = [agent.proc.pid, *watch.children()]
         hwm = 0
@@ -325,7 +330,7 @@ def journalban_run(
     return Run("journalban", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, failed, banned, load_average(),
                watch.peak_pss_kb / 1024, watch.peak_pss_anon_kb / 1024,
-               readers1 - readers0, memory)  # fmt: skip
+               readers1 - readers0, own, commits.looks, memory)  # fmt: skip
 
 
 def journalban_file(work: Path, corpus: Corpus, memory: bool = False) -> Run:
@@ -389,11 +394,14 @@ def fail2ban_timed(
             time.sleep(1.0)  # its inotify watch is in place
             cpu0 = watch.cpu()
             started = time.time()
+            own0 = time.process_time()
             append(corpus.log, log)
         else:
+            own0 = time.process_time()  # from the ready line seen (up to 10 ms after it)
             cpu0 = watch.cpu()
             started = logged_at(peer.log, started_text)
-        finished, cpu1 = cpu_standstill(watch.tree_cpu(), sample=watch.sample if memory else None)
+        end = cpu_standstill(watch.tree_cpu(), sample=watch.sample if memory else None)
+        finished, cpu1 = end.finished, end.final
         hwm = watch.status_kb("VmHWM") if memory else 0
         tree = [peer.proc.pid, *watch.children()]
         status = peer.status()
@@ -403,7 +411,8 @@ def fail2ban_timed(
     return Run("fail2ban-server", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
                status.get("Total banned", -1), load_average(), watch.peak_pss_kb / 1024,
-               watch.peak_pss_anon_kb / 1024, 0.0, memory)  # fmt: skip
+               watch.peak_pss_anon_kb / 1024, 0.0, end.own_at_finish - own0, end.samples,
+               memory)  # fmt: skip
 
 
 @dataclass

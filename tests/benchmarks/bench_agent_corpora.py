@@ -364,7 +364,8 @@ def step_text(run: Run) -> str:
         return (f"memory run ({run.wall:.2f} s, not timed): VmHWM {run.peak_rss_mb:.0f} MB, "
                 f"anon {run.peak_anon_mb:.0f} MB, Pss {run.peak_pss_mb:.0f} MB, "
                 f"Pss_Anon {run.peak_pss_anon_mb:.0f} MB, {counts}")  # fmt: skip
-    return f"{run.wall:.3f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s{readers}, {counts}"
+    own = f", benchmark's own CPU {run.own_cpu * 1000:.1f} ms over {run.looks} looks"
+    return f"{run.wall:.3f} s, {run.rate:,.0f} lines/s, CPU {run.cpu:.2f} s{readers}{own}, {counts}"
 
 
 def summary(results: Sequence[CorpusResult]) -> list[str]:

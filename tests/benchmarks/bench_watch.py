@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from journalban.sources.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 
@@ -145,6 +146,15 @@ class CommitWatch:
             self._db = None
 
 
+class Standstill(NamedTuple):
+    """Where a tool's CPU time stopped, and what finding it cost the benchmark."""
+
+    finished: float  # the time of the first sample at the final CPU time
+    final: float  # that final CPU time
+    samples: int  # samples taken up to the finish (inside the timed window)
+    own_at_finish: float  # the benchmark's own CPU time (``own``) at the finishing sample
+
+
 def cpu_standstill(
     cpu: Callable[[], float],
     *,
@@ -154,19 +164,22 @@ def cpu_standstill(
     idle_for: float = IDLE_FOR,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
-) -> tuple[float, float]:
+    own: Callable[[], float] = time.process_time,
+) -> Standstill:
     """Sample ``cpu`` every ``every`` s until it grew less than ``IDLE_CPU`` over
-    ``idle_for`` s; (the time of the first sample that reached the final CPU time
-    within ``FINISH_TOLERANCE``, that final CPU time). ``sample`` (a memory run's)
-    is called every ``sample_every`` s beside."""
+    ``idle_for`` s; its finish is the first sample that reached the final CPU time
+    within ``FINISH_TOLERANCE``. ``sample`` (a memory run's) is called every
+    ``sample_every`` s beside."""
     times: list[float] = []
     cpus: list[float] = []
+    owns: list[float] = []
     window = 0  # the first sample within idle_for of the last
     sampled = float("-inf")
     while True:
         now = clock()
         times.append(now)
         cpus.append(cpu())
+        owns.append(own())
         if sample is not None and now - sampled >= sample_every - every / 2:
             sample()
             sampled = now
@@ -176,8 +189,8 @@ def cpu_standstill(
             break
         sleep(every)
     final = cpus[-1]
-    finished = next(t for t, c in zip(times, cpus, strict=True) if c >= final - FINISH_TOLERANCE)
-    return finished, final
+    at = next(n for n, c in enumerate(cpus) if c >= final - FINISH_TOLERANCE)
+    return Standstill(times[at], final, at + 1, owns[at])
 
 
 def wait_gone(pids: Iterable[int], timeout: float = 15.0) -> list[int]:

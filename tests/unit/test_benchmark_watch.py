@@ -137,11 +137,12 @@ def test_cpu_standstill_finds_the_first_sample_at_the_final_cpu_time() -> None:
         return min(t, 1.234) + (0.01 if t >= 2.0 else 0.0)
 
     samples: list[float] = []
-    finished, final = cpu_standstill(
+    finished, final, looked, _own = cpu_standstill(
         cpu, every=0.01, sample=lambda: samples.append(clock.now), sample_every=0.02,
         clock=clock.time, sleep=clock.sleep,
     )  # fmt: skip
     assert abs(final - 1.244) < 1e-9
+    assert looked == round((finished - start) / 0.01) + 1  # those up to the finish
     # The busy part ended at 1.234 s: the first sample within 11 ms of the final value.
     assert 1.22 <= finished - start <= 1.25
     assert clock.now - finished >= IDLE_FOR - 0.02  # it waited out a whole standstill
@@ -152,8 +153,8 @@ def test_cpu_standstill_finds_the_first_sample_at_the_final_cpu_time() -> None:
 def test_cpu_standstill_of_a_tool_that_never_ran() -> None:
     clock = FakeClock()
     start = clock.now
-    finished, final = cpu_standstill(lambda: 0.5, clock=clock.time, sleep=clock.sleep)
-    assert (finished, final) == (start, 0.5)
+    end = cpu_standstill(lambda: 0.5, clock=clock.time, sleep=clock.sleep, own=lambda: 7.0)
+    assert end == (start, 0.5, 1, 7.0)
 
 
 def test_wait_gone_waits_for_a_stopping_process_and_tells_a_running_one() -> None:
