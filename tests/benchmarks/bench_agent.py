@@ -21,10 +21,11 @@ Runs as root (fail2ban-server only inside ``unshare -n``). In one run:
 
 Both jails count every failure (findtime 2d over a corpus of one day,
 maxretry 5, bantime 2d). journalban is done when the position it committed
-is the end of the corpus, looked at each time it writes its state database
-(an inotify watch; bench_watch.CommitWatch); fail2ban when its CPU time stops
-growing (its finish is the first sample at which its CPU time reached its
-final value, sampled every 10 ms; bench_watch.cpu_standstill). A file run
+is the end of the corpus, looked at each time it publishes a commit to its
+state database (an inotify watch of the WAL; bench_watch.CommitWatch);
+fail2ban when its CPU time stops growing (its finish is the first sample at
+which its CPU time reached its final value, sampled every 10 ms;
+bench_watch.cpu_standstill). A file run
 appends the corpus with a kernel copy (bench_watch.append); the corpus is read
 into the page cache before either tool starts (bench_watch.warm). CPU seconds are
 the user+system time from /proc/PID/stat between those moments of the process
@@ -283,7 +284,7 @@ def journalban_run(
     memory: bool = False,
 ) -> Run:  # fmt: skip
     """Start the agent, start the clock when it is ready, stop it when ``done``: looked at
-    each time the agent writes its state database (bench_watch.CommitWatch). ``memory``:
+    each time the agent publishes a commit (bench_watch.CommitWatch). ``memory``:
     a memory run, the tree's memory sampled every ``MEMORY_POLL`` s meanwhile."""
     state = work / "state"
     extra: dict[str, object] = {"firewall": {"backend": "dry-run"}, "jails": jails}

@@ -5,9 +5,11 @@ as they can inside the timed window (bench_agent.py, bench_agent_corpora.py).
   else ``sendfile``, as ``cp`` does), not through a read/write loop in the benchmark.
 - ``CommitWatch``: the agent is done when the position it committed to its state
   database is the corpus's end. The benchmark sleeps on an inotify watch of the
-  state directory and reads the position (one read-only connection, kept open)
-  only after the agent wrote to its database: no timer, and it sees the commit
-  within a read of it, where a 20 ms poll saw it 0-20 ms late.
+  database's WAL and reads the position (one read-only connection, kept open) once
+  per commit published, told by the WAL index header (walindex.py): a commit's
+  many writes are one query, a checkpoint's none; the commit is seen at the wake
+  that finds it published, or within ``SETTLE`` of its publishing when the wake
+  came while it was being written (no event tells of the publishing itself).
 - ``cpu_standstill``: a tool that commits no position (fail2ban-server) is done
   when the CPU time of its process tree stops growing; its finish is the first
   sample that reached the final CPU time. Sampled every ``CPU_POLL`` (10 ms; 50 ms
@@ -23,6 +25,7 @@ taken only in a run of its own, never in a timed one (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -33,6 +36,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
+from walindex import WalIndex
+
 from journalban.sources.inotify import IN_CREATE, IN_MODIFY, IN_MOVED_TO, Inotify
 
 CPU_POLL = 0.01  # seconds between CPU samples of a tool found done by its CPU
@@ -40,7 +45,8 @@ MEMORY_POLL = 0.02  # seconds between memory samples, in a memory run (both tool
 IDLE_FOR = 3.0  # a tool's CPU stood still this long: it is done
 IDLE_CPU = 0.02  # "still": it grew less than this over IDLE_FOR
 FINISH_TOLERANCE = 0.011  # the finish: the first sample within this of the final CPU
-SETTLE = 0.001  # after a look that found it not done, writes this close together are one
+SETTLE = 0.001  # a commit written but not yet published: looked at again this often
+PUBLISH_WAIT = 0.05  # ... while it wrote within this (frames never published are left)
 
 
 def append(corpus_log: Path, log: Path) -> int:
@@ -94,13 +100,27 @@ def _sendfile(src: int, dst: int, count: int) -> int:
 
 class CommitWatch:
     """A state database seen from outside: ``position`` as ``support.agent.StateReader``
-    has it, and ``wait`` for the next write to the database (or a timeout)."""
+    has it, and ``wait`` for the next commit published (or a timeout).
+
+    It sleeps on inotify events of the state directory, then (once its connection
+    holds the database open) of the WAL alone. At each wake the WAL index header
+    (walindex.py, one ``pread``) tells whether a commit was published since the
+    positions were last read, and ``position`` queries the database only then: one
+    query per commit seen, however many writes (events) a commit makes, and none for
+    a checkpoint's writes to the database file. A commit whose frames are written but
+    not yet published (SQLite publishes it in shared memory: no event tells) is looked
+    at again every ``SETTLE`` s until it is, so it is seen within ``SETTLE`` of it.
+    """
 
     def __init__(self, state_dir: Path, db_path: Path) -> None:
         self.db_path = db_path
         self._db: sqlite3.Connection | None = None
-        self.looks = 0  # positions read
-        self.wakes = 0  # waits that ended on a write
+        self._index: WalIndex | None = None
+        self._read_at: bytes | None = None  # the index header when the positions were read
+        self._read: dict[str, str | None] = {}  # those positions, by jail
+        self.looks = 0  # queries of a position
+        self.wakes = 0  # waits woken by a write
+        self.settles = 0  # looks again at a commit written but not yet published
         self._inotify = Inotify()
         self._inotify.watch(str(state_dir), IN_MODIFY | IN_CREATE | IN_MOVED_TO)
 
@@ -118,32 +138,92 @@ class CommitWatch:
         return self._db
 
     def position(self, jail: str) -> str | None:
-        self.looks += 1
+        """The jail's committed position; queried only if a commit was published since
+        the last query (or the database is not in WAL mode)."""
+        header = None if self._index is None else self._index.header()
+        if header is not None and header == self._read_at and jail in self._read:
+            return self._read[jail]
         db = self._connect()
         if db is None:
             return None
+        self.looks += 1
         try:
             row = db.execute("SELECT position FROM positions WHERE jail = ?", (jail,)).fetchone()
         except sqlite3.OperationalError:  # no table yet
             return None
-        return None if row is None else str(row[0])
+        if self._index is None:  # after a query: this connection holds the database open
+            with contextlib.suppress(FileNotFoundError):  # not in WAL mode: every wake looked at
+                self._index = WalIndex(self.db_path)
+                self._watch_wal()
+        if header != self._read_at:
+            self._read = {}
+            self._read_at = header
+        self._read[jail] = None if row is None else str(row[0])
+        return self._read[jail]
+
+    def _watch_wal(self) -> None:
+        """Wake on the WAL's writes alone, not on a checkpoint's to the database file: the
+        WAL stays (the same file) while a connection, this one, has the database open. A
+        wait looks at the index header before it sleeps: nothing is missed meanwhile."""
+        wal = Inotify()
+        wal.watch(f"{self.db_path}-wal", IN_MODIFY)
+        self._inotify.close()
+        self._inotify = wal
 
     def wait(self, timeout: float) -> bool:
-        """Until the database is written (True) or ``timeout`` passed (False). The writes
-        of one commit come close together: after a wake, those within ``SETTLE`` are one."""
+        """Until a commit is published that the positions were not read at (True), or
+        ``timeout`` passed (False). A write wakes it; while frames are written but not
+        published, it looks again every ``SETTLE`` s (their writes meanwhile wake it not),
+        until ``PUBLISH_WAIT`` s pass without a write (a rolled back transaction's)."""
+        if self._index is None:
+            return self._wait_written(timeout)
+        deadline = time.monotonic() + timeout
+        idle = 0.0  # looked at again without a write
+        while True:
+            header = self._index.header()
+            if header != self._read_at:
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            if idle < PUBLISH_WAIT and self._index.writing(header):
+                time.sleep(min(SETTLE, deadline - now))
+                self.settles += 1
+                idle = 0.0 if self._drain() else idle + SETTLE
+                continue
+            ready, _, _ = select.select([self._inotify.fd], [], [], deadline - now)
+            if ready:
+                self.wakes += 1
+                self._drain()
+                idle = 0.0
+
+    def _wait_written(self, timeout: float) -> bool:
+        """Without a WAL index: until the database is written (True) or ``timeout``
+        passed (False); after a wake, the writes within ``SETTLE`` are one."""
         ready, _, _ = select.select([self._inotify.fd], [], [], timeout)
         if not ready:
             return False
         self.wakes += 1
         time.sleep(SETTLE)
-        self._inotify.read_events()
+        self._drain()
         return True
+
+    def _drain(self) -> bool:
+        """Read the pending events (one read: any left wake the next wait); whether there
+        were any."""
+        try:
+            return bool(os.read(self._inotify.fd, 65536))
+        except BlockingIOError:
+            return False
 
     def close(self) -> None:
         self._inotify.close()
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._index is not None:  # after the connection: see WalIndex
+            self._index.close()
+            self._index = None
 
 
 class Standstill(NamedTuple):

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 from bench_watch import IDLE_FOR, CommitWatch, append, cpu_standstill, wait_gone, warm
+from walindex import WalIndex
 
 
 def test_append_copies_every_byte_after_what_the_log_held(tmp_path: Path) -> None:
@@ -55,21 +56,34 @@ def test_warm_reads_every_byte_of_files_and_of_the_files_in_a_directory(tmp_path
     assert log.read_bytes() == b"x" * 3_000_000  # read, not changed
 
 
+WAIT = 20.0
+
 WRITER = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
+spill = sys.argv[2] == "spill"
+if spill:  # a page cache of 2 pages: the transaction's pages go to the WAL as it runs
+    db.execute("PRAGMA cache_size=2")
 for n in range(1, 6):
     time.sleep(0.1)
     db.execute("BEGIN")
-    db.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * 50)  # several pages
+    for _ in range(20 if spill else 1):  # spill: 20 writes of frames over 100 ms, unpublished
+        db.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * (5 if spill else 50))
+        if spill:
+            time.sleep(0.005)
     db.execute("UPDATE positions SET position = ? WHERE jail = 'j'", (str(n),))
     before = time.time()
     db.execute("COMMIT")
-    print(before, flush=True)
+    print(before, time.time(), flush=True)
+sys.stdin.readline()  # no write after the last commit (closing would checkpoint) until told
 """
 
 
-def test_commit_watch_reads_the_position_after_each_write_and_only_then(tmp_path: Path) -> None:
+def watch_commits(tmp_path: Path, mode: str) -> tuple[CommitWatch, list[list[float]], float]:
+    """A real SQLite database in WAL mode, committed to by another process five times
+    (``mode``: "big", commits of 50 pages; "spill", transactions whose pages reach the
+    WAL over 100 ms before they commit), followed by a CommitWatch until it reads the
+    last position: the watch, each commit's (start, end) and when the last was seen."""
     state = tmp_path / "state"
     state.mkdir()
     path = state / "state.db"
@@ -82,29 +96,85 @@ def test_commit_watch_reads_the_position_after_each_write_and_only_then(tmp_path
         assert watch.position("j") == "0"
         assert watch.position("other") is None
         writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
-        )
-        timeouts = 0
+            [sys.executable, "-c", WRITER, str(path), mode],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert writer.stdin is not None
+        assert writer.stdout is not None
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while watch.position("j") != "5":
                 assert time.monotonic() < deadline, "the last commit was not seen"
-                timeouts += not watch.wait(1.0)
+                watch.wait(WAIT)  # a publish missed would cost the whole wait
             seen = time.time()
-            assert writer.stdout is not None
-            committed = [float(line) for line in writer.stdout.read().split()]
+            writer.stdin.write("\n")
+            writer.stdin.flush()
+            committed = [[float(t) for t in line.split()] for line in writer.stdout]
         finally:
             writer.kill()
             writer.wait()
-            assert writer.stdout is not None
+            writer.stdin.close()
             writer.stdout.close()
     db.close()
     assert len(committed) == 5
-    assert seen >= committed[-1]  # after the last commit began
-    # It looked only after a write woke it (or a wait ran out): the two looks
-    # before the writer started, one per wake or timeout, and the first.
+    return watch, committed, seen
+
+
+def test_commit_watch_reads_the_position_once_per_commit_and_sees_the_last(
+    tmp_path: Path,
+) -> None:
+    watch, committed, seen = watch_commits(tmp_path, "big")
+    assert seen >= committed[-1][0]  # after the last commit began
+    assert seen - committed[-1][1] < 10.0  # not a wait run out: the publish was seen
+    # A query only when a commit was published: the two before the writer started,
+    # one once the WAL index is open, one per commit (fewer if two came between looks).
     assert watch.wakes >= 1
-    assert watch.looks == 2 + watch.wakes + timeouts + 1
+    assert 2 + 2 <= watch.looks <= 2 + 1 + 5
+
+
+def test_commit_watch_reads_a_commit_written_over_many_wakes_once(tmp_path: Path) -> None:
+    """A transaction's frames reach the WAL long before its commit (many writes, many
+    inotify events, over 100 ms): looked at again while they are unpublished, queried
+    once, when the commit is (the watch before queried after every wake)."""
+    watch, committed, seen = watch_commits(tmp_path, "spill")
+    assert seen >= committed[-1][0]
+    assert seen - committed[-1][1] < 10.0
+    assert watch.wakes + watch.settles >= 5 * 10  # it was woken during the transactions
+    assert watch.looks <= 2 + 1 + 5
+
+
+def test_wal_index_tells_frames_written_from_a_commit_published(tmp_path: Path) -> None:
+    """Read from outside as SQLite's WAL format has it: a transaction's frames in the WAL
+    before its commit (spilled from a 2-page cache), the index header unchanged until the
+    commit (a restart of the WAL changes it, and its old frames are not unpublished ones);
+    then a new header and nothing unpublished."""
+    path = tmp_path / "state.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA cache_size=2")
+    writer.execute("CREATE TABLE filler (data BLOB)")
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    assert reader.execute("SELECT count(*) FROM filler").fetchone() == (0,)
+    index = WalIndex(path)
+    try:
+        for round_ in range(3):
+            published = index.header()
+            assert not index.writing(published)
+            writer.execute("BEGIN")
+            writer.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * 20)
+            during = index.header()  # frames written, not published
+            assert during == published or round_ > 0  # a restart publishes its new salts
+            assert index.writing(during)
+            writer.execute("COMMIT")
+            assert index.header() != during
+            assert not index.writing(index.header())
+            assert reader.execute("SELECT count(*) FROM filler").fetchone() == ((round_ + 1) * 20,)
+            # The whole WAL into the database: the next transaction restarts the WAL.
+            writer.execute("PRAGMA wal_checkpoint(TRUNCATE)" if round_ else "PRAGMA wal_checkpoint")
+    finally:
+        reader.close()
+        writer.close()
+        index.close()
 
 
 def test_commit_watch_times_out_without_writes(tmp_path: Path) -> None:
