@@ -63,7 +63,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import Corpus, ensure_corpus
-from bench_watch import MEMORY_POLL, CommitWatch, append, cpu_standstill, wait_gone, warm
+from bench_watch import (
+    MEMORY_POLL,
+    CommitWatch,
+    TreeCpu,
+    append,
+    cpu_standstill,
+    wait_gone,
+    warm,
+)
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
 from journalban.state.files import state_path
@@ -169,22 +177,9 @@ class ProcessWatch:
             ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
         return ticks / TICK
 
-    def tree_cpu(self, refresh: int = 10) -> Callable[[], float]:
-        """``cpu`` for a sampler called every few ms: the tree's processes are looked up
-        again every ``refresh`` calls (the lookup is four fifths of a call's cost). A child
-        reaped meanwhile is in its parent's cutime; one born meanwhile counts from the
-        next lookup on."""
-        pids: list[int] = []
-        calls = 0
-
-        def cpu() -> float:
-            nonlocal pids, calls
-            if calls % refresh == 0:
-                pids = [self.pid, *self.children()]
-            calls += 1
-            return self._seconds(pids)
-
-        return cpu
+    def tree_cpu(self, refresh: int = 10) -> TreeCpu:
+        """``cpu`` for a sampler called every few ms (bench_watch.TreeCpu); close it after."""
+        return TreeCpu(self.pid, self.children, refresh)
 
     @staticmethod
     def _status_kb(pid: int, name: str) -> int:
@@ -401,7 +396,8 @@ def fail2ban_timed(
             own0 = time.process_time()  # from the ready line seen (up to 10 ms after it)
             cpu0 = watch.cpu()
             started = logged_at(peer.log, started_text)
-        end = cpu_standstill(watch.tree_cpu(), sample=watch.sample if memory else None)
+        with watch.tree_cpu() as tree_cpu:
+            end = cpu_standstill(tree_cpu, sample=watch.sample if memory else None)
         finished, cpu1 = end.finished, end.final
         hwm = watch.status_kb("VmHWM") if memory else 0
         tree = [peer.proc.pid, *watch.children()]

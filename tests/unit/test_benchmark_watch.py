@@ -265,16 +265,16 @@ def test_tree_cpu_counts_a_child_while_it_runs_and_after_it_is_reaped() -> None:
         try:
             child = int(proc.stdout.readline())
             watch = ProcessWatch(proc.pid)
-            cpu = watch.tree_cpu(refresh=3)
-            seen = [cpu()]
-            deadline = time.monotonic() + 30
-            while not wait_gone([child], timeout=0):
-                assert time.monotonic() < deadline, "the child did not end"
-                seen.append(cpu())
-                time.sleep(0.01)
-            assert proc.stdout.readline().strip() == "reaped"
-            for _ in range(5):
-                seen.append(cpu())
+            with watch.tree_cpu(refresh=3) as cpu:
+                seen = [cpu()]
+                deadline = time.monotonic() + 30
+                while not wait_gone([child], timeout=0):
+                    assert time.monotonic() < deadline, "the child did not end"
+                    seen.append(cpu())
+                    time.sleep(0.01)
+                assert proc.stdout.readline().strip() == "reaped"
+                for _ in range(5):
+                    seen.append(cpu())  # the child's stat, still open, is gone: no error
             assert seen == sorted(seen)  # it never went back when the child was reaped
             assert seen[-1] >= 0.27  # the child's CPU (less 10 ms truncated a field), in cutime
             assert abs(seen[-1] - watch.cpu()) < 1e-9  # as the full lookup has it
