@@ -16,7 +16,7 @@ still wins an ``INSERT OR REPLACE``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # Rows in the largest statement; at SQLite's default limit of 32,766 variables
 # (3.32 and later) a row may have 63 columns. A statement is prepared once per
@@ -41,6 +41,27 @@ def insert(
         end = start + size * width
         text = statement(head, width, size, len(fixed))
         cur.execute(text, [*fixed, *values[start:end]] if fixed else values[start:end])
+        start = end
+        rows -= size
+
+
+def insert_new(
+    cur: sqlite3.Cursor, head: str, width: int, values: Sequence[object],
+    again: Callable[[sqlite3.Cursor, Sequence[object]], None],
+) -> None:  # fmt: skip
+    """``insert`` with ``head`` an ``INSERT OR IGNORE``: a statement that inserted fewer rows
+    than it had (a key already there, or twice in it) is handed to ``again`` with its
+    rows' values, to write them as they should be."""
+    rows = len(values) // width
+    start = 0
+    size = MOST_ROWS
+    while rows:
+        while size > rows:
+            size >>= 1
+        end = start + size * width
+        cur.execute(statement(head, width, size), values[start:end])
+        if cur.rowcount != size:
+            again(cur, values[start:end])
         start = end
         rows -= size
 

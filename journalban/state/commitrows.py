@@ -44,6 +44,13 @@ HistoryRow = tuple[str, str, float, "float | None", int]
 # bans: (jail, network, banned_at, expires_at, ban_count, reason, failures, source,
 # lines, account): schema.BANS's columns in their order.
 BAN_COLUMNS = 10
+# A statement of new bans inserts them OR IGNORE: no statement journal (a copy of each page
+# a statement of many rows changes, to undo it alone), which an OR REPLACE keeps since a
+# NOT NULL column without a default may abort it (replayed sshd-flood commits: 270 M
+# instructions of 3,590 M). A statement that inserted fewer rows than it had (a re-ban of a
+# stored ban, or a network twice in it) has its keys deleted and its rows written again
+# OR REPLACE, in their order: each after every row left, as OR REPLACE put them.
+INSERT_NEW_BANS = "INSERT OR IGNORE INTO bans"
 INSERT_BANS = "INSERT OR REPLACE INTO bans"
 # OR FAIL: no statement journal (a copy of each page a statement of many rows changes,
 # to undo that statement alone): a failure rolls back the whole commit anyway (_Tx).
@@ -122,13 +129,13 @@ class CommitRows:
         """The bans that fill whole statements of ``MOST_ROWS``; the rest wait for more."""
         values = self.bans
         full = len(values) - len(values) % (bulk.MOST_ROWS * BAN_COLUMNS)
-        bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, values[:full])
+        bulk.insert_new(cur, INSERT_NEW_BANS, BAN_COLUMNS, values[:full], _bans_again)
         del values[:full]
 
     def write_bans(self, cur: sqlite3.Cursor) -> None:
         """Every ban gathered so far."""
         if self.bans:
-            bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, self.bans)
+            bulk.insert_new(cur, INSERT_NEW_BANS, BAN_COLUMNS, self.bans, _bans_again)
             self.bans = []
 
     def write(self, cur: sqlite3.Cursor, detectors: DetectorLog) -> list[HistoryRow]:
@@ -149,6 +156,18 @@ class CommitRows:
         for jail, (failed, banned) in self.counters.items():
             cur.execute(ADD_COUNTERS, (jail, failed, banned))
         return rows
+
+
+def _bans_again(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+    """A statement's bans that were not all new (``INSERT_NEW_BANS``): whatever row holds
+    one of their keys now (stored before, or inserted by the statement) deleted, then the
+    bans written in their order."""
+    by_jail: dict[object, list[object]] = {}
+    for at in range(0, len(values), BAN_COLUMNS):
+        by_jail.setdefault(values[at], []).append(values[at + 1])
+    for jail, networks in by_jail.items():
+        bulk.delete(cur, DELETE_BANS, (jail,), networks)
+    bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, values)
 
 
 def lines_text(lines: Sequence[str]) -> str:

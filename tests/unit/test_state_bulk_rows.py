@@ -211,3 +211,36 @@ def test_an_expiry_of_many_bans_deletes_exactly_those(tmp_path: Path) -> None:
     assert store.active_bans() == [b for b in bans if b not in gone]
     assert len(store.active_bans()) == 2 * 84
     store.close()
+
+
+def test_new_bans_are_inserted_without_a_statement_journal(tmp_path: Path) -> None:
+    """A statement of new bans is an OR IGNORE (no statement journal, state.commitrows); one
+    with a ban already stored, or a network twice, is written again OR REPLACE: the rows
+    end in the order a statement per ban gave them."""
+    store = StateStore(tmp_path / "state.sqlite")
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    at = 1_800_000_000.0
+    store.commit([BatchCommit("sshd", bans=[_ban(n, at) for n in range(100)])])
+    bans_written = [s for s in statements if s.startswith("INSERT") and " bans " in s]
+    assert bans_written
+    assert all(s.startswith("INSERT OR IGNORE INTO bans") for s in bans_written)
+    assert not any(s.startswith("DELETE FROM bans") for s in statements)
+    statements.clear()
+    # 5 and 7 again, 150 twice in one commit, 5 again within it: the last of each wins, last.
+    again = [_ban(5, at + 1), *(_ban(n, at + 1) for n in range(100, 160)), _ban(150, at + 2),
+             _ban(7, at + 1), _ban(5, at + 3), _ban(160, at + 1)]  # fmt: skip
+    store.commit([BatchCommit("sshd", bans=again[:30]), BatchCommit("sshd", bans=again[30:])])
+    assert any(s.startswith("INSERT OR REPLACE INTO bans") for s in statements)
+    order = [n for n in range(100) if n not in (5, 7)] + [
+        *(n for n in range(100, 160) if n != 150),
+        150,
+        7,
+        5,
+        160,
+    ]
+    stored = store.active_bans()
+    assert [b.network for b in stored] == [_ban(n, at).network for n in order]
+    assert {b.network: b.banned_at for b in stored}[_ban(150, at).network] == at + 2
+    assert {b.network: b.banned_at for b in stored}[_ban(5, at).network] == at + 3
+    store.close()
