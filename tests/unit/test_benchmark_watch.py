@@ -143,6 +143,34 @@ def test_commit_watch_reads_a_commit_written_over_many_wakes_once(tmp_path: Path
     assert watch.looks <= 2 + 1 + 5
 
 
+def test_commit_watch_queries_nothing_for_a_checkpoint(tmp_path: Path) -> None:
+    """A checkpoint writes the database file and publishes no commit: it wakes the watch
+    not (the watch is on the WAL) and costs no query (the watch before woke and queried)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    path = state / "state.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE positions (jail TEXT PRIMARY KEY, position TEXT)")
+    db.execute("INSERT INTO positions VALUES ('j', '0')")
+    db.executemany("INSERT INTO positions VALUES (?, 'x')", [(str(n),) for n in range(2000)])
+    with CommitWatch(state, path) as watch:
+        assert watch.position("j") == "0"
+        watch.wait(0.0)  # the WAL index opened by that first query: looked at once more
+        assert watch.position("j") == "0"
+        looks = watch.looks
+        assert db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[2] > 0  # pages copied
+        assert watch.wait(0.2) is False
+        assert watch.position("j") == "0"
+        assert (watch.looks, watch.wakes) == (looks, 0)
+        db.execute("UPDATE positions SET position = '1' WHERE jail = 'j'")
+        assert watch.wait(5.0) is True
+        assert watch.position("j") == "1"
+        assert watch.looks == looks + 1
+    db.close()
+
+
 def test_wal_index_tells_frames_written_from_a_commit_published(tmp_path: Path) -> None:
     """Read from outside as SQLite's WAL format has it: a transaction's frames in the WAL
     before its commit (spilled from a 2-page cache), the index header unchanged until the
