@@ -21,7 +21,7 @@ from journalban.decisions.unsaved import UnsavedBans, committed_history
 from journalban.decisions.virtual import Span, VirtualBans
 from journalban.errors import AddressError
 from journalban.events import Ban
-from journalban.jails.detector import ACCOUNT, FAILURES, REASONS, SUBNET, Verdict
+from journalban.jails.detector import ACCOUNT, FAILURES, REASONS, SUBNET, VerdictTuple
 from journalban.state.banrows import ended_unread
 from journalban.state.store import BatchCommit, StateStore
 
@@ -229,7 +229,7 @@ class BanDeciding:
     def _apply_verdicts(
         self,
         rt: JailRuntime,
-        verdicts: Sequence[Verdict],
+        verdicts: Sequence[VerdictTuple],
         when: float,
         source: str,
         commit: BatchCommit,
@@ -278,6 +278,6 @@ class BanDeciding:
                 spent.append(key)
         return spent
 
-    def _narrowed(self, rt: JailRuntime, v: Verdict) -> str | None:
+    def _narrowed(self, rt: JailRuntime, v: VerdictTuple) -> str | None:
         """The prefix a subnet verdict may ban: narrowed by the split rule, or None."""
         return subnet_prefix(rt, v, self._check_prefix)

@@ -14,7 +14,7 @@ from journalban.config.detectors import DetectorsConfig
 from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
-from journalban.jails.detector import Detector, Verdict
+from journalban.jails.detector import Detector, VerdictTuple
 from journalban.jails.knowngood import KnownGood
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
@@ -42,7 +42,7 @@ class JailDetection:
         # True: the engine leaves the rows to decisions.rowbatch (once per commit).
         self.deferred = False
 
-    def observe(self, key: str, user: str | None, when: float) -> Sequence[Verdict]:
+    def observe(self, key: str, user: str | None, when: float) -> Sequence[VerdictTuple]:
         """The verdicts of every detector on one failure (most often none; a detector's
         own verdicts when it is the only one calling for a ban: no list made)."""
         known = (
@@ -53,7 +53,7 @@ class JailDetection:
             and self.known_good.holds(user, key, when)
         )
         seen = (key, user, when, known)  # (jails.detector.Failure: a plain tuple)
-        verdicts: Sequence[Verdict] = ()
+        verdicts: Sequence[VerdictTuple] = ()
         for observe in self._observers:
             found = observe(seen)
             if found:

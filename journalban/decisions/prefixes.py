@@ -18,16 +18,18 @@ from journalban.addresses import IPNetwork
 from journalban.decisions.runtime import JailRuntime
 from journalban.decisions.split import Range, widest_clear_prefixlen
 from journalban.errors import AddressError, AddressIgnored
-from journalban.jails.detector import Verdict
+from journalban.jails.detector import VerdictTuple
 
 
 def subnet_prefix(
-    rt: JailRuntime, verdict: Verdict, check_prefix: Callable[[IPNetwork], None] | None
+    rt: JailRuntime, verdict: VerdictTuple, check_prefix: Callable[[IPNetwork], None] | None
 ) -> str | None:
-    """The text of the prefix to ban for ``verdict``, or None when none may be."""
+    """The text of the prefix to ban for ``verdict`` (a ``jails.detector.Verdict``'s fields),
+    or None when none may be."""
+    _, prefix, _, _, _, found = verdict
     try:
-        wide = ipaddress.ip_network(verdict.network)
-        members = [ipaddress.ip_network(m, strict=False) for m in verdict.members]
+        wide = ipaddress.ip_network(prefix)
+        members = [ipaddress.ip_network(m, strict=False) for m in found]
     except ValueError:
         return None
     protected = protected_ranges(rt, wide.version)

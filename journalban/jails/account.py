@@ -14,7 +14,15 @@ from collections.abc import Iterable, Sequence
 from itertools import chain
 
 from journalban.config.detectors import AccountConfig
-from journalban.jails.detector import ACCOUNT, ACCOUNT_MAX, Failure, Row, Verdict, account_key
+from journalban.jails.detector import (
+    ACCOUNT,
+    ACCOUNT_MAX,
+    Failure,
+    Row,
+    Verdict,
+    VerdictTuple,
+    account_key,
+)
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import number_text, times_text
 from journalban.jails.rowvalues import (
@@ -25,8 +33,6 @@ from journalban.jails.rowvalues import (
     newest_at_most,
 )
 from journalban.jails.tracked import Tracked
-
-_new_verdict = tuple.__new__
 
 
 class AccountAttack:
@@ -62,7 +68,7 @@ class AccountAttack:
         self.seen.drop(account)
         return found
 
-    def observe(self, seen: Failure) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, user, when, known_good = seen
         if user is None or known_good or user in self.ignored:
             return ()
@@ -70,8 +76,8 @@ class AccountAttack:
         account = user if len(user) <= ACCOUNT_MAX and "\x00" not in user else account_key(user)
         cfg = self.config
         until = self.attacked.get(account)
-        if until is not None and when < until:  # (a tuple built in C: one per failure here)
-            return (_new_verdict(Verdict, (ACCOUNT, key, 1, cfg.bantime, account, ())),)
+        if until is not None and when < until:  # (a plain tuple, no call: one per failure here)
+            return ((ACCOUNT, key, 1, cfg.bantime, account, ()),)
         networks = self.seen.get(account)
         if networks is None:
             networks = {}

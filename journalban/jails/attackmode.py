@@ -12,10 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import AttackModeConfig
 from journalban.jails.buckets import BUCKETS, bucket_add
-from journalban.jails.detector import ATTACK_MODE, Failure, Row, Verdict
+from journalban.jails.detector import ATTACK_MODE, Failure, Row, VerdictTuple
 from journalban.jails.rowvalues import bucket_list, finite_time, json_value
-
-_new_verdict = tuple.__new__
 
 
 class AttackMode:
@@ -42,7 +40,7 @@ class AttackMode:
         self._count = 0
         self._dirty = True
 
-    def observe(self, seen: Failure) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, _, when, known_good = seen  # (one unpacking: a call per failure of the jail)
         self._dirty = True
         pairs, current = self.pairs, int(when // self.width)
@@ -59,8 +57,8 @@ class AttackMode:
             self.pairs = []
             self._count = 0
         if when < until and not known_good:
-            # (a tuple built in C: one per failure while the jail is under attack)
-            return (_new_verdict(Verdict, (ATTACK_MODE, key, 1, self.config.bantime, None, ())),)
+            # (a plain tuple, no call: one per failure while the jail is under attack)
+            return ((ATTACK_MODE, key, 1, self.config.bantime, None, ()),)
         return ()
 
     def banned(self, key: str) -> None:

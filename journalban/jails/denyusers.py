@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import DenyUsersConfig
-from journalban.jails.detector import DENY_USER, Failure, Row, Verdict, account_key
+from journalban.jails.detector import DENY_USER, Failure, Row, Verdict, VerdictTuple, account_key
 
 
 class DenyUsers:
@@ -23,7 +23,7 @@ class DenyUsers:
     def tracked(self) -> int:
         return 0
 
-    def observe(self, seen: Failure) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, user, _, _ = seen
         if user is None or self._match(user) is None:
             return ()

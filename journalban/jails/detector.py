@@ -48,8 +48,8 @@ Failure = tuple[str, str | None, float, bool]
 
 
 class Verdict(NamedTuple):
-    """A ban a detector calls for (a tuple: a flood's attack mode makes one per failure,
-    and a frozen dataclass's ``__init__`` cost four times a tuple's)."""
+    """A ban a detector calls for (a tuple: a frozen dataclass's ``__init__`` cost four
+    times a tuple's); detectors hand its fields as a ``VerdictTuple``."""
 
     reason: str  # one of REASONS
     network: str  # the network (text) to ban; for ``subnet`` the widest prefix allowed
@@ -59,6 +59,13 @@ class Verdict(NamedTuple):
     account: str | None = None
     members: tuple[str, ...] = ()  # subnet: the attacking networks inside ``network``
 
+
+# What ``Detector.observe`` returns: tuples of ``Verdict``'s fields, (reason, network, count,
+# bantime, account, members). The verdicts made per failure (an attacked account's, attack
+# mode's: a flood's every failure) are plain tuples, built without a call and unpacked in
+# place by the decisions stage: a tuple subclass, as ``Verdict``, is built by a call and
+# unpacked through an iterator. The others are ``Verdict``s (``Verdict(*found)`` names any).
+VerdictTuple = tuple[str, str, int, float | None, str | None, tuple[str, ...]]
 
 # A state change: (key, value text), value None when the key is gone.
 Row = tuple[str, str | None]
@@ -77,7 +84,7 @@ class Detector(Protocol):
         """How many keys (addresses, prefixes, accounts) it holds: bounded."""
         ...
 
-    def observe(self, seen: Failure) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         """Count one failure; the bans it calls for (often none)."""
         ...
 

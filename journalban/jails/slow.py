@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import SlowConfig
 from journalban.jails.buckets import BUCKETS, bucket_add
-from journalban.jails.detector import SLOW, Failure, Row, Verdict
+from journalban.jails.detector import SLOW, Failure, Row, Verdict, VerdictTuple
 from journalban.jails.rowvalues import bucket_list, json_value
 from journalban.jails.tracked import Tracked
 
@@ -30,7 +30,7 @@ class SlowWindow:
     def tracked(self) -> int:
         return len(self.keys)
 
-    def observe(self, seen: Failure) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, _, when, _ = seen
         keys = self.keys
         pairs = keys.get(key)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from journalban.addresses import ipv6_prefix_key
 from journalban.config.detectors import SubnetConfig
-from journalban.jails.detector import SUBNET, Failure, Row, Verdict
+from journalban.jails.detector import SUBNET, Failure, Row, Verdict, VerdictTuple
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import time_text, times_text
 from journalban.jails.rowvalues import json_value, network_times
@@ -96,7 +96,7 @@ class SubnetCrowd:
         self._prefix_of[key] = found
         return found
 
-    def observe(self, seen: Failure) -> Sequence[Verdict]:
+    def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, _, when, known_good = seen
         if known_good:
             return ()

@@ -95,7 +95,7 @@ def _stored(rows: list[Row], into: dict[str, str]) -> None:
 @pytest.mark.parametrize("kind", MAKERS)
 def test_verdicts_name_a_fixed_reason_and_a_seen_network(kind: str) -> None:
     detector = MAKERS[kind]()
-    verdicts = [v for seen in _traffic(200) for v in detector.observe(seen)]
+    verdicts = [Verdict(*v) for seen in _traffic(200) for v in detector.observe(seen)]
     assert verdicts, f"{kind} called for no ban on the sample traffic"
     for v in verdicts:
         assert v.reason in REASONS

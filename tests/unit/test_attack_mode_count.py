@@ -61,7 +61,8 @@ def test_the_same_verdicts_and_rows_as_summing_every_bucket() -> None:
 
 
 def test_verdicts_built_as_tuples_are_the_constructors_verdicts() -> None:
-    """Attack mode's and an attacked account's verdicts are built by tuple.__new__."""
+    """Attack mode's and an attacked account's verdicts are plain tuples of a Verdict's fields
+    (jails.detector.VerdictTuple)."""
     from journalban.config.detectors import AccountConfig
     from journalban.jails.account import AccountAttack
     from journalban.jails.detector import ACCOUNT
@@ -71,18 +72,18 @@ def test_verdicts_built_as_tuples_are_the_constructors_verdicts() -> None:
     mode.observe(Seen("192.0.2.1/32", None, 1000.0))
     (verdict,) = mode.observe(Seen("192.0.2.2/32", None, 1001.0))
     assert verdict == Verdict(ATTACK_MODE, "192.0.2.2/32", 1, config.bantime)
-    assert type(verdict) is Verdict
-    assert verdict.members == ()
-    assert verdict.account is None
+    assert type(verdict) is tuple
+    assert Verdict(*verdict).members == ()
+    assert Verdict(*verdict).account is None
     accounts = AccountAttack(AccountConfig(addresses=2, findtime=600.0, hold=600.0), 100)
     accounts.observe(Seen("192.0.2.1/32", "root", 1000.0))
     accounts.observe(Seen("192.0.2.2/32", "root", 1001.0))  # the attack starts
     (verdict,) = accounts.observe(Seen("192.0.2.3/32", "root", 1002.0))
     assert verdict == Verdict(ACCOUNT, "192.0.2.3/32", 1, accounts.config.bantime, "root")
-    assert type(verdict) is Verdict
-    assert verdict.members == ()
+    assert type(verdict) is tuple
+    assert Verdict(*verdict).members == ()
     long_name = "x" * 300 + "\x00"  # cut and cleaned as account_key does
     for n in range(3):
         accounts.observe(Seen(f"198.51.100.{n}/32", long_name, 1003.0))
     (verdict,) = accounts.observe(Seen("198.51.100.9/32", long_name, 1004.0))
-    assert verdict.account == "x" * 128
+    assert Verdict(*verdict).account == "x" * 128

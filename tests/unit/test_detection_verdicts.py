@@ -19,7 +19,7 @@ from journalban.config.detectors import (
     SubnetConfig,
 )
 from journalban.decisions.detecting import JailDetection
-from journalban.jails.detector import Verdict
+from journalban.jails.detector import VerdictTuple
 from journalban.state.store import StateStore
 
 ALL = DetectorsConfig(
@@ -45,7 +45,7 @@ def test_the_verdicts_are_each_detectors_in_order() -> None:
             continue
         assert alone.known_good is not None
         known = user is not None and alone.known_good.holds(user, key, when)
-        expected: list[Verdict] = []
+        expected: list[VerdictTuple] = []
         for detector in alone.detectors:
             expected += detector.observe((key, user, when, known))
         assert list(together.observe(key, user, when)) == expected, step

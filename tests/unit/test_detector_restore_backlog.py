@@ -152,4 +152,4 @@ def test_account_restore_keeps_a_hold_the_backlog_is_still_in() -> None:
     assert sorted(account.attacked) == ["carol"]
     assert sorted(account.seen) == ["erin"]
     seen = Seen("192.0.2.7/32", "carol", T0 + 10)
-    assert [(v.reason, v.network) for v in account.observe(seen)] == [("account", seen.key)]
+    assert [(v[0], v[1]) for v in account.observe(seen)] == [("account", seen.key)]

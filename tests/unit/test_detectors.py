@@ -28,7 +28,7 @@ from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.buckets import BUCKETS
 from journalban.jails.denyusers import DenyUsers
-from journalban.jails.detector import Seen
+from journalban.jails.detector import Seen, Verdict
 from journalban.jails.slow import SlowWindow
 from journalban.state.store import StateStore
 
@@ -41,7 +41,7 @@ OWN = (ipaddress.ip_network("198.51.100.7/32"), ipaddress.ip_network("198.51.100
 
 def test_deny_users_is_case_sensitive_with_globs() -> None:
     deny = DenyUsers(DenyUsersConfig(("root", "ora*")))
-    assert deny.observe(Seen("203.0.113.5", "root", NOW))[0].reason == "deny_user"
+    assert deny.observe(Seen("203.0.113.5", "root", NOW))[0][0] == "deny_user"
     assert deny.observe(Seen("203.0.113.5", "oracle2", NOW))
     assert not deny.observe(Seen("203.0.113.5", "Root", NOW))
     assert not deny.observe(Seen("203.0.113.5", None, NOW))
@@ -51,7 +51,7 @@ def test_slow_window_bans_low_and_slow_within_the_long_window() -> None:
     slow = SlowWindow(SlowConfig(maxretry=4, findtime=86400.0), 1000)
     hours = [0, 5, 11, 17]
     verdicts = [v for h in hours for v in slow.observe(Seen("203.0.113.5", None, NOW + h * 3600))]
-    assert [v.reason for v in verdicts] == ["slow"]
+    assert [v[0] for v in verdicts] == ["slow"]
 
 
 def test_slow_window_forgets_failures_older_than_the_window() -> None:
@@ -74,10 +74,11 @@ def test_account_under_attack_bans_every_address_seen_and_then_each_first_failur
     assert not account.observe(Seen("203.0.113.1", "alice", NOW))
     assert not account.observe(Seen("198.51.100.9", "alice", NOW + 1, known_good=True))
     assert not account.observe(Seen("203.0.113.2", "alice", NOW + 2))
-    started = account.observe(Seen("192.0.2.3", "alice", NOW + 3))
+    started = [Verdict(*v) for v in account.observe(Seen("192.0.2.3", "alice", NOW + 3))]
     assert {v.network for v in started} == {"203.0.113.1", "203.0.113.2", "192.0.2.3"}
     assert {v.reason for v in started} == {"account"}
-    assert account.observe(Seen("192.0.2.99", "alice", NOW + 4))[0].network == "192.0.2.99"
+    (verdict,) = account.observe(Seen("192.0.2.99", "alice", NOW + 4))
+    assert Verdict(*verdict).network == "192.0.2.99"
     assert not account.observe(Seen("198.51.100.9", "alice", NOW + 5, known_good=True))
     assert not account.observe(Seen("192.0.2.98", "alice", NOW + 700)), "hold is over"
     assert [a for a, _, _ in account.under_attack(NOW + 10)] == ["alice"]
@@ -294,9 +295,10 @@ def test_account_names_are_kept_short_and_without_nul() -> None:
     account.observe(Seen("203.0.113.1/32", name, NOW))
     verdicts = account.observe(Seen("203.0.113.2/32", name, NOW + 1))
     assert verdicts
-    kept = verdicts[0].account
+    kept = Verdict(*verdicts[0]).account
     assert kept is not None
     assert "\x00" not in kept
     assert len(kept) == 128
     deny = DenyUsers(DenyUsersConfig(("a*",)))
-    assert "\x00" not in (deny.observe(Seen("203.0.113.3/32", name, NOW))[0].account or "")
+    (denied,) = deny.observe(Seen("203.0.113.3/32", name, NOW))
+    assert "\x00" not in (Verdict(*denied).account or "")
