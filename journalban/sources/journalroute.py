@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 
 TEACH, SESSION, FAILURE = 1, 2, 3  # what a start begins: a teaching line, another session line...
@@ -83,7 +82,6 @@ def _shortest(strings: Iterable[bytes]) -> list[bytes]:
     return [s for s in found if not any(o != s and s.startswith(o) for o in found)]
 
 
-@dataclass(frozen=True)
 class Route:
     """``firsts[raw[0]]`` false: no candidate; else ``match(raw)``: None, or a match whose
     ``lastindex`` (never 0) indexes ``kinds`` (``TEACH``, ``SESSION``, ``FAILURE``) and
@@ -91,14 +89,43 @@ class Route:
     with a ``bind(matchers, index)`` method is told its slots: it may put another
     callable there (a class's alternation compiled at its first message).
     ``quiet_firsts`` and ``quiet_match`` the same without the session lines that do not
-    teach: what a reader asks while they are of no use (``SessionGate.quiet``)."""
+    teach: what a reader asks while they are of no use (``SessionGate.quiet``). Each of
+    the two trees is compiled when first asked for (a reader asks at a batch's start):
+    one that stays quiet never compiles the other."""
 
-    firsts: tuple[bool, ...]
-    match: Callable[[bytes], re.Match[bytes] | None]
-    quiet_firsts: tuple[bool, ...]
-    quiet_match: Callable[[bytes], re.Match[bytes] | None]
-    kinds: tuple[int, ...]
-    matchers: list[Callable[[str], re.Match[str] | None] | None]
+    def __init__(
+        self,
+        every: Sequence[bytes],
+        others: frozenset[bytes],
+        firsts: tuple[bool, ...],
+        quiet_firsts: tuple[bool, ...],
+        kinds: tuple[int, ...],
+        matchers: list[Callable[[str], re.Match[str] | None] | None],
+    ) -> None:
+        self.firsts, self.quiet_firsts, self.kinds, self.matchers = (
+            firsts, quiet_firsts, kinds, matchers,
+        )  # fmt: skip
+        # The starts of every kind and the session lines' (shut while quiet): what the
+        # trees are built of.
+        self._every, self._others = tuple(every), others
+        self._trees: list[Callable[[bytes], re.Match[bytes] | None] | None] = [None, None]
+
+    @property
+    def match(self) -> Callable[[bytes], re.Match[bytes] | None]:
+        return self._tree(0)
+
+    @property
+    def quiet_match(self) -> Callable[[bytes], re.Match[bytes] | None]:
+        return self._tree(1)
+
+    def _tree(self, quiet: int) -> Callable[[bytes], re.Match[bytes] | None]:
+        found = self._trees[quiet]
+        if found is None:
+            # The same groups in the same order each time: the same lastindex per start.
+            shut = self._others if quiet else frozenset()
+            found = re.compile(prefix_tree(self._every, [], shut)).match
+            self._trees[quiet] = found
+        return found
 
 
 def route_for(
@@ -114,15 +141,13 @@ def route_for(
     if not teaching or not failing or not _prefix_free(every):
         return None
     leaves: list[bytes] = []
-    tree = prefix_tree(every, leaves)
-    quiet = prefix_tree(every, [], frozenset(others))  # the same groups, in the same order
+    prefix_tree(every, leaves)  # the order of the groups (compiled when asked: Route)
     kinds = [TEACH if s in teaching else SESSION if s in others else FAILURE for s in leaves]
     matchers = [None, *(failing.get(s) for s in leaves)]
     for index, match in enumerate(matchers):
         if (bind := getattr(match, "bind", None)) is not None:
             bind(matchers, index)
     return Route(
-        first_bytes(every), re.compile(tree).match,
-        first_bytes((*teaching, *failing)), re.compile(quiet).match,
+        every, frozenset(others), first_bytes(every), first_bytes((*teaching, *failing)),
         (0, *kinds), matchers,
     )  # fmt: skip

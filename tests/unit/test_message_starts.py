@@ -223,3 +223,31 @@ def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> 
     others = [k for k in slots if route.matchers[k] is not route.matchers[m.lastindex]]
     assert others
     assert all(isinstance(route.matchers[k], ClassMatch) for k in others)
+
+
+def test_a_route_compiles_each_of_its_trees_when_first_asked() -> None:
+    """A reader asks for a tree at a batch's start: one that stays quiet (no session taught,
+    none held: sshd's corpora) never compiles the other, and the route's start compiles
+    neither."""
+    from journalban.agent.journalfinder import JailFinder
+    from journalban.matching.spec import MatcherSpec, pickle_filter
+
+    fdef = FilterLibrary().load("sshd")
+    spec = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
+    finder = JailFinder({**spec.to_json(), "filter_def": pickle_filter(fdef)})
+    assert finder.gate is not None
+    assert finder.gate.prefixes is not None
+    assert finder.start_classes is not None
+    route = route_for(finder.gate.prefixes, finder.gate.teach_prefixes, finder.start_classes)
+    assert route is not None
+    assert route._trees == [None, None]
+    quiet = route.quiet_match
+    assert route._trees == [None, quiet]
+    assert route.quiet_match is quiet
+    closed = b"Connection closed by 203.0.113.9 port 22 [preauth]"
+    assert quiet(closed) is None  # a session line that does not teach: shut while quiet
+    found = route.match(closed)
+    assert found is not None
+    assert found.lastindex is not None
+    assert route.kinds[found.lastindex] == SESSION
+    assert route._trees[0] is route.match
