@@ -15,12 +15,13 @@ from journalban.clock import SystemClock
 from journalban.events import Hit, LineBatch
 from journalban.matching.compiled import journal_prefilter
 from journalban.matching.engine import LineMatcher
+from journalban.matching.guards import KEEP_RATIO, TRIAL, literal_guard
 from journalban.matching.literals import leading_literals, mode_literals
 from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import MatcherSpec, unpickle_filter
 from journalban.matching.starts import start_classes
 from journalban.sources import journalwire
-from journalban.sources.journalroute import StartClass
+from journalban.sources.journalroute import Route, StartClass, guard_ahead
 from journalban.sources.literalscan import literal_scan
 
 
@@ -178,24 +179,77 @@ class ClassMatch:
     or ``whole`` where that does not compile), compiled at its first message: sshd's 14
     classes cost 5.7 ms of the child's start, and its corpora start 4-6 of them. Once
     compiled it is put in the route's slots it was bound to (``journalroute``), which then
-    call it directly."""
+    call it directly.
 
-    def __init__(self, compiled: Any, regexes: int, whole: Callable[[str], Any]) -> None:
+    A class with a ``guard`` (strings one of which every message it matches holds beyond
+    its start) stays in the slots for its first ``TRIAL`` messages, counting those holding
+    none; where at least one in ``KEEP_RATIO`` did (the file path's rule, ``Guards``), the
+    routes it watches guard its starts (``Route.guard``): such messages are skipped there."""
+
+    def __init__(
+        self,
+        compiled: Any,
+        regexes: int,
+        whole: Callable[[str], Any],
+        guard: tuple[str, ...] | None = None,
+        starts: tuple[bytes, ...] = (),
+    ) -> None:
         self._compiled, self._regexes, self._whole = compiled, regexes, whole
         self._match: Callable[[str], Any] | None = None
         self._slots: list[tuple[list[Any], int]] = []
+        self._routes: list[Route] = []
+        self.guard, self.starts = guard, starts
+        self._tried = self._told = 0  # messages of the guard's trial, those holding none
+        self._kept: tuple[bytes, ...] | None = None  # the guard, once its trial kept it
 
     def bind(self, table: list[Any], index: int) -> None:
         self._slots.append((table, index))
+
+    def watch(self, route: Route) -> None:
+        self._routes.append(route)
+        if self._kept is not None:
+            route.guard(self.starts, self._kept)
 
     def __call__(self, text: str) -> Any:
         match = self._match
         if match is None:
             alternation = self._compiled.alternation_of(self._regexes)
             match = self._match = self._whole if alternation is None else alternation.match
-            for table, index in self._slots:
-                table[index] = match
+            if self.guard is None:
+                self._settle()
+        if self.guard is not None:
+            self._try_guard(self.guard, text)
         return match(text)
+
+    def _try_guard(self, strings: tuple[str, ...], text: str) -> None:
+        self._tried += 1
+        if not any(s in text for s in strings):
+            self._told += 1
+        if self._tried < TRIAL:
+            return
+        if self._told * KEEP_RATIO >= self._tried:
+            self._kept = tuple(s.encode() for s in strings)
+            for route in self._routes:
+                route.guard(self.starts, self._kept)
+        self.guard = None
+        self._settle()
+
+    def _settle(self) -> None:
+        for table, index in self._slots:
+            table[index] = self._match
+
+
+def _guard(compiled: Any, regexes: int, starts: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Strings one of which every message the regexes in mask ``regexes`` match holds beyond
+    their ``starts`` (``guards.literal_guard``: sshd's reason 3 or 14 of a ``Received
+    disconnect``), ASCII (a message's bytes hold one where its text does), where the route
+    can guard a start by them (``guard_ahead``); None: none."""
+    chosen = [r for k, (_, r) in enumerate(compiled.regexes) if regexes >> k & 1]
+    strings = literal_guard(chosen, starts) if chosen else None
+    if strings is None or not all(s.isascii() for s in strings):
+        return None
+    encoded = tuple(s.encode() for s in strings)
+    return strings if any(guard_ahead(s.encode(), encoded) for s in starts) else None
 
 
 class JailFinder:
@@ -244,7 +298,16 @@ class JailFinder:
             return
         self.starts = tuple(s.encode() for starts, _ in classes for s in starts)
         self.start_classes = tuple(
-            (tuple(s.encode() for s in starts), ClassMatch(compiled, regexes, whole))
+            (
+                tuple(s.encode() for s in starts),
+                ClassMatch(
+                    compiled,
+                    regexes,
+                    whole,
+                    _guard(compiled, regexes, starts),
+                    tuple(s.encode() for s in starts),
+                ),
+            )
             for starts, regexes in classes
         )
 

@@ -16,13 +16,21 @@ the alternation of only the regexes that may match a message starting so.
 Only where no start of one kind is a prefix of one of another (sshd's are
 not), so that a message starts with one start at most.
 
+A class whose every regex needs one of a few strings beyond its start (sshd's
+``Received disconnect from``: reason ``3: `` or ``14: ``; the reason-11 lines,
+11% of sshd's, fail in the normal mode) may have its starts guarded
+(``Route.guard``, once its trial kept the guard): a lookahead at the start's
+end, skipping back from the message's end to the strings' common suffix, so a
+message holding none of them is no candidate, at no decode and no match of
+its class.
+
 Standard library only: the reader child imports it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import pairwise
 
 TEACH, SESSION, FAILURE = 1, 2, 3  # what a start begins: a teaching line, another session line...
@@ -37,12 +45,17 @@ def first_bytes(starts: Iterable[bytes]) -> tuple[bool, ...]:
 
 
 def prefix_tree(
-    starts: Iterable[bytes], leaves: list[bytes], shut: frozenset[bytes] = frozenset()
+    starts: Iterable[bytes],
+    leaves: list[bytes],
+    shut: frozenset[bytes] = frozenset(),
+    ahead: Mapping[bytes, bytes] | None = None,
 ) -> bytes:
     """A regex matching exactly the strings starting with one of ``starts`` (none a prefix of
     another, none empty), alternatives grouped by their common prefixes (``re`` skips a
     branch by its first byte), an empty group closing each start, appended to ``leaves``
-    in the order of the groups. A start in ``shut`` never matches (its group is kept)."""
+    in the order of the groups. A start in ``shut`` never matches (its group is kept); one
+    in ``ahead`` only where its lookahead there (``guard_ahead``) holds too."""
+    ahead = ahead or {}
     groups: dict[bytes, list[bytes]] = {}
     for start in set(starts):
         groups.setdefault(start[:1], []).append(start)
@@ -51,15 +64,38 @@ def prefix_tree(
         if len(group) == 1:
             (start,) = group
             leaves.append(start)
-            parts.append((b"(?!)" if start in shut else re.escape(start)) + b"()")
+            text = b"(?!)" if start in shut else re.escape(start) + ahead.get(start, b"")
+            parts.append(text + b"()")
             continue
         common = _common_prefix(group)
         rests = [start[len(common) :] for start in group]
         inner: list[bytes] = []
-        tree = prefix_tree(rests, inner, frozenset(s[len(common) :] for s in group if s in shut))
+        tree = prefix_tree(
+            rests,
+            inner,
+            frozenset(s[len(common) :] for s in group if s in shut),
+            {s[len(common) :]: ahead[s] for s in group if s in ahead},
+        )
         leaves += [common + rest for rest in inner]
         parts.append(re.escape(common) + b"(?:" + tree + b")")
     return b"|".join(parts)
+
+
+def guard_ahead(start: bytes, strings: Sequence[bytes]) -> bytes | None:
+    """A lookahead, at the end of ``start``, that holds exactly where the message holds one
+    of ``strings`` (a class's ``guard``: every message its regexes match holds one), or None
+    where it would not be cheap or exact: the strings end with no common suffix (the
+    lookahead runs to the message's end and backs off, in C, to each place the suffix
+    begins, then looks behind it for each string), or one may begin inside the start."""
+    suffix = _common_prefix([s[::-1] for s in strings])[::-1] if strings else b""
+    if not suffix or any(
+        s in start or any(start.endswith(s[:k]) for k in range(1, len(s))) for s in strings
+    ):
+        return None
+    look = b"(?=(?s:.*)" + re.escape(suffix)
+    if suffix not in strings:
+        look += b"(?:" + b"|".join(b"(?<=" + re.escape(s) + b")" for s in sorted(strings)) + b")"
+    return look + b")"
 
 
 def _common_prefix(strings: list[bytes]) -> bytes:
@@ -87,7 +123,8 @@ class Route:
     ``lastindex`` (never 0) indexes ``kinds`` (``TEACH``, ``SESSION``, ``FAILURE``) and
     ``matchers`` (a failure start's class's match; None for a session line's). A match
     with a ``bind(matchers, index)`` method is told its slots: it may put another
-    callable there (a class's alternation compiled at its first message).
+    callable there (a class's alternation compiled at its first message); one with a
+    ``watch(route)`` method is told the route: it may ``guard`` its starts.
     ``quiet_firsts`` and ``quiet_match`` the same without the session lines that do not
     teach: what a reader asks while they are of no use (``SessionGate.quiet``). Each of
     the two trees is compiled when first asked for (a reader asks at a batch's start):
@@ -105,9 +142,10 @@ class Route:
         self.firsts, self.quiet_firsts, self.kinds, self.matchers = (
             firsts, quiet_firsts, kinds, matchers,
         )  # fmt: skip
-        # The starts of every kind and the session lines' (shut while quiet): what the
-        # trees are built of.
+        # The starts of every kind and the session lines' (shut while quiet), and the
+        # guarded starts' lookaheads: what the trees are built of.
         self._every, self._others = tuple(every), others
+        self._ahead: dict[bytes, bytes] = {}
         self._trees: list[Callable[[bytes], re.Match[bytes] | None] | None] = [None, None]
 
     @property
@@ -123,9 +161,18 @@ class Route:
         if found is None:
             # The same groups in the same order each time: the same lastindex per start.
             shut = self._others if quiet else frozenset()
-            found = re.compile(prefix_tree(self._every, [], shut)).match
+            found = re.compile(prefix_tree(self._every, [], shut, self._ahead)).match
             self._trees[quiet] = found
         return found
+
+    def guard(self, starts: Iterable[bytes], strings: Sequence[bytes]) -> None:
+        """From the next batch on, a message starting with one of the failure ``starts`` is
+        a candidate only where it holds one of ``strings`` too (a class's ``guard``, kept by
+        its trial), where ``guard_ahead`` gives an exact lookahead (else as before)."""
+        looks = {start: guard_ahead(start, strings) for start in starts}
+        if any(looks.values()):
+            self._ahead.update((start, look) for start, look in looks.items() if look)
+            self._trees = [None, None]  # compiled again when next asked for
 
 
 def route_for(
@@ -147,7 +194,11 @@ def route_for(
     for index, match in enumerate(matchers):
         if (bind := getattr(match, "bind", None)) is not None:
             bind(matchers, index)
-    return Route(
+    route = Route(
         every, frozenset(others), first_bytes(every), first_bytes((*teaching, *failing)),
         (0, *kinds), matchers,
     )  # fmt: skip
+    for match in {id(m): m for _, m in classes}.values():
+        if (watch := getattr(match, "watch", None)) is not None:
+            watch(route)
+    return route

@@ -93,11 +93,17 @@ SPEC = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
 
 
 def frames(
-    directory: Path, batch: int, way: str, given: bool = True, stop: str | None = None
+    directory: Path,
+    batch: int,
+    way: str,
+    given: bool = True,
+    stop: str | None = None,
+    routes: list[Any] | None = None,
 ) -> list[Frame]:
     """Every frame one reader hands out over the directory: ``way`` route, scan or gate;
     ``given``: the finder given to the reader, else built after its scans (a held child's);
-    ``stop``: the cursor of the first entry not to hand out (``Follower.stop_before``)."""
+    ``stop``: the cursor of the first entry not to hand out (``Follower.stop_before``);
+    ``routes``: gets the reader's route appended."""
     fdef = FilterLibrary(None).load("sshd")
     assert fdef.sessions is not None
     assert fdef.sessions.literals is not None
@@ -114,6 +120,8 @@ def frames(
         follower.ensure_finder()
     assert follower.split is not None
     assert follower.split[2] is not None, "the route applies"
+    if routes is not None:
+        routes.append(follower.split[2])
     if way == "scan":
         follower.split = (*follower.split[:2], None)
     elif way == "gate":
@@ -229,3 +237,61 @@ def test_the_routed_loop_reads_the_routed_batches_and_stops_where_told(
         assert readable(routed) == readable(frames(tmp_path, batch, "scan", stop=stop))
         assert sum(frame.read for frame in routed) == len(cursors) // 2
         assert routed[-1].cursor == cursors[len(cursors) // 2 - 1]
+
+
+def disconnects(seed: int) -> list[dict[str, str | int | bytes]]:
+    """sshd's ``Received disconnect`` lines, most of reason 11 (no failure in the normal
+    mode), some of reason 3 or 14, crafted ones holding a reason's text elsewhere, and
+    failures between them."""
+    rng = random.Random(seed)
+    entries: list[dict[str, str | int | bytes]] = []
+    for k in range(600):
+        address = f"198.51.100.{k % 250 + 1}"
+        bye: list[str | bytes] = [
+            f"Received disconnect from {address} port {k}:11: Bye Bye [preauth]"
+        ]
+        message = rng.choice(
+            bye * 6
+            + [
+                f"error: Received disconnect from {address} port {k}:11: disconnected by user",
+                f"Received disconnect from {address} port {k}:3: Auth fail [preauth]",
+                f"Received disconnect from {address} port {k}: 14: No supported methods",
+                f"error: Received disconnect from {address} port {k}:14: No methods",
+                f"Received disconnect from {address} port {k}:11: x 3: y [preauth]",
+                f"Received disconnect from 203.0.113.9 port 1:3: z from {address}:11: q",
+                f"Received disconnect from {address} port {k}:11: ".encode() + b"\xff\xfe",
+                f"Received disconnect from {address}:3: ",
+                f"Failed password for root from {address} port 22 ssh2",
+            ]
+        )
+        entries.append({**sshd_fields("", pid=30_000 + k), "MESSAGE": message})
+    return entries
+
+
+def test_the_route_skips_reason_11_disconnects_and_hands_out_what_the_scan_does(
+    tmp_path: Path,
+) -> None:
+    """The ``Received disconnect from`` class's trial keeps its guard (reason ``3: `` or
+    ``14: ``): the route then skips the reason-11 lines before their decode and match, and
+    every frame is the literal scan's and the gate's (but for the unreadable count)."""
+    entries = disconnects(31)
+    with JournalWriter(tmp_path) as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+    wait_entries(tmp_path, len(entries))
+    for batch in (1, 7, 64, 5000):
+        routes: list[Any] = []
+        routed = readable(frames(tmp_path, batch, "route", routes=routes))
+        (route,) = routes
+        assert set(route._ahead) == {
+            b"Received disconnect from ",
+            b"error: Received disconnect from ",
+        }, "the trial kept the guard"
+        assert routed == readable(frames(tmp_path, batch, "scan"))
+        assert routed == readable(frames(tmp_path, batch, "gate"))
+    hits = [line for frame in routed for line in frame.messages]
+    assert sum(frame.read for frame in routed) == len(entries)
+    assert any(":3: Auth fail" in line for line in hits)
+    assert any(": 14: No supported" in line for line in hits)
+    assert any(":14: No methods" in line for line in hits)
+    assert not any(":11: " in line and "z from" not in line for line in hits)
