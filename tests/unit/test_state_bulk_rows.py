@@ -14,7 +14,7 @@ import pytest
 
 from journalban.addresses import host_v4_network
 from journalban.events import Ban
-from journalban.state import bulk, detectorlog, schema
+from journalban.state import bulk, commitrows, detectorlog, schema
 from journalban.state.store import BatchCommit, StateStore
 
 
@@ -244,3 +244,22 @@ def test_new_bans_are_inserted_without_a_statement_journal(tmp_path: Path) -> No
     assert {b.network: b.banned_at for b in stored}[_ban(150, at).network] == at + 2
     assert {b.network: b.banned_at for b in stored}[_ban(5, at).network] == at + 3
     store.close()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_history_rows_take_the_bans_texts_and_make_the_rest(seed: int) -> None:
+    """A batch's bans among its history (in order, with bans already over between them,
+    or a ban missing from it): each row has its own ban's network text."""
+    rng = random.Random(seed)
+    at = 1_800_000_000.0
+    history = [(_ban(rng.randrange(60), at + n), rng.random() < 0.2) for n in range(80)]
+    bans = [ban for ban, _ in history if rng.random() < 0.7]
+    if seed % 2:
+        bans.insert(rng.randrange(len(bans)), _ban(200, at))  # (not in the history)
+    texts = [str(ban.network) for ban in bans]
+    expected = [
+        (str(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual))
+        for ban, manual in history
+    ]
+    assert commitrows.history_rows(history, bans, texts) == expected
+    assert commitrows.history_rows(history, [], []) == expected
