@@ -46,8 +46,9 @@ __all__ = [
 _IDENT_CACHE = 1024
 
 
-# A message's failure: (address text, account, mark), or None (LineMatcher.message_hit)
-MessageHit = tuple[str, str | None, int] | None
+# A message's failure as ``hits`` gives it (message, address text, time, account, mark), or
+# None (LineMatcher.message_hit)
+MessageHit = Hit | None
 
 
 class LineMatcher:
@@ -269,11 +270,13 @@ class LineMatcher:
 
     def message_hit(
         self,
-    ) -> tuple[Callable[[str], re.Match[str] | None], Callable[[re.Match[str], str], MessageHit]]:
+    ) -> tuple[
+        Callable[[str], re.Match[str] | None], Callable[[re.Match[str], str, float], MessageHit]
+    ]:
         """One bare message's failure, as ``hits`` finds it in a batch of bare messages that
         are all candidates (the journal reader's), in two steps: ``match(message)`` (a miss
-        costs only that call) and, for a match ``m``, ``hit_of(m, message)``: (address text,
-        account, mark), or None.
+        costs only that call) and, for a match ``m``, ``hit_of(m, message, when)``: the hit
+        as ``hits`` gives it (the reader's frame takes it as it is), or None.
 
         Mirrors ``_message_hits`` line for line.
 
@@ -287,7 +290,7 @@ class LineMatcher:
             raise LookupError("no single alternation: match batches with hits()")
         branches, ignore = compiled.branches, compiled.ignore
 
-        def hit_of(m: re.Match[str], message: str) -> MessageHit:
+        def hit_of(m: re.Match[str], message: str, when: float) -> MessageHit:
             branch = branches[m.lastgroup]  # type: ignore[index]
             if ignore and not branch.mark and any(ign.search(message) for ign in ignore):
                 return None
@@ -295,7 +298,7 @@ class LineMatcher:
             if not host:
                 return None
             user = m.group(branch.user) if branch.user is not None else None
-            return host, user, branch.mark
+            return message, host, when, user, branch.mark
 
         return whole.match, hit_of
 

@@ -123,8 +123,8 @@ def read_batch(follower: Follower) -> Frame | None:
         except (KeyError, ValueError):
             source_usec = realtime()
         if hit_of is not None:
-            if m is not None and (hit := hit_of(m, text)) is not None:
-                found.append((text, hit[0], source_usec / 1e6, hit[1], hit[2]))
+            if m is not None and (hit := hit_of(m, text, source_usec / 1e6)) is not None:
+                found.append(hit)
             if key is None and not every:
                 continue
         messages.append(text)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from journalban.sources.sdreader import Reader
 
 Match = Callable[[str], "re.Match[str] | None"]
-HitOf = Callable[["re.Match[str]", str], "tuple[str, str | None, int] | None"]
+HitOf = Callable[["re.Match[str]", str, float], "Found | None"]
 # read, unreadable, the failures found, and the session lines: messages, times, keys
 Routed = tuple[int, int, list["Found"], list[str], list[float], list["str | None"]]
 
@@ -83,8 +83,8 @@ def read_routed(
             when = int(get("_SOURCE_REALTIME_TIMESTAMP")) / 1e6
         except (KeyError, ValueError):
             when = realtime() / 1e6
-        if m is not None and (hit := hit_of(m, text)) is not None:
-            found.append((text, hit[0], when, hit[1], hit[2]))
+        if m is not None and (hit := hit_of(m, text, when)) is not None:
+            found.append(hit)
         if key is not None:
             messages.append(text)
             times.append(when)

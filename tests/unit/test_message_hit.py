@@ -35,6 +35,6 @@ def test_one_message_at_a_time_finds_what_the_batch_finds(name: str, mode: str) 
         found: list[Hit] = []
         for message, when in zip(MESSAGES, times, strict=True):
             m = match(message)
-            if m is not None and (hit := hit_of(m, message)) is not None:
-                found.append((message, hit[0], when, hit[1], hit[2]))
+            if m is not None and (hit := hit_of(m, message, when)) is not None:
+                found.append(hit)
         assert found == expected, (name, mode, successes)
