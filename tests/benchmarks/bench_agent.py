@@ -117,6 +117,12 @@ class Run:
     # A memory run: memory sampled while it ran; its time is not a timed run's (the
     # samples are the benchmark's work on the same cores). A timed run samples none.
     memory: bool = False
+    # From a file: the seconds of the kernel copy of the corpus before ``wall`` starts.
+    # Neither tool is told of the corpus before the copy ends (it is one call, one inotify
+    # event at its end), so ``wall`` runs from the corpus in place, as from the journal;
+    # ``wall + copy`` is the wall of the rule before 2026-12-06 (the clock started before
+    # the copy, for both tools).
+    copy: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -278,7 +284,8 @@ def journalban_run(
     done: Callable[[Positions], bool], before: Callable[[], object] = lambda: None,
     memory: bool = False,
 ) -> Run:  # fmt: skip
-    """Start the agent, start the clock when it is ready, stop it when ``done``: looked at
+    """Start the agent, start the clock when it is ready (a file jail: once ``before`` has
+    appended the corpus, its time in ``Run.copy``), stop it when ``done``: looked at
     each time the agent publishes a commit (bench_watch.CommitWatch). ``memory``:
     a memory run, the tree's memory sampled every ``MEMORY_POLL`` s meanwhile."""
     state = work / "state"
@@ -296,12 +303,13 @@ def journalban_run(
         cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
         started = logged_at(agent.log, "running:")
         with CommitWatch(state, state_path(state, dry_run=True)) as commits:
-            if source == "file":
-                # The clock starts before the append, as fail2ban's does: the agent
-                # reads while the corpus is being copied, and that time is its own.
+            copy = 0.0
+            if source == "file":  # the clock starts once the corpus is in place (Run.copy)
+                copied = time.time()
+                before()  # a file jail: the corpus is appended now
                 started = time.time()
                 own0 = time.process_time()
-            before()  # a file jail: the corpus is appended now
+                copy = started - copied
             sampled = float("-inf")
             while not done(commits):
                 if memory and time.monotonic() - sampled >= MEMORY_POLL:
@@ -326,7 +334,7 @@ def journalban_run(
     return Run("journalban", source, corpus.lines, finished - started, cpu1 - cpu0, cpu1,
                hwm / 1024, watch.peak_anon_kb / 1024, failed, banned, load_average(),
                watch.peak_pss_kb / 1024, watch.peak_pss_anon_kb / 1024,
-               readers1 - readers0, own, commits.looks, memory)  # fmt: skip
+               readers1 - readers0, own, commits.looks, memory, copy)  # fmt: skip
 
 
 def journalban_file(work: Path, corpus: Corpus, memory: bool = False) -> Run:
@@ -378,20 +386,23 @@ def fail2ban_run(work: Path, corpus: Corpus, source: str, memory: bool = False) 
 def fail2ban_timed(
     peer: Fail2banPeer, corpus: CorpusLike, source: str, log: Path, memory: bool
 ) -> Run:
-    """Time a started fail2ban-server: from its jail start (journal) or from before the
-    corpus is appended to ``log`` (file) until its CPU time stops (``cpu_standstill``,
-    memory sampled beside in a ``memory`` run); then stop it."""
+    """Time a started fail2ban-server: from its jail start (journal) or from the corpus
+    appended to ``log`` (file: the copy's time in ``Run.copy``) until its CPU time stops
+    (``cpu_standstill``, memory sampled beside in a ``memory`` run); then stop it."""
     watch = ProcessWatch(peer.proc.pid)
     started_text = f"Jail '{peer.jail}' started"
     tree: list[int] = []
     try:
         wait_for(lambda: started_text in peer.log, 60, "fail2ban did not start", 0.01)
-        if source == "file":
+        copy = 0.0
+        if source == "file":  # the clock starts once the corpus is in place (Run.copy)
             time.sleep(1.0)  # its inotify watch is in place
             cpu0 = watch.cpu()
+            copied = time.time()
+            append(corpus.log, log)
             started = time.time()
             own0 = time.process_time()
-            append(corpus.log, log)
+            copy = started - copied
         else:
             own0 = time.process_time()  # from the ready line seen (up to 10 ms after it)
             cpu0 = watch.cpu()
@@ -409,7 +420,7 @@ def fail2ban_timed(
                hwm / 1024, watch.peak_anon_kb / 1024, status.get("Total failed", -1),
                status.get("Total banned", -1), load_average(), watch.peak_pss_kb / 1024,
                watch.peak_pss_anon_kb / 1024, 0.0, end.own_at_finish - own0, end.samples,
-               memory)  # fmt: skip
+               memory, copy)  # fmt: skip
 
 
 @dataclass
