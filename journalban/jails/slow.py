@@ -33,13 +33,14 @@ class SlowWindow:
     def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, _, when, _ = seen
         keys = self.keys
-        pairs = keys.get(key)
+        pairs = keys.take(key, None)  # (put back at once: as get, then touch)
         if pairs is None:  # an address's first failure: its one bucket
             pairs = [int(when // self.width), 1]
             count = 1
+            keys.add(key, pairs)
         else:
             count = bucket_add(pairs, when, self.width)
-        keys.touch(key, pairs)
+            keys.put_back(key, pairs)
         if count < self.config.maxretry:
             return ()
         keys.drop(key)

@@ -106,25 +106,29 @@ class SubnetCrowd:
             prefix = key[: key.rfind(".")] + tail
         else:
             prefix = self.prefix_of(key)
-        kept = self.prefixes.get(prefix)
+        prefixes = self.prefixes
+        kept = prefixes.take(prefix, None)  # (put back below, or left out at a verdict)
         if kept is None:
             if cfg.addresses > 1:  # (always, as configured) one network is not a crowd
-                self.prefixes.touch(prefix, (key, when))
+                prefixes.add(prefix, (key, when))
                 return ()
             networks: dict[str, float] = {}
         elif isinstance(kept, tuple):
             if kept[0] == key and cfg.addresses > 1:  # the prefix's one network again
-                self.prefixes.touch(prefix, (key, when if when > kept[1] else kept[1]))
+                prefixes.put_back(prefix, (key, when if when > kept[1] else kept[1]))
                 return ()
             networks = {kept[0]: kept[1]}
         else:
             networks = kept
         if not note_distinct(networks, key, when, cfg.findtime, cfg.addresses):
-            self.prefixes.touch(
-                prefix, next(iter(networks.items())) if len(networks) == 1 else networks
-            )
+            value = next(iter(networks.items())) if len(networks) == 1 else networks
+            if kept is None:
+                prefixes.add(prefix, value)
+            else:
+                prefixes.put_back(prefix, value)
             return ()
-        self.prefixes.drop(prefix)
+        if kept is not None:
+            prefixes.taken_out(prefix)
         return (Verdict(SUBNET, prefix, len(networks), cfg.bantime, None, tuple(networks)),)
 
     def banned(self, key: str) -> None:

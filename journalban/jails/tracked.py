@@ -42,6 +42,11 @@ class Tracked(Generic[V]):
         # The value under a key, or None: the dict's own get (a lookup per failure per
         # detector; a method around it doubled the cost).
         self.get: Callable[[str], V | None] = self._items.get
+        # The value under a key taken out of the map (None: not held): the dict's own pop.
+        # A detector that changes a key takes it, then puts it back (``put_back``, at the
+        # use order's end) or leaves it out (``taken_out``): one lookup, not ``get``'s and
+        # ``touch``'s two (a failure's address in ``slow``, its prefix in ``subnet``).
+        self.take: Callable[[str, None], V | None] = self._items.pop
 
     def __len__(self) -> int:
         return len(self._items)
@@ -72,12 +77,34 @@ class Tracked(Generic[V]):
         self._dirty[key] = value
         return value
 
+    def add(self, key: str, value: V) -> None:
+        """``touch`` for a key not held (new, or taken out by ``take`` when it held none)."""
+        items = self._items
+        if len(items) >= self.cap:
+            if type(items) is OrderedDict and len(items) == self.cap:
+                gone, _ = items.popitem(False)  # (as in touch: one key out for one in)
+                self._dirty[gone] = None
+                self.evicted += 1
+            else:
+                items = self._make_room()
+        items[key] = value
+        self._dirty[key] = value
+
+    def put_back(self, key: str, value: V) -> None:
+        """Store ``value`` under a key ``take`` took out (it held one): as ``touch``."""
+        self._items[key] = value
+        self._dirty[key] = value
+
+    def taken_out(self, key: str) -> None:
+        """A key ``take`` took out (it held one) stays out: as ``drop``."""
+        self._dirty[key] = None
+
     def _make_room(self) -> dict[str, V]:
         """Forget the least recently used keys until one more fits (an OrderedDict from now on)."""
         items = self._items
         if not isinstance(items, OrderedDict):
             items = self._items = OrderedDict(items)
-            self.get = items.get
+            self.get, self.take = items.get, items.pop
         while len(items) >= self.cap:
             gone, _ = items.popitem(last=False)
             self._dirty[gone] = None
