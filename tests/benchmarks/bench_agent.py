@@ -63,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for supp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from agent_corpus import Corpus, ensure_corpus
+from bench_bytecode import compile_package
 from bench_watch import (
     MEMORY_POLL,
     CommitWatch,
@@ -544,6 +545,7 @@ def report(runs: list[Run], lat: Latency | None) -> None:
 
 
 def main() -> None:
+    compile_package()  # byte code as an installed package has it (bench_bytecode)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--data", type=Path, default=Path("/var/tmp/journalban-bench/agent"))

@@ -62,6 +62,7 @@ from bench_agent import (
     machine,
     median_run,
 )
+from bench_bytecode import compile_package
 from bench_watch import append, warm
 from corpora import CORPORA, add_corpus_arguments
 from corpus_files import CorpusFiles, ensure_files, postfix_uid
@@ -468,6 +469,7 @@ def memory_table(results: Sequence[CorpusResult]) -> list[str]:
 
 
 def main() -> None:
+    compile_package()  # byte code as an installed package has it (bench_bytecode)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_corpus_arguments(parser)
     parser.add_argument("--only", default="file,journal")

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench_bytecode import compile_package
 from corpora import CORPORA, write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
@@ -258,6 +259,7 @@ def bench(name: str, path: Path, runs: int) -> list[Tool]:
 
 
 def main() -> int:
+    compile_package()  # byte code as an installed package has it (bench_bytecode)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
