@@ -263,3 +263,28 @@ def test_history_rows_take_the_bans_texts_and_make_the_rest(seed: int) -> None:
     ]
     assert commitrows.history_rows(history, bans, texts) == expected
     assert commitrows.history_rows(history, [], []) == expected
+
+
+def test_a_new_state_file_has_16_kib_pages_and_one_written_before_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    """A new file's pages hold a flood's index leaves in a quarter of the WAL frames
+    (state.store PAGE_BYTES); a file written with SQLite's 4 KiB pages is read and written
+    as it is (no VACUUM at a start)."""
+    ban = _ban(1, 1_800_000_000.0)
+    store = StateStore(tmp_path / "new.sqlite")
+    assert store.db.execute("PRAGMA page_size").fetchone() == (16384,)
+    store.commit([BatchCommit("sshd", bans=[ban], history=[(ban, False)])])
+    store.close()
+    old = sqlite3.connect(tmp_path / "old.sqlite", isolation_level=None)
+    old.execute("PRAGMA journal_mode=WAL")
+    schema.create(old.cursor())
+    old.execute(f"PRAGMA user_version = {schema.VERSION}")
+    old.close()
+    for name in ("new.sqlite", "old.sqlite"):
+        store = StateStore(tmp_path / name)
+        store.commit([BatchCommit("sshd", bans=[_ban(2, 1_800_000_001.0)])])
+        size = 16384 if name == "new.sqlite" else 4096
+        assert store.db.execute("PRAGMA page_size").fetchone() == (size,)
+        assert len(store.active_bans()) == (2 if name == "new.sqlite" else 1)
+        store.close()

@@ -31,13 +31,16 @@ def _commit_bans(store: StateStore, count: int, batches: int) -> None:
 def test_commits_leave_the_log_to_the_checkpointer_which_copies_it_whole(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     store = StateStore(path)
+    (threshold,) = store.db.execute("PRAGMA wal_autocheckpoint").fetchone()
+    assert threshold * store.db.execute("PRAGMA page_size").fetchone()[0] == 1000 * 4096
     detach(store.db)
     assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
     _commit_bans(store, 8000, 10)
     checkpointer = Checkpointer(path)
     log_pages, copied = checkpointer.checkpoint()
-    # SQLite alone would have checkpointed inside a commit once the log passed 1,000 pages.
-    assert log_pages > 1000
+    # SQLite alone would have checkpointed inside a commit once the log passed 1,000 pages
+    # of 4 KiB (state.store: ``threshold`` pages of the file's size).
+    assert log_pages > threshold
     assert copied == log_pages
     checkpointer.close()
     store.close()
@@ -54,7 +57,8 @@ def test_a_store_left_alone_checkpoints_inside_its_commits(tmp_path: Path) -> No
     _commit_bans(store, 8000, 10)
     checkpointer = Checkpointer(path)
     log_pages, _ = checkpointer.checkpoint()
-    assert log_pages < 1000 + 500  # the log was reset by an automatic checkpoint
+    (threshold,) = store.db.execute("PRAGMA wal_autocheckpoint").fetchone()
+    assert log_pages < 1.5 * threshold  # the log was reset by an automatic checkpoint
     checkpointer.close()
     store.close()
 
