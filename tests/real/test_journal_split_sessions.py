@@ -19,7 +19,7 @@ from journalban.agent.journalreader import finder
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
-from journalban.sources import journalsplit, journalworker
+from journalban.sources import journalcatchup, journalsplit
 from journalban.sources.journalwire import DATA, Request
 from support.journal import JournalWriter, sshd_fields
 from support.readerchild import run_child, turns
@@ -93,7 +93,7 @@ def test_a_session_taught_before_the_cut_counts_after_it(
     assert sorted(shared) == sorted(alone)
     # Without the tables taught at the handovers, sessions across them are missed:
     # the corpus does put sessions across them.
-    monkeypatch.setattr(journalworker, "prime", lambda *_: None)
+    monkeypatch.setattr(journalcatchup, "prime", lambda *_: None)
     unprimed, _ = hits_read(small_fs, 1)
     assert len(unprimed) < len(alone)
 

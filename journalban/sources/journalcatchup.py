@@ -1,0 +1,248 @@
+"""The journal reader child's catch-up: a backlog read file group by file group.
+
+``Follower`` (journalworker) reads a journal's backlog by groups of archived
+files (journalfiles), in rounds of parts (journalsplit): a forked helper
+(journalhelper) reads some parts on the second core while the child reads the
+others, each handing over to the other where the next part is not its own, so
+that the agent, taking the frames in order, has one at hand while both read.
+Each part's reader is primed with the sessions the entries before it taught
+(journalprime); a probe of the first entries decides whether to split at all
+(journalprobe).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
+from journalban.cpus import usable_cpus
+from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
+from journalban.sources.journalhelper import fork_helper
+from journalban.sources.journalprime import prime
+from journalban.sources.journalprobe import probe, probing
+from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds
+from journalban.sources.journalwire import (
+    ABANDON,
+    DONE,
+    HANDOVER,
+    SPLIT,
+    Frame,
+    Request,
+    SessionGate,
+    cursor_realtime_usec,
+)
+
+if TYPE_CHECKING:
+    import socket
+
+    from journalban.sources.journalworker import Follower
+    from journalban.sources.sdreader import Reader
+
+
+class CatchingUp:
+    """``Follower``'s catch-up and the helper's parts (the attributes are ``Follower``'s)."""
+
+    request: Request
+    reader: Reader
+    channel: socket.socket | None
+    cursor: str | None
+    stdout: int
+    gate: SessionGate | None
+    files: list[str] | None
+    held: list[int]
+    read_since_open: int
+    archived: list[str]
+    probed: bool
+    after_helper: bool
+    stop: str | None
+    stop_usec: int | None
+
+    if TYPE_CHECKING:  # provided by Follower
+
+        def _open(self) -> Reader: ...
+        def reposition(self) -> None: ...
+        def ensure_finder(self, fresh: bool = False) -> None: ...
+        def drain(self, live: bool = False) -> None: ...
+        def send(self, frame: Frame) -> None: ...
+
+    def _follower(self) -> Follower:
+        return cast("Follower", self)
+
+    def catch_up(self) -> None:
+        """Read the backlog file group by file group, then stand where the directory reader goes on.
+
+        Raises:
+            BrokenPipeError: the parent is gone.
+        """
+        directory_reader = self.reader
+        if self.request.namespace is not None or not directory_reader._next():
+            return
+        first = directory_reader._get_cursor()
+        directory_reader.seek_cursor(first)  # its next _next() is that entry again
+        paths = journal_files(self.request.directory)
+        groups, live = ([], 0) if paths is None or len(paths) < 2 else catch_up_groups(paths, first)
+        begin = cursor_seqnum(first)
+        if not groups or begin is None:
+            return
+        if probing(self._follower(), groups, begin[1]):
+            if probe(self._follower()):
+                self.catch_up()  # split from where the probe stopped
+            return  # else this child reads on alone: the agent's deciding bounds it
+        start: str | None = first
+        chunks = rounds(groups)
+        self.archived = [r.path for group in groups for r in group]
+        # No way to hand a helper's pipe over, or no second CPU to run it on
+        # (journalban.cpus: a quota counts): this child reads every part itself.
+        alone = self.channel is None or usable_cpus() < 2
+        split_at = 1 << 62 if alone else self.request.split_at
+        for index, chunk in enumerate(chunks):
+            # After the last round this child reads the files still written to
+            # as well: the helper takes more of that round, so that both end together.
+            after = live if index == len(chunks) - 1 else 0
+            most = 1 if self.request.session_field is not None else TURNS
+            if not self.read_round(parts_of(chunk, begin, start, after, split_at, most)):
+                break
+            start = None
+        else:
+            if self.after_helper:  # the files still written to come after the helper's share
+                prime(self._follower(), self.archived, None)
+        self.after_helper = False
+        self.files = None
+        self.reader = directory_reader
+        self.reposition()
+
+    def read_round(self, parts: Sequence[Part]) -> bool:
+        """Hand out a round of parts of groups of files, in order.
+
+        The helper reads the parts marked ``helped``, this child the others,
+        each handing over to the other where the next part is not its own, so
+        that the agent, taking them in order, has one at hand while both read.
+        False when this child's files were vacuumed while being read: the
+        directory reader must go on from the last entry handed out.
+        """
+        helper = [part for part in parts if part.helped]
+        if helper and self.channel is not None:
+            # Forked with the matcher built and unused: it starts as a new child would.
+            # After a probe, or for a jail with sessions, with the finder as this child
+            # left it: the helper's part may come right after what the probe or the round
+            # before read (its part opens the round: ``journalsplit.turns``), and its
+            # session table must hold what that taught, as one reader's would.
+            self.ensure_finder(fresh=not self.probed and self.request.session_field is None)
+            first = parts[0].helped  # the helper's part opens the round
+            try:
+                pid = fork_helper(
+                    self.channel, self.stdout, lambda out: self.help(helper, out, first)
+                )
+            except OSError:  # no fork, no pipe (limits, a sandbox): this child reads them all
+                helper, parts = [], [Part(p.files, False, p.start, p.stop) for p in parts]
+            else:
+                self.send(Frame("", 0, kind=SPLIT, messages=[str(pid)]))
+        for part in parts:
+            if part.helped:
+                self.send(Frame("", 0, kind=HANDOVER))
+                # Handed out by the helper: go on after its last entry.
+                self.cursor = self.last_cursor(part) or self.cursor
+                self.after_helper = True
+                continue
+            if self.after_helper:  # sessions the helper's share taught
+                self.after_helper = not self.prime_before(part)
+            if not self.read_group(part):
+                if helper:
+                    self.send(Frame("", 0, kind=ABANDON))
+                return False
+        return True
+
+    def read_group(self, part: Part) -> bool:
+        """Hand out the entries of one part of a group of files."""
+        self.files = list(part.files)
+        try:
+            self.reader = self._open()
+        except OSError:
+            return True  # vacuumed meanwhile: its entries are gone
+        self.read_since_open = 0
+        self.stop_before(None if part.stop is None else self.resolved(part.stop))
+        if part.start is not None:
+            self.reader.seek_cursor(part.start)
+        else:
+            self.reader.seek_head()
+        try:
+            self.drain()
+        except BrokenPipeError:
+            raise
+        except OSError:
+            return False  # a reopen found its files vacuumed
+        finally:
+            self.reader.close()
+            self.stop_before(None)
+        return True
+
+    def stop_before(self, cursor: str | None) -> None:
+        """Hand out no entry from the one at ``cursor`` on (None: read to the end)."""
+        self.stop = cursor
+        self.stop_usec = None if cursor is None else cursor_realtime_usec(cursor) or 0
+
+    def resolved(self, stop: str) -> str | None:
+        """The full cursor of the reader's first entry at or after ``stop`` (a seqnum-only
+        cursor: both readers find the same entry); None: there is none."""
+        reader = self.reader
+        reader.seek_cursor(stop)
+        return reader._get_cursor() if reader._next() else None
+
+    def last_cursor(self, part: Part) -> str | None:
+        """The cursor of the last entry of a part the helper reads: where to read on after it."""
+        self.files = list(part.files)
+        reader = self._open()
+        try:
+            if part.stop is not None:
+                reader.seek_cursor(part.stop)
+                if reader._next():  # on the entry after the part: the one before is its last
+                    return reader._get_cursor() if reader._previous() else None
+            reader.seek_tail()
+            return reader._get_cursor() if reader._previous() else None
+        finally:
+            reader.close()
+
+    def prime_before(self, part: Part) -> bool:
+        """Teach the session table what the entries before ``part`` taught (``journalprime``);
+        False when the part is empty (the next one is primed instead)."""
+        if self.gate is None:
+            return True  # no sessions
+        self.files = list(part.files)
+        try:
+            reader = self._open()
+        except OSError:
+            return False  # vacuumed meanwhile: read_group skips it
+        try:
+            if part.start is not None:
+                reader.seek_cursor(part.start)
+            else:
+                reader.seek_head()
+            first = reader._get_cursor() if reader._next() else None
+        finally:
+            reader.close()
+        if first is not None:
+            prime(self._follower(), self.archived, first)
+        return first is not None
+
+    def help(self, parts: Sequence[Part], out: int, first: bool = False) -> None:
+        """A forked helper's whole life: its parts of archived files, in order, on ``out``.
+
+        ``first``: its first part opens the round (the session table it was forked with is
+        the one to read it with); else the child's part comes before it, and its table is
+        taught the entries before it first.
+        """
+        self.stdout = out
+        self.reader.close()
+        for fd in self.held:  # the child's copies keep them: no wait here
+            os.close(fd)
+        self.held = []
+        self.after_helper = not first
+        for index, part in enumerate(parts):
+            if self.after_helper:
+                self.after_helper = not self.prime_before(part)
+            if index:
+                self.send(Frame("", 0, kind=HANDOVER))  # back to the main child
+            if not self.read_group(part):
+                raise OSError(f"journal files vacuumed while the helper read them: {part.files}")
+        self.send(Frame("", 0, kind=DONE))
