@@ -16,7 +16,7 @@ still wins an ``INSERT OR REPLACE``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 # Rows in the largest statement; at SQLite's default limit of 32,766 variables
 # (3.32 and later) a row may have 63 columns. A statement is prepared once per
@@ -32,17 +32,9 @@ def insert(
     """``head`` (``INSERT ... INTO table``) with ``values``: the rows' columns one after
     the other, ``width`` to a row, in as few statements as the sizes allow. ``fixed``: the
     first columns' values, the same in every row, bound once per statement (``?1``, ...)."""
-    rows = len(values) // width
-    start = 0
-    size = MOST_ROWS
-    while rows:
-        while size > rows:
-            size >>= 1
-        end = start + size * width
+    for size, part in statements(values, width):
         text = statement(head, width, size, len(fixed))
-        cur.execute(text, [*fixed, *values[start:end]] if fixed else values[start:end])
-        start = end
-        rows -= size
+        cur.execute(text, [*fixed, *part] if fixed else part)
 
 
 def insert_new(
@@ -52,6 +44,16 @@ def insert_new(
     """``insert`` with ``head`` an ``INSERT OR IGNORE``: a statement that inserted fewer rows
     than it had (a key already there, or twice in it) is handed to ``again`` with its
     rows' values, to write them as they should be."""
+    for size, part in statements(values, width):
+        cur.execute(statement(head, width, size), part)
+        if cur.rowcount != size:
+            again(cur, part)
+
+
+def statements(values: Sequence[object], width: int) -> Iterator[tuple[int, Sequence[object]]]:
+    """``values`` (rows of ``width`` columns one after the other) cut for statements: each
+    part's rows, as many as the largest size that fits (``MOST_ROWS``, then halves), and
+    its values."""
     rows = len(values) // width
     start = 0
     size = MOST_ROWS
@@ -59,9 +61,7 @@ def insert_new(
         while size > rows:
             size >>= 1
         end = start + size * width
-        cur.execute(statement(head, width, size), values[start:end])
-        if cur.rowcount != size:
-            again(cur, values[start:end])
+        yield size, values[start:end]
         start = end
         rows -= size
 
@@ -69,15 +69,8 @@ def insert_new(
 def delete(cur: sqlite3.Cursor, head: str, fixed: Sequence[object], keys: Sequence[object]) -> None:
     """``head`` (``DELETE ... WHERE ... AND key IN``), its ``fixed`` parameters first,
     with ``keys`` in the list, in as few statements as the sizes allow."""
-    rows = len(keys)
-    start = 0
-    size = MOST_ROWS
-    while rows:
-        while size > rows:
-            size >>= 1
-        cur.execute(statement(head, 0, size), [*fixed, *keys[start : start + size]])
-        start += size
-        rows -= size
+    for size, part in statements(keys, 1):
+        cur.execute(statement(head, 0, size), [*fixed, *part])
 
 
 def statement(head: str, width: int, rows: int, fixed: int = 0) -> str:
