@@ -30,17 +30,25 @@ def _messages(sock: socket.socket, until: str, timeout: float = 20.0) -> list[st
     raise AssertionError(f"{until!r} never sent; got {got}")
 
 
-def test_ready_status_watchdog_and_reloading(tmp_path: Path) -> None:
+def _notified(
+    tmp_path: Path, watchdog_usec: int, timeout: float
+) -> tuple[socket.socket, dict[str, str]]:
+    """A notify socket of ours (as systemd's), and the agent's environment naming it."""
     path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
-    sock.settimeout(0.2)
+    sock.settimeout(timeout)
+    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": str(watchdog_usec)}
+    return sock, env
+
+
+def test_ready_status_watchdog_and_reloading(tmp_path: Path) -> None:
+    sock, env = _notified(tmp_path, 400_000, 0.2)
     jdir = tmp_path / "journal"
     jdir.mkdir()
     cfg = write_config(
         tmp_path / "c.yaml", tmp_path / "state", journal_dir=jdir, firewall={"backend": "dry-run"}
     )
-    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"}
     proc = subprocess.Popen(
         [JOURNALBAN, "run", "--config", str(cfg), "--no-bus"], env=env, stderr=subprocess.DEVNULL
     )
@@ -80,15 +88,11 @@ def test_the_watchdog_is_pinged_while_a_large_ban_table_is_built(tmp_path: Path)
         for i in range(200_000)
     ])])  # fmt: skip
     store.close()
-    path = tmp_path / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    sock.settimeout(0.02)
+    watchdog_usec = 300_000  # pings every 0.15 s; the table takes about 1 s here
+    sock, env = _notified(tmp_path, watchdog_usec, 0.02)
     jdir = tmp_path / "journal"
     jdir.mkdir()
     cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir)
-    watchdog_usec = 300_000  # pings every 0.15 s; the table takes about 1 s here
-    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": str(watchdog_usec)}
     with (tmp_path / "agent.log").open("wb") as log:
         proc = subprocess.Popen(
             ["unshare", "-n", JOURNALBAN, "run", "--config", str(cfg), "--no-bus"],
