@@ -229,17 +229,9 @@ def test_a_route_compiles_each_of_its_trees_when_first_asked() -> None:
     """A reader asks for a tree at a batch's start: one that stays quiet (no session taught,
     none held: sshd's corpora) never compiles the other, and the route's start compiles
     neither."""
-    from journalban.agent.journalfinder import JailFinder
-    from journalban.matching.spec import MatcherSpec, pickle_filter
+    from support.sshdroute import sshd_route
 
-    fdef = FilterLibrary().load("sshd")
-    spec = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
-    finder = JailFinder({**spec.to_json(), "filter_def": pickle_filter(fdef)})
-    assert finder.gate is not None
-    assert finder.gate.prefixes is not None
-    assert finder.start_classes is not None
-    route = route_for(finder.gate.prefixes, finder.gate.teach_prefixes, finder.start_classes)
-    assert route is not None
+    _, route = sshd_route()
     assert route._trees == [None, None]
     quiet = route.quiet_match
     assert route._trees == [None, quiet]

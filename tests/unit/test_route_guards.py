@@ -15,15 +15,15 @@ import re
 
 import pytest
 
-from journalban.agent.journalfinder import ClassMatch, JailFinder, _guard
+from journalban.agent.journalfinder import ClassMatch, _guard
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.guards import TRIAL
 from journalban.matching.library import FilterLibrary
-from journalban.matching.spec import MatcherSpec, pickle_filter
 from journalban.matching.starts import start_classes
 from journalban.sources.journalroute import FAILURE, Route, guard_ahead, route_for
 from support.bare_messages import bare_messages
 from support.filter_modes import every_filter_mode
+from support.sshdroute import sshd_route
 
 RECEIVED = (b"Received disconnect from ", b"error: Received disconnect from ")
 
@@ -106,18 +106,6 @@ def test_a_guarded_start_lets_through_every_message_its_class_may_match(
         assert received == ([("14: ", "3: ")] if mode == "normal" else [None])
 
 
-def _route(mode: str | None = None) -> tuple[JailFinder, Route]:
-    fdef = FilterLibrary().load("sshd")
-    spec = MatcherSpec("sshd", mode, None, check_idents=False, successes=True)
-    finder = JailFinder({**spec.to_json(), "filter_def": pickle_filter(fdef)})
-    assert finder.gate is not None
-    assert finder.gate.prefixes is not None
-    assert finder.start_classes is not None
-    route = route_for(finder.gate.prefixes, finder.gate.teach_prefixes, finder.start_classes)
-    assert route is not None
-    return finder, route
-
-
 def _slot(route: Route, message: str) -> tuple[int, ClassMatch]:
     found = route.quiet_match(message.encode())
     assert found is not None
@@ -129,7 +117,7 @@ def _slot(route: Route, message: str) -> tuple[int, ClassMatch]:
 
 
 def test_the_trial_keeps_a_guard_that_tells_and_the_route_then_skips_those_lines() -> None:
-    finder, route = _route()
+    finder, route = sshd_route()
     bye = "Received disconnect from 198.51.100.{}:11: Bye Bye [preauth]"
     auth = "Received disconnect from 198.51.100.9 port 4411:3: Auth fail [preauth]"
     index, trial = _slot(route, bye.format(1))
@@ -155,7 +143,7 @@ def test_the_trial_keeps_a_guard_that_tells_and_the_route_then_skips_those_lines
 
 
 def test_the_trial_drops_a_guard_that_tells_too_few_lines() -> None:
-    _, route = _route()
+    _, route = sshd_route()
     accepted = "Accepted publickey for bob from 198.51.100.{} port 22 ssh2: ED25519 SHA256:x"
     index, trial = _slot(route, accepted.format(1))
     assert trial.guard == (" from ",)
@@ -167,7 +155,7 @@ def test_the_trial_drops_a_guard_that_tells_too_few_lines() -> None:
 
 
 def test_no_guard_where_a_wider_mode_takes_reason_11() -> None:
-    _, route = _route("aggressive")
+    _, route = sshd_route("aggressive")
     index, trial = _slot(route, "Received disconnect from 198.51.100.1 port 2:11: Bye [preauth]")
     assert trial.guard is None
     assert trial("Received disconnect from 198.51.100.1 port 2:11: Bye [preauth]") is not None
