@@ -58,11 +58,8 @@ CHECKPOINT_EVERY = 7
 
 
 def capture(name: str, lines: int, work: Path) -> None:
-    base = work / f"{name}-{lines}"
-    base.mkdir(parents=True, exist_ok=True)
-    log = base / "corpus.log"
-    if not log.exists():
-        decide_corpus.write_corpus(name, lines, log)
+    log = decide_corpus.cached_log(name, lines, work)
+    base = log.parent
     groups: list[bytes] = []
     spent = [0.0]
     original = StateStore.commit

@@ -77,6 +77,16 @@ def write_corpus(name: str, lines: int, path: Path) -> None:
             out.write(line + "\n")
 
 
+def cached_log(name: str, lines: int, work: Path) -> Path:
+    """Corpus ``name`` of ``lines`` lines as a log in ``work/NAME-LINES/`` (written once)."""
+    base = work / f"{name}-{lines}"
+    base.mkdir(parents=True, exist_ok=True)
+    log = base / "corpus.log"
+    if not log.exists():
+        write_corpus(name, lines, log)
+    return log
+
+
 def jail_of(name: str) -> str:
     return CORPORA[name].filter
 
@@ -171,11 +181,8 @@ def main() -> None:
     parser.add_argument("--profile", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=open("/dev/null", "w"))  # noqa: SIM115
-    base = args.work / f"{args.corpus}-{args.lines}"
-    base.mkdir(parents=True, exist_ok=True)
-    log = base / "corpus.log"
-    if not log.exists():
-        write_corpus(args.corpus, args.lines, log)
+    log = cached_log(args.corpus, args.lines, args.work)
+    base = log.parent
     for n in range(args.repeat):
         work = base / f"run-{time.monotonic_ns()}"
         work.mkdir()

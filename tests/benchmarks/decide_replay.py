@@ -55,11 +55,8 @@ GROUP = "group"  # an event: the commit group ends here (else: (jail, batch, hit
 
 
 def record(corpus: str, lines: int, out: Path, work: Path) -> None:
-    base = work / f"{corpus}-{lines}"
-    base.mkdir(parents=True, exist_ok=True)
-    log = base / "corpus.log"
-    if not log.exists():
-        decide_corpus.write_corpus(corpus, lines, log)
+    log = decide_corpus.cached_log(corpus, lines, work)
+    base = log.parent
     events: list[Any] = []
     process_hits = DecisionEngine.process_hits
     collect = collect_detector_rows  # (as deciding imported it)
