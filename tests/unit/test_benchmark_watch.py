@@ -79,19 +79,27 @@ sys.stdin.readline()  # no write after the last commit (closing would checkpoint
 """
 
 
-def watch_commits(tmp_path: Path, mode: str) -> tuple[CommitWatch, list[list[float]], float]:
-    """A real SQLite database in WAL mode, committed to by another process five times
-    (``mode``: "big", commits of 50 pages; "spill", transactions whose pages reach the
-    WAL over 100 ms before they commit), followed by a CommitWatch until it reads the
-    last position: the watch, each commit's (start, end) and when the last was seen."""
+def _positions_db(tmp_path: Path, *setup: str) -> tuple[Path, Path, sqlite3.Connection]:
+    """A state directory and its WAL database with the agent's positions table, ``j`` at
+    '0', and ``setup``'s statements run after: (directory, database, connection)."""
     state = tmp_path / "state"
     state.mkdir()
     path = state / "state.db"
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("CREATE TABLE positions (jail TEXT PRIMARY KEY, position TEXT)")
-    db.execute("CREATE TABLE filler (data BLOB)")
     db.execute("INSERT INTO positions VALUES ('j', '0')")
+    for statement in setup:
+        db.execute(statement)
+    return state, path, db
+
+
+def watch_commits(tmp_path: Path, mode: str) -> tuple[CommitWatch, list[list[float]], float]:
+    """A real SQLite database in WAL mode, committed to by another process five times
+    (``mode``: "big", commits of 50 pages; "spill", transactions whose pages reach the
+    WAL over 100 ms before they commit), followed by a CommitWatch until it reads the
+    last position: the watch, each commit's (start, end) and when the last was seen."""
+    state, path, db = _positions_db(tmp_path, "CREATE TABLE filler (data BLOB)")
     with CommitWatch(state, path) as watch:
         assert watch.position("j") == "0"
         assert watch.position("other") is None
@@ -146,14 +154,7 @@ def test_commit_watch_reads_a_commit_written_over_many_wakes_once(tmp_path: Path
 def test_commit_watch_queries_nothing_for_a_checkpoint(tmp_path: Path) -> None:
     """A checkpoint writes the database file and publishes no commit: it wakes the watch
     not (the watch is on the WAL) and costs no query (the watch before woke and queried)."""
-    state = tmp_path / "state"
-    state.mkdir()
-    path = state / "state.db"
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA wal_autocheckpoint=0")
-    db.execute("CREATE TABLE positions (jail TEXT PRIMARY KEY, position TEXT)")
-    db.execute("INSERT INTO positions VALUES ('j', '0')")
+    state, path, db = _positions_db(tmp_path, "PRAGMA wal_autocheckpoint=0")
     db.executemany("INSERT INTO positions VALUES (?, 'x')", [(str(n),) for n in range(2000)])
     with CommitWatch(state, path) as watch:
         assert watch.position("j") == "0"
