@@ -23,6 +23,17 @@ jails:
     port: "2222"
     maxretry: 2
 """
+# On a timeout: what the namespace's journald and its journal hold, beside the agent's log.
+NAMESPACE_STATE = (
+    ("systemctl", "status", "--no-pager", "-l", f"systemd-journald@{NAMESPACE}.service"),
+    ("journalctl", "--no-pager", "-q", f"--namespace={NAMESPACE}", "-n", "20", "-o", "short-full"),
+    (
+        "sh",
+        "-c",
+        f"ls -la --time-style=full-iso /var/log/journal/*.{NAMESPACE} /run/log/journal/*.{NAMESPACE}",
+    ),
+    ("journalban", "stats"),
+)
 PRINT_ARGS = "import sys; print(*sys.argv[1:], sep='\\n', flush=True)"
 
 
@@ -60,6 +71,7 @@ def test_a_jail_reads_its_namespace_and_sshd_the_system_journal(host: BootedHost
         host.wait_for(
             f"{in_namespace} banned by the namespace's jail",
             lambda: "nsapp" in host.run("journalban", "banned", in_namespace).stdout,
+            also=NAMESPACE_STATE,
         )
         assert _total(host, "nsapp") == 2
         assert _total(host, "sshd") == sshd_before, "sshd's jail must not read the namespace"
@@ -71,7 +83,11 @@ def test_a_jail_reads_its_namespace_and_sshd_the_system_journal(host: BootedHost
         # Its position survives a restart: nothing read twice, the next line counted.
         host.systemctl("restart", "journalban.service")
         _log_in_namespace(host, _failures(in_system, 1))
-        host.wait_for("the namespace's third failure", lambda: _total(host, "nsapp") == 3)
+        host.wait_for(
+            "the namespace's third failure",
+            lambda: _total(host, "nsapp") == 3,
+            also=NAMESPACE_STATE,
+        )
     finally:
         host.remove(JAIL_FILE)
         host.systemctl("reload", "journalban.service")

@@ -305,15 +305,39 @@ class BootedHost:
     def journal(self, *argv: str) -> str:
         return self.run("journalctl", "--no-pager", "-q", *argv).stdout
 
-    def wait_for(self, what: str, predicate: object, timeout: float = 30.0) -> None:
-        """Poll ``predicate()`` until it is true, or fail naming ``what``."""
+    def wait_for(
+        self,
+        what: str,
+        predicate: object,
+        timeout: float = 30.0,
+        also: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
+        """Poll ``predicate()`` until it is true, or fail naming ``what``, with the agent's
+        log and the output of the commands ``also`` names."""
         assert callable(predicate)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
                 return
             time.sleep(0.25)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}\n{self.agent_diagnosis(also)}"
+        )
+
+    def agent_diagnosis(self, also: tuple[tuple[str, ...], ...] = ()) -> str:
+        """What the agent's unit logged and how it stands, for a test's failure message."""
+        parts = []
+        for argv in (
+            ("systemctl", "status", "--no-pager", "-l", "journalban.service"),
+            ("journalctl", "--no-pager", "-q", "-n", "80", "-u", "journalban.service"),
+            *also,
+        ):
+            try:
+                done = self.run(*argv, check=False)
+                parts.append(f"$ {' '.join(argv)}\n{done.stdout}{done.stderr}")
+            except Exception as error:  # a diagnosis must not hide the failure it explains
+                parts.append(f"$ {' '.join(argv)}: {error!r}")
+        return "\n".join(parts)
 
     def jail_stats(self, jail: str) -> dict[str, object]:
         """The jail's counters, as `journalban stats --json` gives them."""
