@@ -12,8 +12,8 @@ counters row per batch. Here, inside the same transaction:
   restore's order, are the ones a statement per ban gave them;
 - the detectors' rows of all the batches, a log row per jail and detector
   (state.detectorlog);
-- the history rows of all the batches go last, in their index's order (its
-  pages walked once per commit, not once per batch);
+- the history rows of all the batches go last, appended in the batches' order
+  (state.historylog: no index on them; ``history_at``, the first one's rowid);
 - failure-log rows in the batches' order (their ``seq``, the replay's order,
   as before); each source's last position only (a batch's position replaced
   the one before it in the same transaction); each jail's counters added up.
@@ -33,7 +33,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from journalban.addresses import network_text
-from journalban.state import bulk, detectorlog
+from journalban.state import bulk, detectorlog, historylog
 from journalban.state.detectorlog import DetectorLog
 
 if TYPE_CHECKING:
@@ -64,7 +64,6 @@ ADD_COUNTERS = (
     " total_banned = total_banned + excluded.total_banned"
 )
 DELETE_BANS = "DELETE FROM bans WHERE jail = ? AND network IN"
-_first = itemgetter(0)
 _second = itemgetter(1)
 _flat = chain.from_iterable
 
@@ -72,11 +71,14 @@ _flat = chain.from_iterable
 class CommitRows:
     """The rows of one commit's batches (``add`` each, then ``write``), in its transaction."""
 
-    __slots__ = ("bans", "counters", "detector_rows", "failures", "history", "positions")
+    __slots__ = (
+        "bans", "counters", "detector_rows", "failures", "history", "history_at", "positions",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.bans: list[object] = []  # the columns of bans not yet written, row after row
         self.history: list[HistoryRow] = []
+        self.history_at = 0  # the rowid of the first history row written (0: not known)
         self.failures: list[object] = []  # failure_log's columns, row after row
         self.positions: dict[tuple[str, str], str] = {}
         self.counters: dict[str, list[int]] = {}  # jail: [failed, banned] to add
@@ -137,16 +139,18 @@ class CommitRows:
             bulk.insert_new(cur, INSERT_NEW_BANS, BAN_COLUMNS, self.bans, _bans_again)
             self.bans = []
 
-    def write(self, cur: sqlite3.Cursor, detectors: DetectorLog) -> list[HistoryRow]:
-        """Everything gathered and not yet written; the history rows are returned (the
-        store remembers their networks)."""
+    def write(self, cur: sqlite3.Cursor, detectors: DetectorLog) -> None:
+        """Everything gathered and not yet written (the store remembers where the history
+        rows went: ``history_at``)."""
         self.write_bans(cur)
         for jail, changed in self.detector_rows.items():
             detectors.write(cur, jail, changed)
         rows = self.history
         if rows:
-            rows.sort(key=_first)  # in the index's order (stable: as detection.write_rows)
+            first = historylog.next_rowid(cur)
             bulk.insert(cur, INSERT_HISTORY, 5, list(_flat(rows)))
+            # (each row one past the largest rowid, in order: SQLite's rule but at its end)
+            self.history_at = first if cur.lastrowid == first + len(rows) - 1 else 0
         if self.failures:
             bulk.insert(cur, INSERT_FAILURES, 4, self.failures)
         if self.positions:
@@ -154,7 +158,6 @@ class CommitRows:
             bulk.insert(cur, INSERT_POSITIONS, 3, list(_flat(values)))
         for jail, (failed, banned) in self.counters.items():
             cur.execute(ADD_COUNTERS, (jail, failed, banned))
-        return rows
 
 
 def _bans_again(cur: sqlite3.Cursor, values: Sequence[object]) -> None:

@@ -12,9 +12,12 @@ detector banned for an account), written and deleted with the ban; format 0
 kept it in a ``ban_accounts`` table whose rows were never deleted (nor the
 rows of bans already over when a catch-up decided them).
 
-Format 2 (this one): the detectors' changes are logged, a row per commit and
-detector (``detector_log``, state.detectorlog), not a row per key; the rows a
-format 1 file holds in ``detector_state`` stay there and are read under the log.
+Format 2: the detectors' changes are logged, a row per commit and detector
+(``detector_log``, state.detectorlog), not a row per key; the rows a format 1
+file holds in ``detector_state`` stay there and are read under the log.
+
+Format 3 (this one): the history has no index (``history_network`` dropped): its
+rows are appended, and a network's are found by their rowids (state.historylog).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Final
 
 from journalban.errors import StateFormatError
 
-VERSION: Final = 2
+VERSION: Final = 3
 
 BANS: Final = """CREATE TABLE IF NOT EXISTS bans (
     jail TEXT NOT NULL, network TEXT NOT NULL, banned_at REAL NOT NULL,
@@ -40,7 +43,8 @@ HISTORY: Final = """CREATE TABLE IF NOT EXISTS history (
     network TEXT NOT NULL, jail TEXT NOT NULL, banned_at REAL NOT NULL,
     expires_at REAL, manual INTEGER NOT NULL
 )"""
-HISTORY_INDEX: Final = "CREATE INDEX IF NOT EXISTS history_network ON history (network, banned_at)"
+# Formats 0 to 2 indexed the history by network (format 3: state.historylog).
+HISTORY_INDEX: Final = "history_network"
 POSITIONS: Final = """CREATE TABLE IF NOT EXISTS positions (
     jail TEXT NOT NULL, source TEXT NOT NULL, position TEXT NOT NULL,
     PRIMARY KEY (jail, source)
@@ -74,8 +78,8 @@ DETECTOR_LOG_INDEX: Final = (
 )
 
 TABLES: Final = (
-    BANS, HISTORY, HISTORY_INDEX, POSITIONS, FAILURE_LOG, FAILURE_LOG_INDEX, COUNTERS,
-    HOSTNAMES, DETECTOR_STATE, DETECTOR_LOG, DETECTOR_LOG_INDEX,
+    BANS, HISTORY, POSITIONS, FAILURE_LOG, FAILURE_LOG_INDEX, COUNTERS, HOSTNAMES,
+    DETECTOR_STATE, DETECTOR_LOG, DETECTOR_LOG_INDEX,
 )  # fmt: skip
 # The tables format 1 did not have.
 V2_TABLES: Final = (DETECTOR_LOG, DETECTOR_LOG_INDEX)
@@ -138,6 +142,7 @@ def prepare(db: sqlite3.Connection, path: object) -> None:
                 if version == 0:
                     migrate_v0(cur)
                 migrate_v1(cur)
+                migrate_v2(cur)
             cur.execute(f"PRAGMA user_version = {VERSION}")
     except BaseException:
         cur.execute("ROLLBACK")
@@ -210,6 +215,12 @@ def migrate_v1(cur: sqlite3.Cursor) -> None:
     (read under it, state.detectorlog; a detector's first whole row replaces them)."""
     for statement in V2_TABLES:
         cur.execute(statement)
+
+
+def migrate_v2(cur: sqlite3.Cursor) -> None:
+    """Format 2 -> 3, inside the caller's transaction: the history's index dropped (its rows
+    stay, read by their rowids: state.historylog; ``historylog.downgrade`` makes it again)."""
+    cur.execute(f"DROP INDEX IF EXISTS {HISTORY_INDEX}")
 
 
 def _table(cur: sqlite3.Cursor, name: str) -> bool:

@@ -26,6 +26,7 @@ from journalban.events import Ban
 from journalban.state import banrows, detection, failurerows, plainrows, schema
 from journalban.state.commitrows import CommitRows
 from journalban.state.detectorlog import DetectorLog
+from journalban.state.historylog import HistoryRows
 from journalban.state.private import make_private
 
 log = logging.getLogger("journalban.state")
@@ -106,11 +107,10 @@ class StateStore:
         self.commit_count = 0  # transactions of commit() so far
         self._warned: dict[str, int] = {}  # table -> damaged rows warned of (plainrows)
         self.flood_cache = False  # the page cache grown to FLOOD_CACHE_KIB
-        # Networks with a row in the history (a superset, read on first use):
-        # most networks banned have none, and a query per ban would say so slowly.
-        # A dict's keys, not a set: a set grows its table fourfold (5,311 networks:
-        # 512 KiB, as a dict 101 KiB).
-        self._in_history: dict[str, None] | None = None
+        # Each network's history rows (state.historylog: the table has no index on the
+        # network), read on first use: most networks banned have none, and a query per
+        # ban would say so slowly.
+        self._history: HistoryRows | None = None
         self.writers: list[CommitWriter] = []
         self.detectors = DetectorLog()  # (the sizes of the detectors' logged rows)
         # Held by commit() and close(): a stop cancels the agent's wait for a commit,
@@ -252,21 +252,14 @@ class StateStore:
         when the caller has it) since ``since``."""
         if text is None:
             text = _key(network)
-        if self._in_history is not None and text not in self._in_history:
+        if self._history is not None and text not in self._history:
             return []
         # Under the commit's lock: the agent reads while its last commit runs in a
         # thread, and this connection would see that transaction's rows half written.
         with self._writing:
-            if self._in_history is None:
-                rows = self.db.execute("SELECT DISTINCT network FROM history").fetchall()
-                self._in_history = dict.fromkeys(str(n) for (n,) in rows)
-                if text not in self._in_history:
-                    return []
-            rows = self.db.execute(
-                "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ?"
-                " AND manual = 0",
-                (text, since),
-            ).fetchall()
+            if self._history is None:
+                self._history = HistoryRows(self.db)
+            rows = self._history.read(self.db, text, since)
         found, skipped = plainrows.history(rows)
         self._warn_skipped("history", skipped)
         return found
@@ -276,7 +269,7 @@ class StateStore:
         """The networks' texts with a row in the history, a superset (None until the first
         ``ban_history`` read): a network not in it has no history, as of ``commit_count``
         read before (a commit adds its networks before it counts itself)."""
-        return self._in_history
+        return self._history
 
     def known_hostnames(self) -> dict[str, list[str]]:
         rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()
@@ -302,13 +295,16 @@ class StateStore:
                     rows = CommitRows()  # (state.commitrows: few statements for many rows)
                     for b in batches:
                         rows.add(cur, b)
-                    history = rows.write(cur, self.detectors)
-                    if history and self._in_history is not None:
-                        self._in_history.update((row[0], None) for row in history)
+                    rows.write(cur, self.detectors)
                     for writer in self.writers:
                         writer.write(cur, batches)
+                if rows.history and self._history is not None:  # (committed: their rowids)
+                    if rows.history_at:
+                        self._history.appended(rows.history, rows.history_at)
+                    else:
+                        self._history = None  # (read again at the next look)
                 self.commit_count += 1  # under the lock: a history read sees both or neither
-            del rows, history  # (freed before the heap's trim)
+            del rows  # (freed before the heap's trim)
             self.detectors.trim()
         except BaseException as exc:
             self.detectors.forget()  # (rolled back: the sizes it counted were not written)
@@ -361,7 +357,13 @@ class StateStore:
                     " (SELECT max(seq) + 1 FROM failure_log))",
                     (jail, jail, since),
                 )
-            cur.execute("DELETE FROM history WHERE banned_at < ?", (history_since,))
+            gone = cur.execute(
+                "DELETE FROM history WHERE banned_at < ? RETURNING network, rowid",
+                (history_since,),
+            ).fetchall()
+        if gone and self._history is not None:
+            with self._writing:
+                self._history.deleted(gone)
 
     def remember_hostname(self, name: str, addresses: Iterable[str], now: float) -> None:
         with self._transaction() as cur:

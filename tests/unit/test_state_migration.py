@@ -21,7 +21,7 @@ import pytest
 from journalban.addresses import network_text
 from journalban.errors import StateError, StateFormatError
 from journalban.events import Ban
-from journalban.state import detection, detectorlog, schema
+from journalban.state import detection, detectorlog, historylog, schema
 from journalban.state.store import BatchCommit, StateStore
 from support import state_v0
 from support.state_v0 import NOW, read_v0, write_v0
@@ -229,7 +229,7 @@ def test_a_format_1_file_opens_with_its_detector_rows_under_the_log(tmp_path: Pa
     again.close()
 
 
-def test_a_format_2_file_goes_back_to_format_1_with_its_detector_rows(tmp_path: Path) -> None:
+def test_a_file_goes_back_to_format_1_with_its_detector_rows(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     store = StateStore(path)
     rows: list[detection.DetectorRow] = [
@@ -239,6 +239,8 @@ def test_a_format_2_file_goes_back_to_format_1_with_its_detector_rows(tmp_path: 
     store.commit([BatchCommit("sshd", detector_rows=[(rows[0][0], rows[0][1], None)])])
     before = detectorlog.all_rows(store.db)
     store.close()
+    historylog.downgrade(str(path))  # (format 3 -> 2, then 2 -> 1)
+    assert _version(path) == 2
     detectorlog.downgrade(str(path))
     assert _version(path) == 1
     db = sqlite3.connect(path)
