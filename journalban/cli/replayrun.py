@@ -10,6 +10,7 @@ memory), and touches no firewall: the result is the list of decisions.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -221,6 +222,9 @@ class _NoLines(RecentLines):
 
     def pop(self, key: str) -> tuple[str, ...]:
         return ()
+
+    def room(self) -> int:
+        return sys.maxsize  # (none kept: no line is ever evicted)
 
 
 class _JailRun:

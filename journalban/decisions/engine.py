@@ -10,7 +10,6 @@ the agent does only after the commit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from journalban.addresses import IPNetwork
@@ -21,6 +20,7 @@ from journalban.decisions.banning import RECIDIVE, BanDeciding
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.forgetting import forget_committed_lines
 from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.manual import ManualBanning
 from journalban.decisions.reading import BanReading
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.decisions.unsaved import UnsavedBans
@@ -37,11 +37,12 @@ SESSIONS = "sessions"  # the session table's rows among the detector rows (match
 __all__ = ["RECIDIVE", "BanTable", "Changes", "DecisionEngine", "JailRuntime"]
 
 
-class DecisionEngine(BanDeciding, BanReading):
+class DecisionEngine(BanDeciding, BanReading, ManualBanning):
     """Ban state for all jails; every change goes through here.
 
     Deciding a ban (its length, recidive, detectors' verdicts) is in
-    ``decisions.banning``, reading bans in ``decisions.reading``.
+    ``decisions.banning``, reading bans in ``decisions.reading``, banning by hand in
+    ``decisions.manual``.
     """
 
     def __init__(
@@ -131,6 +132,7 @@ class DecisionEngine(BanDeciding, BanReading):
         # network_of's two memos first, each one lookup in C (IPv4 texts, then IPv6 and junk)
         network_of, hosts, networks = rt.network_of, rt.ignore.hosts, rt.networks
         add, new_failures, recent = rt.counter.add, commit.new_failures, rt.recent_lines
+        room, times, kept = rt.first_room(), rt.counter.times, recent.kept
         virtual = self._virtual.of(jail)  # network text -> (since, until): banning.VirtualBans
         banned = self.bans.texts_of(jail)
         latest = rt.latest_line
@@ -164,12 +166,19 @@ class DecisionEngine(BanDeciding, BanReading):
             if virtual and (span := virtual.get(key)) is not None and span[0] <= when < span[1]:
                 continue  # (BanDeciding._virtually_banned, inline)
             failed += 1
-            count = add(key, when)
+            # A network's first failure with room (JailRuntime.first_room) is counted after
+            # its verdicts: not at all if they ban it (most of a flood's failures).
+            first = room > 0 and key not in times and key not in kept
+            if first:
+                count = 1
+            else:
+                room, count = room - 1, add(key, when)
+                new_failures.append((key, when))
+                recent.add(key, line)
             if traced:
                 trace.found(jail, host, count, maxretry)
-            new_failures.append((key, when))
-            recent.add(key, line)
             if detecting is not None and (verdicts := detecting.observe(key, user, when)):
+                recent.held = (key, line) if first else None
                 by_detector = self._apply_verdicts(
                     rt, verdicts, when, batch.source, commit, changes, now, banned, virtual
                 )
@@ -177,6 +186,11 @@ class DecisionEngine(BanDeciding, BanReading):
                     spent[network] = len(new_failures)
                 if key in by_detector:
                     continue  # banned (its count spent) by a detector
+                recent.held = None
+            if first:
+                room, count = room - 1, add(key, when)
+                new_failures.append((key, when))
+                recent.add(key, line)
             if count >= maxretry:
                 self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)
@@ -200,52 +214,6 @@ class DecisionEngine(BanDeciding, BanReading):
         Tens of thousands of bans would otherwise keep every matched line in memory.
         """
         forget_committed_lines(self.bans, committed)
-
-    def manual_ban(
-        self,
-        jail: str,
-        network: IPNetwork,
-        duration: float | None,
-        *,
-        permanent: bool,
-        comment: str,
-        force: bool,
-    ) -> tuple[Ban, Changes]:
-        """Ban by hand. Raises: NoSuchJail, AddressNotPeer, AddressIgnored."""
-        rt = self.jails.get(jail)
-        if rt is None and (jail != RECIDIVE or not self.recidive.enabled or not self.jails):
-            raise NoSuchJail(jail)  # recidive checks its bans against a running jail's list
-        ignore = rt.ignore if rt is not None else next(iter(self.jails.values())).ignore
-        ignore.check_bannable(network, force=force)
-        if network.prefixlen < network.max_prefixlen and self._check_prefix is not None:
-            self._check_prefix(network)
-        now = self.clock.now()
-        if permanent:
-            expires: float | None = None
-        else:
-            if not duration:
-                duration = rt.config.bantime if rt is not None else self.recidive.bantime
-            expires = None if duration is None else now + duration
-        old = self.bans.get((jail, network))
-        if old is not None and not old.lines:
-            # Restored bans come back without their lines: keep them in the state.
-            old = dataclasses.replace(old, lines=self.store.ban_lines(jail, network))
-        if old is not None and (
-            old.expires_at is None or (expires is not None and old.expires_at >= expires)
-        ):
-            expires = old.expires_at
-        ban = Ban(
-            jail, network, old.banned_at if old else now, expires,
-            (old.ban_count + 1) if old else 1, comment or "manual", old.failures if old else 0,
-            "manual", old.lines if old else (),
-        )  # fmt: skip
-        self.bans[(jail, network)] = ban
-        commit = BatchCommit(
-            jail=jail, bans=[ban], history=[(ban, True)], banned_delta=0 if old else 1
-        )
-        if rt is not None and old is None:
-            rt.total_banned += 1
-        return ban, Changes(commits=[commit], bans=[ban])
 
     def unban(self, network: IPNetwork, jail: str | None, reason: str) -> Changes:
         """Lift the bans of exactly ``network``. Raises: NoSuchJail, NotBanned."""

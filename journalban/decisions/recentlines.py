@@ -41,6 +41,20 @@ class RecentLines:
         self.bytes = 0
         self.evicted = 0
         self._lines: OrderedDict[str, str | list[str]] = OrderedDict()
+        # (network, line) of a network's first failure not added yet: the engine adds it
+        # after the failure's verdicts, and not at all if they ban the network, whose
+        # ``pop`` then gives it (decisions.engine, ``JailRuntime.first_room``).
+        self.held: tuple[str, str] | None = None
+
+    @property
+    def kept(self) -> OrderedDict[str, str | list[str]]:
+        """The networks whose lines are kept (read only)."""
+        return self._lines
+
+    def room(self) -> int:
+        """How many more lines, each of a network not kept, ``add`` takes with no eviction."""
+        by_bytes = (self.max_bytes - self.bytes) // (4 * LINE_CHARS)  # (a cut line's most)
+        return min(self.max_networks - len(self._lines), by_bytes)
 
     def __len__(self) -> int:
         return len(self._lines)
@@ -85,7 +99,12 @@ class RecentLines:
         """The network's lines, forgotten here (its ban or its expiry): a ban's ``lines``."""
         gone = self._lines.pop(key, None)
         if gone is None:
-            return ()
+            held = self.held
+            if held is None or held[0] != key:
+                return ()
+            self.held = None  # (a network banned at its first failure: as added, then popped)
+            line = held[1]
+            return (line if len(line) <= LINE_CHARS else line[: LINE_CHARS - len(_CUT)] + _CUT,)
         if isinstance(gone, str):  # (a network banned at its first failure: a flood's)
             self.bytes -= len(gone) if gone.isascii() else 4 * len(gone)
             return (gone,)

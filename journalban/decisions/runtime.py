@@ -81,6 +81,16 @@ class JailRuntime:
         self.networks[host] = known
         return known
 
+    def first_room(self) -> int:
+        """How many networks' first failures the counter and the kept lines both take with
+        no eviction (0: none). The engine counts such a failure after its verdicts, and not
+        at all if they ban its network: added and then cleared at its ban, it left both as
+        they were (``RecentLines.held`` gives the ban its line)."""
+        counter = self.counter
+        if counter.findtime <= 0:  # (a count of 0, not 1: FailureCounter.add)
+            return 0
+        return min(counter.max_tracked - len(counter), self.recent_lines.room())
+
     def check_networks(self) -> None:
         """Forget the remembered networks if the ignore list changed since."""
         now_for = (self.ignore, self.ignore.generation)

@@ -32,6 +32,11 @@ class FailureCounter(Generic[K]):
     def __len__(self) -> int:
         return len(self._times)
 
+    @property
+    def times(self) -> OrderedDict[K, list[float]]:
+        """The networks counted, with their failure times (read only)."""
+        return self._times
+
     def restore(self, failures: Iterable[tuple[K, float]]) -> None:
         for network, when in failures:
             self._push(network, when)
