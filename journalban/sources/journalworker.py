@@ -184,7 +184,7 @@ class Follower(CatchingUp):
             self.files = mine
 
     def _open(self) -> Reader:
-        from journalban.sources.sdreader import open_reader
+        from journalban.sources.sdreader import add_groups, open_reader
 
         request = self.request
         reader = open_reader(files=self.files, path=request.directory, namespace=request.namespace)
@@ -202,11 +202,7 @@ class Follower(CatchingUp):
             if key not in self._groups:
                 self._groups[key] = groups_in(key, groups)
             groups = self._groups[key]
-        for index, group in enumerate(groups):
-            if index:
-                reader.add_disjunction()
-            for name, value in group.items():
-                reader.add_match(f"{name}={value}")
+        add_groups(reader, groups)
         return reader
 
     def seek_start(self) -> None:

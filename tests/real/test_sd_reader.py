@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from systemd import journal
 
-from journalban.sources.sdreader import INVALIDATE, open_reader
+from journalban.sources.sdreader import INVALIDATE, add_groups, open_reader
 from support.imports import modules_after
 from support.journal import sshd_fields, write_journal
 
@@ -60,3 +60,52 @@ def test_the_reader_child_does_not_import_systemd_journal() -> None:
         "import journalban.agent.journalreader as r; r.warm_up(); import journalban.sources.sdreader"
     )
     assert {"systemd.journal", "logging", "uuid", "platform"} & loaded == set()
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def add_match(self, match: str) -> None:
+        self.calls.append(match)
+
+    def add_disjunction(self) -> None:
+        self.calls.append("+")
+
+
+def test_a_groups_common_fields_are_added_first_so_its_unit_is_tried_first() -> None:
+    recorder = _Recorder()
+    groups = [
+        {"_SYSTEMD_UNIT": "ssh.service", "_UID": "0"},
+        {"_SYSTEMD_UNIT": "sshd.service", "_TRANSPORT": "syslog", "_UID": "0"},
+    ]
+    add_groups(recorder, groups)  # type: ignore[arg-type]
+    assert recorder.calls == [
+        "_UID=0", "_SYSTEMD_UNIT=ssh.service", "+",
+        "_TRANSPORT=syslog", "_UID=0", "_SYSTEMD_UNIT=sshd.service",
+    ]  # fmt: skip
+
+
+def test_groups_added_common_fields_first_select_what_the_jails_order_selects(
+    tmp_path: Path,
+) -> None:
+    entries = []
+    for i in range(60):
+        unit = ("ssh.service", "sshd.service", "cron.service")[i % 3]
+        entries.append(sshd_fields(f"line {i}", unit=unit, uid=(0, 0, 1000, 0)[i % 4], pid=i))
+    write_journal(tmp_path / "j", entries)
+    groups = [
+        {"_SYSTEMD_UNIT": "ssh.service", "_UID": "0"},
+        {"_SYSTEMD_UNIT": "sshd.service", "_UID": "0"},
+    ]
+    theirs = journal.Reader(path=str(tmp_path / "j"))
+    for index, group in enumerate(groups):
+        if index:
+            theirs.add_disjunction()
+        for name, value in group.items():
+            theirs.add_match(f"{name}={value}")
+    ours = open_reader(path=str(tmp_path / "j"))
+    add_groups(ours, groups)
+    expected = _cursors(theirs, [])
+    assert len(expected) == 30  # ssh and sshd lines of uid 0: 2 of every 3 units, 3 of 4 uids
+    assert _cursors(ours, []) == expected
