@@ -106,16 +106,15 @@ class Changes:
     commits: list[BatchCommit] = field(default_factory=list)
     bans: list[Ban] = field(default_factory=list)
     unbans: list[tuple[Ban, str]] = field(default_factory=list)
-    # Automatic bans of each network (by text) in these commits' history, recidive's own aside.
+    # Automatic bans of each network (by text) in this step's history, recidive's own aside:
+    # recidive's count of the step's own bans. ``extend`` leaves them out: a later step
+    # counts the earlier ones through the engine's unsaved bans (decisions.unsaved).
     pending_bans: dict[str, int] = field(default_factory=dict, compare=False)
 
     def extend(self, other: Changes) -> None:
         self.commits += other.commits
         self.bans += other.bans
         self.unbans += other.unbans
-        pending = self.pending_bans
-        for text, count in other.pending_bans.items():
-            pending[text] = pending.get(text, 0) + count
 
 
 class BanTable(dict[tuple[str, IPNetwork], Ban]):
