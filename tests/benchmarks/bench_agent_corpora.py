@@ -44,7 +44,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -132,13 +132,33 @@ def build_min_reader(out: Path) -> Path:
     return binary
 
 
+class _MatchRecorder:
+    """Stands for a reader: the matches ``sdreader.add_groups`` adds, as the C reader's argv."""
+
+    def __init__(self) -> None:
+        self.argv: list[str] = []
+
+    def add_disjunction(self) -> None:
+        self.argv.append("+")
+
+    def add_match(self, match: str) -> None:
+        self.argv.append(match)
+
+
+def add_jail_matches(reader: object, jail: Jail) -> None:
+    """The jail's matches added to ``reader`` as the agent's reader adds them: the same
+    groups, each field in the order ``sdreader.add_groups`` gives (sd-journal's cost per
+    entry depends on that order), so the floors read as the agent reads."""
+    from journalban.sources.sdreader import Reader, add_groups
+
+    groups = [dict(match.split("=", 1) for match in group) for group in jail.matches]
+    add_groups(cast(Reader, reader), groups)
+
+
 def match_argv(jail: Jail) -> list[str]:
-    argv: list[str] = []
-    for index, group in enumerate(jail.matches):
-        if index:
-            argv.append("+")
-        argv += group
-    return argv
+    recorder = _MatchRecorder()
+    add_jail_matches(recorder, jail)
+    return recorder.argv
 
 
 def floor_c(binary: Path, files: CorpusFiles, jail: Jail) -> Floor:
@@ -154,11 +174,7 @@ def floor_python(files: CorpusFiles, jail: Jail) -> Floor:
     from systemd import journal
 
     reader = journal.Reader(path=str(files.journal))
-    for index, group in enumerate(jail.matches):
-        if index:
-            reader.add_disjunction()
-        for match in group:
-            reader.add_match(match)
+    add_jail_matches(reader, jail)
     reader.seek_head()
     entries = 0
     next_entry, get = reader._next, reader._get
@@ -234,11 +250,7 @@ def last_matching_cursor(files: CorpusFiles, jail: Jail) -> str:
     from systemd import journal
 
     reader = journal.Reader(path=str(files.journal))
-    for index, group in enumerate(jail.matches):
-        if index:
-            reader.add_disjunction()
-        for match in group:
-            reader.add_match(match)
+    add_jail_matches(reader, jail)
     reader.seek_tail()
     reader._previous()
     cursor: str = reader._get_cursor()
