@@ -12,8 +12,10 @@ counters row per batch. Here, inside the same transaction:
   restore's order, are the ones a statement per ban gave them;
 - the detectors' rows of all the batches, a log row per jail and detector
   (state.detectorlog);
-- the history rows of all the batches go last, appended in the batches' order
-  (state.historylog: no index on them; ``history_at``, the first one's rowid);
+- a stored ban's history row copied from its row by SQLite right after the
+  statement that wrote it (state.historylog: ``copy_new``), not built, bound and
+  parsed again; the other history rows (bans decided already over, manual ones)
+  go last, appended in the batches' order (no index on them);
 - failure-log rows in the batches' order (their ``seq``, the replay's order,
   as before); each source's last position only (a batch's position replaced
   the one before it in the same transaction); each jail's counters added up.
@@ -64,6 +66,7 @@ ADD_COUNTERS = (
     " total_banned = total_banned + excluded.total_banned"
 )
 DELETE_BANS = "DELETE FROM bans WHERE jail = ? AND network IN"
+_first = itemgetter(0)
 _second = itemgetter(1)
 _flat = chain.from_iterable
 
@@ -71,14 +74,13 @@ _flat = chain.from_iterable
 class CommitRows:
     """The rows of one commit's batches (``add`` each, then ``write``), in its transaction."""
 
-    __slots__ = (
-        "bans", "counters", "detector_rows", "failures", "history", "history_at", "positions",
-    )  # fmt: skip
+    __slots__ = ("bans", "counters", "detector_rows", "failures", "history", "ids", "positions")
 
     def __init__(self) -> None:
         self.bans: list[object] = []  # the columns of bans not yet written, row after row
-        self.history: list[HistoryRow] = []
-        self.history_at = 0  # the rowid of the first history row written (0: not known)
+        self.history: list[HistoryRow] = []  # (the rows not copied from the bans' rows)
+        # (network text, rowid) of each history row written, by parts; None: not known.
+        self.ids: list[historylog.Ids] | None = []
         self.failures: list[object] = []  # failure_log's columns, row after row
         self.positions: dict[tuple[str, str], str] = {}
         self.counters: dict[str, list[int]] = {}  # jail: [failed, banned] to add
@@ -105,20 +107,30 @@ class CommitRows:
                 by_jail.setdefault(ban.jail, []).append(network_text(ban.network))
             for jail, networks in by_jail.items():
                 bulk.delete(cur, DELETE_BANS, (jail,), networks)
-        texts: list[str] = []  # the networks' texts of b.bans
         if b.bans:
             texts = [network_text(ban.network) for ban in b.bans]
-            self.bans += _flat([
-                (
-                    ban.jail, text, ban.banned_at, ban.expires_at, ban.ban_count, ban.reason,
-                    ban.failures, ban.source, lines_text(ban.lines), ban.account or None,
-                )
-                for ban, text in zip(b.bans, texts, strict=True)
-            ])  # fmt: skip
-            if len(self.bans) >= bulk.MOST_ROWS * BAN_COLUMNS:
-                self._write_full_bans(cur)
-        if b.history:
-            self.history += history_rows(b.history, b.bans, texts)
+            values = [
+                *_flat([
+                    (
+                        ban.jail, text, ban.banned_at, ban.expires_at, ban.ban_count,
+                        ban.reason, ban.failures, ban.source, lines_text(ban.lines),
+                        ban.account or None,
+                    )
+                    for ban, text in zip(b.bans, texts, strict=True)
+                ])
+            ]  # fmt: skip
+            others = unstored_rows(b.history, b.bans)
+            if others is None:  # (a manual ban, or one not in the history: rows of its own)
+                self.write_bans(cur)  # (the bans before it, in their order)
+                bulk.insert_new(cur, INSERT_NEW_BANS, BAN_COLUMNS, values, _bans_again)
+                self.history += history_rows(b.history, b.bans, texts)
+            else:
+                self.history += others
+                self.bans += values
+                if len(self.bans) >= bulk.MOST_ROWS * BAN_COLUMNS:
+                    self._write_full_bans(cur)
+        elif b.history:
+            self.history += history_rows(b.history, (), ())
         if b.detector_rows:
             detectorlog.gather(self.detector_rows.setdefault(b.jail, {}), b.detector_rows)
         if b.failed_delta or b.banned_delta:
@@ -130,14 +142,31 @@ class CommitRows:
         """The bans that fill whole statements of ``MOST_ROWS``; the rest wait for more."""
         values = self.bans
         full = len(values) - len(values) % (bulk.MOST_ROWS * BAN_COLUMNS)
-        bulk.insert_new(cur, INSERT_NEW_BANS, BAN_COLUMNS, values[:full], _bans_again)
+        self._insert_bans(cur, values[:full])
         del values[:full]
 
     def write_bans(self, cur: sqlite3.Cursor) -> None:
         """Every ban gathered so far."""
         if self.bans:
-            bulk.insert_new(cur, INSERT_NEW_BANS, BAN_COLUMNS, self.bans, _bans_again)
+            self._insert_bans(cur, self.bans)
             self.bans = []
+
+    def _insert_bans(self, cur: sqlite3.Cursor, values: Sequence[object]) -> None:
+        """Bans whose history rows are copied from their rows, statement by statement (a
+        later statement may replace a row: a re-ban)."""
+        ids = self.ids
+        for size, part in bulk.statements(values, BAN_COLUMNS):
+            cur.execute(bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part)
+            if cur.rowcount == size:
+                found = historylog.copy_new(cur, size, part[1::BAN_COLUMNS])
+            else:
+                _bans_again(cur, part)
+                self.history += historylog.replaced(part, BAN_COLUMNS)
+                found = historylog.copy_keys(cur, part, BAN_COLUMNS)
+            if found is None:
+                self.ids = ids = None  # (read again from the table)
+            elif ids is not None:
+                ids.append(found)
 
     def write(self, cur: sqlite3.Cursor, detectors: DetectorLog) -> None:
         """Everything gathered and not yet written (the store remembers where the history
@@ -149,8 +178,9 @@ class CommitRows:
         if rows:
             first = historylog.next_rowid(cur)
             bulk.insert(cur, INSERT_HISTORY, 5, list(_flat(rows)))
-            # (each row one past the largest rowid, in order: SQLite's rule but at its end)
-            self.history_at = first if cur.lastrowid == first + len(rows) - 1 else 0
+            if self.ids is not None:
+                found = historylog.appended(cur, first, map(_first, rows), len(rows))
+                self.ids = None if found is None else [*self.ids, found]
         if self.failures:
             bulk.insert(cur, INSERT_FAILURES, 4, self.failures)
         if self.positions:
@@ -170,6 +200,26 @@ def _bans_again(cur: sqlite3.Cursor, values: Sequence[object]) -> None:
     for jail, networks in by_jail.items():
         bulk.delete(cur, DELETE_BANS, (jail,), networks)
     bulk.insert(cur, INSERT_BANS, BAN_COLUMNS, values)
+
+
+def unstored_rows(
+    history: Sequence[tuple[Ban, bool]], bans: Sequence[Ban]
+) -> list[HistoryRow] | None:
+    """A batch's history rows but those of its stored ``bans`` (copied from their rows:
+    ``CommitRows._insert_bans``), if each of those is in its ``history``, in order, and
+    automatic; else None (every row is built: ``history_rows``)."""
+    rows: list[HistoryRow] = []
+    at, stored = 0, len(bans)
+    for ban, manual in history:
+        if at < stored and bans[at] is ban:
+            if manual:
+                return None
+            at += 1
+        else:
+            rows.append(
+                (network_text(ban.network), ban.jail, ban.banned_at, ban.expires_at, int(manual))
+            )
+    return rows if at == stored else None
 
 
 def history_rows(

@@ -32,8 +32,22 @@ _SELECT = (
     "SELECT jail, banned_at FROM history WHERE network = ? AND banned_at >= ? AND manual = 0"
     " AND rowid IN"
 )
-_first = itemgetter(0)
 _second = itemgetter(1)
+# A ban's history row, copied from the bans' rows a statement inserted (the rowids after the
+# one given) or holding the keys given (``copy_keys``).
+COPY_NEW = (
+    "INSERT OR FAIL INTO history (network, jail, banned_at, expires_at, manual)"
+    " SELECT network, jail, banned_at, expires_at, 0 FROM bans WHERE rowid > ? ORDER BY rowid"
+)
+COPY_KEYS = (
+    "INSERT OR FAIL INTO history (network, jail, banned_at, expires_at, manual)"
+    " SELECT network, jail, banned_at, expires_at, 0 FROM bans WHERE jail = ? AND network IN"
+)
+# Rowids below it: each row appended takes one past the largest (SQLite picks some at random
+# once the largest is 2**63 - 1).
+_CONTIGUOUS = 1 << 62
+# (network text, rowid) of rows written.
+Ids = Iterable[tuple[object, int]]
 
 
 class HistoryRows:
@@ -44,12 +58,13 @@ class HistoryRows:
 
     def __init__(self, db: sqlite3.Connection | sqlite3.Cursor) -> None:
         self.rowids: dict[str, int | tuple[int, ...]] = {}
-        self._add(db.execute("SELECT network, rowid FROM history ORDER BY rowid"))
+        self.add(db.execute("SELECT network, rowid FROM history ORDER BY rowid"))
 
     def __contains__(self, text: object) -> bool:
         return text in self.rowids
 
-    def _add(self, rows: Iterable[tuple[object, int]]) -> None:
+    def add(self, rows: Iterable[tuple[object, int]]) -> None:
+        """(network, rowid) of rows written."""
         rowids = self.rowids
         get = rowids.get
         for network, rowid in rows:
@@ -61,10 +76,6 @@ class HistoryRows:
                 rowids[text] = (held, rowid)
             else:
                 rowids[text] = (*held, rowid)  # type: ignore[misc]
-
-    def appended(self, rows: Sequence[HistoryRow], first: int) -> None:
-        """``rows`` written with the rowids ``first`` on, in order."""
-        self._add(zip(map(_first, rows), count(first), strict=False))
 
     def deleted(self, rows: Iterable[tuple[object, int]]) -> None:
         """(network, rowid) of rows deleted."""
@@ -95,6 +106,51 @@ class HistoryRows:
             with suppress(TypeError):  # (a damaged time: plainrows.history skips it)
                 found.sort(key=_second)  # (stable: the rowids' order among equal times)
         return found
+
+
+def copy_new(cur: sqlite3.Cursor, size: int, texts: Sequence[object]) -> Ids | None:
+    """The history rows of the ``size`` bans the statement just run inserted (``texts``:
+    their networks), copied from their rows; their (network, rowid), None if not known."""
+    last = cur.lastrowid
+    if last is None or not size <= last < _CONTIGUOUS:  # (beyond: rowids SQLite picks)
+        return None
+    cur.execute(COPY_NEW, (last - size,))
+    return appended(cur, cur.lastrowid - size + 1 if cur.lastrowid else 0, texts, size)
+
+
+def copy_keys(cur: sqlite3.Cursor, values: Sequence[object], width: int) -> Ids:
+    """The history rows of the bans ``values`` (rows of ``width`` columns: jail and network
+    first) as their keys' rows now hold them, copied; their (network, rowid)."""
+    by_jail: dict[object, dict[object, None]] = {}
+    for at in range(0, len(values), width):
+        by_jail.setdefault(values[at], {})[values[at + 1]] = None
+    found: list[tuple[str, int]] = []
+    for jail, networks in by_jail.items():
+        for size, part in bulk.statements([*networks], 1):
+            marks = ", ".join("?" * size)
+            found += cur.execute(f"{COPY_KEYS} ({marks}) RETURNING network, rowid", [jail, *part])
+    return found
+
+
+def replaced(values: Sequence[object], width: int) -> list[HistoryRow]:
+    """The history rows of the bans ``values`` (a statement's) that a later ban of the same
+    key in it replaced (its row is gone before it could be copied)."""
+    last: dict[tuple[object, object], int] = {}
+    for at in range(0, len(values), width):
+        last[values[at], values[at + 1]] = at
+    return [
+        (values[at + 1], values[at], values[at + 2], values[at + 3], 0)  # type: ignore[misc]
+        for at in range(0, len(values), width)
+        if last[values[at], values[at + 1]] != at
+    ]
+
+
+def appended(cur: sqlite3.Cursor, first: int, texts: Iterable[object], size: int) -> Ids | None:
+    """(network, rowid) of the ``size`` rows just appended with rowids ``first`` on, each
+    one past the largest (SQLite's rule, but at its very end); None if they are not."""
+    if first <= 0 or cur.lastrowid != first + size - 1 or cur.lastrowid >= _CONTIGUOUS:
+        return None
+    return zip(texts, count(first))
 
 
 def next_rowid(cur: sqlite3.Cursor) -> int:

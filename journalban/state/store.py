@@ -298,11 +298,12 @@ class StateStore:
                     rows.write(cur, self.detectors)
                     for writer in self.writers:
                         writer.write(cur, batches)
-                if rows.history and self._history is not None:  # (committed: their rowids)
-                    if rows.history_at:
-                        self._history.appended(rows.history, rows.history_at)
-                    else:
+                if self._history is not None:  # (committed: the history rows' rowids)
+                    if rows.ids is None:
                         self._history = None  # (read again at the next look)
+                    else:
+                        for ids in rows.ids:
+                            self._history.add(ids)
                 self.commit_count += 1  # under the lock: a history read sees both or neither
             del rows  # (freed before the heap's trim)
             self.detectors.trim()

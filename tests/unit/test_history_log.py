@@ -197,9 +197,9 @@ def test_a_process_killed_in_the_migration_leaves_the_format_2_file(tmp_path: Pa
 
 
 def test_a_process_killed_in_a_commit_keeps_the_history_committed(tmp_path: Path) -> None:
-    """Killed after a commit's history rows went in, before its COMMIT: the rows of the
-    commits before are there and found, the killed one's are not, and the next commit
-    appends after them."""
+    """Killed after a commit's bans and their history rows (copied from theirs) went in,
+    before its COMMIT: the rows of the commits before are there and found, the killed
+    one's are not, and the next commit appends after them."""
     path = tmp_path / "state.sqlite"
     code = textwrap.dedent("""
         import os, sys
@@ -216,15 +216,12 @@ def test_a_process_killed_in_a_commit_keeps_the_history_committed(tmp_path: Path
             bans = [ban(n, now + step) for n in range(40)]
             store.commit([BatchCommit("sshd", bans=bans, history=[(b, False) for b in bans])])
         store.ban_history(ip_network("203.0.113.1/32"), 0.0)  # (the rowids read)
-        append = historylog.next_rowid
-        def killed(cur):
-            first = append(cur)
-            commitrows.bulk.insert = lambda *args: (args[0].execute(
-                "INSERT INTO history VALUES ('203.0.113.1/32', 'sshd', 1.0, NULL, 0)"),
-                os._exit(9))
-            return first
-        commitrows.historylog.next_rowid = killed
-        late = [ban(n, now + 10) for n in range(40)]
+        copy = historylog.copy_new
+        def killed(*args):
+            copy(*args)
+            os._exit(9)
+        commitrows.historylog.copy_new = killed
+        late = [ban(n, now + 10) for n in range(40, 80)]
         store.commit([BatchCommit("sshd", bans=late, history=[(b, False) for b in late])])
     """)
     done = subprocess.run(

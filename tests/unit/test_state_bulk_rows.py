@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from journalban.addresses import host_v4_network
+from journalban.addresses import host_v4_network, network_text
 from journalban.events import Ban
 from journalban.state import bulk, commitrows, detectorlog, schema
 from journalban.state.store import BatchCommit, StateStore
@@ -95,11 +95,17 @@ def _batches(rng: random.Random, count: int) -> list[BatchCommit]:
                  None if rng.random() < 0.3 else f"[{n}]") for _ in range(rng.randrange(0, 20))]  # fmt: skip
         failures = [(f"198.51.100.{n % 7}/32", at)] if rng.random() < 0.8 else []
         cleared = ["198.51.100.3/32"] if rng.random() < 0.2 else []
+        history = [(b, rng.random() < 0.1) for b in bans]
+        if bans and rng.random() < 0.1:  # a stored ban without a history row of its own
+            del history[rng.randrange(len(history))]
+        for _ in range(rng.randrange(0, 3) if rng.random() < 0.3 else 0):  # bans already over
+            over = _ban(rng.randrange(40), at - 900, jail=rng.choice(jails))
+            history.insert(rng.randrange(len(history) + 1), (over, False))
         out.append(BatchCommit(
             rng.choice(["sshd", "postfix"]), source=rng.choice(["journal", "files:/x"]),
             position=f"c{n}" if rng.random() < 0.9 else None, new_failures=failures,
             cleared=cleared, bans=bans, unbans=unbans,
-            history=[(b, rng.random() < 0.1) for b in bans],
+            history=history,
             failed_delta=rng.choice([0, 3]), banned_delta=len(bans), detector_rows=rows,
         ))  # fmt: skip
     return out
@@ -166,6 +172,7 @@ def _one_by_one(db: sqlite3.Connection, batches: list[BatchCommit]) -> None:
 def test_a_commit_of_many_batches_ends_as_a_row_at_a_time(tmp_path: Path, seed: int) -> None:
     batches = _batches(random.Random(seed), 40)
     ours = StateStore(tmp_path / "ours.sqlite")
+    assert ours.ban_history(_ban(0, 0.0).network, 0.0) == []  # (the rowids kept from now on)
     size = 8 if seed % 2 else 40  # (40: whole statements of bans and a rest)
     for start in range(0, len(batches), size):
         ours.commit(batches[start : start + size])
@@ -179,6 +186,11 @@ def test_a_commit_of_many_batches_ends_as_a_row_at_a_time(tmp_path: Path, seed: 
         for ban, manual in b.history:
             found = ours.ban_history(ban.network, 0.0)
             assert manual or (ban.jail, ban.banned_at) in found
+    for n in range(40):  # (each commit's rowids, as the index answered: state.historylog)
+        net = _ban(n, 0.0).network
+        assert ours.ban_history(net, 0.0) == [(str(j), float(at)) for j, at in ours.db.execute(
+            "SELECT jail, banned_at FROM history WHERE network = ? AND manual = 0"
+            " ORDER BY banned_at, rowid", (network_text(net),))]  # fmt: skip
     ours.close()
     theirs.close()
 
