@@ -88,7 +88,9 @@ class Jail:
 
     @property
     def fail2ban_match(self) -> str:
-        return " + ".join(self.matches[0])
+        """The same matches in fail2ban's ``journalmatch``: a group's fields apart by spaces
+        (all must hold), the groups apart by ``+`` (any)."""
+        return " + ".join(" ".join(group) for group in self.matches)
 
 
 def jail_for(corpus: str) -> Jail:
