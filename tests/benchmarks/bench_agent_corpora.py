@@ -17,7 +17,7 @@ journal files with each program's lines in its own unit):
   matches, nothing else) and the same two calls through systemd-python's
   low-level ``_next``/``_get``; then ``journalban run --dry-run`` on the journal
   directory, then fail2ban-server (``backend = systemd[journalpath=DIR]``,
-  journalmatch as journalban's first match group).
+  journalmatch: journalban's match groups, ``Jail.fail2ban_match``).
 
 journalban runs its **default configuration**: the packaged jail with the
 detectors it turns on (sshd: slow, subnet, account, attack_mode), recidive on;

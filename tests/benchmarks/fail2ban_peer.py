@@ -40,7 +40,8 @@ class Fail2banPeer:
         findtime: str,
         bantime: str,
         jail: str = "sshd",
-        journalmatch: str = "_SYSTEMD_UNIT=ssh.service + _UID=0",
+        # (fields apart by spaces must all hold; "+" would separate alternatives)
+        journalmatch: str = "_SYSTEMD_UNIT=ssh.service _UID=0",
     ) -> None:
         self.workdir = workdir
         self.jail = jail
