@@ -9,6 +9,8 @@ changed go into the batch's commit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
+from operator import add
 
 from journalban.config.detectors import DetectorsConfig
 from journalban.jails.account import AccountAttack
@@ -81,10 +83,12 @@ class JailDetection:
                 self.known_good.discard_changes()
             return []
         out: list[DetectorRow] = []
+        # (detector, key, value): each (key, value) row after its detector's name, joined in
+        # C (a row per changed key: a flood's every failure adds one or two)
         for detector in self.detectors:
-            out += [(detector.name, k, v) for k, v in detector.changes()]
+            out += map(add, repeat((detector.name,)), detector.changes())
         if self.known_good is not None:
-            out += [(self.known_good.name, k, v) for k, v in self.known_good.changes()]
+            out += map(add, repeat((self.known_good.name,)), self.known_good.changes())
         return out
 
     def restore(

@@ -24,7 +24,7 @@ def times_text(times: dict[str, float]) -> str:
     networks). Network texts need no escaping; any other key goes through ``json.dumps``."""
     parts = []
     for key, when in times.items():
-        if not _PLAIN.issuperset(key) or not math.isfinite(when):
+        if not PLAIN.issuperset(key) or not math.isfinite(when):
             return json.dumps(times)
         parts.append(f'"{key}": {when!r}')
     return "{" + ", ".join(parts) + "}"
@@ -39,9 +39,9 @@ def number_text(value: float) -> str:
 
 def time_text(key: str, when: float) -> str:
     """``times_text({key: when})``, without the dict (a prefix where one network failed)."""
-    if not _PLAIN.issuperset(key) or not math.isfinite(when):
+    if not PLAIN.issuperset(key) or not math.isfinite(when):
         return json.dumps({key: when})
     return f'{{"{key}": {when!r}}}'
 
 
-_PLAIN = frozenset("0123456789abcdefABCDEF.:/")
+PLAIN = frozenset("0123456789abcdefABCDEF.:/")
