@@ -226,6 +226,14 @@ class _NoLines(RecentLines):
     def room(self) -> int:
         return sys.maxsize  # (none kept: no line is ever evicted)
 
+    @property
+    def held(self) -> tuple[str, str] | None:
+        return None  # (a first failure's line is not kept either)
+
+    @held.setter
+    def held(self, value: tuple[str, str] | None) -> None:
+        pass
+
 
 class _JailRun:
     """Feeds one jail's hits to the engine in slices of log time."""

@@ -16,6 +16,7 @@ from journalban.config.schema import RecidiveConfig
 from journalban.decisions.banmaker import new_ban, new_ban_pair
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
+from journalban.decisions.recentlines import LINE_CHARS, cut
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.decisions.unsaved import UnsavedBans, committed_history
 from journalban.decisions.virtual import Span, VirtualBans
@@ -140,9 +141,17 @@ class BanDeciding:
         lines: tuple[str, ...] = ()
         if reason != SUBNET:
             # A network the jail counts by: its count is spent.
-            rt.counter.clear(key)
             commit.cleared.append(key)
-            lines = rt.recent_lines.pop(key)
+            recent = rt.recent_lines
+            if (held := recent.held) is not None and held[0] == key:
+                # Its first failure, not counted yet (the engine): in neither the counter
+                # nor the kept lines, added and cleared as if it had been.
+                recent.held = None
+                line = held[1]
+                lines = (line if len(line) <= LINE_CHARS else cut(line),)
+            else:
+                rt.counter.clear(key)
+                lines = recent.pop(key)
         inc = cfg.increment
         rec = self.recidive
         # One read of the history serves the increment and recidive.

@@ -18,6 +18,11 @@ MAX_BYTES = 16 << 20  # per jail: lines of the networks seen least recently go f
 _CUT = " [...]"
 
 
+def cut(line: str) -> str:
+    """A line longer than ``LINE_CHARS``, as it is kept."""
+    return line[: LINE_CHARS - len(_CUT)] + _CUT
+
+
 def _cost(line: str) -> int:
     """Bytes a kept line takes at most (a non-ASCII str stores up to 4 bytes a character)."""
     return len(line) if line.isascii() else 4 * len(line)
@@ -42,8 +47,8 @@ class RecentLines:
         self.evicted = 0
         self._lines: OrderedDict[str, str | list[str]] = OrderedDict()
         # (network, line) of a network's first failure not added yet: the engine adds it
-        # after the failure's verdicts, and not at all if they ban the network, whose
-        # ``pop`` then gives it (decisions.engine, ``JailRuntime.first_room``).
+        # after the failure's verdicts, and not at all if they ban the network, whose ban
+        # takes the line from here (decisions.engine, ``JailRuntime.first_room``).
         self.held: tuple[str, str] | None = None
 
     @property
@@ -64,7 +69,7 @@ class RecentLines:
 
     def add(self, key: str, line: str) -> None:
         if len(line) > LINE_CHARS:
-            line = line[: LINE_CHARS - len(_CUT)] + _CUT
+            line = cut(line)
         lines = self._lines
         kept = lines.get(key)
         if kept is None:
@@ -99,12 +104,7 @@ class RecentLines:
         """The network's lines, forgotten here (its ban or its expiry): a ban's ``lines``."""
         gone = self._lines.pop(key, None)
         if gone is None:
-            held = self.held
-            if held is None or held[0] != key:
-                return ()
-            self.held = None  # (a network banned at its first failure: as added, then popped)
-            line = held[1]
-            return (line if len(line) <= LINE_CHARS else line[: LINE_CHARS - len(_CUT)] + _CUT,)
+            return ()
         if isinstance(gone, str):  # (a network banned at its first failure: a flood's)
             self.bytes -= len(gone) if gone.isascii() else 4 * len(gone)
             return (gone,)

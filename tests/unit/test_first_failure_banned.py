@@ -205,17 +205,26 @@ def test_a_network_banned_at_its_first_failure_is_never_counted(
     assert [key for c in changes.commits for key, _ in c.new_failures] == first
 
 
-def test_a_held_line_is_given_once_and_cut_as_kept() -> None:
-    recent = RecentLines(max_networks=10)
-    long = "é" * (LINE_CHARS + 10)
-    recent.held = ("203.0.113.1/32", long)
-    assert recent.pop("203.0.113.2/32") == ()  # another network: not its line
-    kept = RecentLines(max_networks=10)
-    kept.add("203.0.113.1/32", long)
-    assert recent.pop("203.0.113.1/32") == kept.pop("203.0.113.1/32")
-    assert recent.held is None
-    assert recent.pop("203.0.113.1/32") == ()
-    assert (recent.bytes, len(recent)) == (0, 0)
+def test_a_line_taken_at_the_first_failure_is_cut_as_kept(tmp_path: Path) -> None:
+    engine = _engine(StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), max_tracked=1000)
+    engine.jails["sshd"].recent_lines.max_bytes = MAX_BYTES
+    flood = [
+        (f"Failed password for u{i} from 203.0.113.{i} " + "é" * (LINE_CHARS * (i % 2)),
+         f"203.0.113.{i}", NOW - 10 + i / 10, f"u{i}", FAILURE)
+        for i in range(40)
+    ]  # fmt: skip
+    batch = LineBatch("journal", [h[0] for h in flood], "c", prefixed=False)
+    changes = engine.process_hits("sshd", batch, flood)
+    attack = [b for b in changes.bans if b.reason == "attack_mode"]
+    assert len(attack) == 16
+    for ban in attack:
+        line = next(h[0] for h in flood if h[1] == ban.address)
+        kept = RecentLines(max_networks=1)
+        kept.add("k", line)
+        assert ban.lines == kept.pop("k")
+        assert len(ban.lines[0]) == min(len(line), LINE_CHARS)
+    rt = engine.jails["sshd"]
+    assert rt.recent_lines.held is None
 
 
 def test_room_is_what_add_takes_without_an_eviction() -> None:
