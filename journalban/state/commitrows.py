@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from itertools import chain
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from journalban.addresses import network_text
 from journalban.state import bulk, detectorlog, historylog
@@ -158,7 +158,7 @@ class CommitRows:
         for size, part in bulk.statements(values, BAN_COLUMNS):
             cur.execute(bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part)
             if cur.rowcount == size:
-                found = historylog.copy_new(cur, size, part[1::BAN_COLUMNS])
+                found = historylog.copy_new(cur, size, cast("Sequence[str]", part[1::BAN_COLUMNS]))
             else:
                 _bans_again(cur, part)
                 self.history += historylog.replaced(part, BAN_COLUMNS)

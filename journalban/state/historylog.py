@@ -47,7 +47,7 @@ COPY_KEYS = (
 # once the largest is 2**63 - 1).
 _CONTIGUOUS = 1 << 62
 # (network text, rowid) of rows written.
-Ids = Iterable[tuple[object, int]]
+Ids = Iterable[tuple[str, int]]
 
 
 class HistoryRows:
@@ -58,24 +58,19 @@ class HistoryRows:
 
     def __init__(self, db: sqlite3.Connection | sqlite3.Cursor) -> None:
         self.rowids: dict[str, int | tuple[int, ...]] = {}
-        self.add(db.execute("SELECT network, rowid FROM history ORDER BY rowid"))
+        self.add(db.execute("SELECT CAST(network AS TEXT), rowid FROM history ORDER BY rowid"))
 
     def __contains__(self, text: object) -> bool:
         return text in self.rowids
 
-    def add(self, rows: Iterable[tuple[object, int]]) -> None:
-        """(network, rowid) of rows written."""
+    def add(self, rows: Iterable[tuple[str, int]]) -> None:
+        """(network text, rowid) of rows written."""
         rowids = self.rowids
-        get = rowids.get
-        for network, rowid in rows:
-            text = network if type(network) is str else str(network)
-            held = get(text)
-            if held is None:
-                rowids[text] = rowid
-            elif type(held) is int:
-                rowids[text] = (held, rowid)
-            else:
-                rowids[text] = (*held, rowid)  # type: ignore[misc]
+        setdefault = rowids.setdefault
+        for text, rowid in rows:
+            held = setdefault(text, rowid)  # (a network's first row: one lookup)
+            if held is not rowid:
+                rowids[text] = (held, rowid) if type(held) is int else (*held, rowid)  # type: ignore[misc]
 
     def deleted(self, rows: Iterable[tuple[object, int]]) -> None:
         """(network, rowid) of rows deleted."""
@@ -108,7 +103,7 @@ class HistoryRows:
         return found
 
 
-def copy_new(cur: sqlite3.Cursor, size: int, texts: Sequence[object]) -> Ids | None:
+def copy_new(cur: sqlite3.Cursor, size: int, texts: Sequence[str]) -> Ids | None:
     """The history rows of the ``size`` bans the statement just run inserted (``texts``:
     their networks), copied from their rows; their (network, rowid), None if not known."""
     last = cur.lastrowid
@@ -145,7 +140,7 @@ def replaced(values: Sequence[object], width: int) -> list[HistoryRow]:
     ]
 
 
-def appended(cur: sqlite3.Cursor, first: int, texts: Iterable[object], size: int) -> Ids | None:
+def appended(cur: sqlite3.Cursor, first: int, texts: Iterable[str], size: int) -> Ids | None:
     """(network, rowid) of the ``size`` rows just appended with rowids ``first`` on, each
     one past the largest (SQLite's rule, but at its very end); None if they are not."""
     if first <= 0 or cur.lastrowid != first + size - 1 or cur.lastrowid >= _CONTIGUOUS:
