@@ -32,6 +32,7 @@ from journalban.decisions.engine import RECIDIVE
 from journalban.errors import AddressError, ConfigError, JournalbanError, NoSuchJail
 from journalban.events import Ban
 from journalban.matching.library import FilterLibrary
+from journalban.state.failurerows import networks
 from journalban.state.files import DRY_RUN_STATE_FILE, STATE_FILE
 
 
@@ -185,7 +186,7 @@ class StateSnapshot:
         for cleared, failures in self._rows(
             "SELECT cleared, failures FROM failure_log WHERE jail = ? ORDER BY seq", (jail,)
         ):
-            for network in json.loads(str(cleared)):
+            for network in networks(cleared):  # (packed or JSON: state.failurerows)
                 latest.pop(network, None)
             for network, when in json.loads(str(failures)):
                 latest[network] = max(latest.get(network, 0.0), float(when))

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, cast
 from journalban.addresses import network_text
 from journalban.state import bulk, detectorlog, historylog
 from journalban.state.detectorlog import DetectorLog
+from journalban.state.failurerows import cleared_text
 
 if TYPE_CHECKING:
     from journalban.events import Ban
@@ -99,7 +100,7 @@ class CommitRows:
                 max(map(_second, b.new_failures), default=0.0),
                 max((ban.banned_at for ban, _ in b.history), default=0.0),
             )
-            self.failures += (b.jail, newest, json.dumps(b.cleared), json.dumps(b.new_failures))
+            self.failures += (b.jail, newest, cleared_text(b.cleared), json.dumps(b.new_failures))
         if b.unbans:
             self.write_bans(cur)  # the earlier batches' bans before these unbans
             by_jail: dict[str, list[str]] = {}

@@ -26,7 +26,8 @@ import logging
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
-from operator import itemgetter
+from operator import countOf, itemgetter
+from typing import cast
 
 log = logging.getLogger("journalban.state")
 
@@ -48,6 +49,14 @@ MOST_ROWS = 256
 TRIM_ENTRIES = 16384
 INSERT = "INSERT INTO detector_log (jail, detector, whole, entries, changes) VALUES (?, ?, ?, ?, ?)"
 _first = itemgetter(0)
+# A log row's changes packed (format 4, ``_text``): PACKED, then keys and values in turn
+# with SEP between them, GONE for a key gone. Control characters no network text holds.
+PACKED = "\x1e"
+SEP = "\x1f"
+GONE = "\x1d"
+# (value, value) -> GONE for None, else value; and back
+_gone = cast("Callable[[str | None, str | None], str]", {None: GONE}.get)
+_back = cast("Callable[[str, str], str | None]", {GONE: None}.get)
 _flat = chain.from_iterable
 _STR = {str}
 _STR_NONE = {str, type(None)}
@@ -221,6 +230,42 @@ def downgrade(path: str) -> None:
         db.close()
 
 
+def unpack(path: str) -> None:
+    """The state file at ``path`` back to format 3 (for a version of format 3, the agent
+    stopped): every packed row (the detectors' log, the failure log's cleared networks)
+    written again as JSON. One transaction.
+    Raises: sqlite3.Error."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version == 4:
+                rows = db.execute(
+                    "SELECT seq, changes FROM detector_log WHERE substr(changes, 1, 1) = ?",
+                    (PACKED,),
+                ).fetchall()
+                db.executemany(
+                    "UPDATE detector_log SET changes = ? WHERE seq = ?",
+                    [(json.dumps([*_flat(_changes(text).items())]), seq) for seq, text in rows],
+                )
+                rows = db.execute(
+                    "SELECT seq, cleared FROM failure_log WHERE substr(cleared, 1, 1) = ?",
+                    (PACKED,),
+                ).fetchall()
+                db.executemany(
+                    "UPDATE failure_log SET cleared = ? WHERE seq = ?",
+                    [(json.dumps(text[1:].split(SEP)), seq) for seq, text in rows],
+                )
+                db.execute("PRAGMA user_version = 3")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.close()
+
+
 def _held(
     db: sqlite3.Connection | sqlite3.Cursor, jail: str, detector: str | None = None
 ) -> dict[str, dict[str, str | None]]:
@@ -259,17 +304,35 @@ def _held(
 
 
 def _text(changes: Mapping[str, str | None]) -> str:
-    """``changes`` as a JSON list of keys and values in turn: ``[key, value, ...]``.
+    """``changes`` packed (format 4): ``PACKED``, then keys and values in turn with ``SEP``
+    between them, ``GONE`` for a key gone; when a key or a value holds ``SEP`` or ``GONE``
+    (a count of them in the text tells), or is not text, a JSON list of keys and values
+    in turn as format 2 wrote it: ``[key, value, ...]``.
 
-    Not a JSON object: json's encoder makes the list of a dict's (key, value) tuples
-    first, a flood's tens of thousands of them alive at once, and the interpreter's
-    collector, counting them, ran its full collections of the agent's millions of
-    objects (10 times the encoding's own CPU in a replay of sshd-flood's commits)."""
+    Not JSON first: json's encoder escapes each character of each text (the values are
+    JSON, their quotes escaped again); here the texts are joined as they are (replayed
+    sshd-flood commits: about half the encoding's CPU). Not a JSON object either: json's
+    encoder makes the list of a dict's (key, value) tuples first, a flood's tens of
+    thousands of them alive at once, and the interpreter's collector, counting them, ran
+    its full collections of the agent's millions of objects."""
+    values = changes.values()
+    try:
+        body = SEP.join(_flat(zip(changes, map(_gone, values, values), strict=True)))
+    except TypeError:
+        body = ""  # (a value not text: JSON)
+    if body.count(SEP) == 2 * len(changes) - 1 and body.count(GONE) == countOf(values, None):
+        return PACKED + body
     return json.dumps([*_flat(changes.items())])
 
 
 def _changes(text: object) -> dict[str, str | None]:
     """A log row's keys and values (``_text``)."""
+    if type(text) is str and text[:1] == PACKED:
+        parts = text[1:].split(SEP)
+        if len(parts) % 2:
+            raise ValueError(f"not a detector log row: {text!r:.80}")
+        values = parts[1::2]
+        return dict(zip(parts[::2], map(_back, values, values), strict=True))
     found = json.loads(text)  # type: ignore[arg-type]  # (not text: TypeError)
     if type(found) is not list or len(found) % 2:
         raise ValueError(f"not a detector log row: {text!r:.80}")

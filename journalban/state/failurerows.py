@@ -1,8 +1,8 @@
 """A jail's pending failures from its ``failure_log`` rows, a damaged row skipped and counted.
 
 Each committed batch appends one row: the networks it cleared (banned, so
-their older failures no longer count) and the failures it counted, as JSON
-lists. At start they are read back, oldest first, into the per-address
+their older failures no longer count; format 4 packs them, ``cleared_text``)
+and the failures it counted, as JSON lists. At start they are read back, oldest first, into the per-address
 counters. A row a hand or a disk left as something else (not JSON, a failure
 that is not [network text, finite time]) raised at start, and the agent
 exited; now each of its two lists is read on its own (a readable ``cleared``
@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable
 
 from journalban.state.detection import UNREADABLE
+from journalban.state.detectorlog import PACKED, SEP
 
 log = logging.getLogger("journalban.state")
 
@@ -28,7 +29,7 @@ def pending_failures(rows: Iterable[tuple[object, object]], jail: str) -> list[t
     skipped = 0
     for cleared, failures in rows:
         try:
-            gone = _networks(cleared)
+            gone = networks(cleared)
         except UNREADABLE:
             skipped += 1
         else:
@@ -51,7 +52,22 @@ def pending_failures(rows: Iterable[tuple[object, object]], jail: str) -> list[t
     return pending
 
 
-def _networks(text: object) -> list[str]:
+def cleared_text(cleared: list[str]) -> str:
+    """A batch's cleared networks as stored (format 4): ``PACKED`` and the texts with
+    ``SEP`` between them (a network's text holds neither); none, or a text holding
+    ``SEP``, as a JSON list (as formats 0 to 3 wrote them)."""
+    if cleared:
+        text = SEP.join(cleared)
+        if text.count(SEP) == len(cleared) - 1:
+            return PACKED + text
+    return json.dumps(cleared)
+
+
+def networks(text: object) -> list[str]:
+    """A row's cleared networks (``cleared_text``). Raises: ValueError, TypeError (not a
+    list of texts)."""
+    if type(text) is str and text[:1] == PACKED:
+        return text[1:].split(SEP)
     found = json.loads(text)  # type: ignore[arg-type]  # (not text: TypeError, skipped)
     if type(found) is not list or ({*map(type, found)} - _STR):
         raise ValueError(f"not a list of networks: {text!r:.80}")

@@ -16,8 +16,13 @@ Format 2: the detectors' changes are logged, a row per commit and detector
 (``detector_log``, state.detectorlog), not a row per key; the rows a format 1
 file holds in ``detector_state`` stay there and are read under the log.
 
-Format 3 (this one): the history has no index (``history_network`` dropped): its
-rows are appended, and a network's are found by their rowids (state.historylog).
+Format 3: the history has no index (``history_network`` dropped): its rows are
+appended, and a network's are found by their rowids (state.historylog).
+
+Format 4 (this one): a detector log row's changes and a failure log row's cleared
+networks are packed texts, not JSON (state.detectorlog: ``_text``,
+state.failurerows: ``cleared_text``); the JSON rows a format 3 file holds are read
+as they are (``detectorlog.unpack`` writes the packed ones as JSON again).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import Final
 
 from journalban.errors import StateFormatError
 
-VERSION: Final = 3
+VERSION: Final = 4
 
 BANS: Final = """CREATE TABLE IF NOT EXISTS bans (
     jail TEXT NOT NULL, network TEXT NOT NULL, banned_at REAL NOT NULL,
@@ -143,6 +148,7 @@ def prepare(db: sqlite3.Connection, path: object) -> None:
                     migrate_v0(cur)
                 migrate_v1(cur)
                 migrate_v2(cur)
+                # (format 3 -> 4: the JSON log rows are read as they are; nothing to change)
             cur.execute(f"PRAGMA user_version = {VERSION}")
     except BaseException:
         cur.execute("ROLLBACK")

@@ -59,7 +59,10 @@ TABLES = {
     "detector_state": DETECTOR_ROWS,
     "counters": "SELECT * FROM counters",
     "positions": "SELECT jail, source FROM positions",
-    "failure_log": "SELECT jail, newest, cleared, failures FROM failure_log",
+    # (format 4 packs the cleared networks, state.failurerows: as the JSON list before)
+    "failure_log": "SELECT jail, newest, CASE WHEN substr(cleared, 1, 1) = char(30) THEN"
+    " '[\"' || replace(substr(cleared, 2), char(31), '\", \"') || '\"]' ELSE cleared END,"
+    " failures FROM failure_log",
 }
 # The same state as the rows format 0 held (a ``ban_accounts`` table beside the bans):
 # its hash is the one recorded before format 1, when the decisions are the same.

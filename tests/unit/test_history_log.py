@@ -23,7 +23,7 @@ import pytest
 from journalban.addresses import network_text
 from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import detection, historylog, schema
+from journalban.state import detection, detectorlog, historylog, schema
 from journalban.state.store import BatchCommit, StateStore
 from support import state_v0
 from support.state_v0 import NOW
@@ -155,13 +155,14 @@ def test_a_format_2_file_opens_with_every_row_and_goes_back(tmp_path: Path) -> N
     path = tmp_path / "state.sqlite"
     _format_2(path)
     store = StateStore(path)
-    assert schema.version_of(store.db) == 3
+    assert schema.version_of(store.db) == schema.VERSION
     assert "history_network" not in _indexes(path)
     _assert_format_2_rows(store)
     more = Ban("imap", ip_network("2001:db8:7::/64"), NOW + 5, None, 3, "failures", 1, "journal")
     store.commit([BatchCommit("imap", history=[(more, False)])])
     assert store.ban_history(more.network, NOW) == [("imap", NOW + 5)]
     store.close()
+    detectorlog.unpack(str(path))  # (format 4 -> 3, then 3 -> 2)
     historylog.downgrade(str(path))
     assert "history_network" in _indexes(path)
     db = sqlite3.connect(path)

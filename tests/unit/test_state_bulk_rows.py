@@ -14,7 +14,7 @@ import pytest
 
 from journalban.addresses import host_v4_network, network_text
 from journalban.events import Ban
-from journalban.state import bulk, commitrows, detectorlog, schema
+from journalban.state import bulk, commitrows, detectorlog, failurerows, schema
 from journalban.state.store import BatchCommit, StateStore
 
 
@@ -120,6 +120,9 @@ def _state(db: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
         "failure_log": "SELECT jail, newest, cleared, failures FROM failure_log ORDER BY seq",
     }
     rows = {t: db.execute(q).fetchall() for t, q in queries.items()}
+    rows["failure_log"] = [  # (format 4 packs the cleared networks: read back as the list)
+        (j, n, json.dumps(failurerows.networks(c)), f) for j, n, c, f in rows["failure_log"]
+    ]
     rows["history"].sort(key=repr)
     # (ours logs them, state.detectorlog: read back as the table format 1 held)
     rows["detector_state"] = sorted(detectorlog.all_rows(db))

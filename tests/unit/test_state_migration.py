@@ -239,7 +239,9 @@ def test_a_file_goes_back_to_format_1_with_its_detector_rows(tmp_path: Path) -> 
     store.commit([BatchCommit("sshd", detector_rows=[(rows[0][0], rows[0][1], None)])])
     before = detectorlog.all_rows(store.db)
     store.close()
-    historylog.downgrade(str(path))  # (format 3 -> 2, then 2 -> 1)
+    detectorlog.unpack(str(path))  # (format 4 -> 3, 3 -> 2, then 2 -> 1)
+    assert _version(path) == 3
+    historylog.downgrade(str(path))
     assert _version(path) == 2
     detectorlog.downgrade(str(path))
     assert _version(path) == 1
