@@ -54,6 +54,7 @@ class CatchingUp:
     read_since_open: int
     archived: list[str]
     probed: bool
+    unsplit: bool
     after_helper: bool
     stop: str | None
     stop_usec: int | None
@@ -86,15 +87,21 @@ class CatchingUp:
         if not groups or begin is None:
             return
         if probing(self._follower(), groups, begin[1]):
-            if probe(self._follower()):
-                self.catch_up()  # split from where the probe stopped
-            return  # else this child reads on alone: the agent's deciding bounds it
+            # Split from where the probe stopped, or else read on alone (the agent's
+            # deciding bounds it).
+            self.unsplit = not probe(self._follower())
+            self.catch_up()
+            return
         start: str | None = first
         chunks = rounds(groups)
         self.archived = [r.path for group in groups for r in group]
-        # No way to hand a helper's pipe over, or no second CPU to run it on
-        # (journalban.cpus: a quota counts): this child reads every part itself.
-        alone = self.channel is None or usable_cpus() < 2
+        # No way to hand a helper's pipe over, no second CPU to run it on
+        # (journalban.cpus: a quota counts), or a probe found that a helper would only
+        # take the agent's core: this child reads every part itself. By parts all the
+        # same, not through the directory reader: a part's reader follows only the match
+        # groups selecting anything in its files (journalprune; sshd's corpus 32.8k ->
+        # 31.7k instructions an entry).
+        alone = self.channel is None or usable_cpus() < 2 or self.unsplit
         split_at = 1 << 62 if alone else self.request.split_at
         for index, chunk in enumerate(chunks):
             # After the last round this child reads the files still written to

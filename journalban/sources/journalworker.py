@@ -93,6 +93,7 @@ class Follower(CatchingUp):
         self.read_since_open = 0
         self.archived: list[str] = []  # the catch-up's archived files (journalprime)
         self.probed = False  # the catch-up's first entries were read to decide its split
+        self.unsplit = False  # ... and the split did not pay: the child reads alone
         self.after_helper = False  # the next part comes after the helper's: prime it
         self.stop: str | None = None  # the cursor of the first entry not to read (stop_before)
         self.stop_usec: int | None = None  # ... its time: only entries as late are compared

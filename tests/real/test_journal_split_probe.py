@@ -20,7 +20,7 @@ from test_journal_child import small_fs, wait_entries
 from test_journal_source import SSHD_GROUPS
 from test_journal_split_sessions import hits_read, written_and_read_alone
 
-from journalban.sources import journalprobe
+from journalban.sources import journalcatchup, journalprobe
 from journalban.sources.journalwire import DATA, Request
 from support.journal import JournalWriter, sshd_fields
 from support.readerchild import ChildRun, run_child, turns
@@ -64,6 +64,30 @@ def test_many_handed_out_keeps_one_reader_few_splits(small_fs: Path) -> None:
     unprobed, split = read(small_fs, None)
     assert split
     assert unprobed == expected
+
+
+@pytest.mark.usefixtures("probe_size")
+def test_after_a_probe_that_keeps_one_reader_it_reads_the_archived_files_by_group(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not through the directory reader: a reader of a group's files follows only the
+    match groups selecting anything there (journalprune), at fewer steps per entry."""
+    with JournalWriter(small_fs) as writer:
+        writer.write([sshd_fields(f"line {i}") for i in range(TOTAL)])
+        wait_entries(small_fs, TOTAL)
+    parts: list[Any] = []
+    read_group = journalcatchup.CatchingUp.read_group
+
+    def recorded(self: Any, part: Any) -> bool:
+        parts.append(part)
+        return read_group(self, part)
+
+    monkeypatch.setattr(journalcatchup.CatchingUp, "read_group", recorded)
+    alone, split = read(small_fs, 0.5)
+    assert not split, "the agent's deciding would bound it: no helper"
+    assert alone == [f"line {i}" for i in range(TOTAL)]
+    assert parts, "the archived files after the probe are read by their own readers"
+    assert not any(part.helped for part in parts)
 
 
 @pytest.mark.usefixtures("probe_size")
