@@ -171,15 +171,15 @@ class BanDeciding:
         # (ban_length's first answers, without its call: a first ban, most of them)
         length = base if base is None or not previous else ban_length(base, inc, previous)
         expires = None if length is None else when + length
-        args = (jail, network, when, expires, previous + 1, reason, failures, source, lines,
-                account or "")  # fmt: skip
         expired = expires is not None and expires <= now  # (Ban.expired)
         if lines and not expired:
             # The table keeps the ban without its lines (``kept``, built in the same call):
             # the state holds them once committed.
-            ban, kept = new_ban_pair(*args)
+            ban, kept = new_ban_pair(jail, network, when, expires, previous + 1, reason,
+                                     failures, source, lines, account or "")  # fmt: skip
         else:
-            ban = kept = new_ban(*args)
+            ban = kept = new_ban(jail, network, when, expires, previous + 1, reason, failures,
+                                 source, lines, account or "")  # fmt: skip
         commit.history.append((ban, False))
         self._decided.append((text, jail, when))
         pending = 0
@@ -191,8 +191,7 @@ class BanDeciding:
             self._virtual[(jail, key)] = (-math.inf, expires or now)
             return
         commit.bans.append(ban)
-        commit.banned_delta += 1
-        rt.total_banned += 1
+        commit.banned_delta += 1  # (the jail's total_banned: the engine adds it at the end)
         self.bans.put((jail, network), kept, text)
         changes.bans.append(ban)
         # (no history and fewer bans in this step than recidive's count: nothing to feed)

@@ -200,6 +200,7 @@ class DecisionEngine(BanDeciding, BanReading, ManualBanning):
             commit.detector_rows += [(SESSIONS, k, v) for k, v in batch.sessions]
         rt.latest_line = latest
         rt.total_failed += failed
+        rt.total_banned += commit.banned_delta  # (each of the jail's bans: _decide_ban)
         commit.failed_delta += failed
         if spent:
             # The state deletes a cleared network's failures before it inserts the
