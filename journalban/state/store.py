@@ -268,8 +268,9 @@ class StateStore:
     def history_networks(self) -> Container[str] | None:
         """The networks' texts with a row in the history, a superset (None until the first
         ``ban_history`` read): a network not in it has no history, as of ``commit_count``
-        read before (a commit adds its networks before it counts itself)."""
-        return self._history
+        read before (a commit adds its networks before it counts itself); a dict (``in``:
+        no call of Python per ban decided)."""
+        return None if self._history is None else self._history.rowids
 
     def known_hostnames(self) -> dict[str, list[str]]:
         rows = self.db.execute("SELECT name, addresses FROM hostnames").fetchall()
