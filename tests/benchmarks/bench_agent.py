@@ -283,18 +283,22 @@ class Positions(Protocol):
 def journalban_run(
     work: Path, corpus: CorpusLike, source: str, jails: Mapping[str, object], jail: str,
     done: Callable[[Positions], bool], before: Callable[[], object] = lambda: None,
-    memory: bool = False,
+    memory: bool = False, *, bus: str | None = None,
 ) -> Run:  # fmt: skip
     """Start the agent, start the clock when it is ready (a file jail: once ``before`` has
     appended the corpus, its time in ``Run.copy``), stop it when ``done``: looked at
     each time the agent publishes a commit (bench_watch.CommitWatch). ``memory``:
-    a memory run, the tree's memory sampled every ``MEMORY_POLL`` s meanwhile."""
+    a memory run, the tree's memory sampled every ``MEMORY_POLL`` s meanwhile.
+    ``bus``: the address of the bus its D-Bus API serves on, as an installed agent's
+    does by default (a ``Banned`` signal per ban); None: ``--no-bus``."""
     state = work / "state"
     extra: dict[str, object] = {"firewall": {"backend": "dry-run"}, "jails": jails}
+    if bus is not None:
+        extra["bus"] = True
     journal_dir = corpus.journal if source == "journal" else None
     cfg = write_config(work / "journalban.yaml", state, journal_dir=journal_dir, **extra)
     warm([corpus.log if source == "file" else corpus.journal])
-    agent = AgentProcess(cfg)
+    agent = AgentProcess(cfg, bus_address=bus)
     watch = ProcessWatch(agent.proc.pid)
     reader = StateReader(state)
     tree: list[int] = []

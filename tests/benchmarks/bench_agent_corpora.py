@@ -23,8 +23,10 @@ journalban runs its **default configuration**: the packaged jail with the
 detectors it turns on (sshd: slow, subnet, account, attack_mode), recidive on;
 only the source, the dry-run backend and the three counting values both tools
 share are set (maxretry 5, findtime 2d, bantime 2d: every failure of the day
-counts in both). fail2ban-server: Debian's jail for the filter, mode normal, an
-action that runs nothing. Wall time, CPU and memory are measured as in
+counts in both). Its D-Bus API serves, as an installed agent's does (a
+``Banned`` signal per ban), on a private bus (``--no-bus``: without it, the rule
+before 2026-12-06, which spared journalban that work). fail2ban-server:
+Debian's jail for the filter, mode normal, an action that runs nothing. Wall time, CPU and memory are measured as in
 bench_agent.py (whose runners this uses); the memory table (``memory_table``)
 puts each tool's highest Pss, Pss_Anon, VmHWM and RssAnon side by side and
 judges "less memory" on Pss_Anon (docs/benchmarks.md says why).
@@ -33,6 +35,7 @@ judges "less memory" on Pss_Anon (docs/benchmarks.md says why).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -69,6 +72,7 @@ from corpus_files import CorpusFiles, ensure_files, postfix_uid
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 
 from support.agent import write_config
+from support.bus import PrivateBus
 
 if TYPE_CHECKING:
     from journalban.sources.base import Source
@@ -272,7 +276,9 @@ def jails_config(jail: Jail, source: str, log: Path | None) -> dict[str, object]
     return jails
 
 
-def journalban_file(work: Path, files: CorpusFiles, jail: Jail, memory: bool = False) -> Run:
+def journalban_file(
+    work: Path, files: CorpusFiles, jail: Jail, memory: bool = False, *, bus: str | None = None
+) -> Run:
     log = work / "log" / "corpus.log"
     log.parent.mkdir(parents=True)
     log.touch()
@@ -280,16 +286,17 @@ def journalban_file(work: Path, files: CorpusFiles, jail: Jail, memory: bool = F
     return journalban_run(
         work, files, "file", jails_config(jail, "file", log), jail.name,
         lambda r: file_offset(r.position(jail.name), log) >= size,
-        lambda: append(files.log, log), memory,
+        lambda: append(files.log, log), memory, bus=bus,
     )  # fmt: skip
 
 
 def journalban_journal(
-    work: Path, files: CorpusFiles, jail: Jail, end: str, memory: bool = False
-) -> Run:
+    work: Path, files: CorpusFiles, jail: Jail, end: str, memory: bool = False,
+    *, bus: str | None = None,
+) -> Run:  # fmt: skip
     return journalban_run(
         work, files, "journal", jails_config(jail, "journal", None), jail.name,
-        lambda r: r.position(jail.name) == end, memory=memory,
+        lambda r: r.position(jail.name) == end, memory=memory, bus=bus,
     )  # fmt: skip
 
 
@@ -319,7 +326,7 @@ class CorpusResult:
 
 def bench_corpus(
     name: str, lines: int, data: Path, tmp: Path, binary: Path | None, parts: set[str],
-    repeat: int, with_fail2ban: bool, memory_runs: int = 1,
+    repeat: int, with_fail2ban: bool, memory_runs: int = 1, bus: str | None = None,
 ) -> CorpusResult:  # fmt: skip
     files = ensure_files(data / name / str(lines), name, lines)
     jail = jail_for(name)
@@ -339,9 +346,10 @@ def bench_corpus(
 
     if "file" in parts:
         for n in range(repeat):
-            step(f"journalban-file-{n}", lambda w: journalban_file(w, files, jail))
+            step(f"journalban-file-{n}", lambda w: journalban_file(w, files, jail, bus=bus))
         for n in range(memory_runs):
-            step(f"journalban-file-memory-{n}", lambda w: journalban_file(w, files, jail, True))
+            step(f"journalban-file-memory-{n}",
+                 lambda w: journalban_file(w, files, jail, True, bus=bus))  # fmt: skip
         if with_fail2ban:
             step("fail2ban-file", lambda w: fail2ban(w, files, jail, "file"))
             for n in range(memory_runs):
@@ -356,10 +364,11 @@ def bench_corpus(
             work = tmp / f"{name}-reader-{n}"
             work.mkdir()
             floors.append(floor_reader(files, jail, work))
-            step(f"journalban-journal-{n}", lambda w: journalban_journal(w, files, jail, end))
+            step(f"journalban-journal-{n}",
+                 lambda w: journalban_journal(w, files, jail, end, bus=bus))  # fmt: skip
         for n in range(memory_runs):
             step(f"journalban-journal-memory-{n}",
-                 lambda w: journalban_journal(w, files, jail, end, True))  # fmt: skip
+                 lambda w: journalban_journal(w, files, jail, end, True, bus=bus))  # fmt: skip
         for f in floors:
             print(f"  {f.reader}: {f.entries:,} entries in {f.seconds:.3f} s, "
                   f"{f.rate:,.0f}/s, load {f.load}", flush=True)  # fmt: skip
@@ -489,6 +498,8 @@ def main() -> None:
     parser.add_argument("--only", default="file,journal")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-fail2ban", action="store_true")
+    parser.add_argument("--no-bus", action="store_true",
+                        help="journalban without its D-Bus API (the rule before 2026-12-06)")  # fmt: skip
     parser.add_argument("--memory-runs", type=int, default=1,
                         help="memory runs of each tool per source (timed runs sample no memory)")  # fmt: skip
     parser.add_argument("--json", type=Path)
@@ -496,14 +507,19 @@ def main() -> None:
     with_fail2ban = not args.no_fail2ban
     if with_fail2ban and not os.path.exists(FAIL2BAN_SERVER):
         sys.exit("fail2ban-server is missing: apt-get install fail2ban (see shared RECIPES: Peers)")
-    print(machine(), "| load before:", load_average(), "| code:", code_version(), flush=True)
+    print(machine(), "| load before:", load_average(), "| code:", code_version(),
+          "| journalban's D-Bus API:", "off" if args.no_bus else "on", flush=True)  # fmt: skip
     results: list[CorpusResult] = []
-    with tempfile.TemporaryDirectory(prefix="bench-corpora-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-corpora-"))
+        # journalban serves its D-Bus API, as installed (``bus: true`` by default), on a
+        # private bus: the dbus-daemon is in neither tool's process tree.
+        bus = None if args.no_bus else stack.enter_context(PrivateBus(polkit=False)).address
         binary = build_min_reader(Path(tmp))
         for name in args.corpora.split(","):
             results.append(bench_corpus(name, args.lines, args.data, Path(tmp), binary,
                                         set(args.only.split(",")), args.repeat, with_fail2ban,
-                                        args.memory_runs))  # fmt: skip
+                                        args.memory_runs, bus))  # fmt: skip
     print("load after:", load_average())
     print("\n".join(summary(results)))
     if args.json:

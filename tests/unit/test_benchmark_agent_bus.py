@@ -1,0 +1,63 @@
+"""bench_agent.journalban_run: the agent the benchmark times serves its D-Bus API when
+given a bus, as an installed agent does (``bus: true`` by default, the packaged unit
+runs ``journalban run``), and is told ``--no-bus`` only when it is not (issue 19, audit).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+
+import bench_agent
+
+
+class _Started(Exception):
+    """Raised by the stand-in for the agent's process: the run goes no further."""
+
+
+class _Corpus:
+    def __init__(self, tmp: Path) -> None:
+        self.log = tmp / "corpus.log"
+        self.log.write_text("a line\n")
+        self.journal = tmp / "journal"
+        self.lines = 1
+
+
+def _started_agent(monkeypatch: pytest.MonkeyPatch, tmp: Path, bus: str | None) -> dict[str, Any]:
+    """The configuration the agent would have read and the bus address it would have had."""
+    seen: dict[str, Any] = {}
+
+    def agent(config: Path, *, bus_address: str | None = None) -> None:
+        seen["config"] = yaml.safe_load(config.read_text())
+        seen["bus_address"] = bus_address
+        raise _Started
+
+    monkeypatch.setattr(bench_agent, "AgentProcess", agent)
+    with pytest.raises(_Started):
+        bench_agent.journalban_run(
+            tmp, _Corpus(tmp), "file", {"sshd": {"enabled": False}}, "sshd", lambda r: True,
+            bus=bus,
+        )  # fmt: skip
+    return seen
+
+
+def test_the_timed_agent_serves_its_bus_api_on_the_bus_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = _started_agent(monkeypatch, tmp_path, "unix:path=/run/bench-bus")
+    assert seen["config"]["bus"] is True
+    assert seen["bus_address"] == "unix:path=/run/bench-bus"
+
+
+def test_without_a_bus_the_timed_agent_runs_with_no_bus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = _started_agent(monkeypatch, tmp_path, None)
+    assert seen["config"]["bus"] is False
+    assert seen["bus_address"] is None
