@@ -151,8 +151,8 @@ class StateStore:
         """Raises: StateFormatError (a later format: refused before any write), sqlite3.Error."""
         schema.check_version(self.db, self.path)
         # A new file's pages (a file already written keeps its own): a commit of a flood's
-        # bans dirties every leaf of the bans' and the history's indexes (their keys are
-        # random), each page a frame of the WAL and two writes; 16 KiB pages hold the same
+        # bans dirties every leaf of the bans' index (format 2: the history's too; random
+        # keys), each page a frame of the WAL and two writes; 16 KiB pages hold the same
         # bytes in a quarter of the frames, of the writes and of the checkpoint's copies.
         self.db.execute(f"PRAGMA page_size={PAGE_BYTES}")
         self.db.execute("PRAGMA journal_mode=WAL")
