@@ -80,6 +80,10 @@ from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_curs
 from support.journal import JournalWriter, sshd_fields
 
 MAXRETRY, FINDTIME, BANTIME = 5, "2d", "2d"
+# From a file, the seconds each tool is left after its ready line before the corpus is
+# appended: its watch is in place and its start's tail (a thread's start, a bus
+# connection) is done, then its CPU is read and its clock starts. The same for both.
+SETTLE = 1.0
 TICK = os.sysconf("SC_CLK_TCK")
 BANNED = "SELECT 1 FROM bans WHERE network IN (?, ?)"
 
@@ -310,6 +314,8 @@ def journalban_run(
         with CommitWatch(state, state_path(state, dry_run=True)) as commits:
             copy = 0.0
             if source == "file":  # the clock starts once the corpus is in place (Run.copy)
+                time.sleep(SETTLE)
+                cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
                 copied = time.time()
                 before()  # a file jail: the corpus is appended now
                 started = time.time()
@@ -401,7 +407,7 @@ def fail2ban_timed(
         wait_for(lambda: started_text in peer.log, 60, "fail2ban did not start", 0.01)
         copy = 0.0
         if source == "file":  # the clock starts once the corpus is in place (Run.copy)
-            time.sleep(1.0)  # its inotify watch is in place
+            time.sleep(SETTLE)
             cpu0 = watch.cpu()
             copied = time.time()
             append(corpus.log, log)
