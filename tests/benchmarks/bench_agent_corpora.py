@@ -93,8 +93,9 @@ class Jail:
     @property
     def fail2ban_match(self) -> str:
         """The same matches in fail2ban's ``journalmatch``: a group's fields apart by spaces
-        (all must hold), the groups apart by ``+`` (any)."""
-        return " + ".join(" ".join(group) for group in self.matches)
+        (all must hold), the groups apart by ``+`` (any), each field in the order the
+        agent's reader adds it (``match_argv``; fail2ban adds them in the order given)."""
+        return " ".join(match_argv(self))
 
 
 def jail_for(corpus: str) -> Jail:
