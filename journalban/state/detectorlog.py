@@ -29,6 +29,8 @@ from itertools import chain
 from operator import countOf, itemgetter
 from typing import cast
 
+from journalban.state.downgrade import step_back
+
 log = logging.getLogger("journalban.state")
 
 # (detector, key, value or None: the key is gone): state.detection.DetectorRow
@@ -210,60 +212,40 @@ def all_rows(db: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
 def downgrade(path: str) -> None:
     """The state file at ``path`` back to format 1 (for a version before format 2, the agent
     stopped): every detector's rows a row per key in ``detector_state``, the log dropped.
-    One transaction. Raises: sqlite3.Error."""
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            (version,) = db.execute("PRAGMA user_version").fetchone()
-            if version == 2:
-                rows = all_rows(db)
-                db.execute("DELETE FROM detector_state")
-                db.executemany("INSERT INTO detector_state VALUES (?, ?, ?, ?)", rows)
-                db.execute("DROP TABLE detector_log")
-                db.execute("PRAGMA user_version = 1")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    finally:
-        db.close()
+    One transaction (``state.downgrade``). Raises: sqlite3.Error."""
+
+    def back(db: sqlite3.Connection) -> None:
+        rows = all_rows(db)
+        db.execute("DELETE FROM detector_state")
+        db.executemany("INSERT INTO detector_state VALUES (?, ?, ?, ?)", rows)
+        db.execute("DROP TABLE detector_log")
+
+    step_back(path, 2, back)
 
 
 def unpack(path: str) -> None:
     """The state file at ``path`` back to format 3 (for a version of format 3, the agent
     stopped): every packed row (the detectors' log, the failure log's cleared networks)
-    written again as JSON. One transaction.
+    written again as JSON. One transaction (``state.downgrade``).
     Raises: sqlite3.Error."""
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            (version,) = db.execute("PRAGMA user_version").fetchone()
-            if version == 4:
-                rows = db.execute(
-                    "SELECT seq, changes FROM detector_log WHERE substr(changes, 1, 1) = ?",
-                    (PACKED,),
-                ).fetchall()
-                db.executemany(
-                    "UPDATE detector_log SET changes = ? WHERE seq = ?",
-                    [(json.dumps([*_flat(_changes(text).items())]), seq) for seq, text in rows],
-                )
-                rows = db.execute(
-                    "SELECT seq, cleared FROM failure_log WHERE substr(cleared, 1, 1) = ?",
-                    (PACKED,),
-                ).fetchall()
-                db.executemany(
-                    "UPDATE failure_log SET cleared = ? WHERE seq = ?",
-                    [(json.dumps(text[1:].split(SEP)), seq) for seq, text in rows],
-                )
-                db.execute("PRAGMA user_version = 3")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    finally:
-        db.close()
+
+    def back(db: sqlite3.Connection) -> None:
+        rows = db.execute(
+            "SELECT seq, changes FROM detector_log WHERE substr(changes, 1, 1) = ?", (PACKED,)
+        ).fetchall()
+        db.executemany(
+            "UPDATE detector_log SET changes = ? WHERE seq = ?",
+            [(json.dumps([*_flat(_changes(text).items())]), seq) for seq, text in rows],
+        )
+        rows = db.execute(
+            "SELECT seq, cleared FROM failure_log WHERE substr(cleared, 1, 1) = ?", (PACKED,)
+        ).fetchall()
+        db.executemany(
+            "UPDATE failure_log SET cleared = ? WHERE seq = ?",
+            [(json.dumps(text[1:].split(SEP)), seq) for seq, text in rows],
+        )
+
+    step_back(path, 4, back)
 
 
 def _held(

@@ -22,6 +22,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from journalban.state import bulk
+from journalban.state.downgrade import step_back
 
 if TYPE_CHECKING:
     from journalban.state.commitrows import HistoryRow
@@ -157,18 +158,10 @@ def next_rowid(cur: sqlite3.Cursor) -> int:
 
 def downgrade(path: str) -> None:
     """The state file at ``path`` back to format 2 (for a version of format 2, the agent
-    stopped): the history's index made again. One transaction. Raises: sqlite3.Error."""
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            (version,) = db.execute("PRAGMA user_version").fetchone()
-            if version == 3:
-                db.execute(INDEX)
-                db.execute("PRAGMA user_version = 2")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    finally:
-        db.close()
+    stopped): the history's index made again. One transaction (``state.downgrade``).
+    Raises: sqlite3.Error."""
+
+    def back(db: sqlite3.Connection) -> None:
+        db.execute(INDEX)
+
+    step_back(path, 3, back)

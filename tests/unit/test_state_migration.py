@@ -22,6 +22,7 @@ from journalban.addresses import network_text
 from journalban.errors import StateError, StateFormatError
 from journalban.events import Ban
 from journalban.state import detection, detectorlog, historylog, schema
+from journalban.state.downgrade import downgrade
 from journalban.state.store import BatchCommit, StateStore
 from support import state_v0
 from support.state_v0 import NOW, read_v0, write_v0
@@ -254,3 +255,31 @@ def test_a_file_goes_back_to_format_1_with_its_detector_rows(tmp_path: Path) -> 
     again = StateStore(path)  # and up again
     assert sorted(detectorlog.all_rows(again.db)) == sorted(before)
     again.close()
+
+
+def test_one_call_takes_a_file_back_step_by_step(tmp_path: Path) -> None:
+    """``state.downgrade.downgrade(path, to)``: the same steps in order, each its own
+    transaction; a file already in that format or an older one is left as it is."""
+    path = tmp_path / "state.sqlite"
+    store = StateStore(path)
+    rows: list[detection.DetectorRow] = [
+        (str(d), str(k), str(v)) for j, d, k, v in state_v0.DETECTOR_ROWS if j == "sshd"
+    ]
+    store.commit([BatchCommit("sshd", detector_rows=rows)])
+    before = detectorlog.all_rows(store.db)
+    store.close()
+    with pytest.raises(ValueError, match="no state format 0"):
+        downgrade(str(path), 0)
+    downgrade(str(path), 2)
+    assert _version(path) == 2
+    db = sqlite3.connect(path)
+    indexes = {str(n) for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "history_network" in indexes  # (format 3's step back)
+    db.close()
+    downgrade(str(path), 3)  # (already older: unchanged)
+    assert _version(path) == 2
+    downgrade(str(path), 1)
+    assert _version(path) == 1
+    db = sqlite3.connect(path)
+    assert sorted(db.execute("SELECT * FROM detector_state")) == sorted(before)
+    db.close()
