@@ -521,9 +521,11 @@ def code_version() -> str:
 
 def median_run(runs: list[Run]) -> Run | None:
     """The timed run of median throughput (the machine is shared: single runs are noisy);
-    memory runs are left out."""
+    memory runs are left out. Of an even number, the slower of the two middle runs: of
+    two, the slower (the upper middle was the faster, a best of two set against the
+    peer's single run)."""
     timed = sorted((r for r in runs if not r.memory), key=lambda r: r.rate)
-    return timed[len(timed) // 2] if timed else None
+    return timed[(len(timed) - 1) // 2] if timed else None
 
 
 def report(runs: list[Run], lat: Latency | None) -> None:
