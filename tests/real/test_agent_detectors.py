@@ -13,7 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from support.agent import AgentProcess, StateReader, write_config
+from support.agent import AgentProcess, StateReader, killed_mid_backlog, write_config
 from support.journal import JournalWriter, sshd_fields
 
 STAMP = "%b %e %H:%M:%S"
@@ -72,25 +72,7 @@ def test_kill_9_mid_backlog_keeps_detector_state_exact(tmp_path: Path) -> None:
             lines.append(_failed("carol", carol[k], n))
     lines.append(_failed("carol", "192.0.2.200", n + 2))  # carol's own known-good address
     total_failures = sum(1 for line in lines if "Failed password" in line)
-    agent = AgentProcess(cfg, dry_run=False)
-    reader = StateReader(state)
-    try:
-        agent.wait_for_log("running:")
-        with log.open("a") as f:
-            f.writelines(lines)
-        reader.wait(lambda: reader.total_failed("ssh-files") > 0)
-    finally:
-        agent.kill9()
-    counted = reader.total_failed("ssh-files")
-    assert 0 < counted < total_failures, "killed while the backlog was being read"
-    restarted = AgentProcess(cfg, dry_run=False)
-    try:
-        restarted.wait_for_log("running:")
-        reader.wait(lambda: reader.total_failed("ssh-files") >= total_failures, timeout=60)
-        time.sleep(0.5)
-        assert reader.total_failed("ssh-files") == total_failures
-    finally:
-        assert restarted.stop() == 0
+    agent, restarted = killed_mid_backlog(cfg, state, log, lines, "ssh-files", total_failures)
     reasons = _reasons(state)
     assert {n for n, r in reasons.items() if r == "slow"} == {f"{a}/32" for a in slow}
     assert {n for n, r in reasons.items() if r == "account"} == {f"{a}/32" for a in carol}

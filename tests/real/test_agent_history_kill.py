@@ -15,7 +15,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, write_config
+from support.agent import PER_ADDRESS_ONLY, StateReader, killed_mid_backlog, write_config
 
 STAMP = "%b %e %H:%M:%S"
 ROUNDS = 4
@@ -68,25 +68,7 @@ def test_kill_9_mid_backlog_keeps_every_history_row(tmp_path: Path) -> None:
     )  # fmt: skip
     lines = _backlog(time.time())
     total = len(ATTACKERS) * 2 * ROUNDS
-    agent = AgentProcess(cfg, dry_run=False)
-    reader = StateReader(state)
-    try:
-        agent.wait_for_log("running:")
-        with log.open("a") as f:
-            f.writelines(lines)
-        reader.wait(lambda: reader.total_failed("ssh-files") > 0)
-    finally:
-        agent.kill9()
-    counted = reader.total_failed("ssh-files")
-    assert 0 < counted < total, "killed while the backlog was being read"
-    restarted = AgentProcess(cfg, dry_run=False)
-    try:
-        restarted.wait_for_log("running:")
-        reader.wait(lambda: reader.total_failed("ssh-files") >= total, timeout=60)
-        time.sleep(0.5)
-        assert reader.total_failed("ssh-files") == total
-    finally:
-        assert restarted.stop() == 0
+    killed_mid_backlog(cfg, state, log, lines, "ssh-files", total)
     counts, rows = _bans(state)
     expected = {f"{a}/32": ROUNDS for a in ATTACKERS}
     assert counts == expected, "each last ban is the fourth, counted from the history"

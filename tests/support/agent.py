@@ -197,6 +197,35 @@ class StateReader:
         raise AssertionError("state did not reach the expected condition")
 
 
+def killed_mid_backlog(
+    cfg: Path, state: Path, log: Path, lines: list[str], jail: str, total: int
+) -> tuple[AgentProcess, AgentProcess]:
+    """A real agent handed ``lines`` appended to ``log`` at once, killed with SIGKILL while
+    it reads them (checked: some of the ``total`` failures of ``jail`` were committed, not
+    all), started again, and stopped once it has counted each failure exactly once.
+    Returns both agents, stopped (their logs)."""
+    agent = AgentProcess(cfg, dry_run=False)
+    reader = StateReader(state)
+    try:
+        agent.wait_for_log("running:")
+        with log.open("a") as f:
+            f.writelines(lines)
+        reader.wait(lambda: reader.total_failed(jail) > 0)
+    finally:
+        agent.kill9()
+    counted = reader.total_failed(jail)
+    assert 0 < counted < total, "killed while the backlog was being read"
+    restarted = AgentProcess(cfg, dry_run=False)
+    try:
+        restarted.wait_for_log("running:")
+        reader.wait(lambda: reader.total_failed(jail) >= total, timeout=60)
+        time.sleep(0.5)
+        assert reader.total_failed(jail) == total
+    finally:
+        assert restarted.stop() == 0
+    return agent, restarted
+
+
 def last_cursor(journal_dir: Path) -> str:
     from systemd import journal
 
