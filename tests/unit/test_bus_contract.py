@@ -249,3 +249,30 @@ def test_status_and_the_manager_property_count_prefix_bans_apart() -> None:
     # An IPv6 /64 is one peer (what the jails ban an IPv6 address as), not a prefix.
     assert status["BannedPrefixCount"] == Variant("u", 2)
     assert ManagerInterface(control).property_values()["BannedPrefixCount"] == 2
+
+
+def test_the_banned_signal_built_by_hand_is_the_interfaces() -> None:
+    """``service.banned_signal`` sends ``Banned`` without dbus-fast's decorator: the same
+    path, interface, member, signature and body as ``ManagerInterface.Banned`` gives, and
+    a body that marshals (no matched line in it)."""
+    from dbus_fast import MessageType
+
+    from journalban.bus.service import banned_signal
+
+    manager = ManagerInterface(FakeControl())
+    (declared,) = [s for s in manager.introspect().signals if s.name == "Banned"]
+    ban = Ban(
+        "sshd", ipaddress.ip_network("203.0.113.9/32"), 1_700_000_000.25, 1_700_003_600.5, 3,
+        "attack_mode", 7, "journal", ("Failed password for hunter2 from 203.0.113.9",),
+    )  # fmt: skip
+    signal = banned_signal(ban)
+    assert signal.message_type == MessageType.SIGNAL
+    assert (signal.path, signal.interface, signal.member) == (
+        contract.MANAGER_PATH, contract.MANAGER_INTERFACE, "Banned",
+    )  # fmt: skip
+    assert signal.signature == "".join(str(arg.signature) for arg in declared.args)
+    expected = manager.Banned.__wrapped__(  # type: ignore[attr-defined]
+        manager, ban.address, ban.jail, convert.usec(ban.expires_at), convert.banned_details(ban)
+    )
+    assert signal.body == list(expected)
+    assert b"hunter2" not in signal._marshall(False)

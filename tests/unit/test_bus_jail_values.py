@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from types import SimpleNamespace
 from typing import Any
+
+from dbus_fast import Message
 
 from journalban.bus.interfaces import JailInterface, ManagerInterface
 from journalban.bus.service import BusService, _Session
@@ -49,12 +52,16 @@ def test_the_service_forgets_the_turns_values_when_the_agent_bans() -> None:
 
     async def scenario() -> int:
         jail = JailInterface(control, "sshd")
-        service._session = _Session(object(), ManagerInterface(control), {"/j": jail})  # type: ignore[arg-type]
+        bus = SimpleNamespace(send=sent.append)  # (the Banned signal, built by the service)
+        service._session = _Session(bus, ManagerInterface(control), {"/j": jail})  # type: ignore[arg-type]
         before = jail.property_values()["CurrentlyBanned"]
         await control.ban("sshd", ipaddress.ip_network("198.51.100.9"), 60.0)
         return int(jail.property_values()["CurrentlyBanned"] - before)
+
+    sent: list[Message] = []
 
     try:
         assert asyncio.run(scenario()) == 1
     finally:
         unsubscribe()
+    assert [(m.member, m.body[:2]) for m in sent] == [("Banned", ["198.51.100.9", "sshd"])]
