@@ -30,7 +30,7 @@ class _Agent:
     """Stands for ``journalban run``: a process that logged its ready line when started."""
 
     def __init__(self, config: Path, *, bus_address: str | None = None) -> None:
-        self.proc = subprocess.Popen(["sleep", "30"])
+        self.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
         stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S,%f")[:23]
         self.log = f"{stamp} journalban running: 1 jail\n"
         self.seen = time.monotonic()
