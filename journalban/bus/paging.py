@@ -9,10 +9,14 @@ pages of different generations, knows to read again.
 The sorted order is built once from the agent's table and then kept by the
 agent's own announcements (each ban or unban moves one entry), so a ban
 during a flood costs a binary search, not a sort of 100,000 bans; a reload
-builds it again. The service builds it as soon as it connects
-(``ready``), in slices between which the event loop serves other calls: a
-sort of 100,000 bans in one piece held every caller for about a second.
-Announcements that arrive while it is built are applied once it is.
+drops it. It is built when a client first asks for a page (``GetBans``,
+``FindBans``: ``ready``), in slices between which the event loop serves
+other calls: a sort of 100,000 bans in one piece held every caller for about
+a second. Announcements that arrive while it is built are applied once it is.
+Not before a client asks: on a host no console reads, the order would cost
+each ban its sort key, two list entries and an index entry (about half a KiB
+a ban with the bus's signal: a flood's 55,000 bans, some 30 MB) and a binary
+search, for nothing.
 """
 
 from __future__ import annotations

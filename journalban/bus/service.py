@@ -62,7 +62,6 @@ class BusService:
         self.pages = BanPages(control)  # outlives a session: the generation never goes back
         self._jail_paths: dict[str, str] = {}  # path -> jail name, read by the dispatcher
         self._dirty = False
-        self._warming: asyncio.Task[None] | None = None  # GetBans's order, built ahead
         self.connected = asyncio.Event()
         # Set once the first attempt to serve ended, serving or not (agent.readiness).
         self.tried = asyncio.Event()
@@ -122,7 +121,6 @@ class BusService:
             self._said_unreachable = self._said_not_owner = False
             self.connected.set()
             self.tried.set()
-            self._warm_pages()
             flusher = asyncio.create_task(self._flush_changes(session))
             try:
                 await bus.wait_for_disconnect()  # type: ignore[no-untyped-call]
@@ -134,11 +132,6 @@ class BusService:
         finally:
             self._drop_session()
             bus.disconnect()
-
-    def _warm_pages(self) -> None:
-        """Sort the bans for GetBans now, in slices, not at the first call."""
-        if self._warming is None or self._warming.done():
-            self._warming = asyncio.get_running_loop().create_task(self.pages.ready())
 
     def _drop_session(self) -> None:
         self._session = None
@@ -219,7 +212,6 @@ class BusService:
         self._changed()
         self.pages.changed()
         if self._session is not None:
-            self._warm_pages()
             self._export_jails(self._session)
             self._session.manager.Reloaded()
 
