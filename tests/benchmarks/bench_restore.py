@@ -21,6 +21,7 @@ import contextlib
 import ipaddress
 import os
 import platform
+import shlex
 import shutil
 import socket
 import subprocess
@@ -32,11 +33,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 
 from bench_bytecode import compile_package  # noqa: E402
 
 from journalban.events import Ban  # noqa: E402
 from journalban.state.store import BatchCommit, StateStore  # noqa: E402
+from support.bus import PrivateBus  # noqa: E402
 
 SECTION = "## Restoring bans at start (agent)"
 
@@ -89,13 +92,17 @@ class ReadyWatch:
         self.path.unlink(missing_ok=True)
 
 
-def timed_runs(tmp: Path, runs: int, held: bool) -> list[tuple[float, float, int]]:
-    """(seconds from exec to READY=1, to "running:", elements the kernel then holds) per run."""
+def timed_runs(
+    tmp: Path, runs: int, held: bool, bus: str | None = None
+) -> list[tuple[float, float, int]]:
+    """(seconds from exec to READY=1, to "running:", elements the kernel then holds) per run;
+    ``bus``: the address its D-Bus API serves on (READY waits for it), None: no bus."""
     log = tmp / "agent.log"
     ready = ReadyWatch(tmp)
+    on_bus = f"DBUS_SYSTEM_BUS_ADDRESS={shlex.quote(bus)} " if bus is not None else ""
     one = (
         f"rm -f {log} {ready.flag}; start=$(date +%s.%N);"
-        f" NOTIFY_SOCKET={ready.path} {REPO}/.venv/bin/journalban run --config {tmp}/c.yaml"
+        f" {on_bus}NOTIFY_SOCKET={ready.path} {REPO}/.venv/bin/journalban run --config {tmp}/c.yaml"
         f" > {log} 2>&1 & pid=$!;"
         f' while ! grep -qs "running:" {log}; do sleep 0.005; done; running=$(date +%s.%N);'
         f" while [ ! -s {ready.flag} ]; do sleep 0.005; done;"
@@ -137,22 +144,29 @@ def main() -> int:
     parser.add_argument("--bans", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--no-bus", action="store_true",
+                        help="without the D-Bus API (the rule before 2026-12-06)")  # fmt: skip
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     commit = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     tmp = Path(tempfile.mkdtemp(prefix="jb-restore-"))
-    try:
-        (tmp / "j").mkdir()
-        (tmp / "c.yaml").write_text(
-            f"state_dir: {tmp}/state\nbus: false\njournal: {{directory: {tmp}/j}}\nrecidive: {{enabled: false}}\n"
-        )
-        make_state(tmp / "state", args.bans)
-        empty = timed_runs(tmp, args.runs, held=False)
-        held = timed_runs(tmp, args.runs, held=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        # The agent serves its D-Bus API, as installed (``bus: true`` by default), on a
+        # private bus (a path socket: reached from the agent's own network namespace).
+        bus = None if args.no_bus else stack.enter_context(PrivateBus(polkit=False)).address
+        try:
+            (tmp / "j").mkdir()
+            (tmp / "c.yaml").write_text(
+                f"state_dir: {tmp}/state\nbus: {'false' if bus is None else 'true'}\n"
+                f"journal: {{directory: {tmp}/j}}\nrecidive: {{enabled: false}}\n"
+            )
+            make_state(tmp / "state", args.bans)
+            empty = timed_runs(tmp, args.runs, held=False, bus=bus)
+            held = timed_runs(tmp, args.runs, held=True, bus=bus)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     load = os.getloadavg()[0]
     rows = "\n".join(
         f"| {kind} | {i + 1} | {t:.2f} | {r:.2f} | {n:,} |"
@@ -169,8 +183,8 @@ socket of the benchmark's (what systemd waits for), and to its "running" log lin
 start-up, reading the state, creating or checking the table and sets, and the netlink
 transactions that make the kernel hold every ban. (The agent's own ban table, the `Ban`
 objects its decisions and D-Bus work with, is built after the "running" line; READY
-follows once the D-Bus API and the enforcement points serve, which this configuration,
-`bus: false`, has none of: see agent/readiness.py.)
+follows once the D-Bus API and the enforcement points serve: see agent/readiness.py.)
+D-Bus API: {"off (`--no-bus`)" if args.no_bus else "on, on a private dbus-daemon, as installed"}.
 **empty**: a fresh namespace per run (no table); **held**: one
 namespace, a first untimed start filled the sets, and each timed start finds the kernel
 already holding every ban (a restart). Floors: held under 2 s, empty under 1 s.
