@@ -74,6 +74,7 @@ from bench_watch import (
     warm,
 )
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
+from proctree import descendants
 
 from journalban.state.files import state_path
 from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
@@ -149,23 +150,7 @@ class ProcessWatch:
 
     def children(self) -> list[int]:
         """Every live descendant: reader children and the helpers they fork."""
-        found: list[int] = []
-        parents = [self.pid]
-        while parents:
-            pid = parents.pop()
-            try:
-                tasks = os.listdir(f"/proc/{pid}/task")
-            except FileNotFoundError:
-                continue
-            for task in tasks:
-                try:
-                    with open(f"/proc/{pid}/task/{task}/children") as f:
-                        kids = [int(p) for p in f.read().split()]
-                except FileNotFoundError:
-                    continue
-                found += kids
-                parents += kids
-        return found
+        return descendants(self.pid)
 
     @staticmethod
     def _stat(pid: int) -> list[str]:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from bench_bytecode import compile_package
 from corpora import CORPORA, write_corpus
+from proctree import descendants
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "benchmarks.md"
@@ -163,27 +164,14 @@ class Tool:
 
 def _tree_rss_kib(pid: int) -> int:
     """The resident set of ``pid``'s descendants (not ``pid``: /usr/bin/time), summed."""
-    total, todo = 0, [pid]
-    while todo:
-        parent = todo.pop()
+    total = 0
+    for kid in descendants(pid):
         try:
-            tasks = os.listdir(f"/proc/{parent}/task")
+            with open(f"/proc/{kid}/status") as f:
+                found = re.search(r"VmRSS:\s+(\d+)", f.read())
         except OSError:
             continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{parent}/task/{task}/children") as f:
-                    kids = [int(k) for k in f.read().split()]
-            except OSError:
-                continue
-            for kid in kids:
-                todo.append(kid)
-                try:
-                    with open(f"/proc/{kid}/status") as f:
-                        found = re.search(r"VmRSS:\s+(\d+)", f.read())
-                except OSError:
-                    continue
-                total += int(found[1]) if found else 0
+        total += int(found[1]) if found else 0
     return total
 
 
