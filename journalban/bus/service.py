@@ -185,10 +185,7 @@ class BusService:
 
     def banned(self, ban: Ban) -> None:
         """Announce a new or extended ban (details never hold the matched lines)."""
-        self._changed()
-        self.pages.banned(ban)
-        if self._session is not None:
-            self._session.bus.send(banned_signal(ban))
+        self.banned_all((ban,))
 
     def banned_all(self, bans: Sequence[Ban]) -> None:
         """Announce a run of bans: a Banned signal each, the properties changed once."""
