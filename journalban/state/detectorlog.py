@@ -228,6 +228,8 @@ def unpack(path: str) -> None:
     stopped): every packed row (the detectors' log, the failure log's cleared networks)
     written again as JSON. One transaction (``state.downgrade``).
     Raises: sqlite3.Error."""
+    # (failurerows imports this module: its reader of a packed list imported when called)
+    from journalban.state.failurerows import networks
 
     def back(db: sqlite3.Connection) -> None:
         rows = db.execute(
@@ -242,7 +244,7 @@ def unpack(path: str) -> None:
         ).fetchall()
         db.executemany(
             "UPDATE failure_log SET cleared = ? WHERE seq = ?",
-            [(json.dumps(text[1:].split(SEP)), seq) for seq, text in rows],
+            [(json.dumps(networks(text)), seq) for seq, text in rows],
         )
 
     step_back(path, 4, back)

@@ -16,9 +16,9 @@ from collections.abc import Callable
 Back = Callable[[sqlite3.Connection], None]
 
 
-def step_back(path: str, version: int, back: Back) -> bool:
+def step_back(path: str, version: int, back: Back) -> None:
     """If the file at ``path`` is in format ``version``: ``back(db)``, and the file marked
-    ``version - 1``, in one transaction (False: it is in another format, left as it is).
+    ``version - 1``, in one transaction (in another format, it is left as it is).
     Raises: sqlite3.Error."""
     db = sqlite3.connect(path, isolation_level=None)
     try:
@@ -34,7 +34,6 @@ def step_back(path: str, version: int, back: Back) -> bool:
         db.execute("COMMIT")
     finally:
         db.close()
-    return bool(found == version)
 
 
 def downgrade(path: str, to: int) -> None:
