@@ -54,6 +54,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -78,6 +79,7 @@ from proctree import descendants
 
 from journalban.state.files import state_path
 from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
+from support.bus import PrivateBus
 from support.journal import JournalWriter, sshd_fields
 
 MAXRETRY, FINDTIME, BANTIME = 5, "2d", "2d"
@@ -333,7 +335,9 @@ def journalban_run(
                readers1 - readers0, own, commits.looks, memory, copy)  # fmt: skip
 
 
-def journalban_file(work: Path, corpus: Corpus, memory: bool = False) -> Run:
+def journalban_file(
+    work: Path, corpus: Corpus, memory: bool = False, *, bus: str | None = None
+) -> Run:
     log = work / "log" / "auth.log"
     log.parent.mkdir(parents=True)
     log.touch()
@@ -348,11 +352,13 @@ def journalban_file(work: Path, corpus: Corpus, memory: bool = False) -> Run:
     return journalban_run(
         work, corpus, "file", jails, "ssh-file",
         lambda r: file_offset(r.position("ssh-file"), log) >= size,
-        lambda: append(corpus.log, log), memory,
+        lambda: append(corpus.log, log), memory, bus=bus,
     )  # fmt: skip
 
 
-def journalban_journal(work: Path, corpus: Corpus, memory: bool = False) -> Run:
+def journalban_journal(
+    work: Path, corpus: Corpus, memory: bool = False, *, bus: str | None = None
+) -> Run:
     end = last_cursor(corpus.journal)
     jails = {
         "sshd": {
@@ -361,7 +367,7 @@ def journalban_journal(work: Path, corpus: Corpus, memory: bool = False) -> Run:
     }  # fmt: skip
     return journalban_run(
         work, corpus, "journal", jails, "sshd", lambda r: r.position("sshd") == end,
-        memory=memory,
+        memory=memory, bus=bus,
     )  # fmt: skip
 
 
@@ -553,27 +559,34 @@ def main() -> None:
     parser.add_argument("--memory-runs", type=int, default=1,
                         help="memory runs of each tool per source (timed runs sample no memory)")  # fmt: skip
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--no-bus", action="store_true",
+                        help="journalban without its D-Bus API (the rule before 2026-12-06)")  # fmt: skip
     args = parser.parse_args()
     parts = set(args.only.split(","))
     if not args.no_fail2ban and not os.path.exists(FAIL2BAN_SERVER):
         sys.exit("fail2ban-server is missing: apt-get install fail2ban (see shared RECIPES: Peers)")
-    print(machine(), "| load before:", load_average(), "| code:", code_version(), flush=True)
+    print(machine(), "| load before:", load_average(), "| code:", code_version(),
+          "| journalban's D-Bus API:", "off" if args.no_bus else "on", flush=True)  # fmt: skip
     corpus = ensure_corpus(args.data / str(args.lines), args.lines)
     print(f"corpus: {corpus.lines:,} lines, file {corpus.log.stat().st_size / 2**20:.0f} MB, "
           f"journal {corpus.journal_bytes / 2**20:.0f} MB in {corpus.journal_files} files", flush=True)  # fmt: skip
     runs: list[Run] = []
     lat = None
-    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp, ExitStack() as stack:
+        # journalban serves its D-Bus API as installed (a Banned signal per ban), on a
+        # private bus whose dbus-daemon is in neither tool's process tree.
+        bus = None if args.no_bus else stack.enter_context(PrivateBus(polkit=False)).address
         steps: list[tuple[str, Callable[[Path], Run]]] = []
         for source in ("file", "journal"):
             if source not in parts:
                 continue
             ours = journalban_file if source == "file" else journalban_journal
             for n in range(args.repeat):
-                steps.append((f"journalban-{source}-{n}", lambda w, f=ours: f(w, corpus)))  # type: ignore[misc]
+                steps.append((f"journalban-{source}-{n}",
+                              lambda w, f=ours: f(w, corpus, bus=bus)))  # type: ignore[misc]  # fmt: skip
             for n in range(args.memory_runs):
                 steps.append((f"journalban-{source}-memory-{n}",
-                              lambda w, f=ours: f(w, corpus, True)))  # type: ignore[misc]  # fmt: skip
+                              lambda w, f=ours: f(w, corpus, True, bus=bus)))  # type: ignore[misc]  # fmt: skip
             if not args.no_fail2ban:
                 steps.append((f"fail2ban-{source}",
                               lambda w, s=source: fail2ban_run(w, corpus, s)))  # type: ignore[misc]  # fmt: skip

@@ -61,3 +61,22 @@ def test_without_a_bus_the_timed_agent_runs_with_no_bus(
     seen = _started_agent(monkeypatch, tmp_path, None)
     assert seen["config"]["bus"] is False
     assert seen["bus_address"] is None
+
+
+@pytest.mark.parametrize("source", ["file", "journal"])
+def test_the_one_corpus_benchmark_passes_its_bus_to_the_timed_agent(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str
+) -> None:
+    """bench_agent's own file and journal runs (the 1M-line corpus) serve the bus too."""
+    seen: dict[str, Any] = {}
+
+    def run(*args: object, bus: str | None = None, **kwargs: object) -> None:
+        seen["bus"] = bus
+        raise _Started
+
+    monkeypatch.setattr(bench_agent, "journalban_run", run)
+    monkeypatch.setattr(bench_agent, "last_cursor", lambda journal: "end")
+    tool = bench_agent.journalban_file if source == "file" else bench_agent.journalban_journal
+    with pytest.raises(_Started):
+        tool(tmp_path, _Corpus(tmp_path), bus="unix:path=/run/bench-bus")  # type: ignore[arg-type]
+    assert seen["bus"] == "unix:path=/run/bench-bus"
