@@ -18,12 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dbus_fast import BusType, Message, NameFlag, RequestNameReply
+from dbus_fast import BusType, NameFlag, RequestNameReply
 from dbus_fast.aio import MessageBus
 
 from journalban.agent.api import AgentControl
-from journalban.bus import contract, convert
+from journalban.bus import contract
 from journalban.bus.authority import Authority
+from journalban.bus.bannedwire import send_banned
 from journalban.bus.dispatch import CallDispatcher
 from journalban.bus.interfaces import JailInterface, ManagerInterface
 from journalban.bus.paging import BanPages
@@ -193,9 +194,7 @@ class BusService:
         for ban in bans:
             self.pages.banned(ban)
         if self._session is not None:
-            send = self._session.bus.send
-            for ban in bans:
-                send(banned_signal(ban))
+            send_banned(self._session.bus, bans)
 
     def unbanned(self, ban: Ban, reason: str) -> None:
         """Announce a lifted ban; ``reason`` is expired, manual or flush."""
@@ -215,19 +214,6 @@ class BusService:
     def status_changed(self, jails: Sequence[str]) -> None:
         """Counters changed; announced by the next flush."""
         self._changed()
-
-
-def banned_signal(ban: Ban) -> Message:
-    """The manager's ``Banned`` signal of ``ban``, as ``ManagerInterface.Banned`` sends it.
-
-    Built here, not through dbus-fast's signal decorator: that checks the body against
-    the signature in Python before it marshals it, about 6 of the 9 µs a signal cost
-    (a flood's tens of thousands of bans); the body's types are this function's own,
-    and marshalling still refuses a value of the wrong type."""
-    return Message.new_signal(
-        contract.MANAGER_PATH, contract.MANAGER_INTERFACE, "Banned", "ssta{sv}",
-        [ban.address, ban.jail, convert.usec(ban.expires_at), convert.banned_details(ban)],
-    )  # fmt: skip
 
 
 class _FullSocketWaits:

@@ -70,6 +70,13 @@ class GatheringWriter:
         if self._flush_soon is None and not self._waiting_writable:
             self._flush_soon = self._loop.call_soon(self._flush)
 
+    def queue_wire(self, data: bytes) -> None:
+        """Queue a message already marshalled (its serial in it), with no future to resolve."""
+        self._queued.append(data)
+        self._total += len(data)
+        if self._flush_soon is None and not self._waiting_writable:
+            self._flush_soon = self._loop.call_soon(self._flush)
+
     def write_now(self) -> None:
         """Write what is queued at once, not at the next turn (unless the socket is full)."""
         if self._flush_soon is not None and not self._waiting_writable:

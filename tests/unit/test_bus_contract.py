@@ -252,12 +252,12 @@ def test_status_and_the_manager_property_count_prefix_bans_apart() -> None:
 
 
 def test_the_banned_signal_built_by_hand_is_the_interfaces() -> None:
-    """``service.banned_signal`` sends ``Banned`` without dbus-fast's decorator: the same
+    """``bannedwire.banned_signal`` sends ``Banned`` without dbus-fast's decorator: the same
     path, interface, member, signature and body as ``ManagerInterface.Banned`` gives, and
     a body that marshals (no matched line in it)."""
     from dbus_fast import MessageType
 
-    from journalban.bus.service import banned_signal
+    from journalban.bus.bannedwire import banned_signal
 
     manager = ManagerInterface(FakeControl())
     (declared,) = [s for s in manager.introspect().signals if s.name == "Banned"]
