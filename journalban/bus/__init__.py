@@ -1,1 +1,14 @@
-"""bus."""
+"""The agent's D-Bus API, ``org.jailban``, served with dbus-fast.
+
+dbus-fast's ``introspection`` (imported by its ``message_bus``) imports
+``hashlib`` for one use: the cache key of an introspection document it parses,
+which a service never does (it writes its own). ``hashlib`` loads OpenSSL's
+``libcrypto``: 0.5 MB of the agent's anonymous memory (issue 19). It is
+imported when first used (``journalban.lazymodules``); a client that parses a
+peer's introspection loads it then.
+"""
+
+from journalban.lazymodules import deferred
+
+with deferred("hashlib"):
+    import dbus_fast.introspection  # noqa: F401
