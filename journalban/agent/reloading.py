@@ -18,6 +18,7 @@ from journalban.decisions.engine import RECIDIVE
 from journalban.decisions.ignore import host_interfaces
 from journalban.errors import ConfigError, JournalbanError, all_errors
 from journalban.matching.filterdef import FilterDef
+from journalban.matching.literals import forget_parses
 
 if TYPE_CHECKING:
     from journalban.addresses import IPNetwork
@@ -127,6 +128,7 @@ class AgentReloading:
         if gone:
             await self._apply(self.decisions._lift(gone, "flush"))
         self._start_sources()
+        forget_parses()
         log.info(
             "configuration reloaded: %s", jails_phrase(self.parts, self.config.recidive.enabled)
         )

@@ -72,6 +72,7 @@ from journalban.firewall.dryrun import DryRunBackend
 from journalban.firewall.registry import create_backend
 from journalban.matching.engine import LineMatcher
 from journalban.matching.library import FilterLibrary, filters_dir_for
+from journalban.matching.literals import forget_parses
 from journalban.sources.base import Source
 from journalban.sources.journal import stop_ahead
 from journalban.state.banrows import one_read, running_stored
@@ -292,6 +293,7 @@ class Agent(
                         metricslink.run_metrics(self, self.clock, self.config, metrics_socket)
                     )
                 self._start_sources()
+                forget_parses()  # the filters' analyses are done: their parse trees go
                 if ready_status is not None:
                     group.create_task(self._tell_ready(ready_status))
                 await self._stop.wait()
