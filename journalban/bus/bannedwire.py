@@ -13,9 +13,11 @@ array's length counts from its first element, after the padding to 8 of a dict
 entry). The details are ``convert.banned_details``'s five keys, in its order.
 
 ``Message._marshall`` of ``banned_signal`` with the same serial gives
-the same bytes (tests/unit/test_bus_banned_wire.py). A value packing cannot
-take (a lone surrogate, a NUL, a counter out of range) raises ``ValueError``, and the
-caller sends the ``Message`` instead, which refuses it the way it always has.
+the same bytes (tests/unit/test_bus_banned_wire.py). For a value packing leaves
+alone (a lone surrogate or a NUL, which dbus-fast refuses; a counter past ``u`` or
+a time past ``t``, which ``convert`` clamps) ``banned_wire`` raises ``ValueError``
+and ``send_banned`` sends the ``Message`` instead, as before. The bytes of a run
+of bans go to the writer joined, as one item of its queue.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from journalban.events import Ban
 SIGNATURE = "ssta{sv}"
 
 _u32 = struct.Struct("<I").pack
-_u64 = struct.Struct("<Q").pack
-_length_serial = struct.Struct("<II").pack
 _PADS = tuple(b"\0" * n for n in range(8))
+# A string's NUL and the padding to 4 after it, by its length mod 4.
+_ENDS = tuple(b"\0" * (1 + -(n + 1) % 4) for n in range(4))
 
 
 def _entry(key: str, signature: str, alignment: int) -> bytes:
@@ -54,8 +56,8 @@ _BANNED_AT = _entry("banned_at_usec", "t", 8)
 _REASON = _entry("reason", "s", 4)
 
 
-def _template() -> tuple[bytes, bytes]:
-    """The first 4 bytes and the header fields (padded) of every Banned signal."""
+def _template() -> tuple[int, bytes]:
+    """The first 4 bytes (as a ``u``) and the header fields (padded) of every Banned signal."""
     wire = bytes(
         Message.new_signal(
             contract.MANAGER_PATH, contract.MANAGER_INTERFACE, "Banned", SIGNATURE,
@@ -63,21 +65,26 @@ def _template() -> tuple[bytes, bytes]:
         )._marshall(False)
     )  # fmt: skip
     (body_length,) = struct.unpack_from("<I", wire, 4)
-    return wire[:4], wire[12 : len(wire) - body_length]
+    return int.from_bytes(wire[:4], "little"), wire[12 : len(wire) - body_length]
 
 
 _START, _FIELDS = _template()
-
-
+_header = struct.Struct("<III").pack  # the first 4 bytes, the body's length, the serial
 _before_source = struct.Struct("<QI4x16sI4x").pack  # expires, the array's length, failures
 _after_source = struct.Struct("<20sI24sQ").pack  # ban_count, banned_at_usec
 _ARRAY_FIXED = 24 + 24 + 32  # the array's bytes in those two packs
-# The strings of a small set (jails, sources, reasons) with their padding, by text and
-# by where they start (mod 8); a packed address is not kept (a flood's are all new).
-_segments: dict[tuple[str, bytes, int, bool], bytes] = {}
+_AROUND_SOURCE = 40 + 56  # the bytes of those two packs
+
+# The strings of small sets (jails, sources, reasons), packed with their padding; a
+# jail by where it starts (after an address padded to 4: 0 or 4 past a multiple of 8).
+# An address is packed each time (a flood's are all new).
+_jails: tuple[dict[str, bytes], dict[str, bytes]] = ({}, {})
+_sources: dict[str, bytes] = {}
+_reasons: dict[str, bytes] = {}
+_KEPT = 256
 
 
-def _string(text: str) -> bytes:
+def _packed(text: str) -> bytes:
     """``text`` as ``s``: its length, its UTF-8 and a NUL."""
     data = text.encode()
     if 0 in data:
@@ -85,18 +92,15 @@ def _string(text: str) -> bytes:
     return _u32(len(data)) + data + b"\0"
 
 
-def _segment(text: str, prefix: bytes, offset: int, last: bool = False) -> bytes:
-    """``prefix`` then ``text`` as ``s``, starting ``offset`` (mod 8) past a multiple of 8,
-    padded to the next multiple of 8 unless it ends the body."""
-    key = (text, prefix, offset, last)
-    segment = _segments.get(key)
-    if segment is None:
-        segment = prefix + _PADS[-(offset + len(prefix)) % 4] + _string(text)
-        if not last:
-            segment += _PADS[-(offset + len(segment)) % 8]
-        if len(_segments) >= 256:
-            _segments.clear()
-        _segments[key] = segment
+def _segment(kept: dict[str, bytes], text: str, prefix: bytes, offset: int, last: bool) -> bytes:
+    """``prefix`` then ``text`` as ``s``, starting ``offset`` bytes past a multiple of 8,
+    padded to the next multiple of 8 unless it ends the body; kept in ``kept``."""
+    segment = prefix + _PADS[-(offset + len(prefix)) % 4] + _packed(text)
+    if not last:
+        segment += _PADS[-(offset + len(segment)) % 8]
+    if len(kept) >= _KEPT:
+        kept.clear()
+    kept[text] = segment
     return segment
 
 
@@ -104,27 +108,38 @@ def banned_wire(ban: Ban, serial: int) -> bytes:
     """The whole ``Banned`` signal of ``ban`` as sent with ``serial``.
 
     Raises:
-        ValueError: a value the wire cannot carry (the caller falls back to the
-            ``Message``, which reports it as dbus-fast does).
+        ValueError: a value the wire cannot carry, or one ``convert`` would change (a
+            counter past ``u``, a time past ``t``): the caller sends the ``Message``,
+            which converts it, or refuses it as dbus-fast does.
     """
     try:
-        address = _string(ban.address)
-        address += _PADS[-len(address) % 4]
-        jail = _segment(ban.jail, b"", len(address) % 8)
-        source = _segment(ban.source, _SOURCE, 0)
-        reason = _segment(ban.reason, _REASON, 0, last=True)
-        length = _ARRAY_FIXED + len(source) + len(reason)
-        body = b"".join((
+        data = ban.address.encode()
+        if 0 in data:
+            raise ValueError("a string holds a NUL byte")
+        address = _u32(len(data)) + data + _ENDS[len(data) % 4]
+        offset = len(address) % 8
+        jail = _jails[offset >> 2].get(ban.jail) or _segment(
+            _jails[offset >> 2], ban.jail, b"", offset, False
+        )
+        source = _sources.get(ban.source) or _segment(_sources, ban.source, _SOURCE, 0, False)
+        reason = _reasons.get(ban.reason) or _segment(_reasons, ban.reason, _REASON, 0, True)
+        # convert.usec's rounding; a value it would clamp fails to pack (struct.error),
+        # and so does a counter convert.u32 would clamp.
+        expires = ban.expires_at
+        expires_usec = 0 if expires is None or expires <= 0 else round(expires * convert.USEC)
+        banned_at = ban.banned_at
+        banned_usec = 0 if banned_at <= 0 else round(banned_at * convert.USEC)
+        length = len(source) + len(reason)
+        return b"".join((
+            _header(_START, len(address) + len(jail) + _AROUND_SOURCE + length, serial),
+            _FIELDS,
             address,
             jail,
-            _before_source(convert.usec(ban.expires_at), length, _FAILURES,
-                           convert.u32(ban.failures)),
+            _before_source(expires_usec, _ARRAY_FIXED + length, _FAILURES, ban.failures),
             source,
-            _after_source(_BAN_COUNT, convert.u32(ban.ban_count), _BANNED_AT,
-                          convert.usec(ban.banned_at)),
+            _after_source(_BAN_COUNT, ban.ban_count, _BANNED_AT, banned_usec),
             reason,
         ))  # fmt: skip
-        return b"".join((_START, _length_serial(len(body), serial), _FIELDS, body))
     except (UnicodeError, struct.error, AttributeError, TypeError) as exc:
         raise ValueError(f"cannot pack a Banned signal: {exc}") from exc
 
@@ -154,12 +169,17 @@ def send_banned(bus: MessageBus, bans: Iterable[Ban]) -> None:
             bus.send(banned_signal(ban))
         return
     next_serial = bus.next_serial
-    queue = writer.queue_wire
+    packed: list[bytes] = []
     for ban in bans:
         serial = next_serial()
         try:
-            queue(banned_wire(ban, serial))
+            packed.append(banned_wire(ban, serial))
         except ValueError:
+            if packed:  # first what came before it, in order
+                writer.queue_wire(b"".join(packed))
+                packed = []
             message = banned_signal(ban)
             message.serial = serial
             bus.send(message)
+    if packed:
+        writer.queue_wire(b"".join(packed))

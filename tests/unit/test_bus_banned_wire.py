@@ -4,7 +4,7 @@ The bytes ``banned_wire`` packs are compared with ``Message._marshall`` of the
 ``Message`` the service sent before (``banned_signal``) with the same serial, over
 generated and crafted values: unicode and empty strings, every length mod 8 (each
 padding case), IPv6 addresses and prefixes, permanent and past expiries, counters
-past ``u``. Sending goes through a real ``GatheringWriter`` on a socketpair; the
+past ``u`` (which ``banned_wire`` leaves to the ``Message``). Sending goes through a real ``GatheringWriter`` on a socketpair; the
 real bus test is tests/real/test_bus_banned_burst.py.
 """
 
@@ -22,6 +22,7 @@ from dbus_fast import Message
 from dbus_fast.errors import InvalidMessageError
 
 from journalban.bus.bannedwire import banned_signal, banned_wire, send_banned
+from journalban.bus.convert import USEC
 from journalban.bus.writer import GatheringWriter
 from journalban.events import Ban
 
@@ -64,12 +65,29 @@ def _marshalled(ban: Ban, serial: int) -> bytes:
     return bytes(message._marshall(False))
 
 
+def _fits(ban: Ban) -> bool:
+    """Whether ``convert`` leaves the ban's counters and times as they are."""
+    times = [t * USEC for t in (ban.banned_at, ban.expires_at) if t is not None and t > 0]
+    return all(0 <= n < 2**32 for n in (ban.failures, ban.ban_count)) and all(
+        round(t) < 2**64 for t in times
+    )
+
+
 def test_generated_bans_pack_to_dbus_fasts_bytes() -> None:
+    """The same bytes, or (only for a value ``convert`` clamps) a refusal: send_banned
+    then sends the Message, which clamps it."""
     rng = random.Random(19)
+    packed = 0
     for _ in range(5000):
         ban = _ban(rng)
         serial = rng.randrange(1, 2**32)
+        if not _fits(ban):
+            with pytest.raises(ValueError, match="cannot pack"):
+                banned_wire(ban, serial)
+            continue
         assert banned_wire(ban, serial) == _marshalled(ban, serial), ban
+        packed += 1
+    assert packed > 500
 
 
 @pytest.mark.parametrize("length", range(17))
@@ -92,7 +110,7 @@ def test_long_strings_and_the_largest_serial() -> None:
 
 
 def test_no_matched_line_on_the_wire() -> None:
-    ban = _ban(random.Random(1))
+    ban = Ban("sshd", ipaddress.ip_network("192.0.2.1"), 1.0, 2.0, lines=("hunter2",))
     assert b"hunter2" not in banned_wire(ban, 1)
 
 
@@ -119,10 +137,10 @@ def _bus_on(sock: socket.socket) -> Any:
 
 def test_send_banned_queues_the_packed_bytes_in_order() -> None:
     """Through the writer, the bytes on the socket are each ban's signal with serials
-    1, 2, 3...; a ban the wire cannot carry in the middle goes as its Message, which
-    refuses it as it did before (the bans before it are queued)."""
+    1, 2, 3..., those with a counter past ``u`` (sent as their Message) among them."""
     rng = random.Random(7)
     bans = [_ban(rng) for _ in range(300)]
+    assert 10 < sum(not _fits(ban) for ban in bans) < 290
 
     async def scenario() -> tuple[bytes, bytes]:
         ours, theirs = socket.socketpair()
