@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import resource
 import statistics
@@ -39,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ from bench_agent_corpora import (
 )
 from bench_bytecode import compile_package
 from bench_watch import warm
-from bound_verdict import FLOOR_C, FLOOR_F2B, Verdict, budget_c, budget_f2b, lowest_wall
+from bound_verdict import Cell, cell_text, given_walls, tables
 from corpora import CORPORA, add_corpus_arguments
 from corpus_files import CorpusFiles, ensure_files
 
@@ -84,10 +85,11 @@ def read_bytes(path: Path) -> bytes:
         return f.read()
 
 
-def read_messages(files: CorpusFiles, jail: Jail) -> tuple[int, float]:
+def read_messages(files: CorpusFiles, jail: Jail, field: str = "") -> tuple[int, float]:
     """(a) from the journal: the two calls per entry with the jail's matches, nothing else;
     the entries and the loop's CPU seconds (opening the files is left out, as the C
-    reader leaves it out of its time)."""
+    reader leaves it out of its time). ``field``: a third call per entry, for it (not
+    in the bound)."""
     from systemd import journal
 
     reader = journal.Reader(path=str(files.journal))
@@ -96,31 +98,38 @@ def read_messages(files: CorpusFiles, jail: Jail) -> tuple[int, float]:
     entries = 0
     next_entry, get = reader._next, reader._get
     t0 = time.process_time()
-    while next_entry():
-        entries += 1
-        try:  # noqa: SIM105 (suppress() would cost more than the call measured)
-            get("MESSAGE")
-        except KeyError:
-            pass
+    if field:
+        while next_entry():
+            entries += 1
+            with contextlib.suppress(KeyError):
+                get("MESSAGE")
+                get(field)
+    else:
+        while next_entry():
+            entries += 1
+            try:  # noqa: SIM105 (suppress() would cost more than the call measured)
+                get("MESSAGE")
+            except KeyError:
+                pass
     seconds = time.process_time() - t0
     reader.close()
     return entries, seconds
 
 
-def held_messages(files: CorpusFiles, jail: Jail) -> list[str]:
-    """The jail's messages, decoded, in memory (not timed: (b)'s input)."""
+def held_messages(files: CorpusFiles, jail: Jail) -> list[bytes]:
+    """The jail's messages as ``_get`` gives them, in memory (not timed)."""
     from systemd import journal
 
     reader = journal.Reader(path=str(files.journal))
     add_jail_matches(reader, jail)
     reader.seek_head()
-    out: list[str] = []
+    out: list[bytes] = []
     while reader._next():
         try:
             value = reader._get("MESSAGE")
         except KeyError:
             value = b""
-        out.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value))
+        out.append(value if isinstance(value, bytes) else str(value).encode())
     reader.close()
     return out
 
@@ -187,6 +196,19 @@ def match_messages_each(matcher: Any, messages: list[str]) -> list[str]:
     return out
 
 
+def decode(raw: list[bytes]) -> list[str]:
+    return [value.decode("utf-8", "replace") for value in raw]
+
+
+def parse_addresses(hosts: list[str]) -> int:
+    """Each distinct address text parsed once (what normalising the count's key costs)."""
+    parsed = {}
+    for host in set(hosts):
+        with contextlib.suppress(ValueError):
+            parsed[host] = ipaddress.ip_address(host)
+    return len(parsed)
+
+
 def decide(hosts: list[str], maxretry: int = MAXRETRY) -> list[str]:
     """(c) deciding at its barest: a count per address, a record at the count."""
     counts: dict[str, int] = {}
@@ -199,44 +221,6 @@ def decide(hosts: list[str], maxretry: int = MAXRETRY) -> list[str]:
         if n == maxretry:
             append(host)
     return banned
-
-
-@dataclass
-class Cell:
-    """One corpus and source: the budget's figures, the parts, the agent's own counts."""
-
-    corpus: str
-    source: str
-    lines: int  # file lines, or the jail's journal entries
-    c_seconds: float = 0.0  # journal: the C reader's time, the fastest run
-    fail2ban_wall: float = 0.0  # 0: not known
-    fail2ban_given: bool = False
-    parts: dict[str, float] = field(default_factory=dict)  # a, b, c: CPU s, medians
-    runs: dict[str, list[float]] = field(default_factory=dict)  # every timed run
-    extra: dict[str, float] = field(default_factory=dict)  # measured beside, not in the bound
-    failures: int = 0  # found by (b)
-    bans: int = 0  # recorded by (c)
-    agent_failed: int = -1
-    agent_banned: int = -1
-    agent_cpu: float = 0.0
-    agent_wall: float = 0.0
-    load: str = ""
-
-    def verdicts(self) -> dict[str, Verdict]:
-        bound = lowest_wall(self.parts)
-        failures = self.failures  # every failure matched reaches the deciding stage
-        out: dict[str, Verdict] = {}
-        if self.fail2ban_wall:
-            out[f"{FLOOR_F2B:.0f}x fail2ban"] = Verdict(
-                budget_f2b(self.fail2ban_wall), bound, failures
-            )
-        if self.source == "journal" and self.c_seconds:
-            out[f"{FLOOR_C:.0%} of C"] = Verdict(budget_c(self.c_seconds), bound, failures)
-            with_c = lowest_wall({**self.parts, "a": self.c_seconds})
-            out[f"{FLOOR_C:.0%} of C, reading in C"] = Verdict(
-                budget_c(self.c_seconds), with_c, failures
-            )
-        return out
 
 
 def timed(cell: Cell, part: str, fn: Callable[[], Any], repeat: int) -> Any:
@@ -259,6 +243,9 @@ def measure_file(files: CorpusFiles, filter_name: str, repeat: int) -> Cell:
     hosts = timed(cell, "b", lambda: match_file(matcher, batches), repeat)
     cell.failures = len(hosts)
     cell.bans = len(timed(cell, "c", lambda: decide(hosts), repeat))
+    cell.extra["c, each distinct address parsed"] = cpu_median(
+        lambda: parse_addresses(hosts), repeat
+    )[0]
     return cell
 
 
@@ -282,7 +269,12 @@ def measure_journal(files: CorpusFiles, jail: Jail, filter_name: str, binary: Pa
     cell.lines = reads[0][0]
     cell.runs["a"] = [seconds for _, seconds in reads]
     cell.parts["a"] = statistics.median(cell.runs["a"])
-    messages = held_messages(files, jail)
+    raw = held_messages(files, jail)
+    cell.extra["a, decoding the messages"] = cpu_median(lambda: decode(raw), repeat)[0]
+    cell.extra["a, with each entry's _SOURCE_REALTIME_TIMESTAMP"] = statistics.median(
+        read_messages(files, jail, "_SOURCE_REALTIME_TIMESTAMP")[1] for _ in range(repeat)
+    )
+    messages = decode(raw)
     matcher = new_matcher(filter_name)
     batched = match_messages_batched(matcher, messages)  # (compiled: not timed)
     each = match_messages_each(matcher, messages)
@@ -296,6 +288,9 @@ def measure_journal(files: CorpusFiles, jail: Jail, filter_name: str, binary: Pa
     cell.parts["b"], cell.runs["b"] = (b1, r1) if b1 <= b2 else (b2, r2)
     cell.failures = len(batched)
     cell.bans = len(timed(cell, "c", lambda: decide(batched), repeat))
+    cell.extra["c, each distinct address parsed"] = cpu_median(
+        lambda: parse_addresses(batched), repeat
+    )[0]
     return cell
 
 
@@ -308,56 +303,6 @@ def agent_counts(cell: Cell, files: CorpusFiles, jail: Jail, work: Path) -> None
         run = journalban_journal(work, files, jail, last_matching_cursor(files, jail))
     cell.agent_failed, cell.agent_banned = run.failed, run.banned
     cell.agent_cpu, cell.agent_wall = run.cpu, run.wall
-
-
-def given_walls(texts: list[str]) -> dict[tuple[str, str], float]:
-    """``CORPUS:SOURCE=SECONDS`` figures of fail2ban-server's wall."""
-    out: dict[tuple[str, str], float] = {}
-    for text in texts:
-        key, _, seconds = text.partition("=")
-        corpus, _, source = key.partition(":")
-        out[(corpus, source)] = float(seconds)
-    return out
-
-
-def cell_text(cell: Cell, signal_us: float) -> list[str]:
-    p = cell.parts
-    head = (f"  {cell.source}: {cell.lines:,} {'lines' if cell.source == 'file' else 'entries'}"
-            f", (a) {p['a']:.3f} (b) {p['b']:.3f} (c) {p['c']:.4f} CPU s "
-            f"-> bound {lowest_wall(p):.3f} s; failures {cell.failures:,} "
-            f"(agent {cell.agent_failed:,}), bans {cell.bans:,} (agent {cell.agent_banned:,}, "
-            f"signals {cell.agent_banned * signal_us / 1e6:.3f} s); C {cell.c_seconds:.3f} s, "
-            f"fail2ban {cell.fail2ban_wall:.2f} s; extra {cell.extra}; load {cell.load}")  # fmt: skip
-    return [head, *(f"    {name}: {v.text()}" for name, v in cell.verdicts().items())]
-
-
-def tables(cells: list[Cell], signal_us: float) -> list[str]:
-    parts = ["| corpus | source | lines or entries | (a) reading | (b) matching | (c) deciding "
-             "| bound (a+b+c)/2 | failures (b) / agent | bans (c) / agent | signals (agent's bans) "
-             "| agent's CPU / wall |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    verdicts = ["| corpus | source | floor | budget (wall) | bound | verdict | left | "
-                "µs CPU per counted failure | left after signals |",
-                "|---|---|---|---:|---:|---|---:|---:|---:|"]  # fmt: skip
-    for c in cells:
-        p = c.parts
-        signals = c.agent_banned * signal_us / 1e6 if c.agent_banned > 0 else 0.0
-        parts.append(
-            f"| {c.corpus} | {c.source} | {c.lines:,} | {p['a']:.3f} | {p['b']:.3f} "
-            f"| {p['c']:.4f} | {lowest_wall(p):.3f} | {c.failures:,} / {c.agent_failed:,} "
-            f"| {c.bans:,} / {c.agent_banned:,} | {signals:.3f} "
-            f"| {c.agent_cpu:.2f} / {c.agent_wall:.3f} |"
-        )
-        for name, v in c.verdicts().items():
-            word = "feasible in principle" if v.feasible else "**infeasible**"
-            after = v.left - signals / 2
-            verdicts.append(
-                f"| {c.corpus} | {c.source} | {name} | {v.budget:.3f} | {v.bound:.3f} | {word} "
-                f"| {v.left:+.3f} s | {v.left_per_failure_us():.1f} | {after:+.3f} s |"
-                if v.feasible else
-                f"| {c.corpus} | {c.source} | {name} | {v.budget:.3f} | {v.bound:.3f} | {word} "
-                f"| {v.left:+.3f} s | - | - |"
-            )  # fmt: skip
-    return [*parts, "", *verdicts]
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 import bench_bound
-from bound_verdict import Verdict, budget_c, budget_f2b, lowest_wall, signals_cpu
+from bound_verdict import Cell, Verdict, budget_c, budget_f2b, given_walls, lowest_wall, signals_cpu
 
 
 def test_budgets_are_the_walls_the_floors_allow() -> None:
@@ -61,7 +61,7 @@ def test_signals_cpu() -> None:
 
 
 def test_cell_verdicts_per_floor() -> None:
-    cell = bench_bound.Cell("sshd-flood", "journal", 300_000, c_seconds=0.25, fail2ban_wall=19.5,
+    cell = Cell("sshd-flood", "journal", 300_000, c_seconds=0.25, fail2ban_wall=19.5,
                             parts={"a": 0.3, "b": 0.2, "c": 0.04}, failures=150_000)  # fmt: skip
     verdicts = cell.verdicts()
     assert set(verdicts) == {"30x fail2ban", "80% of C", "80% of C, reading in C"}
@@ -70,7 +70,7 @@ def test_cell_verdicts_per_floor() -> None:
     assert verdicts["80% of C"].budget == pytest.approx(0.3125)
     # reading done by the C reader instead: (0.25 + 0.2 + 0.04) / 2
     assert verdicts["80% of C, reading in C"].bound == pytest.approx(0.245)
-    file_cell = bench_bound.Cell("sshd", "file", 300_000, parts={"a": 0.01, "b": 0.1, "c": 0.0})
+    file_cell = Cell("sshd", "file", 300_000, parts={"a": 0.01, "b": 0.1, "c": 0.0})
     assert file_cell.verdicts() == {}  # no fail2ban figure: no verdict
 
 
@@ -80,7 +80,7 @@ def test_decide_records_an_address_once_at_the_count() -> None:
 
 
 def test_given_walls() -> None:
-    assert bench_bound.given_walls(["sshd:file=8.5", "sshd-flood:journal=19.25"]) == {
+    assert given_walls(["sshd:file=8.5", "sshd-flood:journal=19.25"]) == {
         ("sshd", "file"): 8.5,
         ("sshd-flood", "journal"): 19.25,
     }
