@@ -34,7 +34,7 @@ from journalban.sources.journalwire import (
 )
 
 if TYPE_CHECKING:
-    import socket
+    import _socket
 
     from journalban.sources.journalworker import Follower
     from journalban.sources.sdreader import Reader
@@ -45,7 +45,7 @@ class CatchingUp:
 
     request: Request
     reader: Reader
-    channel: socket.socket | None
+    channel: _socket.socket | None
     cursor: str | None
     stdout: int
     gate: SessionGate | None

@@ -15,21 +15,30 @@ one is a failure (the agent restarts the source from its committed cursor).
 It ends when the agent closes the read end (its next write fails), as the
 child does. The child reaps its helpers on ``SIGCHLD`` (``journalworker.main``),
 so that their CPU time adds up in its own. Standard library only.
+
+The child's side needs neither ``socket`` nor ``traceback``: ``_socket``'s own
+socket sends the descriptor, and a helper's failure imports ``traceback`` to
+report it. Together with the modules they import (``selectors``, ``linecache``,
+``tokenize``, ``textwrap``, the socket enums) they were about 0.4 MB of the
+journal reader child's memory (issue 19).
 """
 
 from __future__ import annotations
 
+import _socket
+import array
 import os
-import socket
 import sys
-import traceback
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 FD_MESSAGE = b"helper"
 
 
-def fork_helper(channel: socket.socket, keep_out: int, run: Callable[[int], None]) -> int:
+def fork_helper(channel: _socket.socket, keep_out: int, run: Callable[[int], None]) -> int:
     """Fork a helper running ``run(its frame fd)``; its pid once the agent holds its pipe.
 
     ``keep_out`` (the child's own stdout) is closed in the helper: the agent
@@ -43,15 +52,25 @@ def fork_helper(channel: socket.socket, keep_out: int, run: Callable[[int], None
         pid = os.fork()
         if pid == 0:  # pragma: no cover (the helper: reported through its frames)
             _helper(read_end, write_end, channel, keep_out, run)
-        socket.send_fds(channel, [FD_MESSAGE], [read_end])
+        send_fd(channel, read_end)
     finally:
         os.close(read_end)
         os.close(write_end)
     return pid
 
 
+def send_fd(channel: _socket.socket, fd: int) -> None:
+    """Send ``fd`` over ``channel`` with ``FD_MESSAGE`` (what ``socket.send_fds`` sends)."""
+    rights = array.array("i", [fd])
+    channel.sendmsg([FD_MESSAGE], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+
+
 def _helper(
-    read_end: int, write_end: int, channel: socket.socket, keep_out: int, run: Callable[[int], None]
+    read_end: int,
+    write_end: int,
+    channel: _socket.socket,
+    keep_out: int,
+    run: Callable[[int], None],
 ) -> None:  # pragma: no cover (runs in the forked process)
     code = 1
     try:
@@ -63,6 +82,8 @@ def _helper(
     except BrokenPipeError:
         code = 0  # the agent stopped reading it: nothing left to do
     except BaseException:
+        import traceback  # only to report a failure
+
         traceback.print_exc()
         sys.stderr.flush()
     finally:
@@ -70,11 +91,13 @@ def _helper(
 
 
 def receive_helper_pipe(channel: socket.socket) -> IO[bytes]:
-    """The read end of a helper's pipe, sent before its ``SPLIT`` frame.
+    """The read end of a helper's pipe, sent before its ``SPLIT`` frame (in the agent).
 
     Raises:
         OSError: nothing was sent (a child that does not fork its helpers).
     """
+    import socket  # the agent's side: imported there anyway
+
     message, fds, _, _ = socket.recv_fds(channel, len(FD_MESSAGE), 1)
     if message != FD_MESSAGE or len(fds) != 1:
         for fd in fds:

@@ -21,6 +21,7 @@ holds only the lines that matched, ``hosts`` their address texts.
 
 from __future__ import annotations
 
+import _socket
 import contextlib
 import dataclasses
 import gc
@@ -28,7 +29,6 @@ import os
 import re
 import select
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -80,7 +80,9 @@ class Follower(CatchingUp):
         self.finder_used = False
         self.channel = None
         if request.helper_socket is not None:
-            self.channel = socket.socket(fileno=request.helper_socket)
+            self.channel = _socket.socket(
+                fileno=request.helper_socket
+            )  # not socket.py: journalhelper
         self.cursor = request.cursor
         self.stdin = stdin
         self.stdout = stdout
