@@ -18,15 +18,21 @@ C library) ``ascii_text`` is None and ``first_index`` keeps to ``str.find``.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 from collections.abc import Callable, Sequence
 
 _MemMem = Callable[[int, int, bytes, int], int | None]
 
 
+@functools.cache
 def _memmem() -> _MemMem | None:
-    """The C library's ``memmem`` (None: it has none)."""
+    """The C library's ``memmem`` (None: it has none), looked up when first asked.
+
+    ``ctypes`` is imported then: a journal reader child whose route decides (sshd's
+    jail) never asks, and ``ctypes`` was 0.2 MB of its memory (issue 19).
+    """
+    import ctypes
+
     try:
         found: _MemMem = ctypes.CDLL(None).memmem  # the process's own C library
     except (OSError, AttributeError):
@@ -36,9 +42,6 @@ def _memmem() -> _MemMem | None:
     return found
 
 
-_MEMMEM = _memmem()
-
-
 class AsciiText:
     """An ASCII text's bytes, searched by ``memmem``: ``find(needle)`` is
     ``text.find(needle)`` for an ASCII ``needle``."""
@@ -46,6 +49,8 @@ class AsciiText:
     __slots__ = ("_base", "_memmem", "_raw", "_size")
 
     def __init__(self, text: str, memmem: _MemMem) -> None:
+        import ctypes  # loaded by _memmem already
+
         self._raw = text.encode("ascii")
         self._size = len(self._raw)
         self._base = ctypes.cast(ctypes.c_char_p(self._raw), ctypes.c_void_p).value or 0
@@ -68,7 +73,10 @@ def _encoded(needle: str) -> bytes:
 
 def ascii_text(text: str) -> AsciiText | None:
     """``text``'s bytes for ``memmem``; None: not ASCII, or no ``memmem`` here."""
-    return AsciiText(text, _MEMMEM) if _MEMMEM is not None and text.isascii() else None
+    if not text.isascii():
+        return None
+    memmem = _memmem()
+    return None if memmem is None else AsciiText(text, memmem)
 
 
 # Characters of log text from the most common on (a rough order: it only steers the
