@@ -36,14 +36,19 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(tmp_path: Path
     log.write_text("")
     cfg = file_jail_config(tmp_path, log, maxretry=1000)
     reader = StateReader(tmp_path / "state")
-    total = 60_000
+    # Enough that the agent cannot read it all between two looks at its state (50 ms
+    # apart): 60,000 lines written line by line let it keep up with the writes and
+    # commit the last before the kill (CI, 2026-12-06).
+    total = 300_000
+    lines = [
+        _line(f"203.0.113.{n % 200 + 1}", n) if n % 3 == 0 else _noise(n) for n in range(total)
+    ]
     agent = AgentProcess(cfg)
     agent.wait_for_log("running:")
     workers = _reader_children(agent.proc.pid)
     assert len(workers) == 1, "one reader child for the file jail"
     with log.open("a") as f:
-        for n in range(total):
-            f.write(_line(f"203.0.113.{n % 200 + 1}", n) if n % 3 == 0 else _noise(n))
+        f.write("".join(lines))  # the backlog at once
     reader.wait(lambda: reader.total_failed("ssh-files") > 0)
     agent.kill9()
     counted = reader.total_failed("ssh-files")
