@@ -61,19 +61,21 @@ class GatheringWriter:
 
     def schedule_write(self, msg: Message | None = None, future: Any = None) -> None:
         """Queue ``msg`` (dbus-fast's interface); it is written at the loop's next turn."""
-        if msg is not None:
-            data = msg._marshall(False)
-            self._queued.append(data)
-            self._total += len(data)
-            if future is not None:
-                self._ends.append((self._total, future))
-        if self._flush_soon is None and not self._waiting_writable:
-            self._flush_soon = self._loop.call_soon(self._flush)
+        if msg is None:
+            self._flush_later()
+            return
+        self.queue_wire(msg._marshall(False))
+        if future is not None:
+            self._ends.append((self._total, future))
 
-    def queue_wire(self, data: bytes) -> None:
+    def queue_wire(self, data: bytes | bytearray) -> None:
         """Queue a message already marshalled (its serial in it), with no future to resolve."""
         self._queued.append(data)
         self._total += len(data)
+        self._flush_later()
+
+    def _flush_later(self) -> None:
+        """Write what is queued at the loop's next turn (unless a flush is due already)."""
         if self._flush_soon is None and not self._waiting_writable:
             self._flush_soon = self._loop.call_soon(self._flush)
 
