@@ -251,13 +251,18 @@ def measure_file(files: CorpusFiles, filter_name: str, repeat: int) -> Cell:
     batches = text_batches(data)
     matcher = new_matcher(filter_name)
     match_file(matcher, batches)  # (regexes compiled, date format settled: not timed)
-    hosts = timed(cell, "b", lambda: match_file(matcher, batches), repeat)
+    deciding(cell, timed(cell, "b", lambda: match_file(matcher, batches), repeat), repeat)
+    return cell
+
+
+def deciding(cell: Cell, hosts: list[str], repeat: int) -> None:
+    """(c) over the failures ``hosts`` (matching's), and beside it what it leaves out:
+    each distinct address parsed."""
     cell.failures = len(hosts)
     cell.bans = len(timed(cell, "c", lambda: decide(hosts), repeat))
     cell.extra["c, each distinct address parsed"] = cpu_median(
         lambda: parse_addresses(hosts), repeat
     )[0]
-    return cell
 
 
 def measure_journal(files: CorpusFiles, jail: Jail, filter_name: str, binary: Path,
@@ -300,11 +305,7 @@ def measure_journal(files: CorpusFiles, jail: Jail, filter_name: str, binary: Pa
     cell.extra["b, hits on batches"] = b1
     cell.extra["b, message_hit on each"] = b2
     cell.parts["b"], cell.runs["b"] = (b1, r1) if b1 <= b2 else (b2, r2)
-    cell.failures = len(batched)
-    cell.bans = len(timed(cell, "c", lambda: decide(batched), repeat))
-    cell.extra["c, each distinct address parsed"] = cpu_median(
-        lambda: parse_addresses(batched), repeat
-    )[0]
+    deciding(cell, batched, repeat)
     return cell
 
 
