@@ -80,9 +80,8 @@ class Follower(CatchingUp):
         self.finder_used = False
         self.channel = None
         if request.helper_socket is not None:
-            self.channel = _socket.socket(
-                fileno=request.helper_socket
-            )  # not socket.py: journalhelper
+            # _socket's own socket, not socket.py's (journalhelper: the child's memory)
+            self.channel = _socket.socket(fileno=request.helper_socket)
         self.cursor = request.cursor
         self.stdin = stdin
         self.stdout = stdout
