@@ -19,7 +19,7 @@ from dbus_fast.aio import MessageBus
 from journalban.bus.bannedwire import banned_signal, send_banned
 from journalban.bus.writer import GatheringWriter, gather_writes
 from journalban.events import Ban
-from support.bus import PrivateBus
+from support.bus import PrivateBus, add_match
 
 COUNT = 5000
 TURN = 100
@@ -54,11 +54,7 @@ async def _burst(address: str, bans: list[Ban]) -> tuple[bool, list[Message]]:
                 heard.append(msg)
 
         client.add_message_handler(hear)
-        await client.call(
-            Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-                    interface="org.freedesktop.DBus", member="AddMatch", signature="s",
-                    body=[f"type='signal',sender='{server.unique_name}'"])
-        )  # fmt: skip
+        await add_match(client, f"type='signal',sender='{server.unique_name}'")
         for i in range(0, len(bans), TURN):
             send_banned(server, bans[i : i + TURN])
             await asyncio.sleep(0)

@@ -13,7 +13,7 @@ from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from journalban.bus.writer import GatheringWriter, gather_writes
-from support.bus import PrivateBus
+from support.bus import PrivateBus, add_match
 
 
 async def _exchange(address: str, count: int) -> tuple[bool, bool, list[int], list[str]]:
@@ -40,11 +40,7 @@ async def _exchange(address: str, count: int) -> tuple[bool, bool, list[int], li
                 signals.append(msg.body[0])
 
         client.add_message_handler(heard)
-        await client.call(
-            Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-                    interface="org.freedesktop.DBus", member="AddMatch", signature="s",
-                    body=[f"type='signal',sender='{server.unique_name}'"])
-        )  # fmt: skip
+        await add_match(client, f"type='signal',sender='{server.unique_name}'")
 
         def echo(i: int) -> Message:
             return Message(destination="org.jailban", path="/org/jailban",

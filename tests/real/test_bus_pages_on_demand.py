@@ -18,7 +18,7 @@ from dbus_fast.aio import MessageBus
 
 from journalban.bus import contract
 from journalban.bus.service import BusService
-from support.bus import PrivateBus
+from support.bus import PrivateBus, add_match
 from support.fake_control import FakeControl
 
 
@@ -37,13 +37,7 @@ async def _scenario(address: str) -> tuple[bool, int, bool, int, list[str]]:
                 else None
             )
         )
-        await listener.call(
-            Message(
-                destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus", member="AddMatch", signature="s",
-                body=[f"type='signal',interface='{contract.MANAGER_INTERFACE}'"],
-            )
-        )  # fmt: skip
+        await add_match(listener, f"type='signal',interface='{contract.MANAGER_INTERFACE}'")
         for n in range(1, 4):
             await control.ban("sshd", ipaddress.ip_network(f"198.51.100.{n}"), 60.0)
         for _ in range(50):  # the signals through the daemon

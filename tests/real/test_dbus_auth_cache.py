@@ -20,7 +20,7 @@ from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from journalban.bus.authcache import TTL
-from support.bus import PYTHON, PrivateBus, ServiceProcess, as_user
+from support.bus import PYTHON, PrivateBus, ServiceProcess, add_match, as_user
 
 pytestmark = pytest.mark.real
 
@@ -123,16 +123,7 @@ class PolkitWatch:
             "type='signal',sender='org.freedesktop.PolicyKit1',"
             "interface='org.freedesktop.PolicyKit1.Authority',member='Changed'"
         )
-        await client.call(
-            Message(
-                destination="org.freedesktop.DBus",
-                path="/org/freedesktop/DBus",
-                interface="org.freedesktop.DBus",
-                member="AddMatch",
-                signature="s",
-                body=[rule],
-            )
-        )
+        await add_match(client, rule)
 
         def on_message(msg: Message) -> None:
             if msg.message_type == MessageType.SIGNAL and msg.member == "Changed":

@@ -21,6 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from dbus_fast import Message
+from dbus_fast.aio import MessageBus
+
 from support.real import REPO, missing_real, need_root, need_tool
 
 SYSTEM_CONF = Path("/usr/share/dbus-1/system.conf")
@@ -329,3 +332,13 @@ class SignalMonitor:
         self.proc.wait(5)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+async def add_match(client: MessageBus, rule: str) -> None:
+    """Ask the bus daemon to route to ``client`` the messages ``rule`` matches (signals
+    are sent to those who asked)."""
+    await client.call(
+        Message(destination="org.freedesktop.DBus", path="/org/freedesktop/DBus",
+                interface="org.freedesktop.DBus", member="AddMatch", signature="s",
+                body=[rule])
+    )  # fmt: skip
