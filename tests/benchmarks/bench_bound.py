@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/benchmarks/bench_bound.py [--corpora sshd,...] [--only file,journal]
         [--repeat 3] [--fail2ban run|skip] [--fail2ban-wall CORPUS:SOURCE=SECONDS ...]
-        [--no-agent] [--signal-us 6.0] [--json OUT]
+        [--no-agent] [--signal-us 1.3] [--json OUT]
 
 Runs as root (the corpora and peers of bench_agent_corpora.py, unchanged). Per
 corpus and source it measures:
@@ -330,7 +330,9 @@ def main() -> None:
     parser.add_argument("--fail2ban-wall", action="append", default=[],
                         help="CORPUS:SOURCE=SECONDS: fail2ban-server's wall, given")  # fmt: skip
     parser.add_argument("--no-agent", action="store_true", help="skip the agent's own counts")
-    parser.add_argument("--signal-us", type=float, default=6.0,
+    # 1.3 µs: the signal packed to wire bytes (bus/bannedwire.py, bench_banned_signal.py);
+    # 6 µs before it, through Message.new_signal and bus.send (runs 1-4 of the bound).
+    parser.add_argument("--signal-us", type=float, default=1.3,
                         help="CPU µs of a Banned signal (docs/benchmarks.md)")  # fmt: skip
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
