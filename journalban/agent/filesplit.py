@@ -366,7 +366,7 @@ def merge_bodies(bodies: list[bytes]) -> bytes:
         return bodies[0]
     fields = [marshal.loads(body) for body in bodies]  # noqa: S302 (our own bodies)
     counts = [sum(f[i] for f in fields) for i in (1, 2, 3)]
-    lists = [[item for f in fields for item in f[i]] for i in range(4, 10)]
+    lists = [[item for f in fields for item in f[i]] for i in (4, 5)]
     return marshal.dumps((fields[-1][0], *counts, *lists))
 
 

@@ -119,19 +119,18 @@ class FileWorkerSource:
 
     def _batch(self, body: bytes) -> LineBatch:  # (see filereader's frames)
         fields = marshal.loads(body)  # noqa: S302 (our own child)
-        position, read, unreadable, truncated, lines, hosts, times, users, marks = fields[:9]
-        sessions = [(str(k), v) for k, v in fields[9]]
+        position, read, unreadable, truncated, hits, changed = fields
         return LineBatch(
             source=self.key,
-            lines=lines,
+            lines=(),  # (``read`` counts them; the hits hold the lines that matched)
             position=position,
             prefixed=True,
             arrival=self._clock.now(),
             unreadable=unreadable,
             truncated=truncated,
             read=read,
-            hits=list(zip(lines, hosts, times, users, marks, strict=True)),
-            sessions=sessions,
+            hits=hits,
+            sessions=[(str(k), v) for k, v in changed],
         )
 
     def _go(self) -> ChildProcess | None:

@@ -48,7 +48,7 @@ def _hosts(fd: int, want: int, timeout: float = 20.0) -> list[str]:
     while len(hosts) < want:
         (size,) = FRAME_HEADER.unpack(_read_exactly(fd, FRAME_HEADER.size, deadline))
         fields = marshal.loads(_read_exactly(fd, size, deadline))  # noqa: S302 (our child)
-        hosts += fields[5]
+        hosts += [hit[1] for hit in fields[4]]
     return hosts
 
 

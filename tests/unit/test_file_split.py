@@ -100,7 +100,7 @@ def _sshd_source(log: Path) -> tuple[FileSource, Callable[[LineBatch], bytes]]:
 def _hits(bodies: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
     out: list[tuple[object, ...]] = []
     for body in bodies:
-        out += zip(*body[4:9], strict=True)
+        out += body[4]  # type: ignore[arg-type]
     return out
 
 
