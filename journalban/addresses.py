@@ -99,6 +99,7 @@ def ipv4_host_key(text: str) -> tuple[int, str] | None:
 
 
 _ALL_V6: Final = (1 << 128) - 1
+_LOW_64: Final = (1 << 64) - 1  # an IPv6 /64's host bits
 
 
 class _HostV4(ipaddress.IPv4Network):
@@ -346,6 +347,21 @@ def stored_network_text(text: str) -> tuple[IPNetwork, str]:
                 _TEXTS.clear()
             _TEXTS[host] = text
             return host, text
+    elif text.endswith("::/64") and _v6_prefix is not None and "." not in text:
+        # An IPv6 /64 as the agent keys it (inet_ntop's text of its first address): as
+        # stored_network's own path for it, without its general steps and a second lookup.
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, text[:-3])
+        except (OSError, ValueError):
+            pass
+        else:
+            value = int.from_bytes(packed, "big")
+            if not value & _LOW_64 and socket.inet_ntop(socket.AF_INET6, packed) == text[:-3]:
+                six = _v6_prefix(value, 64)
+                if len(_TEXTS) >= _TEXTS_LIMIT:
+                    _TEXTS.clear()
+                _TEXTS[six] = text
+                return six, text
     net = stored_network(text)
     return net, network_text(net)
 

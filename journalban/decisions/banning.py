@@ -14,6 +14,7 @@ from journalban.addresses import IPNetwork, network_text, stored_network, stored
 from journalban.config.detectors import JAIL_BANTIME
 from journalban.config.schema import RecidiveConfig
 from journalban.decisions.banmaker import new_ban, new_ban_pair
+from journalban.decisions.firstban import FirstBans
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
 from journalban.decisions.recentlines import LINE_CHARS, cut
@@ -47,6 +48,9 @@ class BanDeciding:
     # (network text, jail, banned_at) of the automatic bans decided by the running
     # process() call: they join ``_unsaved`` when it ends (``_keep_decided``).
     _decided: list[tuple[str, str, float]]
+    # The bans decided at a network's first failure not yet in the step's lists and the
+    # table's indexes (decisions.firstban): flushed before any other ban, and at the end.
+    _first: FirstBans
     _check_prefix: Callable[[IPNetwork], None] | None
 
     def _history(self, network: IPNetwork, since: float, text: str) -> list[tuple[str, float]]:
@@ -63,6 +67,11 @@ class BanDeciding:
         if unsaved:
             history += [(j, at) for j, at in unsaved if at >= since]
         return history
+
+    def _end_bans(self, rt: JailRuntime, commit: BatchCommit) -> None:
+        """The step's bans all in its commit (``_first``), and in the jail's total."""
+        self._first.flush(self.bans, self._decided)
+        rt.total_banned += commit.banned_delta
 
     def _keep_decided(self) -> None:
         """The bans the process() call decided, as not yet committed (``_history``)."""
@@ -135,6 +144,8 @@ class BanDeciding:
         account: str | None = None,
     ) -> None:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
+        if self._first.run:  # (the bans before this one first, in order)
+            self._first.flush(self.bans, self._decided)
         cfg = rt.config
         jail = cfg.name
         network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
@@ -255,6 +266,7 @@ class BanDeciding:
         # (no known-good pair holds a network no account logged in from: one lookup in C)
         good_networks = detection.good_networks if detection is not None else None
         spent: list[str] = []
+        recent = rt.recent_lines
         for v in verdicts:
             reason, key, count, bantime, account, _ = v  # (one unpacking, no attribute reads)
             if reason == SUBNET:
@@ -279,12 +291,84 @@ class BanDeciding:
                 continue
             if virtual and (span := virtual.get(key)) is not None and span[0] <= when < span[1]:
                 continue  # (_virtually_banned, inline)
-            self._decide_ban(
-                rt, key, when, count, source, commit, changes, now, reason, bantime, account
-            )
+            held = recent.held  # (key, line) of a first failure the engine did not count
+            if (
+                held is None
+                or held[0] != key
+                or reason == SUBNET
+                or not self._ban_first(
+                    rt,
+                    key,
+                    held[1],
+                    when,
+                    count,
+                    source,
+                    commit,
+                    changes,
+                    now,
+                    reason,
+                    bantime,
+                    account,
+                )
+            ):
+                self._decide_ban(
+                    rt, key, when, count, source, commit, changes, now, reason, bantime, account
+                )
+            else:
+                recent.held = None
             if reason != SUBNET:
                 spent.append(key)
         return spent
+
+    def _ban_first(
+        self,
+        rt: JailRuntime,
+        key: str,
+        line: str,
+        when: float,
+        failures: int,
+        source: str,
+        commit: BatchCommit,
+        changes: Changes,
+        now: float,
+        reason: str,
+        bantime: float | None,
+        account: str | None,
+    ) -> bool:
+        """``_decide_ban`` of network ``key`` at its first failure (``line``, not counted),
+        when the ban is its first (no history, none unsaved or earlier in the step), runs
+        and feeds no recidive: its bookkeeping left to ``_first`` (decisions.firstban).
+        False, and nothing done, for any other ban."""
+        cfg = rt.config
+        jail = cfg.name
+        store = self.store
+        committed = store.commit_count  # (before the history's networks: ``_history``)
+        known = store.history_networks
+        base = cfg.bantime if bantime == JAIL_BANTIME else bantime
+        bans_now = changes.pending_bans
+        rec = self.recidive
+        if known is None or base is None or (rec.enabled and rec.maxretry <= 1):
+            return False
+        network, text = stored_network_text(key)
+        expires = when + base
+        if (
+            expires <= now
+            or text in known
+            or text in bans_now
+            or jail == RECIDIVE
+            or self._unsaved.holds(text, committed)
+        ):
+            return False
+        ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
+                                 (line if len(line) <= LINE_CHARS else cut(line),),
+                                 account or "")  # fmt: skip
+        bans_now[text] = 1
+        self.bans.texts_of(jail)[text] = kept  # (the failures after it read it: put_run)
+        first = self._first
+        if not first.run:
+            first.start(jail, commit, changes)
+        first.run.append((key, text, network, when, expires, ban, kept))
+        return True
 
     def _narrowed(self, rt: JailRuntime, v: VerdictTuple) -> str | None:
         """The prefix a subnet verdict may ban: narrowed by the split rule, or None."""

@@ -18,6 +18,7 @@ from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions import trace
 from journalban.decisions.banning import RECIDIVE, BanDeciding
 from journalban.decisions.detecting import JailDetection
+from journalban.decisions.firstban import FirstBans
 from journalban.decisions.forgetting import forget_committed_lines
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.manual import ManualBanning
@@ -53,19 +54,17 @@ class DecisionEngine(BanDeciding, BanReading, ManualBanning):
         *,
         check_prefix: Callable[[IPNetwork], None] | None = None,
     ) -> None:
-        self.store = store
-        self.clock = clock
-        self.recidive = recidive
+        self.store, self.clock, self.recidive = store, clock, recidive
         self.jails: dict[str, JailRuntime] = {}
         self.bans = BanTable()
         # Bans skipped while catching up, or lifted before the lines read passed their end.
         self._virtual = VirtualBans()
         self._check_prefix = check_prefix
-        # Automatic bans decided by process() calls whose commit is still to come
-        # (the agent commits a group of batches in one transaction, and decides
-        # the next group while it runs): decisions.unsaved.
+        # Automatic bans decided whose commit is still to come (the agent commits a group of
+        # batches in one transaction, and decides the next while it runs): decisions.unsaved.
         self._unsaved = UnsavedBans(store.commit_count)
         self._decided: list[tuple[str, str, float]] = []
+        self._first = FirstBans()
         self._sorted: list[Ban] = []
         self._sorted_key: tuple[int, str | None] = (-1, None)
 
@@ -200,7 +199,7 @@ class DecisionEngine(BanDeciding, BanReading, ManualBanning):
             commit.detector_rows += [(SESSIONS, k, v) for k, v in batch.sessions]
         rt.latest_line = latest
         rt.total_failed += failed
-        rt.total_banned += commit.banned_delta  # (each of the jail's bans: _decide_ban)
+        self._end_bans(rt, commit)  # (the step's first-failure bans flushed; total_banned)
         commit.failed_delta += failed
         if spent:
             # The state deletes a cleared network's failures before it inserts the

@@ -6,6 +6,7 @@ import collections
 import heapq
 import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,6 +180,37 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
             texts = self._texts[key[0]] = {}
         texts[text] = value
 
+    def put_run(
+        self,
+        jail: str,
+        networks: Sequence[IPNetwork],
+        values: Sequence[Ban],
+        texts: Sequence[str],
+        expiries: Sequence[float],
+    ) -> None:
+        """``put`` of each ``(jail, networks[i]) -> values[i]`` in order, each expiring
+        (``expiries[i]``, not None), in C (decisions.firstban)."""
+        keys = list(zip(itertools.repeat(jail), networks))
+        versions = list(itertools.islice(_VERSIONS, len(keys)))
+        self.version = versions[-1]
+        held = len(self)
+        dict.update(self, zip(keys, values, strict=True))
+        added = len(self) - held
+        if added:
+            self.per_jail[jail] += added  # (the new keys: put counts them)
+        if self._prefixes is not None or self._lengths is not None:
+            if added == len(keys):  # all new: counted as put counts them
+                lengths = collections.Counter(map(_LENGTH, networks))
+                if self._lengths is not None:
+                    self._lengths.update(lengths)
+                if self._prefixes is not None:
+                    self._prefixes += sum(n for (v, p), n in lengths.items() if p < _WIDEST[v])
+            else:  # some held a ban already: counted again when next read
+                self._prefixes = self._lengths = None
+        entries = zip(expiries, versions, keys, strict=True)
+        collections.deque(map(heapq.heappush, itertools.repeat(self._expiries), entries), maxlen=0)
+        self.texts_of(jail).update(zip(texts, values, strict=True))
+
     def texts_of(self, jail: str) -> dict[str, Ban]:
         """The jail's bans by network text (the same dict for the jail's whole life)."""
         texts = self._texts.get(jail)
@@ -286,3 +318,7 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
 
 
 _VERSIONS = itertools.count(1)
+# A network's (version, prefixlen), read in C (ipaddress's own fields behind the properties).
+_LENGTH = operator.attrgetter("_version", "_prefixlen")
+# The shortest prefix length that is not a prefix ban, per IP version (``is_prefix``).
+_WIDEST = {4: 32, 6: 64}

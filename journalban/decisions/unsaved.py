@@ -64,6 +64,13 @@ class UnsavedBans:
             self.open.clear()
             self._open_since = committed
 
+    def holds(self, text: str, committed: int) -> bool:
+        """Whether ``of(text, committed)`` has any ban (no list made)."""
+        for number, bans in self._sealed:
+            if number > committed and text in bans:
+                return True
+        return committed <= self._open_since and text in self.open
+
     def of(self, text: str, committed: int) -> list[tuple[str, float]]:
         """(jail, banned_at) of ``text``'s bans not in the state as of commit ``committed``."""
         found: list[tuple[str, float]] = []

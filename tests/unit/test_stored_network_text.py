@@ -18,6 +18,11 @@ LOOSE = [
     "1.2.3.\u0664/32", "1.2.3.4\x00/32", "/32", "::ffff:1.2.3.4/32", "2001:db8::/32",
     "2001:db8::1/128", "2001:db8:0:1::/64", "2001:DB8:0:1::/64", "::/0", "0.0.0.0/32",
     "255.255.255.255/32", "1.2.3.4",
+    # IPv6 /64s (decisions.firstban's): loose, with host bits, embedded IPv4, junk
+    "::/64", "2001:0db8::/64", "2001:db8:0:0::/64", "2001:db8::1:0:0:0/64", "2001:db8:0:0:1::/64",
+    "::ffff:1.2.3.4::/64", "::1.2.3.4::/64", "2001:db8::%1::/64", "2001:db8::\x00::/64",
+    "2001:db8:::/64", ":::/64", "2001:db8::/064", "2001:db8:: /64", "2001:db8::ff::/64",
+    "ffff:ffff:ffff:ffff::/64", "64:ff9b::/64", "2001::/64",
 ]  # fmt: skip
 
 
@@ -27,6 +32,7 @@ def _texts() -> list[str]:
     for _ in range(2000):
         found.append(".".join(str(rng.randrange(256)) for _ in range(4)) + "/32")
         found.append(str(ipaddress.IPv6Network((rng.getrandbits(64) << 64, 64))))
+        found.append(str(ipaddress.IPv6Network((rng.getrandbits(16) << 112, 64))))  # "x::/64"
     return found
 
 

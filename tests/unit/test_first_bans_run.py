@@ -1,0 +1,144 @@
+"""A detector's ban at a network's first failure, its bookkeeping done for a run at once.
+
+``BanDeciding._ban_first`` decides such a ban (no history, none earlier in the step, no
+recidive due) and leaves the commit's lists, the unsaved bans and the ban table's indexes
+to ``FirstBans.flush`` (decisions.firstban), in C for the run. These tests run the same
+traffic with that path off (every ban through ``_decide_ban``, as before) and on, and
+compare everything the engine decided and keeps, the ban table's own indexes (its expiry
+heap, counts per jail, texts) and the stored state; and ``BanTable.put_run`` against
+``put`` one by one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_first_failure_banned import _run
+
+from journalban.clock import FakeClock
+from journalban.decisions import banning
+from journalban.decisions.runtime import BanTable
+from journalban.events import Ban
+from journalban.state.store import StateStore
+
+
+def _table(bans: BanTable) -> dict[str, Any]:
+    """The table's indexes, versions aside (a process-wide count)."""
+    return {
+        "bans": sorted(((j, str(n)), b) for (j, n), b in bans.items()),
+        "texts": sorted(bans.by_text.items()),
+        "per_jail": dict(bans.per_jail),
+        "heap": [(at, key[0], str(key[1])) for at, _, key in bans._expiries],
+        "next": bans.next_expiry(),
+    }
+
+
+def _with_tables(tmp_path: Path, seed: int) -> tuple[list[Any], list[dict[str, Any]], int]:
+    tables: list[dict[str, Any]] = []
+    process_hits = banning.BanDeciding._end_bans
+
+    def end(self: Any, rt: Any, commit: Any) -> None:
+        process_hits(self, rt, commit)
+        tables.append(_table(self.bans))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(banning.BanDeciding, "_end_bans", end)
+        seen, added = _run(tmp_path, seed, first=True)
+    return seen, tables, added
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_same_decisions_state_and_table_with_first_bans_done_as_a_run(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[bool] = []
+    ban_first = banning.BanDeciding._ban_first
+
+    def counting(self: Any, *args: Any) -> bool:
+        took = ban_first(self, *args)
+        taken.append(took)
+        return took
+
+    monkeypatch.setattr(banning.BanDeciding, "_ban_first", counting)
+    run, run_tables, _ = _with_tables(tmp_path / "run", seed)
+    assert taken.count(True) > 5  # bans went the run's way
+    assert False in taken  # and some did not (a history, an earlier ban in the step)
+    monkeypatch.setattr(banning.BanDeciding, "_ban_first", lambda self, *args: False)
+    one_by_one, tables, _ = _with_tables(tmp_path / "one", seed)
+    assert len(run) == len(one_by_one)
+    for step, (ours, theirs) in enumerate(zip(run, one_by_one, strict=True)):
+        assert ours == theirs, step
+    assert run_tables == tables
+
+
+def test_a_first_failure_ban_is_in_the_table_for_the_failures_after_it(tmp_path: Path) -> None:
+    from test_first_failure_banned import NOW, _engine
+
+    from journalban.events import FAILURE, LineBatch
+
+    engine = _engine(StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), max_tracked=1000)
+    hits = [
+        (f"Failed password for u{i} from 203.0.113.{i}", f"203.0.113.{i}", NOW - 10 + i / 10,
+         f"u{i}", FAILURE)
+        for i in range(40)
+    ]  # fmt: skip
+    again = [(h[0], h[1], h[2] + 1, h[3], h[4]) for h in hits[24:]]  # each banned one again
+    batch = LineBatch("journal", [h[0] for h in hits + again], "c", prefixed=False)
+    changes = engine.process_hits("sshd", batch, hits + again)
+    attack = [b for b in changes.bans if b.reason == "attack_mode"]
+    assert [b.address for b in attack] == [f"203.0.113.{i}" for i in range(24, 40)]
+    assert engine.jails["sshd"].total_failed == 40  # the repeats not counted: banned
+    assert engine.jails["sshd"].total_banned == len(changes.bans)
+    assert not engine._first.run
+    (commit,) = changes.commits
+    assert commit.bans == changes.bans
+    assert [b for b, _ in commit.history] == changes.bans
+    assert commit.cleared[-16:] == [f"203.0.113.{i}/32" for i in range(24, 40)]
+    for ban in attack:
+        assert engine.bans[("sshd", ban.network)].lines == ()  # the table's, without lines
+        assert (
+            engine.bans.texts_of("sshd")[f"{ban.address}/32"] is engine.bans[("sshd", ban.network)]
+        )
+
+
+def _ban(jail: str, text: str, at: float) -> Ban:
+    return Ban(jail, ipaddress.ip_network(text), at, at + 60.0, 1, "account", 1, "journal")
+
+
+@pytest.mark.parametrize("replaced", [False, True])
+@pytest.mark.parametrize("counted", [False, True])
+def test_put_run_leaves_the_table_as_put_one_by_one(counted: bool, replaced: bool) -> None:
+    rng = random.Random(7)
+    earlier = [_ban("sshd", f"198.51.100.{i}/32", 100.0 + i) for i in range(20)]
+    # new networks of every kind (prefixes among them), and some held already (an older
+    # ban replaced)
+    texts = [f"203.0.113.{i}/32" for i in range(30)] + ["2001:db8::/64", "2001:db8:1::/48"]
+    texts += ["2001:db8:2::1/128", "10.0.0.0/8", "192.0.2.0/31"]
+    texts += [f"198.51.100.{i}/32" for i in rng.sample(range(20), 5 if replaced else 0)]
+    run = [_ban("sshd", t, 200.0 + rng.random()) for t in texts]
+    tables = []
+    for by_run in (True, False):
+        table = BanTable()
+        table.put(("web", earlier[0].network), earlier[0], "198.51.100.0/32")
+        for ban in earlier:
+            table.put(("sshd", ban.network), ban, str(ban.network))
+        if counted:  # the counts of prefixes and lengths asked for: kept from then on
+            assert (table.prefixes, table.lengths[(4, 32)]) == (0, 21)
+        version = table.version
+        if by_run:
+            table.put_run(
+                "sshd", [b.network for b in run], run, texts, [b.expires_at or 0.0 for b in run]
+            )
+        else:
+            for ban, text in zip(run, texts, strict=True):
+                table.put(("sshd", ban.network), ban, text)
+        assert table.version > version
+        tables.append((_table(table), table.prefixes, dict(table.lengths)))
+    assert tables[0] == tables[1]
+    assert tables[0][0]["per_jail"] == {"sshd": 55, "web": 1}
+    assert tables[0][1:] == (3, {(4, 32): 51, (6, 64): 1, (6, 48): 1, (6, 128): 1, (4, 8): 1,
+                                 (4, 31): 1})  # fmt: skip
