@@ -368,6 +368,10 @@ def stored_network_text(text: str) -> tuple[IPNetwork, str]:
 
 _TEXTS: dict[IPNetwork, str] = {}
 _TEXTS_LIMIT = 1 << 17
+# A network's text as ``network_text`` remembered it, or None: the dict's own ``get``, no
+# call of Python (a flood's commit asks for tens of thousands). ``_TEXTS`` is only ever
+# cleared, never replaced, so this stays its lookup.
+remembered_text: Callable[[IPNetwork], str | None] = _TEXTS.get
 
 
 def network_text(net: IPNetwork) -> str:

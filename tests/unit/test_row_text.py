@@ -74,3 +74,41 @@ def test_a_time_as_json_dumps_writes_it() -> None:
     values += [float("inf"), float("-inf"), float("nan"), True]
     for value in values:
         assert number_text(value) == json.dumps(value), value
+
+
+def test_a_commits_ban_columns_as_each_ban_gave_them() -> None:
+    """``ban_values``: each ban's columns, its network as ``str`` gives it (remembered or
+    not), its lines as json.dumps writes them (one line escaped inline), no account NULL."""
+    import ipaddress
+
+    from journalban.addresses import network_text, stored_network
+    from journalban.events import Ban
+    from journalban.state.commitrows import BAN_COLUMNS, ban_values
+
+    rng = random.Random(10)
+    alphabet = 'ab "\\\n\t\x00\x1f\x7fé€😀\udcff/:[],'
+    bans: list[Ban] = []
+    for n in range(200):
+        if n % 3:
+            network = stored_network(f"198.51.{n % 256}.{rng.randint(0, 255)}/32")
+            if n % 2:
+                network_text(network)  # (remembered)
+        else:
+            network = ipaddress.ip_network(f"2001:db8:{n:x}::/64")  # (not remembered)
+        lines = tuple(
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(n % 4)
+        )
+        bans.append(Ban(
+            "sshd", network, 1e9 + n, None if n % 5 == 0 else 2e9 + n, n % 3 + 1,
+            "account" if n % 2 else "failures", n, f"files:/var/log/{n % 3}", lines,
+            "root" if n % 7 == 0 else "",
+        ))  # fmt: skip
+    values = ban_values(bans)
+    assert len(values) == BAN_COLUMNS * len(bans)
+    for at, ban in enumerate(bans):
+        row = values[at * BAN_COLUMNS : (at + 1) * BAN_COLUMNS]
+        assert row == [
+            ban.jail, str(ban.network), ban.banned_at, ban.expires_at, ban.ban_count,
+            ban.reason, ban.failures, ban.source, json.dumps(list(ban.lines)),
+            ban.account or None,
+        ]  # fmt: skip
