@@ -224,14 +224,21 @@ class AgentDeciding(AgentCommitting):
                     self.events.events("ban", bans, first.at)
                 else:
                     self.events.events("unban", bans, first.at, reason)
-                for ban in bans:
-                    self._run_actions(ban, reason)
+                if any(map(self._has_actions, {ban.jail for ban in bans})):
+                    for ban in bans:
+                        self._run_actions(ban, reason)
                 for listener in list(self._listeners):
                     tell(listener, bans, reason)
 
     def _uses_firewall(self, jail: str) -> bool:
         part = self.parts.get(jail)
         return part is None or part.actions.firewall
+
+    def _has_actions(self, jail: str) -> bool:
+        """Whether ``jail`` runs actions on a ban (most run none: a flood's run of bans
+        then calls nothing per ban)."""
+        part = self.parts.get(jail)
+        return part is not None and bool(part.actions.actions)
 
     def _run_actions(self, ban: Ban, unban_reason: str | None) -> None:
         part = self.parts.get(ban.jail)

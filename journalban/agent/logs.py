@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from journalban.agent.banlines import ban_message
+from journalban.agent.banlines import ban_messages
 from journalban.agent.bulklog import log_lines
 from journalban.agent.callers import CALLER, CommandLog
 from journalban.config.durations import format_duration
@@ -176,7 +176,7 @@ class EventLog:
             return
         if kind == "ban" and CALLER.get() is None and not self.commands.holds_callers:
             # (the agent's own bans, nobody's to note: _noted's text, its rest formatted once)
-            log_lines(log, logging.INFO, [ban_message(ban) for ban in bans])
+            log_lines(log, logging.INFO, ban_messages(bans))
             return
         log_lines(log, logging.INFO, [self._noted(kind, ban, now, reason) for ban in bans])
 

@@ -25,6 +25,7 @@ import asyncio
 import bisect
 import gc
 import heapq
+from collections.abc import Sequence
 from typing import Final
 
 from journalban.addresses import IPNetwork
@@ -137,6 +138,15 @@ class BanPages:
             return
         self._drop(ban.jail, ban.network)
         self._insert(self._orders, ban)
+
+    def banned_all(self, bans: Sequence[Ban]) -> None:
+        """``banned`` of each of ``bans``, in order: the generation counted on at once when
+        no order is kept or built (a flood's run of bans, nobody paging through them)."""
+        if self._orders is None and self._building is None:
+            self.generation += len(bans)
+            return
+        for ban in bans:
+            self.banned(ban)
 
     def _insert(self, orders: dict[str, _Order], ban: Ban) -> None:
         self._keys[(ban.jail, ban.network)] = _key(ban)

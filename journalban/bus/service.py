@@ -191,8 +191,7 @@ class BusService:
     def banned_all(self, bans: Sequence[Ban]) -> None:
         """Announce a run of bans: a Banned signal each, the properties changed once."""
         self._changed()
-        for ban in bans:
-            self.pages.banned(ban)
+        self.pages.banned_all(bans)
         if self._session is not None:
             send_banned(self._session.bus, bans)
 

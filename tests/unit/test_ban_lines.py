@@ -8,7 +8,7 @@ import random
 
 from journalban.addresses import IPNetwork, format_network, network_text, stored_network
 from journalban.agent import banlines
-from journalban.agent.banlines import ban_message
+from journalban.agent.banlines import ban_message, ban_messages
 from journalban.agent.callers import Caller, calling
 from journalban.agent.logs import EventLog, event_message
 from journalban.events import Ban
@@ -49,6 +49,20 @@ def test_each_line_is_the_one_event_message_gives() -> None:
     rng = random.Random(19)
     for ban in _bans(rng) * 2:  # (the second time from the remembered rests)
         assert ban_message(ban) == event_message("ban", ban, 1.7e9)
+
+
+def test_a_runs_lines_are_the_ones_ban_message_gives() -> None:
+    """``ban_messages``: the rests remembered looked up with its own length (not through
+    ``ban_message``), the same text, whatever the length (negative, zero, not a number)."""
+    bans = _bans(random.Random(23))
+    at = 1.7e9
+    for length in (-0.0, float("nan"), 1e-300):
+        bans.append(Ban("sshd", stored_network("198.51.100.7/32"), at, at + length, 1,
+                        "account", 3, "journal", (), "root"))  # fmt: skip
+    banlines._rests.clear()
+    assert ban_messages(bans) == [event_message("ban", ban, 1.7e9) for ban in bans]
+    assert banlines._rests  # (now remembered: the second time from them)
+    assert ban_messages(bans) == [event_message("ban", ban, 1.7e9) for ban in bans]
 
 
 def test_the_remembered_rests_stay_bounded() -> None:

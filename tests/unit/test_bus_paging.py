@@ -222,3 +222,23 @@ def test_the_newest_bans_gathered_ahead_keep_the_order_of_a_fresh_sort(
 
         asyncio.run(churn())
         check()
+
+
+def test_a_run_of_bans_told_at_once_counts_each_with_or_without_an_order() -> None:
+    """``banned_all``: without an order kept, the generation counts the run's bans at once;
+    with one, each ban is put in it, as ban by ban."""
+    clock = FakeClock(1_700_000_000.0)
+    control = FakeControl(clock=clock)
+    _banned(control, clock, 6)
+    held = sorted(control.list_bans(), key=lambda b: b.banned_at)
+    pages = BanPages(control)
+    start = pages.generation
+    pages.banned_all(held[:3])
+    assert pages.generation == start + 3
+    pages.page("", 0, 1)  # the order built, then kept by the announcements
+    pages.banned_all(held[3:])
+    assert pages.generation == start + 6
+    fresh = BanPages(control)
+    fresh.generation = pages.generation
+    assert pages.page("", 0, 100) == fresh.page("", 0, 100)
+    assert [b[0] for b in pages.page("", 0, 2)[2]] == ["203.0.113.6", "203.0.113.5"]
