@@ -30,10 +30,15 @@ if TYPE_CHECKING:
 
 # (line, address text, time, account, mark): a failure found while reading
 Found = tuple[str, str, float | None, str | None, int]
+# The entries of a reader's first batch at most; each next batch reads twice as many, up
+# to ``Request.batch_size``. The agent waits for the first frame with nothing to decide:
+# at 5,000 entries (10-13 ms of sshd's reading, before any other) one core stood idle.
+FIRST_ENTRIES = 500
 
 
 def read_batch(follower: Follower) -> Frame | None:
-    """Up to ``batch_size`` entries from where the reader stands; None when it had none."""
+    """Up to ``follower.limit`` entries from where the reader stands (the next batch: up to
+    twice as many, ``batch_size`` at most); None when it had none."""
     if follower.find_hits is None and follower.make_finder is not None:
         follower.ensure_finder()
     follower.finder_used = True
@@ -48,7 +53,7 @@ def read_batch(follower: Follower) -> Frame | None:
     look = follower.first_look
     if look is not None:
         table, first = look
-    limit = follower.request.batch_size
+    limit = follower.limit
     session_field = follower.request.session_field
     keys: list[str | None] = []
     gate, field = follower.gate, session_field or ""
@@ -138,6 +143,7 @@ def read_batch(follower: Follower) -> Frame | None:
                 keys.append(None)
     if not read:
         return None
+    follower.limit = min(follower.request.batch_size, 2 * follower.limit)
     follower.cursor = reader._get_cursor()
     follower.read_since_open += read
     cursor, invalidations = follower.cursor, follower.invalidations

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from journalban.sources.journalbatch import read_batch
+from journalban.sources.journalbatch import FIRST_ENTRIES, read_batch
 from journalban.sources.journalcatchup import CatchingUp
 from journalban.sources.journalprune import groups_in
 from journalban.sources.journalroute import Route, route_for
@@ -92,6 +92,8 @@ class Follower(CatchingUp):
         self.held: list[int] = []  # inotify instances of readers reopened, closed when idle
         self.reader = self._open()
         self.read_since_open = 0
+        # The entries the next batch reads at most: few at first (journalbatch.FIRST_ENTRIES)
+        self.limit = min(request.batch_size, FIRST_ENTRIES)
         self.archived: list[str] = []  # the catch-up's archived files (journalprime)
         self.probed = False  # the catch-up's first entries were read to decide its split
         self.unsplit = False  # ... and the split did not pay: the child reads alone
@@ -261,12 +263,15 @@ class Follower(CatchingUp):
         Not after a reopen: the fresh reader watches the files only from its
         first wait, so it reads on until it finds nothing.
         """
-        while (frame := self.read_batch()) is not None:
+        while True:
+            limit = self.limit
+            if (frame := self.read_batch()) is None:
+                return
             self.send(frame)
             self.sent_at = time.monotonic()
             if self.read_since_open >= self.request.reopen_every:
                 self.reopen()
-            elif live and frame.read < self.request.batch_size:
+            elif live and frame.read < limit:
                 return
 
     def pace(self) -> bool:
