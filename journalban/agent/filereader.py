@@ -36,7 +36,7 @@ from journalban.matching.spec import MatcherSpec, unpickle_filter
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
 from journalban.sources.frames import GO, pack_frame
-from journalban.sources.heaptrim import HeapTrim
+from journalban.sources.heaptrim import HeapTrim, keep_heap
 
 # Bytes read per batch: the agent holds a few batches at a time; smaller
 # bursts keep both processes' memory down at no measurable cost in speed.
@@ -155,6 +155,7 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
     if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
         source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table)
     trim = HeapTrim()
+    keep_heap()  # a burst's buffers reuse the same heap pages; ``trim`` gives them back
     source.open_watches()
     # What the child has built to read with (modules, the jail's matcher) lives as long
     # as it: out of the collector's passes from now on, as in the journal child. A full
@@ -173,9 +174,12 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
         return stdin not in ready or os.read(stdin, 4096) != b""
 
     for batch in source.blocking_batches(wait):
-        out.write(_frame(batch, matcher, table, dates))
-        out.flush()
         trim.read(batch.count)
+        frame = _frame(batch, matcher, table, dates)
+        del batch  # (its text: the next burst is read without it)
+        out.write(frame)
+        out.flush()
+        del frame
 
 
 def main() -> None:

@@ -325,6 +325,7 @@ class FileSource:
             for batch in self._rounds():
                 if batch is not None:
                     yield batch
+                    del batch  # (not held while the next burst is read)
                     continue
                 inotify = self._inotify
                 try:
@@ -356,6 +357,7 @@ class FileSource:
             produced = False
             for batch in self._round():
                 yield batch
+                del batch  # (not held while the next burst is read)
                 produced = True
                 if self._closed:
                     return
