@@ -144,11 +144,14 @@ class BanDeciding:
         account: str | None = None,
     ) -> None:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
+        network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
+        plain = (rt, key, network, text, when, failures, source, commit, changes, now)
+        if reason != SUBNET and self._ban_plainly(*plain, (reason, bantime, account)):
+            return
         if self._first.run:  # (the bans before this one first, in order)
             self._first.flush(self.bans, self._decided)
         cfg = rt.config
         jail = cfg.name
-        network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
         lines: tuple[str, ...] = ()
         if reason != SUBNET:
             # A network the jail counts by: its count is spent.
@@ -266,7 +269,6 @@ class BanDeciding:
         # (no known-good pair holds a network no account logged in from: one lookup in C)
         good_networks = detection.good_networks if detection is not None else None
         spent: list[str] = []
-        recent = rt.recent_lines
         for v in verdicts:
             reason, key, count, bantime, account, _ = v  # (one unpacking, no attribute reads)
             if reason == SUBNET:
@@ -291,54 +293,33 @@ class BanDeciding:
                 continue
             if virtual and (span := virtual.get(key)) is not None and span[0] <= when < span[1]:
                 continue  # (_virtually_banned, inline)
-            held = recent.held  # (key, line) of a first failure the engine did not count
-            if (
-                held is None
-                or held[0] != key
-                or reason == SUBNET
-                or not self._ban_first(
-                    rt,
-                    key,
-                    held[1],
-                    when,
-                    count,
-                    source,
-                    commit,
-                    changes,
-                    now,
-                    reason,
-                    bantime,
-                    account,
-                )
-            ):
-                self._decide_ban(
-                    rt, key, when, count, source, commit, changes, now, reason, bantime, account
-                )
-            else:
-                recent.held = None
+            self._decide_ban(
+                rt, key, when, count, source, commit, changes, now, reason, bantime, account
+            )
             if reason != SUBNET:
                 spent.append(key)
         return spent
 
-    def _ban_first(
+    def _ban_plainly(
         self,
         rt: JailRuntime,
         key: str,
-        line: str,
+        network: IPNetwork,
+        text: str,
         when: float,
         failures: int,
         source: str,
         commit: BatchCommit,
         changes: Changes,
         now: float,
-        reason: str,
-        bantime: float | None,
-        account: str | None,
+        why: tuple[str, float | None, str | None],
     ) -> bool:
-        """``_decide_ban`` of network ``key`` at its first failure (``line``, not counted),
-        when the ban is its first (no history, none unsaved or earlier in the step), runs
-        and feeds no recidive: its bookkeeping left to ``_first`` (decisions.firstban).
-        False, and nothing done, for any other ban."""
+        """``_decide_ban`` of network ``key`` (counted by the jail: not a subnet's prefix;
+        ``why``: the reason, bantime and account) when the ban is its first (no history,
+        none unsaved or earlier in the step), runs and feeds no recidive: its lines taken
+        and its count spent as there, its bookkeeping left to ``_first``
+        (decisions.firstban). False, and nothing done, for any other ban."""
+        reason, bantime, account = why
         cfg = rt.config
         jail = cfg.name
         store = self.store
@@ -349,7 +330,6 @@ class BanDeciding:
         rec = self.recidive
         if known is None or base is None or (rec.enabled and rec.maxretry <= 1):
             return False
-        network, text = stored_network_text(key)
         expires = when + base
         if (
             expires <= now
@@ -359,8 +339,19 @@ class BanDeciding:
             or self._unsaved.holds(text, committed)
         ):
             return False
-        ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
-                                 (line if len(line) <= LINE_CHARS else cut(line),),
+        recent = rt.recent_lines
+        if (held := recent.held) is not None and held[0] == key:  # (as _decide_ban)
+            recent.held = None
+            line = held[1]
+            lines: tuple[str, ...] = (line if len(line) <= LINE_CHARS else cut(line),)
+        else:
+            rt.counter.clear(key)
+            lines = recent.pop(key)
+        if lines:
+            ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
+                                     lines, account or "")  # fmt: skip
+        else:
+            ban = kept = new_ban(jail, network, when, expires, 1, reason, failures, source, (),
                                  account or "")  # fmt: skip
         bans_now[text] = 1
         self.bans.texts_of(jail)[text] = kept  # (the failures after it read it: put_run)

@@ -1,16 +1,16 @@
-"""A network banned by a detector at its first failure, its bookkeeping done for a run.
+"""A network's first ban, its bookkeeping done for a run of them at once.
 
-Most bans of a flood are of this kind (``account`` or ``attack_mode`` verdicts, sshd-flood's
-55,000 of 55,400): a network whose first failure its verdict bans, with no count to clear
-(the engine had not counted it: ``JailRuntime.first_room``), no history, no earlier ban in
-the step and so no recidive due. ``BanDeciding._decide_ban`` would spend its general steps
-on it (the history read, the ban table's ``put``, five appends); ``FirstBans`` keeps what it
-needs (the ``Ban`` pair, its text in the jail's bans and in the step's pending bans, at
-once, as the failures after it read them) and does the rest for the whole run in C
-(``flush``): the commit's lists, the unsaved bans, the ban table's dict, counts and expiry
-heap (``BanTable.put_run``). The run is flushed before any other ban is decided and at the
-step's end, so every list holds the bans in the order ``_decide_ban`` would have put them,
-and the state is the same.
+Most bans of a flood are a network's first, by a detector's verdict at its first failure
+(``account`` or ``attack_mode``: sshd-flood's 55,000 of 55,400) or by a verdict or maxretry
+once counted (sshd's): no history, no earlier ban in the step and so no recidive due.
+``BanDeciding._decide_ban`` spent its general steps on each (the history read, the ban
+table's ``put``, five appends); ``BanDeciding._ban_plainly`` does what the failures after
+it read at once (its ``Ban`` pair; its text in the jail's bans and the step's pending bans;
+its count spent, its lines taken) and leaves the rest to ``FirstBans``, which does it for
+the whole run in C (``flush``): the commit's lists, the unsaved bans, the ban table's
+dict, counts and expiry heap (``BanTable.put_run``). The run is flushed before any other
+ban is decided and at the step's end, so every list holds the bans in the order
+``_decide_ban`` would have put them, and the state is the same.
 """
 
 from __future__ import annotations

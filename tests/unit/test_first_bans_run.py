@@ -1,12 +1,13 @@
-"""A detector's ban at a network's first failure, its bookkeeping done for a run at once.
+"""A network's first ban, its bookkeeping done for a run of them at once.
 
-``BanDeciding._ban_first`` decides such a ban (no history, none earlier in the step, no
-recidive due) and leaves the commit's lists, the unsaved bans and the ban table's indexes
-to ``FirstBans.flush`` (decisions.firstban), in C for the run. These tests run the same
-traffic with that path off (every ban through ``_decide_ban``, as before) and on, and
-compare everything the engine decided and keeps, the ban table's own indexes (its expiry
-heap, counts per jail, texts) and the stored state; and ``BanTable.put_run`` against
-``put`` one by one.
+``BanDeciding._ban_plainly`` decides a counted network's ban (by maxretry or a verdict, at
+its first failure or later) that is its first (no history, none earlier in the step) and
+feeds no recidive, and leaves the commit's lists, the unsaved bans and the ban table's
+indexes to ``FirstBans.flush`` (decisions.firstban), in C for the run. These tests run the
+same traffic with that path off (every ban through ``_decide_ban``'s general steps, as
+before) and on, and compare everything the engine decided and keeps, the ban table's own
+indexes (its expiry heap, counts per jail, texts) and the stored state; and
+``BanTable.put_run`` against ``put`` one by one.
 """
 
 from __future__ import annotations
@@ -56,18 +57,25 @@ def test_the_same_decisions_state_and_table_with_first_bans_done_as_a_run(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken: list[bool] = []
-    ban_first = banning.BanDeciding._ban_first
+    ban_first = banning.BanDeciding._ban_plainly
+
+    reasons: set[str] = set()
 
     def counting(self: Any, *args: Any) -> bool:
+        rt, key = args[:2]
+        held = rt.recent_lines.held
         took = ban_first(self, *args)
         taken.append(took)
+        if took:  # at its first failure, or counted before (its lines kept)
+            reasons.add("first" if held is not None and held[0] == key else "counted")
         return took
 
-    monkeypatch.setattr(banning.BanDeciding, "_ban_first", counting)
+    monkeypatch.setattr(banning.BanDeciding, "_ban_plainly", counting)
     run, run_tables, _ = _with_tables(tmp_path / "run", seed)
     assert taken.count(True) > 5  # bans went the run's way
     assert False in taken  # and some did not (a history, an earlier ban in the step)
-    monkeypatch.setattr(banning.BanDeciding, "_ban_first", lambda self, *args: False)
+    assert reasons == {"first", "counted"}
+    monkeypatch.setattr(banning.BanDeciding, "_ban_plainly", lambda self, *args: False)
     one_by_one, tables, _ = _with_tables(tmp_path / "one", seed)
     assert len(run) == len(one_by_one)
     for step, (ours, theirs) in enumerate(zip(run, one_by_one, strict=True)):
