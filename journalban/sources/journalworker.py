@@ -412,6 +412,10 @@ def main(make_finder: MakeFinder | None = None, warm_up: Callable[[], object] | 
             # Ready before the agent is: the journal is open (the prefilter tuned), the
             # finder built; the agent's GO comes when it is ready (or EOF: it is gone).
             follower.ensure_finder()
+            # What the finder would compile at its first messages (``JailFinder.prepare``):
+            # now, while the agent starts, not at the head of the first frame after GO.
+            if (prepare := getattr(follower.find_hits, "prepare", None)) is not None:
+                prepare()
             if read_line(stdin, rest)[0] is None:
                 return 0
         follower.run()

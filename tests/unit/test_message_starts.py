@@ -225,6 +225,43 @@ def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> 
     assert all(isinstance(route.matchers[k], ClassMatch) for k in others)
 
 
+def test_a_held_childs_finder_compiles_every_class_before_its_first_message() -> None:
+    """``JailFinder.prepare`` (a held reader child, before the agent's GO) compiles every
+    class's match: the route's slots then hold the compiled matches, except a guarded
+    class's, whose trial (its first messages) has not run and still counts from none."""
+    from journalban.agent.journalfinder import ClassMatch, JailFinder
+    from journalban.matching.spec import MatcherSpec, pickle_filter
+
+    fdef = FilterLibrary().load("sshd")
+    spec = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
+    finder = JailFinder({**spec.to_json(), "filter_def": pickle_filter(fdef)})
+    assert finder.start_classes is not None
+    assert finder.gate is not None
+    assert finder.gate.prefixes is not None
+    route = route_for(finder.gate.prefixes, finder.gate.teach_prefixes, finder.start_classes)
+    assert route is not None
+    classes = [match for _, match in finder.start_classes]
+    assert all(isinstance(match, ClassMatch) for match in classes)
+    finder.prepare()
+    slots = [k for k, kind in enumerate(route.kinds) if kind == FAILURE]
+    guarded = [m for m in classes if isinstance(m, ClassMatch) and m.guard is not None]
+    assert guarded  # sshd's Received disconnect
+    for k in slots:
+        held = route.matchers[k]
+        assert isinstance(held, ClassMatch) == any(held is m for m in guarded)
+    assert all(m._tried == 0 for m in guarded)
+    message = "Failed password for root from 203.0.113.9 port 22 ssh2"
+    m = route.match(message.encode())
+    assert m is not None
+    match = route.matchers[m.lastindex or 0]
+    assert match is not None
+    found = match(message)
+    assert found is not None
+    assert found.group(finder.matcher.filter.branches[found.lastgroup or ""].host or "") == (
+        "203.0.113.9"
+    )
+
+
 def test_a_route_compiles_each_of_its_trees_when_first_asked() -> None:
     """A reader asks for a tree at a batch's start: one that stays quiet (no session taught,
     none held: sshd's corpora) never compiles the other, and the route's start compiles
