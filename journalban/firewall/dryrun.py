@@ -43,14 +43,21 @@ class DryRunBackend:
             if held is not None and entry.network in held:
                 del held[entry.network]
                 unbanned.setdefault(entry.jail, []).append(format_network(entry.network))
+        # (a jail's table and names looked up when the jail changes: a flood's batch is
+        # thousands of bans of one jail)
+        last: str | None = None
+        table: dict[IPNetwork, float | None] = {}
+        names: list[str] = []
         for entry in add:
-            if entry.expires_at is not None and entry.expires_at <= now:
+            expires_at = entry.expires_at
+            if expires_at is not None and expires_at <= now:
                 continue
-            held = self._bans.get(entry.jail)
-            if held is None:
-                held = self._bans[entry.jail] = {}
-            held[entry.network] = entry.expires_at
-            banned.setdefault(entry.jail, []).append(format_network(entry.network))
+            if entry.jail != last:
+                last = entry.jail
+                table = self._bans.setdefault(last, {})
+                names = banned.setdefault(last, [])
+            table[entry.network] = expires_at
+            names.append(format_network(entry.network))
         # One line per jail and batch: a backlog bans thousands at once, and
         # each ban has its own event line already. (The agent's log says on
         # every line that it runs dry.)

@@ -41,6 +41,28 @@ def test_a_batch_is_logged_per_jail_with_every_address(caplog: pytest.LogCapture
     }
 
 
+def test_a_batch_of_jails_in_turn_is_logged_per_jail_in_order(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = DryRunBackend()
+    nets = [ipaddress.ip_network(f"192.0.2.{i}/32") for i in range(1, 6)]
+    jails = ["sshd", "sshd", "dovecot", "sshd", "dovecot"]
+    with caplog.at_level(logging.INFO, logger="journalban.firewall.dryrun"):
+        backend.apply([BanEntry(j, n, NOW + 60) for j, n in zip(jails, nets, strict=True)], [], NOW)
+        backend.apply([BanEntry("dovecot", nets[0], None)], [], NOW)
+    assert caplog.messages == [
+        "would ban in sshd: 192.0.2.1 192.0.2.2 192.0.2.4",
+        "would ban in dovecot: 192.0.2.3 192.0.2.5",
+        "would ban in dovecot: 192.0.2.1",
+    ]
+    held = {(e.jail, str(e.network.network_address), e.expires_at) for e in backend.list(NOW)}
+    assert held == {
+        ("sshd", "192.0.2.1", NOW + 60), ("sshd", "192.0.2.2", NOW + 60),
+        ("dovecot", "192.0.2.3", NOW + 60), ("sshd", "192.0.2.4", NOW + 60),
+        ("dovecot", "192.0.2.5", NOW + 60), ("dovecot", "192.0.2.1", None),
+    }  # fmt: skip
+
+
 def test_it_holds_what_a_firewall_holds_and_not_the_entries_it_was_given(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
