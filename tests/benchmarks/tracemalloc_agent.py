@@ -6,15 +6,24 @@ Each SIGUSR2 appends to OUT the traced total, SQLite's own allocations
 (``sqlite3_memory_used``: its page cache is not Python's and tracemalloc does not
 see it), and the 30 biggest allocation sites by file and by line. FRAMES is 0 for
 no tracemalloc (the SQLite figure only, with the agent's memory as it is).
+
+Set in the environment, each dump also: ``JOURNALBAN_MALLOCSTATS=1`` pymalloc's arenas
+and pools and glibc's arenas (what is free in each), ``JOURNALBAN_TRIM=1`` the RssAnon
+before and after a ``malloc_trim(0)`` (the C heap's whole free pages),
+``JOURNALBAN_SNAPSHOTS=1`` the snapshot in ``OUT.N.snap`` (``Snapshot.load``, to compare
+two moments by traceback), ``JOURNALBAN_MODULES=1`` the modules imported, in ``OUT.modules``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import signal
 import sys
 import tracemalloc
 import types
+from pathlib import Path
 
 
 def sqlite_used() -> str:
@@ -30,7 +39,38 @@ def sqlite_used() -> str:
     )
 
 
+def allocators(out: str) -> None:
+    """Append pymalloc's (``sys._debugmallocstats``) and glibc's (``malloc_stats``) figures:
+    both print on the C stderr, sent to ``out`` meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(out, "a") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+            with contextlib.suppress(OSError, AttributeError):
+                ctypes.CDLL(None).malloc_stats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def rss_anon() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
+
+
 def dump(out: str) -> None:
+    if os.environ.get("JOURNALBAN_MODULES"):
+        with open(f"{out}.modules", "a") as f:
+            f.write("=== " + " ".join(sorted(sys.modules)) + "\n")
+    if os.environ.get("JOURNALBAN_TRIM"):
+        with open(out, "a") as f:
+            f.write(f"trim: RssAnon {rss_anon()} kB, ")
+            ctypes.CDLL(None).malloc_trim(0)
+            f.write(f"after malloc_trim(0) {rss_anon()} kB\n")
+    if os.environ.get("JOURNALBAN_MALLOCSTATS"):
+        allocators(out)
     with open(out, "a") as f:
         f.write(f"=== {sqlite_used()}\n")
         if not tracemalloc.is_tracing():
@@ -40,6 +80,8 @@ def dump(out: str) -> None:
         snap = tracemalloc.take_snapshot().filter_traces(
             [tracemalloc.Filter(False, tracemalloc.__file__)]
         )
+        if os.environ.get("JOURNALBAN_SNAPSHOTS"):  # for Snapshot.load and compare_to
+            snap.dump(f"{out}.{len(Path(out).read_text().splitlines())}.snap")
         for key in ("filename", "lineno"):
             for stat in snap.statistics(key)[:30]:
                 f.write(f"{stat.size / 2**20:7.2f} MB {stat.count:8d} {stat.traceback}\n")
