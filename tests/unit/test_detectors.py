@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,30 @@ def test_slow_window_keeps_counts_not_timestamps() -> None:
     for i in range(5000):
         slow.observe(Seen("203.0.113.5", None, NOW + i * 17.0))
     pairs = slow.keys.get("203.0.113.5")
-    assert pairs is not None
+    assert isinstance(pairs, list)
     assert len(pairs) <= 2 * BUCKETS, "at most one (bucket, count) pair per bucket"
+
+
+def test_slow_window_keeps_a_first_failure_as_its_shared_bucket_with_the_same_row() -> None:
+    slow = SlowWindow(SlowConfig(maxretry=4, findtime=86400.0), 1000)
+    slow.observe(Seen("203.0.113.1/32", None, NOW))
+    slow.observe(Seen("203.0.113.2/32", None, NOW + 1.0))
+    one, two = slow.keys.get("203.0.113.1/32"), slow.keys.get("203.0.113.2/32")
+    assert type(one) is int, "the bucket alone, not a list"
+    assert one is two, "one int a bucket, not one a key"
+    bucket = int(NOW // (86400.0 / BUCKETS))
+    rows = dict(slow.changes())
+    assert rows["203.0.113.1/32"] == json.dumps([bucket, 1])
+    slow.observe(Seen("203.0.113.1/32", None, NOW + 2.0))
+    assert slow.keys.get("203.0.113.1/32") == [bucket, 2]
+    assert dict(slow.changes()) == {"203.0.113.1/32": json.dumps([bucket, 2])}
+    again = SlowWindow(SlowConfig(maxretry=4, findtime=86400.0), 1000)
+    row = rows["203.0.113.2/32"]
+    assert row is not None
+    again.restore([("203.0.113.2/32", row)], NOW + 3.0)
+    for i in range(2):
+        assert not again.observe(Seen("203.0.113.2/32", None, NOW + 4.0 + i))
+    assert again.observe(Seen("203.0.113.2/32", None, NOW + 9.0))[0][0] == "slow"
 
 
 def test_account_under_attack_bans_every_address_seen_and_then_each_first_failure() -> None:
