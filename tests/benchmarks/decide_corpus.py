@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import collections
 import cProfile
+import gc
 import hashlib
 import json
 import logging
@@ -40,6 +41,7 @@ from corpus_files import dated
 
 from journalban.agent import chores
 from journalban.agent.runtime import Agent
+from journalban.cli.run import GC_MIDDLE_THRESHOLD, GC_YOUNG_THRESHOLD
 from journalban.clock import FakeClock
 from journalban.state.detectorlog import all_rows
 from journalban.state.files import DRY_RUN_STATE_FILE
@@ -184,6 +186,10 @@ def main() -> None:
     parser.add_argument("--profile", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=open("/dev/null", "w"))  # noqa: SIM115
+    # The collector's thresholds as `journalban run` sets them (cli.run): Python's own
+    # made ten full collections, a fifth of sshd-flood's CPU, which the agent never makes.
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, max(older, GC_MIDDLE_THRESHOLD), oldest)
     log = cached_log(args.corpus, args.lines, args.work)
     base = log.parent
     for n in range(args.repeat):
