@@ -104,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from journalban.agent.logs import setup_logging
+    from journalban.sources.heaptrim import one_arena
 
+    one_arena()  # before any thread: theirs allocate from the main heap too
     setup_logging(args.log_level or "info", dry_run=args.dry_run)
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, max(older, GC_MIDDLE_THRESHOLD), oldest)

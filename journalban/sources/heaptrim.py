@@ -18,7 +18,7 @@ TRIM_AFTER_LINES = 2048
 # glibc's thresholds, fixed (``mallopt``) in a reader child: a burst's buffers are
 # served from the heap below the mmap threshold, and the heap's top is given back
 # only by ``HeapTrim`` (M_TRIM_THRESHOLD and M_MMAP_THRESHOLD of malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 HEAP_MMAP_BYTES = 4 << 20
 HEAP_TRIM_BYTES = 8 << 20
 
@@ -52,6 +52,25 @@ def keep_heap() -> bool:
     return bool(
         mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_BYTES) and mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_BYTES)
     )
+
+
+def one_arena() -> bool:
+    """Serve every thread from the one heap of the main thread (glibc's ``M_ARENA_MAX``
+    1); False: not glibc. Called by the agent before it starts a thread.
+
+    glibc gives a thread that allocates while another holds the heap an arena of its
+    own, whose free space no other thread reuses: the agent's commit thread (SQLite
+    runs with the GIL released) had one beside the main heap, each with its own free
+    blocks. One heap: sshd-near-miss's file peak 0.4 MB lower (docs/benchmarks.md,
+    nearmem4).
+    """
+    import ctypes  # (the agent has it already: its file jails' inotify)
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_ARENA_MAX, 1))
 
 
 class HeapTrim:

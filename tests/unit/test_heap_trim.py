@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from journalban.sources.heaptrim import HeapTrim
 
@@ -45,3 +49,35 @@ def test_a_trim_gives_the_freed_heap_pages_back() -> None:
     assert freed > before - 10_000  # free() kept the pages
     assert after < freed - 20_000  # of about 30 MB freed, most went back
     assert pin
+
+
+_THREAD_ALLOCATES = """
+import sys, threading, ctypes
+from journalban.sources.heaptrim import one_arena
+if sys.argv[1] == "one":
+    assert one_arena()
+held = []
+def work():
+    # Blocks above pymalloc's 512 bytes, from glibc, while the main thread also allocates.
+    held.extend(bytearray(4096) for _ in range(2000))
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+held.extend(bytearray(4096) for _ in range(2000))
+for t in threads:
+    t.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@pytest.mark.parametrize("arenas", ["one", "default"])
+def test_one_arena_serves_the_threads_from_the_main_heap(arenas: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _THREAD_ALLOCATES, arenas],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    count = done.stderr.count("Arena ")
+    if arenas == "one":
+        assert count == 1, done.stderr
+    else:  # (glibc made others: the case one_arena prevents)
+        assert count > 1, done.stderr
