@@ -22,6 +22,9 @@ from collections.abc import Callable
 from typing import Final
 
 from journalban.errors import AddressError
+from journalban.netobjects import hashed_v6 as _hashed_v6
+from journalban.netobjects import host_v4_network
+from journalban.netobjects import v6_prefix as _v6_prefix
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -98,158 +101,7 @@ def ipv4_host_key(text: str) -> tuple[int, str] | None:
     return int.from_bytes(packed, "big"), socket.inet_ntop(socket.AF_INET, packed) + "/32"
 
 
-_ALL_V6: Final = (1 << 128) - 1
 _LOW_64: Final = (1 << 64) - 1  # an IPv6 /64's host bits
-
-
-class _HostV4(ipaddress.IPv4Network):
-    """An ``IPv4Network`` /32 that knows its hash: ipaddress computes it in Python at
-    each dict lookup, and a ban's network is looked up some twenty times (the ban
-    table, its text, the history, recidive's counts, the state rows, the log). Equal
-    to, hashing as and printing as the ``IPv4Network`` it stands for; a copy or a
-    pickle of it is a plain one."""
-
-    _hash: int
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __repr__(self) -> str:
-        return f"IPv4Network({str(self)!r})"
-
-    def hosts(self) -> list[ipaddress.IPv4Address]:  # type: ignore[override]
-        # What ipaddress's __init__ puts in each /32's own dict (a closure: 100 bytes a ban).
-        return [ipaddress.IPv4Address(self.network_address)]
-
-    def __reduce__(self) -> tuple[type[ipaddress.IPv4Network], tuple[str]]:
-        return ipaddress.IPv4Network, (str(self),)
-
-
-class _HashedV6(ipaddress.IPv6Network):
-    """An ``IPv6Network`` that knows its hash, as ``_HostV4`` (the bans' /64s)."""
-
-    _hash: int
-
-    def __hash__(self) -> int:
-        return self._hash
-
-    def __repr__(self) -> str:
-        return f"IPv6Network({str(self)!r})"
-
-    def __reduce__(self) -> tuple[type[ipaddress.IPv6Network], tuple[str]]:
-        return ipaddress.IPv6Network, (str(self),)
-
-
-def _hashed_v6(spec: int | tuple[int, int]) -> ipaddress.IPv6Network:
-    if _v6_prefix is not None and type(spec) is tuple and 0 <= spec[1] < 127:
-        return _v6_prefix(*spec)
-    net = _HashedV6(spec)
-    net._hash = ipaddress.IPv6Network.__hash__(net)
-    return net
-
-
-def _made_alike(
-    ours: IPNetwork,
-    theirs: IPNetwork,
-    network_type: type[IPNetwork],
-    unset: frozenset[str] = frozenset(),
-) -> bool:
-    """A fast maker's network (``ours``) is the one ``network_type``'s constructor made
-    (``theirs``) in every way the agent reads it: attributes (but ``_hash``, and the
-    ``unset`` ones ours gets from its class), equality both ways, hash, texts, masks."""
-    return (
-        vars(ours).keys() | unset == vars(theirs).keys() | {"_hash"}
-        and getattr(ours.network_address, "_scope_id", None)
-        is getattr(theirs.network_address, "_scope_id", None)
-        and ours == theirs
-        and theirs == ours
-        and hash(ours) == hash(theirs) == network_type.__hash__(ours)  # type: ignore[arg-type]
-        and str(ours) == str(theirs)
-        and repr(ours) == repr(theirs)
-        and ours.broadcast_address == theirs.broadcast_address
-        and ours.hostmask == theirs.hostmask
-        and ours.num_addresses == theirs.num_addresses
-        and ours.network_address.packed == theirs.network_address.packed
-    )
-
-
-def _v6_prefix_maker() -> Callable[[int, int], ipaddress.IPv6Network] | None:
-    """``_HashedV6((value, prefixlen))`` for a prefix shorter than /127 (a ban's /64)
-    without ipaddress's argument parsing, filled as this Python's ``__init__`` fills
-    it (checked here against the constructor, as ``_host_v4_maker``). Raises
-    ValueError, as the constructor, when ``value`` has host bits set."""
-    address_type, network_type = ipaddress.IPv6Address, ipaddress.IPv6Network
-    new = object.__new__
-    masks = [(m, int(m)) for m in (network_type((0, n)).netmask for n in range(127))]
-
-    def make(value: int, prefixlen: int) -> ipaddress.IPv6Network:
-        mask, bits = masks[prefixlen]
-        if value & bits != value or value >> 128:
-            raise ValueError(f"{value:x}/{prefixlen} has host bits set")
-        address = new(address_type)
-        address._ip = value  # type: ignore[attr-defined]
-        address._scope_id = None  # type: ignore[attr-defined]
-        net = new(_HashedV6)
-        net.network_address = address
-        net.netmask = mask
-        net._prefixlen = prefixlen  # type: ignore[attr-defined]
-        net._hash = hash(value ^ bits)
-        return net
-
-    try:
-        for value, plen in ((0, 0), (1 << 64, 64), (0x20010DB8 << 96, 32), (0xFE80 << 112, 10),
-                            (((1 << 126) - 1) << 2, 126), (((1 << 64) - 1) << 64, 64)):  # fmt: skip
-            if not _made_alike(make(value, plen), network_type((value, plen)), network_type):
-                return None
-    except (AttributeError, TypeError, ValueError):
-        return None
-    return make
-
-
-_v6_prefix = _v6_prefix_maker()
-
-
-def _host_v4_maker() -> Callable[[int], ipaddress.IPv4Network] | None:
-    """``IPv4Network(value)`` for a /32 without ipaddress's argument parsing: the
-    objects are filled as this Python's ``__init__`` fills them (checked here on
-    sample values against the real constructor; None, and the constructor is
-    used, when they differ), their hash computed once (``_HostV4``). Restoring
-    100,000 bans builds 100,000 of them, and the constructor was a third of
-    reading the state."""
-    address_type, network_type = ipaddress.IPv4Address, ipaddress.IPv4Network
-    new = object.__new__
-    mask = network_type(0).netmask
-    all_ones = int(mask)
-
-    def make(value: int) -> ipaddress.IPv4Network:
-        address = new(address_type)
-        address._ip = value  # type: ignore[attr-defined]
-        net = new(_HostV4)
-        # Attributes set one by one, in __init__'s order, and never through __dict__:
-        # Python 3.11 keeps them in the object's inline values; asking for __dict__
-        # builds a dict beside them (120 bytes a /32 kept, a ban's or a counted one's).
-        net.network_address = address
-        net.netmask = mask
-        net._prefixlen = 32  # type: ignore[attr-defined]
-        net._hash = hash(value ^ all_ones)
-        return net
-
-    try:
-        for value in (0, 1, 0x0A000001, 0xC0000201, 0x7FFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF):
-            ours, theirs = make(value), network_type(value)
-            # (a /32's hosts() is a method of _HostV4, not set per object)
-            if not _made_alike(ours, theirs, network_type, frozenset({"hosts"})) or list(
-                ours.hosts()
-            ) != list(theirs.hosts()):
-                return None
-    except (AttributeError, TypeError):
-        return None
-    return make
-
-
-_host_v4 = _host_v4_maker() or ipaddress.IPv4Network
-# ``IPv4Network(value)`` for a /32, fast (the state's reader builds one per ban).
-host_v4_network: Final = _host_v4
 
 
 def ipv6_prefix_key(text: str, prefixlen: int) -> tuple[int, int, str] | None:
@@ -310,7 +162,7 @@ def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
         else:
             value = int.from_bytes(socket.inet_pton(socket.AF_INET, addr), "big")
             if plen == "32":
-                net = _host_v4(value)
+                net = host_v4_network(value)
             else:
                 prefix = int(plen)
                 net = ipaddress.IPv4Network((value, prefix))
@@ -342,7 +194,7 @@ def stored_network_text(text: str) -> tuple[IPNetwork, str]:
         except (OSError, ValueError):
             pass
         else:
-            host = _host_v4(value)
+            host = host_v4_network(value)
             if len(_TEXTS) >= _TEXTS_LIMIT:  # (_remember_text, inline)
                 _TEXTS.clear()
             _TEXTS[host] = text

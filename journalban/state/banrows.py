@@ -15,10 +15,11 @@ import socket
 import sqlite3
 from collections.abc import Iterable, Iterator
 
-from journalban.addresses import IPNetwork, host_v4_network, network_text, stored_network
+from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError
 from journalban.events import Ban
 from journalban.firewall.base import StoredBan
+from journalban.netobjects import host_v4_network
 from journalban.state.rowcheck import readable_jail
 
 # (jail, network, banned_at, expires_at, ban_count, reason, failures, source)

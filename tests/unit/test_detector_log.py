@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from journalban.addresses import host_v4_network
 from journalban.errors import StateError
 from journalban.events import Ban
+from journalban.netobjects import host_v4_network
 from journalban.state import detection, detectorlog, schema
 from journalban.state.store import BatchCommit, StateStore
 

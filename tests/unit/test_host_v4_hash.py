@@ -1,4 +1,4 @@
-"""The agent's own /32 networks (addresses._HostV4) stand for ipaddress's in every way
+"""The agent's own /32 networks (netobjects._HostV4) stand for ipaddress's in every way
 a caller can see: equal both ways, same hash (dict keys mix), same text and repr, and
 a copy or pickle of one is a plain IPv4Network."""
 
@@ -9,7 +9,8 @@ import ipaddress
 import pickle
 import random
 
-from journalban.addresses import host_v4_network, stored_network
+from journalban.addresses import stored_network
+from journalban.netobjects import host_v4_network
 
 
 def test_a_host_network_is_the_ipv4network_it_stands_for() -> None:

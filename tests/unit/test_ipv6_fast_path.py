@@ -119,13 +119,14 @@ def test_restored_ipv4_hosts_are_networks_like_any_other() -> None:
     observable property must be the constructor's (seeded random values and edges)."""
     import pickle
 
-    from journalban.addresses import _host_v4, stored_network
+    from journalban.addresses import stored_network
+    from journalban.netobjects import host_v4_network as _host_v4
 
     rng = random.Random(11)
     values = [0, 1, 0xFFFFFFFF, 0x7F000001, *(rng.randrange(1 << 32) for _ in range(20_000))]
     for value in values:
         ours, theirs = _host_v4(value), ipaddress.IPv4Network(value)
-        # A subclass that knows its hash (addresses._HostV4, test_host_v4_hash).
+        # A subclass that knows its hash (netobjects._HostV4, test_host_v4_hash).
         assert isinstance(ours, ipaddress.IPv4Network)
         assert ours == theirs
         assert hash(ours) == hash(theirs)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from journalban.addresses import host_v4_network, network_text
+from journalban.addresses import network_text
 from journalban.events import Ban
+from journalban.netobjects import host_v4_network
 from journalban.state import bulk, commitrows, detectorlog, failurerows, schema
 from journalban.state.store import BatchCommit, StateStore
 

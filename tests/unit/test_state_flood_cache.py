@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from journalban.addresses import host_v4_network
 from journalban.events import Ban
+from journalban.netobjects import host_v4_network
 from journalban.state import store
 from journalban.state.store import BatchCommit, StateStore
 

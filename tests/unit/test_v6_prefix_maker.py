@@ -1,4 +1,4 @@
-"""IPv6 prefixes built without ipaddress's constructor (addresses._v6_prefix_maker)
+"""IPv6 prefixes built without ipaddress's constructor (netobjects._v6_prefix_maker)
 are the networks the constructor builds."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import random
 
 import pytest
 
-from journalban import addresses
+from journalban import addresses, netobjects
 from journalban.errors import AddressError
 
 
 def test_the_maker_is_in_use_here() -> None:
-    assert addresses._v6_prefix is not None
+    assert netobjects.v6_prefix is not None
 
 
 def test_random_prefixes_equal_the_constructors() -> None:
