@@ -10,7 +10,6 @@ in this process as the reader child.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,8 @@ from test_journal_source import SSHD_GROUPS
 
 from journalban.sources.journalbatch import FIRST_ENTRIES
 from journalban.sources.journalwire import Request
-from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
-from support.readerchild import frames_in
+from support.readerchild import follower_at_start, frames_in
 
 pytestmark = pytest.mark.real
 
@@ -36,11 +34,7 @@ def test_the_first_frames_grow_to_the_batch_size(tmp_path: Path) -> None:
         writer.write([sshd_fields(f"line {i}") for i in range(TOTAL)])
         wait_entries(journal_dir, TOTAL)
         request = Request(matches=SSHD_GROUPS, directory=str(journal_dir), batch_size=BATCH)
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        stdin, parent = os.pipe()  # the agent's end stays open: the child goes on
-        try:
-            follower = Follower(request, stdin, fd)
-            follower.seek_start()
+        with follower_at_start(request, out) as follower:
             follower.drain()
             caught_up = len(frames_in(out.read_bytes()))
             # Following: a frame of fewer entries than its batch was read as ends the drain
@@ -49,9 +43,6 @@ def test_the_first_frames_grow_to_the_batch_size(tmp_path: Path) -> None:
             wait_entries(journal_dir, TOTAL + 3)
             follower.drain(live=True)
             follower.close()
-        finally:
-            for end in (fd, stdin, parent):
-                os.close(end)
     frames = frames_in(out.read_bytes())
     reads = [frame.read for frame in frames]
     grown = [FIRST_ENTRIES, 2 * FIRST_ENTRIES, 4 * FIRST_ENTRIES, BATCH, BATCH]

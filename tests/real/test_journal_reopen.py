@@ -12,7 +12,6 @@ the reader child.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,8 @@ from test_journal_source import SSHD_GROUPS
 from test_journal_split_watches import inotify_instances
 
 from journalban.sources.journalwire import Request
-from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
-from support.readerchild import frames_in
+from support.readerchild import follower_at_start, frames_in
 
 pytestmark = pytest.mark.real
 
@@ -40,11 +38,7 @@ def test_a_reopened_directory_reader_holds_its_watches_until_idle(tmp_path: Path
         request = Request(
             matches=SSHD_GROUPS, directory=str(journal_dir), batch_size=300, reopen_every=1000
         )
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-        stdin, parent = os.pipe()  # the agent's end stays open: the child goes on
-        try:
-            follower = Follower(request, stdin, fd)
-            follower.seek_start()
+        with follower_at_start(request, out) as follower:
             follower.drain()
             # Reopened twice or more while reading: the old instances are still open,
             # the current reader's is one more.
@@ -56,9 +50,6 @@ def test_a_reopened_directory_reader_holds_its_watches_until_idle(tmp_path: Path
             assert inotify_instances() == before + 1
             follower.drain()
             follower.close()
-        finally:
-            for end in (fd, stdin, parent):
-                os.close(end)
     messages = [m for frame in frames_in(out.read_bytes()) for m in frame.messages]
     assert messages == [*(f"line {i}" for i in range(TOTAL)), "later"]
     assert inotify_instances() == before

@@ -9,10 +9,11 @@ does. ``turns`` orders both streams the way the agent takes them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,22 @@ def frames_in(data: bytes) -> list[Frame]:
         frames.append(Frame.decode(data[FRAME_HEADER.size : FRAME_HEADER.size + size]))
         data = data[FRAME_HEADER.size + size :]
     return frames
+
+
+@contextlib.contextmanager
+def follower_at_start(request: Request, out: Path) -> Iterator[Follower]:
+    """A ``Follower`` of ``request`` at the journal's start, writing its frames to
+    ``out``, with its stdin a pipe whose other end (the agent's) stays open meanwhile:
+    the child goes on. Its descriptors are closed after; the caller closes the follower."""
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    stdin, parent = os.pipe()
+    try:
+        follower = Follower(request, stdin, fd)
+        follower.seek_start()
+        yield follower
+    finally:
+        for end in (fd, stdin, parent):
+            os.close(end)
 
 
 def turns(mine: list[Frame], theirs: list[Frame]) -> list[tuple[int, Frame]]:

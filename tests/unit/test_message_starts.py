@@ -9,12 +9,12 @@ import re
 
 import pytest
 
-from journalban.agent.journalfinder import Gate
+from journalban.agent.journalfinder import ClassMatch, Gate, JailFinder
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.sessions import SessionTable
 from journalban.matching.starts import message_starts, start_classes
-from journalban.sources.journalroute import FAILURE, SESSION, TEACH, prefix_tree, route_for
+from journalban.sources.journalroute import FAILURE, SESSION, TEACH, Route, prefix_tree, route_for
 from support.bare_messages import bare_messages
 from support.filter_modes import every_filter_mode
 
@@ -183,11 +183,8 @@ def test_the_prefix_tree_names_the_start_a_text_begins_with() -> None:
             ), (starts, shut, text)
 
 
-def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> None:
-    """The finder's classes of starts compile their alternation at their first message
-    (``ClassMatch``): until then the route's slots hold them, after it the compiled match;
-    what they find is the eager alternation's."""
-    from journalban.agent.journalfinder import ClassMatch, JailFinder
+def _sshd_finder_and_route() -> tuple[JailFinder, Route]:
+    """The sshd jail's finder (sessions, successes) and the route of its start classes."""
     from journalban.matching.spec import MatcherSpec, pickle_filter
 
     fdef = FilterLibrary().load("sshd")
@@ -198,6 +195,14 @@ def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> 
     assert finder.gate.prefixes is not None
     route = route_for(finder.gate.prefixes, finder.gate.teach_prefixes, finder.start_classes)
     assert route is not None
+    return finder, route
+
+
+def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> None:
+    """The finder's classes of starts compile their alternation at their first message
+    (``ClassMatch``): until then the route's slots hold them, after it the compiled match;
+    what they find is the eager alternation's."""
+    finder, route = _sshd_finder_and_route()
     slots = [k for k, kind in enumerate(route.kinds) if kind == FAILURE]
     assert all(isinstance(route.matchers[k], ClassMatch) for k in slots)  # none compiled
     compiled = finder.matcher.filter
@@ -229,17 +234,8 @@ def test_a_held_childs_finder_compiles_every_class_before_its_first_message() ->
     """``JailFinder.prepare`` (a held reader child, before the agent's GO) compiles every
     class's match: the route's slots then hold the compiled matches, except a guarded
     class's, whose trial (its first messages) has not run and still counts from none."""
-    from journalban.agent.journalfinder import ClassMatch, JailFinder
-    from journalban.matching.spec import MatcherSpec, pickle_filter
-
-    fdef = FilterLibrary().load("sshd")
-    spec = MatcherSpec("sshd", None, None, check_idents=False, successes=True)
-    finder = JailFinder({**spec.to_json(), "filter_def": pickle_filter(fdef)})
+    finder, route = _sshd_finder_and_route()
     assert finder.start_classes is not None
-    assert finder.gate is not None
-    assert finder.gate.prefixes is not None
-    route = route_for(finder.gate.prefixes, finder.gate.teach_prefixes, finder.start_classes)
-    assert route is not None
     classes = [match for _, match in finder.start_classes]
     assert all(isinstance(match, ClassMatch) for match in classes)
     finder.prepare()
