@@ -156,16 +156,7 @@ class BanDeciding:
         if reason != SUBNET:
             # A network the jail counts by: its count is spent.
             commit.cleared.append(key)
-            recent = rt.recent_lines
-            if (held := recent.held) is not None and held[0] == key:
-                # Its first failure, not counted yet (the engine): in neither the counter
-                # nor the kept lines, added and cleared as if it had been.
-                recent.held = None
-                line = held[1]
-                lines = (line if len(line) <= LINE_CHARS else cut(line),)
-            else:
-                rt.counter.clear(key)
-                lines = recent.pop(key)
+            lines = _spent_lines(rt, key)
         inc = cfg.increment
         rec = self.recidive
         # One read of the history serves the increment and recidive.
@@ -339,14 +330,7 @@ class BanDeciding:
             or self._unsaved.holds(text, committed)
         ):
             return False
-        recent = rt.recent_lines
-        if (held := recent.held) is not None and held[0] == key:  # (as _decide_ban)
-            recent.held = None
-            line = held[1]
-            lines: tuple[str, ...] = (line if len(line) <= LINE_CHARS else cut(line),)
-        else:
-            rt.counter.clear(key)
-            lines = recent.pop(key)
+        lines = _spent_lines(rt, key)
         if lines:
             ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
                                      lines, account or "")  # fmt: skip
@@ -364,3 +348,17 @@ class BanDeciding:
     def _narrowed(self, rt: JailRuntime, v: VerdictTuple) -> str | None:
         """The prefix a subnet verdict may ban: narrowed by the split rule, or None."""
         return subnet_prefix(rt, v, self._check_prefix)
+
+
+def _spent_lines(rt: JailRuntime, key: str) -> tuple[str, ...]:
+    """The lines kept for network ``key`` of a jail that counts by it, taken for its ban,
+    and its count spent (cleared from the jail's counter)."""
+    recent = rt.recent_lines
+    if (held := recent.held) is not None and held[0] == key:
+        # Its first failure, not counted yet (the engine): in neither the counter nor the
+        # kept lines, added and cleared as if it had been.
+        recent.held = None
+        line = held[1]
+        return (line if len(line) <= LINE_CHARS else cut(line),)
+    rt.counter.clear(key)
+    return recent.pop(key)
