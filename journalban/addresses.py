@@ -18,7 +18,6 @@ from __future__ import annotations
 import _socket as socket
 import functools
 import ipaddress
-from collections.abc import Callable
 from typing import Final
 
 from journalban.errors import AddressError
@@ -140,8 +139,7 @@ def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
 
     inet_pton and an integer are several times faster than ipaddress's
     string parsing (bans restored in bulk, networks rebuilt for bans).
-    ``remember``: keep the text for ``network_text`` (a caller that keeps the
-    text itself saves the network's hashing, a Python call).
+    ``remember``: keep the text on the network for ``network_text``.
 
     Raises:
         AddressError: not a network.
@@ -173,7 +171,7 @@ def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
     if remember:
         # inet_pton took only the canonical dotted quad (IPv6: checked above): the
         # text is str(net).
-        _remember_text(net, text)
+        net._text = text  # type: ignore[union-attr]
     return net
 
 
@@ -182,8 +180,7 @@ def stored_network_text(text: str) -> tuple[IPNetwork, str]:
 
     An "a.b.c.d/32" text that inet_pton takes is the network's own text, as
     ``stored_network`` holds (it remembers it): its /32 is built and the text
-    remembered here without a call to either, nor a hash of the network in Python.
-    Any other text goes the general way.
+    remembered here without a call to either. Any other text goes the general way.
 
     Raises:
         AddressError: not a network.
@@ -195,9 +192,7 @@ def stored_network_text(text: str) -> tuple[IPNetwork, str]:
             pass
         else:
             host = host_v4_network(value)
-            if len(_TEXTS) >= _TEXTS_LIMIT:  # (_remember_text, inline)
-                _TEXTS.clear()
-            _TEXTS[host] = text
+            host._text = text  # type: ignore[attr-defined]
             return host, text
     elif text.endswith("::/64") and _v6_prefix is not None and "." not in text:
         # An IPv6 /64 as the agent keys it (inet_ntop's text of its first address): as
@@ -210,36 +205,36 @@ def stored_network_text(text: str) -> tuple[IPNetwork, str]:
             value = int.from_bytes(packed, "big")
             if not value & _LOW_64 and socket.inet_ntop(socket.AF_INET6, packed) == text[:-3]:
                 six = _v6_prefix(value, 64)
-                if len(_TEXTS) >= _TEXTS_LIMIT:
-                    _TEXTS.clear()
-                _TEXTS[six] = text
+                six._text = text  # type: ignore[attr-defined]
                 return six, text
     net = stored_network(text)
     return net, network_text(net)
 
 
-_TEXTS: dict[IPNetwork, str] = {}
-_TEXTS_LIMIT = 1 << 17
-# A network's text as ``network_text`` remembered it, or None: the dict's own ``get``, no
-# call of Python (a flood's commit asks for tens of thousands). ``_TEXTS`` is only ever
-# cleared, never replaced, so this stays its lookup.
-remembered_text: Callable[[IPNetwork], str | None] = _TEXTS.get
+# A network's text is kept on the network itself, as its ``_text`` attribute (ipaddress's
+# networks have a ``__dict__``; 3.11 keeps it in the object's inline values, which have room
+# for it: no byte more a network), for as long as the network lives: the ban's rows, log
+# line, signal and firewall name each read it without a call of Python or a hash of the
+# network in Python (a process-wide memo by network cost a hash and a lookup in a dict of
+# 131,072 networks at each, and kept the networks alive until it was cleared). Equality,
+# hashing, ``str``, ``repr``, copies and pickles of a network do not read it.
+TEXT: Final = "_text"
+
+
+def remembered_text(net: IPNetwork) -> str | None:
+    """The text ``network_text`` or ``stored_network`` kept on ``net``, or None (hot
+    loops read ``getattr(net, TEXT, None)`` themselves: no call of Python)."""
+    return getattr(net, TEXT, None)
 
 
 def network_text(net: IPNetwork) -> str:
-    """``str(net)``, remembered: ipaddress formats in Python, several µs a call,
+    """``str(net)``, kept on the network: ipaddress formats in Python, several µs a call,
     and the agent writes the same ban's network several times (state, history, logs)."""
-    text = _TEXTS.get(net)
+    text: str | None = getattr(net, TEXT, None)
     if text is None:
         text = str(net)
-        _remember_text(net, text)
+        net._text = text  # type: ignore[union-attr]
     return text
-
-
-def _remember_text(net: IPNetwork, text: str) -> None:
-    if len(_TEXTS) >= _TEXTS_LIMIT:
-        _TEXTS.clear()
-    _TEXTS[net] = text
 
 
 def looks_like_hostname(text: str) -> bool:
@@ -302,7 +297,8 @@ def is_prefix(net: IPNetwork) -> bool:
 
 def format_network(net: IPNetwork) -> str:
     """A single address without its /32 or /128, a prefix with it."""
-    text = network_text(net)  # remembered: str() formats in Python (each ban is logged)
+    # remembered: str() formats in Python (each ban is logged; the dict's get: no call)
+    text = getattr(net, TEXT, None) or network_text(net)
     # str(net) is "<network_address>/<prefixlen>", an IPv6 one with a colon: a single
     # address by its text (ipaddress's prefixlen and max_prefixlen are Python properties)
     if text.endswith("/128") or (text.endswith("/32") and ":" not in text):

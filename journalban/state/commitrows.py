@@ -31,10 +31,10 @@ import sqlite3
 from collections.abc import Sequence
 from itertools import chain
 from json.encoder import encode_basestring_ascii
-from operator import itemgetter
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, cast
 
-from journalban.addresses import network_text, remembered_text
+from journalban.addresses import TEXT, network_text
 from journalban.state import bulk, detectorlog, historylog
 from journalban.state.detectorlog import DetectorLog
 from journalban.state.failurerows import cleared_text
@@ -200,6 +200,12 @@ def unstored_rows(
     """A batch's history rows but those of its stored ``bans`` (copied from their rows:
     ``CommitRows._insert_bans``), if each of those is in its ``history``, in order, and
     automatic; else None (every row is built: ``history_rows``)."""
+    if (
+        len(history) == len(bans)
+        and all(map(is_, map(_first, history), bans))
+        and not any(map(_second, history))
+    ):
+        return []  # (a batch of the deciding's own bans, most often: looked at in C)
     rows: list[HistoryRow] = []
     at, stored = 0, len(bans)
     for ban, manual in history:
@@ -239,15 +245,14 @@ def ban_values(bans: Sequence[Ban]) -> list[object]:
     """The ``bans`` rows' columns (``BAN_COLUMNS``), row after row.
 
     One comprehension, no call of Python for most bans: a network's text as
-    ``network_text`` remembered it (the deciding made it), a single line escaped
+    ``network_text`` kept it on the network (the deciding made it), a single line escaped
     here as ``lines_text`` escapes it (sshd-flood's commits: 0.52-0.57 µs a ban,
     against 0.72 µs with a call of each per ban)."""
-    known = remembered_text
     return [
         *_flat([
             (
-                ban.jail, known(net := ban.network) or network_text(net), ban.banned_at,
-                ban.expires_at, ban.ban_count, ban.reason, ban.failures, ban.source,
+                ban.jail, getattr(net := ban.network, TEXT, None) or network_text(net),
+                ban.banned_at, ban.expires_at, ban.ban_count, ban.reason, ban.failures, ban.source,
                 "[" + encode_basestring_ascii(lines[0]) + "]"
                 if len(lines := ban.lines) == 1
                 else lines_text(lines),

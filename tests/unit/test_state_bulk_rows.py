@@ -304,3 +304,27 @@ def test_a_new_state_file_has_16_kib_pages_and_one_written_before_keeps_its_own(
         assert store.db.execute("PRAGMA page_size").fetchone() == (size,)
         assert len(store.active_bans()) == (2 if name == "new.sqlite" else 1)
         store.close()
+
+
+def test_a_batchs_other_history_rows_as_the_loop_finds_them() -> None:
+    """``unstored_rows``'s look in C (history and bans the same objects, all automatic)
+    gives what its loop gives, and the loop still takes every other case."""
+    import ipaddress
+
+    from journalban.events import Ban
+    from journalban.state.commitrows import unstored_rows
+
+    bans = [
+        Ban("sshd", ipaddress.ip_network(f"192.0.2.{i}/32"), 10.0 + i, 70.0 + i) for i in range(4)
+    ]
+    twin = Ban("sshd", bans[1].network, 11.0, 71.0)  # equal to bans[1], another object
+    over = Ban("sshd", ipaddress.ip_network("198.51.100.1/32"), 5.0, 6.0)
+    auto = [(b, False) for b in bans]
+    assert unstored_rows(auto, bans) == []
+    assert unstored_rows([], []) == []
+    assert unstored_rows([*auto[:2], (bans[2], True), auto[3]], bans) is None
+    assert unstored_rows([auto[0], (twin, False), *auto[2:]], bans) is None
+    assert unstored_rows([auto[0], (over, False), *auto[1:]], bans) == [
+        ("198.51.100.1/32", "sshd", 5.0, 6.0, 0)
+    ]
+    assert unstored_rows(auto[:3], bans) is None

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import ipaddress
+import pickle
 import random
+import weakref
 
 import pytest
 
 from journalban import addresses
-from journalban.addresses import network_text, stored_network, stored_network_text
+from journalban.addresses import format_network, network_text, stored_network, stored_network_text
 from journalban.errors import AddressError
 
 LOOSE = [
@@ -44,17 +48,35 @@ def test_the_network_and_text_stored_network_gives() -> None:
             with pytest.raises(AddressError):
                 stored_network_text(text)
             continue
-        addresses._TEXTS.clear()
         net, shown = stored_network_text(text)
         assert net == expected, text
         assert type(net) is type(expected), text
         assert shown == network_text(expected) == str(expected), text
-        assert addresses._TEXTS.get(net) == shown  # remembered for the ban's later rows
+        assert addresses.remembered_text(net) == shown  # kept for the ban's later rows
 
 
-def test_a_full_memo_is_cleared_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(addresses, "_TEXTS_LIMIT", 3)
-    addresses._TEXTS.clear()
-    for n in range(10):
-        stored_network_text(f"192.0.2.{n}/32")
-        assert len(addresses._TEXTS) <= 3
+def test_the_text_kept_on_a_network_is_seen_by_nothing_but_its_text() -> None:
+    """A network carries its text (``addresses.TEXT``) for as long as it lives: no memo
+    holds networks. Equality, hashing, ``str``, ``repr``, copies and pickles are those of
+    the network ipaddress makes, and a network equal to it but not it makes its own."""
+    for text in ("192.0.2.7/32", "2001:db8:1::/64", "10.0.0.0/8", "2001:db8::1/128"):
+        net, shown = stored_network_text(text)
+        plain = ipaddress.ip_network(text)
+        assert addresses.remembered_text(net) == shown == text
+        assert addresses.remembered_text(plain) is None
+        assert net == plain
+        assert plain == net
+        assert hash(net) == hash(plain)
+        assert (str(net), repr(net)) == (str(plain), repr(plain))
+        twins = (copy.copy(net), copy.deepcopy(net), pickle.loads(pickle.dumps(net)))  # noqa: S301
+        for twin in twins:
+            assert type(twin) is type(plain)
+            assert twin == plain
+            assert addresses.remembered_text(twin) is None
+            assert network_text(twin) == text
+            assert addresses.remembered_text(twin) == text
+        assert format_network(plain) == format_network(net)
+        refs = weakref.ref(net)
+        del net
+        gc.collect()
+        assert refs() is None  # (no memo keeps it)
