@@ -145,8 +145,11 @@ class BanDeciding:
     ) -> None:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
         network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
-        plain = (rt, key, network, text, when, failures, source, commit, changes, now)
-        if reason != SUBNET and self._ban_plainly(*plain, (reason, bantime, account)):
+        # (the arguments written out: a tuple of them was two allocations per ban)
+        if reason != SUBNET and self._ban_plainly(
+            rt, key, network, text, when, failures, source, commit, changes, now, reason,
+            bantime, account,
+        ):  # fmt: skip
             return
         if self._first.run:  # (the bans before this one first, in order)
             self._first.flush(self.bans, self._decided)
@@ -303,14 +306,15 @@ class BanDeciding:
         commit: BatchCommit,
         changes: Changes,
         now: float,
-        why: tuple[str, float | None, str | None],
+        reason: str,
+        bantime: float | None,
+        account: str | None,
     ) -> bool:
-        """``_decide_ban`` of network ``key`` (counted by the jail: not a subnet's prefix;
-        ``why``: the reason, bantime and account) when the ban is its first (no history,
-        none unsaved or earlier in the step), runs and feeds no recidive: its lines taken
-        and its count spent as there, its bookkeeping left to ``_first``
-        (decisions.firstban). False, and nothing done, for any other ban."""
-        reason, bantime, account = why
+        """``_decide_ban`` of network ``key`` (counted by the jail: not a subnet's prefix)
+        when the ban is its first (no history, none unsaved or earlier in the step), runs
+        and feeds no recidive: its lines taken and its count spent as there, its
+        bookkeeping left to ``_first`` (decisions.firstban). False, and nothing done, for
+        any other ban."""
         cfg = rt.config
         jail = cfg.name
         store = self.store
@@ -338,10 +342,10 @@ class BanDeciding:
             ban = kept = new_ban(jail, network, when, expires, 1, reason, failures, source, (),
                                  account or "")  # fmt: skip
         bans_now[text] = 1
-        self.bans.texts_of(jail)[text] = kept  # (the failures after it read it: put_run)
         first = self._first
         if not first.run:
-            first.start(jail, commit, changes)
+            first.start(jail, commit, changes, self.bans.texts_of(jail))
+        first.texts[text] = kept  # (the jail's bans: the failures after it read it)
         first.run.append((key, text, network, when, expires, ban, kept))
         return True
 

@@ -32,18 +32,24 @@ FirstBan = tuple[str, str, IPNetwork, float, float, Ban, Ban]
 class FirstBans:
     """The first-failure bans of one jail decided since the last ``flush``, in order."""
 
-    __slots__ = ("_changes", "_commit", "_jail", "run")
+    __slots__ = ("_changes", "_commit", "_jail", "run", "texts")
 
     def __init__(self) -> None:
         self.run: list[FirstBan] = []
         self._jail = ""
         self._commit: BatchCommit | None = None
         self._changes: Changes | None = None
+        # The jail's bans by network text (``BanTable.texts_of``), for the run's bans put
+        # there as they are decided (the failures after them in the step read them).
+        self.texts: dict[str, Ban] = {}
 
-    def start(self, jail: str, commit: BatchCommit, changes: Changes) -> None:
-        """The run's bans go into ``commit`` and ``changes`` (the step's): call before the
-        first ``run.append`` after a ``flush``."""
-        self._jail, self._commit, self._changes = jail, commit, changes
+    def start(
+        self, jail: str, commit: BatchCommit, changes: Changes, texts: dict[str, Ban]
+    ) -> None:
+        """The run's bans go into ``commit`` and ``changes`` (the step's), and ``texts``
+        is the jail's bans by text (``BanTable.texts_of``): call before the first
+        ``run.append`` after a ``flush``."""
+        self._jail, self._commit, self._changes, self.texts = jail, commit, changes, texts
 
     def flush(self, bans: BanTable, decided: list[tuple[str, str, float]]) -> None:
         """Do the run's bookkeeping, as ``_decide_ban`` does each ban's, and empty it:
@@ -58,7 +64,8 @@ class FirstBans:
         decided += zip(texts, repeat(jail), whens)
         commit.bans += made
         commit.banned_delta += len(run)
-        bans.put_run(jail, networks, kept, texts, expiries)
+        bans.put_run(jail, networks, kept, None, expiries)  # (``texts``: put as decided)
         changes.bans += made
         run.clear()
         self._commit = self._changes = None
+        self.texts = {}

@@ -185,11 +185,12 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         jail: str,
         networks: Sequence[IPNetwork],
         values: Sequence[Ban],
-        texts: Sequence[str],
+        texts: Sequence[str] | None,
         expiries: Sequence[float],
     ) -> None:
         """``put`` of each ``(jail, networks[i]) -> values[i]`` in order, each expiring
-        (``expiries[i]``, not None), in C (decisions.firstban)."""
+        (``expiries[i]``, not None), in C (decisions.firstban). ``texts`` None: the
+        jail's ``texts_of`` holds each ban by its text already (the caller put it there)."""
         keys = list(zip(itertools.repeat(jail), networks))
         versions = list(itertools.islice(_VERSIONS, len(keys)))
         self.version = versions[-1]
@@ -209,7 +210,8 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
                 self._prefixes = self._lengths = None
         entries = zip(expiries, versions, keys, strict=True)
         collections.deque(map(heapq.heappush, itertools.repeat(self._expiries), entries), maxlen=0)
-        self.texts_of(jail).update(zip(texts, values, strict=True))
+        if texts is not None:
+            self.texts_of(jail).update(zip(texts, values, strict=True))
 
     def texts_of(self, jail: str) -> dict[str, Ban]:
         """The jail's bans by network text (the same dict for the jail's whole life)."""

@@ -40,6 +40,13 @@ class UnsavedBans:
     def keep(self, decided: list[tuple[str, str, float]]) -> None:
         """Add (network text, jail, banned_at) of bans just decided to the open group."""
         unsaved = self.open
+        if len(decided) > 1:
+            # Most of a flood's: every text new to the group and none twice, added in C.
+            texts, jails, ats = zip(*decided, strict=True)
+            fresh = dict(zip(texts, map(list, zip(zip(jails, ats, strict=True))), strict=True))
+            if len(fresh) == len(decided) and unsaved.keys().isdisjoint(fresh):
+                unsaved.update(fresh)
+                return
         for text, jail, at in decided:
             found = unsaved.get(text)
             if found is None:

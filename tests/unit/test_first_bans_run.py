@@ -117,9 +117,12 @@ def _ban(jail: str, text: str, at: float) -> Ban:
     return Ban(jail, ipaddress.ip_network(text), at, at + 60.0, 1, "account", 1, "journal")
 
 
+@pytest.mark.parametrize("held_texts", [False, True])
 @pytest.mark.parametrize("replaced", [False, True])
 @pytest.mark.parametrize("counted", [False, True])
-def test_put_run_leaves_the_table_as_put_one_by_one(counted: bool, replaced: bool) -> None:
+def test_put_run_leaves_the_table_as_put_one_by_one(
+    counted: bool, replaced: bool, held_texts: bool
+) -> None:
     rng = random.Random(7)
     earlier = [_ban("sshd", f"198.51.100.{i}/32", 100.0 + i) for i in range(20)]
     # new networks of every kind (prefixes among them), and some held already (an older
@@ -138,8 +141,12 @@ def test_put_run_leaves_the_table_as_put_one_by_one(counted: bool, replaced: boo
             assert (table.prefixes, table.lengths[(4, 32)]) == (0, 21)
         version = table.version
         if by_run:
+            given: list[str] | None = texts
+            if held_texts:  # (decisions.firstban: each put by its text as it was decided)
+                table.texts_of("sshd").update(zip(texts, run, strict=True))
+                given = None
             table.put_run(
-                "sshd", [b.network for b in run], run, texts, [b.expires_at or 0.0 for b in run]
+                "sshd", [b.network for b in run], run, given, [b.expires_at or 0.0 for b in run]
             )
         else:
             for ban, text in zip(run, texts, strict=True):

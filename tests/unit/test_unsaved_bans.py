@@ -153,3 +153,37 @@ def test_a_history_read_during_which_a_commit_landed_is_read_again() -> None:
     found = committed_history(store, parse_network(f"{X}/32"), 0.0, f"{X}/32")  # type: ignore[arg-type]
     assert found == (8, [("sshd", 1.0), ("sshd", 2.0)])
     assert store.reads == 2
+
+
+def _kept_one_by_one(
+    groups: Sequence[list[tuple[str, str, float]]],
+) -> dict[str, list[tuple[str, float]]]:
+    found: dict[str, list[tuple[str, float]]] = {}
+    for decided in groups:
+        for text, jail, at in decided:
+            found.setdefault(text, []).append((jail, at))
+    return found
+
+
+def test_keep_adds_a_steps_bans_as_one_by_one_whether_new_repeated_or_held() -> None:
+    import random
+
+    rng = random.Random(5)
+    for _ in range(200):
+        groups = []
+        for _ in range(rng.randrange(1, 5)):
+            size = rng.choice([0, 1, 2, 5, 40])
+            # a few texts out of many (new ones) or out of ten (repeated, held already)
+            pool = 10 if rng.random() < 0.5 else 10_000
+            groups.append(
+                [
+                    (f"192.0.2.{rng.randrange(pool)}/32", rng.choice(["sshd", "web"]), rng.random())
+                    for _ in range(size)
+                ]
+            )
+        unsaved = UnsavedBans(0)
+        for decided in groups:
+            unsaved.keep(decided)
+        expected = _kept_one_by_one(groups)
+        assert unsaved.open == expected
+        assert list(unsaved.open) == list(expected)  # in the order decided
