@@ -286,6 +286,8 @@ class JailFinder:
             self.match_one: tuple[Any, Any] | None = self.matcher.message_hit()
         except LookupError:
             self.match_one = None  # the batch call matches
+        # Each branch's hit as the reader makes it itself (journalrouted)
+        self.hit_plans = self.matcher.hit_plans() if self.match_one is not None else None
         self.feeds_keyless = self.table is not None and self.table.keyed_by_message
         # How a message must start for match_one to find it (matching.starts), where only
         # match_one finds failures: the reader then tests a candidate's start, not its

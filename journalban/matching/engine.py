@@ -49,6 +49,8 @@ _IDENT_CACHE = 1024
 # A message's failure as ``hits`` gives it (message, address text, time, account, mark), or
 # None (LineMatcher.message_hit)
 MessageHit = Hit | None
+# A branch's hit as a reader makes it (LineMatcher.hit_plans): host group, user group, mark
+HitPlan = tuple[str, str | None, int]
 
 
 class LineMatcher:
@@ -301,6 +303,18 @@ class LineMatcher:
             return message, host, when, user, branch.mark
 
         return whole.match, hit_of
+
+    def hit_plans(self) -> dict[str, HitPlan | None]:
+        """Per branch of ``message_hit``'s match (its ``lastgroup``), what ``hit_of`` reads:
+        (host group, user group or None, mark); None where ``hit_of`` must decide (an
+        ignoreregex applies, or the branch has no host group). A reader that makes the hit
+        itself, ``(message, m.group(host) or no hit, when, user's group or None, mark)``,
+        spares a call per hit (journalrouted)."""
+        ignore = self.filter.ignore
+        return {
+            name: None if b.host is None or (ignore and not b.mark) else (b.host, b.user, b.mark)
+            for name, b in self.filter.branches.items()
+        }
 
     @staticmethod
     def _hit_of(outcome: Outcome, line: str, into: list[Hit]) -> None:

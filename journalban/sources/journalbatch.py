@@ -20,6 +20,7 @@ session table's.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from journalban.sources.journalrouted import read_routed
@@ -89,8 +90,9 @@ def read_batch(follower: Follower) -> Frame | None:
     ):
         # Candidates told by their start alone (journalrouted); else a candidate not
         # starting as a failure may still be one.
+        plans = getattr(find_hits, "hit_plans", None) or defaultdict(type(None))
         read, unreadable, found, messages, times, keys = read_routed(
-            reader, route, gate, match, hit_of, limit, field, follower.at_stop, stop_usec
+            reader, route, gate, match, hit_of, plans, limit, field, follower.at_stop, stop_usec
         )
         limit = 0  # nothing more to read below
     key: str | None = None  # stays None without a gate
@@ -132,7 +134,7 @@ def read_batch(follower: Follower) -> Frame | None:
             if m is None and key is None and not every:
                 continue  # no failure, nothing for the session table: no time needed
         try:
-            source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
+            source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"), 10)  # (journalrouted)
         except (KeyError, ValueError):
             source_usec = realtime()
         if hit_of is not None:

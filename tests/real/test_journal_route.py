@@ -221,7 +221,7 @@ def test_the_routed_loop_reads_the_routed_batches_and_stops_where_told(
     routed_loop = journalrouted.read_routed
 
     def counted(*args: Any) -> Any:
-        calls.append(args[5])  # the batch's limit
+        calls.append(args[6])  # the batch's limit
         return routed_loop(*args)
 
     monkeypatch.setattr(journalbatch, "read_routed", counted)
