@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 from journalban.addresses import IPNetwork
@@ -45,6 +46,8 @@ class News(NamedTuple):
 
 
 _new_news = tuple.__new__
+# (caller, unban_reason, at): what the news of a run share (``news_runs``)
+_KIND = itemgetter(3, 1, 2)
 
 
 def news_of(
@@ -89,6 +92,11 @@ class NewsQueue:
 def news_runs(news: Sequence[News]) -> Iterator[list[News]]:
     """``news`` cut into runs announced together: consecutive bans (or consecutive
     unbans of one reason) of the same caller at the same time, in their order."""
+    if news:
+        kinds = list(map(_KIND, news))
+        if kinds.count(kinds[0]) == len(kinds):  # (a flood's slice: one run, looked at in C)
+            yield list(news)
+            return
     run: list[News] = []
     last: tuple[object, ...] = ()
     for item in news:

@@ -29,3 +29,31 @@ def test_runs_of_the_same_kind_caller_and_time_in_order() -> None:
 
 def test_no_news_no_run() -> None:
     assert list(news_runs([])) == []
+
+
+def test_runs_found_in_c_as_the_loop_finds_them() -> None:
+    import itertools
+    import random
+
+    rng = random.Random(3)
+    caller = Caller(uid=0, bus_name=":1.42")
+    bans = [_ban(f"192.0.2.{n}/32") for n in range(8)]
+    kinds = [(None, None, 1.0), (None, "expired", 1.0), (caller, None, 1.0), (None, None, 2.0)]
+    for _ in range(300):
+        # mostly one kind (a flood's slice), sometimes a few; equal times of other objects
+        chosen = kinds[: rng.choice([1, 1, 2, 4])]
+        news = [
+            News(rng.choice(bans), reason, float(at), who)
+            for who, reason, at in (rng.choice(chosen) for _ in range(rng.randrange(1, 30)))
+        ]
+        runs = list(news_runs(news))
+        assert [item for run in runs for item in run] == news
+        for run in runs:
+            assert len({(n.caller, n.unban_reason, n.at) for n in run}) == 1
+        for before, after in itertools.pairwise(runs):
+            last, first = before[-1], after[0]
+            assert (last.caller, last.unban_reason, last.at) != (
+                first.caller,
+                first.unban_reason,
+                first.at,
+            )
