@@ -33,6 +33,7 @@ from journalban.matching.dates import DateReader
 from journalban.matching.engine import LineMatcher
 from journalban.matching.sessions import SessionTable, file_session_hits
 from journalban.matching.spec import MatcherSpec, unpickle_filter
+from journalban.matching.warmup import warm
 from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
 from journalban.sources.frames import GO, pack_frame
@@ -154,6 +155,8 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
 
     if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
         source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table)
+    if job.hold:  # the agent is still starting: the first lines' regexes compiled meanwhile
+        warm(matcher, [sample.line for sample in matcher.filter.fdef.samples])
     trim = HeapTrim()
     keep_heap()  # a burst's buffers reuse the same heap pages; ``trim`` gives them back
     source.open_watches()

@@ -87,15 +87,16 @@ class LineMatcher:
         by_literals = self._by_literals
         if literals not in by_literals:
             head = self._fused_head
-            if head is None:
-                by_literals[literals] = None
-            else:
-                regexes = self.filter.regexes_needing(literals)
-                by_regexes = self._fused_by_head.setdefault(head.pattern, {})
-                if regexes not in by_regexes:
-                    by_regexes[regexes] = self.filter.fused(head, regexes)
-                by_literals[literals] = by_regexes[regexes]
+            by_literals[literals] = None if head is None else self.fused_under(head, literals)
         return by_literals[literals]
+
+    def fused_under(self, head: re.Pattern[str], literals: int) -> re.Pattern[str] | None:
+        """``fused_for(literals)`` behind ``head``, settled or not; each compiled once."""
+        regexes = self.filter.regexes_needing(literals)
+        by_regexes = self._fused_by_head.setdefault(head.pattern, {})
+        if regexes not in by_regexes:
+            by_regexes[regexes] = self.filter.fused(head, regexes)
+        return by_regexes[regexes]
 
     def ident_refused(self, ident: str) -> bool:
         """The filter's verdict on a syslog ident, remembered (a log holds few idents)."""

@@ -44,9 +44,7 @@ class HeadReader:
         if fmt is None or fmt.anywhere:
             self.regex = None
             return
-        if format_name not in self._heads:
-            self._heads[format_name] = _compile_head(fmt)
-        self.regex = self._heads[format_name]
+        self.regex = self.head_for(format_name)
         self._hours.clear()
         self._minutes.clear()
         self._valid_hours.clear()
@@ -56,6 +54,17 @@ class HeadReader:
                 # Group numbers, not names: a fused regex (heads first) numbers them alike.
                 spans = (groups["jbdate"], groups["M"], groups["S"], groups.get("frac", 0))
                 self._spans = spans
+
+    def head_for(self, format_name: str) -> re.Pattern[str] | None:
+        """The head regex of date format ``format_name``, compiled once (None: no such
+        format, or one found anywhere in a line): by ``settle``, or before any line is read
+        (``matching.warmup``)."""
+        fmt = _BY_NAME.get(format_name)
+        if fmt is None or fmt.anywhere:
+            return None
+        if format_name not in self._heads:
+            self._heads[format_name] = _compile_head(fmt)
+        return self._heads[format_name]
 
     def time(self, m: re.Match[str]) -> float | None:
         """The time of the date in head match ``m``; counts the format's hit.

@@ -1,6 +1,7 @@
 """What the file reader child does before the agent's ``GO``: its inotify instance is open
-and its directories watched, and what it built to read with is frozen out of the
-collector's passes (``filereader.serve``), so that neither comes before its first read."""
+and its directories watched, the regexes of its first lines compiled, and what it built
+to read with is frozen out of the collector's passes (``filereader.serve``), so that none
+of it comes before its first read."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import contextlib
 import gc
 import io
 import os
+import re
 from pathlib import Path
 
+import pytest
+
 from journalban.agent.filereader import FileJob, serve
+from journalban.matching.compiled import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec, pickle_filter
 
@@ -51,3 +56,42 @@ def test_watches_open_and_the_matcher_frozen_before_go(tmp_path: Path) -> None:
     assert frozen > 1000
     assert out.getvalue() == b""
     assert _inotify_fds() == before  # closed when the agent is gone
+
+
+def test_a_held_child_compiles_its_first_lines_regexes_before_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A held child (told its job while the agent starts) compiles the fused regexes its
+    filter's samples need before ``GO`` (``matching.warmup``); one told at once compiles
+    them at its first lines, as before (it would only delay them)."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    fdef = FilterLibrary(None).load("sshd")
+    compiled: list[int] = []
+    fused = CompiledFilter.fused
+
+    def counted(self: CompiledFilter, head: re.Pattern[str], regexes: int = -1) -> object:
+        compiled.append(regexes)
+        return fused(self, head, regexes)
+
+    monkeypatch.setattr(CompiledFilter, "fused", counted)
+    before_go: list[int] = []
+
+    def go() -> bool:
+        before_go.append(len(compiled))
+        return False  # the agent is gone: nothing is read
+
+    for hold in (True, False):
+        compiled.clear()
+        job = FileJob("files:x", [str(log)], 60.0, None, MatcherSpec("sshd", None, None), (),
+                      pickle_filter(fdef), hold=hold)  # fmt: skip
+        read, write = os.pipe()
+        try:
+            serve(job, read, io.BytesIO(), go)
+        finally:
+            gc.unfreeze()
+            os.close(read)
+            os.close(write)
+    held, at_once = before_go
+    assert held >= 5  # sshd's samples: the masks of its common failures
+    assert at_once == 0
