@@ -332,7 +332,7 @@ class JailFinder:
         self, messages: list[str], times: list[float], keys: list[str | None]
     ) -> journalwire.FoundHits:
         batch = LineBatch("", messages, "", times, prefixed=False, read=len(messages))
-        return self.with_hits(self.matcher.hits(batch), messages, times, keys)
+        return self.with_hits(self._timed(self.matcher.hits(batch)), messages, times, keys)
 
     def with_hits(
         self,
@@ -353,15 +353,14 @@ class JailFinder:
                     continue
                 if (hit := table.feed(message, key, when)) is not None:
                     hits.append(hit)
-                hits += table.released()
+                hits += self._timed(table.released())
             changed = table.changes()
+        return hits, changed
+
+    def _timed(self, hits: list[Hit]) -> list[Hit]:
+        """``hits`` with a time each: a journal entry always has one (the reader's own hits
+        do); ``now`` only stands in for the type."""
+        if all(hit[2] is not None for hit in hits):
+            return hits
         now = self.clock.now()
-        return (
-            [h[0] for h in hits],
-            [h[1] for h in hits],
-            # A journal entry always has a time; ``now`` only stands in for the type.
-            [now if h[2] is None else h[2] for h in hits],
-            [h[3] for h in hits],
-            [h[4] for h in hits],
-            changed,
-        )
+        return [hit if hit[2] is not None else (*hit[:2], now, *hit[3:]) for hit in hits]

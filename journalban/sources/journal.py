@@ -234,11 +234,6 @@ class JournalSource:
         self._cursor = frame.cursor
         # A helper counts none: the main child's count is the source's.
         self.invalidations = max(self.invalidations, frame.invalidations)
-        hits = None
-        if frame.hosts is not None:
-            users = frame.users if frame.users is not None else [None] * len(frame.hosts)
-            marks = frame.marks if frame.marks is not None else [0] * len(frame.hosts)
-            hits = list(zip(frame.messages, frame.hosts, frame.times, users, marks, strict=True))
         return LineBatch(
             source=self.key,
             lines=frame.messages,
@@ -248,7 +243,7 @@ class JournalSource:
             arrival=self._clock.now(),
             unreadable=frame.unreadable,
             read=frame.read,
-            hits=hits,
+            hits=frame.hits,  # (then no lines: ``read`` counts them, the hits hold theirs)
             sessions=frame.sessions or (),
         )
 

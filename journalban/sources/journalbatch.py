@@ -160,12 +160,9 @@ def read_batch(follower: Follower) -> Frame | None:
     if find_hits is None:
         return Frame(cursor, read, unreadable, invalidations, messages, times)
     if one is not None:
-        lines, hosts, times, users, marks, sessions = find_hits.with_hits(  # type: ignore[attr-defined]
-            found, messages, times, keys
-        )
+        hits, sessions = find_hits.with_hits(found, messages, times, keys)  # type: ignore[attr-defined]
     else:
-        lines, hosts, times, users, marks, sessions = find_hits(messages, times, keys)
+        hits, sessions = find_hits(messages, times, keys)
     return Frame(
-        cursor, read, unreadable, invalidations, lines, times,
-        hosts=hosts, users=users, marks=marks, sessions=sessions or None,
+        cursor, read, unreadable, invalidations, hits=hits, sessions=sessions or None
     )  # fmt: skip

@@ -48,5 +48,5 @@ def test_the_first_frames_grow_to_the_batch_size(tmp_path: Path) -> None:
     grown = [FIRST_ENTRIES, 2 * FIRST_ENTRIES, 4 * FIRST_ENTRIES, BATCH, BATCH]
     assert reads[:caught_up] == [*grown, TOTAL - sum(grown)]
     assert reads[caught_up:] == [3]
-    messages = [m for frame in frames for m in frame.messages]
+    messages = [m for frame in frames for m in frame.lines]
     assert messages == [*(f"line {i}" for i in range(TOTAL)), *(f"later {i}" for i in range(3))]

@@ -168,7 +168,7 @@ def test_the_route_hands_out_what_the_literal_scan_does(tmp_path: Path) -> None:
             for frame in other:
                 frame.unreadable = 0
             assert [replace(frame, unreadable=0) for frame in routed] == other, (batch, way)
-    hits = [line for frame in routed for line in frame.messages]
+    hits = [line for frame in routed for line in frame.lines]
     assert sum(frame.read for frame in routed) == len(entries)
     # Failures by address, accepted logins, and counts of taught sessions all came out.
     assert any(line.startswith("Failed password") for line in hits)
@@ -292,7 +292,7 @@ def test_the_route_skips_reason_11_disconnects_and_hands_out_what_the_scan_does(
         }, "the trial kept the guard"
         assert routed == readable(frames(tmp_path, batch, "scan"))
         assert routed == readable(frames(tmp_path, batch, "gate"))
-    hits = [line for frame in routed for line in frame.messages]
+    hits = [line for frame in routed for line in frame.lines]
     assert sum(frame.read for frame in routed) == len(entries)
     assert any(":3: Auth fail" in line for line in hits)
     assert any(": 14: No supported" in line for line in hits)

@@ -59,7 +59,7 @@ def taken_in_turns(mine: list[Frame], theirs: list[Frame]) -> tuple[list[str], l
     read = [0, 0]
     for turn, frame in turns(mine, theirs):
         if frame.kind == DATA:
-            messages += frame.messages
+            messages += frame.lines
             read[turn] += frame.read
     return messages, read
 

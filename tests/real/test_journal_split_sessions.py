@@ -68,7 +68,7 @@ def hits_read(directory: Path, split_at: int) -> tuple[list[tuple[str, str]], in
     hits: list[tuple[str, str]] = []
     for _, frame in turns(run.mine, run.theirs):
         if frame.kind == DATA:
-            hits += zip(frame.messages, frame.hosts or [], strict=True)
+            hits += [(hit[0], hit[1]) for hit in frame.hits or ()]
     return hits, split
 
 

@@ -69,7 +69,7 @@ import json, sys, time
 from journalban.agent.journalfinder import JailFinder
 finder = JailFinder(json.loads(sys.stdin.read()))
 found = finder(["Failed password for root from 203.0.113.7 port 22 ssh2"], [time.time()], [None])
-print(json.dumps({"hosts": found[1], "yaml": sorted(m for m in sys.modules if "yaml" in m)}))
+print(json.dumps({"hosts": [hit[1] for hit in found[0]], "yaml": sorted(m for m in sys.modules if "yaml" in m)}))
 """
 
 
@@ -122,7 +122,7 @@ def test_the_journal_child_drops_the_shared_parses_once_its_finder_is_built() ->
     built = finder(spec)
     assert parsed_pattern.cache_info().currsize == 0
     found = built(["Failed password for root from 203.0.113.9 port 22 ssh2"], [1.0e9], [None])
-    assert found[1] == ["203.0.113.9"]
+    assert [hit[1] for hit in found[0]] == ["203.0.113.9"]
 
 
 def test_an_unpickled_filter_falls_back_to_re_compile_when_sre_differs(
