@@ -142,7 +142,10 @@ class AgentCommitting:
         if add or remove:
             try:
                 started = self.clock.monotonic()
-                await asyncio.to_thread(self.backend.apply, add, remove, now)
+                if getattr(self.backend, "inline_apply", False):
+                    self.backend.apply(add, remove, now)  # (no I/O to wait for: no hand-off)
+                else:
+                    await asyncio.to_thread(self.backend.apply, add, remove, now)
                 for listener in list(self._listeners):  # the metrics' apply latency
                     if (applied := getattr(listener, "firewall_applied", None)) is not None:
                         applied(self.clock.monotonic() - started)

@@ -21,6 +21,11 @@ class DryRunBackend:
     """Keeps bans in memory and logs what a real firewall would have done."""
 
     name = "dry-run"
+    # Its ``apply`` changes a dict and logs a line: the agent calls it in the event loop's
+    # thread (agent.committing), not in a worker thread like a firewall's, whose netlink or
+    # command I/O would hold the loop. The hand-off there and back was two thread wake-ups a
+    # commit group (3-5 ms of a 300,000-line backlog's wall on two busy cores).
+    inline_apply = True
 
     def __init__(self) -> None:
         self.jails: dict[str, JailRules] = {}
