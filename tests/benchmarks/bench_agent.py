@@ -301,6 +301,11 @@ def journalban_run(
         with CommitWatch(state, state_path(state, dry_run=True)) as commits:
             copy = 0.0
             if source == "file":  # the clock starts once the corpus is in place (Run.copy)
+                # The first look now, not in the window: it opens the watch's connection and
+                # moves its inotify watch to the WAL, and closing the first watch sleeps
+                # uninterruptibly in the kernel (fsnotify's grace period, 85-137 ms on this
+                # machine) during which no commit of the agent's would be seen.
+                done(commits)
                 time.sleep(SETTLE)
                 cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
                 copied = time.time()

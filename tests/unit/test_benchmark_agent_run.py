@@ -123,3 +123,25 @@ def test_from_a_file_the_corpus_comes_settle_seconds_after_the_ready_line(
     assert appended
     assert appended[0] - _Agent.last.seen >= 0.3
     assert run.wall < 0.3  # the clock started at the copy, not at the ready line
+
+
+def test_from_a_file_the_end_is_first_looked_for_before_the_corpus_comes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The benchmark's first look at the agent's state (its connection opened, its watch
+    moved to the WAL: a close that sleeps in the kernel) is made before the clock starts,
+    so that no look in the window waits on it."""
+    monkeypatch.setattr(bench_agent, "AgentProcess", _Agent)
+    monkeypatch.setattr(bench_agent, "SETTLE", 0.05)
+    (tmp_path / "state").mkdir()
+    order: list[str] = []
+
+    def done(positions: object) -> bool:
+        order.append("look")
+        return "append" in order
+
+    bench_agent.journalban_run(
+        tmp_path, _Corpus(tmp_path), "file", {"sshd": {"enabled": False}}, "sshd",
+        done, lambda: order.append("append"),
+    )  # fmt: skip
+    assert order[:2] == ["look", "append"]
