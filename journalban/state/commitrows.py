@@ -31,7 +31,7 @@ import sqlite3
 from collections.abc import Sequence
 from itertools import chain
 from json.encoder import encode_basestring_ascii
-from operator import is_, itemgetter
+from operator import attrgetter, is_, itemgetter
 from typing import TYPE_CHECKING, cast
 
 from journalban.addresses import TEXT, network_text
@@ -69,6 +69,7 @@ ADD_COUNTERS = (
 DELETE_BANS = "DELETE FROM bans WHERE jail = ? AND network IN"
 _first = itemgetter(0)
 _second = itemgetter(1)
+_banned_at = attrgetter("banned_at")
 _flat = chain.from_iterable
 
 
@@ -98,7 +99,7 @@ class CommitRows:
             # while failures it cleared are kept (StateStore.prune).
             newest = max(
                 max(map(_second, b.new_failures), default=0.0),
-                max((ban.banned_at for ban, _ in b.history), default=0.0),
+                max(map(_banned_at, map(_first, b.history)), default=0.0),  # (in C)
             )
             self.failures += (b.jail, newest, cleared_text(b.cleared), json.dumps(b.new_failures))
         if b.unbans:
