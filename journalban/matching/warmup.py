@@ -27,6 +27,8 @@ from journalban.matching.literals import line_ends
 def warm(matcher: LineMatcher, lines: Sequence[str]) -> int:
     """Compile the fused regexes ``lines`` need (their needle masks, under their own date
     formats) without settling a format or counting anything; the lines that had one."""
+    if matcher.filter.trusted or not matcher.filter.literals:
+        return 0  # its lines take the general path (``LineMatcher.hits``): no mask's regex
     text = "\n".join(line for line in lines if "\n" not in line)
     dates = DateReader(SystemClock().now)  # its own: the matcher's reader settles nothing
     compiled = 0

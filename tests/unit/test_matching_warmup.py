@@ -88,3 +88,13 @@ def test_a_file_in_another_format_compiles_its_own_and_finds_the_same(
     assert _hits(warmed, ISO) == expected
     assert compiled
     assert len(expected) == 2
+
+
+def test_a_filter_seen_through_proxies_compiles_nothing(compiled: list[int]) -> None:
+    """Its lines take the general path (``LineMatcher.hits``), which uses no mask's regex."""
+    fdef = FilterLibrary(None).load("nginx-http-auth")
+    spec = MatcherSpec("nginx-http-auth", None, None, trusted_proxies=["192.0.2.0/24"])
+    matcher = LineMatcher(spec.compile(fdef), lambda: NOW)
+    assert matcher.filter.trusted
+    assert warm(matcher, [sample.line for sample in fdef.samples]) == 0
+    assert compiled == []
