@@ -134,7 +134,7 @@ def read_batch(follower: Follower) -> Frame | None:
             if m is None and key is None and not every:
                 continue  # no failure, nothing for the session table: no time needed
         try:
-            source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"), 10)  # (journalrouted)
+            source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
         except (KeyError, ValueError):
             source_usec = realtime()
         if hit_of is not None:
