@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from journalban.addresses import IPNetwork
     from journalban.state.store import StateStore
 
-# By network text (it hashes in C): [(jail, banned_at)].
-Decided = dict[str, list[tuple[str, float]]]
+# By network text (it hashes in C): (jail, banned_at) of its one ban, a list of them when
+# it has more. (Most networks have one: the pair alone is one object a ban less, and one
+# the collector stops looking at, a pair of a text and a float; a list it looks at always.)
+Decided = dict[str, "tuple[str, float] | list[tuple[str, float]]"]
 
 
 class UnsavedBans:
@@ -43,14 +45,16 @@ class UnsavedBans:
         if len(decided) > 1:
             # Most of a flood's: every text new to the group and none twice, added in C.
             texts, jails, ats = zip(*decided, strict=True)
-            fresh = dict(zip(texts, map(list, zip(zip(jails, ats, strict=True))), strict=True))
+            fresh: Decided = dict(zip(texts, zip(jails, ats, strict=True), strict=True))
             if len(fresh) == len(decided) and unsaved.keys().isdisjoint(fresh):
                 unsaved.update(fresh)
                 return
         for text, jail, at in decided:
             found = unsaved.get(text)
             if found is None:
-                unsaved[text] = [(jail, at)]
+                unsaved[text] = (jail, at)
+            elif isinstance(found, tuple):
+                unsaved[text] = [found, (jail, at)]
             else:
                 found.append((jail, at))
 
@@ -82,11 +86,19 @@ class UnsavedBans:
         """(jail, banned_at) of ``text``'s bans not in the state as of commit ``committed``."""
         found: list[tuple[str, float]] = []
         for number, bans in self._sealed:
-            if number > committed and (more := bans.get(text)):
-                found += more
-        if committed <= self._open_since and (more := self.open.get(text)):
-            found += more
+            if number > committed and (more := bans.get(text)) is not None:
+                _add(found, more)
+        if committed <= self._open_since and (more := self.open.get(text)) is not None:
+            _add(found, more)
         return found
+
+
+def _add(found: list[tuple[str, float]], more: tuple[str, float] | list[tuple[str, float]]) -> None:
+    """``more`` (a ``Decided`` value: one ban's pair, or a list of them) added to ``found``."""
+    if isinstance(more, tuple):
+        found.append(more)
+    else:
+        found += more
 
 
 def committed_history(

@@ -185,5 +185,13 @@ def test_keep_adds_a_steps_bans_as_one_by_one_whether_new_repeated_or_held() -> 
         for decided in groups:
             unsaved.keep(decided)
         expected = _kept_one_by_one(groups)
-        assert unsaved.open == expected
+        assert {text: unsaved.of(text, 0) for text in unsaved.open} == expected
         assert list(unsaved.open) == list(expected)  # in the order decided
+        assert all(unsaved.holds(text, 0) for text in expected)
+        assert not unsaved.holds("198.51.100.1/32", 0)
+        assert unsaved.of("198.51.100.1/32", 0) == []
+        # (a network's one ban held as its pair: no list of one per ban)
+        assert all(
+            type(unsaved.open[text]) is (tuple if len(bans) == 1 else list)
+            for text, bans in expected.items()
+        )
