@@ -16,15 +16,22 @@ from journalban.config.detectors import DetectorsConfig
 from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
-from journalban.jails.detector import Detector, VerdictTuple
-from journalban.jails.knowngood import KnownGood
+from journalban.jails.detector import Detector, Failure, VerdictTuple, account_key
+from journalban.jails.knowngood import SEP, KnownGood
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow, restore_rows
 
 
 class JailDetection:
-    """The detectors a jail's configuration turns on, in a fixed order."""
+    """The detectors a jail's configuration turns on, in a fixed order.
+
+    The engine hands ``subnet`` a step's failures apart (``observe_apart``, then
+    ``crowd_verdicts`` after its loop, decisions.crowd): its verdicts ban prefixes, never
+    a network a failure is counted by, so no failure's counting waits on them, and the
+    detector does its map's work for the step in one loop instead of between the other
+    detectors' and the bans'. ``observe`` answers for every detector at once.
+    """
 
     def __init__(self, config: DetectorsConfig, max_tracked: int) -> None:
         self.config = config
@@ -36,7 +43,10 @@ class JailDetection:
         self.known_good = KnownGood(config.known_good) if config.uses_known_good else None
         found = (self.deny, self.slow, self.account, self.attack, self.subnet)
         self.detectors: list[Detector] = [d for d in found if d is not None]
-        self._observers = [d.observe for d in self.detectors]  # bound once, not per failure
+        # (bound once, not per failure; ``subnet`` apart: ``observe_apart``)
+        self._observers = [d.observe for d in self.detectors if d is not self.subnet]
+        self._crowd: list[Failure] = []  # the step's failures for ``subnet``, in order
+        self._crowd_failed = None if self.subnet is None else self._crowd.append
         # Whether any account logged in from a network (the known-good pairs' dict's own
         # ``__contains__``), None without them: a failure's and a verdict's first question.
         self.good_networks = self.known_good.network_known if self.known_good else None
@@ -45,8 +55,15 @@ class JailDetection:
         self.deferred = False
 
     def observe(self, key: str, user: str | None, when: float) -> Sequence[VerdictTuple]:
-        """The verdicts of every detector on one failure (most often none; a detector's
-        own verdicts when it is the only one calling for a ban: no list made)."""
+        """The verdicts of every detector on one failure, in the detectors' order."""
+        verdicts = self.observe_apart(key, user, when)
+        crowd = self.crowd_verdicts()  # (of this one failure: none held before it)
+        return [*verdicts, *crowd[0][1]] if crowd else verdicts
+
+    def observe_apart(self, key: str, user: str | None, when: float) -> Sequence[VerdictTuple]:
+        """The verdicts of every detector but ``subnet`` on one failure (most often none; a
+        detector's own verdicts when it is the only one calling for a ban: no list made);
+        ``subnet``'s failure held for ``crowd_verdicts``."""
         known = (
             user is not None
             and (network_known := self.good_networks) is not None
@@ -55,6 +72,8 @@ class JailDetection:
             and self.known_good.holds(user, key, when)
         )
         seen = (key, user, when, known)  # (jails.detector.Failure: a plain tuple)
+        if (crowd_failed := self._crowd_failed) is not None and not known:
+            crowd_failed(seen)  # (a known-good pair's failure: the crowd would skip it)
         verdicts: Sequence[VerdictTuple] = ()
         for observe in self._observers:
             found = observe(seen)
@@ -62,10 +81,33 @@ class JailDetection:
                 verdicts = [*verdicts, *found] if verdicts else found
         return verdicts
 
-    def succeeded(self, key: str, user: str | None, when: float) -> None:
-        """An accepted login of ``user`` from ``key``: a known-good pair."""
-        if self.known_good is not None and user:
-            self.known_good.add(user, key, when)
+    def crowd_verdicts(self) -> list[tuple[float, Sequence[VerdictTuple]]]:
+        """Hand ``subnet`` the failures held since the last call, in order (then forgotten);
+        the verdicts it called for, each with its failure's time.
+
+        The caller applies them before a login adds a pair (``succeeded``): a prefix ban is
+        narrowed around the known-good networks as they were at its failure.
+        """
+        held, crowd = self._crowd, self.subnet
+        if not held or crowd is None:
+            return []
+        look = crowd.observe
+        found = [(seen[2], verdicts) for seen in held if (verdicts := look(seen))]
+        held.clear()
+        return found
+
+    def succeeded(self, key: str, user: str | None, when: float) -> bool:
+        """An accepted login of ``user`` from ``key``: a known-good pair. False, and nothing
+        done, for a pair not held while the crowd holds failures: their verdicts first
+        (``crowd_verdicts``; a new pair may change the known-good networks they are narrowed
+        around), then this again."""
+        good = self.known_good
+        if good is None or not user:
+            return True
+        if self._crowd and good.pairs.get(account_key(user) + SEP + key) is None:
+            return False
+        good.add(user, key, when)
+        return True
 
     def spares(self, account: str | None, network: str, when: float) -> bool:
         """Whether a crowd verdict on ``network`` must not ban it (a known-good pair)."""

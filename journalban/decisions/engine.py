@@ -16,7 +16,8 @@ from journalban.addresses import IPNetwork
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions import trace
-from journalban.decisions.banning import RECIDIVE, BanDeciding
+from journalban.decisions.banning import RECIDIVE
+from journalban.decisions.crowd import CrowdDeciding
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.firstban import FirstBans
 from journalban.decisions.forgetting import forget_committed_lines
@@ -38,12 +39,11 @@ SESSIONS = "sessions"  # the session table's rows among the detector rows (match
 __all__ = ["RECIDIVE", "BanTable", "Changes", "DecisionEngine", "JailRuntime"]
 
 
-class DecisionEngine(BanDeciding, BanReading, ManualBanning):
+class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
     """Ban state for all jails; every change goes through here.
 
-    Deciding a ban (its length, recidive, detectors' verdicts) is in
-    ``decisions.banning``, reading bans in ``decisions.reading``, banning by hand in
-    ``decisions.manual``.
+    Deciding a ban (its length, recidive, detectors' verdicts) is in ``decisions.banning``
+    and ``decisions.crowd``, reading in ``decisions.reading``, by hand in ``decisions.manual``.
     """
 
     def __init__(
@@ -149,9 +149,9 @@ class DecisionEngine(BanDeciding, BanReading, ManualBanning):
                         trace.ignored(jail, host, ignored)
                 continue
             when = default_time if when is None else now if now < when else when  # (min())
-            if mark:  # an accepted login
-                if detecting is not None:
-                    detecting.succeeded(key, user, when)
+            if mark:  # an accepted login (after the crowd's verdicts if it waits: decisions.crowd)
+                if detecting is not None and not detecting.succeeded(key, user, when):
+                    self._logged_in(rt, (key, user, when), commit, changes, now, batch.source)
                 continue
             if when > latest:
                 latest = when
@@ -176,7 +176,7 @@ class DecisionEngine(BanDeciding, BanReading, ManualBanning):
                 recent.add(key, line)
             if traced:
                 trace.found(jail, host, count, maxretry)
-            if detecting is not None and (verdicts := detecting.observe(key, user, when)):
+            if detecting is not None and (verdicts := detecting.observe_apart(key, user, when)):
                 recent.held = (key, line) if first else None
                 by_detector = self._apply_verdicts(
                     rt, verdicts, when, batch.source, commit, changes, now, banned, virtual
@@ -193,8 +193,8 @@ class DecisionEngine(BanDeciding, BanReading, ManualBanning):
             if count >= maxretry:
                 self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
                 spent[key] = len(new_failures)
-        if detecting is not None and not detecting.deferred:  # else: decisions.rowbatch
-            commit.detector_rows += detecting.rows()
+        if detecting is not None:  # (subnet's verdicts, then the rows: decisions.crowd)
+            self._crowd_then_rows(rt, commit, changes, now, batch.source)
         if batch.sessions:
             commit.detector_rows += [(SESSIONS, k, v) for k, v in batch.sessions]
         rt.latest_line = latest

@@ -4,23 +4,24 @@
 
 ``OUT.pkl``: a ``decide_replay.py record``. One recording replay first notes, per
 ``process_hits`` call, every failure handed to the jail's detectors and every login
-(``JailDetection.observe`` and ``succeeded``, in order), and each detector's answers.
+(``JailDetection.observe_apart`` and ``succeeded``, in order), and each detector's answers.
 Then, each round, these replays (commits off, thread CPU seconds) in turn:
 
 - ``as is``: the engine as it runs;
-- ``canned``: ``JailDetection.observe`` answers the recorded verdicts (no detector runs,
-  no key changes, so no rows either): as is minus canned is what the detectors cost
-  inside the engine, their rows included;
+- ``canned``: every detector answers what it answered in the recording (no detector's
+  own work, no key changes, so no rows either; ``JailDetection``'s own steps run): as is
+  minus canned is what the detectors cost inside the engine, their rows included;
 - ``canned <name>``: that detector alone answers from its record;
 - ``detectors first``: before each ``process_hits`` call, its recorded failures and logins
-  go to the real detectors in order; the engine then takes their verdicts in turn. The
-  same state, the detectors' work done apart from the bans': the most that deciding a
-  batch's failures detector by detector, before the bans, could save (it knows which
-  failures count, which the engine only learns from the bans it decides).
+  go to the real detectors in order (``JailDetection.observe``: ``subnet`` with the
+  others); the engine then takes their verdicts in turn. The same state, the detectors'
+  work done apart from the bans': the most that deciding a batch's failures detector by
+  detector, before the bans, could save (it knows which failures count, which the engine
+  only learns from the bans it decides).
 
 And outside the engine, the recorded failures handed to fresh detectors: failure by
-failure (as the engine does), and detector by detector (each detector the whole run in
-one loop).
+failure (``JailDetection.observe``), and detector by detector (each detector the whole
+run in one loop).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,9 @@ class Recording:
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.calls: list[list[Call]] = []  # per process_hits call
-        self.verdicts: list[Sequence[VerdictTuple]] = []
         self.by_detector: dict[type[Any], list[Sequence[VerdictTuple]]] = {}
         self.config: tuple[DetectorsConfig, int] | None = None
-        observe, succeeded = JailDetection.observe, JailDetection.succeeded
+        observe, succeeded = JailDetection.observe_apart, JailDetection.succeeded
         hits = DecisionEngine.process_hits
 
         def noted_hits(engine: DecisionEngine, jail: str, batch: Any, found: Any) -> Changes:
@@ -85,12 +85,13 @@ class Recording:
             if self.config is None:
                 self.config = (det.config, det.slow.keys.cap if det.slow else 100_000)
             self.calls[-1].append((0, key, user, when))
-            self.verdicts.append(observe(det, key, user, when))
-            return self.verdicts[-1]
+            return observe(det, key, user, when)
 
-        def noted_login(det: JailDetection, key: str, user: str | None, when: float) -> None:
-            self.calls[-1].append((1, key, user, when))
-            succeeded(det, key, user, when)
+        def noted_login(det: JailDetection, key: str, user: str | None, when: float) -> bool:
+            done = succeeded(det, key, user, when)
+            if done:  # (False: called again after the crowd's verdicts)
+                self.calls[-1].append((1, key, user, when))
+            return done
 
         def each(kind: type[Any]) -> Callable[[Any, Failure], Sequence[VerdictTuple]]:
             own, found = kind.observe, self.by_detector.setdefault(kind, [])
@@ -103,7 +104,7 @@ class Recording:
 
         with (
             patched(DecisionEngine, "process_hits", noted_hits),
-            patched(JailDetection, "observe", noted),
+            patched(JailDetection, "observe_apart", noted),
             patched(JailDetection, "succeeded", noted_login),
             patched(DenyUsers, "observe", each(DenyUsers)),
             patched(SlowWindow, "observe", each(SlowWindow)),
@@ -122,7 +123,11 @@ def canned(answers: Sequence[object]) -> Callable[..., Any]:
 def detectors_first(data: dict[str, Any], rec: Recording) -> tuple[float, str]:
     """A replay with each call's detectors run before the engine (see the docstring): its
     CPU seconds and the jails' counts of failures and bans."""
-    observe, succeeded = JailDetection.observe, JailDetection.succeeded
+    apart, crowd, succeeded = (
+        JailDetection.observe_apart,
+        JailDetection.crowd_verdicts,
+        JailDetection.succeeded,
+    )
     hits = DecisionEngine.process_hits
     calls = iter(rec.calls)
     answers: list[Callable[[], Sequence[VerdictTuple]]] = []
@@ -135,14 +140,17 @@ def detectors_first(data: dict[str, Any], rec: Recording) -> tuple[float, str]:
                 if login:
                     succeeded(detection, key, user, when)
                 else:
-                    out.append(observe(detection, key, user, when))
+                    verdicts = apart(detection, key, user, when)  # (as ``observe``)
+                    held = crowd(detection)
+                    out.append([*verdicts, *held[0][1]] if held else verdicts)
         answers[:] = [iter(out).__next__]
         return hits(engine, jail, batch, found)
 
     with (
         patched(DecisionEngine, "process_hits", first),
-        patched(JailDetection, "observe", lambda *_: answers[0]()),
-        patched(JailDetection, "succeeded", lambda *_: None),
+        patched(JailDetection, "observe_apart", lambda *_: answers[0]()),
+        patched(JailDetection, "crowd_verdicts", lambda *_: []),
+        patched(JailDetection, "succeeded", lambda *_: True),
     ):
         return decide_replay.replay(data, False, None)
 
@@ -179,12 +187,15 @@ def main() -> None:
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, max(older, GC_MIDDLE_THRESHOLD), oldest)
     rec = Recording(data)
-    print(f"{len(rec.verdicts)} failures observed, {len(rec.calls)} calls")
+    failures = sum(1 for call in rec.calls for login, *_ in call if not login)
+    print(f"{failures} failures observed, {len(rec.calls)} calls")
     runs: dict[str, list[float]] = {}
     for _ in range(args.rounds):
         spent, counts = decide_replay.replay(data, False, None)
         runs.setdefault("as is", []).append(spent)
-        with patched(JailDetection, "observe", canned(rec.verdicts)):
+        with ExitStack() as every:
+            for kind, answers in rec.by_detector.items():
+                every.enter_context(patched(kind, "observe", canned(answers)))
             runs.setdefault("canned", []).append(decide_replay.replay(data, False, None)[0])
         for kind, answers in rec.by_detector.items():
             if not answers:  # (not turned on)
