@@ -45,7 +45,7 @@ def read_routed(
     read was reached, with ``stop_usec`` its time). A hit is made here where ``plans`` gives
     its branch's groups, as ``hit_of`` would make it (a call less a hit), else by ``hit_of``."""
     next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
-    check_session, matchers = gate.check_session, route.matchers
+    check_session, matchers, leaves = gate.check_session, route.matchers, route.leaves
     # Session lines of no use skipped unasked, until a teaching line is seen.
     if gate.quiet():
         firsts, starting = route.quiet_firsts, route.quiet_match
@@ -66,8 +66,9 @@ def read_routed(
             continue  # no message, nothing to match; still moves the cursor
         if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
             continue  # starts with neither a session prefix nor a failure's start
-        # Its start's group: a failure's, matched by the regexes such a start may match.
-        match = matchers[start.lastindex or 0]
+        # Its start (the match ends with it): a failure's, matched by the regexes such a
+        # start may match.
+        match = matchers[leaves[raw[: start.end()]]]
         key = None
         if match is None:
             match = whole

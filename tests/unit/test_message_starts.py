@@ -140,7 +140,7 @@ def test_the_route_tells_each_message_as_startswith_does_in_order() -> None:
         else:
             expected = None
         m = route.match(raw) if raw and route.firsts[raw[0]] else None
-        leaf = None if m is None else m.lastindex
+        leaf = None if m is None else route.leaves[raw[: m.end()]]
         assert (None if leaf is None else route.kinds[leaf]) == expected, raw
         if leaf is not None:  # a failure start's class, or none for a session line
             k = [k for k, starts in enumerate(encoded) if raw.startswith(starts)]
@@ -148,7 +148,8 @@ def test_the_route_tells_each_message_as_startswith_does_in_order() -> None:
         kinds.add(expected)
         # Quiet: the session lines that do not teach are no candidates (none fails).
         q = route.quiet_match(raw) if raw and route.quiet_firsts[raw[0]] else None
-        assert (None if q is None else q.lastindex) == (None if expected == SESSION else leaf)
+        q_leaf = None if q is None else route.leaves[raw[: q.end()]]
+        assert q_leaf == (None if expected == SESSION else leaf)
     assert kinds == {TEACH, SESSION, FAILURE, None}
 
 
@@ -167,6 +168,8 @@ def test_the_prefix_tree_names_the_start_a_text_begins_with() -> None:
         shut = frozenset(rng.sample(starts, rng.randrange(len(starts))))
         leaves: list[bytes] = []
         tree = re.compile(prefix_tree(starts, leaves))
+        bare = re.compile(prefix_tree(starts, [], shut, marked=False))
+        assert bare.groups == 0
         closed = re.compile(prefix_tree(starts, [], shut))
         assert sorted(leaves) == sorted(starts)
         for _ in range(50):
@@ -176,6 +179,10 @@ def test_the_prefix_tree_names_the_start_a_text_begins_with() -> None:
             assert (None if m is None or m.lastindex is None else leaves[m.lastindex - 1]) == (
                 begun[0] if begun else None
             ), (starts, text)
+            b = bare.match(text)  # no groups: its end is the start's, where one opens
+            assert (None if b is None else text[: b.end()]) == next(
+                (s for s in begun if s not in shut), None
+            ), (starts, shut, text)
             m = closed.match(text)
             open_ = [s for s in begun if s not in shut]
             assert (None if m is None or m.lastindex is None else leaves[m.lastindex - 1]) == (
@@ -213,11 +220,12 @@ def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> 
     message = "Failed password for root from 203.0.113.9 port 22 ssh2"
     m = route.match(message.encode())
     assert m is not None
-    assert m.lastindex in slots
-    lazy = route.matchers[m.lastindex]
+    leaf = route.leaves[message.encode()[: m.end()]]
+    assert leaf in slots
+    lazy = route.matchers[leaf]
     assert lazy is not None
     found = lazy(message)
-    assert not isinstance(route.matchers[m.lastindex], ClassMatch)  # compiled, in its place
+    assert not isinstance(route.matchers[leaf], ClassMatch)  # compiled, in its place
     (alternation,) = [a for starts, a in eager.items() if message.startswith(starts)]
     assert alternation is not None
     expected = alternation.match(message)
@@ -225,7 +233,7 @@ def test_a_class_is_compiled_at_its_first_message_and_then_called_directly() -> 
     assert expected is not None
     assert found.groupdict() == expected.groupdict()
     assert found.lastgroup == expected.lastgroup
-    others = [k for k in slots if route.matchers[k] is not route.matchers[m.lastindex]]
+    others = [k for k in slots if route.matchers[k] is not route.matchers[leaf]]
     assert others
     assert all(isinstance(route.matchers[k], ClassMatch) for k in others)
 
@@ -249,7 +257,7 @@ def test_a_held_childs_finder_compiles_every_class_before_its_first_message() ->
     message = "Failed password for root from 203.0.113.9 port 22 ssh2"
     m = route.match(message.encode())
     assert m is not None
-    match = route.matchers[m.lastindex or 0]
+    match = route.matchers[route.leaves[message.encode()[: m.end()]]]
     assert match is not None
     found = match(message)
     assert found is not None
@@ -273,6 +281,5 @@ def test_a_route_compiles_each_of_its_trees_when_first_asked() -> None:
     assert quiet(closed) is None  # a session line that does not teach: shut while quiet
     found = route.match(closed)
     assert found is not None
-    assert found.lastindex is not None
-    assert route.kinds[found.lastindex] == SESSION
+    assert route.kinds[route.leaves[closed[: found.end()]]] == SESSION
     assert route._trees[0] is route.match
