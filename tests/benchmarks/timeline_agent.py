@@ -5,10 +5,13 @@
 
 Runs ``bench_agent_corpora``'s own runner (``journalban_file`` or
 ``journalban_journal``: the same clock, started and stopped as the benchmark
-does; a timed run, no memory samples unless ``--memory-samples``) under
+does: for a file from the end of the corpus's copy; the agent serving its D-Bus
+API on a private bus, as the benchmark's does, unless ``--no-bus``; a timed
+run, no memory samples unless ``--memory-samples``) under
 ``perf sched record`` (system-wide scheduler events on the monotonic clock, with kernel call chains), then tells for every process and
 thread of the agent's tree (the agent, its commit thread, the reader child and
-the helper it forks) how its time between the benchmark's start and stop was
+the helper it forks, and the bus's dbus-daemon, which routes the agent's signals on
+the same cores) how its time between the benchmark's start and stop was
 spent: running, runnable but without a core, or asleep and on what (a full
 pipe or socket it writes to, input it waits for, a lock or the GIL, a child).
 Two figures sum it up: the cores left idle (2 x wall - every process's CPU on
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import os
 import re
 import signal
@@ -42,6 +46,8 @@ import bench_agent
 import bench_agent_corpora as corpora_bench
 from bench_agent import logged_at
 from corpus_files import ensure_files
+
+from support.bus import PrivateBus
 
 DATA = Path("/var/tmp/journalban-bench/corpora")
 # The kernel function a sleeping task's call chain passes through, first found wins.
@@ -102,10 +108,14 @@ def sleep_reason(chain: list[str], state: str) -> str:
     return "."
 
 
-def parse(script: str, root: int, bench: int) -> tuple[dict[int, Task], list[tuple[float, float]]]:
+def parse(
+    script: str, root: int, bench: int, daemon: int | None = None
+) -> tuple[dict[int, Task], list[tuple[float, float]]]:
     """Tasks of ``root``'s tree with their state spans (and the benchmark's own main
-    thread, ``bench``); and the machine's busy spans."""
+    thread, ``bench``, and the bus daemon, ``daemon``); and the machine's busy spans."""
     tasks: dict[int, Task] = {root: Task(root, "agent", 0), bench: Task(bench, "benchmark", 0)}
+    if daemon is not None:
+        tasks[daemon] = Task(daemon, "dbus-daemon", -1)
     busy: dict[int, float] = {}  # cpu -> since when a non-idle task runs on it
     busy_spans: list[tuple[float, float]] = []
     lines = script.splitlines()
@@ -172,6 +182,8 @@ def role(task: Task, tasks: dict[int, Task], root: int) -> str:
         return "agent"
     if task.parent == 0:
         return "benchmark"  # its polls of the state and samples of memory
+    if task.parent == -1:
+        return "bus daemon"  # the agent's signals routed (no tool's tree holds it)
     parent = tasks.get(task.parent)
     if task.parent == root:
         return "agent thread" if task.comm.startswith(("asyncio", "journalban")) else "reader child"
@@ -186,10 +198,12 @@ def report(tasks: dict[int, Task], busy: list[tuple[float, float]], root: int,
     machine_cpu = sum(max(0.0, min(b, stop) - max(a, start)) for a, b in busy)
     live = [t for t in tasks.values() if overlap(t.spans, start, stop).get("R", 0) > 0]
     tree_cpu = sum(
-        overlap(t.spans, start, stop).get("R", 0) for t in live if t.parent or t.tid == root
+        overlap(t.spans, start, stop).get("R", 0) for t in live if t.parent > 0 or t.tid == root
     )
+    daemon_cpu = sum(overlap(t.spans, start, stop).get("R", 0) for t in live if t.parent == -1)
     print(f"wall {wall * 1e3:.0f} ms; tree CPU {tree_cpu * 1e3:.0f} ms, machine CPU "
-          f"{machine_cpu * 1e3:.0f} ms (others {1e3 * (machine_cpu - tree_cpu):.0f}); "
+          f"{machine_cpu * 1e3:.0f} ms (others {1e3 * (machine_cpu - tree_cpu):.0f}, the bus "
+          f"daemon {1e3 * daemon_cpu:.0f} of them); "
           f"cores idle {1e3 * (2 * wall - machine_cpu):.0f} core-ms")  # fmt: skip
     readers_end = 0.0
     for task in sorted(live, key=lambda t: t.tid):
@@ -207,7 +221,7 @@ def report(tasks: dict[int, Task], busy: list[tuple[float, float]], root: int,
         print(f"  {name:13} {task.comm[:15]:15} [{task.tid}] first run {first} ms, last "
               f"{1e3 * (last - start):.0f} ms: {parts} (ms)")  # fmt: skip
     tree_end = max(
-        (min(b, stop) for t in live if t.parent != 0 or t.tid == root
+        (min(b, stop) for t in live if t.parent > 0 or t.tid == root
          for a, b, s in t.spans if s == "R" and a < stop),
         default=start,
     )  # fmt: skip
@@ -255,7 +269,9 @@ def report(tasks: dict[int, Task], busy: list[tuple[float, float]], root: int,
             at += step
 
 
-def run_once(name: str, source: str, bin_ms: float, lanes: bool, sample: bool) -> None:
+def run_once(
+    name: str, source: str, bin_ms: float, lanes: bool, sample: bool, bus: PrivateBus | None
+) -> None:
     files = ensure_files(DATA / name / "300000", name, 300000)
     jail = corpora_bench.jail_for(name)
     end = corpora_bench.last_matching_cursor(files, jail) if source == "journal" else None
@@ -269,8 +285,8 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool, sample: bool) -
             seen["agent"] = self
 
     def append(corpus_log: Path, log: Path) -> None:
-        seen["append"] = time.time()
         original_append(corpus_log, log)
+        seen["append"] = time.time()  # the benchmark's clock starts once the copy is done
 
     with tempfile.TemporaryDirectory(prefix="timeline-") as tmp:
         data = Path(tmp) / "sched.data"
@@ -284,10 +300,13 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool, sample: bool) -
         try:
             work = Path(tmp) / "work"
             work.mkdir()
+            address = None if bus is None else bus.address
             if source == "journal":
-                run = corpora_bench.journalban_journal(work, files, jail, str(end), sample)
+                run = corpora_bench.journalban_journal(
+                    work, files, jail, str(end), sample, bus=address
+                )
             else:
-                run = corpora_bench.journalban_file(work, files, jail, sample)
+                run = corpora_bench.journalban_file(work, files, jail, sample, bus=address)
         finally:
             setattr(bench_agent, "AgentProcess", original)  # noqa: B010
             setattr(corpora_bench, "append", original_append)  # noqa: B010
@@ -306,7 +325,8 @@ def run_once(name: str, source: str, bin_ms: float, lanes: bool, sample: bool) -
         ).stdout  # fmt: skip
     print(f"{name} {source}: wall {run.wall:.3f} s, CPU {run.cpu:.2f} s (readers "
           f"{run.readers_cpu:.2f}), failed {run.failed:,}, banned {run.banned:,}, load {run.load}")  # fmt: skip
-    tasks, busy = parse(script, agent.proc.pid, os.getpid())  # type: ignore[attr-defined]
+    daemon = None if bus is None else bus.daemon_pid
+    tasks, busy = parse(script, agent.proc.pid, os.getpid(), daemon)  # type: ignore[attr-defined]
     report(tasks, busy, agent.proc.pid, start, stop, bin_ms, lanes)  # type: ignore[attr-defined]
 
 
@@ -322,11 +342,15 @@ def main() -> None:
         help="a memory run: the benchmark samples the tree's memory meanwhile (to see what "
         "the samples cost; the benchmark's timed runs take none)",
     )  # fmt: skip
+    parser.add_argument("--no-bus", action="store_true",
+                        help="the agent without its D-Bus API (the benchmark's --no-bus)")  # fmt: skip
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (perf sched record, the agent's nftables-free dry run as root)")
-    for _ in range(args.runs):
-        run_once(args.corpus, args.source, args.bin, args.lanes, args.memory_samples)
+    with contextlib.ExitStack() as stack:
+        bus = None if args.no_bus else stack.enter_context(PrivateBus(polkit=False))
+        for _ in range(args.runs):
+            run_once(args.corpus, args.source, args.bin, args.lanes, args.memory_samples, bus)
 
 
 if __name__ == "__main__":

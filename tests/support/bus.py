@@ -155,6 +155,11 @@ class PrivateBus:
         self._processes.remove(self._daemon)
 
     @property
+    def daemon_pid(self) -> int:
+        """The dbus-daemon's process id (a benchmark's timeline names it)."""
+        return self._daemon.pid
+
+    @property
     def socket_address(self) -> str:
         """The address without the server's guid, which changes when the daemon restarts."""
         return self.address.split(",guid=")[0]
