@@ -40,6 +40,18 @@ def write_config(
     return path
 
 
+def auth_log_config(tmp_path: Path, **jail: object) -> Path:
+    """A dry-run agent, recidive off, whose sshd jail reads ``tmp_path/auth.log``, made
+    empty (the in-process agent tests'); ``jail``: more of the jail's settings."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    return write_config(
+        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
+        firewall={"backend": "dry-run"},
+        jails={"sshd": {"source": "files", "files": [str(log)], **jail}},
+    )  # fmt: skip
+
+
 def file_jail_config(tmp_path: Path, log: Path, maxretry: int) -> Path:
     """A dry-run agent whose one jail, ``ssh-files``, reads sshd's ``log`` (findtime
     1d): the file reader child's real tests."""

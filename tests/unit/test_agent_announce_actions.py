@@ -18,7 +18,7 @@ import pytest
 
 from journalban.agent.runtime import Agent
 from journalban.events import LineBatch
-from support.agent import write_config
+from support.agent import auth_log_config
 
 # (each in a /24 of its own: no prefix ban beside them)
 ADDRESSES = ["198.51.100.7", "203.0.113.8", "192.0.2.9", "198.18.3.10", "198.19.4.11"]
@@ -26,16 +26,9 @@ DEADLINE = 20.0
 
 
 def _config(tmp_path: Path, actions: list[dict[str, object]] | None) -> Path:
-    (tmp_path / "auth.log").write_text("")
-    jail: dict[str, object] = {
-        "source": "files", "files": [str(tmp_path / "auth.log")], "maxretry": 1,
-    }  # fmt: skip
-    if actions is not None:
-        jail["actions"] = actions
-    return write_config(
-        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
-        firewall={"backend": "dry-run"}, jails={"sshd": jail},
-    )  # fmt: skip
+    if actions is None:
+        return auth_log_config(tmp_path, maxretry=1)
+    return auth_log_config(tmp_path, maxretry=1, actions=actions)
 
 
 def _batch(agent: Agent, addresses: Sequence[str]) -> LineBatch:

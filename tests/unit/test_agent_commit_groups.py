@@ -16,19 +16,13 @@ from journalban.agent.deciding import COMMIT_BATCHES, QUEUE_DEPTH
 from journalban.agent.runtime import Agent
 from journalban.events import LineBatch
 from journalban.state.store import BatchCommit
-from support.agent import write_config
+from support.agent import auth_log_config
 
 BATCHES = 12
 
 
 def _config(tmp_path: Path) -> Path:
-    (tmp_path / "auth.log").write_text("")
-    return write_config(
-        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
-        firewall={"backend": "dry-run"},
-        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")],
-                        "maxretry": 100}},
-    )  # fmt: skip
+    return auth_log_config(tmp_path, maxretry=100)
 
 
 def _batch(agent: Agent, n: int) -> LineBatch:

@@ -27,7 +27,7 @@ from journalban.errors import StateError
 from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry
 from journalban.state.store import BatchCommit
-from support.agent import StateReader, write_config
+from support.agent import StateReader, auth_log_config
 
 GROUP1 = [f"198.51.100.{i}" for i in range(1, 4)]
 GROUP2 = [f"203.0.113.{i}" for i in range(1, 4)]
@@ -94,13 +94,7 @@ class Seen:
 
 
 def _config(tmp_path: Path, maxretry: int = 1) -> Path:
-    (tmp_path / "auth.log").write_text("")
-    return write_config(
-        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
-        firewall={"backend": "dry-run"},
-        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")],
-                        "maxretry": maxretry}},
-    )  # fmt: skip
+    return auth_log_config(tmp_path, maxretry=maxretry)
 
 
 def _batch(agent: Agent, addresses: Sequence[str], position: str) -> LineBatch:

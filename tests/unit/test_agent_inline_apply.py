@@ -14,7 +14,7 @@ from journalban.agent.runtime import Agent
 from journalban.events import LineBatch
 from journalban.firewall.base import BanEntry
 from journalban.firewall.dryrun import DryRunBackend
-from support.agent import write_config
+from support.agent import auth_log_config
 
 
 class Threaded(DryRunBackend):
@@ -25,13 +25,7 @@ class Threaded(DryRunBackend):
 
 
 def _config(tmp_path: Path) -> Path:
-    (tmp_path / "auth.log").write_text("")
-    return write_config(
-        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
-        firewall={"backend": "dry-run"},
-        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")],
-                        "maxretry": 1}},
-    )  # fmt: skip
+    return auth_log_config(tmp_path, maxretry=1)
 
 
 def _applied_in(tmp_path: Path, backend: DryRunBackend | None) -> tuple[int, int, list[str]]:

@@ -20,7 +20,7 @@ from journalban.agent.deciding import ANNOUNCE_SLICE
 from journalban.agent.news import News, NewsQueue
 from journalban.agent.runtime import Agent
 from journalban.events import Ban, LineBatch
-from support.agent import StateReader, write_config
+from support.agent import StateReader, auth_log_config
 
 STREAM = [f"198.51.{i // 250}.{i % 250 + 1}" for i in range(400)]
 MANUAL = "203.0.113.9"
@@ -77,12 +77,7 @@ class Recorder:
 
 
 def _config(tmp_path: Path) -> Path:
-    (tmp_path / "auth.log").write_text("")
-    return write_config(
-        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
-        firewall={"backend": "dry-run"},
-        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")], "maxretry": 1}},
-    )  # fmt: skip
+    return auth_log_config(tmp_path, maxretry=1)
 
 
 def test_a_call_is_answered_and_announced_before_the_streams_bans(tmp_path: Path) -> None:

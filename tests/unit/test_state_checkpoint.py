@@ -14,7 +14,7 @@ from journalban.events import Ban
 from journalban.state.checkpoint import INTERVAL as CHECKPOINT_INTERVAL
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.store import BatchCommit, StateStore
-from support.agent import write_config
+from support.agent import auth_log_config
 
 
 def _commit_bans(store: StateStore, count: int, batches: int) -> None:
@@ -64,12 +64,7 @@ def test_a_store_left_alone_checkpoints_inside_its_commits(tmp_path: Path) -> No
 
 
 def test_the_agent_checkpoints_its_state_beside_its_commits(tmp_path: Path) -> None:
-    (tmp_path / "auth.log").write_text("")
-    config = write_config(
-        tmp_path / "journalban.yaml", tmp_path / "state", recidive={"enabled": False},
-        firewall={"backend": "dry-run"},
-        jails={"sshd": {"source": "files", "files": [str(tmp_path / "auth.log")]}},
-    )  # fmt: skip
+    config = auth_log_config(tmp_path)
 
     def in_database_file(path: Path) -> bool:
         # immutable=1 reads the database file alone, not the write-ahead log
