@@ -10,7 +10,7 @@ import pytest
 from journalban.sources.journal import cursor_realtime_usec
 from journalban.sources.position import FileMark, decode_marks, encode_marks
 from journalban.sources.readback import readback_offset
-from journalban.sources.tail import MAX_LINE_BYTES, Lines, decode_lines
+from journalban.sources.tail import MAX_LINE_BYTES, Lines, decode_lines, newlines
 
 
 def test_overlong_line_is_cut_without_splitting_a_character() -> None:
@@ -29,6 +29,32 @@ def test_a_block_counts_its_lines(block: str) -> None:
     decode_lines(block.encode(), lines)
     assert lines.count == block.count("\n") + 1
     assert lines.text == block.split("\n")
+
+
+@pytest.mark.parametrize(
+    ("block", "end"),
+    [
+        (b"", 0),
+        (b"one", 3),
+        (b"a\nb\nc", 3),  # the newline at ``end`` and one after it are not counted
+        (b"a\nb\n\n", 1),
+        ("é\n\u2028x\r\n\U0001f600\n".encode(), 11),
+        (b"x\n" * 5000 + b"partial", 9999),
+        (b"x\n" * 5000 + b"partial\n\n", 10000),
+    ],
+)
+def test_newlines_counts_the_head_of_a_block(block: bytes, end: int) -> None:
+    assert newlines(block, end) == block[:end].count(b"\n")
+
+
+def test_a_burst_counts_the_lines_before_its_last_newline() -> None:
+    """As ``TailedFile.read`` hands a burst: up to its last newline, an incomplete line after
+    it; every line counted, the multi-byte ones too."""
+    block = "auth é\n".encode() * 3000 + b"incomplete \xc3"
+    lines = Lines()
+    decode_lines(block, lines, block.rfind(b"\n"))
+    assert lines.count == 3000
+    assert lines.text == ["auth é"] * 3000
 
 
 def test_invalid_bytes_are_replaced_per_line() -> None:
