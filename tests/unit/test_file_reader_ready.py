@@ -9,15 +9,14 @@ import contextlib
 import gc
 import io
 import os
-import re
 from pathlib import Path
 
 import pytest
 
 from journalban.agent.filereader import FileJob, serve
-from journalban.matching.compiled import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec, pickle_filter
+from support.compiles import fused_compiles
 
 
 def _inotify_fds() -> int:
@@ -67,14 +66,7 @@ def test_a_held_child_compiles_its_first_lines_regexes_before_go(
     log = tmp_path / "auth.log"
     log.write_text("")
     fdef = FilterLibrary(None).load("sshd")
-    compiled: list[int] = []
-    fused = CompiledFilter.fused
-
-    def counted(self: CompiledFilter, head: re.Pattern[str], regexes: int = -1) -> object:
-        compiled.append(regexes)
-        return fused(self, head, regexes)
-
-    monkeypatch.setattr(CompiledFilter, "fused", counted)
+    compiled = fused_compiles(monkeypatch)
     before_go: list[int] = []
 
     def go() -> bool:

@@ -3,16 +3,14 @@ any line is read (a held file reader child), with the matching unchanged."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from journalban.events import LineBatch
-from journalban.matching.compiled import CompiledFilter
 from journalban.matching.engine import LineMatcher
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
 from journalban.matching.warmup import warm
+from support.compiles import fused_compiles
 
 NOW = 1_764_000_000.0
 SYSLOG = [
@@ -43,15 +41,7 @@ def _hits(matcher: LineMatcher, lines: list[str]) -> list[object]:
 @pytest.fixture
 def compiled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The regex masks ``CompiledFilter.fused`` compiles, in order."""
-    seen: list[int] = []
-    fused = CompiledFilter.fused
-
-    def counted(self: CompiledFilter, head: re.Pattern[str], regexes: int = -1) -> object:
-        seen.append(regexes)
-        return fused(self, head, regexes)
-
-    monkeypatch.setattr(CompiledFilter, "fused", counted)
-    return seen
+    return fused_compiles(monkeypatch)
 
 
 def test_the_samples_regexes_are_compiled_and_no_date_format_settled(compiled: list[int]) -> None:
