@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import cast
+
+from journalban.libc import libc_function
 
 _MemMem = Callable[[int, int, bytes, int], int | None]
 
@@ -33,13 +36,12 @@ def _memmem() -> _MemMem | None:
     """
     import ctypes
 
-    try:
-        found: _MemMem = ctypes.CDLL(None).memmem  # the process's own C library
-    except (OSError, AttributeError):
+    found = libc_function("memmem")
+    if found is None:
         return None
-    found.restype = ctypes.c_void_p  # type: ignore[attr-defined]
-    found.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]  # type: ignore[attr-defined]
-    return found
+    found.restype = ctypes.c_void_p
+    found.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    return cast(_MemMem, found)
 
 
 class AsciiText:

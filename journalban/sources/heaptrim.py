@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from journalban.libc import libc_function
+
 # Lines read between two trims at the most: about one burst of a log file.
 TRIM_AFTER_LINES = 2048
 # glibc's thresholds, fixed (``mallopt``) in a reader child: a burst's buffers are
@@ -24,13 +26,8 @@ HEAP_TRIM_BYTES = 8 << 20
 
 
 def _malloc_trim() -> Callable[[int], int] | None:
-    import ctypes  # when first needed: 0.24 MB in a journal child that has no other use for it
-
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim  # the process's own libc
-    except (OSError, AttributeError):
-        return None  # not glibc
-    return trim
+    # (when first needed: ctypes is 0.24 MB in a journal child that has no other use for it)
+    return libc_function("malloc_trim")
 
 
 def keep_heap() -> bool:
@@ -43,11 +40,8 @@ def keep_heap() -> bool:
     its 0.25 s on sshd-near-miss). Fixed, the bursts reuse the same heap pages,
     and ``HeapTrim.idle`` gives them back once the child has caught up.
     """
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = libc_function("mallopt")
+    if mallopt is None:
         return False
     return bool(
         mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_BYTES) and mallopt(_M_TRIM_THRESHOLD, HEAP_TRIM_BYTES)
@@ -64,11 +58,8 @@ def one_arena() -> bool:
     blocks. One heap: sshd-near-miss's file peak 0.4 MB lower (docs/benchmarks.md,
     nearmem4).
     """
-    import ctypes  # (the agent has it already: its file jails' inotify)
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = libc_function("mallopt")  # (ctypes: the agent has it already, for inotify)
+    if mallopt is None:
         return False
     return bool(mallopt(_M_ARENA_MAX, 1))
 

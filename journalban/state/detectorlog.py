@@ -29,6 +29,7 @@ from itertools import chain
 from operator import countOf, itemgetter
 from typing import cast
 
+from journalban.libc import libc_function
 from journalban.state.downgrade import step_back
 
 log = logging.getLogger("journalban.state")
@@ -121,14 +122,9 @@ class DetectorLog:
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None (another C library)."""
-    import ctypes  # (when first needed: a flood's commit)
-
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-    return trim
+    """glibc's ``malloc_trim``, or None (another C library); looked up when first needed
+    (a flood's commit)."""
+    return libc_function("malloc_trim")
 
 
 def gather(changes: dict[str, dict[str, str | None]], rows: Sequence[Row]) -> None:
