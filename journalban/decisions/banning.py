@@ -151,6 +151,27 @@ class BanDeciding:
             bantime, account,
         ):  # fmt: skip
             return
+        self._ban_generally(rt, key, network, text, when, failures, source, commit, changes,
+                            now, reason, bantime, account)  # fmt: skip
+
+    def _ban_generally(
+        self,
+        rt: JailRuntime,
+        key: str,
+        network: IPNetwork,
+        text: str,
+        when: float,
+        failures: int,
+        source: str,
+        commit: BatchCommit,
+        changes: Changes,
+        now: float,
+        reason: str,
+        bantime: float | None,
+        account: str | None,
+    ) -> None:
+        """``_decide_ban``'s general steps (``text``: ``network``'s ``network_text``): its
+        history read, the increment, recidive, the ban's bookkeeping one by one."""
         if self._first.run:  # (the bans before this one first, in order)
             self._first.flush(self.bans, self._decided)
         cfg = rt.config
@@ -287,11 +308,21 @@ class BanDeciding:
                 continue
             if virtual and (span := virtual.get(key)) is not None and span[0] <= when < span[1]:
                 continue  # (_virtually_banned, inline)
-            self._decide_ban(
-                rt, key, when, count, source, commit, changes, now, reason, bantime, account
-            )
-            if reason != SUBNET:
-                spent.append(key)
+            if reason == SUBNET:
+                self._decide_ban(
+                    rt, key, when, count, source, commit, changes, now, reason, bantime, account
+                )
+                continue
+            # ``_decide_ban`` written out (most verdicts' bans go ``_ban_plainly``'s way: one
+            # frame of Python less each)
+            network, text = stored_network_text(key)
+            if not self._ban_plainly(
+                rt, key, network, text, when, count, source, commit, changes, now, reason,
+                bantime, account,
+            ):  # fmt: skip
+                self._ban_generally(rt, key, network, text, when, count, source, commit,
+                                    changes, now, reason, bantime, account)  # fmt: skip
+            spent.append(key)
         return spent
 
     def _ban_plainly(
@@ -334,7 +365,15 @@ class BanDeciding:
             or self._unsaved.holds(text, committed)
         ):
             return False
-        lines = _spent_lines(rt, key)
+        recent = rt.recent_lines
+        if (held := recent.held) is not None and held[0] == key:
+            # (``_spent_lines``' first case written out: a verdict at a network's first
+            # failure, most bans of a flood or a scan)
+            recent.held = None
+            line = held[1]
+            lines: tuple[str, ...] = (line if len(line) <= LINE_CHARS else cut(line),)
+        else:
+            lines = _spent_lines(rt, key)
         if lines:
             ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
                                      lines, account or "")  # fmt: skip

@@ -157,3 +157,43 @@ def test_put_run_leaves_the_table_as_put_one_by_one(
     assert tables[0][0]["per_jail"] == {"sshd": 55, "web": 1}
     assert tables[0][1:] == (3, {(4, 32): 51, (6, 64): 1, (6, 48): 1, (6, 128): 1, (4, 8): 1,
                                  (4, 31): 1})  # fmt: skip
+
+
+def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A detector's verdict that bans goes to ``_ban_plainly`` from ``_apply_verdicts``
+    itself (no ``_decide_ban`` frame a ban); with that path off, the general steps decide
+    the same bans."""
+    from test_first_failure_banned import NOW, _engine
+
+    from journalban.events import FAILURE, LineBatch
+
+    hits = [
+        (f"Failed password for u{i} from 203.0.113.{i}", f"203.0.113.{i}", NOW - 10 + i / 10,
+         f"u{i}", FAILURE)
+        for i in range(40)
+    ]  # fmt: skip
+    batch = LineBatch("journal", [h[0] for h in hits], "c", prefixed=False)
+    decided: list[str] = []
+    decide_ban = banning.BanDeciding._decide_ban
+
+    def counting(self: Any, rt: Any, key: str, *args: Any, **kwargs: Any) -> None:
+        decided.append(key)
+        decide_ban(self, rt, key, *args, **kwargs)
+
+    monkeypatch.setattr(banning.BanDeciding, "_decide_ban", counting)
+    runs = []
+    for plainly in (True, False):
+        if not plainly:
+            monkeypatch.setattr(banning.BanDeciding, "_ban_plainly", lambda self, *args: False)
+        engine = _engine(
+            StateStore(tmp_path / f"{plainly}.sqlite"), FakeClock(NOW), max_tracked=1000
+        )
+        changes = engine.process_hits("sshd", batch, hits)
+        verdicts = [b for b in changes.bans if b.reason != "failures"]
+        assert len(verdicts) >= 16, [b.reason for b in verdicts]
+        runs.append((changes.bans, [b.lines for b in changes.bans], engine.bans.by_text))
+    # (subnet's prefix, and maxretry's bans, none here, still go _decide_ban's way)
+    assert set(decided) == {"203.0.113.0/24"}
+    assert runs[0] == runs[1]
