@@ -300,7 +300,12 @@ def format_network(net: IPNetwork) -> str:
     # remembered: str() formats in Python (each ban is logged; the dict's get: no call)
     text = getattr(net, TEXT, None) or network_text(net)
     # str(net) is "<network_address>/<prefixlen>", an IPv6 one with a colon: a single
-    # address by its text (ipaddress's prefixlen and max_prefixlen are Python properties)
-    if text.endswith("/128") or (text.endswith("/32") and ":" not in text):
-        return text[: text.rindex("/")]
+    # address by its text (ipaddress's prefixlen and max_prefixlen are Python properties).
+    # An IPv4 /32 first, by its length's own text: most bans, and each is formatted two or
+    # three times (its log line, the Banned signal, the dry-run's names).
+    if text.endswith("/32"):
+        if ":" not in text:
+            return text[:-3]
+    elif text.endswith("/128"):
+        return text[:-4]
     return text

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
+from journalban.addresses import format_network
 from journalban.bus import contract, convert
 from journalban.bus.writer import GatheringWriter
 from journalban.events import Ban
@@ -113,7 +114,8 @@ def banned_wire(ban: Ban, serial: int) -> bytes:
             which converts it, or refuses it as dbus-fast does.
     """
     try:
-        data = ban.address.encode()
+        # (``ban.address`` without its property's call: one frame of Python less a ban)
+        data = format_network(ban.network).encode()
         if 0 in data:
             raise ValueError("a string holds a NUL byte")
         address = _u32(len(data)) + data + _ENDS[len(data) % 4]

@@ -19,6 +19,9 @@ def test_format_network_is_the_address_or_the_prefix_as_before() -> None:
             ipaddress.ip_network(v6),
             ipaddress.ip_network(f"{v4}/24", strict=False),
             ipaddress.ip_network(f"{v6}/64", strict=False),
+            # (an IPv6 prefix whose text ends as an IPv4 /32's, and one ending in 128's digits)
+            ipaddress.ip_network(f"{v6}/32", strict=False),
+            ipaddress.ip_network(f"{v6}/28", strict=False),
             stored_network(f"{v4}/32"),  # the agent's own /32 objects, text remembered
         ]
     nets += [ipaddress.ip_network("::ffff:192.0.2.1"), ipaddress.ip_network("::1"),
