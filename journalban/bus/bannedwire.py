@@ -70,7 +70,9 @@ def _template() -> tuple[int, bytes]:
 
 
 _START, _FIELDS = _template()
-_header = struct.Struct("<III").pack  # the first 4 bytes, the body's length, the serial
+# The first 4 bytes, the body's length, the serial, the header fields, and the length of
+# the body's first value, the address (one pack: the body starts at a multiple of 8).
+_head = struct.Struct(f"<III{len(_FIELDS)}sI").pack
 _before_source = struct.Struct("<QI4x16sI4x").pack  # expires, the array's length, failures
 _after_source = struct.Struct("<20sI24sQ").pack  # ban_count, banned_at_usec
 _ARRAY_FIXED = 24 + 24 + 32  # the array's bytes in those two packs
@@ -118,8 +120,10 @@ def banned_wire(ban: Ban, serial: int) -> bytes:
         data = format_network(ban.network).encode()
         if 0 in data:
             raise ValueError("a string holds a NUL byte")
-        address = _u32(len(data)) + data + _ENDS[len(data) % 4]
-        offset = len(address) % 8
+        size = len(data)
+        end = _ENDS[size % 4]  # (the address as ``s``: its length, packed with the head)
+        address = 4 + size + len(end)
+        offset = address % 8
         jail = _jails[offset >> 2].get(ban.jail) or _segment(
             _jails[offset >> 2], ban.jail, b"", offset, False
         )
@@ -133,9 +137,9 @@ def banned_wire(ban: Ban, serial: int) -> bytes:
         banned_usec = 0 if banned_at <= 0 else round(banned_at * convert.USEC)
         length = len(source) + len(reason)
         return b"".join((
-            _header(_START, len(address) + len(jail) + _AROUND_SOURCE + length, serial),
-            _FIELDS,
-            address,
+            _head(_START, address + len(jail) + _AROUND_SOURCE + length, serial, _FIELDS, size),
+            data,
+            end,
             jail,
             _before_source(expires_usec, _ARRAY_FIXED + length, _FAILURES, ban.failures),
             source,
