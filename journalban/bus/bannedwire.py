@@ -11,6 +11,8 @@ each value aligned to its size from the start of the message, which the header
 leaves at a multiple of 8; strings as a ``u`` length, UTF-8 and a NUL; an
 array's length counts from its first element, after the padding to 8 of a dict
 entry). The details are ``convert.banned_details``'s five keys, in its order.
+A signal is one ``struct`` pack, its format made once per shape (the address's
+length in bytes, the jail, source and reason) and kept.
 
 ``Message._marshall`` of ``banned_signal`` with the same serial gives
 the same bytes (tests/unit/test_bus_banned_wire.py). For a value packing leaves
@@ -23,7 +25,7 @@ of bans go to the writer joined, as one item of its queue.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
@@ -70,13 +72,11 @@ def _template() -> tuple[int, bytes]:
 
 
 _START, _FIELDS = _template()
-# The first 4 bytes, the body's length, the serial, the header fields, and the length of
-# the body's first value, the address (one pack: the body starts at a multiple of 8).
-_head = struct.Struct(f"<III{len(_FIELDS)}sI").pack
-_before_source = struct.Struct("<QI4x16sI4x").pack  # expires, the array's length, failures
-_after_source = struct.Struct("<20sI24sQ").pack  # ban_count, banned_at_usec
-_ARRAY_FIXED = 24 + 24 + 32  # the array's bytes in those two packs
-_AROUND_SOURCE = 40 + 56  # the bytes of those two packs
+# The details array's fixed parts around the source: expires (``Q``), the array's length
+# (``I``), failures' entry and value (40 bytes), ban_count's and banned_at_usec's (56).
+_ARRAY_FIXED = 24 + 24 + 32  # the array's bytes in those two parts
+_AROUND_SOURCE = 40 + 56  # the bytes of those two parts
+_USEC = convert.USEC
 
 # The strings of small sets (jails, sources, reasons), packed with their padding; a
 # jail by where it starts (after an address padded to 4: 0 or 4 past a multiple of 8).
@@ -107,6 +107,45 @@ def _segment(kept: dict[str, bytes], text: str, prefix: bytes, offset: int, last
     return segment
 
 
+# A signal's shape (its address's length in bytes, its jail, source and reason) -> the
+# pack of the whole signal and what it packs the same for every ban of that shape: the
+# body's length, the details array's length and the three strings' segments. A flood's
+# bans are a few shapes (one jail, source and reason; an IPv4 address is 7-15 bytes).
+Shape = tuple[Callable[..., bytes], int, int, bytes, bytes, bytes]
+_shapes: dict[tuple[int, str, str, str], Shape] = {}
+
+
+def _shape(size: int, jail: str, source: str, reason: str) -> Shape:
+    """The ``Shape`` of a signal whose address is ``size`` bytes, kept in ``_shapes``."""
+    end = len(_ENDS[size % 4])  # (the address's NUL and its padding to 4)
+    offset = (4 + size + end) % 8
+    jail_segment = _jails[offset >> 2].get(jail) or _segment(
+        _jails[offset >> 2], jail, b"", offset, False
+    )
+    source_segment = _sources.get(source) or _segment(_sources, source, _SOURCE, 0, False)
+    reason_segment = _reasons.get(reason) or _segment(_reasons, reason, _REASON, 0, True)
+    length = len(source_segment) + len(reason_segment)
+    # the head, the address (length, bytes, padding), the jail, expires, the array's
+    # length and failures (``_before_source``), the source, ban_count and banned_at_usec
+    # (``_after_source``), the reason
+    pack = struct.Struct(
+        f"<III{len(_FIELDS)}sI{size}s{end}x{len(jail_segment)}sQI4x16sI4x"
+        f"{len(source_segment)}s20sI24sQ{len(reason_segment)}s"
+    ).pack
+    body = 4 + size + end + len(jail_segment) + _AROUND_SOURCE + length
+    if len(_shapes) >= _KEPT:
+        _shapes.clear()
+    found = _shapes[(size, jail, source, reason)] = (
+        pack,
+        body,
+        _ARRAY_FIXED + length,
+        jail_segment,
+        source_segment,
+        reason_segment,
+    )
+    return found
+
+
 def banned_wire(ban: Ban, serial: int) -> bytes:
     """The whole ``Banned`` signal of ``ban`` as sent with ``serial``.
 
@@ -120,32 +159,21 @@ def banned_wire(ban: Ban, serial: int) -> bytes:
         data = format_network(ban.network).encode()
         if 0 in data:
             raise ValueError("a string holds a NUL byte")
-        size = len(data)
-        end = _ENDS[size % 4]  # (the address as ``s``: its length, packed with the head)
-        address = 4 + size + len(end)
-        offset = address % 8
-        jail = _jails[offset >> 2].get(ban.jail) or _segment(
-            _jails[offset >> 2], ban.jail, b"", offset, False
-        )
-        source = _sources.get(ban.source) or _segment(_sources, ban.source, _SOURCE, 0, False)
-        reason = _reasons.get(ban.reason) or _segment(_reasons, ban.reason, _REASON, 0, True)
+        size, jail, source, reason = len(data), ban.jail, ban.source, ban.reason
+        pack, body, array, jail_segment, source_segment, reason_segment = _shapes.get(
+            (size, jail, source, reason)
+        ) or _shape(size, jail, source, reason)
         # convert.usec's rounding; a value it would clamp fails to pack (struct.error),
         # and so does a counter convert.u32 would clamp.
         expires = ban.expires_at
-        expires_usec = 0 if expires is None or expires <= 0 else round(expires * convert.USEC)
+        expires_usec = 0 if expires is None or expires <= 0 else round(expires * _USEC)
         banned_at = ban.banned_at
-        banned_usec = 0 if banned_at <= 0 else round(banned_at * convert.USEC)
-        length = len(source) + len(reason)
-        return b"".join((
-            _head(_START, address + len(jail) + _AROUND_SOURCE + length, serial, _FIELDS, size),
-            data,
-            end,
-            jail,
-            _before_source(expires_usec, _ARRAY_FIXED + length, _FAILURES, ban.failures),
-            source,
-            _after_source(_BAN_COUNT, ban.ban_count, _BANNED_AT, banned_usec),
-            reason,
-        ))  # fmt: skip
+        banned_usec = 0 if banned_at <= 0 else round(banned_at * _USEC)
+        return pack(
+            _START, body, serial, _FIELDS, size, data, jail_segment, expires_usec, array,
+            _FAILURES, ban.failures, source_segment, _BAN_COUNT, ban.ban_count, _BANNED_AT,
+            banned_usec, reason_segment,
+        )  # fmt: skip
     except (UnicodeError, struct.error, AttributeError, TypeError) as exc:
         raise ValueError(f"cannot pack a Banned signal: {exc}") from exc
 

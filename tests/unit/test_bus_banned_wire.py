@@ -190,3 +190,26 @@ def test_without_the_gathering_writer_it_sends_messages() -> None:
     ban = Ban("sshd", ipaddress.ip_network("192.0.2.1"), 1.0, 2.0)
     send_banned(bus, [ban, ban])
     assert [m.body for m in sent] == [banned_signal(ban).body] * 2
+
+
+def test_a_shape_kept_packs_each_ban_of_it_as_dbus_fast_and_the_memo_is_bounded() -> None:
+    """A flood's bans share a shape (address length, jail, source, reason): the shape's
+    pack, kept, gives each its own bytes; a shape dropped when the memo is full is made
+    again the same."""
+    from journalban.bus import bannedwire
+
+    rng = random.Random(5)
+    flood = [
+        Ban("sshd", ipaddress.ip_network(f"10.0.{rng.randrange(256)}.{rng.randrange(256)}"),
+            1_700_000_000.0 + i, 1_700_172_800.0 + i, 1, "account", 1 + i % 3, "journal",
+            account="root")
+        for i in range(300)
+    ]  # fmt: skip
+    first = [banned_wire(ban, 100 + i) for i, ban in enumerate(flood)]
+    assert first == [_marshalled(ban, 100 + i) for i, ban in enumerate(flood)]
+    assert len(bannedwire._shapes) <= bannedwire._KEPT
+    for i in range(2 * bannedwire._KEPT):  # other jails' shapes fill the memo
+        other = Ban(f"jail{i}", ipaddress.ip_network("192.0.2.1"), 1.0, 2.0)
+        assert banned_wire(other, 7) == _marshalled(other, 7)
+        assert len(bannedwire._shapes) <= bannedwire._KEPT
+    assert [banned_wire(ban, 100 + i) for i, ban in enumerate(flood)] == first
