@@ -12,9 +12,10 @@ counters row per batch. Here, inside the same transaction:
   restore's order, are the ones a statement per ban gave them;
 - the detectors' rows of all the batches, a log row per jail and detector
   (state.detectorlog);
-- a stored ban's history row copied from its row by SQLite right after the
-  statement that wrote it (state.historylog: ``copy_new``), not built, bound and
-  parsed again; the other history rows (bans decided already over, manual ones)
+- a stored ban's history row copied from its row by SQLite (state.historylog:
+  ``copy_new``), not built, bound and parsed again: one statement for the bans
+  of a run of statements, before an unban or a re-ban touches them and at the
+  end; the other history rows (bans decided already over, manual ones)
   go last, appended in the batches' order (no index on them);
 - failure-log rows in the batches' order (their ``seq``, the replay's order,
   as before); each source's last position only (a batch's position replaced
@@ -76,10 +77,17 @@ _flat = chain.from_iterable
 class CommitRows:
     """The rows of one commit's batches (``add`` each, then ``write``), in its transaction."""
 
-    __slots__ = ("bans", "counters", "detector_rows", "failures", "history", "ids", "positions")
+    __slots__ = (
+        "bans", "copied", "counters", "detector_rows", "failures", "history", "ids", "positions",
+        "uncopied",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.bans: list[object] = []  # the columns of bans not yet written, row after row
+        # The networks' texts of the bans written whose history rows are not yet copied
+        # (``_copy``): the rows after rowid ``copied``, in rowid order.
+        self.uncopied: list[str] = []
+        self.copied = 0
         self.history: list[HistoryRow] = []  # (the rows not copied from the bans' rows)
         # (network text, rowid) of each history row written, by parts; None: not known.
         self.ids: list[historylog.Ids] | None = []
@@ -139,27 +147,45 @@ class CommitRows:
         del values[:full]
 
     def write_bans(self, cur: sqlite3.Cursor) -> None:
-        """Every ban gathered so far."""
+        """Every ban gathered so far, with its history row (before an unban deletes a row,
+        and at the end)."""
         if self.bans:
             self._insert_bans(cur, self.bans)
             self.bans = []
+        self._copy(cur)
 
     def _insert_bans(self, cur: sqlite3.Cursor, values: Sequence[object]) -> None:
-        """Bans whose history rows are copied from their rows, statement by statement (a
-        later statement may replace a row: a re-ban)."""
-        ids = self.ids
+        """Bans whose history rows are copied from their rows (``_copy``); a statement that
+        met a stored key (a re-ban) has them copied by their keys."""
         for size, part in bulk.statements(values, BAN_COLUMNS):
             cur.execute(bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part)
             if cur.rowcount == size:
-                found = historylog.copy_new(cur, size, cast("Sequence[str]", part[1::BAN_COLUMNS]))
+                last = cur.lastrowid
+                uncopied = self.uncopied
+                if not uncopied or last != self.copied + len(uncopied) + size:
+                    self._copy(cur)  # (not right after the rows waiting: theirs first)
+                    self.copied = (last or 0) - size
+                self.uncopied += cast("list[str]", part[1::BAN_COLUMNS])
             else:
+                self._copy(cur)
                 _bans_again(cur, part)
                 self.history += historylog.replaced(part, BAN_COLUMNS)
-                found = historylog.copy_keys(cur, part, BAN_COLUMNS)
-            if found is None:
-                self.ids = ids = None  # (read again from the table)
-            elif ids is not None:
-                ids.append(found)
+                self._found(historylog.copy_keys(cur, part, BAN_COLUMNS))
+
+    def _copy(self, cur: sqlite3.Cursor) -> None:
+        """The history rows of the bans written and not yet copied, copied from their rows
+        in one statement (sshd's commits: 14 statements, not 239, one per statement of
+        bans)."""
+        texts = self.uncopied
+        if texts:
+            self.uncopied = []
+            self._found(historylog.copy_new(cur, len(texts), texts, self.copied))
+
+    def _found(self, found: historylog.Ids | None) -> None:
+        if found is None:
+            self.ids = None  # (read again from the table)
+        elif self.ids is not None:
+            self.ids.append(found)
 
     def write(self, cur: sqlite3.Cursor, detectors: DetectorLog) -> None:
         """Everything gathered and not yet written (the store remembers where the history

@@ -34,11 +34,12 @@ _SELECT = (
     " AND rowid IN"
 )
 _second = itemgetter(1)
-# A ban's history row, copied from the bans' rows a statement inserted (the rowids after the
-# one given) or holding the keys given (``copy_keys``).
+# A ban's history row, copied from the bans' rows statements inserted (the rowids after the
+# first one given, up to the second) or holding the keys given (``copy_keys``).
 COPY_NEW = (
     "INSERT OR FAIL INTO history (network, jail, banned_at, expires_at, manual)"
-    " SELECT network, jail, banned_at, expires_at, 0 FROM bans WHERE rowid > ? ORDER BY rowid"
+    " SELECT network, jail, banned_at, expires_at, 0 FROM bans WHERE rowid > ? AND rowid <= ?"
+    " ORDER BY rowid"
 )
 COPY_KEYS = (
     "INSERT OR FAIL INTO history (network, jail, banned_at, expires_at, manual)"
@@ -104,13 +105,13 @@ class HistoryRows:
         return found
 
 
-def copy_new(cur: sqlite3.Cursor, size: int, texts: Sequence[str]) -> Ids | None:
-    """The history rows of the ``size`` bans the statement just run inserted (``texts``:
-    their networks), copied from their rows; their (network, rowid), None if not known."""
-    last = cur.lastrowid
-    if last is None or not size <= last < _CONTIGUOUS:  # (beyond: rowids SQLite picks)
+def copy_new(cur: sqlite3.Cursor, size: int, texts: Sequence[str], after: int) -> Ids | None:
+    """The history rows of the ``size`` bans inserted last, with the rowids after ``after``
+    (``texts``: their networks), copied from their rows; their (network, rowid), None if
+    not known."""
+    if not 0 <= after < after + size < _CONTIGUOUS:  # (beyond: rowids SQLite picks)
         return None
-    cur.execute(COPY_NEW, (last - size,))
+    cur.execute(COPY_NEW, (after, after + size))
     return appended(cur, cur.lastrowid - size + 1 if cur.lastrowid else 0, texts, size)
 
 

@@ -15,7 +15,7 @@ import pytest
 from journalban.addresses import network_text
 from journalban.events import Ban
 from journalban.netobjects import host_v4_network
-from journalban.state import bulk, commitrows, detectorlog, failurerows, schema
+from journalban.state import bulk, commitrows, detectorlog, failurerows, historylog, schema
 from journalban.state.store import BatchCommit, StateStore
 
 
@@ -328,3 +328,37 @@ def test_a_batchs_other_history_rows_as_the_loop_finds_them() -> None:
         ("198.51.100.1/32", "sshd", 5.0, 6.0, 0)
     ]
     assert unstored_rows(auto[:3], bans) is None
+
+
+def test_a_commits_new_bans_have_their_history_copied_in_one_statement(tmp_path: Path) -> None:
+    """The history rows of a commit's new bans are copied from their rows once, after the
+    last statement of them (not after each, state.commitrows), and before an unban deletes
+    one of them: a ban unbanned later in the same commit keeps its history row."""
+    store = StateStore(tmp_path / "state.sqlite")
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    at = 1_800_000_000.0
+
+    def batch(first: int, count: int, unbans: list[Ban] | None = None) -> BatchCommit:
+        bans = [_ban(n, at + first) for n in range(first, first + count)]
+        return BatchCommit("sshd", bans=bans, history=[(b, False) for b in bans],
+                           unbans=unbans or [])  # fmt: skip
+
+    store.commit([batch(0, 50), batch(50, 50), batch(100, 50)])  # (several statements of bans)
+    bans_written = [s for s in statements if s.startswith("INSERT OR IGNORE INTO bans")]
+    copies = [s for s in statements if s.startswith(historylog.COPY_NEW[:40])]
+    assert len(bans_written) > 2
+    assert len(copies) == 1
+    statements.clear()
+    gone = _ban(160, at + 150)
+    store.commit([batch(150, 30), batch(180, 30, unbans=[gone]), batch(210, 30)])
+    copies = [s for s in statements if s.startswith(historylog.COPY_NEW[:40])]
+    assert len(copies) == 2  # (the first batch's before the unban, the rest at the end)
+    assert gone.network not in {b.network for b in store.active_bans()}
+    assert store.ban_history(gone.network, 0.0) == [("sshd", at + 150)]
+    (rows,) = store.db.execute("SELECT count(*) FROM history").fetchone()
+    assert rows == 240
+    assert [h[0] for h in store.db.execute("SELECT network FROM history ORDER BY rowid")] == [
+        network_text(_ban(n, at).network) for n in range(240)
+    ]
+    store.close()
