@@ -72,6 +72,11 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 _banned_at = attrgetter("banned_at")
 _flat = chain.from_iterable
+# A batch's new failures ((network text, time) tuples) as json.dumps writes them, by an
+# encoder made once without json.dumps's check for a list holding itself (a dict of each
+# list's and tuple's id, set and cleared): sshd's 6,715 failures in 230 batches 2.0-2.2 ->
+# 1.7 ms a run.
+_json = json.JSONEncoder(check_circular=False).encode
 
 
 class CommitRows:
@@ -109,7 +114,7 @@ class CommitRows:
                 max(map(_second, b.new_failures), default=0.0),
                 max(map(_banned_at, map(_first, b.history)), default=0.0),  # (in C)
             )
-            self.failures += (b.jail, newest, cleared_text(b.cleared), json.dumps(b.new_failures))
+            self.failures += (b.jail, newest, cleared_text(b.cleared), _json(b.new_failures))
         if b.unbans:
             self.write_bans(cur)  # the earlier batches' bans before these unbans
             by_jail: dict[str, list[str]] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 from journalban.jails.rowtext import ints_text, number_text, time_text, times_text
 
@@ -112,3 +113,24 @@ def test_a_commits_ban_columns_as_each_ban_gave_them() -> None:
             ban.reason, ban.failures, ban.source, json.dumps(list(ban.lines)),
             ban.account or None,
         ]  # fmt: skip
+
+
+def test_a_batchs_new_failures_as_json_dumps_writes_them(tmp_path: Path) -> None:
+    """The failure log's text of a batch's new failures (state.commitrows: an encoder made
+    once, no check for a list holding itself) is json.dumps's, odd times included."""
+    from journalban.state.store import BatchCommit, StateStore
+
+    rng = random.Random(11)
+    odd = [0.0, -0.0, 1e16, 5e-324, float("inf"), float("-inf"), 7]  # (NaN: no newest)
+    batches = []
+    for n in range(40):
+        failures = [
+            (f"198.51.100.{rng.randint(0, 255)}/32", rng.choice([rng.uniform(1e9, 2e9), *odd]))
+            for _ in range(n % 9)
+        ]
+        batches.append(BatchCommit("sshd", position=f"p{n}", new_failures=failures))
+    store = StateStore(tmp_path / "state.sqlite")
+    store.commit(batches)
+    stored = [f for (f,) in store.db.execute("SELECT failures FROM failure_log ORDER BY seq")]
+    assert stored == [json.dumps(b.new_failures) for b in batches if b.new_failures]
+    store.close()
