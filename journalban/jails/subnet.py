@@ -10,15 +10,15 @@ count. Bounded: at most ``max_tracked`` networks over all prefixes.
 from __future__ import annotations
 
 import ipaddress
-import math
 import socket
 from collections.abc import Iterable, Sequence
+from math import isfinite
 
 from journalban.addresses import ipv6_prefix_key
 from journalban.config.detectors import SubnetConfig
 from journalban.jails.detector import SUBNET, Failure, Row, Verdict, VerdictTuple
 from journalban.jails.distinct import note_distinct
-from journalban.jails.rowtext import PLAIN, time_text, times_text
+from journalban.jails.rowtext import quoted, time_text, times_text
 from journalban.jails.rowvalues import json_value, network_times
 from journalban.jails.tracked import Tracked
 from journalban.jails.v6text import prefix_of_v6_64
@@ -35,8 +35,8 @@ def networks_text(networks: Networks) -> str:
     """The state row's text: the dict's JSON whichever form is kept."""
     if isinstance(networks, tuple):  # (time_text, inline: a flood's every new prefix)
         key, when = networks
-        if PLAIN.issuperset(key) and math.isfinite(when):
-            return f'{{"{key}": {when!r}}}'
+        if isfinite(when):
+            return f"{{{quoted(key)}: {when!r}}}"
         return time_text(key, when)
     return times_text(networks)
 

@@ -53,6 +53,28 @@ def test_any_other_key_or_time_is_left_to_json_dumps() -> None:
             assert time_text(key, when) == json.dumps({key: when})
 
 
+def test_any_key_is_quoted_as_json_dumps_quotes_it() -> None:
+    """A key is written by json.dumps's own quoting (``rowtext.quoted``), not checked for
+    plain characters first: quotes, backslashes, control characters, non-ASCII and lone
+    surrogates give json.dumps's text in every form a prefix's or an account's networks
+    take (``subnet.networks_text``: a (network, time) pair or a dict)."""
+    from journalban.jails.rowtext import quoted
+    from journalban.jails.subnet import networks_text
+
+    rng = random.Random(11)
+    alphabet = '0a.:/ "\\\n\t\x00\x1f\x7fé€😀\udcff'
+    times_of = [1.5e9, 1733400000.0, 7, 0.1, 1e16, float("inf"), float("nan")]
+    for n in range(400):
+        key = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20)))
+        when = rng.choice(times_of)
+        assert quoted(key) == json.dumps(key)
+        assert time_text(key, when) == json.dumps({key: when})
+        assert networks_text((key, when)) == json.dumps({key: when})
+        times = {key: when, f"{n}.0.2.1/32": 1.5e9 + n}
+        assert times_text(times) == json.dumps(times)
+        assert networks_text(times) == json.dumps(times)
+
+
 def test_a_bans_lines_as_json_dumps_writes_them() -> None:
     """Attacker text: quotes, backslashes, control characters, non-ASCII, lone surrogates."""
     from journalban.state.commitrows import lines_text as _lines_text
