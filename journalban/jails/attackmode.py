@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import AttackModeConfig
-from journalban.jails.buckets import BUCKETS, bucket_add
+from journalban.jails.buckets import BUCKETS, bucket_add_at
 from journalban.jails.detector import ATTACK_MODE, Failure, Row, VerdictTuple
 from journalban.jails.rowvalues import bucket_list, finite_time, json_value
 
@@ -23,7 +23,7 @@ class AttackMode:
         self.config = config
         self.width = config.findtime / BUCKETS
         self.pairs: list[int] = []
-        self._count = 0  # what bucket_add last counted in ``pairs``; 0: count again
+        self._count = 0  # what bucket_add_at last counted in ``pairs``; 0: count again
         self.until = 0.0
         self._dirty = False
 
@@ -43,14 +43,16 @@ class AttackMode:
     def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, _, when, known_good = seen  # (one unpacking: a call per failure of the jail)
         self._dirty = True
-        pairs, current = self.pairs, int(when // self.width)
-        if (count := self._count) and pairs[-2] == current and pairs[0] > current - BUCKETS:
+        # The failure's bucket as the float ``//`` gives it: compared with the ints of
+        # ``pairs`` as it is (exactly), made an int only to be added (nan: int() raises).
+        pairs, current = self.pairs, when // self.width
+        if (count := self._count) and pairs[-2] == current and pairs[0] > pairs[-2] - BUCKETS:
             # The newest bucket again, none aged out: the window's count is one more
-            # (bucket_add sums every bucket, for each failure of the jail).
+            # (bucket_add_at sums every bucket, for each failure of the jail).
             pairs[-1] += 1
             count = self._count = count + 1
         else:
-            count = self._count = bucket_add(pairs, when, self.width)
+            count = self._count = bucket_add_at(pairs, int(current))
         until = self.until
         if when >= until and count >= self.config.failures:
             until = self.until = when + self.config.hold

@@ -15,7 +15,12 @@ BUCKETS = 24
 
 def bucket_add(pairs: list[int], when: float, width: float) -> int:
     """Add one failure at ``when`` to ``pairs`` (in place); the count within the window."""
-    current = int(when // width)
+    return bucket_add_at(pairs, int(when // width))
+
+
+def bucket_add_at(pairs: list[int], current: int) -> int:
+    """``bucket_add`` of a failure in bucket ``current`` (``int(when // width)``: a detector
+    that kept its last failure's bucket makes no int of a float for most failures)."""
     oldest = current - BUCKETS + 1
     drop = 0
     while drop < len(pairs) and pairs[drop] < oldest:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import SlowConfig
-from journalban.jails.buckets import BUCKETS, bucket_add
+from journalban.jails.buckets import BUCKETS, bucket_add_at
 from journalban.jails.detector import SLOW, Failure, Row, Verdict, VerdictTuple
 from journalban.jails.rowvalues import bucket_list, json_value
 from journalban.jails.tracked import Tracked
@@ -34,7 +34,7 @@ class SlowWindow:
         self.config = config
         self.width = config.findtime / BUCKETS
         self.keys: Tracked[Buckets] = Tracked(max_tracked, text=buckets_text)
-        self._bucket = 0  # the last first failure's bucket: the same int for its keys
+        self._bucket = 0  # the last failure's bucket: the same int for the keys it is first of
 
     @property
     def tracked(self) -> int:
@@ -42,20 +42,21 @@ class SlowWindow:
 
     def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, _, when, _ = seen
+        # The failure's bucket: the last failure's int when the same (nearly every failure:
+        # a float compared, no int() call), else made (nan: int() raises, as bucket_add).
+        if (bucket := when // self.width) == self._bucket:
+            bucket = self._bucket
+        else:
+            bucket = self._bucket = int(bucket)
         keys = self.keys
         pairs = keys.take(key, None)  # (put back at once: as get, then touch)
         if pairs is None:  # an address's first failure: its one bucket, the int alone
-            bucket = int(when // self.width)
-            if bucket == self._bucket:
-                bucket = self._bucket
-            else:
-                self._bucket = bucket
             count = 1
             keys.add(key, bucket)
         else:
             if not isinstance(pairs, list):  # its second failure
                 pairs = [pairs, 1]
-            count = bucket_add(pairs, when, self.width)
+            count = bucket_add_at(pairs, bucket)
             keys.put_back(key, pairs)
         if count < self.config.maxretry:
             return ()
@@ -74,7 +75,7 @@ class SlowWindow:
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         """Keep the keys with a bucket within ``findtime`` of the newest stored bucket's end
         (at most ``now``): the lines read on from the committed position are as old as
-        those (a backlog), and ``bucket_add`` ages buckets by the lines' times."""
+        those (a backlog), and ``bucket_add_at`` ages buckets by the lines' times."""
         width, findtime = self.width, self.config.findtime
         newest, since = -_INF, -_INF  # (so far: a row left behind then is left for good)
         keys: list[str] = []
