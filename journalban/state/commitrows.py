@@ -84,7 +84,7 @@ class CommitRows:
 
     __slots__ = (
         "bans", "copied", "counters", "detector_rows", "failures", "history", "ids", "positions",
-        "uncopied",
+        "scattered", "uncopied",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -93,6 +93,10 @@ class CommitRows:
         # (``_copy``): the rows after rowid ``copied``, in rowid order.
         self.uncopied: list[str] = []
         self.copied = 0
+        # Whether the bans table's rowids are past where each new row takes one past the
+        # largest (SQLite then picks them at random): the history rows copied by keys. None:
+        # not yet looked at in this commit.
+        self.scattered: bool | None = None
         self.history: list[HistoryRow] = []  # (the rows not copied from the bans' rows)
         # (network text, rowid) of each history row written, by parts; None: not known.
         self.ids: list[historylog.Ids] | None = []
@@ -162,9 +166,15 @@ class CommitRows:
     def _insert_bans(self, cur: sqlite3.Cursor, values: Sequence[object]) -> None:
         """Bans whose history rows are copied from their rows (``_copy``); a statement that
         met a stored key (a re-ban) has them copied by their keys."""
+        if self.scattered is None:
+            (top,) = cur.execute("SELECT max(rowid) FROM bans").fetchone()
+            self.scattered = top is not None and top >= historylog.CONTIGUOUS
         for size, part in bulk.statements(values, BAN_COLUMNS):
             cur.execute(bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part)
-            if cur.rowcount == size:
+            if cur.rowcount == size and self.scattered:
+                self._copy(cur)  # (rowids SQLite picked: not a range of rows)
+                self._found(historylog.copy_keys(cur, part, BAN_COLUMNS))
+            elif cur.rowcount == size:
                 last = cur.lastrowid
                 uncopied = self.uncopied
                 if not uncopied or last != self.copied + len(uncopied) + size:

@@ -47,7 +47,7 @@ COPY_KEYS = (
 )
 # Rowids below it: each row appended takes one past the largest (SQLite picks some at random
 # once the largest is 2**63 - 1).
-_CONTIGUOUS = 1 << 62
+CONTIGUOUS = 1 << 62
 # (network text, rowid) of rows written.
 Ids = Iterable[tuple[str, int]]
 
@@ -109,7 +109,7 @@ def copy_new(cur: sqlite3.Cursor, size: int, texts: Sequence[str], after: int) -
     """The history rows of the ``size`` bans inserted last, with the rowids after ``after``
     (``texts``: their networks), copied from their rows; their (network, rowid), None if
     not known."""
-    if not 0 <= after < after + size < _CONTIGUOUS:  # (beyond: rowids SQLite picks)
+    if not 0 <= after < after + size < CONTIGUOUS:  # (beyond: rowids SQLite picks)
         return None
     cur.execute(COPY_NEW, (after, after + size))
     return appended(cur, cur.lastrowid - size + 1 if cur.lastrowid else 0, texts, size)
@@ -145,7 +145,7 @@ def replaced(values: Sequence[object], width: int) -> list[HistoryRow]:
 def appended(cur: sqlite3.Cursor, first: int, texts: Iterable[str], size: int) -> Ids | None:
     """(network, rowid) of the ``size`` rows just appended with rowids ``first`` on, each
     one past the largest (SQLite's rule, but at its very end); None if they are not."""
-    if first <= 0 or cur.lastrowid != first + size - 1 or cur.lastrowid >= _CONTIGUOUS:
+    if first <= 0 or cur.lastrowid != first + size - 1 or cur.lastrowid >= CONTIGUOUS:
         return None
     return zip(texts, count(first))
 

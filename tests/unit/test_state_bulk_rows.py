@@ -362,3 +362,25 @@ def test_a_commits_new_bans_have_their_history_copied_in_one_statement(tmp_path:
         network_text(_ban(n, at).network) for n in range(240)
     ]
     store.close()
+
+
+def test_new_bans_past_the_contiguous_rowids_keep_their_history(tmp_path: Path) -> None:
+    """A bans table whose largest rowid is SQLite's last (a row written with it) makes SQLite
+    pick the next rowids at random: the new bans' history rows are copied by their keys,
+    not as a range of rowids, and none is lost."""
+    store = StateStore(tmp_path / "state.sqlite")
+    at = 1_800_000_000.0
+    store.db.execute(
+        "INSERT INTO bans (rowid, jail, network, banned_at, expires_at, ban_count, reason,"
+        " failures, source, lines, account) VALUES (?, 'other', '192.0.2.1/32', ?, ?, 1,"
+        " 'failures', 5, 'journal', '[]', '')",
+        ((1 << 63) - 1, at, at + 600),
+    )
+    bans = [_ban(n, at + n) for n in range(150)]
+    store.commit([BatchCommit("sshd", bans=bans[:70], history=[(b, False) for b in bans[:70]]),
+                  BatchCommit("sshd", bans=bans[70:], history=[(b, False) for b in bans[70:]])])  # fmt: skip
+    rows = sorted(store.db.execute("SELECT network, jail, banned_at FROM history"))
+    assert rows == sorted((network_text(b.network), "sshd", b.banned_at) for b in bans)
+    for ban in bans[::37]:
+        assert store.ban_history(ban.network, 0.0) == [("sshd", ban.banned_at)]
+    store.close()
