@@ -26,6 +26,7 @@ from journalban.decisions.engine import Changes
 from journalban.decisions.rowbatch import collect_detector_rows
 from journalban.events import Ban, LineBatch
 from journalban.firewall.base import BanEntry
+from journalban.firewall.entrymaker import new_entry
 
 if TYPE_CHECKING:
     from journalban.actions.runner import ActionRunner
@@ -274,7 +275,7 @@ class AgentDeciding(AgentCommitting):
             if use is None:
                 use = uses[jail] = self._uses_firewall(jail)
             if use:
-                found.append(BanEntry(jail, ban.network, ban.expires_at))
+                found.append(new_entry(jail, ban.network, ban.expires_at))
         return found
 
     async def _restore(self, bans: Sequence[Ban]) -> None:

@@ -33,6 +33,7 @@ from journalban.firewall.base import (
     StoredReport,
     StoredRestorer,
 )
+from journalban.firewall.entrymaker import new_entry
 
 log = logging.getLogger("journalban.agent")
 # Restore records written between two yields to the event loop: 250 take
@@ -100,7 +101,7 @@ async def restore(
 ) -> Restored:
     """Make the firewall hold exactly ``bans`` (in a thread: netlink blocks)."""
     with collector_paused(freeze=at_start):
-        wanted = [BanEntry(b.jail, b.network, b.expires_at) for b in bans]
+        wanted = [new_entry(b.jail, b.network, b.expires_at) for b in bans]
         report = await asyncio.to_thread(backend.reconcile, wanted, now)
     return Restored(bans, report, now)
 
