@@ -357,7 +357,10 @@ def _ends_by_find(text: str, needle: Needle, pos: int) -> list[int]:
     out: list[int] = []
     find = text.find
     starts = text.startswith
-    literal, offset = literals[0] if len(literals) == 1 else ("", 0)
+    # Literals at one offset (postfix's 11 ``reject: X from ``): one startswith per hit.
+    literal, offset = tuple(lit for lit, _ in literals), literals[0][1] if literals else 0
+    if len({off for _, off in literals}) > 1:
+        literal = ()
     while pos >= 0:
         if literal:
             if pos < offset or not starts(literal, pos - offset):

@@ -158,3 +158,31 @@ def test_memmem_is_never_given_a_start_outside_the_text() -> None:
     for start in (40, 41, 10**6, -1, -(10**6)):
         assert raw.find("192.0.2.1", start) == -1
         assert raw.find("root", start) == -1
+
+
+def test_literals_at_one_offset_cost_one_startswith_per_hit() -> None:
+    """str.find's loop tests a needle's literals at one offset (postfix's 11 ``reject: X
+    from ``) by one startswith of them all per hit, not one per literal; the same lines,
+    and literals at different offsets still each tried."""
+    from journalban.matching.literals import _ends_by_find
+
+    calls: list[object] = []
+
+    class Counted(str):
+        def startswith(self, prefix: str | tuple[str, ...], *args: int) -> bool:  # type: ignore[override]
+            calls.append(prefix)
+            return super().startswith(prefix, *args)
+
+    verbs = ("BDAT", "CONNECT", "DATA", "EHLO", "ETRN", "EXPN", "HELO", "MAIL", "RCPT", "VRFY")
+    needle = needles_for([f"reject: {verb} from " for verb in verbs])[0]
+    assert needle[0] == "reject:"
+    assert len(needle[1]) == len(verbs)
+    lines = [f"x reject: {'VRFY' if k % 3 else 'NOPE'} from a[192.0.2.{k}]" for k in range(30)]
+    text = Counted("\n".join(lines))
+    ends = _ends_by_find(text, needle, text.find("reject:"))
+    assert {end: 1 for end in ends} == reference(str(text), [needle])
+    assert len(ends) == 20
+    assert len(calls) == 30  # one per hit, whichever of the 10 literals it holds
+    shifted = ("ab", (("xab", 1), ("abc", 0)))  # two offsets: each literal on its own
+    text = Counted("xab\nab\nabc\nzab")
+    assert _ends_by_find(text, shifted, 1) == [3, 10]
