@@ -16,8 +16,8 @@ from journalban.config.detectors import DetectorsConfig
 from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
-from journalban.jails.detector import Detector, Failure, VerdictTuple, account_key
-from journalban.jails.knowngood import SEP, KnownGood
+from journalban.jails.detector import Detector, Failure, VerdictTuple
+from journalban.jails.knowngood import KnownGood, pair_key
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow, restore_rows
@@ -104,9 +104,10 @@ class JailDetection:
         good = self.known_good
         if good is None or not user:
             return True
-        if self._crowd and good.pairs.get(account_key(user) + SEP + key) is None:
+        pair = pair_key(user, key)  # (once: asked, then added)
+        if self._crowd and good.pairs.get(pair) is None:
             return False
-        good.add(user, key, when)
+        good.add_pair(pair, key, when)
         return True
 
     def spares(self, account: str | None, network: str, when: float) -> bool:

@@ -12,12 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from journalban.config.detectors import KnownGoodConfig
-from journalban.jails.detector import Row, account_key
+from journalban.jails.detector import ACCOUNT_MAX, Row, account_key
 from journalban.jails.rowtext import number_text
 from journalban.jails.rowvalues import DamagedRow, finite_time, json_value, network_text
 from journalban.jails.tracked import Tracked
 
 SEP = "\x00"  # between account and network in a pair's key (neither can hold it)
+
+
+def pair_key(account: str, network: str) -> str:
+    """A pair's key: the account as detectors keep it (``account_key``: the usual name, short
+    and without NUL, as it is, without that call), SEP, the network."""
+    if len(account) <= ACCOUNT_MAX and SEP not in account:
+        return account + SEP + network
+    return account_key(account) + SEP + network
 
 
 class KnownGood:
@@ -37,7 +45,11 @@ class KnownGood:
         return len(self.pairs)
 
     def add(self, account: str, network: str, when: float) -> None:
-        key = account_key(account) + SEP + network
+        self.add_pair(pair_key(account, network), network, when)
+
+    def add_pair(self, key: str, network: str, when: float) -> None:
+        """``add`` of the pair whose key (``pair_key``) the caller made already (a login's,
+        asked first whether it is held: ``JailDetection.succeeded``)."""
         pairs = self.pairs
         old = pairs.get(key)
         if old is not None:  # a pair seen before (most logins): max(when, old), no builtin call
@@ -50,7 +62,7 @@ class KnownGood:
             self._recount()
 
     def holds(self, account: str, network: str, now: float) -> bool:
-        last = self.pairs.get(account_key(account) + SEP + network)
+        last = self.pairs.get(pair_key(account, network))
         return last is not None and last > now - self.config.keep
 
     @property

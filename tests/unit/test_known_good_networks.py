@@ -27,3 +27,49 @@ def test_network_known_follows_every_change() -> None:
     assert not known("192.0.2.4/32")
     assert known("192.0.2.5/32")
     assert good.networks == ["192.0.2.5/32"]
+
+
+def test_a_pairs_key_is_the_accounts_kept_name_and_the_network() -> None:
+    """``pair_key`` (a login's key, made once by ``JailDetection.succeeded``) is the key
+    ``account_key`` gives, for the usual names and for long ones, NULs and the edges of
+    ``ACCOUNT_MAX``; a login taken by its key is the same pair as by ``add``."""
+    from journalban.jails.detector import ACCOUNT_MAX, account_key
+    from journalban.jails.knowngood import SEP, pair_key
+
+    names = ["root", "", "é", "a\x00b", "\x00", "x" * ACCOUNT_MAX, "x" * (ACCOUNT_MAX + 1)]
+    names += ["y" * (ACCOUNT_MAX - 1) + "\x00", "z" * ACCOUNT_MAX + "\x00", "w" * 500]
+    for name in names:
+        for network in ("192.0.2.1/32", "2001:db8:1:2::/64"):
+            assert pair_key(name, network) == account_key(name) + SEP + network
+            by_add = KnownGood(KnownGoodConfig(keep=100.0, max_pairs=10))
+            by_key = KnownGood(KnownGoodConfig(keep=100.0, max_pairs=10))
+            by_add.add(name, network, 5.0)
+            by_key.add_pair(pair_key(name, network), network, 5.0)
+            assert by_add.listing() == by_key.listing()
+            assert by_add.changes() == by_key.changes()
+            assert by_key.holds(name, network, 50.0)
+            assert by_key.network_known(network)
+
+
+def test_a_login_held_for_the_crowd_is_taken_after_it_once_asked() -> None:
+    """``JailDetection.succeeded``: a new pair while failures wait for ``subnet`` answers
+    False and adds nothing; a pair held already is taken at once (its time the later)."""
+    from journalban.config.detectors import DetectorsConfig, SubnetConfig
+    from journalban.decisions.detecting import JailDetection
+
+    config = DetectorsConfig(subnet=SubnetConfig(), known_good=KnownGoodConfig(keep=1e6))
+    detection = JailDetection(config, 1000)
+    good = detection.known_good
+    assert good is not None
+    assert detection.succeeded("192.0.2.1/32", "alice", 10.0)  # nothing held: taken
+    detection.observe_apart("198.51.100.7/32", "bob", 11.0)  # held for subnet
+    assert not detection.succeeded("192.0.2.2/32", "alice", 12.0)  # a new pair: after
+    assert good.listing() == [("alice", "192.0.2.1/32", 10.0)]
+    assert detection.succeeded("192.0.2.1/32", "alice", 13.0)  # held: taken at once
+    assert good.listing() == [("alice", "192.0.2.1/32", 13.0)]
+    detection.crowd_verdicts()
+    assert detection.succeeded("192.0.2.2/32", "alice", 12.0)
+    assert sorted(good.listing()) == [
+        ("alice", "192.0.2.1/32", 13.0),
+        ("alice", "192.0.2.2/32", 12.0),
+    ]
