@@ -54,7 +54,8 @@ def probe(follower: Follower) -> bool:
         follower.send(frame)
         follower.sent_at = time.monotonic()
         read += frame.read
-        handed += len(frame.messages)
+        # (with a finder the frame carries its hits, and no messages)
+        handed += len(frame.messages) if frame.hits is None else len(frame.hits)
         if follower.read_since_open >= follower.request.reopen_every:
             follower.reopen()
     return most is not None and split_pays(read, handed, most)

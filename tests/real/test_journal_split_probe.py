@@ -20,6 +20,10 @@ from test_journal_child import small_fs, wait_entries
 from test_journal_source import SSHD_GROUPS
 from test_journal_split_sessions import hits_read, written_and_read_alone
 
+from journalban.agent.journalreader import finder
+from journalban.matching.engine import CompiledFilter
+from journalban.matching.library import FilterLibrary
+from journalban.matching.spec import MatcherSpec
 from journalban.sources import journalcatchup, journalprobe
 from journalban.sources.journalwire import DATA, Request
 from support.journal import JournalWriter, sshd_fields
@@ -29,6 +33,7 @@ pytestmark = pytest.mark.real
 __all__ = ["small_fs"]  # a fixture used here
 
 TOTAL = 6000
+SPEC = MatcherSpec("sshd", None, None, check_idents=False)
 PROBE = 700  # entries read alone first (the module's 10,000, scaled to the corpus)
 
 
@@ -105,3 +110,42 @@ def test_a_session_taught_in_the_probe_counts_in_the_helper_s_share(
     probed, split = hits_read(small_fs, 1)
     assert split
     assert sorted(probed) == sorted(alone)
+
+
+def failures_read(directory: Path, most_hits: float) -> tuple[list[tuple[str, str]], bool]:
+    """The hits a child with the sshd jail's finder (and a helper, if it forked one) hand
+    out, in the agent's order; whether it split."""
+    literals = CompiledFilter(FilterLibrary(None).load("sshd"), None).literals
+    request = Request(
+        matches=SSHD_GROUPS, directory=str(directory), prefilter=literals, batch_size=300,
+        reopen_every=1000, split_at=1, split_most_hits=most_hits, matcher=SPEC.to_json(),
+    )  # fmt: skip
+    run = run_child(
+        request, directory.parent / f"hits-{most_hits}", make_finder=lambda: finder(SPEC.to_json())
+    )
+    frames = [f for _, f in turns(run.mine, run.theirs) if f.kind == DATA]
+    assert all(not f.messages for f in frames), "a finder's frames carry hits, no messages"
+    return [(hit[0], hit[1]) for f in frames for hit in f.hits or ()], run.helper_status is not None
+
+
+@pytest.mark.usefixtures("probe_size")
+def test_the_probe_counts_a_finder_s_hits(small_fs: Path) -> None:
+    """With a finder the frames carry their hits and no messages (``Frame.hits``): the probe
+    counts the hits, so a catch-up where half the entries fail keeps one reader."""
+    entries = [
+        sshd_fields(
+            f"Failed password for root from 203.0.{113 + i // 250}.{i % 250 + 1} port 22 ssh2"
+            if i % 2
+            else f"pam_unix(sshd:session): noise {i}"
+        )
+        for i in range(TOTAL)
+    ]
+    with JournalWriter(small_fs) as writer:
+        writer.write(entries)
+        wait_entries(small_fs, TOTAL)
+    alone, split = failures_read(small_fs, 0.4)
+    assert not split, "half the entries handed out: the agent's deciding would bound it"
+    assert len(alone) == TOTAL // 2
+    shared, split = failures_read(small_fs, 0.6)
+    assert split, "within the bound: the rest is split after the probe"
+    assert shared == alone
