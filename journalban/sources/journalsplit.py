@@ -54,11 +54,12 @@ TURNS = 4
 TURN_ENTRIES = 20_000  # at least, per turn
 # A jail with detectors (``Request.split_most_hits``): the entries the child reads
 # alone first, to tell whether the agent's deciding or the reading bounds the
-# catch-up. With detectors the agent spends 8-11 µs per failure handed out, a reader
-# 2.5-3.5 µs per jail entry (sshd corpora, issue 19 timeline): where a third of the
-# entries are handed out (sshd, authlog-mixed) the agent bounds it, and a helper
-# only takes a core from it (one reader 0.38-0.40 s, split 0.44-0.52 s, authlog-mixed
-# from the journal); at an eighth (sshd-near-miss) the split wins.
+# catch-up. With detectors the agent spends about 6 µs per failure handed out, a
+# reader about 2.2 µs per jail entry (authlog-mixed's timeline, 2026-12-06; 8-11 and
+# 2.5-3.5 µs before): where a third of the entries are handed out (sshd,
+# authlog-mixed) the agent bounds it, and a helper only takes a core from it
+# (authlog-mixed from the journal: one reader 0.245 s wall, split 0.287 s, medians of
+# nine pairs); at an eighth (sshd-near-miss) the split wins.
 PROBE_ENTRIES = 10_000
 SPLIT_MOST_HITS = 0.2  # handed out per entry, at most, for a split with detectors
 
