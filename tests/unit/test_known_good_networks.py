@@ -73,3 +73,34 @@ def test_a_login_held_for_the_crowd_is_taken_after_it_once_asked() -> None:
         ("alice", "192.0.2.1/32", 13.0),
         ("alice", "192.0.2.2/32", 12.0),
     ]
+
+
+def test_a_login_taken_by_succeeded_is_knowngoods_add() -> None:
+    """``JailDetection.succeeded`` takes a held pair out and puts it back itself (the key
+    made inline for the usual name): the same pairs, times, use order (which pair a full map
+    evicts), known networks and rows as ``KnownGood.add`` of each login, for the usual
+    names and long ones, NULs, ``ACCOUNT_MAX``'s edges, earlier and later times."""
+    from journalban.config.detectors import DetectorsConfig, SubnetConfig
+    from journalban.decisions.detecting import JailDetection
+    from journalban.jails.detector import ACCOUNT_MAX
+
+    names = ["root", "é", "a\x00b", "x" * ACCOUNT_MAX, "x" * (ACCOUNT_MAX + 1), "w" * 500]
+    names += ["y" * (ACCOUNT_MAX - 1) + "\x00", "z" * ACCOUNT_MAX + "\x00"]
+    networks = ["192.0.2.1/32", "192.0.2.2/32", "2001:db8:1:2::/64"]
+    logins = [(n, k) for n in names for k in networks]
+    plain = KnownGood(KnownGoodConfig(keep=1e6, max_pairs=7))
+    known = KnownGoodConfig(keep=1e6, max_pairs=7)
+    detection = JailDetection(DetectorsConfig(subnet=SubnetConfig(), known_good=known), 9)
+    good = detection.known_good
+    assert good is not None
+    # each login twice or more, out of order in time, so held pairs are taken and moved
+    steps = [(i % len(logins), float((i * 37) % 23)) for i in range(4 * len(logins))]
+    steps += [(i, float(i)) for i in (3, 3, 2, 3, 4, 3)]  # a held pair moved while full
+    for index, when in steps:
+        name, network = logins[index]
+        plain.add(name, network, when)
+        assert detection.succeeded(network, name, when)
+        assert list(good.pairs.items()) == list(plain.pairs.items())  # (the use order)
+        assert good.networks == plain.networks
+        assert good.changes() == plain.changes()
+    assert good.pairs.evicted == plain.pairs.evicted > 0
