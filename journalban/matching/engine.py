@@ -196,7 +196,7 @@ class LineMatcher:
             if fused is None:
                 line = text[start:end]
                 heads.add_hits(dated)  # (before the general path may settle another format)
-                self._hit_of(self.match_line(line), line, out)
+                self._hit_of(self.match_line(line), line, out, "")
                 by_mask.clear()
                 (dg, sg, fg), minutes = heads.minute_cache()
                 dated = 0
@@ -232,12 +232,13 @@ class LineMatcher:
                     when = time_of(m)
                 if when is not None:
                     user = m.group(branch.user) if branch.user is not None else None
-                    append((text[start:end], host, when, user, branch.mark))
+                    # (an accepted login's line not cut: events.Hit)
+                    append(("" if branch.mark else text[start:end], host, when, user, branch.mark))
                     continue
                 # Not a real date after all: the general path treats the line as undated.
             line = text[start:end]
             heads.add_hits(dated)
-            self._hit_of(self._match_line_slowly(line, 0), line, out)
+            self._hit_of(self._match_line_slowly(line, 0), line, out, "")
             by_mask.clear()
             (dg, sg, fg), minutes = heads.minute_cache()
             dated = 0
@@ -253,7 +254,7 @@ class LineMatcher:
         if whole is None:
             for i in indexes:
                 when = times[i] if times else None
-                self._hit_of(compiled.match_message(lines[i], i, when), lines[i], out)
+                self._hit_of(compiled.match_message(lines[i], i, when), lines[i], out, lines[i])
             return out
         branches = compiled.branches
         ignore = compiled.ignore
@@ -318,10 +319,12 @@ class LineMatcher:
         }
 
     @staticmethod
-    def _hit_of(outcome: Outcome, line: str, into: list[Hit]) -> None:
+    def _hit_of(outcome: Outcome, line: str, into: list[Hit], login: str) -> None:
+        """``login``: an accepted login's line ("" in a file's text: events.Hit)."""
         if outcome.kind in HIT_KINDS and outcome.address is not None:
             mark = FAILURE if outcome.kind == MATCHED else SUCCESS
-            into.append((line, str(outcome.address), outcome.time, outcome.user, mark))
+            found = line if mark == FAILURE else login
+            into.append((found, str(outcome.address), outcome.time, outcome.user, mark))
 
     def _hits_of(self, lines: Sequence[str], prefixed: bool, times: Sequence[float]) -> list[Hit]:
         return outcome_hits(self.match_lines(lines, prefixed, times), lines, times)

@@ -142,3 +142,26 @@ def test_file_hits_date_a_minute_seen_before_without_the_head_reader() -> None:
     assert len(hits) == 90  # (the second line of each pair is a near miss)
     assert len(asked) <= 4  # the first failure of each minute (and the general path's first)
     assert sum(matcher.dates.hits.values()) == sum(expected.dates.hits.values())
+
+
+def test_file_hits_carry_no_text_for_an_accepted_login() -> None:
+    """``hits`` of a file's text cuts no line for an accepted login, on the general path
+    (a mask's first lines) and the fused one alike: the deciding reads only its address,
+    user and time, and the file reader child's frames carry no text for it. A failure
+    keeps its line; both keep what the line-by-line match finds."""
+    from journalban.events import FAILURE, SUCCESS, LineBatch
+
+    lines = []
+    for k in range(90):
+        stamp = f"Dec  5 10:{k // 30:02d}:{k % 30 * 2:02d} host sshd[{k}]:"
+        lines.append(f"{stamp} Accepted publickey for alice from 192.0.2.{k} port 22 ssh2")
+        lines.append(f"{stamp} Failed password for root from 198.51.100.{k} port 22 ssh2")
+        lines.append(f"{stamp} Accepted password for bob from 2001:db8::{k + 1:x} port 22 ssh2")
+    sshd = FilterLibrary(None).load("sshd")
+    matcher = LineMatcher(CompiledFilter(sshd, "normal", successes=True), lambda: 1.8e9)
+    hits = matcher.hits(LineBatch("f", lines, "", prefixed=True))
+    assert [h[0] for h in hits] == ["" if "Accepted" in line else line for line in lines]
+    assert [h[4] for h in hits] == [SUCCESS, FAILURE, SUCCESS] * 90
+    each = LineMatcher(CompiledFilter(sshd, "normal", successes=True), lambda: 1.8e9)
+    slow = [each.match_line(line) for line in lines]
+    assert [h[1:4] for h in hits] == [(str(o.address), o.time, o.user) for o in slow]
