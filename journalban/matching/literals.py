@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from journalban.matching.memfind import _probe, ascii_text, first_index, lines_holding
+from journalban.matching.memfind import _probe
+from journalban.matching.needles import Needle, line_ends, needle_index, needles_for, scan_needle
 
-__all__ = ["_probe"]  # read by test_scan_lines
+# Read by test_scan_lines; the scan's names, where the rest of the package found them.
+__all__ = ["Needle", "_probe", "line_ends", "needle_index", "needles_for", "scan_needle"]
 
 # Products of alternatives grow fast; past this a set is not worth scanning for.
 MAX_SET = 32
@@ -176,206 +178,6 @@ def literal_covers(
             return None
         covers.append(mask)
     return covers
-
-
-def scan_needle(literal: str) -> str:
-    """The part of ``literal`` that groups it with others in one scan (``needles_for``).
-
-    The first word of 5 characters (else the longest), cut to 5: literals
-    sharing it (``reject: RCPT from ``, ``reject: MAIL from ``) are found in
-    one pass, their needle then widened to all they share.
-    """
-    words = [w for w in literal.split() if len(w) >= 3]
-    if not words:
-        return literal
-    # The first word that has 5 characters, else the longest; cut to 5.
-    word = next((w for w in words if len(w) >= 5), max(words, key=len))
-    return word[:5]
-
-
-# A needle, and the literals it stands for with its offset in each; empty when the
-# needle is itself one of the literals (a hit needs no check).
-Needle = tuple[str, tuple[tuple[str, int], ...]]
-
-
-def needles_for(literals: Sequence[str]) -> list[Needle]:
-    """The scan needles of ``literals``: one per group of literals sharing a ``scan_needle``,
-    widened to the longest text around it they all hold alike, without outer blanks.
-
-    ``str.find`` searches a needle of 6 characters or more by the two-way
-    algorithm, whose skips grow with the needle: on the mail corpora one pass
-    for ``Password mismatch`` costs about half of one for ``Passw`` (dovecot's
-    whole scan 143 -> 121 ms, postfix's 57 -> 47 ms for 40 MB; the sshd
-    corpora the same within 3%).
-    """
-    by_needle: dict[str, list[str]] = {}
-    for literal in literals:
-        by_needle.setdefault(scan_needle(literal), []).append(literal)
-    out: list[Needle] = []
-    for short, group in by_needle.items():
-        needle = _widened(short, group)
-        out.append(
-            (needle, () if needle in group else tuple((lit, lit.index(needle)) for lit in group))
-        )
-    return out
-
-
-def _widened(needle: str, group: Sequence[str]) -> str:
-    """``needle`` grown by the characters every literal of ``group`` has beside its first
-    occurrence of it, outer blanks left off (the commonest character slows a search)."""
-    at = [lit.index(needle) for lit in group]
-    before = 0
-    while (
-        all(a > before for a in at)
-        and len({lit[a - before - 1] for lit, a in zip(group, at, strict=True)}) == 1
-    ):
-        before += 1
-    after = len(needle)
-    while all(a + after < len(lit) for lit, a in zip(group, at, strict=True)) and (
-        len({lit[a + after] for lit, a in zip(group, at, strict=True)}) == 1
-    ):
-        after += 1
-    widened = group[0][at[0] - before : at[0] + after].strip()
-    return widened or needle
-
-
-def needle_index(scan: Sequence[Needle], literal: str) -> int:
-    """The position in ``scan`` of the needle through which ``literal`` is found.
-
-    Raises:
-        ValueError: ``literal`` is not one of the literals ``scan`` was made of.
-    """
-    for position, (needle, group) in enumerate(scan):
-        if any(lit == literal for lit, _ in group) if group else needle == literal:
-            return position
-    raise ValueError(f"{literal!r} is none of the scan's literals")
-
-
-def line_ends(
-    text: str,
-    needles: Sequence[Needle],
-    lines_of: Mapping[int, re.Pattern[str] | tuple[str, ...]] | None = None,
-) -> dict[int, int]:
-    """The lines holding a literal: each line's end (its newline, or the text's end), with
-    a bit mask of the needles (by position) through which they were found.
-
-    Per needle, str.find looks for its first occurrence (most needles occur in no
-    text: one pass at C speed). Where hits come densely, the rest of the text is
-    searched by a regex of the needle's literals followed by the rest of the line
-    (``_line_regex``): the engine skips to a literal in C and its match ends where
-    the line does, so a line found costs one list item instead of a loop of Python
-    around str.find; sparse hits (or literals without a common start) take that loop.
-
-    ``lines_of``: per needle (by position), a regex ``X[^\n]*`` to take instead of its
-    line regex where its hits are dense, whose every match holds the needle: the lines
-    holding the needle that it does not find go without the needle's bit (``X``: a
-    guard's search of starts, which such a line fails, ``engine._text_hits``); or strings
-    (a guard's ``literal_guard``), one of which a line must hold as well to carry the
-    needle's bit: looked for first where they are rare (``memfind.lines_holding``).
-    """
-    found: dict[int, int] = {}
-    get = found.get
-    size = len(text)
-    raw = ascii_text(text) if len(needles) > 1 else None
-    for bit, needle in enumerate(needles):
-        flag = 1 << bit
-        word = needle[0]
-        first = first_index(text, raw, word)
-        if first < 0:
-            continue  # most needles, most texts: one pass at str.find's speed
-        kept = lines_of.get(bit) if lines_of else None
-        held = None
-        if isinstance(kept, tuple):  # the lines holding one of these strings as well
-            texts = [lit for lit, _ in needle[1]] if needle[1] else [word]
-            held = lines_holding(text, raw, texts, kept, text.rfind("\n", 0, first) + 1)
-        # Hits that come densely are cheaper through the regex; a few, through str.find.
-        regex = _line_regex(needle)
-        if regex is not None and isinstance(kept, re.Pattern):
-            regex = kept
-        if held is not None:
-            ends = held
-        elif regex is not None and _dense(text, needle[0], first, size):
-            start = text.rfind("\n", 0, first) + 1
-            ends = [m.end() for m in regex.finditer(text, start)]
-        else:
-            ends = _ends_by_find(text, needle, first)
-        if not found:
-            found = dict.fromkeys(ends, flag)
-            get = found.get
-            continue
-        for end in ends:
-            found[end] = get(end, 0) | flag
-    return found
-
-
-# Literals sharing a start shorter than this are searched with str.find instead.
-_MIN_PREFIX = 3
-# Hits closer than 1/2**_DENSE of the text (more than about 64 a text) count as dense.
-_DENSE = 6
-# A needle this long is searched by str.find at about 0.25 ns a character (its skips grow
-# with it) against the line regex's 0.4-0.5 (sre steps through the text for its prefix);
-# str.find's loop costs about 0.3 us a hit on top, so the regex pays only from about one hit
-# per _GAP characters, counted over the _PROBE characters from its first.
-_LONG = 12
-_GAP = 2048
-_PROBE = 8192
-
-
-def _dense(text: str, word: str, first: int, size: int) -> bool:
-    """Whether the needle ``word``'s hits (the first at ``first``) are dense enough in
-    ``text`` for the line regex to cost less than str.find's loop."""
-    if len(word) < _LONG:
-        second = text.find(word, text.find("\n", first) % (size + 1) + 1)
-        return 0 <= second - first < size >> _DENSE
-    window = min(_PROBE, size - first)
-    count = text.count(word, first, first + window)
-    return count > 1 and count * _GAP > window
-
-
-@functools.lru_cache(maxsize=512)
-def _line_regex(needle: Needle) -> re.Pattern[str] | None:
-    """``LITERALS[^\\n]*``: a needle's literals, then the rest of their line (None: no common start)."""
-    word, literals = needle
-    texts = sorted({lit for lit, _ in literals}) if literals else [word]
-    if any("\n" in t for t in texts):
-        return None
-    prefix = texts[0]
-    for other in texts[1:]:
-        while not other.startswith(prefix):
-            prefix = prefix[:-1]
-    if len(prefix) < min(_MIN_PREFIX, min(map(len, texts))):
-        return None
-    rests = [t[len(prefix) :] for t in texts]
-    alternatives = "" if "" in rests else "(?:" + "|".join(map(re.escape, rests)) + ")"
-    return re.compile(re.escape(prefix) + alternatives + "[^\n]*")
-
-
-def _ends_by_find(text: str, needle: Needle, pos: int) -> list[int]:
-    """The ends of the lines holding one of the needle's literals, by str.find from ``pos``
-    (the needle's first occurrence)."""
-    word, literals = needle
-    out: list[int] = []
-    find = text.find
-    starts = text.startswith
-    # Literals at one offset (postfix's 11 ``reject: X from ``): one startswith per hit.
-    literal, offset = tuple(lit for lit, _ in literals), literals[0][1] if literals else 0
-    if len({off for _, off in literals}) > 1:
-        literal = ()
-    while pos >= 0:
-        if literal:
-            if pos < offset or not starts(literal, pos - offset):
-                pos = find(word, pos + 1)
-                continue
-        elif literals and not any(pos >= off and starts(lit, pos - off) for lit, off in literals):
-            pos = find(word, pos + 1)
-            continue
-        end = find("\n", pos)
-        if end < 0:
-            out.append(len(text))
-            break
-        out.append(end)
-        pos = find(word, end + 1)
-    return out
 
 
 def leading_literals(regexes: Iterable[re.Pattern[str]]) -> tuple[str, ...] | None:

@@ -66,7 +66,7 @@ def test_long_needles_at_every_density_give_the_reference_lines(gap: int, size: 
     """A needle of 12 characters or more takes the line regex only where its hits come
     more than one per 2 KiB (counted from its first), str.find's loop otherwise: both
     searches, the same lines."""
-    from journalban.matching.literals import _dense
+    from journalban.matching.needles import _dense
 
     rng = random.Random(gap + size)
     literals = [":auth): authentication failure; logname=", "auth failed, ", "unknown user"]
@@ -164,7 +164,7 @@ def test_literals_at_one_offset_cost_one_startswith_per_hit() -> None:
     """str.find's loop tests a needle's literals at one offset (postfix's 11 ``reject: X
     from ``) by one startswith of them all per hit, not one per literal; the same lines,
     and literals at different offsets still each tried."""
-    from journalban.matching.literals import _ends_by_find
+    from journalban.matching.needles import _ends_by_find
 
     calls: list[object] = []
 
@@ -186,3 +186,49 @@ def test_literals_at_one_offset_cost_one_startswith_per_hit() -> None:
     shifted = ("ab", (("xab", 1), ("abc", 0)))  # two offsets: each literal on its own
     text = Counted("xab\nab\nabc\nzab")
     assert _ends_by_find(text, shifted, 1) == [3, 10]
+
+
+def test_a_literal_alone_is_found_through_the_needle_it_shares_a_word_with() -> None:
+    """dovecot's ``proxy dest auth failed`` (a group of its own by its first word) holds
+    ``auth failed``, one character short of ``auth failed, ``'s needle: both are searched
+    as ``auth failed`` in one pass (``_join_alone``), the line regex then telling them
+    apart by a lookbehind; the lines are those of the reference on crafted near misses,
+    dense (the line regex) and sparse (str.find's loop), in an ASCII text or not."""
+    from journalban.matching.needles import _line_regex
+
+    literals = ["auth failed, ", "proxy dest auth failed", "tried to use disabled "]
+    needles = needles_for(literals)
+    assert needles[0] == ("auth failed", (("auth failed, ", 0), ("proxy dest auth failed", 11)))
+    assert len(needles) == 2
+    regex = _line_regex(needles[0])
+    assert regex is not None
+    assert [m.group() for m in regex.finditer("x proxy dest auth failed)\nauth failed,x")] == [
+        "auth failed)"
+    ]
+    # Where the shared text would be much shorter than a needle, the groups stay apart.
+    assert len(needles_for(["ad password attempt for '", "ogin attempt for nonexistent"])) == 2
+    parts = ["proxy dest ", "proxy dest", "dest ", "auth failed", "auth failed, ", "auth ",
+             "failed", ", ", ")", "proxy dest auth failed", "x", " ", "\n", "\n", "é"]  # fmt: skip
+    rng = random.Random(19)
+    for density in (3, 60, 400):
+        for _ in range(60):
+            text = "".join(
+                rng.choice(parts[:-1] if rng.random() < 0.8 else parts)
+                for _ in range(rng.randint(0, density * 4))
+            )
+            assert line_ends(text, needles) == reference(text, needles), text
+            lines = text.split("\n") * (4000 // density)
+            dense = "\n".join(lines)
+            assert line_ends(dense, needles) == reference(dense, needles)
+
+
+def test_dovecot_scans_proxy_dest_auth_failed_with_auth_failed() -> None:
+    """dovecot's filter: one needle fewer (``proxy dest auth failed`` joins ``auth failed,
+    ``'s group), both of regex 0's, so a line holding either is tried against it alone."""
+    compiled = CompiledFilter(FilterLibrary(None).load("dovecot"), None)
+    words = [word for word, _ in compiled.scan]
+    assert "auth failed" in words
+    assert "proxy dest auth failed" not in words
+    assert "auth failed," not in words
+    bit = words.index("auth failed")
+    assert compiled.regexes_needing(1 << bit) == 1  # regex 0 only
