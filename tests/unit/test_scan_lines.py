@@ -232,3 +232,26 @@ def test_dovecot_scans_proxy_dest_auth_failed_with_auth_failed() -> None:
     assert "auth failed," not in words
     bit = words.index("auth failed")
     assert compiled.regexes_needing(1 << bit) == 1  # regex 0 only
+
+
+def test_an_ascii_str_is_searched_in_place_and_any_other_through_a_copy() -> None:
+    """memmem reads a compact ASCII ``str``'s own characters (no copy of each burst); a
+    ``str`` subclass, or one whose size does not say compact, is encoded first: the same
+    occurrences either way, up to the text's last character."""
+    from journalban.matching.memfind import ascii_text
+
+    class Other(str):
+        pass
+
+    rng = random.Random(23)
+    parts = ["auth failed", "auth", " failed", "Password mismatch", "x", "\n", ", "]
+    for _ in range(200):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 300)))
+        for made in (text, Other(text), (text + "zz")[:-2], text.encode().decode()):
+            raw = ascii_text(made)
+            assert raw is not None
+            in_place = type(made) is str
+            assert (raw._raw is made) == in_place, type(made)
+            for needle in ("auth failed", "Password mismatch", "ailed\n", made[-9:] or "x"):
+                for start in (0, rng.randint(0, len(made)), len(made)):
+                    assert raw.find(needle, start) == made.find(needle, start), (needle, start)
