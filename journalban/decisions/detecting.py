@@ -16,8 +16,8 @@ from journalban.config.detectors import DetectorsConfig
 from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
-from journalban.jails.detector import ACCOUNT_MAX, Detector, Failure, VerdictTuple
-from journalban.jails.knowngood import SEP, KnownGood, pair_key
+from journalban.jails.detector import Detector, Failure, VerdictTuple
+from journalban.jails.knowngood import KnownGood, pair_key
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow, restore_rows
@@ -104,16 +104,8 @@ class JailDetection:
         good = self.known_good
         if good is None or not user:
             return True
-        # (``pair_key`` inline for the usual name: a call less per login)
-        usual = len(user) <= ACCOUNT_MAX and SEP not in user
-        pair = user + SEP + key if usual else pair_key(user, key)
-        pairs = good.pairs
-        # A pair held already (most logins: 22,774 of sshd-near-miss's 23,094): taken out
-        # and put back at the use order's end with the later time, as ``KnownGood.add_pair``
-        # does through ``touch``, one lookup and no call but ``put_back``'s.
-        old = pairs.take(pair, None)
-        if old is not None:
-            pairs.put_back(pair, old if old > when else when)
+        pair = pair_key(user, key)  # (once: renewed, else asked for, then added)
+        if good.renew(pair, when):
             return True
         if self._crowd:
             return False

@@ -47,14 +47,23 @@ class KnownGood:
     def add(self, account: str, network: str, when: float) -> None:
         self.add_pair(pair_key(account, network), network, when)
 
+    def renew(self, key: str, when: float) -> bool:
+        """Whether the pair of key ``key`` (``pair_key``) is held; if so, it is now the most
+        recently used, at the later of its time and ``when`` (most logins: 22,774 of
+        sshd-near-miss's 23,094; one lookup, no builtin call)."""
+        pairs = self.pairs
+        old = pairs.take(key, None)
+        if old is None:
+            return False
+        pairs.put_back(key, old if old > when else when)
+        return True
+
     def add_pair(self, key: str, network: str, when: float) -> None:
         """``add`` of the pair whose key (``pair_key``) the caller made already (a login's,
         asked first whether it is held: ``JailDetection.succeeded``)."""
-        pairs = self.pairs
-        old = pairs.get(key)
-        if old is not None:  # a pair seen before (most logins): max(when, old), no builtin call
-            pairs.touch(key, old if old > when else when)
+        if self.renew(key, when):  # a pair seen before
             return
+        pairs = self.pairs
         before = len(pairs)
         pairs.touch(key, 0.0 if when < 0.0 else when)
         self._networks[network] = self._networks.get(network, 0) + 1
