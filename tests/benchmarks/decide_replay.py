@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,17 +124,28 @@ def replay(data: dict[str, Any], commit: bool, events: int | None) -> tuple[floa
 
 def count_instructions(pickled: Path, extra: list[str]) -> int:
     """Cachegrind's instructions of one replay: a process replaying twice minus once."""
+    return instructions_of_one(
+        lambda times: [__file__, "replay", str(pickled), "--times", str(times), *extra],
+        "replay(s)",
+    )
+
+
+def instructions_of_one(args: Callable[[int], list[str]], told: str | None = None) -> int:
+    """Cachegrind's instructions (``--cache-sim=no``, ``PYTHONHASHSEED=0``) of one round:
+    this Python running ``args(2)`` (two rounds) minus ``args(1)``, the start-up's alike;
+    each count printed on stderr as "N ``told``" when given."""
     counts = []
     for times in (1, 2):
         cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-               sys.executable, __file__, "replay", str(pickled), "--times", str(times), *extra]  # fmt: skip
+               sys.executable, *args(times)]  # fmt: skip
         env = dict(os.environ, PYTHONHASHSEED="0")
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
         if found is None:
             raise SystemExit(done.stderr[-2000:])
         counts.append(int(found.group(1).replace(",", "")))
-        print(f"  {times} replay(s): {counts[-1]:,} instructions", file=sys.stderr)
+        if told is not None:
+            print(f"  {times} {told}: {counts[-1]:,} instructions", file=sys.stderr)
     return counts[1] - counts[0]
 
 

@@ -24,10 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import pickle
-import re
-import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -109,17 +106,9 @@ def run(pickled: Path, mode: str, times: int) -> None:
 
 
 def count(pickled: Path, mode: str) -> int:
-    counts = []
-    for times in (1, 2):
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-               sys.executable, __file__, str(pickled), "--run", mode, "--times", str(times)]  # fmt: skip
-        env = dict(os.environ, PYTHONHASHSEED="0")
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        if found is None:
-            raise SystemExit(done.stderr[-2000:])
-        counts.append(int(found.group(1).replace(",", "")))
-    return counts[1] - counts[0]
+    return decide_replay.instructions_of_one(
+        lambda times: [__file__, str(pickled), "--run", mode, "--times", str(times)]
+    )
 
 
 def main() -> None:
