@@ -171,15 +171,17 @@ class CommitRows:
             self.scattered = top is not None and top >= historylog.CONTIGUOUS
         for size, part in bulk.statements(values, BAN_COLUMNS):
             cur.execute(bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part)
-            if cur.rowcount == size and self.scattered:
-                self._copy(cur)  # (rowids SQLite picked: not a range of rows)
-                self._found(historylog.copy_keys(cur, part, BAN_COLUMNS))
-            elif cur.rowcount == size:
+            if cur.rowcount == size:
                 last = cur.lastrowid
+                if self.scattered or last is None or last >= historylog.CONTIGUOUS:
+                    # (rowids SQLite picked, or past those ``copy_new`` copies as a range)
+                    self._copy(cur)
+                    self._found(historylog.copy_keys(cur, part, BAN_COLUMNS))
+                    continue
                 uncopied = self.uncopied
                 if not uncopied or last != self.copied + len(uncopied) + size:
                     self._copy(cur)  # (not right after the rows waiting: theirs first)
-                    self.copied = (last or 0) - size
+                    self.copied = last - size
                 self.uncopied += cast("list[str]", part[1::BAN_COLUMNS])
             else:
                 self._copy(cur)

@@ -364,9 +364,11 @@ def test_a_commits_new_bans_have_their_history_copied_in_one_statement(tmp_path:
     store.close()
 
 
-def test_new_bans_past_the_contiguous_rowids_keep_their_history(tmp_path: Path) -> None:
+@pytest.mark.parametrize("top", [(1 << 63) - 1, (1 << 62) - 10])
+def test_new_bans_past_the_contiguous_rowids_keep_their_history(tmp_path: Path, top: int) -> None:
     """A bans table whose largest rowid is SQLite's last (a row written with it) makes SQLite
-    pick the next rowids at random: the new bans' history rows are copied by their keys,
+    pick the next rowids at random, and one just below where ``copy_new`` copies a range
+    makes the commit's rows cross it: the new bans' history rows are copied by their keys,
     not as a range of rowids, and none is lost."""
     store = StateStore(tmp_path / "state.sqlite")
     at = 1_800_000_000.0
@@ -374,7 +376,7 @@ def test_new_bans_past_the_contiguous_rowids_keep_their_history(tmp_path: Path) 
         "INSERT INTO bans (rowid, jail, network, banned_at, expires_at, ban_count, reason,"
         " failures, source, lines, account) VALUES (?, 'other', '192.0.2.1/32', ?, ?, 1,"
         " 'failures', 5, 'journal', '[]', '')",
-        ((1 << 63) - 1, at, at + 600),
+        (top, at, at + 600),
     )
     bans = [_ban(n, at + n) for n in range(150)]
     store.commit([BatchCommit("sshd", bans=bans[:70], history=[(b, False) for b in bans[:70]]),
