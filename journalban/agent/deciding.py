@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import operator
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.calltrace import TRACE, CallTrace, mark, tracing
 from journalban.agent.committing import AgentCommitting
-from journalban.agent.news import News, NewsQueue, news_runs, tell
+from journalban.agent.news import News, NewsQueue, jails_of, news_runs, news_slices, tell
 from journalban.agent.restoring import Restored, log_restored, restore
 from journalban.agent.slicing import hit_slices
 from journalban.decisions.engine import Changes
@@ -55,8 +54,6 @@ COMMIT_BATCHES = 10
 # also costs a turn of the loop, a log write and a bus write (sshd-flood in-process,
 # no bus: 73 M instructions fewer than slices of 50, of 33,300 M).
 ANNOUNCE_SLICE = 200
-# A news item's jail (its ban's), read in C.
-_JAIL_OF = operator.attrgetter("ban.jail")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +141,7 @@ class AgentDeciding(AgentCommitting):
                 await self._run_call(self._calls.popleft())
             news = self._news.take(ANNOUNCE_SLICE)
             self._announce(news)
-            jails.update(map(_JAIL_OF, news))
+            jails |= jails_of(news)
             await asyncio.sleep(0)  # the bus is served between slices
         if jails:
             self._notify_status(sorted(jails))
@@ -215,27 +212,25 @@ class AgentDeciding(AgentCommitting):
             self._news.defer(news)
             return
         self._announce(self._news.take_before(news))  # a ban's earlier news first
-        for start in range(0, len(news), ANNOUNCE_SLICE):
-            if start:
+        for count, part in enumerate(news_slices(news, ANNOUNCE_SLICE)):
+            if count:
                 await asyncio.sleep(0)  # the bus is served between slices
-            self._announce(news[start : start + ANNOUNCE_SLICE])
+            self._announce(part)
         if news:
-            self._notify_status(sorted({item.ban.jail for item in news}))
+            self._notify_status(sorted(jails_of(news)))
             self.notifier.status(self._status_line())
 
     def _announce(self, news: Sequence[News]) -> None:
         """Log, run the actions of and tell the listeners about committed bans and
         unbans, a run at a time (``news_runs``; its lines logged together, one each)."""
         for run in news_runs(news):
-            first = run[0]
-            reason = first.unban_reason
-            bans = [item.ban for item in run]
+            bans, reason = run.bans, run.unban_reason
             # (a stream's ban announced during a call is not the caller's)
-            with calling(first.caller):
+            with calling(run.caller):
                 if reason is None:
-                    self.events.events("ban", bans, first.at)
+                    self.events.events("ban", bans, run.at)
                 else:
-                    self.events.events("unban", bans, first.at, reason)
+                    self.events.events("unban", bans, run.at, reason)
                 if any(map(self._has_actions, {ban.jail for ban in bans})):
                     for ban in bans:
                         self._run_actions(ban, reason)

@@ -114,15 +114,15 @@ def test_a_call_is_answered_and_announced_before_the_streams_bans(tmp_path: Path
 
 def _news(address: str, reason: str | None = None) -> News:
     network = ipaddress.ip_network(address)
-    return News(Ban("sshd", network, 0.0, 60.0), reason, 0.0)
+    return News([Ban("sshd", network, 0.0, 60.0)], reason, 0.0)
 
 
 def test_the_news_of_the_same_ban_is_taken_first_in_order() -> None:
     queue = NewsQueue()
     queue.defer([_news("192.0.2.1"), _news("192.0.2.2"), _news("192.0.2.1", "expired")])
     first = queue.take_before([_news("192.0.2.1", "manual")])
-    assert [(n.ban.address, n.unban_reason) for n in first] == [
+    assert [(b.address, n.unban_reason) for n in first for b in n.bans] == [
         ("192.0.2.1", None), ("192.0.2.1", "expired"),
     ]  # fmt: skip
-    assert [n.ban.address for n in queue.take(10)] == ["192.0.2.2"]
+    assert [b.address for n in queue.take(10) for b in n.bans] == ["192.0.2.2"]
     assert len(queue) == 0
