@@ -118,8 +118,8 @@ def read_journal(directory: Path | None, groups: JournalGroups) -> Iterator[Batc
     """Every entry's MESSAGE with its time, through the filter's journal matches.
 
     An entry without MESSAGE gives an empty line, so that entry numbers and
-    line numbers agree. The time is the sender's (_SOURCE_REALTIME_TIMESTAMP)
-    when present, else the journal's.
+    line numbers agree. The time is the entry's own (when journald received
+    it), the agent's (sources.journalbatch says why).
     """
     reader = open_journal(directory, groups)
     progress = Progress(None, True)
@@ -141,9 +141,8 @@ def entry_batches(
     """``reader``'s entries from where it stands, ``JOURNAL_BATCH`` at a time.
 
     Each batch: the MESSAGEs (an entry without one gives an empty line), their
-    times (the sender's _SOURCE_REALTIME_TIMESTAMP when present, else the
-    journal's) and, with ``pid``, their ``_PID``s (None for an entry without
-    one; without ``pid`` that list stays empty).
+    times (each entry's own, the agent's) and, with ``pid``, their ``_PID``s
+    (None for an entry without one; without ``pid`` that list stays empty).
     """
     # The low-level calls read only the fields we need; get_next() would
     # decode every field of every entry.
@@ -157,10 +156,7 @@ def entry_batches(
                 raw = get("MESSAGE")
             except KeyError:
                 raw = b""
-            try:
-                usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
-            except (KeyError, ValueError):
-                usec = realtime()
+            usec = realtime()  # the agent's time for it (sources.journalbatch)
             if pid:
                 try:
                     keys.append(get("_PID").decode("ascii", "replace"))

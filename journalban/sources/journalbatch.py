@@ -4,8 +4,35 @@ Per entry the jail's matches select: ``_next()``, ``MESSAGE``, the literal
 prefilter (and a jail's session gate), or, where a message's start tells a
 candidate, the route of starts (``journalroute``: no scan, and session lines
 skipped while the gate is ``quiet``; its own loop, ``journalrouted``); per candidate its text and, for what
-is handed on, the entry's source time (``_SOURCE_REALTIME_TIMESTAMP``: a
-second walk of the entry's fields inside libsystemd).
+is handed on, the entry's time.
+
+**A line's time is the entry's own** (``_get_realtime()``, sd_journal_get_realtime_usec:
+read from the entry object, no walk of its fields), the time journald received it: the
+clock the journal is ordered by and the agent seeks by (``seek_realtime``). Until
+2026-12 it was ``_SOURCE_REALTIME_TIMESTAMP``, which cost a second walk of the entry's
+fields in libsystemd a hit (about 14k instructions, half of what this child added above
+sd-journal's own read on sshd). The two differ by journald's delay, normally under a
+millisecond. Neither can be set by a sender: journald drops fields starting with ``_``
+from its clients, writes ``_SOURCE_REALTIME_TIMESTAMP`` from the kernel's receive
+timestamp of the datagram (not the syslog header's date, which it only skips) and
+``__REALTIME_TIMESTAMP`` (the entry header) from its own clock as it processes the
+message (its event loop's time), in the order it receives. As the attacker:
+
+- a remote client controls only the text sshd logs, so neither time;
+- a syslog date in the message changes neither;
+- a backlog (journald behind a flood, or stopped while senders queue) makes the
+  receive time later than the source time by the backlog. A queue that drains brings
+  lines closer together (a sender's failures count sooner, not later); one that grows
+  stretches the lines sent meanwhile by its growth, which the kernel's socket queue
+  (a full one blocks the sender, sshd too) and journald's per-unit rate limits keep
+  short (normally seconds), far below any findtime. A later time never starts a ban
+  earlier nor ends it sooner, and the order is kept;
+- journal-remote keeps a forwarded entry's ``__REALTIME_TIMESTAMP`` as the sending
+  host's journald wrote it, like its ``_SOURCE_REALTIME_TIMESTAMP``: the sending host
+  is trusted for both or for neither.
+
+``journalban regex`` on the journal reads the same time (``cli.regexinput``), so the two
+agree.
 
 A finder that matches one message at a time (its ``match_one``: a regex's
 ``match`` and what makes a hit of a match, ``LineMatcher.message_hit``) is
@@ -133,17 +160,14 @@ def read_batch(follower: Follower) -> Frame | None:
             m = match(text)
             if m is None and key is None and not every:
                 continue  # no failure, nothing for the session table: no time needed
-        try:
-            source_usec = int(get("_SOURCE_REALTIME_TIMESTAMP"))
-        except (KeyError, ValueError):
-            source_usec = realtime()
+        when = realtime() / 1e6
         if hit_of is not None:
-            if m is not None and (hit := hit_of(m, text, source_usec / 1e6)) is not None:
+            if m is not None and (hit := hit_of(m, text, when)) is not None:
                 found.append(hit)
             if key is None and not every:
                 continue
         messages.append(text)
-        times.append(source_usec / 1e6)
+        times.append(when)
         if gate is not None:
             keys.append(key)
         elif session_field is not None:

@@ -72,10 +72,7 @@ def prime(follower: Follower, files: Sequence[str], first: str | None) -> None:
         next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
 
         def when() -> float:
-            try:
-                return int(get("_SOURCE_REALTIME_TIMESTAMP")) / 1e6
-            except (KeyError, ValueError):
-                return realtime() / 1e6
+            return realtime() / 1e6  # the entry's own time, as the readers' (journalbatch)
 
         while next_entry():
             if stop_usec is not None and realtime() >= stop_usec and reader.test_cursor(stop):

@@ -3,7 +3,7 @@
 ``journalbatch.read_batch`` hands the batch here when the finder matches one message at
 a time and its route (``journalroute``) decides (sshd's jail): the loop then does only
 what that case needs per entry (``_next()``, ``MESSAGE``, the start's table and match),
-and per hit its match, the entry's source time and the hit itself, with no test of the
+and per hit its match, the entry's time and the hit itself, with no test of the
 other cases on every entry. It finds what ``read_batch``'s general loop would: the
 same failures, messages, times and keys in the same order.
 """
@@ -85,10 +85,7 @@ def read_routed(
         m = match(text)
         if m is None and key is None:
             continue  # no failure, nothing for the session table: no time needed
-        try:
-            when = int(get("_SOURCE_REALTIME_TIMESTAMP")) / 1e6
-        except (KeyError, ValueError):
-            when = realtime() / 1e6
+        when = realtime() / 1e6  # the entry's own time (journalbatch says why)
         if m is not None:
             plan = plans[m.lastgroup]  # type: ignore[index]
             if plan is None:

@@ -29,12 +29,11 @@ def config(tmp_path: Path, **jail: object) -> Path:
                         jails={"sshd": {**jail, **PER_ADDRESS_ONLY}})  # fmt: skip
 
 
-def failure(address: str, when: float, port: int, now: bool = False) -> dict[str, str | int]:
-    """A failure logged at ``when``; received then too, or now (``now``)."""
+def failure(address: str, when: float, port: int) -> dict[str, str | int]:
+    """A failure logged and received at ``when`` (the entry's time, the failure's)."""
     usec = int(when * 1e6)
     fields = sshd_fields(f"Failed password for root from {address} port {port} ssh2")
-    received = int(time.time() * 1e6) if now else usec
-    return {**fields, "_SOURCE_REALTIME_TIMESTAMP": usec, "__REALTIME_TIMESTAMP": received}
+    return {**fields, "_SOURCE_REALTIME_TIMESTAMP": usec, "__REALTIME_TIMESTAMP": usec}
 
 
 def test_a_ban_lifted_before_the_lines_read_pass_its_end_keeps_its_span(tmp_path: Path) -> None:
@@ -72,22 +71,30 @@ def test_a_ban_lifted_before_the_lines_read_pass_its_end_keeps_its_span(tmp_path
 
 
 def test_a_backlog_older_than_findtime_keeps_its_counts_across_chores(tmp_path: Path) -> None:
-    """Lines logged two hours ago and received now (their source time is the old one: a
-    first start reads back findtime by the journal's receive time)."""
+    """Lines received two hours ago, read from the agent's stored position (a first start
+    reads back findtime only: an agent with a findtime of 3h stored a position before
+    them, on a line of no failure)."""
     jdir = tmp_path / "journal"
-    cfg = config(tmp_path, findtime="10m", bantime="1d", maxretry=3)
     reader = StateReader(tmp_path / "state")
     start = time.time() - 7200  # two hours back: findtime before the clock
     with JournalWriter(jdir) as writer:
-        writer.write(
-            [failure(ADDRESS, start, 1000, now=True), failure(ADDRESS, start + 60, 1001, now=True)]
-        )
-        writer.wait_visible(2)
-        agent = AgentProcess(cfg)
+        usec = int((start - 60) * 1e6)
+        writer.write([{**sshd_fields("Server listening on 0.0.0.0 port 22."),
+                       "_SOURCE_REALTIME_TIMESTAMP": usec, "__REALTIME_TIMESTAMP": usec}])  # fmt: skip
+        writer.wait_visible(1)
+        anchor = last_cursor(jdir)
+        first = AgentProcess(config(tmp_path, findtime="3h", bantime="1d", maxretry=3))
+        try:
+            reader.wait(lambda: reader.position("sshd") == anchor, timeout=30)
+        finally:
+            first.stop()
+        writer.write([failure(ADDRESS, start, 1000), failure(ADDRESS, start + 60, 1001)])
+        writer.wait_visible(3)
+        agent = AgentProcess(config(tmp_path, findtime="10m", bantime="1d", maxretry=3))
         try:
             reader.wait(lambda: reader.total_failed("sshd") == 2, timeout=30)
             time.sleep(2.5)  # expiry chores run (one a second)
-            writer.write([failure(ADDRESS, start + 120, 1002, now=True)])  # the third within 10m
+            writer.write([failure(ADDRESS, start + 120, 1002)])  # the third within 10m
             agent.wait_for_log(f"Ban {ADDRESS} in jail sshd", timeout=30)
         finally:
             agent.stop()

@@ -1,11 +1,12 @@
 """Detectors across a restart in a backlog (the real agent, journal files by journal-remote).
 
-Failures logged two hours ago and received now: a start after a downtime, or a
-restart while catching up. The agent is stopped between two of them and
-started again: it reads on from its committed position, where the lines are as
-old as the detector windows it stored. Those windows were restored only within
-their findtime of the clock, so a restart forgot them and the detector never
-banned; an agent left running bans.
+Failures received two hours ago: a start after a downtime, or a restart while
+catching up. The agent is stopped between two of them and started again: it
+reads on from its committed position, where the lines are as old as the
+detector windows it stored. Those windows were restored only within their
+findtime of the clock, so a restart forgot them and the detector never banned;
+an agent left running bans. (The jail's findtime, 3h, lets the first start read
+back that far; the per-address count never bans.)
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ DETECTORS: dict[str, tuple[dict[str, object], list[tuple[str, str]], str]] = {
 
 
 def _failure(user: str, address: str, when: float, port: int) -> dict[str, str | int]:
-    """A failure logged at ``when``, received now (the journal's receive time)."""
+    """A failure received (and logged) at ``when``: the entry's time, the failure's."""
     fields = sshd_fields(f"Failed password for {user} from {address} port {port} ssh2")
-    return {**fields, "_SOURCE_REALTIME_TIMESTAMP": int(when * 1e6)}
+    usec = int(when * 1e6)
+    return {**fields, "_SOURCE_REALTIME_TIMESTAMP": usec, "__REALTIME_TIMESTAMP": usec}
 
 
 def _reasons(state: Path) -> dict[str, str]:
@@ -58,7 +60,7 @@ def _reasons(state: Path) -> dict[str, str]:
 def test_a_detector_bans_across_a_restart_in_a_backlog(tmp_path: Path, kind: str) -> None:
     keys, failures, banned = DETECTORS[kind]
     detectors = {name: OFF for name in ("slow", "subnet", "account", "attack_mode")}
-    jail = {"maxretry": 1000, "findtime": "10m", "bantime": "1d", **detectors, **keys}
+    jail = {"maxretry": 1000, "findtime": "3h", "bantime": "1d", **detectors, **keys}
     jdir = tmp_path / "journal"
     state = tmp_path / "state"
     cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir,

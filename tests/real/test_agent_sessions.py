@@ -56,18 +56,21 @@ def test_failures_without_an_address_count_for_their_session_across_kill_9(tmp_p
 
 
 def test_a_backlogs_sessions_count_across_a_restart_in_it(tmp_path: Path) -> None:
-    """The lines of a backlog two hours old (logged then, received now): the restarted
-    agent reads on from its position, where the sessions it stored are as old as the
-    lines; they counted only within ttl of the clock, so all were dropped."""
+    """The lines of a backlog two hours old (received then; the jail's findtime, 3h, lets
+    the first start read back that far): the restarted agent reads on from its position,
+    where the sessions it stored are as old as the lines; they counted only within ttl
+    of the clock, so all were dropped."""
     import time
 
     def logged(fields: dict[str, str | int], when: float) -> dict[str, str | int]:
-        return {**fields, "_SOURCE_REALTIME_TIMESTAMP": int(when * 1e6)}
+        usec = int(when * 1e6)
+        return {**fields, "_SOURCE_REALTIME_TIMESTAMP": usec, "__REALTIME_TIMESTAMP": usec}
 
     jdir = tmp_path / "journal"
     state = tmp_path / "state"
     cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
-                       jails={"sshd": {**PER_ADDRESS_ONLY, "maxretry": 2, "bantime": "1d"}})  # fmt: skip
+                       jails={"sshd": {**PER_ADDRESS_ONLY, "maxretry": 2, "bantime": "1d",
+                                       "findtime": "3h"}})  # fmt: skip
     start = time.time() - 7200
     reader = StateReader(state)
     with JournalWriter(jdir) as writer:

@@ -27,7 +27,8 @@ __all__ = ["small_fs"]  # a fixture used here
 
 SPEC = MatcherSpec("sshd", None, None, check_idents=False)
 LITERALS = CompiledFilter(FilterLibrary(None).load("sshd"), None).literals
-T0 = 1_790_000_000
+# Within the sources' findtime (3600 s): they read back that far by the entries' own time.
+T0 = int(time.time()) - 600
 MESSAGES = [
     "Failed password for root from 192.0.2.1 port 22 ssh2",
     "Accepted publickey for alice from 192.0.2.9 port 22 ssh2",
@@ -42,7 +43,10 @@ MESSAGES = [
 
 
 def entry(i: int, message: str) -> dict[str, str | int]:
-    return {**sshd_fields(message), "_SOURCE_REALTIME_TIMESTAMP": (T0 + i) * 1_000_000}
+    """Received at ``T0 + i`` (the time a hit carries), sent a little earlier."""
+    usec = (T0 + i) * 1_000_000
+    return {**sshd_fields(message), "_SOURCE_REALTIME_TIMESTAMP": usec - 250_000,
+            "__REALTIME_TIMESTAMP": usec}  # fmt: skip
 
 
 def expected_hits(messages: list[str]) -> list[Hit]:

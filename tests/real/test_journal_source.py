@@ -197,7 +197,10 @@ def test_first_start_reads_back_findtime_only(tmp_path: Path) -> None:
     assert asyncio.run(scenario()) == ["299s ago", "10s ago"]
 
 
-def test_line_time_is_the_source_timestamp_else_the_receive_time(tmp_path: Path) -> None:
+def test_line_time_is_the_entrys_receive_time_not_its_source_timestamp(tmp_path: Path) -> None:
+    """The time journald received the entry (its ``__REALTIME_TIMESTAMP``), whether or not
+    it carries a ``_SOURCE_REALTIME_TIMESTAMP`` (sources.journalbatch says why)."""
+
     async def scenario() -> LineBatch:
         with JournalWriter(tmp_path) as writer:
             writer.write(
@@ -205,6 +208,7 @@ def test_line_time_is_the_source_timestamp_else_the_receive_time(tmp_path: Path)
                     {
                         **sshd_fields("sent earlier"),
                         "_SOURCE_REALTIME_TIMESTAMP": 1_700_000_000_250_000,
+                        "__REALTIME_TIMESTAMP": 1_700_000_001_500_000,
                     },
                     {
                         **sshd_fields("no source time"),
@@ -219,7 +223,7 @@ def test_line_time_is_the_source_timestamp_else_the_receive_time(tmp_path: Path)
         return batch
 
     batch = asyncio.run(scenario())
-    assert list(batch.times) == [1_700_000_000.25, 1_700_000_100.0]
+    assert list(batch.times) == [1_700_000_001.5, 1_700_000_100.0]
 
 
 def test_message_that_is_not_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
