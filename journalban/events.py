@@ -22,6 +22,10 @@ from journalban.addresses import IPNetwork, format_network
 # for it; sshd-near-miss's 23,094 logins, half of the frames' bytes): the
 # deciding reads only its address, user and time.
 Hit = tuple[str, str, float | None, str | None, int]
+# An address of a batch's hits as the file reader child parsed it (sources.hitkeys):
+# (IPv4 text, its integer) or (IPv6 text, its prefix's first and last address, the
+# prefix's text); the deciding takes them into its memo (``JailRuntime.learn``).
+HitAddress = tuple[str, int] | tuple[str, int, int, str]
 FAILURE = 0
 SUCCESS = 1
 
@@ -86,6 +90,8 @@ class LineBatch:
     # Session rows the reader's session table changed with this batch
     # (matching.sessions: key, value or None), committed with its position.
     sessions: Sequence[tuple[str, str | None]] = ()
+    # The hits' addresses the reader child parsed (sources.hitkeys), for the deciding.
+    addresses: Sequence[HitAddress] = ()
 
     @property
     def count(self) -> int:

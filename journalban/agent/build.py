@@ -211,7 +211,7 @@ def build_sources(
         job = FileJob(
             key, list(cfg.files), cfg.findtime, position, parts.spec,
             [list(r) for r in sessions], pickle_filter(parts.compiled.fdef),
-            split=split_pays(cfg),
+            split=split_pays(cfg), ipv6_prefix=cfg.ipv6_prefix,
         )  # fmt: skip
         return [FileWorkerSource(job, clock)]
     return [dated_file_source(cfg.files, clock, cfg.findtime, position, key)]

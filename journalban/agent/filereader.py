@@ -5,8 +5,9 @@
 on stdin, which then stays open: its EOF (the agent closed the source, or died)
 ends the child. Each frame on stdout (``journalban.sources.frames``) is a
 ``marshal`` tuple ``(position, lines read, unreadable, truncated, hits, session
-changes)``: the batch's failures as ``LineMatcher.hits`` gives them, a tuple
-``(line, address, time, user, mark)`` each.
+changes, addresses)``: the batch's failures as ``LineMatcher.hits`` gives them, a
+tuple ``(line, address, time, user, mark)`` each, and their addresses parsed for the
+deciding (``sources.hitkeys``).
 
 It reads without an event loop (``FileSource.blocking_batches``, waiting in
 ``select`` on inotify and stdin) and imports neither asyncio nor PyYAML (the
@@ -38,6 +39,7 @@ from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
 from journalban.sources.frames import GO, pack_frame
 from journalban.sources.heaptrim import HeapTrim, keep_heap
+from journalban.sources.hitkeys import AddressKeys
 
 # Bytes read per batch: the agent holds a few batches at a time; smaller
 # bursts keep both processes' memory down at no measurable cost in speed.
@@ -65,6 +67,8 @@ class FileJob:
     # Told before the agent is ready (``FileWorkerSource.prepare``): build the matcher,
     # then read nothing until a ``GO`` line follows on stdin.
     hold: bool = False
+    # The jail's ``ipv6_prefix``, for the hits' IPv6 keys (None: none sent; hitkeys).
+    ipv6_prefix: int | None = None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self)).encode() + b"\n"
@@ -102,6 +106,7 @@ def _body(
     matcher: LineMatcher,
     table: SessionTable | None = None,
     dates: DateReader | None = None,
+    keys: AddressKeys | None = None,
 ) -> bytes:
     """The frame body of ``batch``: its failures (matched already in a split's turn)."""
     if isinstance(batch, MatchedBatch):
@@ -118,8 +123,9 @@ def _body(
         changed = table.changes()
     # The hits as the matcher made them, one tuple each: marshalled in C as they are
     # (five lists taken apart here and zipped again by the agent cost sshd's child 9 ms).
+    addresses = [] if keys is None else keys.of(hits)
     return marshal.dumps(
-        (batch.position, batch.count, batch.unreadable, batch.truncated, hits, changed)
+        (batch.position, batch.count, batch.unreadable, batch.truncated, hits, changed, addresses)
     )
 
 
@@ -128,8 +134,9 @@ def _frame(
     matcher: LineMatcher,
     table: SessionTable | None = None,
     dates: DateReader | None = None,
+    keys: AddressKeys | None = None,
 ) -> bytes:
-    return pack_frame(_body(batch, matcher, table, dates))
+    return pack_frame(_body(batch, matcher, table, dates, keys))
 
 
 def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lambda: True) -> None:
@@ -149,12 +156,13 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
         table = SessionTable(matcher.filter.fdef.sessions)
         table.restore([(str(k), str(v)) for k, v in job.sessions], clock.now())
     dates = DateReader(clock.now)  # the session lines' times
+    keys = AddressKeys(job.ipv6_prefix)
     source = dated_file_source(
         job.files, clock, job.findtime, job.position, job.key, burst_bytes=BURST_BYTES
     )
 
     if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
-        source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table)
+        source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates, keys), table)
     if job.hold:  # the agent is still starting: the first lines' regexes compiled meanwhile
         warm(matcher, [sample.line for sample in matcher.filter.fdef.samples])
     trim = HeapTrim()
@@ -178,7 +186,7 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
 
     for batch in source.blocking_batches(wait):
         trim.read(batch.count)
-        frame = _frame(batch, matcher, table, dates)
+        frame = _frame(batch, matcher, table, dates, keys)
         del batch  # (its text: the next burst is read without it)
         out.write(frame)
         out.flush()

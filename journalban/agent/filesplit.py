@@ -361,12 +361,12 @@ def _helper_turn(pipe: IO[bytes], key: str, tailed: TailedFile) -> Iterator[Line
 
 def merge_bodies(bodies: list[bytes]) -> bytes:
     """One frame body for consecutive ``bodies``: the last position, counts summed, the
-    failures and session rows in order."""
+    failures, session rows and addresses in order."""
     if len(bodies) == 1:
         return bodies[0]
     fields = [marshal.loads(body) for body in bodies]  # noqa: S302 (our own bodies)
     counts = [sum(f[i] for f in fields) for i in (1, 2, 3)]
-    lists = [[item for f in fields for item in f[i]] for i in (4, 5)]
+    lists = [[item for f in fields for item in f[i]] for i in (4, 5, 6)]
     return marshal.dumps((fields[-1][0], *counts, *lists))
 
 

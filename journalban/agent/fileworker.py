@@ -119,7 +119,7 @@ class FileWorkerSource:
 
     def _batch(self, body: bytes) -> LineBatch:  # (see filereader's frames)
         fields = marshal.loads(body)  # noqa: S302 (our own child)
-        position, read, unreadable, truncated, hits, changed = fields
+        position, read, unreadable, truncated, hits, changed, addresses = fields
         return LineBatch(
             source=self.key,
             lines=(),  # (``read`` counts them; the hits hold the lines that matched)
@@ -131,6 +131,7 @@ class FileWorkerSource:
             read=read,
             hits=hits,
             sessions=[(str(k), v) for k, v in changed],
+            addresses=addresses,
         )
 
     def _go(self) -> ChildProcess | None:

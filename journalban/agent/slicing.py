@@ -6,7 +6,8 @@ took 0.1-0.9 s of the loop under load with 100,000 bans, and every D-Bus
 caller waited for it. Deciding the same hits in consecutive parts gives the
 same outcome as the source handing them over as consecutive batches: only the
 last part counts the batch's lines and carries its session rows; every part
-carries the batch's position, written in the same transaction.
+carries the batch's position, written in the same transaction. The first part
+carries the addresses the reader child parsed for them all (``LineBatch.addresses``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,6 @@ def hit_slices(
     for start in range(0, last, size):
         yield dataclasses.replace(
             batch, lines=(), times=(), read=0, unreadable=0, truncated=0, sessions=(),
-            hits=hits[start : start + size],
+            hits=hits[start : start + size], addresses=() if start else batch.addresses,
         )  # fmt: skip
-    yield dataclasses.replace(batch, hits=hits[last:])
+    yield dataclasses.replace(batch, hits=hits[last:], addresses=())

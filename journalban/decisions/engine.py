@@ -125,7 +125,7 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         commit = BatchCommit(jail=jail, source=batch.source, position=batch.position)
         changes = Changes(commits=[commit])
         rt.count_lines(batch)
-        rt.check_networks()
+        rt.check_networks(batch.addresses)
         maxretry = rt.config.maxretry
         default_time = min(batch.arrival or now, now)
         # network_of's two memos first, each one lookup in C (IPv4 texts, then IPv6 and junk)

@@ -31,7 +31,7 @@ from journalban.decisions.hostkeys import v4_text_is_canonical
 # larger one gains a few points and costs memory in a flood of distinct ones).
 HOST_MEMO: Final = 1024
 # Whether this C library's inet_pton takes only the text inet_ntop prints (hostkeys).
-_CANONICAL: Final = v4_text_is_canonical()
+V4_CANONICAL: Final = v4_text_is_canonical()
 
 # (version, first, last, reason) in the order the checks are made.
 Ranked = tuple[int, int, int, str]
@@ -111,7 +111,7 @@ class HostVerdicts(dict[str, "tuple[str, str | None] | None"]):
         # inlined, and the text itself is the /32's, as inet_pton took it: hostkeys)
         if ":" in host:  # IPv6: not here (inet_pton would raise)
             return None
-        if not _CANONICAL:
+        if not V4_CANONICAL:
             fast = ipv4_host_key(host)
             if fast is None:
                 return None

@@ -7,6 +7,7 @@ import heapq
 import itertools
 import math
 import operator
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +22,9 @@ from journalban.addresses import (
 from journalban.config.schema import JailConfig
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.pointverdict import V4_CANONICAL
 from journalban.decisions.recentlines import RecentLines
-from journalban.events import Ban, LineBatch
+from journalban.events import Ban, HitAddress, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.state.store import BatchCommit
 
@@ -92,12 +94,37 @@ class JailRuntime:
             return 0
         return min(counter.max_tracked - len(counter), self.recent_lines.room())
 
-    def check_networks(self) -> None:
-        """Forget the remembered networks if the ignore list changed since."""
+    def check_networks(self, addresses: Sequence[HitAddress] = ()) -> None:
+        """Forget the remembered networks if the ignore list changed since; then remember
+        those of ``addresses`` (``learn``)."""
         now_for = (self.ignore, self.ignore.generation)
         if self.networks_for != now_for:
             self.networks.clear()
             self.networks_for = now_for
+        if addresses:
+            self.learn(addresses)
+
+    def learn(self, addresses: Sequence[HitAddress]) -> None:
+        """Remember the networks of addresses a reader child parsed (sources.hitkeys), as
+        ``network_of`` finds them: the ignore list's verdicts are this jail's, an IPv6 key
+        is taken only at the jail's prefix (else it is left to ``network_of``), an IPv4
+        text's key is its own only where ``inet_pton`` takes canonical texts alone."""
+        networks = self.networks
+        limit = min(NETWORK_MEMO_SIZE, self.counter.max_tracked)
+        if len(networks) + len(addresses) > limit:
+            networks.clear()
+            addresses = addresses[:limit]
+        starts, reasons = self.ignore.points.segments(4)
+        why_ignored_range = self.ignore.why_ignored_range
+        suffix = f"/{self.config.ipv6_prefix}"
+        for entry in addresses:
+            if len(entry) == 2:
+                if V4_CANONICAL:  # (HostVerdicts' verdict of the text, inline)
+                    host, value = entry
+                    i = bisect_right(starts, value) - 1
+                    networks[host] = (host + "/32", None if i < 0 else reasons[i])
+            elif entry[3].endswith(suffix) and why_ignored_range(6, entry[1], entry[2]) is None:
+                networks[entry[0]] = (entry[3], None)
 
 
 @dataclass

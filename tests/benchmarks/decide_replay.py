@@ -26,6 +26,7 @@ the imports and the unpickling cancel out.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import os
 import pickle
@@ -52,6 +53,7 @@ from journalban.clock import FakeClock
 from journalban.decisions.engine import Changes, DecisionEngine
 from journalban.decisions.ignore import host_interfaces
 from journalban.decisions.rowbatch import collect_detector_rows
+from journalban.sources.hitkeys import AddressKeys
 
 GROUP = "group"  # an event: the commit group ends here (else: (jail, batch, hits))
 
@@ -85,6 +87,18 @@ def record(corpus: str, lines: int, out: Path, work: Path) -> None:
         pickle.dump({"config": config, "log": str(log), "state": digest, "events": events}, f)
     hits = sum(len(e[2]) for e in events if e != GROUP)
     print(f"{corpus}: {len(events)} events, {hits} hits, state {digest}")
+
+
+def with_child_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with each event's batch carrying its hits' addresses as the file reader
+    child sends them (``sources.hitkeys``; made once, before any replay: ``cg`` counts
+    the deciding's instructions, not the child's)."""
+    child = AddressKeys(64)
+    events = [
+        e if e == GROUP else (e[0], dataclasses.replace(e[1], addresses=child.of(e[2])), e[2])
+        for e in data["events"]
+    ]
+    return dict(data, events=events)
 
 
 def replay(data: dict[str, Any], commit: bool, events: int | None) -> tuple[float, str]:
@@ -163,18 +177,23 @@ def main() -> None:
         one.add_argument("--times", type=int, default=1)
         one.add_argument("--no-commit", action="store_true")
         one.add_argument("--events", type=int)
+        one.add_argument("--child-keys", action="store_true", help="batches carry addresses")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.lines, args.out, args.work)
         return
-    extra = (["--no-commit"] if args.no_commit else []) + (
-        [] if args.events is None else ["--events", str(args.events)]
+    extra = (
+        (["--no-commit"] if args.no_commit else [])
+        + (["--child-keys"] if args.child_keys else [])
+        + ([] if args.events is None else ["--events", str(args.events)])
     )
     if args.command == "cg":
         print(f"one replay: {count_instructions(args.pickled, extra) / 1e6:,.0f} M instructions")
         return
     with args.pickled.open("rb") as f:
         data = pickle.load(f)  # noqa: S301 (a file this script wrote: ``record``)
+    if args.child_keys:
+        data = with_child_keys(data)
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, max(older, GC_MIDDLE_THRESHOLD), oldest)
     for _ in range(args.times):

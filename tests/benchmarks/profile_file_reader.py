@@ -53,6 +53,7 @@ from journalban.matching.engine import LineMatcher
 from journalban.matching.literals import line_ends
 from journalban.matching.sessions import SessionTable
 from journalban.matching.spec import unpickle_filter
+from journalban.sources.hitkeys import AddressKeys
 
 
 def file_job(log: Path, corpus: str, work: Path) -> FileJob:
@@ -76,6 +77,7 @@ def run(job: FileJob, stage: str) -> tuple[int, str]:
     if stage == "sessions" and matcher.filter.fdef.sessions is not None:
         table = SessionTable(matcher.filter.fdef.sessions)
     dates = DateReader(clock.now)
+    keys = AddressKeys(job.ipv6_prefix)  # (the frames' addresses: sources.hitkeys)
     digest = hashlib.sha256()
     lines = 0
     for batch in source.blocking_batches(lambda fd, timeout: False):
@@ -83,7 +85,7 @@ def run(job: FileJob, stage: str) -> tuple[int, str]:
         if stage == "scan":
             line_ends(batch.lines.text, matcher.filter.scan)  # type: ignore[attr-defined]
         elif stage in ("match", "sessions"):
-            body = _body(batch, matcher, table, dates)
+            body = _body(batch, matcher, table, dates, keys)
             digest.update(marshal.dumps(columns(body)))
     return lines, digest.hexdigest()[:16]
 
@@ -92,7 +94,7 @@ def columns(body: bytes) -> tuple[Any, ...]:
     """A frame body's fields but the position, its hits as five lists (line, address,
     time, user, mark) as the frames held them before 2026-12-06: the digests recorded
     since ef647c4 compare."""
-    _, *counts, hits, changed = marshal.loads(body)  # noqa: S302 (our own bodies)
+    _, *counts, hits, changed, _addresses = marshal.loads(body)  # noqa: S302 (our own bodies)
     return (*counts, *([hit[k] for hit in hits] for k in range(5)), changed)
 
 

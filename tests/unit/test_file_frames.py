@@ -37,8 +37,9 @@ def test_a_frame_body_holds_the_matchers_hits_as_they_are(tmp_path: Path) -> Non
         body = _body(batch, matcher, None, DateReader(clock.now))
         hits = again.hits(batch)
         found += len(hits)
-        position, read, unreadable, truncated, sent, changed = marshal.loads(body)  # noqa: S302
-        assert (position, read, changed) == (batch.position, batch.count, [])
+        fields = marshal.loads(body)  # noqa: S302
+        position, read, unreadable, truncated, sent, changed, addresses = fields
+        assert (position, read, changed, addresses) == (batch.position, batch.count, [], [])
         assert (unreadable, truncated) == (0, 0)
         assert sent == hits
         assert all(type(hit) is tuple for hit in sent)
