@@ -39,7 +39,7 @@ from journalban.sources.files import BURST_BYTES as FILE_BURST_BYTES
 from journalban.sources.files import FileSource
 from journalban.sources.frames import GO, pack_frame
 from journalban.sources.heaptrim import HeapTrim, keep_heap
-from journalban.sources.hitkeys import AddressKeys
+from journalban.sources.hitkeys import AddressKeys, agent_behind
 
 # Bytes read per batch: the agent holds a few batches at a time; smaller
 # bursts keep both processes' memory down at no measurable cost in speed.
@@ -162,7 +162,7 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
     )
 
     if job.split:  # a large backlog is matched on two cores (the child and a helper it forks)
-        source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates, keys), table)
+        source.splitter = CatchUp(lambda b: _body(b, matcher, table, dates), table)
     if job.hold:  # the agent is still starting: the first lines' regexes compiled meanwhile
         warm(matcher, [sample.line for sample in matcher.filter.fdef.samples])
     trim = HeapTrim()
@@ -184,9 +184,14 @@ def serve(job: FileJob, stdin: int, out: IO[bytes], go: Callable[[], bool] = lam
         ready, _, _ = select.select(fds, [], [], timeout)
         return stdin not in ready or os.read(stdin, 4096) != b""
 
+    try:
+        out_fd = out.fileno()
+    except (OSError, ValueError):  # (not a file: tests)
+        out_fd = -1
     for batch in source.blocking_batches(wait):
         trim.read(batch.count)
-        frame = _frame(batch, matcher, table, dates, keys)
+        # The hits' addresses parsed here only while the agent reads behind (hitkeys).
+        frame = _frame(batch, matcher, table, dates, keys if agent_behind(out_fd) else None)
         del batch  # (its text: the next burst is read without it)
         out.write(frame)
         out.flush()

@@ -5,7 +5,9 @@ own parsing gives, for any text a line may carry; the same decisions with them."
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import ipaddress
+import os
 import random
 from pathlib import Path
 
@@ -149,3 +151,23 @@ def test_only_the_first_slice_carries_the_addresses() -> None:
     batch = LineBatch("k", [], "p", read=600, addresses=AddressKeys(64).of(hits))
     parts = list(hit_slices(batch, hits, size=250))
     assert [len(p.addresses) for p in parts] == [250, 0, 0]
+
+
+def test_the_child_parses_only_while_the_agent_reads_behind() -> None:
+    read_end, write_end = os.pipe()
+    try:
+        size = fcntl.fcntl(write_end, 1032)  # F_GETPIPE_SZ
+        os.set_blocking(write_end, False)
+        assert not hitkeys.agent_behind(write_end)
+        os.write(write_end, b"x" * (size // 2 - 1))
+        assert not hitkeys.agent_behind(write_end)
+        os.write(write_end, b"x")
+        assert hitkeys.agent_behind(write_end)
+        os.read(read_end, size)
+        assert not hitkeys.agent_behind(write_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    with open(os.devnull, "wb") as null:
+        assert not hitkeys.agent_behind(null.fileno())
+    assert not hitkeys.agent_behind(-1)
