@@ -16,7 +16,7 @@ from journalban.clock import FakeClock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList
-from journalban.decisions.pointverdict import V4_CANONICAL
+from journalban.decisions.pointverdict import HOST_MEMO, V4_CANONICAL
 from journalban.decisions.runtime import JailRuntime
 from journalban.events import Hit, LineBatch
 from journalban.jails.counter import FailureCounter
@@ -54,6 +54,11 @@ def _runtime(ipv6_prefix: int = 64) -> JailRuntime:
     return rt
 
 
+def _learned(rt: JailRuntime) -> dict[str, tuple[str, str | None] | None]:
+    """What the runtime remembers of each text: the IPv4 memo, then the networks."""
+    return {**rt.networks, **rt.ignore.hosts}
+
+
 def _hit(host: str) -> Hit:
     return ("Failed password for root from " + host, host, NOW, "root", 0)
 
@@ -66,10 +71,10 @@ def test_the_learned_networks_are_those_the_deciding_finds() -> None:
         entries = AddressKeys(prefix).of([_hit(t) for t in texts])
         learned, own = _runtime(prefix), _runtime(prefix)
         learned.learn(entries)
+        taken = _learned(learned)
         for text in texts:
-            if text in learned.networks:
-                assert learned.networks[text] == own.network_of(text), (prefix, text)
-        taken = set(learned.networks)
+            if text in taken:
+                assert taken[text] == own.network_of(text), (prefix, text)
         assert "198.51.100.7" in taken or not V4_CANONICAL
         assert "2001:db8:5::1" in taken
         assert "2001:DB8:5::2" in taken
@@ -79,7 +84,8 @@ def test_the_learned_networks_are_those_the_deciding_finds() -> None:
             assert text not in taken, text
         assert ("2001:db8:0:1::6" in taken) is (prefix == 128)
         host = "2001:db8:5::1" if prefix == 128 else "2001:db8:5::"
-        assert learned.networks.get("2001:db8:5::1") == (f"{host}/{prefix}", None)
+        assert taken["2001:db8:5::1"] == (f"{host}/{prefix}", None)
+        assert "198.51.100.7" not in learned.networks  # (the IPv4 memo's, bounded)
 
 
 def test_a_key_at_another_prefix_is_left_to_the_deciding() -> None:
@@ -87,7 +93,7 @@ def test_a_key_at_another_prefix_is_left_to_the_deciding() -> None:
     rt.learn(AddressKeys(48).of([_hit("2001:db8:5::1"), _hit("198.51.100.9")]))
     assert "2001:db8:5::1" not in rt.networks
     assert rt.network_of("2001:db8:5::1") == ("2001:db8:5::/64", None)
-    assert ("198.51.100.9" in rt.networks) is V4_CANONICAL
+    assert ("198.51.100.9" in rt.ignore.hosts) is V4_CANONICAL
 
 
 def test_an_address_is_sent_once_until_forgotten(monkeypatch: object) -> None:
@@ -103,11 +109,15 @@ def test_an_address_is_sent_once_until_forgotten(monkeypatch: object) -> None:
     assert len(small._sent) == 1  # forgotten whole at the cap: the child does not grow
 
 
-def test_the_memo_stays_within_its_cap() -> None:
+def test_the_memos_stay_within_their_caps() -> None:
     rt = _runtime()
     rt.counter.max_tracked = 100
-    rt.learn(AddressKeys(64).of([_hit(f"198.51.{i // 200}.{i % 200}") for i in range(250)]))
-    assert len(rt.networks) <= 100
+    v4 = [_hit(f"198.{i // 65536}.{i // 256 % 256}.{i % 256}") for i in range(HOST_MEMO + 300)]
+    rt.learn(AddressKeys(64).of(v4))
+    assert len(rt.ignore.hosts) <= HOST_MEMO
+    assert not rt.networks
+    rt.learn(AddressKeys(64).of([_hit(f"2001:db8:{i:x}::1") for i in range(250)]))
+    assert 0 < len(rt.networks) <= 100
 
 
 def _engine(path: Path) -> DecisionEngine:
