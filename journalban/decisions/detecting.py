@@ -8,7 +8,8 @@ changed go into the batch's commit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from itertools import repeat
 from operator import add
 
@@ -17,7 +18,7 @@ from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
 from journalban.jails.detector import Detector, Failure, VerdictTuple
-from journalban.jails.knowngood import KnownGood, pair_key
+from journalban.jails.knowngood import KnownGood
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow, restore_rows
@@ -50,6 +51,14 @@ class JailDetection:
         # Whether any account logged in from a network (the known-good pairs' dict's own
         # ``__contains__``), None without them: a failure's and a verdict's first question.
         self.good_networks = self.known_good.network_known if self.known_good else None
+        # An accepted login of ``user`` from ``key`` (key, user, when): a known-good pair.
+        # False, and nothing done, for a pair not held while the crowd holds failures: their
+        # verdicts first (``crowd_verdicts``; a new pair may change the known-good networks
+        # they are narrowed around), then this again. ``KnownGood.login`` with the crowd
+        # bound (no frame of Python here: a login each); without known-good pairs, True.
+        self.succeeded: Callable[[str, str | None, float], bool] = (
+            _taken if self.known_good is None else partial(self.known_good.login, self._crowd)
+        )
         self.persist = True  # False: nothing is kept (a replay), rows() reports none
         # True: the engine leaves the rows to decisions.rowbatch (once per commit).
         self.deferred = False
@@ -96,22 +105,6 @@ class JailDetection:
         held.clear()
         return found
 
-    def succeeded(self, key: str, user: str | None, when: float) -> bool:
-        """An accepted login of ``user`` from ``key``: a known-good pair. False, and nothing
-        done, for a pair not held while the crowd holds failures: their verdicts first
-        (``crowd_verdicts``; a new pair may change the known-good networks they are narrowed
-        around), then this again."""
-        good = self.known_good
-        if good is None or not user:
-            return True
-        pair = pair_key(user, key)  # (once: renewed, else asked for, then added)
-        if good.renew(pair, when):
-            return True
-        if self._crowd:
-            return False
-        good.add_pair(pair, key, when)
-        return True
-
     def spares(self, account: str | None, network: str, when: float) -> bool:
         """Whether a crowd verdict on ``network`` must not ban it (a known-good pair)."""
         good = self.known_good
@@ -154,3 +147,8 @@ class JailDetection:
     def tracked(self) -> int:
         known = self.known_good.tracked if self.known_good is not None else 0
         return sum(d.tracked for d in self.detectors) + known
+
+
+def _taken(key: str, user: str | None, when: float) -> bool:
+    """``JailDetection.succeeded`` of a jail without known-good pairs: nothing to keep."""
+    return True

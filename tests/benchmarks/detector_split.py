@@ -32,7 +32,7 @@ import pickle
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from journalban.jails.account import AccountAttack
 from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
 from journalban.jails.detector import Failure, VerdictTuple
+from journalban.jails.knowngood import KnownGood
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 
@@ -74,7 +75,7 @@ class Recording:
         self.calls: list[list[Call]] = []  # per process_hits call
         self.by_detector: dict[type[Any], list[Sequence[VerdictTuple]]] = {}
         self.config: tuple[DetectorsConfig, int] | None = None
-        observe, succeeded = JailDetection.observe_apart, JailDetection.succeeded
+        observe, login = JailDetection.observe_apart, KnownGood.login
         hits = DecisionEngine.process_hits
 
         def noted_hits(engine: DecisionEngine, jail: str, batch: Any, found: Any) -> Changes:
@@ -87,8 +88,12 @@ class Recording:
             self.calls[-1].append((0, key, user, when))
             return observe(det, key, user, when)
 
-        def noted_login(det: JailDetection, key: str, user: str | None, when: float) -> bool:
-            done = succeeded(det, key, user, when)
+        def noted_login(
+            good: KnownGood, waiting: Sized, key: str, user: str | None, when: float
+        ) -> bool:
+            # (``JailDetection.succeeded`` is ``KnownGood.login``, the crowd bound: a jail
+            # without known-good pairs notes no login; replayed, its logins did nothing)
+            done = login(good, waiting, key, user, when)
             if done:  # (False: called again after the crowd's verdicts)
                 self.calls[-1].append((1, key, user, when))
             return done
@@ -105,7 +110,7 @@ class Recording:
         with (
             patched(DecisionEngine, "process_hits", noted_hits),
             patched(JailDetection, "observe_apart", noted),
-            patched(JailDetection, "succeeded", noted_login),
+            patched(KnownGood, "login", noted_login),
             patched(DenyUsers, "observe", each(DenyUsers)),
             patched(SlowWindow, "observe", each(SlowWindow)),
             patched(AccountAttack, "observe", each(AccountAttack)),
@@ -123,10 +128,10 @@ def canned(answers: Sequence[object]) -> Callable[..., Any]:
 def detectors_first(data: dict[str, Any], rec: Recording) -> tuple[float, str]:
     """A replay with each call's detectors run before the engine (see the docstring): its
     CPU seconds and the jails' counts of failures and bans."""
-    apart, crowd, succeeded = (
+    apart, crowd, login = (
         JailDetection.observe_apart,
         JailDetection.crowd_verdicts,
-        JailDetection.succeeded,
+        KnownGood.login,
     )
     hits = DecisionEngine.process_hits
     calls = iter(rec.calls)
@@ -136,9 +141,10 @@ def detectors_first(data: dict[str, Any], rec: Recording) -> tuple[float, str]:
         detection = engine.jails[jail].detection
         out: list[Sequence[VerdictTuple]] = []
         if detection is not None:
-            for login, key, user, when in next(calls):
-                if login:
-                    succeeded(detection, key, user, when)
+            for is_login, key, user, when in next(calls):
+                if is_login:
+                    if detection.known_good is not None:  # (the crowd just handed over)
+                        login(detection.known_good, (), key, user, when)
                 else:
                     verdicts = apart(detection, key, user, when)  # (as ``observe``)
                     held = crowd(detection)
@@ -150,7 +156,7 @@ def detectors_first(data: dict[str, Any], rec: Recording) -> tuple[float, str]:
         patched(DecisionEngine, "process_hits", first),
         patched(JailDetection, "observe_apart", lambda *_: answers[0]()),
         patched(JailDetection, "crowd_verdicts", lambda *_: []),
-        patched(JailDetection, "succeeded", lambda *_: True),
+        patched(KnownGood, "login", lambda *_: True),
     ):
         return decide_replay.replay(data, False, None)
 

@@ -104,3 +104,69 @@ def test_a_login_taken_by_succeeded_is_knowngoods_add() -> None:
         assert good.networks == plain.networks
         assert good.changes() == plain.changes()
     assert good.pairs.evicted == plain.pairs.evicted > 0
+
+
+def test_a_login_is_knowngoods_add_unless_the_crowd_waits() -> None:
+    """``KnownGood.login`` (what ``JailDetection.succeeded`` calls, the crowd bound): each
+    login the same pairs, times, use order, evictions, networks and rows as ``add``, for the
+    usual names and long ones, NULs and ``ACCOUNT_MAX``'s edges; a pair not held while
+    failures wait answers False and changes nothing, a held one is taken all the same; a
+    login without an account is taken and adds nothing."""
+    from journalban.jails.detector import ACCOUNT_MAX
+    from journalban.jails.knowngood import pair_key
+
+    names = ["root", "é", "a\x00b", "x" * ACCOUNT_MAX, "x" * (ACCOUNT_MAX + 1), "w" * 500]
+    names += ["y" * (ACCOUNT_MAX - 1) + "\x00", "z" * ACCOUNT_MAX + "\x00"]
+    networks = ["192.0.2.1/32", "2001:db8:1:2::/64"]
+    logins = [(n, k) for n in names for k in networks]
+    plain = KnownGood(KnownGoodConfig(keep=1e6, max_pairs=5))
+    good = KnownGood(KnownGoodConfig(keep=1e6, max_pairs=5))
+    waiting = ["a failure held for subnet"]
+    for i in range(5 * len(logins)):
+        name, network = logins[(i * 7) % len(logins)]
+        when = float((i * 37) % 23)
+        held = pair_key(name, network) in good.pairs
+        before = (list(good.pairs.items()), good.networks, good.pairs.evicted)
+        if i % 3 == 0:  # a login while failures wait: a held pair taken, a new one not
+            assert good.login(waiting, network, name, when) is held
+            if not held:
+                assert (list(good.pairs.items()), good.networks, good.pairs.evicted) == before
+        assert good.login([], network, name, when)
+        plain.add(name, network, when)
+        assert list(good.pairs.items()) == list(plain.pairs.items())  # (the use order)
+        assert good.networks == plain.networks
+        assert good.pairs.evicted == plain.pairs.evicted
+        assert good.changes() == plain.changes()
+    assert good.pairs.evicted > 0
+    for account in (None, ""):
+        assert good.login(waiting, "192.0.2.9/32", account, 99.0)
+        assert good.login([], "192.0.2.9/32", account, 99.0)
+    assert not good.network_known("192.0.2.9/32")
+    assert good.changes() == []
+
+
+def test_succeeded_is_knowngood_login_with_the_crowd_bound() -> None:
+    """``JailDetection.succeeded``: ``KnownGood.login`` with the jail's crowd bound, no frame
+    of Python between (``functools.partial``); a jail without known-good pairs takes every
+    login and keeps nothing."""
+    from functools import partial
+
+    from journalban.config.detectors import DetectorsConfig, SlowConfig, SubnetConfig
+    from journalban.decisions.detecting import JailDetection
+
+    config = DetectorsConfig(subnet=SubnetConfig(), known_good=KnownGoodConfig(keep=1e6))
+    detection = JailDetection(config, 1000)
+    good = detection.known_good
+    assert good is not None
+    succeeded = detection.succeeded
+    assert isinstance(succeeded, partial)
+    assert succeeded.func == good.login
+    detection.observe_apart("198.51.100.7/32", "bob", 11.0)
+    assert not succeeded("192.0.2.2/32", "alice", 12.0)  # the crowd bound is the jail's
+    detection.crowd_verdicts()
+    assert succeeded("192.0.2.2/32", "alice", 12.0)
+    assert good.listing() == [("alice", "192.0.2.2/32", 12.0)]
+    without = JailDetection(DetectorsConfig(slow=SlowConfig()), 1000)
+    assert without.known_good is None
+    assert without.succeeded("192.0.2.2/32", "alice", 12.0)
+    assert without.tracked == 0
