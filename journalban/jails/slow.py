@@ -70,7 +70,11 @@ class SlowWindow:
         self.keys.discard()
 
     def changes(self) -> list[Row]:
-        return self.keys.changes()
+        # (``buckets_text`` written out: a row per failing address per commit, a call less)
+        return [
+            (key, None if value is None else str(value) if type(value) is list else f"[{value}, 1]")
+            for key, value in self.keys.changed().items()
+        ]
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         """Keep the keys with a bucket within ``findtime`` of the newest stored bucket's end

@@ -142,7 +142,19 @@ class SubnetCrowd:
         self.prefixes.discard()
 
     def changes(self) -> list[Row]:
-        return self.prefixes.changes()
+        # (``networks_text`` written out for a prefix of one network at a finite time, the
+        # most rows: a flood's every new prefix; a call less each)
+        return [
+            (
+                key,
+                None
+                if value is None
+                else f"{{{quoted(value[0])}: {value[1]!r}}}"
+                if type(value) is tuple and isfinite(value[1])
+                else networks_text(value),
+            )
+            for key, value in self.prefixes.changed().items()
+        ]
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         """Keep the networks within ``findtime`` of the newest stored (at most ``now``): the

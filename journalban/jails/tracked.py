@@ -125,6 +125,13 @@ class Tracked(Generic[V]):
     def discard(self) -> None:
         self._dirty.clear()
 
+    def changed(self) -> dict[str, V | None]:
+        """The keys changed since the last ``changes()`` or ``changed()``, each with its value
+        (None: gone), in the order changed; forgotten here (a detector writing its rows'
+        texts in its own comprehension: no call of Python a row)."""
+        dirty, self._dirty = self._dirty, {}
+        return dirty
+
     def changes(self) -> list[Row]:
         text = self._text
         # (a comprehension: a row per changed key per commit, tens of thousands on a backlog)

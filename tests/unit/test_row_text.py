@@ -156,3 +156,51 @@ def test_a_batchs_new_failures_as_json_dumps_writes_them(tmp_path: Path) -> None
     stored = [f for (f,) in store.db.execute("SELECT failures FROM failure_log ORDER BY seq")]
     assert stored == [json.dumps(b.new_failures) for b in batches if b.new_failures]
     store.close()
+
+
+def test_slow_and_subnet_write_their_rows_as_json_dumps_writes_them() -> None:
+    """``SlowWindow.changes`` and ``SubnetCrowd.changes`` write their rows' texts in their own
+    comprehension over ``Tracked.changed`` (no call a row): each value as json.dumps writes
+    it in every form kept (a first failure's int bucket, the flat pairs; a prefix's one
+    network at a finite, infinite, nan or int time, its dict), a key dropped as None, in
+    the order changed, and nothing again until changed."""
+    from journalban.config.detectors import SlowConfig, SubnetConfig
+    from journalban.jails.slow import SlowWindow
+    from journalban.jails.subnet import SubnetCrowd
+
+    slow = SlowWindow(SlowConfig(), 100)
+    buckets: list[tuple[str, int | list[int] | None]] = [
+        ("192.0.2.1/32", 70000),
+        ("192.0.2.2/32", [69990, 2, 70000, 1]),
+        ("2001:db8::/64", -3),
+        ("192.0.2.1/32", [70000, 2]),  # (changed again: its place kept, the last value)
+        ("192.0.2.9/32", None),
+    ]
+    for key, value in buckets:
+        slow.keys.touch(key, 5 if value is None else value)
+        if value is None:
+            slow.keys.drop(key)
+    assert slow.changes() == [
+        ("192.0.2.1/32", json.dumps([70000, 2])),
+        ("192.0.2.2/32", json.dumps([69990, 2, 70000, 1])),
+        ("2001:db8::/64", json.dumps([-3, 1])),
+        ("192.0.2.9/32", None),
+    ]
+    assert slow.changes() == []
+    slow.keys.touch("192.0.2.5/32", 1)
+    assert slow.keys.changed() == {"192.0.2.5/32": 1}  # (handed over once, as changes())
+    assert slow.changes() == []
+
+    crowd = SubnetCrowd(SubnetConfig(), 1000)
+    ones = [1.7e9 + 0.25, float("inf"), float("-inf"), float("nan"), 7, 0.1]
+    keys = ["192.0.2.1/32", 'a"b\\c', "ünï\x01code", "\ud800/32", "2001:db8::/64", "x"]
+    expected: list[tuple[str, str | None]] = []
+    for i, (network, when) in enumerate(zip(keys, ones, strict=True)):
+        crowd.prefixes.touch(f"p{i}", (network, when))
+        expected.append((f"p{i}", json.dumps({network: when})))
+    many = {"192.0.2.1/32": 1.5, 'q"/32': float("nan"), "192.0.2.2/32": 3}
+    crowd.prefixes.touch("p9", many)
+    crowd.prefixes.touch("p10", ("192.0.2.3/32", 2.0))
+    crowd.prefixes.drop("p10")
+    assert crowd.changes() == [*expected, ("p9", json.dumps(many)), ("p10", None)]
+    assert crowd.changes() == []
