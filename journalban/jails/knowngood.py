@@ -10,6 +10,7 @@ covers a known-good network.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sized
+from math import isfinite
 
 from journalban.config.detectors import KnownGoodConfig
 from journalban.jails.detector import ACCOUNT_MAX, Row, account_key
@@ -140,7 +141,19 @@ class KnownGood:
         self.pairs.discard()
 
     def changes(self) -> list[Row]:
-        return self.pairs.changes()
+        # (``number_text`` written out for a finite float, every time a login keeps: a row
+        # per pair logged in from in a commit group, a call less each)
+        return [
+            (
+                key,
+                None
+                if value is None
+                else repr(value)
+                if type(value) is float and isfinite(value)
+                else number_text(value),
+            )
+            for key, value in self.pairs.changed().items()
+        ]
 
     def restore(self, rows: Iterable[tuple[str, str]], now: float) -> None:
         pairs, counts = self.pairs, self._networks

@@ -10,6 +10,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from journalban.jails.rowtext import ints_text, number_text, time_text, times_text
 
 
@@ -204,3 +206,34 @@ def test_slow_and_subnet_write_their_rows_as_json_dumps_writes_them() -> None:
     crowd.prefixes.drop("p10")
     assert crowd.changes() == [*expected, ("p9", json.dumps(many)), ("p10", None)]
     assert crowd.changes() == []
+
+
+def test_known_good_rows_as_json_dumps_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``KnownGood.changes`` writes a pair's time as json.dumps writes it: a finite float's
+    ``repr`` in its own comprehension (``number_text`` not called: a call less a row), an
+    int, an infinite or a nan time through ``number_text``; a forgotten pair as None."""
+    from journalban.config.detectors import KnownGoodConfig
+    from journalban.jails import knowngood
+    from journalban.jails.knowngood import KnownGood
+
+    good = KnownGood(KnownGoodConfig(keep=1e6, max_pairs=100))
+    times: list[float] = [1.7e9 + 0.25, 0.0, 1e16, 5e-324, 7, float("inf"), float("nan")]
+    for i, when in enumerate(times):
+        good.pairs.touch(f"user{i}\x00192.0.2.{i}/32", when)
+    good.pairs.touch("gone\x00192.0.2.99/32", 1.0)
+    good.pairs.drop("gone\x00192.0.2.99/32")
+    called: list[object] = []
+    real = number_text
+
+    def noted(value: float) -> str:
+        called.append(value)
+        return real(value)
+
+    monkeypatch.setattr(knowngood, "number_text", noted)
+    rows = good.changes()
+    assert rows == [
+        *((f"user{i}\x00192.0.2.{i}/32", json.dumps(when)) for i, when in enumerate(times)),
+        ("gone\x00192.0.2.99/32", None),
+    ]
+    assert [type(v) for v in called] == [int, float, float]  # (7, inf, nan)
+    assert good.changes() == []
