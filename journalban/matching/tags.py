@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from journalban.errors import FilterError
+from journalban.matching import possessive
 
 _IPV6 = r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?"
 _IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
@@ -52,7 +54,24 @@ def compile_failregex(
 def compile_plain(
     pattern: str, file: str | None = None, line: int | None = None
 ) -> re.Pattern[str]:
+    """Compile a regex (tags expanded).
+
+    Raises:
+        FilterError: the regex does not compile, or holds a possessive repeat on a Python
+            that matches one wrongly (before 3.11.5, see ``matching.possessive``).
+    """
+    expanded = expand(pattern)
     try:
-        return re.compile(expand(pattern))
+        compiled = re.compile(expanded)
     except re.error as exc:
         raise FilterError(f"bad regex {pattern!r}: {exc}", file, line) from None
+    if not possessive.POSSESSIVE_SAFE and possessive.holds_possessive(expanded):
+        version = ".".join(map(str, sys.version_info[:3]))
+        raise FilterError(
+            f"possessive repeat in {pattern!r}: Python {version} matches it wrongly"
+            " (CPython gh-106052, fixed in 3.11.5); write the atomic group of the greedy"
+            " repeat instead, (?>X*) for X*+, (?>X+) for X++",
+            file,
+            line,
+        )
+    return compiled
