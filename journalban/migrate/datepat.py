@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from journalban.matching import possessive
+
 _CODES = {
     "ExY": r"\d{4}", "Exy": r"\d{2}", "Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{1,2}",
     "d": r"\d{1,2}", "e": r"\s?\d{1,2}", "H": r"\d{1,2}", "k": r"\s?\d{1,2}", "I": r"\d{1,2}",
@@ -31,7 +33,8 @@ _SPECIAL = {
 
 
 def date_regex(pattern: str) -> str | None:
-    """A regex for the first line of ``pattern`` when it is anchored at the start, else None."""
+    """A regex for the first line of ``pattern`` when it is anchored at the start, else None
+    (None too for a possessive repeat where Python matches one wrongly: matching.possessive)."""
     first = pattern.strip().split("\n")[0].strip()
     if first.startswith("{^LN-BEG}") and len(first) > len("{^LN-BEG}"):
         first = "^" + first[len("{^LN-BEG}") :]
@@ -62,4 +65,6 @@ def date_regex(pattern: str) -> str | None:
         re.compile(out)
     except re.error:
         return None
+    if not possessive.POSSESSIVE_SAFE and possessive.holds_possessive(out):
+        return None  # spliced into the regexes, it would get the whole filter refused
     return out

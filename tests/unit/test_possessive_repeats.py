@@ -21,6 +21,7 @@ from journalban.matching.dates import FORMATS
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.filterdef import FilterDef, load_filter_text
 from journalban.matching.library import FilterLibrary
+from journalban.migrate.datepat import date_regex
 from journalban.migrate.regexconv import Refused, convert_regex
 
 LIBRARY = FilterLibrary(override_dir=None)
@@ -131,3 +132,15 @@ def test_a_fail2ban_regex_with_a_possessive_repeat_is_not_imported(
         convert_regex(r"^auth failure from <HOST>(?: \w+=\S*)*+$")
     monkeypatch.setattr(possessive, "POSSESSIVE_SAFE", True)
     assert "*+" in convert_regex(r"^auth failure from <HOST>(?: \w+=\S*)*+$")
+
+
+def test_a_fail2ban_datepattern_with_a_possessive_repeat_is_not_carried_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The date regex is put in front of every converted failregex after they were checked.
+    pattern = r"^<W>\s*+%Y-%m-%d"
+    monkeypatch.setattr(possessive, "POSSESSIVE_SAFE", False)
+    assert date_regex(pattern) is None
+    assert date_regex(r"^<W>(?>\s*)%Y-%m-%d") is not None
+    monkeypatch.setattr(possessive, "POSSESSIVE_SAFE", True)
+    assert date_regex(pattern) is not None
