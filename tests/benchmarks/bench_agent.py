@@ -250,6 +250,21 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, every: float 
         time.sleep(every)
 
 
+class AgentExited(RuntimeError):
+    """The agent's process ended before the run did: the run has no result to wait for."""
+
+
+def still_running(agent: AgentProcess) -> bool:
+    """True while the agent's process runs; raises ``AgentExited`` (with its log's tail)
+    once it has ended, so that a run whose agent died fails at once instead of waiting
+    for commits that will never come."""
+    code = agent.proc.poll()
+    if code is None:
+        return True
+    tail = "\n".join(agent.log.splitlines()[-20:])
+    raise AgentExited(f"journalban exited with {code} during the run; its log ends:\n{tail}")
+
+
 def logged_at(log: str, text: str) -> float:
     """Wall time of the first log line containing ``text`` ("2026-11-21 13:58:42,356 ...")."""
     for line in log.splitlines():
@@ -294,7 +309,9 @@ def journalban_run(
     reader = StateReader(state)
     tree: list[int] = []
     try:
-        wait_for(lambda: "running:" in agent.log, 60, "journalban did not start")
+        wait_for(
+            lambda: still_running(agent) and "running:" in agent.log, 60, "journalban did not start"
+        )
         own0 = time.process_time()  # journal: from the ready line seen (up to 5 ms after it)
         cpu0, readers0 = watch.cpu(), watch.cpu(descendants_only=True)
         started = logged_at(agent.log, "running:")
@@ -314,7 +331,7 @@ def journalban_run(
                 own0 = time.process_time()
                 copy = started - copied
             sampled = float("-inf")
-            while not done(commits):
+            while not done(commits) and still_running(agent):
                 if memory and time.monotonic() - sampled >= MEMORY_POLL:
                     watch.sample()
                     sampled = time.monotonic()

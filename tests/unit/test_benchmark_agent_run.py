@@ -145,3 +145,32 @@ def test_from_a_file_the_end_is_first_looked_for_before_the_corpus_comes(
         done, lambda: order.append("append"),
     )  # fmt: skip
     assert order[:2] == ["look", "append"]
+
+
+class _Ended:
+    """An agent whose process has ended (``true`` run to its end), with a log."""
+
+    def __init__(self, code: int) -> None:
+        self.proc = subprocess.Popen(["sh", "-c", f"exit {code}"])
+        self.proc.wait()
+        self.log = "".join(f"line {i}\n" for i in range(30)) + "Traceback: NameError\n"
+
+
+def test_a_run_whose_agent_died_fails_at_once_with_its_log() -> None:
+    ended = _Ended(1)
+    with pytest.raises(bench_agent.AgentExited, match="exited with 1") as caught:
+        bench_agent.still_running(ended)  # type: ignore[arg-type]
+    assert "Traceback: NameError" in str(caught.value)  # the log's tail is told
+    assert "line 5\n" not in str(caught.value)  # only the tail
+
+
+def test_a_running_agent_is_running() -> None:
+    class _Running:
+        proc = subprocess.Popen(["sleep", "5"])
+        log = ""
+
+    try:
+        assert bench_agent.still_running(_Running())  # type: ignore[arg-type]
+    finally:
+        _Running.proc.kill()
+        _Running.proc.wait()
