@@ -166,7 +166,7 @@ def test_a_run_whose_agent_died_fails_at_once_with_its_log() -> None:
 
 def test_a_running_agent_is_running() -> None:
     class _Running:
-        proc = subprocess.Popen(["sleep", "5"])
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
         log = ""
 
     try:
