@@ -25,6 +25,7 @@ from typing import Final
 
 from journalban.addresses import ipv4_host_key
 from journalban.decisions.hostkeys import v4_text_is_canonical
+from journalban.events import HitAddress
 
 # IPv4 address texts remembered per ignore list: attackers' failures come in
 # bursts (70-80% of the sshd corpora's failures hit a memo this size; a
@@ -127,6 +128,24 @@ class HostVerdicts(dict[str, "tuple[str, str | None] | None"]):
         i = bisect_right(self._starts, value) - 1
         found = self[host] = (key, None if i < 0 else self._reasons[i])
         return found
+
+    def learn(self, entries: Iterable[HitAddress]) -> None:
+        """Remember the IPv4 texts of ``entries`` a reader child parsed to their integers
+        (sources.hitkeys; its IPv6 entries are not for here) as their misses would
+        (``__missing__``'s last lines, in the loop: a flood's tens of thousands, a call of
+        Python less each), where the text is its own /32's key (``V4_CANONICAL``: else a
+        text's key is left to its miss)."""
+        if not V4_CANONICAL:
+            return
+        starts, reasons = self._starts, self._reasons
+        for entry in entries:
+            if len(entry) != 2:
+                continue
+            host, value = entry
+            if len(self) >= HOST_MEMO:
+                self.clear()
+            i = bisect_right(starts, value) - 1
+            self[host] = (host + "/32", None if i < 0 else reasons[i])
 
 
 def ranked(groups: Iterable[tuple[Iterable[tuple[int, int, int]], str]]) -> list[Ranked]:

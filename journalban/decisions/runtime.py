@@ -7,7 +7,6 @@ import heapq
 import itertools
 import math
 import operator
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,6 @@ from journalban.addresses import (
 from journalban.config.schema import JailConfig
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.ignore import IgnoreList
-from journalban.decisions.pointverdict import HOST_MEMO, V4_CANONICAL
 from journalban.decisions.recentlines import RecentLines
 from journalban.events import Ban, HitAddress, LineBatch
 from journalban.jails.counter import FailureCounter
@@ -107,27 +105,21 @@ class JailRuntime:
     def learn(self, addresses: Sequence[HitAddress]) -> None:
         """Remember the networks of addresses a reader child parsed (sources.hitkeys), as
         ``network_of`` finds them: the ignore list's verdicts are this jail's, an IPv6 key
-        is taken only at the jail's prefix (else it is left to ``network_of``), an IPv4
-        text's key is its own only where ``inet_pton`` takes canonical texts alone. IPv4
-        texts go where ``network_of`` keeps them, the ignore list's ``hosts`` (the last
-        ``HOST_MEMO``): in ``networks`` a flood's 39,378 took 8 MB more of the agent."""
-        networks, hosts = self.networks, self.ignore.hosts
+        is taken only at the jail's prefix (else it is left to ``network_of``). IPv4 texts
+        go where ``network_of`` keeps them, the ignore list's ``hosts``, which gives them
+        its own verdicts (``HostVerdicts.learn``): in ``networks`` a flood's 39,378 took 8
+        MB more of the agent."""
+        self.ignore.hosts.learn(addresses)
+        networks = self.networks
         limit = min(NETWORK_MEMO_SIZE, self.counter.max_tracked)
         if len(networks) + len(addresses) > limit:
             networks.clear()  # (IPv6 entries: as network_of when full)
-        starts, reasons = self.ignore.points.segments(4)
         why_ignored_range = self.ignore.why_ignored_range
         suffix = f"/{self.config.ipv6_prefix}"
         for entry in addresses:
-            if len(entry) == 2:
-                if V4_CANONICAL:  # (HostVerdicts.__missing__'s verdict of the text, inline)
-                    if len(hosts) >= HOST_MEMO:
-                        hosts.clear()
-                    host, value = entry
-                    i = bisect_right(starts, value) - 1
-                    hosts[host] = (host + "/32", None if i < 0 else reasons[i])
-            elif (
-                len(networks) < limit
+            if (
+                len(entry) == 4
+                and len(networks) < limit
                 and entry[3].endswith(suffix)
                 and why_ignored_range(6, entry[1], entry[2]) is None
             ):
