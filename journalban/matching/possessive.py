@@ -30,6 +30,12 @@ def holds_possessive(pattern: str, flags: int = 0) -> bool:
     return tree_holds_possessive(sre_parse.parse(pattern, flags))
 
 
+def matched_wrongly(pattern: str) -> bool:
+    """Whether ``pattern`` holds a possessive repeat and this Python matches one wrongly:
+    a regex to refuse (``tags.compile_plain``) or not to carry over (``migrate.datepat``)."""
+    return not POSSESSIVE_SAFE and holds_possessive(pattern)
+
+
 def tree_holds_possessive(tree: Any) -> bool:
     """Whether sre's parse ``tree`` holds a POSSESSIVE_REPEAT, at any depth."""
     for op, av in tree:

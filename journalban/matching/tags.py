@@ -65,7 +65,7 @@ def compile_plain(
         compiled = re.compile(expanded)
     except re.error as exc:
         raise FilterError(f"bad regex {pattern!r}: {exc}", file, line) from None
-    if not possessive.POSSESSIVE_SAFE and possessive.holds_possessive(expanded):
+    if possessive.matched_wrongly(expanded):
         version = ".".join(map(str, sys.version_info[:3]))
         raise FilterError(
             f"possessive repeat in {pattern!r}: Python {version} matches it wrongly"

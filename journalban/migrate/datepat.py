@@ -65,6 +65,6 @@ def date_regex(pattern: str) -> str | None:
         re.compile(out)
     except re.error:
         return None
-    if not possessive.POSSESSIVE_SAFE and possessive.holds_possessive(out):
+    if possessive.matched_wrongly(out):
         return None  # spliced into the regexes, it would get the whole filter refused
     return out
