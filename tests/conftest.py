@@ -72,8 +72,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if _beside:
         from support import booted_beside
 
+        # pytest's own base temporary directory, the one behind tmp_path_factory.
+        factory: pytest.TempPathFactory = session.config._tmp_path_factory  # type: ignore[attr-defined]
         for label, nodeids in _beside.items():
-            booted_beside.start(label, nodeids)
+            booted_beside.start(label, nodeids, factory.mktemp(label.replace(" ", "-")))
     if BOOTED_TIER not in _beside and any(_booted(item) for item in session.items):
         from support import rootfs
 

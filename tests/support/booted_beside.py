@@ -18,7 +18,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +49,11 @@ class _Run:
 _runs: list[_Run] = []
 
 
-def start(label: str, nodeids: list[str]) -> None:
-    """Start a pytest of its own on ``nodeids`` (a group's tests this session selected)."""
-    log = Path(tempfile.mkdtemp(prefix="journalban-beside-")) / "pytest.log"
+def start(label: str, nodeids: list[str], where: Path) -> None:
+    """Start a pytest of its own on ``nodeids`` (a group's tests this session selected),
+    its log in the directory ``where`` (this session's, under pytest's base temporary
+    directory: kept for the last sessions, as a test's tmp_path is, not left in /tmp)."""
+    log = where / "pytest.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "pytest", "-q", "-ra", "-p", "no:cacheprovider",

@@ -6,6 +6,8 @@ environment and talks to ``/run/dbus/system_bus_socket``, so cockpit-ws runs
 in a mount namespace of its own where that path is a link to the test's
 private bus, and where ``/usr/share/cockpit`` also holds the repository's
 ``cockpit/journalban`` (an overlay: the machine's own files are untouched).
+That namespace has a /tmp of its own too: each bridge starts an ssh-agent and a
+session bus, which make /tmp/ssh-* and /tmp/dbus-* and never remove them.
 """
 
 from __future__ import annotations
@@ -65,11 +67,15 @@ class CockpitWs:
         socket_path = self.bus.socket_address.removeprefix("unix:path=")
         ws = as_user(self.user, [COCKPIT_WS, "--no-tls", "--address", "127.0.0.1",
                                  "--port", str(self.port), "--local-session=cockpit-bridge"])  # fmt: skip
+        # The bus socket is bound, not linked, and the pages are overlaid,
+        # before /tmp (where both live) is hidden under the namespace's own.
         script = " && ".join(
             [
                 "mount -t tmpfs tmpfs /run/dbus",
-                f'ln -s "{socket_path}" /run/dbus/system_bus_socket',
+                "touch /run/dbus/system_bus_socket",
+                f'mount --bind "{socket_path}" /run/dbus/system_bus_socket',
                 f'mount -t overlay overlay -o "lowerdir={pages}:/usr/share/cockpit" /usr/share/cockpit',
+                "mount -t tmpfs -o mode=1777 tmpfs /tmp",
                 "exec " + " ".join(f"'{a}'" for a in ws),
             ]
         )
