@@ -66,9 +66,9 @@ def read_routed(
             continue  # no message, nothing to match; still moves the cursor
         if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
             continue  # starts with neither a session prefix nor a failure's start
-        # Its start (the match ends with it): a failure's, matched by the regexes such a
-        # start may match.
-        match = matchers[leaves[raw[: start.end()]]]
+        # Its start (the match's text, ``start[0]``: a subscript, not ``raw[: start.end()]``'s
+        # method call and slice): a failure's, matched by the regexes such a start may match.
+        match = matchers[leaves[start[0]]]
         key = None
         if match is None:
             match = whole
@@ -93,8 +93,10 @@ def read_routed(
                     found.append(hit)
             else:
                 host_group, user_group, mark = plan
-                if host := m.group(host_group):
-                    user = m.group(user_group) if user_group is not None else None
+                # m[name] is m.group(name) without a method's call: about 250 instructions
+                # less a group (sshd-flood: -0.8% of the child's, jchild's section)
+                if host := m[host_group]:
+                    user = m[user_group] if user_group is not None else None
                     found.append((text, host, when, user, mark))
         if key is not None:
             messages.append(text)

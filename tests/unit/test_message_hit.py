@@ -59,8 +59,9 @@ def test_a_hit_made_from_its_plan_is_the_hit_of_the_match(name: str, mode: str) 
             if m is None or (plan := plans[m.lastgroup]) is None:  # type: ignore[index]
                 continue
             host_group, user_group, mark = plan
-            host = m.group(host_group)
-            user = m.group(user_group) if user_group is not None else None
+            # As journalrouted reads them: by subscript, ``m.group(name)`` without the call.
+            host = m[host_group]
+            user = m[user_group] if user_group is not None else None
             made = (message, host, 1.5, user, mark) if host else None
             assert made == hit_of(m, message, 1.5), (name, mode, message)
             planned += 1
