@@ -101,39 +101,57 @@ class SubnetCrowd:
         return found
 
     def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
-        key, _, when, known_good = seen
-        if known_good:
-            return ()
+        found = self.observe_all((seen,))
+        return found[0][1] if found else ()
+
+    def observe_all(
+        self, failures: Iterable[Failure]
+    ) -> list[tuple[float, Sequence[VerdictTuple]]]:
+        """``observe`` of each failure in turn; (its time, its verdicts) of each that calls
+        for a ban. The engine hands a step's failures at once (``JailDetection.crowd_verdicts``):
+        one frame of Python for them all, the configuration read once, not a call each."""
         cfg = self.config
         octets, tail = self._v4_cut
-        if octets == 3 and key.endswith("/32"):  # (prefix_of's first answer, without its call)
-            prefix = key[: key.rfind(".")] + tail
-        else:
-            prefix = self.prefix_of(key)
-        prefixes = self.prefixes
-        kept = prefixes.take(prefix, None)  # (put back below, or left out at a verdict)
-        if kept is None:
-            if cfg.addresses > 1:  # (always, as configured) one network is not a crowd
-                prefixes.add(prefix, (key, when))
-                return ()
-            networks: dict[str, float] = {}
-        elif isinstance(kept, tuple):
-            if kept[0] == key and cfg.addresses > 1:  # the prefix's one network again
-                prefixes.put_back(prefix, (key, when if when > kept[1] else kept[1]))
-                return ()
-            networks = {kept[0]: kept[1]}
-        else:
-            networks = kept
-        if not note_distinct(networks, key, when, cfg.findtime, cfg.addresses):
-            value = next(iter(networks.items())) if len(networks) == 1 else networks
-            if kept is None:
-                prefixes.add(prefix, value)
+        v4_24 = octets == 3
+        many, findtime, needed = cfg.addresses > 1, cfg.findtime, cfg.addresses
+        prefixes = self.prefixes  # (its ``take`` read each time: a full map rebinds it)
+        found: list[tuple[float, Sequence[VerdictTuple]]] = []
+        for key, _, when, known_good in failures:
+            if known_good:
+                continue
+            if v4_24 and key.endswith("/32"):  # (prefix_of's first answer, without its call)
+                prefix = key[: key.rfind(".")] + tail
             else:
-                prefixes.put_back(prefix, value)
-            return ()
-        if kept is not None:
-            prefixes.taken_out(prefix)
-        return (Verdict(SUBNET, prefix, len(networks), cfg.bantime, None, tuple(networks)),)
+                prefix = self.prefix_of(key)
+            kept = prefixes.take(prefix, None)  # (put back below, or left out at a verdict)
+            if kept is None:
+                if many:  # (always, as configured) one network is not a crowd
+                    prefixes.add(prefix, (key, when))
+                    continue
+                networks: dict[str, float] = {}
+            elif isinstance(kept, tuple):
+                if kept[0] == key and many:  # the prefix's one network again
+                    prefixes.put_back(prefix, (key, when if when > kept[1] else kept[1]))
+                    continue
+                networks = {kept[0]: kept[1]}
+            else:
+                networks = kept
+            if not note_distinct(networks, key, when, findtime, needed):
+                value = next(iter(networks.items())) if len(networks) == 1 else networks
+                if kept is None:
+                    prefixes.add(prefix, value)
+                else:
+                    prefixes.put_back(prefix, value)
+                continue
+            if kept is not None:
+                prefixes.taken_out(prefix)
+            found.append(
+                (
+                    when,
+                    (Verdict(SUBNET, prefix, len(networks), cfg.bantime, None, tuple(networks)),),
+                )
+            )
+        return found
 
     def banned(self, key: str) -> None:
         pass

@@ -59,3 +59,46 @@ def test_pairs_and_dicts_decide_and_write_as_dicts_did() -> None:
     assert pairs > 1_000  # the pair form was taken, and checked by the steps above
     kept = dict(crowd.prefixes.items())
     assert {p: dict([v]) if isinstance(v, tuple) else v for p, v in kept.items()} == model.prefixes
+
+
+def test_a_steps_failures_handed_at_once_decide_as_one_by_one() -> None:
+    """``observe_all`` (a step's failures in one call: ``JailDetection.crowd_verdicts``)
+    decides, keeps and writes as the dict model failure by failure, and as a twin handed
+    each failure alone, each verdict with its failure's time; with a cap small enough that
+    the map fills within a step (it is then an OrderedDict, its ``take`` another method:
+    read for each failure, not once for the step), known-good failures skipped."""
+    rng = random.Random(23)
+    config = SubnetConfig(prefix4=24, prefix6=48, addresses=3, findtime=600.0)
+    for cap in (100_000, 12):
+        crowd, twin = SubnetCrowd(config, cap * 3), SubnetCrowd(config, cap * 3)
+        model = DictModel(config) if cap == 100_000 else None
+        when = 1_700_000_000.0
+        verdicts = 0
+        for step in range(400):
+            failures: list[tuple[str, str | None, float, bool]] = []
+            for _ in range(300 if step % 100 == 0 else rng.randrange(1, 30)):
+                when += rng.choice((0.0, 1.0, 30.0, 400.0))
+                if rng.random() < 0.2:
+                    net = f"2001:db8:{rng.randrange(8):x}:{rng.randrange(4):x}::/64"
+                else:
+                    net = f"198.51.{rng.randrange(40)}.{rng.randrange(6)}/32"
+                failures.append(
+                    (net, None, when - rng.choice((0.0, 0.0, 900.0)), rng.random() < 0.05)
+                )
+            found = crowd.observe_all(failures)
+            alone = [(f[2], v) for f in failures if (v := twin.observe(f))]
+            assert [(t, list(v)) for t, v in found] == [(t, list(v)) for t, v in alone], step
+            verdicts += len(found)
+            if model is not None:
+                expected = [
+                    (f[2], model.observe(crowd.prefix_of(f[0]), Seen(*f)))
+                    for f in failures
+                    if not f[3]
+                ]
+                assert [(t, list(v)) for t, v in found] == [(t, v) for t, v in expected if v]
+            assert list(crowd.prefixes.items()) == list(twin.prefixes.items())  # (the use order)
+            assert crowd.prefixes.evicted == twin.prefixes.evicted
+            assert crowd.changes() == twin.changes()
+        assert verdicts > 20
+        if cap == 12:
+            assert crowd.prefixes.evicted > 100
