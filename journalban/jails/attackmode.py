@@ -24,6 +24,10 @@ class AttackMode:
         self.width = config.findtime / BUCKETS
         self.pairs: list[int] = []
         self._count = 0  # what bucket_add_at last counted in ``pairs``; 0: count again
+        # The bucket whose failures only add one to ``_count`` (the newest of ``pairs``,
+        # counted, none of them aged out at it), None: count again. Set by a count, dropped
+        # wherever ``pairs`` is replaced.
+        self._fresh: int | None = None
         self.until = 0.0
         self._dirty = False
 
@@ -38,26 +42,31 @@ class AttackMode:
         self.until = 0.0
         self.pairs = []
         self._count = 0
+        self._fresh = None
         self._dirty = True
 
     def observe(self, seen: Failure) -> Sequence[VerdictTuple]:
         key, _, when, known_good = seen  # (one unpacking: a call per failure of the jail)
         self._dirty = True
-        # The failure's bucket as the float ``//`` gives it: compared with the ints of
-        # ``pairs`` as it is (exactly), made an int only to be added (nan: int() raises).
-        pairs, current = self.pairs, when // self.width
-        if (count := self._count) and pairs[-2] == current and pairs[0] > pairs[-2] - BUCKETS:
+        # The failure's bucket as the float ``//`` gives it: compared with ``_fresh`` as it
+        # is (exactly), made an int only to be added (nan: int() raises).
+        if (current := when // self.width) == self._fresh:
             # The newest bucket again, none aged out: the window's count is one more
             # (bucket_add_at sums every bucket, for each failure of the jail).
-            pairs[-1] += 1
-            count = self._count = count + 1
+            self.pairs[-1] += 1
+            count = self._count = self._count + 1
         else:
-            count = self._count = bucket_add_at(pairs, int(current))
+            pairs = self.pairs
+            count = self._count = bucket_add_at(pairs, fresh := int(current))
+            # (its oldest bucket is then at most BUCKETS-1 older: a failure of that bucket
+            # again only adds one, unless it was older than the newest)
+            self._fresh = fresh if pairs[-2] == fresh else None
         until = self.until
         if when >= until and count >= self.config.failures:
             until = self.until = when + self.config.hold
             self.pairs = []
             self._count = 0
+            self._fresh = None
         if when < until and not known_good:
             # (a plain tuple, no call: one per failure while the jail is under attack)
             return ((ATTACK_MODE, key, 1, self.config.bantime, None, ()),)
@@ -85,3 +94,4 @@ class AttackMode:
             end = min(finite_time(until), now + self.config.hold)
             self.until, self.pairs = end, bucket_list(pairs, empty=True)
             self._count = 0
+            self._fresh = None
