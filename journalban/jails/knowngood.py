@@ -68,15 +68,20 @@ class KnownGood:
         ``JailDetection.succeeded`` is this method, the crowd bound (``functools.partial``,
         in C): a login of a held pair (22,774 of sshd-near-miss's 23,094) runs one frame of
         Python besides ``put_back``'s, where ``succeeded``, ``pair_key`` and ``renew`` were
-        three. The key is ``pair_key``'s, written out for the usual name."""
+        three. The key is ``pair_key``'s, written out for the usual name.
+
+        A held pair is looked up by the name as it is, before the name is checked: a held
+        key is a usual name (``restore`` and ``add_pair`` keep no other), SEP, a network
+        text (no NUL), so a name longer than ``ACCOUNT_MAX`` or holding a NUL never finds
+        one (its first NUL is not the key's, or its part before SEP is too long)."""
         if not account:
             return True
-        if len(account) <= ACCOUNT_MAX and SEP not in account:
-            key = account + SEP + network
-        else:
-            key = account_key(account) + SEP + network
         pairs = self.pairs
+        key = account + SEP + network
         old = pairs.take(key, None)  # (``renew`` written out)
+        if old is None and (len(account) > ACCOUNT_MAX or SEP in account):
+            key = account_key(account) + SEP + network  # (the name as the pairs keep it)
+            old = pairs.take(key, None)
         if old is not None:
             pairs.put_back(key, old if old > when else when)
             return True

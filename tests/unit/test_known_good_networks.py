@@ -170,3 +170,37 @@ def test_succeeded_is_knowngood_login_with_the_crowd_bound() -> None:
     assert without.known_good is None
     assert without.succeeded("192.0.2.2/32", "alice", 12.0)
     assert without.tracked == 0
+
+
+def test_a_login_looks_a_held_pair_up_by_the_name_as_it_is_first() -> None:
+    """``KnownGood.login`` asks for the name as it is before it checks it: a name the pairs
+    keep otherwise (longer than ``ACCOUNT_MAX``, a NUL) never finds another account's pair
+    that way, and finds its own under the kept name (``account_key``), held while failures
+    wait, its time the later; every key held is the kept name, SEP, the network."""
+    from journalban.jails.detector import ACCOUNT_MAX, account_key
+    from journalban.jails.knowngood import SEP
+
+    waiting = ["a failure held for subnet"]
+    crafted = ["a\x00192.0.2.1/32", "a\x00", "\x00a", "a" * (ACCOUNT_MAX + 1), "a" * 300]
+    crafted += ["a" * ACCOUNT_MAX + "\x00192.0.2.1/32", "a" * (ACCOUNT_MAX - 1) + "\x00"]
+    for name in crafted:
+        kept = account_key(name)
+        for network in ("192.0.2.1/32", "2001:db8::/64"):
+            good = KnownGood(KnownGoodConfig(keep=1e6, max_pairs=10))
+            # pairs a crafted name's text could be mistaken for: its kept name's prefixes
+            for other in ("a", "a" * ACCOUNT_MAX, "a" * (ACCOUNT_MAX - 1), kept[:-1] or "b"):
+                if other != kept:
+                    good.add(other, network, 1.0)
+            others = sorted(good.listing())
+            assert not good.login(waiting, network, name, 5.0)  # its own pair: not held
+            assert sorted(good.listing()) == others  # no other pair taken or moved
+            assert good.login([], network, name, 5.0)  # added under the kept name
+            assert (kept, network, 5.0) in good.listing()
+            assert good.login(waiting, network, name, 7.0)  # held now: taken at once
+            assert (kept, network, 7.0) in good.listing()
+            assert good.login(waiting, network, kept, 6.0)  # the kept name: the same pair
+            assert (kept, network, 7.0) in good.listing()
+            assert all(k.count(SEP) == 1 for k in good.pairs)
+            assert sorted(t for a, n, t in good.listing() if (a, n) != (kept, network)) == [
+                t for a, n, t in others if (a, n) != (kept, network)
+            ]
