@@ -54,9 +54,18 @@ class SlowWindow:
             count = 1
             keys.add(key, bucket)
         else:
-            if not isinstance(pairs, list):  # its second failure
+            # (``bucket_add_at`` written out where a key fails again in its one bucket, most
+            # of its later failures: nothing ages out, the bucket's count is the key's)
+            if isinstance(pairs, list):
+                if len(pairs) == 2 and pairs[0] == bucket:
+                    pairs[1] = count = pairs[1] + 1
+                else:
+                    count = bucket_add_at(pairs, bucket)
+            elif pairs == bucket:  # its second failure, in its first's bucket
+                pairs, count = [bucket, 2], 2
+            else:  # its second failure, in another bucket
                 pairs = [pairs, 1]
-            count = bucket_add_at(pairs, bucket)
+                count = bucket_add_at(pairs, bucket)
             keys.put_back(key, pairs)
         if count < self.config.maxretry:
             return ()
