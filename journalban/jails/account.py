@@ -80,8 +80,14 @@ class AccountAttack:
             return ((ACCOUNT, key, 1, cfg.bantime, account, ()),)
         networks = self.seen.get(account)
         if networks is None:
-            networks = {}
-        if not note_distinct(networks, key, when, cfg.findtime, cfg.addresses):
+            networks = {key: when}
+        elif (last := networks.get(key)) is None or when > last:
+            networks[key] = when
+        # (``note_distinct``'s first step written out: below ``addresses`` networks, most
+        # failures, nothing is forgotten and no call made)
+        if len(networks) < cfg.addresses or not note_distinct(
+            networks, key, when, cfg.findtime, cfg.addresses
+        ):
             self.seen.touch(account, networks)
             return ()
         self.seen.drop(account)

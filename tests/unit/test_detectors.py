@@ -325,3 +325,51 @@ def test_account_names_are_kept_short_and_without_nul() -> None:
     deny = DenyUsers(DenyUsersConfig(("a*",)))
     (denied,) = deny.observe(Seen("203.0.113.3/32", name, NOW))
     assert "\x00" not in (Verdict(*denied).account or "")
+
+
+def test_account_counts_as_note_distinct_at_every_failure() -> None:
+    """``AccountAttack.observe`` adds a failure's network itself below ``addresses``
+    networks (no ``note_distinct`` call): the same verdicts, kept networks, use order and
+    rows as a model calling ``note_distinct`` at every failure, with known-good failures,
+    ignored users, long names, out-of-order times, evictions and holds ending."""
+    import random
+
+    from journalban.jails.detector import ACCOUNT, account_key
+    from journalban.jails.distinct import note_distinct
+
+    rng = random.Random(43)
+    config = AccountConfig(addresses=3, findtime=600.0, hold=900.0, ignore_users=("backup",))
+    account = AccountAttack(config, 12)
+    seen: dict[str, dict[str, float]] = {}  # the model: account -> networks, use order
+    attacked: dict[str, float] = {}
+    cap = max(1, 12 // config.addresses)
+    users = ["alice", "bob", "carol", "dave", "erin", "backup", "x" * 200, "a\x00b", None]
+    when = NOW
+    for step in range(6000):
+        when += rng.choice([0.0, 1.0, 20.0, 300.0, -50.0])
+        key = f"203.0.113.{rng.randrange(9)}/32"
+        user = rng.choice(users)
+        known = rng.random() < 0.05
+        expected: list[Any] = []
+        if user is not None and not known and user not in config.ignore_users:
+            name = account_key(user)
+            until = attacked.get(name)
+            if until is not None and when < until:
+                expected = [(ACCOUNT, key, 1, config.bantime, name, ())]
+            else:
+                networks = seen.pop(name, {})
+                if note_distinct(networks, key, when, config.findtime, config.addresses):
+                    attacked.pop(name, None)
+                    attacked[name] = when + config.hold
+                    expected = [
+                        Verdict(ACCOUNT, k, len(networks), config.bantime, name) for k in networks
+                    ]
+                else:
+                    if len(seen) >= cap:
+                        del seen[next(iter(seen))]
+                    seen[name] = networks
+        found = account.observe(Seen(key, user, when, known))
+        assert list(found) == expected, step
+        assert list(account.seen.items()) == list(seen.items()), step
+        assert dict(account.attacked.items()) == attacked, step
+    assert account.seen.evicted > 0
