@@ -39,32 +39,29 @@ class FailureCounter(Generic[K]):
 
     def restore(self, failures: Iterable[tuple[K, float]]) -> None:
         for network, when in failures:
-            self._push(network, when)
+            self.add(network, when)
 
     def add(self, network: K, when: float) -> int:
         """Record a failure; how many of the network's failures are within findtime."""
-        times = self._times
-        if network not in times and len(times) < self.max_tracked and self.findtime > 0:
-            times[network] = [when]  # a network's first failure (most of them): no window cut
-            return 1
-        return len(self._push(network, when))
-
-    def _push(self, network: K, when: float) -> list[float]:
-        times = self._times.get(network)
+        networks = self._times
+        times = networks.get(network)
         if times is None:
-            while len(self._times) >= self.max_tracked:
-                self._times.popitem(last=False)
+            if len(networks) < self.max_tracked and self.findtime > 0:
+                networks[network] = [when]  # a network's first failure (most): no window cut
+                return 1
+            while len(networks) >= self.max_tracked:
+                networks.popitem(last=False)
                 self.evicted += 1
-            times = self._times[network] = []
+            times = networks[network] = []
         else:
-            self._times.move_to_end(network)
+            networks.move_to_end(network)
         # Lines may come out of order (several sources): keep the times sorted.
         if times and when < times[-1]:
             insort(times, when)
         else:
             times.append(when)
         del times[: bisect_right(times, times[-1] - self.findtime)]
-        return times
+        return len(times)
 
     def newest(self, limit: int) -> list[tuple[K, list[float]]]:
         """The ``limit`` networks seen most recently, newest first, with their failure times."""
