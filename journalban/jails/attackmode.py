@@ -56,8 +56,19 @@ class AttackMode:
             self.pairs[-1] += 1
             count = self._count = self._count + 1
         else:
-            pairs = self.pairs
-            count = self._count = bucket_add_at(pairs, fresh := int(current))
+            pairs, fresh, count = self.pairs, int(current), self._count
+            if count and fresh > pairs[-2]:
+                # A newer bucket (most of the others: a bucket is findtime/24): the window
+                # moves on, the buckets it leaves behind taken off the count (``_count`` is
+                # the sum of ``pairs``' counts when not 0), no sum of every bucket.
+                oldest = fresh - BUCKETS + 1
+                while pairs and pairs[0] < oldest:
+                    count -= pairs[1]
+                    del pairs[:2]
+                pairs += (fresh, 1)
+                count = self._count = count + 1
+            else:
+                count = self._count = bucket_add_at(pairs, fresh)
             # (its oldest bucket is then at most BUCKETS-1 older: a failure of that bucket
             # again only adds one, unless it was older than the newest)
             self._fresh = fresh if pairs[-2] == fresh else None
