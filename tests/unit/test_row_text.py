@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,49 @@ def test_a_bans_lines_as_json_dumps_writes_them() -> None:
         ]
         assert _lines_text(lines) == json.dumps(lines)
         assert _lines_text(tuple(lines)) == json.dumps(list(lines))
+
+
+def test_a_batchs_plain_lines_are_written_without_escaping_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``lines_texts``: a batch whose lines json leaves as they are (printable ASCII but the
+    quote and the backslash) is written without json's escape of each line; a batch with
+    one line of any other character, or a ban without lines, escapes each as before. Every
+    text is json.dumps's."""
+    from journalban.state import commitrows
+
+    rng = random.Random(12)
+    plain = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in '"\\')
+    odd = '"\\\n\t\x00\x01\x1f\x7fé€😀\udcff'
+    escaped: list[str] = []
+
+    def escape(text: str) -> str:
+        escaped.append(text)
+        return encode_basestring_ascii(text)
+
+    monkeypatch.setattr(commitrows, "encode_basestring_ascii", escape)
+    for n in range(300):
+        each = [
+            tuple(
+                "".join(rng.choice(plain) for _ in range(rng.randint(0, 30)))
+                for _ in range(1 + rng.randrange(4))
+            )
+            for _ in range(1 + n % 9)
+        ]
+        escaped.clear()
+        assert commitrows.lines_texts(each) == [json.dumps(list(lines)) for lines in each]
+        assert escaped == []  # (one join and one split: no escape of each line)
+        spoilt = [list(lines) for lines in each]
+        if n % 3 == 0:
+            spoilt[rng.randrange(len(spoilt))] = []  # (a ban without lines: "[]")
+        else:
+            lines = spoilt[rng.randrange(len(spoilt))]
+            at = rng.randrange(len(lines))
+            cut = rng.randint(0, len(lines[at]))
+            lines[at] = lines[at][:cut] + rng.choice(odd) + lines[at][cut:]
+        spoilt_each = [tuple(lines) for lines in spoilt]
+        assert commitrows.lines_texts(spoilt_each) == [json.dumps(x) for x in spoilt]
+        assert escaped or n % 3 == 0
 
 
 def test_a_time_as_json_dumps_writes_it() -> None:
