@@ -5,9 +5,11 @@ order, each source's last position, the counters added up, the last row of a key
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -195,6 +197,44 @@ def test_a_commit_of_many_batches_ends_as_a_row_at_a_time(tmp_path: Path, seed: 
         assert ours.ban_history(net, 0.0) == [(str(j), float(at)) for j, at in ours.db.execute(
             "SELECT jail, banned_at FROM history WHERE network = ? AND manual = 0"
             " ORDER BY banned_at, rowid", (network_text(net),))]  # fmt: skip
+    ours.close()
+    theirs.close()
+
+
+@pytest.mark.parametrize("shape", ["one jail and source", "two sources", "two jails"])
+def test_a_statements_bans_of_one_jail_and_source_bind_them_once(
+    tmp_path: Path, shape: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement of bans whose rows share their jail and source binds each once (``?1``,
+    ``?2``); one whose rows do not binds every row's; the rows are the same either way."""
+    at = 1_800_000_000.0
+    bans = []
+    for n in range(150):  # (statements of 64, 64, 16, 4 and 2 rows)
+        ban = _ban(n, at + n, (f"line {n}",), "root" if n % 3 else "")
+        if n == 100 and shape == "two sources":
+            ban = dataclasses.replace(ban, source="files:/var/log/auth.log")
+        elif n == 100 and shape == "two jails":
+            ban = dataclasses.replace(ban, jail="recidive")
+        bans.append(ban)
+    batches = [BatchCommit("sshd", bans=bans, history=[(b, False) for b in bans])]
+    shared: list[bool] = []
+    real = commitrows._bans_statement
+
+    def spy(size: int, part: Sequence[object]) -> tuple[str, Sequence[object]]:
+        text, values = real(size, part)
+        shared.append("?1" in text)
+        return text, values
+
+    monkeypatch.setattr(commitrows, "_bans_statement", spy)
+    ours = StateStore(tmp_path / "ours.sqlite")
+    ours.commit(batches)
+    theirs = sqlite3.connect(tmp_path / "theirs.sqlite", isolation_level=None)
+    schema.create(theirs.cursor())
+    _one_by_one(theirs, batches)
+    assert _state(ours.db) == _state(theirs)
+    assert len(_state(ours.db)["bans"]) == 150
+    one = shape == "one jail and source"
+    assert shared == [True, one, True, True, True]  # (row 100: the second statement's)
     ours.close()
     theirs.close()
 
