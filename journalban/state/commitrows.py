@@ -75,8 +75,9 @@ _lines = attrgetter("lines")
 # A bans row's columns but its jail and source (bound once a statement: _bans_statement).
 _UNSHARED = (False, True, True, True, True, True, True, False, True, True) * bulk.MOST_ROWS
 _SHARED_TEXTS: dict[int, str] = {}
-# The bytes json's escape (ensure_ascii) leaves as they are: printable ASCII but ``"`` and ``\\``.
-_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+# Each byte json's escape (ensure_ascii) leaves as it is (printable ASCII but ``"`` and
+# ``\\``) to itself, any other to a space: a text json leaves as it is is left so here.
+_PLAIN = bytes(c if 0x20 <= c < 0x7F and c not in b'"\\' else 0x20 for c in range(256))
 _flat = chain.from_iterable
 # A batch's new failures ((network text, time) tuples) as json.dumps writes them, by the
 # encoder json.dumps makes in C, made once: without json.dumps's check for a list holding
@@ -354,14 +355,12 @@ def ban_values(bans: Sequence[Ban]) -> list[object]:
 def lines_texts(each: Sequence[Sequence[str]]) -> list[str]:
     """``lines_text`` of each of ``each``: when no line holds a character json escapes
     (printable ASCII but the quote and the backslash: one check of the lines joined, in C)
-    and every ban has lines, the lines as they are between the quotes, all made by one join and
-    one split; else one by one. sshd's 12,509 bans (18,642 lines of 102 characters):
-    88 M -> 54 M instructions, json's escape of each line and the concatenations a ban
-    (tests/unit/test_row_text.py)."""
+    and every ban has lines, the lines as they are between the quotes; else one by one.
+    sshd's 12,509 bans (18,642 lines of 102 characters): 88 M -> 38 M instructions, json's
+    escape of each line and its concatenations (tests/unit/test_row_text.py)."""
     joined = "".join(_flat(each))
-    if joined.isascii() and not joined.encode().translate(None, _PLAIN) and all(each):
-        # (no line holds a NUL: the split cuts between the bans only)
-        return ('["' + '"]\x00["'.join(map('", "'.join, each)) + '"]').split("\x00")
+    if joined.isascii() and (raw := joined.encode()).translate(_PLAIN) == raw and all(each):
+        return [f'["{lines}"]' for lines in map('", "'.join, each)]
     return [*map(lines_text, each)]
 
 
