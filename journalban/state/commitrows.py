@@ -72,9 +72,13 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 _banned_at = attrgetter("banned_at")
 _lines = attrgetter("lines")
-# A bans row's columns but its jail and source (bound once a statement: _bans_statement).
-_UNSHARED = (False, True, True, True, True, True, True, False, True, True) * bulk.MOST_ROWS
-_SHARED_TEXTS: dict[int, str] = {}
+# A bans statement's shared columns bound once (_bans_statement), by how many are shared
+# (jail, source; reason too: 3): a bans row's own columns, MOST_ROWS rows.
+_OWN = {
+    2: (False, True, True, True, True, True, True, False, True, True) * bulk.MOST_ROWS,
+    3: (False, True, True, True, True, False, True, False, True, True) * bulk.MOST_ROWS,
+}
+_SHARED_TEXTS: dict[tuple[int, int], str] = {}
 # Each byte json's escape (ensure_ascii) leaves as it is (printable ASCII but ``"`` and
 # ``\\``) to itself, any other to a space: a text json leaves as it is is left so here.
 _PLAIN = bytes(c if 0x20 <= c < 0x7F and c not in b'"\\' else 0x20 for c in range(256))
@@ -251,27 +255,37 @@ class CommitRows:
 def _bans_statement(size: int, part: Sequence[object]) -> tuple[str, Sequence[object]]:
     """The statement of new bans (``INSERT_NEW_BANS``) of ``size`` rows ``part``, and its
     parameters: a statement whose rows share their jail and source (most: a batch's bans)
-    binds each once, ``?1`` and ``?2`` in every row. Binding a text costs about three
-    times an integer (SQLite frees the parameter's last copy and copies the new one through
-    its allocator, whose mutex and statistics are on in Debian's build): sshd's 12,509
-    bans bound 75,000 texts, now 50,000 (test_state_bulk_rows.py)."""
-    jail, source = part[0], part[7]
+    binds each once, ``?1`` and ``?2`` in every row, and their reason too (``?3``) when
+    they share it (sshd-near-miss's, authlog-mixed's and sshd-flood's bans nearly all).
+    Binding a text costs about three times an integer (SQLite frees the parameter's last
+    copy and copies the new one through its allocator, whose mutex and statistics are on
+    in Debian's build): sshd's 12,509 bans bound 75,000 texts, now 50,000
+    (test_state_bulk_rows.py)."""
+    jail, source, reason = part[0], part[7], part[5]
     if part[::BAN_COLUMNS].count(jail) == size and part[7::BAN_COLUMNS].count(source) == size:
-        return _shared_statement(size), [jail, source, *compress(part, _UNSHARED)]
+        if part[5::BAN_COLUMNS].count(reason) == size:
+            return _shared_statement(size, 3), [jail, source, reason, *compress(part, _OWN[3])]
+        return _shared_statement(size, 2), [jail, source, *compress(part, _OWN[2])]
     return bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part
 
 
-def _shared_statement(size: int) -> str:
-    """``INSERT_NEW_BANS`` of ``size`` rows, jail ``?1`` and source ``?2`` in each (the same
-    text object each time: the connection's statement cache hashes it once)."""
-    text = _SHARED_TEXTS.get(size)
+def _shared_statement(size: int, shared: int) -> str:
+    """``INSERT_NEW_BANS`` of ``size`` rows, jail ``?1`` and source ``?2`` in each, reason
+    ``?3`` when ``shared`` is 3 (the same text object each time: the connection's
+    statement cache hashes it once)."""
+    text = _SHARED_TEXTS.get((size, shared))
     if text is None:
+        width = BAN_COLUMNS - shared  # (a row's own columns)
         rows = []
         for row in range(size):
-            first = 3 + (BAN_COLUMNS - 2) * row  # (network, ..., failures; lines, account)
-            own = [f"?{first + n}" for n in range(BAN_COLUMNS - 2)]
-            rows.append("(" + ", ".join(["?1", *own[:6], "?2", *own[6:]]) + ")")
-        text = _SHARED_TEXTS[size] = f"{INSERT_NEW_BANS} VALUES " + ", ".join(rows)
+            own = iter([f"?{shared + 1 + width * row + n}" for n in range(width)])
+            columns = [
+                "?1" if column == 0 else "?2" if column == 7 else
+                "?3" if column == 5 and shared == 3 else next(own)
+                for column in range(BAN_COLUMNS)
+            ]  # fmt: skip
+            rows.append("(" + ", ".join(columns) + ")")
+        text = _SHARED_TEXTS[size, shared] = f"{INSERT_NEW_BANS} VALUES " + ", ".join(rows)
     return text
 
 
