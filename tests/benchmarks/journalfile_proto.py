@@ -285,11 +285,12 @@ class FileReader:
         f, offsets = self.queue.pop(0)
         if self.seqnum_id and f.seqnum_id != self.seqnum_id:
             raise Unsupported("files of several seqnum sources")
+        if offsets[0] < f.start or offsets[-1] + 64 > f.end:
+            raise Unsupported(f"{f.path}: entries out of bounds")
         heads = list(map(ENTRY_HEAD.unpack_from, repeat(f.map), offsets))
         kinds, sizes, seqnums = zip(*heads, strict=True)
         if (
             set(kinds) != {OBJECT_ENTRY}
-            or offsets[0] < f.start
             or max(map(add, offsets, sizes)) > f.end
             or not all(map(lt, offsets, offsets[1:]))
             or seqnums[0] <= self.seqnum
