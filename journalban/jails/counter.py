@@ -44,8 +44,7 @@ class FailureCounter(Generic[K]):
     def add(self, network: K, when: float) -> int:
         """Record a failure; how many of the network's failures are within findtime."""
         networks = self._times
-        times = networks.get(network)
-        if times is None:
+        if network not in networks:  # (``in`` and a subscript: no method call, as ``get``)
             if len(networks) < self.max_tracked and self.findtime > 0:
                 networks[network] = [when]  # a network's first failure (most): no window cut
                 return 1
@@ -54,6 +53,7 @@ class FailureCounter(Generic[K]):
                 self.evicted += 1
             times = networks[network] = []
         else:
+            times = networks[network]
             networks.move_to_end(network)
         # Lines may come out of order (several sources): keep the times sorted.
         if times and when < times[-1]:
