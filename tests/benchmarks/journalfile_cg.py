@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_agent_corpora import jail_for
+from bench_agent_corpora import jail_for, raw_entries
 from corpora import add_corpus_arguments
 from journal_child_cg import corpus
 from journalfile_proto import OBJECT_HEAD, FileReader
@@ -89,14 +89,7 @@ def opener(kind: str) -> Callable[[Sequence[str], Sequence[Mapping[str, str]]], 
 
 def raw(reader: object) -> int:
     """``_next()`` and ``_get("MESSAGE")`` to the end, as the minimal reader does."""
-    next_entry, get = reader._next, reader._get  # type: ignore[attr-defined]
-    entries = 0
-    while next_entry():
-        entries += 1
-        try:  # noqa: SIM105 (suppress() would cost more than the call measured)
-            get("MESSAGE")
-        except KeyError:
-            pass
+    entries = raw_entries(reader)
     reader.close()  # type: ignore[attr-defined]
     return entries
 

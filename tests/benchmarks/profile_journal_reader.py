@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for support.*
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_agent_corpora import jail_for, reader_request
+from bench_agent_corpora import jail_for, raw_entries, reader_request
 from corpora import add_corpus_arguments
 from corpus_files import ensure_files
 
@@ -62,14 +62,7 @@ def opened(request: Request) -> Reader:
 
 def raw(request: Request) -> int:
     reader = opened(request)
-    next_entry, get = reader._next, reader._get
-    entries = 0
-    while next_entry():
-        entries += 1
-        try:  # noqa: SIM105 (suppress() would cost more than the call measured)
-            get("MESSAGE")
-        except KeyError:
-            pass
+    entries = raw_entries(reader)
     reader.close()
     return entries
 
