@@ -225,7 +225,8 @@ class LineMatcher:
                 if dg:
                     s0, s1 = m.span(sg)
                     if s1 == m.end(dg) and s0 > 0 and (not fg or m[fg] is None):
-                        base = minutes.get(text[m.start(dg) : s0])
+                        # (the date group opens every head, so the match: ``start``)
+                        base = minutes.get(text[start:s0])
                         if base is not None:
                             when = base + int(text[s0:s1])
                             dated += 1

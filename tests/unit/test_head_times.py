@@ -60,3 +60,26 @@ def test_cached_times_are_the_dates_converted_one_by_one(fmt: str) -> None:
     assert got == want
     assert all(isinstance(t, float) for t in got)
     assert cached.dates.hits[name.format] == hits == len(lines) + 1
+
+
+@pytest.mark.parametrize(
+    "fmt", ["Syslog", "Syslog year", "Syslog bracketed", "ISO", "ISO zone", "ISO fraction"]
+)
+def test_the_date_group_opens_every_head_match(fmt: str) -> None:
+    """``LineMatcher._text_hits`` takes a minute's text from the line's start (where it
+    matched the fused regex, the head first), not from the date group's own start: the
+    two are the same for every head, matched at a line inside a text."""
+    lines = [f"{d} host sshd[1]: Failed password" for d in dates(fmt, random.Random(fmt))]
+    reader = HeadReader(DateReader(lambda: NOW))
+    found = reader.dates.find(lines[0])
+    assert found is not None
+    reader.settle(found.format)
+    assert reader.regex is not None
+    assert reader.regex.pattern.startswith("(?P<jbdate>")
+    text = "\n".join(lines)
+    start = 0
+    for line in lines:
+        m = reader.regex.match(text, start, start + len(line))
+        assert m is not None
+        assert m.start("jbdate") == start
+        start += len(line) + 1
