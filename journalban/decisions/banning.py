@@ -15,9 +15,9 @@ from journalban.config.detectors import JAIL_BANTIME
 from journalban.config.schema import RecidiveConfig
 from journalban.decisions.banmaker import new_ban, new_ban_pair
 from journalban.decisions.firstban import FirstBans
+from journalban.decisions.plainban import RECIDIVE, PlainBans, spent_lines
 from journalban.decisions.policy import HISTORY_HORIZON, ban_length
 from journalban.decisions.prefixes import subnet_prefix
-from journalban.decisions.recentlines import LINE_CHARS, cut
 from journalban.decisions.runtime import BanTable, Changes, JailRuntime
 from journalban.decisions.unsaved import UnsavedBans, committed_history
 from journalban.decisions.virtual import Span, VirtualBans
@@ -30,7 +30,7 @@ from journalban.state.store import BatchCommit, StateStore
 if TYPE_CHECKING:
     from journalban.clock import Clock
 
-RECIDIVE = "recidive"
+__all__ = ["RECIDIVE", "BanDeciding"]
 
 
 class BanDeciding:
@@ -52,6 +52,8 @@ class BanDeciding:
     # table's indexes (decisions.firstban): flushed before any other ban, and at the end.
     _first: FirstBans
     _check_prefix: Callable[[IPNetwork], None] | None
+    # The step's facts for its first bans (decisions.plainban), read at its first ban.
+    _plain: PlainBans | None = None
 
     def _history(self, network: IPNetwork, since: float, text: str) -> list[tuple[str, float]]:
         """(jail, banned_at) of the automatic bans of ``network`` (``text``: its
@@ -72,6 +74,7 @@ class BanDeciding:
         """The step's bans all in its commit (``_first``), and in the jail's total."""
         self._first.flush(self.bans, self._decided)
         rt.total_banned += commit.banned_delta
+        self._plain = None  # (the step's commit not held)
 
     def _keep_decided(self) -> None:
         """The bans the process() call decided, as not yet committed (``_history``)."""
@@ -145,12 +148,13 @@ class BanDeciding:
     ) -> None:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
         network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
-        # (the arguments written out: a tuple of them was two allocations per ban)
-        if reason != SUBNET and self._ban_plainly(
-            rt, key, network, text, when, failures, source, commit, changes, now, reason,
-            bantime, account,
-        ):  # fmt: skip
-            return
+        if reason != SUBNET:
+            plain = self._plain
+            if plain is None or plain.commit is not commit:
+                plain = self._plain = self._plain_bans(rt, commit, changes)
+            if plain.ban(key, network, text, when, failures, source, now, reason, bantime,
+                         account):  # fmt: skip
+                return
         self._ban_generally(rt, key, network, text, when, failures, source, commit, changes,
                             now, reason, bantime, account)  # fmt: skip
 
@@ -174,13 +178,15 @@ class BanDeciding:
         history read, the increment, recidive, the ban's bookkeeping one by one."""
         if self._first.run:  # (the bans before this one first, in order)
             self._first.flush(self.bans, self._decided)
+        if (plain := self._plain) is not None and plain.known is None:
+            self._plain = None  # (the history's networks may be read now: read them again)
         cfg = rt.config
         jail = cfg.name
         lines: tuple[str, ...] = ()
         if reason != SUBNET:
             # A network the jail counts by: its count is spent.
             commit.cleared.append(key)
-            lines = _spent_lines(rt, key)
+            lines = spent_lines(rt, key)
         inc = cfg.increment
         rec = self.recidive
         # One read of the history serves the increment and recidive.
@@ -313,95 +319,24 @@ class BanDeciding:
                     rt, key, when, count, source, commit, changes, now, reason, bantime, account
                 )
                 continue
-            # ``_decide_ban`` written out (most verdicts' bans go ``_ban_plainly``'s way: one
+            # ``_decide_ban`` written out (most verdicts' bans go ``PlainBans.ban``'s way: one
             # frame of Python less each)
             network, text = stored_network_text(key)
-            if not self._ban_plainly(
-                rt, key, network, text, when, count, source, commit, changes, now, reason,
-                bantime, account,
-            ):  # fmt: skip
+            plain = self._plain  # (read at the step's first ban, again after a general one)
+            if plain is None or plain.commit is not commit:
+                plain = self._plain = self._plain_bans(rt, commit, changes)
+            if not plain.ban(key, network, text, when, count, source, now, reason, bantime,
+                             account):  # fmt: skip
                 self._ban_generally(rt, key, network, text, when, count, source, commit,
                                     changes, now, reason, bantime, account)  # fmt: skip
             spent.append(key)
         return spent
 
-    def _ban_plainly(
-        self,
-        rt: JailRuntime,
-        key: str,
-        network: IPNetwork,
-        text: str,
-        when: float,
-        failures: int,
-        source: str,
-        commit: BatchCommit,
-        changes: Changes,
-        now: float,
-        reason: str,
-        bantime: float | None,
-        account: str | None,
-    ) -> bool:
-        """``_decide_ban`` of network ``key`` (counted by the jail: not a subnet's prefix)
-        when the ban is its first (no history, none unsaved or earlier in the step), runs
-        and feeds no recidive: its lines taken and its count spent as there, its
-        bookkeeping left to ``_first`` (decisions.firstban). False, and nothing done, for
-        any other ban."""
-        cfg = rt.config
-        jail = cfg.name
-        store = self.store
-        committed = store.commit_count  # (before the history's networks: ``_history``)
-        known = store.history_networks
-        base = cfg.bantime if bantime == JAIL_BANTIME else bantime
-        bans_now = changes.pending_bans
-        rec = self.recidive
-        if known is None or base is None or (rec.enabled and rec.maxretry <= 1):
-            return False
-        expires = when + base
-        if (
-            expires <= now
-            or text in known
-            or text in bans_now
-            or jail == RECIDIVE
-            or self._unsaved.holds(text, committed)
-        ):
-            return False
-        recent = rt.recent_lines
-        if (held := recent.held) is not None and held[0] == key:
-            # (``_spent_lines``' first case written out: a verdict at a network's first
-            # failure, most bans of a flood or a scan)
-            recent.held = None
-            line = held[1]
-            lines: tuple[str, ...] = (line if len(line) <= LINE_CHARS else cut(line),)
-        else:
-            lines = _spent_lines(rt, key)
-        if lines:
-            ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
-                                     lines, account or "")  # fmt: skip
-        else:
-            ban = kept = new_ban(jail, network, when, expires, 1, reason, failures, source, (),
-                                 account or "")  # fmt: skip
-        bans_now[text] = 1
-        first = self._first
-        if not first.run:
-            first.start(jail, commit, changes, self.bans.texts_of(jail))
-        first.texts[text] = kept  # (the jail's bans: the failures after it read it)
-        first.run.append((key, text, network, when, expires, ban, kept))
-        return True
+    def _plain_bans(self, rt: JailRuntime, commit: BatchCommit, changes: Changes) -> PlainBans:
+        """The step's facts for its first bans (``commit``: the step's), read now."""
+        return PlainBans(rt, commit, changes, self.store, self.recidive, self._unsaved,
+                         self._first, self.bans)  # fmt: skip
 
     def _narrowed(self, rt: JailRuntime, v: VerdictTuple) -> str | None:
         """The prefix a subnet verdict may ban: narrowed by the split rule, or None."""
         return subnet_prefix(rt, v, self._check_prefix)
-
-
-def _spent_lines(rt: JailRuntime, key: str) -> tuple[str, ...]:
-    """The lines kept for network ``key`` of a jail that counts by it, taken for its ban,
-    and its count spent (cleared from the jail's counter)."""
-    recent = rt.recent_lines
-    if (held := recent.held) is not None and held[0] == key:
-        # Its first failure, not counted yet (the engine): in neither the counter nor the
-        # kept lines, added and cleared as if it had been.
-        recent.held = None
-        line = held[1]
-        return (line if len(line) <= LINE_CHARS else cut(line),)
-    rt.counter.clear(key)
-    return recent.pop(key)

@@ -4,7 +4,7 @@ Most bans of a flood are a network's first, by a detector's verdict at its first
 (``account`` or ``attack_mode``: sshd-flood's 55,000 of 55,400) or by a verdict or maxretry
 once counted (sshd's): no history, no earlier ban in the step and so no recidive due.
 ``BanDeciding._decide_ban`` spent its general steps on each (the history read, the ban
-table's ``put``, five appends); ``BanDeciding._ban_plainly`` does what the failures after
+table's ``put``, five appends); ``PlainBans.ban`` (decisions.plainban) does what the failures after
 it read at once (its ``Ban`` pair; its text in the jail's bans and the step's pending bans;
 its count spent, its lines taken) and leaves the rest to ``FirstBans``, which does it for
 the whole run in C (``flush``): the commit's lists, the unsaved bans, the ban table's

@@ -82,6 +82,14 @@ class UnsavedBans:
                 return True
         return committed <= self._open_since and text in self.open
 
+    def since(self, committed: int) -> list[Decided]:
+        """The groups ``holds(text, committed)`` looks in, for a caller asking of many texts
+        before the next ``seal``, ``catch_up`` or ``keep`` (decisions.plainban)."""
+        found = [bans for number, bans in self._sealed if number > committed]
+        if committed <= self._open_since:
+            found.append(self.open)
+        return found
+
     def of(self, text: str, committed: int) -> list[tuple[str, float]]:
         """(jail, banned_at) of ``text``'s bans not in the state as of commit ``committed``."""
         found: list[tuple[str, float]] = []

@@ -1,6 +1,6 @@
 """A network's first ban, its bookkeeping done for a run of them at once.
 
-``BanDeciding._ban_plainly`` decides a counted network's ban (by maxretry or a verdict, at
+``PlainBans.ban`` (decisions.plainban) decides a counted network's ban (by maxretry or a verdict, at
 its first failure or later) that is its first (no history, none earlier in the step) and
 feeds no recidive, and leaves the commit's lists, the unsaved bans and the ban table's
 indexes to ``FirstBans.flush`` (decisions.firstban), in C for the run. These tests run the
@@ -21,7 +21,7 @@ import pytest
 from test_first_failure_banned import _run
 
 from journalban.clock import FakeClock
-from journalban.decisions import banning
+from journalban.decisions import banning, plainban
 from journalban.decisions.runtime import BanTable
 from journalban.events import Ban
 from journalban.state.store import StateStore
@@ -57,25 +57,25 @@ def test_the_same_decisions_state_and_table_with_first_bans_done_as_a_run(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken: list[bool] = []
-    ban_first = banning.BanDeciding._ban_plainly
+    ban_first = plainban.PlainBans.ban
 
     reasons: set[str] = set()
 
-    def counting(self: Any, *args: Any) -> bool:
-        rt, key = args[:2]
-        held = rt.recent_lines.held
+    def counting(self: plainban.PlainBans, *args: Any) -> bool:
+        key = args[0]
+        held = self.rt.recent_lines.held
         took = ban_first(self, *args)
         taken.append(took)
         if took:  # at its first failure, or counted before (its lines kept)
             reasons.add("first" if held is not None and held[0] == key else "counted")
         return took
 
-    monkeypatch.setattr(banning.BanDeciding, "_ban_plainly", counting)
+    monkeypatch.setattr(plainban.PlainBans, "ban", counting)
     run, run_tables, _ = _with_tables(tmp_path / "run", seed)
     assert taken.count(True) > 5  # bans went the run's way
     assert False in taken  # and some did not (a history, an earlier ban in the step)
     assert reasons == {"first", "counted"}
-    monkeypatch.setattr(banning.BanDeciding, "_ban_plainly", lambda self, *args: False)
+    monkeypatch.setattr(plainban.PlainBans, "ban", lambda self, *args: False)
     one_by_one, tables, _ = _with_tables(tmp_path / "one", seed)
     assert len(run) == len(one_by_one)
     for step, (ours, theirs) in enumerate(zip(run, one_by_one, strict=True)):
@@ -162,7 +162,7 @@ def test_put_run_leaves_the_table_as_put_one_by_one(
 def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A detector's verdict that bans goes to ``_ban_plainly`` from ``_apply_verdicts``
+    """A detector's verdict that bans goes to ``PlainBans.ban`` from ``_apply_verdicts``
     itself (no ``_decide_ban`` frame a ban); with that path off, the general steps decide
     the same bans."""
     from test_first_failure_banned import NOW, _engine
@@ -186,7 +186,7 @@ def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
     runs = []
     for plainly in (True, False):
         if not plainly:
-            monkeypatch.setattr(banning.BanDeciding, "_ban_plainly", lambda self, *args: False)
+            monkeypatch.setattr(plainban.PlainBans, "ban", lambda self, *args: False)
         engine = _engine(
             StateStore(tmp_path / f"{plainly}.sqlite"), FakeClock(NOW), max_tracked=1000
         )
@@ -197,3 +197,39 @@ def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
     # (subnet's prefix, and maxretry's bans, none here, still go _decide_ban's way)
     assert set(decided) == {"203.0.113.0/24"}
     assert runs[0] == runs[1]
+
+
+def test_a_steps_first_bans_read_the_stores_facts_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's commit count and history networks are read once for a step's first bans
+    (``PlainBans``), not once a ban; the bans are the first bans all the same."""
+    from test_first_failure_banned import NOW, _engine
+
+    from journalban.events import FAILURE, LineBatch
+
+    engine = _engine(StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), max_tracked=1000)
+    other = ipaddress.ip_network("192.0.2.1/32")
+    engine.store.ban_history(other, 0.0, str(other))  # (the history's networks read: known)
+    reads: list[int] = []
+    networks = StateStore.history_networks
+
+    def counted(store: StateStore) -> Any:
+        reads.append(store.commit_count)
+        return networks.fget(store)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(StateStore, "history_networks", property(counted))
+    hits = [
+        (f"Failed password for u{i} from 203.0.113.{i}", f"203.0.113.{i}", NOW - 10 + i / 10,
+         f"u{i}", FAILURE)
+        for i in range(40)
+    ]  # fmt: skip
+    batch = LineBatch("journal", [h[0] for h in hits], "c", prefixed=False)
+    changes = engine.process_hits("sshd", batch, hits)
+    firsts = [b for b in changes.bans if b.reason == "attack_mode"]
+    assert len(firsts) >= 16
+    assert all(b.ban_count == 1 for b in firsts)
+    general = [b for b in changes.bans if b.reason == "subnet"]  # (each reads its history)
+    assert len(general) == 1
+    assert len(reads) == 1 + len(general)  # one for the first bans (it was one a ban)
+    assert engine._plain is None  # (the step's commit not held after it)

@@ -195,3 +195,30 @@ def test_keep_adds_a_steps_bans_as_one_by_one_whether_new_repeated_or_held() -> 
             type(unsaved.open[text]) is (tuple if len(bans) == 1 else list)
             for text, bans in expected.items()
         )
+
+
+def test_the_groups_since_a_commit_hold_what_holds_finds() -> None:
+    """``since(c)``'s groups, read once for a step's bans (decisions.plainban), hold a text
+    exactly when ``holds(text, c)``: sealed groups before and after their commit, the open
+    one with and without seals, as commits land."""
+    import random
+
+    rng = random.Random(11)
+    texts = [f"t{i}" for i in range(12)]
+    for _ in range(200):
+        committed = rng.randrange(0, 3)
+        unsaved = UnsavedBans(committed)
+        for _ in range(rng.randrange(1, 8)):
+            step = rng.random()
+            if step < 0.5:
+                unsaved.keep([(rng.choice(texts), "sshd", 1.0) for _ in range(rng.randrange(3))])
+            elif step < 0.7:
+                unsaved.seal(committed + 1 + len(unsaved._sealed))
+            elif step < 0.9:
+                committed += 1
+            else:
+                unsaved.catch_up(committed)
+            for asked in (committed - 1, committed, committed + 1):
+                groups = unsaved.since(asked)
+                for text in texts:
+                    assert any(text in g for g in groups) == unsaved.holds(text, asked)
