@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.matching.literals import required_sets
+from journalban.matching.needles import line_regex_after
 from journalban.matching.starts import message_starts
 
 if TYPE_CHECKING:
@@ -89,6 +90,28 @@ def literal_guard(
     if not found or len(found) > MAX_FINDS:
         return None
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
+def strings_follow(
+    regexes: Sequence[re.Pattern[str]], strings: Sequence[str], texts: Sequence[str]
+) -> bool:
+    """Whether every match of each of ``regexes`` holds one of ``strings`` after one of
+    ``texts`` (a scan needle's literals): ``required_sets`` lists a regex's sets in the order
+    of the parts of a match that hold them, so a set whose every string holds one of
+    ``strings``, listed after a set whose every string holds a text, holds it after that
+    text (sshd's ``Received disconnect from `` before its reason, ``3: `` or ``14: ``).
+    False where that is not shown for one regex."""
+    for regex in regexes:
+        sets = required_sets(regex)
+        first = next(
+            (k for k, found in enumerate(sets) if all(any(t in s for t in texts) for s in found)),
+            None,
+        )
+        if first is None or not any(
+            all(any(g in s for g in strings) for s in found) for found in sets[first + 1 :]
+        ):
+            return False
+    return True
 
 
 def finds(strings: Sequence[str]) -> Callable[[str, int, int], bool | None]:
@@ -151,7 +174,9 @@ class Guards:
         """For the scan (``line_ends``' ``lines_of``), once the lone mask of needle ``bit``
         kept its guard: the kept search of starts, then the rest of the line (a regex whose
         matches hold the needle), or the kept strings (``literal_guard``: sshd's ``3: `` or
-        ``14: `` of a ``Received disconnect``), one of which a line must hold as well. A
+        ``14: `` of a ``Received disconnect``), one of which a line must hold as well: as
+        the needle's line regex with them after it (``line_regex_after``) where each of its
+        regexes holds them after its literals (``strings_follow``). A
         line holding the needle that fails the guard can match no regex the needle
         leaves: it need not carry the needle's bit (and keeps its other needles')."""
         mask = 1 << bit
@@ -171,7 +196,12 @@ class Guards:
         strings = literal_guard(chosen, compiled.literals) if chosen else None
         if strings is None or any("\n" in s for s in strings):
             return None
-        return strings
+        needle = compiled.scan[mask.bit_length() - 1]
+        texts = [lit for lit, _ in needle[1]] if needle[1] else [needle[0]]
+        after = (
+            line_regex_after(needle, strings) if strings_follow(chosen, strings, texts) else None
+        )
+        return strings if after is None else after
 
     def _trial(self, mask: int, search: Callable[[str, int, int], object]) -> Guard:
         counts = [0, 0]  # lines tested, misses told

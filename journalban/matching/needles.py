@@ -132,7 +132,8 @@ def line_ends(
     ``lines_of``: per needle (by position), a regex ``X[^\n]*`` to take instead of its
     line regex where its hits are dense, whose every match holds the needle: the lines
     holding the needle that it does not find go without the needle's bit (``X``: a
-    guard's search of starts, which such a line fails, ``engine._text_hits``); or strings
+    guard's search of starts, which such a line fails, ``engine._text_hits``; or the needle's
+    literals with a guard's strings after them, ``line_regex_after``); or strings
     (a guard's ``literal_guard``), one of which a line must hold as well to carry the
     needle's bit: looked for first where they are rare (``memfind.lines_holding``).
     """
@@ -236,6 +237,51 @@ def _line_regex(needle: Needle) -> re.Pattern[str] | None:
     rests = [t[len(prefix) :] for t in texts]
     alternatives = "" if "" in rests else "(?:" + "|".join(map(re.escape, rests)) + ")"
     return re.compile(re.escape(prefix) + alternatives + "[^\n]*")
+
+
+def line_regex_after(needle: Needle, strings: Sequence[str]) -> re.Pattern[str] | None:
+    """The needle's line regex (``_line_regex``) for the lines where one of ``strings``
+    follows one of its literals (or more than ``_AFTER`` characters do):
+    ``LITERALS(?=[^\n]{0,128}X(?<=(?:A|.B)X)|[^\n]{128})[^\n]*``, ``X`` the strings'
+    common end, each rest padded to one width with ``.`` (a lookbehind is of fixed width);
+    None where there is no line regex, no common end, or a literal shorter than the pad (it
+    must fall within the line, on the literal's characters) or than ``_AFTER_LITERAL``.
+
+    A guard's strings where the line's regexes hold them after the needle's literals
+    (``guards.strings_follow``): sre skips to the literals in C and, from each, steps back
+    from the line's end only over the occurrences of ``X``'s first character, where two
+    ``memmem`` passes over the whole text for short strings (sshd's ``3: ``, ``14: ``)
+    cost nearly twice as much (``lines_holding``)."""
+    regex = _line_regex(needle)
+    if regex is None or _shifted(needle) or any("\n" in s or not s for s in strings):
+        return None
+    end = strings[0]
+    for other in strings[1:]:
+        while not other.endswith(end):
+            end = end[1:]
+    if not end:
+        return None
+    rests = sorted({s[: len(s) - len(end)] for s in strings})
+    width = max(map(len, rests))
+    literals = [lit for lit, _ in needle[1]] if needle[1] else [needle[0]]
+    if min(map(len, literals)) < max(width, _AFTER_LITERAL):
+        return None
+    behind = "|".join("." * (width - len(r)) + re.escape(r) for r in rests)
+    tail = re.escape(end)
+    head = regex.pattern.removesuffix("[^\n]*")
+    # Within _AFTER characters of the literal, or past them: a line with more is let through
+    # (the candidate's guard tells it), so that a failed look costs at most _AFTER steps.
+    ahead = f"[^\n]{{0,{_AFTER}}}{tail}(?<=(?:{behind}){tail})|[^\n]{{{_AFTER}}}"
+    return re.compile(f"{head}(?={ahead})[^\n]*")
+
+
+# line_regex_after looks this far past a literal for the strings. sre tries the look at
+# every occurrence of a literal in a line where it fails, each time to the line's end: a
+# crafted line of 64 KiB holding ``Received disconnect from`` 2,600 times would cost some
+# 85M steps unbounded; bounded, a character costs at most _AFTER / _AFTER_LITERAL steps.
+_AFTER = 128
+# Only for literals this long at least.
+_AFTER_LITERAL = 8
 
 
 def _ends_by_find(text: str, needle: Needle, pos: int) -> list[int]:

@@ -10,8 +10,9 @@ import pytest
 
 from journalban.events import LineBatch
 from journalban.matching.engine import CompiledFilter, LineMatcher
-from journalban.matching.guards import TRIAL, Guards, literal_guard, start_guard
+from journalban.matching.guards import TRIAL, Guards, literal_guard, start_guard, strings_follow
 from journalban.matching.library import FilterLibrary
+from journalban.matching.needles import line_regex_after
 from support.bare_messages import bare_messages
 from support.filter_modes import every_filter_mode
 
@@ -205,8 +206,13 @@ def test_kept_strings_leave_their_near_misses_in_the_scan() -> None:
     bit = matcher.filter.needles.index("Received disconnect from")
     searches = matcher._guarded_lines()
     assert bit in searches
+    found = searches[bit]
+    # Its regexes hold the reason after the needle: the needle's lines holding one after it.
+    assert isinstance(found, re.Pattern)
+    assert found.pattern == (
+        r"Received\ disconnect\ from\ (?=[^\n]{0,128}:\ (?<=(?:14|.3):\ )|[^\n]{128})[^\n]*"
+    ).replace("\\n", "\n")
     text = "\n".join(lines[:300])
-    assert searches[bit] == ("14: ", "3: ")
     assert line_ends(text, matcher.filter.scan, searches) == {}  # reason 11: none
     assert len(line_ends(text, matcher.filter.scan)) == 300
     text = "\n".join(lines[:300] + lines[300 : 300 + len(crafted)])  # each crafted line once
@@ -214,16 +220,76 @@ def test_kept_strings_leave_their_near_misses_in_the_scan() -> None:
     kept = {}
     for end, mask in plain.items():
         line = text[text.rfind("\n", 0, end) + 1 : end]
-        if "3: " in line or "14: " in line:
+        after = line[line.find("Received disconnect from") :]
+        if "3: " in after or "14: " in after:
             kept[end] = mask
         elif mask != 1 << bit:
             kept[end] = mask & ~(1 << bit)
     assert line_ends(text, matcher.filter.scan, searches) == kept
-    assert len(kept) == len(crafted) - 2  # out: the reason-11 lines and "...:11: by 14:"
-    # A text full of the strings: past one in 1,024 characters they are left to the loop.
+    # Out: the reason-11 lines, "...:11: by 14:", and the two holding the reason before the
+    # needle alone (the Failed line keeps its own needle's bit).
+    assert len(kept) == len(crafted) - 4
+    # A text whose needle lines hold the strings only before the needle: none of them.
     dense = "\n".join(
         HEAD + f"x 3: y Received disconnect from 10.0.0.{k % 250}:11: z" for k in range(300)
     )
-    plain = line_ends(dense, matcher.filter.scan)
-    assert line_ends(dense, matcher.filter.scan, searches) == plain
-    assert len(plain) == 300
+    assert len(line_ends(dense, matcher.filter.scan)) == 300
+    assert line_ends(dense, matcher.filter.scan, searches) == {}
+    dense = dense.replace(":11: z", ":14: z")
+    assert line_ends(dense, matcher.filter.scan, searches) == line_ends(dense, matcher.filter.scan)
+
+
+def test_strings_follow_the_needle_only_where_every_regex_holds_them_after_it() -> None:
+    texts = ["Received disconnect from"]
+
+    def follow(*patterns: str) -> bool:
+        return strings_follow([re.compile(p) for p in patterns], ("14: ", "3: "), texts)
+
+    assert follow(r"^(?:error: )?Received disconnect from (?=.*: ?(?:3|14): )\S+: ?(?:3|14): .*$")
+    assert not follow(r"^(?:3|14): Received disconnect from \S+$")
+    assert not follow(r"^(?:3|14): Received disconnect from \S+$", r"^Received disconnect from 3: ")
+    assert follow(r"^(?:3|14): Received disconnect from \S+ (?:3|14): $")  # after it as well
+    assert not follow(r"^(?:3|14): (?:Received disconnect from )?x$")  # the needle optional
+    needle = ("Received disconnect from", ())
+    assert line_regex_after(needle, ("ab", "cd")) is None  # no common end
+    assert line_regex_after(("abc", ()), ("123456: ", "3: ")) is None  # pad wider than "abc"
+    regex = line_regex_after(needle, ("14: ", "3: "))
+    assert regex is not None
+    for line, found in [
+        ("Received disconnect from 1.2.3.4 port 22:3: x", True),
+        ("Received disconnect from 1.2.3.4: 14: x", True),
+        ("Received disconnect from3: x", True),  # the pad on the needle's characters
+        ("3: Received disconnect from 1.2.3.4:11: x", False),
+        ("Received disconnect from 1.2.3.4:11: x\n3: y", False),  # another line's
+        ("Received disconnect from 1.2.3.4:4: x 13:x", False),
+        # A string more than 128 characters on, or a line longer: let through (the line's
+        # guard tells it), so that a failed look at each of many literals stays short.
+        ("Received disconnect from " + "x" * 200 + " 3: y", True),
+        ("Received disconnect from " * 2600, True),
+        (("Received disconnect from " * 6)[:150], False),
+    ]:
+        assert (regex.search(line) is not None) is found, line
+
+
+@pytest.mark.parametrize(("name", "mode"), every_filter_mode())
+def test_a_needle_s_line_regex_after_strings_finds_every_line_its_regexes_match(
+    name: str, mode: str
+) -> None:
+    """Where a needle's lone mask takes the regex of its strings after it (``Guards``), every
+    line one of the mask's regexes matches is found by it."""
+    fdef = FilterLibrary(None).load(name)
+    messages = list(bare_messages())
+    for successes in (False, True):
+        compiled = CompiledFilter(fdef, mode, successes=successes)
+        guards = Guards(compiled)
+        for bit in range(len(compiled.needles)):
+            mask = compiled.regexes_needing(1 << bit)
+            found = guards._lines_of(1 << bit, None)
+            if not isinstance(found, re.Pattern):
+                continue
+            chosen = [r for k, (_, r) in enumerate(compiled.regexes) if mask >> k & 1]
+            for message in messages:
+                if any(regex.match(message) for regex in chosen):
+                    for line in (message, HEAD + message):
+                        text = f"x\n{line}\ny"
+                        assert found.search(text) is not None, (name, mode, bit, line)
