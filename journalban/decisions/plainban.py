@@ -25,7 +25,7 @@ from journalban.config.schema import RecidiveConfig
 from journalban.decisions.banmaker import new_ban, new_ban_pair
 from journalban.decisions.firstban import FirstBans
 from journalban.decisions.recentlines import LINE_CHARS, cut
-from journalban.decisions.unsaved import Decided, UnsavedBans
+from journalban.decisions.unsaved import UnsavedBans
 
 if TYPE_CHECKING:
     from journalban.decisions.runtime import BanTable, Changes, JailRuntime
@@ -39,7 +39,7 @@ class PlainBans:
 
     __slots__ = (
         "bantime", "changes", "commit", "first", "jail", "known", "pending", "recent", "rt",
-        "texts", "unsaved",
+        "sealed", "texts", "unsaved",
     )  # fmt: skip
 
     def __init__(
@@ -62,7 +62,7 @@ class PlainBans:
             known = None  # (no ban of the step is plain: ``ban`` answers False at once)
         # (a network in none of these has no history as of the commit count read)
         self.known = known
-        self.unsaved: list[Decided] = unsaved.since(committed)
+        self.unsaved, self.sealed = unsaved.since(committed)
         self.pending = changes.pending_bans
         self.recent = rt.recent_lines
         self.texts = bans.texts_of(cfg.name)
@@ -93,11 +93,14 @@ class PlainBans:
             return False
         expires = when + base
         pending = self.pending
-        if expires <= now or text in known or text in pending:
+        if (
+            expires <= now
+            or text in known
+            or text in pending
+            or text in self.unsaved
+            or text in self.sealed
+        ):
             return False
-        for bans in self.unsaved:
-            if text in bans:
-                return False
         recent = self.recent
         if (held := recent.held) is not None and held[0] == key:
             # (``spent_lines``' first case written out: a verdict at a network's first

@@ -34,6 +34,8 @@ HOST_MEMO: Final = 1024
 # Whether this C library's inet_pton takes only the text inet_ntop prints (hostkeys).
 V4_CANONICAL: Final = v4_text_is_canonical()
 
+# An IPv6 entry of the child's addresses (events.HitAddress).
+IPv6Entry = tuple[str, int, int, str]
 # (version, first, last, reason) in the order the checks are made.
 Ranked = tuple[int, int, int, str]
 
@@ -106,6 +108,9 @@ class HostVerdicts(dict[str, "tuple[str, str | None] | None"]):
         super().__init__()
         self._points = points
         self._starts, self._reasons = points.segments(4)
+        # The reason of a value by ``bisect_right`` itself: the one before the first start
+        # is None (``learn``: no test of the index).
+        self._after: list[str | None] = [None, *self._reasons]
 
     def __missing__(self, host: str) -> tuple[str, str | None] | None:
         # (a miss is most failures of a flood or a scan: ipv4_host_key and PointVerdicts.why
@@ -129,23 +134,26 @@ class HostVerdicts(dict[str, "tuple[str, str | None] | None"]):
         found = self[host] = (key, None if i < 0 else self._reasons[i])
         return found
 
-    def learn(self, entries: Iterable[HitAddress]) -> None:
+    def learn(self, entries: Sequence[HitAddress]) -> list[IPv6Entry]:
         """Remember the IPv4 texts of ``entries`` a reader child parsed to their integers
-        (sources.hitkeys; its IPv6 entries are not for here) as their misses would
-        (``__missing__``'s last lines, in the loop: a flood's tens of thousands, a call of
-        Python less each), where the text is its own /32's key (``V4_CANONICAL``: else a
-        text's key is left to its miss)."""
+        (sources.hitkeys) as their misses would (``__missing__``'s last lines, in the loop:
+        a flood's tens of thousands, a call of Python less each), where the text is its own
+        /32's key (``V4_CANONICAL``: else a text's key is left to its miss). The IPv6
+        entries, not for here, are returned (``JailRuntime.learn``: no second pass)."""
+        sixes: list[IPv6Entry] = []
         if not V4_CANONICAL:
-            return
-        starts, reasons = self._starts, self._reasons
+            return [entry for entry in entries if len(entry) == 4]
+        starts, after = self._starts, self._after
+        room = len(self) + len(entries) <= HOST_MEMO  # (then none clears it below)
         for entry in entries:
-            if len(entry) != 2:
+            if len(entry) == 4:
+                sixes.append(entry)
                 continue
             host, value = entry
-            if len(self) >= HOST_MEMO:
+            if not room and len(self) >= HOST_MEMO:
                 self.clear()
-            i = bisect_right(starts, value) - 1
-            self[host] = (host + "/32", None if i < 0 else reasons[i])
+            self[host] = (host + "/32", after[bisect_right(starts, value)])
+        return sixes
 
 
 def ranked(groups: Iterable[tuple[Iterable[tuple[int, int, int]], str]]) -> list[Ranked]:

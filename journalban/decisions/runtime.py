@@ -109,17 +109,16 @@ class JailRuntime:
         go where ``network_of`` keeps them, the ignore list's ``hosts``, which gives them
         its own verdicts (``HostVerdicts.learn``): in ``networks`` a flood's 39,378 took 8
         MB more of the agent."""
-        self.ignore.hosts.learn(addresses)
+        sixes = self.ignore.hosts.learn(addresses)  # (the IPv6 entries)
         networks = self.networks
         limit = min(NETWORK_MEMO_SIZE, self.counter.max_tracked)
         if len(networks) + len(addresses) > limit:
             networks.clear()  # (IPv6 entries: as network_of when full)
         why_ignored_range = self.ignore.why_ignored_range
         suffix = f"/{self.config.ipv6_prefix}"
-        for entry in addresses:
+        for entry in sixes:
             if (
-                len(entry) == 4
-                and len(networks) < limit
+                len(networks) < limit
                 and entry[3].endswith(suffix)
                 and why_ignored_range(6, entry[1], entry[2]) is None
             ):

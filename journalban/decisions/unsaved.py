@@ -17,6 +17,7 @@ the bans decided before it.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -82,13 +83,18 @@ class UnsavedBans:
                 return True
         return committed <= self._open_since and text in self.open
 
-    def since(self, committed: int) -> list[Decided]:
-        """The groups ``holds(text, committed)`` looks in, for a caller asking of many texts
-        before the next ``seal``, ``catch_up`` or ``keep`` (decisions.plainban)."""
+    def since(self, committed: int) -> tuple[Container[str], Container[str]]:
+        """What ``holds(text, committed)`` looks in, as two containers (a text in either),
+        for a caller asking of many texts before the next ``seal`` or ``catch_up``
+        (decisions.plainban): the last group and the one before it as they are (none or one
+        most often: the open group, and the sealed one while a commit runs); with more, the
+        groups before the last asked one by one (``_Groups``: no copy of their texts)."""
         found = [bans for number, bans in self._sealed if number > committed]
         if committed <= self._open_since:
             found.append(self.open)
-        return found
+        if len(found) <= 2:
+            return (found[-1] if found else ()), (found[0] if len(found) == 2 else ())
+        return found[-1], _Groups(found[:-1])
 
     def of(self, text: str, committed: int) -> list[tuple[str, float]]:
         """(jail, banned_at) of ``text``'s bans not in the state as of commit ``committed``."""
@@ -122,3 +128,15 @@ def committed_history(
         history = store.ban_history(network, since, text)
         if store.commit_count == before:
             return before, history
+
+
+class _Groups:
+    """Groups of bans asked as one: a text is in it if it is in any of them."""
+
+    __slots__ = ("groups",)
+
+    def __init__(self, groups: list[Decided]) -> None:
+        self.groups = groups
+
+    def __contains__(self, text: object) -> bool:
+        return any(text in group for group in self.groups)

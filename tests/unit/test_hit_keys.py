@@ -16,9 +16,9 @@ from journalban.clock import FakeClock
 from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList
-from journalban.decisions.pointverdict import HOST_MEMO, V4_CANONICAL
+from journalban.decisions.pointverdict import HOST_MEMO, V4_CANONICAL, HostVerdicts
 from journalban.decisions.runtime import JailRuntime
-from journalban.events import Hit, LineBatch
+from journalban.events import Hit, HitAddress, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.sources import hitkeys
 from journalban.sources.hitkeys import AddressKeys
@@ -181,3 +181,51 @@ def test_the_child_parses_only_while_the_agent_reads_behind() -> None:
     with open(os.devnull, "wb") as null:
         assert not hitkeys.agent_behind(null.fileno())
     assert not hitkeys.agent_behind(-1)
+
+
+def _learned_one_by_one(
+    hosts: HostVerdicts, entries: list[HitAddress]
+) -> dict[str, tuple[str, str | None] | None]:
+    """The memo ``HostVerdicts.learn`` leaves, as the loop of an entry at a time did."""
+    memo = dict(hosts)
+    for entry in entries:
+        if len(entry) == 2:
+            if len(memo) >= HOST_MEMO:
+                memo.clear()
+            memo[entry[0]] = (entry[0] + "/32", hosts._points.why(4, entry[1]))
+    return memo
+
+
+def test_learn_leaves_the_memos_as_an_entry_at_a_time_and_hands_on_the_ipv6_ones() -> None:
+    """``HostVerdicts.learn`` (its memo unchecked while it has room for every entry)
+    leaves the memo as an entry at a time did, and returns the IPv6 entries in order,
+    which ``JailRuntime.learn`` alone visits; the verdicts are the deciding's own."""
+    rng = random.Random(23)
+    for size, held in ((5, 0), (300, 0), (300, HOST_MEMO - 200), (900, 100), (2500, 0)):
+        rt = _runtime()
+        texts = [*TEXTS, "203.0.113.1", "192.168.1.10", "198.51.100.2", "0.0.0.1"]
+        texts += [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(size)]
+        texts += [f"2001:db8:{rng.getrandbits(16):x}::1" for _ in range(size // 4)]
+        rng.shuffle(texts)
+        for i in range(held):  # a memo holding texts before
+            assert rt.ignore.hosts[f"10.9.{i // 256}.{i % 256}"] is not None
+        entries = AddressKeys(64).of([_hit(t) for t in texts])
+        expected = _learned_one_by_one(rt.ignore.hosts, entries) if V4_CANONICAL else None
+        before = dict(rt.ignore.hosts)
+        assert rt.ignore.hosts.learn(entries) == [e for e in entries if len(e) == 4]
+        assert dict(rt.ignore.hosts) == (expected if expected is not None else before)
+        if V4_CANONICAL and held + size > HOST_MEMO:
+            assert len(rt.ignore.hosts) < held + size  # (cleared on the way, as one by one)
+        rt.ignore.hosts.clear()
+        rt.ignore.hosts.update(before)
+        rt.learn(entries)
+        assert dict(rt.ignore.hosts) == (expected if expected is not None else before)
+        own = _runtime()
+        sixes = [e[0] for e in entries if len(e) == 4 and e[3].endswith("/64")]
+        assert sixes
+        for text in sixes:
+            assert (text in rt.networks) is (own.network_of(text) == rt.networks.get(text))
+        for text in texts:
+            for memo in (rt.ignore.hosts, rt.networks):
+                if text in memo:
+                    assert memo[text] == own.network_of(text), text
