@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.matching.literals import required_sets
-from journalban.matching.needles import line_regex_after
+from journalban.matching.needles import line_regex_after, needle_texts
 from journalban.matching.starts import message_starts
 
 if TYPE_CHECKING:
@@ -197,10 +197,8 @@ class Guards:
         if strings is None or any("\n" in s for s in strings):
             return None
         needle = compiled.scan[mask.bit_length() - 1]
-        texts = [lit for lit, _ in needle[1]] if needle[1] else [needle[0]]
-        after = (
-            line_regex_after(needle, strings) if strings_follow(chosen, strings, texts) else None
-        )
+        follow = strings_follow(chosen, strings, needle_texts(needle))
+        after = line_regex_after(needle, strings) if follow else None
         return strings if after is None else after
 
     def _trial(self, mask: int, search: Callable[[str, int, int], object]) -> Guard:

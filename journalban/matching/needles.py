@@ -150,8 +150,9 @@ def line_ends(
         kept = lines_of.get(bit) if lines_of else None
         held = None
         if isinstance(kept, tuple):  # the lines holding one of these strings as well
-            texts = [lit for lit, _ in needle[1]] if needle[1] else [word]
-            held = lines_holding(text, raw, texts, kept, text.rfind("\n", 0, first) + 1)
+            held = lines_holding(
+                text, raw, needle_texts(needle), kept, text.rfind("\n", 0, first) + 1
+            )
         # Hits that come densely are cheaper through the regex; a few, through str.find.
         regex = _line_regex(needle)
         if regex is not None and isinstance(kept, re.Pattern):
@@ -212,6 +213,11 @@ def _by_offset(needle: Needle) -> tuple[tuple[int, tuple[str, ...]], ...]:
     return tuple((off, tuple(lit for lit, at in needle[1] if at == off)) for off in offsets)
 
 
+def needle_texts(needle: Needle) -> list[str]:
+    """The texts a line holding ``needle`` holds one of: its literals, or its word alone."""
+    return [lit for lit, _ in needle[1]] if needle[1] else [needle[0]]
+
+
 @functools.lru_cache(maxsize=512)
 def _line_regex(needle: Needle) -> re.Pattern[str] | None:
     """``LITERALS[^\\n]*``: a needle's literals, then the rest of their line (None: no common start)."""
@@ -263,8 +269,7 @@ def line_regex_after(needle: Needle, strings: Sequence[str]) -> re.Pattern[str] 
         return None
     rests = sorted({s[: len(s) - len(end)] for s in strings})
     width = max(map(len, rests))
-    literals = [lit for lit, _ in needle[1]] if needle[1] else [needle[0]]
-    if min(map(len, literals)) < max(width, _AFTER_LITERAL):
+    if min(map(len, needle_texts(needle))) < max(width, _AFTER_LITERAL):
         return None
     behind = "|".join("." * (width - len(r)) + re.escape(r) for r in rests)
     tail = re.escape(end)
