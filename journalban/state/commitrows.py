@@ -72,11 +72,14 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 _banned_at = attrgetter("banned_at")
 _lines = attrgetter("lines")
-# A bans statement's shared columns bound once (_bans_statement), by how many are shared
-# (jail, source; reason too: 3): a bans row's own columns, MOST_ROWS rows.
+# A bans row's jail, source and reason columns (``ban_values``' order), bound once as ?1,
+# ?2 and ?3 by a statement whose rows share the first two or all three (_bans_statement).
+_JAIL, _SOURCE, _REASON = 0, 7, 5
+_SHARED = (_JAIL, _SOURCE, _REASON)
+# By how many are shared (2 or 3): which of MOST_ROWS rows' columns are a row's own.
 _OWN = {
-    2: (False, True, True, True, True, True, True, False, True, True) * bulk.MOST_ROWS,
-    3: (False, True, True, True, True, False, True, False, True, True) * bulk.MOST_ROWS,
+    shared: tuple(column not in _SHARED[:shared] for column in range(BAN_COLUMNS)) * bulk.MOST_ROWS
+    for shared in (2, 3)
 }
 _SHARED_TEXTS: dict[tuple[int, int], str] = {}
 # Each byte json's escape (ensure_ascii) leaves as it is (printable ASCII but ``"`` and
@@ -261,9 +264,12 @@ def _bans_statement(size: int, part: Sequence[object]) -> tuple[str, Sequence[ob
     copy and copies the new one through its allocator, whose mutex and statistics are on
     in Debian's build): sshd's 12,509 bans bound 75,000 texts, now 50,000
     (test_state_bulk_rows.py)."""
-    jail, source, reason = part[0], part[7], part[5]
-    if part[::BAN_COLUMNS].count(jail) == size and part[7::BAN_COLUMNS].count(source) == size:
-        if part[5::BAN_COLUMNS].count(reason) == size:
+    jail, source, reason = part[_JAIL], part[_SOURCE], part[_REASON]
+    if (
+        part[_JAIL::BAN_COLUMNS].count(jail) == size
+        and part[_SOURCE::BAN_COLUMNS].count(source) == size
+    ):
+        if part[_REASON::BAN_COLUMNS].count(reason) == size:
             return _shared_statement(size, 3), [jail, source, reason, *compress(part, _OWN[3])]
         return _shared_statement(size, 2), [jail, source, *compress(part, _OWN[2])]
     return bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part
@@ -276,14 +282,11 @@ def _shared_statement(size: int, shared: int) -> str:
     text = _SHARED_TEXTS.get((size, shared))
     if text is None:
         width = BAN_COLUMNS - shared  # (a row's own columns)
+        marks = {column: f"?{n + 1}" for n, column in enumerate(_SHARED[:shared])}
         rows = []
         for row in range(size):
             own = iter([f"?{shared + 1 + width * row + n}" for n in range(width)])
-            columns = [
-                "?1" if column == 0 else "?2" if column == 7 else
-                "?3" if column == 5 and shared == 3 else next(own)
-                for column in range(BAN_COLUMNS)
-            ]  # fmt: skip
+            columns = [marks.get(column) or next(own) for column in range(BAN_COLUMNS)]
             rows.append("(" + ", ".join(columns) + ")")
         text = _SHARED_TEXTS[size, shared] = f"{INSERT_NEW_BANS} VALUES " + ", ".join(rows)
     return text
