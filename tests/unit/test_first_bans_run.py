@@ -23,7 +23,7 @@ from test_first_failure_banned import _run
 from journalban.clock import FakeClock
 from journalban.decisions import banning, plainban
 from journalban.decisions.runtime import BanTable
-from journalban.events import Ban
+from journalban.events import FAILURE, Ban, LineBatch
 from journalban.state.store import StateStore
 
 
@@ -85,8 +85,6 @@ def test_the_same_decisions_state_and_table_with_first_bans_done_as_a_run(
 
 def test_a_first_failure_ban_is_in_the_table_for_the_failures_after_it(tmp_path: Path) -> None:
     from test_first_failure_banned import NOW, _engine
-
-    from journalban.events import FAILURE, LineBatch
 
     engine = _engine(StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), max_tracked=1000)
     hits = [
@@ -159,6 +157,17 @@ def test_put_run_leaves_the_table_as_put_one_by_one(
                                  (4, 31): 1})  # fmt: skip
 
 
+def _forty_failures(now: float) -> tuple[list[Any], LineBatch]:
+    """Forty failures of forty accounts from forty addresses of one /24, a tenth of a second
+    apart, ending at ``now``: a flood's first failures (attack mode bans most)."""
+    hits = [
+        (f"Failed password for u{i} from 203.0.113.{i}", f"203.0.113.{i}", now - 10 + i / 10,
+         f"u{i}", FAILURE)
+        for i in range(40)
+    ]  # fmt: skip
+    return hits, LineBatch("journal", [h[0] for h in hits], "c", prefixed=False)
+
+
 def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -167,14 +176,7 @@ def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
     the same bans."""
     from test_first_failure_banned import NOW, _engine
 
-    from journalban.events import FAILURE, LineBatch
-
-    hits = [
-        (f"Failed password for u{i} from 203.0.113.{i}", f"203.0.113.{i}", NOW - 10 + i / 10,
-         f"u{i}", FAILURE)
-        for i in range(40)
-    ]  # fmt: skip
-    batch = LineBatch("journal", [h[0] for h in hits], "c", prefixed=False)
+    hits, batch = _forty_failures(NOW)
     decided: list[str] = []
     decide_ban = banning.BanDeciding._decide_ban
 
@@ -206,8 +208,6 @@ def test_a_steps_first_bans_read_the_stores_facts_once(
     (``PlainBans``), not once a ban; the bans are the first bans all the same."""
     from test_first_failure_banned import NOW, _engine
 
-    from journalban.events import FAILURE, LineBatch
-
     engine = _engine(StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), max_tracked=1000)
     other = ipaddress.ip_network("192.0.2.1/32")
     engine.store.ban_history(other, 0.0, str(other))  # (the history's networks read: known)
@@ -219,12 +219,7 @@ def test_a_steps_first_bans_read_the_stores_facts_once(
         return networks.fget(store)  # type: ignore[attr-defined]
 
     monkeypatch.setattr(StateStore, "history_networks", property(counted))
-    hits = [
-        (f"Failed password for u{i} from 203.0.113.{i}", f"203.0.113.{i}", NOW - 10 + i / 10,
-         f"u{i}", FAILURE)
-        for i in range(40)
-    ]  # fmt: skip
-    batch = LineBatch("journal", [h[0] for h in hits], "c", prefixed=False)
+    hits, batch = _forty_failures(NOW)
     changes = engine.process_hits("sshd", batch, hits)
     firsts = [b for b in changes.bans if b.reason == "attack_mode"]
     assert len(firsts) >= 16
