@@ -7,12 +7,14 @@ import random
 
 import pytest
 
-from journalban.matching.dates import DateReader
+from journalban.matching.dates import DateMatch, DateReader
 from journalban.matching.heads import HeadReader
 
 NOW = 1_800_000_000.0  # 2027-01-15
 
 MONTHS = ("Jan", "Feb", "Mar", "Oct", "Nov", "Dec")
+# The formats ``dates`` writes.
+FORMATS = ["Syslog", "Syslog year", "Syslog bracketed", "ISO", "ISO zone", "ISO fraction"]
 
 
 def dates(fmt: str, rng: random.Random) -> list[str]:
@@ -37,15 +39,21 @@ def dates(fmt: str, rng: random.Random) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize(
-    "fmt", ["Syslog", "Syslog year", "Syslog bracketed", "ISO", "ISO zone", "ISO fraction"]
-)
-def test_cached_times_are_the_dates_converted_one_by_one(fmt: str) -> None:
+def settled(fmt: str) -> tuple[list[str], HeadReader, DateMatch]:
+    """Lines of ``fmt``'s dates, and a head reader settled on the format its first line
+    was found in (and that finding)."""
     lines = [f"{d} host sshd[1]: Failed password" for d in dates(fmt, random.Random(fmt))]
-    cached = HeadReader(DateReader(lambda: NOW))
-    name = cached.dates.find(lines[0])
-    assert name is not None
-    cached.settle(name.format)
+    reader = HeadReader(DateReader(lambda: NOW))
+    found = reader.dates.find(lines[0])
+    assert found is not None
+    reader.settle(found.format)
+    assert reader.regex is not None
+    return lines, reader, found
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cached_times_are_the_dates_converted_one_by_one(fmt: str) -> None:
+    lines, cached, name = settled(fmt)
     assert cached.regex is not None
     got, want, hits = [], [], cached.dates.hits.get(name.format, 0)  # find() counted one
     for line in lines:
@@ -62,18 +70,12 @@ def test_cached_times_are_the_dates_converted_one_by_one(fmt: str) -> None:
     assert cached.dates.hits[name.format] == hits == len(lines) + 1
 
 
-@pytest.mark.parametrize(
-    "fmt", ["Syslog", "Syslog year", "Syslog bracketed", "ISO", "ISO zone", "ISO fraction"]
-)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_the_date_group_opens_every_head_match(fmt: str) -> None:
     """``LineMatcher._text_hits`` takes a minute's text from the line's start (where it
     matched the fused regex, the head first), not from the date group's own start: the
     two are the same for every head, matched at a line inside a text."""
-    lines = [f"{d} host sshd[1]: Failed password" for d in dates(fmt, random.Random(fmt))]
-    reader = HeadReader(DateReader(lambda: NOW))
-    found = reader.dates.find(lines[0])
-    assert found is not None
-    reader.settle(found.format)
+    lines, reader, _ = settled(fmt)
     assert reader.regex is not None
     assert reader.regex.pattern.startswith("(?P<jbdate>")
     text = "\n".join(lines)
