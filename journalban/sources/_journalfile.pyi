@@ -1,0 +1,3 @@
+# The interface of the C module journalban/sources/_journalfile.c (skeleton: jnative extends it).
+
+def abi() -> int: ...
