@@ -39,6 +39,7 @@ FEDORA_DEFINES = {
     "_tmpfilesdir": "/usr/lib/tmpfiles.d",
     "_sharedstatedir": "/var/lib",
     "python3_sitelib": "/usr/lib/python3.13/site-packages",
+    "python3_sitearch": "/usr/lib64/python3.13/site-packages",
     "pyproject_files": "/dev/null",
     "pyproject_wheel": ":",
     "pyproject_install": ":",
@@ -55,6 +56,9 @@ FEDORA_DEFINES = {
 }
 # What the %files lines name that the wheel, not docs/packaging/files.txt, brings.
 WHEEL_PROVIDED = {"/usr/bin/journalban"}
+# The agent's one C module (setup.py), which both packages build and must hold.
+BUILD_ID = "/usr/lib/.build-id"  # where rpm links an ELF file by its build id
+NATIVE_MODULE = re.compile(r"site-packages/journalban/sources/_journalfile\.cpython-[^/]*\.so")
 
 pytestmark = pytest.mark.real
 
@@ -357,7 +361,8 @@ def test_makepkg_builds_the_package_from_the_sdist_with_exactly_the_shared_list(
             check=False,
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        (package,) = work.glob(f"journalban-{journalban.__version__}-1-any.pkg.tar.gz")
+        # Arch-specific (the C module): named for makepkg's CARCH, one of arch=().
+        (package,) = work.glob(f"journalban-{journalban.__version__}-1-*.pkg.tar.gz")
         with tarfile.open(package) as archive:
             members = {m.name.rstrip("/"): m for m in archive.getmembers()}
             pkginfo_file = archive.extractfile(".PKGINFO")
@@ -368,6 +373,9 @@ def test_makepkg_builds_the_package_from_the_sdist_with_exactly_the_shared_list(
     python_files = {n for n in members if n.startswith(prefix)}
     assert f"{prefix}bin/journalban" in python_files
     assert any(n.endswith("site-packages/journalban/agent/__init__.py") for n in python_files)
+    assert package.name.removesuffix(".pkg.tar.gz").rsplit("-", 1)[1] in _pkgbuild_arches()
+    assert len([n for n in python_files if NATIVE_MODULE.search(n)]) == 1, sorted(python_files)
+    assert f"arch = {package.name.removesuffix('.pkg.tar.gz').rsplit('-', 1)[1]}" in pkginfo
     files = {
         n.removesuffix(".gz") if n.startswith("usr/share/man/") else n: m
         for n, m in members.items()
@@ -458,18 +466,27 @@ def test_rpmbuild_builds_both_packages_with_exactly_the_shared_list(
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     version = journalban.__version__
-    main = _rpm_files(topdir / "RPMS" / "noarch" / f"journalban-{version}-1.noarch.rpm")
+    # The main package is arch-specific (the C module); the SELinux one stays noarch.
+    arch = subprocess.run(
+        ["rpm", "--eval", "%{_arch}"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    main_rpm = topdir / "RPMS" / arch / f"journalban-{version}-1.{arch}.rpm"
+    main = _rpm_files(main_rpm)
     selinux = _rpm_files(topdir / "RPMS" / "noarch" / f"journalban-selinux-{version}-1.noarch.rpm")
     # The wheel's files, and the directories rpm makes for %doc and %license.
     assert main.pop("/usr/bin/journalban") == ("file", 0o755)
     assert any(p.endswith("site-packages/journalban/__init__.py") for p in main)
+    assert len([p for p in main if NATIVE_MODULE.search(p)]) == 1, sorted(main)
+    assert not [p for p in selinux if "site-packages" in p]
     made_by_rpm = {"/usr/share/doc/journalban", "/usr/share/licenses/journalban"}
     listed_main = {(e.path, e.kind, e.mode) for e in install.entries(install.KINDS - {"selinux"})}
     got_main = {
         (p.removesuffix(".gz") if p.startswith("/usr/share/man/") else p, kind, mode)
         for p, (kind, mode) in main.items()
-        if "site-packages" not in p and p not in made_by_rpm
+        if "site-packages" not in p and p not in made_by_rpm and not p.startswith(BUILD_ID)
     }
+    # rpm links each ELF file (the C module) by its build id, as on Fedora.
+    assert {p for p in main if p.startswith(BUILD_ID + "/") and p.count("/") == 5}
     # Directories the spec owns beyond the listed ones (the tree of /usr/share/journalban/).
     owned_dirs = {(p, k, m) for p, k, m in got_main - listed_main if k == "dir"}
     assert {p for p, _, _ in owned_dirs} <= {
@@ -486,7 +503,7 @@ def test_rpmbuild_builds_both_packages_with_exactly_the_shared_list(
         (e.path, e.kind, e.mode) for e in install.entries({"selinux"})
     }
     requires = subprocess.run(
-        ["rpm", "-qRp", str(topdir / "RPMS" / "noarch" / f"journalban-{version}-1.noarch.rpm")],
+        ["rpm", "-qRp", str(main_rpm)],
         capture_output=True,
         text=True,
         check=True,
@@ -510,6 +527,43 @@ def test_spec_files_claim_exactly_the_shared_list() -> None:
     claimed = _spec_files_entries(lines)
     assert claimed == {(e.kind, e.path) for e in install.entries()}
     assert "/usr/bin/journalban" in lines
+
+
+def _pkgbuild_arches() -> list[str]:
+    return subprocess.run(
+        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{arch[@]}}\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+
+
+def test_both_packages_are_arch_specific_and_require_the_c_module() -> None:
+    """The main RPM and the Arch package carry the C module (the SELinux RPM stays
+    noarch), and both builds set JOURNALBAN_REQUIRE_NATIVE=1, so a failed compile
+    fails them (tests/real/test_native_build.py proves what the variable does)."""
+    parsed = _parsed_spec()
+    main_header = parsed.split("%package", 1)[0]
+    assert not re.search(r"^BuildArch:", main_header, re.M)
+    assert re.search(r"^BuildArch:\s+noarch$", _spec_subpackage(parsed, "selinux"), re.M)
+    assert re.search(r"^BuildRequires:\s+gcc$", parsed, re.M)
+    assert re.search(r"^BuildRequires:\s+python3-devel$", parsed, re.M)
+    assert "export JOURNALBAN_REQUIRE_NATIVE=1\n" in _spec_section(parsed, "build")
+    assert _pkgbuild_arches() == ["x86_64", "aarch64"]
+    build = subprocess.run(
+        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; declare -f build"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "JOURNALBAN_REQUIRE_NATIVE=1 python -m build --wheel --no-isolation" in build
+
+
+def _spec_subpackage(parsed: str, name: str) -> str:
+    """The preamble of ``%package NAME``, up to its %description."""
+    match = re.search(rf"^%package\s+{name}\n(.*?)^%description", parsed, re.M | re.S)
+    assert match, f"no %package {name}"
+    return match.group(1)
 
 
 def test_packages_depend_on_what_provides_etc_services() -> None:
