@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-from journalban import __version__
-
 # Not typing's: `journalban pam-check` runs once per login, and typing costs
 # more than the check itself (it imports re, collections, functools).
 TYPE_CHECKING = False
@@ -85,6 +83,26 @@ def _parser_class() -> type[argparse.ArgumentParser]:
     return Parser
 
 
+def _version_action() -> type[argparse.Action]:
+    import argparse
+
+    class Version(argparse.Action):
+        """``--version``: journalban.cli.version's text (imported only when asked), then exit."""
+
+        def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+            super().__init__(
+                option_strings, argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS, help=help
+            )
+
+        def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+            from journalban.cli.version import version_text
+
+            print(version_text())
+            parser.exit()
+
+    return Version
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command``, only the module that defines it.
 
@@ -95,7 +113,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="journalban",
         description="Ban the addresses behind authentication failures (journald, files, nftables).",
     )
-    parser.add_argument("--version", action="version", version=f"journalban {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_version_action(),
+        help="show the version and whether the native journal reader is built, and exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     own = MODULE_OF.get(command) if command is not None else None
