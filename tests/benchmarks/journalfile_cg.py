@@ -21,8 +21,9 @@ one of four readers:
 
 ``--cachegrind`` runs each under cachegrind (``--cache-sim=no``) with 1 and 2 reads
 in one process; the difference is one read, start-up and imports aside, printed per
-jail entry. ``--check`` compares proto with sd entry by entry (MESSAGE, _PID,
-realtime, cursor), each file alone and the whole directory. ``--copy`` reads copies
+jail entry. ``--check`` compares ``--reader`` (proto, or **native**: the C reader of
+journalban.sources.journalnative) with sd entry by entry (MESSAGE, _PID, realtime,
+cursor), each file alone and the whole directory. ``--copy`` reads copies
 of the files taken once in DIR (journal_child_cg.py), so that every run reads the
 same files while the benchmark's cache is rewritten hourly.
 """
@@ -44,9 +45,10 @@ from corpora import add_corpus_arguments
 from journal_child_cg import corpus
 from journalfile_proto import OBJECT_HEAD, FileReader
 
+from journalban.sources.journalnative import open_native
 from journalban.sources.sdreader import Reader, add_groups, open_reader
 
-READERS = ("sd", "proto", "loose", "floor")
+READERS = ("sd", "proto", "loose", "floor", "native")
 
 
 class LooseReader(FileReader):
@@ -83,8 +85,23 @@ def open_sd(paths: Sequence[str], groups: Sequence[Mapping[str, str]]) -> Reader
     return reader
 
 
+def open_c(paths: Sequence[str], groups: Sequence[Mapping[str, str]]) -> object:
+    """The native reader (journalban.sources.journalnative), placed at its head."""
+    reader = open_native(paths, groups)
+    if reader is None:
+        raise RuntimeError("the native reader is not built, or does not read these files")
+    reader.seek_head()
+    return reader
+
+
 def opener(kind: str) -> Callable[[Sequence[str], Sequence[Mapping[str, str]]], object]:
-    return {"sd": open_sd, "proto": FileReader, "loose": LooseReader, "floor": FloorReader}[kind]
+    return {
+        "sd": open_sd,
+        "proto": FileReader,
+        "loose": LooseReader,
+        "floor": FloorReader,
+        "native": open_c,
+    }[kind]
 
 
 def raw(reader: object) -> int:
@@ -110,14 +127,15 @@ def digest(reader: object) -> tuple[int, str]:
     return entries, found.hexdigest()[:16]
 
 
-def check(paths: list[str], groups: list[dict[str, str]]) -> bool:
+def check(paths: list[str], groups: list[dict[str, str]], kind: str) -> bool:
     same = True
     for files in [[p] for p in paths] + [paths]:
         expected = digest(open_sd(files, groups))
-        got = digest(FileReader(files, groups))
+        got = digest(opener(kind)(files, groups))
         same = same and got == expected
         name = "directory" if len(files) > 1 else Path(files[0]).name[:40]
-        print(f"{name}: sd {expected}, proto {got}: {'same' if got == expected else 'DIFFERENT'}")
+        verdict = "same" if got == expected else "DIFFERENT"
+        print(f"{name}: sd {expected}, {kind} {got}: {verdict}")
     return same
 
 
@@ -143,7 +161,7 @@ def main() -> None:
     files = corpus(args.data / args.corpus / str(args.lines), args.corpus, args.lines, args.copy)
     paths, groups = journal_paths(files.journal), jail_groups(args.corpus)
     if args.check:
-        sys.exit(0 if check(paths, groups) else 1)
+        sys.exit(0 if check(paths, groups, args.reader) else 1)
     if args.cachegrind:
         base = [__file__, args.corpus, "--lines", str(args.lines), "--data", str(args.data)]
         base += ["--copy", str(args.copy)] if args.copy is not None else []

@@ -1,0 +1,109 @@
+"""The native reader of a catch-up's journal files, where it is built and understands them.
+
+``_journalfile`` (C, built with the package where a compiler is) reads closed journal
+files by their on-disk format: the entries a jail's match groups select, in the order,
+with the values, times and cursors libsystemd gives, at about a sixth of libsystemd's
+instructions an entry (issue 19; docs/benchmarks.md, "A native reader of journal
+files"). ``open_native`` returns it for a catch-up part or a priming, or None: the
+module is not built, ``JOURNALBAN_NATIVE_JOURNAL=0`` turns it off, or a file is not one
+it understands (an unknown incompatible flag, still written to, a check failing, files
+whose seqnums interleave): libsystemd reads that part.
+
+Once open, it hands what it cannot read itself to libsystemd: a compressed item (its
+value read by a libsystemd reader of that file standing on the same entry, the next
+entries natively again), and a check failing mid-read or a seek it does not follow (a
+libsystemd reader of the same files and matches placed on the same entry, which reads
+on from there).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+__all__ = ["ENV", "NativeReader", "native_available", "open_native"]
+
+ENV = "JOURNALBAN_NATIVE_JOURNAL"
+
+
+class NativeReader(Protocol):
+    """The calls of ``systemd._reader._Reader`` the catch-up makes, as the C reader has them."""
+
+    native: bool
+    entries: int
+
+    def _next(self) -> bool: ...
+    def _previous(self) -> bool: ...
+    def _get(self, field: str) -> bytes: ...
+    def _get_realtime(self) -> int: ...
+    def _get_cursor(self) -> str: ...
+    def seek_head(self) -> None: ...
+    def seek_tail(self) -> None: ...
+    def seek_cursor(self, cursor: str) -> None: ...
+    def seek_realtime(self, usec: int) -> None: ...
+    def test_cursor(self, cursor: str) -> bool: ...
+    def close(self) -> None: ...
+
+
+def native_available() -> bool:
+    """Whether the native reader is built and not turned off (``JOURNALBAN_NATIVE_JOURNAL=0``)."""
+    if os.environ.get(ENV, "1") == "0":
+        return False
+    try:
+        from journalban.sources import _journalfile  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _sd_reader(files: Sequence[str], groups: Sequence[Mapping[str, str]]) -> object:
+    from journalban.sources.sdreader import add_groups, open_reader
+
+    reader = open_reader(files=list(files))
+    add_groups(reader, groups)
+    return reader
+
+
+class _Values:
+    """A compressed item's value, read by a libsystemd reader of its file (one kept per file)."""
+
+    def __init__(self) -> None:
+        self.readers: dict[str, object] = {}
+
+    def __call__(self, path: str, cursor: str, field: str) -> bytes:
+        """The value of ``field`` in the entry at ``cursor`` of ``path``, as libsystemd reads it.
+
+        Raises:
+            KeyError: the entry holds no such field.
+            OSError: libsystemd does not find the entry.
+        """
+        from journalban.sources.sdreader import open_reader
+
+        reader = self.readers.get(path)
+        if reader is None:
+            reader = self.readers[path] = open_reader(files=[path])
+        reader.seek_cursor(cursor)  # type: ignore[attr-defined]
+        if not reader._next() or not reader.test_cursor(cursor):  # type: ignore[attr-defined]
+            raise OSError(f"{path}: no entry at {cursor}")
+        value: bytes = reader._get(field)  # type: ignore[attr-defined]
+        return value
+
+
+def open_native(files: Sequence[str], groups: Sequence[Mapping[str, str]]) -> NativeReader | None:
+    """A native reader of ``files`` with the match ``groups`` (as ``sdreader.add_groups``
+    adds them), or None: libsystemd reads them (see the module's doc).
+
+    Raises:
+        OSError: a file could not be opened (vacuumed meanwhile), as libsystemd would.
+    """
+    if not files or not native_available():
+        return None
+    from journalban.sources._journalfile import Reader, Unsupported
+
+    paths, wanted = list(files), [dict(group) for group in groups]
+    try:
+        reader: NativeReader = Reader(paths, wanted, lambda: _sd_reader(paths, wanted), _Values())
+    except Unsupported:
+        return None
+    return reader
