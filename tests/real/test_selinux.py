@@ -143,3 +143,71 @@ def test_every_boolean_is_documented_and_every_drop_in_names_one_that_exists() -
         named.update(booleans)
     # hosts.deny is read by other services: no drop-in of the agent opens it.
     assert tunables - named == {"journalban_hosts_deny"}
+
+
+# Where a package or pip puts the C module (journalban.sources._journalfile):
+# Fedora's %{python3_sitearch} (and sitelib), Debian's, pip's under /usr/local.
+NATIVE_MODULE_PATHS = (
+    "/usr/lib64/python3.13/site-packages/journalban/sources/_journalfile.cpython-313-x86_64-linux-gnu.so",
+    "/usr/lib/python3.13/site-packages/journalban/sources/_journalfile.cpython-313-x86_64-linux-gnu.so",
+    "/usr/lib/python3/dist-packages/journalban/sources/_journalfile.cpython-311-x86_64-linux-gnu.so",
+    "/usr/local/lib/python3.11/dist-packages/journalban/sources/_journalfile.cpython-311-x86_64-linux-gnu.so",
+)
+# A shared object is opened, read and mapped executable by the dynamic loader.
+LOAD_PERMS = {"read", "open", "getattr", "map", "execute"}
+RULE_QUERY = """\
+import sys, setools
+policy = setools.SELinuxPolicy(sys.argv[1])
+perms = set()
+for rule in setools.TERuleQuery(policy, ruletype=["allow"], source=sys.argv[2],
+                                target=sys.argv[3], tclass=["file"]).results():
+    perms |= set(rule.perms)
+print(" ".join(sorted(perms)))
+"""
+
+
+def _linked_policy(throwaway_root: Path, package: Path) -> Path:
+    result = _link(throwaway_root, package)
+    assert result.returncode == 0, result.stderr
+    (policy,) = (throwaway_root / "etc/selinux/default/policy").glob("policy.*")
+    return policy
+
+
+def test_the_confined_agent_may_load_its_c_module_wherever_it_is_installed(
+    tmp_path: Path, throwaway_root: Path
+) -> None:
+    """Each place the module lands is labelled lib_t, which journalban_t may map executable.
+
+    Labels from the reference policy (Debian's store, which the module is linked
+    into); Fedora's labels these directories lib_t alike.
+    """
+    matchpathcon = need_tool("matchpathcon")
+    python3 = need_tool("/usr/bin/python3")
+    policy = _linked_policy(throwaway_root, _build(tmp_path))
+    contexts = throwaway_root / "etc/selinux/default/contexts/files/file_contexts"
+    labels = subprocess.run(
+        [matchpathcon, "-n", "-f", str(contexts), *NATIVE_MODULE_PATHS],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert [label.split(":")[2] for label in labels] == ["lib_t"] * len(NATIVE_MODULE_PATHS)
+    query = subprocess.run(
+        [python3, "-c", RULE_QUERY, str(policy), "journalban_t", "lib_t"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if "No module named 'setools'" in query.stderr:
+        missing_real("python3-setools is not installed")
+    assert query.returncode == 0, query.stderr
+    assert set(query.stdout.split()) >= LOAD_PERMS, query.stdout
+    # The query tells rights apart: the agent reads its configuration, never executes it.
+    other = subprocess.run(
+        [python3, "-c", RULE_QUERY, str(policy), "journalban_t", "journalban_etc_t"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "read" in other.stdout.split()
+    assert "execute" not in other.stdout.split()

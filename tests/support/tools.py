@@ -51,6 +51,9 @@ _TOOLS: Final[dict[str, str]] = {
     # SELinux module, packaging recipes, manual pages
     "checkmodule": "checkpolicy",
     "semodule": "policycoreutils",
+    "matchpathcon": "selinux-utils",
+    # Debian's own interpreter, for setools (python3-setools: not in the venv)
+    "/usr/bin/python3": "python3-setools",
     "make": "make",
     "bzip2": "bzip2",
     "rpmspec": "rpm",
