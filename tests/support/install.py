@@ -117,11 +117,16 @@ def install_into(
 
 
 def build_wheel(outdir: Path) -> Path:
-    """A wheel of the checkout (``pip wheel --no-deps``) in ``outdir``; its path."""
+    """A wheel of the checkout (``pip wheel --no-deps``) in ``outdir``; its path.
+
+    Built as the packages build it: the C module (setup.py) is required, so a
+    failed compile fails here rather than installing a tree without it.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(outdir), str(REPO)],
         check=True,
+        env={**os.environ, "JOURNALBAN_REQUIRE_NATIVE": "1"},
     )
     (wheel,) = outdir.glob("journalban-*.whl")
     return wheel
