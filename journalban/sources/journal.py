@@ -60,6 +60,23 @@ WORKER = python_module("journalban.sources.journalworker")
 STREAM_LIMIT = 128 << 10
 
 
+_TOLD: list[bool] = []
+
+
+def _tell_catch_up_reader() -> None:
+    """Log once which reader the journal catch-up uses for closed files (journalnative)."""
+    if _TOLD:
+        return
+    _TOLD.append(True)
+    from journalban.sources.journalnative import ENV, native_available
+
+    if native_available():
+        log.info("the journal catch-up reads closed files natively (%s=0 turns it off)", ENV)
+    else:
+        log.info("the journal catch-up reads closed files through libsystemd "
+                 "(the native reader is not built, or %s=0)", ENV)  # fmt: skip
+
+
 @dataclass
 class _Ahead:
     """A reader child started before its source: its worker, helper socket (ours, the fd
@@ -177,6 +194,7 @@ class JournalSource:
         self._frame_gap = frame_gap
         self._closed = False
         self.invalidations = 0
+        _tell_catch_up_reader()
 
     @property
     def waiting(self) -> list[int]:

@@ -32,7 +32,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from journalban.sources.journalbatch import FIRST_ENTRIES, read_batch
 from journalban.sources.journalcatchup import CatchingUp
@@ -191,6 +191,21 @@ class Follower(CatchingUp):
         from journalban.sources.sdreader import add_groups, open_reader
 
         request = self.request
+        groups: Sequence[Mapping[str, str]] = request.matches
+        if self.files is not None:
+            # A catch-up's part or a priming: closed files the native reader reads, where it
+            # is built and understands them (journalnative; a group selecting nothing costs
+            # it one lookup at open), else libsystemd as below.
+            from journalban.sources.journalnative import open_native
+
+            native = open_native(self.files, groups)
+            if native is not None:
+                return cast("Reader", native)
+        if self.files is not None and len(groups) > 1:
+            key = tuple(self.files)
+            if key not in self._groups:
+                self._groups[key] = groups_in(key, groups)
+            groups = self._groups[key]
         reader = open_reader(files=self.files, path=request.directory, namespace=request.namespace)
         if self.files is None:
             # sd_journal_get_fd() sets up the inotify watches: ask for it before
@@ -200,12 +215,6 @@ class Follower(CatchingUp):
             # closing an inotify instance waits for the kernel to free its
             # watches (fsnotify_destroy_group: 10-60 ms here, every part).
             reader.fileno()
-        groups: Sequence[Mapping[str, str]] = request.matches
-        if self.files is not None and len(groups) > 1:
-            key = tuple(self.files)
-            if key not in self._groups:
-                self._groups[key] = groups_in(key, groups)
-            groups = self._groups[key]
         add_groups(reader, groups)
         return reader
 

@@ -20,15 +20,26 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import test_journal_child as child
 from test_journal_child import small_fs, wait_entries
 from test_journalfile_proto import SSHD, Entry, corpus, records, write
 
+from journalban.sources import _journalfile
 from journalban.sources.journalnative import ENV, NativeReader, open_native
+from journalban.sources.journalwire import Request
+from journalban.sources.journalworker import Follower
 from journalban.sources.sdreader import Reader, add_groups, open_reader
 from support.journal import sshd_fields
 
 pytestmark = pytest.mark.real
 __all__ = ["small_fs"]  # a fixture used here
+
+
+@pytest.fixture(autouse=True)
+def native_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are of the native reader: on whatever the run's environment says."""
+    monkeypatch.delenv(ENV, raising=False)
+
 
 GROUPS = (
     SSHD,
@@ -315,3 +326,33 @@ def test_fuzzed_files_never_crash_it(tmp_path: Path) -> None:
         finally:
             reader.close()
     assert opened > 100  # most flips leave a file it still reads
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["native", "libsystemd"])
+def test_the_catch_up_opens_the_native_reader_for_closed_files_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, on: bool
+) -> None:
+    path = tmp_path / "remote.journal"
+    write(path, records(corpus(200)))
+    monkeypatch.setenv(ENV, "1" if on else "0")
+    sink = os.open(os.devnull, os.O_RDWR)
+    try:
+        follower = Follower(Request(matches=SSHD, directory=str(tmp_path)), sink, sink)
+        assert isinstance(follower.reader, Reader)  # the directory reader: libsystemd
+        part = follower.open_files([str(path)])
+        assert isinstance(part, _journalfile.Reader) == on
+        assert isinstance(part, Reader) != on
+        part.seek_head()
+        assert read(part) == by_libsystemd([str(path)], SSHD)
+        follower.reader.close()
+    finally:
+        os.close(sink)
+
+
+@pytest.mark.parametrize("on", ["1", "0"], ids=["native", "libsystemd"])
+@pytest.mark.parametrize("split_at", [10**9, 1], ids=["one child", "split with a helper"])
+def test_catch_up_over_rotated_files_with_either_reader(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch, on: str, split_at: int
+) -> None:
+    monkeypatch.setenv(ENV, on)  # the reader child inherits it
+    child.test_catch_up_over_rotated_files_gives_the_directory_order_once(small_fs, split_at)
