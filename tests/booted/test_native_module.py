@@ -7,7 +7,8 @@ MemoryDenyWriteExecute= would forbid with text relocations: so the module is
 imported by a one-shot service carrying every sandboxing setting of the shipped
 journalban.service, and, as a control that the check sees the sandbox at all,
 the same service with the installed package's directory made non-executable
-fails to load it.
+fails to load it. And the agent the shipped unit runs has it mapped, and says
+its journal catch-up reads closed files natively.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from support.container import BootedHost
 
-SHIPPED = "/lib/systemd/system/journalban.service"
+AGENT_UNIT = "journalban.service"
+SHIPPED = f"/lib/systemd/system/{AGENT_UNIT}"
 CHECK_UNIT = "journalban-native-check.service"
 # The shipped [Service] lines that run or supervise the agent itself, or make its
 # directories (shared with the running agent): everything else is the sandbox.
@@ -104,3 +106,17 @@ def test_the_check_sees_the_sandbox_a_non_executable_package_directory_fails(
     result, output = _run_check(host, [f"NoExecPaths={package}"])
     assert result == "exit-code", output
     assert "failed to map segment from shared object" in output, output
+
+
+def test_the_running_agent_has_the_module_loaded_and_says_it_reads_natively(
+    host: BootedHost,
+) -> None:
+    """The shipped unit's agent, as installed: its process maps the module, and it
+    logged (once, this invocation) that its journal catch-up reads closed files natively."""
+    module = _installed_module(host)
+    assert host.show(AGENT_UNIT, "ActiveState") == "active"
+    pid = host.show(AGENT_UNIT, "MainPID")
+    assert module in host.run("cat", f"/proc/{pid}/maps").stdout
+    invocation = host.show(AGENT_UNIT, "InvocationID")
+    logged = host.journal(f"_SYSTEMD_INVOCATION_ID={invocation}", "-o", "cat")
+    assert "the journal catch-up reads closed files natively" in logged, logged
