@@ -16,10 +16,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from support.container import BootedHost
 
 AGENT_UNIT = "journalban.service"
 SHIPPED = f"/lib/systemd/system/{AGENT_UNIT}"
+# The variant running as user journalban (docs/hardening.md), with the same ExecPaths=.
+DEDICATED = f"/usr/share/journalban/units/dedicated-user/{AGENT_UNIT}"
 CHECK_UNIT = "journalban-native-check.service"
 # The shipped [Service] lines that run or supervise the agent itself, or make its
 # directories (shared with the running agent): everything else is the sandbox.
@@ -43,8 +47,8 @@ def _installed_module(host: BootedHost) -> str:
     return found
 
 
-def _sandbox(host: BootedHost) -> list[str]:
-    text = (host.root / SHIPPED.lstrip("/")).read_text()
+def _sandbox(host: BootedHost, unit: str) -> list[str]:
+    text = (host.root / unit.lstrip("/")).read_text()
     service = text.split("[Service]\n", 1)[1].split("\n[", 1)[0]
     lines = [ln for ln in service.splitlines() if ln and not ln.startswith("#")]
     sandbox = [ln for ln in lines if not NOT_SANDBOX.match(ln)]
@@ -53,14 +57,14 @@ def _sandbox(host: BootedHost) -> list[str]:
     return sandbox
 
 
-def _run_check(host: BootedHost, extra: list[str]) -> tuple[str, str]:
+def _run_check(host: BootedHost, extra: list[str], unit: str = SHIPPED) -> tuple[str, str]:
     """Run the import as the one-shot check unit; (its Result, its output)."""
     unit = "\n".join(
         [
             "[Service]",
             "Type=oneshot",
             f'ExecStart=/usr/bin/python3 -c "{IMPORT}"',
-            *_sandbox(host),
+            *_sandbox(host, unit),
             *extra,
             "",
         ]
@@ -90,11 +94,12 @@ def _run_check(host: BootedHost, extra: list[str]) -> tuple[str, str]:
     return result, output()
 
 
-def test_the_module_is_installed_and_loads_under_the_shipped_units_sandbox(
-    host: BootedHost,
+@pytest.mark.parametrize("unit", [SHIPPED, DEDICATED], ids=["shipped", "dedicated-user"])
+def test_the_module_is_installed_and_loads_under_each_units_sandbox(
+    host: BootedHost, unit: str
 ) -> None:
     module = _installed_module(host)
-    result, output = _run_check(host, [])
+    result, output = _run_check(host, [], unit)
     assert result == "success", output
     assert f"NATIVE 1 {module} True" in output, output
 
