@@ -226,8 +226,13 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "docs/packaging/PKGBUILD",
         "filters/sshd.yaml",
         "journalban/data/default.yaml",
+        # the C module's source and interface, and what builds it
+        "setup.py",
+        "journalban/sources/_journalfile.c",
+        "journalban/sources/_journalfile.pyi",
     ]:
         assert (sdist_tree / path).is_file(), path
+    assert not list(sdist_tree.rglob("*.so")), "a built module in the sdist"
 
 
 def test_pkgbuild_parses_with_makepkg_as_an_unprivileged_user() -> None:

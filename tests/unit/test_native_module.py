@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.machinery
 from pathlib import Path
 
+import pytest
+
 import journalban.sources
 from journalban.sources import _journalfile
 
@@ -23,3 +25,16 @@ def test_the_native_journal_reader_is_a_compiled_module_of_the_package() -> None
 
 def test_the_native_journal_reader_answers_its_interface_version() -> None:
     assert _journalfile.abi() == 1
+
+
+def test_an_in_place_build_is_not_older_than_its_source() -> None:
+    """`pip install -e .` builds the module into the checkout, and nothing rebuilds it
+    when git changes the .c (a pull, a rebase): the old module would load, or none.
+    scripts/setup (which scripts/check runs first) rebuilds it."""
+    built = Path(_journalfile.__file__ or "")
+    source = Path(journalban.sources.__file__ or "").with_name("_journalfile.c")
+    if not source.is_file():
+        pytest.skip("an installed tree, not a checkout: its module was built from its sdist")
+    assert built.stat().st_mtime >= source.stat().st_mtime, (
+        f"{built.name} is older than {source.name}: run `.venv/bin/python -m pip install -e .`"
+    )
