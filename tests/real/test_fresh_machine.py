@@ -9,7 +9,7 @@ every test dependency, and the packaging tests must pass there (makepkg run
 as an unprivileged user, which once failed on a fresh machine).
 
 Slow (minutes: apt and pip install from nothing), so a success is recorded,
-keyed by scripts/setup, pyproject.toml, the tools list and these scripts;
+keyed by scripts/setup, pyproject.toml, setup.py, the tools list and these scripts;
 any change to them proves it again (JOURNALBAN_FRESH_SETUP=always: every time).
 """
 
@@ -40,6 +40,8 @@ def test_readme_commands_install_everything_on_a_fresh_debian_12() -> None:
     # minbase has no netbase: the agent must not need /etc/services.
     assert "BASE has /etc/services: no" in markers
     assert "CHECK-CONFIG OK" in markers, run.tail()
+    # scripts/setup built the C module (optional for pip: a silent failure would pass).
+    assert "NATIVE READER built" in markers, run.tail()
     # `unshare -n .venv/bin/journalban run` started and was still running when stopped.
     assert re.search(r" INFO journalban \S+ running: 1 jail \(sshd\)", run.output), run.tail()
     assert "RUN EXIT 124" in markers, run.tail()

@@ -8,7 +8,7 @@ work itself is tests/support/fresh_setup.sh, run in a mount and pid
 namespace of its own so that no mount and no process outlives it.
 
 A successful run is recorded under a key made of everything it proves
-(scripts/setup, pyproject.toml, the required-tools list, these scripts, the
+(scripts/setup, pyproject.toml, setup.py, the required-tools list, these scripts, the
 base): changing any of them proves it again. JOURNALBAN_FRESH_SETUP=always
 ignores the record.
 
@@ -50,6 +50,7 @@ SCRIPT: Final = Path(__file__).with_name("fresh_setup.sh")
 PROVEN_BY: Final = (
     "scripts/setup",
     "pyproject.toml",
+    "setup.py",
     "tests/support/tools.py",
     "tests/support/fresh_setup.sh",
     "tests/support/fresh_root.py",

@@ -69,6 +69,9 @@ in_root "scripts/setup"
 
 phase agent
 in_root ".venv/bin/journalban check-config" && echo "== CHECK-CONFIG OK"
+# The C module (setup.py) built by scripts/setup's pip install, with the gcc and
+# python3-dev it installs: optional for pip, so only this line can tell it was.
+in_root ".venv/bin/journalban --version || true" | sed -n 's/^native journal reader: /== NATIVE READER /p'
 # The README's first command, for 15 s (its start takes 1-2 s, more under load), in a
 # network namespace of its own.
 in_root "timeout -s TERM 15 unshare -n .venv/bin/journalban run; echo \"== RUN EXIT \$?\"" 2>&1 | tail -n 20
