@@ -20,7 +20,7 @@ from journalban.decisions.banning import RECIDIVE
 from journalban.decisions.crowd import CrowdDeciding
 from journalban.decisions.detecting import JailDetection
 from journalban.decisions.firstban import FirstBans
-from journalban.decisions.forgetting import forget_committed_lines
+from journalban.decisions.forgetting import forget_committed_lines, unspent_failures
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.manual import ManualBanning
 from journalban.decisions.reading import BanReading
@@ -134,12 +134,13 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         room, times, kept = rt.first_room(), rt.counter.times, recent.kept
         virtual = self._virtual.of(jail)  # network text -> (since, until): banning.VirtualBans
         banned = self.bans.texts_of(jail)
-        latest = rt.latest_line
+        latest, detecting = rt.latest_line, rt.detection
         failed, traced = 0, trace.tracing()
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
-        detecting = rt.detection
         for line, host, when, user, mark in hits:
-            if (known := hosts.get(host) or networks.get(host) or network_of(host)) is None:
+            # (an IPv4 text's first sight: ``hosts``' own miss, no frame of network_of)
+            known = hosts.get(host) or networks.get(host) or hosts[host] or network_of(host)
+            if known is None:
                 continue
             key, ignored = known
             if ignored is not None:
@@ -201,10 +202,8 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         rt.total_failed += failed
         self._end_bans(rt, commit)  # (the step's first-failure bans flushed; total_banned)
         commit.failed_delta += failed
-        if spent:
-            # The state deletes a cleared network's failures before it inserts the
-            # batch's: those of this batch that the ban used up must not be written.
-            commit.new_failures = [f for i, f in enumerate(new_failures) if i >= spent.get(f[0], 0)]
+        if spent:  # (the failures the bans used up not written: decisions.forgetting)
+            commit.new_failures = unspent_failures(new_failures, spent)
         self._keep_decided()
         return changes
 

@@ -7,6 +7,8 @@ fleet's: ``BanTable.__setitem__``, which lists it in ``BanTable.lined``) is
 replaced by its copy without them once committed. A flood's commit of
 thousands of the engine's own bans then looks none of them up in the table
 (each lookup hashed an ``ipaddress`` network in Python).
+
+A step's failures its bans used up are not written either (``unspent_failures``).
 """
 
 from __future__ import annotations
@@ -34,3 +36,14 @@ def forget_committed_lines(bans: BanTable, committed: Iterable[Ban]) -> None:
         if bans.get(key) is ban:
             bans.replace(key, lineless(ban))
     lined[:] = waiting
+
+
+def unspent_failures(
+    failures: list[tuple[str, float]], spent: dict[str, int]
+) -> list[tuple[str, float]]:
+    """The step's ``failures`` (network text, time) but those its bans used up: a network
+    banned in the step (``spent``: it, and how many of ``failures`` came before its ban)
+    loses those before its ban. The state deletes a cleared network's failures before it
+    inserts the batch's: those the ban used up must not be written."""
+    # (``in`` first: most failures' networks were not banned in the step, no call for them)
+    return [f for i, f in enumerate(failures) if f[0] not in spent or i >= spent[f[0]]]
