@@ -74,16 +74,22 @@ class RecentLines:
         kept = lines.get(key)
         if kept is None:
             lines[key] = line
+            self.bytes += len(line) if line.isascii() else 4 * len(line)
+            if len(lines) > self.max_networks or self.bytes > self.max_bytes:
+                self._evict()
+            return
+        # A network kept already: their number is the same, only the bytes may pass.
+        lines.move_to_end(key)
+        cost = len(line) if line.isascii() else 4 * len(line)
+        if isinstance(kept, str):
+            lines[key] = [kept, line]
         else:
-            lines.move_to_end(key)
-            if isinstance(kept, str):
-                lines[key] = [kept, line]
-            else:
-                kept.append(line)
-                if len(kept) > PER_NETWORK:
-                    self.bytes -= _cost(kept.pop(0))
-        self.bytes += len(line) if line.isascii() else 4 * len(line)
-        if len(lines) > self.max_networks or self.bytes > self.max_bytes:
+            kept.append(line)
+            if len(kept) > PER_NETWORK:
+                gone = kept.pop(0)  # (``_cost`` written out: a call less)
+                cost -= len(gone) if gone.isascii() else 4 * len(gone)
+        self.bytes += cost
+        if self.bytes > self.max_bytes:
             self._evict()
 
     def _evict(self) -> None:

@@ -60,7 +60,8 @@ class FailureCounter(Generic[K]):
             insort(times, when)
         else:
             times.append(when)
-        del times[: bisect_right(times, times[-1] - self.findtime)]
+        if not times[0] > (oldest := times[-1] - self.findtime):  # (else none is cut: no call)
+            del times[: bisect_right(times, oldest)]
         return len(times)
 
     def newest(self, limit: int) -> list[tuple[K, list[float]]]:

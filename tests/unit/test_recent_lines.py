@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from journalban.decisions.recentlines import LINE_CHARS, PER_NETWORK, RecentLines
 
 
@@ -66,3 +68,40 @@ def test_eviction_of_single_line_networks_by_count_and_bytes() -> None:
     assert "old" not in by_bytes
     assert by_bytes.lines_of("two") == ["0123456789", "abc"]
     assert by_bytes.bytes == 23
+
+
+def _model_add(model: dict[str, list[str]], key: str, line: str, most: int, budget: int) -> int:
+    """A model's add: the line (cut), the network last, its oldest lines past PER_NETWORK
+    gone, then the least recently added networks until both caps hold; its evictions."""
+    if len(line) > LINE_CHARS:
+        line = line[: LINE_CHARS - len(" [...]")] + " [...]"
+    lines = model.pop(key, [])
+    model[key] = [*lines, line][-PER_NETWORK:]
+    evicted = 0
+    while len(model) > most or _bytes(model) > budget:
+        del model[next(iter(model))]
+        evicted += 1
+    return evicted
+
+
+def _bytes(model: dict[str, list[str]]) -> int:
+    return sum(len(x) if x.isascii() else 4 * len(x) for lines in model.values() for x in lines)
+
+
+def test_add_as_a_model_of_capped_networks_and_bytes() -> None:
+    # A network kept already may pass the bytes alone (its number is the same): a line of
+    # it, long, non-ASCII or past PER_NETWORK, evicts the others as a new network's would.
+    rng = random.Random(15)
+    for most, budget in ((3, 10**9), (50, 300), (4, 120), (8, 6000)):
+        recent, evicted = RecentLines(most, budget), 0
+        model: dict[str, list[str]] = {}
+        for _ in range(600):
+            key = f"n{rng.randrange(10)}"
+            size = rng.choice((1, 5, 20, 40, LINE_CHARS + 3))
+            line = rng.choice(("x", "é")) * size
+            evicted += _model_add(model, key, line, most, budget)
+            recent.add(key, line)
+            assert [k for k in recent.kept] == list(model)
+            assert {k: recent.lines_of(k) for k in model} == model
+            assert recent.bytes == _bytes(model)
+            assert recent.evicted == evicted
