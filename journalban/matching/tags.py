@@ -22,8 +22,8 @@ _IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
 
 TAGS = {
-    "<HOST>": rf"\[?(?P<host>{_IPV6}|{_IPV4}|{_NAME})\]?",
-    "<ADDR>": rf"\[?(?P<host>{_IPV6}|{_IPV4})\]?",
+    "<HOST>": rf"\[?(?P<host>{_IPV4}|{_IPV6}|{_NAME})\]?",
+    "<ADDR>": rf"\[?(?P<host>{_IPV4}|{_IPV6})\]?",
     "<USER>": r"(?P<user>.*)",
     "<PORT>": r"(?P<port>\d{1,5})",
 }
