@@ -41,11 +41,13 @@
 #define INCOMPAT_COMPACT 16u
 #define INCOMPAT_KNOWN (INCOMPAT_XZ | INCOMPAT_LZ4 | INCOMPAT_KEYED | INCOMPAT_ZSTD | INCOMPAT_COMPACT)
 #define STATE_ONLINE 1
+#define STATE_ARCHIVED 2
 #define OBJECT_DATA 1
 #define OBJECT_ENTRY 3
 #define OBJECT_ENTRY_ARRAY 6
 #define OBJECT_COMPRESSED 7
 #define ENTRY_HEAD 64
+#define TIME_LIMIT (1ULL << 55) /* libsystemd's bound on an entry's realtime and monotonic time */
 
 static PyObject *Unsupported;
 
@@ -174,6 +176,14 @@ static int object_at(const JFile *f, uint64_t offset, int kind, uint64_t *size) 
     return 1;
 }
 
+/* libsystemd's checks of a DATA object beyond its type and bounds (check_object): a payload,
+   its first entry and its entry count both zero or both not, its four offsets aligned. An
+   object failing them libsystemd skips as an item and fails as a match value. */
+static int data_good(const JFile *f, const uint8_t *p, uint64_t size) {
+    return size > f->payload_at && (le64(p + 40) == 0) == (le64(p + 56) == 0) &&
+           ((le64(p + 24) | le64(p + 32) | le64(p + 40) | le64(p + 48)) & 7) == 0;
+}
+
 static int unsupported(const JFile *f, const char *why) {
     PyErr_Format(Unsupported, "%U: %s", f->path, why);
     return -1;
@@ -216,6 +226,8 @@ static int jfile_open(JFile *f, PyObject *path) {
         return unsupported(f, "not a journal file this reader knows");
     if (h[16] == STATE_ONLINE)
         return unsupported(f, "still written to");
+    if (h[16] > STATE_ARCHIVED)
+        return unsupported(f, "a state libsystemd refuses");
     memcpy(f->file_id, h + 24, 16);
     memcpy(f->seqnum_id, h + 72, 16);
     uint64_t header_size = le64(h + 88), arena = le64(h + 96);
@@ -231,6 +243,11 @@ static int jfile_open(JFile *f, PyObject *path) {
     if (f->table < f->start || f->table > f->end || table_size > f->end - f->table ||
         table_size < 16 || f->table % 8)
         return unsupported(f, "a data hash table out of bounds");
+    /* offsets libsystemd refuses the file for (journal_file_verify_header) */
+    uint64_t tail_object = le64(h + 136);
+    if ((tail_object | f->entry_array | le64(h + 120)) % 8 ||
+        (tail_object && (tail_object < f->start || tail_object > f->end - 16)))
+        return unsupported(f, "a header libsystemd refuses");
     f->buckets = table_size / 16;
     if (f->n_entries > (f->end - f->start) / ENTRY_HEAD)
         return unsupported(f, "more entries than fit");
@@ -247,8 +264,8 @@ static int find_data(const JFile *f, const uint8_t *payload, size_t len, uint64_
     uint64_t digest = f->keyed ? siphash24(f->file_id, payload, len) : jenkins64(payload, len);
     uint64_t offset = le64(f->map + f->table + (digest % f->buckets) * 16), size;
     while (offset) {
-        if (!object_at(f, offset, OBJECT_DATA, &size) || size < 64)
-            return unsupported(f, "a hash chain to no data object");
+        if (!object_at(f, offset, OBJECT_DATA, &size) || !data_good(f, f->map + offset, size))
+            return unsupported(f, "a hash chain to no data object, or a bad one");
         const uint8_t *p = f->map + offset;
         uint64_t following = le64(p + 24);
         if (le64(p + 16) == digest) {
@@ -303,8 +320,8 @@ static int chain_entries(const JFile *f, uint64_t array, uint64_t left, List *ou
         uint64_t count = (size - 24) / f->array_item;
         for (uint64_t i = 0; i < count && left > 0; i++, left--) {
             uint64_t e = f->compact ? le32(p + 24 + 4 * i) : le64(p + 24 + 8 * i);
-            if (e == 0)
-                return 0; /* not written yet: the chain ends there */
+            if (e == 0) /* within the count: libsystemd skips it and reads on */
+                return unsupported(f, "an entry array item 0 within its count");
             if (out->n && e <= out->items[out->n - 1]) {
                 if (e == out->items[out->n - 1])
                     continue;
@@ -479,7 +496,11 @@ static int add_file_entries(Reader *self, uint32_t index, const List *chosen, ui
         if (!object_at(f, offset, OBJECT_ENTRY, &size) || size < ENTRY_HEAD ||
             (size - ENTRY_HEAD) % f->item_size)
             return unsupported(f, "an entry out of bounds");
-        uint64_t seqnum = le64(f->map + offset + 16);
+        const uint8_t *e = f->map + offset;
+        uint64_t seqnum = le64(e + 16), realtime = le64(e + 24);
+        if (size == ENTRY_HEAD || realtime == 0 || realtime >= TIME_LIMIT ||
+            le64(e + 32) >= TIME_LIMIT)
+            return unsupported(f, "an entry libsystemd stops at (no items, a time out of range)");
         if (seqnum == 0 || seqnum <= *last)
             return unsupported(f, "entries out of order (files interleaving)");
         *last = seqnum;
@@ -958,11 +979,19 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
             PyObject *value = PyObject_CallFunctionObjArgs(self->value_of, f->path, cursor,
                                                            field, NULL);
             Py_DECREF(cursor);
-            return value;
+            if (value != NULL || !PyErr_ExceptionMatches(PyExc_OSError))
+                return value;
+            /* a file reader without matches does not find the entry (a damaged entry array):
+               libsystemd with the matches, standing on it, reads on */
+            PyErr_Clear();
+            if (hand_over(self) < 0)
+                return NULL;
+            return PyObject_CallMethod(self->delegate, "_get", "O", field);
         }
         uint64_t plen = size - f->payload_at;
         const uint8_t *payload = p + f->payload_at;
-        if (plen >= need && memcmp(payload, name, (size_t)flen) == 0 && payload[flen] == '=')
+        if (plen >= need && memcmp(payload, name, (size_t)flen) == 0 && payload[flen] == '=' &&
+            data_good(f, p, size)) /* a bad one libsystemd skips over */
             return PyBytes_FromStringAndSize((const char *)payload + need,
                                              (Py_ssize_t)(plen - need));
     }
