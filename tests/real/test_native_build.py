@@ -66,6 +66,9 @@ def test_a_wheel_built_with_a_compiler_holds_the_module(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert " -O2 -Wall -Wextra" in result.stdout
     assert "_journalfile.c" in result.stdout
+    # Warnings are on (-Wall -Wextra) to be heeded: the module compiles without one.
+    warnings = [ln for ln in result.stderr.splitlines() if "_journalfile.c:" in ln]
+    assert warnings == [], "\n".join(warnings)
     names = _wheel_names(tree)
     assert len(_modules(names)) == 1, sorted(n for n in names if n.startswith(MODULE_DIR))
     assert MODULE_DIR + "_journalfile.pyi" in names
