@@ -455,6 +455,8 @@ typedef struct {
     Py_ssize_t current, next_index, prev_index;
     uint8_t seqnum_id[16];
     PyObject *open_sd, *value_of, *delegate;
+    PyObject *names[2]; /* the last two field names found valid (the caller's constants) */
+    int next_name;
 } Reader;
 
 static void reader_free_files(Reader *self) {
@@ -477,6 +479,8 @@ static void Reader_dealloc(Reader *self) {
     Py_CLEAR(self->open_sd);
     Py_CLEAR(self->value_of);
     Py_CLEAR(self->delegate);
+    Py_CLEAR(self->names[0]);
+    Py_CLEAR(self->names[1]);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -559,9 +563,12 @@ static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         int bad = values == NULL || PyList_Append(groups, values) < 0;
         Py_XDECREF(values); /* the groups list holds it */
         for (Py_ssize_t i = 0; !bad && i < n_items; i++) {
-            PyObject *pair = PyList_GET_ITEM(items, i), *payload;
-            payload = PyUnicode_FromFormat("%S=%S", PyTuple_GET_ITEM(pair, 0),
-                                           PyTuple_GET_ITEM(pair, 1));
+            PyObject *pair = PyList_GET_ITEM(items, i), *payload = NULL;
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+                PyErr_SetString(PyExc_TypeError, "a match group's items must be pairs");
+            else
+                payload = PyUnicode_FromFormat("%S=%S", PyTuple_GET_ITEM(pair, 0),
+                                               PyTuple_GET_ITEM(pair, 1));
             PyObject *encoded = payload ? PyUnicode_AsUTF8String(payload) : NULL;
             Py_XDECREF(payload);
             bad = encoded == NULL || PyList_Append(values, encoded) < 0;
@@ -759,22 +766,32 @@ static PyObject *no_entry(void) {
 
 /* Open the libsystemd reader of the same files and matches, standing where this one stands. */
 static int hand_over(Reader *self) {
-    PyObject *sd = PyObject_CallNoArgs(self->open_sd);
-    if (sd == NULL)
+    if (self->files == NULL) { /* closed: it does not open again */
+        PyErr_SetString(PyExc_ValueError, "the reader is closed");
         return -1;
+    }
+    /* where it stands, read before any call out (one could close this reader) */
+    int mode = self->mode;
+    Py_ssize_t at = mode == AT_ENTRY ? self->current : mode == AT_SEEK ? self->next_index : -1;
+    PyObject *where = at >= 0 && at < self->n ? cursor_of(self, at) : NULL;
+    if (at >= 0 && at < self->n && where == NULL)
+        return -1;
+    int some = self->n > 0;
+    PyObject *sd = PyObject_CallNoArgs(self->open_sd);
+    if (sd == NULL) {
+        Py_XDECREF(where);
+        return -1;
+    }
     PyObject *r = NULL;
-    if (self->mode == AT_ENTRY) {
-        PyObject *cursor = cursor_of(self, self->current);
-        if (cursor == NULL)
-            goto fail;
-        r = PyObject_CallMethod(sd, "seek_cursor", "O", cursor);
+    if (mode == AT_ENTRY) {
+        r = PyObject_CallMethod(sd, "seek_cursor", "O", where);
         if (r != NULL) {
             Py_DECREF(r);
             r = PyObject_CallMethod(sd, "_next", NULL);
         }
         if (r != NULL && PyObject_IsTrue(r) == 1) {
             Py_DECREF(r);
-            r = PyObject_CallMethod(sd, "test_cursor", "O", cursor);
+            r = PyObject_CallMethod(sd, "test_cursor", "O", where);
             if (r != NULL && PyObject_IsTrue(r) != 1) {
                 Py_CLEAR(r);
                 PyErr_SetString(Unsupported, "libsystemd does not find the entry handed over");
@@ -783,31 +800,30 @@ static int hand_over(Reader *self) {
             Py_CLEAR(r);
             PyErr_SetString(Unsupported, "libsystemd does not find the entry handed over");
         }
-        Py_DECREF(cursor);
-    } else if (self->mode == AT_TAIL) {
+    } else if (mode == AT_TAIL) {
         r = PyObject_CallMethod(sd, "seek_tail", NULL);
-    } else if (self->mode == AT_HEAD) {
+    } else if (mode == AT_HEAD) {
         r = PyObject_CallMethod(sd, "seek_head", NULL);
     } else {
         /* a seek to a seqnum: the entry after it or before it, whichever is asked */
         r = PyObject_CallMethod(sd, "seek_head", NULL);
-        if (r != NULL && self->next_index < self->n) {
+        if (r != NULL && where != NULL) {
             Py_DECREF(r);
-            PyObject *cursor = cursor_of(self, self->next_index);
-            r = cursor ? PyObject_CallMethod(sd, "seek_cursor", "O", cursor) : NULL;
-            Py_XDECREF(cursor);
-        } else if (r != NULL && self->n) {
+            r = PyObject_CallMethod(sd, "seek_cursor", "O", where);
+        } else if (r != NULL && some) {
             Py_DECREF(r);
             r = PyObject_CallMethod(sd, "seek_tail", NULL);
         }
     }
-    if (r == NULL)
-        goto fail;
+    Py_XDECREF(where);
+    if (r == NULL || self->files == NULL || self->delegate != NULL)
+        goto fail; /* failed, or this reader closed or handed over meanwhile */
     Py_DECREF(r);
     self->delegate = sd;
     reader_free_files(self);
     return 0;
 fail:
+    Py_XDECREF(r);
     r = PyObject_CallMethod(sd, "close", NULL);
     Py_XDECREF(r);
     PyErr_Clear();
@@ -944,11 +960,27 @@ static PyObject *Reader_get_cursor(Reader *self, PyObject *Py_UNUSED(unused)) {
     return cursor_of(self, self->current);
 }
 
+/* Whether a field name is one libsystemd takes ([A-Z0-9_]+; else systemd-python's ValueError,
+   not a value of an item whose payload starts with "NAME=x=" for the name "NAME=x"). */
+static int name_valid(Reader *self, PyObject *field, const char *name, Py_ssize_t flen) {
+    if (field == self->names[0] || field == self->names[1])
+        return 1;
+    if (flen == 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < flen; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    Py_INCREF(field);
+    Py_XSETREF(self->names[self->next_name], field);
+    self->next_name ^= 1;
+    return 1;
+}
+
 static PyObject *Reader_get(Reader *self, PyObject *field) {
     if (self->delegate != NULL)
         return PyObject_CallMethod(self->delegate, "_get", "O", field);
-    if (self->mode != AT_ENTRY)
-        return no_entry();
     Py_ssize_t flen;
     const char *name = PyUnicode_Check(field) ? PyUnicode_AsUTF8AndSize(field, &flen) : NULL;
     if (name == NULL) {
@@ -956,6 +988,12 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
             PyErr_SetString(PyExc_TypeError, "a field name must be str");
         return NULL;
     }
+    if (!name_valid(self, field, name, flen)) {
+        PyErr_SetString(PyExc_ValueError, "field name is not valid");
+        return NULL;
+    }
+    if (self->mode != AT_ENTRY)
+        return no_entry();
     const JFile *f = &self->files[self->file_of[self->current]];
     uint64_t offset = self->offset_of[self->current];
     const uint8_t *e = f->map + offset;

@@ -16,9 +16,10 @@ import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_journalfile_proto import SSHD, corpus, records, write
@@ -296,3 +297,72 @@ def test_a_file_shrunk_while_read_costs_no_more_than_with_libsystemd(tmp_path: P
     path.write_bytes(blob[:4096])
     assert open_native([str(path)], SSHD) is None
     assert by_libsystemd(path, SSHD)[0][0] == "open failed"
+
+
+class Pairs(Mapping[str, str]):
+    """A mapping whose items() are lists, not pairs."""
+
+    def __getitem__(self, key: str) -> str:
+        return "sshd"
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["_COMM"])
+
+    def items(self) -> Any:
+        return [["_COMM", "sshd"]]
+
+
+def test_the_modules_calls_misused_raise_and_never_crash(tmp_path: Path) -> None:
+    from journalban.sources._journalfile import Reader as Native
+    from journalban.sources.journalnative import _sd_reader, _Values
+
+    path = tmp_path / "remote.journal"
+    write(path, records(corpus(40)), compact=False, keyed=False)
+    paths = [str(path)]
+    with pytest.raises(TypeError):
+        Native(paths, [Pairs()], lambda: None, _Values())  # was: read a list as a tuple
+    # field names libsystemd refuses: its ValueError, not another item's value
+    libsystemd, reader = _sd_reader(paths, SSHD), open_native(paths, SSHD)
+    assert reader is not None
+    for name in ("", "MESSAGE=Failed password for root from 192.0.2.0 port", "message", "A\0"):
+        for r in (libsystemd, reader):
+            with pytest.raises(ValueError, match=r"not valid|null character"):
+                r._get(name)  # type: ignore[attr-defined]
+    for r in (libsystemd, reader):
+        assert r._next()  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match="not valid"):
+            r._get("MESSAGE=Failed password for root from 192.0.2.0 port")  # type: ignore[attr-defined]
+        assert r._get("MESSAGE") == b"Failed password for root from 192.0.2.0 port 0"  # type: ignore[attr-defined]
+    cursor = reader._get_cursor()
+    reader.close()
+    # closed: every call answers, none opens the files again (was: seek_realtime did)
+    assert not reader._next()
+    assert not reader._previous()
+    for call in (
+        partial(reader._get, "MESSAGE"),
+        reader._get_cursor,
+        partial(reader.test_cursor, cursor),
+    ):
+        with pytest.raises(OSError, match="address"):
+            call()
+    reader.seek_cursor(cursor)
+    assert not reader._next()
+    for seek in (partial(reader.seek_realtime, 0), partial(reader.seek_cursor, "s=0;i=1")):
+        with pytest.raises(ValueError, match="closed"):
+            seek()
+    assert reader.native
+    # open_sd closing the reader it hands over from: an error, not its freed files read
+    holder: list[NativeReader] = []
+
+    def closing() -> object:
+        holder[0].close()
+        return _sd_reader(paths, SSHD)
+
+    holder.append(Native(paths, [dict(group) for group in SSHD], closing, _Values()))
+    assert holder[0]._next()
+    with pytest.raises(OSError, match="hand-over"):
+        holder[0].seek_realtime(0)
+    assert not holder[0]._next()
