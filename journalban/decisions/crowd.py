@@ -47,7 +47,7 @@ class CrowdDeciding(BanDeciding):
             return
         self._crowd_verdicts(rt, detection, commit, changes, now, source)
         if not detection.deferred:
-            commit.detector_rows += detection.rows()
+            detection.add_rows(commit.detector_rows, commit.detector_changes)
 
     def _crowd_verdicts(
         self,

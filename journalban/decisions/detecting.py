@@ -22,6 +22,7 @@ from journalban.jails.knowngood import KnownGood
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow, restore_rows
+from journalban.state.detectorlog import add_rows
 
 
 class JailDetection:
@@ -127,6 +128,18 @@ class JailDetection:
         if self.known_good is not None:
             out += map(add, repeat((self.known_good.name,)), self.known_good.changes())
         return out
+
+    def add_rows(self, rows: list[DetectorRow], changed: dict[str, dict[str, str | None]]) -> None:
+        """``rows()`` added to a batch's rows (``BatchCommit.detector_rows`` then
+        ``detector_changes``): each detector's a dict made in C (``detectorlog.add_rows``),
+        none a tuple of three."""
+        if not self.persist:
+            self.rows()  # (nothing kept)
+            return
+        for detector in self.detectors:
+            add_rows(rows, changed, detector.name, detector.changes())
+        if self.known_good is not None:
+            add_rows(rows, changed, self.known_good.name, self.known_good.changes())
 
     def restore(
         self, rows: Mapping[str, Sequence[tuple[str, str]]], now: float, jail: str = ""

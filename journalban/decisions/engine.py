@@ -32,6 +32,7 @@ from journalban.events import Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.matching.engine import Outcome, outcome_hits
 from journalban.state import detection
+from journalban.state.detectorlog import add_rows
 from journalban.state.store import BatchCommit, StateStore
 
 SESSIONS = "sessions"  # the session table's rows among the detector rows (matching.sessions)
@@ -197,7 +198,7 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         if detecting is not None:  # (subnet's verdicts, then the rows: decisions.crowd)
             self._crowd_then_rows(rt, commit, changes, now, batch.source)
         if batch.sessions:
-            commit.detector_rows += [(SESSIONS, k, v) for k, v in batch.sessions]
+            add_rows(commit.detector_rows, commit.detector_changes, SESSIONS, batch.sessions)
         rt.latest_line = latest
         rt.total_failed += failed
         self._end_bans(rt, commit)  # (the step's first-failure bans flushed; total_banned)

@@ -27,6 +27,6 @@ def collect_detector_rows(engine: DecisionEngine, changes: Changes) -> None:
             continue
         commit = last.get(name)
         if detection.deferred and commit is not None:
-            commit.detector_rows += detection.rows()
+            detection.add_rows(commit.detector_rows, commit.detector_changes)
         # A jail without a batch here kept its rows: the next batch's commit takes them.
         detection.deferred = True

@@ -170,8 +170,10 @@ class CommitRows:
                     self._write_full_bans(cur)
         elif b.history:
             self.history += history_rows(b.history, (), ())
-        if b.detector_rows:
-            detectorlog.gather(self.detector_rows.setdefault(b.jail, {}), b.detector_rows)
+        if b.detector_rows or b.detector_changes:
+            detectorlog.gather(
+                self.detector_rows.setdefault(b.jail, {}), b.detector_rows, b.detector_changes
+            )
         if b.failed_delta or b.banned_delta:
             counts = self.counters.setdefault(b.jail, [0, 0])
             counts[0] += b.failed_delta

@@ -127,10 +127,29 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return libc_function("malloc_trim")
 
 
-def gather(changes: dict[str, dict[str, str | None]], rows: Sequence[Row]) -> None:
+def gather(
+    changes: dict[str, dict[str, str | None]],
+    rows: Sequence[Row],
+    changed: dict[str, dict[str, str | None]] | None = None,
+) -> None:
     """Add a batch's ``rows`` to ``changes`` (detector: key: value), as format 1 wrote
     them: the batch's deleted keys first, then its written ones (a key both deleted and
-    written in one batch keeps its value), the last row of a key winning."""
+    written in one batch keeps its value), the last row of a key winning.
+
+    ``changed``: more of the batch's rows after ``rows``, as detector: key: value, a key
+    once each; without ``rows`` each of its dicts is the batch's own for its detector
+    (no loop of Python a row). The caller hands the dicts over: they may be kept."""
+    if changed:
+        if rows:  # (both: as rows, in their order)
+            rows = [*rows, *((d, k, v) for d, found in changed.items() for k, v in found.items())]
+        else:
+            for detector, keyed in changed.items():
+                held = changes.get(detector)
+                if held is None:
+                    changes[detector] = keyed
+                else:
+                    held.update(keyed)
+            return
     batch: dict[str, dict[str, str | None]] = {}
     for detector, key, value in rows:
         found = batch.get(detector)
@@ -146,6 +165,27 @@ def gather(changes: dict[str, dict[str, str | None]], rows: Sequence[Row]) -> No
             changes[detector] = found
         else:
             into.update(found)
+
+
+def add_rows(
+    rows: list[Row],
+    changed: dict[str, dict[str, str | None]],
+    name: str,
+    found: Sequence[tuple[str, str | None]],
+) -> None:
+    """Add detector ``name``'s ``found`` (key, value) to a batch's rows, which are ``rows``
+    then ``changed`` (``gather``'s two): to ``changed`` as a dict made in C; where that
+    would not gather as rows do (a key twice in ``found``, ``name`` in ``changed``
+    already), everything as rows, in order."""
+    if not found:
+        return
+    keyed = dict(found)
+    if len(keyed) == len(found) and name not in changed:
+        changed[name] = keyed
+        return
+    rows += [(d, k, v) for d, held in changed.items() for k, v in held.items()]
+    changed.clear()
+    rows += [(name, k, v) for k, v in found]
 
 
 def _sizes(cur: sqlite3.Cursor, jail: str, detector: str) -> list[int]:

@@ -46,8 +46,9 @@ class BatchCommit:
     history: list[tuple[Ban, bool]] = field(default_factory=list)  # (ban, manual)
     failed_delta: int = 0
     banned_delta: int = 0
-    # Detector state rows changed (state.detection).
+    # Detector state rows changed (state.detection); then detector: key: value (None: gone).
     detector_rows: list[detection.DetectorRow] = field(default_factory=list)
+    detector_changes: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
 
 class CommitWriter(Protocol):
@@ -380,7 +381,8 @@ class StateStore:
 
 def _rows(batches: Sequence[BatchCommit]) -> int:
     """About how many rows the batches write."""
-    return sum(len(b.bans) + len(b.history) + len(b.detector_rows) for b in batches)
+    rows = sum(len(b.bans) + len(b.history) + len(b.detector_rows) for b in batches)
+    return rows + sum(len(keyed) for b in batches for keyed in b.detector_changes.values())
 
 
 class _Tx:
