@@ -67,8 +67,8 @@ class KnownGood:
 
         ``JailDetection.succeeded`` is this method, the crowd bound (``functools.partial``,
         in C): a login of a held pair (22,774 of sshd-near-miss's 23,094) runs one frame of
-        Python besides ``put_back``'s, where ``succeeded``, ``pair_key`` and ``renew`` were
-        three. The key is ``pair_key``'s, written out for the usual name.
+        Python, where ``succeeded``, ``pair_key``, ``renew`` and ``put_back`` were four.
+        The key is ``pair_key``'s, written out for the usual name.
 
         A held pair is looked up by the name as it is, before the name is checked: a held
         key is a usual name (``restore`` and ``add_pair`` keep no other), SEP, a network
@@ -82,8 +82,8 @@ class KnownGood:
         if old is None and (len(account) > ACCOUNT_MAX or SEP in account):
             key = account_key(account) + SEP + network  # (the name as the pairs keep it)
             old = pairs.take(key, None)
-        if old is not None:
-            pairs.put_back(key, old if old > when else when)
+        if old is not None:  # (``put_back`` written out: no frame of Python)
+            pairs.kept[key] = pairs.dirty[key] = old if old > when else when
             return True
         if waiting:
             return False

@@ -66,7 +66,7 @@ class SlowWindow:
             else:  # its second failure, in another bucket
                 pairs = [pairs, 1]
                 count = bucket_add_at(pairs, bucket)
-            keys.put_back(key, pairs)
+            keys.kept[key] = keys.dirty[key] = pairs  # (``put_back`` written out: no frame)
         if count < self.config.maxretry:
             return ()
         keys.drop(key)

@@ -131,7 +131,9 @@ class SubnetCrowd:
                 networks: dict[str, float] = {}
             elif isinstance(kept, tuple):
                 if kept[0] == key and many:  # the prefix's one network again
-                    prefixes.put_back(prefix, (key, when if when > kept[1] else kept[1]))
+                    # (``put_back`` written out: no frame of Python)
+                    again = (key, when if when > kept[1] else kept[1])
+                    prefixes.kept[prefix] = prefixes.dirty[prefix] = again
                     continue
                 networks = {kept[0]: kept[1]}
             else:
@@ -141,7 +143,7 @@ class SubnetCrowd:
                 if kept is None:
                     prefixes.add(prefix, value)
                 else:
-                    prefixes.put_back(prefix, value)
+                    prefixes.kept[prefix] = prefixes.dirty[prefix] = value  # (put_back)
                 continue
             if kept is not None:
                 prefixes.taken_out(prefix)
