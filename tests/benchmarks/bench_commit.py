@@ -89,7 +89,8 @@ def capture(name: str, lines: int, work: Path) -> None:
             counts["bans"] += len(b.bans)
             counts["unbans"] += len(b.unbans)
             counts["history"] += len(b.history)
-            for detector, _key, value in b.detector_rows:
+            changed = [(d, v) for d, keyed in b.detector_changes.items() for v in keyed.values()]
+            for detector, value in [(d, v) for d, _, v in b.detector_rows] + changed:
                 counts[f"{detector} {'deleted' if value is None else 'written'}"] += 1
     print("rows:", dict(sorted(counts.items())))
 
