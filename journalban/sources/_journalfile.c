@@ -997,7 +997,15 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
     const JFile *f = &self->files[self->file_of[self->current]];
     uint64_t offset = self->offset_of[self->current];
     const uint8_t *e = f->map + offset;
-    uint64_t n_items = (le64(e + 8) - ENTRY_HEAD) / f->item_size; /* checked at open */
+    /* checked at open, read again: the file's pages are the file's (a write to it in place
+       shows through the mapping), so its size is bounded again, not trusted */
+    uint64_t entry_size = le64(e + 8);
+    if (entry_size < ENTRY_HEAD || entry_size > f->end - offset) {
+        if (hand_over(self) < 0)
+            return NULL;
+        return PyObject_CallMethod(self->delegate, "_get", "O", field);
+    }
+    uint64_t n_items = (entry_size - ENTRY_HEAD) / f->item_size;
     const uint8_t *items = e + ENTRY_HEAD;
     uint64_t need = (uint64_t)flen + 1;
     for (uint64_t i = 0; i < n_items; i++) {
