@@ -163,7 +163,8 @@ class LineMatcher:
 
     def _text_hits(self, text: str) -> list[Hit]:
         """``hits`` for lines with a date and syslog prefix, joined by newlines."""
-        found = line_ends(text, self.filter.scan, self._guarded_lines())
+        lines_of = self._guarded_lines()
+        found = line_ends(text, self.filter.scan, lines_of)
         out: list[Hit] = []
         append = out.append
         rfind = text.rfind
@@ -191,7 +192,11 @@ class LineMatcher:
                 fused = by_mask[mask]
             else:
                 fused = by_mask[mask] = fused_for(mask)
-                if fused is not None and (guard := guard_of(mask)) is not None:
+                # (a needle's lone mask whose lines the scan told by a regex already: none)
+                told = mask & (mask - 1) == 0 and isinstance(
+                    lines_of.get(mask.bit_length() - 1), re.Pattern
+                )
+                if fused is not None and not told and (guard := guard_of(mask)) is not None:
                     guarded[mask] = guard
             if fused is None:
                 line = text[start:end]

@@ -92,19 +92,70 @@ def literal_guard(
     return tuple(sorted(found, key=lambda s: (-len(s), s)))
 
 
+def shared_guard(
+    regexes: Sequence[re.Pattern[str]], literals: Sequence[str]
+) -> tuple[str, ...] | None:
+    """``literal_guard`` where it finds strings, else a set of required strings every one of
+    ``regexes`` holds (the longest such), where each regex's own longest are too many
+    together: sshd's ``nvalid user`` needle leaves ``Failed publickey for invalid user ``
+    and ``[Ii](?:llegal|nvalid) user ``, both followed by `` from ``, which the near misses
+    (``Connection closed by invalid user bob 10.0.0.1 port 22``) do not hold."""
+    found = literal_guard(regexes, literals)
+    if found is not None or len(regexes) < 2:
+        return found
+    # Not part of what the regexes hold of the literals themselves (the scan found those),
+    # but it may be of another literal: `` from `` of ``Received disconnect from ``, a needle
+    # the line does not hold (its bit would have left it more regexes).
+    owned = [
+        s
+        for regex in regexes
+        for strings in required_sets(regex)
+        for s in strings
+        if any(literal in s for literal in literals)
+    ]
+    common: set[frozenset[str]] | None = None
+    for regex in regexes:
+        usable = {
+            strings
+            for strings in required_sets(regex)
+            if min(map(len, strings)) >= MIN_FIND
+            and len(strings) <= MAX_FINDS
+            and not any(s in held for s in strings for held in owned)
+        }
+        common = usable if common is None else common & usable
+    if not common:
+        return None
+    best = max(common, key=lambda strings: (min(map(len, strings)), -len(strings), sorted(strings)))
+    return tuple(sorted(best, key=lambda s: (-len(s), s)))
+
+
 def strings_follow(
-    regexes: Sequence[re.Pattern[str]], strings: Sequence[str], texts: Sequence[str]
+    regexes: Sequence[re.Pattern[str]],
+    strings: Sequence[str],
+    texts: Sequence[str],
+    others: Sequence[Sequence[str]] = (),
 ) -> bool:
     """Whether every match of each of ``regexes`` holds one of ``strings`` after one of
     ``texts`` (a scan needle's literals): ``required_sets`` lists a regex's sets in the order
     of the parts of a match that hold them, so a set whose every string holds one of
     ``strings``, listed after a set whose every string holds a text, holds it after that
     text (sshd's ``Received disconnect from `` before its reason, ``3: `` or ``14: ``).
-    False where that is not shown for one regex."""
-    for regex in regexes:
+    False where that is not shown for one regex.
+
+    ``others``: per regex, the literals of the scan's other needles whose line alone the
+    regex is left for; a string of the set may hold one of them instead of a text (sshd's
+    ``Illegal user `` beside ``Invalid user ``): a match through it holds that needle too,
+    and its line keeps that needle's bit whatever becomes of this one's."""
+    for k, regex in enumerate(regexes):
         sets = required_sets(regex)
+        held = [*texts, *(others[k] if k < len(others) else ())]
         first = next(
-            (k for k, found in enumerate(sets) if all(any(t in s for t in texts) for s in found)),
+            (
+                j
+                for j, found in enumerate(sets)
+                if all(any(t in s for t in held) for s in found)
+                and any(t in s for t in texts for s in found)
+            ),
             None,
         )
         if first is None or not any(
@@ -134,7 +185,7 @@ def line_guard(regexes: Sequence[re.Pattern[str]], literals: Sequence[str]) -> G
     search = start_guard(regexes)
     if search is not None:
         return search.search
-    strings = literal_guard(regexes, literals)
+    strings = shared_guard(regexes, literals)
     return None if strings is None else finds(strings)
 
 
@@ -167,6 +218,14 @@ class Guards:
             if found is None:
                 self._decided[mask] = None
                 return None
+            if mask & (mask - 1) == 0 and getattr(found, "__self__", None) is None:
+                # A needle's lone mask guarded by strings: where its regexes hold them after
+                # the needle, its lines are told by that (``line_regex_after``), in the trial
+                # as in the scan (sshd's near misses ``Disconnected from invalid user bob
+                # 10.0.0.1 port 22`` hold `` from `` before the needle alone).
+                after = self._lines[mask] = self._lines_of(mask, None)
+                if isinstance(after, re.Pattern):
+                    found = after.search
             self._trials[mask] = self._trial(mask, found)
         return self._trials[mask]
 
@@ -193,13 +252,30 @@ class Guards:
         compiled = self._compiled
         regexes = compiled.regexes_needing(mask)
         chosen = [r for k, (_, r) in enumerate(compiled.regexes) if regexes >> k & 1]
-        strings = literal_guard(chosen, compiled.literals) if chosen else None
+        strings = shared_guard(chosen, compiled.literals) if chosen else None
         if strings is None or any("\n" in s for s in strings):
             return None
-        needle = compiled.scan[mask.bit_length() - 1]
-        follow = strings_follow(chosen, strings, needle_texts(needle))
+        bit = mask.bit_length() - 1
+        needle = compiled.scan[bit]
+        follow = strings_follow(chosen, strings, needle_texts(needle), self.other_texts(bit))
         after = line_regex_after(needle, strings) if follow else None
         return strings if after is None else after
+
+    def other_texts(self, bit: int) -> list[list[str]]:
+        """Per regex the lone mask of needle ``bit`` leaves (in order), the texts of the
+        other needles whose lone masks leave it too (``strings_follow``'s ``others``)."""
+        compiled = self._compiled
+        regexes = compiled.regexes_needing(1 << bit)
+        return [
+            [
+                text
+                for other, found in enumerate(compiled.scan)
+                if other != bit and compiled.regexes_needing(1 << other) >> k & 1
+                for text in needle_texts(found)
+            ]
+            for k in range(len(compiled.regexes))
+            if regexes >> k & 1
+        ]
 
     def _trial(self, mask: int, search: Callable[[str, int, int], object]) -> Guard:
         counts = [0, 0]  # lines tested, misses told

@@ -130,7 +130,8 @@ def line_ends(
     around str.find; sparse hits (or literals without a common start) take that loop.
 
     ``lines_of``: per needle (by position), a regex ``X[^\n]*`` to take instead of its
-    line regex where its hits are dense, whose every match holds the needle: the lines
+    line regex where its hits are dense (and to test each line by where they are sparse),
+    whose every match holds the needle: the lines
     holding the needle that it does not find go without the needle's bit (``X``: a
     guard's search of starts, which such a line fails, ``engine._text_hits``; or the needle's
     literals with a guard's strings after them, ``line_regex_after``); or strings
@@ -164,6 +165,9 @@ def line_ends(
             ends = [m.end() for m in regex.finditer(text, start)]
         else:
             ends = _ends_by_find(text, needle, first)
+            if isinstance(kept, re.Pattern):  # (as the dense path's regex keeps them)
+                rfind, search = text.rfind, kept.search
+                ends = [end for end in ends if search(text, rfind("\n", 0, end) + 1, end)]
         if not found:
             found = dict.fromkeys(ends, flag)
             get = found.get

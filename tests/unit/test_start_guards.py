@@ -288,8 +288,68 @@ def test_a_needle_s_line_regex_after_strings_finds_every_line_its_regexes_match(
             if not isinstance(found, re.Pattern):
                 continue
             chosen = [r for k, (_, r) in enumerate(compiled.regexes) if mask >> k & 1]
+            # A line a regex matches through another needle's literal holds that needle
+            # too, and keeps its bit (``strings_follow``'s ``others``): not this regex's.
+            others = guards.other_texts(bit)
             for message in messages:
-                if any(regex.match(message) for regex in chosen):
+                if any(
+                    regex.match(message) and not any(t in message for t in other)
+                    for regex, other in zip(chosen, others, strict=True)
+                ):
                     for line in (message, HEAD + message):
                         text = f"x\n{line}\ny"
                         assert found.search(text) is not None, (name, mode, bit, line)
+
+
+def test_a_lone_needle_s_shared_string_after_it_leaves_its_near_misses_in_the_scan() -> None:
+    """sshd's ``nvalid user`` alone leaves two regexes whose own strings are too many
+    together (``Failed publickey for invalid user ``; ``[Ii](?:llegal|nvalid) user ``), both
+    followed by `` from `` (``shared_guard``): the lone mask's lines are told by `` from ``
+    after the needle, in the trial, in the scan's dense and sparse paths alike, and the near
+    misses (``Connection closed by invalid user bob 10.0.0.1``, ``Disconnected from invalid
+    user ...``, `` from `` before the needle) are no candidates. Crafted lines (`` from ``
+    in the user, a line also holding ``Illegal user``, the string on the next line) find the
+    same hits as without guards."""
+    from journalban.matching.literals import line_ends
+
+    crafted = [
+        "Invalid user admin from 203.0.113.{} port 4411",
+        "Connection closed by invalid user admin 198.51.100.{} port 4411 [preauth]",
+        "Disconnected from invalid user admin 198.51.100.{} port 4411 [preauth]",
+        "Invalid user from from 203.0.113.{} port 22",
+        "Connection closed by invalid user from 198.51.100.{} port 22 [preauth]",
+        "Illegal user x 198.51.100.{} invalid user y from 203.0.113.9",
+        "Illegal user invalid user z from 203.0.113.{}",
+        "Failed publickey for invalid user root from 203.0.113.{} port 22 ssh2",
+        "error: Invalid user " + "x" * 200 + " from 203.0.113.{}",
+    ]
+    near = crafted[1].format(7)
+    lines = _lines(
+        [crafted[k % 3].format(k % 250) for k in range(300)]
+        + [crafted[k % len(crafted)].format(k % 250) for k in range(900)]
+    )
+    hits = _hits(lines, True)
+    assert hits == _hits(lines, False)
+    assert len(hits) == 100 + 6 * 100  # the Invalid user lines, and six crafted ones
+    matcher = LineMatcher(
+        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
+    )
+    for at in range(0, 300, 100):
+        matcher.hits(LineBatch("f", lines[at : at + 100], "0"))
+    bit = matcher.filter.needles.index("nvalid user")
+    found = matcher._guarded_lines().get(bit)
+    assert isinstance(found, re.Pattern)
+    assert found.search(HEAD + near) is None
+    assert found.search(HEAD + crafted[0].format(7)) is not None
+    # Dense (the regex over the text) and sparse (each line of str.find's tested): the near
+    # misses go without the needle's bit, the others keep it.
+    dense = "\n".join(lines[:300])
+    sparse = "\n".join([lines[0], "x" * 20000, lines[1], "y" * 20000, lines[2]])
+    for text in (dense, sparse):
+        plain = line_ends(text, matcher.filter.scan)
+        kept = line_ends(text, matcher.filter.scan, matcher._guarded_lines())
+        for end in plain:
+            line = text[text.rfind("\n", 0, end) + 1 : end]
+            told = " from " not in line[line.find("nvalid user ") :]
+            assert (end in kept) is not told, line
+    assert len(line_ends(sparse, matcher.filter.scan, matcher._guarded_lines())) == 1
