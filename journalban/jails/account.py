@@ -78,7 +78,8 @@ class AccountAttack:
         until = self.attacked.get(account)
         if until is not None and when < until:  # (a plain tuple, no call: one per failure here)
             return ((ACCOUNT, key, 1, cfg.bantime, account, ()),)
-        networks = self.seen.get(account)
+        accounts = self.seen
+        networks = held = accounts.get(account)
         if networks is None:
             networks = {key: when}
         elif (last := networks.get(key)) is None or when > last:
@@ -88,7 +89,11 @@ class AccountAttack:
         if len(networks) < cfg.addresses or not note_distinct(
             networks, key, when, cfg.findtime, cfg.addresses
         ):
-            self.seen.touch(account, networks)
+            if held is None:
+                accounts.add(account, networks)
+            else:  # (``touch`` of a held account written out: no frame of Python)
+                accounts.take(account, None)
+                accounts.kept[account] = accounts.dirty[account] = networks
             return ()
         self.seen.drop(account)
         self.attacked.touch(account, when + cfg.hold)
