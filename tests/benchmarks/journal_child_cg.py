@@ -12,13 +12,20 @@ jail entries it prints, that is the child's instructions per entry. ``--copy`` r
 copies of the files taken once in DIR (made if missing), so that every run reads the
 same files while the benchmark's cache is rewritten hourly. The frames' digest is
 printed: the same before and after a change means the child hands out the same.
+
+``--catch-up`` reads as the child's catch-up does (``Follower.catch_up``, alone: no
+helper), by parts of the archived files, then the files still written to: its parts
+are read by the native reader (``journalnative``) where it is built, by libsystemd with
+``JOURNALBAN_NATIVE_JOURNAL=0``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -31,6 +38,10 @@ from bench_agent_corpora import jail_for, reader_request
 from corpora import add_corpus_arguments
 from corpus_files import CorpusFiles, ensure_files
 from profile_journal_reader import follower, raw
+
+from journalban.agent.journalreader import finder
+from journalban.sources.journalwire import Frame, Request
+from journalban.sources.journalworker import Follower
 
 
 def corpus(data: Path, name: str, lines: int, copy: Path | None) -> CorpusFiles:
@@ -48,11 +59,35 @@ def corpus(data: Path, name: str, lines: int, copy: Path | None) -> CorpusFiles:
     return CorpusFiles(name, copied / "corpus.log", copied / "journal", **meta)
 
 
+def catch_up(request: Request, digests: list[str]) -> int:
+    """The entries the child's catch-up hands out (its frames hashed into ``digests``)."""
+    assert request.matcher is not None
+    sink = os.open(os.devnull, os.O_RDWR)
+    reader = Follower(request, sink, sink, finder(request.matcher))
+    hashed = hashlib.sha256()
+    handed = 0
+
+    def send(frame: Frame) -> None:
+        nonlocal handed
+        handed += len(frame.lines)
+        hashed.update(repr(dataclasses.astuple(frame)).encode())
+
+    reader.send = send  # type: ignore[method-assign]
+    reader.seek_start()
+    reader.catch_up()
+    reader.drain()
+    reader.reader.close()
+    os.close(sink)
+    digests.append(hashed.hexdigest()[:16])
+    return handed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus")
     parser.add_argument("--reads", type=int, default=1)
     parser.add_argument("--copy", type=Path, default=None)
+    parser.add_argument("--catch-up", action="store_true")
     add_corpus_arguments(parser)
     args = parser.parse_args()
     files = corpus(args.data / args.corpus / str(args.lines), args.corpus, args.lines, args.copy)
@@ -63,7 +98,10 @@ def main() -> None:
         digests: list[str] = []
         handed = 0
         for _ in range(args.reads):
-            handed = follower(request, True, digests)
+            if args.catch_up:
+                handed = catch_up(request, digests)
+            else:
+                handed = follower(request, True, digests)
         entries = raw(request) if args.reads else 0
     print(f"{args.corpus}: jail entries {entries}, handed out {handed}, digest {digests}")
 

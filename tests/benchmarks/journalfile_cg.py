@@ -19,7 +19,7 @@ one of four readers:
 - **floor**: the prototype's selection, checks and the two Python calls per entry,
   reading no value (a bound of a drop-in reader in Python).
 
-``--cachegrind`` runs each under cachegrind (``--cache-sim=no``) with 1 and 2 reads
+``--cachegrind`` runs each (or those of ``--kinds``) under cachegrind (``--cache-sim=no``) with 1 and 2 reads
 in one process; the difference is one read, start-up and imports aside, printed per
 jail entry. ``--check`` compares ``--reader`` (proto, or **native**: the C reader of
 journalban.sources.journalnative) with sd entry by entry (MESSAGE, _PID, realtime,
@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--cachegrind", action="store_true")
     parser.add_argument("--copy", type=Path, default=None)
+    parser.add_argument("--kinds", default=",".join(READERS), help="--cachegrind's readers")
     add_corpus_arguments(parser)
     args = parser.parse_args()
     files = corpus(args.data / args.corpus / str(args.lines), args.corpus, args.lines, args.copy)
@@ -166,7 +167,7 @@ def main() -> None:
         base = [__file__, args.corpus, "--lines", str(args.lines), "--data", str(args.data)]
         base += ["--copy", str(args.copy)] if args.copy is not None else []
         entries = raw(open_sd(paths, groups))
-        for kind in READERS:
+        for kind in args.kinds.split(","):
             one, two = (instructions([*base, "--reader", kind, "--reads", n]) for n in "12")
             print(f"{args.corpus} {kind}: {(two - one) / entries:,.0f} instructions per entry")
         return
