@@ -4,6 +4,7 @@
     .venv/bin/python tests/benchmarks/decide_replay.py replay OUT.pkl [--times N]
         [--no-commit] [--events K]
     .venv/bin/python tests/benchmarks/decide_replay.py cg OUT.pkl [--no-commit] [--events K]
+        [--no-hash]
 
 ``record`` runs ``decide_corpus.py``'s agent on a corpus and keeps what reached
 its decisions stage: every ``DecisionEngine.process_hits`` call (the jail, the
@@ -15,7 +16,9 @@ end the detectors' rows are collected, the bans sealed, the group committed
 (unless ``--no-commit``) and its lines forgotten. With commits, the replay
 ends in the run's state: it prints ``decide_corpus``'s state hash, which must
 be the run's. ``--events K``: only the first K events (a slice, faster under
-valgrind).
+valgrind). ``--no-hash``: no state hash at the end (with commits, its reading, JSON and
+sorting of every row were about a fifth of a replay's instructions: ``cg`` then counts the
+deciding and the commits alone).
 
 ``cg`` counts one replay's instructions: cachegrind (``--cache-sim=no``,
 ``PYTHONHASHSEED=0``: with a random seed the same code varies by a few percent)
@@ -101,9 +104,11 @@ def with_child_keys(data: dict[str, Any]) -> dict[str, Any]:
     return dict(data, events=events)
 
 
-def replay(data: dict[str, Any], commit: bool, events: int | None) -> tuple[float, str]:
+def replay(
+    data: dict[str, Any], commit: bool, events: int | None, hashed: bool = True
+) -> tuple[float, str]:
     """One replay into a fresh agent's engine: its thread CPU seconds, and its state hash
-    (without commits: the jails' counts of failures and bans)."""
+    (without commits or ``hashed``: the jails' counts of failures and bans)."""
     work = Path(tempfile.mkdtemp(prefix="decide-replay-"))
     config = dict(data["config"], state_dir=str(work / "state"))
     (work / "journalban.yaml").write_text(yaml.safe_dump(config))
@@ -127,8 +132,8 @@ def replay(data: dict[str, Any], commit: bool, events: int | None) -> tuple[floa
         changes = Changes()
     spent = time.thread_time() - started
     totals = {n: (rt.total_failed, rt.total_banned) for n, rt in engine.jails.items()}
-    digest = f"(not committed) failed, banned {totals}"
-    if commit:
+    digest = f"(not {'committed' if not commit else 'hashed'}) failed, banned {totals}"
+    if commit and hashed:
         rows = decide_corpus.state_rows(work / "state")
         digest = decide_corpus.state_digest(rows, Path(data["log"]))[:16]
     store.close()
@@ -178,6 +183,7 @@ def main() -> None:
         one.add_argument("--no-commit", action="store_true")
         one.add_argument("--events", type=int)
         one.add_argument("--child-keys", action="store_true", help="batches carry addresses")
+        one.add_argument("--no-hash", action="store_true", help="no state hash at the end")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.lines, args.out, args.work)
@@ -185,6 +191,7 @@ def main() -> None:
     extra = (
         (["--no-commit"] if args.no_commit else [])
         + (["--child-keys"] if args.child_keys else [])
+        + (["--no-hash"] if args.no_hash else [])
         + ([] if args.events is None else ["--events", str(args.events)])
     )
     if args.command == "cg":
@@ -197,7 +204,7 @@ def main() -> None:
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, max(older, GC_MIDDLE_THRESHOLD), oldest)
     for _ in range(args.times):
-        spent, digest = replay(data, not args.no_commit, args.events)
+        spent, digest = replay(data, not args.no_commit, args.events, not args.no_hash)
         print(f"replay: {spent:.3f} s thread CPU, state {digest} (recorded {data['state']})")
 
 
