@@ -1007,16 +1007,21 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
     }
     uint64_t n_items = (entry_size - ENTRY_HEAD) / f->item_size;
     const uint8_t *items = e + ENTRY_HEAD;
-    uint64_t need = (uint64_t)flen + 1;
+    /* the file's bounds in locals: the loop's checks are object_at's, kept in registers */
+    const uint8_t *map = f->map;
+    const uint64_t need = (uint64_t)flen + 1, payload_at = f->payload_at, start = f->start,
+                   end = f->end;
+    const int compact = f->compact;
     for (uint64_t i = 0; i < n_items; i++) {
-        uint64_t data = f->compact ? le32(items + 4 * i) : le64(items + 16 * i), size;
-        if (!object_at(f, data, OBJECT_DATA, &size) || size < f->payload_at) {
+        uint64_t data = compact ? le32(items + 4 * i) : le64(items + 16 * i), size = 0;
+        if (data < start || data % 8 || data > end - 16 || map[data] != OBJECT_DATA ||
+            (size = le64(map + data + 8)) < payload_at || size > end - data) {
             /* a check failing mid-read: libsystemd reads on from this entry */
             if (hand_over(self) < 0)
                 return NULL;
             return PyObject_CallMethod(self->delegate, "_get", "O", field);
         }
-        const uint8_t *p = f->map + data;
+        const uint8_t *p = map + data;
         if (p[1] & OBJECT_COMPRESSED) {
             /* its field's name is compressed too: libsystemd reads this value */
             PyObject *cursor = cursor_of(self, self->current);
@@ -1034,8 +1039,8 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
                 return NULL;
             return PyObject_CallMethod(self->delegate, "_get", "O", field);
         }
-        uint64_t plen = size - f->payload_at;
-        const uint8_t *payload = p + f->payload_at;
+        uint64_t plen = size - payload_at;
+        const uint8_t *payload = p + payload_at;
         if (plen >= need && memcmp(payload, name, (size_t)flen) == 0 && payload[flen] == '=' &&
             data_good(f, p, size)) /* a bad one libsystemd skips over */
             return PyBytes_FromStringAndSize((const char *)payload + need,

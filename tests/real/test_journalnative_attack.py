@@ -39,8 +39,10 @@ Read = list[tuple[object, ...]]
 def value(call: Callable[[], object]) -> object:
     try:
         return call()
-    except (OSError, KeyError, ValueError) as error:
-        return (type(error).__name__, getattr(error, "errno", None))
+    except OSError as error:  # Unsupported too: the native reader says it cannot
+        return ("OSError", error.errno)
+    except (KeyError, ValueError) as error:
+        return (type(error).__name__, None)
 
 
 def read_all(reader: Reader | NativeReader, fields: Sequence[str] = FIELDS) -> Read:
