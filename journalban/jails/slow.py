@@ -52,7 +52,10 @@ class SlowWindow:
         pairs = keys.take(key, None)  # (put back at once: as get, then touch)
         if pairs is None:  # an address's first failure: its one bucket, the int alone
             count = 1
-            keys.add(key, bucket)
+            if len(held := keys.kept) < keys.cap:  # (``add`` written out while there is room)
+                held[key] = keys.dirty[key] = bucket
+            else:
+                keys.add(key, bucket)
         else:
             # (``bucket_add_at`` written out where a key fails again in its one bucket, most
             # of its later failures: nothing ages out, the bucket's count is the key's)

@@ -126,7 +126,10 @@ class SubnetCrowd:
             kept = prefixes.take(prefix, None)  # (put back below, or left out at a verdict)
             if kept is None:
                 if many:  # (always, as configured) one network is not a crowd
-                    prefixes.add(prefix, (key, when))
+                    if len(held := prefixes.kept) < prefixes.cap:  # (``add`` written out)
+                        held[prefix] = prefixes.dirty[prefix] = (key, when)
+                    else:
+                        prefixes.add(prefix, (key, when))
                     continue
                 networks: dict[str, float] = {}
             elif isinstance(kept, tuple):
