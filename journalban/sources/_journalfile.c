@@ -1024,11 +1024,13 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
         const uint8_t *p = map + data;
         if (p[1] & OBJECT_COMPRESSED) {
             /* its field's name is compressed too: libsystemd reads this value */
-            PyObject *cursor = cursor_of(self, self->current);
+            PyObject *cursor = cursor_of(self, self->current), *path = f->path;
             if (cursor == NULL)
                 return NULL;
-            PyObject *value = PyObject_CallFunctionObjArgs(self->value_of, f->path, cursor,
-                                                           field, NULL);
+            Py_INCREF(path); /* the call may close this reader, which drops f->path */
+            PyObject *value = PyObject_CallFunctionObjArgs(self->value_of, path, cursor, field,
+                                                           NULL);
+            Py_DECREF(path);
             Py_DECREF(cursor);
             if (value != NULL || !PyErr_ExceptionMatches(PyExc_OSError))
                 return value;

@@ -410,3 +410,28 @@ def test_a_file_written_in_place_while_read_is_read_within_its_mapping(tmp_path:
     # bounded again in _get, and libsystemd, handed the reading, finds the entry bad
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[0] == "raised", run.stdout
+
+
+def test_value_of_closing_the_reader_is_given_its_own_references(tmp_path: Path) -> None:
+    from journalban.sources._journalfile import Reader as Native
+    from journalban.sources.journalnative import _Values
+
+    path = tmp_path / "source.journal"
+    path.write_bytes(source(tmp_path, True))  # entry 50's MESSAGE compressed
+    holder: list[NativeReader] = []
+    values = _Values()
+    seen: list[str] = []
+
+    def closing(file: str, cursor: str, field: str) -> bytes:
+        holder[0].close()  # drops the reader's own reference to file
+        seen.append(file + "")  # the argument outlives the reader's own reference
+        return values(file, cursor, field)
+
+    holder.append(Native([str(path)], [dict(g) for g in SSHD], lambda: None, closing))
+    reader = holder[0]
+    messages = []
+    while reader._next():
+        messages.append(reader._get("MESSAGE"))
+    assert seen == [str(path)]
+    assert len(messages[-1]) > 2000  # the compressed one, read by libsystemd
+    assert not reader._next()  # closed by the callback: no entry after it
