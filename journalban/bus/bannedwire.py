@@ -25,7 +25,7 @@ of bans go to the writer joined, as one item of its queue.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
@@ -154,28 +154,62 @@ def banned_wire(ban: Ban, serial: int) -> bytes:
             counter past ``u``, a time past ``t``): the caller sends the ``Message``,
             which converts it, or refuses it as dbus-fast does.
     """
-    try:
-        # (``ban.address`` without its property's call: one frame of Python less a ban)
-        data = format_network(ban.network).encode()
-        if 0 in data:
-            raise ValueError("a string holds a NUL byte")
-        size, jail, source, reason = len(data), ban.jail, ban.source, ban.reason
-        pack, body, array, jail_segment, source_segment, reason_segment = _shapes.get(
-            (size, jail, source, reason)
-        ) or _shape(size, jail, source, reason)
-        # convert.usec's rounding; a value it would clamp fails to pack (struct.error),
-        # and so does a counter convert.u32 would clamp.
-        expires = ban.expires_at
-        expires_usec = 0 if expires is None or expires <= 0 else round(expires * _USEC)
-        banned_at = ban.banned_at
-        banned_usec = 0 if banned_at <= 0 else round(banned_at * _USEC)
-        return pack(
-            _START, body, serial, _FIELDS, size, data, jail_segment, expires_usec, array,
-            _FAILURES, ban.failures, source_segment, _BAN_COUNT, ban.ban_count, _BANNED_AT,
-            banned_usec, reason_segment,
-        )  # fmt: skip
-    except (UnicodeError, struct.error, AttributeError, TypeError) as exc:
-        raise ValueError(f"cannot pack a Banned signal: {exc}") from exc
+    out: list[bytes] = []
+    refused = _pack_run(iter((ban,)), lambda: serial, out)
+    if refused is not None:
+        raise refused[2]
+    return out[0]
+
+
+# A ban ``_pack_run`` could not pack: the ban, the serial it took and why.
+Refused = tuple[Ban, int, ValueError]
+
+
+def _pack_run(
+    bans: Iterator[Ban], next_serial: Callable[[], int], out: list[bytes]
+) -> Refused | None:
+    """Pack each ban ``bans`` yields, with a serial each from ``next_serial``, onto
+    ``out``, until one cannot be packed: that one is returned (``bans`` then resumes
+    after it), None when ``bans`` is exhausted.
+
+    One loop for a run of bans, not a call of Python per ban (a flood's thousands):
+    its lookups made once, the shape looked up again only when it changes."""
+    add = out.append
+    shapes = _shapes
+    usec = _USEC
+    start, fields, failures_key = _START, _FIELDS, _FAILURES
+    count_key, banned_at_key = _BAN_COUNT, _BANNED_AT
+    for ban in bans:
+        serial = next_serial()
+        try:
+            # (``ban.address`` without its property's call: one frame of Python less a ban)
+            data = format_network(ban.network).encode()
+            if 0 in data:
+                raise ValueError("a string holds a NUL byte")
+            size, jail, source, reason = len(data), ban.jail, ban.source, ban.reason
+            pack, body, array, jail_segment, source_segment, reason_segment = shapes.get(
+                (size, jail, source, reason)
+            ) or _shape(size, jail, source, reason)
+            # convert.usec's rounding; a value it would clamp fails to pack (struct.error),
+            # and so does a counter convert.u32 would clamp.
+            expires = ban.expires_at
+            expires_usec = 0 if expires is None or expires <= 0 else round(expires * usec)
+            banned_at = ban.banned_at
+            banned_usec = 0 if banned_at <= 0 else round(banned_at * usec)
+            add(
+                pack(
+                    start, body, serial, fields, size, data, jail_segment, expires_usec,
+                    array, failures_key, ban.failures, source_segment, count_key,
+                    ban.ban_count, banned_at_key, banned_usec, reason_segment,
+                )
+            )  # fmt: skip
+        except (UnicodeError, struct.error, AttributeError, TypeError) as exc:
+            refused = ValueError(f"cannot pack a Banned signal: {exc}")
+            refused.__cause__ = exc
+            return ban, serial, refused
+        except ValueError as exc:  # (a NUL: as it was raised)
+            return ban, serial, exc
+    return None
 
 
 def banned_signal(ban: Ban) -> Message:
@@ -204,16 +238,14 @@ def send_banned(bus: MessageBus, bans: Iterable[Ban]) -> None:
         return
     next_serial = bus.next_serial
     packed: list[bytes] = []
-    for ban in bans:
-        serial = next_serial()
-        try:
-            packed.append(banned_wire(ban, serial))
-        except ValueError:
-            if packed:  # first what came before it, in order
-                writer.queue_wire(b"".join(packed))
-                packed = []
-            message = banned_signal(ban)
-            message.serial = serial
-            bus.send(message)
+    left = iter(bans)
+    while (refused := _pack_run(left, next_serial, packed)) is not None:
+        ban, serial, _ = refused
+        if packed:  # first what came before it, in order
+            writer.queue_wire(b"".join(packed))
+            packed.clear()
+        message = banned_signal(ban)
+        message.serial = serial
+        bus.send(message)
     if packed:
         writer.queue_wire(b"".join(packed))
