@@ -284,6 +284,27 @@ static int find_data(const JFile *f, const uint8_t *payload, size_t len, uint64_
     return 0;
 }
 
+/* Arrays that grow with a file's entries (the selection and its lists) live in mappings of
+   their own, not in malloc's heap: freed, their pages go back at once. Through malloc, a
+   freed array of 128 KiB or more (mmapped by glibc) raised glibc's mmap threshold, the
+   next ones landed in the heap, and the heap's free top was not trimmed: 2.7 MB of the
+   reader child's anonymous memory kept to its end on sshd-near-miss (issue 19, jmem). */
+static void *pages_resize(void *old, size_t old_bytes, size_t bytes) {
+    void *p = old == NULL ? mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                          : mremap(old, old_bytes, bytes, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    return p;
+}
+
+static void pages_free(void *p, size_t bytes) {
+    if (p != NULL)
+        munmap(p, bytes);
+}
+
 typedef struct {
     uint64_t *items;
     size_t n, cap;
@@ -291,12 +312,11 @@ typedef struct {
 
 static int list_add(List *l, uint64_t v) {
     if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        uint64_t *items = PyMem_Realloc(l->items, cap * sizeof(uint64_t));
-        if (items == NULL) {
-            PyErr_NoMemory();
+        size_t cap = l->cap ? l->cap * 2 : 512; /* a page at first, whole pages after */
+        uint64_t *items = pages_resize(l->items, l->cap * sizeof(uint64_t),
+                                       cap * sizeof(uint64_t));
+        if (items == NULL)
             return -1;
-        }
         l->items = items;
         l->cap = cap;
     }
@@ -305,7 +325,7 @@ static int list_add(List *l, uint64_t v) {
 }
 
 static void list_free(List *l) {
-    PyMem_Free(l->items);
+    pages_free(l->items, l->cap * sizeof(uint64_t));
     l->items = NULL;
     l->n = l->cap = 0;
 }
@@ -451,6 +471,7 @@ typedef struct {
     uint32_t *file_of; /* per selected entry: its file */
     uint64_t *offset_of; /* ... its ENTRY object's offset */
     Py_ssize_t n;
+    size_t room; /* entries file_of and offset_of were mapped for */
     int mode;
     Py_ssize_t current, next_index, prev_index;
     uint8_t seqnum_id[16];
@@ -467,8 +488,9 @@ static void reader_free_files(Reader *self) {
     }
     self->files = NULL;
     self->n_files = 0;
-    PyMem_Free(self->file_of);
-    PyMem_Free(self->offset_of);
+    pages_free(self->file_of, self->room * sizeof(uint32_t));
+    pages_free(self->offset_of, self->room * sizeof(uint64_t));
+    self->room = 0;
     self->file_of = NULL;
     self->offset_of = NULL;
     self->n = 0;
@@ -634,12 +656,11 @@ static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         }
     }
     qsort(order, (size_t)n_files, 2 * sizeof(uint64_t), first_seqnum_cmp);
-    self->file_of = PyMem_Malloc((total ? total : 1) * sizeof(uint32_t));
-    self->offset_of = PyMem_Malloc((total ? total : 1) * sizeof(uint64_t));
-    if (self->file_of == NULL || self->offset_of == NULL) {
-        PyErr_NoMemory();
+    self->room = total ? total : 1;
+    self->file_of = pages_resize(NULL, 0, self->room * sizeof(uint32_t));
+    self->offset_of = pages_resize(NULL, 0, self->room * sizeof(uint64_t));
+    if (self->file_of == NULL || self->offset_of == NULL)
         goto fail;
-    }
     uint64_t last = 0;
     for (Py_ssize_t k = 0; k < n_files; k++) {
         uint32_t i = (uint32_t)order[2 * k + 1];
