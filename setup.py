@@ -21,6 +21,12 @@ setup(
             sources=["journalban/sources/_journalfile.c"],
             extra_compile_args=["-O2", "-Wall", "-Wextra"],
             optional=os.environ.get("JOURNALBAN_REQUIRE_NATIVE") != "1",
-        )
+        ),
+        Extension(
+            "journalban.matching._linescan",
+            sources=["journalban/matching/_linescan.c"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra"],
+            optional=os.environ.get("JOURNALBAN_REQUIRE_NATIVE") != "1",
+        ),
     ]
 )

@@ -5,10 +5,11 @@ reader child). The literals themselves come from ``literals``."""
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from journalban.matching.memfind import ascii_text, first_index, lines_holding
+from journalban.matching.memfind import _COMMON, AsciiText, ascii_text, first_index, lines_holding
 
 
 def scan_needle(literal: str) -> str:
@@ -145,7 +146,7 @@ def line_ends(
     for bit, needle in enumerate(needles):
         flag = 1 << bit
         word = needle[0]
-        first = first_index(text, raw, word)
+        first = _first(text, raw, word)
         if first < 0:
             continue  # most needles, most texts: one pass at str.find's speed
         kept = lines_of.get(bit) if lines_of else None
@@ -160,14 +161,13 @@ def line_ends(
             regex = kept
         if held is not None:
             ends = held
-        elif regex is not None and _dense(text, needle[0], first, size, _shifted(needle)):
-            start = text.rfind("\n", 0, first) + 1
-            ends = [m.end() for m in regex.finditer(text, start)]
+        elif _NATIVE is not None:
+            # Every line in C (``_linescan``), dense or sparse, at memmem's speed.
+            ends = _ends_native(text, needle, first)
+            if isinstance(kept, re.Pattern):
+                ends = _kept_lines(text, ends, kept)
         else:
-            ends = _ends_by_find(text, needle, first)
-            if isinstance(kept, re.Pattern):  # (as the dense path's regex keeps them)
-                rfind, search = text.rfind, kept.search
-                ends = [end for end in ends if search(text, rfind("\n", 0, end) + 1, end)]
+            ends = _ends_python(text, needle, regex, kept, first, size)
         if not found:
             found = dict.fromkeys(ends, flag)
             get = found.get
@@ -175,6 +175,105 @@ def line_ends(
         for end in ends:
             found[end] = get(end, 0) | flag
     return found
+
+
+def _ends_python(
+    text: str,
+    needle: Needle,
+    regex: re.Pattern[str] | None,
+    kept: re.Pattern[str] | tuple[str, ...] | None,
+    first: int,
+    size: int,
+) -> list[int]:
+    """The ends of the lines holding the needle from its first occurrence ``first`` on, by
+    ``regex`` (its line regex, or ``kept``) where they come densely, else by a loop of
+    finds (in C where it is built) and ``kept`` tested on each line found."""
+    if regex is not None and _dense(text, needle[0], first, size, _shifted(needle)):
+        start = text.rfind("\n", 0, first) + 1
+        return [m.end() for m in regex.finditer(text, start)]
+    ends = _ends_native(text, needle, first)
+    return ends if kept is None or isinstance(kept, tuple) else _kept_lines(text, ends, kept)
+
+
+def _kept_lines(text: str, ends: list[int], kept: re.Pattern[str]) -> list[int]:
+    """Those of ``ends`` whose line ``kept`` (a regex of one line: ``[^\n]`` looks,
+    lookbehinds on its literals) finds something in, as the dense path's regex keeps them.
+
+    In C (``_linescan``), the lines are joined and ``kept`` runs over them alone: sre steps
+    about 5 instructions a character to its literal's start, over a tenth of the text
+    (sshd-near-miss's ``Failed``: 53,066 lines of 300,000) instead of all of it; else a
+    search per line."""
+    if _NATIVE is not None and ends:
+        from journalban.matching._linescan import join_lines, pick_lines
+
+        joined = join_lines(text, ends)
+        if joined is not None:
+            return pick_lines(text, ends, [m.end() for m in kept.finditer(joined)])
+    rfind, search = text.rfind, kept.search
+    return [end for end in ends if search(text, rfind("\n", 0, end) + 1, end)]
+
+
+def _first(text: str, raw: AsciiText | None, word: str) -> int:
+    """``text.find(word)``: in C from the word's rarest character (``_pivot``) where the C
+    module is built, else by ``memfind.first_index``."""
+    if _FIND is not None:
+        at = _FIND(text, word, 0, _pivot(word))
+        if at is not None:
+            return at
+    return first_index(text, raw, word)
+
+
+def _ends_native(text: str, needle: Needle, first: int) -> list[int]:
+    """``_ends_by_find``, by its C loop where that is built and takes the text."""
+    if _NATIVE is not None:
+        ends = _NATIVE(text, needle[0], *_literals_of(needle), first, _pivot(needle[0]))
+        if ends is not None:
+            return ends
+    return _ends_by_find(text, needle, first)
+
+
+_EndsByFind = Callable[[str, str, tuple[str, ...], tuple[int, ...], int, int], list[int] | None]
+# See _pivot.
+_PIVOT_RANK = 30
+
+
+def _native_scan() -> _EndsByFind | None:
+    """The C loop of ``_ends_by_find`` (``journalban.matching._linescan``); None where the
+    module is not built (a pip install without a compiler) or JOURNALBAN_NATIVE_SCAN=0."""
+    if os.environ.get("JOURNALBAN_NATIVE_SCAN", "1") == "0":
+        return None
+    try:
+        from journalban.matching._linescan import ends_by_find
+    except ImportError:
+        return None
+    return ends_by_find
+
+
+# Looked up once, at import; tests set both to None to run the pure-Python path.
+_NATIVE: _EndsByFind | None = _native_scan()
+_FIND: Callable[[str, str, int, int], int | None] | None = None
+if _NATIVE is not None:
+    from journalban.matching._linescan import find as _FIND
+
+
+@functools.lru_cache(maxsize=512)
+def _pivot(word: str) -> int:
+    """The offset in ``word`` of its rarest character (``memfind._COMMON``'s order, any
+    other rarer), which the C loop looks for first by memchr; -1 (memmem) where every
+    character is among the ``_PIVOT_RANK`` commonest (memchr would stop too often)."""
+
+    def rank(c: str) -> int:
+        found = _COMMON.find(c)
+        return len(_COMMON) if found < 0 else found
+
+    best = max(range(len(word)), key=lambda k: (rank(word[k]), -k), default=-1)
+    return best if best >= 0 and rank(word[best]) >= _PIVOT_RANK else -1
+
+
+@functools.lru_cache(maxsize=512)
+def _literals_of(needle: Needle) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The needle's literals and its offset in each, as ``_linescan.ends_by_find`` takes them."""
+    return tuple(lit for lit, _ in needle[1]), tuple(off for _, off in needle[1])
 
 
 # Literals sharing a start shorter than this are searched with str.find instead.

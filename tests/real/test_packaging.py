@@ -59,6 +59,8 @@ WHEEL_PROVIDED = {"/usr/bin/journalban"}
 # The agent's one C module (setup.py), which both packages build and must hold.
 BUILD_ID = "/usr/lib/.build-id"  # where rpm links an ELF file by its build id
 NATIVE_MODULE = re.compile(r"site-packages/journalban/sources/_journalfile\.cpython-[^/]*\.so")
+# The second (issue 19, fscan): the file scan's inner loop (journalban.matching._linescan).
+SCAN_MODULE = re.compile(r"site-packages/journalban/matching/_linescan\.cpython-[^/]*\.so")
 
 pytestmark = pytest.mark.real
 
@@ -230,6 +232,8 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "setup.py",
         "journalban/sources/_journalfile.c",
         "journalban/sources/_journalfile.pyi",
+        "journalban/matching/_linescan.c",
+        "journalban/matching/_linescan.pyi",
     ]:
         assert (sdist_tree / path).is_file(), path
     assert not list(sdist_tree.rglob("*.so")), "a built module in the sdist"
@@ -380,6 +384,7 @@ def test_makepkg_builds_the_package_from_the_sdist_with_exactly_the_shared_list(
     assert any(n.endswith("site-packages/journalban/agent/__init__.py") for n in python_files)
     assert package.name.removesuffix(".pkg.tar.gz").rsplit("-", 1)[1] in _pkgbuild_arches()
     assert len([n for n in python_files if NATIVE_MODULE.search(n)]) == 1, sorted(python_files)
+    assert len([n for n in python_files if SCAN_MODULE.search(n)]) == 1, sorted(python_files)
     assert f"arch = {package.name.removesuffix('.pkg.tar.gz').rsplit('-', 1)[1]}" in pkginfo
     files = {
         n.removesuffix(".gz") if n.startswith("usr/share/man/") else n: m
@@ -482,6 +487,7 @@ def test_rpmbuild_builds_both_packages_with_exactly_the_shared_list(
     assert main.pop("/usr/bin/journalban") == ("file", 0o755)
     assert any(p.endswith("site-packages/journalban/__init__.py") for p in main)
     assert len([p for p in main if NATIVE_MODULE.search(p)]) == 1, sorted(main)
+    assert len([p for p in main if SCAN_MODULE.search(p)]) == 1, sorted(main)
     assert not [p for p in selinux if "site-packages" in p]
     made_by_rpm = {"/usr/share/doc/journalban", "/usr/share/licenses/journalban"}
     listed_main = {(e.path, e.kind, e.mode) for e in install.entries(install.KINDS - {"selinux"})}

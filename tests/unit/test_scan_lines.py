@@ -7,9 +7,20 @@ import random
 
 import pytest
 
+from journalban.matching import needles
 from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.literals import Needle, line_ends, needles_for
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def scan_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test on the C loop (matching._linescan) and on the pure-Python scan."""
+    if request.param == "python":
+        monkeypatch.setattr(needles, "_NATIVE", None)
+        monkeypatch.setattr(needles, "_FIND", None)
+    else:
+        assert needles._NATIVE is not None, "the C module is built in a test run"
 
 
 def reference(text: str, needles: list[Needle]) -> dict[int, int]:
