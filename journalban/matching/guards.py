@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.matching.literals import required_sets
-from journalban.matching.needles import line_regex_after, needle_texts
+from journalban.matching.needles import line_regex_after, needle_texts, one_of_lines
 from journalban.matching.starts import message_starts
 
 if TYPE_CHECKING:
@@ -64,7 +64,14 @@ def start_guard(regexes: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
     # None of the starts begins with another (message_starts): each rest is empty only
     # where the start is alone.
     rests = "|".join(sorted(re.escape(start[len(common) :]) for start in starts))
-    return re.compile(re.escape(common) + (f"(?:{rests})" if rests else ""))
+    found = re.compile(re.escape(common) + (f"(?:{rests})" if rests else ""))
+    _STARTS[found.pattern] = (common, tuple(starts))
+    return found
+
+
+# start_guard's patterns and the strings they find (their common start, and each): the
+# scan's C loop looks for those instead of running the regex (needles.one_of_lines).
+_STARTS: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
 def literal_guard(
@@ -248,7 +255,13 @@ class Guards:
 
     def _lines_of(self, mask: int, owner: object) -> re.Pattern[str] | tuple[str, ...] | None:
         if isinstance(owner, re.Pattern):
-            return None if "\n" in owner.pattern else re.compile(f"(?:{owner.pattern})[^\n]*")
+            if "\n" in owner.pattern:
+                return None
+            kept = re.compile(f"(?:{owner.pattern})[^\n]*")
+            starts = _STARTS.get(owner.pattern)
+            if starts is not None:
+                one_of_lines(kept, *starts)
+            return kept
         compiled = self._compiled
         regexes = compiled.regexes_needing(mask)
         chosen = [r for k, (_, r) in enumerate(compiled.regexes) if regexes >> k & 1]

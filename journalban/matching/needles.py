@@ -163,9 +163,10 @@ def line_ends(
             ends = held
         elif _NATIVE is not None:
             # Every line in C (``_linescan``), dense or sparse, at memmem's speed.
-            ends = _ends_native(text, needle, first)
             if isinstance(kept, re.Pattern):
-                ends = _kept_lines(text, ends, kept)
+                ends = _kept_native(text, needle, kept, first)
+            else:
+                ends = _ends_native(text, needle, first)
         else:
             ends = _ends_python(text, needle, regex, kept, first, size)
         if not found:
@@ -193,6 +194,34 @@ def _ends_python(
         return [m.end() for m in regex.finditer(text, start)]
     ends = _ends_native(text, needle, first)
     return ends if kept is None or isinstance(kept, tuple) else _kept_lines(text, ends, kept)
+
+
+def _kept_native(text: str, needle: Needle, kept: re.Pattern[str], first: int) -> list[int]:
+    """The lines ``kept`` finds from the needle's first line on (as the dense path's
+    ``finditer``): where it finds the lines holding one of some strings (``one_of_lines``,
+    a guard's search of starts), those strings in C; else the needle's lines in C, then
+    ``kept`` over them (``_kept_lines``)."""
+    one_of = _ONE_OF.get(kept.pattern)
+    if one_of is not None and _NATIVE is not None:
+        common, strings = one_of
+        start = text.rfind("\n", 0, first) + 1
+        ends = _NATIVE(text, common, strings, (0,) * len(strings), start, _pivot(common))
+        if ends is not None:
+            return ends
+    return _kept_lines(text, _ends_native(text, needle, first), kept)
+
+
+# Kept regexes (by pattern) that find exactly the lines holding one of some strings: the
+# strings' common start, and the strings (``one_of_lines``).
+_ONE_OF: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+def one_of_lines(kept: re.Pattern[str], common: str, strings: Sequence[str]) -> None:
+    """Note that ``kept`` (a ``lines_of`` regex: ``(?:COMMON(?:REST|...))[^\n]*``, a guard's
+    search of starts) finds exactly the lines holding one of ``strings``, each starting with
+    ``common``: the C loop then looks for them itself (``_kept_native``)."""
+    if common and strings and all(s.startswith(common) and "\n" not in s for s in strings):
+        _ONE_OF[kept.pattern] = (common, tuple(strings))
 
 
 def _kept_lines(text: str, ends: list[int], kept: re.Pattern[str]) -> list[int]:

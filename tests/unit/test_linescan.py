@@ -169,6 +169,10 @@ def test_guarded_needles_give_the_same_lines_and_hits() -> None:
         matcher.hits(LineBatch("f", lines[at : at + 50], "0"))
     lines_of = matcher._guarded_lines()
     assert lines_of, "the crafted lines decide guards"
+    # ``Failed``'s search of starts, looked for as strings in C (needles.one_of_lines).
+    assert any(
+        isinstance(p, re.Pattern) and p.pattern in needles._ONE_OF for p in lines_of.values()
+    )
     for _ in range(20):
         rng.shuffle(lines)
         picked = lines[: rng.randint(1, len(lines))]
