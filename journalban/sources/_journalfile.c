@@ -305,16 +305,26 @@ static void pages_free(void *p, size_t bytes) {
         munmap(p, bytes);
 }
 
+/* An entry's place in its file: its offset / 8 (objects are 8-aligned), 4 bytes where the
+   offset took 8 (a file under 32 GiB; journald's are at most 128 MiB by default). */
+typedef uint32_t Slot;
+
+static int slot_of(const JFile *f, uint64_t offset, Slot *slot) {
+    if (offset % 8 || offset / 8 > UINT32_MAX)
+        return unsupported(f, "an entry out of bounds");
+    *slot = (Slot)(offset / 8);
+    return 0;
+}
+
 typedef struct {
-    uint64_t *items;
+    Slot *items;
     size_t n, cap;
 } List;
 
-static int list_add(List *l, uint64_t v) {
+static int list_add(List *l, Slot v) {
     if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 512; /* a page at first, whole pages after */
-        uint64_t *items = pages_resize(l->items, l->cap * sizeof(uint64_t),
-                                       cap * sizeof(uint64_t));
+        size_t cap = l->cap ? l->cap * 2 : 1024; /* a page at first, whole pages after */
+        Slot *items = pages_resize(l->items, l->cap * sizeof(Slot), cap * sizeof(Slot));
         if (items == NULL)
             return -1;
         l->items = items;
@@ -325,7 +335,7 @@ static int list_add(List *l, uint64_t v) {
 }
 
 static void list_free(List *l) {
-    pages_free(l->items, l->cap * sizeof(uint64_t));
+    pages_free(l->items, l->cap * sizeof(Slot));
     l->items = NULL;
     l->n = l->cap = 0;
 }
@@ -340,14 +350,16 @@ static int chain_entries(const JFile *f, uint64_t array, uint64_t left, List *ou
         uint64_t count = (size - 24) / f->array_item;
         for (uint64_t i = 0; i < count && left > 0; i++, left--) {
             uint64_t e = f->compact ? le32(p + 24 + 4 * i) : le64(p + 24 + 8 * i);
-            if (e == 0) /* within the count: libsystemd skips it and reads on */
-                return unsupported(f, "an entry array item 0 within its count");
-            if (out->n && e <= out->items[out->n - 1]) {
-                if (e == out->items[out->n - 1])
+            if (e == 0 || (e & 7) | (e >> 35)) /* 0 within the count: libsystemd skips it */
+                return unsupported(f, e ? "an entry out of bounds"
+                                        : "an entry array item 0 within its count");
+            Slot slot = (Slot)(e >> 3); /* as slot_of */
+            if (out->n && slot <= out->items[out->n - 1]) {
+                if (slot == out->items[out->n - 1])
                     continue;
                 return unsupported(f, "entries going back");
             }
-            if (list_add(out, e) < 0)
+            if (list_add(out, slot) < 0)
                 return -1;
         }
         uint64_t following = le64(p + 16);
@@ -366,9 +378,10 @@ static int data_entries(const JFile *f, uint64_t data, List *out) {
         return 0;
     if (count > f->n_entries)
         return unsupported(f, "a value in more entries than the file holds");
+    Slot slot;
     if (first == 0)
         return 0;
-    if (list_add(out, first) < 0)
+    if (slot_of(f, first, &slot) < 0 || list_add(out, slot) < 0)
         return -1;
     return chain_entries(f, array, count - 1, out);
 }
@@ -390,12 +403,19 @@ static void intersect(List *a, const List *b) {
     a->n = k;
 }
 
-/* into = into ∪ add (both rising), using tmp. */
-static int unite(List *into, const List *add, List *tmp) {
+/* into = into ∪ add (both rising), using tmp; into empty, the two are swapped (no copy:
+   the usual case, one group selecting). */
+static int unite(List *into, List *add, List *tmp) {
     size_t i = 0, j = 0;
+    if (into->n == 0) {
+        List swap = *into;
+        *into = *add;
+        *add = swap;
+        return 0;
+    }
     tmp->n = 0;
     while (i < into->n || j < add->n) {
-        uint64_t v;
+        Slot v;
         if (j >= add->n || (i < into->n && into->items[i] < add->items[j]))
             v = into->items[i++];
         else if (i >= into->n || add->items[j] < into->items[i])
@@ -468,8 +488,8 @@ typedef struct {
     PyObject_HEAD
     JFile *files;
     Py_ssize_t n_files;
-    uint32_t *file_of; /* per selected entry: its file */
-    uint64_t *offset_of; /* ... its ENTRY object's offset */
+    uint16_t *file_of; /* per selected entry: its file (at most 4096) */
+    Slot *offset_of; /* ... its ENTRY object's slot (offset / 8) */
     Py_ssize_t n;
     size_t room; /* entries file_of and offset_of were mapped for */
     int mode;
@@ -488,8 +508,8 @@ static void reader_free_files(Reader *self) {
     }
     self->files = NULL;
     self->n_files = 0;
-    pages_free(self->file_of, self->room * sizeof(uint32_t));
-    pages_free(self->offset_of, self->room * sizeof(uint64_t));
+    pages_free(self->file_of, self->room * sizeof(uint16_t));
+    pages_free(self->offset_of, self->room * sizeof(Slot));
     self->room = 0;
     self->file_of = NULL;
     self->offset_of = NULL;
@@ -507,7 +527,7 @@ static void Reader_dealloc(Reader *self) {
 }
 
 static inline const uint8_t *entry_ptr(const Reader *self, Py_ssize_t i) {
-    return self->files[self->file_of[i]].map + self->offset_of[i];
+    return self->files[self->file_of[i]].map + (uint64_t)self->offset_of[i] * 8;
 }
 
 static inline uint64_t entry_seqnum(const Reader *self, Py_ssize_t i) {
@@ -518,7 +538,7 @@ static inline uint64_t entry_seqnum(const Reader *self, Py_ssize_t i) {
 static int add_file_entries(Reader *self, uint32_t index, const List *chosen, uint64_t *last) {
     const JFile *f = &self->files[index];
     for (size_t i = 0; i < chosen->n; i++) {
-        uint64_t offset = chosen->items[i], size;
+        uint64_t offset = (uint64_t)chosen->items[i] * 8, size;
         if (!object_at(f, offset, OBJECT_ENTRY, &size) || size < ENTRY_HEAD ||
             (size - ENTRY_HEAD) % f->item_size)
             return unsupported(f, "an entry out of bounds");
@@ -530,8 +550,8 @@ static int add_file_entries(Reader *self, uint32_t index, const List *chosen, ui
         if (seqnum == 0 || seqnum <= *last)
             return unsupported(f, "entries out of order (files interleaving)");
         *last = seqnum;
-        self->file_of[self->n] = index;
-        self->offset_of[self->n] = offset;
+        self->file_of[self->n] = (uint16_t)index;
+        self->offset_of[self->n] = chosen->items[i];
         self->n++;
     }
     return 0;
@@ -647,18 +667,19 @@ static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         order[2 * i + 1] = (uint64_t)i;
         if (chosen[i].n) {
             uint64_t size;
-            if (!object_at(&self->files[i], chosen[i].items[0], OBJECT_ENTRY, &size) ||
+            uint64_t first = (uint64_t)chosen[i].items[0] * 8;
+            if (!object_at(&self->files[i], first, OBJECT_ENTRY, &size) ||
                 size < ENTRY_HEAD) {
                 unsupported(&self->files[i], "an entry out of bounds");
                 goto fail;
             }
-            order[2 * i] = le64(self->files[i].map + chosen[i].items[0] + 16);
+            order[2 * i] = le64(self->files[i].map + first + 16);
         }
     }
     qsort(order, (size_t)n_files, 2 * sizeof(uint64_t), first_seqnum_cmp);
     self->room = total ? total : 1;
-    self->file_of = pages_resize(NULL, 0, self->room * sizeof(uint32_t));
-    self->offset_of = pages_resize(NULL, 0, self->room * sizeof(uint64_t));
+    self->file_of = pages_resize(NULL, 0, self->room * sizeof(uint16_t));
+    self->offset_of = pages_resize(NULL, 0, self->room * sizeof(Slot));
     if (self->file_of == NULL || self->offset_of == NULL)
         goto fail;
     uint64_t last = 0;
@@ -1016,7 +1037,7 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
     if (self->mode != AT_ENTRY)
         return no_entry();
     const JFile *f = &self->files[self->file_of[self->current]];
-    uint64_t offset = self->offset_of[self->current];
+    uint64_t offset = (uint64_t)self->offset_of[self->current] * 8;
     const uint8_t *e = f->map + offset;
     /* checked at open, read again: the file's pages are the file's (a write to it in place
        shows through the mapping), so its size is bounded again, not trusted */
