@@ -134,6 +134,109 @@ ends_by_find(PyObject *self, PyObject *args)
     return out;
 }
 
+/* after_lines(text, word, literals, offsets, pos, pivot, tail, rests, reach) -> list | None
+ *
+ * needles.line_regex_after's lines in C: the ends of the lines from ``pos`` on where some
+ * occurrence of a literal (as ends_by_find finds them; the word itself where there are
+ * none), ending at q, has ``reach`` characters or more after it on its line, or ``tail``
+ * starting at q + j (0 <= j <= reach) within the line with one of ``rests`` just before it
+ * (the rests' pads fall on the literal: line_regex_after's condition). Each occurrence
+ * looks at most reach + len(tail) characters ahead, a rest each: linear in the text.
+ */
+static PyObject *
+after_lines(PyObject *self, PyObject *args)
+{
+    PyObject *text, *word_obj, *literals, *offsets, *tail_obj, *rests;
+    Py_ssize_t pos, pivot, reach;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "UUO!O!nnUO!n", &text, &word_obj, &PyTuple_Type, &literals,
+                          &PyTuple_Type, &offsets, &pos, &pivot, &tail_obj, &PyTuple_Type,
+                          &rests, &reach))
+        return NULL;
+    Py_ssize_t n_lit = PyTuple_GET_SIZE(literals), n_rest = PyTuple_GET_SIZE(rests);
+    if (PyTuple_GET_SIZE(offsets) != n_lit || n_lit > 64 || n_rest > 64 || reach < 0)
+        Py_RETURN_NONE;
+    Py_ssize_t size, word_len, tail_len;
+    const char *t = one_byte(text, &size);
+    const char *word = one_byte(word_obj, &word_len);
+    const char *tail = one_byte(tail_obj, &tail_len);
+    if (t == NULL || word == NULL || tail == NULL || word_len == 0 || tail_len == 0)
+        Py_RETURN_NONE;
+    const char *lit_data[64], *rest_data[64];
+    Py_ssize_t lit_len[64], lit_off[64], rest_len[64];
+    for (Py_ssize_t i = 0; i < n_lit; i++) {
+        PyObject *off = PyTuple_GET_ITEM(offsets, i);
+        lit_data[i] = one_byte(PyTuple_GET_ITEM(literals, i), &lit_len[i]);
+        if (lit_data[i] == NULL || !PyLong_Check(off))
+            Py_RETURN_NONE;
+        lit_off[i] = PyLong_AsSsize_t(off);
+        if (lit_off[i] < 0 || lit_off[i] > lit_len[i] - word_len) {
+            if (PyErr_Occurred())
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_rest; i++) {
+        rest_data[i] = one_byte(PyTuple_GET_ITEM(rests, i), &rest_len[i]);
+        if (rest_data[i] == NULL)
+            Py_RETURN_NONE;
+    }
+    if (pos < 0)
+        pos = 0;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    const char *end_of_text = t + size;
+    const char *p = pos <= size ? find_word(t + pos, end_of_text, word, word_len, pivot) : NULL;
+    while (p != NULL) {
+        Py_ssize_t at = p - t;
+        const char *nl = memchr(p, '\n', (size_t)(end_of_text - p));
+        Py_ssize_t line_end = nl == NULL ? size : nl - t;
+        int found = 0;
+        for (Py_ssize_t i = 0; i < (n_lit ? n_lit : 1) && !found; i++) {
+            Py_ssize_t q;
+            if (n_lit) {
+                Py_ssize_t from = at - lit_off[i];
+                if (at < lit_off[i] || lit_len[i] > size - from ||
+                    memcmp(t + from, lit_data[i], (size_t)lit_len[i]) != 0)
+                    continue;
+                q = from + lit_len[i];
+            } else {
+                q = at + word_len;
+            }
+            if (q > line_end)
+                continue; /* a literal across the newline: the line regex has none */
+            if (line_end - q >= reach) {
+                found = 1;
+                break;
+            }
+            /* tail at q + j, within the line, a rest before it */
+            for (Py_ssize_t x = q; x + tail_len <= line_end && x - q <= reach && !found; x++) {
+                if (memcmp(t + x, tail, (size_t)tail_len) != 0)
+                    continue;
+                for (Py_ssize_t r = 0; r < n_rest && !found; r++)
+                    found = rest_len[r] <= x &&
+                            memcmp(t + x - rest_len[r], rest_data[r], (size_t)rest_len[r]) == 0;
+            }
+        }
+        if (!found) {
+            p = find_word(p + 1, end_of_text, word, word_len, pivot);
+            continue;
+        }
+        PyObject *item = PyLong_FromSsize_t(line_end);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+        if (nl == NULL)
+            break;
+        p = find_word(nl + 1, end_of_text, word, word_len, pivot);
+    }
+    return out;
+}
+
 /* find(text, word, pos, pivot) -> int | None
  *
  * ``text.find(word, pos)`` (-1: absent) for a word of one or more characters, by
@@ -286,6 +389,9 @@ pick_lines(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
+    {"after_lines", after_lines, METH_VARARGS,
+     "after_lines(text, word, literals, offsets, pos, pivot, tail, rests, reach): "
+     "needles.line_regex_after's lines; None where the text is not one byte a character."},
     {"find", find, METH_VARARGS,
      "find(text, word, pos, pivot): text.find(word, pos), or None where the text is not one "
      "byte a character."},

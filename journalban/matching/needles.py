@@ -201,6 +201,15 @@ def _kept_native(text: str, needle: Needle, kept: re.Pattern[str], first: int) -
     ``finditer``): where it finds the lines holding one of some strings (``one_of_lines``,
     a guard's search of starts), those strings in C; else the needle's lines in C, then
     ``kept`` over them (``_kept_lines``)."""
+    after = _AFTER_OF.get(kept.pattern)
+    if after is not None and after[0] == needle and _AFTER_LINES is not None:
+        _, tail, rests = after
+        start = text.rfind("\n", 0, first) + 1
+        literals, offsets = _literals_of(needle)
+        word = needle[0]
+        ends = _AFTER_LINES(text, word, literals, offsets, start, _pivot(word), tail, rests, _AFTER)
+        if ends is not None:
+            return ends
     one_of = _ONE_OF.get(kept.pattern)
     if one_of is not None and _NATIVE is not None:
         common, strings = one_of
@@ -281,7 +290,9 @@ def _native_scan() -> _EndsByFind | None:
 # Looked up once, at import; tests set both to None to run the pure-Python path.
 _NATIVE: _EndsByFind | None = _native_scan()
 _FIND: Callable[[str, str, int, int], int | None] | None = None
+_AFTER_LINES: Callable[..., list[int] | None] | None = None
 if _NATIVE is not None:
+    from journalban.matching._linescan import after_lines as _AFTER_LINES
     from journalban.matching._linescan import find as _FIND
 
 
@@ -409,7 +420,14 @@ def line_regex_after(needle: Needle, strings: Sequence[str]) -> re.Pattern[str] 
     # Within _AFTER characters of the literal, or past them: a line with more is let through
     # (the candidate's guard tells it), so that a failed look costs at most _AFTER steps.
     ahead = f"[^\n]{{0,{_AFTER}}}{tail}(?<=(?:{behind}){tail})|[^\n]{{{_AFTER}}}"
-    return re.compile(f"{head}(?={ahead})[^\n]*")
+    found = re.compile(f"{head}(?={ahead})[^\n]*")
+    _AFTER_OF[found.pattern] = (needle, end, tuple(rests))
+    return found
+
+
+# line_regex_after's patterns: the needle, the strings' common end and their rests, for
+# the C loop to tell the same lines (``_kept_native``).
+_AFTER_OF: dict[str, tuple[Needle, str, tuple[str, ...]]] = {}
 
 
 # line_regex_after looks this far past a literal for the strings. sre tries the look at

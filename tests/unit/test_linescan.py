@@ -36,15 +36,15 @@ def both(
     lines_of: dict[int, re.Pattern[str] | tuple[str, ...]] | None = None,
 ) -> dict[int, int]:
     """``line_ends`` in C and in Python, checked equal; the result."""
-    native, find = needles._NATIVE, needles._FIND
+    native, find, after = needles._NATIVE, needles._FIND, needles._AFTER_LINES
     assert native is not None, "the C module is built in a test run"
     assert find is not None
     in_c = line_ends(text, scan, lines_of)
     try:
-        needles._NATIVE, needles._FIND = None, None
+        needles._NATIVE, needles._FIND, needles._AFTER_LINES = None, None, None
         in_python = line_ends(text, scan, lines_of)
     finally:
-        needles._NATIVE, needles._FIND = native, find
+        needles._NATIVE, needles._FIND, needles._AFTER_LINES = native, find, after
     assert in_c == in_python
     return in_c
 
@@ -182,10 +182,12 @@ def test_guarded_needles_give_the_same_lines_and_hits() -> None:
         both(gaps, matcher.filter.scan, lines_of)
     # The hits themselves: the frames' first step, in C and in Python.
     text_lines = [HEAD + CRAFTED[k % len(CRAFTED)].format(k % 250) for k in range(2000)]
-    native, find = needles._NATIVE, needles._FIND
+    native, find, after = needles._NATIVE, needles._FIND, needles._AFTER_LINES
     out = []
     for on in (True, False):
-        needles._NATIVE, needles._FIND = (native, find) if on else (None, None)
+        needles._NATIVE, needles._FIND, needles._AFTER_LINES = (
+            (native, find, after) if on else (None, None, None)
+        )
         try:
             m = LineMatcher(
                 CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True),
@@ -195,7 +197,7 @@ def test_guarded_needles_give_the_same_lines_and_hits() -> None:
                 [m.hits(LineBatch("f", text_lines[a : a + 100], "0")) for a in range(0, 2000, 100)]
             )
         finally:
-            needles._NATIVE, needles._FIND = native, find
+            needles._NATIVE, needles._FIND, needles._AFTER_LINES = native, find, after
     assert out[0] == out[1]
     assert sum(map(len, out[0])) > 0
 
@@ -222,3 +224,48 @@ def test_a_64_kib_line_of_needle_prefixes_stays_linear() -> None:
         started = time.process_time()
         line_ends(text, scan)
         assert time.process_time() - started < 5.0
+
+
+def test_line_regex_after_at_its_reach_gives_the_same_lines() -> None:
+    """The lines told by a needle's literals with a guard's strings after them, in C
+    (``after_lines``) and by the regex: the strings just within and just past the reach of
+    128 characters, the line's rest 127/128/129 long, the needle twice in a line, the
+    strings before it or cut by the newline."""
+    lines = [HEAD + CRAFTED[k % len(CRAFTED)].format(k % 250) for k in range(1300)]
+    matcher = LineMatcher(
+        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
+    )
+    for at in range(0, 600, 50):
+        matcher.hits(LineBatch("f", lines[at : at + 50], "0"))
+    lines_of = matcher._guarded_lines()
+    afters = [
+        b
+        for b, p in lines_of.items()
+        if isinstance(p, re.Pattern) and p.pattern in needles._AFTER_OF
+    ]
+    assert afters
+    rng = random.Random(5)
+    bits = ("nvalid user ", "Received disconnect from ", " from ", "3: ", "14: ", ":3: ",
+            "4: ", " fro", "m ", "x", " ", "Invalid user ", "1")  # fmt: skip
+    for _ in range(30):
+        made = []
+        for _ in range(300):
+            head = rng.choice(["nvalid user ", "Received disconnect from ", "Invalid user "])
+            gap = "".join(
+                rng.choice("xy ")
+                for _ in range(
+                    rng.choice([0, 5, 120, 121, 122, 123, 124, 125, 126, 127, 128, 129, 130, 131])
+                )
+            )
+            tail = rng.choice([" from 10.0.0.1", "3: ", "14: ", ":3: b", "", " fro", "4: "])
+            made.append(
+                HEAD
+                + "".join(rng.choice(bits) for _ in range(rng.randint(0, 3)))
+                + head
+                + gap
+                + tail
+                + "".join(rng.choice(bits) for _ in range(rng.randint(0, 4)))
+            )
+        text = "\n".join(made)
+        both(text, matcher.filter.scan, lines_of)
+        both(text.replace("\n", "\n" + "z" * 200 + "\n", 5), matcher.filter.scan, lines_of)

@@ -19,6 +19,7 @@ def scan_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     if request.param == "python":
         monkeypatch.setattr(needles, "_NATIVE", None)
         monkeypatch.setattr(needles, "_FIND", None)
+        monkeypatch.setattr(needles, "_AFTER_LINES", None)
     else:
         assert needles._NATIVE is not None, "the C module is built in a test run"
 
