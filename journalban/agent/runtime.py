@@ -29,6 +29,7 @@ from journalban.agent.build import (
     recidive_rules,
 )
 from journalban.agent.callerstore import BanCallers
+from journalban.agent.catchup import CatchUps
 from journalban.agent.chores import AgentChores
 from journalban.agent.commands import AgentCommands
 from journalban.agent.commandstore import CommandStore
@@ -156,6 +157,7 @@ class Agent(
         self._news = NewsQueue()  # a group's bans, committed, announced after the calls waiting
         self._source_tasks: dict[str, list[asyncio.Task[None]]] = {}
         self._sources: dict[str, list[Source]] = {}
+        self._catchups = CatchUps()  # the collector during the sources' backlogs
         self._matchers: dict[str, LineMatcher] = {}
         self._stop = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None

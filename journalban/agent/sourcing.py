@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from journalban.agent.build import build_sources
+from journalban.agent.catchup import CatchUps
 from journalban.agent.deciding import BatchItem, CallItem
 from journalban.agent.fileworker import start_ahead as start_file_readers
 from journalban.agent.fileworker import stop_ahead as stop_file_readers
@@ -43,6 +44,7 @@ class AgentSources:
     _queue: asyncio.Queue[BatchItem | CallItem | None]
     _source_tasks: dict[str, list[asyncio.Task[None]]]
     _sources: dict[str, list[Source]]
+    _catchups: CatchUps
     _early: dict[str, list[Source]]
     _state: str
     degraded_reason: str
@@ -95,13 +97,17 @@ class AgentSources:
             for task in self._source_tasks.pop(name, []):
                 task.cancel()
             for src in self._sources.pop(name, []):
+                self._catchups.stopped(src.key)
                 src.close()
 
     async def _read(self, jail: str, source: Source) -> None:
         """Hand a source's batches to the decisions task; restart the source if it fails."""
+        catchups = self._catchups
         while True:
+            catchups.started(source.key)
             try:
                 async for batch in source.batches():
+                    catchups.queued(source.key, behind=not self._queue.empty())
                     await self._queue.put(BatchItem(jail, batch))
                 return
             except asyncio.CancelledError:
