@@ -64,9 +64,11 @@ class CatchUps:
         self._open[key] = quiet
         if self._frozen >= self._limit:
             return
-        before = gc.get_freeze_count()
+        # The young generation's count: the objects it holds, about (allocations less
+        # deallocations since its last collection or freeze). Not ``gc.get_freeze_count``:
+        # it walks every frozen object (2.5 ms a call at sshd-near-miss's size).
+        self._frozen += max(gc.get_count()[0], 1)
         gc.freeze()
-        self._frozen += gc.get_freeze_count() - before
 
     def stopped(self, key: str) -> None:
         """A source stopped (a reload removed its jail): its catch-up, if open, ends."""
@@ -78,5 +80,6 @@ class CatchUps:
 
     @property
     def frozen(self) -> int:
-        """Objects frozen by the catch-ups so far."""
+        """Objects frozen by the catch-ups so far (young ones; what the middle and oldest
+        generations held at the first freeze is not counted)."""
         return self._frozen
