@@ -12,10 +12,12 @@ generations' lists are joined, and the young count starts again), so no
 collection walks it. Frozen objects are still freed by their reference counts;
 only a cycle among them stays until the agent exits.
 
-A source's catch-up ends once ``QUIET`` of its batches in a row found nothing
-queued before them (the agent keeps up with it: when it is behind, the deciding
-takes a group of the queued batches at a time and the queue is empty for one put
-at most); once every source's has ended, nothing is frozen any more and the live
+The agent is behind a source when a batch of it finds others queued before it, or
+when the batch is full (``FULL_READ`` lines or more: a backlog's frames are, a
+live log's gathered for 20 ms are not; the queue alone is empty whenever the
+reader child is briefly slower than the deciding, and the deciding takes a group
+of queued batches at a time). A source's catch-up ends once ``QUIET`` of its
+batches in a row were not behind; once every source's has ended, nothing is frozen any more and the live
 agent collects as before (cli.run's thresholds). Nothing is unfrozen: that would
 give the collector back what ``restoring`` froze at start (a million objects and
 more at 100,000 bans, a collection of them holding D-Bus callers for seconds).
@@ -25,13 +27,25 @@ been frozen by catch-ups, freezing stops, whatever a log keeps bringing.
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from typing import Any
+
+from journalban.events import LineBatch
 
 # Objects at most put out of the collector's sight by catch-ups (sshd's backlog of
 # 12,000 bans freezes about 250,000).
 FREEZE_LIMIT = 4_000_000
 # Batches in a row that found nothing queued before them: the source's catch-up ended.
 QUIET = 8
+# Lines a batch stands for at least to be a backlog's (journal frames hold 5,000
+# entries, a file child's bursts 256 KB to 1 MB of lines).
+FULL_READ = 1000
+
+
+def behind(batch: LineBatch, queue: asyncio.Queue[Any]) -> bool:
+    """Whether ``batch``, about to be queued, shows the agent behind its source."""
+    return not queue.empty() or (batch.read if batch.read >= 0 else len(batch.lines)) >= FULL_READ
 
 
 class CatchUps:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from journalban.agent.build import build_sources
-from journalban.agent.catchup import CatchUps
+from journalban.agent.catchup import CatchUps, behind
 from journalban.agent.deciding import BatchItem, CallItem
 from journalban.agent.fileworker import start_ahead as start_file_readers
 from journalban.agent.fileworker import stop_ahead as stop_file_readers
@@ -107,7 +107,7 @@ class AgentSources:
             catchups.started(source.key)
             try:
                 async for batch in source.batches():
-                    catchups.queued(source.key, behind=not self._queue.empty())
+                    catchups.queued(source.key, behind=behind(batch, self._queue))
                     await self._queue.put(BatchItem(jail, batch))
                 return
             except asyncio.CancelledError:

@@ -3,13 +3,15 @@ once the agent keeps up, and catch-ups freeze a bounded number of objects at mos
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from journalban.agent.catchup import QUIET, CatchUps
+from journalban.agent.catchup import FULL_READ, QUIET, CatchUps, behind
+from journalban.events import LineBatch
 
 
 class Node:
@@ -95,3 +97,17 @@ def test_freezing_stops_at_its_limit() -> None:
     assert gc.get_freeze_count() == 0
     gc.collect()
     assert late() is None
+
+
+def batch(lines: int, read: int = -1) -> LineBatch:
+    return LineBatch(source="j", lines=["x"] * lines, position="p", read=read)
+
+
+def test_behind_when_others_wait_or_the_batch_is_full() -> None:
+    queue: asyncio.Queue[object] = asyncio.Queue(4)
+    assert not behind(batch(3), queue)
+    assert not behind(batch(0, read=FULL_READ - 1), queue)
+    assert behind(batch(0, read=FULL_READ), queue)  # a backlog's frame: its lines left out
+    assert behind(batch(FULL_READ), queue)
+    queue.put_nowait(None)
+    assert behind(batch(1), queue)
