@@ -33,10 +33,11 @@ from typing import Any
 
 from journalban.events import LineBatch
 
-# Objects at most put out of the collector's sight by catch-ups (sshd's backlog of
-# 12,000 bans freezes about 250,000).
-FREEZE_LIMIT = 4_000_000
-# Batches in a row that found nothing queued before them: the source's catch-up ended.
+# Young objects at most put out of the collector's sight by catch-ups (sshd's backlog
+# from the journal, 12,500 bans, freezes about 105,000; what a cycle among them keeps
+# stays until the agent exits, so the bound is that of memory a log could strand).
+FREEZE_LIMIT = 1_000_000
+# Batches in a row that were not behind: the source's catch-up ended.
 QUIET = 8
 # Lines a batch stands for at least to be a backlog's (journal frames hold 5,000
 # entries, a file child's bursts 256 KB to 1 MB of lines).
