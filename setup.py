@@ -1,11 +1,14 @@
-"""The one C module journalban builds: the native reader of journal files (issue 19).
+"""The C modules journalban builds (issue 19): the native reader of journal files
+(``journalban.sources._journalfile``) and the literal scan (``journalban.matching._linescan``),
+each an accelerator of what the package also does in pure Python.
 
 Everything else is in pyproject.toml; this file exists because an extension's
 ``optional`` flag must follow the build's purpose, which pyproject.toml cannot
 say: a pip install from source still installs the pure-Python package when no
 C compiler or Python headers are at hand (the agent then reads the journal
-through libsystemd alone), while the distribution packages set
-JOURNALBAN_REQUIRE_NATIVE=1 so a failed compile fails their build.
+through libsystemd and scans in Python, with the same results), while the
+distribution packages set JOURNALBAN_REQUIRE_NATIVE=1 so a failed compile fails
+their build.
 """
 
 from __future__ import annotations
@@ -14,19 +17,19 @@ import os
 
 from setuptools import Extension, setup
 
+MODULES = {
+    "journalban.sources._journalfile": "journalban/sources/_journalfile.c",
+    "journalban.matching._linescan": "journalban/matching/_linescan.c",
+}
+
 setup(
     ext_modules=[
         Extension(
-            "journalban.sources._journalfile",
-            sources=["journalban/sources/_journalfile.c"],
+            name,
+            sources=[source],
             extra_compile_args=["-O2", "-Wall", "-Wextra"],
             optional=os.environ.get("JOURNALBAN_REQUIRE_NATIVE") != "1",
-        ),
-        Extension(
-            "journalban.matching._linescan",
-            sources=["journalban/matching/_linescan.c"],
-            extra_compile_args=["-O2", "-Wall", "-Wextra"],
-            optional=os.environ.get("JOURNALBAN_REQUIRE_NATIVE") != "1",
-        ),
+        )
+        for name, source in MODULES.items()
     ]
 )
