@@ -28,6 +28,7 @@ from journalban.sources.journalhelper import receive_helper_pipe
 from journalban.sources.journalwire import (
     ABANDON,
     DATA,
+    DEFAULT_BATCH_SIZE,
     DEFAULT_REOPEN_EVERY,
     DEFAULT_SPLIT_AT,
     DONE,
@@ -45,9 +46,6 @@ __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 
 log = logging.getLogger("journalban.sources")
 
-# Entries read per frame: large enough to amortise a frame and a batch in the
-# agent during a backlog, small enough (a few ms of reading) to keep it flowing.
-DEFAULT_BATCH_SIZE = 5000
 WORKER = python_module("journalban.sources.journalworker")
 # The limit of each reader's stream (the child's, and the helper's of a split catch-up):
 # of its frames, 2 x 128 KiB and one read at most wait in the agent's memory

@@ -22,6 +22,13 @@ from journalban.sources.frames import pack_frame
 # sd-journal keeps a mapping of every journal file it has read; a fresh reader
 # every so many entries keeps the child's resident memory to a few files.
 DEFAULT_REOPEN_EVERY = 150_000
+# Entries read per frame at most: enough to amortise a frame and a batch in the agent
+# during a backlog (a few ms of reading each); not more, since what a frame holds (its
+# hits, the lists and strings around them) is held by the reader while it builds it and
+# by the agent until it is decided, up to the decisions' queue depth of them: 1,000, not
+# 5,000, took 2 MB off the tree's peak Pss_Anon on sshd-near-miss from the journal, 5 on
+# sshd, 15 on sshd-flood, with the same CPU (docs/benchmarks.md, jmem2).
+DEFAULT_BATCH_SIZE = 1000
 # A catch-up over archived files longer than this is split with a helper
 # (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
@@ -93,7 +100,7 @@ class Request:
     namespace: str | None = None
     cursor: str | None = None
     since_usec: int = 0
-    batch_size: int = 5000
+    batch_size: int = DEFAULT_BATCH_SIZE
     prefilter: Sequence[str] = ()
     reopen_every: int = DEFAULT_REOPEN_EVERY
     frame_gap: float = FRAME_GAP  # seconds between frames while following (0: none)
