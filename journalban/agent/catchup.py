@@ -40,8 +40,8 @@ FREEZE_LIMIT = 1_000_000
 # Batches in a row that were not behind: the source's catch-up ended.
 QUIET = 8
 # Lines a batch stands for at least to be a backlog's (a backlog's journal frames read
-# ``journalwire.DEFAULT_BATCH_SIZE`` entries, 1,000, after the first one of 500; a file
-# child's bursts 256 KB to 1 MB of lines).
+# ``journalwire.DEFAULT_BATCH_SIZE`` entries, 2,000, after a first of 500 and one of
+# 1,000; a file child's bursts 256 KB to 1 MB of lines).
 FULL_READ = 1000
 
 

@@ -25,10 +25,11 @@ DEFAULT_REOPEN_EVERY = 150_000
 # Entries read per frame at most: enough to amortise a frame and a batch in the agent
 # during a backlog (a few ms of reading each); not more, since what a frame holds (its
 # hits, the lists and strings around them) is held by the reader while it builds it and
-# by the agent until it is decided, up to the decisions' queue depth of them: 1,000, not
-# 5,000, took 2 MB off the tree's peak Pss_Anon on sshd-near-miss from the journal, 5 on
-# sshd, 15 on sshd-flood, with the same CPU (docs/benchmarks.md, jmem2).
-DEFAULT_BATCH_SIZE = 1000
+# by the agent until it is decided, up to the decisions' queue depth of them: 2,000, not
+# 5,000, took 1.5-2 MB off the tree's peak Pss_Anon on sshd-near-miss from the journal, 4
+# on sshd, 12 on sshd-flood, with the same CPU; 1,000 took 0.3 MB more and cost the agent
+# 10% more CPU on sshd-near-miss (docs/benchmarks.md, jmem2).
+DEFAULT_BATCH_SIZE = 2000
 # A catch-up over archived files longer than this is split with a helper
 # (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
