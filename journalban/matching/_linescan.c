@@ -53,6 +53,43 @@ find_word(const char *from, const char *end, const char *w, Py_ssize_t w_len, Py
     return NULL;
 }
 
+/* Append ``end`` to the list ``out``; on failure ``out`` is released and -1 returned. */
+static int
+append_end(PyObject *out, Py_ssize_t end)
+{
+    PyObject *item = PyLong_FromSsize_t(end);
+    if (item == NULL || PyList_Append(out, item) < 0) {
+        Py_XDECREF(item);
+        Py_DECREF(out);
+        return -1;
+    }
+    Py_DECREF(item);
+    return 0;
+}
+
+/* The literals' bytes, lengths and offsets (64 at most), checked once: 1 when read; 0
+ * where the caller answers None (more than 64, one not of the 1-byte kind, an offset not
+ * an int, negative, or above ``lit_len - word_len`` when ``word_len`` >= 0); -1 with an
+ * exception set. */
+static int
+read_literals(PyObject *literals, PyObject *offsets, Py_ssize_t word_len, const char **lit_data,
+              Py_ssize_t *lit_len, Py_ssize_t *lit_off)
+{
+    Py_ssize_t n_lit = PyTuple_GET_SIZE(literals);
+    if (n_lit > 64)
+        return 0;
+    for (Py_ssize_t i = 0; i < n_lit; i++) {
+        PyObject *off = PyTuple_GET_ITEM(offsets, i);
+        lit_data[i] = one_byte(PyTuple_GET_ITEM(literals, i), &lit_len[i]);
+        if (lit_data[i] == NULL || !PyLong_Check(off))
+            return 0;
+        lit_off[i] = PyLong_AsSsize_t(off);
+        if (lit_off[i] < 0 || (word_len >= 0 && lit_off[i] > lit_len[i] - word_len))
+            return PyErr_Occurred() ? -1 : 0;
+    }
+    return 1;
+}
+
 /* ends_by_find(text, word, literals, offsets, pos, pivot) -> list[int] | None
  *
  * The ends (the newline's index, or len(text)) of the lines holding a literal, from the
@@ -84,21 +121,11 @@ ends_by_find(PyObject *self, PyObject *args)
     /* The literals' bytes, lengths and offsets, checked once. */
     const char *lit_data[64];
     Py_ssize_t lit_len[64], lit_off[64];
-    if (n_lit > 64)
+    int got = read_literals(literals, offsets, -1, lit_data, lit_len, lit_off);
+    if (got < 0)
+        return NULL;
+    if (got == 0)
         Py_RETURN_NONE;
-    for (Py_ssize_t i = 0; i < n_lit; i++) {
-        PyObject *lit = PyTuple_GET_ITEM(literals, i);
-        PyObject *off = PyTuple_GET_ITEM(offsets, i);
-        lit_data[i] = one_byte(lit, &lit_len[i]);
-        if (lit_data[i] == NULL || !PyLong_Check(off))
-            Py_RETURN_NONE;
-        lit_off[i] = PyLong_AsSsize_t(off);
-        if (lit_off[i] < 0) {
-            if (PyErr_Occurred())
-                return NULL;
-            Py_RETURN_NONE;
-        }
-    }
     if (pos < 0)
         pos = 0;
     PyObject *out = PyList_New(0);
@@ -120,13 +147,8 @@ ends_by_find(PyObject *self, PyObject *args)
         }
         const char *nl = memchr(p, '\n', (size_t)(end_of_text - p));
         Py_ssize_t end = nl == NULL ? size : nl - t;
-        PyObject *item = PyLong_FromSsize_t(end);
-        if (item == NULL || PyList_Append(out, item) < 0) {
-            Py_XDECREF(item);
-            Py_DECREF(out);
+        if (append_end(out, end) < 0)
             return NULL;
-        }
-        Py_DECREF(item);
         if (nl == NULL)
             break;
         p = find_word(nl + 1, end_of_text, word, word_len, pivot);
@@ -164,18 +186,11 @@ after_lines(PyObject *self, PyObject *args)
         Py_RETURN_NONE;
     const char *lit_data[64], *rest_data[64];
     Py_ssize_t lit_len[64], lit_off[64], rest_len[64];
-    for (Py_ssize_t i = 0; i < n_lit; i++) {
-        PyObject *off = PyTuple_GET_ITEM(offsets, i);
-        lit_data[i] = one_byte(PyTuple_GET_ITEM(literals, i), &lit_len[i]);
-        if (lit_data[i] == NULL || !PyLong_Check(off))
-            Py_RETURN_NONE;
-        lit_off[i] = PyLong_AsSsize_t(off);
-        if (lit_off[i] < 0 || lit_off[i] > lit_len[i] - word_len) {
-            if (PyErr_Occurred())
-                return NULL;
-            Py_RETURN_NONE;
-        }
-    }
+    int got = read_literals(literals, offsets, word_len, lit_data, lit_len, lit_off);
+    if (got < 0)
+        return NULL;
+    if (got == 0)
+        Py_RETURN_NONE;
     for (Py_ssize_t i = 0; i < n_rest; i++) {
         rest_data[i] = one_byte(PyTuple_GET_ITEM(rests, i), &rest_len[i]);
         if (rest_data[i] == NULL)
@@ -223,13 +238,8 @@ after_lines(PyObject *self, PyObject *args)
             p = find_word(p + 1, end_of_text, word, word_len, pivot);
             continue;
         }
-        PyObject *item = PyLong_FromSsize_t(line_end);
-        if (item == NULL || PyList_Append(out, item) < 0) {
-            Py_XDECREF(item);
-            Py_DECREF(out);
+        if (append_end(out, line_end) < 0)
             return NULL;
-        }
-        Py_DECREF(item);
         if (nl == NULL)
             break;
         p = find_word(nl + 1, end_of_text, word, word_len, pivot);
@@ -376,13 +386,8 @@ pick_lines(PyObject *self, PyObject *args)
             if (taken == i)
                 continue;
             taken = i;
-            PyObject *item = PyLong_FromSsize_t(end);
-            if (item == NULL || PyList_Append(out, item) < 0) {
-                Py_XDECREF(item);
-                Py_DECREF(out);
+            if (append_end(out, end) < 0)
                 return NULL;
-            }
-            Py_DECREF(item);
         }
     }
     return out;
