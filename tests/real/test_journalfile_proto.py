@@ -19,11 +19,12 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from test_journal_child import small_fs, wait_entries
 
-from journalban.sources.sdreader import Reader, add_groups, open_reader
+from journalban.sources.sdreader import add_groups, open_reader
 from support.journal import JOURNAL_REMOTE, export_record, sshd_fields
 from support.real import need_tool
 
@@ -81,7 +82,18 @@ def records(entries: Sequence[Mapping[str, str | int]]) -> list[bytes]:
     ]
 
 
-def read(reader: Reader | FileReader) -> list[Entry]:
+class EntryReader(Protocol):
+    """What ``read`` calls: systemd-python's reader, the prototype's, the native one."""
+
+    def _next(self) -> bool: ...
+    def _get(self, field: str) -> bytes: ...
+    def _get_realtime(self) -> int: ...
+    def _get_cursor(self) -> str: ...
+    def close(self) -> None: ...
+
+
+def read(reader: EntryReader) -> list[Entry]:
+    """MESSAGE, _PID, realtime and cursor of each entry to the end; the reader closed."""
     found: list[Entry] = []
     while reader._next():
         values: list[bytes | None] = []

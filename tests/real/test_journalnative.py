@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import test_journal_child as child
 from test_journal_child import small_fs, wait_entries
-from test_journalfile_proto import SSHD, Entry, corpus, records, write
+from test_journalfile_proto import SSHD, by_libsystemd, corpus, read, records, write
 
 from journalban.sources import _journalfile
 from journalban.sources.journalnative import ENV, NativeReader, open_native
@@ -46,27 +46,6 @@ GROUPS = (
     [{"_COMM": "sshd"}],
     [{"_SYSTEMD_UNIT": "cron.service"}, {"_UID": "1000"}],
 )
-
-
-def read(reader: Reader | NativeReader) -> list[Entry]:
-    """MESSAGE, _PID, realtime and cursor of each entry to the end; the reader closed."""
-    found: list[Entry] = []
-    while reader._next():
-        values: list[bytes | None] = []
-        for field in ("MESSAGE", "_PID"):
-            try:
-                values.append(reader._get(field))
-            except KeyError:
-                values.append(None)
-        found.append((values[0], values[1], reader._get_realtime(), reader._get_cursor()))
-    reader.close()
-    return found
-
-
-def by_libsystemd(paths: Sequence[str], groups: Sequence[Mapping[str, str]]) -> list[Entry]:
-    reader = sd(paths, groups)
-    reader.seek_head()
-    return read(reader)
 
 
 def native(paths: Sequence[str], groups: Sequence[Mapping[str, str]]) -> NativeReader:
