@@ -144,11 +144,7 @@ def gather(
             rows = [*rows, *((d, k, v) for d, found in changed.items() for k, v in found.items())]
         else:
             for detector, keyed in changed.items():
-                held = changes.get(detector)
-                if held is None:
-                    changes[detector] = keyed
-                else:
-                    held.update(keyed)
+                _merge(changes, detector, keyed)
             return
     batch: dict[str, dict[str, str | None]] = {}
     for detector, key, value in rows:
@@ -160,11 +156,19 @@ def gather(
         else:
             found[key] = value
     for detector, found in batch.items():
-        into = changes.get(detector)
-        if into is None:
-            changes[detector] = found
-        else:
-            into.update(found)
+        _merge(changes, detector, found)
+
+
+def _merge(
+    changes: dict[str, dict[str, str | None]], detector: str, keyed: dict[str, str | None]
+) -> None:
+    """``keyed`` (a batch's own dict, handed over) as ``detector``'s changes, or added to
+    those held: a key written later wins."""
+    held = changes.get(detector)
+    if held is None:
+        changes[detector] = keyed
+    else:
+        held.update(keyed)
 
 
 def add_rows(
