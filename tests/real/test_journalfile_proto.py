@@ -17,7 +17,7 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -134,17 +134,26 @@ def test_every_layout_reads_as_libsystemd_reads_it(
     assert read(FileReader([str(path)], [{"_SYSTEMD_UNIT": "nothing.service"}])) == []
 
 
-def test_rotated_files_read_in_the_directory_order(small_fs: Path) -> None:
-    for start in range(0, 6000, 1000):  # journal-remote rotates at 512 KB on this file system
+def rotated_files_read_as_libsystemd(
+    small_fs: Path, reader_of: Callable[[list[str]], EntryReader]
+) -> None:
+    """Rotated files (journal-remote rotates at 512 KB on ``small_fs``) read by
+    ``reader_of`` with sshd's matches as libsystemd reads them: all of them at once, in
+    the directory's order, and each alone."""
+    for start in range(0, 6000, 1000):
         write(small_fs / "remote.journal", records(corpus(1000, start)))
     wait_entries(small_fs, 6000)
     paths = sorted(str(p) for p in small_fs.iterdir() if p.name.endswith(".journal"))
     assert len(paths) >= 3
     expected = by_libsystemd(paths, SSHD)
     assert len(expected) > 3000
-    assert read(FileReader(paths, SSHD)) == expected
+    assert read(reader_of(paths)) == expected
     for path in paths:
-        assert read(FileReader([path], SSHD)) == by_libsystemd([path], SSHD)
+        assert read(reader_of([path])) == by_libsystemd([path], SSHD)
+
+
+def test_rotated_files_read_in_the_directory_order(small_fs: Path) -> None:
+    rotated_files_read_as_libsystemd(small_fs, lambda paths: FileReader(paths, SSHD))
 
 
 def test_a_cursor_it_writes_seeks_libsystemd_to_its_entry(tmp_path: Path) -> None:

@@ -21,8 +21,16 @@ from pathlib import Path
 
 import pytest
 import test_journal_child as child
-from test_journal_child import small_fs, wait_entries
-from test_journalfile_proto import SSHD, by_libsystemd, corpus, read, records, write
+from test_journal_child import small_fs
+from test_journalfile_proto import (
+    SSHD,
+    by_libsystemd,
+    corpus,
+    read,
+    records,
+    rotated_files_read_as_libsystemd,
+    write,
+)
 
 from journalban.sources import _journalfile
 from journalban.sources.journalnative import ENV, NativeReader, open_native
@@ -78,16 +86,7 @@ def test_every_layout_reads_as_libsystemd_reads_it(
 
 
 def test_rotated_files_read_in_the_directory_order(small_fs: Path) -> None:
-    for start in range(0, 6000, 1000):  # journal-remote rotates at 512 KB on this file system
-        write(small_fs / "remote.journal", records(corpus(1000, start)))
-    wait_entries(small_fs, 6000)
-    paths = sorted(str(p) for p in small_fs.iterdir() if p.name.endswith(".journal"))
-    assert len(paths) >= 3
-    expected = by_libsystemd(paths, SSHD)
-    assert len(expected) > 3000
-    assert read(native(paths, SSHD)) == expected
-    for path in paths:
-        assert read(native([path], SSHD)) == by_libsystemd([path], SSHD)
+    rotated_files_read_as_libsystemd(small_fs, lambda paths: native(paths, SSHD))
 
 
 def outcome(call: Callable[[], object]) -> object:
