@@ -157,14 +157,23 @@ CRAFTED = [
 ]
 
 
+def sshd_matcher() -> LineMatcher:
+    """sshd's filter in its normal mode, successes too, as the file child matches."""
+    return LineMatcher(
+        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
+    )
+
+
+def crafted_lines(count: int = 1300) -> list[str]:
+    """``count`` sshd lines made of ``CRAFTED`` in turn, 250 numbers round."""
+    return [HEAD + CRAFTED[k % len(CRAFTED)].format(k % 250) for k in range(count)]
+
+
 def test_guarded_needles_give_the_same_lines_and_hits() -> None:
     """sshd's guards decided on crafted lines (kept regexes: a search of starts and the line
     regex after the literals; kept strings), then the scan with them in C and in Python."""
     rng = random.Random(11)
-    lines = [HEAD + CRAFTED[k % len(CRAFTED)].format(k % 250) for k in range(1300)]
-    matcher = LineMatcher(
-        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
-    )
+    lines, matcher = crafted_lines(), sshd_matcher()
     for at in range(0, 600, 50):
         matcher.hits(LineBatch("f", lines[at : at + 50], "0"))
     lines_of = matcher._guarded_lines()
@@ -181,7 +190,7 @@ def test_guarded_needles_give_the_same_lines_and_hits() -> None:
         gaps = "\n".join(x for line in picked[:40] for x in (line, "y" * rng.randint(0, 9000)))
         both(gaps, matcher.filter.scan, lines_of)
     # The hits themselves: the frames' first step, in C and in Python.
-    text_lines = [HEAD + CRAFTED[k % len(CRAFTED)].format(k % 250) for k in range(2000)]
+    text_lines = crafted_lines(2000)
     native, find, after = needles._NATIVE, needles._FIND, needles._AFTER_LINES
     out = []
     for on in (True, False):
@@ -189,10 +198,7 @@ def test_guarded_needles_give_the_same_lines_and_hits() -> None:
             (native, find, after) if on else (None, None, None)
         )
         try:
-            m = LineMatcher(
-                CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True),
-                lambda: NOW,
-            )
+            m = sshd_matcher()
             out.append(
                 [m.hits(LineBatch("f", text_lines[a : a + 100], "0")) for a in range(0, 2000, 100)]
             )
@@ -231,10 +237,7 @@ def test_line_regex_after_at_its_reach_gives_the_same_lines() -> None:
     (``after_lines``) and by the regex: the strings just within and just past the reach of
     128 characters, the line's rest 127/128/129 long, the needle twice in a line, the
     strings before it or cut by the newline."""
-    lines = [HEAD + CRAFTED[k % len(CRAFTED)].format(k % 250) for k in range(1300)]
-    matcher = LineMatcher(
-        CompiledFilter(FilterLibrary(None).load("sshd"), "normal", successes=True), lambda: NOW
-    )
+    lines, matcher = crafted_lines(), sshd_matcher()
     for at in range(0, 600, 50):
         matcher.hits(LineBatch("f", lines[at : at + 50], "0"))
     lines_of = matcher._guarded_lines()
