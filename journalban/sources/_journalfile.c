@@ -1102,6 +1102,17 @@ static PyObject *Reader_close(Reader *self, PyObject *Py_UNUSED(unused)) {
             return NULL;
         Py_DECREF(r);
     }
+    /* value_of's own readers (a compressed item's), where it has a close: each holds its
+       file open, and this reader object can outlive its close (the next part's replaces it) */
+    PyObject *value_of = self->value_of;
+    if (value_of != NULL && PyObject_HasAttrString(value_of, "close")) {
+        Py_INCREF(value_of); /* its close may drop this reader's reference */
+        PyObject *r = PyObject_CallMethod(value_of, "close", NULL);
+        Py_DECREF(value_of);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
     reader_free_files(self);
     self->mode = AT_HEAD;
     self->current = -1;
@@ -1129,7 +1140,7 @@ static PyMethodDef Reader_methods[] = {
     {"seek_cursor", (PyCFunction)Reader_seek_cursor, METH_O, "At a cursor."},
     {"seek_realtime", (PyCFunction)Reader_seek_realtime, METH_O, "At a time (libsystemd)."},
     {"test_cursor", (PyCFunction)Reader_test_cursor, METH_O, "Whether the entry is at cursor."},
-    {"close", (PyCFunction)Reader_close, METH_NOARGS, "Unmap the files."},
+    {"close", (PyCFunction)Reader_close, METH_NOARGS, "Unmap the files; value_of.close()."},
     {NULL, NULL, 0, NULL},
 };
 

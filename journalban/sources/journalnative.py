@@ -66,7 +66,8 @@ def _sd_reader(files: Sequence[str], groups: Sequence[Mapping[str, str]]) -> obj
 
 
 class _Values:
-    """A compressed item's value, read by a libsystemd reader of its file (one kept per file)."""
+    """A compressed item's value, read by a libsystemd reader of its file (one kept per file,
+    until ``close``)."""
 
     def __init__(self) -> None:
         self.readers: dict[str, object] = {}
@@ -88,6 +89,13 @@ class _Values:
             raise OSError(f"{path}: no entry at {cursor}")
         value: bytes = reader._get(field)  # type: ignore[attr-defined]
         return value
+
+    def close(self) -> None:
+        """Close the readers opened (the native reader's close calls it: each holds its file
+        open, and a catch-up reads on with the next part's reader)."""
+        readers, self.readers = self.readers, {}
+        for reader in readers.values():
+            reader.close()  # type: ignore[attr-defined]
 
 
 def open_native(files: Sequence[str], groups: Sequence[Mapping[str, str]]) -> NativeReader | None:

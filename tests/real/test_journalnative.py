@@ -13,6 +13,7 @@ never crash it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -189,6 +190,31 @@ def test_a_compressed_message_is_read_by_libsystemd_and_the_rest_natively(
         assert reader.native  # no slow path for the entries after: still the native reader
     reader.close()
     assert got == expected
+
+
+def fds_on(path: Path) -> int:
+    """This process's file descriptors open on ``path``."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the listing's own descriptor, closed meanwhile
+            found += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return found
+
+
+def test_close_releases_the_libsystemd_reader_of_compressed_values(tmp_path: Path) -> None:
+    path = tmp_path / "remote.journal"
+    entries = corpus(40)
+    entries[12] = sshd_fields(f"Failed password for {'x' * 4000} from 192.0.2.12 port 22")
+    write(path, records(entries))
+    reader = native([str(path)], SSHD)
+    assert fds_on(path) == 0  # the native reader maps the file, it keeps no descriptor
+    while reader._next():
+        reader._get("MESSAGE")
+    assert reader.native
+    assert fds_on(path) >= 1  # the compressed value's libsystemd reader
+    reader.close()
+    # was: kept open until the reader itself was freed (the next part's replaced it)
+    assert fds_on(path) == 0
 
 
 def data_offsets(path: Path, entry_cursor: str) -> list[int]:
