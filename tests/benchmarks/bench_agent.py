@@ -74,6 +74,7 @@ from bench_watch import (
     wait_gone,
     warm,
 )
+from corpus_files import clean_up_when_stopped
 from fail2ban_peer import FAIL2BAN_SERVER, Fail2banPeer
 from proctree import descendants
 
@@ -570,6 +571,7 @@ def report(runs: list[Run], lat: Latency | None) -> None:
 
 
 def main() -> None:
+    clean_up_when_stopped()  # killed: the agents stopped, the temporary directory removed
     compile_package()  # byte code as an installed package has it (bench_bytecode)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)

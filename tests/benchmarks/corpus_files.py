@@ -19,11 +19,14 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from corpora import flagged_lines
@@ -37,6 +40,38 @@ SPAN = 86400.0
 # at 4 h). An hour keeps two runs in a row on the same corpora.
 MAX_AGE = 3600.0
 SYSLOG = re.compile(r"^(\w{3} [ \d]\d \d\d:\d\d:\d\d) (\S+) ([^:\[]+)(?:\[(\d+)\])?: (.*)$")
+
+
+# Ctrl-C's SIGINT already raises KeyboardInterrupt (and is left so: pytest's own).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def clean_up_when_stopped() -> None:
+    """Make SIGTERM and SIGHUP end a benchmark as Ctrl-C does, by an exception: its
+    ``finally`` and ``with`` blocks run (its agents stopped, its temporary directories and a
+    corpus half written removed), where the default action left them behind. Further
+    signals during that cleanup are ignored. Called by the shared helpers every runner goes
+    through (``ensure_files``, bench_agent's main); a signal some caller set is left as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # handlers are set in the main thread only
+    runner = os.getpid()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != runner:  # a child forked by the runner ends as it would have
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        for number in STOP_SIGNALS:  # a handler, not SIG_IGN: what the cleanup runs gets
+            signal.signal(number, _ignored)  # the default again
+        raise SystemExit(128 + signum)
+
+    for number in STOP_SIGNALS:
+        if signal.getsignal(number) == signal.SIG_DFL:
+            signal.signal(number, stop)
+
+
+def _ignored(signum: int, frame: FrameType | None) -> None:
+    """A signal after the first: the cleanup it started goes on."""
 
 
 def postfix_uid() -> int:
@@ -122,14 +157,19 @@ def _write_journal(directory: Path, name: str, lines: int, ends_at: float) -> No
         stderr=subprocess.DEVNULL,
     )
     assert proc.stdin is not None
-    buf = bytearray()
-    for seq, (when, line, _) in enumerate(dated(name, lines, ends_at), 1):
-        buf += export_record(journal_fields(line, when), int(when * 1e6), seq)
-        if len(buf) > 1 << 20:
-            proc.stdin.write(bytes(buf))
-            buf.clear()
-    proc.stdin.write(bytes(buf))
-    proc.stdin.close()
+    try:
+        buf = bytearray()
+        for seq, (when, line, _) in enumerate(dated(name, lines, ends_at), 1):
+            buf += export_record(journal_fields(line, when), int(when * 1e6), seq)
+            if len(buf) > 1 << 20:
+                proc.stdin.write(bytes(buf))
+                buf.clear()
+        proc.stdin.write(bytes(buf))
+        proc.stdin.close()
+    except BaseException:  # stopped: no journal-remote left writing into a removed directory
+        proc.kill()
+        proc.wait()
+        raise
     if proc.wait() != 0:
         raise RuntimeError(f"systemd-journal-remote exited {proc.returncode}")
 
@@ -141,8 +181,10 @@ def ensure_files(data: Path, name: str, lines: int) -> CorpusFiles:
     while holding a lock (``flock`` on a file beside it), in a directory of
     its own renamed into place when whole. Two writing into ``data`` at once
     interleaved two runs of journal-remote in one directory (464,507 entries
-    for 300,000 lines), and a reader of the old files saw them removed.
+    for 300,000 lines), and a reader of the old files saw them removed. Stopped
+    meanwhile (``clean_up_when_stopped``), it removes what it half wrote.
     """
+    clean_up_when_stopped()
     data.parent.mkdir(parents=True, exist_ok=True)
     with (data.parent / f".{data.name}.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -151,7 +193,11 @@ def ensure_files(data: Path, name: str, lines: int) -> CorpusFiles:
             return found
         new = data.with_name(f".{data.name}.new-{os.getpid()}")
         shutil.rmtree(new, ignore_errors=True)
-        meta = _write_corpus(new, name, lines)
+        try:
+            meta = _write_corpus(new, name, lines)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
         old = data.with_name(f".{data.name}.old-{os.getpid()}")
         if data.exists():
             data.rename(old)  # a reader of its files keeps them open until it closes them
