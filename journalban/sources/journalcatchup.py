@@ -178,7 +178,11 @@ class CatchingUp:
         except BrokenPipeError:
             raise
         except OSError:
-            return False  # a reopen found its files vacuumed
+            # A reopen found its files vacuumed, or the native reader's hand-over failed
+            # (libsystemd did not open the files or find the entry): the directory reader
+            # reads on from the last entry handed out (catch_up; a helper's source restarts
+            # from its committed cursor), skipping nothing libsystemd reads.
+            return False
         finally:
             self.reader.close()
             self.stop_before(None)

@@ -33,12 +33,13 @@ from test_journalfile_proto import (
     write,
 )
 
-from journalban.sources import _journalfile
+from journalban.sources import _journalfile, journalnative
+from journalban.sources.frames import FRAME_HEADER
 from journalban.sources.journalnative import ENV, NativeReader, open_native
-from journalban.sources.journalwire import Request
+from journalban.sources.journalwire import Frame, Request
 from journalban.sources.journalworker import Follower
 from journalban.sources.sdreader import Reader, add_groups, open_reader
-from support.journal import sshd_fields
+from support.journal import JournalWriter, sshd_fields
 
 pytestmark = pytest.mark.real
 __all__ = ["small_fs"]  # a fixture used here
@@ -360,3 +361,45 @@ def test_catch_up_over_rotated_files_with_either_reader(
 ) -> None:
     monkeypatch.setenv(ENV, on)  # the reader child inherits it
     child.test_catch_up_over_rotated_files_gives_the_directory_order_once(small_fs, split_at)
+
+
+def test_a_hand_over_failing_in_a_catch_up_loses_no_entry(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libsystemd not finding the entry the native reader hands over (never seen on files
+    journald or journal-remote wrote, nor in fuzzing: entries libsystemd cannot read make the
+    native reader refuse the file at open): the part's reading stops as if its files were
+    vacuumed, and the directory reader reads on from the last entry handed out."""
+    total = 6000
+    text = [f"line {i}" + ("z" * 3000 if i % 1500 == 700 else "") for i in range(total)]
+    with JournalWriter(small_fs) as writer:  # a compressed MESSAGE in each file
+        writer.write([sshd_fields(line) for line in text])
+        child.wait_entries(small_fs, total)
+    asked: list[str] = []
+
+    def not_found(*args: object) -> object:
+        asked.append(str(args[:1]))
+        raise OSError("libsystemd does not find the entry")
+
+    # The compressed value's reader, then the reader handed over to, both fail.
+    monkeypatch.setattr(journalnative._Values, "__call__", not_found)
+    monkeypatch.setattr(journalnative, "_sd_reader", not_found)
+    out = small_fs.parent / "frames"
+    sink, frames = os.open(os.devnull, os.O_RDWR), os.open(out, os.O_WRONLY | os.O_CREAT)
+    try:
+        request = Request(matches=SSHD, directory=str(small_fs), batch_size=700, reopen_every=1000)
+        follower = Follower(request, sink, frames)
+        follower.seek_start()
+        follower.catch_up()
+        follower.drain()
+        follower.reader.close()
+    finally:
+        os.close(sink)
+        os.close(frames)
+    assert len(asked) == 2  # hand-over asked, failed
+    data, at, got = out.read_bytes(), 0, []
+    while at < len(data):
+        (size,) = FRAME_HEADER.unpack_from(data, at)
+        got += Frame.decode(data[at + FRAME_HEADER.size : at + FRAME_HEADER.size + size]).lines
+        at += FRAME_HEADER.size + size
+    assert got == text  # none lost, none twice
