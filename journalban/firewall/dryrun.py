@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from journalban.addresses import IPNetwork, format_network
+from journalban.addresses import IPNetwork, format_networks
 from journalban.firewall.base import (
     BanEntry,
     JailCounters,
@@ -41,18 +41,18 @@ class DryRunBackend:
 
     def apply(self, add: Sequence[BanEntry], remove: Sequence[BanEntry], now: float) -> None:
         self.batches += 1
-        unbanned: dict[str, list[str]] = {}
-        banned: dict[str, list[str]] = {}
+        unbanned: dict[str, list[IPNetwork]] = {}
+        banned: dict[str, list[IPNetwork]] = {}
         for entry in remove:
             held = self._bans.get(entry.jail)
             if held is not None and entry.network in held:
                 del held[entry.network]
-                unbanned.setdefault(entry.jail, []).append(format_network(entry.network))
-        # (a jail's table and names looked up when the jail changes: a flood's batch is
+                unbanned.setdefault(entry.jail, []).append(entry.network)
+        # (a jail's table and networks looked up when the jail changes: a flood's batch is
         # thousands of bans of one jail)
         last: str | None = None
         table: dict[IPNetwork, float | None] = {}
-        names: list[str] = []
+        nets: list[IPNetwork] = []
         for entry in add:
             expires_at = entry.expires_at
             if expires_at is not None and expires_at <= now:
@@ -60,15 +60,16 @@ class DryRunBackend:
             if entry.jail != last:
                 last = entry.jail
                 table = self._bans.setdefault(last, {})
-                names = banned.setdefault(last, [])
-            table[entry.network] = expires_at
-            names.append(format_network(entry.network))
+                nets = banned.setdefault(last, [])
+            network = entry.network
+            table[network] = expires_at
+            nets.append(network)
         # One line per jail and batch: a backlog bans thousands at once, and
         # each ban has its own event line already. (The agent's log says on
-        # every line that it runs dry.)
+        # every line that it runs dry.) The names formatted in one loop a jail.
         for verb, found in (("unban", unbanned), ("ban", banned)):
-            for jail, addresses in found.items():
-                log.info("would %s in %s: %s", verb, jail, " ".join(addresses))
+            for jail, networks in found.items():
+                log.info("would %s in %s: %s", verb, jail, " ".join(format_networks(networks)))
 
     def list(self, now: float) -> list[BanEntry]:
         self._expire(now)

@@ -6,7 +6,13 @@ from __future__ import annotations
 import ipaddress
 import random
 
-from journalban.addresses import IPNetwork, format_network, network_text, stored_network
+from journalban.addresses import (
+    IPNetwork,
+    format_network,
+    format_networks,
+    network_text,
+    stored_network,
+)
 from journalban.agent import banlines
 from journalban.agent.banlines import ban_message, ban_messages
 from journalban.agent.callers import Caller, calling
@@ -106,3 +112,24 @@ def test_format_network_by_its_text() -> None:
         network_text(net)
         want = str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
         assert format_network(net) == want
+
+
+def test_format_networks_is_format_network_of_each() -> None:
+    """A run's names in one loop: texts remembered or not, IPv4 and IPv6 of every length
+    (an IPv6 /32 or /128 among them), in order."""
+    rng = random.Random(13)
+    nets = _networks(rng)
+    fresh = _networks(random.Random(13))  # the same networks, no text remembered yet
+    want = [format_network(net) for net in nets]
+    assert format_networks(fresh) == want
+    assert format_networks(iter(nets)) == want
+    assert format_networks([]) == []
+
+
+def test_a_runs_lines_from_any_iterable() -> None:
+    """``ban_messages`` of a generator, a tuple and a list: the same lines."""
+    bans = _bans(random.Random(29))
+    want = [event_message("ban", ban, 1.7e9) for ban in bans]
+    assert ban_messages(ban for ban in bans) == want
+    assert ban_messages(tuple(bans)) == want
+    assert ban_messages(bans) == want
