@@ -72,10 +72,20 @@ class AccountAttack:
         key, user, when, known_good = seen
         if user is None or known_good or user in self.ignored:
             return ()
-        # account_key without its call for the usual name (short, no NUL): the same text
-        account = user if len(user) <= ACCOUNT_MAX and "\x00" not in user else account_key(user)
         cfg = self.config
-        until = self.attacked.get(account)
+        # An attacked account is looked up by the name as it is first: every key held is a
+        # kept name (``account_key``'s: at most ACCOUNT_MAX, no NUL; ``touch`` and
+        # ``restore`` keep no other), so a hit proves the name kept as it is (a flood's
+        # every failure: no length or NUL test). On a miss, the kept name (account_key
+        # without its call for the usual name, short and without NUL: the same text), and
+        # it is looked up again only when it differs from the name.
+        until = self.attacked.get(user)
+        if until is not None:
+            account = user
+        else:
+            account = user if len(user) <= ACCOUNT_MAX and "\x00" not in user else account_key(user)
+            if account is not user:
+                until = self.attacked.get(account)
         if until is not None and when < until:  # (a plain tuple, no call: one per failure here)
             return ((ACCOUNT, key, 1, cfg.bantime, account, ()),)
         accounts = self.seen

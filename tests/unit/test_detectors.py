@@ -343,7 +343,11 @@ def test_account_counts_as_note_distinct_at_every_failure() -> None:
     seen: dict[str, dict[str, float]] = {}  # the model: account -> networks, use order
     attacked: dict[str, float] = {}
     cap = max(1, 12 // config.addresses)
-    users = ["alice", "bob", "carol", "dave", "erin", "backup", "x" * 200, "a\x00b", None]
+    # (with the kept names of the long and the NUL one: an attacked account is looked up by
+    # the name as it is first, then by its kept name)
+    named: set[str] = set()  # the attacked accounts a failure was banned for
+    users = ["alice", "bob", "carol", "dave", "erin", "backup", "x" * 200, "x" * 128, "a\x00b",
+             "a\ufffdb", None]  # fmt: skip
     when = NOW
     for step in range(6000):
         when += rng.choice([0.0, 1.0, 20.0, 300.0, -50.0])
@@ -356,6 +360,7 @@ def test_account_counts_as_note_distinct_at_every_failure() -> None:
             until = attacked.get(name)
             if until is not None and when < until:
                 expected = [(ACCOUNT, key, 1, config.bantime, name, ())]
+                named.add(name)
             else:
                 networks = seen.pop(name, {})
                 if note_distinct(networks, key, when, config.findtime, config.addresses):
@@ -373,3 +378,4 @@ def test_account_counts_as_note_distinct_at_every_failure() -> None:
         assert list(account.seen.items()) == list(seen.items()), step
         assert dict(account.attacked.items()) == attacked, step
     assert account.seen.evicted > 0
+    assert {"x" * 128, "a\ufffdb"} <= named, named
