@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from journalban.decisions.runtime import BanTable, Changes
     from journalban.state.store import BatchCommit
 
-# (network key, network text, network, banned_at, expires_at, the ban, the table's ban)
-FirstBan = tuple[str, str, IPNetwork, float, float, Ban, Ban]
+# (network key, network text, network, banned_at, expires_at, the ban, the table's ban,
+# the ban's matched lines): the ban and the table's are one object, without its lines, for
+# a jail whose actions read none (decisions.plainban), its lines then committed beside it.
+FirstBan = tuple[str, str, IPNetwork, float, float, Ban, Ban, tuple[str, ...]]
 
 
 class FirstBans:
@@ -58,7 +60,9 @@ class FirstBans:
         if not run or commit is None or changes is None:
             return
         jail = self._jail
-        keys, texts, networks, whens, expiries, made, kept = zip(*run, strict=True)
+        keys, texts, networks, whens, expiries, made, kept, lines = zip(*run, strict=True)
+        if made[0] is kept[0]:  # (one object a ban: its lines beside it, by its id)
+            commit.lines_of.update(zip(map(id, made), lines, strict=True))
         commit.cleared += keys
         commit.history += zip(made, repeat(False))
         decided += zip(texts, repeat(jail), whens)

@@ -17,6 +17,7 @@ it (``BanDeciding._ban_generally`` drops the step's ``PlainBans``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.addresses import IPNetwork
@@ -38,8 +39,8 @@ class PlainBans:
     """One step's facts for its first bans (the step: its ``commit``), read once."""
 
     __slots__ = (
-        "bantime", "changes", "commit", "first", "jail", "known", "pending", "recent", "rt",
-        "sealed", "texts", "unsaved",
+        "bantime", "changes", "commit", "first", "jail", "known", "lineless", "pending",
+        "recent", "rt", "sealed", "texts", "unsaved",
     )  # fmt: skip
 
     def __init__(
@@ -66,6 +67,11 @@ class PlainBans:
         self.pending = changes.pending_bans
         self.recent = rt.recent_lines
         self.texts = bans.texts_of(cfg.name)
+        # No action of the jail reads a ban's matched lines (only the firewall: mail and
+        # command actions are handed the announced ``Ban``): a ban is one object, the
+        # table's, announced and committed too, its lines beside it in the commit
+        # (``BatchCommit.lines_of``), not a second ``Ban`` with them.
+        self.lineless = lines_unread(cfg.actions)
 
     def ban(
         self,
@@ -111,7 +117,7 @@ class PlainBans:
         else:
             lines = spent_lines(self.rt, key)
         jail = self.jail
-        if lines:
+        if lines and not self.lineless:
             ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
                                      lines, account or "")  # fmt: skip
         else:
@@ -122,8 +128,15 @@ class PlainBans:
         if not first.run:
             first.start(jail, self.commit, self.changes, self.texts)
         first.texts[text] = kept  # (the jail's bans: the failures after it read it)
-        first.run.append((key, text, network, when, expires, ban, kept))
+        first.run.append((key, text, network, when, expires, ban, kept, lines))
         return True
+
+
+def lines_unread(actions: Sequence[Mapping[str, object]]) -> bool:
+    """Whether a jail's ``actions:`` (its configuration's) are the firewall alone, which
+    reads no ban's matched lines (firewall.registry: an item's type, ``firewall`` if
+    none)."""
+    return all(spec.get("type", "firewall") == "firewall" for spec in actions)
 
 
 def spent_lines(rt: JailRuntime, key: str) -> tuple[str, ...]:

@@ -156,7 +156,7 @@ class CommitRows:
             for jail, networks in by_jail.items():
                 bulk.delete(cur, DELETE_BANS, (jail,), networks)
         if b.bans:
-            values = ban_values(b.bans)
+            values = ban_values(b.bans, b.lines_of)
             others = unstored_rows(b.history, b.bans)
             if others is None:  # (a manual ban, or one not in the history: rows of its own)
                 self.write_bans(cur)  # (the bans before it, in their order)
@@ -353,12 +353,19 @@ def history_rows(
     return rows
 
 
-def ban_values(bans: Sequence[Ban]) -> list[object]:
-    """The ``bans`` rows' columns (``BAN_COLUMNS``), row after row.
+def ban_values(
+    bans: Sequence[Ban], lines_of: dict[int, tuple[str, ...]] | None = None
+) -> list[object]:
+    """The ``bans`` rows' columns (``BAN_COLUMNS``), row after row; a ban's lines are its
+    own, or ``lines_of``'s by its ``id`` where it was made without them
+    (``BatchCommit.lines_of``).
 
     One comprehension, no call of Python per ban: a network's text as ``network_text`` kept
     it on the network (the deciding made it), the lines' texts made for the batch at once
     (``lines_texts``)."""
+    each = [*map(_lines, bans)]
+    if lines_of:  # (in C: a ban's own lines are the default of its lookup)
+        each = [*map(lines_of.get, map(id, bans), each)]
     return [
         *_flat([
             (
@@ -366,7 +373,7 @@ def ban_values(bans: Sequence[Ban]) -> list[object]:
                 ban.banned_at, ban.expires_at, ban.ban_count, ban.reason, ban.failures, ban.source,
                 lines, ban.account or None,
             )
-            for ban, lines in zip(bans, lines_texts([*map(_lines, bans)]), strict=True)
+            for ban, lines in zip(bans, lines_texts(each), strict=True)
         ])
     ]  # fmt: skip
 

@@ -44,6 +44,9 @@ class BatchCommit:
     bans: list[Ban] = field(default_factory=list)
     unbans: list[Ban] = field(default_factory=list)
     history: list[tuple[Ban, bool]] = field(default_factory=list)  # (ban, manual)
+    # The matched lines of bans in ``bans`` made without them, by the ban's ``id``
+    # (decisions.firstban: a jail whose actions read no lines keeps one ``Ban`` a ban).
+    lines_of: dict[int, tuple[str, ...]] = field(default_factory=dict)
     failed_delta: int = 0
     banned_delta: int = 0
     # Detector state rows changed (state.detection); then detector: key: value (None: gone).

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_first_failure_banned import _run
+from test_first_failure_banned import _run, committed_lines
 
 from journalban.clock import FakeClock
 from journalban.decisions import banning, plainban
@@ -195,7 +195,7 @@ def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
         changes = engine.process_hits("sshd", batch, hits)
         verdicts = [b for b in changes.bans if b.reason != "failures"]
         assert len(verdicts) >= 16, [b.reason for b in verdicts]
-        runs.append((changes.bans, [b.lines for b in changes.bans], engine.bans.by_text))
+        runs.append((changes.bans, committed_lines(changes, changes.bans), engine.bans.by_text))
     # (subnet's prefix, and maxretry's bans, none here, still go _decide_ban's way)
     assert set(decided) == {"203.0.113.0/24"}
     assert runs[0] == runs[1]
@@ -228,3 +228,51 @@ def test_a_steps_first_bans_read_the_stores_facts_once(
     assert len(general) == 1
     assert len(reads) == 1 + len(general)  # one for the first bans (it was one a ban)
     assert engine._plain is None  # (the step's commit not held after it)
+
+
+@pytest.mark.parametrize(
+    "actions", [({"type": "firewall"},), (), ({"type": "firewall"}, {"type": "mail", "to": "x"})]
+)
+def test_a_first_ban_is_one_object_unless_an_action_reads_its_lines(
+    tmp_path: Path, actions: tuple[dict[str, str], ...]
+) -> None:
+    """A jail whose actions read no matched lines (the firewall alone, or none) keeps one
+    ``Ban`` a first ban: the table's, announced and committed, its lines beside it in the
+    commit (``lines_of``); a jail with a mail or command action is handed the ban with its
+    lines. The stored rows are the same either way."""
+    import dataclasses
+    import sqlite3
+
+    from test_first_failure_banned import NOW, _engine
+
+    from journalban.decisions import plainban as plain
+
+    hits, batch = _forty_failures(NOW)
+    store = StateStore(tmp_path / "s.sqlite")
+    engine = _engine(store, FakeClock(NOW), max_tracked=1000)
+    rt = engine.jails["sshd"]
+    rt.config = dataclasses.replace(rt.config, actions=actions)
+    changes = engine.process_hits("sshd", batch, hits)
+    firsts = [b for b in changes.bans if b.reason == "attack_mode"]
+    assert len(firsts) == 16
+    lineless = plain.lines_unread(actions)
+    assert lineless == ("mail" not in str(actions))
+    # (the step's first ban went the general way: the store's history not read before)
+    assert firsts[0].lines
+    for ban in firsts[1:]:
+        kept = engine.bans[("sshd", ban.network)]
+        assert kept.lines == ()
+        assert (kept is ban) is lineless
+        assert bool(ban.lines) is not lineless
+    lines = committed_lines(changes, changes.bans)
+    assert [line for b, line in zip(changes.bans, lines, strict=True) if b in firsts] == [
+        (f"Failed password for u{i} from 203.0.113.{i}",) for i in range(24, 40)
+    ]
+    store.commit(changes.commits)
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    stored = dict(db.execute("SELECT network, lines FROM bans WHERE reason = 'attack_mode'"))
+    db.close()
+    assert stored == {
+        f"203.0.113.{i}/32": f'["Failed password for u{i} from 203.0.113.{i}"]'
+        for i in range(24, 40)
+    }

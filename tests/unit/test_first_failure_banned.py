@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,8 @@ from journalban.config.schema import JailConfig, RecidiveConfig
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.recentlines import LINE_CHARS, MAX_BYTES, RecentLines
-from journalban.decisions.runtime import JailRuntime
-from journalban.events import FAILURE, SUCCESS, Hit, LineBatch
+from journalban.decisions.runtime import Changes, JailRuntime
+from journalban.events import FAILURE, SUCCESS, Ban, Hit, LineBatch
 from journalban.jails.counter import FailureCounter
 from journalban.state.store import StateStore
 
@@ -47,6 +48,13 @@ DETECTORS = DetectorsConfig(
     attack_mode=AttackModeConfig(failures=25, findtime=60.0, hold=40.0),
     subnet=SubnetConfig(addresses=4, findtime=600.0),
 )
+
+
+def committed_lines(changes: Changes, bans: Sequence[Ban]) -> list[tuple[str, ...]]:
+    """The matched lines of ``bans`` (of ``changes``) as their commits write them: a ban's
+    own, or beside it (``BatchCommit.lines_of``) where it was made without them."""
+    beside = {k: v for commit in changes.commits for k, v in commit.lines_of.items()}
+    return [beside.get(id(ban), ban.lines) for ban in bans]
 
 
 def _engine(store: StateStore, clock: FakeClock, max_tracked: int) -> DecisionEngine:
@@ -197,7 +205,7 @@ def test_a_network_banned_at_its_first_failure_is_never_counted(
     # attack mode from the 25th failure on: each network banned at its first failure
     attack = [b for b in changes.bans if b.reason == "attack_mode"]
     assert [b.address for b in attack] == [f"203.0.113.{i}" for i in range(24, 60)]
-    assert [b.lines for b in attack] == [(flood[i][0],) for i in range(24, 60)]
+    assert committed_lines(changes, attack) == [(flood[i][0],) for i in range(24, 60)]
     first = [f"203.0.113.{i}/32" for i in range(24)]
     assert added == first  # the others never counted
     rt = engine.jails["sshd"]
@@ -217,12 +225,12 @@ def test_a_line_taken_at_the_first_failure_is_cut_as_kept(tmp_path: Path) -> Non
     changes = engine.process_hits("sshd", batch, flood)
     attack = [b for b in changes.bans if b.reason == "attack_mode"]
     assert len(attack) == 16
-    for ban in attack:
+    for ban, lines in zip(attack, committed_lines(changes, attack), strict=True):
         line = next(h[0] for h in flood if h[1] == ban.address)
         kept = RecentLines(max_networks=1)
         kept.add("k", line)
-        assert ban.lines == kept.pop("k")
-        assert len(ban.lines[0]) == min(len(line), LINE_CHARS)
+        assert lines == kept.pop("k")
+        assert len(lines[0]) == min(len(line), LINE_CHARS)
     rt = engine.jails["sshd"]
     assert rt.recent_lines.held is None
 
