@@ -335,7 +335,7 @@ class BanDeciding:
     def _plain_bans(self, rt: JailRuntime, commit: BatchCommit, changes: Changes) -> PlainBans:
         """The step's facts for its first bans (``commit``: the step's), read now."""
         return PlainBans(rt, commit, changes, self.store, self.recidive, self._unsaved,
-                         self._first, self.bans)  # fmt: skip
+                         self._first, self.bans, self._virtual)  # fmt: skip
 
     def _narrowed(self, rt: JailRuntime, v: VerdictTuple) -> str | None:
         """The prefix a subnet verdict may ban: narrowed by the split rule, or None."""

@@ -15,8 +15,9 @@ ban is decided and at the step's end, so every list holds the bans in the order
 
 from __future__ import annotations
 
-from itertools import repeat
-from typing import TYPE_CHECKING
+from itertools import compress, repeat
+from operator import is_not
+from typing import TYPE_CHECKING, cast
 
 from journalban.addresses import IPNetwork
 from journalban.events import Ban
@@ -27,17 +28,19 @@ if TYPE_CHECKING:
 
 # (network key, network text, network, banned_at, expires_at, the ban, the table's ban,
 # the ban's matched lines): the ban and the table's are one object, without its lines, for
-# a jail whose actions read none (decisions.plainban), its lines then committed beside it.
-FirstBan = tuple[str, str, IPNetwork, float, float, Ban, Ban, tuple[str, ...]]
+# a jail whose actions read none (decisions.plainban), its lines then committed beside it;
+# no table's ban for a ban ended when decided (its history row and cleared count alone).
+FirstBan = tuple[str, str, IPNetwork, float, float, Ban, "Ban | None", tuple[str, ...]]
 
 
 class FirstBans:
     """The first-failure bans of one jail decided since the last ``flush``, in order."""
 
-    __slots__ = ("_changes", "_commit", "_jail", "run", "texts")
+    __slots__ = ("_changes", "_commit", "_jail", "ended", "run", "texts")
 
     def __init__(self) -> None:
         self.run: list[FirstBan] = []
+        self.ended = 0  # (how many of the run's bans ended when decided)
         self._jail = ""
         self._commit: BatchCommit | None = None
         self._changes: Changes | None = None
@@ -60,16 +63,24 @@ class FirstBans:
         if not run or commit is None or changes is None:
             return
         jail = self._jail
-        keys, texts, networks, whens, expiries, made, kept, lines = zip(*run, strict=True)
-        if made[0] is kept[0]:  # (one object a ban: its lines beside it, by its id)
-            commit.lines_of.update(zip(map(id, made), lines, strict=True))
+        keys, texts, networks, whens, expiries, made, held, lines = zip(*run, strict=True)
         commit.cleared += keys
         commit.history += zip(made, repeat(False))
         decided += zip(texts, repeat(jail), whens)
-        commit.bans += made
-        commit.banned_delta += len(run)
-        bans.put_run(jail, networks, kept, None, expiries)  # (``texts``: put as decided)
-        changes.bans += made
+        if self.ended:  # (the bans ended when decided: their history rows alone)
+            self.ended = 0
+            live = [*map(is_not, held, repeat(None))]
+            networks, expiries, made, held, lines = (
+                tuple(compress(column, live)) for column in (networks, expiries, made, held, lines)
+            )
+        kept = cast("tuple[Ban, ...]", held)
+        if made:
+            if made[0] is kept[0]:  # (one object a ban: its lines beside it, by its id)
+                commit.lines_of.update(zip(map(id, made), lines, strict=True))
+            commit.bans += made
+            commit.banned_delta += len(made)
+            bans.put_run(jail, networks, kept, None, expiries)  # (``texts``: put as decided)
+            changes.bans += made
         run.clear()
         self._commit = self._changes = None
         self.texts = {}

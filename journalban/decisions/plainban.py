@@ -17,6 +17,7 @@ it (``BanDeciding._ban_generally`` drops the step's ``PlainBans``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from journalban.decisions.banmaker import new_ban, new_ban_pair
 from journalban.decisions.firstban import FirstBans
 from journalban.decisions.recentlines import LINE_CHARS, cut
 from journalban.decisions.unsaved import UnsavedBans
+from journalban.decisions.virtual import VirtualBans
 
 if TYPE_CHECKING:
     from journalban.decisions.runtime import BanTable, Changes, JailRuntime
@@ -40,7 +42,7 @@ class PlainBans:
 
     __slots__ = (
         "bantime", "changes", "commit", "first", "jail", "known", "lineless", "pending",
-        "recent", "rt", "sealed", "texts", "unsaved",
+        "recent", "rt", "sealed", "texts", "unsaved", "virtual",
     )  # fmt: skip
 
     def __init__(
@@ -53,9 +55,11 @@ class PlainBans:
         unsaved: UnsavedBans,
         first: FirstBans,
         bans: BanTable,
+        virtual: VirtualBans,
     ) -> None:
         cfg = rt.config
         self.rt, self.commit, self.changes, self.first = rt, commit, changes, first
+        self.virtual = virtual
         self.jail, self.bantime = cfg.name, cfg.bantime
         committed = store.commit_count  # (before the history's networks: ``_history``)
         known = store.history_networks
@@ -89,7 +93,8 @@ class PlainBans:
         """``_decide_ban`` of network ``key`` (``text``: its ``network_text``; counted by
         the jail: not a subnet's prefix) when the ban is its first (no history, none
         unsaved or earlier in the step), runs and feeds no recidive: its lines taken and
-        its count spent as there, its bookkeeping left to ``FirstBans``. False, and nothing
+        its count spent as there, its bookkeeping left to ``FirstBans`` (a ban ended by the
+        clock when decided too: a virtual ban and its history row). False, and nothing
         done, for any other ban."""
         known = self.known
         if known is None:
@@ -99,13 +104,7 @@ class PlainBans:
             return False
         expires = when + base
         pending = self.pending
-        if (
-            expires <= now
-            or text in known
-            or text in pending
-            or text in self.unsaved
-            or text in self.sealed
-        ):
+        if text in known or text in pending or text in self.unsaved or text in self.sealed:
             return False
         recent = self.recent
         if (held := recent.held) is not None and held[0] == key:
@@ -117,6 +116,21 @@ class PlainBans:
         else:
             lines = spent_lines(self.rt, key)
         jail = self.jail
+        if expires <= now:
+            # Ended by the clock when decided (a backlog older than the ban's length): as
+            # the general steps, a virtual ban over its span at once (the failures after
+            # it read it), its history row, its count spent; nothing kept, committed as a
+            # ban or told (``FirstBans.flush``: no table's ``Ban`` in its run entry).
+            ban = new_ban(jail, network, when, expires, 1, reason, failures, source, lines,
+                          account or "")  # fmt: skip
+            pending[text] = 1
+            self.virtual[(jail, key)] = (-math.inf, expires)
+            first = self.first
+            if not first.run:
+                first.start(jail, self.commit, self.changes, self.texts)
+            first.ended += 1
+            first.run.append((key, text, network, when, expires, ban, None, lines))
+            return True
         if lines and not self.lineless:
             ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
                                      lines, account or "")  # fmt: skip

@@ -68,13 +68,16 @@ def test_the_same_decisions_state_and_table_with_first_bans_done_as_a_run(
         taken.append(took)
         if took:  # at its first failure, or counted before (its lines kept)
             reasons.add("first" if held is not None and held[0] == key else "counted")
+            if self.first.run[-1][6] is None:  # (ended by the clock when decided)
+                reasons.add("ended")
         return took
 
     monkeypatch.setattr(plainban.PlainBans, "ban", counting)
     run, run_tables, _ = _with_tables(tmp_path / "run", seed)
     assert taken.count(True) > 5  # bans went the run's way
     assert False in taken  # and some did not (a history, an earlier ban in the step)
-    assert reasons == {"first", "counted"}
+    # (and bans ended by the clock when decided: a virtual ban and a history row each)
+    assert reasons == {"first", "counted", "ended"}
     monkeypatch.setattr(plainban.PlainBans, "ban", lambda self, *args: False)
     one_by_one, tables, _ = _with_tables(tmp_path / "one", seed)
     assert len(run) == len(one_by_one)
