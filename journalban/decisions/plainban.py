@@ -32,6 +32,7 @@ from journalban.decisions.virtual import VirtualBans
 
 if TYPE_CHECKING:
     from journalban.decisions.runtime import BanTable, Changes, JailRuntime
+    from journalban.events import Ban
     from journalban.state.store import BatchCommit, StateStore
 
 RECIDIVE = "recidive"
@@ -116,6 +117,7 @@ class PlainBans:
         else:
             lines = spent_lines(self.rt, key)
         jail = self.jail
+        kept: Ban | None
         if expires <= now:
             # Ended by the clock when decided (a backlog older than the ban's length): as
             # the general steps, a virtual ban over its span at once (the failures after
@@ -123,15 +125,9 @@ class PlainBans:
             # ban or told (``FirstBans.flush``: no table's ``Ban`` in its run entry).
             ban = new_ban(jail, network, when, expires, 1, reason, failures, source, lines,
                           account or "")  # fmt: skip
-            pending[text] = 1
+            kept = None
             self.virtual[(jail, key)] = (-math.inf, expires)
-            first = self.first
-            if not first.run:
-                first.start(jail, self.commit, self.changes, self.texts)
-            first.ended += 1
-            first.run.append((key, text, network, when, expires, ban, None, lines))
-            return True
-        if lines and not self.lineless:
+        elif lines and not self.lineless:
             ban, kept = new_ban_pair(jail, network, when, expires, 1, reason, failures, source,
                                      lines, account or "")  # fmt: skip
         else:
@@ -141,7 +137,10 @@ class PlainBans:
         first = self.first
         if not first.run:
             first.start(jail, self.commit, self.changes, self.texts)
-        first.texts[text] = kept  # (the jail's bans: the failures after it read it)
+        if kept is None:
+            first.ended += 1
+        else:
+            first.texts[text] = kept  # (the jail's bans: the failures after it read it)
         first.run.append((key, text, network, when, expires, ban, kept, lines))
         return True
 
