@@ -12,8 +12,13 @@ read meanwhile: waiting delays the announcement, never the work.
 
 Without such parts (``bus: false``, no enforcement point, or a dry run's) READY
 is told where it always was, once the firewall holds every ban: before the
-agent's own table of them is built (0.4 s for 100,000 bans), which READY after
-the serving parts waits for too (they start once it is built).
+agent's own table of them is built (0.4 s for 100,000 bans). With them READY
+waits for that table too, as the D-Bus API answers from it: it is then built
+while the kernel takes the bans (each in a thread of its own), and the bus
+service, started before the restore, connects meanwhile and exports its objects
+and owns ``org.jailban`` only once the table is built (``_table_built``). A
+``journalban status`` or GetBans sent at READY sees every ban; one sent before
+finds no ``org.jailban``, never a table half built.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class AgentReadiness:
     config: Config
     dry_run: bool
     _serving: list[asyncio.Event]
+    _table_built: asyncio.Event
 
     def _serves(self, bus: bool | None) -> bool:
         """Whether this configuration has a part READY waits for (``bus``: the agent's
@@ -48,6 +54,25 @@ class AgentReadiness:
         if bus if bus is not None else self.config.bus:
             return True
         return bool(self.config.enforcement.points) and not self.dry_run
+
+    def _bus_ahead(self, bus: bool | None) -> asyncio.Task[None] | None:
+        """The D-Bus service's task, when the bus is wanted (``bus``: the agent's override
+        of ``config.bus``), started before the restore: it connects while the kernel
+        takes the bans and the ban table is built, and exports and owns ``org.jailban``
+        once ``_table_built`` is set."""
+        if not (bus if bus is not None else self.config.bus):
+            return None
+        return asyncio.create_task(self._bus_task())
+
+    async def _bus_task(self) -> None:
+        try:
+            from journalban.bus.service import BusService
+        except ImportError as exc:  # pragma: no cover
+            log.warning("D-Bus control unavailable: %s", exc)
+            return
+        service = BusService(self, table_built=self._table_built)  # type: ignore[arg-type]
+        self.serving(service.tried)  # READY once org.jailban is ours, or could not be
+        await service.run()
 
     def serving(self, started: asyncio.Event) -> None:
         """Hold READY until ``started`` is set (or ``READY_WAIT`` has passed)."""
@@ -66,3 +91,22 @@ class AgentReadiness:
                 log.warning("READY told to systemd after %.0f s, before all of the D-Bus "
                             "API and the enforcement points served", READY_WAIT)  # fmt: skip
         self.notifier.ready(status)
+
+
+async def joined(task: asyncio.Task[None]) -> None:
+    """Wait for ``task``, started before (a task group's own task for it: cancelled, it
+    cancels ``task``)."""
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await stopped(task)
+        raise
+
+
+async def stopped(task: asyncio.Task[None] | None) -> None:
+    """Cancel ``task`` and wait for its end (the start failed: nothing is left running)."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

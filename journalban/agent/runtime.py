@@ -48,7 +48,7 @@ from journalban.agent.logs import EventLog, counted, journal_sender, start_messa
 from journalban.agent.news import NewsQueue
 from journalban.agent.notify import Notifier
 from journalban.agent.queries import AgentQueries
-from journalban.agent.readiness import AgentReadiness
+from journalban.agent.readiness import AgentReadiness, joined, stopped
 from journalban.agent.reloading import AgentReloading
 from journalban.agent.restoring import (
     Restored,
@@ -76,7 +76,7 @@ from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.matching.literals import forget_parses
 from journalban.sources.base import Source
 from journalban.sources.journal import stop_ahead
-from journalban.state.banrows import one_read, running_stored
+from journalban.state.banrows import one_read, running_rows, running_stored, stored_of
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.files import state_path
 from journalban.state.rowcheck import readable_rows
@@ -163,6 +163,7 @@ class Agent(
         self._group: asyncio.TaskGroup | None = None
         self.ready = asyncio.Event()
         self._serving: list[asyncio.Event] = []  # READY waits for these (agent.readiness)
+        self._table_built = asyncio.Event()  # the D-Bus API serves once set (agent.readiness)
         self.degraded_reason = ""
 
     # --- life cycle ------------------------------------------------------------
@@ -201,6 +202,59 @@ class Agent(
     async def run(self) -> None:
         """Run until SIGTERM/SIGINT (or ``stop()``)."""
         self._readers_ahead()  # unless started already
+        bus_task = self._bus_ahead(self._bus_override)  # it connects while the bans restore
+        try:
+            done, ready_status = await self._start()
+        except BaseException:
+            await stopped(bus_task)
+            raise
+        self._table_built.set()  # the D-Bus API exports, owns its name, READY follows
+        self.ready.set()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                group.create_task(log_restored(self.events, done))
+                group.create_task(self._decide_loop())
+                group.create_task(self._expiry_loop())
+                if self.store.path != MEMORY:  # checkpoints off the commits (state/checkpoint.py)
+                    detach(self.store.db)
+                    group.create_task(self._checkpoint_loop(Checkpointer(self.store.path)))
+                group.create_task(self._integrity_loop())
+                group.create_task(self._resolve_loop())
+                if self.notifier.watchdog_interval:
+                    group.create_task(self._watchdog_loop(self.notifier.watchdog_interval))
+                if bus_task is not None:
+                    group.create_task(joined(bus_task))
+                group.create_task(self._fleet_task())
+                group.create_task(self._enforce_task())
+                if metricslink.wanted(self.config, metrics_socket := metricslink.take_socket()):
+                    group.create_task(
+                        metricslink.run_metrics(self, self.clock, self.config, metrics_socket)
+                    )
+                self._start_sources()
+                forget_parses()  # the filters' analyses are done: their parse trees go
+                if ready_status is not None:
+                    group.create_task(self._tell_ready(ready_status))
+                await self._stop.wait()
+                raise _Stopped
+        except* _Stopped:
+            pass
+        finally:
+            self.notifier.stopping()
+            close_unstarted(self._early)
+            await self._land_at_stop()  # the group committing: committed, in the firewall
+            self._announce(self._news.take(len(self._news)))  # committed: log them, run actions
+            for sources in self._sources.values():
+                for src in sources:
+                    src.close()
+            self.runner.stop(timeout=5.0)
+            await self.line_tester.aclose()
+            self.command_store.flush()
+            self.store.close()
+
+    async def _start(self) -> tuple[Restored | StoredRestored, str | None]:
+        """The start up to the "running" line: the firewall holds every ban. What the
+        restore did, and READY's status line when READY waits for the serving parts."""
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         # Journal reader children prepare while the firewall is set up and the bans restored.
@@ -215,6 +269,7 @@ class Agent(
         # The firewall is set up (its sets read back: netlink waits, in a thread) while the
         # bans load; the read is then fresh enough for the restore.
         restorer, rows, skipped = stored_restorer(self.backend), None, 0
+        table_first = False
         with contextlib.ExitStack() as reading:
             with collector_paused(freeze=True):
                 setup = asyncio.get_running_loop().run_in_executor(
@@ -223,9 +278,9 @@ class Agent(
                 if restorer is None:
                     skipped = readable_rows(running_stored(self.store.db, self.clock.now()))[1]
                     restored = self.decisions.load_bans()
-                else:  # the bans themselves are read after READY, in the same read
+                else:  # read once: the firewall is given them, the ban table built of them
                     reading.enter_context(one_read(self.store.db))
-                    rows = running_stored(self.store.db, self.clock.now())
+                    rows = running_rows(self.store.db, self.clock.now())
                 await setup
             if self.dry_run and self.config.fleet is not None:
                 log.warning("a dry run does not join fleet %s: what it published would be real "
@@ -238,8 +293,17 @@ class Agent(
                 count = len(restored)
             else:
                 now = self.clock.now()
-                usable, skipped = readable_rows(rows)
-                report = await restore_rows(restorer, usable, self._uses_firewall, now)
+                usable, skipped = readable_rows(stored_of(rows))
+                restoring = restore_rows(restorer, usable, self._uses_firewall, now)
+                if table_first := self._serves(self._bus_override):
+                    # READY waits for the ban table (the serving parts answer from it): it
+                    # is built while the kernel takes the bans, each in a thread of its own.
+                    with collector_paused(freeze=True):
+                        report, _ = await asyncio.gather(
+                            restoring, asyncio.to_thread(self.decisions.load_bans, rows)
+                        )
+                else:
+                    report = await restoring
                 count = len(usable)
             keep_out_of_collections()
             # Before READY and the "running" line: a signal sent once they are seen must
@@ -270,63 +334,13 @@ class Agent(
             )  # fmt: skip
             if rows is not None:  # (a large table outlasts a short WatchdogSec=: pinged)
                 with collector_paused(freeze=True), self.notifier.pinging():
-                    self.decisions.load_bans()
-                    done = stored_restored(self.decisions.bans.by_text, report, now)
-        self.ready.set()
-        try:
-            async with asyncio.TaskGroup() as group:
-                self._group = group
-                group.create_task(log_restored(self.events, done))
-                group.create_task(self._decide_loop())
-                group.create_task(self._expiry_loop())
-                if self.store.path != MEMORY:  # checkpoints off the commits (state/checkpoint.py)
-                    detach(self.store.db)
-                    group.create_task(self._checkpoint_loop(Checkpointer(self.store.path)))
-                group.create_task(self._integrity_loop())
-                group.create_task(self._resolve_loop())
-                if self.notifier.watchdog_interval:
-                    group.create_task(self._watchdog_loop(self.notifier.watchdog_interval))
-                if self._bus_override if self._bus_override is not None else self.config.bus:
-                    group.create_task(self._bus_task())
-                group.create_task(self._fleet_task())
-                group.create_task(self._enforce_task())
-                if metricslink.wanted(self.config, metrics_socket := metricslink.take_socket()):
-                    group.create_task(
-                        metricslink.run_metrics(self, self.clock, self.config, metrics_socket)
-                    )
-                self._start_sources()
-                forget_parses()  # the filters' analyses are done: their parse trees go
-                if ready_status is not None:
-                    group.create_task(self._tell_ready(ready_status))
-                await self._stop.wait()
-                raise _Stopped
-        except* _Stopped:
-            pass
-        finally:
-            self.notifier.stopping()
-            close_unstarted(self._early)
-            await self._land_at_stop()  # the group committing: committed, in the firewall
-            self._announce(self._news.take(len(self._news)))  # committed: log them, run actions
-            for sources in self._sources.values():
-                for src in sources:
-                    src.close()
-            self.runner.stop(timeout=5.0)
-            await self.line_tester.aclose()
-            self.command_store.flush()
-            self.store.close()
+                    if not table_first:
+                        self.decisions.load_bans(rows)
+                    done = stored_restored(self.decisions.bans, report, now)
+        return done, ready_status
 
     def stop(self) -> None:
         self._stop.set()
-
-    async def _bus_task(self) -> None:
-        try:
-            from journalban.bus.service import BusService
-        except ImportError as exc:  # pragma: no cover
-            log.warning("D-Bus control unavailable: %s", exc)
-            return
-        service = BusService(self)
-        self.serving(service.tried)  # READY once org.jailban is ours, or could not be
-        await service.run()
 
     # --- AgentControl ------------------------------------------------------------
 

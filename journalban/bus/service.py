@@ -54,8 +54,12 @@ class BusService:
         address: str | None = None,
         retry_interval: float = 1.0,
         coalesce_interval: float = 0.25,
+        table_built: asyncio.Event | None = None,
     ) -> None:
+        """``table_built``: set once the agent's ban table is built (its start); the
+        connection is made before, the objects are exported and the name owned after."""
         self._control = control
+        self._table_built = table_built
         self._address = address
         self._retry_interval = retry_interval
         self._coalesce_interval = coalesce_interval
@@ -105,6 +109,8 @@ class BusService:
             authority = Authority(bus)
             await authority.follow_polkit()  # before the first call can come
             dispatcher = CallDispatcher(bus, self._control, authority, self._jail_paths, self.pages)
+            if self._table_built is not None:  # no call answered from a table half built
+                await self._table_built.wait()
             bus.add_message_handler(dispatcher.handle)
             bus.export(contract.MANAGER_PATH, session.manager)
             session.announced[contract.MANAGER_PATH] = session.manager.property_values()

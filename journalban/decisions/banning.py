@@ -24,7 +24,7 @@ from journalban.decisions.virtual import Span, VirtualBans
 from journalban.errors import AddressError
 from journalban.events import Ban
 from journalban.jails.detector import ACCOUNT, FAILURES, REASONS, SUBNET, VerdictTuple
-from journalban.state.banrows import ended_unread
+from journalban.state.banrows import BanRow, bans_of, ended_unread
 from journalban.state.store import BatchCommit, StateStore
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class BanDeciding:
         caller starts now (none running): the engine may decide on while it runs."""
         self._unsaved.seal(self.store.commit_count + 1)
 
-    def load_bans(self) -> list[Ban]:
+    def load_bans(self, rows: Sequence[BanRow] | None = None) -> list[Ban]:
         """Active bans from the state (expired ones dropped); the caller restores them.
 
         A ban that ended by the clock while the agent was down, after the newest line time
@@ -95,10 +95,15 @@ class BanDeciding:
         position, and the failures of that span read next did not count for an agent left
         running (the ban stood, or was held so when the chore lifted it). It is no running
         ban: not in the table, the firewall, ListBans or the counts.
+
+        ``rows``: the running bans' rows, read by the caller (``state.banrows.running_rows``).
         """
         now = self.clock.now()
         texts: list[str] = []
-        stored = self.store.active_bans(texts, running_at=now)
+        if rows is None:
+            stored = self.store.active_bans(texts, running_at=now)
+        else:  # (the running bans' rows read already: the start's one read)
+            stored = bans_of(rows, texts)
         self.bans = BanTable((((b.jail, b.network), b) for b in stored), texts=texts)
         jails, virtual = self.jails, self._virtual
         for jail, text, since, until in ended_unread(self.store.db, now, REASONS):

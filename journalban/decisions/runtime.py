@@ -24,6 +24,7 @@ from journalban.decisions.ignore import IgnoreList
 from journalban.decisions.recentlines import RecentLines
 from journalban.events import Ban, HitAddress, LineBatch
 from journalban.jails.counter import FailureCounter
+from journalban.netobjects import HOST_V4_TYPE
 from journalban.state.store import BatchCommit
 
 # Addresses whose network (and its text) are remembered; attackers come back.
@@ -285,8 +286,9 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
     @property
     def prefixes(self) -> int:
         """How many bans held are of prefixes (``addresses.is_prefix``)."""
-        if self._prefixes is None:
-            self._prefixes = sum(1 for _, n in self if is_prefix(n))
+        if self._prefixes is None:  # (counted when the D-Bus API is exported: before READY)
+            host = HOST_V4_TYPE  # never a prefix, and told so without a call
+            self._prefixes = sum(1 for _, n in self if type(n) is not host and is_prefix(n))
         return self._prefixes
 
     @property

@@ -1,9 +1,10 @@
 """The state's ban rows, and bans built from them.
 
-At start the firewall is given the running bans as stored (jail, network
-text, expiry: ``running_stored``) and the kernel holds every ban before
-READY; the ``Ban`` objects and their networks, a third of a 100,000-ban
-start, are read and built after it, inside the same read (``one_read``).
+At start the running bans are read once (``running_rows``): the firewall is
+given them as stored (jail, network text, expiry: ``stored_of``), and the
+``Ban`` objects and their networks, a third of a 100,000-ban start, are built
+from the same rows (``bans_of``), while the kernel takes them when READY waits
+for the ban table (agent.readiness), after READY otherwise.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import operator
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError
@@ -38,6 +40,18 @@ def running_stored(db: sqlite3.Connection, now: float) -> list[StoredBan]:
     """(jail, network text, expiry) of the bans still running at ``now`` (not ``expired``)."""
     rows: list[StoredBan] = db.execute(SELECT_RUNNING_STORED, (now,)).fetchall()
     return rows
+
+
+def running_rows(db: sqlite3.Connection, now: float) -> list[BanRow]:
+    """The rows of the bans still running at ``now``, every column ``bans_of`` reads: at
+    start the firewall (``stored_of``) and the ban table are given them, from one read."""
+    rows: list[BanRow] = db.execute(SELECT_RUNNING, (now,)).fetchall()
+    return rows
+
+
+def stored_of(rows: Sequence[BanRow]) -> list[StoredBan]:
+    """(jail, network text, expiry) of each row, as ``running_stored`` reads them."""
+    return list(map(operator.itemgetter(0, 1, 3), rows))
 
 
 @contextlib.contextmanager

@@ -10,17 +10,28 @@ test's, Postfix's policy protocol on a real TCP socket on loopback.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import ipaddress
+import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from dbus_fast import Message, MessageType
+from dbus_fast.aio import MessageBus
 
+from journalban.bus import contract
+from journalban.events import Ban
+from journalban.state.store import BatchCommit, StateStore
 from support.agent import AgentProcess, write_config
 from support.bus import PrivateBus
+from support.real import need_tool
 
 pytestmark = pytest.mark.real
 
@@ -178,3 +189,83 @@ def test_ready_comes_once_the_policy_service_listens(
     finally:
         agent.stop()
         sock.close()
+
+
+MANY = 100_000
+
+
+def _many_bans(state: Path) -> None:
+    """``MANY`` running bans of single IPv4 addresses in the state (a large attack's)."""
+    store = StateStore(state / "state.sqlite")
+    now = time.time()
+    base = int(ipaddress.IPv4Address("11.0.0.0"))
+    store.commit([BatchCommit(jail="sshd", bans=[
+        Ban("sshd", ipaddress.ip_network(ipaddress.IPv4Address(base + i)), now, now + 3600, 1,
+            "failures", 5, "journal")
+        for i in range(MANY)
+    ])])  # fmt: skip
+    store.close()
+
+
+async def _asked_at_ready(bus: PrivateBus, notify: socket.socket) -> dict[str, Any]:
+    """Waits for READY=1 on ``notify``, then asks the agent at once (a connection made
+    before): GetBans's total, GetStatus's BannedCount, and a page of every ban."""
+    client = await MessageBus(bus_address=bus.address).connect()
+    try:
+        loop = asyncio.get_running_loop()
+        notify.setblocking(False)
+        while "READY=1" not in (await loop.sock_recv(notify, 4096)).decode().split("\n"):
+            pass
+
+        async def call(member: str, signature: str = "", body: list[Any] | None = None) -> Any:
+            reply = await client.call(Message(
+                destination=contract.BUS_NAME, path=contract.MANAGER_PATH,
+                interface=contract.MANAGER_INTERFACE, member=member,
+                signature=signature, body=body or [],
+            ))  # fmt: skip
+            assert reply is not None
+            assert reply.message_type == MessageType.METHOD_RETURN, reply.body
+            return reply.body
+
+        first, status, whole = await asyncio.gather(
+            call("GetBans", "suu", ["", 0, 1]),
+            call("GetStatus"),
+            call("GetBans", "suu", ["", 0, 10_000]),
+        )
+        return {"total": first[0], "count": status[0]["BannedCount"].value,
+                "state": status[0]["State"].value, "page": len(whole[2])}  # fmt: skip
+    finally:
+        client.disconnect()
+
+
+def test_at_ready_the_api_answers_with_every_ban_and_the_kernel_holds_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start restoring 100,000 bans (nftables, in a network namespace of its own): the
+    ban table is built while the kernel takes them, the bus connected meanwhile. A
+    ``journalban status`` or a console's GetBans sent the moment systemd hears READY
+    must see every ban, not the part of a table being built, and the kernel hold them."""
+    need_tool("nft")
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    _many_bans(tmp_path / "state")
+    cfg = write_config(tmp_path / "journalban.yaml", tmp_path / "state", journal_dir=jdir,
+                       bus=True, recidive={"enabled": False})  # fmt: skip
+    with PrivateBus(polkit=False) as bus:
+        sock = _notify_socket(tmp_path, monkeypatch)
+        agent = AgentProcess(cfg, bus_address=bus.address, dry_run=False,
+                             wrapper=["unshare", "-n"])  # fmt: skip
+        try:
+            asked = asyncio.run(asyncio.wait_for(_asked_at_ready(bus, sock), 60))
+            assert asked == {"total": MANY, "count": MANY, "state": "running",
+                             "page": 10_000}, agent.log  # fmt: skip
+            listed = subprocess.run(
+                ["nsenter", f"--net=/proc/{agent.proc.pid}/ns/net",
+                 "nft", "-j", "list", "set", "inet", "journalban", "sshd-v4"],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            sets = [item["set"] for item in json.loads(listed)["nftables"] if "set" in item]
+            assert len(sets[0]["elem"]) == MANY
+        finally:
+            agent.stop()
+            sock.close()
