@@ -19,6 +19,22 @@ from typing import IO
 from journalban.errors import SourceError
 from journalban.sources.frames import FRAME_HEADER
 
+
+class ChildDied(SourceError):
+    """A reader child ended without being asked to: ``signal`` the one that killed it (None:
+    it exited); ``helper``: the helper it forked, how it ended not known."""
+
+    def __init__(self, message: str, signal: int | None = None, helper: bool = False) -> None:
+        super().__init__(message)
+        self.signal = signal
+        self.helper = helper
+
+
+def died(what: str, code: int) -> ChildDied:
+    """The failure of a child that ended with ``code`` (``Popen.returncode``)."""
+    return ChildDied(f"{what} exited ({code})", -code if code < 0 else None)
+
+
 PIPE_BYTES = 1 << 20  # a few frames in flight: the child reads on while the agent commits
 # The most one read of a pipe by asyncio takes (``_UnixReadPipeTransport.max_size``).
 READ_BYTES = 256 << 10

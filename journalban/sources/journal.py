@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from journalban.clock import Clock
-from journalban.errors import SourceError
 from journalban.events import LineBatch
-from journalban.sources.child import ChildProcess, FrameStream
+from journalban.sources.child import ChildDied, ChildProcess, FrameStream, died
 from journalban.sources.isolated import python_module
 from journalban.sources.journalhelper import receive_helper_pipe
 from journalban.sources.journalwire import (
@@ -35,6 +34,7 @@ from journalban.sources.journalwire import (
     FRAME_GAP,
     GO,
     HANDOVER,
+    SKIPPED,
     SPLIT,
     Frame,
     Request,
@@ -190,6 +190,7 @@ class JournalSource:
         # A child started ahead and told the request before the agent was ready (prepare).
         self._prepared: tuple[socket.socket | None, ChildProcess] | None = None
         self._frame_gap = frame_gap
+        self._step, self._skip = 0, False  # resume()
         self._closed = False
         self.invalidations = 0
         _tell_catch_up_reader()
@@ -244,6 +245,8 @@ class JournalSource:
             session_field=self._session_field,
             helper_socket=helper_socket,
             frame_gap=self._frame_gap,
+            skip=self._skip,
+            step=self._step,
         )
 
     def _batch(self, frame: Frame) -> LineBatch:
@@ -263,12 +266,32 @@ class JournalSource:
             sessions=frame.sessions or (),
         )
 
+    def resume(self, *, step: bool, skip: bool) -> None:
+        """Start the next reader child carefully (after children died on an entry, the
+        agent's ``Restarts``): ``skip`` the entry after the position, then (``step``) hand
+        out the next batch's worth of entries one per batch (``journalrecover``)."""
+        self._step, self._skip = self._batch_size if step else 0, skip
+
+    @property
+    def stepping(self) -> bool:
+        """Whether the reader child is told to step (``resume``)."""
+        return self._step > 0
+
+    def _skipped(self, frame: Frame) -> LineBatch:
+        where = frame.messages[0] if frame.messages else ""
+        log.warning("source %s skipped a journal entry its reader children died reading "
+                    "(a damaged journal file?): file %s, cursor %s; counted as unreadable",
+                    self.key, where or "(not found)", frame.cursor)  # fmt: skip
+        self._cursor = frame.cursor
+        return LineBatch(source=self.key, lines=[], position=frame.cursor, prefixed=False,
+                         arrival=self._clock.now(), unreadable=1, read=1)  # fmt: skip
+
     async def batches(self) -> AsyncIterator[LineBatch]:
         """Batches of matching entries; waits on the child's pipe when caught up.
 
         Raises:
-            SourceError: a reader child died (the agent restarts the source
-                from the position it committed).
+            ChildDied: a reader child died (the agent restarts the source
+                from the position it committed, ``agent.sourcing.Restarts``).
         """
         if self._closed:
             return
@@ -285,8 +308,10 @@ class JournalSource:
                     return
                 if frame is None:
                     if current is main or helper is None:
-                        raise SourceError(f"journal reader of {self.key} exited ({main.stop()})")
-                    raise SourceError(f"journal reader helper of {self.key} ended before its share")
+                        raise died(f"journal reader of {self.key}", main.stop())
+                    raise ChildDied(
+                        f"journal reader helper of {self.key} ended before its share", helper=True
+                    )
                 if frame.kind == SPLIT and channel is not None:
                     # Its frames wait for their turn, most_waiting bytes of them in memory.
                     pipe = receive_helper_pipe(channel)
@@ -302,6 +327,8 @@ class JournalSource:
                     current, helper = main, None
                 elif frame.kind == DATA:
                     yield self._batch(frame)
+                elif frame.kind == SKIPPED:
+                    yield self._skipped(frame)
         finally:
             if channel is not None:
                 channel.close()

@@ -33,7 +33,7 @@ DEFAULT_BATCH_SIZE = 2000
 # A catch-up over archived files longer than this is split with a helper
 # (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
-DATA, SPLIT, HANDOVER, ABANDON, DONE = 0, 1, 2, 3, 4  # frame kinds
+DATA, SPLIT, HANDOVER, ABANDON, DONE, SKIPPED = 0, 1, 2, 3, 4, 5  # frame kinds
 GO = b"go\n"  # after a request that holds (``Request.hold``): read from now on
 # Following live, a frame at most every FRAME_GAP seconds: journal-remote or a
 # busy journald appends entries a few at a time, and a frame per wake-up (about
@@ -125,6 +125,10 @@ class Request:
     # by this child alone, handed out at most this share of them (``split_pays``).
     # None: split by ``split_at`` alone.
     split_most_hits: float | None = None
+    # After reader children died on an entry (``journalrecover``): skip the entry after
+    # ``cursor`` (a ``SKIPPED`` frame), then read ``step`` entries one per frame.
+    skip: bool = False
+    step: int = 0
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"
@@ -146,6 +150,8 @@ class Frame:
     helper: its last group ended, this child's frames come next; an end of
     its pipe without it is a failure) and ``ABANDON`` (from this child: stop
     the helper and drop its frames, this child reads its files itself).
+    ``SKIPPED`` (``Request.skip``): the entry at ``cursor`` was not read, its
+    file's path in ``messages`` ("" when not found); it counts as one unreadable.
     """
 
     cursor: str

@@ -129,6 +129,9 @@ class Follower(CatchingUp):
         """
         if self.scan is None:
             return None  # no literals, or not all ASCII: every entry is handed out
+        if self.request.skip or self.request.step:
+            # Children died on an entry (journalrecover), maybe one of the last read here.
+            return self.scan
         sample = sample_messages(self.reader)
         if self.request.session_field is not None:
             self.sample = sample
@@ -349,6 +352,10 @@ class Follower(CatchingUp):
 
     def run(self) -> None:
         self.seek_start()
+        if self.request.skip or self.request.step:
+            from journalban.sources.journalrecover import recover  # children died on an entry
+
+            recover(self)
         self.catch_up()
         self.drain()
         while True:
