@@ -4,13 +4,25 @@ Each source runs as a task of the agent's task group and puts its batches on
 the decisions task's queue. A source that fails is logged, the agent marked
 degraded, and, once what it queued is committed, the source is built again
 from the committed positions: nothing is read twice or skipped.
+
+One kind of entry kills every reader that reads it (a damaged journal file:
+libsystemd aborts on a damaged compressed field, a file cut under its mapping
+is SIGBUS): started again from the committed cursor, the reader child would die
+there for ever. ``Restarts`` keeps the source from stalling on it: after a
+reader child crashed, the next one steps, and after ``STRIKES`` stepping
+children crashed with nothing handed at the same committed position, the next
+one skips that one entry (``sources.journalrecover``), which is logged and
+counted as unreadable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from journalban.agent.build import build_sources
@@ -19,7 +31,8 @@ from journalban.agent.deciding import BatchItem, CallItem
 from journalban.agent.fileworker import start_ahead as start_file_readers
 from journalban.agent.fileworker import stop_ahead as stop_file_readers
 from journalban.clock import SystemClock
-from journalban.sources.journal import stop_ahead
+from journalban.sources.child import ChildDied
+from journalban.sources.journal import JournalSource, stop_ahead
 
 if TYPE_CHECKING:
     from journalban.agent.build import JailParts
@@ -30,6 +43,61 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("journalban.agent")
 SOURCE_RETRY = 5.0
+RETRY_ENV = "JOURNALBAN_SOURCE_RETRY"  # seconds, instead of SOURCE_RETRY (tests)
+# A reader child killed by one of these died of what it read (or of a bug): not the OOM
+# killer's SIGKILL, nor an exit.
+CRASHES = frozenset(
+    {signal.SIGABRT, signal.SIGBUS, signal.SIGSEGV, signal.SIGILL, signal.SIGFPE, signal.SIGSYS}
+)
+# Stepping children crashed at the same committed position, nothing handed, before the
+# next one skips the entry after it: one crash more than needed to know the entry, so
+# that a crash of another cause (once) loses nothing.
+STRIKES = 2
+
+
+def source_retry() -> float:
+    """The wait before a failed source starts again (``RETRY_ENV`` overrides it)."""
+    try:
+        return max(0.0, float(os.environ.get(RETRY_ENV, SOURCE_RETRY)))
+    except ValueError:
+        return SOURCE_RETRY
+
+
+@dataclass
+class Restarts:
+    """How a source's next reader child starts after the last one failed (per source).
+
+    A crash (``CRASHES``, or a helper that ended early) makes the next child step:
+    its first batch's worth of entries one per batch, so that its own death leaves the
+    committed position on the entry before the one it died at. A stepping child
+    that crashed with nothing handed died at the entry after that position; when
+    ``STRIKES`` of them did so at the same position, the next child skips that
+    entry. Any other failure (an exit, SIGKILL) restarts the source as it was.
+    """
+
+    position: str | None = None  # where the stepping children crashed
+    strikes: int = 0
+
+    def after(
+        self, error: BaseException, stepped: bool, handed: bool, position: str | None
+    ) -> tuple[bool, bool]:
+        """(whether to step, whether to skip an entry first) for the next child, after the
+        source failed with ``error``; ``stepped``: its child stepped, ``handed``: it handed
+        a batch, ``position``: the committed position the next child starts from."""
+        if not isinstance(error, ChildDied):
+            return False, False
+        if error.helper:
+            return True, False  # how it ended is not known: the stepping child will tell
+        if error.signal not in CRASHES:
+            return False, False  # it exited (it said why), or was killed (the OOM killer)
+        if not stepped or handed:
+            return True, False
+        self.strikes = self.strikes + 1 if position == self.position else 1
+        self.position = position
+        if self.strikes < STRIKES:
+            return True, False
+        self.strikes, self.position = 0, None
+        return True, True
 
 
 class AgentSources:
@@ -103,36 +171,47 @@ class AgentSources:
     async def _read(self, jail: str, source: Source) -> None:
         """Hand a source's batches to the decisions task; restart the source if it fails."""
         catchups = self._catchups
+        restarts = Restarts()
         while True:
             catchups.started(source.key)
+            handed = False
             try:
                 async for batch in source.batches():
+                    handed = True
                     catchups.queued(source.key, behind=behind(batch, self._queue))
                     await self._queue.put(BatchItem(jail, batch))
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
                 log.exception("source %s of jail %s failed; restarting it", source.key, jail)
                 self._state = "degraded"
                 self.degraded_reason = f"source {source.key} of {jail} failed"
-            await asyncio.sleep(SOURCE_RETRY)
+                failure = error
+            await asyncio.sleep(source_retry())
             # Let the batches already queued be committed, then resume from there.
             await self._call(_nothing)
             source.close()
             part = self.parts.get(jail)
             if part is None:
                 return
+            positions = self.store.positions()
             fresh = [
                 s
                 for s in build_sources(
-                    part, self.config, self.clock, self.store.positions(), self._session_rows(jail)
+                    part, self.config, self.clock, positions, self._session_rows(jail)
                 )
                 if s.key == source.key
             ]
             if not fresh:
                 return
+            stepped = isinstance(source, JournalSource) and source.stepping
             source = fresh[0]
+            if isinstance(source, JournalSource):
+                step, skip = restarts.after(
+                    failure, stepped, handed, positions.get((jail, source.key))
+                )
+                source.resume(step=step, skip=skip)
             self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
             self._sources[jail].append(source)
             if self._state == "degraded" and self.degraded_reason.startswith("source"):

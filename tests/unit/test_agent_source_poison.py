@@ -1,0 +1,167 @@
+"""The restart policy of a source whose reader children die on one entry (agent.sourcing.Restarts).
+
+A fake journal reader child (the real JournalSource, its worker a small script) dies of
+SIGABRT at one entry, as libsystemd does on a damaged compressed field: the agent steps up
+to it, skips it after STRIKES stepping children died there, counts it as unreadable and
+reads on; nothing else is lost or counted twice. The real reader on a damaged journal
+file: tests/real/test_journal_poison.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from journalban.agent import earlysources, runtime, sourcing
+from journalban.agent.sourcing import STRIKES, Restarts
+from journalban.clock import SystemClock
+from journalban.firewall.dryrun import DryRunBackend
+from journalban.sources.child import ChildDied
+from journalban.sources.journal import JournalSource
+
+ENTRIES, POISON = 10, 6
+
+# The fake child: entries 1..ENTRIES, each a failure of its own address; it aborts on
+# reaching POISON. Batches of 4 entries, or one per frame while it steps.
+CHILD = f"""
+import os, sys, time
+from journalban.sources.journalwire import DATA, SKIPPED, Frame, Request
+request = Request.decode(sys.stdin.buffer.readline())
+def cursor(n):
+    return f"s={{'a' * 32}};i={{n:x}};b={{'b' * 32}};m=1;t={{n:x}};x=1"
+at = int(request.cursor.split(";")[1][2:], 16) if request.cursor else 0
+def send(frame):
+    sys.stdout.buffer.write(frame.encode()); sys.stdout.buffer.flush()
+if request.skip:
+    at += 1
+    send(Frame(cursor(at), 1, 1, kind=SKIPPED, messages=["/fake/system.journal"]))
+step, lines = request.step, []
+while at < {ENTRIES}:
+    at += 1
+    if at == {POISON}:
+        os.abort()
+    lines.append(f"Failed password for root from 203.0.113.{{at}} port 22 ssh2")
+    if step or len(lines) == 4 or at == {ENTRIES}:
+        send(Frame(cursor(at), len(lines), messages=lines, times=[time.time()] * len(lines)))
+        lines, step = [], max(0, step - 1)
+sys.stdin.buffer.read()  # until the agent is gone
+"""
+
+
+def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "journalban.yaml"
+    config.write_text(yaml.safe_dump({
+        "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
+        "jails": {"sshd": {"enabled": False},
+                  "files-ssh": {"filter": "sshd", "source": "files", "files": [str(tmp_path / "x.log")],
+                                "maxretry": 10}},
+    }))  # fmt: skip
+    starts: list[tuple[str | None, int, bool]] = []  # position, step, skip of each child
+    sources: list[JournalSource] = []
+
+    class Watched(JournalSource):
+        def _request(self, helper_socket: int | None = None) -> Any:
+            request = super()._request(helper_socket)
+            starts.append((request.cursor, request.step, request.skip))
+            return request
+
+    def build(
+        part: Any,
+        cfg: Any,
+        clock: Any,
+        positions: Mapping[tuple[str, str], str],
+        sessions: Any = (),
+    ) -> list[JournalSource]:
+        source = Watched("k", clock=SystemClock(), findtime=600, batch_size=4,
+                         position=positions.get(("files-ssh", "k")),
+                         worker=[sys.executable, "-c", CHILD])  # fmt: skip
+        sources.append(source)
+        return [source]
+
+    monkeypatch.setattr(sourcing, "build_sources", build)
+    monkeypatch.setattr(earlysources, "build_sources", build)
+    monkeypatch.setattr(sourcing, "SOURCE_RETRY", 0.01)
+
+    async def scenario() -> tuple[int, int, int]:
+        agent = runtime.Agent(config, backend=DryRunBackend())
+        task = asyncio.create_task(agent.run())
+        await agent.ready.wait()
+        jail = agent.decisions.jails["files-ssh"]
+        for _ in range(1000):
+            if jail.lines_read == ENTRIES:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # nothing more comes
+        counts = jail.total_failed, jail.lines_read, jail.lines_unreadable
+        agent.stop()
+        await task
+        return counts
+
+    total, read, unreadable = asyncio.run(scenario())
+    assert (total, read, unreadable) == (ENTRIES - 1, ENTRIES, 1)
+    at = [None if c is None else int(c.split(";")[1][2:], 16) for c, _, _ in starts]
+    # the first child dies in its second batch (entries 5-6): the committed position is 4;
+    # a stepping child hands 5 and dies; STRIKES stepping ones die with nothing handed;
+    # then one skips 6, steps on and reads to the end.
+    assert at == [None, 4, *[5] * (STRIKES + 1)]
+    steps = [(step, skip) for _, step, skip in starts]
+    assert steps == [(0, False), *[(4, False)] * (1 + STRIKES), (4, True)]
+    warned = [r.getMessage() for r in caplog.records if "skipped a journal entry" in r.getMessage()]
+    assert len(warned) == 1
+    assert "file /fake/system.journal" in warned[0]
+    assert f";i={POISON:x};" in warned[0]
+
+
+def test_restarts_skip_only_after_stepping_children_crashed_at_one_position() -> None:
+    abort = ChildDied("x", signal.SIGABRT)
+    restarts = Restarts()
+    # a crash (of a child reading normally, or one stepping that handed something): step
+    assert restarts.after(abort, stepped=False, handed=False, position="p") == (True, False)
+    assert restarts.after(abort, stepped=True, handed=True, position="p") == (True, False)
+    # stepping, nothing handed: strikes at one position, then a skip (once)
+    for _ in range(STRIKES - 1):
+        assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False)
+    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, True)
+    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False)
+    # strikes at another position start again
+    restarts = Restarts()
+    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False)
+    assert restarts.after(abort, stepped=True, handed=False, position="q") == (True, False)
+    expected = (True, STRIKES == 2)
+    assert restarts.after(abort, stepped=True, handed=False, position="q") == expected
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ChildDied("oom", signal.SIGKILL),  # the OOM killer: restarted as before
+        ChildDied("exited", None),  # it exited (and said why)
+        RuntimeError("disk on fire"),
+    ],
+)
+def test_restarts_of_other_failures_are_as_before(error: Exception) -> None:
+    restarts = Restarts()
+    for _ in range(STRIKES + 1):
+        assert restarts.after(error, stepped=True, handed=False, position="p") == (False, False)
+
+
+def test_a_helper_that_ended_early_makes_the_next_child_step_without_a_strike() -> None:
+    restarts = Restarts()
+    helper = ChildDied("helper", helper=True)
+    for _ in range(STRIKES + 1):
+        assert restarts.after(helper, stepped=True, handed=False, position="p") == (True, False)
+    for signum in (signal.SIGBUS, signal.SIGSEGV):
+        restarts = Restarts()
+        crash = ChildDied("crash", signum)
+        found = [restarts.after(crash, stepped=True, handed=False, position="p")
+                 for _ in range(STRIKES)]  # fmt: skip
+        assert found[-1] == (True, True)
