@@ -1,0 +1,158 @@
+"""A journal entry that kills its reader (a damaged file) does not stall the journal source.
+
+libsystemd 252 aborts on a damaged zstd-compressed DATA object (``decompress_startswith_zstd``'s
+assertion): each reader child that reads the entry dies, and one started again from the
+committed cursor died at the same entry, for ever. The real agent here reads a journal file
+written by systemd-journal-remote, holding failures before and after one such entry: it
+steps up to the entry, skips it (logged with its file and cursor, counted as unreadable),
+bans from the failures after it, and, started again, reads nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
+from support.journal import JOURNAL_REMOTE, export_record, sshd_fields
+from support.real import need_tool
+
+pytestmark = pytest.mark.real
+
+MAXRETRY = 3
+BEFORE, AFTER = "203.0.113.9", "198.51.100.7"
+DATA_OBJECT, ZSTD = 1, 4  # journal-def.h: OBJECT_DATA, OBJECT_COMPRESSED_ZSTD
+
+# Reads every entry's MESSAGE with libsystemd: dies of SIGABRT on the damaged one.
+PROBE = """
+import sys
+from systemd._reader import _Reader
+reader = _Reader(0, None, [sys.argv[1]])
+while reader._next():
+    reader._get("MESSAGE")
+"""
+
+
+def compressed_objects(blob: bytes) -> list[tuple[int, int]]:
+    """(offset, size) of each zstd-compressed DATA object of a journal file."""
+    found, at = [], int.from_bytes(blob[88:96], "little")  # the header's size
+    while at + 16 <= len(blob):
+        kind, flags, size = blob[at], blob[at + 1], int.from_bytes(blob[at + 8 : at + 16], "little")
+        if kind == 0 or size < 16:
+            break
+        if kind == DATA_OBJECT and flags & ZSTD:
+            found.append((at, size))
+        at += (size + 7) // 8 * 8
+    return found
+
+
+def aborts(path: Path) -> bool:
+    run = subprocess.run([sys.executable, "-c", PROBE, str(path)], capture_output=True,
+                         timeout=60, check=False)  # fmt: skip
+    return run.returncode == -6 and b"decompress_startswith_zstd" in run.stderr
+
+
+def damage(path: Path) -> None:
+    """Flip one bit of the file's one compressed payload, the first (in a fixed order) that
+    makes libsystemd abort."""
+    blob = path.read_bytes()
+    (at, size), = compressed_objects(blob)  # fmt: skip
+    payload = at + (72 if int.from_bytes(blob[8:12], "little") & 16 else 64)  # compact or not
+    for byte in range(payload + 4, at + size):  # past zstd's magic
+        for bit in (3, 6, 7, 0, 2, 4, 5, 1):
+            spoiled = bytearray(blob)
+            spoiled[byte] ^= 1 << bit
+            path.write_bytes(spoiled)
+            if aborts(path):
+                return
+    raise AssertionError("no bit of the compressed payload makes libsystemd abort")
+
+
+def journal(directory: Path, now: float) -> tuple[int, str]:
+    """Failures of BEFORE, one entry with a compressed MESSAGE (damaged), failures of AFTER
+    with a local user's line between them; the entries' count and the damaged one's text."""
+    long = f"Failed password for root from 192.0.2.77 port 7 ssh2 {'y' * 2000}"
+    entries = [sshd_fields(f"Failed password for root from {BEFORE} port {n} ssh2")
+               for n in range(MAXRETRY)]  # fmt: skip
+    entries.append(sshd_fields(long))
+    for n in range(MAXRETRY):
+        entries.append(sshd_fields(f"Failed password for root from {AFTER} port {n} ssh2"))
+        entries.append(sshd_fields(f"session opened for user alice by (uid=0) {n}"))
+    records = [export_record(fields, int((now - 60 + n) * 1e6), n + 1)
+               for n, fields in enumerate(entries)]  # fmt: skip
+    path = directory / "remote.journal"
+    subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(path), "-"], input=b"".join(records),
+                   check=True, capture_output=True)  # fmt: skip
+    damage(path)
+    return len(entries), long
+
+
+def unreadable(textfile: Path) -> int:
+    try:
+        text = textfile.read_text()
+    except OSError:
+        return -1
+    found = re.findall(r"^journalban_lines_unreadable_total\{[^}]*\} (\S+)$", text, re.M)
+    return int(sum(float(n) for n in found)) if found else -1
+
+
+def test_a_damaged_entry_is_skipped_and_the_source_reads_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOURNALBAN_SOURCE_RETRY", "0.2")  # the agent's wait between restarts
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    state = tmp_path / "state"
+    textfile = tmp_path / "journalban.prom"
+    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
+                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY},
+                       jails={"sshd": PER_ADDRESS_ONLY},
+                       metrics={"textfile": str(textfile), "textfile_interval": "1s"})  # fmt: skip
+    _, damaged = journal(jdir, time.time())
+    end = last_cursor(jdir)
+    reader = StateReader(state)
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
+        reader.wait(lambda: reader.position("sshd") == end)
+        reader.wait(lambda: unreadable(textfile) == 1, timeout=10)
+    finally:
+        agent.stop()
+    assert reader.bans() == {("sshd", f"{BEFORE}/32"), ("sshd", f"{AFTER}/32")}
+    assert reader.total_failed("sshd") == 2 * MAXRETRY  # the damaged one not among them
+    assert "192.0.2.77" not in agent.log
+    skipped = re.findall(r"skipped a journal entry .*?: file (\S+), cursor (\S+);", agent.log)
+    assert len(skipped) == 1, agent.log[-3000:]
+    path, cursor = skipped[0]
+    assert path == str(jdir / "remote.journal")
+    # The first child dies in its first batch; the stepping one after it hands the entries
+    # before the damaged one and dies there; STRIKES stepping ones die there with nothing
+    # handed; the next skips it.
+    assert agent.log.count("exited (-6)") == 1 + 1 + 2
+    # the cursor logged is the damaged entry's: the one entry after it is the last BEFORE
+    from systemd._reader import _Reader
+
+    check = _Reader(0, None, [path])
+    check.seek_cursor(cursor)
+    assert check._next()
+    assert check.test_cursor(cursor)
+    assert check._previous()
+    assert check._get("MESSAGE") == f"Failed password for root from {BEFORE} port 2 ssh2".encode()
+    check.close()
+    assert damaged  # (its text is never read: the entry's fields are where the damage is)
+
+    again = AgentProcess(cfg)
+    try:
+        again.wait_for_log("running:")
+        time.sleep(1.5)  # a reader that read anything again would have committed it by now
+    finally:
+        again.stop()
+    assert reader.total_failed("sshd") == 2 * MAXRETRY
+    assert reader.position("sshd") == end
+    assert "skipped a journal entry" not in again.log
+    assert "exited (" not in again.log
