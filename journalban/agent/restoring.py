@@ -128,7 +128,11 @@ def stored_restored(table: BanTable, report: StoredReport, now: float) -> Stored
     whole, added = report.whole, report.added
     if added:
         logged = [b for key, b in table.by_text.items() if key[0] in whole or key in added]
-    else:  # (a restore into an empty table: no index by text of 100,000 bans, 25 ms)
+    elif not whole:  # (a restart into a kernel holding every ban: none)
+        logged = []
+    elif whole.issuperset(table.per_jail):  # (a restore into an empty table: every ban)
+        logged = list(table.values())
+    else:  # (no index by text of 100,000 bans, 25 ms)
         logged = [b for (jail, _), b in table.items() if jail in whole]
     return StoredRestored(logged, report.removed, now)
 

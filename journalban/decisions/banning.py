@@ -103,7 +103,7 @@ class BanDeciding:
         if rows is None:
             stored = self.store.active_bans(texts, running_at=now)
         else:  # (the running bans' rows read already: the start's one read)
-            stored = bans_of(rows, texts)
+            stored = bans_of(rows, texts, new_ban)
         self.bans = BanTable((((b.jail, b.network), b) for b in stored), texts=texts)
         jails, virtual = self.jails, self._virtual
         for jail, text, since, until in ended_unread(self.store.db, now, REASONS):

@@ -160,10 +160,15 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         self._texts: dict[str, dict[str, Ban]] = {}
         if texts is None or len(texts) != len(self):
             texts = [network_text(n) for _, n in self]
+        held, by_text = None, {}  # (the jail's dict, looked up when the jail changes)
         for (jail, _), ban, text in zip(self, self.values(), texts, strict=True):
-            self.texts_of(jail)[text] = ban
-        # Bans per jail: the jails holding bans without a scan of the table.
-        self.per_jail: collections.Counter[str] = collections.Counter(j for j, _ in self)
+            if jail != held:
+                held, by_text = jail, self.texts_of(jail)
+            by_text[text] = ban
+        # Bans per jail: the jails holding bans without a scan of the table (one text each).
+        self.per_jail: collections.Counter[str] = collections.Counter(
+            {jail: len(by_text) for jail, by_text in self._texts.items() if by_text}
+        )
         # Bans of prefixes (addresses.is_prefix), for a count of them without a scan;
         # counted on the first read (not in a restore's way), kept from then on.
         self._prefixes: int | None = None
@@ -173,11 +178,13 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
         # (expires_at, key) of every ban set; entries of lifted or replaced bans
         # are dropped when they reach the top.
         # The middle item keeps networks of different versions from being compared.
-        self._expiries = [
-            (b.expires_at, n, k)
-            for n, (k, b) in enumerate(self.items())
-            if b.expires_at is not None
-        ]
+        # Built without a Python step per ban when every ban given expires (a restore of
+        # 100,000: 30-60 ms with a comprehension, a third of it so).
+        expiries = list(map(_EXPIRES_AT, self.values()))
+        entries = zip(expiries, itertools.count(), self)
+        self._expiries: list[tuple[float, int, tuple[str, IPNetwork]]] = (
+            list(entries) if None not in expiries else [e for e in entries if e[0] is not None]
+        )
         heapq.heapify(self._expiries)
         # The bans set with their matched lines (``__setitem__``: a manual or a fleet's ban;
         # the agent's own are put without them), until their commit (decisions.forgetting).
@@ -349,5 +356,6 @@ class BanTable(dict[tuple[str, IPNetwork], Ban]):
 _VERSIONS = itertools.count(1)
 # A network's (version, prefixlen), read in C (ipaddress's own fields behind the properties).
 _LENGTH = operator.attrgetter("_version", "_prefixlen")
+_EXPIRES_AT = operator.attrgetter("expires_at")
 # The shortest prefix length that is not a prefix ban, per IP version (``is_prefix``).
 _WIDEST = {4: 32, 6: 64}

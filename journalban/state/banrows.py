@@ -15,7 +15,7 @@ import math
 import operator
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError
@@ -24,6 +24,10 @@ from journalban.firewall.base import StoredBan
 from journalban.netobjects import host_v4_network
 from journalban.state.rowcheck import readable_jail
 
+# Builds a ``Ban`` of every field, in order (``Ban`` itself, or decisions.banmaker's).
+BanMaker = Callable[
+    [str, IPNetwork, float, "float | None", int, str, int, str, "tuple[str, ...]", str], Ban
+]
 # (jail, network, banned_at, expires_at, ban_count, reason, failures, source)
 BanRow = tuple[str, str, float, "float | None", int, str, int, str]
 SELECT_BANS = (
@@ -67,11 +71,15 @@ def one_read(db: sqlite3.Connection) -> Iterator[None]:
         db.execute("COMMIT")
 
 
-def bans_of(rows: Iterable[BanRow], texts: list[str] | None = None) -> list[Ban]:
+def bans_of(
+    rows: Iterable[BanRow], texts: list[str] | None = None, make: BanMaker = Ban
+) -> list[Ban]:
     """A ``Ban`` per row whose jail and network can be read (others are skipped), without
     matched lines.
 
     ``texts``, when given, receives each returned ban's network as text, in order.
+    ``make``: builds each (every field given, in order): ``Ban`` or a faster maker of the
+    same objects (decisions.banmaker: the dataclass's ``__init__`` was half of this).
     """
     out: list[Ban] = []
     pton, from_bytes, af_inet, host = (
@@ -100,7 +108,7 @@ def bans_of(rows: Iterable[BanRow], texts: list[str] | None = None) -> list[Ban]
             except (AddressError, TypeError, AttributeError):
                 continue  # not a network (rowcheck.readable_rows counts these rows)
             text = network_text(net) if texts is not None else network
-        out.append(Ban(jail, net, banned_at, expires_at, count, reason, failures, source))
+        out.append(make(jail, net, banned_at, expires_at, count, reason, failures, source, (), ""))
         if texts is not None:
             texts.append(text)
     return out

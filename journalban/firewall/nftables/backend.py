@@ -26,6 +26,7 @@ from journalban.firewall.nftables.elements import (
     address_elements,
     build_elements,
     network_elements,
+    timed_address_elements,
 )
 from journalban.firewall.nftables.netlink import Message, NftSocket, is_missing
 from journalban.firewall.nftables.plan import (
@@ -303,7 +304,13 @@ def build_element_batch(table: str, ops: Sequence[ElementOp], now: float) -> lis
     for (adding, jail, kind), group in sorted(grouped.items(), key=lambda kv: kv[0][0]):
         if kind in ("v4", "v6"):
             width = 4 if kind == "v4" else 16
-            if adding:
+            expiries = [op.expiry for op in group] if adding else []
+            if adding and INF not in expiries:  # (a restore's: no call per element)
+                timeouts = [int((expiry - now) * 1000) for expiry in expiries]
+                if min(timeouts) < 1:
+                    timeouts = [max(1, timeout) for timeout in timeouts]
+                elements = timed_address_elements(width, [op.key[0] for op in group], timeouts)
+            elif adding:
                 elements = address_elements(
                     width,
                     [

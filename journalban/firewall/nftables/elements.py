@@ -6,7 +6,7 @@ import ipaddress
 import struct
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from itertools import accumulate
+from itertools import accumulate, repeat
 
 from journalban.addresses import IPNetwork
 from journalban.firewall.nftables import constants as c
@@ -93,6 +93,17 @@ def address_elements(width: int, keys: Iterable[tuple[int, int | None]]) -> list
         else t6(thead6, a >> 64, a & _LOW64, _TIMEOUT_HEAD, t)
         for a, t in keys
     ]
+
+
+def timed_address_elements(
+    width: int, addresses: Sequence[int], timeouts: Sequence[int]
+) -> list[bytes]:
+    """``address_elements`` of ``addresses`` each with its timeout (ms, none None): the
+    IPv4 ones packed without a Python step per element (a restore's 100,000)."""
+    if width != 4:
+        return address_elements(width, zip(addresses, timeouts, strict=True))
+    head = _LIST_ELEM_TIMEOUT_HEAD[4] + _KEY_HEAD[4]
+    return list(map(_V4_TIMED.pack, repeat(head), addresses, repeat(_TIMEOUT_HEAD), timeouts))
 
 
 def network_elements(network: IPNetwork, timeout_ms: int | None) -> list[bytes]:
