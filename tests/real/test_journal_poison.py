@@ -14,13 +14,14 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
 from support.journal import JOURNAL_REMOTE, export_record, sshd_fields
-from support.real import need_tool
+from support.real import need_root, need_tool
 
 pytestmark = pytest.mark.real
 
@@ -92,6 +93,17 @@ def journal(directory: Path, now: float) -> tuple[int, str]:
     return len(entries), long
 
 
+def agent_config(tmp_path: Path, jdir: Path) -> tuple[Path, Path]:
+    """The agent's configuration (dry run, sshd per address, a metrics file) and the file."""
+    textfile = tmp_path / "journalban.prom"
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state", journal_dir=jdir,
+                       firewall={"backend": "dry-run"},
+                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY},
+                       jails={"sshd": PER_ADDRESS_ONLY},
+                       metrics={"textfile": str(textfile), "textfile_interval": "1s"})  # fmt: skip
+    return cfg, textfile
+
+
 def unreadable(textfile: Path) -> int:
     try:
         text = textfile.read_text()
@@ -108,11 +120,7 @@ def test_a_damaged_entry_is_skipped_and_the_source_reads_on(
     jdir = tmp_path / "journal"
     jdir.mkdir()
     state = tmp_path / "state"
-    textfile = tmp_path / "journalban.prom"
-    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir, firewall={"backend": "dry-run"},
-                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY},
-                       jails={"sshd": PER_ADDRESS_ONLY},
-                       metrics={"textfile": str(textfile), "textfile_interval": "1s"})  # fmt: skip
+    cfg, textfile = agent_config(tmp_path, jdir)
     _, damaged = journal(jdir, time.time())
     end = last_cursor(jdir)
     reader = StateReader(state)
@@ -155,4 +163,69 @@ def test_a_damaged_entry_is_skipped_and_the_source_reads_on(
     assert reader.total_failed("sshd") == 2 * MAXRETRY
     assert reader.position("sshd") == end
     assert "skipped a journal entry" not in again.log
+    assert "exited (" not in again.log
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 8 MB tmpfs: journal-remote sizes its files from the file system, and rotates at 512 KB."""
+    need_root()
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_damaged_entry_in_an_archived_file_read_natively_is_skipped(
+    tmp_path: Path, small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catch-up reads archived files natively (journalnative), which takes compressed
+    values from libsystemd: it aborts there too; the stepping children read through the
+    directory reader."""
+    monkeypatch.setenv("JOURNALBAN_SOURCE_RETRY", "0.2")
+    now, seq, total = time.time(), 0, 0
+    for chunk in range(6):
+        entries = [sshd_fields(f"Failed password for root from 10.{chunk}.{n // 250}.{n % 250 + 1} "
+                               f"port {n} ssh2") for n in range(1000)]  # fmt: skip
+        if chunk == 1:
+            entries.insert(500, sshd_fields("Failed password for root from 192.0.2.77 port 7 ssh2 "
+                                            + "y" * 2000))  # fmt: skip
+        if chunk in (0, 5):  # failures that ban, in the first file and in the one written to
+            address = BEFORE if chunk == 0 else AFTER
+            entries += [sshd_fields(f"Failed password for root from {address} port 1 ssh2")] * 3
+        records = []
+        for fields in entries:
+            seq += 1
+            records.append(export_record(fields, int((now - 1200 + seq * 0.05) * 1e6), seq))
+        subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(small_fs / "remote.journal"), "-"],
+                       input=b"".join(records), check=True, capture_output=True)  # fmt: skip
+        total += len(entries)
+    holding = [p for p in small_fs.iterdir() if compressed_objects(p.read_bytes())]
+    assert len(holding) == 1
+    assert "@" in holding[0].name  # an archived file: the catch-up reads it natively
+    assert len(list(small_fs.glob("*.journal"))) >= 3
+    damage(holding[0])
+    end = last_cursor(small_fs)
+    cfg, textfile = agent_config(tmp_path, small_fs)
+    reader = StateReader(tmp_path / "state")
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
+        reader.wait(lambda: reader.position("sshd") == end)
+        reader.wait(lambda: unreadable(textfile) == 1, timeout=10)
+    finally:
+        agent.stop()
+    assert "reads closed files natively" in agent.log
+    assert reader.bans() == {("sshd", f"{BEFORE}/32"), ("sshd", f"{AFTER}/32")}
+    assert reader.total_failed("sshd") == total - 1
+    skipped = re.findall(r"skipped a journal entry .*?: file (\S+), cursor (\S+);", agent.log)
+    assert [path for path, _ in skipped] == [str(holding[0])]
+    again = AgentProcess(cfg)
+    try:
+        again.wait_for_log("running:")
+        time.sleep(1.5)
+    finally:
+        again.stop()
+    assert reader.total_failed("sshd") == total - 1
     assert "exited (" not in again.log
