@@ -14,6 +14,8 @@ from the committed cursor dies at the same entry. The agent's restart policy
   ``SKIPPED`` frame with its cursor and file, which the agent logs and counts
   as an unreadable line), then step on.
 
+Such a child reads its catch-up alone (no helper: nothing read back before its
+position to prime one), and does not sample the journal's tail (journalworker).
 Neither touches the loop of a child started normally. Standard library and
 systemd-python only (it runs in the reader child).
 """
@@ -37,6 +39,9 @@ def recover(follower: Follower) -> None:
         BrokenPipeError: the parent is gone.
     """
     request = follower.request
+    # Its catch-up read alone: no helper, whose share would be primed by reading back up to
+    # an hour of entries before it (journalprime), over the one that killed a reader maybe.
+    follower.probed = follower.unsplit = True
     if request.skip:
         skip_one(follower)
     if request.step:

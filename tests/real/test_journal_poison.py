@@ -10,6 +10,7 @@ bans from the failures after it, and, started again, reads nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from journalban.clock import FakeClock
+from journalban.sources.journal import JournalSource
 from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
 from support.journal import JOURNAL_REMOTE, export_record, sshd_fields
 from support.real import need_root, need_tool
@@ -229,3 +232,44 @@ def test_a_damaged_entry_in_an_archived_file_read_natively_is_skipped(
         again.stop()
     assert reader.total_failed("sshd") == total - 1
     assert "exited (" not in again.log
+
+
+def test_a_stepping_reader_reads_its_catch_up_alone_each_entry_once(small_fs: Path) -> None:
+    """After a crash the reader child steps, then reads its catch-up of archived files without
+    a helper (a helper's share is primed by reading back before it, over the entry that
+    killed a reader maybe); a reader started normally splits the same catch-up."""
+    now, total = time.time(), 6000
+    for chunk in range(6):
+        records = [export_record(sshd_fields(f"line {n}"), int((now - 1200 + n * 0.05) * 1e6), n + 1)
+                   for n in range(chunk * 1000, chunk * 1000 + 1000)]  # fmt: skip
+        subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(small_fs / "remote.journal"), "-"],
+                       input=b"".join(records), check=True, capture_output=True)  # fmt: skip
+    assert len(list(small_fs.glob("*@*.journal"))) >= 2  # archived files: a catch-up in groups
+
+    async def read(stepping: bool) -> tuple[list[int], list[str], int]:
+        source = JournalSource("journal:sshd", clock=FakeClock(now), findtime=3600.0,
+                               matches=[{"_SYSTEMD_UNIT": "ssh.service"}], batch_size=700,
+                               directory=str(small_fs), split_at=1)  # fmt: skip
+        source.resume(step=stepping, skip=False)
+        counts, lines, most = [], [], 0
+        batches = source.batches()
+        try:
+            async with asyncio.timeout(30):
+                while sum(counts) < total:
+                    batch = await anext(batches)
+                    counts.append(batch.count)
+                    lines += batch.lines
+                    most = max(most, len(source.child_pids))
+        finally:
+            source.close()
+            await batches.aclose()
+        return counts, lines, most
+
+    expected = [f"line {n}" for n in range(total)]
+    counts, lines, readers = asyncio.run(read(stepping=True))
+    assert counts[:700] == [1] * 700
+    assert lines == expected
+    assert readers == 1
+    counts, lines, readers = asyncio.run(read(stepping=False))
+    assert lines == expected
+    assert readers == 2  # the same catch-up, started normally, is split with a helper
