@@ -22,10 +22,12 @@ systemd-python only (it runs in the reader child).
 
 from __future__ import annotations
 
+import os
+import struct
 from typing import TYPE_CHECKING
 
 from journalban.sources.journalbatch import FIRST_ENTRIES
-from journalban.sources.journalfiles import journal_files
+from journalban.sources.journalfiles import JOURNAL_SIGNATURE, cursor_seqnum, journal_files
 from journalban.sources.journalwire import SKIPPED, Frame
 
 if TYPE_CHECKING:
@@ -75,20 +77,40 @@ def step(follower: Follower, entries: int) -> None:
 
 
 def file_of(cursor: str, directory: str | None) -> str:
-    """The journal file holding the entry at ``cursor``; "" when none is found."""
-    from journalban.sources.sdreader import open_reader  # only here: see journalworker
+    """The journal file(s) whose sequence numbers hold the entry at ``cursor`` ("" when none
+    does; "A or B" for files sharing a sequence-number source, as journald's system and user
+    files do). Only the files' headers are read, with pread: not through libsystemd, nor a
+    mapping of a file that may be the damaged one."""
+    found = cursor_seqnum(cursor)
+    if found is None:
+        return ""
+    seqnum_id, seqnum = found
+    holding = [path for path in sorted(journal_files(directory) or ())
+               if holds(path, seqnum_id, seqnum)]  # fmt: skip
+    return " or ".join(holding)
 
-    for path in sorted(journal_files(directory) or ()):
-        try:
-            reader = open_reader(files=[path])
-        except OSError:
-            continue
-        try:
-            reader.seek_cursor(cursor)
-            if reader._next() and reader.test_cursor(cursor):
-                return path
-        except OSError:
-            continue
-        finally:
-            reader.close()
-    return ""
+
+def holds(path: str, seqnum_id: str, seqnum: int) -> bool:
+    """Whether the journal file's header says it holds that sequence number of that source."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        header = os.pread(fd, _HEAD.size, 0)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    if len(header) < _HEAD.size or header[:8] != JOURNAL_SIGNATURE:
+        return False
+    source: bytes
+    tail: int
+    head: int
+    _, source, tail, head = _HEAD.unpack(header)
+    return source.hex() == seqnum_id and head <= seqnum <= tail
+
+
+# journal-def.h's Header up to head_entry_seqnum: the sequence-number source (its
+# seqnum_id, at 72), the last and first entries' sequence numbers (at 160 and 168).
+_HEAD = struct.Struct("<8s64x16s72xQQ")

@@ -165,3 +165,34 @@ def test_a_helper_that_ended_early_makes_the_next_child_step_without_a_strike() 
         found = [restarts.after(crash, stepped=True, handed=False, position="p")
                  for _ in range(STRIKES)]  # fmt: skip
         assert found[-1] == (True, True)
+
+
+def test_the_skipped_entrys_file_is_found_by_the_headers_alone(tmp_path: Path) -> None:
+    from journalban.sources.journalrecover import file_of
+
+    def header(source: bytes, head: int, tail: int) -> bytes:
+        out = bytearray(256)
+        out[:8] = b"LPKSHHRH"
+        out[72:88] = source
+        out[160:168] = tail.to_bytes(8, "little")
+        out[168:176] = head.to_bytes(8, "little")
+        return bytes(out)
+
+    one, other = bytes(range(16)), bytes(range(1, 17))
+    (tmp_path / "system@a.journal").write_bytes(header(one, 1, 100))
+    (tmp_path / "system.journal").write_bytes(header(one, 101, 200))
+    (tmp_path / "user-1000.journal").write_bytes(header(one, 150, 160))  # shares the source
+    (tmp_path / "remote.journal").write_bytes(header(other, 1, 500))
+    (tmp_path / "cut.journal").write_bytes(header(one, 1, 500)[:100])  # too short: not it
+    (tmp_path / "notes.txt").write_bytes(header(one, 1, 500))  # not a journal file
+
+    def cursor(source: bytes, seqnum: int) -> str:
+        return f"s={source.hex()};i={seqnum:x};b={'0' * 32};m=1;t=1;x=1"
+
+    assert file_of(cursor(one, 50), str(tmp_path)) == str(tmp_path / "system@a.journal")
+    assert file_of(cursor(one, 120), str(tmp_path)) == str(tmp_path / "system.journal")
+    both = f"{tmp_path / 'system.journal'} or {tmp_path / 'user-1000.journal'}"
+    assert file_of(cursor(one, 155), str(tmp_path)) == both
+    assert file_of(cursor(other, 155), str(tmp_path)) == str(tmp_path / "remote.journal")
+    assert file_of(cursor(one, 900), str(tmp_path)) == ""
+    assert file_of("not a cursor", str(tmp_path)) == ""
