@@ -20,13 +20,15 @@
  * attacker's. The header's sizes are taken once at open and nothing beyond them is
  * read; every offset and size is checked against them; chains must move forwards; no
  * recursion; allocations are bounded by the header's entry count, itself bounded by the
- * mapping's size.
+ * mapping's size. A file shrunk while mapped is told (on_damaged) and passed over, not a
+ * SIGBUS (see "a file shrunk while mapped" below).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -146,7 +148,7 @@ static uint64_t jenkins64(const uint8_t *data, size_t len) {
 
 /* ---- one file ---- */
 
-typedef struct {
+typedef struct JFile {
     uint8_t *map;
     size_t map_size;
     uint64_t start, end; /* the arena: [header size, header size + arena size) within the map */
@@ -155,11 +157,113 @@ typedef struct {
     int compact, keyed;
     uint64_t payload_at, item_size, array_item;
     PyObject *path; /* str */
+    /* the live mappings, for the SIGBUS handler (see "A file shrunk while mapped") */
+    struct JFile *next_mapped, *prev_mapped;
+    volatile sig_atomic_t damaged; /* set by the handler: a page of the map was gone */
+    int reported;                  /* its damage told (the reader's damaged callback) */
+    Py_ssize_t first, last;        /* its selected entries: [first, last) of the reader's */
+    uint64_t last_seqnum;          /* ... the last one's seqnum */
 } JFile;
 
+/* ---- a file shrunk while mapped ----
+
+   Reading a page of a mapping past the end its file now has raises SIGBUS, which kills the
+   process (both readers, this one and libsystemd's, in the reader child). journald never
+   shrinks a file it closed; anyone with write access to it can. A check of the size before
+   each read would race with the truncation and cost a system call per entry. Instead a
+   SIGBUS handler, for an address inside a mapping of this module, maps zero-filled pages
+   over the rest of that mapping (from the faulting page to its end), marks the file
+   damaged, counts the fault and returns: the faulting read runs again and reads zeros.
+   Zeros are what a write in place could leave, which every read here already checks; and
+   after each read of a map that hands something out, the reader compares the fault count
+   with the one it saw last: a file damaged meanwhile is reported and skipped (its entries
+   from there on are not handed out), the other files are read on. A fault at any other
+   address goes to the handler that was there before (the default: the process dies as
+   before). The handler walks a list of the live mappings, changed only with the GIL held
+   by the one thread that reads them. */
+
+static JFile *mapped_head;
+static volatile sig_atomic_t faults;
+static struct sigaction previous_bus;
+static int bus_installed;
+static uintptr_t page_mask;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context) {
+    uintptr_t at = (uintptr_t)info->si_addr;
+    if (info->si_code > 0) { /* a fault, not a kill */
+        for (JFile *f = mapped_head; f != NULL; f = f->next_mapped) {
+            uintptr_t start = (uintptr_t)f->map, end = start + f->map_size;
+            if (at < start || at >= end)
+                continue;
+            uintptr_t page = at & ~page_mask, stop = (end + page_mask) & ~page_mask;
+            if (mmap((void *)page, stop - page, PROT_READ,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
+                break; /* no memory for it: die as before */
+            f->damaged = 1;
+            faults = faults + 1;
+            return;
+        }
+    }
+    if (previous_bus.sa_flags & SA_SIGINFO) {
+        previous_bus.sa_sigaction(sig, info, context);
+        return;
+    }
+    if (previous_bus.sa_handler != SIG_DFL && previous_bus.sa_handler != SIG_IGN) {
+        previous_bus.sa_handler(sig);
+        return;
+    }
+    struct sigaction fatal;
+    memset(&fatal, 0, sizeof(fatal));
+    fatal.sa_handler = SIG_DFL;
+    sigemptyset(&fatal.sa_mask);
+    sigaction(sig, &fatal, NULL);
+    if (info->si_code <= 0)
+        raise(sig); /* sent: delivered now (SA_NODEFER), the default ends the process */
+    /* a fault: returning runs the access again, which the default ends */
+}
+
+static void install_sigbus(void) {
+    if (bus_installed)
+        return;
+    page_mask = (uintptr_t)sysconf(_SC_PAGESIZE) - 1;
+    struct sigaction ours;
+    memset(&ours, 0, sizeof(ours));
+    ours.sa_sigaction = on_sigbus;
+    ours.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&ours.sa_mask);
+    if (sigaction(SIGBUS, &ours, &previous_bus) == 0)
+        bus_installed = 1;
+}
+
+static void mapped_add(JFile *f) {
+    f->prev_mapped = NULL;
+    f->next_mapped = mapped_head;
+    if (mapped_head != NULL)
+        mapped_head->prev_mapped = f;
+    mapped_head = f;
+}
+
+static void mapped_remove(JFile *f) {
+    if (f->prev_mapped != NULL)
+        f->prev_mapped->next_mapped = f->next_mapped;
+    else if (mapped_head == f)
+        mapped_head = f->next_mapped;
+    if (f->next_mapped != NULL)
+        f->next_mapped->prev_mapped = f->prev_mapped;
+    f->next_mapped = f->prev_mapped = NULL;
+}
+
+/* The fault count, read after the reads of a map it is to cover (not moved before them). */
+static inline sig_atomic_t faults_now(void) {
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return faults;
+}
+
 static void jfile_close(JFile *f) {
-    if (f->map != NULL && f->map != MAP_FAILED)
+    if (f->map != NULL && f->map != MAP_FAILED) {
+        mapped_remove(f);
         munmap(f->map, f->map_size);
+    }
     f->map = NULL;
     Py_CLEAR(f->path);
 }
@@ -220,6 +324,7 @@ static int jfile_open(JFile *f, PyObject *path) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
         return -1;
     }
+    mapped_add(f);
     const uint8_t *h = f->map;
     uint32_t incompatible = le32(h + 12);
     if (memcmp(h, "LPKSHHRH", 8) != 0 || incompatible & ~INCOMPAT_KNOWN)
@@ -498,7 +603,20 @@ typedef struct {
     PyObject *open_sd, *value_of, *delegate;
     PyObject *names[2]; /* the last two field names found valid (the caller's constants) */
     int next_name;
+    PyObject *on_damaged; /* on_damaged(path, entries): a file found shrunk (None: nothing) */
+    sig_atomic_t faults_seen; /* the fault count when damage was last looked for */
+    /* the current entry's size and header (at its offset + 8: size, seqnum, realtime,
+       monotonic, boot id, xor hash), copied when it is stood on: its cursor and time stay
+       readable if its file is then found shrunk */
+    uint8_t head[56];
 } Reader;
+
+#define HEAD_SIZE 0
+#define HEAD_SEQNUM 8
+#define HEAD_REALTIME 16
+#define HEAD_MONOTONIC 24
+#define HEAD_BOOT 32
+#define HEAD_XOR 48
 
 static void reader_free_files(Reader *self) {
     if (self->files != NULL) {
@@ -523,6 +641,7 @@ static void Reader_dealloc(Reader *self) {
     Py_CLEAR(self->delegate);
     Py_CLEAR(self->names[0]);
     Py_CLEAR(self->names[1]);
+    Py_CLEAR(self->on_damaged);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -530,13 +649,62 @@ static inline const uint8_t *entry_ptr(const Reader *self, Py_ssize_t i) {
     return self->files[self->file_of[i]].map + (uint64_t)self->offset_of[i] * 8;
 }
 
+/* An entry's seqnum; for an entry of a damaged file its file's last one (monotonic still:
+   the files' seqnums rise strictly one after another), not a read of the lost pages. */
 static inline uint64_t entry_seqnum(const Reader *self, Py_ssize_t i) {
-    return le64(entry_ptr(self, i) + 16);
+    const JFile *f = &self->files[self->file_of[i]];
+    return f->damaged ? f->last_seqnum : le64(entry_ptr(self, i) + 16);
+}
+
+/* Tell the files found damaged since the last look: on_damaged(path, entries), entries being
+   the file's selected entries from index `from` on (those it will not hand out). */
+static int tell_damage(Reader *self, Py_ssize_t from) {
+    self->faults_seen = faults_now();
+    for (Py_ssize_t k = 0; k < self->n_files; k++) {
+        JFile *f = &self->files[k];
+        if (!f->damaged || f->reported)
+            continue;
+        f->reported = 1;
+        Py_ssize_t lost = f->last - (from < f->first ? f->first : from > f->last ? f->last : from);
+        if (self->on_damaged == Py_None)
+            continue;
+        PyObject *r = PyObject_CallFunction(self->on_damaged, "On", f->path, lost);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        if (self->files == NULL) /* the call closed this reader */
+            return 0;
+    }
+    return 0;
+}
+
+/* The first readable entry from i on (step 1) or back (step -1), its header copied into out:
+   its index, -1 none, -2 an error set (on_damaged raised). A damaged file's entries are
+   passed over; an entry whose copy faulted damages its file, which is told. */
+static Py_ssize_t readable_entry(Reader *self, Py_ssize_t i, Py_ssize_t step, uint8_t out[56]) {
+    while (i >= 0 && i < self->n) {
+        const JFile *f = &self->files[self->file_of[i]];
+        if (!f->damaged) {
+            memcpy(out, f->map + (uint64_t)self->offset_of[i] * 8 + 8, 56);
+            if (faults_now() == self->faults_seen)
+                return i;
+        }
+        if (faults_now() != self->faults_seen) { /* told from here (this entry lost) first */
+            if (tell_damage(self, i) < 0)
+                return -2;
+            if (self->files == NULL)
+                return -1;
+            continue;
+        }
+        i = step > 0 ? f->last : f->first - 1; /* damaged, told: passed over */
+    }
+    return -1;
 }
 
 /* Check a file's selected entries and append them; seqnums rise across all. */
 static int add_file_entries(Reader *self, uint32_t index, const List *chosen, uint64_t *last) {
-    const JFile *f = &self->files[index];
+    JFile *f = &self->files[index];
+    f->first = f->last = self->n;
     for (size_t i = 0; i < chosen->n; i++) {
         uint64_t offset = (uint64_t)chosen->items[i] * 8, size;
         if (!object_at(f, offset, OBJECT_ENTRY, &size) || size < ENTRY_HEAD ||
@@ -554,6 +722,8 @@ static int add_file_entries(Reader *self, uint32_t index, const List *chosen, ui
         self->offset_of[self->n] = chosen->items[i];
         self->n++;
     }
+    f->last = self->n;
+    f->last_seqnum = *last;
     return 0;
 }
 
@@ -563,14 +733,18 @@ static int first_seqnum_cmp(const void *a, const void *b) {
 }
 
 static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    static char *names[] = {"paths", "groups", "open_sd", "value_of", NULL};
-    PyObject *paths, *groups_in, *open_sd, *value_of;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO", names, &paths, &groups_in, &open_sd,
-                                     &value_of))
+    static char *names[] = {"paths", "groups", "open_sd", "value_of", "on_damaged", NULL};
+    PyObject *paths, *groups_in, *open_sd, *value_of, *on_damaged = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO|O", names, &paths, &groups_in, &open_sd,
+                                     &value_of, &on_damaged))
         return NULL;
+    install_sigbus();
     Reader *self = (Reader *)type->tp_alloc(type, 0);
     if (self == NULL)
         return NULL;
+    Py_INCREF(on_damaged);
+    self->on_damaged = on_damaged;
+    self->faults_seen = faults_now();
     Py_INCREF(open_sd);
     self->open_sd = open_sd;
     Py_INCREF(value_of);
@@ -645,6 +819,7 @@ static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         goto fail;
     }
     size_t total = 0;
+    int have_id = 0;
     for (Py_ssize_t i = 0; i < n_files; i++) {
         PyObject *path = PyList_GET_ITEM(path_list, i);
         if (!PyUnicode_Check(path)) {
@@ -652,29 +827,39 @@ static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
             goto fail;
         }
         self->n_files = i + 1;
-        if (jfile_open(&self->files[i], path) < 0)
-            goto fail;
-        if (i == 0)
-            memcpy(self->seqnum_id, self->files[0].seqnum_id, 16);
-        else if (memcmp(self->seqnum_id, self->files[i].seqnum_id, 16) != 0) {
-            PyErr_SetString(Unsupported, "files of several seqnum sources");
-            goto fail;
-        }
-        if (select_entries(&self->files[i], groups, &chosen[i]) < 0)
-            goto fail;
-        total += chosen[i].n;
+        JFile *f = &self->files[i];
         order[2 * i] = UINT64_MAX;
         order[2 * i + 1] = (uint64_t)i;
-        if (chosen[i].n) {
-            uint64_t size;
-            uint64_t first = (uint64_t)chosen[i].items[0] * 8;
-            if (!object_at(&self->files[i], first, OBJECT_ENTRY, &size) ||
-                size < ENTRY_HEAD) {
-                unsupported(&self->files[i], "an entry out of bounds");
+        int r = jfile_open(f, path);
+        if (r == 0 && !f->damaged) {
+            if (!have_id)
+                memcpy(self->seqnum_id, f->seqnum_id, 16);
+            else if (memcmp(self->seqnum_id, f->seqnum_id, 16) != 0) {
+                PyErr_SetString(Unsupported, "files of several seqnum sources");
                 goto fail;
             }
-            order[2 * i] = le64(self->files[i].map + first + 16);
+            have_id = 1;
+            r = select_entries(f, groups, &chosen[i]);
         }
+        if (r == 0 && chosen[i].n) {
+            uint64_t size;
+            uint64_t first = (uint64_t)chosen[i].items[0] * 8;
+            if (!object_at(f, first, OBJECT_ENTRY, &size) || size < ENTRY_HEAD)
+                r = unsupported(f, "an entry out of bounds");
+            else
+                order[2 * i] = le64(f->map + first + 16);
+        }
+        if (f->damaged && f->map != NULL) {
+            /* shrunk while opened: what was read of it may be zeros, a check failing on
+               them is no verdict on the file; it selects nothing (told below) */
+            PyErr_Clear();
+            chosen[i].n = 0;
+            order[2 * i] = UINT64_MAX;
+            continue;
+        }
+        if (r < 0)
+            goto fail;
+        total += chosen[i].n;
     }
     qsort(order, (size_t)n_files, 2 * sizeof(uint64_t), first_seqnum_cmp);
     self->room = total ? total : 1;
@@ -685,9 +870,21 @@ static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
     uint64_t last = 0;
     for (Py_ssize_t k = 0; k < n_files; k++) {
         uint32_t i = (uint32_t)order[2 * k + 1];
-        if (add_file_entries(self, i, &chosen[i], &last) < 0)
+        Py_ssize_t had = self->n;
+        uint64_t last_had = last;
+        JFile *f = &self->files[i];
+        int r = f->damaged ? 0 : add_file_entries(self, i, &chosen[i], &last);
+        if (f->damaged) { /* shrunk meanwhile: none of its entries */
+            PyErr_Clear();
+            self->n = had;
+            last = last_had;
+            f->first = f->last = had;
+        } else if (r < 0)
             goto fail;
     }
+    /* the files shrunk while opened (their count of entries lost: 0, not known) */
+    if (tell_damage(self, 0) < 0)
+        goto fail;
     self->next_index = 0;
     for (Py_ssize_t i = 0; i < n_files; i++)
         list_free(&chosen[i]);
@@ -720,15 +917,17 @@ static void hex128(char *out, const uint8_t id[16]) {
     out[32] = 0;
 }
 
-static PyObject *cursor_of(const Reader *self, Py_ssize_t i) {
-    const uint8_t *e = entry_ptr(self, i);
+/* The cursor of an entry whose header (readable_entry's copy) is head. */
+static PyObject *cursor_of(const Reader *self, const uint8_t head[56]) {
     char seqnum_id[33], boot[33];
     char text[256];
     hex128(seqnum_id, self->seqnum_id);
-    hex128(boot, e + 40);
+    hex128(boot, head + HEAD_BOOT);
     int n = snprintf(text, sizeof(text), "s=%s;i=%llx;b=%s;m=%llx;t=%llx;x=%llx", seqnum_id,
-                     (unsigned long long)le64(e + 16), boot, (unsigned long long)le64(e + 32),
-                     (unsigned long long)le64(e + 24), (unsigned long long)le64(e + 56));
+                     (unsigned long long)le64(head + HEAD_SEQNUM), boot,
+                     (unsigned long long)le64(head + HEAD_MONOTONIC),
+                     (unsigned long long)le64(head + HEAD_REALTIME),
+                     (unsigned long long)le64(head + HEAD_XOR));
     return PyUnicode_FromStringAndSize(text, n);
 }
 
@@ -814,9 +1013,23 @@ static int hand_over(Reader *self) {
     }
     /* where it stands, read before any call out (one could close this reader) */
     int mode = self->mode;
-    Py_ssize_t at = mode == AT_ENTRY ? self->current : mode == AT_SEEK ? self->next_index : -1;
-    PyObject *where = at >= 0 && at < self->n ? cursor_of(self, at) : NULL;
-    if (at >= 0 && at < self->n && where == NULL)
+    PyObject *where = NULL;
+    if (mode == AT_ENTRY) {
+        where = cursor_of(self, self->head);
+    } else if (mode == AT_SEEK) {
+        uint8_t head[56];
+        Py_ssize_t at = readable_entry(self, self->next_index, 1, head);
+        if (at == -2)
+            return -1;
+        if (self->files == NULL) {
+            PyErr_SetString(PyExc_ValueError, "the reader is closed");
+            return -1;
+        }
+        where = at >= 0 ? cursor_of(self, head) : NULL;
+        if (at >= 0 && where == NULL)
+            return -1;
+    }
+    if (mode == AT_ENTRY && where == NULL)
         return -1;
     int some = self->n > 0;
     PyObject *sd = PyObject_CallNoArgs(self->open_sd);
@@ -881,31 +1094,43 @@ fail:
 
 /* ---- moving ---- */
 
-static void stand_on(Reader *self, Py_ssize_t i) {
+/* Stand on the first readable entry from i in the direction step; its header copied. */
+static PyObject *stand_on(Reader *self, Py_ssize_t i, Py_ssize_t step) {
+    if (i < 0 || i >= self->n)
+        Py_RETURN_FALSE;
+    const JFile *f = &self->files[self->file_of[i]];
+    if (!f->damaged) { /* readable_entry's first turn, inline: the path of every entry */
+        memcpy(self->head, f->map + (uint64_t)self->offset_of[i] * 8 + 8, 56);
+        if (faults_now() == self->faults_seen)
+            goto stood;
+    }
+    i = readable_entry(self, i, step, self->head);
+    if (i == -2)
+        return NULL;
+    if (i < 0)
+        Py_RETURN_FALSE; /* the rest lost with a shrunk file: where it stood before */
+stood:
     self->mode = AT_ENTRY;
     self->current = i;
     self->next_index = i + 1;
     self->prev_index = i - 1;
+    Py_RETURN_TRUE;
 }
 
 static PyObject *Reader_next(Reader *self, PyObject *Py_UNUSED(unused)) {
     FORWARD("_next");
     /* after seek_tail, libsystemd's next is the last entry (as its previous after seek_head
        is the first) */
-    Py_ssize_t i = self->mode == AT_TAIL ? self->n - 1 : self->next_index;
-    if (i < 0 || i >= self->n)
-        Py_RETURN_FALSE;
-    stand_on(self, i);
-    Py_RETURN_TRUE;
+    if (self->mode == AT_TAIL)
+        return stand_on(self, self->n - 1, -1);
+    return stand_on(self, self->next_index, 1);
 }
 
 static PyObject *Reader_previous(Reader *self, PyObject *Py_UNUSED(unused)) {
     FORWARD("_previous");
-    Py_ssize_t i = self->mode == AT_HEAD ? 0 : self->prev_index;
-    if (i < 0 || i >= self->n)
-        Py_RETURN_FALSE;
-    stand_on(self, i);
-    Py_RETURN_TRUE;
+    if (self->mode == AT_HEAD)
+        return stand_on(self, 0, 1);
+    return stand_on(self, self->prev_index, -1);
 }
 
 static PyObject *Reader_seek_head(Reader *self, PyObject *Py_UNUSED(unused)) {
@@ -941,19 +1166,30 @@ static PyObject *Reader_seek_cursor(Reader *self, PyObject *arg) {
             return NULL;
         return PyObject_CallMethod(self->delegate, "seek_cursor", "O", arg);
     }
-    /* the first selected entry at or after the seqnum, the last at or before it */
-    Py_ssize_t lo = 0, hi = self->n;
-    while (lo < hi) {
-        Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (entry_seqnum(self, mid) < c.i)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /* the first selected entry at or after the seqnum, the last at or before it; again if a
+       file was found shrunk meanwhile (its entries then weigh as its last one) */
+    Py_ssize_t lo, prev;
+    for (;;) {
+        sig_atomic_t before = faults_now();
+        Py_ssize_t hi = self->n;
+        lo = 0;
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (entry_seqnum(self, mid) < c.i)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        prev = lo < self->n && entry_seqnum(self, lo) == c.i ? lo : lo - 1;
+        if (faults_now() == before)
+            break;
     }
+    if (faults_now() != self->faults_seen && tell_damage(self, lo) < 0)
+        return NULL; /* (closed by on_damaged: no entries, _next finds none) */
     self->mode = AT_SEEK;
     self->current = -1;
     self->next_index = lo;
-    self->prev_index = lo < self->n && entry_seqnum(self, lo) == c.i ? lo : lo - 1;
+    self->prev_index = prev;
     Py_RETURN_NONE;
 }
 
@@ -978,11 +1214,13 @@ static PyObject *Reader_test_cursor(Reader *self, PyObject *arg) {
             return NULL;
         return PyObject_CallMethod(self->delegate, "test_cursor", "O", arg);
     }
-    const uint8_t *e = entry_ptr(self, self->current);
+    const uint8_t *e = self->head;
     int same = (!c.has_s || memcmp(c.s, self->seqnum_id, 16) == 0) &&
-               (!c.has_i || c.i == le64(e + 16)) && (!c.has_b || memcmp(c.b, e + 40, 16) == 0) &&
-               (!c.has_m || c.m == le64(e + 32)) && (!c.has_t || c.t == le64(e + 24)) &&
-               (!c.has_x || c.x == le64(e + 56));
+               (!c.has_i || c.i == le64(e + HEAD_SEQNUM)) &&
+               (!c.has_b || memcmp(c.b, e + HEAD_BOOT, 16) == 0) &&
+               (!c.has_m || c.m == le64(e + HEAD_MONOTONIC)) &&
+               (!c.has_t || c.t == le64(e + HEAD_REALTIME)) &&
+               (!c.has_x || c.x == le64(e + HEAD_XOR));
     return PyBool_FromLong(same);
 }
 
@@ -992,14 +1230,14 @@ static PyObject *Reader_get_realtime(Reader *self, PyObject *Py_UNUSED(unused)) 
     FORWARD("_get_realtime");
     if (self->mode != AT_ENTRY)
         return no_entry();
-    return PyLong_FromUnsignedLongLong(le64(entry_ptr(self, self->current) + 24));
+    return PyLong_FromUnsignedLongLong(le64(self->head + HEAD_REALTIME));
 }
 
 static PyObject *Reader_get_cursor(Reader *self, PyObject *Py_UNUSED(unused)) {
     FORWARD("_get_cursor");
     if (self->mode != AT_ENTRY)
         return no_entry();
-    return cursor_of(self, self->current);
+    return cursor_of(self, self->head);
 }
 
 /* Whether a field name is one libsystemd takes ([A-Z0-9_]+; else systemd-python's ValueError,
@@ -1020,6 +1258,22 @@ static int name_valid(Reader *self, PyObject *field, const char *name, Py_ssize_
     return 1;
 }
 
+static PyObject *Reader_get(Reader *self, PyObject *field);
+
+/* _get's answer where a read of the current entry faulted: its file is told damaged and the
+   entry reads as one without the field (the catch-up passes over it; its cursor and time
+   were copied before). A fault in another file (none reads them here): read again. */
+static PyObject *get_lost(Reader *self, PyObject *field) {
+    if (tell_damage(self, self->current) < 0)
+        return NULL;
+    if (self->files == NULL)
+        return no_entry();
+    if (!self->files[self->file_of[self->current]].damaged)
+        return Reader_get(self, field);
+    PyErr_SetObject(PyExc_KeyError, field);
+    return NULL;
+}
+
 static PyObject *Reader_get(Reader *self, PyObject *field) {
     if (self->delegate != NULL)
         return PyObject_CallMethod(self->delegate, "_get", "O", field);
@@ -1037,11 +1291,13 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
     if (self->mode != AT_ENTRY)
         return no_entry();
     const JFile *f = &self->files[self->file_of[self->current]];
+    if (f->damaged)
+        return get_lost(self, field);
     uint64_t offset = (uint64_t)self->offset_of[self->current] * 8;
     const uint8_t *e = f->map + offset;
-    /* checked at open, read again: the file's pages are the file's (a write to it in place
-       shows through the mapping), so its size is bounded again, not trusted */
-    uint64_t entry_size = le64(e + 8);
+    /* checked at open, read again when stood on: the file's pages are the file's (a write to
+       it in place shows through the mapping), so its size is bounded again, not trusted */
+    uint64_t entry_size = le64(self->head + HEAD_SIZE);
     if (entry_size < ENTRY_HEAD || entry_size > f->end - offset) {
         if (hand_over(self) < 0)
             return NULL;
@@ -1058,6 +1314,8 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
         uint64_t data = compact ? le32(items + 4 * i) : le64(items + 16 * i), size = 0;
         if (data < start || data % 8 || data > end - 16 || map[data] != OBJECT_DATA ||
             (size = le64(map + data + 8)) < payload_at || size > end - data) {
+            if (faults_now() != self->faults_seen) /* zeros where the file was cut */
+                return get_lost(self, field);
             /* a check failing mid-read: libsystemd reads on from this entry */
             if (hand_over(self) < 0)
                 return NULL;
@@ -1065,8 +1323,10 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
         }
         const uint8_t *p = map + data;
         if (p[1] & OBJECT_COMPRESSED) {
+            if (faults_now() != self->faults_seen)
+                return get_lost(self, field);
             /* its field's name is compressed too: libsystemd reads this value */
-            PyObject *cursor = cursor_of(self, self->current), *path = f->path;
+            PyObject *cursor = cursor_of(self, self->head), *path = f->path;
             if (cursor == NULL)
                 return NULL;
             Py_INCREF(path); /* the call may close this reader, which drops f->path */
@@ -1086,10 +1346,17 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
         uint64_t plen = size - payload_at;
         const uint8_t *payload = p + payload_at;
         if (plen >= need && memcmp(payload, name, (size_t)flen) == 0 && payload[flen] == '=' &&
-            data_good(f, p, size)) /* a bad one libsystemd skips over */
-            return PyBytes_FromStringAndSize((const char *)payload + need,
-                                             (Py_ssize_t)(plen - need));
+            data_good(f, p, size)) { /* a bad one libsystemd skips over */
+            PyObject *value = PyBytes_FromStringAndSize((const char *)payload + need,
+                                                        (Py_ssize_t)(plen - need));
+            if (faults_now() == self->faults_seen || value == NULL)
+                return value;
+            Py_DECREF(value); /* read where the file was cut */
+            return get_lost(self, field);
+        }
     }
+    if (faults_now() != self->faults_seen)
+        return get_lost(self, field);
     PyErr_SetObject(PyExc_KeyError, field);
     return NULL;
 }

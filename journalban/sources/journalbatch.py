@@ -176,7 +176,9 @@ def read_batch(follower: Follower) -> Frame | None:
             except KeyError:
                 keys.append(None)
     if not read:
-        return None
+        return None  # (a file's entries lost meanwhile: counted in the next frame)
+    if follower.lost:  # entries of a file found shrunk while read (journalnative)
+        unreadable, follower.lost = unreadable + follower.lost, 0
     follower.limit = min(follower.request.batch_size, 2 * follower.limit)
     follower.cursor = reader._get_cursor()
     follower.read_since_open += read

@@ -58,17 +58,31 @@ class CatchingUp:
     after_helper: bool
     stop: str | None
     stop_usec: int | None
+    # Selected entries of files found shrunk while the native reader read them (journalnative):
+    # added to the next frame's ``unreadable`` (read_batch).
+    lost = 0
+    shrunk = False  # a file was found shrunk: the directory reader is opened again
 
     if TYPE_CHECKING:  # provided by Follower
 
         def _open(self) -> Reader: ...
         def reposition(self) -> None: ...
+        def reopen(self) -> None: ...
         def ensure_finder(self, fresh: bool = False) -> None: ...
         def drain(self, live: bool = False) -> None: ...
         def send(self, frame: Frame) -> None: ...
 
     def _follower(self) -> Follower:
         return cast("Follower", self)
+
+    def note_damaged(self, path: str, entries: int) -> None:
+        """A file the native reader found shrunk while it read it: logged, its entries not
+        read counted (journalnative; the reader reads the other files on)."""
+        from journalban.sources.journalnative import log_damaged
+
+        log_damaged(path, entries)
+        self.lost += entries
+        self.shrunk = True
 
     def catch_up(self) -> None:
         """Read the backlog file group by file group, then stand where the directory reader goes on.
@@ -117,6 +131,13 @@ class CatchingUp:
         self.after_helper = False
         self.files = None
         self.reader = directory_reader
+        if self.shrunk:
+            # The directory reader mapped that file before it shrank: libsystemd's reader has
+            # no SIGBUS handler and would die on a page gone. A fresh one checks each file's
+            # size at open and leaves the shrunk one out.
+            self.shrunk = False
+            self.reopen()
+            return
         self.reposition()
 
     def read_round(self, parts: Sequence[Part]) -> bool:

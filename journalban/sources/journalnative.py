@@ -14,15 +14,21 @@ value read by a libsystemd reader of that file standing on the same entry, the n
 entries natively again), and a check failing mid-read or a seek it does not follow (a
 libsystemd reader of the same files and matches placed on the same entry, which reads
 on from there).
+
+A file shrunk while it is mapped (journald never does it; anyone who can write the file
+can) does not end the process with SIGBUS: the reader finds it damaged, tells it
+(``on_damaged``: logged, and counted by the catch-up as entries unreadable) and reads the
+other files on; the entry it stood on reads as one without fields, its cursor and time
+kept (docs/benchmarks.md, "A file shrunk while mapped").
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-__all__ = ["ENV", "NativeReader", "native_available", "open_native"]
+__all__ = ["ENV", "NativeReader", "OnDamaged", "log_damaged", "native_available", "open_native"]
 
 ENV = "JOURNALBAN_NATIVE_JOURNAL"
 
@@ -98,9 +104,31 @@ class _Values:
             reader.close()  # type: ignore[attr-defined]
 
 
-def open_native(files: Sequence[str], groups: Sequence[Mapping[str, str]]) -> NativeReader | None:
+# on_damaged(path, entries): a file found shrunk while read; entries: its selected entries
+# from where it was found so on, not handed out (0 when found at open: not known)
+OnDamaged = Callable[[str, int], object]
+
+
+def log_damaged(path: str, entries: int) -> None:
+    """Log a file found shrunk while read (the reader child's stderr: the agent's log)."""
+    import logging
+
+    logging.getLogger("journalban.sources").warning(
+        "journal file %s shrank while it was read (damaged): %d entries selected for the jail "
+        "were not read from it; the other files are read on",
+        path,
+        entries,
+    )
+
+
+def open_native(
+    files: Sequence[str],
+    groups: Sequence[Mapping[str, str]],
+    on_damaged: OnDamaged = log_damaged,
+) -> NativeReader | None:
     """A native reader of ``files`` with the match ``groups`` (as ``sdreader.add_groups``
-    adds them), or None: libsystemd reads them (see the module's doc).
+    adds them), or None: libsystemd reads them (see the module's doc). ``on_damaged`` is
+    called for each file found shrunk while read (``OnDamaged``).
 
     Raises:
         OSError: a file could not be opened (vacuumed meanwhile), as libsystemd would.
@@ -111,7 +139,9 @@ def open_native(files: Sequence[str], groups: Sequence[Mapping[str, str]]) -> Na
 
     paths, wanted = list(files), [dict(group) for group in groups]
     try:
-        reader: NativeReader = Reader(paths, wanted, lambda: _sd_reader(paths, wanted), _Values())
+        reader: NativeReader = Reader(
+            paths, wanted, lambda: _sd_reader(paths, wanted), _Values(), on_damaged
+        )
     except Unsupported:
         return None
     return reader

@@ -201,7 +201,7 @@ class Follower(CatchingUp):
             # it one lookup at open), else libsystemd as below.
             from journalban.sources.journalnative import open_native
 
-            native = open_native(self.files, groups)
+            native = open_native(self.files, groups, self.note_damaged)
             if native is not None:
                 return cast("Reader", native)
         if self.files is not None and len(groups) > 1:
