@@ -267,6 +267,12 @@ def test_a_first_ban_is_one_object_unless_an_action_reads_its_lines(
         assert kept.lines == ()
         assert (kept is ban) is lineless
         assert bool(ban.lines) is not lineless
+    # lines_of is keyed by id: safe while each key is the id of a ban its own commit holds
+    # (``bans`` only grows, and the commit keeps them alive until written: no id of a ban
+    # freed meanwhile, taken again by another, is ever looked up)
+    for commit in changes.commits:
+        assert set(commit.lines_of) <= {*map(id, commit.bans)}
+        assert bool(commit.lines_of) is (lineless and commit.jail == "sshd")
     lines = committed_lines(changes, changes.bans)
     assert [line for b, line in zip(changes.bans, lines, strict=True) if b in firsts] == [
         (f"Failed password for u{i} from 203.0.113.{i}",) for i in range(24, 40)
