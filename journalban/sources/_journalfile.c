@@ -1450,7 +1450,7 @@ static PyObject *hash_of(PyObject *Py_UNUSED(module), PyObject *args) {
 }
 
 static PyObject *abi(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(unused)) {
-    return PyLong_FromLong(1);
+    return PyLong_FromLong(2); /* 2: Reader's on_damaged */
 }
 
 static PyMethodDef module_methods[] = {

@@ -138,10 +138,20 @@ def open_native(
     from journalban.sources._journalfile import Reader, Unsupported
 
     paths, wanted = list(files), [dict(group) for group in groups]
+    told = (on_damaged,) if _abi() >= 2 else ()  # (a module built before on_damaged: none)
     try:
         reader: NativeReader = Reader(
-            paths, wanted, lambda: _sd_reader(paths, wanted), _Values(), on_damaged
+            paths, wanted, lambda: _sd_reader(paths, wanted), _Values(), *told
         )
     except Unsupported:
         return None
     return reader
+
+
+def _abi() -> int:
+    """The module's interface version: 2 takes ``on_damaged`` (a checkout's module built in
+    place before it, which nothing rebuilds on a pull, is read with as before)."""
+    from journalban.sources import _journalfile
+
+    version: int = _journalfile.abi()
+    return version

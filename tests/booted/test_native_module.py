@@ -101,7 +101,7 @@ def test_the_module_is_installed_and_loads_under_each_units_sandbox(
     module = _installed_module(host)
     result, output = _run_check(host, [], unit)
     assert result == "success", output
-    assert f"NATIVE 1 {module} True" in output, output
+    assert f"NATIVE 2 {module} True" in output, output
 
 
 def test_the_check_sees_the_sandbox_a_non_executable_package_directory_fails(
