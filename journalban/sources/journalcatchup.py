@@ -40,6 +40,22 @@ if TYPE_CHECKING:
     from journalban.sources.sdreader import Reader
 
 
+def any_shrunk(paths: Sequence[str]) -> bool:
+    """Whether one of the journal files is shorter than its header says (its header's size
+    and arena's: a file journald closed is never shorter): one cut since it was mapped."""
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                head = file.read(104)
+                size = os.fstat(file.fileno()).st_size
+        except OSError:
+            continue  # gone (vacuumed): its mapping stays whole until unmapped
+        claimed = int.from_bytes(head[88:96], "little") + int.from_bytes(head[96:104], "little")
+        if head[:8] == b"LPKSHHRH" and len(head) == 104 and claimed > size:
+            return True
+    return False
+
+
 class CatchingUp:
     """``Follower``'s catch-up and the helper's parts (the attributes are ``Follower``'s)."""
 
@@ -131,10 +147,11 @@ class CatchingUp:
         self.after_helper = False
         self.files = None
         self.reader = directory_reader
-        if self.shrunk:
-            # The directory reader mapped that file before it shrank: libsystemd's reader has
-            # no SIGBUS handler and would die on a page gone. A fresh one checks each file's
-            # size at open and leaves the shrunk one out.
+        if self.shrunk or any_shrunk(self.archived):
+            # The directory reader mapped that file before it shrank (found by a part's
+            # reader, the helper's too, or cut after its part was read): libsystemd's reader
+            # has no SIGBUS handler and would die on a page gone. A fresh one checks each
+            # file's size at open and leaves the shrunk one out.
             self.shrunk = False
             self.reopen()
             return

@@ -214,3 +214,45 @@ def test_a_catch_up_tells_a_shrunk_file_and_reads_the_others(
         f"journal file {cut} shrank while it was read (damaged): {len(lost)} entries selected "
         "for the jail were not read from it; the other files are read on"
     ]
+
+
+def test_a_file_cut_after_its_part_was_read_is_left_out_of_the_directory_reader(
+    small_fs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut after the catch-up read its part (no part's reader sees it; a helper's part, as
+    well): the directory reader, which mapped it at the start, is opened again before it
+    stands where the catch-up ended (libsystemd's reader died there of SIGBUS)."""
+    total = 6000
+    with JournalWriter(small_fs) as writer:
+        writer.write([sshd_fields(f"line {i}") for i in range(total)])
+        wait_entries(small_fs, total)
+    files = sorted(
+        (p for p in small_fs.iterdir() if p.name.startswith("remote@")),
+        key=lambda p: int(p.name.split("-")[1], 16),
+    )
+    assert len(files) >= 3
+    cut = str(files[1])
+    read_group = Follower.read_group
+    cuts: list[str] = []
+
+    def then_cut(self: Follower, part: Any) -> bool:
+        done = read_group(self, part)
+        if cut in part.files and not cuts:
+            cuts.append(cut)
+            os.truncate(cut, 4096)
+        return done
+
+    monkeypatch.setattr(Follower, "read_group", then_cut)
+    sink = os.open(os.devnull, os.O_RDWR)
+    try:
+        request = Request(matches=SSHD, directory=str(small_fs), batch_size=700, reopen_every=10**6)
+        follower = Follower(request, sink, sink)
+        follower.seek_start()
+        follower.catch_up()  # (was: SIGBUS in reposition, libsystemd's reader)
+        follower.drain()
+        assert cuts
+        assert follower.cursor is not None
+        assert follower.reader._get_cursor() == follower.cursor  # where the reading ended
+        follower.reader.close()
+    finally:
+        os.close(sink)
