@@ -12,7 +12,10 @@ there for ever. ``Restarts`` keeps the source from stalling on it: after a
 reader child crashed, the next one steps, and after ``STRIKES`` stepping
 children crashed with nothing handed at the same committed position, the next
 one skips that one entry (``sources.journalrecover``), which is logged and
-counted as unreadable.
+counted as unreadable. When the skipping child dies too (moving to the entry:
+a damaged entry header or entry array), the next one shuns that entry's file,
+the rest of it logged and counted as unreadable, and no later child of the
+source opens it: a bounded number of restarts per damaged file.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from journalban.agent.build import build_sources
@@ -72,32 +75,47 @@ class Restarts:
     committed position on the entry before the one it died at. A stepping child
     that crashed with nothing handed died at the entry after that position; when
     ``STRIKES`` of them did so at the same position, the next child skips that
-    entry. Any other failure (an exit, SIGKILL) restarts the source as it was.
+    entry. A skipping child that crashed with nothing handed died moving to it (a
+    damaged entry header or entry array, a page that faults): the next child shuns
+    the file holding that entry (never opens it, for the life of the agent), losing
+    the rest of that file and nothing else. Any other failure (an exit, SIGKILL)
+    restarts the source as it was.
     """
 
     position: str | None = None  # where the stepping children crashed
     strikes: int = 0
+    shunned: list[str] = field(default_factory=list)  # files no child opens (JournalSource)
 
     def after(
-        self, error: BaseException, stepped: bool, handed: bool, position: str | None
-    ) -> tuple[bool, bool]:
-        """(whether to step, whether to skip an entry first) for the next child, after the
-        source failed with ``error``; ``stepped``: its child stepped, ``handed``: it handed
-        a batch, ``position``: the committed position the next child starts from."""
+        self,
+        error: BaseException,
+        stepped: bool,
+        handed: bool,
+        position: str | None,
+        skipped: bool = False,
+    ) -> tuple[bool, bool, bool]:
+        """(whether to step, whether to skip an entry first, whether to shun the file of the
+        entry after the position) for the next child, after the source failed with
+        ``error``; ``stepped``: its child stepped, ``handed``: it handed a batch,
+        ``position``: the committed position the next child starts from, ``skipped``: its
+        child was told to skip."""
         if not isinstance(error, ChildDied):
-            return False, False
+            return False, False, False
         if error.helper:
-            return True, False  # how it ended is not known: the stepping child will tell
+            return True, False, False  # how it ended is not known: the stepping child will tell
         if error.signal not in CRASHES:
-            return False, False  # it exited (it said why), or was killed (the OOM killer)
+            return False, False, False  # it exited (it said why), or was killed (the OOM killer)
         if not stepped or handed:
-            return True, False
+            return True, False, False
+        if skipped:
+            self.strikes, self.position = 0, None
+            return True, False, True
         self.strikes = self.strikes + 1 if position == self.position else 1
         self.position = position
         if self.strikes < STRIKES:
-            return True, False
+            return True, False, False
         self.strikes, self.position = 0, None
-        return True, True
+        return True, True, False
 
 
 class AgentSources:
@@ -206,12 +224,16 @@ class AgentSources:
             if not fresh:
                 return
             stepped = isinstance(source, JournalSource) and source.stepping
+            skipped = isinstance(source, JournalSource) and source.skipping
+            unreported = source.unreported if isinstance(source, JournalSource) else 0
             source = fresh[0]
             if isinstance(source, JournalSource):
-                step, skip = restarts.after(
-                    failure, stepped, handed, positions.get((jail, source.key))
+                step, skip, shun = restarts.after(
+                    failure, stepped, handed, positions.get((jail, source.key)), skipped
                 )
-                source.resume(step=step, skip=skip)
+                restarts.shunned = source.resume(
+                    step=step, skip=skip, shun=shun, shunned=restarts.shunned, unreported=unreported
+                )
             self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
             self._sources[jail].append(source)
             if self._state == "degraded" and self.degraded_reason.startswith("source"):

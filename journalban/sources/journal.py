@@ -191,6 +191,9 @@ class JournalSource:
         self._prepared: tuple[socket.socket | None, ChildProcess] | None = None
         self._frame_gap = frame_gap
         self._step, self._skip = 0, False  # resume()
+        self._shunned: list[str] = []  # files no reader child opens (resume)
+        # Entries of a shunned file lost, not yet counted in a batch as unreadable.
+        self.unreported = 0
         self._closed = False
         self.invalidations = 0
         _tell_catch_up_reader()
@@ -247,6 +250,7 @@ class JournalSource:
             frame_gap=self._frame_gap,
             skip=self._skip,
             step=self._step,
+            shun=self._shunned,
         )
 
     def _batch(self, frame: Frame) -> LineBatch:
@@ -260,22 +264,63 @@ class JournalSource:
             position=frame.cursor,
             prefixed=False,
             arrival=self._clock.now(),
-            unreadable=frame.unreadable,
+            unreadable=frame.unreadable + self._unreported(),
             read=frame.read,
             hits=frame.hits,  # (then no lines: ``read`` counts them, the hits hold theirs)
             sessions=frame.sessions or (),
         )
 
-    def resume(self, *, step: bool, skip: bool) -> None:
+    def resume(
+        self,
+        *,
+        step: bool,
+        skip: bool,
+        shun: bool = False,
+        shunned: Sequence[str] = (),
+        unreported: int = 0,
+    ) -> list[str]:
         """Start the next reader child carefully (after children died on an entry, the
         agent's ``Restarts``): ``skip`` the entry after the position, then (``step``) hand
-        out the next batch's worth of entries one per batch (``journalrecover``)."""
+        out the next batch's worth of entries one per batch (``journalrecover``). No child
+        opens the ``shunned`` files; ``shun``: nor the file of the entry after the position
+        (found by the files' headers), whose entries from there on are lost, logged and
+        counted as unreadable (with ``unreported``, those of an earlier source not yet
+        counted). The files shunned from now on."""
         self._step, self._skip = self._batch_size if step else 0, skip
+        self.unreported = unreported
+        self._shunned = list(shunned)
+        if shun:
+            from journalban.sources.journalrecover import file_after
+
+            found = file_after(self._cursor, self._directory, self._shunned)
+            if found is None:
+                log.warning("source %s: its reader children died moving to the entry after "
+                            "cursor %s, even to skip it, and no journal file holding it was "
+                            "found: reading on", self.key, self._cursor)  # fmt: skip
+            else:
+                path, lost = found
+                log.warning("source %s stops reading journal file %s: its reader children "
+                            "died moving to the entry after cursor %s, even to skip it (a "
+                            "damaged journal file?); its %d entries from there on are lost, "
+                            "counted as unreadable; no reader of this agent opens it again",
+                            self.key, path, self._cursor, lost)  # fmt: skip
+                self._shunned.append(path)
+                self.unreported += lost
+        return self._shunned
+
+    def _unreported(self) -> int:
+        lost, self.unreported = self.unreported, 0
+        return lost
 
     @property
     def stepping(self) -> bool:
         """Whether the reader child is told to step (``resume``)."""
         return self._step > 0
+
+    @property
+    def skipping(self) -> bool:
+        """Whether the reader child is told to skip an entry first (``resume``)."""
+        return self._skip
 
     def _skipped(self, frame: Frame) -> LineBatch:
         where = frame.messages[0] if frame.messages else ""
@@ -284,7 +329,8 @@ class JournalSource:
                     self.key, where or "(not found)", frame.cursor)  # fmt: skip
         self._cursor = frame.cursor
         return LineBatch(source=self.key, lines=[], position=frame.cursor, prefixed=False,
-                         arrival=self._clock.now(), unreadable=1, read=1)  # fmt: skip
+                         arrival=self._clock.now(), unreadable=1 + self._unreported(),
+                         read=1)  # fmt: skip
 
     async def batches(self) -> AsyncIterator[LineBatch]:
         """Batches of matching entries; waits on the child's pipe when caught up.

@@ -129,6 +129,9 @@ class Request:
     # ``cursor`` (a ``SKIPPED`` frame), then read ``step`` entries one per frame.
     skip: bool = False
     step: int = 0
+    # Journal files never opened (``agent.sourcing.Restarts``: a reader died moving into
+    # one even to skip an entry): the directory is read as the list of its other files.
+    shun: Sequence[str] = ()
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"

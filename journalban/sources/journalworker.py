@@ -52,9 +52,12 @@ from journalban.sources.literalscan import first_look, literal_scan, sample_mess
 # sd-journal (sources.sdreader) only where a journal is opened: the agent imports
 # journalwire's constants and Request, not the reader.
 if TYPE_CHECKING:
+    import tempfile
+
     from journalban.sources.sdreader import Reader
 
 _INVALIDATE = 2  # sd-journal's SD_JOURNAL_INVALIDATE
+SHUNNING_LOOK_MS = 1000  # a reader shunning files looks for new ones this often
 # Session prefixes, the failure literals' scan, and the route of those prefixes and
 # the finder's failure starts (None: the prefixes and the scan decide).
 Split = tuple[tuple[bytes, ...], Callable[[bytes], object], Route | None]
@@ -87,6 +90,8 @@ class Follower(CatchingUp):
         self.stdout = stdout
         self.invalidations = 0
         self.files: list[str] | None = None  # those of the reader; None: every file
+        # Every file but the shunned ones (Request.shun), as last listed: their reader's.
+        self.unshunned: list[str] | None = None
         # By archived files: the match groups selecting anything there (journalprune).
         self._groups: dict[tuple[str, ...], list[Mapping[str, str]]] = {}
         self.held: list[int] = []  # inotify instances of readers reopened, closed when idle
@@ -209,7 +214,12 @@ class Follower(CatchingUp):
             if key not in self._groups:
                 self._groups[key] = groups_in(key, groups)
             groups = self._groups[key]
-        reader = open_reader(files=self.files, path=request.directory, namespace=request.namespace)
+        files, directory = self.files, request.directory
+        if files is None and request.shun:
+            files = self.unshunned = unshunned(request)
+            if files == []:  # every file shunned: a reader of no file (libsystemd refuses [])
+                files, directory = None, _empty_directory()
+        reader = open_reader(files=files, path=directory, namespace=request.namespace)
         if self.files is None:
             # sd_journal_get_fd() sets up the inotify watches: ask for it before
             # the first read, so nothing appended after that read goes unnoticed.
@@ -232,6 +242,10 @@ class Follower(CatchingUp):
         reader.seek_cursor(cursor)
         if reader._next() and reader.test_cursor(cursor):
             return  # on the entry handled last: the next _next() is new
+        if self.request.shun:
+            # Its file shunned, maybe: the next _next() goes to the first entry after it.
+            reader.seek_cursor(cursor)
+            return
         # That entry is gone (vacuumed, or no longer matched): the oldest entry
         # still there, skipping those older than it, which were handled before.
         when = cursor_realtime_usec(cursor)
@@ -335,9 +349,18 @@ class Follower(CatchingUp):
         # sd_journal_get_timeout() asks for a timed wake only when its fd is
         # not reliable (journal files on a network file system).
         timeout_ms = reader.get_timeout_ms()
+        if self.unshunned is not None:
+            # A reader of a list of files watches no directory: new files (a rotation) are
+            # looked for each second.
+            timeout_ms = SHUNNING_LOOK_MS if timeout_ms < 0 else min(timeout_ms, SHUNNING_LOOK_MS)
         for fd, _ in poller.poll(None if timeout_ms < 0 else timeout_ms):
             if fd == self.stdin and not os.read(self.stdin, 4096):
                 return False
+        if self.unshunned is not None and self.files is None:
+            listed = unshunned(self.request)
+            if listed is None or sorted(listed) != sorted(self.unshunned):
+                self.reopen()
+                return True
         if reader.process() == _INVALIDATE:
             self.invalidations += 1
             self.reposition()
@@ -362,6 +385,27 @@ class Follower(CatchingUp):
             if not self.wait() or not self.pace():
                 return
             self.drain(live=True)
+
+
+def unshunned(request: Request) -> list[str] | None:
+    """The journal's files but those of ``Request.shun`` (None: they are not known; then
+    the directory is read as it is)."""
+    from journalban.sources.journalfiles import journal_files
+
+    found = journal_files(request.directory) if request.namespace is None else None
+    return None if found is None else [path for path in found if path not in request.shun]
+
+
+_EMPTY: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def _empty_directory() -> str:
+    """A directory of no journal file, removed when the child ends."""
+    import tempfile  # (rarely: not at the child's start)
+
+    if not _EMPTY:
+        _EMPTY.append(tempfile.TemporaryDirectory(prefix="journalban-none-"))
+    return _EMPTY[0].name
 
 
 def reap_helpers(_signum: int, _frame: object) -> None:

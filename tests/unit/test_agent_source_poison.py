@@ -30,8 +30,10 @@ ENTRIES, POISON = 10, 6
 
 # The fake child: entries 1..ENTRIES, each a failure of its own address; it aborts on
 # reaching POISON. Batches of 4 entries, or one per frame while it steps.
+SHUNNED_TAIL = 8  # the last entry of the file holding POISON (test_..._file_is_shunned)
 CHILD = f"""
 import os, sys, time
+MOVING = os.environ.get("FAKE_DIES_MOVING") == "1"
 from journalban.sources.journalwire import DATA, SKIPPED, Frame, Request
 request = Request.decode(sys.stdin.buffer.readline())
 def cursor(n):
@@ -39,7 +41,11 @@ def cursor(n):
 at = int(request.cursor.split(";")[1][2:], 16) if request.cursor else 0
 def send(frame):
     sys.stdout.buffer.write(frame.encode()); sys.stdout.buffer.flush()
-if request.skip:
+if request.shun:
+    at = max(at, {SHUNNED_TAIL})  # the rest of the shunned file not read
+elif request.skip:
+    if MOVING:
+        os.abort()  # dies moving to the entry, before its cursor
     at += 1
     send(Frame(cursor(at), 1, 1, kind=SKIPPED, messages=["/fake/system.journal"]))
 step, lines = request.step, []
@@ -55,9 +61,14 @@ sys.stdin.buffer.read()  # until the agent is gone
 """
 
 
-def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+Start = tuple[int | None, int, bool, list[str]]  # position, step, skip, shun of each child
+
+
+def run_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, directory: str | None = None
+) -> tuple[tuple[int, int, int], list[Start]]:
+    """The agent on the fake child: the jail's (failures, lines read, unreadable) and the
+    children's starts."""
     config = tmp_path / "journalban.yaml"
     config.write_text(yaml.safe_dump({
         "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
@@ -65,13 +76,13 @@ def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
                   "files-ssh": {"filter": "sshd", "source": "files", "files": [str(tmp_path / "x.log")],
                                 "maxretry": 10}},
     }))  # fmt: skip
-    starts: list[tuple[str | None, int, bool]] = []  # position, step, skip of each child
-    sources: list[JournalSource] = []
+    starts: list[Start] = []
 
     class Watched(JournalSource):
         def _request(self, helper_socket: int | None = None) -> Any:
             request = super()._request(helper_socket)
-            starts.append((request.cursor, request.step, request.skip))
+            at = None if request.cursor is None else int(request.cursor.split(";")[1][2:], 16)
+            starts.append((at, request.step, request.skip, list(request.shun)))
             return request
 
     def build(
@@ -82,9 +93,8 @@ def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
         sessions: Any = (),
     ) -> list[JournalSource]:
         source = Watched("k", clock=SystemClock(), findtime=600, batch_size=4,
-                         position=positions.get(("files-ssh", "k")),
+                         position=positions.get(("files-ssh", "k")), directory=directory,
                          worker=[sys.executable, "-c", CHILD])  # fmt: skip
-        sources.append(source)
         return [source]
 
     monkeypatch.setattr(sourcing, "build_sources", build)
@@ -97,7 +107,7 @@ def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
         await agent.ready.wait()
         jail = agent.decisions.jails["files-ssh"]
         for _ in range(1000):
-            if jail.lines_read == ENTRIES:
+            if jail.lines_read + jail.lines_unreadable >= ENTRIES:
                 break
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)  # nothing more comes
@@ -106,14 +116,20 @@ def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
         await task
         return counts
 
-    total, read, unreadable = asyncio.run(scenario())
+    return asyncio.run(scenario()), starts
+
+
+def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (total, read, unreadable), starts = run_agent(tmp_path, monkeypatch)
     assert (total, read, unreadable) == (ENTRIES - 1, ENTRIES, 1)
-    at = [None if c is None else int(c.split(";")[1][2:], 16) for c, _, _ in starts]
+    at = [position for position, _, _, _ in starts]
     # the first child dies in its second batch (entries 5-6): the committed position is 4;
     # a stepping child hands 5 and dies; STRIKES stepping ones die with nothing handed;
     # then one skips 6, steps on and reads to the end.
     assert at == [None, 4, *[5] * (STRIKES + 1)]
-    steps = [(step, skip) for _, step, skip in starts]
+    steps = [(step, skip) for _, step, skip, _ in starts]
     assert steps == [(0, False), *[(4, False)] * (1 + STRIKES), (4, True)]
     warned = [r.getMessage() for r in caplog.records if "skipped a journal entry" in r.getMessage()]
     assert len(warned) == 1
@@ -121,23 +137,98 @@ def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(
     assert f";i={POISON:x};" in warned[0]
 
 
+def header(source: bytes, head: int, tail: int, realtime: tuple[int, int] = (1, 2)) -> bytes:
+    """A journal file's header: its sequence-number source, first and last sequence numbers,
+    entries, first and last entries' times."""
+    out = bytearray(256)
+    out[:8] = b"LPKSHHRH"
+    out[72:88] = source
+    out[152:160] = (tail - head + 1).to_bytes(8, "little")
+    out[160:168] = tail.to_bytes(8, "little")
+    out[168:176] = head.to_bytes(8, "little")
+    out[184:192] = realtime[0].to_bytes(8, "little")
+    out[192:200] = realtime[1].to_bytes(8, "little")
+    return bytes(out)
+
+
+def test_a_child_dying_even_skipping_has_the_rest_of_its_file_shunned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A skipping child dies too (moving to the entry: a damaged entry header or array): the
+    next child never opens that file, the rest of it counted as unreadable, logged."""
+    monkeypatch.setenv("FAKE_DIES_MOVING", "1")
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / "one@a.journal").write_bytes(header(b"\xaa" * 16, 1, SHUNNED_TAIL))
+    (journal / "one.journal").write_bytes(header(b"\xaa" * 16, SHUNNED_TAIL + 1, 100))
+    (total, read, unreadable), starts = run_agent(tmp_path, monkeypatch, str(journal))
+    lost = SHUNNED_TAIL - (POISON - 1)  # 6, 7, 8: the entries after the committed 5
+    assert (total, read, unreadable) == (ENTRIES - lost, ENTRIES - lost, lost)
+    shunned = [str(journal / "one@a.journal")]
+    assert starts == [(None, 0, False, []), (4, 4, False, []),
+                      *[(5, 4, False, [])] * STRIKES, (5, 4, True, []),
+                      (5, 4, False, shunned)]  # fmt: skip
+    warned = [r.getMessage() for r in caplog.records if "stops reading" in r.getMessage()]
+    assert len(warned) == 1
+    assert f"journal file {shunned[0]}:" in warned[0]
+    assert f"its {lost} entries from there on are lost" in warned[0]
+
+
+def test_the_file_after_a_cursor_is_found_by_the_headers_alone(tmp_path: Path) -> None:
+    from journalban.sources.journalrecover import file_after
+
+    one, other = bytes(range(16)), bytes(range(1, 17))
+    (tmp_path / "system@a.journal").write_bytes(header(one, 1, 100, (10, 20)))
+    (tmp_path / "system.journal").write_bytes(header(one, 101, 200, (20, 30)))
+    (tmp_path / "remote.journal").write_bytes(header(other, 1, 500, (5, 40)))
+
+    def cursor(source: bytes, seqnum: int, usec: int = 25) -> str:
+        return f"s={source.hex()};i={seqnum:x};b={'0' * 32};m=1;t={usec:x};x=1"
+
+    where = str(tmp_path)
+    assert file_after(cursor(one, 50), where) == (str(tmp_path / "system@a.journal"), 50)
+    assert file_after(cursor(one, 100), where) == (str(tmp_path / "system.journal"), 100)
+    assert file_after(cursor(one, 150), where) == (str(tmp_path / "system.journal"), 50)
+    # its own file shunned already: the next of that source
+    shunned = [str(tmp_path / "system@a.journal")]
+    assert file_after(cursor(one, 50), where, shunned) == (str(tmp_path / "system.journal"), 100)
+    # no file of that source after it: by the times (the first one ending after it)
+    assert file_after(cursor(one, 300, 35), where) == (str(tmp_path / "remote.journal"), 500)
+    assert file_after(None, where) == (str(tmp_path / "remote.journal"), 500)
+    assert file_after(cursor(one, 300, 50), where) is None
+
+
 def test_restarts_skip_only_after_stepping_children_crashed_at_one_position() -> None:
     abort = ChildDied("x", signal.SIGABRT)
     restarts = Restarts()
     # a crash (of a child reading normally, or one stepping that handed something): step
-    assert restarts.after(abort, stepped=False, handed=False, position="p") == (True, False)
-    assert restarts.after(abort, stepped=True, handed=True, position="p") == (True, False)
+    assert restarts.after(abort, stepped=False, handed=False, position="p") == (True, False, False)
+    assert restarts.after(abort, stepped=True, handed=True, position="p") == (True, False, False)
     # stepping, nothing handed: strikes at one position, then a skip (once)
     for _ in range(STRIKES - 1):
-        assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False)
-    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, True)
-    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False)
+        got = restarts.after(abort, stepped=True, handed=False, position="p")
+        assert got == (True, False, False)
+    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, True, False)
+    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False, False)
     # strikes at another position start again
     restarts = Restarts()
-    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False)
-    assert restarts.after(abort, stepped=True, handed=False, position="q") == (True, False)
-    expected = (True, STRIKES == 2)
+    assert restarts.after(abort, stepped=True, handed=False, position="p") == (True, False, False)
+    assert restarts.after(abort, stepped=True, handed=False, position="q") == (True, False, False)
+    expected = (True, STRIKES == 2, False)
     assert restarts.after(abort, stepped=True, handed=False, position="q") == expected
+
+
+def test_restarts_shun_the_file_after_a_skipping_child_crashed_with_nothing_handed() -> None:
+    abort = ChildDied("x", signal.SIGABRT)
+    restarts = Restarts()
+    got = restarts.after(abort, stepped=True, handed=False, position="p", skipped=True)
+    assert got == (True, False, True)
+    # one that skipped the entry (handed its SKIPPED frame) and died on: a step
+    got = restarts.after(abort, stepped=True, handed=True, position="p", skipped=True)
+    assert got == (True, False, False)
+    # a strike count starts again after a shun
+    got = restarts.after(abort, stepped=True, handed=False, position="p")
+    assert got == (True, STRIKES == 1, False)
 
 
 @pytest.mark.parametrize(
@@ -151,20 +242,22 @@ def test_restarts_skip_only_after_stepping_children_crashed_at_one_position() ->
 def test_restarts_of_other_failures_are_as_before(error: Exception) -> None:
     restarts = Restarts()
     for _ in range(STRIKES + 1):
-        assert restarts.after(error, stepped=True, handed=False, position="p") == (False, False)
+        got = restarts.after(error, stepped=True, handed=False, position="p", skipped=True)
+        assert got == (False, False, False)
 
 
 def test_a_helper_that_ended_early_makes_the_next_child_step_without_a_strike() -> None:
     restarts = Restarts()
     helper = ChildDied("helper", helper=True)
     for _ in range(STRIKES + 1):
-        assert restarts.after(helper, stepped=True, handed=False, position="p") == (True, False)
+        got = restarts.after(helper, stepped=True, handed=False, position="p", skipped=True)
+        assert got == (True, False, False)
     for signum in (signal.SIGBUS, signal.SIGSEGV):
         restarts = Restarts()
         crash = ChildDied("crash", signum)
         found = [restarts.after(crash, stepped=True, handed=False, position="p")
                  for _ in range(STRIKES)]  # fmt: skip
-        assert found[-1] == (True, True)
+        assert found[-1] == (True, True, False)
 
 
 def test_the_skipped_entrys_file_is_found_by_the_headers_alone(tmp_path: Path) -> None:
