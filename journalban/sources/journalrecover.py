@@ -12,7 +12,10 @@ from the committed cursor dies at the same entry. The agent's restart policy
 - ``skip``: when a stepping child died there again without handing anything,
   pass over the entry after the cursor without reading any of its fields (a
   ``SKIPPED`` frame with its cursor and file, which the agent logs and counts
-  as an unreadable line), then step on.
+  as an unreadable line), then step on;
+- ``shun`` (``Request.shun``, in the worker): when the skipping child died too,
+  moving to that entry, the file holding it (``file_after``, by the files'
+  headers) is never opened again; the agent logs and counts the rest of it.
 
 Such a child reads its catch-up alone (no helper: nothing read back before its
 position to prime one), and does not sample the journal's tail (journalworker).
@@ -122,8 +125,8 @@ def file_after(
 ) -> tuple[str, int] | None:
     """The journal file holding the entry after ``cursor`` (the first entry when None), and
     how many entries it holds from there on, by the files' headers alone (``holds``): the
-    file a reader dies in when it cannot even step over that entry. None: none is found
-    (``shunned`` files are not looked at)."""
+    file a reader dies in when it cannot even step over that entry; else one read to its
+    end (0 entries). None: none is found (``shunned`` files are not looked at)."""
     headers = [(path, found) for path in sorted(journal_files(directory) or ())
                if path not in shunned and (found := header_of(path)) is not None]  # fmt: skip
     at = None if cursor is None else cursor_seqnum(cursor)
@@ -139,6 +142,13 @@ def file_after(
         candidates = [(first, path, entries)
                       for path, (_, _, _, entries, first, last) in headers
                       if entries and last > since]  # fmt: skip
+    if not candidates:
+        # None holds an entry after it: a file read to its end already is where readers die
+        # (libsystemd's directory reader moves in each file at every step), shunned at no
+        # loss; of another sequence-number source than the cursor's (its own may be written
+        # on), the oldest first.
+        candidates = [(first, path, 0) for path, (source, _, _, _, first, _) in headers
+                      if at is None or source != at[0]]  # fmt: skip
     if not candidates:
         return None
     _, path, entries = min(candidates)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from journalban.agent.sourcing import STRIKES
 from journalban.clock import FakeClock
 from journalban.sources.journal import JournalSource
 from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
@@ -277,3 +278,108 @@ def test_a_stepping_reader_reads_its_catch_up_alone_each_entry_once(small_fs: Pa
     counts, lines, readers = asyncio.run(read(stepping=False))
     assert lines == expected
     assert readers == 2  # the same catch-up, started normally, is split with a helper
+
+
+# Moves with the sshd jail's match only (its lookup in each file): dies of SIGABRT on a file
+# whose match bucket leads to the damaged compressed object first.
+MOVE = """
+import sys
+from systemd._reader import _Reader
+reader = _Reader(0, None, [sys.argv[1]])
+reader.add_match("_SYSTEMD_UNIT=ssh.service")
+while reader._next():
+    reader._get_cursor()
+"""
+
+
+UNIT = b"_SYSTEMD_UNIT=ssh.service\0"
+
+
+def chain_first(path: Path) -> None:
+    """Damage the file so that libsystemd aborts while moving in it, before any entry: its
+    one compressed DATA object (damaged: ``damage``) takes the hash of the
+    ``_SYSTEMD_UNIT=ssh.service`` object and heads that hash's bucket, so that a reader
+    with that match decompresses it looking the match up (``decompress_blob_zstd``'s
+    assertion): a reader that skips an entry without reading it dies too."""
+    damage(path)
+    blob = bytearray(path.read_bytes())
+    payload = 72 if int.from_bytes(blob[12:16], "little") & 16 else 64  # compact or not
+    (spoiled, _), = compressed_objects(bytes(blob))  # fmt: skip
+    at, unit = int.from_bytes(blob[88:96], "little"), None
+    while unit is None:
+        size = int.from_bytes(blob[at + 8 : at + 16], "little")
+        if blob[at] == DATA_OBJECT and blob[at + payload :].startswith(UNIT):
+            unit = at
+        at += (size + 7) // 8 * 8
+    digest = blob[unit + 16 : unit + 24]
+    table, table_size = (int.from_bytes(blob[n : n + 8], "little") for n in (104, 112))
+    bucket = table + int.from_bytes(digest, "little") % (table_size // 16) * 16
+    blob[spoiled + 16 : spoiled + 24] = digest  # its hash
+    blob[spoiled + 24 : spoiled + 32] = blob[bucket : bucket + 8]  # next in the bucket
+    blob[bucket : bucket + 8] = spoiled.to_bytes(8, "little")
+    path.write_bytes(blob)
+    run = subprocess.run([sys.executable, "-c", MOVE, str(path)], capture_output=True,
+                         timeout=60, check=False)  # fmt: skip
+    assert run.returncode == -6, run.stderr
+    assert b"decompress_blob_zstd" in run.stderr
+
+
+def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file whose damage kills every reader moving in it (even one skipping an entry:
+    on main the source stalled, each child dying before its first entry): after the
+    skipping child died too, the next ones never open that file; its entries are logged
+    lost and counted unreadable, the later file's failures banned, a restart of the agent
+    reads nothing twice (and shuns the file again, losing nothing more)."""
+    monkeypatch.setenv("JOURNALBAN_SOURCE_RETRY", "0.2")
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    now = time.time()
+    first = [sshd_fields(f"Failed password for root from {BEFORE} port {n} ssh2")
+             for n in range(MAXRETRY)]  # fmt: skip
+    first.append(sshd_fields("Failed password for root from 192.0.2.77 port 7 ssh2 " + "y" * 2000))
+    later = []
+    for n in range(MAXRETRY):
+        later.append(sshd_fields(f"Failed password for root from {AFTER} port {n} ssh2"))
+        later.append(sshd_fields(f"session opened for user alice by (uid=0) {n}"))
+    for name, entries, start in (("a", first, now - 120), ("b", later, now - 60)):
+        records = [export_record(fields, int((start + n) * 1e6), n + 1)
+                   for n, fields in enumerate(entries)]  # fmt: skip
+        subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(jdir / f"{name}.journal"), "-"],
+                       input=b"".join(records), check=True, capture_output=True)  # fmt: skip
+    from systemd._reader import _Reader
+
+    check = _Reader(0, None, [str(jdir / "b.journal")])
+    check.seek_tail()
+    assert check._previous()
+    end = check._get_cursor()
+    check.close()
+    chain_first(jdir / "a.journal")
+    cfg, textfile = agent_config(tmp_path, jdir)
+    reader = StateReader(tmp_path / "state")
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
+        reader.wait(lambda: reader.position("sshd") == end)
+        reader.wait(lambda: unreadable(textfile) == len(first), timeout=10)
+    finally:
+        agent.stop()
+    assert reader.bans() == {("sshd", f"{AFTER}/32")}
+    assert reader.total_failed("sshd") == MAXRETRY
+    shunned = re.findall(r"stops reading journal file (\S+): .*?; its (\d+) entries", agent.log)
+    assert shunned == [(str(jdir / "a.journal"), str(len(first)))], agent.log[-3000:]
+    # the first child, STRIKES stepping ones and the skipping one died, each at once
+    assert agent.log.count("exited (-6)") == 1 + STRIKES + 1
+
+    again = AgentProcess(cfg)
+    try:
+        again.wait_for_log("running:")
+        again.wait_for_log("stops reading journal file", timeout=30)
+        time.sleep(1.5)  # a reader that read anything again would have committed it by now
+    finally:
+        again.stop()
+    assert reader.total_failed("sshd") == MAXRETRY
+    assert reader.position("sshd") == end
+    shunned = re.findall(r"stops reading journal file (\S+): .*?; its (\d+) entries", again.log)
+    assert shunned == [(str(jdir / "a.journal"), "0")], again.log[-3000:]

@@ -195,7 +195,11 @@ def test_the_file_after_a_cursor_is_found_by_the_headers_alone(tmp_path: Path) -
     # no file of that source after it: by the times (the first one ending after it)
     assert file_after(cursor(one, 300, 35), where) == (str(tmp_path / "remote.journal"), 500)
     assert file_after(None, where) == (str(tmp_path / "remote.journal"), 500)
-    assert file_after(cursor(one, 300, 50), where) is None
+    # none after it at all: a file of another source read to its end (nothing lost)
+    assert file_after(cursor(one, 300, 50), where) == (str(tmp_path / "remote.journal"), 0)
+    assert file_after(cursor(other, 900, 50), where) == (str(tmp_path / "system@a.journal"), 0)
+    every = [str(path) for path in tmp_path.iterdir()]
+    assert file_after(cursor(one, 300, 50), where, every) is None
 
 
 def test_restarts_skip_only_after_stepping_children_crashed_at_one_position() -> None:
