@@ -24,6 +24,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,7 @@ class Restarts:
     position: str | None = None  # where the stepping children crashed
     strikes: int = 0
     shunned: list[str] = field(default_factory=list)  # files no child opens (JournalSource)
+    skips: Counter[str] = field(default_factory=Counter)  # entries skipped, by file
 
     def after(
         self,
@@ -225,14 +227,22 @@ class AgentSources:
                 return
             stepped = isinstance(source, JournalSource) and source.stepping
             skipped = isinstance(source, JournalSource) and source.skipping
-            unreported = source.unreported if isinstance(source, JournalSource) else 0
+            unreported = 0
+            if isinstance(source, JournalSource):
+                unreported = source.unreported
+                restarts.skips.update(source.skipped_in)
             source = fresh[0]
             if isinstance(source, JournalSource):
                 step, skip, shun = restarts.after(
                     failure, stepped, handed, positions.get((jail, source.key)), skipped
                 )
                 restarts.shunned = source.resume(
-                    step=step, skip=skip, shun=shun, shunned=restarts.shunned, unreported=unreported
+                    step=step,
+                    skip=skip,
+                    shun=shun,
+                    shunned=restarts.shunned,
+                    unreported=unreported,
+                    skips=restarts.skips,
                 )
             self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
             self._sources[jail].append(source)

@@ -47,6 +47,10 @@ __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 log = logging.getLogger("journalban.sources")
 
 WORKER = python_module("journalban.sources.journalworker")
+# Entries of one file skipped (each killed its readers) before the next one found there
+# shuns the rest of the file (``resume``): entries sharing one damaged data object kill a
+# reader each, each costing four restarts.
+SKIPS_PER_FILE = 2
 # The limit of each reader's stream (the child's, and the helper's of a split catch-up):
 # of its frames, 2 x 128 KiB and one read at most wait in the agent's memory
 # (``FrameStream.most_waiting``: 512 KiB), beyond what its pipe holds in the kernel
@@ -194,6 +198,7 @@ class JournalSource:
         self._shunned: list[str] = []  # files no reader child opens (resume)
         # Entries of a shunned file lost, not yet counted in a batch as unreadable.
         self.unreported = 0
+        self.skipped_in: list[str] = []  # the files of the entries skipped (SKIPPED frames)
         self._closed = False
         self.invalidations = 0
         _tell_catch_up_reader()
@@ -278,6 +283,7 @@ class JournalSource:
         shun: bool = False,
         shunned: Sequence[str] = (),
         unreported: int = 0,
+        skips: Mapping[str, int] | None = None,
     ) -> list[str]:
         """Start the next reader child carefully (after children died on an entry, the
         agent's ``Restarts``): ``skip`` the entry after the position, then (``step``) hand
@@ -285,13 +291,21 @@ class JournalSource:
         opens the ``shunned`` files; ``shun``: nor the file of the entry after the position
         (found by the files' headers), whose entries from there on are lost, logged and
         counted as unreadable (with ``unreported``, those of an earlier source not yet
-        counted). The files shunned from now on."""
-        self._step, self._skip = self._batch_size if step else 0, skip
+        counted). A skip in a file of ``SKIPS_PER_FILE`` skipped entries (``skips``: entries
+        skipped by file) shuns that file instead. The files shunned from now on."""
+        from journalban.sources.journalrecover import file_after
+
         self.unreported = unreported
         self._shunned = list(shunned)
+        if skip and skips:
+            found = file_after(self._cursor, self._directory, self._shunned)
+            if found is not None and skips.get(found[0], 0) >= SKIPS_PER_FILE:
+                log.warning("source %s: %d entries of journal file %s skipped already, "
+                            "another kills its readers: shunning the rest of it",
+                            self.key, skips[found[0]], found[0])  # fmt: skip
+                skip, shun = False, True
+        self._step, self._skip = self._batch_size if step else 0, skip
         if shun:
-            from journalban.sources.journalrecover import file_after
-
             found = file_after(self._cursor, self._directory, self._shunned)
             if found is None:
                 log.warning("source %s: its reader children died moving to the entry after "
@@ -324,6 +338,7 @@ class JournalSource:
 
     def _skipped(self, frame: Frame) -> LineBatch:
         where = frame.messages[0] if frame.messages else ""
+        self.skipped_in.extend(where.split(" or ") if where else ())
         log.warning("source %s skipped a journal entry its reader children died reading "
                     "(a damaged journal file?): file %s, cursor %s; counted as unreadable",
                     self.key, where or "(not found)", frame.cursor)  # fmt: skip

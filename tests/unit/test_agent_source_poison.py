@@ -24,7 +24,7 @@ from journalban.agent.sourcing import STRIKES, Restarts
 from journalban.clock import SystemClock
 from journalban.firewall.dryrun import DryRunBackend
 from journalban.sources.child import ChildDied
-from journalban.sources.journal import JournalSource
+from journalban.sources.journal import SKIPS_PER_FILE, JournalSource
 
 ENTRIES, POISON = 10, 6
 
@@ -34,6 +34,8 @@ SHUNNED_TAIL = 8  # the last entry of the file holding POISON (test_..._file_is_
 CHILD = f"""
 import os, sys, time
 MOVING = os.environ.get("FAKE_DIES_MOVING") == "1"
+POISONS = {{int(n) for n in os.environ.get("FAKE_POISONS", "{POISON}").split(",")}}
+FILE = os.environ.get("FAKE_FILE", "/fake/system.journal")
 from journalban.sources.journalwire import DATA, SKIPPED, Frame, Request
 request = Request.decode(sys.stdin.buffer.readline())
 def cursor(n):
@@ -47,11 +49,11 @@ elif request.skip:
     if MOVING:
         os.abort()  # dies moving to the entry, before its cursor
     at += 1
-    send(Frame(cursor(at), 1, 1, kind=SKIPPED, messages=["/fake/system.journal"]))
+    send(Frame(cursor(at), 1, 1, kind=SKIPPED, messages=[FILE]))
 step, lines = request.step, []
 while at < {ENTRIES}:
     at += 1
-    if at == {POISON}:
+    if at in POISONS:
         os.abort()
     lines.append(f"Failed password for root from 203.0.113.{{at}} port 22 ssh2")
     if step or len(lines) == 4 or at == {ENTRIES}:
@@ -172,6 +174,29 @@ def test_a_child_dying_even_skipping_has_the_rest_of_its_file_shunned(
     assert len(warned) == 1
     assert f"journal file {shunned[0]}:" in warned[0]
     assert f"its {lost} entries from there on are lost" in warned[0]
+
+
+def test_entries_of_one_file_killing_their_readers_have_its_rest_shunned_at_the_third(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Entries sharing one damaged data object each kill a reader (four restarts each):
+    after SKIPS_PER_FILE of them skipped in one file, the next one found there shuns the
+    rest of the file."""
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    (journal / "one@a.journal").write_bytes(header(b"\xaa" * 16, 1, SHUNNED_TAIL))
+    (journal / "one.journal").write_bytes(header(b"\xaa" * 16, SHUNNED_TAIL + 1, 100))
+    monkeypatch.setenv("FAKE_POISONS", "6,7,8")
+    monkeypatch.setenv("FAKE_FILE", str(journal / "one@a.journal"))
+    (total, read, unreadable), starts = run_agent(tmp_path, monkeypatch, str(journal))
+    # 6 and 7 skipped; at 8 the file's rest (8) shunned; 1-5, 9 and 10 read
+    assert (total, read, unreadable) == (7, 9, 3)
+    assert [(at, skip, bool(shun)) for at, _, skip, shun in starts if skip or shun] == [
+        (5, True, False), (6, True, False), (7, False, True)]  # fmt: skip
+    assert SKIPS_PER_FILE == 2
+    warned = [r.getMessage() for r in caplog.records if "skipped already" in r.getMessage()]
+    assert len(warned) == 1
+    assert "stops reading journal file" in caplog.text
 
 
 def test_the_file_after_a_cursor_is_found_by_the_headers_alone(tmp_path: Path) -> None:
