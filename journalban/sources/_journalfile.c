@@ -336,9 +336,14 @@ static int jfile_open(JFile *f, PyObject *path) {
     memcpy(f->file_id, h + 24, 16);
     memcpy(f->seqnum_id, h + 72, 16);
     uint64_t header_size = le64(h + 88), arena = le64(h + 96);
-    if (header_size < HEADER_MIN || header_size > f->map_size || header_size % 8 ||
-        arena > f->map_size - header_size)
+    if (header_size < HEADER_MIN || header_size > f->map_size || header_size % 8)
         return unsupported(f, "a header out of bounds");
+    if (arena > f->map_size - header_size) {
+        /* shorter than its header says: cut (libsystemd refuses it, and with it the other
+           files it is opened with); told and passed over as a file cut while read */
+        f->damaged = 1;
+        return 0;
+    }
     f->start = header_size;
     f->end = header_size + arena;
     f->table = le64(h + 104);

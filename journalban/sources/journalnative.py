@@ -114,8 +114,8 @@ def log_damaged(path: str, entries: int) -> None:
     import logging
 
     logging.getLogger("journalban.sources").warning(
-        "journal file %s shrank while it was read (damaged): %d entries selected for the jail "
-        "were not read from it; the other files are read on",
+        "journal file %s is shorter than its header says (cut, damaged): %d entries selected "
+        "for the jail were not read from it; the other files are read on",
         path,
         entries,
     )

@@ -10,6 +10,7 @@ reader").
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import signal
@@ -77,10 +78,16 @@ def said_so(entry: tuple[object, ...]) -> bool:
 
 def agrees(path: Path, groups: Sequence[Mapping[str, str]]) -> str:
     """'refused' (libsystemd reads it), 'same', 'said so' (an OSError after the same
-    entries); anything else is a different answer given silently."""
-    reader = open_native([str(path)], groups)
+    entries), 'told' (shorter than its header says: told damaged and passed over, where
+    libsystemd refuses to open it); anything else is a different answer given silently."""
+    told: list[str] = []
+    reader = open_native([str(path)], groups, lambda file, _: told.append(file))
     if reader is None:
         return "refused"
+    if told:
+        reader.close()
+        opened = by_libsystemd(path, groups)[:1] != [("open failed", errno.ENODATA)]
+        return "told, libsystemd opened it" if opened else "told"
     native, libsystemd = read_all(reader), by_libsystemd(path, groups)
     if native == libsystemd:
         return "same"
@@ -200,7 +207,9 @@ def test_damaged_structure_is_refused_or_read_as_libsystemd(tmp_path: Path, comp
     for name, spoiled in damages(blob, compact):
         path.write_bytes(spoiled)
         verdicts[name] = agrees(path, SSHD if name.startswith("entry") else GROUPS[len(name) % 3])
-    assert {k: v for k, v in verdicts.items() if v not in ("refused", "same", "said so")} == {}
+    assert {
+        k: v for k, v in verdicts.items() if v not in ("refused", "same", "said so", "told")
+    } == {}
     # the ones libsystemd stops at or refuses: the native reader refused them (was: read on)
     for name in ("entry +24 = 0x0", "entry +8 = 0x40", "header +16 = 0x3"):
         assert verdicts[name] == "refused", name
@@ -225,7 +234,7 @@ def test_a_file_cut_at_each_object_is_refused_or_read_as_libsystemd(
                     spoiled = put(put(spoiled, 96, cut - header_size), 136, objects[index - 1][0])
                 path.write_bytes(spoiled)
                 verdict = agrees(path, SSHD)
-                assert verdict in ("refused", "same", "said so"), (cut, fit, verdict)
+                assert verdict in ("refused", "same", "said so", "told"), (cut, fit, verdict)
                 seen.add(verdict)
                 if fit and verdict == "refused" and index > len(objects) // 2:
                     read = by_libsystemd(path, SSHD)
@@ -255,7 +264,7 @@ def test_fields_set_at_random_in_the_objects_read_as_libsystemd(tmp_path: Path) 
             spoiled[at + off : at + off + width] = put(b"", 0, number, width)
         path.write_bytes(bytes(spoiled))
         verdict = agrees(path, GROUPS[round_ % 3])
-        assert verdict in ("refused", "same", "said so"), (round_, verdict)
+        assert verdict in ("refused", "same", "said so", "told"), (round_, verdict)
         verdicts[verdict] = verdicts.get(verdict, 0) + 1
     assert verdicts.get("same", 0) > ROUNDS // 2, verdicts
 
@@ -295,11 +304,21 @@ def test_a_file_shrunk_while_read_costs_no_more_than_with_libsystemd(tmp_path: P
     # died the same way; test_journalnative_shrunk).
     assert codes["libsystemd"] in (0, -signal.SIGBUS)
     assert codes["native"] == 0
-    # Shrunk before it is opened: both refuse the file (the header's sizes against fstat).
+    # Shrunk before it is opened (the header's sizes against fstat): libsystemd refuses it,
+    # and the other files opened with it; the native reader tells it and reads the others.
     path = tmp_path / "shrunk.journal"
     path.write_bytes(blob[:4096])
-    assert open_native([str(path)], SSHD) is None
-    assert by_libsystemd(path, SSHD)[0][0] == "open failed"
+    other = tmp_path / "other.journal"
+    other.write_bytes(blob)
+    told: list[tuple[str, int]] = []
+    reader = open_native([str(path)], SSHD, lambda file, lost: told.append((file, lost)))
+    assert reader is not None
+    assert told == [(str(path), 0)]  # (its entries not known)
+    assert read_all(reader) == []
+    assert by_libsystemd(path, SSHD)[0] == ("open failed", errno.ENODATA)
+    reader = open_native([str(other), str(path)], SSHD, lambda file, lost: None)
+    assert reader is not None
+    assert read_all(reader) == by_libsystemd(other, SSHD)
 
 
 class Pairs(Mapping[str, str]):
