@@ -76,7 +76,7 @@ from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.matching.literals import forget_parses
 from journalban.sources.base import Source
 from journalban.sources.journal import stop_ahead
-from journalban.state.banrows import one_read, running_rows, running_stored, stored_of
+from journalban.state.banrows import BanRow, one_read, running_rows, running_stored, stored_of
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.files import state_path
 from journalban.state.rowcheck import readable_rows
@@ -164,6 +164,7 @@ class Agent(
         self.ready = asyncio.Event()
         self._serving: list[asyncio.Event] = []  # READY waits for these (agent.readiness)
         self._table_built = asyncio.Event()  # the D-Bus API serves once set (agent.readiness)
+        self._told = asyncio.Event()  # READY told (agent.readiness)
         self.degraded_reason = ""
 
     # --- life cycle ------------------------------------------------------------
@@ -209,11 +210,12 @@ class Agent(
             await stopped(bus_task)
             raise
         self._table_built.set()  # the D-Bus API exports, owns its name, READY follows
+        await asyncio.sleep(0)  # (its name asked for while the tasks below start)
         self.ready.set()
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                group.create_task(log_restored(self.events, done))
+                group.create_task(self._after_ready(log_restored(self.events, done)))
                 group.create_task(self._decide_loop())
                 group.create_task(self._expiry_loop())
                 if self.store.path != MEMORY:  # checkpoints off the commits (state/checkpoint.py)
@@ -300,7 +302,7 @@ class Agent(
                     # is built while the kernel takes the bans, each in a thread of its own.
                     with collector_paused(freeze=True):
                         report, _ = await asyncio.gather(
-                            restoring, asyncio.to_thread(self.decisions.load_bans, rows)
+                            restoring, asyncio.to_thread(self._table_of, rows)
                         )
                 else:
                     report = await restoring
@@ -325,6 +327,7 @@ class Agent(
                 ready_status = status
             else:
                 self.notifier.ready(status)
+                self._told.set()
             log.info(
                 "%s",
                 start_message(
@@ -341,6 +344,12 @@ class Agent(
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _table_of(self, rows: Sequence[BanRow]) -> None:
+        """The ban table built of ``rows`` (in a thread, beside the netlink restore), and
+        its count of prefixes, which the D-Bus API's export reads before READY."""
+        self.decisions.load_bans(rows)
+        _ = self.decisions.bans.prefixes
 
     # --- AgentControl ------------------------------------------------------------
 
