@@ -47,10 +47,6 @@ __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 log = logging.getLogger("journalban.sources")
 
 WORKER = python_module("journalban.sources.journalworker")
-# Entries of one file skipped (each killed its readers) before the next one found there
-# shuns the rest of the file (``resume``): entries sharing one damaged data object kill a
-# reader each, each costing four restarts.
-SKIPS_PER_FILE = 2
 # The limit of each reader's stream (the child's, and the helper's of a split catch-up):
 # of its frames, 2 x 128 KiB and one read at most wait in the agent's memory
 # (``FrameStream.most_waiting``: 512 KiB), beyond what its pipe holds in the kernel
@@ -291,35 +287,18 @@ class JournalSource:
         opens the ``shunned`` files; ``shun``: nor the file of the entry after the position
         (found by the files' headers), whose entries from there on are lost, logged and
         counted as unreadable (with ``unreported``, those of an earlier source not yet
-        counted). A skip in a file of ``SKIPS_PER_FILE`` skipped entries (``skips``: entries
-        skipped by file) shuns that file instead. The files shunned from now on."""
-        from journalban.sources.journalrecover import file_after
+        counted). A skip in a file of many skipped entries (``skips``: entries skipped by
+        file) shuns that file instead (``journalshun``). The files shunned from now on."""
+        from journalban.sources.journalshun import shun_plan
 
         self.unreported = unreported
         self._shunned = list(shunned)
-        if skip and skips:
-            found = file_after(self._cursor, self._directory, self._shunned)
-            if found is not None and skips.get(found[0], 0) >= SKIPS_PER_FILE:
-                log.warning("source %s: %d entries of journal file %s skipped already, "
-                            "another kills its readers: shunning the rest of it",
-                            self.key, skips[found[0]], found[0])  # fmt: skip
-                skip, shun = False, True
+        skip, path, lost = shun_plan(self.key, self._cursor, self._directory, self._shunned,
+                                     skip=skip, shun=shun, skips=skips or {})  # fmt: skip
         self._step, self._skip = self._batch_size if step else 0, skip
-        if shun:
-            found = file_after(self._cursor, self._directory, self._shunned)
-            if found is None:
-                log.warning("source %s: its reader children died moving to the entry after "
-                            "cursor %s, even to skip it, and no journal file holding it was "
-                            "found: reading on", self.key, self._cursor)  # fmt: skip
-            else:
-                path, lost = found
-                log.warning("source %s stops reading journal file %s: its reader children "
-                            "died moving to the entry after cursor %s, even to skip it (a "
-                            "damaged journal file?); its %d entries from there on are lost, "
-                            "counted as unreadable; no reader of this agent opens it again",
-                            self.key, path, self._cursor, lost)  # fmt: skip
-                self._shunned.append(path)
-                self.unreported += lost
+        if path is not None:
+            self._shunned.append(path)
+            self.unreported += lost
         return self._shunned
 
     def _unreported(self) -> int:

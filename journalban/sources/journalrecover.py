@@ -13,9 +13,8 @@ from the committed cursor dies at the same entry. The agent's restart policy
   pass over the entry after the cursor without reading any of its fields (a
   ``SKIPPED`` frame with its cursor and file, which the agent logs and counts
   as an unreadable line), then step on;
-- ``shun`` (``Request.shun``, in the worker): when the skipping child died too,
-  moving to that entry, the file holding it (``file_after``, by the files'
-  headers) is never opened again; the agent logs and counts the rest of it.
+- ``shun`` (``Request.shun``, ``journalshun``): when the skipping child died
+  too, moving to that entry, the file holding it is never opened again.
 
 Such a child reads its catch-up alone (no helper: nothing read back before its
 position to prime one), and does not sample the journal's tail (journalworker).
@@ -27,12 +26,11 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from journalban.sources.journalbatch import FIRST_ENTRIES
 from journalban.sources.journalfiles import JOURNAL_SIGNATURE, cursor_seqnum, journal_files
-from journalban.sources.journalwire import SKIPPED, Frame, cursor_realtime_usec
+from journalban.sources.journalwire import SKIPPED, Frame
 
 if TYPE_CHECKING:
     from journalban.sources.journalworker import Follower
@@ -118,64 +116,3 @@ def holds(path: str, seqnum_id: str, seqnum: int) -> bool:
 # journal-def.h's Header up to head_entry_seqnum: the sequence-number source (its
 # seqnum_id, at 72), the last and first entries' sequence numbers (at 160 and 168).
 _HEAD = struct.Struct("<8s64x16s72xQQ")
-
-
-def file_after(
-    cursor: str | None, directory: str | None, shunned: Sequence[str] = ()
-) -> tuple[str, int] | None:
-    """The journal file holding the entry after ``cursor`` (the first entry when None), and
-    how many entries it holds from there on, by the files' headers alone (``holds``): the
-    file a reader dies in when it cannot even step over that entry; else one read to its
-    end (0 entries). None: none is found (``shunned`` files are not looked at)."""
-    headers = [(path, found) for path in sorted(journal_files(directory) or ())
-               if path not in shunned and (found := header_of(path)) is not None]  # fmt: skip
-    at = None if cursor is None else cursor_seqnum(cursor)
-    candidates: list[tuple[int, str, int]] = []
-    if at is not None:
-        seqnum_id, seqnum = at
-        candidates = [(head, path, tail - max(seqnum, head - 1))
-                      for path, (source, tail, head, _, _, _) in headers
-                      if source == seqnum_id and tail > seqnum]  # fmt: skip
-    if not candidates:
-        # No file of the cursor's sequence-number source after it: by the entries' times
-        since = -1 if cursor is None else (cursor_realtime_usec(cursor) or -1)
-        candidates = [(first, path, entries)
-                      for path, (_, _, _, entries, first, last) in headers
-                      if entries and last > since]  # fmt: skip
-    if not candidates:
-        # None holds an entry after it: a file read to its end already is where readers die
-        # (libsystemd's directory reader moves in each file at every step), shunned at no
-        # loss; of another sequence-number source than the cursor's (its own may be written
-        # on), the oldest first.
-        candidates = [(first, path, 0) for path, (source, _, _, _, first, _) in headers
-                      if at is None or source != at[0]]  # fmt: skip
-    if not candidates:
-        return None
-    _, path, entries = min(candidates)
-    return path, entries
-
-
-def header_of(path: str) -> tuple[str, int, int, int, int, int] | None:
-    """A journal file's sequence-number source, last and first sequence numbers, entries,
-    first and last entries' times (journal-def.h's Header), read with pread; None: no
-    journal file, or unreadable."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        header = os.pread(fd, _FULL.size, 0)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(header) < _FULL.size or header[:8] != JOURNAL_SIGNATURE:
-        return None
-    source: bytes
-    _, source, entries, tail, head, _, first, last = _FULL.unpack(header)
-    return source.hex(), tail, head, entries, first, last
-
-
-# ... and on: the number of entries (152), the entry array (176), the first and last
-# entries' realtime (184, 192).
-_FULL = struct.Struct("<8s64x16s64xQQQQQQ")

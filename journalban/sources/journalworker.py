@@ -52,8 +52,6 @@ from journalban.sources.literalscan import first_look, literal_scan, sample_mess
 # sd-journal (sources.sdreader) only where a journal is opened: the agent imports
 # journalwire's constants and Request, not the reader.
 if TYPE_CHECKING:
-    import tempfile
-
     from journalban.sources.sdreader import Reader
 
 _INVALIDATE = 2  # sd-journal's SD_JOURNAL_INVALIDATE
@@ -216,9 +214,11 @@ class Follower(CatchingUp):
             groups = self._groups[key]
         files, directory = self.files, request.directory
         if files is None and request.shun:
+            from journalban.sources.journalshun import empty_directory, unshunned
+
             files = self.unshunned = unshunned(request)
             if files == []:  # every file shunned: a reader of no file (libsystemd refuses [])
-                files, directory = None, _empty_directory()
+                files, directory = None, empty_directory()
         reader = open_reader(files=files, path=directory, namespace=request.namespace)
         if self.files is None:
             # sd_journal_get_fd() sets up the inotify watches: ask for it before
@@ -357,6 +357,8 @@ class Follower(CatchingUp):
             if fd == self.stdin and not os.read(self.stdin, 4096):
                 return False
         if self.unshunned is not None and self.files is None:
+            from journalban.sources.journalshun import unshunned
+
             listed = unshunned(self.request)
             if listed is None or sorted(listed) != sorted(self.unshunned):
                 self.reopen()
@@ -385,27 +387,6 @@ class Follower(CatchingUp):
             if not self.wait() or not self.pace():
                 return
             self.drain(live=True)
-
-
-def unshunned(request: Request) -> list[str] | None:
-    """The journal's files but those of ``Request.shun`` (None: they are not known; then
-    the directory is read as it is)."""
-    from journalban.sources.journalfiles import journal_files
-
-    found = journal_files(request.directory) if request.namespace is None else None
-    return None if found is None else [path for path in found if path not in request.shun]
-
-
-_EMPTY: list[tempfile.TemporaryDirectory[str]] = []
-
-
-def _empty_directory() -> str:
-    """A directory of no journal file, removed when the child ends."""
-    import tempfile  # (rarely: not at the child's start)
-
-    if not _EMPTY:
-        _EMPTY.append(tempfile.TemporaryDirectory(prefix="journalban-none-"))
-    return _EMPTY[0].name
 
 
 def reap_helpers(_signum: int, _frame: object) -> None:

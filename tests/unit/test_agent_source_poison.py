@@ -24,7 +24,8 @@ from journalban.agent.sourcing import STRIKES, Restarts
 from journalban.clock import SystemClock
 from journalban.firewall.dryrun import DryRunBackend
 from journalban.sources.child import ChildDied
-from journalban.sources.journal import SKIPS_PER_FILE, JournalSource
+from journalban.sources.journal import JournalSource
+from journalban.sources.journalshun import SKIPS_PER_FILE
 
 ENTRIES, POISON = 10, 6
 
@@ -200,7 +201,7 @@ def test_entries_of_one_file_killing_their_readers_have_its_rest_shunned_at_the_
 
 
 def test_the_file_after_a_cursor_is_found_by_the_headers_alone(tmp_path: Path) -> None:
-    from journalban.sources.journalrecover import file_after
+    from journalban.sources.journalshun import file_after
 
     one, other = bytes(range(16)), bytes(range(1, 17))
     (tmp_path / "system@a.journal").write_bytes(header(one, 1, 100, (10, 20)))

@@ -1,0 +1,147 @@
+"""Journal files a source's reader children never open: shunned after readers died moving in
+them (``agent.sourcing.Restarts``).
+
+When even a child told to skip the entry after the committed cursor dies with
+nothing handed, it died moving to that entry (a damaged entry header or entry
+array, a page that faults, a damaged object libsystemd decompresses looking a
+match up): the file holding that entry is found by the files' headers alone,
+read with ``pread`` (never through libsystemd, nor a mapping), and shunned: the
+rest of it is lost, logged and counted as unreadable. A skip in a file where
+``SKIPS_PER_FILE`` entries were skipped already (entries sharing one damaged
+data object each kill a reader, four restarts each) shuns it as well. The
+reader child reads the directory as the list of its other files
+(``unshunned``). Standard library only (the child imports it when shunning).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from journalban.sources.journalfiles import JOURNAL_SIGNATURE, cursor_seqnum, journal_files
+from journalban.sources.journalwire import cursor_realtime_usec
+
+if TYPE_CHECKING:
+    from journalban.sources.journalwire import Request
+
+log = logging.getLogger("journalban.sources")
+# Entries of one file skipped (each killed its readers) before the next one found there
+# shuns the rest of the file.
+SKIPS_PER_FILE = 2
+
+
+def shun_plan(
+    key: str,
+    cursor: str | None,
+    directory: str | None,
+    shunned: Sequence[str],
+    *,
+    skip: bool,
+    shun: bool,
+    skips: Mapping[str, int],
+) -> tuple[bool, str | None, int]:
+    """(whether the next child still skips, the file it shuns too or None, how many of its
+    entries are lost) for a source at ``cursor``; logged at warning."""
+    if skip and skips:
+        found = file_after(cursor, directory, shunned)
+        if found is not None and skips.get(found[0], 0) >= SKIPS_PER_FILE:
+            log.warning("source %s: %d entries of journal file %s skipped already, another "
+                        "kills its readers: shunning the rest of it",
+                        key, skips[found[0]], found[0])  # fmt: skip
+            skip, shun = False, True
+    if not shun:
+        return skip, None, 0
+    found = file_after(cursor, directory, shunned)
+    if found is None:
+        log.warning("source %s: its reader children died moving to the entry after cursor "
+                    "%s, even to skip it, and no journal file holding it was found: reading "
+                    "on", key, cursor)  # fmt: skip
+        return skip, None, 0
+    path, lost = found
+    log.warning("source %s stops reading journal file %s: its reader children died moving "
+                "to the entry after cursor %s, even to skip it (a damaged journal file?); its "
+                "%d entries from there on are lost, counted as unreadable; no reader of this "
+                "agent opens it again", key, path, cursor, lost)  # fmt: skip
+    return skip, path, lost
+
+
+def file_after(
+    cursor: str | None, directory: str | None, shunned: Sequence[str] = ()
+) -> tuple[str, int] | None:
+    """The journal file holding the entry after ``cursor`` (the first entry when None), and
+    how many entries it holds from there on, by the files' headers alone (``holds``): the
+    file a reader dies in when it cannot even step over that entry; else one read to its
+    end (0 entries). None: none is found (``shunned`` files are not looked at)."""
+    headers = [(path, found) for path in sorted(journal_files(directory) or ())
+               if path not in shunned and (found := header_of(path)) is not None]  # fmt: skip
+    at = None if cursor is None else cursor_seqnum(cursor)
+    candidates: list[tuple[int, str, int]] = []
+    if at is not None:
+        seqnum_id, seqnum = at
+        candidates = [(head, path, tail - max(seqnum, head - 1))
+                      for path, (source, tail, head, _, _, _) in headers
+                      if source == seqnum_id and tail > seqnum]  # fmt: skip
+    if not candidates:
+        # No file of the cursor's sequence-number source after it: by the entries' times
+        since = -1 if cursor is None else (cursor_realtime_usec(cursor) or -1)
+        candidates = [(first, path, entries)
+                      for path, (_, _, _, entries, first, last) in headers
+                      if entries and last > since]  # fmt: skip
+    if not candidates:
+        # None holds an entry after it: a file read to its end already is where readers die
+        # (libsystemd's directory reader moves in each file at every step), shunned at no
+        # loss; of another sequence-number source than the cursor's (its own may be written
+        # on), the oldest first.
+        candidates = [(first, path, 0) for path, (source, _, _, _, first, _) in headers
+                      if at is None or source != at[0]]  # fmt: skip
+    if not candidates:
+        return None
+    _, path, entries = min(candidates)
+    return path, entries
+
+
+def header_of(path: str) -> tuple[str, int, int, int, int, int] | None:
+    """A journal file's sequence-number source, last and first sequence numbers, entries,
+    first and last entries' times (journal-def.h's Header), read with pread; None: no
+    journal file, or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        header = os.pread(fd, _FULL.size, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(header) < _FULL.size or header[:8] != JOURNAL_SIGNATURE:
+        return None
+    source: bytes
+    _, source, entries, tail, head, _, first, last = _FULL.unpack(header)
+    return source.hex(), tail, head, entries, first, last
+
+
+# ... and on: the number of entries (152), the entry array (176), the first and last
+# entries' realtime (184, 192).
+_FULL = struct.Struct("<8s64x16s64xQQQQQQ")
+
+
+def unshunned(request: Request) -> list[str] | None:
+    """The journal's files but those of ``Request.shun`` (None: they are not known; then
+    the directory is read as it is)."""
+    found = journal_files(request.directory) if request.namespace is None else None
+    return None if found is None else [path for path in found if path not in request.shun]
+
+
+_EMPTY: list[tempfile.TemporaryDirectory[str]] = []
+
+
+def empty_directory() -> str:
+    """A directory of no journal file, removed when the child ends."""
+    if not _EMPTY:
+        _EMPTY.append(tempfile.TemporaryDirectory(prefix="journalban-none-"))
+    return _EMPTY[0].name
