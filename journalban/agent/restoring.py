@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -153,6 +154,45 @@ async def log_restored(events: EventLog, restored: Restored | StoredRestored) ->
         log.info(
             "Removed %s from jail %s in the firewall: not an active ban", entry.network, entry.jail
         )
+
+
+async def built_unless_stopped(build: Callable[[], object], stop: asyncio.Event) -> bool:
+    """Run ``build`` (the ban table, after READY) in a thread of its own; True once it is
+    done, False if ``stop`` (SIGTERM) came first.
+
+    A stop must not wait for a table of 200,000 bans (seconds on a loaded host): the
+    firewall and the state hold every ban already, so the half-built table is left to
+    its daemon thread, which the process's exit ends. An error of ``build`` is raised."""
+    loop = asyncio.get_running_loop()
+    built: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if built.done():
+            return
+        if error is None:
+            built.set_result(None)
+        else:
+            built.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            build()
+        except BaseException as exc:  # raised in the event loop, where it is awaited
+            error = exc
+        with contextlib.suppress(RuntimeError):  # (the loop closed: the agent stopped)
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="ban-table", daemon=True).start()
+    stopping: asyncio.Future[bool] = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((built, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if built.done():
+        built.result()
+        return True
+    return False
 
 
 def log_unreadable(skipped: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -53,6 +54,7 @@ from journalban.agent.reloading import AgentReloading
 from journalban.agent.restoring import (
     Restored,
     StoredRestored,
+    built_unless_stopped,
     collector_paused,
     keep_out_of_collections,
     log_restored,
@@ -205,10 +207,16 @@ class Agent(
         self._readers_ahead()  # unless started already
         bus_task = self._bus_ahead(self._bus_override)  # it connects while the bans restore
         try:
-            done, ready_status = await self._start()
+            started = await self._start()
         except BaseException:
             await stopped(bus_task)
             raise
+        if started is None:  # SIGTERM before the ban table was built: nothing else started
+            self.notifier.stopping()
+            close_unstarted(self._early)
+            await self._close()
+            return
+        done, ready_status = started
         self._table_built.set()  # the D-Bus API exports, owns its name, READY follows
         await asyncio.sleep(0)  # (its name asked for while the tasks below start)
         self.ready.set()
@@ -249,14 +257,19 @@ class Agent(
             for sources in self._sources.values():
                 for src in sources:
                     src.close()
-            self.runner.stop(timeout=5.0)
-            await self.line_tester.aclose()
-            self.command_store.flush()
-            self.store.close()
+            await self._close()
 
-    async def _start(self) -> tuple[Restored | StoredRestored, str | None]:
+    async def _close(self) -> None:
+        """The last of a stop: actions waited for, commands and state written, closed."""
+        self.runner.stop(timeout=5.0)
+        await self.line_tester.aclose()
+        self.command_store.flush()
+        self.store.close()
+
+    async def _start(self) -> tuple[Restored | StoredRestored, str | None] | None:
         """The start up to the "running" line: the firewall holds every ban. What the
-        restore did, and READY's status line when READY waits for the serving parts."""
+        restore did, and READY's status line when READY waits for the serving parts
+        (None: stopped while the ban table was built after READY)."""
         # pyroute2's IPRoute runs its own event loop: keep it off ours.
         self._install(self.config, await asyncio.to_thread(host_interfaces))
         # Journal reader children prepare while the firewall is set up and the bans restored.
@@ -337,8 +350,10 @@ class Agent(
             )  # fmt: skip
             if rows is not None:  # (a large table outlasts a short WatchdogSec=: pinged)
                 with collector_paused(freeze=True), self.notifier.pinging():
-                    if not table_first:
-                        self.decisions.load_bans(rows)
+                    if not table_first and not await built_unless_stopped(
+                        functools.partial(self.decisions.load_bans, rows), self._stop
+                    ):
+                        return None  # stopped first: the firewall and the state hold them
                     done = stored_restored(self.decisions.bans, report, now)
         return done, ready_status
 
