@@ -23,7 +23,7 @@ import pytest
 from journalban.decisions import hostaddrs, ignore
 from journalban.errors import DumpInterrupted
 from journalban.firewall.nftables import constants as c
-from journalban.firewall.nftables.netlink import NftSocket, decode, text
+from journalban.firewall.nftables.netlink import NFPROTO_INET, NftSocket, decode, text
 from support.real import need_tool
 from support.threadns import ThreadNamespace, thread_namespace
 
@@ -182,9 +182,11 @@ def test_an_nft_dump_under_commits_is_whole_or_a_named_error(committing: ThreadN
         refused = interrupted = 0
         dump_once = sock.dump_once
 
-        def counted(*args: int) -> tuple[list[bytes], bool]:
+        def counted(
+            kind: int, payload: bytes = b"", family: int = NFPROTO_INET
+        ) -> tuple[list[bytes], bool]:
             nonlocal interrupted
-            bodies, cut = dump_once(*args)
+            bodies, cut = dump_once(kind, payload, family)
             interrupted += cut
             return bodies, cut
 
