@@ -24,12 +24,11 @@ systemd-python only (it runs in the reader child).
 
 from __future__ import annotations
 
-import os
-import struct
 from typing import TYPE_CHECKING
 
 from journalban.sources.journalbatch import FIRST_ENTRIES
-from journalban.sources.journalfiles import JOURNAL_SIGNATURE, cursor_seqnum, journal_files
+from journalban.sources.journalfiles import cursor_seqnum, journal_files
+from journalban.sources.journalshun import header_of
 from journalban.sources.journalwire import SKIPPED, Frame
 
 if TYPE_CHECKING:
@@ -94,25 +93,5 @@ def file_of(cursor: str, directory: str | None) -> str:
 
 def holds(path: str, seqnum_id: str, seqnum: int) -> bool:
     """Whether the journal file's header says it holds that sequence number of that source."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        header = os.pread(fd, _HEAD.size, 0)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    if len(header) < _HEAD.size or header[:8] != JOURNAL_SIGNATURE:
-        return False
-    source: bytes
-    tail: int
-    head: int
-    _, source, tail, head = _HEAD.unpack(header)
-    return source.hex() == seqnum_id and head <= seqnum <= tail
-
-
-# journal-def.h's Header up to head_entry_seqnum: the sequence-number source (its
-# seqnum_id, at 72), the last and first entries' sequence numbers (at 160 and 168).
-_HEAD = struct.Struct("<8s64x16s72xQQ")
+    found = header_of(path)
+    return found is not None and found[0] == seqnum_id and found[2] <= seqnum <= found[1]

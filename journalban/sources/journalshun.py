@@ -125,8 +125,9 @@ def header_of(path: str) -> tuple[str, int, int, int, int, int] | None:
     return source.hex(), tail, head, entries, first, last
 
 
-# ... and on: the number of entries (152), the entry array (176), the first and last
-# entries' realtime (184, 192).
+# journal-def.h's Header up to tail_entry_realtime: the sequence-number source (its
+# seqnum_id, at 72), the number of entries (152), the last and first entries' sequence
+# numbers (160, 168), the entry array (176), the first and last entries' realtime (184, 192).
 _FULL = struct.Struct("<8s64x16s64xQQQQQQ")
 
 
