@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import itertools
 import os
@@ -9,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from journalban.events import Ban
@@ -30,29 +32,46 @@ def _messages(sock: socket.socket, until: str, timeout: float = 20.0) -> list[st
     raise AssertionError(f"{until!r} never sent; got {got}")
 
 
-def _notified(
-    tmp_path: Path, watchdog_usec: int, timeout: float
-) -> tuple[socket.socket, dict[str, str]]:
-    """A notify socket of ours (as systemd's), and the agent's environment naming it."""
+@contextlib.contextmanager
+def _agent(
+    tmp_path: Path,
+    state: Path,
+    watchdog_usec: int | None,
+    timeout: float,
+    *,
+    unshare: bool = False,
+    **config: object,
+) -> Iterator[tuple[subprocess.Popen[bytes], socket.socket]]:
+    """The agent run on ``state`` (``--no-bus``, an empty journal directory, its stderr in
+    agent.log; under ``unshare -n`` for a real firewall), told a notify socket of ours (as
+    systemd's, WATCHDOG_USEC set unless None): it and the socket; killed if still running
+    at the end."""
     path = tmp_path / "notify.sock"
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(path))
     sock.settimeout(timeout)
-    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": str(watchdog_usec)}
-    return sock, env
+    env = {**os.environ, "NOTIFY_SOCKET": str(path)}
+    if watchdog_usec is not None:
+        env["WATCHDOG_USEC"] = str(watchdog_usec)
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir, **config)
+    command = [JOURNALBAN, "run", "--config", str(cfg), "--no-bus"]
+    with (tmp_path / "agent.log").open("wb") as log:
+        proc = subprocess.Popen(["unshare", "-n", *command] if unshare else command,
+                                env=env, stderr=log)  # fmt: skip
+    try:
+        yield proc, sock
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        sock.close()
 
 
 def test_ready_status_watchdog_and_reloading(tmp_path: Path) -> None:
-    sock, env = _notified(tmp_path, 400_000, 0.2)
-    jdir = tmp_path / "journal"
-    jdir.mkdir()
-    cfg = write_config(
-        tmp_path / "c.yaml", tmp_path / "state", journal_dir=jdir, firewall={"backend": "dry-run"}
-    )
-    proc = subprocess.Popen(
-        [JOURNALBAN, "run", "--config", str(cfg), "--no-bus"], env=env, stderr=subprocess.DEVNULL
-    )
-    try:
+    state = tmp_path / "state"
+    with _agent(tmp_path, state, 400_000, 0.2, firewall={"backend": "dry-run"}) as (proc, sock):
         ready = _messages(sock, "READY=1")
         # systemctl status shows it: a dry run says so
         assert any(
@@ -66,11 +85,6 @@ def test_ready_status_watchdog_and_reloading(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert any("STOPPING=1" in m for m in _messages(sock, "STOPPING=1"))
         assert proc.wait(timeout=15) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        sock.close()
 
 
 def _large_state(tmp_path: Path, bans: int) -> Path:
@@ -95,16 +109,7 @@ def test_the_watchdog_is_pinged_while_a_large_ban_table_is_built(tmp_path: Path)
     need_tool("unshare")
     state = _large_state(tmp_path, 200_000)
     watchdog_usec = 300_000  # pings every 0.15 s; the table takes about 1 s here
-    sock, env = _notified(tmp_path, watchdog_usec, 0.02)
-    jdir = tmp_path / "journal"
-    jdir.mkdir()
-    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir)
-    with (tmp_path / "agent.log").open("wb") as log:
-        proc = subprocess.Popen(
-            ["unshare", "-n", JOURNALBAN, "run", "--config", str(cfg), "--no-bus"],
-            env=env, stderr=log,
-        )  # fmt: skip
-    try:
+    with _agent(tmp_path, state, watchdog_usec, 0.02, unshare=True) as (proc, sock):
         _messages(sock, "READY=1", timeout=60)
         ready = time.monotonic()
         # (WATCHDOG_PID is unset: the pid under unshare is the agent's own)
@@ -121,11 +126,6 @@ def test_the_watchdog_is_pinged_while_a_large_ban_table_is_built(tmp_path: Path)
         assert max(gaps) < watchdog_usec / 1e6, f"a gap of {max(gaps):.2f} s without a ping"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, (tmp_path / "agent.log").read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        sock.close()
 
 
 def test_a_stop_at_ready_does_not_wait_for_the_ban_table(tmp_path: Path) -> None:
@@ -137,29 +137,13 @@ def test_a_stop_at_ready_does_not_wait_for_the_ban_table(tmp_path: Path) -> None
     need_tool("unshare")
     bans = 500_000
     state = _large_state(tmp_path, bans)
-    sock, env = _notified(tmp_path, 0, 0.02)
-    env.pop("WATCHDOG_USEC")
-    jdir = tmp_path / "journal"
-    jdir.mkdir()
-    cfg = write_config(tmp_path / "c.yaml", state, journal_dir=jdir)
-    log_path = tmp_path / "agent.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            ["unshare", "-n", JOURNALBAN, "run", "--config", str(cfg), "--no-bus"],
-            env=env, stderr=log,
-        )  # fmt: skip
-    try:
+    with _agent(tmp_path, state, None, 0.02, unshare=True) as (proc, sock):
         _messages(sock, "READY=1", timeout=60)
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _messages(sock, "STOPPING=1", timeout=30)
         stopping = time.monotonic() - sent
-        assert proc.wait(timeout=30) == 0, log_path.read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        sock.close()
+        assert proc.wait(timeout=30) == 0, (tmp_path / "agent.log").read_text()
     # (a table of 500,000 bans takes over a second here: a stop that waited for it came
     # 1.2 s after SIGTERM at 300,000 on 2 cores; one that does not, in 0.04-0.06 s)
     assert stopping < 0.5, f"STOPPING came {stopping:.2f} s after SIGTERM"
