@@ -9,7 +9,6 @@ file: tests/real/test_journal_poison.py.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import sys
 from collections.abc import Mapping
@@ -17,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from journalban.agent import earlysources, runtime, sourcing
+from journalban.agent.runtime import Agent
 from journalban.agent.sourcing import STRIKES, Restarts
 from journalban.clock import SystemClock
-from journalban.firewall.dryrun import DryRunBackend
 from journalban.sources.child import ChildDied
 from journalban.sources.journal import JournalSource
 from journalban.sources.journalshun import SKIPS_PER_FILE
+from support.fakesources import JAIL, files_jail_config, run_until, use_sources
 
 ENTRIES, POISON = 10, 6
 
@@ -72,13 +70,7 @@ def run_agent(
 ) -> tuple[tuple[int, int, int], list[Start]]:
     """The agent on the fake child: the jail's (failures, lines read, unreadable) and the
     children's starts."""
-    config = tmp_path / "journalban.yaml"
-    config.write_text(yaml.safe_dump({
-        "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
-        "jails": {"sshd": {"enabled": False},
-                  "files-ssh": {"filter": "sshd", "source": "files", "files": [str(tmp_path / "x.log")],
-                                "maxretry": 10}},
-    }))  # fmt: skip
+    config = files_jail_config(tmp_path, maxretry=10)
     starts: list[Start] = []
 
     class Watched(JournalSource):
@@ -88,38 +80,21 @@ def run_agent(
             starts.append((at, request.step, request.skip, list(request.shun)))
             return request
 
-    def build(
-        part: Any,
-        cfg: Any,
-        clock: Any,
-        positions: Mapping[tuple[str, str], str],
-        sessions: Any = (),
-    ) -> list[JournalSource]:
+    def build(positions: Mapping[tuple[str, str], str]) -> list[JournalSource]:
         source = Watched("k", clock=SystemClock(), findtime=600, batch_size=4,
-                         position=positions.get(("files-ssh", "k")), directory=directory,
+                         position=positions.get((JAIL, "k")), directory=directory,
                          worker=[sys.executable, "-c", CHILD])  # fmt: skip
         return [source]
 
-    monkeypatch.setattr(sourcing, "build_sources", build)
-    monkeypatch.setattr(earlysources, "build_sources", build)
-    monkeypatch.setattr(sourcing, "SOURCE_RETRY", 0.01)
+    use_sources(monkeypatch, build)
 
-    async def scenario() -> tuple[int, int, int]:
-        agent = runtime.Agent(config, backend=DryRunBackend())
-        task = asyncio.create_task(agent.run())
-        await agent.ready.wait()
-        jail = agent.decisions.jails["files-ssh"]
-        for _ in range(1000):
-            if jail.lines_read + jail.lines_unreadable >= ENTRIES:
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)  # nothing more comes
-        counts = jail.total_failed, jail.lines_read, jail.lines_unreadable
-        agent.stop()
-        await task
-        return counts
+    def counts(agent: Agent) -> tuple[int, int, int]:
+        jail = agent.decisions.jails[JAIL]
+        return jail.total_failed, jail.lines_read, jail.lines_unreadable
 
-    return asyncio.run(scenario()), starts
+    # until every entry is read or counted unreadable; then nothing more comes
+    got = run_until(config, lambda agent: sum(counts(agent)[1:]) >= ENTRIES, counts, settle=0.1)
+    return got, starts
 
 
 def test_a_child_dying_at_one_entry_has_it_skipped_and_nothing_else_lost(

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from journalban.agent import earlysources, runtime, sourcing
 from journalban.events import LineBatch
-from journalban.firewall.dryrun import DryRunBackend
+from support.fakesources import JAIL, files_jail_config, run_until, use_sources
 
 LINE = "Nov 21 10:00:00 host sshd[1]: Failed password for root from 203.0.113.{} port 22 ssh2"
 
@@ -35,45 +32,22 @@ class ScriptedSource:
 def test_failed_source_resumes_from_the_committed_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = tmp_path / "journalban.yaml"
-    config.write_text(yaml.safe_dump({
-        "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
-        "jails": {"sshd": {"enabled": False},
-                  "files-ssh": {"filter": "sshd", "source": "files", "files": [str(tmp_path / "x.log")], "maxretry": 10}},
-    }))  # fmt: skip
+    config = files_jail_config(tmp_path, maxretry=10)
     seen_positions: list[Mapping[tuple[str, str], str]] = []
 
-    def build(
-        part: Any,
-        cfg: Any,
-        clock: Any,
-        positions: Mapping[tuple[str, str], str],
-        sessions: Any = (),
-    ) -> list[ScriptedSource]:
+    def build(positions: Mapping[tuple[str, str], str]) -> list[ScriptedSource]:
         seen_positions.append(dict(positions))
         if len(seen_positions) == 1:
             return [ScriptedSource("k", [LINE.format(1)], "p1", fail=True)]
         return [ScriptedSource("k", [LINE.format(2)], "p2", fail=False)]
 
-    monkeypatch.setattr(sourcing, "build_sources", build)
-    monkeypatch.setattr(earlysources, "build_sources", build)  # a file jail's, before READY
-    monkeypatch.setattr(sourcing, "SOURCE_RETRY", 0.01)
-
-    async def scenario() -> tuple[int, str]:
-        agent = runtime.Agent(config, backend=DryRunBackend())
-        task = asyncio.create_task(agent.run())
-        await agent.ready.wait()
-        for _ in range(200):
-            if len(seen_positions) == 2 and agent.decisions.jails["files-ssh"].total_failed == 2:
-                break
-            await asyncio.sleep(0.01)
-        total = agent.decisions.jails["files-ssh"].total_failed
-        state = agent.state
-        agent.stop()
-        await task
-        return total, state
-
-    total, state = asyncio.run(scenario())
+    use_sources(monkeypatch, build)
+    total, state = run_until(
+        config,
+        lambda agent: len(seen_positions) == 2 and agent.decisions.jails[JAIL].total_failed == 2,
+        lambda agent: (agent.decisions.jails[JAIL].total_failed, agent.state),
+        tries=200,
+    )
     assert total == 2
-    assert seen_positions[1] == {("files-ssh", "k"): "p1"}
+    assert seen_positions[1] == {(JAIL, "k"): "p1"}
     assert state == "running"

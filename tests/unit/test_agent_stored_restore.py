@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-import yaml
 
 from journalban.addresses import network_text, parse_network, stored_network
 from journalban.agent.runtime import Agent
@@ -24,6 +23,7 @@ from journalban.events import Ban
 from journalban.firewall.base import BanEntry, StoredBan, StoredReport, StoredRestorer
 from journalban.firewall.dryrun import DryRunBackend
 from journalban.state.store import BatchCommit, StateStore
+from support.fakesources import files_jail_config
 
 
 class Plain(DryRunBackend):
@@ -53,13 +53,7 @@ class Stored(Plain):
 
 
 def _setup(tmp_path: Path) -> Path:
-    config = tmp_path / "journalban.yaml"
-    config.write_text(yaml.safe_dump({
-        "state_dir": str(tmp_path / "state"), "bus": False, "recidive": {"enabled": False},
-        "jails": {"sshd": {"enabled": False},
-                  "files-ssh": {"filter": "sshd", "source": "files",
-                                "files": [str(tmp_path / "x.log")]}},
-    }))  # fmt: skip
+    config = files_jail_config(tmp_path)
     now = time.time()
     store = StateStore(tmp_path / "state" / "state.sqlite")
     store.commit([BatchCommit(jail="files-ssh", bans=[
