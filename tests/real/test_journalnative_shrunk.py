@@ -112,6 +112,23 @@ def rotated(small_fs: Path) -> list[Path]:
     return sorted(paths, key=lambda p: int(entries_of(str(p))[0][0].split(";")[1][2:], 16))
 
 
+LINES = [f"line {i}" for i in range(6000)]
+
+
+def archives_of_lines(directory: Path) -> list[Path]:
+    """LINES written by journal-remote (sshd's) into ``directory``: its archived files, in
+    their order (three at least)."""
+    with JournalWriter(directory) as writer:
+        writer.write([sshd_fields(line) for line in LINES])
+        wait_entries(directory, len(LINES))
+    files = sorted(
+        (p for p in directory.iterdir() if p.name.startswith("remote@")),
+        key=lambda p: int(p.name.split("-")[1], 16),
+    )
+    assert len(files) >= 3
+    return files
+
+
 def copies(rotated: list[Path], into: Path) -> list[str]:
     into.mkdir()
     return [str(shutil.copy(path, into / path.name)) for path in rotated]
@@ -163,16 +180,7 @@ def test_a_catch_up_tells_a_shrunk_file_and_reads_the_others(
     """The reader child's catch-up (Follower, one child): the file cut right after the
     native reader opened it is logged and its entries counted unreadable in the frames; every
     entry of the other files is handed out once, in order."""
-    total = 6000
-    text = [f"line {i}" for i in range(total)]
-    with JournalWriter(small_fs) as writer:
-        writer.write([sshd_fields(line) for line in text])
-        wait_entries(small_fs, total)
-    files = sorted(
-        (p for p in small_fs.iterdir() if p.name.startswith("remote@")),
-        key=lambda p: int(p.name.split("-")[1], 16),
-    )
-    assert len(files) >= 3
+    files = archives_of_lines(small_fs)
     cut = str(files[1])
     lost = {line for _, line in entries_of(cut)}
     opened = journalnative.open_native
@@ -206,7 +214,7 @@ def test_a_catch_up_tells_a_shrunk_file_and_reads_the_others(
         got += frame.lines
         unreadable += frame.unreadable
         at += FRAME_HEADER.size + size
-    archived = [line for line in text if line not in lost]
+    archived = [line for line in LINES if line not in lost]
     assert got == archived[: len(got)]  # in order, none twice, none of the others lost
     assert len(got) >= len(archived) - len(entries_of(str(files[-1])))  # the archived ones all
     assert unreadable == len(lost)
@@ -222,15 +230,7 @@ def test_a_file_cut_after_its_part_was_read_is_left_out_of_the_directory_reader(
     """Cut after the catch-up read its part (no part's reader sees it; a helper's part, as
     well): the directory reader, which mapped it at the start, is opened again before it
     stands where the catch-up ended (libsystemd's reader died there of SIGBUS)."""
-    total = 6000
-    with JournalWriter(small_fs) as writer:
-        writer.write([sshd_fields(f"line {i}") for i in range(total)])
-        wait_entries(small_fs, total)
-    files = sorted(
-        (p for p in small_fs.iterdir() if p.name.startswith("remote@")),
-        key=lambda p: int(p.name.split("-")[1], 16),
-    )
-    assert len(files) >= 3
+    files = archives_of_lines(small_fs)
     cut = str(files[1])
     read_group = Follower.read_group
     cuts: list[str] = []
