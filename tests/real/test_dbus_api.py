@@ -56,6 +56,13 @@ def busctl(
     return run_client(bus, ["busctl", f"--address={bus.address}", *args], user=user)
 
 
+def root_ban(bus: PrivateBus, address: str, usec: int = 0) -> subprocess.CompletedProcess[str]:
+    """Manager1.Ban of ``address`` in jail sshd by root (busctl), for ``usec`` (0: the
+    jail's bantime)."""
+    return busctl(bus, "call", DEST, MANAGER, "org.jailban.Manager1", "Ban", "ssta{sv}", "sshd",
+                  address, str(usec), "0")  # fmt: skip
+
+
 def test_bus_accepted_our_policy_file(bus: PrivateBus) -> None:
     assert "Encountered error" not in bus.log()
     assert bus.has_name(DEST)
@@ -133,19 +140,7 @@ def test_unprivileged_interactive_ban_is_refused_without_an_agent(bus: PrivateBu
 
 
 def test_root_bans_and_the_ban_is_listed_as_ssttus(bus: PrivateBus) -> None:
-    ban = busctl(
-        bus,
-        "call",
-        DEST,
-        MANAGER,
-        "org.jailban.Manager1",
-        "Ban",
-        "ssta{sv}",
-        "sshd",
-        "203.0.113.11",
-        "60000000",
-        "0",
-    )
+    ban = root_ban(bus, "203.0.113.11", 60_000_000)
     assert ban.returncode == 0, ban.stderr
     listed = busctl(
         bus,
@@ -172,19 +167,7 @@ def test_signals_announce_bans_without_lines_and_coalesced_property_changes(
 ) -> None:
     monitor = SignalMonitor(bus, user="nobody")
     try:
-        busctl(
-            bus,
-            "call",
-            DEST,
-            MANAGER,
-            "org.jailban.Manager1",
-            "Ban",
-            "ssta{sv}",
-            "sshd",
-            "203.0.113.12",
-            "0",
-            "0",
-        )
+        root_ban(bus, "203.0.113.12")
         line = monitor.wait_for("Manager1.Banned")
         assert "'203.0.113.12', 'sshd'" in line
         assert "'failures': <uint32" in line
@@ -247,19 +230,7 @@ def test_test_line_returns_matched_address_and_captures(bus: PrivateBus) -> None
 
 
 def test_ban_details_hold_lines_for_manage_callers_only(bus: PrivateBus) -> None:
-    busctl(
-        bus,
-        "call",
-        DEST,
-        MANAGER,
-        "org.jailban.Manager1",
-        "Ban",
-        "ssta{sv}",
-        "sshd",
-        "203.0.113.14",
-        "0",
-        "0",
-    )
+    root_ban(bus, "203.0.113.14")
     denied = gdbus(bus, "org.jailban.Manager1.GetBanDetails", "203.0.113.14", "sshd", user="nobody")
     assert "InteractiveAuthorizationRequired" in denied.stderr
     details = gdbus(bus, "org.jailban.Manager1.GetBanDetails", "203.0.113.14", "sshd")
@@ -334,8 +305,7 @@ def test_get_bans_pages_newest_first_and_the_generation_follows_changes(
     try:
         before = generation()
         for last in (31, 32, 33):
-            ban = busctl(bus, "call", DEST, MANAGER, "org.jailban.Manager1", "Ban",
-                         "ssta{sv}", "sshd", f"203.0.113.{last}", "60000000", "0")  # fmt: skip
+            ban = root_ban(bus, f"203.0.113.{last}", 60_000_000)
             assert ban.returncode == 0, ban.stderr
             time.sleep(0.01)  # distinct ban times
         after = generation()
