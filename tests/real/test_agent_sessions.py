@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, write_config
+from support.agent import PER_ADDRESS_ONLY, StateReader, running, write_config
 from support.journal import JournalWriter, sshd_fields
 
 COUNT = "Disconnecting: Too many authentication failures [preauth]"
@@ -35,23 +35,15 @@ def test_failures_without_an_address_count_for_their_session_across_kill_9(tmp_p
         writer.write([_teach("198.51.100.61", 504)])
         writer.write([sshd_fields(COUNT, pid=501), sshd_fields(COUNT, pid=502)])
         writer.wait_visible(6)
-        agent = AgentProcess(cfg)
         reader = StateReader(state)
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg, kill9=True):
             reader.wait(lambda: reader.total_failed("sshd") == 2)
-        finally:
-            agent.kill9()
         # After the restart: the third connection's count line, and one of a
         # process that never said where it came from.
         writer.write([sshd_fields(COUNT, pid=503), sshd_fields(COUNT, pid=599)])
-        again = AgentProcess(cfg)
-        try:
-            again.wait_for_log("running:")
+        with running(cfg):
             reader.wait(lambda: reader.bans() == {("sshd", "203.0.113.60/32")})
             reader.wait(lambda: reader.total_failed("sshd") == 3)
-        finally:
-            again.stop()
     assert ("sshd", "198.51.100.61/32") not in reader.bans()
 
 
@@ -77,19 +69,12 @@ def test_a_backlogs_sessions_count_across_a_restart_in_it(tmp_path: Path) -> Non
         writer.write([logged(_teach("203.0.113.60", pid), start + pid - 500) for pid in (501, 502)])
         writer.write([logged(sshd_fields(COUNT, pid=501), start + 10)])
         writer.wait_visible(3)
-        agent = AgentProcess(cfg)
-        try:
+        with running(cfg):
             reader.wait(lambda: reader.total_failed("sshd") == 1)
-        finally:
-            agent.stop()
         writer.write([logged(sshd_fields(COUNT, pid=502), start + 20)])
-        again = AgentProcess(cfg)
-        try:
-            again.wait_for_log("running:")
+        with running(cfg):
             reader.wait(lambda: reader.total_failed("sshd") == 2)
             reader.wait(lambda: reader.bans() == {("sshd", "203.0.113.60/32")})
-        finally:
-            again.stop()
 
 
 def _line(message: str, pid: int, ident: str = "sshd") -> str:
@@ -108,27 +93,19 @@ def test_a_file_jails_sessions_are_its_lines_ident_and_pid_across_kill_9(tmp_pat
                "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)],
                              "maxretry": 3, "bantime": "1h", **PER_ADDRESS_ONLY}},
     )  # fmt: skip
-    agent = AgentProcess(cfg)
     reader = StateReader(state)
-    try:
-        agent.wait_for_log("running:")
+    with running(cfg, kill9=True):
         with log.open("a") as f:
             f.writelines(_line(f'Connection from 203.0.113.70 port {p} on 192.0.2.1 port 22 rdomain ""', p) for p in (701, 702, 703))  # fmt: skip
             # Another daemon with the same pid teaches sshd's sessions nothing.
             f.write(_line('Connection from 198.51.100.71 port 1 on 192.0.2.1 port 22 rdomain ""', 704, "other"))  # fmt: skip
             f.writelines(_line(COUNT, p) for p in (701, 702))
         reader.wait(lambda: reader.total_failed("ssh-files") == 2)
-    finally:
-        agent.kill9()
     with log.open("a") as f:
         f.writelines(_line(COUNT, p) for p in (703, 704))
-    again = AgentProcess(cfg)
-    try:
-        again.wait_for_log("running:")
+    with running(cfg):
         reader.wait(lambda: reader.bans() == {("ssh-files", "203.0.113.70/32")})
         reader.wait(lambda: reader.total_failed("ssh-files") == 3)
-    finally:
-        again.stop()
 
 
 def _smtpd(message: str) -> dict[str, str | int]:
@@ -162,26 +139,18 @@ def test_one_process_many_sessions_keyed_by_the_daemons_own_id_in_journal_files(
             _smtpd(fail.format(attacker)),
         ])  # fmt: skip
         writer.wait_visible(5)
-        agent = AgentProcess(cfg)
         reader = StateReader(state)
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg, kill9=True):
             reader.wait(lambda: reader.total_failed("opensmtpd") == 3)
-        finally:
-            agent.kill9()
         writer.write([
             _smtpd(f"{user} smtp authentication user=alice result=ok"),
             _smtpd(f"{user} smtp disconnected reason=quit"),
             _smtpd(fail.format(user)),  # after its end: counts for no one
             _smtpd(fail.format(attacker)),
         ])  # fmt: skip
-        again = AgentProcess(cfg)
-        try:
-            again.wait_for_log("running:")
+        with running(cfg):
             reader.wait(lambda: reader.bans() == {("opensmtpd", "203.0.113.80/32")})
             reader.wait(lambda: reader.total_failed("opensmtpd") == 4)
-        finally:
-            again.stop()
     assert reader.total_failed("opensmtpd") == 4
 
 
@@ -218,13 +187,9 @@ def test_a_sessions_accepted_login_is_known_good_in_the_running_agent(tmp_path: 
     with JournalWriter(jdir) as writer:
         writer.write(entries)
         writer.wait_visible(len(entries))
-        agent = AgentProcess(cfg)
         reader = StateReader(state)
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg):
             reader.wait(lambda: reader.total_failed("opensmtpd") == 4)
             attackers = {("opensmtpd", f"203.0.113.{90 + n}/32") for n in range(3)}
             reader.wait(lambda: reader.bans() == attackers)
-        finally:
-            agent.stop()
     assert reader.bans() == attackers, "alice's known-good network was banned"

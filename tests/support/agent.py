@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,6 +159,21 @@ class AgentProcess:
                 self.proc.wait()
         self._log.close()
         return self.proc.returncode
+
+
+@contextlib.contextmanager
+def running(config: Path, *, kill9: bool = False, dry_run: bool = True) -> Iterator[AgentProcess]:
+    """The agent on ``config`` once it logged "running:"; stopped (SIGTERM) when the block
+    ends, a failed one too, or killed with SIGKILL (``kill9``: a crash, to start again)."""
+    agent = AgentProcess(config, dry_run=dry_run)
+    try:
+        agent.wait_for_log("running:")
+        yield agent
+    finally:
+        if kill9:
+            agent.kill9()
+        else:
+            agent.stop()
 
 
 class StateReader:
