@@ -33,6 +33,7 @@ from journalban.firewall.base import (
     FirewallBackend,
     ReconcileReport,
     StoredBan,
+    StoredHosts,
     StoredReport,
     StoredRestorer,
 )
@@ -119,8 +120,12 @@ async def restore_rows(
 ) -> StoredReport:
     """Give the firewall the bans of ``rows`` whose jail ``uses`` it (in a thread)."""
     with collector_paused():
-        used = {jail: uses(jail) for jail in {row[0] for row in rows}}
-        wanted = rows if all(used.values()) else [row for row in rows if used[row[0]]]
+        wanted: Sequence[StoredBan]
+        if isinstance(rows, StoredHosts):  # (parsed already: kept so, for the firewall)
+            wanted = rows.only(uses)
+        else:
+            used = {jail: uses(jail) for jail in {row[0] for row in rows}}
+            wanted = rows if all(used.values()) else [row for row in rows if used[row[0]]]
         return await asyncio.to_thread(restorer.restore_stored, wanted, now)
 
 

@@ -70,7 +70,7 @@ from journalban.config.loader import load_config
 from journalban.config.schema import Config
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import host_interfaces
-from journalban.firewall.base import FirewallBackend
+from journalban.firewall.base import FirewallBackend, StoredBan, StoredHosts
 from journalban.firewall.dryrun import DryRunBackend
 from journalban.firewall.registry import create_backend
 from journalban.matching.engine import LineMatcher
@@ -81,7 +81,7 @@ from journalban.sources.journal import stop_ahead
 from journalban.state.banrows import BanRow, one_read, running_rows, running_stored, stored_of
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.files import state_path
-from journalban.state.rowcheck import readable_rows
+from journalban.state.rowcheck import host_rows, readable_rows
 from journalban.state.store import MEMORY, StateStore
 
 log = logging.getLogger("journalban.agent")
@@ -284,6 +284,7 @@ class Agent(
         # The firewall is set up (its sets read back: netlink waits, in a thread) while the
         # bans load; the read is then fresh enough for the restore.
         restorer, rows, skipped = stored_restorer(self.backend), None, 0
+        hosts: StoredHosts | None = None
         table_first = False
         with contextlib.ExitStack() as reading:
             with collector_paused(freeze=True):
@@ -308,14 +309,21 @@ class Agent(
                 count = len(restored)
             else:
                 now = self.clock.now()
-                usable, skipped = readable_rows(stored_of(rows))
+                # Nearly always every row is of one IPv4 address: their texts parsed once,
+                # for the firewall and the table (``hosts``); else each row read as it is.
+                hosts = host_rows(rows, expiry=3)
+                usable: Sequence[StoredBan]
+                if hosts is not None:
+                    usable = hosts
+                else:
+                    usable, skipped = readable_rows(stored_of(rows))
                 restoring = restore_rows(restorer, usable, self._uses_firewall, now)
                 if table_first := self._serves(self._bus_override):
                     # READY waits for the ban table (the serving parts answer from it): it
                     # is built while the kernel takes the bans, each in a thread of its own.
                     with collector_paused(freeze=True):
                         report, _ = await asyncio.gather(
-                            restoring, asyncio.to_thread(self._table_of, rows)
+                            restoring, asyncio.to_thread(self._table_of, rows, hosts)
                         )
                 else:
                     report = await restoring
@@ -351,7 +359,7 @@ class Agent(
             if rows is not None:  # (a large table outlasts a short WatchdogSec=: pinged)
                 with collector_paused(freeze=True), self.notifier.pinging():
                     if not table_first and not await built_unless_stopped(
-                        functools.partial(self.decisions.load_bans, rows), self._stop
+                        functools.partial(self.decisions.load_bans, rows, hosts), self._stop
                     ):
                         return None  # stopped first: the firewall and the state hold them
                     done = stored_restored(self.decisions.bans, report, now)
@@ -360,10 +368,10 @@ class Agent(
     def stop(self) -> None:
         self._stop.set()
 
-    def _table_of(self, rows: Sequence[BanRow]) -> None:
+    def _table_of(self, rows: Sequence[BanRow], hosts: StoredHosts | None) -> None:
         """The ban table built of ``rows`` (in a thread, beside the netlink restore), and
         its count of prefixes, which the D-Bus API's export reads before READY."""
-        self.decisions.load_bans(rows)
+        self.decisions.load_bans(rows, hosts)
         _ = self.decisions.bans.prefixes
 
     # --- AgentControl ------------------------------------------------------------

@@ -29,6 +29,7 @@ from journalban.state.store import BatchCommit, StateStore
 
 if TYPE_CHECKING:
     from journalban.clock import Clock
+    from journalban.firewall.base import StoredHosts
 
 __all__ = ["RECIDIVE", "BanDeciding"]
 
@@ -86,7 +87,9 @@ class BanDeciding:
         caller starts now (none running): the engine may decide on while it runs."""
         self._unsaved.seal(self.store.commit_count + 1)
 
-    def load_bans(self, rows: Sequence[BanRow] | None = None) -> list[Ban]:
+    def load_bans(
+        self, rows: Sequence[BanRow] | None = None, hosts: StoredHosts | None = None
+    ) -> list[Ban]:
         """Active bans from the state (expired ones dropped); the caller restores them.
 
         A ban that ended by the clock while the agent was down, after the newest line time
@@ -96,14 +99,16 @@ class BanDeciding:
         running (the ban stood, or was held so when the chore lifted it). It is no running
         ban: not in the table, the firewall, ListBans or the counts.
 
-        ``rows``: the running bans' rows, read by the caller (``state.banrows.running_rows``).
+        ``rows``: the running bans' rows, read by the caller (``state.banrows.running_rows``);
+        ``hosts``: the same rows parsed already, when every one is of one IPv4 address
+        (``state.rowcheck.host_rows``).
         """
         now = self.clock.now()
         texts: list[str] = []
         if rows is None:
             stored = self.store.active_bans(texts, running_at=now)
         else:  # (the running bans' rows read already: the start's one read)
-            stored = bans_of(rows, texts, new_ban)
+            stored = bans_of(rows, texts, new_ban, hosts)
         self.bans = BanTable((((b.jail, b.network), b) for b in stored), texts=texts)
         jails, virtual = self.jails, self._virtual
         for jail, text, since, until in ended_unread(self.store.db, now, REASONS):

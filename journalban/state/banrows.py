@@ -16,11 +16,12 @@ import operator
 import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import repeat
 
 from journalban.addresses import IPNetwork, network_text, stored_network
 from journalban.errors import AddressError
 from journalban.events import Ban
-from journalban.firewall.base import StoredBan
+from journalban.firewall.base import StoredBan, StoredHosts
 from journalban.netobjects import host_v4_network
 from journalban.state.rowcheck import readable_jail
 
@@ -53,6 +54,11 @@ def running_rows(db: sqlite3.Connection, now: float) -> list[BanRow]:
     return rows
 
 
+def _columns(rows: Sequence[BanRow]) -> Callable[[int], Iterator[object]]:
+    """Each row's value at an index, in order (``map``: no Python step per row)."""
+    return lambda index: map(operator.itemgetter(index), rows)
+
+
 def stored_of(rows: Sequence[BanRow]) -> list[StoredBan]:
     """(jail, network text, expiry) of each row, as ``running_stored`` reads them."""
     return list(map(operator.itemgetter(0, 1, 3), rows))
@@ -72,7 +78,10 @@ def one_read(db: sqlite3.Connection) -> Iterator[None]:
 
 
 def bans_of(
-    rows: Iterable[BanRow], texts: list[str] | None = None, make: BanMaker = Ban
+    rows: Iterable[BanRow],
+    texts: list[str] | None = None,
+    make: BanMaker = Ban,
+    hosts: StoredHosts | None = None,
 ) -> list[Ban]:
     """A ``Ban`` per row whose jail and network can be read (others are skipped), without
     matched lines.
@@ -80,7 +89,19 @@ def bans_of(
     ``texts``, when given, receives each returned ban's network as text, in order.
     ``make``: builds each (every field given, in order): ``Ban`` or a faster maker of the
     same objects (decisions.banmaker: the dataclass's ``__init__`` was half of this).
+    ``hosts``: ``rows`` parsed already (``state.rowcheck.host_rows``: every one readable,
+    of one IPv4 address), built in C-driven ``map`` calls, no text parsed again.
     """
+    if hosts is not None:
+        rows = rows if isinstance(rows, Sequence) else list(rows)
+        column = _columns(rows)
+        nets = map(host_v4_network, hosts.addresses)
+        if texts is not None:
+            texts += hosts.texts
+        return list(
+            map(make, hosts.jails(), nets, column(2), column(3), column(4), column(5),
+                column(6), column(7), repeat(()), repeat(""))
+        )  # fmt: skip
     out: list[Ban] = []
     pton, from_bytes, af_inet, host = (
         socket.inet_pton,

@@ -9,11 +9,13 @@ skipped (``readable_rows``), so "N bans restored" counts only real bans.
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from itertools import groupby, repeat
+from operator import itemgetter
 
 from journalban.addresses import stored_network
 from journalban.errors import AddressError
-from journalban.firewall.base import StoredBan
+from journalban.firewall.base import StoredBan, StoredHosts
 
 
 def readable_jail(jail: object) -> bool:
@@ -68,3 +70,38 @@ def readable_rows(rows: Sequence[StoredBan]) -> tuple[Sequence[StoredBan], int]:
 
 def _readable_expiry(expires: object) -> bool:
     return expires is None or (isinstance(expires, int | float) and not isinstance(expires, bool))
+
+
+# (int.from_bytes, typed for ``map`` with its byte order as a second argument)
+_from_bytes: Callable[[bytes, str], int] = int.from_bytes  # type: ignore[assignment]
+
+
+def host_rows(rows: Sequence[Sequence[object]], expiry: int = 2) -> StoredHosts | None:
+    """``rows`` (jail and network text first, the expiry at ``expiry``) as ``StoredHosts``
+    when every one is readable and of a single IPv4 address as the state writes it
+    (``a.b.c.d/32``) with an expiry (a float): nearly every state's bans. Their texts are
+    parsed at once, without a Python step per row (``map``: a start's 100,000); None
+    otherwise, and ``readable_rows`` reads them one by one."""
+    if not rows:
+        return None
+    texts: list[str] = list(map(itemgetter(1), rows))
+    expiries: list[float] = list(map(itemgetter(expiry), rows))
+    if set(map(type, texts)) != {str} or set(map(type, expiries)) != {float}:
+        return None
+    if not all(map(str.endswith, texts, repeat("/32"))):
+        return None
+    try:  # inet_pton takes only the canonical dotted quad: the text is str(net)
+        packed = list(
+            map(
+                socket.inet_pton,
+                repeat(socket.AF_INET),
+                map(str.removesuffix, texts, repeat("/32")),
+            )
+        )
+    except (OSError, ValueError):  # an IPv6 /32, or not an address
+        return None
+    runs = [(jail, len(list(run))) for jail, run in groupby(map(itemgetter(0), rows))]
+    if not all(readable_jail(jail) for jail in {jail for jail, _ in runs}):
+        return None
+    addresses = list(map(_from_bytes, packed, repeat("big")))
+    return StoredHosts(runs, texts, addresses, expiries)

@@ -27,6 +27,7 @@ from journalban.firewall.nftables.elements import (
 from journalban.firewall.nftables.netlink import MAX_ATTR_PAYLOAD, Message
 from journalban.firewall.nftables.plan import INF, BanBook, ElementOp, key_of, kind_of
 from journalban.firewall.nftables.stored import book_of, key_text
+from journalban.state.rowcheck import host_rows
 
 NOW = 1_000_000.0
 STORED = [
@@ -66,6 +67,23 @@ def test_book_of_stored_bans_is_what_record_makes_of_the_same_bans() -> None:
         (int(ipaddress.IPv4Address("192.0.2.1")), 32): NOW + 600,
         (int(ipaddress.IPv4Address("192.0.2.2")), 32): INF,
     }
+
+
+def test_book_of_parsed_rows_is_book_of_the_rows() -> None:
+    rows = [
+        ("sshd", "192.0.2.1/32", NOW + 600),
+        ("sshd", "192.0.2.3/32", NOW - 1),  # expired
+        ("sshd", "192.0.2.4/32", NOW),  # expires now: not running
+        ("web", "203.0.113.9/32", NOW + 60),
+        ("gone", "203.0.113.10/32", NOW + 60),  # a jail without sets
+        ("sshd", "192.0.2.1/32", NOW + 700),  # the same address again: the last one counts
+        ("web", "203.0.113.8/32", NOW - 5),
+    ]
+    for stored in (rows, rows[:1], rows[1:3], rows[3:5], rows[4:5]):
+        hosts = host_rows(stored)
+        assert hosts is not None
+        assert book_of(hosts, {"sshd", "web"}, NOW) == book_of(list(stored), {"sshd", "web"}, NOW)
+    assert book_of(host_rows(rows[1:3]), {"sshd"}, NOW) == {}  # type: ignore[arg-type]
 
 
 def test_key_text_is_the_network_text_the_state_writes() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from journalban.firewall.base import StoredBan
 from journalban.state.banrows import bans_of
-from journalban.state.rowcheck import readable_rows
+from journalban.state.rowcheck import host_rows, readable_rows
 
 GOOD: list[StoredBan] = [
     ("sshd", "192.0.2.1/32", 100.0),
@@ -49,3 +49,47 @@ def test_the_ban_table_skips_the_rows_the_restore_skips() -> None:
     texts: list[str] = []
     bans = bans_of(rows, texts)
     assert [(b.jail, t) for b, t in zip(bans, texts, strict=True)] == [(j, n) for j, n, _ in GOOD]
+
+
+HOSTS: list[StoredBan] = [
+    ("sshd", "192.0.2.1/32", 100.0),
+    ("sshd", "192.0.2.2/32", 300.5),
+    ("web", "203.0.113.9/32", 60.0),
+    ("sshd", "192.0.2.3/32", 200.0),  # a jail's second run
+]
+
+
+def test_rows_of_single_ipv4_addresses_are_parsed_at_once() -> None:
+    hosts = host_rows(HOSTS)
+    assert hosts is not None
+    assert hosts.runs == (("sshd", 2), ("web", 1), ("sshd", 1))
+    assert hosts.addresses == [0xC0000201, 0xC0000202, 0xCB007109, 0xC0000203]
+    # As a sequence: the rows themselves.
+    assert list(hosts) == HOSTS
+    assert len(hosts) == 4
+    assert [hosts[i] for i in range(-4, 4)] == HOSTS + HOSTS
+    assert hosts[1:3] == HOSTS[1:3]
+    assert list(hosts.only(lambda jail: jail == "sshd")) == [HOSTS[0], HOSTS[1], HOSTS[3]]
+    assert hosts.only(lambda jail: True) is hosts
+
+
+def test_rows_not_all_single_ipv4_addresses_are_not_parsed_at_once() -> None:
+    assert host_rows([]) is None
+    for row in [*GOOD[1:], *BAD]:
+        assert host_rows([HOSTS[0], row]) is None, row  # each one read as it is
+    assert host_rows([HOSTS[0], ("sshd", "010.1.1.1/32", 5.0)]) is None  # not canonical
+    assert host_rows([HOSTS[0], ("sshd", "192.0.2.1/32/32", 5.0)]) is None
+    assert host_rows([HOSTS[0], ("sshd", "192.0.2.1\0/32", 5.0)]) is None
+    assert host_rows([HOSTS[0], ("sshd", "192.0.2.1/32", 5)]) is None  # not a float
+
+
+def test_the_ban_table_of_parsed_rows_is_the_table_of_the_rows() -> None:
+    rows = [(jail, net, 1.0, exp, 2, "failures", 3, "journal") for jail, net, exp in HOSTS]
+    hosts = host_rows(rows, expiry=3)
+    assert hosts is not None
+    texts: list[str] = []
+    fast = bans_of(rows, texts, hosts=hosts)
+    plain_texts: list[str] = []
+    assert fast == bans_of(rows, plain_texts)
+    assert texts == plain_texts
+    assert [repr(b) for b in fast] == [repr(b) for b in bans_of(rows)]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Iterable, Mapping
-from itertools import groupby
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -276,8 +276,9 @@ def _diff(
     now: float,
     slack: float,
 ) -> list[ElementOp]:
-    if not held:  # an empty set (a restore into a new table): every ban is added
-        return [_new_op(ElementOp, (jail, kind, key, want, False)) for key, want in wanted.items()]
+    if not held:  # an empty set (a restore into a new table): every ban is added, in C
+        fields = zip(repeat(jail), repeat(kind), wanted.keys(), wanted.values(), repeat(False))
+        return list(map(_new_op, repeat(ElementOp), fields))
     # Two expiries are the same when equal (both permanent) or both finite and within
     # ``slack``; written out, as a call per comparison was a third of a restart's diff.
     ops: list[ElementOp] = []
