@@ -16,7 +16,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
+from support.agent import (
+    PER_ADDRESS_ONLY,
+    AgentProcess,
+    StateReader,
+    last_cursor,
+    running,
+    write_config,
+)
 from support.journal import JournalWriter, sshd_fields
 
 BANTIME = 60.0
@@ -128,13 +135,9 @@ def test_a_ban_ended_while_the_agent_was_down_keeps_its_span(tmp_path: Path) -> 
         writer.wait_visible(5)
         end = last_cursor(jdir)
         time.sleep(max(0.0, start + 0.5 + bantime + 1 - time.time()))  # its end passes
-        again = AgentProcess(cfg)
-        try:
-            again.wait_for_log("running:")
+        with running(cfg) as again:
             reader.wait(lambda: reader.position("sshd") == end, timeout=30)
             time.sleep(1.5)  # an expiry chore runs
-        finally:
-            again.stop()
     assert reader.total_failed("sshd") == 3  # the other address's; none inside the ban
     assert [network for network, _ in reader.history()] == [f"{ADDRESS}/32"]
     assert f"Restore ban of {ADDRESS}" not in again.log

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from support.agent import AgentProcess, StateReader, killed_mid_backlog, write_config
+from support.agent import AgentProcess, StateReader, killed_mid_backlog, running, write_config
 from support.journal import JournalWriter, sshd_fields
 
 STAMP = "%b %e %H:%M:%S"
@@ -101,13 +101,9 @@ def test_account_attack_state_survives_kill_9_on_live_journal_files(tmp_path: Pa
             ]
         )
         writer.wait_visible(6)
-        agent = AgentProcess(cfg, dry_run=False)
         reader = StateReader(state)
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg, dry_run=False, kill9=True):
             reader.wait(lambda: reader.total_failed("sshd") == 5)
-        finally:
-            agent.kill9()
         writer.write([sshd_fields("Failed password for dave from 192.0.2.106 port 2 ssh2")])
         writer.write([sshd_fields("Failed password for dave from 192.0.2.200 port 3 ssh2")])
         writer.write([sshd_fields("Failed password for oracle from 203.0.113.77 port 4 ssh2")])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from support.agent import AgentProcess, StateReader, write_config
+from support.agent import AgentProcess, StateReader, running, write_config
 from support.journal import JournalWriter, sshd_fields
 
 OFF = {"enabled": False}
@@ -78,10 +78,6 @@ def test_a_detector_bans_across_a_restart_in_a_backlog(tmp_path: Path, kind: str
             agent.stop()
         assert not reader.bans()
         writer.write(lines[2:])
-        again = AgentProcess(cfg)
-        try:
-            again.wait_for_log("running:")
+        with running(cfg):
             reader.wait(lambda: reader.total_failed("sshd") == 3)
             reader.wait(lambda: _reasons(state).get(banned) == kind)
-        finally:
-            again.stop()

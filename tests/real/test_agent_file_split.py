@@ -18,7 +18,7 @@ import pytest
 
 from journalban.agent.filesplit import SPLIT_AT, SPLIT_ENV
 from journalban.cpus import usable_cpus
-from support.agent import AgentProcess, StateReader, file_jail_config, write_config
+from support.agent import AgentProcess, StateReader, file_jail_config, running, write_config
 from support.cgroup import cpu_quota
 from support.cgroup import wrapper as cgroup_wrapper
 from support.procs import child_pids, pid_alive
@@ -71,10 +71,8 @@ def test_kill_9_during_a_split_catch_up_counts_every_failure_once(tmp_path: Path
     cfg = file_jail_config(tmp_path, log, maxretry=1_000_000)
     reader = StateReader(tmp_path / "state")
     text, failures = _backlog(3 * SPLIT_AT)
-    agent = AgentProcess(cfg)
     helpers: list[int] = []
-    try:
-        agent.wait_for_log("running:")
+    with running(cfg, kill9=True) as agent:
         child = _reader_child(agent)
         with log.open("a") as f:
             f.write(text)
@@ -84,8 +82,6 @@ def test_kill_9_during_a_split_catch_up_counts_every_failure_once(tmp_path: Path
             return bool(helpers) and pid_alive(helpers[0]) and reader.total_failed("ssh-files") > 0
 
         _poll(both_reading_and_some_committed, 30, "no helper seen while the backlog was read")
-    finally:
-        agent.kill9()
     counted = reader.total_failed("ssh-files")
     assert 0 < counted < failures, "killed in the middle of the catch-up"
     _poll(

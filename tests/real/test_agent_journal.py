@@ -6,7 +6,14 @@ import random
 import time
 from pathlib import Path
 
-from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
+from support.agent import (
+    PER_ADDRESS_ONLY,
+    AgentProcess,
+    StateReader,
+    last_cursor,
+    running,
+    write_config,
+)
 from support.journal import JournalWriter, sshd_fields
 
 MAXRETRY = 3
@@ -67,9 +74,7 @@ def test_agent_bans_from_a_live_journal_and_ignores_forged_lines(tmp_path: Path)
     with JournalWriter(jdir) as writer:
         writer.write([sshd_fields("Server listening on 0.0.0.0 port 22.")])
         writer.wait_visible(1)
-        agent = AgentProcess(cfg)
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg) as agent:
             forged = sshd_fields("Failed password for root from 192.0.2.66 port 22 ssh2", uid=1000)
             writer.write([forged] * 5)
             writer.write(
@@ -83,8 +88,6 @@ def test_agent_bans_from_a_live_journal_and_ignores_forged_lines(tmp_path: Path)
             agent.wait_for_log("Ban 203.0.113.9 in jail sshd for 10m")
             reader = StateReader(state)
             assert reader.bans() == {("sshd", "203.0.113.9/32")}
-        finally:
-            agent.stop()
     assert "192.0.2.66" not in agent.log
     assert "192.0.2.1 " not in agent.log
 

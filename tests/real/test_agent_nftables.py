@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from support.agent import AgentProcess, write_config
+from support.agent import running, write_config
 from support.journal import JournalWriter, sshd_fields
 from support.nftset import set_elements
 from support.real import need_root, need_tool
@@ -42,9 +42,7 @@ def test_agent_bans_in_nftables_and_recreates_after_a_flush(tmp_path: Path) -> N
     with JournalWriter(jdir) as writer:
         writer.write([sshd_fields("Server listening on :: port 22.")])
         writer.wait_visible(1)
-        agent = AgentProcess(cfg, dry_run=False, wrapper=["unshare", "-n"])
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg, dry_run=False, wrapper=["unshare", "-n"]) as agent:
             pid = agent.proc.pid
             lines = [
                 "Failed password for root from 203.0.113.5 port 1 ssh2",
@@ -57,8 +55,6 @@ def test_agent_bans_in_nftables_and_recreates_after_a_flush(tmp_path: Path) -> N
             _nft(pid, "flush", "ruleset")
             _wait(lambda: "203.0.113.5" in set_elements(pid, "sshd-v4", missing_ok=True))
             agent.wait_for_log("Restore ban of 203.0.113.5 in jail sshd")
-        finally:
-            agent.stop()
     assert "Ban 203.0.113.5 in jail sshd for 10m" in agent.log
     assert "Ban 2001:db8:5:6::/64 in jail sshd" in agent.log
 
@@ -75,9 +71,7 @@ def test_a_subnet_ban_is_a_prefix_in_the_interval_set(tmp_path: Path) -> None:
     with JournalWriter(jdir) as writer:
         writer.write([sshd_fields("Server listening on :: port 22.")])
         writer.wait_visible(1)
-        agent = AgentProcess(cfg, dry_run=False, wrapper=["unshare", "-n"])
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg, dry_run=False, wrapper=["unshare", "-n"]) as agent:
             pid = agent.proc.pid
             writer.write(
                 [
@@ -91,6 +85,4 @@ def test_a_subnet_ban_is_a_prefix_in_the_interval_set(tmp_path: Path) -> None:
             assert not set_elements(pid, "sshd-v4", missing_ok=True), (
                 "no address was banned on its own"
             )
-        finally:
-            agent.stop()
     assert "Ban 198.51.100.0/24 in jail sshd for 1d (subnet)" in agent.log

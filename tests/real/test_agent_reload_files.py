@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from support.agent import AgentProcess, StateReader, write_config
+from support.agent import AgentProcess, StateReader, running, write_config
 from support.journal import JournalWriter, sshd_fields
 
 
@@ -63,9 +63,7 @@ def test_file_jail_follows_rotation(tmp_path: Path) -> None:
             "ssh-files": {"filter": "sshd", "source": "files", "files": [str(log)], "maxretry": 3},
         },
     )
-    agent = AgentProcess(cfg)
-    try:
-        agent.wait_for_log("running:")
+    with running(cfg) as agent:
         with log.open("a") as f:
             f.write(_syslog("203.0.113.40", 1))
             f.write(
@@ -78,7 +76,5 @@ def test_file_jail_follows_rotation(tmp_path: Path) -> None:
         log.rename(tmp_path / "auth.log.1")
         log.write_text(_syslog("203.0.113.40", 3))
         agent.wait_for_log("Ban 203.0.113.40 in jail ssh-files")
-    finally:
-        agent.stop()
     assert "192.0.2.1" not in agent.log
     assert yaml.safe_load(cfg.read_text())["jails"]["ssh-files"]["maxretry"] == 3

@@ -11,7 +11,7 @@ from pathlib import Path
 from test_agent_nftables import _wait
 
 from journalban.state.files import STATE_FILE, state_path
-from support.agent import AgentProcess, StateReader, write_config
+from support.agent import AgentProcess, StateReader, running, write_config
 from support.journal import JournalWriter, sshd_fields
 from support.nftset import set_elements
 from support.real import need_root, need_tool
@@ -53,9 +53,7 @@ def test_real_run_after_a_dry_run_restores_nothing_and_counts_no_history(tmp_pat
         assert not (state / STATE_FILE).exists()
 
         time.sleep(3.5)  # past findtime
-        real = AgentProcess(cfg, dry_run=False, wrapper=["unshare", "-n"])
-        try:
-            real.wait_for_log("running:")
+        with running(cfg, dry_run=False, wrapper=["unshare", "-n"]) as real:
             pid = real.proc.pid
             assert "0 bans restored, backend nftables" in real.log
             assert "Restore ban" not in real.log
@@ -71,7 +69,5 @@ def test_real_run_after_a_dry_run_restores_nothing_and_counts_no_history(tmp_pat
             real.wait_for_log(f"Ban {ATTACKER} in jail sshd for 10m")
             assert set_elements(pid, "recidive-v4", missing_ok=True) == set()
             assert reader.history() == [(f"{ATTACKER}/32", "sshd")]
-        finally:
-            real.stop()
     assert "[dry run]" not in real.log
     assert state_path(state, dry_run=True).exists()

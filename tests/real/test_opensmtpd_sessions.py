@@ -18,7 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support.agent import JOURNALBAN, PER_ADDRESS_ONLY, AgentProcess, StateReader, write_config
+from support.agent import (
+    JOURNALBAN,
+    PER_ADDRESS_ONLY,
+    StateReader,
+    running,
+    write_config,
+)
 from support.netpair import NetPair, net_pair
 from support.opensmtpd import SMTP_SESSION, running_opensmtpd
 
@@ -62,10 +68,8 @@ def test_opensmtpd_failures_count_for_their_sessions_client_across_kill_9(tmp_pa
                                  "maxretry": 3, "bantime": "1h", "ignoreip": [],
                                  "ignore_local_networks": False, **PER_ADDRESS_ONLY}},
         )  # fmt: skip
-        agent = AgentProcess(cfg)
         reader = StateReader(state)
-        try:
-            agent.wait_for_log("running:")
+        with running(cfg, kill9=True):
             # The innocent client delivers to a local user: no failure.
             ok = _session(
                 pair, innocent, "MAIL FROM:<friend@client.test>", "RCPT TO:<root@mx.test>"
@@ -76,21 +80,15 @@ def test_opensmtpd_failures_count_for_their_sessions_client_across_kill_9(tmp_pa
             held = _session(pair, attacker, AUTH, "AUTH LOGIN", "--hold", *RELAY)
             assert _replies(held, until="held") == ["503", "503"]
             reader.wait(lambda: reader.total_failed("opensmtpd") == 2)
-        finally:
-            agent.kill9()
         # smtpd logs the relay probe while no agent runs: the session's address
         # must come back from the state committed before the kill.
         assert held.stdin is not None
         held.stdin.write("go\n")
         held.stdin.flush()
         assert _replies(held) == ["250", "550"]
-        again = AgentProcess(cfg)
-        try:
-            again.wait_for_log("running:")
+        with running(cfg):
             reader.wait(lambda: reader.bans() == {("opensmtpd", f"{attacker}/32")})
             assert reader.total_failed("opensmtpd") == 3
-        finally:
-            again.stop()
         text = log.read_text()
     # What the agent read is what smtpd wrote: the failures name no address.
     session = re.search(rf"(\w{{16}}) smtp connected address={re.escape(attacker)} ", text)

@@ -162,10 +162,13 @@ class AgentProcess:
 
 
 @contextlib.contextmanager
-def running(config: Path, *, kill9: bool = False, dry_run: bool = True) -> Iterator[AgentProcess]:
-    """The agent on ``config`` once it logged "running:"; stopped (SIGTERM) when the block
-    ends, a failed one too, or killed with SIGKILL (``kill9``: a crash, to start again)."""
-    agent = AgentProcess(config, dry_run=dry_run)
+def running(
+    config: Path, *, kill9: bool = False, dry_run: bool = True, wrapper: Sequence[str] = ()
+) -> Iterator[AgentProcess]:
+    """The agent on ``config`` (``AgentProcess``'s options) once it logged "running:";
+    stopped (SIGTERM) when the block ends, a failed one too, or killed with SIGKILL
+    (``kill9``: a crash, to start again)."""
+    agent = AgentProcess(config, dry_run=dry_run, wrapper=wrapper)
     try:
         agent.wait_for_log("running:")
         yield agent
