@@ -58,6 +58,16 @@ def messages(batches: list[LineBatch]) -> list[str]:
     return [line for batch in batches for line in batch.lines]
 
 
+async def all_of(source: JournalSource, lines: int) -> list[str]:
+    """The messages of the first ``lines`` lines ``source`` reads, nothing after them (it
+    stays quiet); the source closed."""
+    batches = source.batches()
+    got = await take(batches, lines)
+    assert await stays_quiet(batches)
+    source.close()
+    return messages(got)
+
+
 def sshd(n: int, **extra: str | int) -> list[Mapping[str, str | int | bytes]]:
     return [{**sshd_fields(f"line {i}"), **extra} for i in range(n)]
 
@@ -93,12 +103,7 @@ def test_match_groups_read_only_sshd_units_of_root(tmp_path: Path) -> None:
                 ]
             )
             writer.wait_visible(5)
-            source = make_source(tmp_path)
-            batches = source.batches()
-            got = await take(batches, 2)
-            assert await stays_quiet(batches)
-            source.close()
-        return messages(got)
+            return await all_of(make_source(tmp_path), 2)
 
     assert asyncio.run(scenario()) == ["from ssh.service", "from sshd.service"]
 
@@ -136,11 +141,7 @@ def test_vacuumed_cursor_resumes_at_oldest_entry_still_there(tmp_path: Path) -> 
             new.wait_visible(2)
         (tmp_path / "old.journal").unlink()  # vacuum
         resumed = make_source(tmp_path, position=seen.position)
-        batches = resumed.batches()
-        rest = await take(batches, 2)
-        assert await stays_quiet(batches)
-        resumed.close()
-        assert messages(rest) == ["kept 1", "kept 2"]
+        assert await all_of(resumed, 2) == ["kept 1", "kept 2"]
 
     asyncio.run(scenario())
 
@@ -188,11 +189,7 @@ def test_first_start_reads_back_findtime_only(tmp_path: Path) -> None:
             matches=SSHD_GROUPS,
             directory=str(tmp_path),
         )
-        batches = source.batches()
-        got = await take(batches, 2)
-        assert await stays_quiet(batches)
-        source.close()
-        return messages(got)
+        return await all_of(source, 2)
 
     assert asyncio.run(scenario()) == ["299s ago", "10s ago"]
 
