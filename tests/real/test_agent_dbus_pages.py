@@ -4,19 +4,15 @@ Generation across a restart, and who made a manual ban, still known after a rest
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.agent import AgentProcess, StateReader, write_config
-from support.bus import PrivateBus, run_client
-from support.busagent import bus_with_journal
-from support.journal import JournalWriter, sshd_fields
+from support.agent import AgentProcess, StateReader
+from support.bus import run_client
+from support.busagent import BusAgent, agent_on_bus, module_dir
+from support.journal import sshd_fields
 from support.real import REPO
 
 pytestmark = pytest.mark.real
@@ -24,36 +20,23 @@ JOURNALBAN = [str(REPO / ".venv" / "bin" / "python"), "-m", "journalban"]
 MANAGER = ["org.jailban", "/org/jailban", "org.jailban.Manager1"]
 
 
-@dataclass
-class Setup:
-    bus: PrivateBus
-    agent: AgentProcess
-    writer: JournalWriter
-    config: Path
+Setup = BusAgent
 
-    def restart(self) -> None:
-        self.agent.stop()
-        self.agent = AgentProcess(self.config, bus_address=self.bus.address)
-        self.agent.wait_serving(self.bus)
+
+def restart(s: Setup) -> None:
+    """The agent stopped and started again on its config and bus, serving."""
+    s.agent.stop()
+    s.agent = AgentProcess(s.config, bus_address=s.bus.address)
+    s.agent.wait_serving(s.bus)
 
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[Setup]:
-    tmp = Path(tempfile.mkdtemp(prefix="jb-agent-pages-"))
-    jdir = tmp / "journal"
-    jdir.mkdir()
-    cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
-                       firewall={"backend": "dry-run"}, jails={"sshd": {"maxretry": 2}})  # fmt: skip
-    try:
-        with bus_with_journal(jdir) as (bus, writer):
-            s = Setup(bus, AgentProcess(cfg, bus_address=bus.address), writer, cfg)
-            try:
-                s.agent.wait_serving(bus)
-                yield s
-            finally:
-                s.agent.stop()  # (a test may have started another in its place)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with (
+        module_dir("jb-agent-pages-") as tmp,
+        agent_on_bus(tmp, jails={"sshd": {"maxretry": 2}}) as s,
+    ):
+        yield s
 
 
 def busctl(s: Setup, *args: str, user: str | None = None) -> Any:
@@ -123,7 +106,7 @@ def test_manual_ban_caller_and_pages_survive_a_restart(setup: Setup) -> None:
     generation = busctl(setup, "get-property", *MANAGER, "Generation")
     total = busctl(setup, "call", *MANAGER, "GetBans", "suu", "", "0", "1")[0]
 
-    setup.restart()
+    restart(setup)
 
     after = busctl(setup, "call", *MANAGER, "GetBanDetails", "ss", "198.51.100.61", "sshd")[0]
     assert after["caller_uid"] == {"type": "u", "data": 0}
@@ -141,7 +124,7 @@ def test_manual_ban_caller_and_pages_survive_a_restart(setup: Setup) -> None:
     again = "Failed password for root from 198.51.100.61 port 22 ssh2"
     setup.writer.write([sshd_fields(again)] * 2)
     setup.agent.wait_for_log("Ban 198.51.100.61 in jail sshd for 10m")
-    setup.restart()
+    restart(setup)
     details = busctl(setup, "call", *MANAGER, "GetBanDetails", "ss", "198.51.100.61", "sshd")[0]
     assert "caller_uid" not in details
 
@@ -162,7 +145,7 @@ def test_recent_commands_survive_a_restart_and_a_kill(setup: Setup) -> None:
     assert before[-3][4] == "198.51.100.71 in sshd"
     assert all(r[2] == 0 and r[3].startswith(":1.") for r in before[-3:])
 
-    setup.restart()
+    restart(setup)
     assert recent(setup) == before  # oldest first, the same times, callers and targets
     status = run_client(setup.bus, [*JOURNALBAN, "status"])
     assert status.returncode == 0, status.stderr
@@ -179,7 +162,7 @@ def test_recent_commands_survive_a_restart_and_a_kill(setup: Setup) -> None:
         lambda: ("198.51.100.72 in sshd",) in state._query("SELECT what FROM recent_commands")
     )
     setup.agent.kill9()
-    setup.restart()
+    restart(setup)
     after = recent(setup)
     assert after[:-1] == before[-(len(after) - 1) :]
     assert after[-1][1:2] + after[-1][4:] == ["ban", "198.51.100.72 in sshd"]
@@ -188,5 +171,5 @@ def test_recent_commands_survive_a_restart_and_a_kill(setup: Setup) -> None:
         ban(setup, f"198.51.100.{100 + n}", 30)
     newest = recent(setup)
     assert len(newest) == 20
-    setup.restart()
+    restart(setup)
     assert recent(setup) == newest

@@ -2,50 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from support.agent import AgentProcess, write_config
-from support.bus import PrivateBus, SignalMonitor, run_client
-from support.busagent import bus_with_journal, serving
-from support.journal import JournalWriter, sshd_fields
+from support.bus import SignalMonitor, run_client
+from support.busagent import BusAgent, agent_on_bus, module_dir
+from support.journal import sshd_fields
 
 pytestmark = pytest.mark.real
 HOUR_USEC = "3600000000"
 
 
-@dataclass
-class Setup:
-    bus: PrivateBus
-    agent: AgentProcess
-    writer: JournalWriter
-    config: Path
+Setup = BusAgent
 
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[Setup]:
-    tmp = Path(tempfile.mkdtemp(prefix="jb-agent-signals-"))
-    os.chmod(tmp, 0o755)  # noqa: S103
-    jdir = tmp / "journal"
     jail = {"maxretry": 2, "bantime": "1h"}
-    cfg = write_config(tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
-                       firewall={"backend": "dry-run"}, jails={"sshd": jail})  # fmt: skip
-    try:
-        with (
-            bus_with_journal(jdir) as (bus, writer),
-            serving(AgentProcess(cfg, bus_address=bus.address), bus) as agent,
-        ):
-            yield Setup(bus, agent, writer, cfg)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with (
+        module_dir("jb-agent-signals-", shared=True) as tmp,
+        agent_on_bus(tmp, jails={"sshd": jail}) as s,
+    ):
+        yield s
 
 
 @pytest.fixture

@@ -11,21 +11,16 @@ answer other calls and ban from the journal, and the call must end with
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from journalban.agent.linetest import TIME_LIMIT
-from support.agent import AgentProcess, write_config
-from support.bus import PrivateBus, as_user, run_client
-from support.busagent import bus_with_journal, serving
-from support.journal import JournalWriter, sshd_fields
+from support.bus import as_user, run_client
+from support.busagent import BusAgent, agent_on_bus, module_dir
+from support.journal import sshd_fields
 
 pytestmark = pytest.mark.real
 MANAGER = ["--dest", "org.jailban", "--object-path", "/org/jailban"]
@@ -41,35 +36,19 @@ samples:
 SLOW_LINE = "digest: auth failed for" + " " * 4000 + "x"  # minutes of backtracking
 
 
-@dataclass
-class Setup:
-    bus: PrivateBus
-    agent: AgentProcess
-    writer: JournalWriter
+Setup = BusAgent
 
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[Setup]:
-    tmp = Path(tempfile.mkdtemp(prefix="jb-testline-"))
-    jdir = tmp / "journal"
-    jdir.mkdir()
-    (tmp / "filters.d").mkdir()
-    (tmp / "filters.d" / "slow.yaml").write_text(SLOW_FILTER)
-    (tmp / "slow.log").write_text("")
-    cfg = write_config(
-        tmp / "journalban.yaml", tmp / "state", journal_dir=jdir, bus=True,
-        firewall={"backend": "dry-run"},
-        jails={"sshd": {"maxretry": 2},
-               "slow": {"filter": "slow", "source": "files", "files": [str(tmp / "slow.log")]}},
-    )  # fmt: skip
-    try:
-        with (
-            bus_with_journal(jdir) as (bus, writer),
-            serving(AgentProcess(cfg, bus_address=bus.address), bus) as agent,
-        ):
-            yield Setup(bus, agent, writer)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with module_dir("jb-testline-") as tmp:
+        (tmp / "filters.d").mkdir()
+        (tmp / "filters.d" / "slow.yaml").write_text(SLOW_FILTER)
+        (tmp / "slow.log").write_text("")
+        jails = {"sshd": {"maxretry": 2},
+                 "slow": {"filter": "slow", "source": "files", "files": [str(tmp / "slow.log")]}}  # fmt: skip
+        with agent_on_bus(tmp, jails=jails) as s:
+            yield s
 
 
 def _test_line(s: Setup, jail: str, line: str, user: str | None) -> list[str]:
