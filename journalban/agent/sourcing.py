@@ -15,7 +15,9 @@ one skips that one entry (``sources.journalrecover``), which is logged and
 counted as unreadable. When the skipping child dies too (moving to the entry:
 a damaged entry header or entry array), the next one shuns that entry's file,
 the rest of it logged and counted as unreadable, and no later child of the
-source opens it: a bounded number of restarts per damaged file.
+source opens it: a bounded number of restarts per damaged file. The files shunned
+are kept in the state (``sources.journalshunned``): a restarted agent's children
+never open them either.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from journalban.clock import Clock
     from journalban.config.schema import Config
     from journalban.sources.base import Source
+    from journalban.sources.journalshun import Shunned
     from journalban.state.store import StateStore
 
 log = logging.getLogger("journalban.agent")
@@ -78,14 +81,14 @@ class Restarts:
     ``STRIKES`` of them did so at the same position, the next child skips that
     entry. A skipping child that crashed with nothing handed died moving to it (a
     damaged entry header or entry array, a page that faults): the next child shuns
-    the file holding that entry (never opens it, for the life of the agent), losing
-    the rest of that file and nothing else. Any other failure (an exit, SIGKILL)
+    the file holding that entry (never opens it, kept in the state across restarts),
+    losing the rest of that file and nothing else. Any other failure (an exit, SIGKILL)
     restarts the source as it was.
     """
 
     position: str | None = None  # where the stepping children crashed
     strikes: int = 0
-    shunned: list[str] = field(default_factory=list)  # files no child opens (JournalSource)
+    shunned: list[Shunned] = field(default_factory=list)  # files no child opens (JournalSource)
     skips: Counter[str] = field(default_factory=Counter)  # entries skipped, by file
 
     def after(
@@ -192,12 +195,15 @@ class AgentSources:
         """Hand a source's batches to the decisions task; restart the source if it fails."""
         catchups = self._catchups
         restarts = Restarts()
+        if isinstance(source, JournalSource):
+            restarts.shunned = source.recall()  # an earlier run's (journalshunned)
+            await self._keep_shunned(jail, source)
         while True:
             catchups.started(source.key)
             handed = False
             try:
                 async for batch in source.batches():
-                    handed = True
+                    handed = handed or batch.read != 0  # (not the count of a file shunned)
                     catchups.queued(source.key, behind=behind(batch, self._queue))
                     await self._queue.put(BatchItem(jail, batch))
                 return
@@ -244,10 +250,27 @@ class AgentSources:
                     unreported=unreported,
                     skips=restarts.skips,
                 )
+                await self._keep_shunned(jail, source)
             self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
             self._sources[jail].append(source)
             if self._state == "degraded" and self.degraded_reason.startswith("source"):
                 self._state = "running"
+
+    async def _keep_shunned(self, jail: str, source: JournalSource) -> None:
+        """Write the source's shunned files to the state, if they changed
+        (``sources.journalshunned``); a failed write is logged (they are shunned again)."""
+        from journalban.errors import StateError
+        from journalban.sources.journalwire import shunned_row
+        from journalban.state.sourcerows import put_row
+
+        text, source.pending_row = source.pending_row, None
+        if text is None:
+            return
+        try:
+            await asyncio.to_thread(put_row, self.store, jail, shunned_row(source.key), text)
+        except StateError as exc:
+            log.warning("cannot keep the journal files source %s shunned in the state: %s",
+                        source.key, exc)  # fmt: skip
 
 
 async def _nothing() -> None:

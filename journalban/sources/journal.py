@@ -17,7 +17,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journalban.clock import Clock
 from journalban.events import LineBatch
@@ -41,6 +41,9 @@ from journalban.sources.journalwire import (
     cursor_realtime_usec,
     is_cursor,
 )
+
+if TYPE_CHECKING:
+    from journalban.sources.journalshun import Shunned
 
 __all__ = ["DEFAULT_BATCH_SIZE", "JournalSource", "cursor_realtime_usec"]
 
@@ -141,7 +144,8 @@ class JournalSource:
     a failregex can match holds one of them, and only those messages are
     handed out (``LineBatch.read`` counts every entry read). Empty hands out
     every entry; None: the child's finder's (``Request.prefilter_from_finder``). ``worker`` is the child's command line; ``matcher`` is handed
-    to it (see ``journalworker.main``).
+    to it (see ``journalworker.main``). ``shunned``: the state's row of the files an
+    earlier run shunned (``journalshunned``), which no reader child opens.
     """
 
     def __init__(
@@ -163,6 +167,7 @@ class JournalSource:
         session_field: str | None = None,
         frame_gap: float = FRAME_GAP,
         split_most_hits: float | None = None,
+        shunned: str | None = None,
     ) -> None:
         self.key = key
         self._clock = clock
@@ -191,7 +196,14 @@ class JournalSource:
         self._prepared: tuple[socket.socket | None, ChildProcess] | None = None
         self._frame_gap = frame_gap
         self._step, self._skip = 0, False  # resume()
-        self._shunned: list[str] = []  # files no reader child opens (resume)
+        self._shunned: list[Shunned] = []  # files no reader child opens (resume, recall)
+        if shunned:
+            from journalban.sources.journalshunned import decode
+
+            self._shunned = decode(key, shunned)
+        # The state's row of the shunned files, when it is to be written (agent.sourcing;
+        # "": deleted).
+        self.pending_row: str | None = None
         # Entries of a shunned file lost, not yet counted in a batch as unreadable.
         self.unreported = 0
         self.skipped_in: list[str] = []  # the files of the entries skipped (SKIPPED frames)
@@ -251,7 +263,7 @@ class JournalSource:
             frame_gap=self._frame_gap,
             skip=self._skip,
             step=self._step,
-            shun=self._shunned,
+            shun=[shunned.identity for shunned in self._shunned],
         )
 
     def _batch(self, frame: Frame) -> LineBatch:
@@ -277,10 +289,10 @@ class JournalSource:
         step: bool,
         skip: bool,
         shun: bool = False,
-        shunned: Sequence[str] = (),
+        shunned: Sequence[Shunned] = (),
         unreported: int = 0,
         skips: Mapping[str, int] | None = None,
-    ) -> list[str]:
+    ) -> list[Shunned]:
         """Start the next reader child carefully (after children died on an entry, the
         agent's ``Restarts``): ``skip`` the entry after the position, then (``step``) hand
         out the next batch's worth of entries one per batch (``journalrecover``). No child
@@ -293,12 +305,31 @@ class JournalSource:
 
         self.unreported = unreported
         self._shunned = list(shunned)
-        skip, path, lost = shun_plan(self.key, self._cursor, self._directory, self._shunned,
-                                     skip=skip, shun=shun, skips=skips or {})  # fmt: skip
+        known = {shunned.identity for shunned in self._shunned}
+        skip, found, lost = shun_plan(self.key, self._cursor, self._directory, known,
+                                      skip=skip, shun=shun, skips=skips or {})  # fmt: skip
         self._step, self._skip = self._batch_size if step else 0, skip
-        if path is not None:
-            self._shunned.append(path)
+        if found is not None:
+            from journalban.sources.journalshunned import encode
+
+            self._shunned.append(found)
             self.unreported += lost
+            self.pending_row = encode(self._shunned)
+        return self._shunned
+
+    def recall(self) -> list[Shunned]:
+        """The files an earlier run shunned (given at construction) looked for, once, before
+        the source first starts (``journalshunned.recall``): those gone forgotten, the
+        entries written to the others since counted as unreadable. The files shunned."""
+        if not self._shunned:
+            return []
+        from journalban.sources.journalshunned import encode, recall
+
+        kept, lost = recall(self.key, self._directory, self._shunned)
+        if kept != self._shunned:
+            self.pending_row = encode(kept)
+        self._shunned = kept
+        self.unreported += lost
         return self._shunned
 
     def _unreported(self) -> int:
@@ -335,6 +366,13 @@ class JournalSource:
         """
         if self._closed:
             return
+        if self.unreported and self._cursor is not None:
+            # Entries of a file shunned, lost (resume, recall): counted now, not with the
+            # first entries read, which may be long in coming (none when that file was the
+            # one written to).
+            yield LineBatch(source=self.key, lines=[], position=self._cursor, prefixed=False,
+                            arrival=self._clock.now(), unreadable=self._unreported(),
+                            read=0)  # fmt: skip
         channel, main = self._start_child()
         self._children = [main]
         helper: FrameStream | None = None

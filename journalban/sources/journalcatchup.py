@@ -113,7 +113,9 @@ class CatchingUp:
         directory_reader.seek_cursor(first)  # its next _next() is that entry again
         paths = journal_files(self.request.directory)
         if paths is not None and self.request.shun:  # never opened (agent.sourcing.Restarts)
-            paths = [path for path in paths if path not in self.request.shun]
+            from journalban.sources.journalshun import without
+
+            paths = without(paths, self.request.shun)
         groups, live = ([], 0) if paths is None or len(paths) < 2 else catch_up_groups(paths, first)
         begin = cursor_seqnum(first)
         if not groups or begin is None:

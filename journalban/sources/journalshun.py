@@ -10,7 +10,10 @@ rest of it is lost, logged and counted as unreadable. A skip in a file where
 ``SKIPS_PER_FILE`` entries were skipped already (entries sharing one damaged
 data object each kill a reader, four restarts each) shuns it as well. The
 reader child reads the directory as the list of its other files
-(``unshunned``). Standard library only (the child imports it when shunning).
+(``unshunned``). A file is shunned by its identity (``identity_of``: its header's
+file_id, sequence-number source and first sequence number), not its path: journald
+renames the file it rotates, and writes a new one at the old path. Standard library
+only (the child imports it when shunning).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import logging
 import os
 import struct
 import tempfile
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from journalban.sources.journalfiles import JOURNAL_SIGNATURE, cursor_seqnum, journal_files
 from journalban.sources.journalwire import cursor_realtime_usec
@@ -34,18 +38,29 @@ log = logging.getLogger("journalban.sources")
 SKIPS_PER_FILE = 2
 
 
+@dataclass(frozen=True)
+class Shunned:
+    """A journal file shunned: its identity (``identity_of``), its path when last seen, and
+    the last sequence number of it counted as lost (its tail then)."""
+
+    identity: str
+    path: str
+    tail: int
+
+
 def shun_plan(
     key: str,
     cursor: str | None,
     directory: str | None,
-    shunned: Sequence[str],
+    shunned: Collection[str],
     *,
     skip: bool,
     shun: bool,
     skips: Mapping[str, int],
-) -> tuple[bool, str | None, int]:
+) -> tuple[bool, Shunned | None, int]:
     """(whether the next child still skips, the file it shuns too or None, how many of its
-    entries are lost) for a source at ``cursor``; logged at warning."""
+    entries are lost) for a source at ``cursor`` (``shunned``: the identities of the files
+    shunned already); logged at warning."""
     if skip and skips:
         found = file_after(cursor, directory, shunned)
         if found is not None and skips.get(found[0], 0) >= SKIPS_PER_FILE:
@@ -61,53 +76,65 @@ def shun_plan(
                     "%s, even to skip it, and no journal file holding it was found: reading "
                     "on", key, cursor)  # fmt: skip
         return skip, None, 0
-    path, lost = found
+    path, lost, header = found
     log.warning("source %s stops reading journal file %s: its reader children died moving "
                 "to the entry after cursor %s, even to skip it (a damaged journal file?); its "
                 "%d entries from there on are lost, counted as unreadable; no reader of this "
                 "agent opens it again", key, path, cursor, lost)  # fmt: skip
-    return skip, path, lost
+    return skip, Shunned(header.identity, path, header.tail), lost
 
 
 def file_after(
-    cursor: str | None, directory: str | None, shunned: Sequence[str] = ()
-) -> tuple[str, int] | None:
-    """The journal file holding the entry after ``cursor`` (the first entry when None), and
-    how many entries it holds from there on, by the files' headers alone (``holds``): the
-    file a reader dies in when it cannot even step over that entry; else one read to its
-    end (0 entries). None: none is found (``shunned`` files are not looked at)."""
+    cursor: str | None, directory: str | None, shunned: Collection[str] = ()
+) -> tuple[str, int, Header] | None:
+    """The journal file holding the entry after ``cursor`` (the first entry when None), how
+    many entries it holds from there on, and its header, by the files' headers alone
+    (``holds``): the file a reader dies in when it cannot even step over that entry; else
+    one read to its end (0 entries). None: none is found (the files of the identities
+    ``shunned`` are not looked at)."""
     headers = [(path, found) for path in sorted(journal_files(directory) or ())
-               if path not in shunned and (found := header_of(path)) is not None]  # fmt: skip
+               if (found := header_of(path)) is not None
+               and found.identity not in shunned]  # fmt: skip
     at = None if cursor is None else cursor_seqnum(cursor)
-    candidates: list[tuple[int, str, int]] = []
+    candidates: list[tuple[int, str, int, Header]] = []
     if at is not None:
         seqnum_id, seqnum = at
-        candidates = [(head, path, tail - max(seqnum, head - 1))
-                      for path, (source, tail, head, _, _, _) in headers
-                      if source == seqnum_id and tail > seqnum]  # fmt: skip
+        candidates = [(h.head, path, h.tail - max(seqnum, h.head - 1), h)
+                      for path, h in headers
+                      if h.source == seqnum_id and h.tail > seqnum]  # fmt: skip
     if not candidates:
         # No file of the cursor's sequence-number source after it: by the entries' times
         since = -1 if cursor is None else (cursor_realtime_usec(cursor) or -1)
-        candidates = [(first, path, entries)
-                      for path, (_, _, _, entries, first, last) in headers
-                      if entries and last > since]  # fmt: skip
+        candidates = [(h.first, path, h.entries, h) for path, h in headers
+                      if h.entries and h.last > since]  # fmt: skip
     if not candidates:
         # None holds an entry after it: a file read to its end already is where readers die
         # (libsystemd's directory reader moves in each file at every step), shunned at no
         # loss; of another sequence-number source than the cursor's (its own may be written
         # on), the oldest first.
-        candidates = [(first, path, 0) for path, (source, _, _, _, first, _) in headers
-                      if at is None or source != at[0]]  # fmt: skip
+        candidates = [(h.first, path, 0, h) for path, h in headers
+                      if at is None or h.source != at[0]]  # fmt: skip
     if not candidates:
         return None
-    _, path, entries = min(candidates)
-    return path, entries
+    _, path, entries, header = min(candidates, key=lambda found: found[:3])
+    return path, entries, header
 
 
-def header_of(path: str) -> tuple[str, int, int, int, int, int] | None:
-    """A journal file's sequence-number source, last and first sequence numbers, entries,
-    first and last entries' times (journal-def.h's Header), read with pread; None: no
-    journal file, or unreadable."""
+class Header(NamedTuple):
+    """What ``header_of`` reads of a journal file's header."""
+
+    source: str  # its sequence-number source (seqnum_id), hex
+    tail: int  # the last entry's sequence number
+    head: int  # the first entry's
+    entries: int
+    first: int  # the first entry's realtime, µs
+    last: int  # the last entry's
+    identity: str  # file_id, seqnum_id and head: this file, whatever its path (``identity_of``)
+
+
+def header_of(path: str) -> Header | None:
+    """A journal file's header (journal-def.h's Header), read with pread; None: no journal
+    file, or unreadable."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
@@ -120,22 +147,42 @@ def header_of(path: str) -> tuple[str, int, int, int, int, int] | None:
         os.close(fd)
     if len(header) < _FULL.size or header[:8] != JOURNAL_SIGNATURE:
         return None
+    file_id: bytes
     source: bytes
-    _, source, entries, tail, head, _, first, last = _FULL.unpack(header)
-    return source.hex(), tail, head, entries, first, last
+    _, file_id, source, entries, tail, head, _, first, last = _FULL.unpack(header)
+    identity = f"{file_id.hex()}-{source.hex()}-{head:x}"
+    return Header(source.hex(), tail, head, entries, first, last, identity)
 
 
-# journal-def.h's Header up to tail_entry_realtime: the sequence-number source (its
-# seqnum_id, at 72), the number of entries (152), the last and first entries' sequence
-# numbers (160, 168), the entry array (176), the first and last entries' realtime (184, 192).
-_FULL = struct.Struct("<8s64x16s64xQQQQQQ")
+def identity_of(path: str) -> str | None:
+    """The identity of the journal file at ``path``: its file_id (random, made with the
+    file, kept when journald renames it at a rotation), its sequence-number source and its
+    first entry's sequence number; another file at that path (rotated, vacuumed, written
+    again) has another. None: no journal file, or unreadable."""
+    found = header_of(path)
+    return None if found is None else found.identity
+
+
+# journal-def.h's Header up to tail_entry_realtime: file_id (at 24), the sequence-number
+# source (its seqnum_id, at 72), the number of entries (152), the last and first entries'
+# sequence numbers (160, 168), the entry array (176), the first and last entries' realtime
+# (184, 192).
+_FULL = struct.Struct("<8s16x16s32x16s64xQQQQQQ")
 
 
 def unshunned(request: Request) -> list[str] | None:
-    """The journal's files but those of ``Request.shun`` (None: they are not known; then
-    the directory is read as it is)."""
+    """The journal's files but those of the identities of ``Request.shun`` (None: they are
+    not known; then the directory is read as it is)."""
     found = journal_files(request.directory) if request.namespace is None else None
-    return None if found is None else [path for path in found if path not in request.shun]
+    return None if found is None else without(found, request.shun)
+
+
+def without(paths: list[str], shunned: Collection[str]) -> list[str]:
+    """``paths`` but the files of the identities ``shunned`` (their headers read: about
+    4 µs a file)."""
+    if not shunned:
+        return paths
+    return [path for path in paths if identity_of(path) not in shunned]
 
 
 _EMPTY: list[tempfile.TemporaryDirectory[str]] = []

@@ -130,7 +130,8 @@ class Request:
     skip: bool = False
     step: int = 0
     # Journal files never opened (``agent.sourcing.Restarts``: a reader died moving into
-    # one even to skip an entry): the directory is read as the list of its other files.
+    # one even to skip an entry), by their identities (``journalshun.identity_of``): the
+    # directory is read as the list of its other files.
     shun: Sequence[str] = ()
 
     def encode(self) -> bytes:
@@ -206,6 +207,12 @@ _CURSOR = re.compile(
     r"s=[0-9a-f]{32};i=[0-9a-f]{1,16};b=[0-9a-f]{32};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16};"
     r"x=[0-9a-f]{1,16}"
 )
+
+
+def shunned_row(key: str) -> str:
+    """The ``positions`` row (its source column) of the journal files source ``key``'s
+    readers died in (``journalshunned``): a key no source has."""
+    return f"{key} shunned"
 
 
 def is_cursor(text: str) -> bool:

@@ -372,14 +372,36 @@ def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
     # the first child, STRIKES stepping ones and the skipping one died, each at once
     assert agent.log.count("exited (-6)") == 1 + STRIKES + 1
 
+    # A restarted agent remembers the file it shunned (by its header's identity, in the
+    # state): no reader child opens it, none dies, nothing more is lost or counted.
+    textfile.unlink()
     again = AgentProcess(cfg)
     try:
         again.wait_for_log("running:")
-        again.wait_for_log("stops reading journal file", timeout=30)
+        reader.wait(lambda: unreadable(textfile) == 0, timeout=10)
         time.sleep(1.5)  # a reader that read anything again would have committed it by now
     finally:
         again.stop()
     assert reader.total_failed("sshd") == MAXRETRY
     assert reader.position("sshd") == end
-    shunned = re.findall(r"stops reading journal file (\S+): .*?; its (\d+) entries", again.log)
-    assert shunned == [(str(jdir / "a.journal"), "0")], again.log[-3000:]
+    assert "exited (" not in again.log, again.log[-3000:]
+    assert "stops reading journal file" not in again.log
+    kept = re.findall(r"still does not read journal file (\S+), shunned", again.log)
+    assert kept == [str(jdir / "a.journal")], again.log[-3000:]
+    assert unreadable(textfile) == 0
+
+    # Another file at that path (the damaged one removed, a new one written there) is read.
+    (jdir / "a.journal").unlink()
+    records = [export_record(sshd_fields(f"Failed password for root from {BEFORE} port {n} ssh2"),
+                             int((now - 30 + n) * 1e6), n + 100)  # (after b's, by time)
+               for n in range(MAXRETRY)]  # fmt: skip
+    subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(jdir / "a.journal"), "-"],
+                   input=b"".join(records), check=True, capture_output=True)  # fmt: skip
+    third = AgentProcess(cfg)
+    try:
+        third.wait_for_log(f"Ban {BEFORE} in jail sshd", timeout=60)
+    finally:
+        third.stop()
+    assert "exited (" not in third.log
+    assert "still does not read journal file" not in third.log
+    assert f"forgets journal file {jdir / 'a.journal'}" in third.log, third.log[-3000:]

@@ -9,9 +9,10 @@ file: tests/real/test_journal_poison.py.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from journalban.agent.sourcing import STRIKES, Restarts
 from journalban.clock import SystemClock
 from journalban.sources.child import ChildDied
 from journalban.sources.journal import JournalSource
-from journalban.sources.journalshun import SKIPS_PER_FILE
+from journalban.sources.journalshun import SKIPS_PER_FILE, identity_of
+from journalban.sources.journalwire import shunned_row
 from support.fakesources import JAIL, files_jail_config, run_until, use_sources
 
 ENTRIES, POISON = 10, 6
@@ -66,10 +68,13 @@ Start = tuple[int | None, int, bool, list[str]]  # position, step, skip, shun of
 
 
 def run_agent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, directory: str | None = None
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    directory: str | None = None,
+    expect: int = ENTRIES,
 ) -> tuple[tuple[int, int, int], list[Start]]:
-    """The agent on the fake child: the jail's (failures, lines read, unreadable) and the
-    children's starts."""
+    """The agent on the fake child: the jail's (failures, lines read, unreadable) once it
+    read and counted ``expect`` entries, and the children's starts."""
     config = files_jail_config(tmp_path, maxretry=10)
     starts: list[Start] = []
 
@@ -83,7 +88,8 @@ def run_agent(
     def build(positions: Mapping[tuple[str, str], str]) -> list[JournalSource]:
         source = Watched("k", clock=SystemClock(), findtime=600, batch_size=4,
                          position=positions.get((JAIL, "k")), directory=directory,
-                         worker=[sys.executable, "-c", CHILD])  # fmt: skip
+                         worker=[sys.executable, "-c", CHILD],
+                         shunned=positions.get((JAIL, shunned_row("k"))))  # fmt: skip
         return [source]
 
     use_sources(monkeypatch, build)
@@ -93,7 +99,7 @@ def run_agent(
         return jail.total_failed, jail.lines_read, jail.lines_unreadable
 
     # until every entry is read or counted unreadable; then nothing more comes
-    got = run_until(config, lambda agent: sum(counts(agent)[1:]) >= ENTRIES, counts, settle=0.1)
+    got = run_until(config, lambda agent: sum(counts(agent)[1:]) >= expect, counts, settle=0.1)
     return got, starts
 
 
@@ -142,14 +148,71 @@ def test_a_child_dying_even_skipping_has_the_rest_of_its_file_shunned(
     (total, read, unreadable), starts = run_agent(tmp_path, monkeypatch, str(journal))
     lost = SHUNNED_TAIL - (POISON - 1)  # 6, 7, 8: the entries after the committed 5
     assert (total, read, unreadable) == (ENTRIES - lost, ENTRIES - lost, lost)
-    shunned = [str(journal / "one@a.journal")]
+    shunned = [identity_of(str(journal / "one@a.journal"))]
     assert starts == [(None, 0, False, []), (4, 4, False, []),
                       *[(5, 4, False, [])] * STRIKES, (5, 4, True, []),
                       (5, 4, False, shunned)]  # fmt: skip
     warned = [r.getMessage() for r in caplog.records if "stops reading" in r.getMessage()]
     assert len(warned) == 1
-    assert f"journal file {shunned[0]}:" in warned[0]
+    assert f"journal file {journal / 'one@a.journal'}:" in warned[0]
     assert f"its {lost} entries from there on are lost" in warned[0]
+
+
+def test_a_restarted_agent_remembers_the_files_shunned_while_they_are_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The file shunned is kept in the state by its identity: the next run's children never
+    open it (none dies), the entries written to it since are counted as unreadable, and
+    once it is gone it is forgotten."""
+    monkeypatch.setenv("FAKE_DIES_MOVING", "1")
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    damaged = journal / "one@a.journal"
+    damaged.write_bytes(header(b"\xaa" * 16, 1, SHUNNED_TAIL))
+    (journal / "one.journal").write_bytes(header(b"\xaa" * 16, SHUNNED_TAIL + 1, 100))
+    run_agent(tmp_path, monkeypatch, str(journal))
+    identity = identity_of(str(damaged))
+    caplog.clear()
+
+    def messages(text: str) -> list[str]:
+        return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+    counts, starts = run_agent(tmp_path, monkeypatch, str(journal), expect=0)
+    assert starts == [(ENTRIES, 0, False, [identity])]  # the first child, told: none died
+    assert counts[2] == 0
+    assert not messages("failed; restarting")
+    assert not messages("stops reading")
+    kept = messages("still does not read journal file")
+    assert len(kept) == 1
+    assert f"file {damaged}, shunned" in kept[0]
+    assert "0 entries written to it since" in kept[0]
+    # renamed (journald's rotation) and written to since (as the file still written to is)
+    caplog.clear()
+    damaged.unlink()
+    damaged = journal / "one@b.journal"
+    damaged.write_bytes(header(b"\xaa" * 16, 1, SHUNNED_TAIL + 4))
+    assert identity_of(str(damaged)) == identity
+    counts, starts = run_agent(tmp_path, monkeypatch, str(journal), expect=4)
+    assert starts == [(ENTRIES, 0, False, [identity])]
+    assert counts[2] == 4  # counted at once, though nothing else is read
+    kept = messages("still does not read journal file")
+    assert len(kept) == 1
+    assert f"file {damaged}, shunned" in kept[0]
+    assert "4 entries written to it since" in kept[0]
+    counts, starts = run_agent(tmp_path, monkeypatch, str(journal), expect=0)
+    assert counts[2] == 0  # counted once
+    # gone: forgotten; another file at its path is read
+    caplog.clear()
+    caplog.set_level(logging.INFO, "journalban.sources")
+    damaged.unlink()
+    (journal / "one@a.journal").write_bytes(header(b"\xbb" * 16, 1, SHUNNED_TAIL))
+    counts, starts = run_agent(tmp_path, monkeypatch, str(journal), expect=0)
+    assert starts == [(ENTRIES, 0, False, [])]
+    assert len(messages(f"forgets journal file {damaged}")) == 1
+    assert not messages("still does not read")
+    counts, starts = run_agent(tmp_path, monkeypatch, str(journal), expect=0)
+    assert starts == [(ENTRIES, 0, False, [])]
+    assert not messages("still does not read")
 
 
 def test_entries_of_one_file_killing_their_readers_have_its_rest_shunned_at_the_third(
@@ -186,21 +249,26 @@ def test_the_file_after_a_cursor_is_found_by_the_headers_alone(tmp_path: Path) -
     def cursor(source: bytes, seqnum: int, usec: int = 25) -> str:
         return f"s={source.hex()};i={seqnum:x};b={'0' * 32};m=1;t={usec:x};x=1"
 
+    def after(cursor: str | None, shunned: Sequence[str] = ()) -> tuple[str, int] | None:
+        found = file_after(cursor, where, shunned)
+        return None if found is None else (found[0], found[1])
+
     where = str(tmp_path)
-    assert file_after(cursor(one, 50), where) == (str(tmp_path / "system@a.journal"), 50)
-    assert file_after(cursor(one, 100), where) == (str(tmp_path / "system.journal"), 100)
-    assert file_after(cursor(one, 150), where) == (str(tmp_path / "system.journal"), 50)
-    # its own file shunned already: the next of that source
-    shunned = [str(tmp_path / "system@a.journal")]
-    assert file_after(cursor(one, 50), where, shunned) == (str(tmp_path / "system.journal"), 100)
+    where = str(tmp_path)
+    assert after(cursor(one, 50)) == (str(tmp_path / "system@a.journal"), 50)
+    assert after(cursor(one, 100)) == (str(tmp_path / "system.journal"), 100)
+    assert after(cursor(one, 150)) == (str(tmp_path / "system.journal"), 50)
+    # its own file shunned already (by its identity): the next of that source
+    shunned = [identity_of(str(tmp_path / "system@a.journal")) or ""]
+    assert after(cursor(one, 50), shunned) == (str(tmp_path / "system.journal"), 100)
     # no file of that source after it: by the times (the first one ending after it)
-    assert file_after(cursor(one, 300, 35), where) == (str(tmp_path / "remote.journal"), 500)
-    assert file_after(None, where) == (str(tmp_path / "remote.journal"), 500)
+    assert after(cursor(one, 300, 35)) == (str(tmp_path / "remote.journal"), 500)
+    assert after(None) == (str(tmp_path / "remote.journal"), 500)
     # none after it at all: a file of another source read to its end (nothing lost)
-    assert file_after(cursor(one, 300, 50), where) == (str(tmp_path / "remote.journal"), 0)
-    assert file_after(cursor(other, 900, 50), where) == (str(tmp_path / "system@a.journal"), 0)
-    every = [str(path) for path in tmp_path.iterdir()]
-    assert file_after(cursor(one, 300, 50), where, every) is None
+    assert after(cursor(one, 300, 50)) == (str(tmp_path / "remote.journal"), 0)
+    assert after(cursor(other, 900, 50)) == (str(tmp_path / "system@a.journal"), 0)
+    every = [identity_of(str(path)) or "" for path in tmp_path.iterdir()]
+    assert after(cursor(one, 300, 50), every) is None
 
 
 def test_restarts_skip_only_after_stepping_children_crashed_at_one_position() -> None:

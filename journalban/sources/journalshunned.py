@@ -1,0 +1,73 @@
+"""The journal files a source shunned, remembered across restarts of the agent.
+
+A file shunned (``journalshun``: its reader children died moving in it) is
+kept in the state, in a row of the ``positions`` table beside the source's
+own position (``journalwire.shunned_row``: the source's key and `` shunned``,
+a key no source has), as JSON: each file's identity, path and the last sequence number
+of it counted as lost. An older version of journalban reads only its sources'
+own keys there and leaves the row alone: the state's format is unchanged.
+
+A restarted agent's reader children never open those files (the request's
+``shun`` holds their identities from the start); ``recall`` looks at the
+directory once, when the source first starts: a file still there (at any
+path: journald renames the file it rotates) is logged as still not read, and
+the entries written to it since it was shunned (its header's last sequence
+number against the one counted) are lost, logged and counted as unreadable;
+a file gone (vacuumed, removed) is forgotten. Another file at a shunned
+file's path has another identity (its own file_id): it is read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from journalban.sources.journalfiles import journal_files
+from journalban.sources.journalshun import Shunned, header_of
+
+log = logging.getLogger("journalban.sources")
+
+
+def encode(files: Sequence[Shunned]) -> str:
+    """The row's text (empty: no file, the row deleted)."""
+    if not files:
+        return ""
+    return json.dumps([[f.identity, f.path, f.tail] for f in files])
+
+
+def decode(key: str, text: str | None) -> list[Shunned]:
+    """The files of a row as stored (a damaged row: none, logged)."""
+    if not text:
+        return []
+    try:
+        rows = json.loads(text)
+        return [Shunned(str(identity), str(path), int(tail)) for identity, path, tail in rows]
+    except (ValueError, TypeError):
+        log.warning("source %s: the journal files it shunned, as stored (%r), cannot be read: "
+                    "forgotten", key, text[:120])  # fmt: skip
+        return []
+
+
+def recall(key: str, directory: str | None, files: Sequence[Shunned]) -> tuple[list[Shunned], int]:
+    """The files still there, where they are now, and how many entries were written to
+    them since they were counted (lost: counted as unreadable); logged at warning."""
+    paths = journal_files(directory)
+    if paths is None or not files:
+        return list(files), 0  # the journal's files are not known: kept as they are
+    found = {h.identity: (path, h) for path in sorted(paths) if (h := header_of(path)) is not None}
+    kept: list[Shunned] = []
+    lost = 0
+    for old in files:
+        if old.identity not in found:
+            log.info("source %s forgets journal file %s, shunned by an earlier run: it is "
+                     "gone", key, old.path)  # fmt: skip
+            continue
+        path, header = found[old.identity]
+        later = max(0, header.tail - old.tail)
+        lost += later
+        log.warning("source %s still does not read journal file %s, shunned by an earlier run "
+                    "(its reader children died moving in it); %d entries written to it since "
+                    "are lost, counted as unreadable", key, path, later)  # fmt: skip
+        kept.append(Shunned(old.identity, path, max(header.tail, old.tail)))
+    return kept, lost
