@@ -78,6 +78,7 @@ class CatchingUp:
     # added to the next frame's ``unreadable`` (read_batch).
     lost = 0
     shrunk = False  # a file was found shrunk: the directory reader is opened again
+    cut_told: set[str]  # identities of the files told cut (journalcut)
 
     if TYPE_CHECKING:  # provided by Follower
 
@@ -95,10 +96,13 @@ class CatchingUp:
         """A file the native reader found shrunk while it read it: logged, its entries not
         read counted (journalnative; the reader reads the other files on)."""
         from journalban.sources.journalnative import log_damaged
+        from journalban.sources.journalshun import identity_of
 
         log_damaged(path, entries)
         self.lost += entries
         self.shrunk = True
+        if (identity := identity_of(path)) is not None:
+            self.cut_told.add(identity)  # not told again by the directory reader (journalcut)
 
     def catch_up(self) -> None:
         """Read the backlog file group by file group, then stand where the directory reader goes on.

@@ -130,6 +130,7 @@ class Header(NamedTuple):
     first: int  # the first entry's realtime, µs
     last: int  # the last entry's
     identity: str  # file_id, seqnum_id and head: this file, whatever its path (``identity_of``)
+    cut: bool  # shorter than its header says (its header's and arena's sizes against fstat)
 
 
 def header_of(path: str) -> Header | None:
@@ -141,6 +142,7 @@ def header_of(path: str) -> Header | None:
         return None
     try:
         header = os.pread(fd, _FULL.size, 0)
+        size = os.fstat(fd).st_size
     except OSError:
         return None
     finally:
@@ -149,9 +151,13 @@ def header_of(path: str) -> Header | None:
         return None
     file_id: bytes
     source: bytes
-    _, file_id, source, entries, tail, head, _, first, last = _FULL.unpack(header)
+    _, file_id, source, header_size, arena, entries, tail, head, _, first, last = _FULL.unpack(
+        header
+    )
     identity = f"{file_id.hex()}-{source.hex()}-{head:x}"
-    return Header(source.hex(), tail, head, entries, first, last, identity)
+    # (journald sizes a file before it says so in the header: one it wrote is never shorter)
+    cut = header_size + arena > size
+    return Header(source.hex(), tail, head, entries, first, last, identity, cut)
 
 
 def identity_of(path: str) -> str | None:
@@ -164,10 +170,10 @@ def identity_of(path: str) -> str | None:
 
 
 # journal-def.h's Header up to tail_entry_realtime: file_id (at 24), the sequence-number
-# source (its seqnum_id, at 72), the number of entries (152), the last and first entries'
-# sequence numbers (160, 168), the entry array (176), the first and last entries' realtime
-# (184, 192).
-_FULL = struct.Struct("<8s16x16s32x16s64xQQQQQQ")
+# source (its seqnum_id, at 72), the header's and the arena's sizes (88, 96), the number of
+# entries (152), the last and first entries' sequence numbers (160, 168), the entry array
+# (176), the first and last entries' realtime (184, 192).
+_FULL = struct.Struct("<8s16x16s32x16sQQ48xQQQQQQ")
 
 
 def unshunned(request: Request) -> list[str] | None:

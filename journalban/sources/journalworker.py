@@ -93,6 +93,7 @@ class Follower(CatchingUp):
         # By archived files: the match groups selecting anything there (journalprune).
         self._groups: dict[tuple[str, ...], list[Mapping[str, str]]] = {}
         self.held: list[int] = []  # inotify instances of readers reopened, closed when idle
+        self.cut_told: set[str] = set()  # identities of the files told cut (journalcut)
         self.reader = self._open()
         self.read_since_open = 0
         # The entries the next batch reads at most: few at first (journalbatch.FIRST_ENTRIES)
@@ -219,6 +220,11 @@ class Follower(CatchingUp):
             files = self.unshunned = unshunned(request)
             if files == []:  # every file shunned: a reader of no file (libsystemd refuses [])
                 files, directory = None, empty_directory()
+        if self.files is None:
+            # Files cut short, which libsystemd leaves out without a word: told, counted.
+            from journalban.sources.journalcut import tell_cut
+
+            tell_cut(self, files)
         reader = open_reader(files=files, path=directory, namespace=request.namespace)
         if self.files is None:
             # sd_journal_get_fd() sets up the inotify watches: ask for it before
@@ -292,6 +298,10 @@ class Follower(CatchingUp):
         while True:
             limit = self.limit
             if (frame := self.read_batch()) is None:
+                if self.lost and self.cursor is not None:
+                    # Entries of a file cut (journalcut, journalnative), none read after them
+                    self.send(Frame(self.cursor, 0, self.lost, self.invalidations))
+                    self.lost = 0
                 return
             self.send(frame)
             self.sent_at = time.monotonic()
@@ -365,6 +375,13 @@ class Follower(CatchingUp):
                 return True
         if reader.process() == _INVALIDATE:
             self.invalidations += 1
+            from journalban.sources.journalcut import newly_cut  # (files came or went: rare)
+
+            if self.files is None and newly_cut(self, self.unshunned):
+                # A file cut under its mapping: libsystemd's reposition there dies of SIGBUS
+                # (its pages past the new end); a fresh reader leaves the file out (journalcut).
+                self.reopen()
+                return True
             self.reposition()
         return True
 

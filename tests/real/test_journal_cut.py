@@ -1,0 +1,138 @@
+"""A journal file cut short (shorter than its header says): its lost entries are told.
+
+libsystemd 252 refuses such a file at open (ENODATA), every entry of it: a directory reader
+leaves it out without an error, and the agent read on as if the file were not there, its
+entries neither logged nor counted. The real agent here reads a directory of
+systemd-journal-remote files, one of them cut: one warning names it, its entries after the
+position are counted as unreadable, the other files' failures are banned, and a restarted
+agent counts nothing twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
+from support.journal import JOURNAL_REMOTE, JournalWriter, export_record, sshd_fields
+from support.real import need_tool
+
+pytestmark = pytest.mark.real
+
+MAXRETRY = 3
+BEFORE, AFTER = "203.0.113.9", "198.51.100.7"
+TOLD = r"journal file (\S+) is shorter than its header says \(cut, damaged\): libsystemd does " \
+       r"not read it at all; its (\d+) entries after the position"  # fmt: skip
+
+
+def write(path: Path, entries: list[dict[str, str | int]], start: float, first_seq: int) -> None:
+    records = [export_record(fields, int((start + n) * 1e6), first_seq + n)
+               for n, fields in enumerate(entries)]  # fmt: skip
+    subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(path), "-"], input=b"".join(records),
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def cut(path: Path) -> None:
+    """Cut the file in the middle of what it holds (its last object's offset, halved)."""
+    with path.open("rb") as file:
+        head = file.read(144)
+    os.truncate(path, int.from_bytes(head[136:144], "little") // 2)
+
+
+def failures(address: str, count: int) -> list[dict[str, str | int]]:
+    return [sshd_fields(f"Failed password for root from {address} port {n} ssh2")
+            for n in range(count)]  # fmt: skip
+
+
+def unreadable(textfile: Path) -> int:
+    try:
+        text = textfile.read_text()
+    except OSError:
+        return -1
+    found = re.findall(r"^journalban_lines_unreadable_total\{[^}]*\} (\S+)$", text, re.M)
+    return int(sum(float(n) for n in found)) if found else -1
+
+
+def agent_config(tmp_path: Path, jdir: Path) -> tuple[Path, Path]:
+    textfile = tmp_path / "journalban.prom"
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state", journal_dir=jdir,
+                       firewall={"backend": "dry-run"},
+                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY},
+                       jails={"sshd": PER_ADDRESS_ONLY},
+                       metrics={"textfile": str(textfile), "textfile_interval": "1s"})  # fmt: skip
+    return cfg, textfile
+
+
+def test_a_file_cut_before_the_agent_reads_it_is_told_and_its_entries_counted(
+    tmp_path: Path,
+) -> None:
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    now = time.time()
+    first = failures(BEFORE, MAXRETRY) + [sshd_fields(f"noise {n}") for n in range(200)]
+    write(jdir / "a.journal", first, now - 600, 1)
+    write(jdir / "b.journal", failures(AFTER, MAXRETRY), now - 60, 1000)
+    cut(jdir / "a.journal")
+    cfg, textfile = agent_config(tmp_path, jdir)
+    reader = StateReader(tmp_path / "state")
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
+        reader.wait(lambda: unreadable(textfile) == len(first), timeout=10)
+    finally:
+        agent.stop()
+    assert reader.bans() == {("sshd", f"{AFTER}/32")}
+    assert re.findall(TOLD, agent.log) == [(str(jdir / "a.journal"), str(len(first)))]
+    assert "exited (" not in agent.log
+
+    textfile.unlink()
+    again = AgentProcess(cfg)
+    try:
+        again.wait_for_log("running:")
+        reader.wait(lambda: unreadable(textfile) == 0, timeout=10)
+        time.sleep(1.5)
+    finally:
+        again.stop()
+    assert unreadable(textfile) == 0  # its entries come before the position: none lost now
+    assert re.findall(TOLD, again.log) == [(str(jdir / "a.journal"), "0")]  # still there
+    assert reader.total_failed("sshd") == MAXRETRY
+
+
+def test_a_file_cut_while_followed_costs_no_reader(tmp_path: Path) -> None:
+    """The file followed is cut under the reader child (its tail pages mapped): when a new
+    file appears (a rotation), libsystemd repositioned on the cut file and the child died of
+    SIGBUS; now the cut file is found first and the journal opened again without it."""
+    jdir = tmp_path / "journal"
+    cfg, textfile = agent_config(tmp_path, jdir)
+    writer = JournalWriter(jdir, "a.journal")
+    try:
+        writer.write(failures(BEFORE, MAXRETRY) + [sshd_fields(f"noise {n}") for n in range(200)])
+        writer.wait_visible(MAXRETRY + 200)
+        end = last_cursor(jdir)
+        reader = StateReader(tmp_path / "state")
+        agent = AgentProcess(cfg)
+        try:
+            agent.wait_for_log(f"Ban {BEFORE} in jail sshd", timeout=60)
+            reader.wait(lambda: reader.position("sshd") == end)
+            writer.close()
+            cut(jdir / "a.journal")
+            later = JournalWriter(jdir, "b.journal")
+            try:
+                later.write(failures(AFTER, MAXRETRY))
+                agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
+            finally:
+                later.close()
+            reader.wait(lambda: unreadable(textfile) == 0, timeout=10)
+        finally:
+            agent.stop()
+    finally:
+        writer.close()
+    assert "exited (" not in agent.log, agent.log[-3000:]
+    assert reader.total_failed("sshd") == 2 * MAXRETRY
+    # told once (when the new file came), none of its entries after the position: all read
+    assert re.findall(TOLD, agent.log) == [(str(jdir / "a.journal"), "0")]

@@ -1,0 +1,82 @@
+"""Journal files cut short, found by their headers alone (sources.journalcut); the real
+agent on a cut journal-remote file: tests/real/test_journal_cut.py."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from journalban.sources.journalcut import lost_after, tell_cut
+from journalban.sources.journalshun import header_of
+from journalban.sources.journalwire import Request
+
+ONE, OTHER = b"\xaa" * 16, b"\xbb" * 16
+
+
+def header(source: bytes, head: int, tail: int, times: tuple[int, int], arena: int) -> bytes:
+    """A journal file's first 256 bytes: header size 256, ``arena`` bytes after it claimed."""
+    out = bytearray(256)
+    out[:8] = b"LPKSHHRH"
+    out[24:40] = source[::-1]  # its file_id
+    out[72:88] = source
+    out[88:96] = (256).to_bytes(8, "little")
+    out[96:104] = arena.to_bytes(8, "little")
+    out[152:160] = (tail - head + 1).to_bytes(8, "little")
+    out[160:168] = tail.to_bytes(8, "little")
+    out[168:176] = head.to_bytes(8, "little")
+    out[184:192] = times[0].to_bytes(8, "little")
+    out[192:200] = times[1].to_bytes(8, "little")
+    return bytes(out)
+
+
+def cursor(source: bytes, seqnum: int, usec: int) -> str:
+    return f"s={source.hex()};i={seqnum:x};b={'0' * 32};m=1;t={usec:x};x=1"
+
+
+def test_the_entries_after_the_position_are_counted_by_the_header(tmp_path: Path) -> None:
+    path = tmp_path / "cut.journal"
+    path.write_bytes(header(ONE, 101, 200, (1000, 2000), 4096))  # 256 bytes of 4352
+    found = header_of(str(path))
+    assert found is not None
+    assert found.cut
+    assert lost_after(found, cursor(ONE, 150, 1500), 0) == 50
+    assert lost_after(found, cursor(ONE, 50, 500), 0) == 100
+    assert lost_after(found, cursor(ONE, 300, 3000), 0) == 0
+    # another source's cursor, or none: by the times (all of them, or none)
+    assert lost_after(found, cursor(OTHER, 7, 1500), 0) == 100
+    assert lost_after(found, cursor(OTHER, 7, 2000), 0) == 0
+    assert lost_after(found, None, 500) == 100
+    assert lost_after(found, None, 2500) == 0
+    whole = tmp_path / "whole.journal"
+    whole.write_bytes(header(ONE, 1, 100, (1, 2), 0))
+    found = header_of(str(whole))
+    assert found is not None
+    assert not found.cut
+
+
+def test_each_cut_file_is_told_once_per_reader(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "cut.journal").write_bytes(header(ONE, 101, 200, (1000, 2000), 4096))
+    (tmp_path / "old.journal").write_bytes(header(OTHER, 1, 10, (10, 20), 4096))
+    (tmp_path / "whole.journal").write_bytes(header(ONE, 201, 300, (2000, 3000), 0))
+    request = Request(directory=str(tmp_path))
+    follower = SimpleNamespace(request=request, cursor=cursor(ONE, 150, 1500), lost=0,
+                               cut_told=set())  # fmt: skip
+    tell_cut(cast(Any, follower), None)
+    assert follower.lost == 50
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 2
+    assert f"journal file {tmp_path / 'cut.journal'} is shorter" in warned[0]
+    assert "its 50 entries after the position are lost" in warned[0]
+    # the old one: none of its entries after the position
+    assert f"journal file {tmp_path / 'old.journal'} is shorter" in warned[1]
+    assert "its 0 entries after the position" in warned[1]
+    caplog.clear()
+    tell_cut(cast(Any, follower), None)  # a reader opened again: told already
+    assert follower.lost == 50
+    assert not caplog.records
