@@ -17,18 +17,15 @@ entries selected for the jail: not told twice. Standard library only (the reader
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.sources.journalfiles import cursor_seqnum, journal_files
-from journalban.sources.journalshun import Header, header_of
+from journalban.sources.journalshun import Header, header_of, warn
 from journalban.sources.journalwire import cursor_realtime_usec
 
 if TYPE_CHECKING:
     from journalban.sources.journalworker import Follower
-
-log = logging.getLogger("journalban.sources")
 
 
 def tell_cut(follower: Follower, paths: Sequence[str] | None) -> None:
@@ -38,7 +35,7 @@ def tell_cut(follower: Follower, paths: Sequence[str] | None) -> None:
         follower.cut_told.add(header.identity)
         lost = lost_after(header, follower.cursor, follower.request.since_usec)
         follower.lost += lost
-        log.warning(
+        warn(
             "journal file %s is shorter than its header says (cut, damaged): libsystemd does "
             "not read it at all; its %d entries after the position are lost, counted as "
             "unreadable; the other files are read on", path, lost)  # fmt: skip

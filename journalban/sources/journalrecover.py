@@ -94,4 +94,4 @@ def file_of(cursor: str, directory: str | None) -> str:
 def holds(path: str, seqnum_id: str, seqnum: int) -> bool:
     """Whether the journal file's header says it holds that sequence number of that source."""
     found = header_of(path)
-    return found is not None and found[0] == seqnum_id and found[2] <= seqnum <= found[1]
+    return found is not None and found.source == seqnum_id and found.head <= seqnum <= found.tail

@@ -18,21 +18,19 @@ only (the child imports it when shunning).
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
-import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from journalban.sources.journalfiles import JOURNAL_SIGNATURE, cursor_seqnum, journal_files
 from journalban.sources.journalwire import cursor_realtime_usec
 
 if TYPE_CHECKING:
-    from journalban.sources.journalwire import Request
+    import tempfile
 
-log = logging.getLogger("journalban.sources")
+    from journalban.sources.journalwire import Request
 # Entries of one file skipped (each killed its readers) before the next one found there
 # shuns the rest of the file.
 SKIPS_PER_FILE = 2
@@ -64,7 +62,7 @@ def shun_plan(
     if skip and skips:
         found = file_after(cursor, directory, shunned)
         if found is not None and skips.get(found[0], 0) >= SKIPS_PER_FILE:
-            log.warning("source %s: %d entries of journal file %s skipped already, another "
+            warn("source %s: %d entries of journal file %s skipped already, another "
                         "kills its readers: shunning the rest of it",
                         key, skips[found[0]], found[0])  # fmt: skip
             skip, shun = False, True
@@ -72,12 +70,12 @@ def shun_plan(
         return skip, None, 0
     found = file_after(cursor, directory, shunned)
     if found is None:
-        log.warning("source %s: its reader children died moving to the entry after cursor "
+        warn("source %s: its reader children died moving to the entry after cursor "
                     "%s, even to skip it, and no journal file holding it was found: reading "
                     "on", key, cursor)  # fmt: skip
         return skip, None, 0
     path, lost, header = found
-    log.warning("source %s stops reading journal file %s: its reader children died moving "
+    warn("source %s stops reading journal file %s: its reader children died moving "
                 "to the entry after cursor %s, even to skip it (a damaged journal file?); its "
                 "%d entries from there on are lost, counted as unreadable; no reader of this "
                 "agent opens it again", key, path, cursor, lost)  # fmt: skip
@@ -120,7 +118,8 @@ def file_after(
     return path, entries, header
 
 
-class Header(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Header:
     """What ``header_of`` reads of a journal file's header."""
 
     source: str  # its sequence-number source (seqnum_id), hex
@@ -196,6 +195,16 @@ _EMPTY: list[tempfile.TemporaryDirectory[str]] = []
 
 def empty_directory() -> str:
     """A directory of no journal file, removed when the child ends."""
+    import tempfile
+
     if not _EMPTY:
         _EMPTY.append(tempfile.TemporaryDirectory(prefix="journalban-none-"))
     return _EMPTY[0].name
+
+
+def warn(message: str, *args: object) -> None:
+    """Log at warning (``logging`` imported only then: the reader child imports this module
+    whenever it opens its journal, journalcut, and has no other use for it)."""
+    import logging
+
+    logging.getLogger("journalban.sources").warning(message, *args)

@@ -80,3 +80,17 @@ def test_each_cut_file_is_told_once_per_reader(
     tell_cut(cast(Any, follower), None)  # a reader opened again: told already
     assert follower.lost == 50
     assert not caplog.records
+
+
+def test_the_reader_child_s_look_at_its_files_imports_little() -> None:
+    """The child imports journalcut whenever it opens its journal: not ``logging``,
+    ``tempfile`` nor the real ``typing`` (journalban.lazytyping) until it has to warn."""
+    from support.imports import modules_after
+
+    loaded = modules_after(
+        "from journalban.lazytyping import lazy_typing; lazy_typing(); "
+        "import journalban.sources.journalworker, journalban.sources.journalcut; "
+        "import sys; assert type(sys.modules['typing']).__name__ == '_Typing'"
+    )
+    assert "journalban.sources.journalcut" in loaded
+    assert {"logging", "tempfile", "typing.io"} & loaded == set()
