@@ -146,7 +146,7 @@ class AgentQueries:
         return {
             "failures": ban.failures,
             "source": ban.source,
-            "lines": list(ban.lines or self.store.ban_lines(jail, network)),
+            "lines": list(self.decisions.unsaved_lines(ban) or self.store.ban_lines(jail, network)),
             "banned_at": ban.banned_at,
             "expires_at": ban.expires_at,
             "ban_count": ban.ban_count,

@@ -74,6 +74,8 @@ class BanDeciding:
     def _end_bans(self, rt: JailRuntime, commit: BatchCommit) -> None:
         """The step's bans all in its commit (``_first``), and in the jail's total."""
         self._first.flush(self.bans, self._decided)
+        if commit.bans:  # (their lines readable until committed: ``UnsavedBans.lines``)
+            self._unsaved.hold(commit.bans, commit.lines_of)
         rt.total_banned += commit.banned_delta
         self._plain = None  # (the step's commit not held)
 

@@ -209,11 +209,10 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         return changes
 
     def forget_lines(self, committed: Iterable[Ban]) -> None:
-        """Keep committed bans without their lines: the state holds them (``ban_lines``).
-
-        Tens of thousands of bans would otherwise keep every matched line in memory.
-        """
+        """Keep committed bans without their lines, the state's now (``ban_lines``): tens
+        of thousands of bans would otherwise keep every matched line in memory."""
         forget_committed_lines(self.bans, committed)
+        self._unsaved.landed(self.store.commit_count)
 
     def unban(self, network: IPNetwork, jail: str | None, reason: str) -> Changes:
         """Lift the bans of exactly ``network``. Raises: NoSuchJail, NotBanned."""

@@ -10,13 +10,16 @@ from journalban.events import Ban
 
 if TYPE_CHECKING:
     from journalban.clock import Clock
+    from journalban.decisions.unsaved import UnsavedBans
 
 
 class BanReading:
-    """Lists and lookups of active bans; needs the engine's ``bans`` and ``clock``."""
+    """Lists and lookups of active bans; needs the engine's ``bans``, ``clock`` and
+    ``_unsaved``."""
 
     bans: BanTable
     clock: Clock
+    _unsaved: UnsavedBans
     _sorted: list[Ban]
     _sorted_key: tuple[int, str | None]
 
@@ -84,3 +87,9 @@ class BanReading:
         """The bans of exactly ``network``, in ``jail`` or in every jail (lookups, no scan)."""
         jails = list(self.bans.per_jail) if jail is None else [jail]
         return [b for j in jails if (b := self.bans.get((j, network))) is not None]
+
+    def unsaved_lines(self, ban: Ban) -> tuple[str, ...] | None:
+        """The matched lines of ``ban`` (the table's), its own or, decided and not yet
+        committed, its commit's (the table holds the engine's bans without them); None
+        when neither has them: the state's (``StateStore.ban_lines``), read after this."""
+        return ban.lines or self._unsaved.lines(ban)

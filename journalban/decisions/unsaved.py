@@ -13,6 +13,11 @@ counts a ban neither twice nor not at all.
 Callers that never seal (the engine driven directly, one commit per change:
 the tests, ``journalban replay``) keep the old rule: every commit writes all
 the bans decided before it.
+
+The groups hold their steps' bans as committed too (``hold``), so that a ban's
+matched lines can be read before its commit lands (``lines``): the ban table holds
+the engine's bans without them (decisions.forgetting), and the state only once
+written. Each step's lists are held whole, once, and let go when the group lands.
 """
 
 from __future__ import annotations
@@ -22,23 +27,34 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from journalban.addresses import IPNetwork
+    from journalban.events import Ban
     from journalban.state.store import StateStore
 
 # By network text (it hashes in C): (jail, banned_at) of its one ban, a list of them when
 # it has more. (Most networks have one: the pair alone is one object a ban less, and one
 # the collector stops looking at, a pair of a text and a float; a list it looks at always.)
 Decided = dict[str, "tuple[str, float] | list[tuple[str, float]]"]
+# A step's bans as committed, and the lines of those made without them, by the ban's id
+# (``BatchCommit.bans``, ``BatchCommit.lines_of``: the ids are of bans the list holds).
+Held = tuple[list["Ban"], dict[int, tuple[str, ...]]]
 
 
 class UnsavedBans:
     """The open group's decided bans, and the sealed groups whose commit has not landed."""
 
-    __slots__ = ("_open_since", "_sealed", "open")
+    __slots__ = ("_held", "_open_held", "_open_since", "_sealed", "open")
 
     def __init__(self, committed: int) -> None:
         self.open: Decided = {}
         self._sealed: list[tuple[int, Decided]] = []  # (commit number, its bans), in order
         self._open_since = committed  # the commit count when ``open`` began (unsealed use)
+        self._open_held: list[Held] = []  # the open group's steps' bans (``hold``)
+        self._held: list[tuple[int, list[Held]]] = []  # the sealed groups', as ``_sealed``
+
+    def hold(self, bans: list[Ban], lines_of: dict[int, tuple[str, ...]]) -> None:
+        """A step's ``BatchCommit.bans`` and ``lines_of`` (its lists, held as they are), in
+        the open group until written: ``lines`` reads them."""
+        self._open_held.append((bans, lines_of))
 
     def keep(self, decided: list[tuple[str, str, float]]) -> None:
         """Add (network text, jail, banned_at) of bans just decided to the open group."""
@@ -65,6 +81,9 @@ class UnsavedBans:
         if self.open:
             self._sealed.append((number, self.open))
         self.open = {}
+        if self._open_held:
+            self._held.append((number, self._open_held))
+            self._open_held = []
         self._open_since = number
 
     def catch_up(self, committed: int) -> None:
@@ -72,9 +91,39 @@ class UnsavedBans:
         sealed = self._sealed
         while sealed and sealed[0][0] <= committed:
             del sealed[0]
+        if self._held:
+            self.landed(committed)
         if committed > self._open_since:  # committed without a seal: the open group too
             self.open.clear()
+            self._open_held = []
             self._open_since = committed
+
+    def landed(self, committed: int) -> None:
+        """Let go of the bans held (``hold``) that the store has committed (``committed``:
+        its commit count; their lines are the state's): as soon as a commit lands, not
+        at the next ``catch_up``, which waits for the next batch."""
+        held = self._held
+        while held and held[0][0] <= committed:
+            del held[0]
+        if committed > self._open_since:
+            self._open_held = []
+
+    def lines(self, ban: Ban) -> tuple[str, ...] | None:
+        """The matched lines of ``ban`` (the ban table's: its network's newest ban in its
+        jail), decided and held (``hold``), not yet committed: its commit's ban, itself
+        with its lines beside it or a copy with them; None if none is held (committed:
+        the state has them)."""
+        steps = [*reversed(self._open_held)]
+        for _, group in reversed(self._held):
+            steps += reversed(group)
+        for bans, lines_of in steps:  # (newest first)
+            if (lines := lines_of.get(id(ban))) is not None:
+                return lines
+            for made in reversed(bans):  # (a ban and its copy without lines: by what it is)
+                same = made.banned_at == ban.banned_at and made.network == ban.network
+                if same and made.jail == ban.jail:
+                    return made.lines
+        return None
 
     def holds(self, text: str, committed: int) -> bool:
         """Whether ``of(text, committed)`` has any ban (no list made)."""
