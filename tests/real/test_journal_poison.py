@@ -16,19 +16,27 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_journal_child import small_fs
 
 from journalban.agent.sourcing import STRIKES
 from journalban.clock import FakeClock
 from journalban.sources.journal import JournalSource
-from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
-from support.journal import JOURNAL_REMOTE, export_record, sshd_fields
-from support.real import need_root, need_tool
+from support.agent import (
+    PER_ADDRESS_ONLY,
+    AgentProcess,
+    StateReader,
+    last_cursor,
+    running,
+    write_config,
+)
+from support.journal import export_record, remote_write, sshd_fields
 
 pytestmark = pytest.mark.real
+__all__ = ["small_fs"]  # the fixture, imported for its use here
 
 MAXRETRY = 3
 BEFORE, AFTER = "203.0.113.9", "198.51.100.7"
@@ -92,8 +100,7 @@ def journal(directory: Path, now: float) -> tuple[int, str]:
     records = [export_record(fields, int((now - 60 + n) * 1e6), n + 1)
                for n, fields in enumerate(entries)]  # fmt: skip
     path = directory / "remote.journal"
-    subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(path), "-"], input=b"".join(records),
-                   check=True, capture_output=True)  # fmt: skip
+    remote_write(path, records)
     damage(path)
     return len(entries), long
 
@@ -118,6 +125,28 @@ def unreadable(textfile: Path) -> int:
     return int(sum(float(n) for n in found)) if found else -1
 
 
+def run_to_end(cfg: Path, reader: StateReader, end: str, textfile: Path, lost: int) -> AgentProcess:
+    """The agent (stopped) once it banned AFTER, read to ``end`` and counted ``lost`` lines
+    unreadable."""
+    with running(cfg) as agent:
+        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
+        reader.wait(lambda: reader.position("sshd") == end)
+        reader.wait(lambda: unreadable(textfile) == lost, timeout=10)
+    return agent
+
+
+def run_again(cfg: Path, ready: Callable[[], bool] = lambda: True) -> AgentProcess:
+    """The agent started again (stopped) 1.5 s after it runs and ``ready`` holds: a reader
+    that read anything again would have committed it by then."""
+    with running(cfg) as again:
+        deadline = time.monotonic() + 10
+        while not ready():
+            assert time.monotonic() < deadline, "never ready"
+            time.sleep(0.05)
+        time.sleep(1.5)
+    return again
+
+
 def test_a_damaged_entry_is_skipped_and_the_source_reads_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,13 +158,7 @@ def test_a_damaged_entry_is_skipped_and_the_source_reads_on(
     _, damaged = journal(jdir, time.time())
     end = last_cursor(jdir)
     reader = StateReader(state)
-    agent = AgentProcess(cfg)
-    try:
-        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
-        reader.wait(lambda: reader.position("sshd") == end)
-        reader.wait(lambda: unreadable(textfile) == 1, timeout=10)
-    finally:
-        agent.stop()
+    agent = run_to_end(cfg, reader, end, textfile, 1)
     assert reader.bans() == {("sshd", f"{BEFORE}/32"), ("sshd", f"{AFTER}/32")}
     assert reader.total_failed("sshd") == 2 * MAXRETRY  # the damaged one not among them
     assert "192.0.2.77" not in agent.log
@@ -159,27 +182,11 @@ def test_a_damaged_entry_is_skipped_and_the_source_reads_on(
     check.close()
     assert damaged  # (its text is never read: the entry's fields are where the damage is)
 
-    again = AgentProcess(cfg)
-    try:
-        again.wait_for_log("running:")
-        time.sleep(1.5)  # a reader that read anything again would have committed it by now
-    finally:
-        again.stop()
+    again = run_again(cfg)
     assert reader.total_failed("sshd") == 2 * MAXRETRY
     assert reader.position("sshd") == end
     assert "skipped a journal entry" not in again.log
     assert "exited (" not in again.log
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 8 MB tmpfs: journal-remote sizes its files from the file system, and rotates at 512 KB."""
-    need_root()
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8M", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
 
 
 def test_a_damaged_entry_in_an_archived_file_read_natively_is_skipped(
@@ -203,8 +210,7 @@ def test_a_damaged_entry_in_an_archived_file_read_natively_is_skipped(
         for fields in entries:
             seq += 1
             records.append(export_record(fields, int((now - 1200 + seq * 0.05) * 1e6), seq))
-        subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(small_fs / "remote.journal"), "-"],
-                       input=b"".join(records), check=True, capture_output=True)  # fmt: skip
+        remote_write(small_fs / "remote.journal", records)
         total += len(entries)
     holding = [p for p in small_fs.iterdir() if compressed_objects(p.read_bytes())]
     assert len(holding) == 1
@@ -214,24 +220,13 @@ def test_a_damaged_entry_in_an_archived_file_read_natively_is_skipped(
     end = last_cursor(small_fs)
     cfg, textfile = agent_config(tmp_path, small_fs)
     reader = StateReader(tmp_path / "state")
-    agent = AgentProcess(cfg)
-    try:
-        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
-        reader.wait(lambda: reader.position("sshd") == end)
-        reader.wait(lambda: unreadable(textfile) == 1, timeout=10)
-    finally:
-        agent.stop()
+    agent = run_to_end(cfg, reader, end, textfile, 1)
     assert "reads closed files natively" in agent.log
     assert reader.bans() == {("sshd", f"{BEFORE}/32"), ("sshd", f"{AFTER}/32")}
     assert reader.total_failed("sshd") == total - 1
     skipped = re.findall(r"skipped a journal entry .*?: file (\S+), cursor (\S+);", agent.log)
     assert [path for path, _ in skipped] == [str(holding[0])]
-    again = AgentProcess(cfg)
-    try:
-        again.wait_for_log("running:")
-        time.sleep(1.5)
-    finally:
-        again.stop()
+    again = run_again(cfg)
     assert reader.total_failed("sshd") == total - 1
     assert "exited (" not in again.log
 
@@ -244,8 +239,7 @@ def test_a_stepping_reader_reads_its_catch_up_alone_each_entry_once(small_fs: Pa
     for chunk in range(6):
         records = [export_record(sshd_fields(f"line {n}"), int((now - 1200 + n * 0.05) * 1e6), n + 1)
                    for n in range(chunk * 1000, chunk * 1000 + 1000)]  # fmt: skip
-        subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(small_fs / "remote.journal"), "-"],
-                       input=b"".join(records), check=True, capture_output=True)  # fmt: skip
+        remote_write(small_fs / "remote.journal", records)
     assert len(list(small_fs.glob("*@*.journal"))) >= 2  # archived files: a catch-up in groups
 
     async def read(stepping: bool) -> tuple[list[int], list[str], int]:
@@ -346,8 +340,7 @@ def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
     for name, entries, start in (("a", first, now - 120), ("b", later, now - 60)):
         records = [export_record(fields, int((start + n) * 1e6), n + 1)
                    for n, fields in enumerate(entries)]  # fmt: skip
-        subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(jdir / f"{name}.journal"), "-"],
-                       input=b"".join(records), check=True, capture_output=True)  # fmt: skip
+        remote_write(jdir / f"{name}.journal", records)
     from systemd._reader import _Reader
 
     check = _Reader(0, None, [str(jdir / "b.journal")])
@@ -358,13 +351,7 @@ def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
     chain_first(jdir / "a.journal")
     cfg, textfile = agent_config(tmp_path, jdir)
     reader = StateReader(tmp_path / "state")
-    agent = AgentProcess(cfg)
-    try:
-        agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
-        reader.wait(lambda: reader.position("sshd") == end)
-        reader.wait(lambda: unreadable(textfile) == len(first), timeout=10)
-    finally:
-        agent.stop()
+    agent = run_to_end(cfg, reader, end, textfile, len(first))
     assert reader.bans() == {("sshd", f"{AFTER}/32")}
     assert reader.total_failed("sshd") == MAXRETRY
     shunned = re.findall(r"stops reading journal file (\S+): .*?; its (\d+) entries", agent.log)
@@ -375,13 +362,7 @@ def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
     # A restarted agent remembers the file it shunned (by its header's identity, in the
     # state): no reader child opens it, none dies, nothing more is lost or counted.
     textfile.unlink()
-    again = AgentProcess(cfg)
-    try:
-        again.wait_for_log("running:")
-        reader.wait(lambda: unreadable(textfile) == 0, timeout=10)
-        time.sleep(1.5)  # a reader that read anything again would have committed it by now
-    finally:
-        again.stop()
+    again = run_again(cfg, lambda: unreadable(textfile) == 0)
     assert reader.total_failed("sshd") == MAXRETRY
     assert reader.position("sshd") == end
     assert "exited (" not in again.log, again.log[-3000:]
@@ -395,13 +376,9 @@ def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
     records = [export_record(sshd_fields(f"Failed password for root from {BEFORE} port {n} ssh2"),
                              int((now - 30 + n) * 1e6), n + 100)  # (after b's, by time)
                for n in range(MAXRETRY)]  # fmt: skip
-    subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(jdir / "a.journal"), "-"],
-                   input=b"".join(records), check=True, capture_output=True)  # fmt: skip
-    third = AgentProcess(cfg)
-    try:
+    remote_write(jdir / "a.journal", records)
+    with running(cfg) as third:
         third.wait_for_log(f"Ban {BEFORE} in jail sshd", timeout=60)
-    finally:
-        third.stop()
     assert "exited (" not in third.log
     assert "still does not read journal file" not in third.log
     assert f"forgets journal file {jdir / 'a.journal'}" in third.log, third.log[-3000:]

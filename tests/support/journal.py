@@ -140,6 +140,13 @@ class JournalWriter:
         self.close()
 
 
+def remote_write(path: Path, records: Iterable[bytes]) -> None:
+    """``records`` (``export_record``'s) written to ``path`` by one run of journal-remote
+    (which rotates the file when it is full for its file system)."""
+    subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(path), "-"], input=b"".join(records),
+                   check=True, capture_output=True)  # fmt: skip
+
+
 def write_journal(
     directory: Path,
     entries: Iterable[Mapping[str, str | int | bytes]],
