@@ -22,7 +22,7 @@ import contextlib
 import gc
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from journalban.agent.logs import EventLog
@@ -38,6 +38,8 @@ from journalban.firewall.base import (
     StoredRestorer,
 )
 from journalban.firewall.entrymaker import new_entry
+from journalban.state.banrows import BanRow, stored_of
+from journalban.state.rowcheck import host_rows, readable_rows
 
 log = logging.getLogger("journalban.agent")
 # Restore records written between two yields to the event loop: 250 take
@@ -127,6 +129,30 @@ async def restore_rows(
             used = {jail: uses(jail) for jail in {row[0] for row in rows}}
             wanted = rows if all(used.values()) else [row for row in rows if used[row[0]]]
         return await asyncio.to_thread(restorer.restore_stored, wanted, now)
+
+
+def usable_rows(rows: Sequence[BanRow]) -> tuple[StoredHosts | None, Sequence[StoredBan], int]:
+    """The running rows as the firewall is given them, and how many could not be read.
+
+    Nearly always every row is of one IPv4 address: their texts are parsed once, for the
+    firewall and the ban table (``StoredHosts``, also returned first); otherwise each row
+    is read as it is (``readable_rows``: None first)."""
+    hosts = host_rows(rows, expiry=3)
+    if hosts is not None:
+        return hosts, hosts, 0
+    usable, skipped = readable_rows(stored_of(rows))
+    return None, usable, skipped
+
+
+async def set_up(setup: Awaitable[None], table: asyncio.Future[None] | None) -> None:
+    """``setup`` (the firewall's) awaited; should it fail, the ban table's thread started
+    beside it (``table``) is waited for before the error is raised: nothing left running."""
+    try:
+        await setup
+    except BaseException:
+        if table is not None:
+            await asyncio.gather(table, return_exceptions=True)
+        raise
 
 
 def stored_restored(table: BanTable, report: StoredReport, now: float) -> StoredRestored:

@@ -60,8 +60,10 @@ from journalban.agent.restoring import (
     log_restored,
     log_unreadable,
     restore_rows,
+    set_up,
     stored_restored,
     stored_restorer,
+    usable_rows,
 )
 from journalban.agent.sourcing import AgentSources
 from journalban.clock import Clock, SystemClock
@@ -78,10 +80,10 @@ from journalban.matching.library import FilterLibrary, filters_dir_for
 from journalban.matching.literals import forget_parses
 from journalban.sources.base import Source
 from journalban.sources.journal import stop_ahead
-from journalban.state.banrows import BanRow, one_read, running_rows, running_stored, stored_of
+from journalban.state.banrows import BanRow, one_read, running_rows, running_stored
 from journalban.state.checkpoint import Checkpointer, detach
 from journalban.state.files import state_path
-from journalban.state.rowcheck import host_rows, readable_rows
+from journalban.state.rowcheck import readable_rows
 from journalban.state.store import MEMORY, StateStore
 
 log = logging.getLogger("journalban.agent")
@@ -285,6 +287,8 @@ class Agent(
         # bans load; the read is then fresh enough for the restore.
         restorer, rows, skipped = stored_restorer(self.backend), None, 0
         hosts: StoredHosts | None = None
+        usable: Sequence[StoredBan] = ()
+        table: asyncio.Future[None] | None = None
         table_first = False
         with contextlib.ExitStack() as reading:
             with collector_paused(freeze=True):
@@ -297,37 +301,33 @@ class Agent(
                 else:  # read once: the firewall is given them, the ban table built of them
                     reading.enter_context(one_read(self.store.db))
                     rows = running_rows(self.store.db, self.clock.now())
-                await setup
-            if self.dry_run and self.config.fleet is not None:
-                log.warning("a dry run does not join fleet %s: what it published would be real "
-                            "bans on the other hosts", self.config.fleet.name)  # fmt: skip
-            else:
-                self._fleet_prepare()
-            done: Restored | StoredRestored
-            if restorer is None or rows is None:
-                done = await self._restore_quietly(restored, at_start=True)
-                count = len(restored)
-            else:
-                now = self.clock.now()
-                # Nearly always every row is of one IPv4 address: their texts parsed once,
-                # for the firewall and the table (``hosts``); else each row read as it is.
-                hosts = host_rows(rows, expiry=3)
-                usable: Sequence[StoredBan]
-                if hosts is not None:
-                    usable = hosts
-                else:
-                    usable, skipped = readable_rows(stored_of(rows))
-                restoring = restore_rows(restorer, usable, self._uses_firewall, now)
-                if table_first := self._serves(self._bus_override):
-                    # READY waits for the ban table (the serving parts answer from it): it
-                    # is built while the kernel takes the bans, each in a thread of its own.
-                    with collector_paused(freeze=True):
-                        report, _ = await asyncio.gather(
-                            restoring, asyncio.to_thread(self._table_of, rows, hosts)
+                    hosts, usable, skipped = usable_rows(rows)
+                    if table_first := self._serves(self._bus_override):
+                        # READY waits for the ban table (the serving parts answer from it):
+                        # it is built in a thread of its own while the firewall is set up
+                        # (a restart's read of 100,000 elements back is the kernel's work)
+                        # and takes the bans.
+                        table = asyncio.ensure_future(
+                            asyncio.to_thread(self._table_of, rows, hosts)
                         )
+                await set_up(setup, table)
+                if self.dry_run and self.config.fleet is not None:
+                    log.warning("a dry run does not join fleet %s: what it published would be "
+                                "real bans on the other hosts", self.config.fleet.name)  # fmt: skip
                 else:
-                    report = await restoring
-                count = len(usable)
+                    self._fleet_prepare()
+                done: Restored | StoredRestored
+                if restorer is None or rows is None:
+                    done = await self._restore_quietly(restored, at_start=True)
+                    count = len(restored)
+                else:
+                    now = self.clock.now()
+                    restoring = restore_rows(restorer, usable, self._uses_firewall, now)
+                    if table is not None:
+                        report, _ = await asyncio.gather(restoring, table)
+                    else:
+                        report = await restoring
+                    count = len(usable)
             keep_out_of_collections()
             # Before READY and the "running" line: a signal sent once they are seen must
             # not meet the default action (death). It waits for the loop's next turn,

@@ -206,6 +206,30 @@ def test_the_diff_is_the_one_of_expiries_within_the_slack() -> None:
         assert _diff("sshd", "v4", held, wanted, NOW, 2.0) == want_ops
 
 
+def test_a_restart_into_a_kernel_holding_every_ban_sends_nothing() -> None:
+    """``_diff``'s shortcut (every held element as wanted, within the slack) against its loop."""
+    from journalban.firewall.nftables.plan import _all_alike, _diff
+
+    wanted = {(i, 32): NOW + 100 + i for i in range(50)}
+    held = {key: expiry + 1.5 for key, expiry in reversed(wanted.items())}
+    assert _all_alike(held, wanted, NOW, 2.0)
+    assert _diff("sshd", "v4", held, wanted, NOW, 2.0) == []
+    changed = [
+        {**held, (3, 32): NOW + 103 + 2.5},  # beyond the slack
+        {**held, (3, 32): NOW},  # run out in the kernel
+        {**{k: e for k, e in held.items() if k != (3, 32)}, (99, 32): NOW + 5},  # another key
+        {k: e for k, e in held.items() if k != (3, 32)},  # one missing
+        {**held, (99, 32): NOW + 5},  # one more
+        {**held, (3, 32): INF},  # permanent in the kernel
+    ]
+    for other in changed:
+        assert not _all_alike(other, wanted, NOW, 2.0)
+        ops = _diff("sshd", "v4", other, wanted, NOW, 2.0)
+        assert ops, other
+    assert not _all_alike({**held, (3, 32): INF}, {**wanted, (3, 32): INF}, NOW, 2.0)
+    assert _diff("sshd", "v4", {**held, (3, 32): INF}, {**wanted, (3, 32): INF}, NOW, 2.0) == []
+
+
 class _Socket:
     """Takes element batches as the kernel would, refusing the ``refuse``-th (from 0)."""
 
