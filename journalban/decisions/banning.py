@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from journalban.firewall.base import StoredHosts
 
 __all__ = ["RECIDIVE", "BanDeciding"]
+
+_JAIL, _NETWORK = operator.attrgetter("jail"), operator.attrgetter("network")
 
 
 class BanDeciding:
@@ -111,7 +114,8 @@ class BanDeciding:
             stored = self.store.active_bans(texts, running_at=now)
         else:  # (the running bans' rows read already: the start's one read)
             stored = bans_of(rows, texts, new_ban, hosts)
-        self.bans = BanTable((((b.jail, b.network), b) for b in stored), texts=texts)
+        keys = zip(map(_JAIL, stored), map(_NETWORK, stored), strict=True)  # (in C)
+        self.bans = BanTable(zip(keys, stored, strict=True), texts=texts)
         jails, virtual = self.jails, self._virtual
         for jail, text, since, until in ended_unread(self.store.db, now, REASONS):
             if jail in jails and until > jails[jail].latest_line:

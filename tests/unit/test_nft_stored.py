@@ -19,10 +19,14 @@ from journalban.firewall.nftables import builder
 from journalban.firewall.nftables.backend import build_element_batch
 from journalban.firewall.nftables.constants import NFT_MSG_DELSETELEM, NFT_MSG_NEWSETELEM
 from journalban.firewall.nftables.elements import (
+    V4_BLOCKS,
+    V4_TIMED_SIZE,
     address_elements,
     element,
     element_message,
     network_elements,
+    timed_address_elements,
+    timed_v4_block,
 )
 from journalban.firewall.nftables.netlink import MAX_ATTR_PAYLOAD, Message
 from journalban.firewall.nftables.plan import INF, BanBook, ElementOp, key_of, kind_of
@@ -148,6 +152,29 @@ def test_element_messages_are_those_built_one_element_at_a_time() -> None:
     assert [(m.kind, m.flags, m.payload) for m in got] == [
         (m.kind, m.flags, m.payload) for m in want
     ]
+
+
+def test_a_restores_elements_built_as_one_block_are_those_built_one_at_a_time() -> None:
+    rng = random.Random(5)
+    assert V4_BLOCKS  # (on this machine: the block is what the test below checks)
+    for count in (1, 2, 2141, 2142, 2143, 6000):  # (2,142 elements of 28 bytes a message)
+        ops = [
+            ElementOp("sshd", "v4", (rng.getrandbits(32), 32), NOW + rng.randint(-5, 10**7))
+            for _ in range(count)
+        ]
+        ops[0] = ElementOp("sshd", "v4", (0xFFFFFFFF, 32), NOW + 0.0004)  # (under 1 ms: 1)
+        got = build_element_batch("journalban", ops, NOW)
+        want = _one_at_a_time("journalban", ops, NOW)
+        assert [(m.kind, m.flags, m.payload) for m in got] == [
+            (m.kind, m.flags, m.payload) for m in want
+        ]
+    addresses = [rng.getrandbits(32) for _ in range(300)] + [0, 0xFFFFFFFF]
+    timeouts = [rng.getrandbits(63) + 1 for _ in range(301)] + [(1 << 64) - 1]
+    block = timed_v4_block(addresses, timeouts)
+    assert block == b"".join(timed_address_elements(4, addresses, timeouts))
+    assert len(block) == V4_TIMED_SIZE * len(addresses)
+    with pytest.raises(ValueError, match="one timeout per address"):
+        timed_v4_block(addresses, timeouts[1:])
 
 
 def test_commit_records_deletes_and_adds_per_set() -> None:

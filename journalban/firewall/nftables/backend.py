@@ -24,10 +24,14 @@ from journalban.firewall.base import (
 from journalban.firewall.nftables import builder
 from journalban.firewall.nftables.builder import SET_KINDS, NftOptions, SetKind
 from journalban.firewall.nftables.elements import (
+    V4_BLOCKS,
+    V4_TIMED_SIZE,
     address_elements,
+    block_elements,
     build_elements,
     network_elements,
     timed_address_elements,
+    timed_v4_block,
 )
 from journalban.firewall.nftables.netlink import Message, NftSocket, is_missing
 from journalban.firewall.nftables.plan import (
@@ -314,6 +318,11 @@ def build_element_batch(table: str, ops: Sequence[ElementOp], now: float) -> lis
                 if min(timeouts) < 1:
                     timeouts = [max(1, timeout) for timeout in timeouts]
                 addresses = list(map(_FIRST, map(_KEY, group)))
+                if width == 4 and V4_BLOCKS and max(timeouts) < 1 << 64:  # (no list of them)
+                    block = timed_v4_block(addresses, timeouts)
+                    name = builder.set_name(jail, kind)
+                    messages += block_elements(table, name, block, V4_TIMED_SIZE)
+                    continue
                 elements = timed_address_elements(width, addresses, timeouts)
             elif adding:
                 elements = address_elements(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+import sys
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, repeat
@@ -72,6 +74,10 @@ _V4_PLAIN = struct.Struct(f">{_HEAD}sI")
 _V6_TIMED = struct.Struct(f">{_HEAD}sQQ{len(_TIMEOUT_HEAD)}sQ")
 _V6_PLAIN = struct.Struct(f">{_HEAD}sQQ")
 _LOW64 = (1 << 64) - 1
+# A timed IPv4 element's size, its template (address and timeout 0), the timeout's offset.
+V4_TIMED_SIZE = _V4_TIMED.size
+_V4_TEMPLATE = _V4_TIMED.pack(_LIST_ELEM_TIMEOUT_HEAD[4] + _KEY_HEAD[4], 0, _TIMEOUT_HEAD, 0)
+_V4_TIMEOUT_AT = _HEAD + 4 + len(_TIMEOUT_HEAD)
 
 
 def address_elements(width: int, keys: Iterable[tuple[int, int | None]]) -> list[bytes]:
@@ -106,6 +112,40 @@ def timed_address_elements(
     return list(map(_V4_TIMED.pack, repeat(head), addresses, repeat(_TIMEOUT_HEAD), timeouts))
 
 
+def timed_v4_block(addresses: Sequence[int], timeouts: Sequence[int]) -> bytes:
+    """``timed_address_elements(4, addresses, timeouts)`` joined in one block (each element
+    ``V4_TIMED_SIZE`` bytes), built without a Python step nor a call per element: the
+    elements' template repeated, then each byte of the addresses and timeouts put in
+    place by strided slice assignment (a restore's 100,000: a tenth of packing each)."""
+    count, size = len(addresses), V4_TIMED_SIZE
+    if count != len(timeouts):
+        raise ValueError("one timeout per address")
+    block = bytearray(_V4_TEMPLATE * count)
+    for values, kind, offset in ((addresses, "I", _HEAD), (timeouts, "Q", _V4_TIMEOUT_AT)):
+        column = array(kind, values)  # (OverflowError: not an address, or a negative timeout)
+        if sys.byteorder == "little":
+            column.byteswap()  # big-endian, as nftables takes them
+        raw, width = column.tobytes(), column.itemsize
+        for byte in range(width):
+            block[offset + byte :: size] = raw[byte::width]
+    return bytes(block)
+
+
+def _blocks_alike() -> bool:
+    """Whether ``timed_v4_block`` builds here what packing each element does (array's
+    "I" of 4 bytes, "Q" of 8), checked on sample values."""
+    if array("I").itemsize != 4 or array("Q").itemsize != 8:
+        return False
+    addresses, timeouts = [0, 1, 0xC0000201, 0xFFFFFFFF], [1, 0x0102030405060708, 999, 2**63]
+    return timed_v4_block(addresses, timeouts) == b"".join(
+        timed_address_elements(4, addresses, timeouts)
+    )
+
+
+# Whether a restore's IPv4 elements are built as one block (``timed_v4_block``).
+V4_BLOCKS = _blocks_alike()
+
+
 def network_elements(network: IPNetwork, timeout_ms: int | None) -> list[bytes]:
     """The element(s) for one ban: a key, or an interval's start and end for a prefix."""
     key = network.network_address.packed
@@ -116,6 +156,19 @@ def network_elements(network: IPNetwork, timeout_ms: int | None) -> list[bytes]:
     if after > (1 << network.max_prefixlen) - 1:
         return [start]  # the interval runs to the last address: no end element
     return [start, interval_end(after.to_bytes(len(key), "big"))]
+
+
+def block_elements(
+    table: str, set_name: str, block: bytes, size: int, delete: bool = False
+) -> list[Message]:
+    """``build_elements`` of a block of elements all ``size`` bytes long (``timed_v4_block``):
+    as many in each message as one netlink attribute allows, cut without a list of them."""
+    kind = c.NFT_MSG_DELSETELEM if delete else c.NFT_MSG_NEWSETELEM
+    step = max(1, MAX_ATTR_PAYLOAD // size) * size
+    return [
+        element_message(kind, table, set_name, [block[start : start + step]])
+        for start in range(0, len(block), step)
+    ]
 
 
 def build_elements(
