@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from support.agent import PER_ADDRESS_ONLY, AgentProcess, StateReader, last_cursor, write_config
-from support.journal import JOURNAL_REMOTE, JournalWriter, export_record, sshd_fields
-from support.real import need_tool
+from support.agent import (
+    AgentProcess,
+    StateReader,
+    last_cursor,
+    metrics_config,
+    unreadable_lines,
+)
+from support.journal import JournalWriter, export_record, remote_write, sshd_fields
 
 pytestmark = pytest.mark.real
 
@@ -33,8 +37,7 @@ TOLD = r"journal file (\S+) is shorter than its header says \(cut, damaged\): li
 def write(path: Path, entries: list[dict[str, str | int]], start: float, first_seq: int) -> None:
     records = [export_record(fields, int((start + n) * 1e6), first_seq + n)
                for n, fields in enumerate(entries)]  # fmt: skip
-    subprocess.run([need_tool(JOURNAL_REMOTE), "-o", str(path), "-"], input=b"".join(records),
-                   check=True, capture_output=True)  # fmt: skip
+    remote_write(path, records)
 
 
 def cut(path: Path) -> None:
@@ -49,25 +52,6 @@ def failures(address: str, count: int) -> list[dict[str, str | int]]:
             for n in range(count)]  # fmt: skip
 
 
-def unreadable(textfile: Path) -> int:
-    try:
-        text = textfile.read_text()
-    except OSError:
-        return -1
-    found = re.findall(r"^journalban_lines_unreadable_total\{[^}]*\} (\S+)$", text, re.M)
-    return int(sum(float(n) for n in found)) if found else -1
-
-
-def agent_config(tmp_path: Path, jdir: Path) -> tuple[Path, Path]:
-    textfile = tmp_path / "journalban.prom"
-    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state", journal_dir=jdir,
-                       firewall={"backend": "dry-run"},
-                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY},
-                       jails={"sshd": PER_ADDRESS_ONLY},
-                       metrics={"textfile": str(textfile), "textfile_interval": "1s"})  # fmt: skip
-    return cfg, textfile
-
-
 def test_a_file_cut_before_the_agent_reads_it_is_told_and_its_entries_counted(
     tmp_path: Path,
 ) -> None:
@@ -78,12 +62,12 @@ def test_a_file_cut_before_the_agent_reads_it_is_told_and_its_entries_counted(
     write(jdir / "a.journal", first, now - 600, 1)
     write(jdir / "b.journal", failures(AFTER, MAXRETRY), now - 60, 1000)
     cut(jdir / "a.journal")
-    cfg, textfile = agent_config(tmp_path, jdir)
+    cfg, textfile = metrics_config(tmp_path, jdir, MAXRETRY)
     reader = StateReader(tmp_path / "state")
     agent = AgentProcess(cfg)
     try:
         agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
-        reader.wait(lambda: unreadable(textfile) == len(first), timeout=10)
+        reader.wait(lambda: unreadable_lines(textfile) == len(first), timeout=10)
     finally:
         agent.stop()
     assert reader.bans() == {("sshd", f"{AFTER}/32")}
@@ -94,11 +78,11 @@ def test_a_file_cut_before_the_agent_reads_it_is_told_and_its_entries_counted(
     again = AgentProcess(cfg)
     try:
         again.wait_for_log("running:")
-        reader.wait(lambda: unreadable(textfile) == 0, timeout=10)
+        reader.wait(lambda: unreadable_lines(textfile) == 0, timeout=10)
         time.sleep(1.5)
     finally:
         again.stop()
-    assert unreadable(textfile) == 0  # its entries come before the position: none lost now
+    assert unreadable_lines(textfile) == 0  # its entries come before the position: none lost now
     assert re.findall(TOLD, again.log) == [(str(jdir / "a.journal"), "0")]  # still there
     assert reader.total_failed("sshd") == MAXRETRY
 
@@ -108,7 +92,7 @@ def test_a_file_cut_while_followed_costs_no_reader(tmp_path: Path) -> None:
     file appears (a rotation), libsystemd repositioned on the cut file and the child died of
     SIGBUS; now the cut file is found first and the journal opened again without it."""
     jdir = tmp_path / "journal"
-    cfg, textfile = agent_config(tmp_path, jdir)
+    cfg, textfile = metrics_config(tmp_path, jdir, MAXRETRY)
     writer = JournalWriter(jdir, "a.journal")
     try:
         writer.write(failures(BEFORE, MAXRETRY) + [sshd_fields(f"noise {n}") for n in range(200)])
@@ -127,7 +111,7 @@ def test_a_file_cut_while_followed_costs_no_reader(tmp_path: Path) -> None:
                 agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
             finally:
                 later.close()
-            reader.wait(lambda: unreadable(textfile) == 0, timeout=10)
+            reader.wait(lambda: unreadable_lines(textfile) == 0, timeout=10)
         finally:
             agent.stop()
     finally:

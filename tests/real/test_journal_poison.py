@@ -26,12 +26,12 @@ from journalban.agent.sourcing import STRIKES
 from journalban.clock import FakeClock
 from journalban.sources.journal import JournalSource
 from support.agent import (
-    PER_ADDRESS_ONLY,
     AgentProcess,
     StateReader,
     last_cursor,
+    metrics_config,
     running,
-    write_config,
+    unreadable_lines,
 )
 from support.journal import export_record, remote_write, sshd_fields
 
@@ -105,33 +105,13 @@ def journal(directory: Path, now: float) -> tuple[int, str]:
     return len(entries), long
 
 
-def agent_config(tmp_path: Path, jdir: Path) -> tuple[Path, Path]:
-    """The agent's configuration (dry run, sshd per address, a metrics file) and the file."""
-    textfile = tmp_path / "journalban.prom"
-    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state", journal_dir=jdir,
-                       firewall={"backend": "dry-run"},
-                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": MAXRETRY},
-                       jails={"sshd": PER_ADDRESS_ONLY},
-                       metrics={"textfile": str(textfile), "textfile_interval": "1s"})  # fmt: skip
-    return cfg, textfile
-
-
-def unreadable(textfile: Path) -> int:
-    try:
-        text = textfile.read_text()
-    except OSError:
-        return -1
-    found = re.findall(r"^journalban_lines_unreadable_total\{[^}]*\} (\S+)$", text, re.M)
-    return int(sum(float(n) for n in found)) if found else -1
-
-
 def run_to_end(cfg: Path, reader: StateReader, end: str, textfile: Path, lost: int) -> AgentProcess:
     """The agent (stopped) once it banned AFTER, read to ``end`` and counted ``lost`` lines
     unreadable."""
     with running(cfg) as agent:
         agent.wait_for_log(f"Ban {AFTER} in jail sshd", timeout=60)
         reader.wait(lambda: reader.position("sshd") == end)
-        reader.wait(lambda: unreadable(textfile) == lost, timeout=10)
+        reader.wait(lambda: unreadable_lines(textfile) == lost, timeout=10)
     return agent
 
 
@@ -154,7 +134,7 @@ def test_a_damaged_entry_is_skipped_and_the_source_reads_on(
     jdir = tmp_path / "journal"
     jdir.mkdir()
     state = tmp_path / "state"
-    cfg, textfile = agent_config(tmp_path, jdir)
+    cfg, textfile = metrics_config(tmp_path, jdir, MAXRETRY)
     _, damaged = journal(jdir, time.time())
     end = last_cursor(jdir)
     reader = StateReader(state)
@@ -218,7 +198,7 @@ def test_a_damaged_entry_in_an_archived_file_read_natively_is_skipped(
     assert len(list(small_fs.glob("*.journal"))) >= 3
     damage(holding[0])
     end = last_cursor(small_fs)
-    cfg, textfile = agent_config(tmp_path, small_fs)
+    cfg, textfile = metrics_config(tmp_path, small_fs, MAXRETRY)
     reader = StateReader(tmp_path / "state")
     agent = run_to_end(cfg, reader, end, textfile, 1)
     assert "reads closed files natively" in agent.log
@@ -349,7 +329,7 @@ def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
     end = check._get_cursor()
     check.close()
     chain_first(jdir / "a.journal")
-    cfg, textfile = agent_config(tmp_path, jdir)
+    cfg, textfile = metrics_config(tmp_path, jdir, MAXRETRY)
     reader = StateReader(tmp_path / "state")
     agent = run_to_end(cfg, reader, end, textfile, len(first))
     assert reader.bans() == {("sshd", f"{AFTER}/32")}
@@ -362,14 +342,14 @@ def test_a_file_its_readers_die_moving_in_is_shunned_and_the_others_read(
     # A restarted agent remembers the file it shunned (by its header's identity, in the
     # state): no reader child opens it, none dies, nothing more is lost or counted.
     textfile.unlink()
-    again = run_again(cfg, lambda: unreadable(textfile) == 0)
+    again = run_again(cfg, lambda: unreadable_lines(textfile) == 0)
     assert reader.total_failed("sshd") == MAXRETRY
     assert reader.position("sshd") == end
     assert "exited (" not in again.log, again.log[-3000:]
     assert "stops reading journal file" not in again.log
     kept = re.findall(r"still does not read journal file (\S+), shunned", again.log)
     assert kept == [str(jdir / "a.journal")], again.log[-3000:]
-    assert unreadable(textfile) == 0
+    assert unreadable_lines(textfile) == 0
 
     # Another file at that path (the damaged one removed, a new one written there) is read.
     (jdir / "a.journal").unlink()

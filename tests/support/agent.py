@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -68,6 +69,30 @@ def file_jail_config(tmp_path: Path, log: Path, maxretry: int) -> Path:
             },
         },
     )  # fmt: skip
+
+
+def metrics_config(tmp_path: Path, journal_dir: Path, maxretry: int) -> tuple[Path, Path]:
+    """A dry run reading ``journal_dir`` whose sshd jail counts per address alone (findtime
+    and bantime 1h, ``maxretry``), its metrics in a text file written each second: the
+    config and that file (``unreadable_lines`` reads it)."""
+    textfile = tmp_path / "journalban.prom"
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state", journal_dir=journal_dir,
+                       firewall={"backend": "dry-run"},
+                       defaults={"findtime": "1h", "bantime": "1h", "maxretry": maxretry},
+                       jails={"sshd": PER_ADDRESS_ONLY},
+                       metrics={"textfile": str(textfile), "textfile_interval": "1s"})  # fmt: skip
+    return cfg, textfile
+
+
+def unreadable_lines(textfile: Path) -> int:
+    """The lines counted unreadable, all jails', in the metrics' text file; -1 before it is
+    written (or without the counter)."""
+    try:
+        text = textfile.read_text()
+    except OSError:
+        return -1
+    found = re.findall(r"^journalban_lines_unreadable_total\{[^}]*\} (\S+)$", text, re.M)
+    return int(sum(float(n) for n in found)) if found else -1
 
 
 _started: list[AgentProcess] = []
