@@ -24,7 +24,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from journalban.sources.journalfiles import JOURNAL_SIGNATURE, cursor_seqnum, journal_files
+from journalban.sources.journalfiles import (
+    JOURNAL_SIGNATURE,
+    STATE_ARCHIVED,
+    cursor_seqnum,
+    journal_files,
+)
 from journalban.sources.journalwire import cursor_realtime_usec
 
 if TYPE_CHECKING:
@@ -63,23 +68,33 @@ def shun_plan(
         found = file_after(cursor, directory, shunned)
         if found is not None and skips.get(found[0], 0) >= SKIPS_PER_FILE:
             warn("source %s: %d entries of journal file %s skipped already, another "
-                        "kills its readers: shunning the rest of it",
-                        key, skips[found[0]], found[0])  # fmt: skip
+                 "kills its readers: shunning the rest of it",
+                 key, skips[found[0]], found[0])  # fmt: skip
             skip, shun = False, True
     if not shun:
         return skip, None, 0
     found = file_after(cursor, directory, shunned)
     if found is None:
         warn("source %s: its reader children died moving to the entry after cursor "
-                    "%s, even to skip it, and no journal file holding it was found: reading "
-                    "on", key, cursor)  # fmt: skip
+             "%s, even to skip it, and no journal file holding it was found: reading "
+             "on", key, cursor)  # fmt: skip
         return skip, None, 0
     path, lost, header = found
     warn("source %s stops reading journal file %s: its reader children died moving "
-                "to the entry after cursor %s, even to skip it (a damaged journal file?); its "
-                "%d entries from there on are lost, counted as unreadable; no reader of this "
-                "agent opens it again", key, path, cursor, lost)  # fmt: skip
+         "to the entry after cursor %s, even to skip it (a damaged journal file?); its "
+         "%d entries from there on are lost, counted as unreadable; no reader of this "
+         "agent opens it again%s", key, path, cursor, lost, still_written(header))  # fmt: skip
     return skip, Shunned(header.identity, path, header.tail), lost
+
+
+def still_written(header: Header) -> str:
+    """What a warning of a file shunned adds when the file is still written to (not
+    archived): what is appended to it is lost as well, until the journal is rotated."""
+    if header.archived:
+        return ""
+    return ("; it is still written to: what is appended to it is lost too (counted as "
+            "unreadable at the agent's next start) until the journal is rotated "
+            "(journalctl --rotate)")  # fmt: skip
 
 
 def file_after(
@@ -130,6 +145,7 @@ class Header:
     last: int  # the last entry's
     identity: str  # file_id, seqnum_id and head: this file, whatever its path (``identity_of``)
     cut: bool  # shorter than its header says (its header's and arena's sizes against fstat)
+    archived: bool  # rotated: nothing is appended to it any more
 
 
 def header_of(path: str) -> Header | None:
@@ -150,13 +166,14 @@ def header_of(path: str) -> Header | None:
         return None
     file_id: bytes
     source: bytes
-    _, file_id, source, header_size, arena, entries, tail, head, _, first, last = _FULL.unpack(
-        header
+    _, state, file_id, source, header_size, arena, entries, tail, head, _, first, last = (
+        _FULL.unpack(header)
     )
     identity = f"{file_id.hex()}-{source.hex()}-{head:x}"
     # (journald sizes a file before it says so in the header: one it wrote is never shorter)
     cut = header_size + arena > size
-    return Header(source.hex(), tail, head, entries, first, last, identity, cut)
+    archived = state == STATE_ARCHIVED
+    return Header(source.hex(), tail, head, entries, first, last, identity, cut, archived)
 
 
 def identity_of(path: str) -> str | None:
@@ -168,11 +185,11 @@ def identity_of(path: str) -> str | None:
     return None if found is None else found.identity
 
 
-# journal-def.h's Header up to tail_entry_realtime: file_id (at 24), the sequence-number
-# source (its seqnum_id, at 72), the header's and the arena's sizes (88, 96), the number of
-# entries (152), the last and first entries' sequence numbers (160, 168), the entry array
-# (176), the first and last entries' realtime (184, 192).
-_FULL = struct.Struct("<8s16x16s32x16sQQ48xQQQQQQ")
+# journal-def.h's Header up to tail_entry_realtime: its state (at 16), file_id (24), the
+# sequence-number source (its seqnum_id, 72), the header's and the arena's sizes (88, 96),
+# the number of entries (152), the last and first entries' sequence numbers (160, 168), the
+# entry array (176), the first and last entries' realtime (184, 192).
+_FULL = struct.Struct("<8s8xB7x16s32x16sQQ48xQQQQQQ")
 
 
 def unshunned(request: Request) -> list[str] | None:

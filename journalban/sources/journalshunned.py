@@ -24,7 +24,7 @@ import logging
 from collections.abc import Sequence
 
 from journalban.sources.journalfiles import journal_files
-from journalban.sources.journalshun import Shunned, header_of
+from journalban.sources.journalshun import Shunned, header_of, still_written
 
 log = logging.getLogger("journalban.sources")
 
@@ -68,6 +68,7 @@ def recall(key: str, directory: str | None, files: Sequence[Shunned]) -> tuple[l
         lost += later
         log.warning("source %s still does not read journal file %s, shunned by an earlier run "
                     "(its reader children died moving in it); %d entries written to it since "
-                    "are lost, counted as unreadable", key, path, later)  # fmt: skip
+                    "are lost, counted as unreadable%s", key, path, later,
+                    still_written(header))  # fmt: skip
         kept.append(Shunned(old.identity, path, max(header.tail, old.tail)))
     return kept, lost

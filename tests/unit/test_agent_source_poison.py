@@ -156,6 +156,8 @@ def test_a_child_dying_even_skipping_has_the_rest_of_its_file_shunned(
     assert len(warned) == 1
     assert f"journal file {journal / 'one@a.journal'}:" in warned[0]
     assert f"its {lost} entries from there on are lost" in warned[0]
+    # (its header says it is not archived: what is appended to it is lost too)
+    assert "it is still written to: what is appended to it is lost too" in warned[0]
 
 
 def test_a_restarted_agent_remembers_the_files_shunned_while_they_are_there(

@@ -51,11 +51,15 @@ def test_the_entries_after_the_position_are_counted_by_the_header(tmp_path: Path
     assert lost_after(found, cursor(OTHER, 7, 2000), 0) == 0
     assert lost_after(found, None, 500) == 100
     assert lost_after(found, None, 2500) == 0
+    assert not found.archived
     whole = tmp_path / "whole.journal"
-    whole.write_bytes(header(ONE, 1, 100, (1, 2), 0))
+    whole.write_bytes(
+        header(ONE, 1, 100, (1, 2), 0)[:16] + b"\x02" + header(ONE, 1, 100, (1, 2), 0)[17:]
+    )
     found = header_of(str(whole))
     assert found is not None
     assert not found.cut
+    assert found.archived
 
 
 def test_each_cut_file_is_told_once_per_reader(
