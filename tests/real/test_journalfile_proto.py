@@ -171,8 +171,9 @@ def test_a_cursor_it_writes_seeks_libsystemd_to_its_entry(tmp_path: Path) -> Non
     sd.close()
 
 
-def test_an_entry_with_two_messages_gives_the_first_as_libsystemd(tmp_path: Path) -> None:
-    path = tmp_path / "remote.journal"
+def two_messages(path: Path) -> list[Entry]:
+    """A file of sshd's entries, every fifth from the third with a second MESSAGE, written
+    to ``path``; its entries as libsystemd reads them."""
     twice = [
         record[:-1] + b"MESSAGE=the second message\n\n" if index % 5 == 2 else record
         for index, record in enumerate(records(corpus(60)))
@@ -182,6 +183,12 @@ def test_an_entry_with_two_messages_gives_the_first_as_libsystemd(tmp_path: Path
     # The second MESSAGE's object, written once, is older than the first's in the entries
     # after: sd-journal gives the item first by offset, so the second there.
     assert {b"the second message"} < {entry[0] for entry in expected}
+    return expected
+
+
+def test_an_entry_with_two_messages_gives_the_first_as_libsystemd(tmp_path: Path) -> None:
+    path = tmp_path / "remote.journal"
+    expected = two_messages(path)
     assert read(FileReader([str(path)], SSHD)) == expected
 
 
