@@ -67,15 +67,16 @@ def _reader_child(agent: AgentProcess) -> int:
 
 def test_kill_9_during_a_split_catch_up_counts_every_failure_once(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
-    log.write_text("")
+    # In the file before the agent starts (a first start reads back findtime, so from its
+    # start): appended while the child reads, a busy machine's child could see it grow
+    # until less than SPLIT_AT was left unread, and read it all alone.
+    text, failures = _backlog(3 * SPLIT_AT)
+    log.write_text(text)
     cfg = file_jail_config(tmp_path, log, maxretry=1_000_000)
     reader = StateReader(tmp_path / "state")
-    text, failures = _backlog(3 * SPLIT_AT)
     helpers: list[int] = []
     with running(cfg, kill9=True) as agent:
         child = _reader_child(agent)
-        with log.open("a") as f:
-            f.write(text)
 
         def both_reading_and_some_committed() -> bool:
             helpers.extend(h for h in child_pids(child) if h not in helpers)
