@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from journalban.sources.journalfiles import cursor_seqnum, journal_files
-from journalban.sources.journalshun import Header, header_of, warn
+from journalban.sources.journalshun import Header, entries_after, header_of, warn
 from journalban.sources.journalwire import cursor_realtime_usec
 
 if TYPE_CHECKING:
@@ -62,9 +62,9 @@ def _untold(follower: Follower, paths: Sequence[str] | None) -> Iterator[tuple[s
 
 def lost_after(header: Header, cursor: str | None, since_usec: int) -> int:
     """How many of a file's entries come after ``cursor`` (None: those since ``since_usec``,
-    a first start's), by its header alone."""
-    at = None if cursor is None else cursor_seqnum(cursor)
-    if at is not None and at[0] == header.source:
-        return max(0, header.tail - max(at[1], header.head - 1))
-    since = since_usec if cursor is None else (cursor_realtime_usec(cursor) or 0)
-    return header.entries if header.last > since else 0
+    a first start's), by its header alone (``journalshun.entries_after``): by sequence
+    numbers for a file of the cursor's source, by the entries' times (the cursor's) for
+    another's."""
+    if cursor is None:
+        return entries_after(header, None, since_usec)
+    return entries_after(header, cursor_seqnum(cursor), cursor_realtime_usec(cursor) or 0)

@@ -111,15 +111,15 @@ def file_after(
     at = None if cursor is None else cursor_seqnum(cursor)
     candidates: list[tuple[int, str, int, Header]] = []
     if at is not None:
-        seqnum_id, seqnum = at
-        candidates = [(h.head, path, h.tail - max(seqnum, h.head - 1), h)
-                      for path, h in headers
-                      if h.source == seqnum_id and h.tail > seqnum]  # fmt: skip
+        # The files of the cursor's sequence-number source holding entries after it
+        candidates = [(h.head, path, lost, h) for path, h in headers
+                      if h.source == at[0] and (lost := entries_after(h, at, 0))]  # fmt: skip
     if not candidates:
-        # No file of the cursor's sequence-number source after it: by the entries' times
+        # None of them: by the entries' times, all or none, every file (the cursor's
+        # source's too, unlike journalcut.lost_after's rule)
         since = -1 if cursor is None else (cursor_realtime_usec(cursor) or -1)
-        candidates = [(h.first, path, h.entries, h) for path, h in headers
-                      if h.entries and h.last > since]  # fmt: skip
+        candidates = [(h.first, path, lost, h) for path, h in headers
+                      if (lost := entries_after(h, None, since))]  # fmt: skip
     if not candidates:
         # None holds an entry after it: a file read to its end already is where readers die
         # (libsystemd's directory reader moves in each file at every step), shunned at no
@@ -131,6 +131,20 @@ def file_after(
         return None
     _, path, entries, header = min(candidates, key=lambda found: found[:3])
     return path, entries, header
+
+
+def entries_after(header: Header, at: tuple[str, int] | None, since_usec: int) -> int:
+    """How many of a file's entries come after a position, by its header alone: by sequence
+    numbers when ``at`` (a cursor's source and sequence number, ``cursor_seqnum``) is of the
+    file's source; else (``at`` None, or another source's) by the entries' times against
+    ``since_usec``: all of them, or none (a file's entries are not ordered by time against
+    another source's sequence numbers). Each caller says which: ``journalcut.lost_after``
+    (a cut file's loss: by times only for another source's file, or a first start's
+    ``since``) and ``file_after`` (the file a reader dies in: by times for every file when
+    no file of the cursor's source holds an entry after it)."""
+    if at is not None and at[0] == header.source:
+        return max(0, header.tail - max(at[1], header.head - 1))
+    return header.entries if header.last > since_usec else 0
 
 
 @dataclass(frozen=True, slots=True)
