@@ -206,6 +206,9 @@ class AgentSources:
                     handed = handed or batch.read != 0  # (not the count of a file shunned)
                     catchups.queued(source.key, behind=behind(batch, self._queue))
                     await self._queue.put(BatchItem(jail, batch))
+                    if batch.read == 0 and isinstance(source, JournalSource):
+                        # (a count of entries lost: a shunned file grew, journalshunned)
+                        await self._keep_shunned(jail, source)
                 return
             except asyncio.CancelledError:
                 raise

@@ -33,6 +33,7 @@ from journalban.sources.journalwire import (
     DONE,
     FRAME_GAP,
     GO,
+    GREW,
     HANDOVER,
     SKIPPED,
     SPLIT,
@@ -332,6 +333,24 @@ class JournalSource:
         self.unreported += lost
         return self._shunned
 
+    def _grew(self, frame: Frame) -> LineBatch | None:
+        """What was appended to shunned files (still written to) since counted, by their
+        headers' last sequence numbers (``GREW``): lost, counted as unreadable now (a batch
+        of no line), each file's count kept (``pending_row``, written to the state before
+        the next batch: a restart counts from there, never twice); None: nothing new."""
+        from journalban.sources.journalshunned import encode, grown
+
+        lost = grown(self.key, self._shunned, frame.messages)
+        if not lost:
+            return None
+        self.pending_row = encode(self._shunned)
+        self.unreported += lost
+        if self._cursor is None:
+            return None  # no position yet: counted with the first entries read
+        return LineBatch(source=self.key, lines=[], position=self._cursor, prefixed=False,
+                         arrival=self._clock.now(), unreadable=self._unreported(),
+                         read=0)  # fmt: skip
+
     def _unreported(self) -> int:
         lost, self.unreported = self.unreported, 0
         return lost
@@ -407,6 +426,8 @@ class JournalSource:
                     yield self._batch(frame)
                 elif frame.kind == SKIPPED:
                     yield self._skipped(frame)
+                elif frame.kind == GREW and (grew := self._grew(frame)) is not None:
+                    yield grew
         finally:
             if channel is not None:
                 channel.close()

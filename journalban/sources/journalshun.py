@@ -93,8 +93,23 @@ def still_written(header: Header) -> str:
     if header.archived:
         return ""
     return ("; it is still written to: what is appended to it is lost too (counted as "
-            "unreadable at the agent's next start) until the journal is rotated "
+            "unreadable as it is appended) until the journal is rotated "
             "(journalctl --rotate)")  # fmt: skip
+
+
+def shunned_tails(directory: str | None, shunned: Collection[str]) -> dict[str, int]:
+    """The last sequence number of each file of the identities ``shunned`` still there, by
+    its header (``header_of``, about 5 µs a file): how far a shunned file still written to
+    got (the reader child looks each second, ``journalworker``; the agent counts what was
+    appended as unreadable, ``GREW`` frames)."""
+    if not shunned:
+        return {}
+    found: dict[str, int] = {}
+    for path in journal_files(directory) or ():
+        header = header_of(path)
+        if header is not None and header.identity in shunned:
+            found[header.identity] = header.tail
+    return found
 
 
 def file_after(

@@ -15,13 +15,20 @@ the entries written to it since it was shunned (its header's last sequence
 number against the one counted) are lost, logged and counted as unreadable;
 a file gone (vacuumed, removed) is forgotten. Another file at a shunned
 file's path has another identity (its own file_id): it is read.
+
+While the agent runs, a shunned file still written to (the active file, until
+journald rotates it) grows: the reader child sends its header's last sequence
+number each time it changed (``GREW`` frames, looked at each second) and
+``grown`` counts what was appended since the count kept (the row's last
+sequence number, moved on with it): the loss is counted as it happens, once,
+and a restart counts only what came after.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 
 from journalban.sources.journalfiles import journal_files
 from journalban.sources.journalshun import Shunned, header_of, still_written
@@ -72,3 +79,32 @@ def recall(key: str, directory: str | None, files: Sequence[Shunned]) -> tuple[l
                     still_written(header))  # fmt: skip
         kept.append(Shunned(old.identity, path, max(header.tail, old.tail)))
     return kept, lost
+
+
+def grown(key: str, files: MutableSequence[Shunned], told: Sequence[str]) -> int:
+    """How many entries were appended to ``files`` since they were counted, by the tails a
+    reader child read in their headers (``told``: ``"IDENTITY TAIL"`` each, a ``GREW``
+    frame's); each file's count moved on in place (its row to be written again). The first
+    count of a file while the agent runs is logged at warning, the later ones at debug
+    (the file grows until journald rotates it; the metrics count each entry)."""
+    tails: dict[str, int] = {}
+    for text in told:
+        identity, _, number = text.partition(" ")
+        if number.isdigit():
+            tails[identity] = int(number)
+    lost = 0
+    for index, old in enumerate(files):
+        tail = tails.get(old.identity, 0)
+        if tail <= old.tail:
+            continue
+        lost += tail - old.tail
+        files[index] = Shunned(old.identity, old.path, tail)
+        level = logging.DEBUG if (key, old.identity) in _TOLD else logging.WARNING
+        _TOLD.add((key, old.identity))
+        log.log(level, "source %s: %d entries appended to journal file %s, shunned (its reader "
+                "children died moving in it), are lost, counted as unreadable; the journal's "
+                "rotation ends it (journalctl --rotate)", key, tail - old.tail, old.path)  # fmt: skip
+    return lost
+
+
+_TOLD: set[tuple[str, str]] = set()  # (source, file) whose growth was logged at warning

@@ -3,7 +3,7 @@
 The request the agent writes on the child's stdin (``Request``, one JSON
 line), the frames the child writes back (``Frame``: a 4-byte length and a
 ``marshal`` tuple; the kinds ``DATA``, ``SPLIT``, ``HANDOVER``, ``ABANDON``,
-``DONE``), and the shapes of the finder a program hands to
+``DONE``, ``SKIPPED``, ``GREW``), and the shapes of the finder a program hands to
 ``journalworker.main``. The reader itself is ``journalworker``; this module
 imports only the standard library, so the agent imports it without sd-journal.
 """
@@ -33,7 +33,7 @@ DEFAULT_BATCH_SIZE = 2000
 # A catch-up over archived files longer than this is split with a helper
 # (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
-DATA, SPLIT, HANDOVER, ABANDON, DONE, SKIPPED = 0, 1, 2, 3, 4, 5  # frame kinds
+DATA, SPLIT, HANDOVER, ABANDON, DONE, SKIPPED, GREW = 0, 1, 2, 3, 4, 5, 6  # frame kinds
 GO = b"go\n"  # after a request that holds (``Request.hold``): read from now on
 # Following live, a frame at most every FRAME_GAP seconds: journal-remote or a
 # busy journald appends entries a few at a time, and a frame per wake-up (about
@@ -156,6 +156,10 @@ class Frame:
     the helper and drop its frames, this child reads its files itself).
     ``SKIPPED`` (``Request.skip``): the entry at ``cursor`` was not read, its
     file's path in ``messages`` ("" when not found); it counts as one unreadable.
+    ``GREW`` (``Request.shun``): the shunned files' last sequence numbers as their headers
+    say now, ``"IDENTITY TAIL"`` each in ``messages``, sent when they changed (a shunned file
+    still written to: ``journalshun.shunned_tails``); the agent counts what was appended
+    since it counted last as unreadable (``JournalSource``).
     """
 
     cursor: str

@@ -39,6 +39,7 @@ from journalban.sources.journalcatchup import CatchingUp
 from journalban.sources.journalprune import groups_in
 from journalban.sources.journalroute import Route, route_for
 from journalban.sources.journalwire import (
+    GREW,
     FindHits,
     Frame,
     MakeFinder,
@@ -90,6 +91,8 @@ class Follower(CatchingUp):
         self.files: list[str] | None = None  # those of the reader; None: every file
         # Every file but the shunned ones (Request.shun), as last listed: their reader's.
         self.unshunned: list[str] | None = None
+        # The shunned files' last sequence numbers as last sent (GREW frames): by identity.
+        self.shunned_tails: dict[str, int] | None = None
         # By archived files: the match groups selecting anything there (journalprune).
         self._groups: dict[tuple[str, ...], list[Mapping[str, str]]] = {}
         self.held: list[int] = []  # inotify instances of readers reopened, closed when idle
@@ -369,6 +372,7 @@ class Follower(CatchingUp):
         if self.unshunned is not None and self.files is None:
             from journalban.sources.journalshun import unshunned
 
+            self.tell_shunned_tails()
             listed = unshunned(self.request)
             if listed is None or sorted(listed) != sorted(self.unshunned):
                 self.reopen()
@@ -384,6 +388,23 @@ class Follower(CatchingUp):
                 return True
             self.reposition()
         return True
+
+    def tell_shunned_tails(self) -> None:
+        """Send the shunned files' last sequence numbers (a ``GREW`` frame) when they changed
+        since last sent (the first look: sent): what is appended to a shunned file still
+        written to is counted as it comes (``JournalSource``), not at the agent's next start.
+
+        Raises:
+            BrokenPipeError: the parent is gone.
+        """
+        from journalban.sources.journalshun import shunned_tails
+
+        tails = shunned_tails(self.request.directory, self.request.shun)
+        if tails == self.shunned_tails:
+            return
+        self.shunned_tails = tails
+        told = [f"{identity} {tail}" for identity, tail in sorted(tails.items())]
+        self.send(Frame(self.cursor or "", 0, kind=GREW, messages=told))
 
     def close(self) -> None:
         """Close the reader and the socket to the agent."""
