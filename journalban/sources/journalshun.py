@@ -99,9 +99,10 @@ def still_written(header: Header) -> str:
 
 def shunned_tails(directory: str | None, shunned: Collection[str]) -> dict[str, int]:
     """The last sequence number of each file of the identities ``shunned`` still there, by
-    its header (``header_of``, about 5 µs a file): how far a shunned file still written to
-    got (the reader child looks each second, ``journalworker``; the agent counts what was
-    appended as unreadable, ``GREW`` frames)."""
+    its header (``header_of``; the directory listed and every header read: 0.5 ms for 20
+    files here): how far a shunned file still written to got (the reader child looks each
+    second, ``journalworker``; the agent counts what was appended as unreadable, ``GREW``
+    frames)."""
     if not shunned:
         return {}
     found: dict[str, int] = {}
