@@ -1,4 +1,5 @@
-"""The real journald: the agent's cursor across restarts, kills, journald restarts, rotation.
+"""The real journald: the agent's cursor across restarts, kills, journald restarts, rotation
+(between streams, in the middle of one, and while the agent is stopped).
 
 Every line sshd logs is counted once: none lost, none read twice, whatever
 happens to the agent or to journald between two lines.
@@ -6,6 +7,7 @@ happens to the agent or to journald between two lines.
 
 from __future__ import annotations
 
+import threading
 import time
 
 from support.container import BootedHost
@@ -95,3 +97,50 @@ def test_rotation_and_vacuum_while_reading(host: BootedHost) -> None:
     host.systemctl("restart", UNIT)
     _emit_and_count(host, 10, start + 3110)
     _settled(host, start + 3110)
+
+
+def test_rotation_in_the_middle_of_a_stream(host: BootedHost) -> None:
+    """journald rotates (journalctl --rotate) while sshd's failures stream in and the agent
+    reads them: each failure counted once, across the rotations and a restart after."""
+    start = _total(host)
+    chunks, size = 4, 10_000
+    streams = [host.fresh_addresses(size) for _ in range(chunks)]
+    emitter = threading.Thread(target=lambda: [host.emit_failures(s) for s in streams])
+    emitter.start()
+    seen: list[int] = []
+    try:
+        host.wait_for("the stream to start", lambda: _total(host) > start, timeout=60)
+        for _ in range(3):
+            seen.append(_total(host))
+            host.run("journalctl", "--rotate")
+            time.sleep(0.3)
+    finally:
+        emitter.join()
+    expected = start + chunks * size
+    host.wait_for(f"failures_total {expected}", lambda: _total(host) == expected, timeout=120)
+    # rotated while the agent was reading the stream, not after it
+    assert any(start < total < expected for total in seen), (start, seen, expected)
+    _settled(host, expected)
+    host.systemctl("restart", UNIT)
+    _emit_and_count(host, 10, expected + 10)
+    _settled(host, expected + 10)
+    assert host.show(UNIT, "ActiveState") == "active"
+
+
+def test_rotation_while_the_agent_is_stopped(host: BootedHost) -> None:
+    """Failures logged while the agent is stopped, journald rotating between them (the file
+    of the agent's cursor archived): read once each when it starts again."""
+    start = _total(host)
+    _emit_and_count(host, 100, start + 100)
+    host.systemctl("stop", UNIT)
+    host.emit_failures(host.fresh_addresses(300))
+    host.run("journalctl", "--rotate")
+    host.emit_failures(host.fresh_addresses(200))
+    host.run("journalctl", "--rotate")
+    host.emit_failures(host.fresh_addresses(50))
+    host.systemctl("start", UNIT)
+    host.wait_for(f"failures_total {start + 650}", lambda: _total(host) == start + 650, timeout=60)
+    _settled(host, start + 650)
+    host.run("journalctl", "--rotate")
+    _emit_and_count(host, 20, start + 670)
+    _settled(host, start + 670)
