@@ -105,7 +105,12 @@ def test_rotation_in_the_middle_of_a_stream(host: BootedHost) -> None:
     start = _total(host)
     chunks, size = 4, 10_000
     streams = [host.fresh_addresses(size) for _ in range(chunks)]
-    emitter = threading.Thread(target=lambda: [host.emit_failures(s) for s in streams])
+
+    def emit() -> None:
+        for stream in streams:
+            host.emit_failures(stream)
+
+    emitter = threading.Thread(target=emit)
     emitter.start()
     seen: list[int] = []
     try:
