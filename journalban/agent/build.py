@@ -26,7 +26,7 @@ from journalban.matching.spec import MatcherSpec, pickle_filter
 from journalban.sources.base import Source
 from journalban.sources.journal import JournalSource
 from journalban.sources.journalsplit import SPLIT_MOST_HITS
-from journalban.sources.journalwire import shunned_row
+from journalban.sources.journalwire import cut_row, shunned_row
 
 log = logging.getLogger("journalban.agent")
 JOURNAL_DIRS = ("/run/log/journal", "/var/log/journal")
@@ -174,6 +174,8 @@ def journal_sources(
             split_most_hits=SPLIT_MOST_HITS if cfg.detectors.any else None,
             # The files an earlier run's readers died in (sources.journalshunned)
             shunned=positions.get((cfg.name, shunned_row(key))),
+            # The files cut short whose loss its readers counted (sources.journalcut)
+            cut=positions.get((cfg.name, cut_row(key))),
         )
     ]
 

@@ -197,7 +197,7 @@ class AgentSources:
         restarts = Restarts()
         if isinstance(source, JournalSource):
             restarts.shunned = source.recall()  # an earlier run's (journalshunned)
-            await self._keep_shunned(jail, source)
+            await self._keep_rows(jail, source)
         while True:
             catchups.started(source.key)
             handed = False
@@ -206,9 +206,9 @@ class AgentSources:
                     handed = handed or batch.read != 0  # (not the count of a file shunned)
                     catchups.queued(source.key, behind=behind(batch, self._queue))
                     await self._queue.put(BatchItem(jail, batch))
-                    if batch.read == 0 and isinstance(source, JournalSource):
-                        # (a count of entries lost: a shunned file grew, journalshunned)
-                        await self._keep_shunned(jail, source)
+                    if isinstance(source, JournalSource) and source.rows_pending:
+                        # (a shunned file grew, journalshunned; a file cut told, journalcut)
+                        await self._keep_rows(jail, source)
                 return
             except asyncio.CancelledError:
                 raise
@@ -221,6 +221,8 @@ class AgentSources:
             # Let the batches already queued be committed, then resume from there.
             await self._call(_nothing)
             source.close()
+            if isinstance(source, JournalSource):
+                await self._keep_rows(jail, source)  # its rows, read back below
             part = self.parts.get(jail)
             if part is None:
                 return
@@ -253,27 +255,33 @@ class AgentSources:
                     unreported=unreported,
                     skips=restarts.skips,
                 )
-                await self._keep_shunned(jail, source)
+                await self._keep_rows(jail, source)
             self._sources[jail] = [s for s in self._sources.get(jail, []) if s.key != source.key]
             self._sources[jail].append(source)
             if self._state == "degraded" and self.degraded_reason.startswith("source"):
                 self._state = "running"
 
-    async def _keep_shunned(self, jail: str, source: JournalSource) -> None:
-        """Write the source's shunned files to the state, if they changed
-        (``sources.journalshunned``); a failed write is logged (they are shunned again)."""
+    async def _keep_rows(self, jail: str, source: JournalSource) -> None:
+        """Write the source's shunned files (``sources.journalshunned``) and the files cut
+        short it counted (``sources.journalcut``) to the state, if they changed; a failed
+        write is logged (they are shunned again; counted again)."""
         from journalban.errors import StateError
-        from journalban.sources.journalwire import shunned_row
+        from journalban.sources.journalwire import cut_row, shunned_row
         from journalban.state.sourcerows import put_row
 
-        text, source.pending_row = source.pending_row, None
-        if text is None:
-            return
-        try:
-            await asyncio.to_thread(put_row, self.store, jail, shunned_row(source.key), text)
-        except StateError as exc:
-            log.warning("cannot keep the journal files source %s shunned in the state: %s",
-                        source.key, exc)  # fmt: skip
+        rows = [
+            (shunned_row(source.key), source.pending_row),
+            (cut_row(source.key), source.pending_cut),
+        ]
+        source.pending_row = source.pending_cut = None
+        for row, text in rows:
+            if text is None:
+                continue
+            try:
+                await asyncio.to_thread(put_row, self.store, jail, row, text)
+            except StateError as exc:
+                log.warning("cannot keep the journal files of source %s in the state (%s): %s",
+                            source.key, row, exc)  # fmt: skip
 
 
 async def _nothing() -> None:

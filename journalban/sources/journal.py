@@ -26,6 +26,7 @@ from journalban.sources.isolated import python_module
 from journalban.sources.journalhelper import receive_helper_pipe
 from journalban.sources.journalwire import (
     ABANDON,
+    CUT,
     DATA,
     DEFAULT_BATCH_SIZE,
     DEFAULT_REOPEN_EVERY,
@@ -169,6 +170,7 @@ class JournalSource:
         frame_gap: float = FRAME_GAP,
         split_most_hits: float | None = None,
         shunned: str | None = None,
+        cut: str | None = None,
     ) -> None:
         self.key = key
         self._clock = clock
@@ -205,6 +207,14 @@ class JournalSource:
         # The state's row of the shunned files, when it is to be written (agent.sourcing;
         # "": deleted).
         self.pending_row: str | None = None
+        # The files cut short whose loss was counted, to their tail then (journalcut; the
+        # state's row, ``cut``); ``pending_cut``: the row when it is to be written.
+        self._cut: dict[str, int] = {}
+        if cut:
+            from journalban.sources.journalcut import decode_counted
+
+            self._cut = decode_counted(key, cut)
+        self.pending_cut: str | None = None
         # Entries of a shunned file lost, not yet counted in a batch as unreadable.
         self.unreported = 0
         self.skipped_in: list[str] = []  # the files of the entries skipped (SKIPPED frames)
@@ -265,6 +275,7 @@ class JournalSource:
             skip=self._skip,
             step=self._step,
             shun=[shunned.identity for shunned in self._shunned],
+            cut_counted=self._cut,
         )
 
     def _batch(self, frame: Frame) -> LineBatch:
@@ -351,9 +362,31 @@ class JournalSource:
                          arrival=self._clock.now(), unreadable=self._unreported(),
                          read=0)  # fmt: skip
 
+    def _counted_cut(self, told: Sequence[str], every: bool) -> None:
+        """Keep how far the files cut short a reader child told are counted (``CUT``; their
+        loss comes with its next frame), for the next child (``Request.cut_counted``) and
+        the state (``pending_cut``): a child started again before anything later is read
+        does not count them again. ``every``: the child's first such frame, which lists
+        every file cut now (the others gone: forgotten)."""
+        from journalban.sources.journalcut import encode_counted
+        from journalban.sources.journalshun import tails_of
+
+        tails = tails_of(told)
+        kept = {} if every else dict(self._cut)
+        for identity, tail in tails.items():
+            kept[identity] = max(tail, self._cut.get(identity, 0))
+        if kept != self._cut:
+            self._cut = kept
+            self.pending_cut = encode_counted(kept)
+
     def _unreported(self) -> int:
         lost, self.unreported = self.unreported, 0
         return lost
+
+    @property
+    def rows_pending(self) -> bool:
+        """Whether a row of the state is to be written (``pending_row``, ``pending_cut``)."""
+        return self.pending_row is not None or self.pending_cut is not None
 
     @property
     def stepping(self) -> bool:
@@ -393,6 +426,7 @@ class JournalSource:
                             arrival=self._clock.now(), unreadable=self._unreported(),
                             read=0)  # fmt: skip
         channel, main = self._start_child()
+        first_cut = True  # its first CUT frame: every file cut now (journalcut.tell_cut)
         self._children = [main]
         helper: FrameStream | None = None
         current: FrameStream = main
@@ -428,6 +462,9 @@ class JournalSource:
                     yield self._skipped(frame)
                 elif frame.kind == GREW and (grew := self._grew(frame)) is not None:
                     yield grew
+                elif frame.kind == CUT:
+                    self._counted_cut(frame.messages, first_cut)
+                    first_cut = False
         finally:
             if channel is not None:
                 channel.close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -111,6 +111,17 @@ def shunned_tails(directory: str | None, shunned: Collection[str]) -> dict[str, 
         if header is not None and header.identity in shunned:
             found[header.identity] = header.tail
     return found
+
+
+def tails_of(told: Sequence[str]) -> dict[str, int]:
+    """The files' last sequence numbers a reader child told (``"IDENTITY TAIL"`` each, in a
+    ``GREW`` or ``CUT`` frame); a malformed one left out."""
+    tails: dict[str, int] = {}
+    for text in told:
+        identity, _, number = text.partition(" ")
+        if number.isdigit():
+            tails[identity] = int(number)
+    return tails
 
 
 def file_after(

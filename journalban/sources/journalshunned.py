@@ -31,7 +31,7 @@ import logging
 from collections.abc import MutableSequence, Sequence
 
 from journalban.sources.journalfiles import journal_files
-from journalban.sources.journalshun import Shunned, header_of, still_written
+from journalban.sources.journalshun import Shunned, header_of, still_written, tails_of
 
 log = logging.getLogger("journalban.sources")
 
@@ -87,11 +87,7 @@ def grown(key: str, files: MutableSequence[Shunned], told: Sequence[str]) -> int
     frame's); each file's count moved on in place (its row to be written again). The first
     count of a file while the agent runs is logged at warning, the later ones at debug
     (the file grows until journald rotates it; the metrics count each entry)."""
-    tails: dict[str, int] = {}
-    for text in told:
-        identity, _, number = text.partition(" ")
-        if number.isdigit():
-            tails[identity] = int(number)
+    tails = tails_of(told)
     lost = 0
     for index, old in enumerate(files):
         tail = tails.get(old.identity, 0)

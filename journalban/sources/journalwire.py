@@ -3,7 +3,7 @@
 The request the agent writes on the child's stdin (``Request``, one JSON
 line), the frames the child writes back (``Frame``: a 4-byte length and a
 ``marshal`` tuple; the kinds ``DATA``, ``SPLIT``, ``HANDOVER``, ``ABANDON``,
-``DONE``, ``SKIPPED``, ``GREW``), and the shapes of the finder a program hands to
+``DONE``, ``SKIPPED``, ``GREW``, ``CUT``), and the shapes of the finder a program hands to
 ``journalworker.main``. The reader itself is ``journalworker``; this module
 imports only the standard library, so the agent imports it without sd-journal.
 """
@@ -33,7 +33,7 @@ DEFAULT_BATCH_SIZE = 2000
 # A catch-up over archived files longer than this is split with a helper
 # (journalhelper: a fork of this child), so that both cores read.
 DEFAULT_SPLIT_AT = 200_000
-DATA, SPLIT, HANDOVER, ABANDON, DONE, SKIPPED, GREW = 0, 1, 2, 3, 4, 5, 6  # frame kinds
+DATA, SPLIT, HANDOVER, ABANDON, DONE, SKIPPED, GREW, CUT = 0, 1, 2, 3, 4, 5, 6, 7  # frame kinds
 GO = b"go\n"  # after a request that holds (``Request.hold``): read from now on
 # Following live, a frame at most every FRAME_GAP seconds: journal-remote or a
 # busy journald appends entries a few at a time, and a frame per wake-up (about
@@ -133,6 +133,9 @@ class Request:
     # one even to skip an entry), by their identities (``journalshun.identity_of``): the
     # directory is read as the list of its other files.
     shun: Sequence[str] = ()
+    # Journal files cut short whose loss an earlier child counted (``journalcut``), by their
+    # identities: the last sequence number counted (their header's tail when told).
+    cut_counted: Mapping[str, int] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         return json.dumps(self.__dict__).encode() + b"\n"
@@ -160,6 +163,9 @@ class Frame:
     say now, ``"IDENTITY TAIL"`` each in ``messages``, sent when they changed (a shunned file
     still written to: ``journalshun.shunned_tails``); the agent counts what was appended
     since it counted last as unreadable (``JournalSource``).
+    ``CUT`` (``journalcut.tell_cut``): the files cut short this child told, ``"IDENTITY
+    TAIL"`` each (the first such frame of a child: every file cut there now), which the
+    agent keeps (``Request.cut_counted``) so that no later child counts them again.
     """
 
     cursor: str
@@ -211,6 +217,12 @@ _CURSOR = re.compile(
     r"s=[0-9a-f]{32};i=[0-9a-f]{1,16};b=[0-9a-f]{32};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16};"
     r"x=[0-9a-f]{1,16}"
 )
+
+
+def cut_row(key: str) -> str:
+    """The ``positions`` row of the journal files cut short whose loss source ``key``
+    counted (``journalcut``): a key no source has."""
+    return f"{key} cut"
 
 
 def shunned_row(key: str) -> str:

@@ -97,6 +97,7 @@ class Follower(CatchingUp):
         self._groups: dict[tuple[str, ...], list[Mapping[str, str]]] = {}
         self.held: list[int] = []  # inotify instances of readers reopened, closed when idle
         self.cut_told: set[str] = set()  # identities of the files told cut (journalcut)
+        self.cut_sent = False  # a CUT frame sent (journalcut.tell_cut)
         self.reader = self._open()
         self.read_since_open = 0
         # The entries the next batch reads at most: few at first (journalbatch.FIRST_ENTRIES)

@@ -10,8 +10,10 @@ agent counts nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -120,3 +122,55 @@ def test_a_file_cut_while_followed_costs_no_reader(tmp_path: Path) -> None:
     assert reader.total_failed("sshd") == 2 * MAXRETRY
     # told once (when the new file came), none of its entries after the position: all read
     assert re.findall(TOLD, agent.log) == [(str(jdir / "a.journal"), "0")]
+
+
+def reader_children(pid: int) -> list[int]:
+    """The agent's journal reader children (``journalworker``)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        with contextlib.suppress(OSError):
+            if b"journal" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
+
+
+def test_a_cut_file_holding_the_last_entries_is_counted_once(tmp_path: Path) -> None:
+    """The cut file holds the journal's newest entries: no entry after it is read, so the
+    position stays before it and each reader child started again (a source's restart, an
+    agent's) counted its entries again; now the agent keeps how far each was counted."""
+    jdir = tmp_path / "journal"
+    jdir.mkdir()
+    now = time.time()
+    write(jdir / "a.journal", failures(BEFORE, MAXRETRY), now - 600, 1)
+    last = failures(AFTER, MAXRETRY) + [sshd_fields(f"noise {n}") for n in range(200)]
+    write(jdir / "b.journal", last, now - 60, 1000)
+    cut(jdir / "b.journal")
+    cfg, textfile = metrics_config(tmp_path, jdir, MAXRETRY)
+    reader = StateReader(tmp_path / "state")
+    agent = AgentProcess(cfg)
+    try:
+        agent.wait_for_log(f"Ban {BEFORE} in jail sshd", timeout=60)
+        reader.wait(lambda: unreadable_lines(textfile) == len(last), timeout=10)
+        (child,) = reader_children(agent.proc.pid)
+        os.kill(child, signal.SIGKILL)  # the source restarts, its position before the cut file
+        agent.wait_for_log("failed; restarting it")
+        reader.wait(lambda: [child] != reader_children(agent.proc.pid) != [], timeout=20)
+        time.sleep(1.5)
+        assert unreadable_lines(textfile) == len(last)
+    finally:
+        agent.stop()
+    assert re.findall(TOLD, agent.log) == [(str(jdir / "b.journal"), str(len(last))),
+                                           (str(jdir / "b.journal"), "0")]  # fmt: skip
+
+    textfile.unlink()
+    again = AgentProcess(cfg)
+    try:
+        again.wait_for_log("running:")
+        reader.wait(lambda: unreadable_lines(textfile) == 0, timeout=10)
+        time.sleep(1.5)
+        assert unreadable_lines(textfile) == 0
+    finally:
+        again.stop()
+    assert re.findall(TOLD, again.log) == [(str(jdir / "b.journal"), "0")]
+    assert reader.bans() == {("sshd", f"{BEFORE}/32")}
+    assert "exited (-" not in again.log

@@ -10,9 +10,11 @@ from typing import Any, cast
 
 import pytest
 
-from journalban.sources.journalcut import lost_after, tell_cut
+from journalban.clock import FakeClock
+from journalban.sources.journal import JournalSource
+from journalban.sources.journalcut import decode_counted, encode_counted, lost_after, tell_cut
 from journalban.sources.journalshun import header_of
-from journalban.sources.journalwire import Request
+from journalban.sources.journalwire import CUT, Frame, Request
 
 ONE, OTHER = b"\xaa" * 16, b"\xbb" * 16
 
@@ -69,10 +71,17 @@ def test_each_cut_file_is_told_once_per_reader(
     (tmp_path / "old.journal").write_bytes(header(OTHER, 1, 10, (10, 20), 4096))
     (tmp_path / "whole.journal").write_bytes(header(ONE, 201, 300, (2000, 3000), 0))
     request = Request(directory=str(tmp_path))
+    frames: list[Frame] = []
     follower = SimpleNamespace(request=request, cursor=cursor(ONE, 150, 1500), lost=0,
-                               cut_told=set())  # fmt: skip
+                               cut_told=set(), cut_sent=False, send=frames.append)  # fmt: skip
     tell_cut(cast(Any, follower), None)
     assert follower.lost == 50
+    cut, old = (header_of(str(tmp_path / name)) for name in ("cut.journal", "old.journal"))
+    assert cut is not None
+    assert old is not None
+    # the agent is told how far each is counted (their tails), to count none of it again
+    assert [(f.kind, f.messages) for f in frames] == [
+        (CUT, [f"{cut.identity} 200", f"{old.identity} 10"])]  # fmt: skip
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 2
     assert f"journal file {tmp_path / 'cut.journal'} is shorter" in warned[0]
@@ -84,6 +93,62 @@ def test_each_cut_file_is_told_once_per_reader(
     tell_cut(cast(Any, follower), None)  # a reader opened again: told already
     assert follower.lost == 50
     assert not caplog.records
+    assert len(frames) == 1
+
+
+def test_a_cut_file_counted_by_an_earlier_child_is_not_counted_again(tmp_path: Path) -> None:
+    """The cut file holds the journal's last entries: the position stays before it, and a
+    child started again counts only what an earlier one did not (Request.cut_counted)."""
+    (tmp_path / "cut.journal").write_bytes(header(ONE, 101, 200, (1000, 2000), 4096))
+    (tmp_path / "other.journal").write_bytes(header(OTHER, 1, 10, (3000, 4000), 4096))
+    cut, other = (header_of(str(tmp_path / n)) for n in ("cut.journal", "other.journal"))
+    assert cut is not None
+    assert other is not None
+
+    def told(counted: dict[str, int]) -> tuple[int, list[Frame]]:
+        frames: list[Frame] = []
+        follower = SimpleNamespace(
+            request=Request(directory=str(tmp_path), cut_counted=counted),
+            cursor=cursor(ONE, 90, 900), lost=0, cut_told=set(), cut_sent=False,
+            send=frames.append)  # fmt: skip
+        tell_cut(cast(Any, follower), None)
+        return follower.lost, frames
+
+    lost, frames = told({})
+    assert lost == 100 + 10
+    lost, frames = told({cut.identity: 200, other.identity: 10})
+    assert lost == 0
+    assert frames[0].messages == [f"{cut.identity} 200", f"{other.identity} 10"]
+    lost, _ = told({cut.identity: 150})  # (counted to 150: the rest of it, the other whole)
+    assert lost == 50 + 10
+    # none cut any more, some counted before: a CUT frame of none (the agent forgets them)
+    for name in ("cut.journal", "other.journal"):
+        (tmp_path / name).unlink()
+    lost, frames = told({cut.identity: 200})
+    assert lost == 0
+    assert [(f.kind, f.messages) for f in frames] == [(CUT, [])]
+    lost, frames = told({})
+    assert frames == []
+
+
+def test_the_agent_keeps_how_far_the_cut_files_are_counted() -> None:
+    source = JournalSource("journal:sshd", clock=FakeClock(0.0), findtime=60.0,
+                           cut=encode_counted({"gone": 5, "kept": 7}))  # fmt: skip
+    assert source._request().cut_counted == {"gone": 5, "kept": 7}
+    source._counted_cut(["kept 7", "new 3"], every=True)  # a child's first: every file cut
+    assert source._request().cut_counted == {"kept": 7, "new": 3}
+    assert source.pending_cut is not None
+    assert decode_counted("journal:sshd", source.pending_cut) == {"kept": 7, "new": 3}
+    source.pending_cut = None
+    source._counted_cut(["later 9"], every=False)  # a file cut later
+    assert decode_counted("journal:sshd", source.pending_cut or "") == {
+        "kept": 7, "new": 3, "later": 9}  # fmt: skip
+    source.pending_cut = None
+    source._counted_cut(["later 9"], every=False)  # nothing new: no row to write
+    assert source.pending_cut is None
+    source._counted_cut([], every=True)
+    assert source.pending_cut == ""  # none cut any more: the row deleted
+    assert decode_counted("journal:sshd", "[1, 2]") == {}  # damaged: forgotten
 
 
 def test_the_reader_child_s_look_at_its_files_imports_little() -> None:
