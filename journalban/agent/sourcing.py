@@ -17,7 +17,8 @@ a damaged entry header or entry array), the next one shuns that entry's file,
 the rest of it logged and counted as unreadable, and no later child of the
 source opens it: a bounded number of restarts per damaged file. The files shunned
 are kept in the state (``sources.journalshunned``): a restarted agent's children
-never open them either.
+never open them either; so is how far the loss of each file cut short was counted
+(``sources.journalcut``): no child started again counts it twice.
 """
 
 from __future__ import annotations
