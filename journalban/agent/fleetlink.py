@@ -4,7 +4,8 @@ The fleet package stays at the edge: its ledger writes in the state store's
 transactions (a ``CommitWriter``), and remote bans reach the decisions stage
 only through ``apply_remote``, run in the decisions task like every change.
 nats-py is imported (by ``journalban.fleet.service``) only when ``fleet:`` is
-configured.
+configured; so is ``decisions.remote``, which only the fleet's service calls for (a
+default run does not keep it, issue 19).
 """
 
 from __future__ import annotations
@@ -16,16 +17,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from journalban.addresses import IPNetwork, network_text, parse_network
-from journalban.config.fleet import FLEET_JAIL, FleetConfig
+from journalban.config.schema import FLEET_JAIL
 from journalban.decisions.engine import Changes
 from journalban.decisions.ignore import host_interfaces
-from journalban.decisions.remote import (
-    FLEET_POSITION,
-    RemoteOrder,
-    RemoteOutcome,
-    decide_remote,
-    lift_unheld,
-)
 from journalban.errors import JournalbanError, NotBanned
 from journalban.state.store import BatchCommit
 
@@ -33,8 +27,10 @@ if TYPE_CHECKING:
     from journalban.agent.api import AgentListener
     from journalban.agent.logs import EventLog
     from journalban.clock import Clock
+    from journalban.config.fleet import FleetConfig
     from journalban.config.schema import Config
     from journalban.decisions.engine import DecisionEngine
+    from journalban.decisions.remote import RemoteOrder, RemoteOutcome
     from journalban.fleet.ledger import FleetLedger
     from journalban.fleet.service import FleetService
     from journalban.state.store import StateStore
@@ -139,6 +135,8 @@ class AgentFleet:
     async def apply_remote(
         self, orders: Sequence[RemoteOrder], stream: str, seq: int
     ) -> RemoteOutcome:
+        from journalban.decisions.remote import decide_remote
+
         cfg = self.config.fleet
         all_ports = FLEET_JAIL if cfg is not None and cfg.remote_all_ports else None
 
@@ -164,6 +162,8 @@ class AgentFleet:
         return result
 
     async def lift_unheld(self, stream: str, below: int) -> int:
+        from journalban.decisions.remote import FLEET_POSITION, lift_unheld
+
         async def do() -> int:
             ledger = self._fleet_ledger
             if ledger is None:
@@ -181,6 +181,8 @@ class AgentFleet:
         return lifted
 
     async def forget_held(self, stream: str) -> None:
+        from journalban.decisions.remote import FLEET_POSITION
+
         async def do() -> None:
             if self._fleet_ledger is not None:
                 self._fleet_ledger.stage_reset_held()
@@ -197,6 +199,7 @@ class AgentFleet:
         ledger = self._fleet_ledger
         if ledger is None:
             raise FleetUnavailable("no fleet is configured on this host")
+        from journalban.decisions.remote import FLEET_POSITION
 
         async def do() -> int:
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from journalban.config.schema import Config
@@ -26,7 +27,10 @@ def wanted(config: Config, environ_socket: socket.socket | None) -> bool:
 
 
 def take_socket() -> socket.socket | None:
-    """systemd's ``metrics`` socket, when the unit was given one (cheap: no extra import)."""
+    """systemd's ``metrics`` socket, when the unit was given one (cheap: no extra import;
+    none when systemd handed no socket at all)."""
+    if not os.environ.get("LISTEN_FDS"):
+        return None
     from journalban.metrics.sdsocket import systemd_socket
 
     return systemd_socket()

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from journalban.agent.build import check_jail_actions
 from journalban.agent.logs import jails_phrase
-from journalban.config.fleet import FLEET_JAIL
 from journalban.config.loader import load_config
-from journalban.config.schema import Config, JailConfig
+from journalban.config.schema import FLEET_JAIL, Config, JailConfig
 from journalban.decisions.engine import RECIDIVE
 from journalban.decisions.ignore import host_interfaces
 from journalban.errors import ConfigError, JournalbanError, all_errors

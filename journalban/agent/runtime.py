@@ -67,9 +67,8 @@ from journalban.agent.restoring import (
 )
 from journalban.agent.sourcing import AgentSources
 from journalban.clock import Clock, SystemClock
-from journalban.config.fleet import FLEET_JAIL
 from journalban.config.loader import load_config
-from journalban.config.schema import Config
+from journalban.config.schema import FLEET_JAIL, Config
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import host_interfaces
 from journalban.firewall.base import FirewallBackend, StoredBan, StoredHosts

@@ -19,10 +19,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from journalban.config.durations import parse_duration
+from journalban.config.schema import WEB_POINTS
+from journalban.config.schema import EnforcementConfig as EnforcementConfig
 from journalban.config.values import Reader, choice, int_in, nonempty, opt_text, text_list
 
 # What a refused client is told: fixed text, never a user name or a reason.
@@ -90,38 +92,6 @@ class PamPoint:
     jails: tuple[str, ...]
     fail: str = "open"  # or closed: what pam-check answers when the agent is unreachable
     max_connections: int = 64
-
-
-@dataclass(frozen=True, slots=True)
-class EnforcementConfig:
-    """The configured points by name; absent points are not in ``points``."""
-
-    points: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def postfix(self) -> PostfixPoint | None:
-        point = self.points.get("postfix")
-        return point if isinstance(point, PostfixPoint) else None
-
-    @property
-    def dovecot(self) -> DovecotPoint | None:
-        point = self.points.get("dovecot")
-        return point if isinstance(point, DovecotPoint) else None
-
-    @property
-    def pam(self) -> PamPoint | None:
-        point = self.points.get("pam")
-        return point if isinstance(point, PamPoint) else None
-
-    @property
-    def web(self) -> list[WebDenyPoint]:
-        return [p for p in self.points.values() if isinstance(p, WebDenyPoint)]
-
-    @property
-    def report_jails(self) -> frozenset[str]:
-        """Jails whose failures come from a policy service's reports, not from a log."""
-        dovecot = self.dovecot
-        return frozenset([dovecot.reports]) if dovecot and dovecot.reports else frozenset()
 
 
 def parse_listen(v: Any, *, unix: bool = True) -> Listen:
@@ -286,8 +256,7 @@ POINT_PARSERS: dict[str, tuple[set[str], PointParser]] = {
         parse_dovecot,
     ),
     "pam": ({"listen", "jails", "fail", "max_connections"}, parse_pam),
-    "nginx": ({"file", "jails", "reload", "reload_interval"}, _web("nginx")),
-    "apache": ({"file", "jails", "reload", "reload_interval"}, _web("apache")),
+    **{kind: ({"file", "jails", "reload", "reload_interval"}, _web(kind)) for kind in WEB_POINTS},
 }
 
 

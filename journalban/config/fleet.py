@@ -14,12 +14,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from journalban.config.durations import parse_duration
+from journalban.config.schema import FLEET_JAIL as FLEET_JAIL
 from journalban.config.values import Reader, boolean, int_in, network_list, opt_text, text_list
 
 FLEET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The jail a remote ban lands in when this host lacks its jail and
 # ``remote_all_ports`` is set: all ports, like recidive.
-FLEET_JAIL = "fleet"
 FLEET_KEYS = {
     "servers", "credentials", "user", "password_file", "tls", "name", "host", "share",
     "publish_manual", "apply", "quorum", "quorum_window", "remote_all_ports", "addresses",

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journalban.addresses import IPNetwork
 from journalban.config.detectors import DetectorsConfig
-from journalban.config.enforcement import EnforcementConfig
-from journalban.config.fleet import FleetConfig
 from journalban.config.metrics import MetricsConfig
 
+if TYPE_CHECKING:
+    # Their sections' modules are imported when a configuration has the section (the
+    # agent's memory in a default run, issue 19).
+    from journalban.config.enforcement import DovecotPoint, PamPoint, PostfixPoint, WebDenyPoint
+    from journalban.config.fleet import FleetConfig
+
 JournalGroup = tuple[tuple[str, str], ...]
+
+# The jail of the fleet's bans on every port (``fleet: remote_all_ports``): reserved.
+FLEET_JAIL = "fleet"
+# The enforcement points that write a web server's deny file (``WebDenyPoint``).
+WEB_POINTS = ("nginx", "apache")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,39 @@ class RecidiveConfig:
     maxretry: int = 5
     findtime: float = 86400.0
     bantime: float | None = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class EnforcementConfig:
+    """The configured enforcement points by name (``config.enforcement`` parses them);
+    absent points are not in ``points``."""
+
+    points: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def postfix(self) -> PostfixPoint | None:
+        point: PostfixPoint | None = self.points.get("postfix")
+        return point
+
+    @property
+    def dovecot(self) -> DovecotPoint | None:
+        point: DovecotPoint | None = self.points.get("dovecot")
+        return point
+
+    @property
+    def pam(self) -> PamPoint | None:
+        point: PamPoint | None = self.points.get("pam")
+        return point
+
+    @property
+    def web(self) -> list[WebDenyPoint]:
+        return [p for name, p in self.points.items() if name in WEB_POINTS]
+
+    @property
+    def report_jails(self) -> frozenset[str]:
+        """Jails whose failures come from a policy service's reports, not from a log."""
+        dovecot = self.dovecot
+        return frozenset([dovecot.reports]) if dovecot and dovecot.reports else frozenset()
 
 
 @dataclass(frozen=True, slots=True)

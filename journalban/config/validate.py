@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from journalban.config.detectors import DETECTOR_KEYS, parse_detectors
-from journalban.config.enforcement import parse_enforcement
-from journalban.config.fleet import parse_fleet
 from journalban.config.hints import (
     RECIDIVE_JAIL,
     jail_filter_hint,
@@ -19,6 +17,7 @@ from journalban.config.metrics import parse_metrics
 from journalban.config.schema import (
     BantimeIncrement,
     Config,
+    EnforcementConfig,
     FirewallConfig,
     JailConfig,
     JournalConfig,
@@ -41,6 +40,9 @@ from journalban.config.values import (
 from journalban.config.yamlsource import KeyPath, Marks
 from journalban.errors import ConfigError, ConfigErrors
 from journalban.firewall.ports import parse_ports
+
+if TYPE_CHECKING:
+    from journalban.config.fleet import FleetConfig
 
 JAIL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 PROTOCOLS = ("tcp", "udp", "udplite", "sctp")
@@ -304,10 +306,31 @@ def build_config(
             "level", "info", choice(("debug", "info", "notice", "warning", "error"))
         ),
         bus=top.get("bus", True, boolean),
-        fleet=parse_fleet(top, jails),
-        enforcement=parse_enforcement(top, jails),
+        fleet=_fleet(top, jails),
+        enforcement=_enforcement(top, jails),
         metrics=parse_metrics(top),
     )
     if errors:
         raise ConfigErrors(errors)
     return config
+
+
+# The fleet's and the enforcement points' sections are parsed by modules imported only
+# when a configuration has them (a reload that adds one imports it then): a default run
+# does not keep them (the agent's memory, issue 19).
+
+
+def _fleet(top: Reader, jails: Mapping[str, Any]) -> FleetConfig | None:
+    if top.data.get("fleet") is None:
+        return None
+    from journalban.config.fleet import parse_fleet
+
+    return parse_fleet(top, jails)
+
+
+def _enforcement(top: Reader, jails: Mapping[str, Any]) -> EnforcementConfig:
+    if top.data.get("enforcement") is None:
+        return EnforcementConfig()
+    from journalban.config.enforcement import parse_enforcement
+
+    return parse_enforcement(top, jails)

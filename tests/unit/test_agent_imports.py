@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from journalban.config.loader import load_config
+from journalban.errors import ConfigErrors
 from journalban.sources import journalworker
 from support.imports import modules_after
 
@@ -69,3 +75,55 @@ def test_a_journal_only_agent_does_not_import_the_file_reader_child() -> None:
         "journalban.sources.journal"
     )
     assert {"journalban.agent.filereader", "journalban.agent.filesplit"} & loaded == set()
+
+
+# The agent's modules and its default configuration loaded, as `journalban run` does.
+DEFAULT_RUN = (
+    "from journalban.lazyssl import defer_ssl; defer_ssl(); "
+    "import journalban.cli.run, journalban.agent.runtime, journalban.agent.build, "
+    "journalban.bus.service; "
+    "from journalban.agent.build import check_jail_actions; "
+    "from journalban.config.loader import load_config; "
+    "from journalban.matching.library import FilterLibrary; lib = FilterLibrary(None); "
+    "cfg = load_config(CONFIG, check_filter=lib.check, check_actions=check_jail_actions); "
+    "from journalban.agent import metricslink; assert metricslink.take_socket() is None"
+)
+OFF_BY_DEFAULT = {
+    "journalban.config.fleet",
+    "journalban.decisions.remote",
+    "journalban.config.enforcement",
+    "journalban.metrics",
+    "journalban.metrics.sdsocket",
+}
+
+
+def test_a_default_run_does_not_import_the_fleet_enforcement_or_metrics() -> None:
+    loaded = modules_after(DEFAULT_RUN.replace("CONFIG", "None"))
+    assert "journalban.agent.fleetlink" in loaded  # (Agent's part: its imports are in calls)
+    assert OFF_BY_DEFAULT & loaded == set()
+
+
+def test_a_configuration_with_them_imports_their_sections_and_names_their_lines(
+    tmp_path: Path,
+) -> None:
+    """A reload that turns them on reads them with the same modules then."""
+    path = tmp_path / "journalban.yaml"
+    path.write_text(
+        "jails:\n  postfix: {enabled: true}\n"
+        "fleet: {servers: ['nats://n1:4222'], name: prod}\n"
+        "enforcement:\n  postfix: {listen: 'unix:/run/x.sock', jails: [postfix]}\n"
+    )
+    loaded = modules_after(
+        DEFAULT_RUN.replace("CONFIG", f"__import__('pathlib').Path({str(path)!r})")
+        + "; assert cfg.fleet.name == 'prod' and cfg.enforcement.postfix.listen.path == "
+        "'/run/x.sock'"
+    )
+    assert {"journalban.config.fleet", "journalban.config.enforcement"} <= loaded
+    path.write_text(path.read_text().replace("jails: [postfix]}", "jails: [nosuch]}"))
+    with pytest.raises(ConfigErrors) as caught:
+        load_config(path)
+    assert any(
+        e.file == str(path) and e.line == 5 and "no such jail" in str(e)
+        for e in caught.value.errors
+    ), caught.value.errors
+
