@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from journalban.errors import ConfigError, JournalbanError, all_errors
+
+if TYPE_CHECKING:
+    import argparse  # (not kept: journalban.cli.main.forget_parser)
 
 log = logging.getLogger("journalban")
 

@@ -127,3 +127,17 @@ def test_a_configuration_with_them_imports_their_sections_and_names_their_lines(
         for e in caught.value.errors
     ), caught.value.errors
 
+
+def test_journalban_run_keeps_neither_argparse_nor_gettext() -> None:
+    """The agent's arguments are read once: ``forget_parser`` leaves a plain namespace."""
+    loaded = modules_after(
+        "import sys; from journalban.cli.main import build_parser, forget_parser; "
+        "before = set(sys.modules); parser = build_parser('run'); "
+        "args = parser.parse_args(['run', '--dry-run', '--config', '/x.yaml']); del parser; "
+        "args = forget_parser(args, before); "
+        "assert args.dry_run and not args.no_bus and str(args.config) == '/x.yaml'; "
+        "assert args.func.__module__ == 'journalban.cli.run'; "
+        "import gc; assert not [o for o in gc.get_objects() if type(o).__module__ == 'argparse']"
+    )
+    assert {"journalban.cli.run", "journalban.cli.main"} <= loaded
+    assert {"argparse", "gettext"} & loaded == set()
