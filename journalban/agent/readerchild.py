@@ -15,22 +15,40 @@ import sys
 from journalban.lazyinspect import lazy_inspect
 from journalban.lazytyping import lazy_typing
 
+# Not typing's: this module is imported before the stand-in is placed.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-def main(argv: list[str]) -> int:
+
+def prepared(kind: str) -> Callable[[], int] | None:
+    """The stand-ins in place and the ``kind`` of child's modules imported: its main (None:
+    no such kind). The guard of the stand-ins runs the children's start through it
+    (``tests/unit/test_reader_child_typing.py``)."""
     lazy_typing()
     lazy_inspect()
-    if argv == ["journal"]:
+    if kind == "journal":
         from journalban.agent.journalreader import finder, warm_up
         from journalban.sources import journalworker
 
-        return journalworker.main(finder, warm_up)
-    if argv == ["file"]:
+        return lambda: journalworker.main(finder, warm_up)
+    if kind == "file":
         from journalban.agent import filereader
 
-        filereader.main()
-        return 0
-    print("usage: python -I -m journalban.agent.readerchild journal|file", file=sys.stderr)
-    return 2
+        def read_files() -> int:
+            filereader.main()
+            return 0
+
+        return read_files
+    return None
+
+
+def main(argv: list[str]) -> int:
+    run = prepared(argv[0]) if len(argv) == 1 else None
+    if run is None:
+        print("usage: python -I -m journalban.agent.readerchild journal|file", file=sys.stderr)
+        return 2
+    return run()
 
 
 if __name__ == "__main__":
