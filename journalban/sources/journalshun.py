@@ -97,22 +97,6 @@ def still_written(header: Header) -> str:
             "(journalctl --rotate)")  # fmt: skip
 
 
-def shunned_tails(directory: str | None, shunned: Collection[str]) -> dict[str, int]:
-    """The last sequence number of each file of the identities ``shunned`` still there, by
-    its header (``header_of``; the directory listed and every header read: 0.5 ms for 20
-    files here): how far a shunned file still written to got (the reader child looks each
-    second, ``journalworker``; the agent counts what was appended as unreadable, ``GREW``
-    frames)."""
-    if not shunned:
-        return {}
-    found: dict[str, int] = {}
-    for path in journal_files(directory) or ():
-        header = header_of(path)
-        if header is not None and header.identity in shunned:
-            found[header.identity] = header.tail
-    return found
-
-
 def tails_of(told: Sequence[str]) -> dict[str, int]:
     """The files' last sequence numbers a reader child told (``"IDENTITY TAIL"`` each, in a
     ``GREW`` or ``CUT`` frame); a malformed one left out."""
@@ -236,8 +220,27 @@ _FULL = struct.Struct("<8s8xB7x16s32x16sQQ48xQQQQQQ")
 def unshunned(request: Request) -> list[str] | None:
     """The journal's files but those of the identities of ``Request.shun`` (None: they are
     not known; then the directory is read as it is)."""
+    return look(request)[0]
+
+
+def look(request: Request) -> tuple[list[str] | None, dict[str, int]]:
+    """The journal's files but the shunned ones (``unshunned``), and the last sequence
+    number of each shunned file still there (how far one still written to got: the agent
+    counts what was appended as unreadable, ``GREW`` frames), in one pass over the files'
+    headers (the reader child looks each time it wakes while it shuns files: 0.3 ms for 20
+    files here, as the list alone took before)."""
     found = journal_files(request.directory) if request.namespace is None else None
-    return None if found is None else without(found, request.shun)
+    if found is None or not request.shun:
+        return found, {}
+    kept: list[str] = []
+    tails: dict[str, int] = {}
+    for path in found:
+        header = header_of(path)
+        if header is not None and header.identity in request.shun:
+            tails[header.identity] = header.tail
+        else:
+            kept.append(path)
+    return kept, tails
 
 
 def without(paths: list[str], shunned: Collection[str]) -> list[str]:

@@ -161,7 +161,7 @@ class Frame:
     file's path in ``messages`` ("" when not found); it counts as one unreadable.
     ``GREW`` (``Request.shun``): the shunned files' last sequence numbers as their headers
     say now, ``"IDENTITY TAIL"`` each in ``messages``, sent when they changed (a shunned file
-    still written to: ``journalshun.shunned_tails``); the agent counts what was appended
+    still written to: ``journalshun.look``); the agent counts what was appended
     since it counted last as unreadable (``JournalSource``).
     ``CUT`` (``journalcut.tell_cut``): the files cut short this child told, ``"IDENTITY
     TAIL"`` each (the first such frame of a child: every file cut there now), which the

@@ -371,10 +371,10 @@ class Follower(CatchingUp):
             if fd == self.stdin and not os.read(self.stdin, 4096):
                 return False
         if self.unshunned is not None and self.files is None:
-            from journalban.sources.journalshun import unshunned
+            from journalban.sources.journalshun import look
 
-            self.tell_shunned_tails()
-            listed = unshunned(self.request)
+            listed, tails = look(self.request)
+            self.tell_shunned_tails(tails)
             if listed is None or sorted(listed) != sorted(self.unshunned):
                 self.reopen()
                 return True
@@ -390,17 +390,15 @@ class Follower(CatchingUp):
             self.reposition()
         return True
 
-    def tell_shunned_tails(self) -> None:
-        """Send the shunned files' last sequence numbers (a ``GREW`` frame) when they changed
+    def tell_shunned_tails(self, tails: dict[str, int]) -> None:
+        """Send the shunned files' last sequence numbers (``tails``: ``journalshun.look``'s;
+        a ``GREW`` frame) when they changed
         since last sent (the first look: sent): what is appended to a shunned file still
         written to is counted as it comes (``JournalSource``), not at the agent's next start.
 
         Raises:
             BrokenPipeError: the parent is gone.
         """
-        from journalban.sources.journalshun import shunned_tails
-
-        tails = shunned_tails(self.request.directory, self.request.shun)
         if tails == self.shunned_tails:
             return
         self.shunned_tails = tails

@@ -1,6 +1,6 @@
 """Journal files' entries after a position by their headers alone (journalshun.entries_after,
 under journalcut.lost_after's rule and file_after's), and a shunned file still written to,
-counted as it grows (journalshun.shunned_tails, journalshunned.grown, JournalSource). The
+counted as it grows (journalshun.look, journalshunned.grown, JournalSource). The
 real agent on a shunned file appended to: tests/real/test_journal_shun_grows.py."""
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from journalban.sources.journalshun import (
     entries_after,
     file_after,
     header_of,
-    shunned_tails,
+    look,
 )
 from journalban.sources.journalshunned import decode, encode, grown
-from journalban.sources.journalwire import GREW, Frame
+from journalban.sources.journalwire import GREW, Frame, Request
 
 
 def test_entries_after_by_sequence_numbers_or_by_times(tmp_path: Path) -> None:
@@ -75,9 +75,15 @@ def test_the_shunned_files_tails_are_read_from_their_headers(tmp_path: Path) -> 
     (tmp_path / "b.journal").write_bytes(header(OTHER, 1, 9, (1, 2), 0))
     shunned = header_of(str(tmp_path / "a.journal"))
     assert shunned is not None
-    assert shunned_tails(str(tmp_path), [shunned.identity]) == {shunned.identity: 40}
-    assert shunned_tails(str(tmp_path), []) == {}
-    assert shunned_tails(str(tmp_path), ["gone"]) == {}
+    a, b = str(tmp_path / "a.journal"), str(tmp_path / "b.journal")
+    directory = str(tmp_path)
+    assert look(Request(directory=directory, shun=[shunned.identity])) == (
+        [b], {shunned.identity: 40})  # fmt: skip
+    files, tails = look(Request(directory=directory))
+    assert (sorted(files or ()), tails) == ([a, b], {})
+    files, tails = look(Request(directory=directory, shun=["gone"]))
+    assert (sorted(files or ()), tails) == ([a, b], {})
+    assert look(Request(namespace="other", shun=[shunned.identity])) == (None, {})
 
 
 def test_what_a_shunned_file_grew_by_is_counted_once(caplog: pytest.LogCaptureFixture) -> None:
