@@ -13,6 +13,7 @@ from journalban.agent.build import check_jail_actions
 from journalban.agent.logs import jails_phrase
 from journalban.config.loader import load_config
 from journalban.config.schema import FLEET_JAIL, Config, JailConfig
+from journalban.config.yamlsource import forget_yaml
 from journalban.decisions.engine import RECIDIVE
 from journalban.decisions.ignore import host_interfaces
 from journalban.errors import ConfigError, JournalbanError, all_errors
@@ -98,6 +99,7 @@ class AgentReloading:
             await self._call(lambda: self._swap(config))
             await self._fleet_reload()
         finally:
+            forget_yaml()  # (PyYAML's Python parser in a run of journalban run: freed)
             self._state = previous if previous != "reloading" else "running"
             self.notifier.ready(self._status_line())
         for listener in list(self._listeners):

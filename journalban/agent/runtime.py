@@ -69,6 +69,7 @@ from journalban.agent.sourcing import AgentSources
 from journalban.clock import Clock, SystemClock
 from journalban.config.loader import load_config
 from journalban.config.schema import FLEET_JAIL, Config
+from journalban.config.yamlsource import forget_yaml
 from journalban.decisions.engine import DecisionEngine
 from journalban.decisions.ignore import host_interfaces
 from journalban.firewall.base import FirewallBackend, StoredBan, StoredHosts
@@ -289,6 +290,7 @@ class Agent(
         usable: Sequence[StoredBan] = ()
         table: asyncio.Future[None] | None = None
         table_first = False
+        forget_yaml()  # read (config.yamlapart): out before the start freezes what is alive
         with contextlib.ExitStack() as reading:
             with collector_paused(freeze=True):
                 setup = asyncio.get_running_loop().run_in_executor(

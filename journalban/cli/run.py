@@ -94,6 +94,53 @@ def start_file_reader_ahead(main: Path | None) -> None:
             return
 
 
+def read_configuration_apart(main: Path | None) -> None:
+    """The configuration's YAML and its enabled jails' filters' parsed in a fork of the
+    agent, with libyaml, while the agent imports its modules; the agent itself never
+    imports PyYAML (``config.yamlapart``: 1.1 MB of its memory, issue 19). What the fork
+    guesses wrong (an alias, a filter named by ``defaults:``) the agent parses itself."""
+    from journalban.config.yamlapart import read_apart
+    from journalban.config.yamlsource import unloadable_yaml
+
+    read_apart(lambda: _parse_configuration(main))
+    unloadable_yaml()
+
+
+def _parse_configuration(main: Path | None) -> None:
+    """(In the fork: none of the validation's modules, only the files' parse.)"""
+    from journalban.config.files import (
+        MAIN_FILE,
+        PACKAGED_NAME,
+        config_files,
+        packaged_default_text,
+    )
+    from journalban.config.yamlsource import deep_merge, load_yaml, load_yaml_text
+    from journalban.resources import package_files
+
+    data, marks = load_yaml_text(packaged_default_text(), PACKAGED_NAME)
+    for path in config_files(main):
+        more, more_marks = load_yaml(path)
+        if isinstance(data, dict) and isinstance(more, dict):
+            deep_merge(data, more, marks, more_marks)
+    jails = data.get("jails") if isinstance(data, dict) else None
+    local = (main or MAIN_FILE).parent / "filters.d"  # (matching.library.filters_dir_for)
+    for name, jail in (jails if isinstance(jails, dict) else {}).items():
+        if not isinstance(jail, dict) or jail.get("enabled", True) is not True:
+            continue
+        filter_name = jail.get("filter", name)
+        if not isinstance(filter_name, str) or not _FILTER_NAME.fullmatch(filter_name):
+            continue
+        if (local / f"{filter_name}.yaml").is_file():
+            load_yaml(local / f"{filter_name}.yaml")
+            continue
+        packaged = package_files("journalban._filters").joinpath(f"{filter_name}.yaml")
+        if packaged.is_file():
+            load_yaml_text(packaged.read_text("utf-8"), f"filters/{filter_name}.yaml")
+
+
+_FILTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # (matching.library.FILTER_NAME)
+
+
 def run(args: argparse.Namespace) -> int:
     from journalban.agent.fileworker import stop_ahead as stop_file_readers
     from journalban.sources.journal import stop_ahead
@@ -111,6 +158,7 @@ def _run(args: argparse.Namespace) -> int:
 
     one_arena()  # before any thread: theirs allocate from the main heap too
     setup_logging(args.log_level or "info", dry_run=args.dry_run)
+    read_configuration_apart(args.config)
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, max(older, GC_MIDDLE_THRESHOLD), oldest)
     try:

@@ -10,29 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from journalban.config.files import ETC_DIR as ETC_DIR
+from journalban.config.files import MAIN_FILE as MAIN_FILE
+from journalban.config.files import PACKAGED_NAME as PACKAGED_NAME
+from journalban.config.files import config_files as config_files
+from journalban.config.files import packaged_default_text as packaged_default_text
 from journalban.config.schema import Config
 from journalban.config.validate import ActionsCheck, FilterCheck, build_config
 from journalban.config.yamlsource import Marks, deep_merge, load_yaml, load_yaml_text
 from journalban.errors import ConfigError, ConfigErrors
-from journalban.resources import package_files
-
-ETC_DIR = Path("/etc/journalban")
-MAIN_FILE = ETC_DIR / "journalban.yaml"
-PACKAGED_NAME = "<packaged default>"
-
-
-def packaged_default_text() -> str:
-    return package_files("journalban.data").joinpath("default.yaml").read_text("utf-8")
-
-
-def config_files(main: Path | None = None) -> list[Path]:
-    """The files that make up the configuration, in merge order (packaged default aside)."""
-    main = main or MAIN_FILE
-    files = [main] if main.exists() else []
-    dropins = main.parent / "jail.d"
-    if dropins.is_dir():
-        files.extend(sorted(p for p in dropins.glob("*.yaml") if p.is_file()))
-    return files
 
 
 def _as_mapping(data: Any, file: str) -> dict[str, Any]:

@@ -8,6 +8,8 @@ Errors anywhere in journalban's configuration must name the file and line;
 from __future__ import annotations
 
 import functools
+import gc
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,13 +46,50 @@ class Marks:
         self.where.update(other.where)
 
 
+# Set by ``unloadable_yaml``: PyYAML without libyaml's parser, which ``forget_yaml`` can
+# take out of memory again.
+_unloadable = False
+
+
 @functools.cache
 def _yaml() -> ModuleType:
     """PyYAML, imported when YAML is first read: a file reader child, which gets its
     filter already parsed, never imports it (1.2 MB of its memory)."""
+    if _unloadable and "yaml" not in sys.modules:
+        # libyaml's parser (``yaml._yaml``, a Cython module) is never unloaded, and it holds
+        # the whole package: without it ``import yaml`` takes its Python parser.
+        sys.modules["yaml._yaml"] = None  # type: ignore[assignment]
+        try:
+            import yaml
+        finally:
+            del sys.modules["yaml._yaml"]
+        return yaml
     import yaml
 
     return yaml
+
+
+def unloadable_yaml() -> None:
+    """The texts the agent parses itself (``yamlapart``: those its child did not, a
+    reload's) with PyYAML's Python parser from now on, so that ``forget_yaml`` frees it
+    (it takes about ten times libyaml's time: 20-26 ms for a packaged file)."""
+    global _unloadable
+    _unloadable = True
+
+
+def forget_yaml() -> None:
+    """The child's parses dropped (``yamlapart``), and PyYAML out of ``sys.modules`` and
+    collected unless libyaml's parser holds it; the next read imports it again."""
+    from journalban.config import yamlapart
+
+    yamlapart.forget()
+    _loader.cache_clear()
+    _yaml.cache_clear()
+    if "yaml" not in sys.modules or "yaml._yaml" in sys.modules:
+        return  # (never imported, or held for good)
+    for name in [n for n in sys.modules if n == "yaml" or n.startswith("yaml.")]:
+        del sys.modules[name]
+    gc.collect()
 
 
 @functools.cache
@@ -94,6 +133,17 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, Marks]:
     Raises:
         ConfigError: the text is not valid YAML (with the file and line).
     """
+    from journalban.config import yamlapart  # (not in the reader children, which read none)
+
+    found = yamlapart.given(text, file)
+    if found is not None:
+        return found[0], Marks(found[1])
+    data, marks = _parse(text, file)
+    yamlapart.keep(text, file, data, marks.where)
+    return data, marks
+
+
+def _parse(text: str, file: str) -> tuple[Any, Marks]:
     marks = Marks()
     yaml = _yaml()
     loader = _loader()(text)
