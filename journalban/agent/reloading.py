@@ -99,7 +99,7 @@ class AgentReloading:
             await self._call(lambda: self._swap(config))
             await self._fleet_reload()
         finally:
-            forget_yaml()  # (PyYAML's Python parser in a run of journalban run: freed)
+            forget_yaml(1)  # (PyYAML's Python parser in journalban run: freed)
             self._state = previous if previous != "reloading" else "running"
             self.notifier.ready(self._status_line())
         for listener in list(self._listeners):

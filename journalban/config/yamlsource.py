@@ -77,9 +77,12 @@ def unloadable_yaml() -> None:
     _unloadable = True
 
 
-def forget_yaml() -> None:
+def forget_yaml(generation: int = 2) -> None:
     """The child's parses dropped (``yamlapart``), and PyYAML out of ``sys.modules`` and
-    collected unless libyaml's parser holds it; the next read imports it again."""
+    collected unless libyaml's parser holds it; the next read imports it again.
+
+    ``generation``: the collector's oldest generation walked (a reload's: 1, its modules
+    are young, and a full pass would walk every ban made since the start's freeze)."""
     from journalban.config import yamlapart
 
     yamlapart.forget()
@@ -89,7 +92,7 @@ def forget_yaml() -> None:
         return  # (never imported, or held for good)
     for name in [n for n in sys.modules if n == "yaml" or n.startswith("yaml.")]:
         del sys.modules[name]
-    gc.collect()
+    gc.collect(generation)
 
 
 @functools.cache
