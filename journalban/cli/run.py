@@ -109,13 +109,15 @@ def read_configuration_apart(main: Path | None) -> None:
 def _parse_configuration(main: Path | None) -> None:
     """(In the fork: none of the validation's modules, only the files' parse.)"""
     from journalban.config.files import (
-        MAIN_FILE,
+        FILTER_NAME,
         PACKAGED_NAME,
         config_files,
+        filters_dir_for,
         packaged_default_text,
+        packaged_filter_file,
+        packaged_filters,
     )
     from journalban.config.yamlsource import deep_merge, load_yaml, load_yaml_text
-    from journalban.resources import package_files
 
     data, marks = load_yaml_text(packaged_default_text(), PACKAGED_NAME)
     for path in config_files(main):
@@ -123,22 +125,19 @@ def _parse_configuration(main: Path | None) -> None:
         if isinstance(data, dict) and isinstance(more, dict):
             deep_merge(data, more, marks, more_marks)
     jails = data.get("jails") if isinstance(data, dict) else None
-    local = (main or MAIN_FILE).parent / "filters.d"  # (matching.library.filters_dir_for)
+    local = filters_dir_for(main)
     for name, jail in (jails if isinstance(jails, dict) else {}).items():
         if not isinstance(jail, dict) or jail.get("enabled", True) is not True:
             continue
         filter_name = jail.get("filter", name)
-        if not isinstance(filter_name, str) or not _FILTER_NAME.fullmatch(filter_name):
+        if not isinstance(filter_name, str) or not FILTER_NAME.fullmatch(filter_name):
             continue
         if (local / f"{filter_name}.yaml").is_file():
             load_yaml(local / f"{filter_name}.yaml")
             continue
-        packaged = package_files("journalban._filters").joinpath(f"{filter_name}.yaml")
+        packaged = packaged_filters().joinpath(f"{filter_name}.yaml")
         if packaged.is_file():
-            load_yaml_text(packaged.read_text("utf-8"), f"filters/{filter_name}.yaml")
-
-
-_FILTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # (matching.library.FILTER_NAME)
+            load_yaml_text(packaged.read_text("utf-8"), packaged_filter_file(filter_name))
 
 
 def run(args: argparse.Namespace) -> int:

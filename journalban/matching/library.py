@@ -7,19 +7,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from journalban.config.files import FILTER_NAME as FILTER_NAME
+from journalban.config.files import OVERRIDE_DIR as OVERRIDE_DIR
+from journalban.config.files import filters_dir_for as filters_dir_for
+from journalban.config.files import packaged_filter_file, packaged_filters
 from journalban.matching.aliases import ALIASES, alias_filter
 from journalban.matching.filterdef import FilterDef, load_filter_file, load_filter_text
 
-OVERRIDE_DIR = Path("/etc/journalban/filters.d")
-FILTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
 if TYPE_CHECKING:
     import importlib.resources.abc
-
-
-def filters_dir_for(main: Path | None) -> Path:
-    """The local filters of a configuration: ``filters.d/`` beside its main file."""
-    return OVERRIDE_DIR if main is None else main.parent / "filters.d"
 
 
 class FilterLibrary:
@@ -77,9 +73,7 @@ class FilterLibrary:
 
 
 def _packaged() -> importlib.resources.abc.Traversable:
-    from journalban.resources import package_files  # not in a reader child
-
-    return package_files("journalban._filters")
+    return packaged_filters()
 
 
 @functools.lru_cache(maxsize=128)
@@ -87,7 +81,7 @@ def _load_packaged(name: str) -> FilterDef:
     resource = _packaged().joinpath(f"{name}.yaml")
     if not resource.is_file():
         raise KeyError(name)
-    return load_filter_text(resource.read_text("utf-8"), name, f"filters/{name}.yaml")
+    return load_filter_text(resource.read_text("utf-8"), name, packaged_filter_file(name))
 
 
 @functools.lru_cache(maxsize=128)
