@@ -1,6 +1,7 @@
 """The C modules journalban builds (issue 19): the native reader of journal files
-(``journalban.sources._journalfile``) and the literal scan (``journalban.matching._linescan``),
-each an accelerator of what the package also does in pure Python.
+(``journalban.sources._journalfile``), the literal scan (``journalban.matching._linescan``)
+and the ban rows' columns of a commit (``journalban.state._rowvalues``), each an
+accelerator of what the package also does in pure Python.
 
 Everything else is in pyproject.toml; this file exists because an extension's
 ``optional`` flag must follow the build's purpose, which pyproject.toml cannot
@@ -20,6 +21,7 @@ from setuptools import Extension, setup
 MODULES = {
     "journalban.sources._journalfile": "journalban/sources/_journalfile.c",
     "journalban.matching._linescan": "journalban/matching/_linescan.c",
+    "journalban.state._rowvalues": "journalban/state/_rowvalues.c",
 }
 
 setup(

@@ -28,8 +28,9 @@ The tables end as the batches written one by one left them
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain, compress
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from operator import attrgetter, is_, itemgetter
@@ -265,7 +266,13 @@ def _bans_statement(size: int, part: Sequence[object]) -> tuple[str, Sequence[ob
     Binding a text costs about three times an integer (SQLite frees the parameter's last
     copy and copies the new one through its allocator, whose mutex and statistics are on
     in Debian's build): sshd's 12,509 bans bound 75,000 texts, now 50,000
-    (test_state_bulk_rows.py)."""
+    (test_state_bulk_rows.py). The choice and the parameters in C where the accelerator is
+    built (``_rowvalues.shared_params``)."""
+    if NATIVE_SHARED is not None and type(part) is list:
+        shared, params = NATIVE_SHARED(part)
+        if shared:
+            return _shared_statement(size, shared), params
+        return bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part
     jail, source, reason = part[_JAIL], part[_SOURCE], part[_REASON]
     if (
         part[_JAIL::BAN_COLUMNS].count(jail) == size
@@ -360,9 +367,20 @@ def ban_values(
     own, or ``lines_of``'s by its ``id`` where it was made without them
     (``BatchCommit.lines_of``).
 
-    One comprehension, no call of Python per ban: a network's text as ``network_text`` kept
-    it on the network (the deciding made it), the lines' texts made for the batch at once
+    In C where the accelerator is built (``_rowvalues``: the same objects and texts, a
+    ban's columns read and its lines escaped without a Python step); else one
+    comprehension, no call of Python per ban: a network's text as ``network_text`` kept it
+    on the network (the deciding made it), the lines' texts made for the batch at once
     (``lines_texts``)."""
+    if NATIVE_VALUES is not None:
+        return NATIVE_VALUES(bans, lines_of, TEXT, network_text)
+    return python_ban_values(bans, lines_of)
+
+
+def python_ban_values(
+    bans: Sequence[Ban], lines_of: dict[int, tuple[str, ...]] | None = None
+) -> list[object]:
+    """``ban_values`` in Python (the reference of the C accelerator's)."""
     each = [*map(_lines, bans)]
     if lines_of:  # (in C: a ban's own lines are the default of its lookup)
         each = [*map(lines_of.get, map(id, bans), each)]
@@ -396,3 +414,30 @@ def lines_text(lines: Sequence[str]) -> str:
     if len(lines) == 1:  # (most bans: no map, no join)
         return "[" + encode_basestring_ascii(lines[0]) + "]"
     return "[" + ", ".join(map(encode_basestring_ascii, lines)) + "]"
+
+
+_NativeValues = Callable[
+    [Sequence["Ban"], "dict[int, tuple[str, ...]] | None", str, Callable[..., str]], list[object]
+]
+_NativeShared = Callable[[list[object]], tuple[int, list[object]]]
+# Set it to "0" (before the import) for the pure-Python path.
+NATIVE_ENV = "JOURNALBAN_NATIVE_ROWS"
+
+
+def _native() -> tuple[_NativeValues, _NativeShared] | tuple[None, None]:
+    """``ban_values`` and ``_bans_statement``'s parameters in C
+    (``journalban.state._rowvalues``); None where the module is not built (a pip install
+    without a compiler) or ``JOURNALBAN_NATIVE_ROWS=0``."""
+    if os.environ.get(NATIVE_ENV, "1") == "0":
+        return None, None
+    try:
+        from journalban.state._rowvalues import ban_values, shared_params
+    except ImportError:
+        return None, None
+    return ban_values, shared_params
+
+
+# Looked up once, at import; tests set them to None to run the pure-Python path.
+NATIVE_VALUES: _NativeValues | None
+NATIVE_SHARED: _NativeShared | None
+NATIVE_VALUES, NATIVE_SHARED = _native()

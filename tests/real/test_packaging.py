@@ -234,6 +234,8 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "journalban/sources/_journalfile.pyi",
         "journalban/matching/_linescan.c",
         "journalban/matching/_linescan.pyi",
+        "journalban/state/_rowvalues.c",
+        "journalban/state/_rowvalues.pyi",
     ]:
         assert (sdist_tree / path).is_file(), path
     assert not list(sdist_tree.rglob("*.so")), "a built module in the sdist"
