@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from journalban.addresses import format_network, format_networks
+from journalban.agent import announcec
 from journalban.events import Ban
 
 # Rests remembered (cleared whole when full): a run's bans share a few.
@@ -45,7 +46,13 @@ def ban_message(ban: Ban) -> str:
 
 def ban_messages(bans: Iterable[Ban]) -> list[str]:
     """``ban_message`` of each of ``bans``: a rest remembered taken without a call of
-    Python per ban (a flood's runs of thousands)."""
+    Python per ban (a flood's runs of thousands); in C where it is built (``announcec``:
+    the same lines, a ban it does not take as the common case by ``ban_message``)."""
+    native = announcec.NATIVE
+    if native is not None:
+        return native.ban_lines(
+            bans if isinstance(bans, list) else list(bans), _rests, ban_message, format_network
+        )
     rests = _rests
     run = bans if isinstance(bans, list | tuple) else list(bans)
     out: list[str] = []

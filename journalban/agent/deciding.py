@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from journalban.agent import announcec
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.calltrace import TRACE, CallTrace, mark, tracing
 from journalban.agent.committing import AgentCommitting
@@ -261,8 +262,15 @@ class AgentDeciding(AgentCommitting):
             self.runner.unban(ban.jail, part.actions.actions, ban, unban_reason)
 
     def _entries(self, bans: Sequence[Ban]) -> list[BanEntry]:
-        """The firewall's entries of the bans of jails that use it (each jail asked once)."""
+        """The firewall's entries of the bans of jails that use it (each jail asked once);
+        made in C where it is built (``announcec``) and ``new_entry`` is not the dataclass's
+        own ``__init__`` (the layout it checked is the one C fills)."""
         uses: dict[str, bool] = {}
+        native = announcec.NATIVE
+        if native is not None and new_entry is not BanEntry:
+            run = bans if isinstance(bans, list) else list(bans)
+            entries: list[BanEntry] = native.ban_entries(run, BanEntry, uses, self._uses_firewall)
+            return entries
         found = []
         for ban in bans:
             jail = ban.jail

@@ -19,7 +19,10 @@ the same bytes (tests/unit/test_bus_banned_wire.py). For a value packing leaves
 alone (a lone surrogate or a NUL, which dbus-fast refuses; a counter past ``u`` or
 a time past ``t``, which ``convert`` clamps) ``banned_wire`` raises ``ValueError``
 and ``send_banned`` sends the ``Message`` instead, as before. The bytes of a run
-of bans go to the writer joined, as one item of its queue.
+of bans go to the writer joined, as one item of its queue. Where the C module is built
+(``agent.announcec``) a run is packed there in one call, by the same rules (its own
+writes, not these formats), a ban it does not take left to ``_pack_run``; the tests
+compare both with dbus-fast.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
 from journalban.addresses import format_network
+from journalban.agent import announcec
 from journalban.bus import contract, convert
 from journalban.bus.writer import GatheringWriter
 from journalban.events import Ban
@@ -154,6 +158,13 @@ def banned_wire(ban: Ban, serial: int) -> bytes:
             counter past ``u``, a time past ``t``): the caller sends the ``Message``,
             which converts it, or refuses it as dbus-fast does.
     """
+    native = announcec.NATIVE
+    if native is not None:
+        data, stop, _ = native.pack_banned(
+            [ban], 0, lambda: serial, format_network, _START.to_bytes(4, "little"), _FIELDS
+        )
+        if stop:
+            return data
     out: list[bytes] = []
     refused = _pack_run(iter((ban,)), lambda: serial, out)
     if refused is not None:
@@ -237,6 +248,10 @@ def send_banned(bus: MessageBus, bans: Iterable[Ban]) -> None:
             bus.send(banned_signal(ban))
         return
     next_serial = bus.next_serial
+    native = announcec.NATIVE
+    if native is not None:
+        _send_natively(native.pack_banned, bus, writer, bans)
+        return
     packed: list[bytes] = []
     left = iter(bans)
     while (refused := _pack_run(left, next_serial, packed)) is not None:
@@ -249,3 +264,34 @@ def send_banned(bus: MessageBus, bans: Iterable[Ban]) -> None:
         bus.send(message)
     if packed:
         writer.queue_wire(b"".join(packed))
+
+
+def _send_natively(
+    pack: Callable[..., tuple[bytes, int, int | None]],
+    bus: MessageBus,
+    writer: GatheringWriter,
+    bans: Iterable[Ban],
+) -> None:
+    """``send_banned`` through the C module: the run's signals packed in one call (their
+    bytes one item of the writer's queue), up to a ban it leaves to ``_pack_run``, which
+    packs or refuses that one as it would have (with the serial C took for it, if any)."""
+    run = bans if isinstance(bans, list) else list(bans)
+    next_serial = bus.next_serial
+    head = _START.to_bytes(4, "little")
+    start = 0
+    while start < len(run):
+        data, stop, taken = pack(run, start, next_serial, format_network, head, _FIELDS)
+        if data:
+            writer.queue_wire(data)
+        if stop >= len(run):
+            return
+        packed: list[bytes] = []
+        serials = next_serial if taken is None else iter((taken,)).__next__
+        refused = _pack_run(iter((run[stop],)), serials, packed)
+        if refused is None:
+            writer.queue_wire(packed[0])
+        else:
+            message = banned_signal(refused[0])
+            message.serial = refused[1]
+            bus.send(message)
+        start = stop + 1

@@ -5,7 +5,9 @@ thousands of bans' signals with ``send_banned``, in turns of a commit's run, wit
 unicode jail names, IPv6 prefixes and long reasons among them; a second
 connection subscribed to the sender's signals receives every one, in order, with
 the path, interface, member, signature and body of the dbus-fast ``Message``
-the service sent before (``banned_signal``), and serials that only increase.
+the service sent before (``banned_signal``), and serials that only increase. Both
+ways of packing: the C module's (``agent.announcec``) and the pure-Python one; and the C
+module's signals as ``gdbus monitor`` (GLib's parser, not dbus-fast's) prints them.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 
+import pytest
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
+from journalban.agent import announcec
 from journalban.bus.bannedwire import banned_signal, send_banned
 from journalban.bus.writer import GatheringWriter, gather_writes
 from journalban.events import Ban
-from support.bus import PrivateBus, add_match
+from support.bus import PrivateBus, SignalMonitor, add_match
 
 COUNT = 5000
 TURN = 100
@@ -68,7 +72,17 @@ async def _burst(address: str, bans: list[Ban]) -> tuple[bool, list[Message]]:
         server.disconnect()
 
 
-def test_a_burst_of_packed_banned_signals_arrives_whole_in_order_and_right() -> None:
+@pytest.fixture(params=["native", "python"])
+def packing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The C module's packing, then the pure-Python one."""
+    if request.param == "python":
+        monkeypatch.setattr(announcec, "NATIVE", None)
+    elif announcec.NATIVE is None:
+        pytest.skip("journalban.agent._announce is not built")
+    return str(request.param)
+
+
+def test_a_burst_of_packed_banned_signals_arrives_whole_in_order_and_right(packing: str) -> None:
     bans = _bans()
     with PrivateBus(polkit=False) as bus:
         installed, heard = asyncio.run(_burst(bus.address, bans))
@@ -83,3 +97,50 @@ def test_a_burst_of_packed_banned_signals_arrives_whole_in_order_and_right() -> 
     serials = [msg.serial for msg in heard]
     assert serials == sorted(set(serials))
     assert all("secret" not in repr(msg.body) for msg in heard)
+
+
+async def _to_gdbus(bus: PrivateBus, bans: list[Ban]) -> list[str]:
+    """``bans``' signals sent by the owner of org.jailban, as ``gdbus monitor`` prints them."""
+    server = await MessageBus(bus_address=bus.address).connect()
+    try:
+        assert gather_writes(server)
+        await server.request_name("org.jailban")  # what gdbus monitor follows
+        monitor = await asyncio.to_thread(SignalMonitor, bus)
+        try:
+            for i in range(0, len(bans), TURN):
+                send_banned(server, bans[i : i + TURN])
+                await asyncio.sleep(0)
+            last = f"Banned ('{bans[-1].address}', '{bans[-1].jail}'"
+            await asyncio.to_thread(monitor.wait_for, last, 30.0)
+            return [line for line in monitor.lines if ".Banned (" in line]
+        finally:
+            monitor.close()
+    finally:
+        server.disconnect()
+
+
+def test_gdbus_reads_a_run_of_signals_packed_in_c() -> None:
+    """GLib's reader takes each signal the C module packs: every ban in order, its
+    address, jail, expiry and details as sent (no matched line among them)."""
+    if announcec.NATIVE is None:
+        pytest.skip("journalban.agent._announce is not built")
+    bans = [
+        Ban("sshd" if i % 2 else "web-ä", ipaddress.ip_network(0xC6336400 + i) if i % 3
+            else ipaddress.IPv6Network(((0x20010DB8 << 96) + (i << 64), 64)),
+            1_700_000_000.5 + i, None if i % 7 == 0 else 1_700_003_600.25 + i, i % 4 + 1,
+            "attack_mode" if i % 5 else "", 3 + i, "journal" if i % 2 else "",
+            lines=(f"Failed password for secret{i}",))
+        for i in range(600)
+    ]  # fmt: skip
+    with PrivateBus(polkit=False) as bus:
+        lines = asyncio.run(_to_gdbus(bus, bans))
+    assert len(lines) == len(bans)
+    for ban, line in zip(bans, lines, strict=True):
+        expires = 0 if ban.expires_at is None else round(ban.expires_at * 1_000_000)
+        assert f".Banned ('{ban.address}', '{ban.jail}', uint64 {expires}, {{" in line, line
+        assert f"'failures': <uint32 {ban.failures}>" in line
+        assert f"'source': <'{ban.source}'>" in line
+        assert f"'ban_count': <uint32 {ban.ban_count}>" in line
+        assert f"'banned_at_usec': <uint64 {round(ban.banned_at * 1_000_000)}>" in line
+        assert f"'reason': <'{ban.reason}'>" in line
+        assert "secret" not in line

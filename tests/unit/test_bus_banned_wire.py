@@ -5,7 +5,8 @@ The bytes ``banned_wire`` packs are compared with ``Message._marshall`` of the
 generated and crafted values: unicode and empty strings, every length mod 8 (each
 padding case), IPv6 addresses and prefixes, permanent and past expiries, counters
 past ``u`` (which ``banned_wire`` leaves to the ``Message``). Sending goes through a real ``GatheringWriter`` on a socketpair; the
-real bus test is tests/real/test_bus_banned_burst.py.
+real bus test is tests/real/test_bus_banned_burst.py. Every test runs twice: through the
+C module (``agent.announcec``; skipped where it is not built) and the pure-Python path.
 """
 
 from __future__ import annotations
@@ -21,10 +22,21 @@ import pytest
 from dbus_fast import Message
 from dbus_fast.errors import InvalidMessageError
 
+from journalban.agent import announcec
 from journalban.bus.bannedwire import banned_signal, banned_wire, send_banned
 from journalban.bus.convert import USEC
 from journalban.bus.writer import GatheringWriter
 from journalban.events import Ban
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def _path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C module's path, then the pure-Python one."""
+    if request.param == "python":
+        monkeypatch.setattr(announcec, "NATIVE", None)
+    elif announcec.NATIVE is None:
+        pytest.skip("journalban.agent._announce is not built")
+
 
 _TEXT = ["a", "Z", "0", "-", "_", ".", " ", "é", "ß", "日本", "😀", "\u202e", "\t", "\\"]
 

@@ -1,0 +1,20 @@
+from collections.abc import Callable
+from typing import Any
+
+def pack_banned(
+    bans: list[Any],
+    start: int,
+    next_serial: Callable[[], int],
+    format_network: Callable[[Any], str],
+    head: bytes,
+    fields: bytes,
+) -> tuple[bytes, int, int | None]: ...
+def ban_lines(
+    bans: list[Any],
+    rests: dict[Any, str],
+    ban_message: Callable[[Any], str],
+    format_network: Callable[[Any], str],
+) -> list[str]: ...
+def ban_entries(
+    bans: list[Any], entry_type: type, uses: dict[str, bool], ask: Callable[[str], bool]
+) -> list[Any]: ...

@@ -1,0 +1,56 @@
+"""The C accelerator of a run of bans' announcing (``journalban.agent._announce``), or None.
+
+A flood announces tens of thousands of bans, each a ``Banned`` signal, a log line and a
+firewall entry: in Python about 24,000 instructions a ban (bus.bannedwire, banlines,
+firewall.entrymaker), in C a few thousand. The pure-Python functions stay the reference
+and are used where the module is not built (a pip install without a compiler) or
+``JOURNALBAN_NATIVE_ANNOUNCE=0``; each C function hands a ban it does not take as the
+common case back to them. Looked up by its users at each run, so a test sets ``NATIVE``
+to None to run the pure-Python path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class Native(Protocol):
+    """The functions of ``journalban.agent._announce`` (its ``.pyi`` has them too)."""
+
+    def pack_banned(
+        self,
+        bans: list[Any],
+        start: int,
+        next_serial: Callable[[], int],
+        format_network: Callable[[Any], str],
+        head: bytes,
+        fields: bytes,
+    ) -> tuple[bytes, int, int | None]: ...
+
+    def ban_lines(
+        self,
+        bans: list[Any],
+        rests: dict[Any, str],
+        ban_message: Callable[[Any], str],
+        format_network: Callable[[Any], str],
+    ) -> list[str]: ...
+
+    def ban_entries(
+        self, bans: list[Any], entry_type: type, uses: dict[str, bool],
+        ask: Callable[[str], bool],
+    ) -> list[Any]: ...  # fmt: skip
+
+
+def _load() -> Native | None:
+    if os.environ.get("JOURNALBAN_NATIVE_ANNOUNCE", "1") == "0":
+        return None
+    try:
+        from journalban.agent import _announce
+    except ImportError:
+        return None
+    return _announce
+
+
+NATIVE: Native | None = _load()
