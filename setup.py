@@ -22,7 +22,7 @@ MODULES = {
     "journalban.sources._journalfile": "journalban/sources/_journalfile.c",
     "journalban.matching._linescan": "journalban/matching/_linescan.c",
     "journalban.state._rowvalues": "journalban/state/_rowvalues.c",
-    "journalban.agent._announce": "journalban/agent/_announce.c",
+    "journalban._announce": "journalban/_announce.c",
 }
 
 setup(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from journalban import announcec
 from journalban.addresses import format_network, format_networks
-from journalban.agent import announcec
 from journalban.events import Ban
 
 # Rests remembered (cleared whole when full): a run's bans share a few.

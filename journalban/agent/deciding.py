@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from journalban.agent import announcec
+from journalban import announcec
 from journalban.agent.callers import CALLER, Caller, calling
 from journalban.agent.calltrace import TRACE, CallTrace, mark, tracing
 from journalban.agent.committing import AgentCommitting

@@ -20,7 +20,7 @@ alone (a lone surrogate or a NUL, which dbus-fast refuses; a counter past ``u`` 
 a time past ``t``, which ``convert`` clamps) ``banned_wire`` raises ``ValueError``
 and ``send_banned`` sends the ``Message`` instead, as before. The bytes of a run
 of bans go to the writer joined, as one item of its queue. Where the C module is built
-(``agent.announcec``) a run is packed there in one call, by the same rules (its own
+(``announcec``) a run is packed there in one call, by the same rules (its own
 writes, not these formats), a ban it does not take left to ``_pack_run``; the tests
 compare both with dbus-fast.
 """
@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dbus_fast import Message
 from dbus_fast.aio import MessageBus
 
+from journalban import announcec
 from journalban.addresses import format_network
-from journalban.agent import announcec
 from journalban.bus import contract, convert
 from journalban.bus.writer import GatheringWriter
 from journalban.events import Ban

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from journalban import announcec
 from journalban.addresses import IPNetwork, format_networks
 from journalban.firewall.base import (
     BanEntry,
@@ -48,6 +49,22 @@ class DryRunBackend:
             if held is not None and entry.network in held:
                 del held[entry.network]
                 unbanned.setdefault(entry.jail, []).append(entry.network)
+        native = announcec.NATIVE
+        if native is not None and isinstance(add, list):
+            native.hold_entries(add, now, self._bans, banned)  # (the loop below, in C)
+        else:
+            self._hold(add, now, banned)
+        # One line per jail and batch: a backlog bans thousands at once, and
+        # each ban has its own event line already. (The agent's log says on
+        # every line that it runs dry.) The names formatted in one loop a jail.
+        for verb, found in (("unban", unbanned), ("ban", banned)):
+            for jail, networks in found.items():
+                log.info("would %s in %s: %s", verb, jail, " ".join(format_networks(networks)))
+
+    def _hold(
+        self, add: Sequence[BanEntry], now: float, banned: dict[str, list[IPNetwork]]
+    ) -> None:
+        """Keep each entry of ``add`` not expired at ``now``, and its network in ``banned``."""
         # (a jail's table and networks looked up when the jail changes: a flood's batch is
         # thousands of bans of one jail)
         last: str | None = None
@@ -64,12 +81,6 @@ class DryRunBackend:
             network = entry.network
             table[network] = expires_at
             nets.append(network)
-        # One line per jail and batch: a backlog bans thousands at once, and
-        # each ban has its own event line already. (The agent's log says on
-        # every line that it runs dry.) The names formatted in one loop a jail.
-        for verb, found in (("unban", unbanned), ("ban", banned)):
-            for jail, networks in found.items():
-                log.info("would %s in %s: %s", verb, jail, " ".join(format_networks(networks)))
 
     def list(self, now: float) -> list[BanEntry]:
         self._expire(now)

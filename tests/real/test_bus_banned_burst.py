@@ -6,7 +6,7 @@ unicode jail names, IPv6 prefixes and long reasons among them; a second
 connection subscribed to the sender's signals receives every one, in order, with
 the path, interface, member, signature and body of the dbus-fast ``Message``
 the service sent before (``banned_signal``), and serials that only increase. Both
-ways of packing: the C module's (``agent.announcec``) and the pure-Python one; and the C
+ways of packing: the C module's (``announcec``) and the pure-Python one; and the C
 module's signals as ``gdbus monitor`` (GLib's parser, not dbus-fast's) prints them.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
-from journalban.agent import announcec
+from journalban import announcec
 from journalban.bus.bannedwire import banned_signal, send_banned
 from journalban.bus.writer import GatheringWriter, gather_writes
 from journalban.events import Ban
@@ -78,7 +78,7 @@ def packing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     if request.param == "python":
         monkeypatch.setattr(announcec, "NATIVE", None)
     elif announcec.NATIVE is None:
-        pytest.skip("journalban.agent._announce is not built")
+        pytest.skip("journalban._announce is not built")
     return str(request.param)
 
 
@@ -123,7 +123,7 @@ def test_gdbus_reads_a_run_of_signals_packed_in_c() -> None:
     """GLib's reader takes each signal the C module packs: every ban in order, its
     address, jail, expiry and details as sent (no matched line among them)."""
     if announcec.NATIVE is None:
-        pytest.skip("journalban.agent._announce is not built")
+        pytest.skip("journalban._announce is not built")
     bans = [
         Ban("sshd" if i % 2 else "web-ä", ipaddress.ip_network(0xC6336400 + i) if i % 3
             else ipaddress.IPv6Network(((0x20010DB8 << 96) + (i << 64), 64)),

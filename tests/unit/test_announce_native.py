@@ -1,5 +1,6 @@
-"""agent._announce: a run of bans' signals, log lines and firewall entries in C are the
-pure-Python path's, and the C functions hold no references they should not.
+"""journalban._announce: a run of bans' signals, log lines and firewall entries in C are the
+pure-Python path's (and so is the dry-run firewall's batch), and the C functions hold no
+references they should not.
 
 Each C function against its Python reference (``announcec.NATIVE`` set to None) on the
 same crafted runs: IPv4 and IPv6 addresses and prefixes, networks with and without their
@@ -24,8 +25,9 @@ from typing import Any
 
 import pytest
 
+from journalban import announcec
 from journalban.addresses import format_network, stored_network_text
-from journalban.agent import announcec, banlines
+from journalban.agent import banlines
 from journalban.agent.banlines import ban_message, ban_messages
 from journalban.agent.deciding import AgentDeciding
 from journalban.bus import bannedwire
@@ -33,9 +35,10 @@ from journalban.bus.bannedwire import banned_signal, send_banned
 from journalban.bus.writer import GatheringWriter
 from journalban.events import Ban
 from journalban.firewall.base import BanEntry
+from journalban.firewall.dryrun import DryRunBackend
 
 if announcec.NATIVE is None:
-    pytest.skip("journalban.agent._announce is not built", allow_module_level=True)
+    pytest.skip("journalban._announce is not built", allow_module_level=True)
 native: announcec.Native = announcec.NATIVE
 
 _HEAD = bannedwire._START.to_bytes(4, "little")
@@ -337,6 +340,39 @@ def test_ban_entries_refuses_another_layout() -> None:
         native.ban_entries([], int, {}, bool)
 
 
+# ---- the dry-run firewall's batch
+
+
+def _held(add: list[BanEntry], now: float) -> tuple[Any, Any, list[str]]:
+    backend = DryRunBackend()
+    backend._bans = {"sshd": {ipaddress.ip_network("192.0.2.1"): 5.0}}  # (one held before)
+    banned: dict[str, list[Any]] = {}
+    if announcec.NATIVE is None:
+        backend._hold(add, now, banned)
+    else:
+        native.hold_entries(add, now, backend._bans, banned)
+    kept = {jail: list(held.items()) for jail, held in backend._bans.items()}
+    return kept, banned, [repr(v) for held in backend._bans.values() for v in held.values()]
+
+
+@pytest.mark.parametrize("now", [1000.0, 1000])
+def test_hold_entries_keeps_what_the_python_loop_keeps(
+    now: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(25)
+    jails = ["sshd", "sshd", "web", "日本"]
+    add = [
+        BanEntry(rng.choice(jails), _network(rng), rng.choice([None, 999.0, 1000.0, 1000,
+                 1000.5, 2000, 1e300, float("nan")]))
+        for _ in range(3000)
+    ]  # fmt: skip
+    add += add[:50]  # (held again: the later expiry kept, the network listed again)
+    ours = _held(add, now)
+    _python(monkeypatch)
+    assert ours == _held(add, now)
+    assert sum(map(len, ours[1].values())) > 1000
+
+
 # ---- references and memory
 
 
@@ -362,7 +398,7 @@ def _rounds(work: Callable[[], Any], count: int) -> Iterator[int]:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("part", ["signals", "lines", "entries"])
+@pytest.mark.parametrize("part", ["signals", "lines", "entries", "held"])
 def test_many_runs_hold_no_references_and_do_not_grow(part: str) -> None:
     bans = [ban for ban in _bans(24, 300) if "\0" not in ban.jail and _finite(ban)] + [
         Ban("sshd", stored_network_text(f"10.1.{i // 256}.{i % 256}/32")[0], 1.7e9, 1.8e9)
@@ -374,7 +410,9 @@ def test_many_runs_hold_no_references_and_do_not_grow(part: str) -> None:
         "signals": lambda: [_pack(bans[i:], serials) for i in range(0, len(bans), 40)],
         "lines": lambda: native.ban_lines(bans, banlines._rests, ban_message, format_network),
         "entries": lambda: native.ban_entries(bans, BanEntry, uses, lambda jail: True),
+        "held": lambda: native.hold_entries(entries, 1.0, {}, {}),
     }
+    entries = native.ban_entries(bans, BanEntry, {}, lambda jail: True)
     work = runs[part]
     work()
     before = _refcounts(bans)

@@ -6,7 +6,7 @@ generated and crafted values: unicode and empty strings, every length mod 8 (eac
 padding case), IPv6 addresses and prefixes, permanent and past expiries, counters
 past ``u`` (which ``banned_wire`` leaves to the ``Message``). Sending goes through a real ``GatheringWriter`` on a socketpair; the
 real bus test is tests/real/test_bus_banned_burst.py. Every test runs twice: through the
-C module (``agent.announcec``; skipped where it is not built) and the pure-Python path.
+C module (``announcec``; skipped where it is not built) and the pure-Python path.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from dbus_fast import Message
 from dbus_fast.errors import InvalidMessageError
 
-from journalban.agent import announcec
+from journalban import announcec
 from journalban.bus.bannedwire import banned_signal, banned_wire, send_banned
 from journalban.bus.convert import USEC
 from journalban.bus.writer import GatheringWriter
@@ -35,7 +35,7 @@ def _path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> No
     if request.param == "python":
         monkeypatch.setattr(announcec, "NATIVE", None)
     elif announcec.NATIVE is None:
-        pytest.skip("journalban.agent._announce is not built")
+        pytest.skip("journalban._announce is not built")
 
 
 _TEXT = ["a", "Z", "0", "-", "_", ".", " ", "é", "ß", "日本", "😀", "\u202e", "\t", "\\"]

@@ -1,4 +1,7 @@
-"""The dry-run backend's log: what a real firewall would have done, one line per jail and batch."""
+"""The dry-run backend's log: what a real firewall would have done, one line per jail and batch.
+
+Every test runs twice: the batch's additions kept by the C module (``announcec``;
+skipped where it is not built) and by the pure-Python loop."""
 
 from __future__ import annotations
 
@@ -7,10 +10,19 @@ import logging
 
 import pytest
 
+from journalban import announcec
 from journalban.firewall.base import BanEntry
 from journalban.firewall.dryrun import DryRunBackend
 
 NOW = 1_800_000_000.0
+
+
+@pytest.fixture(autouse=True, params=["native", "python"])
+def _path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.param == "python":
+        monkeypatch.setattr(announcec, "NATIVE", None)
+    elif announcec.NATIVE is None:
+        pytest.skip("journalban._announce is not built")
 
 
 def test_a_batch_is_logged_per_jail_with_every_address(caplog: pytest.LogCaptureFixture) -> None:

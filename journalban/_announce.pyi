@@ -18,3 +18,9 @@ def ban_lines(
 def ban_entries(
     bans: list[Any], entry_type: type, uses: dict[str, bool], ask: Callable[[str], bool]
 ) -> list[Any]: ...
+def hold_entries(
+    add: list[Any],
+    now: float,
+    held: dict[str, dict[Any, float | None]],
+    banned: dict[str, list[Any]],
+) -> None: ...

@@ -7,6 +7,7 @@
  *   pack_banned   journalban.bus.bannedwire._pack_run (the signals, byte for byte dbus-fast's)
  *   ban_lines     journalban.agent.banlines.ban_messages (the lines' text)
  *   ban_entries   journalban.agent.deciding's _entries with entrymaker.new_entry
+ *   hold_entries  journalban.firewall.dryrun.DryRunBackend.apply's additions
  *
  * A ban these do not take as the common case (a value that is not of its usual type, one
  * the wire cannot carry, a counter or a time past its D-Bus type, a network without its
@@ -814,16 +815,95 @@ failed:
     return NULL;
 }
 
+/* ---- the dry-run firewall's batch ---------------------------------------------------- */
+
+PyDoc_STRVAR(hold_entries_doc,
+"hold_entries(add, now, held, banned) -> None\n\n"
+"The additions of firewall.dryrun.DryRunBackend.apply: each entry of add not expired at\n"
+"now (expires_at None, or > now) kept in held[jail][network] = expires_at and its network\n"
+"appended to banned[jail] (each made {} and [] when absent), in order.");
+
+static PyObject *
+hold_entries(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *add, *now, *held, *banned;
+    if (!PyArg_ParseTuple(args, "O!OO!O!:hold_entries", &PyList_Type, &add, &now,
+                          &PyDict_Type, &held, &PyDict_Type, &banned))
+        return NULL;
+    PyObject *names[3] = {s_jail, s_network, s_expires_at};
+    Fields f = {NULL, {NULL}, NULL, 0};
+    PyObject *last = NULL, *table = NULL, *nets = NULL; /* (new references) */
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(add) && !failed; i++) {
+        PyObject *entry = Py_NewRef(PyList_GET_ITEM(add, i));
+        PyObject *value[3] = {NULL, NULL, NULL};
+        if (f.names == NULL)
+            fields_init(&f, entry, names, 3);
+        for (int k = 0; k < 3 && !failed; k++) {
+            value[k] = field(&f, entry, k);
+            if (value[k] == NULL && !PyErr_Occurred())
+                PyErr_SetObject(PyExc_AttributeError, names[k]);
+            failed = value[k] == NULL;
+        }
+        Py_DECREF(entry);
+        PyObject *jail = value[0], *network = value[1], *expires_at = value[2];
+        int expired = 0;
+        if (!failed && expires_at != Py_None) {
+            if (PyFloat_CheckExact(expires_at) && PyFloat_CheckExact(now))
+                expired = PyFloat_AS_DOUBLE(expires_at) <= PyFloat_AS_DOUBLE(now);
+            else
+                expired = PyObject_RichCompareBool(expires_at, now, Py_LE);
+            failed = expired < 0;
+        }
+        int other = 0;
+        if (!failed && !expired) {
+            other = last == NULL ? 1 : jail == last ? 0 : PyObject_RichCompareBool(jail, last, Py_NE);
+            failed = other < 0;
+        }
+        if (!failed && !expired && other) {
+            Py_XSETREF(last, Py_NewRef(jail));
+            Py_CLEAR(table);
+            Py_CLEAR(nets);
+            PyObject *made = PyDict_New();
+            table = made ? PyDict_SetDefault(held, jail, made) : NULL;
+            Py_XDECREF(made);
+            Py_XINCREF(table);
+            made = table ? PyList_New(0) : NULL;
+            nets = made ? PyDict_SetDefault(banned, jail, made) : NULL;
+            Py_XDECREF(made);
+            Py_XINCREF(nets);
+            failed = nets == NULL;
+            if (!failed && !PyList_Check(nets)) {
+                PyErr_SetString(PyExc_TypeError, "hold_entries: a jail's networks not a list");
+                failed = 1;
+            }
+        }
+        if (!failed && !expired)
+            failed = PyObject_SetItem(table, network, expires_at) < 0 ||
+                     PyList_Append(nets, network) < 0;
+        for (int k = 0; k < 3; k++)
+            Py_XDECREF(value[k]);
+    }
+    Py_XDECREF(last);
+    Py_XDECREF(table);
+    Py_XDECREF(nets);
+    fields_release(&f);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"pack_banned", pack_banned, METH_VARARGS, pack_banned_doc},
     {"ban_lines", ban_lines, METH_VARARGS, ban_lines_doc},
     {"ban_entries", ban_entries, METH_VARARGS, ban_entries_doc},
+    {"hold_entries", hold_entries, METH_VARARGS, hold_entries_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     .m_base = PyModuleDef_HEAD_INIT,
-    .m_name = "journalban.agent._announce",
+    .m_name = "journalban._announce",
     .m_doc = "A run of decided bans announced in C: signals, log lines, firewall entries.",
     .m_size = -1,
     .m_methods = methods,
