@@ -383,6 +383,10 @@ pack_one(Fields *f, PyObject *ban, PyObject *next_serial, PyObject *format_netwo
         goto done;
     Py_ssize_t address_chars = 0;
     result = address_of(v.network, format_network, &address, &address_chars);
+    if (result < 0 && PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_Clear(); /* (a network that cannot be formatted: the Python code's to raise) */
+        result = 1;
+    }
     if (result != 0)
         goto done;
     const char *addr, *jail, *source, *reason;
@@ -665,11 +669,15 @@ ban_lines(PyObject *Py_UNUSED(module), PyObject *args)
                 Py_ssize_t chars = 0;
                 int found = address_of(net, format_network, &address, &chars);
                 Py_DECREF(net);
-                if (found < 0)
+                if (found < 0 && !PyErr_ExceptionMatches(PyExc_Exception))
                     goto failed;
-                line = ban_line(address, chars, rest);
-                if (line == NULL)
-                    goto failed;
+                if (found < 0) /* (ban_message's to raise, below) */
+                    PyErr_Clear();
+                else {
+                    line = ban_line(address, chars, rest);
+                    if (line == NULL)
+                        goto failed;
+                }
             }
         }
         if (line == NULL) { /* ban_message's own way: it remembers the rest for the next */

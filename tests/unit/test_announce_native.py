@@ -419,3 +419,32 @@ def test_many_runs_hold_no_references_and_do_not_grow(part: str) -> None:
     sizes = list(_rounds(work, 60))
     assert _refcounts(bans) == before
     assert max(sizes[20:]) - sizes[10] < 64 * 1024, sizes
+
+
+def test_a_network_that_cannot_be_formatted_raises_as_in_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Never a real network: C leaves it to the Python path, which raises (the signals
+    before it queued, in order)."""
+    good = Ban("sshd", ipaddress.ip_network("192.0.2.1"), 1.0, 2.0)
+    bad = Ban("sshd", object(), 1.0, 2.0)  # type: ignore[arg-type]
+    data, stop, taken = _pack([good, bad], iter(range(1, 9)).__next__)
+    assert (data, stop, taken) == (_marshalled(good, 1), 1, None)
+
+    def outcome() -> tuple[str, list[bytes | bytearray]]:
+        async def scenario() -> tuple[str, list[bytes | bytearray]]:
+            ours, theirs = socket.socketpair()
+            with ours, theirs:
+                bus = _bus_on(ours)
+                with pytest.raises(AttributeError) as raised:
+                    send_banned(bus, [good, bad, good])
+                with pytest.raises(AttributeError):
+                    ban_messages([good, bad])
+                return type(raised.value).__name__, list(bus._writer._queued)
+
+        return asyncio.run(scenario())
+
+    ours = outcome()
+    _python(monkeypatch)
+    assert ours == outcome()
+    assert ours[1] == [_marshalled(good, 1)]
