@@ -586,6 +586,87 @@ fail:
     return NULL;
 }
 
+/* unstored_rows(history, bans, text_attr, network_text): commitrows.unstored_rows's
+ * result: the history rows (network text, jail, banned_at, expires_at, int(manual)) of
+ * the (ban, manual) pairs of history whose ban is not the next of bans (by identity), if
+ * every ban of bans is met in order and automatic; else None. NotImplemented where an
+ * item of history is not a pair (tuple of two): the caller's loop then decides. */
+static PyObject *
+unstored_rows(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError,
+                        "unstored_rows(history, bans, text_attr, network_text) takes 4 arguments");
+        return NULL;
+    }
+    PyObject *history = args[0], *bans = args[1], *text_attr = args[2], *network_text = args[3];
+    if (!PyList_CheckExact(history) || !PyList_CheckExact(bans) || !PyUnicode_Check(text_attr))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *rows = PyList_New(0);
+    if (rows == NULL)
+        return NULL;
+    Py_ssize_t at = 0;
+    /* (a Python call below, network_text, may change either list: sizes read each time) */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(history); i++) {
+        PyObject *pair = PyList_GET_ITEM(history, i);
+        if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            Py_DECREF(rows);
+            Py_RETURN_NOTIMPLEMENTED;
+        }
+        Py_INCREF(pair);
+        PyObject *ban = PyTuple_GET_ITEM(pair, 0), *manual = PyTuple_GET_ITEM(pair, 1);
+        if (at < PyList_GET_SIZE(bans) && PyList_GET_ITEM(bans, at) == ban) {
+            int truth = PyObject_IsTrue(manual);
+            Py_DECREF(pair);
+            if (truth != 0) {
+                Py_DECREF(rows);
+                if (truth < 0)
+                    return NULL;
+                Py_RETURN_NONE;
+            }
+            at++;
+            continue;
+        }
+        PyObject *row[5] = {NULL, NULL, NULL, NULL, NULL};
+        PyObject *network = PyObject_GetAttr(ban, s_network);
+        if (network != NULL) {
+            row[0] = network_of(network, text_attr, network_text);
+            Py_DECREF(network);
+        }
+        if (row[0] != NULL && (row[1] = PyObject_GetAttr(ban, s_jail)) != NULL
+            && (row[2] = PyObject_GetAttr(ban, s_banned_at)) != NULL
+            && (row[3] = PyObject_GetAttr(ban, s_expires_at)) != NULL)
+            row[4] = PyNumber_Long(manual);
+        Py_DECREF(pair);
+        if (row[4] == NULL) {
+            for (int k = 0; k < 5; k++)
+                Py_XDECREF(row[k]);
+            Py_DECREF(rows);
+            return NULL;
+        }
+        PyObject *tuple = PyTuple_New(5);
+        if (tuple == NULL) {
+            for (int k = 0; k < 5; k++)
+                Py_DECREF(row[k]);
+            Py_DECREF(rows);
+            return NULL;
+        }
+        for (int k = 0; k < 5; k++)
+            PyTuple_SET_ITEM(tuple, k, row[k]);
+        int failed = PyList_Append(rows, tuple);
+        Py_DECREF(tuple);
+        if (failed) {
+            Py_DECREF(rows);
+            return NULL;
+        }
+    }
+    if (at != PyList_GET_SIZE(bans)) {
+        Py_DECREF(rows);
+        Py_RETURN_NONE;
+    }
+    return rows;
+}
+
 static PyMethodDef methods[] = {
     {"ban_values", (PyCFunction)(void (*)(void))ban_values, METH_FASTCALL,
      "ban_values(bans, lines_of, text_attr, network_text): the bans rows' ten columns, row "
@@ -596,6 +677,9 @@ static PyMethodDef methods[] = {
     {"packed", (PyCFunction)(void (*)(void))packed, METH_FASTCALL,
      "packed(changes, head, sep, gone): detectorlog._text's packed text, or None where "
      "JSON must be written."},
+    {"unstored_rows", (PyCFunction)(void (*)(void))unstored_rows, METH_FASTCALL,
+     "unstored_rows(history, bans, text_attr, network_text): commitrows.unstored_rows's "
+     "rows or None; NotImplemented where history holds an item not a pair."},
     {"lines_text", lines_text, METH_O,
      "lines_text(lines): json.dumps(list(lines)) of a sequence of str."},
     {NULL, NULL, 0, NULL},

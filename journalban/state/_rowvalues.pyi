@@ -1,4 +1,5 @@
 from collections.abc import Callable, Mapping, Sequence
+from types import NotImplementedType
 
 from journalban.events import Ban
 
@@ -11,3 +12,9 @@ def ban_values(
 def lines_text(lines: Sequence[str]) -> str: ...
 def shared_params(part: list[object]) -> tuple[int, list[object]]: ...
 def packed(changes: Mapping[str, str | None], head: str, sep: str, gone: str) -> str | None: ...
+def unstored_rows(
+    history: Sequence[tuple[Ban, bool]],
+    bans: Sequence[Ban],
+    text_attr: str,
+    network_text: Callable[..., str],
+) -> list[tuple[str, str, float, float | None, int]] | NotImplementedType | None: ...

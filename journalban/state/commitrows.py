@@ -42,6 +42,8 @@ from journalban.state.detectorlog import DetectorLog
 from journalban.state.failurerows import cleared_text
 
 if TYPE_CHECKING:
+    from types import NotImplementedType
+
     from journalban.events import Ban
     from journalban.state.store import BatchCommit
 
@@ -318,7 +320,12 @@ def unstored_rows(
 ) -> list[HistoryRow] | None:
     """A batch's history rows but those of its stored ``bans`` (copied from their rows:
     ``CommitRows._insert_bans``), if each of those is in its ``history``, in order, and
-    automatic; else None (every row is built: ``history_rows``)."""
+    automatic; else None (every row is built: ``history_rows``). In C where the accelerator is
+    built (``_rowvalues.unstored_rows``: a flood's batches hold bans decided already over)."""
+    if NATIVE_UNSTORED is not None:
+        found = NATIVE_UNSTORED(history, bans, TEXT, network_text)
+        if found is None or type(found) is list:
+            return found
     if (
         len(history) == len(bans)
         and all(map(is_, map(_first, history), bans))
@@ -420,24 +427,29 @@ _NativeValues = Callable[
     [Sequence["Ban"], "dict[int, tuple[str, ...]] | None", str, Callable[..., str]], list[object]
 ]
 _NativeShared = Callable[[list[object]], tuple[int, list[object]]]
+_NativeUnstored = Callable[
+    [Sequence[tuple["Ban", bool]], Sequence["Ban"], str, Callable[..., str]],
+    "list[HistoryRow] | NotImplementedType | None",
+]
 # Set it to "0" (before the import) for the pure-Python path.
 NATIVE_ENV = "JOURNALBAN_NATIVE_ROWS"
 
 
-def _native() -> tuple[_NativeValues, _NativeShared] | tuple[None, None]:
-    """``ban_values`` and ``_bans_statement``'s parameters in C
+def _native() -> tuple[_NativeValues, _NativeShared, _NativeUnstored] | tuple[None, None, None]:
+    """``ban_values``, ``_bans_statement``'s parameters and ``unstored_rows`` in C
     (``journalban.state._rowvalues``); None where the module is not built (a pip install
     without a compiler) or ``JOURNALBAN_NATIVE_ROWS=0``."""
     if os.environ.get(NATIVE_ENV, "1") == "0":
-        return None, None
+        return None, None, None
     try:
-        from journalban.state._rowvalues import ban_values, shared_params
+        from journalban.state._rowvalues import ban_values, shared_params, unstored_rows
     except ImportError:
-        return None, None
-    return ban_values, shared_params
+        return None, None, None
+    return ban_values, shared_params, unstored_rows
 
 
 # Looked up once, at import; tests set them to None to run the pure-Python path.
 NATIVE_VALUES: _NativeValues | None
 NATIVE_SHARED: _NativeShared | None
-NATIVE_VALUES, NATIVE_SHARED = _native()
+NATIVE_UNSTORED: _NativeUnstored | None
+NATIVE_VALUES, NATIVE_SHARED, NATIVE_UNSTORED = _native()

@@ -233,3 +233,45 @@ def test_the_detectors_packed_text_is_the_python_paths(
         native.packed({"k": "v"}, "ab", detectorlog.SEP, detectorlog.GONE)
     with pytest.raises(TypeError):
         native.packed([("k", "v")], detectorlog.PACKED, detectorlog.SEP, detectorlog.GONE)
+
+
+def test_a_batchs_other_history_rows_are_the_python_paths(
+    native: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``unstored_rows``: the history rows of the bans decided already over, or None where
+    a stored ban is manual or not met in order; NotImplemented (the Python loop) for a
+    history item not a pair."""
+    rng = random.Random(17)
+    pool, _ = _bans(rng, 40)
+    kinds = {"none": 0, "rows": 0}
+    for n in range(1500):
+        bans = rng.sample(pool, rng.randrange(0, 8))
+        history: list[tuple[Ban, bool]] = [(b, rng.random() < 0.05) for b in bans]
+        for _ in range(rng.randrange(0, 4) if n % 2 else 0):  # (bans already over)
+            over = rng.choice(pool)
+            history.insert(rng.randrange(len(history) + 1), (over, rng.random() < 0.3))
+        if n % 7 == 0 and history:
+            del history[rng.randrange(len(history))]  # (a stored ban not met)
+        if n % 11 == 0 and len(history) > 1:
+            history.reverse()
+        monkeypatch.setattr(commitrows, "NATIVE_UNSTORED", native.unstored_rows)
+        ours = commitrows.unstored_rows(history, bans)
+        assert native.unstored_rows(history, bans, TEXT, network_text) == ours
+        monkeypatch.setattr(commitrows, "NATIVE_UNSTORED", None)
+        theirs = commitrows.unstored_rows(history, bans)
+        assert ours == theirs
+        if ours is not None:
+            assert [*map(type, (x for row in ours for x in row))] == [
+                *map(type, (x for row in theirs or () for x in row))
+            ]
+        if ours is None:
+            kinds["none"] += 1
+        elif ours:
+            kinds["rows"] += 1
+    assert kinds["none"] > 100
+    assert kinds["rows"] > 100
+    ban = pool[0]
+    odd: list[object] = [[ban, False]]
+    assert native.unstored_rows(odd, [ban], TEXT, network_text) is NotImplemented
+    assert native.unstored_rows((), [], TEXT, network_text) is NotImplemented
+    assert native.unstored_rows([], [], TEXT, network_text) == []
