@@ -1,7 +1,8 @@
 """The C modules journalban builds (issue 19): the native reader of journal files
-(``journalban.sources._journalfile``), the literal scan (``journalban.matching._linescan``)
-and the ban rows' columns of a commit (``journalban.state._rowvalues``), each an
-accelerator of what the package also does in pure Python.
+(``journalban.sources._journalfile``), the literal scan (``journalban.matching._linescan``),
+the ban rows' columns of a commit (``journalban.state._rowvalues``) and a
+network's first ban (``journalban.decisions._banrun``), each an accelerator of
+what the package also does in pure Python.
 
 Everything else is in pyproject.toml; this file exists because an extension's
 ``optional`` flag must follow the build's purpose, which pyproject.toml cannot
@@ -23,6 +24,7 @@ MODULES = {
     "journalban.matching._linescan": "journalban/matching/_linescan.c",
     "journalban.state._rowvalues": "journalban/state/_rowvalues.c",
     "journalban._announce": "journalban/_announce.c",
+    "journalban.decisions._banrun": "journalban/decisions/_banrun.c",
 }
 
 setup(

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from journalban.addresses import IPNetwork, network_text, stored_network, stored_network_text
 from journalban.config.detectors import JAIL_BANTIME
 from journalban.config.schema import RecidiveConfig
+from journalban.decisions import nativeban
 from journalban.decisions.banmaker import new_ban, new_ban_pair
 from journalban.decisions.firstban import FirstBans
 from journalban.decisions.plainban import RECIDIVE, PlainBans, spent_lines
@@ -163,14 +164,18 @@ class BanDeciding:
         account: str | None = None,
     ) -> None:
         """Ban network ``key`` from ``when`` on (a ``reason`` of jails.detector.REASONS)."""
-        network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
         if reason != SUBNET:
             plain = self._plain
             if plain is None or plain.commit is not commit:
                 plain = self._plain = self._plain_bans(rt, commit, changes)
-            if plain.ban(key, network, text, when, failures, source, now, reason, bantime,
-                         account):  # fmt: skip
+            # (stored_network_text, then PlainBans.ban: in C, decisions.nativeban)
+            found = nativeban.first_ban(plain, key, when, failures, source, now, reason,
+                                        bantime, account)  # fmt: skip
+            if found is None:
                 return
+            network, text = found
+        else:
+            network, text = stored_network_text(key)  # (text: ``key`` itself, most often)
         self._ban_generally(rt, key, network, text, when, failures, source, commit, changes,
                             now, reason, bantime, account)  # fmt: skip
 
@@ -306,6 +311,7 @@ class BanDeciding:
         # (no known-good pair holds a network no account logged in from: one lookup in C)
         good_networks = detection.good_networks if detection is not None else None
         spent: list[str] = []
+        first = nativeban.first_ban
         for v in verdicts:
             reason, key, count, bantime, account, _ = v  # (one unpacking, no attribute reads)
             if reason == SUBNET:
@@ -337,14 +343,14 @@ class BanDeciding:
                 continue
             # ``_decide_ban`` written out (most verdicts' bans go ``PlainBans.ban``'s way: one
             # frame of Python less each)
-            network, text = stored_network_text(key)
             plain = self._plain  # (read at the step's first ban, again after a general one)
             if plain is None or plain.commit is not commit:
                 plain = self._plain = self._plain_bans(rt, commit, changes)
-            if not plain.ban(key, network, text, when, count, source, now, reason, bantime,
-                             account):  # fmt: skip
-                self._ban_generally(rt, key, network, text, when, count, source, commit,
-                                    changes, now, reason, bantime, account)  # fmt: skip
+            # (stored_network_text, then PlainBans.ban: in C, decisions.nativeban)
+            found = first(plain, key, when, count, source, now, reason, bantime, account)
+            if found is not None:
+                self._ban_generally(rt, key, *found, when, count, source, commit, changes,
+                                    now, reason, bantime, account)  # fmt: skip
             spent.append(key)
         return spent
 

@@ -236,6 +236,8 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "journalban/matching/_linescan.pyi",
         "journalban/state/_rowvalues.c",
         "journalban/state/_rowvalues.pyi",
+        "journalban/decisions/_banrun.c",
+        "journalban/decisions/_banrun.pyi",
     ]:
         assert (sdist_tree / path).is_file(), path
     assert not list(sdist_tree.rglob("*.so")), "a built module in the sdist"

@@ -21,7 +21,7 @@ import pytest
 from test_first_failure_banned import _run, committed_lines
 
 from journalban.clock import FakeClock
-from journalban.decisions import banning, plainban
+from journalban.decisions import banning, nativeban, plainban
 from journalban.decisions.runtime import BanTable
 from journalban.events import FAILURE, Ban, LineBatch
 from journalban.state.store import StateStore
@@ -72,6 +72,9 @@ def test_the_same_decisions_state_and_table_with_first_bans_done_as_a_run(
                 reasons.add("ended")
         return took
 
+    # (the Python path, whose ``PlainBans.ban`` is counted here: test_native_first_bans
+    # compares the C one with it)
+    monkeypatch.setattr(nativeban, "first_ban", nativeban.first_ban_python)
     monkeypatch.setattr(plainban.PlainBans, "ban", counting)
     run, run_tables, _ = _with_tables(tmp_path / "run", seed)
     assert taken.count(True) > 5  # bans went the run's way
@@ -188,6 +191,7 @@ def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
         decide_ban(self, rt, key, *args, **kwargs)
 
     monkeypatch.setattr(banning.BanDeciding, "_decide_ban", counting)
+    monkeypatch.setattr(nativeban, "first_ban", nativeban.first_ban_python)
     runs = []
     for plainly in (True, False):
         if not plainly:

@@ -1,0 +1,691 @@
+/* A network's first ban in C (issue 19): decisions.plainban's ``PlainBans.ban`` with
+ * addresses.stored_network_text's IPv4 /32 path before it, and banmaker's ``Ban`` makers.
+ *
+ * An accelerator: decisions.nativeban checks what it builds against the Python path at
+ * import (and the Python path is used where it differs, or with JOURNALBAN_NATIVE_BANS=0).
+ * It works on the very objects the Python path does (the PlainBans' slots, the dicts, the
+ * FirstBans run), through their ordinary protocols, so the rest of the agent is unchanged.
+ *
+ * setup() is given the types and the Python helpers once; a Ban's slots are filled at the
+ * offsets of its member descriptors, each checked to lie in the object. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#define N_FIELDS 10
+static const char *const FIELD_NAMES[N_FIELDS] = {
+    "jail", "network", "banned_at", "expires_at", "ban_count",
+    "reason", "failures", "source", "lines", "account",
+};
+enum { F_JAIL, F_NETWORK, F_BANNED_AT, F_EXPIRES_AT, F_BAN_COUNT,
+       F_REASON, F_FAILURES, F_SOURCE, F_LINES, F_ACCOUNT };
+
+/* What setup() was given (strong references, for the process's life). */
+static PyTypeObject *ban_type = NULL;
+static Py_ssize_t ban_offsets[N_FIELDS];
+static PyTypeObject *addr_type = NULL; /* ipaddress.IPv4Address */
+static Py_ssize_t addr_ip_offset = -1;
+static PyTypeObject *host_type = NULL; /* netobjects._HostV4 */
+static PyObject *netmask = NULL;       /* the /32's netmask, shared as Python shares it */
+static PyObject *jail_bantime = NULL;  /* config.detectors.JAIL_BANTIME */
+static Py_ssize_t line_chars = 0;      /* recentlines.LINE_CHARS */
+static PyObject *cut_fn = NULL;        /* recentlines.cut */
+static PyObject *spent_lines_fn = NULL;   /* plainban.spent_lines */
+static PyObject *stored_text_fn = NULL;   /* addresses.stored_network_text */
+static PyObject *neg_inf = NULL;
+static PyObject *empty_tuple = NULL;
+static PyObject *empty_str = NULL;
+static PyObject *one = NULL;
+static PyObject *thirty_two = NULL;
+
+/* Interned attribute names. */
+static PyObject *s_known, *s_bantime, *s_pending, *s_unsaved, *s_sealed, *s_recent,
+    *s_held, *s_rt, *s_jail, *s_virtual, *s_lineless, *s_first, *s_run, *s_start,
+    *s_commit, *s_changes, *s_texts, *s_ended, *s_network_address, *s_netmask,
+    *s_prefixlen, *s_hash, *s_text;
+
+static int
+member_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset)
+{
+    PyObject *descr = PyDict_GetItemString(type->tp_dict, name); /* borrowed */
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a slot", type->tp_name, name);
+        return -1;
+    }
+    PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+    if (m->type != T_OBJECT_EX || (m->flags & READONLY) || m->offset < (Py_ssize_t)sizeof(PyObject)
+        || m->offset + (Py_ssize_t)sizeof(PyObject *) > type->tp_basicsize) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not an object slot", type->tp_name, name);
+        return -1;
+    }
+    *offset = m->offset;
+    return 0;
+}
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+static PyObject *
+banrun_setup(PyObject *self, PyObject *args)
+{
+    PyObject *bt, *at, *ht, *mask, *jb, *cut, *spent, *stored;
+    Py_ssize_t chars;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!O!OOnOOO:setup", &PyType_Type, &bt, &PyType_Type, &at,
+                          &PyType_Type, &ht, &mask, &jb, &chars, &cut, &spent, &stored))
+        return NULL;
+    PyTypeObject *btype = (PyTypeObject *)bt, *atype = (PyTypeObject *)at,
+                 *htype = (PyTypeObject *)ht;
+    Py_ssize_t offsets[N_FIELDS], ip_offset;
+    if (btype->tp_new != PyBaseObject_Type.tp_new || atype->tp_new != PyBaseObject_Type.tp_new
+        || htype->tp_new != PyBaseObject_Type.tp_new) {
+        PyErr_SetString(PyExc_TypeError, "a type with its own __new__");
+        return NULL;
+    }
+    if (btype->tp_dictoffset != 0 || atype->tp_dictoffset != 0) {
+        PyErr_SetString(PyExc_TypeError, "a slotted type with a __dict__");
+        return NULL;
+    }
+    if (!(htype->tp_flags & Py_TPFLAGS_HEAPTYPE) || htype->tp_setattro != PyObject_GenericSetAttr) {
+        PyErr_SetString(PyExc_TypeError, "a network type with its own __setattr__");
+        return NULL;
+    }
+    for (int i = 0; i < N_FIELDS; i++) {
+        if (member_offset(btype, FIELD_NAMES[i], &offsets[i]) < 0)
+            return NULL;
+        for (int j = 0; j < i; j++) {
+            if (offsets[j] == offsets[i]) {
+                PyErr_SetString(PyExc_TypeError, "two fields in one slot");
+                return NULL;
+            }
+        }
+    }
+    if (member_offset(atype, "_ip", &ip_offset) < 0)
+        return NULL;
+    if (!PyCallable_Check(cut) || !PyCallable_Check(spent) || !PyCallable_Check(stored)
+        || chars < 1) {
+        PyErr_SetString(PyExc_TypeError, "setup: bad helpers");
+        return NULL;
+    }
+    Py_XSETREF(ban_type, (PyTypeObject *)Py_NewRef(bt));
+    memcpy(ban_offsets, offsets, sizeof offsets);
+    Py_XSETREF(addr_type, (PyTypeObject *)Py_NewRef(at));
+    addr_ip_offset = ip_offset;
+    Py_XSETREF(host_type, (PyTypeObject *)Py_NewRef(ht));
+    Py_XSETREF(netmask, Py_NewRef(mask));
+    Py_XSETREF(jail_bantime, Py_NewRef(jb));
+    line_chars = chars;
+    Py_XSETREF(cut_fn, Py_NewRef(cut));
+    Py_XSETREF(spent_lines_fn, Py_NewRef(spent));
+    Py_XSETREF(stored_text_fn, Py_NewRef(stored));
+    Py_RETURN_NONE;
+}
+
+static int
+ready(void)
+{
+    if (ban_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_banrun.setup() not called");
+        return 0;
+    }
+    return 1;
+}
+
+/* A Ban with every slot filled (new references taken); NULL on error. */
+static PyObject *
+make_ban(PyObject *const *f)
+{
+    PyObject *ban = PyBaseObject_Type.tp_new(ban_type, empty_tuple, NULL);
+    if (ban == NULL)
+        return NULL;
+    for (int i = 0; i < N_FIELDS; i++) {
+        PyObject *old = SLOT(ban, ban_offsets[i]);
+        SLOT(ban, ban_offsets[i]) = Py_NewRef(f[i]);
+        Py_XDECREF(old);
+    }
+    return ban;
+}
+
+static PyObject *
+banrun_new_ban(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!ready())
+        return NULL;
+    if (nargs != N_FIELDS) {
+        PyErr_SetString(PyExc_TypeError, "new_ban takes 10 arguments");
+        return NULL;
+    }
+    return make_ban(args);
+}
+
+/* (ban, the same without its lines) */
+static PyObject *
+make_pair(PyObject *const *f)
+{
+    PyObject *bare_fields[N_FIELDS];
+    PyObject *ban = make_ban(f);
+    if (ban == NULL)
+        return NULL;
+    memcpy(bare_fields, f, sizeof bare_fields);
+    bare_fields[F_LINES] = empty_tuple;
+    PyObject *bare = make_ban(bare_fields);
+    if (bare == NULL) {
+        Py_DECREF(ban);
+        return NULL;
+    }
+    PyObject *pair = PyTuple_New(2);
+    if (pair == NULL) {
+        Py_DECREF(ban);
+        Py_DECREF(bare);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, ban);
+    PyTuple_SET_ITEM(pair, 1, bare);
+    return pair;
+}
+
+static PyObject *
+banrun_new_ban_pair(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!ready())
+        return NULL;
+    if (nargs != N_FIELDS) {
+        PyErr_SetString(PyExc_TypeError, "new_ban_pair takes 10 arguments");
+        return NULL;
+    }
+    return make_pair(args);
+}
+
+/* The value of "a.b.c.d/32" in canonical form (decimal octets up to 255, no leading zero,
+ * nothing else), or -1: any other text goes the Python way. */
+static long long
+v4_host_value(PyObject *text)
+{
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
+        return -1;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const char *s = (const char *)PyUnicode_DATA(text);
+    if (n < 10 || n > 18 || memcmp(s + n - 3, "/32", 3) != 0)
+        return -1;
+    n -= 3;
+    unsigned long long value = 0;
+    int parts = 0;
+    Py_ssize_t i = 0;
+    while (parts < 4) {
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return -1;
+        Py_ssize_t start = i;
+        unsigned octet = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 3) {
+            octet = octet * 10 + (unsigned)(s[i] - '0');
+            i++;
+        }
+        if (octet > 255 || (s[start] == '0' && i - start > 1))
+            return -1;
+        value = (value << 8) | octet;
+        parts++;
+        if (parts < 4) {
+            if (i >= n || s[i] != '.')
+                return -1;
+            i++;
+        }
+    }
+    return i == n ? (long long)value : -1;
+}
+
+/* The /32 of ``value``, filled as netobjects._host_v4_maker fills it, with ``text`` kept. */
+static PyObject *
+host_network(unsigned long value, PyObject *text)
+{
+    PyObject *ip = NULL, *address = NULL, *net = NULL, *hash = NULL;
+    ip = PyLong_FromUnsignedLong(value);
+    if (ip == NULL)
+        goto fail;
+    address = PyBaseObject_Type.tp_new(addr_type, empty_tuple, NULL);
+    if (address == NULL)
+        goto fail;
+    {
+        PyObject *old = SLOT(address, addr_ip_offset);
+        SLOT(address, addr_ip_offset) = ip; /* (the reference moved) */
+        ip = NULL;
+        Py_XDECREF(old);
+    }
+    net = PyBaseObject_Type.tp_new(host_type, empty_tuple, NULL);
+    if (net == NULL)
+        goto fail;
+    /* hash(value ^ 0xFFFFFFFF): an int below 2**32 hashes as itself */
+    hash = PyLong_FromUnsignedLong(value ^ 0xFFFFFFFFUL);
+    if (hash == NULL)
+        goto fail;
+    /* In __init__'s order, as the Python maker: the same inline values. */
+    if (PyObject_SetAttr(net, s_network_address, address) < 0
+        || PyObject_SetAttr(net, s_netmask, netmask) < 0
+        || PyObject_SetAttr(net, s_prefixlen, thirty_two) < 0
+        || PyObject_SetAttr(net, s_hash, hash) < 0 || PyObject_SetAttr(net, s_text, text) < 0)
+        goto fail;
+    Py_DECREF(address);
+    Py_DECREF(hash);
+    return net;
+fail:
+    Py_XDECREF(ip);
+    Py_XDECREF(address);
+    Py_XDECREF(net);
+    Py_XDECREF(hash);
+    return NULL;
+}
+
+/* addresses.stored_network_text(text) as a new (network, text) tuple. */
+static PyObject *
+network_text(PyObject *text)
+{
+    long long value = v4_host_value(text);
+    if (value < 0)
+        return PyObject_CallOneArg(stored_text_fn, text);
+    PyObject *net = host_network((unsigned long)value, text);
+    if (net == NULL)
+        return NULL;
+    PyObject *pair = PyTuple_New(2);
+    if (pair == NULL) {
+        Py_DECREF(net);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(pair, 0, net);
+    PyTuple_SET_ITEM(pair, 1, Py_NewRef(text));
+    return pair;
+}
+
+static PyObject *
+banrun_network_text(PyObject *self, PyObject *text)
+{
+    (void)self;
+    if (!ready())
+        return NULL;
+    return network_text(text);
+}
+
+/* 1: ``obj in container``; 0: not; -1: error. */
+static int
+contains(PyObject *container, PyObject *obj)
+{
+    if (PyDict_CheckExact(container))
+        return PyDict_Contains(container, obj);
+    if (PyAnySet_CheckExact(container))
+        return PySet_Contains(container, obj);
+    return PySequence_Contains(container, obj);
+}
+
+/* ``(line if len(line) <= LINE_CHARS else cut(line),)`` */
+static PyObject *
+one_line(PyObject *line)
+{
+    Py_ssize_t n = PyObject_Length(line);
+    if (n < 0)
+        return NULL;
+    PyObject *kept = n <= line_chars ? Py_NewRef(line) : PyObject_CallOneArg(cut_fn, line);
+    if (kept == NULL)
+        return NULL;
+    PyObject *lines = PyTuple_New(1);
+    if (lines == NULL) {
+        Py_DECREF(kept);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(lines, 0, kept);
+    return lines;
+}
+
+/* The ban's lines taken (plainban.PlainBans.ban's first steps), a new tuple. */
+static PyObject *
+take_lines(PyObject *plain, PyObject *key)
+{
+    PyObject *recent = PyObject_GetAttr(plain, s_recent);
+    if (recent == NULL)
+        return NULL;
+    PyObject *result = NULL;
+    PyObject *held = PyObject_GetAttr(recent, s_held);
+    if (held == NULL)
+        goto done;
+    if (held != Py_None) {
+        PyObject *first = PySequence_GetItem(held, 0);
+        if (first == NULL)
+            goto done;
+        int same = PyObject_RichCompareBool(first, key, Py_EQ);
+        Py_DECREF(first);
+        if (same < 0)
+            goto done;
+        if (same) {
+            if (PyObject_SetAttr(recent, s_held, Py_None) < 0)
+                goto done;
+            PyObject *line = PySequence_GetItem(held, 1);
+            if (line == NULL)
+                goto done;
+            result = one_line(line);
+            Py_DECREF(line);
+            goto done;
+        }
+    }
+    {
+        PyObject *rt = PyObject_GetAttr(plain, s_rt);
+        if (rt == NULL)
+            goto done;
+        result = PyObject_CallFunctionObjArgs(spent_lines_fn, rt, key, NULL);
+        Py_DECREF(rt);
+        if (result != NULL && !PyTuple_Check(result)) {
+            Py_SETREF(result, PySequence_Tuple(result));
+        }
+    }
+done:
+    Py_XDECREF(held);
+    Py_DECREF(recent);
+    return result;
+}
+
+/* The run entry's bookkeeping (``PlainBans.ban``'s last steps). 0, or -1 on error. */
+static int
+enter_run(PyObject *plain, PyObject *key, PyObject *text, PyObject *network, PyObject *when,
+          PyObject *expires, PyObject *ban, PyObject *kept, PyObject *lines, PyObject *jail,
+          PyObject *pending)
+{
+    int rc = -1;
+    PyObject *first = NULL, *run = NULL, *entry = NULL;
+    if (PyObject_SetItem(pending, text, one) < 0)
+        return -1;
+    first = PyObject_GetAttr(plain, s_first);
+    if (first == NULL)
+        goto done;
+    run = PyObject_GetAttr(first, s_run);
+    if (run == NULL)
+        goto done;
+    int nonempty = PyObject_IsTrue(run);
+    if (nonempty < 0)
+        goto done;
+    if (!nonempty) {
+        PyObject *commit = PyObject_GetAttr(plain, s_commit);
+        PyObject *changes = commit ? PyObject_GetAttr(plain, s_changes) : NULL;
+        PyObject *texts = changes ? PyObject_GetAttr(plain, s_texts) : NULL;
+        PyObject *r = NULL;
+        if (texts != NULL)
+            r = PyObject_CallMethodObjArgs(first, s_start, jail, commit, changes, texts, NULL);
+        Py_XDECREF(commit);
+        Py_XDECREF(changes);
+        Py_XDECREF(texts);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    if (kept == Py_None) {
+        PyObject *ended = PyObject_GetAttr(first, s_ended);
+        if (ended == NULL)
+            goto done;
+        PyObject *more = PyNumber_Add(ended, one);
+        Py_DECREF(ended);
+        if (more == NULL)
+            goto done;
+        int bad = PyObject_SetAttr(first, s_ended, more);
+        Py_DECREF(more);
+        if (bad < 0)
+            goto done;
+    } else {
+        PyObject *texts = PyObject_GetAttr(first, s_texts);
+        if (texts == NULL)
+            goto done;
+        int bad = PyObject_SetItem(texts, text, kept);
+        Py_DECREF(texts);
+        if (bad < 0)
+            goto done;
+    }
+    entry = PyTuple_Pack(8, key, text, network, when, expires, ban, kept, lines);
+    if (entry == NULL)
+        goto done;
+    /* (the run read again: ``first.start`` may not have replaced it, but read as Python) */
+    Py_SETREF(run, PyObject_GetAttr(first, s_run));
+    if (run == NULL)
+        goto done;
+    if (PyList_CheckExact(run)) {
+        if (PyList_Append(run, entry) < 0)
+            goto done;
+    } else {
+        PyObject *r = PyObject_CallMethod(run, "append", "O", entry);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    rc = 0;
+done:
+    Py_XDECREF(entry);
+    Py_XDECREF(run);
+    Py_XDECREF(first);
+    return rc;
+}
+
+/* PlainBans.ban of (network, text) = stored_network_text(key): 1 done, 0 not a plain
+ * ban (nothing done), -1 error. */
+static int
+plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyObject *when,
+          PyObject *failures, PyObject *source, PyObject *now, PyObject *reason,
+          PyObject *bantime, PyObject *account)
+{
+    int rc = -1;
+    PyObject *known = NULL, *base = NULL, *expires = NULL, *pending = NULL, *group = NULL,
+             *lines = NULL, *jail = NULL, *ban = NULL, *kept = NULL;
+    known = PyObject_GetAttr(plain, s_known);
+    if (known == NULL)
+        return -1;
+    if (known == Py_None) {
+        rc = 0;
+        goto done;
+    }
+    {
+        PyObject *eq = PyObject_RichCompare(bantime, jail_bantime, Py_EQ);
+        if (eq == NULL)
+            goto done;
+        int is_jail = PyObject_IsTrue(eq);
+        Py_DECREF(eq);
+        if (is_jail < 0)
+            goto done;
+        base = is_jail ? PyObject_GetAttr(plain, s_bantime) : Py_NewRef(bantime);
+        if (base == NULL)
+            goto done;
+    }
+    if (base == Py_None) {
+        rc = 0;
+        goto done;
+    }
+    expires = PyNumber_Add(when, base);
+    if (expires == NULL)
+        goto done;
+    pending = PyObject_GetAttr(plain, s_pending);
+    if (pending == NULL)
+        goto done;
+    {
+        int in;
+        if ((in = contains(known, text)) != 0) {
+            rc = in < 0 ? -1 : 0;
+            goto done;
+        }
+        if ((in = contains(pending, text)) != 0) {
+            rc = in < 0 ? -1 : 0;
+            goto done;
+        }
+        if ((group = PyObject_GetAttr(plain, s_unsaved)) == NULL)
+            goto done;
+        if ((in = contains(group, text)) != 0) {
+            rc = in < 0 ? -1 : 0;
+            goto done;
+        }
+        Py_SETREF(group, PyObject_GetAttr(plain, s_sealed));
+        if (group == NULL)
+            goto done;
+        if ((in = contains(group, text)) != 0) {
+            rc = in < 0 ? -1 : 0;
+            goto done;
+        }
+    }
+    lines = take_lines(plain, key);
+    if (lines == NULL)
+        goto done;
+    jail = PyObject_GetAttr(plain, s_jail);
+    if (jail == NULL)
+        goto done;
+    int truthy = PyObject_IsTrue(account);
+    if (truthy < 0)
+        goto done;
+    PyObject *fields[N_FIELDS] = {jail, network, when, expires, one, reason, failures,
+                                  source, lines, truthy ? account : empty_str};
+    PyObject *cmp = PyObject_RichCompare(expires, now, Py_LE);
+    if (cmp == NULL)
+        goto done;
+    int ended = PyObject_IsTrue(cmp);
+    Py_DECREF(cmp);
+    if (ended < 0)
+        goto done;
+    if (ended) {
+        /* Ended by the clock when decided: a virtual ban over its span at once. */
+        ban = make_ban(fields);
+        if (ban == NULL)
+            goto done;
+        kept = Py_NewRef(Py_None);
+        PyObject *virtual = PyObject_GetAttr(plain, s_virtual);
+        if (virtual == NULL)
+            goto done;
+        PyObject *where = PyTuple_Pack(2, jail, key);
+        PyObject *span = where ? PyTuple_Pack(2, neg_inf, expires) : NULL;
+        int bad = span == NULL || PyObject_SetItem(virtual, where, span) < 0;
+        Py_XDECREF(where);
+        Py_XDECREF(span);
+        Py_DECREF(virtual);
+        if (bad)
+            goto done;
+    } else {
+        PyObject *lineless_o = PyObject_GetAttr(plain, s_lineless);
+        if (lineless_o == NULL)
+            goto done;
+        int lineless = PyObject_IsTrue(lineless_o);
+        Py_DECREF(lineless_o);
+        if (lineless < 0)
+            goto done;
+        if (PyTuple_GET_SIZE(lines) && !lineless) {
+            PyObject *pair = make_pair(fields);
+            if (pair == NULL)
+                goto done;
+            ban = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+            kept = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+            Py_DECREF(pair);
+        } else {
+            fields[F_LINES] = empty_tuple;
+            ban = make_ban(fields);
+            if (ban == NULL)
+                goto done;
+            kept = Py_NewRef(ban);
+        }
+    }
+    if (enter_run(plain, key, text, network, when, expires, ban, kept, lines, jail, pending) < 0)
+        goto done;
+    rc = 1;
+done:
+    Py_XDECREF(known);
+    Py_XDECREF(base);
+    Py_XDECREF(expires);
+    Py_XDECREF(pending);
+    Py_XDECREF(group);
+    Py_XDECREF(lines);
+    Py_XDECREF(jail);
+    Py_XDECREF(ban);
+    Py_XDECREF(kept);
+    return rc;
+}
+
+/* first_ban(plain, key, when, failures, source, now, reason, bantime, account):
+ * ``network, text = stored_network_text(key)`` then ``plain.ban(key, network, text, ...)``;
+ * None when it banned, else (network, text) for the general steps. */
+static PyObject *
+banrun_first_ban(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!ready())
+        return NULL;
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "first_ban takes 9 arguments");
+        return NULL;
+    }
+    PyObject *found = network_text(args[1]);
+    if (found == NULL)
+        return NULL;
+    if (!PyTuple_CheckExact(found) || PyTuple_GET_SIZE(found) != 2) {
+        Py_DECREF(found);
+        PyErr_SetString(PyExc_TypeError, "stored_network_text gave no pair");
+        return NULL;
+    }
+    int done = plain_ban(args[0], args[1], PyTuple_GET_ITEM(found, 0),
+                         PyTuple_GET_ITEM(found, 1), args[2], args[3], args[4], args[5],
+                         args[6], args[7], args[8]);
+    if (done < 0) {
+        Py_DECREF(found);
+        return NULL;
+    }
+    if (done) {
+        Py_DECREF(found);
+        Py_RETURN_NONE;
+    }
+    return found;
+}
+
+static PyMethodDef banrun_methods[] = {
+    {"setup", banrun_setup, METH_VARARGS,
+     "setup(Ban, IPv4Address, host type, netmask, JAIL_BANTIME, LINE_CHARS, cut, "
+     "spent_lines, stored_network_text)"},
+    {"new_ban", (PyCFunction)(void (*)(void))banrun_new_ban, METH_FASTCALL,
+     "Ban(*fields), its slots filled directly"},
+    {"new_ban_pair", (PyCFunction)(void (*)(void))banrun_new_ban_pair, METH_FASTCALL,
+     "(Ban(*fields), the same without its lines)"},
+    {"network_text", banrun_network_text, METH_O, "addresses.stored_network_text"},
+    {"first_ban", (PyCFunction)(void (*)(void))banrun_first_ban, METH_FASTCALL,
+     "stored_network_text then PlainBans.ban: None when banned, else (network, text)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef banrun_module = {
+    PyModuleDef_HEAD_INIT, "journalban.decisions._banrun",
+    "A network's first ban in C (decisions.nativeban).", -1, banrun_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+#define INTERN(var, str)                                   \
+    do {                                                   \
+        if ((var = PyUnicode_InternFromString(str)) == NULL) \
+            return NULL;                                   \
+    } while (0)
+
+PyMODINIT_FUNC
+PyInit__banrun(void)
+{
+    INTERN(s_known, "known");
+    INTERN(s_bantime, "bantime");
+    INTERN(s_pending, "pending");
+    INTERN(s_unsaved, "unsaved");
+    INTERN(s_sealed, "sealed");
+    INTERN(s_recent, "recent");
+    INTERN(s_held, "held");
+    INTERN(s_rt, "rt");
+    INTERN(s_jail, "jail");
+    INTERN(s_virtual, "virtual");
+    INTERN(s_lineless, "lineless");
+    INTERN(s_first, "first");
+    INTERN(s_run, "run");
+    INTERN(s_start, "start");
+    INTERN(s_commit, "commit");
+    INTERN(s_changes, "changes");
+    INTERN(s_texts, "texts");
+    INTERN(s_ended, "ended");
+    INTERN(s_network_address, "network_address");
+    INTERN(s_netmask, "netmask");
+    INTERN(s_prefixlen, "_prefixlen");
+    INTERN(s_hash, "_hash");
+    INTERN(s_text, "_text");
+    if ((neg_inf = PyFloat_FromDouble(-Py_HUGE_VAL)) == NULL
+        || (empty_tuple = PyTuple_New(0)) == NULL || (empty_str = PyUnicode_New(0, 0)) == NULL
+        || (one = PyLong_FromLong(1)) == NULL || (thirty_two = PyLong_FromLong(32)) == NULL)
+        return NULL;
+    return PyModule_Create(&banrun_module);
+}

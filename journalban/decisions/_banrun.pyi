@@ -1,0 +1,53 @@
+from collections.abc import Callable
+
+from journalban.addresses import IPNetwork
+from journalban.decisions.plainban import PlainBans
+from journalban.events import Ban
+
+def setup(
+    ban_type: type[Ban],
+    address_type: type[object],
+    host_type: type[IPNetwork],
+    netmask: object,
+    jail_bantime: float,
+    line_chars: int,
+    cut: Callable[[str], str],
+    spent_lines: Callable[..., tuple[str, ...]],
+    stored_network_text: Callable[[str], tuple[IPNetwork, str]],
+) -> None: ...
+def new_ban(
+    jail: str,
+    network: IPNetwork,
+    banned_at: float,
+    expires_at: float | None,
+    ban_count: int,
+    reason: str,
+    failures: int,
+    source: str,
+    lines: tuple[str, ...],
+    account: str,
+) -> Ban: ...
+def new_ban_pair(
+    jail: str,
+    network: IPNetwork,
+    banned_at: float,
+    expires_at: float | None,
+    ban_count: int,
+    reason: str,
+    failures: int,
+    source: str,
+    lines: tuple[str, ...],
+    account: str,
+) -> tuple[Ban, Ban]: ...
+def network_text(text: str) -> tuple[IPNetwork, str]: ...
+def first_ban(
+    plain: PlainBans,
+    key: str,
+    when: float,
+    failures: int,
+    source: str,
+    now: float,
+    reason: str,
+    bantime: float | None,
+    account: str | None,
+) -> tuple[IPNetwork, str] | None: ...

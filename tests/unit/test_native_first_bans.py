@@ -1,0 +1,225 @@
+"""A network's first ban in C (decisions.nativeban, ``_banrun``) against the Python path.
+
+The same traffic (test_first_failure_banned's: IPv4 and IPv6 networks, ignored and junk
+addresses, known-good pairs, long lines cut and non-ASCII ones, bans ended by the clock
+when decided, a reload and a restart) decided with the C ``first_ban`` and with the
+Python one, for a jail whose actions read no lines and one whose do: every commit, ban,
+kept line, count and stored row the same. Crafted network texts give the C module's
+network what ``stored_network_text`` gives, or its very error; its ``Ban`` makers build
+the dataclass's objects; and nothing it touches leaks a reference or memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import ipaddress
+import sys
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_first_failure_banned import NOW, _engine, _held, _rows, _traffic, committed_lines
+
+from journalban.addresses import stored_network_text
+from journalban.clock import FakeClock
+from journalban.decisions import banmaker, nativeban, plainban
+from journalban.decisions.engine import DecisionEngine
+from journalban.decisions.runtime import Changes
+from journalban.errors import AddressError
+from journalban.events import Ban, LineBatch, lineless
+from journalban.state.store import BatchCommit, StateStore
+
+pytestmark = pytest.mark.skipif(nativeban.NATIVE is None, reason="_banrun not built")
+
+MAIL = ({"type": "firewall"}, {"type": "mail", "to": "x"})
+
+
+def _decide(path: Path, seed: int, actions: tuple[dict[str, str], ...]) -> list[Any]:
+    """Everything decided and kept over ``_traffic(seed)``, a restart midway."""
+    clock = FakeClock(NOW)
+    store = StateStore(path)
+    engine = _engine(store, clock, max_tracked=40)
+    seen: list[Any] = []
+    for i, hits in enumerate(_traffic(seed, 60)):
+        if i == 30:
+            store.close()
+            store = StateStore(path)
+            engine = _engine(store, clock, max_tracked=40)
+            engine.load_bans()
+        rt = engine.jails["sshd"]
+        rt.config = dataclasses.replace(rt.config, actions=actions)
+        batch = LineBatch("journal", [h[0] for h in hits], f"c{i}", prefixed=False)
+        changes = engine.process_hits("sshd", batch, hits)
+        seen.append(
+            [
+                (c.bans, c.history, c.new_failures, c.cleared, c.failed_delta, c.banned_delta)
+                for c in changes.commits
+            ]
+            + [changes.bans, committed_lines(changes, changes.bans), changes.pending_bans]
+            + [[(b.lines, b.account, type(b.network)) for b in changes.bans], _held(engine)]
+            + [sorted(engine._virtual.items())]
+        )
+        store.commit(changes.commits)
+        engine.forget_lines(changes.bans)
+        if i % 7 == 6:
+            clock.set(NOW + i)
+            engine.expire()
+    store.close()
+    return [*seen, _rows(path)]
+
+
+@pytest.mark.parametrize("actions", [(), MAIL])
+@pytest.mark.parametrize("seed", range(6))
+def test_the_c_first_bans_decide_as_the_python_path(
+    tmp_path: Path, seed: int, actions: tuple[dict[str, str], ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bool] = []
+    native = nativeban.NATIVE
+    assert native is not None
+
+    def counted(*args: Any) -> Any:
+        found = native(*args)
+        calls.append(found is None)
+        return found
+
+    def refused(*args: Any) -> bool:
+        raise AssertionError("PlainBans.ban called with the C path on")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(nativeban, "first_ban", counted)
+        patch.setattr(plainban.PlainBans, "ban", refused)
+        ours = _decide(tmp_path / "c.sqlite", seed, actions)
+    assert calls.count(True) > 5  # first bans
+    assert False in calls  # and general ones
+    assert not nativeban.use(False)
+    try:
+        theirs = _decide(tmp_path / "py.sqlite", seed, actions)
+    finally:
+        assert nativeban.use(True)
+    assert len(ours) == len(theirs)
+    for step, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        assert a == b, step
+
+
+CRAFTED = [
+    "0.0.0.0/32", "1.2.3.4/32", "255.255.255.255/32", "203.0.113.9/32", "10.0.0.255/32",
+    "01.2.3.4/32", "1.2.3.04/32", "1.2.3.4/032", "256.0.0.1/32", "1.2.3/32", "1.2.3.4.5/32",
+    "1.2.3.4 /32", " 1.2.3.4/32", "1.2.3.4/32 ", "1.2.3.4/32\n", "1.2.3.4\x00/32",
+    "\u0661.2.3.4/32", "1.2.3.4\u0661/32", "1..3.4/32", ".1.2.3/32", "1.2.3./32", "1.2.3.4/",
+    "1.2.3.4/33", "1.2.3.4", "/32", "", "1234.1.1.1/32", "1.2.3.4/31", "1.2.3.0/24",
+    "2001:db8::/64", "2001:db8::1/128", "::ffff:1.2.3.4/128", "::/0", "1.2.3.4/32/32",
+    "9999999999.1.1.1/32", "1.2.3.4x/32", "a.b.c.d/32", "1.2.3.4" + "/32" * 10,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", CRAFTED)
+def test_a_crafted_text_gives_stored_network_texts_network_or_error(text: str) -> None:
+    from journalban.decisions import _banrun
+
+    try:
+        theirs: Any = stored_network_text(text)
+    except (AddressError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            _banrun.network_text(text)
+        return
+    ours = _banrun.network_text(text)
+    assert ours[1] == theirs[1]
+    assert nativeban._same_network(ours[0], theirs[0])
+    assert ours[0] == ipaddress.ip_network(theirs[1])
+
+
+def test_a_str_subclass_key_goes_the_python_way() -> None:
+    from journalban.decisions import _banrun
+
+    class Text(str):
+        pass
+
+    ours = _banrun.network_text(Text("192.0.2.7/32"))
+    assert ours[0] == ipaddress.ip_network("192.0.2.7/32")
+
+
+@pytest.mark.parametrize("expires", [None, 99.5])
+def test_the_c_ban_makers_build_the_dataclasss_bans(expires: float | None) -> None:
+    from journalban.decisions import _banrun
+
+    net = stored_network_text("203.0.113.5/32")[0]
+    args = ("sshd", net, 12.25, expires, 2, "account", 7, "journal", ("l1", "l2"), "root")
+    ban, bare = _banrun.new_ban_pair(*args)
+    assert banmaker._alike(_banrun.new_ban(*args), Ban(*args))
+    assert banmaker._alike(ban, Ban(*args))
+    assert banmaker._alike(bare, lineless(Ban(*args)))
+    with pytest.raises(TypeError):
+        _banrun.new_ban(*args[:9])  # type: ignore[call-arg]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ban.jail = "x"  # type: ignore[misc]
+
+
+def _first_bans(engine: DecisionEngine, names: list[str], source: str, line: str) -> int:
+    """``first_ban`` of each network text in one step, flushed; how many were first bans
+    (some ended by the clock when decided, some not)."""
+    rt = engine.jails["sshd"]
+    commit = BatchCommit(jail="sshd", source=source)
+    changes = Changes(commits=[commit])
+    plain = engine._plain_bans(rt, commit, changes)
+    done = 0
+    for i, key in enumerate(names):
+        if i % 3 == 0:
+            rt.recent_lines.held = (key, line)
+        done += nativeban.first_ban(plain, key, NOW - 100.0 + i % 120, 1, source, NOW,
+                                    "account", -1.0, "root" if i % 2 else None) is None  # fmt: skip
+    engine._first.flush(engine.bans, engine._decided)
+    return done
+
+
+def test_the_c_first_bans_leak_no_reference_and_no_memory(tmp_path: Path) -> None:
+    assert nativeban.use(True)
+    source = "".join(["journal", ":", str(id(tmp_path))])  # (not interned: its own count)
+    line = "".join(["Failed password for root from ", "x" * 3000])  # (cut)
+    names = [f"203.0.{i // 256}.{i % 256}/32" for i in range(2000)]
+    names += ["2001:db8::/64", "198.51.100.0/24"]
+    before = sys.getrefcount(source), sys.getrefcount(line)
+    rounds = iter(range(100))
+
+    def one_round() -> None:
+        n = next(rounds)
+        store = StateStore(tmp_path / f"{n}.sqlite")
+        engine = _engine(store, FakeClock(NOW), max_tracked=1000)
+        rt = engine.jails["sshd"]  # (the pair made, or one ban: lines read or not)
+        rt.config = dataclasses.replace(rt.config, actions=MAIL if n % 2 else ())
+        store.ban_history(ipaddress.ip_network("192.0.2.1/32"), 0.0, "192.0.2.1/32")  # (known)
+        assert _first_bans(engine, names, source, line) == len(names)
+        store.close()
+
+    one_round()
+    one_round()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        one_round()
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(5):
+            one_round()
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, grown
+    assert (sys.getrefcount(source), sys.getrefcount(line)) == before
+
+
+def test_the_c_makers_and_networks_leak_no_reference() -> None:
+    from journalban.decisions import _banrun
+
+    jail, text = "".join(["ss", "hd"]), "".join(["192.0.2.", "77/32"])
+    net = stored_network_text(text)[0]
+    lines = ("a", "b")
+    counts = [sys.getrefcount(o) for o in (jail, text, net, lines)]
+    for _ in range(10_000):
+        _banrun.new_ban_pair(jail, net, 1.0, 2.0, 1, "r", 1, "s", lines, "")
+        _banrun.new_ban(jail, net, 1.0, None, 1, "r", 1, "s", lines, "")
+        _banrun.network_text(text)
+    gc.collect()
+    assert [sys.getrefcount(o) for o in (jail, text, net, lines)] == counts
