@@ -631,6 +631,265 @@ banrun_first_ban(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return found;
 }
 
+/* ``verdict_reason == name`` for a str: 1, 0, -1. */
+static int
+same_text(PyObject *a, PyObject *b)
+{
+    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+/* ``a <= b`` (op Py_LE) or ``a < b`` (Py_LT) as Python says it: 1, 0, -1. */
+static int
+less(PyObject *a, PyObject *b, int op)
+{
+    if (PyFloat_CheckExact(a) && PyFloat_CheckExact(b)) {
+        double x = PyFloat_AS_DOUBLE(a), y = PyFloat_AS_DOUBLE(b);
+        return op == Py_LE ? x <= y : x < y;
+    }
+    return PyObject_RichCompareBool(a, b, op);
+}
+
+/* ``mapping.get(key)``: a new reference, Py_None when absent, NULL on error. */
+static PyObject *
+get_item(PyObject *mapping, PyObject *key)
+{
+    if (PyDict_CheckExact(mapping)) {
+        PyObject *found = PyDict_GetItemWithError(mapping, key);
+        if (found == NULL)
+            return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+        return Py_NewRef(found);
+    }
+    return PyObject_CallMethod(mapping, "get", "O", key);
+}
+
+static PyObject *subnet_reason = NULL, *account_reason = NULL;
+static PyObject *s_plain, *s_plain_bans, *s_ban_generally, *s_apply_verdicts, *s_detection,
+    *s_good_networks, *s_spares, *s_banned_at, *s_expires_at;
+
+static PyObject *
+banrun_setup_verdicts(PyObject *self, PyObject *args)
+{
+    PyObject *subnet, *account;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "UU:setup_verdicts", &subnet, &account))
+        return NULL;
+    Py_XSETREF(subnet_reason, Py_NewRef(subnet));
+    Py_XSETREF(account_reason, Py_NewRef(account));
+    Py_RETURN_NONE;
+}
+
+/* 1: the verdict needs no ban (spared, banned, virtually banned); 0: ban it; -1. */
+static int
+verdict_skipped(PyObject *detection, PyObject *good, PyObject *reason, PyObject *key,
+                PyObject *account, PyObject *when, PyObject *banned, PyObject *virtual,
+                int has_virtual)
+{
+    if (good != Py_None) {
+        int is_account = same_text(reason, account_reason);
+        if (is_account < 0)
+            return -1;
+        if (is_account) {
+            PyObject *r = PyObject_CallOneArg(good, key);
+            if (r == NULL)
+                return -1;
+            int known = PyObject_IsTrue(r);
+            Py_DECREF(r);
+            if (known < 0)
+                return -1;
+            if (known && detection != Py_None) {
+                r = PyObject_CallMethodObjArgs(detection, s_spares, account, key, when, NULL);
+                if (r == NULL)
+                    return -1;
+                int spared = PyObject_IsTrue(r);
+                Py_DECREF(r);
+                if (spared != 0)
+                    return spared;
+            }
+        }
+    }
+    PyObject *ban = get_item(banned, key);
+    if (ban == NULL)
+        return -1;
+    if (ban != Py_None) {
+        int held = 0;
+        PyObject *at = PyObject_GetAttr(ban, s_banned_at);
+        if (at == NULL)
+            goto ban_error;
+        held = less(at, when, Py_LE);
+        Py_DECREF(at);
+        if (held < 0)
+            goto ban_error;
+        if (held) {
+            PyObject *until = PyObject_GetAttr(ban, s_expires_at);
+            if (until == NULL)
+                goto ban_error;
+            held = until == Py_None ? 1 : less(when, until, Py_LT);
+            Py_DECREF(until);
+            if (held < 0)
+                goto ban_error;
+        }
+        Py_DECREF(ban);
+        if (held)
+            return 1;
+        goto virtual_check;
+ban_error:
+        Py_DECREF(ban);
+        return -1;
+    }
+    Py_DECREF(ban);
+virtual_check:
+    if (!has_virtual)
+        return 0;
+    PyObject *span = get_item(virtual, key);
+    if (span == NULL)
+        return -1;
+    int within = 0;
+    if (span != Py_None) {
+        PyObject *since = PySequence_GetItem(span, 0);
+        within = since == NULL ? -1 : less(since, when, Py_LE);
+        Py_XDECREF(since);
+        if (within > 0) {
+            PyObject *until = PySequence_GetItem(span, 1);
+            within = until == NULL ? -1 : less(when, until, Py_LT);
+            Py_XDECREF(until);
+        }
+    }
+    Py_DECREF(span);
+    return within;
+}
+
+/* apply_verdicts(engine, rt, verdicts, when, source, commit, changes, now, banned,
+ * virtual): ``BanDeciding._apply_verdicts``, in C for verdicts of no subnet (a subnet
+ * verdict: the Python method does the whole call). */
+static PyObject *
+banrun_apply_verdicts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (!ready() || subnet_reason == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "_banrun.setup_verdicts() not called");
+        return NULL;
+    }
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "apply_verdicts takes 10 arguments");
+        return NULL;
+    }
+    PyObject *engine = args[0], *rt = args[1], *verdicts = args[2], *when = args[3],
+             *source = args[4], *commit = args[5], *changes = args[6], *now = args[7],
+             *banned = args[8], *virtual = args[9];
+    int python = !PyList_CheckExact(verdicts) && !PyTuple_CheckExact(verdicts);
+    for (Py_ssize_t i = 0; !python && i < PySequence_Fast_GET_SIZE(verdicts); i++) {
+        PyObject *v = PySequence_Fast_GET_ITEM(verdicts, i);
+        if (!PyTuple_CheckExact(v) || PyTuple_GET_SIZE(v) != 6) {
+            python = 1;
+            break;
+        }
+        int subnet = same_text(PyTuple_GET_ITEM(v, 0), subnet_reason);
+        if (subnet < 0)
+            return NULL;
+        python = subnet;
+    }
+    if (python) {
+        return PyObject_VectorcallMethod(s_apply_verdicts, (PyObject *[]){engine, rt, verdicts,
+                                         when, source, commit, changes, now, banned, virtual},
+                                         10, NULL);
+    }
+    int has_virtual = PyObject_IsTrue(virtual);
+    if (has_virtual < 0)
+        return NULL;
+    PyObject *detection = NULL, *good = NULL, *spent = NULL, *held = NULL;
+    detection = PyObject_GetAttr(rt, s_detection);
+    if (detection == NULL)
+        return NULL;
+    good = detection == Py_None ? Py_NewRef(Py_None) : PyObject_GetAttr(detection, s_good_networks);
+    if (good == NULL)
+        goto fail;
+    spent = PyList_New(0);
+    if (spent == NULL)
+        goto fail;
+    /* (the verdicts held: a callback may drop the caller's list) */
+    held = Py_NewRef(verdicts);
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(held); i++) {
+        PyObject *v = PySequence_Fast_GET_ITEM(held, i);
+        if (!PyTuple_CheckExact(v) || PyTuple_GET_SIZE(v) != 6) {
+            PyErr_SetString(PyExc_TypeError, "a verdict is not a 6-tuple");
+            goto fail;
+        }
+        Py_INCREF(v);
+        PyObject *reason = PyTuple_GET_ITEM(v, 0), *key = PyTuple_GET_ITEM(v, 1),
+                 *count = PyTuple_GET_ITEM(v, 2), *bantime = PyTuple_GET_ITEM(v, 3),
+                 *account = PyTuple_GET_ITEM(v, 4);
+        int skip = verdict_skipped(detection, good, reason, key, account, when, banned, virtual,
+                                   has_virtual);
+        if (skip != 0) {
+            Py_DECREF(v);
+            if (skip < 0)
+                goto fail;
+            continue;
+        }
+        PyObject *plain = PyObject_GetAttr(engine, s_plain);
+        if (plain == NULL) {
+            Py_DECREF(v);
+            goto fail;
+        }
+        int stale = plain == Py_None;
+        if (!stale) {
+            PyObject *its = PyObject_GetAttr(plain, s_commit);
+            if (its == NULL) {
+                Py_DECREF(plain);
+                Py_DECREF(v);
+                goto fail;
+            }
+            stale = its != commit;
+            Py_DECREF(its);
+        }
+        if (stale) {
+            Py_SETREF(plain, PyObject_CallMethodObjArgs(engine, s_plain_bans, rt, commit,
+                                                        changes, NULL));
+            if (plain == NULL || PyObject_SetAttr(engine, s_plain, plain) < 0) {
+                Py_XDECREF(plain);
+                Py_DECREF(v);
+                goto fail;
+            }
+        }
+        PyObject *found = network_text(key);
+        int done = -1;
+        if (found != NULL && PyTuple_CheckExact(found) && PyTuple_GET_SIZE(found) == 2) {
+            done = plain_ban(plain, key, PyTuple_GET_ITEM(found, 0), PyTuple_GET_ITEM(found, 1),
+                             when, count, source, now, reason, bantime, account);
+        } else if (found != NULL) {
+            PyErr_SetString(PyExc_TypeError, "stored_network_text gave no pair");
+        }
+        Py_DECREF(plain);
+        if (done == 0) {
+            PyObject *r = PyObject_VectorcallMethod(
+                s_ban_generally,
+                (PyObject *[]){engine, rt, key, PyTuple_GET_ITEM(found, 0),
+                               PyTuple_GET_ITEM(found, 1), when, count, source, commit,
+                               changes, now, reason, bantime, account},
+                14, NULL);
+            done = r == NULL ? -1 : 1;
+            Py_XDECREF(r);
+        }
+        Py_XDECREF(found);
+        if (done < 0 || PyList_Append(spent, key) < 0) {
+            Py_DECREF(v);
+            goto fail;
+        }
+        Py_DECREF(v);
+    }
+    Py_DECREF(held);
+    Py_DECREF(detection);
+    Py_DECREF(good);
+    return spent;
+fail:
+    Py_XDECREF(held);
+    Py_XDECREF(detection);
+    Py_XDECREF(good);
+    Py_XDECREF(spent);
+    return NULL;
+}
+
 static PyMethodDef banrun_methods[] = {
     {"setup", banrun_setup, METH_VARARGS,
      "setup(Ban, IPv4Address, host type, netmask, JAIL_BANTIME, LINE_CHARS, cut, "
@@ -640,6 +899,11 @@ static PyMethodDef banrun_methods[] = {
     {"new_ban_pair", (PyCFunction)(void (*)(void))banrun_new_ban_pair, METH_FASTCALL,
      "(Ban(*fields), the same without its lines)"},
     {"network_text", banrun_network_text, METH_O, "addresses.stored_network_text"},
+    {"setup_verdicts", banrun_setup_verdicts, METH_VARARGS,
+     "setup_verdicts(SUBNET, ACCOUNT): the reasons apply_verdicts tells apart"},
+    {"apply_verdicts", (PyCFunction)(void (*)(void))banrun_apply_verdicts, METH_FASTCALL,
+     "BanDeciding._apply_verdicts(engine, rt, verdicts, when, source, commit, changes, "
+     "now, banned, virtual)"},
     {"first_ban", (PyCFunction)(void (*)(void))banrun_first_ban, METH_FASTCALL,
      "stored_network_text then PlainBans.ban: None when banned, else (network, text)"},
     {NULL, NULL, 0, NULL},
@@ -683,6 +947,15 @@ PyInit__banrun(void)
     INTERN(s_prefixlen, "_prefixlen");
     INTERN(s_hash, "_hash");
     INTERN(s_text, "_text");
+    INTERN(s_plain, "_plain");
+    INTERN(s_plain_bans, "_plain_bans");
+    INTERN(s_ban_generally, "_ban_generally");
+    INTERN(s_apply_verdicts, "_apply_verdicts");
+    INTERN(s_detection, "detection");
+    INTERN(s_good_networks, "good_networks");
+    INTERN(s_spares, "spares");
+    INTERN(s_banned_at, "banned_at");
+    INTERN(s_expires_at, "expires_at");
     if ((neg_inf = PyFloat_FromDouble(-Py_HUGE_VAL)) == NULL
         || (empty_tuple = PyTuple_New(0)) == NULL || (empty_str = PyUnicode_New(0, 0)) == NULL
         || (one = PyLong_FromLong(1)) == NULL || (thirty_two = PyLong_FromLong(32)) == NULL)

@@ -51,3 +51,16 @@ def first_ban(
     bantime: float | None,
     account: str | None,
 ) -> tuple[IPNetwork, str] | None: ...
+def setup_verdicts(subnet: str, account: str) -> None: ...
+def apply_verdicts(
+    engine: object,
+    rt: object,
+    verdicts: object,
+    when: float,
+    source: str,
+    commit: object,
+    changes: object,
+    now: float,
+    banned: dict[str, Ban],
+    virtual: dict[str, tuple[float, float]],
+) -> list[str]: ...

@@ -9,6 +9,7 @@ import contextlib
 import math
 import operator
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from journalban.addresses import IPNetwork, network_text, stored_network, stored_network_text
@@ -353,6 +354,11 @@ class BanDeciding:
                                     now, reason, bantime, account)  # fmt: skip
             spent.append(key)
         return spent
+
+    def _verdicts_applier(self) -> Callable[..., list[str]]:
+        """``_apply_verdicts`` of this engine, in C where decisions.nativeban has it."""
+        native = nativeban.apply_verdicts
+        return self._apply_verdicts if native is None else partial(native, self)
 
     def _plain_bans(self, rt: JailRuntime, commit: BatchCommit, changes: Changes) -> PlainBans:
         """The step's facts for its first bans (``commit``: the step's), read now."""

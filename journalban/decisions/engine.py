@@ -135,7 +135,7 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         room, times, kept = rt.first_room(), rt.counter.times, recent.kept
         virtual = self._virtual.of(jail)  # network text -> (since, until): banning.VirtualBans
         banned = self.bans.texts_of(jail)
-        latest, detecting = rt.latest_line, rt.detection
+        latest, detecting, apply = rt.latest_line, rt.detection, self._verdicts_applier()
         failed, traced = 0, trace.tracing()
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
         for line, host, when, user, mark in hits:
@@ -180,7 +180,7 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
                 trace.found(jail, host, count, maxretry)
             if detecting is not None and (verdicts := detecting.observe_apart(key, user, when)):
                 recent.held = (key, line) if first else None
-                by_detector = self._apply_verdicts(
+                by_detector = apply(
                     rt, verdicts, when, batch.source, commit, changes, now, banned, virtual
                 )
                 for network in by_detector:

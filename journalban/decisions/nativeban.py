@@ -23,9 +23,12 @@ from journalban.decisions import banmaker
 from journalban.decisions.plainban import PlainBans, spent_lines
 from journalban.decisions.recentlines import LINE_CHARS, cut
 from journalban.events import Ban, lineless
+from journalban.jails.detector import ACCOUNT, SUBNET
 from journalban.netobjects import HOST_V4_TYPE, host_v4_network
 
 ENV = "JOURNALBAN_NATIVE_BANS"
+# (engine, rt, verdicts, when, source, commit, changes, now, banned, virtual) -> spent
+ApplyVerdicts = Callable[..., list[str]]
 
 FirstBan = Callable[
     [PlainBans, str, float, int, str, float, str, "float | None", "str | None"],
@@ -99,7 +102,7 @@ def _checked(module: ModuleType) -> bool:
     return True
 
 
-def _native() -> FirstBan | None:
+def _native() -> tuple[FirstBan, ApplyVerdicts] | None:
     """The C ``first_ban``, set up and checked; None where it is not to be used."""
     if os.environ.get(ENV, "1") == "0" or HOST_V4_TYPE is not type(host_v4_network(0)):
         return None
@@ -111,20 +114,26 @@ def _native() -> FirstBan | None:
     try:
         _banrun.setup(Ban, type(probe.network_address), HOST_V4_TYPE, probe.netmask,
                       JAIL_BANTIME, LINE_CHARS, cut, spent_lines, stored_network_text)  # fmt: skip
+        _banrun.setup_verdicts(SUBNET, ACCOUNT)
         if not _checked(_banrun):
             return None
     except (AttributeError, TypeError, ValueError):
         return None
-    return _banrun.first_ban
+    return _banrun.first_ban, _banrun.apply_verdicts
 
 
-NATIVE: FirstBan | None = _native()
-# What ``BanDeciding`` calls (read at each call: tests switch it with ``use``).
+_NATIVES = _native()
+NATIVE: FirstBan | None = None if _NATIVES is None else _NATIVES[0]
+# What ``BanDeciding`` calls (read at each call: tests switch them with ``use``).
 first_ban: FirstBan = first_ban_python if NATIVE is None else NATIVE
+# ``BanDeciding._apply_verdicts`` in C, its engine first (a subnet's verdict: the method).
+apply_verdicts: ApplyVerdicts | None = None if _NATIVES is None else _NATIVES[1]
 
 
 def use(native: bool) -> bool:
     """Decide first bans in C (if built and checked) or in Python; whether C is in use."""
-    global first_ban
-    first_ban = NATIVE if native and NATIVE is not None else first_ban_python
-    return first_ban is NATIVE
+    global first_ban, apply_verdicts
+    on = native and _NATIVES is not None
+    first_ban = _NATIVES[0] if on and _NATIVES is not None else first_ban_python
+    apply_verdicts = _NATIVES[1] if on and _NATIVES is not None else None
+    return on

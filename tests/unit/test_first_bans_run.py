@@ -75,6 +75,7 @@ def test_the_same_decisions_state_and_table_with_first_bans_done_as_a_run(
     # (the Python path, whose ``PlainBans.ban`` is counted here: test_native_first_bans
     # compares the C one with it)
     monkeypatch.setattr(nativeban, "first_ban", nativeban.first_ban_python)
+    monkeypatch.setattr(nativeban, "apply_verdicts", None)
     monkeypatch.setattr(plainban.PlainBans, "ban", counting)
     run, run_tables, _ = _with_tables(tmp_path / "run", seed)
     assert taken.count(True) > 5  # bans went the run's way
@@ -192,6 +193,7 @@ def test_a_verdicts_first_bans_skip_decide_ban_and_match_it(
 
     monkeypatch.setattr(banning.BanDeciding, "_decide_ban", counting)
     monkeypatch.setattr(nativeban, "first_ban", nativeban.first_ban_python)
+    monkeypatch.setattr(nativeban, "apply_verdicts", None)
     runs = []
     for plainly in (True, False):
         if not plainly:

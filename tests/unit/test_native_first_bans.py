@@ -1,4 +1,5 @@
-"""A network's first ban in C (decisions.nativeban, ``_banrun``) against the Python path.
+"""A network's first ban in C (decisions.nativeban, ``_banrun``: ``first_ban`` and
+``apply_verdicts``) against the Python path.
 
 The same traffic (test_first_failure_banned's: IPv4 and IPv6 networks, ignored and junk
 addresses, known-good pairs, long lines cut and non-ASCII ones, bans ended by the clock
@@ -130,6 +131,41 @@ def test_a_crafted_text_gives_stored_network_texts_network_or_error(text: str) -
     assert ours[0] == ipaddress.ip_network(theirs[1])
 
 
+def test_verdicts_the_c_loop_does_not_take_go_the_python_way(tmp_path: Path) -> None:
+    """A subnet's verdict, or anything but a list or tuple of 6-tuples: the method itself
+    (the same result, or the same error)."""
+    apply = nativeban.apply_verdicts
+    assert apply is not None
+    engine = _engine(StateStore(tmp_path / "s.sqlite"), FakeClock(NOW), max_tracked=1000)
+    rt = engine.jails["sshd"]
+    commit = BatchCommit(jail="sshd", source="c")
+    changes = Changes(commits=[commit])
+    calls: list[int] = []
+    method = engine._apply_verdicts
+
+    def counted(*args: Any) -> list[str]:
+        calls.append(len(args))
+        return method(*args)
+
+    engine._apply_verdicts = counted  # type: ignore[method-assign,assignment]
+    banned = engine.bans.texts_of("sshd")
+    virtual = engine._virtual.of("sshd")
+    given = (rt, NOW - 5.0, "c", commit, changes, NOW, banned, virtual)
+
+    def run(verdicts: Any) -> list[str]:
+        return apply(engine, given[0], verdicts, *given[1:])
+
+    assert isinstance(run([("subnet", "198.51.100.0/24", 4, None, None, ())]), list)
+    assert calls == [9]
+    with pytest.raises(ValueError, match="unpack"):
+        run([("account", "203.0.113.1/32", 1, None)])
+    assert run(iter([("account", "203.0.113.1/32", 1, -1.0, "root", ())])) == ["203.0.113.1/32"]
+    assert len(calls) == 3
+    assert run(()) == []
+    assert run([("account", "203.0.113.2/32", 1, -1.0, "root", ())]) == ["203.0.113.2/32"]
+    assert len(calls) == 3
+
+
 def test_a_str_subclass_key_goes_the_python_way() -> None:
     from journalban.decisions import _banrun
 
@@ -162,13 +198,23 @@ def _first_bans(engine: DecisionEngine, names: list[str], source: str, line: str
     rt = engine.jails["sshd"]
     commit = BatchCommit(jail="sshd", source=source)
     changes = Changes(commits=[commit])
-    plain = engine._plain_bans(rt, commit, changes)
+    plain = engine._plain = engine._plain_bans(rt, commit, changes)
+    apply = nativeban.apply_verdicts
+    assert apply is not None
+    banned, virtual = engine.bans.texts_of("sshd"), engine._virtual.of("sshd")
     done = 0
     for i, key in enumerate(names):
         if i % 3 == 0:
             rt.recent_lines.held = (key, line)
-        done += nativeban.first_ban(plain, key, NOW - 100.0 + i % 120, 1, source, NOW,
-                                    "account", -1.0, "root" if i % 2 else None) is None  # fmt: skip
+        when, account = NOW - 100.0 + i % 120, "root" if i % 2 else None
+        if i % 4 == 1:  # (the verdicts' loop in C: the same first ban)
+            verdicts = [("account", key, 1, -1.0, account, ())]
+            spent = apply(engine, rt, verdicts, when, source, commit, changes, NOW, banned,
+                          virtual)  # fmt: skip
+            done += spent == [key]
+            continue
+        done += nativeban.first_ban(plain, key, when, 1, source, NOW, "account", -1.0,
+                                    account) is None  # fmt: skip
     engine._first.flush(engine.bans, engine._decided)
     return done
 
@@ -213,7 +259,7 @@ def test_the_c_first_bans_leak_no_reference_and_no_memory(tmp_path: Path) -> Non
 def test_the_c_makers_and_networks_leak_no_reference() -> None:
     from journalban.decisions import _banrun
 
-    jail, text = "".join(["ss", "hd"]), "".join(["192.0.2.", "77/32"])
+    jail, text = "".join(["web", "-jail"]), "".join(["192.0.2.", "77/32"])
     net = stored_network_text(text)[0]
     lines = ("a", "b")
     counts = [sys.getrefcount(o) for o in (jail, text, net, lines)]
