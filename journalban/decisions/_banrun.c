@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <arpa/inet.h>
 
 #define N_FIELDS 10
 static const char *const FIELD_NAMES[N_FIELDS] = {
@@ -890,6 +891,117 @@ fail:
     return NULL;
 }
 
+/* pointverdict.HostVerdicts.__missing__ (the C library's inet_pton taking only the canonical
+ * dotted quad: pointverdict.V4_CANONICAL), a method of that dict subclass:
+ * (host + "/32", the reason of the segment holding the address) remembered and returned;
+ * None for any other text. ``memo``: HOST_MEMO, set by host_missing(). */
+static Py_ssize_t host_memo = 0;
+static PyObject *s_starts, *s_reasons, *s_slash32;
+
+static PyObject *
+hosts_missing(PyObject *self, PyObject *host)
+{
+    if (!PyUnicode_Check(host)) {
+        PyErr_SetString(PyExc_TypeError, "a host text is a str");
+        return NULL;
+    }
+    if (PyUnicode_GET_LENGTH(host) > 15)
+        Py_RETURN_NONE; /* (longer than any dotted quad) */
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(host, &n);
+    if (text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) /* (a lone surrogate: as inet_pton's) */
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    /* ":" (IPv6: not here), a NUL (inet_pton's ValueError), or too long for a quad */
+    if (n > 15 || memchr(text, ':', (size_t)n) != NULL || strlen(text) != (size_t)n)
+        Py_RETURN_NONE;
+    unsigned char packed[4];
+    if (inet_pton(AF_INET, text, packed) != 1)
+        Py_RETURN_NONE;
+    unsigned long value = ((unsigned long)packed[0] << 24) | ((unsigned long)packed[1] << 16)
+                          | ((unsigned long)packed[2] << 8) | (unsigned long)packed[3];
+    PyObject *number = NULL, *key = NULL, *starts = NULL, *reasons = NULL, *found = NULL;
+    number = PyLong_FromUnsignedLong(value);
+    key = number ? PyUnicode_Concat(host, s_slash32) : NULL;
+    if (key == NULL)
+        goto done;
+    Py_ssize_t size = PyObject_Size(self);
+    if (size < 0)
+        goto done;
+    if (size >= host_memo) {
+        PyObject *r = PyObject_CallMethod(self, "clear", NULL);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    starts = PyObject_GetAttr(self, s_starts);
+    reasons = starts ? PyObject_GetAttr(self, s_reasons) : NULL;
+    if (reasons == NULL)
+        goto done;
+    if (!PyList_CheckExact(starts) || !PyList_CheckExact(reasons)) {
+        PyErr_SetString(PyExc_TypeError, "segments are lists");
+        goto done;
+    }
+    /* bisect_right(starts, value) */
+    Py_ssize_t lo = 0, hi = PyList_GET_SIZE(starts);
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        int below = PyObject_RichCompareBool(number, PyList_GET_ITEM(starts, mid), Py_LT);
+        if (below < 0)
+            goto done;
+        if (below)
+            hi = mid;
+        else
+            lo = mid + 1;
+        if (hi > PyList_GET_SIZE(starts)) /* (a comparison changed the list) */
+            hi = PyList_GET_SIZE(starts);
+    }
+    PyObject *reason = Py_None;
+    if (lo >= 1) {
+        if (lo - 1 >= PyList_GET_SIZE(reasons)) {
+            PyErr_SetString(PyExc_IndexError, "a segment without its reason");
+            goto done;
+        }
+        reason = PyList_GET_ITEM(reasons, lo - 1);
+    }
+    found = PyTuple_Pack(2, key, reason);
+    if (found == NULL)
+        goto done;
+    if (PyObject_SetItem(self, host, found) < 0)
+        Py_CLEAR(found);
+done:
+    Py_XDECREF(number);
+    Py_XDECREF(key);
+    Py_XDECREF(starts);
+    Py_XDECREF(reasons);
+    return found;
+}
+
+static PyMethodDef hosts_missing_def = {
+    "__missing__", hosts_missing, METH_O,
+    "(host + \"/32\", its reason) of an IPv4 text, remembered; None for any other",
+};
+
+/* host_missing(HostVerdicts, HOST_MEMO): the method descriptor to set as its __missing__. */
+static PyObject *
+banrun_host_missing(PyObject *self, PyObject *args)
+{
+    PyObject *type;
+    Py_ssize_t memo;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!n:host_missing", &PyType_Type, &type, &memo))
+        return NULL;
+    if (!PyType_IsSubtype((PyTypeObject *)type, &PyDict_Type) || memo < 1) {
+        PyErr_SetString(PyExc_TypeError, "host_missing: a dict subclass and a memo size");
+        return NULL;
+    }
+    host_memo = memo;
+    return PyDescr_NewMethod((PyTypeObject *)type, &hosts_missing_def);
+}
+
 static PyMethodDef banrun_methods[] = {
     {"setup", banrun_setup, METH_VARARGS,
      "setup(Ban, IPv4Address, host type, netmask, JAIL_BANTIME, LINE_CHARS, cut, "
@@ -904,6 +1016,8 @@ static PyMethodDef banrun_methods[] = {
     {"apply_verdicts", (PyCFunction)(void (*)(void))banrun_apply_verdicts, METH_FASTCALL,
      "BanDeciding._apply_verdicts(engine, rt, verdicts, when, source, commit, changes, "
      "now, banned, virtual)"},
+    {"host_missing", banrun_host_missing, METH_VARARGS,
+     "host_missing(HostVerdicts, HOST_MEMO): its __missing__ in C"},
     {"first_ban", (PyCFunction)(void (*)(void))banrun_first_ban, METH_FASTCALL,
      "stored_network_text then PlainBans.ban: None when banned, else (network, text)"},
     {NULL, NULL, 0, NULL},
@@ -948,6 +1062,9 @@ PyInit__banrun(void)
     INTERN(s_hash, "_hash");
     INTERN(s_text, "_text");
     INTERN(s_plain, "_plain");
+    INTERN(s_starts, "_starts");
+    INTERN(s_reasons, "_reasons");
+    INTERN(s_slash32, "/32");
     INTERN(s_plain_bans, "_plain_bans");
     INTERN(s_ban_generally, "_ban_generally");
     INTERN(s_apply_verdicts, "_apply_verdicts");

@@ -19,7 +19,7 @@ from types import ModuleType
 
 from journalban.addresses import IPNetwork, stored_network_text
 from journalban.config.detectors import JAIL_BANTIME
-from journalban.decisions import banmaker
+from journalban.decisions import banmaker, pointverdict
 from journalban.decisions.plainban import PlainBans, spent_lines
 from journalban.decisions.recentlines import LINE_CHARS, cut
 from journalban.events import Ban, lineless
@@ -131,8 +131,10 @@ apply_verdicts: ApplyVerdicts | None = None if _NATIVES is None else _NATIVES[1]
 
 
 def use(native: bool) -> bool:
-    """Decide first bans in C (if built and checked) or in Python; whether C is in use."""
+    """Decide first bans (and ``HostVerdicts``' misses: decisions.pointverdict) in C (if
+    built and checked) or in Python; whether C is in use."""
     global first_ban, apply_verdicts
+    pointverdict.use_native(native)
     on = native and _NATIVES is not None
     first_ban = _NATIVES[0] if on and _NATIVES is not None else first_ban_python
     apply_verdicts = _NATIVES[1] if on and _NATIVES is not None else None

@@ -18,6 +18,7 @@ was computed from.
 from __future__ import annotations
 
 import heapq
+import os
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from socket import AF_INET, inet_pton
@@ -154,6 +155,35 @@ class HostVerdicts(dict[str, "tuple[str, str | None] | None"]):
                 self.clear()
             self[host] = (host + "/32", after[bisect_right(starts, value)])
         return sixes
+
+
+# ``HostVerdicts.__missing__`` in Python, and in C (decisions._banrun: no frame of Python a
+# miss, a flood's every new address) where the module is built and inet_pton takes only the
+# canonical dotted quad; JOURNALBAN_NATIVE_BANS=0 keeps Python's. ``use_native`` switches.
+PYTHON_MISSING: Final = HostVerdicts.__missing__
+
+
+def _native_missing() -> object | None:
+    if not V4_CANONICAL or os.environ.get("JOURNALBAN_NATIVE_BANS", "1") == "0":
+        return None
+    try:
+        from journalban.decisions import _banrun
+    except ImportError:
+        return None
+    return _banrun.host_missing(HostVerdicts, HOST_MEMO)
+
+
+NATIVE_MISSING: Final = _native_missing()
+
+
+def use_native(native: bool) -> bool:
+    """``HostVerdicts.__missing__`` in C (if built) or in Python; whether C is in use."""
+    on = native and NATIVE_MISSING is not None
+    HostVerdicts.__missing__ = NATIVE_MISSING if on else PYTHON_MISSING  # type: ignore[assignment,method-assign]
+    return on
+
+
+use_native(True)
 
 
 def ranked(groups: Iterable[tuple[Iterable[tuple[int, int, int]], str]]) -> list[Ranked]:

@@ -269,3 +269,55 @@ def test_the_c_makers_and_networks_leak_no_reference() -> None:
         _banrun.network_text(text)
     gc.collect()
     assert [sys.getrefcount(o) for o in (jail, text, net, lines)] == counts
+
+
+def test_the_c_host_miss_answers_and_remembers_as_the_python_one() -> None:
+    """``HostVerdicts.__missing__`` in C and in Python: the same answers for canonical and
+    loose texts, IPv6, junk, a NUL, a lone surrogate, non-ASCII digits; the same memo,
+    cleared whole when full."""
+    import random
+
+    from test_host_verdicts_text import _texts
+
+    from journalban.decisions import pointverdict
+    from journalban.decisions.ignore import IgnoreList
+
+    if pointverdict.NATIVE_MISSING is None:
+        pytest.skip("inet_pton takes loose texts here: the Python miss alone")
+    texts = _texts(random.Random(20))[:6000]
+    texts += ["1.2.3.4\ud800", "\ud800", "\u0661.2.3.4", "1.2.3.4" * 3, "9.9.9.9", "9.9.9.9"]
+    ignore = IgnoreList(["10.0.0.0/8", "203.0.113.0/24", "198.51.100.7", "0.0.0.0/0"])
+    answers, memos = [], []
+    for native in (True, False):
+        assert pointverdict.use_native(native) is native
+        try:
+            hosts = pointverdict.HostVerdicts(ignore.points)
+            got = []
+            for host in texts:
+                got.append(hosts[host])
+                if len(got) % 1500 == 0:
+                    memos.append(dict(hosts))
+            answers.append(got)
+        finally:
+            pointverdict.use_native(True)
+    assert answers[0] == answers[1]
+    assert memos[: len(memos) // 2] == memos[len(memos) // 2 :]
+    assert any(a is not None and a[1] is not None for a in answers[0])
+    assert answers[0][-1] == ("9.9.9.9/32", "in ignoreip")
+    assert len({len(m) for m in memos}) > 1  # (the memo cleared when full)
+
+
+def test_the_c_host_miss_leaks_no_reference() -> None:
+    from journalban.decisions import pointverdict
+    from journalban.decisions.ignore import IgnoreList
+
+    ignore = IgnoreList(["10.0.0.0/8"])
+    host = "".join(["10.1.2.", "3"])
+    before = sys.getrefcount(host)
+    for _ in range(3000):
+        hosts = pointverdict.HostVerdicts(ignore.points)
+        assert hosts[host] == ("10.1.2.3/32", "in ignoreip")
+        assert hosts["::1"] is None
+    del hosts
+    gc.collect()
+    assert sys.getrefcount(host) == before
