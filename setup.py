@@ -1,7 +1,8 @@
 """The C modules journalban builds (issue 19): the native reader of journal files
 (``journalban.sources._journalfile``), the literal scan (``journalban.matching._linescan``),
-the ban rows' columns of a commit (``journalban.state._rowvalues``) and a
-network's first ban (``journalban.decisions._banrun``), each an accelerator of
+the ban rows' columns of a commit (``journalban.state._rowvalues``), a
+network's first ban (``journalban.decisions._banrun``) and a run of decided bans'
+signals, log lines and firewall entries (``journalban._announce``), each an accelerator of
 what the package also does in pure Python.
 
 Everything else is in pyproject.toml; this file exists because an extension's

@@ -61,6 +61,12 @@ BUILD_ID = "/usr/lib/.build-id"  # where rpm links an ELF file by its build id
 NATIVE_MODULE = re.compile(r"site-packages/journalban/sources/_journalfile\.cpython-[^/]*\.so")
 # The second (issue 19, fscan): the file scan's inner loop (journalban.matching._linescan).
 SCAN_MODULE = re.compile(r"site-packages/journalban/matching/_linescan\.cpython-[^/]*\.so")
+# The third to fifth (issue 19, session 20): a commit's ban columns, a decided ban's
+# announcing, a network's first ban.
+PER_BAN_MODULES = [
+    re.compile(rf"site-packages/journalban/{name}\.cpython-[^/]*\.so")
+    for name in ("state/_rowvalues", "_announce", "decisions/_banrun")
+]
 
 pytestmark = pytest.mark.real
 
@@ -228,7 +234,7 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "docs/packaging/PKGBUILD",
         "filters/sshd.yaml",
         "journalban/data/default.yaml",
-        # the C module's source and interface, and what builds it
+        # the C modules' sources and interfaces, and what builds them
         "setup.py",
         "journalban/sources/_journalfile.c",
         "journalban/sources/_journalfile.pyi",
@@ -238,6 +244,8 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "journalban/state/_rowvalues.pyi",
         "journalban/decisions/_banrun.c",
         "journalban/decisions/_banrun.pyi",
+        "journalban/_announce.c",
+        "journalban/_announce.pyi",
     ]:
         assert (sdist_tree / path).is_file(), path
     assert not list(sdist_tree.rglob("*.so")), "a built module in the sdist"
@@ -389,6 +397,8 @@ def test_makepkg_builds_the_package_from_the_sdist_with_exactly_the_shared_list(
     assert package.name.removesuffix(".pkg.tar.gz").rsplit("-", 1)[1] in _pkgbuild_arches()
     assert len([n for n in python_files if NATIVE_MODULE.search(n)]) == 1, sorted(python_files)
     assert len([n for n in python_files if SCAN_MODULE.search(n)]) == 1, sorted(python_files)
+    for module in PER_BAN_MODULES:
+        assert len([n for n in python_files if module.search(n)]) == 1, sorted(python_files)
     assert f"arch = {package.name.removesuffix('.pkg.tar.gz').rsplit('-', 1)[1]}" in pkginfo
     files = {
         n.removesuffix(".gz") if n.startswith("usr/share/man/") else n: m
@@ -492,6 +502,8 @@ def test_rpmbuild_builds_both_packages_with_exactly_the_shared_list(
     assert any(p.endswith("site-packages/journalban/__init__.py") for p in main)
     assert len([p for p in main if NATIVE_MODULE.search(p)]) == 1, sorted(main)
     assert len([p for p in main if SCAN_MODULE.search(p)]) == 1, sorted(main)
+    for module in PER_BAN_MODULES:
+        assert len([p for p in main if module.search(p)]) == 1, sorted(main)
     assert not [p for p in selinux if "site-packages" in p]
     made_by_rpm = {"/usr/share/doc/journalban", "/usr/share/licenses/journalban"}
     listed_main = {(e.path, e.kind, e.mode) for e in install.entries(install.KINDS - {"selinux"})}
