@@ -761,23 +761,22 @@ ban_entries(PyObject *Py_UNUSED(module), PyObject *args)
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(bans); i++) {
         PyObject *ban = Py_NewRef(PyList_GET_ITEM(bans, i));
         PyObject *value[3] = {NULL, NULL, NULL};
-        int failed = 0;
         if (f.names == NULL)
             fields_init(&f, ban, names, 3);
-        for (int k = 0; k < 3 && !failed; k++) {
-            value[k] = field(&f, ban, k);
-            if (value[k] == NULL && !PyErr_Occurred()) /* (as getattr: AttributeError) */
-                PyErr_SetObject(PyExc_AttributeError, names[k]);
-            failed = value[k] == NULL;
-        }
-        Py_DECREF(ban);
+        /* In the Python loop's order: the jail, whether it uses the firewall, and only
+         * then the network and the expiry (a ban of a jail that does not is not read). */
+        value[0] = field(&f, ban, 0);
+        if (value[0] == NULL && !PyErr_Occurred()) /* (as getattr: AttributeError) */
+            PyErr_SetObject(PyExc_AttributeError, names[0]);
+        int failed = value[0] == NULL;
         int use = last_use;
         if (!failed && value[0] != last_jail) {
+            /* uses.get(jail), asked where None (an answer of None is asked again) */
             PyObject *known = PyDict_GetItemWithError(uses, value[0]);
-            if (known != NULL)
-                Py_INCREF(known);
-            else if (PyErr_Occurred())
+            if (known == NULL && PyErr_Occurred())
                 failed = 1;
+            else if (known != NULL && known != Py_None)
+                Py_INCREF(known);
             else {
                 known = PyObject_CallOneArg(ask, value[0]);
                 if (known == NULL || PyDict_SetItem(uses, value[0], known) < 0)
@@ -787,12 +786,21 @@ ban_entries(PyObject *Py_UNUSED(module), PyObject *args)
                 use = PyObject_IsTrue(known);
                 failed = use < 0;
             }
-            Py_XDECREF(known);
-            if (!failed) {
+            if (!failed && known != Py_None) {
                 Py_XSETREF(last_jail, Py_NewRef(value[0]));
                 last_use = use;
+            } else {
+                Py_CLEAR(last_jail);
             }
+            Py_XDECREF(known);
         }
+        for (int k = 1; k < 3 && !failed && use; k++) {
+            value[k] = field(&f, ban, k);
+            if (value[k] == NULL && !PyErr_Occurred())
+                PyErr_SetObject(PyExc_AttributeError, names[k]);
+            failed = value[k] == NULL;
+        }
+        Py_DECREF(ban);
         PyObject *entry = NULL;
         if (!failed && use) {
             entry = type->tp_alloc(type, 0);
@@ -847,14 +855,12 @@ hold_entries(PyObject *Py_UNUSED(module), PyObject *args)
         PyObject *value[3] = {NULL, NULL, NULL};
         if (f.names == NULL)
             fields_init(&f, entry, names, 3);
-        for (int k = 0; k < 3 && !failed; k++) {
-            value[k] = field(&f, entry, k);
-            if (value[k] == NULL && !PyErr_Occurred())
-                PyErr_SetObject(PyExc_AttributeError, names[k]);
-            failed = value[k] == NULL;
-        }
-        Py_DECREF(entry);
-        PyObject *jail = value[0], *network = value[1], *expires_at = value[2];
+        /* In the Python loop's order: the expiry, then (not expired) the jail, its table,
+         * then the network. */
+        PyObject *expires_at = value[2] = field(&f, entry, 2);
+        if (expires_at == NULL && !PyErr_Occurred())
+            PyErr_SetObject(PyExc_AttributeError, names[2]);
+        failed = expires_at == NULL;
         int expired = 0;
         if (!failed && expires_at != Py_None) {
             if (PyFloat_CheckExact(expires_at) && PyFloat_CheckExact(now))
@@ -863,9 +869,17 @@ hold_entries(PyObject *Py_UNUSED(module), PyObject *args)
                 expired = PyObject_RichCompareBool(expires_at, now, Py_LE);
             failed = expired < 0;
         }
-        int other = 0;
+        PyObject *jail = NULL, *network = NULL;
         if (!failed && !expired) {
-            other = last == NULL ? 1 : jail == last ? 0 : PyObject_RichCompareBool(jail, last, Py_NE);
+            jail = value[0] = field(&f, entry, 0);
+            if (jail == NULL && !PyErr_Occurred())
+                PyErr_SetObject(PyExc_AttributeError, names[0]);
+            failed = jail == NULL;
+        }
+        int other = 0;
+        if (!failed && !expired) { /* (the Python loop's last jail is None at first) */
+            PyObject *was = last == NULL ? Py_None : last;
+            other = jail == was ? 0 : PyObject_RichCompareBool(jail, was, Py_NE);
             failed = other < 0;
         }
         if (!failed && !expired && other) {
@@ -886,7 +900,16 @@ hold_entries(PyObject *Py_UNUSED(module), PyObject *args)
                 failed = 1;
             }
         }
-        if (!failed && !expired)
+        if (!failed && !expired) {
+            network = value[1] = field(&f, entry, 1);
+            if (network == NULL && !PyErr_Occurred())
+                PyErr_SetObject(PyExc_AttributeError, names[1]);
+            failed = network == NULL;
+        }
+        Py_DECREF(entry);
+        if (!failed && !expired && table == NULL) /* (a first jail equal to None: the */
+            failed = PyObject_Hash(network) == -1; /* Python loop's table is a new dict) */
+        else if (!failed && !expired)
             failed = PyObject_SetItem(table, network, expires_at) < 0 ||
                      PyList_Append(nets, network) < 0;
         for (int k = 0; k < 3; k++)
