@@ -1,0 +1,101 @@
+"""Differential fuzz of journalban.decisions._banrun against its pure-Python references
+(issue 19's audit): a key's network (``network_text``, a crafted log line's address text)
+against addresses.stored_network_text, and a Ban made slot by slot (``new_ban``,
+``new_ban_pair``) against the dataclass's own, on texts of every class of character
+(near-miss IPv4 texts: leading zeros, 256, signs, spaces, other digits, NUL; IPv6; junk)
+and values of every type. Seeded; run under AddressSanitizer too."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from journalban.addresses import stored_network_text
+from journalban.decisions import nativeban
+from journalban.events import Ban, lineless
+from support import fuzzvalues as fz
+
+pytestmark = pytest.mark.skipif(nativeban.NATIVE is None, reason="_banrun not built")
+
+
+def _native() -> Any:
+    from journalban.decisions import _banrun  # (set up by nativeban's import)
+
+    return _banrun
+
+
+def _v4_text(rng: random.Random) -> str:
+    """An IPv4 /32's text, often a near miss of the canonical form."""
+    octets = [str(rng.randrange(256)) for _ in range(4)]
+    kind = rng.randrange(14)
+    if kind == 0:
+        octets[rng.randrange(4)] = rng.choice(["256", "999", "1000", "-1", "+1", ""])
+    elif kind == 1:
+        octets[rng.randrange(4)] = "0" + octets[0]
+    elif kind == 2:
+        octets[rng.randrange(4)] = rng.choice(
+            ["\u0661", "\uff11", " 1", "1 ", "0x1", "1\0", "\u00b9"]
+        )
+    elif kind == 3:
+        octets.append(str(rng.randrange(256)))
+    elif kind == 4:
+        octets.pop()
+    text = ".".join(octets) + rng.choice(["/32"] * 6 + ["/31", "/032", "/32 ", "", "/3", "/32/32"])
+    if kind == 5:
+        text = fz.text(rng, 20) + text
+    elif kind == 6:
+        text = text + fz.text(rng, 4)
+    elif kind == 7:
+        text = rng.choice(["::ffff:", "::", "2001:db8::"]) + text
+    return text
+
+
+def _key(rng: random.Random) -> Any:
+    kind = rng.random()
+    if kind < 0.75:
+        return _v4_text(rng)
+    if kind < 0.85:
+        return rng.choice(["2001:db8::/64", "2001:db8::1/128", "::/64", "10.0.0.0/8", "1.2.3.0/24"])
+    if kind < 0.97:
+        return fz.text(rng, 20)
+    return rng.choice([None, 5, b"1.2.3.4/32", ["1.2.3.4/32"]])
+
+
+def test_a_keys_network_is_stored_network_texts() -> None:
+    native = _native()
+    rng = random.Random(2201)
+    built = 0
+    for _ in range(4000):
+        key = _key(rng)
+        ours = fz.outcome(native.network_text, key)
+        theirs = fz.outcome(stored_network_text, key)
+        if isinstance(ours, type) or isinstance(theirs, type):
+            assert ours is theirs, key
+            continue
+        assert ours[1] == theirs[1], key
+        assert type(ours[1]) is type(theirs[1])
+        assert nativeban._same_network(ours[0], theirs[0]), key
+        built += 1
+    assert built > 1200
+
+
+def test_a_ban_made_slot_by_slot_is_the_dataclasss() -> None:
+    native = _native()
+    rng = random.Random(2202)
+    for _ in range(1500):
+        fields = [fz.name(rng), fz.network(rng), fz.time(rng), fz.time(rng), fz.number(rng),
+                  fz.name(rng), fz.number(rng), fz.name(rng), fz.lines(rng), fz.name(rng)]  # fmt: skip
+        ours = native.new_ban(*fields)
+        theirs = Ban(*fields)
+        assert type(ours) is Ban
+        assert repr(ours) == repr(theirs)
+        assert all(getattr(ours, f) is getattr(theirs, f) for f in Ban.__dataclass_fields__)
+        ban, bare = native.new_ban_pair(*fields)
+        assert repr((ban, bare)) == repr((theirs, lineless(theirs)))
+        assert bare.lines == ()
+    with pytest.raises(TypeError):
+        native.new_ban(*fields[:9])
+    with pytest.raises(TypeError):
+        native.new_ban_pair(*fields, None)
