@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from journalban.addresses import stored_network_text
-from journalban.decisions import nativeban
+from journalban.decisions import nativeban, pointverdict
+from journalban.decisions.ignore import IgnoreList
+from journalban.decisions.pointverdict import HostVerdicts
 from journalban.events import Ban, lineless
 from support import fuzzvalues as fz
 
@@ -99,3 +101,28 @@ def test_a_ban_made_slot_by_slot_is_the_dataclasss() -> None:
         native.new_ban(*fields[:9])
     with pytest.raises(TypeError):
         native.new_ban_pair(*fields, None)
+
+
+def test_a_hosts_miss_is_the_python_methods() -> None:
+    """HostVerdicts.__missing__ in C (``host_missing``) against the Python method: the same
+    (key, reason) or None for crafted host texts."""
+    if pointverdict.NATIVE_MISSING is None:
+        pytest.skip("the C __missing__ is not in use")
+    rng = random.Random(2203)
+    ignore = IgnoreList(["10.0.0.0/8", "203.0.113.0/24", "198.51.100.7", "2001:db8::/32"])
+    hosts = [_v4_text(rng).removesuffix("/32") for _ in range(3000)]
+    hosts += [fz.text(rng, 16) for _ in range(500)] + ["::1", "1.2.3.4\0", "\ud800", ""]
+
+    def each(native: bool) -> list[Any]:
+        pointverdict.use_native(native)
+        fresh = HostVerdicts(ignore.points)
+        return [fz.outcome(fresh.__getitem__, host) for host in hosts]
+
+    try:
+        ours = each(True)
+        theirs = each(False)
+    finally:
+        pointverdict.use_native(True)
+    assert ours == theirs
+    assert sum(one is not None for one in ours) > 500
+    assert fz.outcome(HostVerdicts(ignore.points).__getitem__, 5) is TypeError
