@@ -170,7 +170,8 @@ def _native_missing() -> object | None:
         from journalban.decisions import _banrun
     except ImportError:
         return None
-    return _banrun.host_missing(HostVerdicts, HOST_MEMO)
+    make = getattr(_banrun, "host_missing", None)  # (None: a build older than this module)
+    return None if make is None else make(HostVerdicts, HOST_MEMO)
 
 
 NATIVE_MISSING: Final = _native_missing()
