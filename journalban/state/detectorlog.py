@@ -353,7 +353,7 @@ def _text(changes: Mapping[str, str | None]) -> str:
 
     In C where the accelerator is built (``_rowvalues.packed``: one walk of the dict, no
     tuple a key, the text checked and copied once; sshd-flood's 162,000 entries a run
-    251 M -> ? M instructions); None from it: JSON, as below."""
+    251 M -> 75 M instructions); None from it: JSON, as below."""
     if NATIVE_PACKED is not None:
         text = NATIVE_PACKED(changes, PACKED, SEP, GONE)
         if text is not None:
