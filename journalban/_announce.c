@@ -5,6 +5,7 @@
  * reference and is used where this module is not built or is switched off:
  *
  *   pack_banned   journalban.bus.bannedwire._pack_run (the signals, byte for byte dbus-fast's)
+ *   pack_banned_many  journalban.bus.bannedmany._pack_many (one signal of a step's bans)
  *   ban_lines     journalban.agent.banlines.ban_messages (the lines' text)
  *   ban_entries   journalban.agent.deciding's _entries with entrymaker.new_entry
  *   hold_entries  journalban.firewall.dryrun.DryRunBackend.apply's additions
@@ -370,6 +371,101 @@ read_shown(Fields *f, PyObject *ban, Shown *v)
     return 0;
 }
 
+/* A ban's values as the wire carries them: its strings' UTF-8 (borrowed from ``address``
+ * and the Shown it was read from, which hold them) and its numbers. */
+typedef struct {
+    const char *addr, *jail, *source, *reason;
+    Py_ssize_t addr_n, jail_n, source_n, reason_n;
+    uint32_t failures, ban_count;
+    uint64_t expires, banned;
+} Wire;
+
+/* Read a ban's values for the wire into *w (their holders into *v and *address, which
+ * the caller releases): 0 read, 1 left to the Python code, -1 an error. */
+static int
+wire_of(Fields *f, PyObject *ban, PyObject *format_network, Shown *v, PyObject **address,
+        Wire *w)
+{
+    int result = read_shown(f, ban, v);
+    if (result != 0)
+        return result;
+    Py_ssize_t address_chars = 0;
+    result = address_of(v->network, format_network, address, &address_chars);
+    if (result < 0 && PyErr_ExceptionMatches(PyExc_Exception)) {
+        PyErr_Clear(); /* (a network that cannot be formatted: the Python code's to raise) */
+        result = 1;
+    }
+    if (result != 0)
+        return result;
+    if ((result = wire_text(*address, &w->addr, &w->addr_n)) != 0 ||
+        (result = wire_text(v->jail, &w->jail, &w->jail_n)) != 0 ||
+        (result = wire_text(v->source, &w->source, &w->source_n)) != 0 ||
+        (result = wire_text(v->reason, &w->reason, &w->reason_n)) != 0 ||
+        (result = wire_u32(v->failures, &w->failures)) != 0 ||
+        (result = wire_u32(v->ban_count, &w->ban_count)) != 0 ||
+        (result = wire_usec(v->expires_at, 1, &w->expires)) != 0 ||
+        (result = wire_usec(v->banned_at, 0, &w->banned)) != 0)
+        return result;
+    /* The address is the first address_chars characters of its text, all ASCII when
+     * they are a network's: the UTF-8 prefix of as many bytes. Anything else: Python. */
+    if (address_chars != PyUnicode_GET_LENGTH(*address)) {
+        if (!PyUnicode_IS_ASCII(*address))
+            return 1;
+        w->addr_n = address_chars;
+    }
+    return 0;
+}
+
+/* A bound of the bytes ``put_ban`` writes, from an offset that is a multiple of 8: four
+ * strings (each at most 3 + 4 + n + 1), a t and its padding, the array's length and
+ * padding, five entries (each at most 7 of padding, a key of at most 4 + 14 + 1, a
+ * signature of 3, and 7 of padding before a t). */
+static Py_ssize_t
+ban_bound(const Wire *w)
+{
+    return w->addr_n + w->jail_n + w->source_n + w->reason_n + 4 * 8 + 16 + 8 +
+           5 * (7 + 19 + 3 + 7) + 8 + 4 + 4 + 8;
+}
+
+/* A ban as ``ssta{sv}`` (a Banned signal's body, or a struct of BannedMany's array),
+ * starting at a multiple of 8 from the message's start. */
+static void
+put_ban(Cursor *c, const Wire *w)
+{
+    put_string(c, w->addr, w->addr_n);
+    put_string(c, w->jail, w->jail_n);
+    put_u64(c, w->expires);
+    put_u32(c, 0); /* the array's length, set below */
+    unsigned char *array_length = c->at - 4;
+    pad(c, 8);
+    unsigned char *array = c->at;
+    put_entry(c, &e_failures);
+    put_u32(c, w->failures);
+    put_entry(c, &e_source);
+    put_string(c, w->source, w->source_n);
+    put_entry(c, &e_ban_count);
+    put_u32(c, w->ban_count);
+    put_entry(c, &e_banned_at);
+    put_u64(c, w->banned);
+    put_entry(c, &e_reason);
+    put_string(c, w->reason, w->reason_n);
+    Cursor fix = {array_length, c->start, c->end};
+    put_u32(&fix, (uint32_t)(c->at - array));
+}
+
+/* A message's head: its first 4 bytes, the body's length (0, set when it is known), the
+ * serial and the header fields, which end at a multiple of 8. */
+static void
+put_head(Cursor *c, const char *head, uint32_t serial, const char *fields, Py_ssize_t fields_size)
+{
+    memcpy(c->at, head, 4);
+    c->at += 4;
+    put_u32(c, 0);
+    put_u32(c, serial);
+    memcpy(c->at, fields, (size_t)fields_size);
+    c->at += fields_size;
+}
+
 /* Pack one ban's signal onto ``out``: 0 packed, 1 left to the Python code (nothing
  * written, no serial taken, or *taken set to the serial it took), -1 an error. */
 static int
@@ -378,39 +474,10 @@ pack_one(Fields *f, PyObject *ban, PyObject *next_serial, PyObject *format_netwo
 {
     Shown v = {0};
     PyObject *address = NULL;
-    int result = read_shown(f, ban, &v);
+    Wire w;
+    int result = wire_of(f, ban, format_network, &v, &address, &w);
     if (result != 0)
         goto done;
-    Py_ssize_t address_chars = 0;
-    result = address_of(v.network, format_network, &address, &address_chars);
-    if (result < 0 && PyErr_ExceptionMatches(PyExc_Exception)) {
-        PyErr_Clear(); /* (a network that cannot be formatted: the Python code's to raise) */
-        result = 1;
-    }
-    if (result != 0)
-        goto done;
-    const char *addr, *jail, *source, *reason;
-    Py_ssize_t addr_n, jail_n, source_n, reason_n;
-    uint32_t failures, ban_count;
-    uint64_t expires, banned;
-    if ((result = wire_text(address, &addr, &addr_n)) != 0 ||
-        (result = wire_text(v.jail, &jail, &jail_n)) != 0 ||
-        (result = wire_text(v.source, &source, &source_n)) != 0 ||
-        (result = wire_text(v.reason, &reason, &reason_n)) != 0 ||
-        (result = wire_u32(v.failures, &failures)) != 0 ||
-        (result = wire_u32(v.ban_count, &ban_count)) != 0 ||
-        (result = wire_usec(v.expires_at, 1, &expires)) != 0 ||
-        (result = wire_usec(v.banned_at, 0, &banned)) != 0)
-        goto done;
-    /* The address is the first address_chars characters of its text, all ASCII when
-     * they are a network's: the UTF-8 prefix of as many bytes. Anything else: Python. */
-    if (address_chars != PyUnicode_GET_LENGTH(address)) {
-        if (!PyUnicode_IS_ASCII(address)) {
-            result = 1;
-            goto done;
-        }
-        addr_n = address_chars;
-    }
     PyObject *serial = PyObject_CallNoArgs(next_serial);
     if (serial == NULL) {
         result = -1;
@@ -423,11 +490,7 @@ pack_one(Fields *f, PyObject *ban, PyObject *next_serial, PyObject *format_netwo
         goto done;
     }
     Py_DECREF(serial);
-    /* the header (12 + fields), four strings (each at most 3 + 4 + n + 1), a t and its
-     * padding, the array's length and padding, five entries (each at most 7 of padding,
-     * a key of at most 4 + 14 + 1, a signature of 3, and 7 of padding before a t) */
-    Py_ssize_t bound = 12 + fields_size + addr_n + jail_n + source_n + reason_n +
-                       4 * 8 + 16 + 8 + 5 * (7 + 19 + 3 + 7) + 8 + 4 + 4 + 8;
+    Py_ssize_t bound = 12 + fields_size + ban_bound(&w);
     if (reserve(out, bound) < 0) {
         result = -1;
         goto done;
@@ -435,40 +498,16 @@ pack_one(Fields *f, PyObject *ban, PyObject *next_serial, PyObject *format_netwo
     Cursor c;
     c.start = c.at = (unsigned char *)out->data + out->used;
     c.end = c.start + bound;
-    memcpy(c.at, head, 4);
-    c.at += 4;
-    unsigned char *body_length = c.at;
-    c.at += 4;
-    put_u32(&c, serial_value);
-    memcpy(c.at, fields, (size_t)fields_size);
-    c.at += fields_size;
+    put_head(&c, head, serial_value, fields, fields_size);
     unsigned char *body = c.at;
-    put_string(&c, addr, addr_n);
-    put_string(&c, jail, jail_n);
-    put_u64(&c, expires);
-    put_u32(&c, 0); /* the array's length, set below */
-    unsigned char *array_length = c.at - 4;
-    pad(&c, 8);
-    unsigned char *array = c.at;
-    put_entry(&c, &e_failures);
-    put_u32(&c, failures);
-    put_entry(&c, &e_source);
-    put_string(&c, source, source_n);
-    put_entry(&c, &e_ban_count);
-    put_u32(&c, ban_count);
-    put_entry(&c, &e_banned_at);
-    put_u64(&c, banned);
-    put_entry(&c, &e_reason);
-    put_string(&c, reason, reason_n);
+    put_ban(&c, &w);
     if (c.at > c.end) { /* never: the bound above covers every write */
         PyErr_SetString(PyExc_SystemError, "_announce: a Banned signal past its bound");
         result = -1;
         goto done;
     }
-    Cursor fix = {body_length, c.start, c.end};
+    Cursor fix = {c.start + 4, c.start, c.end};
     put_u32(&fix, (uint32_t)(c.at - body));
-    fix.at = array_length;
-    put_u32(&fix, (uint32_t)(c.at - array));
     out->used += c.at - c.start;
     result = 0;
 done:
@@ -536,6 +575,115 @@ pack_banned(PyObject *Py_UNUSED(module), PyObject *args)
         return NULL;
     }
     return Py_BuildValue("NnN", data, i, taken ? taken : Py_NewRef(Py_None));
+}
+
+PyDoc_STRVAR(pack_banned_many_doc,
+"pack_banned_many(bans, start, limit, max_bytes, serial, format_network, head, fields)\n"
+"    -> (bytes, stop, refused)\n\n"
+"One BannedMany signal (a(ssta{sv})) with serial, of bans[start:stop]: at most limit\n"
+"bans, and no ban after the array's bytes reach max_bytes. refused: bans[stop] is one\n"
+"left to the Python code (stop is then the first ban not packed; the bytes are empty\n"
+"when it is bans[start]). head: the signal's first 4 bytes; fields: its header fields,\n"
+"padded to 8.");
+
+static PyObject *
+pack_banned_many(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *bans, *format_network;
+    Py_ssize_t start, limit, max_bytes, serial;
+    const char *head, *fields;
+    Py_ssize_t head_size, fields_size;
+    if (!PyArg_ParseTuple(args, "O!nnnnOy#y#:pack_banned_many", &PyList_Type, &bans, &start,
+                          &limit, &max_bytes, &serial, &format_network, &head, &head_size,
+                          &fields, &fields_size))
+        return NULL;
+    if (head_size != 4 || (12 + fields_size) % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "pack_banned_many: not a signal's head and fields");
+        return NULL;
+    }
+    if (serial < 1 || serial > (Py_ssize_t)UINT32_MAX || limit < 1 || max_bytes < 1 ||
+        max_bytes > (Py_ssize_t)1 << 26) {
+        PyErr_SetString(PyExc_ValueError, "pack_banned_many: a serial, limit or size out of range");
+        return NULL;
+    }
+    if (start < 0)
+        start = 0;
+    Buffer out = {NULL, NULL, 0, 0};
+    Fields f = {NULL, {NULL}, NULL, 0};
+    Py_ssize_t head_bytes = 12 + fields_size + 8; /* and the array's length, padded to 8 */
+    if (reserve(&out, head_bytes) < 0)
+        return NULL;
+    Cursor c;
+    c.start = c.at = (unsigned char *)out.data;
+    c.end = c.start + head_bytes;
+    put_head(&c, head, (uint32_t)serial, fields, fields_size);
+    put_u32(&c, 0); /* the array's length, set at the end */
+    pad(&c, 8);
+    out.used = head_bytes;
+    Py_ssize_t count = 0, array_bytes = 0;
+    int refused = 0;
+    Py_ssize_t i = start;
+    for (; i < PyList_GET_SIZE(bans) && count < limit && array_bytes < max_bytes; i++) {
+        PyObject *ban = PyList_GET_ITEM(bans, i);
+        Py_INCREF(ban); /* (format_network may change the list) */
+        if (f.names == NULL)
+            fields_init(&f, ban, shown_names, 8);
+        Shown v = {0};
+        PyObject *address = NULL;
+        Wire w;
+        int result = wire_of(&f, ban, format_network, &v, &address, &w);
+        if (result == 0) {
+            Py_ssize_t bound = 7 + ban_bound(&w);
+            if (reserve(&out, bound) < 0) {
+                result = -1;
+            } else {
+                c.start = (unsigned char *)out.data;
+                c.at = c.start + out.used;
+                c.end = c.at + bound;
+                pad(&c, 8);
+                put_ban(&c, &w);
+                if (c.at > c.end) { /* never: the bound above covers every write */
+                    PyErr_SetString(PyExc_SystemError, "_announce: a BannedMany past its bound");
+                    result = -1;
+                } else {
+                    out.used = c.at - c.start;
+                    array_bytes = out.used - head_bytes;
+                    count++;
+                }
+            }
+        }
+        Py_XDECREF(address);
+        release_shown(&v);
+        Py_DECREF(ban);
+        if (result < 0) {
+            fields_release(&f);
+            Py_XDECREF(out.bytes);
+            return NULL;
+        }
+        if (result > 0) {
+            refused = 1;
+            break;
+        }
+    }
+    fields_release(&f);
+    if (i > PyList_GET_SIZE(bans))
+        i = PyList_GET_SIZE(bans);
+    PyObject *data = out.bytes;
+    if (count == 0) {
+        Py_DECREF(data);
+        data = PyBytes_FromStringAndSize(NULL, 0);
+    } else {
+        unsigned char *start_of = (unsigned char *)out.data;
+        Cursor fix = {start_of + 4, start_of, start_of + head_bytes};
+        put_u32(&fix, (uint32_t)(out.used - (12 + fields_size)));
+        fix.at = start_of + 12 + fields_size;
+        put_u32(&fix, (uint32_t)array_bytes);
+        if (_PyBytes_Resize(&data, out.used) < 0)
+            data = NULL;
+    }
+    if (data == NULL)
+        return NULL;
+    return Py_BuildValue("NnO", data, i, refused ? Py_True : Py_False);
 }
 
 /* ---- the log lines ----------------------------------------------------------------- */
@@ -926,6 +1074,7 @@ hold_entries(PyObject *Py_UNUSED(module), PyObject *args)
 
 static PyMethodDef methods[] = {
     {"pack_banned", pack_banned, METH_VARARGS, pack_banned_doc},
+    {"pack_banned_many", pack_banned_many, METH_VARARGS, pack_banned_many_doc},
     {"ban_lines", ban_lines, METH_VARARGS, ban_lines_doc},
     {"ban_entries", ban_entries, METH_VARARGS, ban_entries_doc},
     {"hold_entries", hold_entries, METH_VARARGS, hold_entries_doc},

@@ -9,6 +9,16 @@ def pack_banned(
     head: bytes,
     fields: bytes,
 ) -> tuple[bytes, int, int | None]: ...
+def pack_banned_many(
+    bans: list[Any],
+    start: int,
+    limit: int,
+    max_bytes: int,
+    serial: int,
+    format_network: Callable[[Any], str],
+    head: bytes,
+    fields: bytes,
+) -> tuple[bytes, int, bool]: ...
 def ban_lines(
     bans: list[Any],
     rests: dict[Any, str],

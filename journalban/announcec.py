@@ -31,6 +31,18 @@ class Native(Protocol):
         fields: bytes,
     ) -> tuple[bytes, int, int | None]: ...
 
+    def pack_banned_many(
+        self,
+        bans: list[Any],
+        start: int,
+        limit: int,
+        max_bytes: int,
+        serial: int,
+        format_network: Callable[[Any], str],
+        head: bytes,
+        fields: bytes,
+    ) -> tuple[bytes, int, bool]: ...
+
     def ban_lines(
         self,
         bans: list[Any],

@@ -1,7 +1,7 @@
 /* The live list of active bans: pages from GetBans, kept current by signals.
  *
- * A page of PAGE bans is read with GetBans (newest first). Banned and Unbanned
- * change the page at once; when the Generation property moves past the
+ * A page of PAGE bans is read with GetBans (newest first). Banned, BannedMany (a
+ * flood's step: each of its bans as a Banned) and Unbanned change the page at once; when the Generation property moves past the
  * generation the page was read at plus the signals applied since, a signal
  * was missed (or a reload happened) and the page is read again. Nothing polls.
  *
@@ -75,10 +75,11 @@
             rereadTimer = window.setTimeout(() => { rereadTimer = null; self.read() }, REREAD_MS);
         }
 
-        self.banned = function (address, jail, expires, details) {
+        /* One ban of a Banned or BannedMany signal put on the page; false: not shown. */
+        function applyBan(address, jail, expires, details) {
             self.generation += 1;
-            if (!self.plain()) { rereadSoon(); return }
-            if (self.jail && self.jail !== jail) return;
+            if (!self.plain()) { rereadSoon(); return false }
+            if (self.jail && self.jail !== jail) return false;
             const index = self.rows.findIndex(r => r[0] === address && r[1] === jail);
             const row = [address, jail, details.banned_at_usec ? details.banned_at_usec.v : Date.now() * 1000,
                 expires, details.ban_count ? details.ban_count.v : 1, details.reason ? details.reason.v : ""];
@@ -91,7 +92,22 @@
                     if (self.rows.length > PAGE) self.rows.pop();
                 }
             }
-            self.render();
+            return true;
+        }
+
+        self.banned = function (address, jail, expires, details) {
+            if (applyBan(address, jail, expires, details)) self.render();
+        };
+
+        /* BannedMany(a(ssta{sv}) bans): a flood's step, each ban as its Banned, in order,
+         * the page drawn once. */
+        self.bannedMany = function (bans) {
+            let shown = false;
+            for (const ban of bans) {
+                if (Array.isArray(ban) && ban.length === 4 && applyBan(ban[0], ban[1], ban[2], ban[3]))
+                    shown = true;
+            }
+            if (shown) self.render();
         };
 
         self.unbanned = function (address, jail) {

@@ -86,6 +86,7 @@
         const client = jb.connect();
         subscriptions.push(client.subscribe({ interface: jb.MANAGER, path: jb.PATH }, (_p, _i, signal, args) => {
             if (signal === "Banned") list.banned(args[0], args[1], args[2], args[3]);
+            else if (signal === "BannedMany") list.bannedMany(args[0]);
             else if (signal === "Unbanned") list.unbanned(args[0], args[1]);
             else if (signal === "Reloaded") { readJails(); list.read() }
             readStatus();

@@ -54,6 +54,7 @@ _OUT_ARG_NAMES: dict[str, dict[str, list[str]]] = {
         "ListAccountsUnderAttack": ["accounts"],
         "EndAccountAttack": ["ended"],
         "Banned": ["address", "jail", "expires_at_usec", "details"],
+        "BannedMany": ["bans"],
         "Unbanned": ["address", "jail", "reason"],
     },
     contract.JAIL_INTERFACE: {
@@ -182,6 +183,12 @@ class ManagerInterface(ServiceInterface):
         self, address: str, jail: str, expires_at_usec: int, details: dict[str, Any]
     ) -> Annotated[tuple[str, str, int, dict[str, Any]], DBusSignature("ssta{sv}")]:
         return address, jail, expires_at_usec, details
+
+    @dbus_signal()
+    def BannedMany(
+        self, bans: list[tuple[str, str, int, dict[str, Any]]]
+    ) -> Annotated[list[tuple[str, str, int, dict[str, Any]]], DBusSignature("a(ssta{sv})")]:
+        return bans
 
     @dbus_signal()
     def Unbanned(

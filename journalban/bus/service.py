@@ -24,7 +24,7 @@ from dbus_fast.aio import MessageBus
 from journalban.agent.api import AgentControl
 from journalban.bus import contract
 from journalban.bus.authority import Authority
-from journalban.bus.bannedwire import send_banned
+from journalban.bus.bannedmany import send_bans
 from journalban.bus.dispatch import CallDispatcher
 from journalban.bus.interfaces import JailInterface, ManagerInterface
 from journalban.bus.paging import BanPages
@@ -195,11 +195,12 @@ class BusService:
         self.banned_all((ban,))
 
     def banned_all(self, bans: Sequence[Ban]) -> None:
-        """Announce a run of bans: a Banned signal each, the properties changed once."""
+        """Announce a run of bans: BannedMany signals for a step's many, a Banned each for
+        its few (``bannedmany``), the properties changed once."""
         self._changed()
         self.pages.banned_all(bans)
         if self._session is not None:
-            send_banned(self._session.bus, bans)
+            send_bans(self._session.bus, bans)
 
     def unbanned(self, ban: Ban, reason: str) -> None:
         """Announce a lifted ban; ``reason`` is expired, manual or flush."""

@@ -1,6 +1,7 @@
 """`journalban watch [--json]`: bans, unbans, reloads and state changes as they happen.
 
-It listens to the agent's signals (``Banned``, ``Unbanned``, ``Reloaded``, and
+It listens to the agent's signals (``Banned``, ``BannedMany`` -- a line for each of
+its bans, as for a ``Banned`` --, ``Unbanned``, ``Reloaded``, and
 ``PropertiesChanged`` of ``State``) and to the bus's ``NameOwnerChanged`` for
 ``org.jailban``: when the agent leaves the bus it prints a ``stopped`` state,
 and when it comes back its state, and keeps following it. Should the bus itself
@@ -105,14 +106,12 @@ async def _follow(bus: MessageBus, emit: Emit, clock: Clock) -> None:
                 task.add_done_callback(pending.discard)
             return
         if message.interface == contract.MANAGER_INTERFACE:
-            event = watchevents.signal_event(message.member or "", message.body, now)
+            for event in watchevents.signal_events(message.member or "", message.body, now):
+                emit(event)
         elif message.member == "PropertiesChanged" and message.path == contract.MANAGER_PATH:
             state = watchevents.state_from_properties(message.body)
-            event = None if state is None else watchevents.state_event(state, now)
-        else:
-            event = None
-        if event is not None:
-            emit(event)
+            if state is not None:
+                emit(watchevents.state_event(state, now))
 
     bus.add_message_handler(on_message)
     for rule in _MATCHES:

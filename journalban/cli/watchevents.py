@@ -40,6 +40,18 @@ def banned_event(body: list[Any], now: float) -> dict[str, Any]:
     )
 
 
+def banned_many_events(body: list[Any], now: float) -> list[dict[str, Any]]:
+    """``BannedMany(a(ssta{sv}) bans)``: a ``ban`` event per element, in order, each as
+    its ``Banned`` signal's; an element of another shape is skipped."""
+    if len(body) != 1 or not isinstance(body[0], list):
+        return []
+    return [
+        banned_event(list(ban), now)
+        for ban in body[0]
+        if isinstance(ban, (list, tuple)) and len(ban) == 4
+    ]
+
+
 def unbanned_event(body: list[Any], now: float) -> dict[str, Any]:
     """``Unbanned(s address, s jail, s reason)``: reason is expired, manual or flush."""
     address, jail, reason = (plain(v) for v in body)
@@ -55,8 +67,17 @@ def state_event(state: str, now: float) -> dict[str, Any]:
     return _event("state", now, state=state)
 
 
+def signal_events(member: str, body: list[Any], now: float) -> list[dict[str, Any]]:
+    """The events of a Manager1 signal: a ``BannedMany``'s bans, else ``signal_event``'s."""
+    if member == "BannedMany":
+        return banned_many_events(body, now)
+    event = signal_event(member, body, now)
+    return [] if event is None else [event]
+
+
 def signal_event(member: str, body: list[Any], now: float) -> dict[str, Any] | None:
-    """The event for a Manager1 signal, or None for a signal watch does not show."""
+    """The event for a Manager1 signal of one event, or None for a signal watch does not
+    show (``BannedMany``: ``signal_events``)."""
     if member == "Banned" and len(body) == 4:
         return banned_event(body, now)
     if member == "Unbanned" and len(body) == 3:

@@ -46,7 +46,12 @@ JAIL_CONTRACT = {
     "ListBans": ("", "a(ssttus)"),
     "GetStatus": ("", "a{sv}"),
 }
-MANAGER_SIGNALS = {"Banned": "ssta{sv}", "Unbanned": "sss", "Reloaded": ""}
+MANAGER_SIGNALS = {
+    "Banned": "ssta{sv}",
+    "BannedMany": "a(ssta{sv})",
+    "Unbanned": "sss",
+    "Reloaded": "",
+}
 MANAGER_PROPERTIES = {
     "Version": "s",
     "State": "s",
@@ -275,4 +280,26 @@ def test_the_banned_signal_built_by_hand_is_the_interfaces() -> None:
         manager, ban.address, ban.jail, convert.usec(ban.expires_at), convert.banned_details(ban)
     )
     assert signal.body == list(expected)
+    assert b"hunter2" not in signal._marshall(False)
+
+
+def test_the_banned_many_signal_is_the_interfaces() -> None:
+    """``bannedmany.many_signal``: the path, interface, member and signature that
+    ``ManagerInterface.BannedMany`` declares, each element a ``Banned`` signal's body."""
+    from journalban.bus.bannedmany import many_signal
+    from journalban.bus.bannedwire import banned_signal
+
+    manager = ManagerInterface(FakeControl())
+    (declared,) = [s for s in manager.introspect().signals if s.name == "BannedMany"]
+    bans = [
+        Ban("sshd", ipaddress.ip_network(f"203.0.113.{n}"), 1_700_000_000.25, None, n,
+            "failures", 1, "journal", ("Failed password for hunter2",))
+        for n in range(3)
+    ]  # fmt: skip
+    signal = many_signal(bans)
+    assert (signal.path, signal.interface, signal.member) == (
+        contract.MANAGER_PATH, contract.MANAGER_INTERFACE, "BannedMany",
+    )  # fmt: skip
+    assert signal.signature == "".join(str(arg.signature) for arg in declared.args)
+    assert signal.body == [[banned_signal(ban).body for ban in bans]]
     assert b"hunter2" not in signal._marshall(False)

@@ -49,3 +49,25 @@ def test_unban_reload_and_state_events() -> None:
 def test_unknown_or_malformed_signals_are_not_shown() -> None:
     assert watchevents.signal_event("Banned", ["203.0.113.5"], NOW) is None
     assert watchevents.signal_event("SomethingNew", [], NOW) is None
+
+
+def test_a_banned_many_is_a_ban_event_each_in_order_as_banned_gives() -> None:
+    bans = [
+        [f"203.0.113.{n}", "sshd", 0 if n % 2 else int((NOW + n) * 1e6),
+         {"reason": Variant("s", "failures"), "source": Variant("s", "journal")}]
+        for n in range(12)
+    ]  # fmt: skip
+    events = watchevents.signal_events("BannedMany", [bans], NOW)
+    assert events == [watchevents.signal_event("Banned", ban, NOW) for ban in bans]
+    assert [e["address"] for e in events] == [f"203.0.113.{n}" for n in range(12)]
+    one = watchevents.signal_events("Banned", bans[0], NOW)
+    assert one == [watchevents.signal_event("Banned", bans[0], NOW)]
+
+
+def test_a_malformed_banned_many_shows_only_its_well_formed_bans() -> None:
+    ban = ["203.0.113.5", "sshd", 0, {}]
+    assert watchevents.signal_events("BannedMany", [], NOW) == []
+    assert watchevents.signal_events("BannedMany", ["x"], NOW) == []
+    events = watchevents.signal_events("BannedMany", [[ban, ["short"], 7, ban]], NOW)
+    assert [e["address"] for e in events] == ["203.0.113.5", "203.0.113.5"]
+    assert watchevents.signal_events("SomethingNew", [], NOW) == []
