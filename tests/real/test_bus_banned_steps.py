@@ -6,14 +6,18 @@ permanent bans among them), a single ban, then 2,500 bans. ``gdbus monitor`` (GL
 parser, not dbus-fast's) prints one ``BannedMany`` for the 600 with every ban in order,
 a ``Banned`` for the single one, and three ``BannedMany`` (1,000, 1,000 and 500) for the
 2,500; a dbus-fast client receives the same signals with the bodies of ``many_signal``.
-Both ways of packing: the C module's and the pure-Python one.
+``journalban watch`` (its ``watch`` coroutine) prints a ban event for each ban of a
+``BannedMany``, as for a ``Banned``. Both ways of packing: the C module's and the
+pure-Python one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
+from typing import Any
 
 import pytest
 from dbus_fast import Message, MessageType
@@ -23,6 +27,8 @@ from journalban import announcec
 from journalban.bus.bannedmany import MANY_CAP, many_signal, send_bans
 from journalban.bus.bannedwire import banned_signal
 from journalban.bus.writer import gather_writes
+from journalban.cli.watch import watch
+from journalban.cli.watchevents import iso
 from journalban.events import Ban
 from support.bus import PrivateBus, SignalMonitor, add_match
 
@@ -114,3 +120,44 @@ def test_a_flood_step_is_one_banned_many_and_a_single_ban_a_banned(packing: str)
     assert [_plain(m) for m in heard] == [_plain(m) for m in expected]
     serials = [m.serial for m in heard]
     assert serials == sorted(set(serials))
+
+
+async def _watched(bus: PrivateBus, runs: list[list[Ban]], count: int) -> list[dict[str, Any]]:
+    """What ``journalban watch`` (its ``watch`` coroutine) emits while ``runs`` are sent."""
+    server = await MessageBus(bus_address=bus.address).connect()
+    events: list[dict[str, Any]] = []
+    watching = asyncio.ensure_future(watch(events.append, address=bus.address))
+    try:
+        assert gather_writes(server)
+        await server.request_name("org.jailban")
+        for _ in range(100):  # its match rules in place: it said the (unanswered) state
+            if events:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        for run in runs:
+            send_bans(server, run)
+            await asyncio.sleep(0)
+        for _ in range(200):
+            if sum(e["event"] == "ban" for e in events) >= count:
+                break
+            await asyncio.sleep(0.05)
+        return [e for e in events if e["event"] == "ban"]
+    finally:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        server.disconnect()
+
+
+def test_journalban_watch_prints_each_ban_of_a_banned_many_as_of_a_banned(packing: str) -> None:
+    step, single = _bans(30, 0), _bans(1, 1000)
+    with PrivateBus(polkit=False) as bus:
+        events = asyncio.run(_watched(bus, [step, single], 31))
+    assert [(e["address"], e["jail"]) for e in events] == [
+        (ban.address, ban.jail) for ban in [*step, *single]
+    ]
+    for ban, event in zip(step, events, strict=False):
+        assert event["until"] == (None if ban.expires_at is None else iso(ban.expires_at))
+        assert event["origin"] == (ban.source or None)
+        assert event["reason"] == (ban.reason or None)
