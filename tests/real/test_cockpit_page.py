@@ -156,6 +156,39 @@ def test_the_page_reads_again_when_the_generation_shows_missed_signals(
         page.close()
 
 
+def test_a_flood_step_comes_as_banned_many_and_each_of_its_bans_is_on_the_page(
+    setup: Setup, browser: Any
+) -> None:
+    """One journal write of 24 addresses' failures is a step of many bans: the agent sends
+    it as BannedMany (seen on Cockpit's WebSocket, not a Banned each) and the page's list
+    applies each of its bans, without reading its page again."""
+    addresses = [f"203.0.113.{n}" for n in range(100, 124)]
+    many: list[str] = []
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"BannedMany"' in message:
+                many.append(message)
+            ws.send(message)
+
+        server.on_message(from_server)
+        ws.on_message(server.send)
+
+    with CockpitWs(setup.bus) as ws:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route_web_socket(re.compile(".*"), relay)
+        page.goto(ws.url)
+        wait_until(lambda: "Agent running" in text(page, "#agent-state"), "the page")
+        line = "Failed password for root from {} port 4711 ssh2"
+        setup.writer.write([sshd_fields(line.format(a)) for a in addresses for _ in range(2)])
+        wait_until(lambda: all(a in text(page, "#bans") for a in addresses),
+                   "every ban of the step on the page")  # fmt: skip
+        assert any(a in m for m in many for a in addresses), "the step came as BannedMany"
+        page.close()
+
+
 def test_the_jail_page_shows_settings_lines_and_tests_a_line(setup: Setup, browser: Any) -> None:
     address = "203.0.113.51"
     line = f"Failed password for invalid user oracle from {address} port 22 ssh2"
