@@ -2,7 +2,8 @@
 (``journalban.sources._journalfile``), the literal scan (``journalban.matching._linescan``),
 the ban rows' columns of a commit (``journalban.state._rowvalues``), a
 network's first ban (``journalban.decisions._banrun``) and a run of decided bans'
-signals, log lines and firewall entries (``journalban._announce``), each an accelerator of
+signals, log lines and firewall entries (``journalban._announce``) and a jail's detectors'
+per-failure work (``journalban.jails._detectors``), each an accelerator of
 what the package also does in pure Python.
 
 Everything else is in pyproject.toml; this file exists because an extension's
@@ -26,6 +27,7 @@ MODULES = {
     "journalban.state._rowvalues": "journalban/state/_rowvalues.c",
     "journalban._announce": "journalban/_announce.c",
     "journalban.decisions._banrun": "journalban/decisions/_banrun.c",
+    "journalban.jails._detectors": "journalban/jails/_detectors.c",
 }
 
 setup(

@@ -19,6 +19,7 @@ from journalban.jails.attackmode import AttackMode
 from journalban.jails.denyusers import DenyUsers
 from journalban.jails.detector import Detector, Failure, VerdictTuple
 from journalban.jails.knowngood import KnownGood
+from journalban.jails.nativedetect import apart_of
 from journalban.jails.slow import SlowWindow
 from journalban.jails.subnet import SubnetCrowd
 from journalban.state.detection import DetectorRow, restore_rows
@@ -63,6 +64,18 @@ class JailDetection:
         self.persist = True  # False: nothing is kept (a replay), rows() reports none
         # True: the engine leaves the rows to decisions.rowbatch (once per commit).
         self.deferred = False
+        # ``observe_apart`` in C where jails._detectors is built (jails.nativedetect: the
+        # same steps on the same objects), unless the method was replaced (a test's, a
+        # benchmark's recording); else the Python method.
+        if type(self).observe_apart is _PYTHON_APART:
+            native = apart_of(
+                [d for d in self.detectors if d is not self.subnet],
+                self.good_networks,
+                self.known_good,
+                None if self.subnet is None else self._crowd,
+            )
+            if native is not None:
+                vars(self)["observe_apart"] = native  # (the method, per instance)
 
     def observe(self, key: str, user: str | None, when: float) -> Sequence[VerdictTuple]:
         """The verdicts of every detector on one failure, in the detectors' order."""
@@ -159,6 +172,9 @@ class JailDetection:
     def tracked(self) -> int:
         known = self.known_good.tracked if self.known_good is not None else 0
         return sum(d.tracked for d in self.detectors) + known
+
+
+_PYTHON_APART = JailDetection.observe_apart
 
 
 def _taken(key: str, user: str | None, when: float) -> bool:
