@@ -1,7 +1,7 @@
 """Committed bans and unbans of the stream, announced after the calls waiting for them.
 
 Once a group of journal batches is committed and in the firewall, its bans
-are announced: logged, actions run, listeners told (the bus's Banned signal
+are announced: logged, actions run, listeners told (the bus's Banned or BannedMany signals
 and GetBans order). Under a stream that is hundreds of bans, a few turns of
 the event loop each, and a D-Bus Ban waiting for the decisions task waited
 for all of them (p99 0.1-0.2 s of its latency, with 100,000 bans, in
