@@ -297,7 +297,7 @@ def journalban_run(
     each time the agent publishes a commit (bench_watch.CommitWatch). ``memory``:
     a memory run, the tree's memory sampled every ``MEMORY_POLL`` s meanwhile.
     ``bus``: the address of the bus its D-Bus API serves on, as an installed agent's
-    does by default (a ``Banned`` signal per ban); None: ``--no-bus``."""
+    does by default (its bans as ``Banned``/``BannedMany`` signals); None: ``--no-bus``."""
     state = work / "state"
     extra: dict[str, object] = {"firewall": {"backend": "dry-run"}, "jails": jails}
     if bus is not None:
@@ -597,7 +597,7 @@ def main() -> None:
     runs: list[Run] = []
     lat = None
     with tempfile.TemporaryDirectory(prefix="bench-agent-") as tmp, ExitStack() as stack:
-        # journalban serves its D-Bus API as installed (a Banned signal per ban), on a
+        # journalban serves its D-Bus API as installed (Banned/BannedMany signals), on a
         # private bus whose dbus-daemon is in neither tool's process tree.
         bus = None if args.no_bus else stack.enter_context(PrivateBus(polkit=False)).address
         steps: list[tuple[str, Callable[[Path], Run]]] = []

@@ -23,8 +23,8 @@ journalban runs its **default configuration**: the packaged jail with the
 detectors it turns on (sshd: slow, subnet, account, attack_mode), recidive on;
 only the source, the dry-run backend and the three counting values both tools
 share are set (maxretry 5, findtime 2d, bantime 2d: every failure of the day
-counts in both). Its D-Bus API serves, as an installed agent's does (a
-``Banned`` signal per ban), on a private bus (``--no-bus``: without it, the rule
+counts in both). Its D-Bus API serves, as an installed agent's does (its bans as
+``Banned``/``BannedMany`` signals), on a private bus (``--no-bus``: without it, the rule
 before 2026-12-06, which spared journalban that work). fail2ban-server:
 Debian's jail for the filter, mode normal, an action that runs nothing. Wall time, CPU and memory are measured as in
 bench_agent.py (whose runners this uses); the memory table (``memory_table``)
