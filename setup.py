@@ -28,6 +28,7 @@ MODULES = {
     "journalban._announce": "journalban/_announce.c",
     "journalban.decisions._banrun": "journalban/decisions/_banrun.c",
     "journalban.jails._detectors": "journalban/jails/_detectors.c",
+    "journalban.decisions._hitloop": "journalban/decisions/_hitloop.c",
 }
 
 setup(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from journalban.addresses import IPNetwork
 from journalban.clock import Clock
 from journalban.config.schema import JailConfig, RecidiveConfig
-from journalban.decisions import trace
+from journalban.decisions import hitloop, trace
 from journalban.decisions.banning import RECIDIVE
 from journalban.decisions.crowd import CrowdDeciding
 from journalban.decisions.detecting import JailDetection
@@ -127,75 +127,15 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         changes = Changes(commits=[commit])
         rt.count_lines(batch)
         rt.check_networks(batch.addresses)
-        maxretry = rt.config.maxretry
         default_time = min(batch.arrival or now, now)
-        # network_of's two memos first, each one lookup in C (IPv4 texts, then IPv6 and junk)
-        network_of, hosts, networks = rt.network_of, rt.ignore.hosts, rt.networks
-        add, new_failures, recent = rt.counter.add, commit.new_failures, rt.recent_lines
-        room, times, kept = rt.first_room(), rt.counter.times, recent.kept
         virtual = self._virtual.of(jail)  # network text -> (since, until): banning.VirtualBans
         banned = self.bans.texts_of(jail)
-        latest, detecting, apply = rt.latest_line, rt.detection, self._verdicts_applier()
-        failed, traced = 0, trace.tracing()
         spent: dict[str, int] = {}  # network cleared by a ban -> its failures written before it
-        for line, host, when, user, mark in hits:
-            # (an IPv4 text's first sight: ``hosts``' own miss, no frame of network_of)
-            known = hosts.get(host) or networks.get(host) or hosts[host] or network_of(host)
-            if known is None:
-                continue
-            key, ignored = known
-            if ignored is not None:
-                if not mark:
-                    rt.ignored_failures += 1
-                    if traced:
-                        trace.ignored(jail, host, ignored)
-                continue
-            when = default_time if when is None else now if now < when else when  # (min())
-            if mark:  # an accepted login (after the crowd's verdicts if it waits: decisions.crowd)
-                if detecting is not None and not detecting.succeeded(key, user, when):
-                    self._logged_in(rt, (key, user, when), commit, changes, now, batch.source)
-                continue
-            if when > latest:
-                latest = when
-            ban = banned.get(key)
-            if (
-                ban is not None
-                and ban.banned_at <= when
-                and (ban.expires_at is None or when < ban.expires_at)
-            ):
-                continue
-            if virtual and (span := virtual.get(key)) is not None and span[0] <= when < span[1]:
-                continue  # (BanDeciding._virtually_banned, inline)
-            failed += 1
-            # A network's first failure with room (JailRuntime.first_room) is counted after
-            # its verdicts: not at all if they ban it (most of a flood's failures).
-            first = room > 0 and key not in times and key not in kept
-            if first:
-                count = 1
-            else:
-                room, count = room - 1, add(key, when)
-                new_failures.append((key, when))
-                recent.add(key, line)
-            if traced:
-                trace.found(jail, host, count, maxretry)
-            if detecting is not None and (verdicts := detecting.observe_apart(key, user, when)):
-                recent.held = (key, line) if first else None
-                by_detector = apply(
-                    rt, verdicts, when, batch.source, commit, changes, now, banned, virtual
-                )
-                for network in by_detector:
-                    spent[network] = len(new_failures)
-                if key in by_detector:
-                    continue  # banned (its count spent) by a detector
-                recent.held = None
-            if first:
-                room, count = room - 1, add(key, when)
-                new_failures.append((key, when))
-                recent.add(key, line)
-            if count >= maxretry:
-                self._decide_ban(rt, key, when, count, batch.source, commit, changes, now)
-                spent[key] = len(new_failures)
-        if detecting is not None:  # (subnet's verdicts, then the rows: decisions.crowd)
+        # (each failure's memo lookups, checks, count and verdicts: decisions.hitloop, in C)
+        failed, latest = hitloop.count_hits(self, rt, jail, batch.source, hits, commit, changes,
+                                            now, default_time, banned, virtual,
+                                            self._verdicts_applier(), trace.tracing(), spent)  # fmt: skip
+        if rt.detection is not None:  # (subnet's verdicts, then the rows: decisions.crowd)
             self._crowd_then_rows(rt, commit, changes, now, batch.source)
         if batch.sessions:
             add_rows(commit.detector_rows, commit.detector_changes, SESSIONS, batch.sessions)
@@ -204,7 +144,7 @@ class DecisionEngine(CrowdDeciding, BanReading, ManualBanning):
         self._end_bans(rt, commit)  # (the step's first-failure bans flushed; total_banned)
         commit.failed_delta += failed
         if spent:  # (the failures the bans used up not written: decisions.forgetting)
-            commit.new_failures = unspent_failures(new_failures, spent)
+            commit.new_failures = unspent_failures(commit.new_failures, spent)
         self._keep_decided()
         return changes
 
