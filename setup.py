@@ -29,6 +29,7 @@ MODULES = {
     "journalban.decisions._banrun": "journalban/decisions/_banrun.c",
     "journalban.jails._detectors": "journalban/jails/_detectors.c",
     "journalban.decisions._hitloop": "journalban/decisions/_hitloop.c",
+    "journalban._addrkey": "journalban/_addrkey.c",
 }
 
 setup(

@@ -21,10 +21,14 @@ import ipaddress
 from collections.abc import Iterable
 from typing import Final
 
+from journalban import v6keys
 from journalban.errors import AddressError
 from journalban.netobjects import hashed_v6 as _hashed_v6
 from journalban.netobjects import host_v4_network
 from journalban.netobjects import v6_prefix as _v6_prefix
+from journalban.v6keys import PER_ADDRESS_V6 as PER_ADDRESS_V6
+from journalban.v6keys import ipv6_prefix_key as ipv6_prefix_key
+from journalban.v6keys import ipv6_prefix_key_python as ipv6_prefix_key_python
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -101,40 +105,6 @@ def ipv4_host_key(text: str) -> tuple[int, str] | None:
     return int.from_bytes(packed, "big"), socket.inet_ntop(socket.AF_INET, packed) + "/32"
 
 
-_LOW_64: Final = (1 << 64) - 1  # an IPv6 /64's host bits
-
-
-def ipv6_prefix_key(text: str, prefixlen: int) -> tuple[int, int, str] | None:
-    """An IPv6 address in plain hex-colon form: the first and last address (integers)
-    and the text of its /``prefixlen`` network; None leaves it to the general path.
-
-    The failure path's IPv6 shortcut (``ipaddress`` parses and prints in Python,
-    about 10 µs an address). inet_pton takes the hex-colon forms ``ipaddress``
-    takes, and inet_ntop prints what it prints (RFC 5952: lower case, the first
-    longest run of two or more zero groups as ``::``), except a dotted IPv4 tail
-    for some addresses whose top 64 bits are zero: those, embedded IPv4 forms,
-    brackets and the blocks counted per address (``PER_ADDRESS_V6``) give None.
-    """
-    if "." in text:
-        return None
-    try:
-        packed = socket.inet_pton(socket.AF_INET6, text)
-    except OSError:
-        return None
-    value = int.from_bytes(packed, "big")
-    if value >> 64 == 0:
-        return None
-    for first, last in _PER_ADDRESS_V6:  # (a loop: any() of a generator cost twice as much)
-        if first <= value <= last:
-            return None
-    host_bits = 128 - prefixlen
-    low = (value >> host_bits) << host_bits
-    if low >> 64 == 0:
-        return None
-    text = socket.inet_ntop(socket.AF_INET6, low.to_bytes(16, "big"))
-    return low, low | ((1 << host_bits) - 1), f"{text}/{prefixlen}"
-
-
 def stored_network(text: str, *, remember: bool = True) -> IPNetwork:
     """A network from its own text ("a.b.c.d/32", "2001:db8::/64"), as the agent writes it.
 
@@ -196,18 +166,10 @@ def stored_network_text(text: str) -> tuple[IPNetwork, str]:
             host._text = text  # type: ignore[attr-defined]
             return host, text
     elif text.endswith("::/64") and _v6_prefix is not None and "." not in text:
-        # An IPv6 /64 as the agent keys it (inet_ntop's text of its first address): as
-        # stored_network's own path for it, without its general steps and a second lookup.
-        try:
-            packed = socket.inet_pton(socket.AF_INET6, text[:-3])
-        except (OSError, ValueError):
-            pass
-        else:
-            value = int.from_bytes(packed, "big")
-            if not value & _LOW_64 and socket.inet_ntop(socket.AF_INET6, packed) == text[:-3]:
-                six = _v6_prefix(value, 64)
-                six._text = text  # type: ignore[attr-defined]
-                return six, text
+        # An IPv6 /64 as the agent keys it: in C where journalban._addrkey is built.
+        six = v6keys.network_64(text)
+        if six is not None:
+            return six, text
     net = stored_network(text)
     return net, network_text(net)
 
@@ -263,22 +225,6 @@ def parse_network(text: str) -> IPNetwork:
         return ipaddress.ip_network(f"{addr}/{int(plen)}", strict=True)
     except ValueError as exc:
         raise AddressError(f"not an IP prefix: {text!r}: {exc}") from None
-
-
-# IPv6 blocks that carry one IPv4 host per address (NAT64 translation, Teredo:
-# the client's IPv4 address and port in the last 48 bits): their /64 holds many
-# unrelated hosts (every NAT64-translated one, every client of a Teredo server),
-# so an address there is counted and banned alone.
-PER_ADDRESS_V6: Final[tuple[ipaddress.IPv6Network, ...]] = (
-    ipaddress.IPv6Network("64:ff9b::/96"),
-    ipaddress.IPv6Network("64:ff9b:1::/48"),
-    ipaddress.IPv6Network("2001::/32"),
-)
-
-
-_PER_ADDRESS_V6: Final = tuple(
-    (int(n.network_address), int(n.broadcast_address)) for n in PER_ADDRESS_V6
-)
 
 
 def ban_network(addr: IPAddress, ipv6_prefix: int) -> IPNetwork:

@@ -1,0 +1,282 @@
+/* An IPv6 address text's prefix key in C (issue 19): addresses.ipv6_prefix_key.
+ *
+ * An accelerator: the same libc inet_pton and inet_ntop the Python function calls through
+ * _socket, on the same bytes, so the same texts give the same (first, last, text); checked
+ * at import against the Python function and fuzzed beside it in the tests. A text this
+ * does not take on its own (not a str, not ASCII, a NUL, a prefix length outside 0-128) is
+ * handed to the Python function. JOURNALBAN_NATIVE_HITS=0 keeps the Python function. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <arpa/inet.h>
+#include <string.h>
+
+#define MAX_BLOCKS 16
+
+typedef struct {
+    unsigned char first[16], last[16];
+} Block;
+
+static Block blocks[MAX_BLOCKS]; /* addresses._PER_ADDRESS_V6, big-endian */
+static int n_blocks = -1;
+static PyObject *python_key = NULL; /* the Python function */
+
+/* ``value`` (a non-negative int below 2**128) as 16 big-endian bytes. */
+static int
+to_bytes(PyObject *value, unsigned char *out)
+{
+    if (!PyLong_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "a block's bound is not an int");
+        return -1;
+    }
+    return _PyLong_AsByteArray((PyLongObject *)value, out, 16, 0, 0);
+}
+
+static PyObject *
+addrkey_setup(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *given, *python;
+    if (!PyArg_ParseTuple(args, "OO", &given, &python))
+        return NULL;
+    PyObject *seq = PySequence_Fast(given, "blocks: a sequence of (first, last)");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n > MAX_BLOCKS) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "too many blocks");
+        return NULL;
+    }
+    n_blocks = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2
+            || to_bytes(PyTuple_GET_ITEM(pair, 0), blocks[i].first) < 0
+            || to_bytes(PyTuple_GET_ITEM(pair, 1), blocks[i].last) < 0) {
+            Py_DECREF(seq);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "a block is not (first, last)");
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    Py_INCREF(python);
+    Py_XSETREF(python_key, python);
+    n_blocks = (int)n;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+from_bytes(const unsigned char *packed)
+{
+    return _PyLong_FromByteArray(packed, 16, 0, 0);
+}
+
+/* ipv6_prefix_key(text, prefixlen) -> (first, last, "prefix/len") | None */
+static PyObject *
+addrkey_ipv6_prefix_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "ipv6_prefix_key takes 2 arguments");
+        return NULL;
+    }
+    if (n_blocks < 0 || python_key == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_addrkey.setup was not called");
+        return NULL;
+    }
+    PyObject *text = args[0], *plen = args[1];
+    int overflow = 0;
+    long prefixlen = PyLong_CheckExact(plen) ? PyLong_AsLongAndOverflow(plen, &overflow) : -1;
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text) || overflow
+        || prefixlen < 0 || prefixlen > 128)
+        goto python;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    const char *chars = (const char *)PyUnicode_1BYTE_DATA(text);
+    if (memchr(chars, '.', (size_t)len) != NULL)
+        Py_RETURN_NONE;
+    if (memchr(chars, '\0', (size_t)len) != NULL)
+        goto python;
+    char buf[64];
+    unsigned char packed[16];
+    if (len >= (Py_ssize_t)sizeof buf) /* (no form inet_pton takes is that long) */
+        Py_RETURN_NONE;
+    memcpy(buf, chars, (size_t)len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET6, buf, packed) != 1)
+        Py_RETURN_NONE;
+    static const unsigned char zero8[8] = {0};
+    if (memcmp(packed, zero8, 8) == 0)
+        Py_RETURN_NONE;
+    for (int i = 0; i < n_blocks; i++)
+        if (memcmp(blocks[i].first, packed, 16) <= 0 && memcmp(packed, blocks[i].last, 16) <= 0)
+            Py_RETURN_NONE;
+    unsigned char low[16], high[16];
+    for (int i = 0; i < 16; i++) {
+        int bits = (int)prefixlen - 8 * i; /* the network's bits in this byte */
+        unsigned char mask = bits >= 8 ? 0xff : bits <= 0 ? 0 : (unsigned char)(0xff << (8 - bits));
+        low[i] = packed[i] & mask;
+        high[i] = low[i] | (unsigned char)~mask;
+    }
+    if (memcmp(low, zero8, 8) == 0)
+        Py_RETURN_NONE;
+    char printed[INET6_ADDRSTRLEN];
+    if (inet_ntop(AF_INET6, low, printed, sizeof printed) == NULL)
+        goto python;
+    PyObject *first = from_bytes(low), *last = from_bytes(high);
+    PyObject *key = PyUnicode_FromFormat("%s/%ld", printed, prefixlen);
+    PyObject *found = NULL;
+    if (first != NULL && last != NULL && key != NULL)
+        found = PyTuple_Pack(3, first, last, key);
+    Py_XDECREF(first);
+    Py_XDECREF(last);
+    Py_XDECREF(key);
+    return found;
+python:
+    return PyObject_Vectorcall(python_key, args, nargs, NULL);
+}
+
+/* --- an IPv6 /64 from its own text (addresses.stored_network_text) ------------------- */
+
+static PyTypeObject *v6_address_type = NULL; /* ipaddress.IPv6Address */
+static PyTypeObject *v6_network_type = NULL; /* netobjects._HashedV6 */
+static PyObject *mask64 = NULL;              /* the /64's netmask, shared as netobjects' */
+static PyObject *bits64 = NULL;              /* int(mask64) */
+static PyObject *sixty_four = NULL;
+static PyObject *s_ip, *s_scope_id, *s_network_address, *s_netmask, *s_prefixlen, *s_hash,
+    *s_text;
+
+static PyObject *
+addrkey_setup_64(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *address, *network, *mask, *bits;
+    if (!PyArg_ParseTuple(args, "O!O!OO!", &PyType_Type, &address, &PyType_Type, &network,
+                          &mask, &PyLong_Type, &bits))
+        return NULL;
+    Py_INCREF(address);
+    Py_XSETREF(v6_address_type, (PyTypeObject *)address);
+    Py_INCREF(network);
+    Py_XSETREF(v6_network_type, (PyTypeObject *)network);
+    Py_INCREF(mask);
+    Py_XSETREF(mask64, mask);
+    Py_INCREF(bits);
+    Py_XSETREF(bits64, bits);
+    Py_RETURN_NONE;
+}
+
+/* ``object.__new__(type)`` */
+static PyObject *
+new_of(PyTypeObject *type)
+{
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL)
+        return NULL;
+    PyObject *made = PyBaseObject_Type.tp_new(type, empty, NULL);
+    Py_DECREF(empty);
+    return made;
+}
+
+/* netobjects' v6 maker's network of ``value``/64 (its steps in order), its text kept. */
+static PyObject *
+made_64(PyObject *value, PyObject *text)
+{
+    PyObject *address = new_of(v6_address_type), *net = NULL, *mixed = NULL, *hash = NULL;
+    if (address == NULL || PyObject_SetAttr(address, s_ip, value) < 0
+        || PyObject_SetAttr(address, s_scope_id, Py_None) < 0)
+        goto fail;
+    if ((net = new_of(v6_network_type)) == NULL
+        || PyObject_SetAttr(net, s_network_address, address) < 0
+        || PyObject_SetAttr(net, s_netmask, mask64) < 0
+        || PyObject_SetAttr(net, s_prefixlen, sixty_four) < 0)
+        goto fail;
+    if ((mixed = PyNumber_Xor(value, bits64)) == NULL)
+        goto fail;
+    Py_hash_t h = PyObject_Hash(mixed);
+    if (h == -1 || (hash = PyLong_FromSsize_t(h)) == NULL
+        || PyObject_SetAttr(net, s_hash, hash) < 0 || PyObject_SetAttr(net, s_text, text) < 0)
+        goto fail;
+    Py_DECREF(address);
+    Py_DECREF(mixed);
+    Py_DECREF(hash);
+    return net;
+fail:
+    Py_XDECREF(address);
+    Py_XDECREF(net);
+    Py_XDECREF(mixed);
+    Py_XDECREF(hash);
+    return NULL;
+}
+
+/* network_64(text) -> the /64 ``text`` names as the agent keys it ("<inet_ntop of its
+ * first address>::/64"), its text kept; None for any other text (the general path). */
+static PyObject *
+addrkey_network_64(PyObject *self, PyObject *text)
+{
+    (void)self;
+    if (v6_network_type == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "_addrkey.setup_64 was not called");
+        return NULL;
+    }
+    if (!PyUnicode_CheckExact(text) || !PyUnicode_IS_ASCII(text))
+        Py_RETURN_NONE;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(text) - 3; /* (without "/64") */
+    const char *chars = (const char *)PyUnicode_1BYTE_DATA(text);
+    char buf[64], printed[INET6_ADDRSTRLEN];
+    unsigned char packed[16];
+    static const unsigned char zero8[8] = {0};
+    if (len < 2 || len >= (Py_ssize_t)sizeof buf || memcmp(chars + len - 2, "::/64", 5) != 0
+        || memchr(chars, '.', (size_t)len) != NULL || memchr(chars, '\0', (size_t)len) != NULL)
+        Py_RETURN_NONE;
+    memcpy(buf, chars, (size_t)len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET6, buf, packed) != 1 || memcmp(packed + 8, zero8, 8) != 0
+        || inet_ntop(AF_INET6, packed, printed, sizeof printed) == NULL
+        || strcmp(printed, buf) != 0)
+        Py_RETURN_NONE;
+    PyObject *value = from_bytes(packed);
+    if (value == NULL)
+        return NULL;
+    PyObject *net = made_64(value, text);
+    Py_DECREF(value);
+    return net;
+}
+
+static PyMethodDef addrkey_methods[] = {
+    {"setup_64", addrkey_setup_64, METH_VARARGS,
+     "setup_64(IPv6Address, _HashedV6, the /64's netmask, its int)"},
+    {"network_64", addrkey_network_64, METH_O, "addresses.stored_network_text's /64 path"},
+    {"setup", addrkey_setup, METH_VARARGS,
+     "setup(per_address_blocks, python_function)"},
+    {"ipv6_prefix_key", (PyCFunction)(void (*)(void))addrkey_ipv6_prefix_key, METH_FASTCALL,
+     "addresses.ipv6_prefix_key in C"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef addrkey_module = {
+    PyModuleDef_HEAD_INIT, "journalban._addrkey",
+    "An IPv6 address text's prefix key in C (addresses.ipv6_prefix_key).", -1,
+    addrkey_methods, NULL, NULL, NULL, NULL,
+};
+
+#define INTERN(var, str)                                     \
+    do {                                                     \
+        if ((var = PyUnicode_InternFromString(str)) == NULL) \
+            return NULL;                                     \
+    } while (0)
+
+PyMODINIT_FUNC
+PyInit__addrkey(void)
+{
+    INTERN(s_ip, "_ip");
+    INTERN(s_scope_id, "_scope_id");
+    INTERN(s_network_address, "network_address");
+    INTERN(s_netmask, "netmask");
+    INTERN(s_prefixlen, "_prefixlen");
+    INTERN(s_hash, "_hash");
+    INTERN(s_text, "_text");
+    if ((sixty_four = PyLong_FromLong(64)) == NULL)
+        return NULL;
+    return PyModule_Create(&addrkey_module);
+}
