@@ -17,7 +17,13 @@
 static PyObject *trace_module = NULL; /* decisions.trace: ``found``, ``ignored`` read when tracing */
 static PyObject *python_path = NULL;  /* hitloop.count_hits_python */
 static PyObject *dict_get = NULL;     /* dict's own ``get`` */
-static PyObject *one = NULL;
+static PyObject *one = NULL, *zero = NULL;
+/* FailureCounter.add and RecentLines.add: their common steps are taken here when the
+ * objects' own are these (else, and for every other step, the method is called). */
+static PyObject *counter_add_fn = NULL, *recent_add_fn = NULL;
+static Py_ssize_t line_chars = 0; /* recentlines.LINE_CHARS */
+static PyObject *s_findtime, *s_max_tracked, *s_move_to_end, *s_lines, *s_bytes,
+    *s_max_networks, *s_max_bytes;
 
 static PyObject *s_network_of, *s_ignore, *s_hosts, *s_networks, *s_counter, *s_add, *s_times,
     *s_recent_lines, *s_kept, *s_first_room, *s_config, *s_maxretry, *s_latest_line,
@@ -33,6 +39,8 @@ typedef struct {
     int traced;
     PyObject *network_of, *hosts, *networks, *add, *new_failures, *recent, *times, *kept,
         *maxretry, *detecting, *latest; /* owned; detecting NULL for None */
+    PyObject *counter, *lines; /* owned: the FailureCounter, the RecentLines' _lines */
+    int plain_counter, plain_recent; /* whether their add is the one taken here */
     long long room;
     Py_ssize_t failed;
 } Loop;
@@ -41,9 +49,19 @@ static PyObject *
 hitloop_setup(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *trace, *python;
-    if (!PyArg_ParseTuple(args, "OO", &trace, &python))
+    PyObject *trace, *python, *counter_add, *recent_add;
+    Py_ssize_t chars;
+    if (!PyArg_ParseTuple(args, "OOOOn", &trace, &python, &counter_add, &recent_add, &chars))
         return NULL;
+    if (chars < 0) {
+        PyErr_SetString(PyExc_ValueError, "line_chars < 0");
+        return NULL;
+    }
+    line_chars = chars;
+    Py_INCREF(counter_add);
+    Py_XSETREF(counter_add_fn, counter_add);
+    Py_INCREF(recent_add);
+    Py_XSETREF(recent_add_fn, recent_add);
     Py_INCREF(trace);
     Py_XSETREF(trace_module, trace);
     Py_INCREF(python);
@@ -90,14 +108,137 @@ note_spent(Loop *L, PyObject *network)
     return r;
 }
 
+#define NOT_TAKEN Py_NotImplemented /* (borrowed: a fast step not taken, nothing changed) */
+
+/* FailureCounter.add's two common steps: a network's first failure with room (``[when]``,
+ * 1), or one more in order within the window (moved to the end, appended, the count).
+ * NOT_TAKEN for any other case, nothing changed; NULL on an error. */
+static PyObject *
+counter_add_fast(Loop *L, PyObject *key, PyObject *when)
+{
+    PyObject *networks = L->times, *findtime = NULL, *held = NULL, *found = NOT_TAKEN;
+    PyObject *times = PyDict_GetItemWithError(networks, key);
+    if (times == NULL && PyErr_Occurred())
+        return NULL;
+    Py_XINCREF(times);
+    if ((findtime = PyObject_GetAttr(L->counter, s_findtime)) == NULL)
+        goto fail;
+    if (times == NULL) {
+        PyObject *most = PyObject_GetAttr(L->counter, s_max_tracked);
+        if (most == NULL || (held = PyLong_FromSsize_t(PyDict_GET_SIZE(networks))) == NULL) {
+            Py_XDECREF(most);
+            goto fail;
+        }
+        int room = compare(held, most, Py_LT);
+        Py_DECREF(most);
+        if (room > 0)
+            room = compare(findtime, zero, Py_GT);
+        if (room < 0)
+            goto fail;
+        if (room) {
+            PyObject *first = PyList_New(1);
+            if (first == NULL)
+                goto fail;
+            PyList_SET_ITEM(first, 0, Py_NewRef(when));
+            int r = PyObject_SetItem(networks, key, first);
+            Py_DECREF(first);
+            if (r < 0)
+                goto fail;
+            found = Py_NewRef(one);
+        }
+        goto done;
+    }
+    if (!PyList_CheckExact(times) || PyList_GET_SIZE(times) == 0)
+        goto done;
+    PyObject *newest = Py_NewRef(PyList_GET_ITEM(times, PyList_GET_SIZE(times) - 1));
+    int late = compare(when, newest, Py_LT);
+    Py_DECREF(newest);
+    if (late != 0) {
+        if (late < 0)
+            goto fail;
+        goto done; /* (out of order: insort) */
+    }
+    if ((held = PyNumber_Subtract(when, findtime)) == NULL)
+        goto fail;
+    PyObject *oldest = PyList_GET_ITEM(times, 0);
+    Py_INCREF(oldest);
+    int inside = compare(oldest, held, Py_GT);
+    Py_DECREF(oldest);
+    if (inside <= 0) {
+        if (inside < 0)
+            goto fail;
+        goto done; /* (a time to cut: bisect) */
+    }
+    PyObject *args[2] = {networks, key};
+    PyObject *moved = PyObject_VectorcallMethod(s_move_to_end, args,
+                                                2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (moved == NULL)
+        goto fail;
+    Py_DECREF(moved);
+    if (PyList_Append(times, when) < 0)
+        goto fail;
+    found = PyLong_FromSsize_t(PyList_GET_SIZE(times));
+    goto done;
+fail:
+    found = NULL;
+done:
+    Py_XDECREF(times);
+    Py_XDECREF(findtime);
+    Py_XDECREF(held);
+    return found;
+}
+
+/* RecentLines.add's common step: a line not cut of a network with none kept, with room in
+ * networks and bytes (no eviction). NOT_TAKEN for any other case; NULL on an error. */
+static PyObject *
+recent_add_fast(Loop *L, PyObject *key, PyObject *line)
+{
+    if (!PyUnicode_CheckExact(line) || PyUnicode_GET_LENGTH(line) > line_chars)
+        return NOT_TAKEN;
+    PyObject *kept = PyDict_GetItemWithError(L->lines, key);
+    if (kept != NULL || PyErr_Occurred())
+        return kept == NULL ? NULL : NOT_TAKEN;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+    PyObject *most = NULL, *bytes = NULL, *cost = NULL, *more = NULL, *held = NULL;
+    PyObject *found = NULL;
+    int room;
+    if ((most = PyObject_GetAttr(L->recent, s_max_networks)) == NULL
+        || (held = PyLong_FromSsize_t(PyDict_GET_SIZE(L->lines) + 1)) == NULL
+        || (room = compare(held, most, Py_LE)) < 0)
+        goto done;
+    if (room) {
+        Py_SETREF(most, PyObject_GetAttr(L->recent, s_max_bytes));
+        if (most == NULL || (bytes = PyObject_GetAttr(L->recent, s_bytes)) == NULL
+            || (cost = PyLong_FromSsize_t(PyUnicode_IS_ASCII(line) ? n : 4 * n)) == NULL
+            || (more = PyNumber_InPlaceAdd(bytes, cost)) == NULL
+            || (room = compare(more, most, Py_LE)) < 0)
+            goto done;
+    }
+    if (!room) {
+        found = NOT_TAKEN;
+        goto done;
+    }
+    if (PyObject_SetItem(L->lines, key, line) < 0 || PyObject_SetAttr(L->recent, s_bytes, more) < 0)
+        goto done;
+    found = Py_None;
+done:
+    Py_XDECREF(most);
+    Py_XDECREF(held);
+    Py_XDECREF(bytes);
+    Py_XDECREF(cost);
+    Py_XDECREF(more);
+    return found;
+}
+
 /* ``count = add(key, when); new_failures.append((key, when)); recent.add(key, line)``:
  * the count (new), NULL on an error. */
 static PyObject *
 count_failure(Loop *L, PyObject *key, PyObject *when, PyObject *line)
 {
     PyObject *pair[3] = {NULL, key, when};
-    PyObject *count = PyObject_Vectorcall(L->add, pair + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                          NULL);
+    PyObject *count = L->plain_counter ? counter_add_fast(L, key, when) : NOT_TAKEN;
+    if (count == NOT_TAKEN)
+        count = PyObject_Vectorcall(L->add, pair + 1, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     if (count == NULL)
         return NULL;
     PyObject *failure = PyTuple_Pack(2, key, when);
@@ -114,16 +255,27 @@ count_failure(Loop *L, PyObject *key, PyObject *when, PyObject *line)
     Py_DECREF(failure);
     if (r < 0)
         goto fail;
-    PyObject *kept[3] = {L->recent, key, line};
-    PyObject *done = PyObject_VectorcallMethod(s_add, kept, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                               NULL);
-    if (done == NULL)
+    PyObject *done = L->plain_recent ? recent_add_fast(L, key, line) : NOT_TAKEN;
+    if (done == NOT_TAKEN) {
+        PyObject *kept[3] = {L->recent, key, line};
+        done = PyObject_VectorcallMethod(s_add, kept, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (done == NULL)
+            goto fail;
+        Py_DECREF(done);
+    } else if (done == NULL)
         goto fail;
-    Py_DECREF(done);
     return count;
 fail:
     Py_DECREF(count);
     return NULL;
+}
+
+/* Whether ``bound`` is ``fn`` bound to ``owner``. */
+static int
+bound_to(PyObject *bound, PyObject *fn, PyObject *owner)
+{
+    return fn != NULL && PyMethod_Check(bound) && PyMethod_GET_FUNCTION(bound) == fn
+           && PyMethod_GET_SELF(bound) == owner;
 }
 
 /* A memo's value, if true (new, or NULL: *err set on an error). */
@@ -463,9 +615,9 @@ loop_setup(Loop *L)
     if (L->hosts == NULL || (L->networks = PyObject_GetAttr(rt, s_networks)) == NULL
         || (counter = PyObject_GetAttr(rt, s_counter)) == NULL)
         return -1;
+    L->counter = counter;
     L->add = PyObject_GetAttr(counter, s_add);
     L->times = L->add == NULL ? NULL : PyObject_GetAttr(counter, s_times);
-    Py_DECREF(counter);
     if (L->times == NULL
         || (L->new_failures = PyObject_GetAttr(L->args[A_COMMIT], s_new_failures)) == NULL
         || (L->recent = PyObject_GetAttr(rt, s_recent_lines)) == NULL
@@ -488,6 +640,18 @@ loop_setup(Loop *L)
         return -1;
     if (L->detecting == Py_None)
         Py_CLEAR(L->detecting);
+    /* (their own add, on an OrderedDict: else each call is the method's) */
+    L->plain_counter = bound_to(L->add, counter_add_fn, counter) && PyODict_CheckExact(L->times);
+    PyObject *recent_add = PyObject_GetAttr(L->recent, s_add);
+    if (recent_add == NULL)
+        return -1;
+    int plain = bound_to(recent_add, recent_add_fn, L->recent);
+    Py_DECREF(recent_add);
+    if (plain) {
+        if ((L->lines = PyObject_GetAttr(L->recent, s_lines)) == NULL)
+            return -1;
+        L->plain_recent = PyODict_CheckExact(L->lines);
+    }
     return 0;
 }
 
@@ -563,6 +727,8 @@ done:
     Py_XDECREF(L.maxretry);
     Py_XDECREF(L.latest);
     Py_XDECREF(L.detecting);
+    Py_XDECREF(L.counter);
+    Py_XDECREF(L.lines);
     return result;
 }
 
@@ -615,7 +781,14 @@ PyInit__hitloop(void)
     INTERN(s_found, "found");
     INTERN(s_ignored, "ignored");
     INTERN(s_get, "get");
-    if ((one = PyLong_FromLong(1)) == NULL
+    INTERN(s_findtime, "findtime");
+    INTERN(s_max_tracked, "max_tracked");
+    INTERN(s_move_to_end, "move_to_end");
+    INTERN(s_lines, "_lines");
+    INTERN(s_bytes, "bytes");
+    INTERN(s_max_networks, "max_networks");
+    INTERN(s_max_bytes, "max_bytes");
+    if ((one = PyLong_FromLong(1)) == NULL || (zero = PyLong_FromLong(0)) == NULL
         || (dict_get = _PyType_Lookup(&PyDict_Type, s_get)) == NULL)
         return NULL;
     Py_INCREF(dict_get);

@@ -8,7 +8,9 @@ first failure with room after its verdicts: ``JailRuntime.first_room``), each ba
 (``BanDeciding._decide_ban``) and the networks it spent noted in ``spent``. What is rare or
 large (tracing, logins, the detectors, the verdicts' applier, a ban) is called back in
 Python. ``journalban.decisions._hitloop`` does the same steps on the same objects, in the
-same order, without a bytecode of its own a failure; where it is not built, or with
+same order, without a bytecode of its own a failure (and the common steps of
+``FailureCounter.add`` and ``RecentLines.add``: a first failure or one more in order, a
+first line with room; their methods for the others, or where they are not these); where it is not built, or with
 JOURNALBAN_NATIVE_HITS=0, the Python function is used (``use`` switches).
 """
 
@@ -19,7 +21,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from journalban.decisions import trace
+from journalban.decisions.recentlines import LINE_CHARS, RecentLines
 from journalban.events import Ban, Hit
+from journalban.jails.counter import FailureCounter
 
 if TYPE_CHECKING:
     from journalban.decisions.runtime import Changes, JailRuntime
@@ -122,7 +126,7 @@ def _native() -> CountHits | None:
         from journalban.decisions import _hitloop
     except ImportError:
         return None
-    _hitloop.setup(trace, count_hits_python)
+    _hitloop.setup(trace, count_hits_python, FailureCounter.add, RecentLines.add, LINE_CHARS)
     return _hitloop.count_hits
 
 
