@@ -46,6 +46,32 @@ ready(void)
     return 0;
 }
 
+/* ``obj.name`` of a detector or a Tracked map (plain classes: no descriptor by these names,
+ * the attribute is in the instance's dict): a new reference. Anything else by getattr. */
+static PyObject *
+fast_get(PyObject *obj, PyObject *name)
+{
+    PyObject **where = _PyObject_GetDictPtr(obj);
+    if (where != NULL && *where != NULL && PyDict_CheckExact(*where)) {
+        PyObject *value = PyDict_GetItemWithError(*where, name); /* borrowed */
+        if (value != NULL)
+            return Py_NewRef(value);
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+/* ``obj.name = value`` of a detector (as fast_get: its instance dict). */
+static int
+fast_set(PyObject *obj, PyObject *name, PyObject *value)
+{
+    PyObject **where = _PyObject_GetDictPtr(obj);
+    if (where != NULL && *where != NULL && PyDict_CheckExact(*where))
+        return PyDict_SetItem(*where, name, value);
+    return PyObject_SetAttr(obj, name, value);
+}
+
 /* ``kept.pop(key, None)``: a new reference, or Py_None (new reference) when not held. */
 static PyObject *
 take(PyObject *kept, PyObject *key)
@@ -83,14 +109,14 @@ lookup(PyObject *kept, PyObject *key)
 static int
 store_both(PyObject *tracked, PyObject *key, PyObject *value)
 {
-    PyObject *kept = PyObject_GetAttr(tracked, s_kept);
+    PyObject *kept = fast_get(tracked, s_kept);
     if (kept == NULL)
         return -1;
     int rc = PyObject_SetItem(kept, key, value);
     Py_DECREF(kept);
     if (rc < 0)
         return -1;
-    PyObject *dirty = PyObject_GetAttr(tracked, s_dirty);
+    PyObject *dirty = fast_get(tracked, s_dirty);
     if (dirty == NULL)
         return -1;
     rc = PyObject_SetItem(dirty, key, value);
@@ -101,7 +127,7 @@ store_both(PyObject *tracked, PyObject *key, PyObject *value)
 static PyObject *
 attr_of_config(PyObject *detector, PyObject *name)
 {
-    PyObject *config = PyObject_GetAttr(detector, s_config);
+    PyObject *config = fast_get(detector, s_config);
     if (config == NULL)
         return NULL;
     PyObject *value = PyObject_GetAttr(config, name);
@@ -126,14 +152,14 @@ static PyObject *
 slow_observe(PyObject *self, PyObject *key, PyObject *when)
 {
     PyObject *bucket = NULL, *keys = NULL, *pairs = NULL, *count = NULL, *out = NULL;
-    PyObject *width = PyObject_GetAttr(self, s_width);
+    PyObject *width = fast_get(self, s_width);
     if (width == NULL)
         return NULL;
     PyObject *floored = PyNumber_FloorDivide(when, width);
     Py_DECREF(width);
     if (floored == NULL)
         return NULL;
-    PyObject *last = PyObject_GetAttr(self, s_bucket);
+    PyObject *last = fast_get(self, s_bucket);
     if (last == NULL) {
         Py_DECREF(floored);
         return NULL;
@@ -151,14 +177,14 @@ slow_observe(PyObject *self, PyObject *key, PyObject *when)
         Py_DECREF(last);
         bucket = PyNumber_Long(floored);
         Py_DECREF(floored);
-        if (bucket == NULL || PyObject_SetAttr(self, s_bucket, bucket) < 0)
+        if (bucket == NULL || fast_set(self, s_bucket, bucket) < 0)
             goto done;
     }
-    keys = PyObject_GetAttr(self, s_keys);
+    keys = fast_get(self, s_keys);
     if (keys == NULL)
         goto done;
     {
-        PyObject *kept = PyObject_GetAttr(keys, s_kept);
+        PyObject *kept = fast_get(keys, s_kept);
         if (kept == NULL)
             goto done;
         pairs = take(kept, key);
@@ -168,14 +194,14 @@ slow_observe(PyObject *self, PyObject *key, PyObject *when)
     }
     if (pairs == Py_None) {
         count = Py_NewRef(one);
-        PyObject *held = PyObject_GetAttr(keys, s_kept);
+        PyObject *held = fast_get(keys, s_kept);
         if (held == NULL)
             goto done;
         Py_ssize_t size = PyObject_Size(held);
         Py_DECREF(held);
         if (size < 0)
             goto done;
-        PyObject *cap_obj = PyObject_GetAttr(keys, s_cap);
+        PyObject *cap_obj = fast_get(keys, s_cap);
         if (cap_obj == NULL)
             goto done;
         PyObject *size_obj = PyLong_FromSsize_t(size);
@@ -292,7 +318,7 @@ account_observe(PyObject *self, PyObject *key, PyObject *user, PyObject *when)
     PyObject *out = NULL, *attacked = NULL, *account = NULL, *until = NULL, *cfg = NULL;
     PyObject *accounts = NULL, *networks = NULL, *held = NULL;
     {
-        PyObject *ignored = PyObject_GetAttr(self, s_ignored);
+        PyObject *ignored = fast_get(self, s_ignored);
         if (ignored == NULL)
             return NULL;
         int in = PySequence_Contains(ignored, user);
@@ -302,14 +328,14 @@ account_observe(PyObject *self, PyObject *key, PyObject *user, PyObject *when)
         if (in)
             return Py_NewRef(empty_tuple);
     }
-    cfg = PyObject_GetAttr(self, s_config);
+    cfg = fast_get(self, s_config);
     if (cfg == NULL)
         return NULL;
-    attacked = PyObject_GetAttr(self, s_attacked);
+    attacked = fast_get(self, s_attacked);
     if (attacked == NULL)
         goto done;
     {
-        PyObject *kept = PyObject_GetAttr(attacked, s_kept);
+        PyObject *kept = fast_get(attacked, s_kept);
         if (kept == NULL)
             goto done;
         until = lookup(kept, user);
@@ -360,11 +386,11 @@ account_observe(PyObject *self, PyObject *key, PyObject *user, PyObject *when)
             goto done;
         }
     }
-    accounts = PyObject_GetAttr(self, s_seen);
+    accounts = fast_get(self, s_seen);
     if (accounts == NULL)
         goto done;
     {
-        PyObject *kept = PyObject_GetAttr(accounts, s_kept);
+        PyObject *kept = fast_get(accounts, s_kept);
         if (kept == NULL)
             goto done;
         held = lookup(kept, account);
@@ -439,7 +465,7 @@ account_observe(PyObject *self, PyObject *key, PyObject *user, PyObject *when)
                     goto done;
                 Py_DECREF(r);
             } else {
-                PyObject *kept = PyObject_GetAttr(accounts, s_kept);
+                PyObject *kept = fast_get(accounts, s_kept);
                 if (kept == NULL)
                     goto done;
                 PyObject *gone = take(kept, account);
@@ -457,7 +483,7 @@ account_observe(PyObject *self, PyObject *key, PyObject *user, PyObject *when)
     {
         /* The attack starts: self.seen.drop(account), self.attacked.touch(account, when +
          * hold), a Verdict for every network held. */
-        PyObject *seen = PyObject_GetAttr(self, s_seen);
+        PyObject *seen = fast_get(self, s_seen);
         if (seen == NULL)
             goto done;
         PyObject *r = PyObject_CallMethodObjArgs(seen, s_drop, account, NULL);
@@ -472,7 +498,7 @@ account_observe(PyObject *self, PyObject *key, PyObject *user, PyObject *when)
         Py_DECREF(hold);
         if (end == NULL)
             goto done;
-        PyObject *attacked_now = PyObject_GetAttr(self, s_attacked);
+        PyObject *attacked_now = fast_get(self, s_attacked);
         if (attacked_now == NULL) {
             Py_DECREF(end);
             goto done;
@@ -532,10 +558,10 @@ attack_observe(PyObject *self, PyObject *key, PyObject *when, int known)
 {
     PyObject *out = NULL, *current = NULL, *pairs = NULL, *count = NULL, *fresh = NULL;
     PyObject *until = NULL, *cfg = NULL;
-    if (PyObject_SetAttr(self, s_dirty_flag, Py_True) < 0)
+    if (fast_set(self, s_dirty_flag, Py_True) < 0)
         return NULL;
     {
-        PyObject *width = PyObject_GetAttr(self, s_width);
+        PyObject *width = fast_get(self, s_width);
         if (width == NULL)
             return NULL;
         current = PyNumber_FloorDivide(when, width);
@@ -543,14 +569,14 @@ attack_observe(PyObject *self, PyObject *key, PyObject *when, int known)
         if (current == NULL)
             return NULL;
     }
-    PyObject *kept_fresh = PyObject_GetAttr(self, s_fresh);
+    PyObject *kept_fresh = fast_get(self, s_fresh);
     if (kept_fresh == NULL)
         goto done;
     int same = PyObject_RichCompareBool(current, kept_fresh, Py_EQ);
     Py_DECREF(kept_fresh);
     if (same < 0)
         goto done;
-    pairs = PyObject_GetAttr(self, s_pairs);
+    pairs = fast_get(self, s_pairs);
     if (pairs == NULL)
         goto done;
     if (same) {
@@ -565,18 +591,18 @@ attack_observe(PyObject *self, PyObject *key, PyObject *when, int known)
         Py_DECREF(more);
         if (rc < 0)
             goto done;
-        PyObject *was = PyObject_GetAttr(self, s_count);
+        PyObject *was = fast_get(self, s_count);
         if (was == NULL)
             goto done;
         count = PyNumber_Add(was, one);
         Py_DECREF(was);
-        if (count == NULL || PyObject_SetAttr(self, s_count, count) < 0)
+        if (count == NULL || fast_set(self, s_count, count) < 0)
             goto done;
     } else {
         fresh = PyNumber_Long(current);
         if (fresh == NULL)
             goto done;
-        count = PyObject_GetAttr(self, s_count);
+        count = fast_get(self, s_count);
         if (count == NULL)
             goto done;
         int moving = PyObject_IsTrue(count);
@@ -651,20 +677,20 @@ attack_observe(PyObject *self, PyObject *key, PyObject *when, int known)
             if (count == NULL)
                 goto done;
         }
-        if (PyObject_SetAttr(self, s_count, count) < 0)
+        if (fast_set(self, s_count, count) < 0)
             goto done;
         PyObject *second = PySequence_GetItem(pairs, -2);
         if (second == NULL)
             goto done;
         int at = PyObject_RichCompareBool(second, fresh, Py_EQ);
         Py_DECREF(second);
-        if (at < 0 || PyObject_SetAttr(self, s_fresh, at ? fresh : Py_None) < 0)
+        if (at < 0 || fast_set(self, s_fresh, at ? fresh : Py_None) < 0)
             goto done;
     }
-    until = PyObject_GetAttr(self, s_until);
+    until = fast_get(self, s_until);
     if (until == NULL)
         goto done;
-    cfg = PyObject_GetAttr(self, s_config);
+    cfg = fast_get(self, s_config);
     if (cfg == NULL)
         goto done;
     int start = PyObject_RichCompareBool(when, until, Py_GE);
@@ -685,15 +711,15 @@ attack_observe(PyObject *self, PyObject *key, PyObject *when, int known)
             goto done;
         Py_SETREF(until, PyNumber_Add(when, hold));
         Py_DECREF(hold);
-        if (until == NULL || PyObject_SetAttr(self, s_until, until) < 0)
+        if (until == NULL || fast_set(self, s_until, until) < 0)
             goto done;
         PyObject *none_yet = PyList_New(0);
         if (none_yet == NULL)
             goto done;
-        int rc = PyObject_SetAttr(self, s_pairs, none_yet);
+        int rc = fast_set(self, s_pairs, none_yet);
         Py_DECREF(none_yet);
-        if (rc < 0 || PyObject_SetAttr(self, s_count, zero) < 0
-            || PyObject_SetAttr(self, s_fresh, Py_None) < 0)
+        if (rc < 0 || fast_set(self, s_count, zero) < 0
+            || fast_set(self, s_fresh, Py_None) < 0)
             goto done;
     }
     int under = PyObject_RichCompareBool(when, until, Py_LT);
