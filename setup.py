@@ -2,8 +2,10 @@
 (``journalban.sources._journalfile``), the literal scan (``journalban.matching._linescan``),
 the ban rows' columns of a commit (``journalban.state._rowvalues``), a
 network's first ban (``journalban.decisions._banrun``) and a run of decided bans'
-signals, log lines and firewall entries (``journalban._announce``) and a jail's detectors'
-per-failure work (``journalban.jails._detectors``), each an accelerator of
+signals, log lines and firewall entries (``journalban._announce``), a jail's detectors'
+per-failure work (``journalban.jails._detectors``), the deciding's per-failure loop
+(``journalban.decisions._hitloop``) and an IPv6 text's keys (``journalban._addrkey``),
+each an accelerator of
 what the package also does in pure Python.
 
 Everything else is in pyproject.toml; this file exists because an extension's

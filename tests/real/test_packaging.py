@@ -62,10 +62,18 @@ NATIVE_MODULE = re.compile(r"site-packages/journalban/sources/_journalfile\.cpyt
 # The second (issue 19, fscan): the file scan's inner loop (journalban.matching._linescan).
 SCAN_MODULE = re.compile(r"site-packages/journalban/matching/_linescan\.cpython-[^/]*\.so")
 # The third to fifth (issue 19, session 20): a commit's ban columns, a decided ban's
-# announcing, a network's first ban.
+# announcing, a network's first ban; the sixth to eighth (session 21): a jail's detectors,
+# the deciding's per-failure loop, an IPv6 text's keys.
 PER_BAN_MODULES = [
     re.compile(rf"site-packages/journalban/{name}\.cpython-[^/]*\.so")
-    for name in ("state/_rowvalues", "_announce", "decisions/_banrun")
+    for name in (
+        "state/_rowvalues",
+        "_announce",
+        "decisions/_banrun",
+        "jails/_detectors",
+        "decisions/_hitloop",
+        "_addrkey",
+    )
 ]
 
 pytestmark = pytest.mark.real
@@ -246,6 +254,12 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "journalban/decisions/_banrun.pyi",
         "journalban/_announce.c",
         "journalban/_announce.pyi",
+        "journalban/jails/_detectors.c",
+        "journalban/jails/_detectors.pyi",
+        "journalban/decisions/_hitloop.c",
+        "journalban/decisions/_hitloop.pyi",
+        "journalban/_addrkey.c",
+        "journalban/_addrkey.pyi",
     ]:
         assert (sdist_tree / path).is_file(), path
     assert not list(sdist_tree.rglob("*.so")), "a built module in the sdist"
