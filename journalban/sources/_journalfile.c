@@ -1366,6 +1366,125 @@ static PyObject *Reader_get(Reader *self, PyObject *field) {
     return NULL;
 }
 
+/* ---- passing over entries of no use (the reader child's routed loop) ---- */
+
+/* The MESSAGE of the entry at index i, as _get would read it, without standing on it: 1 with
+   its payload's value in *value, *len; 0 the entry holds none; -1 anything _get would not
+   read by itself (a damaged file, a fault, a check failing, a compressed item): the caller
+   passes over nothing there (_get, standing on it, does what it does). */
+static int peek_message(const Reader *self, Py_ssize_t i, const uint8_t **value, uint64_t *len) {
+    const JFile *f = &self->files[self->file_of[i]];
+    if (f->damaged)
+        return -1;
+    uint64_t offset = (uint64_t)self->offset_of[i] * 8;
+    const uint8_t *map = f->map, *e = map + offset;
+    uint64_t entry_size = le64(e + 8);
+    if (entry_size < ENTRY_HEAD || entry_size > f->end - offset)
+        return -1;
+    uint64_t n_items = (entry_size - ENTRY_HEAD) / f->item_size;
+    const uint8_t *items = e + ENTRY_HEAD;
+    const uint64_t payload_at = f->payload_at, start = f->start, end = f->end;
+    const int compact = f->compact;
+    for (uint64_t k = 0; k < n_items; k++) {
+        uint64_t data = compact ? le32(items + 4 * k) : le64(items + 16 * k), size = 0;
+        if (data < start || data % 8 || data > end - 16 || map[data] != OBJECT_DATA ||
+            (size = le64(map + data + 8)) < payload_at || size > end - data)
+            return -1;
+        const uint8_t *p = map + data;
+        if (p[1] & OBJECT_COMPRESSED)
+            return -1;
+        uint64_t plen = size - payload_at;
+        const uint8_t *payload = p + payload_at;
+        if (plen >= 8 && memcmp(payload, "MESSAGE=", 8) == 0 && data_good(f, p, size)) {
+            *value = payload + 8;
+            *len = plen - 8;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The index of the one of starts (a tuple of bytes) a message (len bytes at value) starts
+   with, its first byte passing table (256 bytes, nonzero: some start begins with it) first;
+   -1: none. */
+static Py_ssize_t start_of(const uint8_t *value, uint64_t len, const char *table, PyObject *starts) {
+    if (len == 0 || !table[value[0]])
+        return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(starts);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *s = PyTuple_GET_ITEM(starts, k);
+        Py_ssize_t slen = PyBytes_GET_SIZE(s);
+        const char *sp = PyBytes_AS_STRING(s);
+        if (slen > 0 && (uint64_t)slen <= len && sp[0] == (char)value[0] &&
+            memcmp(sp, value, (size_t)slen) == 0)
+            return k;
+    }
+    return -1;
+}
+
+/* _pass(most, table, starts, stop_usec) -> int: step onto the next entries, at most `most`,
+   while each holds no MESSAGE, an empty one or one starting with none of `starts` (`table`:
+   their first bytes, see start_of), and is earlier than stop_usec (-1: no bound).
+   k >= 0: k entries passed over, the reader on the last of them (as after k _next()), the
+   next one for _next() to read: past `most`, the end, later than stop_usec, or one it is not
+   sure of (see peek_message; a damaged file's). -(k * 256 + s + 1): k passed over, and the
+   reader stands on the next entry (as after _next() returned True), within `most`, starting
+   with starts[s] (the first of them that it starts with; at most 255 starts). Handed over
+   to libsystemd: 0, nothing done. */
+static PyObject *Reader_pass(Reader *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 4 || !PyBytes_Check(args[1]) || PyBytes_GET_SIZE(args[1]) != 256 ||
+        !PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[2]) > 255) {
+        PyErr_SetString(PyExc_TypeError, "_pass(most: int, table: bytes[256], starts: tuple "
+                                         "(255 at most), stop_usec: int)");
+        return NULL;
+    }
+    Py_ssize_t most = PyLong_AsSsize_t(args[0]);
+    if (most == -1 && PyErr_Occurred())
+        return NULL;
+    long long stop = PyLong_AsLongLong(args[3]);
+    if (stop == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *starts = args[2];
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(starts); k++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(starts, k))) {
+            PyErr_SetString(PyExc_TypeError, "starts: a tuple of bytes");
+            return NULL;
+        }
+    }
+    const char *table = PyBytes_AS_STRING(args[1]);
+    Py_ssize_t passed = 0;
+    if (self->delegate != NULL || self->files == NULL || self->mode == AT_TAIL)
+        return PyLong_FromSsize_t(0);
+    Py_ssize_t i = self->next_index;
+    uint8_t head[56];
+    while (passed < most && i >= 0 && i < self->n) {
+        const JFile *f = &self->files[self->file_of[i]];
+        if (f->damaged)
+            break;
+        const uint8_t *value = NULL;
+        uint64_t len = 0;
+        int found = peek_message(self, i, &value, &len);
+        if (found < 0)
+            break;
+        memcpy(head, f->map + (uint64_t)self->offset_of[i] * 8 + 8, 56);
+        if (stop >= 0 && le64(head + HEAD_REALTIME) >= (uint64_t)stop)
+            break;
+        Py_ssize_t wanted = found == 1 ? start_of(value, len, table, starts) : -1;
+        if (faults_now() != self->faults_seen)
+            break; /* what was read may be zeros: _next() finds the damage and tells it */
+        memcpy(self->head, head, 56); /* stood on, as _next() would */
+        self->mode = AT_ENTRY;
+        self->current = i;
+        self->next_index = i + 1;
+        self->prev_index = i - 1;
+        if (wanted >= 0)
+            return PyLong_FromSsize_t(-(passed * 256 + wanted) - 1);
+        passed++;
+        i++;
+    }
+    return PyLong_FromSsize_t(passed);
+}
+
 static PyObject *Reader_close(Reader *self, PyObject *Py_UNUSED(unused)) {
     if (self->delegate != NULL) {
         PyObject *r = PyObject_CallMethod(self->delegate, "close", NULL);
@@ -1413,6 +1532,8 @@ static PyMethodDef Reader_methods[] = {
     {"seek_realtime", (PyCFunction)Reader_seek_realtime, METH_O, "At a time (libsystemd)."},
     {"test_cursor", (PyCFunction)Reader_test_cursor, METH_O, "Whether the entry is at cursor."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS, "Unmap the files; value_of.close()."},
+    {"_pass", (PyCFunction)(void (*)(void))Reader_pass, METH_FASTCALL,
+     "_pass(most, table, starts, stop_usec): entries of no use stepped onto (see the C)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -33,6 +33,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import pairwise
 
+# The native reader's ``_pass`` arguments (``Route.passing``): first bytes, starts, leaves
+Passing = tuple[bytes, tuple[bytes, ...], tuple[int, ...]]
+PASS_STARTS = 255  # the starts ``_pass`` tells apart at most (its answer's low byte)
 TEACH, SESSION, FAILURE = 1, 2, 3  # what a start begins: a teaching line, another session line...
 # A class of failure starts and the match of the messages starting with one of them.
 StartClass = tuple[Sequence[bytes], Callable[[str], "re.Match[str] | None"]]
@@ -158,6 +161,7 @@ class Route:
         self._every, self._others = tuple(every), others
         self._ahead: dict[bytes, bytes] = {}
         self._trees: list[Callable[[bytes], re.Match[bytes] | None] | None] = [None, None]
+        self._passing: list[Passing | None] = [None, None]
 
     @property
     def match(self) -> Callable[[bytes], re.Match[bytes] | None]:
@@ -175,6 +179,23 @@ class Route:
             self._trees[quiet] = found
         return found
 
+    def passing(self, quiet: bool) -> Passing | None:
+        """What the native reader's ``_pass`` steps over entries by (``journalrouted``): the
+        first bytes (a table of 256), the starts the tree (``quiet`` or not) may match, and
+        per start its index in ``leaves`` where the tree's match is the start itself (0 where
+        it is guarded: its lookahead decides). A message starting with none of them matches
+        neither tree (a guard only narrows). None: too many starts for ``_pass`` (255)."""
+        found = self._passing[quiet]
+        if found is None:
+            starts = tuple(sorted(s for s in self._every if not (quiet and s in self._others)))
+            if len(starts) > PASS_STARTS:
+                return None
+            firsts = {start[0] for start in starts}
+            table = bytes(byte in firsts for byte in range(256))
+            leaf_of = tuple(0 if s in self._ahead else self.leaves[s] for s in starts)
+            found = self._passing[quiet] = (table, starts, leaf_of)
+        return found
+
     def guard(self, starts: Iterable[bytes], strings: Sequence[bytes]) -> None:
         """From the next batch on, a message starting with one of the failure ``starts`` is
         a candidate only where it holds one of ``strings`` too (a class's ``guard``, kept by
@@ -183,6 +204,7 @@ class Route:
         if any(looks.values()):
             self._ahead.update((start, look) for start, look in looks.items() if look)
             self._trees = [None, None]  # compiled again when next asked for
+            self._passing = [None, None]  # ... and the starts' leaves (a guarded one: 0)
 
 
 def route_for(

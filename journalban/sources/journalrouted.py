@@ -47,16 +47,41 @@ def read_routed(
     next_entry, get, realtime = reader._next, reader._get, reader._get_realtime
     check_session, matchers, leaves = gate.check_session, route.matchers, route.leaves
     # Session lines of no use skipped unasked, until a teaching line is seen.
-    if gate.quiet():
+    quiet = gate.quiet()
+    if quiet:
         firsts, starting = route.quiet_firsts, route.quiet_match
     else:
         firsts, starting = route.firsts, route.match
+    # The native reader (journalnative) steps over the entries no start begins in C, onto
+    # the next one that does (``_pass``): the loop below sees only those (the others would
+    # stop at its first test), and those it is not sure of.
+    skip = getattr(reader, "_pass", None)
+    passing = None if skip is None else route.passing(quiet)
+    if passing is None:
+        skip = None
+    else:
+        table, starts, leaf_of = passing
+        stop = -1 if stop_usec is None else stop_usec
     found: list[Found] = []
     messages: list[str] = []
     times: list[float] = []
     keys: list[str | None] = []
     unreadable = read = 0
-    while read < limit and next_entry():
+    while read < limit:
+        leaf = 0  # the start's leaf, where _pass tells it (else the route's match below)
+        if skip is None:
+            if not next_entry():
+                break
+        elif (passed := skip(limit - read, table, starts, stop)) < 0:
+            # Passed over some, and standing on a message with a start: -(passed * 256 +
+            # its index in starts) - 1.
+            passed = -passed - 1
+            read += passed >> 8
+            leaf = leaf_of[passed & 255]
+        else:
+            read += passed
+            if read >= limit or not next_entry():
+                break
         if stop_usec is not None and realtime() >= stop_usec and at_stop():
             break
         read += 1
@@ -64,16 +89,21 @@ def read_routed(
             raw = get("MESSAGE")
         except KeyError:
             continue  # no message, nothing to match; still moves the cursor
-        if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
-            continue  # starts with neither a session prefix nor a failure's start
-        # Its start (the match's text, ``start[0]``: a subscript, not ``raw[: start.end()]``'s
-        # method call and slice): a failure's, matched by the regexes such a start may match.
-        match = matchers[leaves[start[0]]]
+        if not leaf:
+            if not (raw and firsts[raw[0]]) or (start := starting(raw)) is None:
+                continue  # starts with neither a session prefix nor a failure's start
+            # Its start (the match's text, ``start[0]``: a subscript, not ``raw[: start.end()]``'s
+            # method call and slice)
+            leaf = leaves[start[0]]
+        # a failure's, matched by the regexes such a start may match
+        match = matchers[leaf]
         key = None
         if match is None:
             match = whole
             # A teaching line may turn teaching on: every session line matters after it.
             firsts, starting = route.firsts, route.match
+            if skip is not None and (passing := route.passing(False)) is not None:
+                table, starts, leaf_of = passing
             wanted, key = check_session(raw, get, field)
             if not wanted:
                 continue  # only a session's line, and no such session is held

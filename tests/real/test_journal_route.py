@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from journalban.matching.engine import CompiledFilter
 from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
 from journalban.sources.journalbatch import FIRST_ENTRIES
+from journalban.sources.journalnative import ENV, open_native
 from journalban.sources.journalwire import Frame, Request
 from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
@@ -100,11 +102,13 @@ def frames(
     given: bool = True,
     stop: str | None = None,
     routes: list[Any] | None = None,
+    native: Callable[[Any], Any] | None = None,
 ) -> list[Frame]:
     """Every frame one reader hands out over the directory: ``way`` route, scan or gate;
     ``given``: the finder given to the reader, else built after its scans (a held child's);
     ``stop``: the cursor of the first entry not to hand out (``Follower.stop_before``);
-    ``routes``: gets the reader's route appended."""
+    ``routes``: gets the reader's route appended; ``native``: the directory's files read by
+    the native reader (a catch-up part's, journalnative) passed through it."""
     fdef = FilterLibrary(None).load("sshd")
     assert fdef.sessions is not None
     assert fdef.sessions.literals is not None
@@ -123,11 +127,20 @@ def frames(
     assert follower.split[2] is not None, "the route applies"
     if routes is not None:
         routes.append(follower.split[2])
+    if native is not None:
+        follower.reader.close()
+        paths = sorted(str(path) for path in directory.glob("*.journal"))
+        opened = open_native(paths, SSHD_GROUPS)
+        assert opened is not None, "the native reader reads the files"
+        follower.reader = native(opened)
     if way == "scan":
         follower.split = (*follower.split[:2], None)
     elif way == "gate":
         follower.split = None
-    follower.seek_start()
+    if native is None:
+        follower.seek_start()
+    else:  # as a catch-up's part: from its head (seek_realtime would hand over to libsystemd)
+        follower.reader.seek_head()
     follower.stop_before(stop)
     out = []
     while (frame := follower.read_batch()) is not None:
@@ -272,11 +285,12 @@ def disconnects(seed: int) -> list[dict[str, str | int | bytes]]:
 
 
 def test_the_route_skips_reason_11_disconnects_and_hands_out_what_the_scan_does(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The ``Received disconnect from`` class's trial keeps its guard (reason ``3: `` or
     ``14: ``): the route then skips the reason-11 lines before their decode and match, and
     every frame is the literal scan's and the gate's (but for the unreadable count)."""
+    monkeypatch.delenv(ENV, raising=False)  # (the native reader's turn below)
     entries = disconnects(31)
     with JournalWriter(tmp_path) as writer:
         writer.write(entries)
@@ -292,9 +306,132 @@ def test_the_route_skips_reason_11_disconnects_and_hands_out_what_the_scan_does(
         }, "the trial kept the guard"
         assert routed == readable(frames(tmp_path, batch, "scan"))
         assert routed == readable(frames(tmp_path, batch, "gate"))
+        # The native reader's _pass tells the guarded starts' lines to the route's match.
+        native = readable(frames(tmp_path, batch, "route", routes=routes, native=lambda r: r))
+        assert set(routes[-1]._ahead) == set(route._ahead)
+        assert native == routed
     hits = [line for frame in routed for line in frame.lines]
     assert sum(frame.read for frame in routed) == len(entries)
     assert any(":3: Auth fail" in line for line in hits)
     assert any(": 14: No supported" in line for line in hits)
     assert any(":14: No methods" in line for line in hits)
     assert not any(":11: " in line and "z from" not in line for line in hits)
+
+
+class _WithoutPass:
+    """A native reader without ``_pass``: the routed loop steps over every entry itself."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_pass":
+            raise AttributeError(name)
+        return getattr(self._reader, name)
+
+
+def test_the_native_readers_pass_hands_out_what_the_routed_loop_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The native reader steps over the entries no start begins in C (``_pass``): the frames
+    are those of the same loop stepping over each entry in Python, and of libsystemd's reader,
+    in every batch size, stopping where told."""
+    monkeypatch.delenv(ENV, raising=False)
+    entries = corpus(31)
+    with JournalWriter(tmp_path) as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+    wait_entries(tmp_path, len(entries))
+    cursors = [frame.cursor for frame in frames(tmp_path, 1, "route")]
+    passes: list[int] = []
+
+    def counted(reader: Any) -> Any:
+        step = reader._pass
+
+        def counting(*args: Any) -> int:
+            passed = step(*args)
+            passes.append((-passed - 1) >> 8 if passed < 0 else passed)
+            return passed
+
+        return type("Counted", (_WithoutPass,), {"_pass": staticmethod(counting)})(reader)
+
+    for stop in (None, cursors[len(cursors) // 3]):
+        for batch in (1, 7, 64, 5000):
+            expected = frames(tmp_path, batch, "route", stop=stop)
+            passes.clear()
+            assert frames(tmp_path, batch, "route", stop=stop, native=counted) == expected
+            assert sum(passes) > 0, "entries were passed over in C"
+            assert all(frame.read for frame in expected)
+            assert frames(tmp_path, batch, "route", stop=stop, native=_WithoutPass) == expected
+
+
+def test_the_native_readers_pass_steps_as_next_and_get_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_pass(most, table, starts, stop_usec)`` counts the entries ``_next()`` reaches from
+    where the reader stands whose MESSAGE is missing, empty or starts with none of ``starts``
+    (and is earlier than ``stop_usec``), at most ``most``, leaving the reader on the last; or
+    stands on the next one, where it starts with one of ``starts`` (within ``most``, before
+    ``stop_usec``): then -(count * 256 + the start's index) - 1."""
+    monkeypatch.delenv(ENV, raising=False)
+    entries = corpus(37)
+    with JournalWriter(tmp_path) as writer:
+        writer.write(entries)
+        writer.wait_visible(len(entries))
+    wait_entries(tmp_path, len(entries))
+    paths = sorted(str(path) for path in tmp_path.glob("*.journal"))
+    reference = open_native(paths, SSHD_GROUPS)
+    reader = open_native(paths, SSHD_GROUPS)
+    assert reference is not None
+    assert reader is not None
+    rows: list[tuple[bytes | None, int, str]] = []
+    while reference._next():
+        try:
+            message: bytes | None = reference._get("MESSAGE")
+        except KeyError:
+            message = None
+        rows.append((message, reference._get_realtime(), reference._get_cursor()))
+    starts = (b"Failed password for ", b"Connection closed by ", b"Invalid user ")
+    table = bytes(any(s[0] == byte for s in starts) for byte in range(256))
+    rng = random.Random(37)
+    for _ in range(300):
+        at = rng.randrange(len(rows) + 1)  # entries read before: stand after them
+        most = rng.choice((0, 1, 2, 5, 50, 10_000))
+        stop = rng.choice((-1, rows[rng.randrange(len(rows))][1]))
+        reader.seek_head()
+        for _ in range(at):
+            assert reader._next()
+        expected = 0
+        for message, realtime, _ in rows[at:]:
+            if expected >= most or (stop >= 0 and realtime >= stop):
+                break
+            if message and message.startswith(starts):
+                break
+            expected += 1
+        following = rows[at + expected] if at + expected < len(rows) else None
+        stands = (  # on the next entry: one of starts, within most and before stop_usec
+            following is not None
+            and expected < most
+            and bool(following[0])
+            and following[0].startswith(starts)  # type: ignore[union-attr]
+            and not (stop >= 0 and following[1] >= stop)
+        )
+        passed = reader._pass(most, table, starts, stop)  # type: ignore[attr-defined]
+        if stands:
+            assert following is not None
+            index = next(k for k, start in enumerate(starts) if following[0].startswith(start))  # type: ignore[union-attr]
+            assert passed == -(expected * 256 + index) - 1
+            assert reader._get_cursor() == following[2]
+            assert reader._get("MESSAGE") == following[0]
+            following = rows[at + expected + 1] if at + expected + 1 < len(rows) else None
+        else:
+            assert passed == expected
+        if not stands and at + expected:
+            assert reader._get_cursor() == rows[at + expected - 1][2]
+        assert (reader._get_cursor() if reader._next() else None) == (
+            following[2] if following is not None else None
+        )
+    with pytest.raises(TypeError):
+        reader._pass(1, b"short", starts, -1)  # type: ignore[attr-defined]
+    reader.close()
+    reference.close()
