@@ -1404,19 +1404,20 @@ static int peek_message(const Reader *self, Py_ssize_t i, const uint8_t **value,
     return 0;
 }
 
-/* The index of the one of starts (a tuple of bytes) a message (len bytes at value) starts
-   with, its first byte passing table (256 bytes, nonzero: some start begins with it) first;
-   -1: none. */
+/* The index of the one of starts (a tuple of bytes, sorted) a message (len bytes at value)
+   starts with; -1: none. table (256 bytes): per first byte, 1 + the index of the first start
+   beginning with it (the others that do follow it), 0 where none does. */
 static Py_ssize_t start_of(const uint8_t *value, uint64_t len, const char *table, PyObject *starts) {
-    if (len == 0 || !table[value[0]])
+    if (len == 0)
         return -1;
     Py_ssize_t n = PyTuple_GET_SIZE(starts);
-    for (Py_ssize_t k = 0; k < n; k++) {
+    for (Py_ssize_t k = (Py_ssize_t)(uint8_t)table[value[0]] - 1; k >= 0 && k < n; k++) {
         PyObject *s = PyTuple_GET_ITEM(starts, k);
         Py_ssize_t slen = PyBytes_GET_SIZE(s);
         const char *sp = PyBytes_AS_STRING(s);
-        if (slen > 0 && (uint64_t)slen <= len && sp[0] == (char)value[0] &&
-            memcmp(sp, value, (size_t)slen) == 0)
+        if (slen == 0 || sp[0] != (char)value[0])
+            return -1; /* past the starts beginning with that byte */
+        if ((uint64_t)slen <= len && memcmp(sp, value, (size_t)slen) == 0)
             return k;
     }
     return -1;
@@ -1424,18 +1425,18 @@ static Py_ssize_t start_of(const uint8_t *value, uint64_t len, const char *table
 
 /* _pass(most, table, starts, stop_usec) -> int: step onto the next entries, at most `most`,
    while each holds no MESSAGE, an empty one or one starting with none of `starts` (`table`:
-   their first bytes, see start_of), and is earlier than stop_usec (-1: no bound).
+   where the starts with each first byte begin, see start_of), and is earlier than stop_usec (-1: no bound).
    k >= 0: k entries passed over, the reader on the last of them (as after k _next()), the
    next one for _next() to read: past `most`, the end, later than stop_usec, or one it is not
    sure of (see peek_message; a damaged file's). -(k * 256 + s + 1): k passed over, and the
    reader stands on the next entry (as after _next() returned True), within `most`, starting
-   with starts[s] (the first of them that it starts with; at most 255 starts). Handed over
+   with starts[s] (the first of them that it starts with; at most 254 starts). Handed over
    to libsystemd: 0, nothing done. */
 static PyObject *Reader_pass(Reader *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 4 || !PyBytes_Check(args[1]) || PyBytes_GET_SIZE(args[1]) != 256 ||
-        !PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[2]) > 255) {
+        !PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[2]) > 254) {
         PyErr_SetString(PyExc_TypeError, "_pass(most: int, table: bytes[256], starts: tuple "
-                                         "(255 at most), stop_usec: int)");
+                                         "(254 at most), stop_usec: int)");
         return NULL;
     }
     Py_ssize_t most = PyLong_AsSsize_t(args[0]);

@@ -35,7 +35,7 @@ from itertools import pairwise
 
 # The native reader's ``_pass`` arguments (``Route.passing``): first bytes, starts, leaves
 Passing = tuple[bytes, tuple[bytes, ...], tuple[int, ...]]
-PASS_STARTS = 255  # the starts ``_pass`` tells apart at most (its answer's low byte)
+PASS_STARTS = 254  # the starts ``_pass`` tells apart at most (its table's bytes, 1 + index)
 TEACH, SESSION, FAILURE = 1, 2, 3  # what a start begins: a teaching line, another session line...
 # A class of failure starts and the match of the messages starting with one of them.
 StartClass = tuple[Sequence[bytes], Callable[[str], "re.Match[str] | None"]]
@@ -181,17 +181,16 @@ class Route:
 
     def passing(self, quiet: bool) -> Passing | None:
         """What the native reader's ``_pass`` steps over entries by (``journalrouted``): the
-        first bytes (a table of 256), the starts the tree (``quiet`` or not) may match, and
+        first bytes (``pass_table``), the starts the tree (``quiet`` or not) may match, and
         per start its index in ``leaves`` where the tree's match is the start itself (0 where
         it is guarded: its lookahead decides). A message starting with none of them matches
-        neither tree (a guard only narrows). None: too many starts for ``_pass`` (255)."""
+        neither tree (a guard only narrows). None: too many starts for ``_pass``."""
         found = self._passing[quiet]
         if found is None:
             starts = tuple(sorted(s for s in self._every if not (quiet and s in self._others)))
             if len(starts) > PASS_STARTS:
                 return None
-            firsts = {start[0] for start in starts}
-            table = bytes(byte in firsts for byte in range(256))
+            table = pass_table(starts)
             leaf_of = tuple(0 if s in self._ahead else self.leaves[s] for s in starts)
             found = self._passing[quiet] = (table, starts, leaf_of)
         return found
@@ -205,6 +204,16 @@ class Route:
             self._ahead.update((start, look) for start, look in looks.items() if look)
             self._trees = [None, None]  # compiled again when next asked for
             self._passing = [None, None]  # ... and the starts' leaves (a guarded one: 0)
+
+
+def pass_table(starts: Sequence[bytes]) -> bytes:
+    """Per byte value, 1 + the index of the first of ``starts`` (sorted, 254 at most) that
+    begins with it, 0 where none does: where the native reader's ``_pass`` looks for a start."""
+    table = bytearray(256)
+    for index in range(len(starts) - 1, -1, -1):
+        if starts[index]:
+            table[starts[index][0]] = index + 1
+    return bytes(table)
 
 
 def route_for(

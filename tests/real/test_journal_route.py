@@ -33,6 +33,7 @@ from journalban.matching.library import FilterLibrary
 from journalban.matching.spec import MatcherSpec
 from journalban.sources.journalbatch import FIRST_ENTRIES
 from journalban.sources.journalnative import ENV, open_native
+from journalban.sources.journalroute import pass_table
 from journalban.sources.journalwire import Frame, Request
 from journalban.sources.journalworker import Follower
 from support.journal import JournalWriter, sshd_fields
@@ -391,8 +392,12 @@ def test_the_native_readers_pass_steps_as_next_and_get_would(
         except KeyError:
             message = None
         rows.append((message, reference._get_realtime(), reference._get_cursor()))
-    starts = (b"Failed password for ", b"Connection closed by ", b"Invalid user ")
-    table = bytes(any(s[0] == byte for s in starts) for byte in range(256))
+    starts = (b"Connection closed by ", b"Connection from ", b"Failed password for ", b"I")
+    table = pass_table(starts)
+    assert table[ord("C")] == 1
+    assert table[ord("F")] == 3
+    assert table[ord("I")] == 4
+    assert table.count(0) == 253
     rng = random.Random(37)
     for _ in range(300):
         at = rng.randrange(len(rows) + 1)  # entries read before: stand after them
