@@ -350,7 +350,7 @@ def test_the_native_readers_pass_hands_out_what_the_routed_loop_does(
         step = reader._pass
 
         def counting(*args: Any) -> int:
-            passed = step(*args)
+            passed: int = step(*args)
             passes.append((-passed - 1) >> 8 if passed < 0 else passed)
             return passed
 
