@@ -32,6 +32,7 @@ MODULES = {
     "journalban.jails._detectors": "journalban/jails/_detectors.c",
     "journalban.decisions._hitloop": "journalban/decisions/_hitloop.c",
     "journalban._addrkey": "journalban/_addrkey.c",
+    "journalban.jails._crowd": "journalban/jails/_crowd.c",
 }
 
 setup(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from journalban.config.detectors import SlowConfig
+from journalban.jails import nativecrowd
 from journalban.jails.buckets import BUCKETS, bucket_add_at
 from journalban.jails.detector import SLOW, Failure, Row, Verdict, VerdictTuple
 from journalban.jails.rowvalues import bucket_list, json_value
@@ -82,6 +83,8 @@ class SlowWindow:
         self.keys.discard()
 
     def changes(self) -> list[Row]:
+        if (native := nativecrowd.NATIVE) is not None:  # (the same rows, made in C)
+            return native.bucket_rows(self.keys, buckets_text)
         # (``buckets_text`` written out: a row per failing address per commit, a call less)
         return [
             (key, None if value is None else str(value) if type(value) is list else f"[{value}, 1]")

@@ -16,6 +16,7 @@ from math import isfinite
 
 from journalban.addresses import ipv6_prefix_key
 from journalban.config.detectors import SubnetConfig
+from journalban.jails import nativecrowd
 from journalban.jails.detector import SUBNET, Failure, Row, Verdict, VerdictTuple
 from journalban.jails.distinct import note_distinct
 from journalban.jails.rowtext import quoted, time_text, times_text
@@ -41,6 +42,13 @@ def networks_text(networks: Networks) -> str:
     return times_text(networks)
 
 
+def _row_text(value: Networks) -> str:
+    """``changes``' text of a value (not None): jails._crowd's for a value of another shape."""
+    if type(value) is tuple and isfinite(value[1]):
+        return f"{{{quoted(value[0])}: {value[1]!r}}}"
+    return networks_text(value)
+
+
 class SubnetCrowd:
     name = "subnet"
 
@@ -56,6 +64,9 @@ class SubnetCrowd:
         # A group-aligned IPv6 prefix of a /64 key: its first groups as text (v6text).
         self._v6_groups = config.prefix6 // 16 if config.prefix6 in (16, 32, 48, 64) else 0
         self._v6_tail = f"::/{config.prefix6}"
+        # ``observe_all`` in C (jails.nativecrowd) unless ``prefix_of`` is another's or the
+        # map is not a Tracked (a test's): the C cuts keys as ``prefix_of`` does.
+        self._plain = type(self).prefix_of is _PYTHON_PREFIX_OF and type(self.prefixes) is Tracked
 
     @property
     def tracked(self) -> int:
@@ -109,7 +120,10 @@ class SubnetCrowd:
     ) -> list[tuple[float, Sequence[VerdictTuple]]]:
         """``observe`` of each failure in turn; (its time, its verdicts) of each that calls
         for a ban. The engine hands a step's failures at once (``JailDetection.crowd_verdicts``):
-        one frame of Python for them all, the configuration read once, not a call each."""
+        one frame of Python for them all, the configuration read once, not a call each. In C
+        where jails._crowd is built (jails.nativecrowd: the same steps, the same objects)."""
+        if (native := nativecrowd.NATIVE) is not None and self._plain:
+            return native.observe_all(self, failures)
         cfg = self.config
         octets, tail = self._v4_cut
         v4_24 = octets == 3
@@ -165,6 +179,8 @@ class SubnetCrowd:
         self.prefixes.discard()
 
     def changes(self) -> list[Row]:
+        if (native := nativecrowd.NATIVE) is not None:  # (the same rows, made in C)
+            return native.prefix_rows(self.prefixes, _row_text)
         # (``networks_text`` written out for a prefix of one network at a finite time, the
         # most rows: a flood's every new prefix; a call less each)
         return [
@@ -203,3 +219,6 @@ class SubnetCrowd:
                 # finite, make the row skipped and counted. A key that is no prefix is never
                 # reached by a failure's prefix: it is left to the cap.
                 self.prefixes.load(key, network_times(networks))
+
+
+_PYTHON_PREFIX_OF = SubnetCrowd.prefix_of
