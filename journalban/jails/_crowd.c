@@ -124,6 +124,14 @@ has_room(PyObject *kept, PyObject *cap)
     Py_ssize_t size = PyObject_Size(kept);
     if (size < 0)
         return -1;
+    if (PyLong_CheckExact(cap)) { /* (an int: compared as a C integer, when it fits one) */
+        int overflow = 0;
+        long long n = PyLong_AsLongLongAndOverflow(cap, &overflow);
+        if (n == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow == 0)
+            return (long long)size < n;
+    }
     PyObject *size_obj = PyLong_FromSsize_t(size);
     if (size_obj == NULL)
         return -1;
