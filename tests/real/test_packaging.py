@@ -63,7 +63,8 @@ NATIVE_MODULE = re.compile(r"site-packages/journalban/sources/_journalfile\.cpyt
 SCAN_MODULE = re.compile(r"site-packages/journalban/matching/_linescan\.cpython-[^/]*\.so")
 # The third to fifth (issue 19, session 20): a commit's ban columns, a decided ban's
 # announcing, a network's first ban; the sixth to eighth (session 21): a jail's detectors,
-# the deciding's per-failure loop, an IPv6 text's keys.
+# the deciding's per-failure loop, an IPv6 text's keys; the ninth (session 22): the subnet
+# detector's step and the detectors' rows.
 PER_BAN_MODULES = [
     re.compile(rf"site-packages/journalban/{name}\.cpython-[^/]*\.so")
     for name in (
@@ -73,6 +74,7 @@ PER_BAN_MODULES = [
         "jails/_detectors",
         "decisions/_hitloop",
         "_addrkey",
+        "jails/_crowd",
     )
 ]
 
