@@ -26,6 +26,7 @@ from setuptools import Extension, setup
 MODULES = {
     "journalban.sources._journalfile": "journalban/sources/_journalfile.c",
     "journalban.matching._linescan": "journalban/matching/_linescan.c",
+    "journalban.matching._texthits": "journalban/matching/_texthits.c",
     "journalban.state._rowvalues": "journalban/state/_rowvalues.c",
     "journalban._announce": "journalban/_announce.c",
     "journalban.decisions._banrun": "journalban/decisions/_banrun.c",

@@ -31,6 +31,7 @@ from journalban.matching.guards import Guards
 from journalban.matching.heads import HeadReader
 from journalban.matching.literals import line_ends
 from journalban.matching.prefix import AFTER_DATE, PRI, RFC5424, split_syslog
+from journalban.matching.texthits import text_hits
 
 __all__ = [
     "ACCEPTED",
@@ -163,94 +164,7 @@ class LineMatcher:
 
     def _text_hits(self, text: str) -> list[Hit]:
         """``hits`` for lines with a date and syslog prefix, joined by newlines."""
-        lines_of = self._guarded_lines()
-        found = line_ends(text, self.filter.scan, lines_of)
-        out: list[Hit] = []
-        append = out.append
-        rfind = text.rfind
-        branches = self.filter.branches
-        ignore = self.filter.ignore
-        time_of = self.heads.time
-        fused_for = self.fused_for
-        verdicts = self._refused
-        refused = self.ident_refused
-        # Each needle mask's fused regex, as fused_for gives it until the general path
-        # settles another date format (the dict is then emptied); and, for the masks that
-        # have one, a test every line its regexes may match passes (Guards.for_mask).
-        by_mask: dict[int, re.Pattern[str] | None] = {}
-        guarded: dict[int, Callable[[str, int, int], object]] = {}
-        guard_of = self.guards.for_mask
-        # ``heads.time``'s first step, here (a call and its lookups less a failure): a date
-        # ending with its seconds in a minute seen before; counted once per text (``dated``).
-        heads = self.heads
-        (dg, sg, fg), minutes = heads.minute_cache()
-        dated = 0
-        for end in sorted(found):
-            start = rfind("\n", 0, end) + 1
-            mask = found[end]
-            if mask in by_mask:
-                fused = by_mask[mask]
-            else:
-                fused = by_mask[mask] = fused_for(mask)
-                # (a needle's lone mask whose lines the scan told by a regex already: none)
-                told = mask & (mask - 1) == 0 and isinstance(
-                    lines_of.get(mask.bit_length() - 1), re.Pattern
-                )
-                if fused is not None and not told and (guard := guard_of(mask)) is not None:
-                    guarded[mask] = guard
-            if fused is None:
-                line = text[start:end]
-                heads.add_hits(dated)  # (before the general path may settle another format)
-                self._hit_of(self.match_line(line), line, out, "")
-                by_mask.clear()
-                (dg, sg, fg), minutes = heads.minute_cache()
-                dated = 0
-                continue
-            if guarded and mask in guarded and guarded[mask](text, start, end) is None:
-                continue  # passes no test of a regex it may match: none matches it
-            m = fused.match(text, start, end)
-            if m is not None:
-                name = m.lastgroup
-                if name is None or (branch := branches.get(name)) is None:
-                    continue  # the head alone, a near miss: no failregex matched, no text cut
-                # (``m[g]``: ``m.group(g)`` without the method's call: jchild's 4a98860)
-                ident = m["ident"] or m["ident2"] or m["ident3"]
-                if ident is not None:
-                    verdict = verdicts.get(ident)
-                    if verdict if verdict is not None else refused(ident):
-                        continue
-                if ignore and not branch.mark:
-                    message = text[m.start(name) : end]
-                    if any(ign.search(message) for ign in ignore):
-                        continue
-                host = m[branch.host] if branch.host is not None else None
-                if not host:
-                    continue
-                when = None
-                if dg:
-                    s0, s1 = m.span(sg)
-                    if s1 == m.end(dg) and s0 > 0 and (not fg or m[fg] is None):
-                        # (the date group opens every head, so the match: ``start``)
-                        base = minutes.get(text[start:s0])
-                        if base is not None:
-                            when = base + int(text[s0:s1])
-                            dated += 1
-                if when is None:
-                    when = time_of(m)
-                if when is not None:
-                    user = m[branch.user] if branch.user is not None else None
-                    # (an accepted login's line not cut: events.Hit)
-                    append(("" if branch.mark else text[start:end], host, when, user, branch.mark))
-                    continue
-                # Not a real date after all: the general path treats the line as undated.
-            line = text[start:end]
-            heads.add_hits(dated)
-            self._hit_of(self._match_line_slowly(line, 0), line, out, "")
-            by_mask.clear()
-            (dg, sg, fg), minutes = heads.minute_cache()
-            dated = 0
-        heads.add_hits(dated)
-        return out
+        return text_hits(self, text)
 
     def _message_hits(self, lines: Sequence[str], times: Sequence[float], every: bool) -> list[Hit]:
         """``hits`` for bare messages (the journal); ``every``: all lines are candidates."""

@@ -64,7 +64,8 @@ SCAN_MODULE = re.compile(r"site-packages/journalban/matching/_linescan\.cpython-
 # The third to fifth (issue 19, session 20): a commit's ban columns, a decided ban's
 # announcing, a network's first ban; the sixth to eighth (session 21): a jail's detectors,
 # the deciding's per-failure loop, an IPv6 text's keys; the ninth (session 22): the subnet
-# detector's step and the detectors' rows.
+# detector's step and the detectors' rows; the tenth (session 22): the file lines' matching
+# loop.
 PER_BAN_MODULES = [
     re.compile(rf"site-packages/journalban/{name}\.cpython-[^/]*\.so")
     for name in (
@@ -75,6 +76,7 @@ PER_BAN_MODULES = [
         "decisions/_hitloop",
         "_addrkey",
         "jails/_crowd",
+        "matching/_texthits",
     )
 ]
 
@@ -250,6 +252,8 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "journalban/sources/_journalfile.pyi",
         "journalban/matching/_linescan.c",
         "journalban/matching/_linescan.pyi",
+        "journalban/matching/_texthits.c",
+        "journalban/matching/_texthits.pyi",
         "journalban/state/_rowvalues.c",
         "journalban/state/_rowvalues.pyi",
         "journalban/decisions/_banrun.c",
