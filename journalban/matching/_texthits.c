@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -377,7 +378,121 @@ back:
     return Py_BuildValue("nniN", i, dated, stage, held);
 }
 
+/* keys_of(hits, sent, sent_max, prefix, six) -> list
+ *
+ * sources.hitkeys.AddressKeys.of's loop: for each hit's address text (``hit[1]``, a str)
+ * not in ``sent`` (emptied when it holds ``sent_max``), remembered there, the entry
+ * ``(text, value)`` of a dotted quad the C library's inet_pton takes (the call
+ * socket.inet_pton makes, on the text's UTF-8; none for a text with a NUL or that does
+ * not encode), or ``(text, *six(text, prefix))`` for a text holding ":" where ``prefix``
+ * is not None and ``six`` gives a tuple.
+ */
+static PyObject *
+keys_of(PyObject *self, PyObject *args)
+{
+    PyObject *hits, *sent, *prefix, *six;
+    Py_ssize_t sent_max;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!nOO", &PyList_Type, &hits, &PyDict_Type, &sent, &sent_max,
+                          &prefix, &six))
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(hits); k++) {
+        PyObject *hit = PySequence_GetItem(PyList_GET_ITEM(hits, k), 1);
+        if (hit == NULL)
+            goto error;
+        PyObject *host = hit; /* owned */
+        if (!PyUnicode_CheckExact(host)) {
+            PyErr_SetString(PyExc_TypeError, "an address text must be a str");
+            Py_DECREF(host);
+            goto error;
+        }
+        int seen = PyDict_Contains(sent, host);
+        if (seen != 0) {
+            Py_DECREF(host);
+            if (seen < 0)
+                goto error;
+            continue;
+        }
+        if (PyDict_GET_SIZE(sent) >= sent_max)
+            PyDict_Clear(sent);
+        if (PyDict_SetItem(sent, host, Py_None) < 0) {
+            Py_DECREF(host);
+            goto error;
+        }
+        PyObject *entry = NULL;
+        Py_ssize_t colon = PyUnicode_FindChar(host, ':', 0, PyUnicode_GET_LENGTH(host), 1);
+        if (colon == -2) {
+            Py_DECREF(host);
+            goto error;
+        }
+        if (colon >= 0) {
+            if (prefix != Py_None) {
+                PyObject *found = PyObject_CallFunctionObjArgs(six, host, prefix, NULL);
+                if (found == NULL) {
+                    Py_DECREF(host);
+                    goto error;
+                }
+                if (PyTuple_Check(found)) {
+                    Py_ssize_t n = PyTuple_GET_SIZE(found);
+                    entry = PyTuple_New(n + 1);
+                    if (entry != NULL) {
+                        Py_INCREF(host);
+                        PyTuple_SET_ITEM(entry, 0, host);
+                        for (Py_ssize_t j = 0; j < n; j++) {
+                            PyObject *item = PyTuple_GET_ITEM(found, j);
+                            Py_INCREF(item);
+                            PyTuple_SET_ITEM(entry, j + 1, item);
+                        }
+                    }
+                } else if (found != Py_None) {
+                    PyErr_SetString(PyExc_TypeError, "an IPv6 key must be a tuple or None");
+                }
+                Py_DECREF(found);
+                if (entry == NULL && PyErr_Occurred()) {
+                    Py_DECREF(host);
+                    goto error;
+                }
+            }
+        } else {
+            Py_ssize_t size;
+            const char *utf8 = PyUnicode_AsUTF8AndSize(host, &size);
+            unsigned char packed[4];
+            if (utf8 == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+                    Py_DECREF(host);
+                    goto error;
+                }
+                PyErr_Clear(); /* (socket.inet_pton: a ValueError, passed over) */
+            } else if ((Py_ssize_t)strlen(utf8) == size && inet_pton(AF_INET, utf8, packed) == 1) {
+                unsigned long value = ((unsigned long)packed[0] << 24) |
+                                      ((unsigned long)packed[1] << 16) |
+                                      ((unsigned long)packed[2] << 8) | (unsigned long)packed[3];
+                entry = Py_BuildValue("Ok", host, value);
+                if (entry == NULL) {
+                    Py_DECREF(host);
+                    goto error;
+                }
+            }
+        }
+        Py_DECREF(host);
+        if (entry != NULL) {
+            int failed = PyList_Append(out, entry);
+            Py_DECREF(entry);
+            if (failed < 0)
+                goto error;
+        }
+    }
+    return out;
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"keys_of", keys_of, METH_VARARGS, "AddressKeys.of's loop."},
     {"adopt", adopt, METH_O, "Use the given re.Match type where its layout is the expected."},
     {"marks", marks, METH_O, "(lastindex, groups, marks) of an adopted match."},
     {"run", run, METH_VARARGS, "The candidate lines' hits on their common path."},

@@ -1,4 +1,5 @@
 import re
+from collections.abc import Callable
 from typing import Any
 
 def adopt(match_type: type) -> bool: ...
@@ -16,3 +17,10 @@ def run(
     fg: int,
     out: list[Any],
 ) -> tuple[int, int, int, re.Match[str] | None]: ...
+def keys_of(
+    hits: list[Any],
+    sent: dict[str, None],
+    sent_max: int,
+    prefix: int | None,
+    six: Callable[[str, int], tuple[int, int, str] | None],
+) -> list[Any]: ...

@@ -32,11 +32,12 @@ from __future__ import annotations
 import _socket as socket
 import fcntl
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from journalban.addresses import ipv6_prefix_key
 from journalban.events import Hit, HitAddress
+from journalban.matching import texthits
 
 # Texts the child remembers having sent (then forgets them all): a flood's distinct
 # addresses must not grow the child; the agent's own memo holds up to 65,536.
@@ -45,6 +46,19 @@ SENT_MAX: Final = 8192
 # fcntl.F_GETPIPE_SZ, without importing termios into the child).
 _FIONREAD: Final = 0x541B
 _GETPIPE_SZ: Final = 1032
+
+
+def _native_keys() -> Callable[..., list[HitAddress]] | None:
+    """``_texthits.keys_of``, where ``texthits`` uses its module (JOURNALBAN_NATIVE_TEXT)."""
+    if texthits.NATIVE is None:
+        return None
+    from journalban.matching._texthits import keys_of
+
+    return keys_of
+
+
+# Looked up once, at import; tests set ``texthits.NATIVE`` to None for the Python loop.
+_KEYS_OF = _native_keys()
 
 
 def agent_behind(fd: int) -> bool:
@@ -66,8 +80,13 @@ class AddressKeys:
         self._sent: dict[str, None] = {}
 
     def of(self, hits: Iterable[Hit]) -> list[HitAddress]:
-        """The entries for the addresses of ``hits`` not sent lately, in their order."""
+        """The entries for the addresses of ``hits`` not sent lately, in their order.
+
+        A list of hits is taken in C where ``_texthits`` is used (``texthits.NATIVE``):
+        the same entries, the same calls (``_texthits.keys_of``)."""
         sent, prefix = self._sent, self._prefix
+        if _KEYS_OF is not None and texthits.NATIVE is not None and type(hits) is list:
+            return _KEYS_OF(hits, sent, SENT_MAX, prefix, ipv6_prefix_key)
         out: list[HitAddress] = []
         for hit in hits:
             host = hit[1]

@@ -197,3 +197,38 @@ def test_the_switch_turns_the_c_loop_off() -> None:
     code = "from journalban.matching import texthits; print(texthits.NATIVE)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "None"
+
+
+HOSTS = [
+    "203.0.113.9", "203.0.113.9", "10.0.0.1", "01.2.3.4", "1.2.3", "256.1.1.1", " 1.2.3.4",
+    "1.2.3.4 ", "1.2.3.4\x00", "١.٢.٣.٤", "\ud800", "", "0.0.0.0", "255.255.255.255",
+    "2001:db8::1", "2001:db8::1", "2001:db8:0:1::7", "::ffff:1.2.3.4", "fe80::1%eth0", ":",
+    "2001:db8::1\x00", "1.2.3.4.5", "1..2.3", "0x1.2.3.4", "example.org", "é:é",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("prefix", [None, 64, 48, 128])
+def test_address_keys_in_c_are_the_python_ones(
+    prefix: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``AddressKeys.of`` in C and in Python: the same entries, batch after batch, for
+    addresses valid or crafted, seen before or not, past the memo's size."""
+    from journalban.sources import hitkeys
+
+    rng = random.Random(prefix or 0)
+    monkeypatch.setattr(hitkeys, "SENT_MAX", 7)
+    batches = []
+    for _ in range(40):
+        hosts = [rng.choice(HOSTS) for _ in range(rng.randint(0, 12))]
+        hosts += [f"198.51.100.{rng.randint(0, 300)}" for _ in range(rng.randint(0, 4))]
+        hosts += [f"2001:db8:{rng.randint(0, 9)}::{rng.randint(0, 99)}" for _ in range(2)]
+        batches.append([("line", h, NOW, None, 0) for h in hosts])
+    native = hitkeys._KEYS_OF
+    assert native is not None, "the C module is built in a test run"
+    outs = []
+    for on in (native, None):
+        monkeypatch.setattr(hitkeys, "_KEYS_OF", on)
+        keys = hitkeys.AddressKeys(prefix)
+        outs.append([keys.of(list(batch)) for batch in batches])
+    assert outs[0] == outs[1]
+    assert any(outs[0])
