@@ -1423,6 +1423,92 @@ static Py_ssize_t start_of(const uint8_t *value, uint64_t len, const char *table
     return -1;
 }
 
+/* What a pass over entries asks of each message: the index of what it starts with or holds
+   (the entry is stood on), -1 none (passed over). */
+typedef Py_ssize_t (*Wanted)(const uint8_t *value, uint64_t len, const void *ask);
+
+typedef struct {
+    const char *table;
+    PyObject *starts;
+} StartsAsk;
+
+static Py_ssize_t wanted_start(const uint8_t *value, uint64_t len, const void *ask) {
+    const StartsAsk *a = ask;
+    return start_of(value, len, a->table, a->starts);
+}
+
+/* Whether a message holds any of `literals` (a tuple of bytes): 0 it does, -1 not. `table`
+   (256 bytes): per byte b, 1 + the index of the first literal searched from b (its pivot,
+   at the offset `at` gives: 2 bytes a literal, little-endian), 0 where none is; the others
+   searched from b follow it. A literal is found wherever it is: its pivot byte stands at
+   its offset from its start. Every offset and length is checked here. */
+typedef struct {
+    const uint8_t *table;
+    PyObject *literals;
+    const uint8_t *at;
+} LiteralsAsk;
+
+static Py_ssize_t wanted_literal(const uint8_t *value, uint64_t len, const void *ask) {
+    const LiteralsAsk *a = ask;
+    const uint8_t *table = a->table;
+    Py_ssize_t n = PyTuple_GET_SIZE(a->literals);
+    for (uint64_t j = 0; j < len; j++) {
+        uint8_t b = value[j];
+        if (!table[b])
+            continue;
+        for (Py_ssize_t k = (Py_ssize_t)table[b] - 1; k < n; k++) {
+            PyObject *lit = PyTuple_GET_ITEM(a->literals, k);
+            uint64_t llen = (uint64_t)PyBytes_GET_SIZE(lit), off = a->at[2 * k] |
+                                                                   (uint64_t)a->at[2 * k + 1] << 8;
+            const uint8_t *lp = (const uint8_t *)PyBytes_AS_STRING(lit);
+            if (off >= llen || lp[off] != b)
+                break; /* past the literals searched from b */
+            if (off > j || llen - off > len - j)
+                continue; /* it would begin before the message or end after it */
+            if (memcmp(lp, value + (j - off), (size_t)llen) == 0)
+                return 0;
+        }
+    }
+    return -1;
+}
+
+/* Step onto the next entries, at most `most`, while `want` wants none of them (no MESSAGE,
+   or one it answers -1 for), each earlier than stop (-1: no bound); see _pass. */
+static PyObject *pass_over(Reader *self, Py_ssize_t most, long long stop, Wanted want,
+                           const void *ask) {
+    Py_ssize_t passed = 0;
+    if (self->delegate != NULL || self->files == NULL || self->mode == AT_TAIL)
+        return PyLong_FromSsize_t(0);
+    Py_ssize_t i = self->next_index;
+    uint8_t head[56];
+    while (passed < most && i >= 0 && i < self->n) {
+        const JFile *f = &self->files[self->file_of[i]];
+        if (f->damaged)
+            break;
+        const uint8_t *value = NULL;
+        uint64_t len = 0;
+        int found = peek_message(self, i, &value, &len);
+        if (found < 0)
+            break;
+        memcpy(head, f->map + (uint64_t)self->offset_of[i] * 8 + 8, 56);
+        if (stop >= 0 && le64(head + HEAD_REALTIME) >= (uint64_t)stop)
+            break;
+        Py_ssize_t wanted = found == 1 ? want(value, len, ask) : -1;
+        if (faults_now() != self->faults_seen)
+            break; /* what was read may be zeros: _next() finds the damage and tells it */
+        memcpy(self->head, head, 56); /* stood on, as _next() would */
+        self->mode = AT_ENTRY;
+        self->current = i;
+        self->next_index = i + 1;
+        self->prev_index = i - 1;
+        if (wanted >= 0)
+            return PyLong_FromSsize_t(-(passed * 256 + wanted) - 1);
+        passed++;
+        i++;
+    }
+    return PyLong_FromSsize_t(passed);
+}
+
 /* _pass(most, table, starts, stop_usec) -> int: step onto the next entries, at most `most`,
    while each holds no MESSAGE, an empty one or one starting with none of `starts` (`table`:
    where the starts with each first byte begin, see start_of), and is earlier than stop_usec (-1: no bound).
@@ -1452,38 +1538,38 @@ static PyObject *Reader_pass(Reader *self, PyObject *const *args, Py_ssize_t nar
             return NULL;
         }
     }
-    const char *table = PyBytes_AS_STRING(args[1]);
-    Py_ssize_t passed = 0;
-    if (self->delegate != NULL || self->files == NULL || self->mode == AT_TAIL)
-        return PyLong_FromSsize_t(0);
-    Py_ssize_t i = self->next_index;
-    uint8_t head[56];
-    while (passed < most && i >= 0 && i < self->n) {
-        const JFile *f = &self->files[self->file_of[i]];
-        if (f->damaged)
-            break;
-        const uint8_t *value = NULL;
-        uint64_t len = 0;
-        int found = peek_message(self, i, &value, &len);
-        if (found < 0)
-            break;
-        memcpy(head, f->map + (uint64_t)self->offset_of[i] * 8 + 8, 56);
-        if (stop >= 0 && le64(head + HEAD_REALTIME) >= (uint64_t)stop)
-            break;
-        Py_ssize_t wanted = found == 1 ? start_of(value, len, table, starts) : -1;
-        if (faults_now() != self->faults_seen)
-            break; /* what was read may be zeros: _next() finds the damage and tells it */
-        memcpy(self->head, head, 56); /* stood on, as _next() would */
-        self->mode = AT_ENTRY;
-        self->current = i;
-        self->next_index = i + 1;
-        self->prev_index = i - 1;
-        if (wanted >= 0)
-            return PyLong_FromSsize_t(-(passed * 256 + wanted) - 1);
-        passed++;
-        i++;
+    StartsAsk ask = {PyBytes_AS_STRING(args[1]), starts};
+    return pass_over(self, most, stop, wanted_start, &ask);
+}
+
+/* _scan(most, table, literals, at, stop_usec) -> int: as _pass, for a jail without a route:
+   steps over the entries whose MESSAGE holds none of `literals` (see wanted_literal: `table`
+   bytes[256], `at` 2 bytes a literal), standing on the next one that holds one (-(k * 256)
+   - 1: k passed over). */
+static PyObject *Reader_scan(Reader *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyBytes_Check(args[1]) || PyBytes_GET_SIZE(args[1]) != 256 ||
+        !PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[2]) > 255 || !PyBytes_Check(args[3]) ||
+        PyBytes_GET_SIZE(args[3]) != 2 * PyTuple_GET_SIZE(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "_scan(most: int, table: bytes[256], literals: tuple "
+                                         "(255 at most), at: bytes (2 a literal), stop_usec: int)");
+        return NULL;
     }
-    return PyLong_FromSsize_t(passed);
+    Py_ssize_t most = PyLong_AsSsize_t(args[0]);
+    if (most == -1 && PyErr_Occurred())
+        return NULL;
+    long long stop = PyLong_AsLongLong(args[4]);
+    if (stop == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *literals = args[2];
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(literals); k++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(literals, k))) {
+            PyErr_SetString(PyExc_TypeError, "literals: a tuple of bytes");
+            return NULL;
+        }
+    }
+    LiteralsAsk ask = {(const uint8_t *)PyBytes_AS_STRING(args[1]), literals,
+                       (const uint8_t *)PyBytes_AS_STRING(args[3])};
+    return pass_over(self, most, stop, wanted_literal, &ask);
 }
 
 static PyObject *Reader_close(Reader *self, PyObject *Py_UNUSED(unused)) {
@@ -1535,6 +1621,8 @@ static PyMethodDef Reader_methods[] = {
     {"close", (PyCFunction)Reader_close, METH_NOARGS, "Unmap the files; value_of.close()."},
     {"_pass", (PyCFunction)(void (*)(void))Reader_pass, METH_FASTCALL,
      "_pass(most, table, starts, stop_usec): entries of no use stepped onto (see the C)."},
+    {"_scan", (PyCFunction)(void (*)(void))Reader_scan, METH_FASTCALL,
+     "_scan(most, table, literals, at, stop_usec): entries holding no literal stepped onto."},
     {NULL, NULL, 0, NULL},
 };
 

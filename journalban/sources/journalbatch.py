@@ -123,7 +123,29 @@ def read_batch(follower: Follower) -> Frame | None:
         )
         limit = 0  # nothing more to read below
     key: str | None = None  # stays None without a gate
-    while read < limit and next_entry():
+    # The native reader (journalnative) steps over the entries holding none of the
+    # prefilter's literals in C, onto the next one that holds one (``_scan``, journalskip):
+    # the loop below sees only those (it would pass over the others at its scan), and
+    # those the C is not sure of.
+    skip = None if split is not None else getattr(reader, "_scan", None)
+    literals = follower.scan_literals
+    if literals is None:
+        skip = None
+    else:
+        pivots, held, at = literals
+        stop = -1 if stop_usec is None else stop_usec
+    while read < limit:
+        if skip is None:
+            if not next_entry():
+                break
+        elif (passed := skip(limit - read, pivots, held, at, stop)) < 0:
+            read += (-passed - 1) >> 8  # passed over some, standing on one holding a literal
+        else:
+            read += passed
+            if not passed and not getattr(reader, "native", False):
+                skip = None  # handed over to libsystemd: _scan does nothing any more
+            if read >= limit or not next_entry():
+                break
         if stop_usec is not None and realtime() >= stop_usec and follower.at_stop():
             break
         read += 1

@@ -38,6 +38,7 @@ from journalban.sources.journalbatch import FIRST_ENTRIES, read_batch
 from journalban.sources.journalcatchup import CatchingUp
 from journalban.sources.journalprune import groups_in
 from journalban.sources.journalroute import Route, route_for
+from journalban.sources.journalskip import Literals, scan_literals
 from journalban.sources.journalwire import (
     GREW,
     FindHits,
@@ -112,6 +113,8 @@ class Follower(CatchingUp):
         self.sample = b""  # the journal's last messages (literalscan), for the session split
         # literalscan.first_look where few messages hold a literal: (table, search).
         self.first_look: tuple[bytes, Callable[[bytes], object]] | None = None
+        # The prefilter's literals for the native reader's _scan (journalskip), where tuned
+        self.scan_literals: Literals | None = None
         # A jail whose session lines start with literals (SessionGate.prefixes): those
         # prefixes, and the scan for its failure literals alone (_session_split).
         self.split: Split | None = None
@@ -145,6 +148,8 @@ class Follower(CatchingUp):
             self.sample = sample
         counts: dict[int, int] = {}  # the sample's bytes, counted once for both scans
         scan = literal_scan(self.request.prefilter, sample, counts)
+        if scan is not None:
+            self.scan_literals = scan_literals(self.request.prefilter, sample, counts)
         if scan is not None and sparse(scan, sample):
             self.first_look = first_look(self.request.prefilter, sample, counts)
         return scan
