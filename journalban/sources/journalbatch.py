@@ -134,13 +134,16 @@ def read_batch(follower: Follower) -> Frame | None:
     else:
         pivots, held, at = literals
         stop = -1 if stop_usec is None else stop_usec
+    told = False  # the C told that the entry stood on holds a literal: no scan asks again
     while read < limit:
         if skip is None:
             if not next_entry():
                 break
         elif (passed := skip(limit - read, pivots, held, at, stop)) < 0:
             read += (-passed - 1) >> 8  # passed over some, standing on one holding a literal
+            told = True
         else:
+            told = False
             read += passed
             if not passed and not getattr(reader, "native", False):
                 skip = None  # handed over to libsystemd: _scan does nothing any more
@@ -163,9 +166,11 @@ def read_batch(follower: Follower) -> Frame | None:
             else:
                 key = None
         else:
-            if look is not None and first(raw.translate(table)) is None:
+            if told:
+                pass  # holds a literal: _scan found one, no scan asks again
+            elif look is not None and first(raw.translate(table)) is None:
                 continue  # holds no literal (the first look is sure of that)
-            if search is not None and search(raw) is None:
+            elif search is not None and search(raw) is None:
                 continue  # holds no literal: no failregex can match it
             if gate is not None:
                 wanted, key = gate.check(raw, get, field)
