@@ -614,7 +614,14 @@ typedef struct {
        monotonic, boot id, xor hash), copied when it is stood on: its cursor and time stay
        readable if its file is then found shrunk */
     uint8_t head[56];
+    /* _scan's last table (a bytes object, held) and its bytes with literals, where at most
+       SCAN_STOPS (scan_stops -1: more; see wanted_literal) */
+    PyObject *scan_table;
+    int scan_stops;
+    uint8_t scan_stop[8];
 } Reader;
+
+#define SCAN_STOPS 8
 
 #define HEAD_SIZE 0
 #define HEAD_SEQNUM 8
@@ -647,6 +654,7 @@ static void Reader_dealloc(Reader *self) {
     Py_CLEAR(self->names[0]);
     Py_CLEAR(self->names[1]);
     Py_CLEAR(self->on_damaged);
+    Py_CLEAR(self->scan_table);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -1446,28 +1454,48 @@ typedef struct {
     const uint8_t *table;
     PyObject *literals;
     const uint8_t *at;
+    int stops; /* the bytes the table gives literals for, in stop; -1: more than SCAN_STOPS */
+    const uint8_t *stop;
 } LiteralsAsk;
+
+/* Whether a message holds a literal searched from byte b, at its byte j (value[j] == b). */
+static int literal_at(const LiteralsAsk *a, const uint8_t *value, uint64_t len, uint64_t j,
+                      uint8_t b) {
+    Py_ssize_t n = PyTuple_GET_SIZE(a->literals);
+    for (Py_ssize_t k = (Py_ssize_t)a->table[b] - 1; k >= 0 && k < n; k++) {
+        PyObject *lit = PyTuple_GET_ITEM(a->literals, k);
+        uint64_t llen = (uint64_t)PyBytes_GET_SIZE(lit),
+                 off = a->at[2 * k] | (uint64_t)a->at[2 * k + 1] << 8;
+        const uint8_t *lp = (const uint8_t *)PyBytes_AS_STRING(lit);
+        if (off >= llen || lp[off] != b)
+            return 0; /* past the literals searched from b */
+        if (off > j || llen - off > len - j)
+            continue; /* it would begin before the message or end after it */
+        if (memcmp(lp, value + (j - off), (size_t)llen) == 0)
+            return 1;
+    }
+    return 0;
+}
 
 static Py_ssize_t wanted_literal(const uint8_t *value, uint64_t len, const void *ask) {
     const LiteralsAsk *a = ask;
+    if (a->stops >= 0) { /* few such bytes: each found by memchr (a vector loop) */
+        for (int s = 0; s < a->stops; s++) {
+            uint8_t b = a->stop[s];
+            const uint8_t *p = value, *end = value + len;
+            while (p < end && (p = memchr(p, b, (size_t)(end - p))) != NULL) {
+                if (literal_at(a, value, len, (uint64_t)(p - value), b))
+                    return 0;
+                p++;
+            }
+        }
+        return -1;
+    }
     const uint8_t *table = a->table;
-    Py_ssize_t n = PyTuple_GET_SIZE(a->literals);
     for (uint64_t j = 0; j < len; j++) {
         uint8_t b = value[j];
-        if (!table[b])
-            continue;
-        for (Py_ssize_t k = (Py_ssize_t)table[b] - 1; k < n; k++) {
-            PyObject *lit = PyTuple_GET_ITEM(a->literals, k);
-            uint64_t llen = (uint64_t)PyBytes_GET_SIZE(lit), off = a->at[2 * k] |
-                                                                   (uint64_t)a->at[2 * k + 1] << 8;
-            const uint8_t *lp = (const uint8_t *)PyBytes_AS_STRING(lit);
-            if (off >= llen || lp[off] != b)
-                break; /* past the literals searched from b */
-            if (off > j || llen - off > len - j)
-                continue; /* it would begin before the message or end after it */
-            if (memcmp(lp, value + (j - off), (size_t)llen) == 0)
-                return 0;
-        }
+        if (table[b] && literal_at(a, value, len, j, b))
+            return 0;
     }
     return -1;
 }
@@ -1567,8 +1595,23 @@ static PyObject *Reader_scan(Reader *self, PyObject *const *args, Py_ssize_t nar
             return NULL;
         }
     }
-    LiteralsAsk ask = {(const uint8_t *)PyBytes_AS_STRING(args[1]), literals,
-                       (const uint8_t *)PyBytes_AS_STRING(args[3])};
+    const uint8_t *table = (const uint8_t *)PyBytes_AS_STRING(args[1]);
+    if (args[1] != self->scan_table) { /* a table not seen last: its bytes with literals */
+        int stops = 0;
+        for (int b = 0; b < 256 && stops >= 0; b++) {
+            if (!table[b])
+                continue;
+            if (stops == SCAN_STOPS)
+                stops = -1;
+            else
+                self->scan_stop[stops++] = (uint8_t)b;
+        }
+        self->scan_stops = stops;
+        Py_INCREF(args[1]);
+        Py_XSETREF(self->scan_table, args[1]);
+    }
+    LiteralsAsk ask = {table, literals, (const uint8_t *)PyBytes_AS_STRING(args[3]),
+                       self->scan_stops, self->scan_stop};
     return pass_over(self, most, stop, wanted_literal, &ask);
 }
 
