@@ -236,3 +236,16 @@ def test_jail_detection_with_and_without_the_c_is_the_same() -> None:
         if i % 10 == 0:
             assert _answer(ours.crowd_verdicts) == _python_answer(theirs.crowd_verdicts)
             assert _answer(ours.rows) == _python_answer(theirs.rows)
+
+
+def test_rows_of_times_repeated_and_alike_are_the_pythons() -> None:
+    """Rows' times repeated and alike: 0.0 and -0.0, a time and the next float."""
+    times = [5.0, 5.0, 0.0, -0.0, -0.0, 0.0, 5.0, 5.000000000000001, 5.0, 1e22, 1e22, 5e-324]
+    ours, theirs = _pair(SubnetConfig(), 10)
+    for crowd in (ours, theirs):
+        for i, when in enumerate(times):
+            crowd.prefixes.dirty[f"p{i}"] = (f"10.0.0.{i}/32", when)
+    mine = _answer(ours.changes)
+    assert mine == _python_answer(theirs.changes)
+    assert "-0.0}" in mine[1]
+    assert "5.000000000000001}" in mine[1]
