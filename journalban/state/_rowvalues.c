@@ -355,14 +355,16 @@ ban_values(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
-/* The columns a statement's rows may share (commitrows._SHARED): jail, source, reason. */
-static const Py_ssize_t SHARED[3] = {0, 7, 5};
+/* The columns a statement's rows may share (commitrows._SHARED), a prefix of them:
+ * jail, source, reason, lines. */
+#define N_SHARED 4
+static const Py_ssize_t SHARED[N_SHARED] = {0, 7, 5, 8};
 
 /* shared_params(part): (shared, parameters) of a statement of new bans whose rows'
- * columns (ten a row, row after row) are part: shared 3 with [jail, source, reason, each
- * row's other seven] when every row has the first row's jail, source and reason; 2 with
- * [jail, source, each row's other eight] when they share only jail and source; else 0 and
- * part itself (commitrows._bans_statement's choice, equality as list.count's). */
+ * columns (ten a row, row after row) are part: shared n (2 to 4) with [the first n of
+ * jail, source, reason and lines, each row's other 10 - n columns] when every row has the
+ * first row's values in those n columns (and not in the next one); else 0 and part itself
+ * (commitrows._bans_statement's choice, equality as list.count's). */
 static PyObject *
 shared_params(PyObject *Py_UNUSED(module), PyObject *part)
 {
@@ -374,10 +376,10 @@ shared_params(PyObject *Py_UNUSED(module), PyObject *part)
     if (n == 0 || n % 10)
         return Py_BuildValue("(iO)", 0, part);
     Py_ssize_t rows = n / 10;
-    PyObject *first[3];
-    for (int k = 0; k < 3; k++)
+    PyObject *first[N_SHARED];
+    for (int k = 0; k < N_SHARED; k++)
         first[k] = Py_NewRef(PyList_GET_ITEM(part, SHARED[k]));
-    int shared = 3;
+    int shared = N_SHARED;
     for (Py_ssize_t r = 1; r < rows && shared >= 2; r++) {
         for (int k = 0; k < shared; k++) {
             /* (an __eq__ of Python may change the list: its size is checked each time) */
@@ -391,7 +393,7 @@ shared_params(PyObject *Py_UNUSED(module), PyObject *part)
             if (same < 0)
                 goto fail;
             if (!same) {
-                shared = k; /* 0 or 1: none shared; 2: jail and source only */
+                shared = k; /* 0 or 1: none shared; else the first k */
                 break;
             }
         }
@@ -401,10 +403,15 @@ shared_params(PyObject *Py_UNUSED(module), PyObject *part)
         goto fail;
     }
     if (shared < 2) {
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < N_SHARED; k++)
             Py_DECREF(first[k]);
         return Py_BuildValue("(iO)", 0, part);
     }
+    int own[10];
+    for (int c = 0; c < 10; c++)
+        own[c] = 1;
+    for (int k = 0; k < shared; k++)
+        own[SHARED[k]] = 0;
     PyObject *params = PyList_New(shared + rows * (10 - shared));
     if (params == NULL)
         goto fail;
@@ -413,17 +420,16 @@ shared_params(PyObject *Py_UNUSED(module), PyObject *part)
         PyList_SET_ITEM(params, at++, Py_NewRef(first[k]));
     for (Py_ssize_t r = 0; r < rows; r++) {
         for (Py_ssize_t c = 0; c < 10; c++) {
-            if (c == SHARED[0] || c == SHARED[1] || (shared == 3 && c == SHARED[2]))
-                continue;
-            PyList_SET_ITEM(params, at++, Py_NewRef(PyList_GET_ITEM(part, r * 10 + c)));
+            if (own[c])
+                PyList_SET_ITEM(params, at++, Py_NewRef(PyList_GET_ITEM(part, r * 10 + c)));
         }
     }
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < N_SHARED; k++)
         Py_DECREF(first[k]);
     PyObject *out = Py_BuildValue("(iN)", shared, params);
     return out;
 fail:
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < N_SHARED; k++)
         Py_DECREF(first[k]);
     return NULL;
 }
@@ -672,8 +678,8 @@ static PyMethodDef methods[] = {
      "ban_values(bans, lines_of, text_attr, network_text): the bans rows' ten columns, row "
      "after row, as commitrows.ban_values builds them."},
     {"shared_params", shared_params, METH_O,
-     "shared_params(part): (shared, parameters) of a statement of new bans: 3 or 2 columns "
-     "bound once (jail, source, reason), else (0, part)."},
+     "shared_params(part): (shared, parameters) of a statement of new bans: 4, 3 or 2 "
+     "columns bound once (jail, source, reason, lines), else (0, part)."},
     {"packed", (PyCFunction)(void (*)(void))packed, METH_FASTCALL,
      "packed(changes, head, sep, gone): detectorlog._text's packed text, or None where "
      "JSON must be written."},

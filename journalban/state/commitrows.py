@@ -75,14 +75,15 @@ _first = itemgetter(0)
 _second = itemgetter(1)
 _banned_at = attrgetter("banned_at")
 _lines = attrgetter("lines")
-# A bans row's jail, source and reason columns (``ban_values``' order), bound once as ?1,
-# ?2 and ?3 by a statement whose rows share the first two or all three (_bans_statement).
-_JAIL, _SOURCE, _REASON = 0, 7, 5
-_SHARED = (_JAIL, _SOURCE, _REASON)
-# By how many are shared (2 or 3): which of MOST_ROWS rows' columns are a row's own.
+# A bans row's jail, source, reason and lines columns (``ban_values``' order), bound once
+# as ?1, ?2, ... by a statement whose rows share the first two, three or all four
+# (_bans_statement): a flood's bans of the detectors have no lines, each '[]'.
+_JAIL, _SOURCE, _REASON, _LINES = 0, 7, 5, 8
+_SHARED = (_JAIL, _SOURCE, _REASON, _LINES)
+# By how many are shared (2 to 4): which of MOST_ROWS rows' columns are a row's own.
 _OWN = {
     shared: tuple(column not in _SHARED[:shared] for column in range(BAN_COLUMNS)) * bulk.MOST_ROWS
-    for shared in (2, 3)
+    for shared in (2, 3, 4)
 }
 _SHARED_TEXTS: dict[tuple[int, int], str] = {}
 # Each byte json's escape (ensure_ascii) leaves as it is (printable ASCII but ``"`` and
@@ -263,8 +264,9 @@ class CommitRows:
 def _bans_statement(size: int, part: Sequence[object]) -> tuple[str, Sequence[object]]:
     """The statement of new bans (``INSERT_NEW_BANS``) of ``size`` rows ``part``, and its
     parameters: a statement whose rows share their jail and source (most: a batch's bans)
-    binds each once, ``?1`` and ``?2`` in every row, and their reason too (``?3``) when
-    they share it (sshd-near-miss's, authlog-mixed's and sshd-flood's bans nearly all).
+    binds each once, ``?1`` and ``?2`` in every row, their reason too (``?3``) when they
+    share it (sshd-near-miss's, authlog-mixed's and sshd-flood's bans nearly all), and then
+    their lines (``?4``) when they share those too (sshd-flood's bans: no lines).
     Binding a text costs about three times an integer (SQLite frees the parameter's last
     copy and copies the new one through its allocator, whose mutex and statistics are on
     in Debian's build): sshd's 12,509 bans bound 75,000 texts, now 50,000
@@ -275,21 +277,22 @@ def _bans_statement(size: int, part: Sequence[object]) -> tuple[str, Sequence[ob
         if shared:
             return _shared_statement(size, shared), params
         return bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part
-    jail, source, reason = part[_JAIL], part[_SOURCE], part[_REASON]
-    if (
-        part[_JAIL::BAN_COLUMNS].count(jail) == size
-        and part[_SOURCE::BAN_COLUMNS].count(source) == size
-    ):
-        if part[_REASON::BAN_COLUMNS].count(reason) == size:
-            return _shared_statement(size, 3), [jail, source, reason, *compress(part, _OWN[3])]
-        return _shared_statement(size, 2), [jail, source, *compress(part, _OWN[2])]
-    return bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part
+    shared = 0
+    for column in _SHARED:
+        if part[column::BAN_COLUMNS].count(part[column]) != size:
+            break
+        shared += 1
+    if shared < 2:
+        return bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part
+    return _shared_statement(size, shared), [
+        *(part[column] for column in _SHARED[:shared]), *compress(part, _OWN[shared])
+    ]
 
 
 def _shared_statement(size: int, shared: int) -> str:
     """``INSERT_NEW_BANS`` of ``size`` rows, jail ``?1`` and source ``?2`` in each, reason
-    ``?3`` when ``shared`` is 3 (the same text object each time: the connection's
-    statement cache hashes it once)."""
+    ``?3`` when ``shared`` is 3 or more, lines ``?4`` when it is 4 (the same text object
+    each time: the connection's statement cache hashes it once)."""
     text = _SHARED_TEXTS.get((size, shared))
     if text is None:
         width = BAN_COLUMNS - shared  # (a row's own columns)

@@ -170,7 +170,8 @@ def test_a_statements_shared_columns_are_chosen_as_in_python(
     native: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``_bans_statement``: the jail and source bound once when every row shares them, the
-    reason too when it is shared as well; else every column of every row."""
+    reason too when it is shared as well, and then the lines; else every column of every
+    row."""
     rng = random.Random(9)
     bans, lines_of = _bans(rng, 64)
     for n in range(400):
@@ -178,9 +179,11 @@ def test_a_statements_shared_columns_are_chosen_as_in_python(
         part = commitrows.python_ban_values(bans[:size], lines_of)
         for row in range(size):
             part[row * 10], part[row * 10 + 7], part[row * 10 + 5] = "sshd", "journal", "failures"
-        if n % 4 and size > 1:  # one row's jail, source or reason apart
-            at = rng.randrange(size) * 10 + rng.choice([0, 7, 5])
-            part[at] = rng.choice(["recidive", "files:/x", "", "sshd"])
+            if n % 3 == 0:  # (no lines: each its own '[]')
+                part[row * 10 + 8] = "".join(["[", "]"])
+        if n % 4 and size > 1:  # one row's jail, source, reason or lines apart
+            at = rng.randrange(size) * 10 + rng.choice([0, 7, 5, 8])
+            part[at] = rng.choice(["recidive", "files:/x", "", "sshd", "[]"])
         monkeypatch.setattr(commitrows, "NATIVE_SHARED", native.shared_params)
         ours = commitrows._bans_statement(size, part)
         monkeypatch.setattr(commitrows, "NATIVE_SHARED", None)

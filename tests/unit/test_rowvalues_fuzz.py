@@ -75,11 +75,11 @@ def _part(rng: random.Random) -> list[Any]:
     """A statement's values: rows of ten, their shared columns often equal (some equal but
     not the same object, NaN among them), of any type."""
     pool: list[Any] = ["sshd", "".join(map(str, "sshd")), "", float("nan"), None, 1, True, 1.0]
-    shared = [rng.choice(pool) for _ in range(3)]
+    shared = [rng.choice(pool) for _ in range(4)]
     out: list[Any] = []
     for _ in range(rng.randrange(1, 7)):
         row: list[Any] = [rng.random() for _ in range(10)]
-        for column, value in zip((0, 7, 5), shared, strict=True):
+        for column, value in zip((0, 7, 5, 8), shared, strict=True):
             row[column] = value if rng.random() < 0.85 else rng.choice(pool)
         out += row
     return out

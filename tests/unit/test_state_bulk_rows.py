@@ -202,23 +202,31 @@ def test_a_commit_of_many_batches_ends_as_a_row_at_a_time(tmp_path: Path, seed: 
 
 
 @pytest.mark.parametrize(
-    ("shape", "second"), [("one jail", 3), ("two reasons", 2), ("two sources", 0), ("two jails", 0)]
-)
+    ("shape", "first", "second"),
+    [
+        ("one jail", 3, 3), ("two reasons", 3, 2), ("two sources", 3, 0), ("two jails", 3, 0),
+        ("no lines", 4, 4), ("no lines but one", 4, 3), ("no lines, two reasons", 4, 2),
+    ],
+)  # fmt: skip
 def test_a_statements_bans_of_one_jail_and_source_bind_them_once(
-    tmp_path: Path, shape: str, second: int, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, shape: str, first: int, second: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A statement of bans whose rows share their jail and source binds each once (``?1``,
-    ``?2``), and their reason (``?3``) when they share it too; one whose rows do not binds
-    every row's; the rows are the same either way."""
+    ``?2``), and their reason (``?3``) when they share it too, and then their lines
+    (``?4``: a flood's bans of the detectors have none); one whose rows do not binds every
+    row's; the rows are the same either way."""
     at = 1_800_000_000.0
     bans = []
+    lineless = shape.startswith("no lines")
     for n in range(150):  # (statements of 64, 64, 16, 4 and 2 rows)
-        ban = _ban(n, at + n, (f"line {n}",), "root" if n % 3 else "")
+        ban = _ban(n, at + n, () if lineless else (f"line {n}",), "root" if n % 3 else "")
         if n == 100:  # (in the second statement)
             other = {
                 "two reasons": {"reason": "account"},
+                "no lines, two reasons": {"reason": "account"},
                 "two sources": {"source": "files:/var/log/auth.log"},
                 "two jails": {"jail": "recidive"},
+                "no lines but one": {"lines": ("a line",)},
             }.get(shape, {})
             ban = dataclasses.replace(ban, **other)  # type: ignore[arg-type]
         bans.append(ban)
@@ -239,7 +247,7 @@ def test_a_statements_bans_of_one_jail_and_source_bind_them_once(
     _one_by_one(theirs, batches)
     assert _state(ours.db) == _state(theirs)
     assert len(_state(ours.db)["bans"]) == 150
-    assert shared == [3, second, 3, 3, 3]
+    assert shared == [first, second, first, first, first]
     ours.close()
     theirs.close()
 
