@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <string.h>
 
 static const char HEX[] = "0123456789abcdef";
@@ -233,30 +234,102 @@ network_of(PyObject *network, PyObject *text_attr, PyObject *network_text)
     return PyObject_CallOneArg(network_text, network);
 }
 
+/* Where a Ban type's fields are (its slots' member descriptors), looked up once per type
+ * in a call of ban_values: a field read there is what getattr reads (a member descriptor
+ * is a data descriptor: it comes before an instance dict), without the type's lookup and
+ * the descriptor's call per field (sshd-flood's commits: 55,000 bans, ten fields each). */
+enum { F_JAIL, F_NETWORK, F_BANNED_AT, F_EXPIRES_AT, F_BAN_COUNT, F_REASON, F_FAILURES,
+       F_SOURCE, F_LINES, F_ACCOUNT, N_FIELDS };
+typedef struct {
+    PyTypeObject *type;            /* (a reference) the type of these, or NULL */
+    unsigned int tag;              /* its version tag then: changed if the type is */
+    Py_ssize_t offset[N_FIELDS];   /* -1: read through getattr */
+} Fields;
+
+static PyObject **const FIELD_NAMES[N_FIELDS] = {
+    &s_jail, &s_network, &s_banned_at, &s_expires_at, &s_ban_count, &s_reason, &s_failures,
+    &s_source, &s_lines, &s_account,
+};
+
+/* fields for type: each field's slot offset where getattr would read that slot as it is
+ * (the generic getattr, a member descriptor of an object slot without an audit hook),
+ * else -1 (read through getattr). */
+static void
+fields_of(Fields *fields, PyTypeObject *type)
+{
+    Py_XSETREF(fields->type, (PyTypeObject *)Py_NewRef(type));
+    int generic = type->tp_getattro == PyObject_GenericGetAttr;
+    for (int k = 0; k < N_FIELDS; k++) {
+        fields->offset[k] = -1;
+        if (!generic)
+            continue;
+        PyObject *descr = _PyType_Lookup(type, *FIELD_NAMES[k]); /* (borrowed; no error) */
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type))
+            continue;
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == T_OBJECT_EX && !(member->flags & PY_AUDIT_READ)
+            && member->offset >= (Py_ssize_t)sizeof(PyObject)
+            && member->offset + (Py_ssize_t)sizeof(PyObject *) <= type->tp_basicsize)
+            fields->offset[k] = member->offset;
+    }
+    /* (looked up: the type has a version tag, unless it cannot have one) */
+    fields->tag = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag
+                                                                        : 0;
+}
+
+/* Field k of ban (a new reference), from its slot where fields allow, else by getattr. */
+static inline PyObject *
+field(PyObject *ban, const Fields *fields, int k)
+{
+    Py_ssize_t offset = fields->offset[k];
+    if (offset >= 0) {
+        PyObject *value = *(PyObject **)((char *)ban + offset);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(ban, *FIELD_NAMES[k]); /* (an unset slot: its AttributeError) */
+}
+
+/* fields made right for ban's type (looked up again for a new type or a changed one). */
+static void
+fields_for(Fields *fields, PyObject *ban)
+{
+    PyTypeObject *type = Py_TYPE(ban);
+    if (type != fields->type || fields->tag == 0 || type->tp_version_tag != fields->tag
+        || !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG))
+        fields_of(fields, type);
+    if (fields->tag == 0) /* (no version tag to tell a change by: getattr each time) */
+        for (int k = 0; k < N_FIELDS; k++)
+            fields->offset[k] = -1;
+}
+
 /* The ten columns of ban into row (new references); -1 with an exception set. */
 static int
 ban_row(PyObject *ban, PyObject *lines_of, PyObject *text_attr, PyObject *network_text,
-        PyObject **row)
+        Fields *fields, PyObject **row)
 {
     PyObject *network = NULL, *lines = NULL, *account = NULL;
-    if (!(row[0] = PyObject_GetAttr(ban, s_jail)))
+    fields_for(fields, ban);
+    if (!(row[0] = field(ban, fields, F_JAIL)))
         goto fail;
-    if (!(network = PyObject_GetAttr(ban, s_network)))
+    if (!(network = field(ban, fields, F_NETWORK)))
         goto fail;
     if (!(row[1] = network_of(network, text_attr, network_text)))
         goto fail;
     Py_CLEAR(network);
-    if (!(row[2] = PyObject_GetAttr(ban, s_banned_at)))
+    /* (network_text is Python: the type may have changed meanwhile) */
+    fields_for(fields, ban);
+    if (!(row[2] = field(ban, fields, F_BANNED_AT)))
         goto fail;
-    if (!(row[3] = PyObject_GetAttr(ban, s_expires_at)))
+    if (!(row[3] = field(ban, fields, F_EXPIRES_AT)))
         goto fail;
-    if (!(row[4] = PyObject_GetAttr(ban, s_ban_count)))
+    if (!(row[4] = field(ban, fields, F_BAN_COUNT)))
         goto fail;
-    if (!(row[5] = PyObject_GetAttr(ban, s_reason)))
+    if (!(row[5] = field(ban, fields, F_REASON)))
         goto fail;
-    if (!(row[6] = PyObject_GetAttr(ban, s_failures)))
+    if (!(row[6] = field(ban, fields, F_FAILURES)))
         goto fail;
-    if (!(row[7] = PyObject_GetAttr(ban, s_source)))
+    if (!(row[7] = field(ban, fields, F_SOURCE)))
         goto fail;
     if (lines_of != NULL) {
         PyObject *key = PyLong_FromVoidPtr(ban);
@@ -269,12 +342,12 @@ ban_row(PyObject *ban, PyObject *lines_of, PyObject *text_attr, PyObject *networ
         else if (PyErr_Occurred())
             goto fail;
     }
-    if (lines == NULL && !(lines = PyObject_GetAttr(ban, s_lines)))
+    if (lines == NULL && !(lines = field(ban, fields, F_LINES)))
         goto fail;
     if (!(row[8] = lines_json(lines)))
         goto fail;
     Py_CLEAR(lines);
-    if (!(account = PyObject_GetAttr(ban, s_account)))
+    if (!(account = field(ban, fields, F_ACCOUNT)))
         goto fail;
     int truth = PyObject_IsTrue(account);
     if (truth < 0)
@@ -330,14 +403,16 @@ ban_values(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(seq);
         return NULL;
     }
+    Fields fields = {NULL, 0, {0}};
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *row[10] = {NULL};
         /* (bans is a list or tuple held by seq: its item stays alive through the call,
          * but a Python call inside may change a list: take a reference) */
         PyObject *ban = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
-        int failed = ban_row(ban, lines_of, text_attr, network_text, row);
+        int failed = ban_row(ban, lines_of, text_attr, network_text, &fields, row);
         Py_DECREF(ban);
         if (failed) {
+            Py_XDECREF(fields.type);
             Py_DECREF(out);
             Py_DECREF(seq);
             return NULL;
@@ -345,12 +420,14 @@ ban_values(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
         for (int k = 0; k < 10; k++)
             PyList_SET_ITEM(out, i * 10 + k, row[k]);
         if (PySequence_Fast_GET_SIZE(seq) != count) {
+            Py_XDECREF(fields.type);
             Py_DECREF(out);
             Py_DECREF(seq);
             PyErr_SetString(PyExc_RuntimeError, "bans changed size during ban_values");
             return NULL;
         }
     }
+    Py_XDECREF(fields.type);
     Py_DECREF(seq);
     return out;
 }

@@ -125,6 +125,59 @@ def test_bad_arguments_raise_and_leave_nothing_half_made(native: ModuleType) -> 
         commitrows.python_ban_values([bans[0], bad])
 
 
+class _Renamed(Ban):
+    """A ``Ban`` whose reason is a property: read as getattr reads it, not from the slot."""
+
+    __slots__ = ()
+
+    @property  # type: ignore[misc]
+    def reason(self) -> str:  # type: ignore[override]
+        return "renamed"
+
+
+class _Plain:
+    """Not a ``Ban``: the fields of an object of another type (an instance dict)."""
+
+    def __init__(self, ban: Ban) -> None:
+        for name in ("jail", "network", "banned_at", "expires_at", "ban_count", "reason",
+                     "failures", "source", "lines", "account"):  # fmt: skip
+            setattr(self, name, getattr(ban, name))
+
+
+def test_a_bans_fields_are_read_as_getattr_reads_them(native: ModuleType) -> None:
+    """``ban_values`` reads a ``Ban``'s fields from their slots (looked up once per type in
+    a call): bans of several types in one call, a subclass whose field is a property, an
+    object of another type, a slot never set (its ``AttributeError``), and a type changed
+    by the Python call the reading makes (``network_text``) each read as getattr does."""
+    bans, lines_of = _bans(random.Random(5), 12)
+    renamed = object.__new__(_Renamed)
+    for name in Ban.__dataclass_fields__:  # (through Ban's slots: the property has no setter)
+        Ban.__dict__[name].__set__(renamed, getattr(bans[0], name))
+    mixed = [bans[1], renamed, bans[2], _Plain(bans[3]), bans[4], renamed, *bans[5:]]
+    ours = native.ban_values(mixed, lines_of, TEXT, network_text)
+    assert ours == commitrows.python_ban_values(mixed, lines_of)  # type: ignore[arg-type]
+    assert ours[15] == "renamed" and ours[55] == "renamed"
+
+    unset = object.__new__(Ban)
+    object.__setattr__(unset, "jail", "sshd")
+    object.__setattr__(unset, "network", bans[0].network)
+    with pytest.raises(AttributeError, match="banned_at"):
+        native.ban_values([bans[0], unset], None, TEXT, network_text)
+
+    class Changing(Ban):
+        __slots__ = ()
+
+    def changing_text(network: IPNetwork) -> str:  # (a network without its text kept)
+        Changing.source = property(lambda _self: "changed")  # type: ignore[assignment]
+        return network_text(network)
+
+    plain = ipaddress.ip_network("203.0.113.0/24")  # (no text kept: network_text is called)
+    first = Changing("sshd", plain, 1.0, None, 1, "r", 1, "journal", (), "")
+    second = Changing("sshd", plain, 2.0, None, 1, "r", 1, "journal", (), "")
+    values = native.ban_values([first, second], None, TEXT, changing_text)
+    assert values[7] == values[17] == "changed"
+
+
 def _store_rows(path: Path, batches: list[BatchCommit]) -> dict[str, list[tuple[object, ...]]]:
     store = StateStore(path)
     store.commit(batches)
