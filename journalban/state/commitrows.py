@@ -284,9 +284,8 @@ def _bans_statement(size: int, part: Sequence[object]) -> tuple[str, Sequence[ob
         shared += 1
     if shared < 2:
         return bulk.statement(INSERT_NEW_BANS, BAN_COLUMNS, size), part
-    return _shared_statement(size, shared), [
-        *(part[column] for column in _SHARED[:shared]), *compress(part, _OWN[shared])
-    ]
+    params = [part[column] for column in _SHARED[:shared]]
+    return _shared_statement(size, shared), [*params, *compress(part, _OWN[shared])]
 
 
 def _shared_statement(size: int, shared: int) -> str:

@@ -130,8 +130,8 @@ class _Renamed(Ban):
 
     __slots__ = ()
 
-    @property  # type: ignore[misc]
-    def reason(self) -> str:  # type: ignore[override]
+    @property
+    def reason(self) -> str:
         return "renamed"
 
 
@@ -156,7 +156,8 @@ def test_a_bans_fields_are_read_as_getattr_reads_them(native: ModuleType) -> Non
     mixed = [bans[1], renamed, bans[2], _Plain(bans[3]), bans[4], renamed, *bans[5:]]
     ours = native.ban_values(mixed, lines_of, TEXT, network_text)
     assert ours == commitrows.python_ban_values(mixed, lines_of)  # type: ignore[arg-type]
-    assert ours[15] == "renamed" and ours[55] == "renamed"
+    assert ours[15] == "renamed"
+    assert ours[55] == "renamed"
 
     unset = object.__new__(Ban)
     object.__setattr__(unset, "jail", "sshd")
@@ -168,7 +169,7 @@ def test_a_bans_fields_are_read_as_getattr_reads_them(native: ModuleType) -> Non
         __slots__ = ()
 
     def changing_text(network: IPNetwork) -> str:  # (a network without its text kept)
-        Changing.source = property(lambda _self: "changed")  # type: ignore[assignment]
+        setattr(Changing, "source", property(lambda _self: "changed"))  # noqa: B010
         return network_text(network)
 
     plain = ipaddress.ip_network("203.0.113.0/24")  # (no text kept: network_text is called)
