@@ -702,6 +702,8 @@ rows_of(PyObject *const *args, Py_ssize_t nargs, int kind)
     PyObject *key, *value;
     while (PyDict_Next(dirty, &pos, &key, &value)) {
         PyObject *text;
+        Py_INCREF(key); /* (held across ``text_of``, Python code) */
+        Py_INCREF(value);
         if (value == Py_None) {
             text = Py_NewRef(Py_None);
         } else if (kind == ROWS_SUBNET && PyTuple_CheckExact(value) && PyTuple_GET_SIZE(value) == 2
@@ -716,13 +718,10 @@ rows_of(PyObject *const *args, Py_ssize_t nargs, int kind)
         } else {
             text = PyObject_CallOneArg(text_of, value);
         }
-        if (text == NULL) {
-            Py_DECREF(out);
-            Py_DECREF(dirty);
-            return NULL;
-        }
-        PyObject *row = PyTuple_Pack(2, key, text);
-        Py_DECREF(text);
+        Py_DECREF(value);
+        PyObject *row = text == NULL ? NULL : PyTuple_Pack(2, key, text);
+        Py_DECREF(key);
+        Py_XDECREF(text);
         if (row == NULL || i >= PyList_GET_SIZE(out)) {
             Py_XDECREF(row);
             Py_DECREF(out);
