@@ -271,6 +271,63 @@ hit_of(const MatchLayout *m, PyObject *text, Py_ssize_t len, int kind, const voi
     return 1;
 }
 
+/* A candidate line through its mask's ``entry`` (match, guard, plans, idents): 1 a hit
+ * appended, 0 none, GIVEN + the stage where the Python loop goes on with it (``*held``:
+ * the match, for MATCHED), -1 an error. */
+enum { GIVEN = 16 };
+
+static int
+line_hit(PyObject *entry, PyObject *text, Py_ssize_t len, int kind, const void *data,
+         PyObject *end_obj, Py_ssize_t end, PyObject *verdicts, PyObject *minutes, Py_ssize_t dg,
+         Py_ssize_t sg, Py_ssize_t fg, PyObject *out, PyObject **held)
+{
+    PyObject *match = PyTuple_GET_ITEM(entry, 0);
+    PyObject *guard = PyTuple_GET_ITEM(entry, 1);
+    PyObject *plans = PyTuple_GET_ITEM(entry, 2);
+    PyObject *idents = PyTuple_GET_ITEM(entry, 3);
+    if (!PyTuple_CheckExact(plans) || !PyTuple_CheckExact(idents) ||
+        PyTuple_GET_SIZE(idents) != 3)
+        return GIVEN + START;
+    Py_ssize_t nl = PyUnicode_FindChar(text, '\n', 0, end, -1);
+    if (nl == -2)
+        return -1;
+    Py_ssize_t start = nl + 1;
+    PyObject *start_obj = PyLong_FromSsize_t(start);
+    if (start_obj == NULL)
+        return -1;
+    PyObject *call[3] = {text, start_obj, end_obj};
+    if (guard != Py_None) {
+        PyObject *told = PyObject_Vectorcall(guard, call, 3, NULL);
+        if (told == NULL) {
+            Py_DECREF(start_obj);
+            return -1;
+        }
+        Py_DECREF(told);
+        if (told == Py_None) {
+            Py_DECREF(start_obj);
+            return 0; /* passes no test of a regex it may match */
+        }
+    }
+    PyObject *m = PyObject_Vectorcall(match, call, 3, NULL);
+    Py_DECREF(start_obj);
+    if (m == NULL)
+        return -1;
+    if (m == Py_None) {
+        Py_DECREF(m);
+        return GIVEN + GENERAL;
+    }
+    int r = 2;
+    if (Py_TYPE(m) == match_type)
+        r = hit_of((const MatchLayout *)m, text, len, kind, data, start, end, plans, idents,
+                   verdicts, minutes, dg, sg, fg, out);
+    if (r == 2) {
+        *held = m;
+        return GIVEN + MATCHED;
+    }
+    Py_DECREF(m);
+    return r;
+}
+
 /* run(text, ends, found, i, table, verdicts, minutes, dg, sg, fg, out)
  *     -> (i, dated, stage, m)
  *
@@ -320,54 +377,19 @@ run(PyObject *self, PyObject *args)
             return NULL;
         if (entry == NULL || !PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 4)
             goto back;
-        PyObject *match = PyTuple_GET_ITEM(entry, 0);
-        PyObject *guard = PyTuple_GET_ITEM(entry, 1);
-        PyObject *plans = PyTuple_GET_ITEM(entry, 2);
-        PyObject *idents = PyTuple_GET_ITEM(entry, 3);
-        if (!PyTuple_CheckExact(plans) || !PyTuple_CheckExact(idents) ||
-            PyTuple_GET_SIZE(idents) != 3)
-            goto back;
-        Py_ssize_t nl = PyUnicode_FindChar(text, '\n', 0, end, -1);
-        if (nl == -2)
-            return NULL;
-        Py_ssize_t start = nl + 1;
-        PyObject *start_obj = PyLong_FromSsize_t(start);
-        if (start_obj == NULL)
-            return NULL;
-        PyObject *call[3] = {text, start_obj, end_obj};
-        if (guard != Py_None) {
-            PyObject *told = PyObject_Vectorcall(guard, call, 3, NULL);
-            if (told == NULL) {
-                Py_DECREF(start_obj);
-                return NULL;
-            }
-            Py_DECREF(told);
-            if (told == Py_None) {
-                Py_DECREF(start_obj);
-                continue; /* passes no test of a regex it may match */
-            }
-        }
-        PyObject *m = PyObject_Vectorcall(match, call, 3, NULL);
-        Py_DECREF(start_obj);
-        if (m == NULL)
-            return NULL;
-        if (m == Py_None) {
-            Py_DECREF(m);
-            stage = GENERAL;
-            goto back;
-        }
-        int r = 2;
-        if (Py_TYPE(m) == match_type)
-            r = hit_of((const MatchLayout *)m, text, len, kind, data, start, end, plans, idents,
-                       verdicts, minutes, dg, sg, fg, out);
-        if (r == 2) {
-            stage = MATCHED;
-            held = m;
-            goto back;
-        }
-        Py_DECREF(m);
+        /* (held for the line: the guard's call runs Python code) */
+        Py_INCREF(entry);
+        Py_INCREF(end_obj);
+        int r = line_hit(entry, text, len, kind, data, end_obj, end, verdicts, minutes, dg, sg, fg,
+                         out, &held);
+        Py_DECREF(end_obj);
+        Py_DECREF(entry);
         if (r < 0)
             return NULL;
+        if (r >= GIVEN) {
+            stage = r - GIVEN;
+            goto back;
+        }
         dated += r;
     }
 back:
