@@ -43,7 +43,9 @@ def networks_text(networks: Networks) -> str:
 
 
 def _row_text(value: Networks) -> str:
-    """``changes``' text of a value (not None): jails._crowd's for a value of another shape."""
+    """``changes``' text of a value (not None): a prefix of one network at a finite time
+    written out (a flood's every new prefix), any other by ``networks_text``; jails._crowd
+    makes the first shape's in C and calls this for the others."""
     if type(value) is tuple and isfinite(value[1]):
         return f"{{{quoted(value[0])}: {value[1]!r}}}"
     return networks_text(value)
@@ -181,17 +183,8 @@ class SubnetCrowd:
     def changes(self) -> list[Row]:
         if (native := nativecrowd.NATIVE) is not None:  # (the same rows, made in C)
             return native.prefix_rows(self.prefixes, _row_text)
-        # (``networks_text`` written out for a prefix of one network at a finite time, the
-        # most rows: a flood's every new prefix; a call less each)
         return [
-            (
-                key,
-                None
-                if value is None
-                else f"{{{quoted(value[0])}: {value[1]!r}}}"
-                if type(value) is tuple and isfinite(value[1])
-                else networks_text(value),
-            )
+            (key, None if value is None else _row_text(value))
             for key, value in self.prefixes.changed().items()
         ]
 
