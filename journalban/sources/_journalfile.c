@@ -163,6 +163,7 @@ typedef struct JFile {
     int reported;                  /* its damage told (the reader's damaged callback) */
     Py_ssize_t first, last;        /* its selected entries: [first, last) of the reader's */
     uint64_t last_seqnum;          /* ... the last one's seqnum */
+    uint8_t state;                 /* the header's state at open: offline or archived */
 } JFile;
 
 /* ---- a file shrunk while mapped ----
@@ -333,6 +334,7 @@ static int jfile_open(JFile *f, PyObject *path) {
         return unsupported(f, "still written to");
     if (h[16] > STATE_ARCHIVED)
         return unsupported(f, "a state libsystemd refuses");
+    f->state = h[16];
     memcpy(f->file_id, h + 24, 16);
     memcpy(f->seqnum_id, h + 72, 16);
     uint64_t header_size = le64(h + 88), arena = le64(h + 96);
@@ -894,6 +896,20 @@ static PyObject *Reader_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
             f->first = f->last = had;
         } else if (r < 0)
             goto fail;
+    }
+    /* A file offline at open (closed by its writer, not archived: the one journald or
+       journal-remote writes next) that a writer took online while its entries were selected
+       may have been read half-linked: libsystemd reads it. One still offline had no writer
+       meanwhile (going online comes before any write), and what is appended after this
+       selection is not in it: those entries come after its last, for the next reader. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    for (Py_ssize_t i = 0; i < n_files; i++) {
+        JFile *f = &self->files[i];
+        if (f->map != NULL && !f->damaged && f->state != STATE_ARCHIVED &&
+            ((volatile const uint8_t *)f->map)[16] != f->state) {
+            unsupported(f, "taken online while opened");
+            goto fail;
+        }
     }
     /* the files shrunk while opened (their count of entries lost: 0, not known) */
     if (tell_damage(self, 0) < 0)

@@ -17,11 +17,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from journalban.cpus import usable_cpus
-from journalban.sources.journalfiles import catch_up_groups, cursor_seqnum, journal_files
+from journalban.sources.journalfiles import (
+    FileRange,
+    catch_up_plan,
+    cursor_seqnum,
+    journal_files,
+)
 from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalprime import prime
-from journalban.sources.journalprobe import probe, probing
-from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds
+from journalban.sources.journalprobe import probe, probe_read, probing, split_pays_after
+from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds, seqnum_cursor
 from journalban.sources.journalwire import (
     ABANDON,
     DONE,
@@ -78,6 +83,9 @@ class CatchingUp:
     # added to the next frame's ``unreadable`` (read_batch).
     lost = 0
     shrunk = False  # a file was found shrunk: the directory reader is opened again
+    # A reader opened already for the next part of its files (take_kept): the probe's of
+    # the first group's, read_live's; closed at the catch-up's end, or before a fork.
+    kept: tuple[tuple[str, ...], Reader] | None = None
     cut_told: set[str]  # identities of the files told cut (journalcut)
 
     if TYPE_CHECKING:  # provided by Follower
@@ -120,14 +128,16 @@ class CatchingUp:
             from journalban.sources.journalshun import without
 
             paths = without(paths, self.request.shun)
-        groups, live = ([], 0) if paths is None or len(paths) < 2 else catch_up_groups(paths, first)
+        groups, live, tail = (
+            ([], 0, []) if paths is None or len(paths) < 2 else catch_up_plan(paths, first)
+        )
         begin = cursor_seqnum(first)
         if not groups or begin is None:
             return
         if probing(self._follower(), groups, begin[1]):
             # Split from where the probe stopped, or else read on alone (the agent's
             # deciding bounds it).
-            self.unsplit = not probe(self._follower())
+            self.unsplit = not self.probe_archived(groups, first)
             self.catch_up()
             return
         start: str | None = first
@@ -152,6 +162,9 @@ class CatchingUp:
         else:
             if self.after_helper:  # the files still written to come after the helper's share
                 prime(self._follower(), self.archived, None)
+            if tail:
+                self.read_live(tail, seqnum_cursor(begin[0], max(r.last for r in groups[-1]) + 1))
+        self.take_kept(())
         self.after_helper = False
         self.files = None
         self.reader = directory_reader
@@ -164,6 +177,72 @@ class CatchingUp:
             self.reopen()
             return
         self.reposition()
+
+    def probe_archived(self, groups: Sequence[Sequence[FileRange]], first: str) -> bool:
+        """The probe (``journalprobe``) from the entry at ``first`` on, read by a reader of
+        the first group's archived files (the native reader, where it takes them: about a
+        third of libsystemd's directory reader's time an entry, and the probe's frames are
+        the agent's first), which the part of those files reading on after it takes
+        (``kept``); the rest of the probe, if that group runs out first, by the directory
+        reader, which then stands on the last entry handed out. Whether a split pays.
+
+        Raises:
+            BrokenPipeError: the parent is gone.
+        """
+        directory_reader = self.reader
+        files = tuple(r.path for r in groups[0])
+        self.files = list(files)
+        try:
+            reader = self._open()
+        except OSError:  # vacuumed meanwhile: the directory reader probes
+            self.files = None
+            return probe(self._follower())
+        self.probed = True
+        self.reader, self.read_since_open = reader, 0
+        try:
+            reader.seek_cursor(first)
+            read, handed, short = probe_read(self._follower())
+        except BaseException:
+            self.reader.close()
+            self.files, self.reader = None, directory_reader
+            raise
+        reader = self.reader  # (reopened, after reopen_every entries)
+        self.files, self.reader = None, directory_reader
+        self.reposition()
+        if short:
+            reader.close()
+            more = probe_read(self._follower(), read)
+            read, handed = read + more[0], handed + more[1]
+        else:
+            self.kept = (files, reader)
+        return split_pays_after(self._follower(), read, handed)
+
+    def take_kept(self, files: Sequence[str]) -> Reader | None:
+        """The probe's reader, if it reads ``files`` (closed otherwise: none is kept)."""
+        kept, self.kept = self.kept, None
+        if kept is None:
+            return None
+        if kept[0] == tuple(files):
+            return kept[1]
+        kept[1].close()
+        return None
+
+    def read_live(self, paths: Sequence[str], start: str) -> None:
+        """The entries from ``start`` (a seqnum cursor: the first after the archived groups)
+        on of ``paths``, the files still written to (and any archived file among them): by
+        the native reader where it takes them (none written to when it maps them, their
+        entries in one order: ``journalnative``), up to what they held then; the directory
+        reader goes on from the last entry handed out (what was appended since, or all of
+        them where the native reader does not take them)."""
+        from journalban.sources.journalnative import open_native
+
+        try:
+            native = open_native(paths, self.request.matches, self.note_damaged)
+        except OSError:
+            return  # gone meanwhile: the directory reader reads them
+        if native is not None:
+            self.kept = (tuple(paths), cast("Reader", native))  # (read_group takes it)
+            self.read_group(Part(tuple(paths), False, start, None))
 
     def read_round(self, parts: Sequence[Part]) -> bool:
         """Hand out a round of parts of groups of files, in order.
@@ -182,6 +261,7 @@ class CatchingUp:
             # before read (its part opens the round: ``journalsplit.turns``), and its
             # session table must hold what that taught, as one reader's would.
             self.ensure_finder(fresh=not self.probed and self.request.session_field is None)
+            self.take_kept(())  # (not a reader to share with a forked process)
             first = parts[0].helped  # the helper's part opens the round
             try:
                 pid = fork_helper(
@@ -207,10 +287,11 @@ class CatchingUp:
         return True
 
     def read_group(self, part: Part) -> bool:
-        """Hand out the entries of one part of a group of files."""
+        """Hand out the entries of one part of a group of files (through the reader ``kept``
+        of its files, if there is one)."""
         self.files = list(part.files)
         try:
-            self.reader = self._open()
+            self.reader = self.take_kept(part.files) or self._open()
         except OSError:
             return True  # vacuumed meanwhile: its entries are gone
         self.read_since_open = 0

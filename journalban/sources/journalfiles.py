@@ -113,13 +113,20 @@ def file_groups(paths: list[str], start: str) -> list[list[str]]:
 def catch_up_groups(paths: list[str], start: str) -> tuple[list[list[FileRange]], int]:
     """``file_groups`` with each file's range, and how many entries come after the groups
     (those of the files still written to, by sequence numbers, when the groups were found)."""
+    groups, after, _ = catch_up_plan(paths, start)
+    return groups, after
+
+
+def catch_up_plan(paths: list[str], start: str) -> tuple[list[list[FileRange]], int, list[str]]:
+    """``catch_up_groups``, and the files holding entries after the groups (the files still
+    written to, and any archived file among them), in the order of their first entries."""
     begin = cursor_seqnum(start)
     try:
         ranges = [(r, archived(r.path)) for r in map(file_range, paths) if r is not None]
     except OSError:
-        return [], 0  # vacuumed meanwhile, or unreadable: the directory reader knows best
+        return [], 0, []  # vacuumed meanwhile, or unreadable: the directory reader knows best
     if begin is None or any(r.seqnum_id != begin[0] for r, _ in ranges):
-        return [], 0
+        return [], 0, []
     live = min((r.first for r, done in ranges if not done), default=None)
     ranges.sort(key=lambda pair: pair[0].first)
     groups: list[list[FileRange]] = []
@@ -132,4 +139,6 @@ def catch_up_groups(paths: list[str], start: str) -> tuple[list[list[FileRange]]
             groups.append([found])
     groups = [group for group in groups if max(r.last for r in group) >= begin[1]]
     after = 0 if live is None else max(r.last for r, _ in ranges) - max(live, begin[1]) + 1
-    return groups, max(0, after)
+    end = max((r.last for group in groups for r in group), default=begin[1] - 1)
+    tail = [r.path for r, _ in ranges if r.last > end]
+    return groups, max(0, after), tail

@@ -45,12 +45,23 @@ def probe(follower: Follower) -> bool:
         BrokenPipeError: the parent is gone.
     """
     follower.probed = True
-    most = follower.request.split_most_hits
+    read, handed, _ = probe_read(follower)
+    return split_pays_after(follower, read, handed)
+
+
+def probe_read(follower: Follower, before: int = 0) -> tuple[int, int, bool]:
+    """Hand out entries from where the follower's reader stands until the probe's
+    ``PROBE_ENTRIES`` were read (``before`` of them by another reader; a frame's worth
+    beyond, at most): (read, handed out, whether the reader ran out first).
+
+    Raises:
+        BrokenPipeError: the parent is gone.
+    """
     read = handed = 0
-    while read < PROBE_ENTRIES:
+    while before + read < PROBE_ENTRIES:
         frame = follower.read_batch()
         if frame is None:
-            return False  # the catch-up is read: nothing is left to split
+            return read, handed, True
         follower.send(frame)
         follower.sent_at = time.monotonic()
         read += frame.read
@@ -58,4 +69,10 @@ def probe(follower: Follower) -> bool:
         handed += len(frame.messages) if frame.hits is None else len(frame.hits)
         if follower.read_since_open >= follower.request.reopen_every:
             follower.reopen()
+    return read, handed, False
+
+
+def split_pays_after(follower: Follower, read: int, handed: int) -> bool:
+    """Whether a split pays after a probe that read ``read`` entries and handed out ``handed``."""
+    most = follower.request.split_most_hits
     return most is not None and split_pays(read, handed, most)
