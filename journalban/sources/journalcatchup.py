@@ -25,7 +25,7 @@ from journalban.sources.journalfiles import (
 )
 from journalban.sources.journalhelper import fork_helper
 from journalban.sources.journalprime import prime
-from journalban.sources.journalprobe import probe, probe_read, probing, split_pays_after
+from journalban.sources.journalprobe import probe_read, probing, split_pays_after
 from journalban.sources.journalsplit import TURNS, Part, parts_of, rounds, seqnum_cursor
 from journalban.sources.journalwire import (
     ABANDON,
@@ -87,6 +87,7 @@ class CatchingUp:
     # the first group's, read_live's; closed at the catch-up's end, or before a fork.
     kept: tuple[tuple[str, ...], Reader] | None = None
     cut_told: set[str]  # identities of the files told cut (journalcut)
+    limit: int  # the entries of the next batch at most (journalbatch)
 
     if TYPE_CHECKING:  # provided by Follower
 
@@ -179,29 +180,39 @@ class CatchingUp:
         self.reposition()
 
     def probe_archived(self, groups: Sequence[Sequence[FileRange]], first: str) -> bool:
-        """The probe (``journalprobe``) from the entry at ``first`` on, read by a reader of
-        the first group's archived files (the native reader, where it takes them: about a
-        third of libsystemd's directory reader's time an entry, and the probe's frames are
-        the agent's first), which the part of those files reading on after it takes
-        (``kept``); the rest of the probe, if that group runs out first, by the directory
-        reader, which then stands on the last entry handed out. Whether a split pays.
+        """The probe (``journalprobe``) from the entry at ``first`` on: its first frame by the
+        directory reader (the agent's first, sent before any file is opened apart), the rest
+        by a reader of the first group's archived files (the native reader, where it takes
+        them: about a third of libsystemd's directory reader's time an entry), which the part
+        of those files reading on after it takes (``kept``); where that group runs out
+        first, by the directory reader again, which then stands on the last entry handed
+        out. Whether a split pays.
 
         Raises:
             BrokenPipeError: the parent is gone.
         """
+        self.probed = True
         directory_reader = self.reader
         files = tuple(r.path for r in groups[0])
+        last = max(r.last for r in groups[0])
+        read, handed, short = probe_read(self._follower(), limit=self.limit)
+        at = None if self.cursor is None else cursor_seqnum(self.cursor)
+        if short or at is None or at[1] >= last:  # (the first group read already)
+            more = probe_read(self._follower(), read)
+            return split_pays_after(self._follower(), read + more[0], handed + more[1])
         self.files = list(files)
         try:
             reader = self._open()
-        except OSError:  # vacuumed meanwhile: the directory reader probes
+        except OSError:  # vacuumed meanwhile: the directory reader probes on
             self.files = None
-            return probe(self._follower())
-        self.probed = True
+            more = probe_read(self._follower(), read)
+            return split_pays_after(self._follower(), read + more[0], handed + more[1])
         self.reader, self.read_since_open = reader, 0
         try:
-            reader.seek_cursor(first)
-            read, handed, short = probe_read(self._follower())
+            reader.seek_cursor(self.cursor)
+            if not reader._next() or not reader.test_cursor(self.cursor):
+                raise OSError("the native reader does not find the entry handed out last")
+            more = probe_read(self._follower(), read)
         except BaseException:
             self.reader.close()
             self.files, self.reader = None, directory_reader
@@ -209,7 +220,8 @@ class CatchingUp:
         reader = self.reader  # (reopened, after reopen_every entries)
         self.files, self.reader = None, directory_reader
         self.reposition()
-        if short:
+        read, handed = read + more[0], handed + more[1]
+        if more[2]:
             reader.close()
             more = probe_read(self._follower(), read)
             read, handed = read + more[0], handed + more[1]

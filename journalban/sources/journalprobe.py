@@ -49,16 +49,20 @@ def probe(follower: Follower) -> bool:
     return split_pays_after(follower, read, handed)
 
 
-def probe_read(follower: Follower, before: int = 0) -> tuple[int, int, bool]:
+def probe_read(
+    follower: Follower, before: int = 0, limit: int | None = None
+) -> tuple[int, int, bool]:
     """Hand out entries from where the follower's reader stands until the probe's
     ``PROBE_ENTRIES`` were read (``before`` of them by another reader; a frame's worth
-    beyond, at most): (read, handed out, whether the reader ran out first).
+    beyond, at most), or ``limit`` (one frame's: the probe's first): (read, handed out,
+    whether the reader ran out first).
 
     Raises:
         BrokenPipeError: the parent is gone.
     """
     read = handed = 0
-    while before + read < PROBE_ENTRIES:
+    most = PROBE_ENTRIES - before if limit is None else min(limit, PROBE_ENTRIES - before)
+    while read < most:
         frame = follower.read_batch()
         if frame is None:
             return read, handed, True
