@@ -196,8 +196,9 @@ class CatchingUp:
         files = tuple(r.path for r in groups[0])
         last = max(r.last for r in groups[0])
         read, handed, short = probe_read(self._follower(), limit=self.limit)
-        at = None if self.cursor is None else cursor_seqnum(self.cursor)
-        if short or at is None or at[1] >= last:  # (the first group read already)
+        cursor = self.cursor
+        at = None if cursor is None else cursor_seqnum(cursor)
+        if short or cursor is None or at is None or at[1] >= last:  # (the group read already)
             more = probe_read(self._follower(), read)
             return split_pays_after(self._follower(), read + more[0], handed + more[1])
         self.files = list(files)
@@ -209,8 +210,8 @@ class CatchingUp:
             return split_pays_after(self._follower(), read + more[0], handed + more[1])
         self.reader, self.read_since_open = reader, 0
         try:
-            reader.seek_cursor(self.cursor)
-            if not reader._next() or not reader.test_cursor(self.cursor):
+            reader.seek_cursor(cursor)
+            if not reader._next() or not reader.test_cursor(cursor):
                 raise OSError("the native reader does not find the entry handed out last")
             more = probe_read(self._follower(), read)
         except BaseException:
