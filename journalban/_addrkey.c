@@ -4,7 +4,10 @@
  * _socket, on the same bytes, so the same texts give the same (first, last, text); checked
  * at import against the Python function and fuzzed beside it in the tests. A text this
  * does not take on its own (not a str, not ASCII, a NUL, a prefix length outside 0-128) is
- * handed to the Python function. JOURNALBAN_NATIVE_HITS=0 keeps the Python function. */
+ * handed to the Python function. JOURNALBAN_NATIVE_HITS=0 keeps the Python function.
+ *
+ * inet_ntop's text is written here (``v6_text``): glibc's prints each group with a sprintf,
+ * about 3,000 instructions an address, a flood's every IPv6 first sight and ban. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -67,6 +70,72 @@ addrkey_setup(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* inet_ntop(AF_INET6, packed, out, size): glibc's text (RFC 5952: lower-case hex without
+ * leading zeros, the first longest run of two or more zero groups as "::") written without
+ * its sprintf of each group; an address with its first five groups zero (where glibc may
+ * print a dotted IPv4 tail) is printed by inet_ntop itself. NULL as inet_ntop. */
+static const char *
+v6_text(const unsigned char *packed, char *out, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned words[8];
+    for (int i = 0; i < 8; i++)
+        words[i] = ((unsigned)packed[2 * i] << 8) | packed[2 * i + 1];
+    if ((words[0] | words[1] | words[2] | words[3] | words[4]) == 0)
+        return inet_ntop(AF_INET6, packed, out, (socklen_t)size);
+    if (size < INET6_ADDRSTRLEN)
+        return NULL;
+    int best = -1, best_len = 0, cur = -1, cur_len = 0;
+    for (int i = 0; i < 8; i++) {
+        if (words[i] == 0) {
+            if (cur < 0)
+                cur = i, cur_len = 0;
+            cur_len++;
+        } else if (cur >= 0) {
+            if (cur_len > best_len)
+                best = cur, best_len = cur_len;
+            cur = -1;
+        }
+    }
+    if (cur >= 0 && cur_len > best_len)
+        best = cur, best_len = cur_len;
+    if (best_len < 2)
+        best = -1;
+    char *p = out; /* (at most 8 groups of 4 and 7 colons: 39 characters and the NUL) */
+    for (int i = 0; i < 8; i++) {
+        if (best >= 0 && i >= best && i < best + best_len) {
+            if (i == best)
+                *p++ = ':';
+            continue;
+        }
+        if (i != 0)
+            *p++ = ':';
+        unsigned w = words[i];
+        int shift = w >= 0x1000 ? 12 : w >= 0x100 ? 8 : w >= 0x10 ? 4 : 0;
+        for (; shift >= 0; shift -= 4)
+            *p++ = hex[(w >> shift) & 0xf];
+    }
+    if (best >= 0 && best + best_len == 8)
+        *p++ = ':';
+    *p = '\0';
+    return out;
+}
+
+/* ntop(packed): ``v6_text`` of 16 bytes (for the tests, against socket.inet_ntop). */
+static PyObject *
+addrkey_ntop(PyObject *self, PyObject *packed)
+{
+    (void)self;
+    char printed[INET6_ADDRSTRLEN];
+    if (!PyBytes_Check(packed) || PyBytes_GET_SIZE(packed) != 16) {
+        PyErr_SetString(PyExc_ValueError, "ntop takes 16 bytes");
+        return NULL;
+    }
+    if (v6_text((const unsigned char *)PyBytes_AS_STRING(packed), printed, sizeof printed) == NULL)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyUnicode_FromString(printed);
+}
+
 static PyObject *
 from_bytes(const unsigned char *packed)
 {
@@ -121,11 +190,19 @@ addrkey_ipv6_prefix_key(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (memcmp(low, zero8, 8) == 0)
         Py_RETURN_NONE;
-    char printed[INET6_ADDRSTRLEN];
-    if (inet_ntop(AF_INET6, low, printed, sizeof printed) == NULL)
+    char printed[INET6_ADDRSTRLEN + 4];
+    if (v6_text(low, printed, INET6_ADDRSTRLEN) == NULL)
         goto python;
+    /* the key's text: f"{printed}/{prefixlen}" (0-128) */
+    size_t n = strlen(printed);
+    printed[n++] = '/';
+    if (prefixlen >= 100)
+        printed[n++] = (char)('0' + prefixlen / 100);
+    if (prefixlen >= 10)
+        printed[n++] = (char)('0' + prefixlen / 10 % 10);
+    printed[n++] = (char)('0' + prefixlen % 10);
     PyObject *first = from_bytes(low), *last = from_bytes(high);
-    PyObject *key = PyUnicode_FromFormat("%s/%ld", printed, prefixlen);
+    PyObject *key = PyUnicode_FromStringAndSize(printed, (Py_ssize_t)n);
     PyObject *found = NULL;
     if (first != NULL && last != NULL && key != NULL)
         found = PyTuple_Pack(3, first, last, key);
@@ -232,7 +309,7 @@ addrkey_network_64(PyObject *self, PyObject *text)
     memcpy(buf, chars, (size_t)len);
     buf[len] = '\0';
     if (inet_pton(AF_INET6, buf, packed) != 1 || memcmp(packed + 8, zero8, 8) != 0
-        || inet_ntop(AF_INET6, packed, printed, sizeof printed) == NULL
+        || v6_text(packed, printed, sizeof printed) == NULL
         || strcmp(printed, buf) != 0)
         Py_RETURN_NONE;
     PyObject *value = from_bytes(packed);
@@ -247,6 +324,7 @@ static PyMethodDef addrkey_methods[] = {
     {"setup_64", addrkey_setup_64, METH_VARARGS,
      "setup_64(IPv6Address, _HashedV6, the /64's netmask, its int)"},
     {"network_64", addrkey_network_64, METH_O, "addresses.stored_network_text's /64 path"},
+    {"ntop", addrkey_ntop, METH_O, "inet_ntop(AF_INET6, 16 bytes), as this module prints it"},
     {"setup", addrkey_setup, METH_VARARGS,
      "setup(per_address_blocks, python_function)"},
     {"ipv6_prefix_key", (PyCFunction)(void (*)(void))addrkey_ipv6_prefix_key, METH_FASTCALL,

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import socket
 from typing import Any
 
 import pytest
 
 from journalban import addresses, v6keys
 from support import fuzzvalues
+
+try:
+    from journalban import _addrkey
+except ImportError:  # (not built: every test here is skipped)
+    _addrkey = None  # type: ignore[assignment]
 
 pytestmark = pytest.mark.skipif(
     v6keys.NATIVE_KEY is None or v6keys.NATIVE_64 is None, reason="_addrkey not built"
@@ -148,3 +154,32 @@ def test_random_keys_give_the_python_network(seed: int) -> None:
         mutated[rng.randrange(len(mutated))] = rng.choice("0:f.%gG \0é")
         _same_network("".join(mutated))
         _same_network(fuzzvalues.text(rng, 30) + "::/64")
+
+
+def _groups(rng: random.Random) -> bytes:
+    """16 bytes of eight groups each zero, one, 0xffff or random of 4 to 16 bits: runs of
+    zero groups of every length and place, and the forms glibc prints with a dotted tail."""
+    words = [rng.choice([0, 0, 0, 1, 0xFFFF, rng.getrandbits(rng.choice([4, 8, 12, 16]))])
+             for _ in range(8)]  # fmt: skip
+    packed = b"".join(w.to_bytes(2, "big") for w in words)
+    head = rng.randrange(4)
+    if head == 1:
+        packed = bytes(10) + packed[10:]
+    elif head == 2:
+        packed = bytes(12) + packed[12:]
+    elif head == 3:
+        packed = bytes(10) + b"\xff\xff" + packed[12:]
+    return packed
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_address_prints_as_inet_ntop_prints_it(seed: int) -> None:
+    rng = random.Random(seed)
+    for packed in [bytes(16), b"\xff" * 16, bytes(15) + b"\x01", b"\x00\x01" + bytes(14)]:
+        assert _addrkey.ntop(packed) == socket.inet_ntop(socket.AF_INET6, packed)
+    for _ in range(20000):
+        packed = _groups(rng) if rng.random() < 0.9 else rng.getrandbits(128).to_bytes(16, "big")
+        assert _addrkey.ntop(packed) == socket.inet_ntop(socket.AF_INET6, packed), packed.hex()
+    for wrong in (b"", bytes(15), bytes(17), "::", None):
+        with pytest.raises(ValueError, match="16 bytes"):
+            _addrkey.ntop(wrong)  # type: ignore[arg-type]
