@@ -277,16 +277,57 @@ fail:
     return NULL;
 }
 
+/* The module whose ``network_64`` addresses.stored_network_text calls for an IPv6 /64 key
+ * (journalban.v6keys, read at each call as the Python function reads it: ``use`` switches
+ * it), or NULL where that path is not taken (netobjects has no v6_prefix). */
+static PyObject *v6keys_module = NULL;
+static PyObject *s_network_64 = NULL;
+
+/* ``v6keys.network_64(text)`` where stored_network_text asks it (``text.endswith("::/64")
+ * and "." not in text``, its path for an IPv6 /64): a new reference to the network, Py_None
+ * where it gave None or is not asked, NULL on error. */
+static PyObject *
+network_64(PyObject *text)
+{
+    if (v6keys_module == NULL || !PyUnicode_CheckExact(text))
+        return Py_NewRef(Py_None);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n < 5 || PyUnicode_READ_CHAR(text, n - 1) != '4')
+        return Py_NewRef(Py_None);
+    PyObject *tail = PyUnicode_Substring(text, n - 5, n);
+    if (tail == NULL)
+        return NULL;
+    int ends = PyUnicode_CompareWithASCIIString(tail, "::/64") == 0;
+    Py_DECREF(tail);
+    if (!ends)
+        return Py_NewRef(Py_None);
+    Py_ssize_t dot = PyUnicode_FindChar(text, '.', 0, n, 1);
+    if (dot != -1)
+        return dot == -2 ? NULL : Py_NewRef(Py_None);
+    PyObject *fn = PyObject_GetAttr(v6keys_module, s_network_64);
+    if (fn == NULL)
+        return NULL;
+    PyObject *net = PyObject_CallOneArg(fn, text);
+    Py_DECREF(fn);
+    return net;
+}
+
 /* addresses.stored_network_text(text) as a new (network, text) tuple. */
 static PyObject *
 network_text(PyObject *text)
 {
     long long value = v4_host_value(text);
-    if (value < 0)
-        return PyObject_CallOneArg(stored_text_fn, text);
-    PyObject *net = host_network((unsigned long)value, text);
-    if (net == NULL)
+    PyObject *net;
+    if (value < 0) {
+        if ((net = network_64(text)) == NULL)
+            return NULL;
+        if (net == Py_None) {
+            Py_DECREF(net);
+            return PyObject_CallOneArg(stored_text_fn, text);
+        }
+    } else if ((net = host_network((unsigned long)value, text)) == NULL) {
         return NULL;
+    }
     PyObject *pair = PyTuple_New(2);
     if (pair == NULL) {
         Py_DECREF(net);
@@ -663,6 +704,20 @@ get_item(PyObject *mapping, PyObject *key)
     return PyObject_CallMethod(mapping, "get", "O", key);
 }
 
+/* setup_64(v6keys or None): the module whose network_64 a /64 key's network is made by,
+ * None where stored_network_text takes no such path. */
+static PyObject *
+banrun_setup_64(PyObject *self, PyObject *module)
+{
+    (void)self;
+    if (module != Py_None && !PyModule_Check(module)) {
+        PyErr_SetString(PyExc_TypeError, "setup_64 takes a module or None");
+        return NULL;
+    }
+    Py_XSETREF(v6keys_module, module == Py_None ? NULL : Py_NewRef(module));
+    Py_RETURN_NONE;
+}
+
 static PyObject *subnet_reason = NULL, *account_reason = NULL;
 static PyObject *s_plain, *s_plain_bans, *s_ban_generally, *s_apply_verdicts, *s_detection,
     *s_good_networks, *s_spares, *s_banned_at, *s_expires_at;
@@ -1011,6 +1066,8 @@ static PyMethodDef banrun_methods[] = {
     {"new_ban_pair", (PyCFunction)(void (*)(void))banrun_new_ban_pair, METH_FASTCALL,
      "(Ban(*fields), the same without its lines)"},
     {"network_text", banrun_network_text, METH_O, "addresses.stored_network_text"},
+    {"setup_64", banrun_setup_64, METH_O,
+     "setup_64(v6keys or None): the module whose network_64 makes a /64 key's network"},
     {"setup_verdicts", banrun_setup_verdicts, METH_VARARGS,
      "setup_verdicts(SUBNET, ACCOUNT): the reasons apply_verdicts tells apart"},
     {"apply_verdicts", (PyCFunction)(void (*)(void))banrun_apply_verdicts, METH_FASTCALL,
@@ -1061,6 +1118,7 @@ PyInit__banrun(void)
     INTERN(s_prefixlen, "_prefixlen");
     INTERN(s_hash, "_hash");
     INTERN(s_text, "_text");
+    INTERN(s_network_64, "network_64");
     INTERN(s_plain, "_plain");
     INTERN(s_starts, "_starts");
     INTERN(s_reasons, "_reasons");

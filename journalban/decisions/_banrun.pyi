@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from types import ModuleType
 
 from journalban.addresses import IPNetwork
 from journalban.decisions.plainban import PlainBans
@@ -40,6 +41,7 @@ def new_ban_pair(
     account: str,
 ) -> tuple[Ban, Ban]: ...
 def network_text(text: str) -> tuple[IPNetwork, str]: ...
+def setup_64(v6keys: ModuleType | None) -> None: ...
 def first_ban(
     plain: PlainBans,
     key: str,

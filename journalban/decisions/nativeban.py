@@ -4,8 +4,9 @@
 ``plain.ban(key, network, text, ...)`` (decisions.plainban): None when the ban was decided
 there, else ``(network, text)`` for ``BanDeciding._ban_generally``. The C module does the
 same steps on the same objects (the ``PlainBans``' slots, its dicts, the ``FirstBans``
-run): an IPv4 /32 key's network is built as netobjects' maker builds it, any other key is
-handed to ``stored_network_text``; its ``Ban`` objects are filled slot by slot at their
+run): an IPv4 /32 key's network is built as netobjects' maker builds it, an IPv6 /64 key's
+by ``v6keys.network_64`` as ``stored_network_text`` asks it, any other key is handed to
+``stored_network_text``; its ``Ban`` objects are filled slot by slot at their
 member descriptors' offsets. What it builds is checked here at import against the Python
 path (``_checked``); where it differs, where the module is not built (a pip install
 without a compiler), or with JOURNALBAN_NATIVE_BANS=0, the Python path is used.
@@ -17,6 +18,7 @@ import os
 from collections.abc import Callable
 from types import ModuleType
 
+from journalban import v6keys
 from journalban.addresses import IPNetwork, stored_network_text
 from journalban.config.detectors import JAIL_BANTIME
 from journalban.decisions import banmaker, pointverdict
@@ -24,7 +26,7 @@ from journalban.decisions.plainban import PlainBans, spent_lines
 from journalban.decisions.recentlines import LINE_CHARS, cut
 from journalban.events import Ban, lineless
 from journalban.jails.detector import ACCOUNT, SUBNET
-from journalban.netobjects import HOST_V4_TYPE, host_v4_network
+from journalban.netobjects import HOST_V4_TYPE, host_v4_network, v6_prefix
 
 ENV = "JOURNALBAN_NATIVE_BANS"
 # (engine, rt, verdicts, when, source, commit, changes, now, banned, virtual) -> spent
@@ -115,6 +117,8 @@ def _native() -> tuple[FirstBan, ApplyVerdicts] | None:
         _banrun.setup(Ban, type(probe.network_address), HOST_V4_TYPE, probe.netmask,
                       JAIL_BANTIME, LINE_CHARS, cut, spent_lines, stored_network_text)  # fmt: skip
         _banrun.setup_verdicts(SUBNET, ACCOUNT)
+        # (an IPv6 /64 key: v6keys.network_64, as stored_network_text calls it, without its frame)
+        _banrun.setup_64(v6keys if v6_prefix is not None else None)
         if not _checked(_banrun):
             return None
     except (AttributeError, TypeError, ValueError):
