@@ -4,8 +4,9 @@ the ban rows' columns of a commit (``journalban.state._rowvalues``), a
 network's first ban (``journalban.decisions._banrun``) and a run of decided bans'
 signals, log lines and firewall entries (``journalban._announce``), a jail's detectors'
 per-failure work (``journalban.jails._detectors``), the deciding's per-failure loop
-(``journalban.decisions._hitloop``) and an IPv6 text's keys (``journalban._addrkey``),
-each an accelerator of
+(``journalban.decisions._hitloop``), an IPv6 text's keys (``journalban._addrkey``) and
+a commit's statements stepped in C (``journalban.state._commitext``, also a SQLite loadable
+extension: built against sqlite3ext.h), each an accelerator of
 what the package also does in pure Python.
 
 Everything else is in pyproject.toml; this file exists because an extension's
@@ -34,6 +35,9 @@ MODULES = {
     "journalban.decisions._hitloop": "journalban/decisions/_hitloop.c",
     "journalban._addrkey": "journalban/_addrkey.c",
     "journalban.jails._crowd": "journalban/jails/_crowd.c",
+    # Also a SQLite loadable extension, loaded by the store into its own connection
+    # (state.nativecommit); it needs sqlite3ext.h (libsqlite3-dev), not libsqlite3 itself.
+    "journalban.state._commitext": "journalban/state/_commitext.c",
 }
 
 setup(

@@ -37,6 +37,11 @@ def insert(
         cur.execute(text, [*fixed, *part] if fixed else part)
 
 
+def parts(head: str, width: int, values: Sequence[object]) -> list[tuple[str, Sequence[object]]]:
+    """``insert``'s statements, not run: each text and its parameters."""
+    return [(statement(head, width, size), part) for size, part in statements(values, width)]
+
+
 def insert_new(
     cur: sqlite3.Cursor, head: str, width: int, values: Sequence[object],
     again: Callable[[sqlite3.Cursor, Sequence[object]], None],

@@ -37,7 +37,7 @@ from operator import attrgetter, is_, itemgetter
 from typing import TYPE_CHECKING, cast
 
 from journalban.addresses import TEXT, network_text
-from journalban.state import bulk, detectorlog, historylog
+from journalban.state import bulk, detectorlog, historylog, nativecommit
 from journalban.state.detectorlog import DetectorLog
 from journalban.state.failurerows import cleared_text
 
@@ -116,11 +116,15 @@ class CommitRows:
     """The rows of one commit's batches (``add`` each, then ``write``), in its transaction."""
 
     __slots__ = (
-        "bans", "copied", "counters", "detector_rows", "failures", "history", "ids", "positions",
-        "scattered", "uncopied",
+        "bans", "copied", "counters", "detector_rows", "failures", "history", "ids", "native",
+        "positions", "scattered", "uncopied",
     )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, native: bool = False) -> None:
+        # Whether the statements of new bans run in C (state.nativecommit: the store's
+        # connection loaded the extension); the bans then wait for a write (``write_bans``):
+        # the same statements, in one job.
+        self.native = native
         self.bans: list[object] = []  # the columns of bans not yet written, row after row
         # The networks' texts of the bans written whose history rows are not yet copied
         # (``_copy``): the rows after rowid ``copied``, in rowid order.
@@ -170,7 +174,7 @@ class CommitRows:
             else:
                 self.history += others
                 self.bans += values
-                if len(self.bans) >= bulk.MOST_ROWS * BAN_COLUMNS:
+                if len(self.bans) >= bulk.MOST_ROWS * BAN_COLUMNS and not self.native:
                     self._write_full_bans(cur)
         elif b.history:
             self.history += history_rows(b.history, (), ())
@@ -204,25 +208,44 @@ class CommitRows:
         if self.scattered is None:
             (top,) = cur.execute("SELECT max(rowid) FROM bans").fetchone()
             self.scattered = top is not None and top >= historylog.CONTIGUOUS
-        for size, part in bulk.statements(values, BAN_COLUMNS):
-            cur.execute(*_bans_statement(size, part))
-            if cur.rowcount == size:
-                last = cur.lastrowid
-                if self.scattered or last is None or last >= historylog.CONTIGUOUS:
-                    # (rowids SQLite picked, or past those ``copy_new`` copies as a range)
-                    self._copy(cur)
-                    self._found(historylog.copy_keys(cur, part, BAN_COLUMNS))
-                    continue
+        parts = [*bulk.statements(values, BAN_COLUMNS)]
+        job = None if self.scattered or not self.native else _job(parts)
+        at = 0
+        ran: Sequence[tuple[int, int | None]]
+        while at < len(parts):
+            if job is None:
+                size, part = parts[at]
+                cur.execute(*_bans_statement(size, part))
+                ran = [(cur.rowcount, cur.lastrowid)]
+            else:  # (to the end, or to the first statement the loop below writes SQL after)
                 uncopied = self.uncopied
-                if not uncopied or last != self.copied + len(uncopied) + size:
-                    self._copy(cur)  # (not right after the rows waiting: theirs first)
-                    self.copied = last - size
-                self.uncopied += cast("list[str]", part[1::BAN_COLUMNS])
-            else:
+                ran = nativecommit.run(cur, job, self.copied + len(uncopied) if uncopied else -1)
+            for count, last in ran:
+                size, part = parts[at]
+                at += 1
+                self._inserted(cur, size, part, count, last)
+
+    def _inserted(
+        self, cur: sqlite3.Cursor, size: int, part: Sequence[object], count: int, last: int | None
+    ) -> None:
+        """After a statement of ``size`` new bans ``part`` that inserted ``count`` rows, the
+        last rowid ``last``: its history rows to copy from its rows, or copied by its keys."""
+        if count == size:
+            if self.scattered or last is None or last >= historylog.CONTIGUOUS:
+                # (rowids SQLite picked, or past those ``copy_new`` copies as a range)
                 self._copy(cur)
-                _bans_again(cur, part)
-                self.history += historylog.replaced(part, BAN_COLUMNS)
                 self._found(historylog.copy_keys(cur, part, BAN_COLUMNS))
+                return
+            uncopied = self.uncopied
+            if not uncopied or last != self.copied + len(uncopied) + size:
+                self._copy(cur)  # (not right after the rows waiting: theirs first)
+                self.copied = last - size
+            self.uncopied += cast("list[str]", part[1::BAN_COLUMNS])
+        else:
+            self._copy(cur)
+            _bans_again(cur, part)
+            self.history += historylog.replaced(part, BAN_COLUMNS)
+            self._found(historylog.copy_keys(cur, part, BAN_COLUMNS))
 
     def _copy(self, cur: sqlite3.Cursor) -> None:
         """The history rows of the bans written and not yet copied, copied from their rows
@@ -246,19 +269,17 @@ class CommitRows:
         for jail, changed in self.detector_rows.items():
             detectors.write(cur, jail, changed)
         rows = self.history
-        if rows:
-            first = historylog.next_rowid(cur)
-            bulk.insert(cur, INSERT_HISTORY, 5, list(_flat(rows)))
-            if self.ids is not None:
-                found = historylog.appended(cur, first, map(_first, rows), len(rows))
-                self.ids = None if found is None else [*self.ids, found]
-        if self.failures:
-            bulk.insert(cur, INSERT_FAILURES, 4, self.failures)
-        if self.positions:
-            values = [(j, s, p) for (j, s), p in self.positions.items()]
-            bulk.insert(cur, INSERT_POSITIONS, 3, list(_flat(values)))
-        for jail, (failed, banned) in self.counters.items():
-            cur.execute(ADD_COUNTERS, (jail, failed, banned))
+        first = historylog.next_rowid(cur) if rows and self.ids is not None else 0
+        statements = bulk.parts(INSERT_HISTORY, 5, list(_flat(rows)))
+        written = len(statements)  # (those of the history rows)
+        statements += bulk.parts(INSERT_FAILURES, 4, self.failures)
+        values = [(j, s, p) for (j, s), p in self.positions.items()]
+        statements += bulk.parts(INSERT_POSITIONS, 3, list(_flat(values)))
+        statements += [(ADD_COUNTERS, (jail, *counts)) for jail, counts in self.counters.items()]
+        last = nativecommit.execute(cur, statements, self.native)  # (in one job where native)
+        if written and self.ids is not None:
+            found = historylog.appended(last[written - 1], first, map(_first, rows), len(rows))
+            self.ids = None if found is None else [*self.ids, found]
 
 
 def _bans_statement(size: int, part: Sequence[object]) -> tuple[str, Sequence[object]]:
@@ -303,6 +324,16 @@ def _shared_statement(size: int, shared: int) -> str:
             rows.append("(" + ", ".join(columns) + ")")
         text = _SHARED_TEXTS[size, shared] = f"{INSERT_NEW_BANS} VALUES " + ", ".join(rows)
     return text
+
+
+def _job(parts: Sequence[tuple[int, Sequence[object]]]) -> nativecommit.Job | None:
+    """The statements of new bans ``parts`` (``bulk.statements``' cuts) as one job, each
+    checked (``_commitext``'s stop rule); None where a value is not one it binds."""
+    statements: list[nativecommit.Statement] = []
+    for size, part in parts:
+        sql, params = _bans_statement(size, part)
+        statements.append((sql, params, size))
+    return nativecommit.job(statements)
 
 
 def _bans_again(cur: sqlite3.Cursor, values: Sequence[object]) -> None:

@@ -112,7 +112,8 @@ def copy_new(cur: sqlite3.Cursor, size: int, texts: Sequence[str], after: int) -
     if not 0 <= after < after + size < CONTIGUOUS:  # (beyond: rowids SQLite picks)
         return None
     cur.execute(COPY_NEW, (after, after + size))
-    return appended(cur, cur.lastrowid - size + 1 if cur.lastrowid else 0, texts, size)
+    last = cur.lastrowid
+    return appended(last, last - size + 1 if last else 0, texts, size)
 
 
 def copy_keys(cur: sqlite3.Cursor, values: Sequence[object], width: int) -> Ids:
@@ -142,10 +143,11 @@ def replaced(values: Sequence[object], width: int) -> list[HistoryRow]:
     ]
 
 
-def appended(cur: sqlite3.Cursor, first: int, texts: Iterable[str], size: int) -> Ids | None:
+def appended(last: int | None, first: int, texts: Iterable[str], size: int) -> Ids | None:
     """(network, rowid) of the ``size`` rows just appended with rowids ``first`` on, each
-    one past the largest (SQLite's rule, but at its very end); None if they are not."""
-    if first <= 0 or cur.lastrowid != first + size - 1 or cur.lastrowid >= CONTIGUOUS:
+    one past the largest (SQLite's rule, but at its very end), the last one ``last`` (the
+    cursor's ``lastrowid``); None if they are not."""
+    if first <= 0 or last is None or last != first + size - 1 or last >= CONTIGUOUS:
         return None
     return zip(texts, count(first))
 

@@ -23,7 +23,7 @@ from typing import Protocol
 from journalban.addresses import IPNetwork, network_text
 from journalban.errors import StateError
 from journalban.events import Ban
-from journalban.state import banrows, detection, failurerows, plainrows, schema
+from journalban.state import banrows, detection, failurerows, nativecommit, plainrows, schema
 from journalban.state.commitrows import CommitRows
 from journalban.state.detectorlog import DetectorLog
 from journalban.state.historylog import HistoryRows
@@ -108,6 +108,9 @@ class StateStore:
             if isinstance(exc, sqlite3.Error):
                 raise StateError(f"cannot open state database {path}: {exc}") from None
             raise
+        # Whether the commits' statements of new bans run in C, the GIL let go once
+        # (state.nativecommit: the package's own extension loaded into this connection).
+        self.native_commit = nativecommit.attach(self.db)
         self.commit_count = 0  # transactions of commit() so far
         self._warned: dict[str, int] = {}  # table -> damaged rows warned of (plainrows)
         self.flood_cache = False  # the page cache grown to FLOOD_CACHE_KIB
@@ -297,7 +300,7 @@ class StateStore:
                 self._grow_cache()
             with self._writing:
                 with self._transaction() as cur:
-                    rows = CommitRows()  # (state.commitrows: few statements for many rows)
+                    rows = CommitRows(self.native_commit)  # (state.commitrows: few statements)
                     for b in batches:
                         rows.add(cur, b)
                     rows.write(cur, self.detectors)

@@ -65,7 +65,8 @@ SCAN_MODULE = re.compile(r"site-packages/journalban/matching/_linescan\.cpython-
 # announcing, a network's first ban; the sixth to eighth (session 21): a jail's detectors,
 # the deciding's per-failure loop, an IPv6 text's keys; the ninth (session 22): the subnet
 # detector's step and the detectors' rows; the tenth (session 22): the file lines' matching
-# loop.
+# loop; the eleventh (session 23): a commit's statements stepped in C (also a SQLite
+# loadable extension, built against sqlite3ext.h).
 PER_BAN_MODULES = [
     re.compile(rf"site-packages/journalban/{name}\.cpython-[^/]*\.so")
     for name in (
@@ -77,6 +78,7 @@ PER_BAN_MODULES = [
         "_addrkey",
         "jails/_crowd",
         "matching/_texthits",
+        "state/_commitext",
     )
 ]
 
@@ -256,6 +258,8 @@ def test_sdist_carries_units_dbus_selinux_docs_and_default_config(sdist_tree: Pa
         "journalban/matching/_texthits.pyi",
         "journalban/state/_rowvalues.c",
         "journalban/state/_rowvalues.pyi",
+        "journalban/state/_commitext.c",
+        "journalban/state/_commitext.pyi",
         "journalban/decisions/_banrun.c",
         "journalban/decisions/_banrun.pyi",
         "journalban/_announce.c",
@@ -595,6 +599,15 @@ def test_both_packages_are_arch_specific_and_require_the_c_module() -> None:
     assert re.search(r"^BuildArch:\s+noarch$", _spec_subpackage(parsed, "selinux"), re.M)
     assert re.search(r"^BuildRequires:\s+gcc$", parsed, re.M)
     assert re.search(r"^BuildRequires:\s+python3-devel$", parsed, re.M)
+    # (sqlite3ext.h, for journalban.state._commitext: Fedora's sqlite-devel, Arch's sqlite)
+    assert re.search(r"^BuildRequires:\s+sqlite-devel$", parsed, re.M)
+    makedepends = subprocess.run(
+        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{makedepends[@]}}\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "sqlite" in makedepends
     assert "export JOURNALBAN_REQUIRE_NATIVE=1\n" in _spec_section(parsed, "build")
     assert _pkgbuild_arches() == ["x86_64", "aarch64"]
     build = subprocess.run(

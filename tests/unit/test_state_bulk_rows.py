@@ -383,13 +383,19 @@ def test_a_batchs_other_history_rows_as_the_loop_finds_them() -> None:
     assert unstored_rows(auto[:3], bans) is None
 
 
-def test_a_commits_new_bans_have_their_history_copied_in_one_statement(tmp_path: Path) -> None:
+@pytest.mark.parametrize("native", [True, False])
+def test_a_commits_new_bans_have_their_history_copied_in_one_statement(
+    tmp_path: Path, native: bool
+) -> None:
     """The history rows of a commit's new bans are copied from their rows once, after the
     last statement of them (not after each, state.commitrows), and before an unban deletes
-    one of them: a ban unbanned later in the same commit keeps its history row."""
+    one of them: a ban unbanned later in the same commit keeps its history row. Either way
+    of stepping the statements (state.nativecommit: SQLite traces those a job steps as
+    ``-- `` and their text)."""
     store = StateStore(tmp_path / "state.sqlite")
+    store.native_commit = native and store.native_commit
     statements: list[str] = []
-    store.db.set_trace_callback(statements.append)
+    store.db.set_trace_callback(lambda text: statements.append(text.removeprefix("-- ")))
     at = 1_800_000_000.0
 
     def batch(first: int, count: int, unbans: list[Ban] | None = None) -> BatchCommit:
