@@ -44,8 +44,8 @@
 static const sqlite3_api_routines *sqlite3_api;
 
 #define CONTIGUOUS ((sqlite3_int64)1 << 62)
-/* Distinct statement texts a run keeps prepared at once. */
-#define PREPARED 16
+/* Statements a connection keeps prepared (Conn). */
+#define CACHED 32
 
 enum { P_NULL, P_INT, P_FLOAT, P_TEXT, P_BLOB };
 
@@ -93,10 +93,40 @@ static sqlite3_uint64 last_token;
 
 /* ---- the SQLite half (no GIL) --------------------------------------------------------- */
 
+/* A connection's statements kept prepared between jobs (the sqlite3 module keeps its own so:
+ * a statement of 64 rows costs more to prepare than to step), found by their text. Used
+ * under the connection's mutex only (inside a step of its statements); emptied by
+ * journalban_commit_release() (the store calls it before it closes the connection: a
+ * statement left prepared would keep the closed connection open), freed with the functions
+ * when the connection closes. */
 typedef struct {
-    const char *sql;
     sqlite3_stmt *stmt;
-} Prepared;
+    int size; /* its text's bytes */
+    sqlite3_uint64 used;
+} Cached;
+
+typedef struct {
+    Cached cached[CACHED];
+    int n;
+    sqlite3_uint64 clock;
+    int busy; /* a job runs (a statement of it calling either function is refused) */
+} Conn;
+
+static void
+conn_release(Conn *conn)
+{
+    for (int k = 0; k < conn->n; k++)
+        sqlite3_finalize(conn->cached[k].stmt);
+    conn->n = 0;
+}
+
+static void
+conn_destroy(void *p)
+{
+    Conn *conn = p;
+    conn_release(conn); /* (empty when the connection closes: it would not close else) */
+    sqlite3_free(conn);
+}
 
 static void
 fail(char **msg, sqlite3 *db, const char *what, Py_ssize_t at)
@@ -106,51 +136,71 @@ fail(char **msg, sqlite3 *db, const char *what, Py_ssize_t at)
                                what, db ? sqlite3_errmsg(db) : "");
 }
 
+/* The statement of s's text on db: kept, or prepared and kept (the least used one finalized
+ * when CACHED are); NULL and *rc, *msg on an error. */
+static sqlite3_stmt *
+statement(sqlite3 *db, Conn *conn, const Stmt *s, Py_ssize_t at, int *rc, char **msg)
+{
+    for (int k = 0; k < conn->n; k++) {
+        Cached *c = &conn->cached[k];
+        if (c->size == s->sql_size && memcmp(sqlite3_sql(c->stmt), s->sql, (size_t)c->size) == 0) {
+            c->used = ++conn->clock;
+            return c->stmt;
+        }
+    }
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    *rc = sqlite3_prepare_v3(db, s->sql, s->sql_size, SQLITE_PREPARE_PERSISTENT, &st, &tail);
+    if (*rc != SQLITE_OK) {
+        fail(msg, db, "prepare", at);
+        return NULL;
+    }
+    if (st == NULL) {
+        *rc = SQLITE_MISUSE;
+        *msg = sqlite3_mprintf("journalban_commit_run: statement %lld is empty", (long long)at);
+        return NULL;
+    }
+    while (tail != NULL && tail < s->sql + s->sql_size &&
+           (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';'))
+        tail++;
+    if ((tail != NULL && tail < s->sql + s->sql_size) || (int)strlen(sqlite3_sql(st)) != s->sql_size) {
+        sqlite3_finalize(st);
+        *rc = SQLITE_MISUSE;
+        *msg = sqlite3_mprintf("journalban_commit_run: statement %lld holds more than one, or "
+                               "text after it", (long long)at);
+        return NULL;
+    }
+    int slot = conn->n;
+    if (slot == CACHED) { /* (the least used goes) */
+        slot = 0;
+        for (int k = 1; k < CACHED; k++)
+            if (conn->cached[k].used < conn->cached[slot].used)
+                slot = k;
+        sqlite3_finalize(conn->cached[slot].stmt);
+    } else {
+        conn->n++;
+    }
+    conn->cached[slot].stmt = st;
+    conn->cached[slot].size = s->sql_size;
+    conn->cached[slot].used = ++conn->clock;
+    return st;
+}
+
 /* Runs job's statements from job->done; returns SQLITE_OK or an error code (*msg set). */
 static int
-run_job(sqlite3 *db, Job *job, sqlite3_int64 expect, char **msg)
+run_job(sqlite3 *db, Conn *conn, Job *job, sqlite3_int64 expect, char **msg)
 {
-    Prepared cache[PREPARED];
-    int n_cache = 0, rc = SQLITE_OK;
-    memset(cache, 0, sizeof cache);
+    int rc = SQLITE_OK;
+    const char *last_sql = NULL; /* (the job's text of the statement before: the same one) */
+    sqlite3_stmt *st = NULL;
     for (Py_ssize_t at = job->done; at < job->n_stmts; at++) {
         const Stmt *s = &job->stmts[at];
-        sqlite3_stmt *st = NULL;
-        for (int k = 0; k < n_cache; k++)
-            if (cache[k].sql == s->sql) {
-                st = cache[k].stmt;
+        if (s->sql != last_sql || st == NULL) {
+            last_sql = NULL;
+            st = statement(db, conn, s, at, &rc, msg);
+            if (st == NULL)
                 break;
-            }
-        if (st == NULL) {
-            const char *tail = NULL;
-            if (n_cache == PREPARED) { /* (more texts than kept: the oldest goes) */
-                sqlite3_finalize(cache[0].stmt);
-                memmove(cache, cache + 1, sizeof(Prepared) * (PREPARED - 1));
-                n_cache--;
-            }
-            rc = sqlite3_prepare_v3(db, s->sql, s->sql_size, 0, &st, &tail);
-            if (rc != SQLITE_OK) {
-                fail(msg, db, "prepare", at);
-                break;
-            }
-            if (st == NULL) {
-                rc = SQLITE_MISUSE;
-                *msg = sqlite3_mprintf("journalban_commit_run: statement %lld is empty",
-                                       (long long)at);
-                break;
-            }
-            cache[n_cache].sql = s->sql;
-            cache[n_cache].stmt = st;
-            n_cache++;
-            while (tail != NULL && tail < s->sql + s->sql_size &&
-                   (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';'))
-                tail++;
-            if (tail != NULL && tail < s->sql + s->sql_size) {
-                rc = SQLITE_MISUSE;
-                *msg = sqlite3_mprintf("journalban_commit_run: statement %lld holds more than "
-                                       "one", (long long)at);
-                break;
-            }
+            last_sql = s->sql;
         }
         if (sqlite3_bind_parameter_count(st) != s->count) {
             rc = SQLITE_RANGE;
@@ -172,6 +222,7 @@ run_job(sqlite3 *db, Job *job, sqlite3_int64 expect, char **msg)
         }
         if (rc != SQLITE_OK) {
             fail(msg, db, "bind", at);
+            sqlite3_clear_bindings(st);
             break;
         }
         rc = sqlite3_step(st);
@@ -202,8 +253,6 @@ run_job(sqlite3 *db, Job *job, sqlite3_int64 expect, char **msg)
             expect = last;
         }
     }
-    for (int k = 0; k < n_cache; k++)
-        sqlite3_finalize(cache[k].stmt);
     return rc;
 }
 
@@ -215,6 +264,12 @@ commit_run(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     if (argc != 2 || sqlite3_value_type(argv[0]) != SQLITE_INTEGER ||
         sqlite3_value_type(argv[1]) != SQLITE_INTEGER) {
         sqlite3_result_error(ctx, "journalban_commit_run: (token, expect), two integers", -1);
+        return;
+    }
+    Conn *conn = sqlite3_user_data(ctx);
+    if (conn->busy) { /* (its statements and the job it runs are another job's) */
+        sqlite3_result_error(ctx, "journalban_commit_run: called by a job's statement", -1);
+        sqlite3_result_error_code(ctx, SQLITE_MISUSE);
         return;
     }
     sqlite3_uint64 token = (sqlite3_uint64)sqlite3_value_int64(argv[0]);
@@ -241,7 +296,9 @@ commit_run(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
     char *msg = NULL;
     job->run_start = job->done;
-    int rc = run_job(sqlite3_context_db_handle(ctx), job, expect, &msg);
+    conn->busy = 1;
+    int rc = run_job(sqlite3_context_db_handle(ctx), conn, job, expect, &msg);
+    conn->busy = 0;
     pthread_mutex_lock(&registry_lock);
     job->state = rc != SQLITE_OK ? J_FAILED : job->done == job->n_stmts ? J_FINISHED : J_READY;
     pthread_mutex_unlock(&registry_lock);
@@ -252,6 +309,21 @@ commit_run(sqlite3_context *ctx, int argc, sqlite3_value **argv)
         return;
     }
     sqlite3_result_int64(ctx, (sqlite3_int64)(job->done - job->run_start));
+}
+
+/* journalban_commit_release(): the connection's kept statements finalized (before it closes). */
+static void
+commit_release(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    Conn *conn = sqlite3_user_data(ctx);
+    (void)argc;
+    (void)argv;
+    if (conn->busy) {
+        sqlite3_result_error(ctx, "journalban_commit_release: called by a job's statement", -1);
+        return;
+    }
+    conn_release(conn);
+    sqlite3_result_null(ctx);
 }
 
 #ifdef _WIN32
@@ -271,9 +343,26 @@ sqlite3_commitext_init(sqlite3 *db, char **err, const sqlite3_api_routines *api)
             *err = api->mprintf("journalban_commit_run: loaded by another SQLite library");
         return SQLITE_ERROR;
     }
-    return sqlite3_create_function_v2(db, "journalban_commit_run", 2,
-                                      SQLITE_UTF8 | SQLITE_DIRECTONLY, NULL, commit_run, NULL,
-                                      NULL, NULL);
+    Conn *conn = sqlite3_malloc(sizeof(Conn));
+    if (conn == NULL)
+        return SQLITE_NOMEM;
+    memset(conn, 0, sizeof(Conn));
+    /* (the release function owns conn: freed when it goes, with the connection or replaced
+     * by a second load, after the run function took the new one) */
+    int rc = sqlite3_create_function_v2(db, "journalban_commit_run", 2,
+                                        SQLITE_UTF8 | SQLITE_DIRECTONLY, conn, commit_run, NULL,
+                                        NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_free(conn);
+        return rc;
+    }
+    rc = sqlite3_create_function_v2(db, "journalban_commit_release", 0,
+                                    SQLITE_UTF8 | SQLITE_DIRECTONLY, conn, commit_release, NULL,
+                                    NULL, conn_destroy);
+    if (rc != SQLITE_OK) /* (conn freed by SQLite: the run function must not keep it) */
+        sqlite3_create_function_v2(db, "journalban_commit_run", 2, SQLITE_UTF8, NULL, NULL, NULL,
+                                   NULL, NULL);
+    return rc;
 }
 
 /* ---- the Python half (the GIL held) ---------------------------------------------------- */

@@ -23,6 +23,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Sequence
+from contextlib import suppress
 from typing import Protocol
 
 log = logging.getLogger("journalban.state")
@@ -30,6 +31,7 @@ log = logging.getLogger("journalban.state")
 # Set it to "0" for the statements in Python.
 NATIVE_ENV = "JOURNALBAN_NATIVE_COMMIT"
 RUN = "SELECT journalban_commit_run(?, ?)"
+RELEASE = "SELECT journalban_commit_release()"
 # (sql, parameters, rows: the rows it inserts when all are new; below 0: not checked)
 Statement = tuple[str, Sequence[object], int]
 
@@ -83,6 +85,14 @@ def attach(db: sqlite3.Connection) -> bool:
         log.warning("the commit's statements run in Python: %s", exc)
         return False
     return True
+
+
+def release(db: sqlite3.Connection) -> None:
+    """The statements the extension keeps prepared on ``db`` finalized: before ``db`` closes
+    (a statement left prepared would keep the closed connection's file open). Nothing on a
+    closed connection."""
+    with suppress(sqlite3.ProgrammingError):  # (closed already: nothing more to do)
+        db.execute(RELEASE).fetchall()
 
 
 def job(statements: list[Statement]) -> Job | None:

@@ -15,6 +15,7 @@ import json
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,11 @@ class StateStore:
         # Whether the commits' statements of new bans run in C, the GIL let go once
         # (state.nativecommit: the package's own extension loaded into this connection).
         self.native_commit = nativecommit.attach(self.db)
+        # (its kept statements finalized before the connection closes: ``close``, or when
+        # the store is collected unclosed)
+        self._release = (
+            weakref.finalize(self, nativecommit.release, self.db) if self.native_commit else None
+        )
         self.commit_count = 0  # transactions of commit() so far
         self._warned: dict[str, int] = {}  # table -> damaged rows warned of (plainrows)
         self.flood_cache = False  # the page cache grown to FLOOD_CACHE_KIB
@@ -131,6 +137,8 @@ class StateStore:
             if self._reading is not None:
                 self._reading.close()
                 self._reading = None
+            if self._release is not None:
+                self._release()
             self.db.close()
 
     def _read(self) -> sqlite3.Connection:

@@ -6,10 +6,13 @@ run twice or while it runs, a statement of the wrong parameters, a call from a t
 
 from __future__ import annotations
 
+import gc
+import os
 import random
 import sqlite3
 import threading
 import time
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -296,3 +299,46 @@ def test_the_switch_off_leaves_the_statements_to_python(
     with pytest.raises(sqlite3.OperationalError, match="no such function"):
         store.db.execute(nativecommit.RUN, (1, -1))
     store.close()
+
+
+def _open_files(path: Path) -> int:
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with suppress(OSError):  # (the listing's own)
+            found += str(path) in os.readlink(f"/proc/self/fd/{fd}")
+    return found
+
+
+@needs_native
+def test_the_kept_statements_go_before_the_connection_closes(tmp_path: Path) -> None:
+    """The extension keeps its statements prepared between jobs; the store finalizes them
+    before it closes its connection (``close``, or collected unclosed): no file is left
+    open by a connection kept as SQLite's zombie."""
+    rng = random.Random(5)
+    for closed in (True, False):
+        path = tmp_path / f"{closed}.sqlite"
+        store = StateStore(path)
+        bans = [_ban(rng, n, AT, "sshd") for n in range(100)]
+        store.commit([BatchCommit("sshd", bans=bans, history=[(b, False) for b in bans])])
+        assert _open_files(path) > 0
+        if closed:
+            store.close()
+        del store
+        gc.collect()
+        assert _open_files(path) == 0
+
+
+@needs_native
+def test_a_jobs_statement_cannot_run_a_job_nor_release(tmp_path: Path) -> None:
+    db = _connection(tmp_path)
+    db.execute("CREATE TABLE t (a)")
+    inner = nativecommit.job([("INSERT INTO t VALUES (1)", [], -1)])
+    assert inner is not None
+    for sql in (f"INSERT INTO t SELECT journalban_commit_run({inner.token}, -1)",
+                "INSERT INTO t SELECT journalban_commit_release()"):  # fmt: skip
+        outer = nativecommit.job([("INSERT INTO t VALUES (0)", [], -1), (sql, [], -1)])
+        assert outer is not None
+        with pytest.raises(sqlite3.Error, match="called by a job's statement"):
+            nativecommit.run(db.cursor(), outer, -1)
+    assert inner.left == 1
+    assert db.execute("SELECT count(*) FROM t").fetchone() == (2,)  # (autocommit: each first)
