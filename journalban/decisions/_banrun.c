@@ -66,6 +66,59 @@ member_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset)
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
+/* One place reading an attribute (of the PlainBans, its FirstBans): from the object's slot
+ * where getattr would read that slot as it is (the generic getattr, a member descriptor of
+ * an object slot without an audit hook, found on the type as getattr finds it), for as long
+ * as the type is the one seen and unchanged (its version tag); else by getattr. A ban
+ * read some twenty of them: about 120 instructions each by getattr, a few from the slot. */
+typedef struct {
+    PyTypeObject *type; /* (a reference) the type seen last, or NULL */
+    unsigned int tag;   /* its version tag then; 0: none, read by getattr */
+    Py_ssize_t offset;  /* the slot's offset, or -1: read by getattr */
+} Site;
+
+static void
+site_fill(Site *site, PyTypeObject *type, PyObject *name)
+{
+    Py_XSETREF(site->type, (PyTypeObject *)Py_NewRef(type));
+    site->offset = -1;
+    if (type->tp_getattro == PyObject_GenericGetAttr) {
+        PyObject *descr = _PyType_Lookup(type, name); /* (borrowed; no error) */
+        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+            if (m->type == T_OBJECT_EX && !(m->flags & PY_AUDIT_READ)
+                && m->offset >= (Py_ssize_t)sizeof(PyObject)
+                && m->offset + (Py_ssize_t)sizeof(PyObject *) <= type->tp_basicsize)
+                site->offset = m->offset;
+        }
+    }
+    /* (looked up: the type has a version tag now, unless it cannot have one) */
+    site->tag = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0;
+}
+
+/* ``getattr(obj, name)`` (a new reference), from its slot where ``site`` allows. */
+static inline PyObject *
+read_attr(PyObject *obj, PyObject *name, Site *site)
+{
+    PyTypeObject *type = Py_TYPE(obj);
+    if (type != site->type || site->tag == 0 || type->tp_version_tag != site->tag
+        || !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG))
+        site_fill(site, type, name);
+    if (site->offset >= 0 && site->tag != 0) {
+        PyObject *value = SLOT(obj, site->offset);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, name); /* (an unset slot: its AttributeError) */
+}
+
+/* The PlainBans', the FirstBans' and a held Ban's attributes, each read at its own site. */
+enum { P_KNOWN, P_BANTIME, P_PENDING, P_UNSAVED, P_SEALED, P_RECENT, P_RT, P_JAIL, P_VIRTUAL,
+       P_LINELESS, P_FIRST, P_COMMIT, P_CHANGES, P_TEXTS, FB_RUN, FB_TEXTS, FB_ENDED,
+       B_BANNED_AT, B_EXPIRES_AT, N_SITES };
+static Site sites[N_SITES];
+#define PLAIN(obj, name, at) read_attr((obj), (name), &sites[(at)])
+
 static PyObject *
 banrun_setup(PyObject *self, PyObject *args)
 {
@@ -381,7 +434,7 @@ one_line(PyObject *line)
 static PyObject *
 take_lines(PyObject *plain, PyObject *key)
 {
-    PyObject *recent = PyObject_GetAttr(plain, s_recent);
+    PyObject *recent = PLAIN(plain, s_recent, P_RECENT);
     if (recent == NULL)
         return NULL;
     PyObject *result = NULL;
@@ -408,7 +461,7 @@ take_lines(PyObject *plain, PyObject *key)
         }
     }
     {
-        PyObject *rt = PyObject_GetAttr(plain, s_rt);
+        PyObject *rt = PLAIN(plain, s_rt, P_RT);
         if (rt == NULL)
             goto done;
         result = PyObject_CallFunctionObjArgs(spent_lines_fn, rt, key, NULL);
@@ -433,19 +486,19 @@ enter_run(PyObject *plain, PyObject *key, PyObject *text, PyObject *network, PyO
     PyObject *first = NULL, *run = NULL, *entry = NULL;
     if (PyObject_SetItem(pending, text, one) < 0)
         return -1;
-    first = PyObject_GetAttr(plain, s_first);
+    first = PLAIN(plain, s_first, P_FIRST);
     if (first == NULL)
         goto done;
-    run = PyObject_GetAttr(first, s_run);
+    run = PLAIN(first, s_run, FB_RUN);
     if (run == NULL)
         goto done;
     int nonempty = PyObject_IsTrue(run);
     if (nonempty < 0)
         goto done;
     if (!nonempty) {
-        PyObject *commit = PyObject_GetAttr(plain, s_commit);
-        PyObject *changes = commit ? PyObject_GetAttr(plain, s_changes) : NULL;
-        PyObject *texts = changes ? PyObject_GetAttr(plain, s_texts) : NULL;
+        PyObject *commit = PLAIN(plain, s_commit, P_COMMIT);
+        PyObject *changes = commit ? PLAIN(plain, s_changes, P_CHANGES) : NULL;
+        PyObject *texts = changes ? PLAIN(plain, s_texts, P_TEXTS) : NULL;
         PyObject *r = NULL;
         if (texts != NULL)
             r = PyObject_CallMethodObjArgs(first, s_start, jail, commit, changes, texts, NULL);
@@ -457,7 +510,7 @@ enter_run(PyObject *plain, PyObject *key, PyObject *text, PyObject *network, PyO
         Py_DECREF(r);
     }
     if (kept == Py_None) {
-        PyObject *ended = PyObject_GetAttr(first, s_ended);
+        PyObject *ended = PLAIN(first, s_ended, FB_ENDED);
         if (ended == NULL)
             goto done;
         PyObject *more = PyNumber_Add(ended, one);
@@ -469,7 +522,7 @@ enter_run(PyObject *plain, PyObject *key, PyObject *text, PyObject *network, PyO
         if (bad < 0)
             goto done;
     } else {
-        PyObject *texts = PyObject_GetAttr(first, s_texts);
+        PyObject *texts = PLAIN(first, s_texts, FB_TEXTS);
         if (texts == NULL)
             goto done;
         int bad = PyObject_SetItem(texts, text, kept);
@@ -481,7 +534,7 @@ enter_run(PyObject *plain, PyObject *key, PyObject *text, PyObject *network, PyO
     if (entry == NULL)
         goto done;
     /* (the run read again: ``first.start`` may not have replaced it, but read as Python) */
-    Py_SETREF(run, PyObject_GetAttr(first, s_run));
+    Py_SETREF(run, PLAIN(first, s_run, FB_RUN));
     if (run == NULL)
         goto done;
     if (PyList_CheckExact(run)) {
@@ -511,7 +564,7 @@ plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyO
     int rc = -1;
     PyObject *known = NULL, *base = NULL, *expires = NULL, *pending = NULL, *group = NULL,
              *lines = NULL, *jail = NULL, *ban = NULL, *kept = NULL;
-    known = PyObject_GetAttr(plain, s_known);
+    known = PLAIN(plain, s_known, P_KNOWN);
     if (known == NULL)
         return -1;
     if (known == Py_None) {
@@ -526,7 +579,7 @@ plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyO
         Py_DECREF(eq);
         if (is_jail < 0)
             goto done;
-        base = is_jail ? PyObject_GetAttr(plain, s_bantime) : Py_NewRef(bantime);
+        base = is_jail ? PLAIN(plain, s_bantime, P_BANTIME) : Py_NewRef(bantime);
         if (base == NULL)
             goto done;
     }
@@ -537,7 +590,7 @@ plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyO
     expires = PyNumber_Add(when, base);
     if (expires == NULL)
         goto done;
-    pending = PyObject_GetAttr(plain, s_pending);
+    pending = PLAIN(plain, s_pending, P_PENDING);
     if (pending == NULL)
         goto done;
     {
@@ -550,13 +603,13 @@ plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyO
             rc = in < 0 ? -1 : 0;
             goto done;
         }
-        if ((group = PyObject_GetAttr(plain, s_unsaved)) == NULL)
+        if ((group = PLAIN(plain, s_unsaved, P_UNSAVED)) == NULL)
             goto done;
         if ((in = contains(group, text)) != 0) {
             rc = in < 0 ? -1 : 0;
             goto done;
         }
-        Py_SETREF(group, PyObject_GetAttr(plain, s_sealed));
+        Py_SETREF(group, PLAIN(plain, s_sealed, P_SEALED));
         if (group == NULL)
             goto done;
         if ((in = contains(group, text)) != 0) {
@@ -567,7 +620,7 @@ plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyO
     lines = take_lines(plain, key);
     if (lines == NULL)
         goto done;
-    jail = PyObject_GetAttr(plain, s_jail);
+    jail = PLAIN(plain, s_jail, P_JAIL);
     if (jail == NULL)
         goto done;
     int truthy = PyObject_IsTrue(account);
@@ -588,7 +641,7 @@ plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyO
         if (ban == NULL)
             goto done;
         kept = Py_NewRef(Py_None);
-        PyObject *virtual = PyObject_GetAttr(plain, s_virtual);
+        PyObject *virtual = PLAIN(plain, s_virtual, P_VIRTUAL);
         if (virtual == NULL)
             goto done;
         PyObject *where = PyTuple_Pack(2, jail, key);
@@ -600,7 +653,7 @@ plain_ban(PyObject *plain, PyObject *key, PyObject *network, PyObject *text, PyO
         if (bad)
             goto done;
     } else {
-        PyObject *lineless_o = PyObject_GetAttr(plain, s_lineless);
+        PyObject *lineless_o = PLAIN(plain, s_lineless, P_LINELESS);
         if (lineless_o == NULL)
             goto done;
         int lineless = PyObject_IsTrue(lineless_o);
@@ -768,7 +821,7 @@ verdict_skipped(PyObject *detection, PyObject *good, PyObject *reason, PyObject 
         return -1;
     if (ban != Py_None) {
         int held = 0;
-        PyObject *at = PyObject_GetAttr(ban, s_banned_at);
+        PyObject *at = PLAIN(ban, s_banned_at, B_BANNED_AT);
         if (at == NULL)
             goto ban_error;
         held = less(at, when, Py_LE);
@@ -776,7 +829,7 @@ verdict_skipped(PyObject *detection, PyObject *good, PyObject *reason, PyObject 
         if (held < 0)
             goto ban_error;
         if (held) {
-            PyObject *until = PyObject_GetAttr(ban, s_expires_at);
+            PyObject *until = PLAIN(ban, s_expires_at, B_EXPIRES_AT);
             if (until == NULL)
                 goto ban_error;
             held = until == Py_None ? 1 : less(when, until, Py_LT);
@@ -890,7 +943,7 @@ banrun_apply_verdicts(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         int stale = plain == Py_None;
         if (!stale) {
-            PyObject *its = PyObject_GetAttr(plain, s_commit);
+            PyObject *its = PLAIN(plain, s_commit, P_COMMIT);
             if (its == NULL) {
                 Py_DECREF(plain);
                 Py_DECREF(v);

@@ -321,3 +321,49 @@ def test_the_c_host_miss_leaks_no_reference() -> None:
     del hosts
     gc.collect()
     assert sys.getrefcount(host) == before
+
+
+def test_the_c_slot_reads_follow_the_type_as_getattr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PlainBans' attributes are read from their slots in C while the type is the one
+    seen and unchanged: a property set on the class after a read is read (its version tag
+    changed), a subclass's property too, the slot again once the class is as it was, and an
+    unset slot gives getattr's AttributeError."""
+    first_ban = nativeban.NATIVE
+    assert first_ban is not None
+    store = StateStore(tmp_path / "s.sqlite")
+    engine = _engine(store, FakeClock(NOW), max_tracked=1000)
+    store.ban_history(ipaddress.ip_network("192.0.2.9/32"), 0.0, "192.0.2.9/32")  # (known)
+    rt = engine.jails["sshd"]
+    commit = BatchCommit(jail="sshd", source="c")
+    changes = Changes(commits=[commit])
+    plain = engine._plain_bans(rt, commit, changes)
+    assert plain.known is not None
+    args = (NOW - 5.0, 1, "c", NOW, "account", -1.0, None)
+    assert first_ban(plain, "192.0.2.1/32", *args) is None  # (a first ban: the slots read)
+    held = frozenset({"192.0.2.2/32", "192.0.2.4/32"})
+    with monkeypatch.context() as patch:
+        patch.setattr(plainban.PlainBans, "known", property(lambda self: held))
+        found = first_ban(plain, "192.0.2.2/32", *args)
+        assert found is not None  # (known: not a first ban)
+        assert found[1] == "192.0.2.2/32"
+        assert first_ban(plain, "192.0.2.3/32", *args) is None
+    assert first_ban(plain, "192.0.2.4/32", *args) is None  # (the slot's set again)
+
+    class Knowing(plainban.PlainBans):
+        __slots__ = ()
+        known = property(lambda self: held)
+
+    other = object.__new__(Knowing)
+    for name in plainban.PlainBans.__slots__:
+        if name != "known":
+            setattr(other, name, getattr(plain, name))
+    assert first_ban(other, "192.0.2.2/32", *args) is not None
+    assert first_ban(other, "192.0.2.5/32", *args) is None
+    assert first_ban(plain, "192.0.2.2/32", *args) is None  # (the slot again: not known)
+    del plain.jail
+    with pytest.raises(AttributeError, match="jail"):
+        first_ban(plain, "192.0.2.6/32", *args)
+    engine._first.run.clear()
+    store.close()
