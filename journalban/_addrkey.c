@@ -221,6 +221,7 @@ static PyTypeObject *v6_network_type = NULL; /* netobjects._HashedV6 */
 static PyObject *mask64 = NULL;              /* the /64's netmask, shared as netobjects' */
 static PyObject *bits64 = NULL;              /* int(mask64) */
 static PyObject *sixty_four = NULL;
+static PyObject *s_dunder_hash;
 static PyObject *s_ip, *s_scope_id, *s_network_address, *s_netmask, *s_prefixlen, *s_hash,
     *s_text;
 
@@ -320,11 +321,78 @@ addrkey_network_64(PyObject *self, PyObject *text)
     return net;
 }
 
+/* --- a network's hash, known (netobjects._HostV4, _HashedV6) ------------------------- */
+
+/* ``hash(net)`` of a network whose ``__hash__`` is ``return self._hash``, without that
+ * frame: getattr(net, "_hash"), as an int's __hash__ result is taken (slot_tp_hash). */
+static Py_hash_t
+known_hash(PyObject *self)
+{
+    PyObject *value = PyObject_GetAttr(self, s_hash);
+    if (value == NULL)
+        return -1;
+    if (!PyLong_Check(value)) {
+        Py_DECREF(value);
+        PyErr_SetString(PyExc_TypeError, "__hash__ method should return an integer");
+        return -1;
+    }
+    Py_hash_t h = PyLong_AsSsize_t(value);
+    if (h == -1 && PyErr_Occurred()) { /* (too large: the int's own hash, as slot_tp_hash) */
+        PyErr_Clear();
+        h = PyLong_Type.tp_hash(value);
+    } else if (h == -1) {
+        h = -2;
+    }
+    Py_DECREF(value);
+    return h;
+}
+
+/* known_hash(cls): the class's hash slot set to ``known_hash``, for a class (netobjects')
+ * whose own ``__hash__``, a Python function, returns ``self._hash``. A dict's or a set's
+ * lookup of such a network called that function, a frame of Python each (a flood's bans:
+ * twice each, the ban table's dict and the dry-run's). Setting ``__hash__`` on the class
+ * (or on a base) puts Python's slot back, as for any class. */
+static PyObject *
+addrkey_known_hash(PyObject *self, PyObject *cls)
+{
+    (void)self;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "known_hash takes a class");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)cls;
+    PyObject *own = type->tp_dict == NULL ? NULL : PyDict_GetItemWithError(type->tp_dict, s_dunder_hash);
+    if (own == NULL && PyErr_Occurred())
+        return NULL;
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || type->tp_getattro != PyObject_GenericGetAttr
+        || own == NULL || !PyFunction_Check(own) || type->tp_hash == NULL) {
+        PyErr_SetString(PyExc_TypeError, "known_hash: a Python class with its own __hash__");
+        return NULL;
+    }
+    type->tp_hash = known_hash;
+    Py_RETURN_NONE;
+}
+
+/* hash_known(cls): whether the class's hash slot is ``known_hash``. */
+static PyObject *
+addrkey_hash_known(PyObject *self, PyObject *cls)
+{
+    (void)self;
+    if (!PyType_Check(cls)) {
+        PyErr_SetString(PyExc_TypeError, "hash_known takes a class");
+        return NULL;
+    }
+    return PyBool_FromLong(((PyTypeObject *)cls)->tp_hash == known_hash);
+}
+
 static PyMethodDef addrkey_methods[] = {
     {"setup_64", addrkey_setup_64, METH_VARARGS,
      "setup_64(IPv6Address, _HashedV6, the /64's netmask, its int)"},
     {"network_64", addrkey_network_64, METH_O, "addresses.stored_network_text's /64 path"},
     {"ntop", addrkey_ntop, METH_O, "inet_ntop(AF_INET6, 16 bytes), as this module prints it"},
+    {"known_hash", addrkey_known_hash, METH_O,
+     "known_hash(cls): hash(net) read from net._hash in C (its __hash__ returns it)"},
+    {"hash_known", addrkey_hash_known, METH_O, "hash_known(cls): whether known_hash set it"},
     {"setup", addrkey_setup, METH_VARARGS,
      "setup(per_address_blocks, python_function)"},
     {"ipv6_prefix_key", (PyCFunction)(void (*)(void))addrkey_ipv6_prefix_key, METH_FASTCALL,
@@ -354,6 +422,7 @@ PyInit__addrkey(void)
     INTERN(s_prefixlen, "_prefixlen");
     INTERN(s_hash, "_hash");
     INTERN(s_text, "_text");
+    INTERN(s_dunder_hash, "__hash__");
     if ((sixty_four = PyLong_FromLong(64)) == NULL)
         return NULL;
     return PyModule_Create(&addrkey_module);

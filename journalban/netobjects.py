@@ -10,11 +10,17 @@ constructor is used when they differ), with the hash computed once.
 ``host_v4_network(value)``: an IPv4 /32; ``v6_prefix(value, prefixlen)``: an IPv6
 prefix shorter than /127 (None when this Python's objects differ); ``hashed_v6(spec)``:
 any IPv6 network, through ``v6_prefix`` when it can.
+
+Their ``__hash__`` (``return self._hash``) is a frame of Python at each dict or set lookup
+of one (a flood's bans: the ban table's and the dry-run's, twice a ban); where
+journalban._addrkey is built, the classes' hash slot reads ``_hash`` in C instead
+(``use_native_hash``; JOURNALBAN_NATIVE_HITS=0 keeps the Python methods), checked here.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from typing import Final
 
@@ -173,3 +179,38 @@ host_v4_network: Final = _host_v4_maker() or ipaddress.IPv4Network
 # The class of its networks, each a single IPv4 address: told apart by ``type(n) is``
 # without a call (a ban table counts its prefixes, 100,000 bans at a restore).
 HOST_V4_TYPE: Final[type[ipaddress.IPv4Network]] = _HostV4
+
+
+_KNOWN: Final = (_HostV4, _HashedV6)
+
+
+def use_native_hash(native: bool) -> bool:
+    """The networks' hash read from ``_hash`` in C (journalban._addrkey, if built) or by
+    their Python ``__hash__``; whether C is in use."""
+    try:
+        from journalban import _addrkey
+    except ImportError:
+        native = False
+    for cls in _KNOWN:
+        if native:
+            _addrkey.known_hash(cls)
+        else:  # (setting __hash__ puts Python's slot back)
+            cls.__hash__ = cls.__dict__["__hash__"]  # type: ignore[method-assign]
+    return native
+
+
+def _hash_in_c() -> bool:
+    """``use_native_hash(True)`` unless JOURNALBAN_NATIVE_HITS=0, checked on sample
+    networks (the same hash as their Python ``__hash__`` gives; else the Python one)."""
+    if os.environ.get("JOURNALBAN_NATIVE_HITS", "1") == "0" or not use_native_hash(True):
+        return False
+    samples: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = [
+        host_v4_network(v) for v in (0, 1, 0xC0000201, 0xFFFFFFFF)
+    ]
+    samples += [hashed_v6((1 << 64, 64)), hashed_v6(1), hashed_v6(((1 << 128) - 1, 128))]
+    if all(hash(n) == type(n).__dict__["__hash__"](n) == n._hash for n in samples):  # type: ignore[union-attr]
+        return True
+    return use_native_hash(False)
+
+
+NATIVE_HASH: Final = _hash_in_c()
