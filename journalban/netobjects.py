@@ -191,6 +191,8 @@ def use_native_hash(native: bool) -> bool:
         from journalban import _addrkey
     except ImportError:
         native = False
+    else:  # (a module built before known_hash was: the Python methods)
+        native = native and hasattr(_addrkey, "known_hash")
     for cls in _KNOWN:
         if native:
             _addrkey.known_hash(cls)
