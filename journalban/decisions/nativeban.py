@@ -117,8 +117,10 @@ def _native() -> tuple[FirstBan, ApplyVerdicts] | None:
         _banrun.setup(Ban, type(probe.network_address), HOST_V4_TYPE, probe.netmask,
                       JAIL_BANTIME, LINE_CHARS, cut, spent_lines, stored_network_text)  # fmt: skip
         _banrun.setup_verdicts(SUBNET, ACCOUNT)
-        # (an IPv6 /64 key: v6keys.network_64, as stored_network_text calls it, without its frame)
-        _banrun.setup_64(v6keys if v6_prefix is not None else None)
+        # (an IPv6 /64 key: v6keys.network_64, as stored_network_text calls it, without its
+        # frame; a module built before setup_64 was hands those keys to stored_network_text)
+        if hasattr(_banrun, "setup_64"):
+            _banrun.setup_64(v6keys if v6_prefix is not None else None)
         if not _checked(_banrun):
             return None
     except (AttributeError, TypeError, ValueError):
