@@ -142,6 +142,7 @@ def jail_properties(info: JailInfo, status: JailStatus) -> dict[str, Any]:
         "TotalBanned": max(0, status.total_banned),
         "DroppedPackets": max(0, status.dropped_packets),
         "DroppedBytes": max(0, status.dropped_bytes),
+        "LinesUnreadable": max(0, status.lines_unreadable),
     }
 
 
@@ -160,6 +161,7 @@ JAIL_PROPERTY_SIGNATURES = {
     "TotalBanned": "t",
     "DroppedPackets": "t",
     "DroppedBytes": "t",
+    "LinesUnreadable": "t",
 }
 
 

@@ -349,3 +349,7 @@ class JailInterface(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def DroppedBytes(self) -> DBusUInt64:
         return int(self._value("DroppedBytes"))
+
+    @dbus_property(access=PropertyAccess.READ)
+    def LinesUnreadable(self) -> DBusUInt64:
+        return int(self._value("LinesUnreadable"))

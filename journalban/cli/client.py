@@ -27,6 +27,7 @@ from typing import Any
 
 from dbus_fast import Variant
 
+from journalban.bus import contract
 from journalban.cli import clientview as view
 from journalban.cli.busclient import EXIT_UNREACHABLE, AgentClient, ClientError
 from journalban.cli.reloadsignal import reload_by_signal
@@ -165,6 +166,9 @@ def _from_state(args: argparse.Namespace, unreachable: ClientError) -> int:
 async def _status(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, str]:
     if args.jail is None:
         (status,) = await agent.manager("GetStatus")
+        unreadable = await _unreadable_lines(agent)
+        if unreadable is not None:
+            status = {**status, view.UNREADABLE: unreadable}
         text = view.overall_tree(status)
         if status.get("AccountsUnderAttack"):
             # Which accounts: for managers only (never asking for a password to show them).
@@ -189,6 +193,23 @@ async def _status(agent: AgentClient, args: argparse.Namespace) -> tuple[Any, st
         raise ClientError(f"no such jail: {args.jail}", name="org.jailban.Error.NoSuchJail")
     (status,) = await agent.call(jails[args.jail], "org.jailban.Jail1", "GetStatus")
     return status, view.jail_tree(status)
+
+
+async def _unreadable_lines(agent: AgentClient) -> int | None:
+    """Every jail's ``LinesUnreadable`` summed, read in one call (None: an agent without it)."""
+    try:
+        (objects,) = await agent.call(
+            contract.MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+            interactive=False,
+        )  # fmt: skip
+    except ClientError:
+        return None
+    counts = [
+        interfaces[contract.JAIL_INTERFACE][view.UNREADABLE]
+        for interfaces in objects.values()
+        if view.UNREADABLE in interfaces.get(contract.JAIL_INTERFACE, {})
+    ]
+    return sum(counts) if counts else None
 
 
 async def _recent_commands(agent: AgentClient) -> list[dict[str, Any]]:

@@ -60,18 +60,26 @@ def overall_tree(status: dict[str, Any]) -> str:
     backend = status.get("Backend", "")
     if backend == "dry-run":
         backend += " (a dry run: nothing is banned in the firewall, no action runs)"
-    return "\n".join(
-        [
-            "Status",
-            f"|- Version:\t{status.get('Version', '')}",
-            f"|- State:\t{status.get('State', '')}",
-            f"|- Backend:\t{backend}",
-            f"|- Currently banned:\t{status.get('BannedCount', 0)}",
-            f"|- Accounts under attack:\t{status.get('AccountsUnderAttack', 0)}",
-            f"|- Number of jails:\t{len(jails)}",
-            f"`- Jail list:\t{', '.join(_recidive_named(jails))}",
-        ]
-    )
+    lines = [
+        "Status",
+        f"|- Version:\t{status.get('Version', '')}",
+        f"|- State:\t{status.get('State', '')}",
+        f"|- Backend:\t{backend}",
+        f"|- Currently banned:\t{status.get('BannedCount', 0)}",
+        f"|- Accounts under attack:\t{status.get('AccountsUnderAttack', 0)}",
+    ]
+    if UNREADABLE in status:  # (not from the state database: the agent counts them as it reads)
+        lines.append(f"|- Unreadable lines:\t{status[UNREADABLE]}")
+    lines += [
+        f"|- Number of jails:\t{len(jails)}",
+        f"`- Jail list:\t{', '.join(_recidive_named(jails))}",
+    ]
+    return "\n".join(lines)
+
+
+# Lines (or journal entries) of the sources that could not be decoded or parsed, since the
+# agent started: a Jail1 property; ``journalban status`` shows every jail's summed.
+UNREADABLE = "LinesUnreadable"
 
 
 def _recidive_named(jails: Sequence[str]) -> list[str]:
@@ -93,6 +101,8 @@ def jail_tree(status: dict[str, Any]) -> str:
         f"|  |- Currently failed:\t{status.get('CurrentlyFailed', 0)}",
         f"|  |- Total failed:\t{status.get('TotalFailed', 0)}",
     ]
+    if UNREADABLE in status:
+        lines.append(f"|  |- Unreadable lines:\t{status[UNREADABLE]}")
     if list(status.get("Sources", [])) == [RECIDIVE_SOURCE]:
         lines.append(f"|  `- Fed by:\t{RECIDIVE_SOURCE} (the other jails' ban decisions)")
     elif matches and files:

@@ -259,6 +259,7 @@ def answer(snapshot: StateSnapshot, args: argparse.Namespace) -> tuple[Any, str]
                 info, snapshot.jail_status(args.jail), snapshot.list_bans(args.jail)
             )
         )
+        status.pop(view.UNREADABLE, None)  # counted by a running agent only, never stored
         return status, view.jail_tree(status)
     if args.command == "banned":
         if args.address is None:

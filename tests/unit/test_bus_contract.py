@@ -75,6 +75,7 @@ JAIL_PROPERTIES = {
     "TotalBanned": "t",
     "DroppedPackets": "t",
     "DroppedBytes": "t",
+    "LinesUnreadable": "t",
 }
 
 

@@ -99,3 +99,13 @@ def test_recidive_is_shown_as_fed_by_the_bans() -> None:
     assert record["source"] == "bans"
     jail = view.jail_tree({"Name": "recidive", "Sources": ["journalban's own bans"]})
     assert "|  `- Fed by:\tjournalban's own bans (the other jails' ban decisions)" in jail
+
+
+def test_unreadable_lines_are_shown_when_the_agent_counts_them() -> None:
+    tree = view.overall_tree({"Backend": "nftables", "Jails": ["sshd"], "LinesUnreadable": 3})
+    assert "|- Unreadable lines:\t3" in tree.splitlines()
+    jail = view.jail_tree({"Name": "sshd", "Sources": ["/var/log/auth.log"], "LinesUnreadable": 2})
+    assert "|  |- Unreadable lines:\t2" in jail.splitlines()
+    # Not from the state database (no agent counts there): no line rather than a 0.
+    assert "Unreadable" not in view.overall_tree({"Backend": "nftables", "Jails": []})
+    assert "Unreadable" not in view.jail_tree({"Name": "sshd", "Sources": []})
