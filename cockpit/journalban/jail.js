@@ -3,7 +3,7 @@
 
 (function (jb) {
     const SETTINGS = ["Name", "Enabled", "Filter", "Sources", "Ports", "MaxRetry", "FindTimeUSec", "BanTimeUSec",
-        "CurrentlyFailed", "TotalFailed", "CurrentlyBanned", "TotalBanned", "DroppedPackets"];
+        "CurrentlyFailed", "TotalFailed", "CurrentlyBanned", "TotalBanned", "DroppedPackets", "LinesUnreadable"];
 
     function shown(name, value) {
         if (Array.isArray(value)) return value.join(", ");
@@ -65,6 +65,16 @@
         rereadTimer = window.setTimeout(() => { rereadTimer = null; readFailures(name) }, REREAD_MS);
     };
 
+    /* A read of the shown jail failed: said in its table (not an empty table). */
+    function failedRow(body, name, err) {
+        if (shownJail !== name) return;
+        const tr = document.createElement("tr");
+        const cell = jb.element("td", "could not be read: " + jb.errorText(err), "error");
+        cell.colSpan = 5;
+        tr.append(cell);
+        body.replaceChildren(tr);
+    }
+
     jb.hideJail = function () { shownJail = null };
 
     jb.showJail = function (name, path, allowed) {
@@ -75,7 +85,7 @@
         document.querySelector("#jail-settings tbody").replaceChildren();
         jb.call("GetAll", [jb.JAIL], path, "org.freedesktop.DBus.Properties").then(reply => {
             if (shownJail === name) renderSettings(reply[0]);
-        });
+        }).catch(err => failedRow(document.querySelector("#jail-settings tbody"), name, err));
         const bans = document.querySelector("#jail-bans tbody");
         bans.replaceChildren();
         jb.call("GetBans", [name, 0, 20]).then(reply => {
@@ -96,7 +106,7 @@
                           jb.element("td", jb.formatTime(r[3])), lines);
                 bans.append(tr);
             });
-        });
+        }).catch(err => failedRow(bans, name, err));
         const form = document.getElementById("test-form");
         form.onsubmit = ev => {
             ev.preventDefault();

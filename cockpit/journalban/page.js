@@ -18,6 +18,8 @@
         $("agent-version").textContent = "";
         subscriptions.forEach(s => s.remove());
         subscriptions = [];
+        running = false;
+        stopStatus();
         if (jb.client) jb.client.close();
     }
 
@@ -54,17 +56,64 @@
         });
     }
 
+    /* The summary from GetStatus, read again after each signal that can change it. At most
+     * one read is in flight: a signal meanwhile asks for one more once it is answered (its
+     * answer then holds the change). A read that fails (polkit answers GetStatus too, and
+     * may fail under load) is tried again, 1 s later and then each time twice as late (at
+     * most 30 s), and the summary says it is not current until a read succeeds. */
+    const STATUS_RETRY_MS = 1000;
+    const STATUS_RETRY_MAX_MS = 30000;
+    let statusReading = false;
+    let statusAgain = false;
+    let statusTimer = null;
+    let statusDelay = STATUS_RETRY_MS;
+    let running = false; // between showRunning and showStopped: no call activates the agent
+
+    function showStatus(s) {
+        $("agent-version").textContent = "journalban " + s.Version.v;
+        $("agent-state").textContent = "Agent " + s.State.v + ", backend " + s.Backend.v;
+        $("agent-state").className = "state " + s.State.v;
+        const attacked = s.AccountsUnderAttack ? s.AccountsUnderAttack.v : 0;
+        // Counted by the agent over every ban (an agent older than BannedPrefixCount: not shown).
+        const prefixes = s.BannedPrefixCount ? ", " + s.BannedPrefixCount.v + " of them prefixes" : "";
+        $("summary").textContent = s.BannedCount.v + " active bans" + prefixes + "; " + attacked +
+            " accounts under attack";
+        $("summary").classList.remove("stale");
+    }
+
+    function stopStatus() {
+        window.clearTimeout(statusTimer);
+        statusTimer = null;
+        statusAgain = false;
+        statusDelay = STATUS_RETRY_MS;
+    }
+
     function readStatus() {
-        return jb.call("GetStatus").then(reply => {
-            const s = reply[0];
-            $("agent-version").textContent = "journalban " + s.Version.v;
-            $("agent-state").textContent = "Agent " + s.State.v + ", backend " + s.Backend.v;
-            $("agent-state").className = "state " + s.State.v;
-            const attacked = s.AccountsUnderAttack ? s.AccountsUnderAttack.v : 0;
-            // Counted by the agent over every ban (an agent older than BannedPrefixCount: not shown).
-            const prefixes = s.BannedPrefixCount ? ", " + s.BannedPrefixCount.v + " of them prefixes" : "";
-            $("summary").textContent = s.BannedCount.v + " active bans" + prefixes + "; " + attacked +
-                " accounts under attack";
+        if (!running) return;
+        if (statusReading) {
+            statusAgain = true;
+            return;
+        }
+        window.clearTimeout(statusTimer); // a retry waiting: this read is it
+        statusTimer = null;
+        statusReading = true;
+        jb.call("GetStatus").then(reply => {
+            statusDelay = STATUS_RETRY_MS;
+            showStatus(reply[0]);
+        }).catch(err => {
+            if (!running) return; // the agent went away: presence() said so
+            const summary = $("summary");
+            const shown = summary.textContent.replace(/ \(not current:.*$/, "");
+            summary.textContent = shown + " (not current: " + jb.errorText(err) + "; trying again)";
+            summary.classList.add("stale");
+            statusTimer = window.setTimeout(readStatus, statusDelay);
+            statusDelay = Math.min(statusDelay * 2, STATUS_RETRY_MAX_MS);
+        }).finally(() => {
+            statusReading = false;
+            if (statusAgain) {
+                statusAgain = false;
+                readStatus();
+            }
         });
     }
 
@@ -96,7 +145,9 @@
             (path, _i, _s, args) => {
                 const [iface, changed] = args;
                 if (iface === jb.MANAGER && changed.Generation) list.generationIs(changed.Generation.v);
-                if (iface === jb.MANAGER && changed.State) readStatus();
+                // The counts moved (also when a signal was lost on the way): read the summary.
+                if (iface === jb.MANAGER && (changed.State || changed.BannedCount || changed.BannedPrefixCount))
+                    readStatus();
                 if (iface === jb.JAIL && jails[path]) {
                     Object.assign(jails[path].props, changed);
                     renderJails();
@@ -122,6 +173,7 @@
 
     function showRunning() {
         $("stopped").hidden = true;
+        running = true;
         jb.permissions().then(perms => {
             allowed = perms.allowed;
             $("access").hidden = !perms.reason;
@@ -164,6 +216,7 @@
         $("ban-form").addEventListener("submit", ev => {
             ev.preventDefault();
             const minutes = Number($("ban-minutes").value) || 0;
+            $("ban-result").textContent = "banning…"; // this call's answer replaces it
             jb.call("Ban", [$("ban-jail").value, $("ban-address").value.trim(),
                 minutes * 60 * 1000000, {}])
                     .then(() => { $("ban-result").textContent = "banned" })
