@@ -87,6 +87,7 @@ def forget_yaml(generation: int = 2) -> None:
 
     yamlapart.forget()
     _loader.cache_clear()
+    _pure_loader.cache_clear()
     _yaml.cache_clear()
     if "yaml" not in sys.modules or "yaml._yaml" in sys.modules:
         return  # (never imported, or held for good)
@@ -100,11 +101,23 @@ def _loader() -> type[Any]:
     # libyaml's parser when PyYAML has it (Debian's does): the same nodes and marks,
     # several times faster than the Python one (the configuration loads ~60 filters).
     yaml = _yaml()
+    if not hasattr(yaml, "CSafeLoader"):
+        return _pure_loader()
 
-    class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    class _Loader(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
         pass
 
     return _Loader
+
+
+@functools.cache
+def _pure_loader() -> type[Any]:
+    """PyYAML's Python parser: the one whose errors are given (``_parse``)."""
+
+    class _PureLoader(_yaml().SafeLoader):  # type: ignore[misc]
+        pass
+
+    return _PureLoader
 
 
 def _construct(node: yaml.Node, loader: Any, file: str, path: KeyPath, marks: Marks) -> Any:
@@ -147,9 +160,26 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, Marks]:
 
 
 def _parse(text: str, file: str) -> tuple[Any, Marks]:
+    """With libyaml's parser when it is there; a text it refuses is parsed again with the
+    Python parser, whose error is the one raised: the same file and line, and a message
+    that names more (the tab or the character that cannot start a token, the undefined
+    alias's name, what was expected and what was found), wherever the text is read
+    (``check-config``, the start's fork, the agent's own parse). What only the Python
+    parser takes is taken, as the agent's own parse takes it."""
+    fast = _loader()
+    try:
+        return _parse_with(fast, text, file)
+    except ConfigError:
+        pure = _pure_loader()
+        if fast is pure:
+            raise
+        return _parse_with(pure, text, file)
+
+
+def _parse_with(loader_class: type[Any], text: str, file: str) -> tuple[Any, Marks]:
     marks = Marks()
     yaml = _yaml()
-    loader = _loader()(text)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
