@@ -77,7 +77,8 @@ class AgentCollector(Collector):
             ),
             "unreadable": CounterMetricFamily(
                 "journalban_lines_unreadable",
-                "Lines that could not be decoded or parsed (kept out of matching)",
+                "Lines not UTF-8 (matched with the bad bytes replaced) and journal entries"
+                " that could not be parsed (skipped)",
                 labels=js,
             ),
             "truncated": CounterMetricFamily(
