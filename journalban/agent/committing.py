@@ -49,10 +49,9 @@ log = logging.getLogger("journalban.agent")
 # after each SQLite step while the deciding thread runs Python. With it off, each group
 # lands before the next is decided, as before; the tests run both ways. Session 23's
 # commit steps most of its statements in C with the GIL let go once a job (state.nativecommit:
-# 1,269 GIL takes on the flood's 18 replayed commits, now 196); measured again at a load of
-# 7-12 only, where the overlap leaned faster on sshd-flood and not on sshd from the journal
-# (docs/benchmarks.md, "The commit's statements stepped in C"): still off, and
-# JOURNALBAN_COMMIT_OVERLAP=1 (read at import) turns it on, to measure it on a quiet machine.
+# 1,269 GIL takes on the flood's 18 replayed commits, now 196); measured again at load 1,
+# the overlap was no faster (docs/benchmarks.md, "The commit's statements stepped in C"):
+# still off. JOURNALBAN_COMMIT_OVERLAP=1 (read at import) turns it on, for an A/B.
 OVERLAP_ENV = "JOURNALBAN_COMMIT_OVERLAP"
 OVERLAP = os.environ.get(OVERLAP_ENV) == "1"
 
