@@ -580,13 +580,23 @@ def test_spec_files_claim_exactly_the_shared_list() -> None:
     assert "/usr/bin/journalban" in lines
 
 
-def _pkgbuild_arches() -> list[str]:
+def _pkgbuild(script: str) -> str:
+    """What ``script`` prints after bash sourced the PKGBUILD."""
     return subprocess.run(
-        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{arch[@]}}\""],
+        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; {script}"],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split()
+    ).stdout
+
+
+def _pkgbuild_array(name: str) -> list[str]:
+    """The PKGBUILD's array ``name``, an element a line."""
+    return [item for item in _pkgbuild(f"printf '%s\\n' \"${{{name}[@]}}\"").splitlines() if item]
+
+
+def _pkgbuild_arches() -> list[str]:
+    return _pkgbuild_array("arch")
 
 
 def test_both_packages_are_arch_specific_and_require_the_c_module() -> None:
@@ -601,21 +611,11 @@ def test_both_packages_are_arch_specific_and_require_the_c_module() -> None:
     assert re.search(r"^BuildRequires:\s+python3-devel$", parsed, re.M)
     # (sqlite3ext.h, for journalban.state._commitext: Fedora's sqlite-devel, Arch's sqlite)
     assert re.search(r"^BuildRequires:\s+sqlite-devel$", parsed, re.M)
-    makedepends = subprocess.run(
-        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{makedepends[@]}}\""],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    makedepends = _pkgbuild_array("makedepends")
     assert "sqlite" in makedepends
     assert "export JOURNALBAN_REQUIRE_NATIVE=1\n" in _spec_section(parsed, "build")
     assert _pkgbuild_arches() == ["x86_64", "aarch64"]
-    build = subprocess.run(
-        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; declare -f build"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    build = _pkgbuild("declare -f build")
     assert "JOURNALBAN_REQUIRE_NATIVE=1 python -m build --wheel --no-isolation" in build
 
 
@@ -629,13 +629,7 @@ def _spec_subpackage(parsed: str, name: str) -> str:
 def test_packages_depend_on_what_provides_etc_services() -> None:
     parsed = _parsed_spec()
     assert re.search(r"^Requires:\s+/etc/services$", parsed, re.M)
-    result = subprocess.run(
-        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{depends[@]}}\""],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert "iana-etc" in result.stdout.split()
+    assert "iana-etc" in _pkgbuild_array("depends")
 
 
 # Each optional extra's requirement, as the distributions name it (Arch, Fedora).
@@ -664,12 +658,7 @@ def _extras() -> dict[str, list[tuple[str, str]]]:
 
 
 def test_every_optional_extra_is_an_optional_dependency_of_both_packages() -> None:
-    optdepends = subprocess.run(
-        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{optdepends[@]}}\""],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    optdepends = _pkgbuild_array("optdepends")
     arch_optional = {line.split(":", 1)[0].strip() for line in optdepends}
     parsed = _parsed_spec()
     weak = dict(
@@ -689,12 +678,7 @@ def test_every_optional_extra_is_an_optional_dependency_of_both_packages() -> No
             if rpm.startswith("python3dist(") and bound:
                 assert weak[rpm].split()[1:] == [">=", bound], weak[rpm]
             assert rpm not in hard, f"{rpm} must stay optional in the spec"
-    depends = subprocess.run(
-        ["bash", "-c", f"source {RECIPES / 'PKGBUILD'}; printf '%s\\n' \"${{depends[@]}}\""],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    depends = _pkgbuild_array("depends")
     assert not {arch for arch, _ in EXTRA_PACKAGES.values()} & set(depends)
 
 
