@@ -196,18 +196,21 @@ class CatchingUp:
         files = tuple(r.path for r in groups[0])
         last = max(r.last for r in groups[0])
         read, handed, short = probe_read(self._follower(), limit=self.limit)
+
+        def on_directory_reader() -> bool:  # (the rest of the probe by the directory reader)
+            more = probe_read(self._follower(), read)
+            return split_pays_after(self._follower(), read + more[0], handed + more[1])
+
         cursor = self.cursor
         at = None if cursor is None else cursor_seqnum(cursor)
         if short or cursor is None or at is None or at[1] >= last:  # (the group read already)
-            more = probe_read(self._follower(), read)
-            return split_pays_after(self._follower(), read + more[0], handed + more[1])
+            return on_directory_reader()
         self.files = list(files)
         try:
             reader = self._open()
         except OSError:  # vacuumed meanwhile: the directory reader probes on
             self.files = None
-            more = probe_read(self._follower(), read)
-            return split_pays_after(self._follower(), read + more[0], handed + more[1])
+            return on_directory_reader()
         self.reader, self.read_since_open = reader, 0
         try:
             reader.seek_cursor(cursor)
@@ -224,10 +227,8 @@ class CatchingUp:
         read, handed = read + more[0], handed + more[1]
         if more[2]:
             reader.close()
-            more = probe_read(self._follower(), read)
-            read, handed = read + more[0], handed + more[1]
-        else:
-            self.kept = (files, reader)
+            return on_directory_reader()
+        self.kept = (files, reader)
         return split_pays_after(self._follower(), read, handed)
 
     def take_kept(self, files: Sequence[str]) -> Reader | None:
